@@ -1,0 +1,1 @@
+"""SafeWard: a hospital management information system that is secure by construction."""

@@ -1,0 +1,35 @@
+"""Who is acting, from where, in which request: set once per request by
+identity.middleware.RequestContextMiddleware and read by audit_record, so
+callers never pass network details around."""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    request_id: str = ""
+    client_ip: str | None = None
+    network_zone: str = ""
+    user_agent: str = ""
+    session_id: str = ""
+
+
+_current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(
+    "safeward_audit_context",
+    default=AuditContext(),  # noqa: B039 - a frozen dataclass, never mutated
+)
+
+
+def current() -> AuditContext:
+    return _current.get()
+
+
+def bind(context: AuditContext) -> contextvars.Token[AuditContext]:
+    return _current.set(context)
+
+
+def reset(token: contextvars.Token[AuditContext]) -> None:
+    _current.reset(token)

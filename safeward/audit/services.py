@@ -1,0 +1,86 @@
+"""The one function every part of SafeWard calls to record what happened.
+
+It writes in the caller's transaction: if the event cannot be written, the
+caller's atomic block fails with it and the access it guards does not happen
+(fail closed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from safeward import clock
+from safeward.audit import context
+from safeward.audit.models import AuditEvent
+from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
+
+if TYPE_CHECKING:
+    from safeward.identity.models import User
+
+# Keys that could carry a secret. A detail mapping holding one is a bug in the
+# caller and is refused loudly rather than written.
+_FORBIDDEN_DETAIL_KEYS = ("password", "secret", "token", "code", "otp", "key_material", "seed")
+_MAX_DETAIL_VALUE = 200
+
+
+class AuditWriteError(RuntimeError):
+    """The event was refused; the surrounding access must not proceed."""
+
+
+def _check_detail(detail: Mapping[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for key, value in detail.items():
+        lowered = key.lower()
+        if any(word in lowered for word in _FORBIDDEN_DETAIL_KEYS):
+            raise AuditWriteError(f"audit detail key {key!r} may carry a secret")
+        if isinstance(value, str) and len(value) > _MAX_DETAIL_VALUE:
+            raise AuditWriteError(f"audit detail {key!r} is longer than {_MAX_DETAIL_VALUE}")
+        if not isinstance(value, str | int | float | bool | list | type(None)):
+            raise AuditWriteError(f"audit detail {key!r} has an unsupported type")
+        clean[key] = value
+    return clean
+
+
+def audit_record(
+    *,
+    action: Action,
+    outcome: Outcome = Outcome.SUCCESS,
+    actor: User | None = None,
+    actor_username: str = "",
+    resource_type: str = "",
+    resource_id: str | int = "",
+    patient_id: str | int = "",
+    purpose: PurposeOfUse | None = None,
+    reason: str = "",
+    fields: Iterable[str] = (),
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Record one event. `actor_username` names an actor that is not (or not
+    yet) a known user, e.g. a failed login for a username that may not exist;
+    it is never a password or any other secret."""
+    request_context = context.current()
+    roles = ""
+    if actor is not None:
+        from safeward.identity.selectors import user_role_codes
+
+        roles = ",".join(sorted(user_role_codes(user=actor)))
+    return AuditEvent.objects.create(
+        occurred_at=clock.now(),
+        actor_id=actor.pk if actor is not None else None,
+        actor_username=(actor.get_username() if actor is not None else actor_username)[:150],
+        actor_roles=roles[:300],
+        session_id=request_context.session_id,
+        client_ip=request_context.client_ip,
+        network_zone=request_context.network_zone,
+        user_agent=request_context.user_agent[:300],
+        request_id=request_context.request_id,
+        action=action.value,
+        outcome=outcome.value,
+        resource_type=resource_type,
+        resource_id=str(resource_id),
+        patient_id=str(patient_id),
+        purpose_of_use=purpose.value if purpose is not None else "",
+        reason=reason[:500],
+        fields=sorted(fields),
+        detail=_check_detail(detail or {}),
+    )

@@ -1,0 +1,51 @@
+"""Reusable decisions about the current session: MFA recency (step-up) and
+"may this session reach patient data from here?". The clinical gateway calls
+`patient_data_reachable`; views call `step_up_satisfied` through the
+`step_up_required` decorator."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from safeward import clock
+from safeward.identity.models import User, UserSession
+from safeward.identity.selectors import user_may_work_remotely
+
+
+@dataclass(frozen=True)
+class ZoneDecision:
+    allowed: bool
+    reason: str
+
+
+def mfa_is_fresh(*, user_session: UserSession | None, within: dt.timedelta) -> bool:
+    if user_session is None or user_session.mfa_at is None:
+        return False
+    return clock.now() - user_session.mfa_at <= within
+
+
+def step_up_satisfied(*, user_session: UserSession | None) -> bool:
+    return mfa_is_fresh(
+        user_session=user_session, within=dt.timedelta(minutes=settings.SAFEWARD_STEP_UP_MINUTES)
+    )
+
+
+def patient_data_reachable(
+    *, user: User, user_session: UserSession | None, zone_clinical: bool
+) -> ZoneDecision:
+    """Inside a clinical zone every signed-in session may reach patient data
+    (the policy still decides what). From anywhere else only roles allowed to
+    work remotely may, and only with a second factor passed recently."""
+    if user_session is None or user_session.ended_at is not None:
+        return ZoneDecision(False, "no_session")
+    if zone_clinical:
+        return ZoneDecision(True, "clinical_zone")
+    if not user_may_work_remotely(user=user):
+        return ZoneDecision(False, "remote_access_not_permitted")
+    window = dt.timedelta(minutes=settings.SAFEWARD_REMOTE_MFA_WINDOW_MINUTES)
+    if not mfa_is_fresh(user_session=user_session, within=window):
+        return ZoneDecision(False, "mfa_too_old_for_remote_access")
+    return ZoneDecision(True, "remote_with_recent_mfa")

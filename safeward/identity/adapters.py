@@ -1,0 +1,92 @@
+"""SafeWard's hooks into django-allauth: no self-signup, SafeWard's own login
+throttle, the trusted client address, and a SafeWard session record at login."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.authentication import get_authentication_records
+from allauth.mfa.adapter import DefaultMFAAdapter
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action, Outcome
+from safeward.identity import services, throttle
+from safeward.identity.middleware import SESSION_ID_KEY
+from safeward.identity.models import User
+
+
+def _address(request: HttpRequest) -> str:
+    return getattr(request, "safeward_client_ip", None) or "unknown"
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        # Accounts come from administrators and the workforce record, never self-service.
+        return False
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        return _address(request)
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        username = str(credentials.get("username", ""))
+        decision = throttle.check(username=username, address=_address(request))
+        if not decision.allowed:
+            with transaction.atomic():
+                audit_record(
+                    action=Action.LOGIN_THROTTLED,
+                    outcome=Outcome.DENIED,
+                    actor_username=username[:150],
+                    detail={"counter": decision.reason},
+                )
+            raise ValidationError(
+                "Too many failed sign-in attempts. Wait a few minutes and try again, "
+                "or ask the service desk to help you."
+            )
+
+    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
+        username = str(credentials.get("username", ""))
+        throttle.record_failure(username=username, address=_address(request))
+        with transaction.atomic():
+            audit_record(
+                action=Action.LOGIN,
+                outcome=Outcome.DENIED,
+                actor_username=username[:150],
+                detail={"stage": "password"},
+            )
+
+    def login(self, request: HttpRequest, user: Any) -> None:
+        super().login(request, user)
+        assert isinstance(user, User)
+        throttle.record_success(username=user.get_username(), address=_address(request))
+        mfa_used = any(record.get("method") == "mfa" for record in get_authentication_records(request, user))
+        zone = getattr(request, "safeward_zone", None)
+        user_session = services.session_start(
+            user=user,
+            session_key=request.session.session_key or "",
+            client_ip=getattr(request, "safeward_client_ip", None),
+            network_zone=zone.name if zone else "",
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            mfa_at_now=mfa_used,
+        )
+        request.session[SESSION_ID_KEY] = str(user_session.pk)
+        request.session.save()
+
+    def logout(self, request: HttpRequest) -> None:
+        user = request.user
+        session_id = request.session.get(SESSION_ID_KEY)
+        if isinstance(user, User) and session_id:
+            from safeward.identity.models import UserSession
+
+            user_session = UserSession.objects.filter(pk=session_id, user=user).first()
+            if user_session is not None:
+                services.session_end(actor=user, user_session=user_session, reason="logout")
+        super().logout(request)
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    def get_totp_issuer(self) -> str:
+        return "SafeWard"

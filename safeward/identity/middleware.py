@@ -1,0 +1,177 @@
+"""Per-request identity work: request context (address, zone, request id),
+the session guard (time-outs, revocation, account state) and the MFA
+enrolment gate."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+
+from safeward import clock
+from safeward.audit import context as audit_context
+from safeward.identity import services
+from safeward.identity.models import User, UserSession
+from safeward.identity.network import client_address, zone_for
+
+SESSION_ID_KEY = "safeward_session_id"
+# How stale last_seen_at may get before it is written again; keeps the guard
+# to one indexed read on most requests.
+_LAST_SEEN_WRITE_INTERVAL = dt.timedelta(seconds=30)
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        address = client_address(request)
+        zone = zone_for(address)
+        request_id = uuid.uuid4().hex
+        request.safeward_client_ip = str(address) if address else None  # type: ignore[attr-defined]
+        request.safeward_zone = zone  # type: ignore[attr-defined]
+        request.safeward_request_id = request_id  # type: ignore[attr-defined]
+        token = audit_context.bind(
+            audit_context.AuditContext(
+                request_id=request_id,
+                client_ip=str(address) if address else None,
+                network_zone=zone.name,
+                user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            )
+        )
+        try:
+            response = self.get_response(request)
+        finally:
+            audit_context.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith(("/api/", "/fhir/")) or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def session_ended_response(request: HttpRequest, reason: str) -> HttpResponse:
+    if _wants_json(request):
+        return HttpResponse(
+            b'{"detail": "Your session has ended. Sign in again."}',
+            status=401,
+            content_type="application/json",
+        )
+    return render(request, "identity/session_ended.html", {"reason": reason}, status=401)
+
+
+class SessionGuardMiddleware:
+    """Refuses a session on the very request after it stops being valid:
+    idle time-out, absolute lifetime, ended by the user or an administrator,
+    account disabled or locked."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        request.safeward_session = None  # type: ignore[attr-defined]
+        if isinstance(user, User) and user.is_authenticated:
+            refusal = self._check(request, user)
+            if refusal is not None:
+                return refusal
+        return self.get_response(request)
+
+    def _check(self, request: HttpRequest, user: User) -> HttpResponse | None:
+        session_id = request.session.get(SESSION_ID_KEY)
+        user_session = None
+        if session_id:
+            user_session = UserSession.objects.filter(pk=session_id, user=user).first()
+        reason = self._invalid_reason(user, user_session)
+        if reason is not None:
+            if user_session is not None:
+                services.session_expire(user_session=user_session, reason=reason)
+            logout(request)
+            return session_ended_response(request, reason)
+        assert user_session is not None
+        now = clock.now()
+        if now - user_session.last_seen_at > _LAST_SEEN_WRITE_INTERVAL:
+            UserSession.objects.filter(pk=user_session.pk).update(last_seen_at=now)
+            user_session.last_seen_at = now
+        request.safeward_session = user_session  # type: ignore[attr-defined]
+        audit_context.bind(dataclasses.replace(audit_context.current(), session_id=str(user_session.pk)))
+        return None
+
+    @staticmethod
+    def _invalid_reason(user: User, user_session: UserSession | None) -> str | None:
+        if user_session is None:
+            return "unknown_session"
+        if user_session.ended_at is not None:
+            return user_session.end_reason or "ended"
+        if not user.is_active:
+            return "account_disabled"
+        if user.locked_at is not None:
+            return "account_locked"
+        if user.sessions_valid_after is not None and user_session.created_at < user.sessions_valid_after:
+            return "ended_by_administrator"
+        now = clock.now()
+        if now - user_session.last_seen_at > dt.timedelta(minutes=settings.SAFEWARD_SESSION_IDLE_MINUTES):
+            return "timeout_idle"
+        if now - user_session.created_at > dt.timedelta(hours=settings.SAFEWARD_SESSION_ABSOLUTE_HOURS):
+            return "timeout_absolute"
+        return None
+
+
+# Paths a signed-in account without a second factor may reach: enrolment
+# itself, signing out and static assets.
+_ENROLMENT_PATHS = (
+    "/accounts/2fa/totp/activate/",
+    "/accounts/2fa/webauthn/add/",
+    "/accounts/2fa/recovery-codes/",
+    "/accounts/logout/",
+    "/accounts/enrol/",
+    "/static/",
+)
+
+
+class RequireMFAMiddleware:
+    """No page but enrolment is reachable before the account has a second factor."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if (
+            isinstance(user, User)
+            and user.is_authenticated
+            and not request.path.startswith(_ENROLMENT_PATHS)
+            and not _has_second_factor(user)
+        ):
+            if _wants_json(request):
+                return HttpResponse(
+                    b'{"detail": "Enrol a second factor first."}',
+                    status=403,
+                    content_type="application/json",
+                )
+            return HttpResponseRedirect(reverse("identity:mfa_enrol"))
+        return self.get_response(request)
+
+
+def _has_second_factor(user: User) -> bool:
+    from allauth.mfa.models import Authenticator
+
+    cached: bool | None = getattr(user, "_safeward_has_mfa", None)
+    if cached is None:
+        cached = Authenticator.objects.filter(
+            user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+        ).exists()
+        user._safeward_has_mfa = cached  # type: ignore[attr-defined]
+    return cached

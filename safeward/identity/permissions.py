@@ -1,0 +1,53 @@
+"""Every permission SafeWard knows, named `scope:resource:action` and sorted.
+Roles are sets of these (see roles.py); code checks them with
+`user.has_perm(Perm.X)` or the `requires` decorator, never by role name."""
+
+from enum import StrEnum
+
+
+class Perm(StrEnum):
+    AUDIT_DISCLOSURE_READ = "audit:disclosure:read"
+    AUDIT_EVENT_READ = "audit:event:read"
+    AUDIT_REPORT_EXPORT = "audit:report:export"
+    CLINICAL_ALLERGY_READ = "clinical:allergy:read"
+    CLINICAL_APPOINTMENT_MANAGE = "clinical:appointment:manage"
+    CLINICAL_APPOINTMENT_READ = "clinical:appointment:read"
+    CLINICAL_BREAKGLASS_REVIEW = "clinical:breakglass:review"
+    CLINICAL_BREAKGLASS_USE = "clinical:breakglass:use"
+    CLINICAL_CHART_READ = "clinical:chart:read"
+    CLINICAL_CHART_WRITE = "clinical:chart:write"
+    CLINICAL_CODING_READ = "clinical:coding:read"
+    CLINICAL_INSURANCE_READ = "clinical:insurance:read"
+    CLINICAL_MEDICATION_DISPENSE = "clinical:medication:dispense"
+    CLINICAL_MEDICATION_PRESCRIBE = "clinical:medication:prescribe"
+    CLINICAL_MEDICATION_READ = "clinical:medication:read"
+    CLINICAL_NOTE_READ = "clinical:note:read"
+    CLINICAL_NOTE_WRITE = "clinical:note:write"
+    CLINICAL_ORDER_READ = "clinical:order:read"
+    CLINICAL_ORDER_WRITE = "clinical:order:write"
+    CLINICAL_PATIENT_READ = "clinical:patient:read"
+    CLINICAL_PATIENT_REGISTER = "clinical:patient:register"
+    CLINICAL_RESULT_READ = "clinical:result:read"
+    CLINICAL_RESULT_WRITE = "clinical:result:write"
+    CRYPTO_KEY_MANAGE = "crypto:key:manage"
+    CRYPTO_KEY_READ = "crypto:key:read"
+    DETECTION_ALERT_TRIAGE = "detection:alert:triage"
+    IDENTITY_ROLE_APPROVE = "identity:role:approve"
+    IDENTITY_ROLE_REQUEST = "identity:role:request"
+    IDENTITY_SESSION_REVOKE = "identity:session:revoke"
+    IDENTITY_USER_MANAGE = "identity:user:manage"
+    IDENTITY_USER_VIEW = "identity:user:view"
+    IDENTITY_ZONE_MANAGE = "identity:zone:manage"
+    SECURITY_CONFIG_MANAGE = "security:config:manage"
+    VENDOR_PORTAL_ACCESS = "vendor:portal:access"
+    WORKFORCE_PERSON_MANAGE = "workforce:person:manage"
+    WORKFORCE_PERSON_READ = "workforce:person:read"
+    WORKFORCE_REVIEW_ATTEST = "workforce:review:attest"
+    WORKFORCE_TRAINING_MANAGE = "workforce:training:manage"
+
+    @property
+    def scope(self) -> str:
+        return self.value.split(":", 1)[0]
+
+
+CLINICAL_SCOPE = "clinical"

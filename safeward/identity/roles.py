@@ -1,0 +1,219 @@
+"""The role catalog: least-privilege permission sets. The data migration seeds
+these rows and `safeward check` compares the database against this table, so a
+role widened by hand in the database is reported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from safeward.identity.permissions import Perm
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    code: str
+    name: str
+    description: str
+    permissions: frozenset[Perm]
+    privileged: bool = False
+    remote_access: bool = False
+
+
+CATALOG: tuple[RoleSpec, ...] = (
+    RoleSpec(
+        "physician",
+        "Physician",
+        "Diagnoses, orders and documents care for patients in their care.",
+        frozenset(
+            {
+                Perm.CLINICAL_PATIENT_READ,
+                Perm.CLINICAL_CHART_READ,
+                Perm.CLINICAL_CHART_WRITE,
+                Perm.CLINICAL_NOTE_READ,
+                Perm.CLINICAL_NOTE_WRITE,
+                Perm.CLINICAL_ORDER_READ,
+                Perm.CLINICAL_ORDER_WRITE,
+                Perm.CLINICAL_RESULT_READ,
+                Perm.CLINICAL_MEDICATION_READ,
+                Perm.CLINICAL_MEDICATION_PRESCRIBE,
+                Perm.CLINICAL_ALLERGY_READ,
+                Perm.CLINICAL_APPOINTMENT_READ,
+                Perm.CLINICAL_BREAKGLASS_USE,
+            }
+        ),
+        remote_access=True,
+    ),
+    RoleSpec(
+        "nurse",
+        "Nurse",
+        "Cares for patients on their unit: observations, notes, medication administration.",
+        frozenset(
+            {
+                Perm.CLINICAL_PATIENT_READ,
+                Perm.CLINICAL_CHART_READ,
+                Perm.CLINICAL_CHART_WRITE,
+                Perm.CLINICAL_NOTE_READ,
+                Perm.CLINICAL_NOTE_WRITE,
+                Perm.CLINICAL_ORDER_READ,
+                Perm.CLINICAL_RESULT_READ,
+                Perm.CLINICAL_MEDICATION_READ,
+                Perm.CLINICAL_ALLERGY_READ,
+                Perm.CLINICAL_APPOINTMENT_READ,
+                Perm.CLINICAL_APPOINTMENT_MANAGE,
+                Perm.CLINICAL_BREAKGLASS_USE,
+            }
+        ),
+    ),
+    RoleSpec(
+        "registration_clerk",
+        "Registration clerk",
+        "Registers patients and books appointments; sees demographics, never the chart.",
+        frozenset(
+            {
+                Perm.CLINICAL_PATIENT_READ,
+                Perm.CLINICAL_PATIENT_REGISTER,
+                Perm.CLINICAL_APPOINTMENT_READ,
+                Perm.CLINICAL_APPOINTMENT_MANAGE,
+            }
+        ),
+    ),
+    RoleSpec(
+        "billing_clerk",
+        "Billing clerk",
+        "Bills encounters; sees demographics, insurance and codes, never notes.",
+        frozenset({Perm.CLINICAL_PATIENT_READ, Perm.CLINICAL_INSURANCE_READ, Perm.CLINICAL_CODING_READ}),
+    ),
+    RoleSpec(
+        "lab_technician",
+        "Lab technician",
+        "Processes orders and records results.",
+        frozenset(
+            {
+                Perm.CLINICAL_PATIENT_READ,
+                Perm.CLINICAL_ORDER_READ,
+                Perm.CLINICAL_RESULT_READ,
+                Perm.CLINICAL_RESULT_WRITE,
+            }
+        ),
+    ),
+    RoleSpec(
+        "pharmacist",
+        "Pharmacist",
+        "Verifies and dispenses medication; sees allergies and medication orders.",
+        frozenset(
+            {
+                Perm.CLINICAL_PATIENT_READ,
+                Perm.CLINICAL_MEDICATION_READ,
+                Perm.CLINICAL_MEDICATION_DISPENSE,
+                Perm.CLINICAL_ALLERGY_READ,
+                Perm.CLINICAL_RESULT_READ,
+            }
+        ),
+    ),
+    RoleSpec(
+        "hr_officer",
+        "HR officer",
+        "Keeps workforce records, training and agreements; starts onboarding and termination.",
+        frozenset(
+            {
+                Perm.WORKFORCE_PERSON_READ,
+                Perm.WORKFORCE_PERSON_MANAGE,
+                Perm.WORKFORCE_TRAINING_MANAGE,
+                Perm.IDENTITY_USER_VIEW,
+            }
+        ),
+    ),
+    RoleSpec(
+        "it_admin",
+        "IT administrator",
+        "Manages accounts, sessions and network zones. Never reads clinical data.",
+        frozenset(
+            {
+                Perm.IDENTITY_USER_VIEW,
+                Perm.IDENTITY_USER_MANAGE,
+                Perm.IDENTITY_ROLE_REQUEST,
+                Perm.IDENTITY_SESSION_REVOKE,
+                Perm.IDENTITY_ZONE_MANAGE,
+                Perm.CRYPTO_KEY_READ,
+            }
+        ),
+        privileged=True,
+    ),
+    RoleSpec(
+        "security_officer",
+        "Security officer",
+        "Owns security: approves privileged roles, triages alerts, manages keys and configuration.",
+        frozenset(
+            {
+                Perm.IDENTITY_USER_VIEW,
+                Perm.IDENTITY_ROLE_APPROVE,
+                Perm.IDENTITY_SESSION_REVOKE,
+                Perm.AUDIT_EVENT_READ,
+                Perm.AUDIT_REPORT_EXPORT,
+                Perm.DETECTION_ALERT_TRIAGE,
+                Perm.CRYPTO_KEY_READ,
+                Perm.CRYPTO_KEY_MANAGE,
+                Perm.SECURITY_CONFIG_MANAGE,
+            }
+        ),
+        privileged=True,
+    ),
+    RoleSpec(
+        "privacy_officer",
+        "Privacy officer",
+        "Owns patient privacy: reviews break-glass use and accountings of disclosures.",
+        frozenset(
+            {
+                Perm.IDENTITY_USER_VIEW,
+                Perm.IDENTITY_ROLE_APPROVE,
+                Perm.AUDIT_EVENT_READ,
+                Perm.AUDIT_REPORT_EXPORT,
+                Perm.AUDIT_DISCLOSURE_READ,
+                Perm.CLINICAL_BREAKGLASS_REVIEW,
+                Perm.DETECTION_ALERT_TRIAGE,
+            }
+        ),
+        privileged=True,
+    ),
+    RoleSpec(
+        "auditor",
+        "Auditor",
+        "Reads the audit trail and the compliance evidence; changes nothing.",
+        frozenset(
+            {Perm.IDENTITY_USER_VIEW, Perm.AUDIT_EVENT_READ, Perm.AUDIT_REPORT_EXPORT, Perm.CRYPTO_KEY_READ}
+        ),
+        privileged=True,
+    ),
+    RoleSpec(
+        "vendor",
+        "Vendor",
+        "Third-party staff with time-boxed access to their own vendor portal only.",
+        frozenset({Perm.VENDOR_PORTAL_ACCESS}),
+    ),
+)
+
+BY_CODE: dict[str, RoleSpec] = {spec.code: spec for spec in CATALOG}
+
+
+def sync_roles(role_model: type) -> int:
+    """Make the stored roles match CATALOG; returns how many rows changed.
+    Takes the model class so migrations can pass their historical model."""
+    changed = 0
+    for spec in CATALOG:
+        values = {
+            "name": spec.name,
+            "description": spec.description,
+            "permissions": sorted(str(p) for p in spec.permissions),
+            "privileged": spec.privileged,
+            "remote_access": spec.remote_access,
+        }
+        role, created = role_model.objects.get_or_create(code=spec.code, defaults=values)  # type: ignore[attr-defined]
+        if created:
+            changed += 1
+            continue
+        if any(getattr(role, field) != value for field, value in values.items()):
+            for field, value in values.items():
+                setattr(role, field, value)
+            role.save()
+            changed += 1
+    return changed

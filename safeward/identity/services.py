@@ -1,0 +1,344 @@
+"""Writes about accounts, roles, sessions and zones. Each service takes the
+acting user, checks what it must, changes state and records its audit event
+in one transaction."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.utils.crypto import get_random_string
+
+from safeward import clock
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action
+from safeward.identity.errors import InvalidState, NotPermitted, SeparationOfDuties
+from safeward.identity.models import (
+    Department,
+    NetworkZone,
+    Role,
+    RoleAssignment,
+    StaffProfile,
+    User,
+    UserSession,
+)
+from safeward.identity.network import zone_table
+from safeward.identity.permissions import Perm
+
+
+def _require(actor: User | None, perm: Perm) -> None:
+    """`actor=None` is the command line run by the operator at the server (bootstrap)."""
+    if actor is not None and not actor.has_perm(perm):
+        raise NotPermitted(f"{perm} is required")
+
+
+def _forget_cached_permissions(user: User) -> None:
+    for attribute in ("_safeward_permissions", "_safeward_role_codes", "_perm_cache"):
+        user.__dict__.pop(attribute, None)
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor: User | None,
+    username: str,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    department: Department | None = None,
+    job_title: str = "",
+    password: str | None = None,
+) -> User:
+    """A new account. Without a password it gets an unusable one and is set up
+    by an administrator's reset; MFA enrolment is forced at first login."""
+    _require(actor, Perm.IDENTITY_USER_MANAGE)
+    user = User(username=username, first_name=first_name, last_name=last_name, email=email)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        validate_password(password, user)
+        user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    StaffProfile.objects.create(user=user, department=department, job_title=job_title)
+    audit_record(
+        action=Action.ACCOUNT_CREATE,
+        actor=actor,
+        resource_type="User",
+        resource_id=user.pk,
+        fields=["username", "first_name", "last_name", "email", "department", "job_title"],
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_password(*, actor: User | None, user: User, password: str) -> None:
+    if actor is not None and actor.pk != user.pk:
+        _require(actor, Perm.IDENTITY_USER_MANAGE)
+    validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(
+        action=Action.PASSWORD_CHANGE,
+        actor=actor,
+        resource_type="User",
+        resource_id=user.pk,
+        detail={"by_self": actor is not None and actor.pk == user.pk},
+    )
+
+
+@transaction.atomic
+def role_request(*, actor: User | None, user: User, role: Role, reason: str = "") -> RoleAssignment:
+    """Grant a role. Ordinary roles take effect at once; privileged roles stay
+    pending until a second authorised person approves them. Nobody grants a
+    role to themselves."""
+    _require(actor, Perm.IDENTITY_ROLE_REQUEST)
+    if actor is not None and actor.pk == user.pk:
+        raise SeparationOfDuties("Nobody can grant a role to themselves.")
+    if (
+        RoleAssignment.objects.select_for_update()
+        .filter(
+            user=user, role=role, status__in=[RoleAssignment.Status.PENDING, RoleAssignment.Status.ACTIVE]
+        )
+        .exists()
+    ):
+        raise InvalidState(f"{user.username} already has or awaits the role {role.name}.")
+    now = clock.now()
+    # The command line bootstraps the first administrators, so it approves too.
+    pending = role.privileged and actor is not None
+    assignment = RoleAssignment.objects.create(
+        user=user,
+        role=role,
+        status=RoleAssignment.Status.PENDING if pending else RoleAssignment.Status.ACTIVE,
+        reason=reason[:300],
+        requested_by=actor,
+        requested_at=now,
+        decided_at=None if pending else now,
+    )
+    _forget_cached_permissions(user)
+    audit_record(
+        action=Action.ROLE_REQUEST if pending else Action.ROLE_GRANT,
+        actor=actor,
+        resource_type="RoleAssignment",
+        resource_id=assignment.pk,
+        reason=reason,
+        detail={"user_id": user.pk, "role": role.code, "privileged": role.privileged},
+    )
+    return assignment
+
+
+def _decide(*, actor: User, assignment: RoleAssignment) -> RoleAssignment:
+    _require(actor, Perm.IDENTITY_ROLE_APPROVE)
+    locked = RoleAssignment.objects.select_for_update().select_related("role", "user").get(pk=assignment.pk)
+    if locked.status != RoleAssignment.Status.PENDING:
+        raise InvalidState("This request has already been decided.")
+    if actor.pk in {locked.user_id, locked.requested_by_id}:
+        raise SeparationOfDuties(
+            "A privileged role needs approval by someone other than the requester and the grantee."
+        )
+    return locked
+
+
+@transaction.atomic
+def role_approve(*, actor: User, assignment: RoleAssignment) -> RoleAssignment:
+    locked = _decide(actor=actor, assignment=assignment)
+    locked.status = RoleAssignment.Status.ACTIVE
+    locked.decided_by = actor
+    locked.decided_at = clock.now()
+    locked.save(update_fields=["status", "decided_by", "decided_at"])
+    _forget_cached_permissions(locked.user)
+    audit_record(
+        action=Action.ROLE_APPROVE,
+        actor=actor,
+        resource_type="RoleAssignment",
+        resource_id=locked.pk,
+        detail={"user_id": locked.user_id, "role": locked.role.code},
+    )
+    return locked
+
+
+@transaction.atomic
+def role_reject(*, actor: User, assignment: RoleAssignment, reason: str = "") -> RoleAssignment:
+    locked = _decide(actor=actor, assignment=assignment)
+    locked.status = RoleAssignment.Status.REJECTED
+    locked.decided_by = actor
+    locked.decided_at = clock.now()
+    locked.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(
+        action=Action.ROLE_REJECT,
+        actor=actor,
+        resource_type="RoleAssignment",
+        resource_id=locked.pk,
+        reason=reason,
+        detail={"user_id": locked.user_id, "role": locked.role.code},
+    )
+    return locked
+
+
+@transaction.atomic
+def role_revoke(*, actor: User | None, assignment: RoleAssignment, reason: str = "") -> RoleAssignment:
+    _require(actor, Perm.IDENTITY_ROLE_REQUEST)
+    locked = RoleAssignment.objects.select_for_update().select_related("role", "user").get(pk=assignment.pk)
+    if locked.status not in {RoleAssignment.Status.ACTIVE, RoleAssignment.Status.PENDING}:
+        raise InvalidState("Only an active or pending role can be revoked.")
+    locked.status = RoleAssignment.Status.REVOKED
+    locked.revoked_by = actor
+    locked.revoked_at = clock.now()
+    locked.save(update_fields=["status", "revoked_by", "revoked_at"])
+    _forget_cached_permissions(locked.user)
+    audit_record(
+        action=Action.ROLE_REVOKE,
+        actor=actor,
+        resource_type="RoleAssignment",
+        resource_id=locked.pk,
+        reason=reason,
+        detail={"user_id": locked.user_id, "role": locked.role.code},
+    )
+    return locked
+
+
+def _end_sessions(sessions: Iterable[UserSession], reason: str) -> int:
+    ended = 0
+    now = clock.now()
+    keys = []
+    for user_session in sessions:
+        user_session.ended_at = now
+        user_session.end_reason = reason
+        user_session.save(update_fields=["ended_at", "end_reason"])
+        keys.append(user_session.session_key)
+        ended += 1
+    Session.objects.filter(session_key__in=keys).delete()
+    return ended
+
+
+@transaction.atomic
+def session_start(
+    *,
+    user: User,
+    session_key: str,
+    client_ip: str | None,
+    network_zone: str,
+    user_agent: str,
+    mfa_at_now: bool,
+) -> UserSession:
+    now = clock.now()
+    user_session = UserSession.objects.create(
+        user=user,
+        session_key=session_key,
+        created_at=now,
+        last_seen_at=now,
+        mfa_at=now if mfa_at_now else None,
+        client_ip=client_ip,
+        network_zone=network_zone,
+        user_agent=user_agent[:300],
+    )
+    audit_record(
+        action=Action.LOGIN,
+        actor=user,
+        resource_type="UserSession",
+        resource_id=str(user_session.pk),
+        detail={"mfa": mfa_at_now},
+    )
+    return user_session
+
+
+@transaction.atomic
+def session_end(*, actor: User, user_session: UserSession, reason: str = "ended_by_user") -> None:
+    """End one session: the owner may end their own; others need the revoke permission."""
+    if actor.pk != user_session.user_id:
+        _require(actor, Perm.IDENTITY_SESSION_REVOKE)
+    if user_session.ended_at is not None:
+        return
+    _end_sessions([user_session], reason)
+    audit_record(
+        action=Action.SESSION_END,
+        actor=actor,
+        resource_type="UserSession",
+        resource_id=str(user_session.pk),
+        detail={"user_id": user_session.user_id, "reason": reason},
+    )
+
+
+@transaction.atomic
+def session_expire(*, user_session: UserSession, reason: str) -> None:
+    """The session guard found a session past its time or no longer valid."""
+    if user_session.ended_at is not None:
+        return
+    _end_sessions([user_session], reason)
+    audit_record(
+        action=Action.SESSION_TIMEOUT if reason.startswith("timeout") else Action.SESSION_END,
+        actor=user_session.user,
+        resource_type="UserSession",
+        resource_id=str(user_session.pk),
+        detail={"reason": reason},
+    )
+
+
+@transaction.atomic
+def user_sessions_end_all(*, actor: User | None, user: User, reason: str) -> int:
+    """End every session of the account at once; effective on its next request
+    because the session guard also compares against `sessions_valid_after`."""
+    if actor is None or actor.pk != user.pk:
+        _require(actor, Perm.IDENTITY_SESSION_REVOKE)
+    User.objects.filter(pk=user.pk).update(sessions_valid_after=clock.now())
+    ended = _end_sessions(
+        UserSession.objects.select_for_update().filter(user=user, ended_at__isnull=True), reason
+    )
+    audit_record(
+        action=Action.SESSION_END,
+        actor=actor,
+        resource_type="User",
+        resource_id=user.pk,
+        reason=reason,
+        detail={"all_sessions": True, "ended": ended},
+    )
+    return ended
+
+
+@transaction.atomic
+def user_lock(*, actor: User | None, user: User, reason: str) -> None:
+    _require(actor, Perm.IDENTITY_USER_MANAGE)
+    if actor is not None and actor.pk == user.pk:
+        raise SeparationOfDuties("You cannot lock your own account.")
+    User.objects.filter(pk=user.pk).update(locked_at=clock.now(), lock_reason=reason[:200])
+    audit_record(
+        action=Action.ACCOUNT_LOCK, actor=actor, resource_type="User", resource_id=user.pk, reason=reason
+    )
+    user_sessions_end_all(actor=None, user=user, reason="account_locked")
+
+
+@transaction.atomic
+def user_unlock(*, actor: User | None, user: User) -> None:
+    _require(actor, Perm.IDENTITY_USER_MANAGE)
+    if actor is not None and actor.pk == user.pk:
+        raise SeparationOfDuties("You cannot unlock your own account.")
+    User.objects.filter(pk=user.pk).update(locked_at=None, lock_reason="")
+    audit_record(action=Action.ACCOUNT_UNLOCK, actor=actor, resource_type="User", resource_id=user.pk)
+
+
+@transaction.atomic
+def zone_save(
+    *, actor: User | None, name: str, cidrs: list[str], clinical: bool, description: str = ""
+) -> NetworkZone:
+    _require(actor, Perm.IDENTITY_ZONE_MANAGE)
+    normalised = [str(ipaddress.ip_network(cidr.strip(), strict=False)) for cidr in cidrs if cidr.strip()]
+    zone, created = NetworkZone.objects.update_or_create(
+        name=name, defaults={"cidrs": normalised, "clinical": clinical, "description": description}
+    )
+    audit_record(
+        action=Action.CONFIG_CHANGE,
+        actor=actor,
+        resource_type="NetworkZone",
+        resource_id=zone.pk,
+        detail={"zone": name, "cidrs": normalised, "clinical": clinical, "created": created},
+    )
+    transaction.on_commit(zone_table.clear)
+    return zone
+
+
+def random_password() -> str:
+    """A strong one-time password for an administrator's reset."""
+    return get_random_string(24)

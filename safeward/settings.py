@@ -1,0 +1,351 @@
+"""SafeWard settings. Everything that differs between deployments comes from the
+environment through `safeward.config.env`; production refuses to start without
+a real secret key, allowed hosts and a key provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+from safeward.config import database_from_url, env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = env.path("SAFEWARD_VAR_DIR", BASE_DIR / "var")
+
+# --- Deployment mode -------------------------------------------------------
+SAFEWARD_ENV = env.choice("SAFEWARD_ENV", ("production", "development", "test"), "development")
+PRODUCTION = SAFEWARD_ENV == "production"
+SAFEWARD_DEMO = env.boolean("SAFEWARD_DEMO", default=False)
+if SAFEWARD_DEMO and PRODUCTION:
+    raise ImproperlyConfigured(
+        "SAFEWARD_DEMO is set together with SAFEWARD_ENV=production. The demo hospital "
+        "uses published credentials and must never run with production settings."
+    )
+DEBUG = env.boolean("SAFEWARD_DEBUG", default=False)
+if DEBUG and PRODUCTION:
+    raise ImproperlyConfigured("SAFEWARD_DEBUG cannot be on with SAFEWARD_ENV=production.")
+
+# A fixed, clearly marked key for development and tests only; `safeward check`
+# and the production branch below refuse it.
+INSECURE_DEVELOPMENT_SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789"  # noqa: S105
+
+
+def _secret_key() -> str:
+    key = env.optional_str("SAFEWARD_SECRET_KEY")
+    key_file = env.optional_str("SAFEWARD_SECRET_KEY_FILE")
+    if key is None and key_file is not None:
+        try:
+            key = Path(key_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ImproperlyConfigured(
+                f"SAFEWARD_SECRET_KEY_FILE={key_file} cannot be read ({error.strerror})."
+            ) from None
+    if key is None:
+        if PRODUCTION:
+            raise ImproperlyConfigured(
+                "SAFEWARD_SECRET_KEY (or SAFEWARD_SECRET_KEY_FILE) must be set in production: "
+                "generate one with `python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
+            )
+        return INSECURE_DEVELOPMENT_SECRET_KEY
+    if PRODUCTION and (len(key) < 50 or "insecure" in key):
+        raise ImproperlyConfigured("SAFEWARD_SECRET_KEY is too short or a development key.")
+    return key
+
+
+SECRET_KEY = _secret_key()
+
+ALLOWED_HOSTS = env.items(
+    "SAFEWARD_ALLOWED_HOSTS", () if PRODUCTION else ("127.0.0.1", "localhost", "testserver")
+)
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("SAFEWARD_ALLOWED_HOSTS must list the host names SafeWard serves.")
+CSRF_TRUSTED_ORIGINS = env.items("SAFEWARD_CSRF_TRUSTED_ORIGINS")
+
+# --- Keys ------------------------------------------------------------------
+# Which key-encryption-key provider wraps the data keys: file, env or vault.
+SAFEWARD_KEY_PROVIDER = env.optional_str("SAFEWARD_KEY_PROVIDER") or ("" if PRODUCTION else "file")
+if PRODUCTION and not SAFEWARD_KEY_PROVIDER:
+    raise ImproperlyConfigured(
+        "SAFEWARD_KEY_PROVIDER must be set in production (file, env or vault); see docs/operations.md."
+    )
+SAFEWARD_KEY_DIR = env.path("SAFEWARD_KEY_DIR", VAR_DIR / "keys")
+
+# --- Applications ----------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "rest_framework",
+    "drf_spectacular",
+    "oauth2_provider",
+    "safeward.audit",
+    "safeward.crypto",
+    "safeward.identity",
+    "safeward.workforce",
+    "safeward.web",
+]
+
+AUTH_USER_MODEL = "identity.User"
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "safeward.identity.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "safeward.identity.middleware.SessionGuardMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "safeward.identity.middleware.RequireMFAMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "safeward.web.middleware.SecurityHeadersMiddleware",
+]
+
+ROOT_URLCONF = "safeward.urls"
+WSGI_APPLICATION = "safeward.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "safeward" / "web" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "safeward.web.context_processors.safeward",
+            ],
+        },
+    }
+]
+
+# --- Database and cache ----------------------------------------------------
+DATABASE_URL = env.optional_str("SAFEWARD_DATABASE_URL") or env.optional_str("DATABASE_URL")
+_default_db: dict[str, Any]
+if DATABASE_URL:
+    _default_db = database_from_url(DATABASE_URL)
+else:
+    if PRODUCTION:
+        raise ImproperlyConfigured("SAFEWARD_DATABASE_URL must point at PostgreSQL in production.")
+    # The embedded database for the demo and quick local runs; its folder is
+    # private to the service account.
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _default_db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "safeward.sqlite3")}
+if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    _default_db["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+_default_db["TEST"] = {"NAME": env.optional_str("SAFEWARD_TEST_DATABASE_NAME")}
+DATABASES = {"default": _default_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.optional_str("SAFEWARD_REDIS_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        # Shared by every worker process: TOTP replay markers and login throttles
+        # must not live in one process's memory.
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "safeward_cache"}
+    )
+}
+
+# --- Authentication --------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "safeward.identity.backends.RolePermissionBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+PASSWORD_HASHERS = ["safeward.identity.hashers.SafeWardArgon2PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "safeward.identity.passwords.MaximumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "safeward.identity.passwords.BlocklistValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "web:dashboard"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+
+ACCOUNT_ADAPTER = "safeward.identity.adapters.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# SafeWard's own throttle (identity.throttle) replaces allauth's login_failed
+# limit, which would let an attacker lock any account out from anywhere.
+ACCOUNT_RATE_LIMITS = {"login_failed": False}
+
+MFA_ADAPTER = "safeward.identity.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "SafeWard"
+MFA_TOTP_TOLERANCE = 1
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.boolean("SAFEWARD_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=False)
+MFA_RECOVERY_CODE_COUNT = 10
+
+# Sessions: idle time-out and absolute lifetime are enforced by
+# identity.middleware.SessionGuardMiddleware against the injected clock.
+SAFEWARD_SESSION_IDLE_MINUTES = env.integer("SAFEWARD_SESSION_IDLE_MINUTES", 15, minimum=1, maximum=24 * 60)
+SAFEWARD_SESSION_ABSOLUTE_HOURS = env.integer(
+    "SAFEWARD_SESSION_ABSOLUTE_HOURS", 12, minimum=1, maximum=7 * 24
+)
+SAFEWARD_STEP_UP_MINUTES = env.integer("SAFEWARD_STEP_UP_MINUTES", 5, minimum=1, maximum=60)
+SAFEWARD_REMOTE_MFA_WINDOW_MINUTES = env.integer("SAFEWARD_REMOTE_MFA_WINDOW_MINUTES", 60, minimum=1)
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = SAFEWARD_SESSION_ABSOLUTE_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Login throttling (identity.throttle).
+SAFEWARD_THROTTLE_WINDOW_MINUTES = env.integer("SAFEWARD_THROTTLE_WINDOW_MINUTES", 15, minimum=1)
+SAFEWARD_THROTTLE_ACCOUNT_ADDRESS_FAILURES = env.integer(
+    "SAFEWARD_THROTTLE_ACCOUNT_ADDRESS_FAILURES", 5, minimum=1
+)
+SAFEWARD_THROTTLE_ADDRESS_FAILURES = env.integer("SAFEWARD_THROTTLE_ADDRESS_FAILURES", 20, minimum=1)
+SAFEWARD_THROTTLE_ACCOUNT_FAILURES = env.integer("SAFEWARD_THROTTLE_ACCOUNT_FAILURES", 50, minimum=1)
+
+# Network: client addresses are taken from X-Forwarded-For only when the
+# direct peer is one of these proxies.
+SAFEWARD_TRUSTED_PROXIES = env.networks("SAFEWARD_TRUSTED_PROXIES")
+
+# --- HTTP security ---------------------------------------------------------
+SECURE_SSL_REDIRECT = env.boolean("SAFEWARD_SSL_REDIRECT", default=SAFEWARD_ENV != "test")
+SECURE_REDIRECT_EXEMPT: list[str] = []
+if SAFEWARD_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.integer("SAFEWARD_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = False
+# Preloading pins every subdomain of the hospital's domain to HTTPS in all
+# browsers for good; that is the hospital's decision, not a default.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_NAME = "__Host-safeward_session"
+CSRF_COOKIE_SECURE = True
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_NAME = "__Host-safeward_csrf"
+CSRF_FAILURE_VIEW = "safeward.web.views.csrf_failure"
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+    "microphone=(), payment=(), usb=(), interest-cohort=(), "
+    "publickey-credentials-get=(self), publickey-credentials-create=(self)"
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- REST API ----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["safeward.identity.api_permissions.DenyUnlessDeclared"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SafeWard API",
+    "DESCRIPTION": "Hospital management information system, secure by construction.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "ALLOWED_GRANT_TYPES": ["authorization-code", "client-credentials"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 8 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    # RFC 9700 (OAuth 2.0 Security Best Current Practice), all of it.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+
+# --- Static files, i18n, logging ------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if SAFEWARD_ENV == "test"
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+# Tests serve static files straight from the apps (no collectstatic step).
+WHITENOISE_USE_FINDERS = SAFEWARD_ENV == "test"
+WHITENOISE_AUTOREFRESH = SAFEWARD_ENV == "test"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.string("SAFEWARD_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+MAILERS = {
+    "default": {
+        "BACKEND": env.string("SAFEWARD_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+    }
+}
+DEFAULT_FROM_EMAIL = env.string("SAFEWARD_FROM_EMAIL", "safeward@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.string("SAFEWARD_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Request logs would carry URLs and bodies; SafeWard's own audit trail
+        # records accesses instead.
+        "django.request": {"level": "ERROR"},
+        "django.security": {"level": "WARNING"},
+    },
+}

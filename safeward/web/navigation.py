@@ -1,0 +1,41 @@
+"""The navigation: each entry shows only to people holding its permission.
+Apps add entries here as they arrive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+
+from safeward.identity.permissions import Perm
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    permission: Perm | None  # None: every signed-in person
+
+
+NAVIGATION: tuple[NavItem, ...] = (
+    NavItem("Dashboard", "web:dashboard", None),
+    NavItem("Users", "identity:user_list", Perm.IDENTITY_USER_VIEW),
+    NavItem("Approvals", "identity:approvals", Perm.IDENTITY_ROLE_APPROVE),
+    NavItem("Network zones", "identity:zones", Perm.IDENTITY_ZONE_MANAGE),
+    NavItem("My sessions", "identity:my_sessions", None),
+)
+
+
+def navigation_for(user: Any) -> list[dict[str, str]]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    items = []
+    for item in NAVIGATION:
+        if item.permission is not None and not user.has_perm(item.permission):
+            continue
+        try:
+            items.append({"label": item.label, "url": reverse(item.url_name)})
+        except NoReverseMatch:
+            continue
+    return items

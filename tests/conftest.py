@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+from safeward import clock
+from safeward.identity import services
+from safeward.identity.middleware import SESSION_ID_KEY
+from tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache(db):
+    """Throttle counters and TOTP replay markers live in the cache; start clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+    from safeward.identity.network import zone_table
+
+    zone_table.clear()
+
+
+@pytest.fixture
+def frozen_clock():
+    frozen = clock.FrozenClock(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+    previous = clock.install(frozen)
+    yield frozen
+    clock.install(previous)
+
+
+def totp_now(secret: str, offset: int = 0) -> str:
+    import time
+
+    from allauth.mfa import app_settings
+
+    counter = int(time.time()) // app_settings.TOTP_PERIOD + offset
+    return format_hotp_value(hotp_value(secret, counter))
+
+
+def sign_in(client, user, *, mfa: bool = True):
+    """A signed-in session as the real login creates it, without the HTTP
+    steps (tests of the login flow itself go through the views)."""
+    client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
+    session = client.session
+    user_session = services.session_start(
+        user=user,
+        session_key=session.session_key,
+        client_ip="127.0.0.1",
+        network_zone="outside",
+        user_agent="pytest",
+        mfa_at_now=mfa,
+    )
+    session[SESSION_ID_KEY] = str(user_session.pk)
+    session.save()
+    return user_session
+
+
+@pytest.fixture
+def make_user(db):
+    def make(*roles: str, mfa: bool = True, **kwargs):
+        return UserFactory(roles=list(roles), totp_secret=mfa, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def signed_in(client, make_user):
+    """signed_in("physician") -> (client, user), signed in with a fresh second factor."""
+
+    def make(*roles: str, **kwargs):
+        user = make_user(*roles, **kwargs)
+        sign_in(client, user)
+        return client, user
+
+    return make

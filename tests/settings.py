@@ -1,0 +1,9 @@
+"""Settings for the test suite: SafeWard's settings in test mode. The database
+is PostgreSQL when SAFEWARD_DATABASE_URL (or DATABASE_URL) is set, SQLite
+otherwise."""
+
+import os
+
+os.environ["SAFEWARD_ENV"] = "test"
+
+from safeward.settings import *  # noqa: F403
