@@ -4,6 +4,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("safeward.identity.urls")),
     path("", include("safeward.web.urls")),
+    path("", include("safeward.crypto.urls")),
 ]
 
 handler400 = "safeward.web.views.bad_request"

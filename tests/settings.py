@@ -7,3 +7,6 @@ import os
 os.environ["SAFEWARD_ENV"] = "test"
 
 from safeward.settings import *  # noqa: F403
+
+# Models made for the crypto tests (tests/crypto/testapp); never in production settings.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.crypto.testapp"]  # noqa: F405

@@ -5,3 +5,19 @@ class CryptoConfig(AppConfig):
     name = "safeward.crypto"
     label = "crypto"
     verbose_name = "Encryption and keys"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from safeward.crypto import checks
+
+        checks.register()
+        post_migrate.connect(_create_first_keys, sender=self, dispatch_uid="safeward.crypto.first_keys")
+
+
+def _create_first_keys(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
+    """`migrate` creates the first key of each purpose (committed at once, so a
+    key is never born inside a request's transaction that could roll back)."""
+    from safeward.crypto.services import Actor, keys_ensure
+
+    keys_ensure(actor=Actor(name="migrate"))

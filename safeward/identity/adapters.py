@@ -90,3 +90,16 @@ class AccountAdapter(DefaultAccountAdapter):
 class MFAAdapter(DefaultMFAAdapter):
     def get_totp_issuer(self) -> str:
         return "SafeWard"
+
+    # TOTP secrets and recovery-code seeds are stored sealed under the data
+    # keys (safeward.crypto.secrets), never in plaintext; a stored value that
+    # is not a SafeWard token fails loudly instead of being used as is.
+    def encrypt(self, text: str) -> str:
+        from safeward.crypto.secrets import encrypt_secret
+
+        return encrypt_secret(text, purpose="mfa")
+
+    def decrypt(self, encrypted_text: str) -> str:
+        from safeward.crypto.secrets import decrypt_secret
+
+        return decrypt_secret(encrypted_text, purpose="mfa")

@@ -24,6 +24,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Approvals", "identity:approvals", Perm.IDENTITY_ROLE_APPROVE),
     NavItem("Network zones", "identity:zones", Perm.IDENTITY_ZONE_MANAGE),
     NavItem("My sessions", "identity:my_sessions", None),
+    NavItem("Keys", "crypto:keys", Perm.CRYPTO_KEY_READ),
 )
 
 

@@ -1,0 +1,704 @@
+"""Encrypted model fields and blind indexes.
+
+Usage (a PHI model; only the clinical gateway imports such models)::
+
+    import uuid
+    from django.db import models
+    from safeward.crypto.fields import (
+        BlindIndexField, BlindPrefixField, EncryptedDateField, EncryptedTextField,
+    )
+
+    class Patient(models.Model):
+        id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+        mrn = EncryptedTextField(max_length=40)
+        family_name = EncryptedTextField(max_length=200)
+        birth_date = EncryptedDateField(null=True)
+        mrn_index = BlindIndexField(of="mrn", normaliser="mrn")
+        name_dob_index = BlindIndexField(of=("family_name", "birth_date"), normaliser="name_dob")
+        family_name_prefixes = BlindPrefixField(of="family_name")
+
+    patient = Patient(mrn="MRN-0012", family_name="Núñez", birth_date=date(1980, 2, 3))
+    patient.save()                                   # encrypts; computes the indexes
+    patient.family_name                              # Sealed: str() and repr() show no data
+    patient.family_name.reveal()                     # "Núñez" (the gateway's job)
+    decrypt_field(patient, "family_name")            # the same, by name
+    Patient.objects.filter(blind_filter(Patient, "mrn_index", "mrn 0012"))
+
+**Stable row identifier.** Every ciphertext is bound (AEAD associated data) to
+``<app_label>.<model_name>``, the field name and the row's UUID, read from the
+field named by ``row_id_field`` (default ``"pk"``). That field must be a
+``UUIDField`` with a callable default, so the identifier exists when the
+instance is built, before its first save; a system check (``crypto.E101``)
+refuses anything else. Moving a ciphertext to another row, column or table
+makes it fail to decrypt with ``safeward.crypto.errors.IntegrityError``.
+Renaming a model or an encrypted field therefore needs a re-encryption; the
+model label and field name are part of every value.
+
+**Reading.** Values read from the database are ``Sealed`` wrappers. Nothing
+is decrypted until ``.reveal()`` (or ``decrypt_field``) is called; ``str``,
+``repr``, ``format``, templates, forms, admin and error messages only ever
+show ``[encrypted]``. An unchanged value is written back as the same
+ciphertext; a new value is encrypted under the primary key at save time.
+
+**Writing.** Assign plain Python values (``str`` / ``date`` / JSON-able /
+``bytes``). They are validated at assignment and raise ``ValidationError``
+naming the model and field (never the value): wrong type, over-long value,
+text that is not valid Unicode (lone surrogates), non-JSON values. Assigning
+a ``Sealed`` value read from another row or field raises ``ValueError``:
+reveal it and assign the plaintext instead. ``QuerySet.update()`` and
+filters cannot take plaintext for encrypted fields (there is no row to bind
+to); only ``isnull`` lookups are allowed.
+
+**Blind indexes.** ``BlindIndexField`` stores ``HMAC-SHA256(k, normalised)``
+truncated to 16 bytes, with ``k`` derived from the keyring's blind-index key
+(not a data key: rotating data keys leaves indexes valid) and the index's
+*scope* (``<model label>.<field name>`` unless given), so equal values in two
+indexes do not match each other. See ``safeward.crypto.normalise`` for the
+normalisers and ``docs/crypto.md`` for what an index leaks.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from django.core import checks
+from django.core.exceptions import FieldError, ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.query_utils import DeferredAttribute
+
+from safeward.crypto.errors import CryptoError, IntegrityError
+from safeward.crypto.keyring import Purpose, header_key_id, keyring
+from safeward.crypto.normalise import normalise
+
+MASK = "[encrypted]"
+
+__all__ = [
+    "MASK",
+    "BlindIndexField",
+    "BlindPrefixField",
+    "EncryptedBytesField",
+    "EncryptedDateField",
+    "EncryptedField",
+    "EncryptedJSONField",
+    "EncryptedTextField",
+    "IntegrityError",
+    "Sealed",
+    "blind_filter",
+    "blind_index",
+    "blind_prefix_filter",
+    "compute_blind_index",
+    "decrypt_field",
+    "encrypted_fields",
+]
+
+
+# --- the opaque value --------------------------------------------------------------------
+class Sealed:
+    """An encrypted field's value. Opaque until ``reveal()``."""
+
+    __slots__ = ("_ciphertext", "_encoded", "_field", "_instance")
+
+    def __init__(
+        self,
+        field: EncryptedField,
+        instance: models.Model | None,
+        *,
+        ciphertext: bytes | None = None,
+        encoded: bytes | None = None,
+    ) -> None:
+        self._field = field
+        self._instance = instance
+        self._ciphertext = ciphertext
+        self._encoded = encoded
+
+    def __repr__(self) -> str:
+        return f"<Sealed {self._field.kind} {MASK}>"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self._ciphertext is None:
+            raise TypeError("an unsaved encrypted value cannot be pickled: save the row first")
+        return {"field": self._field, "instance": self._instance, "ciphertext": self._ciphertext}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._field, self._instance = state["field"], state["instance"]
+        self._ciphertext, self._encoded = state["ciphertext"], None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Sealed:
+        return Sealed(
+            self._field,
+            copy.deepcopy(self._instance, memo),
+            ciphertext=self._ciphertext,
+            encoded=self._encoded,
+        )
+
+    @property
+    def is_pending(self) -> bool:
+        """True for a value assigned in this process and not yet encrypted."""
+        return self._ciphertext is None
+
+    @property
+    def key_id(self) -> int | None:
+        """The id of the data key that encrypted the stored value."""
+        return None if self._ciphertext is None else header_key_id(self._ciphertext)
+
+    def reveal(self) -> Any:
+        """Decrypt and return the plain value. Raises IntegrityError when the
+        ciphertext was altered or does not belong to this row and field."""
+        return self._field.codec_decode(self._plaintext())
+
+    def _plaintext(self) -> bytes:
+        if self._encoded is not None:
+            return self._encoded
+        assert self._ciphertext is not None
+        return keyring().open(self._ciphertext, associated_data=self._associated_data())
+
+    def _associated_data(self) -> bytes:
+        if self._instance is None:
+            raise CryptoError(
+                f"{self._field.label}: a value read with values()/values_list() is not bound to a row; "
+                "read model instances to decrypt"
+            )
+        return self._field.associated_data(self._field.row_id(self._instance))
+
+    def _for_storage(self) -> bytes:
+        if self._ciphertext is None:
+            assert self._encoded is not None
+            self._ciphertext = keyring().seal(self._encoded, associated_data=self._associated_data())
+            self._encoded = None
+        return self._ciphertext
+
+    def _binding(self) -> tuple[str, str, uuid.UUID | None] | None:
+        if self._instance is None:
+            return None
+        return (
+            self._field.model._meta.label_lower,
+            self._field.name,
+            self._field.row_id(self._instance, strict=False),
+        )
+
+
+class _SealedAttribute(DeferredAttribute):
+    """Wraps every assignment: plaintext is validated and held as a pending
+    Sealed value; values read from the database are bound to their instance."""
+
+    field: EncryptedField
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        instance.__dict__[self.field.attname] = self.field.seal_for(instance, value)
+
+
+# --- codecs -------------------------------------------------------------------------------
+class EncryptedField(models.BinaryField):
+    """Base class: stores ``header | nonce | AES-256-GCM-SIV(value)`` in a binary column."""
+
+    kind: ClassVar[str] = "value"
+    default_max_length: ClassVar[int] = 65_536
+    descriptor_class = _SealedAttribute
+    description = "Encrypted value"
+
+    def __init__(
+        self, *args: Any, max_length: int | None = None, row_id_field: str = "pk", **kwargs: Any
+    ) -> None:
+        self.plain_max_length = max_length or self.default_max_length
+        self.row_id_field = row_id_field
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        if self.plain_max_length != self.default_max_length:
+            kwargs["max_length"] = self.plain_max_length
+        if self.row_id_field != "pk":
+            kwargs["row_id_field"] = self.row_id_field
+        kwargs.pop("editable", None)
+        return name, path, args, kwargs
+
+    @property
+    def label(self) -> str:
+        return f"{self.model._meta.label}.{self.name}"
+
+    # -- encoding: subclasses ------------------------------------------------------------------
+    def codec_encode(self, value: Any) -> bytes:
+        raise NotImplementedError
+
+    def codec_decode(self, data: bytes) -> Any:
+        raise NotImplementedError
+
+    def _invalid(self, message: str, code: str) -> ValidationError:
+        return ValidationError(f"{self.label}: {message}", code=code)
+
+    def _utf8(self, text: str) -> bytes:
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self._invalid(
+                "the text is not valid Unicode (it holds unpaired surrogates).", "invalid"
+            ) from None
+
+    # -- binding ----------------------------------------------------------------------------------
+    def _row_id_target(self) -> models.Field[Any, Any]:
+        meta = self.model._meta
+        if self.row_id_field == "pk":
+            assert meta.pk is not None
+            return meta.pk
+        return meta.get_field(self.row_id_field)  # type: ignore[return-value]
+
+    def row_id(self, instance: models.Model, *, strict: bool = True) -> uuid.UUID | None:
+        value = getattr(instance, self._row_id_target().attname, None)
+        if isinstance(value, uuid.UUID):
+            return value
+        if strict:
+            raise CryptoError(
+                f"{self.label}: the row has no stable UUID identifier ({self.row_id_field}) yet"
+            )
+        return None
+
+    def associated_data(self, row_id: uuid.UUID) -> bytes:
+        return b"field|v1|%s|%s|%s" % (
+            self.model._meta.label_lower.encode("ascii"),
+            self.name.encode("ascii"),
+            row_id.bytes,
+        )
+
+    def seal_for(self, instance: models.Model, value: Any) -> Sealed | None:
+        if value is None:
+            return None
+        if isinstance(value, Sealed):
+            if value._instance is instance:
+                return value
+            if value._instance is None and value._field is self:
+                value._instance = instance
+                return value
+            binding = value._binding()
+            if (
+                binding is not None
+                and binding[2] is not None
+                and binding
+                == (
+                    self.model._meta.label_lower,
+                    self.name,
+                    self.row_id(instance, strict=False),
+                )
+            ):
+                return Sealed(self, instance, ciphertext=value._ciphertext, encoded=value._encoded)
+            raise ValueError(
+                f"{self.label}: an encrypted value belongs to the row and field it was read from; "
+                "reveal it and assign the plaintext to copy it"
+            )
+        return Sealed(self, instance, encoded=self.codec_encode(value))
+
+    # -- Django field API -------------------------------------------------------------------------
+    def get_default(self) -> Any:
+        return super().get_default() if self.has_default() else None
+
+    def _check_str_default_value(self) -> list[checks.CheckMessage]:
+        return []  # a text default is plaintext to encrypt, not bytes
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        errors = super().check(**kwargs)
+        if self.unique or self.db_index or self.primary_key:
+            errors.append(
+                checks.Error(
+                    "An encrypted field cannot be unique, indexed or a primary key "
+                    "(each write has a new nonce).",
+                    hint="Index a BlindIndexField over it instead.",
+                    obj=self,
+                    id="crypto.E102",
+                )
+            )
+        try:
+            target = self._row_id_target()
+        except Exception:
+            target = None
+        if not isinstance(target, models.UUIDField) or not callable(target.default):
+            errors.append(
+                checks.Error(
+                    f"Encrypted field needs a stable row identifier: {self.row_id_field!r} must be a "
+                    "UUIDField with a callable default (e.g. uuid.uuid4).",
+                    hint="Give the model `id = models.UUIDField(primary_key=True, default=uuid.uuid4, "
+                    "editable=False)` or a `uuid` field and pass row_id_field='uuid'.",
+                    obj=self,
+                    id="crypto.E101",
+                )
+            )
+        return errors
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Sealed | None:
+        if value is None:
+            return None
+        return Sealed(self, None, ciphertext=bytes(value))
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, Sealed):
+            return value._for_storage()
+        raise TypeError(
+            f"{self.label} is encrypted: assign the value to a model instance and save it; "
+            "update() and filters cannot encrypt without the row"
+        )
+
+    def value_to_string(self, obj: models.Model) -> str:
+        value = self.value_from_object(obj)
+        if value is None:
+            return ""
+        assert isinstance(value, Sealed)
+        return base64.b64encode(value._for_storage()).decode("ascii")
+
+    def clean(self, value: Any, model_instance: models.Model | None) -> Any:
+        if value is None and not self.null:
+            raise ValidationError(self.error_messages["null"], code="null")
+        return value
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        raise FieldError(
+            f"{self.label} is encrypted and cannot be filtered with {lookup_name!r}; "
+            "search a BlindIndexField instead."
+        )
+
+    def get_transform(self, lookup_name: str) -> Any:
+        return None
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return None
+
+
+class EncryptedTextField(EncryptedField):
+    kind = "text"
+    description = "Encrypted text"
+
+    def codec_encode(self, value: Any) -> bytes:
+        if not isinstance(value, str):
+            raise self._invalid(f"expects text (str), not {type(value).__name__}.", "type")
+        if len(value) > self.plain_max_length:
+            raise self._invalid(f"the text is longer than {self.plain_max_length} characters.", "max_length")
+        return self._utf8(value)
+
+    def codec_decode(self, data: bytes) -> str:
+        return data.decode("utf-8")
+
+
+class EncryptedDateField(EncryptedField):
+    kind = "date"
+    description = "Encrypted date"
+
+    def codec_encode(self, value: Any) -> bytes:
+        if isinstance(value, str):
+            try:
+                value = dt.date.fromisoformat(value)
+            except ValueError:
+                raise self._invalid("expects a date written YYYY-MM-DD.", "invalid") from None
+        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+            raise self._invalid(f"expects a date, not {type(value).__name__}.", "type")
+        return value.isoformat().encode("ascii")
+
+    def codec_decode(self, data: bytes) -> dt.date:
+        return dt.date.fromisoformat(data.decode("ascii"))
+
+
+class EncryptedJSONField(EncryptedField):
+    kind = "json"
+    description = "Encrypted JSON"
+
+    def codec_encode(self, value: Any) -> bytes:
+        try:
+            text = json.dumps(
+                value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), sort_keys=True
+            )
+        except (TypeError, ValueError) as error:
+            kind = "NaN or infinity" if isinstance(error, ValueError) else "a value that is not JSON"
+            raise self._invalid(f"expects JSON-serialisable data; it holds {kind}.", "invalid") from None
+        data = self._utf8(text)
+        if len(data) > self.plain_max_length:
+            raise self._invalid(f"the JSON is longer than {self.plain_max_length} bytes.", "max_length")
+        return data
+
+    def codec_decode(self, data: bytes) -> Any:
+        return json.loads(data.decode("utf-8"))
+
+
+class EncryptedBytesField(EncryptedField):
+    kind = "bytes"
+    default_max_length = 1_048_576
+    description = "Encrypted bytes"
+
+    def codec_encode(self, value: Any) -> bytes:
+        if not isinstance(value, bytes | bytearray | memoryview):
+            raise self._invalid(f"expects bytes, not {type(value).__name__}.", "type")
+        data = bytes(value)
+        if len(data) > self.plain_max_length:
+            raise self._invalid(
+                f"the value is longer than {self.plain_max_length} bytes; encrypt files with "
+                "safeward.crypto.streams instead.",
+                "max_length",
+            )
+        return data
+
+    def codec_decode(self, data: bytes) -> bytes:
+        return data
+
+
+# --- blind indexes -------------------------------------------------------------------------------
+INDEX_BYTES = 16
+PREFIX_TOKEN_BYTES = 8
+
+
+def _blind_key(scope: str) -> bytes:
+    return keyring().primary(Purpose.BLIND_INDEX).subkey(b"blind|" + scope.encode("utf-8"))
+
+
+def compute_blind_index(value: Any, *, normaliser: str, scope: str, size: int = INDEX_BYTES) -> bytes:
+    """``HMAC-SHA256(blind key for scope, normalise(value))[:size]``. Raises
+    ValidationError for values the normaliser refuses."""
+    canonical = normalise(normaliser, value)
+    return hmac.new(_blind_key(scope), canonical.encode("utf-8"), hashlib.sha256).digest()[:size]
+
+
+class _DerivedField(models.Field):  # type: ignore[type-arg]
+    """Shared parts of the fields computed from encrypted sources at save time."""
+
+    def _init_sources(self, of: str | Sequence[str], normaliser: str, scope: str | None) -> None:
+        self.sources = (of,) if isinstance(of, str) else tuple(of)
+        self.normaliser = normaliser
+        self.explicit_scope = scope
+
+    def _deconstruct_sources(self, kwargs: dict[str, Any]) -> None:
+        kwargs["of"] = self.sources[0] if len(self.sources) == 1 else list(self.sources)
+        kwargs["normaliser"] = self.normaliser
+        if self.explicit_scope:
+            kwargs["scope"] = self.explicit_scope
+
+    @property
+    def scope(self) -> str:
+        return self.explicit_scope or f"{self.model._meta.label_lower}.{self.name}"
+
+    def _check_sources(self) -> list[checks.CheckMessage]:
+        errors = []
+        for source in self.sources:
+            try:
+                field = self.model._meta.get_field(source)
+            except Exception:
+                field = None
+            if not isinstance(field, EncryptedField):
+                errors.append(
+                    checks.Error(
+                        f"{self.name} indexes {source!r}, which is not an encrypted field of this model.",
+                        obj=self,
+                        id="crypto.E103",
+                    )
+                )
+        return errors
+
+    def _source_plaintexts(self, instance: models.Model) -> tuple[bool, list[Any] | None]:
+        """(changed, plain values) of the sources; plain values None when a
+        source is empty, and not decrypted when nothing changed."""
+        values = [
+            instance.__dict__.get(self.model._meta.get_field(s).attname, _MISSING) for s in self.sources
+        ]
+        if any(value is _MISSING for value in values):
+            return False, None  # a deferred source was not loaded: leave the index as it is
+        if any(value is None for value in values):
+            return True, None
+        sealed: list[Sealed] = values  # type: ignore[assignment]
+        changed = any(value.is_pending for value in sealed) or getattr(instance, self.attname) in (None, "")
+        if not changed:
+            return False, None
+        return True, [value.reveal() for value in sealed]
+
+    def _normaliser_input(self, plain: list[Any]) -> Any:
+        return plain[0] if len(plain) == 1 else tuple(plain)
+
+
+_MISSING = object()
+
+
+class BlindIndexField(_DerivedField, models.BinaryField):
+    """A keyed hash of one or more encrypted fields of the same row, for exact
+    search. Computed at save time; null when a source is null."""
+
+    description = "Blind index (HMAC)"
+
+    def __init__(
+        self,
+        *args: Any,
+        of: str | Sequence[str] = (),
+        normaliser: str = "",
+        scope: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._init_sources(of, normaliser, scope)
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("db_index", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        self._deconstruct_sources(kwargs)
+        return name, path, args, kwargs
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        return [*super().check(**kwargs), *self._check_sources()]
+
+    def compute(self, value: Any) -> bytes:
+        """The index of a query value (normalised the same way)."""
+        return compute_blind_index(value, normaliser=self.normaliser, scope=self.scope)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        changed, plain = self._source_plaintexts(model_instance)
+        if changed:
+            setattr(
+                model_instance,
+                self.attname,
+                None if plain is None else self.compute(self._normaliser_input(plain)),
+            )
+        return getattr(model_instance, self.attname)
+
+    def get_default(self) -> Any:
+        return None
+
+
+def _prefix_words(canonical: str) -> list[str]:
+    return [word for word in canonical.split(" ") if word]
+
+
+class BlindPrefixField(_DerivedField, models.TextField):  # type: ignore[type-arg]
+    """Keyed prefix tokens of a name, for partial ("starts with") search.
+
+    For every word of the normalised name and every length k from
+    ``min_prefix`` to ``max_prefix``, the token is
+    ``HMAC-SHA256(k_scope, f"{k}|{word[:k]}")[:8]`` in hex; the column holds
+    the tokens separated by spaces. A query of at least ``min_prefix``
+    letters per word matches rows holding the token of each query word's
+    first ``max_prefix`` letters; the gateway then checks candidates after
+    decryption. What this leaks is written down in docs/crypto.md.
+    """
+
+    description = "Blind prefix tokens"
+
+    def __init__(
+        self,
+        *args: Any,
+        of: str | Sequence[str] = (),
+        normaliser: str = "name",
+        scope: str | None = None,
+        min_prefix: int = 3,
+        max_prefix: int = 8,
+        **kwargs: Any,
+    ) -> None:
+        self._init_sources(of, normaliser, scope)
+        self.min_prefix, self.max_prefix = min_prefix, max_prefix
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        self._deconstruct_sources(kwargs)
+        kwargs.update(min_prefix=self.min_prefix, max_prefix=self.max_prefix)
+        for key, default in (("blank", True), ("default", ""), ("editable", False)):
+            if kwargs.get(key) == default:
+                kwargs.pop(key)
+        return name, path, args, kwargs
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        return [*super().check(**kwargs), *self._check_sources()]
+
+    def _token(self, key: bytes, prefix: str) -> str:
+        message = f"{len(prefix)}|{prefix}".encode()
+        return hmac.new(key, message, hashlib.sha256).digest()[:PREFIX_TOKEN_BYTES].hex()
+
+    def tokens(self, value: Any) -> list[str]:
+        key = _blind_key(self.scope)
+        tokens = set()
+        for word in _prefix_words(normalise(self.normaliser, value)):
+            for k in range(self.min_prefix, min(self.max_prefix, len(word)) + 1):
+                tokens.add(self._token(key, word[:k]))
+        return sorted(tokens)
+
+    def query_tokens(self, text: str) -> list[str]:
+        words = _prefix_words(normalise(self.normaliser, text))
+        if not words or any(len(word) < self.min_prefix for word in words):
+            raise ValidationError(
+                f"Type at least {self.min_prefix} letters of each name to search by prefix.",
+                code="min_length",
+            )
+        key = _blind_key(self.scope)
+        return [self._token(key, word[: self.max_prefix]) for word in words]
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        changed, plain = self._source_plaintexts(model_instance)
+        if changed:
+            setattr(model_instance, self.attname, "" if plain is None else " ".join(self.tokens(plain[0])))
+        return getattr(model_instance, self.attname)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def decrypt_field(instance: models.Model, name: str) -> Any:
+    """The plain value of one encrypted field of a model instance (None for
+    NULL). Raises IntegrityError when the stored ciphertext does not verify."""
+    field = instance._meta.get_field(name)
+    if not isinstance(field, EncryptedField):
+        raise FieldError(f"{instance._meta.label}.{name} is not an encrypted field")
+    value = getattr(instance, field.attname)
+    return None if value is None else value.reveal()
+
+
+def _derived(model: type[models.Model], field_name: str, kind: type[models.Field]) -> Any:  # type: ignore[type-arg]
+    field = model._meta.get_field(field_name)
+    if not isinstance(field, kind):
+        raise FieldError(f"{model._meta.label}.{field_name} is not a {kind.__name__}")
+    return field
+
+
+def blind_index(model: type[models.Model], field_name: str, value: Any) -> bytes:
+    """The index a query value would have in ``model.field_name``."""
+    field: BlindIndexField = _derived(model, field_name, BlindIndexField)
+    return field.compute(value)
+
+
+def blind_filter(model: type[models.Model], field_name: str, value: Any) -> Q:
+    """``Q`` matching the rows whose indexed value equals ``value`` once normalised."""
+    return Q(**{field_name: blind_index(model, field_name, value)})
+
+
+def blind_prefix_filter(model: type[models.Model], field_name: str, text: str) -> Q:
+    """``Q`` for rows whose name has words starting with each query word
+    (candidates: confirm after decryption when a word is longer than max_prefix)."""
+    field: BlindPrefixField = _derived(model, field_name, BlindPrefixField)
+    query = Q()
+    for token in field.query_tokens(text):
+        query &= Q(**{f"{field_name}__contains": token})
+    return query
+
+
+def encrypted_fields() -> list[EncryptedField]:
+    """Every encrypted field of every installed concrete model (status, re-encryption, checks)."""
+    from django.apps import apps
+
+    found = []
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.proxy or not meta.managed:
+            continue
+        found.extend(f for f in meta.concrete_fields if isinstance(f, EncryptedField) and f.model is model)
+    return found
