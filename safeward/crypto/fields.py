@@ -278,7 +278,7 @@ class EncryptedField(models.BinaryField):
         if value is None:
             return None
         if isinstance(value, Sealed):
-            if value._instance is instance:
+            if value._instance is instance and value._field is self:
                 return value
             if value._instance is None and value._field is self:
                 value._instance = instance
@@ -527,6 +527,16 @@ class _DerivedField(models.Field):  # type: ignore[type-arg]
     def _normaliser_input(self, plain: list[Any]) -> Any:
         return plain[0] if len(plain) == 1 else tuple(plain)
 
+    def _derive_or_empty(self, compute: Any, value: Any, empty: Any) -> Any:
+        """A value with nothing left to index (e.g. "" or "--") is stored as
+        `empty`; any other value the normaliser refuses stops the save."""
+        try:
+            return compute(value)
+        except ValidationError as error:
+            if error.code == "empty":
+                return empty
+            raise
+
 
 _MISSING = object()
 
@@ -565,11 +575,10 @@ class BlindIndexField(_DerivedField, models.BinaryField):
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         changed, plain = self._source_plaintexts(model_instance)
         if changed:
-            setattr(
-                model_instance,
-                self.attname,
-                None if plain is None else self.compute(self._normaliser_input(plain)),
-            )
+            value = None
+            if plain is not None:
+                value = self._derive_or_empty(self.compute, self._normaliser_input(plain), None)
+            setattr(model_instance, self.attname, value)
         return getattr(model_instance, self.attname)
 
     def get_default(self) -> Any:
@@ -648,7 +657,8 @@ class BlindPrefixField(_DerivedField, models.TextField):  # type: ignore[type-ar
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         changed, plain = self._source_plaintexts(model_instance)
         if changed:
-            setattr(model_instance, self.attname, "" if plain is None else " ".join(self.tokens(plain[0])))
+            tokens = [] if plain is None else self._derive_or_empty(self.tokens, plain[0], [])
+            setattr(model_instance, self.attname, " ".join(tokens))
         return getattr(model_instance, self.attname)
 
 

@@ -113,14 +113,6 @@ def key_retire(*, actor: Actor, version: int, purpose: str = Purpose.DATA) -> Da
         raise _refuse(actor, "retire", f"{purpose} key v{version} is already retired.", **detail)
     if key.state == DataKey.State.PRIMARY:
         raise _refuse(actor, "retire", f"{purpose} key v{version} is the primary; rotate first.", **detail)
-    if key.demoted_at is not None and clock.now() - key.demoted_at < retire_grace():
-        raise _refuse(
-            actor,
-            "retire",
-            f"{purpose} key v{version} stopped being primary less than {retire_grace().seconds} s ago; "
-            "a running process may still be encrypting with it. Try again shortly.",
-            **detail,
-        )
     if purpose == Purpose.DATA:
         protects = keyring_status().key(purpose, version).protects
         if protects:
@@ -131,6 +123,14 @@ def key_retire(*, actor: Actor, version: int, purpose: str = Purpose.DATA) -> Da
                 protects=protects,
                 **detail,
             )
+    if key.demoted_at is not None and clock.now() - key.demoted_at < retire_grace():
+        raise _refuse(
+            actor,
+            "retire",
+            f"{purpose} key v{version} stopped being primary less than {retire_grace().seconds} s ago; "
+            "a running process may still be encrypting with it. Try again shortly.",
+            **detail,
+        )
     with transaction.atomic():
         updated = (
             DataKey.objects.filter(pk=key.pk)
