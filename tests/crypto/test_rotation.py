@@ -59,7 +59,7 @@ def key_events():
     return list(AuditEvent.objects.filter(action=Action.KEY_OPERATION).order_by("occurred_at", "pk"))
 
 
-def test_rotate_interrupt_resume_retire(moving_clock, make_user):
+def test_rotate_interrupt_resume_retire(frozen_clock, make_user):
     records, notes = populate()
     user = make_user("nurse")  # its TOTP secret is sealed under the data key (MFAAdapter)
     totp = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
@@ -107,7 +107,7 @@ def test_rotate_interrupt_resume_retire(moving_clock, make_user):
 
     with pytest.raises(KeyOperationRefused, match="stopped being primary less than"):
         key_retire(actor=ACTOR, version=old.version)
-    moving_clock.advance(seconds=61)
+    frozen_clock.advance(seconds=61)
     with pytest.raises(KeyOperationRefused, match="is the primary"):
         key_retire(actor=ACTOR, version=new.version)
     retired = key_retire(actor=ACTOR, version=old.version)
@@ -130,11 +130,11 @@ def test_rotate_interrupt_resume_retire(moving_clock, make_user):
     assert all(e.actor_username == "test-operator" for e in events if e.detail["operation"] != "create")
 
 
-def test_value_under_a_retired_key_is_an_error_not_garbage(moving_clock):
+def test_value_under_a_retired_key_is_an_error_not_garbage(frozen_clock):
     record = Record.objects.create(mrn="MRN-R", family_name="Retired")
     old = keyring().primary()
     key_rotate(actor=ACTOR)
-    moving_clock.advance(minutes=5)
+    frozen_clock.advance(minutes=5)
     # Retire without re-encrypting, the way only a forged status could: straight in the table.
     DataKey.objects.filter(key_id=old.key_id).update(state=DataKey.State.RETIRED, wrapped_key=b"")
     keyring().reset()
@@ -167,14 +167,14 @@ def test_a_concurrent_edit_wins_over_reencryption(monkeypatch):
     assert Record.objects.get(pk=target.pk).family_name.reveal() == "Edited meanwhile"
 
 
-def test_signing_keys_rotate_and_old_signatures_verify(moving_clock):
+def test_signing_keys_rotate_and_old_signatures_verify(frozen_clock):
     from safeward.crypto.signing import sign, verify
 
     key_id, signature = sign(b"checkpoint 1")
     key_rotate(actor=ACTOR, purpose=Purpose.SIGNING)
     new_id, new_signature = sign(b"checkpoint 2")
     assert new_id != key_id
-    moving_clock.advance(minutes=5)
+    frozen_clock.advance(minutes=5)
     key_retire(actor=ACTOR, version=1, purpose=Purpose.SIGNING)
     verify(b"checkpoint 1", signature, key_id=key_id)  # the public half stays
     verify(b"checkpoint 2", new_signature, key_id=new_id)
@@ -213,7 +213,7 @@ class TestCommand:
         call_command("keys", *args, stdout=out, stderr=io.StringIO())
         return out.getvalue()
 
-    def test_status_rotate_reencrypt_retire(self, moving_clock):
+    def test_status_rotate_reencrypt_retire(self, frozen_clock):
         records, notes = populate(count=6)
         text = self.run("status")
         assert "data" in text and "primary" in text
@@ -225,7 +225,7 @@ class TestCommand:
         assert "Moved" in self.run("reencrypt", "--batch-size", "3", "--no-progress")
         with pytest.raises(CommandError, match="less than"):
             self.run("retire", "--version", "1")
-        moving_clock.advance(minutes=2)
+        frozen_clock.advance(minutes=2)
         assert "retired" in self.run("retire", "--version", "1")
         assert "retired" in self.run("status")
         everything_reads(records, notes)
