@@ -74,6 +74,7 @@ from django.core.exceptions import FieldError, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.query_utils import DeferredAttribute
+from django.utils.functional import cached_property
 
 from safeward.crypto.errors import CryptoError, IntegrityError
 from safeward.crypto.keyring import Purpose, header_key_id, keyring
@@ -173,7 +174,9 @@ class Sealed:
                 f"{self._field.label}: a value read with values()/values_list() is not bound to a row; "
                 "read model instances to decrypt"
             )
-        return self._field.associated_data(self._field.row_id(self._instance))
+        row_id = self._field.row_id(self._instance)
+        assert row_id is not None  # strict row_id raises instead
+        return self._field.associated_data(row_id)
 
     def _for_storage(self) -> bytes:
         if self._ciphertext is None:
@@ -203,7 +206,7 @@ class _SealedAttribute(DeferredAttribute):
 
 
 # --- codecs -------------------------------------------------------------------------------
-class EncryptedField(models.BinaryField):
+class EncryptedField(models.BinaryField):  # type: ignore[type-arg]
     """Base class: stores ``header | nonce | AES-256-GCM-SIV(value)`` in a binary column."""
 
     kind: ClassVar[str] = "value"
@@ -257,8 +260,16 @@ class EncryptedField(models.BinaryField):
             return meta.pk
         return meta.get_field(self.row_id_field)  # type: ignore[return-value]
 
+    @cached_property
+    def _row_id_attname(self) -> str:
+        return self._row_id_target().attname
+
+    @cached_property
+    def _ad_prefix(self) -> bytes:
+        return b"field|v1|%s|%s|" % (self.model._meta.label_lower.encode("ascii"), self.name.encode("ascii"))
+
     def row_id(self, instance: models.Model, *, strict: bool = True) -> uuid.UUID | None:
-        value = getattr(instance, self._row_id_target().attname, None)
+        value = getattr(instance, self._row_id_attname, None)
         if isinstance(value, uuid.UUID):
             return value
         if strict:
@@ -268,11 +279,7 @@ class EncryptedField(models.BinaryField):
         return None
 
     def associated_data(self, row_id: uuid.UUID) -> bytes:
-        return b"field|v1|%s|%s|%s" % (
-            self.model._meta.label_lower.encode("ascii"),
-            self.name.encode("ascii"),
-            row_id.bytes,
-        )
+        return self._ad_prefix + row_id.bytes
 
     def seal_for(self, instance: models.Model, value: Any) -> Sealed | None:
         if value is None:
@@ -310,7 +317,7 @@ class EncryptedField(models.BinaryField):
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         errors = super().check(**kwargs)
-        if self.unique or self.db_index or self.primary_key:
+        if self.unique or getattr(self, "db_index", False) or self.primary_key:
             errors.append(
                 checks.Error(
                     "An encrypted field cannot be unique, indexed or a primary key "
@@ -492,7 +499,7 @@ class _DerivedField(models.Field):  # type: ignore[type-arg]
         return self.explicit_scope or f"{self.model._meta.label_lower}.{self.name}"
 
     def _check_sources(self) -> list[checks.CheckMessage]:
-        errors = []
+        errors: list[checks.CheckMessage] = []
         for source in self.sources:
             try:
                 field = self.model._meta.get_field(source)
@@ -511,14 +518,12 @@ class _DerivedField(models.Field):  # type: ignore[type-arg]
     def _source_plaintexts(self, instance: models.Model) -> tuple[bool, list[Any] | None]:
         """(changed, plain values) of the sources; plain values None when a
         source is empty, and not decrypted when nothing changed."""
-        values = [
-            instance.__dict__.get(self.model._meta.get_field(s).attname, _MISSING) for s in self.sources
-        ]
+        values = [instance.__dict__.get(_attname(self.model, s), _MISSING) for s in self.sources]
         if any(value is _MISSING for value in values):
             return False, None  # a deferred source was not loaded: leave the index as it is
         if any(value is None for value in values):
             return True, None
-        sealed: list[Sealed] = values  # type: ignore[assignment]
+        sealed: list[Sealed] = values
         changed = any(value.is_pending for value in sealed) or getattr(instance, self.attname) in (None, "")
         if not changed:
             return False, None
@@ -541,7 +546,13 @@ class _DerivedField(models.Field):  # type: ignore[type-arg]
 _MISSING = object()
 
 
-class BlindIndexField(_DerivedField, models.BinaryField):
+def _attname(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field.attname
+
+
+class BlindIndexField(_DerivedField, models.BinaryField):  # type: ignore[type-arg]
     """A keyed hash of one or more encrypted fields of the same row, for exact
     search. Computed at save time; null when a source is null."""
 
@@ -705,7 +716,7 @@ def encrypted_fields() -> list[EncryptedField]:
     """Every encrypted field of every installed concrete model (status, re-encryption, checks)."""
     from django.apps import apps
 
-    found = []
+    found: list[EncryptedField] = []
     for model in apps.get_models():
         meta = model._meta
         if meta.proxy or not meta.managed:

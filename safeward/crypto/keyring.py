@@ -80,9 +80,10 @@ class LoadedKey:
     _aead: AESGCMSIV | None = dataclasses.field(default=None, repr=False)
     _subkeys: dict[bytes, bytes] = dataclasses.field(default_factory=dict, repr=False)
 
-    @property
-    def header(self) -> bytes:
-        return bytes([FORMAT_V1]) + struct.pack(">I", self.key_id)
+    header: bytes = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.header = bytes([FORMAT_V1]) + struct.pack(">I", self.key_id)
 
     @property
     def aead(self) -> AESGCMSIV:
@@ -132,6 +133,7 @@ class Keyring:
         self._retired: dict[int, int] = {}  # key id -> version
         self._primary: dict[str, int] = {}
         self._loaded_at: float | None = None
+        self._ttl = 30.0
 
     # --- loading ---------------------------------------------------------------
     @property
@@ -173,6 +175,7 @@ class Keyring:
                         purpose=purpose, version=version, key_id=key_id, material=material
                     )
             self._primary = primary
+            self._ttl = conf.keyring_refresh_seconds()
             self._loaded_at = time.monotonic()
 
     def _unwrap(
@@ -197,7 +200,7 @@ class Keyring:
             raise KeyProviderError(f"{error} [{where}]{hint}") from None
 
     def _stale(self) -> bool:
-        return self._loaded_at is None or time.monotonic() - self._loaded_at > conf.keyring_refresh_seconds()
+        return self._loaded_at is None or time.monotonic() - self._loaded_at > self._ttl
 
     def primary(self, purpose: str = Purpose.DATA) -> LoadedKey:
         with self._lock:

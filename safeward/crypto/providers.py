@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -159,21 +161,25 @@ class FileKeyProvider(_LocalKEK):
         return _decode_kek(text, self.describe())
 
     def _create(self) -> None:
-        """Create the KEK file atomically: two processes starting at once both
-        end up reading the one file that won the race."""
+        """Create the KEK file atomically: it is written in full under a
+        temporary name, then hard-linked into place (which fails if another
+        process won the race), so no one ever reads a half-written KEK."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return
+            descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".kek-")  # mode 0600
         except OSError as error:
             raise KeyProviderError(
                 f"The key provider {self.describe()} cannot create its KEK ({error})."
             ) from None
-        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(generate_kek_text() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(generate_kek_text() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, self.path)
+        finally:
+            Path(temporary).unlink(missing_ok=True)
 
 
 class EnvKeyProvider(_LocalKEK):

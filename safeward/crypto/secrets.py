@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import TypeGuard
 
 from safeward.crypto.errors import IntegrityError
 from safeward.crypto.keyring import header_key_id, keyring
@@ -62,7 +63,7 @@ def decrypt_secret(token: str, *, purpose: str) -> str:
     return keyring().open(_decode(token), associated_data=_associated_data(purpose)).decode("utf-8")
 
 
-def is_secret_token(value: object) -> bool:
+def is_secret_token(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 

@@ -106,7 +106,7 @@ def retire_grace() -> dt.timedelta:
 def key_retire(*, actor: Actor, version: int, purpose: str = Purpose.DATA) -> DataKey:
     """Destroy a key version's material once nothing depends on it."""
     key = DataKey.objects.filter(purpose=purpose, version=version).first()
-    detail = {"purpose": purpose, "version": version}
+    detail: dict[str, Any] = {"purpose": purpose, "version": version}
     if key is None:
         raise _refuse(actor, "retire", f"There is no {purpose} key v{version}.", **detail)
     if key.state == DataKey.State.RETIRED:

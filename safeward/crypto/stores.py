@@ -51,6 +51,11 @@ def _qn(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+def _column(field: models.Field[Any, Any]) -> str:
+    assert field.column is not None  # concrete fields always have a column
+    return field.column
+
+
 def _key_id_expr(column: str) -> str:
     # Bytes 2..5 of the header; SUBSTR works on bytea (PostgreSQL) and BLOB (SQLite).
     return f"SUBSTR({_qn(column)}, 2, 4)"
@@ -75,11 +80,11 @@ class ModelStore:
         result: dict[str, Counter[int]] = {}
         with connection.cursor() as cursor:
             for field in self.fields:
-                expr = _key_id_expr(field.column)
+                expr = _key_id_expr(_column(field))
                 cursor.execute(
                     # Quoted identifiers only; values are parameters.
                     f"SELECT {expr}, COUNT(*) FROM {table} "  # noqa: S608
-                    f"WHERE {_qn(field.column)} IS NOT NULL GROUP BY {expr}"
+                    f"WHERE {_qn(_column(field))} IS NOT NULL GROUP BY {expr}"
                 )
                 result[f"{self.label}.{field.name}"] = Counter(
                     {int.from_bytes(bytes(kid), "big"): n for kid, n in cursor.fetchall()}
@@ -94,7 +99,7 @@ class ModelStore:
 
     def _stale_condition(self) -> str:
         return " OR ".join(
-            f"({_qn(f.column)} IS NOT NULL AND {_key_id_expr(f.column)} <> %s)" for f in self.fields
+            f"({_qn(_column(f))} IS NOT NULL AND {_key_id_expr(_column(f))} <> %s)" for f in self.fields
         )
 
     def pending(self, primary_key_id: int) -> int:
@@ -121,7 +126,7 @@ class ModelStore:
         table = _qn(meta.db_table)
         row_ids = self._row_id_columns()
         select_columns = (
-            [pk.column] + [c.column for c in row_ids if c is not pk] + [f.column for f in self.fields]
+            [_column(pk)] + [_column(c) for c in row_ids if c is not pk] + [_column(f) for f in self.fields]
         )
         last: Any = None
         while True:
@@ -129,55 +134,79 @@ class ModelStore:
             params: list[Any] = [primary] * len(self.fields)
             after = ""
             if last is not None:
-                after = f"{_qn(pk.column)} > %s AND "
+                after = f"{_qn(_column(pk))} > %s AND "
                 params.insert(0, last)
             params.append(batch_size)
             with transaction.atomic():
                 with connection.cursor() as cursor:
                     cursor.execute(
                         f"SELECT {', '.join(_qn(c) for c in select_columns)} FROM {table} "  # noqa: S608
-                        f"WHERE {after}({self._stale_condition()}) ORDER BY {_qn(pk.column)} LIMIT %s",
+                        f"WHERE {after}({self._stale_condition()}) ORDER BY {_qn(_column(pk))} LIMIT %s",
                         params,
                     )
                     rows = cursor.fetchall()
                 if not rows:
                     return
-                moved = 0
-                for row in rows:
-                    moved += self._reencrypt_row(row, row_ids, pk)
+                moved = self._write_batch([self._plan_row(row, row_ids, pk) for row in rows], pk)
                 last = rows[-1][0]
             on_batch(moved)
             yield moved
 
-    def _reencrypt_row(
+    def _plan_row(
         self, row: tuple[Any, ...], row_ids: list[models.Field[Any, Any]], pk: models.Field[Any, Any]
-    ) -> int:
-        values = dict(zip([pk.column] + [c.column for c in row_ids if c is not pk], row, strict=False))
+    ) -> tuple[tuple[str, ...], list[Any]]:
+        """(columns to move, UPDATE parameters) for one row; decrypts and
+        re-encrypts in memory only."""
+        values = dict(zip([_column(pk)] + [_column(c) for c in row_ids if c is not pk], row, strict=False))
         ciphertexts = row[len(row) - len(self.fields) :]
-        sets, wheres, params_set, params_where = [], [], [], []
+        columns, params_set, params_where = [], [], []
         for field, stored in zip(self.fields, ciphertexts, strict=True):
             if stored is None:
                 continue
-            target = field._row_id_target()
-            raw_id = values[target.column]
+            raw_id = values[_column(field._row_id_target())]
             row_id = raw_id if isinstance(raw_id, uuid.UUID) else uuid.UUID(str(raw_id))
             old = bytes(stored)
             new = keyring().reseal(old, associated_data=field.associated_data(row_id))
             if new is None:
                 continue
-            sets.append(f"{_qn(field.column)} = %s")
+            columns.append(_column(field))
             params_set.append(new)
-            wheres.append(f"{_qn(field.column)} = %s")
             params_where.append(old)
-        if not sets:
-            return 0
+        return tuple(columns), [*params_set, row[0], *params_where]
+
+    def _write_batch(self, plans: list[tuple[tuple[str, ...], list[Any]]], pk: models.Field[Any, Any]) -> int:
+        """One compare-and-swap UPDATE per row, sent with executemany per set of
+        columns (pipelined on PostgreSQL). A row edited since it was read does
+        not match and keeps the edit; it is counted as not moved."""
+        groups: dict[tuple[str, ...], list[list[Any]]] = {}
+        for columns, params in plans:
+            if columns:
+                groups.setdefault(columns, []).append(params)
+        moved = 0
+        table = _qn(self.model._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {_qn(self.model._meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
-                f"WHERE {_qn(pk.column)} = %s AND {' AND '.join(wheres)}",
-                [*params_set, row[0], *params_where],
-            )
-            return len(sets) if cursor.rowcount == 1 else 0
+            for columns, param_rows in groups.items():
+                sql = (
+                    f"UPDATE {table} SET {', '.join(f'{_qn(c)} = %s' for c in columns)} "  # noqa: S608
+                    f"WHERE {_qn(_column(pk))} = %s AND {' AND '.join(f'{_qn(c)} = %s' for c in columns)}"
+                )
+                cursor.executemany(sql, param_rows)
+                if cursor.rowcount == len(param_rows):
+                    moved += len(columns) * len(param_rows)
+                else:  # some rows changed meanwhile: count exactly what now holds our new ciphertexts
+                    for params in param_rows:
+                        moved += self._count_written(cursor, columns, params, pk)
+        return moved
+
+    def _count_written(
+        self, cursor: Any, columns: tuple[str, ...], params: list[Any], pk: models.Field[Any, Any]
+    ) -> int:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {_qn(self.model._meta.db_table)} "  # noqa: S608
+            f"WHERE {_qn(_column(pk))} = %s AND {' AND '.join(f'{_qn(c)} = %s' for c in columns)}",
+            [params[len(columns)], *params[: len(columns)]],
+        )
+        return len(columns) if cursor.fetchone()[0] else 0
 
 
 def model_stores() -> list[ModelStore]:

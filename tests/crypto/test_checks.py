@@ -53,7 +53,8 @@ def test_group_readable_kek_fails(outside_keys):
 
 def test_kek_beside_the_sqlite_database_fails(outside_keys, monkeypatch, tmp_path):
     set_databases(
-        monkeypatch, {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "safeward.sqlite3")}}
+        monkeypatch,
+        {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "safeward.sqlite3")}},
     )
     assert "safeward.E102" in ids(checks.check_key_provider(None))
 
@@ -119,6 +120,13 @@ class TestDatabaseInTransit:
         options = {"sslmode": sslmode} if sslmode else {}
         set_databases(
             monkeypatch,
-            {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "safeward", "HOST": host, "OPTIONS": options}},
+            {
+                "default": {
+                    "ENGINE": "django.db.backends.postgresql",
+                    "NAME": "safeward",
+                    "HOST": host,
+                    "OPTIONS": options,
+                }
+            },
         )
         assert ("safeward.E005" in ids(check_settings(None))) is flagged

@@ -37,11 +37,16 @@ def make_record(**overrides):
     return Record.objects.create(**values)
 
 
+def _names(model, column):
+    quote = connection.ops.quote_name
+    return quote(model._meta.db_table), quote(column), quote(model._meta.pk.column)
+
+
 def raw_column(model, pk, column):
+    table, column, key = _names(model, column)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {connection.ops.quote_name(column)} FROM {connection.ops.quote_name(model._meta.db_table)} "
-            f"WHERE {connection.ops.quote_name(model._meta.pk.column)} = %s",
+            f"SELECT {column} FROM {table} WHERE {key} = %s",  # noqa: S608 - quoted identifiers
             [model._meta.pk.get_db_prep_value(pk, connection)],
         )
         value = cursor.fetchone()[0]
@@ -49,10 +54,10 @@ def raw_column(model, pk, column):
 
 
 def write_raw(model, pk, column, value):
+    table, column, key = _names(model, column)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {connection.ops.quote_name(column)} = %s "
-            f"WHERE {connection.ops.quote_name(model._meta.pk.column)} = %s",
+            f"UPDATE {table} SET {column} = %s WHERE {key} = %s",  # noqa: S608 - quoted identifiers
             [value, model._meta.pk.get_db_prep_value(pk, connection)],
         )
 
@@ -189,7 +194,7 @@ class TestBinding:
         new_id = uuid.uuid4()
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {Record._meta.db_table} SET id = %s WHERE id = %s",
+                f"UPDATE {Record._meta.db_table} SET id = %s WHERE id = %s",  # noqa: S608 - a model's table
                 [
                     Record._meta.pk.get_db_prep_value(new_id, connection),
                     Record._meta.pk.get_db_prep_value(record.pk, connection),
@@ -305,6 +310,9 @@ class TestSystemChecks:
 
             class Meta:
                 app_label = "crypto_testapp"
+
+            def __str__(self):
+                return "bad"
 
         ids = {error.id for error in Bad.check()}
         assert {"crypto.E101", "crypto.E102", "crypto.E103"} <= ids

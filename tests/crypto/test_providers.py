@@ -4,6 +4,7 @@ real OpenBao dev server started here. A wrong KEK is named as such."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import socket
@@ -54,7 +55,9 @@ class TestFileProvider:
     def test_refuses_a_file_others_can_read(self, tmp_path):
         FileKeyProvider(tmp_path)
         (tmp_path / "kek.key").chmod(0o644)
-        with pytest.raises(KeyProviderError, match=r"'file' \(.*kek.key\) refuses a KEK file .*\(mode 0644\)"):
+        with pytest.raises(
+            KeyProviderError, match=r"'file' \(.*kek.key\) refuses a KEK file .*\(mode 0644\)"
+        ):
             FileKeyProvider(tmp_path)
 
     def test_bad_contents_are_named(self, tmp_path):
@@ -113,7 +116,9 @@ class TestWrongKEK:
 
     def test_wrong_provider_kind_is_named(self, monkeypatch):
         impostor = Keyring(provider_factory=lambda: EnvKeyProvider("SAFEWARD_KEK", generate_kek_text()))
-        with pytest.raises(KeyProviderError, match=r"'env' \(\$SAFEWARD_KEK\) cannot unwrap .* 'file' provider"):
+        with pytest.raises(
+            KeyProviderError, match=r"'env' \(\$SAFEWARD_KEK\) cannot unwrap .* 'file' provider"
+        ):
             impostor.refresh()
 
     def test_startup_stops_with_the_provider_named(self, settings, tmp_path):
@@ -155,7 +160,13 @@ def openbao(tmp_path_factory):
     env = {**os.environ, "HOME": str(log.parent), "BAO_ADDR": f"http://127.0.0.1:{port}"}
     with log.open("wb") as handle:
         server = subprocess.Popen(
-            [binary, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}", f"-dev-root-token-id={token}"],
+            [
+                binary,
+                "server",
+                "-dev",
+                f"-dev-listen-address=127.0.0.1:{port}",
+                f"-dev-root-token-id={token}",
+            ],
             stdout=handle,
             stderr=subprocess.STDOUT,
             env=env,
@@ -167,11 +178,9 @@ def openbao(tmp_path_factory):
         client = hvac.Client(url=url, token=token)
         deadline = time.monotonic() + 30
         while True:
-            try:
+            with contextlib.suppress(Exception):  # not listening yet
                 if client.sys.is_initialized() and not client.sys.is_sealed():
                     break
-            except Exception:
-                pass
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"OpenBao dev server did not start:\n{log.read_text()[-2000:]}")
             time.sleep(0.1)
@@ -212,13 +221,15 @@ class TestVaultProvider:
         assert ring.primary(Purpose.SIGNING).signing_key() is not None
 
         settings.SAFEWARD_VAULT_TRANSIT_KEY = "another-key"
-        with pytest.raises(KeyProviderError, match=r"'vault' \(http://127\.0\.0\.1:\d+, transit key transit/another-key\)"):
+        with pytest.raises(
+            KeyProviderError, match=r"'vault' \(http://127\.0\.0\.1:\d+, transit key transit/another-key\)"
+        ):
             Keyring().refresh()
         keyring_module.keyring().reset()
 
     def test_unreachable_vault_is_named(self):
         provider = VaultTransitKeyProvider(url=f"http://127.0.0.1:{_free_port()}", token="x", timeout=2)
-        with pytest.raises(KeyProviderError, match="'vault' .* is unreachable"):
+        with pytest.raises(KeyProviderError, match=r"'vault' .* is unreachable"):
             provider.ensure_key()
 
     def test_vault_settings_are_required(self, settings):

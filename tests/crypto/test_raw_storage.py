@@ -93,13 +93,15 @@ def needles(totp_secret: str) -> dict[bytes, str]:
 
 
 def test_the_scan_would_see_a_leak():
-    for planted in (b"mrn7734021", "xiomara quintanilla berube".encode(), b"+15550142299", b"19620817"):
+    for planted in (b"mrn7734021", b"xiomara quintanilla berube", b"+15550142299", b"19620817"):
         with pytest.raises(AssertionError, match="found in"):
             assert_nothing_readable(b"...." + planted + b"....", "SECRET", "a planted leak")
 
 
 def assert_nothing_readable(raw: bytes, totp_secret: str, where: str):
-    leaks = sorted({f"{name} ({needle[:40]!r})" for needle, name in needles(totp_secret).items() if needle in raw})
+    leaks = sorted(
+        {f"{name} ({needle[:40]!r})" for needle, name in needles(totp_secret).items() if needle in raw}
+    )
     assert not leaks, f"plaintext of {leaks} found in {where}"
 
 
@@ -122,12 +124,22 @@ def test_sqlite_file_holds_no_plaintext(tmp_path):
     )
     migrate = subprocess.run(
         [sys.executable, "-m", "django", "migrate", "--run-syncdb", "--noinput"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert migrate.returncode == 0, migrate.stderr[-3000:]
     write = subprocess.run(
         [sys.executable, "-c", WRITE_RECORDS, _payload(), NOTE_BODY],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert write.returncode == 0, write.stderr[-3000:]
     totp_secret = write.stdout.strip().splitlines()[-1]
@@ -142,7 +154,9 @@ def test_sqlite_file_holds_no_plaintext(tmp_path):
 @pytest.mark.slow
 def test_pg_dump_holds_no_plaintext(transactional_db):
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: set SAFEWARD_DATABASE_URL (the SQLite file is scanned by the test above)")
+        pytest.skip(
+            "needs PostgreSQL: set SAFEWARD_DATABASE_URL (the SQLite file is scanned by the test above)"
+        )
     pg_dump = shutil.which("pg_dump") or "/usr/bin/pg_dump"
     from tests.crypto.testapp.models import Note, Record
     from tests.factories import UserFactory

@@ -216,11 +216,13 @@ class TestCommand:
     def test_status_rotate_reencrypt_retire(self, frozen_clock):
         records, notes = populate(count=6)
         text = self.run("status")
-        assert "data" in text and "primary" in text
+        assert "data" in text
+        assert "primary" in text
         assert "Every value is under the primary data key." in text
         assert "rotate" not in text
         text = self.run("rotate")
-        assert "data key v2" in text and "is now primary" in text
+        assert "data key v2" in text
+        assert "is now primary" in text
         assert "values wait for `safeward keys reencrypt`" in self.run("status")
         assert "Moved" in self.run("reencrypt", "--batch-size", "3", "--no-progress")
         with pytest.raises(CommandError, match="less than"):
