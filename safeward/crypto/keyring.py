@@ -203,6 +203,11 @@ class Keyring:
         return self._loaded_at is None or time.monotonic() - self._loaded_at > self._ttl
 
     def primary(self, purpose: str = Purpose.DATA) -> LoadedKey:
+        key_id = self._primary.get(purpose)
+        if key_id is not None and not self._stale():  # the hot path: no lock
+            key = self._keys.get(key_id)
+            if key is not None:
+                return key
         with self._lock:
             if self._stale() or purpose not in self._primary:
                 self.refresh()
@@ -215,6 +220,9 @@ class Keyring:
             return self._keys[key_id]
 
     def get(self, key_id: int) -> LoadedKey:
+        key = self._keys.get(key_id)  # the hot path: no lock
+        if key is not None:
+            return key
         with self._lock:
             key = self._keys.get(key_id)
             if key is None:
