@@ -105,3 +105,15 @@ def test_gunicorn_stops_before_listening(migrated):
     assert "Listening at" not in result.stderr
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0  # nothing ever served
+
+
+def test_partial_migrate_leaves_key_creation_to_the_full_one(tmp_path):
+    keys = tmp_path / "keys"
+    env = _env(tmp_path, keys)
+    partial = _run([sys.executable, "-m", "safeward.cli", "migrate", "crypto", "--noinput"], env)
+    assert partial.returncode == 0, partial.stderr[-3000:]
+    full = _run([sys.executable, "-m", "safeward.cli", "migrate", "--noinput"], env)
+    assert full.returncode == 0, full.stderr[-3000:]
+    status = _run([sys.executable, "-m", "safeward.cli", "keys", "status"], env)
+    assert status.returncode == 0, status.stderr[-3000:]
+    assert "primary" in status.stdout
