@@ -236,6 +236,7 @@ class TestBadInput:
         ("field", "value", "message"),
         [
             ("family_name", b"bytes", "expects text"),
+            ("family_name", b"\xff\xfe invalid UTF-8", "expects text"),
             ("family_name", 42, "expects text"),
             ("family_name", "x" * 201, "longer than 200"),
             ("family_name", "bad \udcff surrogate", "not valid Unicode"),
