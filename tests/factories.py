@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+
 import factory
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import generate_totp_secret
+from django.contrib.auth.hashers import make_password
 
 from safeward.identity.models import Department, Role, RoleAssignment, StaffProfile, User
 
 TEST_PASSWORD = "correct horse battery staple 42"
+
+
+@functools.cache
+def _test_password_hash() -> str:
+    return make_password(TEST_PASSWORD)
 
 
 class DepartmentFactory(factory.django.DjangoModelFactory):
@@ -33,7 +41,12 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def password(self, create, extracted, **kwargs):
-        self.set_password(extracted or TEST_PASSWORD)
+        if extracted:
+            self.set_password(extracted)
+        else:
+            # The real argon2id hash of TEST_PASSWORD, computed once per run:
+            # hashing costs about half a second, and most tests make several users.
+            self.password = _test_password_hash()
         if create:
             self.save(update_fields=["password"])
 

@@ -3,11 +3,15 @@ throttle, the trusted client address, and a SafeWard session record at login."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
+from allauth.core import context as allauth_context
 from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.models import Authenticator
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -17,6 +21,7 @@ from safeward.audit.vocabulary import Action, Outcome
 from safeward.identity import services, throttle
 from safeward.identity.middleware import SESSION_ID_KEY
 from safeward.identity.models import User
+from safeward.identity.selectors import user_has_second_factor
 
 
 def _address(request: HttpRequest) -> str:
@@ -47,15 +52,27 @@ class AccountAdapter(DefaultAccountAdapter):
                 "or ask the service desk to help you."
             )
 
+    def authenticate(self, request: HttpRequest, **credentials: Any) -> Any:
+        user = super().authenticate(request, **credentials)
+        if user is not None and not user.is_active:
+            # allauth would answer "account inactive", which confirms that the
+            # account exists and that the password was right. A disabled or
+            # terminated account gets exactly the answer of a wrong password.
+            self._record_failure(request, str(credentials.get("username", "")), stage="inactive")
+            return None
+        return user
+
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
-        username = str(credentials.get("username", ""))
+        self._record_failure(request, str(credentials.get("username", "")), stage="password")
+
+    def _record_failure(self, request: HttpRequest, username: str, *, stage: str) -> None:
         throttle.record_failure(username=username, address=_address(request))
         with transaction.atomic():
             audit_record(
                 action=Action.LOGIN,
                 outcome=Outcome.DENIED,
                 actor_username=username[:150],
-                detail={"stage": "password"},
+                detail={"stage": stage},
             )
 
     def login(self, request: HttpRequest, user: Any) -> None:
@@ -75,6 +92,22 @@ class AccountAdapter(DefaultAccountAdapter):
         request.session[SESSION_ID_KEY] = str(user_session.pk)
         request.session.save()
 
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        """allauth asks for the password again before any MFA change. For the
+        very first factor, right after the password sign-in that started this
+        session, that would only ask for the same password twice; later changes
+        (and a first enrolment after the re-authentication window) still ask."""
+        request = allauth_context.request
+        user = getattr(request, "user", None)
+        if (
+            app == "allauth.mfa"
+            and isinstance(user, User)
+            and not user_has_second_factor(user=user)
+            and _password_login_at(request, user) > time.time() - account_settings.REAUTHENTICATION_TIMEOUT
+        ):
+            return False
+        return bool(super().is_reauthentication_required(app=app, **kwargs))
+
     def logout(self, request: HttpRequest) -> None:
         user = request.user
         session_id = request.session.get(SESSION_ID_KEY)
@@ -85,6 +118,12 @@ class AccountAdapter(DefaultAccountAdapter):
             if user_session is not None:
                 services.session_end(actor=user, user_session=user_session, reason="logout")
         super().logout(request)
+
+
+def _password_login_at(request: HttpRequest, user: User) -> float:
+    records = get_authentication_records(request, user)
+    times = [float(record["at"]) for record in records if record.get("method") == "password"]
+    return max(times, default=0.0)
 
 
 class MFAAdapter(DefaultMFAAdapter):
@@ -103,3 +142,13 @@ class MFAAdapter(DefaultMFAAdapter):
         from safeward.crypto.secrets import decrypt_secret
 
         return decrypt_secret(encrypted_text, purpose="mfa")
+
+    def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
+        """Every account keeps a second factor: the last authenticator app or
+        security key cannot be removed (add another one first)."""
+        if authenticator.type not in {Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN}:
+            return bool(super().can_delete_authenticator(authenticator))
+        others = Authenticator.objects.filter(
+            user_id=authenticator.user_id, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+        ).exclude(pk=authenticator.pk)
+        return bool(others.exists())

@@ -1,4 +1,19 @@
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _sync_role_catalog(sender: AppConfig, **kwargs: Any) -> None:
+    """The data migration seeds the roles once; a database flush (tests,
+    `safeward flush`) removes them, and Django re-emits post_migrate after it."""
+    from django.db import connections
+
+    from safeward.identity.models import Role
+    from safeward.identity.roles import sync_roles
+
+    using = kwargs.get("using", "default")
+    if Role._meta.db_table in connections[using].introspection.table_names():
+        sync_roles(Role)
 
 
 class IdentityConfig(AppConfig):
@@ -7,7 +22,10 @@ class IdentityConfig(AppConfig):
     verbose_name = "Identity and access"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from safeward.identity import checks, receivers
 
         receivers.connect()
         checks.register()
+        post_migrate.connect(_sync_role_catalog, sender=self, dispatch_uid="safeward.identity.roles")

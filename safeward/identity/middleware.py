@@ -20,6 +20,7 @@ from safeward.audit import context as audit_context
 from safeward.identity import services
 from safeward.identity.models import User, UserSession
 from safeward.identity.network import client_address, zone_for
+from safeward.identity.selectors import user_has_second_factor
 
 SESSION_ID_KEY = "safeward_session_id"
 # How stale last_seen_at may get before it is written again; keeps the guard
@@ -64,12 +65,14 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def session_ended_response(request: HttpRequest, reason: str) -> HttpResponse:
     if _wants_json(request):
-        return HttpResponse(
+        response = HttpResponse(
             b'{"detail": "Your session has ended. Sign in again."}',
             status=401,
             content_type="application/json",
         )
-    return render(request, "identity/session_ended.html", {"reason": reason}, status=401)
+    else:
+        response = render(request, "identity/session_ended.html", {"reason": reason}, status=401)
+    return response
 
 
 class SessionGuardMiddleware:
@@ -85,9 +88,50 @@ class SessionGuardMiddleware:
         request.safeward_session = None  # type: ignore[attr-defined]
         if isinstance(user, User) and user.is_authenticated:
             refusal = self._check(request, user)
-            if refusal is not None:
-                return refusal
+        else:
+            refusal = self._ended_elsewhere(request)
+        if refusal is not None:
+            return refusal
         return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., HttpResponse], *args: object
+    ) -> HttpResponse | None:
+        """API clients get 401 JSON where a browser is sent to the login page
+        (LoginRequiredMiddleware, which runs after this, redirects)."""
+        if (
+            not request.user.is_authenticated
+            and getattr(view_func, "login_required", True)
+            and _wants_json(request)
+        ):
+            return HttpResponse(b'{"detail": "Sign in first."}', status=401, content_type="application/json")
+        return None
+
+    def _ended_elsewhere(self, request: HttpRequest) -> HttpResponse | None:
+        """A request that arrives anonymous although it carries a signed-in
+        session: Django refused the account (disabled), or the session was
+        ended by an administrator or on another device and no longer exists in
+        Django's session store. Say so, once (the session is flushed and the
+        session middleware deletes the dead cookie)."""
+        session_id = request.session.get(SESSION_ID_KEY)
+        if session_id:
+            user_session = UserSession.objects.select_related("user").filter(pk=session_id).first()
+            reason = "unknown_session"
+            if user_session is not None:
+                reason = self._invalid_reason(user_session.user, user_session) or "account_disabled"
+                services.session_expire(user_session=user_session, reason=reason)
+            logout(request)
+            return session_ended_response(request, reason)
+        key = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+        if not key or len(key) > 40 or request.session.session_key is not None:
+            return None
+        ended_reason = (
+            UserSession.objects.filter(session_key=key, ended_at__isnull=False)
+            .order_by("-ended_at")
+            .values_list("end_reason", flat=True)
+            .first()
+        )
+        return session_ended_response(request, ended_reason) if ended_reason is not None else None
 
     def _check(self, request: HttpRequest, user: User) -> HttpResponse | None:
         session_id = request.session.get(SESSION_ID_KEY)
@@ -135,10 +179,14 @@ _ENROLMENT_PATHS = (
     "/accounts/2fa/totp/activate/",
     "/accounts/2fa/webauthn/add/",
     "/accounts/2fa/recovery-codes/",
+    "/accounts/reauthenticate/",
     "/accounts/logout/",
     "/accounts/enrol/",
     "/static/",
 )
+
+
+_MFA_ENROLLED_KEY = "safeward_mfa_enrolled"
 
 
 class RequireMFAMiddleware:
@@ -153,7 +201,7 @@ class RequireMFAMiddleware:
             isinstance(user, User)
             and user.is_authenticated
             and not request.path.startswith(_ENROLMENT_PATHS)
-            and not _has_second_factor(user)
+            and not self._enrolled(request, user)
         ):
             if _wants_json(request):
                 return HttpResponse(
@@ -164,14 +212,14 @@ class RequireMFAMiddleware:
             return HttpResponseRedirect(reverse("identity:mfa_enrol"))
         return self.get_response(request)
 
-
-def _has_second_factor(user: User) -> bool:
-    from allauth.mfa.models import Authenticator
-
-    cached: bool | None = getattr(user, "_safeward_has_mfa", None)
-    if cached is None:
-        cached = Authenticator.objects.filter(
-            user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
-        ).exists()
-        user._safeward_has_mfa = cached  # type: ignore[attr-defined]
-    return cached
+    @staticmethod
+    def _enrolled(request: HttpRequest, user: User) -> bool:
+        """Once a session has seen its account enrolled it stays so: the last
+        factor cannot be removed (MFAAdapter.can_delete_authenticator), so the
+        session remembers instead of asking the database on every request."""
+        if request.session.get(_MFA_ENROLLED_KEY) == user.pk:
+            return True
+        if not user_has_second_factor(user=user):
+            return False
+        request.session[_MFA_ENROLLED_KEY] = user.pk
+        return True

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa import signals as mfa_signals
+from allauth.mfa.models import Authenticator
 from django.db import transaction
 
 from safeward import clock
@@ -47,8 +49,21 @@ def on_authentication_failed(
 
 
 def on_authenticator_added(sender: Any, request: Any, user: User, authenticator: Any, **kwargs: Any) -> None:
+    """Activating an authenticator app (with a valid code) or registering a
+    security key proves the person holds that factor, so the session counts as
+    having passed MFA now: the recovery codes shown next need no extra
+    prompt, and step-up is fresh."""
+    proved = authenticator.type in {Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN}
     with transaction.atomic():
+        if proved:
+            session_id = _session_id(request)
+            if session_id:
+                UserSession.objects.filter(pk=session_id, user=user).update(mfa_at=clock.now())
         audit_record(action=Action.MFA_ENROL, actor=user, detail={"factor": authenticator.type})
+    if proved and request is not None:
+        record_authentication(
+            request, user, "mfa", id=authenticator.pk, type=authenticator.type, reauthenticated=True
+        )
 
 
 def on_authenticator_removed(

@@ -120,6 +120,10 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.WORKFORCE_PERSON_MANAGE,
                 Perm.WORKFORCE_TRAINING_MANAGE,
                 Perm.IDENTITY_USER_VIEW,
+                # A position change requests the new position's roles as the HR
+                # officer: privileged ones still wait for a second approver
+                # (workforce, issue 7; docs/decisions/0401).
+                Perm.IDENTITY_ROLE_REQUEST,
             }
         ),
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db.models import QuerySet
 
 from safeward.identity.models import Role, RoleAssignment, User, UserSession
@@ -29,13 +31,27 @@ def user_permissions(*, user: User) -> frozenset[str]:
         perms: set[str] = set()
         for permission_list in user_active_roles(user=user).values_list("permissions", flat=True):
             perms.update(permission_list)
-        cached = frozenset(perms)
+        cached = permission_filters_apply(user=user, permissions=frozenset(perms))
         user._safeward_permissions = cached  # type: ignore[attr-defined]
     return cached
 
 
 def user_may_work_remotely(*, user: User) -> bool:
     return user_active_roles(user=user).filter(remote_access=True).exists()
+
+
+def user_has_second_factor(*, user: User) -> bool:
+    """An authenticator app or security key; recovery codes alone do not count.
+    Cached on the user object for the length of one request."""
+    from allauth.mfa.models import Authenticator
+
+    cached: bool | None = getattr(user, "_safeward_has_mfa", None)
+    if cached is None:
+        cached = Authenticator.objects.filter(
+            user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+        ).exists()
+        user._safeward_has_mfa = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def user_sessions_active(*, user: User) -> QuerySet[UserSession]:
@@ -50,3 +66,55 @@ def role_assignments_pending() -> QuerySet[RoleAssignment]:
 
 def users_list() -> QuerySet[User]:
     return User.objects.select_related("profile__department").order_by("username")
+
+
+# --- Permission filters (added for workforce, issue 7) ----------------------
+# Other apps may narrow what an account's roles grant, on every request: the
+# workforce app registers one that removes clinical writes while training is
+# overdue and everything once employment has ended (safeward/workforce/policy.py).
+# A filter may only remove permissions; `permission_filters_apply` enforces that.
+
+PermissionFilter = Callable[[User, frozenset[str]], frozenset[str]]
+_permission_filters: list[PermissionFilter] = []
+
+
+def permission_filter_register(permission_filter: PermissionFilter) -> None:
+    if permission_filter not in _permission_filters:
+        _permission_filters.append(permission_filter)
+
+
+def permission_filters_apply(*, user: User, permissions: frozenset[str]) -> frozenset[str]:
+    for permission_filter in _permission_filters:
+        permissions = permissions & permission_filter(user, permissions)
+    return permissions
+
+
+# --- Account checks (added for workforce, issue 7) ---------------------------
+# Other apps may declare an account unusable on a request path the session
+# guard does not cover (an OAuth2 bearer token): the workforce app refuses an
+# account whose employment has ended or whose training is overdue past the
+# blocking threshold. `user_account_usable` is what API permission classes ask.
+
+AccountCheck = Callable[[User], bool]
+_account_checks: list[AccountCheck] = []
+
+
+def account_check_register(check: AccountCheck) -> None:
+    if check not in _account_checks:
+        _account_checks.append(check)
+
+
+def user_account_usable(*, user: User) -> bool:
+    return (
+        user.is_authenticated
+        and user.is_active
+        and user.locked_at is None
+        and all(check(user) for check in _account_checks)
+    )
+
+
+def user_session_by_key(*, session_key: str) -> UserSession | None:
+    """SafeWard's record of a browser session by its (possibly deleted) Django
+    session key: lets the refusal page say why a session ended after
+    `user_sessions_end_all` removed it (added for workforce, issue 7)."""
+    return UserSession.objects.filter(session_key=session_key).order_by("-created_at").first()

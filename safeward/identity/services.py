@@ -342,3 +342,76 @@ def zone_save(
 def random_password() -> str:
     """A strong one-time password for an administrator's reset."""
     return get_random_string(24)
+
+
+# --- Account state driven by the workforce record (added for issue 7) -------
+
+
+@transaction.atomic
+def user_activate(*, actor: User | None, user: User, reason: str = "") -> None:
+    """Enable a disabled account. The workforce app calls this only once the
+    person's onboarding gates pass (safeward/workforce/services.py)."""
+    _require(actor, Perm.IDENTITY_USER_MANAGE)
+    if actor is not None and actor.pk == user.pk:
+        raise SeparationOfDuties("You cannot activate your own account.")
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    user.is_active = True
+    _forget_cached_permissions(user)
+    audit_record(
+        action=Action.ACCOUNT_UPDATE,
+        actor=actor,
+        resource_type="User",
+        resource_id=user.pk,
+        reason=reason,
+        fields=["is_active"],
+        detail={"is_active_before": False, "is_active_after": True},
+    )
+
+
+@transaction.atomic
+def user_deactivate(*, actor: User | None, user: User, reason: str) -> int:
+    """Disable an account and end every session it has; returns the number of
+    sessions ended. The session guard refuses a disabled account on its next
+    request, and allauth refuses it at login."""
+    _require(actor, Perm.IDENTITY_USER_MANAGE)
+    if actor is not None and actor.pk == user.pk:
+        raise SeparationOfDuties("You cannot disable your own account.")
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    user.is_active = False
+    _forget_cached_permissions(user)
+    audit_record(
+        action=Action.ACCOUNT_UPDATE,
+        actor=actor,
+        resource_type="User",
+        resource_id=user.pk,
+        reason=reason,
+        fields=["is_active"],
+        detail={"is_active_before": True, "is_active_after": False},
+    )
+    return user_sessions_end_all(actor=None, user=user, reason="account_disabled")
+
+
+@transaction.atomic
+def user_tokens_revoke(*, actor: User | None, user: User, reason: str) -> int:
+    """Revoke every OAuth2 token and pending authorization code of the account
+    (django-oauth-toolkit); returns how many tokens were revoked."""
+    from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+
+    _require(actor, Perm.IDENTITY_SESSION_REVOKE)
+    revoked = 0
+    for refresh_token in get_refresh_token_model().objects.filter(user=user, revoked__isnull=True):
+        refresh_token.revoke()  # also deletes its access token
+        revoked += 1
+    for access_token in get_access_token_model().objects.filter(user=user):
+        access_token.revoke()
+        revoked += 1
+    get_grant_model().objects.filter(user=user).delete()
+    audit_record(
+        action=Action.SESSION_END,
+        actor=actor,
+        resource_type="User",
+        resource_id=user.pk,
+        reason=reason,
+        detail={"oauth_revoked": revoked},
+    )
+    return revoked

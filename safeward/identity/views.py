@@ -66,7 +66,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @requires(Perm.IDENTITY_USER_MANAGE)
 def user_create(request: HttpRequest) -> HttpResponse:
-    form = UserCreateForm(request.POST or None)
+    form = UserCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         if User.objects.filter(username=form.cleaned_data["username"]).exists():
             form.add_error("username", "This username is taken.")
@@ -204,7 +204,7 @@ def approval_decide(request: HttpRequest, assignment_id: int, decision: str) -> 
 @require_http_methods(["GET", "POST"])
 @requires(Perm.IDENTITY_ZONE_MANAGE)
 def zones(request: HttpRequest) -> HttpResponse:
-    form = ZoneForm(request.POST or None)
+    form = ZoneForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.zone_save(actor=_actor(request), **form.cleaned_data)

@@ -25,6 +25,13 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Network zones", "identity:zones", Perm.IDENTITY_ZONE_MANAGE),
     NavItem("My sessions", "identity:my_sessions", None),
     NavItem("Keys", "crypto:keys", Perm.CRYPTO_KEY_READ),
+    NavItem("Workforce", "workforce:people", Perm.WORKFORCE_PERSON_READ),
+    NavItem("My training & reviews", "workforce:me", None),
+    NavItem("Audit report", "audit:report", Perm.AUDIT_EVENT_READ),
+    NavItem("Disclosures", "audit:disclosures", Perm.AUDIT_DISCLOSURE_READ),
+    NavItem("Patients", "clinical:search", Perm.CLINICAL_PATIENT_READ),
+    NavItem("Schedule", "clinical:schedule", Perm.CLINICAL_APPOINTMENT_READ),
+    NavItem("Break-glass review", "clinical:review_queue", Perm.CLINICAL_BREAKGLASS_REVIEW),
 )
 
 

@@ -1,0 +1,131 @@
+"""Shared Playwright fixtures for the browser tests.
+
+* `browser`: Debian's Chromium (never a downloaded one), headless, one per
+  test module; `page`: a fresh browser context and page per test that fails
+  the test on any Content-Security-Policy violation or page error.
+* `screenshot(page, "name")`: saves test-artifacts/screenshots/name.png
+  (git-ignored) so a person can look at what the test saw.
+* The site is pytest-django's `live_server` on http://localhost:<port>.
+  Chromium treats http://localhost as a secure context, so the `__Host-`
+  Secure cookies and WebAuthn work there without TLS
+  (tests/e2e/test_mfa_enrol.py checks the cookies arrive).
+
+Playwright's sync API runs an event loop in the test thread, which makes
+Django refuse ORM calls there ("async context"); the database work of the
+test itself is ordinary synchronous code, so DJANGO_ALLOW_ASYNC_UNSAFE is set
+while a module's browser is alive, and only then.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+_CSP_MESSAGE = re.compile(r"Content Security Policy|Refused to (execute|load|apply)", re.IGNORECASE)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    report: Any = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="module")
+def _async_unsafe_allowed() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(scope="module")
+def browser(_async_unsafe_allowed: None) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail("Browser tests need Debian's chromium: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest, browser: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh context (no cookies) on the live server. `page.problems` lists
+    CSP violations and uncaught page errors; the test fails if any remain.
+    A failed test leaves test-artifacts/screenshots/FAILED-<test>.png."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    new_page = context.new_page()
+    problems: list[str] = []
+    new_page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}")
+            if message.type == "error" and _CSP_MESSAGE.search(message.text)
+            else None
+        ),
+    )
+    new_page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    new_page.problems = problems
+    try:
+        yield new_page
+        if request.node.stash.get(_FAILED, False):
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            new_page.screenshot(path=str(SCREENSHOT_DIR / f"FAILED-{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()
+    assert not problems, "The browser reported problems:\n" + "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def role_catalog(transactional_db: None) -> None:
+    """Browser tests are transactional: the database is flushed after each,
+    which also removes the roles the migration seeded. Put them back."""
+    from safeward.identity.models import Role
+    from safeward.identity.roles import sync_roles
+
+    sync_roles(Role)
+
+
+@pytest.fixture
+def screenshot() -> Callable[[Any, str], Path]:
+    def take(page: Any, name: str) -> Path:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+def log_in_with_password(page: Any, username: str, password: str) -> None:
+    """Fill allauth's login form and submit it."""
+    page.goto("/accounts/login/")
+    page.fill("input[name=login]", username)
+    page.fill("input[name=password]", password)
+    page.click("main form button[type=submit]")
