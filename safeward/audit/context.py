@@ -15,6 +15,8 @@ class AuditContext:
     network_zone: str = ""
     user_agent: str = ""
     session_id: str = ""
+    # Which part of SafeWard observes the event: web, api, cli, worker.
+    source: str = ""
 
 
 _current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(

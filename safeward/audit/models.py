@@ -1,3 +1,9 @@
+"""The audit trail's tables.
+
+`AuditEvent` and `AuditSeal` and `AuditArchive` are append-only: the database
+refuses UPDATE and DELETE on them (migration 0004; see docs/audit.md). Only
+`AuditExportCursor`, the position of each SIEM export, changes in place."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -28,10 +34,87 @@ class AuditEvent(models.Model):
     reason = models.CharField(max_length=500, blank=True)
     fields = models.JSONField(default=list)
     detail = models.JSONField(default=dict)
+    # Which part of SafeWard observed the event (FHIR AuditEvent.source.observer):
+    # web, api, cli, worker; set from the request context.
+    source = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["action", "occurred_at"])]
+        indexes = [
+            models.Index(fields=["action", "occurred_at"]),
+            models.Index(fields=["actor_id", "occurred_at"], name="audit_event_actor_time"),
+            models.Index(fields=["patient_id", "occurred_at"], name="audit_event_patient_time"),
+        ]
 
     def __str__(self) -> str:
         return f"audit event {self.id} ({self.action}, {self.outcome})"
+
+
+class AuditSeal(models.Model):
+    """One signed block of the hash chain. It lists the sequence numbers it
+    seals as ranges (late commits land in a later block), the ids seen missing
+    that may still commit (`pending`) and the ids given up as rolled back
+    (`abandoned`). `leaf_tags` holds the first 8 bytes of each event's hash in
+    id order so verification can name the event that changed."""
+
+    number = models.BigIntegerField(primary_key=True)
+    sealed_at = models.DateTimeField()
+    watermark = models.BigIntegerField()
+    event_count = models.IntegerField()
+    first_event_id = models.BigIntegerField(null=True)
+    last_event_id = models.BigIntegerField(null=True)
+    ranges = models.JSONField(default=list)
+    pending = models.JSONField(default=list)
+    abandoned = models.JSONField(default=list)
+    events_digest = models.CharField(max_length=64)
+    leaf_tags = models.BinaryField()
+    prev_hash = models.CharField(max_length=64)
+    block_hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=64)
+    signature = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"audit seal {self.number} ({self.event_count} events)"
+
+
+class AuditArchive(models.Model):
+    """A period moved out of the live table into a signed, encrypted file.
+    The seals it covers stay in the database (they are small), so the chain
+    stays whole and the archived events can be verified against it."""
+
+    number = models.BigIntegerField(primary_key=True)
+    created_at = models.DateTimeField()
+    first_seal = models.BigIntegerField()
+    last_seal = models.BigIntegerField()
+    max_event_id = models.BigIntegerField()
+    event_count = models.BigIntegerField()
+    period_end = models.DateTimeField()
+    file_name = models.CharField(max_length=200)
+    file_sha256 = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=64)
+    signature = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"audit archive {self.number} (seals {self.first_seal}-{self.last_seal})"
+
+
+class AuditExportCursor(models.Model):
+    """How far one SIEM sink has acknowledged the sealed trail: every seal up
+    to `seal_number` is delivered with its checkpoint, and of the next seal
+    the events up to `event_id` (0: none yet). Advanced only after the sink
+    acknowledged, so a crash or an outage resends from here."""
+
+    sink = models.CharField(max_length=64, primary_key=True)
+    seal_number = models.BigIntegerField(default=0)
+    event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"export cursor {self.sink} at seal {self.seal_number}"

@@ -54,10 +54,15 @@ def audit_record(
     reason: str = "",
     fields: Iterable[str] = (),
     detail: Mapping[str, Any] | None = None,
+    source: str = "",
 ) -> AuditEvent:
     """Record one event. `actor_username` names an actor that is not (or not
     yet) a known user, e.g. a failed login for a username that may not exist;
-    it is never a password or any other secret."""
+    it is never a password or any other secret.
+
+    Call it inside the caller's `transaction.atomic()` block: the event then
+    commits or rolls back with the access it records, and when it cannot be
+    written the exception aborts the access (fail closed)."""
     request_context = context.current()
     roles = ""
     if actor is not None:
@@ -83,4 +88,25 @@ def audit_record(
         reason=reason[:500],
         fields=sorted(fields),
         detail=_check_detail(detail or {}),
+        source=(source or request_context.source or ("web" if request_context.request_id else "system"))[:64],
+    )
+
+
+def audit_report_record(
+    *,
+    actor: User,
+    action: Action,
+    resource_type: str,
+    patient_id: str = "",
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Record one use of the audit report or the disclosure accounting (the
+    audit trail's own reads are audited too, ASTM E2147 "audit log used")."""
+    return audit_record(
+        action=action,
+        actor=actor,
+        resource_type=resource_type,
+        patient_id=patient_id,
+        purpose=PurposeOfUse.AUDIT,
+        detail=detail,
     )

@@ -13,6 +13,11 @@ class Action(StrEnum):
     DELETE = "delete"
     EXPORT = "export"
     PRINT = "print"
+    # A release of information outside the hospital (HIPAA 164.528 disclosure).
+    DISCLOSE = "disclose"
+    # Running a function that is neither create, read, update nor delete
+    # (FHIR "E": execute), e.g. a report query.
+    EXECUTE = "execute"
     # Authentication and sessions.
     LOGIN = "login"
     LOGOUT = "logout"
@@ -39,6 +44,9 @@ class Action(StrEnum):
     BREAK_GLASS = "break_glass"
     KEY_OPERATION = "key_operation"
     CONFIG_CHANGE = "config_change"
+    # The audit trail's own maintenance (ASTM E2147 "audit log access").
+    AUDIT_ARCHIVE = "audit_archive"
+    AUDIT_VERIFY = "audit_verify"
 
 
 class Outcome(StrEnum):
@@ -61,3 +69,6 @@ class PurposeOfUse(StrEnum):
     PATIENT_REQUEST = "PATRQT"
     LEGAL = "HLEGAL"
     RESEARCH = "HRESCH"
+    COVERAGE = "COVERAGE"
+    PUBLIC_HEALTH = "PUBHLTH"
+    QUALITY = "HQUALIMP"
