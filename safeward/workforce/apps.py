@@ -5,3 +5,14 @@ class WorkforceConfig(AppConfig):
     name = "safeward.workforce"
     label = "workforce"
     verbose_name = "Workforce lifecycle"
+
+    def ready(self) -> None:
+        # The hooks that put the workforce record on the request path (see
+        # policy.py): the permission filter, the API account check and the
+        # failed-login receiver.
+        from safeward.identity.selectors import account_check_register, permission_filter_register
+        from safeward.workforce import policy, receivers
+
+        permission_filter_register(policy.filter_permissions)
+        account_check_register(policy.account_usable)
+        receivers.connect()

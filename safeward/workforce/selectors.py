@@ -1,0 +1,179 @@
+"""Workforce reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Min, Q, QuerySet
+
+from safeward import clock
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+from safeward.workforce.models import (
+    AgreementDocument,
+    AgreementSignature,
+    Person,
+    RecoveryItem,
+    ReviewCampaign,
+    ReviewItem,
+    Termination,
+    TrainingAssignment,
+    TrainingCompletion,
+    TrainingCourse,
+)
+
+
+@dataclass(frozen=True)
+class Gate:
+    key: str
+    label: str
+    passed: bool
+
+
+def agreement_current() -> AgreementDocument | None:
+    return (
+        AgreementDocument.objects.filter(published_at__lte=clock.now())
+        .order_by("-published_at", "-pk")
+        .first()
+    )
+
+
+def person_signature_current(*, person: Person) -> AgreementSignature | None:
+    current = agreement_current()
+    if current is None:
+        return None
+    return (
+        AgreementSignature.objects.filter(person=person, document=current, document_sha256=current.sha256)
+        .order_by("-signed_at")
+        .first()
+    )
+
+
+def onboarding_gates(*, person: Person) -> list[Gate]:
+    """Every gate the account must pass before it is activated: the current
+    confidentiality agreement signed, each onboarding course completed."""
+    current = agreement_current()
+    gates = [
+        Gate(
+            "agreement",
+            f"sign the confidentiality agreement v{current.version}"
+            if current
+            else "sign the confidentiality agreement (none is published yet)",
+            current is not None and person_signature_current(person=person) is not None,
+        )
+    ]
+    done = set(TrainingCompletion.objects.filter(person=person).values_list("course_id", flat=True))
+    for course in TrainingCourse.objects.filter(required_for_onboarding=True).order_by("title"):
+        gates.append(
+            Gate(f"training:{course.code}", f"complete the training {course.title}", course.pk in done)
+        )
+    return gates
+
+
+def people_list(*, query: str = "", status: str = "") -> QuerySet[Person]:
+    now = clock.now()
+    people = Person.objects.select_related("position", "department", "manager", "user").annotate(
+        overdue=Count(
+            "training_assignments",
+            filter=Q(training_assignments__completed_at__isnull=True, training_assignments__due_at__lt=now),
+        ),
+    )
+    if query:
+        people = people.filter(
+            Q(last_name__icontains=query) | Q(first_name__icontains=query) | Q(employee_number__iexact=query)
+        )
+    if status:
+        people = people.filter(status=status)
+    return people.order_by("last_name", "first_name")
+
+
+def person_by_employee_number(*, employee_number: str) -> Person | None:
+    return (
+        Person.objects.select_related("position", "department", "manager", "user")
+        .filter(employee_number=employee_number)
+        .first()
+    )
+
+
+def person_training(*, person: Person) -> QuerySet[TrainingAssignment]:
+    return TrainingAssignment.objects.filter(person=person).select_related("course").order_by("-due_at")
+
+
+def training_overdue(*, now: dt.datetime | None = None) -> QuerySet[Person]:
+    now = now or clock.now()
+    return (
+        Person.objects.filter(status=Person.Status.ACTIVE)
+        .annotate(
+            overdue_since=Min(
+                "training_assignments__due_at",
+                filter=Q(
+                    training_assignments__completed_at__isnull=True, training_assignments__due_at__lt=now
+                ),
+            )
+        )
+        .filter(overdue_since__isnull=False)
+        .order_by("overdue_since")
+    )
+
+
+def terminations_upcoming() -> QuerySet[Termination]:
+    return (
+        Termination.objects.filter(status=Termination.Status.SCHEDULED)
+        .select_related("person")
+        .order_by("effective_at")
+    )
+
+
+def terminations_recent(*, limit: int = 20) -> list[Termination]:
+    return list(
+        Termination.objects.filter(status=Termination.Status.APPLIED)
+        .select_related("person")
+        .order_by("-applied_at")[:limit]
+    )
+
+
+def recovery_items_open() -> QuerySet[RecoveryItem]:
+    """Badges and devices to get back from leavers; facilities and the asset
+    register read this list."""
+    return RecoveryItem.objects.filter(status=RecoveryItem.Status.OPEN).select_related("termination__person")
+
+
+def review_campaigns() -> QuerySet[ReviewCampaign]:
+    return ReviewCampaign.objects.annotate(
+        total=Count("items"),
+        pending=Count("items", filter=Q(items__decision=ReviewItem.Decision.PENDING)),
+        escalated=Count("items", filter=Q(items__escalation_level__gt=0)),
+    ).order_by("-created_at")
+
+
+def review_items_for(*, user: User) -> QuerySet[ReviewItem]:
+    """The pending items this person may decide: their own queue, plus the
+    HR queue for those who manage workforce records. Never their own roles."""
+    queue = Q(reviewer=user)
+    if user.has_perm(Perm.WORKFORCE_PERSON_MANAGE):
+        queue |= Q(reviewer__isnull=True)
+    return (
+        ReviewItem.objects.filter(queue, decision=ReviewItem.Decision.PENDING)
+        .exclude(person__user=user)
+        .select_related("person", "campaign")
+        .order_by("due_at", "person__last_name", "role_code")
+    )
+
+
+def review_report(*, campaign: ReviewCampaign) -> QuerySet[ReviewItem]:
+    """For auditors: every item, who decided it, when, after how many escalations."""
+    return (
+        ReviewItem.objects.filter(campaign=campaign)
+        .select_related("person", "reviewer", "first_reviewer", "decided_by")
+        .order_by("person__last_name", "person__first_name", "role_code")
+    )
+
+
+def accounts_without_person() -> QuerySet[User]:
+    """Accounts no workforce record governs (bootstrap and service accounts)."""
+    return User.objects.filter(workforce_person__isnull=True, is_active=True).order_by("username")
+
+
+def person_for_user(*, user: User) -> Person | None:
+    return Person.objects.filter(user=user).first()
