@@ -1,0 +1,524 @@
+"""The clinical REST API: the chart and scheduling over JSON, for the
+hospital's own integrations. Thin, like the web views: explicit input and
+output serializers, one class per operation, each declaring its permission;
+the gateway decides, decrypts, audits and writes. Gateway errors become
+404 / 400 / 409 / 403 with one JSON shape (`ErrorOutput`).
+
+Authentication: a SafeWard browser session, or an OAuth2 bearer token whose
+SMART scopes narrow what it discloses (safeward/fhir/smart.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical import gateway
+from safeward.clinical.types import Conflict, Forbidden, InvalidInput, NotFound, PatientInput, SessionContext
+from safeward.fhir.smart import session_for
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+
+SEXES = ("female", "male", "other", "unknown")
+NOTE_KINDS = ("progress", "admission", "discharge", "nursing")
+CRITICALITIES = ("low", "high", "unable")
+SENSITIVITIES = ("", "mental_health", "sud", "hiv", "reproductive")
+
+
+def _actor(request: Request) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def purpose_for(user: User) -> PurposeOfUse:
+    """The purpose of use a person's work implies (recorded in every audit event)."""
+    if user.has_perm(Perm.CLINICAL_CHART_READ):
+        return PurposeOfUse.TREATMENT
+    if user.has_perm(Perm.CLINICAL_INSURANCE_READ):
+        return PurposeOfUse.PAYMENT
+    return PurposeOfUse.OPERATIONS
+
+
+# --- errors -----------------------------------------------------------------------------------
+class ErrorOutput(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.CharField(), required=False)  # type: ignore[assignment]  # documents the JSON key "errors"; never validated
+
+
+ERRORS = {
+    400: ErrorOutput,
+    401: ErrorOutput,
+    403: ErrorOutput,
+    404: ErrorOutput,
+    405: ErrorOutput,
+    406: ErrorOutput,
+    409: ErrorOutput,
+    415: ErrorOutput,
+}
+
+
+def _first(value: Any) -> str:
+    while isinstance(value, list | tuple) and value:
+        value = value[0]
+    if isinstance(value, dict):
+        return "Invalid value."
+    return str(value)
+
+
+class ClinicalAPIView(APIView):
+    """Maps the gateway's errors (and DRF's) onto one JSON error shape."""
+
+    required_permission: Perm
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, NotFound):
+            return Response({"detail": "No such record."}, status=status.HTTP_404_NOT_FOUND)
+        if isinstance(exc, InvalidInput):
+            return Response({"detail": "Invalid input.", "errors": exc.errors}, status=400)
+        if isinstance(exc, Conflict):
+            return Response({"detail": str(exc) or "Conflict."}, status=status.HTTP_409_CONFLICT)
+        if isinstance(exc, Forbidden):
+            return Response({"detail": "Not permitted."}, status=status.HTTP_403_FORBIDDEN)
+        if isinstance(exc, exceptions.ValidationError):
+            detail = exc.detail
+            errors = (
+                {str(k): _first(v) for k, v in detail.items()}
+                if isinstance(detail, dict)
+                else {"body": _first(detail)}
+            )
+            return Response({"detail": "Invalid input.", "errors": errors}, status=400)
+        response = super().handle_exception(exc)
+        if isinstance(response.data, dict) and "detail" in response.data:
+            response.data = {"detail": str(response.data["detail"])}
+        elif response.status_code >= 400:
+            response.data = {"detail": "Request refused."}
+        return response
+
+    def session(self, request: Request, patient_id: str | None = None) -> SessionContext:
+        return session_for(request, patient_id=patient_id)
+
+    def ctx(self, request: Request, patient_id: str | None = None) -> dict[str, Any]:
+        user = _actor(request)
+        return {
+            "actor": user,
+            "session": self.session(request, patient_id),
+            "purpose": purpose_for(user),
+        }
+
+
+# --- output serializers -----------------------------------------------------------------------
+class PatientOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    restricted = serializers.BooleanField()
+    sections = serializers.SerializerMethodField()
+    mrn = serializers.CharField(allow_null=True)
+    given_name = serializers.CharField(allow_null=True)
+    family_name = serializers.CharField(allow_null=True)
+    birth_date = serializers.DateField(allow_null=True)
+    sex = serializers.CharField(allow_null=True)
+    gender_identity = serializers.CharField(allow_null=True)
+    deceased = serializers.BooleanField(allow_null=True)
+    deceased_date = serializers.DateField(allow_null=True)
+    flags = serializers.ListField(child=serializers.CharField())
+    address = serializers.DictField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True)
+    national_id = serializers.CharField(allow_null=True)
+    insurance = serializers.DictField(allow_null=True)
+
+    def get_sections(self, obj: Any) -> list[str]:
+        return sorted(str(s) for s in obj.sections)
+
+
+class SearchOutput(serializers.Serializer[Any]):
+    results = PatientOutput(many=True)
+    page = serializers.IntegerField()
+    has_next = serializers.BooleanField()
+    capped = serializers.BooleanField()
+
+
+class EncounterOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    department = serializers.CharField()
+    attending = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+    sensitivity = serializers.CharField(allow_blank=True)
+
+
+class NoteOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    text = serializers.CharField(allow_blank=True)
+    author = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    encounter_id = serializers.CharField(allow_null=True)
+    sensitivity = serializers.CharField(allow_blank=True)
+
+
+class ConditionOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    code_system = serializers.CharField()
+    code = serializers.CharField()
+    display = serializers.CharField(allow_blank=True)
+    clinical_status = serializers.CharField()
+    onset = serializers.DateField(allow_null=True)
+    recorded_at = serializers.DateTimeField()
+    sensitivity = serializers.CharField(allow_blank=True)
+
+
+class AllergyOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    substance = serializers.CharField()
+    reaction = serializers.CharField(allow_null=True)
+    criticality = serializers.CharField()
+    clinical_status = serializers.CharField()
+    recorded_at = serializers.DateTimeField()
+
+
+class MedicationOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    medication = serializers.CharField()
+    rxnorm = serializers.CharField(allow_null=True)
+    dosage = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    authored_at = serializers.DateTimeField()
+    requester = serializers.CharField(allow_blank=True)
+    sensitivity = serializers.CharField(allow_blank=True)
+
+
+class ObservationOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    category = serializers.CharField()
+    status = serializers.CharField()
+    code = serializers.CharField()
+    display = serializers.CharField(allow_blank=True)
+    value = serializers.CharField(allow_null=True)
+    unit = serializers.CharField(allow_blank=True)
+    effective_at = serializers.DateTimeField()
+    sensitivity = serializers.CharField(allow_blank=True)
+
+
+class AppointmentOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    patient_id = serializers.CharField()
+    patient = PatientOutput(allow_null=True)
+    department = serializers.CharField()
+    department_id = serializers.IntegerField()
+    clinician = serializers.CharField(allow_blank=True)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    status = serializers.CharField()
+    reason = serializers.CharField(allow_null=True)
+    encounter_id = serializers.CharField(allow_null=True)
+
+
+class DocumentOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    sensitivity = serializers.CharField(allow_blank=True)
+
+
+class CareTeamOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    user_id = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+    role = serializers.CharField()
+    ends_at = serializers.DateTimeField(allow_null=True)
+
+
+class ChartOutput(serializers.Serializer[Any]):
+    patient = PatientOutput()
+    sections = serializers.SerializerMethodField()
+    emergency = serializers.BooleanField()
+    withheld_sensitive = serializers.IntegerField()
+    encounters = EncounterOutput(many=True, allow_null=True)
+    notes = NoteOutput(many=True, allow_null=True)
+    problems = ConditionOutput(many=True, allow_null=True)
+    medications = MedicationOutput(many=True, allow_null=True)
+    allergies = AllergyOutput(many=True, allow_null=True)
+    orders = ObservationOutput(many=True, allow_null=True)
+    results = ObservationOutput(many=True, allow_null=True)
+    appointments = AppointmentOutput(many=True, allow_null=True)
+    documents = DocumentOutput(many=True, allow_null=True)
+    care_team = CareTeamOutput(many=True, allow_null=True)
+
+    def get_sections(self, obj: Any) -> list[str]:
+        return sorted(str(s) for s in obj.sections)
+
+
+class SlotOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    department_id = serializers.IntegerField()
+    clinician = serializers.CharField(allow_blank=True)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    appointment = AppointmentOutput(allow_null=True)
+    blocked = serializers.BooleanField()
+
+
+# --- input serializers ------------------------------------------------------------------------
+class SearchInput(serializers.Serializer[Any]):
+    mrn = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    birth_date = serializers.DateField(required=False)
+    national_id = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    page = serializers.IntegerField(min_value=1, max_value=100, required=False, default=1)
+    page_size = serializers.IntegerField(min_value=1, max_value=50, required=False, default=20)
+
+
+class PatientInputSerializer(serializers.Serializer[Any]):
+    given_name = serializers.CharField(max_length=200)
+    family_name = serializers.CharField(max_length=200)
+    birth_date = serializers.DateField()
+    sex = serializers.ChoiceField(choices=SEXES, default="unknown")
+    mrn = serializers.CharField(max_length=40, required=False, allow_null=True, default=None)
+    gender_identity = serializers.CharField(max_length=100, required=False, allow_null=True, default=None)
+    national_id = serializers.CharField(max_length=40, required=False, allow_null=True, default=None)
+    phone = serializers.CharField(max_length=40, required=False, allow_null=True, default=None)
+    email = serializers.EmailField(max_length=254, required=False, allow_null=True, default=None)
+    is_employee = serializers.BooleanField(default=False)
+    is_vip = serializers.BooleanField(default=False)
+    is_confidential = serializers.BooleanField(default=False)
+    submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+class NoteInput(serializers.Serializer[Any]):
+    title = serializers.CharField(max_length=200)
+    text = serializers.CharField(max_length=20000)
+    kind = serializers.ChoiceField(choices=NOTE_KINDS, default="progress")
+    sensitivity = serializers.ChoiceField(choices=SENSITIVITIES, default="")
+    submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+class ConditionInput(serializers.Serializer[Any]):
+    code = serializers.CharField(max_length=20)
+    display = serializers.CharField(max_length=200)
+    onset = serializers.DateField(required=False, allow_null=True, default=None)
+    sensitivity = serializers.ChoiceField(choices=SENSITIVITIES, default="")
+    submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+class AllergyInput(serializers.Serializer[Any]):
+    substance = serializers.CharField(max_length=200)
+    reaction = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
+    criticality = serializers.ChoiceField(choices=CRITICALITIES, default="low")
+    submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+class ScheduleInput(serializers.Serializer[Any]):
+    department_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    day = serializers.DateField()
+    clinician_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, required=False)
+
+
+class BookInput(serializers.Serializer[Any]):
+    patient_id = serializers.UUIDField()
+    slot_id = serializers.UUIDField()
+    reason = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
+    submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+def _valid(serializer_class: type[serializers.Serializer[Any]], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+PATIENT_ID = OpenApiParameter("patient_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+# --- patients ---------------------------------------------------------------------------------
+class PatientCollection(ClinicalAPIView):
+    """GET: search (at least one criterion). POST: register (needs register)."""
+
+    required_permission = Perm.CLINICAL_PATIENT_READ
+
+    def get_permissions(self) -> Any:
+        # Registering needs more than searching: the POST declares its own permission.
+        if self.request.method == "POST":
+            self.required_permission = Perm.CLINICAL_PATIENT_REGISTER
+        return super().get_permissions()
+
+    @extend_schema(
+        parameters=[SearchInput],
+        responses={200: SearchOutput, **ERRORS},
+        operation_id="clinical_patient_search",
+    )
+    def get(self, request: Request) -> Response:
+        query = _valid(SearchInput, request.query_params)
+        page = gateway.patient_search(
+            **self.ctx(request),
+            mrn=query.get("mrn") or None,
+            name=query.get("name") or None,
+            birth_date=query.get("birth_date"),
+            national_id=query.get("national_id") or None,
+            page=query["page"],
+            page_size=query["page_size"],
+        )
+        return Response(SearchOutput(page).data)
+
+    @extend_schema(
+        request=PatientInputSerializer,
+        responses={201: PatientOutput, **ERRORS},
+        operation_id="clinical_patient_register",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(PatientInputSerializer, request.data)
+        submission = data.pop("submission")
+        view = gateway.patient_register(**self.ctx(request), data=PatientInput(**data), submission=submission)
+        return Response(PatientOutput(view).data, status=status.HTTP_201_CREATED)
+
+
+class PatientDetail(ClinicalAPIView):
+    required_permission = Perm.CLINICAL_PATIENT_READ
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        responses={200: PatientOutput, **ERRORS},
+        operation_id="clinical_patient_read",
+    )
+    def get(self, request: Request, patient_id: str) -> Response:
+        view = gateway.patient_read(**self.ctx(request, patient_id), patient_id=patient_id)
+        return Response(PatientOutput(view).data)
+
+
+class ChartDetail(ClinicalAPIView):
+    required_permission = Perm.CLINICAL_PATIENT_READ
+
+    @extend_schema(
+        parameters=[PATIENT_ID], responses={200: ChartOutput, **ERRORS}, operation_id="clinical_chart_read"
+    )
+    def get(self, request: Request, patient_id: str) -> Response:
+        chart = gateway.chart_read(**self.ctx(request, patient_id), patient_id=patient_id)
+        return Response(ChartOutput(chart).data)
+
+
+class NoteCreate(ClinicalAPIView):
+    required_permission = Perm.CLINICAL_NOTE_WRITE
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=NoteInput,
+        responses={201: NoteOutput, **ERRORS},
+        operation_id="clinical_note_create",
+    )
+    def post(self, request: Request, patient_id: str) -> Response:
+        data = _valid(NoteInput, request.data)
+        note = gateway.note_create(**self.ctx(request, patient_id), patient_id=patient_id, **data)
+        return Response(NoteOutput(note).data, status=status.HTTP_201_CREATED)
+
+
+class ConditionCreate(ClinicalAPIView):
+    required_permission = Perm.CLINICAL_CHART_WRITE
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=ConditionInput,
+        responses={201: ConditionOutput, **ERRORS},
+        operation_id="clinical_condition_create",
+    )
+    def post(self, request: Request, patient_id: str) -> Response:
+        data = _valid(ConditionInput, request.data)
+        condition = gateway.condition_create(**self.ctx(request, patient_id), patient_id=patient_id, **data)
+        return Response(ConditionOutput(condition).data, status=status.HTTP_201_CREATED)
+
+
+class AllergyCreate(ClinicalAPIView):
+    required_permission = Perm.CLINICAL_CHART_WRITE
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=AllergyInput,
+        responses={201: AllergyOutput, **ERRORS},
+        operation_id="clinical_allergy_create",
+    )
+    def post(self, request: Request, patient_id: str) -> Response:
+        data = _valid(AllergyInput, request.data)
+        allergy = gateway.allergy_create(**self.ctx(request, patient_id), patient_id=patient_id, **data)
+        return Response(AllergyOutput(allergy).data, status=status.HTTP_201_CREATED)
+
+
+# --- scheduling -------------------------------------------------------------------------------
+class ScheduleDay(ClinicalAPIView):
+    required_permission = Perm.CLINICAL_APPOINTMENT_READ
+
+    @extend_schema(
+        parameters=[ScheduleInput],
+        responses={200: SlotOutput(many=True), **ERRORS},
+        operation_id="clinical_schedule_day",
+    )
+    def get(self, request: Request) -> Response:
+        query = _valid(ScheduleInput, request.query_params)
+        slots = gateway.schedule_day(
+            **self.ctx(request),
+            department_id=query["department_id"],
+            day=query["day"],
+            clinician_id=query.get("clinician_id"),
+        )
+        return Response(SlotOutput(slots, many=True).data)
+
+
+class AppointmentBook(ClinicalAPIView):
+    required_permission = Perm.CLINICAL_APPOINTMENT_MANAGE
+
+    @extend_schema(
+        request=BookInput,
+        responses={201: AppointmentOutput, **ERRORS},
+        operation_id="clinical_appointment_book",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(BookInput, request.data)
+        patient_id = str(data["patient_id"])
+        appointment = gateway.appointment_book(
+            **self.ctx(request, patient_id),
+            patient_id=patient_id,
+            slot_id=str(data["slot_id"]),
+            reason=data["reason"],
+            submission=data["submission"],
+        )
+        return Response(AppointmentOutput(appointment).data, status=status.HTTP_201_CREATED)
+
+
+APPOINTMENT_ID = OpenApiParameter("appointment_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class AppointmentCancel(ClinicalAPIView):
+    required_permission = Perm.CLINICAL_APPOINTMENT_MANAGE
+
+    @extend_schema(
+        parameters=[APPOINTMENT_ID],
+        request=None,
+        responses={200: AppointmentOutput, **ERRORS},
+        operation_id="clinical_appointment_cancel",
+    )
+    def post(self, request: Request, appointment_id: str) -> Response:
+        appointment = gateway.appointment_cancel(**self.ctx(request), appointment_id=appointment_id)
+        return Response(AppointmentOutput(appointment).data)
+
+
+class AppointmentCheckIn(ClinicalAPIView):
+    required_permission = Perm.CLINICAL_APPOINTMENT_MANAGE
+
+    @extend_schema(
+        parameters=[APPOINTMENT_ID],
+        request=None,
+        responses={200: AppointmentOutput, **ERRORS},
+        operation_id="clinical_appointment_check_in",
+    )
+    def post(self, request: Request, appointment_id: str) -> Response:
+        appointment = gateway.appointment_check_in(**self.ctx(request), appointment_id=appointment_id)
+        return Response(AppointmentOutput(appointment).data)

@@ -1,0 +1,28 @@
+"""The clinical REST API's routes, mounted at /api/v1/clinical/ (opaque ids only)."""
+
+from django.urls import path
+
+from safeward.clinical import api
+
+app_name = "clinical_api"
+
+urlpatterns = [
+    path("patients/", api.PatientCollection.as_view(), name="patients"),
+    path("patients/<uuid:patient_id>/", api.PatientDetail.as_view(), name="patient"),
+    path("patients/<uuid:patient_id>/chart/", api.ChartDetail.as_view(), name="chart"),
+    path("patients/<uuid:patient_id>/notes/", api.NoteCreate.as_view(), name="note_create"),
+    path("patients/<uuid:patient_id>/conditions/", api.ConditionCreate.as_view(), name="condition_create"),
+    path("patients/<uuid:patient_id>/allergies/", api.AllergyCreate.as_view(), name="allergy_create"),
+    path("schedule/", api.ScheduleDay.as_view(), name="schedule"),
+    path("appointments/", api.AppointmentBook.as_view(), name="appointment_book"),
+    path(
+        "appointments/<uuid:appointment_id>/cancel/",
+        api.AppointmentCancel.as_view(),
+        name="appointment_cancel",
+    ),
+    path(
+        "appointments/<uuid:appointment_id>/check-in/",
+        api.AppointmentCheckIn.as_view(),
+        name="appointment_check_in",
+    ),
+]

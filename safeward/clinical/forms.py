@@ -1,0 +1,190 @@
+"""Explicit forms for the clinical pages (plain `forms.Form`: the models are
+the gateway's business). Every text field has a max length; every form that
+creates something carries a one-time `submission` token."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+
+from safeward import clock
+from safeward.clinical.types import PatientInput, new_submission_token
+
+SEX_CHOICES = [("female", "Female"), ("male", "Male"), ("other", "Other"), ("unknown", "Unknown")]
+SENSITIVITY_CHOICES = [
+    ("", "Not sensitive"),
+    ("mental_health", "Mental health"),
+    ("sud", "Substance use disorder (42 CFR Part 2)"),
+    ("hiv", "HIV"),
+    ("reproductive", "Reproductive health"),
+]
+NOTE_KINDS = [
+    ("progress", "Progress note"),
+    ("admission", "Admission note"),
+    ("discharge", "Discharge summary"),
+    ("nursing", "Nursing note"),
+]
+REASON_KINDS = [
+    ("emergency_care", "Emergency care of a patient not assigned to me"),
+    ("covering", "Covering for a colleague (on call)"),
+    ("unconscious", "Patient unable to consent, urgent treatment"),
+    ("other", "Other urgent clinical need"),
+]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class SubmissionForm(forms.Form):
+    submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("submission", new_submission_token())
+
+
+class SearchForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        required=False,
+        help_text="Start of a given or family name, e.g. “quis ad”.",
+    )
+    mrn = forms.CharField(label="Medical record number", max_length=40, required=False)
+    birth_date = forms.DateField(label="Date of birth", required=False, widget=DateInput)
+    national_id = forms.CharField(label="National ID", max_length=40, required=False)
+    page = forms.IntegerField(min_value=1, max_value=10, required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not any(data.get(k) for k in ("name", "mrn", "birth_date", "national_id")) and not self.errors:
+            raise forms.ValidationError("Give at least one search criterion.")
+        return data
+
+
+class RegistrationForm(SubmissionForm):
+    given_name = forms.CharField(label="Given name", max_length=200)
+    family_name = forms.CharField(label="Family name", max_length=200)
+    birth_date = forms.DateField(label="Date of birth", widget=DateInput)
+    sex = forms.ChoiceField(label="Sex", choices=SEX_CHOICES, initial="unknown")
+    phone = forms.CharField(label="Phone", max_length=40, required=False)
+    email = forms.EmailField(label="E-mail", max_length=254, required=False)
+    national_id = forms.CharField(label="National ID", max_length=40, required=False)
+    address_line = forms.CharField(label="Street address", max_length=200, required=False)
+    city = forms.CharField(label="City", max_length=100, required=False)
+    postal_code = forms.CharField(label="Postal code", max_length=20, required=False)
+    insurer = forms.CharField(label="Insurer", max_length=100, required=False)
+    member_id = forms.CharField(label="Insurance member ID", max_length=60, required=False)
+    is_confidential = forms.BooleanField(label="Confidential patient (restricted record)", required=False)
+    is_vip = forms.BooleanField(label="VIP / public figure", required=False)
+    is_employee = forms.BooleanField(label="Hospital employee", required=False)
+
+    def clean_birth_date(self) -> dt.date:
+        value: dt.date = self.cleaned_data["birth_date"]
+        if value > clock.now().date() or value.year < 1880:
+            raise forms.ValidationError("Enter a real date of birth.")
+        return value
+
+    def patient_input(self) -> PatientInput:
+        d = self.cleaned_data
+        address = (
+            {"line": [d["address_line"]], "city": d["city"], "postal_code": d["postal_code"]}
+            if d["address_line"] or d["city"] or d["postal_code"]
+            else None
+        )
+        insurance = (
+            {"payer": d["insurer"], "member_id": d["member_id"]} if d["insurer"] or d["member_id"] else None
+        )
+        return PatientInput(
+            given_name=d["given_name"],
+            family_name=d["family_name"],
+            birth_date=d["birth_date"],
+            sex=d["sex"],
+            phone=d["phone"] or None,
+            email=d["email"] or None,
+            national_id=d["national_id"] or None,
+            address=address,
+            insurance=insurance,
+            is_confidential=d["is_confidential"],
+            is_vip=d["is_vip"],
+            is_employee=d["is_employee"],
+        )
+
+
+class NoteForm(SubmissionForm):
+    kind = forms.ChoiceField(label="Kind", choices=NOTE_KINDS, initial="progress")
+    title = forms.CharField(label="Title", max_length=200)
+    text = forms.CharField(label="Note", max_length=20_000, widget=forms.Textarea(attrs={"rows": 8}))
+    sensitivity = forms.ChoiceField(label="Sensitive category", choices=SENSITIVITY_CHOICES, required=False)
+
+
+class ProblemForm(SubmissionForm):
+    code = forms.CharField(label="ICD-10-CM code", max_length=10, help_text="e.g. E11.9")
+    display = forms.CharField(label="Description", max_length=300)
+    onset = forms.DateField(label="Onset", required=False, widget=DateInput)
+    sensitivity = forms.ChoiceField(label="Sensitive category", choices=SENSITIVITY_CHOICES, required=False)
+
+
+class AllergyForm(SubmissionForm):
+    substance = forms.CharField(label="Substance", max_length=200)
+    reaction = forms.CharField(label="Reaction", max_length=300, required=False)
+    criticality = forms.ChoiceField(
+        label="Criticality", choices=[("low", "Low"), ("high", "High"), ("unable", "Unable to assess")]
+    )
+
+
+class VitalsForm(SubmissionForm):
+    VITALS = [
+        ("8867-4|Heart rate|/min", "Heart rate (/min)"),
+        ("8480-6|Systolic blood pressure|mm[Hg]", "Systolic blood pressure (mm[Hg])"),
+        ("8462-4|Diastolic blood pressure|mm[Hg]", "Diastolic blood pressure (mm[Hg])"),
+        ("8310-5|Body temperature|Cel", "Body temperature (Cel)"),
+        ("9279-1|Respiratory rate|/min", "Respiratory rate (/min)"),
+        ("59408-5|Oxygen saturation|%", "Oxygen saturation (%)"),
+        ("29463-7|Body weight|kg", "Body weight (kg)"),
+    ]
+    vital = forms.ChoiceField(label="Measurement", choices=VITALS)
+    value = forms.DecimalField(label="Value", max_digits=7, decimal_places=2, min_value=0)
+
+
+class MedicationForm(SubmissionForm):
+    medication = forms.CharField(label="Medication", max_length=300)
+    dosage = forms.CharField(label="Dosage", max_length=300, required=False)
+    sensitivity = forms.ChoiceField(label="Sensitive category", choices=SENSITIVITY_CHOICES, required=False)
+
+
+class BreakGlassForm(forms.Form):
+    reason_kind = forms.ChoiceField(label="Reason", choices=REASON_KINDS)
+    justification = forms.CharField(
+        label="Explain the emergency",
+        min_length=10,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="The privacy officer reviews every use. Do not write more about the patient than needed.",
+    )
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(
+        label="Decision", choices=[("justified", "Justified"), ("unjustified", "Not justified")]
+    )
+    note = forms.CharField(label="Note", max_length=1000, required=False)
+
+
+class ScheduleForm(forms.Form):
+    department = forms.TypedChoiceField(label="Clinic", coerce=int)
+    day = forms.DateField(label="Day", widget=DateInput)
+
+    def __init__(self, *args: Any, departments: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["department"].choices = departments  # type: ignore[attr-defined]
+
+
+class BookForm(SubmissionForm):
+    patient = forms.UUIDField(widget=forms.HiddenInput)
+    slot = forms.UUIDField(widget=forms.HiddenInput)
+    reason = forms.CharField(label="Reason for visit", max_length=500, required=False)

@@ -1,0 +1,105 @@
+"""The one door to patient data.
+
+Every read, search, create, update, export and print of protected health
+information goes through a function of this package. Each takes keyword-only
+`actor` (a `User`, or a `SystemActor` for the import), `session`
+(`SessionContext`) and `purpose` (`PurposeOfUse`); asks
+`safeward.clinical.policy.decide`; writes its audit event in the same
+transaction; decrypts only the fields the decision's mask allows; and returns
+plain dataclasses from `safeward.clinical.types` (never model instances).
+Not allowed and not found raise the same `NotFound`.
+
+This package is the only code that imports `safeward.clinical.models` or
+calls `reveal` / `decrypt_field` (tests/architecture/test_one_door.py).
+The API is documented in docs/clinical.md.
+"""
+
+from safeward.clinical.gateway._breakglass import (
+    break_glass_active,
+    break_glass_end,
+    break_glass_end_for_user,
+    break_glass_review,
+    break_glass_review_queue,
+    break_glass_start,
+)
+from safeward.clinical.gateway._import import patient_import
+from safeward.clinical.gateway._patients import (
+    chart_export,
+    chart_print,
+    chart_read,
+    patient_read,
+    patient_register,
+    patient_search,
+    patient_update,
+)
+from safeward.clinical.gateway._scheduling import (
+    appointment_book,
+    appointment_cancel,
+    appointment_check_in,
+    clinicians_list,
+    departments_list,
+    schedule_day,
+    slots_create,
+)
+from safeward.clinical.gateway._writes import (
+    allergy_create,
+    care_team_add,
+    condition_create,
+    document_open,
+    document_upload,
+    encounter_finish,
+    encounter_start,
+    medication_request_create,
+    note_create,
+    observation_record,
+    order_create,
+)
+from safeward.clinical.types import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SessionContext,
+    SystemActor,
+)
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "SessionContext",
+    "SystemActor",
+    "allergy_create",
+    "appointment_book",
+    "appointment_cancel",
+    "appointment_check_in",
+    "break_glass_active",
+    "break_glass_end",
+    "break_glass_end_for_user",
+    "break_glass_review",
+    "break_glass_review_queue",
+    "break_glass_start",
+    "care_team_add",
+    "chart_export",
+    "chart_print",
+    "chart_read",
+    "clinicians_list",
+    "condition_create",
+    "departments_list",
+    "document_open",
+    "document_upload",
+    "encounter_finish",
+    "encounter_start",
+    "medication_request_create",
+    "note_create",
+    "observation_record",
+    "order_create",
+    "patient_import",
+    "patient_read",
+    "patient_register",
+    "patient_search",
+    "patient_update",
+    "schedule_day",
+    "slots_create",
+]

@@ -1,0 +1,173 @@
+"""The FHIR import's write path: one patient with their chart, all or
+nothing, by a system actor, audited. Parsing and validating the bundle is
+`safeward.clinical.importer`'s job; this takes plain dataclasses."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from safeward.audit.vocabulary import Action as AuditAction
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical import policy
+from safeward.clinical.gateway._core import access_context, assign, audit_fields, record, subject_for
+from safeward.clinical.gateway._patients import _mrn_taken, build_patient, save_new_patient
+from safeward.clinical.gateway._writes import validate_code
+from safeward.clinical.models import (
+    AllergyIntolerance,
+    Condition,
+    Encounter,
+    MedicationRequest,
+    Observation,
+)
+from safeward.clinical.policy import Action, Section
+from safeward.clinical.types import (
+    Forbidden,
+    ImportedPatient,
+    ImportOutcome,
+    SessionContext,
+    SystemActor,
+)
+from safeward.identity.models import Department
+
+# Where imported encounters land when the bundle's organisation is not ours.
+IMPORT_DEPARTMENTS = {
+    "emergency": "emergency",
+    "inpatient": "internal-medicine",
+    "outpatient": "internal-medicine",
+}
+EXTERNAL_DEPARTMENT = ("external-records", "External records (imported)")
+
+
+def _department(kind: str, cache: dict[str, Department]) -> Department:
+    if kind not in cache:
+        department = Department.objects.filter(code=IMPORT_DEPARTMENTS.get(kind, "")).first()
+        if department is None:
+            department, _ = Department.objects.get_or_create(
+                code=EXTERNAL_DEPARTMENT[0], defaults={"name": EXTERNAL_DEPARTMENT[1]}
+            )
+        cache[kind] = department
+    return cache[kind]
+
+
+def patient_import(
+    *, actor: SystemActor, session: SessionContext, record_in: ImportedPatient
+) -> ImportOutcome:
+    """Create the patient and their chart in one transaction; a patient whose
+    MRN already exists is left alone (re-running an import is harmless)."""
+    decision = policy.decide(
+        subject_for(actor),
+        policy.Resource(),
+        Action.CREATE,
+        access_context(session, PurposeOfUse.OPERATIONS),
+        section=Section.DEMOGRAPHICS,
+    )
+    if not isinstance(actor, SystemActor) or not decision.permitted:
+        raise Forbidden
+    data = record_in.patient
+    if data.mrn and _mrn_taken(data.mrn):
+        return ImportOutcome(patient_id=None, created=False, counts={})
+    patient = build_patient(data)
+    departments: dict[str, Department] = {}
+    with transaction.atomic():
+        save_new_patient(patient)
+        encounters: dict[str, Encounter] = {}
+        for item in record_in.encounters:
+            encounter = Encounter(
+                patient=patient,
+                kind=item.kind,
+                department=_department(item.kind, departments),
+                status=item.status,
+                started_at=item.started_at,
+                ended_at=item.ended_at,
+            )
+            assign(encounter, {"reason": item.reason})
+            encounters[item.key] = encounter
+        Encounter.objects.bulk_create(encounters.values())
+        conditions = []
+        for c in record_in.conditions:
+            condition = Condition(
+                patient=patient,
+                encounter=encounters.get(c.encounter_key or ""),
+                code_system=c.code_system,
+                clinical_status=c.clinical_status,
+                sensitivity=c.sensitivity,
+                recorded_at=c.recorded_at,
+            )
+            assign(
+                condition,
+                {"code": validate_code(c.code_system, c.code), "display": c.display[:300], "onset": c.onset},
+            )
+            conditions.append(condition)
+        Condition.objects.bulk_create(conditions)
+        observations = []
+        for o in record_in.observations:
+            observation = Observation(
+                patient=patient,
+                encounter=encounters.get(o.encounter_key or ""),
+                category=o.category,
+                status=o.status,
+                unit=o.unit,
+                effective_at=o.effective_at,
+                sensitivity=o.sensitivity,
+            )
+            assign(
+                observation,
+                {"code": validate_code("loinc", o.code), "display": o.display[:200], "value": o.value},
+            )
+            observations.append(observation)
+        Observation.objects.bulk_create(observations, batch_size=500)
+        medications = []
+        for m in record_in.medications:
+            medication = MedicationRequest(
+                patient=patient,
+                encounter=encounters.get(m.encounter_key or ""),
+                status=m.status,
+                sensitivity=m.sensitivity,
+                authored_at=m.authored_at,
+            )
+            assign(medication, {"medication": m.medication[:300], "rxnorm": m.rxnorm})
+            medications.append(medication)
+        MedicationRequest.objects.bulk_create(medications)
+        allergies = []
+        for a in record_in.allergies:
+            allergy = AllergyIntolerance(
+                patient=patient,
+                criticality=a.criticality,
+                clinical_status=a.clinical_status,
+                recorded_at=a.recorded_at,
+            )
+            assign(allergy, {"substance": a.substance[:200]})
+            allergies.append(allergy)
+        AllergyIntolerance.objects.bulk_create(allergies)
+        counts = {
+            "Patient": 1,
+            "Encounter": len(encounters),
+            "Condition": len(conditions),
+            "Observation": len(observations),
+            "MedicationRequest": len(medications),
+            "AllergyIntolerance": len(allergies),
+        }
+        record(
+            action=AuditAction.CREATE,
+            actor=actor,
+            purpose=PurposeOfUse.OPERATIONS,
+            resource_type="Patient",
+            resource_id=str(patient.pk),
+            patient=patient,
+            decision=decision,
+            fields=audit_fields(
+                [
+                    Section.DEMOGRAPHICS,
+                    Section.CONTACT,
+                    Section.NATIONAL_ID,
+                    Section.INSURANCE,
+                    Section.ENCOUNTERS,
+                    Section.PROBLEMS,
+                    Section.RESULTS,
+                    Section.MEDICATIONS,
+                    Section.ALLERGIES,
+                ]
+            ),
+            detail={"import": "fhir", "counts": [f"{k}={v}" for k, v in counts.items()]},
+        )
+    return ImportOutcome(patient_id=str(patient.pk), created=True, counts=counts)

@@ -1,0 +1,800 @@
+"""Patients: search, registration, demographics, and the chart (read,
+export, print)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import secrets
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError as DatabaseIntegrityError
+from django.db import transaction
+from django.db.models import F, Q
+
+from safeward import clock
+from safeward.audit.vocabulary import Action as AuditAction
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical import policy
+from safeward.clinical.gateway._core import (
+    Actor,
+    PatientFacts,
+    access_context,
+    assign,
+    audit_fields,
+    facts_for,
+    limit,
+    parse_id,
+    plain,
+    record,
+    record_denied,
+    resource_for,
+    subject_for,
+    use_submission,
+    user_label,
+)
+from safeward.clinical.models import (
+    AllergyIntolerance,
+    Appointment,
+    BreakGlassGrant,
+    CareTeamMembership,
+    ClinicalNote,
+    Condition,
+    Document,
+    Encounter,
+    MedicationRequest,
+    Observation,
+    Patient,
+)
+from safeward.clinical.policy import Action, Decision, Effect, Section
+from safeward.clinical.types import (
+    AllergyView,
+    AppointmentView,
+    CareTeamView,
+    Chart,
+    ConditionView,
+    Conflict,
+    DocumentView,
+    EncounterView,
+    Forbidden,
+    InvalidInput,
+    MedicationView,
+    NoteView,
+    NotFound,
+    ObservationView,
+    PatientInput,
+    PatientView,
+    SearchPage,
+    SessionContext,
+)
+from safeward.crypto.fields import blind_filter
+from safeward.crypto.normalise import normalise
+
+SEARCH_CAP = 100
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 50
+# How many rows of each chart section the chart shows (newest first).
+CHART_LIMITS = {"encounters": 50, "notes": 50, "observations": 500, "appointments": 30, "documents": 50}
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+_NAME_FIELDS = ("given_name", "family_name")
+
+
+# --- views of a patient --------------------------------------------------------------------
+def _flags(patient: Patient) -> tuple[str, ...]:
+    pairs = (
+        ("vip", patient.is_vip),
+        ("employee", patient.is_employee),
+        ("confidential", patient.is_confidential),
+    )
+    return tuple(name for name, on in pairs if on)
+
+
+def patient_view(patient: Patient, sections: frozenset[Section]) -> PatientView:
+    """Decrypt exactly the fields of the allowed sections."""
+    values: dict[str, Any] = {}
+    if Section.DEMOGRAPHICS in sections:
+        values.update(
+            mrn=plain(patient, "mrn"),
+            given_name=plain(patient, "given_name"),
+            family_name=plain(patient, "family_name"),
+            birth_date=plain(patient, "birth_date"),
+            sex=patient.sex,
+            gender_identity=plain(patient, "gender_identity"),
+            deceased=patient.deceased,
+            deceased_date=plain(patient, "deceased_date"),
+            flags=_flags(patient),
+        )
+    if Section.CONTACT in sections:
+        values.update(
+            address=plain(patient, "address"), phone=plain(patient, "phone"), email=plain(patient, "email")
+        )
+    if Section.NATIONAL_ID in sections:
+        values["national_id"] = plain(patient, "national_id")
+    if Section.INSURANCE in sections:
+        values["insurance"] = plain(patient, "insurance")
+    shown = sections & {Section.DEMOGRAPHICS, Section.CONTACT, Section.NATIONAL_ID, Section.INSURANCE}
+    return PatientView(id=str(patient.pk), sections=frozenset(shown), **values)
+
+
+def _decide(
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    patient: Patient | None,
+    facts: PatientFacts | None,
+    action: Action,
+    section: Section | None = None,
+) -> Decision:
+    decision = policy.decide(
+        subject_for(actor),
+        policy.Resource() if patient is None else resource_for(patient, facts),
+        action,
+        access_context(session, purpose),
+        section=section,
+    )
+    return limit(decision, session)
+
+
+def load_patient(
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    patient_id: str | uuid.UUID,
+    action: Action,
+    audit_action: AuditAction,
+    section: Section | None = None,
+    resource_type: str = "Patient",
+    for_update: bool = False,
+) -> tuple[Patient, Decision, PatientFacts]:
+    """Fetch one patient and decide. Not found and not allowed both record a
+    denied event and raise NotFound. Call inside no transaction of your own:
+    the denial must commit although the caller's work does not happen."""
+    pid = parse_id(patient_id)
+    query = Patient.objects.filter(pk=pid)
+    patient = query.first()
+    if patient is None:
+        record_denied(
+            action=audit_action,
+            actor=actor,
+            purpose=purpose,
+            resource_type=resource_type,
+            resource_id=str(pid),
+            patient=None,
+            reason="not_found",
+        )
+        raise NotFound
+    facts = facts_for(actor, [pid])[pid]
+    decision = _decide(
+        actor=actor,
+        session=session,
+        purpose=purpose,
+        patient=patient,
+        facts=facts,
+        action=action,
+        section=section,
+    )
+    if not decision.permitted:
+        record_denied(
+            action=audit_action,
+            actor=actor,
+            purpose=purpose,
+            resource_type=resource_type,
+            resource_id=str(pid),
+            patient=patient,
+            reason=decision.reason,
+        )
+        raise NotFound
+    return patient, decision, facts
+
+
+def count_emergency_access(decision: Decision, facts: PatientFacts) -> None:
+    if decision.emergency and facts.grant_id:
+        BreakGlassGrant.objects.filter(pk=facts.grant_id).update(access_count=F("access_count") + 1)
+
+
+# --- search -----------------------------------------------------------------------------------
+def _name_query(name: str) -> tuple[Q, list[str]]:
+    family = Patient._meta.get_field("family_name_prefixes")
+    given = Patient._meta.get_field("given_name_prefixes")
+    words = [w for w in normalise("name", name).split(" ") if w]
+    query = Q()
+    for word in words:
+        family_token = family.query_tokens(word)[0]
+        given_token = given.query_tokens(word)[0]
+        query &= Q(family_name_prefixes__contains=family_token) | Q(given_name_prefixes__contains=given_token)
+    return query, words
+
+
+def _name_confirmed(patient: Patient, words: list[str]) -> bool:
+    """Prefix tokens cover 8 letters; longer query words are checked on the names."""
+    long_words = [w for w in words if len(w) > 8]
+    if not long_words:
+        return True
+    names = " ".join(normalise("name", plain(patient, f)) for f in _NAME_FIELDS).split(" ")
+    return all(any(n.startswith(w) for n in names) for w in long_words)
+
+
+def patient_search(
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    mrn: str | None = None,
+    name: str | None = None,
+    birth_date: dt.date | None = None,
+    national_id: str | None = None,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> SearchPage:
+    """Patients by MRN, partial name (each word a prefix of a given or family
+    name), date of birth and national id, combined with AND. At most
+    SEARCH_CAP matches, paginated. Audited with the kinds of criteria used
+    (never their values) and the ids of the patients shown."""
+    criteria = {"mrn": mrn, "name": name, "birth_date": birth_date, "national_id": national_id}
+    used = sorted(kind for kind, value in criteria.items() if value not in (None, ""))
+    if not used:
+        raise InvalidInput({"query": "Give at least one search criterion."})
+    page = max(1, page)
+    page_size = min(max(1, page_size), MAX_PAGE_SIZE)
+    gate = _decide(
+        actor=actor, session=session, purpose=purpose, patient=None, facts=None, action=Action.SEARCH
+    )
+    if gate.effect is Effect.DENY:
+        record_denied(
+            action=AuditAction.SEARCH,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Patient",
+            resource_id="",
+            patient=None,
+            reason=gate.reason,
+        )
+        raise Forbidden
+    query = Q()
+    words: list[str] = []
+    try:
+        if mrn:
+            query &= blind_filter(Patient, "mrn_index", mrn)
+        if national_id:
+            query &= blind_filter(Patient, "national_id_index", national_id)
+        if birth_date:
+            query &= blind_filter(Patient, "birth_date_index", birth_date)
+        if name:
+            name_query, words = _name_query(name)
+            query &= name_query
+    except ValidationError as error:
+        raise InvalidInput({"query": error.messages[0] if error.messages else "Invalid search."}) from None
+    with transaction.atomic():
+        candidates = list(Patient.objects.filter(query).order_by("created_at", "id")[: SEARCH_CAP + 1])
+        capped = len(candidates) > SEARCH_CAP
+        matches = [p for p in candidates[:SEARCH_CAP] if _name_confirmed(p, words)]
+        start = (page - 1) * page_size
+        shown = matches[start : start + page_size]
+        facts = facts_for(actor, [p.pk for p in shown])
+        results: list[PatientView] = []
+        for patient in shown:
+            decision = _decide(
+                actor=actor,
+                session=session,
+                purpose=purpose,
+                patient=patient,
+                facts=facts[patient.pk],
+                action=Action.SEARCH,
+            )
+            if decision.permitted:
+                results.append(patient_view(patient, decision.sections))
+            elif decision.effect is Effect.BREAK_GLASS:
+                results.append(PatientView(id=str(patient.pk), sections=frozenset(), restricted=True))
+        record(
+            action=AuditAction.SEARCH,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Patient",
+            fields=audit_fields([Section.DEMOGRAPHICS]) if results else (),
+            detail={
+                "criteria": used,
+                "results": len(results),
+                "page": page,
+                "capped": capped,
+                "patients": [r.id for r in results if not r.restricted],
+            },
+        )
+    return SearchPage(results=results, page=page, has_next=len(matches) > start + page_size, capped=capped)
+
+
+# --- registration ---------------------------------------------------------------------------
+def _validated(data: PatientInput) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    for name in _NAME_FIELDS:
+        value = getattr(data, name)
+        if not isinstance(value, str) or not value.strip():
+            errors[name] = "Required."
+        elif len(value) > 200:
+            errors[name] = "Too long."
+    today = clock.now().date()
+    if not isinstance(data.birth_date, dt.date) or isinstance(data.birth_date, dt.datetime):
+        errors["birth_date"] = "Required."
+    elif data.birth_date > today or data.birth_date.year < 1880:
+        errors["birth_date"] = "Not a plausible date of birth."
+    if data.sex not in Patient.Sex.values:
+        errors["sex"] = "Not one of the allowed values."
+    checks = (("mrn", "mrn"), ("national_id", "national_id"), ("phone", "phone"))
+    for name, normaliser in checks:
+        value = getattr(data, name)
+        if value:
+            try:
+                normalise(normaliser, value)
+            except ValidationError:
+                errors[name] = "Not a valid value."
+    if data.email and not _EMAIL.match(data.email):
+        errors["email"] = "Not a valid e-mail address."
+    if data.deceased_date is not None and (
+        data.deceased_date > today
+        or (isinstance(data.birth_date, dt.date) and data.deceased_date < data.birth_date)
+    ):
+        errors["deceased_date"] = "Not a plausible date."
+    if errors:
+        raise InvalidInput(errors)
+    return {
+        "given_name": data.given_name.strip(),
+        "family_name": data.family_name.strip(),
+        "birth_date": data.birth_date,
+        "gender_identity": data.gender_identity or None,
+        "national_id": data.national_id or None,
+        "address": data.address or None,
+        "phone": data.phone or None,
+        "email": data.email or None,
+        "insurance": data.insurance or None,
+        "deceased_date": data.deceased_date,
+    }
+
+
+def _mrn_taken(mrn: str) -> bool:
+    return Patient.objects.filter(blind_filter(Patient, "mrn_index", mrn)).exists()
+
+
+def new_mrn() -> str:
+    for _ in range(20):
+        mrn = f"SW{secrets.randbelow(10**8):08d}"
+        if not _mrn_taken(mrn):
+            return mrn
+    raise Conflict("Could not allocate a medical record number.")  # pragma: no cover - 1e8 space
+
+
+def build_patient(data: PatientInput) -> Patient:
+    """A new, unsaved Patient from validated input (the import uses it too)."""
+    values = _validated(data)
+    now = clock.now()
+    patient = Patient(
+        sex=data.sex,
+        is_employee=data.is_employee,
+        is_vip=data.is_vip,
+        is_confidential=data.is_confidential,
+        deceased=data.deceased_date is not None,
+        created_at=now,
+        updated_at=now,
+    )
+    assign(patient, {"mrn": data.mrn or new_mrn(), **values})
+    return patient
+
+
+def save_new_patient(patient: Patient) -> None:
+    try:
+        with transaction.atomic():
+            patient.save()
+    except DatabaseIntegrityError:
+        raise Conflict("That medical record number is already in use.") from None
+
+
+def patient_register(
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    data: PatientInput,
+    submission: str | None = None,
+) -> PatientView:
+    decision = _decide(
+        actor=actor,
+        session=session,
+        purpose=purpose,
+        patient=None,
+        facts=None,
+        action=Action.CREATE,
+        section=Section.DEMOGRAPHICS,
+    )
+    if not decision.permitted:
+        record_denied(
+            action=AuditAction.CREATE,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Patient",
+            resource_id="",
+            patient=None,
+            reason=decision.reason,
+        )
+        raise Forbidden
+    patient = build_patient(data)
+    with transaction.atomic():
+        use_submission(submission)
+        if data.mrn and _mrn_taken(data.mrn):
+            raise Conflict("That medical record number is already in use.")
+        save_new_patient(patient)
+        sections = frozenset({Section.DEMOGRAPHICS, Section.CONTACT, Section.NATIONAL_ID, Section.INSURANCE})
+        record(
+            action=AuditAction.CREATE,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Patient",
+            resource_id=str(patient.pk),
+            patient=patient,
+            decision=decision,
+            fields=audit_fields(sections),
+        )
+        return patient_view(patient, sections)
+
+
+def patient_update(
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    patient_id: str | uuid.UUID,
+    data: PatientInput,
+    submission: str | None = None,
+) -> PatientView:
+    """Correct demographics (registration). The MRN never changes here."""
+    patient, decision, facts = load_patient(
+        actor=actor,
+        session=session,
+        purpose=purpose,
+        patient_id=patient_id,
+        action=Action.UPDATE,
+        audit_action=AuditAction.UPDATE,
+        section=Section.DEMOGRAPHICS,
+    )
+    values = _validated(dataclasses.replace(data, mrn=None))
+    with transaction.atomic():
+        use_submission(submission)
+        assign(patient, values)
+        patient.sex = data.sex
+        patient.is_employee, patient.is_vip = data.is_employee, data.is_vip
+        patient.is_confidential = data.is_confidential
+        patient.deceased = data.deceased_date is not None
+        patient.updated_at = clock.now()
+        patient.save()
+        sections = frozenset({Section.DEMOGRAPHICS, Section.CONTACT, Section.NATIONAL_ID, Section.INSURANCE})
+        record(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Patient",
+            resource_id=str(patient.pk),
+            patient=patient,
+            decision=decision,
+            facts=facts,
+            fields=audit_fields(sections),
+        )
+        return patient_view(patient, sections)
+
+
+def patient_read(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
+) -> PatientView:
+    """Demographics, contact, national id and insurance as the mask allows."""
+    patient, decision, facts = load_patient(
+        actor=actor,
+        session=session,
+        purpose=purpose,
+        patient_id=patient_id,
+        action=Action.READ,
+        audit_action=AuditAction.READ,
+    )
+    with transaction.atomic():
+        view = patient_view(patient, decision.sections)
+        count_emergency_access(decision, facts)
+        record(
+            action=AuditAction.READ,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Patient",
+            resource_id=str(patient.pk),
+            patient=patient,
+            decision=decision,
+            facts=facts,
+            fields=audit_fields(view.sections),
+        )
+    return view
+
+
+# --- the chart ---------------------------------------------------------------------------------
+def _split(rows: list[Any], include_sensitive: bool) -> tuple[list[Any], int]:
+    if include_sensitive:
+        return rows, 0
+    kept = [row for row in rows if not row.sensitivity]
+    return kept, len(rows) - len(kept)
+
+
+def _observation_view(o: Observation) -> ObservationView:
+    return ObservationView(
+        id=str(o.pk),
+        category=o.category,
+        status=o.status,
+        code=plain(o, "code"),
+        display=plain(o, "display"),
+        value=plain(o, "value"),
+        unit=o.unit,
+        effective_at=o.effective_at,
+        sensitivity=o.sensitivity,
+    )
+
+
+def encounter_view(e: Encounter) -> EncounterView:
+    return EncounterView(
+        id=str(e.pk),
+        kind=e.kind,
+        status=e.status,
+        department=e.department.name,
+        attending=user_label(e.attending),
+        started_at=e.started_at,
+        ended_at=e.ended_at,
+        reason=plain(e, "reason"),
+        sensitivity=e.sensitivity,
+    )
+
+
+def note_view(n: ClinicalNote) -> NoteView:
+    return NoteView(
+        id=str(n.pk),
+        kind=n.kind,
+        title=plain(n, "title"),
+        text=plain(n, "text"),
+        author=user_label(n.author),
+        created_at=n.created_at,
+        encounter_id=str(n.encounter_id) if n.encounter_id else None,
+        sensitivity=n.sensitivity,
+    )
+
+
+def condition_view(c: Condition) -> ConditionView:
+    return ConditionView(
+        id=str(c.pk),
+        code_system=c.code_system,
+        code=plain(c, "code"),
+        display=plain(c, "display"),
+        clinical_status=c.clinical_status,
+        onset=plain(c, "onset"),
+        recorded_at=c.recorded_at,
+        sensitivity=c.sensitivity,
+    )
+
+
+def allergy_view(a: AllergyIntolerance) -> AllergyView:
+    return AllergyView(
+        id=str(a.pk),
+        substance=plain(a, "substance"),
+        reaction=plain(a, "reaction"),
+        criticality=a.criticality,
+        clinical_status=a.clinical_status,
+        recorded_at=a.recorded_at,
+    )
+
+
+def medication_view(m: MedicationRequest) -> MedicationView:
+    return MedicationView(
+        id=str(m.pk),
+        medication=plain(m, "medication"),
+        rxnorm=plain(m, "rxnorm"),
+        dosage=plain(m, "dosage"),
+        status=m.status,
+        authored_at=m.authored_at,
+        requester=user_label(m.requester),
+        sensitivity=m.sensitivity,
+    )
+
+
+def appointment_view(a: Appointment, patient: PatientView | None) -> AppointmentView:
+    return AppointmentView(
+        id=str(a.pk),
+        patient_id=str(a.patient_id),
+        patient=patient,
+        department=a.department.name,
+        department_id=a.department_id,
+        clinician=user_label(a.clinician),
+        starts_at=a.starts_at,
+        ends_at=a.ends_at,
+        status=a.status,
+        reason=plain(a, "reason"),
+        encounter_id=str(a.encounter_id) if a.encounter_id else None,
+    )
+
+
+def document_view(d: Document) -> DocumentView:
+    return DocumentView(
+        id=str(d.pk),
+        title=plain(d, "title"),
+        content_type=d.content_type,
+        size=d.size,
+        created_at=d.created_at,
+        sensitivity=d.sensitivity,
+    )
+
+
+def _care_team(patient: Patient) -> list[CareTeamView]:
+    now = clock.now()
+    return [
+        CareTeamView(id=str(m.pk), user_id=m.user_id, name=user_label(m.user), role=m.role, ends_at=m.ends_at)
+        for m in CareTeamMembership.objects.filter(patient=patient, starts_at__lte=now)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .select_related("user")
+        .order_by("starts_at")
+    ]
+
+
+def _build_chart(patient: Patient, decision: Decision) -> Chart:
+    sections, sensitive = decision.sections, decision.include_sensitive
+    withheld = 0
+    parts: dict[str, Any] = {}
+    rows: list[Any]
+    if Section.ENCOUNTERS in sections:
+        rows = list(
+            Encounter.objects.filter(patient=patient)
+            .select_related("department", "attending")
+            .order_by("-started_at")[: CHART_LIMITS["encounters"]]
+        )
+        rows, hidden = _split(rows, sensitive)
+        withheld += hidden
+        parts["encounters"] = [encounter_view(e) for e in rows]
+    if Section.NOTES in sections:
+        rows = list(
+            ClinicalNote.objects.filter(patient=patient)
+            .select_related("author")
+            .order_by("-created_at")[: CHART_LIMITS["notes"]]
+        )
+        rows, hidden = _split(rows, sensitive)
+        withheld += hidden
+        parts["notes"] = [note_view(n) for n in rows]
+    if Section.PROBLEMS in sections:
+        rows = list(Condition.objects.filter(patient=patient).order_by("clinical_status", "-recorded_at"))
+        rows, hidden = _split(rows, sensitive)
+        withheld += hidden
+        parts["problems"] = [condition_view(c) for c in rows]
+    if Section.MEDICATIONS in sections:
+        rows = list(
+            MedicationRequest.objects.filter(patient=patient)
+            .select_related("requester")
+            .order_by("status", "-authored_at")
+        )
+        rows, hidden = _split(rows, sensitive)
+        withheld += hidden
+        parts["medications"] = [medication_view(m) for m in rows]
+    if Section.ALLERGIES in sections:
+        parts["allergies"] = [
+            allergy_view(a)
+            for a in AllergyIntolerance.objects.filter(patient=patient).order_by(
+                "clinical_status", "-recorded_at"
+            )
+        ]
+    if Section.ORDERS in sections or Section.RESULTS in sections:
+        rows = list(
+            Observation.objects.filter(patient=patient).order_by("-effective_at")[
+                : CHART_LIMITS["observations"]
+            ]
+        )
+        rows, hidden = _split(rows, sensitive)
+        withheld += hidden
+        if Section.ORDERS in sections:
+            parts["orders"] = [
+                _observation_view(o) for o in rows if o.status == Observation.Status.REGISTERED
+            ]
+        if Section.RESULTS in sections:
+            parts["results"] = [
+                _observation_view(o)
+                for o in rows
+                if o.status not in (Observation.Status.REGISTERED, Observation.Status.CANCELLED)
+            ]
+    if Section.APPOINTMENTS in sections:
+        rows = list(
+            Appointment.objects.filter(patient=patient)
+            .select_related("department", "clinician")
+            .order_by("-starts_at")[: CHART_LIMITS["appointments"]]
+        )
+        parts["appointments"] = [appointment_view(a, None) for a in rows]
+    if Section.CARE_TEAM in sections:
+        parts["care_team"] = _care_team(patient)
+    if Section.DOCUMENTS in sections:
+        rows = list(
+            Document.objects.filter(patient=patient).order_by("-created_at")[: CHART_LIMITS["documents"]]
+        )
+        rows, hidden = _split(rows, sensitive)
+        withheld += hidden
+        parts["documents"] = [document_view(d) for d in rows]
+    return Chart(
+        patient=patient_view(patient, sections),
+        sections=sections,
+        emergency=decision.emergency,
+        withheld_sensitive=withheld,
+        **parts,
+    )
+
+
+_CHART_AUDIT = {
+    Action.READ: AuditAction.READ,
+    Action.EXPORT: AuditAction.EXPORT,
+    Action.PRINT: AuditAction.PRINT,
+}
+
+
+def _chart(
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    patient_id: str | uuid.UUID,
+    action: Action,
+) -> Chart:
+    audit_action = _CHART_AUDIT[action]
+    patient, decision, facts = load_patient(
+        actor=actor,
+        session=session,
+        purpose=purpose,
+        patient_id=patient_id,
+        action=action,
+        audit_action=audit_action,
+    )
+    with transaction.atomic():
+        chart = _build_chart(patient, decision)
+        count_emergency_access(decision, facts)
+        record(
+            action=audit_action,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Chart",
+            resource_id=str(patient.pk),
+            patient=patient,
+            decision=decision,
+            facts=facts,
+            fields=audit_fields(decision.sections),
+            detail={"withheld_sensitive": chart.withheld_sensitive} if chart.withheld_sensitive else None,
+        )
+    return chart
+
+
+def chart_read(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
+) -> Chart:
+    """The chart as the decision's mask allows; one READ audit event."""
+    return _chart(actor=actor, session=session, purpose=purpose, patient_id=patient_id, action=Action.READ)
+
+
+def chart_print(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
+) -> Chart:
+    """The same content for a printable page; audited as PRINT."""
+    return _chart(actor=actor, session=session, purpose=purpose, patient_id=patient_id, action=Action.PRINT)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, frozenset | set):
+        return sorted(str(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def chart_export(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
+) -> dict[str, Any]:
+    """The chart as JSON-able data (masked the same way); audited as EXPORT."""
+    chart = _chart(actor=actor, session=session, purpose=purpose, patient_id=patient_id, action=Action.EXPORT)
+    return _jsonable(dataclasses.asdict(chart))  # type: ignore[no-any-return]

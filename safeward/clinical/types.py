@@ -1,0 +1,379 @@
+"""What goes in and out of the clinical gateway: plain, frozen dataclasses.
+
+Views, the REST/FHIR layers and commands import these (never the models).
+Every id is the row's opaque UUID as a string. A field the decision's mask
+did not allow is None (and its section is missing from `sections`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from safeward.clinical.policy import Section
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+
+class NotFound(Exception):
+    """The record does not exist or the caller may not see it (one error for both)."""
+
+    def __init__(self) -> None:
+        super().__init__("No such record.")
+
+
+class InvalidInput(Exception):
+    """Bad input; `errors` maps a field name to a message that holds no value."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        self.errors = errors
+
+
+class Conflict(Exception):
+    """The write collides with existing state (slot taken, form already submitted, MRN in use)."""
+
+
+class Forbidden(Exception):
+    """Not allowed, where the record's existence is not in question (e.g. register a
+    patient without the permission). Reads never raise this: they raise NotFound."""
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """A non-human actor, e.g. the FHIR import. Writes only; reads nothing."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """Where and how the caller is signed in, as the policy needs it.
+
+    `reachable`/`reachable_reason`: `identity.access.patient_data_reachable`
+    for this session and network zone. `section_limit` narrows any decision
+    further (an OAuth token's scopes; never widens). `step_up_fresh`: a second
+    factor passed within the step-up window (break-glass needs it)."""
+
+    session_id: str | None
+    reachable: bool
+    reachable_reason: str
+    step_up_fresh: bool = False
+    section_limit: frozenset[Section] | None = None
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> SessionContext:
+        from safeward.identity.access import patient_data_reachable, step_up_satisfied
+        from safeward.identity.models import User
+
+        user_session = getattr(request, "safeward_session", None)
+        zone = getattr(request, "safeward_zone", None)
+        user = request.user
+        if not isinstance(user, User):
+            return cls(session_id=None, reachable=False, reachable_reason="anonymous")
+        decision = patient_data_reachable(
+            user=user, user_session=user_session, zone_clinical=bool(zone is not None and zone.clinical)
+        )
+        return cls(
+            session_id=str(user_session.pk) if user_session is not None else None,
+            reachable=decision.allowed,
+            reachable_reason=decision.reason,
+            step_up_fresh=step_up_satisfied(user_session=user_session),
+        )
+
+    @classmethod
+    def system(cls) -> SessionContext:
+        return cls(session_id=None, reachable=True, reachable_reason="system", step_up_fresh=False)
+
+
+# --- outputs ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PatientView:
+    id: str
+    sections: frozenset[Section]
+    restricted: bool = False  # a search row the caller may only break the glass for
+    mrn: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    birth_date: dt.date | None = None
+    sex: str | None = None
+    gender_identity: str | None = None
+    deceased: bool | None = None
+    deceased_date: dt.date | None = None
+    flags: tuple[str, ...] = ()
+    address: dict[str, Any] | None = None
+    phone: str | None = None
+    email: str | None = None
+    national_id: str | None = None
+    insurance: dict[str, Any] | None = None
+
+    @property
+    def display_name(self) -> str:
+        if self.family_name is None:
+            return "Restricted record"
+        return f"{self.family_name.upper()}, {self.given_name}"
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    results: list[PatientView]
+    page: int
+    has_next: bool
+    capped: bool  # more matches than the cap: narrow the search
+
+
+@dataclass(frozen=True)
+class EncounterView:
+    id: str
+    kind: str
+    status: str
+    department: str
+    attending: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    reason: str | None
+    sensitivity: str
+
+
+@dataclass(frozen=True)
+class NoteView:
+    id: str
+    kind: str
+    title: str
+    text: str
+    author: str
+    created_at: dt.datetime
+    encounter_id: str | None
+    sensitivity: str
+
+
+@dataclass(frozen=True)
+class ConditionView:
+    id: str
+    code_system: str
+    code: str
+    display: str
+    clinical_status: str
+    onset: dt.date | None
+    recorded_at: dt.datetime
+    sensitivity: str
+
+
+@dataclass(frozen=True)
+class AllergyView:
+    id: str
+    substance: str
+    reaction: str | None
+    criticality: str
+    clinical_status: str
+    recorded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class MedicationView:
+    id: str
+    medication: str
+    rxnorm: str | None
+    dosage: str | None
+    status: str
+    authored_at: dt.datetime
+    requester: str
+    sensitivity: str
+
+
+@dataclass(frozen=True)
+class ObservationView:
+    id: str
+    category: str
+    status: str
+    code: str
+    display: str
+    value: str | None
+    unit: str
+    effective_at: dt.datetime
+    sensitivity: str
+
+
+@dataclass(frozen=True)
+class AppointmentView:
+    id: str
+    patient_id: str
+    patient: PatientView | None
+    department: str
+    department_id: int
+    clinician: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    status: str
+    reason: str | None
+    encounter_id: str | None
+
+
+@dataclass(frozen=True)
+class SlotView:
+    id: str
+    department_id: int
+    clinician: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    appointment: AppointmentView | None
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    id: str
+    title: str
+    content_type: str
+    size: int
+    created_at: dt.datetime
+    sensitivity: str
+
+
+@dataclass(frozen=True)
+class CareTeamView:
+    id: str
+    user_id: int
+    name: str
+    role: str
+    ends_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    patient: PatientView
+    sections: frozenset[Section]
+    emergency: bool
+    encounters: list[EncounterView] | None = None
+    notes: list[NoteView] | None = None
+    problems: list[ConditionView] | None = None
+    medications: list[MedicationView] | None = None
+    allergies: list[AllergyView] | None = None
+    orders: list[ObservationView] | None = None
+    results: list[ObservationView] | None = None
+    appointments: list[AppointmentView] | None = None
+    documents: list[DocumentView] | None = None
+    care_team: list[CareTeamView] | None = None
+    withheld_sensitive: int = 0  # items not shown: sensitive, and no direct care relationship
+
+    def has(self, section: Section) -> bool:
+        return section in self.sections
+
+
+@dataclass(frozen=True)
+class BreakGlassView:
+    id: str
+    patient_id: str
+    user_id: int
+    user: str
+    reason_kind: str
+    justification: str | None
+    started_at: dt.datetime
+    expires_at: dt.datetime
+    ended_at: dt.datetime | None
+    end_reason: str
+    review: str
+    reviewed_by: str
+    reviewed_at: dt.datetime | None
+    review_note: str | None
+    accesses: int = 0
+
+    def active_at(self, now: dt.datetime) -> bool:
+        return self.ended_at is None and self.started_at <= now < self.expires_at
+
+
+# --- inputs ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PatientInput:
+    given_name: str
+    family_name: str
+    birth_date: dt.date
+    sex: str = "unknown"
+    mrn: str | None = None  # None: the gateway assigns the next MRN
+    gender_identity: str | None = None
+    national_id: str | None = None
+    address: dict[str, Any] | None = None
+    phone: str | None = None
+    email: str | None = None
+    insurance: dict[str, Any] | None = None
+    is_employee: bool = False
+    is_vip: bool = False
+    is_confidential: bool = False
+    deceased_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ImportedEncounter:
+    key: str
+    kind: str
+    status: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class ImportedCondition:
+    code_system: str
+    code: str
+    display: str
+    clinical_status: str
+    onset: dt.date | None
+    recorded_at: dt.datetime
+    encounter_key: str | None
+    sensitivity: str = ""
+
+
+@dataclass(frozen=True)
+class ImportedObservation:
+    category: str
+    status: str
+    code: str
+    display: str
+    value: str | None
+    unit: str
+    effective_at: dt.datetime
+    encounter_key: str | None
+    sensitivity: str = ""
+
+
+@dataclass(frozen=True)
+class ImportedMedication:
+    medication: str
+    rxnorm: str | None
+    status: str
+    authored_at: dt.datetime
+    encounter_key: str | None
+    sensitivity: str = ""
+
+
+@dataclass(frozen=True)
+class ImportedAllergy:
+    substance: str
+    criticality: str
+    clinical_status: str
+    recorded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ImportedPatient:
+    patient: PatientInput
+    encounters: list[ImportedEncounter] = field(default_factory=list)
+    conditions: list[ImportedCondition] = field(default_factory=list)
+    observations: list[ImportedObservation] = field(default_factory=list)
+    medications: list[ImportedMedication] = field(default_factory=list)
+    allergies: list[ImportedAllergy] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    patient_id: str | None
+    created: bool  # False: a patient with this MRN already exists (nothing written)
+    counts: dict[str, int]
+
+
+def new_submission_token() -> str:
+    """A one-time token for a form: posting the same form twice saves once."""
+    return uuid.uuid4().hex

@@ -1,0 +1,38 @@
+from django.urls import path
+
+from safeward.clinical import views
+
+app_name = "clinical"
+
+urlpatterns = [
+    path("clinical/", views.search, name="search"),
+    path("clinical/patients/new/", views.register, name="register"),
+    path("clinical/patients/<uuid:patient_id>/", views.chart, name="chart"),
+    path("clinical/patients/<uuid:patient_id>/print/", views.chart_print, name="chart_print"),
+    path("clinical/patients/<uuid:patient_id>/notes/", views.note_add, name="note_add"),
+    path("clinical/patients/<uuid:patient_id>/problems/", views.problem_add, name="problem_add"),
+    path("clinical/patients/<uuid:patient_id>/allergies/", views.allergy_add, name="allergy_add"),
+    path("clinical/patients/<uuid:patient_id>/vitals/", views.vitals_add, name="vitals_add"),
+    path("clinical/patients/<uuid:patient_id>/medications/", views.medication_add, name="medication_add"),
+    path(
+        "clinical/patients/<uuid:patient_id>/documents/<uuid:document_id>/",
+        views.document_download,
+        name="document",
+    ),
+    path("clinical/patients/<uuid:patient_id>/break-glass/", views.break_glass, name="break_glass"),
+    path("clinical/break-glass/<uuid:grant_id>/end/", views.break_glass_end, name="break_glass_end"),
+    path("clinical/break-glass/review/", views.review_queue, name="review_queue"),
+    path("clinical/break-glass/review/<uuid:grant_id>/", views.review_decide, name="review_decide"),
+    path("clinical/schedule/", views.schedule, name="schedule"),
+    path("clinical/schedule/book/", views.book, name="book"),
+    path(
+        "clinical/appointments/<uuid:appointment_id>/cancel/",
+        views.appointment_cancel,
+        name="appointment_cancel",
+    ),
+    path(
+        "clinical/appointments/<uuid:appointment_id>/check-in/",
+        views.appointment_check_in,
+        name="appointment_check_in",
+    ),
+]

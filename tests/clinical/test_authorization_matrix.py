@@ -1,0 +1,289 @@
+"""The authorization matrix: every clinical URL pattern x every role x
+every relationship case, through the real views, compared with the decision
+table (docs/clinical-policy.md, via the same helpers as
+test_policy_table.py). The list of URLs comes from the URLconf: a new
+clinical route without a rule here fails the suite.
+
+One test walks the whole matrix (one user per role, signed in once) and
+reports every mismatch at the end, so the suite stays fast."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from safeward import clock
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical import gateway
+from safeward.clinical.policy import Section
+from safeward.identity.permissions import Perm
+from safeward.identity.roles import CATALOG
+from tests.clinical.conftest import WARD, new_patient, relate
+from tests.clinical.test_policy_table import read_cell, write_cell
+from tests.conftest import sign_in
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+RELATIONSHIPS = ["care_team", "attending", "department", "appointment_today", "none"]
+RANDOM_ID = "00000000-0000-4000-8000-00000000abcd"
+
+
+def clinical_url_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns, namespace):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, p.namespace or namespace)
+            elif isinstance(p, URLPattern) and namespace == "clinical":
+                names.add(p.name)
+
+    walk(get_resolver().url_patterns, None)
+    return names
+
+
+@dataclass
+class Case:
+    role: str
+    perms: frozenset[str]
+    relationship: str
+    patient: str
+    client: Client
+
+
+def _needs(perm: Perm, then: Callable[[Case], int]) -> Callable[[Case], int]:
+    return lambda case: then(case) if perm.value in case.perms else 403
+
+
+def _read(case: Case) -> int:
+    return 200 if read_cell(case.role, case.relationship, "normal").startswith("permit") else 404
+
+
+def _write(section: Section) -> Callable[[Case], int]:
+    return lambda case: 302 if write_cell(case.role, section, case.relationship) == "permit" else 404
+
+
+def _post(path: str, data: dict | None = None) -> Callable[[Case], object]:
+    return lambda case: case.client.post(path.format(p=case.patient), data or {})
+
+
+def _book(case: Case):
+    from safeward.identity.models import Department
+
+    clinic, _ = Department.objects.get_or_create(code="matrix-clinic", defaults={"name": "Matrix clinic"})
+    day = clock.now().date() + dt.timedelta(days=2)
+    gateway.slots_create(
+        actor=ADMIN[0],
+        session=WARD,
+        department_id=clinic.pk,
+        day=day,
+        start=dt.time(8),
+        end=dt.time(20),
+        minutes=5,
+    )
+    slots = gateway.schedule_day(
+        actor=ADMIN[0], session=WARD, purpose=PurposeOfUse.OPERATIONS, department_id=clinic.pk, day=day
+    )
+    free = next(s for s in slots if s.appointment is None)
+    return case.client.post(
+        reverse("clinical:book"), {"submission": uuid.uuid4().hex, "patient": case.patient, "slot": free.id}
+    )
+
+
+def _appointment(check_in: bool):
+    def run(case: Case):
+        from safeward.identity.models import Department
+
+        clinic, _ = Department.objects.get_or_create(code="matrix-clinic", defaults={"name": "Matrix clinic"})
+        day = clock.now().date() + dt.timedelta(days=4 if check_in else 3)
+        gateway.slots_create(
+            actor=ADMIN[0],
+            session=WARD,
+            department_id=clinic.pk,
+            day=day,
+            start=dt.time(8),
+            end=dt.time(20),
+            minutes=5,
+        )
+        slots = gateway.schedule_day(
+            actor=ADMIN[0], session=WARD, purpose=PurposeOfUse.OPERATIONS, department_id=clinic.pk, day=day
+        )
+        free = next(s for s in slots if s.appointment is None)
+        appointment = gateway.appointment_book(
+            actor=ADMIN[0],
+            session=WARD,
+            purpose=PurposeOfUse.OPERATIONS,
+            patient_id=case.patient,
+            slot_id=free.id,
+        )
+        name = "clinical:appointment_check_in" if check_in else "clinical:appointment_cancel"
+        return case.client.post(reverse(name, args=[appointment.id]))
+
+    return run
+
+
+def _note_data():
+    return {"submission": uuid.uuid4().hex, "kind": "progress", "title": "T", "text": "Matrix note"}
+
+
+# url name -> (request, expected status)
+RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
+    "search": (
+        lambda c: c.client.get("/clinical/", {"name": "quist"}),
+        _needs(Perm.CLINICAL_PATIENT_READ, lambda c: 200),
+    ),
+    "register": (
+        lambda c: c.client.get("/clinical/patients/new/"),
+        _needs(Perm.CLINICAL_PATIENT_REGISTER, lambda c: 200),
+    ),
+    "chart": (
+        lambda c: c.client.get(f"/clinical/patients/{c.patient}/"),
+        _needs(Perm.CLINICAL_PATIENT_READ, _read),
+    ),
+    "chart_print": (
+        lambda c: c.client.get(f"/clinical/patients/{c.patient}/print/"),
+        _needs(Perm.CLINICAL_PATIENT_READ, _read),
+    ),
+    "note_add": (
+        lambda c: c.client.post(f"/clinical/patients/{c.patient}/notes/", _note_data()),
+        _needs(Perm.CLINICAL_NOTE_WRITE, _write(Section.NOTES)),
+    ),
+    "problem_add": (
+        lambda c: c.client.post(
+            f"/clinical/patients/{c.patient}/problems/",
+            {"submission": uuid.uuid4().hex, "code": "I10", "display": "HTN"},
+        ),
+        _needs(Perm.CLINICAL_CHART_WRITE, _write(Section.PROBLEMS)),
+    ),
+    "allergy_add": (
+        lambda c: c.client.post(
+            f"/clinical/patients/{c.patient}/allergies/",
+            {"submission": uuid.uuid4().hex, "substance": "Latex", "criticality": "low"},
+        ),
+        _needs(Perm.CLINICAL_CHART_WRITE, _write(Section.ALLERGIES)),
+    ),
+    "vitals_add": (
+        lambda c: c.client.post(
+            f"/clinical/patients/{c.patient}/vitals/",
+            {"submission": uuid.uuid4().hex, "vital": "8867-4|Heart rate|/min", "value": "70"},
+        ),
+        _needs(Perm.CLINICAL_CHART_WRITE, _write(Section.RESULTS)),
+    ),
+    "medication_add": (
+        lambda c: c.client.post(
+            f"/clinical/patients/{c.patient}/medications/",
+            {"submission": uuid.uuid4().hex, "medication": "Aspirin"},
+        ),
+        _needs(Perm.CLINICAL_MEDICATION_PRESCRIBE, _write(Section.MEDICATIONS)),
+    ),
+    # A document id that is not this patient's: never found, whatever the relationship.
+    "document": (
+        lambda c: c.client.get(f"/clinical/patients/{c.patient}/documents/{RANDOM_ID}/"),
+        _needs(Perm.CLINICAL_CHART_READ, lambda c: 404),
+    ),
+    "break_glass": (
+        lambda c: c.client.get(f"/clinical/patients/{c.patient}/break-glass/"),
+        _needs(Perm.CLINICAL_BREAKGLASS_USE, lambda c: 200),
+    ),
+    "break_glass_end": (
+        lambda c: c.client.post(f"/clinical/break-glass/{RANDOM_ID}/end/"),
+        _needs(Perm.CLINICAL_BREAKGLASS_USE, lambda c: 404),
+    ),
+    "review_queue": (
+        lambda c: c.client.get("/clinical/break-glass/review/"),
+        _needs(Perm.CLINICAL_BREAKGLASS_REVIEW, lambda c: 200),
+    ),
+    "review_decide": (
+        lambda c: c.client.post(f"/clinical/break-glass/review/{RANDOM_ID}/", {"decision": "justified"}),
+        _needs(Perm.CLINICAL_BREAKGLASS_REVIEW, lambda c: 404),
+    ),
+    "schedule": (
+        lambda c: c.client.get("/clinical/schedule/"),
+        _needs(Perm.CLINICAL_APPOINTMENT_READ, lambda c: 200),
+    ),
+    "book": (_book, _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _write(Section.APPOINTMENTS))),
+    "appointment_cancel": (
+        _appointment(False),
+        _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _write(Section.APPOINTMENTS)),
+    ),
+    "appointment_check_in": (
+        _appointment(True),
+        _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _write(Section.APPOINTMENTS)),
+    ),
+}
+
+ADMIN: list = []
+
+
+def test_every_clinical_route_has_a_rule():
+    assert clinical_url_names() == set(RULES), "add a rule to RULES for every clinical URL"
+
+
+def test_matrix(client):
+    ADMIN[:] = [UserFactory(roles=["registration_clerk"], totp_secret=True)]
+    cases = []
+    for spec in CATALOG:
+        user = UserFactory(roles=[spec.code], totp_secret=True)
+        role_client = Client()
+        sign_in(role_client, user)
+        perms = frozenset(p.value for p in spec.permissions)
+        for relationship in RELATIONSHIPS:
+            patient = new_patient(family="Quist", given=f"{spec.code}-{relationship}")
+            relate(user, patient, relationship)
+            cases.append(Case(spec.code, perms, relationship, patient, role_client))
+    mismatches = []
+    for name, (request, expected) in RULES.items():
+        for case in cases:
+            status = request(case).status_code
+            want = expected(case)
+            if status != want:
+                mismatches.append(
+                    f"{name} as {case.role} ({case.relationship}): got {status}, table says {want}"
+                )
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_changing_the_id_never_reveals_another_patient(signed_in):
+    client, doctor = signed_in("physician")
+    mine = new_patient(given="Mine", family="Ownpatient")
+    relate(doctor, mine, "care_team")
+    theirs = new_patient(given="Theirs", family="Otherpatient")
+    for path in ("/clinical/patients/{}/", "/clinical/patients/{}/print/"):
+        assert client.get(path.format(mine)).status_code == 200
+        response = client.get(path.format(theirs))
+        assert response.status_code == 404
+        assert b"Otherpatient" not in response.content
+    for bad in ("not-a-uuid", "../../etc", RANDOM_ID.upper()):
+        assert client.get(f"/clinical/patients/{bad}/").status_code == 404
+
+
+def test_sensitive_items_follow_the_table(signed_in, make_user):
+    """A sensitive note shows only where the table says permit+S."""
+    writer = make_user("physician")
+    for relationship in ("care_team", "department"):
+        client, reader = signed_in("nurse")
+        patient = new_patient(given="Sens", family=f"Itive{relationship}")
+        relate(writer, patient, "care_team")
+        relate(reader, patient, relationship)
+        for text, sensitivity in (("PLAIN-NOTE", ""), ("HIV-NOTE", "hiv")):
+            gateway.note_create(
+                actor=writer,
+                session=WARD,
+                purpose=PurposeOfUse.TREATMENT,
+                patient_id=patient,
+                title="n",
+                text=text,
+                sensitivity=sensitivity,
+            )
+        body = client.get(f"/clinical/patients/{patient}/").content.decode()
+        expects_sensitive = read_cell("nurse", relationship, "normal") == "permit+S"
+        assert "PLAIN-NOTE" in body
+        assert ("HIV-NOTE" in body) is expects_sensitive
+        assert ("sensitive item(s) are not shown" in body) is not expects_sensitive

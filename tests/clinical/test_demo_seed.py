@@ -1,0 +1,49 @@
+"""The clinical seed step of the demo hospital."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from safeward.audit.models import AuditEvent
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical import gateway
+from safeward.identity.models import User
+from tests.clinical.conftest import WARD
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo(settings, tmp_path, monkeypatch):
+    settings.SAFEWARD_DEMO = True
+    settings.VAR_DIR = tmp_path / "var"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    monkeypatch.setenv("SAFEWARD_DEMO_PATIENTS", "15")
+    return settings
+
+
+def test_seed_creates_patients_with_charts_and_special_records(demo):
+    call_command("demo", "seed")
+    physician = User.objects.get(username="demo.physician")
+    clerk = User.objects.get(username="demo.registration_clerk")
+    page = gateway.patient_search(
+        actor=clerk, session=WARD, purpose=PurposeOfUse.OPERATIONS, mrn="DEMO-00001"
+    )
+    assert page.results[0].flags == ("vip",)
+    canary = gateway.patient_search(
+        actor=clerk, session=WARD, purpose=PurposeOfUse.OPERATIONS, mrn="DEMO-00004"
+    )
+    assert canary.results == []  # confidential, and the clerk has no relationship: not even listed
+    cared_for = gateway.patient_search(
+        actor=physician, session=WARD, purpose=PurposeOfUse.TREATMENT, mrn="DEMO-00011"
+    )
+    chart = gateway.chart_read(
+        actor=physician, session=WARD, purpose=PurposeOfUse.TREATMENT, patient_id=cared_for.results[0].id
+    )
+    assert chart.encounters
+    assert chart.results
+    assert chart.notes
+    events = AuditEvent.objects.count()
+    call_command("demo", "seed")  # idempotent
+    assert AuditEvent.objects.count() == events

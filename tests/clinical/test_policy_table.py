@@ -1,0 +1,216 @@
+"""docs/clinical-policy.md is the decision table; every row of it is a test
+case here. The table is parsed from the document and each cell is compared
+with `policy.decide`, so the document and the code cannot drift apart.
+
+To regenerate the tables after a deliberate policy change:
+    .venv/bin/python -m tests.clinical.test_policy_table   (prints the Markdown)
+and review the diff of docs/clinical-policy.md like code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safeward.clinical import policy
+from safeward.clinical.policy import (
+    AccessContext,
+    Action,
+    Effect,
+    Relationship,
+    Resource,
+    Section,
+    Subject,
+    WorkforceLevel,
+)
+from safeward.identity.roles import CATALOG
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "clinical-policy.md"
+RELATIONSHIPS = ["care_team", "attending", "department", "appointment_today", "none"]
+DATA_KINDS = ["normal", "confidential", "excluded", "payer_restricted"]
+WRITE_SECTIONS = [
+    Section.DEMOGRAPHICS,
+    Section.APPOINTMENTS,
+    Section.ENCOUNTERS,
+    Section.NOTES,
+    Section.PROBLEMS,
+    Section.MEDICATIONS,
+    Section.ORDERS,
+    Section.RESULTS,
+    Section.CARE_TEAM,
+]
+ROLES = {spec.code: spec for spec in CATALOG}
+
+
+def subject(role: str, workforce: WorkforceLevel = WorkforceLevel.FULL) -> Subject:
+    return Subject(
+        user_id=1, permissions=frozenset(p.value for p in ROLES[role].permissions), workforce=workforce
+    )
+
+
+def resource(relationship: str, data: str) -> Resource:
+    rels = frozenset() if relationship == "none" else frozenset({Relationship(relationship)})
+    return Resource(
+        patient_id="p",
+        relationships=rels,
+        confidential=data == "confidential",
+        excluded_by_patient=data == "excluded",
+        payer_restricted=data == "payer_restricted",
+    )
+
+
+def cell(decision: policy.Decision, mask: frozenset[Section]) -> str:
+    if decision.effect is Effect.PERMIT:
+        text = "permit+S" if decision.include_sensitive else "permit"
+        if decision.sections != mask:
+            text += " -" + ",".join(sorted(s.value for s in mask - decision.sections))
+        return text
+    return "break-glass" if decision.effect is Effect.BREAK_GLASS else "deny"
+
+
+def read_cell(role: str, relationship: str, data: str) -> str:
+    decision = policy.decide(subject(role), resource(relationship, data), Action.READ, AccessContext())
+    return cell(decision, policy.role_sections(subject(role)))
+
+
+def write_cell(role: str, section: Section, relationship: str) -> str:
+    decision = policy.decide(
+        subject(role), resource(relationship, "normal"), Action.CREATE, AccessContext(), section=section
+    )
+    return {Effect.PERMIT: "permit", Effect.BREAK_GLASS: "break-glass", Effect.DENY: "deny"}[decision.effect]
+
+
+def render_tables() -> str:
+    lines = ["<!-- table:masks -->", "| role | sections disclosed when permitted |", "|---|---|"]
+    for role in ROLES:
+        sections = sorted(s.value for s in policy.role_sections(subject(role)))
+        lines.append(f"| {role} | {', '.join(sections) or '—'} |")
+    lines += ["", "<!-- table:read -->", "| role | data | " + " | ".join(RELATIONSHIPS) + " |"]
+    lines.append("|---|---|" + "---|" * len(RELATIONSHIPS))
+    for role in ROLES:
+        for data in DATA_KINDS:
+            cells = [read_cell(role, rel, data) for rel in RELATIONSHIPS]
+            lines.append(f"| {role} | {data} | " + " | ".join(cells) + " |")
+    lines += ["", "<!-- table:write -->", "| role | writes | " + " | ".join(RELATIONSHIPS) + " |"]
+    lines.append("|---|---|" + "---|" * len(RELATIONSHIPS))
+    for role in ROLES:
+        for section in WRITE_SECTIONS:
+            cells = [write_cell(role, section, rel) for rel in RELATIONSHIPS]
+            if set(cells) == {"deny"}:
+                continue
+            lines.append(f"| {role} | {section.value} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _table(name: str) -> list[list[str]]:
+    text = DOC.read_text(encoding="utf-8")
+    block = text.split(f"<!-- table:{name} -->", 1)[1].strip().split("\n\n", 1)[0]
+    rows = [line for line in block.splitlines() if line.startswith("|")][2:]
+    return [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+
+
+def test_mask_table_matches_policy():
+    rows = {r[0]: r[1] for r in _table("masks")}
+    assert set(rows) == set(ROLES), "every role of the catalog has a row"
+    for role, sections in rows.items():
+        expected = ", ".join(sorted(s.value for s in policy.role_sections(subject(role)))) or "—"
+        assert sections == expected, role
+
+
+READ_ROWS = [
+    (r[0], r[1], rel, value) for r in _table("read") for rel, value in zip(RELATIONSHIPS, r[2:], strict=True)
+]
+
+
+@pytest.mark.parametrize(("role", "data", "relationship", "expected"), READ_ROWS)
+def test_read_table_row(role, data, relationship, expected):
+    assert read_cell(role, relationship, data) == expected
+
+
+def test_read_table_covers_every_role_and_case():
+    covered = {(r, d) for r, d, _, _ in READ_ROWS}
+    assert covered == {(r, d) for r in ROLES for d in DATA_KINDS}
+
+
+WRITE_ROWS = [
+    (r[0], r[1], rel, value) for r in _table("write") for rel, value in zip(RELATIONSHIPS, r[2:], strict=True)
+]
+
+
+@pytest.mark.parametrize(("role", "section", "relationship", "expected"), WRITE_ROWS)
+def test_write_table_row(role, section, relationship, expected):
+    assert write_cell(role, Section(section), relationship) == expected
+
+
+def test_write_table_lists_every_permitted_write():
+    listed = {(r, s) for r, s, _, _ in WRITE_ROWS}
+    for role in ROLES:
+        for section in WRITE_SECTIONS:
+            cells = {write_cell(role, section, rel) for rel in RELATIONSHIPS}
+            assert (cells == {"deny"}) == ((role, section.value) not in listed), (role, section)
+
+
+# --- the gates (written as prose + a small table in the document) ---------------------------------
+@pytest.mark.parametrize(
+    ("workforce", "action", "expected"),
+    [
+        (WorkforceLevel.ENDED, Action.READ, "deny"),
+        (WorkforceLevel.BLOCKED, Action.READ, "deny"),
+        (WorkforceLevel.CLINICAL_READ_ONLY, Action.READ, "permit+S"),
+        (WorkforceLevel.CLINICAL_READ_ONLY, Action.CREATE, "deny"),
+        (WorkforceLevel.TRAINING_DUE, Action.CREATE, "permit"),
+        (WorkforceLevel.UNMANAGED, Action.READ, "permit+S"),
+    ],
+)
+def test_workforce_gate(workforce, action, expected):
+    decision = policy.decide(
+        subject("physician", workforce),
+        resource("care_team", "normal"),
+        action,
+        AccessContext(),
+        section=Section.NOTES if action is Action.CREATE else None,
+    )
+    got = cell(decision, policy.role_sections(subject("physician"))) if action is Action.READ else None
+    if action is Action.CREATE:
+        got = "permit" if decision.permitted else "deny"
+    assert got == expected
+    gates = _table("gates")
+    assert [workforce.value, action.value, expected] in [r[:3] for r in gates]
+
+
+def test_zone_gate_denies_even_break_glass():
+    unreachable = AccessContext(reachable=False, reachable_reason="remote_access_not_permitted")
+    grant = Resource(patient_id="p", break_glass_active=True)
+    decision = policy.decide(subject("nurse"), grant, Action.READ, unreachable)
+    assert decision.effect is Effect.DENY
+    assert decision.reason == "zone_remote_access_not_permitted"
+
+
+def test_break_glass_grant_permits_everything_of_the_role_with_sensitive():
+    grant = Resource(patient_id="p", break_glass_active=True, confidential=True, excluded_by_patient=True)
+    decision = policy.decide(subject("physician"), grant, Action.READ, AccessContext(purpose="ETREAT"))
+    assert decision.permitted
+    assert decision.emergency
+    assert decision.include_sensitive
+    assert decision.sections == policy.role_sections(subject("physician"))
+
+
+def test_search_discloses_demographics_only():
+    decision = policy.decide(subject("physician"), resource("none", "normal"), Action.SEARCH, AccessContext())
+    assert decision.permitted
+    assert decision.sections == frozenset({Section.DEMOGRAPHICS})
+
+
+def test_system_actor_writes_but_never_reads():
+    system = Subject(user_id=None, permissions=frozenset(), system=True)
+    assert policy.decide(system, Resource(), Action.CREATE, AccessContext(), section=Section.NOTES).permitted
+    assert not policy.decide(system, resource("none", "normal"), Action.READ, AccessContext()).permitted
+
+
+def test_write_needs_a_section():
+    with pytest.raises(ValueError, match="section"):
+        policy.decide(subject("physician"), resource("care_team", "normal"), Action.CREATE, AccessContext())
+
+
+if __name__ == "__main__":  # pragma: no cover - documentation helper
+    print(render_tables())
