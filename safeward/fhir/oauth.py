@@ -1,0 +1,281 @@
+"""OAuth2 for SMART on FHIR, on django-oauth-toolkit (DOT), mounted at /o/.
+
+* `/o/authorize/` — DOT's authorization view (authorization code + PKCE S256,
+  required by settings). It sits behind SafeWard's sign-in and MFA: an
+  anonymous visitor is sent to the login page first. The scopes granted are
+  narrowed to what the signed-in user's permissions could ever use; an EHR
+  launch (`launch=<code>` from `/o/launch/`) pins the token to one patient.
+* `/o/token/` — the authorization-code exchange is DOT's; the client
+  credentials grant for backend services is SafeWard's, authenticated by a
+  signed JWT client assertion (private_key_jwt, RFC 7523, SMART Backend
+  Services), each assertion usable once. Tokens are DOT's (hashed at rest).
+* `/o/launch/` — a signed-in clinician opens an app for a patient they may
+  see (checked and audited by the gateway): a one-time launch code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from oauth2_provider.models import AccessToken, Application, set_token_value
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.views import AuthorizationView, TokenView
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from safeward import clock
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
+from safeward.clinical import gateway
+from safeward.clinical.api import purpose_for
+from safeward.clinical.types import NotFound, SessionContext
+from safeward.fhir.models import ClientKey, LaunchCode, TokenContext, UsedAssertion
+from safeward.fhir.smart import parse_scope, scopes_within_rights
+from safeward.identity.decorators import AUTHENTICATED_ONLY, DECLARED_PERMISSION
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+from safeward.identity.selectors import user_account_usable, user_permissions
+
+PUBLIC = "public"  # declared: the token endpoint authenticates the client itself
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_MAX_LIFETIME = dt.timedelta(minutes=5)
+LAUNCH_LIFETIME = dt.timedelta(minutes=5)
+ALGORITHMS = ("RS384", "ES384", "RS256", "ES256")
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
+    response = JsonResponse({"error": error, "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- authorize --------------------------------------------------------------------------------------
+class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type hints
+    """DOT's consent page, behind SafeWard's sign-in. Declared `authenticated`:
+    any signed-in account may approve an app for itself; what the token then
+    reaches is its user's policy ∩ its scopes."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Unlike DOT's own view this one is not exempt from LoginRequiredMiddleware:
+        # SafeWard's sign-in (with MFA) comes first.
+        if request.method == "GET" and request.GET.get("launch"):
+            request.session["smart_launch"] = request.GET["launch"][:128]
+        response: HttpResponse = super().dispatch(request, *args, **kwargs)
+        return response
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = self.request.user
+        assert isinstance(user, User)
+        requested = str(form.cleaned_data.get("scope") or "").split()
+        form.cleaned_data["scope"] = " ".join(scopes_within_rights(requested, user_permissions(user=user)))
+        response: HttpResponse = super().form_valid(form)
+        launch = self.request.session.pop("smart_launch", None)
+        location = getattr(self, "success_url", "") or ""
+        code = parse_qs(urlsplit(location).query).get("code", [""])[0]
+        if launch and code:
+            LaunchCode.objects.filter(
+                code_hash=_hash(launch), user=user, used_at__isnull=True, expires_at__gt=clock.now()
+            ).update(grant_code_hash=_hash(code))
+        return response
+
+
+setattr(Authorize, DECLARED_PERMISSION, AUTHENTICATED_ONLY)
+
+
+# --- launch -----------------------------------------------------------------------------------------
+class LaunchInput(serializers.Serializer[Any]):
+    patient_id = serializers.UUIDField()
+
+
+class LaunchOutput(serializers.Serializer[Any]):
+    launch = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
+class Launch(APIView):
+    """An EHR launch: a one-time code naming a patient the signed-in user may
+    see (the gateway reads the patient: policy and audit as for any read)."""
+
+    required_permission = Perm.CLINICAL_PATIENT_READ
+
+    @extend_schema(request=LaunchInput, responses={201: LaunchOutput}, operation_id="smart_launch_create")
+    def post(self, request: Request) -> Response:
+        from safeward.fhir.smart import session_for
+
+        data = LaunchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        patient_id = str(data.validated_data["patient_id"])
+        user = request.user
+        assert isinstance(user, User)
+        try:
+            gateway.patient_read(
+                actor=user, session=session_for(request), purpose=purpose_for(user), patient_id=patient_id
+            )
+        except NotFound:
+            return Response({"detail": "No such record."}, status=404)
+        code = secrets.token_urlsafe(32)
+        now = clock.now()
+        LaunchCode.objects.create(
+            code_hash=_hash(code),
+            user=user,
+            patient_id=patient_id,
+            created_at=now,
+            expires_at=now + LAUNCH_LIFETIME,
+        )
+        return Response(
+            LaunchOutput({"launch": code, "expires_in": int(LAUNCH_LIFETIME.total_seconds())}).data,
+            status=201,
+        )
+
+
+# --- token ------------------------------------------------------------------------------------------
+class Token(APIView):
+    """The token endpoint: client credentials with a JWT client assertion
+    (SafeWard's), everything else DOT's (authorization code with PKCE,
+    refresh). Anonymous by nature: the client authenticates in the body."""
+
+    required_permission = PUBLIC
+    permission_classes = [AllowAny]
+    authentication_classes = ()
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> HttpResponse:
+        django_request = request._request
+        form = django_request.POST
+        if form.get("grant_type") == "client_credentials" and form.get("client_assertion_type") == JWT_BEARER:
+            return backend_service_token(django_request)
+        response: HttpResponse = TokenView.as_view()(django_request)
+        if response.status_code == 200 and form.get("grant_type") == "authorization_code":
+            _bind_launch(form.get("code", ""), response)
+        return response
+
+
+def _bind_launch(code: str, response: HttpResponse) -> None:
+    """Pin the token issued for this authorization code to the launch's patient."""
+    if not code:
+        return
+    launch = LaunchCode.objects.filter(grant_code_hash=_hash(code), used_at__isnull=True).first()
+    body = json.loads(response.content)
+    raw = body.get("access_token")
+    if raw is None:
+        return
+    token = AccessToken.objects.filter(token_checksum=_hash(raw)).first()
+    if token is None:
+        return
+    now = clock.now()
+    TokenContext.objects.create(
+        access_token=token, patient_id=launch.patient_id if launch is not None else None, created_at=now
+    )
+    if launch is not None:
+        LaunchCode.objects.filter(pk=launch.pk).update(used_at=now)
+
+
+def backend_service_token(request: HttpRequest) -> HttpResponse:
+    """SMART Backend Services: verify the client assertion, then issue a
+    token for the application's service account, scopes narrowed to its rights."""
+    assertion = request.POST.get("client_assertion", "")
+    if not assertion or len(assertion) > 8192:
+        return _oauth_error("invalid_client", "A client assertion is required.", 401)
+    try:
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+        client_id = str(claims.get("iss", ""))
+    except jwt.PyJWTError:
+        return _oauth_error("invalid_client", "The client assertion is malformed.", 401)
+    application = (
+        Application.objects.filter(
+            client_id=client_id[:100], authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS
+        )
+        .select_related("user")
+        .first()
+    )
+    key = ClientKey.objects.filter(application=application).first() if application is not None else None
+    if application is None or key is None or application.user is None:
+        return _oauth_error("invalid_client", "Unknown client.", 401)
+    audience = request.build_absolute_uri(reverse("oauth:token"))
+    try:
+        verified = jwt.decode(
+            assertion,
+            key.public_key_pem,
+            algorithms=[key.algorithm],
+            audience=audience,
+            issuer=client_id,
+            options={"require": ["iss", "sub", "aud", "exp", "jti"]},
+        )
+    except jwt.PyJWTError:
+        _audit_token(application, None, Outcome.DENIED, "client_assertion_invalid")
+        return _oauth_error("invalid_client", "The client assertion is not valid.", 401)
+    now = clock.now()
+    expires = dt.datetime.fromtimestamp(int(verified["exp"]), tz=dt.UTC)
+    if verified.get("sub") != client_id or expires - now > ASSERTION_MAX_LIFETIME:
+        return _oauth_error("invalid_client", "The client assertion is not valid.", 401)
+    user = application.user
+    if not user_account_usable(user=user):
+        _audit_token(application, user, Outcome.DENIED, "service_account_unusable")
+        return _oauth_error("invalid_client", "The client may not obtain tokens.", 401)
+    requested = request.POST.get("scope", "").split()
+    system_only = [w for w in requested if (s := parse_scope(w)) is not None and s.context == "system"]
+    granted = scopes_within_rights(system_only, user_permissions(user=user))
+    if not granted:
+        return _oauth_error("invalid_scope", "None of the requested scopes can be granted.")
+    try:
+        with transaction.atomic():
+            UsedAssertion.objects.filter(expires_at__lt=now).delete()
+            UsedAssertion.objects.create(
+                application_id=application.pk, jti=str(verified["jti"])[:200], expires_at=expires
+            )
+            raw = secrets.token_urlsafe(32)
+            lifetime = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+            token = AccessToken(
+                user=user,
+                application=application,
+                expires=timezone.now() + dt.timedelta(seconds=lifetime),
+                scope=" ".join(granted),
+            )
+            set_token_value(token, raw)
+            token.save()
+            TokenContext.objects.create(access_token=token, patient_id=None, created_at=now)
+            _audit_token(application, user, Outcome.SUCCESS, "client_credentials")
+    except IntegrityError:
+        return _oauth_error("invalid_client", "The client assertion was already used.", 401)
+    response = JsonResponse(
+        {"access_token": raw, "token_type": "Bearer", "expires_in": lifetime, "scope": " ".join(granted)}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _audit_token(application: Application, user: User | None, outcome: Outcome, reason: str) -> None:
+    audit_record(
+        action=Action.LOGIN,
+        outcome=outcome,
+        actor=user,
+        actor_username="" if user is not None else f"oauth-client:{application.pk}",
+        resource_type="OAuthToken",
+        resource_id=str(application.pk),
+        patient_id="",
+        purpose=PurposeOfUse.OPERATIONS,
+        reason=reason,
+        fields=(),
+        detail={"grant": "client_credentials", "client": application.client_id},
+    )
+
+
+__all__ = ["Authorize", "Launch", "SessionContext", "Token"]

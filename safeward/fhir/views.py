@@ -1,0 +1,578 @@
+"""HL7 FHIR R4 at /fhir/: CapabilityStatement, SMART configuration, read and
+search of Patient, Encounter, Condition, Observation, MedicationRequest and
+AllergyIntolerance, and Patient create. Every access goes through the
+clinical gateway (policy, mask, audit); every resource returned is validated
+with `fhir.resources.R4B`; every error is an OperationOutcome.
+
+Authentication: an OAuth2 bearer token (SMART scopes, safeward/fhir/smart.py)
+or a SafeWard browser session (the policy alone)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, parsers, renderers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from safeward.clinical import gateway
+from safeward.clinical.api import purpose_for
+from safeward.clinical.gateway.fhir_support import chart_item_read
+from safeward.clinical.policy import Section
+from safeward.clinical.types import Chart, Conflict, Forbidden, InvalidInput, NotFound, PatientView
+from safeward.fhir import resources
+from safeward.fhir.smart import RESOURCE_SECTIONS, access_for, session_for
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+
+FHIR_JSON = "application/fhir+json"
+PUBLIC = "public"  # declared: open to anonymous callers on purpose (FHIR metadata, SMART discovery)
+MAX_COUNT = 50
+DEFAULT_COUNT = 20
+
+ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "duplicate",
+    415: "not-supported",
+    422: "processing",
+}
+
+
+def outcome(status: int, text: str, *, code: str | None = None, expression: str | None = None) -> Response:
+    issue: dict[str, Any] = {
+        "severity": "error",
+        "code": code or ISSUE_CODES.get(status, "exception"),
+        "diagnostics": text,
+    }
+    if expression:
+        issue["expression"] = [expression]
+    body = resources.validated({"resourceType": "OperationOutcome", "issue": [issue]})
+    return Response(body, status=status, content_type=FHIR_JSON)
+
+
+class FhirRenderer(renderers.JSONRenderer):
+    media_type = FHIR_JSON
+    format = "fhir"
+
+
+class FhirJsonRenderer(renderers.JSONRenderer):
+    media_type = "application/json"
+
+
+class FhirParser(parsers.JSONParser):
+    media_type = FHIR_JSON
+
+
+class FhirView(APIView):
+    renderer_classes = [FhirRenderer, FhirJsonRenderer]
+    parser_classes = [FhirParser, parsers.JSONParser]
+    required_permission: Any = Perm.CLINICAL_PATIENT_READ
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, NotFound):
+            return outcome(404, "No such resource.")
+        if isinstance(exc, InvalidInput):
+            name, message = next(iter(exc.errors.items()))
+            return outcome(400, f"{name}: {message}", expression=name)
+        if isinstance(exc, Conflict):
+            return outcome(409, str(exc) or "Conflict.")
+        if isinstance(exc, Forbidden):
+            return outcome(403, "Not permitted.")
+        if isinstance(exc, exceptions.ParseError):
+            return outcome(400, "The body is not valid JSON.", code="structure")
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            response = outcome(401, "Authentication required.")
+            response["WWW-Authenticate"] = 'Bearer realm="fhir"'
+            return response
+        if isinstance(exc, exceptions.PermissionDenied):
+            return outcome(403, "Not permitted.")
+        if isinstance(exc, exceptions.APIException):
+            return outcome(exc.status_code, str(exc.detail) if isinstance(exc.detail, str) else "Refused.")
+        raise exc
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.accepted_media_type is None:
+            response.accepted_renderer = FhirRenderer()
+            response.accepted_media_type = FHIR_JSON
+            response.renderer_context = self.get_renderer_context()
+        return response
+
+    def ctx(self, request: Request, *, patient_id: str | None, needs: frozenset[Section]) -> dict[str, Any]:
+        user = request.user
+        assert isinstance(user, User)
+        return {
+            "actor": user,
+            "session": session_for(request, patient_id=patient_id, needs=needs),
+            "purpose": purpose_for(user),
+        }
+
+    def item_read(self, request: Request, resource_type: str, item_id: str) -> tuple[Chart, Any]:
+        """One chart item through the gateway; the token's scopes are applied
+        for the item's own patient."""
+        needs = RESOURCE_SECTIONS[resource_type]
+        return chart_item_read(
+            **self.ctx(request, patient_id=None, needs=needs),
+            resource_type=resource_type,
+            item_id=item_id,
+            session_for_patient=lambda pid: session_for(request, patient_id=pid, needs=needs),
+        )
+
+
+# --- capability and discovery ----------------------------------------------------------------
+SEARCH_PARAMS: dict[str, list[tuple[str, str]]] = {
+    "Patient": [("_id", "token"), ("identifier", "token"), ("name", "string"), ("birthdate", "date")],
+    "Encounter": [("_id", "token"), ("patient", "reference"), ("date", "date")],
+    "Condition": [
+        ("_id", "token"),
+        ("patient", "reference"),
+        ("code", "token"),
+        ("onset-date", "date"),
+        ("recorded-date", "date"),
+    ],
+    "Observation": [("_id", "token"), ("patient", "reference"), ("code", "token"), ("date", "date")],
+    "MedicationRequest": [
+        ("_id", "token"),
+        ("patient", "reference"),
+        ("code", "token"),
+        ("authoredon", "date"),
+    ],
+    "AllergyIntolerance": [("_id", "token"), ("patient", "reference"), ("date", "date")],
+}
+
+
+class Metadata(FhirView):
+    required_permission = PUBLIC
+    permission_classes = [AllowAny]
+    authentication_classes = ()
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        base = request.build_absolute_uri(reverse("fhir:metadata")).rsplit("/metadata", 1)[0]
+        rest_resources = []
+        for resource_type, params in SEARCH_PARAMS.items():
+            interactions = [{"code": "read"}, {"code": "search-type"}]
+            if resource_type == "Patient":
+                interactions.append({"code": "create"})
+            rest_resources.append(
+                {
+                    "type": resource_type,
+                    "interaction": interactions,
+                    "searchParam": [{"name": n, "type": t} for n, t in [*params, ("_count", "number")]],
+                }
+            )
+        body = {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": "2026-11-28",
+            "kind": "instance",
+            "fhirVersion": "4.0.1",
+            "format": [FHIR_JSON, "json"],
+            "software": {"name": "SafeWard", "version": "0.1.0"},
+            "implementation": {"description": "SafeWard FHIR R4 API", "url": base},
+            "rest": [
+                {
+                    "mode": "server",
+                    "security": {
+                        "cors": False,
+                        "service": [
+                            {
+                                "coding": [
+                                    {
+                                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                        "code": "SMART-on-FHIR",
+                                    }
+                                ]
+                            }
+                        ],
+                        "description": "OAuth2, SMART on FHIR v2 scopes (.well-known/smart-configuration)",
+                    },
+                    "resource": rest_resources,
+                }
+            ],
+        }
+        return Response(resources.validated(body), content_type=FHIR_JSON)
+
+
+class SmartConfiguration(FhirView):
+    required_permission = PUBLIC
+    permission_classes = [AllowAny]
+    authentication_classes = ()
+    renderer_classes = [renderers.JSONRenderer]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        def url(name: str) -> str:
+            return request.build_absolute_uri(reverse(name))
+
+        return Response(
+            {
+                "issuer": url("fhir:metadata").rsplit("/metadata", 1)[0],
+                "authorization_endpoint": url("oauth:authorize"),
+                "token_endpoint": url("oauth:token"),
+                "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
+                "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+                "grant_types_supported": ["authorization_code", "client_credentials"],
+                "scopes_supported": ["launch", "launch/patient", "patient/*.rs", "user/*.rs", "system/*.rs"],
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"],
+                "capabilities": [
+                    "launch-ehr",
+                    "client-public",
+                    "client-confidential-symmetric",
+                    "client-confidential-asymmetric",
+                    "context-ehr-patient",
+                    "permission-v2",
+                    "permission-patient",
+                    "permission-user",
+                ],
+            }
+        )
+
+
+# --- search helpers -------------------------------------------------------------------------------
+_DATE = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)?(\d{4})(?:-(\d{2})(?:-(\d{2})(T[0-9:.+\-Z]+)?)?)?$")
+
+
+def _date_range(value: str) -> tuple[str, dt.datetime, dt.datetime]:
+    """A FHIR date search value → (prefix, start, end) in UTC; InvalidInput otherwise."""
+    match = _DATE.match(value)
+    if match is None:
+        raise InvalidInput({"date": "Not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or a dateTime)."})
+    prefix, year, month, day, time = match.groups()
+    prefix = prefix or "eq"
+    if prefix not in ("eq", "gt", "lt", "ge", "le"):
+        raise InvalidInput({"date": "Only the eq, gt, ge, lt and le prefixes are supported."})
+    try:
+        if time:
+            start = dt.datetime.fromisoformat(f"{year}-{month}-{day}{time}".replace("Z", "+00:00"))
+            if start.tzinfo is None:
+                start = start.replace(tzinfo=dt.UTC)
+            return prefix, start, start + dt.timedelta(seconds=1)
+        y = int(year)
+        if day:
+            start = dt.datetime(y, int(month), int(day), tzinfo=dt.UTC)
+            return prefix, start, start + dt.timedelta(days=1)
+        if month:
+            m = int(month)
+            start = dt.datetime(y, m, 1, tzinfo=dt.UTC)
+            end = dt.datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=dt.UTC)
+            return prefix, start, end
+        return prefix, dt.datetime(y, 1, 1, tzinfo=dt.UTC), dt.datetime(y + 1, 1, 1, tzinfo=dt.UTC)
+    except ValueError:
+        raise InvalidInput({"date": "Not a valid date."}) from None
+
+
+def _date_matches(
+    value: dt.datetime | dt.date | None, criterion: tuple[str, dt.datetime, dt.datetime]
+) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    prefix, start, end = criterion
+    return {
+        "eq": start <= value < end,
+        "gt": value >= end,
+        "ge": value >= start,
+        "lt": value < start,
+        "le": value < end,
+    }[prefix]
+
+
+def _token(value: str) -> tuple[str | None, str]:
+    if "|" in value:
+        system, code = value.split("|", 1)
+        return system or None, code
+    return None, value
+
+
+def _patient_reference(value: str) -> str:
+    reference = value.removeprefix("Patient/")
+    try:
+        return str(uuid.UUID(reference))
+    except ValueError:
+        raise InvalidInput({"patient": "Expected a reference Patient/<id>."}) from None
+
+
+def _count(params: Any) -> int:
+    raw = params.get("_count")
+    if raw is None:
+        return DEFAULT_COUNT
+    if not raw.isdigit() or len(raw) > 4:
+        raise InvalidInput({"_count": "Expected a whole number."})
+    return min(int(raw), MAX_COUNT)
+
+
+def _page(params: Any) -> int:
+    raw = params.get("_page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InvalidInput({"_page": "Expected a page number from 1."})
+    return int(raw)
+
+
+def bundle(
+    request: Request,
+    resource_type: str,
+    items: list[dict[str, Any]],
+    *,
+    total: int | None,
+    next_page: int | None,
+) -> dict[str, Any]:
+    base = request.build_absolute_uri(reverse("fhir:search", args=[resource_type]))
+    params = {k: v for k, v in request.query_params.items() if k != "_page"}
+    links = [{"relation": "self", "url": f"{base}?{urlencode(request.query_params)}"}]
+    if next_page is not None:
+        links.append({"relation": "next", "url": f"{base}?{urlencode({**params, '_page': next_page})}"})
+    body: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": request.build_absolute_uri(reverse("fhir:read", args=[resource_type, item["id"]])),
+                "resource": item,
+                "search": {"mode": "match"},
+            }
+            for item in items
+        ],
+    }
+    if total is not None:
+        body["total"] = total
+    return resources.validated(body)
+
+
+# Per resource type: the Chart attributes, the converter and the date each `date`-like parameter compares.
+def _chart_date(item: Any, name: str) -> Any:
+    return getattr(item, name)
+
+
+CHART_TYPES: dict[str, tuple[tuple[str, ...], Callable[[Any, str], dict[str, Any]], dict[str, str]]] = {
+    "Encounter": (("encounters",), resources.encounter_resource, {"date": "started_at"}),
+    "Condition": (
+        ("problems",),
+        resources.condition_resource,
+        {"onset-date": "onset", "recorded-date": "recorded_at"},
+    ),
+    "Observation": (("results", "orders"), resources.observation_resource, {"date": "effective_at"}),
+    "MedicationRequest": (("medications",), resources.medication_resource, {"authoredon": "authored_at"}),
+    "AllergyIntolerance": (("allergies",), resources.allergy_resource, {"date": "recorded_at"}),
+}
+CODE_SYSTEMS = {"Condition": None, "Observation": resources.LOINC, "MedicationRequest": resources.RXNORM}
+COMMON = {"_count", "_page", "_format"}
+
+
+def _code_matches(resource_type: str, item: Any, system: str | None, code: str) -> bool:
+    if resource_type == "Condition":
+        item_system = resources.CONDITION_SYSTEMS.get(item.code_system)
+        return item.code == code and (system is None or system == item_system)
+    if resource_type == "MedicationRequest":
+        return item.rxnorm == code and (system is None or system == resources.RXNORM)
+    return bool(item.code == code and (system is None or system == resources.LOINC))
+
+
+def _check_params(request: Request, resource_type: str) -> None:
+    known = {name for name, _ in SEARCH_PARAMS[resource_type]} | COMMON
+    if resource_type != "Patient":
+        known.add("subject")
+    unknown = sorted(set(request.query_params) - known)
+    strict = "handling=strict" in request.headers.get("Prefer", "")
+    if unknown and strict:
+        raise InvalidInput({unknown[0][:40]: "Unknown search parameter."})
+
+
+def _scope_check(request: Request, resource_type: str) -> None:
+    """A token must carry some scope for this resource type at all (403
+    insufficient scope); what it may see of a given patient is the gateway's."""
+    access = access_for(request)
+    if access is None:
+        return
+    needs = RESOURCE_SECTIONS[resource_type]
+    if not (needs & (access.user_read | access.patient_read)):
+        raise exceptions.PermissionDenied
+
+
+class ResourceSearch(FhirView):
+    """GET /fhir/<type>?...: search. POST /fhir/Patient: create."""
+
+    def get_permissions(self) -> Any:
+        # Patient create needs the register permission; search needs read.
+        if self.request.method == "POST":
+            self.required_permission = Perm.CLINICAL_PATIENT_REGISTER
+        return super().get_permissions()
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, resource_type: str) -> Response:
+        if resource_type not in SEARCH_PARAMS:
+            return outcome(404, "Unknown or unsupported resource type.", code="not-supported")
+        _scope_check(request, resource_type)
+        _check_params(request, resource_type)
+        count, page = _count(request.query_params), _page(request.query_params)
+        if resource_type == "Patient":
+            items, more = self._patients(request, count, page)
+        else:
+            items, more = self._chart_items(request, resource_type, count, page)
+        return Response(
+            bundle(
+                request,
+                resource_type,
+                items,
+                total=None if more else (page - 1) * count + len(items),
+                next_page=page + 1 if more else None,
+            ),
+            content_type=FHIR_JSON,
+        )
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, resource_type: str) -> Response:
+        if resource_type != "Patient":
+            if resource_type in SEARCH_PARAMS:
+                return outcome(405, "Only Patient can be created here.", code="not-supported")
+            return outcome(404, "Unknown or unsupported resource type.", code="not-supported")
+        access = access_for(request)
+        if access is not None and not access.may_create_patient:
+            raise exceptions.PermissionDenied
+        data = resources.patient_input(request.data)
+        created = gateway.patient_register(
+            **self.ctx(request, patient_id=None, needs=RESOURCE_SECTIONS["Patient"]), data=data
+        )
+        response = Response(resources.patient_resource(created), status=201, content_type=FHIR_JSON)
+        response["Location"] = request.build_absolute_uri(reverse("fhir:read", args=["Patient", created.id]))
+        return response
+
+    def _patients(self, request: Request, count: int, page: int) -> tuple[list[dict[str, Any]], bool]:
+        params = request.query_params
+        needs = RESOURCE_SECTIONS["Patient"]
+        access = access_for(request)
+        pinned = access.patient_id if access is not None and access.pinned else None
+        if "_id" in params or pinned:
+            wanted = params.get("_id") or pinned
+            if pinned and wanted != pinned:
+                return [], False
+            try:
+                view = gateway.patient_read(
+                    **self.ctx(request, patient_id=wanted, needs=needs), patient_id=str(wanted)
+                )
+            except NotFound:
+                return [], False
+            views = [view] if view.sections and self._patient_matches(view, params) else []
+            return [resources.patient_resource(v) for v in views][:count], False
+        mrn = national_id = None
+        if identifier := params.get("identifier"):
+            system, value = _token(identifier)
+            if system in (None, resources.MRN_SYSTEM):
+                mrn = value
+            elif system == resources.SSN_SYSTEM:
+                national_id = value
+            else:
+                return [], False
+        birth = None
+        if birthdate := params.get("birthdate"):
+            prefix, start, end = _date_range(birthdate)
+            if prefix != "eq" or end - start != dt.timedelta(days=1):
+                raise InvalidInput({"birthdate": "Search by a full date of birth (YYYY-MM-DD)."})
+            birth = start.date()
+        if count == 0:
+            count = 1
+        result = gateway.patient_search(
+            **self.ctx(request, patient_id=None, needs=needs),
+            mrn=mrn,
+            name=params.get("name") or None,
+            birth_date=birth,
+            national_id=national_id,
+            page=page,
+            page_size=count,
+        )
+        return [resources.patient_resource(v) for v in result.results], result.has_next
+
+    @staticmethod
+    def _patient_matches(view: PatientView, params: Any) -> bool:
+        if identifier := params.get("identifier"):
+            _, value = _token(identifier)
+            if value not in (view.mrn, view.national_id):
+                return False
+        if name := params.get("name"):
+            names = [n.casefold() for n in (view.given_name or "", view.family_name or "") for n in n.split()]
+            if not all(any(n.startswith(w) for n in names) for w in name.casefold().split()):
+                return False
+        if birthdate := params.get("birthdate"):
+            return _date_matches(view.birth_date, _date_range(birthdate))
+        return True
+
+    def _chart_items(
+        self, request: Request, resource_type: str, count: int, page: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        params = request.query_params
+        attributes, convert, dates = CHART_TYPES[resource_type]
+        needs = RESOURCE_SECTIONS[resource_type]
+        reference = params.get("patient") or params.get("subject")
+        if "_id" in params:
+            try:
+                chart, item = self.item_read(request, resource_type, params["_id"])
+            except NotFound:
+                return [], False
+            patient_id = chart.patient.id
+            if reference and _patient_reference(reference) != patient_id:
+                return [], False
+            items = [item]
+        elif reference:
+            patient_id = _patient_reference(reference)
+            chart = gateway.chart_read(
+                **self.ctx(request, patient_id=patient_id, needs=needs), patient_id=patient_id
+            )
+            items = [i for a in attributes for i in (getattr(chart, a) or [])]
+        else:
+            access = access_for(request)
+            if access is not None and access.pinned and access.patient_id:
+                patient_id = access.patient_id
+                chart = gateway.chart_read(
+                    **self.ctx(request, patient_id=patient_id, needs=needs), patient_id=patient_id
+                )
+                items = [i for a in attributes for i in (getattr(chart, a) or [])]
+            else:
+                raise InvalidInput({"patient": "Search by patient (patient=Patient/<id>) or by _id."})
+        if code := params.get("code"):
+            if resource_type not in CODE_SYSTEMS:
+                raise InvalidInput({"code": "Not a search parameter of this resource type."})
+            system, value = _token(code)
+            items = [i for i in items if _code_matches(resource_type, i, system, value)]
+        for name, attribute in dates.items():
+            if name in params:
+                criterion = _date_range(params[name])
+                items = [i for i in items if _date_matches(getattr(i, attribute), criterion)]
+        start = (page - 1) * count
+        shown = items[start : start + count]
+        return [convert(i, patient_id) for i in shown], len(items) > start + count
+
+
+class ResourceRead(FhirView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request, resource_type: str, resource_id: str) -> Response:
+        if resource_type not in SEARCH_PARAMS:
+            return outcome(404, "Unknown or unsupported resource type.", code="not-supported")
+        _scope_check(request, resource_type)
+        if resource_type == "Patient":
+            view = gateway.patient_read(
+                **self.ctx(request, patient_id=resource_id, needs=RESOURCE_SECTIONS["Patient"]),
+                patient_id=resource_id,
+            )
+            if Section.DEMOGRAPHICS not in view.sections:
+                raise NotFound
+            return Response(resources.patient_resource(view), content_type=FHIR_JSON)
+        chart, item = self.item_read(request, resource_type, resource_id)
+        convert = CHART_TYPES[resource_type][1]
+        return Response(convert(item, chart.patient.id), content_type=FHIR_JSON)

@@ -1,0 +1,168 @@
+"""The clinical REST API: chart and scheduling through the gateway, errors
+mapped to 404/400/409/403 with one JSON shape, every route declared."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from safeward import clock
+from safeward.audit.models import AuditEvent
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical import gateway
+from safeward.clinical.types import new_submission_token
+from tests.clinical.conftest import WARD, relate
+from tests.conftest import sign_in
+from tests.fhir.helpers import bearer, token
+
+pytestmark = pytest.mark.django_db
+BASE = "/api/v1/clinical"
+
+
+def test_chart_read_through_the_gateway(make_user, client, patient):
+    doctor = make_user("physician")
+    relate(doctor, patient, "care_team")
+    gateway.note_create(
+        actor=doctor,
+        session=WARD,
+        purpose=PurposeOfUse.TREATMENT,
+        patient_id=patient,
+        title="Day 1",
+        text="Stable.",
+    )
+    sign_in(client, doctor)
+    body = client.get(f"{BASE}/patients/{patient}/chart/").json()
+    assert body["patient"]["family_name"] == "Quist"
+    assert [n["text"] for n in body["notes"]] == ["Stable."]
+    assert AuditEvent.objects.filter(actor_id=doctor.pk, action="read", resource_type="Chart").exists()
+
+
+def test_registration_never_sees_a_note_and_ids_reveal_nothing(make_user, client, patient):
+    clerk = make_user("registration_clerk")
+    relate(clerk, patient, "appointment_today")
+    sign_in(client, clerk)
+    body = client.get(f"{BASE}/patients/{patient}/chart/").json()
+    assert body["notes"] is None
+    assert body["problems"] is None
+    missing = client.get(f"{BASE}/patients/00000000-0000-4000-8000-000000000001/chart/")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "No such record."}
+
+
+def test_unrelated_clinician_gets_404_not_403(make_user, client, patient):
+    doctor = make_user("physician")
+    sign_in(client, doctor)
+    assert client.get(f"{BASE}/patients/{patient}/chart/").status_code == 404
+
+
+def test_it_admin_sees_no_chart(make_user, client, patient):
+    admin = make_user("it_admin")
+    sign_in(client, admin)
+    assert client.get(f"{BASE}/patients/{patient}/chart/").status_code in (403, 404)
+    assert client.get(f"{BASE}/patients/?name=ada").status_code == 403
+
+
+def test_search_register_and_double_post(make_user, client):
+    clerk = make_user("registration_clerk")
+    sign_in(client, clerk)
+    submission = new_submission_token()
+    data = {
+        "given_name": "Iris",
+        "family_name": "Okafor",
+        "birth_date": "1988-08-08",
+        "sex": "female",
+        "submission": submission,
+    }
+    first = client.post(f"{BASE}/patients/", data, content_type="application/json")
+    assert first.status_code == 201, first.content
+    second = client.post(f"{BASE}/patients/", data, content_type="application/json")
+    assert second.status_code == 409
+    results = client.get(f"{BASE}/patients/", {"name": "oka"}).json()["results"]
+    assert [r["id"] for r in results] == [first.json()["id"]]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"given_name": "", "family_name": "X", "birth_date": "1988-08-08"},
+        {"given_name": "A" * 500, "family_name": "X", "birth_date": "1988-08-08"},
+        {"given_name": "A", "family_name": "X", "birth_date": "1988-02-31"},
+        {"given_name": "A", "family_name": "X", "birth_date": "2999-01-01"},
+        {"given_name": "A", "family_name": "X", "birth_date": "1988-08-08", "sex": "robot"},
+        {"given_name": "A", "family_name": "X", "birth_date": "1988-08-08", "email": "nope"},
+    ],
+)
+def test_bad_input_is_400_and_nothing_saved(make_user, client, data):
+    clerk = make_user("registration_clerk")
+    sign_in(client, clerk)
+    response = client.post(f"{BASE}/patients/", data, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Invalid input."
+    assert "A" * 50 not in response.content.decode()
+    assert client.get(f"{BASE}/patients/", {"birth_date": "1988-08-08"}).json()["results"] == []
+
+
+def test_malformed_json_is_400(make_user, client):
+    sign_in(client, make_user("registration_clerk"))
+    response = client.post(f"{BASE}/patients/", "{oops", content_type="application/json")
+    assert response.status_code == 400
+    assert "detail" in response.json()
+
+
+def test_schedule_book_cancel_check_in(make_user, client, patient):
+    from safeward.identity.models import Department
+
+    scheduler = make_user("registration_clerk")
+    clinic = Department.objects.create(code="api-clinic", name="API clinic")
+    today = clock.now().date() + dt.timedelta(days=1)
+    gateway.slots_create(
+        actor=scheduler,
+        session=WARD,
+        department_id=clinic.pk,
+        day=today,
+        start=dt.time(9),
+        end=dt.time(10),
+        minutes=30,
+    )
+    sign_in(client, scheduler)
+    slots = client.get(f"{BASE}/schedule/", {"department_id": clinic.pk, "day": today.isoformat()}).json()
+    assert len(slots) == 2
+    booking = {"patient_id": patient, "slot_id": slots[0]["id"], "reason": "check-up"}
+    booked = client.post(f"{BASE}/appointments/", booking, content_type="application/json")
+    assert booked.status_code == 201, booked.content
+    taken = client.post(f"{BASE}/appointments/", booking, content_type="application/json")
+    assert taken.status_code == 409
+    appointment = booked.json()["id"]
+    assert client.post(
+        f"{BASE}/appointments/{appointment}/check-in/", content_type="application/json"
+    ).status_code in (200, 400)
+    other = client.post(
+        f"{BASE}/appointments/", {**booking, "slot_id": slots[1]["id"]}, content_type="application/json"
+    )
+    assert (
+        client.post(
+            f"{BASE}/appointments/{other.json()['id']}/cancel/", content_type="application/json"
+        ).status_code
+        == 200
+    )
+
+
+def test_bearer_token_scopes_narrow_the_rest_api(make_user, client, patient):
+    doctor = make_user("physician")
+    relate(doctor, patient, "care_team")
+    raw = token(doctor, "user/Observation.rs")
+    body = client.get(f"{BASE}/patients/{patient}/chart/", **bearer(raw)).json()
+    assert body["results"] == []
+    assert body["notes"] is None
+    assert body["patient"]["family_name"] is None
+
+
+def test_schema_is_served_at_a_stable_url(make_user, client):
+    sign_in(client, make_user("physician"))
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    paths = (
+        response.json()["paths"] if response["Content-Type"].endswith("json") else response.content.decode()
+    )
+    assert "/api/v1/clinical/patients/{patient_id}/chart/" in paths
