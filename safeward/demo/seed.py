@@ -1,0 +1,317 @@
+"""The demo hospital's seed: an ordered list of steps, each idempotent.
+
+`seed_demo()` runs every step of `SEED_STEPS` in one transaction and then
+writes the demo credentials file. To add data (patients, encounters...),
+write a function that takes a `SeedContext` and append it to `SEED_STEPS`;
+it must leave the database as it found it when run a second time.
+
+Demo only: every entry point refuses unless `SAFEWARD_DEMO` is on.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import generate_totp_secret
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action
+from safeward.demo.tls import write_private
+from safeward.identity import services as identity_services
+from safeward.identity.models import Department, NetworkZone, Role, RoleAssignment, User
+from safeward.identity.roles import CATALOG, RoleSpec
+
+CREDENTIALS_FILENAME = "demo-credentials.json"
+LOGIN_PATH = "/accounts/login/"
+
+# (code, name): the hospital's departments. Codes are stable; seeding again
+# keeps existing rows.
+DEPARTMENTS: tuple[tuple[str, str], ...] = (
+    ("emergency", "Emergency department"),
+    ("internal-medicine", "Internal medicine"),
+    ("surgery", "Surgery"),
+    ("pediatrics", "Pediatrics"),
+    ("radiology", "Radiology"),
+    ("laboratory", "Laboratory"),
+    ("pharmacy", "Pharmacy"),
+    ("administration", "Administration and registration"),
+    ("finance", "Finance and billing"),
+    ("it", "Information technology"),
+    ("hr", "Human resources"),
+    ("compliance", "Compliance, privacy and audit"),
+)
+
+# role code -> (first name, last name, department code, job title). Synthetic
+# names, no real people.
+DEMO_STAFF: dict[str, tuple[str, str, str, str]] = {
+    "physician": ("Amara", "Lindqvist", "internal-medicine", "Attending physician"),
+    "nurse": ("Tomasz", "Oyelaran", "emergency", "Registered nurse"),
+    "registration_clerk": ("Priya", "Halvorsen", "administration", "Registration clerk"),
+    "billing_clerk": ("Mateo", "Kowalczyk", "finance", "Billing clerk"),
+    "lab_technician": ("Ines", "Abernathy", "laboratory", "Laboratory technician"),
+    "pharmacist": ("Kenji", "Mbeki", "pharmacy", "Clinical pharmacist"),
+    "hr_officer": ("Sofia", "Delacroix-Nyberg", "hr", "HR officer"),
+    "it_admin": ("Rafael", "Okonkwo", "it", "IT administrator"),
+    "security_officer": ("Hana", "Villanueva", "it", "Information security officer"),
+    "privacy_officer": ("Olumide", "Strand", "compliance", "Privacy officer"),
+    "auditor": ("Greta", "Achterberg", "compliance", "Internal auditor"),
+    "vendor": ("Luca", "Ferreira-Sato", "it", "Vendor support engineer"),
+}
+
+DEMO_ZONE = "demo-loopback"
+DEMO_ZONE_CIDRS = ["127.0.0.0/8", "::1/128"]
+
+
+def demo_username(role_code: str) -> str:
+    return f"demo.{role_code}"
+
+
+@dataclass
+class DemoCredential:
+    username: str
+    password: str
+    role: str
+    role_name: str
+    full_name: str
+    department: str
+    totp_secret: str
+
+    def otpauth_uri(self, user: User) -> str:
+        return str(get_mfa_adapter().build_totp_url(user, self.totp_secret))
+
+
+@dataclass
+class SeedContext:
+    """What the steps share. `previous` holds the credentials file as it was
+    before this run (empty when there was none); `credentials` is what the
+    staff step writes for this run."""
+
+    write: Callable[[str], None]
+    previous: dict[str, dict[str, Any]]
+    credentials: list[tuple[DemoCredential, User]] = field(default_factory=list)
+    departments: dict[str, Department] = field(default_factory=dict)
+
+
+def require_demo_mode() -> None:
+    if not settings.SAFEWARD_DEMO:
+        raise ImproperlyConfigured(
+            "The demo hospital runs only in demo mode: set SAFEWARD_DEMO=1 (never in production)."
+        )
+    if settings.PRODUCTION:  # settings.py refuses this too; belt and braces
+        raise ImproperlyConfigured("The demo hospital never runs with production settings.")
+
+
+def credentials_path() -> Path:
+    return Path(settings.VAR_DIR) / CREDENTIALS_FILENAME
+
+
+def load_credentials(path: Path) -> dict[str, dict[str, Any]]:
+    """The users of an earlier credentials file by username; empty when the
+    file is missing or unreadable (the seed then issues new credentials)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {entry["username"]: entry for entry in data["users"] if isinstance(entry, dict)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _new_password() -> str:
+    # 4 groups of 6 characters from a 64-symbol alphabet: 144 bits.
+    token = secrets.token_urlsafe(18)
+    return "-".join(token[i : i + 6] for i in range(0, 24, 6))
+
+
+# --- Steps -------------------------------------------------------------------
+
+
+def seed_departments(ctx: SeedContext) -> None:
+    created = 0
+    for code, name in DEPARTMENTS:
+        department, was_created = Department.objects.get_or_create(code=code, defaults={"name": name})
+        ctx.departments[code] = department
+        if was_created:
+            created += 1
+            # identity has no department service yet; record the change here.
+            audit_record(
+                action=Action.CONFIG_CHANGE,
+                resource_type="Department",
+                resource_id=department.pk,
+                detail={"department": code, "created": True, "demo": True},
+            )
+    ctx.write(f"departments: {len(DEPARTMENTS)} ({created} new)")
+
+
+def seed_network_zone(ctx: SeedContext) -> None:
+    """The demo runs on loopback, so loopback is the clinical network."""
+    zone = NetworkZone.objects.filter(name=DEMO_ZONE).first()
+    if zone is None or sorted(zone.cidrs) != sorted(DEMO_ZONE_CIDRS) or not zone.clinical:
+        identity_services.zone_save(
+            actor=None,
+            name=DEMO_ZONE,
+            cidrs=DEMO_ZONE_CIDRS,
+            clinical=True,
+            description="Demo hospital: this machine's loopback addresses are the clinical network.",
+        )
+        ctx.write(f"network zone {DEMO_ZONE}: {', '.join(DEMO_ZONE_CIDRS)} (clinical)")
+    else:
+        ctx.write(f"network zone {DEMO_ZONE}: unchanged")
+
+
+def _ensure_totp(user: User, secret: str | None) -> str:
+    """The user's TOTP authenticator holds `secret` (a new one when None)."""
+    adapter = get_mfa_adapter()
+    existing = list(Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP))
+    if secret is not None and len(existing) == 1:
+        try:
+            matches = adapter.decrypt(existing[0].data["secret"]) == secret
+        except Exception:  # an undecryptable secret (key gone) is re-enrolled below
+            matches = False
+        if matches:
+            return secret
+    secret = secret or generate_totp_secret()
+    if existing:
+        Authenticator.objects.filter(pk__in=[a.pk for a in existing]).delete()
+        audit_record(
+            action=Action.MFA_REMOVE, resource_type="User", resource_id=user.pk, detail={"demo": True}
+        )
+    Authenticator.objects.create(
+        user=user, type=Authenticator.Type.TOTP, data={"secret": adapter.encrypt(secret)}
+    )
+    audit_record(
+        action=Action.MFA_ENROL,
+        resource_type="User",
+        resource_id=user.pk,
+        detail={"factor": "totp", "demo": True},
+    )
+    return secret
+
+
+def _seed_one(ctx: SeedContext, spec: RoleSpec) -> tuple[DemoCredential, User, bool]:
+    first, last, department_code, job_title = DEMO_STAFF.get(
+        spec.code, ("Demo", spec.name, "administration", spec.name)
+    )
+    username = demo_username(spec.code)
+    department = ctx.departments.get(department_code) or Department.objects.get(code=department_code)
+    previous = ctx.previous.get(username)
+    user = User.objects.filter(username=username).first()
+    changed = False
+    if user is None:
+        password = _new_password()
+        user = identity_services.user_create(
+            actor=None,
+            username=username,
+            first_name=first,
+            last_name=last,
+            email=f"{username}@demo-hospital.invalid",
+            department=department,
+            job_title=job_title,
+            password=password,
+        )
+        secret = None
+        changed = True
+    elif previous is None or not user.check_password(str(previous.get("password", ""))):
+        # The file was lost or the password changed since: issue new credentials.
+        password = _new_password()
+        identity_services.user_set_password(actor=None, user=user, password=password)
+        secret = None
+        changed = True
+    else:
+        password = str(previous["password"])
+        secret = str(previous.get("totp_secret") or "") or None
+    new_secret = _ensure_totp(user, secret)
+    changed = changed or new_secret != secret
+    role = Role.objects.get(code=spec.code)
+    if not RoleAssignment.objects.filter(
+        user=user, role=role, status__in=[RoleAssignment.Status.ACTIVE, RoleAssignment.Status.PENDING]
+    ).exists():
+        identity_services.role_request(actor=None, user=user, role=role, reason="demo hospital seed")
+        changed = True
+    credential = DemoCredential(
+        username=username,
+        password=password,
+        role=spec.code,
+        role_name=spec.name,
+        full_name=f"{first} {last}",
+        department=department.name,
+        totp_secret=new_secret,
+    )
+    return credential, user, changed
+
+
+def seed_staff(ctx: SeedContext) -> None:
+    """One demo user for every role of the catalog, each with a password, an
+    enrolled TOTP authenticator and the role granted by the command line."""
+    changed = 0
+    for spec in CATALOG:
+        credential, user, was_changed = _seed_one(ctx, spec)
+        ctx.credentials.append((credential, user))
+        changed += was_changed
+    ctx.write(f"demo users: {len(CATALOG)} ({changed} new or updated)")
+
+
+SeedStep = Callable[[SeedContext], None]
+
+# The steps, in order. Later issues append their own (e.g. the clinical app's
+# synthetic patients after the staff who care for them).
+SEED_STEPS: list[SeedStep] = [seed_departments, seed_network_zone, seed_staff]
+
+
+def seed_clinical(ctx: SeedContext) -> None:
+    """Synthetic patients, charts, care teams and clinic slots (issue 5)."""
+    from safeward.clinical.demo import seed_clinical as clinical_step
+
+    clinical_step(ctx)
+
+
+SEED_STEPS.append(seed_clinical)
+
+
+# --- Running the seed --------------------------------------------------------
+
+
+def write_credentials(path: Path, credentials: list[tuple[DemoCredential, User]]) -> None:
+    """Atomically (re)write the credentials file, readable by its owner only."""
+    document = {
+        "warning": (
+            "DEMO HOSPITAL ONLY. These are published demo credentials for synthetic data; "
+            "never use them, or this mode, with real patient information."
+        ),
+        "login_path": LOGIN_PATH,
+        "users": [
+            {
+                "username": credential.username,
+                "password": credential.password,
+                "role": credential.role,
+                "role_name": credential.role_name,
+                "name": credential.full_name,
+                "department": credential.department,
+                "totp_secret": credential.totp_secret,
+                "otpauth_uri": credential.otpauth_uri(user),
+            }
+            for credential, user in credentials
+        ],
+    }
+    write_private(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+
+
+def seed_demo(*, write: Callable[[str], None] = lambda line: None) -> Path:
+    """Run every seed step in one transaction, then write the credentials
+    file. Returns the file's path."""
+    require_demo_mode()
+    path = credentials_path()
+    ctx = SeedContext(write=write, previous=load_credentials(path))
+    with transaction.atomic():
+        for step in SEED_STEPS:
+            step(ctx)
+    write_credentials(path, ctx.credentials)
+    return path

@@ -1,0 +1,276 @@
+"""Serving the demo: gunicorn over TLS, a tiny plain-HTTP server that only
+redirects to the HTTPS address, and optional background management commands,
+all supervised by one process that stops them together on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import os
+import shlex
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from django.core.management import get_commands, load_command_class
+from django.core.management.base import CommandError
+
+# Background management commands the demo starts when they exist in this
+# installation (checked at start-up, so the list may name commands that
+# arrive with later issues).
+DEFAULT_BACKGROUND_COMMANDS: tuple[str, ...] = ("audit seal --follow",)
+
+# Access log without query strings, referrers or user agents: %(U)s is the
+# path only. Query strings can carry identifiers; the audit trail records
+# accesses instead.
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+STOP_TIMEOUT_SECONDS = 15.0
+
+
+# --- Plain HTTP: redirect only ---------------------------------------------
+
+
+def redirect_target(base_url: str, raw_path: str) -> str:
+    """The HTTPS address for a request path. The host is fixed (never taken
+    from the request's Host header); anything that is not a plain origin-form
+    path goes to the front page."""
+    if not raw_path.startswith("/") or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in raw_path):
+        raw_path = "/"
+    return base_url.rstrip("/") + raw_path
+
+
+def make_redirect_handler(base_url: str) -> type[http.server.BaseHTTPRequestHandler]:
+    class RedirectHandler(http.server.BaseHTTPRequestHandler):
+        server_version = "SafeWard"
+        sys_version = ""
+        protocol_version = "HTTP/1.1"
+
+        def _redirect(self) -> None:
+            # 301 for GET/HEAD (what browsers expect); 308 keeps the method
+            # and body of anything else.
+            status = 301 if self.command in {"GET", "HEAD"} else 308
+            self.send_response(status)
+            self.send_header("Location", redirect_target(base_url, self.path))
+            self.send_header("Content-Length", "0")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+
+        def __getattr__(self, name: str) -> Callable[[], None]:
+            # http.server dispatches to do_<METHOD>; every method redirects.
+            if name.startswith("do_"):
+                return self._redirect
+            raise AttributeError(name)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: request lines carry query strings."""
+
+    return RedirectHandler
+
+
+class RedirectServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def start_redirect_server(host: str, port: int, base_url: str) -> RedirectServer:
+    server = RedirectServer((host, port), make_redirect_handler(base_url))
+    thread = threading.Thread(target=server.serve_forever, name="safeward-http-redirect", daemon=True)
+    thread.start()
+    return server
+
+
+# --- gunicorn ------------------------------------------------------------------
+
+
+def gunicorn_argv(
+    *, host: str, port: int, certfile: Path, keyfile: Path, workers: int, threads: int
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "safeward.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--certfile",
+        str(certfile),
+        "--keyfile",
+        str(keyfile),
+        # Threads keep browser connections alive without a buffering proxy in front.
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+        "--keep-alive",
+        "5",
+        "--limit-request-line",
+        "4094",
+        "--limit-request-fields",
+        "100",
+        "--no-control-socket",
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        ACCESS_LOG_FORMAT,
+        "--error-logfile",
+        "-",
+    ]
+
+
+def port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until_ready(
+    *, host: str, port: int, certfile: Path, alive: Callable[[], bool], timeout: float = 90.0
+) -> bool:
+    """True once GET /healthz answers 200 over TLS, verifying the demo's own
+    certificate; False when the server died or the time ran out."""
+    context = ssl.create_default_context(cafile=str(certfile))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            return False
+        connection = http.client.HTTPSConnection(host, port, context=context, timeout=5)
+        try:
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return True
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.25)
+    return False
+
+
+# --- Background management commands ----------------------------------------
+
+
+def available_background_commands(
+    candidates: Sequence[str], *, warn: Callable[[str], None]
+) -> list[list[str]]:
+    """The candidates that this installation can run: the command exists and
+    accepts the arguments (checked by parsing them, without running)."""
+    commands = get_commands()
+    runnable = []
+    for candidate in candidates:
+        argv = shlex.split(candidate)
+        if not argv:
+            continue
+        app = commands.get(argv[0])
+        if app is None:
+            warn(f"background command `safeward {candidate}` is not available here; skipped")
+            continue
+        command = load_command_class(app, argv[0])
+        try:
+            command.create_parser("safeward", argv[0]).parse_args(argv[1:])
+        except (CommandError, SystemExit):
+            warn(f"background command `safeward {candidate}` does not accept these arguments; skipped")
+            continue
+        runnable.append(argv)
+    return runnable
+
+
+# --- Supervisor ----------------------------------------------------------------
+
+
+@dataclass
+class Supervisor:
+    """Starts child processes in their own sessions (so a terminal's Ctrl-C
+    reaches only the supervisor) and stops them all, gently then firmly."""
+
+    env: Mapping[str, str]
+    say: Callable[[str], None]
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def start(self, name: str, argv: Sequence[str], cwd: Path | None = None) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(  # noqa: S603 - argv built from fixed parts, never a shell
+            list(argv), env=dict(self.env), cwd=cwd, start_new_session=True
+        )
+        self.children[name] = process
+        return process
+
+    def install_signal_handlers(self) -> None:
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            self.stopping.set()
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+
+    def stop_all(self) -> None:
+        for process in self.children.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for name, process in self.children.items():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.say(f"{name} did not stop in {STOP_TIMEOUT_SECONDS:.0f}s; killing it")
+                process.kill()
+                process.wait()
+
+    def watch(self, essential: str, poll_seconds: float = 0.5) -> int:
+        """Wait until a stop is requested (returns 0) or the essential child
+        exits on its own (returns 1). Background children that exit are
+        reported once and left stopped."""
+        reported: set[str] = set()
+        while not self.stopping.wait(poll_seconds):
+            for name, process in self.children.items():
+                code = process.poll()
+                if code is None or name in reported:
+                    continue
+                if name == essential:
+                    self.say(f"{name} exited unexpectedly (exit code {code})")
+                    return 1
+                self.say(f"background command {name} exited (exit code {code})")
+                reported.add(name)
+        return 0
+
+
+def child_environment(
+    base: Mapping[str, str], *, var_dir: Path, secret_key_file: Path | None
+) -> dict[str, str]:
+    env = dict(base)
+    env["SAFEWARD_DEMO"] = "1"
+    env["SAFEWARD_VAR_DIR"] = str(var_dir)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "safeward.settings")
+    if secret_key_file is not None:
+        env.pop("SAFEWARD_SECRET_KEY", None)
+        env["SAFEWARD_SECRET_KEY_FILE"] = str(secret_key_file)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def python_command(*args: str) -> list[str]:
+    """`safeward <args>` run with this interpreter."""
+    return [sys.executable, "-m", "safeward.cli", *args]
+
+
+def default_workers() -> int:
+    return max(2, min(3, os.cpu_count() or 2))
