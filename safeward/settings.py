@@ -90,13 +90,20 @@ INSTALLED_APPS = [
     "safeward.crypto",
     "safeward.identity",
     "safeward.workforce",
+    "safeward.clinical",
+    "safeward.fhir",
     "safeward.web",
+    "safeward.demo",
 ]
 
 AUTH_USER_MODEL = "identity.User"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after SecurityMiddleware, so responses that later middleware
+    # returns early (refusals, redirects, static files) carry these headers too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "safeward.web.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "safeward.identity.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,11 +113,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "safeward.identity.middleware.SessionGuardMiddleware",
+    "safeward.workforce.middleware.WorkforceAccessMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "safeward.identity.middleware.RequireMFAMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "safeward.web.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "safeward.urls"
@@ -128,6 +134,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "safeward.web.context_processors.safeward",
+                "safeward.workforce.context_processors.workforce_banner",
             ],
         },
     }
@@ -190,9 +197,13 @@ ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
-# SafeWard's own throttle (identity.throttle) replaces allauth's login_failed
-# limit, which would let an attacker lock any account out from anywhere.
-ACCOUNT_RATE_LIMITS = {"login_failed": False}
+# SafeWard's own throttle (identity.throttle) replaces allauth's password
+# limit (AccountAdapter.pre_authenticate does not call allauth's), which would
+# let an attacker lock any account out from anywhere. allauth.mfa reuses the
+# "login_failed" limit for second-factor codes, keyed by user: only someone who
+# already passed the password can spend it, so it stays on (5 wrong codes per
+# 5 minutes per account, and 10 a minute per address).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 
 MFA_ADAPTER = "safeward.identity.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
@@ -213,6 +224,17 @@ SAFEWARD_REMOTE_MFA_WINDOW_MINUTES = env.integer("SAFEWARD_REMOTE_MFA_WINDOW_MIN
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = SAFEWARD_SESSION_ABSOLUTE_HOURS * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Workforce (issue 7): overdue training makes clinical access read-only after
+# this many days, and blocks the account (training page only) after that many;
+# access-review items move up one level each time this many days pass undecided.
+SAFEWARD_TRAINING_READ_ONLY_AFTER_DAYS = env.integer(
+    "SAFEWARD_TRAINING_READ_ONLY_AFTER_DAYS", 14, minimum=0, maximum=365
+)
+SAFEWARD_TRAINING_BLOCK_AFTER_DAYS = env.integer(
+    "SAFEWARD_TRAINING_BLOCK_AFTER_DAYS", 30, minimum=0, maximum=365
+)
+SAFEWARD_REVIEW_ESCALATION_DAYS = env.integer("SAFEWARD_REVIEW_ESCALATION_DAYS", 7, minimum=1, maximum=90)
 
 # Login throttling (identity.throttle).
 SAFEWARD_THROTTLE_WINDOW_MINUTES = env.integer("SAFEWARD_THROTTLE_WINDOW_MINUTES", 15, minimum=1)
@@ -306,6 +328,8 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    # SMART on FHIR v2 scopes (patient/*.rs, user/Observation.rs, ...): safeward/fhir/smart.py
+    "SCOPES_BACKEND_CLASS": "safeward.fhir.smart.SmartScopes",
 }
 
 # --- Static files, i18n, logging ------------------------------------------

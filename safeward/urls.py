@@ -1,10 +1,21 @@
 from django.urls import include, path
 
+from safeward.identity.api import MeView, SchemaView
+
 urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("safeward.identity.urls")),
     path("", include("safeward.web.urls")),
     path("", include("safeward.crypto.urls")),
+    path("", include("safeward.workforce.urls")),
+    path("", include("safeward.audit.urls")),
+    path("", include("safeward.clinical.urls")),
+    path("api/v1/me/", MeView.as_view(), name="api_me"),
+    path("api/v1/workforce/", include(("safeward.workforce.api", "workforce_api"))),
+    path("api/schema/", SchemaView.as_view(), name="api_schema"),
+    path("api/v1/clinical/", include(("safeward.clinical.api_urls", "clinical_api"))),
+    path("fhir/", include(("safeward.fhir.urls", "fhir"))),
+    path("o/", include(("safeward.fhir.oauth_urls", "oauth"))),
 ]
 
 handler400 = "safeward.web.views.bad_request"

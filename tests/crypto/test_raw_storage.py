@@ -108,7 +108,9 @@ def assert_nothing_readable(raw: bytes, totp_secret: str, where: str):
 def _payload() -> str:
     import json
 
-    return json.dumps(PHI | {"birth_date": PHI["birth_date"].isoformat(), "scan": PHI["scan"].hex()})
+    birth_date, scan = PHI["birth_date"], PHI["scan"]
+    assert isinstance(birth_date, dt.date) and isinstance(scan, bytes)
+    return json.dumps(PHI | {"birth_date": birth_date.isoformat(), "scan": scan.hex()})
 
 
 @pytest.mark.slow
