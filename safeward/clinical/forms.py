@@ -52,7 +52,7 @@ class SearchForm(forms.Form):
         label="Name",
         max_length=100,
         required=False,
-        help_text="Start of a given or family name, e.g. “quis ad”.",
+        help_text="Start of a given or family name, e.g. “smi jo” for Jo Smith.",
     )
     mrn = forms.CharField(label="Medical record number", max_length=40, required=False)
     birth_date = forms.DateField(label="Date of birth", required=False, widget=DateInput)

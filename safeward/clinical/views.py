@@ -88,13 +88,15 @@ def _conflict(request: HttpRequest, error: Conflict) -> HttpResponse:
 
 
 # --- search and registration --------------------------------------------------------------------
-@require_GET
+@require_http_methods(["GET", "POST"])
 @requires(Perm.CLINICAL_PATIENT_READ)
 def search(request: HttpRequest) -> HttpResponse:
-    form = SearchForm(request.GET or None)
+    """Search criteria are names, birth dates and identifiers, so they travel in
+    the POST body, never in the URL (browser history, proxy and server logs)."""
+    form = SearchForm(request.POST or None)
     results = None
     status = 200
-    if request.GET and form.is_valid():
+    if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
             results = gateway.patient_search(
@@ -110,15 +112,18 @@ def search(request: HttpRequest) -> HttpResponse:
             status = 400
         except Forbidden:
             return _page(request, "clinical/unreachable.html", {}, status=403)
-    elif request.GET:
+    elif request.method == "POST":
         status = 400
-    next_query = ""
-    if results is not None and results.has_next:
-        query = request.GET.copy()
-        query["page"] = str(results.page + 1)
-        next_query = query.urlencode()
     return _page(
-        request, "clinical/search.html", {"form": form, "results": results, "next_query": next_query}, status
+        request,
+        "clinical/search.html",
+        {
+            "form": form,
+            "results": results,
+            "next_page": results.page + 1 if results is not None and results.has_next else None,
+            "can_register": request.user.has_perm(Perm.CLINICAL_PATIENT_REGISTER),
+        },
+        status,
     )
 
 

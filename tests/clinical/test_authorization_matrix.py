@@ -136,7 +136,7 @@ def _note_data():
 # url name -> (request, expected status)
 RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
     "search": (
-        lambda c: c.client.get("/clinical/", {"name": "quist"}),
+        lambda c: c.client.post("/clinical/", {"name": "quist"}),
         _needs(Perm.CLINICAL_PATIENT_READ, lambda c: 200),
     ),
     "register": (

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def test_search_then_open_chart(signed_in, patient):
     client, doctor = signed_in("physician")
     relate(doctor, patient, "care_team")
-    page = client.get("/clinical/", {"name": "qui"})
+    page = client.post("/clinical/", {"name": "qui"})
     assert page.status_code == 200
     body = page.content.decode()
     assert "QUIST, Ada" in body
@@ -30,10 +30,10 @@ def test_search_then_open_chart(signed_in, patient):
 
 def test_search_without_criteria_is_400(signed_in):
     client, _ = signed_in("registration_clerk")
-    assert client.get("/clinical/", {"name": ""}).status_code == 400
-    assert client.get("/clinical/", {"name": "x" * 101}).status_code == 400
-    assert client.get("/clinical/", {"birth_date": "1980-02-31"}).status_code == 400
-    assert client.get("/clinical/", {"name": "ab"}).status_code == 400  # too short for a prefix
+    assert client.post("/clinical/", {"name": ""}).status_code == 400
+    assert client.post("/clinical/", {"name": "x" * 101}).status_code == 400
+    assert client.post("/clinical/", {"birth_date": "1980-02-31"}).status_code == 400
+    assert client.post("/clinical/", {"name": "ab"}).status_code == 400  # too short for a prefix
 
 
 def test_registration_flow_and_double_post(signed_in):
@@ -174,7 +174,7 @@ def test_it_admin_and_hr_see_no_chart(signed_in, patient):
     for role in ("it_admin", "hr_officer"):
         client, _ = signed_in(role)
         assert client.get(f"/clinical/patients/{patient}/").status_code == 403
-        assert client.get("/clinical/", {"name": "quist"}).status_code == 403
+        assert client.post("/clinical/", {"name": "quist"}).status_code == 403
 
 
 def test_registration_never_sees_a_note(signed_in, patient, make_user):
@@ -215,3 +215,12 @@ def test_other_patient_id_is_404_same_as_missing(signed_in, patient):
         return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "CSRF", text)
 
     assert normalise(a.content) == normalise(b.content)
+
+
+def test_search_criteria_never_travel_in_the_url(signed_in, patient):
+    """Names and identifiers in a query string end up in browser history and logs."""
+    client, doctor = signed_in("physician")
+    relate(doctor, patient, "care_team")
+    assert client.get("/clinical/", {"name": "qui"}).status_code == 200
+    assert b"QUIST" not in client.get("/clinical/", {"name": "qui"}).content
+    assert b'method="post"' in client.get("/clinical/").content

@@ -109,7 +109,8 @@ def _payload() -> str:
     import json
 
     birth_date, scan = PHI["birth_date"], PHI["scan"]
-    assert isinstance(birth_date, dt.date) and isinstance(scan, bytes)
+    assert isinstance(birth_date, dt.date)
+    assert isinstance(scan, bytes)
     return json.dumps(PHI | {"birth_date": birth_date.isoformat(), "scan": scan.hex()})
 
 

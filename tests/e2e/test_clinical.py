@@ -146,7 +146,9 @@ def test_break_glass_end_to_end(browser, page, live_server, screenshot, frozen_c
     sign_in_browser(page, nurse)
 
     # Denied: no relationship.
-    page.goto("/clinical/?mrn=MRN-7001")
+    page.goto("/clinical/")
+    page.fill("input[name=mrn]", "MRN-7001")
+    page.click("form.patient-search button[type=submit]")
     page.get_by_role("link", name="NORDMANN, Kari").click()
     page.wait_for_selector("h1:has-text('No record you may open')")
     screenshot(page, "clinical-10-denied")
