@@ -136,9 +136,9 @@ def care_team_users() -> list[tuple[int, str]]:
     from safeward.identity.models import User
 
     found = dict(
-        User.objects.filter(
-            username__in=[u for u, _ in CARE_TEAM_USERNAMES], is_active=True
-        ).values_list("username", "pk")
+        User.objects.filter(username__in=[u for u, _ in CARE_TEAM_USERNAMES], is_active=True).values_list(
+            "username", "pk"
+        )
     )
     return [(found[username], role) for username, role in CARE_TEAM_USERNAMES if username in found]
 
@@ -147,9 +147,10 @@ def generate(
     *,
     patients: int,
     batch_size: int,
+    start: int = 1,
     progress: Callable[[dict[str, int]], None] = lambda counts: None,
 ) -> dict[str, int]:
-    """Write patients 1..`patients` in batches; returns the total counts."""
+    """Write `patients` patients numbered from `start`, in batches; returns the total counts."""
     from safeward.clinical.gateway.bulk import BulkPatient, patients_bulk_create
     from safeward.clinical.types import SessionContext, SystemActor
 
@@ -159,8 +160,9 @@ def generate(
     staff = tuple(care_team_users())
     now = clock.now()
     totals: dict[str, int] = {}
-    for first in range(1, patients + 1, batch_size):
-        last = min(patients, first + batch_size - 1)
+    end = start + patients - 1
+    for first in range(start, end + 1, batch_size):
+        last = min(end, first + batch_size - 1)
         batch = [
             BulkPatient(record=record, care_team=staff if number % CARE_EVERY == 0 else ())
             for number, record in records(first, last, pools, now)

@@ -55,7 +55,8 @@ def test_scale_writes_encrypted_searchable_patients_with_one_audit_event_per_bat
     chart = gateway.chart_read(
         actor=physician, session=WARD, purpose=PurposeOfUse.TREATMENT, patient_id=by_mrn.results[0].id
     )
-    assert chart.encounters and chart.results
+    assert chart.encounters
+    assert chart.results
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT family_name, mrn FROM clinical_patient")

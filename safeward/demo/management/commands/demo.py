@@ -64,6 +64,9 @@ class Command(BaseCommand):
         scale.add_argument("--patients", type=int, required=True, help="How many (1 to 1,000,000).")
         scale.add_argument("--batch-size", type=int, default=1000, help="Patients per transaction.")
         scale.add_argument(
+            "--start", type=int, default=1, help="Number of the first patient (parallel loaders take ranges)."
+        )
+        scale.add_argument(
             "--benchmark-database",
             metavar="NAME",
             help="Outside demo mode: the name of the benchmark database in use (must start with 'bench').",
@@ -100,7 +103,8 @@ class Command(BaseCommand):
         if named is not None:
             if not (named.startswith("bench") and named == connection.settings_dict["NAME"]):
                 raise CommandError(
-                    "--benchmark-database must name the database in use, and its name must start with 'bench'."
+                    "--benchmark-database must name the database in use, "
+                    "and its name must start with 'bench'."
                 )
         else:
             try:
@@ -111,14 +115,16 @@ class Command(BaseCommand):
                 ) from None
         total: int = options["patients"]
         batch_size: int = options["batch_size"]
-        if not 1 <= total <= 1_000_000:
-            raise CommandError("--patients must be between 1 and 1,000,000.")
+        start: int = options["start"]
+        if not 1 <= total <= 1_000_000 or not 1 <= start <= 1_000_000:
+            raise CommandError("--patients and --start must be between 1 and 1,000,000.")
         if not 1 <= batch_size <= 10_000:
             raise CommandError("--batch-size must be between 1 and 10,000.")
         started = time.monotonic()
         with tqdm(total=total, unit="patient", file=sys.stderr, disable=None) as bar:
             totals = scale.generate(
                 patients=total,
+                start=start,
                 batch_size=batch_size,
                 progress=lambda counts: bar.update(counts["Patient"] + counts["skipped"]),
             )

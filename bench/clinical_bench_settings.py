@@ -1,0 +1,7 @@
+"""Bench-only settings for bench/clinical_chart.py: the product's settings
+with one extra URL, the direct (unencrypted, unaudited) chart view. Never
+used by the product; the product's URLconf does not contain that view."""
+
+from safeward.settings import *  # noqa: F403 - the product's settings, unchanged
+
+ROOT_URLCONF = "clinical_bench_urls"

@@ -1,0 +1,346 @@
+"""Opening a patient chart: through the gateway (policy + decryption + audit)
+against the same queries on unencrypted copies of the rows without audit,
+under `wrk` on loopback against gunicorn with the production settings.
+
+    .venv/bin/python bench/clinical_chart.py --patients 100000 --duration 10 --rounds 3
+    .venv/bin/python bench/clinical_chart.py --reuse --profile   # where the gateway's time goes
+
+Creates the database bench_clinical on 127.0.0.1:5432 (user postgres), loads
+the patients with `safeward demo scale`, puts a bench physician on the care
+team of --charts charted patients (one note each, through the gateway), and
+copies those patients' rows decrypted into bench_plain_* tables (every other
+row is copied too, with NULL in the formerly encrypted columns, so that the
+tables have the same size). One gunicorn (SAFEWARD_ENV=production, 2 workers
+x 4 threads, settings `clinical_bench_settings`) serves both paths:
+
+* gateway: GET /api/v1/clinical/patients/<id>/chart/ (the product's API)
+* direct:  GET /bench/direct-chart/<id>/ (bench-only URLconf; DRF view, same
+  middleware, authentication and permission declaration)
+
+No TLS: wrk talks plain HTTP and sends X-Forwarded-Proto from a trusted
+proxy address (127.0.0.1), as behind a TLS-terminating proxy; TLS would
+cost both paths the same. Rounds alternate between the paths; the database
+is dropped at the end unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import clinical_common as cc
+
+DB = "bench_clinical"
+BENCH_USER = "bench.physician"
+PATHS = {"gateway": "/api/v1/clinical/patients/{}/chart/", "direct": "/bench/direct-chart/{}/"}
+PLAIN_MODELS = (
+    "Patient",
+    "Encounter",
+    "ClinicalNote",
+    "Condition",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Observation",
+    "Appointment",
+    "Document",
+    "CareTeamMembership",
+)
+
+
+def prepare(charts: int) -> list[str]:
+    """The bench physician on the care team of `charts` charted patients; returns their ids."""
+    from _setup import make_user
+
+    from safeward.audit.vocabulary import PurposeOfUse
+    from safeward.clinical import gateway
+    from safeward.clinical.types import SessionContext, SystemActor
+    from safeward.demo import scale
+    from safeward.identity.models import NetworkZone
+
+    NetworkZone.objects.get_or_create(
+        name="bench-ward", defaults={"cidrs": ["127.0.0.0/8"], "clinical": True}
+    )
+    user, _ = make_user(BENCH_USER, role="physician")
+    from safeward.identity.models import RoleAssignment
+
+    RoleAssignment.objects.filter(user=user).update(status="active")
+    system, actor = SessionContext.system(), SystemActor("bench")
+    searcher = make_user("bench.clerk", role="registration_clerk")[0]
+    RoleAssignment.objects.filter(user=searcher).update(status="active")
+    ids = []
+    for number in range(scale.CHART_EVERY, scale.CHART_EVERY * (charts + 1), scale.CHART_EVERY):
+        page = gateway.patient_search(
+            actor=searcher, session=system, purpose=PurposeOfUse.OPERATIONS, mrn=scale.mrn(number)
+        )
+        patient_id = page.results[0].id
+        common = {
+            "actor": actor,
+            "session": system,
+            "purpose": PurposeOfUse.OPERATIONS,
+            "patient_id": patient_id,
+        }
+        gateway.care_team_add(**common, user_id=user.pk, role="attending physician")
+        gateway.note_create(**common, title="Clinic review", text="Stable; continue the current plan.")
+        ids.append(patient_id)
+    return ids
+
+
+def plain_copies(patient_ids: list[str]) -> None:
+    """bench_plain_<model>: every row, the encrypted columns as text, filled
+    (decrypted) for the benchmarked patients only. Bench tooling, not the
+    product: it reads the models directly to build the unencrypted baseline."""
+    from django.apps import apps
+    from django.db import connection
+
+    from safeward.crypto.fields import BlindIndexField, BlindPrefixField, EncryptedField, decrypt_field
+
+    with connection.cursor() as cursor:
+        for name in PLAIN_MODELS:
+            model = apps.get_model("clinical", name)
+            table = f"bench_plain_{model._meta.model_name}"
+            plain, encrypted = [], []
+            for field in model._meta.concrete_fields:
+                if isinstance(field, EncryptedField):
+                    encrypted.append(field)
+                elif not isinstance(field, BlindIndexField | BlindPrefixField):
+                    plain.append(field.column)
+            columns = ", ".join([*plain, *(f"NULL::text AS {f.column}" for f in encrypted)])
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.execute(f"CREATE TABLE {table} AS SELECT {columns} FROM {model._meta.db_table}")  # noqa: S608 - names from model metadata
+            cursor.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (id)")
+            if name != "Patient":
+                cursor.execute(f"CREATE INDEX {table}_patient ON {table} (patient_id)")
+            key = "pk" if name == "Patient" else "patient_id"
+            for row in model.objects.filter(**{f"{key}__in": patient_ids}):
+                values = []
+                for field in encrypted:
+                    value = decrypt_field(row, field.name)
+                    values.append(None if value is None else json.dumps(value, default=str).strip('"'))
+                if encrypted:
+                    sets = ", ".join(f"{f.column} = %s" for f in encrypted)
+                    cursor.execute(f"UPDATE {table} SET {sets} WHERE id = %s", [*values, row.pk])  # noqa: S608 - as above
+            cursor.execute(f"ANALYZE {table}")
+
+
+def signed_in_cookie() -> str:
+    from django.test import Client
+
+    from safeward.identity import services
+    from safeward.identity.middleware import SESSION_ID_KEY
+    from safeward.identity.models import User
+
+    user = User.objects.get(username=BENCH_USER)
+    client = Client()
+    client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
+    session = client.session
+    user_session = services.session_start(
+        user=user,
+        session_key=session.session_key or "",
+        client_ip="127.0.0.1",
+        network_zone="bench-ward",
+        user_agent="bench",
+        mfa_at_now=True,
+    )
+    session[SESSION_ID_KEY] = str(user_session.pk)
+    session.save()
+    return f"__Host-safeward_session={session.session_key}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_gunicorn(port: int, var_dir: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "clinical_bench_settings",
+            "PYTHONPATH": os.pathsep.join([str(cc.ROOT / "bench"), str(cc.ROOT)]),
+            "SAFEWARD_ENV": "production",
+            "SAFEWARD_ALLOWED_HOSTS": "127.0.0.1",
+            "SAFEWARD_TRUSTED_PROXIES": "127.0.0.1/32",
+            "SAFEWARD_KEY_PROVIDER": "file",
+            "SAFEWARD_VAR_DIR": str(var_dir),
+            "SAFEWARD_LOG_LEVEL": "WARNING",
+        }
+    )
+    argv = [sys.executable, "-m", "gunicorn", "safeward.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    argv += ["--worker-class", "gthread", "--workers", "2", "--threads", "4", "--keep-alive", "5"]
+    argv += ["--error-logfile", str(var_dir / "gunicorn.log")]
+    return subprocess.Popen(argv, env=env, cwd=cc.ROOT, start_new_session=True)
+
+
+HEADERS = {"X-Forwarded-Proto": "https"}
+
+
+def fetch(port: int, path: str, cookie: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={**HEADERS, "Cookie": cookie})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback bench URL
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_up(port: int, cookie: str, server: subprocess.Popen[bytes], path: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            status, body = fetch(port, path, cookie)
+        except OSError:
+            time.sleep(0.3)
+            continue
+        if status != 200:
+            raise SystemExit(f"{path} answered {status}: {body[:300]!r}")
+        return
+    raise SystemExit("gunicorn did not come up")
+
+
+def lua_script(path_template: str, ids: list[str], folder: Path) -> Path:
+    script = folder / f"chart-{path_template.strip('/').split('/')[0]}.lua"
+    listed = ", ".join(f'"{path_template.format(i)}"' for i in ids)
+    script.write_text(
+        f"local paths = {{{listed}}}\nlocal n = 0\n"
+        "request = function()\n  n = n + 1\n  return wrk.format('GET', paths[(n % #paths) + 1])\nend\n"
+    )
+    return script
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(port: int, cookie: str, script: Path, duration: int, connections: int) -> dict[str, float]:
+    argv = ["wrk", "--latency", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", str(script)]
+    argv += ["-H", f"Cookie: {cookie}", "-H", "X-Forwarded-Proto: https", f"http://127.0.0.1:{port}"]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk saw non-2xx answers:\n{out}")
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50": to_ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        "p99": to_ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+    }
+
+
+def profile(ids: list[str], requests: int) -> None:
+    """In-process pyinstrument profile of the gateway chart API (development settings)."""
+    from django.test import Client
+    from pyinstrument import Profiler
+
+    client = Client()
+    client.cookies.load(signed_in_cookie())
+    path = PATHS["gateway"].format(ids[0])
+    response = client.get(path, secure=True)
+    assert response.status_code == 200, response.status_code
+    if os.environ.get("BENCH_CPROFILE"):  # flat view: which functions cost the most themselves
+        import cProfile
+        import pstats
+
+        with cProfile.Profile() as flat:
+            for n in range(requests):
+                client.get(PATHS["gateway"].format(ids[n % len(ids)]), secure=True)
+        pstats.Stats(flat).sort_stats("tottime").print_stats(25)
+        return
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for n in range(requests):
+        client.get(PATHS["gateway"].format(ids[n % len(ids)]), secure=True)
+    profiler.stop()
+    print(profiler.output_text(unicode=False, color=False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2, help="loader processes")
+    parser.add_argument("--charts", type=int, default=200, help="patients the load rotates over")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--profile", action="store_true", help="profile the gateway path instead")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None and not args.profile:
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
+
+    created = cc.create_database(DB, reuse=args.reuse)
+    var_dir = Path(os.environ.get("BENCH_VAR_DIR") or tempfile.mkdtemp(prefix="safeward-bench-chart-"))
+    server = None
+    try:
+        cc.configure(DB, var_dir)
+        from _setup import machine
+
+        print(machine())
+        ids_file = var_dir / "chart-ids.json"
+        if created:
+            rate = cc.load(DB, args.patients, args.workers)
+            print(f"loaded {args.patients} patients at {rate:.0f} patients/s ({args.workers} loaders)")
+            ids = prepare(args.charts)
+            plain_copies(ids)
+            ids_file.write_text(json.dumps(ids))
+            print(f"var dir (for --reuse): BENCH_VAR_DIR={var_dir}")
+        ids = json.loads(ids_file.read_text())
+        if args.profile:
+            profile(ids, 300)
+            return
+        cookie = signed_in_cookie()
+        port = free_port()
+        server = start_gunicorn(port, var_dir)
+        for template in PATHS.values():
+            wait_up(port, cookie, server, template.format(ids[0]))
+        scripts = {name: lua_script(t, ids, var_dir) for name, t in PATHS.items()}
+        for name in PATHS:  # warm-up
+            run_wrk(port, cookie, scripts[name], 2, args.connections)
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in PATHS}
+        for _ in range(args.rounds):
+            for name in PATHS:
+                results[name].append(run_wrk(port, cookie, scripts[name], args.duration, args.connections))
+        print(
+            f"{args.patients} patients on PostgreSQL; {len(ids)} charts rotated; gunicorn gthread 2x4, "
+            f"production settings, plain HTTP; wrk 1 thread, {args.connections} connections, "
+            f"{args.rounds} x {args.duration} s alternating"
+        )
+        med = {
+            n: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
+            for n, rs in results.items()
+        }
+        for name, m in med.items():
+            print(f"{name:<8} p50 {m['p50']:7.1f} ms   p99 {m['p99']:7.1f} ms   {m['rps']:7.1f} req/s")
+        g, d = med["gateway"], med["direct"]
+        print(
+            f"ratio gateway/direct: p50 {g['p50'] / d['p50']:.2f}x   p99 {g['p99'] / d['p99']:.2f}x   "
+            f"throughput {d['rps'] / g['rps']:.2f}x"
+        )
+    finally:
+        if server is not None:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=30)
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            cc.drop_database(DB)
+
+
+if __name__ == "__main__":
+    main()
