@@ -103,13 +103,10 @@ def page(request: pytest.FixtureRequest, browser: Any, live_server: Any) -> Iter
 
 
 @pytest.fixture(autouse=True)
-def role_catalog(transactional_db: None) -> None:
-    """Browser tests are transactional: the database is flushed after each,
-    which also removes the roles the migration seeded. Put them back."""
-    from safeward.identity.models import Role
-    from safeward.identity.roles import sync_roles
-
-    sync_roles(Role)
+def _committed_data(transactional_db: None) -> None:
+    """The live server answers from its own thread and connection, so browser
+    tests write committed data (the flush after each test re-seeds the role
+    catalog through post_migrate)."""
 
 
 @pytest.fixture

@@ -121,7 +121,7 @@ class TestForcedEnrolment:
     # allauth announces a new authenticator on commit, inside the request; only
     # a transactional test runs that hook where production does.
     @pytest.mark.django_db(transaction=True)
-    def test_enrolling_totp_opens_the_rest(self, client, role_catalog, make_user, settings):
+    def test_enrolling_totp_opens_the_rest(self, client, make_user, settings):
         user = make_user("nurse", mfa=False)
         client.post("/accounts/login/", {"login": user.username, "password": TEST_PASSWORD})
         # Right after the password sign-in no second password prompt.
