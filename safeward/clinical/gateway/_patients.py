@@ -521,7 +521,7 @@ def _split(rows: list[Any], include_sensitive: bool) -> tuple[list[Any], int]:
     return kept, len(rows) - len(kept)
 
 
-def _observation_view(o: Observation) -> ObservationView:
+def observation_view(o: Observation) -> ObservationView:
     return ObservationView(
         id=str(o.pk),
         category=o.category,
@@ -691,11 +691,11 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         withheld += hidden
         if Section.ORDERS in sections:
             parts["orders"] = [
-                _observation_view(o) for o in rows if o.status == Observation.Status.REGISTERED
+                observation_view(o) for o in rows if o.status == Observation.Status.REGISTERED
             ]
         if Section.RESULTS in sections:
             parts["results"] = [
-                _observation_view(o)
+                observation_view(o)
                 for o in rows
                 if o.status not in (Observation.Status.REGISTERED, Observation.Status.CANCELLED)
             ]

@@ -35,6 +35,7 @@ from safeward.clinical.gateway._patients import (
     load_patient,
     medication_view,
     note_view,
+    observation_view,
 )
 from safeward.clinical.models import (
     AllergyIntolerance,
@@ -326,20 +327,6 @@ def medication_request_create(
         build=build,
         view=medication_view,
         submission=submission,
-    )
-
-
-def observation_view(o: Observation) -> ObservationView:
-    return ObservationView(
-        id=str(o.pk),
-        category=o.category,
-        status=o.status,
-        code=plain(o, "code"),
-        display=plain(o, "display"),
-        value=plain(o, "value"),
-        unit=o.unit,
-        effective_at=o.effective_at,
-        sensitivity=o.sensitivity,
     )
 
 
