@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "safeward.crypto",
     "safeward.identity",
     "safeward.workforce",
+    "safeward.detection",
+    "safeward.incidents",
     "safeward.clinical",
     "safeward.fhir",
     "safeward.web",
