@@ -156,8 +156,7 @@ def load_patient(
     denied event and raise NotFound. Call inside no transaction of your own:
     the denial must commit although the caller's work does not happen."""
     pid = parse_id(patient_id)
-    query = Patient.objects.filter(pk=pid)
-    patient = query.first()
+    patient = Patient.objects.filter(pk=pid).first()
     if patient is None:
         record_denied(
             action=audit_action,
@@ -690,9 +689,7 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         if Section.ORDERS in sections:
-            parts["orders"] = [
-                observation_view(o) for o in rows if o.status == Observation.Status.REGISTERED
-            ]
+            parts["orders"] = [observation_view(o) for o in rows if o.status == Observation.Status.REGISTERED]
         if Section.RESULTS in sections:
             parts["results"] = [
                 observation_view(o)
