@@ -174,10 +174,12 @@ def test_restrictions_and_break_glass_grants(make_user, ward):
         expires_at=now - dt.timedelta(hours=2),
     )
     mine = _one(user, patient)
-    assert mine.excluded and not mine.payer_restricted
+    assert mine.excluded
+    assert not mine.payer_restricted
     assert mine.grant_id == str(grant.pk)
     theirs = _one(colleague, patient)  # excluded through the department
-    assert theirs.excluded and theirs.grant_id is None
+    assert theirs.excluded
+    assert theirs.grant_id is None
     outsider = _one(make_user("physician"), patient)
     assert not outsider.excluded
 
@@ -195,7 +197,8 @@ def test_an_ended_restriction_and_the_payer_restriction(make_user):
     )
     PatientRestriction.objects.create(patient_id=patient, kind="no_payer", starts_at=now)
     facts = _one(user, patient)
-    assert not facts.excluded and facts.payer_restricted
+    assert not facts.excluded
+    assert facts.payer_restricted
     # A system actor has no relationships; the payer restriction still shows.
     system = _one(IMPORTER, patient)
     assert system == PatientFacts(set(), payer_restricted=True)
