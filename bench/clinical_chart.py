@@ -247,8 +247,8 @@ def lua_script(path_template: str, ids: list[str], folder: Path) -> Path:
 
 
 def to_ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def run_wrk(port: int, cookie: str, script: Path, duration: int, connections: int) -> dict[str, float]:
@@ -335,8 +335,10 @@ def main() -> None:
             wait_up(port, cookie, server, template.format(ids[0]))
         same_shape(port, cookie, ids[0])
         scripts = {name: lua_script(t, ids, var_dir) for name, t in PATHS.items()}
-        for name in PATHS:  # warm-up
-            run_wrk(port, cookie, scripts[name], 2, args.connections)
+        for name in PATHS:  # warm-up (results not parsed: a slow first request may not finish)
+            warm = ["wrk", "-t", "1", "-c", str(args.connections), "-d", "3s", "-s", str(scripts[name])]
+            warm += ["-H", f"Cookie: {cookie}", "-H", "X-Forwarded-Proto: https", f"http://127.0.0.1:{port}"]
+            subprocess.run(warm, check=True, capture_output=True)
         results: dict[str, list[dict[str, float]]] = {name: [] for name in PATHS}
         for _ in range(args.rounds):
             for name in PATHS:
