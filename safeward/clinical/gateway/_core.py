@@ -159,11 +159,13 @@ def _facts_sql(count: int) -> str:
  EXISTS (SELECT 1 FROM {t["PatientRestriction"]} r WHERE r.patient_id = p.id AND {active.format(a="r")}
    AND r.kind = %s)
 FROM {t["Patient"]} p WHERE p.id IN ({", ".join(["%s"] * count)})"""  # noqa: S608 - names from model metadata; values are parameters
-    _FACTS_SQL[count] = sql
+    if count <= _FACTS_SQL_CACHED_UP_TO:
+        _FACTS_SQL[count] = sql
     return sql
 
 
 _FACTS_SQL: dict[int, str] = {}
+_FACTS_SQL_CACHED_UP_TO = 64  # a chart, a search page, a clinic day: bounded memory
 
 
 def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> list[Any]:
