@@ -247,7 +247,10 @@ def lua_script(path_template: str, ids: list[str], folder: Path) -> Path:
 
 
 def to_ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise SystemExit(f"unexpected wrk latency {text!r}")
+    value, unit = match.groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
@@ -256,12 +259,13 @@ def run_wrk(port: int, cookie: str, script: Path, duration: int, connections: in
     argv += ["--timeout", "30s"]  # wrk's default (2 s) drops slower answers from the latencies
     argv += ["-H", f"Cookie: {cookie}", "-H", "X-Forwarded-Proto: https", f"http://127.0.0.1:{port}"]
     out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-    if "Non-2xx" in out:
-        raise SystemExit(f"wrk saw non-2xx answers:\n{out}")
+    if "Non-2xx" in out or "50%" not in out:
+        raise SystemExit(f"wrk saw non-2xx answers or none at all:\n{out}")
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50": to_ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        "p99": to_ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        # The latency distribution's lines ("     50%  123.45ms"), not a "+/- Stdev" column ending in 50%.
+        "p50": to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1)),  # type: ignore[union-attr]
+        "p99": to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE).group(1)),  # type: ignore[union-attr]
     }
 
 
