@@ -1,20 +1,48 @@
-"""The product's URLconf plus /bench/direct-chart/<id>/: the same chart
-queries as the gateway's `chart_read`, on unencrypted copies of the rows
-(`bench_plain_*`, written by bench/clinical_chart.py), without the policy,
-decryption or audit. Same middleware, same authentication, same permission
-declaration and the same JSON renderer as the real chart API. Mounted only
-by clinical_bench_settings."""
+"""The product's URLconf plus two direct chart paths on unencrypted copies
+of the rows (`bench_plain_*`, written by bench/clinical_chart.py), without
+the policy, relationship facts, decryption or audit. Same middleware, same
+authentication, same permission declaration and the same JSON renderer as
+the real chart API. Mounted only by clinical_bench_settings.
+
+* /bench/direct-chart/<id>/: the chart's queries as raw SQL, rows returned
+  as dicts (the original baseline);
+* /bench/direct-orm-chart/<id>/: the same query layer as the gateway: the
+  gateway's chart querysets (same filters, select_related, orderings and
+  limits) through the Django ORM on unmanaged models over the plain tables
+  (bench_plain/models.py), the product's view dataclasses and the product's
+  output serializer (`ChartOutput`). What differs from the gateway is
+  exactly the security cost: policy, relationship facts, decryption, audit
+  (and the transaction the audit event shares with the read)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from bench_plain.models import PLAIN
 from django.db import connection
+from django.db.models import Q, QuerySet
 from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from safeward import clock
+from safeward.clinical.api import ChartOutput
+from safeward.clinical.policy import Section
+from safeward.clinical.types import (
+    AllergyView,
+    AppointmentView,
+    CareTeamView,
+    Chart,
+    ConditionView,
+    DocumentView,
+    EncounterView,
+    MedicationView,
+    NoteView,
+    ObservationView,
+    PatientView,
+)
 from safeward.identity.permissions import Perm
 from safeward.urls import urlpatterns as product_urlpatterns
 
@@ -89,7 +117,229 @@ class DirectChart(APIView):
         return Response(chart)
 
 
+# --- the same query layer as the gateway ---------------------------------------------------------
+# Mirrors safeward/clinical/gateway/_patients.py `_build_chart` (querysets,
+# limits) and its view functions, reading the plain columns instead of
+# decrypting. Keep the two in step.
+LIMITS = {"encounters": 50, "notes": 50, "observations": 500, "appointments": 30, "documents": 50}
+USER_LABEL = ("first_name", "last_name", "username")
+
+
+def _with_labels(query: QuerySet[Any], *relations: str) -> QuerySet[Any]:
+    """As the gateway's `_with_labels`: select_related reading only the labels
+    of the people and the names of the departments joined."""
+    own = [f.name for f in query.model._meta.concrete_fields]
+    related = [
+        f"{relation}__{column}"
+        for relation in relations
+        for column in (("name",) if relation == "department" else USER_LABEL)
+    ]
+    return query.select_related(*relations).only(*own, *related)
+
+
+def _label(user: Any) -> str:
+    if user is None:
+        return ""
+    return str(user.get_full_name() or user.get_username())
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _patient_view(p: Any) -> PatientView:
+    flags = tuple(
+        n
+        for n, on in (("vip", p.is_vip), ("employee", p.is_employee), ("confidential", p.is_confidential))
+        if on
+    )
+    return PatientView(
+        id=str(p.pk),
+        sections=frozenset({Section.DEMOGRAPHICS, Section.CONTACT, Section.NATIONAL_ID, Section.INSURANCE}),
+        mrn=p.mrn,
+        given_name=p.given_name,
+        family_name=p.family_name,
+        birth_date=p.birth_date,
+        sex=p.sex,
+        gender_identity=p.gender_identity,
+        deceased=p.deceased,
+        deceased_date=p.deceased_date,
+        flags=flags,
+        address=_json(p.address),
+        phone=p.phone,
+        email=p.email,
+        national_id=p.national_id,
+        insurance=_json(p.insurance),
+    )
+
+
+def _observation(o: Any) -> ObservationView:
+    return ObservationView(
+        id=str(o.pk),
+        category=o.category,
+        status=o.status,
+        code=o.code,
+        display=o.display,
+        value=o.value,
+        unit=o.unit,
+        effective_at=o.effective_at,
+        sensitivity=o.sensitivity,
+    )
+
+
+def orm_chart(patient_id: Any) -> Chart | None:
+    patient = PLAIN["Patient"].objects.filter(pk=patient_id).first()
+    if patient is None:
+        return None
+    now = clock.now()
+    encounters = [
+        EncounterView(
+            id=str(e.pk),
+            kind=e.kind,
+            status=e.status,
+            department=e.department.name,
+            attending=_label(e.attending),
+            started_at=e.started_at,
+            ended_at=e.ended_at,
+            reason=e.reason,
+            sensitivity=e.sensitivity,
+        )
+        for e in _with_labels(
+            PLAIN["Encounter"].objects.filter(patient=patient), "department", "attending"
+        ).order_by("-started_at")[: LIMITS["encounters"]]
+    ]
+    notes = [
+        NoteView(
+            id=str(n.pk),
+            kind=n.kind,
+            title=n.title,
+            text=n.text,
+            author=_label(n.author),
+            created_at=n.created_at,
+            encounter_id=str(n.encounter_id) if n.encounter_id else None,
+            sensitivity=n.sensitivity,
+        )
+        for n in _with_labels(PLAIN["ClinicalNote"].objects.filter(patient=patient), "author").order_by(
+            "-created_at"
+        )[: LIMITS["notes"]]
+    ]
+    problems = [
+        ConditionView(
+            id=str(c.pk),
+            code_system=c.code_system,
+            code=c.code,
+            display=c.display,
+            clinical_status=c.clinical_status,
+            onset=c.onset,
+            recorded_at=c.recorded_at,
+            sensitivity=c.sensitivity,
+        )
+        for c in PLAIN["Condition"]
+        .objects.filter(patient=patient)
+        .order_by("clinical_status", "-recorded_at")
+    ]
+    medications = [
+        MedicationView(
+            id=str(m.pk),
+            medication=m.medication,
+            rxnorm=m.rxnorm,
+            dosage=m.dosage,
+            status=m.status,
+            authored_at=m.authored_at,
+            requester=_label(m.requester),
+            sensitivity=m.sensitivity,
+        )
+        for m in _with_labels(
+            PLAIN["MedicationRequest"].objects.filter(patient=patient), "requester"
+        ).order_by("status", "-authored_at")
+    ]
+    allergies = [
+        AllergyView(
+            id=str(a.pk),
+            substance=a.substance,
+            reaction=a.reaction,
+            criticality=a.criticality,
+            clinical_status=a.clinical_status,
+            recorded_at=a.recorded_at,
+        )
+        for a in PLAIN["AllergyIntolerance"]
+        .objects.filter(patient=patient)
+        .order_by("clinical_status", "-recorded_at")
+    ]
+    observations = list(
+        PLAIN["Observation"]
+        .objects.filter(patient=patient)
+        .order_by("-effective_at")[: LIMITS["observations"]]
+    )
+    appointments = [
+        AppointmentView(
+            id=str(a.pk),
+            patient_id=str(a.patient_id),
+            patient=None,
+            department=a.department.name,
+            department_id=a.department_id,
+            clinician=_label(a.clinician),
+            starts_at=a.starts_at,
+            ends_at=a.ends_at,
+            status=a.status,
+            reason=a.reason,
+            encounter_id=str(a.encounter_id) if a.encounter_id else None,
+        )
+        for a in _with_labels(
+            PLAIN["Appointment"].objects.filter(patient=patient), "department", "clinician"
+        ).order_by("-starts_at")[: LIMITS["appointments"]]
+    ]
+    care_team = [
+        CareTeamView(id=str(m.pk), user_id=m.user_id, name=_label(m.user), role=m.role, ends_at=m.ends_at)
+        for m in _with_labels(
+            PLAIN["CareTeamMembership"]
+            .objects.filter(patient=patient, starts_at__lte=now)
+            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now)),
+            "user",
+        ).order_by("starts_at")
+    ]
+    documents = [
+        DocumentView(
+            id=str(d.pk),
+            title=d.title,
+            content_type=d.content_type,
+            size=d.size,
+            created_at=d.created_at,
+            sensitivity=d.sensitivity,
+        )
+        for d in PLAIN["Document"]
+        .objects.filter(patient=patient)
+        .order_by("-created_at")[: LIMITS["documents"]]
+    ]
+    return Chart(
+        patient=_patient_view(patient),
+        sections=frozenset(Section),
+        emergency=False,
+        encounters=encounters,
+        notes=notes,
+        problems=problems,
+        medications=medications,
+        allergies=allergies,
+        orders=[_observation(o) for o in observations if o.status == "registered"],
+        results=[_observation(o) for o in observations if o.status not in ("registered", "cancelled")],
+        appointments=appointments,
+        documents=documents,
+        care_team=care_team,
+    )
+
+
+class DirectOrmChart(APIView):
+    required_permission = Perm.CLINICAL_PATIENT_READ
+
+    def get(self, request: Request, patient_id: str) -> Response:
+        chart = orm_chart(patient_id)
+        if chart is None:
+            return Response({"detail": "No such record."}, status=404)
+        return Response(ChartOutput(chart).data)
+
+
 urlpatterns = [
     path("bench/direct-chart/<uuid:patient_id>/", DirectChart.as_view()),
+    path("bench/direct-orm-chart/<uuid:patient_id>/", DirectOrmChart.as_view()),
     *product_urlpatterns,
 ]

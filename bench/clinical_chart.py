@@ -15,7 +15,12 @@ x 4 threads, settings `clinical_bench_settings`) serves both paths:
 
 * gateway: GET /api/v1/clinical/patients/<id>/chart/ (the product's API)
 * direct:  GET /bench/direct-chart/<id>/ (bench-only URLconf; DRF view, same
-  middleware, authentication and permission declaration)
+  middleware, authentication and permission declaration; raw SQL, rows as
+  dicts)
+* direct-orm: GET /bench/direct-orm-chart/<id>/ (the same, but the same query
+  layer as the gateway: its chart querysets through the Django ORM on
+  unmanaged models over the plain tables, its view dataclasses and its
+  output serializer; the difference to the gateway is the security cost)
 
 No TLS: wrk talks plain HTTP and sends X-Forwarded-Proto from a trusted
 proxy address (127.0.0.1), as behind a TLS-terminating proxy; TLS would
@@ -44,7 +49,11 @@ import clinical_common as cc
 
 DB = "bench_clinical"
 BENCH_USER = "bench.physician"
-PATHS = {"gateway": "/api/v1/clinical/patients/{}/chart/", "direct": "/bench/direct-chart/{}/"}
+PATHS = {
+    "gateway": "/api/v1/clinical/patients/{}/chart/",
+    "direct": "/bench/direct-chart/{}/",
+    "direct-orm": "/bench/direct-orm-chart/{}/",
+}
 PLAIN_MODELS = (
     "Patient",
     "Encounter",
@@ -211,8 +220,24 @@ def wait_up(port: int, cookie: str, server: subprocess.Popen[bytes], path: str) 
     raise SystemExit("gunicorn did not come up")
 
 
+def same_shape(port: int, cookie: str, patient_id: str) -> None:
+    """The ORM baseline must disclose what the gateway discloses to the bench
+    physician: the same sections, the same item counts, the same values."""
+    bodies = {}
+    for name in ("gateway", "direct-orm"):
+        status, body = fetch(port, PATHS[name].format(patient_id), cookie)
+        assert status == 200, (name, status)
+        bodies[name] = json.loads(body)
+    gateway, direct = bodies["gateway"], bodies["direct-orm"]
+    for key, value in gateway.items():
+        if isinstance(value, list) and key != "sections":
+            assert len(value) == len(direct[key] or []), f"{key}: {len(value)} vs {len(direct[key] or [])}"
+    assert gateway["notes"] == direct["notes"], "notes differ between the paths"
+    assert gateway["results"] == direct["results"], "results differ between the paths"
+
+
 def lua_script(path_template: str, ids: list[str], folder: Path) -> Path:
-    script = folder / f"chart-{path_template.strip('/').split('/')[0]}.lua"
+    script = folder / f"chart-{path_template.strip('/').replace('/', '-')[:40]}.lua"
     listed = ", ".join(f'"{path_template.format(i)}"' for i in ids)
     script.write_text(
         f"local paths = {{{listed}}}\nlocal n = 0\n"
@@ -222,20 +247,25 @@ def lua_script(path_template: str, ids: list[str], folder: Path) -> Path:
 
 
 def to_ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise SystemExit(f"unexpected wrk latency {text!r}")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def run_wrk(port: int, cookie: str, script: Path, duration: int, connections: int) -> dict[str, float]:
     argv = ["wrk", "--latency", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", str(script)]
+    argv += ["--timeout", "30s"]  # wrk's default (2 s) drops slower answers from the latencies
     argv += ["-H", f"Cookie: {cookie}", "-H", "X-Forwarded-Proto: https", f"http://127.0.0.1:{port}"]
     out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-    if "Non-2xx" in out:
-        raise SystemExit(f"wrk saw non-2xx answers:\n{out}")
+    if "Non-2xx" in out or "50%" not in out:
+        raise SystemExit(f"wrk saw non-2xx answers or none at all:\n{out}")
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50": to_ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        "p99": to_ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        # The latency distribution's lines ("     50%  123.45ms"), not a "+/- Stdev" column ending in 50%.
+        "p50": to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1)),  # type: ignore[union-attr]
+        "p99": to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE).group(1)),  # type: ignore[union-attr]
     }
 
 
@@ -308,9 +338,12 @@ def main() -> None:
         server = start_gunicorn(port, var_dir)
         for template in PATHS.values():
             wait_up(port, cookie, server, template.format(ids[0]))
+        same_shape(port, cookie, ids[0])
         scripts = {name: lua_script(t, ids, var_dir) for name, t in PATHS.items()}
-        for name in PATHS:  # warm-up
-            run_wrk(port, cookie, scripts[name], 2, args.connections)
+        for name in PATHS:  # warm-up (results not parsed: a slow first request may not finish)
+            warm = ["wrk", "-t", "1", "-c", str(args.connections), "-d", "3s", "-s", str(scripts[name])]
+            warm += ["-H", f"Cookie: {cookie}", "-H", "X-Forwarded-Proto: https", f"http://127.0.0.1:{port}"]
+            subprocess.run(warm, check=True, capture_output=True)
         results: dict[str, list[dict[str, float]]] = {name: [] for name in PATHS}
         for _ in range(args.rounds):
             for name in PATHS:
@@ -326,14 +359,20 @@ def main() -> None:
         }
         for name, m in med.items():
             print(f"{name:<8} p50 {m['p50']:7.1f} ms   p99 {m['p99']:7.1f} ms   {m['rps']:7.1f} req/s")
-        g, d = med["gateway"], med["direct"]
-        print(
-            f"ratio gateway/direct: p50 {g['p50'] / d['p50']:.2f}x   p99 {g['p99'] / d['p99']:.2f}x   "
-            f"throughput {d['rps'] / g['rps']:.2f}x"
-        )
+        g = med["gateway"]
+        for baseline in ("direct", "direct-orm"):
+            d = med[baseline]
+            print(
+                f"ratio gateway/{baseline}: p50 {g['p50'] / d['p50']:.2f}x   "
+                f"p99 {g['p99'] / d['p99']:.2f}x   throughput {d['rps'] / g['rps']:.2f}x"
+            )
+        for name, rs in results.items():
+            rounds = "; ".join(f"{r['p50']:.1f}/{r['p99']:.1f} ms {r['rps']:.1f} rps" for r in rs)
+            print(f"  rounds {name}: {rounds}")
     finally:
         if server is not None:
-            os.killpg(server.pid, 15)
+            if server.poll() is None:
+                os.killpg(server.pid, 15)
             server.wait(timeout=30)
         from django.db import connections
 

@@ -15,25 +15,48 @@ def user_active_roles(*, user: User) -> QuerySet[Role]:
     ).order_by("code")
 
 
+def _load_roles(*, user: User) -> None:
+    """The user's active role codes and the union of their permissions, in one
+    query, cached on the user object for the length of one request (the
+    request's user is loaded afresh on every request). The workforce filter
+    is applied to the permissions here, so every reader sees the same
+    narrowed set; `_forget_cached_permissions` (identity) and
+    `forget_state` (workforce) drop the cache when either input changes."""
+    codes: list[str] = []
+    perms: set[str] = set()
+    for code, permission_list in user_active_roles(user=user).values_list("code", "permissions"):
+        codes.append(code)
+        perms.update(permission_list)
+    user._safeward_role_codes = codes  # type: ignore[attr-defined]
+    user._safeward_permissions = permission_filters_apply(user=user, permissions=frozenset(perms))  # type: ignore[attr-defined]
+
+
 def user_role_codes(*, user: User) -> list[str]:
     cached: list[str] | None = getattr(user, "_safeward_role_codes", None)
     if cached is None:
-        cached = list(user_active_roles(user=user).values_list("code", flat=True))
-        user._safeward_role_codes = cached  # type: ignore[attr-defined]
+        _load_roles(user=user)
+        cached = user._safeward_role_codes  # type: ignore[attr-defined]
     return cached
 
 
 def user_permissions(*, user: User) -> frozenset[str]:
-    """The union of the permissions of the user's active roles, cached on the
-    user object for the length of one request."""
+    """The union of the permissions of the user's active roles, narrowed by
+    the registered permission filters (workforce: training, termination);
+    cached on the user object for the length of one request."""
     cached: frozenset[str] | None = getattr(user, "_safeward_permissions", None)
     if cached is None:
-        perms: set[str] = set()
-        for permission_list in user_active_roles(user=user).values_list("permissions", flat=True):
-            perms.update(permission_list)
-        cached = permission_filters_apply(user=user, permissions=frozenset(perms))
-        user._safeward_permissions = cached  # type: ignore[attr-defined]
+        _load_roles(user=user)
+        cached = user._safeward_permissions  # type: ignore[attr-defined]
     return cached
+
+
+def user_permissions_forget(*, user: User) -> None:
+    """Drop the per-request cache of `user_permissions` / `user_role_codes`:
+    the next read queries the roles and applies the filters again. Called
+    when an input changes in the middle of a request (a role granted or
+    revoked, the workforce state recomputed)."""
+    for attribute in ("_safeward_permissions", "_safeward_role_codes", "_perm_cache"):
+        user.__dict__.pop(attribute, None)
 
 
 def user_may_work_remotely(*, user: User) -> bool:

@@ -27,6 +27,7 @@ from safeward.identity.models import (
 )
 from safeward.identity.network import zone_table
 from safeward.identity.permissions import Perm
+from safeward.identity.selectors import user_permissions_forget
 
 
 def _require(actor: User | None, perm: Perm) -> None:
@@ -36,8 +37,7 @@ def _require(actor: User | None, perm: Perm) -> None:
 
 
 def _forget_cached_permissions(user: User) -> None:
-    for attribute in ("_safeward_permissions", "_safeward_role_codes", "_perm_cache"):
-        user.__dict__.pop(attribute, None)
+    user_permissions_forget(user=user)
 
 
 @transaction.atomic

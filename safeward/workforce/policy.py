@@ -139,7 +139,11 @@ def workforce_state(user: User) -> WorkforceState:
 
 
 def forget_state(user: User) -> None:
+    """Drop the cached state, and the permissions it narrowed (identity's cache)."""
+    from safeward.identity.selectors import user_permissions_forget
+
     user.__dict__.pop(STATE_ATTRIBUTE, None)
+    user_permissions_forget(user=user)
 
 
 def filter_permissions(user: User, permissions: frozenset[str]) -> frozenset[str]:

@@ -12,8 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError as DatabaseIntegrityError
-from django.db import models, transaction
-from django.db.models import Q
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from safeward import clock
@@ -106,17 +105,7 @@ def subject_for(actor: Actor) -> Subject:
     return Subject(user_id=actor.pk, permissions=permissions, workforce=_workforce_level(actor))
 
 
-def department_ids(user: User) -> frozenset[int]:
-    cached: frozenset[int] | None = getattr(user, "_clinical_department_ids", None)
-    if cached is None:
-        cached = frozenset(
-            d for d in StaffProfile.objects.filter(user=user).values_list("department_id", flat=True) if d
-        )
-        user._clinical_department_ids = cached  # type: ignore[attr-defined]
-    return cached
-
-
-# --- the actor's relationships to patients, in bulk ---------------------------------------------
+# --- the actor's relationships to patients, in one query -----------------------------------------
 @dataclass
 class PatientFacts:
     relationships: set[Relationship]
@@ -125,63 +114,116 @@ class PatientFacts:
     grant_id: str | None = None
 
 
+def _facts_sql(count: int) -> str:
+    """The facts statement for `count` patient ids (built once per count).
+
+    One row per patient: seven correlated subqueries, each answered from an
+    index on the patient (or on the actor and patient). Plain SQL rather
+    than ORM expressions: building and compiling seven `Exists` annotations
+    cost more Python time than the five queries they replace (ADR 0520).
+    Portable between PostgreSQL and SQLite; every value is a parameter;
+    table and column names come from the models. A system actor passes
+    NULL as the user, which matches no relationship and no exclusion."""
+    cached = _FACTS_SQL.get(count)
+    if cached is not None:
+        return cached
+    t = {
+        model.__name__: model._meta.db_table
+        for model in (
+            Patient,
+            CareTeamMembership,
+            Encounter,
+            Appointment,
+            BreakGlassGrant,
+            PatientRestriction,
+            StaffProfile,
+        )
+    }
+    departments = f"SELECT s.department_id FROM {t['StaffProfile']} s WHERE s.user_id = %s"  # noqa: S608 - a table name from model metadata
+    active = "{a}.starts_at <= %s AND ({a}.ends_at IS NULL OR {a}.ends_at > %s)"
+    sql = f"""SELECT p.id,
+ EXISTS (SELECT 1 FROM {t["CareTeamMembership"]} c WHERE c.patient_id = p.id AND c.user_id = %s
+   AND {active.format(a="c")}),
+ EXISTS (SELECT 1 FROM {t["Encounter"]} e WHERE e.patient_id = p.id AND e.attending_id = %s
+   AND (e.status IN (%s, %s) OR e.ended_at >= %s)),
+ EXISTS (SELECT 1 FROM {t["Encounter"]} e WHERE e.patient_id = p.id AND e.status IN (%s, %s)
+   AND e.department_id IN ({departments})),
+ EXISTS (SELECT 1 FROM {t["Appointment"]} a WHERE a.patient_id = p.id
+   AND a.starts_at >= %s AND a.starts_at < %s AND a.status IN (%s, %s)
+   AND (a.clinician_id = %s OR a.department_id IN ({departments}))),
+ (SELECT g.id FROM {t["BreakGlassGrant"]} g WHERE g.patient_id = p.id AND g.user_id = %s
+   AND g.started_at <= %s AND g.expires_at > %s AND g.ended_at IS NULL
+   ORDER BY g.started_at DESC, g.id LIMIT 1),
+ EXISTS (SELECT 1 FROM {t["PatientRestriction"]} r WHERE r.patient_id = p.id AND {active.format(a="r")}
+   AND ((r.kind = %s AND r.user_id = %s) OR (r.kind = %s AND r.department_id IN ({departments})))),
+ EXISTS (SELECT 1 FROM {t["PatientRestriction"]} r WHERE r.patient_id = p.id AND {active.format(a="r")}
+   AND r.kind = %s)
+FROM {t["Patient"]} p WHERE p.id IN ({", ".join(["%s"] * count)})"""  # noqa: S608 - names from model metadata; values are parameters
+    if count <= _FACTS_SQL_CACHED_UP_TO:
+        _FACTS_SQL[count] = sql
+    return sql
+
+
+_FACTS_SQL: dict[int, str] = {}
+_FACTS_SQL_CACHED_UP_TO = 64  # a chart, a search page, a clinic day: bounded memory
+
+
+def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> list[Any]:
+    """The parameters of `_facts_sql`, in order (and adapted for the database)."""
+    ops = connection.ops
+    now = clock.now()
+    day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    when = ops.adapt_datetimefield_value
+    at, recent = when(now), when(now - ATTENDING_AFTER_DISCHARGE)
+    day, day_end = when(day_start), when(day_start + dt.timedelta(days=1))
+    user = actor.pk if isinstance(actor, User) else None
+    active_encounter = list(Encounter.ACTIVE_STATUSES)
+    booked = [Appointment.Status.BOOKED.value, Appointment.Status.CHECKED_IN.value]
+    kind = PatientRestriction.Kind
+    pk = Patient._meta.pk
+    assert pk is not None
+    return [
+        *(user, at, at),  # care team
+        *(user, *active_encounter, recent),  # attending
+        *(*active_encounter, user),  # department
+        *(day, day_end, *booked, user, user),  # appointment today
+        *(user, at, at),  # break-glass grant
+        *(at, at, kind.EXCLUDE_USER.value, user, kind.EXCLUDE_DEPARTMENT.value, user),  # excluded
+        *(at, at, kind.NO_PAYER_DISCLOSURE.value),  # payer restricted
+        *(pk.get_db_prep_value(pid, connection) for pid in patient_ids),
+    ]
+
+
+def _grant_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+
+
 def facts_for(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PatientFacts]:
     """Relationships, restrictions and break-glass grants of `actor` for every
-    patient in `patient_ids`: five queries, whatever the number of patients."""
+    patient in `patient_ids`: one query, whatever the number of patients."""
     facts = {pid: PatientFacts(set()) for pid in patient_ids}
     if not patient_ids:
         return facts
-    now = clock.now()
-    if isinstance(actor, User):
-        ids = list(patient_ids)
-        departments = department_ids(actor)
-        for pid in (
-            CareTeamMembership.objects.filter(user=actor, patient_id__in=ids, starts_at__lte=now)
-            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-            .values_list("patient_id", flat=True)
-        ):
-            facts[pid].relationships.add(Relationship.CARE_TEAM)
-        encounter_filter = Q(attending=actor) & (
-            Q(status__in=Encounter.ACTIVE_STATUSES) | Q(ended_at__gte=now - ATTENDING_AFTER_DISCHARGE)
+    by_key = {pid.hex: pid for pid in patient_ids}
+    with connection.cursor() as cursor:
+        cursor.execute(_facts_sql(len(patient_ids)), _facts_params(actor, patient_ids))
+        rows = cursor.fetchall()
+    for pid, care_team, attending, department, appointment, grant, excluded, payer in rows:
+        key = pid.hex if isinstance(pid, uuid.UUID) else uuid.UUID(str(pid)).hex
+        related = (
+            (care_team, Relationship.CARE_TEAM),
+            (attending, Relationship.ATTENDING),
+            (department, Relationship.DEPARTMENT),
+            (appointment, Relationship.APPOINTMENT_TODAY),
         )
-        if departments:
-            encounter_filter |= Q(department_id__in=departments, status__in=Encounter.ACTIVE_STATUSES)
-        for pid, attending_id, department_id, status in Encounter.objects.filter(
-            encounter_filter, patient_id__in=ids
-        ).values_list("patient_id", "attending_id", "department_id", "status"):
-            if attending_id == actor.pk:
-                facts[pid].relationships.add(Relationship.ATTENDING)
-            if department_id in departments and status in Encounter.ACTIVE_STATUSES:
-                facts[pid].relationships.add(Relationship.DEPARTMENT)
-        local = timezone.localtime(now)
-        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        appointment_filter = Q(clinician=actor)
-        if departments:
-            appointment_filter |= Q(department_id__in=departments)
-        for pid in Appointment.objects.filter(
-            appointment_filter,
-            patient_id__in=ids,
-            starts_at__gte=day_start,
-            starts_at__lt=day_start + dt.timedelta(days=1),
-            status__in=[Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN],
-        ).values_list("patient_id", flat=True):
-            facts[pid].relationships.add(Relationship.APPOINTMENT_TODAY)
-        for pid, grant_id in BreakGlassGrant.objects.filter(
-            user=actor, patient_id__in=ids, started_at__lte=now, expires_at__gt=now, ended_at__isnull=True
-        ).values_list("patient_id", "id"):
-            facts[pid].grant_id = str(grant_id)
-    for pid, kind, user_id, department_id in (
-        PatientRestriction.objects.filter(patient_id__in=list(patient_ids), starts_at__lte=clock.now())
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .values_list("patient_id", "kind", "user_id", "department_id")
-    ):
-        if kind == PatientRestriction.Kind.NO_PAYER_DISCLOSURE:
-            facts[pid].payer_restricted = True
-        elif isinstance(actor, User) and (
-            (kind == PatientRestriction.Kind.EXCLUDE_USER and user_id == actor.pk)
-            or (kind == PatientRestriction.Kind.EXCLUDE_DEPARTMENT and department_id in department_ids(actor))
-        ):
-            facts[pid].excluded = True
+        facts[by_key[key]] = PatientFacts(
+            relationships={relationship for on, relationship in related if on},
+            excluded=bool(excluded),
+            payer_restricted=bool(payer),
+            grant_id=_grant_id(grant),
+        )
     return facts
 
 

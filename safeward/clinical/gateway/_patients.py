@@ -13,7 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError as DatabaseIntegrityError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 
 from safeward import clock
 from safeward.audit.vocabulary import Action as AuditAction
@@ -70,7 +70,7 @@ from safeward.clinical.types import (
     SearchPage,
     SessionContext,
 )
-from safeward.crypto.fields import blind_filter
+from safeward.crypto.fields import BlindIndexField, BlindPrefixField, blind_filter
 from safeward.crypto.normalise import normalise
 
 SEARCH_CAP = 100
@@ -78,6 +78,27 @@ PAGE_SIZE = 20
 MAX_PAGE_SIZE = 50
 # How many rows of each chart section the chart shows (newest first).
 CHART_LIMITS = {"encounters": 50, "notes": 50, "observations": 500, "appointments": 30, "documents": 50}
+
+# Patient's blind-index and prefix-token columns: searched, never shown.
+_SEARCH_COLUMNS = tuple(
+    f.name for f in Patient._meta.concrete_fields if isinstance(f, BlindIndexField | BlindPrefixField)
+)
+# A person named on a chart row: only what `user_label` shows is read (not
+# the password hash and the rest of the account).
+_LABEL_COLUMNS = ("first_name", "last_name", "username")
+
+
+def _with_labels(query: QuerySet[Any], *relations: str) -> QuerySet[Any]:
+    """`select_related(relations)` reading only the labels of the people and
+    the names of the departments it joins, and every column of the row."""
+    own = [f.name for f in query.model._meta.concrete_fields]
+    related = [
+        f"{relation}__{column}"
+        for relation in relations
+        for column in (("name",) if relation == "department" else _LABEL_COLUMNS)
+    ]
+    return query.select_related(*relations).only(*own, *related)
+
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 _NAME_FIELDS = ("given_name", "family_name")
@@ -157,6 +178,10 @@ def load_patient(
     the denial must commit although the caller's work does not happen."""
     pid = parse_id(patient_id)
     query = Patient.objects.filter(pk=pid)
+    if action in policy.READ_ACTIONS:
+        # A read never needs the search columns (and never saves the row:
+        # a save with them deferred would leave the indexes stale).
+        query = query.defer(*_SEARCH_COLUMNS)
     patient = query.first()
     if patient is None:
         record_denied(
@@ -630,10 +655,12 @@ def _care_team(patient: Patient) -> list[CareTeamView]:
     now = clock.now()
     return [
         CareTeamView(id=str(m.pk), user_id=m.user_id, name=user_label(m.user), role=m.role, ends_at=m.ends_at)
-        for m in CareTeamMembership.objects.filter(patient=patient, starts_at__lte=now)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .select_related("user")
-        .order_by("starts_at")
+        for m in _with_labels(
+            CareTeamMembership.objects.filter(patient=patient, starts_at__lte=now).filter(
+                Q(ends_at__isnull=True) | Q(ends_at__gt=now)
+            ),
+            "user",
+        ).order_by("starts_at")
     ]
 
 
@@ -644,18 +671,18 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
     rows: list[Any]
     if Section.ENCOUNTERS in sections:
         rows = list(
-            Encounter.objects.filter(patient=patient)
-            .select_related("department", "attending")
-            .order_by("-started_at")[: CHART_LIMITS["encounters"]]
+            _with_labels(Encounter.objects.filter(patient=patient), "department", "attending").order_by(
+                "-started_at"
+            )[: CHART_LIMITS["encounters"]]
         )
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["encounters"] = [encounter_view(e) for e in rows]
     if Section.NOTES in sections:
         rows = list(
-            ClinicalNote.objects.filter(patient=patient)
-            .select_related("author")
-            .order_by("-created_at")[: CHART_LIMITS["notes"]]
+            _with_labels(ClinicalNote.objects.filter(patient=patient), "author").order_by("-created_at")[
+                : CHART_LIMITS["notes"]
+            ]
         )
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
@@ -667,9 +694,9 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         parts["problems"] = [condition_view(c) for c in rows]
     if Section.MEDICATIONS in sections:
         rows = list(
-            MedicationRequest.objects.filter(patient=patient)
-            .select_related("requester")
-            .order_by("status", "-authored_at")
+            _with_labels(MedicationRequest.objects.filter(patient=patient), "requester").order_by(
+                "status", "-authored_at"
+            )
         )
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
@@ -690,9 +717,7 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         if Section.ORDERS in sections:
-            parts["orders"] = [
-                observation_view(o) for o in rows if o.status == Observation.Status.REGISTERED
-            ]
+            parts["orders"] = [observation_view(o) for o in rows if o.status == Observation.Status.REGISTERED]
         if Section.RESULTS in sections:
             parts["results"] = [
                 observation_view(o)
@@ -701,9 +726,9 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
             ]
     if Section.APPOINTMENTS in sections:
         rows = list(
-            Appointment.objects.filter(patient=patient)
-            .select_related("department", "clinician")
-            .order_by("-starts_at")[: CHART_LIMITS["appointments"]]
+            _with_labels(Appointment.objects.filter(patient=patient), "department", "clinician").order_by(
+                "-starts_at"
+            )[: CHART_LIMITS["appointments"]]
         )
         parts["appointments"] = [appointment_view(a, None) for a in rows]
     if Section.CARE_TEAM in sections:

@@ -1,0 +1,266 @@
+"""The relationship facts the policy decides on, read in one statement for
+any number of patients (gateway `_core.facts_for`), and the chart endpoint's
+query count, bounded whatever the chart holds (no N+1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from safeward import clock
+from safeward.audit.models import AuditEvent
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical import gateway
+from safeward.clinical.gateway._core import PatientFacts, facts_for
+from safeward.clinical.models import (
+    Appointment,
+    BreakGlassGrant,
+    CareTeamMembership,
+    Encounter,
+    PatientRestriction,
+    Slot,
+)
+from safeward.clinical.policy import Relationship
+from safeward.identity.models import Department, StaffProfile
+from tests.clinical.conftest import IMPORTER, WARD, new_patient, relate
+from tests.conftest import sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def _facts(actor, *patients: str) -> dict[uuid.UUID, PatientFacts]:
+    return facts_for(actor, [uuid.UUID(p) for p in patients])
+
+
+def _one(actor, patient: str) -> PatientFacts:
+    return _facts(actor, patient)[uuid.UUID(patient)]
+
+
+@pytest.fixture
+def ward():
+    department, _ = Department.objects.get_or_create(code="ward-a", defaults={"name": "Ward A"})
+    return department
+
+
+@pytest.mark.parametrize("relationship", ["care_team", "attending", "department", "appointment_today"])
+def test_each_relationship_is_found(make_user, relationship):
+    user = make_user("physician")
+    patient, other = new_patient(), new_patient(mrn="OTHER-1")
+    relate(user, patient, relationship)
+    facts = _facts(user, patient, other)
+    assert facts[uuid.UUID(patient)].relationships == {Relationship(relationship)}
+    assert facts[uuid.UUID(other)] == PatientFacts(set())
+
+
+def test_many_patients_cost_one_query(make_user, django_assert_num_queries):
+    user = make_user("physician")
+    patients = [new_patient(mrn=f"MANY-{n}") for n in range(12)]
+    for patient, relationship in zip(patients, ["care_team", "attending", "department"] * 4, strict=True):
+        relate(user, patient, relationship)
+    with django_assert_num_queries(1):
+        facts = _facts(user, *patients)
+    assert all(f.relationships for f in facts.values())
+    assert facts_for(user, []) == {}
+
+
+def test_ended_or_future_care_team_membership_does_not_count(make_user):
+    user = make_user("nurse")
+    patient = new_patient()
+    now = clock.now()
+    CareTeamMembership.objects.create(
+        patient_id=patient, user=user, role="nurse", starts_at=now - dt.timedelta(days=9), ends_at=now
+    )
+    CareTeamMembership.objects.create(
+        patient_id=patient, user=user, role="nurse", starts_at=now + dt.timedelta(hours=1)
+    )
+    assert _one(user, patient).relationships == set()
+
+
+def test_attending_keeps_the_relationship_for_two_weeks_after_discharge(make_user, ward):
+    user = make_user("physician")
+    recent, old = new_patient(), new_patient(mrn="OLD-1")
+    now = clock.now()
+    for patient, ended in ((recent, now - dt.timedelta(days=13)), (old, now - dt.timedelta(days=15))):
+        Encounter.objects.create(
+            patient_id=patient,
+            kind="inpatient",
+            department=ward,
+            attending=user,
+            status="finished",
+            started_at=ended - dt.timedelta(days=3),
+            ended_at=ended,
+        )
+    facts = _facts(user, recent, old)
+    assert facts[uuid.UUID(recent)].relationships == {Relationship.ATTENDING}
+    assert facts[uuid.UUID(old)].relationships == set()
+
+
+def test_department_needs_an_active_encounter_in_the_users_department(make_user, ward):
+    user = make_user("nurse")
+    StaffProfile.objects.update_or_create(user=user, defaults={"department": ward})
+    elsewhere = Department.objects.create(code="ward-b", name="Ward B")
+    finished, other_ward, active = new_patient(), new_patient(mrn="B-1"), new_patient(mrn="C-1")
+    now = clock.now()
+    Encounter.objects.create(
+        patient_id=finished,
+        kind="emergency",
+        department=ward,
+        status="finished",
+        started_at=now,
+        ended_at=now,
+    )
+    Encounter.objects.create(
+        patient_id=other_ward, kind="emergency", department=elsewhere, status="arrived", started_at=now
+    )
+    Encounter.objects.create(
+        patient_id=active, kind="emergency", department=ward, status="in_progress", started_at=now
+    )
+    facts = _facts(user, finished, other_ward, active)
+    assert facts[uuid.UUID(finished)].relationships == set()
+    assert facts[uuid.UUID(other_ward)].relationships == set()
+    assert facts[uuid.UUID(active)].relationships == {Relationship.DEPARTMENT}
+
+
+def test_a_cancelled_or_other_day_appointment_does_not_count(make_user, ward):
+    user = make_user("physician")
+    cancelled, tomorrow = new_patient(), new_patient(mrn="TMRW-1")
+    now = clock.now()
+    for patient, starts, status in (
+        (cancelled, now, Appointment.Status.CANCELLED),
+        (tomorrow, now + dt.timedelta(days=1), Appointment.Status.BOOKED),
+    ):
+        slot = Slot.objects.create(
+            department=ward, clinician=user, starts_at=starts, ends_at=starts + dt.timedelta(minutes=20)
+        )
+        Appointment.objects.create(
+            patient_id=patient,
+            slot=slot,
+            department=ward,
+            clinician=user,
+            starts_at=starts,
+            ends_at=slot.ends_at,
+            booked_at=now,
+            status=status,
+        )
+    facts = _facts(user, cancelled, tomorrow)
+    assert all(f.relationships == set() for f in facts.values())
+
+
+def test_restrictions_and_break_glass_grants(make_user, ward):
+    user, colleague = make_user("physician"), make_user("physician")
+    StaffProfile.objects.update_or_create(user=colleague, defaults={"department": ward})
+    patient = new_patient()
+    now = clock.now()
+    PatientRestriction.objects.create(patient_id=patient, kind="exclude_user", user=user, starts_at=now)
+    PatientRestriction.objects.create(
+        patient_id=patient, kind="exclude_department", department=ward, starts_at=now
+    )
+    grant = BreakGlassGrant.objects.create(
+        user=user,
+        patient_id=patient,
+        reason_kind="emergency_care",
+        justification="Unconscious in the emergency department.",
+        started_at=now,
+        expires_at=now + dt.timedelta(hours=1),
+    )
+    BreakGlassGrant.objects.create(  # expired: ignored
+        user=user,
+        patient_id=patient,
+        reason_kind="emergency_care",
+        justification="Earlier.",
+        started_at=now - dt.timedelta(hours=3),
+        expires_at=now - dt.timedelta(hours=2),
+    )
+    mine = _one(user, patient)
+    assert mine.excluded
+    assert not mine.payer_restricted
+    assert mine.grant_id == str(grant.pk)
+    theirs = _one(colleague, patient)  # excluded through the department
+    assert theirs.excluded
+    assert theirs.grant_id is None
+    outsider = _one(make_user("physician"), patient)
+    assert not outsider.excluded
+
+
+def test_an_ended_restriction_and_the_payer_restriction(make_user):
+    user = make_user("billing_clerk")
+    patient = new_patient()
+    now = clock.now()
+    PatientRestriction.objects.create(
+        patient_id=patient,
+        kind="exclude_user",
+        user=user,
+        starts_at=now - dt.timedelta(days=2),
+        ends_at=now - dt.timedelta(days=1),
+    )
+    PatientRestriction.objects.create(patient_id=patient, kind="no_payer", starts_at=now)
+    facts = _one(user, patient)
+    assert not facts.excluded
+    assert facts.payer_restricted
+    # A system actor has no relationships; the payer restriction still shows.
+    system = _one(IMPORTER, patient)
+    assert system == PatientFacts(set(), payer_restricted=True)
+
+
+# --- the chart endpoint's query count -------------------------------------------------------------
+# Session, user, user session, workforce state, roles, patient, facts, the
+# nine chart sections and the audit insert: 17, plus the savepoint pair of
+# the chart's transaction inside the test's. Fixed: it must not grow with
+# the rows on the chart (one more query per row or per author fails).
+CHART_QUERY_BOUND = 19
+
+
+def _fill_chart(patient: str, authors: list, rows: int) -> None:
+    for n in range(rows):
+        common = {
+            "actor": authors[n % len(authors)],
+            "session": WARD,
+            "purpose": PurposeOfUse.TREATMENT,
+            "patient_id": patient,
+        }
+        gateway.note_create(**common, title=f"Day {n}", text="Stable.")
+        gateway.condition_create(**common, code="I10", display="Essential hypertension")
+        gateway.allergy_create(**common, substance=f"Substance {n}")
+        gateway.medication_request_create(**common, medication="Amlodipine 5 mg", dosage="once daily")
+        gateway.observation_record(
+            **common, category="vital-signs", code="8867-4", display="Heart rate", value="72", unit="/min"
+        )
+        gateway.order_create(**common, code="2345-7", display="Glucose")
+
+
+@pytest.mark.parametrize("rows", [1, 6])
+def test_the_chart_query_count_does_not_grow_with_the_chart(
+    make_user, client, rows, django_assert_max_num_queries
+):
+    authors = [make_user("physician") for _ in range(3)]
+    doctor = authors[0]
+    patient = new_patient()
+    for author in authors:
+        relate(author, patient, "care_team")
+    relate(doctor, patient, "attending")
+    _fill_chart(patient, authors, rows)
+    sign_in(client, doctor)
+    client.get(f"/api/v1/clinical/patients/{patient}/chart/")  # warm: MFA flag in the session
+    before = AuditEvent.objects.filter(resource_type="Chart").count()
+    with django_assert_max_num_queries(CHART_QUERY_BOUND):
+        body = client.get(f"/api/v1/clinical/patients/{patient}/chart/").json()
+    assert len(body["notes"]) == rows
+    assert len(body["care_team"]) == 3
+    assert {n["author"] for n in body["notes"]} <= {a.get_full_name() for a in authors}
+    assert AuditEvent.objects.filter(resource_type="Chart").count() == before + 1
+
+
+def test_a_search_page_costs_the_same_queries_for_one_or_many_patients(
+    make_user, django_assert_max_num_queries
+):
+    clerk = make_user("registration_clerk")
+    for n in range(15):
+        new_patient(family="Pageworth", mrn=f"PAGE-{n}")
+    # Roles, workforce state, candidates, facts, audit insert (+ savepoints).
+    with django_assert_max_num_queries(7):
+        page = gateway.patient_search(
+            actor=clerk, session=WARD, purpose=PurposeOfUse.OPERATIONS, name="Pagew"
+        )
+    assert len(page.results) == 15
