@@ -177,12 +177,17 @@ def _encounter_start(case: Case):
 
 
 def _lift(case: Case):
+    from safeward.identity.models import Department
+
+    # A department nobody works in: the restriction changes no decision of the matrix.
+    elsewhere, _ = Department.objects.get_or_create(code="matrix-nobody", defaults={"name": "Nobody's"})
     restriction = gateway.restriction_create(
         actor=ADMIN[0],
         session=WARD,
         purpose=PurposeOfUse.OPERATIONS,
         patient_id=case.patient,
-        kind="no_payer",
+        kind="exclude_department",
+        department_id=elsewhere.pk,
     )
     return case.client.post(reverse("clinical:restriction_lift", args=[case.patient, restriction.id]))
 
@@ -312,7 +317,8 @@ def test_every_clinical_route_has_a_rule():
     assert clinical_url_names() == set(RULES), "add a rule to RULES for every clinical URL"
 
 
-def test_matrix(client):
+def test_matrix(client, settings, tmp_path):
+    settings.VAR_DIR = tmp_path  # the document uploads
     ADMIN[:] = [UserFactory(roles=["registration_clerk"], totp_secret=True)]
     cases = []
     for spec in CATALOG:

@@ -100,7 +100,7 @@ def test_download_filename_keeps_non_ascii_safely():
     [
         ("empty.pdf", b"", "The submitted file is empty."),
         ("tool.pdf", b"MZ\x90\x00\x03\x00\x00\x00binary", "this file is none of them"),
-        ("notes.pdf", b"plain words, not a PDF", "its name does not end in .pdf"),
+        ("notes.pdf", b"plain words, not a PDF", "a plain-text file, but its name does not end in .txt"),
         ("scan.txt", PDF, "The file&#x27;s content is a PDF"),
         ("photo.gif", b"GIF89a\x01\x00\x01\x00", "none of them"),
         ("latin1.txt", "Sjukhus på väg".encode("latin-1"), "none of them"),
@@ -329,7 +329,7 @@ def test_bad_encounter_input_is_400_and_saves_nothing(make_user, patient):
 def test_a_clerk_admits_without_seeing_the_encounter_list(make_user, patient):
     ward = Department.objects.create(code="ed", name="Emergency department")
     client, clerk = client_for(make_user, "registration_clerk")
-    StaffProfile.objects.create(user=clerk, department=ward)
+    StaffProfile.objects.update_or_create(user=clerk, defaults={"department": ward})
     chart = client.get(f"/clinical/patients/{patient}/").content.decode()
     assert "Admission" in chart
     assert f'<option value="{ward.pk}" selected>' in chart  # their own department first
@@ -423,11 +423,11 @@ def test_the_break_glass_banner_shows_on_every_page(make_user, frozen_clock):
         reason_kind="unconscious",
         justification="Found unresponsive in the car park.",
     )
-    frozen_clock.advance(minutes=20)
+    frozen_clock.advance(minutes=10)
     for path in ("/", "/identity/sessions/", "/workforce/me/", "/clinical/schedule/"):
         body = client.get(path).content.decode()
         assert "EMERGENCY ACCESS ACTIVE" in body, path
-        assert "40\N{NO-BREAK SPACE}minutes left" in body, path
+        assert "50\N{NO-BREAK SPACE}minutes left" in body, path
         assert f"/clinical/break-glass/{grant.id}/end/" in body, path
         assert "Nordmann" not in body  # the banner names no patient
     assert client.post(f"/clinical/break-glass/{grant.id}/end/").status_code == 302
@@ -440,7 +440,7 @@ def test_the_schedule_opens_on_the_users_own_clinic(make_user):
     client, nurse = client_for(make_user, "nurse")
     page = client.get("/clinical/schedule/").content.decode()
     assert f'<option value="{first.pk}" selected>' in page  # no profile: the first clinic
-    StaffProfile.objects.create(user=nurse, department=own)
+    StaffProfile.objects.update_or_create(user=nurse, defaults={"department": own})
     page = client.get("/clinical/schedule/").content.decode()
     assert f'<option value="{own.pk}" selected>' in page
     page = client.get(f"/clinical/schedule/?department={first.pk}").content.decode()

@@ -208,12 +208,7 @@ def restriction_lift(
     rid = parse_id(restriction_id)
     now = clock.now()
     with transaction.atomic():
-        restriction = (
-            PatientRestriction.objects.select_for_update()
-            .select_related("user", "department")
-            .filter(pk=rid, patient=patient)
-            .first()
-        )
+        restriction = PatientRestriction.objects.select_for_update().filter(pk=rid, patient=patient).first()
         if restriction is not None and restriction.ends_at is not None and restriction.ends_at <= now:
             raise Conflict("This restriction was already lifted.")
         if restriction is not None:
