@@ -41,8 +41,12 @@ class DateInput(forms.DateInput):
 
 class SubmissionForm(forms.Form):
     submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    # Forms that share the chart page get their own element ids (unique ids, working labels).
+    id_prefix = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if self.id_prefix:
+            kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("submission", new_submission_token())
@@ -193,7 +197,10 @@ class BookForm(SubmissionForm):
 
 # --- documents, lab orders and results, encounters, restrictions ------------------------------
 class DocumentForm(SubmissionForm):
-    title = forms.CharField(label="Title", max_length=200, help_text="e.g. “Referral letter, cardiology”.")
+    id_prefix = "document"
+    title = forms.CharField(
+        label="Document name", max_length=200, help_text="e.g. “Referral letter, cardiology”."
+    )
     file = forms.FileField(
         label="File",
         help_text=(
@@ -215,6 +222,7 @@ class DocumentForm(SubmissionForm):
 
 
 class OrderForm(SubmissionForm):
+    id_prefix = "order"
     test = forms.ChoiceField(
         label="Test", choices=[(t.code, t.label) for t in lab_catalog.CATALOG], help_text="LOINC-coded."
     )
@@ -226,6 +234,7 @@ class OrderForm(SubmissionForm):
 
 
 class ResultForm(SubmissionForm):
+    id_prefix = "result"
     value = forms.DecimalField(label="Result", max_digits=12, decimal_places=4)
     unit = forms.CharField(label="Unit (UCUM)", max_length=32)
 
@@ -238,7 +247,8 @@ ENCOUNTER_KINDS = [
 
 
 class EncounterForm(SubmissionForm):
-    kind = forms.ChoiceField(label="Kind", choices=ENCOUNTER_KINDS)
+    id_prefix = "encounter"
+    kind = forms.ChoiceField(label="Encounter kind", choices=ENCOUNTER_KINDS)
     department = forms.TypedChoiceField(label="Department", coerce=int)
     attending = forms.TypedChoiceField(label="Attending", coerce=int, required=False, empty_value=None)
     reason = forms.CharField(label="Reason for the encounter", max_length=500, required=False)
@@ -263,11 +273,14 @@ RESTRICTION_KINDS = [
 
 
 class RestrictionForm(SubmissionForm):
+    id_prefix = "restriction"
     kind = forms.ChoiceField(label="Restriction", choices=RESTRICTION_KINDS)
-    user = forms.TypedChoiceField(label="Person", coerce=int, required=False, empty_value=None)
-    department = forms.TypedChoiceField(label="Department", coerce=int, required=False, empty_value=None)
+    user = forms.TypedChoiceField(label="Person to exclude", coerce=int, required=False, empty_value=None)
+    department = forms.TypedChoiceField(
+        label="Department to exclude", coerce=int, required=False, empty_value=None
+    )
     note = forms.CharField(
-        label="Note",
+        label="How the patient asked",
         max_length=500,
         required=False,
         help_text=(

@@ -50,8 +50,8 @@ def test_document_and_lab_result_round_trip(browser, page, live_server, screensh
     upload = tmp_path / "referral.pdf"
     upload.write_bytes(PDF)
     page.get_by_text("Upload a document").click()
-    page.get_by_label("Title").fill("Referral letter, cardiology")
-    page.get_by_label("File", exact=True).set_input_files(str(upload))
+    page.get_by_label("Document name").fill("Referral letter, cardiology")
+    page.locator("#document_file").set_input_files(str(upload))
     page.get_by_role("button", name="Upload", exact=True).focus()
     page.keyboard.press("Enter")
     page.wait_for_selector("text=Document stored (encrypted).")
@@ -69,8 +69,8 @@ def test_document_and_lab_result_round_trip(browser, page, live_server, screensh
     bad.write_bytes(b"GIF89a\x01\x00\x01\x00")
     page.goto(f"/clinical/patients/{patient}/")
     page.get_by_text("Upload a document").click()
-    page.get_by_label("Title").fill("Holiday photo")
-    page.get_by_label("File", exact=True).set_input_files(str(bad))
+    page.get_by_label("Document name").fill("Holiday photo")
+    page.locator("#document_file").set_input_files(str(bad))
     page.get_by_role("button", name="Upload", exact=True).click()
     page.wait_for_selector("h1:has-text('Not saved')")
     assert "Only PDF, PNG, JPEG and plain-text" in page.inner_text("main")
@@ -79,7 +79,7 @@ def test_document_and_lab_result_round_trip(browser, page, live_server, screensh
     # Order a potassium.
     page.goto(f"/clinical/patients/{patient}/")
     page.get_by_text("Order a lab test").click()
-    page.get_by_label("Test").select_option("2823-3")
+    page.locator("#order_test").select_option("2823-3")
     page.get_by_role("button", name="Order test").click()
     page.wait_for_selector(".message.success")
     assert "Potassium" in page.inner_text("#orders")
@@ -125,8 +125,8 @@ def test_admission_discharge_and_restrictions(browser, page, live_server, screen
     page.goto(f"/clinical/patients/{patient}/")
 
     # Admission: the clerk's own ward is preselected.
-    assert page.get_by_label("Department").input_value() == str(ward.pk)
-    page.get_by_label("Kind").select_option("inpatient")
+    assert page.locator("#encounter_department").input_value() == str(ward.pk)
+    page.get_by_label("Encounter kind").select_option("inpatient")
     page.get_by_label("Attending").select_option(str(doctor.pk))
     page.get_by_label("Reason for the encounter").fill("Pneumonia, needs IV antibiotics")
     screenshot(page, "chartflow-10-admission-form")
@@ -135,9 +135,9 @@ def test_admission_discharge_and_restrictions(browser, page, live_server, screen
 
     # A restriction: keep Dr Snoop out of the record.
     page.get_by_text("Record a restriction").click()
-    page.get_by_label("Restriction", exact=True).select_option("exclude_user")
-    page.get_by_label("Person").select_option(str(doctor.pk))
-    page.get_by_label("Note").fill("Patient's neighbour; asked at the front desk")
+    page.locator("#restriction_kind").select_option("exclude_user")
+    page.get_by_label("Person to exclude").select_option(str(doctor.pk))
+    page.get_by_label("How the patient asked").fill("Patient's neighbour; asked at the front desk")
     page.get_by_role("button", name="Record restriction").click()
     page.wait_for_selector("text=Restriction recorded")
     assert "in force" in page.inner_text("#restrictions")
