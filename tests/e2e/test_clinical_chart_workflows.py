@@ -103,7 +103,8 @@ def test_document_and_lab_result_round_trip(browser, page, live_server, screensh
     finally:
         lab_context.close()
 
-    page.goto(f"/clinical/patients/{patient}/#results")
+    page.goto(f"/clinical/patients/{patient}/")
+    page.reload()  # the same URL as before the lab worked: load it afresh
     lab = page.inner_text("#lab-results")
     assert "5.9 mmol/L" in lab
     assert "H" in lab
@@ -125,6 +126,7 @@ def test_admission_discharge_and_restrictions(browser, page, live_server, screen
     page.goto(f"/clinical/patients/{patient}/")
 
     # Admission: the clerk's own ward is preselected.
+    page.get_by_text("Start an encounter").click()
     assert page.locator("#encounter_department").input_value() == str(ward.pk)
     page.get_by_label("Encounter kind").select_option("inpatient")
     page.get_by_label("Attending").select_option(str(doctor.pk))
