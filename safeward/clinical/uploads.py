@@ -44,20 +44,14 @@ class TooLarge(Exception):
 
 class SizeLimitHandler(FileUploadHandler):
     """First in the chain: stops reading an upload as soon as it passes the
-    cap (also when the client sent no Content-Length)."""
+    cap (also when the client sent no or a false Content-Length; a declared
+    length over the cap is refused by the view before parsing starts)."""
 
     def __init__(self, request: Any = None, limit: int = MAX_DOCUMENT_BYTES) -> None:
         super().__init__(request)
         self.limit = limit
         self.seen = 0
         self.exceeded = False
-
-    def handle_raw_input(
-        self, input_data: Any, meta: Any, content_length: int, boundary: Any, encoding: Any = None
-    ) -> None:
-        if content_length > self.limit + ENVELOPE_BYTES:
-            self.exceeded = True
-            raise StopUpload(connection_reset=True)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.seen += len(raw_data)

@@ -570,7 +570,7 @@ def document_upload(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse
         declared = 0
     if declared > uploads.MAX_REQUEST_BYTES:
         return _too_large(request, patient_id)
-    limiter = uploads.SizeLimitHandler(request)
+    limiter = uploads.SizeLimitHandler(request, limit=uploads.MAX_DOCUMENT_BYTES)
     request.upload_handlers.insert(0, limiter)
     return _document_upload(request, patient_id, limiter)
 
