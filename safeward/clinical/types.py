@@ -404,7 +404,7 @@ class RestrictionView:
     user: str
     department_id: int | None
     department: str
-    note: str | None  # None unless the caller manages restrictions
+    note: str | None  # the patient's request, as recorded (only those who manage restrictions list them)
     starts_at: dt.datetime
     ends_at: dt.datetime | None
 

@@ -16,8 +16,10 @@ from typing import IO, Any
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.utils.http import content_disposition_header
 
-from safeward.clinical.gateway._writes import DOCUMENT_TYPES, MAX_DOCUMENT_BYTES
+from safeward.clinical.gateway._writes import DOCUMENT_TYPES
+from safeward.clinical.gateway._writes import MAX_DOCUMENT_BYTES as GATEWAY_MAX_BYTES
 
+MAX_DOCUMENT_BYTES = GATEWAY_MAX_BYTES  # the gateway's cap, checked here before the body is read
 # The multipart envelope around the file (boundaries, the other fields).
 ENVELOPE_BYTES = 64 * 1024
 MAX_REQUEST_BYTES = MAX_DOCUMENT_BYTES + ENVELOPE_BYTES

@@ -40,7 +40,7 @@ from safeward.identity.permissions import Perm
 HISTORY_LIMIT = 50
 
 
-def _view(r: PatientRestriction, *, with_note: bool) -> RestrictionView:
+def _view(r: PatientRestriction) -> RestrictionView:
     return RestrictionView(
         id=str(r.pk),
         kind=r.kind,
@@ -48,7 +48,7 @@ def _view(r: PatientRestriction, *, with_note: bool) -> RestrictionView:
         user=user_label(r.user),
         department_id=r.department_id,
         department=r.department.name if r.department is not None else "",
-        note=plain(r, "note") if with_note else None,
+        note=plain(r, "note"),
         starts_at=r.starts_at,
         ends_at=r.ends_at,
     )
@@ -106,7 +106,7 @@ def restriction_list(
             .select_related("user", "department")
             .order_by("-starts_at")[:HISTORY_LIMIT]
         )
-        views = [_view(r, with_note=True) for r in rows]
+        views = [_view(r) for r in rows]
         views.sort(key=lambda v: not v.active_at(now))  # stable: active first, each newest first
         record(
             action=AuditAction.READ,
@@ -182,7 +182,7 @@ def restriction_create(
             fields=["restriction"],
             detail={"kind": kind},
         )
-        return _view(restriction, with_note=True)
+        return _view(restriction)
 
 
 def restriction_lift(
@@ -226,7 +226,7 @@ def restriction_lift(
                 fields=["restriction"],
                 detail={"kind": restriction.kind, "lifted": True},
             )
-            return _view(restriction, with_note=True)
+            return _view(restriction)
     record_denied(
         action=AuditAction.UPDATE,
         actor=actor,
