@@ -137,6 +137,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "safeward.web.context_processors.safeward",
                 "safeward.workforce.context_processors.workforce_banner",
+                "safeward.clinical.context_processors.break_glass_banner",
             ],
         },
     }

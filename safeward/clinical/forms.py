@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 
 from safeward import clock
+from safeward.clinical import lab_catalog, uploads
 from safeward.clinical.types import PatientInput, new_submission_token
 
 SEX_CHOICES = [("female", "Female"), ("male", "Male"), ("other", "Other"), ("unknown", "Unknown")]
@@ -40,8 +41,12 @@ class DateInput(forms.DateInput):
 
 class SubmissionForm(forms.Form):
     submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    # Forms that share the chart page get their own element ids (unique ids, working labels).
+    id_prefix = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if self.id_prefix:
+            kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("submission", new_submission_token())
@@ -188,3 +193,119 @@ class BookForm(SubmissionForm):
     patient = forms.UUIDField(widget=forms.HiddenInput)
     slot = forms.UUIDField(widget=forms.HiddenInput)
     reason = forms.CharField(label="Reason for visit", max_length=500, required=False)
+
+
+# --- documents, lab orders and results, encounters, restrictions ------------------------------
+class DocumentForm(SubmissionForm):
+    id_prefix = "document"
+    title = forms.CharField(
+        label="Document name", max_length=200, help_text="e.g. “Referral letter, cardiology”."
+    )
+    file = forms.FileField(
+        label="File",
+        help_text=(
+            f"PDF, PNG, JPEG or plain text (.txt), at most {uploads.MAX_MEGABYTES} MiB. Stored encrypted."
+        ),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".pdf,.png,.jpg,.jpeg,.txt,application/pdf,image/png,image/jpeg,text/plain"}
+        ),
+    )
+    sensitivity = forms.ChoiceField(label="Sensitive category", choices=SENSITIVITY_CHOICES, required=False)
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        try:
+            self.content_type = uploads.check_upload(upload.name or "", upload.size or 0, upload)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+        return upload
+
+
+class OrderForm(SubmissionForm):
+    id_prefix = "order"
+    test = forms.ChoiceField(
+        label="Test", choices=[(t.code, t.label) for t in lab_catalog.CATALOG], help_text="LOINC-coded."
+    )
+
+    def lab_test(self) -> lab_catalog.LabTest:
+        test = lab_catalog.lab_test(self.cleaned_data["test"])
+        assert test is not None
+        return test
+
+
+class ResultForm(SubmissionForm):
+    id_prefix = "result"
+    value = forms.DecimalField(label="Result", max_digits=12, decimal_places=4)
+    unit = forms.CharField(label="Unit (UCUM)", max_length=32)
+
+
+ENCOUNTER_KINDS = [
+    ("emergency", "Emergency"),
+    ("inpatient", "Inpatient admission"),
+    ("outpatient", "Outpatient visit"),
+]
+
+
+class EncounterForm(SubmissionForm):
+    id_prefix = "encounter"
+    kind = forms.ChoiceField(label="Encounter kind", choices=ENCOUNTER_KINDS)
+    department = forms.TypedChoiceField(label="Department", coerce=int)
+    attending = forms.TypedChoiceField(label="Attending", coerce=int, required=False, empty_value=None)
+    reason = forms.CharField(label="Reason for the encounter", max_length=500, required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        departments: list[tuple[int, str]],
+        clinicians: list[tuple[int, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["department"].choices = departments  # type: ignore[attr-defined]
+        self.fields["attending"].choices = [("", "— none yet —"), *clinicians]  # type: ignore[attr-defined]
+
+
+RESTRICTION_KINDS = [
+    ("exclude_user", "Do not disclose to a named person"),
+    ("exclude_department", "Do not disclose to a department"),
+    ("no_payer", "Do not disclose to the payer (patient pays out of pocket)"),
+]
+
+
+class RestrictionForm(SubmissionForm):
+    id_prefix = "restriction"
+    kind = forms.ChoiceField(label="Restriction", choices=RESTRICTION_KINDS)
+    user = forms.TypedChoiceField(label="Person to exclude", coerce=int, required=False, empty_value=None)
+    department = forms.TypedChoiceField(
+        label="Department to exclude", coerce=int, required=False, empty_value=None
+    )
+    note = forms.CharField(
+        label="How the patient asked",
+        max_length=500,
+        required=False,
+        help_text=(
+            "Why and how the patient asked (kept encrypted; shown only to those who manage restrictions)."
+        ),
+    )
+
+    def __init__(
+        self, *args: Any, staff: list[tuple[int, str]], departments: list[tuple[int, str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].choices = [("", "—"), *staff]  # type: ignore[attr-defined]
+        self.fields["department"].choices = [("", "—"), *departments]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = data.get("kind")
+        if kind == "exclude_user" and not data.get("user"):
+            self.add_error("user", "Choose the person to keep out of the record.")
+        if kind == "exclude_department" and not data.get("department"):
+            self.add_error("department", "Choose the department to keep out of the record.")
+        if kind == "no_payer" and (data.get("user") or data.get("department")):
+            raise forms.ValidationError("A payer restriction names no person or department.")
+        if kind == "exclude_user" and data.get("department"):
+            self.add_error("department", "Leave the department empty when excluding a person.")
+        if kind == "exclude_department" and data.get("user"):
+            self.add_error("user", "Leave the person empty when excluding a department.")
+        return data

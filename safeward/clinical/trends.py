@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from safeward.clinical.lab_catalog import Flag, interpret, reference_for
 from safeward.clinical.types import ObservationView
 
 WIDTH, HEIGHT, PAD = 120, 28, 2
@@ -27,6 +28,8 @@ class Trend:
     high: str
     points: str  # SVG polyline points, empty with fewer than two numeric values
     direction: str  # "up", "down", "same" or ""
+    reference: str = ""  # the catalog's reference interval (lab tests), e.g. "3.5 to 5.1 mmol/L"
+    flag: Flag | None = None  # the latest value against that interval
 
 
 def _number(value: str | None) -> Decimal | None:
@@ -76,6 +79,27 @@ def trends(results: Iterable[ObservationView]) -> list[Trend]:
                 high=str(max(numeric)) if numeric else "",
                 points=_points(numeric),
                 direction=direction,
+                reference=reference_for(code, unit),
+                flag=interpret(code, unit, latest.value),
             )
         )
     return sorted(out, key=lambda t: (-t.latest_at.timestamp(), t.display))
+
+
+@dataclass(frozen=True)
+class LabResult:
+    result: ObservationView
+    reference: str
+    flag: Flag | None
+
+
+def lab_results(results: Iterable[ObservationView], limit: int = 30) -> list[LabResult]:
+    """The latest laboratory results, newest first, each with the catalog's
+    reference interval and its abnormal flag."""
+    rows = sorted(
+        (r for r in results if r.category == "laboratory"), key=lambda r: r.effective_at, reverse=True
+    )
+    return [
+        LabResult(result=r, reference=reference_for(r.code, r.unit), flag=interpret(r.code, r.unit, r.value))
+        for r in rows[:limit]
+    ]

@@ -377,3 +377,36 @@ class ImportOutcome:
 def new_submission_token() -> str:
     """A one-time token for a form: posting the same form twice saves once."""
     return uuid.uuid4().hex
+
+
+# --- laboratory worklist and patient-requested restrictions ---------------------------------
+@dataclass(frozen=True)
+class WorklistItem:
+    """One open lab order on the laboratory's worklist, with its patient as a
+    search result would show them (demographics only)."""
+
+    order: ObservationView
+    patient: PatientView
+
+
+@dataclass(frozen=True)
+class LabWorklist:
+    items: list[WorklistItem]
+    withheld: int  # open orders the caller may not see (confidential / restricted / sensitive)
+    capped: bool  # more open orders than shown: the oldest come first
+
+
+@dataclass(frozen=True)
+class RestrictionView:
+    id: str
+    kind: str
+    user_id: int | None
+    user: str
+    department_id: int | None
+    department: str
+    note: str | None  # the patient's request, as recorded (only those who manage restrictions list them)
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None
+
+    def active_at(self, now: dt.datetime) -> bool:
+        return self.starts_at <= now and (self.ends_at is None or self.ends_at > now)

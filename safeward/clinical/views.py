@@ -10,34 +10,50 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from safeward import clock
 from safeward.audit.vocabulary import PurposeOfUse
-from safeward.clinical import gateway
+from safeward.clinical import gateway, lab_catalog, uploads
 from safeward.clinical.forms import (
     REASON_KINDS,
     AllergyForm,
     BookForm,
     BreakGlassForm,
+    DocumentForm,
+    EncounterForm,
     MedicationForm,
     NoteForm,
+    OrderForm,
     ProblemForm,
     RegistrationForm,
+    RestrictionForm,
+    ResultForm,
     ReviewForm,
     ScheduleForm,
     SearchForm,
     VitalsForm,
 )
 from safeward.clinical.policy import Section
-from safeward.clinical.trends import trends
-from safeward.clinical.types import Conflict, Forbidden, InvalidInput, NotFound, SessionContext
+from safeward.clinical.trends import lab_results, trends
+from safeward.clinical.types import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SessionContext,
+    new_submission_token,
+)
 from safeward.identity.decorators import requires, step_up_required
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.identity.selectors import user_department_id
+
+ACTIVE_ENCOUNTER_STATUSES = ("arrived", "in_progress")
 
 
 def _actor(request: HttpRequest) -> User:
@@ -67,7 +83,6 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], status: 
     user = _actor(request)
     if user.has_perm(Perm.CLINICAL_BREAKGLASS_USE):
         context["can_break_glass"] = True
-        context["breakglass_active"] = gateway.break_glass_active(actor=user)
     context["now"] = clock.now()
     return render(request, template, context, status=status)
 
@@ -160,8 +175,18 @@ def _chart_context(chart: Any) -> dict[str, Any]:
         "active_problems": active_problems,
         "active_allergies": active_allergies,
         "trends": trends(chart.results or []),
+        "lab_results": lab_results(chart.results or []),
+        "active_encounters": [e for e in (chart.encounters or []) if e.status in ACTIVE_ENCOUNTER_STATUSES],
         "S": {s.name: s for s in Section},
     }
+
+
+def _encounter_form(data: Any = None) -> EncounterForm:
+    return EncounterForm(data, departments=gateway.departments_list(), clinicians=gateway.clinicians_list())
+
+
+def _restriction_form(data: Any = None) -> RestrictionForm:
+    return RestrictionForm(data, staff=gateway.staff_choices(), departments=gateway.departments_list())
 
 
 @require_GET
@@ -179,8 +204,24 @@ def chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         allergy_form=AllergyForm() if user.has_perm(Perm.CLINICAL_CHART_WRITE) else None,
         vitals_form=VitalsForm() if user.has_perm(Perm.CLINICAL_CHART_WRITE) else None,
         medication_form=MedicationForm() if user.has_perm(Perm.CLINICAL_MEDICATION_PRESCRIBE) else None,
+        document_form=DocumentForm() if user.has_perm(Perm.CLINICAL_CHART_WRITE) else None,
+        order_form=OrderForm() if user.has_perm(Perm.CLINICAL_ORDER_WRITE) else None,
         can_book=user.has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
+        can_manage_encounters=user.has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
+        document_limit_mib=uploads.MAX_MEGABYTES,
     )
+    if context["can_manage_encounters"]:
+        department = user_department_id(user=user)
+        context["encounter_form"] = _encounter_form()
+        if department is not None:
+            context["encounter_form"].initial["department"] = department
+    if user.has_perm(Perm.CLINICAL_PATIENT_REGISTER):
+        try:
+            context["restrictions"] = gateway.restriction_list(**_ctx(request), patient_id=patient_id)
+        except NotFound:
+            context["restrictions"] = None
+        else:
+            context["restriction_form"] = _restriction_form()
     return _page(request, "clinical/chart.html", context)
 
 
@@ -309,10 +350,16 @@ def document_download(request: HttpRequest, patient_id: uuid.UUID, document_id: 
         )
     except NotFound:
         return _not_found(request, patient_id)
-    response = HttpResponse(b"".join(chunks), content_type=document.content_type)
-    response["Content-Disposition"] = f'attachment; filename="document-{document.id}"'
+    content_type = document.content_type
+    if content_type == "text/plain":
+        content_type = "text/plain; charset=utf-8"
+    response = StreamingHttpResponse(chunks, content_type=content_type)
+    response["Content-Disposition"] = uploads.attachment_header(document.title, document.content_type)
+    response["Content-Length"] = str(document.size)
     response["Cache-Control"] = "no-store"
-    return response
+    response["X-Content-Type-Options"] = "nosniff"
+    # A streaming response is not an HttpResponse subclass; the guards only pass it through.
+    return response  # type: ignore[return-value]
 
 
 # --- break-the-glass ---------------------------------------------------------------------------------
@@ -404,7 +451,9 @@ def schedule(request: HttpRequest) -> HttpResponse:
     data = request.GET.copy()
     data.setdefault("day", clock.now().date().isoformat())
     if departments:
-        data.setdefault("department", str(departments[0][0]))
+        own = user_department_id(user=_actor(request))
+        default = own if own in {pk for pk, _ in departments} else departments[0][0]
+        data.setdefault("department", str(default))
     form = ScheduleForm(data, departments=departments)
     slots = None
     status = 200
@@ -493,3 +542,221 @@ def appointment_cancel(request: HttpRequest, appointment_id: uuid.UUID) -> HttpR
 @requires(Perm.CLINICAL_APPOINTMENT_MANAGE)
 def appointment_check_in(request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
     return _appointment_action(request, appointment_id, check_in=True)
+
+
+# --- documents ---------------------------------------------------------------------------------------
+def _too_large(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    return _page(
+        request,
+        "clinical/chart_form.html",
+        {
+            "form": None,
+            "patient_id": patient_id,
+            "message": f"The file is larger than {uploads.MAX_MEGABYTES} MiB. Nothing was saved.",
+        },
+        status=413,
+    )
+
+
+@require_POST
+@requires(Perm.CLINICAL_CHART_WRITE)
+@csrf_exempt  # CSRF is checked by csrf_protect below, after the size guard is in place
+def document_upload(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    """The size cap must be in place before anything reads the body (the CSRF
+    check reads the form), so this view installs it and then checks CSRF."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > uploads.MAX_REQUEST_BYTES:
+        return _too_large(request, patient_id)
+    limiter = uploads.SizeLimitHandler(request, limit=uploads.MAX_DOCUMENT_BYTES)
+    request.upload_handlers.insert(0, limiter)
+    return _document_upload(request, patient_id, limiter)
+
+
+@csrf_protect
+def _document_upload(
+    request: HttpRequest, patient_id: uuid.UUID, limiter: uploads.SizeLimitHandler
+) -> HttpResponse:
+    form = DocumentForm(request.POST, request.FILES)
+    if limiter.exceeded:
+        return _too_large(request, patient_id)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        upload.seek(0)
+        try:
+            gateway.document_upload(
+                **_ctx(request),
+                patient_id=patient_id,
+                title=form.cleaned_data["title"],
+                content_type=form.content_type,
+                source=upload,
+                size=upload.size,
+                sensitivity=form.cleaned_data["sensitivity"] or "",
+                submission=form.cleaned_data["submission"],
+            )
+        except NotFound:
+            return _not_found(request, patient_id)
+        except Conflict as error:
+            return _conflict(request, error)
+        except InvalidInput as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, "Document stored (encrypted).")
+            return redirect(reverse("clinical:chart", args=[patient_id]) + "#documents")
+    return _page(request, "clinical/chart_form.html", {"form": form, "patient_id": patient_id}, status=400)
+
+
+# --- lab orders and results -------------------------------------------------------------------------
+@require_POST
+@requires(Perm.CLINICAL_ORDER_WRITE)
+def order_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    def write(d: dict[str, Any]) -> None:
+        test = lab_catalog.lab_test(d["test"])
+        assert test is not None
+        gateway.order_create(
+            **_ctx(request),
+            patient_id=patient_id,
+            code=test.code,
+            display=test.display,
+            submission=d["submission"],
+        )
+
+    return _chart_write(
+        request, patient_id, OrderForm, write, "Test ordered: it is on the laboratory's worklist."
+    )
+
+
+@require_GET
+@requires(Perm.CLINICAL_RESULT_WRITE)
+def lab_worklist(request: HttpRequest) -> HttpResponse:
+    try:
+        worklist = gateway.lab_worklist(**_ctx(request))
+    except Forbidden:
+        return _page(request, "clinical/unreachable.html", {}, status=403)
+    rows = [
+        (
+            item,
+            lab_catalog.lab_test(item.order.code),
+            ResultForm(initial={"submission": new_submission_token()}),
+        )
+        for item in worklist.items
+    ]
+    return _page(request, "clinical/lab_worklist.html", {"worklist": worklist, "rows": rows})
+
+
+@require_POST
+@requires(Perm.CLINICAL_RESULT_WRITE)
+def order_result(request: HttpRequest, patient_id: uuid.UUID, order_id: uuid.UUID) -> HttpResponse:
+    form = ResultForm(request.POST)
+    back = reverse("clinical:lab_worklist")
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            result = gateway.order_result(
+                **_ctx(request),
+                patient_id=patient_id,
+                order_id=order_id,
+                value=format(d["value"], "f"),
+                unit=d["unit"],
+                submission=d["submission"],
+            )
+        except NotFound:
+            return _not_found(request)
+        except Conflict as error:
+            return _conflict(request, error)
+        except InvalidInput as error:
+            _form_errors(form, error)
+        else:
+            flag = lab_catalog.interpret(result.code, result.unit, result.value)
+            note = f" Flag: {flag.label}." if flag is not None and flag.abnormal else ""
+            messages.success(request, f"Result saved: {result.display} {result.value} {result.unit}.{note}")
+            return redirect(back)
+    return _page(request, "clinical/result_form.html", {"form": form}, status=400)
+
+
+# --- encounters (admission / discharge) ----------------------------------------------------------------
+@require_POST
+@requires(Perm.CLINICAL_APPOINTMENT_MANAGE)
+def encounter_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    form = _encounter_form(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            gateway.encounter_start(
+                **_ctx(request),
+                patient_id=patient_id,
+                kind=d["kind"],
+                department_id=d["department"],
+                attending_id=d["attending"],
+                reason=d["reason"] or None,
+                submission=d["submission"],
+            )
+        except NotFound:
+            return _not_found(request, patient_id)
+        except Conflict as error:
+            return _conflict(request, error)
+        except InvalidInput as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, "Encounter started.")
+            return redirect(reverse("clinical:chart", args=[patient_id]) + "#encounters")
+    return _page(request, "clinical/chart_form.html", {"form": form, "patient_id": patient_id}, status=400)
+
+
+@require_POST
+@requires(Perm.CLINICAL_APPOINTMENT_MANAGE)
+def encounter_discharge(request: HttpRequest, patient_id: uuid.UUID, encounter_id: uuid.UUID) -> HttpResponse:
+    try:
+        gateway.encounter_finish(**_ctx(request), patient_id=patient_id, encounter_id=str(encounter_id))
+    except NotFound:
+        return _not_found(request, patient_id)
+    except InvalidInput as error:
+        if error.errors.get("encounter") == "The encounter is not active.":  # e.g. a second post
+            return _conflict(request, Conflict("This encounter is not active: it was already finished."))
+        return _not_found(request, patient_id)  # no such encounter for this patient
+    messages.success(request, "Encounter finished (discharged).")
+    return redirect(reverse("clinical:chart", args=[patient_id]) + "#encounters")
+
+
+# --- patient-requested restrictions ------------------------------------------------------------------
+@require_POST
+@requires(Perm.CLINICAL_PATIENT_REGISTER)
+def restriction_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    form = _restriction_form(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            gateway.restriction_create(
+                **_ctx(request),
+                patient_id=patient_id,
+                kind=d["kind"],
+                user_id=d["user"],
+                department_id=d["department"],
+                note=d["note"] or None,
+                submission=d["submission"],
+            )
+        except NotFound:
+            return _not_found(request, patient_id)
+        except Conflict as error:
+            return _conflict(request, error)
+        except InvalidInput as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, "Restriction recorded: it applies from now on.")
+            return redirect(reverse("clinical:chart", args=[patient_id]) + "#restrictions")
+    return _page(request, "clinical/chart_form.html", {"form": form, "patient_id": patient_id}, status=400)
+
+
+@require_POST
+@requires(Perm.CLINICAL_PATIENT_REGISTER)
+def restriction_lift(request: HttpRequest, patient_id: uuid.UUID, restriction_id: uuid.UUID) -> HttpResponse:
+    try:
+        gateway.restriction_lift(**_ctx(request), patient_id=patient_id, restriction_id=restriction_id)
+    except NotFound:
+        return _not_found(request, patient_id)
+    except Conflict as error:
+        return _conflict(request, error)
+    messages.success(request, "Restriction lifted.")
+    return redirect(reverse("clinical:chart", args=[patient_id]) + "#restrictions")

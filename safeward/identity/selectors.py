@@ -91,6 +91,13 @@ def users_list() -> QuerySet[User]:
     return User.objects.select_related("profile__department").order_by("username")
 
 
+def user_department_id(*, user: User) -> int | None:
+    """The department of the person's staff profile (None without one)."""
+    from safeward.identity.models import StaffProfile
+
+    return StaffProfile.objects.filter(user=user).values_list("department_id", flat=True).first()
+
+
 # --- Permission filters (added for workforce, issue 7) ----------------------
 # Other apps may narrow what an account's roles grant, on every request: the
 # workforce app registers one that removes clinical writes while training is

@@ -31,6 +31,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Disclosures", "audit:disclosures", Perm.AUDIT_DISCLOSURE_READ),
     NavItem("Patients", "clinical:search", Perm.CLINICAL_PATIENT_READ),
     NavItem("Schedule", "clinical:schedule", Perm.CLINICAL_APPOINTMENT_READ),
+    NavItem("Lab worklist", "clinical:lab_worklist", Perm.CLINICAL_RESULT_WRITE),
     NavItem("Break-glass review", "clinical:review_queue", Perm.CLINICAL_BREAKGLASS_REVIEW),
 )
 

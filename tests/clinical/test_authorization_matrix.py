@@ -22,9 +22,10 @@ from safeward import clock
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.policy import Section
+from safeward.clinical.types import SessionContext
 from safeward.identity.permissions import Perm
 from safeward.identity.roles import CATALOG
-from tests.clinical.conftest import WARD, new_patient, relate
+from tests.clinical.conftest import IMPORTER, WARD, new_patient, relate
 from tests.clinical.test_policy_table import read_cell, write_cell
 from tests.conftest import sign_in
 from tests.factories import UserFactory
@@ -129,6 +130,68 @@ def _appointment(check_in: bool):
     return run
 
 
+def _pdf():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("letter.pdf", b"%PDF-1.4\n%matrix\n", content_type="application/pdf")
+
+
+def _order_result(case: Case):
+    order = gateway.order_create(
+        actor=IMPORTER,
+        session=SessionContext.system(),
+        purpose=PurposeOfUse.TREATMENT,
+        patient_id=case.patient,
+        code="2823-3",
+        display="Potassium",
+    )
+    return case.client.post(
+        reverse("clinical:order_result", args=[case.patient, order.id]),
+        {"submission": uuid.uuid4().hex, "value": "4.2", "unit": "mmol/L"},
+    )
+
+
+def _discharge(case: Case):
+    from safeward.identity.models import Department
+
+    ward, _ = Department.objects.get_or_create(code="matrix-ward", defaults={"name": "Matrix ward"})
+    encounter = gateway.encounter_start(
+        actor=ADMIN[0],
+        session=WARD,
+        purpose=PurposeOfUse.OPERATIONS,
+        patient_id=case.patient,
+        kind="outpatient",
+        department_id=ward.pk,
+    )
+    return case.client.post(reverse("clinical:encounter_discharge", args=[case.patient, encounter.id]))
+
+
+def _encounter_start(case: Case):
+    from safeward.identity.models import Department
+
+    ward, _ = Department.objects.get_or_create(code="matrix-ward", defaults={"name": "Matrix ward"})
+    return case.client.post(
+        reverse("clinical:encounter_add", args=[case.patient]),
+        {"submission": uuid.uuid4().hex, "kind": "outpatient", "department": ward.pk},
+    )
+
+
+def _lift(case: Case):
+    from safeward.identity.models import Department
+
+    # A department nobody works in: the restriction changes no decision of the matrix.
+    elsewhere, _ = Department.objects.get_or_create(code="matrix-nobody", defaults={"name": "Nobody's"})
+    restriction = gateway.restriction_create(
+        actor=ADMIN[0],
+        session=WARD,
+        purpose=PurposeOfUse.OPERATIONS,
+        patient_id=case.patient,
+        kind="exclude_department",
+        department_id=elsewhere.pk,
+    )
+    return case.client.post(reverse("clinical:restriction_lift", args=[case.patient, restriction.id]))
+
+
 def _note_data():
     return {"submission": uuid.uuid4().hex, "kind": "progress", "title": "T", "text": "Matrix note"}
 
@@ -188,6 +251,34 @@ RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
         lambda c: c.client.get(f"/clinical/patients/{c.patient}/documents/{RANDOM_ID}/"),
         _needs(Perm.CLINICAL_CHART_READ, lambda c: 404),
     ),
+    "document_upload": (
+        lambda c: c.client.post(
+            f"/clinical/patients/{c.patient}/documents/",
+            {"submission": uuid.uuid4().hex, "title": "Letter", "file": _pdf()},
+        ),
+        _needs(Perm.CLINICAL_CHART_WRITE, _write(Section.DOCUMENTS)),
+    ),
+    "order_add": (
+        lambda c: c.client.post(
+            f"/clinical/patients/{c.patient}/orders/", {"submission": uuid.uuid4().hex, "test": "718-7"}
+        ),
+        _needs(Perm.CLINICAL_ORDER_WRITE, _write(Section.ORDERS)),
+    ),
+    "lab_worklist": (
+        lambda c: c.client.get("/clinical/lab/"),
+        _needs(Perm.CLINICAL_RESULT_WRITE, lambda c: 200),
+    ),
+    "order_result": (_order_result, _needs(Perm.CLINICAL_RESULT_WRITE, _write(Section.RESULTS))),
+    "encounter_add": (_encounter_start, _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _write(Section.ENCOUNTERS))),
+    "encounter_discharge": (_discharge, _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _write(Section.ENCOUNTERS))),
+    "restriction_add": (
+        lambda c: c.client.post(
+            f"/clinical/patients/{c.patient}/restrictions/",
+            {"submission": uuid.uuid4().hex, "kind": "no_payer", "note": "Self-pay"},
+        ),
+        _needs(Perm.CLINICAL_PATIENT_REGISTER, _write(Section.DEMOGRAPHICS)),
+    ),
+    "restriction_lift": (_lift, _needs(Perm.CLINICAL_PATIENT_REGISTER, _write(Section.DEMOGRAPHICS))),
     "break_glass": (
         lambda c: c.client.get(f"/clinical/patients/{c.patient}/break-glass/"),
         _needs(Perm.CLINICAL_BREAKGLASS_USE, lambda c: 200),
@@ -226,7 +317,8 @@ def test_every_clinical_route_has_a_rule():
     assert clinical_url_names() == set(RULES), "add a rule to RULES for every clinical URL"
 
 
-def test_matrix(client):
+def test_matrix(client, settings, tmp_path):
+    settings.VAR_DIR = tmp_path  # the document uploads
     ADMIN[:] = [UserFactory(roles=["registration_clerk"], totp_secret=True)]
     cases = []
     for spec in CATALOG:

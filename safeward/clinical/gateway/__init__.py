@@ -23,6 +23,7 @@ from safeward.clinical.gateway._breakglass import (
     break_glass_start,
 )
 from safeward.clinical.gateway._import import patient_import
+from safeward.clinical.gateway._orders import lab_worklist, order_result
 from safeward.clinical.gateway._patients import (
     chart_export,
     chart_print,
@@ -31,6 +32,12 @@ from safeward.clinical.gateway._patients import (
     patient_register,
     patient_search,
     patient_update,
+)
+from safeward.clinical.gateway._restrictions import (
+    restriction_create,
+    restriction_lift,
+    restriction_list,
+    staff_choices,
 )
 from safeward.clinical.gateway._scheduling import (
     appointment_book,
@@ -91,15 +98,21 @@ __all__ = [
     "document_upload",
     "encounter_finish",
     "encounter_start",
+    "lab_worklist",
     "medication_request_create",
     "note_create",
     "observation_record",
     "order_create",
+    "order_result",
     "patient_import",
     "patient_read",
     "patient_register",
     "patient_search",
     "patient_update",
+    "restriction_create",
+    "restriction_lift",
+    "restriction_list",
     "schedule_day",
     "slots_create",
+    "staff_choices",
 ]
