@@ -366,9 +366,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # No query string in any log line (search criteria may arrive in one): safeward/log_privacy.py.
+    "filters": {"no_query_strings": {"()": "safeward.log_privacy.StripQueryStrings"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["no_query_strings"]}
+    },
     "root": {"handlers": ["console"], "level": env.string("SAFEWARD_LOG_LEVEL", "INFO")},
     "loggers": {
+        # runserver's request lines (development only) go through the same filter.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # Request logs would carry URLs and bodies; SafeWard's own audit trail
         # records accesses instead.
         "django.request": {"level": "ERROR"},
