@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
+from oauth2_provider.settings import oauth2_settings
 from rest_framework import exceptions, parsers, renderers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -233,29 +234,40 @@ class SmartConfiguration(FhirView):
         def url(name: str) -> str:
             return request.build_absolute_uri(reverse(name))
 
-        return Response(
-            {
-                "issuer": url("fhir:metadata").rsplit("/metadata", 1)[0],
-                "authorization_endpoint": url("oauth:authorize"),
-                "token_endpoint": url("oauth:token"),
-                "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
-                "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
-                "grant_types_supported": ["authorization_code", "client_credentials"],
-                "scopes_supported": ["launch", "launch/patient", "patient/*.rs", "user/*.rs", "system/*.rs"],
-                "response_types_supported": ["code"],
-                "code_challenge_methods_supported": ["S256"],
-                "capabilities": [
-                    "launch-ehr",
-                    "client-public",
-                    "client-confidential-symmetric",
-                    "client-confidential-asymmetric",
-                    "context-ehr-patient",
-                    "permission-v2",
-                    "permission-patient",
-                    "permission-user",
-                ],
-            }
-        )
+        oidc = bool(oauth2_settings.OIDC_ENABLED)
+        capabilities = [
+            "launch-ehr",
+            "launch-standalone",
+            "client-public",
+            "client-confidential-symmetric",
+            "client-confidential-asymmetric",
+            "context-ehr-patient",
+            "context-standalone-patient",
+            "permission-v2",
+            "permission-patient",
+            "permission-user",
+        ]
+        scopes = ["launch", "launch/patient", "patient/*.rs", "user/*.rs", "system/*.rs"]
+        body: dict[str, Any] = {
+            "authorization_endpoint": url("oauth:authorize"),
+            "token_endpoint": url("oauth:token"),
+            "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+            "grant_types_supported": ["authorization_code", "client_credentials"],
+            "scopes_supported": scopes,
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "capabilities": capabilities,
+        }
+        if oidc:
+            # SMART's `issuer` is the OpenID Connect issuer (its discovery document is
+            # issuer + /.well-known/openid-configuration) and `jwks_uri` verifies id_tokens.
+            body["issuer"] = oauth2_settings.oidc_issuer(request._request)
+            body["jwks_uri"] = url("oauth:jwks-info")
+            body["userinfo_endpoint"] = url("oauth:user-info")
+            scopes += ["openid", "fhirUser"]
+            capabilities.append("sso-openid-connect")
+        return Response(body)
 
 
 # --- search helpers -------------------------------------------------------------------------------
