@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from safeward.fhir import oauth, oidc
+from safeward.fhir import oauth, oidc, picker
 
 app_name = "oauth"
 
 urlpatterns = [
     path("authorize/", oauth.Authorize.as_view(), name="authorize"),
+    path("authorize/patient/", picker.patient_picker, name="patient_picker"),
     path("token/", oauth.Token.as_view(), name="token"),
     path("launch/", oauth.Launch.as_view(), name="launch"),
     # OpenID Connect (DOT's names, so DOT's discovery document can reverse them).
