@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -68,6 +69,22 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JsonRespons
 
 
 # --- authorize --------------------------------------------------------------------------------------
+def allow_form_redirect(response: HttpResponse, client_id: str, redirect_uri: str) -> None:
+    """The consent (and picker) forms post to SafeWard, which answers with a
+    redirect to the app. Browsers apply CSP `form-action` to that redirect too,
+    so the page's policy names the app's origin — only for a redirect URI
+    registered for this client."""
+    application = Application.objects.filter(client_id=client_id[:100]).first() if client_id else None
+    if application is None or not application.redirect_uri_allowed(redirect_uri):
+        return
+    parts = urlsplit(redirect_uri)
+    if parts.scheme not in oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES or not parts.netloc:
+        return
+    policy = dict(settings.SECURE_CSP)
+    policy["form-action"] = [*policy.get("form-action", []), f"{parts.scheme}://{parts.netloc}"]
+    response._csp_config = policy  # type: ignore[attr-defined]  # read by Django's CSP middleware
+
+
 class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type hints
     """DOT's consent page, behind SafeWard's sign-in. Declared `authenticated`:
     any signed-in account may approve an app for itself; what the token then
@@ -89,6 +106,10 @@ class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type h
                 return picker.start(request)
             request.session["smart_launch"] = launch
         response: HttpResponse = super().dispatch(request, *args, **kwargs)
+        if request.method == "GET" and response.status_code == 200:
+            allow_form_redirect(
+                response, request.GET.get("client_id", ""), request.GET.get("redirect_uri", "")
+            )
         return response
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

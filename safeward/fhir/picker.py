@@ -31,7 +31,7 @@ from safeward.clinical.api import purpose_for
 from safeward.clinical.forms import SearchForm
 from safeward.clinical.policy import Section
 from safeward.clinical.types import Forbidden, InvalidInput, NotFound, SessionContext
-from safeward.fhir.oauth import issue_launch_code
+from safeward.fhir.oauth import allow_form_redirect, issue_launch_code
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -119,12 +119,16 @@ def patient_picker(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, "You cannot search patient records from here.")
         else:
             status = 400
-    return render(
+    response = render(
         request,
         "fhir/patient_picker.html",
         {"form": form, "results": results, "application": application},
         status=status,
     )
+    allow_form_redirect(
+        response, application.client_id, query.get("redirect_uri", "")
+    )  # "Cancel" goes back to the app
+    return response
 
 
 def _choose(request: HttpRequest, query: dict[str, str], application: Application) -> HttpResponse:
@@ -134,7 +138,7 @@ def _choose(request: HttpRequest, query: dict[str, str], application: Applicatio
     except NotFound:
         view = None
     if view is None or Section.DEMOGRAPHICS not in view.sections:
-        return render(
+        response = render(
             request,
             "fhir/patient_picker.html",
             {
@@ -145,6 +149,8 @@ def _choose(request: HttpRequest, query: dict[str, str], application: Applicatio
             },
             status=404,
         )
+        allow_form_redirect(response, application.client_id, query.get("redirect_uri", ""))
+        return response
     user = request.user
     assert isinstance(user, User)
     code = issue_launch_code(user=user, patient_id=view.id)

@@ -156,3 +156,20 @@ def test_ehr_launch_token_response_names_the_patient_too(make_user, client):
     client.logout()
     body = exchange(client, application, allowed["Location"], verifier).json()
     assert body["patient"] == patient
+
+
+def test_consent_and_picker_pages_let_their_forms_redirect_to_the_app_only(setting, client):
+    *_, application, _verifier, query = setting
+    assert client.get("/o/authorize/", query)["Location"] == PICKER
+    picker_page = client.get(PICKER)
+    assert "form-action 'self' https://app.example.test" in picker_page["Content-Security-Policy"]
+    chosen = client.post(PICKER, {"action": "search", "name": "ada"})
+    assert "https://app.example.test" in chosen["Content-Security-Policy"]
+    ehr = {**query, "scope": "user/*.rs"}
+    consent = client.get("/o/authorize/", ehr)
+    assert consent.status_code == 200
+    assert "form-action 'self' https://app.example.test;" in consent["Content-Security-Policy"] + ";"
+    # An unregistered redirect URI gets DOT's error page and the plain policy.
+    bad = client.get("/o/authorize/", {**ehr, "redirect_uri": "https://evil.example/x"})
+    assert "evil.example" not in bad.get("Content-Security-Policy", "")
+    assert application.client_id not in client.get("/").get("Content-Security-Policy", "")
