@@ -80,8 +80,8 @@ def allow_form_redirect(response: HttpResponse, client_id: str, redirect_uri: st
     parts = urlsplit(redirect_uri)
     if parts.scheme not in oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES or not parts.netloc:
         return
-    policy = dict(settings.SECURE_CSP)
-    policy["form-action"] = [*policy.get("form-action", []), f"{parts.scheme}://{parts.netloc}"]
+    policy: dict[str, Any] = dict(settings.SECURE_CSP)
+    policy["form-action"] = [*policy.get("form-action", ()), f"{parts.scheme}://{parts.netloc}"]
     response._csp_config = policy  # type: ignore[attr-defined]  # read by Django's CSP middleware
 
 
