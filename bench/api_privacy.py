@@ -69,7 +69,7 @@ def main() -> None:
     plain, filtered = statistics.median(plain_times), statistics.median(filtered_times)
     print(
         f"log record: {plain * 1e6:.2f} µs formatted, {filtered * 1e6:.2f} µs filtered+formatted "
-        f"(+{(filtered - plain) * 1e6:.2f} µs, ×{filtered / plain:.2f})"
+        f"(+{(filtered - plain) * 1e6:.2f} µs, ratio {filtered / plain:.2f})"
     )
 
 
