@@ -63,9 +63,8 @@ def main() -> None:
         filtered_times.append(records(True))
     token = cursor_issue(request=request, resource_type="Patient", params=params, page=2)
     print(machine())
-    print(
-        f"cursor issue+open: {statistics.median(cursor_times) * 1e6:.1f} µs per link ({len(token)} characters)"
-    )
+    per_link = statistics.median(cursor_times) * 1e6
+    print(f"cursor issue+open: {per_link:.1f} µs per link ({len(token)} characters)")
     plain, filtered = statistics.median(plain_times), statistics.median(filtered_times)
     print(
         f"log record: {plain * 1e6:.2f} µs formatted, {filtered * 1e6:.2f} µs filtered+formatted "
