@@ -32,7 +32,9 @@ from safeward.clinical.policy import Section
 from safeward.clinical.types import Chart, Conflict, Forbidden, InvalidInput, NotFound, PatientView
 from safeward.fhir import resources
 from safeward.fhir.cursor import cursor_issue, cursor_open
-from safeward.fhir.smart import RESOURCE_SECTIONS, access_for, session_for
+from safeward.fhir.smart import RESOURCE_SECTIONS, access_for, bearer_token, session_for
+from safeward.identity.api import UsableAccount
+from safeward.identity.decorators import AUTHENTICATED_ONLY
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 
@@ -216,7 +218,15 @@ class Metadata(FhirView):
                         ],
                         "description": "OAuth2, SMART on FHIR v2 scopes (.well-known/smart-configuration)",
                     },
-                    "resource": rest_resources,
+                    "resource": [
+                        *rest_resources,
+                        {
+                            "type": "Practitioner",
+                            "interaction": [
+                                {"code": "read", "documentation": "Your own account only (SMART fhirUser)."}
+                            ],
+                        },
+                    ],
                 }
             ],
         }
@@ -644,6 +654,35 @@ class ResourceSearchPost(SearchView):
         if media_type != "application/x-www-form-urlencoded" and not (empty and not media_type):
             return outcome(415, "Send the parameters as application/x-www-form-urlencoded.")
         return self.search(request, resource_type, search_params(request.data))
+
+
+class PractitionerRead(FhirView):
+    """GET /fhir/Practitioner/<id>: the resource an id_token's `fhirUser`
+    names (ADR 0541). Workforce data, not PHI; each account reads only its
+    own (anyone else's is not found), a token only with the `fhirUser` scope."""
+
+    required_permission = AUTHENTICATED_ONLY
+    permission_classes = [UsableAccount]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, practitioner_id: str) -> Response:
+        user = request.user
+        assert isinstance(user, User)
+        token = bearer_token(request)
+        if token is not None and "fhirUser" not in token.scope.split():
+            raise exceptions.PermissionDenied
+        if practitioner_id != str(user.pk):
+            raise NotFound
+        body: dict[str, Any] = {"resourceType": "Practitioner", "id": str(user.pk), "active": user.is_active}
+        if user.first_name or user.last_name:
+            body["name"] = [
+                {
+                    "use": "official",
+                    **({"family": user.last_name} if user.last_name else {}),
+                    **({"given": [user.first_name]} if user.first_name else {}),
+                }
+            ]
+        return Response(resources.validated(body), content_type=FHIR_JSON)
 
 
 class ResourceRead(FhirView):

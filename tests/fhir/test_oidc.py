@@ -51,6 +51,14 @@ def test_openid_fhiruser_gets_a_verifiable_id_token(make_user, client):
     for personal in ("Gwendolyn", "Hartigan", "gh@hospital", doctor.username):
         assert personal not in payload
     assert jwt.get_unverified_header(body["id_token"])["alg"] == "RS256"
+    # fhirUser resolves, for this account only.
+    practitioner = client.get(
+        claims["fhirUser"].removeprefix("http://testserver"), **bearer(body["access_token"])
+    )
+    assert practitioner.status_code == 200, practitioner.content
+    assert practitioner.json()["name"][0] == {"use": "official", "family": "Hartigan", "given": ["Gwendolyn"]}
+    other = make_user("nurse")
+    assert client.get(f"/fhir/Practitioner/{other.pk}", **bearer(body["access_token"])).status_code == 404
     # The userinfo endpoint tells the same, with the access token.
     info = client.get("/o/userinfo/", **bearer(body["access_token"]))
     assert info.status_code == 200, info.content
@@ -146,3 +154,16 @@ def test_signing_key_files(tmp_path):
     (tmp_path / "ec.pem").write_bytes(ec_key)
     with pytest.raises(SigningKeyError, match="RSA"):
         read_signing_key(tmp_path / "ec.pem")
+
+
+def test_practitioner_read_needs_the_fhiruser_scope_and_is_self_only(make_user, client):
+    from tests.fhir.helpers import token
+
+    doctor = make_user("physician")
+    raw = token(doctor, "user/*.rs")
+    assert client.get(f"/fhir/Practitioner/{doctor.pk}", **bearer(raw)).status_code == 403
+    assert client.get(f"/fhir/Practitioner/{doctor.pk}").status_code == 401
+    sign_in(client, doctor)
+    assert client.get(f"/fhir/Practitioner/{doctor.pk}").status_code == 200
+    for bad in ("0", "999999999", "abc", "1.5"):
+        assert client.get(f"/fhir/Practitioner/{bad}").status_code == 404
