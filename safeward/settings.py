@@ -314,7 +314,32 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+
+def _oidc_private_key() -> str:
+    """The RS256 key for OpenID Connect id_tokens (ADR 0541): SAFEWARD_OIDC_KEY_FILE,
+    or outside production one generated into the key folder. Production without
+    the file issues no id_tokens, and `safeward check` reports it (safeward.W540)."""
+    from safeward.fhir.signing_key import SigningKeyError, load_or_create_signing_key, read_signing_key
+
+    key_file = env.optional_str("SAFEWARD_OIDC_KEY_FILE")
+    try:
+        if key_file is not None:
+            return read_signing_key(Path(key_file))
+        if PRODUCTION:
+            return ""
+        return load_or_create_signing_key(SAFEWARD_KEY_DIR / "oidc-rs256.pem")
+    except SigningKeyError as error:
+        raise ImproperlyConfigured(f"SAFEWARD_OIDC_KEY_FILE: {error}") from None
+
+
+OIDC_RSA_PRIVATE_KEY = _oidc_private_key()
 OAUTH2_PROVIDER = {
+    # OpenID Connect for SMART's `openid fhirUser`: RS256 id_tokens, discovery and JWKS at /o/.
+    "OIDC_ENABLED": bool(OIDC_RSA_PRIVATE_KEY),
+    "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    "OAUTH2_VALIDATOR_CLASS": "safeward.fhir.oidc.SmartValidator",
+    "ID_TOKEN_EXPIRE_SECONDS": 300,
     "PKCE_REQUIRED": True,
     "ALLOWED_GRANT_TYPES": ["authorization-code", "client-credentials"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
@@ -367,9 +392,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # No query string in any log line (search criteria may arrive in one): safeward/log_privacy.py.
+    "filters": {"no_query_strings": {"()": "safeward.log_privacy.StripQueryStrings"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["no_query_strings"]}
+    },
     "root": {"handlers": ["console"], "level": env.string("SAFEWARD_LOG_LEVEL", "INFO")},
     "loggers": {
+        # runserver's request lines (development only) go through the same filter.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # Request logs would carry URLs and bodies; SafeWard's own audit trail
         # records accesses instead.
         "django.request": {"level": "ERROR"},

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from safeward.fhir import oauth_urls
 from safeward.identity.api import MeView, SchemaView
 
 urlpatterns = [
@@ -16,6 +17,9 @@ urlpatterns = [
     path("api/v1/clinical/", include(("safeward.clinical.api_urls", "clinical_api"))),
     path("fhir/", include(("safeward.fhir.urls", "fhir"))),
     path("o/", include(("safeward.fhir.oauth_urls", "oauth"))),
+    # The same routes reversible under DOT's own namespace: its OIDC discovery
+    # document builds its URLs with reverse("oauth2_provider:<name>").
+    path("o/", include((oauth_urls.urlpatterns, "oauth2_provider"))),
 ]
 
 handler400 = "safeward.web.views.bad_request"

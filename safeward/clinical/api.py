@@ -342,8 +342,15 @@ PATIENT_ID = OpenApiParameter("patient_id", OpenApiTypes.UUID, OpenApiParameter.
 
 
 # --- patients ---------------------------------------------------------------------------------
+# Criteria that identify a person never travel in a URL (proxies, browser
+# histories and access logs keep URLs): a search posts them as JSON (ADR 0540).
+SEARCH_CRITERIA = ("mrn", "name", "birth_date", "national_id")
+SEARCH_PATH = "/api/v1/clinical/patients/search/"
+
+
 class PatientCollection(ClinicalAPIView):
-    """GET: search (at least one criterion). POST: register (needs register)."""
+    """POST: register (needs register). GET: not a search any more — it
+    refuses with a pointer to POST patients/search/ (ADR 0540)."""
 
     required_permission = Perm.CLINICAL_PATIENT_READ
 
@@ -353,23 +360,19 @@ class PatientCollection(ClinicalAPIView):
             self.required_permission = Perm.CLINICAL_PATIENT_REGISTER
         return super().get_permissions()
 
-    @extend_schema(
-        parameters=[SearchInput],
-        responses={200: SearchOutput, **ERRORS},
-        operation_id="clinical_patient_search",
-    )
+    @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
-        query = _valid(SearchInput, request.query_params)
-        page = gateway.patient_search(
-            **self.ctx(request),
-            mrn=query.get("mrn") or None,
-            name=query.get("name") or None,
-            birth_date=query.get("birth_date"),
-            national_id=query.get("national_id") or None,
-            page=query["page"],
-            page_size=query["page_size"],
+        # Only the names of the criteria are echoed, never their values.
+        sent = sorted(k for k in request.query_params if k in SEARCH_CRITERIA)
+        errors = dict.fromkeys(sent, f"Not accepted in a URL; POST it as JSON to {SEARCH_PATH}.")
+        return Response(
+            {
+                "detail": f"Patient search is POST {SEARCH_PATH} with the criteria in a JSON body: "
+                "identifying criteria never go in a URL.",
+                **({"errors": errors} if errors else {}),
+            },
+            status=status.HTTP_400_BAD_REQUEST,
         )
-        return Response(SearchOutput(page).data)
 
     @extend_schema(
         request=PatientInputSerializer,
@@ -381,6 +384,33 @@ class PatientCollection(ClinicalAPIView):
         submission = data.pop("submission")
         view = gateway.patient_register(**self.ctx(request), data=PatientInput(**data), submission=submission)
         return Response(PatientOutput(view).data, status=status.HTTP_201_CREATED)
+
+
+class PatientSearch(ClinicalAPIView):
+    """POST patients/search/: at least one criterion (MRN, name prefix, date
+    of birth, national id) in the JSON body; the gateway audits the search
+    with the kinds of criteria, never their values."""
+
+    required_permission = Perm.CLINICAL_PATIENT_READ
+
+    @extend_schema(
+        request=SearchInput,
+        responses={200: SearchOutput, **ERRORS},
+        operation_id="clinical_patient_search",
+        description="Search patients. The criteria go in the body, never in the URL.",
+    )
+    def post(self, request: Request) -> Response:
+        query = _valid(SearchInput, request.data)
+        page = gateway.patient_search(
+            **self.ctx(request),
+            mrn=query.get("mrn") or None,
+            name=query.get("name") or None,
+            birth_date=query.get("birth_date"),
+            national_id=query.get("national_id") or None,
+            page=query["page"],
+            page_size=query["page_size"],
+        )
+        return Response(SearchOutput(page).data)
 
 
 class PatientDetail(ClinicalAPIView):

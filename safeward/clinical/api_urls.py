@@ -8,6 +8,7 @@ app_name = "clinical_api"
 
 urlpatterns = [
     path("patients/", api.PatientCollection.as_view(), name="patients"),
+    path("patients/search/", api.PatientSearch.as_view(), name="patient_search"),
     path("patients/<uuid:patient_id>/", api.PatientDetail.as_view(), name="patient"),
     path("patients/<uuid:patient_id>/chart/", api.ChartDetail.as_view(), name="chart"),
     path("patients/<uuid:patient_id>/notes/", api.NoteCreate.as_view(), name="note_create"),

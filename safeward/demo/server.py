@@ -124,6 +124,8 @@ def gunicorn_argv(
         "--limit-request-fields",
         "100",
         "--no-control-socket",
+        "--logger-class",
+        "safeward.gunicorn_logging.QuerylessLogger",
         "--access-logfile",
         "-",
         "--access-logformat",

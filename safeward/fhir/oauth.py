@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
@@ -68,18 +69,70 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JsonRespons
 
 
 # --- authorize --------------------------------------------------------------------------------------
+def allow_form_redirect(response: HttpResponse, client_id: str, redirect_uri: str) -> None:
+    """The consent (and picker) forms post to SafeWard, which answers with a
+    redirect to the app. Browsers apply CSP `form-action` to that redirect too,
+    so the page's policy names the app's origin — only for a redirect URI
+    registered for this client."""
+    application = Application.objects.filter(client_id=client_id[:100]).first() if client_id else None
+    if application is None or not application.redirect_uri_allowed(redirect_uri):
+        return
+    parts = urlsplit(redirect_uri)
+    if parts.scheme not in oauth2_settings.ALLOWED_REDIRECT_URI_SCHEMES or not parts.netloc:
+        return
+    policy: dict[str, Any] = dict(settings.SECURE_CSP)
+    policy["form-action"] = [*policy.get("form-action", ()), f"{parts.scheme}://{parts.netloc}"]
+    response._csp_config = policy  # type: ignore[attr-defined]  # read by Django's CSP middleware
+
+
 class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type hints
     """DOT's consent page, behind SafeWard's sign-in. Declared `authenticated`:
     any signed-in account may approve an app for itself; what the token then
     reaches is its user's policy ∩ its scopes."""
 
+    template_name = "fhir/authorize.html"
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Unlike DOT's own view this one is not exempt from LoginRequiredMiddleware:
         # SafeWard's sign-in (with MFA) comes first.
+        from safeward.fhir import picker
+
         if request.method == "GET" and request.GET.get("launch"):
             request.session["smart_launch"] = request.GET["launch"][:128]
+        elif request.method == "GET" and picker.wants_patient_picker(request):
+            # Standalone launch asking for a patient: pick one first (ADR 0542).
+            launch = picker.chosen_launch(request)
+            if launch is None:
+                return picker.start(request)
+            request.session["smart_launch"] = launch
         response: HttpResponse = super().dispatch(request, *args, **kwargs)
+        if request.method == "GET" and response.status_code == 200:
+            allow_form_redirect(
+                response, request.GET.get("client_id", ""), request.GET.get("redirect_uri", "")
+            )
         return response
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        """DOT's consent context, plus the patient a launch pins the token to
+        (read through the gateway: policy and audit as for any read)."""
+        context: dict[str, Any] = super().get_context_data(**kwargs)
+        launch = self.request.session.get("smart_launch")
+        user = self.request.user
+        if launch and isinstance(user, User):
+            record = LaunchCode.objects.filter(
+                code_hash=_hash(str(launch)), user=user, used_at__isnull=True, expires_at__gt=clock.now()
+            ).first()
+            if record is not None:
+                try:
+                    context["launch_patient"] = gateway.patient_read(
+                        actor=user,
+                        session=SessionContext.from_request(self.request),
+                        purpose=purpose_for(user),
+                        patient_id=str(record.patient_id),
+                    )
+                except NotFound:
+                    context["launch_patient"] = None
+        return context
 
     def form_valid(self, form: Any) -> HttpResponse:
         user = self.request.user
@@ -88,6 +141,7 @@ class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type h
         form.cleaned_data["scope"] = " ".join(scopes_within_rights(requested, user_permissions(user=user)))
         response: HttpResponse = super().form_valid(form)
         launch = self.request.session.pop("smart_launch", None)
+        self.request.session.pop("smart_standalone", None)
         location = getattr(self, "success_url", "") or ""
         code = parse_qs(urlsplit(location).query).get("code", [""])[0]
         if launch and code:
@@ -101,6 +155,22 @@ setattr(Authorize, DECLARED_PERMISSION, AUTHENTICATED_ONLY)
 
 
 # --- launch -----------------------------------------------------------------------------------------
+def issue_launch_code(*, user: User, patient_id: str) -> str:
+    """A one-time launch code naming a patient `user` was just allowed to read
+    (the caller checked it through the gateway): EHR launch and the standalone
+    patient picker both end here."""
+    code = secrets.token_urlsafe(32)
+    now = clock.now()
+    LaunchCode.objects.create(
+        code_hash=_hash(code),
+        user=user,
+        patient_id=patient_id,
+        created_at=now,
+        expires_at=now + LAUNCH_LIFETIME,
+    )
+    return code
+
+
 class LaunchInput(serializers.Serializer[Any]):
     patient_id = serializers.UUIDField()
 
@@ -131,15 +201,7 @@ class Launch(APIView):
             )
         except NotFound:
             return Response({"detail": "No such record."}, status=404)
-        code = secrets.token_urlsafe(32)
-        now = clock.now()
-        LaunchCode.objects.create(
-            code_hash=_hash(code),
-            user=user,
-            patient_id=patient_id,
-            created_at=now,
-            expires_at=now + LAUNCH_LIFETIME,
-        )
+        code = issue_launch_code(user=user, patient_id=patient_id)
         return Response(
             LaunchOutput({"launch": code, "expires_in": int(LAUNCH_LIFETIME.total_seconds())}).data,
             status=201,
@@ -186,6 +248,9 @@ def _bind_launch(code: str, response: HttpResponse) -> None:
     )
     if launch is not None:
         LaunchCode.objects.filter(pk=launch.pk).update(used_at=now)
+        # SMART: the token response names the launch patient (an opaque id).
+        body["patient"] = str(launch.patient_id)
+        response.content = json.dumps(body).encode()
 
 
 def backend_service_token(request: HttpRequest) -> HttpResponse:

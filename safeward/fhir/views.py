@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
+from oauth2_provider.settings import oauth2_settings
 from rest_framework import exceptions, parsers, renderers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -30,7 +31,10 @@ from safeward.clinical.gateway.fhir_support import chart_item_read
 from safeward.clinical.policy import Section
 from safeward.clinical.types import Chart, Conflict, Forbidden, InvalidInput, NotFound, PatientView
 from safeward.fhir import resources
-from safeward.fhir.smart import RESOURCE_SECTIONS, access_for, session_for
+from safeward.fhir.cursor import cursor_issue, cursor_open
+from safeward.fhir.smart import RESOURCE_SECTIONS, access_for, bearer_token, session_for
+from safeward.identity.api import UsableAccount
+from safeward.identity.decorators import AUTHENTICATED_ONLY
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 
@@ -155,6 +159,13 @@ SEARCH_PARAMS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+SEARCH_DOCUMENTATION = (
+    "POST [base]/{type}/_search with the parameters in an application/x-www-form-urlencoded "
+    "body (preferred: criteria stay out of URLs and logs), or GET [base]/{type}?... "
+    "Bundle links page with an opaque, short-lived _cursor, never the criteria."
+)
+
+
 class Metadata(FhirView):
     required_permission = PUBLIC
     permission_classes = [AllowAny]
@@ -165,7 +176,13 @@ class Metadata(FhirView):
         base = request.build_absolute_uri(reverse("fhir:metadata")).rsplit("/metadata", 1)[0]
         rest_resources = []
         for resource_type, params in SEARCH_PARAMS.items():
-            interactions = [{"code": "read"}, {"code": "search-type"}]
+            interactions = [
+                {"code": "read"},
+                {
+                    "code": "search-type",
+                    "documentation": SEARCH_DOCUMENTATION.format(type=resource_type),
+                },
+            ]
             if resource_type == "Patient":
                 interactions.append({"code": "create"})
             rest_resources.append(
@@ -201,7 +218,15 @@ class Metadata(FhirView):
                         ],
                         "description": "OAuth2, SMART on FHIR v2 scopes (.well-known/smart-configuration)",
                     },
-                    "resource": rest_resources,
+                    "resource": [
+                        *rest_resources,
+                        {
+                            "type": "Practitioner",
+                            "interaction": [
+                                {"code": "read", "documentation": "Your own account only (SMART fhirUser)."}
+                            ],
+                        },
+                    ],
                 }
             ],
         }
@@ -219,29 +244,40 @@ class SmartConfiguration(FhirView):
         def url(name: str) -> str:
             return request.build_absolute_uri(reverse(name))
 
-        return Response(
-            {
-                "issuer": url("fhir:metadata").rsplit("/metadata", 1)[0],
-                "authorization_endpoint": url("oauth:authorize"),
-                "token_endpoint": url("oauth:token"),
-                "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
-                "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
-                "grant_types_supported": ["authorization_code", "client_credentials"],
-                "scopes_supported": ["launch", "launch/patient", "patient/*.rs", "user/*.rs", "system/*.rs"],
-                "response_types_supported": ["code"],
-                "code_challenge_methods_supported": ["S256"],
-                "capabilities": [
-                    "launch-ehr",
-                    "client-public",
-                    "client-confidential-symmetric",
-                    "client-confidential-asymmetric",
-                    "context-ehr-patient",
-                    "permission-v2",
-                    "permission-patient",
-                    "permission-user",
-                ],
-            }
-        )
+        oidc = bool(oauth2_settings.OIDC_ENABLED)
+        capabilities = [
+            "launch-ehr",
+            "launch-standalone",
+            "client-public",
+            "client-confidential-symmetric",
+            "client-confidential-asymmetric",
+            "context-ehr-patient",
+            "context-standalone-patient",
+            "permission-v2",
+            "permission-patient",
+            "permission-user",
+        ]
+        scopes = ["launch", "launch/patient", "patient/*.rs", "user/*.rs", "system/*.rs"]
+        body: dict[str, Any] = {
+            "authorization_endpoint": url("oauth:authorize"),
+            "token_endpoint": url("oauth:token"),
+            "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+            "grant_types_supported": ["authorization_code", "client_credentials"],
+            "scopes_supported": scopes,
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "capabilities": capabilities,
+        }
+        if oidc:
+            # SMART's `issuer` is the OpenID Connect issuer (its discovery document is
+            # issuer + /.well-known/openid-configuration) and `jwks_uri` verifies id_tokens.
+            body["issuer"] = oauth2_settings.oidc_issuer(request._request)
+            body["jwks_uri"] = url("oauth:jwks-info")
+            body["userinfo_endpoint"] = url("oauth:user-info")
+            scopes += ["openid", "fhirUser"]
+            capabilities.append("sso-openid-connect")
+        return Response(body)
 
 
 # --- search helpers -------------------------------------------------------------------------------
@@ -309,6 +345,22 @@ def _patient_reference(value: str) -> str:
         raise InvalidInput({"patient": "Expected a reference Patient/<id>."}) from None
 
 
+MAX_PARAMS = 30
+MAX_VALUE_CHARS = 256
+
+
+def search_params(source: Any) -> dict[str, str]:
+    """The search parameters of a query string or a form body (one value per
+    name: the last, as before); bounded, so a cursor can always carry them."""
+    if len(source) > MAX_PARAMS:
+        raise InvalidInput({"_query": f"At most {MAX_PARAMS} search parameters."})
+    params = {str(k)[:64]: str(v) for k, v in source.items()}
+    for name, value in params.items():
+        if len(value) > MAX_VALUE_CHARS:
+            raise InvalidInput({name[:40]: f"At most {MAX_VALUE_CHARS} characters."})
+    return params
+
+
 def _count(params: Any) -> int:
     raw = params.get("_count")
     if raw is None:
@@ -318,11 +370,7 @@ def _count(params: Any) -> int:
     return min(int(raw), MAX_COUNT)
 
 
-def _page(params: Any) -> int:
-    raw = params.get("_page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise InvalidInput({"_page": "Expected a page number from 1."})
-    return int(raw)
+MAX_PAGE = 1000
 
 
 def bundle(
@@ -330,14 +378,22 @@ def bundle(
     resource_type: str,
     items: list[dict[str, Any]],
     *,
+    params: dict[str, str],
+    page: int,
     total: int | None,
     next_page: int | None,
 ) -> dict[str, Any]:
+    """A searchset. Its links never echo the criteria: `self` and `next` are
+    `GET [type]?_cursor=<sealed token>` (safeward/fhir/cursor.py)."""
     base = request.build_absolute_uri(reverse("fhir:search", args=[resource_type]))
-    params = {k: v for k, v in request.query_params.items() if k != "_page"}
-    links = [{"relation": "self", "url": f"{base}?{urlencode(request.query_params)}"}]
-    if next_page is not None:
-        links.append({"relation": "next", "url": f"{base}?{urlencode({**params, '_page': next_page})}"})
+
+    def link(relation: str, number: int) -> dict[str, str]:
+        cursor = cursor_issue(request=request, resource_type=resource_type, params=params, page=number)
+        return {"relation": relation, "url": f"{base}?{urlencode({'_cursor': cursor})}"}
+
+    links = [link("self", page)]
+    if next_page is not None and next_page <= MAX_PAGE:
+        links.append(link("next", next_page))
     body: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -373,7 +429,7 @@ CHART_TYPES: dict[str, tuple[tuple[str, ...], Callable[[Any, str], dict[str, Any
     "AllergyIntolerance": (("allergies",), resources.allergy_resource, {"date": "recorded_at"}),
 }
 CODE_SYSTEMS = {"Condition": None, "Observation": resources.LOINC, "MedicationRequest": resources.RXNORM}
-COMMON = {"_count", "_page", "_format"}
+COMMON = {"_count", "_format"}
 
 
 def _code_matches(resource_type: str, item: Any, system: str | None, code: str) -> bool:
@@ -385,11 +441,11 @@ def _code_matches(resource_type: str, item: Any, system: str | None, code: str) 
     return bool(item.code == code and (system is None or system == resources.LOINC))
 
 
-def _check_params(request: Request, resource_type: str) -> None:
+def _check_params(request: Request, resource_type: str, params: dict[str, str]) -> None:
     known = {name for name, _ in SEARCH_PARAMS[resource_type]} | COMMON
     if resource_type != "Patient":
         known.add("subject")
-    unknown = sorted(set(request.query_params) - known)
+    unknown = sorted(set(params) - known)
     strict = "handling=strict" in request.headers.get("Prefer", "")
     if unknown and strict:
         raise InvalidInput({unknown[0][:40]: "Unknown search parameter."})
@@ -406,56 +462,42 @@ def _scope_check(request: Request, resource_type: str) -> None:
         raise exceptions.PermissionDenied
 
 
-class ResourceSearch(FhirView):
-    """GET /fhir/<type>?...: search. POST /fhir/Patient: create."""
+class SearchView(FhirView):
+    """The search both GET [type]?... and POST [type]/_search run."""
 
-    def get_permissions(self) -> Any:
-        # Patient create needs the register permission; search needs read.
-        if self.request.method == "POST":
-            self.required_permission = Perm.CLINICAL_PATIENT_REGISTER
-        return super().get_permissions()
-
-    @extend_schema(exclude=True)
-    def get(self, request: Request, resource_type: str) -> Response:
-        if resource_type not in SEARCH_PARAMS:
-            return outcome(404, "Unknown or unsupported resource type.", code="not-supported")
+    def search(self, request: Request, resource_type: str, raw: dict[str, str]) -> Response:
+        """GET [type]?... and POST [type]/_search: the same parameters, the same
+        results. `_cursor` (from a Bundle link) stands for a whole earlier search."""
         _scope_check(request, resource_type)
-        _check_params(request, resource_type)
-        count, page = _count(request.query_params), _page(request.query_params)
-        if resource_type == "Patient":
-            items, more = self._patients(request, count, page)
+        raw.pop("_format", None)
+        if "_cursor" in raw:
+            if len(raw) > 1:
+                raise InvalidInput({"_cursor": "A _cursor stands for the whole search: send it alone."})
+            params, page = cursor_open(request=request, resource_type=resource_type, value=raw["_cursor"])
         else:
-            items, more = self._chart_items(request, resource_type, count, page)
+            params, page = raw, 1
+        _check_params(request, resource_type, params)
+        count = _count(params)
+        if resource_type == "Patient":
+            items, more = self._patients(request, params, count, page)
+        else:
+            items, more = self._chart_items(request, resource_type, params, count, page)
         return Response(
             bundle(
                 request,
                 resource_type,
                 items,
+                params=params,
+                page=page,
                 total=None if more else (page - 1) * count + len(items),
                 next_page=page + 1 if more else None,
             ),
             content_type=FHIR_JSON,
         )
 
-    @extend_schema(exclude=True)
-    def post(self, request: Request, resource_type: str) -> Response:
-        if resource_type != "Patient":
-            if resource_type in SEARCH_PARAMS:
-                return outcome(405, "Only Patient can be created here.", code="not-supported")
-            return outcome(404, "Unknown or unsupported resource type.", code="not-supported")
-        access = access_for(request)
-        if access is not None and not access.may_create_patient:
-            raise exceptions.PermissionDenied
-        data = resources.patient_input(request.data)
-        created = gateway.patient_register(
-            **self.ctx(request, patient_id=None, needs=RESOURCE_SECTIONS["Patient"]), data=data
-        )
-        response = Response(resources.patient_resource(created), status=201, content_type=FHIR_JSON)
-        response["Location"] = request.build_absolute_uri(reverse("fhir:read", args=["Patient", created.id]))
-        return response
-
-    def _patients(self, request: Request, count: int, page: int) -> tuple[list[dict[str, Any]], bool]:
-        params = request.query_params
+    def _patients(
+        self, request: Request, params: dict[str, str], count: int, page: int
+    ) -> tuple[list[dict[str, Any]], bool]:
         needs = RESOURCE_SECTIONS["Patient"]
         access = access_for(request)
         pinned = access.patient_id if access is not None and access.pinned else None
@@ -514,9 +556,8 @@ class ResourceSearch(FhirView):
         return True
 
     def _chart_items(
-        self, request: Request, resource_type: str, count: int, page: int
+        self, request: Request, resource_type: str, params: dict[str, str], count: int, page: int
     ) -> tuple[list[dict[str, Any]], bool]:
-        params = request.query_params
         attributes, convert, dates = CHART_TYPES[resource_type]
         needs = RESOURCE_SECTIONS[resource_type]
         reference = params.get("patient") or params.get("subject")
@@ -557,6 +598,91 @@ class ResourceSearch(FhirView):
         start = (page - 1) * count
         shown = items[start : start + count]
         return [convert(i, patient_id) for i in shown], len(items) > start + count
+
+
+class ResourceSearch(SearchView):
+    """GET /fhir/<type>?...: search. POST /fhir/Patient: create."""
+
+    def get_permissions(self) -> Any:
+        # Patient create needs the register permission; search needs read.
+        if self.request.method == "POST":
+            self.required_permission = Perm.CLINICAL_PATIENT_REGISTER
+        return super().get_permissions()
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, resource_type: str) -> Response:
+        if resource_type not in SEARCH_PARAMS:
+            return outcome(404, "Unknown or unsupported resource type.", code="not-supported")
+        return self.search(request, resource_type, search_params(request.query_params))
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, resource_type: str) -> Response:
+        if resource_type != "Patient":
+            if resource_type in SEARCH_PARAMS:
+                return outcome(405, "Only Patient can be created here.", code="not-supported")
+            return outcome(404, "Unknown or unsupported resource type.", code="not-supported")
+        access = access_for(request)
+        if access is not None and not access.may_create_patient:
+            raise exceptions.PermissionDenied
+        data = resources.patient_input(request.data)
+        created = gateway.patient_register(
+            **self.ctx(request, patient_id=None, needs=RESOURCE_SECTIONS["Patient"]), data=data
+        )
+        response = Response(resources.patient_resource(created), status=201, content_type=FHIR_JSON)
+        response["Location"] = request.build_absolute_uri(reverse("fhir:read", args=["Patient", created.id]))
+        return response
+
+
+class ResourceSearchPost(SearchView):
+    """POST /fhir/<type>/_search: search with the parameters in an
+    application/x-www-form-urlencoded body (FHIR R4 3.1.0.8.1). Same
+    parameters and results as GET; preferred, since criteria in a body stay
+    out of URLs. Parameters in the URL are refused: they would be logged."""
+
+    parser_classes = [parsers.FormParser]
+    required_permission = Perm.CLINICAL_PATIENT_READ
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, resource_type: str) -> Response:
+        if resource_type not in SEARCH_PARAMS:
+            return outcome(404, "Unknown or unsupported resource type.", code="not-supported")
+        in_url = sorted(set(request.query_params) - {"_format"})
+        if in_url:
+            raise InvalidInput({in_url[0][:40]: "Search parameters go in the form body, not the URL."})
+        media_type = request.content_type.split(";")[0].strip()
+        empty = not request.META.get("CONTENT_LENGTH") or request.META["CONTENT_LENGTH"] == "0"
+        if media_type != "application/x-www-form-urlencoded" and not (empty and not media_type):
+            return outcome(415, "Send the parameters as application/x-www-form-urlencoded.")
+        return self.search(request, resource_type, search_params(request.data))
+
+
+class PractitionerRead(FhirView):
+    """GET /fhir/Practitioner/<id>: the resource an id_token's `fhirUser`
+    names (ADR 0541). Workforce data, not PHI; each account reads only its
+    own (anyone else's is not found), a token only with the `fhirUser` scope."""
+
+    required_permission = AUTHENTICATED_ONLY
+    permission_classes = [UsableAccount]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, practitioner_id: str) -> Response:
+        user = request.user
+        assert isinstance(user, User)
+        token = bearer_token(request)
+        if token is not None and "fhirUser" not in token.scope.split():
+            raise exceptions.PermissionDenied
+        if practitioner_id != str(user.pk):
+            raise NotFound
+        body: dict[str, Any] = {"resourceType": "Practitioner", "id": str(user.pk), "active": user.is_active}
+        if user.first_name or user.last_name:
+            body["name"] = [
+                {
+                    "use": "official",
+                    **({"family": user.last_name} if user.last_name else {}),
+                    **({"given": [user.first_name]} if user.first_name else {}),
+                }
+            ]
+        return Response(resources.validated(body), content_type=FHIR_JSON)
 
 
 class ResourceRead(FhirView):

@@ -61,6 +61,10 @@ def test_it_admin_sees_no_chart(make_user, client, patient):
     sign_in(client, admin)
     assert client.get(f"{BASE}/patients/{patient}/chart/").status_code in (403, 404)
     assert client.get(f"{BASE}/patients/?name=ada").status_code == 403
+    assert (
+        client.post(f"{BASE}/patients/search/", {"name": "ada"}, content_type="application/json").status_code
+        == 403
+    )
 
 
 def test_search_register_and_double_post(make_user, client):
@@ -78,8 +82,9 @@ def test_search_register_and_double_post(make_user, client):
     assert first.status_code == 201, first.content
     second = client.post(f"{BASE}/patients/", data, content_type="application/json")
     assert second.status_code == 409
-    results = client.get(f"{BASE}/patients/", {"name": "oka"}).json()["results"]
-    assert [r["id"] for r in results] == [first.json()["id"]]
+    search = client.post(f"{BASE}/patients/search/", {"name": "oka"}, content_type="application/json")
+    assert search.status_code == 200, search.content
+    assert [r["id"] for r in search.json()["results"]] == [first.json()["id"]]
 
 
 @pytest.mark.parametrize(
@@ -100,7 +105,10 @@ def test_bad_input_is_400_and_nothing_saved(make_user, client, data):
     assert response.status_code == 400
     assert response.json()["detail"] == "Invalid input."
     assert "A" * 50 not in response.content.decode()
-    assert client.get(f"{BASE}/patients/", {"birth_date": "1988-08-08"}).json()["results"] == []
+    found = client.post(
+        f"{BASE}/patients/search/", {"birth_date": "1988-08-08"}, content_type="application/json"
+    )
+    assert found.json()["results"] == []
 
 
 def test_malformed_json_is_400(make_user, client):
@@ -166,3 +174,57 @@ def test_schema_is_served_at_a_stable_url(make_user, client):
         response.json()["paths"] if response["Content-Type"].endswith("json") else response.content.decode()
     )
     assert "/api/v1/clinical/patients/{patient_id}/chart/" in paths
+
+
+def test_get_search_refuses_criteria_in_the_url_and_points_to_post(make_user, client, patient):
+    doctor = make_user("physician")
+    relate(doctor, patient, "care_team")
+    sign_in(client, doctor)
+    for query in (
+        {"name": "quist"},
+        {"mrn": "MRN-1"},
+        {"birth_date": "1980-02-03"},
+        {"national_id": "999-88-7777"},
+        {},
+    ):
+        response = client.get(f"{BASE}/patients/", query)
+        assert response.status_code == 400
+        body = response.json()
+        assert "/api/v1/clinical/patients/search/" in body["detail"]
+        for value in query.values():
+            assert value not in response.content.decode()
+        assert sorted(body.get("errors", {})) == sorted(query)
+    # The same search by POST finds the patient, and is audited by kind, never by value.
+    response = client.post(f"{BASE}/patients/search/", {"name": "quist"}, content_type="application/json")
+    assert [r["id"] for r in response.json()["results"]] == [patient]
+    event = AuditEvent.objects.filter(actor_id=doctor.pk, action="search").latest("pk")
+    assert "quist" not in str(event.detail).lower()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"name": ""},
+        {"name": "x" * 101},
+        {"birth_date": "1980-02-31"},
+        {"birth_date": None},
+        {"name": "ada", "page": 0},
+        {"name": "ada", "page_size": 51},
+        ["name", "ada"],
+    ],
+)
+def test_post_search_bad_input_is_400(make_user, client, body):
+    sign_in(client, make_user("physician"))
+    response = client.post(f"{BASE}/patients/search/", body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "detail" in response.json()
+    assert "x" * 50 not in response.content.decode()
+
+
+def test_post_search_refuses_other_media_types(make_user, client):
+    sign_in(client, make_user("physician"))
+    response = client.post(
+        f"{BASE}/patients/search/", "name=ada", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 415

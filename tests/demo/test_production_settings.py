@@ -39,9 +39,19 @@ def _production(tmp_path, **overrides):
         "SAFEWARD_KEY_DIR": tmp_path / "keys",
         "SAFEWARD_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/safeward_unused",
         "SAFEWARD_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        # The operator's OpenID Connect signing key (ADR 0541).
+        "SAFEWARD_OIDC_KEY_FILE": _oidc_key(tmp_path),
     }
     values.update(overrides)
     return _environment(tmp_path, **{key: value for key, value in values.items() if value is not None})
+
+
+def _oidc_key(tmp_path):
+    from safeward.fhir.signing_key import load_or_create_signing_key
+
+    path = tmp_path / "secrets" / "oidc.pem"
+    load_or_create_signing_key(path)
+    return path
 
 
 def _run(env, *args):
@@ -146,3 +156,12 @@ def test_check_passes_with_a_complete_production_configuration(tmp_path, setting
     result = _run(env, "-m", "safeward.cli", "check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_oidc_key_file_must_be_a_readable_rsa_key(tmp_path):
+    (tmp_path / "not-a-key.pem").write_text("nope")
+    for bad in (tmp_path / "missing.pem", tmp_path / "not-a-key.pem"):
+        result = _run(_production(tmp_path, SAFEWARD_OIDC_KEY_FILE=bad), "-c", IMPORT_SETTINGS)
+        assert result.returncode != 0
+        assert "SAFEWARD_OIDC_KEY_FILE" in result.stderr
+        assert str(bad) in result.stderr

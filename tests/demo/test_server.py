@@ -127,6 +127,7 @@ def test_gunicorn_serves_tls_without_control_socket_or_query_strings(tmp_path):
     assert "%(U)s" in log_format
     for leaky in ("%(r)s", "%(q)s", "%(f)s", "%(a)s"):
         assert leaky not in log_format
+    assert argv[argv.index("--logger-class") + 1] == "safeward.gunicorn_logging.QuerylessLogger"
 
 
 def test_unknown_background_commands_are_skipped():

@@ -84,6 +84,7 @@ def test_metadata_is_a_valid_capability_statement(client):
         "Observation",
         "MedicationRequest",
         "AllergyIntolerance",
+        "Practitioner",  # read only: the fhirUser of an id_token
     }
 
 
@@ -194,3 +195,158 @@ def test_not_allowed_looks_like_not_found(make_user, patient, client):
     response = client.get(f"/fhir/Patient/{patient}", **bearer(raw))
     assert response.status_code == 404
     assert AuditEvent.objects.filter(actor_id=stranger.pk, outcome="denied", patient_id=patient).exists()
+
+
+# --- POST [type]/_search and links without criteria (ADR 0540) ---------------------------------
+FORM = "application/x-www-form-urlencoded"
+
+
+def _post_search(client, resource_type, form, raw, **extra):
+    from urllib.parse import urlencode
+
+    return client.post(
+        f"/fhir/{resource_type}/_search", urlencode(form), content_type=FORM, **bearer(raw), **extra
+    )
+
+
+def _ids(response):
+    assert response.status_code == 200, response.content
+    return [e["resource"]["id"] for e in response.json().get("entry", [])]
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "form"),
+    [
+        ("Patient", {"name": "zel"}),
+        ("Patient", {"identifier": "urn:safeward:mrn|MRN-77"}),
+        ("Patient", {"birthdate": "1990-05-06"}),
+        ("Observation", {"patient": "Patient/{p}", "code": "http://loinc.org|8867-4"}),
+        ("Observation", {"patient": "{p}", "date": "ge2026-11-15"}),
+        ("Condition", {"patient": "{p}", "code": "E11.9"}),
+        ("MedicationRequest", {"patient": "{p}", "code": "861007"}),
+        ("AllergyIntolerance", {"patient": "{p}"}),
+        ("Encounter", {"patient": "{p}"}),
+    ],
+)
+def test_post_search_gives_what_get_gives(doctor, patient, client, resource_type, form):
+    from urllib.parse import urlencode
+
+    _chart(doctor, patient)
+    other = new_patient(given="Bruno", family="Zeller", birth=dt.date(1990, 5, 6), mrn="MRN-77")
+    relate(doctor, other, "care_team")
+    raw = token(doctor, "user/*.rs")
+    form = {k: v.format(p=patient) for k, v in form.items()}
+    by_get = _ids(client.get(f"/fhir/{resource_type}?{urlencode(form)}", **bearer(raw)))
+    response = _post_search(client, resource_type, form, raw)
+    assert _ids(response) == by_get
+    body = response.json()
+    Bundle.model_validate(body)
+    assert body["type"] == "searchset"
+    links = {link["relation"]: link["url"] for link in body["link"]}
+    assert "_cursor=" in links["self"]
+    for value in form.values():
+        for link in body["link"]:
+            assert value not in link["url"]
+            assert urlencode({"v": value})[2:] not in link["url"]
+
+
+def test_links_carry_a_cursor_not_the_criteria_and_page_on(doctor, patient, client):
+    from urllib.parse import parse_qs, urlsplit
+
+    for n in range(5):
+        relate(doctor, new_patient(given=f"Zora{n}", family="Zeller", mrn=f"MRN-Z{n}"), "care_team")
+    raw = token(doctor, "user/*.rs")
+    seen = []
+    response = _post_search(client, "Patient", {"name": "zeller", "_count": "2"}, raw)
+    pages = 0
+    while True:
+        body = response.json()
+        seen += _ids(response)
+        pages += 1
+        for link in body["link"]:
+            assert "zeller" not in link["url"].lower()
+            assert "name" not in parse_qs(urlsplit(link["url"]).query)
+        following = [link["url"] for link in body["link"] if link["relation"] == "next"]
+        if not following:
+            break
+        response = client.get(following[0], **bearer(raw))
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 5
+    # The cursor is sealed: its bytes do not contain the criteria either.
+    cursor = parse_qs(urlsplit(body["link"][0]["url"]).query)["_cursor"][0]
+    assert "zeller" not in cursor.lower()
+    import base64
+
+    assert b"zeller" not in base64.urlsafe_b64decode(cursor.removeprefix("sws1.") + "==").lower()
+
+
+def test_a_cursor_is_bound_to_its_token_its_type_and_its_lifetime(doctor, patient, client, frozen_clock):
+    from urllib.parse import parse_qs, urlsplit
+
+    relate(doctor, patient, "care_team")
+    raw = token(doctor, "user/*.rs")
+    body = _post_search(client, "Patient", {"name": "quist"}, raw).json()
+    url = body["link"][0]["url"]
+    cursor = parse_qs(urlsplit(url).query)["_cursor"][0]
+    assert _ids(client.get(url, **bearer(raw))) == [patient]
+    # Another token of the same user, another user, another type, a tampered cursor: 400.
+    for other_raw, path in (
+        (token(doctor, "user/*.rs"), "/fhir/Patient"),
+        (raw, "/fhir/Observation"),
+    ):
+        response = client.get(path, {"_cursor": cursor}, **bearer(other_raw))
+        assert response.status_code == 400, response.content
+        OperationOutcome.model_validate(response.json())
+    tampered = cursor[:-6] + ("A" if cursor[-6] != "A" else "B") + cursor[-5:]
+    assert client.get("/fhir/Patient", {"_cursor": tampered}, **bearer(raw)).status_code == 400
+    assert client.get("/fhir/Patient", {"_cursor": cursor, "name": "x"}, **bearer(raw)).status_code == 400
+    assert client.get("/fhir/Patient", {"_cursor": "sws1.!!"}, **bearer(raw)).status_code == 400
+    frozen_clock.advance(minutes=11)
+    assert client.get(url, **bearer(raw)).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "status"),
+    [
+        ("/fhir/Spaceship/_search", "name=x", FORM, 404),
+        ("/fhir/Patient/_search", '{"name": "x"}', "application/json", 415),
+        ("/fhir/Patient/_search", "name=x", "text/plain", 415),
+        ("/fhir/Patient/_search?name=quist", "", FORM, 400),
+        ("/fhir/Patient/_search", "", FORM, 400),
+        ("/fhir/Patient/_search", "birthdate=19800203", FORM, 400),
+        ("/fhir/Patient/_search", "name=" + "q" * 300, FORM, 400),
+        ("/fhir/Patient/_search", "&".join(f"p{i}=1" for i in range(40)), FORM, 400),
+        ("/fhir/Observation/_search", "code=8867-4", FORM, 400),
+        ("/fhir/Observation/_search", "patient={p}&date=2026-13-45", FORM, 400),
+        ("/fhir/Observation/_search", "patient={p}&_count=-1", FORM, 400),
+    ],
+)
+def test_post_search_bad_input(doctor, patient, client, path, body, content_type, status):
+    relate(doctor, patient, "care_team")
+    raw = token(doctor, "user/*.rs")
+    response = client.post(path, body.replace("{p}", patient), content_type=content_type, **bearer(raw))
+    assert response.status_code == status, response.content
+    OperationOutcome.model_validate(response.json())
+    assert "quist" not in response.content.decode().lower()
+    assert "q" * 50 not in response.content.decode()
+
+
+def test_post_search_is_audited_and_respects_scopes_and_anonymity(make_user, patient, client):
+    stranger = make_user("physician")
+    raw = token(stranger, "user/*.rs")
+    assert _ids(_post_search(client, "Patient", {"_id": patient}, raw)) == []
+    assert AuditEvent.objects.filter(actor_id=stranger.pk, patient_id=patient, outcome="denied").exists()
+    narrow = token(stranger, "user/Observation.rs")
+    assert _post_search(client, "Condition", {"patient": patient}, narrow).status_code == 403
+    anonymous = client.post("/fhir/Patient/_search", "name=quist", content_type=FORM)
+    assert anonymous.status_code == 401
+    assert client.get("/fhir/Patient/_search", **bearer(raw)).status_code == 405
+
+
+def test_capability_statement_offers_post_search(client):
+    statement = client.get("/fhir/metadata").json()
+    for resource in statement["rest"][0]["resource"]:
+        if resource["type"] == "Practitioner":
+            continue
+        search = next(i for i in resource["interaction"] if i["code"] == "search-type")
+        assert "_search" in search["documentation"]
