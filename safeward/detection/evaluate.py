@@ -264,19 +264,17 @@ def rule_unexplained(ctx: Context) -> list[Finding]:
     return findings
 
 
-def _in_hours(minute: int, hours: str) -> bool:
-    start, end = parse_hours(hours)
-    if start < end:
-        return start <= minute < end
-    return minute >= start or minute < end  # a night shift across midnight
-
-
 def _schedule_allows(
     config: RuleConfig, roles: tuple[str, ...], departments: set[str], at: dt.datetime
 ) -> bool:
+    """Inside any schedule that matches the user's role and department (or
+    the default schedule when none matches). `days` are the days a shift
+    starts: a night shift "19:00-07:00" on Monday covers Monday 19:00 to
+    Tuesday 07:00."""
     local = timezone.localtime(at)
     minute = local.hour * 60 + local.minute
-    weekday = WEEKDAYS[local.weekday()]
+    today = WEEKDAYS[local.weekday()]
+    yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
     matching = [
         schedule
         for schedule in config.params.get("schedules", [])
@@ -284,12 +282,13 @@ def _schedule_allows(
         and (not schedule.get("department") or schedule["department"] in departments)
     ]
     for schedule in matching or [config.params["default_schedule"]]:
-        if weekday in schedule["days"] and _in_hours(minute, schedule["hours"]):
-            return True
-        # A night shift that started yesterday runs past midnight into today.
         start, end = parse_hours(schedule["hours"])
-        yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
-        if start > end and minute < end and yesterday in schedule["days"]:
+        if start < end:
+            if today in schedule["days"] and start <= minute < end:
+                return True
+        elif (today in schedule["days"] and minute >= start) or (
+            yesterday in schedule["days"] and minute < end
+        ):
             return True
     return False
 
