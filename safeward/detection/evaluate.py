@@ -21,9 +21,9 @@ from safeward.audit.models import AuditEvent
 from safeward.audit.vocabulary import Action, Outcome
 from safeward.detection import baselines
 from safeward.detection.explain import ACCESS_ACTIONS, Explanation, explain, is_chart_access
-from safeward.detection.models import AccessReview
+from safeward.detection.models import AccessReview, CanaryRecord
 from safeward.detection.rules import WEEKDAYS, Code, RuleConfig, parse_hours
-from safeward.detection.selectors import canary_labels, rule_configs
+from safeward.detection.selectors import rule_configs
 from safeward.detection.services import DRILL_CANARY_PREFIX, DRILL_PREFIX, Finding, alerts_raise
 from safeward.detection.worker import Event
 from safeward.identity.models import StaffProfile
@@ -47,6 +47,7 @@ class Context:
     now: dt.datetime
     configs: dict[str, RuleConfig]
     canaries: dict[str, str]
+    canary_created: dict[str, dt.datetime] = field(default_factory=dict)
     accesses: list[Event] = field(default_factory=list)
     explanations: dict[int, Explanation] = field(default_factory=dict)
     departments: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
@@ -149,7 +150,9 @@ def rule_canary(ctx: Context) -> list[Finding]:
     touched = [
         event
         for event in ctx.events
-        if event.patient_id in ctx.canaries and event.action != Action.CONFIG_CHANGE.value
+        if event.patient_id in ctx.canaries
+        and event.action != Action.CONFIG_CHANGE.value
+        and event.occurred_at > ctx.canary_created[event.patient_id]
     ]
     findings = []
     for event in touched:
@@ -455,13 +458,18 @@ def rule_failed_logins(ctx: Context) -> list[Finding]:
     earliest = min(e.occurred_at for e in failures) - dt.timedelta(minutes=max(windows))
     latest = max(e.occurred_at for e in failures)
     addresses = sorted({e.client_ip for e in failures if e.client_ip})
-    rows = AuditEvent.objects.filter(
-        action__in=FAILURE_ACTIONS,
-        outcome=Outcome.DENIED.value,
-        occurred_at__gt=earliest,
-        occurred_at__lte=latest,
-    ).exclude(detail__reason="workforce_terminated")
-    history = list(rows.values_list("occurred_at", "actor_username", "client_ip"))
+    history = [
+        (moment, username, ip)
+        for moment, username, ip, detail in AuditEvent.objects.filter(
+            action__in=FAILURE_ACTIONS,
+            outcome=Outcome.DENIED.value,
+            occurred_at__gt=earliest,
+            occurred_at__lte=latest,
+        ).values_list("occurred_at", "actor_username", "client_ip", "detail")
+        # A terminated account's attempt is its own rule (JSON key lookups
+        # are NULL for rows without the key, so this filter stays in Python).
+        if not (isinstance(detail, dict) and detail.get("reason") == "workforce_terminated")
+    ]
     if by_account is not None:
         window = dt.timedelta(minutes=int(by_account.params["window_minutes"]))
         threshold = int(by_account.params["threshold"])
@@ -761,7 +769,14 @@ def _departments(user_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
 def evaluate(events: list[Event], *, now: dt.datetime) -> BatchOutcome:
     """Explain the batch's chart accesses, queue the unexplained ones, update
     the daily counts, run every enabled rule and raise the alerts."""
-    ctx = Context(events=events, now=now, configs=rule_configs(), canaries=canary_labels())
+    canaries = list(CanaryRecord.objects.values_list("patient_id", "label", "created_at"))
+    ctx = Context(
+        events=events,
+        now=now,
+        configs=rule_configs(),
+        canaries={pid: label for pid, label, _ in canaries},
+        canary_created={pid: created for pid, _, created in canaries},
+    )
     ctx.accesses = [event for event in events if is_chart_access(event)]
     outcome = BatchOutcome()
     if ctx.accesses:
