@@ -45,6 +45,10 @@ class DrillSetupError(Exception):
     """The scenario cannot run on this system as configured (message says why)."""
 
 
+def new_run_id() -> str:
+    return clock.now().strftime("%Y%m%d%H%M") + secrets.token_hex(2)
+
+
 @dataclass
 class DrillContext:
     base_url: str
@@ -52,6 +56,12 @@ class DrillContext:
     say: Say
     rule_params: dict[str, dict[str, Any]]
     prepared: list[DrillAccount] = field(default_factory=list)
+    run_id: str = field(default_factory=new_run_id)
+
+    def username(self, name: str) -> str:
+        """This run's account `drill.<name>.<run id>`: new accounts at every
+        run, so no rule window or open alert carries over from a previous one."""
+        return f"{accounts.DRILL_PREFIX}{name}.{self.run_id}"
 
     def client(self, label: str) -> DrillClient:
         return DrillClient(self.base_url, context=self.tls, label=label)
@@ -101,6 +111,24 @@ def _rate_limit(action: str, kind: str) -> tuple[int, float] | None:
         if match and (match.group(4) or "ip") == kind:
             return int(match.group(1)), int(match.group(2) or 1) * units[match.group(3)]
     return None
+
+
+THROTTLE_HINT = (
+    "the sign-in throttle blocks this address: failed sign-ins of earlier drill runs count for "
+    "SAFEWARD_THROTTLE_WINDOW_MINUTES ({minutes} min); wait, or run the drill from another address"
+)
+
+
+def throttle_hint() -> str:
+    return THROTTLE_HINT.format(minutes=settings.SAFEWARD_THROTTLE_WINDOW_MINUTES)
+
+
+def _sign_in(client: DrillClient, account: DrillAccount) -> None:
+    signed = client.sign_in(account.username, account.password, account.totp_secret)
+    if signed.outcome == "throttled":
+        raise DrillHTTPError(f"{account.username} could not sign in: {throttle_hint()}")
+    if not signed.ok:
+        raise DrillHTTPError(f"{account.username} could not sign in ({signed.outcome})")
 
 
 # --- credential stuffing -------------------------------------------------------------------------
@@ -158,7 +186,7 @@ def _stuffing_prepare(ctx: DrillContext) -> tuple[StuffingPlan, list[DrillAccoun
     for warning in plan.warnings:
         ctx.say(f"  warning: {warning}")
     targets = [
-        ctx.account(AccountSpec(f"drill.stuffing.{n:02d}", f"Stuffing-{n:02d}", "nurse"))
+        ctx.account(AccountSpec(ctx.username(f"stuffing{n:02d}"), f"Stuffing-{n:02d}", "nurse"))
         for n in range(1, plan.accounts + 1)
     ]
     return plan, targets
@@ -190,6 +218,8 @@ def _stuffing_attack(ctx: DrillContext, prepared: tuple[StuffingPlan, list[Drill
         time.sleep(plan.pause)
     result = attacker.sign_in(winner.username, winner.password, winner.totp_secret)
     ctx.say(f"  then the right password for {winner.username}: {result.outcome}")
+    if result.outcome == "throttled" or throttled:
+        ctx.say(f"  warning: {throttle_hint()}")
     trace = Trace(
         usernames={t.username for t in targets},
         user_ids={t.user_id for t in targets},
@@ -201,7 +231,7 @@ def _stuffing_attack(ctx: DrillContext, prepared: tuple[StuffingPlan, list[Drill
 
 # --- snooping on a colleague -----------------------------------------------------------------------
 def _snoop_prepare(ctx: DrillContext) -> tuple[DrillAccount, str]:
-    snoop = ctx.account(AccountSpec("drill.snoop", COLLEAGUE_SURNAME, "pharmacist"))
+    snoop = ctx.account(AccountSpec(ctx.username("snoop"), COLLEAGUE_SURNAME, "pharmacist"))
     patient_id, created = accounts.decoy_ensure(COLLEAGUE)
     ctx.say(
         f"  decoy colleague (employee, surname {COLLEAGUE_SURNAME}) {'registered' if created else 'ready'}"
@@ -212,9 +242,7 @@ def _snoop_prepare(ctx: DrillContext) -> tuple[DrillAccount, str]:
 def _snoop_attack(ctx: DrillContext, prepared: tuple[DrillAccount, str]) -> Trace:
     snoop, patient_id = prepared
     client = ctx.client("colleague_snooping")
-    signed = client.sign_in(snoop.username, snoop.password, snoop.totp_secret)
-    if not signed.ok:
-        raise DrillHTTPError(f"{snoop.username} could not sign in ({signed.outcome})")
+    _sign_in(client, snoop)
     chart = client.open_chart(patient_id)
     ctx.say(f"  {snoop.username} (pharmacist) opened the colleague's chart: HTTP {chart.status}")
     trace = Trace({snoop.username}, {snoop.user_id}, {patient_id}, frozenset({"read"}))
@@ -236,15 +264,13 @@ def _mass_prepare(ctx: DrillContext) -> tuple[DrillAccount, list[str]]:
     size = mass_lookup_size(ctx)
     ctx.say(f"  {size} decoy patients (mass_access threshold for {MASS_ROLE} + 1)")
     patients = accounts.pool_ensure(size)
-    return ctx.account(AccountSpec("drill.mass", "Lookup", MASS_ROLE)), patients
+    return ctx.account(AccountSpec(ctx.username("mass"), "Lookup", MASS_ROLE)), patients
 
 
 def _mass_attack(ctx: DrillContext, prepared: tuple[DrillAccount, list[str]]) -> Trace:
     user, patients = prepared
     client = ctx.client("mass_lookup")
-    signed = client.sign_in(user.username, user.password, user.totp_secret)
-    if not signed.ok:
-        raise DrillHTTPError(f"{user.username} could not sign in ({signed.outcome})")
+    _sign_in(client, user)
     started = time.monotonic()
     statuses: dict[int, int] = {}
     for patient_id in patients:
@@ -267,7 +293,7 @@ def _leaver_prepare(ctx: DrillContext) -> DrillAccount:
     from safeward.workforce import selectors as workforce_selectors
     from safeward.workforce import services as workforce
 
-    stamp = clock.now().strftime("%Y%m%d%H%M%S") + secrets.token_hex(2)
+    stamp = ctx.run_id
     person = workforce.person_create(
         actor=None,
         employee_number=f"DRILL-{stamp}",
@@ -275,7 +301,7 @@ def _leaver_prepare(ctx: DrillContext) -> DrillAccount:
         last_name="Leaver",
         start_date=clock.now().date(),
     )
-    username = f"drill.leaver.{stamp}"
+    username = ctx.username("leaver")
     workforce.person_account_create(actor=None, person=person, username=username)
     account = ctx.account(AccountSpec(username, "Leaver", None))
     # account_prepare enabled it; the workforce record decides from here.
@@ -317,6 +343,8 @@ def _leaver_attack(ctx: DrillContext, account: DrillAccount) -> Trace:
     client = ctx.client("terminated_login")
     outcome = client.sign_in(account.username, account.password, account.totp_secret)
     ctx.say(f"  {account.username} tries to sign in with the right password: {outcome.outcome}")
+    if outcome.outcome == "throttled":
+        ctx.say(f"  warning: {throttle_hint()}")
     trace = Trace({account.username}, {account.user_id}, attack_actions=frozenset({"login"}))
     trace.notes.append(f"sign-in {outcome.outcome}")
     if outcome.ok:
@@ -329,15 +357,13 @@ def _glass_prepare(ctx: DrillContext) -> tuple[DrillAccount, list[str]]:
     uses = int(ctx.param("break_glass_repeat", "threshold"))
     patients = accounts.pool_ensure(uses)
     ctx.say(f"  {uses} decoy patients (break_glass_repeat threshold)")
-    return ctx.account(AccountSpec("drill.breakglass", "Glassbreaker", "physician")), patients
+    return ctx.account(AccountSpec(ctx.username("breakglass"), "Glassbreaker", "physician")), patients
 
 
 def _glass_attack(ctx: DrillContext, prepared: tuple[DrillAccount, list[str]]) -> Trace:
     user, patients = prepared
     client = ctx.client("break_glass_abuse")
-    signed = client.sign_in(user.username, user.password, user.totp_secret)
-    if not signed.ok:
-        raise DrillHTTPError(f"{user.username} could not sign in ({signed.outcome})")
+    _sign_in(client, user)
     granted = 0
     for patient_id in patients:
         answer = client.break_glass(
