@@ -1,10 +1,11 @@
 """Drill accounts and drill (decoy) patients.
 
-* Drill accounts are ordinary users whose username starts with `drill.`,
-  with a real role, a password and an enrolled TOTP authenticator. Both are
-  new random values at every run, kept only in the drill process's memory,
-  and the accounts are disabled again when the run ends: a drill account is
-  usable only while a drill runs.
+* Drill accounts are ordinary users whose username starts with `drill.`
+  (the scenarios name them `drill.<scenario>.<run id>`, new at every run),
+  with a real role, a password and an enrolled TOTP authenticator. Password
+  and TOTP secret are random, kept only in the drill process's memory, and
+  the accounts are disabled again when the run ends: a drill account is
+  usable only while its drill runs.
 * Drill patients are decoys registered through the clinical gateway (system
   actor `drill`, audited like any registration) with obviously synthetic
   names and `DRILL-` record numbers, each registered as a canary
