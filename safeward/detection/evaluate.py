@@ -799,7 +799,13 @@ def evaluate(events: list[Event], *, now: dt.datetime) -> BatchOutcome:
     ctx.accesses = [event for event in events if is_chart_access(event)]
     outcome = BatchOutcome()
     if ctx.accesses:
-        ctx.explanations = explain(ctx.accesses)
+        household_rules = [ctx.on(Code.FAMILY_SNOOPING), ctx.on(Code.NEIGHBOUR_SNOOPING)]
+        ctx.explanations = explain(
+            ctx.accesses,
+            compare_explained=any(
+                rule is not None and not rule.params["only_unexplained"] for rule in household_rules
+            ),
+        )
         users = sorted({e.actor_id for e in ctx.accesses if e.actor_id is not None})
         ctx.departments = _departments(users)
         reviews = [
