@@ -103,7 +103,9 @@ def test_drill_accounts_mark_their_alerts(at):
 def test_canary_access_alerts_at_the_highest_severity(at, make_user):
     physician = make_user("physician")
     decoy = new_patient(family="Decoy", mrn="C1")
-    canary_register(actor=None, patient_id=decoy, label="ward-3 decoy")  # at 09:00, after the decoy's creation
+    canary_register(
+        actor=None, patient_id=decoy, label="ward-3 decoy"
+    )  # at 09:00, after the decoy's creation
     at(minutes=1)
     access(physician, decoy)
     run()
