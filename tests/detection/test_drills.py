@@ -30,7 +30,14 @@ from safeward.clinical.types import PatientInput, SessionContext, SystemActor
 from safeward.detection import selectors as detection_selectors
 from safeward.detection import services as detection_services
 from safeward.detection.drills import accounts, runner
-from safeward.detection.drills.scenarios import SCENARIOS, DrillContext, mass_lookup_size, stuffing_plan
+from safeward.detection.drills.scenarios import (
+    SCENARIOS,
+    DrillContext,
+    Scenario,
+    Trace,
+    mass_lookup_size,
+    stuffing_plan,
+)
 from safeward.detection.models import AccessReview, Alert
 from safeward.identity import services as identity_services
 from safeward.identity.models import User
@@ -385,3 +392,29 @@ def test_summary_table_verdicts():
     assert "ERROR" in rows["terminated_login"]
     assert "NOT MARKED DRILL" in rows["break_glass_abuse"]
     assert [r.passed for r in (detected, missed, failed, unmarked)] == [True, False, False, False]
+
+
+def test_a_scenario_that_touched_a_real_patient_is_an_error(hospital):
+    """Guard: the drills open only drill decoys; a trace naming any other
+    patient fails the scenario instead of reporting on it."""
+    real = gateway.patient_register(
+        actor=SystemActor("test"),
+        session=SessionContext.system(),
+        purpose=PurposeOfUse.OPERATIONS,
+        data=PatientInput(given_name="Real", family_name="Person", birth_date=dt.date(1980, 5, 1)),
+    )
+    rogue = Scenario(
+        "rogue",
+        "Rogue",
+        "Claims to have opened a real patient.",
+        ("mass_access",),
+        prepare=lambda ctx: None,
+        attack=lambda ctx, prepared: Trace({"drill.rogue"}, set(), {real.id}, frozenset({"read"})),
+    )
+    lines: list[str] = []
+    ctx = DrillContext(
+        base_url="http://127.0.0.1:9", tls=None, say=lines.append, rule_params=runner.rule_params()
+    )
+    result = runner.run_scenario(rogue, base_url=ctx.base_url, tls=None, timeout=1, say=lines.append, ctx=ctx)
+    assert result.error == "the scenario opened 1 patient(s) that are not drill decoys"
+    assert not result.passed

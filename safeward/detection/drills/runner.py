@@ -237,6 +237,11 @@ def run_scenario(
             say(f"  could not run: {error}")
             return result
         result.notes.extend(trace.notes)
+        stray = trace.patient_ids - accounts.drill_patient_ids()
+        if stray:  # never by construction; a drill must not touch a real patient
+            result.error = f"the scenario opened {len(stray)} patient(s) that are not drill decoys"
+            say(f"  {result.error}")
+            return result
         say(f"  waiting up to {timeout:.0f}s for {', '.join(scenario.expected)}")
         wait_for_detection(
             trace=trace,
