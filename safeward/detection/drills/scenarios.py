@@ -67,7 +67,12 @@ class DrillContext:
         return DrillClient(self.base_url, context=self.tls, label=label)
 
     def account(self, spec: AccountSpec) -> DrillAccount:
-        account = accounts.account_prepare(spec)
+        from safeward.identity.models import Role
+
+        try:
+            account = accounts.account_prepare(spec)
+        except Role.DoesNotExist:
+            raise DrillSetupError(f"the role {spec.role!r} is not in this system's role catalog") from None
         self.prepared.append(account)
         return account
 
@@ -290,19 +295,22 @@ def _leaver_prepare(ctx: DrillContext) -> DrillAccount:
     When the onboarding gates can be passed here (a confidentiality agreement
     is published), the account is activated and used once before it is
     terminated; otherwise it is terminated while still in onboarding."""
+    from safeward.identity.errors import InvalidState
     from safeward.workforce import selectors as workforce_selectors
     from safeward.workforce import services as workforce
 
-    stamp = ctx.run_id
-    person = workforce.person_create(
-        actor=None,
-        employee_number=f"DRILL-{stamp}",
-        first_name=accounts.FIRST_NAME,
-        last_name="Leaver",
-        start_date=clock.now().date(),
-    )
     username = ctx.username("leaver")
-    workforce.person_account_create(actor=None, person=person, username=username)
+    try:
+        person = workforce.person_create(
+            actor=None,
+            employee_number=f"DRILL-{ctx.run_id}",
+            first_name=accounts.FIRST_NAME,
+            last_name="Leaver",
+            start_date=clock.now().date(),
+        )
+        workforce.person_account_create(actor=None, person=person, username=username)
+    except InvalidState as error:
+        raise DrillSetupError(f"the workforce services refused the drill leaver: {error}") from None
     account = ctx.account(AccountSpec(username, "Leaver", None))
     # account_prepare enabled it; the workforce record decides from here.
     from safeward.identity import services as identity_services
@@ -327,15 +335,20 @@ def _leaver_prepare(ctx: DrillContext) -> DrillAccount:
 
 
 def _onboard(person: Any, workforce: Any, workforce_selectors: Any) -> bool:
-    from safeward.workforce.models import TrainingCourse
-
+    """Pass the onboarding gates as HR would (witnessed signature, the
+    onboarding courses recorded as completed). False when they cannot be
+    passed here: no agreement is published, or activation is refused."""
     current = workforce_selectors.agreement_current()
     if current is None:
         return False
     workforce.agreement_sign(actor=None, person=person, document=current, signer_name="Drill Leaver")
-    for course in TrainingCourse.objects.filter(required_for_onboarding=True):
-        workforce.training_complete(actor=None, person=person, course=course, source="drill")
-    workforce.person_activate(actor=None, person=person)
+    for assignment in workforce_selectors.person_training(person=person):
+        if assignment.completed_at is None and assignment.course.required_for_onboarding:
+            workforce.training_complete(actor=None, person=person, course=assignment.course, source="drill")
+    try:
+        workforce.person_activate(actor=None, person=person)
+    except workforce.OnboardingIncomplete:
+        return False
     return True
 
 
