@@ -32,6 +32,10 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Patients", "clinical:search", Perm.CLINICAL_PATIENT_READ),
     NavItem("Schedule", "clinical:schedule", Perm.CLINICAL_APPOINTMENT_READ),
     NavItem("Break-glass review", "clinical:review_queue", Perm.CLINICAL_BREAKGLASS_REVIEW),
+    NavItem("Alerts", "detection:alerts", Perm.DETECTION_ALERT_TRIAGE),
+    NavItem("Access reviews", "detection:reviews", Perm.DETECTION_ACCESS_REVIEW),
+    NavItem("Incidents", "incidents:list", Perm.INCIDENT_RECORD_MANAGE),
+    NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE),
 )
 
 

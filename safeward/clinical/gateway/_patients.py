@@ -690,9 +690,7 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         if Section.ORDERS in sections:
-            parts["orders"] = [
-                observation_view(o) for o in rows if o.status == Observation.Status.REGISTERED
-            ]
+            parts["orders"] = [observation_view(o) for o in rows if o.status == Observation.Status.REGISTERED]
         if Section.RESULTS in sections:
             parts["results"] = [
                 observation_view(o)
