@@ -26,7 +26,7 @@ from django.core.management.base import CommandError
 # Background management commands the demo starts when they exist in this
 # installation (checked at start-up, so the list may name commands that
 # arrive with later issues).
-DEFAULT_BACKGROUND_COMMANDS: tuple[str, ...] = ("audit seal --follow",)
+DEFAULT_BACKGROUND_COMMANDS: tuple[str, ...] = ("audit seal --follow", "detect --follow")
 
 # Access log without query strings, referrers or user agents: %(U)s is the
 # path only. Query strings can carry identifiers; the audit trail records

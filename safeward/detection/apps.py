@@ -1,7 +1,27 @@
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _ensure_rules(sender: AppConfig, **kwargs: Any) -> None:
+    """Every rule gets its row with the default configuration on migrate and
+    after a flush (tests, `safeward flush`); existing rows are kept."""
+    from django.db import connections
+
+    from safeward.detection.models import DetectionRule
+    from safeward.detection.services import rules_ensure_defaults
+
+    using = kwargs.get("using", "default")
+    if DetectionRule._meta.db_table in connections[using].introspection.table_names():
+        rules_ensure_defaults()
 
 
 class DetectionConfig(AppConfig):
     name = "safeward.detection"
     label = "detection"
     verbose_name = "Detection and alerts"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_ensure_rules, sender=self, dispatch_uid="safeward.detection.rules")

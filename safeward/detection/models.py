@@ -189,3 +189,24 @@ class CanaryRecord(models.Model):
 
     def __str__(self) -> str:
         return f"canary {self.label}"
+
+
+class StaffMatchKey(models.Model):
+    """What the worker compares a patient against to spot snooping on family,
+    neighbours or oneself: keyed hashes (blind indexes) of a staff member's
+    national id and home address, and optionally an explicit link to the
+    staff member's own patient record. No plaintext is stored; the surname
+    comes from the account itself. Set by HR through
+    `services.staff_match_keys_set` (audited)."""
+
+    user_id = models.BigIntegerField(unique=True)
+    # Same scope and normaliser as the clinical Patient.national_id_index, so
+    # the two compare directly.
+    national_id_index = models.BinaryField(null=True)
+    address_index = models.BinaryField(null=True)
+    patient_id = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField()
+    updated_by_id = models.BigIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"staff match keys of user {self.user_id}"

@@ -54,6 +54,13 @@ from safeward.clinical.gateway._writes import (
     observation_record,
     order_create,
 )
+from safeward.clinical.gateway.detection import (
+    AccessFacts,
+    AccessQuery,
+    StaffKeys,
+    detection_access_facts,
+    detection_patients_known,
+)
 from safeward.clinical.types import (
     Conflict,
     Forbidden,
@@ -64,11 +71,14 @@ from safeward.clinical.types import (
 )
 
 __all__ = [
+    "AccessFacts",
+    "AccessQuery",
     "Conflict",
     "Forbidden",
     "InvalidInput",
     "NotFound",
     "SessionContext",
+    "StaffKeys",
     "SystemActor",
     "allergy_create",
     "appointment_book",
@@ -87,6 +97,8 @@ __all__ = [
     "clinicians_list",
     "condition_create",
     "departments_list",
+    "detection_access_facts",
+    "detection_patients_known",
     "document_open",
     "document_upload",
     "encounter_finish",

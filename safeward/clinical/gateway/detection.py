@@ -1,0 +1,279 @@
+"""Facts the detection worker needs about chart accesses, in bulk.
+
+For a batch of (user, patient, time) triples the worker asks once and gets,
+per triple, booleans and relationship codes only: which care relationships
+held at that time, the patient's flags (VIP, employee, deceased), and
+whether the patient shares the user's surname or household or is the user.
+No patient data leaves this module: surnames and addresses are decrypted
+here, compared, and forgotten. One query per fact kind, whatever the batch
+size (no N+1).
+
+The comparison reads patient data on the system's behalf, so each call that
+looked at any patient records one audit event (EXECUTE, purpose
+HSYSADMIN, the number of patients; never which ones, never values)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action, PurposeOfUse
+from safeward.clinical.gateway._core import ATTENDING_AFTER_DISCHARGE, plain
+from safeward.clinical.models import (
+    Appointment,
+    CareTeamMembership,
+    ClinicalNote,
+    Encounter,
+    MedicationRequest,
+    Observation,
+    Patient,
+)
+from safeward.crypto.fields import compute_blind_index
+from safeward.crypto.normalise import normalise_name
+from safeward.identity.models import StaffProfile, User
+
+# How long handling an order, result, prescription or note explains later
+# accesses to the same patient.
+HANDLED_EXPLAINS = dt.timedelta(days=30)
+ADDRESS_SCOPE = "detection.staff_address"
+
+# Relationship codes returned (docs/detection.md).
+CARE_TEAM = "care_team"
+ATTENDING = "attending"
+DEPARTMENT = "department"
+APPOINTMENT = "appointment"
+ORDER_RESULT = "order_result"
+MEDICATION = "medication"
+NOTE = "note"
+
+
+@dataclass(frozen=True)
+class AccessQuery:
+    user_id: int
+    patient_id: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StaffKeys:
+    """What identifies a staff member as a patient or a household (keyed hashes only)."""
+
+    national_id_index: bytes | None = None
+    address_index: bytes | None = None
+    patient_id: str = ""
+
+
+@dataclass
+class AccessFacts:
+    known: bool = False  # the patient exists
+    relationships: set[str] = field(default_factory=set)
+    vip: bool = False
+    employee: bool = False
+    deceased: bool = False
+    confidential: bool = False
+    same_surname: bool = False
+    same_address: bool = False
+    own_record: bool = False
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def detection_patients_known(*, patient_ids: Iterable[str]) -> set[str]:
+    """Which of these ids name an existing patient (for canary registration)."""
+    ids = [pid for pid in (_uuid(v) for v in patient_ids) if pid is not None]
+    return {str(pid) for pid in Patient.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+
+
+def _address_key(address: object) -> bytes | None:
+    if not isinstance(address, Mapping):
+        return None
+    lines = address.get("line") or []
+    if isinstance(lines, str):
+        lines = [lines]
+    parts = [str(line) for line in lines if line] + [str(address.get("postal_code") or "")]
+    text = " ".join(part for part in parts if part).strip()
+    if not text:
+        return None
+    try:
+        return compute_blind_index(text, normaliser="name", scope=ADDRESS_SCOPE)
+    except Exception:
+        return None
+
+
+def _surname(value: object) -> str:
+    if not value:
+        return ""
+    try:
+        return normalise_name(value)
+    except Exception:
+        return ""
+
+
+def _active_at(started: dt.datetime, ended: dt.datetime | None, at: dt.datetime, grace: dt.timedelta) -> bool:
+    return started <= at and (ended is None or at <= ended + grace)
+
+
+def detection_access_facts(
+    *, queries: Sequence[AccessQuery], staff_keys: Mapping[int, StaffKeys] | None = None
+) -> dict[AccessQuery, AccessFacts]:
+    """Facts for every (user, patient, time): eight queries for the batch."""
+    staff_keys = staff_keys or {}
+    result: dict[AccessQuery, AccessFacts] = {query: AccessFacts() for query in queries}
+    parsed = {query: _uuid(query.patient_id) for query in queries}
+    patient_ids = sorted({pid for pid in parsed.values() if pid is not None})
+    user_ids = sorted({query.user_id for query in queries})
+    if not patient_ids or not user_ids:
+        return result
+    latest = max(query.at for query in queries)
+    earliest = min(query.at for query in queries)
+
+    users = dict(User.objects.filter(pk__in=user_ids).values_list("pk", "last_name"))
+    surnames = {user_id: _surname(name) for user_id, name in users.items()}
+    departments: dict[int, set[int]] = defaultdict(set)
+    for user_id, department_id in StaffProfile.objects.filter(
+        user_id__in=user_ids, department__isnull=False
+    ).values_list("user_id", "department_id"):
+        departments[user_id].add(department_id)
+    all_departments = sorted({d for ids in departments.values() for d in ids})
+
+    want_surname = any(surnames.values())
+    want_address = any(keys.address_index for keys in staff_keys.values())
+    patients = {
+        patient.pk: patient
+        for patient in Patient.objects.filter(pk__in=patient_ids).only(
+            "id",
+            "is_vip",
+            "is_employee",
+            "is_confidential",
+            "deceased",
+            "national_id_index",
+            *(["family_name"] if want_surname else []),
+            *(["address"] if want_address else []),
+        )
+    }
+    patient_surname: dict[uuid.UUID, str] = {}
+    patient_home: dict[uuid.UUID, bytes | None] = {}
+    for pid, patient in patients.items():
+        if want_surname:
+            patient_surname[pid] = _surname(plain(patient, "family_name"))
+        if want_address:
+            patient_home[pid] = _address_key(plain(patient, "address"))
+
+    care: dict[tuple[int, uuid.UUID], list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
+    for user_id, pid, starts, ends in CareTeamMembership.objects.filter(
+        user_id__in=user_ids, patient_id__in=patient_ids, starts_at__lte=latest
+    ).values_list("user_id", "patient_id", "starts_at", "ends_at"):
+        care[(user_id, pid)].append((starts, ends))
+
+    encounter_filter = Q(attending_id__in=user_ids)
+    if all_departments:
+        encounter_filter |= Q(department_id__in=all_departments)
+    encounters: dict[uuid.UUID, list[tuple[int | None, int, str, dt.datetime, dt.datetime | None]]] = (
+        defaultdict(list)
+    )
+    for pid, attending, department, status, started, ended in (
+        Encounter.objects.filter(encounter_filter, patient_id__in=patient_ids, started_at__lte=latest)
+        .exclude(status__in=[Encounter.Status.CANCELLED, Encounter.Status.PLANNED])
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=earliest - ATTENDING_AFTER_DISCHARGE))
+        .values_list("patient_id", "attending_id", "department_id", "status", "started_at", "ended_at")
+    ):
+        encounters[pid].append((attending, department, status, started, ended))
+
+    appointment_filter = Q(clinician_id__in=user_ids)
+    if all_departments:
+        appointment_filter |= Q(department_id__in=all_departments)
+    day_start = timezone.localtime(earliest).replace(hour=0, minute=0, second=0, microsecond=0)
+    day_end = timezone.localtime(latest).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(
+        days=1
+    )
+    appointments: dict[uuid.UUID, list[tuple[int | None, int, dt.date]]] = defaultdict(list)
+    for pid, clinician, department, starts in Appointment.objects.filter(
+        appointment_filter,
+        patient_id__in=patient_ids,
+        starts_at__gte=day_start,
+        starts_at__lt=day_end,
+        status__in=[Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN],
+    ).values_list("patient_id", "clinician_id", "department_id", "starts_at"):
+        appointments[pid].append((clinician, department, timezone.localtime(starts).date()))
+
+    handled: dict[tuple[int, uuid.UUID], dict[str, list[dt.datetime]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    since = earliest - HANDLED_EXPLAINS
+    for code, model, user_field, time_field in (
+        (ORDER_RESULT, Observation, "recorded_by_id", "effective_at"),
+        (MEDICATION, MedicationRequest, "requester_id", "authored_at"),
+        (NOTE, ClinicalNote, "author_id", "created_at"),
+    ):
+        rows = (
+            model.objects.filter(
+                **{f"{user_field}__in": user_ids, "patient_id__in": patient_ids, f"{time_field}__gte": since}
+            )
+            .values_list(user_field, "patient_id", time_field)
+            .order_by()
+        )
+        for handler, handled_pid, moment in rows:
+            handled[(handler, handled_pid)][code].append(moment)
+
+    for query in queries:
+        key = parsed[query]
+        facts = result[query]
+        found = patients.get(key) if key is not None else None
+        if found is None or key is None:
+            continue
+        patient, pid = found, key
+        facts.known = True
+        facts.vip, facts.employee = patient.is_vip, patient.is_employee
+        facts.deceased, facts.confidential = patient.deceased, patient.is_confidential
+        at = query.at
+        user_departments = departments.get(query.user_id, set())
+        for starts, ends in care.get((query.user_id, pid), ()):
+            if starts <= at and (ends is None or ends > at):
+                facts.relationships.add(CARE_TEAM)
+        for doctor, unit, _status, started, ended in encounters.get(pid, ()):
+            if doctor == query.user_id and _active_at(started, ended, at, ATTENDING_AFTER_DISCHARGE):
+                facts.relationships.add(ATTENDING)
+            if unit in user_departments and _active_at(started, ended, at, dt.timedelta(0)):
+                facts.relationships.add(DEPARTMENT)
+        local_day = timezone.localtime(at).date()
+        for booked_with, clinic, day in appointments.get(pid, ()):
+            if day == local_day and (booked_with == query.user_id or clinic in user_departments):
+                facts.relationships.add(APPOINTMENT)
+        for code, moments in handled.get((query.user_id, pid), {}).items():
+            if any(at - HANDLED_EXPLAINS <= moment <= at + dt.timedelta(minutes=5) for moment in moments):
+                facts.relationships.add(code)
+        surname = surnames.get(query.user_id, "")
+        facts.same_surname = bool(surname) and patient_surname.get(pid) == surname
+        keys = staff_keys.get(query.user_id)
+        if keys is not None:
+            home = patient_home.get(pid)
+            facts.same_address = keys.address_index is not None and home == keys.address_index
+            facts.own_record = (keys.patient_id == str(pid)) or (
+                keys.national_id_index is not None
+                and patient.national_id_index is not None
+                and bytes(patient.national_id_index) == bytes(keys.national_id_index)
+            )
+    if patients and (want_surname or want_address):
+        with transaction.atomic():
+            audit_record(
+                action=Action.EXECUTE,
+                actor_username="system:detection",
+                resource_type="DetectionFacts",
+                purpose=PurposeOfUse.SECURITY,
+                detail={"patients": len(patients), "compared": "surname,address"},
+                source="worker",
+            )
+    return result

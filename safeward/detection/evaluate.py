@@ -1,0 +1,802 @@
+"""The rules over one batch of audit events (called by the worker inside the
+batch transaction). Batch-oriented: every fact is fetched with one query
+for the whole batch, and sliding windows are read back from the database
+(the audit trail, the review queue, the daily counts), never kept in
+process memory, so they hold across batches and restarts.
+
+Titles and details hold codes, counts and usernames only (no patient data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Max
+from django.utils import timezone
+
+from safeward.audit.models import AuditEvent
+from safeward.audit.vocabulary import Action, Outcome
+from safeward.detection import baselines
+from safeward.detection.explain import ACCESS_ACTIONS, Explanation, explain, is_chart_access
+from safeward.detection.models import AccessReview
+from safeward.detection.rules import WEEKDAYS, Code, RuleConfig, parse_hours
+from safeward.detection.selectors import canary_labels, rule_configs
+from safeward.detection.services import DRILL_CANARY_PREFIX, DRILL_PREFIX, Finding, alerts_raise
+from safeward.detection.worker import Event
+from safeward.identity.models import StaffProfile
+
+LOGIN = Action.LOGIN.value
+FAILURE_ACTIONS = (Action.LOGIN.value, Action.LOGIN_THROTTLED.value)
+MAX_EVIDENCE = 200
+
+
+@dataclass
+class BatchOutcome:
+    alerts_created: int = 0
+    alerts_grown: int = 0
+    reviews: int = 0
+    findings: int = 0
+
+
+@dataclass
+class Context:
+    events: list[Event]
+    now: dt.datetime
+    configs: dict[str, RuleConfig]
+    canaries: dict[str, str]
+    accesses: list[Event] = field(default_factory=list)
+    explanations: dict[int, Explanation] = field(default_factory=dict)
+    departments: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    counts: dict[tuple[int, dt.date], int] = field(default_factory=dict)
+
+    def on(self, code: str) -> RuleConfig | None:
+        config = self.configs.get(code)
+        return config if config is not None and config.enabled else None
+
+    def unexplained(self, event: Event) -> bool:
+        explanation = self.explanations.get(event.id)
+        return explanation is not None and not explanation.explained
+
+    def is_drill(self, event: Event) -> bool:
+        label = self.canaries.get(event.patient_id, "") if event.patient_id else ""
+        return event.actor_username.startswith(DRILL_PREFIX) or label.startswith(DRILL_CANARY_PREFIX)
+
+
+def _who(event: Event) -> str:
+    return event.actor_username or (f"user {event.actor_id}" if event.actor_id else "unknown")
+
+
+def _finding(
+    ctx: Context,
+    config: RuleConfig,
+    events: list[Event],
+    *,
+    title: str,
+    subject: str,
+    patient: bool = False,
+    detail: dict[str, Any] | None = None,
+) -> Finding:
+    first = events[0]
+    last = events[-1]
+    return Finding(
+        rule=config.code,
+        severity=config.severity,
+        title=title,
+        subject=subject,
+        evidence=[(event.id, event.occurred_at) for event in events[-MAX_EVIDENCE:]],
+        subject_user_id=last.actor_id,
+        subject_username=last.actor_username[:150],
+        patient_id=first.patient_id if patient else "",
+        client_ip=last.client_ip,
+        is_drill=any(ctx.is_drill(event) for event in events),
+        group_minutes=int(config.params.get("group_minutes", 24 * 60)),
+        detail=detail or {},
+    )
+
+
+def _by_user(events: Iterable[Event]) -> dict[int, list[Event]]:
+    grouped: dict[int, list[Event]] = defaultdict(list)
+    for event in events:
+        if event.actor_id is not None:
+            grouped[event.actor_id].append(event)
+    return grouped
+
+
+# --- chart-access rules -------------------------------------------------------------------------
+_FLAG_RULES: tuple[tuple[str, str, str], ...] = (
+    (Code.VIP_ACCESS, "vip", "VIP record opened by {who}"),
+    (Code.EMPLOYEE_ACCESS, "employee", "Employee's record opened by {who}"),
+    (Code.FAMILY_SNOOPING, "same_surname", "{who} opened a patient with the same surname"),
+    (Code.NEIGHBOUR_SNOOPING, "same_address", "{who} opened a patient at the same address"),
+    (Code.OWN_RECORD, "own_record", "{who} opened their own record"),
+    (Code.DECEASED_ACCESS, "deceased", "Deceased patient's record opened by {who}"),
+)
+
+
+def rule_patient_flags(ctx: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    for code, fact, title in _FLAG_RULES:
+        config = ctx.on(code)
+        if config is None:
+            continue
+        for event in ctx.accesses:
+            explanation = ctx.explanations.get(event.id)
+            if explanation is None or not getattr(explanation.facts, fact):
+                continue
+            if config.params.get("only_unexplained") and explanation.explained:
+                continue
+            findings.append(
+                _finding(
+                    ctx,
+                    config,
+                    [event],
+                    title=title.format(who=_who(event)),
+                    subject=f"user:{event.actor_id}|patient:{event.patient_id}",
+                    patient=True,
+                    detail={"explained_by": sorted(explanation.reasons)},
+                )
+            )
+    return findings
+
+
+def rule_canary(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.CANARY_ACCESS)
+    if config is None or not ctx.canaries:
+        return []
+    touched = [
+        event
+        for event in ctx.events
+        if event.patient_id in ctx.canaries and event.action != Action.CONFIG_CHANGE.value
+    ]
+    findings = []
+    for event in touched:
+        who = event.actor_id if event.actor_id is not None else event.actor_username
+        findings.append(
+            _finding(
+                ctx,
+                config,
+                [event],
+                title=f"Canary record touched by {_who(event)} ({event.action})",
+                subject=f"user:{who}|patient:{event.patient_id}",
+                patient=True,
+                detail={"canary": ctx.canaries[event.patient_id][:100], "action": event.action},
+            )
+        )
+    return findings
+
+
+def _distinct_in_window(
+    history: list[tuple[dt.datetime, str]], batch: list[Event], window: dt.timedelta
+) -> tuple[int, list[Event]]:
+    """The most distinct patients in any window ending at one of the batch
+    events, and the batch events from the first crossing on."""
+    history = sorted(history)
+    best = 0
+    best_events: list[Event] = []
+    for event in sorted(batch, key=lambda item: item.occurred_at):
+        start = event.occurred_at - window
+        distinct = {pid for moment, pid in history if start < moment <= event.occurred_at}
+        if len(distinct) > best:
+            best = len(distinct)
+            best_events = [item for item in batch if start < item.occurred_at <= event.occurred_at]
+    return best, best_events
+
+
+def _threshold_for(config: RuleConfig, roles: tuple[str, ...]) -> int:
+    per_role: dict[str, int] = config.params.get("role_thresholds", {})
+    matching = [per_role[role] for role in roles if role in per_role]
+    return max(matching) if matching else int(config.params["threshold"])
+
+
+def rule_mass_access(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.MASS_ACCESS)
+    if config is None or not ctx.accesses:
+        return []
+    minutes = int(config.params["window_minutes"])
+    window = dt.timedelta(minutes=minutes)
+    users = _by_user(ctx.accesses)
+    earliest = min(event.occurred_at for event in ctx.accesses) - window
+    latest = max(event.occurred_at for event in ctx.accesses)
+    history: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
+    for actor_id, moment, patient_id in (
+        AuditEvent.objects.filter(
+            actor_id__in=list(users),
+            action__in=sorted(ACCESS_ACTIONS),
+            outcome=Outcome.SUCCESS.value,
+            occurred_at__gt=earliest,
+            occurred_at__lte=latest,
+        )
+        .exclude(patient_id="")
+        .values_list("actor_id", "occurred_at", "patient_id")
+    ):
+        if actor_id is not None:
+            history[actor_id].append((moment, patient_id))
+    findings = []
+    for user_id, events in users.items():
+        threshold = _threshold_for(config, events[-1].roles)
+        count, evidence = _distinct_in_window(history.get(user_id, []), events, window)
+        if count > threshold:
+            findings.append(
+                _finding(
+                    ctx,
+                    config,
+                    evidence,
+                    title=f"Mass access: {_who(events[-1])} opened {count} patients in {minutes} min",
+                    subject=f"user:{user_id}",
+                    detail={"distinct_patients": count, "threshold": threshold},
+                )
+            )
+    return findings
+
+
+def rule_unexplained(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.UNEXPLAINED_ACCESS)
+    unexplained = [event for event in ctx.accesses if ctx.unexplained(event)]
+    if config is None or not unexplained:
+        return []
+    window = dt.timedelta(minutes=int(config.params["window_minutes"]))
+    threshold = int(config.params["threshold"])
+    users = _by_user(unexplained)
+    earliest = min(event.occurred_at for event in unexplained) - window
+    latest = max(event.occurred_at for event in unexplained)
+    history: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
+    for user_id, moment, patient_id in AccessReview.objects.filter(
+        user_id__in=list(users), occurred_at__gt=earliest, occurred_at__lte=latest
+    ).values_list("user_id", "occurred_at", "patient_id"):
+        history[user_id].append((moment, patient_id))
+    findings = []
+    for user_id, events in users.items():
+        count, evidence = _distinct_in_window(history.get(user_id, []), events, window)
+        if count >= threshold:
+            findings.append(
+                _finding(
+                    ctx,
+                    config,
+                    evidence,
+                    title=f"Unexplained access: {_who(events[-1])} opened {count} unexplained charts",
+                    subject=f"user:{user_id}",
+                    detail={"distinct_patients": count, "threshold": threshold},
+                )
+            )
+    return findings
+
+
+def _in_hours(minute: int, hours: str) -> bool:
+    start, end = parse_hours(hours)
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end  # a night shift across midnight
+
+
+def _schedule_allows(
+    config: RuleConfig, roles: tuple[str, ...], departments: set[str], at: dt.datetime
+) -> bool:
+    local = timezone.localtime(at)
+    minute = local.hour * 60 + local.minute
+    weekday = WEEKDAYS[local.weekday()]
+    matching = [
+        schedule
+        for schedule in config.params.get("schedules", [])
+        if (not schedule.get("role") or schedule["role"] in roles)
+        and (not schedule.get("department") or schedule["department"] in departments)
+    ]
+    for schedule in matching or [config.params["default_schedule"]]:
+        if weekday in schedule["days"] and _in_hours(minute, schedule["hours"]):
+            return True
+        # A night shift that started yesterday runs past midnight into today.
+        start, end = parse_hours(schedule["hours"])
+        yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
+        if start > end and minute < end and yesterday in schedule["days"]:
+            return True
+    return False
+
+
+def rule_after_hours(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.AFTER_HOURS)
+    if config is None:
+        return []
+    findings = []
+    for event in ctx.accesses:
+        if config.params.get("only_unexplained") and not ctx.unexplained(event):
+            continue
+        codes = {code for _, code in ctx.departments.get(event.actor_id or 0, [])}
+        if _schedule_allows(config, event.roles, codes, event.occurred_at):
+            continue
+        day = baselines.local_day(event.occurred_at).isoformat()
+        findings.append(
+            _finding(
+                ctx,
+                config,
+                [event],
+                title=f"After-hours access by {_who(event)}",
+                subject=f"user:{event.actor_id}|day:{day}",
+                detail={"local_time": timezone.localtime(event.occurred_at).strftime("%a %H:%M")},
+            )
+        )
+    return findings
+
+
+def rule_bulk_export(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.BULK_EXPORT)
+    exports = [e for e in ctx.accesses if e.action in (Action.EXPORT.value, Action.PRINT.value)]
+    if config is None or not exports:
+        return []
+    window = dt.timedelta(minutes=int(config.params["window_minutes"]))
+    threshold = int(config.params["threshold"])
+    users = _by_user(exports)
+    history: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
+    for actor_id, moment, patient_id in (
+        AuditEvent.objects.filter(
+            actor_id__in=list(users),
+            action__in=[Action.EXPORT.value, Action.PRINT.value],
+            outcome=Outcome.SUCCESS.value,
+            occurred_at__gt=min(e.occurred_at for e in exports) - window,
+            occurred_at__lte=max(e.occurred_at for e in exports),
+        )
+        .exclude(patient_id="")
+        .values_list("actor_id", "occurred_at", "patient_id")
+    ):
+        if actor_id is not None:
+            history[actor_id].append((moment, patient_id))
+    findings = []
+    for user_id, events in users.items():
+        count, evidence = _distinct_in_window(history.get(user_id, []), events, window)
+        if count >= threshold:
+            findings.append(
+                _finding(
+                    ctx,
+                    config,
+                    evidence,
+                    title=f"Bulk export/print: {_who(events[-1])}, {count} patients",
+                    subject=f"user:{user_id}",
+                    detail={"distinct_patients": count, "threshold": threshold},
+                )
+            )
+    return findings
+
+
+# --- break-glass -------------------------------------------------------------------------------------
+def _glass_starts(events: Iterable[Event]) -> list[Event]:
+    return [
+        event
+        for event in events
+        if event.action == Action.BREAK_GLASS.value
+        and event.outcome == Outcome.SUCCESS.value
+        and event.detail.get("event") == "start"
+    ]
+
+
+def rule_break_glass(ctx: Context) -> list[Finding]:
+    starts = _glass_starts(ctx.events)
+    findings: list[Finding] = []
+    config = ctx.on(Code.BREAK_GLASS)
+    if config is not None:
+        for event in starts:
+            findings.append(
+                _finding(
+                    ctx,
+                    config,
+                    [event],
+                    title=f"Break-glass by {_who(event)}",
+                    subject=f"grant:{event.resource_id or event.id}",
+                    patient=True,
+                    detail={"reason_kind": event.reason[:40], "minutes": event.detail.get("minutes")},
+                )
+            )
+    repeat = ctx.on(Code.BREAK_GLASS_REPEAT)
+    if repeat is None or not starts:
+        return findings
+    window = dt.timedelta(hours=int(repeat.params["window_hours"]))
+    threshold = int(repeat.params["threshold"])
+    users = _by_user(starts)
+    counts: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
+    for actor_id, moment, grant, detail in AuditEvent.objects.filter(
+        action=Action.BREAK_GLASS.value,
+        outcome=Outcome.SUCCESS.value,
+        actor_id__in=list(users),
+        occurred_at__gt=min(e.occurred_at for e in starts) - window,
+        occurred_at__lte=max(e.occurred_at for e in starts),
+    ).values_list("actor_id", "occurred_at", "resource_id", "detail"):
+        if isinstance(detail, dict) and detail.get("event") == "start" and actor_id is not None:
+            counts[actor_id].append((moment, grant))
+    for user_id, events in users.items():
+        count, evidence = _distinct_in_window(counts.get(user_id, []), events, window)
+        if count >= threshold:
+            findings.append(
+                _finding(
+                    ctx,
+                    repeat,
+                    evidence,
+                    title=f"Repeated break-glass: {_who(events[-1])}, {count} uses",
+                    subject=f"user:{user_id}",
+                    detail={"uses": count, "threshold": threshold},
+                )
+            )
+    return findings
+
+
+# --- sign-in rules ---------------------------------------------------------------------------------
+def _failures(events: Iterable[Event]) -> list[Event]:
+    return [
+        event
+        for event in events
+        if event.action in FAILURE_ACTIONS
+        and event.outcome == Outcome.DENIED.value
+        and event.detail.get("reason") != "workforce_terminated"
+    ]
+
+
+def _successes(events: Iterable[Event]) -> list[Event]:
+    return [
+        event
+        for event in events
+        if event.action == LOGIN and event.outcome == Outcome.SUCCESS.value and event.actor_id is not None
+    ]
+
+
+def _username(event: Event) -> str:
+    return event.actor_username.strip().lower()
+
+
+def rule_failed_logins(ctx: Context) -> list[Finding]:
+    failures = _failures(ctx.events)
+    if not failures:
+        return []
+    findings: list[Finding] = []
+    by_account = ctx.on(Code.FAILED_LOGIN_ACCOUNT)
+    by_address = ctx.on(Code.FAILED_LOGIN_ADDRESS)
+    windows = [
+        int(config.params["window_minutes"]) for config in (by_account, by_address) if config is not None
+    ]
+    if not windows:
+        return []
+    earliest = min(e.occurred_at for e in failures) - dt.timedelta(minutes=max(windows))
+    latest = max(e.occurred_at for e in failures)
+    addresses = sorted({e.client_ip for e in failures if e.client_ip})
+    rows = AuditEvent.objects.filter(
+        action__in=FAILURE_ACTIONS,
+        outcome=Outcome.DENIED.value,
+        occurred_at__gt=earliest,
+        occurred_at__lte=latest,
+    ).exclude(detail__reason="workforce_terminated")
+    history = list(rows.values_list("occurred_at", "actor_username", "client_ip"))
+    if by_account is not None:
+        window = dt.timedelta(minutes=int(by_account.params["window_minutes"]))
+        threshold = int(by_account.params["threshold"])
+        grouped: dict[str, list[Event]] = defaultdict(list)
+        for event in failures:
+            grouped[_username(event)].append(event)
+        for name, events in grouped.items():
+            last = max(e.occurred_at for e in events)
+            count = sum(
+                1
+                for moment, user, _ in history
+                if user.strip().lower() == name and last - window < moment <= last
+            )
+            if count >= threshold:
+                findings.append(
+                    _finding(
+                        ctx,
+                        by_account,
+                        events,
+                        title=f"{count} failed sign-ins for account {name[:60]}",
+                        subject=f"account:{name}",
+                        detail={"failures": count, "threshold": threshold},
+                    )
+                )
+    if by_address is not None and addresses:
+        window = dt.timedelta(minutes=int(by_address.params["window_minutes"]))
+        threshold = int(by_address.params["threshold"])
+        spread = int(by_address.params["distinct_usernames"])
+        per_ip: dict[str, list[Event]] = defaultdict(list)
+        for event in failures:
+            if event.client_ip:
+                per_ip[event.client_ip].append(event)
+        for address, events in per_ip.items():
+            last = max(e.occurred_at for e in events)
+            recent = [
+                (moment, user)
+                for moment, user, ip in history
+                if ip == address and last - window < moment <= last
+            ]
+            names = {user.strip().lower() for _, user in recent}
+            if len(recent) >= threshold or len(names) >= spread:
+                findings.append(
+                    _finding(
+                        ctx,
+                        by_address,
+                        events,
+                        title=f"{len(recent)} failed sign-ins for {len(names)} accounts from {address}",
+                        subject=f"ip:{address}",
+                        detail={"failures": len(recent), "usernames": len(names)},
+                    )
+                )
+    return findings
+
+
+def rule_login_after_failures(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.LOGIN_AFTER_FAILURES)
+    successes = _successes(ctx.events)
+    if config is None or not successes:
+        return []
+    window = dt.timedelta(minutes=int(config.params["window_minutes"]))
+    needed = int(config.params["failures"])
+    names = sorted({e.actor_username for e in successes})
+    history = list(
+        AuditEvent.objects.filter(
+            action__in=FAILURE_ACTIONS,
+            outcome=Outcome.DENIED.value,
+            actor_username__in=names,
+            occurred_at__gt=min(e.occurred_at for e in successes) - window,
+            occurred_at__lte=max(e.occurred_at for e in successes),
+        ).values_list("occurred_at", "actor_username", "id")
+    )
+    findings = []
+    for event in successes:
+        before = [
+            (moment, event_id)
+            for moment, user, event_id in history
+            if user == event.actor_username and event.occurred_at - window < moment <= event.occurred_at
+        ]
+        if len(before) >= needed:
+            findings.append(
+                _finding(
+                    ctx,
+                    config,
+                    [event],
+                    title=f"Sign-in by {_who(event)} after {len(before)} failures",
+                    subject=f"user:{event.actor_id}",
+                    detail={"failures": len(before)},
+                )
+            )
+    return findings
+
+
+def rule_login_history(ctx: Context) -> list[Finding]:
+    """New network zone and dormant accounts: both compare a successful
+    sign-in with the user's earlier ones (one query each)."""
+    successes = _successes(ctx.events)
+    findings: list[Finding] = []
+    if not successes:
+        return findings
+    users = sorted({e.actor_id for e in successes if e.actor_id is not None})
+    earliest = min(e.occurred_at for e in successes)
+    new_zone = ctx.on(Code.NEW_ZONE_LOGIN)
+    if new_zone is not None:
+        lookback = dt.timedelta(days=int(new_zone.params["lookback_days"]))
+        minimum = int(new_zone.params["min_history"])
+        history: dict[int, list[tuple[int, dt.datetime, str]]] = defaultdict(list)
+        for actor_id, event_id, moment, zone in AuditEvent.objects.filter(
+            action=LOGIN,
+            outcome=Outcome.SUCCESS.value,
+            actor_id__in=users,
+            occurred_at__gte=earliest - lookback,
+            occurred_at__lte=max(e.occurred_at for e in successes),
+        ).values_list("actor_id", "id", "occurred_at", "network_zone"):
+            if actor_id is not None:
+                history[actor_id].append((event_id, moment, zone))
+        for event in successes:
+            if not event.network_zone:
+                continue
+            earlier = [
+                zone
+                for event_id, moment, zone in history.get(event.actor_id or 0, [])
+                if (moment, event_id) < (event.occurred_at, event.id)
+                and moment >= event.occurred_at - lookback
+            ]
+            if len(earlier) >= minimum and event.network_zone not in earlier:
+                findings.append(
+                    _finding(
+                        ctx,
+                        new_zone,
+                        [event],
+                        title=f"{_who(event)} signed in from new network zone {event.network_zone[:40]}",
+                        subject=f"user:{event.actor_id}|zone:{event.network_zone}",
+                        detail={"zone": event.network_zone[:64], "known_zones": sorted(set(earlier))[:10]},
+                    )
+                )
+    inactive = ctx.on(Code.INACTIVE_ACCOUNT_LOGIN)
+    if inactive is not None:
+        dormant = dt.timedelta(days=int(inactive.params["dormant_days"]))
+        previous = dict(
+            AuditEvent.objects.filter(
+                action=LOGIN, outcome=Outcome.SUCCESS.value, actor_id__in=users, occurred_at__lt=earliest
+            )
+            .values("actor_id")
+            .annotate(last=Max("occurred_at"))
+            .values_list("actor_id", "last")
+        )
+        for event in sorted(successes, key=lambda item: (item.occurred_at, item.id)):
+            last = previous.get(event.actor_id)
+            if last is not None and event.occurred_at - last > dormant:
+                idle = (event.occurred_at - last).days
+                findings.append(
+                    _finding(
+                        ctx,
+                        inactive,
+                        [event],
+                        title=f"Dormant account {_who(event)} signed in after {idle} days",
+                        subject=f"account:{_username(event)}",
+                        detail={"kind": "dormant", "idle_days": idle},
+                    )
+                )
+            previous[event.actor_id] = event.occurred_at
+    return findings
+
+
+def rule_inactive_attempts(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.INACTIVE_ACCOUNT_LOGIN)
+    if config is None:
+        return []
+    findings = []
+    for event in ctx.events:
+        if event.action != LOGIN or event.outcome != Outcome.DENIED.value:
+            continue
+        if event.detail.get("reason") == "workforce_terminated":
+            kind = "terminated"
+        elif event.detail.get("stage") == "inactive":
+            kind = "disabled"
+        else:
+            continue
+        findings.append(
+            _finding(
+                ctx,
+                config,
+                [event],
+                title=f"Sign-in attempt by {kind} account {_who(event)[:60]}",
+                subject=f"account:{_username(event)}",
+                detail={"kind": kind},
+            )
+        )
+    return findings
+
+
+# --- security operations -------------------------------------------------------------------------------
+def rule_security_operations(ctx: Context) -> list[Finding]:
+    findings = []
+    for event in ctx.events:
+        if event.action == Action.AUDIT_VERIFY.value and event.outcome != Outcome.SUCCESS.value:
+            code, title, subject = Code.AUDIT_CHAIN_FAILURE, "Audit trail verification failed", "audit-chain"
+        elif event.action == Action.KEY_OPERATION.value:
+            code = Code.KEY_OPERATION
+            title = f"Key operation by {_who(event)}"
+            subject = f"actor:{event.actor_id or event.actor_username}"
+        elif event.action == Action.CONFIG_CHANGE.value:
+            code = Code.CONFIG_CHANGE
+            title = f"Configuration change by {_who(event)} ({event.resource_type[:40]})"
+            subject = f"actor:{event.actor_id or event.actor_username}|{event.resource_type}"
+        else:
+            continue
+        config = ctx.on(code)
+        if config is None:
+            continue
+        findings.append(
+            _finding(
+                ctx,
+                config,
+                [event],
+                title=title,
+                subject=subject,
+                detail={"resource_type": event.resource_type[:64], "outcome": event.outcome},
+            )
+        )
+    return findings
+
+
+# --- baselines ---------------------------------------------------------------------------------------
+def rule_baseline(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.BASELINE_OUTLIER)
+    if config is None or not ctx.counts:
+        return []
+    roles = {event.actor_id: event.actor_roles for event in ctx.accesses if event.actor_id is not None}
+    departments = {user: (items[0][0] if items else None) for user, items in ctx.departments.items()}
+    p = config.params
+    found = baselines.outliers(
+        ctx.counts,
+        roles=roles,
+        departments=departments,
+        history_days=int(p["history_days"]),
+        min_history_days=int(p["min_history_days"]),
+        z_threshold=float(p["z_threshold"]),
+        mad_floor=float(p["mad_floor"]),
+        min_count=int(p["min_count"]),
+        min_peers=int(p["min_peers"]),
+    )
+    users = _by_user(ctx.accesses)
+    findings = []
+    for outlier in found:
+        events = [
+            e for e in users.get(outlier.user_id, []) if baselines.local_day(e.occurred_at) == outlier.day
+        ]
+        if not events:
+            continue
+        z = outlier.z_own if outlier.basis == "own" else outlier.z_peers
+        findings.append(
+            _finding(
+                ctx,
+                config,
+                events,
+                title=f"Unusual activity: {_who(events[-1])} opened {outlier.count} patients today "
+                f"(z {z:.1f} vs {outlier.basis})",
+                subject=f"user:{outlier.user_id}|day:{outlier.day.isoformat()}",
+                detail={
+                    "count": outlier.count,
+                    "z_own": round(outlier.z_own, 2) if outlier.z_own is not None else None,
+                    "z_peers": round(outlier.z_peers, 2) if outlier.z_peers is not None else None,
+                    "basis": outlier.basis,
+                },
+            )
+        )
+    return findings
+
+
+RULES: tuple[Callable[[Context], list[Finding]], ...] = (
+    rule_canary,
+    rule_patient_flags,
+    rule_mass_access,
+    rule_unexplained,
+    rule_after_hours,
+    rule_bulk_export,
+    rule_break_glass,
+    rule_failed_logins,
+    rule_login_after_failures,
+    rule_login_history,
+    rule_inactive_attempts,
+    rule_security_operations,
+    rule_baseline,
+)
+
+
+def _departments(user_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    found: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for user_id, department_id, code in StaffProfile.objects.filter(
+        user_id__in=user_ids, department__isnull=False
+    ).values_list("user_id", "department_id", "department__code"):
+        found[user_id].append((department_id, code))
+    return found
+
+
+def evaluate(events: list[Event], *, now: dt.datetime) -> BatchOutcome:
+    """Explain the batch's chart accesses, queue the unexplained ones, update
+    the daily counts, run every enabled rule and raise the alerts."""
+    ctx = Context(events=events, now=now, configs=rule_configs(), canaries=canary_labels())
+    ctx.accesses = [event for event in events if is_chart_access(event)]
+    outcome = BatchOutcome()
+    if ctx.accesses:
+        ctx.explanations = explain(ctx.accesses)
+        users = sorted({e.actor_id for e in ctx.accesses if e.actor_id is not None})
+        ctx.departments = _departments(users)
+        reviews = [
+            AccessReview(
+                event_id=event.id,
+                occurred_at=event.occurred_at,
+                user_id=event.actor_id,
+                username=event.actor_username[:150],
+                patient_id=event.patient_id,
+                is_drill=ctx.is_drill(event),
+            )
+            for event in ctx.accesses
+            if ctx.unexplained(event) and event.actor_id is not None
+        ]
+        AccessReview.objects.bulk_create(reviews, ignore_conflicts=True)
+        outcome.reviews = len(reviews)
+        ctx.counts = baselines.counts_update(
+            (
+                baselines.Touch(e.actor_id, baselines.local_day(e.occurred_at), e.patient_id, e.actor_roles)
+                for e in ctx.accesses
+                if e.actor_id is not None
+            ),
+            departments={user: (items[0][0] if items else None) for user, items in ctx.departments.items()},
+        )
+    findings: list[Finding] = []
+    for rule in RULES:
+        findings.extend(rule(ctx))
+    results = alerts_raise(findings, now=now)
+    outcome.findings = len(findings)
+    created = {alert_id for alert_id, was_created in results if was_created}
+    outcome.alerts_created = len(created)
+    outcome.alerts_grown = len({alert_id for alert_id, _ in results} - created)
+    return outcome
