@@ -12,32 +12,8 @@ from django import forms
 from safeward.audit.selectors import user_id_by_username
 from safeward.detection.models import AccessReview, Severity
 from safeward.detection.queue import SORTS, AlertFilter, QueueCursor, ReviewCursor
+from safeward.detection.rules import RULE_CODES
 
-# The rule codes of the detection core (docs/detection.md).
-RULE_CODES: tuple[str, ...] = (
-    "after_hours",
-    "audit_chain_failure",
-    "baseline_outlier",
-    "break_glass",
-    "break_glass_repeat",
-    "bulk_export",
-    "canary_access",
-    "config_change",
-    "deceased_access",
-    "employee_access",
-    "failed_login_account",
-    "failed_login_address",
-    "family_snooping",
-    "inactive_account_login",
-    "key_operation",
-    "login_after_failures",
-    "mass_access",
-    "neighbour_snooping",
-    "new_zone_login",
-    "own_record",
-    "unexplained_access",
-    "vip_access",
-)
 STATUS_CHOICES = [
     ("open", "Open (new or in triage)"),
     ("new", "New"),

@@ -21,6 +21,7 @@ from safeward.audit.selectors import audit_events_by_ids, event_rows, user_displ
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
 from safeward.detection import containment, notifications, queue, triage
+from safeward.detection import services as core
 from safeward.detection.forms import (
     AssignForm,
     ContainForm,
@@ -32,6 +33,7 @@ from safeward.detection.forms import (
     RuleForm,
 )
 from safeward.detection.models import Alert, DetectionRule
+from safeward.detection.rules import rule_spec
 from safeward.identity.decorators import requires, step_up_required
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -368,7 +370,9 @@ def rule_edit(request: HttpRequest, code: str) -> HttpResponse:
                 "version": _rule_version(rule),
             }
         )
-        return render(request, "detection/rule_edit.html", {"rule": rule, "form": form})
+        return render(
+            request, "detection/rule_edit.html", {"rule": rule, "form": form, "spec": _spec(rule.code)}
+        )
     form = RuleForm(request.POST)
     status = 400
     if form.is_valid():
@@ -389,14 +393,29 @@ def rule_edit(request: HttpRequest, code: str) -> HttpResponse:
             else:
                 messages.success(request, f"Rule {rule.code} saved.")
                 return redirect("detection:rules")
-    return render(request, "detection/rule_edit.html", {"rule": rule, "form": form}, status=status)
+    return render(
+        request,
+        "detection/rule_edit.html",
+        {"rule": rule, "form": form, "spec": _spec(rule.code)},
+        status=status,
+    )
+
+
+def _spec(code: str) -> dict[str, Any] | None:
+    try:
+        spec = rule_spec(code)
+    except ValidationError:
+        return None
+    return {
+        "title": spec.title,
+        "description": spec.description,
+        "params": [(name, param.default, param.help) for name, param in spec.params.items()],
+    }
 
 
 def _rule_save(*, actor: User, code: str, enabled: bool, severity: str, params: dict[str, Any]) -> None:
     """Validate with the rule's own schema and save through the detection
     core (which records the CONFIG_CHANGE audit event)."""
-    from safeward.detection import services as core  # type: ignore[attr-defined]  # until the core lands
-
     clean = core.rule_params_validate(code, params)
     core.rule_config_save(actor=actor, code=code, enabled=enabled, severity=severity, params=clean)
 

@@ -52,7 +52,7 @@ def alert_about(
         )
         for n in range(events)
     ]
-    alert = AlertFactory(
+    alert: Alert = AlertFactory(  # type: ignore[assignment]  # factory_boy returns the model instance
         rule=rule,
         severity=severity,
         subject_user_id=user.pk,
