@@ -114,12 +114,14 @@ def alert_contain(
         detail={
             "change": "contain",
             "subject_user_id": subject.pk,
-            "lock": lock,
-            "end_sessions": end_sessions,
-            "revoke_tokens": revoke_tokens,
+            "steps": [
+                step
+                for step, chosen in (("lock", lock), ("sessions", end_sessions), ("oauth", revoke_tokens))
+                if chosen
+            ],
             "locked": locked,
             "sessions_ended": sessions_ended,
-            "tokens_revoked": tokens_revoked,
+            "oauth_revoked": tokens_revoked,
         },
     )
     return ContainmentResult(subject.username, locked or subject.is_locked, sessions_ended, tokens_revoked)
