@@ -183,3 +183,7 @@ def access_reviews_page(
         return rows, None
     last = rows[size - 1]
     return rows[:size], ReviewCursor(last.occurred_at, int(last.pk))
+
+
+def access_review_exists(*, review_id: int) -> bool:
+    return AccessReview.objects.filter(pk=review_id).exists()

@@ -308,6 +308,8 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 @require_POST
 @requires(Perm.DETECTION_ACCESS_REVIEW)
 def review_decide(request: HttpRequest, review_id: int) -> HttpResponse:
+    if not queue.access_review_exists(review_id=review_id):
+        raise Http404("No such access review.")
     form = ReviewDecisionForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
