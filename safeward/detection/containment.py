@@ -47,6 +47,10 @@ class SubjectState:
     active_sessions: int
     live_tokens: int
 
+    @property
+    def contained(self) -> bool:
+        return self.locked and self.active_sessions == 0 and self.live_tokens == 0
+
 
 def subject_state(*, alert: Alert) -> SubjectState | None:
     if alert.subject_user_id is None:

@@ -20,6 +20,7 @@ from safeward.incidents import selectors, services
 from safeward.incidents.models import Incident
 
 PAGE_SIZE = 50
+_NEXT_STATUS = {"open": "contained", "contained": "closed", "closed": "open"}
 
 
 def _actor(request: HttpRequest) -> User:
@@ -65,7 +66,7 @@ def _incident_page(
             "incident": incident,
             "opened_by": names.get(incident.opened_by_id or 0, ""),
             "alerts": alerts_of_incident(incident_id=int(incident.pk)),
-            "status_form": IncidentStatusForm(initial={"status": incident.status}),
+            "status_form": IncidentStatusForm(initial={"status": _NEXT_STATUS[incident.status]}),
             "error": error,
         },
         status=status,
