@@ -352,7 +352,16 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "detection/rules.html",
-        {"rows": [(rule, names.get(rule.updated_by_id or 0, "")) for rule in rules]},
+        {
+            "rows": [
+                (
+                    rule,
+                    names.get(rule.updated_by_id or 0, ""),
+                    [(key, json.dumps(value)) for key, value in rule.params.items()],
+                )
+                for rule in rules
+            ]
+        },
     )
 
 
@@ -411,7 +420,7 @@ def _spec(code: str) -> dict[str, Any] | None:
     return {
         "title": spec.title,
         "description": spec.description,
-        "params": [(name, param.default, param.help) for name, param in spec.params.items()],
+        "params": [(name, json.dumps(param.default), param.help) for name, param in spec.params.items()],
     }
 
 

@@ -93,3 +93,51 @@ def test_queue_to_containment_to_incident(browser, page, live_server, screenshot
     alert.refresh_from_db()
     assert alert.status == Alert.Status.CONFIRMED
     assert alert.incident_id == Incident.objects.get().pk
+
+
+def test_privacy_officer_reviews_and_officer_tunes_a_rule(browser, page, live_server, screenshot):
+    from safeward.detection.models import AccessReview, DetectionRule
+    from tests.detection_ops.factories import AccessReviewFactory
+
+    privacy = UserFactory(username="po.lena", first_name="Lena", roles=["privacy_officer"], totp_secret=True)
+    nurse = UserFactory(username="n.kim", first_name="Kim", roles=["nurse"], totp_secret=True)
+    review = AccessReviewFactory(user_id=nurse.pk, username=nurse.username)
+    AccessReviewFactory(user_id=nurse.pk, username=nurse.username)
+    sign_in_browser(page, privacy)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Access reviews").click()
+    page.wait_for_selector("h1:has-text('Unexplained accesses')")
+    assert page.locator("#review-queue tbody tr").count() == 2
+    screenshot(page, "detection-07-review-queue")
+    page.get_by_label("Decision").first.select_option("appropriate")
+    page.get_by_label("Comment").first.fill("Covering the ward on the rota; confirmed.")
+    page.get_by_role("button", name="Record").first.click()
+    page.wait_for_selector("text=marked appropriate")
+    assert page.locator("#review-queue tbody tr").count() == 1
+    assert AccessReview.objects.filter(status="appropriate").count() == 1
+    assert review.pk
+
+    officer_context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    officer_page = officer_context.new_page()
+    try:
+        officer = UserFactory(
+            username="so.omar", first_name="Omar", roles=["security_officer"], totp_secret=True
+        )
+        sign_in_browser(officer_page, officer)
+        officer_page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name="Detection rules"
+        ).click()
+        officer_page.wait_for_selector("h1:has-text('Detection rules')")
+        screenshot(officer_page, "detection-08-rules")
+        officer_page.locator("#rules tr", has_text="mass_access").get_by_role("link", name="Edit").click()
+        officer_page.wait_for_selector("h1:has-text('mass_access')")
+        officer_page.get_by_label("Parameters (JSON)").fill('{"no_such_parameter": 3}')
+        officer_page.get_by_role("button", name="Save").click()
+        officer_page.wait_for_selector("text=Unknown parameter")
+        screenshot(officer_page, "detection-09-rule-refused")
+        officer_page.get_by_label("Parameters (JSON)").fill("{}")
+        officer_page.get_by_label("Severity").select_option("critical")
+        officer_page.get_by_role("button", name="Save").click()
+        officer_page.wait_for_selector("text=Rule mass_access saved")
+        assert DetectionRule.objects.get(code="mass_access").severity == "critical"
+    finally:
+        officer_context.close()
