@@ -44,8 +44,9 @@ def fill(alerts: int) -> float:
                 resolution_reason, resolved_at, resolved_by_id, is_drill, incident_id, detail
             )
             SELECT
-                (ARRAY['mass_access','unexplained_access','vip_access','after_hours','failed_login_account'])[1 + n %% 5],
-                (ARRAY['low','low','low','medium','medium','high','critical'])[1 + (n * 7919) %% 7],
+                (ARRAY['mass_access', 'unexplained_access', 'vip_access', 'after_hours',
+                       'failed_login_account'])[1 + n %% 5],
+                (ARRAY['low','low','low','medium','medium','high','critical'])[1 + (n::bigint * 7919) %% 7],
                 CASE WHEN n %% 20 = 0 THEN 'new' WHEN n %% 20 = 1 THEN 'triage'
                      WHEN n %% 3 = 0 THEN 'confirmed' ELSE 'dismissed' END,
                 'synthetic alert ' || n, 1000 + n %% 5000, 'user' || (n %% 5000), '',
@@ -104,7 +105,11 @@ def run(depth: int, repeats: int) -> dict[str, list[float]]:
                         *(When(severity=s, then=Value(i)) for i, s in enumerate(queue.SEVERITY_ORDER)),
                         output_field=IntegerField(),
                     )
-                    list(base.annotate(rank=rank).order_by("rank", *ordering)[(depth - 1) * PAGE : depth * PAGE])
+                    list(
+                        base.annotate(rank=rank).order_by("rank", *ordering)[
+                            (depth - 1) * PAGE : depth * PAGE
+                        ]
+                    )
                 else:
                     list(base.order_by(*ordering)[(depth - 1) * PAGE : depth * PAGE])
                 offset.append(time.perf_counter() - started)
@@ -115,7 +120,9 @@ def run(depth: int, repeats: int) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--depth", type=int, default=400, help="the deep page's number")
     parser.add_argument("--repeats", type=int, default=30)
