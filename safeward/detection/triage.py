@@ -89,9 +89,23 @@ def _clean_reason(reason: str, *, required: bool) -> str:
 
 def triage_candidates() -> list[User]:
     """Active, unlocked accounts that may triage alerts: who an alert can be
-    assigned to."""
-    users = User.objects.filter(is_active=True, locked_at__isnull=True).order_by("username")
-    return [user for user in users if user.has_perm(Perm.DETECTION_ALERT_TRIAGE)]
+    assigned to. Narrowed in the database to holders of a role that grants
+    the permission, then checked one by one (permission filters, e.g. the
+    workforce state, may still take it away)."""
+    from safeward.identity.models import Role, RoleAssignment
+
+    roles = [role.pk for role in Role.objects.all() if Perm.DETECTION_ALERT_TRIAGE.value in role.permissions]
+    users = (
+        User.objects.filter(
+            is_active=True,
+            locked_at__isnull=True,
+            role_assignments__role__in=roles,
+            role_assignments__status=RoleAssignment.Status.ACTIVE,
+        )
+        .distinct()
+        .order_by("username")
+    )
+    return [user for user in users[:200] if user.has_perm(Perm.DETECTION_ALERT_TRIAGE)]
 
 
 @transaction.atomic

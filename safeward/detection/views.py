@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from safeward.audit.selectors import audit_events_by_ids, event_rows, user_display_names
@@ -95,7 +96,7 @@ def _evidence_link(alert: Alert, event: Any) -> str:
     query = {"start": day.isoformat(), "end": day.isoformat(), "sort": "oldest"}
     if event.actor_username:
         query["user"] = event.actor_username
-    return "/audit/report/?" + urlencode(query)
+    return reverse("audit:report") + "?" + urlencode(query)
 
 
 def _detail(
@@ -117,6 +118,13 @@ def _detail(
     version = triage.alert_version(alert)
     context = {
         "alert": alert,
+        "detail_rows": [
+            (
+                str(key).replace("_", " ").capitalize(),
+                ", ".join(map(str, value)) if isinstance(value, list) else value,
+            )
+            for key, value in (alert.detail or {}).items()
+        ],
         "version": version,
         "error": error,
         "evidence_rows": rows,
