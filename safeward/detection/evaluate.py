@@ -14,16 +14,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from safeward.audit.models import AuditEvent
 from safeward.audit.vocabulary import Action, Outcome
 from safeward.detection import baselines
 from safeward.detection.explain import ACCESS_ACTIONS, Explanation, explain, is_chart_access
-from safeward.detection.models import AccessReview
+from safeward.detection.models import AccessReview, CanaryRecord
 from safeward.detection.rules import WEEKDAYS, Code, RuleConfig, parse_hours
-from safeward.detection.selectors import canary_labels, rule_configs
+from safeward.detection.selectors import rule_configs
 from safeward.detection.services import DRILL_CANARY_PREFIX, DRILL_PREFIX, Finding, alerts_raise
 from safeward.detection.worker import Event
 from safeward.identity.models import StaffProfile
@@ -47,6 +47,7 @@ class Context:
     now: dt.datetime
     configs: dict[str, RuleConfig]
     canaries: dict[str, str]
+    canary_created: dict[str, dt.datetime] = field(default_factory=dict)
     accesses: list[Event] = field(default_factory=list)
     explanations: dict[int, Explanation] = field(default_factory=dict)
     departments: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
@@ -78,6 +79,7 @@ def _finding(
     subject: str,
     patient: bool = False,
     detail: dict[str, Any] | None = None,
+    evidence: list[tuple[int, dt.datetime]] | None = None,
 ) -> Finding:
     first = events[0]
     last = events[-1]
@@ -86,7 +88,7 @@ def _finding(
         severity=config.severity,
         title=title,
         subject=subject,
-        evidence=[(event.id, event.occurred_at) for event in events[-MAX_EVIDENCE:]],
+        evidence=(evidence or [(event.id, event.occurred_at) for event in events])[-MAX_EVIDENCE:],
         subject_user_id=last.actor_id,
         subject_username=last.actor_username[:150],
         patient_id=first.patient_id if patient else "",
@@ -149,7 +151,9 @@ def rule_canary(ctx: Context) -> list[Finding]:
     touched = [
         event
         for event in ctx.events
-        if event.patient_id in ctx.canaries and event.action != Action.CONFIG_CHANGE.value
+        if event.patient_id in ctx.canaries
+        and event.action != Action.CONFIG_CHANGE.value
+        and event.occurred_at > ctx.canary_created[event.patient_id]
     ]
     findings = []
     for event in touched:
@@ -168,21 +172,30 @@ def rule_canary(ctx: Context) -> list[Finding]:
     return findings
 
 
+Seen = tuple[dt.datetime, str, int]  # (when, what: a patient or a grant, audit event id)
+
+
 def _distinct_in_window(
-    history: list[tuple[dt.datetime, str]], batch: list[Event], window: dt.timedelta
-) -> tuple[int, list[Event]]:
-    """The most distinct patients in any window ending at one of the batch
-    events, and the batch events from the first crossing on."""
+    history: list[Seen], batch: list[Event], window: dt.timedelta
+) -> tuple[int, list[tuple[int, dt.datetime]]]:
+    """The most distinct items in any window ending at one of the batch's
+    events, and the events in that window (the evidence, earlier batches'
+    included)."""
     history = sorted(history)
     best = 0
-    best_events: list[Event] = []
+    evidence: list[tuple[int, dt.datetime]] = []
     for event in sorted(batch, key=lambda item: item.occurred_at):
         start = event.occurred_at - window
-        distinct = {pid for moment, pid in history if start < moment <= event.occurred_at}
-        if len(distinct) > best:
-            best = len(distinct)
-            best_events = [item for item in batch if start < item.occurred_at <= event.occurred_at]
-    return best, best_events
+        inside = [
+            (moment, key, event_id)
+            for moment, key, event_id in history
+            if start < moment <= event.occurred_at
+        ]
+        distinct = len({key for _, key, _ in inside})
+        if distinct > best:
+            best = distinct
+            evidence = [(event_id, moment) for moment, _, event_id in inside]
+    return best, evidence
 
 
 def _threshold_for(config: RuleConfig, roles: tuple[str, ...]) -> int:
@@ -200,8 +213,8 @@ def rule_mass_access(ctx: Context) -> list[Finding]:
     users = _by_user(ctx.accesses)
     earliest = min(event.occurred_at for event in ctx.accesses) - window
     latest = max(event.occurred_at for event in ctx.accesses)
-    history: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
-    for actor_id, moment, patient_id in (
+    history: dict[int, list[Seen]] = defaultdict(list)
+    for actor_id, moment, patient_id, event_id in (
         AuditEvent.objects.filter(
             actor_id__in=list(users),
             action__in=sorted(ACCESS_ACTIONS),
@@ -210,10 +223,10 @@ def rule_mass_access(ctx: Context) -> list[Finding]:
             occurred_at__lte=latest,
         )
         .exclude(patient_id="")
-        .values_list("actor_id", "occurred_at", "patient_id")
+        .values_list("actor_id", "occurred_at", "patient_id", "id")
     ):
         if actor_id is not None:
-            history[actor_id].append((moment, patient_id))
+            history[actor_id].append((moment, patient_id, event_id))
     findings = []
     for user_id, events in users.items():
         threshold = _threshold_for(config, events[-1].roles)
@@ -223,7 +236,8 @@ def rule_mass_access(ctx: Context) -> list[Finding]:
                 _finding(
                     ctx,
                     config,
-                    evidence,
+                    events,
+                    evidence=evidence,
                     title=f"Mass access: {_who(events[-1])} opened {count} patients in {minutes} min",
                     subject=f"user:{user_id}",
                     detail={"distinct_patients": count, "threshold": threshold},
@@ -242,11 +256,11 @@ def rule_unexplained(ctx: Context) -> list[Finding]:
     users = _by_user(unexplained)
     earliest = min(event.occurred_at for event in unexplained) - window
     latest = max(event.occurred_at for event in unexplained)
-    history: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
-    for user_id, moment, patient_id in AccessReview.objects.filter(
+    history: dict[int, list[Seen]] = defaultdict(list)
+    for user_id, moment, patient_id, event_id in AccessReview.objects.filter(
         user_id__in=list(users), occurred_at__gt=earliest, occurred_at__lte=latest
-    ).values_list("user_id", "occurred_at", "patient_id"):
-        history[user_id].append((moment, patient_id))
+    ).values_list("user_id", "occurred_at", "patient_id", "event_id"):
+        history[user_id].append((moment, patient_id, event_id))
     findings = []
     for user_id, events in users.items():
         count, evidence = _distinct_in_window(history.get(user_id, []), events, window)
@@ -255,7 +269,8 @@ def rule_unexplained(ctx: Context) -> list[Finding]:
                 _finding(
                     ctx,
                     config,
-                    evidence,
+                    events,
+                    evidence=evidence,
                     title=f"Unexplained access: {_who(events[-1])} opened {count} unexplained charts",
                     subject=f"user:{user_id}",
                     detail={"distinct_patients": count, "threshold": threshold},
@@ -264,19 +279,17 @@ def rule_unexplained(ctx: Context) -> list[Finding]:
     return findings
 
 
-def _in_hours(minute: int, hours: str) -> bool:
-    start, end = parse_hours(hours)
-    if start < end:
-        return start <= minute < end
-    return minute >= start or minute < end  # a night shift across midnight
-
-
 def _schedule_allows(
     config: RuleConfig, roles: tuple[str, ...], departments: set[str], at: dt.datetime
 ) -> bool:
+    """Inside any schedule that matches the user's role and department (or
+    the default schedule when none matches). `days` are the days a shift
+    starts: a night shift "19:00-07:00" on Monday covers Monday 19:00 to
+    Tuesday 07:00."""
     local = timezone.localtime(at)
     minute = local.hour * 60 + local.minute
-    weekday = WEEKDAYS[local.weekday()]
+    today = WEEKDAYS[local.weekday()]
+    yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
     matching = [
         schedule
         for schedule in config.params.get("schedules", [])
@@ -284,12 +297,13 @@ def _schedule_allows(
         and (not schedule.get("department") or schedule["department"] in departments)
     ]
     for schedule in matching or [config.params["default_schedule"]]:
-        if weekday in schedule["days"] and _in_hours(minute, schedule["hours"]):
-            return True
-        # A night shift that started yesterday runs past midnight into today.
         start, end = parse_hours(schedule["hours"])
-        yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
-        if start > end and minute < end and yesterday in schedule["days"]:
+        if start < end:
+            if today in schedule["days"] and start <= minute < end:
+                return True
+        elif (today in schedule["days"] and minute >= start) or (
+            yesterday in schedule["days"] and minute < end
+        ):
             return True
     return False
 
@@ -327,8 +341,8 @@ def rule_bulk_export(ctx: Context) -> list[Finding]:
     window = dt.timedelta(minutes=int(config.params["window_minutes"]))
     threshold = int(config.params["threshold"])
     users = _by_user(exports)
-    history: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
-    for actor_id, moment, patient_id in (
+    history: dict[int, list[Seen]] = defaultdict(list)
+    for actor_id, moment, patient_id, event_id in (
         AuditEvent.objects.filter(
             actor_id__in=list(users),
             action__in=[Action.EXPORT.value, Action.PRINT.value],
@@ -337,10 +351,10 @@ def rule_bulk_export(ctx: Context) -> list[Finding]:
             occurred_at__lte=max(e.occurred_at for e in exports),
         )
         .exclude(patient_id="")
-        .values_list("actor_id", "occurred_at", "patient_id")
+        .values_list("actor_id", "occurred_at", "patient_id", "id")
     ):
         if actor_id is not None:
-            history[actor_id].append((moment, patient_id))
+            history[actor_id].append((moment, patient_id, event_id))
     findings = []
     for user_id, events in users.items():
         count, evidence = _distinct_in_window(history.get(user_id, []), events, window)
@@ -349,7 +363,8 @@ def rule_bulk_export(ctx: Context) -> list[Finding]:
                 _finding(
                     ctx,
                     config,
-                    evidence,
+                    events,
+                    evidence=evidence,
                     title=f"Bulk export/print: {_who(events[-1])}, {count} patients",
                     subject=f"user:{user_id}",
                     detail={"distinct_patients": count, "threshold": threshold},
@@ -392,16 +407,16 @@ def rule_break_glass(ctx: Context) -> list[Finding]:
     window = dt.timedelta(hours=int(repeat.params["window_hours"]))
     threshold = int(repeat.params["threshold"])
     users = _by_user(starts)
-    counts: dict[int, list[tuple[dt.datetime, str]]] = defaultdict(list)
-    for actor_id, moment, grant, detail in AuditEvent.objects.filter(
+    counts: dict[int, list[Seen]] = defaultdict(list)
+    for actor_id, moment, grant, detail, event_id in AuditEvent.objects.filter(
         action=Action.BREAK_GLASS.value,
         outcome=Outcome.SUCCESS.value,
         actor_id__in=list(users),
         occurred_at__gt=min(e.occurred_at for e in starts) - window,
         occurred_at__lte=max(e.occurred_at for e in starts),
-    ).values_list("actor_id", "occurred_at", "resource_id", "detail"):
+    ).values_list("actor_id", "occurred_at", "resource_id", "detail", "id"):
         if isinstance(detail, dict) and detail.get("event") == "start" and actor_id is not None:
-            counts[actor_id].append((moment, grant))
+            counts[actor_id].append((moment, grant, event_id))
     for user_id, events in users.items():
         count, evidence = _distinct_in_window(counts.get(user_id, []), events, window)
         if count >= threshold:
@@ -409,7 +424,8 @@ def rule_break_glass(ctx: Context) -> list[Finding]:
                 _finding(
                     ctx,
                     repeat,
-                    evidence,
+                    events,
+                    evidence=evidence,
                     title=f"Repeated break-glass: {_who(events[-1])}, {count} uses",
                     subject=f"user:{user_id}",
                     detail={"uses": count, "threshold": threshold},
@@ -456,13 +472,20 @@ def rule_failed_logins(ctx: Context) -> list[Finding]:
     earliest = min(e.occurred_at for e in failures) - dt.timedelta(minutes=max(windows))
     latest = max(e.occurred_at for e in failures)
     addresses = sorted({e.client_ip for e in failures if e.client_ip})
-    rows = AuditEvent.objects.filter(
-        action__in=FAILURE_ACTIONS,
-        outcome=Outcome.DENIED.value,
-        occurred_at__gt=earliest,
-        occurred_at__lte=latest,
-    ).exclude(detail__reason="workforce_terminated")
-    history = list(rows.values_list("occurred_at", "actor_username", "client_ip"))
+    usernames = sorted({e.actor_username for e in failures})
+    history = [
+        (moment, username, ip, event_id)
+        for moment, username, ip, detail, event_id in AuditEvent.objects.filter(
+            Q(actor_username__in=usernames) | Q(client_ip__in=addresses),
+            action__in=FAILURE_ACTIONS,
+            outcome=Outcome.DENIED.value,
+            occurred_at__gt=earliest,
+            occurred_at__lte=latest,
+        ).values_list("occurred_at", "actor_username", "client_ip", "detail", "id")
+        # A terminated account's attempt is its own rule (JSON key lookups
+        # are NULL for rows without the key, so this filter stays in Python).
+        if not (isinstance(detail, dict) and detail.get("reason") == "workforce_terminated")
+    ]
     if by_account is not None:
         window = dt.timedelta(minutes=int(by_account.params["window_minutes"]))
         threshold = int(by_account.params["threshold"])
@@ -471,17 +494,19 @@ def rule_failed_logins(ctx: Context) -> list[Finding]:
             grouped[_username(event)].append(event)
         for name, events in grouped.items():
             last = max(e.occurred_at for e in events)
-            count = sum(
-                1
-                for moment, user, _ in history
+            seen = [
+                (event_id, moment)
+                for moment, user, _, event_id in history
                 if user.strip().lower() == name and last - window < moment <= last
-            )
+            ]
+            count = len(seen)
             if count >= threshold:
                 findings.append(
                     _finding(
                         ctx,
                         by_account,
                         events,
+                        evidence=seen,
                         title=f"{count} failed sign-ins for account {name[:60]}",
                         subject=f"account:{name}",
                         detail={"failures": count, "threshold": threshold},
@@ -498,17 +523,18 @@ def rule_failed_logins(ctx: Context) -> list[Finding]:
         for address, events in per_ip.items():
             last = max(e.occurred_at for e in events)
             recent = [
-                (moment, user)
-                for moment, user, ip in history
+                (moment, user, event_id)
+                for moment, user, ip, event_id in history
                 if ip == address and last - window < moment <= last
             ]
-            names = {user.strip().lower() for _, user in recent}
+            names = {user.strip().lower() for _, user, _ in recent}
             if len(recent) >= threshold or len(names) >= spread:
                 findings.append(
                     _finding(
                         ctx,
                         by_address,
                         events,
+                        evidence=[(event_id, moment) for moment, _, event_id in recent],
                         title=f"{len(recent)} failed sign-ins for {len(names)} accounts from {address}",
                         subject=f"ip:{address}",
                         detail={"failures": len(recent), "usernames": len(names)},
@@ -762,7 +788,14 @@ def _departments(user_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
 def evaluate(events: list[Event], *, now: dt.datetime) -> BatchOutcome:
     """Explain the batch's chart accesses, queue the unexplained ones, update
     the daily counts, run every enabled rule and raise the alerts."""
-    ctx = Context(events=events, now=now, configs=rule_configs(), canaries=canary_labels())
+    canaries = list(CanaryRecord.objects.values_list("patient_id", "label", "created_at"))
+    ctx = Context(
+        events=events,
+        now=now,
+        configs=rule_configs(),
+        canaries={pid: label for pid, label, _ in canaries},
+        canary_created={pid: created for pid, _, created in canaries},
+    )
     ctx.accesses = [event for event in events if is_chart_access(event)]
     outcome = BatchOutcome()
     if ctx.accesses:
