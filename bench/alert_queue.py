@@ -67,7 +67,7 @@ def explain() -> str:
 
     from safeward.detection import queue
 
-    alerts = queue.alerts_filtered(query=queue.AlertFilter()).filter(severity="high")
+    alerts = queue.alerts_filtered(query=queue.AlertFilter()).filter(status="new", severity="high")
     sql, params = alerts.order_by("-created_at", "-id")[: PAGE + 1].query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}", params)
@@ -138,7 +138,7 @@ def main() -> None:
         print(machine())
         if created:
             print(f"filled {args.alerts} alerts in {fill(args.alerts):.1f} s")
-        print("plan of one keyset page (open alerts, severity high):")
+        print("plan of one (status, severity) range of a keyset page (new, high):")
         print(explain())
         for label, values in run(args.depth, args.repeats).items():
             print(f"{label:48s} {summary_ms(values)}")

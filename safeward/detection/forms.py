@@ -192,3 +192,7 @@ class IncidentForm(VersionedForm):
 
 class IncidentStatusForm(forms.Form):
     status = forms.ChoiceField(choices=[("open", "Open"), ("contained", "Contained"), ("closed", "Closed")])
+
+
+class IncidentLinkForm(VersionedForm):
+    incident_id = forms.IntegerField(min_value=1, max_value=2**62, label="Incident")

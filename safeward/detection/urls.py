@@ -23,6 +23,11 @@ urlpatterns = [
     ),
     path("detection/alerts/<int:alert_id>/contain/", views.alert_contain, name="alert_contain"),
     path("detection/alerts/<int:alert_id>/incident/", views.alert_incident, name="alert_incident"),
+    path(
+        "detection/alerts/<int:alert_id>/incident/link/",
+        views.alert_incident_link,
+        name="alert_incident_link",
+    ),
     path("detection/reviews/", views.review_queue, name="reviews"),
     path("detection/reviews/<int:review_id>/", views.review_decide, name="review_decide"),
     path("detection/rules/", views.rule_list, name="rules"),

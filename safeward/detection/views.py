@@ -27,6 +27,7 @@ from safeward.detection.forms import (
     AssignForm,
     ContainForm,
     IncidentForm,
+    IncidentLinkForm,
     QueueFilterForm,
     ReasonForm,
     ReviewDecisionForm,
@@ -137,6 +138,7 @@ def _detail(
         "deliveries": notifications.deliveries_for(alert_id=int(alert.pk)),
         "can_contain": actor.has_perm(Perm.DETECTION_ALERT_CONTAIN),
         "can_open_incident": actor.has_perm(Perm.INCIDENT_RECORD_MANAGE),
+        "open_incidents": _joinable_incidents(actor, alert),
         "can_view_users": actor.has_perm(Perm.IDENTITY_USER_VIEW),
         "is_open": alert.status in triage.OPEN_STATUSES,
         "dismiss_form": ReasonForm(initial={"version": version}),
@@ -145,6 +147,14 @@ def _detail(
         **(forms or {}),
     }
     return render(request, "detection/alert_detail.html", context, status=status)
+
+
+def _joinable_incidents(actor: User, alert: Alert) -> list[Any]:
+    if alert.incident_id is not None or not actor.has_perm(Perm.INCIDENT_RECORD_MANAGE):
+        return []
+    from safeward.incidents.selectors import incidents_not_closed
+
+    return incidents_not_closed()
 
 
 @require_GET
@@ -468,3 +478,23 @@ def alert_incident(request: HttpRequest, alert_id: int) -> HttpResponse:
             messages.success(request, f"Incident {incident.pk} opened from alert {alert.pk}.")
             return redirect("incidents:detail", incident_id=incident.pk)
     return render(request, "detection/incident_open.html", {"alert": alert, "form": form}, status=status)
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+@requires(Perm.DETECTION_ALERT_TRIAGE)
+def alert_incident_link(request: HttpRequest, alert_id: int) -> HttpResponse:
+    from safeward.incidents import services as incident_services
+
+    _alert_or_404(alert_id)
+    form = IncidentLinkForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, alert_id, triage.TriageError("Choose an incident."))
+    try:
+        incident = incident_services.incident_link_alert(
+            actor=_actor(request), alert_id=alert_id, **form.cleaned_data
+        )
+    except (triage.TriageError, PermissionDenied) as error:
+        return _refused(request, alert_id, error)
+    messages.success(request, f"Alert {alert_id} added to incident {incident.pk}.")
+    return redirect("incidents:detail", incident_id=incident.pk)

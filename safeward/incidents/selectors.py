@@ -23,3 +23,8 @@ def incidents_page(*, status: str, before_id: int | None, size: int) -> tuple[li
 
 def incident_get(*, incident_id: int) -> Incident | None:
     return Incident.objects.filter(pk=incident_id).first()
+
+
+def incidents_not_closed(*, limit: int = 100) -> list[Incident]:
+    """Open and contained incidents, newest first: what an alert can join."""
+    return list(Incident.objects.exclude(status=Incident.Status.CLOSED).order_by("-id")[:limit])

@@ -21,22 +21,7 @@ MAX_TITLE = 200
 MAX_SUMMARY = 5000
 
 
-@transaction.atomic
-def incident_open_from_alert(
-    *, actor: User, alert_id: int, version: str, title: str, severity: str, summary: str
-) -> Incident:
-    if not (actor.has_perm(Perm.INCIDENT_RECORD_MANAGE) and actor.has_perm(Perm.DETECTION_ALERT_TRIAGE)):
-        raise NotPermitted(f"{Perm.INCIDENT_RECORD_MANAGE} and {Perm.DETECTION_ALERT_TRIAGE} are required")
-    title = " ".join((title or "").split())
-    if not title:
-        raise TriageError("Give the incident a title.")
-    if len(title) > MAX_TITLE:
-        raise TriageError(f"The title is limited to {MAX_TITLE} characters.")
-    if severity not in Incident.Severity.values:
-        raise TriageError("Choose a severity.")
-    summary = (summary or "").strip()
-    if len(summary) > MAX_SUMMARY:
-        raise TriageError(f"The summary is limited to {MAX_SUMMARY} characters.")
+def _check_alert(alert_id: int, version: str) -> Alert:
     alert = Alert.objects.select_for_update().filter(pk=alert_id).first()
     if alert is None:
         raise UnknownObject("No such alert.")
@@ -47,11 +32,13 @@ def incident_open_from_alert(
     if alert.incident_id is not None:
         raise InvalidTransition(f"This alert already belongs to incident {alert.incident_id}.")
     if alert.status == Alert.Status.DISMISSED:
-        raise InvalidTransition("A dismissed alert cannot open an incident.")
+        raise InvalidTransition("A dismissed alert cannot join an incident.")
+    return alert
+
+
+def _attach(*, actor: User, alert: Alert, incident: Incident, action: Action) -> None:
+    """Link the alert and confirm it if still open; one audit event."""
     now = clock.now()
-    incident = Incident.objects.create(
-        title=title, severity=severity, summary=summary, opened_at=now, opened_by_id=actor.pk
-    )
     status_before = alert.status
     alert.incident = incident
     alert.updated_at = now
@@ -60,24 +47,66 @@ def incident_open_from_alert(
         alert.status = Alert.Status.CONFIRMED
         alert.resolved_at = now
         alert.resolved_by_id = actor.pk
-        alert.resolution_reason = alert.resolution_reason or f"Incident {incident.pk} opened."
+        alert.resolution_reason = alert.resolution_reason or f"Part of incident {incident.pk}."
         if alert.assignee_id is None:
             alert.assignee_id = actor.pk
         fields += ["status", "resolved_at", "resolved_by_id", "resolution_reason", "assignee_id"]
     alert.save(update_fields=fields)
     audit_record(
-        action=Action.CREATE,
+        action=action,
         actor=actor,
         resource_type="Incident",
         resource_id=incident.pk,
         purpose=PurposeOfUse.SECURITY,
         detail={
             "alert_id": alert.pk,
-            "severity": severity,
+            "severity": incident.severity,
             "alert_status_before": status_before,
             "alert_status_after": alert.status,
         },
     )
+
+
+def _require_both(actor: User) -> None:
+    if not (actor.has_perm(Perm.INCIDENT_RECORD_MANAGE) and actor.has_perm(Perm.DETECTION_ALERT_TRIAGE)):
+        raise NotPermitted(f"{Perm.INCIDENT_RECORD_MANAGE} and {Perm.DETECTION_ALERT_TRIAGE} are required")
+
+
+@transaction.atomic
+def incident_open_from_alert(
+    *, actor: User, alert_id: int, version: str, title: str, severity: str, summary: str
+) -> Incident:
+    _require_both(actor)
+    title = " ".join((title or "").split())
+    if not title:
+        raise TriageError("Give the incident a title.")
+    if len(title) > MAX_TITLE:
+        raise TriageError(f"The title is limited to {MAX_TITLE} characters.")
+    if severity not in Incident.Severity.values:
+        raise TriageError("Choose a severity.")
+    summary = (summary or "").strip()
+    if len(summary) > MAX_SUMMARY:
+        raise TriageError(f"The summary is limited to {MAX_SUMMARY} characters.")
+    alert = _check_alert(alert_id, version)
+    incident = Incident.objects.create(
+        title=title, severity=severity, summary=summary, opened_at=clock.now(), opened_by_id=actor.pk
+    )
+    _attach(actor=actor, alert=alert, incident=incident, action=Action.CREATE)
+    return incident
+
+
+@transaction.atomic
+def incident_link_alert(*, actor: User, alert_id: int, version: str, incident_id: int) -> Incident:
+    """Add an alert to an incident that is not closed (the same attacker, a
+    second rule firing)."""
+    _require_both(actor)
+    incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+    if incident is None:
+        raise TriageError("Choose an incident.")
+    if incident.status == Incident.Status.CLOSED:
+        raise InvalidTransition(f"Incident {incident.pk} is closed; reopen it first.")
+    alert = _check_alert(alert_id, version)
+    _attach(actor=actor, alert=alert, incident=incident, action=Action.UPDATE)
     return incident
 
 

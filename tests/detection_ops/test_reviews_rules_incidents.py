@@ -242,3 +242,42 @@ def test_incident_bad_input_and_double_posts(signed_in, make_user):
     assert client.get("/incidents/999999/").status_code == 404
     assert client.get("/incidents/?status=bogus").status_code == 400
     assert client.get("/incidents/?before=abc").status_code == 400
+
+
+def test_add_a_second_alert_to_an_open_incident(signed_in, make_user):
+    client, _ = signed_in("security_officer")
+    suspect = make_user("nurse")
+    first = alert_about(suspect, rule="family_snooping")
+    second = alert_about(suspect, rule="mass_access")
+    client.post(
+        f"/detection/alerts/{first.pk}/incident/",
+        {"version": alert_version(first), "title": "Snooping", "severity": "high", "summary": ""},
+    )
+    incident = Incident.objects.get()
+    page = client.get(f"/detection/alerts/{second.pk}/").content.decode()
+    assert "Or add to an open incident" in page
+    url = f"/detection/alerts/{second.pk}/incident/link/"
+    assert client.post(url, {"version": alert_version(second), "incident_id": "999999"}).status_code == 400
+    assert client.post(url, {"version": "stale", "incident_id": str(incident.pk)}).status_code == 409
+    assert client.post(url, {"version": alert_version(second), "incident_id": "abc"}).status_code == 400
+    second.refresh_from_db()
+    assert second.incident_id is None
+    response = client.post(url, {"version": alert_version(second), "incident_id": str(incident.pk)})
+    assert response.status_code == 302
+    second.refresh_from_db()
+    assert second.incident_id == incident.pk
+    assert second.status == Alert.Status.CONFIRMED
+    assert AuditEvent.objects.filter(
+        action="update", resource_type="Incident", resource_id=str(incident.pk)
+    ).exists()
+    detail = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert f"/detection/alerts/{first.pk}/" in detail
+    assert f"/detection/alerts/{second.pk}/" in detail
+    # A closed incident takes no more alerts.
+    third = alert_about(suspect, rule="vip_access")
+    client.post(f"/incidents/{incident.pk}/status/", {"status": "closed"})
+    closed = client.post(
+        f"/detection/alerts/{third.pk}/incident/link/",
+        {"version": alert_version(third), "incident_id": str(incident.pk)},
+    )
+    assert closed.status_code == 409
