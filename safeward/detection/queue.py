@@ -97,11 +97,14 @@ def _after(alerts: QuerySet[Alert], cursor: QueueCursor | None, *, newest_first:
     )
 
 
-def _ordered_slice(
+def _ordered_keys(
     alerts: QuerySet[Alert], cursor: QueueCursor | None, *, newest_first: bool, limit: int
-) -> list[Alert]:
+) -> list[tuple[dt.datetime, int]]:
     ordering = ("-created_at", "-id") if newest_first else ("created_at", "id")
-    return list(_after(alerts, cursor, newest_first=newest_first).order_by(*ordering)[:limit])
+    keys = (
+        _after(alerts, cursor, newest_first=newest_first).order_by(*ordering).values_list("created_at", "id")
+    )
+    return list(keys[:limit])
 
 
 def _merged(
@@ -115,15 +118,18 @@ def _merged(
 ) -> list[Alert]:
     """The first `limit` alerts after `cursor` over every (status, severity)
     pair, each read as an ordered range of the (status, severity, created_at)
-    index and merged here: PostgreSQL cannot walk an index in order across an
-    IN list, so one query per pair keeps every read a short index scan."""
-    rows: list[Alert] = []
+    index (keys only) and merged here, then the page's rows in one query:
+    PostgreSQL cannot walk an index in order across an IN list, so one small
+    query per pair keeps every read a short index scan."""
+    keys: list[tuple[dt.datetime, int]] = []
     for status in statuses:
         for severity in severities:
             part = base.filter(status=status, severity=severity)
-            rows.extend(_ordered_slice(part, cursor, newest_first=newest_first, limit=limit))
-    rows.sort(key=lambda alert: (alert.created_at, alert.pk), reverse=newest_first)
-    return rows[:limit]
+            keys.extend(_ordered_keys(part, cursor, newest_first=newest_first, limit=limit))
+    keys.sort(reverse=newest_first)
+    wanted = [alert_id for _, alert_id in keys[:limit]]
+    rows = {alert.pk: alert for alert in Alert.objects.filter(pk__in=wanted)}
+    return [rows[alert_id] for alert_id in wanted if alert_id in rows]
 
 
 def alerts_page(
