@@ -87,7 +87,9 @@ def run(depth: int, repeats: int, offset_repeats: int) -> dict[str, list[float]]
                 _, after = queue.alerts_page(query=query, after=after, size=PAGE)
                 if after is None:
                     break
-            first, deep, offset = [], [], []
+            first: list[float] = []
+            deep: list[float] = []
+            offset: list[float] = []
             for _ in range(repeats):
                 started = time.perf_counter()
                 queue.alerts_page(query=query, after=None, size=PAGE)
