@@ -86,13 +86,16 @@ def alerts_filtered(*, query: AlertFilter) -> QuerySet[Alert]:
 
 
 def _after(alerts: QuerySet[Alert], cursor: QueueCursor | None, *, newest_first: bool) -> QuerySet[Alert]:
+    """Rows after the cursor in (created_at, id) order. The plain bound on
+    created_at is redundant with the OR but lets PostgreSQL start the index
+    range at the cursor instead of filtering every newer row."""
     if cursor is None:
         return alerts
     if newest_first:
-        return alerts.filter(
+        return alerts.filter(created_at__lte=cursor.created_at).filter(
             Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, id__lt=cursor.alert_id)
         )
-    return alerts.filter(
+    return alerts.filter(created_at__gte=cursor.created_at).filter(
         Q(created_at__gt=cursor.created_at) | Q(created_at=cursor.created_at, id__gt=cursor.alert_id)
     )
 
