@@ -11,5 +11,7 @@ class IncidentsConfig(AppConfig):
         # (NotificationDelivery) when the detection worker raises an alert.
         from safeward.detection.notifications import on_alert_raised
         from safeward.detection.signals import alert_raised
+        from safeward.incidents import checks
 
         alert_raised.connect(on_alert_raised, dispatch_uid="safeward.notifications.on_alert_raised")
+        checks.register()

@@ -270,3 +270,14 @@ def test_the_notify_command_delivers(channels, receiver, make_user, settings):
     notifications.notifications_enqueue(alert_id=alert.pk)
     call_command("notify")
     assert NotificationDelivery.objects.filter(status="sent").count() == 2
+
+
+def test_deploy_checks_refuse_an_unsigned_or_plain_http_webhook(settings):
+    from safeward.incidents.checks import check_notifications
+
+    settings.SAFEWARD_ALERT_WEBHOOK_URL = "http://siem.hospital.test/hook"
+    settings.SAFEWARD_ALERT_WEBHOOK_SECRET = ""
+    assert {message.id for message in check_notifications(None)} == {"safeward.E711", "safeward.W712"}
+    settings.SAFEWARD_ALERT_WEBHOOK_URL = "https://siem.hospital.test/hook"
+    settings.SAFEWARD_ALERT_WEBHOOK_SECRET = SECRET
+    assert check_notifications(None) == []
