@@ -55,7 +55,7 @@ def counts_update(
     touches: Iterable[Touch], *, departments: Mapping[int, int | None]
 ) -> dict[tuple[int, dt.date], int]:
     """Record the touches; returns the new distinct count of each affected (user, day)."""
-    touches = list(touches)
+    touches = list({(t.user_id, t.day, t.patient_id): t for t in touches}.values())
     if not touches:
         return {}
     DailyPatientTouch.objects.bulk_create(

@@ -60,7 +60,7 @@ class Explanation:
         return bool(self.reasons)
 
 
-def explain(accesses: Sequence[Event]) -> dict[int, Explanation]:
+def explain(accesses: Sequence[Event], *, compare_explained: bool = False) -> dict[int, Explanation]:
     """An explanation for every chart access in the batch, keyed by event id:
     one gateway call, one query for staff match keys, one for recent writes."""
     if not accesses:
@@ -79,7 +79,9 @@ def explain(accesses: Sequence[Event]) -> dict[int, Explanation]:
         for event in accesses
         if event.actor_id is not None
     }
-    facts = detection_access_facts(queries=list(set(queries.values())), staff_keys=staff_keys)
+    facts = detection_access_facts(
+        queries=list(set(queries.values())), staff_keys=staff_keys, compare_explained=compare_explained
+    )
 
     earliest = min(event.occurred_at for event in accesses)
     latest = max(event.occurred_at for event in accesses)

@@ -126,10 +126,24 @@ def _active_at(started: dt.datetime, ended: dt.datetime | None, at: dt.datetime,
     return started <= at and (ended is None or at <= ended + grace)
 
 
+@dataclass(frozen=True)
+class _Flags:
+    vip: bool
+    employee: bool
+    confidential: bool
+    deceased: bool
+    national_id_index: bytes | None
+
+
 def detection_access_facts(
-    *, queries: Sequence[AccessQuery], staff_keys: Mapping[int, StaffKeys] | None = None
+    *,
+    queries: Sequence[AccessQuery],
+    staff_keys: Mapping[int, StaffKeys] | None = None,
+    compare_explained: bool = True,
 ) -> dict[AccessQuery, AccessFacts]:
-    """Facts for every (user, patient, time): eight queries for the batch."""
+    """Facts for every (user, patient, time): at most nine queries for the
+    batch. Surnames and addresses are compared (decrypted) only for accesses
+    no relationship explains, unless `compare_explained`."""
     staff_keys = staff_keys or {}
     result: dict[AccessQuery, AccessFacts] = {query: AccessFacts() for query in queries}
     parsed = {query: _uuid(query.patient_id) for query in queries}
@@ -149,28 +163,12 @@ def detection_access_facts(
         departments[user_id].add(department_id)
     all_departments = sorted({d for ids in departments.values() for d in ids})
 
-    want_surname = any(surnames.values())
-    want_address = any(keys.address_index for keys in staff_keys.values())
     patients = {
-        patient.pk: patient
-        for patient in Patient.objects.filter(pk__in=patient_ids).only(
-            "id",
-            "is_vip",
-            "is_employee",
-            "is_confidential",
-            "deceased",
-            "national_id_index",
-            *(["family_name"] if want_surname else []),
-            *(["address"] if want_address else []),
-        )
+        pid: _Flags(vip, employee, confidential, deceased, bytes(nid) if nid is not None else None)
+        for pid, vip, employee, confidential, deceased, nid in Patient.objects.filter(
+            pk__in=patient_ids
+        ).values_list("id", "is_vip", "is_employee", "is_confidential", "deceased", "national_id_index")
     }
-    patient_surname: dict[uuid.UUID, str] = {}
-    patient_home: dict[uuid.UUID, bytes | None] = {}
-    for pid, patient in patients.items():
-        if want_surname:
-            patient_surname[pid] = _surname(plain(patient, "family_name"))
-        if want_address:
-            patient_home[pid] = _address_key(plain(patient, "address"))
 
     care: dict[tuple[int, uuid.UUID], list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
     for user_id, pid, starts, ends in CareTeamMembership.objects.filter(
@@ -236,8 +234,8 @@ def detection_access_facts(
             continue
         patient, pid = found, key
         facts.known = True
-        facts.vip, facts.employee = patient.is_vip, patient.is_employee
-        facts.deceased, facts.confidential = patient.deceased, patient.is_confidential
+        facts.vip, facts.employee = patient.vip, patient.employee
+        facts.deceased, facts.confidential = patient.deceased, patient.confidential
         at = query.at
         user_departments = departments.get(query.user_id, set())
         for starts, ends in care.get((query.user_id, pid), ()):
@@ -255,25 +253,66 @@ def detection_access_facts(
         for code, moments in handled.get((query.user_id, pid), {}).items():
             if any(at - HANDLED_EXPLAINS <= moment <= at + dt.timedelta(minutes=5) for moment in moments):
                 facts.relationships.add(code)
-        surname = surnames.get(query.user_id, "")
-        facts.same_surname = bool(surname) and patient_surname.get(pid) == surname
         keys = staff_keys.get(query.user_id)
         if keys is not None:
-            home = patient_home.get(pid)
-            facts.same_address = keys.address_index is not None and home == keys.address_index
             facts.own_record = (keys.patient_id == str(pid)) or (
-                keys.national_id_index is not None
-                and patient.national_id_index is not None
-                and bytes(patient.national_id_index) == bytes(keys.national_id_index)
+                keys.national_id_index is not None and patient.national_id_index == keys.national_id_index
             )
-    if patients and (want_surname or want_address):
-        with transaction.atomic():
-            audit_record(
-                action=Action.EXECUTE,
-                actor_username="system:detection",
-                resource_type="DetectionFacts",
-                purpose=PurposeOfUse.SECURITY,
-                detail={"patients": len(patients), "compared": "surname,address"},
-                source="worker",
-            )
+    _compare_households(result, parsed, surnames, staff_keys, compare_explained=compare_explained)
     return result
+
+
+def _compare_households(
+    result: dict[AccessQuery, AccessFacts],
+    parsed: Mapping[AccessQuery, uuid.UUID | None],
+    surnames: Mapping[int, str],
+    staff_keys: Mapping[int, StaffKeys],
+    *,
+    compare_explained: bool,
+) -> None:
+    """Same surname / same address: decrypt the patients' surnames and
+    addresses in here, compare, keep only the booleans. One query, one
+    audit event (counts only) when any patient was looked at."""
+    wanted = [
+        query
+        for query, facts in result.items()
+        if facts.known
+        and (compare_explained or not facts.relationships)
+        and (surnames.get(query.user_id) or _has_address(staff_keys.get(query.user_id)))
+    ]
+    if not wanted:
+        return
+    ids = sorted({pid for query in wanted if (pid := parsed[query]) is not None})
+    want_surname = any(surnames.get(query.user_id) for query in wanted)
+    want_address = any(_has_address(staff_keys.get(query.user_id)) for query in wanted)
+    fields = ["id", *(["family_name"] if want_surname else []), *(["address"] if want_address else [])]
+    surname_of: dict[uuid.UUID, str] = {}
+    home_of: dict[uuid.UUID, bytes | None] = {}
+    for patient in Patient.objects.filter(pk__in=ids).only(*fields):
+        if want_surname:
+            surname_of[patient.pk] = _surname(plain(patient, "family_name"))
+        if want_address:
+            home_of[patient.pk] = _address_key(plain(patient, "address"))
+    for query in wanted:
+        pid = parsed[query]
+        if pid is None:
+            continue
+        facts = result[query]
+        surname = surnames.get(query.user_id, "")
+        facts.same_surname = bool(surname) and surname_of.get(pid) == surname
+        keys = staff_keys.get(query.user_id)
+        if keys is not None and keys.address_index is not None:
+            facts.same_address = home_of.get(pid) == keys.address_index
+    with transaction.atomic():
+        audit_record(
+            action=Action.EXECUTE,
+            actor_username="system:detection",
+            resource_type="DetectionFacts",
+            purpose=PurposeOfUse.SECURITY,
+            detail={"patients": len(ids), "compared": "surname,address"},
+            source="worker",
+        )
+
+
+def _has_address(keys: StaffKeys | None) -> bool:
+    return keys is not None and keys.address_index is not None
