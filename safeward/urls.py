@@ -11,6 +11,8 @@ urlpatterns = [
     path("", include("safeward.workforce.urls")),
     path("", include("safeward.audit.urls")),
     path("", include("safeward.clinical.urls")),
+    path("", include("safeward.detection.urls")),
+    path("", include("safeward.incidents.urls")),
     path("api/v1/me/", MeView.as_view(), name="api_me"),
     path("api/v1/workforce/", include(("safeward.workforce.api", "workforce_api"))),
     path("api/schema/", SchemaView.as_view(), name="api_schema"),

@@ -112,3 +112,13 @@ def event_rows(*, events: list[AuditEvent]) -> list[dict[str, Any]]:
         }
         for event in events
     ]
+
+
+def audit_events_by_ids(*, event_ids: Iterable[int]) -> list[AuditEvent]:
+    """The live events among `event_ids`, in sequence order (ids that were
+    archived out of the live table are simply absent). Used to show an
+    alert's evidence."""
+    wanted = sorted({int(event_id) for event_id in event_ids})
+    if not wanted:
+        return []
+    return list(AuditEvent.objects.filter(pk__in=wanted).order_by("id"))

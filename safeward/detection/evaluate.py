@@ -178,24 +178,35 @@ Seen = tuple[dt.datetime, str, int]  # (when, what: a patient or a grant, audit 
 def _distinct_in_window(
     history: list[Seen], batch: list[Event], window: dt.timedelta
 ) -> tuple[int, list[tuple[int, dt.datetime]]]:
-    """The most distinct items in any window ending at one of the batch's
-    events, and the events in that window (the evidence, earlier batches'
-    included)."""
-    history = sorted(history)
-    best = 0
-    evidence: list[tuple[int, dt.datetime]] = []
-    for event in sorted(batch, key=lambda item: item.occurred_at):
-        start = event.occurred_at - window
-        inside = [
-            (moment, key, event_id)
-            for moment, key, event_id in history
-            if start < moment <= event.occurred_at
-        ]
-        distinct = len({key for _, key, _ in inside})
-        if distinct > best:
-            best = distinct
-            evidence = [(event_id, moment) for moment, _, event_id in inside]
-    return best, evidence
+    """Distinct items in the window ending at the user's last event of the
+    batch, and one supporting event per item (the evidence, earlier
+    batches' included). `history` may hold one row per item (its latest
+    access): the window queries aggregate in the database, so their cost
+    grows with distinct patients per user, not with events."""
+    end = max(event.occurred_at for event in batch)
+    start = end - window
+    latest: dict[str, tuple[dt.datetime, int]] = {}
+    for moment, key, event_id in history:
+        if start < moment <= end and (key not in latest or latest[key] < (moment, event_id)):
+            latest[key] = (moment, event_id)
+    evidence = sorted((event_id, moment) for moment, event_id in latest.values())
+    return len(latest), evidence
+
+
+def _latest_per_pair(
+    rows: Any, user_field: str, key_field: str, time_field: str, id_field: str
+) -> dict[int, list[Seen]]:
+    """(user, item) -> the latest time and event id, grouped in the database."""
+    history: dict[int, list[Seen]] = defaultdict(list)
+    for user_id, key, moment, event_id in (
+        rows.order_by()
+        .values(user_field, key_field)
+        .annotate(last=Max(time_field), last_id=Max(id_field))
+        .values_list(user_field, key_field, "last", "last_id")
+    ):
+        if user_id is not None:
+            history[user_id].append((moment, key, event_id))
+    return history
 
 
 def _threshold_for(config: RuleConfig, roles: tuple[str, ...]) -> int:
@@ -213,20 +224,19 @@ def rule_mass_access(ctx: Context) -> list[Finding]:
     users = _by_user(ctx.accesses)
     earliest = min(event.occurred_at for event in ctx.accesses) - window
     latest = max(event.occurred_at for event in ctx.accesses)
-    history: dict[int, list[Seen]] = defaultdict(list)
-    for actor_id, moment, patient_id, event_id in (
+    history = _latest_per_pair(
         AuditEvent.objects.filter(
             actor_id__in=list(users),
             action__in=sorted(ACCESS_ACTIONS),
             outcome=Outcome.SUCCESS.value,
             occurred_at__gt=earliest,
             occurred_at__lte=latest,
-        )
-        .exclude(patient_id="")
-        .values_list("actor_id", "occurred_at", "patient_id", "id")
-    ):
-        if actor_id is not None:
-            history[actor_id].append((moment, patient_id, event_id))
+        ).exclude(patient_id=""),
+        "actor_id",
+        "patient_id",
+        "occurred_at",
+        "id",
+    )
     findings = []
     for user_id, events in users.items():
         threshold = _threshold_for(config, events[-1].roles)
@@ -256,11 +266,15 @@ def rule_unexplained(ctx: Context) -> list[Finding]:
     users = _by_user(unexplained)
     earliest = min(event.occurred_at for event in unexplained) - window
     latest = max(event.occurred_at for event in unexplained)
-    history: dict[int, list[Seen]] = defaultdict(list)
-    for user_id, moment, patient_id, event_id in AccessReview.objects.filter(
-        user_id__in=list(users), occurred_at__gt=earliest, occurred_at__lte=latest
-    ).values_list("user_id", "occurred_at", "patient_id", "event_id"):
-        history[user_id].append((moment, patient_id, event_id))
+    history = _latest_per_pair(
+        AccessReview.objects.filter(
+            user_id__in=list(users), occurred_at__gt=earliest, occurred_at__lte=latest
+        ),
+        "user_id",
+        "patient_id",
+        "occurred_at",
+        "event_id",
+    )
     findings = []
     for user_id, events in users.items():
         count, evidence = _distinct_in_window(history.get(user_id, []), events, window)
@@ -341,20 +355,19 @@ def rule_bulk_export(ctx: Context) -> list[Finding]:
     window = dt.timedelta(minutes=int(config.params["window_minutes"]))
     threshold = int(config.params["threshold"])
     users = _by_user(exports)
-    history: dict[int, list[Seen]] = defaultdict(list)
-    for actor_id, moment, patient_id, event_id in (
+    history = _latest_per_pair(
         AuditEvent.objects.filter(
             actor_id__in=list(users),
             action__in=[Action.EXPORT.value, Action.PRINT.value],
             outcome=Outcome.SUCCESS.value,
             occurred_at__gt=min(e.occurred_at for e in exports) - window,
             occurred_at__lte=max(e.occurred_at for e in exports),
-        )
-        .exclude(patient_id="")
-        .values_list("actor_id", "occurred_at", "patient_id", "id")
-    ):
-        if actor_id is not None:
-            history[actor_id].append((moment, patient_id, event_id))
+        ).exclude(patient_id=""),
+        "actor_id",
+        "patient_id",
+        "occurred_at",
+        "id",
+    )
     findings = []
     for user_id, events in users.items():
         count, evidence = _distinct_in_window(history.get(user_id, []), events, window)

@@ -208,11 +208,14 @@ def _process_batch(*, size: int) -> PassResult | None:
         )
 
 
-def process_pending(*, limit: int | None = None, size: int | None = None) -> PassResult:
-    """Process batches until nothing committed is left (or `limit` events)."""
+def process_pending(
+    *, limit: int | None = None, size: int | None = None, max_batches: int | None = None
+) -> PassResult:
+    """Process batches until nothing committed is left (or `limit` events,
+    or `max_batches` batches)."""
     size = size or batch_size()
     total = PassResult()
-    while limit is None or total.events < limit:
+    while (limit is None or total.events < limit) and (max_batches is None or total.batches < max_batches):
         step = size if limit is None else max(1, min(size, limit - total.events))
         result = _process_batch(size=step)
         if result is None:

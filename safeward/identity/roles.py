@@ -155,6 +155,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.AUDIT_EVENT_READ,
                 Perm.AUDIT_REPORT_EXPORT,
                 Perm.DETECTION_ALERT_TRIAGE,
+                Perm.DETECTION_ALERT_CONTAIN,
+                Perm.INCIDENT_RECORD_MANAGE,
                 Perm.CRYPTO_KEY_READ,
                 Perm.CRYPTO_KEY_MANAGE,
                 Perm.SECURITY_CONFIG_MANAGE,
@@ -175,6 +177,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.AUDIT_DISCLOSURE_READ,
                 Perm.CLINICAL_BREAKGLASS_REVIEW,
                 Perm.DETECTION_ALERT_TRIAGE,
+                Perm.DETECTION_ACCESS_REVIEW,
+                Perm.INCIDENT_RECORD_MANAGE,
             }
         ),
         privileged=True,

@@ -33,6 +33,10 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Schedule", "clinical:schedule", Perm.CLINICAL_APPOINTMENT_READ),
     NavItem("Lab worklist", "clinical:lab_worklist", Perm.CLINICAL_RESULT_WRITE),
     NavItem("Break-glass review", "clinical:review_queue", Perm.CLINICAL_BREAKGLASS_REVIEW),
+    NavItem("Alerts", "detection:alerts", Perm.DETECTION_ALERT_TRIAGE),
+    NavItem("Access reviews", "detection:reviews", Perm.DETECTION_ACCESS_REVIEW),
+    NavItem("Incidents", "incidents:list", Perm.INCIDENT_RECORD_MANAGE),
+    NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE),
 )
 
 

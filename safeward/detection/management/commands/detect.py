@@ -65,7 +65,8 @@ class Command(BaseCommand):
         self.stdout.write("detection worker following the audit trail")
         self.stdout.flush()
         while not stopping:
-            result = process_pending(size=size)
+            # One batch at a time, so a stop request is seen between batches.
+            result = process_pending(size=size, max_batches=1)
             if result.alerts_created or result.alerts_grown:
                 self.stdout.write(
                     f"{result.events} events: {result.alerts_created} new alerts, {result.alerts_grown} grown"

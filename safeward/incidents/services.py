@@ -1,0 +1,137 @@
+"""Incident writes. An incident opened from alerts links them (each alert
+belongs to at most one incident) and confirms the ones still open: an alert
+worth an incident is a true positive. Audited in the same transaction; the
+summary the person types stays on the incident, never in the audit row."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from safeward import clock
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action, PurposeOfUse
+from safeward.detection.models import Alert
+from safeward.detection.triage import InvalidTransition, StaleAlert, TriageError, UnknownObject, alert_version
+from safeward.identity.errors import NotPermitted
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+from safeward.incidents.models import Incident
+
+MAX_TITLE = 200
+MAX_SUMMARY = 5000
+
+
+def _check_alert(alert_id: int, version: str) -> Alert:
+    alert = Alert.objects.select_for_update().filter(pk=alert_id).first()
+    if alert is None:
+        raise UnknownObject("No such alert.")
+    if version != alert_version(alert):
+        raise StaleAlert(
+            "This alert changed after you opened it. Nothing was saved; review it and try again."
+        )
+    if alert.incident_id is not None:
+        raise InvalidTransition(f"This alert already belongs to incident {alert.incident_id}.")
+    if alert.status == Alert.Status.DISMISSED:
+        raise InvalidTransition("A dismissed alert cannot join an incident.")
+    return alert
+
+
+def _attach(*, actor: User, alert: Alert, incident: Incident, action: Action) -> None:
+    """Link the alert and confirm it if still open; one audit event."""
+    now = clock.now()
+    status_before = alert.status
+    alert.incident = incident
+    alert.updated_at = now
+    fields = ["incident", "updated_at"]
+    if alert.status in (Alert.Status.NEW, Alert.Status.TRIAGE):
+        alert.status = Alert.Status.CONFIRMED
+        alert.resolved_at = now
+        alert.resolved_by_id = actor.pk
+        alert.resolution_reason = alert.resolution_reason or f"Part of incident {incident.pk}."
+        if alert.assignee_id is None:
+            alert.assignee_id = actor.pk
+        fields += ["status", "resolved_at", "resolved_by_id", "resolution_reason", "assignee_id"]
+    alert.save(update_fields=fields)
+    audit_record(
+        action=action,
+        actor=actor,
+        resource_type="Incident",
+        resource_id=incident.pk,
+        purpose=PurposeOfUse.SECURITY,
+        detail={
+            "alert_id": alert.pk,
+            "severity": incident.severity,
+            "alert_status_before": status_before,
+            "alert_status_after": alert.status,
+        },
+    )
+
+
+def _require_both(actor: User) -> None:
+    if not (actor.has_perm(Perm.INCIDENT_RECORD_MANAGE) and actor.has_perm(Perm.DETECTION_ALERT_TRIAGE)):
+        raise NotPermitted(f"{Perm.INCIDENT_RECORD_MANAGE} and {Perm.DETECTION_ALERT_TRIAGE} are required")
+
+
+@transaction.atomic
+def incident_open_from_alert(
+    *, actor: User, alert_id: int, version: str, title: str, severity: str, summary: str
+) -> Incident:
+    _require_both(actor)
+    title = " ".join((title or "").split())
+    if not title:
+        raise TriageError("Give the incident a title.")
+    if len(title) > MAX_TITLE:
+        raise TriageError(f"The title is limited to {MAX_TITLE} characters.")
+    if severity not in Incident.Severity.values:
+        raise TriageError("Choose a severity.")
+    summary = (summary or "").strip()
+    if len(summary) > MAX_SUMMARY:
+        raise TriageError(f"The summary is limited to {MAX_SUMMARY} characters.")
+    alert = _check_alert(alert_id, version)
+    incident = Incident.objects.create(
+        title=title, severity=severity, summary=summary, opened_at=clock.now(), opened_by_id=actor.pk
+    )
+    _attach(actor=actor, alert=alert, incident=incident, action=Action.CREATE)
+    return incident
+
+
+@transaction.atomic
+def incident_link_alert(*, actor: User, alert_id: int, version: str, incident_id: int) -> Incident:
+    """Add an alert to an incident that is not closed (the same attacker, a
+    second rule firing)."""
+    _require_both(actor)
+    incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+    if incident is None:
+        raise TriageError("Choose an incident.")
+    if incident.status == Incident.Status.CLOSED:
+        raise InvalidTransition(f"Incident {incident.pk} is closed; reopen it first.")
+    alert = _check_alert(alert_id, version)
+    _attach(actor=actor, alert=alert, incident=incident, action=Action.UPDATE)
+    return incident
+
+
+@transaction.atomic
+def incident_status_set(*, actor: User, incident_id: int, status: str) -> Incident:
+    """Open -> contained -> closed (and closed incidents may be reopened)."""
+    if not actor.has_perm(Perm.INCIDENT_RECORD_MANAGE):
+        raise NotPermitted(f"{Perm.INCIDENT_RECORD_MANAGE} is required")
+    if status not in Incident.Status.values:
+        raise TriageError("Choose a status.")
+    incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+    if incident is None:
+        raise UnknownObject("No such incident.")
+    if incident.status == status:
+        raise InvalidTransition(f"The incident is already {incident.get_status_display().lower()}.")
+    before = incident.status
+    incident.status = status
+    incident.closed_at = clock.now() if status == Incident.Status.CLOSED else None
+    incident.save(update_fields=["status", "closed_at"])
+    audit_record(
+        action=Action.UPDATE,
+        actor=actor,
+        resource_type="Incident",
+        resource_id=incident.pk,
+        purpose=PurposeOfUse.SECURITY,
+        detail={"status_before": before, "status_after": status},
+    )
+    return incident

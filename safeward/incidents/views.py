@@ -1,0 +1,103 @@
+"""Incident list and page. Incidents are opened from an alert (detection's
+alert page); here they are read and moved open -> contained -> closed."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from safeward.audit.selectors import user_display_names
+from safeward.detection.forms import IncidentStatusForm
+from safeward.detection.queue import alerts_of_incident
+from safeward.detection.triage import TriageError
+from safeward.identity.decorators import requires
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+from safeward.incidents import selectors, services
+from safeward.incidents.models import Incident
+
+PAGE_SIZE = 50
+_NEXT_STATUS = {"open": "contained", "contained": "closed", "closed": "open"}
+
+
+def _actor(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+@require_GET
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def incident_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    if status and status not in Incident.Status.values:
+        return render(request, "incidents/list.html", {"error": "Unknown status.", "rows": []}, status=400)
+    before = request.GET.get("before", "")
+    if before and not before.isdigit():
+        return render(
+            request, "incidents/list.html", {"error": "The page link is not valid.", "rows": []}, status=400
+        )
+    incidents, following = selectors.incidents_page(
+        status=status, before_id=int(before) if before else None, size=PAGE_SIZE
+    )
+    names = user_display_names(user_ids=[incident.opened_by_id for incident in incidents])
+    return render(
+        request,
+        "incidents/list.html",
+        {
+            "rows": [(incident, names.get(incident.opened_by_id or 0, "")) for incident in incidents],
+            "status": status,
+            "statuses": Incident.Status.choices,
+            "following": following,
+        },
+    )
+
+
+def _incident_page(
+    request: HttpRequest, incident: Incident, *, status: int = 200, error: str = ""
+) -> HttpResponse:
+    names = user_display_names(user_ids=[incident.opened_by_id])
+    return render(
+        request,
+        "incidents/detail.html",
+        {
+            "incident": incident,
+            "opened_by": names.get(incident.opened_by_id or 0, ""),
+            "alerts": alerts_of_incident(incident_id=int(incident.pk)),
+            "status_form": IncidentStatusForm(initial={"status": _NEXT_STATUS[incident.status]}),
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = selectors.incident_get(incident_id=incident_id)
+    if incident is None:
+        raise Http404("No such incident.")
+    return _incident_page(request, incident)
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def incident_status(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = selectors.incident_get(incident_id=incident_id)
+    if incident is None:
+        raise Http404("No such incident.")
+    form = IncidentStatusForm(request.POST)
+    if not form.is_valid():
+        return _incident_page(request, incident, status=400, error="Choose a status.")
+    try:
+        services.incident_status_set(
+            actor=_actor(request), incident_id=incident_id, status=form.cleaned_data["status"]
+        )
+    except TriageError as error:
+        return _incident_page(request, incident, status=error.status, error=str(error))
+    except PermissionDenied as error:
+        return _incident_page(request, incident, status=403, error=str(error))
+    messages.success(request, f"Incident {incident.pk} is now {form.cleaned_data['status']}.")
+    return redirect("incidents:detail", incident_id=incident.pk)
