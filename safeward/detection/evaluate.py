@@ -27,6 +27,7 @@ from safeward.detection.selectors import rule_configs
 from safeward.detection.services import DRILL_CANARY_PREFIX, DRILL_PREFIX, Finding, alerts_raise
 from safeward.detection.worker import Event
 from safeward.identity.models import StaffProfile
+from safeward.identity.selectors import user_exists
 
 LOGIN = Action.LOGIN.value
 FAILURE_ACTIONS = (Action.LOGIN.value, Action.LOGIN_THROTTLED.value)
@@ -52,6 +53,7 @@ class Context:
     explanations: dict[int, Explanation] = field(default_factory=dict)
     departments: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     counts: dict[tuple[int, dt.date], int] = field(default_factory=dict)
+    drill_accounts: dict[str, bool] = field(default_factory=dict)
 
     def on(self, code: str) -> RuleConfig | None:
         config = self.configs.get(code)
@@ -62,8 +64,21 @@ class Context:
         return explanation is not None and not explanation.explained
 
     def is_drill(self, event: Event) -> bool:
-        label = self.canaries.get(event.patient_id, "") if event.patient_id else ""
-        return event.actor_username.startswith(DRILL_PREFIX) or label.startswith(DRILL_CANARY_PREFIX)
+        """An event of an attack drill: made by an existing drill account (the
+        prefix is reserved for them) and, if it names a patient, on a drill
+        decoy. The username of a failed sign-in is whatever was typed, so it
+        is checked against the accounts that exist: typing `drill.x` must not
+        hide an attack from the queues."""
+        name = event.actor_username
+        if not name.startswith(DRILL_PREFIX):
+            return False
+        if name not in self.drill_accounts:
+            self.drill_accounts[name] = user_exists(username=name)
+        if not self.drill_accounts[name]:
+            return False
+        if event.patient_id:
+            return self.canaries.get(event.patient_id, "").startswith(DRILL_CANARY_PREFIX)
+        return True
 
 
 def _who(event: Event) -> str:
@@ -93,7 +108,8 @@ def _finding(
         subject_username=last.actor_username[:150],
         patient_id=first.patient_id if patient else "",
         client_ip=last.client_ip,
-        is_drill=any(ctx.is_drill(event) for event in events),
+        # A drill only when every event is one: real events among them keep the alert in the queue.
+        is_drill=all(ctx.is_drill(event) for event in events),
         group_minutes=int(config.params.get("group_minutes", 24 * 60)),
         detail=detail or {},
     )

@@ -35,7 +35,7 @@ from safeward.detection.rules import (
 )
 from safeward.detection.signals import alert_raised
 from safeward.identity.errors import NotPermitted
-from safeward.identity.models import User
+from safeward.identity.models import DRILL_USERNAME_PREFIX, User
 from safeward.identity.permissions import Perm
 
 __all__ = [
@@ -50,7 +50,7 @@ __all__ = [
     "staff_match_keys_set",
 ]
 
-DRILL_PREFIX = "drill."
+DRILL_PREFIX = DRILL_USERNAME_PREFIX
 DRILL_CANARY_PREFIX = "drill"
 
 

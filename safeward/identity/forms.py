@@ -4,7 +4,7 @@ import ipaddress
 
 from django import forms
 
-from safeward.identity.models import Department, Role
+from safeward.identity.models import DRILL_USERNAME_PREFIX, Department, Role
 
 
 class UserCreateForm(forms.Form):
@@ -19,6 +19,14 @@ class UserCreateForm(forms.Form):
     email = forms.EmailField(max_length=254, required=False)
     department = forms.ModelChoiceField(queryset=Department.objects.all(), required=False)
     job_title = forms.CharField(max_length=120, required=False)
+
+    def clean_username(self) -> str:
+        username: str = self.cleaned_data["username"]
+        if username.startswith(DRILL_USERNAME_PREFIX):
+            raise forms.ValidationError(
+                f"Usernames starting with '{DRILL_USERNAME_PREFIX}' are reserved for attack drills."
+            )
+        return username
 
 
 class RoleGrantForm(forms.Form):

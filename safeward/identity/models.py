@@ -7,6 +7,10 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
+# Usernames with this prefix belong to attack-drill accounts only (see
+# services.user_create and docs/drills.md).
+DRILL_USERNAME_PREFIX = "drill."
+
 
 class Department(models.Model):
     code = models.SlugField(max_length=32, unique=True)

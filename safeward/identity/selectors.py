@@ -91,6 +91,10 @@ def users_list() -> QuerySet[User]:
     return User.objects.select_related("profile__department").order_by("username")
 
 
+def user_exists(*, username: str) -> bool:
+    return User.objects.filter(username=username).exists()
+
+
 def user_department_id(*, user: User) -> int | None:
     """The department of the person's staff profile (None without one)."""
     from safeward.identity.models import StaffProfile

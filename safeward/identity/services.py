@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.crypto import get_random_string
 
@@ -17,6 +18,7 @@ from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action
 from safeward.identity.errors import InvalidState, NotPermitted, SeparationOfDuties
 from safeward.identity.models import (
+    DRILL_USERNAME_PREFIX,
     Department,
     NetworkZone,
     Role,
@@ -51,10 +53,23 @@ def user_create(
     department: Department | None = None,
     job_title: str = "",
     password: str | None = None,
+    drill: bool = False,
 ) -> User:
     """A new account. Without a password it gets an unusable one and is set up
-    by an administrator's reset; MFA enrolment is forced at first login."""
+    by an administrator's reset; MFA enrolment is forced at first login.
+
+    Usernames starting with `drill.` are reserved for attack-drill accounts
+    (`drill=True`, made only by the drill tooling): detection hides alerts
+    about drill accounts from the queues, so a real account must never carry
+    the prefix."""
     _require(actor, Perm.IDENTITY_USER_MANAGE)
+    if username.lower().startswith(DRILL_USERNAME_PREFIX) != drill:
+        message = (
+            f"Drill accounts' usernames start with '{DRILL_USERNAME_PREFIX}'."
+            if drill
+            else f"Usernames starting with '{DRILL_USERNAME_PREFIX}' are reserved for attack drills."
+        )
+        raise ValidationError({"username": message})
     user = User(username=username, first_name=first_name, last_name=last_name, email=email)
     if password is None:
         user.set_unusable_password()

@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from safeward import clock
-from safeward.identity.models import Department
+from safeward.identity.models import DRILL_USERNAME_PREFIX, Department
 from safeward.workforce.models import Person, Position, TrainingCourse
 
 
@@ -35,6 +35,14 @@ class PersonForm(forms.Form):
 class AccountForm(forms.Form):
     username = forms.RegexField(regex=r"^[\w.@+-]+$", max_length=150)
     email = forms.EmailField(required=False)
+
+    def clean_username(self) -> str:
+        username: str = self.cleaned_data["username"]
+        if username.lower().startswith(DRILL_USERNAME_PREFIX):
+            raise forms.ValidationError(
+                f"Usernames starting with '{DRILL_USERNAME_PREFIX}' are reserved for attack drills."
+            )
+        return username
 
 
 class SignatureForm(forms.Form):

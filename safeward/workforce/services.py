@@ -213,7 +213,9 @@ def person_update(
 
 
 @transaction.atomic
-def person_account_create(*, actor: User | None, person: Person, username: str, email: str = "") -> User:
+def person_account_create(
+    *, actor: User | None, person: Person, username: str, email: str = "", drill: bool = False
+) -> User:
     """The person's account, created disabled: it is enabled by `person_activate`
     once the onboarding gates pass."""
     _require(actor, Perm.WORKFORCE_PERSON_MANAGE)
@@ -232,6 +234,7 @@ def person_account_create(*, actor: User | None, person: Person, username: str, 
         email=email,
         department=locked.department,
         job_title=locked.position.title if locked.position else "",
+        drill=drill,
     )
     identity_services.user_deactivate(actor=None, user=user, reason="onboarding: gates not yet passed")
     locked.user = user

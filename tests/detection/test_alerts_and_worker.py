@@ -92,12 +92,21 @@ def test_a_second_pass_processes_nothing_and_raises_nothing(at):
     assert cursor.watermark >= cursor.processed > 0
 
 
-def test_drill_accounts_mark_their_alerts(at):
+def test_drill_accounts_mark_their_alerts(at, make_user):
+    make_user(username="drill.stuffing")
     at(minutes=0)
     _burst("drill.stuffing")
     run()
     (alert,) = alerts("failed_login_account")
     assert alert.is_drill
+
+
+def test_a_drill_username_that_is_no_account_is_not_a_drill(at):
+    at(minutes=0)
+    _burst("drill.stuffing")
+    run()
+    (alert,) = alerts("failed_login_account")
+    assert not alert.is_drill
 
 
 def test_canary_access_alerts_at_the_highest_severity(at, make_user):
@@ -116,7 +125,7 @@ def test_canary_access_alerts_at_the_highest_severity(at, make_user):
 
 
 def test_drill_canary_alerts_are_drills(at, make_user):
-    physician = make_user("physician")
+    physician = make_user("physician", username="drill.physician")
     decoy = new_patient(family="Decoy", mrn="C2")
     canary_register(actor=None, patient_id=decoy, label="drill canary 1")
     at(minutes=1)
@@ -124,6 +133,19 @@ def test_drill_canary_alerts_are_drills(at, make_user):
     run()
     (alert,) = alerts("canary_access")
     assert alert.is_drill
+
+
+def test_a_real_account_on_a_drill_canary_is_no_drill(at, make_user):
+    """Only drill accounts make drill events: a real user who opens a drill
+    decoy is exactly what the canary is for, and stays in the queue."""
+    physician = make_user("physician")
+    decoy = new_patient(family="Decoy", mrn="C4")
+    canary_register(actor=None, patient_id=decoy, label="drill canary 2")
+    at(minutes=1)
+    access(physician, decoy)
+    run()
+    (alert,) = alerts("canary_access")
+    assert not alert.is_drill
 
 
 def test_canary_register_refuses_unknown_patients_and_duplicates():

@@ -134,3 +134,26 @@ def test_a_regular_user_is_not_dormant(at, make_user):
         login(username=user.username, user=user, ok=True)
     run()
     assert alerts("inactive_account_login") == []
+
+
+def test_a_typed_drill_username_does_not_hide_stuffing_as_a_drill(at):
+    """Failed sign-ins carry whatever username was typed: naming a `drill.`
+    account that does not exist must not turn the attack into a hidden drill."""
+    at(minutes=0)
+    for name in ("victim0", "victim1", "victim2", "drill.anything"):
+        login(username=name, ip="203.0.113.10")
+    run()
+    (alert,) = alerts("failed_login_address")
+    assert alert.is_drill is False
+
+
+def test_stuffing_only_drill_accounts_is_a_drill(at):
+    from safeward.identity import services as identity_services
+
+    at(minutes=0)
+    for n in range(4):
+        identity_services.user_create(actor=None, username=f"drill.stuffed{n}", drill=True)
+        login(username=f"drill.stuffed{n}", ip="203.0.113.11")
+    run()
+    (alert,) = alerts("failed_login_address")
+    assert alert.is_drill is True

@@ -16,3 +16,20 @@ def test_password_then_totp_reaches_dashboard(client, make_user):
     response = client.get("/")
     assert response.status_code == 200
     assert b"Nurse" in response.content
+
+
+@pytest.mark.django_db
+def test_drill_usernames_are_reserved_for_drill_accounts():
+    from django.core.exceptions import ValidationError
+
+    from safeward.identity import services as identity_services
+    from safeward.identity.forms import UserCreateForm
+
+    with pytest.raises(ValidationError, match="reserved for attack drills"):
+        identity_services.user_create(actor=None, username="drill.admin")
+    with pytest.raises(ValidationError, match="start with 'drill.'"):
+        identity_services.user_create(actor=None, username="admin2", drill=True)
+    form = UserCreateForm({"username": "drill.nurse", "first_name": "A", "last_name": "B"})
+    assert not form.is_valid()
+    assert "reserved for attack drills" in form.errors["username"][0]
+    assert identity_services.user_create(actor=None, username="drill.ok", drill=True).username == "drill.ok"

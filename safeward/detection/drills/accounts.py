@@ -31,9 +31,9 @@ from safeward.clinical import gateway
 from safeward.clinical.types import Conflict, PatientInput, SessionContext, SystemActor
 from safeward.detection.models import CanaryRecord
 from safeward.identity import services as identity_services
-from safeward.identity.models import Role, RoleAssignment, User
+from safeward.identity.models import DRILL_USERNAME_PREFIX, Role, RoleAssignment, User
 
-DRILL_PREFIX = "drill."
+DRILL_PREFIX = DRILL_USERNAME_PREFIX
 CANARY_PREFIX = "drill"
 DRILL_ACTOR = SystemActor("drill")
 FIRST_NAME = "Drill"
@@ -110,6 +110,7 @@ def account_prepare(spec: AccountSpec) -> DrillAccount:
             email=f"{spec.username}@drill.invalid",
             job_title="Attack drill account",
             password=password,
+            drill=True,
         )
     else:
         identity_services.user_set_password(actor=None, user=user, password=password)

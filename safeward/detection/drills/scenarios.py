@@ -308,7 +308,7 @@ def _leaver_prepare(ctx: DrillContext) -> DrillAccount:
             last_name="Leaver",
             start_date=clock.now().date(),
         )
-        workforce.person_account_create(actor=None, person=person, username=username)
+        workforce.person_account_create(actor=None, person=person, username=username, drill=True)
     except InvalidState as error:
         raise DrillSetupError(f"the workforce services refused the drill leaver: {error}") from None
     account = ctx.account(AccountSpec(username, "Leaver", None))
