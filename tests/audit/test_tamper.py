@@ -194,6 +194,10 @@ def test_verify_command_names_the_sequence_number(trail):
         sql("UPDATE audit_auditevent SET reason = 'edited' WHERE id = %s", [trail[4]])
     with pytest.raises(CommandError, match=f"first bad sequence number {trail[4]} "):
         call_command("audit", "verify", "--no-progress")
+    outcomes = list(
+        AuditEvent.objects.filter(action="audit_verify").order_by("id").values_list("outcome", flat=True)
+    )
+    assert outcomes == ["success", "error"]  # each run audited; detection alerts on the error
 
 
 def test_verify_since_checks_only_later_seals(trail, frozen_clock):

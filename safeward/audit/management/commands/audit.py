@@ -137,6 +137,7 @@ class Command(BaseCommand):
         )
         if report.archived_seals:
             summary += f"; seals up to {report.archived_seals} are archived"
+        self._record_verification(report)
         if report.ok:
             self.stdout.write(f"OK: {summary}")
             return
@@ -148,6 +149,24 @@ class Command(BaseCommand):
             f"FAILED: first bad sequence number {first.event_id} ({first.kind}); "
             f"{len(report.problems)} problems; {summary}"
         )
+
+    def _record_verification(self, report: Any) -> None:
+        """The verification is itself audited; a failure is what the
+        detection rule `audit_chain_failure` alerts on."""
+        from django.db import transaction
+
+        from safeward.audit.services import audit_record
+        from safeward.audit.vocabulary import Action, Outcome
+
+        with transaction.atomic():
+            audit_record(
+                action=Action.AUDIT_VERIFY,
+                outcome=Outcome.SUCCESS if report.ok else Outcome.ERROR,
+                actor_username="system:cli",
+                resource_type="AuditTrail",
+                detail={"seals": report.seals, "events": report.events, "problems": len(report.problems)},
+                source="cli",
+            )
 
     # --- export --------------------------------------------------------------
 
