@@ -27,7 +27,7 @@ def test_drill_usernames_are_reserved_for_drill_accounts():
 
     with pytest.raises(ValidationError, match="reserved for attack drills"):
         identity_services.user_create(actor=None, username="drill.admin")
-    with pytest.raises(ValidationError, match="start with 'drill.'"):
+    with pytest.raises(ValidationError, match=r"start with 'drill\.'"):
         identity_services.user_create(actor=None, username="admin2", drill=True)
     form = UserCreateForm({"username": "drill.nurse", "first_name": "A", "last_name": "B"})
     assert not form.is_valid()
