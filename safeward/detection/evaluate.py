@@ -26,8 +26,7 @@ from safeward.detection.rules import WEEKDAYS, Code, RuleConfig, parse_hours
 from safeward.detection.selectors import rule_configs
 from safeward.detection.services import DRILL_CANARY_PREFIX, DRILL_PREFIX, Finding, alerts_raise
 from safeward.detection.worker import Event
-from safeward.identity.models import StaffProfile
-from safeward.identity.selectors import user_exists
+from safeward.identity.selectors import staff_departments, user_exists
 
 LOGIN = Action.LOGIN.value
 FAILURE_ACTIONS = (Action.LOGIN.value, Action.LOGIN_THROTTLED.value)
@@ -807,9 +806,7 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
 
 def _departments(user_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
     found: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for user_id, department_id, code in StaffProfile.objects.filter(
-        user_id__in=user_ids, department__isnull=False
-    ).values_list("user_id", "department_id", "department__code"):
+    for user_id, department_id, code in staff_departments(user_ids=user_ids):
         found[user_id].append((department_id, code))
     return found
 

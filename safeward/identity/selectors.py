@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.db.models import QuerySet
 
-from safeward.identity.models import Role, RoleAssignment, User, UserSession
+from safeward.identity.models import Role, RoleAssignment, StaffProfile, User, UserSession
 
 
 def user_active_roles(*, user: User) -> QuerySet[Role]:
@@ -95,10 +95,18 @@ def user_exists(*, username: str) -> bool:
     return User.objects.filter(username=username).exists()
 
 
+def staff_departments(*, user_ids: list[int]) -> list[tuple[int, int, str]]:
+    """(user id, department id, department code) for those of the users whose
+    staff profile names a department."""
+    return list(
+        StaffProfile.objects.filter(user_id__in=user_ids, department__isnull=False).values_list(
+            "user_id", "department_id", "department__code"
+        )
+    )
+
+
 def user_department_id(*, user: User) -> int | None:
     """The department of the person's staff profile (None without one)."""
-    from safeward.identity.models import StaffProfile
-
     return StaffProfile.objects.filter(user=user).values_list("department_id", flat=True).first()
 
 
