@@ -81,6 +81,22 @@ def _cef_escape(value: str, *, header: bool = False) -> str:
     return value.replace("|", "\\|") if header else value.replace("=", "\\=")
 
 
+def cef_line(*, signature: str, name: str, severity: int, extension: dict[str, str]) -> str:
+    """One CEF:0 line from SafeWard; empty extension values are left out."""
+    body = " ".join(f"{key}={_cef_escape(value)}" for key, value in extension.items() if value)
+    header = f"{_cef_escape(signature, header=True)}|{_cef_escape(name, header=True)}"
+    return f"CEF:0|SafeWard|SafeWard|1|{header}|{severity}|{body}"
+
+
+def syslog_message(*, severity: int, timestamp: str, hostname: str, msgid: str, sd: str, body: str) -> bytes:
+    """One RFC 5424 message (facility authpriv), octet-counted for TCP/TLS
+    (RFC 5425 section 4.3)."""
+    pri = _FACILITY_AUTHPRIV * 8 + severity
+    message = f"<{pri}>1 {timestamp} {hostname} {APP_NAME} - {msgid} {sd} ".encode() + b"\xef\xbb\xbf"
+    message += body.encode("utf-8")
+    return str(len(message)).encode("ascii") + b" " + message
+
+
 def event_cef(event: AuditEvent) -> str:
     severity = {Outcome.SUCCESS: 3, Outcome.DENIED: 6, Outcome.ERROR: 8}[Outcome(event.outcome)]
     extension = {
@@ -99,9 +115,9 @@ def event_cef(event: AuditEvent) -> str:
         "cn1": str(event.pk),
         "requestClientApplication": event.source,
     }
-    body = " ".join(f"{key}={_cef_escape(value)}" for key, value in extension.items() if value)
-    action = _cef_escape(event.action, header=True)
-    return f"CEF:0|SafeWard|SafeWard|1|{action}|{action} {event.outcome}|{severity}|{body}"
+    return cef_line(
+        signature=event.action, name=f"{event.action} {event.outcome}", severity=severity, extension=extension
+    )
 
 
 def event_json(event: AuditEvent) -> dict[str, Any]:
@@ -123,7 +139,7 @@ def item_json_line(item: ExportItem) -> bytes:
 
 
 def item_syslog(item: ExportItem, *, hostname: str, body_format: str = "fhir") -> bytes:
-    """One RFC 5424 message, octet-counted for TCP/TLS (RFC 5425 section 4.3)."""
+    """One audit event or checkpoint as a syslog message (`syslog_message`)."""
     if item.event is not None:
         event = item.event
         severity = _SEVERITY[Outcome(event.outcome)]
@@ -144,10 +160,9 @@ def item_syslog(item: ExportItem, *, hostname: str, body_format: str = "fhir") -
         msgid = "CHECKPOINT"
         sd = f'[safeward@{SD_ENTERPRISE} seal="{item.seal}" block="{item.checkpoint["block_hash"]}"]'
         body = json.dumps(item.checkpoint, sort_keys=True, separators=(",", ":"))
-    pri = _FACILITY_AUTHPRIV * 8 + severity
-    message = f"<{pri}>1 {timestamp} {hostname} {APP_NAME} - {msgid} {sd} ".encode() + b"\xef\xbb\xbf"
-    message += body.encode("utf-8")
-    return str(len(message)).encode("ascii") + b" " + message
+    return syslog_message(
+        severity=severity, timestamp=timestamp, hostname=hostname, msgid=msgid, sd=sd, body=body
+    )
 
 
 # --- sinks ------------------------------------------------------------------

@@ -712,9 +712,9 @@ def encounter_discharge(request: HttpRequest, patient_id: uuid.UUID, encounter_i
         gateway.encounter_finish(**_ctx(request), patient_id=patient_id, encounter_id=str(encounter_id))
     except NotFound:
         return _not_found(request, patient_id)
-    except InvalidInput as error:
-        if error.errors.get("encounter") == "The encounter is not active.":  # e.g. a second post
-            return _conflict(request, Conflict("This encounter is not active: it was already finished."))
+    except Conflict as error:  # already finished, e.g. a second post
+        return _conflict(request, error)
+    except InvalidInput:
         return _not_found(request, patient_id)  # no such encounter for this patient
     messages.success(request, "Encounter finished (discharged).")
     return redirect(reverse("clinical:chart", args=[patient_id]) + "#encounters")

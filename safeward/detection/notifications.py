@@ -40,7 +40,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
 from safeward import clock
-from safeward.audit.export import SD_ENTERPRISE, SyslogSink, syslog_tls_context
+from safeward.audit.export import SD_ENTERPRISE, SyslogSink, cef_line, syslog_message, syslog_tls_context
 from safeward.audit.export import hostname as local_hostname
 from safeward.config import env
 from safeward.detection.models import Alert
@@ -57,7 +57,6 @@ MAX_ATTEMPTS = 12  # 30 s, 1, 2, 4, 8, 16, 32 min, then hourly: about 8 hours in
 _SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 _CEF_SEVERITY = {"low": 3, "medium": 5, "high": 8, "critical": 10}
 _SYSLOG_SEVERITY = {"low": 5, "medium": 4, "high": 3, "critical": 2}  # notice .. critical
-_FACILITY_AUTHPRIV = 10
 
 
 # --- configuration --------------------------------------------------------------
@@ -277,11 +276,6 @@ class WebhookNotifier:
             raise DeliveryFailed(f"webhook: HTTP {status}")
 
 
-def _cef_escape(value: str, *, header: bool = False) -> str:
-    value = value.replace("\\", "\\\\").replace("\n", " ").replace("\r", " ")
-    return value.replace("|", "\\|") if header else value.replace("=", "\\=")
-
-
 def alert_cef(payload: Mapping[str, Any]) -> str:
     """The alert as a CEF line (ArcSight Common Event Format)."""
     created = dt.datetime.fromisoformat(str(payload["created_at"]))
@@ -302,25 +296,29 @@ def alert_cef(payload: Mapping[str, Any]) -> str:
         "cn2": str(payload["first_event_id"]),
         "request": str(payload["link"]),
     }
-    body = " ".join(f"{key}={_cef_escape(value)}" for key, value in extension.items() if value)
-    signature = _cef_escape(f"detection:{payload['rule']}", header=True)
-    name = _cef_escape(str(payload["title"]), header=True)
-    severity = _CEF_SEVERITY.get(str(payload["severity"]), 5)
-    return f"CEF:0|SafeWard|SafeWard|1|{signature}|{name}|{severity}|{body}"
+    return cef_line(
+        signature=f"detection:{payload['rule']}",
+        name=str(payload["title"]),
+        severity=_CEF_SEVERITY.get(str(payload["severity"]), 5),
+        extension=extension,
+    )
 
 
 def alert_syslog(payload: Mapping[str, Any], *, hostname: str) -> bytes:
     """RFC 5424 message, octet-counted for TCP/TLS (RFC 5425), body a CEF line:
     the same framing as the audit export, message id ALERT."""
-    pri = _FACILITY_AUTHPRIV * 8 + _SYSLOG_SEVERITY.get(str(payload["severity"]), 4)
-    timestamp = str(payload["created_at"]).replace("+00:00", "Z")
     sd = (
         f'[safeward@{SD_ENTERPRISE} alert="{payload["alert_id"]}" rule="{payload["rule"]}" '
         f'severity="{payload["severity"]}"]'
     )
-    message = f"<{pri}>1 {timestamp} {hostname} safeward - ALERT {sd} ".encode() + b"\xef\xbb\xbf"
-    message += alert_cef(payload).encode("utf-8")
-    return str(len(message)).encode("ascii") + b" " + message
+    return syslog_message(
+        severity=_SYSLOG_SEVERITY.get(str(payload["severity"]), 4),
+        timestamp=str(payload["created_at"]).replace("+00:00", "Z"),
+        hostname=hostname,
+        msgid="ALERT",
+        sd=sd,
+        body=alert_cef(payload),
+    )
 
 
 class SyslogNotifier:

@@ -54,6 +54,7 @@ from safeward.clinical.types import (
     AllergyView,
     CareTeamView,
     ConditionView,
+    Conflict,
     DocumentView,
     EncounterView,
     InvalidInput,
@@ -500,7 +501,7 @@ def encounter_finish(
         encounter = _encounter_of(patient, encounter_id)
         assert encounter is not None
         if encounter.status not in Encounter.ACTIVE_STATUSES:
-            raise InvalidInput({"encounter": "The encounter is not active."})
+            raise Conflict("This encounter is not active: it was already finished.")
         encounter.status = Encounter.Status.FINISHED
         encounter.ended_at = clock.now()
         encounter.save(update_fields=["status", "ended_at"])
