@@ -29,7 +29,9 @@ from safeward.detection.worker import Event
 from safeward.identity.selectors import staff_departments, user_exists
 
 LOGIN = Action.LOGIN.value
-FAILURE_ACTIONS = (Action.LOGIN.value, Action.LOGIN_THROTTLED.value)
+# A wrong second-factor code at sign-in is a failed sign-in too: whoever sent
+# it already knew the password.
+FAILURE_ACTIONS = (Action.LOGIN.value, Action.LOGIN_THROTTLED.value, Action.MFA_CHALLENGE.value)
 MAX_EVIDENCE = 200
 
 
@@ -693,6 +695,8 @@ def rule_inactive_attempts(ctx: Context) -> list[Finding]:
             kind = "terminated"
         elif event.detail.get("stage") == "inactive":
             kind = "disabled"
+        elif event.detail.get("stage") == "locked":
+            kind = "locked"
         else:
             continue
         findings.append(

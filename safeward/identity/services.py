@@ -106,6 +106,22 @@ def user_set_password(*, actor: User | None, user: User, password: str) -> None:
 
 
 @transaction.atomic
+def user_password_reset(*, user: User, password: str) -> None:
+    """A new password set through the e-mailed reset link: whoever holds the
+    link acts as the account, so the event names the account as its actor."""
+    validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(
+        action=Action.PASSWORD_CHANGE,
+        actor=user,
+        resource_type="User",
+        resource_id=user.pk,
+        detail={"by_self": True, "via": "reset_link"},
+    )
+
+
+@transaction.atomic
 def role_request(*, actor: User | None, user: User, role: Role, reason: str = "") -> RoleAssignment:
     """Grant a role. Ordinary roles take effect at once; privileged roles stay
     pending until a second authorised person approves them. Nobody grants a
