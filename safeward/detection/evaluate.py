@@ -736,7 +736,9 @@ def rule_concurrent_sessions(ctx: Context) -> list[Finding]:
             span
             for span in spans
             if span.user_id == event.actor_id
-            and (span.id == event.resource_id or span.live_at(event.occurred_at, idle=idle, lifetime=lifetime))
+            and (
+                span.id == event.resource_id or span.live_at(event.occurred_at, idle=idle, lifetime=lifetime)
+            )
         ]
         clients = {(span.client_ip, span.user_agent) for span in live}
         if len(clients) < needed:
@@ -780,7 +782,8 @@ def rule_new_address(ctx: Context) -> list[Finding]:
         occurred_at__gte=min(event.occurred_at for event in successes) - lookback,
         occurred_at__lte=max(event.occurred_at for event in successes),
     ).values_list("actor_id", "id", "occurred_at", "client_ip"):
-        history[actor_id].append((moment, event_id, address or ""))
+        if actor_id is not None:
+            history[actor_id].append((moment, event_id, address or ""))
     findings = []
     for event in successes:
         earlier = [

@@ -112,14 +112,16 @@ class AccountAdapter(DefaultAccountAdapter):
         throttle.record_success(username=user.get_username(), address=client_address(request))
         mfa_used = any(record.get("method") == "mfa" for record in get_authentication_records(request, user))
         zone = getattr(request, "safeward_zone", None)
-        user_session = services.session_start(
-            user=user,
-            session_key=request.session.session_key or "",
-            client_ip=getattr(request, "safeward_client_ip", None),
-            network_zone=zone.name if zone else "",
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            mfa_at_now=mfa_used,
-        )
+        with transaction.atomic():
+            user_session = services.session_start(
+                user=user,
+                session_key=request.session.session_key or "",
+                client_ip=getattr(request, "safeward_client_ip", None),
+                network_zone=zone.name if zone else "",
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                mfa_at_now=mfa_used,
+            )
+            services.sessions_supersede(user=user, keep=user_session)
         request.session[SESSION_ID_KEY] = str(user_session.pk)
         request.session.save()
 

@@ -30,14 +30,14 @@ def _throttled_clean_code(form: Any, parent: Any, stage: str) -> str:
         raise
 
 
-class ThrottledAuthenticateForm(AuthenticateForm):
+class ThrottledAuthenticateForm(AuthenticateForm):  # type: ignore[misc]  # allauth.mfa is untyped
     """The second factor at sign-in."""
 
     def clean_code(self) -> str:
         return _throttled_clean_code(self, AuthenticateForm, "mfa")
 
 
-class ThrottledReauthenticateForm(ReauthenticateForm):
+class ThrottledReauthenticateForm(ReauthenticateForm):  # type: ignore[misc]  # allauth.mfa is untyped
     """The second factor at step-up."""
 
     def clean_code(self) -> str:

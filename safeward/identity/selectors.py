@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from safeward.identity.models import Role, RoleAssignment, StaffProfile, User, UserSession
+from safeward.identity.models import Role, RoleAssignment, SingleSessionRole, StaffProfile, User, UserSession
 from safeward.identity.network import OUTSIDE
 
 # The zone of an address no defined network zone holds.
@@ -85,6 +85,11 @@ def user_has_second_factor(*, user: User) -> bool:
 
 def user_sessions_active(*, user: User) -> QuerySet[UserSession]:
     return UserSession.objects.filter(user=user, ended_at__isnull=True).order_by("-last_seen_at")
+
+
+def single_session_role_codes() -> set[str]:
+    """The roles whose holders may have one session at a time (ADR 0009)."""
+    return set(SingleSessionRole.objects.values_list("role__code", flat=True))
 
 
 def role_assignments_pending() -> QuerySet[RoleAssignment]:
@@ -198,7 +203,14 @@ def session_spans(*, user_ids: list[int], start: dt.datetime, end: dt.datetime) 
         UserSession.objects.filter(user_id__in=user_ids, created_at__lte=end)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
         .values_list(
-            "id", "user_id", "created_at", "last_seen_at", "ended_at", "client_ip", "network_zone", "user_agent"
+            "id",
+            "user_id",
+            "created_at",
+            "last_seen_at",
+            "ended_at",
+            "client_ip",
+            "network_zone",
+            "user_agent",
         )
     )
     return [

@@ -78,7 +78,9 @@ class Served:
         body = page.read().decode()
         assert page.status == 200, (page.status, page.getheader("Location"))
         cookie = (page.getheader("Set-Cookie") or "").split(";", 1)[0]
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+        assert found is not None
+        token = found.group(1)
         origin = f"https://127.0.0.1:{self.port}"
         connection.request(
             "POST",
@@ -128,7 +130,11 @@ def _serve(var_dir: Path, trusted_proxies: str, log: Path) -> Iterator[Served]:
     )
     with log.open("wb") as log_file:
         process = subprocess.Popen(  # our own argv
-            argv, env=_environment(var_dir, trusted_proxies), cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
+            argv,
+            env=_environment(var_dir, trusted_proxies),
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
         try:
             ready = server.wait_until_ready(
@@ -155,7 +161,9 @@ def test_forwarded_headers_from_loopback_are_ignored_without_trusted_proxies(no_
     # A believed "X-Forwarded-Proto: http" would make the TLS request look
     # like plain HTTP (wsgi.url_scheme) and get the HTTPS redirect.
     assert no_proxy.get("/healthz", {"X-Forwarded-Proto": "http"}).status == 200
-    address = no_proxy.failed_sign_in_address({"X-Forwarded-For": SPOOFED_CLIENT, "X-Forwarded-Proto": "http"})
+    address = no_proxy.failed_sign_in_address(
+        {"X-Forwarded-For": SPOOFED_CLIENT, "X-Forwarded-Proto": "http"}
+    )
     assert address == "127.0.0.1"
 
 
@@ -174,8 +182,9 @@ def _handshake(served: Served, context: ssl.SSLContext) -> tuple[str, str]:
         socket.create_connection(("127.0.0.1", served.port), timeout=10) as raw,
         context.wrap_socket(raw, server_hostname="127.0.0.1") as tls_socket,
     ):
-        cipher, version, _ = tls_socket.cipher()
-        return cipher, version
+        negotiated = tls_socket.cipher()
+        assert negotiated is not None
+        return negotiated[0], negotiated[1]
 
 
 def _tls12_client(served: Served, ciphers: str) -> ssl.SSLContext:

@@ -25,7 +25,9 @@ def sign_in(user, client: tuple[str, str, str]) -> UserSession:
     its `login` event, with the client's address, zone and user agent."""
     ip, zone, agent = client
     token = context.bind(
-        context.AuditContext(client_ip=ip, network_zone=zone, user_agent=agent, request_id="req", source="web")
+        context.AuditContext(
+            client_ip=ip, network_zone=zone, user_agent=agent, request_id="req", source="web"
+        )
     )
     try:
         return identity_services.session_start(
