@@ -4,6 +4,7 @@ offers AEAD suites only (item 14: no CBC, so no LUCKY13)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -98,7 +99,7 @@ class Served:
         answer.read()
         connection.close()
         assert answer.status == 200
-        with sqlite3.connect(self.database) as database:
+        with contextlib.closing(sqlite3.connect(self.database)) as database:
             (address,) = database.execute(
                 "SELECT client_ip FROM audit_auditevent WHERE action = 'login' ORDER BY id DESC LIMIT 1"
             ).fetchone()
