@@ -203,12 +203,17 @@ ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 # SafeWard's own throttle (identity.throttle) replaces allauth's password
 # limit (AccountAdapter.pre_authenticate does not call allauth's), which would
 # let an attacker lock any account out from anywhere. allauth.mfa reuses the
-# "login_failed" limit for second-factor codes, keyed by user: only someone who
-# already passed the password can spend it, so it stays on (5 wrong codes per
-# 5 minutes per account, and 10 a minute per address).
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# "login_failed" limit for second-factor codes; its per-user part would let
+# anyone who knows a password block the user's second factor everywhere, so
+# only its per-address part stays, and the code forms (identity.mfa_forms)
+# count wrong codes in SafeWard's throttle, per account and address (ADR 0008).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip"}
 
 MFA_ADAPTER = "safeward.identity.adapters.MFAAdapter"
+MFA_FORMS = {
+    "authenticate": "safeward.identity.mfa_forms.ThrottledAuthenticateForm",
+    "reauthenticate": "safeward.identity.mfa_forms.ThrottledReauthenticateForm",
+}
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_TOTP_ISSUER = "SafeWard"
 MFA_TOTP_TOLERANCE = 1

@@ -43,6 +43,7 @@ ACTION_MAP: dict[Action, tuple[tuple[str, str], str, str | None]] = {
     Action.LOGIN: (_AUTH, "E", None),
     Action.LOGOUT: (_AUTH, "E", None),
     Action.LOGIN_THROTTLED: (_AUTH, "E", None),
+    Action.LOGIN_PENDING_MFA: (_AUTH, "E", None),
     Action.MFA_CHALLENGE: (_AUTH, "E", None),
     Action.MFA_ENROL: (_USER_ATTRS, "U", None),
     Action.MFA_REMOVE: (_USER_ATTRS, "U", None),

@@ -22,6 +22,8 @@ class Action(StrEnum):
     LOGIN = "login"
     LOGOUT = "logout"
     LOGIN_THROTTLED = "login_throttled"
+    # The password was right; the sign-in now waits for the second factor.
+    LOGIN_PENDING_MFA = "login_pending_mfa"
     MFA_CHALLENGE = "mfa_challenge"
     MFA_ENROL = "mfa_enrol"
     MFA_REMOVE = "mfa_remove"

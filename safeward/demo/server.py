@@ -100,6 +100,9 @@ def gunicorn_argv(
         "-m",
         "gunicorn",
         "safeward.wsgi:application",
+        # Forwarded headers only from SAFEWARD_TRUSTED_PROXIES; AEAD-only TLS.
+        "--config",
+        "python:safeward.gunicorn_conf",
         "--bind",
         f"{host}:{port}",
         "--certfile",

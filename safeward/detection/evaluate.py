@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -26,10 +27,12 @@ from safeward.detection.rules import WEEKDAYS, Code, RuleConfig, parse_hours
 from safeward.detection.selectors import rule_configs
 from safeward.detection.services import DRILL_CANARY_PREFIX, DRILL_PREFIX, Finding, alerts_raise
 from safeward.detection.worker import Event
-from safeward.identity.selectors import staff_departments, user_exists
+from safeward.identity.selectors import OUTSIDE_ZONE, session_spans, staff_departments, user_exists
 
 LOGIN = Action.LOGIN.value
-FAILURE_ACTIONS = (Action.LOGIN.value, Action.LOGIN_THROTTLED.value)
+# A wrong second-factor code at sign-in is a failed sign-in too: whoever sent
+# it already knew the password.
+FAILURE_ACTIONS = (Action.LOGIN.value, Action.LOGIN_THROTTLED.value, Action.MFA_CHALLENGE.value)
 MAX_EVIDENCE = 200
 
 
@@ -693,6 +696,8 @@ def rule_inactive_attempts(ctx: Context) -> list[Finding]:
             kind = "terminated"
         elif event.detail.get("stage") == "inactive":
             kind = "disabled"
+        elif event.detail.get("stage") == "locked":
+            kind = "locked"
         else:
             continue
         findings.append(
@@ -703,6 +708,103 @@ def rule_inactive_attempts(ctx: Context) -> list[Finding]:
                 title=f"Sign-in attempt by {kind} account {_who(event)[:60]}",
                 subject=f"account:{_username(event)}",
                 detail={"kind": kind},
+            )
+        )
+    return findings
+
+
+# --- shared accounts (ADR 0725) ---------------------------------------------------------------------
+def rule_concurrent_sessions(ctx: Context) -> list[Finding]:
+    """At each sign-in, the account's sessions open at that moment (this one
+    included), counted by client: address and browser. Signing in again at
+    the same workstation (the old session not yet closed) is one client."""
+    config = ctx.on(Code.CONCURRENT_SESSIONS)
+    successes = [event for event in _successes(ctx.events) if event.resource_type == "UserSession"]
+    if config is None or not successes:
+        return []
+    idle = dt.timedelta(minutes=settings.SAFEWARD_SESSION_IDLE_MINUTES)
+    lifetime = dt.timedelta(hours=settings.SAFEWARD_SESSION_ABSOLUTE_HOURS)
+    spans = session_spans(
+        user_ids=sorted({event.actor_id for event in successes if event.actor_id is not None}),
+        start=min(event.occurred_at for event in successes),
+        end=max(event.occurred_at for event in successes),
+    )
+    needed = int(config.params["min_clients"])
+    findings = []
+    for event in successes:
+        live = [
+            span
+            for span in spans
+            if span.user_id == event.actor_id
+            and (
+                span.id == event.resource_id or span.live_at(event.occurred_at, idle=idle, lifetime=lifetime)
+            )
+        ]
+        clients = {(span.client_ip, span.user_agent) for span in live}
+        if len(clients) < needed:
+            continue
+        findings.append(
+            _finding(
+                ctx,
+                config,
+                [event],
+                title=f"{_who(event)} is signed in from {len(clients)} clients at once",
+                subject=f"user:{event.actor_id}",
+                detail={
+                    "sessions": len(live),
+                    "clients": len(clients),
+                    "addresses": len({span.client_ip for span in live}),
+                    "user_agents": len({span.user_agent for span in live}),
+                    "zones": len({span.network_zone for span in live}),
+                },
+            )
+        )
+    return findings
+
+
+def rule_new_address(ctx: Context) -> list[Finding]:
+    """A sign-in from an address the user never signed in from. By default
+    only addresses outside every defined zone: there each address is its
+    own place, while all of them share the one zone `outside`."""
+    config = ctx.on(Code.NEW_ADDRESS_LOGIN)
+    successes = [event for event in _successes(ctx.events) if event.client_ip]
+    if config is not None and config.params["outside_only"]:
+        successes = [event for event in successes if event.network_zone in ("", OUTSIDE_ZONE)]
+    if config is None or not successes:
+        return []
+    lookback = dt.timedelta(days=int(config.params["lookback_days"]))
+    minimum = int(config.params["min_history"])
+    history: dict[int, list[tuple[dt.datetime, int, str]]] = defaultdict(list)
+    for actor_id, event_id, moment, address in AuditEvent.objects.filter(
+        action=LOGIN,
+        outcome=Outcome.SUCCESS.value,
+        actor_id__in=sorted({event.actor_id for event in successes if event.actor_id is not None}),
+        occurred_at__gte=min(event.occurred_at for event in successes) - lookback,
+        occurred_at__lte=max(event.occurred_at for event in successes),
+    ).values_list("actor_id", "id", "occurred_at", "client_ip"):
+        if actor_id is not None:
+            history[actor_id].append((moment, event_id, address or ""))
+    findings = []
+    for event in successes:
+        earlier = [
+            address
+            for moment, event_id, address in history.get(event.actor_id or 0, [])
+            if (moment, event_id) < (event.occurred_at, event.id) and moment >= event.occurred_at - lookback
+        ]
+        if len(earlier) < minimum or event.client_ip in earlier:
+            continue
+        findings.append(
+            _finding(
+                ctx,
+                config,
+                [event],
+                title=f"{_who(event)} signed in from new address {event.client_ip}",
+                subject=f"user:{event.actor_id}|ip:{event.client_ip}",
+                detail={
+                    "address": event.client_ip,
+                    "zone": event.network_zone[:64],
+                    "known_addresses": len(set(earlier)),
+                },
             )
         )
     return findings
@@ -799,6 +901,8 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     rule_login_after_failures,
     rule_login_history,
     rule_inactive_attempts,
+    rule_concurrent_sessions,
+    rule_new_address,
     rule_security_operations,
     rule_baseline,
 )

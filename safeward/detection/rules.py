@@ -47,6 +47,8 @@ class Code:
     CONFIG_CHANGE = "config_change"
     CANARY_ACCESS = "canary_access"
     BASELINE_OUTLIER = "baseline_outlier"
+    CONCURRENT_SESSIONS = "concurrent_sessions"
+    NEW_ADDRESS_LOGIN = "new_address_login"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -386,6 +388,29 @@ CATALOG: dict[str, RuleSpec] = dict(
             mad_floor=Param(2.0, _number(0.5, 1000.0), "smallest spread used (quiet users)"),
             min_count=Param(20, _integer(1, 100_000), "never alert below this many patients in a day"),
             min_peers=Param(5, _integer(2, 10_000), "peer-days needed for a peer baseline"),
+        ),
+    ]
+)
+
+# Shared accounts (issue 11, item 9; ADR 0725).
+CATALOG.update(
+    [
+        _spec(
+            Code.CONCURRENT_SESSIONS,
+            "One account signed in from several clients at once",
+            Severity.MEDIUM,
+            "A sign-in while other sessions of the account are open from other clients "
+            "(address and browser): a shared or stolen account.",
+            min_clients=Param(2, _integer(2, 100), "distinct clients with open sessions at the sign-in"),
+        ),
+        _spec(
+            Code.NEW_ADDRESS_LOGIN,
+            "Sign-in from a new address",
+            Severity.MEDIUM,
+            "A sign-in from an address the user never signed in from.",
+            lookback_days=Param(90, _integer(1, 3650), "history considered"),
+            min_history=Param(3, _integer(1, 1000), "earlier sign-ins needed before a new address counts"),
+            outside_only=Param(True, _boolean, "only addresses outside every defined network zone"),
         ),
     ]
 )

@@ -24,8 +24,30 @@ from safeward.identity.models import User
 from safeward.identity.selectors import user_has_second_factor
 
 
-def _address(request: HttpRequest) -> str:
+def client_address(request: HttpRequest) -> str:
     return getattr(request, "safeward_client_ip", None) or "unknown"
+
+
+def refuse_if_throttled(*, username: str, address: str, user: User | None = None, stage: str = "") -> None:
+    """Raise the throttle's answer (and audit it) when the account, the
+    address or the pair has failed too often; `stage` names a step after the
+    password (the second factor at sign-in or at step-up)."""
+    decision = throttle.check(username=username, address=address)
+    if decision.allowed:
+        return
+    detail = {"counter": decision.reason, **({"stage": stage} if stage else {})}
+    with transaction.atomic():
+        audit_record(
+            action=Action.LOGIN_THROTTLED,
+            outcome=Outcome.DENIED,
+            actor=user,
+            actor_username=username[:150],
+            detail=detail,
+        )
+    raise ValidationError(
+        "Too many failed sign-in attempts. Wait a few minutes and try again, "
+        "or ask the service desk to help you."
+    )
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -34,39 +56,48 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def get_client_ip(self, request: HttpRequest) -> str:
-        return _address(request)
+        return client_address(request)
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         username = str(credentials.get("username", ""))
-        decision = throttle.check(username=username, address=_address(request))
-        if not decision.allowed:
-            with transaction.atomic():
-                audit_record(
-                    action=Action.LOGIN_THROTTLED,
-                    outcome=Outcome.DENIED,
-                    actor_username=username[:150],
-                    detail={"counter": decision.reason},
-                )
-            raise ValidationError(
-                "Too many failed sign-in attempts. Wait a few minutes and try again, "
-                "or ask the service desk to help you."
-            )
+        refuse_if_throttled(username=username, address=client_address(request))
 
     def authenticate(self, request: HttpRequest, **credentials: Any) -> Any:
         user = super().authenticate(request, **credentials)
-        if user is not None and not user.is_active:
-            # allauth would answer "account inactive", which confirms that the
-            # account exists and that the password was right. A disabled or
-            # terminated account gets exactly the answer of a wrong password.
-            self._record_failure(request, str(credentials.get("username", "")), stage="inactive")
+        if user is not None and (not user.is_active or user.is_locked):
+            # allauth would answer "account inactive" (or, for a locked account,
+            # go on to the second-factor step), which confirms that the account
+            # exists and that the password was right. A disabled, terminated or
+            # locked account gets exactly the answer of a wrong password.
+            stage = "locked" if user.is_active else "inactive"
+            self._record_failure(request, str(credentials.get("username", "")), stage=stage)
             return None
         return user
+
+    def pre_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> Any:
+        response = super().pre_login(request, user, **kwargs)
+        if response is None and isinstance(user, User) and user_has_second_factor(user=user):
+            # The password was right and the second factor comes next: an
+            # attacker who stops here (or guesses codes) has proved the password.
+            with transaction.atomic():
+                audit_record(action=Action.LOGIN_PENDING_MFA, actor=user)
+        return response
+
+    def set_password(self, user: Any, password: str) -> None:
+        """allauth's password change (signed in) and password reset (the
+        e-mailed link) both end here; each is audited like any other."""
+        request = allauth_context.request
+        actor = getattr(request, "user", None)
+        if isinstance(actor, User) and actor.pk == user.pk:
+            services.user_set_password(actor=actor, user=user, password=password)
+        else:
+            services.user_password_reset(user=user, password=password)
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
         self._record_failure(request, str(credentials.get("username", "")), stage="password")
 
     def _record_failure(self, request: HttpRequest, username: str, *, stage: str) -> None:
-        throttle.record_failure(username=username, address=_address(request))
+        throttle.record_failure(username=username, address=client_address(request))
         with transaction.atomic():
             audit_record(
                 action=Action.LOGIN,
@@ -78,17 +109,19 @@ class AccountAdapter(DefaultAccountAdapter):
     def login(self, request: HttpRequest, user: Any) -> None:
         super().login(request, user)
         assert isinstance(user, User)
-        throttle.record_success(username=user.get_username(), address=_address(request))
+        throttle.record_success(username=user.get_username(), address=client_address(request))
         mfa_used = any(record.get("method") == "mfa" for record in get_authentication_records(request, user))
         zone = getattr(request, "safeward_zone", None)
-        user_session = services.session_start(
-            user=user,
-            session_key=request.session.session_key or "",
-            client_ip=getattr(request, "safeward_client_ip", None),
-            network_zone=zone.name if zone else "",
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            mfa_at_now=mfa_used,
-        )
+        with transaction.atomic():
+            user_session = services.session_start(
+                user=user,
+                session_key=request.session.session_key or "",
+                client_ip=getattr(request, "safeward_client_ip", None),
+                network_zone=zone.name if zone else "",
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                mfa_at_now=mfa_used,
+            )
+            services.sessions_supersede(user=user, keep=user_session)
         request.session[SESSION_ID_KEY] = str(user_session.pk)
         request.session.save()
 

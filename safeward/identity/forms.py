@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from django import forms
 
@@ -60,3 +61,19 @@ class ZoneForm(forms.Form):
             except ValueError:
                 raise forms.ValidationError(f"{cidr!r} is not a CIDR range.") from None
         return ranges
+
+
+class SingleSessionRolesForm(forms.Form):
+    roles = forms.MultipleChoiceField(
+        choices=(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Roles allowed one session at a time",
+        help_text="A new sign-in of an account that holds one of these roles ends its other sessions.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        roles = self.fields["roles"]
+        assert isinstance(roles, forms.MultipleChoiceField)
+        roles.choices = [(role.code, role.name) for role in Role.objects.order_by("name")]

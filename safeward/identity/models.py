@@ -161,3 +161,19 @@ class NetworkZone(models.Model):
 
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(cidr, strict=False) for cidr in self.cidrs]
+
+
+class SingleSessionRole(models.Model):
+    """A role whose holders may have one session at a time: a new sign-in
+    ends the account's older sessions (ADR 0009). Chosen by the security
+    officer; none by default."""
+
+    role = models.OneToOneField(Role, on_delete=models.CASCADE, related_name="single_session")
+    set_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
+    set_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["role__code"]
+
+    def __str__(self) -> str:
+        return f"one session at a time for {self.role_id}"

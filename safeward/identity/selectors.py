@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from safeward.identity.models import Role, RoleAssignment, StaffProfile, User, UserSession
+from safeward.identity.models import Role, RoleAssignment, SingleSessionRole, StaffProfile, User, UserSession
+from safeward.identity.network import OUTSIDE
+
+# The zone of an address no defined network zone holds.
+OUTSIDE_ZONE = OUTSIDE.name
 
 
 def user_active_roles(*, user: User) -> QuerySet[Role]:
@@ -79,6 +85,11 @@ def user_has_second_factor(*, user: User) -> bool:
 
 def user_sessions_active(*, user: User) -> QuerySet[UserSession]:
     return UserSession.objects.filter(user=user, ended_at__isnull=True).order_by("-last_seen_at")
+
+
+def single_session_role_codes() -> set[str]:
+    """The roles whose holders may have one session at a time (ADR 0009)."""
+    return set(SingleSessionRole.objects.values_list("role__code", flat=True))
 
 
 def role_assignments_pending() -> QuerySet[RoleAssignment]:
@@ -160,3 +171,49 @@ def user_session_by_key(*, session_key: str) -> UserSession | None:
     session key: lets the refusal page say why a session ended after
     `user_sessions_end_all` removed it (added for workforce, issue 7)."""
     return UserSession.objects.filter(session_key=session_key).order_by("-created_at").first()
+
+
+@dataclass(frozen=True)
+class SessionSpan:
+    """What detection needs to know about one session's life and client."""
+
+    id: str
+    user_id: int
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    ended_at: dt.datetime | None
+    client_ip: str
+    network_zone: str
+    user_agent: str
+
+    def live_at(self, moment: dt.datetime, *, idle: dt.timedelta, lifetime: dt.timedelta) -> bool:
+        """Open at `moment`: started by then, not ended before it, not idle or
+        past its lifetime then (a session the guard has not closed yet)."""
+        return (
+            self.created_at <= moment
+            and (self.ended_at is None or self.ended_at >= moment)
+            and self.last_seen_at >= moment - idle
+            and self.created_at > moment - lifetime
+        )
+
+
+def session_spans(*, user_ids: list[int], start: dt.datetime, end: dt.datetime) -> list[SessionSpan]:
+    """Sessions of these users that began by `end` and had not ended before `start`."""
+    rows = (
+        UserSession.objects.filter(user_id__in=user_ids, created_at__lte=end)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
+        .values_list(
+            "id",
+            "user_id",
+            "created_at",
+            "last_seen_at",
+            "ended_at",
+            "client_ip",
+            "network_zone",
+            "user_agent",
+        )
+    )
+    return [
+        SessionSpan(str(pk), user_id, created, seen, ended, ip or "", zone, agent)
+        for pk, user_id, created, seen, ended, ip, zone, agent in rows
+    ]

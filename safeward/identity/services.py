@@ -23,13 +23,14 @@ from safeward.identity.models import (
     NetworkZone,
     Role,
     RoleAssignment,
+    SingleSessionRole,
     StaffProfile,
     User,
     UserSession,
 )
 from safeward.identity.network import zone_table
 from safeward.identity.permissions import Perm
-from safeward.identity.selectors import user_permissions_forget
+from safeward.identity.selectors import single_session_role_codes, user_permissions_forget, user_role_codes
 
 
 def _require(actor: User | None, perm: Perm) -> None:
@@ -102,6 +103,22 @@ def user_set_password(*, actor: User | None, user: User, password: str) -> None:
         resource_type="User",
         resource_id=user.pk,
         detail={"by_self": actor is not None and actor.pk == user.pk},
+    )
+
+
+@transaction.atomic
+def user_password_reset(*, user: User, password: str) -> None:
+    """A new password set through the e-mailed reset link: whoever holds the
+    link acts as the account, so the event names the account as its actor."""
+    validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(
+        action=Action.PASSWORD_CHANGE,
+        actor=user,
+        resource_type="User",
+        resource_id=user.pk,
+        detail={"by_self": True, "via": "reset_link"},
     )
 
 
@@ -258,6 +275,50 @@ def session_start(
         detail={"mfa": mfa_at_now},
     )
     return user_session
+
+
+@transaction.atomic
+def sessions_supersede(*, user: User, keep: UserSession) -> int:
+    """One session at a time for the roles the security officer chose
+    (ADR 0009): a new sign-in ends the account's other open sessions. The
+    newest sign-in wins, so a forgotten session at another workstation never
+    keeps its owner out; the one who is pushed out learns at once."""
+    if not set(user_role_codes(user=user)) & single_session_role_codes():
+        return 0
+    older = list(UserSession.objects.filter(user=user, ended_at__isnull=True).exclude(pk=keep.pk))
+    _end_sessions(older, "superseded")
+    for user_session in older:
+        audit_record(
+            action=Action.SESSION_END,
+            actor=user,
+            resource_type="UserSession",
+            resource_id=str(user_session.pk),
+            detail={"user_id": user.pk, "reason": "superseded", "by_session": str(keep.pk)},
+        )
+    return len(older)
+
+
+@transaction.atomic
+def single_session_roles_set(*, actor: User | None, role_codes: Iterable[str]) -> list[str]:
+    """Choose the roles whose holders may have one session at a time."""
+    _require(actor, Perm.SECURITY_CONFIG_MANAGE)
+    wanted = sorted(set(role_codes))
+    roles = {role.code: role for role in Role.objects.filter(code__in=wanted)}
+    unknown = [code for code in wanted if code not in roles]
+    if unknown:
+        raise ValidationError(f"Unknown role(s): {', '.join(code[:40] for code in unknown)}.")
+    before = sorted(single_session_role_codes())
+    SingleSessionRole.objects.exclude(role__code__in=wanted).delete()
+    now = clock.now()
+    for code in wanted:
+        SingleSessionRole.objects.get_or_create(role=roles[code], defaults={"set_by": actor, "set_at": now})
+    audit_record(
+        action=Action.CONFIG_CHANGE,
+        actor=actor,
+        resource_type="SessionPolicy",
+        detail={"single_session_roles": wanted, "before": before},
+    )
+    return wanted
 
 
 @transaction.atomic

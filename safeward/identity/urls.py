@@ -30,4 +30,5 @@ urlpatterns = [
         name="approval_decide",
     ),
     path("identity/zones/", views.zones, name="zones"),
+    path("identity/session-policy/", views.session_policy, name="session_policy"),
 ]

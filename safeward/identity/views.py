@@ -12,7 +12,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from safeward.identity import selectors, services
 from safeward.identity.decorators import authenticated, requires, step_up_required
 from safeward.identity.errors import InvalidState
-from safeward.identity.forms import ReasonForm, RoleGrantForm, UserCreateForm, ZoneForm
+from safeward.identity.forms import (
+    ReasonForm,
+    RoleGrantForm,
+    SingleSessionRolesForm,
+    UserCreateForm,
+    ZoneForm,
+)
 from safeward.identity.models import NetworkZone, RoleAssignment, User, UserSession
 from safeward.identity.permissions import Perm
 
@@ -219,3 +225,24 @@ def zones(request: HttpRequest) -> HttpResponse:
         {"zones": NetworkZone.objects.all(), "form": form},
         status=400 if form.errors else 200,
     )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.SECURITY_CONFIG_MANAGE)
+def session_policy(request: HttpRequest) -> HttpResponse:
+    """Which roles may have one session at a time (ADR 0009). Reading needs
+    the permission; changing it also needs a recent second factor."""
+    if request.method == "POST":
+        return _session_policy_save(request)
+    form = SingleSessionRolesForm(initial={"roles": sorted(selectors.single_session_role_codes())})
+    return render(request, "identity/session_policy.html", {"form": form})
+
+
+@step_up_required
+def _session_policy_save(request: HttpRequest) -> HttpResponse:
+    form = SingleSessionRolesForm(request.POST)
+    if form.is_valid():
+        services.single_session_roles_set(actor=_actor(request), role_codes=form.cleaned_data["roles"])
+        messages.success(request, "Session policy saved.")
+        return redirect("identity:session_policy")
+    return render(request, "identity/session_policy.html", {"form": form}, status=400)

@@ -36,6 +36,7 @@ ACCOUNT_MANAGERS = {"it_admin"}
 ROLE_REQUESTERS = {"it_admin", "hr_officer"}
 SESSION_REVOKERS = {"it_admin", "security_officer"}
 APPROVERS = {"security_officer", "privacy_officer"}
+SECURITY_CONFIGURERS = {"security_officer"}
 MISSING = 999_999
 
 # (method, path, roles allowed, status for an allowed role). Targets that do not
@@ -57,6 +58,7 @@ ROUTES = [
     ("post", f"/identity/approvals/{MISSING}/approve/", APPROVERS, 404),
     ("post", f"/identity/approvals/{MISSING}/reject/", APPROVERS, 404),
     ("get", "/identity/zones/", ACCOUNT_MANAGERS, 200),
+    ("get", "/identity/session-policy/", SECURITY_CONFIGURERS, 200),
     ("get", "/accounts/enrol/", EVERYONE, 200),
     ("get", "/accounts/2fa/", EVERYONE, 200),
 ]
