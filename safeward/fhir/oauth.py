@@ -26,6 +26,7 @@ import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -134,9 +135,23 @@ class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type h
                     context["launch_patient"] = None
         return context
 
+    def refuse(self, description: str) -> HttpResponse:
+        """The consent template's error state, as a 400 (no redirect: the app is unknown or unproven)."""
+        context = {"error": {"error": "invalid_request", "description": description}}
+        return render(self.request, self.template_name, context, status=400)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        return self.refuse("The consent form was incomplete. Start again from the app.")
+
     def form_valid(self, form: Any) -> HttpResponse:
         user = self.request.user
         assert isinstance(user, User)
+        # The posted client_id is a hidden field anyone can change: DOT looks it
+        # up with .get() and would answer an unknown one with a 500.
+        if not Application.objects.filter(
+            client_id=str(form.cleaned_data.get("client_id") or "")[:100]
+        ).exists():
+            return self.refuse("The app is not registered with SafeWard.")
         requested = str(form.cleaned_data.get("scope") or "").split()
         form.cleaned_data["scope"] = " ".join(scopes_within_rights(requested, user_permissions(user=user)))
         response: HttpResponse = super().form_valid(form)
