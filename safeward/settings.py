@@ -305,7 +305,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["safeward.identity.api_permissions.DenyUnlessDeclared"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # One JSON error shape, and every operation's error answers in the schema: safeward/web/api_errors.py.
+    "DEFAULT_SCHEMA_CLASS": "safeward.web.api_errors.ErrorsAutoSchema",
+    "EXCEPTION_HANDLER": "safeward.web.api_errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # Depth-bounded JSON (safeward/web/json_input.py): deep nesting is a 400, not a RecursionError.
     "DEFAULT_PARSER_CLASSES": ["safeward.web.json_input.BoundedJSONParser"],
@@ -316,6 +318,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Hospital management information system, secure by construction.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get their own components, so they can say what input refuses (a blank
+    # required text is `minLength: 1`): schemathesis' positive-data check holds the API to it.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 
