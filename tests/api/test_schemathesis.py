@@ -50,6 +50,21 @@ def bearer_header(make_user):
 SEMANTIC_400 = {"clinical_patient_search", "clinical_condition_create", "clinical_patient_register"}
 
 
+def _property_test(operation, checks, headers):
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=6,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def check(case):
+        case.call_and_validate(headers=headers, checks=checks)
+
+    return check
+
+
 def test_the_api_conforms_to_its_schema_under_every_check(bearer_header):
     # One test drives every operation (schemathesis' pytest plugin does not run under pytest 9).
     load_all_checks()
@@ -61,20 +76,8 @@ def test_the_api_conforms_to_its_schema_under_every_check(bearer_header):
     for operation in operations:
         semantic = operation.definition.raw.get("operationId") in SEMANTIC_400
         checks = [c for c in every_check if not (semantic and c is positive_data_acceptance)]
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=6,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def check(case, checks=checks):
-            case.call_and_validate(headers=bearer_header, checks=checks)
-
         try:
-            check()
+            _property_test(operation, checks, bearer_header)()
         except Exception as error:  # collect all, report together
             failures.append(f"{operation.label}: {str(error)[:2000]}")
     assert not failures, "\n\n".join(failures)
