@@ -152,6 +152,7 @@ def jwks_clean(text: str) -> PublicKey:
     if not isinstance(kid, str) or not kid.strip() or len(kid) > 200:
         raise refuse("The key needs a kid (key id).")
     kty = jwk.get("kty")
+    key: rsa.RSAPublicKey | rsa.RSAPrivateKey | ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey
     try:
         if kty == "RSA":
             key = RSAAlgorithm.from_jwk(json.dumps(jwk))
@@ -372,7 +373,7 @@ def client_revoke(*, actor: User | None, registration_id: int, reason: str) -> i
         registration.revoked_at = clock.now()
         registration.save(update_fields=["revoked_at"])
         application = registration.application
-        revoked, _ = AccessToken.objects.filter(application=application).delete()
+        revoked: int = AccessToken.objects.filter(application=application).delete()[0]
         RefreshToken.objects.filter(application=application).delete()
         Grant.objects.filter(application=application).delete()
         _audit(actor, registration, "revoke", reason=reason, access_ended=revoked)

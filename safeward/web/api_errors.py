@@ -120,7 +120,7 @@ class ErrorsAutoSchema(AutoSchema):
     what DRF refuses (no NUL in text)."""
 
     def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> Any:
-        schema = super()._map_serializer_field(field, direction, bypass_extensions)  # type: ignore[arg-type]
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)  # type: ignore[no-untyped-call]  # drf-spectacular's internals are untyped
         # DRF refuses NUL in every CharField (ProhibitNullCharactersValidator); say so.
         if direction == "request" and isinstance(field, serializers.CharField) and "pattern" not in schema:
             schema["pattern"] = "^[^\\u0000]*$"
@@ -133,7 +133,6 @@ class ErrorsAutoSchema(AutoSchema):
             codes += [413, 415]
         for code in codes:
             if str(code) not in responses:
-                responses[str(code)] = self._get_response_for_code(
-                    ErrorOutput, str(code), direction=direction
-                )
+                error = self._get_response_for_code(ErrorOutput, str(code), direction=direction)  # type: ignore[no-untyped-call]  # untyped internals
+                responses[str(code)] = error
         return responses
