@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/clinical/", include(("safeward.clinical.api_urls", "clinical_api"))),
     path("fhir/", include(("safeward.fhir.urls", "fhir"))),
     path("o/", include(("safeward.fhir.oauth_urls", "oauth"))),
+    path("oauth/clients/", include(("safeward.fhir.client_urls", "oauth_clients"))),
     # The same routes reversible under DOT's own namespace: its OIDC discovery
     # document builds its URLs with reverse("oauth2_provider:<name>").
     path("o/", include((oauth_urls.urlpatterns, "oauth2_provider"))),

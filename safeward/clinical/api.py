@@ -24,6 +24,7 @@ from safeward.clinical.types import Conflict, Forbidden, InvalidInput, NotFound,
 from safeward.fhir.smart import session_for
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.web.api_errors import ErrorOutput
 
 SEXES = ("female", "male", "other", "unknown")
 NOTE_KINDS = ("progress", "admission", "discharge", "nursing")
@@ -46,11 +47,6 @@ def purpose_for(user: User) -> PurposeOfUse:
 
 
 # --- errors -----------------------------------------------------------------------------------
-class ErrorOutput(serializers.Serializer[Any]):
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.CharField(), required=False)  # type: ignore[assignment]  # documents the JSON key "errors"; never validated
-
-
 ERRORS = {
     400: ErrorOutput,
     401: ErrorOutput,

@@ -464,6 +464,9 @@ def schedule(request: HttpRequest) -> HttpResponse:
             )
         except Forbidden:
             return _page(request, "clinical/unreachable.html", {}, status=403)
+        except InvalidInput as error:
+            _form_errors(form, error)
+            status = 400
     else:
         status = 400
     booking_for = None

@@ -275,6 +275,35 @@ def seed_clinical(ctx: SeedContext) -> None:
 
 SEED_STEPS.append(seed_clinical)
 
+DEMO_SMART_APP = "Demo growth chart (SMART app)"
+
+
+def seed_smart_app(ctx: SeedContext) -> None:
+    """One registered SMART app for the OAuth client page, owned by the demo
+    IT administrator, if no client is registered yet (ADR 0606)."""
+    import datetime as dt
+
+    from safeward import clock
+    from safeward.fhir.clients import client_register, clients_list
+
+    if clients_list():
+        return
+    owner = User.objects.get(username=demo_username("it_admin"))
+    client_register(
+        actor=None,
+        name=DEMO_SMART_APP,
+        owner=owner,
+        grant="authorization-code",
+        client_type="public",
+        scopes="openid fhirUser launch launch/patient patient/*.rs user/*.rs",
+        redirect_uris="https://localhost/smart-demo/callback",
+        expires_at=clock.now() + dt.timedelta(days=365),
+    )
+    ctx.write(f"SMART app registered: {DEMO_SMART_APP}")
+
+
+SEED_STEPS.append(seed_smart_app)
+
 
 # --- Running the seed --------------------------------------------------------
 

@@ -13,6 +13,7 @@ from safeward.audit.selectors import user_id_by_username
 from safeward.detection.models import AccessReview, Severity
 from safeward.detection.queue import SORTS, AlertFilter, QueueCursor, ReviewCursor
 from safeward.detection.rules import RULE_CODES
+from safeward.web import json_input
 
 STATUS_CHOICES = [
     ("open", "Open (new or in triage)"),
@@ -169,7 +170,9 @@ class RuleForm(forms.Form):
 
     def clean_params(self) -> dict[str, Any]:
         try:
-            value = json.loads(self.cleaned_data["params"])
+            value = json_input.loads(self.cleaned_data["params"])
+        except json_input.TooDeep as error:
+            raise forms.ValidationError(str(error)) from None
         except json.JSONDecodeError as error:
             raise forms.ValidationError(
                 f"Not valid JSON (line {error.lineno}, column {error.colno})."

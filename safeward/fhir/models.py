@@ -47,6 +47,9 @@ class ClientKey(models.Model):
     )
     public_key_pem = models.TextField()
     algorithm = models.CharField(max_length=8, default="RS384")  # RS384 or ES384 (SMART backend services)
+    kid = models.CharField(
+        max_length=200, blank=True, default=""
+    )  # the JWK's key id, when registered as a JWKS
     created_at = models.DateTimeField()
 
     def __str__(self) -> str:
@@ -65,3 +68,25 @@ class UsedAssertion(models.Model):
 
     def __str__(self) -> str:
         return f"used assertion {self.pk}"
+
+
+class ClientRegistration(models.Model):
+    """Who answers for an OAuth client, what it may ask for and when it ends
+    (ADR 0606). DOT's Application holds the protocol side; this row is
+    SafeWard's: an owner (a person), the scopes the client may ever request,
+    an expiry and a revocation, both enforced on every request."""
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="registration"
+    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    allowed_scopes = models.TextField()  # space-separated SMART scopes
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )  # null: registered from the command line
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"client registration {self.pk}"

@@ -26,6 +26,7 @@ import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -44,6 +45,7 @@ from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.api import purpose_for
 from safeward.clinical.types import NotFound, SessionContext
+from safeward.fhir.clients import client_allowed_scopes, client_usable
 from safeward.fhir.models import ClientKey, LaunchCode, TokenContext, UsedAssertion
 from safeward.fhir.smart import parse_scope, scopes_within_rights
 from safeward.identity.decorators import AUTHENTICATED_ONLY, DECLARED_PERMISSION
@@ -85,6 +87,12 @@ def allow_form_redirect(response: HttpResponse, client_id: str, redirect_uri: st
     response._csp_config = policy  # type: ignore[attr-defined]  # read by Django's CSP middleware
 
 
+def pkce_method(request: HttpRequest) -> str:
+    """The PKCE method asked for; RFC 7636 makes a challenge without one `plain`."""
+    method = request.GET.get("code_challenge_method", "")
+    return method or ("plain" if request.GET.get("code_challenge") else "")
+
+
 class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type hints
     """DOT's consent page, behind SafeWard's sign-in. Declared `authenticated`:
     any signed-in account may approve an app for itself; what the token then
@@ -97,6 +105,12 @@ class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type h
         # SafeWard's sign-in (with MFA) comes first.
         from safeward.fhir import picker
 
+        if request.method == "GET" and pkce_method(request) not in ("", "S256"):
+            # PKCE `plain` sends the verifier itself through the browser: refused
+            # here, before the patient picker or the consent page is ever shown.
+            return self.refuse(
+                "SafeWard accepts PKCE with code_challenge_method=S256 only; this app sent another."
+            )
         if request.method == "GET" and request.GET.get("launch"):
             request.session["smart_launch"] = request.GET["launch"][:128]
         elif request.method == "GET" and picker.wants_patient_picker(request):
@@ -134,9 +148,23 @@ class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type h
                     context["launch_patient"] = None
         return context
 
+    def refuse(self, description: str) -> HttpResponse:
+        """The consent template's error state, as a 400 (no redirect: the app is unknown or unproven)."""
+        context = {"error": {"error": "invalid_request", "description": description}}
+        return render(self.request, self.template_name, context, status=400)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        return self.refuse("The consent form was incomplete. Start again from the app.")
+
     def form_valid(self, form: Any) -> HttpResponse:
         user = self.request.user
         assert isinstance(user, User)
+        # The posted client_id is a hidden field anyone can change: DOT looks it
+        # up with .get() and would answer an unknown one with a 500.
+        if not Application.objects.filter(
+            client_id=str(form.cleaned_data.get("client_id") or "")[:100]
+        ).exists():
+            return self.refuse("The app is not registered with SafeWard.")
         requested = str(form.cleaned_data.get("scope") or "").split()
         form.cleaned_data["scope"] = " ".join(scopes_within_rights(requested, user_permissions(user=user)))
         response: HttpResponse = super().form_valid(form)
@@ -274,6 +302,9 @@ def backend_service_token(request: HttpRequest) -> HttpResponse:
     key = ClientKey.objects.filter(application=application).first() if application is not None else None
     if application is None or key is None or application.user is None:
         return _oauth_error("invalid_client", "Unknown client.", 401)
+    if not client_usable(application_id=application.pk):
+        _audit_token(application, None, Outcome.DENIED, "client_revoked_or_expired")
+        return _oauth_error("invalid_client", "The client's registration is revoked or expired.", 401)
     audience = request.build_absolute_uri(reverse("oauth:token"))
     try:
         verified = jwt.decode(
@@ -297,6 +328,9 @@ def backend_service_token(request: HttpRequest) -> HttpResponse:
         return _oauth_error("invalid_client", "The client may not obtain tokens.", 401)
     requested = request.POST.get("scope", "").split()
     system_only = [w for w in requested if (s := parse_scope(w)) is not None and s.context == "system"]
+    allowed = client_allowed_scopes(application_id=application.pk)
+    if allowed is not None:
+        system_only = [w for w in system_only if w in allowed]
     granted = scopes_within_rights(system_only, user_permissions(user=user))
     if not granted:
         return _oauth_error("invalid_scope", "None of the requested scopes can be granted.")

@@ -58,6 +58,27 @@ class SmartValidator(OAuth2Validator):  # type: ignore[misc]  # DOT ships no typ
         signed: str = super().finalize_id_token(id_token, token, token_handler, request)
         return signed
 
+    def _load_application(self, client_id: str, request: Any) -> Application | None:
+        # Every client lookup of the authorize and token endpoints passes here:
+        # a revoked or expired registration is an unknown client (ADR 0606).
+        from safeward.fhir.clients import client_usable
+
+        application: Application | None = super()._load_application(client_id, request)
+        if application is not None and not client_usable(application_id=application.pk):
+            request.client = None
+            return None
+        return application
+
+    def validate_bearer_token(self, token: Any, scopes: Any, request: Any) -> bool:
+        # Every bearer request: a token outlives neither its client's expiry nor its revocation.
+        from safeward.fhir.clients import client_usable
+
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        access = getattr(request, "access_token", None)
+        application_id = getattr(access, "application_id", None)
+        return application_id is None or client_usable(application_id=application_id)
+
     def _get_key_for_token(self, token: Any) -> Any:
         # DOT looks up the key by the audience's application record; SafeWard's
         # id_tokens are all signed with the server key (see finalize_id_token).

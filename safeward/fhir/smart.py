@@ -179,7 +179,12 @@ class SmartScopes(BaseScopes):  # type: ignore[misc]  # DOT ships no type hints
     def get_available_scopes(
         self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any
     ) -> list[str]:
-        return list(self.get_all_scopes())
+        # A registered client asks for at most the scopes it was registered with (ADR 0606).
+        from safeward.fhir.clients import client_allowed_scopes
+
+        allowed = client_allowed_scopes(application_id=application.pk) if application is not None else None
+        every = self.get_all_scopes()
+        return list(every) if allowed is None else [s for s in allowed if s in every]
 
     def get_default_scopes(
         self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any

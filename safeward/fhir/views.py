@@ -37,6 +37,7 @@ from safeward.identity.api import UsableAccount
 from safeward.identity.decorators import AUTHENTICATED_ONLY
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.web.json_input import BoundedJSONParser
 
 FHIR_JSON = "application/fhir+json"
 PUBLIC = "public"  # declared: open to anonymous callers on purpose (FHIR metadata, SMART discovery)
@@ -77,13 +78,13 @@ class FhirJsonRenderer(renderers.JSONRenderer):
     media_type = "application/json"
 
 
-class FhirParser(parsers.JSONParser):
+class FhirParser(BoundedJSONParser):
     media_type = FHIR_JSON
 
 
 class FhirView(APIView):
     renderer_classes = [FhirRenderer, FhirJsonRenderer]
-    parser_classes = [FhirParser, parsers.JSONParser]
+    parser_classes = [FhirParser, BoundedJSONParser]
     required_permission: Any = Perm.CLINICAL_PATIENT_READ
 
     def handle_exception(self, exc: Exception) -> Response:

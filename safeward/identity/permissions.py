@@ -34,6 +34,7 @@ class Perm(StrEnum):
     DETECTION_ACCESS_REVIEW = "detection:access:review"
     DETECTION_ALERT_CONTAIN = "detection:alert:contain"
     DETECTION_ALERT_TRIAGE = "detection:alert:triage"
+    FHIR_CLIENT_MANAGE = "fhir:client:manage"
     IDENTITY_ROLE_APPROVE = "identity:role:approve"
     IDENTITY_ROLE_REQUEST = "identity:role:request"
     IDENTITY_SESSION_REVOKE = "identity:session:revoke"

@@ -139,6 +139,7 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.IDENTITY_SESSION_REVOKE,
                 Perm.IDENTITY_ZONE_MANAGE,
                 Perm.CRYPTO_KEY_READ,
+                Perm.FHIR_CLIENT_MANAGE,
             }
         ),
         privileged=True,
@@ -160,6 +161,7 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CRYPTO_KEY_READ,
                 Perm.CRYPTO_KEY_MANAGE,
                 Perm.SECURITY_CONFIG_MANAGE,
+                Perm.FHIR_CLIENT_MANAGE,
             }
         ),
         privileged=True,

@@ -106,6 +106,10 @@ def user_exists(*, username: str) -> bool:
     return User.objects.filter(username=username).exists()
 
 
+def user_by_username(*, username: str) -> User | None:
+    return User.objects.filter(username=username).first()
+
+
 def staff_departments(*, user_ids: list[int]) -> list[tuple[int, int, str]]:
     """(user id, department id, department code) for those of the users whose
     staff profile names a department."""

@@ -25,6 +25,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Network zones", "identity:zones", Perm.IDENTITY_ZONE_MANAGE),
     NavItem("My sessions", "identity:my_sessions", None),
     NavItem("Keys", "crypto:keys", Perm.CRYPTO_KEY_READ),
+    NavItem("OAuth clients", "oauth_clients:list", Perm.FHIR_CLIENT_MANAGE),
     NavItem("Workforce", "workforce:people", Perm.WORKFORCE_PERSON_READ),
     NavItem("My training & reviews", "workforce:me", None),
     NavItem("Audit report", "audit:report", Perm.AUDIT_EVENT_READ),

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from safeward.identity.decorators import authenticated
 from safeward.identity.selectors import user_active_roles
+from safeward.web.api_errors import api_error, is_api_path
 
 
 @require_GET
@@ -34,6 +35,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_path(request):
+        return api_error(request, 400, exception)
     return render(
         request,
         "web/error.html",
@@ -46,6 +49,8 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_path(request):
+        return api_error(request, 403, exception)
     return render(
         request,
         "web/error.html",
@@ -58,6 +63,8 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_path(request):
+        return api_error(request, 404, exception)
     return render(
         request,
         "web/error.html",
@@ -70,6 +77,8 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if is_api_path(request):
+        return api_error(request, 500)
     return render(
         request,
         "web/error.html",

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError
 from django.http import Http404
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +19,7 @@ from safeward import clock
 from safeward.identity.errors import InvalidState
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.web.api_errors import ErrorOutput
 from safeward.workforce import importer, selectors, services
 
 
@@ -102,7 +103,16 @@ class ChangesApply(APIView):
 
     @extend_schema(
         request=ChangesInput,
-        responses={200: ChangesOutput, 400: ChangesOutput},
+        responses={
+            200: ChangesOutput,
+            # A refused batch (its rows' reasons), or a body that is not a batch at all.
+            400: PolymorphicProxySerializer(
+                component_name="ChangesRefused",
+                serializers=[ChangesOutput, ErrorOutput],
+                resource_type_field_name=None,
+            ),
+            409: ErrorOutput,
+        },
         operation_id="workforce_changes_apply",
     )
     def post(self, request: Request) -> Response:
@@ -139,7 +149,9 @@ class PersonTerminate(APIView):
     required_permission = Perm.WORKFORCE_PERSON_MANAGE
 
     @extend_schema(
-        request=TerminateInput, responses=TerminationOutput, operation_id="workforce_person_terminate"
+        request=TerminateInput,
+        responses={200: TerminationOutput, 409: ErrorOutput},
+        operation_id="workforce_person_terminate",
     )
     def post(self, request: Request, employee_number: str) -> Response:
         person = selectors.person_by_employee_number(employee_number=employee_number)

@@ -168,3 +168,16 @@ def test_totp_command_prints_the_current_code(demo_settings, capsys):
     assert code in {totp_now(entry["totp_secret"], offset) for offset in (-1, 0, 1)}
     with pytest.raises(CommandError, match="No demo user"):
         call_command("demo", "totp", "demo.nobody")
+
+
+def test_seed_registers_one_smart_app_once(demo_settings):
+    from safeward.fhir.clients import client_state
+    from safeward.fhir.models import ClientRegistration
+
+    call_command("demo", "seed")
+    registration = ClientRegistration.objects.get()
+    assert registration.application.name == seed.DEMO_SMART_APP
+    assert registration.owner.username == seed.demo_username("it_admin")
+    assert client_state(registration) == "active"
+    call_command("demo", "seed")
+    assert ClientRegistration.objects.count() == 1

@@ -56,7 +56,14 @@ def _require(actor: Actor, perm: Perm, session: SessionContext) -> None:
         raise Forbidden
 
 
+OUTSIDE_CALENDAR = "This day is outside the calendar SafeWard can schedule."
+
+
 def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    # The first and last days of Python's calendar have no next or previous
+    # midnight in every time zone (9999-12-31 + 1 day overflows): a 400, not a 500.
+    if not dt.date.min < day < dt.date.max:
+        raise InvalidInput({"day": OUTSIDE_CALENDAR})
     start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
     return start, start + dt.timedelta(days=1)
 

@@ -1,0 +1,121 @@
+"""One JSON error shape under /api/ — for URLs that match no route, ids of
+the wrong form, bodies over the size cap, validation errors of every API —
+and an OpenAPI schema that says so: bearer authentication, and the 4xx
+answers of every operation."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from tests.fhir.helpers import bearer, token
+
+pytestmark = pytest.mark.django_db
+
+OVERSIZED = '{"name": "' + "a" * (1024 * 1024 + 1) + '"}'
+
+
+def assert_error_shape(response, status: int) -> dict:
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"] == "application/json", response["Content-Type"]
+    body = response.json()
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert set(body) <= {"detail", "errors"}
+    return body
+
+
+@pytest.fixture
+def raw_token(make_user):
+    return token(make_user("physician", "hr_officer"), "user/*.cruds")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/no-such-thing/",
+        "/api/v1/clinical/patients/not-a-uuid/",
+        "/api/v1/clinical/patients/not-a-uuid/chart/",
+        "/api/v1/clinical/appointments/1/cancel/",
+    ],
+)
+def test_urls_that_match_no_route_answer_json(client, raw_token, path):
+    assert_error_shape(client.get(path, **bearer(raw_token)), 404)
+    assert_error_shape(Client().get(path), 404)
+
+
+def test_a_body_over_the_size_cap_is_a_json_413(client, raw_token):
+    body = assert_error_shape(
+        client.post(
+            "/api/v1/clinical/patients/search/",
+            OVERSIZED,
+            content_type="application/json",
+            **bearer(raw_token),
+        ),
+        413,
+    )
+    assert "larger than" in body["detail"]
+
+
+def test_a_body_over_the_size_cap_is_a_json_413_before_anyone_is_known(client):
+    assert_error_shape(
+        client.post("/api/v1/clinical/patients/search/", OVERSIZED, content_type="application/json"), 413
+    )
+
+
+def test_validation_errors_of_every_api_have_the_one_shape(client, raw_token):
+    body = assert_error_shape(
+        client.post(
+            "/api/v1/workforce/people/E-404/terminate/",
+            {},
+            content_type="application/json",
+            **bearer(raw_token),
+        ),
+        404,
+    )
+    assert body == {"detail": "No such record."}
+    body = assert_error_shape(
+        client.post("/o/launch/", {"patient_id": "x"}, content_type="application/json", **bearer(raw_token)),
+        400,
+    )
+    assert body["errors"] == {"patient_id": "Must be a valid UUID."}
+
+
+def test_no_credentials_is_a_json_401_with_a_bearer_challenge(client):
+    response = client.get("/api/v1/me/")
+    assert_error_shape(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.fixture
+def schema(signed_in):
+    client, _ = signed_in("nurse")
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    import json
+
+    return json.loads(response.content)
+
+
+def test_the_schema_declares_bearer_authentication(schema):
+    assert schema["components"]["securitySchemes"]["bearer"]["type"] == "http"
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
+    assert len(operations) > 15
+    for path, method, operation in operations:
+        assert {"bearer": []} in operation["security"], f"{method} {path}"
+
+
+def test_every_operation_declares_its_error_answers_in_the_one_shape(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for code in ("400", "401", "403", "404"):
+                response = operation["responses"].get(code)
+                assert response is not None, f"{method} {path} does not declare {code}"
+                ref = response["content"]["application/json"]["schema"]
+                assert ref in (
+                    {"$ref": "#/components/schemas/ErrorOutput"},
+                    {"$ref": "#/components/schemas/ChangesRefused"},
+                ), f"{method} {path} {code}: {ref}"
+            if method == "post":
+                assert "413" in operation["responses"], f"{method} {path}"
