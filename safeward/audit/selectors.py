@@ -1,6 +1,11 @@
 """Reads over the audit trail for the report and the accounting of
 disclosures. Both page with a keyset (occurred_at, id) cursor over indexed
-columns, so page 10,000 of a 100-million-row trail costs what page 1 does."""
+columns, so page 10,000 of a 100-million-row trail costs what page 1 does.
+
+A patient's events are those naming the patient (`patient_id`) and those
+that disclosed the patient among several (`AuditEventPatient`, ADR 0208):
+two index range reads, (patient_id, occurred_at) on each table, combined
+with UNION, never an OR that would defeat both indexes."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from safeward.audit.models import AuditEvent
+from safeward.audit.models import AuditEvent, AuditEventPatient
 
 
 @dataclass(frozen=True)
@@ -44,16 +49,43 @@ class Cursor:
         return cls(parsed, int(event_id))
 
 
-def audit_events_filtered(*, query: EventFilter) -> QuerySet[AuditEvent]:
+def _after(events: QuerySet[AuditEvent], after: Cursor | None, *, newest_first: bool) -> QuerySet[AuditEvent]:
+    if after is None:
+        return events
+    if newest_first:
+        return events.filter(
+            Q(occurred_at__lt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__lt=after.event_id)
+        )
+    return events.filter(
+        Q(occurred_at__gt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__gt=after.event_id)
+    )
+
+
+def _of_patient(
+    events: QuerySet[AuditEvent], *, patient_id: str, start: dt.datetime | None, end: dt.datetime | None
+) -> QuerySet[AuditEvent]:
+    """`events` that name the patient or disclosed the patient among several."""
+    links = AuditEventPatient.objects.filter(patient_id=patient_id)
+    if start is not None:
+        links = links.filter(occurred_at__gte=start)
+    if end is not None:
+        links = links.filter(occurred_at__lt=end)
+    events = events.order_by()  # no ORDER BY inside the UNION's parts
+    return events.filter(patient_id=patient_id).union(events.filter(pk__in=links.values("event_id")))
+
+
+def audit_events_filtered(*, query: EventFilter, after: Cursor | None = None) -> QuerySet[AuditEvent]:
+    """The events matching `query` in report order, after the cursor if given."""
     events = AuditEvent.objects.filter(occurred_at__gte=query.start, occurred_at__lt=query.end)
     if query.actor_id is not None:
         events = events.filter(actor_id=query.actor_id)
-    if query.patient_id:
-        events = events.filter(patient_id=query.patient_id)
     if query.action:
         events = events.filter(action=query.action)
     if query.outcome:
         events = events.filter(outcome=query.outcome)
+    events = _after(events, after, newest_first=query.newest_first)
+    if query.patient_id:
+        events = _of_patient(events, patient_id=query.patient_id, start=query.start, end=query.end)
     if query.newest_first:
         return events.order_by("-occurred_at", "-id")
     return events.order_by("occurred_at", "id")
@@ -63,24 +95,28 @@ def audit_events_page(
     *, query: EventFilter, after: Cursor | None, size: int
 ) -> tuple[list[AuditEvent], Cursor | None]:
     """One page after `after`, and the cursor of the next page (None: last page)."""
-    events = audit_events_filtered(query=query)
-    if after is not None:
-        if query.newest_first:
-            events = events.filter(
-                Q(occurred_at__lt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__lt=after.event_id)
-            )
-        else:
-            events = events.filter(
-                Q(occurred_at__gt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__gt=after.event_id)
-            )
-    rows = list(events[: size + 1])
+    rows = list(audit_events_filtered(query=query, after=after)[: size + 1])
     following = Cursor(rows[size - 1].occurred_at, rows[size - 1].pk) if len(rows) > size else None
     return rows[:size], following
 
 
-def patient_accesses(*, patient_id: str) -> QuerySet[AuditEvent]:
-    """Every recorded access to one patient, oldest first (HIPAA 164.528)."""
-    return AuditEvent.objects.filter(patient_id=patient_id).order_by("occurred_at", "id")
+def patient_accesses(*, patient_id: str, after: Cursor | None = None) -> QuerySet[AuditEvent]:
+    """Every recorded access to one patient, oldest first (HIPAA 164.528),
+    those that disclosed the patient among several included."""
+    events = _after(AuditEvent.objects.all(), after, newest_first=False)
+    return _of_patient(events, patient_id=patient_id, start=None, end=None).order_by("occurred_at", "id")
+
+
+def event_patients(*, event_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The patients each multi-patient event disclosed, by event id."""
+    found: dict[int, list[str]] = {}
+    for event_id, patient_id in (
+        AuditEventPatient.objects.filter(event_id__in=list(event_ids))
+        .order_by("event_id", "patient_id")
+        .values_list("event_id", "patient_id")
+    ):
+        found.setdefault(event_id, []).append(patient_id)
+    return found
 
 
 def user_id_by_username(*, username: str) -> int | None:

@@ -190,11 +190,7 @@ def disclosures(request: HttpRequest) -> HttpResponse:
         form.add_error(None, "The page link is not valid; start from the first page.")
         return render(request, "audit/disclosures.html", {"form": form}, status=400)
     with transaction.atomic():
-        accesses = selectors.patient_accesses(patient_id=patient_id)
-        if after is not None:
-            accesses = accesses.filter(occurred_at__gte=after.occurred_at).exclude(
-                occurred_at=after.occurred_at, id__lte=after.event_id
-            )
+        accesses = selectors.patient_accesses(patient_id=patient_id, after=after)
         events = list(accesses[: DISCLOSURE_PAGE_SIZE + 1])
         audit_report_record(
             actor=_actor(request),
