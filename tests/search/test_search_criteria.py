@@ -78,3 +78,15 @@ def test_no_candidate_is_decrypted_before_the_policy_decides(make_user, monkeypa
     )
     assert [r.id for r in page.results if not r.restricted] == [visible]
     assert not [field for pid, field in decrypted if pid == hidden]
+
+
+def test_the_search_event_tags_the_name_query_without_holding_it(make_user):
+    clerk = make_user("registration_clerk")
+    for query in ("abe", "abe", "abf"):
+        gateway.patient_search(actor=clerk, session=WARD, purpose=PurposeOfUse.OPERATIONS, name=query)
+    events = list(AuditEvent.objects.filter(action="search").order_by("id"))
+    tags = [event.detail["name_tag"] for event in events]
+    assert tags[0] == tags[1] != tags[2]
+    assert all(len(tag) == 4 for tag in tags)  # 16 bits: tells queries apart, names nobody
+    assert {event.detail["name_shortest"] for event in events} == {3}
+    assert "abe" not in str([event.detail for event in events])

@@ -70,7 +70,7 @@ from safeward.clinical.types import (
     SearchPage,
     SessionContext,
 )
-from safeward.crypto.fields import BlindIndexField, BlindPrefixField, blind_filter
+from safeward.crypto.fields import BlindIndexField, BlindPrefixField, blind_filter, compute_blind_index
 from safeward.crypto.normalise import normalise
 
 SEARCH_CAP = 100
@@ -245,7 +245,23 @@ def _name_confirmed(patient: Patient, words: list[str]) -> bool:
     return all(any(n.startswith(w) for n in names) for w in long_words)
 
 
-def _specific(*, mrn: str | None, name: str | None, birth_date: dt.date | None, national_id: str | None) -> bool:
+# A search's name query in its audit event: a 2-byte keyed tag (ADR 0728). It
+# tells detection that two searches used different names (name-prefix
+# probing) and is too short to name anybody.
+NAME_TAG_SCOPE = "audit.search.name_tag"
+NAME_TAG_BYTES = 2
+
+
+def _name_probe(words: list[str]) -> dict[str, Any]:
+    if not words:
+        return {}
+    tag = compute_blind_index(" ".join(words), normaliser="name", scope=NAME_TAG_SCOPE, size=NAME_TAG_BYTES)
+    return {"name_shortest": min(len(word) for word in words), "name_tag": tag.hex()}
+
+
+def _specific(
+    *, mrn: str | None, name: str | None, birth_date: dt.date | None, national_id: str | None
+) -> bool:
     """Criteria that single out a person: an identifier, or a name with the
     date of birth. A name (or a birth date) alone matches a crowd."""
     return bool(mrn or national_id or (name and birth_date))
@@ -314,7 +330,9 @@ def patient_search(
     specific = _specific(mrn=mrn, name=name, birth_date=birth_date, national_id=national_id)
     with transaction.atomic():
         candidates = list(
-            Patient.objects.filter(query).defer(*_SEARCH_COLUMNS).order_by("created_at", "id")[: SEARCH_CAP + 1]
+            Patient.objects.filter(query)
+            .defer(*_SEARCH_COLUMNS)
+            .order_by("created_at", "id")[: SEARCH_CAP + 1]
         )
         capped = len(candidates) > SEARCH_CAP
         candidates = candidates[:SEARCH_CAP]
@@ -356,6 +374,7 @@ def patient_search(
                 "page": page,
                 "capped": capped,
                 "narrowed": not specific,
+                **_name_probe(words),
             },
             patient_ids=[r.id for r in results if not r.restricted],
         )
