@@ -30,7 +30,10 @@ from safeward.identity.selectors import staff_departments, user_exists
 
 LOGIN = Action.LOGIN.value
 FAILURE_ACTIONS = (Action.LOGIN.value, Action.LOGIN_THROTTLED.value)
-MAX_EVIDENCE = 200
+# Evidence is one event per patient (or attempt) in the window: an alert must
+# name every patient an intruder opened (ADR 0729), so the cap only bounds a
+# runaway finding.
+MAX_EVIDENCE = 100_000
 
 
 @dataclass
