@@ -800,7 +800,6 @@ class _Search:
 
     id: int
     occurred_at: dt.datetime
-    actor_id: int
     source: str
     detail: dict[str, Any]
 
@@ -837,9 +836,10 @@ def _searches_in_window(users: dict[int, list[Event]], window: dt.timedelta) -> 
         occurred_at__gt=min(e.occurred_at for e in events) - window,
         occurred_at__lte=max(e.occurred_at for e in events),
     ).values_list("id", "occurred_at", "actor_id", "source", "detail"):
-        found[actor_id].append(
-            _Search(event_id, moment, actor_id, source, detail if isinstance(detail, dict) else {})
-        )
+        if actor_id is not None:
+            found[actor_id].append(
+                _Search(event_id, moment, source, detail if isinstance(detail, dict) else {})
+            )
     return found
 
 

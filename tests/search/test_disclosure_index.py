@@ -107,3 +107,17 @@ def test_archiving_takes_the_index_rows_with_their_events(make_user, frozen_cloc
     cutoff = clock.now() - dt.timedelta(days=settings.SAFEWARD_AUDIT_RETENTION_DAYS)
     assert audit_archive_create(actor=None, before=cutoff) is not None
     assert not AuditEventPatient.objects.exists()
+
+
+def test_verify_names_an_event_whose_index_row_was_deleted(make_user):
+    from safeward.audit.verification import audit_verify
+    from tests.audit.helpers import sql, superuser_bypass
+
+    clerk, patients = _searched(make_user, count=2)
+    seal_all()
+    assert audit_verify().ok
+    search = AuditEvent.objects.get(action="search", actor_id=clerk.pk)
+    with superuser_bypass():
+        sql("DELETE FROM audit_auditeventpatient WHERE patient_id = %s", [patients[0]])
+    report = audit_verify()
+    assert (report.first_bad.event_id, report.first_bad.kind) == (search.pk, "patient index differs")
