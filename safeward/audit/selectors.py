@@ -4,8 +4,9 @@ columns, so page 10,000 of a 100-million-row trail costs what page 1 does.
 
 A patient's events are those naming the patient (`patient_id`) and those
 that disclosed the patient among several (`AuditEventPatient`, ADR 0208):
-two index range reads, (patient_id, occurred_at) on each table, combined
-with UNION, never an OR that would defeat both indexes."""
+two index range reads, (patient_id, occurred_at) on each table, each
+ordered and limited and merged for a page (UNION only for the CSV, which
+reads everything anyway), never an OR that would defeat both indexes."""
 
 from __future__ import annotations
 
@@ -63,19 +64,22 @@ def _after(events: QuerySet[AuditEvent], after: Cursor | None, *, newest_first: 
 
 def _of_patient(
     events: QuerySet[AuditEvent], *, patient_id: str, start: dt.datetime | None, end: dt.datetime | None
-) -> QuerySet[AuditEvent]:
-    """`events` that name the patient or disclosed the patient among several."""
+) -> list[QuerySet[AuditEvent]]:
+    """`events` that name the patient, and those that disclosed the patient
+    among several: two parts, each an index range of its own table."""
     links = AuditEventPatient.objects.filter(patient_id=patient_id)
     if start is not None:
         links = links.filter(occurred_at__gte=start)
     if end is not None:
         links = links.filter(occurred_at__lt=end)
-    events = events.order_by()  # no ORDER BY inside the UNION's parts
-    return events.filter(patient_id=patient_id).union(events.filter(pk__in=links.values("event_id")))
+    return [events.filter(patient_id=patient_id), events.filter(pk__in=links.values("event_id"))]
 
 
-def audit_events_filtered(*, query: EventFilter, after: Cursor | None = None) -> QuerySet[AuditEvent]:
-    """The events matching `query` in report order, after the cursor if given."""
+def _ordering(newest_first: bool) -> tuple[str, str]:
+    return ("-occurred_at", "-id") if newest_first else ("occurred_at", "id")
+
+
+def _parts(query: EventFilter, after: Cursor | None) -> list[QuerySet[AuditEvent]]:
     events = AuditEvent.objects.filter(occurred_at__gte=query.start, occurred_at__lt=query.end)
     if query.actor_id is not None:
         events = events.filter(actor_id=query.actor_id)
@@ -85,38 +89,57 @@ def audit_events_filtered(*, query: EventFilter, after: Cursor | None = None) ->
         events = events.filter(outcome=query.outcome)
     events = _after(events, after, newest_first=query.newest_first)
     if query.patient_id:
-        events = _of_patient(events, patient_id=query.patient_id, start=query.start, end=query.end)
-    if query.newest_first:
-        return events.order_by("-occurred_at", "-id")
-    return events.order_by("occurred_at", "id")
+        return _of_patient(events, patient_id=query.patient_id, start=query.start, end=query.end)
+    return [events]
+
+
+def _union(parts: list[QuerySet[AuditEvent]], *, newest_first: bool) -> QuerySet[AuditEvent]:
+    first, *rest = [part.order_by() for part in parts]  # no ORDER BY inside a UNION's parts
+    return (first.union(*rest) if rest else first).order_by(*_ordering(newest_first))
+
+
+def _first_rows(parts: list[QuerySet[AuditEvent]], *, newest_first: bool, limit: int) -> list[AuditEvent]:
+    """The first `limit` events over the parts: each part read as an ordered,
+    limited range of its index, merged here (a UNION would gather every
+    event of the patient before it could sort and cut)."""
+    rows: dict[int, AuditEvent] = {}
+    for part in parts:
+        for event in part.order_by(*_ordering(newest_first))[:limit]:
+            rows[event.pk] = event
+    merged = sorted(rows.values(), key=lambda event: (event.occurred_at, event.pk), reverse=newest_first)
+    return merged[:limit]
+
+
+def audit_events_filtered(*, query: EventFilter) -> QuerySet[AuditEvent]:
+    """Every event matching `query`, in report order (the CSV streams it)."""
+    return _union(_parts(query, None), newest_first=query.newest_first)
 
 
 def audit_events_page(
     *, query: EventFilter, after: Cursor | None, size: int
 ) -> tuple[list[AuditEvent], Cursor | None]:
     """One page after `after`, and the cursor of the next page (None: last page)."""
-    rows = list(audit_events_filtered(query=query, after=after)[: size + 1])
+    rows = _first_rows(_parts(query, after), newest_first=query.newest_first, limit=size + 1)
     following = Cursor(rows[size - 1].occurred_at, rows[size - 1].pk) if len(rows) > size else None
     return rows[:size], following
 
 
-def patient_accesses(*, patient_id: str, after: Cursor | None = None) -> QuerySet[AuditEvent]:
+def patient_accesses(*, patient_id: str) -> QuerySet[AuditEvent]:
     """Every recorded access to one patient, oldest first (HIPAA 164.528),
     those that disclosed the patient among several included."""
+    parts = _of_patient(AuditEvent.objects.all(), patient_id=patient_id, start=None, end=None)
+    return _union(parts, newest_first=False)
+
+
+def patient_accesses_page(
+    *, patient_id: str, after: Cursor | None, size: int
+) -> tuple[list[AuditEvent], Cursor | None]:
+    """One page of `patient_accesses` after `after`, and the next page's cursor."""
     events = _after(AuditEvent.objects.all(), after, newest_first=False)
-    return _of_patient(events, patient_id=patient_id, start=None, end=None).order_by("occurred_at", "id")
-
-
-def event_patients(*, event_ids: Iterable[int]) -> dict[int, list[str]]:
-    """The patients each multi-patient event disclosed, by event id."""
-    found: dict[int, list[str]] = {}
-    for event_id, patient_id in (
-        AuditEventPatient.objects.filter(event_id__in=list(event_ids))
-        .order_by("event_id", "patient_id")
-        .values_list("event_id", "patient_id")
-    ):
-        found.setdefault(event_id, []).append(patient_id)
-    return found
+    parts = _of_patient(events, patient_id=patient_id, start=None, end=None)
+    rows = _first_rows(parts, newest_first=False, limit=size + 1)
+    following = Cursor(rows[size - 1].occurred_at, rows[size - 1].pk) if len(rows) > size else None
+    return rows[:size], following
 
 
 def user_id_by_username(*, username: str) -> int | None:

@@ -21,6 +21,7 @@ CONTRACT_CODES = {
     "break_glass_repeat", "bulk_export", "failed_login_account", "failed_login_address",
     "login_after_failures", "new_zone_login", "inactive_account_login", "audit_chain_failure",
     "key_operation", "config_change", "canary_access", "baseline_outlier",
+    "search_volume", "search_paging", "name_probing", "fhir_paging",
 }  # fmt: skip
 
 
