@@ -105,9 +105,9 @@ def main() -> None:
         now = clock.now()
         report = selectors.EventFilter(start=now - dt.timedelta(days=30), end=now, patient_id=patient)
         accounting = selectors.patient_accesses(patient_id=patient)[:201]
-        print("plan of the accounting's first page:")
+        print("plan of the whole accounting as one UNION (what iteration and the CSV read), first 201:")
         print(explain(accounting))
-        print("plan of the report's first page, filtered by the patient, 30 days:")
+        print("plan of the report filtered by the patient over 30 days as one UNION, first 51:")
         print(explain(selectors.audit_events_filtered(query=report)[:51]))
         timings: dict[str, list[float]] = {
             "accounting, page 1 (200)": [],
