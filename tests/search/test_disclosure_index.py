@@ -121,3 +121,15 @@ def test_verify_names_an_event_whose_index_row_was_deleted(make_user):
         sql("DELETE FROM audit_auditeventpatient WHERE patient_id = %s", [patients[0]])
     report = audit_verify()
     assert (report.first_bad.event_id, report.first_bad.kind) == (search.pk, "patient index differs")
+
+
+def test_the_fhir_audit_event_of_a_search_names_every_patient_shown(make_user):
+    from safeward.audit.fhir import fhir_audit_event, fhir_validate
+
+    clerk, patients = _searched(make_user, count=3)
+    resource = fhir_audit_event(AuditEvent.objects.get(action="search", actor_id=clerk.pk))
+    fhir_validate(resource)
+    named = [
+        e["what"]["identifier"]["value"] for e in resource["entity"] if e["role"]["display"] == "Patient"
+    ]
+    assert sorted(named) == sorted(patients)
