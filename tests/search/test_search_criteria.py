@@ -90,3 +90,14 @@ def test_the_search_event_tags_the_name_query_without_holding_it(make_user):
     assert all(len(tag) == 4 for tag in tags)  # 16 bits: tells queries apart, names nobody
     assert {event.detail["name_shortest"] for event in events} == {3}
     assert "abe" not in str([event.detail for event in events])
+
+
+def test_the_search_page_asks_for_the_date_of_birth(signed_in):
+    new_patient(given="Fay", family="Stranger", birth=BIRTH, mrn="S1")
+    client, _ = signed_in("registration_clerk")
+    body = client.post("/clinical/", {"name": "stran"}).content.decode()
+    assert "STRANGER, Fay" not in body
+    assert 'id="search-narrowed"' in body
+    found = client.post("/clinical/", {"name": "stran", "birth_date": BIRTH.isoformat()}).content.decode()
+    assert "STRANGER, Fay" in found
+    assert 'id="search-narrowed"' not in found
