@@ -34,7 +34,7 @@ from safeward import clock
 from safeward.audit import chain, conf, signing
 from safeward.audit.checkpoints import checkpoints_read
 from safeward.audit.export import export_lowest_seal
-from safeward.audit.models import AuditArchive, AuditEvent, AuditSeal
+from safeward.audit.models import AuditArchive, AuditEvent, AuditEventPatient, AuditSeal
 from safeward.audit.services import audit_record
 from safeward.audit.verification import seal_header_problems
 from safeward.audit.vocabulary import Action, PurposeOfUse
@@ -191,6 +191,10 @@ def audit_archive_create(*, actor: Any, before: dt.datetime, dry_run: bool = Fal
         for seal in seals:
             condition = _ranges_q(seal.ranges)
             if condition:
+                # The patient index goes with its events (its rows are
+                # rebuilt from the sealed `detail` when an archive is loaded).
+                for lo, hi in seal.ranges:
+                    AuditEventPatient.objects.filter(event_id__gte=lo, event_id__lte=hi).delete()
                 AuditEvent.objects.filter(condition).delete()
         audit_record(
             action=Action.AUDIT_ARCHIVE,

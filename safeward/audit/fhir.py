@@ -110,16 +110,21 @@ def fhir_audit_event(event: AuditEvent) -> dict[str, Any]:
         resource["detail"].append({"type": "fields", "valueString": ",".join(event.fields)})
     if event.reason:
         resource["detail"].append({"type": "reason", "valueString": event.reason})
-    entities = [resource]
-    if event.patient_id:
-        entities.insert(
-            0,
-            {
-                "what": {"type": "Patient", "identifier": {"value": event.patient_id}},
-                "type": {"system": ENTITY_TYPE, "code": "1", "display": "Person"},
-                "role": {"system": OBJECT_ROLE, "code": "1", "display": "Patient"},
-            },
-        )
+    # The patient the event names, or every patient an event about several
+    # disclosed (ADR 0208): one Patient entity each.
+    disclosed = event.detail.get("patients") if isinstance(event.detail, dict) else None
+    patient_ids = [event.patient_id] if event.patient_id else []
+    if isinstance(disclosed, list):
+        patient_ids += [str(pid) for pid in disclosed if str(pid) not in patient_ids]
+    entities = [
+        {
+            "what": {"type": "Patient", "identifier": {"value": patient_id}},
+            "type": {"system": ENTITY_TYPE, "code": "1", "display": "Person"},
+            "role": {"system": OBJECT_ROLE, "code": "1", "display": "Patient"},
+        }
+        for patient_id in patient_ids
+    ]
+    entities.append(resource)
     resource_out: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": str(event.pk),

@@ -1,8 +1,9 @@
 """The audit trail's tables.
 
-`AuditEvent` and `AuditSeal` and `AuditArchive` are append-only: the database
-refuses UPDATE and DELETE on them (migration 0004; see docs/audit.md). Only
-`AuditExportCursor`, the position of each SIEM export, changes in place."""
+`AuditEvent`, `AuditEventPatient`, `AuditSeal` and `AuditArchive` are
+append-only: the database refuses UPDATE and DELETE on them (migrations 0004
+and 0005; see docs/audit.md). Only `AuditExportCursor`, the position of each
+SIEM export, changes in place."""
 
 from __future__ import annotations
 
@@ -48,6 +49,31 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"audit event {self.id} ({self.action}, {self.outcome})"
+
+
+class AuditEventPatient(models.Model):
+    """One patient disclosed by an event that names several (a search page, a
+    clinic day, a worklist): the index that puts that event in each
+    patient's accounting of disclosures (ADR 0208). Written by
+    `audit_record` in the event's transaction from the same list it seals in
+    the event's `detail["patients"]`, so the sealed event is the proof and
+    these rows can be checked against it. FK-less like the evidence of an
+    alert: the event table is partitioned and archived by time."""
+
+    id = models.BigAutoField(primary_key=True)
+    event_id = models.BigIntegerField()
+    occurred_at = models.DateTimeField()
+    patient_id = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["event_id", "patient_id"]
+        indexes = [
+            models.Index(fields=["patient_id", "occurred_at", "event_id"], name="audit_link_patient_time"),
+            models.Index(fields=["event_id"], name="audit_link_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} discloses {self.patient_id}"
 
 
 class AuditSeal(models.Model):

@@ -1,4 +1,5 @@
-"""Monthly partitions of the event table on PostgreSQL, created ahead of time
+"""Monthly partitions of the event table and of its patient index
+(`audit_auditeventpatient`, ADR 0208) on PostgreSQL, created ahead of time
 by `safeward audit partitions --ahead N` (run it from cron or a systemd timer
 every day; creating an existing month is a no-op). Rows for a month without
 a partition land in the DEFAULT partition, so an access never fails for want
@@ -10,7 +11,9 @@ import datetime as dt
 
 from django.db import connection, transaction
 
-from safeward.audit.dbguard import EVENT_TABLE
+from safeward.audit.dbguard import EVENT_TABLE, LINK_TABLE
+
+PARTITIONED_TABLES = (EVENT_TABLE, LINK_TABLE)
 
 
 def _month_start(moment: dt.datetime) -> dt.datetime:
@@ -21,38 +24,40 @@ def _next_month(moment: dt.datetime) -> dt.datetime:
     return (moment + dt.timedelta(days=32)).replace(day=1)
 
 
-def partition_name(month: dt.datetime) -> str:
-    return f"{EVENT_TABLE}_p{month:%Y%m}"
+def partition_name(month: dt.datetime, table: str = EVENT_TABLE) -> str:
+    return f"{table}_p{month:%Y%m}"
 
 
-def partitions_existing() -> set[str]:
+def partitions_existing(table: str = EVENT_TABLE) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT child.relname FROM pg_inherits "
             "JOIN pg_class parent ON parent.oid = pg_inherits.inhparent "
             "JOIN pg_class child ON child.oid = pg_inherits.inhrelid WHERE parent.relname = %s",
-            [EVENT_TABLE],
+            [table],
         )
         return {row[0] for row in cursor.fetchall()}
 
 
 def partitions_ensure(*, start: dt.datetime, months_ahead: int) -> list[str]:
-    """Create the partitions for the month of `start` and `months_ahead` after it."""
-    existing = partitions_existing()
+    """Create the partitions for the month of `start` and `months_ahead` after
+    it, for the event table and its patient index alike."""
     created = []
-    month = _month_start(start)
-    for _ in range(months_ahead + 1):
-        following = _next_month(month)
-        name = partition_name(month)
-        if name not in existing:
-            with transaction.atomic(), connection.cursor() as cursor:
-                # DDL takes no bound parameters; both bounds are datetimes made here.
-                cursor.execute(
-                    f"CREATE TABLE {name} PARTITION OF {EVENT_TABLE} "
-                    f"FOR VALUES FROM ('{month.isoformat()}') TO ('{following.isoformat()}')"
-                )
-            created.append(name)
-        month = following
+    for table in PARTITIONED_TABLES:
+        existing = partitions_existing(table)
+        month = _month_start(start)
+        for _ in range(months_ahead + 1):
+            following = _next_month(month)
+            name = partition_name(month, table)
+            if name not in existing:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    # DDL takes no bound parameters; both bounds are datetimes made here.
+                    cursor.execute(
+                        f"CREATE TABLE {name} PARTITION OF {table} "
+                        f"FOR VALUES FROM ('{month.isoformat()}') TO ('{following.isoformat()}')"
+                    )
+                created.append(name)
+            month = following
     return created
 
 

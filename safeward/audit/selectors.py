@@ -1,6 +1,12 @@
 """Reads over the audit trail for the report and the accounting of
 disclosures. Both page with a keyset (occurred_at, id) cursor over indexed
-columns, so page 10,000 of a 100-million-row trail costs what page 1 does."""
+columns, so page 10,000 of a 100-million-row trail costs what page 1 does.
+
+A patient's events are those naming the patient (`patient_id`) and those
+that disclosed the patient among several (`AuditEventPatient`, ADR 0208):
+two index range reads, (patient_id, occurred_at) on each table, each
+ordered and limited and merged for a page (UNION only for the CSV, which
+reads everything anyway), never an OR that would defeat both indexes."""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from safeward.audit.models import AuditEvent
+from safeward.audit.models import AuditEvent, AuditEventPatient
 
 
 @dataclass(frozen=True)
@@ -44,43 +50,96 @@ class Cursor:
         return cls(parsed, int(event_id))
 
 
-def audit_events_filtered(*, query: EventFilter) -> QuerySet[AuditEvent]:
+def _after(events: QuerySet[AuditEvent], after: Cursor | None, *, newest_first: bool) -> QuerySet[AuditEvent]:
+    if after is None:
+        return events
+    if newest_first:
+        return events.filter(
+            Q(occurred_at__lt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__lt=after.event_id)
+        )
+    return events.filter(
+        Q(occurred_at__gt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__gt=after.event_id)
+    )
+
+
+def _of_patient(
+    events: QuerySet[AuditEvent], *, patient_id: str, start: dt.datetime | None, end: dt.datetime | None
+) -> list[QuerySet[AuditEvent]]:
+    """`events` that name the patient, and those that disclosed the patient
+    among several: two parts, each an index range of its own table."""
+    links = AuditEventPatient.objects.filter(patient_id=patient_id)
+    if start is not None:
+        links = links.filter(occurred_at__gte=start)
+    if end is not None:
+        links = links.filter(occurred_at__lt=end)
+    return [events.filter(patient_id=patient_id), events.filter(pk__in=links.values("event_id"))]
+
+
+def _ordering(newest_first: bool) -> tuple[str, str]:
+    return ("-occurred_at", "-id") if newest_first else ("occurred_at", "id")
+
+
+def _parts(query: EventFilter, after: Cursor | None) -> list[QuerySet[AuditEvent]]:
     events = AuditEvent.objects.filter(occurred_at__gte=query.start, occurred_at__lt=query.end)
     if query.actor_id is not None:
         events = events.filter(actor_id=query.actor_id)
-    if query.patient_id:
-        events = events.filter(patient_id=query.patient_id)
     if query.action:
         events = events.filter(action=query.action)
     if query.outcome:
         events = events.filter(outcome=query.outcome)
-    if query.newest_first:
-        return events.order_by("-occurred_at", "-id")
-    return events.order_by("occurred_at", "id")
+    events = _after(events, after, newest_first=query.newest_first)
+    if query.patient_id:
+        return _of_patient(events, patient_id=query.patient_id, start=query.start, end=query.end)
+    return [events]
+
+
+def _union(parts: list[QuerySet[AuditEvent]], *, newest_first: bool) -> QuerySet[AuditEvent]:
+    first, *rest = [part.order_by() for part in parts]  # no ORDER BY inside a UNION's parts
+    return (first.union(*rest) if rest else first).order_by(*_ordering(newest_first))
+
+
+def _first_rows(parts: list[QuerySet[AuditEvent]], *, newest_first: bool, limit: int) -> list[AuditEvent]:
+    """The first `limit` events over the parts: each part read as an ordered,
+    limited range of its index, merged here (a UNION would gather every
+    event of the patient before it could sort and cut)."""
+    rows: dict[int, AuditEvent] = {}
+    for part in parts:
+        for event in part.order_by(*_ordering(newest_first))[:limit]:
+            rows[event.pk] = event
+    merged = sorted(rows.values(), key=lambda event: (event.occurred_at, event.pk), reverse=newest_first)
+    return merged[:limit]
+
+
+def audit_events_filtered(*, query: EventFilter) -> QuerySet[AuditEvent]:
+    """Every event matching `query`, in report order (the CSV streams it)."""
+    return _union(_parts(query, None), newest_first=query.newest_first)
 
 
 def audit_events_page(
     *, query: EventFilter, after: Cursor | None, size: int
 ) -> tuple[list[AuditEvent], Cursor | None]:
     """One page after `after`, and the cursor of the next page (None: last page)."""
-    events = audit_events_filtered(query=query)
-    if after is not None:
-        if query.newest_first:
-            events = events.filter(
-                Q(occurred_at__lt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__lt=after.event_id)
-            )
-        else:
-            events = events.filter(
-                Q(occurred_at__gt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__gt=after.event_id)
-            )
-    rows = list(events[: size + 1])
+    rows = _first_rows(_parts(query, after), newest_first=query.newest_first, limit=size + 1)
     following = Cursor(rows[size - 1].occurred_at, rows[size - 1].pk) if len(rows) > size else None
     return rows[:size], following
 
 
 def patient_accesses(*, patient_id: str) -> QuerySet[AuditEvent]:
-    """Every recorded access to one patient, oldest first (HIPAA 164.528)."""
-    return AuditEvent.objects.filter(patient_id=patient_id).order_by("occurred_at", "id")
+    """Every recorded access to one patient, oldest first (HIPAA 164.528),
+    those that disclosed the patient among several included."""
+    parts = _of_patient(AuditEvent.objects.all(), patient_id=patient_id, start=None, end=None)
+    return _union(parts, newest_first=False)
+
+
+def patient_accesses_page(
+    *, patient_id: str, after: Cursor | None, size: int
+) -> tuple[list[AuditEvent], Cursor | None]:
+    """One page of `patient_accesses` after `after`, and the next page's cursor."""
+    events = _after(AuditEvent.objects.all(), after, newest_first=False)
+    parts = _of_patient(events, patient_id=patient_id, start=None, end=None)
+    rows = _first_rows(parts, newest_first=False, limit=size + 1)
+    following = Cursor(rows[size - 1].occurred_at, rows[size - 1].pk) if len(rows) > size else None
+    return rows[:size], following
 
 
 def user_id_by_username(*, username: str) -> int | None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from safeward import clock
 from safeward.audit import context
-from safeward.audit.models import AuditEvent
+from safeward.audit.models import AuditEvent, AuditEventPatient
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 
 if TYPE_CHECKING:
@@ -55,10 +55,16 @@ def audit_record(
     fields: Iterable[str] = (),
     detail: Mapping[str, Any] | None = None,
     source: str = "",
+    patient_ids: Iterable[str] = (),
 ) -> AuditEvent:
     """Record one event. `actor_username` names an actor that is not (or not
     yet) a known user, e.g. a failed login for a username that may not exist;
     it is never a password or any other secret.
+
+    `patient_ids` are the patients an event about several discloses (a
+    search page, a clinic day, a worklist): sealed with the event as
+    `detail["patients"]` and indexed one row each (`AuditEventPatient`), so
+    every one of them finds the event in their accounting of disclosures.
 
     Call it inside the caller's `transaction.atomic()` block: the event then
     commits or rolls back with the access it records, and when it cannot be
@@ -69,7 +75,11 @@ def audit_record(
         from safeward.identity.selectors import user_role_codes
 
         roles = ",".join(sorted(user_role_codes(user=actor)))
-    return AuditEvent.objects.create(
+    disclosed = sorted({str(pid) for pid in patient_ids if pid})
+    clean = _check_detail(detail or {})
+    if disclosed:
+        clean["patients"] = disclosed
+    event = AuditEvent.objects.create(
         occurred_at=clock.now(),
         actor_id=actor.pk if actor is not None else None,
         actor_username=(actor.get_username() if actor is not None else actor_username)[:150],
@@ -87,9 +97,15 @@ def audit_record(
         purpose_of_use=purpose.value if purpose is not None else "",
         reason=reason[:500],
         fields=sorted(fields),
-        detail=_check_detail(detail or {}),
+        detail=clean,
         source=(source or request_context.source or ("web" if request_context.request_id else "system"))[:64],
     )
+    if disclosed:
+        AuditEventPatient.objects.bulk_create(
+            AuditEventPatient(event_id=event.pk, occurred_at=event.occurred_at, patient_id=pid[:64])
+            for pid in disclosed
+        )
+    return event
 
 
 def audit_report_record(

@@ -17,7 +17,7 @@ from typing import Any
 
 from safeward.audit import chain, signing
 from safeward.audit.checkpoints import Checkpoint, CheckpointFileError, checkpoints_read
-from safeward.audit.models import AuditArchive, AuditEvent, AuditSeal
+from safeward.audit.models import AuditArchive, AuditEvent, AuditEventPatient, AuditSeal
 
 MAX_PROBLEMS = 50
 
@@ -234,4 +234,40 @@ def audit_verify(
     pull_until(2**63 - 1)
     report.unsealed = len(held)
     report.archived_seals = archived_upto
+    for problem in patient_index_problems(start_id=start_id):
+        report.add(problem)
     return report
+
+
+INDEX_STEP = 50_000
+
+
+def patient_index_problems(*, start_id: int = 0) -> Iterator[Problem]:
+    """The per-patient index of multi-patient events (ADR 0208) against what
+    the events themselves hold: each event's `detail["patients"]` (covered
+    by its seal) must have exactly its index rows. A row deleted to hide a
+    disclosure from a patient's accounting, or one added or changed, is
+    named by the event's sequence number. Read in id ranges, so memory stays
+    bounded whatever the size of the trail."""
+    last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    for lo in range(start_id, last + 1, INDEX_STEP):
+        hi = lo + INDEX_STEP
+        sealed: dict[int, set[str]] = {}
+        for event_id, detail in AuditEvent.objects.filter(
+            id__gte=lo, id__lt=hi, detail__has_key="patients"
+        ).values_list("id", "detail"):
+            patients = detail.get("patients") if isinstance(detail, dict) else None
+            sealed[event_id] = {str(pid) for pid in patients} if isinstance(patients, list) else set()
+        indexed: dict[int, set[str]] = {}
+        for event_id, patient_id in AuditEventPatient.objects.filter(
+            event_id__gte=lo, event_id__lt=hi
+        ).values_list("event_id", "patient_id"):
+            indexed.setdefault(event_id, set()).add(patient_id)
+        for event_id in sorted(set(sealed) | set(indexed)):
+            if sealed.get(event_id, set()) != indexed.get(event_id, set()):
+                yield Problem(
+                    event_id,
+                    "patient index differs",
+                    None,
+                    "the event's per-patient index rows differ from the patients it holds",
+                )

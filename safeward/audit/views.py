@@ -190,31 +190,24 @@ def disclosures(request: HttpRequest) -> HttpResponse:
         form.add_error(None, "The page link is not valid; start from the first page.")
         return render(request, "audit/disclosures.html", {"form": form}, status=400)
     with transaction.atomic():
-        accesses = selectors.patient_accesses(patient_id=patient_id)
-        if after is not None:
-            accesses = accesses.filter(occurred_at__gte=after.occurred_at).exclude(
-                occurred_at=after.occurred_at, id__lte=after.event_id
-            )
-        events = list(accesses[: DISCLOSURE_PAGE_SIZE + 1])
+        events, following = selectors.patient_accesses_page(
+            patient_id=patient_id, after=after, size=DISCLOSURE_PAGE_SIZE
+        )
         audit_report_record(
             actor=_actor(request),
             action=Action.READ,
             resource_type="AccountingOfDisclosures",
             patient_id=patient_id,
-            detail={"results": min(len(events), DISCLOSURE_PAGE_SIZE)},
+            detail={"results": len(events)},
         )
-    following = None
-    if len(events) > DISCLOSURE_PAGE_SIZE:
-        last = events[DISCLOSURE_PAGE_SIZE - 1]
-        following = selectors.Cursor(last.occurred_at, last.pk).token()
     return render(
         request,
         "audit/disclosures.html",
         {
             "form": form,
             "patient_id": patient_id,
-            "rows": selectors.event_rows(events=events[:DISCLOSURE_PAGE_SIZE]),
-            "next_after": following,
+            "rows": selectors.event_rows(events=events),
+            "next_after": following.token() if following is not None else None,
         },
     )
 
@@ -227,21 +220,23 @@ def disclosures_print(request: HttpRequest) -> HttpResponse:
         return render(request, "audit/disclosures.html", {"form": form}, status=400)
     patient_id = form.cleaned_data["patient"]
     with transaction.atomic():
-        events = list(selectors.patient_accesses(patient_id=patient_id)[: PRINT_LIMIT + 1])
+        events, following = selectors.patient_accesses_page(
+            patient_id=patient_id, after=None, size=PRINT_LIMIT
+        )
         audit_report_record(
             actor=_actor(request),
             action=Action.PRINT,
             resource_type="AccountingOfDisclosures",
             patient_id=patient_id,
-            detail={"results": min(len(events), PRINT_LIMIT)},
+            detail={"results": len(events)},
         )
     return render(
         request,
         "audit/disclosures_print.html",
         {
             "patient_id": patient_id,
-            "rows": selectors.event_rows(events=events[:PRINT_LIMIT]),
-            "truncated": len(events) > PRINT_LIMIT,
+            "rows": selectors.event_rows(events=events),
+            "truncated": following is not None,
             "generated_at": clock.now(),
             "prepared_by": _actor(request).get_full_name() or _actor(request).get_username(),
         },

@@ -137,6 +137,9 @@ class SearchOutput(serializers.Serializer[Any]):
     page = serializers.IntegerField()
     has_next = serializers.BooleanField()
     capped = serializers.BooleanField()
+    # Only patients with a care relationship were searched: add the date of
+    # birth or an identifier to find anyone else.
+    narrowed = serializers.BooleanField()
 
 
 class EncounterOutput(serializers.Serializer[Any]):

@@ -122,6 +122,9 @@ class SearchPage:
     page: int
     has_next: bool
     capped: bool  # more matches than the cap: narrow the search
+    # The criteria do not single out a person, so only patients with a care
+    # relationship were searched (add the date of birth or an identifier).
+    narrowed: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from safeward.audit.models import AuditEvent
+from safeward.audit.models import AuditEvent, AuditEventPatient
 from safeward.audit.vocabulary import Action, Outcome
 from safeward.detection import baselines
 from safeward.detection.explain import ACCESS_ACTIONS, Explanation, explain, is_chart_access
@@ -33,7 +33,10 @@ LOGIN = Action.LOGIN.value
 # A wrong second-factor code at sign-in is a failed sign-in too: whoever sent
 # it already knew the password.
 FAILURE_ACTIONS = (Action.LOGIN.value, Action.LOGIN_THROTTLED.value, Action.MFA_CHALLENGE.value)
-MAX_EVIDENCE = 200
+# Evidence is one event per patient (or attempt) in the window: an alert must
+# name every patient an intruder opened (ADR 0729), so the cap only bounds a
+# runaway finding.
+MAX_EVIDENCE = 100_000
 
 
 @dataclass
@@ -889,6 +892,220 @@ def rule_baseline(ctx: Context) -> list[Finding]:
     return findings
 
 
+# --- search harvesting (ADR 0728) ---------------------------------------------------------------------
+SEARCH = Action.SEARCH.value
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One successful patient search, as the harvesting rules read it."""
+
+    id: int
+    occurred_at: dt.datetime
+    source: str
+    detail: dict[str, Any]
+
+    @property
+    def page(self) -> int:
+        return _page(self.detail)
+
+
+def _page(detail: dict[str, Any]) -> int:
+    page = detail.get("page")
+    return page if isinstance(page, int) else 1
+
+
+def _batch_searches(ctx: Context) -> dict[int, list[Event]]:
+    return _by_user(
+        event
+        for event in ctx.events
+        if event.action == SEARCH
+        and event.outcome == Outcome.SUCCESS.value
+        and event.resource_type == "Patient"
+    )
+
+
+def _searches_in_window(users: dict[int, list[Event]], window: dt.timedelta) -> dict[int, list[_Search]]:
+    """Each user's patient searches from a window before their first search
+    of the batch to their last one (earlier batches' included)."""
+    events = [event for items in users.values() for event in items]
+    found: dict[int, list[_Search]] = defaultdict(list)
+    for event_id, moment, actor_id, source, detail in AuditEvent.objects.filter(
+        actor_id__in=list(users),
+        action=SEARCH,
+        outcome=Outcome.SUCCESS.value,
+        resource_type="Patient",
+        occurred_at__gt=min(e.occurred_at for e in events) - window,
+        occurred_at__lte=max(e.occurred_at for e in events),
+    ).values_list("id", "occurred_at", "actor_id", "source", "detail"):
+        if actor_id is not None:
+            found[actor_id].append(
+                _Search(event_id, moment, source, detail if isinstance(detail, dict) else {})
+            )
+    return found
+
+
+def _disclosed(searches: list[_Search]) -> dict[str, tuple[dt.datetime, int]]:
+    """Patient -> the latest (time, search event) that showed it, from the
+    per-patient index of the audit trail."""
+    if not searches:
+        return {}
+    by_id = {search.id: search for search in searches}
+    latest: dict[str, tuple[dt.datetime, int]] = {}
+    for event_id, patient_id in AuditEventPatient.objects.filter(
+        event_id__in=list(by_id),
+        occurred_at__gte=min(s.occurred_at for s in searches),
+        occurred_at__lte=max(s.occurred_at for s in searches),
+    ).values_list("event_id", "patient_id"):
+        seen = (by_id[event_id].occurred_at, event_id)
+        if patient_id not in latest or latest[patient_id] < seen:
+            latest[patient_id] = seen
+    return latest
+
+
+def _window(searches: list[_Search], end: dt.datetime, window: dt.timedelta) -> list[_Search]:
+    return [search for search in searches if end - window < search.occurred_at <= end]
+
+
+def rule_search_volume(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.SEARCH_VOLUME)
+    users = _batch_searches(ctx)
+    if config is None or not users:
+        return []
+    minutes = int(config.params["window_minutes"])
+    window = dt.timedelta(minutes=minutes)
+    threshold = int(config.params["threshold"])
+    history = _searches_in_window(users, window)
+    findings = []
+    for user_id, events in users.items():
+        recent = _window(history.get(user_id, []), max(e.occurred_at for e in events), window)
+        patients = _disclosed(recent)
+        if len(patients) > threshold:
+            evidence = sorted({(event_id, moment) for moment, event_id in patients.values()})
+            findings.append(
+                _finding(
+                    ctx,
+                    config,
+                    events,
+                    evidence=evidence,
+                    title=f"Search harvesting: {_who(events[-1])}'s searches showed {len(patients)} patients "
+                    f"in {minutes} min",
+                    subject=f"user:{user_id}",
+                    detail={
+                        "distinct_patients": len(patients),
+                        "threshold": threshold,
+                        "searches": len(recent),
+                    },
+                )
+            )
+    return findings
+
+
+def rule_search_paging(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.SEARCH_PAGING)
+    if config is None:
+        return []
+    deep = int(config.params["page"])
+    findings = []
+    for user_id, events in _batch_searches(ctx).items():
+        paged = [event for event in events if _page(event.detail) >= deep]
+        if paged:
+            depth = max(_page(e.detail) for e in paged)
+            findings.append(
+                _finding(
+                    ctx,
+                    config,
+                    paged,
+                    title=f"Deep search paging: {_who(paged[-1])} reached page {depth} of a patient search",
+                    subject=f"user:{user_id}",
+                    detail={"deepest_page": depth, "page_threshold": deep},
+                )
+            )
+    return findings
+
+
+def rule_name_probing(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.NAME_PROBING)
+    users = _batch_searches(ctx)
+    if config is None or not users:
+        return []
+    window = dt.timedelta(minutes=int(config.params["window_minutes"]))
+    threshold = int(config.params["threshold"])
+    letters = int(config.params["max_letters"])
+    history = _searches_in_window(users, window)
+    findings = []
+    for user_id, events in users.items():
+        probes: dict[str, tuple[int, dt.datetime]] = {}
+        for search in _window(history.get(user_id, []), max(e.occurred_at for e in events), window):
+            detail = search.detail
+            shortest = detail.get("name_shortest")
+            tag = detail.get("name_tag")
+            # A first page of a name-only query with a short word; paging the
+            # same query or repeating it is one probe.
+            if (
+                detail.get("narrowed")
+                and isinstance(shortest, int)
+                and shortest <= letters
+                and tag
+                and search.page == 1
+            ):
+                probes[str(tag)] = (search.id, search.occurred_at)
+        if len(probes) >= threshold:
+            findings.append(
+                _finding(
+                    ctx,
+                    config,
+                    events,
+                    evidence=sorted(probes.values()),
+                    title=f"Name-prefix probing: {_who(events[-1])} ran {len(probes)} short name searches",
+                    subject=f"user:{user_id}",
+                    detail={"distinct_queries": len(probes), "threshold": threshold, "max_letters": letters},
+                )
+            )
+    return findings
+
+
+def rule_fhir_paging(ctx: Context) -> list[Finding]:
+    config = ctx.on(Code.FHIR_PAGING)
+    users = {
+        user_id: events
+        for user_id, events in _batch_searches(ctx).items()
+        if any(_page(e.detail) > 1 for e in events)
+    }
+    if config is None or not users:
+        return []
+    minutes = int(config.params["window_minutes"])
+    window = dt.timedelta(minutes=minutes)
+    max_pages = int(config.params["pages"])
+    max_patients = int(config.params["patients"])
+    history = _searches_in_window(users, window)
+    findings = []
+    for user_id, events in users.items():
+        recent = [
+            search
+            for search in _window(history.get(user_id, []), max(e.occurred_at for e in events), window)
+            if search.source == "fhir"
+        ]
+        followed = [search for search in recent if search.page > 1]
+        if not followed:
+            continue
+        patients = _disclosed(recent)
+        if len(followed) >= max_pages or len(patients) >= max_patients:
+            findings.append(
+                _finding(
+                    ctx,
+                    config,
+                    events,
+                    evidence=sorted({(search.id, search.occurred_at) for search in recent}),
+                    title=f"FHIR paging: {_who(events[-1])}'s client followed {len(followed)} next links, "
+                    f"{len(patients)} patients in {minutes} min",
+                    subject=f"user:{user_id}|fhir",
+                    detail={"pages_followed": len(followed), "distinct_patients": len(patients)},
+                )
+            )
+    return findings
+
+
 RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     rule_canary,
     rule_patient_flags,
@@ -905,6 +1122,10 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     rule_new_address,
     rule_security_operations,
     rule_baseline,
+    rule_search_volume,
+    rule_search_paging,
+    rule_name_probing,
+    rule_fhir_paging,
 )
 
 

@@ -49,6 +49,10 @@ class Code:
     BASELINE_OUTLIER = "baseline_outlier"
     CONCURRENT_SESSIONS = "concurrent_sessions"
     NEW_ADDRESS_LOGIN = "new_address_login"
+    SEARCH_VOLUME = "search_volume"
+    SEARCH_PAGING = "search_paging"
+    NAME_PROBING = "name_probing"
+    FHIR_PAGING = "fhir_paging"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -411,6 +415,46 @@ CATALOG.update(
             lookback_days=Param(90, _integer(1, 3650), "history considered"),
             min_history=Param(3, _integer(1, 1000), "earlier sign-ins needed before a new address counts"),
             outside_only=Param(True, _boolean, "only addresses outside every defined network zone"),
+        ),
+    ]
+)
+
+# Search harvesting (ADR 0728): what searches disclosed, read from the
+# per-patient index of multi-patient audit events (ADR 0208).
+CATALOG.update(
+    [
+        _spec(
+            Code.SEARCH_VOLUME,
+            "Search result volume",
+            Severity.HIGH,
+            "More distinct patients in one user's search results than the threshold within the window.",
+            window_minutes=Param(60, _integer(1, 24 * 60), "length of the sliding window"),
+            threshold=Param(100, _integer(1, 100_000), "distinct patients in search results allowed"),
+        ),
+        _spec(
+            Code.SEARCH_PAGING,
+            "Deep paging through search results",
+            Severity.MEDIUM,
+            "A user paged deep into the results of a patient search.",
+            page=Param(4, _integer(2, 10_000), "the result page that counts as deep"),
+        ),
+        _spec(
+            Code.NAME_PROBING,
+            "Name-prefix probing",
+            Severity.HIGH,
+            "Many different short name queries without a date of birth or identifier within the window.",
+            window_minutes=Param(15, _integer(1, 24 * 60), "length of the sliding window"),
+            threshold=Param(10, _integer(2, 10_000), "distinct short name queries"),
+            max_letters=Param(3, _integer(1, 8), "a query whose shortest word has at most this many letters"),
+        ),
+        _spec(
+            Code.FHIR_PAGING,
+            "FHIR client paging through patients",
+            Severity.HIGH,
+            "A FHIR client followed a patient search's next links past the limits within the window.",
+            window_minutes=Param(60, _integer(1, 24 * 60), "length of the sliding window"),
+            pages=Param(5, _integer(2, 10_000), "next links followed"),
+            patients=Param(100, _integer(1, 100_000), "or distinct patients the search handed out"),
         ),
     ]
 )

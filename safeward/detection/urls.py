@@ -28,6 +28,8 @@ urlpatterns = [
         views.alert_incident_link,
         name="alert_incident_link",
     ),
+    path("detection/alerts/<int:alert_id>/patients/", views.alert_patients, name="alert_patients"),
+    path("detection/alerts/<int:alert_id>/patients.csv", views.alert_patients_csv, name="alert_patients_csv"),
     path("detection/reviews/", views.review_queue, name="reviews"),
     path("detection/reviews/<int:review_id>/", views.review_decide, name="review_decide"),
     path("detection/rules/", views.rule_list, name="rules"),

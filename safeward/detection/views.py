@@ -21,7 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from safeward.audit.selectors import audit_events_by_ids, event_rows, user_display_names
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
-from safeward.detection import containment, notifications, queue, triage
+from safeward.clinical.types import SessionContext
+from safeward.detection import containment, notifications, queue, scope, triage
 from safeward.detection import services as core
 from safeward.detection.forms import (
     AssignForm,
@@ -115,6 +116,7 @@ def _detail(
     for row in rows:
         row["link"] = _evidence_link(alert, row["event"])
     archived = len(evidence) - len(events)
+    patients = scope.scope_patients(alert_ids=[int(alert.pk)])
     names = user_display_names(user_ids=[alert.assignee_id, alert.resolved_by_id])
     version = triage.alert_version(alert)
     context = {
@@ -131,6 +133,7 @@ def _detail(
         "evidence_rows": rows,
         "evidence_total": evidence_total,
         "evidence_archived": archived,
+        "patient_total": len(patients),
         "assignee": names.get(alert.assignee_id or 0, ""),
         "resolved_by": names.get(alert.resolved_by_id or 0, ""),
         "subject": containment.subject_state(alert=alert),
@@ -447,6 +450,38 @@ def _rule_save(*, actor: User, code: str, enabled: bool, severity: str, params: 
     core (which records the CONFIG_CHANGE audit event)."""
     clean = core.rule_params_validate(code, params)
     core.rule_config_save(actor=actor, code=code, enabled=enabled, severity=severity, params=clean)
+
+
+# --- the alert's patients (ADR 0729) -------------------------------------------------
+
+
+@require_GET
+@requires(Perm.DETECTION_ALERT_TRIAGE)
+def alert_patients(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = _alert_or_404(alert_id)
+    can_export = _actor(request).has_perm(Perm.AUDIT_REPORT_EXPORT)
+    return scope.scope_render(
+        request,
+        actor=_actor(request),
+        scope="alert",
+        scope_id=int(alert.pk),
+        heading=f"Alert #{alert.pk}",
+        back_url=reverse("detection:alert_detail", args=[alert.pk]),
+        csv_url=reverse("detection:alert_patients_csv", args=[alert.pk]) if can_export else "",
+    )
+
+
+@require_GET
+@requires(Perm.AUDIT_REPORT_EXPORT)
+@requires(Perm.DETECTION_ALERT_TRIAGE)
+def alert_patients_csv(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = _alert_or_404(alert_id)
+    return scope.scope_csv(
+        actor=_actor(request),
+        session=SessionContext.from_request(request),
+        scope="alert",
+        scope_id=int(alert.pk),
+    )
 
 
 # --- opening an incident from an alert -----------------------------------------------

@@ -9,6 +9,7 @@ or a SafeWard browser session (the policy alone)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import uuid
@@ -25,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from safeward.audit import context as audit_context
 from safeward.clinical import gateway
 from safeward.clinical.api import purpose_for
 from safeward.clinical.gateway.fhir_support import chart_item_read
@@ -86,6 +88,12 @@ class FhirView(APIView):
     renderer_classes = [FhirRenderer, FhirJsonRenderer]
     parser_classes = [FhirParser, BoundedJSONParser]
     required_permission: Any = Perm.CLINICAL_PATIENT_READ
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Audit events of a FHIR request say so (detection's FHIR paging rule
+        # reads it); the request middleware restores the context afterwards.
+        audit_context.bind(dataclasses.replace(audit_context.current(), source="fhir"))
+        super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, NotFound):

@@ -8,4 +8,6 @@ urlpatterns = [
     path("incidents/", views.incident_list, name="list"),
     path("incidents/<int:incident_id>/", views.incident_detail, name="detail"),
     path("incidents/<int:incident_id>/status/", views.incident_status, name="status"),
+    path("incidents/<int:incident_id>/patients/", views.incident_patients, name="patients"),
+    path("incidents/<int:incident_id>/patients.csv", views.incident_patients_csv, name="patients_csv"),
 ]

@@ -7,9 +7,12 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from safeward.audit.selectors import user_display_names
+from safeward.clinical.types import SessionContext
+from safeward.detection import scope
 from safeward.detection.forms import IncidentStatusForm
 from safeward.detection.queue import alerts_of_incident
 from safeward.detection.triage import TriageError
@@ -66,6 +69,11 @@ def _incident_page(
             "incident": incident,
             "opened_by": names.get(incident.opened_by_id or 0, ""),
             "alerts": alerts_of_incident(incident_id=int(incident.pk)),
+            "patient_total": len(
+                scope.scope_patients(
+                    alert_ids=scope.scope_alert_ids(scope="incident", scope_id=int(incident.pk))
+                )
+            ),
             "status_form": IncidentStatusForm(initial={"status": _NEXT_STATUS[incident.status]}),
             "error": error,
         },
@@ -101,3 +109,37 @@ def incident_status(request: HttpRequest, incident_id: int) -> HttpResponse:
         return _incident_page(request, incident, status=403, error=str(error))
     messages.success(request, f"Incident {incident.pk} is now {form.cleaned_data['status']}.")
     return redirect("incidents:detail", incident_id=incident.pk)
+
+
+@require_GET
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def incident_patients(request: HttpRequest, incident_id: int) -> HttpResponse:
+    """The incident's scope: every patient of every linked alert (ADR 0729)."""
+    incident = selectors.incident_get(incident_id=incident_id)
+    if incident is None:
+        raise Http404("No such incident.")
+    can_export = _actor(request).has_perm(Perm.AUDIT_REPORT_EXPORT)
+    return scope.scope_render(
+        request,
+        actor=_actor(request),
+        scope="incident",
+        scope_id=int(incident.pk),
+        heading=f"Incident #{incident.pk}",
+        back_url=reverse("incidents:detail", args=[incident.pk]),
+        csv_url=reverse("incidents:patients_csv", args=[incident.pk]) if can_export else "",
+    )
+
+
+@require_GET
+@requires(Perm.AUDIT_REPORT_EXPORT)
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def incident_patients_csv(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = selectors.incident_get(incident_id=incident_id)
+    if incident is None:
+        raise Http404("No such incident.")
+    return scope.scope_csv(
+        actor=_actor(request),
+        session=SessionContext.from_request(request),
+        scope="incident",
+        scope_id=int(incident.pk),
+    )

@@ -82,7 +82,12 @@ def test_search_register_and_double_post(make_user, client):
     assert first.status_code == 201, first.content
     second = client.post(f"{BASE}/patients/", data, content_type="application/json")
     assert second.status_code == 409
-    search = client.post(f"{BASE}/patients/search/", {"name": "oka"}, content_type="application/json")
+    # A name alone finds only the clerk's own patients: with the date of birth.
+    search = client.post(
+        f"{BASE}/patients/search/",
+        {"name": "oka", "birth_date": "1988-08-08"},
+        content_type="application/json",
+    )
     assert search.status_code == 200, search.content
     assert [r["id"] for r in search.json()["results"]] == [first.json()["id"]]
 

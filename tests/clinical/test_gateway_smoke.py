@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from safeward.audit.models import AuditEvent
@@ -42,7 +44,13 @@ def test_search_by_name_prefix_and_mrn(make_user):
     pid = new_patient(given="Zelda", family="Oyelaran-Quist", mrn="MRN-0042")
     new_patient(given="Bob", family="Other")
     clerk = make_user("registration_clerk")
-    page = gateway.patient_search(actor=clerk, session=WARD, purpose=PurposeOfUse.OPERATIONS, name="oye zel")
+    page = gateway.patient_search(
+        actor=clerk,
+        session=WARD,
+        purpose=PurposeOfUse.OPERATIONS,
+        name="oye zel",
+        birth_date=dt.date(1980, 2, 3),
+    )
     assert [r.id for r in page.results] == [pid]
     page = gateway.patient_search(actor=clerk, session=WARD, purpose=PurposeOfUse.OPERATIONS, mrn="mrn0042")
     assert [r.mrn for r in page.results] == ["MRN-0042"]

@@ -22,6 +22,7 @@ CONTRACT_CODES = {
     "login_after_failures", "new_zone_login", "inactive_account_login", "audit_chain_failure",
     "key_operation", "config_change", "canary_access", "baseline_outlier",
     "concurrent_sessions", "new_address_login",
+    "search_volume", "search_paging", "name_probing", "fhir_paging",
 }  # fmt: skip
 
 

@@ -82,7 +82,13 @@ def test_clerk_registers_and_books_then_physician_charts(browser, page, live_ser
     # A physician on the care team reads the chart, adds a note, sees trends.
     doctor = UserFactory(username="dr.amara", first_name="Amara", roles=["physician"], totp_secret=True)
     patient_id = (
-        gateway.patient_search(actor=clerk, session=WARD, purpose=PurposeOfUse.OPERATIONS, name="brandt")
+        gateway.patient_search(
+            actor=clerk,
+            session=WARD,
+            purpose=PurposeOfUse.OPERATIONS,
+            name="brandt",
+            birth_date=dt.date(1990, 5, 6),
+        )
         .results[0]
         .id
     )

@@ -65,9 +65,13 @@ def test_standalone_launch_with_the_patient_picker(page, live_server, screenshot
     page.get_by_role("button", name="Search").click()
     page.wait_for_selector("#picker-results")
     assert "quist" not in page.url.lower()  # the criteria went in the POST body
+    # A name alone finds only the doctor's own patients (ADR 0728).
+    assert "Cora" not in page.inner_text("#picker-results")
     screenshot(page, "smart-02-picker-results")
 
-    # A patient without a care relationship is listed by search but cannot be chosen.
+    # With the date of birth a patient without a care relationship is listed, but cannot be chosen.
+    page.get_by_label("Date of birth").fill("1980-02-03")
+    page.get_by_role("button", name="Search").click()
     page.get_by_role("button", name="Choose QUIST, Cora").click()
     page.wait_for_selector("text=cannot be given to the app")
     screenshot(page, "smart-03-not-choosable")

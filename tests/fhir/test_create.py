@@ -3,6 +3,7 @@ input is a 4xx OperationOutcome and nothing is saved."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -27,7 +28,13 @@ def _count(user):
     from safeward.audit.vocabulary import PurposeOfUse
 
     return len(
-        gateway.patient_search(actor=user, session=WARD, purpose=PurposeOfUse.OPERATIONS, name="naka").results
+        gateway.patient_search(
+            actor=user,
+            session=WARD,
+            purpose=PurposeOfUse.OPERATIONS,
+            name="naka",
+            birth_date=dt.date(1975, 4, 9),
+        ).results
     )
 
 

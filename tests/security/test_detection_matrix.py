@@ -22,6 +22,7 @@ CONTAINERS = {"security_officer"}
 REVIEWERS = {"privacy_officer"}
 CONFIGURERS = {"security_officer"}
 INCIDENT_KEEPERS = {"security_officer", "privacy_officer"}
+AUDIT_EXPORTERS = {"security_officer", "privacy_officer"}
 MISSING = 999_999
 
 # (method, path, roles allowed, status for an allowed role). Missing targets
@@ -38,6 +39,8 @@ ROUTES = [
     ("get", f"/detection/alerts/{MISSING}/incident/", INCIDENT_KEEPERS & TRIAGERS, 404),
     ("post", f"/detection/alerts/{MISSING}/incident/", INCIDENT_KEEPERS & TRIAGERS, 404),
     ("post", f"/detection/alerts/{MISSING}/incident/link/", INCIDENT_KEEPERS & TRIAGERS, 404),
+    ("get", f"/detection/alerts/{MISSING}/patients/", TRIAGERS, 404),
+    ("get", f"/detection/alerts/{MISSING}/patients.csv", TRIAGERS & AUDIT_EXPORTERS, 404),
     ("get", "/detection/reviews/", REVIEWERS, 200),
     ("post", f"/detection/reviews/{MISSING}/", REVIEWERS, 404),
     ("get", "/detection/rules/", CONFIGURERS, 200),
@@ -46,6 +49,8 @@ ROUTES = [
     ("get", "/incidents/", INCIDENT_KEEPERS, 200),
     ("get", f"/incidents/{MISSING}/", INCIDENT_KEEPERS, 404),
     ("post", f"/incidents/{MISSING}/status/", INCIDENT_KEEPERS, 404),
+    ("get", f"/incidents/{MISSING}/patients/", INCIDENT_KEEPERS, 404),
+    ("get", f"/incidents/{MISSING}/patients.csv", INCIDENT_KEEPERS & AUDIT_EXPORTERS, 404),
 ]
 
 
@@ -85,6 +90,8 @@ def test_every_detection_route_is_in_this_matrix():
         "detection:alert_contain",
         "detection:alert_incident",
         "detection:alert_incident_link",
+        "detection:alert_patients",
+        "detection:alert_patients_csv",
         "detection:reviews",
         "detection:review_decide",
         "detection:rules",
@@ -92,6 +99,8 @@ def test_every_detection_route_is_in_this_matrix():
         "incidents:list",
         "incidents:detail",
         "incidents:status",
+        "incidents:patients",
+        "incidents:patients_csv",
     }
 
 

@@ -14,6 +14,7 @@ calls `reveal` / `decrypt_field` (tests/architecture/test_one_door.py).
 The API is documented in docs/clinical.md.
 """
 
+from safeward.clinical.gateway._breach import breach_scope_identifiers
 from safeward.clinical.gateway._breakglass import (
     break_glass_active,
     break_glass_end,
@@ -91,6 +92,7 @@ __all__ = [
     "appointment_book",
     "appointment_cancel",
     "appointment_check_in",
+    "breach_scope_identifiers",
     "break_glass_active",
     "break_glass_end",
     "break_glass_end_for_user",

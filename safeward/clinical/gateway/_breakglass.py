@@ -221,6 +221,7 @@ def break_glass_review_queue(
             resource_type="BreakGlassGrant",
             fields=["break_glass.justification", "break_glass.review_note"] if grants else (),
             detail={"queue": status, "grants": [v.id for v in views]},
+            patient_ids=[v.patient_id for v in views],
         )
     return views
 

@@ -277,9 +277,12 @@ def record(
     fields: Iterable[str] = (),
     reason: str = "",
     detail: dict[str, Any] | None = None,
+    patient_ids: Iterable[str] = (),
 ) -> None:
     """One audit event, in the caller's transaction. An access under
-    break-glass is recorded with purpose ETREAT and the grant's id."""
+    break-glass is recorded with purpose ETREAT and the grant's id.
+    `patient_ids`: every patient an event about several discloses (indexed
+    for each patient's accounting of disclosures, ADR 0208)."""
     extra: dict[str, Any] = dict(detail or {})
     if decision is not None:
         extra.setdefault("decision", decision.reason)
@@ -307,6 +310,7 @@ def record(
         fields=fields,
         detail=extra,
         source="import" if isinstance(actor, SystemActor) else "",
+        patient_ids=patient_ids,
     )
 
 

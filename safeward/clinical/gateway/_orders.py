@@ -121,8 +121,8 @@ def lab_worklist(
                 "orders": len(items),
                 "withheld": withheld,
                 "capped": capped,
-                "patients": list(shown_patients),
             },
+            patient_ids=list(shown_patients),
         )
     return LabWorklist(items=items, withheld=withheld, capped=capped)
 

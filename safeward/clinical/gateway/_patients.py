@@ -70,7 +70,7 @@ from safeward.clinical.types import (
     SearchPage,
     SessionContext,
 )
-from safeward.crypto.fields import BlindIndexField, BlindPrefixField, blind_filter
+from safeward.crypto.fields import BlindIndexField, BlindPrefixField, blind_filter, compute_blind_index
 from safeward.crypto.normalise import normalise
 
 SEARCH_CAP = 100
@@ -245,6 +245,28 @@ def _name_confirmed(patient: Patient, words: list[str]) -> bool:
     return all(any(n.startswith(w) for n in names) for w in long_words)
 
 
+# A search's name query in its audit event: a 2-byte keyed tag (ADR 0728). It
+# tells detection that two searches used different names (name-prefix
+# probing) and is too short to name anybody.
+NAME_TAG_SCOPE = "audit.search.name_tag"
+NAME_TAG_BYTES = 2
+
+
+def _name_probe(words: list[str]) -> dict[str, Any]:
+    if not words:
+        return {}
+    tag = compute_blind_index(" ".join(words), normaliser="name", scope=NAME_TAG_SCOPE, size=NAME_TAG_BYTES)
+    return {"name_shortest": min(len(word) for word in words), "name_tag": tag.hex()}
+
+
+def _specific(
+    *, mrn: str | None, name: str | None, birth_date: dt.date | None, national_id: str | None
+) -> bool:
+    """Criteria that single out a person: an identifier, or a name with the
+    date of birth. A name (or a birth date) alone matches a crowd."""
+    return bool(mrn or national_id or (name and birth_date))
+
+
 def patient_search(
     *,
     actor: Actor,
@@ -260,7 +282,17 @@ def patient_search(
     """Patients by MRN, partial name (each word a prefix of a given or family
     name), date of birth and national id, combined with AND. At most
     SEARCH_CAP matches, paginated. Audited with the kinds of criteria used
-    (never their values) and the ids of the patients shown."""
+    (never their values) and every patient shown (indexed per patient, ADR 0208).
+
+    Criteria that do not single out a person (a name without the date of
+    birth, a date of birth alone) find only patients the caller has a care
+    relationship or an active break-glass grant with; everybody else needs
+    the date of birth or an identifier (`SearchPage.narrowed` is set for
+    every such search, whether or not anybody was left out, so it reveals
+    nothing; ADR 0728).
+    The policy decides on every candidate before anything of it is
+    decrypted: a name is read back (to confirm a query word longer than the
+    prefix tokens) only for candidates the caller may see."""
     criteria = {"mrn": mrn, "name": name, "birth_date": birth_date, "national_id": national_id}
     used = sorted(kind for kind, value in criteria.items() if value not in (None, ""))
     if not used:
@@ -295,27 +327,41 @@ def patient_search(
             query &= name_query
     except ValidationError as error:
         raise InvalidInput({"query": error.messages[0] if error.messages else "Invalid search."}) from None
+    specific = _specific(mrn=mrn, name=name, birth_date=birth_date, national_id=national_id)
     with transaction.atomic():
-        candidates = list(Patient.objects.filter(query).order_by("created_at", "id")[: SEARCH_CAP + 1])
+        candidates = list(
+            Patient.objects.filter(query)
+            .defer(*_SEARCH_COLUMNS)
+            .order_by("created_at", "id")[: SEARCH_CAP + 1]
+        )
         capped = len(candidates) > SEARCH_CAP
-        matches = [p for p in candidates[:SEARCH_CAP] if _name_confirmed(p, words)]
-        start = (page - 1) * page_size
-        shown = matches[start : start + page_size]
-        facts = facts_for(actor, [p.pk for p in shown])
-        results: list[PatientView] = []
-        for patient in shown:
+        candidates = candidates[:SEARCH_CAP]
+        facts = facts_for(actor, [p.pk for p in candidates])
+        decided: list[tuple[Patient, Decision]] = []
+        for patient in candidates:
+            known = facts[patient.pk]
+            if not specific and not (known.relationships or known.grant_id):
+                continue
             decision = _decide(
                 actor=actor,
                 session=session,
                 purpose=purpose,
                 patient=patient,
-                facts=facts[patient.pk],
+                facts=known,
                 action=Action.SEARCH,
             )
-            if decision.permitted:
-                results.append(patient_view(patient, decision.sections))
-            elif decision.effect is Effect.BREAK_GLASS:
-                results.append(PatientView(id=str(patient.pk), sections=frozenset(), restricted=True))
+            if decision.permitted or decision.effect is Effect.BREAK_GLASS:
+                decided.append((patient, decision))
+        # Only a permitted candidate's name is decrypted to confirm a long word;
+        # a restricted one stays a placeholder, confirmed or not.
+        matches = [(p, d) for p, d in decided if not d.permitted or _name_confirmed(p, words)]
+        start = (page - 1) * page_size
+        results = [
+            patient_view(patient, decision.sections)
+            if decision.permitted
+            else PatientView(id=str(patient.pk), sections=frozenset(), restricted=True)
+            for patient, decision in matches[start : start + page_size]
+        ]
         record(
             action=AuditAction.SEARCH,
             actor=actor,
@@ -327,10 +373,18 @@ def patient_search(
                 "results": len(results),
                 "page": page,
                 "capped": capped,
-                "patients": [r.id for r in results if not r.restricted],
+                "narrowed": not specific,
+                **_name_probe(words),
             },
+            patient_ids=[r.id for r in results if not r.restricted],
         )
-    return SearchPage(results=results, page=page, has_next=len(matches) > start + page_size, capped=capped)
+    return SearchPage(
+        results=results,
+        page=page,
+        has_next=len(matches) > start + page_size,
+        capped=capped,
+        narrowed=not specific,
+    )
 
 
 # --- registration ---------------------------------------------------------------------------

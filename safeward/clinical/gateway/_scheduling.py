@@ -202,10 +202,8 @@ def schedule_day(
             resource_type="Schedule",
             resource_id=str(department_id),
             fields=audit_fields([Section.DEMOGRAPHICS, Section.APPOINTMENTS]) if patients else (),
-            detail={
-                "day": day.isoformat(),
-                "patients": sorted(str(pid) for pid, v in shown.items() if not v.restricted),
-            },
+            detail={"day": day.isoformat()},
+            patient_ids=[str(pid) for pid, v in shown.items() if not v.restricted],
         )
     return result
 

@@ -268,15 +268,15 @@ class Command(BaseCommand):
             self.stdout.write(f"# {key_id}\n{pem}")
 
     def do_db_role(self, *, role: str, **_: Any) -> None:
-        from safeward.audit.dbguard import APPEND_ONLY_TABLES
+        from safeward.audit.dbguard import APPEND_ONLY_TABLES, LINK_TABLE
 
         if not role.replace("_", "").isalnum():
             raise CommandError("the role name may hold letters, digits and underscores only")
-        tables = ", ".join(APPEND_ONLY_TABLES)
+        tables = ", ".join((*APPEND_ONLY_TABLES, LINK_TABLE))
         self.stdout.write(
             f"-- Run as the database owner. The application connects as {role}.\n"
             f"REVOKE UPDATE, DELETE, TRUNCATE ON {tables} FROM {role};\n"
             f"GRANT SELECT, INSERT ON {tables} TO {role};\n"
-            f"GRANT USAGE ON SEQUENCE audit_auditevent_seq TO {role};\n"
+            f"GRANT USAGE ON SEQUENCE audit_auditevent_seq, {LINK_TABLE}_seq TO {role};\n"
             f"GRANT SELECT, INSERT, UPDATE ON audit_auditexportcursor TO {role};\n"
         )

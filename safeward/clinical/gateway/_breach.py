@@ -1,0 +1,68 @@
+"""Breach scope: the medical record numbers of the patients an alert or an
+incident names, for the security and privacy officers' export (ADR 0729).
+
+Officers hold no clinical role, so the policy's clinical gate would refuse
+them; this door opens for the audit-export permission together with alert
+triage or incident management, decrypts the MRN only (the identifier a
+notification needs to be looked up, nothing of the chart), and records one
+EXPORT event that indexes every patient, so each patient's accounting of
+disclosures shows that their record number left in a breach-scope file."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from safeward.audit.vocabulary import Action as AuditAction
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical.gateway._core import plain, record, subject_for
+from safeward.clinical.models import Patient
+from safeward.clinical.types import Forbidden, InvalidInput, SessionContext
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+
+# Who may take the scope out: an officer who exports audit data and works the
+# alert or the incident the scope comes from.
+_SCOPE_PERMISSIONS = {
+    "alert": Perm.DETECTION_ALERT_TRIAGE,
+    "incident": Perm.INCIDENT_RECORD_MANAGE,
+}
+_CHUNK = 2000
+
+
+def breach_scope_identifiers(
+    *, actor: User, session: SessionContext, scope: str, scope_id: int, patient_ids: Iterable[str]
+) -> dict[str, str]:
+    """{patient id: MRN} for the patients of alert or incident `scope_id`
+    (ids that are not a patient are left out). One EXPORT audit event,
+    purpose HSYSADMIN, resource `BreachScope` `<scope>:<id>`, field `mrn`."""
+    needed = _SCOPE_PERMISSIONS.get(scope)
+    if needed is None:
+        raise InvalidInput({"scope": "Not one of the allowed values."})
+    subject = subject_for(actor)
+    if not (subject.has(Perm.AUDIT_REPORT_EXPORT) and subject.has(needed)):
+        raise Forbidden
+    wanted: list[uuid.UUID] = []
+    for value in patient_ids:
+        try:
+            wanted.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    found: dict[str, str] = {}
+    with transaction.atomic():
+        for start in range(0, len(wanted), _CHUNK):
+            for patient in Patient.objects.filter(pk__in=wanted[start : start + _CHUNK]).only("id", "mrn"):
+                found[str(patient.pk)] = plain(patient, "mrn")
+        record(
+            action=AuditAction.EXPORT,
+            actor=actor,
+            purpose=PurposeOfUse.SECURITY,
+            resource_type="BreachScope",
+            resource_id=f"{scope}:{scope_id}",
+            fields=["mrn"] if found else (),
+            detail={"patients_requested": len(wanted), "patients_found": len(found)},
+            patient_ids=list(found),
+        )
+    return found

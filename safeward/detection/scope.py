@@ -1,0 +1,167 @@
+"""The patients an alert or an incident is about (ADR 0729): every patient
+named by an evidence event, directly or among the several a search page or a
+clinic day showed (the audit trail's per-patient index, ADR 0208). Listed
+in full, in pages, counted, and exported to CSV; pseudonymous ids only,
+except in the CSV, whose record numbers come from the clinical gateway's
+breach-scope door (audited there as an export of each patient's MRN)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import urlencode
+
+from django.db import transaction
+from django.db.models import Count, Max, Min
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+
+from safeward import clock
+from safeward.audit.models import AuditEvent, AuditEventPatient
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action, PurposeOfUse
+from safeward.clinical.gateway import breach_scope_identifiers
+from safeward.clinical.types import SessionContext
+from safeward.detection.models import AlertEvidence
+from safeward.detection.queue import alerts_of_incident
+from safeward.identity.models import User
+
+PAGE_SIZE = 100
+_PATIENT_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+CSV_COLUMNS = ("patient_id", "mrn", "events", "first_access_utc", "last_access_utc")
+
+
+@dataclass(frozen=True)
+class ScopedPatient:
+    patient_id: str
+    events: int
+    first_at: dt.datetime
+    last_at: dt.datetime
+
+
+def scope_patients(*, alert_ids: Iterable[int]) -> list[ScopedPatient]:
+    """Every patient of these alerts, by patient id, with how many evidence
+    events touched each and when. Two grouped reads, over the evidence's
+    events and over their per-patient index; evidence archived out of the
+    live trail no longer counts (it is in the archive)."""
+    evidence = AlertEvidence.objects.filter(alert_id__in=list(alert_ids)).values("event_id")
+    merged: dict[str, tuple[int, dt.datetime, dt.datetime]] = {}
+    groups = (
+        AuditEvent.objects.filter(pk__in=evidence).exclude(patient_id="").values("patient_id"),
+        AuditEventPatient.objects.filter(event_id__in=evidence).values("patient_id"),
+    )
+    for grouped in groups:
+        rows = grouped.order_by().annotate(n=Count("id"), first=Min("occurred_at"), last=Max("occurred_at"))
+        for patient_id, count, first, last in rows.values_list("patient_id", "n", "first", "last"):
+            before = merged.get(patient_id)
+            if before is None:
+                merged[patient_id] = (count, first, last)
+            else:
+                merged[patient_id] = (before[0] + count, min(before[1], first), max(before[2], last))
+    return [ScopedPatient(pid, *merged[pid]) for pid in sorted(merged)]
+
+
+def scope_page(
+    patients: list[ScopedPatient], *, after: str, size: int = PAGE_SIZE
+) -> tuple[list[ScopedPatient], str | None]:
+    """The page after patient id `after` (keyset on the sorted ids) and the
+    id the next page starts after (None: last page)."""
+    rest = [patient for patient in patients if patient.patient_id > after] if after else patients
+    page = rest[:size]
+    return page, (page[-1].patient_id if len(rest) > size else None)
+
+
+def scope_render(
+    request: HttpRequest,
+    *,
+    actor: User,
+    scope: str,
+    scope_id: int,
+    heading: str,
+    back_url: str,
+    csv_url: str,
+) -> HttpResponse:
+    """The scope's page: the count, one page of patients, the next-page link.
+    Reading it reads the audit trail, so the read is recorded."""
+    after = request.GET.get("after", "")
+    context: dict[str, object] = {"heading": heading, "back_url": back_url, "csv_url": csv_url}
+    if after and not _PATIENT_ID.match(after):
+        context["error"] = "The page link is not valid; start from the first page."
+        return render(request, "detection/patients.html", context, status=400)
+    alert_ids = scope_alert_ids(scope=scope, scope_id=scope_id)
+    patients = scope_patients(alert_ids=alert_ids)
+    rows, next_after = scope_page(patients, after=after)
+    with transaction.atomic():
+        audit_record(
+            action=Action.READ,
+            actor=actor,
+            resource_type="BreachScope",
+            resource_id=f"{scope}:{scope_id}",
+            purpose=PurposeOfUse.SECURITY,
+            detail={"patients": len(patients), "shown": len(rows)},
+        )
+    context.update(
+        total=len(patients),
+        alerts=len(alert_ids),
+        rows=rows,
+        paged=bool(after),
+        next_after=next_after,
+        next_query=urlencode({"after": next_after}) if next_after else "",
+    )
+    return render(request, "detection/patients.html", context)
+
+
+def _csv_safe(value: object) -> str:
+    """Spreadsheets run cells that start with = + - @ as formulas."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def scope_csv(*, actor: User, session: SessionContext, scope: str, scope_id: int) -> HttpResponse:
+    """The scope as CSV with each patient's MRN from the gateway (which
+    records the export); streamed, every patient one row."""
+    patients = scope_patients(alert_ids=scope_alert_ids(scope=scope, scope_id=scope_id))
+    mrns = breach_scope_identifiers(
+        actor=actor,
+        session=session,
+        scope=scope,
+        scope_id=scope_id,
+        patient_ids=[patient.patient_id for patient in patients],
+    )
+
+    def lines() -> Iterator[str]:
+        writer = csv.writer(_Echo())
+        yield writer.writerow(CSV_COLUMNS)
+        for patient in patients:
+            values = (
+                patient.patient_id,
+                mrns.get(patient.patient_id, ""),
+                patient.events,
+                patient.first_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+                patient.last_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            )
+            yield writer.writerow([_csv_safe(value) for value in values])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = (
+        f'attachment; filename="safeward-{scope}-{scope_id}-patients-{stamp}.csv"'
+    )
+    # Streamed; the permission decorators pass any response through.
+    return cast(HttpResponse, response)
+
+
+def scope_alert_ids(*, scope: str, scope_id: int) -> list[int]:
+    """The alerts a scope covers: the alert itself, or an incident's alerts."""
+    if scope == "alert":
+        return [scope_id]
+    return [int(alert.pk) for alert in alerts_of_incident(incident_id=scope_id)]
