@@ -18,8 +18,8 @@ from safeward.crypto import conf
 from safeward.crypto.errors import KeyOperationRefused
 from safeward.crypto.keyring import Purpose, create_key, ensure_keys, keyring
 from safeward.crypto.models import DataKey
-from safeward.crypto.selectors import keyring_status
-from safeward.crypto.stores import all_stores
+from safeward.crypto.selectors import COUNTED, keyring_status
+from safeward.crypto.stores import stores_of
 
 if TYPE_CHECKING:
     from safeward.identity.models import User
@@ -99,8 +99,12 @@ def key_rotate(*, actor: Actor, purpose: str = Purpose.DATA) -> DataKey:
     return key
 
 
-def retire_grace() -> dt.timedelta:
-    return dt.timedelta(seconds=2 * conf.keyring_refresh_seconds())
+def retire_grace(purpose: str = Purpose.DATA) -> dt.timedelta:
+    """How long a key must have been out of primary use before it retires:
+    twice the keyring refresh (a process with a stale cache may still encrypt
+    with it) or the longest lifetime of a registered transient token kind."""
+    lifetimes = [store.lifetime for store in stores_of(purpose) if store.lifetime is not None]
+    return max([dt.timedelta(seconds=2 * conf.keyring_refresh_seconds()), *lifetimes])
 
 
 def key_retire(*, actor: Actor, version: int, purpose: str = Purpose.DATA) -> DataKey:
@@ -113,7 +117,7 @@ def key_retire(*, actor: Actor, version: int, purpose: str = Purpose.DATA) -> Da
         raise _refuse(actor, "retire", f"{purpose} key v{version} is already retired.", **detail)
     if key.state == DataKey.State.PRIMARY:
         raise _refuse(actor, "retire", f"{purpose} key v{version} is the primary; rotate first.", **detail)
-    if purpose == Purpose.DATA:
+    if purpose in COUNTED:
         protects = keyring_status().key(purpose, version).protects
         if protects:
             raise _refuse(
@@ -123,12 +127,13 @@ def key_retire(*, actor: Actor, version: int, purpose: str = Purpose.DATA) -> Da
                 protects=protects,
                 **detail,
             )
-    if key.demoted_at is not None and clock.now() - key.demoted_at < retire_grace():
+    if key.demoted_at is not None and clock.now() - key.demoted_at < retire_grace(purpose):
         raise _refuse(
             actor,
             "retire",
-            f"{purpose} key v{version} stopped being primary less than {retire_grace().seconds} s ago; "
-            "a running process may still be encrypting with it. Try again shortly.",
+            f"{purpose} key v{version} stopped being primary less than {int(retire_grace(purpose).total_seconds())} "
+            "s ago; a running process may still be encrypting with it, or a token it sealed may still be "
+            "in use. Try again later.",
             **detail,
         )
     with transaction.atomic():
@@ -167,7 +172,7 @@ def keys_reencrypt(
     ring = keyring()
     ring.refresh()
     primary = ring.primary()
-    stores = all_stores()
+    stores = stores_of(Purpose.DATA)
     pending = sum(store.pending(primary.key_id) for store in stores)
     with transaction.atomic():
         _record(

@@ -16,6 +16,23 @@ def _ensure_rules(sender: AppConfig, **kwargs: Any) -> None:
         rules_ensure_defaults()
 
 
+def _register_webhook_secret() -> None:
+    """The alert webhook's shared secret may be a sealed token in the
+    environment: counted, so a data key is not retired from under it."""
+    from safeward.crypto.registry import register_store
+    from safeward.crypto.stores import EnvironmentSecretStore
+    from safeward.detection.notifications import WEBHOOK_SECRET_PURPOSE, webhook_secret_setting
+
+    register_store(
+        EnvironmentSecretStore(
+            setting="SAFEWARD_ALERT_WEBHOOK_SECRET",
+            secret_purpose=WEBHOOK_SECRET_PURPOSE,
+            read=webhook_secret_setting,
+            writers=("safeward.crypto.management.commands.keys",),
+        )
+    )
+
+
 class DetectionConfig(AppConfig):
     name = "safeward.detection"
     label = "detection"
@@ -25,3 +42,4 @@ class DetectionConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         post_migrate.connect(_ensure_rules, sender=self, dispatch_uid="safeward.detection.rules")
+        _register_webhook_secret()
