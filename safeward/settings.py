@@ -225,6 +225,9 @@ SAFEWARD_SESSION_ABSOLUTE_HOURS = env.integer(
 SAFEWARD_STEP_UP_MINUTES = env.integer("SAFEWARD_STEP_UP_MINUTES", 5, minimum=1, maximum=60)
 SAFEWARD_REMOTE_MFA_WINDOW_MINUTES = env.integer("SAFEWARD_REMOTE_MFA_WINDOW_MINUTES", 60, minimum=1)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Flash messages live in the database-backed session, never in a cookie (a
+# signed cookie is readable by whoever holds it); they carry no PHI either.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_AGE = SAFEWARD_SESSION_ABSOLUTE_HOURS * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
