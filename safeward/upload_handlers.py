@@ -20,7 +20,12 @@ class CappedMemoryUploadHandler(MemoryFileUploadHandler):
     """Every file of a request in memory, up to SAFEWARD_UPLOAD_MAX_BYTES in total."""
 
     def handle_raw_input(
-        self, input_data: Any, META: Any, content_length: int, boundary: bytes, encoding: str | None = None
+        self,
+        input_data: Any,
+        META: Any,  # noqa: N803 - Django's parameter name
+        content_length: int,
+        boundary: str,
+        encoding: str | None = None,
     ) -> None:
         self.activated = True  # whatever the size: there is no spooling handler behind this one
         self.received = 0

@@ -216,7 +216,7 @@ def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Written whole under another name, then renamed: never half a manifest."""
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    temporary.replace(path)
 
 
 def _sha256_file(path: Path) -> str:
@@ -246,7 +246,7 @@ def _replace_reencrypted(new: Path, target: Path) -> None:
     manifest["file_sha256"] = _sha256_file(new)
     _sign_manifest(manifest)
     _write_manifest(manifest_path, manifest)
-    os.replace(new, target)
+    new.replace(target)
 
 
 def archive_files_store() -> FileStreamStore:

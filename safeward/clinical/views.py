@@ -672,7 +672,9 @@ def order_result(request: HttpRequest, patient_id: uuid.UUID, order_id: uuid.UUI
         else:
             flag = lab_catalog.interpret(result.code, result.unit, result.value)
             note = f" Flag: {flag.label}." if flag is not None and flag.abnormal else ""
-            messages.success(request, f"Result saved.{note}")  # the value stays on the chart, not in a message
+            messages.success(
+                request, f"Result saved.{note}"
+            )  # the value stays on the chart, not in a message
             return redirect(back)
     return _page(request, "clinical/result_form.html", {"form": form}, status=400)
 

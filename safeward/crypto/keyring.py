@@ -219,6 +219,16 @@ class Keyring:
                 )
             return self._keys[key_id]
 
+    def usable(self, purpose: str) -> list[LoadedKey]:
+        """Every key of `purpose` that is not retired, the primary first (a
+        search during a blind-index rotation asks under each of them)."""
+        primary = self.primary(purpose)
+        others = sorted(
+            (k for k in self._keys.values() if k.purpose == purpose and k.key_id != primary.key_id),
+            key=lambda k: -k.version,
+        )
+        return [primary, *others]
+
     def get(self, key_id: int) -> LoadedKey:
         key = self._keys.get(key_id)  # the hot path: no lock
         if key is not None:

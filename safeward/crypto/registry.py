@@ -36,17 +36,34 @@ ProgressCallback = Callable[[int], None]
 class CiphertextStore(Protocol):
     """Where values encrypted under one keyring purpose live."""
 
-    label: str
-    purpose: str  # the keyring purpose whose versions protect it ("data" or "blind_index")
-    # Associated-data prefixes of the encrypted streams it owns (safeward.crypto.streams).
-    stream_prefixes: tuple[bytes, ...]
-    # Purposes of the secret tokens it owns (safeward.crypto.secrets).
-    secret_purposes: tuple[str, ...]
-    # Modules that create its ciphertext: the registry test matches them against call sites.
-    writers: tuple[str, ...]
-    # Values that live at most this long and cannot be counted (e.g. paging cursors):
-    # a key retires only once it has been out of use for longer.
-    lifetime: dt.timedelta | None
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def purpose(self) -> str:
+        """The keyring purpose whose versions protect it ("data" or "blind_index")."""
+        ...
+
+    @property
+    def stream_prefixes(self) -> tuple[bytes, ...]:
+        """Associated-data prefixes of the encrypted streams it owns (safeward.crypto.streams)."""
+        ...
+
+    @property
+    def secret_purposes(self) -> tuple[str, ...]:
+        """Purposes of the secret tokens it owns (safeward.crypto.secrets)."""
+        ...
+
+    @property
+    def writers(self) -> tuple[str, ...]:
+        """Modules that create its ciphertext: the registry test matches them against call sites."""
+        ...
+
+    @property
+    def lifetime(self) -> dt.timedelta | None:
+        """For values that live at most this long and cannot be counted (paging
+        cursors): a key retires only once it has been out of use for longer."""
+        ...
 
     def counts(self) -> dict[str, Counter[int]]:
         """Stored values per key id, per part (column, folder...) of the store."""

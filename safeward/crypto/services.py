@@ -24,7 +24,7 @@ from safeward.crypto.stores import stores_of
 if TYPE_CHECKING:
     from safeward.identity.models import User
 
-ROTATABLE = (Purpose.DATA, Purpose.SIGNING)
+ROTATABLE = (Purpose.DATA, Purpose.BLIND_INDEX, Purpose.SIGNING)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,15 +72,11 @@ def keys_ensure(*, actor: Actor) -> list[DataKey]:
 
 
 def key_rotate(*, actor: Actor, purpose: str = Purpose.DATA) -> DataKey:
-    """A new primary key of `purpose`; the previous one stays active (decrypt only)."""
+    """A new primary key of `purpose`; the previous one stays active (data:
+    decrypt only; blind index: searched too, until `keys reencrypt` has
+    recomputed every index under the new key)."""
     if purpose not in ROTATABLE:
-        raise _refuse(
-            actor,
-            "rotate",
-            f"{purpose} keys do not rotate with `keys rotate`: "
-            "every blind index would have to be recomputed.",
-            purpose=purpose,
-        )
+        raise _refuse(actor, "rotate", f"There are no {purpose} keys.", purpose=purpose)
     ring = keyring()
     with transaction.atomic():
         previous = (
@@ -131,9 +127,9 @@ def key_retire(*, actor: Actor, version: int, purpose: str = Purpose.DATA) -> Da
         raise _refuse(
             actor,
             "retire",
-            f"{purpose} key v{version} stopped being primary less than {int(retire_grace(purpose).total_seconds())} "
-            "s ago; a running process may still be encrypting with it, or a token it sealed may still be "
-            "in use. Try again later.",
+            f"{purpose} key v{version} stopped being primary less than "
+            f"{int(retire_grace(purpose).total_seconds())} s ago; a running process may still be "
+            "encrypting with it, or a token it sealed may still be in use. Try again later.",
             **detail,
         )
     with transaction.atomic():
@@ -164,16 +160,22 @@ def keys_reencrypt(
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> ReencryptResult:
-    """Move every value to the primary data key, batch by batch. Safe to
-    interrupt at any point and to run while SafeWard serves: each batch is
-    its own short transaction and each row a compare-and-swap."""
+    """Move every value to the primary key of its purpose, batch by batch:
+    ciphertexts to the primary data key, blind indexes and prefix tokens
+    recomputed under the primary blind-index key. Safe to interrupt at any
+    point and to run while SafeWard serves: each batch is its own short
+    transaction and each row a compare-and-swap."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     ring = keyring()
     ring.refresh()
     primary = ring.primary()
-    stores = stores_of(Purpose.DATA)
-    pending = sum(store.pending(primary.key_id) for store in stores)
+    stores = [*stores_of(Purpose.DATA), *stores_of(Purpose.BLIND_INDEX)]
+
+    def still_pending() -> int:
+        return sum(store.pending(ring.primary(store.purpose).key_id) for store in stores)
+
+    pending = still_pending()
     with transaction.atomic():
         _record(
             actor, "reencrypt", key=DataKey.objects.get(key_id=primary.key_id), stage="start", pending=pending
@@ -186,7 +188,7 @@ def keys_reencrypt(
             for count in store.reencrypt(batch_size=batch_size, on_batch=on_batch or (lambda n: None)):
                 moved += count
     finally:
-        remaining = sum(store.pending(ring.primary().key_id) for store in stores)
+        remaining = still_pending()
         with transaction.atomic():
             _record(
                 actor,

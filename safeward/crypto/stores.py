@@ -41,10 +41,22 @@ from django.db import connection, models, transaction
 
 from safeward.crypto import registry
 from safeward.crypto.errors import IntegrityError
-from safeward.crypto.fields import EncryptedField, encrypted_fields
+from safeward.crypto.fields import (
+    INDEX_BYTES,
+    PREFIX_MARKER,
+    BlindIndexField,
+    BlindPrefixField,
+    EncryptedField,
+    blind_fields,
+    encrypted_fields,
+    index_marker,
+    prefix_marker,
+)
 from safeward.crypto.keyring import Purpose, keyring
+from safeward.crypto.models import DataKey
 from safeward.crypto.registry import CiphertextStore, ProgressCallback
 from safeward.crypto.secrets import is_secret_token, reseal_secret, secret_key_id
+
 
 def _qn(name: str) -> str:
     return connection.ops.quote_name(name)
@@ -269,7 +281,8 @@ class JSONSecretStore:
             value = data.get(key)
             if isinstance(value, list):
                 new_list = [
-                    reseal_secret(v, purpose=self.secret_purpose) if is_secret_token(v) else None for v in value
+                    reseal_secret(v, purpose=self.secret_purpose) if is_secret_token(v) else None
+                    for v in value
                 ]
                 if any(n is not None for n in new_list):
                     data[key] = [n if n is not None else v for n, v in zip(new_list, value, strict=True)]
@@ -299,12 +312,195 @@ class JSONSecretStore:
             yield moved
 
 
+def _first_blind_key_id() -> int:
+    """Indexes without a marker were made by blind-index key v1."""
+    key_id = (
+        DataKey.objects.filter(purpose=Purpose.BLIND_INDEX, version=1)
+        .values_list("key_id", flat=True)
+        .first()
+    )
+    return int(key_id or 0)
+
+
+@dataclasses.dataclass
+class BlindIndexStore:
+    """The blind indexes and prefix tokens of one model, under the blind-index
+    keys. Which key made a value is in its marker (none: key v1); moving a
+    row means decrypting its sources and computing its indexes under the
+    primary, written with a compare-and-swap on the old indexes (an edit by
+    the application meanwhile already wrote them under the primary)."""
+
+    model: type[models.Model]
+    fields: list[BlindIndexField | BlindPrefixField]
+
+    purpose = Purpose.BLIND_INDEX
+    stream_prefixes: tuple[bytes, ...] = ()
+    secret_purposes: tuple[str, ...] = ()
+    writers: tuple[str, ...] = ()
+    lifetime: dt.timedelta | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.model._meta.label} (blind indexes)"
+
+    @staticmethod
+    def _marker_expr(field: BlindIndexField | BlindPrefixField) -> str:
+        column = _qn(_column(field))
+        if isinstance(field, BlindIndexField):
+            return f"CASE WHEN LENGTH({column}) = {INDEX_BYTES} THEN NULL ELSE SUBSTR({column}, 1, 4) END"
+        return (
+            f"CASE WHEN SUBSTR({column}, 1, 1) = '{PREFIX_MARKER}' THEN SUBSTR({column}, 2, 8) ELSE NULL END"
+        )
+
+    @staticmethod
+    def _present(field: BlindIndexField | BlindPrefixField) -> str:
+        column = _qn(_column(field))
+        return f"{column} IS NOT NULL" + (
+            f" AND {column} <> ''" if isinstance(field, BlindPrefixField) else ""
+        )
+
+    def counts(self) -> dict[str, Counter[int]]:
+        table = _qn(self.model._meta.db_table)
+        legacy = _first_blind_key_id()
+        result: dict[str, Counter[int]] = {}
+        with connection.cursor() as cursor:
+            for field in self.fields:
+                cursor.execute(
+                    f"SELECT {self._marker_expr(field)}, COUNT(*) FROM {table} "  # noqa: S608
+                    f"WHERE {self._present(field)} GROUP BY 1"
+                )
+                counts: Counter[int] = Counter()
+                for marker, n in cursor.fetchall():
+                    if marker is None:
+                        counts[legacy] += n
+                    elif isinstance(marker, str):
+                        counts[int(marker, 16)] += n
+                    else:
+                        counts[int.from_bytes(bytes(marker), "big")] += n
+                result[f"{self.model._meta.label}.{field.name}"] = counts
+        return result
+
+    def pending(self, primary_key_id: int) -> int:
+        return _not_under(self.counts(), primary_key_id)
+
+    def _stale_condition(self) -> tuple[str, list[Any]]:
+        primary = keyring().primary(Purpose.BLIND_INDEX)
+        parts, params = [], []
+        for field in self.fields:
+            expr = self._marker_expr(field)
+            marker: Any = (
+                index_marker(primary) if isinstance(field, BlindIndexField) else prefix_marker(primary)[1:]
+            )
+            if marker:
+                parts.append(f"({self._present(field)} AND ({expr} IS NULL OR {expr} <> %s))")
+                params.append(marker)
+            else:  # the primary is v1: only marked values are stale
+                parts.append(f"({self._present(field)} AND {expr} IS NOT NULL)")
+        return " OR ".join(parts), params
+
+    def reencrypt(self, *, batch_size: int, on_batch: ProgressCallback) -> Iterator[int]:
+        meta = self.model._meta
+        assert meta.pk is not None
+        pk = _qn(_column(meta.pk))
+        table = _qn(meta.db_table)
+        manager = self.model._base_manager
+        last: Any = None
+        while True:
+            condition, params = self._stale_condition()
+            after = ""
+            if last is not None:
+                after = f"{pk} > %s AND "
+                params.insert(0, last)
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT {pk} FROM {table} WHERE {after}({condition}) "  # noqa: S608
+                        f"ORDER BY {pk} LIMIT %s",
+                        [*params, batch_size],
+                    )
+                    pks = [row[0] for row in cursor.fetchall()]
+                if not pks:
+                    return
+                moved = 0
+                for instance in manager.filter(pk__in=pks):
+                    old = {f.attname: getattr(instance, f.attname) for f in self.fields}
+                    new = {f.attname: f.recompute(instance) for f in self.fields}
+                    changed = {name: value for name, value in new.items() if _differs(old[name], value)}
+                    if changed and manager.filter(pk=instance.pk, **_exactly(old)).update(**changed):
+                        moved += len(changed)
+                last = pks[-1]
+            on_batch(moved)
+            yield moved
+
+
+def _differs(old: Any, new: Any) -> bool:
+    return bool((bytes(old) if isinstance(old, memoryview) else old) != new)
+
+
+def _exactly(values: dict[str, Any]) -> dict[str, Any]:
+    """Filter arguments matching these exact column values (None as IS NULL)."""
+    return {
+        (f"{name}__isnull" if value is None else name): (True if value is None else value)
+        for name, value in values.items()
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredBlindValues:
+    """Blind-index values another app keeps in plain binary columns without
+    their plaintext (detection's staff match keys). Counted per key version,
+    so the old blind-index key does not retire from under them; they cannot
+    be recomputed here: whoever holds the plaintext enters them again."""
+
+    model_label: str
+    columns: tuple[str, ...]
+    writers: tuple[str, ...]
+    how_to_renew: str
+
+    purpose = Purpose.BLIND_INDEX
+    stream_prefixes: tuple[bytes, ...] = ()
+    secret_purposes: tuple[str, ...] = ()
+    lifetime: dt.timedelta | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.model_label} ({self.how_to_renew})"
+
+    def counts(self) -> dict[str, Counter[int]]:
+        model = apps.get_model(self.model_label)
+        legacy = _first_blind_key_id()
+        result: dict[str, Counter[int]] = {}
+        for column in self.columns:
+            counts: Counter[int] = Counter()
+            values = model._default_manager.exclude(**{f"{column}__isnull": True}).values_list(
+                column, flat=True
+            )
+            for value in values.iterator():
+                raw = bytes(value)
+                counts[legacy if len(raw) == INDEX_BYTES else int.from_bytes(raw[:4], "big")] += 1
+            result[f"{self.model_label}.{column} ({self.how_to_renew})"] = counts
+        return result
+
+    def pending(self, primary_key_id: int) -> int:
+        return _not_under(self.counts(), primary_key_id)
+
+    def reencrypt(self, *, batch_size: int, on_batch: ProgressCallback) -> Iterator[int]:
+        return iter(())
+
+
+def blind_index_stores() -> list[BlindIndexStore]:
+    grouped: dict[type[models.Model], list[BlindIndexField | BlindPrefixField]] = {}
+    for field in blind_fields():
+        grouped.setdefault(field.model, []).append(field)
+    return [BlindIndexStore(model, fields) for model, fields in grouped.items()]
+
+
 def _not_under(counts: dict[str, Counter[int]], primary_key_id: int) -> int:
     return sum(n for part in counts.values() for key_id, n in part.items() if key_id != primary_key_id)
 
 
 def _replace_file(new: Path, target: Path) -> None:
-    os.replace(new, target)
+    new.replace(target)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -444,7 +640,7 @@ class TransientSecrets:
 
 def all_stores() -> list[CiphertextStore]:
     """Every store: the ones found through the app registry, then the registered ones."""
-    return [*model_stores(), *registry.registered_stores()]
+    return [*model_stores(), *blind_index_stores(), *registry.registered_stores()]
 
 
 def stores_of(purpose: str) -> list[CiphertextStore]:

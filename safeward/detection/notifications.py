@@ -128,7 +128,7 @@ def notify_config() -> NotifyConfig:
     )
 
 
-WEBHOOK_SECRET_PURPOSE = "alert-webhook"
+WEBHOOK_SECRET_PURPOSE = "alert-webhook"  # noqa: S105 - a sealing purpose, not a secret
 
 
 def webhook_secret_setting() -> str:

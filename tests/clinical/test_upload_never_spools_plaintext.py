@@ -90,7 +90,7 @@ def test_the_handler_stops_a_request_past_the_cap(settings):
 
     settings.SAFEWARD_UPLOAD_MAX_BYTES = 100
     handler = CappedMemoryUploadHandler()
-    handler.handle_raw_input(None, {}, 10_000_000, b"boundary")
+    handler.handle_raw_input(None, {}, 10_000_000, "boundary")
     with pytest.raises(StopFutureHandlers):  # no other handler gets the file
         handler.new_file("file", "a.pdf", "application/pdf", None)
     assert handler.receive_data_chunk(b"x" * 100, 0) is None  # kept in memory

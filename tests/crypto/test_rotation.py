@@ -218,7 +218,7 @@ class TestCommand:
         text = self.run("status")
         assert "data" in text
         assert "primary" in text
-        assert "Every value is under the primary data key." in text
+        assert "Every value is under the primary data key" in text
         assert "rotate" not in text
         text = self.run("rotate")
         assert "data key v2" in text

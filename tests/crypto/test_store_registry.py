@@ -32,8 +32,9 @@ IMPLEMENTATION = {
     "safeward.crypto.stores",
     "safeward.crypto.streams",
 }
-# Calls that create ciphertext for a store: the calling module must be one of its writers.
-WRITING_CALLS = {"encrypt_stream", "encrypt_secret", "new_encrypting_stream"}
+# Calls that create ciphertext (or a stored blind-index value) for a store: the
+# calling module must be one of its writers.
+WRITING_CALLS = {"encrypt_stream", "encrypt_secret", "new_encrypting_stream", "compute_blind_index"}
 # Encryption that bypasses the keyring entirely: nothing could rotate it.
 RAW_PRIMITIVES = {"AESGCM", "AESGCMSIV", "ChaCha20Poly1305", "AESSIV", "AESOCB3", "AESCCM", "Fernet"}
 RAW_MODULES = ("tink.aead", "tink.streaming_aead", "tink.daead", "tink.hybrid", "cryptography.fernet")
@@ -60,9 +61,8 @@ def encryption_sites(source: str, module: str) -> list[tuple[str, int, str]]:
             imported = [f"{node.module}.{alias.name}" for alias in node.names]
             if any(name.startswith(RAW_MODULES) or name in RAW_MODULES for name in [node.module, *imported]):
                 sites.append((module, node.lineno, f"import from {node.module}"))
-        elif isinstance(node, ast.Import):
-            if any(alias.name.startswith(RAW_MODULES) for alias in node.names):
-                sites.append((module, node.lineno, "import of a Tink/Fernet module"))
+        elif isinstance(node, ast.Import) and any(alias.name.startswith(RAW_MODULES) for alias in node.names):
+            sites.append((module, node.lineno, "import of a Tink/Fernet module"))
     return sites
 
 

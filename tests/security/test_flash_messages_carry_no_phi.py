@@ -46,7 +46,8 @@ def cookies_sent(response) -> str:
     texts = [morsel.OutputString() for morsel in response.cookies.values()]
     if "messages" in response.cookies:
         storage = CookieStorage(RequestFactory().get("/"))
-        texts.extend(str(m) for m in storage._decode(response.cookies["messages"].value) or [])
+        decoded = storage._decode(response.cookies["messages"].value)  # type: ignore[attr-defined]  # private, unstubbed
+        texts.extend(str(m) for m in decoded or [])
     return " ".join(texts)
 
 
