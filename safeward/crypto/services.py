@@ -15,9 +15,10 @@ from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome
 from safeward.crypto import conf
-from safeward.crypto.errors import KeyOperationRefused
-from safeward.crypto.keyring import Purpose, create_key, ensure_keys, keyring
+from safeward.crypto.errors import KeyOperationRefused, KeyringError
+from safeward.crypto.keyring import Purpose, create_key, ensure_keys, keyring, wrap_associated_data
 from safeward.crypto.models import DataKey
+from safeward.crypto.providers import KeyProvider
 from safeward.crypto.selectors import COUNTED, keyring_status
 from safeward.crypto.stores import stores_of
 
@@ -199,3 +200,45 @@ def keys_reencrypt(
                 remaining=remaining,
             )
     return ReencryptResult(moved=moved, remaining=remaining, primary_version=ring.primary().version)
+
+
+def keys_rewrap(*, actor: Actor, new_provider: KeyProvider) -> int:
+    """Wrap every key of the keyring under the KEK `new_provider` holds, in one
+    transaction (all rows switch at once, or none), each new wrapping checked
+    by unwrapping it before the commit. The old KEK is not touched: keep it
+    until SafeWard has started with the new one. Returns the keys rewrapped."""
+    ring = keyring()
+    old_provider = ring.provider
+    detail = {
+        "from_provider": old_provider.name,
+        "from_kek": old_provider.fingerprint(),
+        "to_provider": new_provider.name,
+        "to_kek": new_provider.fingerprint(),
+    }
+    if (new_provider.name, new_provider.fingerprint()) == (old_provider.name, old_provider.fingerprint()):
+        raise _refuse(
+            actor, "rewrap", f"The new KEK is the one {old_provider.describe()} already holds.", **detail
+        )
+    with transaction.atomic():
+        rows = list(DataKey.objects.select_for_update().exclude(state=DataKey.State.RETIRED).order_by("pk"))
+        for row in rows:
+            material = ring.unwrap_key(
+                row.purpose,
+                row.version,
+                row.key_id,
+                bytes(row.wrapped_key),
+                row.provider,
+                row.kek_fingerprint,
+            )
+            associated_data = wrap_associated_data(row.purpose, row.key_id)
+            wrapped = new_provider.wrap(material, associated_data=associated_data)
+            if new_provider.unwrap(wrapped, associated_data=associated_data) != material:
+                raise KeyringError(
+                    f"{new_provider.describe()} did not give back the key it wrapped; nothing changed."
+                )
+            row.wrapped_key = wrapped
+            row.provider = new_provider.name
+            row.kek_fingerprint = new_provider.fingerprint()
+            row.save(update_fields=["wrapped_key", "provider", "kek_fingerprint"])
+        _record(actor, "rewrap", keys=len(rows), **detail)
+    return len(rows)

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safeward.crypto.errors import CryptoError
 from safeward.crypto.keyring import Purpose
+from safeward.crypto.providers import EnvKeyProvider, FileKeyProvider, KeyProvider
 from safeward.crypto.registry import registered_stores
 from safeward.crypto.secrets import encrypt_secret
 from safeward.crypto.selectors import COUNTED, keyring_status
-from safeward.crypto.services import ROTATABLE, Actor, key_retire, key_rotate, keys_ensure, keys_reencrypt
+from safeward.crypto.services import (
+    ROTATABLE,
+    Actor,
+    key_retire,
+    key_rotate,
+    keys_ensure,
+    keys_reencrypt,
+    keys_rewrap,
+)
 from safeward.crypto.stores import EnvironmentSecretStore
 
 
@@ -36,7 +47,7 @@ def _operator() -> Actor:
 
 
 class Command(BaseCommand):
-    help = "Manage SafeWard's encryption keys: status, rotate, reencrypt, retire."
+    help = "Manage SafeWard's encryption keys: status, rotate, reencrypt, retire, rewrap, seal."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="operation", required=True)
@@ -49,6 +60,20 @@ class Command(BaseCommand):
         )
         reencrypt.add_argument("--batch-size", type=int, default=500)
         reencrypt.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        rewrap = sub.add_parser(
+            "rewrap", help="Wrap every key under a new KEK (file or env provider); the old KEK is kept."
+        )
+        target = rewrap.add_mutually_exclusive_group(required=True)
+        target.add_argument(
+            "--to-key-dir",
+            type=Path,
+            help="Folder of the new KEK file (kek.key, created if absent) for the file provider.",
+        )
+        target.add_argument(
+            "--to-env",
+            metavar="VARIABLE",
+            help="Name of the environment variable that holds the new KEK (base64) for the env provider.",
+        )
         seal = sub.add_parser(
             "seal", help="Seal a secret read from standard input for a setting (prints an sws1. token)."
         )
@@ -142,6 +167,30 @@ class Command(BaseCommand):
                     f"Moved {result.moved} values; all are under data key v{result.primary_version}."
                 )
             )
+
+    def _rewrap(self, actor: Actor, options: dict[str, Any]) -> None:
+        new_provider: KeyProvider
+        if options["to_key_dir"] is not None:
+            new_provider = FileKeyProvider(options["to_key_dir"])
+            switch = f"SAFEWARD_KEY_PROVIDER=file and SAFEWARD_KEY_DIR={options['to_key_dir']}"
+        else:
+            variable = options["to_env"]
+            new_provider = EnvKeyProvider(variable, os.environ.get(variable))
+            switch = (
+                "SAFEWARD_KEY_PROVIDER=env with the new KEK in $SAFEWARD_KEK "
+                f"(or SAFEWARD_KEK_ENV_VAR={variable})"
+            )
+        count = keys_rewrap(actor=actor, new_provider=new_provider)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{count} keys are now wrapped by {new_provider.describe()} "
+                f"(KEK {new_provider.fingerprint()})."
+            )
+        )
+        self.stdout.write(
+            f"Restart every SafeWard process with {switch}. Keep the old KEK until they all started "
+            "(`safeward keys status` works under the new one); then destroy it."
+        )
 
     def _seal(self, actor: Actor, options: dict[str, Any]) -> None:
         # Read from stdin, never from the command line (shell history, process list).
