@@ -299,7 +299,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Uploads are never spooled to a plaintext temporary file: they stay in memory,
-# at most this many bytes of files per request (the document cap). ADR 0535.
+# at most this many bytes of files per request (the document cap). ADR 0537.
 SAFEWARD_UPLOAD_MAX_BYTES = 25 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = ["safeward.upload_handlers.CappedMemoryUploadHandler"]
 

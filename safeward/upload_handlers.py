@@ -6,7 +6,7 @@ its multipart body (the CSRF check reads the form), so a clinical document
 would sit unencrypted on disk until the gateway encrypted it. This handler
 keeps each file in memory and stops reading a request once its files pass
 SAFEWARD_UPLOAD_MAX_BYTES (the document cap, 25 MiB), which bounds the
-memory one request can take. ADR 0535."""
+memory one request can take. ADR 0537."""
 
 from __future__ import annotations
 

@@ -10,5 +10,5 @@ class AuditConfig(AppConfig):
         from safeward.audit.archive import archive_files_store
         from safeward.crypto.registry import register_store
 
-        # Archives are stream-encrypted under the data keys: rotation moves them (ADR 0105).
+        # Archives are stream-encrypted under the data keys: rotation moves them (ADR 0108).
         register_store(archive_files_store())

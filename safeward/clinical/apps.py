@@ -14,5 +14,5 @@ class ClinicalConfig(AppConfig):
         from safeward.workforce.extensions import register_termination_cutoff
 
         register_termination_cutoff("breakglass", break_glass_end_for_user)
-        # Encrypted document files rotate with the data keys (ADR 0105).
+        # Encrypted document files rotate with the data keys (ADR 0108).
         register_store(document_files_store())
