@@ -209,7 +209,7 @@ def keys_rewrap(*, actor: Actor, new_provider: KeyProvider) -> int:
     until SafeWard has started with the new one. Returns the keys rewrapped."""
     ring = keyring()
     old_provider = ring.provider
-    detail = {
+    detail: dict[str, Any] = {
         "from_provider": old_provider.name,
         "from_kek": old_provider.fingerprint(),
         "to_provider": new_provider.name,

@@ -68,7 +68,8 @@ def test_rewrap_to_a_new_kek_file_then_restart(settings, tmp_path, restart):
 def test_rewrap_to_an_env_kek(settings, monkeypatch, restart):
     record = Record.objects.create(mrn="MRN-KEK-2", family_name="Env")
     monkeypatch.setenv("SAFEWARD_NEW_KEK", generate_kek_text())
-    assert "keys are now wrapped by 'env' ($SAFEWARD_NEW_KEK)" in keys("rewrap", "--to-env", "SAFEWARD_NEW_KEK")
+    text = keys("rewrap", "--to-env", "SAFEWARD_NEW_KEK")
+    assert "keys are now wrapped by 'env' ($SAFEWARD_NEW_KEK)" in text
 
     settings.SAFEWARD_KEY_PROVIDER = "env"
     settings.SAFEWARD_KEK_ENV_VAR = "SAFEWARD_NEW_KEK"
