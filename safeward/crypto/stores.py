@@ -17,7 +17,9 @@ Kinds an app registers from its ``AppConfig.ready()``:
 * ``EnvironmentSecretStore`` - a secret token an operator put in a setting
   (counted, never rewritten: the operator reseals it);
 * ``TransientSecrets`` - short-lived tokens nobody stores (paging cursors):
-  nothing to count, but a key retires only after they have expired.
+  nothing to count, but a key retires only after they have expired;
+* ``StoredBlindValues`` - blind-index values kept without their plaintext
+  (detection's staff match keys): counted, renewed by whoever holds it.
 
 Every store counts values per key id without decrypting and moves values to
 the primary key in batches, each batch one short transaction (files: one
