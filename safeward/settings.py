@@ -232,6 +232,9 @@ SAFEWARD_SESSION_ABSOLUTE_HOURS = env.integer(
 SAFEWARD_STEP_UP_MINUTES = env.integer("SAFEWARD_STEP_UP_MINUTES", 5, minimum=1, maximum=60)
 SAFEWARD_REMOTE_MFA_WINDOW_MINUTES = env.integer("SAFEWARD_REMOTE_MFA_WINDOW_MINUTES", 60, minimum=1)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Flash messages live in the database-backed session, never in a cookie (a
+# signed cookie is readable by whoever holds it); they carry no PHI either.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_AGE = SAFEWARD_SESSION_ABSOLUTE_HOURS * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
@@ -302,6 +305,10 @@ PERMISSIONS_POLICY = (
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Uploads are never spooled to a plaintext temporary file: they stay in memory,
+# at most this many bytes of files per request (the document cap). ADR 0537.
+SAFEWARD_UPLOAD_MAX_BYTES = 25 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = ["safeward.upload_handlers.CappedMemoryUploadHandler"]
 
 # --- REST API ----------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -25,7 +25,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -38,6 +38,9 @@ from safeward.audit.models import AuditArchive, AuditEvent, AuditEventPatient, A
 from safeward.audit.services import audit_record
 from safeward.audit.verification import seal_header_problems
 from safeward.audit.vocabulary import Action, PurposeOfUse
+
+if TYPE_CHECKING:
+    from safeward.crypto.stores import FileStreamStore
 
 FORMAT = "safeward-audit-archive-1"
 
@@ -52,8 +55,11 @@ class ArchivePlan:
     file_name: str
 
 
+ARCHIVE_AD_PREFIX = b"safeward.audit.archive|"
+
+
 def _associated_data(number: int) -> bytes:
-    return f"safeward.audit.archive|{number}".encode("ascii")
+    return ARCHIVE_AD_PREFIX + str(number).encode("ascii")
 
 
 def _manifest_bytes(manifest: dict[str, Any]) -> bytes:
@@ -169,11 +175,9 @@ def audit_archive_create(*, actor: Any, before: dt.datetime, dry_run: bool = Fal
         "file_name": file_name,
         "file_sha256": file_sha256,
     }
-    signer = signing.get_signer()
-    key_id, signature = signer.sign(hashlib.sha256(_manifest_bytes(manifest)).digest())
-    manifest["key_id"], manifest["signature"] = key_id, base64.b64encode(signature).decode("ascii")
-    manifest_path = folder / f"{file_name}.manifest.json"
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _sign_manifest(manifest)
+    key_id = manifest["key_id"]
+    _write_manifest(folder / f"{file_name}.manifest.json", manifest)
     with transaction.atomic():
         AuditArchive.objects.create(
             number=number,
@@ -205,6 +209,64 @@ def audit_archive_create(*, actor: Any, before: dt.datetime, dry_run: bool = Fal
             detail={"first_seal": plan.first_seal, "last_seal": plan.last_seal, "events": event_count},
         )
     return plan
+
+
+def _sign_manifest(manifest: dict[str, Any]) -> None:
+    key_id, signature = signing.get_signer().sign(hashlib.sha256(_manifest_bytes(manifest)).digest())
+    manifest["key_id"], manifest["signature"] = key_id, base64.b64encode(signature).decode("ascii")
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Written whole under another name, then renamed: never half a manifest."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    temporary.replace(path)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _archive_number(path: Path) -> int:
+    return int(path.name.split("-")[2])  # audit-archive-<number>-seals-<first>-<last>.swa
+
+
+def _replace_reencrypted(new: Path, target: Path) -> None:
+    """Key rotation moved an archive to the primary data key: the manifest
+    names the new file's hash (and the previous one) and is signed again,
+    then the file is renamed into place. Manifest first: if the process dies
+    in between, the file is still under the old key and the next
+    `safeward keys reencrypt` does both again."""
+    manifest_path = target.with_name(target.name + ".manifest.json")
+    manifest = _manifest(target)
+    manifest["reencrypted"] = [
+        *manifest.get("reencrypted", []),
+        {"at": chain.format_time(clock.now()), "previous_file_sha256": manifest["file_sha256"]},
+    ]
+    manifest["file_sha256"] = _sha256_file(new)
+    _sign_manifest(manifest)
+    _write_manifest(manifest_path, manifest)
+    new.replace(target)
+
+
+def archive_files_store() -> FileStreamStore:
+    """The encrypted archive files, registered with the crypto app (audit's
+    AppConfig.ready) so key rotation moves them and retirement counts them."""
+    from safeward.crypto.stores import FileStreamStore
+
+    return FileStreamStore(
+        label="audit archives",
+        directory=conf.archive_dir,
+        pattern="audit-archive-*.swa",
+        associated_data=lambda path: _associated_data(_archive_number(path)),
+        stream_prefixes=(ARCHIVE_AD_PREFIX,),
+        writers=(__name__,),
+        replace=_replace_reencrypted,
+    )
 
 
 def _manifest(path: Path) -> dict[str, Any]:

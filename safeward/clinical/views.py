@@ -159,7 +159,8 @@ def register(request: HttpRequest) -> HttpResponse:
             except Forbidden:
                 return _page(request, "clinical/unreachable.html", {}, status=403)
             else:
-                messages.success(request, f"Registered, medical record number {patient.mrn}.")
+                # No PHI in flash messages: the chart shows the new MRN (issue 11 item 6).
+                messages.success(request, "Patient registered.")
                 return redirect("clinical:chart", patient_id=patient.id)
         return _page(request, "clinical/register.html", {"form": form}, status=400)
     return _page(request, "clinical/register.html", {"form": form})
@@ -519,7 +520,7 @@ def book(request: HttpRequest) -> HttpResponse:
         return _conflict(request, error)
     except InvalidInput as error:
         return _page(request, "clinical/conflict.html", {"message": "; ".join(error.errors.values())}, 400)
-    messages.success(request, f"Booked for {appointment.starts_at:%Y-%m-%d %H:%M}.")
+    messages.success(request, "Appointment booked.")
     return _back_to_schedule(request, appointment.starts_at, appointment.department_id)
 
 
@@ -674,7 +675,9 @@ def order_result(request: HttpRequest, patient_id: uuid.UUID, order_id: uuid.UUI
         else:
             flag = lab_catalog.interpret(result.code, result.unit, result.value)
             note = f" Flag: {flag.label}." if flag is not None and flag.abnormal else ""
-            messages.success(request, f"Result saved: {result.display} {result.value} {result.unit}.{note}")
+            messages.success(
+                request, f"Result saved.{note}"
+            )  # the value stays on the chart, not in a message
             return redirect(back)
     return _page(request, "clinical/result_form.html", {"form": form}, status=400)
 

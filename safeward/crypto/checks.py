@@ -108,7 +108,7 @@ def check_keyring(
     if pending:
         return [
             checks.Warning(
-                f"{pending} values are still encrypted under a non-primary data key.",
+                f"{pending} values are still under a non-primary data or blind-index key.",
                 hint="Run `safeward keys reencrypt`, then `safeward keys retire` for old versions.",
                 id="safeward.W105",
             )

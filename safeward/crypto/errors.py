@@ -28,3 +28,8 @@ class KeyProviderError(ImproperlyConfigured, CryptoError):
     """The key-encryption-key provider is misconfigured, unreachable, or holds a
     different KEK than the one that wrapped the keyring. The message names the
     provider."""
+
+
+class UnregisteredCiphertext(CryptoError):
+    """Something asked to encrypt a kind of value no registered ciphertext store
+    owns: key rotation would miss it and retirement would destroy it."""

@@ -65,6 +65,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import struct
 import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -77,7 +78,7 @@ from django.db.models.query_utils import DeferredAttribute
 from django.utils.functional import cached_property
 
 from safeward.crypto.errors import CryptoError, IntegrityError
-from safeward.crypto.keyring import Purpose, header_key_id, keyring
+from safeward.crypto.keyring import LoadedKey, Purpose, header_key_id, keyring
 from safeward.crypto.normalise import normalise
 
 MASK = "[encrypted]"
@@ -93,10 +94,14 @@ __all__ = [
     "EncryptedTextField",
     "IntegrityError",
     "Sealed",
+    "blind_fields",
     "blind_filter",
     "blind_index",
+    "blind_index_keys",
+    "blind_indexes",
     "blind_prefix_filter",
     "compute_blind_index",
+    "compute_blind_indexes",
     "decrypt_field",
     "encrypted_fields",
 ]
@@ -467,17 +472,51 @@ class EncryptedBytesField(EncryptedField):
 # --- blind indexes -------------------------------------------------------------------------------
 INDEX_BYTES = 16
 PREFIX_TOKEN_BYTES = 8
+PREFIX_MARKER = "@"
 
 
-def _blind_key(scope: str) -> bytes:
-    return keyring().primary(Purpose.BLIND_INDEX).subkey(b"blind|" + scope.encode("utf-8"))
+def blind_index_keys() -> list[LoadedKey]:
+    """The blind-index keys a search asks under: the primary, and during a
+    rotation the previous one too, until `keys reencrypt` has recomputed
+    every index and `keys retire` has destroyed it."""
+    return keyring().usable(Purpose.BLIND_INDEX)
 
 
-def compute_blind_index(value: Any, *, normaliser: str, scope: str, size: int = INDEX_BYTES) -> bytes:
-    """``HMAC-SHA256(blind key for scope, normalise(value))[:size]``. Raises
+def _blind_key(scope: str, key: LoadedKey | None = None) -> bytes:
+    key = key or keyring().primary(Purpose.BLIND_INDEX)
+    return key.subkey(b"blind|" + scope.encode("utf-8"))
+
+
+def index_marker(key: LoadedKey) -> bytes:
+    """Indexes made by the first blind-index key carry no marker (they predate
+    rotation); a later key's indexes start with its 4-byte key id, so status
+    can count them per version and re-indexing can find the stale ones."""
+    return b"" if key.version == 1 else struct.pack(">I", key.key_id)
+
+
+def prefix_marker(key: LoadedKey) -> str:
+    """The first token of a prefix column made by a later key: ``@<key id>``."""
+    return "" if key.version == 1 else f"{PREFIX_MARKER}{key.key_id:08x}"
+
+
+def compute_blind_index(
+    value: Any, *, normaliser: str, scope: str, size: int = INDEX_BYTES, key: LoadedKey | None = None
+) -> bytes:
+    """``marker | HMAC-SHA256(blind key for scope, normalise(value))[:size]``
+    under `key` (default: the primary blind-index key). Raises
     ValidationError for values the normaliser refuses."""
+    key = key or keyring().primary(Purpose.BLIND_INDEX)
     canonical = normalise(normaliser, value)
-    return hmac.new(_blind_key(scope), canonical.encode("utf-8"), hashlib.sha256).digest()[:size]
+    digest = hmac.new(_blind_key(scope, key), canonical.encode("utf-8"), hashlib.sha256).digest()[:size]
+    return index_marker(key) + digest
+
+
+def compute_blind_indexes(value: Any, *, normaliser: str, scope: str) -> list[bytes]:
+    """The index of `value` under every usable blind-index key (primary first):
+    what a stored index may equal while a blind-index rotation runs."""
+    return [
+        compute_blind_index(value, normaliser=normaliser, scope=scope, key=key) for key in blind_index_keys()
+    ]
 
 
 class _DerivedField(models.Field):  # type: ignore[type-arg]
@@ -529,6 +568,13 @@ class _DerivedField(models.Field):  # type: ignore[type-arg]
             return False, None
         return True, [value.reveal() for value in sealed]
 
+    def _revealed_sources(self, instance: models.Model) -> list[Any] | None:
+        """The plain values of the sources, None when one is empty."""
+        values = [getattr(instance, _attname(self.model, s)) for s in self.sources]
+        if any(value is None for value in values):
+            return None
+        return [value.reveal() for value in values]
+
     def _normaliser_input(self, plain: list[Any]) -> Any:
         return plain[0] if len(plain) == 1 else tuple(plain)
 
@@ -579,9 +625,18 @@ class BlindIndexField(_DerivedField, models.BinaryField):  # type: ignore[type-a
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         return [*super().check(**kwargs), *self._check_sources()]
 
-    def compute(self, value: Any) -> bytes:
-        """The index of a query value (normalised the same way)."""
-        return compute_blind_index(value, normaliser=self.normaliser, scope=self.scope)
+    def compute(self, value: Any, *, key: LoadedKey | None = None) -> bytes:
+        """The index of a query value (normalised the same way), under `key`
+        (default: the primary blind-index key)."""
+        return compute_blind_index(value, normaliser=self.normaliser, scope=self.scope, key=key)
+
+    def recompute(self, instance: models.Model) -> bytes | None:
+        """The index of a saved row under the primary key, from its decrypted sources."""
+        plain = self._revealed_sources(instance)
+        if plain is None:
+            return None
+        result: bytes | None = self._derive_or_empty(self.compute, self._normaliser_input(plain), None)
+        return result
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         changed, plain = self._source_plaintexts(model_instance)
@@ -648,22 +703,31 @@ class BlindPrefixField(_DerivedField, models.TextField):  # type: ignore[type-ar
         return hmac.new(key, message, hashlib.sha256).digest()[:PREFIX_TOKEN_BYTES].hex()
 
     def tokens(self, value: Any) -> list[str]:
-        key = _blind_key(self.scope)
+        """The column's tokens under the primary key (its marker first, if any)."""
+        key = keyring().primary(Purpose.BLIND_INDEX)
+        subkey = _blind_key(self.scope, key)
         tokens = set()
         for word in _prefix_words(normalise(self.normaliser, value)):
             for k in range(self.min_prefix, min(self.max_prefix, len(word)) + 1):
-                tokens.add(self._token(key, word[:k]))
-        return sorted(tokens)
+                tokens.add(self._token(subkey, word[:k]))
+        marker = prefix_marker(key)
+        return [marker, *sorted(tokens)] if tokens and marker else sorted(tokens)
 
-    def query_tokens(self, text: str) -> list[str]:
+    def query_tokens(self, text: str, *, key: LoadedKey | None = None) -> list[str]:
+        """The token each query word must match, under `key` (default: the primary)."""
         words = _prefix_words(normalise(self.normaliser, text))
         if not words or any(len(word) < self.min_prefix for word in words):
             raise ValidationError(
                 f"Type at least {self.min_prefix} letters of each name to search by prefix.",
                 code="min_length",
             )
-        key = _blind_key(self.scope)
-        return [self._token(key, word[: self.max_prefix]) for word in words]
+        subkey = _blind_key(self.scope, key)
+        return [self._token(subkey, word[: self.max_prefix]) for word in words]
+
+    def recompute(self, instance: models.Model) -> str:
+        """The tokens of a saved row under the primary key, from its decrypted source."""
+        plain = self._revealed_sources(instance)
+        return "" if plain is None else " ".join(self._derive_or_empty(self.tokens, plain[0], []))
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         changed, plain = self._source_plaintexts(model_instance)
@@ -692,24 +756,56 @@ def _derived(model: type[models.Model], field_name: str, kind: type[models.Field
 
 
 def blind_index(model: type[models.Model], field_name: str, value: Any) -> bytes:
-    """The index a query value would have in ``model.field_name``."""
+    """The index a query value would have in ``model.field_name`` (primary key)."""
     field: BlindIndexField = _derived(model, field_name, BlindIndexField)
     return field.compute(value)
 
 
+def blind_indexes(model: type[models.Model], field_name: str, value: Any) -> list[bytes]:
+    """The indexes a stored row with this value may hold: one per usable
+    blind-index key (two while a blind-index rotation runs)."""
+    field: BlindIndexField = _derived(model, field_name, BlindIndexField)
+    return [field.compute(value, key=key) for key in blind_index_keys()]
+
+
 def blind_filter(model: type[models.Model], field_name: str, value: Any) -> Q:
-    """``Q`` matching the rows whose indexed value equals ``value`` once normalised."""
-    return Q(**{field_name: blind_index(model, field_name, value)})
+    """``Q`` matching the rows whose indexed value equals ``value`` once
+    normalised, under any usable blind-index key."""
+    indexes = blind_indexes(model, field_name, value)
+    if len(indexes) == 1:
+        return Q(**{field_name: indexes[0]})
+    return Q(**{f"{field_name}__in": indexes})
 
 
 def blind_prefix_filter(model: type[models.Model], field_name: str, text: str) -> Q:
     """``Q`` for rows whose name has words starting with each query word
-    (candidates: confirm after decryption when a word is longer than max_prefix)."""
+    (candidates: confirm after decryption when a word is longer than max_prefix),
+    under any usable blind-index key."""
     field: BlindPrefixField = _derived(model, field_name, BlindPrefixField)
     query = Q()
-    for token in field.query_tokens(text):
-        query &= Q(**{f"{field_name}__contains": token})
+    for key in blind_index_keys():
+        under_key = Q()
+        for token in field.query_tokens(text, key=key):
+            under_key &= Q(**{f"{field_name}__contains": token})
+        query |= under_key
     return query
+
+
+def blind_fields() -> list[BlindIndexField | BlindPrefixField]:
+    """Every blind index and prefix column of every installed concrete model."""
+    from django.apps import apps
+
+    found: list[BlindIndexField | BlindPrefixField] = []
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.proxy or not meta.managed:
+            continue
+        found.extend(
+            f
+            for f in meta.concrete_fields
+            if isinstance(f, BlindIndexField | BlindPrefixField) and f.model is model
+        )
+    return found
 
 
 def encrypted_fields() -> list[EncryptedField]:

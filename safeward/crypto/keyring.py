@@ -168,7 +168,7 @@ class Keyring:
                 if state == DataKey.State.PRIMARY:
                     primary[purpose] = key_id
                 if key_id not in self._keys:
-                    material = self._unwrap(
+                    material = self.unwrap_key(
                         purpose, version, key_id, bytes(wrapped), provider_name, fingerprint
                     )
                     self._keys[key_id] = LoadedKey(
@@ -178,9 +178,11 @@ class Keyring:
             self._ttl = conf.keyring_refresh_seconds()
             self._loaded_at = time.monotonic()
 
-    def _unwrap(
+    def unwrap_key(
         self, purpose: str, version: int, key_id: int, wrapped: bytes, provider_name: str, fingerprint: str
     ) -> bytes:
+        """One stored key's material, unwrapped by this keyring's provider; the
+        error names the provider and both KEK fingerprints when it is the wrong KEK."""
         provider = self.provider
         where = f"{purpose} key v{version} (id {key_id:08x})"
         if provider_name != provider.name:
@@ -218,6 +220,16 @@ class Keyring:
                     "keys) or `safeward keys status`."
                 )
             return self._keys[key_id]
+
+    def usable(self, purpose: str) -> list[LoadedKey]:
+        """Every key of `purpose` that is not retired, the primary first (a
+        search during a blind-index rotation asks under each of them)."""
+        primary = self.primary(purpose)
+        others = sorted(
+            (k for k in self._keys.values() if k.purpose == purpose and k.key_id != primary.key_id),
+            key=lambda k: -k.version,
+        )
+        return [primary, *others]
 
     def get(self, key_id: int) -> LoadedKey:
         key = self._keys.get(key_id)  # the hot path: no lock
@@ -294,6 +306,18 @@ def create_key(*, purpose: str, provider: KeyProvider, primary: bool = True) -> 
     """Generate, wrap and store a new key version. When `primary`, the current
     primary of that purpose is demoted in the same transaction. Callers hold
     the transaction (services.key_rotate, ensure_keys)."""
+    stale = (
+        DataKey.objects.exclude(state=DataKey.State.RETIRED)
+        .exclude(provider=provider.name, kek_fingerprint=provider.fingerprint())
+        .exists()
+    )
+    if stale:
+        # `keys rewrap` moved the keyring to another KEK: a process still holding
+        # the old one must not add a key only it could unwrap.
+        raise KeyringError(
+            f"The keyring is wrapped by another KEK than the one {provider.describe()} holds "
+            "(it was rewrapped): restart with the new KEK before creating keys."
+        )
     key_id = _new_key_id()
     public = b""
     if purpose == Purpose.SIGNING:

@@ -7,7 +7,7 @@ The token is ``"sws1." + base64url(header | nonce | ciphertext)`` sealed under
 the primary data key, with the purpose as associated data: a token made for
 one purpose does not open for another. Tokens rotate with the data keys
 (``safeward keys reencrypt`` rewrites the stores registered in
-``safeward.crypto.services.SECRET_STORES``).
+``safeward.crypto.registry``; a purpose no registered store owns is refused).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TypeGuard
 
 from safeward.crypto.errors import IntegrityError
 from safeward.crypto.keyring import header_key_id, keyring
+from safeward.crypto.registry import require_secret_purpose
 
 PREFIX = "sws1."
 MAX_SECRET_CHARS = 4096
@@ -55,7 +56,9 @@ def encrypt_secret(text: str, *, purpose: str) -> str:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("a secret must be valid Unicode text") from None
-    return _encode(keyring().seal(data, associated_data=_associated_data(purpose)))
+    associated_data = _associated_data(purpose)
+    require_secret_purpose(purpose)
+    return _encode(keyring().seal(data, associated_data=associated_data))
 
 
 def decrypt_secret(token: str, *, purpose: str) -> str:

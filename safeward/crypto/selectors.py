@@ -7,8 +7,10 @@ import datetime as dt
 from collections import Counter
 
 from safeward.crypto.models import DataKey
-from safeward.crypto.stores import SECRET_STORES as _SECRET_STORES
-from safeward.crypto.stores import JSONSecretStore, model_stores
+from safeward.crypto.stores import all_stores
+
+# Purposes whose versions protect stored values (signing keys protect none: their public halves stay).
+COUNTED = (DataKey.Purpose.DATA, DataKey.Purpose.BLIND_INDEX)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +34,15 @@ class KeyStatus:
 class KeyringStatus:
     keys: list[KeyStatus]
     stores: list[str]
-    unknown: dict[int, int]  # values under key ids the keyring table does not hold
+    unknown_by_purpose: dict[tuple[str, int], int]  # (purpose, key id) the keyring table does not hold
+
+    @property
+    def unknown(self) -> dict[int, int]:
+        """Values under key ids the keyring table does not hold."""
+        totals: Counter[int] = Counter()
+        for (_, key_id), n in self.unknown_by_purpose.items():
+            totals[key_id] += n
+        return dict(totals)
 
     def key(self, purpose: str, version: int) -> KeyStatus:
         for key in self.keys:
@@ -40,30 +50,34 @@ class KeyringStatus:
                 return key
         raise LookupError(f"no {purpose} key v{version}")
 
+    def pending_of(self, purpose: str) -> int:
+        """Values of `purpose` not under its primary key (0: nothing left to move)."""
+        return sum(
+            k.protects for k in self.keys if k.purpose == purpose and k.state != DataKey.State.PRIMARY
+        ) + sum(n for (p, _), n in self.unknown_by_purpose.items() if p == purpose)
+
     @property
     def pending(self) -> int:
-        """Data values not under the primary data key (0: re-encryption complete)."""
-        return sum(
-            k.protects
-            for k in self.keys
-            if k.purpose == DataKey.Purpose.DATA and k.state != DataKey.State.PRIMARY
-        ) + sum(self.unknown.values())
+        """Values not under the primary key of their purpose (0: re-encryption complete)."""
+        return sum(self.pending_of(purpose) for purpose in COUNTED)
 
 
-def keyring_status(*, secret_stores: list[JSONSecretStore] | None = None) -> KeyringStatus:
-    """Counts come from the ciphertext headers (no decryption)."""
-    per_store: dict[str, Counter[int]] = {}
-    for store in model_stores():
-        per_store.update(store.count_by_column())
-    for secret_store in _SECRET_STORES if secret_stores is None else secret_stores:
-        per_store[f"{secret_store.label}.{secret_store.json_field} ({secret_store.purpose} secrets)"] = (
-            secret_store.count()
-        )
+def keyring_status() -> KeyringStatus:
+    """Counts come from the ciphertext headers and index markers (no decryption),
+    over every registered store (safeward.crypto.registry)."""
+    per_store: dict[str, tuple[str, Counter[int]]] = {}
+    for store in all_stores():
+        for part, counts in store.counts().items():
+            per_store[part] = (store.purpose, counts)
     rows = list(DataKey.objects.all())
     known = {row.key_id for row in rows}
     keys = []
     for row in rows:
-        by_store = {name: counts[row.key_id] for name, counts in per_store.items() if counts[row.key_id]}
+        by_store = {
+            name: counts[row.key_id]
+            for name, (purpose, counts) in per_store.items()
+            if purpose == row.purpose and counts[row.key_id]
+        }
         keys.append(
             KeyStatus(
                 purpose=row.purpose,
@@ -77,7 +91,7 @@ def keyring_status(*, secret_stores: list[JSONSecretStore] | None = None) -> Key
                 by_store=by_store,
             )
         )
-    unknown: Counter[int] = Counter()
-    for counts in per_store.values():
-        unknown.update({key_id: n for key_id, n in counts.items() if key_id not in known})
-    return KeyringStatus(keys=keys, stores=sorted(per_store), unknown=dict(unknown))
+    unknown: Counter[tuple[str, int]] = Counter()
+    for purpose, counts in per_store.values():
+        unknown.update({(purpose, key_id): n for key_id, n in counts.items() if key_id not in known})
+    return KeyringStatus(keys=keys, stores=sorted(per_store), unknown_by_purpose=dict(unknown))

@@ -15,16 +15,17 @@ from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome
 from safeward.crypto import conf
-from safeward.crypto.errors import KeyOperationRefused
-from safeward.crypto.keyring import Purpose, create_key, ensure_keys, keyring
+from safeward.crypto.errors import KeyOperationRefused, KeyringError
+from safeward.crypto.keyring import Purpose, create_key, ensure_keys, keyring, wrap_associated_data
 from safeward.crypto.models import DataKey
-from safeward.crypto.selectors import keyring_status
-from safeward.crypto.stores import all_stores
+from safeward.crypto.providers import KeyProvider
+from safeward.crypto.selectors import COUNTED, keyring_status
+from safeward.crypto.stores import stores_of
 
 if TYPE_CHECKING:
     from safeward.identity.models import User
 
-ROTATABLE = (Purpose.DATA, Purpose.SIGNING)
+ROTATABLE = (Purpose.DATA, Purpose.BLIND_INDEX, Purpose.SIGNING)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,15 +73,11 @@ def keys_ensure(*, actor: Actor) -> list[DataKey]:
 
 
 def key_rotate(*, actor: Actor, purpose: str = Purpose.DATA) -> DataKey:
-    """A new primary key of `purpose`; the previous one stays active (decrypt only)."""
+    """A new primary key of `purpose`; the previous one stays active (data:
+    decrypt only; blind index: searched too, until `keys reencrypt` has
+    recomputed every index under the new key)."""
     if purpose not in ROTATABLE:
-        raise _refuse(
-            actor,
-            "rotate",
-            f"{purpose} keys do not rotate with `keys rotate`: "
-            "every blind index would have to be recomputed.",
-            purpose=purpose,
-        )
+        raise _refuse(actor, "rotate", f"There are no {purpose} keys.", purpose=purpose)
     ring = keyring()
     with transaction.atomic():
         previous = (
@@ -99,8 +96,12 @@ def key_rotate(*, actor: Actor, purpose: str = Purpose.DATA) -> DataKey:
     return key
 
 
-def retire_grace() -> dt.timedelta:
-    return dt.timedelta(seconds=2 * conf.keyring_refresh_seconds())
+def retire_grace(purpose: str = Purpose.DATA) -> dt.timedelta:
+    """How long a key must have been out of primary use before it retires:
+    twice the keyring refresh (a process with a stale cache may still encrypt
+    with it) or the longest lifetime of a registered transient token kind."""
+    lifetimes = [store.lifetime for store in stores_of(purpose) if store.lifetime is not None]
+    return max([dt.timedelta(seconds=2 * conf.keyring_refresh_seconds()), *lifetimes])
 
 
 def key_retire(*, actor: Actor, version: int, purpose: str = Purpose.DATA) -> DataKey:
@@ -113,7 +114,7 @@ def key_retire(*, actor: Actor, version: int, purpose: str = Purpose.DATA) -> Da
         raise _refuse(actor, "retire", f"{purpose} key v{version} is already retired.", **detail)
     if key.state == DataKey.State.PRIMARY:
         raise _refuse(actor, "retire", f"{purpose} key v{version} is the primary; rotate first.", **detail)
-    if purpose == Purpose.DATA:
+    if purpose in COUNTED:
         protects = keyring_status().key(purpose, version).protects
         if protects:
             raise _refuse(
@@ -123,12 +124,13 @@ def key_retire(*, actor: Actor, version: int, purpose: str = Purpose.DATA) -> Da
                 protects=protects,
                 **detail,
             )
-    if key.demoted_at is not None and clock.now() - key.demoted_at < retire_grace():
+    if key.demoted_at is not None and clock.now() - key.demoted_at < retire_grace(purpose):
         raise _refuse(
             actor,
             "retire",
-            f"{purpose} key v{version} stopped being primary less than {retire_grace().seconds} s ago; "
-            "a running process may still be encrypting with it. Try again shortly.",
+            f"{purpose} key v{version} stopped being primary less than "
+            f"{int(retire_grace(purpose).total_seconds())} s ago; a running process may still be "
+            "encrypting with it, or a token it sealed may still be in use. Try again later.",
             **detail,
         )
     with transaction.atomic():
@@ -159,16 +161,22 @@ def keys_reencrypt(
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> ReencryptResult:
-    """Move every value to the primary data key, batch by batch. Safe to
-    interrupt at any point and to run while SafeWard serves: each batch is
-    its own short transaction and each row a compare-and-swap."""
+    """Move every value to the primary key of its purpose, batch by batch:
+    ciphertexts to the primary data key, blind indexes and prefix tokens
+    recomputed under the primary blind-index key. Safe to interrupt at any
+    point and to run while SafeWard serves: each batch is its own short
+    transaction and each row a compare-and-swap."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     ring = keyring()
     ring.refresh()
     primary = ring.primary()
-    stores = all_stores()
-    pending = sum(store.pending(primary.key_id) for store in stores)
+    stores = [*stores_of(Purpose.DATA), *stores_of(Purpose.BLIND_INDEX)]
+
+    def still_pending() -> int:
+        return sum(store.pending(ring.primary(store.purpose).key_id) for store in stores)
+
+    pending = still_pending()
     with transaction.atomic():
         _record(
             actor, "reencrypt", key=DataKey.objects.get(key_id=primary.key_id), stage="start", pending=pending
@@ -181,7 +189,7 @@ def keys_reencrypt(
             for count in store.reencrypt(batch_size=batch_size, on_batch=on_batch or (lambda n: None)):
                 moved += count
     finally:
-        remaining = sum(store.pending(ring.primary().key_id) for store in stores)
+        remaining = still_pending()
         with transaction.atomic():
             _record(
                 actor,
@@ -192,3 +200,45 @@ def keys_reencrypt(
                 remaining=remaining,
             )
     return ReencryptResult(moved=moved, remaining=remaining, primary_version=ring.primary().version)
+
+
+def keys_rewrap(*, actor: Actor, new_provider: KeyProvider) -> int:
+    """Wrap every key of the keyring under the KEK `new_provider` holds, in one
+    transaction (all rows switch at once, or none), each new wrapping checked
+    by unwrapping it before the commit. The old KEK is not touched: keep it
+    until SafeWard has started with the new one. Returns the keys rewrapped."""
+    ring = keyring()
+    old_provider = ring.provider
+    detail: dict[str, Any] = {
+        "from_provider": old_provider.name,
+        "from_kek": old_provider.fingerprint(),
+        "to_provider": new_provider.name,
+        "to_kek": new_provider.fingerprint(),
+    }
+    if (new_provider.name, new_provider.fingerprint()) == (old_provider.name, old_provider.fingerprint()):
+        raise _refuse(
+            actor, "rewrap", f"The new KEK is the one {old_provider.describe()} already holds.", **detail
+        )
+    with transaction.atomic():
+        rows = list(DataKey.objects.select_for_update().exclude(state=DataKey.State.RETIRED).order_by("pk"))
+        for row in rows:
+            material = ring.unwrap_key(
+                row.purpose,
+                row.version,
+                row.key_id,
+                bytes(row.wrapped_key),
+                row.provider,
+                row.kek_fingerprint,
+            )
+            associated_data = wrap_associated_data(row.purpose, row.key_id)
+            wrapped = new_provider.wrap(material, associated_data=associated_data)
+            if new_provider.unwrap(wrapped, associated_data=associated_data) != material:
+                raise KeyringError(
+                    f"{new_provider.describe()} did not give back the key it wrapped; nothing changed."
+                )
+            row.wrapped_key = wrapped
+            row.provider = new_provider.name
+            row.kek_fingerprint = new_provider.fingerprint()
+            row.save(update_fields=["wrapped_key", "provider", "kek_fingerprint"])
+        _record(actor, "rewrap", keys=len(rows), **detail)
+    return len(rows)

@@ -35,6 +35,7 @@ from tink.proto import aes_gcm_hkdf_streaming_pb2, common_pb2, tink_pb2
 
 from safeward.crypto.errors import IntegrityError
 from safeward.crypto.keyring import LoadedKey, Purpose, keyring
+from safeward.crypto.registry import require_stream_kind
 
 MAGIC = b"SWF1"
 HEADER_BYTES = len(MAGIC) + 4
@@ -114,7 +115,10 @@ def _check_ad(associated_data: bytes) -> bytes:
 
 
 def encrypt_stream(src: IO[bytes], dst: IO[bytes], *, associated_data: bytes) -> int:
-    """Encrypt everything `src` yields into `dst`; returns the plaintext byte count."""
+    """Encrypt everything `src` yields into `dst`; returns the plaintext byte count.
+    `associated_data` must start with the prefix of a registered file store
+    (safeward.crypto.registry), so key rotation moves the file and retirement counts it."""
+    require_stream_kind(_check_ad(associated_data))
     key = keyring().primary(Purpose.DATA)
     header = MAGIC + struct.pack(">I", key.key_id)
     dst.write(header)

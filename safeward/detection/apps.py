@@ -16,6 +16,33 @@ def _ensure_rules(sender: AppConfig, **kwargs: Any) -> None:
         rules_ensure_defaults()
 
 
+def _register_stores() -> None:
+    """What detection keeps encrypted or keyed, so key rotation counts it: the
+    alert webhook's shared secret may be a sealed token in the environment."""
+    from safeward.crypto.registry import register_store
+    from safeward.crypto.stores import EnvironmentSecretStore, StoredBlindValues
+    from safeward.detection.notifications import WEBHOOK_SECRET_PURPOSE, webhook_secret_setting
+
+    register_store(
+        EnvironmentSecretStore(
+            setting="SAFEWARD_ALERT_WEBHOOK_SECRET",
+            secret_purpose=WEBHOOK_SECRET_PURPOSE,
+            read=webhook_secret_setting,
+            writers=("safeward.crypto.management.commands.keys",),
+        )
+    )
+    # Staff match keys are keyed hashes without their plaintext: counted, so a
+    # blind-index key does not retire while they still need it.
+    register_store(
+        StoredBlindValues(
+            model_label="detection.StaffMatchKey",
+            columns=("national_id_index", "address_index"),
+            writers=("safeward.detection.services",),
+            how_to_renew="enter the staff member's national id and address again",
+        )
+    )
+
+
 class DetectionConfig(AppConfig):
     name = "safeward.detection"
     label = "detection"
@@ -25,3 +52,4 @@ class DetectionConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         post_migrate.connect(_ensure_rules, sender=self, dispatch_uid="safeward.detection.rules")
+        _register_stores()

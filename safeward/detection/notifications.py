@@ -128,16 +128,25 @@ def notify_config() -> NotifyConfig:
     )
 
 
+WEBHOOK_SECRET_PURPOSE = "alert-webhook"  # noqa: S105 - a sealing purpose, not a secret
+
+
+def webhook_secret_setting() -> str:
+    """The setting as configured: plaintext or a sealed token (`sws1.`)."""
+    return _text("SAFEWARD_ALERT_WEBHOOK_SECRET")
+
+
 def _webhook_secret() -> str:
     """The shared secret, in the environment either as is or as a SafeWard
     secret token (`sws1.`, sealed with purpose `alert-webhook` under the
-    data keys by safeward.crypto.secrets) so it never sits in plaintext."""
-    raw = _text("SAFEWARD_ALERT_WEBHOOK_SECRET")
+    data keys by safeward.crypto.secrets, e.g. with `safeward keys seal`) so
+    it never sits in plaintext."""
+    raw = webhook_secret_setting()
     if not raw:
         return ""
     from safeward.crypto.secrets import decrypt_secret, is_secret_token
 
-    return decrypt_secret(raw, purpose="alert-webhook") if is_secret_token(raw) else raw
+    return decrypt_secret(raw, purpose=WEBHOOK_SECRET_PURPOSE) if is_secret_token(raw) else raw
 
 
 # --- payloads ------------------------------------------------------------------------

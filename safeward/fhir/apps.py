@@ -8,6 +8,17 @@ class FhirConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from safeward.fhir import checks
+        from safeward.crypto.registry import register_store
+        from safeward.crypto.stores import TransientSecrets
+        from safeward.fhir import checks, cursor
 
         checks.register()
+        # Paging cursors are sealed, never stored: a data key retires only after they expired.
+        register_store(
+            TransientSecrets(
+                label="fhir paging cursors",
+                secret_purposes=(cursor.PURPOSE,),
+                writers=(cursor.__name__,),
+                lifetime=cursor.CURSOR_LIFETIME,
+            )
+        )

@@ -16,6 +16,23 @@ def _sync_role_catalog(sender: AppConfig, **kwargs: Any) -> None:
         sync_roles(Role)
 
 
+def _register_mfa_secrets() -> None:
+    """allauth's TOTP secrets and recovery seeds are sealed by our MFAAdapter
+    (purpose `mfa`): register where they live, so key rotation moves them."""
+    from safeward.crypto.registry import register_store
+    from safeward.crypto.stores import JSONSecretStore
+
+    register_store(
+        JSONSecretStore(
+            "mfa.Authenticator",
+            "data",
+            ("secret", "seed", "migrated_codes"),
+            "mfa",
+            writers=("safeward.identity.adapters",),
+        )
+    )
+
+
 class IdentityConfig(AppConfig):
     name = "safeward.identity"
     label = "identity"
@@ -28,4 +45,5 @@ class IdentityConfig(AppConfig):
 
         receivers.connect()
         checks.register()
+        _register_mfa_secrets()
         post_migrate.connect(_sync_role_catalog, sender=self, dispatch_uid="safeward.identity.roles")

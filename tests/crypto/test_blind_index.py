@@ -8,9 +8,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from safeward.crypto.errors import KeyOperationRefused
 from safeward.crypto.fields import blind_filter, blind_index, blind_prefix_filter, compute_blind_index
-from safeward.crypto.keyring import Purpose
 from safeward.crypto.services import Actor, key_rotate, keys_reencrypt
 from tests.crypto.testapp.models import Record
 
@@ -105,11 +103,6 @@ def test_lookups_survive_data_key_rotation(people):
     assert found("name_dob_index", ("garcía", "1980-02-03")) == {"MRN-0001", "MRN-0006"}
     assert found("phone_index", "555 010 0001") == set()  # national form differs: no country guessing
     assert found("phone_index", "+1 555 010 0001") == {"MRN-0001", "MRN-0003"}
-
-
-def test_blind_index_key_does_not_rotate_with_keys_rotate():
-    with pytest.raises(KeyOperationRefused, match="blind index"):
-        key_rotate(actor=ACTOR, purpose=Purpose.BLIND_INDEX)
 
 
 def test_indexes_are_keyed_per_scope(people):

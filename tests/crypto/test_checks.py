@@ -97,7 +97,7 @@ class TestKeyringCheck:
         key_rotate(actor=Actor(name="test"))
         found = checks.check_keyring(None, databases=["default"])
         assert ids(found) == {"safeward.W105"}
-        assert "1 values" in found[0].msg or "values are still encrypted" in found[0].msg
+        assert "2 values are still under a non-primary data or blind-index key" in found[0].msg  # mrn, name
 
 
 class TestDatabaseInTransit:

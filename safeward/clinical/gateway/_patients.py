@@ -70,7 +70,13 @@ from safeward.clinical.types import (
     SearchPage,
     SessionContext,
 )
-from safeward.crypto.fields import BlindIndexField, BlindPrefixField, blind_filter, compute_blind_index
+from safeward.crypto.fields import (
+    BlindIndexField,
+    BlindPrefixField,
+    blind_filter,
+    blind_index_keys,
+    compute_blind_index,
+)
 from safeward.crypto.normalise import normalise
 
 SEARCH_CAP = 100
@@ -229,10 +235,15 @@ def _name_query(name: str) -> tuple[Q, list[str]]:
     given = Patient._meta.get_field("given_name_prefixes")
     words = [w for w in normalise("name", name).split(" ") if w]
     query = Q()
-    for word in words:
-        family_token = family.query_tokens(word)[0]
-        given_token = given.query_tokens(word)[0]
-        query &= Q(family_name_prefixes__contains=family_token) | Q(given_name_prefixes__contains=given_token)
+    for key in blind_index_keys():  # two keys while a blind-index rotation runs
+        under_key = Q()
+        for word in words:
+            family_token = family.query_tokens(word, key=key)[0]
+            given_token = given.query_tokens(word, key=key)[0]
+            under_key &= Q(family_name_prefixes__contains=family_token) | Q(
+                given_name_prefixes__contains=given_token
+            )
+        query |= under_key
     return query, words
 
 

@@ -65,6 +65,7 @@ from safeward.clinical.types import (
     SessionContext,
 )
 from safeward.crypto import streams
+from safeward.crypto.stores import FileStreamStore
 from safeward.identity.models import Department, User
 
 ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
@@ -568,14 +569,34 @@ def care_team_add(
 
 
 # --- documents -------------------------------------------------------------------------------------
+DOCUMENT_AD_PREFIX = b"clinical.document|"
+
+
+def _documents_path() -> Path:
+    return Path(settings.VAR_DIR) / "clinical" / "documents"
+
+
 def documents_dir() -> Path:
-    path = Path(settings.VAR_DIR) / "clinical" / "documents"
+    path = _documents_path()
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
 def _document_ad(document_id: uuid.UUID) -> bytes:
-    return b"clinical.document|" + document_id.bytes
+    return DOCUMENT_AD_PREFIX + document_id.bytes
+
+
+def document_files_store() -> FileStreamStore:
+    """The encrypted document files, registered with the crypto app (clinical's
+    AppConfig.ready) so key rotation moves them and retirement counts them."""
+    return FileStreamStore(
+        label="clinical.document files",
+        directory=_documents_path,
+        pattern="*.swf",
+        associated_data=lambda path: _document_ad(uuid.UUID(path.stem)),
+        stream_prefixes=(DOCUMENT_AD_PREFIX,),
+        writers=(__name__,),
+    )
 
 
 def document_upload(

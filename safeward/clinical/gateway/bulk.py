@@ -28,7 +28,7 @@ from safeward.clinical.gateway._writes import validate_code
 from safeward.clinical.models import CareTeamMembership, Condition, Encounter, Observation, Patient
 from safeward.clinical.policy import Action, Section
 from safeward.clinical.types import Conflict, Forbidden, ImportedPatient, SessionContext, SystemActor
-from safeward.crypto.fields import blind_index
+from safeward.crypto.fields import blind_indexes
 from safeward.identity.models import Department
 
 DEFAULT_BATCH = 1000
@@ -45,7 +45,7 @@ class BulkPatient:
 
 def existing_mrns(mrns: Sequence[str]) -> set[str]:
     """Which of these MRNs are taken already (one query, by blind index)."""
-    by_index = {blind_index(Patient, "mrn_index", mrn): mrn for mrn in mrns}
+    by_index = {index: mrn for mrn in mrns for index in blind_indexes(Patient, "mrn_index", mrn)}
     found = Patient.objects.filter(mrn_index__in=list(by_index)).values_list("mrn_index", flat=True)
     return {by_index[bytes(index)] for index in found}
 

@@ -36,7 +36,7 @@ from safeward.clinical.models import (
     Observation,
     Patient,
 )
-from safeward.crypto.fields import compute_blind_index
+from safeward.crypto.fields import compute_blind_indexes
 from safeward.crypto.normalise import normalise_name
 from safeward.identity.models import StaffProfile, User
 
@@ -97,20 +97,22 @@ def detection_patients_known(*, patient_ids: Iterable[str]) -> set[str]:
     return {str(pid) for pid in Patient.objects.filter(pk__in=ids).values_list("pk", flat=True)}
 
 
-def _address_key(address: object) -> bytes | None:
+def _address_keys(address: object) -> frozenset[bytes]:
+    """The address's keyed hash under every usable blind-index key: a staff
+    member's stored key may predate a blind-index rotation."""
     if not isinstance(address, Mapping):
-        return None
+        return frozenset()
     lines = address.get("line") or []
     if isinstance(lines, str):
         lines = [lines]
     parts = [str(line) for line in lines if line] + [str(address.get("postal_code") or "")]
     text = " ".join(part for part in parts if part).strip()
     if not text:
-        return None
+        return frozenset()
     try:
-        return compute_blind_index(text, normaliser="name", scope=ADDRESS_SCOPE)
+        return frozenset(compute_blind_indexes(text, normaliser="name", scope=ADDRESS_SCOPE))
     except Exception:
-        return None
+        return frozenset()
 
 
 def _surname(value: object) -> str:
@@ -287,12 +289,12 @@ def _compare_households(
     want_address = any(_has_address(staff_keys.get(query.user_id)) for query in wanted)
     fields = ["id", *(["family_name"] if want_surname else []), *(["address"] if want_address else [])]
     surname_of: dict[uuid.UUID, str] = {}
-    home_of: dict[uuid.UUID, bytes | None] = {}
+    home_of: dict[uuid.UUID, frozenset[bytes]] = {}
     for patient in Patient.objects.filter(pk__in=ids).only(*fields):
         if want_surname:
             surname_of[patient.pk] = _surname(plain(patient, "family_name"))
         if want_address:
-            home_of[patient.pk] = _address_key(plain(patient, "address"))
+            home_of[patient.pk] = _address_keys(plain(patient, "address"))
     for query in wanted:
         pid = parsed[query]
         if pid is None:
@@ -302,7 +304,7 @@ def _compare_households(
         facts.same_surname = bool(surname) and surname_of.get(pid) == surname
         keys = staff_keys.get(query.user_id)
         if keys is not None and keys.address_index is not None:
-            facts.same_address = home_of.get(pid) == keys.address_index
+            facts.same_address = keys.address_index in home_of.get(pid, frozenset())
     with transaction.atomic():
         audit_record(
             action=Action.EXECUTE,
