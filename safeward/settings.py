@@ -302,7 +302,10 @@ REST_FRAMEWORK = {
         "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["safeward.identity.api_permissions.DenyUnlessDeclared"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "safeward.identity.api_permissions.DenyUnlessDeclared",
+        "safeward.identity.api_permissions.TokenScope",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

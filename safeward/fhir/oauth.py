@@ -43,9 +43,10 @@ from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.api import purpose_for
-from safeward.clinical.types import NotFound, SessionContext
+from safeward.clinical.types import Forbidden, NotFound, SessionContext
 from safeward.fhir.models import ClientKey, LaunchCode, TokenContext, UsedAssertion
 from safeward.fhir.smart import parse_scope, scopes_within_rights
+from safeward.identity.api_permissions import BY_OPERATION
 from safeward.identity.decorators import AUTHENTICATED_ONLY, DECLARED_PERMISSION
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -182,13 +183,17 @@ class LaunchOutput(serializers.Serializer[Any]):
 
 class Launch(APIView):
     """An EHR launch: a one-time code naming a patient the signed-in user may
-    see (the gateway reads the patient: policy and audit as for any read)."""
+    see (the gateway reads the patient: policy and audit as for any read).
+    With a bearer token it is a Patient read of that patient under the scope
+    decision (ADR 0605): no `Patient.r` scope is 403, a patient outside a
+    `patient/` token's launch context is 404."""
 
     required_permission = Perm.CLINICAL_PATIENT_READ
+    token_scopes = {"POST": BY_OPERATION}
 
     @extend_schema(request=LaunchInput, responses={201: LaunchOutput}, operation_id="smart_launch_create")
     def post(self, request: Request) -> Response:
-        from safeward.fhir.smart import session_for
+        from safeward.fhir.smart import Operation, session_for
 
         data = LaunchInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -196,9 +201,12 @@ class Launch(APIView):
         user = request.user
         assert isinstance(user, User)
         try:
+            session = session_for(request, Operation("Patient", "r", patient_id))
             gateway.patient_read(
-                actor=user, session=session_for(request), purpose=purpose_for(user), patient_id=patient_id
+                actor=user, session=session, purpose=purpose_for(user), patient_id=patient_id
             )
+        except Forbidden:
+            return Response({"detail": "Not permitted."}, status=403)
         except NotFound:
             return Response({"detail": "No such record."}, status=404)
         code = issue_launch_code(user=user, patient_id=patient_id)

@@ -1,6 +1,7 @@
 """The workforce REST API: the same changes as the CSV import, for an HR
 system that pushes instead of exporting. One class per operation, explicit
-input and output serializers, each declaring its permission."""
+input and output serializers, each declaring its permission, and what a
+bearer token needs: `read` to read, `write` to change (ADR 0605)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class PersonOutput(serializers.Serializer[Any]):
 
 class PeopleList(APIView):
     required_permission = Perm.WORKFORCE_PERSON_READ
+    token_scopes = {"GET": "read"}
 
     @extend_schema(responses=PersonOutput(many=True), operation_id="workforce_people_list")
     def get(self, request: Request) -> Response:
@@ -52,6 +54,7 @@ class PeopleList(APIView):
 
 class PersonDetail(APIView):
     required_permission = Perm.WORKFORCE_PERSON_READ
+    token_scopes = {"GET": "read"}
 
     @extend_schema(responses=PersonOutput, operation_id="workforce_person_read")
     def get(self, request: Request, employee_number: str) -> Response:
@@ -99,6 +102,7 @@ class ChangesApply(APIView):
     item's index and reason, and nothing is applied."""
 
     required_permission = Perm.WORKFORCE_PERSON_MANAGE
+    token_scopes = {"POST": "write"}
 
     @extend_schema(
         request=ChangesInput,
@@ -137,6 +141,7 @@ class TerminationOutput(serializers.Serializer[Any]):
 
 class PersonTerminate(APIView):
     required_permission = Perm.WORKFORCE_PERSON_MANAGE
+    token_scopes = {"POST": "write"}
 
     @extend_schema(
         request=TerminateInput, responses=TerminationOutput, operation_id="workforce_person_terminate"
