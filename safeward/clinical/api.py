@@ -8,7 +8,7 @@ Authentication: a SafeWard browser session, or an OAuth2 bearer token. Each
 view names the SMART operation it performs (`scope`: resource type and
 permission, the patient from the URL or the body); a token is put to the
 same scope decision as FHIR's before the gateway is called (safeward/fhir/
-smart.py, ADR 0605): no scope is 403, a patient outside a `patient/` token's
+smart.py, ADR 0606): no scope is 403, a patient outside a `patient/` token's
 launch context is 404."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _first(value: Any) -> str:
 class ClinicalAPIView(APIView):
     """Maps the gateway's errors (and DRF's) onto one JSON error shape.
     `scope`: the SMART resource type and permission (c r u d s) a bearer
-    token needs for this view's operation (ADR 0605)."""
+    token needs for this view's operation (ADR 0606)."""
 
     required_permission: Perm
     scope: tuple[str, str]

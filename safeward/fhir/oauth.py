@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -39,6 +40,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safeward import clock
+from safeward.audit import context as audit_context
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical import gateway
@@ -185,7 +187,7 @@ class Launch(APIView):
     """An EHR launch: a one-time code naming a patient the signed-in user may
     see (the gateway reads the patient: policy and audit as for any read).
     With a bearer token it is a Patient read of that patient under the scope
-    decision (ADR 0605): no `Patient.r` scope is 403, a patient outside a
+    decision (ADR 0606): no `Patient.r` scope is 403, a patient outside a
     `patient/` token's launch context is 404."""
 
     required_permission = Perm.CLINICAL_PATIENT_READ
@@ -336,19 +338,29 @@ def backend_service_token(request: HttpRequest) -> HttpResponse:
 
 
 def _audit_token(application: Application, user: User | None, outcome: Outcome, reason: str) -> None:
-    audit_record(
-        action=Action.LOGIN,
-        outcome=outcome,
-        actor=user,
-        actor_username="" if user is not None else f"oauth-client:{application.pk}",
-        resource_type="OAuthToken",
-        resource_id=str(application.pk),
-        patient_id="",
-        purpose=PurposeOfUse.OPERATIONS,
-        reason=reason,
-        fields=(),
-        detail={"grant": "client_credentials", "client": application.client_id},
+    """A token issued to (or refused for) a backend service, naming the client
+    in the event's client columns as every token request does (ADR 0208)."""
+    bound = audit_context.bind(
+        dataclasses.replace(
+            audit_context.current(), client_id=application.client_id, client_name=application.name
+        )
     )
+    try:
+        audit_record(
+            action=Action.LOGIN,
+            outcome=outcome,
+            actor=user,
+            actor_username="" if user is not None else f"oauth-client:{application.pk}",
+            resource_type="OAuthToken",
+            resource_id=str(application.pk),
+            patient_id="",
+            purpose=PurposeOfUse.OPERATIONS,
+            reason=reason,
+            fields=(),
+            detail={"grant": "client_credentials", "client": application.client_id},
+        )
+    finally:
+        audit_context.reset(bound)
 
 
 __all__ = ["Authorize", "Launch", "SessionContext", "Token"]

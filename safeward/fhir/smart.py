@@ -6,7 +6,7 @@ names a context (patient, user, system), a resource type and permissions
 policy sections (`clinical.policy.Section`).
 
 `scope_decide` is the one scope decision of every interface (FHIR, the REST
-API, /o/launch/), for reads and writes (ADR 0605): each interface names its
+API, /o/launch/), for reads and writes (ADR 0606): each interface names its
 operation (resource type, permission, patient) and a token without the scope
 is refused (403); a `patient/` scope reaches only the patient of the token's
 launch context (`fhir.TokenContext`), anyone else is not found (404). What is
@@ -61,7 +61,7 @@ PLAIN_SCOPES = {
     "offline_access": "Stay connected (refresh token)",
     "online_access": "Refresh token while the user is signed in",
     # django-oauth-toolkit's defaults, for the REST API outside the chart
-    # (/api/v1/me/, /api/schema/, the workforce API; ADR 0605).
+    # (/api/v1/me/, /api/schema/, the workforce API; ADR 0606).
     "read": "Read your account and what it may read outside the chart",
     "write": "Change what your account may change outside the chart",
 }
@@ -103,7 +103,7 @@ def _sections_for(scopes: Iterable[Scope], permission: str) -> frozenset[Section
     return frozenset(found)
 
 
-# --- the scope decision (ADR 0605) ------------------------------------------------------------
+# --- the scope decision (ADR 0606) ------------------------------------------------------------
 class ScopeOutcome(StrEnum):
     ALLOW = "allow"
     FORBIDDEN = "forbidden"  # no scope for this kind of operation: 403

@@ -1,7 +1,7 @@
 """DRF's default permissions. `DenyUnlessDeclared`: an API view must declare
 `required_permission` (a Perm); one that declares nothing is refused, so a
 new endpoint cannot be open by accident. `TokenScope`: the same for OAuth2
-bearer tokens, whose scopes a view must declare too (ADR 0605)."""
+bearer tokens, whose scopes a view must declare too (ADR 0606)."""
 
 from __future__ import annotations
 

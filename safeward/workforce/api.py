@@ -1,7 +1,7 @@
 """The workforce REST API: the same changes as the CSV import, for an HR
 system that pushes instead of exporting. One class per operation, explicit
 input and output serializers, each declaring its permission, and what a
-bearer token needs: `read` to read, `write` to change (ADR 0605)."""
+bearer token needs: `read` to read, `write` to change (ADR 0606)."""
 
 from __future__ import annotations
 
