@@ -55,3 +55,34 @@ def test_the_accounting_of_disclosures_names_the_application(client, viewer, pat
     assert "Ward Rounds Viewer" in page
     printed = client.get("/audit/disclosures/print/", {"patient": patient}).content.decode()
     assert "Ward Rounds Viewer" in printed
+
+
+def test_the_client_is_sealed_and_older_events_keep_their_hash():
+    """The client columns came after the first seals (ADR 0208): empty, they
+    leave an event's canonical form as it was; set, they are hashed, so
+    blanking or swapping the application afterwards is caught by verify."""
+    from safeward.audit import chain
+    from safeward.audit import context as audit_context
+    from safeward.audit.services import audit_record
+    from safeward.audit.verification import audit_verify
+    from safeward.audit.vocabulary import Action
+    from tests.audit.conftest import seal_all
+    from tests.audit.helpers import sql, superuser_bypass
+
+    before = [1, "2026-11-02T09:00:00.000000+00:00", None, "u", "", "", None, "", "", "", "read", "success"]
+    before += ["Patient", "p", "p", "TREAT", "", [], {}, "web"]
+    assert chain.canonical_event([*before, "", ""]) == chain.canonical_event(before)
+    assert chain.canonical_event([*before, "abc", "App"]) != chain.canonical_event(before)
+    bound = audit_context.bind(audit_context.AuditContext(client_id="abc", client_name="Ward Rounds Viewer"))
+    try:
+        event = audit_record(action=Action.READ, actor_username="u", resource_type="Patient", patient_id="p")
+    finally:
+        audit_context.reset(bound)
+    audit_record(action=Action.READ, actor_username="u", resource_type="Patient", patient_id="p")
+    seal_all()
+    assert audit_verify().ok
+    with superuser_bypass():
+        sql("UPDATE audit_auditevent SET client_name = '' WHERE id = %s", [event.pk])
+    report = audit_verify()
+    assert not report.ok
+    assert report.first_bad.event_id == event.pk
