@@ -466,7 +466,7 @@ def _pinned_patient(request: Request, resource_type: str) -> str | None:
     if decision is None:
         return None
     if decision.outcome is ScopeOutcome.FORBIDDEN:
-        raise exceptions.PermissionDenied
+        raise Forbidden
     return decision.patient_limit
 
 

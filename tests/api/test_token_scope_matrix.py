@@ -53,7 +53,7 @@ TOKEN_PREFIXES = ("api/", "fhir/", "o/")
 class Case:
     kind: str
     client: Client
-    headers: dict[str, str]
+    headers: dict[str, Any]  # WSGI environ entries (the Authorization header)
     user: Any
     patient: str  # the patient the request is about: A, or B for "patient_other"
     mrn: str
