@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from safeward.audit.export import event_cef
 from safeward.audit.fhir import fhir_audit_event
 from safeward.audit.models import AuditEvent
 from tests.clinical.conftest import clinical_zone, patient, relate  # noqa: F401  # fixtures for pytest
@@ -38,6 +39,7 @@ def test_fhir_and_rest_reads_name_the_client(client, viewer, patient):  # noqa: 
         assert event.client_id == application.client_id
         assert event.client_name == "Ward Rounds Viewer"
         assert event.source == "api"
+    assert f"cs4={application.client_id}" in event_cef(events[0])
     agents = fhir_audit_event(events[0])["agent"]
     assert agents[1]["who"]["identifier"]["value"] == application.client_id
     assert agents[1]["who"]["display"] == "Ward Rounds Viewer"
