@@ -313,10 +313,13 @@ FILE_UPLOAD_HANDLERS = ["safeward.upload_handlers.CappedMemoryUploadHandler"]
 # --- REST API ----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
+        "safeward.identity.api_auth.OAuth2ClientAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["safeward.identity.api_permissions.DenyUnlessDeclared"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "safeward.identity.api_permissions.DenyUnlessDeclared",
+        "safeward.identity.api_permissions.TokenScope",
+    ],
     # One JSON error shape, and every operation's error answers in the schema: safeward/web/api_errors.py.
     "DEFAULT_SCHEMA_CLASS": "safeward.web.api_errors.ErrorsAutoSchema",
     "EXCEPTION_HANDLER": "safeward.web.api_errors.api_exception_handler",

@@ -356,7 +356,7 @@ def archive_load(*, path: Path, output: Path, verifier: signing.SealSigner | Non
                 if digest[: chain.TAG_BYTES] != tag:
                     raise ArchiveError(f"sequence {values[0]}: event differs from its sealed hash")
                 hashes.append(digest)
-                out.write(json.dumps(dict(zip(chain.EVENT_COLUMNS, values, strict=True))) + "\n")
+                out.write(json.dumps(chain.event_columns(values)) + "\n")
                 written += 1
             close_seal()
         if previous_hash != manifest["last_block_hash"]:

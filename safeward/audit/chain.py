@@ -20,8 +20,11 @@ GENESIS_HASH = "0" * 64
 TAG_BYTES = 8
 FORMAT_VERSION = 1
 
-# The columns of an event in the order they are hashed. Adding a column means
-# a new FORMAT_VERSION; old seals keep verifying with the old list.
+# The columns of an event in the order they are hashed. A column added later
+# goes at the end, with an empty default, into ADDED_COLUMNS: it is hashed
+# only when it holds a value, so every event recorded before it existed keeps
+# its hash (and every seal its digest), while a value set, changed or blanked
+# afterwards changes the hash (ADR 0208).
 EVENT_COLUMNS: tuple[str, ...] = (
     "id",
     "occurred_at",
@@ -43,7 +46,12 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "fields",
     "detail",
     "source",
+    # added (issue 11): the OAuth client of a bearer-token request
+    "client_id",
+    "client_name",
 )
+ADDED_COLUMNS = ("client_id", "client_name")
+_FIRST_ADDED = EVENT_COLUMNS.index(ADDED_COLUMNS[0])
 _TIME = EVENT_COLUMNS.index("occurred_at")
 
 _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
@@ -54,12 +62,23 @@ def format_time(moment: dt.datetime) -> str:
 
 
 def canonical_event(row: Sequence[Any]) -> bytes:
-    """`row` holds the EVENT_COLUMNS values in order, as the database returns them."""
+    """`row` holds the EVENT_COLUMNS values in order, as the database returns
+    them (or, from an archive made before a column was added, fewer). Empty
+    added columns at the end are left out (see EVENT_COLUMNS)."""
     values = list(row)
     moment = values[_TIME]
     if isinstance(moment, dt.datetime):
         values[_TIME] = format_time(moment)
+    while len(values) > _FIRST_ADDED and values[-1] == "":
+        values.pop()
     return _dumps(values).encode("utf-8")
+
+
+def event_columns(values: Sequence[Any]) -> dict[str, Any]:
+    """An event's canonical values (as `canonical_event` wrote them) by column
+    name; the added columns it left out are empty."""
+    padded = [*values, *[""] * (len(EVENT_COLUMNS) - len(values))]
+    return dict(zip(EVENT_COLUMNS, padded, strict=True))
 
 
 def event_hash(canonical: bytes) -> bytes:

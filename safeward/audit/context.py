@@ -1,6 +1,7 @@
 """Who is acting, from where, in which request: set once per request by
-identity.middleware.RequestContextMiddleware and read by audit_record, so
-callers never pass network details around."""
+identity.middleware.RequestContextMiddleware (the OAuth client by the API's
+token authentication, identity.api_auth) and read by audit_record, so callers
+never pass network details around."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ class AuditContext:
     session_id: str = ""
     # Which part of SafeWard observes the event: web, api, cli, worker.
     source: str = ""
+    # The OAuth client (application) a bearer token was issued to: the
+    # receiving application of an API disclosure (ADR 0208).
+    client_id: str = ""
+    client_name: str = ""
 
 
 _current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar(

@@ -111,6 +111,8 @@ def event_cef(event: AuditEvent) -> str:
         "cs2": f"{event.resource_type}/{event.resource_id}" if event.resource_type else "",
         "cs3Label": "purposeOfUse",
         "cs3": event.purpose_of_use,
+        "cs4Label": "oauthClient",  # the application a bearer token was issued to (ADR 0208)
+        "cs4": event.client_id,
         "cn1Label": "sequence",
         "cn1": str(event.pk),
         "requestClientApplication": event.source,

@@ -21,6 +21,7 @@ ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
 ROLE_SYSTEM = "urn:safeward:role"
+OAUTH_CLIENT_SYSTEM = "urn:safeward:oauth-client"
 
 # action -> (DICOM event type code, display, FHIR action code, restful subtype or None)
 _RECORD = ("110110", "Patient Record")
@@ -95,6 +96,19 @@ def fhir_audit_event(event: AuditEvent) -> dict[str, Any]:
         agent["altId"] = event.session_id
     if event.purpose_of_use:
         agent["purposeOfUse"] = [{"coding": [{"system": ACT_REASON, "code": event.purpose_of_use}]}]
+    agents = [agent]
+    if event.client_id:
+        # The application a bearer token was issued to: it received what the event discloses.
+        agents.append(
+            {
+                "type": {"coding": [{"system": DCM, "code": "110150", "display": "Application"}]},
+                "who": {
+                    "identifier": {"system": OAUTH_CLIENT_SYSTEM, "value": event.client_id},
+                    "display": event.client_name or event.client_id,
+                },
+                "requestor": False,
+            }
+        )
     resource: dict[str, Any] = {
         "type": {"system": ENTITY_TYPE, "code": "2", "display": "System Object"},
         "role": {"system": OBJECT_ROLE, "code": "4", "display": "Domain Resource"},
@@ -133,7 +147,7 @@ def fhir_audit_event(event: AuditEvent) -> dict[str, Any]:
         "action": fhir_action,
         "recorded": format_time(event.occurred_at),
         "outcome": OUTCOME_MAP[Outcome(event.outcome)],
-        "agent": [agent],
+        "agent": agents,
         "source": {
             "site": event.network_zone or "safeward",
             "observer": {"display": f"SafeWard {event.source or 'system'}"},

@@ -38,6 +38,11 @@ class AuditEvent(models.Model):
     # Which part of SafeWard observed the event (FHIR AuditEvent.source.observer):
     # web, api, cli, worker; set from the request context.
     source = models.CharField(max_length=64, blank=True)
+    # The OAuth client of a request made with a bearer token (the application
+    # that received what the event discloses), and its name at the time: the
+    # accounting of disclosures names it even after the app is removed (ADR 0208).
+    client_id = models.CharField(max_length=100, blank=True, default="")
+    client_name = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["id"]

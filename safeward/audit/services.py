@@ -99,6 +99,8 @@ def audit_record(
         fields=sorted(fields),
         detail=clean,
         source=(source or request_context.source or ("web" if request_context.request_id else "system"))[:64],
+        client_id=request_context.client_id[:100],
+        client_name=request_context.client_name[:255],
     )
     if disclosed:
         AuditEventPatient.objects.bulk_create(

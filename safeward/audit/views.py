@@ -45,6 +45,8 @@ CSV_COLUMNS = (
     "client_ip",
     "network_zone",
     "request_id",
+    "client_id",
+    "client_name",
 )
 
 
@@ -170,6 +172,8 @@ def _csv_rows(writer: Any, events: list[Any]) -> Iterator[str]:
             event.client_ip or "",
             event.network_zone,
             event.request_id,
+            event.client_id,
+            event.client_name,
         )
         yield writer.writerow([_csv_safe(value) for value in values])
 

@@ -4,8 +4,12 @@ output serializers, one class per operation, each declaring its permission;
 the gateway decides, decrypts, audits and writes. Gateway errors become
 404 / 400 / 409 / 403 with one JSON shape (`ErrorOutput`).
 
-Authentication: a SafeWard browser session, or an OAuth2 bearer token whose
-SMART scopes narrow what it discloses (safeward/fhir/smart.py)."""
+Authentication: a SafeWard browser session, or an OAuth2 bearer token. Each
+view names the SMART operation it performs (`scope`: resource type and
+permission, the patient from the URL or the body); a token is put to the
+same scope decision as FHIR's before the gateway is called (safeward/fhir/
+smart.py, ADR 0606): no scope is 403, a patient outside a `patient/` token's
+launch context is 404."""
 
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ from rest_framework.views import APIView
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.types import Conflict, Forbidden, InvalidInput, NotFound, PatientInput, SessionContext
-from safeward.fhir.smart import session_for
+from safeward.fhir.smart import Operation, session_for
+from safeward.identity.api_permissions import BY_OPERATION
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.web.api_errors import ErrorOutput
@@ -68,9 +73,13 @@ def _first(value: Any) -> str:
 
 
 class ClinicalAPIView(APIView):
-    """Maps the gateway's errors (and DRF's) onto one JSON error shape."""
+    """Maps the gateway's errors (and DRF's) onto one JSON error shape.
+    `scope`: the SMART resource type and permission (c r u d s) a bearer
+    token needs for this view's operation (ADR 0606)."""
 
     required_permission: Perm
+    scope: tuple[str, str]
+    token_scopes = dict.fromkeys(("GET", "POST"), BY_OPERATION)
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, NotFound):
@@ -96,14 +105,20 @@ class ClinicalAPIView(APIView):
             response.data = {"detail": "Request refused."}
         return response
 
-    def session(self, request: Request, patient_id: str | None = None) -> SessionContext:
-        return session_for(request, patient_id=patient_id)
+    def session(self, request: Request, patient_id: str | None, *, pinnable: bool) -> SessionContext:
+        resource_type, permission = self.scope
+        operation = Operation(resource_type, permission, patient_id, pinnable=pinnable)
+        return session_for(request, operation)
 
-    def ctx(self, request: Request, patient_id: str | None = None) -> dict[str, Any]:
+    def ctx(
+        self, request: Request, patient_id: str | None = None, *, pinnable: bool = True
+    ) -> dict[str, Any]:
+        """The gateway's keyword arguments; a token the scope decision refuses
+        raises here (403 / 404), before the gateway is called."""
         user = _actor(request)
         return {
             "actor": user,
-            "session": self.session(request, patient_id),
+            "session": self.session(request, patient_id, pinnable=pinnable),
             "purpose": purpose_for(user),
         }
 
@@ -352,6 +367,7 @@ class PatientCollection(ClinicalAPIView):
     refuses with a pointer to POST patients/search/ (ADR 0540)."""
 
     required_permission = Perm.CLINICAL_PATIENT_READ
+    scope = ("Patient", "c")
 
     def get_permissions(self) -> Any:
         # Registering needs more than searching: the POST declares its own permission.
@@ -379,9 +395,10 @@ class PatientCollection(ClinicalAPIView):
         operation_id="clinical_patient_register",
     )
     def post(self, request: Request) -> Response:
+        ctx = self.ctx(request, pinnable=False)  # a new patient is nobody's launch patient
         data = _valid(PatientInputSerializer, request.data)
         submission = data.pop("submission")
-        view = gateway.patient_register(**self.ctx(request), data=PatientInput(**data), submission=submission)
+        view = gateway.patient_register(**ctx, data=PatientInput(**data), submission=submission)
         return Response(PatientOutput(view).data, status=status.HTTP_201_CREATED)
 
 
@@ -391,6 +408,7 @@ class PatientSearch(ClinicalAPIView):
     with the kinds of criteria, never their values."""
 
     required_permission = Perm.CLINICAL_PATIENT_READ
+    scope = ("Patient", "s")
 
     @extend_schema(
         request=SearchInput,
@@ -399,9 +417,10 @@ class PatientSearch(ClinicalAPIView):
         description="Search patients. The criteria go in the body, never in the URL.",
     )
     def post(self, request: Request) -> Response:
+        ctx = self.ctx(request)  # a `patient/` token finds its launch patient only
         query = _valid(SearchInput, request.data)
         page = gateway.patient_search(
-            **self.ctx(request),
+            **ctx,
             mrn=query.get("mrn") or None,
             name=query.get("name") or None,
             birth_date=query.get("birth_date"),
@@ -414,6 +433,7 @@ class PatientSearch(ClinicalAPIView):
 
 class PatientDetail(ClinicalAPIView):
     required_permission = Perm.CLINICAL_PATIENT_READ
+    scope = ("Patient", "r")
 
     @extend_schema(
         parameters=[PATIENT_ID],
@@ -426,7 +446,11 @@ class PatientDetail(ClinicalAPIView):
 
 
 class ChartDetail(ClinicalAPIView):
+    """The chart opens as a Patient read; each other section shows as far as
+    the token may read its type."""
+
     required_permission = Perm.CLINICAL_PATIENT_READ
+    scope = ("Patient", "r")
 
     @extend_schema(
         parameters=[PATIENT_ID], responses={200: ChartOutput, **ERRORS}, operation_id="clinical_chart_read"
@@ -438,6 +462,9 @@ class ChartDetail(ClinicalAPIView):
 
 class NoteCreate(ClinicalAPIView):
     required_permission = Perm.CLINICAL_NOTE_WRITE
+    # A clinical note is a DocumentReference in SMART; no SafeWard scope grants
+    # that type, so no token writes notes (they are never disclosed to tokens either).
+    scope = ("DocumentReference", "c")
 
     @extend_schema(
         parameters=[PATIENT_ID],
@@ -446,13 +473,15 @@ class NoteCreate(ClinicalAPIView):
         operation_id="clinical_note_create",
     )
     def post(self, request: Request, patient_id: str) -> Response:
+        ctx = self.ctx(request, patient_id)
         data = _valid(NoteInput, request.data)
-        note = gateway.note_create(**self.ctx(request, patient_id), patient_id=patient_id, **data)
+        note = gateway.note_create(**ctx, patient_id=patient_id, **data)
         return Response(NoteOutput(note).data, status=status.HTTP_201_CREATED)
 
 
 class ConditionCreate(ClinicalAPIView):
     required_permission = Perm.CLINICAL_CHART_WRITE
+    scope = ("Condition", "c")
 
     @extend_schema(
         parameters=[PATIENT_ID],
@@ -461,13 +490,15 @@ class ConditionCreate(ClinicalAPIView):
         operation_id="clinical_condition_create",
     )
     def post(self, request: Request, patient_id: str) -> Response:
+        ctx = self.ctx(request, patient_id)
         data = _valid(ConditionInput, request.data)
-        condition = gateway.condition_create(**self.ctx(request, patient_id), patient_id=patient_id, **data)
+        condition = gateway.condition_create(**ctx, patient_id=patient_id, **data)
         return Response(ConditionOutput(condition).data, status=status.HTTP_201_CREATED)
 
 
 class AllergyCreate(ClinicalAPIView):
     required_permission = Perm.CLINICAL_CHART_WRITE
+    scope = ("AllergyIntolerance", "c")
 
     @extend_schema(
         parameters=[PATIENT_ID],
@@ -476,14 +507,16 @@ class AllergyCreate(ClinicalAPIView):
         operation_id="clinical_allergy_create",
     )
     def post(self, request: Request, patient_id: str) -> Response:
+        ctx = self.ctx(request, patient_id)
         data = _valid(AllergyInput, request.data)
-        allergy = gateway.allergy_create(**self.ctx(request, patient_id), patient_id=patient_id, **data)
+        allergy = gateway.allergy_create(**ctx, patient_id=patient_id, **data)
         return Response(AllergyOutput(allergy).data, status=status.HTTP_201_CREATED)
 
 
 # --- scheduling -------------------------------------------------------------------------------
 class ScheduleDay(ClinicalAPIView):
     required_permission = Perm.CLINICAL_APPOINTMENT_READ
+    scope = ("Appointment", "s")
 
     @extend_schema(
         parameters=[ScheduleInput],
@@ -491,9 +524,10 @@ class ScheduleDay(ClinicalAPIView):
         operation_id="clinical_schedule_day",
     )
     def get(self, request: Request) -> Response:
+        ctx = self.ctx(request, pinnable=False)  # a clinic's day is many patients' appointments
         query = _valid(ScheduleInput, request.query_params)
         slots = gateway.schedule_day(
-            **self.ctx(request),
+            **ctx,
             department_id=query["department_id"],
             day=query["day"],
             clinician_id=query.get("clinician_id"),
@@ -503,6 +537,7 @@ class ScheduleDay(ClinicalAPIView):
 
 class AppointmentBook(ClinicalAPIView):
     required_permission = Perm.CLINICAL_APPOINTMENT_MANAGE
+    scope = ("Appointment", "c")
 
     @extend_schema(
         request=BookInput,
@@ -527,6 +562,7 @@ APPOINTMENT_ID = OpenApiParameter("appointment_id", OpenApiTypes.UUID, OpenApiPa
 
 class AppointmentCancel(ClinicalAPIView):
     required_permission = Perm.CLINICAL_APPOINTMENT_MANAGE
+    scope = ("Appointment", "u")  # the gateway finds the patient (a `patient/` token: its own only)
 
     @extend_schema(
         parameters=[APPOINTMENT_ID],
@@ -541,6 +577,7 @@ class AppointmentCancel(ClinicalAPIView):
 
 class AppointmentCheckIn(ClinicalAPIView):
     required_permission = Perm.CLINICAL_APPOINTMENT_MANAGE
+    scope = ("Appointment", "u")
 
     @extend_schema(
         parameters=[APPOINTMENT_ID],

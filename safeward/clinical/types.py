@@ -54,7 +54,9 @@ class SessionContext:
 
     `reachable`/`reachable_reason`: `identity.access.patient_data_reachable`
     for this session and network zone. `section_limit` narrows any decision
-    further (an OAuth token's scopes; never widens). `step_up_fresh`: a second
+    further (an OAuth token's scopes; never widens). `patient_limit`: the one
+    patient the session may reach (a token with `patient/` scopes only);
+    every other patient is denied, as if missing. `step_up_fresh`: a second
     factor passed within the step-up window (break-glass needs it)."""
 
     session_id: str | None
@@ -62,6 +64,7 @@ class SessionContext:
     reachable_reason: str
     step_up_fresh: bool = False
     section_limit: frozenset[Section] | None = None
+    patient_limit: str | None = None
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> SessionContext:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -40,14 +41,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safeward import clock
+from safeward.audit import context as audit_context
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.api import purpose_for
-from safeward.clinical.types import NotFound, SessionContext
+from safeward.clinical.types import Forbidden, NotFound, SessionContext
 from safeward.fhir.clients import client_allowed_scopes, client_usable
 from safeward.fhir.models import ClientKey, LaunchCode, TokenContext, UsedAssertion
 from safeward.fhir.smart import parse_scope, scopes_within_rights
+from safeward.identity.api_permissions import BY_OPERATION
 from safeward.identity.decorators import AUTHENTICATED_ONLY, DECLARED_PERMISSION
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -210,13 +213,17 @@ class LaunchOutput(serializers.Serializer[Any]):
 
 class Launch(APIView):
     """An EHR launch: a one-time code naming a patient the signed-in user may
-    see (the gateway reads the patient: policy and audit as for any read)."""
+    see (the gateway reads the patient: policy and audit as for any read).
+    With a bearer token it is a Patient read of that patient under the scope
+    decision (ADR 0606): no `Patient.r` scope is 403, a patient outside a
+    `patient/` token's launch context is 404."""
 
     required_permission = Perm.CLINICAL_PATIENT_READ
+    token_scopes = {"POST": BY_OPERATION}
 
     @extend_schema(request=LaunchInput, responses={201: LaunchOutput}, operation_id="smart_launch_create")
     def post(self, request: Request) -> Response:
-        from safeward.fhir.smart import session_for
+        from safeward.fhir.smart import Operation, session_for
 
         data = LaunchInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -224,9 +231,12 @@ class Launch(APIView):
         user = request.user
         assert isinstance(user, User)
         try:
+            session = session_for(request, Operation("Patient", "r", patient_id))
             gateway.patient_read(
-                actor=user, session=session_for(request), purpose=purpose_for(user), patient_id=patient_id
+                actor=user, session=session, purpose=purpose_for(user), patient_id=patient_id
             )
+        except Forbidden:
+            return Response({"detail": "Not permitted."}, status=403)
         except NotFound:
             return Response({"detail": "No such record."}, status=404)
         code = issue_launch_code(user=user, patient_id=patient_id)
@@ -362,19 +372,29 @@ def backend_service_token(request: HttpRequest) -> HttpResponse:
 
 
 def _audit_token(application: Application, user: User | None, outcome: Outcome, reason: str) -> None:
-    audit_record(
-        action=Action.LOGIN,
-        outcome=outcome,
-        actor=user,
-        actor_username="" if user is not None else f"oauth-client:{application.pk}",
-        resource_type="OAuthToken",
-        resource_id=str(application.pk),
-        patient_id="",
-        purpose=PurposeOfUse.OPERATIONS,
-        reason=reason,
-        fields=(),
-        detail={"grant": "client_credentials", "client": application.client_id},
+    """A token issued to (or refused for) a backend service, naming the client
+    in the event's client columns as every token request does (ADR 0208)."""
+    bound = audit_context.bind(
+        dataclasses.replace(
+            audit_context.current(), client_id=application.client_id, client_name=application.name
+        )
     )
+    try:
+        audit_record(
+            action=Action.LOGIN,
+            outcome=outcome,
+            actor=user,
+            actor_username="" if user is not None else f"oauth-client:{application.pk}",
+            resource_type="OAuthToken",
+            resource_id=str(application.pk),
+            patient_id="",
+            purpose=PurposeOfUse.OPERATIONS,
+            reason=reason,
+            fields=(),
+            detail={"grant": "client_credentials", "client": application.client_id},
+        )
+    finally:
+        audit_context.reset(bound)
 
 
 __all__ = ["Authorize", "Launch", "SessionContext", "Token"]

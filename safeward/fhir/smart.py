@@ -3,10 +3,16 @@
 A scope such as `patient/Observation.rs`, `user/*.rs` or `system/Patient.c`
 names a context (patient, user, system), a resource type and permissions
 (c r u d s; SMART v1's `read` / `write` / `*` are understood too). Scopes map to
-policy sections (`clinical.policy.Section`); the gateway intersects them with
-the user's own decision (`SessionContext.section_limit`), so a token never
-exceeds its user's rights. `patient/` scopes disclose only the patient of the
-token's launch context (`fhir.TokenContext`).
+policy sections (`clinical.policy.Section`).
+
+`scope_decide` is the one scope decision of every interface (FHIR, the REST
+API, /o/launch/), for reads and writes (ADR 0606): each interface names its
+operation (resource type, permission, patient) and a token without the scope
+is refused (403); a `patient/` scope reaches only the patient of the token's
+launch context (`fhir.TokenContext`), anyone else is not found (404). What is
+allowed becomes the gateway session's section limit and patient limit, which
+the gateway intersects with the user's own decision, so a token never exceeds
+its user's rights.
 
 Grants are narrowed at issuance too: `scopes_within_rights` drops every
 resource scope the user's permissions could never satisfy, so the token
@@ -15,10 +21,11 @@ response tells an app what it really got.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -26,7 +33,7 @@ from oauth2_provider.scopes import BaseScopes
 
 from safeward import clock
 from safeward.clinical.policy import SECTION_PERMISSIONS, WRITE_PERMISSIONS, Section
-from safeward.clinical.types import SessionContext
+from safeward.clinical.types import Forbidden, NotFound, SessionContext
 from safeward.identity.models import User
 
 if TYPE_CHECKING:
@@ -53,9 +60,10 @@ PLAIN_SCOPES = {
     "fhirUser": "Who the signed-in user is",
     "offline_access": "Stay connected (refresh token)",
     "online_access": "Refresh token while the user is signed in",
-    # django-oauth-toolkit's defaults, used by the non-FHIR REST API (/api/v1/me/).
-    "read": "Read your account",
-    "write": "Change your account",
+    # django-oauth-toolkit's defaults, for the REST API outside the chart
+    # (/api/v1/me/, /api/schema/, the workforce API; ADR 0606).
+    "read": "Read your account and what it may read outside the chart",
+    "write": "Change what your account may change outside the chart",
 }
 _SCOPE = re.compile(r"^(patient|user|system)/(\*|[A-Z][A-Za-z]{1,40})\.(\*|read|write|c?r?u?d?s?)$")
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
@@ -95,40 +103,78 @@ def _sections_for(scopes: Iterable[Scope], permission: str) -> frozenset[Section
     return frozenset(found)
 
 
+# --- the scope decision (ADR 0606) ------------------------------------------------------------
+class ScopeOutcome(StrEnum):
+    ALLOW = "allow"
+    FORBIDDEN = "forbidden"  # no scope for this kind of operation: 403
+    NOT_FOUND = "not_found"  # another patient than the token's launch patient: 404, as if missing
+
+
 @dataclass(frozen=True)
-class TokenAccess:
-    """What a token's scopes may disclose; always further narrowed by policy."""
+class Operation:
+    """One operation of an interface, as SMART names it: a resource type, a
+    permission (c r u d s) and the patient it touches when that is known
+    before the call. `patient_id` None: a search, a listing or a create, or a
+    patient the gateway finds (an appointment's); `pinnable` says whether such
+    an answer can be narrowed to one patient (a search can, a clinic's day or
+    a new patient cannot). A type no scope grants (e.g. DocumentReference for
+    notes) is refused to every token."""
 
-    user_read: frozenset[Section]  # user/ and system/ scopes, any patient the user may see
-    patient_read: frozenset[Section]  # patient/ scopes, only `patient_id`
-    patient_id: str | None
-    may_create_patient: bool
-    may_search: frozenset[str]  # resource types with an `s` permission
+    resource_type: str
+    permission: str
+    patient_id: str | None = None
+    pinnable: bool = True
 
-    def read_limit(self, patient_id: str | None) -> frozenset[Section]:
-        limit = set(self.user_read)
-        if patient_id is not None and self.patient_id is not None and str(patient_id) == self.patient_id:
-            limit |= self.patient_read
-        return frozenset(limit)
+
+@dataclass(frozen=True)
+class ScopeDecision:
+    """`sections`: what the token may disclose of the operation's patient
+    (the session's section limit); `patient_limit`: only `patient/` scopes
+    grant the operation, so the gateway must treat every other patient as
+    not found."""
+
+    outcome: ScopeOutcome
+    reason: str
+    sections: frozenset[Section] = frozenset()
+    patient_limit: str | None = None
 
     @property
-    def pinned(self) -> bool:
-        """Only `patient/` scopes: the token reaches one patient and nobody else."""
-        return not self.user_read
+    def allowed(self) -> bool:
+        return self.outcome is ScopeOutcome.ALLOW
 
 
-def token_access(scope_text: str, patient_id: str | None) -> TokenAccess:
-    scopes = parse_scopes(scope_text)
-    wide = [s for s in scopes if s.context in ("user", "system")]
-    narrow = [s for s in scopes if s.context == "patient"] if patient_id else []
-    searchable = {t for s in [*wide, *narrow] if "s" in s.permissions for t in s.resource_types}
-    return TokenAccess(
-        user_read=_sections_for(wide, "r") | _sections_for(wide, "s"),
-        patient_read=_sections_for(narrow, "r") | _sections_for(narrow, "s"),
-        patient_id=patient_id,
-        may_create_patient=any("c" in s.permissions and "Patient" in s.resource_types for s in wide),
-        may_search=frozenset(searchable),
+def scope_decide(*, scopes: str, launch_patient: str | None, operation: Operation) -> ScopeDecision:
+    """The one scope decision of every interface (FHIR, REST, /o/launch/), for
+    reads and writes: may a token with `scopes`, launched for
+    `launch_patient`, perform `operation`? Pure; the policy still decides
+    what the token's user may do (a token never exceeds its user)."""
+    parsed = parse_scopes(scopes)
+    granting = [
+        s
+        for s in parsed
+        if operation.resource_type in s.resource_types and operation.permission in s.permissions
+    ]
+    wide = [s for s in granting if s.context != "patient"]
+    narrow = [s for s in granting if s.context == "patient"] if launch_patient else []
+    if not wide and not narrow:
+        return ScopeDecision(ScopeOutcome.FORBIDDEN, "insufficient_scope")
+    pinned = None
+    if not wide:
+        # Only patient/ scopes grant it: they reach the launch patient and nobody else.
+        if operation.patient_id is None and not operation.pinnable:
+            return ScopeDecision(ScopeOutcome.FORBIDDEN, "patient_scope_spans_patients")
+        if operation.patient_id is not None and str(operation.patient_id) != launch_patient:
+            return ScopeDecision(ScopeOutcome.NOT_FOUND, "outside_launch_patient")
+        pinned = launch_patient
+    disclosing = "s" if operation.permission == "s" else "r"
+    sections = _sections_for([s for s in parsed if s.context != "patient"], disclosing)
+    at_launch_patient = pinned is not None or (
+        operation.patient_id is not None and str(operation.patient_id) == launch_patient
     )
+    if at_launch_patient:
+        sections |= _sections_for([s for s in parsed if s.context == "patient"], disclosing)
+    reason = "patient_scope" if pinned else "user_scope"
+    return ScopeDecision(ScopeOutcome.ALLOW, reason, sections, pinned)
 
 
 def scopes_within_rights(requested: Iterable[str], permissions: Iterable[str]) -> list[str]:
@@ -228,43 +274,42 @@ def bearer_token(request: Any) -> AccessToken | None:
     return auth if isinstance(auth, AccessToken) else None
 
 
-def session_for(
-    request: Any, *, patient_id: str | uuid.UUID | None = None, needs: frozenset[Section] | None = None
-) -> SessionContext:
-    """The gateway session for an API request. A browser session is used as
-    it is; a bearer token becomes a session whose section limit is its scopes
-    (for this patient) ∩ `needs` (what the endpoint discloses)."""
+def token_decision(request: Any, operation: Operation) -> ScopeDecision | None:
+    """The scope decision for this request's bearer token; None for a browser
+    session (no scopes: the policy alone)."""
     token = bearer_token(request)
-    user = request.user
     if token is None:
+        return None
+    return scope_decide(scopes=token.scope, launch_patient=token_patient(token), operation=operation)
+
+
+def session_for(
+    request: Any, operation: Operation, *, needs: frozenset[Section] | None = None
+) -> SessionContext:
+    """The gateway session for an API request performing `operation`. A
+    browser session is used as it is (narrowed to `needs`, what the endpoint
+    discloses). A bearer token is first put to the scope decision: refused
+    is `Forbidden` (403) or `NotFound` (404, as for a missing record);
+    allowed becomes a session whose section limit is what its scopes
+    disclose ∩ `needs`, and whose patient limit is its launch patient when
+    only `patient/` scopes grant the operation."""
+    decision = token_decision(request, operation)
+    if decision is None:
         base = SessionContext.from_request(request)
-        if needs is None:
-            return base
-        return SessionContext(
-            session_id=base.session_id,
-            reachable=base.reachable,
-            reachable_reason=base.reachable_reason,
-            step_up_fresh=base.step_up_fresh,
-            section_limit=needs,
-        )
-    assert isinstance(user, User)
-    access = token_access(token.scope, token_patient(token))
-    limit = access.read_limit(str(patient_id) if patient_id is not None else None)
-    if needs is not None:
-        limit = limit & needs
-    reachable, reason = token_reachable(request=request, user=user, token=token)
+        return base if needs is None else dataclasses.replace(base, section_limit=needs)
+    if decision.outcome is ScopeOutcome.FORBIDDEN:
+        raise Forbidden
+    if decision.outcome is ScopeOutcome.NOT_FOUND:
+        raise NotFound
+    token = bearer_token(request)
+    assert token is not None
+    assert isinstance(request.user, User)
+    reachable, reason = token_reachable(request=request, user=request.user, token=token)
     return SessionContext(
         session_id=None,
         reachable=reachable,
         reachable_reason=reason,
         step_up_fresh=False,
-        section_limit=limit,
+        section_limit=decision.sections if needs is None else decision.sections & needs,
+        patient_limit=decision.patient_limit,
     )
-
-
-def access_for(request: Any) -> TokenAccess | None:
-    """The token's scope access, or None for a browser session (no scopes: policy alone)."""
-    token = bearer_token(request)
-    if token is None:
-        return None
-    return token_access(token.scope, token_patient(token))

@@ -34,8 +34,9 @@ from safeward.clinical.policy import Section
 from safeward.clinical.types import Chart, Conflict, Forbidden, InvalidInput, NotFound, PatientView
 from safeward.fhir import resources
 from safeward.fhir.cursor import cursor_issue, cursor_open
-from safeward.fhir.smart import RESOURCE_SECTIONS, access_for, bearer_token, session_for
+from safeward.fhir.smart import RESOURCE_SECTIONS, Operation, ScopeOutcome, session_for, token_decision
 from safeward.identity.api import UsableAccount
+from safeward.identity.api_permissions import BY_OPERATION, TokenScope
 from safeward.identity.decorators import AUTHENTICATED_ONLY
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -88,6 +89,7 @@ class FhirView(APIView):
     renderer_classes = [FhirRenderer, FhirJsonRenderer]
     parser_classes = [FhirParser, BoundedJSONParser]
     required_permission: Any = Perm.CLINICAL_PATIENT_READ
+    token_scopes: dict[str, str] = dict.fromkeys(("GET", "POST"), BY_OPERATION)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Audit events of a FHIR request say so (detection's FHIR paging rule
@@ -125,24 +127,29 @@ class FhirView(APIView):
             response.renderer_context = self.get_renderer_context()
         return response
 
-    def ctx(self, request: Request, *, patient_id: str | None, needs: frozenset[Section]) -> dict[str, Any]:
+    def ctx(self, request: Request, operation: Operation) -> dict[str, Any]:
+        """The gateway's keyword arguments for `operation`; a token the scope
+        decision refuses raises here (403 / 404), before the gateway is called."""
         user = request.user
         assert isinstance(user, User)
         return {
             "actor": user,
-            "session": session_for(request, patient_id=patient_id, needs=needs),
+            "session": session_for(request, operation, needs=RESOURCE_SECTIONS[operation.resource_type]),
             "purpose": purpose_for(user),
         }
 
-    def item_read(self, request: Request, resource_type: str, item_id: str) -> tuple[Chart, Any]:
+    def item_read(
+        self, request: Request, resource_type: str, item_id: str, permission: str
+    ) -> tuple[Chart, Any]:
         """One chart item through the gateway; the token's scopes are applied
         for the item's own patient."""
-        needs = RESOURCE_SECTIONS[resource_type]
         return chart_item_read(
-            **self.ctx(request, patient_id=None, needs=needs),
+            **self.ctx(request, Operation(resource_type, permission)),
             resource_type=resource_type,
             item_id=item_id,
-            session_for_patient=lambda pid: session_for(request, patient_id=pid, needs=needs),
+            session_for_patient=lambda pid: session_for(
+                request, Operation(resource_type, permission, pid), needs=RESOURCE_SECTIONS[resource_type]
+            ),
         )
 
 
@@ -460,15 +467,16 @@ def _check_params(request: Request, resource_type: str, params: dict[str, str]) 
         raise InvalidInput({unknown[0][:40]: "Unknown search parameter."})
 
 
-def _scope_check(request: Request, resource_type: str) -> None:
-    """A token must carry some scope for this resource type at all (403
-    insufficient scope); what it may see of a given patient is the gateway's."""
-    access = access_for(request)
-    if access is None:
-        return
-    needs = RESOURCE_SECTIONS[resource_type]
-    if not (needs & (access.user_read | access.patient_read)):
-        raise exceptions.PermissionDenied
+def _pinned_patient(request: Request, resource_type: str) -> str | None:
+    """A token must carry a search scope for this type (403 insufficient
+    scope); the patient it is pinned to when only `patient/` scopes grant the
+    search. What it may see of a given patient is the gateway's."""
+    decision = token_decision(request, Operation(resource_type, "s"))
+    if decision is None:
+        return None
+    if decision.outcome is ScopeOutcome.FORBIDDEN:
+        raise Forbidden
+    return decision.patient_limit
 
 
 class SearchView(FhirView):
@@ -477,7 +485,7 @@ class SearchView(FhirView):
     def search(self, request: Request, resource_type: str, raw: dict[str, str]) -> Response:
         """GET [type]?... and POST [type]/_search: the same parameters, the same
         results. `_cursor` (from a Bundle link) stands for a whole earlier search."""
-        _scope_check(request, resource_type)
+        pinned = _pinned_patient(request, resource_type)
         raw.pop("_format", None)
         if "_cursor" in raw:
             if len(raw) > 1:
@@ -488,9 +496,9 @@ class SearchView(FhirView):
         _check_params(request, resource_type, params)
         count = _count(params)
         if resource_type == "Patient":
-            items, more = self._patients(request, params, count, page)
+            items, more = self._patients(request, params, count, page, pinned)
         else:
-            items, more = self._chart_items(request, resource_type, params, count, page)
+            items, more = self._chart_items(request, resource_type, params, count, page, pinned)
         return Response(
             bundle(
                 request,
@@ -505,18 +513,15 @@ class SearchView(FhirView):
         )
 
     def _patients(
-        self, request: Request, params: dict[str, str], count: int, page: int
+        self, request: Request, params: dict[str, str], count: int, page: int, pinned: str | None
     ) -> tuple[list[dict[str, Any]], bool]:
-        needs = RESOURCE_SECTIONS["Patient"]
-        access = access_for(request)
-        pinned = access.patient_id if access is not None and access.pinned else None
         if "_id" in params or pinned:
             wanted = params.get("_id") or pinned
             if pinned and wanted != pinned:
                 return [], False
             try:
                 view = gateway.patient_read(
-                    **self.ctx(request, patient_id=wanted, needs=needs), patient_id=str(wanted)
+                    **self.ctx(request, Operation("Patient", "s", str(wanted))), patient_id=str(wanted)
                 )
             except NotFound:
                 return [], False
@@ -540,7 +545,7 @@ class SearchView(FhirView):
         if count == 0:
             count = 1
         result = gateway.patient_search(
-            **self.ctx(request, patient_id=None, needs=needs),
+            **self.ctx(request, Operation("Patient", "s")),
             mrn=mrn,
             name=params.get("name") or None,
             birth_date=birth,
@@ -565,14 +570,19 @@ class SearchView(FhirView):
         return True
 
     def _chart_items(
-        self, request: Request, resource_type: str, params: dict[str, str], count: int, page: int
+        self,
+        request: Request,
+        resource_type: str,
+        params: dict[str, str],
+        count: int,
+        page: int,
+        pinned: str | None,
     ) -> tuple[list[dict[str, Any]], bool]:
         attributes, convert, dates = CHART_TYPES[resource_type]
-        needs = RESOURCE_SECTIONS[resource_type]
         reference = params.get("patient") or params.get("subject")
         if "_id" in params:
             try:
-                chart, item = self.item_read(request, resource_type, params["_id"])
+                chart, item = self.item_read(request, resource_type, params["_id"], "s")
             except NotFound:
                 return [], False
             patient_id = chart.patient.id
@@ -582,15 +592,14 @@ class SearchView(FhirView):
         elif reference:
             patient_id = _patient_reference(reference)
             chart = gateway.chart_read(
-                **self.ctx(request, patient_id=patient_id, needs=needs), patient_id=patient_id
+                **self.ctx(request, Operation(resource_type, "s", patient_id)), patient_id=patient_id
             )
             items = [i for a in attributes for i in (getattr(chart, a) or [])]
         else:
-            access = access_for(request)
-            if access is not None and access.pinned and access.patient_id:
-                patient_id = access.patient_id
+            if pinned:
+                patient_id = pinned
                 chart = gateway.chart_read(
-                    **self.ctx(request, patient_id=patient_id, needs=needs), patient_id=patient_id
+                    **self.ctx(request, Operation(resource_type, "s", patient_id)), patient_id=patient_id
                 )
                 items = [i for a in attributes for i in (getattr(chart, a) or [])]
             else:
@@ -630,13 +639,10 @@ class ResourceSearch(SearchView):
             if resource_type in SEARCH_PARAMS:
                 return outcome(405, "Only Patient can be created here.", code="not-supported")
             return outcome(404, "Unknown or unsupported resource type.", code="not-supported")
-        access = access_for(request)
-        if access is not None and not access.may_create_patient:
-            raise exceptions.PermissionDenied
+        # A new patient is nobody's launch patient: only user/ and system/ scopes create one.
+        ctx = self.ctx(request, Operation("Patient", "c", pinnable=False))
         data = resources.patient_input(request.data)
-        created = gateway.patient_register(
-            **self.ctx(request, patient_id=None, needs=RESOURCE_SECTIONS["Patient"]), data=data
-        )
+        created = gateway.patient_register(**ctx, data=data)
         response = Response(resources.patient_resource(created), status=201, content_type=FHIR_JSON)
         response["Location"] = request.build_absolute_uri(reverse("fhir:read", args=["Patient", created.id]))
         return response
@@ -671,15 +677,13 @@ class PractitionerRead(FhirView):
     own (anyone else's is not found), a token only with the `fhirUser` scope."""
 
     required_permission = AUTHENTICATED_ONLY
-    permission_classes = [UsableAccount]
+    permission_classes = [UsableAccount, TokenScope]
+    token_scopes = {"GET": "fhirUser"}
 
     @extend_schema(exclude=True)
     def get(self, request: Request, practitioner_id: str) -> Response:
         user = request.user
         assert isinstance(user, User)
-        token = bearer_token(request)
-        if token is not None and "fhirUser" not in token.scope.split():
-            raise exceptions.PermissionDenied
         if practitioner_id != str(user.pk):
             raise NotFound
         body: dict[str, Any] = {"resourceType": "Practitioner", "id": str(user.pk), "active": user.is_active}
@@ -699,15 +703,13 @@ class ResourceRead(FhirView):
     def get(self, request: Request, resource_type: str, resource_id: str) -> Response:
         if resource_type not in SEARCH_PARAMS:
             return outcome(404, "Unknown or unsupported resource type.", code="not-supported")
-        _scope_check(request, resource_type)
         if resource_type == "Patient":
             view = gateway.patient_read(
-                **self.ctx(request, patient_id=resource_id, needs=RESOURCE_SECTIONS["Patient"]),
-                patient_id=resource_id,
+                **self.ctx(request, Operation("Patient", "r", resource_id)), patient_id=resource_id
             )
             if Section.DEMOGRAPHICS not in view.sections:
                 raise NotFound
             return Response(resources.patient_resource(view), content_type=FHIR_JSON)
-        chart, item = self.item_read(request, resource_type, resource_id)
+        chart, item = self.item_read(request, resource_type, resource_id, "r")
         convert = CHART_TYPES[resource_type][1]
         return Response(convert(item, chart.patient.id), content_type=FHIR_JSON)

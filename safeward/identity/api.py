@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from safeward.identity.api_permissions import TokenScope
 from safeward.identity.decorators import AUTHENTICATED_ONLY
 from safeward.identity.models import User
 from safeward.identity.selectors import user_account_usable, user_permissions, user_role_codes
@@ -36,8 +37,10 @@ class MeOutput(serializers.Serializer[Any]):
 
 class MeView(APIView):
     # Declared like a web view's @authenticated: about oneself, no role needed.
+    # A token needs `read` ("Read your account"): `openid` alone discloses no more than `sub`.
     required_permission = AUTHENTICATED_ONLY
-    permission_classes = [UsableAccount]
+    permission_classes = [UsableAccount, TokenScope]
+    token_scopes = {"GET": "read"}
 
     @extend_schema(responses=MeOutput, operation_id="me_read")
     def get(self, request: Request) -> Response:
@@ -56,4 +59,5 @@ class SchemaView(SpectacularAPIView):
     """The OpenAPI schema, for signed-in accounts (it maps the attack surface)."""
 
     required_permission = AUTHENTICATED_ONLY
-    permission_classes = [UsableAccount]
+    permission_classes = [UsableAccount, TokenScope]
+    token_scopes = {"GET": "read"}

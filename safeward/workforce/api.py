@@ -1,6 +1,7 @@
 """The workforce REST API: the same changes as the CSV import, for an HR
 system that pushes instead of exporting. One class per operation, explicit
-input and output serializers, each declaring its permission."""
+input and output serializers, each declaring its permission, and what a
+bearer token needs: `read` to read, `write` to change (ADR 0606)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class PersonOutput(serializers.Serializer[Any]):
 
 class PeopleList(APIView):
     required_permission = Perm.WORKFORCE_PERSON_READ
+    token_scopes = {"GET": "read"}
 
     @extend_schema(responses=PersonOutput(many=True), operation_id="workforce_people_list")
     def get(self, request: Request) -> Response:
@@ -53,6 +55,7 @@ class PeopleList(APIView):
 
 class PersonDetail(APIView):
     required_permission = Perm.WORKFORCE_PERSON_READ
+    token_scopes = {"GET": "read"}
 
     @extend_schema(responses=PersonOutput, operation_id="workforce_person_read")
     def get(self, request: Request, employee_number: str) -> Response:
@@ -100,6 +103,7 @@ class ChangesApply(APIView):
     item's index and reason, and nothing is applied."""
 
     required_permission = Perm.WORKFORCE_PERSON_MANAGE
+    token_scopes = {"POST": "write"}
 
     @extend_schema(
         request=ChangesInput,
@@ -147,6 +151,7 @@ class TerminationOutput(serializers.Serializer[Any]):
 
 class PersonTerminate(APIView):
     required_permission = Perm.WORKFORCE_PERSON_MANAGE
+    token_scopes = {"POST": "write"}
 
     @extend_schema(
         request=TerminateInput,

@@ -164,11 +164,19 @@ def test_schedule_book_cancel_check_in(make_user, client, patient):
 def test_bearer_token_scopes_narrow_the_rest_api(make_user, client, patient):
     doctor = make_user("physician")
     relate(doctor, patient, "care_team")
-    raw = token(doctor, "user/Observation.rs")
+    # The chart opens as a Patient read; other sections show as far as the token reads their type.
+    assert (
+        client.get(
+            f"{BASE}/patients/{patient}/chart/", **bearer(token(doctor, "user/Observation.rs"))
+        ).status_code
+        == 403
+    )
+    raw = token(doctor, "user/Patient.r user/Observation.rs")
     body = client.get(f"{BASE}/patients/{patient}/chart/", **bearer(raw)).json()
     assert body["results"] == []
     assert body["notes"] is None
-    assert body["patient"]["family_name"] is None
+    assert body["problems"] is None
+    assert body["patient"]["family_name"] == "Quist"
 
 
 def test_schema_is_served_at_a_stable_url(make_user, client):

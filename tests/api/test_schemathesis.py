@@ -20,7 +20,8 @@ from tests.fhir.helpers import token
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
-SCOPES = "user/*.rs user/Patient.cruds"
+# `read` fetches the schema; every clinical type with every permission (notes stay out of reach).
+SCOPES = "read user/*.cruds"
 
 
 @pytest.fixture(autouse=True)

@@ -27,10 +27,13 @@ def app(name: str = "smart app", grant: str = Application.GRANT_AUTHORIZATION_CO
     )
 
 
-def token(user, scope: str, *, patient_id: str | None = None) -> str:
+def token(user, scope: str, *, patient_id: str | None = None, application: Application | None = None) -> str:
     raw = secrets.token_urlsafe(32)
     access = AccessToken(
-        user=user, application=app(), expires=timezone.now() + dt.timedelta(hours=1), scope=scope
+        user=user,
+        application=application or app(),
+        expires=timezone.now() + dt.timedelta(hours=1),
+        scope=scope,
     )
     set_token_value(access, raw)
     access.save()

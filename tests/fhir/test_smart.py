@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from oauth2_provider.models import AccessToken, Application
 
 from safeward import clock
+from safeward.clinical.policy import Section
 from safeward.fhir.models import ClientKey, TokenContext
-from safeward.fhir.smart import parse_scope, scopes_within_rights, token_access
+from safeward.fhir.smart import Operation, ScopeOutcome, parse_scope, scope_decide, scopes_within_rights
 from tests.clinical.conftest import new_patient, relate
 from tests.conftest import sign_in
 from tests.fhir.helpers import app, bearer, token
@@ -32,9 +33,47 @@ def test_scope_grammar():
     assert parse_scope("user/Observation.read").permissions == frozenset("rs")
     assert parse_scope("user/Spaceship.rs") is None
     assert parse_scope("user/Observation.sr") is None  # v2 order is c r u d s
-    access = token_access("patient/Observation.rs launch/patient", "p1")
-    assert access.pinned
-    assert access.read_limit("p2") == frozenset()
+
+
+def test_the_scope_decision():
+    """The one decision every interface asks (ADR 0606): a pure function."""
+
+    def decide(scopes, operation, launch="p1"):
+        return scope_decide(scopes=scopes, launch_patient=launch, operation=operation)
+
+    bound = "launch/patient patient/*.rs"
+    assert decide(bound, Operation("Observation", "r", "p1")).outcome is ScopeOutcome.ALLOW
+    assert decide(bound, Operation("Observation", "r", "p2")).outcome is ScopeOutcome.NOT_FOUND
+    search = decide(bound, Operation("Patient", "s"))
+    assert search.allowed
+    assert search.patient_limit == "p1"
+    assert decide(bound, Operation("Observation", "r", "p1"), launch=None).outcome is ScopeOutcome.FORBIDDEN
+    assert decide(bound, Operation("Condition", "c", "p1")).outcome is ScopeOutcome.FORBIDDEN
+    # A new patient, or a clinic's day, cannot be narrowed to the launch patient.
+    assert decide("patient/*.cruds", Operation("Patient", "c", pinnable=False)).reason == (
+        "patient_scope_spans_patients"
+    )
+    assert decide("patient/*.cruds", Operation("Appointment", "s", pinnable=False)).outcome is (
+        ScopeOutcome.FORBIDDEN
+    )
+    wide = decide("user/Patient.rs user/Observation.r", Operation("Patient", "r", "p2"))
+    assert wide.allowed
+    assert wide.patient_limit is None
+    assert wide.sections == {
+        Section.DEMOGRAPHICS,
+        Section.CONTACT,
+        Section.NATIONAL_ID,
+        Section.RESULTS,
+        Section.ORDERS,
+    }
+    # v2 permissions are exact: read is not search, search is not read, neither writes.
+    assert decide("user/Observation.r", Operation("Observation", "s", "p2")).outcome is ScopeOutcome.FORBIDDEN
+    assert decide("user/*.rs", Operation("Condition", "c", "p2")).outcome is ScopeOutcome.FORBIDDEN
+    assert decide("user/*.cruds", Operation("Condition", "c", "p2")).allowed
+    assert decide("system/*.rs", Operation("Patient", "s")).allowed
+    for scopes in ("openid fhirUser launch", "", "user/*.rs"):
+        # No scope grants notes (DocumentReference): no token writes one.
+        assert decide(scopes, Operation("DocumentReference", "c", "p1")).outcome is ScopeOutcome.FORBIDDEN
 
 
 def test_patient_scope_reads_only_its_patient(make_user, client):

@@ -249,8 +249,13 @@ def access_context(session: SessionContext, purpose: PurposeOfUse) -> AccessCont
     )
 
 
-def limit(decision: Decision, session: SessionContext) -> Decision:
-    """Narrow a permit to the session's section limit (e.g. an OAuth token's scopes)."""
+def limit(decision: Decision, session: SessionContext, patient_id: str | None = None) -> Decision:
+    """Narrow a decision to the session's limits (an OAuth token's scopes):
+    a patient other than the session's patient limit is denied whatever the
+    policy said (not even a break-glass row), and a permit discloses only
+    the section limit."""
+    if session.patient_limit is not None and patient_id is not None and patient_id != session.patient_limit:
+        return policy.deny("outside_token_patient")
     if session.section_limit is None or not decision.permitted:
         return decision
     return Decision(

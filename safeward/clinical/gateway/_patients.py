@@ -164,7 +164,7 @@ def _decide(
         access_context(session, purpose),
         section=section,
     )
-    return limit(decision, session)
+    return limit(decision, session, None if patient is None else str(patient.pk))
 
 
 def load_patient(

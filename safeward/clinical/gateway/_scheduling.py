@@ -20,6 +20,7 @@ from safeward.clinical.gateway._core import (
     assign,
     audit_fields,
     facts_for,
+    limit,
     parse_id,
     record,
     record_denied,
@@ -157,7 +158,11 @@ def schedule_day(
     context = access_context(session, purpose)
     shown: dict[uuid.UUID, PatientView] = {}
     for pid, patient in patients.items():
-        decision = policy.decide(subject, resource_for(patient, facts[pid]), Action.SEARCH, context)
+        decision = limit(
+            policy.decide(subject, resource_for(patient, facts[pid]), Action.SEARCH, context),
+            session,
+            str(pid),
+        )
         if decision.permitted:
             shown[pid] = patient_view(patient, decision.sections)
         else:

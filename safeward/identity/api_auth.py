@@ -1,0 +1,30 @@
+"""DRF's bearer-token authentication (django-oauth-toolkit's), which also
+tells the audit trail which application is acting: every event recorded
+while the request runs names the OAuth client and comes from the `api`
+(ADR 0208). The request context middleware resets it when the request ends."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from rest_framework.request import Request
+
+from safeward.audit import context as audit_context
+
+
+class OAuth2ClientAuthentication(OAuth2Authentication):  # type: ignore[misc]  # DOT ships no type hints
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        result: tuple[Any, Any] | None = super().authenticate(request)
+        if result is not None:
+            application = getattr(result[1], "application", None)
+            audit_context.bind(
+                dataclasses.replace(
+                    audit_context.current(),
+                    source="api",
+                    client_id=str(getattr(application, "client_id", "") or ""),
+                    client_name=str(getattr(application, "name", "") or ""),
+                )
+            )
+        return result

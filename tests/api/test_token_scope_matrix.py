@@ -1,0 +1,367 @@
+"""The authorization matrix x token scope (issue 11, item 1; ADR 0606).
+
+Every route a bearer token can be presented to (everything under /api/,
+/fhir/ and /o/, taken from the URLconf) x a set of credentials: a browser
+session (no token: the policy alone), `openid` only, `user/*.rs`,
+`user/*.cruds`, a `patient/*.cruds` token bound to patient A used on A and
+on B, `system/*.rs`, and the non-SMART `openid fhirUser read write`. The
+user behind every credential may do everything the routes offer (physician,
+registration clerk and HR officer, on both patients' care team), so the
+scopes are the only thing that varies. Expected outcomes are written out,
+not computed: a new route, or a new method on a route, fails
+`test_every_token_route_is_classified` until it has a row here.
+
+Outcomes are status codes, except for searches, where "hit" / "miss" says
+whether the target patient was found (a 200 that confirms nothing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from safeward import clock
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical import gateway
+from tests.clinical.conftest import WARD, new_patient, relate
+from tests.conftest import sign_in
+from tests.factories import UserFactory
+from tests.fhir.helpers import bearer, token
+
+pytestmark = pytest.mark.django_db
+
+KINDS = ("browser", "openid", "user_rs", "user_cruds", "patient_own", "patient_other", "system_rs", "account")
+SCOPES = {
+    "openid": "openid",
+    "user_rs": "user/*.rs",
+    "user_cruds": "user/*.cruds",
+    "patient_own": "launch/patient patient/*.cruds",
+    "patient_other": "launch/patient patient/*.cruds",
+    "system_rs": "system/*.rs",
+    "account": "openid fhirUser read write",
+}
+TOKEN_PREFIXES = ("api/", "fhir/", "o/")
+
+
+@dataclass
+class Case:
+    kind: str
+    client: Client
+    headers: dict[str, Any]  # WSGI environ entries (the Authorization header)
+    user: Any
+    patient: str  # the patient the request is about: A, or B for "patient_other"
+    mrn: str
+    world: World
+
+    def get(self, path: str, data: dict[str, Any] | None = None) -> Any:
+        return self.client.get(path, data or {}, **self.headers)
+
+    def post(self, path: str, data: Any = None, content_type: str = "application/json") -> Any:
+        return self.client.post(
+            path, data if data is not None else {}, content_type=content_type, **self.headers
+        )
+
+
+@dataclass
+class World:
+    clerk: Any
+    department_id: int
+    days: itertools.count[int]
+
+    def free_slot(self) -> tuple[str, dt.date]:
+        """A bookable slot on a day nobody else used (every request gets its own)."""
+        day = clock.now().date() + dt.timedelta(days=next(self.days))
+        gateway.slots_create(
+            actor=self.clerk,
+            session=WARD,
+            department_id=self.department_id,
+            day=day,
+            start=dt.time(9),
+            end=dt.time(10),
+            minutes=30,
+        )
+        slots = gateway.schedule_day(
+            actor=self.clerk,
+            session=WARD,
+            purpose=PurposeOfUse.OPERATIONS,
+            department_id=self.department_id,
+            day=day,
+        )
+        return slots[0].id, day
+
+    def appointment(self, patient: str) -> str:
+        slot, _ = self.free_slot()
+        booked = gateway.appointment_book(
+            actor=self.clerk, session=WARD, purpose=PurposeOfUse.OPERATIONS, patient_id=patient, slot_id=slot
+        )
+        return booked.id
+
+
+def status(response: Any) -> int:
+    return int(response.status_code)
+
+
+def found(response: Any, ids: Callable[[Any], list[str]], patient: str) -> int | str:
+    if response.status_code != 200:
+        return int(response.status_code)
+    return "hit" if patient in ids(response.json()) else "miss"
+
+
+def _rest_results(body: Any) -> list[str]:
+    return [r["id"] for r in body["results"]]
+
+
+def _bundle_ids(body: Any) -> list[str]:
+    return [e["resource"]["id"] for e in body.get("entry", [])]
+
+
+REST = "/api/v1/clinical"
+FHIR_PATIENT = {
+    "resourceType": "Patient",
+    "name": [{"family": "Matrix", "given": ["Token"]}],
+    "gender": "female",
+    "birthDate": "1990-01-01",
+}
+
+
+def _register(c: Case) -> int:
+    data = {"given_name": "Token", "family_name": "Matrix", "birth_date": "1990-01-01", "sex": "female"}
+    return status(c.post(f"{REST}/patients/", data))
+
+
+def _schedule(c: Case) -> int:
+    _, day = c.world.free_slot()
+    return status(
+        c.get(f"{REST}/schedule/", {"department_id": c.world.department_id, "day": day.isoformat()})
+    )
+
+
+def _book(c: Case) -> int:
+    slot, _ = c.world.free_slot()
+    return status(c.post(f"{REST}/appointments/", {"patient_id": c.patient, "slot_id": slot}))
+
+
+def _change(action: str) -> Callable[[Case], int]:
+    return lambda c: status(c.post(f"{REST}/appointments/{c.world.appointment(c.patient)}/{action}/"))
+
+
+Rule = tuple[Callable[[Case], Any], tuple[Any, ...]]
+B, F, N = 200, 403, 404  # for the eye: allowed read, forbidden, not found
+
+# (route name, method) -> (request, outcome per KINDS:
+#  browser, openid, user_rs, user_cruds, patient_own, patient_other, system_rs, account)
+RULES: dict[tuple[str, str], Rule] = {
+    # --- the clinical REST API -------------------------------------------------------------
+    ("clinical_api:patients", "GET"): (  # refused for everyone: criteria never go in a URL
+        lambda c: status(c.get(f"{REST}/patients/", {"name": "quist"})),
+        (400, 400, 400, 400, 400, 400, 400, 400),
+    ),
+    ("clinical_api:patients", "POST"): (_register, (201, F, F, 201, F, F, F, F)),
+    ("clinical_api:patient_search", "POST"): (
+        lambda c: found(c.post(f"{REST}/patients/search/", {"mrn": c.mrn}), _rest_results, c.patient),
+        ("hit", F, "hit", "hit", "hit", "miss", "hit", F),
+    ),
+    ("clinical_api:patient", "GET"): (
+        lambda c: status(c.get(f"{REST}/patients/{c.patient}/")),
+        (B, F, B, B, B, N, B, F),
+    ),
+    ("clinical_api:chart", "GET"): (
+        lambda c: status(c.get(f"{REST}/patients/{c.patient}/chart/")),
+        (B, F, B, B, B, N, B, F),
+    ),
+    ("clinical_api:note_create", "POST"): (  # no scope grants notes: browser only
+        lambda c: status(c.post(f"{REST}/patients/{c.patient}/notes/", {"title": "T", "text": "Matrix"})),
+        (201, F, F, F, F, F, F, F),
+    ),
+    ("clinical_api:condition_create", "POST"): (
+        lambda c: status(
+            c.post(f"{REST}/patients/{c.patient}/conditions/", {"code": "I10", "display": "HTN"})
+        ),
+        (201, F, F, 201, 201, N, F, F),
+    ),
+    ("clinical_api:allergy_create", "POST"): (
+        lambda c: status(c.post(f"{REST}/patients/{c.patient}/allergies/", {"substance": "Latex"})),
+        (201, F, F, 201, 201, N, F, F),
+    ),
+    ("clinical_api:schedule", "GET"): (_schedule, (B, F, B, B, F, F, B, F)),
+    ("clinical_api:appointment_book", "POST"): (_book, (201, F, F, 201, 201, N, F, F)),
+    ("clinical_api:appointment_cancel", "POST"): (_change("cancel"), (B, F, F, B, B, N, F, F)),
+    ("clinical_api:appointment_check_in", "POST"): (_change("check-in"), (B, F, F, B, B, N, F, F)),
+    # --- FHIR ------------------------------------------------------------------------------
+    ("fhir:metadata", "GET"): (lambda c: status(c.get("/fhir/metadata")), (B,) * 8),
+    ("fhir:smart_configuration", "GET"): (
+        lambda c: status(c.get("/fhir/.well-known/smart-configuration")),
+        (B,) * 8,
+    ),
+    ("fhir:search", "GET"): (
+        lambda c: status(c.get("/fhir/Observation", {"patient": f"Patient/{c.patient}"})),
+        (B, F, B, B, B, N, B, F),
+    ),
+    ("fhir:search", "POST"): (
+        lambda c: status(c.post("/fhir/Patient", FHIR_PATIENT, content_type="application/fhir+json")),
+        (201, F, F, 201, F, F, F, F),
+    ),
+    ("fhir:search_post", "POST"): (
+        lambda c: found(
+            c.post(
+                "/fhir/Patient/_search",
+                f"identifier={c.mrn}",
+                content_type="application/x-www-form-urlencoded",
+            ),
+            _bundle_ids,
+            c.patient,
+        ),
+        ("hit", F, "hit", "hit", "hit", "miss", "hit", F),
+    ),
+    ("fhir:read", "GET"): (
+        lambda c: status(c.get(f"/fhir/Patient/{c.patient}")),
+        (B, F, B, B, B, N, B, F),
+    ),
+    ("fhir:practitioner", "GET"): (
+        lambda c: status(c.get(f"/fhir/Practitioner/{c.user.pk}")),
+        (B, F, F, F, F, F, F, B),
+    ),
+    # --- OAuth / SMART ---------------------------------------------------------------------
+    # Browser pages: a token is no sign-in there, so it is sent to the login page.
+    ("oauth:authorize", "GET"): (
+        lambda c: status(c.get("/o/authorize/")),
+        (400, 302, 302, 302, 302, 302, 302, 302),
+    ),
+    ("oauth:authorize", "POST"): (
+        lambda c: status(c.post("/o/authorize/", "allow=Authorize", "application/x-www-form-urlencoded")),
+        (B, 302, 302, 302, 302, 302, 302, 302),  # browser: the consent form again (no request)
+    ),
+    ("oauth:authorize", "PUT"): (
+        lambda c: status(c.client.put("/o/authorize/", **c.headers)),
+        (B, 302, 302, 302, 302, 302, 302, 302),  # browser: the consent form again (no request)
+    ),
+    ("oauth:patient_picker", "GET"): (
+        lambda c: status(c.get("/o/authorize/patient/")),
+        (400, 302, 302, 302, 302, 302, 302, 302),
+    ),
+    ("oauth:token", "POST"): (  # the client authenticates in the body; none here
+        lambda c: status(
+            c.post("/o/token/", "grant_type=authorization_code", "application/x-www-form-urlencoded")
+        ),
+        (400,) * 8,
+    ),
+    ("oauth:launch", "POST"): (
+        lambda c: status(c.post("/o/launch/", {"patient_id": c.patient})),
+        (201, F, 201, 201, 201, N, 201, F),
+    ),
+    ("oauth:oidc-connect-discovery-info", "GET"): (
+        lambda c: status(c.get("/o/.well-known/openid-configuration")),
+        (B,) * 8,
+    ),
+    ("oauth:jwks-info", "GET"): (lambda c: status(c.get("/o/.well-known/jwks.json")), (B,) * 8),
+    ("oauth:user-info", "GET"): (  # DOT's own check: a token with `openid` (401 otherwise)
+        lambda c: status(c.get("/o/userinfo/")),
+        (401, B, 401, 401, 401, 401, 401, B),
+    ),
+    ("oauth:user-info", "POST"): (
+        lambda c: status(c.post("/o/userinfo/")),
+        (401, B, 401, 401, 401, 401, 401, B),
+    ),
+    # --- the REST API outside the chart: DOT's `read` / `write` ----------------------------
+    ("api_me", "GET"): (lambda c: status(c.get("/api/v1/me/")), (B, F, F, F, F, F, F, B)),
+    ("api_schema", "GET"): (lambda c: status(c.get("/api/schema/")), (B, F, F, F, F, F, F, B)),
+    ("workforce_api:api_people", "GET"): (
+        lambda c: status(c.get("/api/v1/workforce/people/")),
+        (B, F, F, F, F, F, F, B),
+    ),
+    ("workforce_api:api_person", "GET"): (
+        lambda c: status(c.get("/api/v1/workforce/people/NOBODY-1/")),
+        (N, F, F, F, F, F, F, N),
+    ),
+    ("workforce_api:api_person_terminate", "POST"): (
+        lambda c: status(c.post("/api/v1/workforce/people/NOBODY-1/terminate/", {"reason": "matrix"})),
+        (N, F, F, F, F, F, F, N),
+    ),
+    ("workforce_api:api_changes", "POST"): (  # an empty batch: 400 once the token may write
+        lambda c: status(c.post("/api/v1/workforce/changes/", {"changes": []})),
+        (400, F, F, F, F, F, F, 400),
+    ),
+}
+
+_ALIASES = {"oauth2_provider": "oauth"}  # /o/ is mounted twice (DOT reverses its own namespace)
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def token_routes() -> dict[str, Any]:
+    """route name -> view callback, for every route under /api/, /fhir/ and /o/."""
+    routes: dict[str, Any] = {}
+
+    def walk(patterns: list[Any], prefix: str, namespace: str | None) -> None:
+        for p in patterns:
+            route = prefix + str(p.pattern)
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, route, p.namespace or namespace)
+            elif isinstance(p, URLPattern) and route.lstrip("^").startswith(TOKEN_PREFIXES):
+                space = _ALIASES.get(namespace or "", namespace)
+                routes[f"{space}:{p.name}" if space else str(p.name)] = p.callback
+
+    walk(get_resolver().url_patterns, "", None)
+    return routes
+
+
+def test_every_token_route_is_classified():
+    """Each route, and each HTTP method its view implements, has a row."""
+    classified = {(name, method) for name, method in RULES}
+    wanted: set[tuple[str, str]] = set()
+    for name, callback in token_routes().items():
+        view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        methods = [m.upper() for m in _METHODS if view_class is not None and hasattr(view_class, m)]
+        wanted |= (
+            {(name, m) for m in methods} or {(name, m) for n, m in classified if n == name} or {(name, "?")}
+        )
+    assert wanted == classified, "add a row to RULES for every route and method under /api/, /fhir/, /o/"
+
+
+def test_matrix(client):
+    user = UserFactory(roles=["physician", "registration_clerk", "hr_officer"], totp_secret=True)
+    mine = new_patient(given="Ada", family="Quist", mrn="MATRIX-A")
+    other = new_patient(given="Bea", family="Quist", mrn="MATRIX-B")
+    relate(user, mine, "care_team")
+    relate(user, other, "care_team")
+    from safeward.identity.models import Department
+
+    clinic = Department.objects.create(code="matrix-scopes", name="Matrix clinic")
+    world = World(clerk=user, department_id=clinic.pk, days=itertools.count(1))
+    sign_in(client, user)
+    cases = []
+    for kind in KINDS:
+        target, mrn = (other, "MATRIX-B") if kind == "patient_other" else (mine, "MATRIX-A")
+        if kind == "browser":
+            cases.append(Case(kind, client, {}, user, target, mrn, world))
+        else:
+            raw = token(user, SCOPES[kind], patient_id=mine if kind.startswith("patient") else None)
+            cases.append(Case(kind, Client(), bearer(raw), user, target, mrn, world))
+    mismatches = []
+    for (name, method), (request, expected) in RULES.items():
+        for case, want in zip(cases, expected, strict=True):
+            got = request(case)
+            if got != want:
+                mismatches.append(f"{name} {method} as {case.kind}: got {got}, expected {want}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_a_new_view_refuses_every_token_until_it_declares_its_scopes(client):
+    """Deny by default for tokens: an API view with no `token_scopes` (here
+    /api/v1/me/ with its declaration removed) answers 403 to any token."""
+    from safeward.identity.api import MeView
+
+    user = UserFactory(roles=["physician"], totp_secret=True)
+    raw = token(user, "openid fhirUser read write user/*.cruds")
+    assert client.get("/api/v1/me/", **bearer(raw)).status_code == 200
+    declared = MeView.token_scopes
+    MeView.token_scopes = {}
+    try:
+        assert client.get("/api/v1/me/", **bearer(raw)).status_code == 403
+    finally:
+        MeView.token_scopes = declared
