@@ -1,4 +1,4 @@
-"""The authorization matrix x token scope (issue 11, item 1; ADR 0606).
+"""The authorization matrix x token scope (issue 11, item 1; ADR 0607).
 
 Every route a bearer token can be presented to (everything under /api/,
 /fhir/ and /o/, taken from the URLconf) x a set of credentials: a browser

@@ -60,7 +60,7 @@ def test_the_accounting_of_disclosures_names_the_application(client, viewer, pat
 
 
 def test_the_client_is_sealed_and_older_events_keep_their_hash():
-    """The client columns came after the first seals (ADR 0208): empty, they
+    """The client columns came after the first seals (ADR 0209): empty, they
     leave an event's canonical form as it was; set, they are hashed, so
     blanking or swapping the application afterwards is caught by verify."""
     from safeward.audit import chain

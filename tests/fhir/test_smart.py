@@ -36,7 +36,7 @@ def test_scope_grammar():
 
 
 def test_the_scope_decision():
-    """The one decision every interface asks (ADR 0606): a pure function."""
+    """The one decision every interface asks (ADR 0607): a pure function."""
 
     def decide(scopes, operation, launch="p1"):
         return scope_decide(scopes=scopes, launch_patient=launch, operation=operation)

@@ -17,7 +17,7 @@ def guard_again(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("audit", "0004_append_only")]
+    dependencies = [("audit", "0005_search_event_patient_link")]
 
     operations = [
         migrations.AddField(
