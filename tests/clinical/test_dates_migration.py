@@ -35,7 +35,12 @@ def test_existing_rows_are_encrypted_and_can_be_migrated_back():
     patient = old.get_model("clinical", "Patient")(
         id=uuid.uuid4(), sex="female", created_at=STARTED, updated_at=STARTED
     )
-    patient.mrn, patient.given_name, patient.family_name, patient.birth_date = "M-1", "Ada", "Q", STARTED.date()
+    patient.mrn, patient.given_name, patient.family_name, patient.birth_date = (
+        "M-1",
+        "Ada",
+        "Q",
+        STARTED.date(),
+    )
     patient.save()
     encounter = old.get_model("clinical", "Encounter").objects.create(
         id=uuid.uuid4(),
@@ -53,15 +58,14 @@ def test_existing_rows_are_encrypted_and_can_be_migrated_back():
     observation.save()
 
     new = _migrate(AFTER)
-    Encounter, Observation = new.get_model("clinical", "Encounter"), new.get_model("clinical", "Observation")
-    migrated = Encounter.objects.get(pk=encounter.pk)
+    migrated = new.get_model("clinical", "Encounter").objects.get(pk=encounter.pk)
     assert decrypt_field(migrated, "started_at") == STARTED
     assert decrypt_field(migrated, "ended_at") == ENDED
     assert migrated.started_year == 2018
     from safeward.clinical.models import Encounter as CurrentEncounter
 
     assert bytes(migrated.ended_day_index) == blind_index(CurrentEncounter, "ended_day_index", ENDED.date())
-    result = Observation.objects.get(pk=observation.pk)
+    result = new.get_model("clinical", "Observation").objects.get(pk=observation.pk)
     assert decrypt_field(result, "effective_at") == STARTED
     assert result.effective_year == 2018
     with connection.cursor() as cursor:
