@@ -84,3 +84,22 @@ def test_the_attending_keeps_the_discharge_day_and_fourteen_more(make_user, froz
     facts = facts_for(doctor, [uuid.UUID(inside), uuid.UUID(outside)])
     assert facts[uuid.UUID(inside)].relationships == {Relationship.ATTENDING}
     assert facts[uuid.UUID(outside)].relationships == set()
+
+
+def test_the_lab_worklist_lists_open_orders_oldest_first_and_caps_them(make_user, frozen_clock):
+    tech = make_user("lab_technician")
+    patient = new_patient()
+    now = clock.now()
+    ages = [5, 400, 1, 90, 30, 2]  # minutes ago, written out of order
+    for age in ages:
+        Observation.objects.create(
+            patient_id=patient,
+            category="laboratory",
+            status="registered",
+            code="718-7",
+            display=f"Hemoglobin {age}",
+            effective_at=now - dt.timedelta(minutes=age),
+        )
+    worklist = gateway.lab_worklist(actor=tech, session=WARD, purpose=PurposeOfUse.TREATMENT, limit=4)
+    assert [item.order.display for item in worklist.items] == [f"Hemoglobin {a}" for a in (400, 90, 30, 5)]
+    assert worklist.capped

@@ -83,10 +83,9 @@ def lab_worklist(
             status=Observation.Status.REGISTERED, category=Observation.Category.LABORATORY
         )
         oldest = by_time(open_orders.only("id", "effective_at"), "effective_at", newest_first=False)
-        rows = by_time(
-            open_orders.filter(pk__in=[o.pk for o in oldest[: limit + 1]]).select_related("patient"),
-            "effective_at",
-            newest_first=False,
+        place = {order.pk: n for n, order in enumerate(oldest[: limit + 1])}
+        rows = sorted(
+            open_orders.filter(pk__in=list(place)).select_related("patient"), key=lambda row: place[row.pk]
         )
         capped = len(rows) > limit
         rows = rows[:limit]
