@@ -72,8 +72,11 @@ def plain(instance: models.Model, name: str) -> Any:
     return decrypt_field(instance, name)
 
 
+YEAR_FLOOR = -32768  # below any year: `newest` takes every row when there are fewer than `limit`
+
+
 def by_time[M: models.Model](rows: Iterable[M], at: str, *, newest_first: bool = True) -> list[M]:
-    """Rows ordered by their encrypted time `at` (ties by id): service times
+    """Rows ordered by their encrypted time `at`, then id: service times
     are encrypted, so a patient's rows are sorted here after decryption."""
     return sorted(rows, key=lambda row: (plain(row, at), row.pk), reverse=newest_first)
 
@@ -86,9 +89,6 @@ def newest[M: models.Model](rows: QuerySet[M], *, year: str, at: str, limit: int
     cutoff = rows.order_by(f"-{year}").values(year)[limit - 1 : limit]
     picked = rows.filter(**{f"{year}__gte": Coalesce(Subquery(cutoff), Value(YEAR_FLOOR))})
     return by_time(picked, at)[:limit]
-
-
-YEAR_FLOOR = -32768  # below any year: every row, when there are fewer than `limit`
 
 
 def parse_id(value: str | uuid.UUID) -> uuid.UUID:
