@@ -113,7 +113,22 @@ def plain_copies(patient_ids: list[str]) -> None:
     from django.apps import apps
     from django.db import connection
 
-    from safeward.crypto.fields import BlindIndexField, BlindPrefixField, EncryptedField, decrypt_field
+    from safeward.crypto.fields import (
+        BlindIndexField,
+        BlindPrefixField,
+        EncryptedDateTimeField,
+        EncryptedField,
+        PlainYearField,
+        decrypt_field,
+    )
+
+    def sql_type(field: EncryptedField) -> str:  # service times stay times in the baseline
+        return "timestamptz" if isinstance(field, EncryptedDateTimeField) else "text"
+
+    def copied(field: EncryptedField, value: object) -> object:
+        if value is None or isinstance(field, EncryptedDateTimeField):
+            return value
+        return json.dumps(value, default=str).strip('"')
 
     with connection.cursor() as cursor:
         for name in PLAIN_MODELS:
@@ -123,9 +138,9 @@ def plain_copies(patient_ids: list[str]) -> None:
             for field in model._meta.concrete_fields:
                 if isinstance(field, EncryptedField):
                     encrypted.append(field)
-                elif not isinstance(field, BlindIndexField | BlindPrefixField):
+                elif not isinstance(field, BlindIndexField | BlindPrefixField | PlainYearField):
                     plain.append(field.column)
-            columns = ", ".join([*plain, *(f"NULL::text AS {f.column}" for f in encrypted)])
+            columns = ", ".join([*plain, *(f"NULL::{sql_type(f)} AS {f.column}" for f in encrypted)])
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
             cursor.execute(f"CREATE TABLE {table} AS SELECT {columns} FROM {model._meta.db_table}")  # noqa: S608 - names from model metadata
             cursor.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (id)")
@@ -133,10 +148,7 @@ def plain_copies(patient_ids: list[str]) -> None:
                 cursor.execute(f"CREATE INDEX {table}_patient ON {table} (patient_id)")
             key = "pk" if name == "Patient" else "patient_id"
             for row in model.objects.filter(**{f"{key}__in": patient_ids}):
-                values = []
-                for field in encrypted:
-                    value = decrypt_field(row, field.name)
-                    values.append(None if value is None else json.dumps(value, default=str).strip('"'))
+                values = [copied(field, decrypt_field(row, field.name)) for field in encrypted]
                 if encrypted:
                     sets = ", ".join(f"{f.column} = %s" for f in encrypted)
                     cursor.execute(f"UPDATE {table} SET {sets} WHERE id = %s", [*values, row.pk])  # noqa: S608 - as above

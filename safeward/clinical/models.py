@@ -7,7 +7,12 @@ Conventions:
   the row identifier every ciphertext is bound to (docs/crypto.md).
 * Identifying or clinical content is encrypted (`Encrypted*Field`); what the
   database must sort, join or index on stays in plain columns: foreign keys,
-  statuses, kinds, service dates and the sensitivity category (ADR 0500).
+  statuses, kinds and the sensitivity category (ADR 0500).
+* Service dates are dates of the patient (a newborn's first encounter is its
+  birth date): they are encrypted, and a query that needs one server-side
+  reads only the coarsest plain form that serves it — the year
+  (`PlainYearField`) or a keyed day index (ADR 0550; every plain date column
+  and its query are listed in docs/clinical.md).
 * Exact search goes through blind indexes (`*_index`), partial name search
   through blind prefix tokens (`*_prefixes`); both are computed at save time.
 * Sensitive categories (mental health, substance use under 42 CFR Part 2,
@@ -26,8 +31,10 @@ from safeward.crypto.fields import (
     BlindIndexField,
     BlindPrefixField,
     EncryptedDateField,
+    EncryptedDateTimeField,
     EncryptedJSONField,
     EncryptedTextField,
+    PlainYearField,
 )
 
 
@@ -107,14 +114,17 @@ class Encounter(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     status = models.CharField(max_length=12, choices=Status.choices)
-    started_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True, blank=True)
+    started_at = EncryptedDateTimeField()
+    ended_at = EncryptedDateTimeField(null=True)
     reason = EncryptedTextField(max_length=500, null=True)
     sensitivity = _sensitivity()
+    # The chart's newest encounters first; the attending's 14 days after discharge.
+    started_year = PlainYearField(of="started_at")
+    ended_day_index = BlindIndexField(of="ended_at", normaliser="local_day")
 
     class Meta:
         indexes = [
-            models.Index(fields=["patient", "started_at"], name="clin_enc_patient_time"),
+            models.Index(fields=["patient", "started_year"], name="clin_enc_patient_year"),
             models.Index(fields=["department", "status"], name="clin_enc_dept_status"),
             models.Index(fields=["attending", "status"], name="clin_enc_attending_status"),
         ]
@@ -227,10 +237,7 @@ class ClinicalNote(models.Model):
     title = EncryptedTextField(max_length=200)
     text = EncryptedTextField(max_length=20_000)
     sensitivity = _sensitivity()
-    created_at = models.DateTimeField()
-
-    class Meta:
-        indexes = [models.Index(fields=["patient", "created_at"], name="clin_note_patient_time")]
+    created_at = EncryptedDateTimeField()
 
     def __str__(self) -> str:
         return f"note {self.pk}"
@@ -257,7 +264,7 @@ class Condition(models.Model):
     clinical_status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     onset = EncryptedDateField(null=True)
     sensitivity = _sensitivity()
-    recorded_at = models.DateTimeField()
+    recorded_at = EncryptedDateTimeField()
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -287,7 +294,7 @@ class AllergyIntolerance(models.Model):
     reaction = EncryptedTextField(max_length=300, null=True)
     criticality = models.CharField(max_length=8, choices=Criticality.choices, default=Criticality.LOW)
     clinical_status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    recorded_at = models.DateTimeField()
+    recorded_at = EncryptedDateTimeField()
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -316,7 +323,7 @@ class MedicationRequest(models.Model):
     dosage = EncryptedTextField(max_length=300, null=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     sensitivity = _sensitivity()
-    authored_at = models.DateTimeField()
+    authored_at = EncryptedDateTimeField()
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -356,16 +363,17 @@ class Observation(models.Model):
     display = EncryptedTextField(max_length=200)
     value = EncryptedTextField(max_length=200, null=True)
     unit = models.CharField(max_length=32, blank=True)
-    effective_at = models.DateTimeField()
+    effective_at = EncryptedDateTimeField()
     sensitivity = _sensitivity()
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     code_index = BlindIndexField(of="code", normaliser="national_id")
+    effective_year = PlainYearField(of="effective_at")  # the chart's newest results first
 
     class Meta:
         indexes = [
-            models.Index(fields=["patient", "effective_at"], name="clin_obs_patient_time"),
+            models.Index(fields=["patient", "effective_year"], name="clin_obs_patient_year"),
             models.Index(fields=["status", "category"], name="clin_obs_status_category"),
         ]
 
@@ -386,13 +394,10 @@ class Document(models.Model):
     content_type = models.CharField(max_length=100)
     size = models.BigIntegerField()
     sensitivity = _sensitivity()
-    created_at = models.DateTimeField()
+    created_at = EncryptedDateTimeField()
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-
-    class Meta:
-        indexes = [models.Index(fields=["patient", "created_at"], name="clin_doc_patient_time")]
 
     def __str__(self) -> str:
         return f"document {self.pk}"

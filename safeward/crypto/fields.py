@@ -89,10 +89,12 @@ __all__ = [
     "BlindPrefixField",
     "EncryptedBytesField",
     "EncryptedDateField",
+    "EncryptedDateTimeField",
     "EncryptedField",
     "EncryptedJSONField",
     "EncryptedTextField",
     "IntegrityError",
+    "PlainYearField",
     "Sealed",
     "blind_fields",
     "blind_filter",
@@ -427,6 +429,23 @@ class EncryptedDateField(EncryptedField):
         return dt.date.fromisoformat(data.decode("ascii"))
 
 
+class EncryptedDateTimeField(EncryptedField):
+    """An aware date and time, stored as ISO 8601 in UTC (microseconds kept)."""
+
+    kind = "datetime"
+    description = "Encrypted date and time"
+
+    def codec_encode(self, value: Any) -> bytes:
+        if not isinstance(value, dt.datetime):
+            raise self._invalid(f"expects a date and time, not {type(value).__name__}.", "type")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise self._invalid("expects an aware date and time (with a time zone).", "invalid")
+        return value.astimezone(dt.UTC).isoformat().encode("ascii")
+
+    def codec_decode(self, data: bytes) -> dt.datetime:
+        return dt.datetime.fromisoformat(data.decode("ascii"))
+
+
 class EncryptedJSONField(EncryptedField):
     kind = "json"
     description = "Encrypted JSON"
@@ -734,6 +753,42 @@ class BlindPrefixField(_DerivedField, models.TextField):  # type: ignore[type-ar
         if changed:
             tokens = [] if plain is None else self._derive_or_empty(self.tokens, plain[0], [])
             setattr(model_instance, self.attname, " ".join(tokens))
+        return getattr(model_instance, self.attname)
+
+
+class PlainYearField(_DerivedField, models.SmallIntegerField):  # type: ignore[type-arg]
+    """The year (UTC) of an encrypted date or date and time of the same row, in
+    plain: the coarsest bucket that still lets the database pick the newest
+    rows of a long history (the exact order is restored after decryption).
+    A year is what HIPAA's Safe Harbor lets a de-identified set keep."""
+
+    description = "Plain year of an encrypted date"
+
+    def __init__(self, *args: Any, of: str = "", **kwargs: Any) -> None:
+        self._init_sources(of, "", None)
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["of"] = self.sources[0]
+        kwargs.pop("editable", None)
+        if kwargs.get("null") is True:
+            kwargs.pop("null")
+        return name, path, args, kwargs
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        return [*super().check(**kwargs), *self._check_sources()]
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        changed, plain = self._source_plaintexts(model_instance)
+        if changed:
+            year = None
+            if plain is not None:
+                moment = plain[0]
+                year = (moment.astimezone(dt.UTC) if isinstance(moment, dt.datetime) else moment).year
+            setattr(model_instance, self.attname, year)
         return getattr(model_instance, self.attname)
 
 

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 MAX_INPUT = 1000
 
@@ -119,6 +120,16 @@ def normalise_date(value: Any) -> str:
         raise ValidationError("A date to index is not a real calendar date.", code="invalid") from None
 
 
+def normalise_local_day(value: Any) -> str:
+    """The day (in the server's time zone) of an aware date and time, or a date:
+    a day index answers "on one of these days" without storing the time."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValidationError("A time to index by its day must carry a time zone.", code="type")
+        return timezone.localtime(value).date().isoformat()
+    return normalise_date(value)
+
+
 def normalise_name(value: Any) -> str:
     text = _text(value, "name").translate(_FOLD)
     decomposed = unicodedata.normalize("NFKD", text)
@@ -138,6 +149,7 @@ NORMALISERS: dict[str, Callable[[Any], str]] = {
     "phone": normalise_phone,
     "email": normalise_email,
     "date": normalise_date,
+    "local_day": normalise_local_day,
     "name": normalise_name,
     "name_dob": normalise_name_dob,
 }

@@ -317,3 +317,24 @@ class TestSystemChecks:
 
         ids = {error.id for error in Bad.check()}
         assert {"crypto.E101", "crypto.E102", "crypto.E103"} <= ids
+
+
+@pytest.mark.django_db
+def test_a_date_and_time_is_encrypted_with_its_year_and_day_index_derived():
+    from safeward.crypto.fields import blind_index, decrypt_field
+    from tests.crypto.testapp.models import Note
+
+    seen = dt.datetime(2011, 3, 9, 23, 30, 5, 123, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    note = Note.objects.create(body="x", seen_at=seen)
+    stored = Note.objects.get(pk=note.pk)
+    assert decrypt_field(stored, "seen_at") == seen  # the same instant, read back in UTC
+    assert decrypt_field(stored, "seen_at").tzinfo == dt.UTC
+    assert stored.seen_year == 2011  # 2011-03-10 04:30 UTC
+    assert bytes(stored.seen_day_index) == blind_index(Note, "seen_day_index", dt.date(2011, 3, 10))
+    assert Note.objects.filter(seen_day_index=blind_index(Note, "seen_day_index", seen)).count() == 1
+    with pytest.raises(ValidationError, match="aware"):
+        Note(body="x", seen_at=dt.datetime(2011, 3, 9, 12))
+    with pytest.raises(ValidationError, match="date and time"):
+        Note(body="x", seen_at=dt.date(2011, 3, 9))
+    empty = Note.objects.create(body="x")
+    assert (empty.seen_year, empty.seen_day_index) == (None, None)

@@ -180,3 +180,72 @@ def test_pg_dump_holds_no_plaintext(transactional_db):
     assert b"crypto_testapp_record" in dump.stdout
     assert dump.stdout.count(b"\\\\x01") + dump.stdout.count(b"\\x01") > 0  # ciphertext headers are there
     assert_nothing_readable(dump.stdout, user.test_totp_secret, "the pg_dump")
+
+
+# The reference data beside the checkout (docs/clinical.md); another place through the environment.
+SYNTHEA_100 = Path(
+    os.environ.get(
+        "SAFEWARD_SYNTHEA_ARCHIVE", ROOT.parent / "shared" / "data" / "synthea" / "synthea-r4-100.tar.gz"
+    )
+)
+
+
+def _bundles_dated_on_the_birth_date(archive: Path, folder: Path) -> list[Path]:
+    """The bundles of the archive whose encounters or observations fall on the
+    patient's birth date (newborns: 7 of the 93 patients)."""
+    import json
+    import tarfile
+
+    chosen = []
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="data")
+    for path in sorted(folder.rglob("*.json")):
+        entries = [e["resource"] for e in json.loads(path.read_bytes()).get("entry", [])]
+        birth = next((r.get("birthDate") for r in entries if r["resourceType"] == "Patient"), None)
+        if birth and any(
+            r["resourceType"] in ("Encounter", "Observation") and birth in json.dumps(r) for r in entries
+        ):
+            chosen.append(path)
+    return chosen
+
+
+@pytest.mark.skipif(not SYNTHEA_100.is_file(), reason=f"the Synthea archive is not at {SYNTHEA_100}")
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_an_imported_synthea_set_leaves_no_birth_date_name_or_identifier_in_the_raw_database(tmp_path):
+    """Service dates are dates of the patient too: a newborn's first encounter
+    and observations fall on its birth date (issue 11)."""
+    from django.core.management import call_command
+
+    from safeward.clinical.dumpscan import BIRTH_DATE, needles_from_bundles, raw_database, scan
+
+    files = _bundles_dated_on_the_birth_date(SYNTHEA_100, tmp_path / "synthea")
+    assert len(files) >= 5
+    selected = tmp_path / "selected"
+    selected.mkdir()
+    for path in files:
+        shutil.copy(path, selected / path.name)
+    baseline = raw_database()
+    call_command("import", "fhir", str(selected), "--no-progress")
+    needles = needles_from_bundles(files).without(baseline)
+    assert needles.patients == len(files)
+    assert len(needles.by_kind[BIRTH_DATE]) >= 3 * needles.patients
+    result = scan(raw_database(), needles)
+    assert all(result.searched.values())
+    assert result.clean, f"found in the raw database: {result.counts()}"
+    assert result.birth_dates_found == 0
+
+
+def test_the_dump_scan_sees_each_spelling_of_a_birth_date():
+    from safeward.clinical.dumpscan import BIRTH_DATE, IDENTIFIER, Needles, scan
+
+    needles = Needles()
+    needles.add_patient(
+        {"id": "p1", "birthDate": "2011-03-09", "identifier": [{"value": "999-12-3456"}], "name": []}
+    )
+    for planted in (b"2011-03-09T04:05:06Z", b"20110309", b"09/03/2011", b"03/09/2011", b"1299628800"):
+        result = scan(b"...." + planted + b"....", needles)
+        assert result.found[BIRTH_DATE], planted
+        assert result.birth_dates_found == 1, planted
+    assert scan("999-12-3456".encode("utf-16-le"), needles).found[IDENTIFIER] == ["999-12-3456"]
+    assert scan(b"nothing here", needles).clean

@@ -13,6 +13,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError as DatabaseIntegrityError
 from django.db import connection, models, transaction
+from django.db.models import QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from safeward import clock
@@ -30,7 +32,7 @@ from safeward.clinical.models import (
 )
 from safeward.clinical.policy import AccessContext, Decision, Relationship, Resource, Section, Subject
 from safeward.clinical.types import Conflict, InvalidInput, NotFound, SessionContext, SystemActor
-from safeward.crypto.fields import decrypt_field
+from safeward.crypto.fields import blind_index, decrypt_field
 from safeward.identity.models import StaffProfile, User
 
 Actor = User | SystemActor
@@ -38,6 +40,9 @@ Actor = User | SystemActor
 # An attending keeps the relationship this long after the encounter ends
 # (results and follow-up arrive after discharge).
 ATTENDING_AFTER_DISCHARGE = dt.timedelta(days=14)
+# The attending keeps access for the discharge day and the 14 local days after it:
+# the encounter's end is encrypted, its day is matched by a keyed day index (ADR 0557).
+ATTENDING_DAYS = ATTENDING_AFTER_DISCHARGE.days + 1
 
 # Audit `fields`: what each section discloses.
 SECTION_FIELDS: dict[Section, tuple[str, ...]] = {
@@ -65,6 +70,25 @@ def audit_fields(sections: Iterable[Section]) -> list[str]:
 def plain(instance: models.Model, name: str) -> Any:
     """Decrypt one field. The gateway calls this only for masked-in fields."""
     return decrypt_field(instance, name)
+
+
+YEAR_FLOOR = -32768  # below any year: `newest` takes every row when there are fewer than `limit`
+
+
+def by_time[M: models.Model](rows: Iterable[M], at: str, *, newest_first: bool = True) -> list[M]:
+    """Rows ordered by their encrypted time `at`, then id: service times
+    are encrypted, so a patient's rows are sorted here after decryption."""
+    return sorted(rows, key=lambda row: (plain(row, at), row.pk), reverse=newest_first)
+
+
+def newest[M: models.Model](rows: QuerySet[M], *, year: str, at: str, limit: int) -> list[M]:
+    """The `limit` newest of a patient's rows by the encrypted time `at`. The
+    database picks every row of the years that hold the newest `limit` (one
+    statement: the plain year bucket of the `limit`-th newest row is the
+    cut-off), and they are ordered here after decryption."""
+    cutoff = rows.order_by(f"-{year}").values(year)[limit - 1 : limit]
+    picked = rows.filter(**{f"{year}__gte": Coalesce(Subquery(cutoff), Value(YEAR_FLOOR))})
+    return by_time(picked, at)[:limit]
 
 
 def parse_id(value: str | uuid.UUID) -> uuid.UUID:
@@ -145,7 +169,7 @@ def _facts_sql(count: int) -> str:
  EXISTS (SELECT 1 FROM {t["CareTeamMembership"]} c WHERE c.patient_id = p.id AND c.user_id = %s
    AND {active.format(a="c")}),
  EXISTS (SELECT 1 FROM {t["Encounter"]} e WHERE e.patient_id = p.id AND e.attending_id = %s
-   AND (e.status IN (%s, %s) OR e.ended_at >= %s)),
+   AND (e.status IN (%s, %s) OR e.ended_day_index IN ({", ".join(["%s"] * ATTENDING_DAYS)}))),
  EXISTS (SELECT 1 FROM {t["Encounter"]} e WHERE e.patient_id = p.id AND e.status IN (%s, %s)
    AND e.department_id IN ({departments})),
  EXISTS (SELECT 1 FROM {t["Appointment"]} a WHERE a.patient_id = p.id
@@ -174,7 +198,7 @@ def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> list[Any]:
     now = clock.now()
     day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     when = ops.adapt_datetimefield_value
-    at, recent = when(now), when(now - ATTENDING_AFTER_DISCHARGE)
+    at = when(now)
     day, day_end = when(day_start), when(day_start + dt.timedelta(days=1))
     user = actor.pk if isinstance(actor, User) else None
     active_encounter = list(Encounter.ACTIVE_STATUSES)
@@ -184,7 +208,7 @@ def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> list[Any]:
     assert pk is not None
     return [
         *(user, at, at),  # care team
-        *(user, *active_encounter, recent),  # attending
+        *(user, *active_encounter, *ended_day_indexes(now, ATTENDING_DAYS)),  # attending
         *(*active_encounter, user),  # department
         *(day, day_end, *booked, user, user),  # appointment today
         *(user, at, at),  # break-glass grant
@@ -192,6 +216,13 @@ def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> list[Any]:
         *(at, at, kind.NO_PAYER_DISCLOSURE.value),  # payer restricted
         *(pk.get_db_prep_value(pid, connection) for pid in patient_ids),
     ]
+
+
+def ended_day_indexes(until: dt.datetime, days: int) -> list[bytes]:
+    """The keyed day indexes of encounters that ended on one of the `days`
+    local days up to and including the day of `until`."""
+    last = timezone.localtime(until).date()
+    return [blind_index(Encounter, "ended_day_index", last - dt.timedelta(days=n)) for n in range(days)]
 
 
 def _grant_id(value: Any) -> str | None:

@@ -16,6 +16,7 @@ from safeward.clinical.gateway._core import (
     PatientFacts,
     assign,
     audit_fields,
+    by_time,
     facts_for,
     parse_id,
     plain,
@@ -76,12 +77,15 @@ def lab_worklist(
     _require_laboratory(actor, purpose, "LabWorklist")
     limit = min(max(1, limit), WORKLIST_LIMIT)
     with transaction.atomic():
-        rows = list(
-            Observation.objects.filter(
-                status=Observation.Status.REGISTERED, category=Observation.Category.LABORATORY
-            )
-            .select_related("patient")
-            .order_by("effective_at", "id")[: limit + 1]
+        # Order times are encrypted: the open orders are ordered here, oldest
+        # first, reading only their times; then the oldest are read whole.
+        open_orders = Observation.objects.filter(
+            status=Observation.Status.REGISTERED, category=Observation.Category.LABORATORY
+        )
+        oldest = by_time(open_orders.only("id", "effective_at"), "effective_at", newest_first=False)
+        place = {order.pk: n for n, order in enumerate(oldest[: limit + 1])}
+        rows = sorted(
+            open_orders.filter(pk__in=list(place)).select_related("patient"), key=lambda row: place[row.pk]
         )
         capped = len(rows) > limit
         rows = rows[:limit]
@@ -215,7 +219,7 @@ def _result(
         order.unit = unit
         order.effective_at = clock.now()
         order.recorded_by = _user(actor)
-        order.save(update_fields=["value", "status", "unit", "effective_at", "recorded_by"])
+        order.save(update_fields=["value", "status", "unit", "effective_at", "effective_year", "recorded_by"])
         count_emergency_access(decision, facts)
         record(
             action=AuditAction.UPDATE,

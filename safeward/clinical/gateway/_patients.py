@@ -25,8 +25,10 @@ from safeward.clinical.gateway._core import (
     access_context,
     assign,
     audit_fields,
+    by_time,
     facts_for,
     limit,
+    newest,
     parse_id,
     plain,
     record,
@@ -620,7 +622,7 @@ def observation_view(o: Observation) -> ObservationView:
         display=plain(o, "display"),
         value=plain(o, "value"),
         unit=o.unit,
-        effective_at=o.effective_at,
+        effective_at=plain(o, "effective_at"),
         sensitivity=o.sensitivity,
     )
 
@@ -632,8 +634,8 @@ def encounter_view(e: Encounter) -> EncounterView:
         status=e.status,
         department=e.department.name,
         attending=user_label(e.attending),
-        started_at=e.started_at,
-        ended_at=e.ended_at,
+        started_at=plain(e, "started_at"),
+        ended_at=plain(e, "ended_at"),
         reason=plain(e, "reason"),
         sensitivity=e.sensitivity,
     )
@@ -646,7 +648,7 @@ def note_view(n: ClinicalNote) -> NoteView:
         title=plain(n, "title"),
         text=plain(n, "text"),
         author=user_label(n.author),
-        created_at=n.created_at,
+        created_at=plain(n, "created_at"),
         encounter_id=str(n.encounter_id) if n.encounter_id else None,
         sensitivity=n.sensitivity,
     )
@@ -660,7 +662,7 @@ def condition_view(c: Condition) -> ConditionView:
         display=plain(c, "display"),
         clinical_status=c.clinical_status,
         onset=plain(c, "onset"),
-        recorded_at=c.recorded_at,
+        recorded_at=plain(c, "recorded_at"),
         sensitivity=c.sensitivity,
     )
 
@@ -672,7 +674,7 @@ def allergy_view(a: AllergyIntolerance) -> AllergyView:
         reaction=plain(a, "reaction"),
         criticality=a.criticality,
         clinical_status=a.clinical_status,
-        recorded_at=a.recorded_at,
+        recorded_at=plain(a, "recorded_at"),
     )
 
 
@@ -683,7 +685,7 @@ def medication_view(m: MedicationRequest) -> MedicationView:
         rxnorm=plain(m, "rxnorm"),
         dosage=plain(m, "dosage"),
         status=m.status,
-        authored_at=m.authored_at,
+        authored_at=plain(m, "authored_at"),
         requester=user_label(m.requester),
         sensitivity=m.sensitivity,
     )
@@ -711,7 +713,7 @@ def document_view(d: Document) -> DocumentView:
         title=plain(d, "title"),
         content_type=d.content_type,
         size=d.size,
-        created_at=d.created_at,
+        created_at=plain(d, "created_at"),
         sensitivity=d.sensitivity,
     )
 
@@ -729,39 +731,45 @@ def _care_team(patient: Patient) -> list[CareTeamView]:
     ]
 
 
+def _grouped(rows: list[Any], status: str) -> list[Any]:
+    """Rows (already newest first) grouped by a status column, in the status's
+    alphabetical order as the database sorted them before (stable sort)."""
+    return sorted(rows, key=lambda row: getattr(row, status))
+
+
 def _build_chart(patient: Patient, decision: Decision) -> Chart:
     sections, sensitive = decision.sections, decision.include_sensitive
     withheld = 0
     parts: dict[str, Any] = {}
     rows: list[Any]
     if Section.ENCOUNTERS in sections:
-        rows = list(
-            _with_labels(Encounter.objects.filter(patient=patient), "department", "attending").order_by(
-                "-started_at"
-            )[: CHART_LIMITS["encounters"]]
+        rows = newest(
+            _with_labels(Encounter.objects.filter(patient=patient), "department", "attending"),
+            year="started_year",
+            at="started_at",
+            limit=CHART_LIMITS["encounters"],
         )
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["encounters"] = [encounter_view(e) for e in rows]
     if Section.NOTES in sections:
-        rows = list(
-            _with_labels(ClinicalNote.objects.filter(patient=patient), "author").order_by("-created_at")[
-                : CHART_LIMITS["notes"]
-            ]
-        )
+        rows = by_time(_with_labels(ClinicalNote.objects.filter(patient=patient), "author"), "created_at")[
+            : CHART_LIMITS["notes"]
+        ]
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["notes"] = [note_view(n) for n in rows]
     if Section.PROBLEMS in sections:
-        rows = list(Condition.objects.filter(patient=patient).order_by("clinical_status", "-recorded_at"))
+        rows = _grouped(by_time(Condition.objects.filter(patient=patient), "recorded_at"), "clinical_status")
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["problems"] = [condition_view(c) for c in rows]
     if Section.MEDICATIONS in sections:
-        rows = list(
-            _with_labels(MedicationRequest.objects.filter(patient=patient), "requester").order_by(
-                "status", "-authored_at"
-            )
+        rows = _grouped(
+            by_time(
+                _with_labels(MedicationRequest.objects.filter(patient=patient), "requester"), "authored_at"
+            ),
+            "status",
         )
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
@@ -769,15 +777,16 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
     if Section.ALLERGIES in sections:
         parts["allergies"] = [
             allergy_view(a)
-            for a in AllergyIntolerance.objects.filter(patient=patient).order_by(
-                "clinical_status", "-recorded_at"
+            for a in _grouped(
+                by_time(AllergyIntolerance.objects.filter(patient=patient), "recorded_at"), "clinical_status"
             )
         ]
     if Section.ORDERS in sections or Section.RESULTS in sections:
-        rows = list(
-            Observation.objects.filter(patient=patient).order_by("-effective_at")[
-                : CHART_LIMITS["observations"]
-            ]
+        rows = newest(
+            Observation.objects.filter(patient=patient),
+            year="effective_year",
+            at="effective_at",
+            limit=CHART_LIMITS["observations"],
         )
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
@@ -799,9 +808,7 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
     if Section.CARE_TEAM in sections:
         parts["care_team"] = _care_team(patient)
     if Section.DOCUMENTS in sections:
-        rows = list(
-            Document.objects.filter(patient=patient).order_by("-created_at")[: CHART_LIMITS["documents"]]
-        )
+        rows = by_time(Document.objects.filter(patient=patient), "created_at")[: CHART_LIMITS["documents"]]
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["documents"] = [document_view(d) for d in rows]

@@ -505,7 +505,7 @@ def encounter_finish(
             raise Conflict("This encounter is not active: it was already finished.")
         encounter.status = Encounter.Status.FINISHED
         encounter.ended_at = clock.now()
-        encounter.save(update_fields=["status", "ended_at"])
+        encounter.save(update_fields=["status", "ended_at", "ended_day_index"])
         record(
             action=AuditAction.UPDATE,
             actor=actor,
@@ -642,7 +642,7 @@ def document_upload(
             title=plain(d, "title"),
             content_type=d.content_type,
             size=d.size,
-            created_at=d.created_at,
+            created_at=plain(d, "created_at"),
             sensitivity=d.sensitivity,
         )
 
@@ -698,7 +698,7 @@ def document_open(
             title=plain(document, "title"),
             content_type=document.content_type,
             size=document.size,
-            created_at=document.created_at,
+            created_at=plain(document, "created_at"),
             sensitivity=document.sensitivity,
         )
         count_emergency_access(decision, facts)

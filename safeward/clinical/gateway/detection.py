@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
-from safeward.clinical.gateway._core import ATTENDING_AFTER_DISCHARGE, plain
+from safeward.clinical.gateway._core import ATTENDING_AFTER_DISCHARGE, ended_day_indexes, plain
 from safeward.clinical.models import (
     Appointment,
     CareTeamMembership,
@@ -43,6 +43,10 @@ from safeward.identity.models import StaffProfile, User
 # How long handling an order, result, prescription or note explains later
 # accesses to the same patient.
 HANDLED_EXPLAINS = dt.timedelta(days=30)
+# Encounter ends are encrypted: a batch spanning up to this many days narrows
+# its encounters by the keyed day index of their end; a longer backlog reads
+# every ended encounter of its patients and compares the decrypted times.
+DAY_INDEX_SPAN = 62
 ADDRESS_SCOPE = "detection.staff_address"
 
 # Relationship codes returned (docs/detection.md).
@@ -184,13 +188,25 @@ def detection_access_facts(
     encounters: dict[uuid.UUID, list[tuple[int | None, int, str, dt.datetime, dt.datetime | None]]] = (
         defaultdict(list)
     )
-    for pid, attending, department, status, started, ended in (
-        Encounter.objects.filter(encounter_filter, patient_id__in=patient_ids, started_at__lte=latest)
+    ended_since = earliest - ATTENDING_AFTER_DISCHARGE
+    span = (timezone.localtime(latest).date() - timezone.localtime(ended_since).date()).days + 1
+    recent = Q(ended_at__isnull=False)
+    if span <= DAY_INDEX_SPAN:
+        recent = Q(ended_day_index__in=ended_day_indexes(latest, span))
+    for encounter in (
+        Encounter.objects.filter(
+            encounter_filter, patient_id__in=patient_ids, started_year__lte=latest.astimezone(dt.UTC).year
+        )
         .exclude(status__in=[Encounter.Status.CANCELLED, Encounter.Status.PLANNED])
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=earliest - ATTENDING_AFTER_DISCHARGE))
-        .values_list("patient_id", "attending_id", "department_id", "status", "started_at", "ended_at")
+        .filter(Q(ended_at__isnull=True) | recent)
+        .only("patient_id", "attending_id", "department_id", "status", "started_at", "ended_at")
     ):
-        encounters[pid].append((attending, department, status, started, ended))
+        # The service times are decrypted here, compared and forgotten.
+        started, ended = plain(encounter, "started_at"), plain(encounter, "ended_at")
+        if started <= latest and (ended is None or ended >= ended_since):
+            encounters[encounter.patient_id].append(
+                (encounter.attending_id, encounter.department_id, encounter.status, started, ended)
+            )
 
     appointment_filter = Q(clinician_id__in=user_ids)
     if all_departments:
@@ -218,15 +234,16 @@ def detection_access_facts(
         (MEDICATION, MedicationRequest, "requester_id", "authored_at"),
         (NOTE, ClinicalNote, "author_id", "created_at"),
     ):
+        # Rows a user wrote for a patient are few: their encrypted times are compared here.
         rows = (
-            model.objects.filter(
-                **{f"{user_field}__in": user_ids, "patient_id__in": patient_ids, f"{time_field}__gte": since}
-            )
-            .values_list(user_field, "patient_id", time_field)
+            model.objects.filter(**{f"{user_field}__in": user_ids, "patient_id__in": patient_ids})
+            .only(user_field, "patient_id", time_field)
             .order_by()
         )
-        for handler, handled_pid, moment in rows:
-            handled[(handler, handled_pid)][code].append(moment)
+        for row in rows:
+            moment = plain(row, time_field)
+            if moment >= since:
+                handled[(getattr(row, user_field), row.patient_id)][code].append(moment)
 
     for query in queries:
         key = parsed[query]

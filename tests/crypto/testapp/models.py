@@ -10,8 +10,10 @@ from safeward.crypto.fields import (
     BlindPrefixField,
     EncryptedBytesField,
     EncryptedDateField,
+    EncryptedDateTimeField,
     EncryptedJSONField,
     EncryptedTextField,
+    PlainYearField,
 )
 
 
@@ -43,6 +45,9 @@ class Note(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     body = EncryptedTextField(row_id_field="uuid")
     written_on = EncryptedDateField(row_id_field="uuid", null=True)
+    seen_at = EncryptedDateTimeField(row_id_field="uuid", null=True)
+    seen_year = PlainYearField(of="seen_at")
+    seen_day_index = BlindIndexField(of="seen_at", normaliser="local_day")
 
     def __str__(self) -> str:
         return f"note {self.pk}"
