@@ -93,6 +93,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
     extension declares an `oauth2` scheme with no flows and no requirement)."""
 
     target_class = "oauth2_provider.contrib.rest_framework.OAuth2Authentication"
+    match_subclasses = True  # SafeWard's own (identity.api_auth) adds the audit's client naming
     name = "bearer"
     priority = 1  # over drf-spectacular's contrib extension for the same class
 

@@ -27,7 +27,8 @@ def assert_error_shape(response, status: int) -> dict:
 
 @pytest.fixture
 def raw_token(make_user):
-    return token(make_user("physician", "hr_officer"), "user/*.cruds")
+    # `write` for the workforce API (a DOT plain scope), `user/*.cruds` for the chart.
+    return token(make_user("physician", "hr_officer"), "user/*.cruds read write")
 
 
 @pytest.mark.parametrize(

@@ -235,11 +235,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("oauth:authorize", "POST"): (
         lambda c: status(c.post("/o/authorize/", "allow=Authorize", "application/x-www-form-urlencoded")),
-        (B, 302, 302, 302, 302, 302, 302, 302),  # browser: the consent form again (no request)
+        (400, 302, 302, 302, 302, 302, 302, 302),  # browser: no client_id, a 400 (not a 500)
     ),
     ("oauth:authorize", "PUT"): (
         lambda c: status(c.client.put("/o/authorize/", **c.headers)),
-        (B, 302, 302, 302, 302, 302, 302, 302),  # browser: the consent form again (no request)
+        (400, 302, 302, 302, 302, 302, 302, 302),  # browser: no client_id, a 400 (not a 500)
     ),
     ("oauth:patient_picker", "GET"): (
         lambda c: status(c.get("/o/authorize/patient/")),
