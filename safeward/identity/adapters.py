@@ -89,7 +89,13 @@ class AccountAdapter(DefaultAccountAdapter):
         request = allauth_context.request
         actor = getattr(request, "user", None)
         if isinstance(actor, User) and actor.pk == user.pk:
-            services.user_set_password(actor=actor, user=user, password=password)
+            session = getattr(request, "session", None)
+            services.user_set_password(
+                actor=actor,
+                user=user,
+                password=password,
+                keep_session_key=getattr(session, "session_key", None),
+            )
         else:
             services.user_password_reset(user=user, password=password)
 

@@ -91,19 +91,42 @@ def user_create(
 
 
 @transaction.atomic
-def user_set_password(*, actor: User | None, user: User, password: str) -> None:
+def user_set_password(
+    *, actor: User | None, user: User, password: str, keep_session_key: str | None = None
+) -> None:
+    """A new password ends the account's other sessions (whoever knew the old
+    password may hold one); the session that changed it, `keep_session_key`,
+    goes on."""
     if actor is not None and actor.pk != user.pk:
         _require(actor, Perm.IDENTITY_USER_MANAGE)
     validate_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
+    ended = _sessions_end_for_password(user=user, actor=actor, keep_session_key=keep_session_key)
     audit_record(
         action=Action.PASSWORD_CHANGE,
         actor=actor,
         resource_type="User",
         resource_id=user.pk,
-        detail={"by_self": actor is not None and actor.pk == user.pk},
+        detail={"by_self": actor is not None and actor.pk == user.pk, "sessions_ended": ended},
     )
+
+
+def _sessions_end_for_password(*, user: User, actor: User | None, keep_session_key: str | None) -> int:
+    others = UserSession.objects.select_for_update().filter(user=user, ended_at__isnull=True)
+    if keep_session_key:
+        others = others.exclude(session_key=keep_session_key)
+    ended = list(others)
+    _end_sessions(ended, "password_changed")
+    for user_session in ended:
+        audit_record(
+            action=Action.SESSION_END,
+            actor=actor,
+            resource_type="UserSession",
+            resource_id=str(user_session.pk),
+            detail={"user_id": user.pk, "reason": "password_changed"},
+        )
+    return len(ended)
 
 
 @transaction.atomic
@@ -113,12 +136,13 @@ def user_password_reset(*, user: User, password: str) -> None:
     validate_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
+    ended = _sessions_end_for_password(user=user, actor=user, keep_session_key=None)
     audit_record(
         action=Action.PASSWORD_CHANGE,
         actor=user,
         resource_type="User",
         resource_id=user.pk,
-        detail={"by_self": True, "via": "reset_link"},
+        detail={"by_self": True, "via": "reset_link", "sessions_ended": ended},
     )
 
 

@@ -16,7 +16,7 @@ from safeward.audit.models import AuditEvent
 from safeward.detection.models import Alert
 from safeward.detection.services import detect_pending
 from safeward.identity.models import UserSession
-from tests.conftest import totp_now
+from tests.conftest import sign_in, totp_now
 from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -101,5 +101,40 @@ def test_a_completed_password_reset_is_audited(make_user):
     assert user.check_password(new_password)
     event = AuditEvent.objects.get(action="password_change")
     assert event.actor_id == user.pk
-    assert event.detail == {"by_self": True, "via": "reset_link"}
+    assert event.detail == {"by_self": True, "via": "reset_link", "sessions_ended": 0}
     assert new_password not in str(list(AuditEvent.objects.values()))
+
+
+def test_a_password_reset_ends_every_session_of_the_account(make_user):
+    """Whoever knew the old password may be signed in: a reset ends them all."""
+    user = make_user("nurse", email="nurse.sessions@hospital.example")
+    intruder = Client()
+    sign_in(intruder, user)
+    assert intruder.get("/").status_code == 200
+    client = Client()
+    client.post("/accounts/password/reset/", {"email": user.email})
+    link = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", mail.outbox[0].body).group(1)
+    form = client.get(link, follow=True)
+    new_password = "a brand new passphrase for the ward"
+    client.post(form.redirect_chain[-1][0], {"password1": new_password, "password2": new_password})
+    assert not UserSession.objects.filter(user=user, ended_at__isnull=True).exists()
+    assert UserSession.objects.get(user=user).end_reason == "password_changed"
+    assert intruder.get("/").status_code in {302, 401}
+    assert AuditEvent.objects.filter(action="session_end", detail__reason="password_changed").count() == 1
+
+
+def test_changing_ones_password_ends_the_other_sessions_and_keeps_this_one(make_user):
+    user = make_user("nurse")
+    elsewhere, here = Client(), Client()
+    sign_in(elsewhere, user)
+    kept = sign_in(here, user)
+    new_password = "another passphrase for the ward"
+    response = here.post(
+        "/accounts/password/change/",
+        {"oldpassword": TEST_PASSWORD, "password1": new_password, "password2": new_password},
+    )
+    assert response.status_code == 302
+    open_sessions = list(UserSession.objects.filter(user=user, ended_at__isnull=True))
+    assert open_sessions == [kept]
+    assert elsewhere.get("/").status_code in {302, 401}
+    assert here.get("/").status_code == 200
