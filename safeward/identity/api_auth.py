@@ -19,10 +19,12 @@ class OAuth2ClientAuthentication(OAuth2Authentication):  # type: ignore[misc]  #
         result: tuple[Any, Any] | None = super().authenticate(request)
         if result is not None:
             application = getattr(result[1], "application", None)
+            current = audit_context.current()
             audit_context.bind(
                 dataclasses.replace(
-                    audit_context.current(),
-                    source="api",
+                    current,
+                    # An interface that named itself (FHIR) keeps its name.
+                    source=current.source or "api",
                     client_id=str(getattr(application, "client_id", "") or ""),
                     client_name=str(getattr(application, "name", "") or ""),
                 )

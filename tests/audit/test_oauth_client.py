@@ -38,7 +38,7 @@ def test_fhir_and_rest_reads_name_the_client(client, viewer, patient):  # noqa: 
     for event in events:
         assert event.client_id == application.client_id
         assert event.client_name == "Ward Rounds Viewer"
-        assert event.source == "api"
+    assert [e.source for e in events] == ["fhir", "api"]
     assert f"cs4={application.client_id}" in event_cef(events[0])
     agents = fhir_audit_event(events[0])["agent"]
     assert agents[1]["who"]["identifier"]["value"] == application.client_id

@@ -172,7 +172,7 @@ def test_a_jwks_must_hold_one_public_rsa_or_ec_key_with_a_kid(admin, make_user, 
 
 
 # --- the request path -------------------------------------------------------------------------------
-def _issue_token(application, user, scope="user/*.rs") -> str:
+def _issue_token(application, user, scope="user/*.rs read") -> str:
     import secrets
 
     from django.utils import timezone
