@@ -105,6 +105,14 @@ def staff_departments(*, user_ids: list[int]) -> list[tuple[int, int, str]]:
     )
 
 
+def staff_department_ids_sql(*, user_column: str) -> str:
+    """A SQL subquery for the department ids of the person in `user_column`
+    (for the clinical gateway's relationship statement, which correlates it
+    per row): identity keeps the knowledge of its own tables."""
+    table = StaffProfile._meta.db_table
+    return f"SELECT sp.department_id FROM {table} sp WHERE sp.user_id = {user_column}"  # noqa: S608 - a table name from model metadata and a column of the caller's statement
+
+
 def user_department_id(*, user: User) -> int | None:
     """The department of the person's staff profile (None without one)."""
     return StaffProfile.objects.filter(user=user).values_list("department_id", flat=True).first()
