@@ -9,6 +9,7 @@ from collections import Counter
 from safeward.crypto.models import DataKey
 from safeward.crypto.stores import SECRET_STORES as _SECRET_STORES
 from safeward.crypto.stores import JSONSecretStore, model_stores
+from safeward.one_door import entry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +51,7 @@ class KeyringStatus:
         ) + sum(self.unknown.values())
 
 
+@entry  # counts and moves ciphertext in every table, clinical ones too
 def keyring_status(*, secret_stores: list[JSONSecretStore] | None = None) -> KeyringStatus:
     """Counts come from the ciphertext headers (no decryption)."""
     per_store: dict[str, Counter[int]] = {}

@@ -20,6 +20,7 @@ from safeward.crypto.keyring import Purpose, create_key, ensure_keys, keyring
 from safeward.crypto.models import DataKey
 from safeward.crypto.selectors import keyring_status
 from safeward.crypto.stores import all_stores
+from safeward.one_door import entry
 
 if TYPE_CHECKING:
     from safeward.identity.models import User
@@ -152,6 +153,7 @@ class ReencryptResult:
     primary_version: int
 
 
+@entry  # counts and moves ciphertext in every table, clinical ones too
 def keys_reencrypt(
     *,
     actor: Actor,

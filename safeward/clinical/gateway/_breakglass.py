@@ -40,6 +40,7 @@ from safeward.clinical.types import (
 )
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.one_door import entry
 
 DEFAULT_MINUTES = 60
 MAX_MINUTES = 240
@@ -66,6 +67,7 @@ def _view(grant: BreakGlassGrant, *, with_justification: bool) -> BreakGlassView
     )
 
 
+@entry
 def break_glass_start(
     *,
     actor: Actor,
@@ -144,6 +146,7 @@ def break_glass_start(
         return _view(grant, with_justification=False)
 
 
+@entry
 def break_glass_active(*, actor: User) -> list[BreakGlassView]:
     """The actor's own grants that are active now (for the banner). No PHI."""
     now = clock.now()
@@ -153,6 +156,7 @@ def break_glass_active(*, actor: User) -> list[BreakGlassView]:
     return [_view(g, with_justification=False) for g in grants.order_by("expires_at")]
 
 
+@entry
 def break_glass_end(*, actor: User, grant_id: str) -> None:
     """The person ends their own emergency access early."""
     gid = parse_id(grant_id)
@@ -173,6 +177,7 @@ def break_glass_end(*, actor: User, grant_id: str) -> None:
             )
 
 
+@entry
 def break_glass_end_for_user(*, user: User, reason: str) -> int:
     """Cut every active grant of `user` (termination cut-off registered with
     safeward.workforce.extensions). Runs in the caller's transaction; returns
@@ -198,6 +203,7 @@ def break_glass_end_for_user(*, user: User, reason: str) -> int:
     return len(active)
 
 
+@entry
 def break_glass_review_queue(
     *, actor: User, session: SessionContext, status: str = "pending", limit: int = 100
 ) -> list[BreakGlassView]:
@@ -225,6 +231,7 @@ def break_glass_review_queue(
     return views
 
 
+@entry
 def break_glass_review(
     *, actor: User, session: SessionContext, grant_id: str, justified: bool, note: str = ""
 ) -> BreakGlassView:

@@ -72,6 +72,7 @@ from safeward.clinical.types import (
 )
 from safeward.crypto.fields import BlindIndexField, BlindPrefixField, blind_filter
 from safeward.crypto.normalise import normalise
+from safeward.one_door import entry
 
 SEARCH_CAP = 100
 PAGE_SIZE = 20
@@ -245,6 +246,7 @@ def _name_confirmed(patient: Patient, words: list[str]) -> bool:
     return all(any(n.startswith(w) for n in names) for w in long_words)
 
 
+@entry
 def patient_search(
     *,
     actor: Actor,
@@ -417,6 +419,7 @@ def save_new_patient(patient: Patient) -> None:
         raise Conflict("That medical record number is already in use.") from None
 
 
+@entry
 def patient_register(
     *,
     actor: Actor,
@@ -465,6 +468,7 @@ def patient_register(
         return patient_view(patient, sections)
 
 
+@entry
 def patient_update(
     *,
     actor: Actor,
@@ -509,6 +513,7 @@ def patient_update(
         return patient_view(patient, sections)
 
 
+@entry
 def patient_read(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
 ) -> PatientView:
@@ -791,6 +796,7 @@ def _chart(
     return chart
 
 
+@entry
 def chart_read(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
 ) -> Chart:
@@ -798,6 +804,7 @@ def chart_read(
     return _chart(actor=actor, session=session, purpose=purpose, patient_id=patient_id, action=Action.READ)
 
 
+@entry
 def chart_print(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
 ) -> Chart:
@@ -817,6 +824,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@entry
 def chart_export(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
 ) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from safeward.clinical.policy import Action, Section
 from safeward.clinical.types import Conflict, InvalidInput, NotFound, RestrictionView, SessionContext
 from safeward.identity.models import Department, Role, RoleAssignment, User
 from safeward.identity.permissions import Perm
+from safeward.one_door import entry
 
 HISTORY_LIMIT = 50
 
@@ -54,6 +55,7 @@ def _view(r: PatientRestriction) -> RestrictionView:
     )
 
 
+@entry
 def staff_choices() -> list[tuple[int, str]]:
     """(id, name) of active accounts holding a role that may open patient
     records: the people a patient can ask to be kept out (no PHI)."""
@@ -70,6 +72,7 @@ def staff_choices() -> list[tuple[int, str]]:
     return [(u.pk, user_label(u)) for u in users]
 
 
+@entry
 def restriction_list(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
 ) -> list[RestrictionView]:
@@ -122,6 +125,7 @@ def restriction_list(
     return views
 
 
+@entry
 def restriction_create(
     *,
     actor: Actor,
@@ -185,6 +189,7 @@ def restriction_create(
         return _view(restriction)
 
 
+@entry
 def restriction_lift(
     *,
     actor: Actor,

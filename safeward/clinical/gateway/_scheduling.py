@@ -44,6 +44,7 @@ from safeward.clinical.types import (
 )
 from safeward.identity.models import Department, User
 from safeward.identity.permissions import Perm
+from safeward.one_door import entry
 
 MAX_SLOTS_PER_DAY = 96
 
@@ -61,6 +62,7 @@ def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
+@entry
 def slots_create(
     *,
     actor: Actor,
@@ -120,6 +122,7 @@ def slots_create(
     return len(new)
 
 
+@entry
 def schedule_day(
     *,
     actor: Actor,
@@ -203,6 +206,7 @@ def schedule_day(
     return result
 
 
+@entry
 def appointment_book(
     *,
     actor: Actor,
@@ -340,6 +344,7 @@ def _appointment_change(
         return appointment_view(appointment, None)
 
 
+@entry
 def appointment_cancel(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, appointment_id: str
 ) -> AppointmentView:
@@ -348,6 +353,7 @@ def appointment_cancel(
     )
 
 
+@entry
 def appointment_check_in(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, appointment_id: str
 ) -> AppointmentView:
@@ -357,11 +363,13 @@ def appointment_check_in(
     )
 
 
+@entry
 def departments_list() -> list[tuple[int, str]]:
     """(id, name) of the departments, for pickers (no PHI)."""
     return list(Department.objects.order_by("name").values_list("pk", "name"))
 
 
+@entry
 def clinicians_list() -> list[tuple[int, str]]:
     """(id, name) of active accounts holding a treating role, for pickers (no PHI)."""
     from safeward.identity.models import Role, RoleAssignment

@@ -66,6 +66,7 @@ from safeward.clinical.types import (
 )
 from safeward.crypto import streams
 from safeward.identity.models import Department, User
+from safeward.one_door import entry
 
 ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
 SNOMED = re.compile(r"^[0-9]{6,18}$")
@@ -159,6 +160,7 @@ def _user(actor: Actor) -> User | None:
     return actor if isinstance(actor, User) else None
 
 
+@entry
 def note_create(
     *,
     actor: Actor,
@@ -200,6 +202,7 @@ def note_create(
     )
 
 
+@entry
 def condition_create(
     *,
     actor: Actor,
@@ -247,6 +250,7 @@ def condition_create(
     )
 
 
+@entry
 def allergy_create(
     *,
     actor: Actor,
@@ -287,6 +291,7 @@ def allergy_create(
     )
 
 
+@entry
 def medication_request_create(
     *,
     actor: Actor,
@@ -331,6 +336,7 @@ def medication_request_create(
     )
 
 
+@entry
 def observation_record(
     *,
     actor: Actor,
@@ -388,6 +394,7 @@ def observation_record(
     )
 
 
+@entry
 def order_create(
     *,
     actor: Actor,
@@ -431,6 +438,7 @@ def order_create(
     )
 
 
+@entry
 def encounter_start(
     *,
     actor: Actor,
@@ -478,6 +486,7 @@ def encounter_start(
     )
 
 
+@entry
 def encounter_finish(
     *,
     actor: Actor,
@@ -521,6 +530,7 @@ def encounter_finish(
         )
 
 
+@entry
 def care_team_add(
     *,
     actor: Actor,
@@ -578,6 +588,7 @@ def _document_ad(document_id: uuid.UUID) -> bytes:
     return b"clinical.document|" + document_id.bytes
 
 
+@entry
 def document_upload(
     *,
     actor: Actor,
@@ -643,6 +654,7 @@ def document_upload(
         raise
 
 
+@entry
 def document_open(
     *,
     actor: Actor,

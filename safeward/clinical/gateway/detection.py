@@ -29,6 +29,7 @@ from safeward.clinical.models import Patient
 from safeward.crypto.fields import compute_blind_index
 from safeward.crypto.normalise import normalise_name
 from safeward.identity.models import User
+from safeward.one_door import entry
 
 ADDRESS_SCOPE = "detection.staff_address"
 
@@ -69,6 +70,7 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
+@entry
 def detection_patients_known(*, patient_ids: Iterable[str]) -> set[str]:
     """Which of these ids name an existing patient (for canary registration)."""
     ids = [pid for pid in (_uuid(v) for v in patient_ids) if pid is not None]
@@ -109,6 +111,7 @@ class _Flags:
     national_id_index: bytes | None
 
 
+@entry
 def detection_access_facts(
     *,
     queries: Sequence[AccessQuery],
