@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import NoReturn
 
 from django.db import transaction
 from django.db.models import Q
@@ -67,6 +68,20 @@ def _view(grant: BreakGlassGrant, *, with_justification: bool) -> BreakGlassView
     )
 
 
+def _refuse(actor: Actor, action: AuditAction, purpose: PurposeOfUse) -> NoReturn:
+    """Someone without the permission tried: audited (denied), then Forbidden."""
+    record_denied(
+        action=action,
+        actor=actor,
+        purpose=purpose,
+        resource_type="BreakGlassGrant",
+        resource_id="",
+        patient=None,
+        reason="permission",
+    )
+    raise Forbidden
+
+
 @entry
 def break_glass_start(
     *,
@@ -85,7 +100,7 @@ def break_glass_start(
         raise Forbidden
     subject = subject_for(actor)
     if not subject.has(Perm.CLINICAL_BREAKGLASS_USE):
-        raise Forbidden
+        _refuse(actor, AuditAction.BREAK_GLASS, PurposeOfUse.EMERGENCY)
     if not session.step_up_fresh:
         raise Forbidden("step-up authentication required")
     errors = {}
@@ -210,7 +225,7 @@ def break_glass_review_queue(
     """Grants for the privacy officer, oldest first, with their justification
     (decrypted for the reviewer; the read is audited, purpose HCOMPL)."""
     if not subject_for(actor).has(Perm.CLINICAL_BREAKGLASS_REVIEW):
-        raise Forbidden
+        _refuse(actor, AuditAction.READ, PurposeOfUse.AUDIT)
     if status not in BreakGlassGrant.Review.values:
         raise InvalidInput({"status": "Not one of the allowed values."})
     grants = list(
@@ -237,7 +252,7 @@ def break_glass_review(
 ) -> BreakGlassView:
     """Mark one use justified or not. Nobody reviews their own use."""
     if not subject_for(actor).has(Perm.CLINICAL_BREAKGLASS_REVIEW):
-        raise Forbidden
+        _refuse(actor, AuditAction.UPDATE, PurposeOfUse.AUDIT)
     text = (note or "").strip()
     if len(text) > 1000:
         raise InvalidInput({"note": "Too long."})
