@@ -65,7 +65,8 @@ from safeward.clinical.types import (
     SessionContext,
 )
 from safeward.crypto import streams
-from safeward.identity.models import Department, User
+from safeward.identity.models import User
+from safeward.identity.selectors import department_exists
 from safeward.one_door import entry
 
 ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
@@ -454,8 +455,7 @@ def encounter_start(
     """Admit / register an arrival (an ADT function: registration or nursing)."""
 
     def build(patient: Patient) -> Encounter:
-        department = Department.objects.filter(pk=department_id).first()
-        if department is None:
+        if not department_exists(department_id=department_id):
             raise InvalidInput({"department": "No such department."})
         attending = None
         if attending_id is not None:
@@ -465,7 +465,7 @@ def encounter_start(
         encounter = Encounter(
             patient=patient,
             kind=check_choice("kind", kind, Encounter.Kind),
-            department=department,
+            department_id=department_id,
             attending=attending,
             status=Encounter.Status.ARRIVED,
             started_at=clock.now(),
