@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from safeward import clock
-from safeward.clinical.demo import CONDITIONS, MEASUREMENTS
+from safeward.demo.clinical import CONDITIONS, MEASUREMENTS
 from safeward.clinical.types import (
     ImportedCondition,
     ImportedEncounter,
