@@ -100,6 +100,11 @@ def _dotted(node: ast.AST) -> str | None:
     return None
 
 
+_TABLES: re.Pattern[str] = re.compile(
+    r"\b(" + "|".join(sorted(clinical_tables(), key=len, reverse=True)) + r")\b"
+)
+
+
 @dataclass
 class Checker:
     rel: str = "safeward/elsewhere.py"
@@ -213,9 +218,6 @@ class Checker:
                     head, _, rest = target.partition(".")
                     resolved = f"{self.aliases.get(head, head)}{'.' + rest if rest else ''}"
                     self._module(f"{resolved}.{attribute}", "getattr reaches")
-
-
-_TABLES = re.compile(r"\b(" + "|".join(sorted(clinical_tables(), key=len, reverse=True)) + r")\b")
 
 
 def violations(source: str, rel: str = "safeward/elsewhere.py") -> list[str]:

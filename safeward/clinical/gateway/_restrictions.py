@@ -162,7 +162,8 @@ def restriction_create(
         use_submission(submission)
         same = (
             PatientRestriction.objects.select_for_update()
-            .filter(patient=patient, kind=kind, user=person, department_id=department, starts_at__lte=now)
+            .filter(patient=patient, kind=kind, user=person, starts_at__lte=now)
+            .filter(Q(department_id=department) if department is not None else Q(department__isnull=True))
             .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         )
         if same.exists():
