@@ -13,12 +13,13 @@ inside one of the test suite's own allowances:
 
 A breach raises at the statement and is also remembered, so a caller that
 swallows the exception still fails its test at teardown. The check costs
-one context variable read per statement and one regex search when the
-statement is not already allowed.
+about a microsecond per statement (two context-variable reads and a
+substring test; a regex only for statements that mention a clinical table).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,13 +47,16 @@ def clinical_tables() -> frozenset[str]:
 
 
 _pattern: re.Pattern[str] | None = None
+_prefix = ""
 
 
 def _tables() -> re.Pattern[str]:
-    global _pattern
+    global _pattern, _prefix
     if _pattern is None:
         names = sorted(clinical_tables(), key=len, reverse=True)
         _pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+        # "clinical_": a substring test rules most statements out before the regex.
+        _prefix = os.path.commonprefix(names)  # noqa: RUF071 - table names, not paths
     return _pattern
 
 
@@ -77,7 +81,8 @@ def arm() -> None:
 
 def guard(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
     if _armed and _allowed.get() is None and one_door.current() is None and isinstance(sql, str):
-        found = _tables().search(sql)
+        tables = _tables()
+        found = tables.search(sql) if _prefix in sql else None
         if found:
             message = f"a statement on {found.group(1)} outside the one door: {sql[:200]}"
             breaches.append(message)
