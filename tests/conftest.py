@@ -24,7 +24,7 @@ def django_db_setup(django_db_setup):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """Django's flush after a transactional test empties every table."""
-    with one_door.allowed("test teardown"):
+    with one_door.tearing_down():
         return (yield)
 
 

@@ -34,6 +34,7 @@ from safeward import one_door
 
 _allowed: ContextVar[str | None] = ContextVar("tests_one_door_allowed", default=None)
 _armed = False
+_tearing_down = False  # a flag, not the context variable: fixtures' own resets interleave with it
 breaches: list[str] = []
 
 
@@ -79,8 +80,25 @@ def arm() -> None:
     _armed = True
 
 
+@contextmanager
+def tearing_down() -> Iterator[None]:
+    """Django's flush after a transactional test empties every table."""
+    global _tearing_down
+    _tearing_down = True
+    try:
+        yield
+    finally:
+        _tearing_down = False
+
+
 def guard(execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
-    if _armed and _allowed.get() is None and one_door.current() is None and isinstance(sql, str):
+    if (
+        _armed
+        and not _tearing_down
+        and _allowed.get() is None
+        and one_door.current() is None
+        and isinstance(sql, str)
+    ):
         tables = _tables()
         found = tables.search(sql) if _prefix in sql else None
         if found:

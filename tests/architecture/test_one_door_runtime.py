@@ -48,6 +48,18 @@ def test_the_gateway_test_data_and_other_tables_pass():
     assert one_door.take_breaches() == []
 
 
+def test_an_allowance_held_by_a_fixture_ends_with_its_teardown():
+    """A fixture's `with clinical_test_data(): yield` ends inside the teardown
+    allowance; the guard must be armed again afterwards (it once stayed off)."""
+    held = one_door.clinical_test_data()
+    held.__enter__()
+    with one_door.tearing_down():
+        held.__exit__(None, None, None)
+    with pytest.raises(one_door.OneDoorBreach):
+        apps.get_model("clinical", "Patient").objects.count()
+    one_door.take_breaches()
+
+
 def _entry_points():
     public = [getattr(gateway, name) for name in gateway.__all__]
     functions = [f for f in public if inspect.isfunction(f)]
