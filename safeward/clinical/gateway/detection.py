@@ -5,8 +5,9 @@ per triple, booleans and relationship codes only: which care relationships
 held at that time, the patient's flags (VIP, employee, deceased), and
 whether the patient shares the user's surname or household or is the user.
 No patient data leaves this module: surnames and addresses are decrypted
-here, compared, and forgotten. One query per fact kind, whatever the batch
-size (no N+1).
+here, compared, and forgotten. The relationships are the gateway's own
+(`_relationships`, one statement per 500 accesses); the flags and surnames
+one query each, whatever the batch size (no N+1).
 
 The comparison reads patient data on the system's behalf, so each call that
 looked at any patient records one audit event (EXECUTE, purpose
