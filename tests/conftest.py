@@ -8,7 +8,33 @@ from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from safeward import clock
 from safeward.identity import services
 from safeward.identity.middleware import SESSION_ID_KEY
+from tests import one_door
 from tests.factories import UserFactory
+
+one_door.install()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """Migrations have built the test database; from here on a statement on a
+    clinical table outside the one door fails its test (tests/one_door.py)."""
+    one_door.arm()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Django's flush after a transactional test empties every table."""
+    with one_door.tearing_down():
+        return (yield)
+
+
+@pytest.fixture(autouse=True)
+def _one_door_breaches():
+    """A breach the code under test caught and swallowed still fails the test."""
+    one_door.take_breaches()
+    yield
+    breaches = one_door.take_breaches()
+    assert not breaches, f"statements on clinical tables outside the one door: {breaches}"
 
 
 @pytest.fixture(autouse=True)

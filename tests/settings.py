@@ -5,7 +5,7 @@ otherwise."""
 import os
 
 os.environ["SAFEWARD_ENV"] = "test"
-# The demo seed's synthetic patients (safeward/clinical/demo.py): a handful keeps the demo tests fast.
+# The demo seed's synthetic patients (safeward/demo/clinical.py): a handful keeps the demo tests fast.
 os.environ.setdefault("SAFEWARD_DEMO_PATIENTS", "12")
 
 from safeward.settings import *  # noqa: F403

@@ -8,6 +8,7 @@ from collections import Counter
 
 from safeward.crypto.models import DataKey
 from safeward.crypto.stores import all_stores
+from safeward.one_door import entry
 
 # Purposes whose versions protect stored values (signing keys protect none: their public halves stay).
 COUNTED = (DataKey.Purpose.DATA, DataKey.Purpose.BLIND_INDEX)
@@ -62,6 +63,7 @@ class KeyringStatus:
         return sum(self.pending_of(purpose) for purpose in COUNTED)
 
 
+@entry  # counts ciphertext in every table, clinical ones too
 def keyring_status() -> KeyringStatus:
     """Counts come from the ciphertext headers and index markers (no decryption),
     over every registered store (safeward.crypto.registry)."""

@@ -21,6 +21,7 @@ from safeward.crypto.models import DataKey
 from safeward.crypto.providers import KeyProvider
 from safeward.crypto.selectors import COUNTED, keyring_status
 from safeward.crypto.stores import stores_of
+from safeward.one_door import entry
 
 if TYPE_CHECKING:
     from safeward.identity.models import User
@@ -154,6 +155,7 @@ class ReencryptResult:
     primary_version: int
 
 
+@entry  # counts and moves ciphertext in every table, clinical ones too
 def keys_reencrypt(
     *,
     actor: Actor,

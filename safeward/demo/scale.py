@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from safeward import clock
-from safeward.clinical.demo import CONDITIONS, MEASUREMENTS
 from safeward.clinical.types import (
     ImportedCondition,
     ImportedEncounter,
@@ -26,6 +25,7 @@ from safeward.clinical.types import (
     ImportedPatient,
     PatientInput,
 )
+from safeward.demo.clinical import CONDITIONS, MEASUREMENTS
 
 SEED = 5006
 POOL = 2000

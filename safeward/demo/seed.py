@@ -268,7 +268,7 @@ SEED_STEPS: list[SeedStep] = [seed_departments, seed_network_zone, seed_staff]
 
 def seed_clinical(ctx: SeedContext) -> None:
     """Synthetic patients, charts, care teams and clinic slots (issue 5)."""
-    from safeward.clinical.demo import seed_clinical as clinical_step
+    from safeward.demo.clinical import seed_clinical as clinical_step
 
     clinical_step(ctx)
 

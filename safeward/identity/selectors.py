@@ -8,7 +8,15 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from safeward.identity.models import Role, RoleAssignment, SingleSessionRole, StaffProfile, User, UserSession
+from safeward.identity.models import (
+    Department,
+    Role,
+    RoleAssignment,
+    SingleSessionRole,
+    StaffProfile,
+    User,
+    UserSession,
+)
 from safeward.identity.network import OUTSIDE
 
 # The zone of an address no defined network zone holds.
@@ -118,6 +126,33 @@ def staff_departments(*, user_ids: list[int]) -> list[tuple[int, int, str]]:
             "user_id", "department_id", "department__code"
         )
     )
+
+
+def staff_department_ids_sql(*, user_column: str) -> str:
+    """A SQL subquery for the department ids of the person in `user_column`
+    (for the clinical gateway's relationship statement, which correlates it
+    per row): identity keeps the knowledge of its own tables."""
+    table = StaffProfile._meta.db_table
+    return f"SELECT sp.department_id FROM {table} sp WHERE sp.user_id = {user_column}"  # noqa: S608 - a table name from model metadata and a column of the caller's statement
+
+
+def department_exists(*, department_id: int | None) -> bool:
+    return department_id is not None and Department.objects.filter(pk=department_id).exists()
+
+
+def department_choices() -> list[tuple[int, str]]:
+    """(id, name) of every department, by name, for pickers."""
+    return list(Department.objects.order_by("name").values_list("pk", "name"))
+
+
+def users_holding(*, permission: str) -> QuerySet[User]:
+    """Active accounts with an active role that grants `permission`."""
+    roles = [role.pk for role in Role.objects.all() if permission in role.permissions]
+    return User.objects.filter(
+        is_active=True,
+        role_assignments__status=RoleAssignment.Status.ACTIVE,
+        role_assignments__role__in=roles,
+    ).distinct()
 
 
 def user_department_id(*, user: User) -> int | None:

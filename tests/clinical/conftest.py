@@ -12,6 +12,7 @@ from safeward import clock
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.types import PatientInput, SessionContext, SystemActor
+from tests.one_door import clinical_test_data
 
 WARD = SessionContext(session_id="test", reachable=True, reachable_reason="clinical_zone", step_up_fresh=True)
 IMPORTER = SystemActor("tests")
@@ -59,6 +60,11 @@ def patient(db):
 
 def relate(user, patient_id: str, relationship: str) -> None:
     """Put `user` in `relationship` to the patient (test setup, straight to the rows)."""
+    with clinical_test_data():
+        _relate(user, patient_id, relationship)
+
+
+def _relate(user, patient_id: str, relationship: str) -> None:
     from safeward.clinical.models import Appointment, CareTeamMembership, Encounter, Slot
     from safeward.identity.models import Department, StaffProfile
 

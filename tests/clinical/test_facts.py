@@ -26,8 +26,17 @@ from safeward.clinical.policy import Relationship
 from safeward.identity.models import Department, StaffProfile
 from tests.clinical.conftest import IMPORTER, WARD, new_patient, relate
 from tests.conftest import sign_in
+from tests.one_door import clinical_test_data
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _rows_straight_to_the_tables():
+    """These tests build relationship rows and call the facts statement
+    (`_core.facts_for`, inside the gateway) directly."""
+    with clinical_test_data():
+        yield
 
 
 def _facts(actor, *patients: str) -> dict[uuid.UUID, PatientFacts]:

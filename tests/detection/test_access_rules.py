@@ -9,6 +9,7 @@ from safeward.audit.vocabulary import Action
 from safeward.detection.models import AccessReview, Alert, DailyAccessCount
 from safeward.detection.services import rule_config_save, staff_match_keys_set
 from tests.detection.conftest import access, alerts, new_patient, relate, run
+from tests.one_door import clinical_test_data
 
 pytestmark = pytest.mark.django_db
 
@@ -138,7 +139,8 @@ def _deceased() -> str:
     from safeward.clinical.models import Patient
 
     pid = new_patient(family="Late")
-    Patient.objects.filter(pk=pid).update(deceased=True)
+    with clinical_test_data():
+        Patient.objects.filter(pk=pid).update(deceased=True)
     return pid
 
 
@@ -206,7 +208,8 @@ def test_own_record_by_explicit_link_and_not_for_others(at, make_user):
     other = new_patient(mrn="O3")
     from safeward.clinical.models import Patient
 
-    Patient.objects.filter(pk=other).update(national_id_index=None)
+    with clinical_test_data():
+        Patient.objects.filter(pk=other).update(national_id_index=None)
     staff_match_keys_set(actor=None, user_id=clerk.pk, patient_id=own)
     at(minutes=0)
     access(clerk, other)

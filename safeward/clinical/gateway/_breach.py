@@ -17,11 +17,12 @@ from django.db import transaction
 
 from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
-from safeward.clinical.gateway._core import plain, record, subject_for
+from safeward.clinical.gateway._core import plain, record, record_denied, subject_for
 from safeward.clinical.models import Patient
 from safeward.clinical.types import Forbidden, InvalidInput, SessionContext
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.one_door import entry
 
 # Who may take the scope out: an officer who exports audit data and works the
 # alert or the incident the scope comes from.
@@ -32,6 +33,7 @@ _SCOPE_PERMISSIONS = {
 _CHUNK = 2000
 
 
+@entry
 def breach_scope_identifiers(
     *, actor: User, session: SessionContext, scope: str, scope_id: int, patient_ids: Iterable[str]
 ) -> dict[str, str]:
@@ -43,6 +45,15 @@ def breach_scope_identifiers(
         raise InvalidInput({"scope": "Not one of the allowed values."})
     subject = subject_for(actor)
     if not (subject.has(Perm.AUDIT_REPORT_EXPORT) and subject.has(needed)):
+        record_denied(
+            action=AuditAction.EXPORT,
+            actor=actor,
+            purpose=PurposeOfUse.SECURITY,
+            resource_type="BreachScope",
+            resource_id=f"{scope}:{scope_id}",
+            patient=None,
+            reason="not_permitted",
+        )
         raise Forbidden
     wanted: list[uuid.UUID] = []
     for value in patient_ids:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import NoReturn
 
 from django.db import transaction
 from django.db.models import Q
@@ -40,6 +41,7 @@ from safeward.clinical.types import (
 )
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.one_door import entry
 
 DEFAULT_MINUTES = 60
 MAX_MINUTES = 240
@@ -66,6 +68,21 @@ def _view(grant: BreakGlassGrant, *, with_justification: bool) -> BreakGlassView
     )
 
 
+def _refuse(actor: Actor, action: AuditAction, purpose: PurposeOfUse) -> NoReturn:
+    """Someone without the permission tried: audited (denied), then Forbidden."""
+    record_denied(
+        action=action,
+        actor=actor,
+        purpose=purpose,
+        resource_type="BreakGlassGrant",
+        resource_id="",
+        patient=None,
+        reason="permission",
+    )
+    raise Forbidden
+
+
+@entry
 def break_glass_start(
     *,
     actor: Actor,
@@ -83,7 +100,7 @@ def break_glass_start(
         raise Forbidden
     subject = subject_for(actor)
     if not subject.has(Perm.CLINICAL_BREAKGLASS_USE):
-        raise Forbidden
+        _refuse(actor, AuditAction.BREAK_GLASS, PurposeOfUse.EMERGENCY)
     if not session.step_up_fresh:
         raise Forbidden("step-up authentication required")
     errors = {}
@@ -144,6 +161,7 @@ def break_glass_start(
         return _view(grant, with_justification=False)
 
 
+@entry
 def break_glass_active(*, actor: User) -> list[BreakGlassView]:
     """The actor's own grants that are active now (for the banner). No PHI."""
     now = clock.now()
@@ -153,6 +171,7 @@ def break_glass_active(*, actor: User) -> list[BreakGlassView]:
     return [_view(g, with_justification=False) for g in grants.order_by("expires_at")]
 
 
+@entry
 def break_glass_end(*, actor: User, grant_id: str) -> None:
     """The person ends their own emergency access early."""
     gid = parse_id(grant_id)
@@ -173,6 +192,7 @@ def break_glass_end(*, actor: User, grant_id: str) -> None:
             )
 
 
+@entry
 def break_glass_end_for_user(*, user: User, reason: str) -> int:
     """Cut every active grant of `user` (termination cut-off registered with
     safeward.workforce.extensions). Runs in the caller's transaction; returns
@@ -198,13 +218,14 @@ def break_glass_end_for_user(*, user: User, reason: str) -> int:
     return len(active)
 
 
+@entry
 def break_glass_review_queue(
     *, actor: User, session: SessionContext, status: str = "pending", limit: int = 100
 ) -> list[BreakGlassView]:
     """Grants for the privacy officer, oldest first, with their justification
     (decrypted for the reviewer; the read is audited, purpose HCOMPL)."""
     if not subject_for(actor).has(Perm.CLINICAL_BREAKGLASS_REVIEW):
-        raise Forbidden
+        _refuse(actor, AuditAction.READ, PurposeOfUse.AUDIT)
     if status not in BreakGlassGrant.Review.values:
         raise InvalidInput({"status": "Not one of the allowed values."})
     grants = list(
@@ -226,12 +247,13 @@ def break_glass_review_queue(
     return views
 
 
+@entry
 def break_glass_review(
     *, actor: User, session: SessionContext, grant_id: str, justified: bool, note: str = ""
 ) -> BreakGlassView:
     """Mark one use justified or not. Nobody reviews their own use."""
     if not subject_for(actor).has(Perm.CLINICAL_BREAKGLASS_REVIEW):
-        raise Forbidden
+        _refuse(actor, AuditAction.UPDATE, PurposeOfUse.AUDIT)
     text = (note or "").strip()
     if len(text) > 1000:
         raise InvalidInput({"note": "Too long."})

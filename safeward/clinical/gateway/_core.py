@@ -33,7 +33,8 @@ from safeward.clinical.models import (
 from safeward.clinical.policy import AccessContext, Decision, Relationship, Resource, Section, Subject
 from safeward.clinical.types import Conflict, InvalidInput, NotFound, SessionContext, SystemActor
 from safeward.crypto.fields import blind_index, decrypt_field
-from safeward.identity.models import StaffProfile, User
+from safeward.identity.models import User
+from safeward.identity.selectors import staff_department_ids_sql
 
 Actor = User | SystemActor
 
@@ -160,16 +161,16 @@ def _facts_sql(count: int) -> str:
             Appointment,
             BreakGlassGrant,
             PatientRestriction,
-            StaffProfile,
         )
     }
-    departments = f"SELECT s.department_id FROM {t['StaffProfile']} s WHERE s.user_id = %s"  # noqa: S608 - a table name from model metadata
+    departments = staff_department_ids_sql(user_column="%s")  # the user is a parameter
     active = "{a}.starts_at <= %s AND ({a}.ends_at IS NULL OR {a}.ends_at > %s)"
     sql = f"""SELECT p.id,
  EXISTS (SELECT 1 FROM {t["CareTeamMembership"]} c WHERE c.patient_id = p.id AND c.user_id = %s
    AND {active.format(a="c")}),
  EXISTS (SELECT 1 FROM {t["Encounter"]} e WHERE e.patient_id = p.id AND e.attending_id = %s
-   AND (e.status IN (%s, %s) OR e.ended_day_index IN ({", ".join(["%s"] * ATTENDING_DAYS)}))),
+   AND (e.status IN (%s, %s)
+     OR (e.status = %s AND e.ended_day_index IN ({", ".join(["%s"] * ATTENDING_DAYS)})))),
  EXISTS (SELECT 1 FROM {t["Encounter"]} e WHERE e.patient_id = p.id AND e.status IN (%s, %s)
    AND e.department_id IN ({departments})),
  EXISTS (SELECT 1 FROM {t["Appointment"]} a WHERE a.patient_id = p.id
@@ -208,7 +209,8 @@ def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> list[Any]:
     assert pk is not None
     return [
         *(user, at, at),  # care team
-        *(user, *active_encounter, *ended_day_indexes(now, ATTENDING_DAYS)),  # attending
+        # attending: open, or finished (never cancelled) within the last days
+        *(user, *active_encounter, Encounter.Status.FINISHED.value, *ended_day_indexes(now, ATTENDING_DAYS)),
         *(*active_encounter, user),  # department
         *(day, day_end, *booked, user, user),  # appointment today
         *(user, at, at),  # break-glass grant

@@ -28,6 +28,7 @@ from safeward.clinical.types import (
     SystemActor,
 )
 from safeward.identity.models import Department
+from safeward.one_door import entry
 
 # Where imported encounters land when the bundle's organisation is not ours.
 IMPORT_DEPARTMENTS = {
@@ -49,6 +50,7 @@ def _department(kind: str, cache: dict[str, Department]) -> Department:
     return cache[kind]
 
 
+@entry
 def patient_import(
     *, actor: SystemActor, session: SessionContext, record_in: ImportedPatient
 ) -> ImportOutcome:

@@ -46,6 +46,7 @@ from safeward.clinical.types import (
     WorklistItem,
 )
 from safeward.identity.permissions import Perm
+from safeward.one_door import entry
 
 WORKLIST_LIMIT = 200
 
@@ -66,6 +67,7 @@ def _require_laboratory(actor: Actor, purpose: PurposeOfUse, resource_type: str)
         raise Forbidden
 
 
+@entry
 def lab_worklist(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, limit: int = WORKLIST_LIMIT
 ) -> LabWorklist:
@@ -131,6 +133,7 @@ def lab_worklist(
     return LabWorklist(items=items, withheld=withheld, capped=capped)
 
 
+@entry
 def order_result(
     *,
     actor: Actor,

@@ -80,6 +80,7 @@ from safeward.crypto.fields import (
     compute_blind_index,
 )
 from safeward.crypto.normalise import normalise
+from safeward.one_door import entry
 
 SEARCH_CAP = 100
 PAGE_SIZE = 20
@@ -280,6 +281,7 @@ def _specific(
     return bool(mrn or national_id or (name and birth_date))
 
 
+@entry
 def patient_search(
     *,
     actor: Actor,
@@ -484,6 +486,7 @@ def save_new_patient(patient: Patient) -> None:
         raise Conflict("That medical record number is already in use.") from None
 
 
+@entry
 def patient_register(
     *,
     actor: Actor,
@@ -532,6 +535,7 @@ def patient_register(
         return patient_view(patient, sections)
 
 
+@entry
 def patient_update(
     *,
     actor: Actor,
@@ -576,6 +580,7 @@ def patient_update(
         return patient_view(patient, sections)
 
 
+@entry
 def patient_read(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
 ) -> PatientView:
@@ -863,6 +868,7 @@ def _chart(
     return chart
 
 
+@entry
 def chart_read(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
 ) -> Chart:
@@ -870,6 +876,7 @@ def chart_read(
     return _chart(actor=actor, session=session, purpose=purpose, patient_id=patient_id, action=Action.READ)
 
 
+@entry
 def chart_print(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
 ) -> Chart:
@@ -889,6 +896,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@entry
 def chart_export(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
 ) -> dict[str, Any]:

@@ -34,8 +34,10 @@ from safeward.clinical.gateway._writes import _text
 from safeward.clinical.models import PatientRestriction
 from safeward.clinical.policy import Action, Section
 from safeward.clinical.types import Conflict, InvalidInput, NotFound, RestrictionView, SessionContext
-from safeward.identity.models import Department, Role, RoleAssignment, User
+from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.identity.selectors import department_exists, users_holding
+from safeward.one_door import entry
 
 HISTORY_LIMIT = 50
 
@@ -54,22 +56,17 @@ def _view(r: PatientRestriction) -> RestrictionView:
     )
 
 
+@entry
 def staff_choices() -> list[tuple[int, str]]:
     """(id, name) of active accounts holding a role that may open patient
     records: the people a patient can ask to be kept out (no PHI)."""
-    clinical = [r.pk for r in Role.objects.all() if Perm.CLINICAL_PATIENT_READ.value in r.permissions]
-    users = (
-        User.objects.filter(
-            is_active=True,
-            role_assignments__status=RoleAssignment.Status.ACTIVE,
-            role_assignments__role__in=clinical,
-        )
-        .distinct()
-        .order_by("last_name", "first_name", "username")
+    users = users_holding(permission=Perm.CLINICAL_PATIENT_READ.value).order_by(
+        "last_name", "first_name", "username"
     )
     return [(u.pk, user_label(u)) for u in users]
 
 
+@entry
 def restriction_list(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
 ) -> list[RestrictionView]:
@@ -122,6 +119,7 @@ def restriction_list(
     return views
 
 
+@entry
 def restriction_create(
     *,
     actor: Actor,
@@ -146,25 +144,26 @@ def restriction_create(
         resource_type="PatientRestriction",
     )
     check_choice("kind", kind, PatientRestriction.Kind)
-    person = department = None
+    person, department = None, None
     if kind == PatientRestriction.Kind.EXCLUDE_USER:
         person = User.objects.filter(pk=user_id, is_active=True).first() if user_id else None
         if person is None:
             raise InvalidInput({"user": "Choose the person to keep out of the record."})
     elif kind == PatientRestriction.Kind.EXCLUDE_DEPARTMENT:
-        department = Department.objects.filter(pk=department_id).first() if department_id else None
-        if department is None:
+        if not department_exists(department_id=department_id):
             raise InvalidInput({"department": "Choose the department to keep out of the record."})
+        department = department_id
     now = clock.now()
     restriction = PatientRestriction(
-        patient=patient, kind=kind, user=person, department=department, starts_at=now
+        patient=patient, kind=kind, user=person, department_id=department, starts_at=now
     )
     assign(restriction, {"note": _text("note", note, required=False, max_length=500)})
     with transaction.atomic():
         use_submission(submission)
         same = (
             PatientRestriction.objects.select_for_update()
-            .filter(patient=patient, kind=kind, user=person, department=department, starts_at__lte=now)
+            .filter(patient=patient, kind=kind, user=person, starts_at__lte=now)
+            .filter(Q(department_id=department) if department is not None else Q(department__isnull=True))
             .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         )
         if same.exists():
@@ -185,6 +184,7 @@ def restriction_create(
         return _view(restriction)
 
 
+@entry
 def restriction_lift(
     *,
     actor: Actor,

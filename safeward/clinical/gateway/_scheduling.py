@@ -43,8 +43,10 @@ from safeward.clinical.types import (
     SlotView,
     SystemActor,
 )
-from safeward.identity.models import Department, User
+from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.identity.selectors import department_choices, department_exists, users_holding
+from safeward.one_door import entry
 
 MAX_SLOTS_PER_DAY = 96
 
@@ -69,6 +71,7 @@ def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
+@entry
 def slots_create(
     *,
     actor: Actor,
@@ -82,8 +85,7 @@ def slots_create(
 ) -> int:
     """Open bookable slots on one day; existing slots at the same times are kept. No PHI."""
     _require(actor, Perm.CLINICAL_APPOINTMENT_MANAGE, session)
-    department = Department.objects.filter(pk=department_id).first()
-    if department is None:
+    if not department_exists(department_id=department_id):
         raise InvalidInput({"department": "No such department."})
     clinician = None
     if clinician_id is not None:
@@ -101,13 +103,13 @@ def slots_create(
         moment += dt.timedelta(minutes=minutes)
     with transaction.atomic():
         existing = set(
-            Slot.objects.filter(department=department, clinician=clinician, starts_at__in=times).values_list(
-                "starts_at", flat=True
-            )
+            Slot.objects.filter(
+                department_id=department_id, clinician=clinician, starts_at__in=times
+            ).values_list("starts_at", flat=True)
         )
         new = [
             Slot(
-                department=department,
+                department_id=department_id,
                 clinician=clinician,
                 starts_at=t,
                 ends_at=t + dt.timedelta(minutes=minutes),
@@ -123,11 +125,12 @@ def slots_create(
             actor=actor,
             purpose=PurposeOfUse.OPERATIONS,
             resource_type="Slot",
-            detail={"department": department.pk, "slots": len(new), "day": day.isoformat()},
+            detail={"department": department_id, "slots": len(new), "day": day.isoformat()},
         )
     return len(new)
 
 
+@entry
 def schedule_day(
     *,
     actor: Actor,
@@ -213,6 +216,7 @@ def schedule_day(
     return result
 
 
+@entry
 def appointment_book(
     *,
     actor: Actor,
@@ -350,6 +354,7 @@ def _appointment_change(
         return appointment_view(appointment, None)
 
 
+@entry
 def appointment_cancel(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, appointment_id: str
 ) -> AppointmentView:
@@ -358,6 +363,7 @@ def appointment_cancel(
     )
 
 
+@entry
 def appointment_check_in(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, appointment_id: str
 ) -> AppointmentView:
@@ -367,23 +373,14 @@ def appointment_check_in(
     )
 
 
+@entry
 def departments_list() -> list[tuple[int, str]]:
     """(id, name) of the departments, for pickers (no PHI)."""
-    return list(Department.objects.order_by("name").values_list("pk", "name"))
+    return department_choices()
 
 
+@entry
 def clinicians_list() -> list[tuple[int, str]]:
     """(id, name) of active accounts holding a treating role, for pickers (no PHI)."""
-    from safeward.identity.models import Role, RoleAssignment
-
-    treating = [r.pk for r in Role.objects.all() if Perm.CLINICAL_CHART_READ.value in r.permissions]
-    users = (
-        User.objects.filter(
-            is_active=True,
-            role_assignments__status=RoleAssignment.Status.ACTIVE,
-            role_assignments__role__in=treating,
-        )
-        .distinct()
-        .order_by("last_name", "first_name")
-    )
+    users = users_holding(permission=Perm.CLINICAL_CHART_READ.value).order_by("last_name", "first_name")
     return [(u.pk, user_label(u)) for u in users]

@@ -66,7 +66,9 @@ from safeward.clinical.types import (
 )
 from safeward.crypto import streams
 from safeward.crypto.stores import FileStreamStore
-from safeward.identity.models import Department, User
+from safeward.identity.models import User
+from safeward.identity.selectors import department_exists
+from safeward.one_door import entry
 
 ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
 SNOMED = re.compile(r"^[0-9]{6,18}$")
@@ -160,6 +162,7 @@ def _user(actor: Actor) -> User | None:
     return actor if isinstance(actor, User) else None
 
 
+@entry
 def note_create(
     *,
     actor: Actor,
@@ -201,6 +204,7 @@ def note_create(
     )
 
 
+@entry
 def condition_create(
     *,
     actor: Actor,
@@ -248,6 +252,7 @@ def condition_create(
     )
 
 
+@entry
 def allergy_create(
     *,
     actor: Actor,
@@ -288,6 +293,7 @@ def allergy_create(
     )
 
 
+@entry
 def medication_request_create(
     *,
     actor: Actor,
@@ -332,6 +338,7 @@ def medication_request_create(
     )
 
 
+@entry
 def observation_record(
     *,
     actor: Actor,
@@ -389,6 +396,7 @@ def observation_record(
     )
 
 
+@entry
 def order_create(
     *,
     actor: Actor,
@@ -432,6 +440,7 @@ def order_create(
     )
 
 
+@entry
 def encounter_start(
     *,
     actor: Actor,
@@ -447,8 +456,7 @@ def encounter_start(
     """Admit / register an arrival (an ADT function: registration or nursing)."""
 
     def build(patient: Patient) -> Encounter:
-        department = Department.objects.filter(pk=department_id).first()
-        if department is None:
+        if not department_exists(department_id=department_id):
             raise InvalidInput({"department": "No such department."})
         attending = None
         if attending_id is not None:
@@ -458,7 +466,7 @@ def encounter_start(
         encounter = Encounter(
             patient=patient,
             kind=check_choice("kind", kind, Encounter.Kind),
-            department=department,
+            department_id=department_id,
             attending=attending,
             status=Encounter.Status.ARRIVED,
             started_at=clock.now(),
@@ -479,6 +487,7 @@ def encounter_start(
     )
 
 
+@entry
 def encounter_finish(
     *,
     actor: Actor,
@@ -522,6 +531,7 @@ def encounter_finish(
         )
 
 
+@entry
 def care_team_add(
     *,
     actor: Actor,
@@ -599,6 +609,7 @@ def document_files_store() -> FileStreamStore:
     )
 
 
+@entry
 def document_upload(
     *,
     actor: Actor,
@@ -664,6 +675,7 @@ def document_upload(
         raise
 
 
+@entry
 def document_open(
     *,
     actor: Actor,

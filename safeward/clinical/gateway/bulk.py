@@ -30,6 +30,7 @@ from safeward.clinical.policy import Action, Section
 from safeward.clinical.types import Conflict, Forbidden, ImportedPatient, SessionContext, SystemActor
 from safeward.crypto.fields import blind_indexes
 from safeward.identity.models import Department
+from safeward.one_door import entry
 
 DEFAULT_BATCH = 1000
 
@@ -50,6 +51,7 @@ def existing_mrns(mrns: Sequence[str]) -> set[str]:
     return {by_index[bytes(index)] for index in found}
 
 
+@entry
 def patients_bulk_create(
     *, actor: SystemActor, session: SessionContext, batch: Sequence[BulkPatient], label: str = "scale"
 ) -> dict[str, int]:

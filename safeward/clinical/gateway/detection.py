@@ -38,7 +38,9 @@ from safeward.clinical.models import (
 )
 from safeward.crypto.fields import compute_blind_indexes
 from safeward.crypto.normalise import normalise_name
-from safeward.identity.models import StaffProfile, User
+from safeward.identity.models import User
+from safeward.identity.selectors import staff_departments
+from safeward.one_door import entry
 
 # How long handling an order, result, prescription or note explains later
 # accesses to the same patient.
@@ -95,6 +97,7 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
+@entry
 def detection_patients_known(*, patient_ids: Iterable[str]) -> set[str]:
     """Which of these ids name an existing patient (for canary registration)."""
     ids = [pid for pid in (_uuid(v) for v in patient_ids) if pid is not None]
@@ -141,6 +144,7 @@ class _Flags:
     national_id_index: bytes | None
 
 
+@entry
 def detection_access_facts(
     *,
     queries: Sequence[AccessQuery],
@@ -163,9 +167,7 @@ def detection_access_facts(
     users = dict(User.objects.filter(pk__in=user_ids).values_list("pk", "last_name"))
     surnames = {user_id: _surname(name) for user_id, name in users.items()}
     departments: dict[int, set[int]] = defaultdict(set)
-    for user_id, department_id in StaffProfile.objects.filter(
-        user_id__in=user_ids, department__isnull=False
-    ).values_list("user_id", "department_id"):
+    for user_id, department_id, _code in staff_departments(user_ids=user_ids):
         departments[user_id].add(department_id)
     all_departments = sorted({d for ids in departments.values() for d in ids})
 

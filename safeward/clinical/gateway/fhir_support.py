@@ -17,6 +17,7 @@ from safeward.clinical.gateway._core import Actor, parse_id, record_denied
 from safeward.clinical.gateway._patients import chart_read
 from safeward.clinical.models import AllergyIntolerance, Condition, Encounter, MedicationRequest, Observation
 from safeward.clinical.types import Chart, NotFound, SessionContext
+from safeward.one_door import entry
 
 # FHIR resource type -> (model, the Chart attributes that hold its items)
 _ITEMS: dict[str, tuple[Any, tuple[str, ...]]] = {
@@ -28,6 +29,7 @@ _ITEMS: dict[str, tuple[Any, tuple[str, ...]]] = {
 }
 
 
+@entry
 def chart_item_read(
     *,
     actor: Actor,

@@ -1,0 +1,483 @@
+"""Each gateway function's audit event is a tested contract (issue 11, item 21).
+
+`CONTRACT` maps every public function of the gateway (`gateway.__all__`) to
+its smallest permitted call, the audit events (action, resource type) that
+call must write in the caller's transaction, and a refused call by someone
+with no business there, which must raise and record a denied event. A new
+public function without a row fails `test_every_public_function_has_a_contract`
+(ADR 0547)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from safeward import clock
+from safeward.audit.models import AuditEvent
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical import gateway
+from safeward.clinical.types import ImportedPatient, PatientInput, SessionContext
+from safeward.identity.models import Department
+from tests.clinical.conftest import IMPORTER, WARD, new_patient, relate
+
+pytestmark = pytest.mark.django_db
+
+TREAT, OPS = PurposeOfUse.TREATMENT, PurposeOfUse.OPERATIONS
+
+
+class World:
+    """The people and rows a minimal call needs, built through the gateway."""
+
+    def __init__(self, make_user, tmp_path, settings) -> None:
+        settings.VAR_DIR = tmp_path
+        self.make_user = make_user
+        self.ward, _ = Department.objects.get_or_create(code="ward-a", defaults={"name": "Ward A"})
+        self.doctor = make_user("physician", profile=self.ward)
+        self.clerk = make_user("registration_clerk")
+        self.lab = make_user("lab_technician")
+        self.privacy = make_user("privacy_officer")
+        self.stranger = make_user("hr_officer")  # no clinical permission at all
+        self.patient = new_patient()
+        relate(self.doctor, self.patient, "care_team")
+        self.day = clock.now().date() + dt.timedelta(days=1)
+        gateway.slots_create(
+            actor=self.clerk,
+            session=WARD,
+            department_id=self.ward.pk,
+            day=self.day,
+            start=dt.time(9),
+            end=dt.time(10),
+            minutes=30,
+        )
+        day = gateway.schedule_day(
+            actor=self.clerk, session=WARD, purpose=OPS, department_id=self.ward.pk, day=self.day
+        )
+        self.slot, self.slot_two = (slot.id for slot in day)
+        self.appointment = self.book(self.slot).id
+        self.encounter = gateway.encounter_start(
+            actor=self.clerk,
+            session=WARD,
+            purpose=OPS,
+            patient_id=self.patient,
+            kind="outpatient",
+            department_id=self.ward.pk,
+            attending_id=self.doctor.pk,
+        ).id
+        self.order = gateway.order_create(
+            actor=self.doctor,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=self.patient,
+            code="2345-7",
+            display="Glucose",
+        ).id
+        self.document = self.upload().id
+        self.restriction = gateway.restriction_create(
+            actor=self.clerk, session=WARD, purpose=OPS, patient_id=self.patient, kind="no_payer"
+        ).id
+        self.emergency = make_user("physician")  # no relationship: breaks the glass
+        self.grant = self.break_glass(self.emergency).id
+
+    def book(self, slot: str) -> Any:
+        return gateway.appointment_book(
+            actor=self.clerk, session=WARD, purpose=OPS, patient_id=self.patient, slot_id=slot
+        )
+
+    def upload(self, actor: Any = None) -> Any:
+        content = b"%PDF-1.4 a letter"
+        return gateway.document_upload(
+            actor=actor or self.doctor,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=self.patient,
+            title="Letter",
+            content_type="application/pdf",
+            source=io.BytesIO(content),
+            size=len(content),
+        )
+
+    def doctor_without_relationship(self) -> Any:
+        return self.make_user("physician")
+
+    def break_glass(self, actor: Any) -> Any:
+        return gateway.break_glass_start(
+            actor=actor,
+            session=WARD,
+            patient_id=self.patient,
+            reason_kind="emergency_care",
+            justification="Collapsed in the corridor, no records to hand.",
+        )
+
+
+@dataclass(frozen=True)
+class Contract:
+    call: Callable[[World], Any]
+    writes: tuple[
+        tuple[str, str], ...
+    ]  # (action, resource type), outcome success, in the caller's transaction
+    refused: Callable[[World], Any] | None = None  # the same call by someone with no business there
+    refusal: str | None = None  # the action of the denied event the refusal writes
+
+
+def _patient_input(family: str = "Newman") -> PatientInput:
+    return PatientInput(given_name="Nora", family_name=family, birth_date=dt.date(1990, 1, 2), sex="female")
+
+
+def _chart(name: str, action: str) -> Contract:
+    def call(who: Callable[[World], Any]) -> Callable[[World], Any]:
+        return lambda w: getattr(gateway, name)(
+            actor=who(w), session=WARD, purpose=TREAT, patient_id=w.patient
+        )
+
+    return Contract(call(lambda w: w.doctor), ((action, "Chart"),), call(lambda w: w.stranger), action)
+
+
+def _clinical_write(name: str, resource: str, **values: Any) -> Contract:
+    def call(who: Callable[[World], Any]) -> Callable[[World], Any]:
+        return lambda w: getattr(gateway, name)(
+            actor=who(w), session=WARD, purpose=TREAT, patient_id=w.patient, **values
+        )
+
+    return Contract(call(lambda w: w.doctor), (("create", resource),), call(lambda w: w.stranger), "create")
+
+
+CONTRACT: dict[str, Contract] = {
+    # --- patients and charts
+    "patient_search": Contract(
+        lambda w: gateway.patient_search(actor=w.clerk, session=WARD, purpose=OPS, name="Quis"),
+        (("search", "Patient"),),
+        lambda w: gateway.patient_search(actor=w.stranger, session=WARD, purpose=OPS, name="Quis"),
+        "search",
+    ),
+    "patient_read": Contract(
+        lambda w: gateway.patient_read(actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.patient),
+        (("read", "Patient"),),
+        lambda w: gateway.patient_read(actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.patient),
+        "read",
+    ),
+    "patient_register": Contract(
+        lambda w: gateway.patient_register(actor=w.clerk, session=WARD, purpose=OPS, data=_patient_input()),
+        (("create", "Patient"),),
+        lambda w: gateway.patient_register(
+            actor=w.stranger, session=WARD, purpose=OPS, data=_patient_input()
+        ),
+        "create",
+    ),
+    "patient_update": Contract(
+        lambda w: gateway.patient_update(
+            actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.patient, data=_patient_input("Quist")
+        ),
+        (("update", "Patient"),),
+        lambda w: gateway.patient_update(
+            actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.patient, data=_patient_input("Quist")
+        ),
+        "update",
+    ),
+    "patient_import": Contract(
+        lambda w: gateway.patient_import(
+            actor=IMPORTER,
+            session=SessionContext.system(),
+            record_in=ImportedPatient(patient=_patient_input()),
+        ),
+        (("create", "Patient"),),
+    ),
+    "breach_scope_identifiers": Contract(
+        lambda w: gateway.breach_scope_identifiers(
+            actor=w.make_user("security_officer", "auditor"),
+            session=WARD,
+            scope="alert",
+            scope_id=1,
+            patient_ids=[w.patient],
+        ),
+        (("export", "BreachScope"),),
+        lambda w: gateway.breach_scope_identifiers(
+            actor=w.stranger, session=WARD, scope="alert", scope_id=1, patient_ids=[w.patient]
+        ),
+        "export",
+    ),
+    "chart_read": _chart("chart_read", "read"),
+    "chart_print": _chart("chart_print", "print"),
+    "chart_export": _chart("chart_export", "export"),
+    # --- clinical writes
+    "note_create": _clinical_write("note_create", "ClinicalNote", title="Day 1", text="Stable."),
+    "condition_create": _clinical_write("condition_create", "Condition", code="I10", display="Hypertension"),
+    "allergy_create": _clinical_write("allergy_create", "AllergyIntolerance", substance="Penicillin"),
+    "medication_request_create": _clinical_write(
+        "medication_request_create", "MedicationRequest", medication="Amlodipine 5 mg", dosage="once daily"
+    ),
+    "observation_record": _clinical_write(
+        "observation_record",
+        "Observation",
+        category="vital-signs",
+        code="8867-4",
+        display="Heart rate",
+        value="72",
+        unit="/min",
+    ),
+    "order_create": _clinical_write("order_create", "Observation", code="2345-7", display="Glucose"),
+    "care_team_add": Contract(
+        lambda w: gateway.care_team_add(
+            actor=w.doctor, session=WARD, purpose=TREAT, patient_id=w.patient, user_id=w.lab.pk, role="lab"
+        ),
+        (("create", "CareTeamMembership"),),
+        lambda w: gateway.care_team_add(
+            actor=w.stranger, session=WARD, purpose=TREAT, patient_id=w.patient, user_id=w.lab.pk, role="lab"
+        ),
+        "create",
+    ),
+    "encounter_start": Contract(
+        lambda w: gateway.encounter_start(
+            actor=w.clerk,
+            session=WARD,
+            purpose=OPS,
+            patient_id=w.patient,
+            kind="outpatient",
+            department_id=w.ward.pk,
+        ),
+        (("create", "Encounter"),),
+        lambda w: gateway.encounter_start(
+            actor=w.stranger,
+            session=WARD,
+            purpose=OPS,
+            patient_id=w.patient,
+            kind="outpatient",
+            department_id=w.ward.pk,
+        ),
+        "create",
+    ),
+    "encounter_finish": Contract(
+        lambda w: gateway.encounter_finish(
+            actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.patient, encounter_id=w.encounter
+        ),
+        (("update", "Encounter"),),
+        lambda w: gateway.encounter_finish(
+            actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.patient, encounter_id=w.encounter
+        ),
+        "update",
+    ),
+    "document_upload": Contract(
+        lambda w: w.upload(),
+        (("create", "Document"),),
+        lambda w: w.upload(w.stranger),
+        "create",
+    ),
+    "document_open": Contract(
+        lambda w: gateway.document_open(
+            actor=w.doctor, session=WARD, purpose=TREAT, patient_id=w.patient, document_id=w.document
+        ),
+        (("read", "Document"),),
+        lambda w: gateway.document_open(
+            actor=w.stranger, session=WARD, purpose=TREAT, patient_id=w.patient, document_id=w.document
+        ),
+        "read",
+    ),
+    # --- laboratory
+    "lab_worklist": Contract(
+        lambda w: gateway.lab_worklist(actor=w.lab, session=WARD, purpose=TREAT),
+        (("read", "LabWorklist"),),
+        lambda w: gateway.lab_worklist(actor=w.stranger, session=WARD, purpose=TREAT),
+        "read",
+    ),
+    "order_result": Contract(
+        lambda w: gateway.order_result(
+            actor=w.lab,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=w.patient,
+            order_id=w.order,
+            value="97",
+            unit="mg/dL",
+        ),
+        (("update", "Observation"),),
+        lambda w: gateway.order_result(
+            actor=w.stranger,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=w.patient,
+            order_id=w.order,
+            value="97",
+            unit="mg/dL",
+        ),
+        "update",
+    ),
+    # --- scheduling
+    "slots_create": Contract(
+        lambda w: gateway.slots_create(
+            actor=w.clerk,
+            session=WARD,
+            department_id=w.ward.pk,
+            day=w.day + dt.timedelta(days=1),
+            start=dt.time(9),
+            end=dt.time(9, 30),
+            minutes=30,
+        ),
+        (("create", "Slot"),),
+    ),
+    "schedule_day": Contract(
+        lambda w: gateway.schedule_day(
+            actor=w.clerk, session=WARD, purpose=OPS, department_id=w.ward.pk, day=w.day
+        ),
+        (("read", "Schedule"),),
+    ),
+    "appointment_book": Contract(
+        lambda w: w.book(w.slot_two),
+        (("create", "Appointment"),),
+        lambda w: gateway.appointment_book(
+            actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.patient, slot_id=w.slot_two
+        ),
+        "create",
+    ),
+    "appointment_cancel": Contract(
+        lambda w: gateway.appointment_cancel(
+            actor=w.clerk, session=WARD, purpose=OPS, appointment_id=w.appointment
+        ),
+        (("update", "Appointment"),),
+        lambda w: gateway.appointment_cancel(
+            actor=w.stranger, session=WARD, purpose=OPS, appointment_id=w.appointment
+        ),
+        "update",
+    ),
+    "appointment_check_in": Contract(
+        lambda w: gateway.appointment_check_in(
+            actor=w.clerk, session=WARD, purpose=OPS, appointment_id=w.appointment
+        ),
+        (("update", "Appointment"),),
+        lambda w: gateway.appointment_check_in(
+            actor=w.stranger, session=WARD, purpose=OPS, appointment_id=w.appointment
+        ),
+        "update",
+    ),
+    # --- lists of staff and departments: no patient data, no event
+    "departments_list": Contract(lambda w: gateway.departments_list(), ()),
+    "clinicians_list": Contract(lambda w: gateway.clinicians_list(), ()),
+    "staff_choices": Contract(lambda w: gateway.staff_choices(), ()),
+    # --- patient restrictions
+    "restriction_list": Contract(
+        lambda w: gateway.restriction_list(actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.patient),
+        (("read", "PatientRestriction"),),
+        lambda w: gateway.restriction_list(actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.patient),
+        "read",
+    ),
+    "restriction_create": Contract(
+        lambda w: gateway.restriction_create(
+            actor=w.clerk,
+            session=WARD,
+            purpose=OPS,
+            patient_id=w.patient,
+            kind="exclude_user",
+            user_id=w.lab.pk,
+        ),
+        (("create", "PatientRestriction"),),
+        lambda w: gateway.restriction_create(
+            actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.patient, kind="no_payer"
+        ),
+        "create",
+    ),
+    "restriction_lift": Contract(
+        lambda w: gateway.restriction_lift(
+            actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.patient, restriction_id=w.restriction
+        ),
+        (("update", "PatientRestriction"),),
+        lambda w: gateway.restriction_lift(
+            actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.patient, restriction_id=w.restriction
+        ),
+        "update",
+    ),
+    # --- break-glass
+    "break_glass_start": Contract(
+        lambda w: w.break_glass(w.doctor_without_relationship()),
+        (("break_glass", "BreakGlassGrant"),),
+        lambda w: w.break_glass(w.stranger),
+        "break_glass",
+    ),
+    "break_glass_active": Contract(lambda w: gateway.break_glass_active(actor=w.emergency), ()),
+    "break_glass_end": Contract(
+        lambda w: gateway.break_glass_end(actor=w.emergency, grant_id=w.grant),
+        (("break_glass", "BreakGlassGrant"),),
+    ),
+    "break_glass_end_for_user": Contract(
+        lambda w: gateway.break_glass_end_for_user(user=w.emergency, reason="account disabled"),
+        (("break_glass", "BreakGlassGrant"),),
+    ),
+    "break_glass_review_queue": Contract(
+        lambda w: gateway.break_glass_review_queue(actor=w.privacy, session=WARD),
+        (("read", "BreakGlassGrant"),),
+        lambda w: gateway.break_glass_review_queue(actor=w.stranger, session=WARD),
+        "read",
+    ),
+    "break_glass_review": Contract(
+        lambda w: gateway.break_glass_review(actor=w.privacy, session=WARD, grant_id=w.grant, justified=True),
+        (("update", "BreakGlassGrant"),),
+        lambda w: gateway.break_glass_review(
+            actor=w.stranger, session=WARD, grant_id=w.grant, justified=True
+        ),
+        "update",
+    ),
+    # --- detection's facts: an event only when patient data was compared
+    "detection_patients_known": Contract(
+        lambda w: gateway.detection_patients_known(patient_ids=[w.patient]), ()
+    ),
+    "detection_access_facts": Contract(
+        lambda w: gateway.detection_access_facts(
+            queries=[gateway.AccessQuery(user_id=w.stranger.pk, patient_id=w.patient, at=clock.now())]
+        ),
+        (("execute", "DetectionFacts"),),
+    ),
+}
+
+
+def _public_functions() -> list[str]:
+    return sorted(name for name in gateway.__all__ if inspect.isfunction(getattr(gateway, name)))
+
+
+def test_every_public_function_has_a_contract():
+    assert sorted(CONTRACT) == _public_functions()
+
+
+@pytest.fixture
+def world(make_user, tmp_path, settings):
+    return World(make_user, tmp_path, settings)
+
+
+def _events_since(last: int) -> list[tuple[str, str, str]]:
+    return list(
+        AuditEvent.objects.filter(pk__gt=last)
+        .order_by("pk")
+        .values_list("action", "resource_type", "outcome")
+    )
+
+
+def _last_event() -> int:
+    return AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_the_call_writes_its_audit_events_in_the_callers_transaction(world, name):
+    contract = CONTRACT[name]
+    before = _last_event()
+    with transaction.atomic():
+        contract.call(world)
+        written = _events_since(before)
+        transaction.set_rollback(True)
+    assert sorted(written) == sorted((action, kind, "success") for action, kind in contract.writes)
+    # Rolled back with the caller's work: the events were in its transaction.
+    assert _events_since(before) == []
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in CONTRACT.items() if c.refused is not None))
+def test_a_refused_call_raises_and_records_a_denied_event(world, name):
+    contract = CONTRACT[name]
+    assert contract.refused is not None
+    before = _last_event()
+    with pytest.raises((gateway.NotFound, gateway.Forbidden)):
+        contract.refused(world)
+    written = _events_since(before)
+    assert (contract.refusal, "denied") in {(action, outcome) for action, _kind, outcome in written}
+    assert all(outcome == "denied" for _action, _kind, outcome in written)
