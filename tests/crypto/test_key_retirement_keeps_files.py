@@ -21,6 +21,7 @@ from safeward.crypto.stores import all_stores
 from safeward.crypto.streams import stream_key_id
 from tests.audit.helpers import record_reads
 from tests.clinical.conftest import WARD, new_patient, relate
+from tests.one_door import clinical_test_data
 
 pytestmark = pytest.mark.django_db
 
@@ -116,10 +117,11 @@ def test_retire_is_refused_while_a_file_is_under_the_key(files, make_user, froze
     upload(doctor, patient)
     old_key = keyring().primary()
     keys("rotate")
-    for store in all_stores():  # everything moves but the document files
-        if store.label != "clinical.document files":
-            for _ in store.reencrypt(batch_size=100, on_batch=lambda moved: None):
-                pass
+    with clinical_test_data():
+        for store in all_stores():  # everything moves but the document files
+            if store.label != "clinical.document files":
+                for _ in store.reencrypt(batch_size=100, on_batch=lambda moved: None):
+                    pass
     frozen_clock.advance(minutes=30)
     with pytest.raises(CommandError, match="still protects 1 values"):
         keys("retire", "--version", str(old_key.version))

@@ -18,6 +18,7 @@ from safeward.clinical import gateway
 from tests.audit.conftest import seal_all
 from tests.clinical.conftest import WARD, new_patient, relate
 from tests.conftest import sign_in
+from tests.one_door import clinical_test_data
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,8 @@ def test_a_clinic_day_is_in_each_booked_patients_accounting(make_user):
         relate(doctor, pid, "appointment_today")
     from safeward.clinical.models import Slot
 
-    department_id = Slot.objects.values_list("department_id", flat=True).first()
+    with clinical_test_data():
+        department_id = Slot.objects.values_list("department_id", flat=True).first()
     gateway.schedule_day(
         actor=doctor,
         session=WARD,

@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 from safeward.clinical.models import Patient
 from tests.clinical.conftest import new_patient, relate
 from tests.conftest import sign_in
+from tests.one_door import clinical_test_data
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +75,8 @@ def test_registering_a_patient_flashes_no_mrn(make_user):
     )
     assert response.status_code == 302
     patient_id = response.url.rstrip("/").rsplit("/", 1)[-1]
-    mrn = Patient.objects.get(pk=patient_id).mrn.reveal()
+    with clinical_test_data():
+        mrn = Patient.objects.get(pk=patient_id).mrn.reveal()
     assert mrn not in cookies_sent(response)
     shown = shown_messages(client, f"/clinical/patients/{patient_id}/")
     assert "Patient registered" in shown
