@@ -375,6 +375,11 @@ class PatientCollection(ClinicalAPIView):
             self.required_permission = Perm.CLINICAL_PATIENT_REGISTER
         return super().get_permissions()
 
+    @property
+    def allowed_methods(self) -> list[str]:
+        # The GET only refuses (and is left out of the schema): it is not offered.
+        return [method for method in super().allowed_methods if method != "GET"]
+
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
         # Only the names of the criteria are echoed, never their values.

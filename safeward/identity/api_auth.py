@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from rest_framework import exceptions
 from rest_framework.request import Request
 
 from safeward.audit import context as audit_context
@@ -17,6 +18,10 @@ from safeward.audit import context as audit_context
 class OAuth2ClientAuthentication(OAuth2Authentication):  # type: ignore[misc]  # DOT ships no type hints
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         result: tuple[Any, Any] | None = super().authenticate(request)
+        if result is None and request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer ":
+            # A bearer token that is not valid is refused (RFC 6750), never
+            # passed over for the browser session that may travel with it.
+            raise exceptions.AuthenticationFailed("The access token is not valid.")
         if result is not None:
             application = getattr(result[1], "application", None)
             current = audit_context.current()
