@@ -379,7 +379,7 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
-    # SMART on FHIR v2 scopes (patient/*.rs, user/Observation.rs, ...): safeward/fhir/smart.py
+    # SMART on FHIR v2 scopes (patient/*.rs, user/Observation.rs, ...): safeward/clinical/scopes.py
     "SCOPES_BACKEND_CLASS": "safeward.fhir.smart.SmartScopes",
 }
 

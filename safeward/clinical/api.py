@@ -24,8 +24,8 @@ from rest_framework.views import APIView
 
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
+from safeward.clinical.scopes import Operation, session_for
 from safeward.clinical.types import Conflict, Forbidden, InvalidInput, NotFound, PatientInput, SessionContext
-from safeward.fhir.smart import Operation, session_for
 from safeward.identity.api_permissions import BY_OPERATION
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm

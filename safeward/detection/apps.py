@@ -17,20 +17,11 @@ def _ensure_rules(sender: AppConfig, **kwargs: Any) -> None:
 
 
 def _register_stores() -> None:
-    """What detection keeps encrypted or keyed, so key rotation counts it: the
-    alert webhook's shared secret may be a sealed token in the environment."""
+    """What detection keeps keyed, so key rotation counts it (the alert
+    webhook's secret is incidents', with the notifications)."""
     from safeward.crypto.registry import register_store
-    from safeward.crypto.stores import EnvironmentSecretStore, StoredBlindValues
-    from safeward.detection.notifications import WEBHOOK_SECRET_PURPOSE, webhook_secret_setting
+    from safeward.crypto.stores import StoredBlindValues
 
-    register_store(
-        EnvironmentSecretStore(
-            setting="SAFEWARD_ALERT_WEBHOOK_SECRET",
-            secret_purpose=WEBHOOK_SECRET_PURPOSE,
-            read=webhook_secret_setting,
-            writers=("safeward.crypto.management.commands.keys",),
-        )
-    )
     # Staff match keys are keyed hashes without their plaintext: counted, so a
     # blind-index key does not retire while they still need it.
     register_store(

@@ -180,22 +180,3 @@ class RuleForm(forms.Form):
         if not isinstance(value, dict):
             raise forms.ValidationError("The parameters must be a JSON object ({...}).")
         return value
-
-
-class IncidentForm(VersionedForm):
-    title = forms.CharField(max_length=200)
-    severity = forms.ChoiceField(choices=Severity.choices)
-    summary = forms.CharField(
-        required=False,
-        max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="What happened and what was done so far.",
-    )
-
-
-class IncidentStatusForm(forms.Form):
-    status = forms.ChoiceField(choices=[("open", "Open"), ("contained", "Contained"), ("closed", "Closed")])
-
-
-class IncidentLinkForm(VersionedForm):
-    incident_id = forms.IntegerField(min_value=1, max_value=2**62, label="Incident")

@@ -22,12 +22,6 @@ urlpatterns = [
         name="alert_confirm",
     ),
     path("detection/alerts/<int:alert_id>/contain/", views.alert_contain, name="alert_contain"),
-    path("detection/alerts/<int:alert_id>/incident/", views.alert_incident, name="alert_incident"),
-    path(
-        "detection/alerts/<int:alert_id>/incident/link/",
-        views.alert_incident_link,
-        name="alert_incident_link",
-    ),
     path("detection/alerts/<int:alert_id>/patients/", views.alert_patients, name="alert_patients"),
     path("detection/alerts/<int:alert_id>/patients.csv", views.alert_patients_csv, name="alert_patients_csv"),
     path("detection/reviews/", views.review_queue, name="reviews"),

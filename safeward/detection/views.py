@@ -22,13 +22,11 @@ from safeward.audit.selectors import audit_events_by_ids, event_rows, user_displ
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
 from safeward.clinical.types import SessionContext
-from safeward.detection import containment, notifications, queue, scope, triage
+from safeward.detection import containment, queue, scope, triage
 from safeward.detection import services as core
 from safeward.detection.forms import (
     AssignForm,
     ContainForm,
-    IncidentForm,
-    IncidentLinkForm,
     QueueFilterForm,
     ReasonForm,
     ReviewDecisionForm,
@@ -36,6 +34,7 @@ from safeward.detection.forms import (
     RuleForm,
 )
 from safeward.detection.models import Alert, DetectionRule
+from safeward.detection.panels import alert_panels
 from safeward.detection.rules import rule_spec
 from safeward.identity.decorators import requires, step_up_required
 from safeward.identity.models import User
@@ -50,7 +49,8 @@ def _actor(request: HttpRequest) -> User:
     return request.user
 
 
-def _alert_or_404(alert_id: int) -> Alert:
+def alert_or_404(alert_id: int) -> Alert:
+    """The alert, or 404 (incidents' actions on the alert page use it too)."""
     alert = Alert.objects.filter(pk=alert_id).first()
     if alert is None:
         raise Http404("No such alert.")
@@ -138,10 +138,9 @@ def _detail(
         "resolved_by": names.get(alert.resolved_by_id or 0, ""),
         "subject": containment.subject_state(alert=alert),
         "candidates": triage.triage_candidates(),
-        "deliveries": notifications.deliveries_for(alert_id=int(alert.pk)),
         "can_contain": actor.has_perm(Perm.DETECTION_ALERT_CONTAIN),
-        "can_open_incident": actor.has_perm(Perm.INCIDENT_RECORD_MANAGE),
-        "open_incidents": _joinable_incidents(actor, alert),
+        "action_panels": alert_panels(actor=actor, alert=alert, slot="actions"),
+        "footer_panels": alert_panels(actor=actor, alert=alert, slot="footer"),
         "can_view_users": actor.has_perm(Perm.IDENTITY_USER_VIEW),
         "is_open": alert.status in triage.OPEN_STATUSES,
         "dismiss_form": ReasonForm(initial={"version": version}),
@@ -152,18 +151,10 @@ def _detail(
     return render(request, "detection/alert_detail.html", context, status=status)
 
 
-def _joinable_incidents(actor: User, alert: Alert) -> list[Any]:
-    if alert.incident_id is not None or not actor.has_perm(Perm.INCIDENT_RECORD_MANAGE):
-        return []
-    from safeward.incidents.selectors import incidents_not_closed
-
-    return incidents_not_closed()
-
-
 @require_GET
 @requires(Perm.DETECTION_ALERT_TRIAGE)
 def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
-    alert = _alert_or_404(alert_id)
+    alert = alert_or_404(alert_id)
     with transaction.atomic():
         # Opening an alert reads audit evidence: that use is itself recorded.
         audit_record(
@@ -177,10 +168,12 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     return _detail(request, alert)
 
 
-def _refused(
+def alert_refused(
     request: HttpRequest, alert_id: int, error: triage.TriageError | PermissionDenied
 ) -> HttpResponse:
-    alert = _alert_or_404(alert_id)
+    """The alert page again, saying why the action was refused (incidents'
+    actions on the alert page answer the same way)."""
+    alert = alert_or_404(alert_id)
     status = error.status if isinstance(error, triage.TriageError) else 403
     return _detail(request, alert, status=status, error=str(error) or "Not permitted.")
 
@@ -188,10 +181,10 @@ def _refused(
 @require_POST
 @requires(Perm.DETECTION_ALERT_TRIAGE)
 def alert_assign(request: HttpRequest, alert_id: int) -> HttpResponse:
-    _alert_or_404(alert_id)
+    alert_or_404(alert_id)
     form = AssignForm(request.POST)
     if not form.is_valid():
-        return _refused(request, alert_id, triage.TriageError("Choose a person to assign the alert to."))
+        return alert_refused(request, alert_id, triage.TriageError("Choose a person to assign the alert to."))
     assignee = form.cleaned_data["assignee"]
     assignee_id = int(_actor(request).pk) if assignee == "me" else int(assignee)
     try:
@@ -202,7 +195,7 @@ def alert_assign(request: HttpRequest, alert_id: int) -> HttpResponse:
             version=form.cleaned_data["version"],
         )
     except (triage.TriageError, PermissionDenied) as error:
-        return _refused(request, alert_id, error)
+        return alert_refused(request, alert_id, error)
     messages.success(request, f"Alert {alert.pk} assigned.")
     return redirect("detection:alert_detail", alert_id=alert.pk)
 
@@ -210,12 +203,12 @@ def alert_assign(request: HttpRequest, alert_id: int) -> HttpResponse:
 @require_POST
 @requires(Perm.DETECTION_ALERT_TRIAGE)
 def alert_triage_start(request: HttpRequest, alert_id: int) -> HttpResponse:
-    _alert_or_404(alert_id)
+    alert_or_404(alert_id)
     version = request.POST.get("version", "")[:64]
     try:
         alert = triage.alert_triage_start(actor=_actor(request), alert_id=alert_id, version=version)
     except (triage.TriageError, PermissionDenied) as error:
-        return _refused(request, alert_id, error)
+        return alert_refused(request, alert_id, error)
     messages.success(request, f"Alert {alert.pk} is in triage.")
     return redirect("detection:alert_detail", alert_id=alert.pk)
 
@@ -223,12 +216,12 @@ def alert_triage_start(request: HttpRequest, alert_id: int) -> HttpResponse:
 @require_POST
 @requires(Perm.DETECTION_ALERT_TRIAGE)
 def alert_resolve(request: HttpRequest, alert_id: int, outcome: str) -> HttpResponse:
-    _alert_or_404(alert_id)
+    alert_or_404(alert_id)
     if outcome not in ("dismiss", "confirm"):
         raise Http404
     form = ReasonForm(request.POST)
     if not form.is_valid():
-        alert = _alert_or_404(alert_id)
+        alert = alert_or_404(alert_id)
         return _detail(
             request,
             alert,
@@ -245,7 +238,7 @@ def alert_resolve(request: HttpRequest, alert_id: int, outcome: str) -> HttpResp
             reason=form.cleaned_data["reason"],
         )
     except (triage.TriageError, PermissionDenied) as error:
-        current = _alert_or_404(alert_id)
+        current = alert_or_404(alert_id)
         # Keep what the person typed, against the alert as it is now.
         kept = ReasonForm(
             initial={"version": triage.alert_version(current), "reason": form.cleaned_data["reason"]}
@@ -260,7 +253,7 @@ def alert_resolve(request: HttpRequest, alert_id: int, outcome: str) -> HttpResp
 @requires(Perm.DETECTION_ALERT_CONTAIN)
 @step_up_required
 def alert_contain(request: HttpRequest, alert_id: int) -> HttpResponse:
-    alert = _alert_or_404(alert_id)
+    alert = alert_or_404(alert_id)
     subject = containment.subject_state(alert=alert)
     form = ContainForm(request.POST if request.method == "POST" else None)
     status = 200
@@ -334,7 +327,7 @@ def review_decide(request: HttpRequest, review_id: int) -> HttpResponse:
     form = ReviewDecisionForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
-        return _review_refused(request, 400, f"Not recorded: {errors}")
+        return _reviewalert_refused(request, 400, f"Not recorded: {errors}")
     try:
         review = triage.access_review_decide(
             actor=_actor(request),
@@ -345,14 +338,14 @@ def review_decide(request: HttpRequest, review_id: int) -> HttpResponse:
     except triage.UnknownObject as error:
         raise Http404(str(error)) from None
     except triage.TriageError as error:
-        return _review_refused(request, error.status, str(error))
+        return _reviewalert_refused(request, error.status, str(error))
     except PermissionDenied as error:
-        return _review_refused(request, 403, str(error))
+        return _reviewalert_refused(request, 403, str(error))
     messages.success(request, f"Access by {review.username} marked {review.get_status_display().lower()}.")
     return redirect("detection:reviews")
 
 
-def _review_refused(request: HttpRequest, status: int, message: str) -> HttpResponse:
+def _reviewalert_refused(request: HttpRequest, status: int, message: str) -> HttpResponse:
     return render(
         request, "detection/refused.html", {"message": message, "back": "detection:reviews"}, status=status
     )
@@ -458,7 +451,7 @@ def _rule_save(*, actor: User, code: str, enabled: bool, severity: str, params: 
 @require_GET
 @requires(Perm.DETECTION_ALERT_TRIAGE)
 def alert_patients(request: HttpRequest, alert_id: int) -> HttpResponse:
-    alert = _alert_or_404(alert_id)
+    alert = alert_or_404(alert_id)
     can_export = _actor(request).has_perm(Perm.AUDIT_REPORT_EXPORT)
     return scope.scope_render(
         request,
@@ -475,61 +468,10 @@ def alert_patients(request: HttpRequest, alert_id: int) -> HttpResponse:
 @requires(Perm.AUDIT_REPORT_EXPORT)
 @requires(Perm.DETECTION_ALERT_TRIAGE)
 def alert_patients_csv(request: HttpRequest, alert_id: int) -> HttpResponse:
-    alert = _alert_or_404(alert_id)
+    alert = alert_or_404(alert_id)
     return scope.scope_csv(
         actor=_actor(request),
         session=SessionContext.from_request(request),
         scope="alert",
         scope_id=int(alert.pk),
     )
-
-
-# --- opening an incident from an alert -----------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-@requires(Perm.INCIDENT_RECORD_MANAGE)
-@requires(Perm.DETECTION_ALERT_TRIAGE)
-def alert_incident(request: HttpRequest, alert_id: int) -> HttpResponse:
-    from safeward.incidents import services as incident_services
-
-    alert = _alert_or_404(alert_id)
-    if request.method == "GET":
-        form = IncidentForm(
-            initial={"version": triage.alert_version(alert), "title": alert.title, "severity": alert.severity}
-        )
-        return render(request, "detection/incident_open.html", {"alert": alert, "form": form})
-    form = IncidentForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            incident = incident_services.incident_open_from_alert(
-                actor=_actor(request), alert_id=alert_id, **form.cleaned_data
-            )
-        except (triage.TriageError, PermissionDenied) as error:
-            status = error.status if isinstance(error, triage.TriageError) else 403
-            form.add_error(None, str(error))
-        else:
-            messages.success(request, f"Incident {incident.pk} opened from alert {alert.pk}.")
-            return redirect("incidents:detail", incident_id=incident.pk)
-    return render(request, "detection/incident_open.html", {"alert": alert, "form": form}, status=status)
-
-
-@require_POST
-@requires(Perm.INCIDENT_RECORD_MANAGE)
-@requires(Perm.DETECTION_ALERT_TRIAGE)
-def alert_incident_link(request: HttpRequest, alert_id: int) -> HttpResponse:
-    from safeward.incidents import services as incident_services
-
-    _alert_or_404(alert_id)
-    form = IncidentLinkForm(request.POST)
-    if not form.is_valid():
-        return _refused(request, alert_id, triage.TriageError("Choose an incident."))
-    try:
-        incident = incident_services.incident_link_alert(
-            actor=_actor(request), alert_id=alert_id, **form.cleaned_data
-        )
-    except (triage.TriageError, PermissionDenied) as error:
-        return _refused(request, alert_id, error)
-    messages.success(request, f"Alert {alert_id} added to incident {incident.pk}.")
-    return redirect("incidents:detail", incident_id=incident.pk)

@@ -8,11 +8,15 @@ class FhirConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from safeward.clinical.scopes import register_launch_patient_lookup
         from safeward.crypto.registry import register_store
         from safeward.crypto.stores import TransientSecrets
         from safeward.fhir import checks, cursor
+        from safeward.fhir.smart import launch_patient
 
         checks.register()
+        # The scope decision (clinical.scopes) learns a token's launch patient from here.
+        register_launch_patient_lookup(launch_patient)
         # Paging cursors are sealed, never stored: a data key retires only after they expired.
         register_store(
             TransientSecrets(

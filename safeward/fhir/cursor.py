@@ -17,10 +17,10 @@ import json
 from typing import Any
 
 from safeward import clock
+from safeward.clinical.scopes import bearer_token
 from safeward.clinical.types import InvalidInput
 from safeward.crypto.errors import CryptoError
 from safeward.crypto.secrets import decrypt_secret, encrypt_secret
-from safeward.fhir.smart import bearer_token
 
 CURSOR_LIFETIME = dt.timedelta(minutes=10)
 PURPOSE = "fhir.cursor"

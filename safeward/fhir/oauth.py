@@ -46,10 +46,10 @@ from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.api import purpose_for
+from safeward.clinical.scopes import parse_scope, scopes_within_rights
 from safeward.clinical.types import Forbidden, NotFound, SessionContext
 from safeward.fhir.clients import client_allowed_scopes, client_usable
 from safeward.fhir.models import ClientKey, LaunchCode, TokenContext, UsedAssertion
-from safeward.fhir.smart import parse_scope, scopes_within_rights
 from safeward.identity.api_permissions import BY_OPERATION
 from safeward.identity.decorators import AUTHENTICATED_ONLY, DECLARED_PERMISSION
 from safeward.identity.models import User
@@ -223,7 +223,7 @@ class Launch(APIView):
 
     @extend_schema(request=LaunchInput, responses={201: LaunchOutput}, operation_id="smart_launch_create")
     def post(self, request: Request) -> Response:
-        from safeward.fhir.smart import Operation, session_for
+        from safeward.clinical.scopes import Operation, session_for
 
         data = LaunchInput(data=request.data)
         data.is_valid(raise_exception=True)

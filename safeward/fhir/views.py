@@ -4,7 +4,7 @@ AllergyIntolerance, and Patient create. Every access goes through the
 clinical gateway (policy, mask, audit); every resource returned is validated
 with `fhir.resources.R4B`; every error is an OperationOutcome.
 
-Authentication: an OAuth2 bearer token (SMART scopes, safeward/fhir/smart.py)
+Authentication: an OAuth2 bearer token (SMART scopes, safeward/clinical/scopes.py)
 or a SafeWard browser session (the policy alone)."""
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from safeward.clinical import gateway
 from safeward.clinical.api import purpose_for
 from safeward.clinical.gateway.fhir_support import chart_item_read
 from safeward.clinical.policy import Section
+from safeward.clinical.scopes import RESOURCE_SECTIONS, Operation, ScopeOutcome, session_for, token_decision
 from safeward.clinical.types import Chart, Conflict, Forbidden, InvalidInput, NotFound, PatientView
 from safeward.fhir import resources
 from safeward.fhir.cursor import cursor_issue, cursor_open
-from safeward.fhir.smart import RESOURCE_SECTIONS, Operation, ScopeOutcome, session_for, token_decision
 from safeward.identity.api import UsableAccount
 from safeward.identity.api_permissions import BY_OPERATION, TokenScope
 from safeward.identity.decorators import AUTHENTICATED_ONLY

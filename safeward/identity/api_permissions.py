@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from safeward.identity.models import User
 
 # A `token_scopes` value: the view puts each operation to the SMART scope
-# decision itself, with the operation's patient (safeward/fhir/smart.py).
+# decision itself, with the operation's patient (safeward/clinical/scopes.py).
 # It holds spaces, so it can never be a scope word a token holds.
 BY_OPERATION = "SMART scopes, per operation"
 

@@ -1,6 +1,23 @@
 from django.apps import AppConfig
 
 
+def _register_stores() -> None:
+    """The alert webhook's shared secret may be a sealed token in the
+    environment: registered so key rotation counts it."""
+    from safeward.crypto.registry import register_store
+    from safeward.crypto.stores import EnvironmentSecretStore
+    from safeward.incidents.notifications import WEBHOOK_SECRET_PURPOSE, webhook_secret_setting
+
+    register_store(
+        EnvironmentSecretStore(
+            setting="SAFEWARD_ALERT_WEBHOOK_SECRET",
+            secret_purpose=WEBHOOK_SECRET_PURPOSE,
+            read=webhook_secret_setting,
+            writers=("safeward.crypto.management.commands.keys",),
+        )
+    )
+
+
 class IncidentsConfig(AppConfig):
     name = "safeward.incidents"
     label = "incidents"
@@ -8,10 +25,16 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         # Alert notifications are queued into this app's outbox
-        # (NotificationDelivery) when the detection worker raises an alert.
-        from safeward.detection.notifications import on_alert_raised
+        # (NotificationDelivery) when the detection worker raises an alert;
+        # the alert page shows this app's panels (incident actions, deliveries).
+        from safeward.detection.panels import register_alert_panel
         from safeward.detection.signals import alert_raised
         from safeward.incidents import checks
+        from safeward.incidents.notifications import on_alert_raised
+        from safeward.incidents.panels import ALERT_PANELS
 
         alert_raised.connect(on_alert_raised, dispatch_uid="safeward.notifications.on_alert_raised")
         checks.register()
+        for panel in ALERT_PANELS:
+            register_alert_panel(panel)
+        _register_stores()

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core import checks
 
-from safeward.detection.notifications import notify_config
+from safeward.incidents.notifications import notify_config
 
 
 def check_notifications(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[checks.CheckMessage]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
-from safeward.incidents.models import Incident
+from safeward.incidents.models import Incident, NotificationDelivery
 
 
 def incidents_page(*, status: str, before_id: int | None, size: int) -> tuple[list[Incident], int | None]:
@@ -28,3 +28,8 @@ def incident_get(*, incident_id: int) -> Incident | None:
 def incidents_not_closed(*, limit: int = 100) -> list[Incident]:
     """Open and contained incidents, newest first: what an alert can join."""
     return list(Incident.objects.exclude(status=Incident.Status.CLOSED).order_by("-id")[:limit])
+
+
+def deliveries_for(*, alert_id: int) -> list[NotificationDelivery]:
+    """The notification outbox rows of one alert, one per channel."""
+    return list(NotificationDelivery.objects.filter(alert_id=alert_id).order_by("channel"))

@@ -10,4 +10,7 @@ urlpatterns = [
     path("incidents/<int:incident_id>/status/", views.incident_status, name="status"),
     path("incidents/<int:incident_id>/patients/", views.incident_patients, name="patients"),
     path("incidents/<int:incident_id>/patients.csv", views.incident_patients_csv, name="patients_csv"),
+    # On the alert's path: the actions of incidents' panel on the alert page.
+    path("detection/alerts/<int:alert_id>/incident/", views.alert_open, name="alert_open"),
+    path("detection/alerts/<int:alert_id>/incident/link/", views.alert_link, name="alert_link"),
 ]

@@ -1,5 +1,6 @@
-"""Incident list and page. Incidents are opened from an alert (detection's
-alert page); here they are read and moved open -> contained -> closed."""
+"""Incident list and page, and opening one from an alert or adding an alert
+to one (the actions incidents puts on detection's alert page,
+`safeward.incidents.panels`); incidents move open -> contained -> closed."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from safeward.audit.selectors import user_display_names
 from safeward.clinical.types import SessionContext
 from safeward.detection import scope
-from safeward.detection.forms import IncidentStatusForm
 from safeward.detection.queue import alerts_of_incident
-from safeward.detection.triage import TriageError
+from safeward.detection.triage import TriageError, alert_version
+from safeward.detection.views import alert_or_404, alert_refused
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.incidents import selectors, services
+from safeward.incidents.forms import IncidentForm, IncidentLinkForm, IncidentStatusForm
 from safeward.incidents.models import Incident
 
 PAGE_SIZE = 50
@@ -143,3 +145,48 @@ def incident_patients_csv(request: HttpRequest, incident_id: int) -> HttpRespons
         scope="incident",
         scope_id=int(incident.pk),
     )
+
+
+# --- from an alert: open an incident, or add the alert to an open one ---------------
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+@requires(Perm.DETECTION_ALERT_TRIAGE)
+def alert_open(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = alert_or_404(alert_id)
+    if request.method == "GET":
+        form = IncidentForm(
+            initial={"version": alert_version(alert), "title": alert.title, "severity": alert.severity}
+        )
+        return render(request, "incidents/alert_open.html", {"alert": alert, "form": form})
+    form = IncidentForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            incident = services.incident_open_from_alert(
+                actor=_actor(request), alert_id=alert_id, **form.cleaned_data
+            )
+        except (TriageError, PermissionDenied) as error:
+            status = error.status if isinstance(error, TriageError) else 403
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Incident {incident.pk} opened from alert {alert.pk}.")
+            return redirect("incidents:detail", incident_id=incident.pk)
+    return render(request, "incidents/alert_open.html", {"alert": alert, "form": form}, status=status)
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+@requires(Perm.DETECTION_ALERT_TRIAGE)
+def alert_link(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert_or_404(alert_id)
+    form = IncidentLinkForm(request.POST)
+    if not form.is_valid():
+        return alert_refused(request, alert_id, TriageError("Choose an incident."))
+    try:
+        incident = services.incident_link_alert(actor=_actor(request), alert_id=alert_id, **form.cleaned_data)
+    except (TriageError, PermissionDenied) as error:
+        return alert_refused(request, alert_id, error)
+    messages.success(request, f"Alert {alert_id} added to incident {incident.pk}.")
+    return redirect("incidents:detail", incident_id=incident.pk)

@@ -1,6 +1,6 @@
 """A bearer token reaches the REST API and /o/launch/ only as far as its
 SMART scopes go, for writes as for reads (issue 11, item 1): the same scope
-decision as FHIR (safeward/fhir/smart.py, ADR 0607)."""
+decision as FHIR (safeward/clinical/scopes.py, ADR 0607)."""
 
 from __future__ import annotations
 

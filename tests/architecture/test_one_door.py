@@ -59,7 +59,7 @@ DECRYPT_ALLOWED_PREFIXES = ("safeward/clinical/gateway/", "safeward/crypto/", "s
 DECRYPT_ALLOWED_USES = {
     "safeward/identity/adapters.py": {"decrypt_secret"},  # MFA secrets (allauth adapter)
     "safeward/fhir/cursor.py": {"decrypt_secret"},  # FHIR paging cursors
-    "safeward/detection/notifications.py": {"decrypt_secret"},  # notification channel secrets
+    "safeward/incidents/notifications.py": {"decrypt_secret"},  # notification channel secrets
     "safeward/audit/archive.py": {"decrypt_stream", "decrypt_to_path"},  # sealed audit archives
 }
 

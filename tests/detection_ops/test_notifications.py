@@ -19,9 +19,9 @@ from safeward import clock
 from safeward.audit.export import MemorySink
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action
-from safeward.detection import notifications
 from safeward.detection.models import Alert
 from safeward.detection.services import Finding, alerts_raise
+from safeward.incidents import notifications
 from safeward.incidents.models import NotificationDelivery
 from tests.detection_ops.factories import alert_about
 

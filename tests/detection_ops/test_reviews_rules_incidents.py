@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from safeward import clock
 from safeward.audit.models import AuditEvent
 from safeward.detection.models import AccessReview, Alert, DetectionRule
 from safeward.detection.triage import alert_version
 from safeward.identity.models import UserSession
-from safeward.incidents.models import Incident
+from safeward.incidents.models import Incident, NotificationDelivery
 from tests.detection_ops.factories import AccessReviewFactory, alert_about
 
 pytestmark = pytest.mark.django_db
@@ -281,3 +282,30 @@ def test_add_a_second_alert_to_an_open_incident(signed_in, make_user):
         {"version": alert_version(third), "incident_id": str(incident.pk)},
     )
     assert closed.status_code == 409
+
+
+def test_the_alert_page_shows_incidents_panels(signed_in, make_user):
+    """Incidents' actions and deliveries are panels incidents registers on the
+    alert page (ADR 0562): shown while they apply, gone when they do not."""
+    client, _ = signed_in("security_officer")
+    alert = alert_about(make_user("nurse"), rule="family_snooping")
+    page = client.get(f"/detection/alerts/{alert.pk}/").content.decode()
+    assert f'href="/detection/alerts/{alert.pk}/incident/"' in page
+    assert "Notification deliveries" not in page
+    NotificationDelivery.objects.create(
+        alert_id=alert.pk,
+        channel="webhook",
+        payload={},
+        attempts=2,
+        last_error="HTTP 503",
+        next_attempt_at=clock.now(),
+        created_at=clock.now(),
+    )
+    client.post(
+        f"/detection/alerts/{alert.pk}/incident/",
+        {"version": alert_version(alert), "title": "Snooping", "severity": "high", "summary": ""},
+    )
+    page = client.get(f"/detection/alerts/{alert.pk}/").content.decode()
+    assert f'href="/detection/alerts/{alert.pk}/incident/"' not in page
+    assert "Notification deliveries" in page
+    assert "HTTP 503" in page

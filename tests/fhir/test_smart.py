@@ -19,8 +19,8 @@ from oauth2_provider.models import AccessToken, Application
 
 from safeward import clock
 from safeward.clinical.policy import Section
+from safeward.clinical.scopes import Operation, ScopeOutcome, parse_scope, scope_decide, scopes_within_rights
 from safeward.fhir.models import ClientKey, TokenContext
-from safeward.fhir.smart import Operation, ScopeOutcome, parse_scope, scope_decide, scopes_within_rights
 from tests.clinical.conftest import new_patient, relate
 from tests.conftest import sign_in
 from tests.fhir.helpers import app, bearer, token

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from safeward.detection import notifications
+from safeward.incidents import notifications
 
 
 class Command(BaseCommand):

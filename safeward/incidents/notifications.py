@@ -3,7 +3,7 @@ feed (ADR 0710, docs/detection-operations.md).
 
 When the detection worker raises a new alert (`alert_raised`, sent after its
 transaction committed), `on_alert_raised` writes one outbox row per configured
-channel (`incidents.NotificationDelivery`) and returns: nothing slow runs in
+channel (this app's `NotificationDelivery` outbox) and returns: nothing slow runs in
 the worker. `safeward notify` delivers due rows, retrying failures with
 exponential backoff; a channel that is down delays its own rows only.
 
@@ -46,7 +46,7 @@ from safeward.config import env
 from safeward.detection.models import Alert
 from safeward.incidents.models import NotificationDelivery
 
-log = logging.getLogger("safeward.detection.notifications")
+log = logging.getLogger("safeward.incidents.notifications")
 
 REPLAY_WINDOW_SECONDS = 300
 SIGNATURE_VERSION = "v1"
@@ -467,7 +467,3 @@ def notifications_deliver(*, notifiers: Mapping[str, Notifier], limit: int = 100
             retrying += 1
         delivery.save(update_fields=["status", "sent_at", "last_error", "next_attempt_at"])
     return DeliveryReport(sent, retrying, failed)
-
-
-def deliveries_for(*, alert_id: int) -> list[NotificationDelivery]:
-    return list(NotificationDelivery.objects.filter(alert_id=alert_id).order_by("channel"))
