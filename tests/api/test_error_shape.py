@@ -120,3 +120,21 @@ def test_every_operation_declares_its_error_answers_in_the_one_shape(schema):
                 ), f"{method} {path} {code}: {ref}"
             if method == "post":
                 assert "413" in operation["responses"], f"{method} {path}"
+
+
+def test_an_invalid_bearer_token_is_refused_even_beside_a_session(signed_in):
+    """RFC 6750: a token that is not valid is a 401, not a fall back to the
+    browser session the same request carries (schemathesis' ignored-auth check)."""
+    client, _ = signed_in("physician")
+    assert client.get("/api/v1/me/").status_code == 200
+    response = client.get("/api/v1/me/", HTTP_AUTHORIZATION="Bearer not-a-real-token")
+    assert_error_shape(response, 401)
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_the_get_that_only_refuses_is_not_offered(signed_in):
+    client, _ = signed_in("registration_clerk")
+    allow = client.options("/api/v1/clinical/patients/")["Allow"]
+    assert "POST" in allow
+    assert "GET" not in allow
+    assert_error_shape(client.get("/api/v1/clinical/patients/", {"name": "x"}), 400)
