@@ -363,8 +363,8 @@ SEARCH_PATH = "/api/v1/clinical/patients/search/"
 
 
 class PatientCollection(ClinicalAPIView):
-    """POST: register (needs register). GET: not a search any more — it
-    refuses with a pointer to POST patients/search/ (ADR 0540)."""
+    """POST: register (needs register). GET is not offered: a search is
+    POST patients/search/, and a GET gets a 405 that says so (ADR 0540)."""
 
     required_permission = Perm.CLINICAL_PATIENT_READ
     scope = ("Patient", "c")
@@ -375,14 +375,11 @@ class PatientCollection(ClinicalAPIView):
             self.required_permission = Perm.CLINICAL_PATIENT_REGISTER
         return super().get_permissions()
 
-    @property
-    def allowed_methods(self) -> list[str]:
-        # The GET only refuses (and is left out of the schema): it is not offered.
-        return [method for method in super().allowed_methods if method != "GET"]
-
-    @extend_schema(exclude=True)
-    def get(self, request: Request) -> Response:
-        # Only the names of the criteria are echoed, never their values.
+    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """GET is not a search any more: a 405 that points to the POST search,
+        naming the criteria it saw (never their values)."""
+        if request.method != "GET":
+            return super().http_method_not_allowed(request, *args, **kwargs)  # type: ignore[no-any-return]
         sent = sorted(k for k in request.query_params if k in SEARCH_CRITERIA)
         errors = dict.fromkeys(sent, f"Not accepted in a URL; POST it as JSON to {SEARCH_PATH}.")
         return Response(
@@ -391,7 +388,7 @@ class PatientCollection(ClinicalAPIView):
                 "identifying criteria never go in a URL.",
                 **({"errors": errors} if errors else {}),
             },
-            status=status.HTTP_400_BAD_REQUEST,
+            status=status.HTTP_405_METHOD_NOT_ALLOWED,
         )
 
     @extend_schema(

@@ -137,4 +137,4 @@ def test_the_get_that_only_refuses_is_not_offered(signed_in):
     allow = client.options("/api/v1/clinical/patients/")["Allow"]
     assert "POST" in allow
     assert "GET" not in allow
-    assert_error_shape(client.get("/api/v1/clinical/patients/", {"name": "x"}), 400)
+    assert_error_shape(client.get("/api/v1/clinical/patients/", {"name": "x"}), 405)

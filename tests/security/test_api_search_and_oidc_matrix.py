@@ -57,7 +57,7 @@ def test_every_role_and_anonymous():
         searcher = spec.code in SEARCHERS
         want = {
             "rest search": 200 if searcher else 403,
-            "rest get search": 400 if searcher else 403,
+            "rest get search": 405 if searcher else 403,
             "fhir search": 200 if searcher else 403,
             "picker": 200 if searcher else 403,
             "discovery": 200,
