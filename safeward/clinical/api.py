@@ -375,11 +375,11 @@ class PatientCollection(ClinicalAPIView):
             self.required_permission = Perm.CLINICAL_PATIENT_REGISTER
         return super().get_permissions()
 
-    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> Response:  # a DRF Request
         """GET is not a search any more: a 405 that points to the POST search,
         naming the criteria it saw (never their values)."""
         if request.method != "GET":
-            return super().http_method_not_allowed(request, *args, **kwargs)  # type: ignore[no-any-return]
+            return super().http_method_not_allowed(request, *args, **kwargs)
         sent = sorted(k for k in request.query_params if k in SEARCH_CRITERIA)
         errors = dict.fromkeys(sent, f"Not accepted in a URL; POST it as JSON to {SEARCH_PATH}.")
         return Response(
