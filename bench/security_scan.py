@@ -181,8 +181,10 @@ def sqlmap(base: str, cookie: str, out: Path, role: str, timeout: int) -> Result
     server_errors = (
         sum(int(n) for n in re.findall(r"5\d\d \([^)]*\) - (\d+) times", errors.group(1))) if errors else 0
     )
-    forms = len(re.findall(r"\[#\d+\] form:", text))
-    return Result("sqlmap", role, findings, server_errors, f"{forms} forms", seconds)
+    targets = re.search(r"found a total of (\d+) targets", text)
+    tested = len(re.findall(r"does not seem to be injectable|is vulnerable|appears to be .*injectable", text))
+    scope = f"{targets.group(1) if targets else 0} targets, {tested} parameters"
+    return Result("sqlmap", role, findings, server_errors, scope, seconds)
 
 
 WAPITI = ["wapiti"]
@@ -228,12 +230,23 @@ def wapiti(base: str, cookie: str, out: Path, role: str, timeout: int) -> Result
     if not report.exists():
         return Result("wapiti", role, -1, -1, "", seconds, "no report (see log)")
     data = json.loads(report.read_text())
-    findings = sum(len(items) for items in data.get("vulnerabilities", {}).values())
+    # The ssl module's notes are about the demo's self-signed certificate and
+    # its refusal to renegotiate at all; testssl covers TLS (docs/operations.md).
+    vulnerabilities = data.get("vulnerabilities", {})
+    findings = sum(len(items) for name, items in vulnerabilities.items() if not name.startswith("TLS/SSL"))
+    tls_notes = sum(len(items) for name, items in vulnerabilities.items() if name.startswith("TLS/SSL"))
     anomalies = data.get("anomalies", {})
     server_errors = sum(len(items) for name, items in anomalies.items() if "Internal Server Error" in name)
     other = sum(len(items) for name, items in anomalies.items() if "Internal Server Error" not in name)
-    urls = len(data.get("infos", {}).get("crawled_pages", [])) if isinstance(data.get("infos"), dict) else 0
-    note = f"{other} other anomalies" if other else ""
+    urls = int(data.get("infos", {}).get("crawled_pages_nbr", 0) or 0)
+    note = ", ".join(
+        part
+        for part in (
+            f"{other} other anomalies" if other else "",
+            f"{tls_notes} TLS notes" if tls_notes else "",
+        )
+        if part
+    )
     return Result("wapiti", role, findings, server_errors, f"{urls} pages" if urls else "", seconds, note)
 
 
