@@ -99,50 +99,44 @@ def user_set_password(
     goes on."""
     if actor is not None and actor.pk != user.pk:
         _require(actor, Perm.IDENTITY_USER_MANAGE)
-    validate_password(password, user)
-    user.set_password(password)
-    user.save(update_fields=["password"])
-    ended = _sessions_end_for_password(user=user, actor=actor, keep_session_key=keep_session_key)
-    audit_record(
-        action=Action.PASSWORD_CHANGE,
+    _password_store(
         actor=actor,
-        resource_type="User",
-        resource_id=user.pk,
-        detail={"by_self": actor is not None and actor.pk == user.pk, "sessions_ended": ended},
+        user=user,
+        password=password,
+        keep_session_key=keep_session_key,
+        detail={"by_self": actor is not None and actor.pk == user.pk},
     )
-
-
-def _sessions_end_for_password(*, user: User, actor: User | None, keep_session_key: str | None) -> int:
-    others = UserSession.objects.select_for_update().filter(user=user, ended_at__isnull=True)
-    if keep_session_key:
-        others = others.exclude(session_key=keep_session_key)
-    ended = list(others)
-    _end_sessions(ended, "password_changed")
-    for user_session in ended:
-        audit_record(
-            action=Action.SESSION_END,
-            actor=actor,
-            resource_type="UserSession",
-            resource_id=str(user_session.pk),
-            detail={"user_id": user.pk, "reason": "password_changed"},
-        )
-    return len(ended)
 
 
 @transaction.atomic
 def user_password_reset(*, user: User, password: str) -> None:
     """A new password set through the e-mailed reset link: whoever holds the
     link acts as the account, so the event names the account as its actor."""
+    _password_store(
+        actor=user,
+        user=user,
+        password=password,
+        keep_session_key=None,
+        detail={"by_self": True, "via": "reset_link"},
+    )
+
+
+def _password_store(
+    *, actor: User | None, user: User, password: str, keep_session_key: str | None, detail: dict[str, object]
+) -> None:
     validate_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
-    ended = _sessions_end_for_password(user=user, actor=user, keep_session_key=None)
+    others = UserSession.objects.select_for_update().filter(user=user, ended_at__isnull=True)
+    if keep_session_key:
+        others = others.exclude(session_key=keep_session_key)
+    ended = _sessions_end_recorded(list(others), actor=actor, user=user, reason="password_changed")
     audit_record(
         action=Action.PASSWORD_CHANGE,
-        actor=user,
+        actor=actor,
         resource_type="User",
         resource_id=user.pk,
-        detail={"by_self": True, "via": "reset_link", "sessions_ended": ended},
+        detail={**detail, "sessions_ended": ended},
     )
 
 
@@ -310,16 +304,30 @@ def sessions_supersede(*, user: User, keep: UserSession) -> int:
     if not set(user_role_codes(user=user)) & single_session_role_codes():
         return 0
     older = list(UserSession.objects.filter(user=user, ended_at__isnull=True).exclude(pk=keep.pk))
-    _end_sessions(older, "superseded")
-    for user_session in older:
+    return _sessions_end_recorded(
+        older, actor=user, user=user, reason="superseded", detail={"by_session": str(keep.pk)}
+    )
+
+
+def _sessions_end_recorded(
+    sessions: list[UserSession],
+    *,
+    actor: User | None,
+    user: User,
+    reason: str,
+    detail: dict[str, object] | None = None,
+) -> int:
+    """End `sessions` and record one `session_end` event each."""
+    _end_sessions(sessions, reason)
+    for user_session in sessions:
         audit_record(
             action=Action.SESSION_END,
-            actor=user,
+            actor=actor,
             resource_type="UserSession",
             resource_id=str(user_session.pk),
-            detail={"user_id": user.pk, "reason": "superseded", "by_session": str(keep.pk)},
+            detail={"user_id": user.pk, "reason": reason, **(detail or {})},
         )
-    return len(older)
+    return len(sessions)
 
 
 @transaction.atomic
