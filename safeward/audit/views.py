@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from safeward import clock
 from safeward.audit import selectors
 from safeward.audit.chain import format_time
+from safeward.audit.csv_export import Echo, csv_safe
 from safeward.audit.forms import DisclosureForm, ReportFilterForm
 from safeward.audit.services import audit_report_record
 from safeward.audit.vocabulary import Action
@@ -106,17 +107,6 @@ def report(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _csv_safe(value: Any) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_GET
 @requires(Perm.AUDIT_REPORT_EXPORT)
 @requires(Perm.AUDIT_EVENT_READ)
@@ -134,7 +124,7 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     query = form.event_filter()
 
     def lines() -> Iterator[str]:
-        writer = csv.writer(_Echo())
+        writer = csv.writer(Echo())
         yield writer.writerow(CSV_COLUMNS)
         batch: list[Any] = []
         for event in selectors.audit_events_filtered(query=query)[:CSV_LIMIT].iterator(chunk_size=2000):
@@ -175,7 +165,7 @@ def _csv_rows(writer: Any, events: list[Any]) -> Iterator[str]:
             event.client_id,
             event.client_name,
         )
-        yield writer.writerow([_csv_safe(value) for value in values])
+        yield writer.writerow([csv_safe(value) for value in values])
 
 
 @require_GET

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from safeward import clock
+from safeward.audit.csv_export import Echo, csv_safe
 from safeward.audit.models import AuditEvent, AuditEventPatient
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
@@ -115,17 +116,6 @@ def scope_render(
     return render(request, "detection/patients.html", context)
 
 
-def _csv_safe(value: object) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def scope_csv(*, actor: User, session: SessionContext, scope: str, scope_id: int) -> HttpResponse:
     """The scope as CSV with each patient's MRN from the gateway (which
     records the export); streamed, every patient one row."""
@@ -139,7 +129,7 @@ def scope_csv(*, actor: User, session: SessionContext, scope: str, scope_id: int
     )
 
     def lines() -> Iterator[str]:
-        writer = csv.writer(_Echo())
+        writer = csv.writer(Echo())
         yield writer.writerow(CSV_COLUMNS)
         for patient in patients:
             values = (
@@ -149,7 +139,7 @@ def scope_csv(*, actor: User, session: SessionContext, scope: str, scope_id: int
                 patient.first_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
                 patient.last_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
             )
-            yield writer.writerow([_csv_safe(value) for value in values])
+            yield writer.writerow([csv_safe(value) for value in values])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")

@@ -327,7 +327,7 @@ def review_decide(request: HttpRequest, review_id: int) -> HttpResponse:
     form = ReviewDecisionForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
-        return _reviewalert_refused(request, 400, f"Not recorded: {errors}")
+        return _review_refused(request, 400, f"Not recorded: {errors}")
     try:
         review = triage.access_review_decide(
             actor=_actor(request),
@@ -338,14 +338,14 @@ def review_decide(request: HttpRequest, review_id: int) -> HttpResponse:
     except triage.UnknownObject as error:
         raise Http404(str(error)) from None
     except triage.TriageError as error:
-        return _reviewalert_refused(request, error.status, str(error))
+        return _review_refused(request, error.status, str(error))
     except PermissionDenied as error:
-        return _reviewalert_refused(request, 403, str(error))
+        return _review_refused(request, 403, str(error))
     messages.success(request, f"Access by {review.username} marked {review.get_status_display().lower()}.")
     return redirect("detection:reviews")
 
 
-def _reviewalert_refused(request: HttpRequest, status: int, message: str) -> HttpResponse:
+def _review_refused(request: HttpRequest, status: int, message: str) -> HttpResponse:
     return render(
         request, "detection/refused.html", {"message": message, "back": "detection:reviews"}, status=status
     )
