@@ -102,3 +102,29 @@ def test_the_lab_worklist_lists_open_orders_oldest_first_and_caps_them(make_user
     worklist = gateway.lab_worklist(actor=tech, session=WARD, purpose=PurposeOfUse.TREATMENT, limit=4)
     assert [item.order.display for item in worklist.items] == [f"Hemoglobin {a}" for a in (400, 90, 30, 5)]
     assert worklist.capped
+
+
+def test_the_attending_keeps_access_while_the_blind_index_key_rotates(make_user, frozen_clock):
+    """The end day's index was written under the old key; until `keys reencrypt`
+    moves it, the relationship must still be found under both keys."""
+    from safeward.crypto.keyring import Purpose
+    from safeward.crypto.services import Actor, key_rotate
+
+    doctor = make_user("physician")
+    ward = Department.objects.create(code="ward-r", name="Ward R")
+    patient = new_patient(mrn="ROT-1")
+    ended = clock.now() - dt.timedelta(days=3)
+    with clinical_test_data():
+        Encounter.objects.create(
+            patient_id=patient,
+            kind="inpatient",
+            department=ward,
+            attending=doctor,
+            status="finished",
+            started_at=ended - dt.timedelta(days=2),
+            ended_at=ended,
+        )
+    key_rotate(actor=Actor(name="test"), purpose=Purpose.BLIND_INDEX)
+    with clinical_test_data():
+        facts = facts_for(doctor, [uuid.UUID(patient)])
+    assert facts[uuid.UUID(patient)].relationships == {Relationship.ATTENDING}

@@ -32,7 +32,7 @@ from safeward.clinical.models import (
 )
 from safeward.clinical.policy import AccessContext, Decision, Relationship, Resource, Section, Subject
 from safeward.clinical.types import Conflict, InvalidInput, NotFound, SessionContext, SystemActor
-from safeward.crypto.fields import blind_index, decrypt_field
+from safeward.crypto.fields import blind_indexes, decrypt_field
 from safeward.identity.models import User
 from safeward.identity.selectors import staff_department_ids_sql
 
@@ -139,7 +139,7 @@ class PatientFacts:
     grant_id: str | None = None
 
 
-def _facts_sql(count: int) -> str:
+def _facts_sql(count: int, day_indexes: int) -> str:
     """The facts statement for `count` patient ids (built once per count).
 
     One row per patient: seven correlated subqueries, each answered from an
@@ -149,7 +149,7 @@ def _facts_sql(count: int) -> str:
     Portable between PostgreSQL and SQLite; every value is a parameter;
     table and column names come from the models. A system actor passes
     NULL as the user, which matches no relationship and no exclusion."""
-    cached = _FACTS_SQL.get(count)
+    cached = _FACTS_SQL.get((count, day_indexes))
     if cached is not None:
         return cached
     t = {
@@ -170,7 +170,7 @@ def _facts_sql(count: int) -> str:
    AND {active.format(a="c")}),
  EXISTS (SELECT 1 FROM {t["Encounter"]} e WHERE e.patient_id = p.id AND e.attending_id = %s
    AND (e.status IN (%s, %s)
-     OR (e.status = %s AND e.ended_day_index IN ({", ".join(["%s"] * ATTENDING_DAYS)})))),
+     OR (e.status = %s AND e.ended_day_index IN ({", ".join(["%s"] * day_indexes)})))),
  EXISTS (SELECT 1 FROM {t["Encounter"]} e WHERE e.patient_id = p.id AND e.status IN (%s, %s)
    AND e.department_id IN ({departments})),
  EXISTS (SELECT 1 FROM {t["Appointment"]} a WHERE a.patient_id = p.id
@@ -185,15 +185,15 @@ def _facts_sql(count: int) -> str:
    AND r.kind = %s)
 FROM {t["Patient"]} p WHERE p.id IN ({", ".join(["%s"] * count)})"""  # noqa: S608 - names from model metadata; values are parameters
     if count <= _FACTS_SQL_CACHED_UP_TO:
-        _FACTS_SQL[count] = sql
+        _FACTS_SQL[(count, day_indexes)] = sql
     return sql
 
 
-_FACTS_SQL: dict[int, str] = {}
+_FACTS_SQL: dict[tuple[int, int], str] = {}
 _FACTS_SQL_CACHED_UP_TO = 64  # a chart, a search page, a clinic day: bounded memory
 
 
-def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> list[Any]:
+def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID], day_indexes: Sequence[bytes]) -> list[Any]:
     """The parameters of `_facts_sql`, in order (and adapted for the database)."""
     ops = connection.ops
     now = clock.now()
@@ -210,7 +210,7 @@ def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> list[Any]:
     return [
         *(user, at, at),  # care team
         # attending: open, or finished (never cancelled) within the last days
-        *(user, *active_encounter, Encounter.Status.FINISHED.value, *ended_day_indexes(now, ATTENDING_DAYS)),
+        *(user, *active_encounter, Encounter.Status.FINISHED.value, *day_indexes),
         *(*active_encounter, user),  # department
         *(day, day_end, *booked, user, user),  # appointment today
         *(user, at, at),  # break-glass grant
@@ -222,9 +222,14 @@ def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> list[Any]:
 
 def ended_day_indexes(until: dt.datetime, days: int) -> list[bytes]:
     """The keyed day indexes of encounters that ended on one of the `days`
-    local days up to and including the day of `until`."""
+    local days up to and including the day of `until`, under every usable
+    blind-index key (an encounter not yet re-indexed during a rotation still matches)."""
     last = timezone.localtime(until).date()
-    return [blind_index(Encounter, "ended_day_index", last - dt.timedelta(days=n)) for n in range(days)]
+    return [
+        index
+        for n in range(days)
+        for index in blind_indexes(Encounter, "ended_day_index", last - dt.timedelta(days=n))
+    ]
 
 
 def _grant_id(value: Any) -> str | None:
@@ -241,7 +246,10 @@ def facts_for(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID,
         return facts
     by_key = {pid.hex: pid for pid in patient_ids}
     with connection.cursor() as cursor:
-        cursor.execute(_facts_sql(len(patient_ids)), _facts_params(actor, patient_ids))
+        day_indexes = ended_day_indexes(clock.now(), ATTENDING_DAYS)
+        cursor.execute(
+            _facts_sql(len(patient_ids), len(day_indexes)), _facts_params(actor, patient_ids, day_indexes)
+        )
         rows = cursor.fetchall()
     for pid, care_team, attending, department, appointment, grant, excluded, payer in rows:
         key = pid.hex if isinstance(pid, uuid.UUID) else uuid.UUID(str(pid)).hex
