@@ -89,12 +89,13 @@ class AccountAdapter(DefaultAccountAdapter):
         request = allauth_context.request
         actor = getattr(request, "user", None)
         if isinstance(actor, User) and actor.pk == user.pk:
+            # By SafeWard's session id: Django cycles the session key at each password change.
             session = getattr(request, "session", None)
             services.user_set_password(
                 actor=actor,
                 user=user,
                 password=password,
-                keep_session_key=getattr(session, "session_key", None),
+                keep_session_id=session.get(SESSION_ID_KEY) if session is not None else None,
             )
         else:
             services.user_password_reset(user=user, password=password)

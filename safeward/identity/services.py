@@ -92,18 +92,18 @@ def user_create(
 
 @transaction.atomic
 def user_set_password(
-    *, actor: User | None, user: User, password: str, keep_session_key: str | None = None
+    *, actor: User | None, user: User, password: str, keep_session_id: str | None = None
 ) -> None:
     """A new password ends the account's other sessions (whoever knew the old
-    password may hold one); the session that changed it, `keep_session_key`,
-    goes on."""
+    password may hold one); the session that changed it (the `UserSession`
+    with id `keep_session_id`) goes on."""
     if actor is not None and actor.pk != user.pk:
         _require(actor, Perm.IDENTITY_USER_MANAGE)
     _password_store(
         actor=actor,
         user=user,
         password=password,
-        keep_session_key=keep_session_key,
+        keep_session_id=keep_session_id,
         detail={"by_self": actor is not None and actor.pk == user.pk},
     )
 
@@ -116,20 +116,20 @@ def user_password_reset(*, user: User, password: str) -> None:
         actor=user,
         user=user,
         password=password,
-        keep_session_key=None,
+        keep_session_id=None,
         detail={"by_self": True, "via": "reset_link"},
     )
 
 
 def _password_store(
-    *, actor: User | None, user: User, password: str, keep_session_key: str | None, detail: dict[str, object]
+    *, actor: User | None, user: User, password: str, keep_session_id: str | None, detail: dict[str, object]
 ) -> None:
     validate_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
     others = UserSession.objects.select_for_update().filter(user=user, ended_at__isnull=True)
-    if keep_session_key:
-        others = others.exclude(session_key=keep_session_key)
+    if keep_session_id:
+        others = others.exclude(pk=keep_session_id)
     ended = _sessions_end_recorded(list(others), actor=actor, user=user, reason="password_changed")
     audit_record(
         action=Action.PASSWORD_CHANGE,
@@ -303,6 +303,8 @@ def sessions_supersede(*, user: User, keep: UserSession) -> int:
     keeps its owner out; the one who is pushed out learns at once."""
     if not set(user_role_codes(user=user)) & single_session_role_codes():
         return 0
+    # The account row lock orders simultaneous sign-ins: each sees the other's session.
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
     older = list(UserSession.objects.filter(user=user, ended_at__isnull=True).exclude(pk=keep.pk))
     return _sessions_end_recorded(
         older, actor=user, user=user, reason="superseded", detail={"by_session": str(keep.pk)}

@@ -138,3 +138,12 @@ def test_changing_ones_password_ends_the_other_sessions_and_keeps_this_one(make_
     assert open_sessions == [kept]
     assert elsewhere.get("/").status_code in {302, 401}
     assert here.get("/").status_code == 200
+    # A second change from the same session (whose key Django cycled at the first) keeps it too.
+    again = "a third passphrase for the ward"
+    response = here.post(
+        "/accounts/password/change/",
+        {"oldpassword": new_password, "password1": again, "password2": again},
+    )
+    assert response.status_code == 302
+    assert list(UserSession.objects.filter(user=user, ended_at__isnull=True)) == [kept]
+    assert here.get("/").status_code == 200
