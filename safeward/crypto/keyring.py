@@ -225,8 +225,10 @@ class Keyring:
         """Every key of `purpose` that is not retired, the primary first (a
         search during a blind-index rotation asks under each of them)."""
         primary = self.primary(purpose)
+        with self._lock:  # refresh() may change the cache in another thread
+            loaded = list(self._keys.values())
         others = sorted(
-            (k for k in self._keys.values() if k.purpose == purpose and k.key_id != primary.key_id),
+            (k for k in loaded if k.purpose == purpose and k.key_id != primary.key_id),
             key=lambda k: -k.version,
         )
         return [primary, *others]

@@ -23,7 +23,6 @@ from safeward.clinical.gateway._core import (
     audit_fields,
     check_choice,
     parse_id,
-    plain,
     record,
     use_submission,
 )
@@ -31,6 +30,7 @@ from safeward.clinical.gateway._patients import (
     allergy_view,
     condition_view,
     count_emergency_access,
+    document_view,
     encounter_view,
     load_patient,
     medication_view,
@@ -647,16 +647,6 @@ def document_upload(
             streams.encrypt_stream(source, handle, associated_data=_document_ad(document.pk))
         return document
 
-    def view(d: Document) -> DocumentView:
-        return DocumentView(
-            id=str(d.pk),
-            title=plain(d, "title"),
-            content_type=d.content_type,
-            size=d.size,
-            created_at=plain(d, "created_at"),
-            sensitivity=d.sensitivity,
-        )
-
     try:
         return _write(
             actor=actor,
@@ -666,7 +656,7 @@ def document_upload(
             section=Section.DOCUMENTS,
             resource_type="Document",
             build=build,
-            view=view,
+            view=document_view,
             submission=submission,
         )
     except BaseException:
@@ -705,14 +695,7 @@ def document_open(
         raise NotFound
     assert document is not None
     with transaction.atomic():
-        view = DocumentView(
-            id=str(document.pk),
-            title=plain(document, "title"),
-            content_type=document.content_type,
-            size=document.size,
-            created_at=plain(document, "created_at"),
-            sensitivity=document.sensitivity,
-        )
+        view = document_view(document)
         count_emergency_access(decision, facts)
         record(
             action=AuditAction.READ,
