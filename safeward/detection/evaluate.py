@@ -27,7 +27,13 @@ from safeward.detection.rules import WEEKDAYS, Code, RuleConfig, parse_hours
 from safeward.detection.selectors import rule_configs
 from safeward.detection.services import DRILL_CANARY_PREFIX, DRILL_PREFIX, Finding, alerts_raise
 from safeward.detection.worker import Event
-from safeward.identity.selectors import OUTSIDE_ZONE, session_spans, staff_departments, user_exists
+from safeward.identity.selectors import (
+    OUTSIDE_ZONE,
+    SessionSpan,
+    session_spans,
+    staff_departments,
+    user_exists,
+)
 
 LOGIN = Action.LOGIN.value
 # A wrong second-factor code at sign-in is a failed sign-in too: whoever sent
@@ -731,17 +737,18 @@ def rule_concurrent_sessions(ctx: Context) -> list[Finding]:
         user_ids=sorted({event.actor_id for event in successes if event.actor_id is not None}),
         start=min(event.occurred_at for event in successes),
         end=max(event.occurred_at for event in successes),
+        lifetime=lifetime,
     )
+    by_user: dict[int, list[SessionSpan]] = defaultdict(list)
+    for span in spans:
+        by_user[span.user_id].append(span)
     needed = int(config.params["min_clients"])
     findings = []
     for event in successes:
         live = [
             span
-            for span in spans
-            if span.user_id == event.actor_id
-            and (
-                span.id == event.resource_id or span.live_at(event.occurred_at, idle=idle, lifetime=lifetime)
-            )
+            for span in by_user.get(event.actor_id or 0, [])
+            if span.id == event.resource_id or span.live_at(event.occurred_at, idle=idle, lifetime=lifetime)
         ]
         clients = {(span.client_ip, span.user_agent) for span in live}
         if len(clients) < needed:

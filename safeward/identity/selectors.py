@@ -236,10 +236,14 @@ class SessionSpan:
         )
 
 
-def session_spans(*, user_ids: list[int], start: dt.datetime, end: dt.datetime) -> list[SessionSpan]:
-    """Sessions of these users that began by `end` and had not ended before `start`."""
+def session_spans(
+    *, user_ids: list[int], start: dt.datetime, end: dt.datetime, lifetime: dt.timedelta
+) -> list[SessionSpan]:
+    """Sessions of these users that began by `end` and had not ended before
+    `start`; one begun `lifetime` before `start` can no longer be live (idle
+    sessions are never marked ended, so without this bound every old one loads)."""
     rows = (
-        UserSession.objects.filter(user_id__in=user_ids, created_at__lte=end)
+        UserSession.objects.filter(user_id__in=user_ids, created_at__lte=end, created_at__gt=start - lifetime)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=start))
         .values_list(
             "id",
