@@ -66,6 +66,15 @@ def scope_patients(*, alert_ids: Iterable[int]) -> list[ScopedPatient]:
     return [ScopedPatient(pid, *merged[pid]) for pid in sorted(merged)]
 
 
+def scope_patient_count(*, alert_ids: Iterable[int]) -> int:
+    """How many patients these alerts touched: one UNION count in the
+    database (the alert and incident pages show it on every view)."""
+    evidence = AlertEvidence.objects.filter(alert_id__in=list(alert_ids)).values("event_id")
+    direct = AuditEvent.objects.filter(pk__in=evidence).exclude(patient_id="").values_list("patient_id")
+    indexed = AuditEventPatient.objects.filter(event_id__in=evidence).values_list("patient_id")
+    return direct.order_by().union(indexed.order_by()).count()
+
+
 def scope_page(
     patients: list[ScopedPatient], *, after: str, size: int = PAGE_SIZE
 ) -> tuple[list[ScopedPatient], str | None]:

@@ -116,7 +116,6 @@ def _detail(
     for row in rows:
         row["link"] = _evidence_link(alert, row["event"])
     archived = len(evidence) - len(events)
-    patients = scope.scope_patients(alert_ids=[int(alert.pk)])
     names = user_display_names(user_ids=[alert.assignee_id, alert.resolved_by_id])
     version = triage.alert_version(alert)
     context = {
@@ -133,7 +132,7 @@ def _detail(
         "evidence_rows": rows,
         "evidence_total": evidence_total,
         "evidence_archived": archived,
-        "patient_total": len(patients),
+        "patient_total": scope.scope_patient_count(alert_ids=[int(alert.pk)]),
         "assignee": names.get(alert.assignee_id or 0, ""),
         "resolved_by": names.get(alert.resolved_by_id or 0, ""),
         "subject": containment.subject_state(alert=alert),

@@ -64,18 +64,15 @@ def _incident_page(
     request: HttpRequest, incident: Incident, *, status: int = 200, error: str = ""
 ) -> HttpResponse:
     names = user_display_names(user_ids=[incident.opened_by_id])
+    alerts = alerts_of_incident(incident_id=int(incident.pk))
     return render(
         request,
         "incidents/detail.html",
         {
             "incident": incident,
             "opened_by": names.get(incident.opened_by_id or 0, ""),
-            "alerts": alerts_of_incident(incident_id=int(incident.pk)),
-            "patient_total": len(
-                scope.scope_patients(
-                    alert_ids=scope.scope_alert_ids(scope="incident", scope_id=int(incident.pk))
-                )
-            ),
+            "alerts": alerts,
+            "patient_total": scope.scope_patient_count(alert_ids=[int(alert.pk) for alert in alerts]),
             "status_form": IncidentStatusForm(initial={"status": _NEXT_STATUS[incident.status]}),
             "error": error,
         },
