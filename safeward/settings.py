@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "safeward.fhir",
     "safeward.web",
     "safeward.demo",
+    "safeward.oversight",
 ]
 
 AUTH_USER_MODEL = "identity.User"

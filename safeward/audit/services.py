@@ -6,8 +6,10 @@ caller's atomic block fails with it and the access it guards does not happen
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
 
 from safeward import clock
 from safeward.audit import context
@@ -15,7 +17,7 @@ from safeward.audit.models import AuditEvent, AuditEventPatient
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 
 if TYPE_CHECKING:
-    from safeward.identity.models import User
+    from safeward.crypto.services import KeyEvent
 
 # Keys that could carry a secret. A detail mapping holding one is a bug in the
 # caller and is refused loudly rather than written.
@@ -25,6 +27,25 @@ _MAX_DETAIL_VALUE = 200
 
 class AuditWriteError(RuntimeError):
     """The event was refused; the surrounding access must not proceed."""
+
+
+# The actor's roles, stamped on each event, are identity's to know: identity
+# registers its `user_role_codes` in its `ready()` (as it registers the
+# permission filters other apps hand it), so the audit writer sits below
+# identity and imports nothing of it. With none registered an event with an
+# actor is refused (fail closed), never written without its roles.
+ActorRoles = Callable[[AbstractBaseUser], Iterable[str]]
+_ACTOR_ROLES: list[ActorRoles] = []
+
+
+def register_actor_roles(provider: ActorRoles) -> None:
+    _ACTOR_ROLES[:] = [provider]
+
+
+def _actor_roles(actor: AbstractBaseUser) -> str:
+    if not _ACTOR_ROLES:
+        raise AuditWriteError("no provider of the actor's roles is registered (identity's ready())")
+    return ",".join(sorted(_ACTOR_ROLES[0](actor)))
 
 
 def _check_detail(detail: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,7 +66,7 @@ def audit_record(
     *,
     action: Action,
     outcome: Outcome = Outcome.SUCCESS,
-    actor: User | None = None,
+    actor: AbstractBaseUser | None = None,
     actor_username: str = "",
     resource_type: str = "",
     resource_id: str | int = "",
@@ -70,11 +91,7 @@ def audit_record(
     commits or rolls back with the access it records, and when it cannot be
     written the exception aborts the access (fail closed)."""
     request_context = context.current()
-    roles = ""
-    if actor is not None:
-        from safeward.identity.selectors import user_role_codes
-
-        roles = ",".join(sorted(user_role_codes(user=actor)))
+    roles = _actor_roles(actor) if actor is not None else ""
     disclosed = sorted({str(pid) for pid in patient_ids if pid})
     clean = _check_detail(detail or {})
     if disclosed:
@@ -112,7 +129,7 @@ def audit_record(
 
 def audit_report_record(
     *,
-    actor: User,
+    actor: AbstractBaseUser,
     action: Action,
     resource_type: str,
     patient_id: str = "",
@@ -127,4 +144,19 @@ def audit_report_record(
         patient_id=patient_id,
         purpose=PurposeOfUse.AUDIT,
         detail=detail,
+    )
+
+
+def record_key_event(event: KeyEvent) -> AuditEvent:
+    """Record a key operation of the keyring (crypto, below this app: its
+    archives are encrypted under the data keys). Registered with crypto in
+    audit's `ready()`; crypto calls it inside the operation's transaction."""
+    return audit_record(
+        action=Action.KEY_OPERATION,
+        outcome=Outcome(event.outcome),
+        resource_type="crypto.datakey",
+        resource_id=event.key,
+        detail={"operation": event.operation, **event.detail},
+        actor=event.actor.user,
+        actor_username=event.actor.name,
     )

@@ -1,19 +1,24 @@
 """Key operations. Each takes the acting user (or, from the command line, a
 name), runs in a transaction and records ``Action.KEY_OPERATION`` through the
-audit interface; refusals are recorded too (outcome ``denied``)."""
+audit interface; refusals are recorded too (outcome ``denied``).
+
+The audit app sits above the keyring (its archives are encrypted under the
+data keys), so it registers its writer here in its ``ready()``
+(`register_key_event_recorder`) and this module imports nothing of audit.
+With no writer registered, recording raises as a failed audit write does
+(ADR 0566)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from safeward import clock
-from safeward.audit.services import audit_record
-from safeward.audit.vocabulary import Action, Outcome
 from safeward.crypto import conf
 from safeward.crypto.errors import KeyOperationRefused, KeyringError
 from safeward.crypto.keyring import Purpose, create_key, ensure_keys, keyring, wrap_associated_data
@@ -23,9 +28,6 @@ from safeward.crypto.selectors import COUNTED, keyring_status
 from safeward.crypto.stores import stores_of
 from safeward.one_door import entry
 
-if TYPE_CHECKING:
-    from safeward.identity.models import User
-
 ROTATABLE = (Purpose.DATA, Purpose.BLIND_INDEX, Purpose.SIGNING)
 
 
@@ -33,34 +35,56 @@ ROTATABLE = (Purpose.DATA, Purpose.BLIND_INDEX, Purpose.SIGNING)
 class Actor:
     """Who acts: a signed-in user (web) or a named operator (command line)."""
 
-    user: User | None = None
+    user: AbstractBaseUser | None = None
     name: str = ""
 
-    def audit(self) -> dict[str, Any]:
-        return {"actor": self.user, "actor_username": self.name}
+
+# The audit vocabulary's outcomes a key operation ends with.
+KeyOutcome = Literal["success", "denied", "error"]
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyEvent:
+    """One key operation, as the registered recorder writes it to the audit trail."""
+
+    actor: Actor
+    operation: str
+    outcome: KeyOutcome
+    key: str  # "<purpose>:v<version>", or "" when the operation names no one key
+    detail: dict[str, Any]
+
+
+_KEY_EVENT_RECORDERS: list[Callable[[KeyEvent], object]] = []
+
+
+def register_key_event_recorder(recorder: Callable[[KeyEvent], object]) -> None:
+    _KEY_EVENT_RECORDERS[:] = [recorder]
 
 
 def _record(
     actor: Actor,
     operation: str,
     *,
-    outcome: Outcome = Outcome.SUCCESS,
+    outcome: KeyOutcome = "success",
     key: DataKey | None = None,
     **detail: Any,
 ) -> None:
-    audit_record(
-        action=Action.KEY_OPERATION,
-        outcome=outcome,
-        resource_type="crypto.datakey",
-        resource_id=f"{key.purpose}:v{key.version}" if key is not None else "",
-        detail={"operation": operation, **detail},
-        **actor.audit(),
+    if not _KEY_EVENT_RECORDERS:
+        raise KeyringError("No audit writer is registered for key operations (audit's ready()).")
+    _KEY_EVENT_RECORDERS[0](
+        KeyEvent(
+            actor=actor,
+            operation=operation,
+            outcome=outcome,
+            key=f"{key.purpose}:v{key.version}" if key is not None else "",
+            detail=detail,
+        )
     )
 
 
 def _refuse(actor: Actor, operation: str, message: str, **detail: Any) -> KeyOperationRefused:
     with transaction.atomic():
-        _record(actor, operation, outcome=Outcome.DENIED, refused=message[:200], **detail)
+        _record(actor, operation, outcome="denied", refused=message[:200], **detail)
     return KeyOperationRefused(message)
 
 
@@ -196,7 +220,7 @@ def keys_reencrypt(
             _record(
                 actor,
                 "reencrypt",
-                outcome=Outcome.SUCCESS if remaining == 0 else Outcome.ERROR,
+                outcome="success" if remaining == 0 else "error",
                 stage="finish" if remaining == 0 else "stopped",
                 moved=moved,
                 remaining=remaining,

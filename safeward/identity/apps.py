@@ -1,6 +1,11 @@
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
 
 from django.apps import AppConfig
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 
 def _sync_role_catalog(sender: AppConfig, **kwargs: Any) -> None:
@@ -33,6 +38,19 @@ def _register_mfa_secrets() -> None:
     )
 
 
+def _register_actor_roles() -> None:
+    """The audit writer stamps every event with its actor's roles; it sits
+    below identity, so identity hands it the roles (ADR 0566)."""
+    from safeward.audit.services import register_actor_roles
+    from safeward.identity.models import User
+    from safeward.identity.selectors import user_role_codes
+
+    def actor_roles(actor: AbstractBaseUser) -> list[str]:
+        return user_role_codes(user=cast(User, actor))  # the account model is identity's User
+
+    register_actor_roles(actor_roles)
+
+
 class IdentityConfig(AppConfig):
     name = "safeward.identity"
     label = "identity"
@@ -46,4 +64,5 @@ class IdentityConfig(AppConfig):
         receivers.connect()
         checks.register()
         _register_mfa_secrets()
+        _register_actor_roles()
         post_migrate.connect(_sync_role_catalog, sender=self, dispatch_uid="safeward.identity.roles")

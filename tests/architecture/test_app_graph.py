@@ -1,11 +1,10 @@
-"""The app dependency graph (issue 11, item 20; ADR 0548).
+"""The app dependency graph (issue 11, item 20; ADRs 0548, 0562, 0566).
 
 Built from every import in every module of every app (module level,
 function level and `TYPE_CHECKING` alike: a lazy import is still a
 dependency). It must match the allowed graph written in docs/architecture.md
-(the table between `<!-- table:app-graph -->` markers), have no cycle but
-the ones listed in `REMAINING_CYCLES` (a list that may only shrink), and no
-app may import another app's `models` except as `ALLOWED_MODEL_IMPORTS` says."""
+(the table between `<!-- table:app-graph -->` markers), have no cycle, and
+no app may import another app's `models` except as `ALLOWED_MODEL_IMPORTS` says."""
 
 from __future__ import annotations
 
@@ -19,12 +18,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "safeward"
 DOC = ROOT / "docs" / "architecture.md"
-
-# Cycles not broken yet (docs/architecture.md says why and how they will be).
-# The test fails when one disappears, so the list only shrinks.
-REMAINING_CYCLES: list[frozenset[str]] = [
-    frozenset({"audit", "crypto", "identity"}),
-]
 
 # (importing app, models module's app) -> the names it may import, and why.
 # `identity.models.User` is the account model: every app may name it.
@@ -159,9 +152,9 @@ def graph():
     return build_graph(_codebase(), _apps())
 
 
-def test_no_cycle_but_the_remaining_ones(graph):
+def test_the_app_graph_has_no_cycle(graph):
     edges, _ = graph
-    assert sorted(cycles(edges), key=sorted) == sorted(REMAINING_CYCLES, key=sorted)
+    assert cycles(edges) == [], "apps that import each other, directly or round a loop"
 
 
 def test_the_graph_is_the_documented_one(graph):

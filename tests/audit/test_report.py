@@ -91,7 +91,7 @@ def test_report_bad_filters_are_clear_400s(officer, params, message):
 
 
 def test_report_keyset_paging(officer, make_user, frozen_clock, monkeypatch):
-    from safeward.audit import views
+    from safeward.oversight import audit_views as views
 
     monkeypatch.setattr(views, "PAGE_SIZE", 2)
     client, _ = officer

@@ -1,7 +1,8 @@
 from django.urls import path
 
-from safeward.audit import views
+from safeward.oversight import audit_views as views
 
+# The namespace of the URLs under /audit/ (ADR 0566: the pages moved, their names did not).
 app_name = "audit"
 
 urlpatterns = [

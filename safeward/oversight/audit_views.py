@@ -18,12 +18,12 @@ from safeward import clock
 from safeward.audit import selectors
 from safeward.audit.chain import format_time
 from safeward.audit.csv_export import Echo, csv_safe
-from safeward.audit.forms import DisclosureForm, ReportFilterForm
 from safeward.audit.services import audit_report_record
 from safeward.audit.vocabulary import Action
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.oversight.forms import DisclosureForm, ReportFilterForm
 
 PAGE_SIZE = 50
 DISCLOSURE_PAGE_SIZE = 200
@@ -77,7 +77,7 @@ def _report_form(request: HttpRequest) -> ReportFilterForm:
 def report(request: HttpRequest) -> HttpResponse:
     form = _report_form(request)
     if not form.is_valid():
-        return render(request, "audit/report.html", {"form": form}, status=400)
+        return render(request, "oversight/report.html", {"form": form}, status=400)
     with transaction.atomic():
         events, following = selectors.audit_events_page(
             query=form.event_filter(), after=form.cleaned_data.get("after"), size=PAGE_SIZE
@@ -95,7 +95,7 @@ def report(request: HttpRequest) -> HttpResponse:
     first_query.pop("after", None)
     return render(
         request,
-        "audit/report.html",
+        "oversight/report.html",
         {
             "form": form,
             "rows": selectors.event_rows(events=events),
@@ -113,7 +113,7 @@ def report(request: HttpRequest) -> HttpResponse:
 def report_csv(request: HttpRequest) -> HttpResponse:
     form = _report_form(request)
     if not form.is_valid():
-        return render(request, "audit/report.html", {"form": form}, status=400)
+        return render(request, "oversight/report.html", {"form": form}, status=400)
     with transaction.atomic():
         audit_report_record(
             actor=_actor(request),
@@ -172,17 +172,17 @@ def _csv_rows(writer: Any, events: list[Any]) -> Iterator[str]:
 @requires(Perm.AUDIT_DISCLOSURE_READ)
 def disclosures(request: HttpRequest) -> HttpResponse:
     if "patient" not in request.GET:
-        return render(request, "audit/disclosures.html", {"form": DisclosureForm()})
+        return render(request, "oversight/disclosures.html", {"form": DisclosureForm()})
     form = DisclosureForm(request.GET)
     if not form.is_valid():
-        return render(request, "audit/disclosures.html", {"form": form}, status=400)
+        return render(request, "oversight/disclosures.html", {"form": form}, status=400)
     patient_id = form.cleaned_data["patient"]
     after_token = request.GET.get("after", "")
     try:
         after = selectors.Cursor.parse(after_token) if after_token else None
     except ValueError:
         form.add_error(None, "The page link is not valid; start from the first page.")
-        return render(request, "audit/disclosures.html", {"form": form}, status=400)
+        return render(request, "oversight/disclosures.html", {"form": form}, status=400)
     with transaction.atomic():
         events, following = selectors.patient_accesses_page(
             patient_id=patient_id, after=after, size=DISCLOSURE_PAGE_SIZE
@@ -196,7 +196,7 @@ def disclosures(request: HttpRequest) -> HttpResponse:
         )
     return render(
         request,
-        "audit/disclosures.html",
+        "oversight/disclosures.html",
         {
             "form": form,
             "patient_id": patient_id,
@@ -211,7 +211,7 @@ def disclosures(request: HttpRequest) -> HttpResponse:
 def disclosures_print(request: HttpRequest) -> HttpResponse:
     form = DisclosureForm(request.GET)
     if not form.is_valid():
-        return render(request, "audit/disclosures.html", {"form": form}, status=400)
+        return render(request, "oversight/disclosures.html", {"form": form}, status=400)
     patient_id = form.cleaned_data["patient"]
     with transaction.atomic():
         events, following = selectors.patient_accesses_page(
@@ -226,7 +226,7 @@ def disclosures_print(request: HttpRequest) -> HttpResponse:
         )
     return render(
         request,
-        "audit/disclosures_print.html",
+        "oversight/disclosures_print.html",
         {
             "patient_id": patient_id,
             "rows": selectors.event_rows(events=events),

@@ -1,7 +1,8 @@
 from django.urls import path
 
-from safeward.crypto import views
+from safeward.oversight import key_views as views
 
+# The namespace of the URLs under /crypto/ (ADR 0566: the page moved, its names did not).
 app_name = "crypto"
 
 urlpatterns = [
