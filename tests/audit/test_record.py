@@ -72,6 +72,20 @@ def test_detail_with_a_secret_key_is_refused_and_nothing_written():
     assert AuditEvent.objects.count() == before
 
 
+def test_the_actors_roles_come_from_identitys_registered_provider(make_user, monkeypatch):
+    # The audit writer sits below identity (ADR 0566): identity hands it the roles.
+    from safeward.audit import services
+
+    user = make_user("nurse", "physician")
+    assert audit_record(action=Action.READ, actor=user).actor_roles == "nurse,physician"
+    monkeypatch.setattr(services, "_ACTOR_ROLES", [])
+    before = AuditEvent.objects.count()
+    with pytest.raises(AuditWriteError, match="roles"):
+        audit_record(action=Action.READ, actor=user)
+    assert AuditEvent.objects.count() == before
+    assert audit_record(action=Action.LOGIN, actor_username="nobody").actor_roles == ""
+
+
 SEEDED = {
     "name": "Zebulon Quackenbush-Orr",
     "ssn": "078-05-1120",

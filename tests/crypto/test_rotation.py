@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from safeward.audit.models import AuditEvent
 from safeward.audit.vocabulary import Action, Outcome
-from safeward.crypto.errors import IntegrityError, KeyOperationRefused
+from safeward.crypto.errors import IntegrityError, KeyOperationRefused, KeyringError
 from safeward.crypto.keyring import Keyring, Purpose, header_key_id, keyring
 from safeward.crypto.models import DataKey
 from safeward.crypto.secrets import decrypt_secret, secret_key_id
@@ -248,3 +248,33 @@ def test_header_names_the_primary_after_rotation():
     assert header_key_id(
         bytes(Record.objects.values_list("family_name", flat=True).get(pk=record.pk)._ciphertext)
     ) == (keyring().primary().key_id)
+
+
+def test_key_events_go_through_the_writer_audit_registered(make_user, monkeypatch):
+    # The keyring imports nothing of audit (ADR 0566): audit registers its writer.
+    from safeward.crypto import services
+
+    officer = make_user("security_officer")
+    before = data_key(keyring().primary().version)
+    key = key_rotate(actor=Actor(user=officer))
+    event = key_events()[-1]
+    assert (event.resource_type, event.resource_id) == ("crypto.datakey", f"data:v{key.version}")
+    assert (event.actor_id, event.actor_roles, event.outcome) == (
+        officer.pk,
+        "security_officer",
+        Outcome.SUCCESS,
+    )
+    assert event.detail == {
+        "operation": "rotate",
+        "purpose": "data",
+        "version": key.version,
+        "previous_version": before.version,
+    }
+
+    monkeypatch.setattr(services, "_KEY_EVENT_RECORDERS", [])
+    count = len(key_events())
+    with pytest.raises(KeyringError, match="No audit writer"):
+        key_rotate(actor=ACTOR)
+    assert keyring().primary().key_id == key.key_id  # the rotation rolled back with its event
+    assert DataKey.objects.filter(purpose=Purpose.DATA).count() == 2
+    assert len(key_events()) == count
