@@ -69,6 +69,28 @@ def _app_of(module: str, apps: set[str]) -> str | None:
     return parts[1] if len(parts) > 1 and parts[0] == "safeward" and parts[1] in apps else None
 
 
+def models_looked_up(source: str) -> list[tuple[str, str]]:
+    """Every (app label, model name) fetched from the app registry by literal
+    name: `apps.get_model("identity", "Role")`, `get_model("identity.Role")`,
+    keywords alike. A lookup by name reaches another app's model as an import does."""
+    found: list[tuple[str, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) != "get_model":
+            continue
+        args = [arg.value if isinstance(arg, ast.Constant) else None for arg in node.args]
+        keywords = {kw.arg: getattr(kw.value, "value", None) for kw in node.keywords}
+        label = keywords.get("app_label", args[0] if args else None)
+        name = keywords.get("model_name", args[1] if len(args) > 1 else None)
+        if isinstance(label, str) and name is None and "." in label:
+            label, name = label.split(".", 1)
+        if isinstance(label, str) and isinstance(name, str):
+            found.append((label, name))
+    return found
+
+
 def build_graph(files: dict[str, str], apps: set[str]) -> tuple[dict[str, set[str]], list[str]]:
     """Edges between apps, and the imports of another app's models that are not allowed."""
     edges: dict[str, set[str]] = defaultdict(set)
@@ -78,6 +100,16 @@ def build_graph(files: dict[str, str], apps: set[str]) -> tuple[dict[str, set[st
         importer = _app_of(module, apps)
         if importer is None:
             continue
+        # Migrations fetch the historical models of their dependencies; that is their job.
+        if "/migrations/" not in rel:
+            bad_models += [
+                f"{rel}: get_model of {label}.{name}"
+                for label, name in models_looked_up(source)
+                if label in apps
+                and label != importer
+                and name not in ALLOWED_MODEL_IMPORTS.get((importer, label), set())
+                and (label, name) not in EVERYONE_MAY_IMPORT
+            ]
         for target, names in imports_of(source, module, rel.endswith("__init__.py")):
             app = _app_of(target, apps)
             if app is None or app == importer:
@@ -228,4 +260,25 @@ def test_another_apps_models_module_is_caught():
     assert bad == [
         "safeward/alpha/views.py: the whole safeward.beta.models",
         "safeward/alpha/views.py: the whole safeward.gamma.models",
+    ]
+
+
+def test_a_model_fetched_by_name_from_another_app_is_caught():
+    _, bad = _planted(
+        {
+            "safeward/alpha/services.py": (
+                "from django.apps import apps\n"
+                "apps.get_model('beta', 'Thing')\n"
+                "get_model('gamma.Other')\n"
+                "apps.get_model(app_label='beta', model_name='Else')\n"
+                "apps.get_model('alpha', 'Mine')\n"  # its own app
+                "apps.get_model(label)\n"  # not a literal: the crypto stores' registry
+            ),
+            "safeward/alpha/migrations/0002_data.py": "apps.get_model('beta', 'Thing')\n",
+        }
+    )
+    assert bad == [
+        "safeward/alpha/services.py: get_model of beta.Thing",
+        "safeward/alpha/services.py: get_model of gamma.Other",
+        "safeward/alpha/services.py: get_model of beta.Else",
     ]
