@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -138,6 +138,12 @@ def staff_department_ids_sql(*, user_column: str) -> str:
 
 def department_exists(*, department_id: int | None) -> bool:
     return department_id is not None and Department.objects.filter(pk=department_id).exists()
+
+
+def department_ids_by_code(*, codes: Iterable[str]) -> dict[str, int]:
+    """The id of each of these department codes that exists, in one query
+    (codes with no department are left out)."""
+    return dict(Department.objects.filter(code__in=set(codes)).values_list("code", "pk"))
 
 
 def department_choices() -> list[tuple[int, str]]:

@@ -1,4 +1,4 @@
-"""Writes about accounts, roles, sessions and zones. Each service takes the
+"""Writes about accounts, roles, sessions, zones and departments. Each service takes the
 acting user, checks what it must, changes state and records its audit event
 in one transaction."""
 
@@ -447,6 +447,29 @@ def zone_save(
     )
     transaction.on_commit(zone_table.clear)
     return zone
+
+
+@transaction.atomic
+def department_ensure(*, actor: User | None, code: str, name: str, actor_username: str = "") -> int:
+    """The id of the department `code`, created with `name` when there is
+    none. A creation is recorded in this transaction; finding the department
+    records nothing. `actor=None` with `actor_username` is a system actor
+    that has no account (the FHIR import, `system:fhir-import`); a user needs
+    the permission that manages staff profiles, which name departments."""
+    _require(actor, Perm.IDENTITY_USER_MANAGE)
+    # get_or_create: a concurrent creation of the same code is found, not duplicated.
+    department, created = Department.objects.get_or_create(code=code, defaults={"name": name})
+    if created:
+        audit_record(
+            action=Action.CREATE,
+            actor=actor,
+            actor_username=actor_username,
+            resource_type="Department",
+            resource_id=department.pk,
+            fields=["code", "name"],
+            detail={"department": code, "name": name},
+        )
+    return department.pk
 
 
 def random_password() -> str:
