@@ -34,7 +34,6 @@ ALLOWED_MODEL_IMPORTS: dict[tuple[str, str], set[str]] = {
     },
     ("workforce", "identity"): {"DRILL_USERNAME_PREFIX", "Department", "Role", "RoleAssignment"},
     ("demo", "identity"): {"Department", "NetworkZone", "Role", "RoleAssignment"},  # seeds the demo hospital
-    ("clinical", "identity"): {"Department"},  # gateway._import / bulk: the department of imported encounters
 }
 EVERYONE_MAY_IMPORT = {("identity", "User")}
 
@@ -210,7 +209,7 @@ def test_apps_meet_through_services_and_selectors_not_models(graph):
     assert not bad_models, bad_models
 
 
-def test_the_clinical_gateway_reads_no_identity_model_but_the_account_and_imported_departments(graph):
+def test_the_clinical_gateway_reads_no_identity_model_but_the_account(graph):
     gateway = {
         rel: source for rel, source in _codebase().items() if rel.startswith("safeward/clinical/gateway/")
     }
@@ -221,7 +220,7 @@ def test_the_clinical_gateway_reads_no_identity_model_but_the_account_and_import
         if target == "safeward.identity.models"
         for name in imported
     }
-    assert names <= {"User", "Department"}
+    assert names <= {"User"}
 
 
 # --- the checker itself, on planted code ----------------------------------------------------------

@@ -4,6 +4,7 @@ and a raw dump of the database holds none of the imported identifiers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -17,6 +18,9 @@ from django.db import connection
 
 from safeward.audit.models import AuditEvent
 from safeward.clinical.importer import bundle_paths, import_bundle
+from safeward.clinical.types import Conflict
+from safeward.identity.selectors import department_ids_by_code
+from safeward.identity.services import department_ensure
 
 SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthea" / "bundles"
 needs_sample = pytest.mark.skipif(
@@ -171,3 +175,79 @@ def test_malformed_json_and_missing_files(tmp_path):
     assert "cannot read" in import_bundle(tmp_path / "missing.json").error
     with pytest.raises(CommandError):
         call_command("import", "fhir", str(broken), "--no-progress")
+
+
+# --- the department of imported encounters (identity's service, audited) -----------------------
+def _department_events() -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action="create", resource_type="Department"))
+
+
+def _encounter_departments() -> set[int]:
+    from safeward.clinical.models import Encounter
+    from tests.one_door import clinical_test_data
+
+    with clinical_test_data():
+        return set(Encounter.objects.values_list("department_id", flat=True))
+
+
+@needs_sample
+@pytest.mark.django_db
+def test_an_import_that_needs_external_records_records_its_creation_once():
+    first, second = [p for p in _sample_files() if "practitioner" not in p.name][:2]
+    assert import_bundle(first).imported  # the hospital has no department of any kind yet
+
+    [event] = _department_events()
+    external = department_ids_by_code(codes=["external-records"])["external-records"]
+    assert (event.actor_username, event.resource_id) == ("system:fhir-import", str(external))
+    assert event.detail["department"] == "external-records"
+    assert _encounter_departments() == {external}
+
+    assert import_bundle(second).imported  # it exists now: found, not created again
+    assert len(_department_events()) == 1
+    assert _encounter_departments() == {external}
+
+
+@needs_sample
+@pytest.mark.django_db
+def test_encounters_land_in_the_hospitals_departments_when_it_has_them():
+    emergency = department_ensure(actor=None, code="emergency", name="Emergency")
+    medicine = department_ensure(actor=None, code="internal-medicine", name="Internal medicine")
+    before = len(_department_events())
+    path = next(p for p in _sample_files() if "practitioner" not in p.name)
+    assert import_bundle(path).imported
+    assert len(_department_events()) == before
+    assert not department_ids_by_code(codes=["external-records"])
+    assert _encounter_departments() <= {emergency, medicine}
+
+
+KINDS = ("emergency", "inpatient", "outpatient")
+
+
+@pytest.mark.django_db
+def test_a_bulk_batch_resolves_external_records_once_and_a_failed_batch_leaves_none():
+    from safeward.clinical.gateway.bulk import BulkPatient, patients_bulk_create
+    from safeward.clinical.types import ImportedEncounter, ImportedPatient, PatientInput, SessionContext
+    from tests.clinical.conftest import IMPORTER
+
+    when = dt.datetime(2024, 3, 1, 9, tzinfo=dt.UTC)
+
+    def patient(mrn: str) -> BulkPatient:
+        encounters = [ImportedEncounter(f"{mrn}-{k}", k, "finished", when, None, None) for k in KINDS]
+        person = PatientInput(given_name="Ada", family_name="Bulk", birth_date=dt.date(1970, 1, 1), mrn=mrn)
+        return BulkPatient(record=ImportedPatient(patient=person, encounters=encounters))
+
+    def write(*mrns: str) -> dict[str, int]:
+        batch = [patient(mrn) for mrn in mrns]
+        return patients_bulk_create(actor=IMPORTER, session=SessionContext.system(), batch=batch, label="t")
+
+    with pytest.raises(Conflict):  # the same MRN twice: the batch rolls back, department and event too
+        write("B-1", "B-1")
+    assert not department_ids_by_code(codes=["external-records"])
+    assert not _department_events()
+
+    assert write("B-1", "B-2")["Encounter"] == 6
+    [event] = _department_events()
+    assert event.actor_username == "system:tests"
+    assert write("B-3")["Encounter"] == 3
+    assert len(_department_events()) == 1
+    assert _encounter_departments() == set(department_ids_by_code(codes=["external-records"]).values())

@@ -4,6 +4,8 @@ nothing, by a system actor, audited. Parsing and validating the bundle is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 
 from safeward.audit.vocabulary import Action as AuditAction
@@ -27,7 +29,8 @@ from safeward.clinical.types import (
     SessionContext,
     SystemActor,
 )
-from safeward.identity.models import Department
+from safeward.identity.selectors import department_ids_by_code
+from safeward.identity.services import department_ensure
 from safeward.one_door import entry
 
 # Where imported encounters land when the bundle's organisation is not ours.
@@ -39,15 +42,24 @@ IMPORT_DEPARTMENTS = {
 EXTERNAL_DEPARTMENT = ("external-records", "External records (imported)")
 
 
-def _department(kind: str, cache: dict[str, Department]) -> Department:
-    if kind not in cache:
-        department = Department.objects.filter(code=IMPORT_DEPARTMENTS.get(kind, "")).first()
-        if department is None:
-            department, _ = Department.objects.get_or_create(
-                code=EXTERNAL_DEPARTMENT[0], defaults={"name": EXTERNAL_DEPARTMENT[1]}
-            )
-        cache[kind] = department
-    return cache[kind]
+def _department_ids(kinds: Iterable[str], *, actor: SystemActor) -> dict[str, int]:
+    """The department id of each encounter kind, resolved once per bundle or
+    batch: the hospital's department for the kind, else "External records",
+    which identity creates (and audits) the first time an import needs it.
+    Call it inside the import's transaction, so that a failed import leaves
+    no department behind either."""
+    wanted = {kind: IMPORT_DEPARTMENTS.get(kind, "") for kind in set(kinds)}
+    found = department_ids_by_code(codes=wanted.values())
+    ids = {kind: found[code] for kind, code in wanted.items() if code in found}
+    if len(ids) < len(wanted):
+        external = department_ensure(
+            actor=None,
+            actor_username=f"system:{actor.name}",
+            code=EXTERNAL_DEPARTMENT[0],
+            name=EXTERNAL_DEPARTMENT[1],
+        )
+        ids.update({kind: external for kind in wanted if kind not in ids})
+    return ids
 
 
 @entry
@@ -69,15 +81,15 @@ def patient_import(
     if data.mrn and _mrn_taken(data.mrn):
         return ImportOutcome(patient_id=None, created=False, counts={})
     patient = build_patient(data)
-    departments: dict[str, Department] = {}
     with transaction.atomic():
+        departments = _department_ids((item.kind for item in record_in.encounters), actor=actor)
         save_new_patient(patient)
         encounters: dict[str, Encounter] = {}
         for item in record_in.encounters:
             encounter = Encounter(
                 patient=patient,
                 kind=item.kind,
-                department=_department(item.kind, departments),
+                department_id=departments[item.kind],
                 status=item.status,
                 started_at=item.started_at,
                 ended_at=item.ended_at,

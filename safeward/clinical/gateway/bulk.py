@@ -22,14 +22,13 @@ from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import policy
 from safeward.clinical.gateway._core import access_context, assign, audit_fields, record, subject_for
-from safeward.clinical.gateway._import import _department
+from safeward.clinical.gateway._import import _department_ids
 from safeward.clinical.gateway._patients import build_patient
 from safeward.clinical.gateway._writes import validate_code
 from safeward.clinical.models import CareTeamMembership, Condition, Encounter, Observation, Patient
 from safeward.clinical.policy import Action, Section
 from safeward.clinical.types import Conflict, Forbidden, ImportedPatient, SessionContext, SystemActor
 from safeward.crypto.fields import blind_indexes
-from safeward.identity.models import Department
 from safeward.one_door import entry
 
 DEFAULT_BATCH = 1000
@@ -68,7 +67,6 @@ def patients_bulk_create(
         raise Forbidden
     taken = existing_mrns([item.record.patient.mrn or "" for item in batch])
     todo = [item for item in batch if item.record.patient.mrn not in taken]
-    departments: dict[str, Department] = {}
     now = clock.now()
     patients: list[Patient] = []
     encounters: list[Encounter] = []
@@ -83,8 +81,7 @@ def patients_bulk_create(
         for e in data.encounters:
             encounter = Encounter(
                 patient=patient,
-                kind=e.kind,
-                department=_department(e.kind, departments),
+                kind=e.kind,  # its department is set in the transaction, below
                 status=e.status,
                 started_at=e.started_at,
                 ended_at=e.ended_at,
@@ -131,6 +128,9 @@ def patients_bulk_create(
     }
     try:
         with transaction.atomic():
+            departments = _department_ids({e.kind for e in encounters}, actor=actor)
+            for encounter in encounters:
+                encounter.department_id = departments[encounter.kind]
             Patient.objects.bulk_create(patients, batch_size=DEFAULT_BATCH)
             Encounter.objects.bulk_create(encounters, batch_size=DEFAULT_BATCH)
             Condition.objects.bulk_create(conditions, batch_size=DEFAULT_BATCH)
