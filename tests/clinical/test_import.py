@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from safeward.audit.models import AuditEvent
 from safeward.clinical.importer import bundle_paths, import_bundle
@@ -202,8 +203,11 @@ def test_an_import_that_needs_external_records_records_its_creation_once():
     assert event.detail["department"] == "external-records"
     assert _encounter_departments() == {external}
 
-    assert import_bundle(second).imported  # it exists now: found, not created again
+    with CaptureQueriesContext(connection) as queries:
+        assert import_bundle(second).imported  # it exists now: found, not created again
     assert len(_department_events()) == 1
+    # Every encounter kind of the bundle resolved in one query, not one per encounter or kind.
+    assert len([q for q in queries.captured_queries if "identity_department" in q["sql"]]) == 1
     assert _encounter_departments() == {external}
 
 

@@ -49,14 +49,15 @@ def _department_ids(kinds: Iterable[str], *, actor: SystemActor) -> dict[str, in
     Call it inside the import's transaction, so that a failed import leaves
     no department behind either."""
     wanted = {kind: IMPORT_DEPARTMENTS.get(kind, "") for kind in set(kinds)}
-    found = department_ids_by_code(codes=wanted.values())
-    ids = {kind: found[code] for kind, code in wanted.items() if code in found}
+    if not wanted:
+        return {}
+    code, name = EXTERNAL_DEPARTMENT
+    # One query, "External records" included: once it exists, that is all an import costs.
+    found = department_ids_by_code(codes=[*wanted.values(), code])
+    ids = {kind: found[wanted_code] for kind, wanted_code in wanted.items() if wanted_code in found}
     if len(ids) < len(wanted):
-        external = department_ensure(
-            actor=None,
-            actor_username=f"system:{actor.name}",
-            code=EXTERNAL_DEPARTMENT[0],
-            name=EXTERNAL_DEPARTMENT[1],
+        external = found.get(code) or department_ensure(
+            actor=None, actor_username=f"system:{actor.name}", code=code, name=name
         )
         ids.update({kind: external for kind in wanted if kind not in ids})
     return ids
