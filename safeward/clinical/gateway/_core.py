@@ -5,6 +5,7 @@ the one place that decrypts (`plain`)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,13 +21,7 @@ from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical import policy
-from safeward.clinical.gateway._relationships import (
-    collect,
-    ended_day_indexes,
-    relationship_params,
-    relationship_sql,
-    select_list,
-)
+from safeward.clinical.gateway._relationships import PATIENTS, collect, relationship_statement, select_list
 from safeward.clinical.models import (
     BreakGlassGrant,
     Patient,
@@ -135,20 +130,16 @@ class PatientFacts:
     grant_id: str | None = None
 
 
-def _facts_sql(count: int, day_indexes: int | None) -> str:
-    """The facts statement for `count` patient ids (built once per shape):
-    the rows that can relate the actor to them (`_relationships`, the one
-    definition of a care relationship), and one row per patient with the
-    actor's break-glass grant and the patient's restrictions, each answered
-    from an index on the patient (or on the actor and patient). Plain SQL
-    rather than ORM expressions: building and compiling the expressions cost
-    more Python time than the queries they replace (ADR 0520). Portable
-    between PostgreSQL and SQLite; every value is a parameter; table and
-    column names come from the models. A system actor passes NULL as the
-    user, which matches no relationship and no exclusion."""
-    cached = _FACTS_SQL.get((count, day_indexes))
-    if cached is not None:
-        return cached
+@functools.cache
+def _patient_facts_sql() -> str:
+    """The facts statement's own branch (built once), after the relationship
+    rows: one row per patient with the actor's break-glass grant and the
+    patient's restrictions, each answered from an index on the patient
+    (or on the actor and patient). Plain SQL rather than ORM expressions:
+    building and compiling the expressions cost more Python time than the
+    queries they replace (ADR 0520). Portable between PostgreSQL and SQLite;
+    every value is a parameter; table and column names come from the models.
+    A system actor passes NULL as the user, which matches no exclusion."""
     t = {model.__name__: model._meta.db_table for model in (Patient, BreakGlassGrant, PatientRestriction)}
     departments = staff_department_ids_sql(user_column="%s")  # the user is a parameter
     active = "{a}.starts_at <= %s AND ({a}.ends_at IS NULL OR {a}.ends_at > %s)"
@@ -160,33 +151,20 @@ def _facts_sql(count: int, day_indexes: int | None) -> str:
    AND ((r.kind = %s AND r.user_id = %s) OR (r.kind = %s AND r.department_id IN ({departments}))))"""
     payer = f"{restricted.format(a='r')} AND r.kind = %s)"
     patient_facts = select_list("p", patient="p.id", row=grant, flag_a=excluded, flag_b=payer)
-    sql = f"""{relationship_sql(1, count, day_indexes)}
+    return f"""
 UNION ALL
-SELECT {patient_facts} FROM {t["Patient"]} p WHERE p.id IN ({", ".join(["%s"] * count)})"""  # noqa: S608 - names from model metadata; values are parameters
-    if count <= _FACTS_SQL_CACHED_UP_TO:
-        _FACTS_SQL[(count, day_indexes)] = sql
-    return sql
+SELECT {patient_facts} FROM {PATIENTS} p"""  # noqa: S608 - names from model metadata; values are parameters
 
 
-_FACTS_SQL: dict[tuple[int, int | None], str] = {}
-_FACTS_SQL_CACHED_UP_TO = 64  # a chart, a search page, a clinic day: bounded memory
-
-
-def _facts_params(
-    actor: Actor, patient_ids: Sequence[uuid.UUID], now: dt.datetime, day_indexes: Sequence[bytes] | None
-) -> list[Any]:
-    """The parameters of `_facts_sql`, in order (and adapted for the database)."""
+def _patient_facts_params(actor: Actor, now: dt.datetime) -> list[Any]:
+    """The parameters of `_patient_facts_sql`, in order (and adapted for the database)."""
     at = connection.ops.adapt_datetimefield_value(now)
     user = actor.pk if isinstance(actor, User) else None
     kind = PatientRestriction.Kind
-    pk = Patient._meta.pk
-    assert pk is not None
     return [
-        *relationship_params([user], patient_ids, now, now, day_indexes),
         *(user, at, at),  # break-glass grant
         *(at, at, kind.EXCLUDE_USER.value, user, kind.EXCLUDE_DEPARTMENT.value, user),  # excluded
         *(at, at, kind.NO_PAYER_DISCLOSURE.value),  # payer restricted
-        *(pk.get_db_prep_value(pid, connection) for pid in patient_ids),
     ]
 
 
@@ -205,11 +183,12 @@ def facts_for(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID,
     now = clock.now()
     user = actor.pk if isinstance(actor, User) else None
     by_key = {pid.hex: pid for pid in patient_ids}
-    day_indexes = ended_day_indexes(now, now)
+    # The relationship rows (the one definition, `_relationships`) and the patients' own facts.
+    related_sql, related_params = relationship_statement([user], patient_ids, now, now)
     with connection.cursor() as cursor:
         cursor.execute(
-            _facts_sql(len(patient_ids), None if day_indexes is None else len(day_indexes)),
-            _facts_params(actor, patient_ids, now, day_indexes),
+            related_sql + _patient_facts_sql(),
+            related_params + _patient_facts_params(actor, now),
         )
         related, patient_rows = collect(cursor.fetchall())
     for row in patient_rows:

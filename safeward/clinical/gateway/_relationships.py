@@ -41,7 +41,7 @@ from django.utils.dateparse import parse_datetime
 from safeward import clock
 from safeward.clinical.models import Appointment, CareTeamMembership, Encounter, Patient
 from safeward.clinical.policy import Relationship
-from safeward.crypto.fields import blind_indexes, decrypt_field
+from safeward.crypto.fields import blind_indexes, decrypt_stored
 from safeward.identity.selectors import staff_departments_sql
 
 ATTENDING_DAYS_AFTER_DISCHARGE = 14
@@ -88,22 +88,6 @@ def _local_day(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment).date()
 
 
-def _encounter_counts(encounter: EncounterSpan, at: dt.datetime) -> bool:
-    return encounter.status in COUNTED_ENCOUNTERS and encounter.started <= at
-
-
-def _open_at(encounter: EncounterSpan, at: dt.datetime) -> bool:
-    if encounter.ended is None:
-        return encounter.status in OPEN_ENCOUNTERS
-    return at <= encounter.ended
-
-
-def _attended_at(encounter: EncounterSpan, at: dt.datetime) -> bool:
-    if encounter.ended is None:
-        return encounter.status in OPEN_ENCOUNTERS
-    return (_local_day(at) - _local_day(encounter.ended)).days <= ATTENDING_DAYS_AFTER_DISCHARGE
-
-
 def relationships_at(
     *,
     user_id: int,
@@ -114,21 +98,29 @@ def relationships_at(
     bookings: Iterable[Booking] = (),
 ) -> set[Relationship]:
     """The care relationships the user holds to one patient at `at`, from that
-    patient's rows (any user's: rows of other users relate no one here)."""
+    patient's rows (any user's: rows of other users relate no one here).
+    Days are local days (the server's time zone, as the end-day index's)."""
+    zone = timezone.get_current_timezone()
+    day = at.astimezone(zone).date()
     held: set[Relationship] = set()
     if any(m.user_id == user_id and m.starts <= at and (m.ends is None or m.ends > at) for m in care_team):
         held.add(Relationship.CARE_TEAM)
     for encounter in encounters:
-        if not _encounter_counts(encounter, at):
+        if encounter.status not in COUNTED_ENCOUNTERS or encounter.started > at:
             continue
-        if encounter.attending_id == user_id and _attended_at(encounter, at):
+        ended = encounter.ended
+        if ended is None:  # no end: it relates while its status says it is open
+            attended = underway = encounter.status in OPEN_ENCOUNTERS
+        else:
+            underway = at <= ended
+            attended = (day - ended.astimezone(zone).date()).days <= ATTENDING_DAYS_AFTER_DISCHARGE
+        if attended and encounter.attending_id == user_id:
             held.add(Relationship.ATTENDING)
-        if encounter.department_id in departments and _open_at(encounter, at):
+        if underway and encounter.department_id in departments:
             held.add(Relationship.DEPARTMENT)
-    day = _local_day(at)
     if any(
         booking.status in BOOKED
-        and _local_day(booking.starts) == day
+        and booking.starts.astimezone(zone).date() == day
         and (booking.clinician_id == user_id or booking.department_id in departments)
         for booking in bookings
     ):
@@ -195,20 +187,24 @@ def _marks(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+# The statement's patients, for a caller's own branch (`FROM related_patients p`).
+PATIENTS = "related_patients"
+
+
 def relationship_sql(users: int, patients: int, day_indexes: int | None) -> str:
     """The narrowing statement for `users` user ids and `patients` patient ids:
     a UNION ALL of care team memberships, encounters, appointments and the
     users' departments, each branch answered from an index on the patient (or
-    the user). `day_indexes`: how many keyed end-day indexes narrow ended
-    encounters (None: every ended encounter). Built once per shape."""
+    the user). The patients and the users' departments are named once, as
+    common table expressions. `day_indexes`: how many keyed end-day indexes
+    narrow ended encounters (None: every ended encounter). Built once per shape."""
     key = (users, patients, day_indexes)
     cached = _SQL.get(key)
     if cached is not None:
         return cached
-    t = {model.__name__: model._meta.db_table for model in (CareTeamMembership, Encounter, Appointment)}
-    u, p = _marks(users), _marks(patients)
-    departments = staff_departments_sql(users=users)
-    their_departments = f"SELECT sd.department_id FROM ({departments}) sd"  # noqa: S608 - identity's statement
+    models = (Patient, CareTeamMembership, Encounter, Appointment)
+    t = {model.__name__: model._meta.db_table for model in models}
+    u = _marks(users)
     ended = ""
     if day_indexes is not None:
         ended = f" AND (e.ended_at IS NULL OR e.ended_day_index IN ({_marks(day_indexes)}))"
@@ -234,20 +230,20 @@ def relationship_sql(users: int, patients: int, day_indexes: int | None) -> str:
         starts="a.starts_at",
     )
     d_list = select_list("d", user="sd.user_id", department="sd.department_id")
-    sql = f"""SELECT {c_list} FROM {t["CareTeamMembership"]} c
- WHERE c.patient_id IN ({p}) AND c.user_id IN ({u})
- AND c.starts_at <= %s AND (c.ends_at IS NULL OR c.ends_at > %s)
+    sql = f"""WITH {PATIENTS} AS (SELECT pt.id FROM {t["Patient"]} pt WHERE pt.id IN ({_marks(patients)})),
+ related_departments AS ({staff_departments_sql(users=users)})
+SELECT {c_list} FROM {PATIENTS} pc JOIN {t["CareTeamMembership"]} c ON c.patient_id = pc.id
+ WHERE c.user_id IN ({u}) AND c.starts_at <= %s AND (c.ends_at IS NULL OR c.ends_at > %s)
 UNION ALL
-SELECT {e_list} FROM {t["Encounter"]} e
- WHERE e.patient_id IN ({p}) AND e.status IN ({_marks(len(COUNTED_ENCOUNTERS))}) AND e.started_year <= %s
- AND (e.attending_id IN ({u}) OR e.department_id IN ({their_departments})){ended}
+SELECT {e_list} FROM {PATIENTS} pe JOIN {t["Encounter"]} e ON e.patient_id = pe.id
+ WHERE e.status IN ({_marks(len(COUNTED_ENCOUNTERS))}) AND e.started_year <= %s
+ AND (e.attending_id IN ({u}) OR e.department_id IN (SELECT department_id FROM related_departments)){ended}
 UNION ALL
-SELECT {a_list} FROM {t["Appointment"]} a
- WHERE a.patient_id IN ({p}) AND a.starts_at >= %s AND a.starts_at < %s
- AND a.status IN ({_marks(len(BOOKED))})
- AND (a.clinician_id IN ({u}) OR a.department_id IN ({their_departments}))
+SELECT {a_list} FROM {PATIENTS} pa JOIN {t["Appointment"]} a ON a.patient_id = pa.id
+ WHERE a.starts_at >= %s AND a.starts_at < %s AND a.status IN ({_marks(len(BOOKED))})
+ AND (a.clinician_id IN ({u}) OR a.department_id IN (SELECT department_id FROM related_departments))
 UNION ALL
-SELECT {d_list} FROM ({departments}) sd"""  # noqa: S608 - names from model metadata; values are parameters
+SELECT {d_list} FROM related_departments sd"""  # noqa: S608 - names from model metadata; values are parameters
     if users * patients <= _SQL_CACHED_UP_TO:
         _SQL[key] = sql
     return sql
@@ -280,7 +276,7 @@ def ended_day_indexes(since: dt.datetime, until: dt.datetime) -> list[bytes] | N
 
 
 def relationship_params(
-    user_ids: Sequence[int],
+    user_ids: Sequence[int | None],
     patient_ids: Sequence[uuid.UUID],
     since: dt.datetime,
     until: dt.datetime,
@@ -295,55 +291,40 @@ def relationship_params(
     first_day = _day_start(since)
     after_last_day = _day_start(until) + dt.timedelta(days=1)
     return [
-        *patients,  # care team
-        *users,
+        *patients,  # the patients
+        *users,  # their departments
+        *users,  # care team
         when(until),
         when(since),
-        *patients,  # encounters
-        *COUNTED_ENCOUNTERS,
+        *COUNTED_ENCOUNTERS,  # encounters
         until.astimezone(dt.UTC).year,
         *users,
-        *users,
         *(day_indexes or ()),
-        *patients,  # appointments
-        when(first_day),
+        when(first_day),  # appointments
         when(after_last_day),
         *BOOKED,
         *users,
-        *users,
-        *users,  # departments
     ]
 
 
 def _moment(value: Any) -> dt.datetime:
     """A time from a raw row (SQLite returns text, in UTC)."""
-    if isinstance(value, str):
-        parsed = parse_datetime(value)
-        assert parsed is not None
-        value = parsed
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    moment: dt.datetime | None = parse_datetime(value) if isinstance(value, str) else value
+    assert moment is not None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def _uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-_STARTED = Encounter._meta.get_field("started_at")
-_ENDED = Encounter._meta.get_field("ended_at")
-
-
 def _encounter_times(row_id: Any, started: Any, ended: Any) -> tuple[dt.datetime, dt.datetime | None]:
-    """Decrypt one narrowed encounter's times (bound to its row, as every encrypted value)."""
-    encounter = Encounter.from_db(
-        connection.alias,
-        ["id", "started_at", "ended_at"],
-        [
-            _uuid(row_id),
-            _STARTED.from_db_value(started, None, connection),
-            _ENDED.from_db_value(ended, None, connection),
-        ],
+    """Decrypt one narrowed encounter's times (each bound to its row, as every encrypted value)."""
+    row = _uuid(row_id)
+    return (
+        decrypt_stored(Encounter, "started_at", row, started),
+        decrypt_stored(Encounter, "ended_at", row, ended),
     )
-    return decrypt_field(encounter, "started_at"), decrypt_field(encounter, "ended_at")
 
 
 def collect(rows: Iterable[Sequence[Any]]) -> tuple[RelationshipRows, list[Sequence[Any]]]:
@@ -368,6 +349,19 @@ def collect(rows: Iterable[Sequence[Any]]) -> tuple[RelationshipRows, list[Seque
     return found, others
 
 
+def relationship_statement(
+    user_ids: Sequence[int | None], patient_ids: Sequence[uuid.UUID], since: dt.datetime, until: dt.datetime
+) -> tuple[str, list[Any]]:
+    """The narrowing statement and its parameters for these users and patients
+    and the moments from `since` to `until` (a None user matches nothing)."""
+    day_indexes = ended_day_indexes(since, until)
+    indexes = None if day_indexes is None else len(day_indexes)
+    return (
+        relationship_sql(len(user_ids), len(patient_ids), indexes),
+        relationship_params(user_ids, patient_ids, since, until, day_indexes),
+    )
+
+
 def read_relationship_rows(
     user_ids: Sequence[int], patient_ids: Sequence[uuid.UUID], since: dt.datetime, until: dt.datetime
 ) -> RelationshipRows:
@@ -375,12 +369,7 @@ def read_relationship_rows(
     moment from `since` to `until` (one statement)."""
     if not user_ids or not patient_ids:
         return RelationshipRows()
-    day_indexes = ended_day_indexes(since, until)
-    indexes = None if day_indexes is None else len(day_indexes)
     with connection.cursor() as cursor:
-        cursor.execute(
-            relationship_sql(len(user_ids), len(patient_ids), indexes),
-            relationship_params(user_ids, patient_ids, since, until, day_indexes),
-        )
+        cursor.execute(*relationship_statement(user_ids, patient_ids, since, until))
         found, _ = collect(cursor.fetchall())
     return found
