@@ -350,3 +350,30 @@ def test_care_team_and_appointments_at_their_edges():
 def test_every_policy_relationship_has_a_detection_reason():
     assert set(POLICY_CODES.values()) == set(Relationship)
     assert {POLICY_CODES[code] for code in POLICY_CODES} == set(gateway.detection.REASONS)
+
+
+def test_a_detection_batch_costs_six_queries_whatever_its_size(
+    frozen_clock, make_user, django_assert_max_num_queries
+):
+    """Users, patients' flags, the relationship rows (one statement for every
+    kind and the users' departments), and the three kinds of handled rows."""
+    ward, _ = Department.objects.get_or_create(code="ward-a", defaults={"name": "Ward A"})
+    users = [make_user("physician") for _ in range(3)]
+    patients = [new_patient(mrn=f"BATCH-{n}") for n in range(8)]
+    now = clock.now()
+    with clinical_test_data():
+        for n, patient in enumerate(patients):
+            user = users[n % 3]
+            StaffProfile.objects.update_or_create(user=user, defaults={"department": ward})
+            _encounter(patient, user, ward, status="in_progress", started=now - DAY)
+            CareTeamMembership.objects.create(
+                patient_id=patient, user=user, role="nurse", starts_at=now - DAY
+            )
+    queries = [
+        gateway.AccessQuery(user_id=user.pk, patient_id=patient, at=now - n * HOUR)
+        for n, (user, patient) in enumerate((u, p) for u in users for p in patients)
+    ]
+    gateway.detection_access_facts(queries=queries[:1], compare_explained=False)  # keys loaded once
+    with django_assert_max_num_queries(6):
+        facts = gateway.detection_access_facts(queries=queries, compare_explained=False)
+    assert sum(1 for f in facts.values() if "care_team" in f.relationships) == len(patients)
