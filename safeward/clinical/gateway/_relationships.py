@@ -153,7 +153,9 @@ class RelationshipRows:
 # --- the narrowing statement ---------------------------------------------------------------------
 def _columns() -> dict[str, Field[Any, Any]]:
     """Every branch of the statement returns these columns after its kind, in
-    this order; each stands for the model field whose type it has."""
+    this order; each stands for the model field whose type it has. `row`,
+    `flag_a` and `flag_b` also carry a caller's own branch (the policy's
+    break-glass grant, exclusion and payer restriction, `_core.facts_for`)."""
     return {
         "patient": Patient._meta.get_field("id"),
         "user": Encounter._meta.get_field("attending"),
