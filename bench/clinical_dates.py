@@ -4,13 +4,16 @@ encounters and results are picked by year and ordered after decryption),
 the care-relationship facts of a clinic list, the lab worklist (open orders
 ordered after decryption) and detection's access facts for a batch.
 
-    .venv/bin/python bench/clinical_dates.py [--bundles 40] [--orders 300] [--repeat 5]
+    .venv/bin/python bench/clinical_dates.py [--bundles 40] [--orders 300] [--repeat 5] [--database bench_x]
 
 Imports the first --bundles patient bundles of the 100-bundle archive into a
-fresh PostgreSQL database bench_clinical_dates on 127.0.0.1:5432 (dropped at
-the end), puts a bench physician on every imported patient's care team and
-orders --orders lab tests through the gateway. In-process timings (no HTTP):
-median and 95th percentile in milliseconds.
+fresh PostgreSQL database (--database, default bench_clinical_dates) on
+127.0.0.1:5432 (dropped at the end), puts a bench physician on every
+imported patient's care team, in a ward where each patient has an encounter
+the physician attends (in progress for half of them, discharged three days
+ago for the other half: the care relationship decrypts their times, ADR
+0565), and orders --orders lab tests through the gateway. In-process
+timings (no HTTP): median and 95th percentile in milliseconds.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     from safeward.clinical import gateway
     from safeward.clinical.gateway import detection
     from safeward.clinical.gateway._core import facts_for
-    from safeward.clinical.models import CareTeamMembership, Patient
+    from safeward.clinical.models import CareTeamMembership, Encounter, Patient
     from safeward.clinical.types import SessionContext
 
     chosen = sorted(p for p in folder.rglob("*.json") if "practitioner" not in p.name.lower())
@@ -76,6 +79,21 @@ def run(args: argparse.Namespace, folder: Path) -> None:
     CareTeamMembership.objects.bulk_create(  # bench set-up, not the product path
         CareTeamMembership(patient_id=pid, user=physician, role="physician", starts_at=now) for pid in ids
     )
+    from safeward.identity.models import Department, StaffProfile
+
+    bench_ward = Department.objects.create(code="bench-ward", name="Bench ward")
+    StaffProfile.objects.update_or_create(user=physician, defaults={"department": bench_ward})
+    for n, pid in enumerate(ids):  # bench set-up: one attended encounter per patient in the ward
+        discharged = n % 2 == 1
+        Encounter.objects.create(
+            patient_id=pid,
+            kind="inpatient",
+            department=bench_ward,
+            attending=physician,
+            status="finished" if discharged else "in_progress",
+            started_at=now - dt.timedelta(days=5),
+            ended_at=now - dt.timedelta(days=3) if discharged else None,
+        )
     ward = SessionContext(
         session_id="bench", reachable=True, reachable_reason="clinical_zone", step_up_fresh=True
     )
@@ -131,10 +149,11 @@ def main() -> None:
     parser.add_argument("--bundles", type=int, default=40)
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--database", default=DB, help="a bench_* database name (created and dropped)")
     args = parser.parse_args()
-    cc.create_database(DB)
+    cc.create_database(args.database)
     try:
-        cc.configure(DB, Path(tempfile.mkdtemp(prefix="safeward-bench-dates-")))
+        cc.configure(args.database, Path(tempfile.mkdtemp(prefix="safeward-bench-dates-")))
         from _setup import machine
 
         print(machine())
@@ -146,7 +165,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        cc.drop_database(DB)
+        cc.drop_database(args.database)
 
 
 if __name__ == "__main__":

@@ -803,6 +803,19 @@ def decrypt_field(instance: models.Model, name: str) -> Any:
     return None if value is None else value.reveal()
 
 
+def decrypt_stored(model: type[models.Model], name: str, row_id: uuid.UUID, stored: Any) -> Any:
+    """The plain value of one encrypted column read by raw SQL (None for NULL),
+    verified against the row it belongs to as `decrypt_field` does: for
+    statements that read a few encrypted values without building model
+    instances. Raises IntegrityError when the ciphertext does not verify."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, EncryptedField):
+        raise FieldError(f"{model._meta.label}.{name} is not an encrypted field")
+    if stored is None:
+        return None
+    return field.codec_decode(keyring().open(bytes(stored), associated_data=field.associated_data(row_id)))
+
+
 def _derived(model: type[models.Model], field_name: str, kind: type[models.Field]) -> Any:  # type: ignore[type-arg]
     field = model._meta.get_field(field_name)
     if not isinstance(field, kind):

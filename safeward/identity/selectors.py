@@ -136,6 +136,18 @@ def staff_department_ids_sql(*, user_column: str) -> str:
     return f"SELECT sp.department_id FROM {table} sp WHERE sp.user_id = {user_column}"  # noqa: S608 - a table name from model metadata and a column of the caller's statement
 
 
+def staff_departments_sql(*, users: int) -> str:
+    """A SQL statement for (user_id, department_id) of the staff members among
+    `users` user ids, given as parameters (for the clinical gateway's
+    relationship statement, which narrows encounters and appointments by them)."""
+    table = StaffProfile._meta.db_table
+    marks = ", ".join(["%s"] * users)
+    return (
+        f"SELECT sp.user_id, sp.department_id FROM {table} sp"  # noqa: S608 - a table name from model metadata; the ids are parameters
+        f" WHERE sp.department_id IS NOT NULL AND sp.user_id IN ({marks})"
+    )
+
+
 def department_exists(*, department_id: int | None) -> bool:
     return department_id is not None and Department.objects.filter(pk=department_id).exists()
 

@@ -11,7 +11,8 @@ models, the clinical tables or decryption, by any of these routes:
 * raw SQL: a string naming a clinical table;
 * `getattr(<safeward.clinical>, "models")`, `<safeward.clinical>.models`,
   and `getattr(x, "reveal")`-style lookups of a decryption name;
-* the gateway's private machinery: `gateway._core` and its decrypt helper `plain`;
+* the gateway's private machinery: `gateway._core` and its decrypt helper `plain`,
+  `gateway._relationships` (reads and decrypts the rows of a care relationship);
 * the crypto app's decryption API (`reveal`, `decrypt_field`, the keyring,
   `decrypt_stream`, `decrypt_to_path`, `reencrypt_stream`, `decrypt_secret`,
   `reseal_secret`) outside the gateway and crypto, except the listed uses
@@ -36,9 +37,9 @@ PACKAGE = ROOT / "safeward"
 PHI_MODULE = "safeward.clinical.models"
 CLINICAL = "safeward.clinical"
 GATEWAY = "safeward.clinical.gateway"
-GATEWAY_PRIVATE = f"{GATEWAY}._core"
+GATEWAY_PRIVATE = (f"{GATEWAY}._core", f"{GATEWAY}._relationships")
 GATEWAY_DECRYPT_HELPER = "plain"
-FIELD_DECRYPTION = {"reveal", "decrypt_field"}
+FIELD_DECRYPTION = {"reveal", "decrypt_field", "decrypt_stored"}
 CRYPTO_DECRYPTION = {
     "decrypt_stream",
     "decrypt_to_path",
@@ -132,7 +133,7 @@ class Checker:
     def _module(self, name: str, how: str) -> None:
         if name == PHI_MODULE or name.startswith(PHI_MODULE + "."):
             self._phi(f"{how} {name}")
-        if name == GATEWAY_PRIVATE or name.startswith(GATEWAY_PRIVATE + "."):
+        if any(name == private or name.startswith(private + ".") for private in GATEWAY_PRIVATE):
             self._decrypt(GATEWAY_DECRYPT_HELPER, f"{how} the gateway's private {name}")
         if name == CRYPTO_KEYRING:
             self._decrypt("keyring", f"{how} {name} (raw decryption)")
@@ -324,8 +325,11 @@ def test_the_scan_covers_the_codebase():
         ("from safeward.clinical.gateway._core import plain", "safeward/clinical/views.py"),
         ("from safeward.clinical.gateway import _core\n_core.plain(p, 'mrn')", "safeward/clinical/views.py"),
         ("from .gateway._core import Patient", "safeward/clinical/views.py"),
+        ("from safeward.clinical.gateway import _relationships", "safeward/detection/x.py"),
+        ("from safeward.clinical.gateway._relationships import collect", "safeward/web/x.py"),
         # decryption, in any app (crypto's own API included)
         ("from safeward.crypto.fields import decrypt_field", "safeward/web/views.py"),
+        ("from safeward.crypto.fields import decrypt_stored", "safeward/web/views.py"),
         ("x = patient.family_name.reveal()", "safeward/web/views.py"),
         (
             "from safeward.crypto.keyring import keyring\nkeyring().open(blob, associated_data=b'')",

@@ -15,7 +15,7 @@ from django.template import Context, Template
 from django.test.utils import isolate_apps
 
 from safeward.crypto.errors import CryptoError, IntegrityError
-from safeward.crypto.fields import MASK, Sealed, decrypt_field
+from safeward.crypto.fields import MASK, Sealed, decrypt_field, decrypt_stored
 from tests.crypto.testapp.models import Note, Record
 
 pytestmark = pytest.mark.django_db
@@ -181,6 +181,19 @@ class TestBinding:
         write_raw(Record, record.pk, "given_name", raw_column(Record, record.pk, "family_name"))
         with pytest.raises(IntegrityError):
             decrypt_field(Record.objects.get(pk=record.pk), "given_name")
+
+    def test_a_raw_column_decrypts_only_with_its_own_row_and_field(self):
+        """`decrypt_stored`: a value read by raw SQL, checked like a model's."""
+        record, other = make_record(), make_record(family_name="Different")
+        stored = raw_column(Record, record.pk, "family_name")
+        assert decrypt_stored(Record, "family_name", record.pk, stored) == "Okonkwo-Brandt"
+        assert decrypt_stored(Record, "given_name", record.pk, None) is None
+        with pytest.raises(IntegrityError):
+            decrypt_stored(Record, "family_name", other.pk, stored)
+        with pytest.raises(IntegrityError):
+            decrypt_stored(Record, "given_name", record.pk, stored)
+        with pytest.raises(FieldError):
+            decrypt_stored(Record, "id", record.pk, stored)
 
     def test_ciphertext_copied_to_another_table_fails(self):
         record = make_record()

@@ -5,6 +5,7 @@ the one place that decrypts (`plain`)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,35 +16,25 @@ from django.db import IntegrityError as DatabaseIntegrityError
 from django.db import connection, models, transaction
 from django.db.models import QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical import policy
+from safeward.clinical.gateway._relationships import PATIENTS, collect, relationship_statement, select_list
 from safeward.clinical.models import (
-    Appointment,
     BreakGlassGrant,
-    CareTeamMembership,
-    Encounter,
     Patient,
     PatientRestriction,
     SubmissionToken,
 )
 from safeward.clinical.policy import AccessContext, Decision, Relationship, Resource, Section, Subject
 from safeward.clinical.types import Conflict, InvalidInput, NotFound, SessionContext, SystemActor
-from safeward.crypto.fields import blind_indexes, decrypt_field
+from safeward.crypto.fields import decrypt_field
 from safeward.identity.models import User
 from safeward.identity.selectors import staff_department_ids_sql
 
 Actor = User | SystemActor
-
-# An attending keeps the relationship this long after the encounter ends
-# (results and follow-up arrive after discharge).
-ATTENDING_AFTER_DISCHARGE = dt.timedelta(days=14)
-# The attending keeps access for the discharge day and the 14 local days after it:
-# the encounter's end is encrypted, its day is matched by a keyed day index (ADR 0557).
-ATTENDING_DAYS = ATTENDING_AFTER_DISCHARGE.days + 1
 
 # Audit `fields`: what each section discloses.
 SECTION_FIELDS: dict[Section, tuple[str, ...]] = {
@@ -139,96 +130,41 @@ class PatientFacts:
     grant_id: str | None = None
 
 
-def _facts_sql(count: int, day_indexes: int) -> str:
-    """The facts statement for `count` patient ids (built once per count).
-
-    One row per patient: seven correlated subqueries, each answered from an
-    index on the patient (or on the actor and patient). Plain SQL rather
-    than ORM expressions: building and compiling seven `Exists` annotations
-    cost more Python time than the five queries they replace (ADR 0520).
-    Portable between PostgreSQL and SQLite; every value is a parameter;
-    table and column names come from the models. A system actor passes
-    NULL as the user, which matches no relationship and no exclusion."""
-    cached = _FACTS_SQL.get((count, day_indexes))
-    if cached is not None:
-        return cached
-    t = {
-        model.__name__: model._meta.db_table
-        for model in (
-            Patient,
-            CareTeamMembership,
-            Encounter,
-            Appointment,
-            BreakGlassGrant,
-            PatientRestriction,
-        )
-    }
+@functools.cache
+def _patient_facts_sql() -> str:
+    """The facts statement's own branch (built once), after the relationship
+    rows: one row per patient with the actor's break-glass grant and the
+    patient's restrictions, each answered from an index on the patient
+    (or on the actor and patient). Plain SQL rather than ORM expressions:
+    building and compiling the expressions cost more Python time than the
+    queries they replace (ADR 0520). Portable between PostgreSQL and SQLite;
+    every value is a parameter; table and column names come from the models.
+    A system actor passes NULL as the user, which matches no exclusion."""
+    t = {model.__name__: model._meta.db_table for model in (Patient, BreakGlassGrant, PatientRestriction)}
     departments = staff_department_ids_sql(user_column="%s")  # the user is a parameter
     active = "{a}.starts_at <= %s AND ({a}.ends_at IS NULL OR {a}.ends_at > %s)"
-    sql = f"""SELECT p.id,
- EXISTS (SELECT 1 FROM {t["CareTeamMembership"]} c WHERE c.patient_id = p.id AND c.user_id = %s
-   AND {active.format(a="c")}),
- EXISTS (SELECT 1 FROM {t["Encounter"]} e WHERE e.patient_id = p.id AND e.attending_id = %s
-   AND (e.status IN (%s, %s)
-     OR (e.status = %s AND e.ended_day_index IN ({", ".join(["%s"] * day_indexes)})))),
- EXISTS (SELECT 1 FROM {t["Encounter"]} e WHERE e.patient_id = p.id AND e.status IN (%s, %s)
-   AND e.department_id IN ({departments})),
- EXISTS (SELECT 1 FROM {t["Appointment"]} a WHERE a.patient_id = p.id
-   AND a.starts_at >= %s AND a.starts_at < %s AND a.status IN (%s, %s)
-   AND (a.clinician_id = %s OR a.department_id IN ({departments}))),
- (SELECT g.id FROM {t["BreakGlassGrant"]} g WHERE g.patient_id = p.id AND g.user_id = %s
+    grant = f"""(SELECT g.id FROM {t["BreakGlassGrant"]} g WHERE g.patient_id = p.id AND g.user_id = %s
    AND g.started_at <= %s AND g.expires_at > %s AND g.ended_at IS NULL
-   ORDER BY g.started_at DESC, g.id LIMIT 1),
- EXISTS (SELECT 1 FROM {t["PatientRestriction"]} r WHERE r.patient_id = p.id AND {active.format(a="r")}
-   AND ((r.kind = %s AND r.user_id = %s) OR (r.kind = %s AND r.department_id IN ({departments})))),
- EXISTS (SELECT 1 FROM {t["PatientRestriction"]} r WHERE r.patient_id = p.id AND {active.format(a="r")}
-   AND r.kind = %s)
-FROM {t["Patient"]} p WHERE p.id IN ({", ".join(["%s"] * count)})"""  # noqa: S608 - names from model metadata; values are parameters
-    if count <= _FACTS_SQL_CACHED_UP_TO:
-        _FACTS_SQL[(count, day_indexes)] = sql
-    return sql
+   ORDER BY g.started_at DESC, g.id LIMIT 1)"""  # noqa: S608 - names from model metadata; values are parameters
+    restricted = f"EXISTS (SELECT 1 FROM {t['PatientRestriction']} r WHERE r.patient_id = p.id AND {active}"  # noqa: S608 - the same
+    excluded = f"""{restricted.format(a="r")}
+   AND ((r.kind = %s AND r.user_id = %s) OR (r.kind = %s AND r.department_id IN ({departments}))))"""
+    payer = f"{restricted.format(a='r')} AND r.kind = %s)"
+    patient_facts = select_list("p", patient="p.id", row=grant, flag_a=excluded, flag_b=payer)
+    return f"""
+UNION ALL
+SELECT {patient_facts} FROM {PATIENTS} p"""  # noqa: S608 - names from model metadata; values are parameters
 
 
-_FACTS_SQL: dict[tuple[int, int], str] = {}
-_FACTS_SQL_CACHED_UP_TO = 64  # a chart, a search page, a clinic day: bounded memory
-
-
-def _facts_params(actor: Actor, patient_ids: Sequence[uuid.UUID], day_indexes: Sequence[bytes]) -> list[Any]:
-    """The parameters of `_facts_sql`, in order (and adapted for the database)."""
-    ops = connection.ops
-    now = clock.now()
-    day_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    when = ops.adapt_datetimefield_value
-    at = when(now)
-    day, day_end = when(day_start), when(day_start + dt.timedelta(days=1))
+def _patient_facts_params(actor: Actor, now: dt.datetime) -> list[Any]:
+    """The parameters of `_patient_facts_sql`, in order (and adapted for the database)."""
+    at = connection.ops.adapt_datetimefield_value(now)
     user = actor.pk if isinstance(actor, User) else None
-    active_encounter = list(Encounter.ACTIVE_STATUSES)
-    booked = [Appointment.Status.BOOKED.value, Appointment.Status.CHECKED_IN.value]
     kind = PatientRestriction.Kind
-    pk = Patient._meta.pk
-    assert pk is not None
     return [
-        *(user, at, at),  # care team
-        # attending: open, or finished (never cancelled) within the last days
-        *(user, *active_encounter, Encounter.Status.FINISHED.value, *day_indexes),
-        *(*active_encounter, user),  # department
-        *(day, day_end, *booked, user, user),  # appointment today
         *(user, at, at),  # break-glass grant
         *(at, at, kind.EXCLUDE_USER.value, user, kind.EXCLUDE_DEPARTMENT.value, user),  # excluded
         *(at, at, kind.NO_PAYER_DISCLOSURE.value),  # payer restricted
-        *(pk.get_db_prep_value(pid, connection) for pid in patient_ids),
-    ]
-
-
-def ended_day_indexes(until: dt.datetime, days: int) -> list[bytes]:
-    """The keyed day indexes of encounters that ended on one of the `days`
-    local days up to and including the day of `until`, under every usable
-    blind-index key (an encounter not yet re-indexed during a rotation still matches)."""
-    last = timezone.localtime(until).date()
-    return [
-        index
-        for n in range(days)
-        for index in blind_indexes(Encounter, "ended_day_index", last - dt.timedelta(days=n))
     ]
 
 
@@ -239,28 +175,27 @@ def _grant_id(value: Any) -> str | None:
 
 
 def facts_for(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PatientFacts]:
-    """Relationships, restrictions and break-glass grants of `actor` for every
-    patient in `patient_ids`: one query, whatever the number of patients."""
+    """Relationships (now), restrictions and break-glass grants of `actor` for
+    every patient in `patient_ids`: one query, whatever the number of patients."""
     facts = {pid: PatientFacts(set()) for pid in patient_ids}
     if not patient_ids:
         return facts
+    now = clock.now()
+    user = actor.pk if isinstance(actor, User) else None
     by_key = {pid.hex: pid for pid in patient_ids}
+    # The relationship rows (the one definition, `_relationships`) and the patients' own facts.
+    related_sql, related_params = relationship_statement([user], patient_ids, now, now)
     with connection.cursor() as cursor:
-        day_indexes = ended_day_indexes(clock.now(), ATTENDING_DAYS)
         cursor.execute(
-            _facts_sql(len(patient_ids), len(day_indexes)), _facts_params(actor, patient_ids, day_indexes)
+            related_sql + _patient_facts_sql(),
+            related_params + _patient_facts_params(actor, now),
         )
-        rows = cursor.fetchall()
-    for pid, care_team, attending, department, appointment, grant, excluded, payer in rows:
-        key = pid.hex if isinstance(pid, uuid.UUID) else uuid.UUID(str(pid)).hex
-        related = (
-            (care_team, Relationship.CARE_TEAM),
-            (attending, Relationship.ATTENDING),
-            (department, Relationship.DEPARTMENT),
-            (appointment, Relationship.APPOINTMENT_TODAY),
-        )
-        facts[by_key[key]] = PatientFacts(
-            relationships={relationship for on, relationship in related if on},
+        related, patient_rows = collect(cursor.fetchall())
+    for row in patient_rows:
+        pid = by_key[row[1].hex if isinstance(row[1], uuid.UUID) else uuid.UUID(str(row[1])).hex]
+        grant, excluded, payer = row[9:12]
+        facts[pid] = PatientFacts(
+            relationships=related.at(user, pid, now),
             excluded=bool(excluded),
             payer_restricted=bool(payer),
             grant_id=_grant_id(grant),

@@ -21,34 +21,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
-from safeward.clinical.gateway._core import ATTENDING_AFTER_DISCHARGE, ended_day_indexes, plain
-from safeward.clinical.models import (
-    Appointment,
-    CareTeamMembership,
-    ClinicalNote,
-    Encounter,
-    MedicationRequest,
-    Observation,
-    Patient,
-)
+from safeward.clinical.gateway._core import plain
+from safeward.clinical.gateway._relationships import read_relationship_rows
+from safeward.clinical.models import ClinicalNote, MedicationRequest, Observation, Patient
+from safeward.clinical.policy import Relationship
 from safeward.crypto.fields import compute_blind_indexes
 from safeward.crypto.normalise import normalise_name
 from safeward.identity.models import User
-from safeward.identity.selectors import staff_departments
 from safeward.one_door import entry
 
 # How long handling an order, result, prescription or note explains later
 # accesses to the same patient.
 HANDLED_EXPLAINS = dt.timedelta(days=30)
-# Encounter ends are encrypted: a batch spanning up to this many days narrows
-# its encounters by the keyed day index of their end; a longer backlog reads
-# every ended encounter of its patients and compares the decrypted times.
-DAY_INDEX_SPAN = 62
 ADDRESS_SCOPE = "detection.staff_address"
 
 # Relationship codes returned (docs/detection.md).
@@ -59,6 +46,13 @@ APPOINTMENT = "appointment"
 ORDER_RESULT = "order_result"
 MEDICATION = "medication"
 NOTE = "note"
+# The code of each care relationship (`_relationships`, shared with the policy).
+REASONS = {
+    Relationship.CARE_TEAM: CARE_TEAM,
+    Relationship.ATTENDING: ATTENDING,
+    Relationship.DEPARTMENT: DEPARTMENT,
+    Relationship.APPOINTMENT_TODAY: APPOINTMENT,
+}
 
 
 @dataclass(frozen=True)
@@ -131,10 +125,6 @@ def _surname(value: object) -> str:
         return ""
 
 
-def _active_at(started: dt.datetime, ended: dt.datetime | None, at: dt.datetime, grace: dt.timedelta) -> bool:
-    return started <= at and (ended is None or at <= ended + grace)
-
-
 @dataclass(frozen=True)
 class _Flags:
     vip: bool
@@ -151,7 +141,7 @@ def detection_access_facts(
     staff_keys: Mapping[int, StaffKeys] | None = None,
     compare_explained: bool = True,
 ) -> dict[AccessQuery, AccessFacts]:
-    """Facts for every (user, patient, time): at most nine queries for the
+    """Facts for every (user, patient, time): at most six queries for the
     batch. Surnames and addresses are compared (decrypted) only for accesses
     no relationship explains, unless `compare_explained`."""
     staff_keys = staff_keys or {}
@@ -166,10 +156,6 @@ def detection_access_facts(
 
     users = dict(User.objects.filter(pk__in=user_ids).values_list("pk", "last_name"))
     surnames = {user_id: _surname(name) for user_id, name in users.items()}
-    departments: dict[int, set[int]] = defaultdict(set)
-    for user_id, department_id, _code in staff_departments(user_ids=user_ids):
-        departments[user_id].add(department_id)
-    all_departments = sorted({d for ids in departments.values() for d in ids})
 
     patients = {
         pid: _Flags(vip, employee, confidential, deceased, bytes(nid) if nid is not None else None)
@@ -177,55 +163,8 @@ def detection_access_facts(
             pk__in=patient_ids
         ).values_list("id", "is_vip", "is_employee", "is_confidential", "deceased", "national_id_index")
     }
-
-    care: dict[tuple[int, uuid.UUID], list[tuple[dt.datetime, dt.datetime | None]]] = defaultdict(list)
-    for user_id, pid, starts, ends in CareTeamMembership.objects.filter(
-        user_id__in=user_ids, patient_id__in=patient_ids, starts_at__lte=latest
-    ).values_list("user_id", "patient_id", "starts_at", "ends_at"):
-        care[(user_id, pid)].append((starts, ends))
-
-    encounter_filter = Q(attending_id__in=user_ids)
-    if all_departments:
-        encounter_filter |= Q(department_id__in=all_departments)
-    encounters: dict[uuid.UUID, list[tuple[int | None, int, str, dt.datetime, dt.datetime | None]]] = (
-        defaultdict(list)
-    )
-    ended_since = earliest - ATTENDING_AFTER_DISCHARGE
-    span = (timezone.localtime(latest).date() - timezone.localtime(ended_since).date()).days + 1
-    recent = Q(ended_at__isnull=False)
-    if span <= DAY_INDEX_SPAN:
-        recent = Q(ended_day_index__in=ended_day_indexes(latest, span))
-    for encounter in (
-        Encounter.objects.filter(
-            encounter_filter, patient_id__in=patient_ids, started_year__lte=latest.astimezone(dt.UTC).year
-        )
-        .exclude(status__in=[Encounter.Status.CANCELLED, Encounter.Status.PLANNED])
-        .filter(Q(ended_at__isnull=True) | recent)
-        .only("patient_id", "attending_id", "department_id", "status", "started_at", "ended_at")
-    ):
-        # The service times are decrypted here, compared and forgotten.
-        started, ended = plain(encounter, "started_at"), plain(encounter, "ended_at")
-        if started <= latest and (ended is None or ended >= ended_since):
-            encounters[encounter.patient_id].append(
-                (encounter.attending_id, encounter.department_id, encounter.status, started, ended)
-            )
-
-    appointment_filter = Q(clinician_id__in=user_ids)
-    if all_departments:
-        appointment_filter |= Q(department_id__in=all_departments)
-    day_start = timezone.localtime(earliest).replace(hour=0, minute=0, second=0, microsecond=0)
-    day_end = timezone.localtime(latest).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(
-        days=1
-    )
-    appointments: dict[uuid.UUID, list[tuple[int | None, int, dt.date]]] = defaultdict(list)
-    for pid, clinician, department, starts in Appointment.objects.filter(
-        appointment_filter,
-        patient_id__in=patient_ids,
-        starts_at__gte=day_start,
-        starts_at__lt=day_end,
-        status__in=[Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN],
-    ).values_list("patient_id", "clinician_id", "department_id", "starts_at"):
-        appointments[pid].append((clinician, department, timezone.localtime(starts).date()))
+    # The care relationships: the same definition the access decision uses, at each access's time.
+    related = read_relationship_rows(user_ids, patient_ids, earliest, latest)
 
     handled: dict[tuple[int, uuid.UUID], dict[str, list[dt.datetime]]] = defaultdict(
         lambda: defaultdict(list)
@@ -258,19 +197,7 @@ def detection_access_facts(
         facts.vip, facts.employee = patient.vip, patient.employee
         facts.deceased, facts.confidential = patient.deceased, patient.confidential
         at = query.at
-        user_departments = departments.get(query.user_id, set())
-        for starts, ends in care.get((query.user_id, pid), ()):
-            if starts <= at and (ends is None or ends > at):
-                facts.relationships.add(CARE_TEAM)
-        for doctor, unit, _status, started, ended in encounters.get(pid, ()):
-            if doctor == query.user_id and _active_at(started, ended, at, ATTENDING_AFTER_DISCHARGE):
-                facts.relationships.add(ATTENDING)
-            if unit in user_departments and _active_at(started, ended, at, dt.timedelta(0)):
-                facts.relationships.add(DEPARTMENT)
-        local_day = timezone.localtime(at).date()
-        for booked_with, clinic, day in appointments.get(pid, ()):
-            if day == local_day and (booked_with == query.user_id or clinic in user_departments):
-                facts.relationships.add(APPOINTMENT)
+        facts.relationships.update(REASONS[kind] for kind in related.at(query.user_id, pid, at))
         for code, moments in handled.get((query.user_id, pid), {}).items():
             if any(at - HANDLED_EXPLAINS <= moment <= at + dt.timedelta(minutes=5) for moment in moments):
                 facts.relationships.add(code)
