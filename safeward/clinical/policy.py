@@ -56,6 +56,9 @@ class Section(StrEnum):
     RESULTS = "results"  # vitals and lab results
     DOCUMENTS = "documents"
     CARE_TEAM = "care_team"
+    IMMUNIZATIONS = "immunizations"  # vaccines given: CVX code, display, date
+    PROCEDURES = "procedures"  # procedures performed: SNOMED CT code, display, dates, reason
+    REPORTS = "reports"  # diagnostic reports: LOINC panel, its results, conclusion
 
 
 class Relationship(StrEnum):
@@ -109,6 +112,12 @@ SECTION_PERMISSIONS: dict[Section, frozenset[Perm]] = {
     Section.RESULTS: frozenset({Perm.CLINICAL_RESULT_READ}),
     Section.DOCUMENTS: frozenset({Perm.CLINICAL_CHART_READ}),
     Section.CARE_TEAM: frozenset({Perm.CLINICAL_CHART_READ}),
+    # Vaccines are medications: the pharmacist checks them with the medication list.
+    Section.IMMUNIZATIONS: frozenset({Perm.CLINICAL_CHART_READ, Perm.CLINICAL_MEDICATION_READ}),
+    # Procedure codes are billed, like diagnoses and encounters.
+    Section.PROCEDURES: frozenset({Perm.CLINICAL_CHART_READ, Perm.CLINICAL_CODING_READ}),
+    # A report is its results grouped: whoever reads results reads it, nobody else.
+    Section.REPORTS: frozenset({Perm.CLINICAL_RESULT_READ}),
 }
 
 # Which permissions allow a write of a section (any one of them).
@@ -130,6 +139,9 @@ WRITE_PERMISSIONS: dict[Section, frozenset[Perm]] = {
     Section.RESULTS: frozenset({Perm.CLINICAL_RESULT_WRITE, Perm.CLINICAL_CHART_WRITE}),
     Section.DOCUMENTS: frozenset({Perm.CLINICAL_CHART_WRITE}),
     Section.CARE_TEAM: frozenset({Perm.CLINICAL_CHART_WRITE}),
+    Section.IMMUNIZATIONS: frozenset({Perm.CLINICAL_CHART_WRITE}),
+    Section.PROCEDURES: frozenset({Perm.CLINICAL_CHART_WRITE}),
+    Section.REPORTS: frozenset({Perm.CLINICAL_RESULT_WRITE}),
 }
 
 # Writes that are administrative (registration, scheduling, admission): they
@@ -146,7 +158,9 @@ ADMINISTRATIVE_WRITES = frozenset(
 )
 # Results are written by the laboratory, which serves every ward: a service
 # role (one that does not treat) records them without a care relationship.
-SERVICE_WRITES = frozenset({Section.RESULTS})
+SERVICE_WRITES = frozenset({Section.RESULTS, Section.REPORTS})
+# What a payer restriction keeps from non-treating roles: the codes a claim carries.
+PAYER_CODED = frozenset({Section.PROBLEMS, Section.ENCOUNTERS, Section.PROCEDURES})
 
 
 @dataclass(frozen=True)
@@ -245,7 +259,7 @@ def _read(subject: Subject, resource: Resource, action: Action) -> Decision:
     if resource.confidential and not (direct or (not subject.treats and rels)):
         return _no_access(subject, "confidential_patient")
     if resource.payer_restricted and not subject.treats:
-        sections = sections - {Section.PROBLEMS, Section.ENCOUNTERS}
+        sections = sections - PAYER_CODED
     if action is Action.SEARCH:
         # A search result discloses demographics only; opening the record decides again.
         return Decision(Effect.PERMIT, "search", frozenset({Section.DEMOGRAPHICS}))

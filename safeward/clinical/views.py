@@ -178,8 +178,16 @@ def _chart_context(chart: Any) -> dict[str, Any]:
         "trends": trends(chart.results or []),
         "lab_results": lab_results(chart.results or []),
         "active_encounters": [e for e in (chart.encounters or []) if e.status in ACTIVE_ENCOUNTER_STATUSES],
+        "reports": _reports_with_results(chart),
         "S": {s.name: s for s in Section},
     }
+
+
+def _reports_with_results(chart: Any) -> list[tuple[Any, list[Any]]]:
+    """Each report with those of its results the chart shows (the results
+    section's newest 500, as far as the reader may see results)."""
+    shown = {r.id: r for r in chart.results or []}
+    return [(report, [shown[i] for i in report.result_ids if i in shown]) for report in chart.reports or []]
 
 
 def _encounter_form(data: Any = None) -> EncounterForm:

@@ -117,6 +117,13 @@ def test_mask_table_matches_policy():
         assert sections == expected, role
 
 
+def test_section_permission_table_matches_policy():
+    rows = {r[0]: r[1] for r in _table("section-permissions")}
+    assert set(rows) == {s.value for s in Section}, "every section has a row"
+    for section, perms in policy.SECTION_PERMISSIONS.items():
+        assert rows[section.value] == ", ".join(sorted(p.value for p in perms)), section
+
+
 READ_ROWS = [
     (r[0], r[1], rel, value) for r in _table("read") for rel, value in zip(RELATIONSHIPS, r[2:], strict=True)
 ]
