@@ -81,6 +81,10 @@ class Action(StrEnum):
 
 
 READ_ACTIONS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT, Action.PRINT})
+# An accounting of disclosures is made at the patient's request (HIPAA
+# 164.528): with this purpose, whoever keeps the accounting may search for the
+# patient (demographics only, to tell patients apart) and nothing more.
+ACCOUNTING_PURPOSE = "PATRQT"
 
 
 class WorkforceLevel(StrEnum):
@@ -242,6 +246,21 @@ def _gate(subject: Subject, action: Action, context: AccessContext) -> Decision 
     return None
 
 
+def _accounting_search(subject: Subject, context: AccessContext) -> Decision:
+    """The privacy office finds the patient whose accounting it prepares: any
+    patient (a confidential or restricted one too: they are owed an
+    accounting like anybody), demographics only, never the chart."""
+    if subject.system:
+        return deny("system_actor_reads_nothing")
+    if subject.workforce in (WorkforceLevel.ENDED, WorkforceLevel.BLOCKED):
+        return deny(f"workforce_{subject.workforce.value}")
+    if not subject.has(Perm.AUDIT_DISCLOSURE_READ):
+        return deny("permission")
+    if not context.reachable:
+        return deny(f"zone_{context.reachable_reason}")
+    return Decision(Effect.PERMIT, "accounting_of_disclosures", frozenset({Section.DEMOGRAPHICS}))
+
+
 def _no_access(subject: Subject, reason: str) -> Decision:
     if subject.has(Perm.CLINICAL_BREAKGLASS_USE):
         return Decision(Effect.BREAK_GLASS, reason)
@@ -308,6 +327,8 @@ def decide(
     section: Section | None = None,
 ) -> Decision:
     """The one access decision. `section` names what a create/update writes."""
+    if action is Action.SEARCH and context.purpose == ACCOUNTING_PURPOSE:
+        return _accounting_search(subject, context)
     gate = _gate(subject, action, context)
     if gate is not None:
         return gate

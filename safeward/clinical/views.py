@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -24,6 +25,7 @@ from safeward.clinical.forms import (
     AllergyForm,
     BookForm,
     BreakGlassForm,
+    DisclosureLookupForm,
     DocumentForm,
     EncounterForm,
     MedicationForm,
@@ -54,6 +56,7 @@ from safeward.identity.permissions import Perm
 from safeward.identity.selectors import user_department_id
 
 ACTIVE_ENCOUNTER_STATUSES = ("arrived", "in_progress")
+MAX_LOOKUP_MATCHES = 20  # an accounting lookup that matches more is to be narrowed
 
 
 def _actor(request: HttpRequest) -> User:
@@ -140,6 +143,43 @@ def search(request: HttpRequest) -> HttpResponse:
         },
         status,
     )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.AUDIT_DISCLOSURE_READ)
+def disclosure_lookup(request: HttpRequest) -> HttpResponse:
+    """The patient whose accounting of disclosures is asked for, by MRN or by
+    name and date of birth: the gateway's patient search with the accounting
+    purpose (demographics only, audited, ADR 0581), criteria in the POST body
+    (ADR 0540). One match opens the accounting (its URL carries the opaque
+    patient id, as the id form does); several are listed to choose from."""
+    form = DisclosureLookupForm(request.POST if request.method == "POST" else None)
+    results = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            found = gateway.patient_search(
+                actor=_actor(request),
+                session=SessionContext.from_request(request),
+                purpose=PurposeOfUse.PATIENT_REQUEST,
+                mrn=d["mrn"] or None,
+                name=d["name"] or None,
+                birth_date=d["birth_date"],
+                page_size=MAX_LOOKUP_MATCHES,
+            )
+        except InvalidInput as error:
+            _form_errors(form, error)
+            status = 400
+        except Forbidden:
+            return _page(request, "clinical/unreachable.html", {}, status=403)
+        else:
+            results = found.results
+            if len(results) == 1 and not found.has_next:
+                return redirect(f"{reverse('audit:disclosures')}?{urlencode({'patient': results[0].id})}")
+    elif request.method == "POST":
+        status = 400
+    return _page(request, "clinical/disclosure_lookup.html", {"form": form, "results": results}, status)
 
 
 @require_http_methods(["GET", "POST"])

@@ -295,6 +295,10 @@ RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
         lambda c: c.client.post(f"/clinical/break-glass/review/{RANDOM_ID}/", {"decision": "justified"}),
         _needs(Perm.CLINICAL_BREAKGLASS_REVIEW, lambda c: 404),
     ),
+    "disclosure_lookup": (
+        lambda c: c.client.post("/clinical/disclosures/find/", {"mrn": "MATRIX-NOBODY"}),
+        _needs(Perm.AUDIT_DISCLOSURE_READ, lambda c: 200),
+    ),
     "schedule": (
         lambda c: c.client.get("/clinical/schedule/"),
         _needs(Perm.CLINICAL_APPOINTMENT_READ, lambda c: 200),

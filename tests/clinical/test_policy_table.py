@@ -202,6 +202,25 @@ def test_break_glass_grant_permits_everything_of_the_role_with_sensitive():
     assert decision.sections == policy.role_sections(subject("physician"))
 
 
+@pytest.mark.parametrize("role", list(ROLES))
+def test_the_accounting_search_is_the_privacy_office_s_and_demographics_only(role):
+    patient = Resource(patient_id="p", confidential=True, excluded_by_patient=True)
+    accounting = AccessContext(purpose=policy.ACCOUNTING_PURPOSE)
+    decision = policy.decide(subject(role), patient, Action.SEARCH, accounting)
+    if role == "privacy_officer":
+        assert decision.permitted
+        assert decision.sections == frozenset({Section.DEMOGRAPHICS})
+        assert not decision.include_sensitive
+    else:
+        assert decision.effect is Effect.DENY, role
+    # The purpose opens nothing but the search.
+    assert not policy.decide(subject(role), patient, Action.READ, accounting).permitted
+    ended = policy.decide(subject(role, WorkforceLevel.ENDED), patient, Action.SEARCH, accounting)
+    assert ended.effect is Effect.DENY
+    away = AccessContext(reachable=False, reachable_reason="remote_access_not_permitted", purpose="PATRQT")
+    assert not policy.decide(subject(role), patient, Action.SEARCH, away).permitted
+
+
 def test_search_discloses_demographics_only():
     decision = policy.decide(subject("physician"), resource("none", "normal"), Action.SEARCH, AccessContext())
     assert decision.permitted
