@@ -83,8 +83,12 @@ class Action(StrEnum):
 READ_ACTIONS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT, Action.PRINT})
 # An accounting of disclosures is made at the patient's request (HIPAA
 # 164.528): with this purpose, whoever keeps the accounting may search for the
-# patient (demographics only, to tell patients apart) and nothing more.
+# patient (demographics only, to tell patients apart) and nothing more. The
+# same holds for the privacy office's compliance reviews (break-glass and
+# unexplained-access queues name their patients).
 ACCOUNTING_PURPOSE = "PATRQT"
+COMPLIANCE_PURPOSE = "HCOMPL"
+PRIVACY_OFFICE_PURPOSES = frozenset({ACCOUNTING_PURPOSE, COMPLIANCE_PURPOSE})
 
 
 class WorkforceLevel(StrEnum):
@@ -247,9 +251,10 @@ def _gate(subject: Subject, action: Action, context: AccessContext) -> Decision 
 
 
 def _accounting_search(subject: Subject, context: AccessContext) -> Decision:
-    """The privacy office finds the patient whose accounting it prepares: any
-    patient (a confidential or restricted one too: they are owed an
-    accounting like anybody), demographics only, never the chart."""
+    """The privacy office finds the patient whose accounting it prepares, or
+    names the patients of its review queues: any patient (a confidential or
+    restricted one too: they are owed an accounting like anybody),
+    demographics only, never the chart."""
     if subject.system:
         return deny("system_actor_reads_nothing")
     if subject.workforce in (WorkforceLevel.ENDED, WorkforceLevel.BLOCKED):
@@ -327,7 +332,7 @@ def decide(
     section: Section | None = None,
 ) -> Decision:
     """The one access decision. `section` names what a create/update writes."""
-    if action is Action.SEARCH and context.purpose == ACCOUNTING_PURPOSE:
+    if action is Action.SEARCH and context.purpose in PRIVACY_OFFICE_PURPOSES:
         return _accounting_search(subject, context)
     gate = _gate(subject, action, context)
     if gate is not None:

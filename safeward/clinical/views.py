@@ -41,6 +41,7 @@ from safeward.clinical.forms import (
     VitalsForm,
 )
 from safeward.clinical.policy import Section
+from safeward.clinical.review_names import queue_patient_names
 from safeward.clinical.trends import lab_results, trends
 from safeward.clinical.types import (
     Conflict,
@@ -455,7 +456,7 @@ def break_glass_end(request: HttpRequest, grant_id: uuid.UUID) -> HttpResponse:
 
 
 @require_GET
-@requires(Perm.CLINICAL_BREAKGLASS_REVIEW)
+@requires(Perm.AUDIT_REVIEW_READ)
 def review_queue(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "pending")
     if status not in ("pending", "justified", "unjustified"):
@@ -464,8 +465,15 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         actor=_actor(request), session=SessionContext.from_request(request), status=status
     )
     labels = dict(REASON_KINDS)
-    rows = [(grant, labels.get(grant.reason_kind, grant.reason_kind)) for grant in grants]
-    return _page(request, "clinical/review_queue.html", {"rows": rows, "status": status})
+    names = queue_patient_names(request, [grant.patient_id for grant in grants])
+    rows = [
+        (grant, labels.get(grant.reason_kind, grant.reason_kind), names.get(grant.patient_id, ""))
+        for grant in grants
+    ]
+    can_decide = _actor(request).has_perm(Perm.CLINICAL_BREAKGLASS_REVIEW)
+    return _page(
+        request, "clinical/review_queue.html", {"rows": rows, "status": status, "can_decide": can_decide}
+    )
 
 
 @require_POST

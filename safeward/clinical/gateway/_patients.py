@@ -417,6 +417,55 @@ def patient_search(
     )
 
 
+@entry
+def patient_labels(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_ids: list[str]
+) -> dict[str, str]:
+    """Names and MRNs of the patients a privacy-office queue lists ("FAMILY,
+    Given · MRN"), for a purpose of that office (compliance review,
+    accounting). One decision (the policy's privacy-office search: the
+    permission, workforce and zone gates), one query, one audit event naming
+    the patients (indexed for their accountings). Refused: Forbidden, and a
+    denied event."""
+    gate = _decide(
+        actor=actor, session=session, purpose=purpose, patient=None, facts=None, action=Action.SEARCH
+    )
+    if not gate.permitted or purpose.value not in policy.PRIVACY_OFFICE_PURPOSES:
+        record_denied(
+            action=AuditAction.SEARCH,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Patient",
+            resource_id="",
+            patient=None,
+            reason=gate.reason if not gate.permitted else "purpose",
+        )
+        raise Forbidden
+    ids = []
+    for raw in dict.fromkeys(patient_ids):
+        try:
+            ids.append(parse_id(raw))
+        except NotFound:
+            continue  # not a patient id (an audit row about something else): nothing to name
+    with transaction.atomic():
+        patients = list(Patient.objects.filter(pk__in=ids).defer(*_SEARCH_COLUMNS)) if ids else []
+        labels = {}
+        for patient in patients:
+            view = patient_view(patient, gate.sections)
+            labels[view.id] = f"{view.display_name} · {view.mrn}"
+        if labels:
+            record(
+                action=AuditAction.SEARCH,
+                actor=actor,
+                purpose=purpose,
+                resource_type="Patient",
+                fields=audit_fields([Section.DEMOGRAPHICS]),
+                detail={"criteria": ["id"], "results": len(labels), "listing": True},
+                patient_ids=list(labels),
+            )
+    return labels
+
+
 # --- registration ---------------------------------------------------------------------------
 def _validated(data: PatientInput) -> dict[str, Any]:
     errors: dict[str, str] = {}
