@@ -254,6 +254,39 @@ class CareTeamOutput(serializers.Serializer[Any]):
     ends_at = serializers.DateTimeField(allow_null=True)
 
 
+class ImmunizationOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    status = serializers.CharField()
+    vaccine_code = serializers.CharField()
+    vaccine = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    sensitivity = serializers.CharField(allow_blank=True)
+
+
+class ProcedureOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    status = serializers.CharField()
+    code = serializers.CharField()
+    display = serializers.CharField()
+    performed_at = serializers.DateTimeField()
+    performed_end = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+    sensitivity = serializers.CharField(allow_blank=True)
+
+
+class ReportOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    status = serializers.CharField()
+    category = serializers.CharField()
+    code = serializers.CharField()
+    display = serializers.CharField()
+    effective_at = serializers.DateTimeField()
+    issued_at = serializers.DateTimeField(allow_null=True)
+    conclusion = serializers.CharField(allow_null=True)
+    result_ids = serializers.ListField(child=serializers.CharField())
+    sensitivity = serializers.CharField(allow_blank=True)
+
+
 class ChartOutput(serializers.Serializer[Any]):
     patient = PatientOutput()
     sections = serializers.SerializerMethodField()
@@ -269,6 +302,9 @@ class ChartOutput(serializers.Serializer[Any]):
     appointments = AppointmentOutput(many=True, allow_null=True)
     documents = DocumentOutput(many=True, allow_null=True)
     care_team = CareTeamOutput(many=True, allow_null=True)
+    immunizations = ImmunizationOutput(many=True, allow_null=True)
+    procedures = ProcedureOutput(many=True, allow_null=True)
+    reports = ReportOutput(many=True, allow_null=True)
 
     def get_sections(self, obj: Any) -> list[str]:
         return sorted(str(s) for s in obj.sections)

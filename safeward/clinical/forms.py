@@ -71,6 +71,27 @@ class SearchForm(forms.Form):
         return data
 
 
+class DisclosureLookupForm(forms.Form):
+    """Find the patient an accounting of disclosures is for: an MRN, or a
+    name with the date of birth (a name alone would list strangers)."""
+
+    mrn = forms.CharField(label="Medical record number", max_length=40, required=False)
+    name = forms.CharField(
+        label="Name", max_length=100, required=False, help_text="Given and family name, or the start of each."
+    )
+    birth_date = forms.DateField(label="Date of birth", required=False, widget=DateInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        if not data.get("mrn") and not data.get("name"):
+            raise forms.ValidationError("Enter the medical record number, or the name and date of birth.")
+        if data.get("name") and not data.get("birth_date") and not data.get("mrn"):
+            self.add_error("birth_date", "Add the date of birth: a name alone matches more than one person.")
+        return data
+
+
 class RegistrationForm(SubmissionForm):
     given_name = forms.CharField(label="Given name", max_length=200)
     family_name = forms.CharField(label="Family name", max_length=200)

@@ -1,8 +1,9 @@
 """FHIR R4 transaction bundles (as Synthea writes them) → the clinical record.
 
 Each resource is validated with `fhir.resources.R4B`; Patient, Encounter,
-Condition, Observation, MedicationRequest and AllergyIntolerance are mapped
-to `safeward.clinical.types` dataclasses; everything else is counted as
+Condition, Observation, MedicationRequest, AllergyIntolerance,
+Immunization, Procedure and DiagnosticReport are mapped to
+`safeward.clinical.types` dataclasses; everything else is counted as
 skipped. The write goes through the gateway (`patient_import`) with a system
 actor, one transaction per bundle: a bad bundle raises `BundleError` and
 leaves nothing behind. Error messages name the resource type, index and
@@ -25,9 +26,12 @@ from safeward.clinical.types import (
     ImportedAllergy,
     ImportedCondition,
     ImportedEncounter,
+    ImportedImmunization,
     ImportedMedication,
     ImportedObservation,
     ImportedPatient,
+    ImportedProcedure,
+    ImportedReport,
     InvalidInput,
     PatientInput,
     SessionContext,
@@ -36,7 +40,17 @@ from safeward.clinical.types import (
 
 IMPORT_ACTOR = SystemActor("fhir-import")
 MAPPED = frozenset(
-    {"Patient", "Encounter", "Condition", "Observation", "MedicationRequest", "AllergyIntolerance"}
+    {
+        "Patient",
+        "Encounter",
+        "Condition",
+        "Observation",
+        "MedicationRequest",
+        "AllergyIntolerance",
+        "Immunization",
+        "Procedure",
+        "DiagnosticReport",
+    }
 )
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
 
@@ -45,6 +59,8 @@ SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
+CVX = "http://hl7.org/fhir/sid/cvx"
 
 ENCOUNTER_CLASS = {"EMER": "emergency", "IMP": "inpatient", "ACUTE": "inpatient", "NONAC": "inpatient"}
 ENCOUNTER_STATUS = {
@@ -64,6 +80,34 @@ OBSERVATION_STATUS = {
     "corrected": "amended",
     "cancelled": "cancelled",
 }
+IMMUNIZATION_STATUS = frozenset({"completed", "not-done", "entered-in-error"})
+PROCEDURE_STATUS = frozenset(
+    {
+        "preparation",
+        "in-progress",
+        "not-done",
+        "on-hold",
+        "stopped",
+        "completed",
+        "entered-in-error",
+        "unknown",
+    }
+)
+REPORT_STATUS = frozenset(
+    {
+        "registered",
+        "partial",
+        "preliminary",
+        "final",
+        "amended",
+        "corrected",
+        "appended",
+        "cancelled",
+        "entered-in-error",
+        "unknown",
+    }
+)
+REPORT_CATEGORIES = frozenset({"LAB", "RAD", "PAT"})  # v2-0074 sections kept as they are; others: OTH
 MEDICATION_STATUS = {
     "active": "active",
     "completed": "completed",
@@ -196,7 +240,9 @@ def _quantity(value: float | int | str) -> str:
     return text or "0"
 
 
-def _observations(resource: dict[str, Any], encounter_key: str | None) -> list[ImportedObservation]:
+def _observations(
+    resource: dict[str, Any], encounter_key: str | None, source_key: str
+) -> list[ImportedObservation]:
     category = _status((resource.get("category") or [{}])[0], "other")
     if category not in ("vital-signs", "laboratory", "survey"):
         category = "other"
@@ -231,9 +277,102 @@ def _observations(resource: dict[str, Any], encounter_key: str | None) -> list[I
                 unit=unit,
                 effective_at=when,
                 encounter_key=encounter_key,
+                source_key=source_key,
             )
         )
     return out
+
+
+def _display(concept: dict[str, Any], coding: dict[str, Any]) -> str:
+    return str(coding.get("display") or concept.get("text") or coding["code"])[:300]
+
+
+def _immunization(r: dict[str, Any], encounter_key: str | None) -> ImportedImmunization | str:
+    """The immunization, or why it is skipped."""
+    coding = _coding(r.get("vaccineCode"), CVX)
+    if coding is None:
+        return "Immunization (no CVX code)"
+    when = _when(r.get("occurrenceDateTime") or r.get("recorded"), "Immunization.occurrence")
+    if when is None:
+        return "Immunization (no date)"
+    status = r.get("status", "")
+    return ImportedImmunization(
+        status=status if status in IMMUNIZATION_STATUS else "completed",
+        vaccine_code=coding["code"],
+        vaccine=_display(r["vaccineCode"], coding),
+        occurred_at=when,
+        encounter_key=encounter_key,
+    )
+
+
+def _reason(r: dict[str, Any]) -> str | None:
+    for concept in r.get("reasonCode") or []:
+        text = concept.get("text") or next((c.get("display") for c in concept.get("coding", [])), None)
+        if text:
+            return str(text)[:300]
+    for reference in r.get("reasonReference") or []:
+        if reference.get("display"):
+            return str(reference["display"])[:300]
+    return None
+
+
+def _procedure(r: dict[str, Any], encounter_key: str | None) -> ImportedProcedure | str:
+    coding = _coding(r.get("code"), SNOMED)
+    if coding is None:
+        return "Procedure (no SNOMED CT code)"
+    period = r.get("performedPeriod") or {}
+    start = _when(r.get("performedDateTime") or period.get("start"), "Procedure.performed")
+    if start is None:
+        return "Procedure (no performed time)"
+    status = r.get("status", "")
+    return ImportedProcedure(
+        status=status if status in PROCEDURE_STATUS else "unknown",
+        code=coding["code"],
+        display=_display(r["code"], coding),
+        performed_at=start,
+        performed_end=_when(period.get("end"), "Procedure.performedPeriod.end"),
+        reason=_reason(r),
+        encounter_key=encounter_key,
+    )
+
+
+def _report(
+    r: dict[str, Any], encounter_key: str | None, observation_keys: dict[str, str]
+) -> ImportedReport | str:
+    coding = _coding(r.get("code"), LOINC)
+    if coding is None:
+        return "DiagnosticReport (no LOINC code)"
+    period = r.get("effectivePeriod") or {}
+    when = _when(
+        r.get("effectiveDateTime") or period.get("start") or r.get("issued"), "DiagnosticReport.effective"
+    )
+    if when is None:
+        return "DiagnosticReport (no effective time)"
+    category = "OTH"
+    for concept in r.get("category") or []:
+        section = _coding(concept, V2_0074)
+        if section is not None and section["code"] in REPORT_CATEGORIES:
+            category = section["code"]
+            break
+    result_keys = []
+    for reference in r.get("result") or []:
+        key = observation_keys.get(_reference(reference) or "")
+        if key is None:
+            raise BundleError("DiagnosticReport: refers to a result that is not in the bundle")
+        result_keys.append(key)
+    status = r.get("status", "")
+    conclusion = r.get("conclusion")
+    return ImportedReport(
+        status=status if status in REPORT_STATUS else "unknown",
+        category=category,
+        code=coding["code"],
+        display=_display(r["code"], coding),
+        effective_at=when,
+        issued_at=_when(r.get("issued"), "DiagnosticReport.issued"),
+        conclusion=str(conclusion)[:2000] if conclusion else None,
+        result_keys=tuple(result_keys),
+        encounter_key=encounter_key,
+    )
 
 
 def parse_bundle(data: Any) -> tuple[ImportedPatient | None, Counter[str]]:
@@ -293,6 +432,12 @@ def parse_bundle(data: Any) -> tuple[ImportedPatient | None, Counter[str]]:
             )
         )
     record = ImportedPatient(patient=_patient(patients[0]["resource"]), encounters=encounters)
+    observation_keys = {
+        k: _key(entry)[0]
+        for entry in entries
+        if entry["resource"]["resourceType"] == "Observation"
+        for k in _key(entry)
+    }
     for entry in entries:
         r = entry["resource"]
         kind = r["resourceType"]
@@ -329,7 +474,7 @@ def parse_bundle(data: Any) -> tuple[ImportedPatient | None, Counter[str]]:
                 )
             )
         elif kind == "Observation":
-            mapped = _observations(r, encounter_key)
+            mapped = _observations(r, encounter_key, _key(entry)[0])
             if not mapped:
                 skipped["Observation (no LOINC value)"] += 1
             record.observations.extend(mapped)
@@ -348,6 +493,12 @@ def parse_bundle(data: Any) -> tuple[ImportedPatient | None, Counter[str]]:
                     encounter_key=encounter_key,
                 )
             )
+        elif kind == "Immunization":
+            _keep(_immunization(r, encounter_key), record.immunizations, skipped)
+        elif kind == "Procedure":
+            _keep(_procedure(r, encounter_key), record.procedures, skipped)
+        elif kind == "DiagnosticReport":
+            _keep(_report(r, encounter_key, observation_keys), record.reports, skipped)
         elif kind == "AllergyIntolerance":
             concept = r.get("code") or {}
             substance = concept.get("text") or next(
@@ -371,6 +522,14 @@ def parse_bundle(data: Any) -> tuple[ImportedPatient | None, Counter[str]]:
                 )
             )
     return record, skipped
+
+
+def _keep[T](item: T | str, into: list[T], skipped: Counter[str]) -> None:
+    """Append a mapped resource, or count why it was skipped."""
+    if isinstance(item, str):
+        skipped[item] += 1
+    else:
+        into.append(item)
 
 
 def _subject(resource: dict[str, Any], patient_keys: set[str]) -> None:

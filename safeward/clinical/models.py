@@ -381,6 +381,121 @@ class Observation(models.Model):
         return f"observation {self.pk}"
 
 
+class Immunization(models.Model):
+    """A vaccine given to the patient (CVX code), or recorded as not given."""
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        NOT_DONE = "not-done", "Not done"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="immunizations")
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
+    vaccine_code = EncryptedTextField(max_length=20)
+    vaccine = EncryptedTextField(max_length=300)
+    occurred_at = EncryptedDateTimeField()
+    sensitivity = _sensitivity()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    occurred_year = PlainYearField(of="occurred_at")  # the chart's newest first (ADR 0557)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "occurred_year"], name="clin_imm_patient_year")]
+
+    def __str__(self) -> str:
+        return f"immunization {self.pk}"
+
+
+class Procedure(models.Model):
+    """A procedure performed on the patient (SNOMED CT code)."""
+
+    class Status(models.TextChoices):
+        PREPARATION = "preparation", "Preparation"
+        IN_PROGRESS = "in-progress", "In progress"
+        NOT_DONE = "not-done", "Not done"
+        ON_HOLD = "on-hold", "On hold"
+        STOPPED = "stopped", "Stopped"
+        COMPLETED = "completed", "Completed"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+        UNKNOWN = "unknown", "Unknown"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="procedures")
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
+    code = EncryptedTextField(max_length=20)
+    display = EncryptedTextField(max_length=300)
+    performed_at = EncryptedDateTimeField()
+    performed_end = EncryptedDateTimeField(null=True)
+    reason = EncryptedTextField(max_length=300, null=True)
+    sensitivity = _sensitivity()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    performed_year = PlainYearField(of="performed_at")  # the chart's newest first (ADR 0557)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "performed_year"], name="clin_proc_patient_year")]
+
+    def __str__(self) -> str:
+        return f"procedure {self.pk}"
+
+
+class DiagnosticReport(models.Model):
+    """A report that groups results (a laboratory panel, an imaging study's
+    report): LOINC code, its observations, and the conclusion if any."""
+
+    class Status(models.TextChoices):
+        REGISTERED = "registered", "Registered"
+        PARTIAL = "partial", "Partial"
+        PRELIMINARY = "preliminary", "Preliminary"
+        FINAL = "final", "Final"
+        AMENDED = "amended", "Amended"
+        CORRECTED = "corrected", "Corrected"
+        APPENDED = "appended", "Appended"
+        CANCELLED = "cancelled", "Cancelled"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+        UNKNOWN = "unknown", "Unknown"
+
+    class Category(models.TextChoices):  # HL7 v2 table 0074, diagnostic service sections
+        LABORATORY = "LAB", "Laboratory"
+        RADIOLOGY = "RAD", "Radiology"
+        PATHOLOGY = "PAT", "Pathology"
+        OTHER = "OTH", "Other"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diagnostic_reports")
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.FINAL)
+    category = models.CharField(max_length=3, choices=Category.choices, default=Category.LABORATORY)
+    code = EncryptedTextField(max_length=20)
+    display = EncryptedTextField(max_length=300)
+    effective_at = EncryptedDateTimeField()
+    issued_at = EncryptedDateTimeField(null=True)
+    conclusion = EncryptedTextField(max_length=2000, null=True)
+    results = models.ManyToManyField(Observation, blank=True, related_name="+")
+    sensitivity = _sensitivity()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    effective_year = PlainYearField(of="effective_at")  # the chart's newest first (ADR 0557)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "effective_year"], name="clin_report_patient_year")]
+
+    def __str__(self) -> str:
+        return f"diagnostic report {self.pk}"
+
+
 class Document(models.Model):
     """An encrypted file under VAR_DIR/clinical/documents/<id>.swf
     (safeward.crypto.streams, associated data b"clinical.document|" + id)."""

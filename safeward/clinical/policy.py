@@ -56,6 +56,9 @@ class Section(StrEnum):
     RESULTS = "results"  # vitals and lab results
     DOCUMENTS = "documents"
     CARE_TEAM = "care_team"
+    IMMUNIZATIONS = "immunizations"  # vaccines given: CVX code, display, date
+    PROCEDURES = "procedures"  # procedures performed: SNOMED CT code, display, dates, reason
+    REPORTS = "reports"  # diagnostic reports: LOINC panel, its results, conclusion
 
 
 class Relationship(StrEnum):
@@ -78,6 +81,14 @@ class Action(StrEnum):
 
 
 READ_ACTIONS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT, Action.PRINT})
+# An accounting of disclosures is made at the patient's request (HIPAA
+# 164.528): with this purpose, whoever keeps the accounting may search for the
+# patient (demographics only, to tell patients apart) and nothing more. The
+# same holds for the privacy office's compliance reviews (break-glass and
+# unexplained-access queues name their patients).
+ACCOUNTING_PURPOSE = "PATRQT"
+COMPLIANCE_PURPOSE = "HCOMPL"
+PRIVACY_OFFICE_PURPOSES = frozenset({ACCOUNTING_PURPOSE, COMPLIANCE_PURPOSE})
 
 
 class WorkforceLevel(StrEnum):
@@ -109,6 +120,12 @@ SECTION_PERMISSIONS: dict[Section, frozenset[Perm]] = {
     Section.RESULTS: frozenset({Perm.CLINICAL_RESULT_READ}),
     Section.DOCUMENTS: frozenset({Perm.CLINICAL_CHART_READ}),
     Section.CARE_TEAM: frozenset({Perm.CLINICAL_CHART_READ}),
+    # Vaccines are medications: the pharmacist checks them with the medication list.
+    Section.IMMUNIZATIONS: frozenset({Perm.CLINICAL_CHART_READ, Perm.CLINICAL_MEDICATION_READ}),
+    # Procedure codes are billed, like diagnoses and encounters.
+    Section.PROCEDURES: frozenset({Perm.CLINICAL_CHART_READ, Perm.CLINICAL_CODING_READ}),
+    # A report is its results grouped: whoever reads results reads it, nobody else.
+    Section.REPORTS: frozenset({Perm.CLINICAL_RESULT_READ}),
 }
 
 # Which permissions allow a write of a section (any one of them).
@@ -130,6 +147,9 @@ WRITE_PERMISSIONS: dict[Section, frozenset[Perm]] = {
     Section.RESULTS: frozenset({Perm.CLINICAL_RESULT_WRITE, Perm.CLINICAL_CHART_WRITE}),
     Section.DOCUMENTS: frozenset({Perm.CLINICAL_CHART_WRITE}),
     Section.CARE_TEAM: frozenset({Perm.CLINICAL_CHART_WRITE}),
+    Section.IMMUNIZATIONS: frozenset({Perm.CLINICAL_CHART_WRITE}),
+    Section.PROCEDURES: frozenset({Perm.CLINICAL_CHART_WRITE}),
+    Section.REPORTS: frozenset({Perm.CLINICAL_RESULT_WRITE}),
 }
 
 # Writes that are administrative (registration, scheduling, admission): they
@@ -146,7 +166,9 @@ ADMINISTRATIVE_WRITES = frozenset(
 )
 # Results are written by the laboratory, which serves every ward: a service
 # role (one that does not treat) records them without a care relationship.
-SERVICE_WRITES = frozenset({Section.RESULTS})
+SERVICE_WRITES = frozenset({Section.RESULTS, Section.REPORTS})
+# What a payer restriction keeps from non-treating roles: the codes a claim carries.
+PAYER_CODED = frozenset({Section.PROBLEMS, Section.ENCOUNTERS, Section.PROCEDURES})
 
 
 @dataclass(frozen=True)
@@ -228,6 +250,22 @@ def _gate(subject: Subject, action: Action, context: AccessContext) -> Decision 
     return None
 
 
+def _accounting_search(subject: Subject, context: AccessContext) -> Decision:
+    """The privacy office finds the patient whose accounting it prepares, or
+    names the patients of its review queues: any patient (a confidential or
+    restricted one too: they are owed an accounting like anybody),
+    demographics only, never the chart."""
+    if subject.system:
+        return deny("system_actor_reads_nothing")
+    if subject.workforce in (WorkforceLevel.ENDED, WorkforceLevel.BLOCKED):
+        return deny(f"workforce_{subject.workforce.value}")
+    if not subject.has(Perm.AUDIT_DISCLOSURE_READ):
+        return deny("permission")
+    if not context.reachable:
+        return deny(f"zone_{context.reachable_reason}")
+    return Decision(Effect.PERMIT, "accounting_of_disclosures", frozenset({Section.DEMOGRAPHICS}))
+
+
 def _no_access(subject: Subject, reason: str) -> Decision:
     if subject.has(Perm.CLINICAL_BREAKGLASS_USE):
         return Decision(Effect.BREAK_GLASS, reason)
@@ -245,7 +283,7 @@ def _read(subject: Subject, resource: Resource, action: Action) -> Decision:
     if resource.confidential and not (direct or (not subject.treats and rels)):
         return _no_access(subject, "confidential_patient")
     if resource.payer_restricted and not subject.treats:
-        sections = sections - {Section.PROBLEMS, Section.ENCOUNTERS}
+        sections = sections - PAYER_CODED
     if action is Action.SEARCH:
         # A search result discloses demographics only; opening the record decides again.
         return Decision(Effect.PERMIT, "search", frozenset({Section.DEMOGRAPHICS}))
@@ -294,6 +332,8 @@ def decide(
     section: Section | None = None,
 ) -> Decision:
     """The one access decision. `section` names what a create/update writes."""
+    if action is Action.SEARCH and context.purpose in PRIVACY_OFFICE_PURPOSES:
+        return _accounting_search(subject, context)
     gate = _gate(subject, action, context)
     if gate is not None:
         return gate

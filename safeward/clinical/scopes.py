@@ -53,6 +53,9 @@ RESOURCE_SECTIONS: dict[str, frozenset[Section]] = {
     "MedicationRequest": frozenset({Section.MEDICATIONS}),
     "AllergyIntolerance": frozenset({Section.ALLERGIES}),
     "Appointment": frozenset({Section.APPOINTMENTS}),
+    "Immunization": frozenset({Section.IMMUNIZATIONS}),
+    "Procedure": frozenset({Section.PROCEDURES}),
+    "DiagnosticReport": frozenset({Section.REPORTS}),
 }
 RESOURCE_TYPES = tuple(RESOURCE_SECTIONS)
 CONTEXTS = ("patient", "user", "system")

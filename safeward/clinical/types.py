@@ -203,6 +203,44 @@ class ObservationView:
 
 
 @dataclass(frozen=True)
+class ImmunizationView:
+    id: str
+    status: str
+    vaccine_code: str  # CVX
+    vaccine: str
+    occurred_at: dt.datetime
+    sensitivity: str
+
+
+@dataclass(frozen=True)
+class ProcedureView:
+    id: str
+    status: str
+    code: str  # SNOMED CT
+    display: str
+    performed_at: dt.datetime
+    performed_end: dt.datetime | None
+    reason: str | None
+    sensitivity: str
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """A diagnostic report; `result_ids` are its observations (ObservationView ids)."""
+
+    id: str
+    status: str
+    category: str
+    code: str  # LOINC
+    display: str
+    effective_at: dt.datetime
+    issued_at: dt.datetime | None
+    conclusion: str | None
+    result_ids: tuple[str, ...]
+    sensitivity: str
+
+
+@dataclass(frozen=True)
 class AppointmentView:
     id: str
     patient_id: str
@@ -262,6 +300,9 @@ class Chart:
     appointments: list[AppointmentView] | None = None
     documents: list[DocumentView] | None = None
     care_team: list[CareTeamView] | None = None
+    immunizations: list[ImmunizationView] | None = None
+    procedures: list[ProcedureView] | None = None
+    reports: list[ReportView] | None = None
     withheld_sensitive: int = 0  # items not shown: sensitive, and no direct care relationship
 
     def has(self, section: Section) -> bool:
@@ -343,6 +384,46 @@ class ImportedObservation:
     effective_at: dt.datetime
     encounter_key: str | None
     sensitivity: str = ""
+    source_key: str | None = None  # the bundle key of its Observation resource (reports refer to it)
+
+
+@dataclass(frozen=True)
+class ImportedImmunization:
+    status: str
+    vaccine_code: str
+    vaccine: str
+    occurred_at: dt.datetime
+    encounter_key: str | None
+    sensitivity: str = ""
+
+
+@dataclass(frozen=True)
+class ImportedProcedure:
+    status: str
+    code: str
+    display: str
+    performed_at: dt.datetime
+    performed_end: dt.datetime | None
+    reason: str | None
+    encounter_key: str | None
+    sensitivity: str = ""
+
+
+@dataclass(frozen=True)
+class ImportedReport:
+    """`result_keys`: the bundle keys of its Observation resources (each may
+    have become several observations, one per component)."""
+
+    status: str
+    category: str
+    code: str
+    display: str
+    effective_at: dt.datetime
+    issued_at: dt.datetime | None
+    conclusion: str | None
+    result_keys: tuple[str, ...]
+    encounter_key: str | None
+    sensitivity: str = ""
 
 
 @dataclass(frozen=True)
@@ -371,6 +452,9 @@ class ImportedPatient:
     observations: list[ImportedObservation] = field(default_factory=list)
     medications: list[ImportedMedication] = field(default_factory=list)
     allergies: list[ImportedAllergy] = field(default_factory=list)
+    immunizations: list[ImportedImmunization] = field(default_factory=list)
+    procedures: list[ImportedProcedure] = field(default_factory=list)
+    reports: list[ImportedReport] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ urlpatterns = [
     path("clinical/break-glass/<uuid:grant_id>/end/", views.break_glass_end, name="break_glass_end"),
     path("clinical/break-glass/review/", views.review_queue, name="review_queue"),
     path("clinical/break-glass/review/<uuid:grant_id>/", views.review_decide, name="review_decide"),
+    path("clinical/disclosures/find/", views.disclosure_lookup, name="disclosure_lookup"),
     path("clinical/schedule/", views.schedule, name="schedule"),
     path("clinical/schedule/book/", views.book, name="book"),
     path(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -24,6 +25,7 @@ from safeward.clinical.forms import (
     AllergyForm,
     BookForm,
     BreakGlassForm,
+    DisclosureLookupForm,
     DocumentForm,
     EncounterForm,
     MedicationForm,
@@ -39,6 +41,7 @@ from safeward.clinical.forms import (
     VitalsForm,
 )
 from safeward.clinical.policy import Section
+from safeward.clinical.review_names import queue_patient_names
 from safeward.clinical.trends import lab_results, trends
 from safeward.clinical.types import (
     Conflict,
@@ -54,6 +57,7 @@ from safeward.identity.permissions import Perm
 from safeward.identity.selectors import user_department_id
 
 ACTIVE_ENCOUNTER_STATUSES = ("arrived", "in_progress")
+MAX_LOOKUP_MATCHES = 20  # an accounting lookup that matches more is to be narrowed
 
 
 def _actor(request: HttpRequest) -> User:
@@ -143,6 +147,43 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@requires(Perm.AUDIT_DISCLOSURE_READ)
+def disclosure_lookup(request: HttpRequest) -> HttpResponse:
+    """The patient whose accounting of disclosures is asked for, by MRN or by
+    name and date of birth: the gateway's patient search with the accounting
+    purpose (demographics only, audited, ADR 0581), criteria in the POST body
+    (ADR 0540). One match opens the accounting (its URL carries the opaque
+    patient id, as the id form does); several are listed to choose from."""
+    form = DisclosureLookupForm(request.POST if request.method == "POST" else None)
+    results = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            found = gateway.patient_search(
+                actor=_actor(request),
+                session=SessionContext.from_request(request),
+                purpose=PurposeOfUse.PATIENT_REQUEST,
+                mrn=d["mrn"] or None,
+                name=d["name"] or None,
+                birth_date=d["birth_date"],
+                page_size=MAX_LOOKUP_MATCHES,
+            )
+        except InvalidInput as error:
+            _form_errors(form, error)
+            status = 400
+        except Forbidden:
+            return _page(request, "clinical/unreachable.html", {}, status=403)
+        else:
+            results = found.results
+            if len(results) == 1 and not found.has_next:
+                return redirect(f"{reverse('audit:disclosures')}?{urlencode({'patient': results[0].id})}")
+    elif request.method == "POST":
+        status = 400
+    return _page(request, "clinical/disclosure_lookup.html", {"form": form, "results": results}, status)
+
+
+@require_http_methods(["GET", "POST"])
 @requires(Perm.CLINICAL_PATIENT_REGISTER)
 def register(request: HttpRequest) -> HttpResponse:
     form = RegistrationForm(request.POST or None)
@@ -178,8 +219,16 @@ def _chart_context(chart: Any) -> dict[str, Any]:
         "trends": trends(chart.results or []),
         "lab_results": lab_results(chart.results or []),
         "active_encounters": [e for e in (chart.encounters or []) if e.status in ACTIVE_ENCOUNTER_STATUSES],
+        "reports": _reports_with_results(chart),
         "S": {s.name: s for s in Section},
     }
+
+
+def _reports_with_results(chart: Any) -> list[tuple[Any, list[Any]]]:
+    """Each report with those of its results the chart shows (the results
+    section's newest 500, as far as the reader may see results)."""
+    shown = {r.id: r for r in chart.results or []}
+    return [(report, [shown[i] for i in report.result_ids if i in shown]) for report in chart.reports or []]
 
 
 def _encounter_form(data: Any = None) -> EncounterForm:
@@ -407,7 +456,7 @@ def break_glass_end(request: HttpRequest, grant_id: uuid.UUID) -> HttpResponse:
 
 
 @require_GET
-@requires(Perm.CLINICAL_BREAKGLASS_REVIEW)
+@requires(Perm.AUDIT_REVIEW_READ)
 def review_queue(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "pending")
     if status not in ("pending", "justified", "unjustified"):
@@ -416,8 +465,15 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         actor=_actor(request), session=SessionContext.from_request(request), status=status
     )
     labels = dict(REASON_KINDS)
-    rows = [(grant, labels.get(grant.reason_kind, grant.reason_kind)) for grant in grants]
-    return _page(request, "clinical/review_queue.html", {"rows": rows, "status": status})
+    names = queue_patient_names(request, [grant.patient_id for grant in grants])
+    rows = [
+        (grant, labels.get(grant.reason_kind, grant.reason_kind), names.get(grant.patient_id, ""))
+        for grant in grants
+    ]
+    can_decide = _actor(request).has_perm(Perm.CLINICAL_BREAKGLASS_REVIEW)
+    return _page(
+        request, "clinical/review_queue.html", {"rows": rows, "status": status, "can_decide": can_decide}
+    )
 
 
 @require_POST

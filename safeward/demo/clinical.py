@@ -22,9 +22,12 @@ from safeward.clinical.types import (
     ImportedAllergy,
     ImportedCondition,
     ImportedEncounter,
+    ImportedImmunization,
     ImportedMedication,
     ImportedObservation,
     ImportedPatient,
+    ImportedProcedure,
+    ImportedReport,
     InvalidInput,
     PatientInput,
     SessionContext,
@@ -73,6 +76,27 @@ MEASUREMENTS = [
     ("2339-0", "Glucose [Mass/volume] in Blood", "mg/dL", 70, 220, "laboratory"),
     ("2160-0", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", 0.6, 2.4, "laboratory"),
     ("718-7", "Hemoglobin [Mass/volume] in Blood", "g/dL", 9.5, 16.5, "laboratory"),
+]
+# (CVX, vaccine): a yearly influenza vaccine, and some of these once.
+INFLUENZA = ("140", "Influenza, seasonal, injectable, preservative free")
+VACCINES = [
+    ("113", "Td (adult) preservative free"),
+    ("133", "Pneumococcal conjugate PCV 13"),
+    ("121", "Zoster vaccine, live"),
+    ("208", "SARS-COV-2 (COVID-19) vaccine, mRNA, spike protein, LNP, preservative free, 30 mcg/0.3mL dose"),
+]
+# (SNOMED CT, display, reason, sensitivity)
+PROCEDURES = [
+    ("73761001", "Colonoscopy", "Screening for malignant neoplasm of colon", ""),
+    ("80146002", "Appendectomy", "Acute appendicitis", ""),
+    ("76164006", "Biopsy of colon", "Polyp of colon", ""),
+    ("430193006", "Medication reconciliation", None, ""),
+    ("171207006", "Depression screening", None, "mental_health"),
+]
+# (LOINC, report, the MEASUREMENTS codes it groups)
+REPORTS = [
+    ("51990-0", "Basic metabolic panel - Blood", ("2339-0", "2160-0")),
+    ("58410-2", "Complete blood count (hemogram) panel - Blood by Automated count", ("718-7",)),
 ]
 VIP, EMPLOYEE, CONFIDENTIAL = 1, 2, 3
 CANARY = 4  # DEMO-00004: confidential, no care relationship, ever; any access is suspicious
@@ -126,6 +150,7 @@ def _record(number: int, fake: Any, rng: random.Random, now: dt.datetime) -> Imp
                     unit=unit,
                     effective_at=encounter.started_at + dt.timedelta(minutes=30),
                     encounter_key=encounter.key,
+                    source_key=f"{encounter.key}/{code}",
                 )
             )
     medications = [
@@ -178,7 +203,59 @@ def _record(number: int, fake: Any, rng: random.Random, now: dt.datetime) -> Imp
         observations=observations,
         medications=medications,
         allergies=allergies,
+        **_history(number, encounters, now),
     )
+
+
+def _history(number: int, encounters: list[ImportedEncounter], now: dt.datetime) -> dict[str, Any]:
+    """Immunizations, procedures and the reports of each encounter's labs
+    (issue 12). Their own generator per patient, so the rest of the demo
+    data stays what it was."""
+    rng = random.Random(SEED * 100_000 + number)  # noqa: S311 - synthetic demo data, not a secret
+    immunizations = [
+        ImportedImmunization(
+            status="completed",
+            vaccine_code=code,
+            vaccine=vaccine,
+            occurred_at=now - dt.timedelta(days=365 * years + rng.randint(20, 120)),
+            encounter_key=None,
+        )
+        for years, (code, vaccine) in [
+            *((year, INFLUENZA) for year in range(rng.randint(1, 3))),
+            *((rng.randint(1, 8), other) for other in rng.sample(VACCINES, rng.randint(0, 2))),
+        ]
+    ]
+    procedures = []
+    for code, display, reason, sensitivity in rng.sample(PROCEDURES, rng.choice([0, 1, 1, 2])):
+        encounter = rng.choice(encounters)
+        procedures.append(
+            ImportedProcedure(
+                status="completed",
+                code=code,
+                display=display,
+                performed_at=encounter.started_at + dt.timedelta(hours=1),
+                performed_end=encounter.started_at + dt.timedelta(hours=2),
+                reason=reason,
+                encounter_key=encounter.key,
+                sensitivity=sensitivity,
+            )
+        )
+    reports = [
+        ImportedReport(
+            status="final",
+            category="LAB",
+            code=code,
+            display=display,
+            effective_at=encounter.started_at + dt.timedelta(minutes=30),
+            issued_at=encounter.started_at + dt.timedelta(hours=3),
+            conclusion=None,
+            result_keys=tuple(f"{encounter.key}/{result}" for result in results),
+            encounter_key=encounter.key,
+        )
+        for encounter in encounters
+        for code, display, results in REPORTS
+    ]
+    return {"immunizations": immunizations, "procedures": procedures, "reports": reports}
 
 
 def demo_patient_count() -> int:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from safeward.audit.selectors import audit_events_by_ids, event_rows, user_display_names
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
+from safeward.clinical.review_names import queue_patient_names
 from safeward.clinical.types import SessionContext
 from safeward.detection import containment, queue, scope, triage
 from safeward.detection import services as core
@@ -61,7 +62,7 @@ def alert_or_404(alert_id: int) -> Alert:
 
 
 @require_GET
-@requires(Perm.DETECTION_ALERT_TRIAGE)
+@requires(Perm.DETECTION_ALERT_READ)
 def alert_queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET if request.GET else {"status": "open", "sort": "severity"})
     context: dict[str, Any] = {"form": form, "counts": queue.open_alert_counts()}
@@ -138,6 +139,8 @@ def _detail(
         "subject": containment.subject_state(alert=alert),
         "candidates": triage.triage_candidates(),
         "can_contain": actor.has_perm(Perm.DETECTION_ALERT_CONTAIN),
+        "can_triage": actor.has_perm(Perm.DETECTION_ALERT_TRIAGE),
+        "can_see_patients": actor.has_perm(Perm.DETECTION_ALERT_TRIAGE),
         "action_panels": alert_panels(actor=actor, alert=alert, slot="actions"),
         "footer_panels": alert_panels(actor=actor, alert=alert, slot="footer"),
         "can_view_users": actor.has_perm(Perm.IDENTITY_USER_VIEW),
@@ -151,7 +154,7 @@ def _detail(
 
 
 @require_GET
-@requires(Perm.DETECTION_ALERT_TRIAGE)
+@requires(Perm.DETECTION_ALERT_READ)
 def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = alert_or_404(alert_id)
     with transaction.atomic():
@@ -288,7 +291,7 @@ def alert_contain(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 
 @require_GET
-@requires(Perm.DETECTION_ACCESS_REVIEW)
+@requires(Perm.AUDIT_REVIEW_READ)
 def review_queue(request: HttpRequest) -> HttpResponse:
     form = ReviewFilterForm(request.GET if request.GET else {"status": "open"})
     if not form.is_valid():
@@ -301,6 +304,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         size=PAGE_SIZE,
     )
     names = user_display_names(user_ids=[review.reviewed_by_id for review in reviews])
+    patients = queue_patient_names(request, [review.patient_id for review in reviews])
     next_query = request.GET.copy()
     if following is not None:
         next_query["after"] = following.token()
@@ -310,10 +314,14 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "status": status,
-            "rows": [(review, names.get(review.reviewed_by_id or 0, "")) for review in reviews],
+            "rows": [
+                (review, names.get(review.reviewed_by_id or 0, ""), patients.get(review.patient_id, ""))
+                for review in reviews
+            ],
             "decision_form": ReviewDecisionForm(),
             "next_query": next_query.urlencode() if following is not None else "",
             "me": _actor(request).pk,
+            "can_decide": _actor(request).has_perm(Perm.DETECTION_ACCESS_REVIEW),
         },
     )
 

@@ -14,17 +14,22 @@ from safeward.clinical.types import (
     AllergyView,
     ConditionView,
     EncounterView,
+    ImmunizationView,
     InvalidInput,
     MedicationView,
     ObservationView,
     PatientInput,
     PatientView,
+    ProcedureView,
+    ReportView,
 )
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+CVX = "http://hl7.org/fhir/sid/cvx"
+V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
 MRN_SYSTEM = "urn:safeward:mrn"
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -269,6 +274,69 @@ def allergy_resource(view: AllergyView, patient_id: str) -> dict[str, Any]:
         data["criticality"] = "unable-to-assess"
     if view.reaction:
         data["reaction"] = [{"manifestation": [{"text": view.reaction}]}]
+    return validated(data)
+
+
+def immunization_resource(view: ImmunizationView, patient_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "resourceType": "Immunization",
+        "id": view.id,
+        "status": view.status,
+        "vaccineCode": {
+            "coding": [{"system": CVX, "code": view.vaccine_code, "display": view.vaccine or None}],
+            "text": view.vaccine or None,
+        },
+        "patient": _subject(patient_id),
+        "occurrenceDateTime": _instant(view.occurred_at),
+    }
+    if meta := _meta_security(view.sensitivity):
+        data["meta"] = meta
+    return validated(data)
+
+
+def procedure_resource(view: ProcedureView, patient_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "resourceType": "Procedure",
+        "id": view.id,
+        "status": view.status,
+        "code": {
+            "coding": [{"system": SNOMED, "code": view.code, "display": view.display or None}],
+            "text": view.display or None,
+        },
+        "subject": _subject(patient_id),
+    }
+    if view.performed_end is not None:
+        data["performedPeriod"] = {"start": _instant(view.performed_at), "end": _instant(view.performed_end)}
+    else:
+        data["performedDateTime"] = _instant(view.performed_at)
+    if view.reason:
+        data["reasonCode"] = [{"text": view.reason}]
+    if meta := _meta_security(view.sensitivity):
+        data["meta"] = meta
+    return validated(data)
+
+
+def report_resource(view: ReportView, patient_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "resourceType": "DiagnosticReport",
+        "id": view.id,
+        "status": view.status,
+        "category": [{"coding": [{"system": V2_0074, "code": view.category}]}],
+        "code": {
+            "coding": [{"system": LOINC, "code": view.code, "display": view.display or None}],
+            "text": view.display or None,
+        },
+        "subject": _subject(patient_id),
+        "effectiveDateTime": _instant(view.effective_at),
+    }
+    if view.issued_at is not None:
+        data["issued"] = _instant(view.issued_at)
+    if view.result_ids:
+        data["result"] = [{"reference": f"Observation/{rid}"} for rid in view.result_ids]
+    if view.conclusion:
+        data["conclusion"] = view.conclusion
+    if meta := _meta_security(view.sensitivity):
+        data["meta"] = meta
     return validated(data)
 
 

@@ -1,6 +1,7 @@
 """HL7 FHIR R4 at /fhir/: CapabilityStatement, SMART configuration, read and
-search of Patient, Encounter, Condition, Observation, MedicationRequest and
-AllergyIntolerance, and Patient create. Every access goes through the
+search of Patient, Encounter, Condition, Observation, MedicationRequest,
+AllergyIntolerance, Immunization, Procedure and DiagnosticReport, and
+Patient create. Every access goes through the
 clinical gateway (policy, mask, audit); every resource returned is validated
 with `fhir.resources.R4B`; every error is an OperationOutcome.
 
@@ -172,6 +173,15 @@ SEARCH_PARAMS: dict[str, list[tuple[str, str]]] = {
         ("authoredon", "date"),
     ],
     "AllergyIntolerance": [("_id", "token"), ("patient", "reference"), ("date", "date")],
+    "Immunization": [("_id", "token"), ("patient", "reference"), ("vaccine-code", "token"), ("date", "date")],
+    "Procedure": [("_id", "token"), ("patient", "reference"), ("code", "token"), ("date", "date")],
+    "DiagnosticReport": [
+        ("_id", "token"),
+        ("patient", "reference"),
+        ("code", "token"),
+        ("category", "token"),
+        ("date", "date"),
+    ],
 }
 
 
@@ -443,8 +453,18 @@ CHART_TYPES: dict[str, tuple[tuple[str, ...], Callable[[Any, str], dict[str, Any
     "Observation": (("results", "orders"), resources.observation_resource, {"date": "effective_at"}),
     "MedicationRequest": (("medications",), resources.medication_resource, {"authoredon": "authored_at"}),
     "AllergyIntolerance": (("allergies",), resources.allergy_resource, {"date": "recorded_at"}),
+    "Immunization": (("immunizations",), resources.immunization_resource, {"date": "occurred_at"}),
+    "Procedure": (("procedures",), resources.procedure_resource, {"date": "performed_at"}),
+    "DiagnosticReport": (("reports",), resources.report_resource, {"date": "effective_at"}),
 }
-CODE_SYSTEMS = {"Condition": None, "Observation": resources.LOINC, "MedicationRequest": resources.RXNORM}
+# Per resource type: the token search parameter naming its code, the code system and the view's attribute.
+CODE_SEARCH: dict[str, tuple[str, str, str]] = {
+    "Observation": ("code", resources.LOINC, "code"),
+    "MedicationRequest": ("code", resources.RXNORM, "rxnorm"),
+    "Immunization": ("vaccine-code", resources.CVX, "vaccine_code"),
+    "Procedure": ("code", resources.SNOMED, "code"),
+    "DiagnosticReport": ("code", resources.LOINC, "code"),
+}
 COMMON = {"_count", "_format"}
 
 
@@ -452,9 +472,19 @@ def _code_matches(resource_type: str, item: Any, system: str | None, code: str) 
     if resource_type == "Condition":
         item_system = resources.CONDITION_SYSTEMS.get(item.code_system)
         return item.code == code and (system is None or system == item_system)
-    if resource_type == "MedicationRequest":
-        return item.rxnorm == code and (system is None or system == resources.RXNORM)
-    return bool(item.code == code and (system is None or system == resources.LOINC))
+    _, item_system, attribute = CODE_SEARCH[resource_type]
+    return bool(getattr(item, attribute) == code and (system is None or system == item_system))
+
+
+def _code_param(resource_type: str, params: dict[str, str]) -> str | None:
+    """The value of this type's code parameter; a code or category parameter
+    this type does not have is refused (400), not ignored."""
+    tokens = {name for name, kind in SEARCH_PARAMS[resource_type] if kind == "token"}
+    for name in ("code", "vaccine-code", "category"):
+        if name in params and name not in tokens:
+            raise InvalidInput({name: "Not a search parameter of this resource type."})
+    own = next((name for name in ("code", "vaccine-code") if name in tokens), None)
+    return params.get(own) if own else None
 
 
 def _check_params(request: Request, resource_type: str, params: dict[str, str]) -> None:
@@ -604,11 +634,14 @@ class SearchView(FhirView):
                 items = [i for a in attributes for i in (getattr(chart, a) or [])]
             else:
                 raise InvalidInput({"patient": "Search by patient (patient=Patient/<id>) or by _id."})
-        if code := params.get("code"):
-            if resource_type not in CODE_SYSTEMS:
-                raise InvalidInput({"code": "Not a search parameter of this resource type."})
+        if code := _code_param(resource_type, params):
             system, value = _token(code)
             items = [i for i in items if _code_matches(resource_type, i, system, value)]
+        if category := params.get("category"):
+            system, value = _token(category)
+            if system not in (None, resources.V2_0074):
+                items = []
+            items = [i for i in items if i.category == value]
         for name, attribute in dates.items():
             if name in params:
                 criterion = _date_range(params[name])

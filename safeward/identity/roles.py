@@ -157,7 +157,9 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.AUDIT_REPORT_EXPORT,
                 Perm.DETECTION_ALERT_TRIAGE,
                 Perm.DETECTION_ALERT_CONTAIN,
+                Perm.DETECTION_ALERT_READ,
                 Perm.INCIDENT_RECORD_MANAGE,
+                Perm.INCIDENT_RECORD_READ,
                 Perm.CRYPTO_KEY_READ,
                 Perm.CRYPTO_KEY_MANAGE,
                 Perm.SECURITY_CONFIG_MANAGE,
@@ -179,8 +181,11 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.AUDIT_DISCLOSURE_READ,
                 Perm.CLINICAL_BREAKGLASS_REVIEW,
                 Perm.DETECTION_ALERT_TRIAGE,
+                Perm.DETECTION_ALERT_READ,
                 Perm.DETECTION_ACCESS_REVIEW,
+                Perm.AUDIT_REVIEW_READ,
                 Perm.INCIDENT_RECORD_MANAGE,
+                Perm.INCIDENT_RECORD_READ,
             }
         ),
         privileged=True,
@@ -190,7 +195,17 @@ CATALOG: tuple[RoleSpec, ...] = (
         "Auditor",
         "Reads the audit trail and the compliance evidence; changes nothing.",
         frozenset(
-            {Perm.IDENTITY_USER_VIEW, Perm.AUDIT_EVENT_READ, Perm.AUDIT_REPORT_EXPORT, Perm.CRYPTO_KEY_READ}
+            {
+                Perm.IDENTITY_USER_VIEW,
+                Perm.AUDIT_EVENT_READ,
+                Perm.AUDIT_REPORT_EXPORT,
+                Perm.CRYPTO_KEY_READ,
+                # Read-only: alerts, incidents and the review history, never
+                # triage, containment, incident changes or review decisions.
+                Perm.DETECTION_ALERT_READ,
+                Perm.INCIDENT_RECORD_READ,
+                Perm.AUDIT_REVIEW_READ,
+            }
         ),
         privileged=True,
     ),

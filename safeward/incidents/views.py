@@ -34,7 +34,7 @@ def _actor(request: HttpRequest) -> User:
 
 
 @require_GET
-@requires(Perm.INCIDENT_RECORD_MANAGE)
+@requires(Perm.INCIDENT_RECORD_READ)
 def incident_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status and status not in Incident.Status.values:
@@ -74,6 +74,7 @@ def _incident_page(
             "alerts": alerts,
             "patient_total": scope.scope_patient_count(alert_ids=[int(alert.pk) for alert in alerts]),
             "status_form": IncidentStatusForm(initial={"status": _NEXT_STATUS[incident.status]}),
+            "can_manage": _actor(request).has_perm(Perm.INCIDENT_RECORD_MANAGE),
             "error": error,
         },
         status=status,
@@ -81,7 +82,7 @@ def _incident_page(
 
 
 @require_GET
-@requires(Perm.INCIDENT_RECORD_MANAGE)
+@requires(Perm.INCIDENT_RECORD_READ)
 def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
     incident = selectors.incident_get(incident_id=incident_id)
     if incident is None:

@@ -361,3 +361,69 @@ def test_a_new_view_refuses_every_token_until_it_declares_its_scopes(client):
         assert client.get("/api/v1/me/", **bearer(raw)).status_code == 403
     finally:
         MeView.token_scopes = declared
+
+
+# --- the chart item types of issue 12 x scopes ------------------------------------------------
+# The same user and patients; the token kinds add narrow scopes: one type for
+# the launch patient, and read-without-search on another type.
+ITEM_KINDS = (
+    "browser",
+    "openid",
+    "user_rs",
+    "patient_own",
+    "patient_other",
+    "immunization_patient",
+    "procedure_user_read",
+    "system_rs",
+)
+ITEM_SCOPES = {
+    **SCOPES,
+    "immunization_patient": "launch/patient patient/Immunization.rs",
+    "procedure_user_read": "user/Procedure.r",
+}
+H = "hit"
+# (resource type, interaction) -> outcome per ITEM_KINDS
+ITEM_RULES: dict[tuple[str, str], tuple[Any, ...]] = {
+    ("Immunization", "search"): (H, F, H, H, N, H, F, H),
+    ("Immunization", "read"): (B, F, B, B, N, B, F, B),
+    ("Procedure", "search"): (H, F, H, H, N, F, F, H),
+    ("Procedure", "read"): (B, F, B, B, N, F, B, B),
+    ("DiagnosticReport", "search"): (H, F, H, H, N, F, F, H),
+    ("DiagnosticReport", "read"): (B, F, B, B, N, F, F, B),
+}
+ITEM_ATTRIBUTES = {"Immunization": "immunizations", "Procedure": "procedures", "DiagnosticReport": "reports"}
+
+
+def test_chart_item_types_by_scope(client):
+    from tests.clinical.chart_items import patient_with_items
+
+    user = UserFactory(roles=["physician"], totp_secret=True)
+    mine = patient_with_items(1, family="Quist", mrn="ITEMS-A")
+    other = patient_with_items(1, family="Quist", mrn="ITEMS-B")
+    relate(user, mine, "care_team")
+    relate(user, other, "care_team")
+    charts = {
+        pid: gateway.chart_read(actor=user, session=WARD, purpose=PurposeOfUse.TREATMENT, patient_id=pid)
+        for pid in (mine, other)
+    }
+    sign_in(client, user)
+    mismatches = []
+    for kind, column in zip(ITEM_KINDS, zip(*ITEM_RULES.values(), strict=True), strict=True):
+        target = other if kind == "patient_other" else mine
+        if kind == "browser":
+            requester, headers = client, {}
+        else:
+            raw = token(user, ITEM_SCOPES[kind], patient_id=mine if "patient" in kind else None)
+            requester, headers = Client(), bearer(raw)
+        for (resource_type, interaction), want in zip(ITEM_RULES, column, strict=True):
+            item = getattr(charts[target], ITEM_ATTRIBUTES[resource_type])[0].id
+            if interaction == "read":
+                got: Any = requester.get(f"/fhir/{resource_type}/{item}", **headers).status_code
+            else:
+                response = requester.get(
+                    f"/fhir/{resource_type}", {"patient": f"Patient/{target}"}, **headers
+                )
+                got = found(response, _bundle_ids, item)
+            if got != want:
+                mismatches.append(f"{resource_type} {interaction} as {kind}: got {got}, expected {want}")
+    assert not mismatches, "\n".join(mismatches)

@@ -156,6 +156,16 @@ CONTRACT: dict[str, Contract] = {
         lambda w: gateway.patient_search(actor=w.stranger, session=WARD, purpose=OPS, name="Quis"),
         "search",
     ),
+    "patient_labels": Contract(
+        lambda w: gateway.patient_labels(
+            actor=w.privacy, session=WARD, purpose=PurposeOfUse.AUDIT, patient_ids=[w.patient]
+        ),
+        (("search", "Patient"),),
+        lambda w: gateway.patient_labels(
+            actor=w.stranger, session=WARD, purpose=PurposeOfUse.AUDIT, patient_ids=[w.patient]
+        ),
+        "search",
+    ),
     "patient_read": Contract(
         lambda w: gateway.patient_read(actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.patient),
         (("read", "Patient"),),

@@ -287,13 +287,17 @@ RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
         lambda c: c.client.post(f"/clinical/break-glass/{RANDOM_ID}/end/"),
         _needs(Perm.CLINICAL_BREAKGLASS_USE, lambda c: 404),
     ),
-    "review_queue": (
+    "review_queue": (  # the review history: the privacy officer, and the auditor read-only
         lambda c: c.client.get("/clinical/break-glass/review/"),
-        _needs(Perm.CLINICAL_BREAKGLASS_REVIEW, lambda c: 200),
+        _needs(Perm.AUDIT_REVIEW_READ, lambda c: 200),
     ),
     "review_decide": (
         lambda c: c.client.post(f"/clinical/break-glass/review/{RANDOM_ID}/", {"decision": "justified"}),
         _needs(Perm.CLINICAL_BREAKGLASS_REVIEW, lambda c: 404),
+    ),
+    "disclosure_lookup": (
+        lambda c: c.client.post("/clinical/disclosures/find/", {"mrn": "MATRIX-NOBODY"}),
+        _needs(Perm.AUDIT_DISCLOSURE_READ, lambda c: 200),
     ),
     "schedule": (
         lambda c: c.client.get("/clinical/schedule/"),

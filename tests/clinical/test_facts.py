@@ -24,6 +24,7 @@ from safeward.clinical.models import (
 )
 from safeward.clinical.policy import Relationship
 from safeward.identity.models import Department, StaffProfile
+from tests.clinical.chart_items import patient_with_items
 from tests.clinical.conftest import IMPORTER, WARD, new_patient, relate
 from tests.conftest import sign_in
 from tests.one_door import clinical_test_data
@@ -215,10 +216,11 @@ def test_an_ended_restriction_and_the_payer_restriction(make_user):
 
 # --- the chart endpoint's query count -------------------------------------------------------------
 # Session, user, user session, workforce state, roles, patient, facts, the
-# nine chart sections and the audit insert: 17, plus the savepoint pair of
-# the chart's transaction inside the test's. Fixed: it must not grow with
-# the rows on the chart (one more query per row or per author fails).
-CHART_QUERY_BOUND = 19
+# nine chart sections, immunizations, procedures, reports and their result
+# links, and the audit insert: 21, plus the savepoint pair of the chart's
+# transaction inside the test's. Fixed: it must not grow with the rows on
+# the chart (one more query per row or per author fails).
+CHART_QUERY_BOUND = 23
 
 
 def _fill_chart(patient: str, authors: list, rows: int) -> None:
@@ -245,7 +247,7 @@ def test_the_chart_query_count_does_not_grow_with_the_chart(
 ):
     authors = [make_user("physician") for _ in range(3)]
     doctor = authors[0]
-    patient = new_patient()
+    patient = patient_with_items(rows)
     for author in authors:
         relate(author, patient, "care_team")
     relate(doctor, patient, "attending")
@@ -256,6 +258,8 @@ def test_the_chart_query_count_does_not_grow_with_the_chart(
     with django_assert_max_num_queries(CHART_QUERY_BOUND):
         body = client.get(f"/api/v1/clinical/patients/{patient}/chart/").json()
     assert len(body["notes"]) == rows
+    assert len(body["immunizations"]) == len(body["procedures"]) == len(body["reports"]) == rows
+    assert all(len(report["result_ids"]) == 2 for report in body["reports"])
     assert len(body["care_team"]) == 3
     assert {n["author"] for n in body["notes"]} <= {a.get_full_name() for a in authors}
     assert AuditEvent.objects.filter(resource_type="Chart").count() == before + 1

@@ -117,6 +117,13 @@ def test_mask_table_matches_policy():
         assert sections == expected, role
 
 
+def test_section_permission_table_matches_policy():
+    rows = {r[0]: r[1] for r in _table("section-permissions")}
+    assert set(rows) == {s.value for s in Section}, "every section has a row"
+    for section, perms in policy.SECTION_PERMISSIONS.items():
+        assert rows[section.value] == ", ".join(sorted(p.value for p in perms)), section
+
+
 READ_ROWS = [
     (r[0], r[1], rel, value) for r in _table("read") for rel, value in zip(RELATIONSHIPS, r[2:], strict=True)
 ]
@@ -193,6 +200,26 @@ def test_break_glass_grant_permits_everything_of_the_role_with_sensitive():
     assert decision.emergency
     assert decision.include_sensitive
     assert decision.sections == policy.role_sections(subject("physician"))
+
+
+@pytest.mark.parametrize("purpose", sorted(policy.PRIVACY_OFFICE_PURPOSES))
+@pytest.mark.parametrize("role", list(ROLES))
+def test_the_accounting_search_is_the_privacy_office_s_and_demographics_only(role, purpose):
+    patient = Resource(patient_id="p", confidential=True, excluded_by_patient=True)
+    accounting = AccessContext(purpose=purpose)
+    decision = policy.decide(subject(role), patient, Action.SEARCH, accounting)
+    if role == "privacy_officer":
+        assert decision.permitted
+        assert decision.sections == frozenset({Section.DEMOGRAPHICS})
+        assert not decision.include_sensitive
+    else:
+        assert decision.effect is Effect.DENY, role
+    # The purpose opens nothing but the search.
+    assert not policy.decide(subject(role), patient, Action.READ, accounting).permitted
+    ended = policy.decide(subject(role, WorkforceLevel.ENDED), patient, Action.SEARCH, accounting)
+    assert ended.effect is Effect.DENY
+    away = AccessContext(reachable=False, reachable_reason="remote_access_not_permitted", purpose=purpose)
+    assert not policy.decide(subject(role), patient, Action.SEARCH, away).permitted
 
 
 def test_search_discloses_demographics_only():

@@ -84,6 +84,9 @@ def test_metadata_is_a_valid_capability_statement(client):
         "Observation",
         "MedicationRequest",
         "AllergyIntolerance",
+        "Immunization",
+        "Procedure",
+        "DiagnosticReport",
         "Practitioner",  # read only: the fhirUser of an id_token
     }
 

@@ -3,7 +3,9 @@ under every one of the twelve roles, and anonymously. Expectations are
 written out by hand from the role descriptions: security and privacy
 officers triage alerts; only the security officer contains accounts and
 configures rules; the privacy officer reviews unexplained accesses; both
-officers keep incident records."""
+officers keep incident records. The auditor reads alerts, incidents and the
+review history and changes nothing (issue 12): no triage, containment,
+incident change, review decision, nor the patient scope pages."""
 
 from __future__ import annotations
 
@@ -23,13 +25,16 @@ REVIEWERS = {"privacy_officer"}
 CONFIGURERS = {"security_officer"}
 INCIDENT_KEEPERS = {"security_officer", "privacy_officer"}
 AUDIT_EXPORTERS = {"security_officer", "privacy_officer"}
+ALERT_READERS = TRIAGERS | {"auditor"}
+INCIDENT_READERS = INCIDENT_KEEPERS | {"auditor"}
+REVIEW_READERS = REVIEWERS | {"auditor"}
 MISSING = 999_999
 
 # (method, path, roles allowed, status for an allowed role). Missing targets
 # give 404 to those allowed (nothing changes); everyone else gets 403 first.
 ROUTES = [
-    ("get", "/detection/alerts/", TRIAGERS, 200),
-    ("get", f"/detection/alerts/{MISSING}/", TRIAGERS, 404),
+    ("get", "/detection/alerts/", ALERT_READERS, 200),
+    ("get", f"/detection/alerts/{MISSING}/", ALERT_READERS, 404),
     ("post", f"/detection/alerts/{MISSING}/assign/", TRIAGERS, 404),
     ("post", f"/detection/alerts/{MISSING}/triage/", TRIAGERS, 404),
     ("post", f"/detection/alerts/{MISSING}/dismiss/", TRIAGERS, 404),
@@ -41,13 +46,13 @@ ROUTES = [
     ("post", f"/detection/alerts/{MISSING}/incident/link/", INCIDENT_KEEPERS & TRIAGERS, 404),
     ("get", f"/detection/alerts/{MISSING}/patients/", TRIAGERS, 404),
     ("get", f"/detection/alerts/{MISSING}/patients.csv", TRIAGERS & AUDIT_EXPORTERS, 404),
-    ("get", "/detection/reviews/", REVIEWERS, 200),
+    ("get", "/detection/reviews/", REVIEW_READERS, 200),
     ("post", f"/detection/reviews/{MISSING}/", REVIEWERS, 404),
     ("get", "/detection/rules/", CONFIGURERS, 200),
     ("get", "/detection/rules/mass_access/", CONFIGURERS, 200),
     ("get", "/detection/rules/no_such_rule/", CONFIGURERS, 404),
-    ("get", "/incidents/", INCIDENT_KEEPERS, 200),
-    ("get", f"/incidents/{MISSING}/", INCIDENT_KEEPERS, 404),
+    ("get", "/incidents/", INCIDENT_READERS, 200),
+    ("get", f"/incidents/{MISSING}/", INCIDENT_READERS, 404),
     ("post", f"/incidents/{MISSING}/status/", INCIDENT_KEEPERS, 404),
     ("get", f"/incidents/{MISSING}/patients/", INCIDENT_KEEPERS, 404),
     ("get", f"/incidents/{MISSING}/patients.csv", INCIDENT_KEEPERS & AUDIT_EXPORTERS, 404),
@@ -112,11 +117,16 @@ def walk_routes():
 
 def test_detection_routes_declare_what_the_matrix_expects():
     declared = {name: declared_permission(callback) for _, name, callback in walk_routes()}
-    assert declared["detection:alerts"] == "detection:alert:triage"
+    assert declared["detection:alerts"] == "detection:alert:read"
+    assert declared["detection:alert_detail"] == "detection:alert:read"
+    assert declared["detection:alert_triage"] == "detection:alert:triage"
     assert declared["detection:alert_contain"] == "detection:alert:contain"
-    assert declared["detection:reviews"] == "detection:access:review"
+    assert declared["detection:reviews"] == "audit:review:read"
+    assert declared["detection:review_decide"] == "detection:access:review"
     assert declared["detection:rule_edit"] == "security:config:manage"
-    assert declared["incidents:list"] == "incident:record:manage"
+    assert declared["incidents:list"] == "incident:record:read"
+    assert declared["incidents:detail"] == "incident:record:read"
+    assert declared["incidents:status"] == "incident:record:manage"
 
 
 def test_wrong_methods_are_refused(signed_in):

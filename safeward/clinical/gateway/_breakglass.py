@@ -223,8 +223,9 @@ def break_glass_review_queue(
     *, actor: User, session: SessionContext, status: str = "pending", limit: int = 100
 ) -> list[BreakGlassView]:
     """Grants for the privacy officer, oldest first, with their justification
-    (decrypted for the reviewer; the read is audited, purpose HCOMPL)."""
-    if not subject_for(actor).has(Perm.CLINICAL_BREAKGLASS_REVIEW):
+    (decrypted for the reviewer, and for the auditor's read-only review
+    history, `audit:review:read`; the read is audited, purpose HCOMPL)."""
+    if not subject_for(actor).has(Perm.AUDIT_REVIEW_READ):
         _refuse(actor, AuditAction.READ, PurposeOfUse.AUDIT)
     if status not in BreakGlassGrant.Review.values:
         raise InvalidInput({"status": "Not one of the allowed values."})

@@ -52,6 +52,9 @@ SECTION_FIELDS: dict[Section, tuple[str, ...]] = {
     Section.RESULTS: ("observation.result",),
     Section.DOCUMENTS: ("document",),
     Section.CARE_TEAM: ("care_team",),
+    Section.IMMUNIZATIONS: ("immunization",),
+    Section.PROCEDURES: ("procedure",),
+    Section.REPORTS: ("diagnostic_report",),
 }
 
 

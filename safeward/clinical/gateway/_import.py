@@ -11,15 +11,26 @@ from django.db import transaction
 from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import policy
-from safeward.clinical.gateway._core import access_context, assign, audit_fields, record, subject_for
+from safeward.clinical.gateway._core import (
+    access_context,
+    assign,
+    audit_fields,
+    check_choice,
+    record,
+    subject_for,
+)
 from safeward.clinical.gateway._patients import _mrn_taken, build_patient, save_new_patient
 from safeward.clinical.gateway._writes import validate_code
 from safeward.clinical.models import (
     AllergyIntolerance,
     Condition,
+    DiagnosticReport,
     Encounter,
+    Immunization,
     MedicationRequest,
     Observation,
+    Patient,
+    Procedure,
 )
 from safeward.clinical.policy import Action, Section
 from safeward.clinical.types import (
@@ -61,6 +72,96 @@ def _department_ids(kinds: Iterable[str], *, actor: SystemActor) -> dict[str, in
         )
         ids.update({kind: external for kind in wanted if kind not in ids})
     return ids
+
+
+def _immunizations(
+    patient: Patient, record_in: ImportedPatient, encounters: dict[str, Encounter]
+) -> list[Immunization]:
+    rows = []
+    for item in record_in.immunizations:
+        row = Immunization(
+            patient=patient,
+            encounter=encounters.get(item.encounter_key or ""),
+            status=check_choice("status", item.status, Immunization.Status),
+            sensitivity=item.sensitivity,
+        )
+        assign(
+            row,
+            {
+                "vaccine_code": validate_code("cvx", item.vaccine_code),
+                "vaccine": item.vaccine[:300],
+                "occurred_at": item.occurred_at,
+            },
+        )
+        rows.append(row)
+    Immunization.objects.bulk_create(rows, batch_size=500)
+    return rows
+
+
+def _procedures(
+    patient: Patient, record_in: ImportedPatient, encounters: dict[str, Encounter]
+) -> list[Procedure]:
+    rows = []
+    for item in record_in.procedures:
+        row = Procedure(
+            patient=patient,
+            encounter=encounters.get(item.encounter_key or ""),
+            status=check_choice("status", item.status, Procedure.Status),
+            sensitivity=item.sensitivity,
+        )
+        assign(
+            row,
+            {
+                "code": validate_code("snomed", item.code),
+                "display": item.display[:300],
+                "performed_at": item.performed_at,
+                "performed_end": item.performed_end,
+                "reason": item.reason[:300] if item.reason else None,
+            },
+        )
+        rows.append(row)
+    Procedure.objects.bulk_create(rows, batch_size=500)
+    return rows
+
+
+def _reports(
+    patient: Patient,
+    record_in: ImportedPatient,
+    encounters: dict[str, Encounter],
+    observations: dict[str, list[Observation]],
+) -> list[DiagnosticReport]:
+    """The reports, then their links to the observations just written (one
+    bulk insert into the link table)."""
+    rows = []
+    for item in record_in.reports:
+        row = DiagnosticReport(
+            patient=patient,
+            encounter=encounters.get(item.encounter_key or ""),
+            status=check_choice("status", item.status, DiagnosticReport.Status),
+            category=check_choice("category", item.category, DiagnosticReport.Category),
+            sensitivity=item.sensitivity,
+        )
+        assign(
+            row,
+            {
+                "code": validate_code("loinc", item.code),
+                "display": item.display[:300],
+                "effective_at": item.effective_at,
+                "issued_at": item.issued_at,
+                "conclusion": item.conclusion[:2000] if item.conclusion else None,
+            },
+        )
+        rows.append(row)
+    DiagnosticReport.objects.bulk_create(rows, batch_size=500)
+    link = DiagnosticReport.results.through
+    links = [
+        link(diagnosticreport_id=row.pk, observation_id=observation.pk)
+        for row, item in zip(rows, record_in.reports, strict=True)
+        for key in dict.fromkeys(item.result_keys)
+        for observation in observations.get(key, [])
+    ]
+    link.objects.bulk_create(links, batch_size=1000)
+    return rows
 
 
 @entry
@@ -131,6 +232,10 @@ def patient_import(
             )
             observations.append(observation)
         Observation.objects.bulk_create(observations, batch_size=500)
+        by_source: dict[str, list[Observation]] = {}
+        for mapped, observation in zip(record_in.observations, observations, strict=True):
+            if mapped.source_key:
+                by_source.setdefault(mapped.source_key, []).append(observation)
         medications = []
         for m in record_in.medications:
             medication = MedicationRequest(
@@ -154,6 +259,9 @@ def patient_import(
             assign(allergy, {"substance": a.substance[:200]})
             allergies.append(allergy)
         AllergyIntolerance.objects.bulk_create(allergies)
+        immunizations = _immunizations(patient, record_in, encounters)
+        procedures = _procedures(patient, record_in, encounters)
+        reports = _reports(patient, record_in, encounters, by_source)
         counts = {
             "Patient": 1,
             "Encounter": len(encounters),
@@ -161,6 +269,9 @@ def patient_import(
             "Observation": len(observations),
             "MedicationRequest": len(medications),
             "AllergyIntolerance": len(allergies),
+            "Immunization": len(immunizations),
+            "Procedure": len(procedures),
+            "DiagnosticReport": len(reports),
         }
         record(
             action=AuditAction.CREATE,
@@ -181,6 +292,9 @@ def patient_import(
                     Section.RESULTS,
                     Section.MEDICATIONS,
                     Section.ALLERGIES,
+                    Section.IMMUNIZATIONS,
+                    Section.PROCEDURES,
+                    Section.REPORTS,
                 ]
             ),
             detail={"import": "fhir", "counts": [f"{k}={v}" for k, v in counts.items()]},

@@ -45,11 +45,14 @@ from safeward.clinical.models import (
     CareTeamMembership,
     ClinicalNote,
     Condition,
+    DiagnosticReport,
     Document,
     Encounter,
+    Immunization,
     MedicationRequest,
     Observation,
     Patient,
+    Procedure,
 )
 from safeward.clinical.policy import Action, Decision, Effect, Section
 from safeward.clinical.types import (
@@ -62,6 +65,7 @@ from safeward.clinical.types import (
     DocumentView,
     EncounterView,
     Forbidden,
+    ImmunizationView,
     InvalidInput,
     MedicationView,
     NoteView,
@@ -69,6 +73,8 @@ from safeward.clinical.types import (
     ObservationView,
     PatientInput,
     PatientView,
+    ProcedureView,
+    ReportView,
     SearchPage,
     SessionContext,
 )
@@ -86,7 +92,16 @@ SEARCH_CAP = 100
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 50
 # How many rows of each chart section the chart shows (newest first).
-CHART_LIMITS = {"encounters": 50, "notes": 50, "observations": 500, "appointments": 30, "documents": 50}
+CHART_LIMITS = {
+    "encounters": 50,
+    "notes": 50,
+    "observations": 500,
+    "appointments": 30,
+    "documents": 50,
+    "immunizations": 100,
+    "procedures": 100,
+    "reports": 100,
+}
 
 # Patient's blind-index and prefix-token columns: searched, never shown.
 _SEARCH_COLUMNS = tuple(
@@ -400,6 +415,55 @@ def patient_search(
         capped=capped,
         narrowed=not specific,
     )
+
+
+@entry
+def patient_labels(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_ids: list[str]
+) -> dict[str, str]:
+    """Names and MRNs of the patients a privacy-office queue lists ("FAMILY,
+    Given · MRN"), for a purpose of that office (compliance review,
+    accounting). One decision (the policy's privacy-office search: the
+    permission, workforce and zone gates), one query, one audit event naming
+    the patients (indexed for their accountings). Refused: Forbidden, and a
+    denied event."""
+    gate = _decide(
+        actor=actor, session=session, purpose=purpose, patient=None, facts=None, action=Action.SEARCH
+    )
+    if not gate.permitted or purpose.value not in policy.PRIVACY_OFFICE_PURPOSES:
+        record_denied(
+            action=AuditAction.SEARCH,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Patient",
+            resource_id="",
+            patient=None,
+            reason=gate.reason if not gate.permitted else "purpose",
+        )
+        raise Forbidden
+    ids = []
+    for raw in dict.fromkeys(patient_ids):
+        try:
+            ids.append(parse_id(raw))
+        except NotFound:
+            continue  # not a patient id (an audit row about something else): nothing to name
+    with transaction.atomic():
+        patients = list(Patient.objects.filter(pk__in=ids).defer(*_SEARCH_COLUMNS)) if ids else []
+        labels = {}
+        for patient in patients:
+            view = patient_view(patient, gate.sections)
+            labels[view.id] = f"{view.display_name} · {view.mrn}"
+        if labels:
+            record(
+                action=AuditAction.SEARCH,
+                actor=actor,
+                purpose=purpose,
+                resource_type="Patient",
+                fields=audit_fields([Section.DEMOGRAPHICS]),
+                detail={"criteria": ["id"], "results": len(labels), "listing": True},
+                patient_ids=list(labels),
+            )
+    return labels
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -723,6 +787,63 @@ def document_view(d: Document) -> DocumentView:
     )
 
 
+def immunization_view(i: Immunization) -> ImmunizationView:
+    return ImmunizationView(
+        id=str(i.pk),
+        status=i.status,
+        vaccine_code=plain(i, "vaccine_code"),
+        vaccine=plain(i, "vaccine"),
+        occurred_at=plain(i, "occurred_at"),
+        sensitivity=i.sensitivity,
+    )
+
+
+def procedure_view(p: Procedure) -> ProcedureView:
+    return ProcedureView(
+        id=str(p.pk),
+        status=p.status,
+        code=plain(p, "code"),
+        display=plain(p, "display"),
+        performed_at=plain(p, "performed_at"),
+        performed_end=plain(p, "performed_end"),
+        reason=plain(p, "reason"),
+        sensitivity=p.sensitivity,
+    )
+
+
+def report_view(r: DiagnosticReport, result_ids: tuple[str, ...]) -> ReportView:
+    return ReportView(
+        id=str(r.pk),
+        status=r.status,
+        category=r.category,
+        code=plain(r, "code"),
+        display=plain(r, "display"),
+        effective_at=plain(r, "effective_at"),
+        issued_at=plain(r, "issued_at"),
+        conclusion=plain(r, "conclusion"),
+        result_ids=result_ids,
+        sensitivity=r.sensitivity,
+    )
+
+
+def _reports(patient: Patient, include_sensitive: bool) -> tuple[list[ReportView], int]:
+    """The newest reports with their results' ids: two queries (the reports,
+    then their links), whatever the number of reports."""
+    rows = newest(
+        DiagnosticReport.objects.filter(patient=patient),
+        year="effective_year",
+        at="effective_at",
+        limit=CHART_LIMITS["reports"],
+    )
+    rows, hidden = _split(rows, include_sensitive)
+    results: dict[Any, list[str]] = {row.pk: [] for row in rows}
+    if rows:
+        links = DiagnosticReport.results.through.objects.filter(diagnosticreport_id__in=list(results))
+        for report_id, observation_id in links.values_list("diagnosticreport_id", "observation_id"):
+            results[report_id].append(str(observation_id))
+    return [report_view(r, tuple(results[r.pk])) for r in rows], hidden
+
+
 def _care_team(patient: Patient) -> list[CareTeamView]:
     now = clock.now()
     return [
@@ -817,6 +938,29 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["documents"] = [document_view(d) for d in rows]
+    if Section.IMMUNIZATIONS in sections:
+        rows = newest(
+            Immunization.objects.filter(patient=patient),
+            year="occurred_year",
+            at="occurred_at",
+            limit=CHART_LIMITS["immunizations"],
+        )
+        rows, hidden = _split(rows, sensitive)
+        withheld += hidden
+        parts["immunizations"] = [immunization_view(i) for i in rows]
+    if Section.PROCEDURES in sections:
+        rows = newest(
+            Procedure.objects.filter(patient=patient),
+            year="performed_year",
+            at="performed_at",
+            limit=CHART_LIMITS["procedures"],
+        )
+        rows, hidden = _split(rows, sensitive)
+        withheld += hidden
+        parts["procedures"] = [procedure_view(p) for p in rows]
+    if Section.REPORTS in sections:
+        parts["reports"], hidden = _reports(patient, sensitive)
+        withheld += hidden
     return Chart(
         patient=patient_view(patient, sections),
         sections=sections,

@@ -75,13 +75,14 @@ SNOMED = re.compile(r"^[0-9]{6,18}$")
 LOINC = re.compile(r"^[0-9]{1,7}-[0-9]$")
 UCUM = re.compile(r"^[A-Za-z0-9%/.*\[\]{}^'_\-]{0,32}$")
 RXNORM = re.compile(r"^[0-9]{1,10}$")
+CVX = re.compile(r"^[0-9]{1,3}$")  # CDC vaccine codes
 MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
 DOCUMENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
 
 
 def validate_code(system: str, code: str) -> str:
     code = (code or "").strip().upper()
-    pattern = {"icd10cm": ICD10CM, "snomed": SNOMED, "loinc": LOINC, "rxnorm": RXNORM}[system]
+    pattern = {"icd10cm": ICD10CM, "snomed": SNOMED, "loinc": LOINC, "rxnorm": RXNORM, "cvx": CVX}[system]
     if not pattern.match(code):
         raise InvalidInput({"code": f"Not a valid {system.upper()} code."})
     return code

@@ -15,7 +15,16 @@ from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical.gateway._core import Actor, parse_id, record_denied
 from safeward.clinical.gateway._patients import chart_read
-from safeward.clinical.models import AllergyIntolerance, Condition, Encounter, MedicationRequest, Observation
+from safeward.clinical.models import (
+    AllergyIntolerance,
+    Condition,
+    DiagnosticReport,
+    Encounter,
+    Immunization,
+    MedicationRequest,
+    Observation,
+    Procedure,
+)
 from safeward.clinical.types import Chart, NotFound, SessionContext
 from safeward.one_door import entry
 
@@ -26,6 +35,9 @@ _ITEMS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "Observation": (Observation, ("results", "orders")),
     "MedicationRequest": (MedicationRequest, ("medications",)),
     "AllergyIntolerance": (AllergyIntolerance, ("allergies",)),
+    "Immunization": (Immunization, ("immunizations",)),
+    "Procedure": (Procedure, ("procedures",)),
+    "DiagnosticReport": (DiagnosticReport, ("reports",)),
 }
 
 
