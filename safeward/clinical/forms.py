@@ -52,6 +52,12 @@ class SubmissionForm(forms.Form):
             self.initial.setdefault("submission", new_submission_token())
 
 
+def show_field(form: forms.Form, name: str, widget: forms.Widget) -> None:
+    """Show a field a form keeps hidden until a safety check asks for it
+    (a confirmation, an override reason)."""
+    form.fields[name].widget = widget
+
+
 class SearchForm(forms.Form):
     name = forms.CharField(
         label="Name",
@@ -87,6 +93,10 @@ class RegistrationForm(SubmissionForm):
     is_confidential = forms.BooleanField(label="Confidential patient (restricted record)", required=False)
     is_vip = forms.BooleanField(label="VIP / public figure", required=False)
     is_employee = forms.BooleanField(label="Hospital employee", required=False)
+    # Shown (as a checkbox) only after registration found possible duplicates.
+    confirm_not_duplicate = forms.BooleanField(
+        label="None of these is the patient: register a new record", required=False, widget=forms.HiddenInput
+    )
 
     def clean_birth_date(self) -> dt.date:
         value: dt.date = self.cleaned_data["birth_date"]
@@ -153,13 +163,24 @@ class VitalsForm(SubmissionForm):
         ("29463-7|Body weight|kg", "Body weight (kg)"),
     ]
     vital = forms.ChoiceField(label="Measurement", choices=VITALS)
-    value = forms.DecimalField(label="Value", max_digits=7, decimal_places=2, min_value=0)
+    value = forms.DecimalField(label="Value", max_digits=7, decimal_places=2)
+    confirmed = forms.BooleanField(
+        label="I have checked this value: save it", required=False, widget=forms.HiddenInput
+    )
 
 
 class MedicationForm(SubmissionForm):
     medication = forms.CharField(label="Medication", max_length=300)
     dosage = forms.CharField(label="Dosage", max_length=300, required=False)
     sensitivity = forms.ChoiceField(label="Sensitive category", choices=SENSITIVITY_CHOICES, required=False)
+    # Shown only after an allergy warning: why the drug is ordered anyway.
+    override_reason = forms.CharField(
+        label="Reason to order despite the allergy",
+        max_length=500,
+        required=False,
+        widget=forms.HiddenInput,
+        help_text="Leave empty and change the medication to choose another drug.",
+    )
 
 
 class BreakGlassForm(forms.Form):
@@ -237,6 +258,9 @@ class ResultForm(SubmissionForm):
     id_prefix = "result"
     value = forms.DecimalField(label="Result", max_digits=12, decimal_places=4)
     unit = forms.CharField(label="Unit (UCUM)", max_length=32)
+    confirmed = forms.BooleanField(
+        label="I have checked this value: save it", required=False, widget=forms.HiddenInput
+    )
 
 
 ENCOUNTER_KINDS = [

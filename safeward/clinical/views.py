@@ -9,6 +9,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -37,14 +38,18 @@ from safeward.clinical.forms import (
     ScheduleForm,
     SearchForm,
     VitalsForm,
+    show_field,
 )
 from safeward.clinical.policy import Section
 from safeward.clinical.trends import lab_results, trends
 from safeward.clinical.types import (
+    AllergyWarning,
     Conflict,
     Forbidden,
     InvalidInput,
+    NeedsConfirmation,
     NotFound,
+    PossibleDuplicates,
     SessionContext,
     new_submission_token,
 )
@@ -96,6 +101,29 @@ def _not_found(request: HttpRequest, patient_id: uuid.UUID | None = None) -> Htt
 def _form_errors(form: Any, error: InvalidInput) -> None:
     for name, message in error.errors.items():
         form.add_error(name if name in form.fields else None, message)
+
+
+def _confirm_page(
+    request: HttpRequest, form: Any, *, title: str, intro: str, action: str, back: str, **extra: Any
+) -> HttpResponse:
+    """The form again, as typed, with what a safety check found: the person
+    confirms, overrides with a reason, or changes the entry (409: nothing saved)."""
+    context = {"form": form, "title": title, "intro": intro, "action": action, "back": back, **extra}
+    context.setdefault("submit", "Save")
+    return _page(request, "clinical/confirm_form.html", context, status=409)
+
+
+def _needs_confirmation(request: HttpRequest, form: Any, error: NeedsConfirmation, back: str) -> HttpResponse:
+    _form_errors(form, error)
+    show_field(form, "confirmed", forms.CheckboxInput())
+    return _confirm_page(
+        request,
+        form,
+        title="Check the value",
+        intro="The value is outside the usual range. Correct it, or confirm that it is right.",
+        action=request.path,
+        back=back,
+    )
 
 
 def _conflict(request: HttpRequest, error: Conflict) -> HttpResponse:
@@ -150,7 +178,18 @@ def register(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 patient = gateway.patient_register(
-                    **_ctx(request), data=form.patient_input(), submission=form.cleaned_data["submission"]
+                    **_ctx(request),
+                    data=form.patient_input(),
+                    confirm_not_duplicate=form.cleaned_data["confirm_not_duplicate"],
+                    submission=form.cleaned_data["submission"],
+                )
+            except PossibleDuplicates as found:
+                show_field(form, "confirm_not_duplicate", forms.CheckboxInput())
+                return _page(
+                    request,
+                    "clinical/register.html",
+                    {"form": form, "candidates": found.candidates},
+                    status=409,
                 )
             except InvalidInput as error:
                 _form_errors(form, error)
@@ -239,14 +278,29 @@ def chart_print(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 def _chart_write(
     request: HttpRequest, patient_id: uuid.UUID, form_class: type[Any], write: Any, done: str
 ) -> HttpResponse:
-    """POST a chart form: 400 with the form on bad input, 409 on a double post,
-    404 for a patient one may not write to; back to the chart on success."""
+    """POST a chart form: 400 with the form on bad input, 409 on a double post
+    or a safety check to answer, 404 for a patient one may not write to; back
+    to the chart on success."""
     form = form_class(request.POST)
     if form.is_valid():
         try:
             write(form.cleaned_data)
         except NotFound:
             return _not_found(request, patient_id)
+        except NeedsConfirmation as error:
+            return _needs_confirmation(request, form, error, reverse("clinical:chart", args=[patient_id]))
+        except AllergyWarning as warning:
+            show_field(form, "override_reason", forms.Textarea(attrs={"rows": 3}))
+            return _confirm_page(
+                request,
+                form,
+                title="Allergy warning",
+                intro="Choose another drug, or give the reason to order this one anyway (it is recorded).",
+                action=request.path,
+                back=reverse("clinical:chart", args=[patient_id]) + "#medications",
+                matches=warning.matches,
+                submit="Order",
+            )
         except Conflict as error:
             return _conflict(request, error)
         except InvalidInput as error:
@@ -318,8 +372,9 @@ def vitals_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             category="vital-signs",
             code=code,
             display=display,
-            value=str(d["value"].normalize()),
+            value=format(d["value"].normalize(), "f"),
             unit=unit,
+            confirmed=d["confirmed"],
             submission=d["submission"],
         )
 
@@ -336,6 +391,7 @@ def medication_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             medication=d["medication"],
             dosage=d["dosage"] or None,
             sensitivity=d["sensitivity"] or "",
+            override_reason=d["override_reason"] or None,
             submission=d["submission"],
         )
 
@@ -664,10 +720,13 @@ def order_result(request: HttpRequest, patient_id: uuid.UUID, order_id: uuid.UUI
                 order_id=order_id,
                 value=format(d["value"], "f"),
                 unit=d["unit"],
+                confirmed=d["confirmed"],
                 submission=d["submission"],
             )
         except NotFound:
             return _not_found(request)
+        except NeedsConfirmation as error:
+            return _needs_confirmation(request, form, error, back)
         except Conflict as error:
             return _conflict(request, error)
         except InvalidInput as error:
