@@ -176,6 +176,7 @@ class NoteView:
     created_at: dt.datetime
     encounter_id: str | None
     sensitivity: str
+    author_id: int | None = None
     amends: str | None = None  # the version this one replaces (append-only amendment)
     amendment_reason: str | None = None
     previous: tuple[NoteView, ...] = ()  # earlier versions, newest first (in the chart)

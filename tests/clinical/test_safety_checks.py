@@ -38,7 +38,8 @@ def client_for(user) -> Client:
 # --- the shipped data ------------------------------------------------------------------------------
 def test_class_map_names_its_source_and_the_five_classes():
     data = json.loads(safety.CLASS_MAP.read_text(encoding="utf-8"))
-    assert "RxNorm" in data["source"] and "ATC" in data["source"]
+    assert "RxNorm" in data["source"]
+    assert "ATC" in data["source"]
     assert {c.code for c in safety.drug_class_map()} == {
         "penicillins",
         "cephalosporins",
@@ -136,7 +137,8 @@ def test_allergy_warning_saves_nothing_and_records_the_check(allergic):
     assert _medications(doctor, patient) == []
     event = AuditEvent.objects.get(resource_type="AllergyCheck")
     assert (event.action, event.outcome, event.patient_id) == ("read", "success", patient)
-    assert "enicillin" not in json.dumps(event.detail) and "moxicillin" not in json.dumps(event.detail)
+    assert "enicillin" not in json.dumps(event.detail)
+    assert "moxicillin" not in json.dumps(event.detail)
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
@@ -153,7 +155,8 @@ def test_override_with_a_reason_is_recorded(allergic):
     assert order.override_reason == "Tolerated amoxicillin in 2024"
     event = AuditEvent.objects.get(resource_type="MedicationRequest", action="create")
     assert event.detail["allergy_override"] is True
-    assert "olerated" not in json.dumps(event.detail) and "olerated" not in event.reason
+    assert "olerated" not in json.dumps(event.detail)
+    assert "olerated" not in event.reason
 
 
 def test_another_drug_and_an_inactive_allergy_raise_no_warning(allergic, make_user):
@@ -189,9 +192,11 @@ def test_medication_page_warns_and_another_drug_is_ordered(allergic):
     page = client.post(f"/clinical/patients/{patient}/medications/", data)
     assert page.status_code == 409
     body = page.content.decode()
-    assert "Allergy warning" in body and "Penicillins" in body
+    assert "Allergy warning" in body
+    assert "Penicillins" in body
     assert 'value="Amoxicillin 500 mg"' in body  # what was typed is kept
-    assert 'name="override_reason"' in body and "<textarea" in body
+    assert 'name="override_reason"' in body
+    assert "<textarea" in body
     assert _medications(doctor, patient) == []
     done = client.post(
         f"/clinical/patients/{patient}/medications/", {**data, "medication": "Azithromycin 500 mg"}
@@ -268,7 +273,8 @@ def test_impossible_potassium_is_refused_and_the_order_stays_open(potassium_orde
     assert "Not a possible value" in refused.content.decode()
     assert client.post(path, {**data, "value": "12"}).status_code == 409
     chart = gateway.chart_read(actor=doctor, session=WARD, purpose=TREAT, patient_id=patient)
-    assert [o.id for o in chart.orders] == [order] and chart.results == []
+    assert [o.id for o in chart.orders] == [order]
+    assert chart.results == []
     assert client.post(path, {**data, "value": "12", "confirmed": "on"}).status_code == 302
     chart = gateway.chart_read(actor=doctor, session=WARD, purpose=TREAT, patient_id=patient)
     assert [(r.value, r.status) for r in chart.results] == [("12", "final")]
@@ -285,8 +291,10 @@ def test_same_name_and_birth_date_needs_confirmation(make_user, patient):
     with pytest.raises(PossibleDuplicates) as found:
         gateway.patient_register(actor=clerk, session=WARD, purpose=OPS, data=_input(given_name=" ada "))
     (candidate,) = found.value.candidates
-    assert candidate.id == patient and candidate.family_name == "Quist"
-    assert candidate.national_id is None and candidate.phone is None  # a clerk sees what a search shows
+    assert candidate.id == patient
+    assert candidate.family_name == "Quist"
+    assert candidate.national_id is None
+    assert candidate.phone is None
     check = AuditEvent.objects.get(action="search", resource_type="Patient")
     assert check.detail["duplicate_check"] is True
     assert AuditEventPatient.objects.filter(event_id=check.pk, patient_id=patient).exists()
@@ -340,7 +348,8 @@ def test_registration_page_shows_candidates_and_needs_the_tick(make_user, patien
     page = client.post("/clinical/patients/new/", data)
     assert page.status_code == 409
     body = page.content.decode()
-    assert "Possible duplicate" in body and f"/clinical/patients/{patient}/" in body
+    assert "Possible duplicate" in body
+    assert f"/clinical/patients/{patient}/" in body
     assert 'type="checkbox" name="confirm_not_duplicate"' in body
     assert 'value="Quist"' in body
     assert _count(clerk, name="quist ada", birth_date=dt.date(1980, 2, 3)) == 1

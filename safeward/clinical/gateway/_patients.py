@@ -765,6 +765,7 @@ def note_view(n: ClinicalNote) -> NoteView:
         created_at=plain(n, "created_at"),
         encounter_id=str(n.encounter_id) if n.encounter_id else None,
         sensitivity=n.sensitivity,
+        author_id=n.author_id,
         amends=str(n.amends_id) if n.amends_id else None,
         amendment_reason=plain(n, "amendment_reason"),
     )
