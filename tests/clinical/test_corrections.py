@@ -138,7 +138,9 @@ def test_note_amend_page_shows_the_previous_version(team):
     done = client.post(path, data)
     assert done.status_code == 302
     body = client.get(f"/clinical/patients/{patient}/").content.decode()
-    assert "amended" in body and "Earlier version" in body and "Chest clear." in body
+    assert "amended" in body
+    assert "Earlier version" in body
+    assert "Chest clear." in body
     assert client.post(path, data).status_code == 409  # the same form again
     # The nurse sees no Amend link and is refused by the page.
     nurse_client = client_for(nurse)
@@ -344,7 +346,8 @@ def test_result_correction_page(resulted):
     assert client.post(path, {**data, "reason": ""}).status_code == 400
     assert client.post(path, data).status_code == 302
     body = client_for(doctor).get(f"/clinical/patients/{patient}/").content.decode()
-    assert "corrected" in body and "was 6.1 mmol/L" in body
+    assert "corrected" in body
+    assert "was 6.1 mmol/L" in body
     assert client_for(doctor).get(path).status_code == 403  # a physician does not correct lab results
 
 
@@ -507,7 +510,8 @@ def test_amendment_request_pages(team):
         == 302
     )
     body = doctor_client.get(f"/clinical/patients/{patient}/").content.decode()
-    assert "statement of disagreement" in body and "I disagree" in body
+    assert "statement of disagreement" in body
+    assert "I disagree" in body
 
 
 # --- pharmacist verification ----------------------------------------------------------------------------

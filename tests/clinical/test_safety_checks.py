@@ -4,6 +4,7 @@ registration, and a form posted twice. Each refusal saves nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -282,8 +283,8 @@ def test_impossible_potassium_is_refused_and_the_order_stays_open(potassium_orde
 
 # --- duplicates and resubmission -------------------------------------------------------------------
 def _input(**changes) -> PatientInput:
-    values = {"given_name": "Ada", "family_name": "Quist", "birth_date": dt.date(1980, 2, 3), "sex": "female"}
-    return PatientInput(**(values | changes))
+    ada = PatientInput(given_name="Ada", family_name="Quist", birth_date=dt.date(1980, 2, 3), sex="female")
+    return dataclasses.replace(ada, **changes)
 
 
 def test_same_name_and_birth_date_needs_confirmation(make_user, patient):
