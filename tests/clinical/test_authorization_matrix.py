@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -197,7 +198,7 @@ def _note_data():
 
 
 # --- corrections, amendments, pharmacist verification (issue 12) ------------------------------
-SYSTEM = {"actor": IMPORTER, "session": SessionContext.system(), "purpose": PurposeOfUse.TREATMENT}
+SYSTEM: dict[str, Any] = {"actor": IMPORTER, "session": SessionContext.system(), "purpose": PurposeOfUse.TREATMENT}
 
 
 def _medication(case: Case) -> str:
