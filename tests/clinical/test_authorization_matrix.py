@@ -198,7 +198,11 @@ def _note_data():
 
 
 # --- corrections, amendments, pharmacist verification (issue 12) ------------------------------
-SYSTEM: dict[str, Any] = {"actor": IMPORTER, "session": SessionContext.system(), "purpose": PurposeOfUse.TREATMENT}
+SYSTEM: dict[str, Any] = {
+    "actor": IMPORTER,
+    "session": SessionContext.system(),
+    "purpose": PurposeOfUse.TREATMENT,
+}
 
 
 def _medication(case: Case) -> str:
