@@ -603,3 +603,24 @@ def test_pharmacy_pages(team, make_user):
     assert client.post(path, {"submission": uuid.uuid4().hex, "outcome": "verified"}).status_code == 409
     assert "Amlodipine" not in client.get("/clinical/pharmacy/").content.decode()
     assert client_for(doctor).get("/clinical/pharmacy/").status_code == 403
+
+
+def test_fhir_shows_an_allergy_entered_in_error_by_its_verification_status(team):
+    from safeward.fhir.resources import allergy_resource
+
+    doctor, _nurse, _clerk, patient = team
+    allergy = gateway.allergy_create(
+        actor=doctor, session=WARD, purpose=TREAT, patient_id=patient, substance="Latex"
+    )
+    view = gateway.allergy_set_status(
+        actor=doctor,
+        session=WARD,
+        purpose=TREAT,
+        patient_id=patient,
+        allergy_id=allergy.id,
+        status="entered-in-error",
+        reason="Wrong patient",
+    )
+    resource = allergy_resource(view, patient)
+    assert "clinicalStatus" not in resource
+    assert resource["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
