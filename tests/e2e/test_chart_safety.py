@@ -76,3 +76,62 @@ def test_allergy_warning_then_another_drug_then_a_note_amendment(page, screensho
     assert "Start antibiotics." in notes.inner_text()
     assert "amended" in notes.inner_text()
     screenshot(page, "safety-04-note-versions")
+
+
+def test_duplicate_warning_at_registration_and_an_amendment_request_denied(
+    page, browser, live_server, screenshot
+):
+    clerk = UserFactory(
+        username="clerk.ito",
+        first_name="Yui",
+        last_name="Ito",
+        roles=["registration_clerk"],
+        totp_secret=True,
+    )
+    doctor = UserFactory(
+        username="dr.berg", first_name="Lars", last_name="Berg", roles=["physician"], totp_secret=True
+    )
+    existing = new_patient(given="Lena", family="Varga")
+    relate(doctor, existing, "care_team")
+    sign_in_browser(page, clerk)
+
+    # The clerk registers "Lena Varga" again: the candidate is shown and must be confirmed.
+    page.goto("/clinical/patients/new/")
+    page.get_by_label("Given name").fill("Lena")
+    page.get_by_label("Family name").fill("Varga")
+    page.get_by_label("Date of birth").fill("1980-02-03")
+    page.get_by_role("button", name="Register").click()
+    page.locator("#duplicates").wait_for()
+    assert "VARGA, Lena" in page.inner_text("#duplicates")
+    assert page.get_by_label("Family name").input_value() == "Varga"
+    screenshot(page, "safety-05-possible-duplicate")
+
+    # It is the same person: the clerk opens the record and records her amendment request.
+    page.locator("#duplicates").get_by_role("link", name="VARGA, Lena").click()
+    page.get_by_text("Record a request to amend the record").click()
+    page.get_by_label("What the patient asks to amend, and why").fill(
+        "The admission note gives the wrong date for the start of the cough."
+    )
+    page.get_by_role("button", name="Record request").click()
+    page.wait_for_selector("text=Amendment request recorded.")
+    assert "awaiting a decision" in page.inner_text("#amendments")
+
+    # The physician denies it with a reason; the clerk attaches the statement of disagreement.
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    doctor_page = context.new_page()
+    sign_in_browser(doctor_page, doctor)
+    doctor_page.goto(f"/clinical/patients/{existing}/#amendments")
+    doctor_page.locator("#amendments").get_by_text("Deny", exact=True).click()
+    doctor_page.get_by_label("Reason for the denial").fill("The date was confirmed with the GP letter.")
+    doctor_page.get_by_role("button", name="Deny the request").click()
+    doctor_page.wait_for_selector("text=Amendment request denied.")
+    context.close()
+    page.reload()  # the clerk's chart, now with the decision
+    page.get_by_label("Patient's statement of disagreement").fill("I am sure the cough began a week earlier.")
+    page.get_by_role("button", name="Attach statement").click()
+    page.wait_for_selector("text=Statement of disagreement attached.")
+    amendments = page.inner_text("#amendments")
+    assert "denied" in amendments
+    assert "I am sure the cough began a week earlier." in amendments
+    page.locator("#amendments").scroll_into_view_if_needed()
+    screenshot(page, "safety-06-amendment-denied")
