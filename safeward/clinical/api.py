@@ -25,7 +25,15 @@ from rest_framework.views import APIView
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.scopes import Operation, session_for
-from safeward.clinical.types import Conflict, Forbidden, InvalidInput, NotFound, PatientInput, SessionContext
+from safeward.clinical.types import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PatientInput,
+    PossibleDuplicates,
+    SessionContext,
+)
 from safeward.identity.api_permissions import BY_OPERATION
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -86,6 +94,16 @@ class ClinicalAPIView(APIView):
             return Response({"detail": "No such record."}, status=status.HTTP_404_NOT_FOUND)
         if isinstance(exc, InvalidInput):
             return Response({"detail": "Invalid input.", "errors": exc.errors}, status=400)
+        if isinstance(exc, PossibleDuplicates):
+            ids = ", ".join(c.id for c in exc.candidates)
+            message = f"Patients with the same name and date of birth are registered: {ids}."
+            return Response(
+                {
+                    "detail": "Possible duplicate patient: check the candidates, then confirm.",
+                    "errors": {"confirm_not_duplicate": message},
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         if isinstance(exc, Conflict):
             return Response({"detail": str(exc) or "Conflict."}, status=status.HTTP_409_CONFLICT)
         if isinstance(exc, Forbidden):
@@ -287,6 +305,21 @@ class ReportOutput(serializers.Serializer[Any]):
     sensitivity = serializers.CharField(allow_blank=True)
 
 
+class AmendmentRequestOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    patient_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=("pending", "accepted", "denied"))
+    request = serializers.CharField()
+    received_at = serializers.DateTimeField()
+    received_by = serializers.CharField(allow_blank=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decided_by = serializers.CharField(allow_blank=True)
+    denial_reason = serializers.CharField(allow_null=True)
+    disagreement = serializers.CharField(allow_null=True)
+    applied_type = serializers.CharField(allow_blank=True)
+    applied_id = serializers.CharField(allow_null=True)
+
+
 class ChartOutput(serializers.Serializer[Any]):
     patient = PatientOutput()
     sections = serializers.SerializerMethodField()
@@ -305,6 +338,7 @@ class ChartOutput(serializers.Serializer[Any]):
     immunizations = ImmunizationOutput(many=True, allow_null=True)
     procedures = ProcedureOutput(many=True, allow_null=True)
     reports = ReportOutput(many=True, allow_null=True)
+    amendment_requests = AmendmentRequestOutput(many=True, allow_null=True)
 
     def get_sections(self, obj: Any) -> list[str]:
         return sorted(str(s) for s in obj.sections)
@@ -343,6 +377,8 @@ class PatientInputSerializer(serializers.Serializer[Any]):
     is_employee = serializers.BooleanField(default=False)
     is_vip = serializers.BooleanField(default=False)
     is_confidential = serializers.BooleanField(default=False)
+    # Patients with the same names and date of birth exist: register anyway (a 409 lists them first).
+    confirm_not_duplicate = serializers.BooleanField(default=False)
     submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
 
 
@@ -436,7 +472,10 @@ class PatientCollection(ClinicalAPIView):
         ctx = self.ctx(request, pinnable=False)  # a new patient is nobody's launch patient
         data = _valid(PatientInputSerializer, request.data)
         submission = data.pop("submission")
-        view = gateway.patient_register(**ctx, data=PatientInput(**data), submission=submission)
+        confirmed = data.pop("confirm_not_duplicate")
+        view = gateway.patient_register(
+            **ctx, data=PatientInput(**data), confirm_not_duplicate=confirmed, submission=submission
+        )
         return Response(PatientOutput(view).data, status=status.HTTP_201_CREATED)
 
 
@@ -626,3 +665,123 @@ class AppointmentCheckIn(ClinicalAPIView):
     def post(self, request: Request, appointment_id: str) -> Response:
         appointment = gateway.appointment_check_in(**self.ctx(request), appointment_id=appointment_id)
         return Response(AppointmentOutput(appointment).data)
+
+
+# --- corrections and amendment requests (issue 12) ---------------------------------------------
+ALLERGY_STATUSES = ("active", "inactive", "resolved", "entered-in-error")
+
+
+class AllergyStatusInput(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=ALLERGY_STATUSES)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    amendment_request_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+class AmendmentRequestInput(serializers.Serializer[Any]):
+    request = serializers.CharField(max_length=2000)
+    submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+class AmendmentDenyInput(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=1000)
+    disagreement = serializers.CharField(max_length=2000, required=False, allow_null=True, default=None)
+    submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+class DisagreementInput(serializers.Serializer[Any]):
+    statement = serializers.CharField(max_length=2000)
+    submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+ALLERGY_ID = OpenApiParameter("allergy_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+REQUEST_ID = OpenApiParameter("request_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class AllergyStatusUpdate(ClinicalAPIView):
+    """Mark an allergy inactive, resolved or entered in error (or active again).
+    The earlier status is kept; entered in error is final and needs a reason."""
+
+    required_permission = Perm.CLINICAL_CHART_WRITE
+    scope = ("AllergyIntolerance", "u")
+
+    @extend_schema(
+        parameters=[PATIENT_ID, ALLERGY_ID],
+        request=AllergyStatusInput,
+        responses={200: AllergyOutput, **ERRORS},
+        operation_id="clinical_allergy_status_update",
+    )
+    def post(self, request: Request, patient_id: str, allergy_id: str) -> Response:
+        ctx = self.ctx(request, patient_id)
+        data = _valid(AllergyStatusInput, request.data)
+        allergy = gateway.allergy_set_status(
+            **ctx,
+            patient_id=patient_id,
+            allergy_id=allergy_id,
+            status=data["status"],
+            reason=data["reason"] or None,
+            amendment_request_id=data["amendment_request_id"],
+            submission=data["submission"],
+        )
+        return Response(AllergyOutput(allergy).data)
+
+
+class AmendmentRequestCreate(ClinicalAPIView):
+    """Record a patient's request to amend the record (ONC 170.315(d)(4)): a
+    patient-facing app may submit it for its launch patient."""
+
+    required_permission = Perm.CLINICAL_PATIENT_REGISTER
+    scope = ("Patient", "u")
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=AmendmentRequestInput,
+        responses={201: AmendmentRequestOutput, **ERRORS},
+        operation_id="clinical_amendment_request_create",
+    )
+    def post(self, request: Request, patient_id: str) -> Response:
+        ctx = self.ctx(request, patient_id)
+        data = _valid(AmendmentRequestInput, request.data)
+        view = gateway.amendment_request_record(**ctx, patient_id=patient_id, **data)
+        return Response(AmendmentRequestOutput(view).data, status=status.HTTP_201_CREATED)
+
+
+class AmendmentRequestDeny(ClinicalAPIView):
+    """Deny a pending request with the reason (a clinician who decides
+    amendments). No SMART scope grants it: the decision is made in SafeWard."""
+
+    required_permission = Perm.CLINICAL_AMENDMENT_DECIDE
+    scope = ("DocumentReference", "u")
+
+    @extend_schema(
+        parameters=[PATIENT_ID, REQUEST_ID],
+        request=AmendmentDenyInput,
+        responses={200: AmendmentRequestOutput, **ERRORS},
+        operation_id="clinical_amendment_request_deny",
+    )
+    def post(self, request: Request, patient_id: str, request_id: str) -> Response:
+        ctx = self.ctx(request, patient_id)
+        data = _valid(AmendmentDenyInput, request.data)
+        view = gateway.amendment_request_deny(**ctx, patient_id=patient_id, request_id=request_id, **data)
+        return Response(AmendmentRequestOutput(view).data)
+
+
+class AmendmentDisagreement(ClinicalAPIView):
+    """Attach the patient's statement of disagreement to a denied request."""
+
+    required_permission = Perm.CLINICAL_PATIENT_REGISTER
+    scope = ("Patient", "u")
+
+    @extend_schema(
+        parameters=[PATIENT_ID, REQUEST_ID],
+        request=DisagreementInput,
+        responses={200: AmendmentRequestOutput, **ERRORS},
+        operation_id="clinical_amendment_disagreement_attach",
+    )
+    def post(self, request: Request, patient_id: str, request_id: str) -> Response:
+        ctx = self.ctx(request, patient_id)
+        data = _valid(DisagreementInput, request.data)
+        view = gateway.amendment_disagreement_attach(
+            **ctx, patient_id=patient_id, request_id=request_id, **data
+        )
+        return Response(AmendmentRequestOutput(view).data)

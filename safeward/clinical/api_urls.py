@@ -14,6 +14,26 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/notes/", api.NoteCreate.as_view(), name="note_create"),
     path("patients/<uuid:patient_id>/conditions/", api.ConditionCreate.as_view(), name="condition_create"),
     path("patients/<uuid:patient_id>/allergies/", api.AllergyCreate.as_view(), name="allergy_create"),
+    path(
+        "patients/<uuid:patient_id>/allergies/<uuid:allergy_id>/status/",
+        api.AllergyStatusUpdate.as_view(),
+        name="allergy_status",
+    ),
+    path(
+        "patients/<uuid:patient_id>/amendment-requests/",
+        api.AmendmentRequestCreate.as_view(),
+        name="amendment_request_create",
+    ),
+    path(
+        "patients/<uuid:patient_id>/amendment-requests/<uuid:request_id>/deny/",
+        api.AmendmentRequestDeny.as_view(),
+        name="amendment_request_deny",
+    ),
+    path(
+        "patients/<uuid:patient_id>/amendment-requests/<uuid:request_id>/disagreement/",
+        api.AmendmentDisagreement.as_view(),
+        name="amendment_disagreement",
+    ),
     path("schedule/", api.ScheduleDay.as_view(), name="schedule"),
     path("appointments/", api.AppointmentBook.as_view(), name="appointment_book"),
     path(

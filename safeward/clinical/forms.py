@@ -52,6 +52,12 @@ class SubmissionForm(forms.Form):
             self.initial.setdefault("submission", new_submission_token())
 
 
+def show_field(form: forms.Form, name: str, widget: forms.Widget) -> None:
+    """Show a field a form keeps hidden until a safety check asks for it
+    (a confirmation, an override reason)."""
+    form.fields[name].widget = widget
+
+
 class SearchForm(forms.Form):
     name = forms.CharField(
         label="Name",
@@ -108,6 +114,10 @@ class RegistrationForm(SubmissionForm):
     is_confidential = forms.BooleanField(label="Confidential patient (restricted record)", required=False)
     is_vip = forms.BooleanField(label="VIP / public figure", required=False)
     is_employee = forms.BooleanField(label="Hospital employee", required=False)
+    # Shown (as a checkbox) only after registration found possible duplicates.
+    confirm_not_duplicate = forms.BooleanField(
+        label="None of these is the patient: register a new record", required=False, widget=forms.HiddenInput
+    )
 
     def clean_birth_date(self) -> dt.date:
         value: dt.date = self.cleaned_data["birth_date"]
@@ -174,13 +184,24 @@ class VitalsForm(SubmissionForm):
         ("29463-7|Body weight|kg", "Body weight (kg)"),
     ]
     vital = forms.ChoiceField(label="Measurement", choices=VITALS)
-    value = forms.DecimalField(label="Value", max_digits=7, decimal_places=2, min_value=0)
+    value = forms.DecimalField(label="Value", max_digits=7, decimal_places=2)
+    confirmed = forms.BooleanField(
+        label="I have checked this value: save it", required=False, widget=forms.HiddenInput
+    )
 
 
 class MedicationForm(SubmissionForm):
     medication = forms.CharField(label="Medication", max_length=300)
     dosage = forms.CharField(label="Dosage", max_length=300, required=False)
     sensitivity = forms.ChoiceField(label="Sensitive category", choices=SENSITIVITY_CHOICES, required=False)
+    # Shown only after an allergy warning: why the drug is ordered anyway.
+    override_reason = forms.CharField(
+        label="Reason to order despite the allergy",
+        max_length=500,
+        required=False,
+        widget=forms.HiddenInput,
+        help_text="Leave empty and change the medication to choose another drug.",
+    )
 
 
 class BreakGlassForm(forms.Form):
@@ -258,6 +279,9 @@ class ResultForm(SubmissionForm):
     id_prefix = "result"
     value = forms.DecimalField(label="Result", max_digits=12, decimal_places=4)
     unit = forms.CharField(label="Unit (UCUM)", max_length=32)
+    confirmed = forms.BooleanField(
+        label="I have checked this value: save it", required=False, widget=forms.HiddenInput
+    )
 
 
 ENCOUNTER_KINDS = [
@@ -330,3 +354,110 @@ class RestrictionForm(SubmissionForm):
         if kind == "exclude_department" and data.get("user"):
             self.add_error("user", "Leave the person empty when excluding a department.")
         return data
+
+
+# --- corrections, amendments and pharmacist verification (issue 12) ---------------------------
+class AmendmentChoiceForm(SubmissionForm):
+    """A correction may answer one of the patient's pending amendment requests."""
+
+    amendment_request = forms.ChoiceField(
+        label="In answer to the patient's amendment request", required=False
+    )
+
+    def __init__(self, *args: Any, pending: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if pending:
+            self.fields["amendment_request"].choices = [("", "— none —"), *pending]  # type: ignore[attr-defined]
+        else:
+            del self.fields["amendment_request"]
+
+
+class DemographicsForm(AmendmentChoiceForm, RegistrationForm):
+    reason = forms.CharField(label="Reason for the correction", max_length=500, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["confirm_not_duplicate"]
+
+
+class NoteAmendForm(AmendmentChoiceForm):
+    title = forms.CharField(label="Title", max_length=200)
+    text = forms.CharField(label="Note", max_length=20_000, widget=forms.Textarea(attrs={"rows": 10}))
+    reason = forms.CharField(
+        label="Reason for the amendment",
+        max_length=500,
+        help_text="The earlier version stays in the record and is shown with this one.",
+    )
+
+
+class ResultCorrectionForm(AmendmentChoiceForm):
+    value = forms.DecimalField(label="Corrected result", max_digits=12, decimal_places=4)
+    unit = forms.CharField(label="Unit (UCUM)", max_length=32)
+    reason = forms.CharField(label="Reason for the correction", max_length=500)
+    confirmed = forms.BooleanField(
+        label="I have checked this value: save it", required=False, widget=forms.HiddenInput
+    )
+
+
+class DiscontinueForm(SubmissionForm):
+    reason = forms.CharField(label="Reason to stop", max_length=500)
+
+
+class ProblemStatusForm(SubmissionForm):
+    status = forms.ChoiceField(
+        label="New status", choices=[("resolved", "Resolved"), ("inactive", "Inactive"), ("active", "Active")]
+    )
+    reason = forms.CharField(label="Reason", max_length=500, required=False)
+
+
+class AllergyStatusForm(SubmissionForm):
+    status = forms.ChoiceField(
+        label="New status",
+        choices=[
+            ("inactive", "Inactive"),
+            ("resolved", "Resolved"),
+            ("entered-in-error", "Entered in error"),
+            ("active", "Active"),
+        ],
+    )
+    reason = forms.CharField(
+        label="Reason", max_length=500, required=False, help_text="Required when the entry was made in error."
+    )
+
+
+class AmendmentRequestForm(SubmissionForm):
+    id_prefix = "amendment"
+    request = forms.CharField(
+        label="What the patient asks to amend, and why",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+
+class AmendmentDenyForm(SubmissionForm):
+    reason = forms.CharField(
+        label="Reason for the denial", max_length=1000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    disagreement = forms.CharField(
+        label="The patient's statement of disagreement (if already given)",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class DisagreementForm(SubmissionForm):
+    statement = forms.CharField(
+        label="The patient's statement of disagreement",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class VerifyForm(SubmissionForm):
+    outcome = forms.ChoiceField(
+        label="Decision", choices=[("verified", "Verify"), ("queried", "Query back to the prescriber")]
+    )
+    note = forms.CharField(
+        label="Query to the prescriber", max_length=1000, required=False, help_text="Required for a query."
+    )

@@ -238,6 +238,13 @@ class ClinicalNote(models.Model):
     text = EncryptedTextField(max_length=20_000)
     sensitivity = _sensitivity()
     created_at = EncryptedDateTimeField()
+    # Append-only amendment: a new row names the version it replaces; no row is
+    # ever changed, so every earlier version stays as it was written (ADR 0576).
+    amends = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    amendment_reason = EncryptedTextField(max_length=500, null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["amends"], name="clinical_note_amended_once")]
 
     def __str__(self) -> str:
         return f"note {self.pk}"
@@ -287,13 +294,14 @@ class AllergyIntolerance(models.Model):
         ACTIVE = "active", "Active"
         INACTIVE = "inactive", "Inactive"
         RESOLVED = "resolved", "Resolved"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="allergies")
     substance = EncryptedTextField(max_length=200)
     reaction = EncryptedTextField(max_length=300, null=True)
     criticality = models.CharField(max_length=8, choices=Criticality.choices, default=Criticality.LOW)
-    clinical_status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    clinical_status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     recorded_at = EncryptedDateTimeField()
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -313,6 +321,12 @@ class MedicationRequest(models.Model):
         STOPPED = "stopped", "Stopped"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Verification(models.TextChoices):
+        NOT_REQUIRED = "", "Not required (recorded elsewhere)"
+        PENDING = "pending", "Awaiting pharmacist verification"
+        VERIFIED = "verified", "Verified by a pharmacist"
+        QUERIED = "queried", "Queried back to the prescriber"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="medications")
     encounter = models.ForeignKey(
@@ -327,9 +341,22 @@ class MedicationRequest(models.Model):
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Why the prescriber ordered it despite an allergy warning (drug-allergy check).
+    override_reason = EncryptedTextField(max_length=500, null=True)
+    verification = models.CharField(
+        max_length=10, choices=Verification.choices, default=Verification.NOT_REQUIRED, blank=True
+    )
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_note = EncryptedTextField(max_length=1000, null=True)  # the pharmacist's query
 
     class Meta:
-        indexes = [models.Index(fields=["patient", "status"], name="clin_med_patient_status")]
+        indexes = [
+            models.Index(fields=["patient", "status"], name="clin_med_patient_status"),
+            models.Index(fields=["verification", "status"], name="clin_med_verification"),
+        ]
 
     def __str__(self) -> str:
         return f"medication request {self.pk}"
@@ -350,6 +377,7 @@ class Observation(models.Model):
         PRELIMINARY = "preliminary", "Preliminary"
         FINAL = "final", "Final"
         AMENDED = "amended", "Amended"
+        CORRECTED = "corrected", "Corrected"
         CANCELLED = "cancelled", "Cancelled"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -586,6 +614,65 @@ class BreakGlassGrant(models.Model):
 
     def __str__(self) -> str:
         return f"break-glass grant {self.pk}"
+
+
+class ChartVersion(models.Model):
+    """The values a correction replaced, kept encrypted: the audit event of the
+    correction names this row and the fields that changed, never the values
+    (ADR 0576). `resource_id` is the corrected row's id."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    resource_type = models.CharField(max_length=40)
+    resource_id = models.UUIDField()
+    changed = models.JSONField(default=list)  # field names, never values
+    before = EncryptedJSONField(max_length=20_000)
+    reason = EncryptedTextField(max_length=500, null=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "resource_type"], name="clin_version_patient")]
+
+    def __str__(self) -> str:
+        return f"chart version {self.pk}"
+
+
+class AmendmentRequest(models.Model):
+    """A patient's request to amend their record (HIPAA 164.526, ONC
+    170.315(d)(4)): accepted with the amendment linked, or denied with the
+    reason and the patient's statement of disagreement attached."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting a decision"
+        ACCEPTED = "accepted", "Accepted: amendment made"
+        DENIED = "denied", "Denied"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    request = EncryptedTextField(max_length=2000)  # what the patient asks to change, and why
+    received_at = models.DateTimeField()
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    denial_reason = EncryptedTextField(max_length=1000, null=True)
+    disagreement = EncryptedTextField(max_length=2000, null=True)  # the patient's statement
+    # The amendment made when accepted: an amended note or a chart version.
+    applied_type = models.CharField(max_length=40, blank=True)
+    applied_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "status"], name="clin_amendment_patient")]
+
+    def __str__(self) -> str:
+        return f"amendment request {self.pk}"
 
 
 class SubmissionToken(models.Model):

@@ -41,6 +41,29 @@ class Forbidden(Exception):
     patient without the permission). Reads never raise this: they raise NotFound."""
 
 
+class NeedsConfirmation(InvalidInput):
+    """Saved only when the caller confirms (a value outside the usual range);
+    `errors` say why, without the value."""
+
+
+class AllergyWarning(Exception):
+    """The medication falls under an active allergy of the patient: ordered only
+    with an override reason. `matches` are `safety.AllergyMatch` rows."""
+
+    def __init__(self, matches: list[Any]) -> None:
+        super().__init__("The medication falls under a recorded allergy.")
+        self.matches = matches
+
+
+class PossibleDuplicates(Exception):
+    """Registration found patients with the same name and date of birth: saved
+    only when the clerk confirms. `candidates` are search-result views."""
+
+    def __init__(self, candidates: list[PatientView]) -> None:
+        super().__init__("Possible duplicate patients.")
+        self.candidates = candidates
+
+
 @dataclass(frozen=True)
 class SystemActor:
     """A non-human actor, e.g. the FHIR import. Writes only; reads nothing."""
@@ -153,6 +176,10 @@ class NoteView:
     created_at: dt.datetime
     encounter_id: str | None
     sensitivity: str
+    author_id: int | None = None
+    amends: str | None = None  # the version this one replaces (append-only amendment)
+    amendment_reason: str | None = None
+    previous: tuple[NoteView, ...] = ()  # earlier versions, newest first (in the chart)
 
 
 @dataclass(frozen=True)
@@ -187,6 +214,9 @@ class MedicationView:
     authored_at: dt.datetime
     requester: str
     sensitivity: str
+    override_reason: str | None = None  # why it was ordered despite an allergy warning
+    verification: str = ""  # pharmacist verification: "", pending, verified, queried
+    verification_note: str | None = None  # the pharmacist's query to the prescriber
 
 
 @dataclass(frozen=True)
@@ -200,6 +230,7 @@ class ObservationView:
     unit: str
     effective_at: dt.datetime
     sensitivity: str
+    previous_values: tuple[str, ...] = ()  # values a correction replaced, newest first (in the chart)
 
 
 @dataclass(frozen=True)
@@ -286,6 +317,39 @@ class CareTeamView:
 
 
 @dataclass(frozen=True)
+class CorrectionView:
+    """One correction of a chart row: the fields it changed and the values
+    they had before (only fields of sections the reader may see)."""
+
+    id: str
+    resource_type: str
+    resource_id: str
+    changed: tuple[str, ...]
+    before: dict[str, Any]
+    reason: str | None
+    author: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AmendmentRequestView:
+    """A patient's request to amend the record, and its outcome."""
+
+    id: str
+    patient_id: str
+    status: str
+    request: str
+    received_at: dt.datetime
+    received_by: str
+    decided_at: dt.datetime | None
+    decided_by: str
+    denial_reason: str | None
+    disagreement: str | None
+    applied_type: str
+    applied_id: str | None
+
+
+@dataclass(frozen=True)
 class Chart:
     patient: PatientView
     sections: frozenset[Section]
@@ -303,6 +367,8 @@ class Chart:
     immunizations: list[ImmunizationView] | None = None
     procedures: list[ProcedureView] | None = None
     reports: list[ReportView] | None = None
+    corrections: list[CorrectionView] | None = None
+    amendment_requests: list[AmendmentRequestView] | None = None
     withheld_sensitive: int = 0  # items not shown: sensitive, and no direct care relationship
 
     def has(self, section: Section) -> bool:
@@ -500,3 +566,20 @@ class RestrictionView:
 
     def active_at(self, now: dt.datetime) -> bool:
         return self.starts_at <= now and (self.ends_at is None or self.ends_at > now)
+
+
+# --- pharmacist verification -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class MedicationWorklistItem:
+    """One medication order awaiting a pharmacist, with its patient as a
+    search result would show them (demographics only)."""
+
+    order: MedicationView
+    patient: PatientView
+
+
+@dataclass(frozen=True)
+class MedicationWorklist:
+    items: list[MedicationWorklistItem]
+    withheld: int  # orders the caller may not see (confidential / restricted / sensitive)
+    capped: bool  # more orders than shown: the oldest come first

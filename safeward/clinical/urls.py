@@ -56,4 +56,47 @@ urlpatterns = [
         views.appointment_check_in,
         name="appointment_check_in",
     ),
+    # corrections and amendments (issue 12)
+    path("clinical/patients/<uuid:patient_id>/edit/", views.patient_edit, name="patient_edit"),
+    path(
+        "clinical/patients/<uuid:patient_id>/notes/<uuid:note_id>/amend/", views.note_amend, name="note_amend"
+    ),
+    path(
+        "clinical/patients/<uuid:patient_id>/medications/<uuid:medication_id>/discontinue/",
+        views.medication_discontinue,
+        name="medication_discontinue",
+    ),
+    path(
+        "clinical/patients/<uuid:patient_id>/problems/<uuid:condition_id>/status/",
+        views.problem_status,
+        name="problem_status",
+    ),
+    path(
+        "clinical/patients/<uuid:patient_id>/allergies/<uuid:allergy_id>/status/",
+        views.allergy_status,
+        name="allergy_status",
+    ),
+    path(
+        "clinical/patients/<uuid:patient_id>/results/<uuid:observation_id>/correct/",
+        views.result_correct,
+        name="result_correct",
+    ),
+    path("clinical/patients/<uuid:patient_id>/amendments/", views.amendment_add, name="amendment_add"),
+    path(
+        "clinical/patients/<uuid:patient_id>/amendments/<uuid:request_id>/deny/",
+        views.amendment_deny,
+        name="amendment_deny",
+    ),
+    path(
+        "clinical/patients/<uuid:patient_id>/amendments/<uuid:request_id>/disagreement/",
+        views.amendment_disagreement,
+        name="amendment_disagreement",
+    ),
+    # pharmacist verification
+    path("clinical/pharmacy/", views.pharmacy_worklist, name="pharmacy_worklist"),
+    path(
+        "clinical/patients/<uuid:patient_id>/medications/<uuid:medication_id>/verify/",
+        views.medication_verify,
+        name="medication_verify",
+    ),
 ]

@@ -5,11 +5,13 @@ form, never in a path."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -23,31 +25,45 @@ from safeward.clinical import gateway, lab_catalog, uploads
 from safeward.clinical.forms import (
     REASON_KINDS,
     AllergyForm,
+    AllergyStatusForm,
+    AmendmentDenyForm,
+    AmendmentRequestForm,
     BookForm,
     BreakGlassForm,
+    DemographicsForm,
+    DisagreementForm,
     DisclosureLookupForm,
+    DiscontinueForm,
     DocumentForm,
     EncounterForm,
     MedicationForm,
+    NoteAmendForm,
     NoteForm,
     OrderForm,
     ProblemForm,
+    ProblemStatusForm,
     RegistrationForm,
     RestrictionForm,
+    ResultCorrectionForm,
     ResultForm,
     ReviewForm,
     ScheduleForm,
     SearchForm,
+    VerifyForm,
     VitalsForm,
+    show_field,
 )
 from safeward.clinical.policy import Section
 from safeward.clinical.review_names import queue_patient_names
 from safeward.clinical.trends import lab_results, trends
 from safeward.clinical.types import (
+    AllergyWarning,
     Conflict,
     Forbidden,
     InvalidInput,
+    NeedsConfirmation,
     NotFound,
+    PossibleDuplicates,
     SessionContext,
     new_submission_token,
 )
@@ -100,6 +116,29 @@ def _not_found(request: HttpRequest, patient_id: uuid.UUID | None = None) -> Htt
 def _form_errors(form: Any, error: InvalidInput) -> None:
     for name, message in error.errors.items():
         form.add_error(name if name in form.fields else None, message)
+
+
+def _confirm_page(
+    request: HttpRequest, form: Any, *, title: str, intro: str, action: str, back: str, **extra: Any
+) -> HttpResponse:
+    """The form again, as typed, with what a safety check found: the person
+    confirms, overrides with a reason, or changes the entry (409: nothing saved)."""
+    context = {"form": form, "title": title, "intro": intro, "action": action, "back": back, **extra}
+    context.setdefault("submit", "Save")
+    return _page(request, "clinical/confirm_form.html", context, status=409)
+
+
+def _needs_confirmation(request: HttpRequest, form: Any, error: NeedsConfirmation, back: str) -> HttpResponse:
+    _form_errors(form, error)
+    show_field(form, "confirmed", forms.CheckboxInput())
+    return _confirm_page(
+        request,
+        form,
+        title="Check the value",
+        intro="The value is outside the usual range. Correct it, or confirm that it is right.",
+        action=request.path,
+        back=back,
+    )
 
 
 def _conflict(request: HttpRequest, error: Conflict) -> HttpResponse:
@@ -191,7 +230,18 @@ def register(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 patient = gateway.patient_register(
-                    **_ctx(request), data=form.patient_input(), submission=form.cleaned_data["submission"]
+                    **_ctx(request),
+                    data=form.patient_input(),
+                    confirm_not_duplicate=form.cleaned_data["confirm_not_duplicate"],
+                    submission=form.cleaned_data["submission"],
+                )
+            except PossibleDuplicates as found:
+                show_field(form, "confirm_not_duplicate", forms.CheckboxInput())
+                return _page(
+                    request,
+                    "clinical/register.html",
+                    {"form": form, "candidates": found.candidates},
+                    status=409,
                 )
             except InvalidInput as error:
                 _form_errors(form, error)
@@ -221,6 +271,11 @@ def _chart_context(chart: Any) -> dict[str, Any]:
         "active_encounters": [e for e in (chart.encounters or []) if e.status in ACTIVE_ENCOUNTER_STATUSES],
         "reports": _reports_with_results(chart),
         "S": {s.name: s for s in Section},
+        # Each row's action forms get their own one-time token.
+        "medication_rows": [(m, new_submission_token()) for m in chart.medications or []],
+        "problem_rows": [(c, new_submission_token()) for c in chart.problems or []],
+        "allergy_rows": [(a, new_submission_token()) for a in chart.allergies or []],
+        "amendment_rows": [(a, new_submission_token()) for a in chart.amendment_requests or []],
     }
 
 
@@ -256,6 +311,12 @@ def chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         medication_form=MedicationForm() if user.has_perm(Perm.CLINICAL_MEDICATION_PRESCRIBE) else None,
         document_form=DocumentForm() if user.has_perm(Perm.CLINICAL_CHART_WRITE) else None,
         order_form=OrderForm() if user.has_perm(Perm.CLINICAL_ORDER_WRITE) else None,
+        can_prescribe=user.has_perm(Perm.CLINICAL_MEDICATION_PRESCRIBE),
+        can_chart_write=user.has_perm(Perm.CLINICAL_CHART_WRITE),
+        can_correct_results=user.has_perm(Perm.CLINICAL_RESULT_WRITE),
+        can_register=user.has_perm(Perm.CLINICAL_PATIENT_REGISTER),
+        can_decide_amendments=user.has_perm(Perm.CLINICAL_AMENDMENT_DECIDE),
+        amendment_form=AmendmentRequestForm() if user.has_perm(Perm.CLINICAL_PATIENT_REGISTER) else None,
         can_book=user.has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
         can_manage_encounters=user.has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
         document_limit_mib=uploads.MAX_MEGABYTES,
@@ -288,16 +349,33 @@ def chart_print(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 def _chart_write(
     request: HttpRequest, patient_id: uuid.UUID, form_class: type[Any], write: Any, done: str
 ) -> HttpResponse:
-    """POST a chart form: 400 with the form on bad input, 409 on a double post,
-    404 for a patient one may not write to; back to the chart on success."""
+    """POST a chart form: 400 with the form on bad input, 409 on a double post
+    or a safety check to answer, 404 for a patient one may not write to; back
+    to the chart on success."""
     form = form_class(request.POST)
     if form.is_valid():
         try:
             write(form.cleaned_data)
         except NotFound:
             return _not_found(request, patient_id)
+        except NeedsConfirmation as error:
+            return _needs_confirmation(request, form, error, reverse("clinical:chart", args=[patient_id]))
+        except AllergyWarning as warning:
+            show_field(form, "override_reason", forms.Textarea(attrs={"rows": 3}))
+            return _confirm_page(
+                request,
+                form,
+                title="Allergy warning",
+                intro="Choose another drug, or give the reason to order this one anyway (it is recorded).",
+                action=request.path,
+                back=reverse("clinical:chart", args=[patient_id]) + "#medications",
+                matches=warning.matches,
+                submit="Order",
+            )
         except Conflict as error:
             return _conflict(request, error)
+        except Forbidden:
+            return _refused(request, "You may not make this change.")
         except InvalidInput as error:
             _form_errors(form, error)
         else:
@@ -367,8 +445,9 @@ def vitals_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             category="vital-signs",
             code=code,
             display=display,
-            value=str(d["value"].normalize()),
+            value=format(d["value"].normalize(), "f"),
             unit=unit,
+            confirmed=d["confirmed"],
             submission=d["submission"],
         )
 
@@ -385,6 +464,7 @@ def medication_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
             medication=d["medication"],
             dosage=d["dosage"] or None,
             sensitivity=d["sensitivity"] or "",
+            override_reason=d["override_reason"] or None,
             submission=d["submission"],
         )
 
@@ -720,10 +800,13 @@ def order_result(request: HttpRequest, patient_id: uuid.UUID, order_id: uuid.UUI
                 order_id=order_id,
                 value=format(d["value"], "f"),
                 unit=d["unit"],
+                confirmed=d["confirmed"],
                 submission=d["submission"],
             )
         except NotFound:
             return _not_found(request)
+        except NeedsConfirmation as error:
+            return _needs_confirmation(request, form, error, back)
         except Conflict as error:
             return _conflict(request, error)
         except InvalidInput as error:
@@ -822,3 +905,347 @@ def restriction_lift(request: HttpRequest, patient_id: uuid.UUID, restriction_id
         return _conflict(request, error)
     messages.success(request, "Restriction lifted.")
     return redirect(reverse("clinical:chart", args=[patient_id]) + "#restrictions")
+
+
+# --- corrections and amendments (issue 12) --------------------------------------------------------
+def _pending_amendments(record: Any) -> list[tuple[str, str]]:
+    return [
+        (a.id, f"received {a.received_at:%Y-%m-%d}: {a.request[:80]}")
+        for a in record.amendment_requests or []
+        if a.status == "pending"
+    ]
+
+
+def _edit_page(
+    request: HttpRequest, patient_id: uuid.UUID, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    context.setdefault("back", reverse("clinical:chart", args=[patient_id]))
+    context.setdefault("submit", "Save")
+    return _page(request, "clinical/edit_form.html", context, status=status)
+
+
+def _refused(request: HttpRequest, message: str) -> HttpResponse:
+    return _page(request, "clinical/conflict.html", {"message": message}, status=403)
+
+
+def _demographics_initial(p: Any) -> dict[str, Any]:
+    address = p.address or {}
+    insurance = p.insurance or {}
+    return {
+        "given_name": p.given_name,
+        "family_name": p.family_name,
+        "birth_date": p.birth_date,
+        "sex": p.sex,
+        "phone": p.phone or "",
+        "email": p.email or "",
+        "national_id": p.national_id or "",
+        "address_line": (address.get("line") or [""])[0],
+        "city": address.get("city", ""),
+        "postal_code": address.get("postal_code", ""),
+        "insurer": insurance.get("payer", ""),
+        "member_id": insurance.get("member_id", ""),
+        "is_confidential": "confidential" in p.flags,
+        "is_vip": "vip" in p.flags,
+        "is_employee": "employee" in p.flags,
+    }
+
+
+def _merged(current: dict[str, Any] | None, typed: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The form's keys over the stored ones; a key left empty is removed."""
+    merged = {**(current or {}), **(typed or {})}
+    kept = {k: v for k, v in merged.items() if v not in ("", [""], [], None)}
+    return kept or None
+
+
+def _corrected_input(form: DemographicsForm, current: Any) -> Any:
+    """The form's values over what the form does not show (gender identity,
+    date of death, further address and insurance keys), which stay as they were."""
+    data = form.patient_input()
+    d = form.cleaned_data
+    typed_address = {"line": [d["address_line"]], "city": d["city"], "postal_code": d["postal_code"]}
+    typed_insurance = {"payer": d["insurer"], "member_id": d["member_id"]}
+    return dataclasses.replace(
+        data,
+        gender_identity=current.gender_identity,
+        deceased_date=current.deceased_date,
+        address=_merged(current.address, typed_address),
+        insurance=_merged(current.insurance, typed_insurance),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.CLINICAL_PATIENT_REGISTER)
+def patient_edit(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    """Correct demographics; the values replaced are kept in the record's history."""
+    try:
+        record = gateway.chart_read(**_ctx(request), patient_id=patient_id)
+    except NotFound:
+        return _not_found(request, patient_id)
+    pending = _pending_amendments(record)
+    context: dict[str, Any] = {"title": "Correct demographics", "intro": "The values replaced are kept."}
+    if request.method == "GET":
+        form = DemographicsForm(initial=_demographics_initial(record.patient), pending=pending)
+        return _edit_page(request, patient_id, {**context, "form": form})
+    form = DemographicsForm(request.POST, pending=pending)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            gateway.patient_update(
+                **_ctx(request),
+                patient_id=patient_id,
+                data=_corrected_input(form, record.patient),
+                reason=d["reason"] or None,
+                amendment_request_id=d.get("amendment_request") or None,
+                submission=d["submission"],
+            )
+        except NotFound:
+            return _not_found(request, patient_id)
+        except Conflict as error:
+            return _conflict(request, error)
+        except InvalidInput as error:
+            _form_errors(form, error)
+        else:
+            messages.success(
+                request, "Demographics corrected. The earlier values are kept in the record's history."
+            )
+            return redirect(reverse("clinical:chart", args=[patient_id]) + "#corrections")
+    return _edit_page(request, patient_id, {**context, "form": form}, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.CLINICAL_NOTE_WRITE)
+def note_amend(request: HttpRequest, patient_id: uuid.UUID, note_id: uuid.UUID) -> HttpResponse:
+    """Amend one's own note: a new version; the earlier one stays and is shown."""
+    try:
+        record = gateway.chart_read(**_ctx(request), patient_id=patient_id)
+    except NotFound:
+        return _not_found(request, patient_id)
+    # An earlier version is found too: amending it again is refused as a conflict (e.g. the back button).
+    versions = [v for n in record.notes or [] for v in (n, *n.previous)]
+    note = next((n for n in versions if n.id == str(note_id)), None)
+    if note is None:
+        return _not_found(request, patient_id)
+    pending = _pending_amendments(record)
+    context: dict[str, Any] = {
+        "title": "Amend a note",
+        "intro": "The current version stays in the record, marked as amended, and is shown with the new one.",
+        "current_note": note,
+        "submit": "Save amendment",
+    }
+    if request.method == "GET":
+        form = NoteAmendForm(initial={"title": note.title, "text": note.text}, pending=pending)
+        return _edit_page(request, patient_id, {**context, "form": form})
+    form = NoteAmendForm(request.POST, pending=pending)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            gateway.note_amend(
+                **_ctx(request),
+                patient_id=patient_id,
+                note_id=note_id,
+                title=d["title"],
+                text=d["text"],
+                reason=d["reason"],
+                amendment_request_id=d.get("amendment_request") or None,
+                submission=d["submission"],
+            )
+        except NotFound:
+            return _not_found(request, patient_id)
+        except Forbidden:
+            return _refused(request, "Only the author of a note may amend it.")
+        except Conflict as error:
+            return _conflict(request, error)
+        except InvalidInput as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, "Note amended. The earlier version is kept and shown with it.")
+            return redirect(reverse("clinical:chart", args=[patient_id]) + "#notes")
+    return _edit_page(request, patient_id, {**context, "form": form}, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.CLINICAL_RESULT_WRITE)
+def result_correct(request: HttpRequest, patient_id: uuid.UUID, observation_id: uuid.UUID) -> HttpResponse:
+    """Correct a lab result: status `corrected`, the earlier value kept and shown."""
+    try:
+        record = gateway.chart_read(**_ctx(request), patient_id=patient_id)
+    except NotFound:
+        return _not_found(request, patient_id)
+    result = next((r for r in record.results or [] if r.id == str(observation_id)), None)
+    if result is None:
+        return _not_found(request, patient_id)
+    pending = _pending_amendments(record)
+    context: dict[str, Any] = {
+        "title": "Correct a result",
+        "intro": f"{result.display}: the current value stays in the record as the value replaced.",
+        "submit": "Save correction",
+    }
+    if request.method == "GET":
+        form = ResultCorrectionForm(initial={"value": result.value, "unit": result.unit}, pending=pending)
+        return _edit_page(request, patient_id, {**context, "form": form})
+    form = ResultCorrectionForm(request.POST, pending=pending)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            gateway.result_correct(
+                **_ctx(request),
+                patient_id=patient_id,
+                observation_id=observation_id,
+                value=format(d["value"], "f"),
+                unit=d["unit"],
+                reason=d["reason"],
+                confirmed=d["confirmed"],
+                amendment_request_id=d.get("amendment_request") or None,
+                submission=d["submission"],
+            )
+        except NotFound:
+            return _not_found(request, patient_id)
+        except NeedsConfirmation as error:
+            return _needs_confirmation(request, form, error, reverse("clinical:chart", args=[patient_id]))
+        except Conflict as error:
+            return _conflict(request, error)
+        except InvalidInput as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, "Result corrected. The earlier value is kept and shown with it.")
+            return redirect(reverse("clinical:chart", args=[patient_id]) + "#results")
+    return _edit_page(request, patient_id, {**context, "form": form}, status=400)
+
+
+@require_POST
+@requires(Perm.CLINICAL_MEDICATION_PRESCRIBE)
+def medication_discontinue(
+    request: HttpRequest, patient_id: uuid.UUID, medication_id: uuid.UUID
+) -> HttpResponse:
+    def write(d: dict[str, Any]) -> None:
+        gateway.medication_discontinue(
+            **_ctx(request),
+            patient_id=patient_id,
+            medication_id=medication_id,
+            reason=d["reason"],
+            submission=d["submission"],
+        )
+
+    return _chart_write(request, patient_id, DiscontinueForm, write, "Medication stopped.")
+
+
+@require_POST
+@requires(Perm.CLINICAL_CHART_WRITE)
+def problem_status(request: HttpRequest, patient_id: uuid.UUID, condition_id: uuid.UUID) -> HttpResponse:
+    def write(d: dict[str, Any]) -> None:
+        gateway.condition_resolve(
+            **_ctx(request),
+            patient_id=patient_id,
+            condition_id=condition_id,
+            status=d["status"],
+            reason=d["reason"] or None,
+            submission=d["submission"],
+        )
+
+    return _chart_write(request, patient_id, ProblemStatusForm, write, "Problem status changed.")
+
+
+@require_POST
+@requires(Perm.CLINICAL_CHART_WRITE)
+def allergy_status(request: HttpRequest, patient_id: uuid.UUID, allergy_id: uuid.UUID) -> HttpResponse:
+    def write(d: dict[str, Any]) -> None:
+        gateway.allergy_set_status(
+            **_ctx(request),
+            patient_id=patient_id,
+            allergy_id=allergy_id,
+            status=d["status"],
+            reason=d["reason"] or None,
+            submission=d["submission"],
+        )
+
+    return _chart_write(request, patient_id, AllergyStatusForm, write, "Allergy status changed.")
+
+
+@require_POST
+@requires(Perm.CLINICAL_PATIENT_REGISTER)
+def amendment_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    def write(d: dict[str, Any]) -> None:
+        gateway.amendment_request_record(
+            **_ctx(request), patient_id=patient_id, request=d["request"], submission=d["submission"]
+        )
+
+    return _chart_write(request, patient_id, AmendmentRequestForm, write, "Amendment request recorded.")
+
+
+@require_POST
+@requires(Perm.CLINICAL_AMENDMENT_DECIDE)
+def amendment_deny(request: HttpRequest, patient_id: uuid.UUID, request_id: uuid.UUID) -> HttpResponse:
+    def write(d: dict[str, Any]) -> None:
+        gateway.amendment_request_deny(
+            **_ctx(request),
+            patient_id=patient_id,
+            request_id=request_id,
+            reason=d["reason"],
+            disagreement=d["disagreement"] or None,
+            submission=d["submission"],
+        )
+
+    return _chart_write(request, patient_id, AmendmentDenyForm, write, "Amendment request denied.")
+
+
+@require_POST
+@requires(Perm.CLINICAL_PATIENT_REGISTER)
+def amendment_disagreement(
+    request: HttpRequest, patient_id: uuid.UUID, request_id: uuid.UUID
+) -> HttpResponse:
+    def write(d: dict[str, Any]) -> None:
+        gateway.amendment_disagreement_attach(
+            **_ctx(request),
+            patient_id=patient_id,
+            request_id=request_id,
+            statement=d["statement"],
+            submission=d["submission"],
+        )
+
+    return _chart_write(request, patient_id, DisagreementForm, write, "Statement of disagreement attached.")
+
+
+# --- pharmacist verification ---------------------------------------------------------------------------
+@require_GET
+@requires(Perm.CLINICAL_MEDICATION_DISPENSE)
+def pharmacy_worklist(request: HttpRequest) -> HttpResponse:
+    try:
+        worklist = gateway.medication_orders_to_verify(**_ctx(request))
+    except Forbidden:
+        return _page(request, "clinical/unreachable.html", {}, status=403)
+    rows = [(item, VerifyForm(auto_id=f"verify-{item.order.id}-%s")) for item in worklist.items]
+    return _page(request, "clinical/pharmacy_worklist.html", {"worklist": worklist, "rows": rows})
+
+
+@require_POST
+@requires(Perm.CLINICAL_MEDICATION_DISPENSE)
+def medication_verify(request: HttpRequest, patient_id: uuid.UUID, medication_id: uuid.UUID) -> HttpResponse:
+    form = VerifyForm(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            gateway.medication_verify(
+                **_ctx(request),
+                patient_id=patient_id,
+                medication_id=medication_id,
+                outcome=d["outcome"],
+                note=d["note"] or None,
+                submission=d["submission"],
+            )
+        except NotFound:
+            return _not_found(request)
+        except Conflict as error:
+            return _conflict(request, error)
+        except InvalidInput as error:
+            _form_errors(form, error)
+        else:
+            messages.success(
+                request, "Order verified." if d["outcome"] == "verified" else "Query sent to the prescriber."
+            )
+            return redirect("clinical:pharmacy_worklist")
+    return _page(
+        request,
+        "clinical/edit_form.html",
+        {"form": form, "title": "Not saved", "back": reverse("clinical:pharmacy_worklist"), "submit": "Save"},
+        status=400,
+    )

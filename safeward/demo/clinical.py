@@ -319,7 +319,44 @@ def seed_clinical(ctx: SeedContext, *, patients: int | None = None) -> None:
                 reason="Arrived by ambulance",
             )
     _seed_clinic(ctx, created, physician, now)
+    _seed_chart_safety(dict(created))
     ctx.write(f"clinical: {patients} demo patients ({len(created)} new)")
+
+
+ALLERGIC = 11  # DEMO-00011: cared for by the physician, allergic to penicillin (issue 12)
+
+
+def _seed_chart_safety(created: dict[int, str]) -> None:
+    """A penicillin-allergic patient of the physician (ordering amoxicillin
+    warns), a pending amendment request from that patient, and a medication
+    order waiting for the pharmacist's verification."""
+    patient_id = created.get(ALLERGIC)
+    if patient_id is None:
+        return
+    seeder: dict[str, Any] = {
+        "actor": SEEDER,
+        "session": SessionContext.system(),
+        "purpose": PurposeOfUse.OPERATIONS,
+    }
+    gateway.allergy_create(
+        **seeder,
+        patient_id=patient_id,
+        substance="Penicillin",
+        reaction="Hives and wheeze",
+        criticality="high",
+    )
+    gateway.amendment_request_record(
+        **seeder,
+        patient_id=patient_id,
+        request="The patient asks to correct the clinic review: the chest pain began in March, not in May.",
+    )
+    gateway.medication_request_create(
+        **seeder,
+        patient_id=patient_id,
+        medication="Lisinopril 10 MG Oral Tablet",
+        rxnorm="314076",
+        dosage="10 mg by mouth once daily",
+    )
 
 
 def _seed_clinic(ctx: SeedContext, created: list[tuple[int, str]], physician: Any, now: dt.datetime) -> None:

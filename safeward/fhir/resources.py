@@ -268,6 +268,17 @@ def allergy_resource(view: AllergyView, patient_id: str) -> dict[str, Any]:
         "patient": _subject(patient_id),
         "recordedDate": _instant(view.recorded_at),
     }
+    if view.clinical_status == "entered-in-error":
+        # FHIR: an entry made in error has a verification status and no clinical status (ait-1).
+        del data["clinicalStatus"]
+        data["verificationStatus"] = {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                    "code": "entered-in-error",
+                }
+            ]
+        }
     if view.criticality in ("low", "high", "unable-to-assess"):
         data["criticality"] = view.criticality
     elif view.criticality == "unable":

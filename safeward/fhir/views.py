@@ -33,7 +33,15 @@ from safeward.clinical.api import purpose_for
 from safeward.clinical.gateway.fhir_support import chart_item_read
 from safeward.clinical.policy import Section
 from safeward.clinical.scopes import RESOURCE_SECTIONS, Operation, ScopeOutcome, session_for, token_decision
-from safeward.clinical.types import Chart, Conflict, Forbidden, InvalidInput, NotFound, PatientView
+from safeward.clinical.types import (
+    Chart,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PatientView,
+    PossibleDuplicates,
+)
 from safeward.fhir import resources
 from safeward.fhir.cursor import cursor_issue, cursor_open
 from safeward.identity.api import UsableAccount
@@ -104,6 +112,9 @@ class FhirView(APIView):
         if isinstance(exc, InvalidInput):
             name, message = next(iter(exc.errors.items()))
             return outcome(400, f"{name}: {message}", expression=name)
+        if isinstance(exc, PossibleDuplicates):
+            ids = ", ".join(f"Patient/{c.id}" for c in exc.candidates)
+            return outcome(409, f"Possible duplicate of {ids}: same name and birth date.", code="duplicate")
         if isinstance(exc, Conflict):
             return outcome(409, str(exc) or "Conflict.")
         if isinstance(exc, Forbidden):

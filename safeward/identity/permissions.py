@@ -11,6 +11,7 @@ class Perm(StrEnum):
     AUDIT_REPORT_EXPORT = "audit:report:export"
     AUDIT_REVIEW_READ = "audit:review:read"
     CLINICAL_ALLERGY_READ = "clinical:allergy:read"
+    CLINICAL_AMENDMENT_DECIDE = "clinical:amendment:decide"
     CLINICAL_APPOINTMENT_MANAGE = "clinical:appointment:manage"
     CLINICAL_APPOINTMENT_READ = "clinical:appointment:read"
     CLINICAL_BREAKGLASS_REVIEW = "clinical:breakglass:review"

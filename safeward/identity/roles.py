@@ -39,6 +39,7 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CLINICAL_ALLERGY_READ,
                 Perm.CLINICAL_APPOINTMENT_READ,
                 Perm.CLINICAL_BREAKGLASS_USE,
+                Perm.CLINICAL_AMENDMENT_DECIDE,
             }
         ),
         remote_access=True,

@@ -33,6 +33,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Patients", "clinical:search", Perm.CLINICAL_PATIENT_READ),
     NavItem("Schedule", "clinical:schedule", Perm.CLINICAL_APPOINTMENT_READ),
     NavItem("Lab worklist", "clinical:lab_worklist", Perm.CLINICAL_RESULT_WRITE),
+    NavItem("Orders to verify", "clinical:pharmacy_worklist", Perm.CLINICAL_MEDICATION_DISPENSE),
     NavItem("Break-glass review", "clinical:review_queue", Perm.AUDIT_REVIEW_READ),
     NavItem("Alerts", "detection:alerts", Perm.DETECTION_ALERT_READ),
     NavItem("Access reviews", "detection:reviews", Perm.AUDIT_REVIEW_READ),

@@ -130,9 +130,17 @@ FHIR_PATIENT = {
 }
 
 
+def _fhir_patient() -> dict[str, Any]:
+    """A new name each time: the same name and birth date again is a possible duplicate (409)."""
+    return {**FHIR_PATIENT, "name": [{"family": "Matrix", "given": [f"Token{next(FHIR_NAMES)}"]}]}
+
+
+FHIR_NAMES = itertools.count()
+
+
 def _register(c: Case) -> int:
     data = {"given_name": "Token", "family_name": "Matrix", "birth_date": "1990-01-01", "sex": "female"}
-    return status(c.post(f"{REST}/patients/", data))
+    return status(c.post(f"{REST}/patients/", {**data, "confirm_not_duplicate": True}))
 
 
 def _schedule(c: Case) -> int:
@@ -149,6 +157,47 @@ def _book(c: Case) -> int:
 
 def _change(action: str) -> Callable[[Case], int]:
     return lambda c: status(c.post(f"{REST}/appointments/{c.world.appointment(c.patient)}/{action}/"))
+
+
+def _allergy_status(c: Case) -> int:
+    from safeward.clinical.types import SessionContext
+    from tests.clinical.conftest import IMPORTER
+
+    allergy = gateway.allergy_create(
+        actor=IMPORTER,
+        session=SessionContext.system(),
+        purpose=PurposeOfUse.TREATMENT,
+        patient_id=c.patient,
+        substance="Latex",
+    )
+    return status(
+        c.post(f"{REST}/patients/{c.patient}/allergies/{allergy.id}/status/", {"status": "inactive"})
+    )
+
+
+def _amendment_request(c: Case, *, denied: bool) -> str:
+    ops, treat = PurposeOfUse.OPERATIONS, PurposeOfUse.TREATMENT
+    request = gateway.amendment_request_record(
+        actor=c.user, session=WARD, purpose=ops, patient_id=c.patient, request="Matrix"
+    ).id
+    if denied:
+        gateway.amendment_request_deny(
+            actor=c.user,
+            session=WARD,
+            purpose=treat,
+            patient_id=c.patient,
+            request_id=request,
+            reason="Correct",
+        )
+    return request
+
+
+def _amendment(action: str, body: dict[str, str], *, denied: bool) -> Callable[[Case], int]:
+    def request(c: Case) -> int:
+        rid = _amendment_request(c, denied=denied)
+        return status(c.post(f"{REST}/patients/{c.patient}/amendment-requests/{rid}/{action}/", body))
+
+    return request
 
 
 Rule = tuple[Callable[[Case], Any], tuple[Any, ...]]
@@ -185,6 +234,19 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post(f"{REST}/patients/{c.patient}/allergies/", {"substance": "Latex"})),
         (201, F, F, 201, 201, N, F, F),
     ),
+    ("clinical_api:allergy_status", "POST"): (_allergy_status, (B, F, F, B, B, N, F, F)),
+    ("clinical_api:amendment_request_create", "POST"): (
+        lambda c: status(c.post(f"{REST}/patients/{c.patient}/amendment-requests/", {"request": "Matrix"})),
+        (201, F, F, 201, 201, N, F, F),
+    ),
+    ("clinical_api:amendment_request_deny", "POST"): (  # no scope grants the decision: browser only
+        _amendment("deny", {"reason": "Correct as recorded"}, denied=False),
+        (B, F, F, F, F, F, F, F),
+    ),
+    ("clinical_api:amendment_disagreement", "POST"): (
+        _amendment("disagreement", {"statement": "I disagree"}, denied=True),
+        (B, F, F, B, B, N, F, F),
+    ),
     ("clinical_api:schedule", "GET"): (_schedule, (B, F, B, B, F, F, B, F)),
     ("clinical_api:appointment_book", "POST"): (_book, (201, F, F, 201, 201, N, F, F)),
     ("clinical_api:appointment_cancel", "POST"): (_change("cancel"), (B, F, F, B, B, N, F, F)),
@@ -200,7 +262,7 @@ RULES: dict[tuple[str, str], Rule] = {
         (B, F, B, B, B, N, B, F),
     ),
     ("fhir:search", "POST"): (
-        lambda c: status(c.post("/fhir/Patient", FHIR_PATIENT, content_type="application/fhir+json")),
+        lambda c: status(c.post("/fhir/Patient", _fhir_patient(), content_type="application/fhir+json")),
         (201, F, F, 201, F, F, F, F),
     ),
     ("fhir:search_post", "POST"): (

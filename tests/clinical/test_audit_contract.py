@@ -84,6 +84,57 @@ class World:
         ).id
         self.emergency = make_user("physician")  # no relationship: breaks the glass
         self.grant = self.break_glass(self.emergency).id
+        # corrections, amendments and pharmacist verification (issue 12)
+        self.pharmacist = make_user("pharmacist")
+        self.medication = gateway.medication_request_create(
+            actor=self.doctor,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=self.patient,
+            medication="Amlodipine 5 mg",
+        ).id
+        self.condition = gateway.condition_create(
+            actor=self.doctor, session=WARD, purpose=TREAT, patient_id=self.patient, code="I10", display="HTN"
+        ).id
+        self.allergy = gateway.allergy_create(
+            actor=self.doctor, session=WARD, purpose=TREAT, patient_id=self.patient, substance="Latex"
+        ).id
+        self.note = gateway.note_create(
+            actor=self.doctor,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=self.patient,
+            title="Day 1",
+            text="Stable.",
+        ).id
+        self.vital = gateway.observation_record(
+            actor=self.doctor,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=self.patient,
+            category="vital-signs",
+            code="8867-4",
+            display="Heart rate",
+            value="72",
+            unit="/min",
+        ).id
+        self.amendment = gateway.amendment_request_record(
+            actor=self.clerk,
+            session=WARD,
+            purpose=OPS,
+            patient_id=self.patient,
+            request="Wrong allergy listed.",
+        ).id
+
+    def deny_amendment(self) -> Any:
+        return gateway.amendment_request_deny(
+            actor=self.doctor,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=self.patient,
+            request_id=self.amendment,
+            reason="The entry is correct.",
+        )
 
     def book(self, slot: str) -> Any:
         return gateway.appointment_book(
@@ -146,6 +197,25 @@ def _clinical_write(name: str, resource: str, **values: Any) -> Contract:
         )
 
     return Contract(call(lambda w: w.doctor), (("create", resource),), call(lambda w: w.stranger), "create")
+
+
+def _correction(name: str, resource: str, row: str, **values: Any) -> Contract:
+    """A correction of the world's `row` (by its treating physician, or refused for a stranger)."""
+    keyword = {"medication": "medication_id", "condition": "condition_id", "allergy": "allergy_id"}.get(
+        row, "observation_id" if row == "vital" else "note_id"
+    )
+
+    def call(who: Callable[[World], Any]) -> Callable[[World], Any]:
+        return lambda w: getattr(gateway, name)(
+            actor=who(w),
+            session=WARD,
+            purpose=TREAT,
+            patient_id=w.patient,
+            **{keyword: getattr(w, row)},
+            **values,
+        )
+
+    return Contract(call(lambda w: w.doctor), (("update", resource),), call(lambda w: w.stranger), "update")
 
 
 CONTRACT: dict[str, Contract] = {
@@ -427,6 +497,93 @@ CONTRACT: dict[str, Contract] = {
         (("update", "BreakGlassGrant"),),
         lambda w: gateway.break_glass_review(
             actor=w.stranger, session=WARD, grant_id=w.grant, justified=True
+        ),
+        "update",
+    ),
+    # --- corrections and amendments (issue 12)
+    "medication_discontinue": _correction(
+        "medication_discontinue", "MedicationRequest", "medication", reason="No longer needed."
+    ),
+    "condition_resolve": _correction("condition_resolve", "Condition", "condition"),
+    "allergy_set_status": _correction(
+        "allergy_set_status", "AllergyIntolerance", "allergy", status="inactive"
+    ),
+    "result_correct": _correction(
+        "result_correct", "Observation", "vital", value="75", unit="/min", reason="Transcription error."
+    ),
+    "note_amend": _correction(
+        "note_amend", "ClinicalNote", "note", title="Day 1", text="Stable, afebrile.", reason="Incomplete."
+    ),
+    "amendment_request_record": Contract(
+        lambda w: gateway.amendment_request_record(
+            actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.patient, request="Address is wrong."
+        ),
+        (("create", "AmendmentRequest"),),
+        lambda w: gateway.amendment_request_record(
+            actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.patient, request="Address is wrong."
+        ),
+        "create",
+    ),
+    "amendment_request_deny": Contract(
+        lambda w: w.deny_amendment(),
+        (("update", "AmendmentRequest"),),
+        lambda w: gateway.amendment_request_deny(
+            actor=w.stranger,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=w.patient,
+            request_id=w.amendment,
+            reason="No.",
+        ),
+        "update",
+    ),
+    "amendment_disagreement_attach": Contract(
+        lambda w: (
+            w.deny_amendment(),
+            gateway.amendment_disagreement_attach(
+                actor=w.clerk,
+                session=WARD,
+                purpose=OPS,
+                patient_id=w.patient,
+                request_id=w.amendment,
+                statement="I never had that allergy.",
+            ),
+        ),
+        (("update", "AmendmentRequest"), ("update", "AmendmentRequest")),
+        lambda w: gateway.amendment_disagreement_attach(
+            actor=w.stranger,
+            session=WARD,
+            purpose=OPS,
+            patient_id=w.patient,
+            request_id=w.amendment,
+            statement="I disagree.",
+        ),
+        "update",
+    ),
+    # --- pharmacy
+    "medication_orders_to_verify": Contract(
+        lambda w: gateway.medication_orders_to_verify(actor=w.pharmacist, session=WARD, purpose=TREAT),
+        (("read", "MedicationWorklist"),),
+        lambda w: gateway.medication_orders_to_verify(actor=w.stranger, session=WARD, purpose=TREAT),
+        "read",
+    ),
+    "medication_verify": Contract(
+        lambda w: gateway.medication_verify(
+            actor=w.pharmacist,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=w.patient,
+            medication_id=w.medication,
+            outcome="verified",
+        ),
+        (("update", "MedicationRequest"),),
+        lambda w: gateway.medication_verify(
+            actor=w.stranger,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=w.patient,
+            medication_id=w.medication,
+            outcome="verified",
         ),
         "update",
     ),

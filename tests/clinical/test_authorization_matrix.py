@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -196,6 +197,99 @@ def _note_data():
     return {"submission": uuid.uuid4().hex, "kind": "progress", "title": "T", "text": "Matrix note"}
 
 
+# --- corrections, amendments, pharmacist verification (issue 12) ------------------------------
+SYSTEM: dict[str, Any] = {
+    "actor": IMPORTER,
+    "session": SessionContext.system(),
+    "purpose": PurposeOfUse.TREATMENT,
+}
+
+
+def _medication(case: Case) -> str:
+    return gateway.medication_request_create(
+        **SYSTEM, patient_id=case.patient, medication="Amlodipine 5 mg"
+    ).id
+
+
+def _discontinue(case: Case):
+    path = reverse("clinical:medication_discontinue", args=[case.patient, _medication(case)])
+    return case.client.post(path, {"submission": uuid.uuid4().hex, "reason": "Matrix"})
+
+
+def _problem_status(case: Case):
+    condition = gateway.condition_create(**SYSTEM, patient_id=case.patient, code="I10", display="HTN").id
+    path = reverse("clinical:problem_status", args=[case.patient, condition])
+    return case.client.post(path, {"submission": uuid.uuid4().hex, "status": "resolved"})
+
+
+def _allergy_status(case: Case):
+    allergy = gateway.allergy_create(**SYSTEM, patient_id=case.patient, substance="Latex").id
+    path = reverse("clinical:allergy_status", args=[case.patient, allergy])
+    return case.client.post(path, {"submission": uuid.uuid4().hex, "status": "inactive"})
+
+
+def _note_amend(case: Case):
+    # Written by somebody else (the import): nobody but its author may amend it.
+    note = gateway.note_create(**SYSTEM, patient_id=case.patient, title="T", text="Imported note").id
+    path = reverse("clinical:note_amend", args=[case.patient, note])
+    return case.client.post(path, {**_note_data(), "reason": "Matrix"})
+
+
+def _result_correct(case: Case):
+    result = gateway.observation_record(
+        **SYSTEM,
+        patient_id=case.patient,
+        category="laboratory",
+        code="2823-3",
+        display="Potassium",
+        value="4.2",
+        unit="mmol/L",
+    ).id
+    path = reverse("clinical:result_correct", args=[case.patient, result])
+    return case.client.post(
+        path, {"submission": uuid.uuid4().hex, "value": "4.4", "unit": "mmol/L", "reason": "Matrix"}
+    )
+
+
+def _amendment_request(case: Case) -> str:
+    return gateway.amendment_request_record(
+        actor=ADMIN[0],
+        session=WARD,
+        purpose=PurposeOfUse.OPERATIONS,
+        patient_id=case.patient,
+        request="Matrix",
+    ).id
+
+
+def _amendment_deny(case: Case):
+    path = reverse("clinical:amendment_deny", args=[case.patient, _amendment_request(case)])
+    return case.client.post(path, {"submission": uuid.uuid4().hex, "reason": "Correct as recorded"})
+
+
+def _amendment_disagreement(case: Case):
+    # A pending request: anyone allowed is told it is not denied yet (409).
+    path = reverse("clinical:amendment_disagreement", args=[case.patient, _amendment_request(case)])
+    return case.client.post(path, {"submission": uuid.uuid4().hex, "statement": "I disagree"})
+
+
+def _medication_verify(case: Case):
+    path = reverse("clinical:medication_verify", args=[case.patient, _medication(case)])
+    return case.client.post(path, {"submission": uuid.uuid4().hex, "outcome": "verified"})
+
+
+def _read_then(status: Callable[[Case], int]) -> Callable[[Case], int]:
+    """Pages that open the chart first: not found unless the chart may be read."""
+    return lambda case: status(case) if _read(case) == 200 else 404
+
+
+def _note_amend_expected(case: Case) -> int:
+    return 403 if write_cell(case.role, Section.NOTES, case.relationship) == "permit" else 404
+
+
+def _amendment_disagreement_expected(case: Case) -> int:
+    return 409 if write_cell(case.role, Section.DEMOGRAPHICS, case.relationship) == "permit" else 404
+
+
 # url name -> (request, expected status)
 RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
     "search": (
@@ -311,6 +405,41 @@ RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
     "appointment_check_in": (
         _appointment(True),
         _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _write(Section.APPOINTMENTS)),
+    ),
+    "patient_edit": (
+        lambda c: c.client.get(f"/clinical/patients/{c.patient}/edit/"),
+        _needs(Perm.CLINICAL_PATIENT_REGISTER, _read),
+    ),
+    "note_amend": (_note_amend, _needs(Perm.CLINICAL_NOTE_WRITE, _read_then(_note_amend_expected))),
+    "medication_discontinue": (
+        _discontinue,
+        _needs(Perm.CLINICAL_MEDICATION_PRESCRIBE, _write(Section.MEDICATIONS)),
+    ),
+    "problem_status": (_problem_status, _needs(Perm.CLINICAL_CHART_WRITE, _write(Section.PROBLEMS))),
+    "allergy_status": (_allergy_status, _needs(Perm.CLINICAL_CHART_WRITE, _write(Section.ALLERGIES))),
+    "result_correct": (
+        _result_correct,
+        _needs(Perm.CLINICAL_RESULT_WRITE, _read_then(_write(Section.RESULTS))),
+    ),
+    "amendment_add": (
+        lambda c: c.client.post(
+            f"/clinical/patients/{c.patient}/amendments/",
+            {"submission": uuid.uuid4().hex, "request": "Matrix"},
+        ),
+        _needs(Perm.CLINICAL_PATIENT_REGISTER, _write(Section.DEMOGRAPHICS)),
+    ),
+    "amendment_deny": (_amendment_deny, _needs(Perm.CLINICAL_AMENDMENT_DECIDE, _write(Section.NOTES))),
+    "amendment_disagreement": (
+        _amendment_disagreement,
+        _needs(Perm.CLINICAL_PATIENT_REGISTER, _amendment_disagreement_expected),
+    ),
+    "pharmacy_worklist": (
+        lambda c: c.client.get("/clinical/pharmacy/"),
+        _needs(Perm.CLINICAL_MEDICATION_DISPENSE, lambda c: 200),
+    ),
+    "medication_verify": (
+        _medication_verify,
+        _needs(Perm.CLINICAL_MEDICATION_DISPENSE, _read_then(lambda c: 302)),
     ),
 }
 

@@ -47,3 +47,32 @@ def test_seed_creates_patients_with_charts_and_special_records(demo):
     events = AuditEvent.objects.count()
     call_command("demo", "seed")  # idempotent
     assert AuditEvent.objects.count() == events
+
+
+def test_seed_has_a_penicillin_allergic_patient_a_pending_amendment_and_an_order_to_verify(demo):
+    from safeward.clinical.types import AllergyWarning
+
+    call_command("demo", "seed")
+    physician = User.objects.get(username="demo.physician")
+    pharmacist = User.objects.get(username="demo.pharmacist")
+    page = gateway.patient_search(
+        actor=physician, session=WARD, purpose=PurposeOfUse.TREATMENT, mrn="DEMO-00011"
+    )
+    patient = page.results[0].id
+    chart = gateway.chart_read(
+        actor=physician, session=WARD, purpose=PurposeOfUse.TREATMENT, patient_id=patient
+    )
+    assert any(a.substance == "Penicillin" and a.clinical_status == "active" for a in chart.allergies)
+    assert [a.status for a in chart.amendment_requests] == ["pending"]
+    with pytest.raises(AllergyWarning):
+        gateway.medication_request_create(
+            actor=physician,
+            session=WARD,
+            purpose=PurposeOfUse.TREATMENT,
+            patient_id=patient,
+            medication="Amoxicillin 500 mg capsule",
+        )
+    waiting = gateway.medication_orders_to_verify(
+        actor=pharmacist, session=WARD, purpose=PurposeOfUse.TREATMENT
+    )
+    assert [item.patient.id for item in waiting.items] == [patient]

@@ -14,6 +14,11 @@ calls `reveal` / `decrypt_field` (tests/architecture/test_one_door.py).
 The API is documented in docs/clinical.md.
 """
 
+from safeward.clinical.gateway._amendments import (
+    amendment_disagreement_attach,
+    amendment_request_deny,
+    amendment_request_record,
+)
 from safeward.clinical.gateway._breach import breach_scope_identifiers
 from safeward.clinical.gateway._breakglass import (
     break_glass_active,
@@ -22,6 +27,13 @@ from safeward.clinical.gateway._breakglass import (
     break_glass_review,
     break_glass_review_queue,
     break_glass_start,
+)
+from safeward.clinical.gateway._corrections import (
+    allergy_set_status,
+    condition_resolve,
+    medication_discontinue,
+    note_amend,
+    result_correct,
 )
 from safeward.clinical.gateway._import import patient_import
 from safeward.clinical.gateway._orders import lab_worklist, order_result
@@ -35,6 +47,7 @@ from safeward.clinical.gateway._patients import (
     patient_search,
     patient_update,
 )
+from safeward.clinical.gateway._pharmacy import medication_orders_to_verify, medication_verify
 from safeward.clinical.gateway._restrictions import (
     restriction_create,
     restriction_lift,
@@ -90,6 +103,10 @@ __all__ = [
     "StaffKeys",
     "SystemActor",
     "allergy_create",
+    "allergy_set_status",
+    "amendment_disagreement_attach",
+    "amendment_request_deny",
+    "amendment_request_record",
     "appointment_book",
     "appointment_cancel",
     "appointment_check_in",
@@ -106,6 +123,7 @@ __all__ = [
     "chart_read",
     "clinicians_list",
     "condition_create",
+    "condition_resolve",
     "departments_list",
     "detection_access_facts",
     "detection_patients_known",
@@ -114,7 +132,11 @@ __all__ = [
     "encounter_finish",
     "encounter_start",
     "lab_worklist",
+    "medication_discontinue",
+    "medication_orders_to_verify",
     "medication_request_create",
+    "medication_verify",
+    "note_amend",
     "note_create",
     "observation_record",
     "order_create",
@@ -128,6 +150,7 @@ __all__ = [
     "restriction_create",
     "restriction_lift",
     "restriction_list",
+    "result_correct",
     "schedule_day",
     "slots_create",
     "staff_choices",

@@ -23,7 +23,9 @@ from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical import policy
 from safeward.clinical.gateway._relationships import PATIENTS, collect, relationship_statement, select_list
 from safeward.clinical.models import (
+    AmendmentRequest,
     BreakGlassGrant,
+    ChartVersion,
     Patient,
     PatientRestriction,
     SubmissionToken,
@@ -298,6 +300,14 @@ def record(
     )
 
 
+def record_isolated(**kwargs: Any) -> None:
+    """A successful event in its own transaction, for a disclosure that
+    happens although the call then refuses (a safety warning shows what it
+    found): the refusal must not roll the event back."""
+    with transaction.atomic():
+        record(**kwargs)
+
+
 def record_denied(
     *,
     action: Action,
@@ -354,3 +364,76 @@ def check_choice(name: str, value: str, choices: type[models.TextChoices]) -> st
     if value not in choices.values:
         raise InvalidInput({name: "Not one of the allowed values."})
     return value
+
+
+# --- corrections and amendments ------------------------------------------------------------------
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def save_version(
+    *,
+    patient: Patient,
+    resource_type: str,
+    resource_id: uuid.UUID,
+    before: dict[str, Any],
+    reason: str | None,
+    actor: Actor,
+) -> ChartVersion | None:
+    """Keep the values a correction replaces (encrypted); None when nothing changed."""
+    if not before:
+        return None
+    version = ChartVersion(
+        patient=patient,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        changed=sorted(before),
+        author=actor if isinstance(actor, User) else None,
+        created_at=clock.now(),
+    )
+    assign(version, {"before": {k: _json_value(v) for k, v in before.items()}, "reason": reason or None})
+    version.save()
+    return version
+
+
+def pending_amendment(patient: Patient, request_id: str | uuid.UUID | None) -> AmendmentRequest | None:
+    """The patient's pending amendment request a correction answers (locked)."""
+    if not request_id:
+        return None
+    try:
+        rid = parse_id(request_id)
+    except NotFound:
+        raise InvalidInput({"amendment_request": "No such amendment request for this patient."}) from None
+    request = AmendmentRequest.objects.select_for_update().filter(pk=rid, patient=patient).first()
+    if request is None:
+        raise InvalidInput({"amendment_request": "No such amendment request for this patient."})
+    if request.status != AmendmentRequest.Status.PENDING:
+        raise Conflict("This amendment request was already decided.")
+    return request
+
+
+def link_amendment(request: AmendmentRequest | None, applied: models.Model | None, *, actor: Actor) -> None:
+    """Accept the request with the amendment that answers it."""
+    if request is None:
+        return
+    if applied is None:
+        raise InvalidInput({"amendment_request": "Nothing was changed, so the request cannot be accepted."})
+    request.status = AmendmentRequest.Status.ACCEPTED
+    request.applied_type = type(applied).__name__
+    request.applied_id = applied.pk
+    request.decided_at = clock.now()
+    request.decided_by = actor if isinstance(actor, User) else None
+    request.save(update_fields=["status", "applied_type", "applied_id", "decided_at", "decided_by"])
+
+
+def correction_detail(
+    changed: Iterable[str], version: models.Model | None, request: AmendmentRequest | None
+) -> dict[str, Any]:
+    """What a correction's audit event says: the names of the changed fields
+    and the ids of the kept version and the request, never a value."""
+    detail: dict[str, Any] = {"changed": sorted(changed)}
+    if version is not None:
+        detail["version"] = str(version.pk)
+    if request is not None:
+        detail["amendment_request"] = str(request.pk)
+    return detail

@@ -32,7 +32,7 @@ from safeward.clinical.gateway._patients import (
     observation_view,
     patient_view,
 )
-from safeward.clinical.gateway._writes import UCUM, _user
+from safeward.clinical.gateway._writes import UCUM, _user, check_plausible
 from safeward.clinical.models import Observation, Patient
 from safeward.clinical.policy import Action, Decision, Section
 from safeward.clinical.types import (
@@ -143,10 +143,12 @@ def order_result(
     order_id: str | uuid.UUID,
     value: str,
     unit: str,
+    confirmed: bool = False,
     submission: str | None = None,
 ) -> ObservationView:
     """Result one open lab order: it becomes a final result with its value and
-    UCUM unit, timed now. A second result of the same order is a Conflict."""
+    UCUM unit, timed now. A second result of the same order is a Conflict.
+    An impossible value is refused, an implausible one needs `confirmed`."""
     _require_laboratory(actor, purpose, "Observation")
     patient, decision, facts = load_patient(
         actor=actor,
@@ -176,6 +178,7 @@ def order_result(
             order_id=oid,
             value=value,
             unit=unit,
+            confirmed=confirmed,
             submission=submission,
         )
     except NotFound:
@@ -201,6 +204,7 @@ def _result(
     order_id: uuid.UUID,
     value: str,
     unit: str,
+    confirmed: bool,
     submission: str | None,
 ) -> ObservationView:
     with transaction.atomic():
@@ -216,6 +220,7 @@ def _result(
         test = lab_catalog.lab_test(plain(order, "code"))
         if test is not None and unit != test.unit:
             raise InvalidInput({"unit": f"This test is reported in {test.unit}."})
+        implausible = check_plausible(plain(order, "code"), unit, value, confirmed=confirmed)
         use_submission(submission)
         assign(order, {"value": value})
         order.status = Observation.Status.FINAL
@@ -234,5 +239,6 @@ def _result(
             decision=decision,
             facts=facts,
             fields=["observation.result"],
+            detail={"implausible_confirmed": True} if implausible else None,
         )
         return observation_view(order)

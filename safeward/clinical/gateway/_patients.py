@@ -26,23 +26,29 @@ from safeward.clinical.gateway._core import (
     assign,
     audit_fields,
     by_time,
+    correction_detail,
     facts_for,
     limit,
+    link_amendment,
     newest,
     parse_id,
+    pending_amendment,
     plain,
     record,
     record_denied,
     resource_for,
+    save_version,
     subject_for,
     use_submission,
     user_label,
 )
 from safeward.clinical.models import (
     AllergyIntolerance,
+    AmendmentRequest,
     Appointment,
     BreakGlassGrant,
     CareTeamMembership,
+    ChartVersion,
     ClinicalNote,
     Condition,
     DiagnosticReport,
@@ -57,11 +63,13 @@ from safeward.clinical.models import (
 from safeward.clinical.policy import Action, Decision, Effect, Section
 from safeward.clinical.types import (
     AllergyView,
+    AmendmentRequestView,
     AppointmentView,
     CareTeamView,
     Chart,
     ConditionView,
     Conflict,
+    CorrectionView,
     DocumentView,
     EncounterView,
     Forbidden,
@@ -73,6 +81,7 @@ from safeward.clinical.types import (
     ObservationView,
     PatientInput,
     PatientView,
+    PossibleDuplicates,
     ProcedureView,
     ReportView,
     SearchPage,
@@ -542,6 +551,59 @@ def build_patient(data: PatientInput) -> Patient:
     return patient
 
 
+def _national_id_taken(national_id: str | None, *, other_than: uuid.UUID | None = None) -> bool:
+    if not national_id:
+        return False
+    same = Patient.objects.filter(blind_filter(Patient, "national_id_index", national_id))
+    if other_than is not None:
+        same = same.exclude(pk=other_than)
+    return same.exists()
+
+
+NATIONAL_ID_TAKEN = "Another patient is registered with this national ID: search for them instead."
+
+
+def _same_person(data: PatientInput) -> list[Patient]:
+    """Patients with the same names and date of birth: the birth date's blind
+    index and the names' prefix tokens narrow it in the database, and the
+    few candidates' names are compared exactly here."""
+    given, family = (normalise("name", getattr(data, f)) for f in _NAME_FIELDS)
+    name_query, _ = _name_query(f"{given} {family}")
+    query = blind_filter(Patient, "birth_date_index", data.birth_date) & name_query
+    return [
+        p
+        for p in Patient.objects.filter(query)
+        .defer(*_SEARCH_COLUMNS)
+        .order_by("created_at", "id")[:SEARCH_CAP]
+        if normalise("name", plain(p, "given_name")) == given
+        and normalise("name", plain(p, "family_name")) == family
+    ]
+
+
+def _duplicate_views(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, candidates: list[Patient]
+) -> list[PatientView]:
+    """The candidates as a search would show them to this person: demographics,
+    or a placeholder for a record they could only break the glass for."""
+    facts = facts_for(actor, [p.pk for p in candidates])
+    views = []
+    for candidate in candidates:
+        decision = _decide(
+            actor=actor,
+            session=session,
+            purpose=purpose,
+            patient=candidate,
+            facts=facts[candidate.pk],
+            action=Action.SEARCH,
+        )
+        views.append(
+            patient_view(candidate, decision.sections)
+            if decision.permitted
+            else PatientView(id=str(candidate.pk), sections=frozenset(), restricted=True)
+        )
+    return views
+
+
 def save_new_patient(patient: Patient) -> None:
     try:
         with transaction.atomic():
@@ -557,8 +619,13 @@ def patient_register(
     session: SessionContext,
     purpose: PurposeOfUse,
     data: PatientInput,
+    confirm_not_duplicate: bool = False,
     submission: str | None = None,
 ) -> PatientView:
+    """Register a patient. A national ID already on file is refused; patients
+    with the same names and date of birth are returned as PossibleDuplicates
+    (recorded as a search that showed them) until the clerk confirms that
+    this is somebody else (`confirm_not_duplicate`, noted in the event)."""
     decision = _decide(
         actor=actor,
         session=session,
@@ -580,6 +647,22 @@ def patient_register(
         )
         raise Forbidden
     patient = build_patient(data)
+    if _national_id_taken(data.national_id):
+        raise InvalidInput({"national_id": NATIONAL_ID_TAKEN})
+    candidates = _same_person(data)
+    if candidates and not confirm_not_duplicate:
+        views = _duplicate_views(actor=actor, session=session, purpose=purpose, candidates=candidates)
+        with transaction.atomic():
+            record(
+                action=AuditAction.SEARCH,
+                actor=actor,
+                purpose=purpose,
+                resource_type="Patient",
+                fields=audit_fields([Section.DEMOGRAPHICS]),
+                detail={"duplicate_check": True, "results": len(views)},
+                patient_ids=[v.id for v in views if not v.restricted],
+            )
+        raise PossibleDuplicates(views)
     with transaction.atomic():
         use_submission(submission)
         if data.mrn and _mrn_taken(data.mrn):
@@ -595,6 +678,7 @@ def patient_register(
             patient=patient,
             decision=decision,
             fields=audit_fields(sections),
+            detail={"possible_duplicates_confirmed": len(candidates)} if candidates else None,
         )
         return patient_view(patient, sections)
 
@@ -607,9 +691,14 @@ def patient_update(
     purpose: PurposeOfUse,
     patient_id: str | uuid.UUID,
     data: PatientInput,
+    reason: str | None = None,
+    amendment_request_id: str | uuid.UUID | None = None,
     submission: str | None = None,
 ) -> PatientView:
-    """Correct demographics (registration). The MRN never changes here."""
+    """Correct demographics (registration). The MRN never changes here. The
+    values replaced are kept in a chart version; the event names the fields
+    that changed and the version, never a value. `amendment_request_id`: the
+    patient's pending request this correction answers (accepted and linked)."""
     patient, decision, facts = load_patient(
         actor=actor,
         session=session,
@@ -620,15 +709,34 @@ def patient_update(
         section=Section.DEMOGRAPHICS,
     )
     values = _validated(dataclasses.replace(data, mrn=None))
+    if _national_id_taken(data.national_id, other_than=patient.pk):
+        raise InvalidInput({"national_id": NATIONAL_ID_TAKEN})
+    flags = {
+        "sex": data.sex,
+        "is_employee": data.is_employee,
+        "is_vip": data.is_vip,
+        "is_confidential": data.is_confidential,
+        "deceased": data.deceased_date is not None,
+    }
+    before = {name: plain(patient, name) for name in values} | {n: getattr(patient, n) for n in flags}
     with transaction.atomic():
         use_submission(submission)
+        request = pending_amendment(patient, amendment_request_id)
         assign(patient, values)
-        patient.sex = data.sex
-        patient.is_employee, patient.is_vip = data.is_employee, data.is_vip
-        patient.is_confidential = data.is_confidential
-        patient.deceased = data.deceased_date is not None
+        for name, value in flags.items():
+            setattr(patient, name, value)
+        changed = sorted(name for name, value in (values | flags).items() if before[name] != value)
         patient.updated_at = clock.now()
         patient.save()
+        version = save_version(
+            patient=patient,
+            resource_type="Patient",
+            resource_id=patient.pk,
+            before={name: before[name] for name in changed},
+            reason=reason,
+            actor=actor,
+        )
+        link_amendment(request, version, actor=actor)
         sections = frozenset({Section.DEMOGRAPHICS, Section.CONTACT, Section.NATIONAL_ID, Section.INSURANCE})
         record(
             action=AuditAction.UPDATE,
@@ -640,6 +748,7 @@ def patient_update(
             decision=decision,
             facts=facts,
             fields=audit_fields(sections),
+            detail=correction_detail(changed, version, request),
         )
         return patient_view(patient, sections)
 
@@ -720,6 +829,85 @@ def note_view(n: ClinicalNote) -> NoteView:
         created_at=plain(n, "created_at"),
         encounter_id=str(n.encounter_id) if n.encounter_id else None,
         sensitivity=n.sensitivity,
+        author_id=n.author_id,
+        amends=str(n.amends_id) if n.amends_id else None,
+        amendment_reason=plain(n, "amendment_reason"),
+    )
+
+
+def _note_chains(rows: list[ClinicalNote]) -> list[tuple[ClinicalNote, list[ClinicalNote]]]:
+    """Each note's newest version with its earlier versions (newest first):
+    an amended version is shown under the version that replaced it."""
+    by_id = {n.pk: n for n in rows}
+    replaced = {n.amends_id for n in rows if n.amends_id}
+    chains = []
+    for note in rows:
+        if note.pk in replaced:
+            continue
+        earlier, step = [], note.amends_id
+        while step is not None and step in by_id:
+            earlier.append(by_id[step])
+            step = by_id[step].amends_id
+        chains.append((note, earlier))
+    return chains
+
+
+# Which section discloses each corrected field of a patient (the others are the row's own section).
+_PATIENT_FIELD_SECTIONS = {
+    "phone": Section.CONTACT,
+    "email": Section.CONTACT,
+    "address": Section.CONTACT,
+    "national_id": Section.NATIONAL_ID,
+    "insurance": Section.INSURANCE,
+}
+
+
+def _corrections(patient: Patient, sections: frozenset[Section], shown: set[str]) -> list[CorrectionView]:
+    """The corrections of rows the chart shows (so a sensitive row's old
+    values stay as hidden as the row), newest first; a patient correction
+    discloses only the fields of sections the reader may see."""
+    views = []
+    for version in _with_labels(ChartVersion.objects.filter(patient=patient), "author").order_by(
+        "-created_at"
+    ):
+        if str(version.resource_id) not in shown:
+            continue
+        before = plain(version, "before")
+        if version.resource_type == "Patient":
+            before = {
+                k: v
+                for k, v in before.items()
+                if _PATIENT_FIELD_SECTIONS.get(k, Section.DEMOGRAPHICS) in sections
+            }
+        views.append(
+            CorrectionView(
+                id=str(version.pk),
+                resource_type=version.resource_type,
+                resource_id=str(version.resource_id),
+                changed=tuple(version.changed),
+                before=before,
+                reason=plain(version, "reason"),
+                author=user_label(version.author),
+                created_at=version.created_at,
+            )
+        )
+    return views
+
+
+def amendment_request_view(a: AmendmentRequest) -> AmendmentRequestView:
+    return AmendmentRequestView(
+        id=str(a.pk),
+        patient_id=str(a.patient_id),
+        status=a.status,
+        request=plain(a, "request"),
+        received_at=a.received_at,
+        received_by=user_label(a.received_by),
+        decided_at=a.decided_at,
+        decided_by=user_label(a.decided_by),
+        denial_reason=plain(a, "denial_reason"),
+        disagreement=plain(a, "disagreement"),
+        applied_type=a.applied_type,
+        applied_id=str(a.applied_id) if a.applied_id else None,
     )
 
 
@@ -757,6 +945,9 @@ def medication_view(m: MedicationRequest) -> MedicationView:
         authored_at=plain(m, "authored_at"),
         requester=user_label(m.requester),
         sensitivity=m.sensitivity,
+        override_reason=plain(m, "override_reason"),
+        verification=m.verification,
+        verification_note=plain(m, "verification_note"),
     )
 
 
@@ -879,12 +1070,15 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         withheld += hidden
         parts["encounters"] = [encounter_view(e) for e in rows]
     if Section.NOTES in sections:
-        rows = by_time(_with_labels(ClinicalNote.objects.filter(patient=patient), "author"), "created_at")[
-            : CHART_LIMITS["notes"]
+        chains = _note_chains(
+            by_time(_with_labels(ClinicalNote.objects.filter(patient=patient), "author"), "created_at")
+        )[: CHART_LIMITS["notes"]]
+        kept = [chain for chain in chains if sensitive or not chain[0].sensitivity]
+        withheld += len(chains) - len(kept)
+        parts["notes"] = [
+            dataclasses.replace(note_view(n), previous=tuple(note_view(e) for e in earlier))
+            for n, earlier in kept
         ]
-        rows, hidden = _split(rows, sensitive)
-        withheld += hidden
-        parts["notes"] = [note_view(n) for n in rows]
     if Section.PROBLEMS in sections:
         rows = _grouped(by_time(Condition.objects.filter(patient=patient), "recorded_at"), "clinical_status")
         rows, hidden = _split(rows, sensitive)
@@ -961,6 +1155,31 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
     if Section.REPORTS in sections:
         parts["reports"], hidden = _reports(patient, sensitive)
         withheld += hidden
+    shown = {str(patient.pk)} | {
+        row.id
+        for name in ("problems", "medications", "allergies", "results")
+        for row in parts.get(name) or ()
+    }
+    corrections = _corrections(patient, sections, shown)
+    parts["corrections"] = corrections
+    if parts.get("results"):
+        replaced: dict[str, list[str]] = {}
+        for c in corrections:
+            if c.resource_type == "Observation" and "value" in c.before:
+                replaced.setdefault(c.resource_id, []).append(
+                    f"{c.before['value']} {c.before.get('unit', '')}".strip()
+                )
+        parts["results"] = [
+            dataclasses.replace(r, previous_values=tuple(replaced[r.id])) if r.id in replaced else r
+            for r in parts["results"]
+        ]
+    if Section.DEMOGRAPHICS in sections:
+        parts["amendment_requests"] = [
+            amendment_request_view(a)
+            for a in _with_labels(
+                AmendmentRequest.objects.filter(patient=patient), "received_by", "decided_by"
+            ).order_by("-received_at")
+        ]
     return Chart(
         patient=patient_view(patient, sections),
         sections=sections,

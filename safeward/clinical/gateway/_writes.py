@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -17,13 +17,16 @@ from django.db import models, transaction
 from safeward import clock
 from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical import safety
 from safeward.clinical.gateway._core import (
     Actor,
     assign,
     audit_fields,
     check_choice,
     parse_id,
+    plain,
     record,
+    record_isolated,
     use_submission,
 )
 from safeward.clinical.gateway._patients import (
@@ -52,6 +55,7 @@ from safeward.clinical.models import (
 from safeward.clinical.policy import Action, Section
 from safeward.clinical.types import (
     AllergyView,
+    AllergyWarning,
     CareTeamView,
     ConditionView,
     Conflict,
@@ -59,6 +63,7 @@ from safeward.clinical.types import (
     EncounterView,
     InvalidInput,
     MedicationView,
+    NeedsConfirmation,
     NoteView,
     NotFound,
     ObservationView,
@@ -128,8 +133,12 @@ def _write[M: models.Model, V](
     view: Callable[[M], V],
     submission: str | None,
     fields: list[str] | None = None,
+    detail: Callable[[M], dict[str, Any] | None] | None = None,
+    check: Callable[[Patient], None] | None = None,
 ) -> V:
-    """Decide, build (validating), save and audit one new row, all or nothing."""
+    """Decide, build (validating), save and audit one new row, all or nothing.
+    `check` runs after the decision and before the transaction: a safety
+    check that may refuse (and record its own event, which must commit)."""
     patient, decision, facts = load_patient(
         actor=actor,
         session=session,
@@ -140,6 +149,8 @@ def _write[M: models.Model, V](
         section=section,
         resource_type=resource_type,
     )
+    if check is not None:
+        check(patient)
     with transaction.atomic():
         use_submission(submission)
         row = build(patient)
@@ -155,12 +166,54 @@ def _write[M: models.Model, V](
             decision=decision,
             facts=facts,
             fields=fields if fields is not None else audit_fields([section]),
+            detail=detail(row) if detail is not None else None,
         )
         return view(row)
 
 
 def _user(actor: Actor) -> User | None:
     return actor if isinstance(actor, User) else None
+
+
+def check_plausible(code: str, unit: str, value: str | None, *, confirmed: bool) -> bool:
+    """Refuse an impossible value; ask for confirmation of an implausible one.
+    Returns whether the value was implausible (and confirmed)."""
+    verdict = safety.plausibility(code, unit, value)
+    if verdict.plausibility is safety.Plausibility.IMPOSSIBLE:
+        raise InvalidInput({"value": verdict.message})
+    if verdict.plausibility is safety.Plausibility.IMPLAUSIBLE:
+        if not confirmed:
+            raise NeedsConfirmation({"value": verdict.message})
+        return True
+    return False
+
+
+def allergy_matches(patient: Patient, medication: str, rxnorm: str | None) -> list[safety.AllergyMatch]:
+    """The patient's active allergies a medication falls under: by drug class
+    (`safety`), or by the allergy's substance named in the medication.
+    Allergies are decrypted only when the medication could match one."""
+    classes = safety.drug_classes(medication, rxnorm)
+    matches = []
+    for allergy in AllergyIntolerance.objects.filter(
+        patient=patient, clinical_status=AllergyIntolerance.Status.ACTIVE
+    ):
+        substance = plain(allergy, "substance")
+        shared = sorted(classes & safety.allergy_classes(substance))
+        if shared:
+            label = safety.class_label(shared[0])
+        elif safety.names_substance(medication, substance):
+            label = "Same substance"
+        else:
+            continue
+        matches.append(
+            safety.AllergyMatch(
+                allergy_id=str(allergy.pk),
+                substance=substance,
+                criticality=allergy.criticality,
+                drug_class=label,
+            )
+        )
+    return matches
 
 
 @entry
@@ -306,8 +359,17 @@ def medication_request_create(
     rxnorm: str | None = None,
     sensitivity: str = "",
     encounter_id: str | None = None,
+    override_reason: str | None = None,
     submission: str | None = None,
 ) -> MedicationView:
+    """Order a medication. It is checked against the patient's active
+    allergies (`safety`): a match raises AllergyWarning (recorded as a read of
+    the allergies) unless `override_reason` says why it is ordered anyway; the
+    reason is kept with the order and the override is in its audit event.
+    The order then waits for a pharmacist's verification."""
+    reason = _text("override_reason", override_reason, required=False, max_length=500)
+    matched: list[safety.AllergyMatch] = []
+
     def build(patient: Patient) -> MedicationRequest:
         request = MedicationRequest(
             patient=patient,
@@ -315,6 +377,7 @@ def medication_request_create(
             sensitivity=_sensitivity(sensitivity),
             authored_at=clock.now(),
             requester=_user(actor),
+            verification=MedicationRequest.Verification.PENDING,
         )
         assign(
             request,
@@ -322,9 +385,26 @@ def medication_request_create(
                 "medication": _text("medication", medication),
                 "dosage": _text("dosage", dosage, required=False),
                 "rxnorm": validate_code("rxnorm", rxnorm) if rxnorm else None,
+                "override_reason": reason if matched else None,
             },
         )
         return request
+
+    def check(patient: Patient) -> None:
+        name = _text("medication", medication) or ""
+        code = validate_code("rxnorm", rxnorm) if rxnorm else None
+        matched.extend(allergy_matches(patient, name, code))
+        if matched and reason is None:
+            record_isolated(
+                action=AuditAction.READ,
+                actor=actor,
+                purpose=purpose,
+                resource_type="AllergyCheck",
+                patient=patient,
+                fields=["allergy"],
+                detail={"matches": len(matched)},
+            )
+            raise AllergyWarning(matched)
 
     return _write(
         actor=actor,
@@ -336,6 +416,8 @@ def medication_request_create(
         build=build,
         view=medication_view,
         submission=submission,
+        check=check,
+        detail=lambda row: {"allergy_override": True} if row.override_reason else None,
     )
 
 
@@ -354,9 +436,13 @@ def observation_record(
     effective_at: dt.datetime | None = None,
     sensitivity: str = "",
     encounter_id: str | None = None,
+    confirmed: bool = False,
     submission: str | None = None,
 ) -> ObservationView:
-    """A vital sign (care team) or a lab result (laboratory), LOINC-coded with a UCUM unit."""
+    """A vital sign (care team) or a lab result (laboratory), LOINC-coded with
+    a UCUM unit. An impossible value is refused; an implausible one needs
+    `confirmed` (and its event says it was confirmed)."""
+    implausible: list[bool] = []
 
     def build(patient: Patient) -> Observation:
         when = effective_at or clock.now()
@@ -364,6 +450,11 @@ def observation_record(
             raise InvalidInput({"effective_at": "The time cannot be in the future."})
         if not UCUM.match(unit or ""):
             raise InvalidInput({"unit": "Not a valid UCUM unit."})
+        implausible.append(
+            check_plausible(
+                validate_code("loinc", code), unit or "", (value or "").strip(), confirmed=confirmed
+            )
+        )
         observation = Observation(
             patient=patient,
             encounter=_encounter_of(patient, encounter_id),
@@ -394,6 +485,7 @@ def observation_record(
         build=build,
         view=observation_view,
         submission=submission,
+        detail=lambda row: {"implausible_confirmed": True} if any(implausible) else None,
     )
 
 

@@ -189,7 +189,11 @@ def decoy_ensure(spec: DecoySpec) -> tuple[str, bool]:
     with transaction.atomic():
         try:
             view = gateway.patient_register(
-                actor=DRILL_ACTOR, session=SessionContext.system(), purpose=PurposeOfUse.OPERATIONS, data=data
+                actor=DRILL_ACTOR,
+                session=SessionContext.system(),
+                purpose=PurposeOfUse.OPERATIONS,
+                data=data,
+                confirm_not_duplicate=True,  # a canary: a namesake of a real patient is intended
             )
         except Conflict:
             # The record number is taken (a canary record was removed by hand):
@@ -199,6 +203,7 @@ def decoy_ensure(spec: DecoySpec) -> tuple[str, bool]:
                 session=SessionContext.system(),
                 purpose=PurposeOfUse.OPERATIONS,
                 data=PatientInput(**{**data.__dict__, "mrn": None}),
+                confirm_not_duplicate=True,
             )
         _canary_register(view.id, spec.label)
     return view.id, True
