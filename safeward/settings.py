@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "safeward.workforce",
     "safeward.detection",
     "safeward.incidents",
+    "safeward.assets",
     "safeward.clinical",
     "safeward.fhir",
     "safeward.web",

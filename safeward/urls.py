@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("safeward.clinical.urls")),
     path("", include("safeward.detection.urls")),
     path("", include("safeward.incidents.urls")),
+    path("assets/", include("safeward.assets.urls")),
     path("api/v1/me/", MeView.as_view(), name="api_me"),
     path("api/v1/workforce/", include(("safeward.workforce.api", "workforce_api"))),
     path("api/schema/", SchemaView.as_view(), name="api_schema"),

@@ -140,6 +140,9 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.IDENTITY_ZONE_MANAGE,
                 Perm.CRYPTO_KEY_READ,
                 Perm.FHIR_CLIENT_MANAGE,
+                # IT keeps the asset register (not the manifests: they name patients).
+                Perm.ASSETS_ASSET_READ,
+                Perm.ASSETS_ASSET_MANAGE,
             }
         ),
         privileged=True,
@@ -162,6 +165,9 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CRYPTO_KEY_MANAGE,
                 Perm.SECURITY_CONFIG_MANAGE,
                 Perm.FHIR_CLIENT_MANAGE,
+                Perm.ASSETS_ASSET_READ,
+                Perm.ASSETS_ASSET_MANAGE,
+                Perm.ASSETS_MANIFEST_READ,
             }
         ),
         privileged=True,
@@ -181,6 +187,10 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.DETECTION_ALERT_TRIAGE,
                 Perm.DETECTION_ACCESS_REVIEW,
                 Perm.INCIDENT_RECORD_MANAGE,
+                # Knows where patient data lives and where exports went.
+                Perm.ASSETS_ASSET_READ,
+                Perm.ASSETS_ASSET_MANAGE,
+                Perm.ASSETS_MANIFEST_READ,
             }
         ),
         privileged=True,
@@ -190,7 +200,13 @@ CATALOG: tuple[RoleSpec, ...] = (
         "Auditor",
         "Reads the audit trail and the compliance evidence; changes nothing.",
         frozenset(
-            {Perm.IDENTITY_USER_VIEW, Perm.AUDIT_EVENT_READ, Perm.AUDIT_REPORT_EXPORT, Perm.CRYPTO_KEY_READ}
+            {
+                Perm.IDENTITY_USER_VIEW,
+                Perm.AUDIT_EVENT_READ,
+                Perm.AUDIT_REPORT_EXPORT,
+                Perm.CRYPTO_KEY_READ,
+                Perm.ASSETS_ASSET_READ,
+            }
         ),
         privileged=True,
     ),

@@ -37,6 +37,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Alerts", "detection:alerts", Perm.DETECTION_ALERT_TRIAGE),
     NavItem("Access reviews", "detection:reviews", Perm.DETECTION_ACCESS_REVIEW),
     NavItem("Incidents", "incidents:list", Perm.INCIDENT_RECORD_MANAGE),
+    NavItem("Assets", "assets:list", Perm.ASSETS_ASSET_READ),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE),
     NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE),
 )
