@@ -73,9 +73,7 @@ class Asset(models.Model):
     classification = models.CharField(max_length=20, choices=Classification.choices, blank=True)
     phi_categories = models.JSONField(default=list, blank=True)
     record_count_estimate = models.PositiveBigIntegerField(null=True, blank=True)
-    encrypted_at_rest = models.CharField(
-        max_length=8, choices=Protection.choices, default=Protection.UNKNOWN
-    )
+    encrypted_at_rest = models.CharField(max_length=8, choices=Protection.choices, default=Protection.UNKNOWN)
     encrypted_at_rest_evidence = models.TextField(blank=True)
     encrypted_in_transit = models.CharField(
         max_length=8, choices=Protection.choices, default=Protection.UNKNOWN
