@@ -32,6 +32,7 @@ pytestmark = pytest.mark.django_db
 
 def _only_manifest() -> ExportManifest:
     manifest = ExportManifest.objects.get()
+    assert manifest.audit_event_id is not None
     event = AuditEvent.objects.get(pk=manifest.audit_event_id)
     assert event.resource_type == "ExportManifest"
     assert event.detail["manifest_sha256"] == manifest.manifest_sha256
@@ -208,7 +209,7 @@ def _drafted_routes() -> set[str]:
                         continue
                     for constant in ast.walk(keyword.value):
                         if isinstance(constant, ast.Constant) and ":" in str(constant.value):
-                            routes.add(constant.value)
+                            routes.add(str(constant.value))
     return routes
 
 
