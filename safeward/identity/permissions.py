@@ -6,6 +6,9 @@ from enum import StrEnum
 
 
 class Perm(StrEnum):
+    ASSETS_ASSET_MANAGE = "assets:asset:manage"
+    ASSETS_ASSET_READ = "assets:asset:read"
+    ASSETS_MANIFEST_READ = "assets:manifest:read"
     AUDIT_DISCLOSURE_READ = "audit:disclosure:read"
     AUDIT_EVENT_READ = "audit:event:read"
     AUDIT_REPORT_EXPORT = "audit:report:export"

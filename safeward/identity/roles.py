@@ -141,6 +141,9 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.IDENTITY_ZONE_MANAGE,
                 Perm.CRYPTO_KEY_READ,
                 Perm.FHIR_CLIENT_MANAGE,
+                # IT keeps the asset register (not the manifests: they name patients).
+                Perm.ASSETS_ASSET_READ,
+                Perm.ASSETS_ASSET_MANAGE,
             }
         ),
         privileged=True,
@@ -165,6 +168,9 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CRYPTO_KEY_MANAGE,
                 Perm.SECURITY_CONFIG_MANAGE,
                 Perm.FHIR_CLIENT_MANAGE,
+                Perm.ASSETS_ASSET_READ,
+                Perm.ASSETS_ASSET_MANAGE,
+                Perm.ASSETS_MANIFEST_READ,
             }
         ),
         privileged=True,
@@ -187,6 +193,10 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.AUDIT_REVIEW_READ,
                 Perm.INCIDENT_RECORD_MANAGE,
                 Perm.INCIDENT_RECORD_READ,
+                # Knows where patient data lives and where exports went.
+                Perm.ASSETS_ASSET_READ,
+                Perm.ASSETS_ASSET_MANAGE,
+                Perm.ASSETS_MANIFEST_READ,
             }
         ),
         privileged=True,
@@ -206,6 +216,7 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.DETECTION_ALERT_READ,
                 Perm.INCIDENT_RECORD_READ,
                 Perm.AUDIT_REVIEW_READ,
+                Perm.ASSETS_ASSET_READ,
             }
         ),
         privileged=True,

@@ -38,6 +38,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Alerts", "detection:alerts", Perm.DETECTION_ALERT_READ),
     NavItem("Access reviews", "detection:reviews", Perm.AUDIT_REVIEW_READ),
     NavItem("Incidents", "incidents:list", Perm.INCIDENT_RECORD_READ),
+    NavItem("Assets", "assets:list", Perm.ASSETS_ASSET_READ),
+    NavItem("Export manifests", "assets:manifests", Perm.ASSETS_MANIFEST_READ),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE),
     NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE),
 )

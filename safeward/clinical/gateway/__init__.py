@@ -19,7 +19,7 @@ from safeward.clinical.gateway._amendments import (
     amendment_request_deny,
     amendment_request_record,
 )
-from safeward.clinical.gateway._breach import breach_scope_identifiers
+from safeward.clinical.gateway._breach import breach_scope_identifiers, manifest_patient_identifiers
 from safeward.clinical.gateway._breakglass import (
     break_glass_active,
     break_glass_end,
@@ -132,6 +132,7 @@ __all__ = [
     "encounter_finish",
     "encounter_start",
     "lab_worklist",
+    "manifest_patient_identifiers",
     "medication_discontinue",
     "medication_orders_to_verify",
     "medication_request_create",
