@@ -416,3 +416,24 @@ class RestrictionView:
 
     def active_at(self, now: dt.datetime) -> bool:
         return self.starts_at <= now and (self.ends_at is None or self.ends_at > now)
+
+
+# --- PHI discovery ----------------------------------------------------------------------------------
+# The patient blind indexes a stray file's identifiers are checked against:
+# kind -> (normaliser, blind-index scope). The scanner keys what it finds with
+# `safeward.crypto.fields.compute_blind_indexes(value, normaliser=..., scope=...)`
+# and hands only those keyed hashes to `gateway.discovery_match`.
+PATIENT_DISCOVERY_INDEXES: dict[str, tuple[str, str]] = {
+    "mrn": ("mrn", "clinical.patient.mrn_index"),
+    "national_id": ("national_id", "clinical.patient.national_id_index"),
+    "birth_date": ("date", "clinical.patient.birth_date_index"),
+    "phone": ("phone", "clinical.patient.phone_index"),
+}
+
+
+@dataclass(frozen=True)
+class DiscoveryMatch:
+    """The patients a file holds: ids only, and how many matched by each identifier."""
+
+    patient_ids: frozenset[str]
+    by_kind: dict[str, int]

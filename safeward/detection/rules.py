@@ -53,6 +53,7 @@ class Code:
     SEARCH_PAGING = "search_paging"
     NAME_PROBING = "name_probing"
     FHIR_PAGING = "fhir_paging"
+    PHI_DISCOVERED = "phi_discovered"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -455,6 +456,12 @@ CATALOG.update(
             window_minutes=Param(60, _integer(1, 24 * 60), "length of the sliding window"),
             pages=Param(5, _integer(2, 10_000), "next links followed"),
             patients=Param(100, _integer(1, 100_000), "or distinct patients the search handed out"),
+        ),
+        _spec(
+            Code.PHI_DISCOVERED,
+            "Plaintext PHI found in a file",
+            Severity.HIGH,
+            "The PHI discovery scanner found patient data in an unencrypted file (ADR 0810).",
         ),
     ]
 )

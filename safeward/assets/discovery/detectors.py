@@ -32,7 +32,7 @@ CANDIDATE_KINDS = ("mrn", "national_id", "birth_date", "phone")
 
 DEFAULT_MRN_PATTERN = r"\b[A-Z]{2,8}-\d{4,10}\b|(?<=MRN)[:#\s]*\d{5,12}\b"
 
-_SSN = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
+_SSN = re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])")
 _ISO_DATE = re.compile(r"(?<![\d-])((?:19|20)\d\d)-([01]\d)-([0-3]\d)(?![\d-])")
 _US_DATE = re.compile(r"(?<![\d/])([01]?\d)/([0-3]?\d)/((?:19|20)\d\d)(?![\d/])")
 _DOT_DATE = re.compile(r"(?<![\d.])([0-3]?\d)\.([01]?\d)\.((?:19|20)\d\d)(?![\d.])")

@@ -23,6 +23,7 @@ from safeward.clinical.gateway._breakglass import (
     break_glass_review_queue,
     break_glass_start,
 )
+from safeward.clinical.gateway._discovery import discovery_match
 from safeward.clinical.gateway._import import patient_import
 from safeward.clinical.gateway._orders import lab_worklist, order_result
 from safeward.clinical.gateway._patients import (
@@ -108,6 +109,7 @@ __all__ = [
     "departments_list",
     "detection_access_facts",
     "detection_patients_known",
+    "discovery_match",
     "document_open",
     "document_upload",
     "encounter_finish",
