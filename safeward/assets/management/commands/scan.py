@@ -100,9 +100,8 @@ class Command(BaseCommand):
         )
         for finding in summary.findings:
             if finding.encrypted:
-                self.stdout.write(
-                    f"  protected  {finding.path} ({Protection.LABELS.get(finding.protection, finding.protection)})"
-                )
+                label = Protection.LABELS.get(finding.protection, finding.protection)
+                self.stdout.write(f"  protected  {finding.path} ({label})")
                 continue
             counts = ", ".join(f"{name} {count}" for name, count in finding.counts.items())
             self.stdout.write(
