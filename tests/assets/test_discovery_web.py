@@ -36,10 +36,12 @@ def officer(signed_in):
 def test_scan_button_then_finding_then_remediate(officer, share):
     client, _ = officer
     queue = client.get("/assets/discovery/")
-    assert queue.status_code == 200 and share.name in queue.content.decode()
+    assert queue.status_code == 200
+    assert share.name in queue.content.decode()
     response = client.post("/assets/discovery/scan/", {"asset": share.pk})
     scan = DiscoveryScan.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/assets/discovery/scans/{scan.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/assets/discovery/scans/{scan.pk}/"
     assert "list.csv" in client.get(response["Location"]).content.decode()
     finding = DiscoveryFinding.objects.get()
     page = client.get(f"/assets/discovery/findings/{finding.pk}/").content.decode()
@@ -92,9 +94,11 @@ def test_api_scan_list_read_triage(officer, share):
     response = client.post(
         f"/api/v1/discovery/shares/{share.pk}/scan/", "{}", content_type="application/json"
     )
-    assert response.status_code == 200 and response.json()["findings_opened"] == 1
+    assert response.status_code == 200
+    assert response.json()["findings_opened"] == 1
     (row,) = client.get("/api/v1/discovery/findings/").json()
-    assert row["patients_matched"] == 2 and row["encrypted"] is False
+    assert row["patients_matched"] == 2
+    assert row["encrypted"] is False
     assert "patient_ids" not in row
     assert client.get(f"/api/v1/discovery/findings/{row['id']}/").json()["sha256"] == row["sha256"]
     triaged = client.post(
@@ -102,13 +106,15 @@ def test_api_scan_list_read_triage(officer, share):
         json.dumps({"action": "false_positive", "note": "Synthetic data."}),
         content_type="application/json",
     )
-    assert triaged.status_code == 200 and triaged.json()["status"] == "false_positive"
+    assert triaged.status_code == 200
+    assert triaged.json()["status"] == "false_positive"
     again = client.post(
         f"/api/v1/discovery/findings/{row['id']}/triage/",
         json.dumps({"action": "confirm"}),
         content_type="application/json",
     )
-    assert again.status_code == 409 and "already" in again.json()["detail"]
+    assert again.status_code == 409
+    assert "already" in again.json()["detail"]
     assert client.get("/api/v1/discovery/findings/?status=false_positive").json()[0]["id"] == row["id"]
 
 
@@ -138,7 +144,8 @@ def test_api_bad_triage_input(officer, share, body):
 def test_api_bad_status_filter(officer):
     client, _ = officer
     response = client.get("/api/v1/discovery/findings/?status=bogus")
-    assert response.status_code == 400 and response.json()["errors"]["status"]
+    assert response.status_code == 400
+    assert response.json()["errors"]["status"]
 
 
 def test_openapi_documents_the_discovery_api(officer):
