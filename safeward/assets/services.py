@@ -4,6 +4,7 @@ audit rows name the asset and the fields that changed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from safeward import clock
 from safeward.assets.models import Asset, AssetDependency
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
+from safeward.detection.evaluate import ASSET_LAPSE_CHECK
 from safeward.identity.models import User
 
 RESOURCE = "Asset"
@@ -129,3 +131,125 @@ def register_discovered_share(*, actor: User | None, path: str) -> Asset:
             },
             source=Asset.Source.DISCOVERED,
         )
+
+
+def assets_register_self(*, actor: User | None) -> list[Asset]:
+    """Register (or bring up to date) SafeWard's own stores, classified from
+    the model metadata (safeward.assets.inventory). Idempotent; one audit
+    event per asset created or changed."""
+    from safeward.assets.inventory import safeward_assets
+
+    described = safeward_assets()
+    registered: dict[str, Asset] = {}
+    with transaction.atomic():
+        for spec in described:
+            values = spec.values()
+            asset = Asset.objects.select_for_update().filter(system_key=spec.key).first()
+            if asset is None:
+                now = clock.now()
+                asset = Asset.objects.create(
+                    **values,
+                    system_key=spec.key,
+                    source=Asset.Source.SAFEWARD,
+                    created_at=now,
+                    updated_at=now,
+                )
+                action = Action.CREATE
+                changed = sorted(values)
+            else:
+                changed = sorted(name for name, value in values.items() if getattr(asset, name) != value)
+                if not changed:
+                    registered[spec.key] = asset
+                    continue
+                for name in changed:
+                    setattr(asset, name, values[name])
+                asset.updated_at = clock.now()
+                asset.save()
+                action = Action.UPDATE
+            audit_record(
+                action=action,
+                actor=actor,
+                resource_type=RESOURCE,
+                resource_id=asset.pk,
+                purpose=PurposeOfUse.OPERATIONS,
+                fields=changed,
+                detail={"system_key": spec.key, "classification": spec.classification},
+            )
+            registered[spec.key] = asset
+        for spec in described:
+            _set_dependencies(
+                asset=registered[spec.key], depends_on_ids=[registered[key].pk for key in spec.depends_on]
+            )
+    return [registered[spec.key] for spec in described]
+
+
+def asset_record_review(*, actor: User | None, asset_id: int, kind: str, next_due: dt.date) -> Asset:
+    """Record that the asset was reviewed (owner, data, protection) or had its
+    risk assessment today, and when the next one is due."""
+    if kind not in ("review", "assessment"):
+        raise AssetError("Record a review or an assessment.")
+    today = clock.now().date()
+    if next_due <= today:
+        raise AssetError("The next date must be in the future.")
+    with transaction.atomic():
+        asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
+        if asset is None:
+            raise AssetError("No such asset.")
+        if kind == "review":
+            asset.last_reviewed_on, asset.next_review_due = today, next_due
+            asset.review_state = Asset.ReviewState.REVIEWED
+            fields = ["last_reviewed_on", "next_review_due", "review_state"]
+        else:
+            asset.last_assessed_on, asset.next_assessment_due = today, next_due
+            fields = ["last_assessed_on", "next_assessment_due"]
+        asset.updated_at = clock.now()
+        asset.save(update_fields=[*fields, "updated_at"])
+        audit_record(
+            action=Action.UPDATE,
+            actor=actor,
+            resource_type=RESOURCE,
+            resource_id=asset.pk,
+            purpose=PurposeOfUse.OPERATIONS,
+            fields=fields,
+            detail={"recorded": kind, "next_due": next_due.isoformat()},
+        )
+    return asset
+
+
+def assets_sweep_lapsed(*, today: dt.date | None = None) -> int:
+    """Record one event per lapsed asset (the detection rule
+    `asset_review_lapsed` turns each into an alert, grouped per asset so the
+    daily sweep does not repeat it). Returns how many assets lapsed."""
+    from safeward.assets.selectors import assets_lapsed
+
+    lapses = assets_lapsed(today=today)
+    with transaction.atomic():
+        for lapse in lapses:
+            audit_record(
+                action=Action.EXECUTE,
+                actor=None,
+                actor_username="safeward assets sweep",
+                resource_type=RESOURCE,
+                resource_id=lapse.asset.pk,
+                purpose=PurposeOfUse.OPERATIONS,
+                detail={"check": ASSET_LAPSE_CHECK, "lapsed": list(lapse.reasons), "kind": lapse.asset.kind},
+            )
+    return len(lapses)
+
+
+def asset_dependencies_set(*, actor: User | None, asset_id: int, depends_on_ids: Iterable[int]) -> list[int]:
+    with transaction.atomic():
+        asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
+        if asset is None:
+            raise AssetError("No such asset.")
+        dependencies = _set_dependencies(asset=asset, depends_on_ids=depends_on_ids)
+        audit_record(
+            action=Action.UPDATE,
+            actor=actor,
+            resource_type=RESOURCE,
+            resource_id=asset.pk,
+            purpose=PurposeOfUse.OPERATIONS,
+            fields=["depends_on"],
+            detail={"depends_on": dependencies},
+        )
+    return dependencies

@@ -256,6 +256,7 @@ def _replace_reencrypted(new: Path, target: Path) -> None:
 def archive_files_store() -> FileStreamStore:
     """The encrypted archive files, registered with the crypto app (audit's
     AppConfig.ready) so key rotation moves them and retirement counts them."""
+    from safeward.crypto.phi import PhiCategory
     from safeward.crypto.stores import FileStreamStore
 
     return FileStreamStore(
@@ -266,6 +267,8 @@ def archive_files_store() -> FileStreamStore:
         stream_prefixes=(ARCHIVE_AD_PREFIX,),
         writers=(__name__,),
         replace=_replace_reencrypted,
+        # Archived events name patients by id and what was read, never the values.
+        phi_categories=(PhiCategory.ACCESS_RECORD,),
     )
 
 

@@ -36,6 +36,7 @@ from safeward.crypto.fields import (
     EncryptedTextField,
     PlainYearField,
 )
+from safeward.crypto.phi import PhiCategory
 
 
 class Sensitivity(models.TextChoices):
@@ -58,22 +59,22 @@ class Patient(models.Model):
         UNKNOWN = "unknown", "Unknown"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    mrn = EncryptedTextField(max_length=40)
-    given_name = EncryptedTextField(max_length=200)
-    family_name = EncryptedTextField(max_length=200)
-    birth_date = EncryptedDateField()
+    mrn = EncryptedTextField(max_length=40, phi_category=PhiCategory.IDENTIFIER)
+    given_name = EncryptedTextField(max_length=200, phi_category=PhiCategory.DEMOGRAPHIC)
+    family_name = EncryptedTextField(max_length=200, phi_category=PhiCategory.DEMOGRAPHIC)
+    birth_date = EncryptedDateField(phi_category=PhiCategory.DEMOGRAPHIC)
     sex = models.CharField(max_length=8, choices=Sex.choices, default=Sex.UNKNOWN)
-    gender_identity = EncryptedTextField(max_length=80, null=True)
-    national_id = EncryptedTextField(max_length=40, null=True)
-    address = EncryptedJSONField(max_length=2000, null=True)
-    phone = EncryptedTextField(max_length=40, null=True)
-    email = EncryptedTextField(max_length=254, null=True)
-    insurance = EncryptedJSONField(max_length=2000, null=True)
+    gender_identity = EncryptedTextField(max_length=80, null=True, phi_category=PhiCategory.DEMOGRAPHIC)
+    national_id = EncryptedTextField(max_length=40, null=True, phi_category=PhiCategory.IDENTIFIER)
+    address = EncryptedJSONField(max_length=2000, null=True, phi_category=PhiCategory.CONTACT)
+    phone = EncryptedTextField(max_length=40, null=True, phi_category=PhiCategory.CONTACT)
+    email = EncryptedTextField(max_length=254, null=True, phi_category=PhiCategory.CONTACT)
+    insurance = EncryptedJSONField(max_length=2000, null=True, phi_category=PhiCategory.FINANCIAL)
     is_employee = models.BooleanField(default=False)
     is_vip = models.BooleanField(default=False)
     is_confidential = models.BooleanField(default=False)
     deceased = models.BooleanField(default=False)
-    deceased_date = EncryptedDateField(null=True)
+    deceased_date = EncryptedDateField(null=True, phi_category=PhiCategory.DEMOGRAPHIC)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -114,9 +115,9 @@ class Encounter(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     status = models.CharField(max_length=12, choices=Status.choices)
-    started_at = EncryptedDateTimeField()
-    ended_at = EncryptedDateTimeField(null=True)
-    reason = EncryptedTextField(max_length=500, null=True)
+    started_at = EncryptedDateTimeField(phi_category=PhiCategory.ENCOUNTER)
+    ended_at = EncryptedDateTimeField(null=True, phi_category=PhiCategory.ENCOUNTER)
+    reason = EncryptedTextField(max_length=500, null=True, phi_category=PhiCategory.ENCOUNTER)
     sensitivity = _sensitivity()
     # The chart's newest encounters first; the attending's 14 days after discharge.
     started_year = PlainYearField(of="started_at")
@@ -192,7 +193,7 @@ class Appointment(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.BOOKED)
-    reason = EncryptedTextField(max_length=500, null=True)
+    reason = EncryptedTextField(max_length=500, null=True, phi_category=PhiCategory.ENCOUNTER)
     encounter = models.ForeignKey(
         Encounter, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -234,10 +235,10 @@ class ClinicalNote(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.PROGRESS)
-    title = EncryptedTextField(max_length=200)
-    text = EncryptedTextField(max_length=20_000)
+    title = EncryptedTextField(max_length=200, phi_category=PhiCategory.CLINICAL)
+    text = EncryptedTextField(max_length=20_000, phi_category=PhiCategory.CLINICAL)
     sensitivity = _sensitivity()
-    created_at = EncryptedDateTimeField()
+    created_at = EncryptedDateTimeField(phi_category=PhiCategory.CLINICAL)
 
     def __str__(self) -> str:
         return f"note {self.pk}"
@@ -259,12 +260,12 @@ class Condition(models.Model):
         Encounter, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     code_system = models.CharField(max_length=8, choices=System.choices, default=System.ICD10CM)
-    code = EncryptedTextField(max_length=20)
-    display = EncryptedTextField(max_length=300)
+    code = EncryptedTextField(max_length=20, phi_category=PhiCategory.CLINICAL)
+    display = EncryptedTextField(max_length=300, phi_category=PhiCategory.CLINICAL)
     clinical_status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    onset = EncryptedDateField(null=True)
+    onset = EncryptedDateField(null=True, phi_category=PhiCategory.CLINICAL)
     sensitivity = _sensitivity()
-    recorded_at = EncryptedDateTimeField()
+    recorded_at = EncryptedDateTimeField(phi_category=PhiCategory.CLINICAL)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -290,11 +291,11 @@ class AllergyIntolerance(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="allergies")
-    substance = EncryptedTextField(max_length=200)
-    reaction = EncryptedTextField(max_length=300, null=True)
+    substance = EncryptedTextField(max_length=200, phi_category=PhiCategory.CLINICAL)
+    reaction = EncryptedTextField(max_length=300, null=True, phi_category=PhiCategory.CLINICAL)
     criticality = models.CharField(max_length=8, choices=Criticality.choices, default=Criticality.LOW)
     clinical_status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    recorded_at = EncryptedDateTimeField()
+    recorded_at = EncryptedDateTimeField(phi_category=PhiCategory.CLINICAL)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -318,12 +319,12 @@ class MedicationRequest(models.Model):
     encounter = models.ForeignKey(
         Encounter, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    medication = EncryptedTextField(max_length=300)
-    rxnorm = EncryptedTextField(max_length=20, null=True)
-    dosage = EncryptedTextField(max_length=300, null=True)
+    medication = EncryptedTextField(max_length=300, phi_category=PhiCategory.CLINICAL)
+    rxnorm = EncryptedTextField(max_length=20, null=True, phi_category=PhiCategory.CLINICAL)
+    dosage = EncryptedTextField(max_length=300, null=True, phi_category=PhiCategory.CLINICAL)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     sensitivity = _sensitivity()
-    authored_at = EncryptedDateTimeField()
+    authored_at = EncryptedDateTimeField(phi_category=PhiCategory.CLINICAL)
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -359,11 +360,11 @@ class Observation(models.Model):
     )
     category = models.CharField(max_length=12, choices=Category.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.FINAL)
-    code = EncryptedTextField(max_length=20)
-    display = EncryptedTextField(max_length=200)
-    value = EncryptedTextField(max_length=200, null=True)
+    code = EncryptedTextField(max_length=20, phi_category=PhiCategory.CLINICAL)
+    display = EncryptedTextField(max_length=200, phi_category=PhiCategory.CLINICAL)
+    value = EncryptedTextField(max_length=200, null=True, phi_category=PhiCategory.CLINICAL)
     unit = models.CharField(max_length=32, blank=True)
-    effective_at = EncryptedDateTimeField()
+    effective_at = EncryptedDateTimeField(phi_category=PhiCategory.CLINICAL)
     sensitivity = _sensitivity()
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -390,11 +391,11 @@ class Document(models.Model):
     encounter = models.ForeignKey(
         Encounter, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    title = EncryptedTextField(max_length=200)
+    title = EncryptedTextField(max_length=200, phi_category=PhiCategory.CLINICAL)
     content_type = models.CharField(max_length=100)
     size = models.BigIntegerField()
     sensitivity = _sensitivity()
-    created_at = EncryptedDateTimeField()
+    created_at = EncryptedDateTimeField(phi_category=PhiCategory.CLINICAL)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -421,7 +422,7 @@ class PatientRestriction(models.Model):
     department = models.ForeignKey(
         "identity.Department", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    note = EncryptedTextField(max_length=500, null=True)
+    note = EncryptedTextField(max_length=500, null=True, phi_category=PhiCategory.ACCESS_RECORD)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True, blank=True)
 
@@ -450,7 +451,7 @@ class BreakGlassGrant(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
     reason_kind = models.CharField(max_length=20, choices=ReasonKind.choices)
-    justification = EncryptedTextField(max_length=1000)
+    justification = EncryptedTextField(max_length=1000, phi_category=PhiCategory.ACCESS_RECORD)
     started_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -460,7 +461,7 @@ class BreakGlassGrant(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
-    review_note = EncryptedTextField(max_length=1000, null=True)
+    review_note = EncryptedTextField(max_length=1000, null=True, phi_category=PhiCategory.ACCESS_RECORD)
     access_count = models.PositiveIntegerField(default=0)
 
     class Meta:

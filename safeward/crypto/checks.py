@@ -116,6 +116,26 @@ def check_keyring(
     return []
 
 
+def check_file_stores_declare_phi(
+    app_configs: Sequence[Any] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Encrypted file stores say what they hold, as encrypted fields do (crypto.E104)."""
+    from safeward.crypto.registry import registered_stores
+    from safeward.crypto.stores import FileStreamStore
+
+    return [
+        checks.Error(
+            f"The encrypted file store {store.label!r} declares no PHI categories: the asset register "
+            "could not count what it holds.",
+            hint="Give its FileStreamStore phi_categories=(PhiCategory.<kind>, ...) (safeward.crypto.phi).",
+            id="crypto.E105",
+        )
+        for store in registered_stores()
+        if isinstance(store, FileStreamStore) and store.phi_categories is None
+    ]
+
+
 def register() -> None:
+    checks.register(check_file_stores_declare_phi, "safeward")
     checks.register(check_key_provider, "safeward", deploy=True)
     checks.register(check_keyring, "safeward", checks.Tags.database, deploy=True)

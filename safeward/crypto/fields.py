@@ -80,6 +80,7 @@ from django.utils.functional import cached_property
 from safeward.crypto.errors import CryptoError, IntegrityError
 from safeward.crypto.keyring import LoadedKey, Purpose, header_key_id, keyring
 from safeward.crypto.normalise import normalise
+from safeward.crypto.phi import PhiCategory
 
 MASK = "[encrypted]"
 
@@ -222,10 +223,19 @@ class EncryptedField(models.BinaryField):  # type: ignore[type-arg]
     description = "Encrypted value"
 
     def __init__(
-        self, *args: Any, max_length: int | None = None, row_id_field: str = "pk", **kwargs: Any
+        self,
+        *args: Any,
+        max_length: int | None = None,
+        row_id_field: str = "pk",
+        phi_category: PhiCategory | None = None,
+        **kwargs: Any,
     ) -> None:
         self.plain_max_length = max_length or self.default_max_length
         self.row_id_field = row_id_field
+        # What kind of patient data the column holds (safeward.crypto.phi): the
+        # asset register classifies SafeWard's own stores from it and
+        # `safeward check` refuses an encrypted field that does not say.
+        self.phi_category = phi_category
         super().__init__(*args, **kwargs)
 
     def deconstruct(self) -> Any:
@@ -235,6 +245,7 @@ class EncryptedField(models.BinaryField):  # type: ignore[type-arg]
         if self.row_id_field != "pk":
             kwargs["row_id_field"] = self.row_id_field
         kwargs.pop("editable", None)
+        # phi_category is left out: it changes no column, so it needs no migration.
         return name, path, args, kwargs
 
     @property
@@ -347,6 +358,16 @@ class EncryptedField(models.BinaryField):  # type: ignore[type-arg]
                     "editable=False)` or a `uuid` field and pass row_id_field='uuid'.",
                     obj=self,
                     id="crypto.E101",
+                )
+            )
+        if not isinstance(self.phi_category, PhiCategory):
+            errors.append(
+                checks.Error(
+                    "Encrypted field declares no PHI category: the asset register cannot count what it holds",
+                    hint="Pass phi_category=PhiCategory.<kind> (safeward.crypto.phi), NOT_PHI for a secret "
+                    "that is no patient data.",
+                    obj=self,
+                    id="crypto.E104",
                 )
             )
         return errors

@@ -56,6 +56,7 @@ from safeward.crypto.fields import (
 )
 from safeward.crypto.keyring import Purpose, keyring
 from safeward.crypto.models import DataKey
+from safeward.crypto.phi import PhiCategory
 from safeward.crypto.registry import CiphertextStore, ProgressCallback
 from safeward.crypto.secrets import is_secret_token, reseal_secret, secret_key_id
 
@@ -524,6 +525,8 @@ class FileStreamStore:
     stream_prefixes: tuple[bytes, ...]
     writers: tuple[str, ...]
     replace: Callable[[Path, Path], None] = _replace_file
+    # What the files hold (safeward.crypto.phi); None: undeclared, which `safeward check` refuses.
+    phi_categories: tuple[PhiCategory, ...] | None = None
 
     purpose = Purpose.DATA
     secret_purposes: tuple[str, ...] = ()

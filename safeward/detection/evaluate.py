@@ -852,6 +852,35 @@ def rule_security_operations(ctx: Context) -> list[Finding]:
     return findings
 
 
+# --- asset register ----------------------------------------------------------------------------------
+ASSET_LAPSE_CHECK = "review_lapsed"
+
+
+def rule_asset_review_lapsed(ctx: Context) -> list[Finding]:
+    """The asset register's sweep (`safeward assets sweep`) records one event
+    per lapsed asset; each asset is its own subject, so the daily repeats of
+    one lapse join its open alert."""
+    config = ctx.on(Code.ASSET_REVIEW_LAPSED)
+    if config is None:
+        return []
+    findings = []
+    for event in ctx.events:
+        if event.resource_type != "Asset" or event.detail.get("check") != ASSET_LAPSE_CHECK:
+            continue
+        lapsed = [str(what)[:20] for what in event.detail.get("lapsed", [])][:2]
+        findings.append(
+            _finding(
+                ctx,
+                config,
+                [event],
+                title=f"Asset {event.resource_id}: {' and '.join(lapsed) or 'review'} lapsed",
+                subject=f"asset:{event.resource_id}",
+                detail={"asset_id": event.resource_id, "lapsed": lapsed},
+            )
+        )
+    return findings
+
+
 # --- baselines ---------------------------------------------------------------------------------------
 def rule_baseline(ctx: Context) -> list[Finding]:
     config = ctx.on(Code.BASELINE_OUTLIER)
@@ -1133,6 +1162,7 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     rule_search_paging,
     rule_name_probing,
     rule_fhir_paging,
+    rule_asset_review_lapsed,
 )
 
 

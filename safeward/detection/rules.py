@@ -53,6 +53,7 @@ class Code:
     SEARCH_PAGING = "search_paging"
     NAME_PROBING = "name_probing"
     FHIR_PAGING = "fhir_paging"
+    ASSET_REVIEW_LAPSED = "asset_review_lapsed"
     PHI_DISCOVERED = "phi_discovered"
 
 
@@ -456,6 +457,12 @@ CATALOG.update(
             window_minutes=Param(60, _integer(1, 24 * 60), "length of the sliding window"),
             pages=Param(5, _integer(2, 10_000), "next links followed"),
             patients=Param(100, _integer(1, 100_000), "or distinct patients the search handed out"),
+        ),
+        _spec(
+            Code.ASSET_REVIEW_LAPSED,
+            "Asset review or assessment lapsed",
+            Severity.MEDIUM,
+            "The asset register's daily sweep found an asset past its review or risk-assessment date.",
         ),
         _spec(
             Code.PHI_DISCOVERED,

@@ -65,6 +65,7 @@ from safeward.clinical.types import (
     SessionContext,
 )
 from safeward.crypto import streams
+from safeward.crypto.phi import PhiCategory
 from safeward.crypto.stores import FileStreamStore
 from safeward.identity.models import User
 from safeward.identity.selectors import department_exists
@@ -606,6 +607,7 @@ def document_files_store() -> FileStreamStore:
         associated_data=lambda path: _document_ad(uuid.UUID(path.stem)),
         stream_prefixes=(DOCUMENT_AD_PREFIX,),
         writers=(__name__,),
+        phi_categories=(PhiCategory.CLINICAL,),
     )
 
 

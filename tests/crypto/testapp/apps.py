@@ -11,6 +11,7 @@ class CryptoTestAppConfig(AppConfig):
     verbose_name = "Models made for the crypto tests"
 
     def ready(self) -> None:
+        from safeward.crypto.phi import PhiCategory
         from safeward.crypto.registry import register_store
         from safeward.crypto.stores import FileStreamStore, TransientSecrets
 
@@ -23,6 +24,7 @@ class CryptoTestAppConfig(AppConfig):
                 associated_data=lambda path: b"crypto-test.document|" + path.stem.encode(),
                 stream_prefixes=(b"crypto-test.",),
                 writers=("tests.crypto",),
+                phi_categories=(PhiCategory.CLINICAL,),
             )
         )
         register_store(
