@@ -147,10 +147,11 @@ def test_encrypted_office(tmp_path):
         (b"age-encryption.org/v1\n-> X25519 abc\n", Protection.AGE),
         (b"-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n", Protection.AGE),
         (b"-----BEGIN PGP MESSAGE-----\n\nhQEMA\n", Protection.OPENPGP),
-        (b"\x8c\x0d\x04\x09\x03\x08" + os.urandom(40), Protection.OPENPGP),  # gpg -c: SKESK v4
-        (b"\x85\x01\x0c\x03" + os.urandom(40), Protection.OPENPGP),  # gpg -e: PKESK v3
-        (b"SWF1\x00\x00\x00\x07" + os.urandom(64), Protection.SAFEWARD),
+        (b"\x8c\x0d\x04\x09\x03\x08" + bytes(range(40)), Protection.OPENPGP),  # gpg -c: SKESK v4
+        (b"\x85\x01\x0c\x03" + bytes(range(40)), Protection.OPENPGP),  # gpg -e: PKESK v3
+        (b"SWF1\x00\x00\x00\x07" + bytes(range(64)), Protection.SAFEWARD),
     ],
+    ids=["age", "age-armored", "openpgp-armored", "openpgp-skesk", "openpgp-pkesk", "safeward"],
 )
 def test_encryption_headers(tmp_path, head, protection):
     path = tmp_path / "blob.bin"
