@@ -37,3 +37,8 @@ def scans_recent(*, limit: int = 10) -> list[DiscoveryScan]:
 def scan_unread_files(*, scan_id: int, limit: int = 200) -> list[ScannedFile]:
     """The files a scan could not read, with the recorded reason."""
     return list(ScannedFile.objects.filter(last_scan_id=scan_id, status="skipped").order_by("path")[:limit])
+
+
+def share_at(location: str) -> Asset | None:
+    """The registered file share at this location, if any."""
+    return Asset.objects.filter(kind=Asset.Kind.FILE_SHARE, location=location).order_by("pk").first()
