@@ -11,13 +11,13 @@ stays remediated until the file is planted again by a later seed)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from safeward.assets.discovery_selectors import share_at
-from safeward.assets.models import Asset
 from safeward.assets.services import asset_create
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
@@ -78,7 +78,7 @@ def seed_phi_share(ctx: SeedContext) -> None:
                 )
     policies = root / "policies"
     policies.mkdir(parents=True, exist_ok=True)
-    clean = {
+    clean: dict[Path, Callable[[Path], Path]] = {
         policies / "hand-hygiene.docx": lambda path: write_docx(
             path,
             ["Hand hygiene policy", "Clean hands before and after every patient contact.", "Review yearly."],
@@ -106,7 +106,7 @@ def seed_phi_share(ctx: SeedContext) -> None:
             actor=None,
             values={
                 "name": SHARE_NAME,
-                "kind": Asset.Kind.FILE_SHARE,
+                "kind": "file_share",
                 "location": str(root),
                 "description": "Departmental shared drive. Nobody has checked what is on it.",
                 "network_zone": "Corporate LAN",
