@@ -32,7 +32,7 @@ IDENTIFIER_LABELS = {
     "mrn": "MRN",
     "national_id": "national id",
     "phone": "phone",
-    "birth_date": "birth date (with the phone)",
+    "birth_date": "birth date as well",
 }
 
 

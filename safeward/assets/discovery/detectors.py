@@ -46,8 +46,10 @@ _ADDRESS = re.compile(
     r"\b\d{1,5}\s+(?:[A-Z][a-z]+\.?\s+){1,3}"
     r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl|Terrace)\b"
 )
-# "Jane Doe" or "DOE, Jane" on the line of a date, or a label saying it is a birth date.
-_NAME_CASED = re.compile(r"\b[A-Z][a-z'\u2019-]+,?\s+[A-Z][a-z'\u2019-]+\b|\b[A-Z]{2,}, [A-Z][a-z]+\b")
+# "Jane Doe", "Doe,Jane" (CSV) or "DOE, Jane" on the line of a date, or a label saying it is a birth date.
+_NAME_CASED = re.compile(
+    r"\b[A-Z][a-z'\u2019-]+(?:,\s*|\t|\s+)[A-Z][a-z'\u2019-]+\b|\b[A-Z]{2,}, [A-Z][a-z]+\b"
+)
 _BIRTH_LABEL = re.compile(r"\b(?:dob|d\.o\.b|birth|born)\b", re.IGNORECASE)
 
 
