@@ -49,7 +49,9 @@ def test_officer_scans_the_demo_share_and_remediates(page, settings, tmp_path, s
 
     page.check("input[name=action][value=remediate]")
     page.select_option("select[name=remediation]", "moved")
-    page.fill("textarea[name=note]", "Export moved off the shared drive; clerk reminded of the export policy.")
+    page.fill(
+        "textarea[name=note]", "Export moved off the shared drive; clerk reminded of the export policy."
+    )
     page.click("#triage-save")
     page.wait_for_selector("#finding-remediation")
     assert "Moved to quarantine" in page.locator("#finding-remediation").inner_text()
