@@ -337,6 +337,12 @@ SPECTACULAR_SETTINGS = {
     # Request bodies get their own components, so they can say what input refuses (a blank
     # required text is `minLength: 1`): schemathesis' positive-data check holds the API to it.
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field names other components use too (kind, criticality).
+    "ENUM_NAME_OVERRIDES": {
+        "AssetKindEnum": "safeward.assets.models.Asset.Kind",
+        "AssetCriticalityEnum": "safeward.assets.models.Asset.Criticality",
+        "AssetProtectionEnum": "safeward.assets.models.Asset.Protection",
+    },
 }
 
 

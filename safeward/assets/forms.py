@@ -108,6 +108,11 @@ class AssetForm(forms.ModelForm):  # type: ignore[type-arg]
         self.fields["depends_on"].queryset = others  # type: ignore[attr-defined]
         self.fields["owner_person_id"].initial = self.instance.owner_person_id
         self.fields["custodian_person_id"].initial = self.instance.custodian_person_id
+        # Django's choice messages repeat the submitted value; SafeWard's never do.
+        for form_field in self.fields.values():
+            for code in ("invalid_choice", "invalid_pk_value"):
+                if code in form_field.error_messages:
+                    form_field.error_messages[code] = "Select a valid choice."
 
     def clean_clinical_services(self) -> list[str]:
         text: str = self.cleaned_data["clinical_services"]

@@ -135,6 +135,35 @@ class AssetDependency(models.Model):
         return f"asset {self.asset_id} needs {self.depends_on_id}"
 
 
+class ExportManifest(models.Model):
+    """One export that left SafeWard: who, when, why, where to, which patients
+    (ids) and sections, and the SHA-256 of the bytes (safeward.audit.manifests).
+    `manifest_sha256` hashes the manifest itself; the audit event written with
+    it carries that hash, so the manifest is sealed into the audit chain."""
+
+    created_at = models.DateTimeField()
+    actor_id = models.BigIntegerField(null=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+    kind = models.CharField(max_length=16)
+    route = models.CharField(max_length=100)
+    purpose = models.CharField(max_length=16)
+    destination = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    patient_ids = models.JSONField(default=list)
+    patient_count = models.PositiveIntegerField()
+    sections = models.JSONField(default=list)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    byte_count = models.PositiveBigIntegerField()
+    complete = models.BooleanField(default=True, help_text="False: the download was cut short.")
+    manifest_sha256 = models.CharField(max_length=64, unique=True)
+    audit_event_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"export manifest {self.pk} ({self.kind})"
+
+
 # --- PHI discovery (ADR 0810) ------------------------------------------------------------------------
 class DiscoveryScan(models.Model):
     """One run of the PHI discovery scanner over one or more roots."""

@@ -10,11 +10,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from safeward.assets import importer, selectors, services
+from safeward.assets import importer, manifests, selectors, services
 from safeward.assets.forms import AssetForm, ImportForm, ReviewForm
 from safeward.assets.graph import NODE_HEIGHT, NODE_WIDTH, dependency_graph
 from safeward.assets.handling import HANDLING
 from safeward.assets.models import Asset, Classification
+from safeward.clinical import gateway
+from safeward.clinical.types import SessionContext
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -187,3 +189,27 @@ def asset_import(request: HttpRequest) -> HttpResponse:
         {"form": form, "result": result, "columns": importer.COLUMNS},
         status=status,
     )
+
+
+@require_GET
+@requires(Perm.ASSETS_MANIFEST_READ)
+def manifest_lookup(request: HttpRequest) -> HttpResponse:
+    """Which export a file came from: paste its SHA-256 (`sha256sum FILE`).
+    The patients' record numbers come from the gateway, audited."""
+    digest = request.GET.get("sha256", "").strip().lower()
+    context: dict[str, object] = {"sha256": digest, "results": None}
+    if not digest:
+        return render(request, "assets/manifests.html", context)
+    if len(digest) != 64 or not set(digest) <= manifests.HEX:
+        context["error"] = "A SHA-256 is 64 hexadecimal characters."
+        return render(request, "assets/manifests.html", context, status=400)
+    session = SessionContext.from_request(request)
+    results = []
+    for manifest in manifests.manifests_for_hash(sha256=digest):
+        mrns = gateway.manifest_patient_identifiers(
+            actor=_actor(request), session=session, manifest_id=manifest.pk, patient_ids=manifest.patient_ids
+        )
+        patients = [(patient_id, mrns.get(patient_id, "")) for patient_id in manifest.patient_ids]
+        results.append((manifest, patients, manifests.manifest_verify(manifest=manifest)))
+    context["results"] = results
+    return render(request, "assets/manifests.html", context)

@@ -19,8 +19,9 @@ from safeward.audit import selectors
 from safeward.audit.chain import format_time
 from safeward.audit.csv_export import Echo, csv_safe
 from safeward.audit.forms import DisclosureForm, ReportFilterForm
+from safeward.audit.manifests import ManifestDraft, manifest_response
 from safeward.audit.services import audit_report_record
-from safeward.audit.vocabulary import Action
+from safeward.audit.vocabulary import Action, PurposeOfUse
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -122,12 +123,16 @@ def report_csv(request: HttpRequest) -> HttpResponse:
             detail={**_filter_detail(form), "format": "csv"},
         )
     query = form.event_filter()
+    # The manifest lists the patients the rows name, collected as they stream.
+    patients: list[str] = []
 
     def lines() -> Iterator[str]:
         writer = csv.writer(Echo())
         yield writer.writerow(CSV_COLUMNS)
         batch: list[Any] = []
         for event in selectors.audit_events_filtered(query=query)[:CSV_LIMIT].iterator(chunk_size=2000):
+            if event.patient_id:
+                patients.append(event.patient_id)
             batch.append(event)
             if len(batch) == 2000:
                 yield from _csv_rows(writer, batch)
@@ -137,6 +142,17 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="safeward-audit-{stamp}.csv"'
+    manifest_response(
+        response,
+        actor=_actor(request),
+        draft=ManifestDraft(
+            kind="report",
+            route="audit:report_csv",
+            purpose=PurposeOfUse.AUDIT.value,
+            patient_ids=patients,
+            sections=("audit_events",),
+        ),
+    )
     # Streamed (a year of events does not fit in memory); `requires` is typed
     # for HttpResponse and passes any response through unchanged.
     return cast(HttpResponse, response)
@@ -224,14 +240,24 @@ def disclosures_print(request: HttpRequest) -> HttpResponse:
             patient_id=patient_id,
             detail={"results": len(events)},
         )
-    return render(
-        request,
-        "audit/disclosures_print.html",
-        {
-            "patient_id": patient_id,
-            "rows": selectors.event_rows(events=events),
-            "truncated": following is not None,
-            "generated_at": clock.now(),
-            "prepared_by": _actor(request).get_full_name() or _actor(request).get_username(),
-        },
+    return manifest_response(
+        render(
+            request,
+            "audit/disclosures_print.html",
+            {
+                "patient_id": patient_id,
+                "rows": selectors.event_rows(events=events),
+                "truncated": following is not None,
+                "generated_at": clock.now(),
+                "prepared_by": _actor(request).get_full_name() or _actor(request).get_username(),
+            },
+        ),
+        actor=_actor(request),
+        draft=ManifestDraft(
+            kind="print",
+            route="audit:disclosures_print",
+            purpose=PurposeOfUse.PATIENT_REQUEST.value,
+            patient_ids=(str(patient_id),),
+            sections=("accounting_of_disclosures",),
+        ),
     )

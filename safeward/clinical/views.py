@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from safeward import clock
+from safeward.audit.manifests import ManifestDraft, manifest_response
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway, lab_catalog, uploads
 from safeward.clinical.forms import (
@@ -230,10 +231,21 @@ def chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 @requires(Perm.CLINICAL_PATIENT_READ)
 def chart_print(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     try:
-        record = gateway.chart_print(**_ctx(request), patient_id=patient_id)
+        context = _ctx(request)
+        record = gateway.chart_print(**context, patient_id=patient_id)
     except NotFound:
         return _not_found(request, patient_id)
-    return _page(request, "clinical/print.html", _chart_context(record))
+    return manifest_response(
+        _page(request, "clinical/print.html", _chart_context(record)),
+        actor=context["actor"],
+        draft=ManifestDraft(
+            kind="print",
+            route="clinical:chart_print",
+            purpose=str(context["purpose"]),
+            patient_ids=(str(patient_id),),
+            sections=tuple(str(section) for section in record.sections),
+        ),
+    )
 
 
 def _chart_write(
@@ -346,8 +358,9 @@ def medication_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 @requires(Perm.CLINICAL_CHART_READ)
 def document_download(request: HttpRequest, patient_id: uuid.UUID, document_id: uuid.UUID) -> HttpResponse:
     try:
+        context = _ctx(request)
         document, chunks = gateway.document_open(
-            **_ctx(request), patient_id=patient_id, document_id=str(document_id)
+            **context, patient_id=patient_id, document_id=str(document_id)
         )
     except NotFound:
         return _not_found(request, patient_id)
@@ -359,6 +372,17 @@ def document_download(request: HttpRequest, patient_id: uuid.UUID, document_id: 
     response["Content-Length"] = str(document.size)
     response["Cache-Control"] = "no-store"
     response["X-Content-Type-Options"] = "nosniff"
+    manifest_response(
+        response,
+        actor=context["actor"],
+        draft=ManifestDraft(
+            kind="document",
+            route="clinical:document",
+            purpose=str(context["purpose"]),
+            patient_ids=(str(patient_id),),
+            sections=("documents",),
+        ),
+    )
     # A streaming response is not an HttpResponse subclass; the guards only pass it through.
     return response  # type: ignore[return-value]
 

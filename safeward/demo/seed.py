@@ -305,6 +305,16 @@ def seed_smart_app(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_smart_app)
 
 
+def seed_assets(ctx: SeedContext) -> None:
+    """The asset register with its lapses, and SafeWard's own stores (issue 13)."""
+    from safeward.demo.assets import seed_assets as assets_step
+
+    assets_step(ctx)
+
+
+SEED_STEPS.append(seed_assets)
+
+
 # --- Running the seed --------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from django.shortcuts import render
 
 from safeward import clock
 from safeward.audit.csv_export import Echo, csv_safe
+from safeward.audit.manifests import ManifestDraft, manifest_response
 from safeward.audit.models import AuditEvent, AuditEventPatient
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
@@ -154,6 +155,17 @@ def scope_csv(*, actor: User, session: SessionContext, scope: str, scope_id: int
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = (
         f'attachment; filename="safeward-{scope}-{scope_id}-patients-{stamp}.csv"'
+    )
+    manifest_response(
+        response,
+        actor=actor,
+        draft=ManifestDraft(
+            kind="csv",
+            route="incidents:patients_csv" if scope == "incident" else "detection:alert_patients_csv",
+            purpose=PurposeOfUse.SECURITY.value,
+            patient_ids=tuple(mrns),
+            sections=("mrn", "access_summary"),
+        ),
     )
     # Streamed; the permission decorators pass any response through.
     return cast(HttpResponse, response)

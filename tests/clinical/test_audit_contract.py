@@ -202,6 +202,16 @@ CONTRACT: dict[str, Contract] = {
         ),
         "export",
     ),
+    "manifest_patient_identifiers": Contract(
+        lambda w: gateway.manifest_patient_identifiers(
+            actor=w.privacy, session=WARD, manifest_id=1, patient_ids=[w.patient]
+        ),
+        (("read", "ExportManifest"),),
+        lambda w: gateway.manifest_patient_identifiers(
+            actor=w.stranger, session=WARD, manifest_id=1, patient_ids=[w.patient]
+        ),
+        "read",
+    ),
     "chart_read": _chart("chart_read", "read"),
     "chart_print": _chart("chart_print", "print"),
     "chart_export": _chart("chart_export", "export"),

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 
 READERS = {"it_admin", "security_officer", "privacy_officer", "auditor"}
 KEEPERS = {"it_admin", "security_officer", "privacy_officer"}
+MANIFEST_READERS = {"security_officer", "privacy_officer"}
 MISSING = 999_999
 
 # (method, path, roles allowed, status for an allowed role). POSTs carry no
@@ -32,6 +33,9 @@ ROUTES = [
     ("get", f"/assets/{MISSING}/edit/", KEEPERS, 404),
     ("post", f"/assets/{MISSING}/edit/", KEEPERS, 404),
     ("post", f"/assets/{MISSING}/review/", KEEPERS, 404),
+    ("get", "/assets/manifests/", MANIFEST_READERS, 200),
+    ("get", "/assets/manifests/?sha256=" + "0" * 64, MANIFEST_READERS, 200),
+    ("get", "/assets/manifests/?sha256=zz", MANIFEST_READERS, 400),
 ]
 
 
@@ -70,6 +74,7 @@ MATRIX_NAMES = {
     "assets:import",
     "assets:edit",
     "assets:review",
+    "assets:manifests",
 }
 
 
@@ -90,3 +95,4 @@ def test_asset_routes_declare_what_the_matrix_expects():
     assert declared["assets:detail"] == "assets:asset:read"
     for name in ("assets:create", "assets:import", "assets:edit", "assets:review"):
         assert declared[name] == "assets:asset:manage"
+    assert declared["assets:manifests"] == "assets:manifest:read"

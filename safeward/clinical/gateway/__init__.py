@@ -14,7 +14,7 @@ calls `reveal` / `decrypt_field` (tests/architecture/test_one_door.py).
 The API is documented in docs/clinical.md.
 """
 
-from safeward.clinical.gateway._breach import breach_scope_identifiers
+from safeward.clinical.gateway._breach import breach_scope_identifiers, manifest_patient_identifiers
 from safeward.clinical.gateway._breakglass import (
     break_glass_active,
     break_glass_end,
@@ -115,6 +115,7 @@ __all__ = [
     "encounter_finish",
     "encounter_start",
     "lab_worklist",
+    "manifest_patient_identifiers",
     "medication_request_create",
     "note_create",
     "observation_record",

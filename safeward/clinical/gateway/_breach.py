@@ -33,6 +33,24 @@ _SCOPE_PERMISSIONS = {
 _CHUNK = 2000
 
 
+def _uuids(patient_ids: Iterable[str]) -> list[uuid.UUID]:
+    wanted: list[uuid.UUID] = []
+    for value in patient_ids:
+        try:
+            wanted.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return wanted
+
+
+def _mrns(wanted: list[uuid.UUID]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        for patient in Patient.objects.filter(pk__in=wanted[start : start + _CHUNK]).only("id", "mrn"):
+            found[str(patient.pk)] = plain(patient, "mrn")
+    return found
+
+
 @entry
 def breach_scope_identifiers(
     *, actor: User, session: SessionContext, scope: str, scope_id: int, patient_ids: Iterable[str]
@@ -55,23 +73,51 @@ def breach_scope_identifiers(
             reason="not_permitted",
         )
         raise Forbidden
-    wanted: list[uuid.UUID] = []
-    for value in patient_ids:
-        try:
-            wanted.append(uuid.UUID(str(value)))
-        except ValueError:
-            continue
-    found: dict[str, str] = {}
+    wanted = _uuids(patient_ids)
     with transaction.atomic():
-        for start in range(0, len(wanted), _CHUNK):
-            for patient in Patient.objects.filter(pk__in=wanted[start : start + _CHUNK]).only("id", "mrn"):
-                found[str(patient.pk)] = plain(patient, "mrn")
+        found = _mrns(wanted)
         record(
             action=AuditAction.EXPORT,
             actor=actor,
             purpose=PurposeOfUse.SECURITY,
             resource_type="BreachScope",
             resource_id=f"{scope}:{scope_id}",
+            fields=["mrn"] if found else (),
+            detail={"patients_requested": len(wanted), "patients_found": len(found)},
+            patient_ids=list(found),
+        )
+    return found
+
+
+@entry
+def manifest_patient_identifiers(
+    *, actor: User, session: SessionContext, manifest_id: int, patient_ids: Iterable[str]
+) -> dict[str, str]:
+    """{patient id: MRN} for the patients an export manifest names: whose data
+    a file found somewhere holds (`safeward assets whence`, the manifest
+    page). Needs the manifest-read permission; decrypts the MRN only. One
+    READ event, purpose HSYSADMIN, resource `ExportManifest` `<id>`, field
+    `mrn`, indexing every patient."""
+    if not subject_for(actor).has(Perm.ASSETS_MANIFEST_READ):
+        record_denied(
+            action=AuditAction.READ,
+            actor=actor,
+            purpose=PurposeOfUse.SECURITY,
+            resource_type="ExportManifest",
+            resource_id=str(manifest_id),
+            patient=None,
+            reason="not_permitted",
+        )
+        raise Forbidden
+    wanted = _uuids(patient_ids)
+    with transaction.atomic():
+        found = _mrns(wanted)
+        record(
+            action=AuditAction.READ,
+            actor=actor,
+            purpose=PurposeOfUse.SECURITY,
+            resource_type="ExportManifest",
+            resource_id=str(manifest_id),
             fields=["mrn"] if found else (),
             detail={"patients_requested": len(wanted), "patients_found": len(found)},
             patient_ids=list(found),

@@ -12,7 +12,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from safeward.assets import importer, selectors, services
+from safeward.assets import importer, manifests, selectors, services
+from safeward.clinical import gateway
+from safeward.clinical.types import Forbidden, SessionContext
+from safeward.identity.selectors import user_by_username
 
 
 class Command(BaseCommand):
@@ -27,6 +30,16 @@ class Command(BaseCommand):
         commands.add_parser("sweep", help="Record lapsed reviews and assessments for detection to alert on.")
         imports = commands.add_parser("import", help="Import an asset inventory CSV (all rows or none).")
         imports.add_argument("file", type=Path)
+        whence = commands.add_parser(
+            "whence", help="Which export a file came from and which patients it holds."
+        )
+        whence.add_argument("file", type=Path)
+        whence.add_argument(
+            "--as",
+            dest="username",
+            required=True,
+            help="Your SafeWard username: the patients' record numbers are read in your name, audited.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -48,8 +61,53 @@ class Command(BaseCommand):
                 f"{lapsed} asset(s) with a lapsed review or assessment recorded"
                 + ("; `safeward detect` raises their alerts." if lapsed else ".")
             )
+        elif action == "whence":
+            self._whence(options["file"], options["username"])
         else:
             self._import(options["file"])
+
+    def _whence(self, path: Path, username: str) -> None:
+        actor = user_by_username(username=username)
+        if actor is None or not actor.is_active:
+            raise CommandError(f"no active SafeWard account {username!r}; give your own username with --as.")
+        try:
+            with path.open("rb") as handle:
+                digest = manifests.file_sha256(handle)
+        except OSError as error:
+            raise CommandError(f"cannot read {path}: {error.strerror}") from None
+        found = list(manifests.manifests_for_hash(sha256=digest))
+        self.stdout.write(f"{path}: SHA-256 {digest}")
+        if not found:
+            self.stdout.write(
+                "No export manifest has this hash: the file did not leave SafeWard as it is now."
+            )
+            return
+        for manifest in found:
+            try:
+                mrns = gateway.manifest_patient_identifiers(
+                    actor=actor,
+                    session=SessionContext.system(),
+                    manifest_id=manifest.pk,
+                    patient_ids=manifest.patient_ids,
+                )
+            except Forbidden:
+                raise CommandError(
+                    f"{username} may not read export manifests (assets:manifest:read)."
+                ) from None
+            self.stdout.write(
+                f"export manifest {manifest.pk}: {manifest.kind} from {manifest.route} "
+                f"at {manifest.created_at:%Y-%m-%d %H:%M} UTC by {manifest.actor_username or 'system'} "
+                f"for {manifest.purpose}; sections {', '.join(manifest.sections) or '-'}; "
+                f"destination {manifest.destination.name if manifest.destination else 'not recorded'}"
+                + ("" if manifest.complete else "; the download was cut short")
+            )
+            self.stdout.write(f"  {manifest.patient_count} patient(s):")
+            for patient_id in manifest.patient_ids:
+                self.stdout.write(f"  {patient_id}\t{mrns.get(patient_id, '(no longer on record)')}")
+            if not manifests.manifest_verify(manifest=manifest):
+                self.stderr.write(
+                    f"  manifest {manifest.pk} no longer matches its audited hash: it was altered."
+                )
 
     def _import(self, path: Path) -> None:
         try:

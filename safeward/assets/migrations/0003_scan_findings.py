@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("assets", "0001_assets_initial"),
+        ("assets", "0002_assets_manifests"),
     ]
 
     operations = [

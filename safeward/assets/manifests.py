@@ -1,0 +1,102 @@
+"""The export manifest writer (registered with `safeward.audit.manifests`)
+and the look-up by a file's hash (`safeward assets whence`, the manifest
+page). A manifest names patients by their internal ids only, like the audit
+trail; their record numbers come from the gateway, audited."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from safeward import clock
+from safeward.assets.models import ExportManifest
+from safeward.audit.manifests import ManifestDraft
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action, PurposeOfUse
+from safeward.identity.models import User
+
+RESOURCE = "ExportManifest"
+HEX = frozenset("0123456789abcdef")
+
+
+def _canonical(manifest: ExportManifest) -> bytes:
+    return json.dumps(
+        {
+            "created_at": manifest.created_at.isoformat(),
+            "actor_id": manifest.actor_id,
+            "actor_username": manifest.actor_username,
+            "kind": manifest.kind,
+            "route": manifest.route,
+            "purpose": manifest.purpose,
+            "destination": manifest.destination_id,
+            "patient_ids": manifest.patient_ids,
+            "sections": manifest.sections,
+            "sha256": manifest.sha256,
+            "byte_count": manifest.byte_count,
+            "complete": manifest.complete,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+
+
+def manifest_record(
+    *, actor: User | None, draft: ManifestDraft, sha256: str, byte_count: int, complete: bool
+) -> ExportManifest:
+    """Write one manifest and its audit event (carrying the manifest's hash) in one transaction."""
+    with transaction.atomic():
+        manifest = ExportManifest(
+            created_at=clock.now(),
+            actor_id=actor.pk if actor is not None else None,
+            actor_username=actor.get_username() if actor is not None else "",
+            kind=draft.kind,
+            route=draft.route,
+            purpose=draft.purpose,
+            destination_id=draft.destination_asset_id,
+            patient_ids=sorted(set(draft.patient_ids)),
+            patient_count=len(set(draft.patient_ids)),
+            sections=sorted(set(draft.sections)),
+            sha256=sha256,
+            byte_count=byte_count,
+            complete=complete,
+        )
+        manifest.manifest_sha256 = hashlib.sha256(_canonical(manifest)).hexdigest()
+        manifest.save()
+        event = audit_record(
+            action=Action.CREATE,
+            actor=actor,
+            resource_type=RESOURCE,
+            resource_id=manifest.pk,
+            purpose=PurposeOfUse(draft.purpose),
+            detail={
+                "manifest_sha256": manifest.manifest_sha256,
+                "content_sha256": sha256,
+                "route": draft.route,
+                "patients": manifest.patient_count,
+                "complete": complete,
+            },
+        )
+        manifest.audit_event_id = event.pk
+        manifest.save(update_fields=["audit_event_id"])
+    return manifest
+
+
+def file_sha256(handle: io.BufferedIOBase) -> str:
+    return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def manifests_for_hash(*, sha256: str) -> QuerySet[ExportManifest]:
+    """The manifests of exports whose bytes hash to `sha256` (lower-case hex)."""
+    value = sha256.strip().lower()
+    if len(value) != 64 or not set(value) <= HEX:
+        return ExportManifest.objects.none()
+    return ExportManifest.objects.filter(sha256=value).select_related("destination").order_by("-created_at")
+
+
+def manifest_verify(*, manifest: ExportManifest) -> bool:
+    """The stored manifest still hashes to the hash its audit event carries."""
+    return hashlib.sha256(_canonical(manifest)).hexdigest() == manifest.manifest_sha256
