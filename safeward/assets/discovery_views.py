@@ -32,7 +32,7 @@ IDENTIFIER_LABELS = {
     "mrn": "MRN",
     "national_id": "national id",
     "phone": "phone",
-    "birth_date": "birth date as well",
+    "birth_date": "birth date too",
 }
 
 
@@ -131,7 +131,11 @@ def _finding_page(
         {
             "finding": finding,
             "counts": [(CATEGORY_LABELS[c], finding.counts[c]) for c in CATEGORIES if finding.counts.get(c)],
-            "matched_by": [(IDENTIFIER_LABELS.get(k, k), v) for k, v in sorted(finding.matched_by.items())],
+            "matched_by": [
+                (label, finding.matched_by[kind])
+                for kind, label in IDENTIFIER_LABELS.items()
+                if kind in finding.matched_by
+            ],
             "protection": Protection.LABELS.get(finding.protection, ""),
             "form": form or TriageForm(),
             "can_triage": request.user.has_perm(Perm.ASSETS_FINDING_TRIAGE)
