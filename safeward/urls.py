@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/assets/", include(("safeward.assets.api", "assets_api"))),
     path("api/schema/", SchemaView.as_view(), name="api_schema"),
     path("api/v1/clinical/", include(("safeward.clinical.api_urls", "clinical_api"))),
+    path("api/v1/discovery/", include(("safeward.assets.discovery_api", "discovery_api"))),
     path("fhir/", include(("safeward.fhir.urls", "fhir"))),
     path("o/", include(("safeward.fhir.oauth_urls", "oauth"))),
     path("oauth/clients/", include(("safeward.fhir.client_urls", "oauth_clients"))),

@@ -162,3 +162,112 @@ class ExportManifest(models.Model):
 
     def __str__(self) -> str:
         return f"export manifest {self.pk} ({self.kind})"
+
+
+# --- PHI discovery (ADR 0810) ------------------------------------------------------------------------
+class DiscoveryScan(models.Model):
+    """One run of the PHI discovery scanner over one or more roots."""
+
+    class Trigger(models.TextChoices):
+        COMMAND = "command", "Command line"
+        SCHEDULE = "schedule", "Scheduled scan of registered shares"
+        WEB = "web", "Started from the findings page"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    started_by_id = models.BigIntegerField(null=True, blank=True)  # identity.User id; none for the system
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    roots = models.JSONField(default=list)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    files_seen = models.PositiveIntegerField(default=0)
+    files_read = models.PositiveIntegerField(default=0)
+    files_unchanged = models.PositiveIntegerField(default=0)
+    files_skipped = models.PositiveIntegerField(default=0)
+    files_protected = models.PositiveIntegerField(default=0)
+    bytes_read = models.PositiveBigIntegerField(default=0)
+    findings_opened = models.PositiveIntegerField(default=0)
+    patients_matched = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"discovery scan {self.pk}"
+
+
+class ScannedFile(models.Model):
+    """What the last scan saw of a path: the incremental state, and why a file was not read."""
+
+    path_key = models.CharField(max_length=64, unique=True)  # SHA-256 of the path: paths exceed index limits
+    path = models.TextField()
+    size = models.PositiveBigIntegerField(default=0)
+    mtime_ns = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10)  # engine.Status: scanned, unchanged, skipped
+    protection = models.CharField(max_length=24, blank=True)
+    reason_code = models.CharField(max_length=20, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    last_scan = models.ForeignKey(DiscoveryScan, on_delete=models.CASCADE, related_name="files")
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"scanned file {self.pk}"
+
+
+class DiscoveryFinding(models.Model):
+    """A file that holds PHI (or is an encrypted container the scanner could not
+    look into). Counts and patient ids only: never a matched value."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CONFIRMED = "confirmed", "Confirmed"
+        REMEDIATED = "remediated", "Remediated"
+        FALSE_POSITIVE = "false_positive", "False positive"
+        PROTECTED = "protected", "Encrypted (no action needed)"
+
+    class Remediation(models.TextChoices):
+        NONE = "", "None"
+        ENCRYPTED = "encrypted", "Encrypted in place"
+        DELETED = "deleted", "Deleted"
+        MOVED = "moved", "Moved to quarantine"
+
+    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="discovery_findings")
+    scan = models.ForeignKey(DiscoveryScan, on_delete=models.PROTECT, related_name="findings")
+    path = models.TextField()
+    path_key = models.CharField(max_length=64)  # SHA-256 of the path
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    encrypted = models.BooleanField()
+    protection = models.CharField(max_length=24, blank=True)
+    formats = models.JSONField(default=list)
+    counts = models.JSONField(default=dict)  # category -> count (detectors.CATEGORIES)
+    matched_by = models.JSONField(default=dict)  # identifier kind -> patients matched by it
+    patient_ids = models.JSONField(default=list)  # clinical.Patient ids, from the gateway (audited)
+    patients_matched = models.PositiveIntegerField(default=0)
+    notes = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    remediation = models.CharField(max_length=10, choices=Remediation.choices, blank=True, default="")
+    resolution_note = models.CharField(max_length=500, blank=True)
+    moved_to = models.TextField(blank=True)
+    triaged_by_id = models.BigIntegerField(null=True, blank=True)
+    triaged_at = models.DateTimeField(null=True, blank=True)
+    alert_id = models.BigIntegerField(null=True, blank=True)  # detection.Alert id
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["sha256", "path_key"], name="assets_finding_once_per_content"),
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"], name="assets_finding_queue")]
+
+    def __str__(self) -> str:
+        return f"discovery finding {self.pk}"

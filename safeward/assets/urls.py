@@ -1,6 +1,6 @@
 from django.urls import path
 
-from safeward.assets import views
+from safeward.assets import discovery_urls, views
 
 app_name = "assets"
 
@@ -13,3 +13,4 @@ urlpatterns = [
     path("<int:asset_id>/edit/", views.asset_edit, name="edit"),
     path("<int:asset_id>/review/", views.asset_review, name="review"),
 ]
+urlpatterns += discovery_urls.urlpatterns

@@ -583,3 +583,24 @@ class MedicationWorklist:
     items: list[MedicationWorklistItem]
     withheld: int  # orders the caller may not see (confidential / restricted / sensitive)
     capped: bool  # more orders than shown: the oldest come first
+
+
+# --- PHI discovery ----------------------------------------------------------------------------------
+# The patient blind indexes a stray file's identifiers are checked against:
+# kind -> (normaliser, blind-index scope). The scanner keys what it finds with
+# `safeward.crypto.fields.compute_blind_indexes(value, normaliser=..., scope=...)`
+# and hands only those keyed hashes to `gateway.discovery_match`.
+PATIENT_DISCOVERY_INDEXES: dict[str, tuple[str, str]] = {
+    "mrn": ("mrn", "clinical.patient.mrn_index"),
+    "national_id": ("national_id", "clinical.patient.national_id_index"),
+    "birth_date": ("date", "clinical.patient.birth_date_index"),
+    "phone": ("phone", "clinical.patient.phone_index"),
+}
+
+
+@dataclass(frozen=True)
+class DiscoveryMatch:
+    """The patients a file holds: ids only, and how many matched by each identifier."""
+
+    patient_ids: frozenset[str]
+    by_kind: dict[str, int]

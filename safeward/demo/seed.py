@@ -354,3 +354,13 @@ def seed_demo(*, write: Callable[[str], None] = lambda line: None) -> Path:
             step(ctx)
     write_credentials(path, ctx.credentials)
     return path
+
+
+def seed_phi_share(ctx: SeedContext) -> None:
+    """The shared drive with files planted for the PHI discovery scanner (issue 13)."""
+    from safeward.demo.phi_share import seed_phi_share as share_step
+
+    share_step(ctx)
+
+
+SEED_STEPS.append(seed_phi_share)

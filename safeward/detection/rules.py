@@ -54,6 +54,7 @@ class Code:
     NAME_PROBING = "name_probing"
     FHIR_PAGING = "fhir_paging"
     ASSET_REVIEW_LAPSED = "asset_review_lapsed"
+    PHI_DISCOVERED = "phi_discovered"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -462,6 +463,12 @@ CATALOG.update(
             "Asset review or assessment lapsed",
             Severity.MEDIUM,
             "The asset register's daily sweep found an asset past its review or risk-assessment date.",
+        ),
+        _spec(
+            Code.PHI_DISCOVERED,
+            "Plaintext PHI found in a file",
+            Severity.HIGH,
+            "The PHI discovery scanner found patient data in an unencrypted file (ADR 0810).",
         ),
     ]
 )

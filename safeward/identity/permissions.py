@@ -8,6 +8,9 @@ from enum import StrEnum
 class Perm(StrEnum):
     ASSETS_ASSET_MANAGE = "assets:asset:manage"
     ASSETS_ASSET_READ = "assets:asset:read"
+    ASSETS_DISCOVERY_RUN = "assets:discovery:run"
+    ASSETS_FINDING_READ = "assets:finding:read"
+    ASSETS_FINDING_TRIAGE = "assets:finding:triage"
     ASSETS_MANIFEST_READ = "assets:manifest:read"
     AUDIT_DISCLOSURE_READ = "audit:disclosure:read"
     AUDIT_EVENT_READ = "audit:event:read"

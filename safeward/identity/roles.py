@@ -171,6 +171,10 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.ASSETS_ASSET_READ,
                 Perm.ASSETS_ASSET_MANAGE,
                 Perm.ASSETS_MANIFEST_READ,
+                # Scans shares for stray PHI and works the findings.
+                Perm.ASSETS_DISCOVERY_RUN,
+                Perm.ASSETS_FINDING_READ,
+                Perm.ASSETS_FINDING_TRIAGE,
             }
         ),
         privileged=True,
@@ -197,6 +201,9 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.ASSETS_ASSET_READ,
                 Perm.ASSETS_ASSET_MANAGE,
                 Perm.ASSETS_MANIFEST_READ,
+                Perm.ASSETS_DISCOVERY_RUN,
+                Perm.ASSETS_FINDING_READ,
+                Perm.ASSETS_FINDING_TRIAGE,
             }
         ),
         privileged=True,

@@ -40,6 +40,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Incidents", "incidents:list", Perm.INCIDENT_RECORD_READ),
     NavItem("Assets", "assets:list", Perm.ASSETS_ASSET_READ),
     NavItem("Export manifests", "assets:manifests", Perm.ASSETS_MANIFEST_READ),
+    NavItem("PHI findings", "assets:findings", Perm.ASSETS_FINDING_READ),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE),
     NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE),
 )

@@ -350,6 +350,17 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/workforce/changes/", {"changes": []})),
         (400, F, F, F, F, F, F, 400),
     ),
+    # --- PHI discovery: only the security and privacy officers (none of this user's roles)
+    ("discovery_api:findings", "GET"): (lambda c: status(c.get("/api/v1/discovery/findings/")), (F,) * 8),
+    ("discovery_api:finding", "GET"): (lambda c: status(c.get("/api/v1/discovery/findings/1/")), (F,) * 8),
+    ("discovery_api:finding_triage", "POST"): (
+        lambda c: status(c.post("/api/v1/discovery/findings/1/triage/", {"action": "confirm"})),
+        (F,) * 8,
+    ),
+    ("discovery_api:share_scan", "POST"): (
+        lambda c: status(c.post("/api/v1/discovery/shares/1/scan/")),
+        (F,) * 8,
+    ),
     # The asset register: none of the three roles keeps it (tests/assets/test_api.py has the keepers).
     ("assets_api:api_assets", "GET"): (lambda c: status(c.get("/api/v1/assets/")), (F,) * 8),
     ("assets_api:api_assets", "POST"): (lambda c: status(c.post("/api/v1/assets/", {})), (F,) * 8),

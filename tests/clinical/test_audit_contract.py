@@ -607,6 +607,17 @@ CONTRACT: dict[str, Contract] = {
         ),
         (("execute", "DetectionFacts"),),
     ),
+    # --- PHI discovery: keyed hashes in, patient ids out
+    "discovery_match": Contract(
+        lambda w: gateway.discovery_match(
+            actor=w.privacy, session=WARD, scan_ref="scan:1:file:0", probes={"mrn": [bytes(16)]}
+        ),
+        (("search", "PhiDiscovery"),),
+        lambda w: gateway.discovery_match(
+            actor=w.stranger, session=WARD, scan_ref="scan:1:file:0", probes={"mrn": [bytes(16)]}
+        ),
+        "search",
+    ),
 }
 
 

@@ -35,6 +35,7 @@ from safeward.clinical.gateway._corrections import (
     note_amend,
     result_correct,
 )
+from safeward.clinical.gateway._discovery import discovery_match
 from safeward.clinical.gateway._import import patient_import
 from safeward.clinical.gateway._orders import lab_worklist, order_result
 from safeward.clinical.gateway._patients import (
@@ -127,6 +128,7 @@ __all__ = [
     "departments_list",
     "detection_access_facts",
     "detection_patients_known",
+    "discovery_match",
     "document_open",
     "document_upload",
     "encounter_finish",

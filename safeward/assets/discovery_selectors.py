@@ -1,0 +1,44 @@
+"""Reads for the PHI discovery pages, API and scheduled scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db.models import QuerySet
+
+from safeward.assets.models import Asset, DiscoveryFinding, DiscoveryScan, ScannedFile
+
+QUEUE_STATUSES = (DiscoveryFinding.Status.OPEN, DiscoveryFinding.Status.CONFIRMED)
+
+
+def scannable_shares() -> list[Asset]:
+    """Registered file shares (not retired) whose location is a local directory."""
+    shares = Asset.objects.filter(kind=Asset.Kind.FILE_SHARE).exclude(review_state=Asset.ReviewState.RETIRED)
+    return [share for share in shares if share.location.startswith("/") and Path(share.location).is_dir()]
+
+
+def findings(*, status: str | None = None, asset_id: int | None = None) -> QuerySet[DiscoveryFinding]:
+    """Findings, newest first; by default the triage queue (open and confirmed)."""
+    rows = DiscoveryFinding.objects.select_related("asset")
+    rows = rows.filter(status__in=QUEUE_STATUSES) if status is None else rows.filter(status=status)
+    if asset_id is not None:
+        rows = rows.filter(asset_id=asset_id)
+    return rows
+
+
+def finding_get(*, finding_id: int) -> DiscoveryFinding | None:
+    return DiscoveryFinding.objects.select_related("asset", "scan").filter(pk=finding_id).first()
+
+
+def scans_recent(*, limit: int = 10) -> list[DiscoveryScan]:
+    return list(DiscoveryScan.objects.select_related("asset")[:limit])
+
+
+def scan_unread_files(*, scan_id: int, limit: int = 200) -> list[ScannedFile]:
+    """The files a scan could not read, with the recorded reason."""
+    return list(ScannedFile.objects.filter(last_scan_id=scan_id, status="skipped").order_by("path")[:limit])
+
+
+def share_at(location: str) -> Asset | None:
+    """The registered file share at this location, if any."""
+    return Asset.objects.filter(kind=Asset.Kind.FILE_SHARE, location=location).order_by("pk").first()

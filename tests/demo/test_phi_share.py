@@ -1,0 +1,44 @@
+"""The demo's shared drive: a newcomer's first scan finds the planted clinic
+list (by exact match of demo patients), tells the encrypted ZIP apart and
+finds nothing in the clean documents."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from safeward.assets import discovery_services
+from safeward.assets.discovery_selectors import scannable_shares
+from safeward.assets.models import DiscoveryFinding
+from safeward.audit.models import AuditEvent
+from safeward.demo.phi_share import EXPORTED_MRNS, SHARE_NAME, share_path
+from safeward.identity.models import User
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+def test_first_scan_of_the_demo_share_finds_the_export(demo_settings):
+    call_command("demo", "seed")
+    (share,) = [asset for asset in scannable_shares() if asset.name == SHARE_NAME]
+    assert share.location == str(share_path())
+    officer = User.objects.get(username="demo.privacy_officer")
+    summary = discovery_services.share_scan(actor=officer, asset_id=share.pk)
+    assert summary.scan.files_read == 5
+    export = DiscoveryFinding.objects.get(path__endswith="clinic-list-export.csv")
+    assert export.patients_matched == len(EXPORTED_MRNS)
+    assert export.status == DiscoveryFinding.Status.OPEN
+    assert export.alert_id is not None
+    archive = DiscoveryFinding.objects.get(path__endswith="claims-2025-q4.zip")
+    assert archive.encrypted
+    assert archive.status == DiscoveryFinding.Status.PROTECTED
+    assert DiscoveryFinding.objects.count() == 2  # the clean documents hold nothing
+    # The export was read through the one door by the registration clerk.
+    clerk = User.objects.get(username="demo.registration_clerk")
+    searches = AuditEvent.objects.filter(actor_id=clerk.pk, action="search", resource_type="Patient")
+    assert searches.count() == len(EXPORTED_MRNS)
+
+
+def test_seeding_again_keeps_the_share_and_its_files(demo_settings):
+    call_command("demo", "seed")
+    call_command("demo", "seed")
+    assert [asset.name for asset in scannable_shares()].count(SHARE_NAME) == 1
