@@ -39,6 +39,11 @@ def agreement_current() -> AgreementDocument | None:
     )
 
 
+def agreement_versions() -> QuerySet[AgreementDocument]:
+    """Every published version, newest first, with how many signed each."""
+    return AgreementDocument.objects.annotate(signed=Count("signatures")).order_by("-published_at", "-pk")
+
+
 def person_signature_current(*, person: Person) -> AgreementSignature | None:
     current = agreement_current()
     if current is None:

@@ -19,17 +19,27 @@ from safeward.identity.permissions import Perm
 from safeward.workforce import importer, selectors, services
 from safeward.workforce.forms import (
     AccountForm,
+    AgreementPublishForm,
     CampaignForm,
     CompletionForm,
+    CourseDefineForm,
     DecisionForm,
     ImportForm,
     IssueForm,
     PersonForm,
+    PositionDefineForm,
     PositionForm,
     SignatureForm,
     TerminateForm,
 )
-from safeward.workforce.models import Person, ReviewCampaign, ReviewItem, Termination
+from safeward.workforce.models import (
+    Person,
+    Position,
+    ReviewCampaign,
+    ReviewItem,
+    Termination,
+    TrainingCourse,
+)
 from safeward.workforce.policy import workforce_state
 
 
@@ -371,3 +381,101 @@ def import_changes(request: HttpRequest) -> HttpResponse:
     if form.errors:
         status = 400
     return render(request, "workforce/import.html", {"form": form, "result": result}, status=status)
+
+
+# --- Positions, courses and agreement versions ------------------------------
+
+
+def _setup_page(
+    request: HttpRequest,
+    *,
+    position_form: PositionDefineForm | None = None,
+    course_form: CourseDefineForm | None = None,
+    agreement_form: AgreementPublishForm | None = None,
+) -> HttpResponse:
+    """The setup page; a form that failed comes back bound (what was typed
+    stays) with status 400. `?position=CODE` / `?course=CODE` fill the form
+    with an existing entry to edit it."""
+    if position_form is None:
+        editing = Position.objects.filter(code=request.GET.get("position", "")[:40]).first()
+        position_form = PositionDefineForm(
+            initial={"code": editing.code, "title": editing.title, "default_roles": editing.default_roles}
+            if editing
+            else None
+        )
+    if course_form is None:
+        course = TrainingCourse.objects.filter(code=request.GET.get("course", "")[:40]).first()
+        course_form = CourseDefineForm(
+            initial={
+                "code": course.code,
+                "title": course.title,
+                "description": course.description,
+                "required_for_onboarding": course.required_for_onboarding,
+                "days_to_complete": course.days_to_complete,
+                "refresher_months": course.refresher_months,
+            }
+            if course
+            else None
+        )
+    failed = any(
+        form.is_bound and form.errors for form in (position_form, course_form, agreement_form) if form
+    )
+    return render(
+        request,
+        "workforce/setup.html",
+        {
+            "positions": Position.objects.order_by("title"),
+            "courses": TrainingCourse.objects.order_by("title"),
+            "agreements": selectors.agreement_versions(),
+            "current_agreement": selectors.agreement_current(),
+            "position_form": position_form,
+            "course_form": course_form,
+            "agreement_form": agreement_form or AgreementPublishForm(),
+        },
+        status=400 if failed else 200,
+    )
+
+
+@require_GET
+@requires(Perm.WORKFORCE_PERSON_READ)
+def setup(request: HttpRequest) -> HttpResponse:
+    return _setup_page(request)
+
+
+@require_POST
+@requires(Perm.WORKFORCE_PERSON_MANAGE)
+def setup_position(request: HttpRequest) -> HttpResponse:
+    form = PositionDefineForm(request.POST)
+    if not form.is_valid():
+        return _setup_page(request, position_form=form)
+    position = services.position_save(actor=_actor(request), **form.cleaned_data)
+    messages.success(request, f"Position {position.title} saved.")
+    return redirect("workforce:setup")
+
+
+@require_POST
+@requires(Perm.WORKFORCE_TRAINING_MANAGE)
+def setup_course(request: HttpRequest) -> HttpResponse:
+    form = CourseDefineForm(request.POST)
+    if not form.is_valid():
+        return _setup_page(request, course_form=form)
+    course = services.training_course_save(actor=_actor(request), **form.cleaned_data)
+    messages.success(request, f"Course {course.title} saved.")
+    return redirect("workforce:setup")
+
+
+@require_POST
+@requires(Perm.WORKFORCE_PERSON_MANAGE)
+def setup_agreement(request: HttpRequest) -> HttpResponse:
+    form = AgreementPublishForm(request.POST)
+    if not form.is_valid():
+        return _setup_page(request, agreement_form=form)
+    try:
+        document = services.agreement_publish(actor=_actor(request), **form.cleaned_data)
+    except InvalidState as error:  # the same version published a moment ago
+        form.add_error("version", str(error))
+        return _setup_page(request, agreement_form=form)
+    messages.success(
+        request, f"Agreement v{document.version} published; people sign this version from now on."
+    )
+    return redirect("workforce:setup")
