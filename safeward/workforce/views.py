@@ -4,6 +4,7 @@ services act, selectors read."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
@@ -88,7 +89,21 @@ def person_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 @requires(Perm.WORKFORCE_PERSON_READ)
 def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
-    person = _person(person_id)
+    return _person_page(request, _person(person_id))
+
+
+def _person_page(request: HttpRequest, person: Person, **bound: forms.Form) -> HttpResponse:
+    """The person's page. A form that failed comes back in `bound` (what was
+    typed stays, its errors beside the fields) and the page answers 400."""
+    page_forms: dict[str, forms.Form] = {
+        "account_form": AccountForm(),
+        "signature_form": SignatureForm(),
+        "completion_form": CompletionForm(),
+        "position_form": PositionForm(),
+        "terminate_form": TerminateForm(),
+        "issue_form": IssueForm(),
+        **bound,
+    }
     return render(
         request,
         "workforce/person.html",
@@ -98,15 +113,11 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
             "training": selectors.person_training(person=person),
             "terminations": person.terminations.order_by("-requested_at"),
             "items": person.issued_items.all(),
-            "account_form": AccountForm(),
-            "signature_form": SignatureForm(),
-            "completion_form": CompletionForm(),
-            "position_form": PositionForm(),
-            "terminate_form": TerminateForm(),
-            "issue_form": IssueForm(),
+            **page_forms,
             "agreement": selectors.agreement_current(),
             "now": clock.now(),
         },
+        status=400 if bound else 200,
     )
 
 
@@ -114,9 +125,9 @@ def _back(person: Person) -> HttpResponse:
     return redirect("workforce:person", person_id=person.pk)
 
 
-def _invalid(request: HttpRequest, person: Person, form_errors: object) -> HttpResponse:
-    messages.error(request, f"Not saved: {form_errors}")
-    return _back(person)
+def _invalid(request: HttpRequest, person: Person, name: str, form: forms.Form) -> HttpResponse:
+    messages.error(request, "Not saved: correct the marked fields.")
+    return _person_page(request, person, **{name: form})
 
 
 @require_POST
@@ -125,7 +136,7 @@ def person_account(request: HttpRequest, person_id: int) -> HttpResponse:
     person = _person(person_id)
     form = AccountForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, person, "check the username and e-mail")
+        return _invalid(request, person, "account_form", form)
     try:
         services.person_account_create(actor=_actor(request), person=person, **form.cleaned_data)
     except InvalidState as error:
@@ -154,8 +165,11 @@ def person_sign(request: HttpRequest, person_id: int) -> HttpResponse:
     person = _person(person_id)
     form = SignatureForm(request.POST)
     document = selectors.agreement_current()
-    if not form.is_valid() or document is None:
-        return _invalid(request, person, "no agreement is published or no name was typed")
+    if document is None:
+        messages.error(request, "No confidentiality agreement is published yet; publish one first.")
+        return _back(person)
+    if not form.is_valid():
+        return _invalid(request, person, "signature_form", form)
     try:
         services.agreement_sign(
             actor=_actor(request),
@@ -176,7 +190,7 @@ def person_training_complete(request: HttpRequest, person_id: int) -> HttpRespon
     person = _person(person_id)
     form = CompletionForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, person, "choose a course")
+        return _invalid(request, person, "completion_form", form)
     try:
         services.training_complete(
             actor=_actor(request),
@@ -197,7 +211,7 @@ def person_position(request: HttpRequest, person_id: int) -> HttpResponse:
     person = _person(person_id)
     form = PositionForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, person, "choose a position")
+        return _invalid(request, person, "position_form", form)
     try:
         services.person_position_change(actor=_actor(request), **form.cleaned_data, person=person)
     except (InvalidState, PermissionDenied) as error:
@@ -213,7 +227,7 @@ def person_issue(request: HttpRequest, person_id: int) -> HttpResponse:
     person = _person(person_id)
     form = IssueForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, person, "give the kind and identifier")
+        return _invalid(request, person, "issue_form", form)
     services.item_issue(actor=_actor(request), person=person, **form.cleaned_data)
     messages.success(request, "Item recorded.")
     return _back(person)
@@ -226,7 +240,7 @@ def person_terminate(request: HttpRequest, person_id: int) -> HttpResponse:
     person = _person(person_id)
     form = TerminateForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, person, "choose when, and give a reason")
+        return _invalid(request, person, "terminate_form", form)
     if form.cleaned_data["when"] == "now":
         effective_at = clock.now()
     else:
@@ -302,7 +316,12 @@ def reviews(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "workforce/reviews.html",
-        {"campaigns": selectors.review_campaigns(), "form": form},
+        {
+            "campaigns": selectors.review_campaigns(),
+            "form": form,
+            # The form posts here; starting a campaign needs more than reading.
+            "may_start": request.user.has_perm(Perm.WORKFORCE_PERSON_MANAGE),
+        },
         status=400 if form.errors else 200,
     )
 
