@@ -10,37 +10,44 @@ from django.urls import NoReverseMatch, reverse
 
 from safeward.identity.permissions import Perm
 
+# Menus of the top bar. Entries without one show in the bar itself; a menu
+# holding a single entry for someone shows as that entry (so the bar stays
+# one row for the roles with the most pages). ME goes beside the account.
+AUDIT = "Audit"
+SETTINGS = "Settings"
+ME = "My account"
+
 
 @dataclass(frozen=True)
 class NavItem:
     label: str
     url_name: str
     permission: Perm | None  # None: every signed-in person
+    menu: str = ""
 
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Dashboard", "web:dashboard", None),
-    NavItem("Users", "identity:user_list", Perm.IDENTITY_USER_VIEW),
-    NavItem("Approvals", "identity:approvals", Perm.IDENTITY_ROLE_APPROVE),
-    NavItem("Network zones", "identity:zones", Perm.IDENTITY_ZONE_MANAGE),
-    NavItem("My sessions", "identity:my_sessions", None),
-    NavItem("Keys", "crypto:keys", Perm.CRYPTO_KEY_READ),
-    NavItem("OAuth clients", "oauth_clients:list", Perm.FHIR_CLIENT_MANAGE),
+    NavItem("Users", "identity:user_list", Perm.IDENTITY_USER_VIEW, SETTINGS),
+    NavItem("Approvals", "identity:approvals", Perm.IDENTITY_ROLE_APPROVE, SETTINGS),
+    NavItem("Network zones", "identity:zones", Perm.IDENTITY_ZONE_MANAGE, SETTINGS),
+    NavItem("My sessions", "identity:my_sessions", None, ME),
+    NavItem("Keys", "crypto:keys", Perm.CRYPTO_KEY_READ, SETTINGS),
+    NavItem("OAuth clients", "oauth_clients:list", Perm.FHIR_CLIENT_MANAGE, SETTINGS),
     NavItem("Workforce", "workforce:people", Perm.WORKFORCE_PERSON_READ),
-    NavItem("My training & reviews", "workforce:me", None),
-    NavItem("Audit report", "audit:report", Perm.AUDIT_EVENT_READ),
-    NavItem("Disclosures", "audit:disclosures", Perm.AUDIT_DISCLOSURE_READ),
+    NavItem("My training & reviews", "workforce:me", None, ME),
+    NavItem("Audit report", "audit:report", Perm.AUDIT_EVENT_READ, AUDIT),
+    NavItem("Disclosures", "audit:disclosures", Perm.AUDIT_DISCLOSURE_READ, AUDIT),
     NavItem("Patients", "clinical:search", Perm.CLINICAL_PATIENT_READ),
     NavItem("Schedule", "clinical:schedule", Perm.CLINICAL_APPOINTMENT_READ),
     NavItem("Lab worklist", "clinical:lab_worklist", Perm.CLINICAL_RESULT_WRITE),
-    NavItem("Break-glass review", "clinical:review_queue", Perm.CLINICAL_BREAKGLASS_REVIEW),
+    NavItem("Break-glass review", "clinical:review_queue", Perm.CLINICAL_BREAKGLASS_REVIEW, AUDIT),
     NavItem("Alerts", "detection:alerts", Perm.DETECTION_ALERT_TRIAGE),
-    NavItem("Access reviews", "detection:reviews", Perm.DETECTION_ACCESS_REVIEW),
+    NavItem("Access reviews", "detection:reviews", Perm.DETECTION_ACCESS_REVIEW, AUDIT),
     NavItem("Incidents", "incidents:list", Perm.INCIDENT_RECORD_MANAGE),
-    NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE),
-    NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE),
+    NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
+    NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
 )
-
 
 def navigation_for(user: Any) -> list[dict[str, str]]:
     if not getattr(user, "is_authenticated", False):
@@ -50,7 +57,28 @@ def navigation_for(user: Any) -> list[dict[str, str]]:
         if item.permission is not None and not user.has_perm(item.permission):
             continue
         try:
-            items.append({"label": item.label, "url": reverse(item.url_name)})
+            items.append({"label": item.label, "url": reverse(item.url_name), "menu": item.menu})
         except NoReverseMatch:
             continue
     return items
+
+
+def menu_bar(items: list[dict[str, str]]) -> dict[str, list[dict[str, Any]]]:
+    """The top bar from `navigation_for`'s entries: `bar` holds links and
+    menus (`{"label", "children"}`) in the order they first appear; `account`
+    the entries of the ME menu."""
+    bar: list[dict[str, Any]] = []
+    menus: dict[str, dict[str, Any]] = {}
+    account = [item for item in items if item["menu"] == ME]
+    for item in items:
+        menu = item["menu"]
+        if menu == ME:
+            continue
+        if not menu or sum(1 for other in items if other["menu"] == menu) == 1:
+            bar.append(item)
+        elif menu not in menus:
+            menus[menu] = {"label": menu, "children": [item]}
+            bar.append(menus[menu])
+        else:
+            menus[menu]["children"].append(item)
+    return {"bar": bar, "account": account}

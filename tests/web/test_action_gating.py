@@ -91,3 +91,23 @@ def test_may_denies_by_default(make_user):
     assert not may_use(nurse, "web:healthz")  # declares nothing: offered to nobody
     with pytest.raises(LookupError):
         may_use(nurse, "workforce:no_such_view")
+
+
+def test_the_top_bar_groups_officers_pages_into_menus(make_user):
+    from safeward.web.navigation import menu_bar, navigation_for
+
+    officer = make_user("privacy_officer")
+    bar = menu_bar(navigation_for(officer))
+    labels = [entry["label"] for entry in bar["bar"]]
+    assert labels == ["Dashboard", "Settings", "Audit", "Alerts", "Incidents"]
+    audit = next(entry for entry in bar["bar"] if entry["label"] == "Audit")
+    assert [item["label"] for item in audit["children"]] == [
+        "Audit report",
+        "Disclosures",
+        "Break-glass review",
+        "Access reviews",
+    ]
+    assert [item["label"] for item in bar["account"]] == ["My sessions", "My training & reviews"]
+    # A menu with one entry for this person is that entry.
+    nurse_bar = menu_bar(navigation_for(make_user("nurse")))
+    assert all("children" not in entry for entry in nurse_bar["bar"])
