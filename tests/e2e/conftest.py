@@ -131,9 +131,13 @@ def log_in_with_password(page: Any, username: str, password: str) -> None:
 def nav_click(page: Any, name: str) -> None:
     """Click a top-bar entry by its label, opening its menu first when it sits
     in one (Audit, Settings, the account menu)."""
-    link = page.locator("header.topbar").get_by_role("link", name=name, exact=True)
+    # Text, not role: a link inside a closed menu is not in the accessibility tree.
+    label = re.compile(f"^{re.escape(name)}$")
+    link = page.locator("header.topbar a").filter(has_text=label)
     if not link.is_visible():
-        page.locator("header.topbar details", has=link).locator("summary").click()
+        page.locator("header.topbar details").filter(has=page.locator("a").filter(has_text=label)).locator(
+            "summary"
+        ).click()
     link.click()
 
 

@@ -124,9 +124,7 @@ def test_privacy_officer_reviews_and_officer_tunes_a_rule(browser, page, live_se
             username="so.omar", first_name="Omar", roles=["security_officer"], totp_secret=True
         )
         sign_in_browser(officer_page, officer)
-        officer_page.get_by_role("navigation", name="Main").get_by_role(
-            "link", name="Detection rules"
-        ).click()
+        nav_click(officer_page, "Detection rules")
         officer_page.wait_for_selector("h1:has-text('Detection rules')")
         screenshot(officer_page, "detection-08-rules")
         officer_page.locator("#rules tr", has_text="mass_access").get_by_role("link", name="Edit").click()
