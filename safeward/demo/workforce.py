@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from safeward import clock
 from safeward.workforce import selectors, services
-from safeward.workforce.models import Person, TrainingCourse
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
@@ -99,7 +98,7 @@ def seed_workforce(ctx: SeedContext) -> None:
             actor=None, version=AGREEMENT_VERSION, title=AGREEMENT_TITLE, body=AGREEMENT_BODY
         )
     for course in COURSES:
-        if not TrainingCourse.objects.filter(code=course.code).exists():
+        if selectors.training_course_by_code(code=course.code) is None:
             services.training_course_save(
                 actor=None,
                 code=course.code,
@@ -109,11 +108,14 @@ def seed_workforce(ctx: SeedContext) -> None:
                 days_to_complete=course.days_to_complete,
                 refresher_months=course.refresher_months,
             )
-    phishing = TrainingCourse.objects.get(code="phishing")
+    phishing = selectors.training_course_by_code(code="phishing")
+    assert phishing is not None  # saved above
     created = 0
     for index, (credential, user) in enumerate(ctx.credentials, start=1):
         number = employee_number(index)
-        if Person.objects.filter(employee_number=number).exists() or selectors.person_for_user(user=user):
+        if selectors.person_by_employee_number(employee_number=number) or selectors.person_for_user(
+            user=user
+        ):
             continue
         first, last, department_code, job_title = DEMO_STAFF.get(
             credential.role, (user.first_name, user.last_name, "administration", credential.role_name)
@@ -128,7 +130,7 @@ def seed_workforce(ctx: SeedContext) -> None:
             first_name=first,
             last_name=last,
             start_date=started.date(),
-            kind=Person.Kind.VENDOR_STAFF if credential.role == "vendor" else Person.Kind.EMPLOYEE,
+            kind="vendor_staff" if credential.role == "vendor" else "employee",
             department=ctx.departments.get(department_code),
             position=position,
         )
@@ -139,7 +141,7 @@ def seed_workforce(ctx: SeedContext) -> None:
         # The yearly refresher falls due `due_in` days from now.
         due_in = DUE_SOON_ROLES.get(credential.role, 90 + index * 7)
         completed = services.add_months(now + dt.timedelta(days=due_in), -12)
-        for onboarding in TrainingCourse.objects.filter(required_for_onboarding=True):
+        for onboarding in selectors.training_courses_for_onboarding():
             services.training_complete(actor=None, person=person, course=onboarding, completed_at=completed)
         services.person_activate(actor=None, person=person)
         services.training_assign(

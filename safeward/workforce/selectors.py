@@ -76,6 +76,14 @@ def onboarding_gates(*, person: Person) -> list[Gate]:
     return gates
 
 
+def training_course_by_code(*, code: str) -> TrainingCourse | None:
+    return TrainingCourse.objects.filter(code=code).first()
+
+
+def training_courses_for_onboarding() -> QuerySet[TrainingCourse]:
+    return TrainingCourse.objects.filter(required_for_onboarding=True).order_by("title")
+
+
 def people_list(*, query: str = "", status: str = "") -> QuerySet[Person]:
     now = clock.now()
     people = Person.objects.select_related("position", "department", "manager", "user").annotate(
