@@ -5,8 +5,16 @@ never pass network details around."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+# Installation (the first keys created by `migrate`, the demo seed) is done by
+# SafeWard itself: its events carry this source, and those recorded without a
+# user are attributed to SETUP_ACTOR (ADR 0404).
+SETUP_SOURCE = "setup"
+SETUP_ACTOR = "system:setup"
 
 
 @dataclass(frozen=True)
@@ -40,3 +48,13 @@ def bind(context: AuditContext) -> contextvars.Token[AuditContext]:
 
 def reset(token: contextvars.Token[AuditContext]) -> None:
     _current.reset(token)
+
+
+@contextlib.contextmanager
+def setup() -> Iterator[None]:
+    """Record the events of an installation step as SafeWard's setup."""
+    token = bind(replace(current(), source=SETUP_SOURCE))
+    try:
+        yield
+    finally:
+        reset(token)

@@ -62,6 +62,14 @@ def _check_detail(detail: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def _actor_name(actor: User | None, actor_username: str, request_context: context.AuditContext) -> str:
+    if actor is not None:
+        return actor.get_username()
+    if request_context.source == context.SETUP_SOURCE:
+        return context.SETUP_ACTOR
+    return actor_username
+
+
 def audit_record(
     *,
     action: Action,
@@ -99,7 +107,7 @@ def audit_record(
     event = AuditEvent.objects.create(
         occurred_at=clock.now(),
         actor_id=actor.pk if actor is not None else None,
-        actor_username=(actor.get_username() if actor is not None else actor_username)[:150],
+        actor_username=_actor_name(actor, actor_username, request_context)[:150],
         actor_roles=roles[:300],
         session_id=request_context.session_id,
         client_ip=request_context.client_ip,

@@ -21,6 +21,7 @@ def _create_first_keys(sender: AppConfig, using: str = "default", **kwargs: obje
     from django.db import connections
     from django.db.migrations.executor import MigrationExecutor
 
+    from safeward.audit import context
     from safeward.crypto.services import Actor, keys_ensure
 
     executor = MigrationExecutor(connections[using])
@@ -28,4 +29,5 @@ def _create_first_keys(sender: AppConfig, using: str = "default", **kwargs: obje
         # A partial `migrate <app>`: the audit trail may not be ready yet; the
         # full migrate (or the start of serving) creates the keys.
         return
-    keys_ensure(actor=Actor(name="migrate"))
+    with context.setup():
+        keys_ensure(actor=Actor(name="migrate"))

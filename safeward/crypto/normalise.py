@@ -63,19 +63,19 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def _text(value: Any, kind: str) -> str:
     if not isinstance(value, str):
-        raise ValidationError(f"A {kind} to index must be text, not {type(value).__name__}.", code="type")
+        raise ValidationError(f"The {kind} must be text.", code="type")
     if len(value) > MAX_INPUT:
-        raise ValidationError(f"A {kind} to index is longer than {MAX_INPUT} characters.", code="max_length")
+        raise ValidationError(f"The {kind} is longer than {MAX_INPUT} characters.", code="max_length")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValidationError(f"A {kind} to index is not valid Unicode text.", code="invalid") from None
+        raise ValidationError(f"The {kind} has characters that cannot be read.", code="invalid") from None
     return unicodedata.normalize("NFKC", value)
 
 
-def _non_empty(result: str, kind: str) -> str:
+def _non_empty(result: str, kind: str, needs: str = "at least one letter or digit") -> str:
     if not result:
-        raise ValidationError(f"A {kind} to index has nothing left after normalisation.", code="empty")
+        raise ValidationError(f"The {kind} needs {needs}.", code="empty")
     return result
 
 
@@ -96,28 +96,28 @@ def normalise_phone(value: Any) -> str:
     digits = "".join(ch for ch in text if ch.isdigit() and ch.isascii())
     if not international and digits.startswith("00"):
         international, digits = True, digits[2:]
-    return ("+" if international else "") + _non_empty(digits, "phone number")
+    return ("+" if international else "") + _non_empty(digits, "phone number", needs="at least one digit")
 
 
 def normalise_email(value: Any) -> str:
     text = _text(value, "e-mail address").strip().casefold()
     if text.count("@") != 1 or text.startswith("@") or text.endswith("@"):
-        raise ValidationError("An e-mail address to index needs one @ between two parts.", code="invalid")
+        raise ValidationError("An e-mail address needs one @ with text on both sides.", code="invalid")
     return text
 
 
 def normalise_date(value: Any) -> str:
     if isinstance(value, dt.datetime):
-        raise ValidationError("A date to index must be a date, not a date and time.", code="type")
+        raise ValidationError("Give a date without a time.", code="type")
     if isinstance(value, dt.date):
         return value.isoformat()
     text = _text(value, "date").strip()
     if not _ISO_DATE.match(text):
-        raise ValidationError("A date to index must be written YYYY-MM-DD.", code="invalid")
+        raise ValidationError("Write the date as YYYY-MM-DD.", code="invalid")
     try:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
-        raise ValidationError("A date to index is not a real calendar date.", code="invalid") from None
+        raise ValidationError("This date does not exist in the calendar.", code="invalid") from None
 
 
 def normalise_local_day(value: Any) -> str:

@@ -100,6 +100,7 @@ REPORTS = [
 ]
 VIP, EMPLOYEE, CONFIDENTIAL = 1, 2, 3
 CANARY = 4  # DEMO-00004: confidential, no care relationship, ever; any access is suspicious
+CANARY_LABEL = "demo decoy DEMO-00004"
 
 
 def _mrn(number: int) -> str:
@@ -289,6 +290,7 @@ def seed_clinical(ctx: SeedContext, *, patients: int | None = None) -> None:
             created.append((number, outcome.patient_id))
     for number, patient_id in created:
         if number == CANARY:
+            _canary_register(patient_id)
             continue  # the canary: nobody cares for it
         if physician is not None and number % 10 in (1, 2, 5):
             gateway.care_team_add(
@@ -357,6 +359,13 @@ def _seed_chart_safety(created: dict[int, str]) -> None:
         rxnorm="314076",
         dosage="10 mg by mouth once daily",
     )
+
+
+def _canary_register(patient_id: str) -> None:
+    """The decoy is watched from the start: any access to it alerts."""
+    from safeward.detection.services import canary_register
+
+    canary_register(actor=None, patient_id=patient_id, label=CANARY_LABEL)
 
 
 def _seed_clinic(ctx: SeedContext, created: list[tuple[int, str]], physician: Any, now: dt.datetime) -> None:

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from safeward.audit import context as audit_context
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action
 from safeward.demo.tls import write_private
@@ -305,6 +306,16 @@ def seed_smart_app(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_smart_app)
 
 
+def seed_workforce(ctx: SeedContext) -> None:
+    """A workforce record for every demo account (issue 12)."""
+    from safeward.demo.workforce import seed_workforce as workforce_step
+
+    workforce_step(ctx)
+
+
+SEED_STEPS.append(seed_workforce)
+
+
 def seed_assets(ctx: SeedContext) -> None:
     """The asset register with its lapses, and SafeWard's own stores (issue 13)."""
     from safeward.demo.assets import seed_assets as assets_step
@@ -349,7 +360,7 @@ def seed_demo(*, write: Callable[[str], None] = lambda line: None) -> Path:
     require_demo_mode()
     path = credentials_path()
     ctx = SeedContext(write=write, previous=load_credentials(path))
-    with transaction.atomic():
+    with audit_context.setup(), transaction.atomic():
         for step in SEED_STEPS:
             step(ctx)
     write_credentials(path, ctx.credentials)

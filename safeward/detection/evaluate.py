@@ -826,6 +826,8 @@ def rule_security_operations(ctx: Context) -> list[Finding]:
     for event in ctx.events:
         if event.action == Action.AUDIT_VERIFY.value and event.outcome != Outcome.SUCCESS.value:
             code, title, subject = Code.AUDIT_CHAIN_FAILURE, "Audit trail verification failed", "audit-chain"
+        elif event.by_setup:
+            continue  # installing SafeWard creates its first keys and configuration
         elif event.action == Action.KEY_OPERATION.value:
             code = Code.KEY_OPERATION
             title = f"Key operation by {_who(event)}"

@@ -30,6 +30,7 @@ from django.db.models import Q
 
 from safeward import clock
 from safeward.audit import chain
+from safeward.audit import context as audit_context
 from safeward.audit.models import AuditEvent
 from safeward.config import env
 from safeward.detection.models import DetectorCursor
@@ -55,6 +56,7 @@ EVENT_FIELDS: tuple[str, ...] = (
     "purpose_of_use",
     "reason",
     "detail",
+    "source",
 )
 
 
@@ -92,10 +94,21 @@ class Event:
     purpose_of_use: str
     reason: str
     detail: dict[str, Any]
+    source: str = ""
 
     @property
     def roles(self) -> tuple[str, ...]:
         return tuple(role for role in self.actor_roles.split(",") if role)
+
+    @property
+    def by_setup(self) -> bool:
+        """Recorded by SafeWard's own installation (first keys, demo seed),
+        never by a user or an operator (ADR 0404)."""
+        return (
+            self.actor_id is None
+            and self.source == audit_context.SETUP_SOURCE
+            and self.actor_username == audit_context.SETUP_ACTOR
+        )
 
 
 @dataclass

@@ -90,7 +90,12 @@ def _user_or_404(user_id: int) -> User:
 @require_GET
 @requires(Perm.IDENTITY_USER_VIEW)
 def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
-    user = _user_or_404(user_id)
+    return _user_page(request, _user_or_404(user_id))
+
+
+def _user_page(request: HttpRequest, user: User, grant_form: RoleGrantForm | None = None) -> HttpResponse:
+    """The account's page; a grant form that failed comes back bound (what
+    was typed stays) and the page answers 400."""
     return render(
         request,
         "identity/user_detail.html",
@@ -100,8 +105,9 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
                 "role", "requested_by", "decided_by"
             ).order_by("-requested_at")[:50],
             "sessions": selectors.user_sessions_active(user=user),
-            "grant_form": RoleGrantForm(),
+            "grant_form": grant_form or RoleGrantForm(),
         },
+        status=400 if grant_form is not None else 200,
     )
 
 
@@ -112,8 +118,8 @@ def user_role_grant(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _user_or_404(user_id)
     form = RoleGrantForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a role and give a reason.")
-        return redirect("identity:user_detail", user_id=user.pk)
+        messages.error(request, "Not saved: choose a role and give a reason.")
+        return _user_page(request, user, grant_form=form)
     try:
         assignment = services.role_request(actor=_actor(request), user=user, **form.cleaned_data)
     except (PermissionDenied, InvalidState) as error:

@@ -10,39 +10,48 @@ from django.urls import NoReverseMatch, reverse
 
 from safeward.identity.permissions import Perm
 
+# Menus of the top bar. Entries without one show in the bar itself; a menu
+# holding a single entry for someone shows as that entry (so the bar stays
+# one row for the roles with the most pages). ME goes beside the account.
+AUDIT = "Audit"
+SETTINGS = "Settings"
+ASSETS = "Assets"
+ME = "My account"
+
 
 @dataclass(frozen=True)
 class NavItem:
     label: str
     url_name: str
     permission: Perm | None  # None: every signed-in person
+    menu: str = ""
 
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Dashboard", "web:dashboard", None),
-    NavItem("Users", "identity:user_list", Perm.IDENTITY_USER_VIEW),
-    NavItem("Approvals", "identity:approvals", Perm.IDENTITY_ROLE_APPROVE),
-    NavItem("Network zones", "identity:zones", Perm.IDENTITY_ZONE_MANAGE),
-    NavItem("My sessions", "identity:my_sessions", None),
-    NavItem("Keys", "crypto:keys", Perm.CRYPTO_KEY_READ),
-    NavItem("OAuth clients", "oauth_clients:list", Perm.FHIR_CLIENT_MANAGE),
+    NavItem("Users", "identity:user_list", Perm.IDENTITY_USER_VIEW, SETTINGS),
+    NavItem("Approvals", "identity:approvals", Perm.IDENTITY_ROLE_APPROVE, SETTINGS),
+    NavItem("Network zones", "identity:zones", Perm.IDENTITY_ZONE_MANAGE, SETTINGS),
+    NavItem("My sessions", "identity:my_sessions", None, ME),
+    NavItem("Keys", "crypto:keys", Perm.CRYPTO_KEY_READ, SETTINGS),
+    NavItem("OAuth clients", "oauth_clients:list", Perm.FHIR_CLIENT_MANAGE, SETTINGS),
     NavItem("Workforce", "workforce:people", Perm.WORKFORCE_PERSON_READ),
-    NavItem("My training & reviews", "workforce:me", None),
-    NavItem("Audit report", "audit:report", Perm.AUDIT_EVENT_READ),
-    NavItem("Disclosures", "audit:disclosures", Perm.AUDIT_DISCLOSURE_READ),
+    NavItem("My training & reviews", "workforce:me", None, ME),
+    NavItem("Audit report", "audit:report", Perm.AUDIT_EVENT_READ, AUDIT),
+    NavItem("Disclosures", "audit:disclosures", Perm.AUDIT_DISCLOSURE_READ, AUDIT),
     NavItem("Patients", "clinical:search", Perm.CLINICAL_PATIENT_READ),
     NavItem("Schedule", "clinical:schedule", Perm.CLINICAL_APPOINTMENT_READ),
     NavItem("Lab worklist", "clinical:lab_worklist", Perm.CLINICAL_RESULT_WRITE),
     NavItem("Orders to verify", "clinical:pharmacy_worklist", Perm.CLINICAL_MEDICATION_DISPENSE),
-    NavItem("Break-glass review", "clinical:review_queue", Perm.AUDIT_REVIEW_READ),
+    NavItem("Break-glass review", "clinical:review_queue", Perm.AUDIT_REVIEW_READ, AUDIT),
     NavItem("Alerts", "detection:alerts", Perm.DETECTION_ALERT_READ),
-    NavItem("Access reviews", "detection:reviews", Perm.AUDIT_REVIEW_READ),
+    NavItem("Access reviews", "detection:reviews", Perm.AUDIT_REVIEW_READ, AUDIT),
     NavItem("Incidents", "incidents:list", Perm.INCIDENT_RECORD_READ),
-    NavItem("Assets", "assets:list", Perm.ASSETS_ASSET_READ),
-    NavItem("Export manifests", "assets:manifests", Perm.ASSETS_MANIFEST_READ),
-    NavItem("PHI findings", "assets:findings", Perm.ASSETS_FINDING_READ),
-    NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE),
-    NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE),
+    NavItem("Asset register", "assets:list", Perm.ASSETS_ASSET_READ, ASSETS),
+    NavItem("Export manifests", "assets:manifests", Perm.ASSETS_MANIFEST_READ, ASSETS),
+    NavItem("PHI findings", "assets:findings", Perm.ASSETS_FINDING_READ, ASSETS),
+    NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
+    NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
 )
 
 
@@ -54,7 +63,28 @@ def navigation_for(user: Any) -> list[dict[str, str]]:
         if item.permission is not None and not user.has_perm(item.permission):
             continue
         try:
-            items.append({"label": item.label, "url": reverse(item.url_name)})
+            items.append({"label": item.label, "url": reverse(item.url_name), "menu": item.menu})
         except NoReverseMatch:
             continue
     return items
+
+
+def menu_bar(items: list[dict[str, str]]) -> dict[str, list[dict[str, Any]]]:
+    """The top bar from `navigation_for`'s entries: `bar` holds links and
+    menus (`{"label", "children"}`) in the order they first appear; `account`
+    the entries of the ME menu."""
+    bar: list[dict[str, Any]] = []
+    menus: dict[str, dict[str, Any]] = {}
+    account = [item for item in items if item["menu"] == ME]
+    for item in items:
+        menu = item["menu"]
+        if menu == ME:
+            continue
+        if not menu or sum(1 for other in items if other["menu"] == menu) == 1:
+            bar.append(item)
+        elif menu not in menus:
+            menus[menu] = {"label": menu, "children": [item]}
+            bar.append(menus[menu])
+        else:
+            menus[menu]["children"].append(item)
+    return {"bar": bar, "account": account}

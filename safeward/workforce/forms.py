@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from safeward import clock
 from safeward.identity.models import DRILL_USERNAME_PREFIX, Department
-from safeward.workforce.models import Person, Position, TrainingCourse
+from safeward.identity.roles import CATALOG
+from safeward.workforce.models import AgreementDocument, Person, Position, TrainingCourse
 
 
 class PersonForm(forms.Form):
@@ -106,3 +107,59 @@ class DecisionForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="CSV export of the HR system, UTF-8, at most 1 MiB.")
+
+
+class PositionDefineForm(forms.Form):
+    """A position and the roles a person in it gets; an existing code updates it."""
+
+    code = forms.SlugField(
+        max_length=40, help_text="Letters, digits and hyphens. An existing code updates it."
+    )
+    title = forms.CharField(max_length=120)
+    default_roles = forms.MultipleChoiceField(
+        choices=[(spec.code, spec.name) for spec in CATALOG],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Roles a person in this position gets",
+        help_text="Privileged roles still wait for a second approver.",
+    )
+
+
+class CourseDefineForm(forms.Form):
+    """A training course; an existing code updates it."""
+
+    code = forms.SlugField(
+        max_length=40, help_text="Letters, digits and hyphens. An existing code updates it."
+    )
+    title = forms.CharField(max_length=160)
+    description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    required_for_onboarding = forms.BooleanField(
+        required=False, label="Must be completed before the account is activated"
+    )
+    days_to_complete = forms.IntegerField(min_value=1, max_value=365, initial=30)
+    refresher_months = forms.IntegerField(
+        min_value=0,
+        max_value=120,
+        initial=12,
+        help_text="A refresher is assigned this long after completion; 0 for none.",
+    )
+
+
+class AgreementPublishForm(forms.Form):
+    """A new version of the confidentiality agreement; it becomes the current
+    one at once: the version people sign from now on."""
+
+    version = forms.RegexField(
+        regex=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,19}$",
+        max_length=20,
+        help_text="For example 2027.1. Letters, digits, dots, hyphens.",
+        error_messages={"invalid": "Use letters, digits, dots and hyphens (at most 20)."},
+    )
+    title = forms.CharField(max_length=120, initial="Confidentiality agreement")
+    body = forms.CharField(max_length=20000, widget=forms.Textarea(attrs={"rows": 8}), label="Text")
+
+    def clean_version(self) -> str:
+        version: str = self.cleaned_data["version"]
+        if AgreementDocument.objects.filter(version=version).exists():
+            raise forms.ValidationError("This version exists already; choose a new version number.")
+        return version

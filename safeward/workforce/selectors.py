@@ -39,6 +39,11 @@ def agreement_current() -> AgreementDocument | None:
     )
 
 
+def agreement_versions() -> QuerySet[AgreementDocument]:
+    """Every published version, newest first, with how many signed each."""
+    return AgreementDocument.objects.annotate(signed=Count("signatures")).order_by("-published_at", "-pk")
+
+
 def person_signature_current(*, person: Person) -> AgreementSignature | None:
     current = agreement_current()
     if current is None:
@@ -69,6 +74,14 @@ def onboarding_gates(*, person: Person) -> list[Gate]:
             Gate(f"training:{course.code}", f"complete the training {course.title}", course.pk in done)
         )
     return gates
+
+
+def training_course_by_code(*, code: str) -> TrainingCourse | None:
+    return TrainingCourse.objects.filter(code=code).first()
+
+
+def training_courses_for_onboarding() -> QuerySet[TrainingCourse]:
+    return TrainingCourse.objects.filter(required_for_onboarding=True).order_by("title")
 
 
 def people_list(*, query: str = "", status: str = "") -> QuerySet[Person]:

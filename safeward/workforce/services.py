@@ -244,6 +244,30 @@ def person_account_create(
     return user
 
 
+@transaction.atomic
+def person_account_link(*, actor: User | None, person: Person, user: User) -> Person:
+    """Put an account that no workforce record governs yet (a bootstrap or
+    demo account, `selectors.accounts_without_person`) under this person's
+    record. From then on the record decides the account's access: until the
+    person is activated, the account is refused."""
+    _require(actor, Perm.WORKFORCE_PERSON_MANAGE)
+    locked = Person.objects.select_for_update().get(pk=person.pk)
+    if locked.user_id is not None:
+        raise InvalidState("This person already has an account.")
+    if locked.status == Person.Status.TERMINATED:
+        raise InvalidState("A terminated person gets no account.")
+    if actor is not None and actor.pk == user.pk:
+        raise SeparationOfDuties("You cannot link your own account.")
+    if Person.objects.filter(user=user).exists():
+        raise InvalidState("This account belongs to another person's record.")
+    locked.user = user
+    locked.save(update_fields=["user"])
+    person.user = user
+    policy.forget_state(user)
+    _audit_person(actor=actor, person=locked, event="account_link")
+    return locked
+
+
 def person_activate(*, actor: User | None, person: Person) -> Person:
     """Pass the onboarding gates: enable the account and grant the position's
     roles. A refusal is audited (in its own transaction) and raised."""
@@ -280,7 +304,8 @@ def _person_activate(*, actor: User | None, person: Person) -> Person:
     locked.status = Person.Status.ACTIVE
     locked.activated_at = now
     locked.save(update_fields=["status", "activated_at"])
-    identity_services.user_activate(actor=None, user=locked.user, reason="onboarding gates passed")
+    if not locked.user.is_active:  # a linked account may be enabled already
+        identity_services.user_activate(actor=None, user=locked.user, reason="onboarding gates passed")
     granted = _grant_roles(
         actor=actor, user=locked.user, codes=_position_roles(locked.position), reason="onboarding"
     )
@@ -296,7 +321,8 @@ def _position_roles(position: Position | None) -> list[str]:
 
 def _grant_roles(*, actor: User | None, user: User, codes: list[str], reason: str) -> list[str]:
     granted = []
-    for role in Role.objects.filter(code__in=codes).order_by("code"):
+    held = {assignment.role.code for assignment in _open_assignments(user)}
+    for role in Role.objects.filter(code__in=codes).exclude(code__in=held).order_by("code"):
         identity_services.role_request(actor=actor, user=user, role=role, reason=reason)
         granted.append(role.code)
     return granted

@@ -26,4 +26,8 @@ urlpatterns = [
     path("workforce/reviews/<int:campaign_id>/report/", views.review_report, name="review_report"),
     path("workforce/reviews/items/<int:item_id>/decide/", views.review_decide, name="review_decide"),
     path("workforce/import/", views.import_changes, name="import"),
+    path("workforce/setup/", views.setup, name="setup"),
+    path("workforce/setup/positions/", views.setup_position, name="setup_position"),
+    path("workforce/setup/courses/", views.setup_course, name="setup_course"),
+    path("workforce/setup/agreements/", views.setup_agreement, name="setup_agreement"),
 ]

@@ -4,6 +4,7 @@ services act, selectors read."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
@@ -19,17 +20,27 @@ from safeward.identity.permissions import Perm
 from safeward.workforce import importer, selectors, services
 from safeward.workforce.forms import (
     AccountForm,
+    AgreementPublishForm,
     CampaignForm,
     CompletionForm,
+    CourseDefineForm,
     DecisionForm,
     ImportForm,
     IssueForm,
     PersonForm,
+    PositionDefineForm,
     PositionForm,
     SignatureForm,
     TerminateForm,
 )
-from safeward.workforce.models import Person, ReviewCampaign, ReviewItem, Termination
+from safeward.workforce.models import (
+    Person,
+    Position,
+    ReviewCampaign,
+    ReviewItem,
+    Termination,
+    TrainingCourse,
+)
 from safeward.workforce.policy import workforce_state
 
 
@@ -78,7 +89,21 @@ def person_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 @requires(Perm.WORKFORCE_PERSON_READ)
 def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
-    person = _person(person_id)
+    return _person_page(request, _person(person_id))
+
+
+def _person_page(request: HttpRequest, person: Person, **bound: forms.Form) -> HttpResponse:
+    """The person's page. A form that failed comes back in `bound` (what was
+    typed stays, its errors beside the fields) and the page answers 400."""
+    page_forms: dict[str, forms.Form] = {
+        "account_form": AccountForm(),
+        "signature_form": SignatureForm(),
+        "completion_form": CompletionForm(),
+        "position_form": PositionForm(),
+        "terminate_form": TerminateForm(),
+        "issue_form": IssueForm(),
+        **bound,
+    }
     return render(
         request,
         "workforce/person.html",
@@ -88,15 +113,11 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
             "training": selectors.person_training(person=person),
             "terminations": person.terminations.order_by("-requested_at"),
             "items": person.issued_items.all(),
-            "account_form": AccountForm(),
-            "signature_form": SignatureForm(),
-            "completion_form": CompletionForm(),
-            "position_form": PositionForm(),
-            "terminate_form": TerminateForm(),
-            "issue_form": IssueForm(),
+            **page_forms,
             "agreement": selectors.agreement_current(),
             "now": clock.now(),
         },
+        status=400 if bound else 200,
     )
 
 
@@ -104,9 +125,9 @@ def _back(person: Person) -> HttpResponse:
     return redirect("workforce:person", person_id=person.pk)
 
 
-def _invalid(request: HttpRequest, person: Person, form_errors: object) -> HttpResponse:
-    messages.error(request, f"Not saved: {form_errors}")
-    return _back(person)
+def _invalid(request: HttpRequest, person: Person, name: str, form: forms.Form) -> HttpResponse:
+    messages.error(request, "Not saved: correct the marked fields.")
+    return _person_page(request, person, **{name: form})
 
 
 @require_POST
@@ -115,7 +136,7 @@ def person_account(request: HttpRequest, person_id: int) -> HttpResponse:
     person = _person(person_id)
     form = AccountForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, person, "check the username and e-mail")
+        return _invalid(request, person, "account_form", form)
     try:
         services.person_account_create(actor=_actor(request), person=person, **form.cleaned_data)
     except InvalidState as error:
@@ -144,8 +165,11 @@ def person_sign(request: HttpRequest, person_id: int) -> HttpResponse:
     person = _person(person_id)
     form = SignatureForm(request.POST)
     document = selectors.agreement_current()
-    if not form.is_valid() or document is None:
-        return _invalid(request, person, "no agreement is published or no name was typed")
+    if document is None:
+        messages.error(request, "No confidentiality agreement is published yet; publish one first.")
+        return _back(person)
+    if not form.is_valid():
+        return _invalid(request, person, "signature_form", form)
     try:
         services.agreement_sign(
             actor=_actor(request),
@@ -166,7 +190,7 @@ def person_training_complete(request: HttpRequest, person_id: int) -> HttpRespon
     person = _person(person_id)
     form = CompletionForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, person, "choose a course")
+        return _invalid(request, person, "completion_form", form)
     try:
         services.training_complete(
             actor=_actor(request),
@@ -187,7 +211,7 @@ def person_position(request: HttpRequest, person_id: int) -> HttpResponse:
     person = _person(person_id)
     form = PositionForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, person, "choose a position")
+        return _invalid(request, person, "position_form", form)
     try:
         services.person_position_change(actor=_actor(request), **form.cleaned_data, person=person)
     except (InvalidState, PermissionDenied) as error:
@@ -203,7 +227,7 @@ def person_issue(request: HttpRequest, person_id: int) -> HttpResponse:
     person = _person(person_id)
     form = IssueForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, person, "give the kind and identifier")
+        return _invalid(request, person, "issue_form", form)
     services.item_issue(actor=_actor(request), person=person, **form.cleaned_data)
     messages.success(request, "Item recorded.")
     return _back(person)
@@ -216,7 +240,7 @@ def person_terminate(request: HttpRequest, person_id: int) -> HttpResponse:
     person = _person(person_id)
     form = TerminateForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, person, "choose when, and give a reason")
+        return _invalid(request, person, "terminate_form", form)
     if form.cleaned_data["when"] == "now":
         effective_at = clock.now()
     else:
@@ -292,7 +316,12 @@ def reviews(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "workforce/reviews.html",
-        {"campaigns": selectors.review_campaigns(), "form": form},
+        {
+            "campaigns": selectors.review_campaigns(),
+            "form": form,
+            # The form posts here; starting a campaign needs more than reading.
+            "may_start": request.user.has_perm(Perm.WORKFORCE_PERSON_MANAGE),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -371,3 +400,101 @@ def import_changes(request: HttpRequest) -> HttpResponse:
     if form.errors:
         status = 400
     return render(request, "workforce/import.html", {"form": form, "result": result}, status=status)
+
+
+# --- Positions, courses and agreement versions ------------------------------
+
+
+def _setup_page(
+    request: HttpRequest,
+    *,
+    position_form: PositionDefineForm | None = None,
+    course_form: CourseDefineForm | None = None,
+    agreement_form: AgreementPublishForm | None = None,
+) -> HttpResponse:
+    """The setup page; a form that failed comes back bound (what was typed
+    stays) with status 400. `?position=CODE` / `?course=CODE` fill the form
+    with an existing entry to edit it."""
+    if position_form is None:
+        editing = Position.objects.filter(code=request.GET.get("position", "")[:40]).first()
+        position_form = PositionDefineForm(
+            initial={"code": editing.code, "title": editing.title, "default_roles": editing.default_roles}
+            if editing
+            else None
+        )
+    if course_form is None:
+        course = TrainingCourse.objects.filter(code=request.GET.get("course", "")[:40]).first()
+        course_form = CourseDefineForm(
+            initial={
+                "code": course.code,
+                "title": course.title,
+                "description": course.description,
+                "required_for_onboarding": course.required_for_onboarding,
+                "days_to_complete": course.days_to_complete,
+                "refresher_months": course.refresher_months,
+            }
+            if course
+            else None
+        )
+    failed = any(
+        form.is_bound and form.errors for form in (position_form, course_form, agreement_form) if form
+    )
+    return render(
+        request,
+        "workforce/setup.html",
+        {
+            "positions": Position.objects.order_by("title"),
+            "courses": TrainingCourse.objects.order_by("title"),
+            "agreements": selectors.agreement_versions(),
+            "current_agreement": selectors.agreement_current(),
+            "position_form": position_form,
+            "course_form": course_form,
+            "agreement_form": agreement_form or AgreementPublishForm(),
+        },
+        status=400 if failed else 200,
+    )
+
+
+@require_GET
+@requires(Perm.WORKFORCE_PERSON_READ)
+def setup(request: HttpRequest) -> HttpResponse:
+    return _setup_page(request)
+
+
+@require_POST
+@requires(Perm.WORKFORCE_PERSON_MANAGE)
+def setup_position(request: HttpRequest) -> HttpResponse:
+    form = PositionDefineForm(request.POST)
+    if not form.is_valid():
+        return _setup_page(request, position_form=form)
+    position = services.position_save(actor=_actor(request), **form.cleaned_data)
+    messages.success(request, f"Position {position.title} saved.")
+    return redirect("workforce:setup")
+
+
+@require_POST
+@requires(Perm.WORKFORCE_TRAINING_MANAGE)
+def setup_course(request: HttpRequest) -> HttpResponse:
+    form = CourseDefineForm(request.POST)
+    if not form.is_valid():
+        return _setup_page(request, course_form=form)
+    course = services.training_course_save(actor=_actor(request), **form.cleaned_data)
+    messages.success(request, f"Course {course.title} saved.")
+    return redirect("workforce:setup")
+
+
+@require_POST
+@requires(Perm.WORKFORCE_PERSON_MANAGE)
+def setup_agreement(request: HttpRequest) -> HttpResponse:
+    form = AgreementPublishForm(request.POST)
+    if not form.is_valid():
+        return _setup_page(request, agreement_form=form)
+    try:
+        document = services.agreement_publish(actor=_actor(request), **form.cleaned_data)
+    except InvalidState as error:  # the same version published a moment ago
+        form.add_error("version", str(error))
+        return _setup_page(request, agreement_form=form)
+    messages.success(
+        request, f"Agreement v{document.version} published; people sign this version from now on."
+    )
+    return redirect("workforce:setup")

@@ -89,7 +89,7 @@ def test_phone_examples():
     assert normalise_phone("+44 (20) 7946-0000") == normalise_phone("0044 20 7946 0000") == "+442079460000"
     assert normalise_phone("(555) 010-7788") == "5550107788"
     assert normalise_phone("020 7946 0000") != normalise_phone("+44 20 7946 0000")  # no country guessing
-    with pytest.raises(ValidationError, match="nothing left"):
+    with pytest.raises(ValidationError, match="needs at least one"):
         normalise_phone("n/a")
 
 
@@ -128,7 +128,7 @@ def test_bad_dates():
     for bad in ("2020-02-30", "02/03/2020", "2020-1-1"):
         with pytest.raises(ValidationError):
             normalise_date(bad)
-    with pytest.raises(ValidationError, match="not a date and time"):
+    with pytest.raises(ValidationError, match="without a time"):
         normalise_date(dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
 
 
@@ -144,7 +144,7 @@ def test_bad_input_is_a_clear_validation_error(name):
         normalise(name, 12345)
     with pytest.raises(ValidationError, match="longer than"):
         normalise(name, "1" * (MAX_INPUT + 1))
-    with pytest.raises(ValidationError, match="not valid Unicode"):
+    with pytest.raises(ValidationError, match="cannot be read"):
         normalise(name, "12\udcff34@x")
 
 

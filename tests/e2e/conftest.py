@@ -126,3 +126,54 @@ def log_in_with_password(page: Any, username: str, password: str) -> None:
     page.fill("input[name=login]", username)
     page.fill("input[name=password]", password)
     page.click("main form button[type=submit]")
+
+
+def nav_click(page: Any, name: str) -> None:
+    """Click a top-bar entry by its label, opening its menu first when it sits
+    in one (Audit, Settings, the account menu)."""
+    # Text, not role: a link inside a closed menu is not in the accessibility tree.
+    label = re.compile(f"^{re.escape(name)}$")
+    link = page.locator("header.topbar a").filter(has_text=label)
+    if not link.is_visible():
+        page.locator("header.topbar details").filter(has=page.locator("a").filter(has_text=label)).locator(
+            "summary"
+        ).click()
+    link.click()
+
+
+@pytest.fixture
+def demo_credentials(settings: Any, tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """The demo hospital seeded (issue 12: every role, with workforce
+    records); its credentials file's users by role."""
+    import json
+
+    from django.core.management import call_command
+
+    from safeward.demo import seed
+
+    settings.SAFEWARD_DEMO = True
+    settings.VAR_DIR = tmp_path / "var"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("demo", "seed")
+    document = json.loads((settings.VAR_DIR / seed.CREDENTIALS_FILENAME).read_text())
+    return {entry["role"]: entry for entry in document["users"]}
+
+
+def sign_in_demo(page: Any, entry: dict[str, Any], problems: list[str] | None = None) -> None:
+    """Sign in as a demo user; with `problems`, axe-core checks the two
+    sign-in pages on the way (tests/e2e/axe.py)."""
+    from tests.conftest import totp_now
+    from tests.e2e.axe import axe_violations, describe
+
+    page.goto("/accounts/login/")
+    if problems is not None:
+        problems.extend(describe("/accounts/login/", axe_violations(page)))
+    page.fill("input[name=login]", entry["username"])
+    page.fill("input[name=password]", entry["password"])
+    page.click("main form button[type=submit]")
+    page.wait_for_url("**/accounts/2fa/authenticate/")
+    if problems is not None:
+        problems.extend(describe("/accounts/2fa/authenticate/", axe_violations(page)))
+    page.fill("input[name=code]", totp_now(entry["totp_secret"]))
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("h1")

@@ -17,7 +17,7 @@ from safeward.identity.models import Department, NetworkZone
 from safeward.identity.network import zone_table
 from tests.clinical.conftest import WARD, new_patient, relate
 from tests.conftest import totp_now
-from tests.e2e.conftest import log_in_with_password
+from tests.e2e.conftest import log_in_with_password, nav_click
 from tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -197,9 +197,7 @@ def test_break_glass_end_to_end(browser, page, live_server, screenshot, frozen_c
     officer_page = officer_context.new_page()
     try:
         sign_in_browser(officer_page, officer)
-        officer_page.get_by_role("navigation", name="Main").get_by_role(
-            "link", name="Break-glass review"
-        ).click()
+        nav_click(officer_page, "Break-glass review")
         row = officer_page.locator("#review-queue tbody tr").first
         assert "Found unresponsive" in row.inner_text()
         assert "6" in row.inner_text()

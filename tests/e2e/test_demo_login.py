@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import totp_now
+from tests.e2e.conftest import nav_click
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 180
@@ -219,7 +220,7 @@ def test_demo_user_signs_in_with_password_and_totp(demo_server, browser, screens
         assert page.get_by_text(entry["role_name"]).first.is_visible()
         screenshot(page, "demo-03-dashboard")
 
-        page.get_by_role("navigation", name="Main").get_by_role("link", name="My sessions").click()
+        nav_click(page, "My sessions")
         _arrive(page, f"{demo_server.url}/identity/sessions/", screenshot, "demo-04-failed", demo_server)
         assert page.locator(".demo-banner").is_visible()
         screenshot(page, "demo-04-sessions")

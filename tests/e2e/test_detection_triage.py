@@ -11,6 +11,7 @@ from safeward.detection.models import Alert
 from safeward.incidents.models import Incident
 from tests.conftest import totp_now
 from tests.detection_ops.factories import AlertFactory, alert_about
+from tests.e2e.conftest import nav_click
 from tests.e2e.test_clinical import sign_in_browser
 from tests.factories import UserFactory
 
@@ -104,7 +105,7 @@ def test_privacy_officer_reviews_and_officer_tunes_a_rule(browser, page, live_se
     review = AccessReviewFactory(user_id=nurse.pk, username=nurse.username)
     AccessReviewFactory(user_id=nurse.pk, username=nurse.username)
     sign_in_browser(page, privacy)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Access reviews").click()
+    nav_click(page, "Access reviews")
     page.wait_for_selector("h1:has-text('Unexplained accesses')")
     assert page.locator("#review-queue tbody tr").count() == 2
     screenshot(page, "detection-07-review-queue")
@@ -123,9 +124,7 @@ def test_privacy_officer_reviews_and_officer_tunes_a_rule(browser, page, live_se
             username="so.omar", first_name="Omar", roles=["security_officer"], totp_secret=True
         )
         sign_in_browser(officer_page, officer)
-        officer_page.get_by_role("navigation", name="Main").get_by_role(
-            "link", name="Detection rules"
-        ).click()
+        nav_click(officer_page, "Detection rules")
         officer_page.wait_for_selector("h1:has-text('Detection rules')")
         screenshot(officer_page, "detection-08-rules")
         officer_page.locator("#rules tr", has_text="mass_access").get_by_role("link", name="Edit").click()

@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 
 from safeward.fhir.models import ClientRegistration
+from tests.e2e.conftest import nav_click
 from tests.e2e.test_termination import sign_in_browser
 from tests.factories import UserFactory
 
@@ -23,7 +24,7 @@ def test_it_administrator_registers_and_revokes_a_smart_app(page, screenshot):
     UserFactory(username="dr.owner", first_name="Olga", roles=["physician"], totp_secret=True)
     sign_in_browser(page, admin)
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="OAuth clients").click()
+    nav_click(page, "OAuth clients")
     page.wait_for_url("**/oauth/clients/")
     page.click("#register-client")
     page.wait_for_url("**/oauth/clients/new/")

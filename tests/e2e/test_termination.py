@@ -11,7 +11,7 @@ from django.db.models import Q
 from safeward.audit.models import AuditEvent
 from safeward.workforce.models import Person, Termination
 from tests.conftest import totp_now
-from tests.e2e.conftest import log_in_with_password
+from tests.e2e.conftest import log_in_with_password, nav_click
 from tests.factories import TEST_PASSWORD, UserFactory
 from tests.workforce.test_termination import issue_token
 
@@ -51,7 +51,7 @@ def test_hr_terminates_a_browsing_clinician(browser, page, live_server, screensh
 
     # The clinician signs in and browses.
     sign_in_browser(page, clinician)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="My sessions").click()
+    nav_click(page, "My sessions")
     page.wait_for_url("**/identity/sessions/")
     screenshot(page, "termination-01-clinician-browsing")
     assert api_status(browser, live_server.url, token) == 200

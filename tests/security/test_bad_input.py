@@ -171,7 +171,9 @@ class TestAdministrationForms:
         target = make_user("nurse")
         with nothing_changes():
             response = admin_client.post(f"/identity/users/{target.pk}/roles/", data)
-        assert response.status_code == 302  # back to the page with an error message
+        assert response.status_code == 400  # the page again, with the form's errors
+        if data.get("reason"):
+            assert f'value="{data["reason"]}"'.encode() in response.content  # what was typed stays
 
     @pytest.mark.parametrize(
         "cidrs",
