@@ -309,3 +309,43 @@ class RestrictionForm(SubmissionForm):
         if kind == "exclude_department" and data.get("user"):
             self.add_error("user", "Leave the person empty when excluding a department.")
         return data
+
+
+class AdmitForm(SubmissionForm):
+    """Admit to a bed: the bed, the attending physician, the admitting nurse."""
+
+    id_prefix = "admit"
+    # Any bed id: the gateway refuses a taken or unknown bed (a resubmitted
+    # form then says why, instead of "not one of the choices").
+    bed = forms.CharField(label="Bed", max_length=40, widget=forms.Select)
+    attending = forms.TypedChoiceField(label="Attending physician", coerce=int)
+    nurse = forms.TypedChoiceField(
+        label="Admitting nurse",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        help_text="Leave empty if you are the nurse.",
+    )
+    reason = forms.CharField(label="Reason for admission", max_length=500, required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        beds: list[tuple[str, str]],
+        physicians: list[tuple[int, str]],
+        nurses: list[tuple[int, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["bed"].widget.choices = [("", "— choose a free bed —"), *beds]  # type: ignore[attr-defined]
+        self.fields["attending"].choices = [("", "— choose —"), *physicians]  # type: ignore[attr-defined]
+        self.fields["nurse"].choices = [("", "— me / none —"), *nurses]  # type: ignore[attr-defined]
+
+
+class TransferForm(SubmissionForm):
+    id_prefix = "transfer"
+    bed = forms.CharField(label="Move to bed", max_length=40, widget=forms.Select)
+
+    def __init__(self, *args: Any, beds: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["bed"].widget.choices = [("", "— choose a free bed —"), *beds]  # type: ignore[attr-defined]

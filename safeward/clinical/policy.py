@@ -75,6 +75,7 @@ class Action(StrEnum):
     PRINT = "print"
     CREATE = "create"
     UPDATE = "update"
+    DISCHARGE = "discharge"  # end an encounter: the ADT desk, or a clinician caring for the patient
 
 
 READ_ACTIONS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT, Action.PRINT})
@@ -285,6 +286,22 @@ def _write(subject: Subject, resource: Resource, section: Section) -> Decision:
     return Decision(Effect.PERMIT, "relationship", frozenset({section}), include_sensitive=direct)
 
 
+def _discharge(subject: Subject, resource: Resource) -> Decision:
+    """The ADT desk discharges as it admits (administrative); a clinician
+    holding `clinical:encounter:discharge` only a patient in their care."""
+    if subject.has(Perm.CLINICAL_APPOINTMENT_MANAGE):
+        return _write(subject, resource, Section.ENCOUNTERS)
+    if not subject.has(Perm.CLINICAL_ENCOUNTER_DISCHARGE):
+        return deny("permission")
+    if resource.excluded_by_patient:
+        return _no_access(subject, "patient_restriction")
+    if not resource.relationships:
+        return _no_access(subject, "no_relationship")
+    if resource.confidential and not resource.relationships & DIRECT:
+        return _no_access(subject, "confidential_patient")
+    return Decision(Effect.PERMIT, "relationship", frozenset({Section.ENCOUNTERS}))
+
+
 def decide(
     subject: Subject,
     resource: Resource,
@@ -301,6 +318,8 @@ def decide(
         if subject.system:
             return deny("system_actor_reads_nothing")
         return _read(subject, resource, action)
+    if action is Action.DISCHARGE:
+        return _discharge(subject, resource)
     if section is None:
         raise ValueError("a write decision needs the section it writes")
     return _write(subject, resource, section)

@@ -141,6 +141,7 @@ class EncounterView:
     ended_at: dt.datetime | None
     reason: str | None
     sensitivity: str
+    ward_id: str | None = None  # set by a discharge from a bed: the ward the patient left
 
 
 @dataclass(frozen=True)
@@ -416,3 +417,96 @@ class RestrictionView:
 
     def active_at(self, now: dt.datetime) -> bool:
         return self.starts_at <= now and (self.ends_at is None or self.ends_at > now)
+
+
+# --- wards, admissions, worklists (issue 12) ---------------------------------------------------------
+@dataclass(frozen=True)
+class WardView:
+    """A ward and its occupancy (no PHI)."""
+
+    id: str
+    code: str
+    name: str
+    department: str
+    department_id: int
+    beds: int
+    occupied: int
+
+    @property
+    def free(self) -> int:
+        return self.beds - self.occupied
+
+
+@dataclass(frozen=True)
+class BedChoice:
+    id: str
+    label: str  # "Ward name · bed label"
+    ward_id: str
+
+
+@dataclass(frozen=True)
+class CensusEntry:
+    """An occupied bed's patient, as much as the caller may see."""
+
+    patient: PatientView
+    encounter_id: str | None  # None: the caller may not see the encounter
+    attending: str
+    admitted_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class CensusBed:
+    id: str
+    label: str
+    occupant: CensusEntry | None
+
+
+@dataclass(frozen=True)
+class WardCensus:
+    ward: WardView
+    beds: list[CensusBed]
+
+
+@dataclass(frozen=True)
+class AdmissionView:
+    """A patient's current admission: where, under whom, since when."""
+
+    encounter_id: str
+    patient_id: str
+    ward_id: str
+    ward: str
+    bed_id: str
+    bed: str
+    department: str
+    attending: str
+    nurse: str
+
+
+@dataclass(frozen=True)
+class ResultNotificationView:
+    id: str
+    patient: PatientView
+    observation: ObservationView | None  # None: the recipient may no longer read the result
+    critical: bool
+    created_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class WorklistPatient:
+    """One row of a clinician's worklist: a patient and why they are on it."""
+
+    patient: PatientView
+    reason: str  # "care team", "attending", "clinic 09:30", ...
+    detail: str = ""
+    encounter_id: str | None = None
+    appointment_id: str | None = None
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class PhysicianWorklist:
+    my_patients: list[WorklistPatient]
+    clinic_today: list[WorklistPatient]
+    inpatients: list[WorklistPatient]
+    results: list[ResultNotificationView]

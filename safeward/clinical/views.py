@@ -183,7 +183,9 @@ def _chart_context(chart: Any) -> dict[str, Any]:
 
 
 def _encounter_form(data: Any = None) -> EncounterForm:
-    return EncounterForm(data, departments=gateway.departments_list(), clinicians=gateway.clinicians_list())
+    return EncounterForm(
+        data, departments=gateway.departments_list(clinical_only=True), clinicians=gateway.clinicians_list()
+    )
 
 
 def _restriction_form(data: Any = None) -> RestrictionForm:
@@ -209,6 +211,7 @@ def chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         order_form=OrderForm() if user.has_perm(Perm.CLINICAL_ORDER_WRITE) else None,
         can_book=user.has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
         can_manage_encounters=user.has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
+        can_discharge=user.has_perm(Perm.CLINICAL_ENCOUNTER_DISCHARGE),
         document_limit_mib=uploads.MAX_MEGABYTES,
     )
     if context["can_manage_encounters"]:
@@ -448,7 +451,7 @@ def review_decide(request: HttpRequest, grant_id: uuid.UUID) -> HttpResponse:
 @require_GET
 @requires(Perm.CLINICAL_APPOINTMENT_READ)
 def schedule(request: HttpRequest) -> HttpResponse:
-    departments = gateway.departments_list()
+    departments = gateway.departments_list(clinical_only=True)
     data = request.GET.copy()
     data.setdefault("day", clock.now().date().isoformat())
     if departments:
@@ -683,6 +686,15 @@ def order_result(request: HttpRequest, patient_id: uuid.UUID, order_id: uuid.UUI
 
 
 # --- encounters (admission / discharge) ----------------------------------------------------------------
+def landing_after_ward_action(request: HttpRequest, ward_id: str | None) -> HttpResponse:
+    """The ward's census when the person may read it, else their dashboard:
+    never a page they would be refused (a nurse who discharges a patient
+    no longer has that patient's chart)."""
+    if ward_id is not None and _actor(request).has_perm(Perm.CLINICAL_CENSUS_READ):
+        return redirect("clinical:ward_census", ward_id=ward_id)
+    return redirect("web:dashboard")
+
+
 @require_POST
 @requires(Perm.CLINICAL_APPOINTMENT_MANAGE)
 def encounter_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
@@ -712,10 +724,12 @@ def encounter_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@requires(Perm.CLINICAL_APPOINTMENT_MANAGE)
+@requires(Perm.CLINICAL_ENCOUNTER_DISCHARGE)
 def encounter_discharge(request: HttpRequest, patient_id: uuid.UUID, encounter_id: uuid.UUID) -> HttpResponse:
     try:
-        gateway.encounter_finish(**_ctx(request), patient_id=patient_id, encounter_id=str(encounter_id))
+        finished = gateway.encounter_finish(
+            **_ctx(request), patient_id=patient_id, encounter_id=str(encounter_id)
+        )
     except NotFound:
         return _not_found(request, patient_id)
     except Conflict as error:  # already finished, e.g. a second post
@@ -723,7 +737,9 @@ def encounter_discharge(request: HttpRequest, patient_id: uuid.UUID, encounter_i
     except InvalidInput:
         return _not_found(request, patient_id)  # no such encounter for this patient
     messages.success(request, "Encounter finished (discharged).")
-    return redirect(reverse("clinical:chart", args=[patient_id]) + "#encounters")
+    # The discharge may end the person's relationship to the patient (the
+    # admission's care team leaves): land on the ward or the dashboard, not the chart.
+    return landing_after_ward_action(request, finished.ward_id)
 
 
 # --- patient-requested restrictions ------------------------------------------------------------------

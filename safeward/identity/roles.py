@@ -39,6 +39,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CLINICAL_ALLERGY_READ,
                 Perm.CLINICAL_APPOINTMENT_READ,
                 Perm.CLINICAL_BREAKGLASS_USE,
+                Perm.CLINICAL_CENSUS_READ,
+                Perm.CLINICAL_ENCOUNTER_DISCHARGE,
             }
         ),
         remote_access=True,
@@ -61,6 +63,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CLINICAL_APPOINTMENT_READ,
                 Perm.CLINICAL_APPOINTMENT_MANAGE,
                 Perm.CLINICAL_BREAKGLASS_USE,
+                Perm.CLINICAL_CENSUS_READ,
+                Perm.CLINICAL_ENCOUNTER_DISCHARGE,
             }
         ),
     ),
@@ -74,6 +78,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CLINICAL_PATIENT_REGISTER,
                 Perm.CLINICAL_APPOINTMENT_READ,
                 Perm.CLINICAL_APPOINTMENT_MANAGE,
+                Perm.CLINICAL_CENSUS_READ,
+                Perm.CLINICAL_ENCOUNTER_DISCHARGE,
             }
         ),
     ),

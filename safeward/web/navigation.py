@@ -33,6 +33,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Patients", "clinical:search", Perm.CLINICAL_PATIENT_READ),
     NavItem("Schedule", "clinical:schedule", Perm.CLINICAL_APPOINTMENT_READ),
     NavItem("Lab worklist", "clinical:lab_worklist", Perm.CLINICAL_RESULT_WRITE),
+    NavItem("Wards", "clinical:wards", Perm.CLINICAL_CENSUS_READ),
     NavItem("Break-glass review", "clinical:review_queue", Perm.CLINICAL_BREAKGLASS_REVIEW),
     NavItem("Alerts", "detection:alerts", Perm.DETECTION_ALERT_TRIAGE),
     NavItem("Access reviews", "detection:reviews", Perm.DETECTION_ACCESS_REVIEW),

@@ -8,12 +8,18 @@ from django.views.decorators.http import require_GET
 from safeward.identity.decorators import authenticated
 from safeward.identity.selectors import user_active_roles
 from safeward.web.api_errors import api_error, is_api_path
+from safeward.web.worklists import worklists_for
 
 
 @require_GET
 @authenticated
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/dashboard.html", {"roles": user_active_roles(user=request.user)})  # type: ignore[arg-type]
+    """Each person lands on their work: the worklists their permissions open."""
+    return render(
+        request,
+        "web/dashboard.html",
+        {"roles": user_active_roles(user=request.user), "worklists": worklists_for(request)},  # type: ignore[arg-type]
+    )
 
 
 @require_GET

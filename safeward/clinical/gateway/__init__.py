@@ -14,6 +14,16 @@ calls `reveal` / `decrypt_field` (tests/architecture/test_one_door.py).
 The API is documented in docs/clinical.md.
 """
 
+from safeward.clinical.gateway._admission import (
+    admission_admit,
+    admission_clinicians,
+    admission_current,
+    admission_transfer,
+    beds_free,
+    ward_census,
+    ward_create,
+    wards_list,
+)
 from safeward.clinical.gateway._breach import breach_scope_identifiers
 from safeward.clinical.gateway._breakglass import (
     break_glass_active,
@@ -48,6 +58,13 @@ from safeward.clinical.gateway._scheduling import (
     departments_list,
     schedule_day,
     slots_create,
+)
+from safeward.clinical.gateway._worklists import (
+    arrivals_today,
+    medication_orders_to_verify,
+    physician_worklist,
+    result_notification_acknowledge,
+    result_notifications_pending,
 )
 from safeward.clinical.gateway._writes import (
     allergy_create,
@@ -88,10 +105,16 @@ __all__ = [
     "SessionContext",
     "StaffKeys",
     "SystemActor",
+    "admission_admit",
+    "admission_clinicians",
+    "admission_current",
+    "admission_transfer",
     "allergy_create",
     "appointment_book",
     "appointment_cancel",
     "appointment_check_in",
+    "arrivals_today",
+    "beds_free",
     "breach_scope_identifiers",
     "break_glass_active",
     "break_glass_end",
@@ -113,6 +136,7 @@ __all__ = [
     "encounter_finish",
     "encounter_start",
     "lab_worklist",
+    "medication_orders_to_verify",
     "medication_request_create",
     "note_create",
     "observation_record",
@@ -123,10 +147,16 @@ __all__ = [
     "patient_register",
     "patient_search",
     "patient_update",
+    "physician_worklist",
     "restriction_create",
     "restriction_lift",
     "restriction_list",
+    "result_notification_acknowledge",
+    "result_notifications_pending",
     "schedule_day",
     "slots_create",
     "staff_choices",
+    "ward_census",
+    "ward_create",
+    "wards_list",
 ]

@@ -374,13 +374,17 @@ def appointment_check_in(
 
 
 @entry
-def departments_list() -> list[tuple[int, str]]:
-    """(id, name) of the departments, for pickers (no PHI)."""
-    return department_choices()
+def departments_list(*, clinical_only: bool = False) -> list[tuple[int, str]]:
+    """(id, name) of the departments (only the clinical ones: clinics and
+    admissions), for pickers (no PHI)."""
+    return department_choices(clinical_only=clinical_only)
 
 
 @entry
 def clinicians_list() -> list[tuple[int, str]]:
-    """(id, name) of active accounts holding a treating role, for pickers (no PHI)."""
-    users = users_holding(permission=Perm.CLINICAL_CHART_READ.value).order_by("last_name", "first_name")
+    """(id, name) of the physicians (active accounts that prescribe): the
+    only people who can be attending, for pickers (no PHI)."""
+    users = users_holding(permission=Perm.CLINICAL_MEDICATION_PRESCRIBE.value).order_by(
+        "last_name", "first_name"
+    )
     return [(u.pk, user_label(u)) for u in users]
