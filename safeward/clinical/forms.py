@@ -337,7 +337,7 @@ class AdmitForm(SubmissionForm):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["bed"].widget.choices = [("", "— choose a free bed —"), *beds]  # type: ignore[attr-defined]
+        self.fields["bed"].widget.choices = [("", "— choose a free bed —"), *beds]
         self.fields["attending"].choices = [("", "— choose —"), *physicians]  # type: ignore[attr-defined]
         self.fields["nurse"].choices = [("", "— me / none —"), *nurses]  # type: ignore[attr-defined]
 
@@ -348,4 +348,4 @@ class TransferForm(SubmissionForm):
 
     def __init__(self, *args: Any, beds: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["bed"].widget.choices = [("", "— choose a free bed —"), *beds]  # type: ignore[attr-defined]
+        self.fields["bed"].widget.choices = [("", "— choose a free bed —"), *beds]

@@ -293,6 +293,8 @@ def _discharge(subject: Subject, resource: Resource) -> Decision:
         return _write(subject, resource, Section.ENCOUNTERS)
     if not subject.has(Perm.CLINICAL_ENCOUNTER_DISCHARGE):
         return deny("permission")
+    if resource.break_glass_active and subject.has(Perm.CLINICAL_BREAKGLASS_USE):
+        return Decision(Effect.PERMIT, "break_glass", frozenset({Section.ENCOUNTERS}), emergency=True)
     if resource.excluded_by_patient:
         return _no_access(subject, "patient_restriction")
     if not resource.relationships:

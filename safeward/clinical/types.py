@@ -130,6 +130,23 @@ class SearchPage:
     narrowed: bool = False
 
 
+# Readable labels of the plain status codes (the models' choices, which
+# views and templates cannot import).
+APPOINTMENT_STATUS_LABELS = {
+    "booked": "Booked",
+    "checked_in": "Checked in",
+    "cancelled": "Cancelled",
+    "noshow": "No show",
+}
+ENCOUNTER_STATUS_LABELS = {
+    "planned": "Planned",
+    "arrived": "Arrived",
+    "in_progress": "In progress",
+    "finished": "Finished",
+    "cancelled": "Cancelled",
+}
+
+
 @dataclass(frozen=True)
 class EncounterView:
     id: str
@@ -142,6 +159,10 @@ class EncounterView:
     reason: str | None
     sensitivity: str
     ward_id: str | None = None  # set by a discharge from a bed: the ward the patient left
+
+    @property
+    def status_label(self) -> str:
+        return ENCOUNTER_STATUS_LABELS.get(self.status, self.status)
 
 
 @dataclass(frozen=True)
@@ -216,6 +237,17 @@ class AppointmentView:
     status: str
     reason: str | None
     encounter_id: str | None
+
+    @property
+    def status_label(self) -> str:
+        return APPOINTMENT_STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def local_day(self) -> dt.date:
+        """The appointment's day in the hospital's time zone (settings.TIME_ZONE)."""
+        from django.utils import timezone
+
+        return timezone.localtime(self.starts_at).date()
 
 
 @dataclass(frozen=True)

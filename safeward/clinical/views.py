@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -453,7 +454,7 @@ def review_decide(request: HttpRequest, grant_id: uuid.UUID) -> HttpResponse:
 def schedule(request: HttpRequest) -> HttpResponse:
     departments = gateway.departments_list(clinical_only=True)
     data = request.GET.copy()
-    data.setdefault("day", clock.now().date().isoformat())
+    data.setdefault("day", timezone.localdate(clock.now()).isoformat())  # the hospital's day
     if departments:
         own = user_department_id(user=_actor(request))
         default = own if own in {pk for pk, _ in departments} else departments[0][0]
@@ -489,6 +490,7 @@ def schedule(request: HttpRequest) -> HttpResponse:
             "booking_for": booking_for,
             "book_form": BookForm(),
             "can_manage": _actor(request).has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
+            "today": timezone.localdate(clock.now()),
         },
         status,
     )

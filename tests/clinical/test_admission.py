@@ -264,14 +264,17 @@ def test_the_census_restricts_a_confidential_patient(make_user, ward):
     _admit(clerk, hidden, _bed(ward, "3"), doctor)
     census = gateway.ward_census(actor=nurse, session=WARD, purpose=TREAT, ward_id=ward.id)
     occupant = next(b.occupant for b in census.beds if b.label == "3")
-    assert occupant.patient.restricted and occupant.encounter_id is None
+    assert occupant.patient.restricted
+    assert occupant.encounter_id is None
     assert occupant.attending == ""
 
 
 # --- the pages -------------------------------------------------------------------------------------------
 def _token(body: str, form_id: str) -> str:
     form = body[body.index(f'id="{form_id}"') :]
-    return re.search(r'name="submission" value="([0-9a-f]+)"', form).group(1)
+    match = re.search(r'name="submission" value="([0-9a-f]+)"', form)
+    assert match is not None
+    return match.group(1)
 
 
 def test_the_clerk_admits_from_the_page_and_sees_a_second_admission_refused(make_user, ward, patient):
@@ -327,7 +330,8 @@ def test_a_nurse_who_discharges_lands_on_her_ward(make_user, ward, patient):
     action = f"/clinical/patients/{patient}/encounters/{admitted.encounter_id}/discharge/"
     assert action in census
     done = client.post(action)
-    assert done.status_code == 302 and done.url == f"/clinical/wards/{ward.id}/"
+    assert done.status_code == 302
+    assert done.url == f"/clinical/wards/{ward.id}/"
     landing = client.get(done.url)
     assert landing.status_code == 200
     assert "QUIST" not in landing.content.decode()
@@ -361,7 +365,8 @@ def test_a_discharge_without_a_bed_lands_on_the_dashboard(make_user, patient):
         department_id=department.pk,
     )
     done = client.post(f"/clinical/patients/{patient}/encounters/{encounter.id}/discharge/")
-    assert done.status_code == 302 and done.url == "/"
+    assert done.status_code == 302
+    assert done.url == "/"
 
 
 # --- critical results ---------------------------------------------------------------------------------
@@ -394,7 +399,8 @@ def test_a_critical_result_notifies_the_orderer_at_once(make_user, patient):
     assert table.index("7.1") < table.index("4.2")  # critical first
     worklist = gateway.physician_worklist(actor=doctor, session=WARD, purpose=TREAT)
     critical = worklist.results[0]
-    assert critical.critical and critical.observation.value == "7.1"
+    assert critical.critical
+    assert critical.observation.value == "7.1"
     # Someone else cannot acknowledge it; the recipient can, once.
     other = make_user("physician")
     with pytest.raises(NotFound):
@@ -408,7 +414,8 @@ def test_a_critical_result_notifies_the_orderer_at_once(make_user, patient):
     assert gateway.result_notifications_pending(actor=doctor) == 0
     assert "critical result" not in client.get("/").content.decode()
     ack = AuditEvent.objects.get(action="update", resource_type="ResultNotification", outcome="success")
-    assert ack.actor_id == doctor.pk and ack.detail["critical"] is True
+    assert ack.actor_id == doctor.pk
+    assert ack.detail["critical"] is True
     assert "7.1" not in str(ack.detail)
     resulted = AuditEvent.objects.filter(resource_type="Observation", action="update", actor_id=lab.pk)
     assert [e.detail.get("critical") for e in resulted.order_by("pk")] == [False, True]
@@ -439,7 +446,8 @@ def test_each_role_lands_on_its_worklist(make_user, ward, patient):
     doctor_client = Client()
     sign_in(doctor_client, doctor)
     body = doctor_client.get("/").content.decode()
-    assert "QUIST, Ada" in body and "Ward M1 · bed 1" in body
+    assert "QUIST, Ada" in body
+    assert "Ward M1 · bed 1" in body
     nurse_client = Client()
     sign_in(nurse_client, nurse)
     assert "QUIST, Ada" in nurse_client.get("/").content.decode()

@@ -130,6 +130,15 @@ def ward_create(*, actor: Actor, department_id: int, code: str, name: str, beds:
     """A ward of a clinical department with its beds (the operators' CLI and
     the demo seed: a system actor). Existing beds of the ward are kept."""
     if not isinstance(actor, SystemActor):
+        record_denied(
+            action=AuditAction.CREATE,
+            actor=actor,
+            purpose=PurposeOfUse.OPERATIONS,
+            resource_type="Ward",
+            resource_id="",
+            patient=None,
+            reason="permission",
+        )
         raise Forbidden
     if not department_is_clinical(department_id=department_id):
         raise InvalidInput({"department": "Wards belong to clinical departments only."})

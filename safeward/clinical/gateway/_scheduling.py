@@ -249,8 +249,8 @@ def appointment_book(
         )
         if slot is None or slot.blocked:
             raise InvalidInput({"slot": "No such slot."})
-        if slot.starts_at < now - dt.timedelta(minutes=15):
-            raise InvalidInput({"slot": "The slot is in the past."})
+        if slot.starts_at < now:
+            raise InvalidInput({"slot": "The slot is in the past: choose a later one."})
         appointment = Appointment(
             patient=patient,
             slot=slot,
@@ -324,6 +324,9 @@ def _appointment_change(
         if appointment.status != Appointment.Status.BOOKED:
             raise Conflict("The appointment is no longer booked.")
         fields = ["appointment.status"]
+        # Check-in on the appointment's own day, in the hospital's time zone.
+        if check_in and timezone.localdate(appointment.starts_at) != timezone.localdate(clock.now()):
+            raise Conflict("This appointment is not today: a patient is checked in on the appointment's day.")
         if check_in:
             encounter = Encounter.objects.create(
                 patient=patient,

@@ -192,7 +192,13 @@ def physician_worklist(*, actor: Actor, session: SessionContext, purpose: Purpos
         .order_by("-critical", "-created_at")[:WORKLIST_ROWS]
     )
     patients: dict[uuid.UUID, Patient] = {}
-    for row in (*memberships, *inpatients, *appointments, *notifications):
+    rows: list[CareTeamMembership | Encounter | Appointment | ResultNotification] = [
+        *memberships,
+        *inpatients,
+        *appointments,
+        *notifications,
+    ]
+    for row in rows:
         patients.setdefault(row.patient_id, row.patient)
     shown = shown_patients(actor, session, purpose, patients)
 
