@@ -165,6 +165,15 @@ def _user(actor: Actor) -> User | None:
     return actor if isinstance(actor, User) else None
 
 
+def _orderer(user_id: int | None) -> User | None:
+    if user_id is None:
+        return None
+    orderer = users_holding(permission=Perm.CLINICAL_ORDER_WRITE.value).filter(pk=user_id).first()
+    if orderer is None:
+        raise InvalidInput({"ordered_by": "Not a clinician who orders tests."})
+    return orderer
+
+
 @entry
 def note_create(
     *,
@@ -411,8 +420,11 @@ def order_create(
     sensitivity: str = "",
     encounter_id: str | None = None,
     submission: str | None = None,
+    ordering_clinician_id: int | None = None,
 ) -> ObservationView:
-    """A lab order: an observation in status `registered`, resulted later by the laboratory."""
+    """A lab order: an observation in status `registered`, resulted later by
+    the laboratory. A person's order is their own; an import (system actor)
+    names the clinician who ordered (`ordering_clinician_id`), whom the result notifies."""
 
     def build(patient: Patient) -> Observation:
         order = Observation(
@@ -423,7 +435,7 @@ def order_create(
             effective_at=clock.now(),
             sensitivity=_sensitivity(sensitivity),
             recorded_by=_user(actor),
-            ordered_by=_user(actor),
+            ordered_by=_user(actor) if isinstance(actor, User) else _orderer(ordering_clinician_id),
         )
         assign(
             order,
