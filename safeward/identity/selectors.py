@@ -148,6 +148,11 @@ def department_choices(*, clinical_only: bool = False) -> list[tuple[int, str]]:
     return list(departments.values_list("pk", "name"))
 
 
+def department_codes() -> list[tuple[int, str]]:
+    """(id, code) of every department, for the operators' CLI."""
+    return list(Department.objects.order_by("code").values_list("pk", "code"))
+
+
 def department_is_clinical(*, department_id: int | None) -> bool:
     return department_id is not None and Department.objects.filter(pk=department_id, clinical=True).exists()
 

@@ -466,3 +466,25 @@ def test_worklists_read_in_a_fixed_number_of_queries(make_user, ward, django_ass
     with django_assert_max_num_queries(20):
         census = gateway.ward_census(actor=clerk, session=WARD, purpose=OPS, ward_id=ward.id)
     assert census.ward.occupied == 3
+
+
+# --- the operators' CLI -------------------------------------------------------------------------------------
+def test_the_ward_command_adds_wards_and_beds_and_says_what_was_wrong(medicine):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("ward", "add", "medicine", "m9", "Ward M9", "--beds", "1-12,side", stdout=out)
+    assert "Ward m9 (Ward M9, Medicine): 13 beds." in out.getvalue()
+    listing = StringIO()
+    call_command("ward", "list", stdout=listing)
+    assert "0/13 beds taken" in listing.getvalue()
+    with pytest.raises(CommandError, match=r"No department 'nowhere'\. Known: medicine"):
+        call_command("ward", "add", "nowhere", "x", "X", "--beds", "1-2")
+    with pytest.raises(CommandError, match="at most 200 beds"):
+        call_command("ward", "add", "medicine", "x", "X", "--beds", "9-1")
+    Department.objects.create(code="finance", name="Finance", clinical=False)
+    with pytest.raises(CommandError, match="clinical departments only"):
+        call_command("ward", "add", "finance", "x", "X", "--beds", "1-2")
+    assert AuditEvent.objects.filter(resource_type="Ward", action="create", outcome="success").count() == 1
