@@ -317,7 +317,7 @@ class AdmitForm(SubmissionForm):
     id_prefix = "admit"
     # Any bed id: the gateway refuses a taken or unknown bed (a resubmitted
     # form then says why, instead of "not one of the choices").
-    bed = forms.CharField(label="Bed", max_length=40, widget=forms.Select)
+    bed = forms.CharField(label="Bed", widget=forms.Select)
     attending = forms.TypedChoiceField(label="Attending physician", coerce=int)
     nurse = forms.TypedChoiceField(
         label="Admitting nurse",
@@ -344,7 +344,7 @@ class AdmitForm(SubmissionForm):
 
 class TransferForm(SubmissionForm):
     id_prefix = "transfer"
-    bed = forms.CharField(label="Move to bed", max_length=40, widget=forms.Select)
+    bed = forms.CharField(label="Move to bed", widget=forms.Select)
 
     def __init__(self, *args: Any, beds: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -62,7 +62,7 @@ def test_admit_notify_acknowledge_discharge(browser, page, live_server, screensh
     page.goto(f"/clinical/patients/{patient}/")
     page.get_by_role("link", name="Admission & bed").click()
     assert "Not admitted" in page.inner_text("main")
-    page.get_by_label("Bed").select_option(label="Medicine ward 3 · 02")
+    page.locator("#admit_bed").select_option(label="Medicine ward 3 · 02")
     page.get_by_label("Attending physician").select_option(str(doctor.pk))
     page.get_by_label("Admitting nurse").select_option(str(nurse.pk))
     page.get_by_label("Reason for admission").fill("Community-acquired pneumonia")
