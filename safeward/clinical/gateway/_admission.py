@@ -250,7 +250,16 @@ def ward_census(
             detail={"beds": len(beds), "occupied": len(stays)},
             patient_ids=disclosed,
         )
-    return WardCensus(ward=_ward_views([ward])[0], beds=rows)
+    view = WardView(
+        id=str(ward.pk),
+        code=ward.code,
+        name=ward.name,
+        department=ward.department.name,
+        department_id=ward.department_id,
+        beds=len(beds),
+        occupied=len(stays),
+    )
+    return WardCensus(ward=view, beds=rows)
 
 
 # --- admission and transfer ------------------------------------------------------------------------
