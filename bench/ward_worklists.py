@@ -261,6 +261,36 @@ def measure(iterations: int, data: dict[str, Any]) -> dict[str, list[float]]:
     return times
 
 
+def profile(iterations: int, data: dict[str, Any]) -> None:
+    """Where the gateway's time goes (pyinstrument, the census then the worklist)."""
+    from pyinstrument import Profiler
+
+    from safeward.audit.vocabulary import PurposeOfUse
+    from safeward.clinical import gateway
+
+    treat, session = PurposeOfUse.TREATMENT, data["session"]
+    for name, call in (
+        (
+            "census",
+            lambda: gateway.ward_census(
+                actor=data["nurse"], session=session, purpose=treat, ward_id=data["ward"]
+            ),
+        ),
+        (
+            "worklist",
+            lambda: gateway.physician_worklist(actor=data["physician"], session=session, purpose=treat),
+        ),
+    ):
+        call()
+        profiler = Profiler()
+        profiler.start()
+        for _ in range(iterations):
+            call()
+        profiler.stop()
+        print(f"--- {name} x{iterations}")
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -269,6 +299,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2, help="scale loaders")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument of the two gateway paths")
     args = parser.parse_args()
     cc.create_database(DB)
     cc.configure(DB, Path(tempfile.mkdtemp(prefix="safeward-bench-ward-")))
@@ -279,6 +310,9 @@ def main() -> None:
         rate = cc.load(DB, args.patients, args.workers)
         print(f"loaded {args.patients} patients at {rate:.0f} patients/s")
         data = prepare()
+        if args.profile:
+            profile(args.iterations, data)
+            return
         times = measure(args.iterations, data)
         for name, values in times.items():
             print(f"{name:<18} {summary_ms(values)}")

@@ -27,6 +27,7 @@ subject may break the glass for this patient).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -209,8 +210,16 @@ def deny(reason: str) -> Decision:
 
 def role_sections(subject: Subject) -> frozenset[Section]:
     """Every section the subject's permissions could disclose (before relationship)."""
+    return _sections_of(subject.permissions)
+
+
+@functools.lru_cache(maxsize=256)
+def _sections_of(permissions: frozenset[str]) -> frozenset[Section]:
+    # Asked once per patient of a list: the answer depends only on the permission set.
     return frozenset(
-        section for section, perms in SECTION_PERMISSIONS.items() if any(subject.has(perm) for perm in perms)
+        section
+        for section, perms in SECTION_PERMISSIONS.items()
+        if any(perm.value in permissions for perm in perms)
     )
 
 
