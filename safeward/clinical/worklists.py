@@ -78,6 +78,18 @@ def pharmacy(request: HttpRequest) -> dict[str, Any]:
         return UNREACHABLE
 
 
+def break_glass_reviews(request: HttpRequest) -> dict[str, Any]:
+    """The oldest emergency accesses waiting for the privacy officer's review."""
+    from safeward.clinical.forms import REASON_KINDS
+    from safeward.clinical.types import SessionContext
+
+    grants = gateway.break_glass_review_queue(
+        actor=_actor(request), session=SessionContext.from_request(request), status="pending", limit=LAB_ROWS
+    )
+    labels = dict(REASON_KINDS)
+    return {"rows": [(g, labels.get(g.reason_kind, g.reason_kind)) for g in grants]}
+
+
 def register() -> None:
     register_worklist(
         Worklist(
@@ -118,6 +130,16 @@ def register() -> None:
             "clinical/_worklist_lab.html",
             laboratory,
             order=40,
+        )
+    )
+    register_worklist(
+        Worklist(
+            "break-glass",
+            "Emergency accesses to review",
+            Perm.CLINICAL_BREAKGLASS_REVIEW,
+            "clinical/_worklist_break_glass.html",
+            break_glass_reviews,
+            order=65,
         )
     )
     register_worklist(
