@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from safeward.identity.permissions import Perm
 from safeward.web.worklists import Worklist, register_worklist
 from safeward.workforce import selectors
-from safeward.workforce.models import Person
+from safeward.workforce.models import Person, ReviewCampaign
 
 ROWS = 10
 
@@ -25,7 +25,7 @@ def hr(request: HttpRequest) -> dict[str, Any]:
         ],
         "terminations": list(selectors.terminations_upcoming()[:ROWS]),
         "overdue": list(selectors.training_overdue()[:ROWS]),
-        "campaigns": [c for c in selectors.review_campaigns()[:ROWS] if c.pending],
+        "campaigns": list(selectors.review_campaigns().filter(status=ReviewCampaign.Status.OPEN)[:ROWS]),
     }
 
 
