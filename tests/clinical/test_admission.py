@@ -435,7 +435,11 @@ def test_each_role_lands_on_its_worklist(make_user, ward, patient):
         "lab_technician": ("Laboratory worklist", "No open orders."),
         "pharmacist": ("Medication orders to verify", "No medication orders"),
         "security_officer": ("Open alerts", "No open alerts."),
-        "privacy_officer": ("Accesses to review", "Emergency accesses to review", "No emergency access waiting"),
+        "privacy_officer": (
+            "Accesses to review",
+            "Emergency accesses to review",
+            "No emergency access waiting",
+        ),
         "hr_officer": ("Gates, terminations and reviews", "Terminations scheduled", "Training overdue"),
     }
     for role, texts in expectations.items():

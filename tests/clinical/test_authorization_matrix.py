@@ -401,6 +401,9 @@ def test_every_clinical_route_has_a_rule():
 
 def test_matrix(client, settings, tmp_path):
     settings.VAR_DIR = tmp_path  # the document uploads
+    # Every role signs in once at the start; on a busy machine the matrix runs
+    # longer than the 5-minute step-up window that break-glass needs.
+    settings.SAFEWARD_STEP_UP_MINUTES = 60
     ADMIN[:] = [
         UserFactory(roles=["registration_clerk"], totp_secret=True),
         UserFactory(roles=["physician"], totp_secret=True),

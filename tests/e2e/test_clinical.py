@@ -85,7 +85,10 @@ def test_clerk_registers_and_books_then_physician_charts(browser, page, live_ser
     assert "BRANDTSÆTER, Maja" in arrivals.inner_text()
     arrivals.get_by_role("button", name="Check in").click()
     page.wait_for_selector("text=Checked in.")
-    assert "Checked in" in page.inner_text("#day-view")
+    page.goto("/")
+    assert "Checked in" in page.inner_text("#arrivals")
+    assert page.locator("#arrivals").get_by_role("button", name="Check in").count() == 0
+    screenshot(page, "clinical-03b-arrivals-checked-in")
 
     # A physician on the care team reads the chart, adds a note, sees trends.
     doctor = UserFactory(username="dr.amara", first_name="Amara", roles=["physician"], totp_secret=True)
