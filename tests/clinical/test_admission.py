@@ -495,3 +495,17 @@ def test_the_ward_command_adds_wards_and_beds_and_says_what_was_wrong(medicine):
     with pytest.raises(CommandError, match="clinical departments only"):
         call_command("ward", "add", "finance", "x", "X", "--beds", "1-2")
     assert AuditEvent.objects.filter(resource_type="Ward", action="create", outcome="success").count() == 1
+
+
+def test_bad_transfers_are_400_and_move_nothing(make_user, ward, patient):
+    client, clerk = client_for(make_user, "registration_clerk")
+    admitted = _admit(clerk, patient, _bed(ward, "1"), make_user("physician"))
+    for bed in ("", "not-a-bed", str(uuid.uuid4()), admitted.bed_id):
+        response = client.post(
+            f"/clinical/patients/{patient}/admission/transfer/", {"submission": uuid.uuid4().hex, "bed": bed}
+        )
+        assert response.status_code == 400, bed
+    current = gateway.admission_current(actor=clerk, session=WARD, purpose=OPS, patient_id=patient)
+    assert current is not None
+    assert current.bed_id == admitted.bed_id
+    assert not AuditEvent.objects.filter(resource_type="Encounter", detail__admission="transfer").exists()
