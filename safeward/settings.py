@@ -142,6 +142,7 @@ TEMPLATES = [
                 "safeward.web.context_processors.safeward",
                 "safeward.workforce.context_processors.workforce_banner",
                 "safeward.clinical.context_processors.break_glass_banner",
+                "safeward.clinical.context_processors.critical_results_banner",
             ],
         },
     }

@@ -62,7 +62,9 @@ def _check_detail(detail: Mapping[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _actor_name(actor: AbstractBaseUser | None, actor_username: str, request_context: context.AuditContext) -> str:
+def _actor_name(
+    actor: AbstractBaseUser | None, actor_username: str, request_context: context.AuditContext
+) -> str:
     if actor is not None:
         return actor.get_username()
     if request_context.source == context.SETUP_SOURCE:

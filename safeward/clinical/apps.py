@@ -16,3 +16,7 @@ class ClinicalConfig(AppConfig):
         register_termination_cutoff("breakglass", break_glass_end_for_user)
         # Encrypted document files rotate with the data keys (ADR 0108).
         register_store(document_files_store())
+        # Each clinical role's home page lists its work (issue 12).
+        from safeward.clinical.worklists import register
+
+        register()

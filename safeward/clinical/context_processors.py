@@ -25,3 +25,19 @@ def break_glass_banner(request: HttpRequest) -> dict[str, Any]:
     if not grants:
         return {}
     return {"breakglass_active": grants, "breakglass_now": clock.now()}
+
+
+def critical_results_banner(request: HttpRequest) -> dict[str, Any]:
+    """A critical lab result notifies its orderer at once: on every page
+    until they acknowledge it on their worklist (a count, no PHI)."""
+    user = getattr(request, "user", None)
+    if (
+        not isinstance(user, User)
+        or not user.is_authenticated
+        or not user.has_perm(Perm.CLINICAL_RESULT_READ)
+    ):
+        return {}
+    from safeward.clinical import gateway
+
+    pending = gateway.result_notifications_pending(actor=user)
+    return {"critical_results_pending": pending} if pending else {}

@@ -461,3 +461,43 @@ class VerifyForm(SubmissionForm):
     note = forms.CharField(
         label="Query to the prescriber", max_length=1000, required=False, help_text="Required for a query."
     )
+
+
+class AdmitForm(SubmissionForm):
+    """Admit to a bed: the bed, the attending physician, the admitting nurse."""
+
+    id_prefix = "admit"
+    # Any bed id: the gateway refuses a taken or unknown bed (a resubmitted
+    # form then says why, instead of "not one of the choices").
+    bed = forms.CharField(label="Bed", widget=forms.Select)
+    attending = forms.TypedChoiceField(label="Attending physician", coerce=int)
+    nurse = forms.TypedChoiceField(
+        label="Admitting nurse",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        help_text="Leave empty if you are the nurse.",
+    )
+    reason = forms.CharField(label="Reason for admission", max_length=500, required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        beds: list[tuple[str, str]],
+        physicians: list[tuple[int, str]],
+        nurses: list[tuple[int, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["bed"].widget.choices = [("", "— choose a free bed —"), *beds]
+        self.fields["attending"].choices = [("", "— choose —"), *physicians]  # type: ignore[attr-defined]
+        self.fields["nurse"].choices = [("", "— me / none —"), *nurses]  # type: ignore[attr-defined]
+
+
+class TransferForm(SubmissionForm):
+    id_prefix = "transfer"
+    bed = forms.CharField(label="Move to bed", widget=forms.Select)
+
+    def __init__(self, *args: Any, beds: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["bed"].widget.choices = [("", "— choose a free bed —"), *beds]

@@ -141,6 +141,11 @@ class CareTeamMembership(models.Model):
     role = models.CharField(max_length=40)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True, blank=True)
+    # Set when the admission put this person on the team (attending, admitting
+    # nurse): the discharge ends these memberships.
+    admission = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         indexes = [
@@ -397,6 +402,11 @@ class Observation(models.Model):
     effective_at = EncryptedDateTimeField(phi_category=PhiCategory.CLINICAL)
     sensitivity = _sensitivity()
     recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Who ordered a lab test (recorded_by becomes the technician who results
+    # it): a critical result notifies this clinician.
+    ordered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     code_index = BlindIndexField(of="code", normaliser="national_id")
@@ -691,3 +701,90 @@ class SubmissionToken(models.Model):
 
     def __str__(self) -> str:
         return "submission token"
+
+
+class Ward(models.Model):
+    """An inpatient unit of a clinical department. No PHI: its name and code."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    department = models.ForeignKey("identity.Department", on_delete=models.PROTECT, related_name="+")
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"ward {self.code}"
+
+
+class Bed(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    ward = models.ForeignKey(Ward, on_delete=models.PROTECT, related_name="beds")
+    label = models.CharField(max_length=16)
+
+    class Meta:
+        ordering = ["ward", "label"]
+        constraints = [models.UniqueConstraint(fields=["ward", "label"], name="clinical_bed_unique_label")]
+
+    def __str__(self) -> str:
+        return f"bed {self.pk}"
+
+
+class BedOccupancy(models.Model):
+    """An inpatient encounter in a bed. A row per stay in a bed: a transfer
+    ends one and starts the next, a discharge ends the last. One open row
+    per bed and per encounter (the database refuses a second: an occupied
+    bed or a double admission races to the same constraint)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="bed_stays")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    bed = models.ForeignKey(Bed, on_delete=models.PROTECT, related_name="stays")
+    # No time here: service times are encrypted (ADR 0550); the encounter
+    # keeps the admission and discharge times, the audit trail each move.
+    sequence = models.PositiveSmallIntegerField(default=1)  # 1 = admitted here, 2 = first transfer, ...
+    current = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["bed", "current"], name="clin_bedocc_bed_current")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bed"], condition=Q(current=True), name="clinical_bed_one_occupant"
+            ),
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(current=True), name="clinical_patient_one_bed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"bed stay {self.pk}"
+
+
+class ResultNotification(models.Model):
+    """A lab result for the clinician who ordered it, to review and
+    acknowledge; a critical one is shown in the app at once, on every page,
+    until acknowledged. The result itself stays on the
+    Observation; this row holds only who, which result, and when seen."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    observation = models.ForeignKey(Observation, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Critical results alert at once and sort first; the others wait for review.
+    critical = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["recipient", "acknowledged_at", "critical"], name="clin_resnotif_recipient")
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["observation", "recipient"], name="clinical_result_notification_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"result notification {self.pk}"

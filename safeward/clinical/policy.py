@@ -27,6 +27,7 @@ subject may break the glass for this patient).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -78,6 +79,7 @@ class Action(StrEnum):
     PRINT = "print"
     CREATE = "create"
     UPDATE = "update"
+    DISCHARGE = "discharge"  # end an encounter: the ADT desk, or a clinician caring for the patient
 
 
 READ_ACTIONS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT, Action.PRINT})
@@ -230,8 +232,16 @@ def deny(reason: str) -> Decision:
 
 def role_sections(subject: Subject) -> frozenset[Section]:
     """Every section the subject's permissions could disclose (before relationship)."""
+    return _sections_of(subject.permissions)
+
+
+@functools.lru_cache(maxsize=256)
+def _sections_of(permissions: frozenset[str]) -> frozenset[Section]:
+    # Asked once per patient of a list: the answer depends only on the permission set.
     return frozenset(
-        section for section, perms in SECTION_PERMISSIONS.items() if any(subject.has(perm) for perm in perms)
+        section
+        for section, perms in SECTION_PERMISSIONS.items()
+        if any(perm.value in permissions for perm in perms)
     )
 
 
@@ -323,6 +333,24 @@ def _write(subject: Subject, resource: Resource, section: Section) -> Decision:
     return Decision(Effect.PERMIT, "relationship", frozenset({section}), include_sensitive=direct)
 
 
+def _discharge(subject: Subject, resource: Resource) -> Decision:
+    """The ADT desk discharges as it admits (administrative); a clinician
+    holding `clinical:encounter:discharge` only a patient in their care."""
+    if subject.has(Perm.CLINICAL_APPOINTMENT_MANAGE):
+        return _write(subject, resource, Section.ENCOUNTERS)
+    if not subject.has(Perm.CLINICAL_ENCOUNTER_DISCHARGE):
+        return deny("permission")
+    if resource.break_glass_active and subject.has(Perm.CLINICAL_BREAKGLASS_USE):
+        return Decision(Effect.PERMIT, "break_glass", frozenset({Section.ENCOUNTERS}), emergency=True)
+    if resource.excluded_by_patient:
+        return _no_access(subject, "patient_restriction")
+    if not resource.relationships:
+        return _no_access(subject, "no_relationship")
+    if resource.confidential and not resource.relationships & DIRECT:
+        return _no_access(subject, "confidential_patient")
+    return Decision(Effect.PERMIT, "relationship", frozenset({Section.ENCOUNTERS}))
+
+
 def decide(
     subject: Subject,
     resource: Resource,
@@ -341,6 +369,8 @@ def decide(
         if subject.system:
             return deny("system_actor_reads_nothing")
         return _read(subject, resource, action)
+    if action is Action.DISCHARGE:
+        return _discharge(subject, resource)
     if section is None:
         raise ValueError("a write decision needs the section it writes")
     return _write(subject, resource, section)

@@ -153,6 +153,23 @@ class SearchPage:
     narrowed: bool = False
 
 
+# Readable labels of the plain status codes (the models' choices, which
+# views and templates cannot import).
+APPOINTMENT_STATUS_LABELS = {
+    "booked": "Booked",
+    "checked_in": "Checked in",
+    "cancelled": "Cancelled",
+    "noshow": "No show",
+}
+ENCOUNTER_STATUS_LABELS = {
+    "planned": "Planned",
+    "arrived": "Arrived",
+    "in_progress": "In progress",
+    "finished": "Finished",
+    "cancelled": "Cancelled",
+}
+
+
 @dataclass(frozen=True)
 class EncounterView:
     id: str
@@ -164,6 +181,11 @@ class EncounterView:
     ended_at: dt.datetime | None
     reason: str | None
     sensitivity: str
+    ward_id: str | None = None  # set by a discharge from a bed: the ward the patient left
+
+    @property
+    def status_label(self) -> str:
+        return ENCOUNTER_STATUS_LABELS.get(self.status, self.status)
 
 
 @dataclass(frozen=True)
@@ -284,6 +306,17 @@ class AppointmentView:
     status: str
     reason: str | None
     encounter_id: str | None
+
+    @property
+    def status_label(self) -> str:
+        return APPOINTMENT_STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def local_day(self) -> dt.date:
+        """The appointment's day in the hospital's time zone (settings.TIME_ZONE)."""
+        from django.utils import timezone
+
+        return timezone.localtime(self.starts_at).date()
 
 
 @dataclass(frozen=True)
@@ -604,3 +637,96 @@ class DiscoveryMatch:
 
     patient_ids: frozenset[str]
     by_kind: dict[str, int]
+
+
+# --- wards, admissions, worklists (issue 12) ---------------------------------------------------------
+@dataclass(frozen=True)
+class WardView:
+    """A ward and its occupancy (no PHI)."""
+
+    id: str
+    code: str
+    name: str
+    department: str
+    department_id: int
+    beds: int
+    occupied: int
+
+    @property
+    def free(self) -> int:
+        return self.beds - self.occupied
+
+
+@dataclass(frozen=True)
+class BedChoice:
+    id: str
+    label: str  # "Ward name · bed label"
+    ward_id: str
+
+
+@dataclass(frozen=True)
+class CensusEntry:
+    """An occupied bed's patient, as much as the caller may see."""
+
+    patient: PatientView
+    encounter_id: str | None  # None: the caller may not see the encounter
+    attending: str
+    admitted_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class CensusBed:
+    id: str
+    label: str
+    occupant: CensusEntry | None
+
+
+@dataclass(frozen=True)
+class WardCensus:
+    ward: WardView
+    beds: list[CensusBed]
+
+
+@dataclass(frozen=True)
+class AdmissionView:
+    """A patient's current admission: where, under whom, since when."""
+
+    encounter_id: str
+    patient_id: str
+    ward_id: str
+    ward: str
+    bed_id: str
+    bed: str
+    department: str
+    attending: str
+    nurse: str
+
+
+@dataclass(frozen=True)
+class ResultNotificationView:
+    id: str
+    patient: PatientView
+    observation: ObservationView | None  # None: the recipient may no longer read the result
+    critical: bool
+    created_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class WorklistPatient:
+    """One row of a clinician's worklist: a patient and why they are on it."""
+
+    patient: PatientView
+    reason: str  # "care team", "attending", "clinic 09:30", ...
+    detail: str = ""
+    encounter_id: str | None = None
+    appointment_id: str | None = None
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class PhysicianWorklist:
+    my_patients: list[WorklistPatient]
+    clinic_today: list[WorklistPatient]
+    inpatients: list[WorklistPatient]
+    results: list[ResultNotificationView]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from safeward.clinical import views
+from safeward.clinical import views, views_ward
 
 app_name = "clinical"
 
@@ -98,5 +98,18 @@ urlpatterns = [
         "clinical/patients/<uuid:patient_id>/medications/<uuid:medication_id>/verify/",
         views.medication_verify,
         name="medication_verify",
+    ),
+    path("clinical/wards/", views_ward.wards, name="wards"),
+    path("clinical/wards/<uuid:ward_id>/", views_ward.ward_census, name="ward_census"),
+    path("clinical/patients/<uuid:patient_id>/admission/", views_ward.admission, name="admission"),
+    path(
+        "clinical/patients/<uuid:patient_id>/admission/transfer/",
+        views_ward.admission_transfer,
+        name="admission_transfer",
+    ),
+    path(
+        "clinical/results/notifications/<uuid:notification_id>/acknowledge/",
+        views_ward.result_acknowledge,
+        name="result_acknowledge",
     ),
 ]

@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -288,7 +289,9 @@ def _reports_with_results(chart: Any) -> list[tuple[Any, list[Any]]]:
 
 
 def _encounter_form(data: Any = None) -> EncounterForm:
-    return EncounterForm(data, departments=gateway.departments_list(), clinicians=gateway.clinicians_list())
+    return EncounterForm(
+        data, departments=gateway.departments_list(clinical_only=True), clinicians=gateway.clinicians_list()
+    )
 
 
 def _restriction_form(data: Any = None) -> RestrictionForm:
@@ -320,6 +323,7 @@ def chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         amendment_form=AmendmentRequestForm() if user.has_perm(Perm.CLINICAL_PATIENT_REGISTER) else None,
         can_book=user.has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
         can_manage_encounters=user.has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
+        can_discharge=user.has_perm(Perm.CLINICAL_ENCOUNTER_DISCHARGE),
         document_limit_mib=uploads.MAX_MEGABYTES,
     )
     if context["can_manage_encounters"]:
@@ -608,9 +612,9 @@ def review_decide(request: HttpRequest, grant_id: uuid.UUID) -> HttpResponse:
 @require_GET
 @requires(Perm.CLINICAL_APPOINTMENT_READ)
 def schedule(request: HttpRequest) -> HttpResponse:
-    departments = gateway.departments_list()
+    departments = gateway.departments_list(clinical_only=True)
     data = request.GET.copy()
-    data.setdefault("day", clock.now().date().isoformat())
+    data.setdefault("day", timezone.localdate(clock.now()).isoformat())  # the hospital's day
     if departments:
         own = user_department_id(user=_actor(request))
         default = own if own in {pk for pk, _ in departments} else departments[0][0]
@@ -646,6 +650,7 @@ def schedule(request: HttpRequest) -> HttpResponse:
             "booking_for": booking_for,
             "book_form": BookForm(),
             "can_manage": _actor(request).has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
+            "today": timezone.localdate(clock.now()),
         },
         status,
     )
@@ -846,6 +851,15 @@ def order_result(request: HttpRequest, patient_id: uuid.UUID, order_id: uuid.UUI
 
 
 # --- encounters (admission / discharge) ----------------------------------------------------------------
+def landing_after_ward_action(request: HttpRequest, ward_id: str | None) -> HttpResponse:
+    """The ward's census when the person may read it, else their dashboard:
+    never a page they would be refused (a nurse who discharges a patient
+    no longer has that patient's chart)."""
+    if ward_id is not None and _actor(request).has_perm(Perm.CLINICAL_CENSUS_READ):
+        return redirect("clinical:ward_census", ward_id=ward_id)
+    return redirect("web:dashboard")
+
+
 @require_POST
 @requires(Perm.CLINICAL_APPOINTMENT_MANAGE)
 def encounter_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
@@ -875,10 +889,12 @@ def encounter_add(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@requires(Perm.CLINICAL_APPOINTMENT_MANAGE)
+@requires(Perm.CLINICAL_ENCOUNTER_DISCHARGE)
 def encounter_discharge(request: HttpRequest, patient_id: uuid.UUID, encounter_id: uuid.UUID) -> HttpResponse:
     try:
-        gateway.encounter_finish(**_ctx(request), patient_id=patient_id, encounter_id=str(encounter_id))
+        finished = gateway.encounter_finish(
+            **_ctx(request), patient_id=patient_id, encounter_id=str(encounter_id)
+        )
     except NotFound:
         return _not_found(request, patient_id)
     except Conflict as error:  # already finished, e.g. a second post
@@ -886,7 +902,9 @@ def encounter_discharge(request: HttpRequest, patient_id: uuid.UUID, encounter_i
     except InvalidInput:
         return _not_found(request, patient_id)  # no such encounter for this patient
     messages.success(request, "Encounter finished (discharged).")
-    return redirect(reverse("clinical:chart", args=[patient_id]) + "#encounters")
+    # The discharge may end the person's relationship to the patient (the
+    # admission's care team leaves): land on the ward or the dashboard, not the chart.
+    return landing_after_ward_action(request, finished.ward_id)
 
 
 # --- patient-requested restrictions ------------------------------------------------------------------

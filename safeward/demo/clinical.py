@@ -14,6 +14,8 @@ import datetime as dt
 import random
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 from safeward import clock
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
@@ -321,8 +323,83 @@ def seed_clinical(ctx: SeedContext, *, patients: int | None = None) -> None:
                 reason="Arrived by ambulance",
             )
     _seed_clinic(ctx, created, physician, now)
+    _seed_wards(ctx, created, physician, nurse)
+    _seed_lab_orders(created, physician)
     _seed_chart_safety(dict(created))
     ctx.write(f"clinical: {patients} demo patients ({len(created)} new)")
+
+
+# (department code, ward code, name, beds): the demo hospital's inpatient units.
+WARDS = [
+    ("emergency", "ed-obs", "Emergency observation unit", 6),
+    ("internal-medicine", "med-3", "Medicine ward 3", 12),
+    ("surgery", "surg-2", "Surgical ward 2", 8),
+]
+ADMITTED = 7  # patients numbered …7 are admitted (DEMO-00007, DEMO-00017, …)
+
+
+def _seed_wards(ctx: SeedContext, created: list[tuple[int, str]], physician: Any, nurse: Any) -> None:
+    """Wards with beds, and inpatients in them under the demo physician (the
+    demo nurse admits the ones in her department's unit)."""
+    wards = []
+    for department_code, code, name, beds in WARDS:
+        department = ctx.departments.get(department_code)
+        if department is not None:
+            wards.append(
+                gateway.ward_create(
+                    actor=SEEDER,
+                    department_id=department.pk,
+                    code=code,
+                    name=name,
+                    beds=[f"{n:02d}" for n in range(1, beds + 1)],
+                )
+            )
+    if physician is None or not wards:
+        return
+    free = gateway.beds_free()
+    system = SessionContext.system()
+    admitted = [pid for number, pid in created if number % 10 == ADMITTED]
+    for n, patient_id in enumerate(admitted):
+        ward = wards[n % len(wards)]
+        bed = next((b for b in free if b.ward_id == ward.id), None)
+        if bed is None:
+            continue
+        free.remove(bed)
+        gateway.admission_admit(
+            actor=SEEDER,
+            session=system,
+            purpose=PurposeOfUse.OPERATIONS,
+            patient_id=patient_id,
+            bed_id=bed.id,
+            attending_id=physician.pk,
+            nurse_id=nurse.pk if nurse is not None and ward.code == "ed-obs" else None,
+            reason="Admitted for observation and treatment",
+        )
+
+
+# Open orders for the laboratory's worklist, by the demo physician (a result notifies her).
+LAB_ORDERS = [
+    ("2823-3", "Potassium [Moles/volume] in Serum or Plasma"),
+    ("718-7", "Hemoglobin [Mass/volume] in Blood"),
+]
+
+
+def _seed_lab_orders(created: list[tuple[int, str]], physician: Any) -> None:
+    if physician is None:
+        return
+    system = SessionContext.system()
+    cared_for = [pid for number, pid in created if number % 10 in (1, 2, 5) and number != CANARY][:6]
+    for n, patient_id in enumerate(cared_for):
+        code, display = LAB_ORDERS[n % len(LAB_ORDERS)]
+        gateway.order_create(
+            actor=SEEDER,
+            session=system,
+            purpose=PurposeOfUse.OPERATIONS,
+            patient_id=patient_id,
+            code=code,
+            display=display,
+            ordering_clinician_id=physician.pk,
+        )
 
 
 ALLERGIC = 11  # DEMO-00011: cared for by the physician, allergic to penicillin (issue 12)
@@ -373,8 +450,11 @@ def _seed_clinic(ctx: SeedContext, created: list[tuple[int, str]], physician: An
     if department is None:
         return
     system = SessionContext.system()
+    # The hospital's day (SAFEWARD_TIME_ZONE), whatever the hour: today's
+    # clinic is full, its visits before now checked in, the rest booked.
+    today = timezone.localdate(now)
     for offset in (0, 1):
-        day = (now + dt.timedelta(days=offset)).date()
+        day = today + dt.timedelta(days=offset)
         gateway.slots_create(
             actor=SEEDER,
             session=system,
@@ -388,7 +468,7 @@ def _seed_clinic(ctx: SeedContext, created: list[tuple[int, str]], physician: An
     if not created:
         return
     for offset in (0, 1):
-        day = (now + dt.timedelta(days=offset)).date()
+        day = today + dt.timedelta(days=offset)
         slots = gateway.schedule_day(
             actor=SEEDER,
             session=system,
@@ -396,10 +476,10 @@ def _seed_clinic(ctx: SeedContext, created: list[tuple[int, str]], physician: An
             department_id=department.pk,
             day=day,
         )
-        free = [s for s in slots if s.appointment is None and s.starts_at > now]
+        free = [s for s in slots if s.appointment is None]
         for slot, (_, patient_id) in zip(free[::3], created[10:40], strict=False):
             try:
-                gateway.appointment_book(
+                booked = gateway.appointment_book(
                     actor=SEEDER,
                     session=system,
                     purpose=PurposeOfUse.OPERATIONS,
@@ -407,5 +487,12 @@ def _seed_clinic(ctx: SeedContext, created: list[tuple[int, str]], physician: An
                     slot_id=slot.id,
                     reason="Routine review",
                 )
+                if booked.starts_at < now:
+                    gateway.appointment_check_in(
+                        actor=SEEDER,
+                        session=system,
+                        purpose=PurposeOfUse.OPERATIONS,
+                        appointment_id=booked.id,
+                    )
             except (Conflict, InvalidInput):
                 continue

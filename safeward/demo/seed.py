@@ -135,10 +135,26 @@ def _new_password() -> str:
 # --- Steps -------------------------------------------------------------------
 
 
+# Departments that run no clinic and no ward (issue 12: only clinical ones are offered as clinics).
+NON_CLINICAL = frozenset({"laboratory", "pharmacy", "administration", "finance", "it", "hr", "compliance"})
+
+
 def seed_departments(ctx: SeedContext) -> None:
     created = 0
     for code, name in DEPARTMENTS:
-        department, was_created = Department.objects.get_or_create(code=code, defaults={"name": name})
+        clinical = code not in NON_CLINICAL
+        department, was_created = Department.objects.get_or_create(
+            code=code, defaults={"name": name, "clinical": clinical}
+        )
+        if department.clinical != clinical:  # a database seeded before departments were marked
+            department.clinical = clinical
+            department.save(update_fields=["clinical"])
+            audit_record(
+                action=Action.CONFIG_CHANGE,
+                resource_type="Department",
+                resource_id=department.pk,
+                detail={"department": code, "clinical": clinical, "demo": True},
+            )
         ctx.departments[code] = department
         if was_created:
             created += 1

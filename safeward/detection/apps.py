@@ -44,3 +44,7 @@ class DetectionConfig(AppConfig):
 
         post_migrate.connect(_ensure_rules, sender=self, dispatch_uid="safeward.detection.rules")
         _register_stores()
+        # The officers' home pages list their work (issue 12).
+        from safeward.detection.worklists import register
+
+        register()

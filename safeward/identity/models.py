@@ -15,6 +15,10 @@ DRILL_USERNAME_PREFIX = "drill."
 class Department(models.Model):
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=120)
+    # A clinical department treats patients: only it is offered as a clinic,
+    # holds wards, and is chosen for an admission. Administrative ones
+    # (registration, finance, IT, HR) are marked False.
+    clinical = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]

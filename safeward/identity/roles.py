@@ -40,6 +40,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CLINICAL_APPOINTMENT_READ,
                 Perm.CLINICAL_BREAKGLASS_USE,
                 Perm.CLINICAL_AMENDMENT_DECIDE,
+                Perm.CLINICAL_CENSUS_READ,
+                Perm.CLINICAL_ENCOUNTER_DISCHARGE,
             }
         ),
         remote_access=True,
@@ -62,6 +64,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CLINICAL_APPOINTMENT_READ,
                 Perm.CLINICAL_APPOINTMENT_MANAGE,
                 Perm.CLINICAL_BREAKGLASS_USE,
+                Perm.CLINICAL_CENSUS_READ,
+                Perm.CLINICAL_ENCOUNTER_DISCHARGE,
             }
         ),
     ),
@@ -75,6 +79,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CLINICAL_PATIENT_REGISTER,
                 Perm.CLINICAL_APPOINTMENT_READ,
                 Perm.CLINICAL_APPOINTMENT_MANAGE,
+                Perm.CLINICAL_CENSUS_READ,
+                Perm.CLINICAL_ENCOUNTER_DISCHARGE,
             }
         ),
     ),

@@ -158,9 +158,21 @@ def department_ids_by_code(*, codes: Iterable[str]) -> dict[str, int]:
     return dict(Department.objects.filter(code__in=set(codes)).values_list("code", "pk"))
 
 
-def department_choices() -> list[tuple[int, str]]:
-    """(id, name) of every department, by name, for pickers."""
-    return list(Department.objects.order_by("name").values_list("pk", "name"))
+def department_choices(*, clinical_only: bool = False) -> list[tuple[int, str]]:
+    """(id, name) of every department (or only the clinical ones), by name, for pickers."""
+    departments = Department.objects.order_by("name")
+    if clinical_only:
+        departments = departments.filter(clinical=True)
+    return list(departments.values_list("pk", "name"))
+
+
+def department_codes() -> list[tuple[int, str]]:
+    """(id, code) of every department, for the operators' CLI."""
+    return list(Department.objects.order_by("code").values_list("pk", "code"))
+
+
+def department_is_clinical(*, department_id: int | None) -> bool:
+    return department_id is not None and Department.objects.filter(pk=department_id, clinical=True).exists()
 
 
 def users_holding(*, permission: str) -> QuerySet[User]:

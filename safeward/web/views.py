@@ -9,16 +9,20 @@ from safeward.identity.decorators import authenticated
 from safeward.identity.selectors import user_active_roles
 from safeward.web.api_errors import api_error, is_api_path
 from safeward.web.panels import dashboard_panels
+from safeward.web.worklists import worklists_for
 
 
 @require_GET
 @authenticated
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """Each person lands on their work: the worklists their permissions open,
+    and the panels other apps register (lapsed assets, ...)."""
     return render(
         request,
         "web/dashboard.html",
         {
             "roles": user_active_roles(user=request.user),  # type: ignore[arg-type]
+            "worklists": worklists_for(request),
             "panels": dashboard_panels(reader=request.user),  # type: ignore[arg-type]
         },
     )

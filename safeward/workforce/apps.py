@@ -16,3 +16,7 @@ class WorkforceConfig(AppConfig):
         permission_filter_register(policy.filter_permissions)
         account_check_register(policy.account_usable)
         receivers.connect()
+        # The HR officer's home page lists their work (issue 12).
+        from safeward.workforce.worklists import register
+
+        register()

@@ -12,7 +12,7 @@ from safeward.audit.models import AuditEvent
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.types import new_submission_token
-from tests.clinical.conftest import WARD, relate
+from tests.clinical.conftest import WARD, appointment_to_today, relate
 from tests.conftest import sign_in
 from tests.fhir.helpers import bearer, token
 
@@ -147,9 +147,15 @@ def test_schedule_book_cancel_check_in(make_user, client, patient):
     taken = client.post(f"{BASE}/appointments/", booking, content_type="application/json")
     assert taken.status_code == 409
     appointment = booked.json()["id"]
-    assert client.post(
-        f"{BASE}/appointments/{appointment}/check-in/", content_type="application/json"
-    ).status_code in (200, 400)
+    early = client.post(f"{BASE}/appointments/{appointment}/check-in/", content_type="application/json")
+    assert early.status_code == 409  # tomorrow's appointment: check-in only on its day
+    appointment_to_today(appointment)
+    assert (
+        client.post(
+            f"{BASE}/appointments/{appointment}/check-in/", content_type="application/json"
+        ).status_code
+        == 200
+    )
     other = client.post(
         f"{BASE}/appointments/", {**booking, "slot_id": slots[1]["id"]}, content_type="application/json"
     )

@@ -29,7 +29,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from safeward import clock
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
-from tests.clinical.conftest import WARD, new_patient, relate
+from tests.clinical.conftest import WARD, appointment_to_today, new_patient, relate
 from tests.conftest import sign_in
 from tests.factories import UserFactory
 from tests.fhir.helpers import bearer, token
@@ -161,7 +161,12 @@ def _book(c: Case) -> int:
 
 
 def _change(action: str) -> Callable[[Case], int]:
-    return lambda c: status(c.post(f"{REST}/appointments/{c.world.appointment(c.patient)}/{action}/"))
+    def run(c: Case) -> int:
+        appointment = c.world.appointment(c.patient)
+        appointment_to_today(appointment)  # a check-in happens on the appointment's day
+        return status(c.post(f"{REST}/appointments/{appointment}/{action}/"))
+
+    return run
 
 
 def _allergy_status(c: Case) -> int:

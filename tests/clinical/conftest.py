@@ -108,3 +108,16 @@ def purpose_for(role: str) -> PurposeOfUse:
     return {"billing_clerk": PurposeOfUse.PAYMENT, "registration_clerk": PurposeOfUse.OPERATIONS}.get(
         role, PurposeOfUse.TREATMENT
     )
+
+
+def appointment_to_today(appointment_id: str) -> None:
+    """Test setup, straight to the row: a booked appointment now, on today's
+    date (check-in happens only on the appointment's day; a slot booked
+    through the gateway is always in the future, maybe tomorrow)."""
+    from safeward.clinical.models import Appointment
+
+    now = clock.now()
+    with clinical_test_data():
+        Appointment.objects.filter(pk=appointment_id).update(
+            starts_at=now, ends_at=now + dt.timedelta(minutes=15)
+        )

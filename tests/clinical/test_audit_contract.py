@@ -25,7 +25,7 @@ from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.types import ImportedPatient, PatientInput, SessionContext
 from safeward.identity.models import Department
-from tests.clinical.conftest import IMPORTER, WARD, new_patient, relate
+from tests.clinical.conftest import IMPORTER, WARD, appointment_to_today, new_patient, relate
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +61,7 @@ class World:
         )
         self.slot, self.slot_two = (slot.id for slot in day)
         self.appointment = self.book(self.slot).id
+        appointment_to_today(self.appointment)  # checked in on its day
         self.encounter = gateway.encounter_start(
             actor=self.clerk,
             session=WARD,
@@ -84,6 +85,40 @@ class World:
         ).id
         self.emergency = make_user("physician")  # no relationship: breaks the glass
         self.grant = self.break_glass(self.emergency).id
+        # Wards (issue 12): a ward of two beds, an inpatient in the first.
+        self.ward_beds = gateway.ward_create(
+            actor=IMPORTER, department_id=self.ward.pk, code="a1", name="Ward A1", beds=["1", "2"]
+        )
+        self.bed_one, self.bed_two = (b.id for b in gateway.beds_free())
+        self.inpatient = new_patient(given="Ina", family="Bed", mrn="MRN-INPATIENT")
+        gateway.admission_admit(
+            actor=self.clerk,
+            session=WARD,
+            purpose=OPS,
+            patient_id=self.inpatient,
+            bed_id=self.bed_one,
+            attending_id=self.doctor.pk,
+        )
+        potassium = gateway.order_create(
+            actor=self.doctor,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=self.patient,
+            code="2823-3",
+            display="K",
+        )
+        gateway.order_result(
+            actor=self.lab,
+            session=WARD,
+            purpose=OPS,
+            patient_id=self.patient,
+            order_id=potassium.id,
+            value="7.2",
+            unit="mmol/L",
+        )
+        self.notification = (
+            gateway.physician_worklist(actor=self.doctor, session=WARD, purpose=TREAT).results[0].id
+        )
         # corrections, amendments and pharmacist verification (issue 12)
         self.pharmacist = make_user("pharmacist")
         self.medication = gateway.medication_request_create(
@@ -594,6 +629,89 @@ CONTRACT: dict[str, Contract] = {
             patient_id=w.patient,
             medication_id=w.medication,
             outcome="verified",
+        ),
+        "update",
+    ),
+    # --- wards, admissions, worklists, result notifications (issue 12)
+    "wards_list": Contract(lambda w: gateway.wards_list(), ()),
+    "beds_free": Contract(lambda w: gateway.beds_free(), ()),
+    "admission_clinicians": Contract(lambda w: gateway.admission_clinicians(), ()),
+    "result_notifications_pending": Contract(
+        lambda w: gateway.result_notifications_pending(actor=w.doctor), ()
+    ),
+    "ward_create": Contract(
+        lambda w: gateway.ward_create(
+            actor=IMPORTER, department_id=w.ward.pk, code="a2", name="A2", beds=["1"]
+        ),
+        (("create", "Ward"),),
+        lambda w: gateway.ward_create(
+            actor=w.stranger, department_id=w.ward.pk, code="a2", name="A2", beds=["1"]
+        ),
+        "create",
+    ),
+    "ward_census": Contract(
+        lambda w: gateway.ward_census(actor=w.clerk, session=WARD, purpose=OPS, ward_id=w.ward_beds.id),
+        (("read", "WardCensus"),),
+        lambda w: gateway.ward_census(actor=w.stranger, session=WARD, purpose=OPS, ward_id=w.ward_beds.id),
+        "read",
+    ),
+    "admission_current": Contract(
+        lambda w: gateway.admission_current(actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.inpatient),
+        (("read", "Admission"),),
+        lambda w: gateway.admission_current(
+            actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.inpatient
+        ),
+        "read",
+    ),
+    "admission_admit": Contract(
+        lambda w: gateway.admission_admit(
+            actor=w.clerk,
+            session=WARD,
+            purpose=OPS,
+            patient_id=w.patient,
+            bed_id=w.bed_two,
+            attending_id=w.doctor.pk,
+        ),
+        (("create", "Encounter"),),
+        lambda w: gateway.admission_admit(
+            actor=w.stranger,
+            session=WARD,
+            purpose=OPS,
+            patient_id=w.patient,
+            bed_id=w.bed_two,
+            attending_id=w.doctor.pk,
+        ),
+        "create",
+    ),
+    "admission_transfer": Contract(
+        lambda w: gateway.admission_transfer(
+            actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.inpatient, bed_id=w.bed_two
+        ),
+        (("update", "Encounter"),),
+        lambda w: gateway.admission_transfer(
+            actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.inpatient, bed_id=w.bed_two
+        ),
+        "update",
+    ),
+    "physician_worklist": Contract(
+        lambda w: gateway.physician_worklist(actor=w.doctor, session=WARD, purpose=TREAT),
+        (("read", "Worklist"),),
+        lambda w: gateway.physician_worklist(actor=w.stranger, session=WARD, purpose=TREAT),
+        "read",
+    ),
+    "arrivals_today": Contract(
+        lambda w: gateway.arrivals_today(actor=w.clerk, session=WARD, purpose=OPS),
+        (("read", "Worklist"),),
+        lambda w: gateway.arrivals_today(actor=w.stranger, session=WARD, purpose=OPS),
+        "read",
+    ),
+    "result_notification_acknowledge": Contract(
+        lambda w: gateway.result_notification_acknowledge(
+            actor=w.doctor, session=WARD, purpose=TREAT, notification_id=w.notification
+        ),
+        (("update", "ResultNotification"),),
+        lambda w: gateway.result_notification_acknowledge(
+            actor=w.stranger, session=WARD, purpose=TREAT, notification_id=w.notification
         ),
         "update",
     ),

@@ -9,6 +9,7 @@ reports every mismatch at the end, so the suite stays fast."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -23,10 +24,10 @@ from safeward import clock
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.policy import Section
-from safeward.clinical.types import SessionContext
+from safeward.clinical.types import Conflict, SessionContext
 from safeward.identity.permissions import Perm
 from safeward.identity.roles import CATALOG
-from tests.clinical.conftest import IMPORTER, WARD, new_patient, relate
+from tests.clinical.conftest import IMPORTER, WARD, appointment_to_today, new_patient, relate
 from tests.clinical.test_policy_table import read_cell, write_cell
 from tests.conftest import sign_in
 from tests.factories import UserFactory
@@ -125,6 +126,8 @@ def _appointment(check_in: bool):
             patient_id=case.patient,
             slot_id=free.id,
         )
+        if check_in:
+            appointment_to_today(appointment.id)  # a check-in happens on the appointment's day
         name = "clinical:appointment_check_in" if check_in else "clinical:appointment_cancel"
         return case.client.post(reverse(name, args=[appointment.id]))
 
@@ -191,6 +194,68 @@ def _lift(case: Case):
         department_id=elsewhere.pk,
     )
     return case.client.post(reverse("clinical:restriction_lift", args=[case.patient, restriction.id]))
+
+
+def _matrix_ward() -> str:
+    from safeward.identity.models import Department
+
+    if not WARDS:
+        department, _ = Department.objects.get_or_create(
+            code="matrix-inpatient", defaults={"name": "Inpatient"}
+        )
+        ward = gateway.ward_create(
+            actor=IMPORTER,
+            department_id=department.pk,
+            code="matrix",
+            name="Matrix",
+            beds=[str(n) for n in range(200)],
+        )
+        WARDS.append(ward.id)
+    return WARDS[0]
+
+
+def _free_bed() -> str:
+    _matrix_ward()
+    return gateway.beds_free()[0].id
+
+
+def _admit(case: Case):
+    return case.client.post(
+        reverse("clinical:admission", args=[case.patient]),
+        {"submission": uuid.uuid4().hex, "bed": _free_bed(), "attending": ADMIN[1].pk},
+    )
+
+
+def _transfer(case: Case):
+    if gateway.admission_current(actor=ADMIN[0], session=WARD, purpose=OPS, patient_id=case.patient) is None:
+        # The "attending" case already lies in an inpatient encounter without a bed.
+        with contextlib.suppress(Conflict):
+            gateway.admission_admit(
+                actor=ADMIN[0],
+                session=WARD,
+                purpose=OPS,
+                patient_id=case.patient,
+                bed_id=_free_bed(),
+                attending_id=ADMIN[1].pk,
+            )
+    return case.client.post(
+        reverse("clinical:admission_transfer", args=[case.patient]),
+        {"submission": uuid.uuid4().hex, "bed": _free_bed()},
+    )
+
+
+def _admitted(then: Callable[[Case], int]) -> Callable[[Case], int]:
+    """The "attending" case has an open inpatient encounter (tests/clinical/conftest.relate):
+    a second admission, and a transfer of a stay without a bed, are refused (409)."""
+    return lambda case: 409 if case.relationship == "attending" else then(case)
+
+
+def _discharge_expected(case: Case) -> int:
+    """Policy action DISCHARGE: the ADT desk always (administrative); a
+    clinician with `clinical:encounter:discharge` only with a relationship."""
+    if Perm.CLINICAL_APPOINTMENT_MANAGE.value in case.perms:
+        return 302 if write_cell(case.role, Section.ENCOUNTERS, case.relationship) == "permit" else 404
+    return 302 if case.relationship != "none" else 404
 
 
 def _note_data():
@@ -364,7 +429,22 @@ RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
     ),
     "order_result": (_order_result, _needs(Perm.CLINICAL_RESULT_WRITE, _write(Section.RESULTS))),
     "encounter_add": (_encounter_start, _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _write(Section.ENCOUNTERS))),
-    "encounter_discharge": (_discharge, _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _write(Section.ENCOUNTERS))),
+    "encounter_discharge": (_discharge, _needs(Perm.CLINICAL_ENCOUNTER_DISCHARGE, _discharge_expected)),
+    # --- wards and admissions (issue 12)
+    "wards": (lambda c: c.client.get("/clinical/wards/"), _needs(Perm.CLINICAL_CENSUS_READ, lambda c: 200)),
+    "ward_census": (
+        lambda c: c.client.get(reverse("clinical:ward_census", args=[_matrix_ward()])),
+        _needs(Perm.CLINICAL_CENSUS_READ, lambda c: 200),
+    ),
+    "admission": (_admit, _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _admitted(_write(Section.ENCOUNTERS)))),
+    "admission_transfer": (
+        _transfer,
+        _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _admitted(_write(Section.ENCOUNTERS))),
+    ),
+    "result_acknowledge": (
+        lambda c: c.client.post(f"/clinical/results/notifications/{RANDOM_ID}/acknowledge/"),
+        _needs(Perm.CLINICAL_RESULT_READ, lambda c: 404),
+    ),
     "restriction_add": (
         lambda c: c.client.post(
             f"/clinical/patients/{c.patient}/restrictions/",
@@ -443,7 +523,9 @@ RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
     ),
 }
 
-ADMIN: list = []
+ADMIN: list = []  # [a registration clerk, a physician to be attending]
+WARDS: list = []
+OPS = PurposeOfUse.OPERATIONS
 
 
 def test_every_clinical_route_has_a_rule():
@@ -452,7 +534,14 @@ def test_every_clinical_route_has_a_rule():
 
 def test_matrix(client, settings, tmp_path):
     settings.VAR_DIR = tmp_path  # the document uploads
-    ADMIN[:] = [UserFactory(roles=["registration_clerk"], totp_secret=True)]
+    # Every role signs in once at the start; on a busy machine the matrix runs
+    # longer than the 5-minute step-up window that break-glass needs.
+    settings.SAFEWARD_STEP_UP_MINUTES = 60
+    ADMIN[:] = [
+        UserFactory(roles=["registration_clerk"], totp_secret=True),
+        UserFactory(roles=["physician"], totp_secret=True),
+    ]
+    WARDS.clear()
     cases = []
     for spec in CATALOG:
         user = UserFactory(roles=[spec.code], totp_secret=True)

@@ -44,6 +44,19 @@ def test_seed_creates_patients_with_charts_and_special_records(demo):
     assert chart.encounters
     assert chart.results
     assert chart.notes
+    # Issue 12: wards with an inpatient, today's clinic, open lab orders, clinical departments only.
+    wards = gateway.wards_list()
+    assert {w.code for w in wards} == {"ed-obs", "med-3", "surg-2"}
+    assert sum(w.occupied for w in wards) == 1  # DEMO-00007 of 15
+    worklist = gateway.physician_worklist(actor=physician, session=WARD, purpose=PurposeOfUse.TREATMENT)
+    assert worklist.clinic_today  # whatever the hour: the hospital's day is seeded whole
+    assert worklist.inpatients
+    lab = User.objects.get(username="demo.lab_technician")
+    assert gateway.lab_worklist(actor=lab, session=WARD, purpose=PurposeOfUse.OPERATIONS).items
+    clinics = {name for _, name in gateway.departments_list(clinical_only=True)}
+    assert "Emergency department" in clinics
+    assert "Finance and billing" not in clinics
+    assert "Laboratory" not in clinics
     events = AuditEvent.objects.count()
     call_command("demo", "seed")  # idempotent
     assert AuditEvent.objects.count() == events

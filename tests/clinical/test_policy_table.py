@@ -239,5 +239,34 @@ def test_write_needs_a_section():
         policy.decide(subject("physician"), resource("care_team", "normal"), Action.CREATE, AccessContext())
 
 
+def discharge_cell(role: str, relationship: str, data: str) -> str:
+    decision = policy.decide(subject(role), resource(relationship, data), Action.DISCHARGE, AccessContext())
+    return {Effect.PERMIT: "permit", Effect.BREAK_GLASS: "break-glass", Effect.DENY: "deny"}[decision.effect]
+
+
+def render_discharge_table() -> str:
+    lines = ["<!-- table:discharge -->", "| role | data | " + " | ".join(RELATIONSHIPS) + " |"]
+    lines.append("|---|---|" + "---|" * len(RELATIONSHIPS))
+    for role in ROLES:
+        for data in DATA_KINDS:
+            cells = [discharge_cell(role, rel, data) for rel in RELATIONSHIPS]
+            if set(cells) != {"deny"}:
+                lines.append(f"| {role} | {data} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def test_discharge_table_matches_policy():
+    rows = _table("discharge")
+    shown = {(r[0], r[1]) for r in rows}
+    for role in ROLES:
+        for data in DATA_KINDS:
+            if (role, data) not in shown:
+                assert {discharge_cell(role, rel, data) for rel in RELATIONSHIPS} == {"deny"}, (role, data)
+    for role, data, *cells in rows:
+        assert cells == [discharge_cell(role, rel, data) for rel in RELATIONSHIPS], (role, data)
+
+
 if __name__ == "__main__":  # pragma: no cover - documentation helper
     print(render_tables())
+    print()
+    print(render_discharge_table())

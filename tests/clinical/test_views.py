@@ -10,7 +10,7 @@ import pytest
 
 from safeward import clock
 from safeward.audit.models import AuditEvent
-from tests.clinical.conftest import new_patient, relate
+from tests.clinical.conftest import appointment_to_today, new_patient, relate
 
 pytestmark = pytest.mark.django_db
 
@@ -165,7 +165,12 @@ def test_schedule_book_check_in_cancel(signed_in, patient):
         "/clinical/schedule/", {"department": clinic.pk, "day": today.isoformat()}
     ).content.decode()
     assert "QUIST, Ada" in day
-    appointment = re.search(r"/clinical/appointments/([0-9a-f-]+)/check-in/", day).group(1)
+    assert "/check-in/" not in day  # tomorrow's appointment is not checked in today
+    appointment = re.search(r"/clinical/appointments/([0-9a-f-]+)/cancel/", day).group(1)
+    refused = client.post(f"/clinical/appointments/{appointment}/check-in/")
+    assert refused.status_code == 409
+    assert "checked in on the appointment&#x27;s day" in refused.content.decode()
+    appointment_to_today(appointment)
     assert client.post(f"/clinical/appointments/{appointment}/check-in/").status_code == 302
     assert client.post(f"/clinical/appointments/{appointment}/cancel/").status_code == 409
 

@@ -15,7 +15,7 @@ from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.identity.models import Department, NetworkZone
 from safeward.identity.network import zone_table
-from tests.clinical.conftest import WARD, new_patient, relate
+from tests.clinical.conftest import WARD, appointment_to_today, new_patient, relate
 from tests.conftest import totp_now
 from tests.e2e.conftest import log_in_with_password, nav_click
 from tests.factories import TEST_PASSWORD, UserFactory
@@ -75,9 +75,20 @@ def test_clerk_registers_and_books_then_physician_charts(browser, page, live_ser
     page.get_by_role("button", name="Book 09:30").click()
     page.wait_for_selector(".message.success")
     screenshot(page, "clinical-03-day-view-booked")
-    page.get_by_role("button", name="Check in").click()
+    # Tomorrow's appointment is not checked in today (issue 12).
+    assert page.get_by_role("button", name="Check in").count() == 0
+    assert "Booked" in page.inner_text("#day-view")
+    cancel = page.locator("#day-view form[action*='/cancel/']").get_attribute("action")
+    appointment_to_today(cancel.split("/")[3])  # the day comes: the appointment is now
+    page.goto("/")
+    arrivals = page.locator("#arrivals")
+    assert "BRANDTSÆTER, Maja" in arrivals.inner_text()
+    arrivals.get_by_role("button", name="Check in").click()
     page.wait_for_selector("text=Checked in.")
-    assert "checked_in" in page.inner_text("#day-view")
+    page.goto("/")
+    assert "Checked in" in page.inner_text("#arrivals")
+    assert page.locator("#arrivals").get_by_role("button", name="Check in").count() == 0
+    screenshot(page, "clinical-03b-arrivals-checked-in")
 
     # A physician on the care team reads the chart, adds a note, sees trends.
     doctor = UserFactory(username="dr.amara", first_name="Amara", roles=["physician"], totp_secret=True)

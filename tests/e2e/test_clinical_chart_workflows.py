@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from safeward.audit.models import AuditEvent
+from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.identity.models import Department, NetworkZone, StaffProfile
 from safeward.identity.network import zone_table
@@ -169,14 +170,17 @@ def test_admission_discharge_and_restrictions(browser, page, live_server, screen
     try:
         sign_in_browser(nurse_page, nurse)
         nurse_page.goto(f"/clinical/patients/{patient}/#encounters")
-        assert "in_progress" in nurse_page.inner_text("#encounters") or "arrived" in nurse_page.inner_text(
-            "#encounters"
-        )
+        assert "Arrived" in nurse_page.inner_text("#encounters")
         screenshot(nurse_page, "chartflow-13-encounter-active")
         nurse_page.get_by_role("button", name="Discharge").click()
+        # She lands on a page she may open (her dashboard), not on the chart.
         nurse_page.wait_for_selector("text=Encounter finished (discharged).")
-        assert "finished" in nurse_page.inner_text("#encounters")
+        nurse_page.wait_for_selector("h1:has-text('Good to see you')")
         screenshot(nurse_page, "chartflow-14-discharged")
+        chart = gateway.chart_read(
+            actor=nurse, session=WARD, purpose=PurposeOfUse.TREATMENT, patient_id=patient
+        )
+        assert [e.status for e in chart.encounters] == ["finished"]
     finally:
         nurse_context.close()
 

@@ -14,6 +14,16 @@ calls `reveal` / `decrypt_field` (tests/architecture/test_one_door.py).
 The API is documented in docs/clinical.md.
 """
 
+from safeward.clinical.gateway._admission import (
+    admission_admit,
+    admission_clinicians,
+    admission_current,
+    admission_transfer,
+    beds_free,
+    ward_census,
+    ward_create,
+    wards_list,
+)
 from safeward.clinical.gateway._amendments import (
     amendment_disagreement_attach,
     amendment_request_deny,
@@ -64,6 +74,12 @@ from safeward.clinical.gateway._scheduling import (
     schedule_day,
     slots_create,
 )
+from safeward.clinical.gateway._worklists import (
+    arrivals_today,
+    physician_worklist,
+    result_notification_acknowledge,
+    result_notifications_pending,
+)
 from safeward.clinical.gateway._writes import (
     allergy_create,
     care_team_add,
@@ -103,6 +119,10 @@ __all__ = [
     "SessionContext",
     "StaffKeys",
     "SystemActor",
+    "admission_admit",
+    "admission_clinicians",
+    "admission_current",
+    "admission_transfer",
     "allergy_create",
     "allergy_set_status",
     "amendment_disagreement_attach",
@@ -111,6 +131,8 @@ __all__ = [
     "appointment_book",
     "appointment_cancel",
     "appointment_check_in",
+    "arrivals_today",
+    "beds_free",
     "breach_scope_identifiers",
     "break_glass_active",
     "break_glass_end",
@@ -150,11 +172,17 @@ __all__ = [
     "patient_register",
     "patient_search",
     "patient_update",
+    "physician_worklist",
     "restriction_create",
     "restriction_lift",
     "restriction_list",
     "result_correct",
+    "result_notification_acknowledge",
+    "result_notifications_pending",
     "schedule_day",
     "slots_create",
     "staff_choices",
+    "ward_census",
+    "ward_create",
+    "wards_list",
 ]

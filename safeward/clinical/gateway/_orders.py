@@ -33,7 +33,7 @@ from safeward.clinical.gateway._patients import (
     patient_view,
 )
 from safeward.clinical.gateway._writes import UCUM, _user, check_plausible
-from safeward.clinical.models import Observation, Patient
+from safeward.clinical.models import Observation, Patient, ResultNotification
 from safeward.clinical.policy import Action, Decision, Section
 from safeward.clinical.types import (
     Conflict,
@@ -229,6 +229,17 @@ def _result(
         order.recorded_by = _user(actor)
         order.save(update_fields=["value", "status", "unit", "effective_at", "effective_year", "recorded_by"])
         count_emergency_access(decision, facts)
+        flag = lab_catalog.interpret(plain(order, "code"), unit, value)
+        critical = flag in (lab_catalog.Flag.CRITICAL_LOW, lab_catalog.Flag.CRITICAL_HIGH)
+        if order.ordered_by_id is not None:
+            # The orderer reviews every result; a critical one alerts them at once.
+            ResultNotification.objects.create(
+                observation=order,
+                patient=patient,
+                recipient_id=order.ordered_by_id,
+                critical=critical,
+                created_at=clock.now(),
+            )
         record(
             action=AuditAction.UPDATE,
             actor=actor,
@@ -239,6 +250,10 @@ def _result(
             decision=decision,
             facts=facts,
             fields=["observation.result"],
-            detail={"implausible_confirmed": True} if implausible else None,
+            detail=(
+                ({"implausible_confirmed": True} if implausible else {})
+                | ({"critical": critical, "notified": order.ordered_by_id} if order.ordered_by_id else {})
+            )
+            or None,
         )
         return observation_view(order)

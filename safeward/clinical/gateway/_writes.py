@@ -3,6 +3,7 @@ orders and results, encounters, the care team, documents."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -18,6 +19,7 @@ from safeward import clock
 from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import safety
+from safeward.clinical.gateway._admission import ALREADY_ADMITTED, release_admission
 from safeward.clinical.gateway._core import (
     Actor,
     assign,
@@ -73,7 +75,8 @@ from safeward.crypto import streams
 from safeward.crypto.phi import PhiCategory
 from safeward.crypto.stores import FileStreamStore
 from safeward.identity.models import User
-from safeward.identity.selectors import department_exists
+from safeward.identity.permissions import Perm
+from safeward.identity.selectors import department_is_clinical, users_holding
 from safeward.one_door import entry
 
 ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
@@ -215,6 +218,15 @@ def allergy_matches(patient: Patient, medication: str, rxnorm: str | None) -> li
             )
         )
     return matches
+
+
+def _orderer(user_id: int | None) -> User | None:
+    if user_id is None:
+        return None
+    orderer = users_holding(permission=Perm.CLINICAL_ORDER_WRITE.value).filter(pk=user_id).first()
+    if orderer is None:
+        raise InvalidInput({"ordered_by": "Not a clinician who orders tests."})
+    return orderer
 
 
 @entry
@@ -502,8 +514,11 @@ def order_create(
     sensitivity: str = "",
     encounter_id: str | None = None,
     submission: str | None = None,
+    ordering_clinician_id: int | None = None,
 ) -> ObservationView:
-    """A lab order: an observation in status `registered`, resulted later by the laboratory."""
+    """A lab order: an observation in status `registered`, resulted later by
+    the laboratory. A person's order is their own; an import (system actor)
+    names the clinician who ordered (`ordering_clinician_id`), whom the result notifies."""
 
     def build(patient: Patient) -> Observation:
         order = Observation(
@@ -514,6 +529,7 @@ def order_create(
             effective_at=clock.now(),
             sensitivity=_sensitivity(sensitivity),
             recorded_by=_user(actor),
+            ordered_by=_user(actor) if isinstance(actor, User) else _orderer(ordering_clinician_id),
         )
         assign(
             order,
@@ -550,13 +566,22 @@ def encounter_start(
     """Admit / register an arrival (an ADT function: registration or nursing)."""
 
     def build(patient: Patient) -> Encounter:
-        if not department_exists(department_id=department_id):
-            raise InvalidInput({"department": "No such department."})
+        if not department_is_clinical(department_id=department_id):
+            raise InvalidInput({"department": "Choose a clinical department."})
         attending = None
         if attending_id is not None:
-            attending = User.objects.filter(pk=attending_id, is_active=True).first()
+            # Only a physician attends (a nurse or a clerk cannot be made attending).
+            physicians = users_holding(permission=Perm.CLINICAL_MEDICATION_PRESCRIBE.value)
+            attending = physicians.filter(pk=attending_id).first()
             if attending is None:
-                raise InvalidInput({"attending": "No such clinician."})
+                raise InvalidInput({"attending": "The attending must be a physician."})
+        if (
+            kind == Encounter.Kind.INPATIENT
+            and Encounter.objects.filter(
+                patient=patient, kind=Encounter.Kind.INPATIENT, status__in=Encounter.ACTIVE_STATUSES
+            ).exists()
+        ):
+            raise Conflict(ALREADY_ADMITTED)
         encounter = Encounter(
             patient=patient,
             kind=check_choice("kind", kind, Encounter.Kind),
@@ -590,13 +615,15 @@ def encounter_finish(
     patient_id: str | uuid.UUID,
     encounter_id: str,
 ) -> EncounterView:
-    """Discharge: the encounter ends now."""
+    """Discharge: the encounter ends now; an admission's bed is freed and its
+    care team (attending, admitting nurse) leaves. The ADT desk, or a
+    clinician caring for the patient (policy action DISCHARGE)."""
     patient, decision, facts = load_patient(
         actor=actor,
         session=session,
         purpose=purpose,
         patient_id=patient_id,
-        action=Action.UPDATE,
+        action=Action.DISCHARGE,
         audit_action=AuditAction.UPDATE,
         section=Section.ENCOUNTERS,
         resource_type="Encounter",
@@ -606,9 +633,11 @@ def encounter_finish(
         assert encounter is not None
         if encounter.status not in Encounter.ACTIVE_STATUSES:
             raise Conflict("This encounter is not active: it was already finished.")
+        ended = clock.now()
         encounter.status = Encounter.Status.FINISHED
-        encounter.ended_at = clock.now()
+        encounter.ended_at = ended
         encounter.save(update_fields=["status", "ended_at", "ended_day_index"])
+        ward_id = release_admission(encounter, at=ended)
         record(
             action=AuditAction.UPDATE,
             actor=actor,
@@ -619,10 +648,12 @@ def encounter_finish(
             decision=decision,
             facts=facts,
             fields=["encounter.status"],
+            detail={"admission": "discharge", "ward": ward_id} if ward_id else None,
         )
-        return encounter_view(
+        view = encounter_view(
             Encounter.objects.select_related("department", "attending").get(pk=encounter.pk)
         )
+        return dataclasses.replace(view, ward_id=ward_id)
 
 
 @entry

@@ -1,0 +1,333 @@
+"""The ward census and the physician's worklist on the scale data set
+(issue 12): through the gateway (relationship facts, policy per patient,
+decryption of the allowed fields, one audit event in its transaction)
+against the same queries and the same decryption without policy and audit,
+alternating in one process, same run.
+
+    .venv/bin/python bench/ward_worklists.py --patients 100000 --iterations 300
+
+Creates the database bench_ward on 127.0.0.1:5432 (user postgres), loads the
+patients with `safeward demo scale` (two loaders), then three wards of 30
+beds of which 80 are taken, a bench physician attending 40 of the inpatients,
+on the care team of 60 patients, with 20 clinic appointments today and 30
+lab results to review (5 critical). The database is dropped at the end
+unless --keep. In-process timing (no HTTP): the two paths differ only by the
+security work, which is what the ratio is about.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import clinical_common as cc
+
+DB = "bench_ward"
+WARDS = 3
+BEDS = 30
+INPATIENTS = 80
+ATTENDING = 40
+CARE_TEAM = 60
+CLINIC = 20
+RESULTS = 30
+CRITICAL = 5
+
+
+def prepare() -> dict[str, Any]:
+    from _setup import make_user
+    from django.utils import timezone
+
+    from safeward.audit.vocabulary import PurposeOfUse
+    from safeward.clinical import gateway
+    from safeward.clinical.models import Patient
+    from safeward.clinical.types import SessionContext, SystemActor
+    from safeward.identity.models import Department, StaffProfile
+
+    system, seeder = SessionContext.system(), SystemActor("bench-ward")
+    ward_session = SessionContext(session_id="bench", reachable=True, reachable_reason="clinical_zone")
+    ops = PurposeOfUse.OPERATIONS
+    medicine, _ = Department.objects.get_or_create(code="bench-medicine", defaults={"name": "Medicine"})
+    physician, _ = make_user("bench.ward.physician", "physician")
+    colleague, _ = make_user("bench.ward.colleague", "physician")
+    nurse, _ = make_user("bench.ward.nurse", "nurse")
+    lab, _ = make_user("bench.ward.lab", "lab_technician")
+    StaffProfile.objects.update_or_create(user=nurse, defaults={"department": medicine})
+    wards = [
+        gateway.ward_create(
+            actor=seeder,
+            department_id=medicine.pk,
+            code=f"bench-{w}",
+            name=f"Bench ward {w}",
+            beds=[f"{b:02d}" for b in range(1, BEDS + 1)],
+        )
+        for w in range(WARDS)
+    ]
+    # Scale patients spread over the data set (bench set-up reads ids directly).
+    ids = [str(pid) for pid in Patient.objects.order_by("mrn_index").values_list("pk", flat=True)[:400:2]]
+    beds = gateway.beds_free()
+    for n, patient in enumerate(ids[:INPATIENTS]):
+        gateway.admission_admit(
+            actor=seeder,
+            session=system,
+            purpose=ops,
+            patient_id=patient,
+            bed_id=beds[n].id,
+            attending_id=(physician if n < ATTENDING else colleague).pk,
+        )
+    for patient in ids[INPATIENTS : INPATIENTS + CARE_TEAM]:
+        gateway.care_team_add(
+            actor=seeder,
+            session=system,
+            purpose=ops,
+            patient_id=patient,
+            user_id=physician.pk,
+            role="physician",
+        )
+    today = timezone.localdate()
+    gateway.slots_create(
+        actor=seeder,
+        session=system,
+        department_id=medicine.pk,
+        day=today,
+        start=dt.time(0),
+        end=dt.time(23),
+        minutes=30,
+        clinician_id=physician.pk,
+    )
+    slots = gateway.schedule_day(
+        actor=seeder, session=system, purpose=ops, department_id=medicine.pk, day=today
+    )
+    for slot, patient in zip(slots, ids[150 : 150 + CLINIC], strict=False):
+        gateway.appointment_book(
+            actor=seeder, session=system, purpose=ops, patient_id=patient, slot_id=slot.id
+        )
+    for n, patient in enumerate(ids[:RESULTS]):
+        order = gateway.order_create(
+            actor=seeder,
+            session=system,
+            purpose=ops,
+            patient_id=patient,
+            code="2823-3",
+            display="Potassium",
+            ordering_clinician_id=physician.pk,
+        )
+        gateway.order_result(
+            actor=lab,
+            session=ward_session,
+            purpose=ops,
+            patient_id=patient,
+            order_id=order.id,
+            value="7.2" if n < CRITICAL else "4.1",
+            unit="mmol/L",
+        )
+    return {"physician": physician, "nurse": nurse, "ward": wards[0].id, "session": ward_session}
+
+
+# --- the same queries and decryption, without facts, policy or audit ---------------------------------
+def census_direct(ward_id: str) -> list[Any]:
+    from safeward.clinical.gateway._core import plain, user_label
+    from safeward.clinical.gateway._patients import patient_view
+    from safeward.clinical.models import Bed, BedOccupancy, Ward
+    from safeward.clinical.policy import Section
+
+    ward = Ward.objects.select_related("department").get(pk=ward_id)
+    beds = list(Bed.objects.filter(ward=ward).order_by("label"))
+    stays = {
+        s.bed_id: s
+        for s in BedOccupancy.objects.filter(bed__ward=ward, current=True).select_related(
+            "patient", "encounter", "encounter__attending"
+        )
+    }
+    demographics = frozenset({Section.DEMOGRAPHICS})
+    rows = []
+    for bed in beds:
+        stay = stays.get(bed.pk)
+        if stay is not None:
+            rows.append(
+                (
+                    bed.label,
+                    patient_view(stay.patient, demographics),
+                    user_label(stay.encounter.attending),
+                    plain(stay.encounter, "started_at"),
+                )
+            )
+        else:
+            rows.append((bed.label, None, "", None))
+    return rows
+
+
+def worklist_direct(physician: Any) -> list[Any]:
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from safeward import clock
+    from safeward.clinical.gateway._patients import observation_view, patient_view
+    from safeward.clinical.models import (
+        Appointment,
+        BedOccupancy,
+        CareTeamMembership,
+        Encounter,
+        ResultNotification,
+    )
+    from safeward.clinical.policy import Section
+
+    now = clock.now()
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    memberships = list(
+        CareTeamMembership.objects.filter(user=physician, starts_at__lte=now)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .select_related("patient")
+        .order_by("-starts_at")[:100]
+    )
+    inpatients = list(
+        Encounter.objects.filter(
+            attending=physician, kind="inpatient", status__in=Encounter.ACTIVE_STATUSES
+        ).select_related("patient", "department")[:100]
+    )
+    beds = {
+        s.encounter_id: s
+        for s in BedOccupancy.objects.filter(encounter__in=inpatients, current=True).select_related(
+            "bed__ward"
+        )
+    }
+    appointments = list(
+        Appointment.objects.filter(
+            clinician=physician,
+            starts_at__gte=start,
+            starts_at__lt=start + dt.timedelta(days=1),
+            status__in=["booked", "checked_in"],
+        )
+        .select_related("patient", "department")
+        .order_by("starts_at")[:100]
+    )
+    notifications = list(
+        ResultNotification.objects.filter(recipient=physician, acknowledged_at__isnull=True)
+        .select_related("observation", "patient")
+        .order_by("-critical", "-created_at")[:100]
+    )
+    demographics = frozenset({Section.DEMOGRAPHICS})
+    patients = {}
+    for row in (*memberships, *inpatients, *appointments, *notifications):
+        patients.setdefault(row.patient_id, row.patient)
+    views = {pid: patient_view(p, demographics) for pid, p in patients.items()}
+    return [
+        [views[m.patient_id] for m in memberships],
+        [(views[e.patient_id], beds.get(e.pk)) for e in inpatients],
+        [views[a.patient_id] for a in appointments],
+        [(views[n.patient_id], observation_view(n.observation)) for n in notifications],
+    ]
+
+
+def measure(iterations: int, data: dict[str, Any]) -> dict[str, list[float]]:
+    from safeward.audit.vocabulary import PurposeOfUse
+    from safeward.clinical import gateway
+
+    treat, session = PurposeOfUse.TREATMENT, data["session"]
+    calls = {
+        "census gateway": lambda: gateway.ward_census(
+            actor=data["nurse"], session=session, purpose=treat, ward_id=data["ward"]
+        ),
+        "census direct": lambda: census_direct(data["ward"]),
+        "worklist gateway": lambda: gateway.physician_worklist(
+            actor=data["physician"], session=session, purpose=treat
+        ),
+        "worklist direct": lambda: worklist_direct(data["physician"]),
+    }
+    checks = gateway.ward_census(actor=data["nurse"], session=session, purpose=treat, ward_id=data["ward"])
+    assert sum(1 for b in checks.beds if b.occupant) == BEDS, "the bench ward is full"
+    worklist = gateway.physician_worklist(actor=data["physician"], session=session, purpose=treat)
+    sizes = (
+        len(worklist.my_patients),
+        len(worklist.inpatients),
+        len(worklist.clinic_today),
+        len(worklist.results),
+    )
+    print(f"worklist rows (my patients, inpatients, clinic today, results): {sizes}")
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for call in calls.values():  # warm caches and connections
+        for _ in range(5):
+            call()
+    for _ in range(iterations):
+        for name, call in calls.items():  # alternating: the same load on both paths
+            started = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
+def profile(iterations: int, data: dict[str, Any]) -> None:
+    """Where the gateway's time goes (pyinstrument, the census then the worklist)."""
+    from pyinstrument import Profiler
+
+    from safeward.audit.vocabulary import PurposeOfUse
+    from safeward.clinical import gateway
+
+    treat, session = PurposeOfUse.TREATMENT, data["session"]
+    for name, call in (
+        (
+            "census",
+            lambda: gateway.ward_census(
+                actor=data["nurse"], session=session, purpose=treat, ward_id=data["ward"]
+            ),
+        ),
+        (
+            "worklist",
+            lambda: gateway.physician_worklist(actor=data["physician"], session=session, purpose=treat),
+        ),
+    ):
+        call()
+        profiler = Profiler()
+        profiler.start()
+        for _ in range(iterations):
+            call()
+        profiler.stop()
+        print(f"--- {name} x{iterations}")
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=2, help="scale loaders")
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument of the two gateway paths")
+    args = parser.parse_args()
+    cc.create_database(DB)
+    cc.configure(DB, Path(tempfile.mkdtemp(prefix="safeward-bench-ward-")))
+    from _setup import machine, percentile, summary_ms
+
+    print(machine())
+    try:
+        rate = cc.load(DB, args.patients, args.workers)
+        print(f"loaded {args.patients} patients at {rate:.0f} patients/s")
+        data = prepare()
+        if args.profile:
+            profile(args.iterations, data)
+            return
+        times = measure(args.iterations, data)
+        for name, values in times.items():
+            print(f"{name:<18} {summary_ms(values)}")
+        for what in ("census", "worklist"):
+            gate, direct = times[f"{what} gateway"], times[f"{what} direct"]
+            p99 = percentile(gate, 0.99) / percentile(direct, 0.99)
+            p50 = percentile(gate, 0.50) / percentile(direct, 0.50)
+            print(f"{what}: gateway / direct  p50 {p50:.2f}x  p99 {p99:.2f}x")
+    finally:
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            cc.drop_database(DB)
+
+
+if __name__ == "__main__":
+    main()
