@@ -19,12 +19,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpResponse, StreamingHttpResponse
 
-if TYPE_CHECKING:
-    from safeward.identity.models import User
+# The audit trail sits below identity (ADR 0566): the actor is Django's base user.
+User = AbstractBaseUser
 
 
 @dataclass(frozen=True)

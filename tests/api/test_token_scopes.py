@@ -12,7 +12,7 @@ from safeward import clock
 from safeward.audit.models import AuditEvent
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
-from tests.clinical.conftest import WARD, new_patient, relate
+from tests.clinical.conftest import WARD, appointment_to_today, new_patient, relate
 from tests.fhir.helpers import bearer, token
 
 pytestmark = pytest.mark.django_db
@@ -75,6 +75,7 @@ def test_a_read_only_token_cannot_check_in(make_user, client, patient):
     clerk = make_user("registration_clerk")
     relate(clerk, patient, "appointment_today")
     appointment = _booked_appointment(clerk, patient)
+    appointment_to_today(appointment)  # check-in only on the appointment's day
     for scope in ("openid", "user/*.rs"):
         raw = token(clerk, scope)
         assert _post(client, f"{BASE}/appointments/{appointment}/check-in/", {}, raw).status_code == 403

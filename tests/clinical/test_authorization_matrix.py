@@ -436,11 +436,6 @@ RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
         lambda c: c.client.get(reverse("clinical:ward_census", args=[_matrix_ward()])),
         _needs(Perm.CLINICAL_CENSUS_READ, lambda c: 200),
     ),
-    "admission": (_admit, _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _admitted(_write(Section.ENCOUNTERS)))),
-    "admission_transfer": (
-        _transfer,
-        _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _admitted(_write(Section.ENCOUNTERS))),
-    ),
     "result_acknowledge": (
         lambda c: c.client.post(f"/clinical/results/notifications/{RANDOM_ID}/acknowledge/"),
         _needs(Perm.CLINICAL_RESULT_READ, lambda c: 404),
@@ -520,6 +515,13 @@ RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
     "medication_verify": (
         _medication_verify,
         _needs(Perm.CLINICAL_MEDICATION_DISPENSE, _read_then(lambda c: 302)),
+    ),
+    # Last: admitting makes the admitting nurse a care-team member, which
+    # would change the relationship every later row is decided on.
+    "admission": (_admit, _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _admitted(_write(Section.ENCOUNTERS)))),
+    "admission_transfer": (
+        _transfer,
+        _needs(Perm.CLINICAL_APPOINTMENT_MANAGE, _admitted(_write(Section.ENCOUNTERS))),
     ),
 }
 

@@ -72,6 +72,9 @@ EPHEMERAL_TAGS = {
     # The search event's 2-byte name tag (ADR 0728): compared with other searches
     # of the same detection window only; sealed in the audit detail as it was.
     ("safeward.clinical.gateway._patients", "compute_blind_index"),
+    # The PHI discovery scanner's probes (ADR 0810): a stray file's identifiers
+    # keyed under every usable key, looked up at once and never stored.
+    ("safeward.assets.discovery_services", "compute_blind_index"),
 }
 
 
