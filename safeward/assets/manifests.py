@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -17,7 +18,6 @@ from safeward.assets.models import ExportManifest
 from safeward.audit.manifests import ManifestDraft
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
-from safeward.identity.models import User
 
 RESOURCE = "ExportManifest"
 HEX = frozenset("0123456789abcdef")
@@ -45,7 +45,7 @@ def _canonical(manifest: ExportManifest) -> bytes:
 
 
 def manifest_record(
-    *, actor: User | None, draft: ManifestDraft, sha256: str, byte_count: int, complete: bool
+    *, actor: AbstractBaseUser | None, draft: ManifestDraft, sha256: str, byte_count: int, complete: bool
 ) -> ExportManifest:
     """Write one manifest and its audit event (carrying the manifest's hash) in one transaction."""
     with transaction.atomic():
