@@ -8,7 +8,7 @@ import factory
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import generate_totp_secret
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import get_hasher, make_password
 
 from safeward.identity.models import Department, Role, RoleAssignment, StaffProfile, User
 
@@ -16,8 +16,8 @@ TEST_PASSWORD = "correct horse battery staple 42"
 
 
 @functools.cache
-def _test_password_hash() -> str:
-    return make_password(TEST_PASSWORD)
+def _test_password_hash(algorithm: str) -> str:
+    return make_password(TEST_PASSWORD, hasher=algorithm)
 
 
 class DepartmentFactory(factory.django.DjangoModelFactory):
@@ -44,9 +44,11 @@ class UserFactory(factory.django.DjangoModelFactory):
         if extracted:
             self.set_password(extracted)
         else:
-            # The real argon2id hash of TEST_PASSWORD, computed once per run:
+            # The real hash of TEST_PASSWORD, computed once per run and hasher:
             # hashing costs about half a second, and most tests make several users.
-            self.password = _test_password_hash()
+            # Keyed by the current hasher because some tests switch PASSWORD_HASHERS
+            # (a hash made by a hasher no longer listed would not verify).
+            self.password = _test_password_hash(get_hasher().algorithm)
         if create:
             self.save(update_fields=["password"])
 

@@ -12,6 +12,7 @@ import pytest
 
 from safeward import clock
 from safeward.assets import services
+from tests.e2e.conftest import nav_click
 from tests.e2e.test_clinical import sign_in_browser
 from tests.factories import UserFactory
 
@@ -62,7 +63,7 @@ def test_privacy_officer_opens_the_register_and_an_assets_graph(page, live_serve
     assert "E-mail formatting service" in panel.inner_text()
     screenshot(page, "assets-dashboard")
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Assets").click()
+    nav_click(page, "Asset register")
     page.wait_for_selector("h1:has-text('Information assets')")
     table = page.locator("#assets")
     assert "SafeWard database" in table.inner_text()

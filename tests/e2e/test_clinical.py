@@ -104,7 +104,7 @@ def test_clerk_registers_and_books_then_physician_charts(browser, page, live_ser
         .id
     )
     relate(doctor, patient_id, "care_team")
-    for value in ("7.9", "8.4", "7.1"):
+    for value in ("79", "84", "71"):
         gateway.observation_record(
             actor=doctor,
             session=WARD,

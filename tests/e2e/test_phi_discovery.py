@@ -12,6 +12,7 @@ from django.core.management import call_command
 
 from safeward.assets.models import DiscoveryFinding
 from safeward.demo.phi_share import EXPORTED_MRNS, SHARE_NAME
+from tests.e2e.conftest import nav_click
 from tests.e2e.test_clinical import sign_in_browser
 from tests.factories import UserFactory
 
@@ -26,7 +27,7 @@ def test_officer_scans_the_demo_share_and_remediates(page, settings, tmp_path, s
     officer = UserFactory(username="po.noor", first_name="Noor", roles=["privacy_officer"], totp_secret=True)
 
     sign_in_browser(page, officer)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="PHI findings").click()
+    nav_click(page, "PHI findings")
     page.wait_for_selector("h1:has-text('PHI findings')")
     assert "No findings here." in page.locator("#findings").inner_text()
     page.select_option("select[name=asset]", label=f"{SHARE_NAME} ({settings.VAR_DIR / 'demo-share'})")

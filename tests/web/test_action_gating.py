@@ -99,13 +99,19 @@ def test_the_top_bar_groups_officers_pages_into_menus(make_user):
     officer = make_user("privacy_officer")
     bar = menu_bar(navigation_for(officer))
     labels = [entry["label"] for entry in bar["bar"]]
-    assert labels == ["Dashboard", "Settings", "Audit", "Alerts", "Incidents"]
+    assert labels == ["Dashboard", "Settings", "Audit", "Alerts", "Incidents", "Assets"]
     audit = next(entry for entry in bar["bar"] if entry["label"] == "Audit")
     assert [item["label"] for item in audit["children"]] == [
         "Audit report",
         "Disclosures",
         "Break-glass review",
         "Access reviews",
+    ]
+    assets = next(entry for entry in bar["bar"] if entry["label"] == "Assets")
+    assert [item["label"] for item in assets["children"]] == [
+        "Asset register",
+        "Export manifests",
+        "PHI findings",
     ]
     assert [item["label"] for item in bar["account"]] == ["My sessions", "My training & reviews"]
     # A menu with one entry for this person is that entry.
