@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import configure, machine  # noqa: E402
+from _setup import configure, machine
 
 SSN_PATTERN = "[0-9]{3}-[0-9]{2}-[0-9]{4}"
 
@@ -45,7 +45,10 @@ def load_patients(count: int) -> list[str]:
     from safeward.crypto.keyring import ensure_keys
 
     ensure_keys()
-    fields = {name: Patient._meta.get_field(f"{name}_index") for name in ("mrn", "national_id", "phone", "birth_date")}
+    fields = {
+        name: Patient._meta.get_field(f"{name}_index")
+        for name in ("mrn", "national_id", "phone", "birth_date")
+    }
     now = clock.now().isoformat()
     mrns = [f"BENCH-{number:07d}" for number in range(count)]
     columns = [
@@ -53,17 +56,19 @@ def load_patients(count: int) -> list[str]:
         "is_confidential", "deceased", "created_at", "updated_at", "mrn_index", "national_id_index",
         "phone_index", "birth_date_index", "family_name_prefixes", "given_name_prefixes",
     ]  # fmt: skip
-    sql = f"INSERT INTO clinical_patient ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-    rng = random.Random(13)  # noqa: S311 - synthetic benchmark data
+    # The column names are the constants above; the values go as parameters.
+    sql = f"INSERT INTO clinical_patient ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
+    rng = random.Random(13)
     placeholder = b"\x00" * 48
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         batch = []
         for number, mrn in enumerate(mrns):
+            row_id = uuid.UUID(int=number + 1)
             birth = f"19{rng.randint(30, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
             batch.append(
                 (
-                    uuid.UUID(int=number + 1).hex if connection.vendor == "sqlite" else uuid.UUID(int=number + 1),
+                    row_id.hex if connection.vendor == "sqlite" else row_id,
                     placeholder, placeholder, placeholder, placeholder, "unknown", False, False, False, False,
                     now, now,
                     fields["mrn"].compute(mrn),
@@ -85,7 +90,7 @@ def load_patients(count: int) -> list[str]:
 def build_corpus(root: Path, megabytes: int, mrns: list[str]) -> dict[str, int]:
     from safeward.demo.share_files import write_pdf, write_xlsx
 
-    rng = random.Random(7)  # noqa: S311 - synthetic benchmark data
+    rng = random.Random(7)
     first = ["Ada", "Ben", "Cleo", "Dev", "Eve", "Finn", "Gus", "Hana", "Ivo", "Jun"]
     last = ["Quist", "Roe", "Stone", "Tran", "Underwood", "Vale", "Wu", "Xu", "Young", "Zed"]
 
@@ -152,7 +157,9 @@ def main() -> None:
         from safeward.assets.discovery.engine import Scanner, plan
         from safeward.assets.discovery_services import scan_run
 
-        subprocess.run(["cat", *map(str, corpus.iterdir())], stdout=subprocess.DEVNULL, check=True)  # warm cache
+        subprocess.run(
+            ["cat", *map(str, corpus.iterdir())], stdout=subprocess.DEVNULL, check=True
+        )  # warm cache
         grep = timed(
             "grep -E -r -c (SSN pattern)",
             lambda: subprocess.run(
@@ -160,12 +167,18 @@ def main() -> None:
             ).stdout.count(b"\n"),
         )
         scanner = Scanner()
-        engine = timed("engine alone (parse + patterns)", lambda: sum(1 for e in plan([str(corpus)]) if scanner.scan_entry(e).status))
+        engine = timed(
+            "engine alone (parse + patterns)",
+            lambda: sum(1 for e in plan([str(corpus)]) if scanner.scan_entry(e).status),
+        )
         full = timed(
             f"scan_run, exact match vs {args.patients:,} patients",
             lambda: scan_run(actor=None, roots=[str(corpus)], trigger="command").scan.patients_matched,
         )
-        again = timed("scan_run again (incremental: nothing changed)", lambda: scan_run(actor=None, roots=[str(corpus)], trigger="command").scan.files_unchanged)
+        again = timed(
+            "scan_run again (incremental: nothing changed)",
+            lambda: scan_run(actor=None, roots=[str(corpus)], trigger="command").scan.files_unchanged,
+        )
         print(
             f"throughput: grep {total / 1e6 / grep:,.0f} MB/s, engine {total / 1e6 / engine:,.1f} MB/s, "
             f"full scan {total / 1e6 / full:,.1f} MB/s; full / grep = {full / grep:,.1f}x; "
