@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "safeward.detection",
     "safeward.incidents",
     "safeward.assets",
+    "safeward.assessments",
+    "safeward.policies",
     "safeward.clinical",
     "safeward.fhir",
     "safeward.web",

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AssessmentsConfig(AppConfig):
+    name = "safeward.assessments"
+    label = "assessments"
+    verbose_name = "Security assessments and compliance"
