@@ -66,6 +66,7 @@ DEMO_STAFF: dict[str, tuple[str, str, str, str]] = {
     "security_officer": ("Hana", "Villanueva", "it", "Information security officer"),
     "privacy_officer": ("Olumide", "Strand", "compliance", "Privacy officer"),
     "auditor": ("Greta", "Achterberg", "compliance", "Internal auditor"),
+    "compliance_officer": ("Yusuf", "Marchetti-Lund", "compliance", "Compliance officer"),
     "vendor": ("Luca", "Ferreira-Sato", "it", "Vendor support engineer"),
 }
 

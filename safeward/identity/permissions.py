@@ -6,6 +6,11 @@ from enum import StrEnum
 
 
 class Perm(StrEnum):
+    ASSESSMENT_CAMPAIGN_MANAGE = "assessment:campaign:manage"
+    ASSESSMENT_CONTROL_RUN = "assessment:control:run"
+    ASSESSMENT_EXCEPTION_APPROVE = "assessment:exception:approve"
+    ASSESSMENT_RESULT_READ = "assessment:result:read"
+    ASSESSMENT_RISK_MANAGE = "assessment:risk:manage"
     ASSETS_ASSET_MANAGE = "assets:asset:manage"
     ASSETS_ASSET_READ = "assets:asset:read"
     ASSETS_DISCOVERY_RUN = "assets:discovery:run"
@@ -54,6 +59,8 @@ class Perm(StrEnum):
     IDENTITY_ZONE_MANAGE = "identity:zone:manage"
     INCIDENT_RECORD_MANAGE = "incident:record:manage"
     INCIDENT_RECORD_READ = "incident:record:read"
+    POLICY_DOCUMENT_APPROVE = "policy:document:approve"
+    POLICY_DOCUMENT_MANAGE = "policy:document:manage"
     SECURITY_CONFIG_MANAGE = "security:config:manage"
     VENDOR_PORTAL_ACCESS = "vendor:portal:access"
     WORKFORCE_PERSON_MANAGE = "workforce:person:manage"

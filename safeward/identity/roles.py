@@ -181,6 +181,11 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.ASSETS_DISCOVERY_RUN,
                 Perm.ASSETS_FINDING_READ,
                 Perm.ASSETS_FINDING_TRIAGE,
+                # Sees and runs the control tests; a second approver for exceptions.
+                Perm.ASSESSMENT_RESULT_READ,
+                Perm.ASSESSMENT_CONTROL_RUN,
+                Perm.ASSESSMENT_EXCEPTION_APPROVE,
+                Perm.ASSESSMENT_RISK_MANAGE,
             }
         ),
         privileged=True,
@@ -210,6 +215,10 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.ASSETS_DISCOVERY_RUN,
                 Perm.ASSETS_FINDING_READ,
                 Perm.ASSETS_FINDING_TRIAGE,
+                # Writes privacy policies; the second approver of a revision.
+                Perm.ASSESSMENT_RESULT_READ,
+                Perm.POLICY_DOCUMENT_MANAGE,
+                Perm.POLICY_DOCUMENT_APPROVE,
             }
         ),
         privileged=True,
@@ -230,6 +239,29 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.INCIDENT_RECORD_READ,
                 Perm.AUDIT_REVIEW_READ,
                 Perm.ASSETS_ASSET_READ,
+                Perm.ASSESSMENT_RESULT_READ,
+            }
+        ),
+        privileged=True,
+    ),
+    RoleSpec(
+        "compliance_officer",
+        "Compliance officer",
+        "Runs the control tests and assessments, keeps the risk register and the policy library.",
+        frozenset(
+            {
+                Perm.IDENTITY_USER_VIEW,
+                Perm.AUDIT_EVENT_READ,
+                Perm.ASSESSMENT_RESULT_READ,
+                Perm.ASSESSMENT_CONTROL_RUN,
+                Perm.ASSESSMENT_EXCEPTION_APPROVE,
+                Perm.ASSESSMENT_CAMPAIGN_MANAGE,
+                Perm.ASSESSMENT_RISK_MANAGE,
+                Perm.POLICY_DOCUMENT_MANAGE,
+                Perm.POLICY_DOCUMENT_APPROVE,
+                Perm.WORKFORCE_PERSON_READ,
+                Perm.ASSETS_ASSET_READ,
+                Perm.INCIDENT_RECORD_READ,
             }
         ),
         privileged=True,

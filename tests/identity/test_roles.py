@@ -29,6 +29,7 @@ ALL_ROLES = {
     "security_officer",
     "privacy_officer",
     "auditor",
+    "compliance_officer",
     "vendor",
 }
 # Managing accounts: creating and locking them, granting roles, ending
@@ -43,7 +44,7 @@ ACCOUNT_ADMINISTRATION = {
 
 
 class TestCatalog:
-    def test_the_twelve_roles_are_seeded_as_catalogued(self):
+    def test_the_thirteen_roles_are_seeded_as_catalogued(self):
         assert {spec.code for spec in CATALOG} == ALL_ROLES
         for role in Role.objects.all():
             spec = BY_CODE[role.code]
