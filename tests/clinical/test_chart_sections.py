@@ -31,6 +31,7 @@ SHOWN: dict[str, tuple[str, ...] | None] = {
     "security_officer": None,
     "privacy_officer": None,
     "auditor": None,
+    "compliance_officer": None,
     "vendor": None,
 }
 
