@@ -203,17 +203,34 @@ def test_hicp_practices_and_sub_practices_numbered_as_hicp_numbers_them():
             assert match, sub.id
             assert match[1] == practice.id, sub.id
             assert raw[sub.id]["size"] == sizes[match[2]]
-    for example in ("hicp:4.M.A", "hicp:7.L.A", "hicp:3.M.A", "hicp:1.S.A"):
+    for example in ("hicp:4.M.A", "hicp:7.L.B", "hicp:3.M.A", "hicp:1.S.A", "hicp:10.M.A"):
         assert catalog().exists(example)
+    counts = Counter(raw[s.id]["size"] for s in hicp.leaves())
+    assert counts == {"small": 22, "medium": 36, "large": 34}
 
 
-def test_every_hicp_sub_practice_cites_a_csf_subcategory_that_exists():
+def test_every_hicp_sub_practice_cites_a_csf_entry_that_exists():
     loaded = catalog()
+    raw = {row["id"]: row for row in _json(DIRECTORY / "hicp.json")["entries"]}
     for sub in loaded.frameworks["hicp"].leaves():
         assert sub.kind == "sub-practice"
         assert sub.references, f"{sub.ref} cites no CSF reference"
-        for ref in sub.references:
-            assert loaded.entry(ref).kind == "subcategory", (sub.ref, ref)
+        assert all(ref.startswith("csf2:") and loaded.exists(ref) for ref in sub.references), sub.ref
+        row = raw[sub.id]
+        # HICP's own citation is kept as printed (CSF 1.1); an entry without one says why.
+        assert row.get("csf11") or row.get("note"), sub.id
+
+
+def test_hicp_csf_references_are_the_successors_of_the_cited_csf11_ids():
+    hicp = catalog().frameworks["hicp"]
+    raw = {row["id"]: row for row in _json(DIRECTORY / "hicp.json")["entries"]}
+    assert raw["1.M.B"]["csf11"] == ["PR.AC-7"]
+    assert hicp.entry("hicp:1.M.B").references == ("csf2:PR.AA-03",)
+    assert raw["4.M.D"]["csf11"] == ["PR.IP-4"]
+    assert hicp.entry("hicp:4.M.D").references == ("csf2:PR.DS-11",)
+    assert hicp.entry("hicp:9.L.C").references == ("csf2:GV.SC",)
+    # a small sub-practice takes its medium counterpart's references
+    assert hicp.entry("hicp:3.S.C").references == hicp.entry("hicp:3.M.C").references
 
 
 def test_hicp_to_csf_mapping_is_hicps_own_references():
@@ -227,13 +244,14 @@ def test_hicp_tables_that_become_settings():
     tables = catalog().frameworks["hicp"].tables
     assert {t["table"] for t in tables.values()} == {"Table 3", "Table 8", "Table 12"}
     levels = [row["level"] for row in tables["data_classification"]["rows"]]
-    assert levels == ["high", "medium", "low"]
-    days = {row["criticality"]: row["days"] for row in tables["patch_timelines"]["rows"]}
-    assert list(days) == ["critical", "high", "medium", "low"]
-    assert list(days.values()) == sorted(days.values())
-    assert all(d > 0 for d in days.values())
-    for row in tables["medical_device_security"]["rows"]:
-        assert catalog().entry(f"hicp:{row['sub_practice']}").parent == "hicp:9"
+    assert levels == ["highly_sensitive", "sensitive", "internal", "public"]
+    days = {
+        row["criticality"]: (row["dmz_days"], row["data_center_days"])
+        for row in tables["patch_timelines"]["rows"]
+    }
+    assert days == {"critical": (14, 30), "high": (30, 90), "medium": (90, 180), "low": (180, None)}
+    device = [(row["risk"], row["days"]) for row in tables["medical_device_vulnerabilities"]["rows"]]
+    assert device == [("uncontrolled", 30), ("uncontrolled", 60), ("controlled", None)]
 
 
 def test_every_iso2005_clause_is_reached_from_the_2022_controls():
@@ -470,7 +488,10 @@ def test_command_show_unknown_ref_is_a_clear_error():
 
 
 def test_command_validate(monkeypatch, broken):
-    assert "6 catalog(s), 428 entries" in _command("validate")
+    entries = sum(len(framework.entries) for framework in catalog().frameworks.values())
+    assert f"6 catalog(s), {entries} entries, {len(catalog().mappings)} mapping(s) in 4 file(s): valid." in (
+        _command("validate")
+    )
     directory = broken("iso27001-2022.json", lambda data: data["entries"].append(dict(data["entries"][1])))
     monkeypatch.setattr("safeward.assessments.management.commands.assessments.DIRECTORY", directory)
     err = StringIO()
