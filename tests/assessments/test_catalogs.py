@@ -503,3 +503,14 @@ def test_command_validate(monkeypatch, broken):
 def test_package_exports_the_runner_api():
     for name in ("Entry", "Framework", "Mapping", "Catalog", "catalog", "load", "CatalogError"):
         assert hasattr(catalogs, name)
+
+
+def test_safeward_check_reports_a_broken_catalog(monkeypatch, broken):
+    from safeward.assessments.checks import check_catalogs
+
+    assert check_catalogs() == []
+    directory = broken("iso27001-2022.json", lambda data: data["entries"].append(dict(data["entries"][1])))
+    monkeypatch.setattr("safeward.assessments.checks.DIRECTORY", directory)
+    [error] = check_catalogs()
+    assert error.id == "safeward.E910"
+    assert "iso27001-2022.json: entry 'A.5.1': duplicate id" in error.msg
