@@ -125,7 +125,7 @@ class WorkerStatus:
     lag: dt.timedelta | None  # age of the oldest committed event not processed yet
 
 
-def worker_status() -> WorkerStatus:
+def worker_status(*, now: dt.datetime | None = None) -> WorkerStatus:
     from safeward.audit.models import AuditEvent
 
     cursor = DetectorCursor.objects.filter(name=WORKER_NAME).first()
@@ -141,5 +141,28 @@ def worker_status() -> WorkerStatus:
         pending_ranges=len(cursor.pending) if cursor else 0,
         processed=cursor.processed if cursor else 0,
         updated_at=cursor.updated_at if cursor else None,
-        lag=(clock.now() - oldest) if oldest is not None else None,
+        lag=((now or clock.now()) - oldest) if oldest is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class AlertTiming:
+    id: int
+    rule: str
+    severity: str
+    status: str
+    created_at: dt.datetime
+    triaged_at: dt.datetime | None
+
+
+def alerts_for_triage_sla(*, since: dt.datetime) -> list[AlertTiming]:
+    """Real (not drill) alerts raised since `since`, and every one still new
+    whenever it was raised: what the triage SLA control judges."""
+    from django.db.models import Q
+
+    return [
+        AlertTiming(*row)
+        for row in Alert.objects.filter(Q(created_at__gte=since) | Q(status=Alert.Status.NEW), is_drill=False)
+        .order_by("created_at", "id")
+        .values_list("id", "rule", "severity", "status", "created_at", "triaged_at")
+    ]
