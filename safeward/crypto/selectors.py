@@ -159,6 +159,7 @@ def encrypted_field_samples(*, limit: int) -> list[FieldSample]:
     for field in sorted(encrypted_fields(), key=lambda f: f.label):
         meta = field.model._meta
         assert meta.pk is not None
+        assert meta.pk.column is not None
         assert field.column is not None
         with connection.cursor() as cursor:
             cursor.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -465,8 +466,8 @@ def accounts_access(
     found: dict[int, AccountAccess] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        sessions = {
-            row["user_id"]: row
+        sessions: dict[int, dict[str, Any]] = {
+            row["user_id"]: dict(row)
             for row in UserSession.objects.filter(user_id__in=chunk)
             .values("user_id")
             .annotate(

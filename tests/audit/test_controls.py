@@ -21,7 +21,10 @@ COVERED_CONTROLS = {
         "test_chain_verified_fails_without_a_recent_successful_verification",
         "test_chain_verified_passes_after_a_successful_verification",
     ),
-    "audit.sealing_current": ("test_sealing_fails_when_events_wait_too_long", "test_sealing_passes_once_sealed"),
+    "audit.sealing_current": (
+        "test_sealing_fails_when_events_wait_too_long",
+        "test_sealing_passes_once_sealed",
+    ),
     "audit.siem_export_current": (
         "test_siem_export_fails_for_a_sink_left_behind",
         "test_siem_export_passes_when_the_sink_acknowledged_everything",

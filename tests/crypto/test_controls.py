@@ -21,7 +21,10 @@ COVERED_CONTROLS = {
         "test_phi_fields_fail_on_a_plaintext_value_and_on_a_field_without_a_category",
         "test_phi_fields_pass_when_every_sampled_value_is_ciphertext",
     ),
-    "crypto.keys_rotated": ("test_keys_fail_when_the_primary_is_older_than_its_period", "test_keys_pass_after_rotation"),
+    "crypto.keys_rotated": (
+        "test_keys_fail_when_the_primary_is_older_than_its_period",
+        "test_keys_pass_after_rotation",
+    ),
 }
 FIELD = "crypto_testapp.Record.family_name"
 

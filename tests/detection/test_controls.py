@@ -21,7 +21,10 @@ from tests.clinical.conftest import WARD, patient  # noqa: F401 - the patient fi
 pytestmark = pytest.mark.django_db
 
 COVERED_CONTROLS = {
-    "detection.worker_current": ("test_worker_fails_when_events_wait", "test_worker_passes_once_it_caught_up"),
+    "detection.worker_current": (
+        "test_worker_fails_when_events_wait",
+        "test_worker_passes_once_it_caught_up",
+    ),
     "detection.alerts_triaged_in_sla": (
         "test_triage_sla_fails_for_an_alert_left_new_and_one_triaged_late",
         "test_triage_sla_passes_when_triaged_in_time",

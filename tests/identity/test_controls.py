@@ -16,7 +16,10 @@ pytestmark = pytest.mark.django_db
 
 # control id -> (the test that sees it fail on a seeded violation, the one that sees it pass)
 COVERED_CONTROLS = {
-    "identity.mfa_on_active_accounts": ("test_mfa_fails_for_an_account_without_a_second_factor", "test_mfa_passes_with_one"),
+    "identity.mfa_on_active_accounts": (
+        "test_mfa_fails_for_an_account_without_a_second_factor",
+        "test_mfa_passes_with_one",
+    ),
     "identity.sessions_time_out": (
         "test_sessions_fail_on_a_session_used_past_its_lifetime",
         "test_sessions_pass_within_their_limits",
