@@ -27,21 +27,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 BATCH = 5000
+# Django's mark of an account that has no usable password.
+UNUSABLE = "!"
 
 
-def seed(*, accounts: int, events: int) -> None:  # noqa: PLR0915 - one linear recipe
+def seed(*, accounts: int, events: int) -> None:
     from allauth.mfa.models import Authenticator
 
     from safeward import clock
     from safeward.audit.models import AuditEvent
     from safeward.detection.models import Alert
     from safeward.identity.models import Role, RoleAssignment, User, UserSession
-    from safeward.workforce.models import Person, ReviewCampaign, ReviewItem, TrainingAssignment, TrainingCourse
+    from safeward.workforce.models import (
+        Person,
+        ReviewCampaign,
+        ReviewItem,
+        TrainingAssignment,
+        TrainingCourse,
+    )
 
     now = clock.now()
     roles = {role.code: role for role in Role.objects.all()}
     users = User.objects.bulk_create(
-        [User(username=f"bench{i:06d}", password="!") for i in range(accounts)], batch_size=BATCH
+        [User(username=f"bench{i:06d}", password=UNUSABLE) for i in range(accounts)], batch_size=BATCH
     )
     Authenticator.objects.bulk_create(
         [Authenticator(user=u, type=Authenticator.Type.TOTP, data={}) for u in users[: accounts * 9 // 10]],
