@@ -98,6 +98,8 @@ class Alert(models.Model):
             models.Index(fields=["status", "severity", "created_at"], name="detection_alert_queue"),
             models.Index(fields=["group_key", "status"], name="detection_alert_group"),
             models.Index(fields=["rule", "created_at"], name="detection_alert_rule"),
+            # The triage SLA control reads the alerts of its look-back window (ADR 0920).
+            models.Index(fields=["created_at"], name="detection_alert_created"),
         ]
 
     def __str__(self) -> str:

@@ -61,9 +61,10 @@ def mfa_on_active_accounts(now: dt.datetime) -> Iterator[Check]:
 )
 def sessions_time_out(now: dt.datetime) -> Iterator[Check]:
     """The configured idle time-out and absolute session lifetime are within
-    the control's thresholds, and no session that is not ended served a
-    request after its absolute lifetime (the session guard would have ended
-    it: one that did shows the guard is not enforcing)."""
+    the control's thresholds, and no session begun in the last
+    SAFEWARD_CONTROL_LOOKBACK_DAYS and not ended served a request after its
+    absolute lifetime (the session guard would have ended it: one that did
+    shows the guard is not enforcing)."""
     idle = settings.SAFEWARD_SESSION_IDLE_MINUTES
     idle_max = settings.SAFEWARD_CONTROL_SESSION_IDLE_MAX_MINUTES
     absolute = settings.SAFEWARD_SESSION_ABSOLUTE_HOURS
@@ -83,9 +84,10 @@ def sessions_time_out(now: dt.datetime) -> Iterator[Check]:
         evidence={"configured_hours": absolute, "threshold_hours": absolute_max},
     )
     lifetime = dt.timedelta(hours=absolute)
-    stats = selectors.sessions_past_lifetime(lifetime=lifetime)
-    names = selectors.usernames(user_ids=[span.user_id for span in stats.past_lifetime])
-    for span in stats.past_lifetime:
+    since = now - dt.timedelta(days=settings.SAFEWARD_CONTROL_LOOKBACK_DAYS)
+    past_lifetime = selectors.sessions_past_lifetime(lifetime=lifetime, since=since)
+    names = selectors.usernames(user_ids=[span.user_id for span in past_lifetime])
+    for span in past_lifetime:
         yield Check(
             "session",
             span.id,

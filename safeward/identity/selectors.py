@@ -325,21 +325,18 @@ def accounts_active_factors() -> list[AccountFactors]:
     return [AccountFactors(pk, username, tuple(sorted(factors.get(pk, ())))) for pk, username in accounts]
 
 
-@dataclass(frozen=True)
-class OpenSessionStats:
-    open_sessions: int  # not marked ended (idle ones are ended lazily, on their next request)
-    past_lifetime: list[SessionSpan]  # open sessions used after their absolute lifetime
-
-
-def sessions_past_lifetime(*, lifetime: dt.timedelta, limit: int = 1000) -> OpenSessionStats:
-    """Sessions not marked ended that served a request (`last_seen_at`) more
-    than `lifetime` after they began: the guard should have ended them."""
+def sessions_past_lifetime(
+    *, lifetime: dt.timedelta, since: dt.datetime, limit: int = 1000
+) -> list[SessionSpan]:
+    """Sessions begun since `since` (the created_at index bounds the scan),
+    not marked ended, that served a request (`last_seen_at`) more than
+    `lifetime` after they began: the guard should have ended them."""
     from django.db.models import DateTimeField, ExpressionWrapper, F
 
-    open_sessions = UserSession.objects.filter(ended_at__isnull=True)
     deadline = ExpressionWrapper(F("created_at") + lifetime, output_field=DateTimeField())
     rows = (
-        open_sessions.annotate(deadline=deadline)
+        UserSession.objects.filter(created_at__gte=since, ended_at__isnull=True)
+        .annotate(deadline=deadline)
         .filter(last_seen_at__gt=F("deadline"))
         .order_by("created_at")
         .values_list(
@@ -353,13 +350,10 @@ def sessions_past_lifetime(*, lifetime: dt.timedelta, limit: int = 1000) -> Open
             "user_agent",
         )[:limit]
     )
-    return OpenSessionStats(
-        open_sessions=open_sessions.count(),
-        past_lifetime=[
-            SessionSpan(str(pk), user_id, created, seen, ended, ip or "", zone, agent)
-            for pk, user_id, created, seen, ended, ip, zone, agent in rows
-        ],
-    )
+    return [
+        SessionSpan(str(pk), user_id, created, seen, ended, ip or "", zone, agent)
+        for pk, user_id, created, seen, ended, ip, zone, agent in rows
+    ]
 
 
 def usernames(*, user_ids: Iterable[int]) -> dict[int, str]:

@@ -15,6 +15,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("detection", "0002_staff_match_keys"),
+        ("incidents", "0002_notificationdelivery"),
     ]
 
     operations = [
@@ -22,6 +23,10 @@ class Migration(migrations.Migration):
             model_name="alert",
             name="triaged_at",
             field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddIndex(
+            model_name="alert",
+            index=models.Index(fields=["created_at"], name="detection_alert_created"),
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
     ]
