@@ -16,6 +16,7 @@ from safeward.compliance import discover
 from safeward.detection import triage
 from safeward.detection.models import Alert
 from safeward.detection.services import detect_pending
+from safeward.incidents import services as incident_services
 from tests.clinical.conftest import WARD, patient  # noqa: F401 - the patient fixture
 
 pytestmark = pytest.mark.django_db
@@ -108,12 +109,24 @@ def test_triage_sla_passes_when_triaged_in_time(make_user, frozen_clock):
         actor=officer, alert_id=alert.pk, version=triage.alert_version(alert), reason="Explained: on call."
     )
     fresh = _alert("low", age=dt.timedelta(hours=1))  # new, but within its day
+    # Opening an incident from an alert is its first triage action too.
+    escalated = _alert("critical", age=dt.timedelta(minutes=10))
+    incident_services.incident_open_from_alert(
+        actor=officer,
+        alert_id=escalated.pk,
+        version=triage.alert_version(escalated),
+        title="Mass lookup",
+        severity="high",
+        summary="",
+    )
     drill = _alert("critical", age=dt.timedelta(days=2), is_drill=True)
     frozen_clock.advance(days=2)
     checks = run("detection.alerts_triaged_in_sla")
     assert checks[str(alert.pk)].passed
     assert checks[str(alert.pk)].evidence["waited_minutes"] == 30
     assert str(drill.pk) not in checks
+    assert checks[str(escalated.pk)].passed
+    assert checks[str(escalated.pk)].evidence["status"] == "confirmed"
     frozen_clock.advance(days=-2)
     assert run("detection.alerts_triaged_in_sla")[str(fresh.pk)].passed
 
