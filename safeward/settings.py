@@ -254,6 +254,41 @@ SAFEWARD_TRAINING_BLOCK_AFTER_DAYS = env.integer(
 )
 SAFEWARD_REVIEW_ESCALATION_DAYS = env.integer("SAFEWARD_REVIEW_ESCALATION_DAYS", 7, minimum=1, maximum=90)
 
+# Control tests (issue 18, ADR 0920): the thresholds the apps' controls.py
+# judge live state against. Documented in docs/operations.md.
+SAFEWARD_CONTROL_SESSION_IDLE_MAX_MINUTES = env.integer(
+    "SAFEWARD_CONTROL_SESSION_IDLE_MAX_MINUTES", 15, minimum=1, maximum=24 * 60
+)
+SAFEWARD_CONTROL_SESSION_ABSOLUTE_MAX_HOURS = env.integer(
+    "SAFEWARD_CONTROL_SESSION_ABSOLUTE_MAX_HOURS", 12, minimum=1, maximum=7 * 24
+)
+SAFEWARD_KEY_ROTATION_DAYS = {
+    "data": env.integer("SAFEWARD_KEY_ROTATION_DAYS_DATA", 365, minimum=1),
+    "blind_index": env.integer("SAFEWARD_KEY_ROTATION_DAYS_BLIND_INDEX", 730, minimum=1),
+    "signing": env.integer("SAFEWARD_KEY_ROTATION_DAYS_SIGNING", 365, minimum=1),
+}
+SAFEWARD_CONTROL_CIPHERTEXT_SAMPLE = env.integer(
+    "SAFEWARD_CONTROL_CIPHERTEXT_SAMPLE", 200, minimum=1, maximum=10_000
+)
+SAFEWARD_CONTROL_AUDIT_VERIFY_HOURS = env.integer("SAFEWARD_CONTROL_AUDIT_VERIFY_HOURS", 24, minimum=1)
+SAFEWARD_CONTROL_SEAL_LAG_SECONDS = env.integer("SAFEWARD_CONTROL_SEAL_LAG_SECONDS", 300, minimum=1)
+SAFEWARD_CONTROL_SIEM_EXPORT_MINUTES = env.integer("SAFEWARD_CONTROL_SIEM_EXPORT_MINUTES", 15, minimum=1)
+# The SIEM sinks (`safeward audit export --name`) that must be current; every sink
+# that has exported is judged too. None and no export ever: not applicable.
+SAFEWARD_CONTROL_SIEM_SINKS = env.items("SAFEWARD_CONTROL_SIEM_SINKS")
+SAFEWARD_CONTROL_DETECTION_LAG_SECONDS = env.integer("SAFEWARD_CONTROL_DETECTION_LAG_SECONDS", 60, minimum=1)
+SAFEWARD_ALERT_TRIAGE_SLA_MINUTES = {
+    "critical": env.integer("SAFEWARD_ALERT_TRIAGE_SLA_MINUTES_CRITICAL", 15, minimum=1),
+    "high": env.integer("SAFEWARD_ALERT_TRIAGE_SLA_MINUTES_HIGH", 60, minimum=1),
+    "medium": env.integer("SAFEWARD_ALERT_TRIAGE_SLA_MINUTES_MEDIUM", 4 * 60, minimum=1),
+    "low": env.integer("SAFEWARD_ALERT_TRIAGE_SLA_MINUTES_LOW", 24 * 60, minimum=1),
+}
+SAFEWARD_CONTROL_LOOKBACK_DAYS = env.integer("SAFEWARD_CONTROL_LOOKBACK_DAYS", 30, minimum=1, maximum=366)
+SAFEWARD_BREAK_GLASS_REVIEW_DAYS = env.integer("SAFEWARD_BREAK_GLASS_REVIEW_DAYS", 7, minimum=1, maximum=90)
+SAFEWARD_ACCESS_REVIEW_INTERVAL_DAYS = env.integer(
+    "SAFEWARD_ACCESS_REVIEW_INTERVAL_DAYS", 365, minimum=1, maximum=3 * 365
+)
+
 # Login throttling (identity.throttle).
 SAFEWARD_THROTTLE_WINDOW_MINUTES = env.integer("SAFEWARD_THROTTLE_WINDOW_MINUTES", 15, minimum=1)
 SAFEWARD_THROTTLE_ACCOUNT_ADDRESS_FAILURES = env.integer(

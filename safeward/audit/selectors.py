@@ -181,3 +181,111 @@ def audit_events_by_ids(*, event_ids: Iterable[int]) -> list[AuditEvent]:
     if not wanted:
         return []
     return list(AuditEvent.objects.filter(pk__in=wanted).order_by("id"))
+
+
+# --- Reads for the control tests (issue 18; audit/controls.py and
+# detection/controls.py; ADR 0920). Index ranges only: (action, occurred_at)
+# on the events, primary keys on seals and export cursors.
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """An audit event's non-PHI facts (no reason, no patient)."""
+
+    id: int
+    occurred_at: dt.datetime
+    actor_id: int | None
+    actor_username: str
+    outcome: str
+    resource_type: str
+    resource_id: str
+    detail: dict[str, Any]
+
+
+_FACTS = (
+    "id",
+    "occurred_at",
+    "actor_id",
+    "actor_username",
+    "outcome",
+    "resource_type",
+    "resource_id",
+    "detail",
+)
+
+
+def event_last_of_action(*, action: str) -> EventFacts | None:
+    """The newest event of `action` (one step down the (action, occurred_at) index)."""
+    row = (
+        AuditEvent.objects.filter(action=action).order_by("-occurred_at", "-id").values_list(*_FACTS).first()
+    )
+    return EventFacts(*row) if row else None
+
+
+def events_of_action(
+    *, action: str, since: dt.datetime, resource_type: str = "", resource_ids: Iterable[str] | None = None
+) -> list[EventFacts]:
+    """Events of `action` since `since`, optionally of one resource type and
+    only these resource ids (asked 500 ids at a time)."""
+    events = AuditEvent.objects.filter(action=action, occurred_at__gte=since)
+    if resource_type:
+        events = events.filter(resource_type=resource_type)
+    if resource_ids is None:
+        return [EventFacts(*row) for row in events.order_by("occurred_at", "id").values_list(*_FACTS)]
+    ids = sorted(set(resource_ids))
+    found: list[EventFacts] = []
+    for start in range(0, len(ids), 500):
+        found += [
+            EventFacts(*row)
+            for row in events.filter(resource_id__in=ids[start : start + 500])
+            .order_by("occurred_at", "id")
+            .values_list(*_FACTS)
+        ]
+    return found
+
+
+@dataclass(frozen=True)
+class SealFacts:
+    number: int
+    sealed_at: dt.datetime
+    watermark: int
+
+
+def seal_last() -> SealFacts | None:
+    from safeward.audit.models import AuditSeal
+
+    row = AuditSeal.objects.order_by("-number").values_list("number", "sealed_at", "watermark").first()
+    return SealFacts(*row) if row else None
+
+
+def seal_after(*, number: int) -> SealFacts | None:
+    """The first seal after `number` (the oldest one a sink has not fully acknowledged)."""
+    from safeward.audit.models import AuditSeal
+
+    row = (
+        AuditSeal.objects.filter(number__gt=number)
+        .order_by("number")
+        .values_list("number", "sealed_at", "watermark")
+        .first()
+    )
+    return SealFacts(*row) if row else None
+
+
+@dataclass(frozen=True)
+class ExportCursorFacts:
+    sink: str
+    seal_number: int
+    event_id: int
+    updated_at: dt.datetime | None
+    last_error: str
+
+
+def export_cursors() -> list[ExportCursorFacts]:
+    from safeward.audit.models import AuditExportCursor
+
+    return [
+        ExportCursorFacts(*row)
+        for row in AuditExportCursor.objects.order_by("sink").values_list(
+            "sink", "seal_number", "event_id", "updated_at", "last_error"
+        )
+    ]

@@ -97,3 +97,94 @@ def keyring_status() -> KeyringStatus:
     for purpose, counts in per_store.values():
         unknown.update({(purpose, key_id): n for key_id, n in counts.items() if key_id not in known})
     return KeyringStatus(keys=keys, stores=sorted(per_store), unknown_by_purpose=dict(unknown))
+
+
+# --- Reads for the control tests (issue 18, crypto/controls.py; ADR 0920) ---
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyAge:
+    purpose: str
+    version: int
+    key_id: int
+    state: str
+    created_at: dt.datetime
+    demoted_at: dt.datetime | None
+
+
+def keys_in_service() -> list[KeyAge]:
+    """Every key not retired, from the keyring table (no key material)."""
+    return [
+        KeyAge(*row)
+        for row in DataKey.objects.exclude(state=DataKey.State.RETIRED)
+        .order_by("purpose", "version")
+        .values_list("purpose", "version", "key_id", "state", "created_at", "demoted_at")
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldSample:
+    """A sample of one encrypted column's stored values, judged by their
+    header alone: never decrypted, no value leaves this function."""
+
+    label: str  # "clinical.Patient.name"
+    phi_category: str  # "" when the field declares none
+    sampled: int
+    not_ciphertext: int  # too short or not the ciphertext format
+    unknown_key: int  # a header naming no data key the keyring can open
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.phi_category) and self.not_ciphertext == 0 and self.unknown_key == 0
+
+
+@entry  # reads ciphertext in every table, clinical ones too, as keyring_status does
+def encrypted_field_samples(*, limit: int) -> list[FieldSample]:
+    """For every encrypted field of every model: its PHI category and the
+    headers of up to `limit` stored values (one indexed statement per column,
+    ordered by the primary key, newest ids of serial keys first)."""
+    from django.db import connection
+
+    from safeward.crypto.fields import encrypted_fields
+    from safeward.crypto.keyring import FORMAT_V1, HEADER_BYTES, OVERHEAD
+    from safeward.crypto.phi import PhiCategory
+
+    usable = set(
+        DataKey.objects.filter(purpose=DataKey.Purpose.DATA)
+        .exclude(state=DataKey.State.RETIRED)
+        .values_list("key_id", flat=True)
+    )
+    quote = connection.ops.quote_name
+    samples = []
+    for field in sorted(encrypted_fields(), key=lambda f: f.label):
+        meta = field.model._meta
+        assert meta.pk is not None
+        assert meta.pk.column is not None
+        assert field.column is not None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # Quoted identifiers from model metadata; the limit is a parameter.
+                f"SELECT {quote(field.column)} FROM {quote(meta.db_table)} "  # noqa: S608
+                f"WHERE {quote(field.column)} IS NOT NULL ORDER BY {quote(meta.pk.column)} DESC LIMIT %s",
+                [limit],
+            )
+            blobs = [bytes(row[0]) for row in cursor.fetchall()]
+        malformed = [b for b in blobs if len(b) < OVERHEAD or b[0] != FORMAT_V1]
+        unknown = [
+            b
+            for b in blobs
+            if len(b) >= OVERHEAD
+            and b[0] == FORMAT_V1
+            and int.from_bytes(b[1:HEADER_BYTES], "big") not in usable
+        ]
+        category = field.phi_category
+        samples.append(
+            FieldSample(
+                label=field.label,
+                phi_category=category.value if isinstance(category, PhiCategory) else "",
+                sampled=len(blobs),
+                not_ciphertext=len(malformed),
+                unknown_key=len(unknown),
+            )
+        )
+    return samples

@@ -252,7 +252,7 @@ def _seed_one(ctx: SeedContext, spec: RoleSpec) -> tuple[DemoCredential, User, b
     if not RoleAssignment.objects.filter(
         user=user, role=role, status__in=[RoleAssignment.Status.ACTIVE, RoleAssignment.Status.PENDING]
     ).exists():
-        identity_services.role_request(actor=None, user=user, role=role, reason="demo hospital seed")
+        _grant(user, role)
         changed = True
     credential = DemoCredential(
         username=username,
@@ -266,12 +266,38 @@ def _seed_one(ctx: SeedContext, spec: RoleSpec) -> tuple[DemoCredential, User, b
     return credential, user, changed
 
 
+# The hospital's first administrator is granted at the command line; every
+# other privileged role is requested by HR and approved by that first
+# administrator, as the two-person control expects (identity.controls,
+# ADR 0920). The one command-line grant is the demo's honest failure of it.
+BOOTSTRAP_ROLE = "privacy_officer"
+REQUESTER_ROLE = "hr_officer"
+
+
+def _grant(user: User, role: Role) -> None:
+    if not role.privileged or role.code == BOOTSTRAP_ROLE:
+        identity_services.role_request(actor=None, user=user, role=role, reason="demo hospital seed")
+        return
+    requester = User.objects.get(username=demo_username(REQUESTER_ROLE))
+    approver = User.objects.get(username=demo_username(BOOTSTRAP_ROLE))
+    assignment = identity_services.role_request(
+        actor=requester, user=user, role=role, reason="demo hospital seed"
+    )
+    identity_services.role_approve(actor=approver, assignment=assignment)
+
+
 def seed_staff(ctx: SeedContext) -> None:
     """One demo user for every role of the catalog, each with a password, an
-    enrolled TOTP authenticator and the role granted by the command line."""
+    enrolled TOTP authenticator and its role: ordinary roles and the first
+    administrator's granted by the command line, the other privileged roles
+    requested by HR and approved by that administrator (so they come last)."""
     changed = 0
+    later = [spec for spec in CATALOG if spec.privileged and spec.code != BOOTSTRAP_ROLE]
+    seeded = {}
+    for spec in [spec for spec in CATALOG if spec not in later] + later:
+        seeded[spec.code] = _seed_one(ctx, spec)
     for spec in CATALOG:
-        credential, user, was_changed = _seed_one(ctx, spec)
+        credential, user, was_changed = seeded[spec.code]
         ctx.credentials.append((credential, user))
         changed += was_changed
     ctx.write(f"demo users: {len(CATALOG)} ({changed} new or updated)")

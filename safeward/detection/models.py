@@ -82,6 +82,9 @@ class Alert(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     assignee_id = models.BigIntegerField(null=True)
+    # When a person first acted on it (triage started, dismissed, confirmed,
+    # joined to an incident): the triage SLA control measures created_at to this.
+    triaged_at = models.DateTimeField(null=True, blank=True)
     resolution_reason = models.CharField(max_length=500, blank=True)
     resolved_at = models.DateTimeField(null=True)
     resolved_by_id = models.BigIntegerField(null=True)
@@ -95,6 +98,8 @@ class Alert(models.Model):
             models.Index(fields=["status", "severity", "created_at"], name="detection_alert_queue"),
             models.Index(fields=["group_key", "status"], name="detection_alert_group"),
             models.Index(fields=["rule", "created_at"], name="detection_alert_rule"),
+            # The triage SLA control reads the alerts of its look-back window (ADR 0920).
+            models.Index(fields=["created_at"], name="detection_alert_created"),
         ]
 
     def __str__(self) -> str:

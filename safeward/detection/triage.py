@@ -140,7 +140,8 @@ def alert_triage_start(*, actor: User, alert_id: int, version: str) -> Alert:
     if alert.assignee_id is None:
         alert.assignee_id = actor.pk
     alert.updated_at = clock.now()
-    alert.save(update_fields=["status", "assignee_id", "updated_at"])
+    alert.triaged_at = alert.triaged_at or alert.updated_at
+    alert.save(update_fields=["status", "assignee_id", "updated_at", "triaged_at"])
     _record(actor, alert, "triage_start", before, assignee_after=alert.assignee_id)
     return alert
 
@@ -158,11 +159,13 @@ def _resolve(*, actor: User, alert_id: int, version: str, status: str, reason: s
     alert.resolved_at = now
     alert.resolved_by_id = actor.pk
     alert.updated_at = now
+    alert.triaged_at = alert.triaged_at or now
     if alert.assignee_id is None:
         alert.assignee_id = actor.pk
     alert.save(
         update_fields=[
             "status",
+            "triaged_at",
             "resolution_reason",
             "resolved_at",
             "resolved_by_id",

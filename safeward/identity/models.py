@@ -138,7 +138,11 @@ class UserSession(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "ended_at"])]
+        indexes = [
+            models.Index(fields=["user", "ended_at"]),
+            # The session control reads the sessions begun in its look-back window (ADR 0920).
+            models.Index(fields=["created_at"], name="identity_session_created"),
+        ]
 
     def __str__(self) -> str:
         return f"session {self.id} of user {self.user_id}"

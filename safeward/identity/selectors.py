@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -290,3 +291,212 @@ def session_spans(
         SessionSpan(str(pk), user_id, created, seen, ended, ip or "", zone, agent)
         for pk, user_id, created, seen, ended, ip, zone, agent in rows
     ]
+
+
+# --- Reads for the control tests (issue 18, identity/controls.py and
+# workforce/controls.py; ADR 0920). Each is a few aggregate statements over
+# indexed columns, never one statement per account.
+
+SECOND_FACTOR_TYPES = ("totp", "webauthn")
+
+
+@dataclass(frozen=True)
+class AccountFactors:
+    user_id: int
+    username: str
+    factor_types: tuple[str, ...]  # the second factors enrolled (recovery codes do not count)
+
+
+def accounts_active_factors() -> list[AccountFactors]:
+    """Every account that can sign in (active, not locked) with the second
+    factors it has enrolled: two statements, whatever the number of accounts."""
+    from allauth.mfa.models import Authenticator
+
+    accounts = list(
+        User.objects.filter(is_active=True, locked_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", "username")
+    )
+    factors: dict[int, set[str]] = {}
+    for user_id, kind in Authenticator.objects.filter(
+        user__is_active=True, user__locked_at__isnull=True, type__in=SECOND_FACTOR_TYPES
+    ).values_list("user_id", "type"):
+        factors.setdefault(user_id, set()).add(kind)
+    return [AccountFactors(pk, username, tuple(sorted(factors.get(pk, ())))) for pk, username in accounts]
+
+
+def sessions_past_lifetime(
+    *, lifetime: dt.timedelta, since: dt.datetime, limit: int = 1000
+) -> list[SessionSpan]:
+    """Sessions begun since `since` (the created_at index bounds the scan),
+    not marked ended, that served a request (`last_seen_at`) more than
+    `lifetime` after they began: the guard should have ended them."""
+    from django.db.models import DateTimeField, ExpressionWrapper, F
+
+    deadline = ExpressionWrapper(F("created_at") + lifetime, output_field=DateTimeField())
+    rows = (
+        UserSession.objects.filter(created_at__gte=since, ended_at__isnull=True)
+        .annotate(deadline=deadline)
+        .filter(last_seen_at__gt=F("deadline"))
+        .order_by("created_at")
+        .values_list(
+            "id",
+            "user_id",
+            "created_at",
+            "last_seen_at",
+            "ended_at",
+            "client_ip",
+            "network_zone",
+            "user_agent",
+        )[:limit]
+    )
+    return [
+        SessionSpan(str(pk), user_id, created, seen, ended, ip or "", zone, agent)
+        for pk, user_id, created, seen, ended, ip, zone, agent in rows
+    ]
+
+
+def usernames(*, user_ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(user_ids))
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        found.update(User.objects.filter(pk__in=ids[start : start + 500]).values_list("pk", "username"))
+    return found
+
+
+@dataclass(frozen=True)
+class HolderRoles:
+    user_id: int
+    username: str
+    roles: dict[str, tuple[str, ...]]  # every active role of the account, with its permissions
+
+
+def holders_of_permission_roles(*, permission: str) -> list[HolderRoles]:
+    """Active accounts holding an active role that grants `permission`, each
+    with all its active roles and their permissions (two statements)."""
+    granting = [pk for pk, perms in Role.objects.values_list("pk", "permissions") if permission in perms]
+    holders = RoleAssignment.objects.filter(
+        role__in=granting, status=RoleAssignment.Status.ACTIVE, user__is_active=True
+    ).values("user_id")
+    found: dict[int, HolderRoles] = {}
+    for user_id, username, code, perms in (
+        RoleAssignment.objects.filter(user_id__in=holders, status=RoleAssignment.Status.ACTIVE)
+        .order_by("user_id", "role__code")
+        .values_list("user_id", "user__username", "role__code", "role__permissions")
+    ):
+        holder = found.setdefault(user_id, HolderRoles(user_id, username, {}))
+        holder.roles[code] = tuple(sorted(perms))
+    return list(found.values())
+
+
+@dataclass(frozen=True)
+class PrivilegedGrant:
+    assignment_id: int
+    user_id: int
+    username: str
+    role: str
+    requested_by_id: int | None
+    requested_at: dt.datetime
+    decided_by_id: int | None
+    decided_at: dt.datetime | None
+
+
+def privileged_assignments_active() -> list[PrivilegedGrant]:
+    """Every active assignment of a privileged role, with who asked and who approved."""
+    return [
+        PrivilegedGrant(*row)
+        for row in RoleAssignment.objects.filter(status=RoleAssignment.Status.ACTIVE, role__privileged=True)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "user_id",
+            "user__username",
+            "role__code",
+            "requested_by_id",
+            "requested_at",
+            "decided_by_id",
+            "decided_at",
+        )
+    ]
+
+
+def user_ids_with_active_roles() -> set[int]:
+    """Accounts (active) that hold at least one active role."""
+    return set(
+        RoleAssignment.objects.filter(status=RoleAssignment.Status.ACTIVE, user__is_active=True)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """What an account can still do, for the termination control."""
+
+    user_id: int
+    username: str
+    is_active: bool
+    locked: bool
+    live_sessions: int  # open, not idle, within their lifetime
+    last_seen_at: dt.datetime | None  # the latest request of any of its sessions
+    live_tokens: int  # OAuth2 access tokens not expired, refresh tokens not revoked
+
+
+def accounts_access(
+    *, user_ids: Iterable[int], now: dt.datetime, idle: dt.timedelta, lifetime: dt.timedelta
+) -> dict[int, AccountAccess]:
+    """Per account: active, locked, live sessions, latest session use, live
+    OAuth2 tokens; a handful of grouped statements per 500 accounts."""
+    from django.db.models import Count, Max
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+    from oauth2_provider.settings import oauth2_settings
+
+    refresh_live = Q(revoked__isnull=True)
+    if oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS:  # None: refresh tokens never expire
+        refresh_live &= Q(
+            created__gt=now - dt.timedelta(seconds=oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS)
+        )
+    ids = sorted(set(user_ids))
+    found: dict[int, AccountAccess] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sessions: dict[int, dict[str, Any]] = {
+            row["user_id"]: dict(row)
+            for row in UserSession.objects.filter(user_id__in=chunk)
+            .values("user_id")
+            .annotate(
+                last_seen=Max("last_seen_at"),
+                live=Count(
+                    "pk",
+                    filter=Q(
+                        ended_at__isnull=True, last_seen_at__gte=now - idle, created_at__gt=now - lifetime
+                    ),
+                ),
+            )
+        }
+        tokens: dict[int, int] = {}
+        for model, condition in (
+            (get_access_token_model(), Q(expires__gt=now)),
+            (get_refresh_token_model(), refresh_live),
+        ):
+            for user_id, count in (
+                model.objects.filter(condition, user_id__in=chunk)
+                .values("user_id")
+                .annotate(n=Count("pk"))
+                .values_list("user_id", "n")
+            ):
+                tokens[user_id] = tokens.get(user_id, 0) + count
+        for pk, username, active, locked_at in User.objects.filter(pk__in=chunk).values_list(
+            "pk", "username", "is_active", "locked_at"
+        ):
+            row = sessions.get(pk, {})
+            found[pk] = AccountAccess(
+                user_id=pk,
+                username=username,
+                is_active=active,
+                locked=locked_at is not None,
+                live_sessions=row.get("live", 0),
+                last_seen_at=row.get("last_seen"),
+                live_tokens=tokens.get(pk, 0),
+            )
+    return found

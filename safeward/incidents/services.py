@@ -48,9 +48,17 @@ def _attach(*, actor: User, alert: Alert, incident: Incident, action: Action) ->
         alert.resolved_at = now
         alert.resolved_by_id = actor.pk
         alert.resolution_reason = alert.resolution_reason or f"Part of incident {incident.pk}."
+        alert.triaged_at = alert.triaged_at or now
         if alert.assignee_id is None:
             alert.assignee_id = actor.pk
-        fields += ["status", "resolved_at", "resolved_by_id", "resolution_reason", "assignee_id"]
+        fields += [
+            "status",
+            "resolved_at",
+            "resolved_by_id",
+            "resolution_reason",
+            "assignee_id",
+            "triaged_at",
+        ]
     alert.save(update_fields=fields)
     audit_record(
         action=action,

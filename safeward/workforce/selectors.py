@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 
 from safeward import clock
 from safeward.identity.models import User
@@ -190,3 +190,110 @@ def accounts_without_person() -> QuerySet[User]:
 
 def person_for_user(*, user: User) -> Person | None:
     return Person.objects.filter(user=user).first()
+
+
+# --- Reads for the control tests (issue 18, workforce/controls.py; ADR 0920).
+# Grouped statements over indexed columns, never one per person.
+
+
+@dataclass(frozen=True)
+class TrainingStanding:
+    person_id: int
+    employee_number: str
+    username: str
+    overdue_since: dt.datetime | None  # the oldest due date passed without completion
+    overdue: int  # assignments past due and not completed
+
+
+def training_standing(*, now: dt.datetime) -> list[TrainingStanding]:
+    """Every active person with their overdue training, in one grouped statement."""
+    overdue = Q(training_assignments__completed_at__isnull=True, training_assignments__due_at__lt=now)
+    return [
+        TrainingStanding(pk, number, username or "", since, count)
+        for pk, number, username, since, count in Person.objects.filter(status=Person.Status.ACTIVE)
+        .annotate(
+            overdue_since=Min("training_assignments__due_at", filter=overdue),
+            overdue=Count("training_assignments", filter=overdue),
+        )
+        .order_by("pk")
+        .values_list("pk", "employee_number", "user__username", "overdue_since", "overdue")
+    ]
+
+
+@dataclass(frozen=True)
+class ReviewStanding:
+    person_id: int
+    employee_number: str
+    user_id: int
+    username: str
+    activated_at: dt.datetime | None
+    last_decided_at: dt.datetime | None  # the newest decided review item of the person
+    overdue: int  # pending items past their due time
+    oldest_overdue_due_at: dt.datetime | None
+
+
+def review_standing(*, user_ids: set[int], now: dt.datetime) -> list[ReviewStanding]:
+    """Active people whose accounts are among `user_ids` (those holding
+    roles), with their access-review history: two grouped statements."""
+    people = list(
+        Person.objects.filter(status=Person.Status.ACTIVE, user__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "employee_number", "user_id", "user__username", "activated_at")
+    )
+    people = [row for row in people if row[2] in user_ids]
+    pending = Q(decision=ReviewItem.Decision.PENDING)
+    late = pending & Q(due_at__lt=now)
+    history: dict[int, tuple[dt.datetime | None, int, dt.datetime | None]] = {}
+    ids = [row[0] for row in people]
+    for start in range(0, len(ids), 500):
+        for person_id, decided, overdue, oldest in (
+            ReviewItem.objects.filter(person_id__in=ids[start : start + 500])
+            .values("person_id")
+            .annotate(
+                decided=Max("decided_at", filter=~pending),
+                overdue=Count("pk", filter=late),
+                oldest=Min("due_at", filter=late),
+            )
+            .values_list("person_id", "decided", "overdue", "oldest")
+        ):
+            history[person_id] = (decided, overdue, oldest)
+    return [
+        ReviewStanding(pk, number, user_id, username, activated, *history.get(pk, (None, 0, None)))
+        for pk, number, user_id, username, activated in people
+    ]
+
+
+@dataclass(frozen=True)
+class Leaver:
+    person_id: int
+    employee_number: str
+    user_id: int
+    status: str
+    access_ends_at: dt.datetime | None
+    terminated_at: dt.datetime | None
+
+    @property
+    def ended_at(self) -> dt.datetime | None:
+        """The moment access ended: the planned end, else the applied termination."""
+        return self.access_ends_at or self.terminated_at
+
+
+def leavers_with_accounts(*, now: dt.datetime) -> list[Leaver]:
+    """People with an account whose access has ended: terminated, or the
+    end moment passed (termination not applied yet)."""
+    return [
+        Leaver(*row)
+        for row in Person.objects.filter(user__isnull=False)
+        .filter(Q(status=Person.Status.TERMINATED) | Q(access_ends_at__lte=now))
+        .order_by("pk")
+        .values_list("pk", "employee_number", "user_id", "status", "access_ends_at", "terminated_at")
+    ]
+
+
+def active_accounts_people() -> list[tuple[int, str, int | None]]:
+    """(user id, username, person id or None) of every active account."""
+    return list(
+        User.objects.filter(is_active=True)
+        .order_by("pk")
+        .values_list("pk", "username", "workforce_person__pk")
+    )

@@ -50,7 +50,12 @@ def test_seed_creates_the_demo_hospital(demo_settings):
         assert not user.is_superuser
         assignment = RoleAssignment.objects.get(user=user, role__code=spec.code)
         assert assignment.status == RoleAssignment.Status.ACTIVE
-        assert assignment.requested_by is None  # the command line granted it
+        if spec.privileged and spec.code != seed.BOOTSTRAP_ROLE:
+            # Requested by HR, approved by the first administrator (ADR 0920).
+            assert assignment.requested_by.username == "demo.hr_officer"
+            assert assignment.decided_by.username == f"demo.{seed.BOOTSTRAP_ROLE}"
+        else:
+            assert assignment.requested_by is None  # the command line granted it
         totp = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
         assert adapter.decrypt(totp.data["secret"]) == entry["totp_secret"]
         assert entry["otpauth_uri"].startswith("otpauth://totp/")
@@ -181,3 +186,17 @@ def test_seed_registers_one_smart_app_once(demo_settings):
     assert client_state(registration) == "active"
     call_command("demo", "seed")
     assert ClientRegistration.objects.count() == 1
+
+
+def test_the_demo_shows_two_person_approval_with_one_bootstrap_grant(demo_settings):
+    """The demo's privileged roles pass the two-person control but the first
+    administrator's, granted at the command line (ADR 0920)."""
+    from safeward import clock
+    from safeward.compliance import discover
+
+    call_command("demo", "seed")
+    checks = discover()["identity.privileged_roles_two_person"].run(clock.now())
+    assert {check.label for check in checks if not check.passed} == {
+        f"{seed.BOOTSTRAP_ROLE} for demo.{seed.BOOTSTRAP_ROLE}"
+    }
+    assert sum(check.passed for check in checks) == 4
