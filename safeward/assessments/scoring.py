@@ -186,7 +186,10 @@ class Scorer:
         framework = self.catalog.frameworks[key]
         rows = {clause.ref: ClauseRow(clause.id, clause.title) for clause in framework.clauses()}
         for leaf in framework.leaves():
-            clause = framework.clause_of(leaf.ref)
+            try:
+                clause = framework.clause_of(leaf.ref)
+            except KeyError:  # a childless entry above the clause level: no row holds it
+                continue
             rows[clause.ref].entries.append(self.status(leaf))
         return FrameworkTable(framework.key, framework.name, framework.version, list(rows.values()))
 

@@ -113,7 +113,7 @@ def test_exceptions_need_a_second_person_and_stop_failing_the_control(tests_regi
     assert mfa.outcome == "pass" and mfa.resources_excepted == 1 and mfa.resources_failed == 0
     assert services.verify_run(run).ok
     # Expired: fails again.
-    frozen_clock.advance(dt.timedelta(days=31))
+    frozen_clock.advance(days=31)
     assert services.controls_run(actor=None, registry=tests_registry).results.get(
         control_id="identity.mfa").outcome == "fail"
 
