@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("safeward.detection.urls")),
     path("", include("safeward.incidents.urls")),
     path("assets/", include("safeward.assets.urls")),
+    path("compliance/", include("safeward.assessments.urls")),
     path("api/v1/me/", MeView.as_view(), name="api_me"),
     path("api/v1/workforce/", include(("safeward.workforce.api", "workforce_api"))),
     path("api/v1/assets/", include(("safeward.assets.api", "assets_api"))),
