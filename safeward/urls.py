@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/me/", MeView.as_view(), name="api_me"),
     path("api/v1/workforce/", include(("safeward.workforce.api", "workforce_api"))),
     path("api/v1/assets/", include(("safeward.assets.api", "assets_api"))),
+    path("api/v1/compliance/", include(("safeward.assessments.api", "compliance_api"))),
     path("api/schema/", SchemaView.as_view(), name="api_schema"),
     path("api/v1/clinical/", include(("safeward.clinical.api_urls", "clinical_api"))),
     path("api/v1/discovery/", include(("safeward.assets.discovery_api", "discovery_api"))),

@@ -153,3 +153,10 @@ def seal_key(settings, tmp_path):
     previous = signing.install(local)
     yield local
     signing.install(previous)
+
+
+@pytest.fixture
+def registered(monkeypatch, tests_registry):
+    """The fake tests are what `discover()` finds (the pages, API and CLI run them)."""
+    monkeypatch.setattr("safeward.assessments.services.discover", lambda: dict(tests_registry))
+    return tests_registry
