@@ -67,7 +67,7 @@ class ResultOutput(serializers.Serializer[Any]):
 class ResourceOutput(serializers.Serializer[Any]):
     resource_type = serializers.CharField()
     resource_id = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     passed = serializers.BooleanField()
     excepted = serializers.BooleanField()
     exception_id = serializers.IntegerField(allow_null=True)
@@ -98,7 +98,7 @@ class EntryOutput(serializers.Serializer[Any]):
     id = serializers.CharField()
     title = serializers.CharField()
     status = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.source
     controls = serializers.ListField(child=serializers.CharField())
     via = serializers.SerializerMethodField()
     maturity = serializers.IntegerField(allow_null=True)
@@ -132,7 +132,7 @@ class ExceptionOutput(serializers.Serializer[Any]):
     control_id = serializers.CharField()
     resource_type = serializers.CharField()
     resource_id = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     reason = serializers.CharField()
     expires_on = serializers.DateField()
     state = serializers.ChoiceField(choices=ControlException.State.choices)
@@ -213,7 +213,9 @@ class ResultDetail(APIView):
         if result is None:
             raise Http404
         body = ResultOutput(result).data
-        body["failing"] = ResourceOutput(selectors.result_resources(result=result, failing_only=True), many=True).data
+        body["failing"] = ResourceOutput(
+            selectors.result_resources(result=result, failing_only=True), many=True
+        ).data
         return Response(body)
 
 
@@ -250,7 +252,9 @@ class ExceptionList(APIView):
         return Response(ExceptionOutput(selectors.exceptions_list(state=state)[:1000], many=True).data)
 
     @extend_schema(
-        request=ExceptionInput, responses={201: ExceptionOutput, 409: ErrorOutput}, operation_id="compliance_exceptions_request"
+        request=ExceptionInput,
+        responses={201: ExceptionOutput, 409: ErrorOutput},
+        operation_id="compliance_exceptions_request",
     )
     def post(self, request: Request) -> Response:
         payload = ExceptionInput(data=request.data)
@@ -269,7 +273,11 @@ class ExceptionApprove(APIView):
     required_permission = Perm.ASSESSMENT_EXCEPTION_APPROVE
     token_scopes = {"POST": "write"}
 
-    @extend_schema(request=None, responses={200: ExceptionOutput, 409: ErrorOutput}, operation_id="compliance_exceptions_approve")
+    @extend_schema(
+        request=None,
+        responses={200: ExceptionOutput, 409: ErrorOutput},
+        operation_id="compliance_exceptions_approve",
+    )
     def post(self, request: Request, exception_id: int) -> Response:
         if selectors.exception_get(exception_id=exception_id) is None:
             raise Http404
@@ -284,7 +292,11 @@ class ExceptionRevoke(APIView):
     required_permission = Perm.ASSESSMENT_EXCEPTION_APPROVE
     token_scopes = {"POST": "write"}
 
-    @extend_schema(request=RevokeInput, responses={200: ExceptionOutput, 409: ErrorOutput}, operation_id="compliance_exceptions_revoke")
+    @extend_schema(
+        request=RevokeInput,
+        responses={200: ExceptionOutput, 409: ErrorOutput},
+        operation_id="compliance_exceptions_revoke",
+    )
     def post(self, request: Request, exception_id: int) -> Response:
         if selectors.exception_get(exception_id=exception_id) is None:
             raise Http404

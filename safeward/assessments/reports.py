@@ -94,7 +94,7 @@ def report_html(report: FrameworkReport) -> str:
 
 
 def report_pdf(report: FrameworkReport) -> bytes:
-    from weasyprint import HTML
+    from weasyprint import HTML  # type: ignore[import-untyped]  # no type information shipped
 
     pdf = HTML(string=report_html(report)).write_pdf()
     assert pdf is not None
@@ -110,11 +110,21 @@ def _csv(rows: list[list[Any]]) -> str:
 
 
 def clauses_csv(table: scoring.FrameworkTable) -> str:
-    rows: list[list[Any]] = [["clause", "title", "entries", "passing", "failing", "excepted", "assessed", "score"]]
+    rows: list[list[Any]] = [
+        ["clause", "title", "entries", "passing", "failing", "excepted", "assessed", "score"]
+    ]
     for row in [*table.rows, table.total]:
         rows.append(
-            [row.id or "all", row.title, row.count, row.passing, row.failing, row.excepted, row.assessed,
-             "" if row.score is None else row.score]
+            [
+                row.id or "all",
+                row.title,
+                row.count,
+                row.passing,
+                row.failing,
+                row.excepted,
+                row.assessed,
+                "" if row.score is None else row.score,
+            ]
         )
     return _csv(rows)
 
@@ -124,9 +134,16 @@ def entries_csv(table: scoring.FrameworkTable) -> str:
     for row in table.rows:
         for entry in row.entries:
             rows.append(
-                [row.id, entry.id, entry.title, entry.status, entry.source, " ".join(entry.controls),
-                 " ".join(f"{ref} ({provenance})" for ref, provenance in entry.via),
-                 "" if entry.maturity is None else entry.maturity]
+                [
+                    row.id,
+                    entry.id,
+                    entry.title,
+                    entry.status,
+                    entry.source,
+                    " ".join(entry.controls),
+                    " ".join(f"{ref} ({provenance})" for ref, provenance in entry.via),
+                    "" if entry.maturity is None else entry.maturity,
+                ]
             )
     return _csv(rows)
 

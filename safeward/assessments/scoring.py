@@ -27,7 +27,7 @@ from typing import Any
 from safeward.assessments import selectors
 from safeward.assessments.models import ControlResult, ControlRun
 
-PASS = "pass"
+PASS = "pass"  # noqa: S105 - a status, not a password
 FAIL = "fail"
 EXCEPTED = "excepted"
 MATURITY = "maturity"
@@ -146,7 +146,9 @@ class Scorer:
         self.catalog = catalog_ if catalog_ is not None else catalog()
         if results is None:
             results = (
-                {r.control_id: r for r in run.results.all()} if run is not None else selectors.latest_results()
+                {r.control_id: r for r in run.results.all()}
+                if run is not None
+                else selectors.latest_results()
             )
         self.results = dict(results)
         self.maturity = dict(maturity or {})
@@ -169,12 +171,18 @@ class Scorer:
         if direct != NOT_ASSESSED:
             controls = tuple(sorted(r.control_id for r in self.tested[ref]))
             return EntryStatus(**base, status=direct, source=TESTED, controls=controls)
-        via = [(other, provenance) for other, provenance in self.links.get(ref, []) if self._direct(other) != NOT_ASSESSED]
+        via = [
+            (other, provenance)
+            for other, provenance in self.links.get(ref, [])
+            if self._direct(other) != NOT_ASSESSED
+        ]
         if via:
             statuses = {self._direct(other) for other, _ in via}
             status = FAIL if FAIL in statuses else EXCEPTED if EXCEPTED in statuses else PASS
             controls = tuple(sorted({r.control_id for other, _ in via for r in self.tested[other]}))
-            return EntryStatus(**base, status=status, source=VIA_MAPPING, controls=controls, via=tuple(sorted(via)))
+            return EntryStatus(
+                **base, status=status, source=VIA_MAPPING, controls=controls, via=tuple(sorted(via))
+            )
         level = self.maturity.get(ref)
         if level is not None:
             if not 0 <= level <= MAX_MATURITY:
@@ -206,6 +214,8 @@ def framework_table(
     return Scorer(run=run, maturity=maturity, catalog_=catalog_).table(key)
 
 
-def framework_tables(maturity: Mapping[str, int] | None = None, *, catalog_: Any = None) -> list[FrameworkTable]:
+def framework_tables(
+    maturity: Mapping[str, int] | None = None, *, catalog_: Any = None
+) -> list[FrameworkTable]:
     scorer = Scorer(maturity=maturity, catalog_=catalog_)
     return [scorer.table(key) for key in scorer.catalog.frameworks]

@@ -62,7 +62,9 @@ def valid_exceptions(*, today: dt.date) -> dict[tuple[str, str, str], ControlExc
     return {(e.control_id, e.resource_type, e.resource_id): e for e in found}
 
 
-def _execute(test: ControlTest, now: dt.datetime, exceptions: Mapping[tuple[str, str, str], ControlException]) -> _Outcome:
+def _execute(
+    test: ControlTest, now: dt.datetime, exceptions: Mapping[tuple[str, str, str], ControlException]
+) -> _Outcome:
     started = time.perf_counter()
     try:
         checks = test.run(now)
@@ -70,7 +72,9 @@ def _execute(test: ControlTest, now: dt.datetime, exceptions: Mapping[tuple[str,
         return _Outcome(test, ControlResult.Outcome.ERROR, _ms(started), type(error).__name__, [])
     rows = []
     for check in checks:
-        exception = None if check.passed else exceptions.get((test.id, check.resource_type, check.resource_id))
+        exception = (
+            None if check.passed else exceptions.get((test.id, check.resource_type, check.resource_id))
+        )
         rows.append(
             ResourceResult(
                 resource_type=check.resource_type[:60],
@@ -207,7 +211,9 @@ def verify_run(run: ControlRun, *, signer: SealSigner | None = None) -> Verifica
     problems = []
     if computed != run.snapshot_sha256:
         problems.append("the stored rows do not match the signed SHA-256: the run was edited")
-    if not (signer or get_signer()).verify(run.key_id, run.snapshot_sha256.encode("ascii"), bytes(run.signature)):
+    if not (signer or get_signer()).verify(
+        run.key_id, run.snapshot_sha256.encode("ascii"), bytes(run.signature)
+    ):
         problems.append("the signature does not verify")
     return Verification(not problems, tuple(problems), computed)
 
@@ -286,7 +292,11 @@ def exception_request(
             resource_type=EXCEPTION_RESOURCE,
             resource_id=exception.pk,
             purpose=PurposeOfUse.OPERATIONS,
-            detail={"control": control_id, "resource_type": resource_type, "expires_on": expires_on.isoformat()},
+            detail={
+                "control": control_id,
+                "resource_type": resource_type,
+                "expires_on": expires_on.isoformat(),
+            },
         )
     return exception
 
@@ -300,7 +310,9 @@ def exception_approve(*, actor: User, exception_id: int) -> ControlException:
         if exception is None:
             raise AssessmentError("No such exception.")
         if exception.state != ControlException.State.REQUESTED:
-            raise AssessmentError(f"The exception is {exception.get_state_display().lower()}, not awaiting approval.")
+            raise AssessmentError(
+                f"The exception is {exception.get_state_display().lower()}, not awaiting approval."
+            )
         if exception.requested_by_id == actor.pk:
             raise AssessmentError("A second person approves an exception, not the one who asked for it.")
         if exception.expires_on <= clock.now().date():

@@ -30,7 +30,9 @@ def _time(value: Any) -> str | None:
 def run_document(run: ControlRun) -> dict[str, Any]:
     """The run's signed content, read back from its rows."""
     resources: dict[int, list[dict[str, Any]]] = {}
-    rows = ResourceResult.objects.filter(result__run=run).order_by("result_id", "resource_type", "resource_id", "pk")
+    rows = ResourceResult.objects.filter(result__run=run).order_by(
+        "result_id", "resource_type", "resource_id", "pk"
+    )
     for row in rows:
         resources.setdefault(row.result_id, []).append(
             {

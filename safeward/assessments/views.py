@@ -52,7 +52,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     tables = [scorer.table(key) for key in scorer.catalog.frameworks]
     latest = selectors.run_latest()
     failing = sorted(
-        (r for r in scorer.results.values() if r.outcome in (ControlResult.Outcome.FAIL, ControlResult.Outcome.ERROR)),
+        (
+            r
+            for r in scorer.results.values()
+            if r.outcome in (ControlResult.Outcome.FAIL, ControlResult.Outcome.ERROR)
+        ),
         key=lambda r: r.control_id,
     )
     return render(
@@ -84,9 +88,7 @@ def run_all(request: HttpRequest) -> HttpResponse:
 @requires(Perm.ASSESSMENT_RESULT_READ)
 def framework(request: HttpRequest, key: str) -> HttpResponse:
     table = _table(_scorer(), key)
-    return render(
-        request, "assessments/framework.html", {"table": table, "chart": reports.bar_chart(table)}
-    )
+    return render(request, "assessments/framework.html", {"table": table, "chart": reports.bar_chart(table)})
 
 
 @require_GET
@@ -97,7 +99,9 @@ def clause(request: HttpRequest, key: str, clause_id: str) -> HttpResponse:
     row = next((r for r in table.rows if r.id == clause_id), None)
     if row is None:
         raise Http404("No such clause.")
-    entries = [(entry, [scorer.results[c] for c in entry.controls if c in scorer.results]) for entry in row.entries]
+    entries = [
+        (entry, [scorer.results[c] for c in entry.controls if c in scorer.results]) for entry in row.entries
+    ]
     return render(request, "assessments/clause.html", {"table": table, "row": row, "entries": entries})
 
 

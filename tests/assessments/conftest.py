@@ -92,8 +92,12 @@ def small_catalog() -> Catalog:
     csf = _framework(
         "csf2",
         "CSF (test)",
-        [("PR", "Protect", None), ("PR.AA", "Identity", "PR"), ("PR.AA-01", "Identities", "PR.AA"),
-         ("PR.DS-01", "Data at rest", "PR")],
+        [
+            ("PR", "Protect", None),
+            ("PR.AA", "Identity", "PR"),
+            ("PR.AA-01", "Identities", "PR.AA"),
+            ("PR.DS-01", "Data at rest", "PR"),
+        ],
     )
     return Catalog(
         {"hicp": hicp, "csf2": csf},

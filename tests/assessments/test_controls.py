@@ -25,15 +25,20 @@ def test_control_tests_current(tests_registry, frozen_clock):
     assert [c.passed for c in controls.control_tests_current(clock.now())] == [True]
     frozen_clock.advance(hours=2)
     [check] = controls.control_tests_current(clock.now())
-    assert not check.passed and check.evidence["age_hours"] == 25.0
+    assert not check.passed
+    assert check.evidence["age_hours"] == 25.0
 
 
 def test_exceptions_within_expiry(tests_registry, frozen_clock):
     one, two = (UserFactory(roles=["compliance_officer"]) for _ in range(2))
     services.controls_run(actor=None, registry=tests_registry)
     exception = services.exception_request(
-        actor=one, control_id="identity.mfa", resource_type="account", resource_id="2",
-        reason="Kiosk", expires_on=clock.now().date() + dt.timedelta(days=2),
+        actor=one,
+        control_id="identity.mfa",
+        resource_type="account",
+        resource_id="2",
+        reason="Kiosk",
+        expires_on=clock.now().date() + dt.timedelta(days=2),
     )
     services.exception_approve(actor=two, exception_id=exception.pk)
     assert [c.passed for c in controls.exceptions_within_expiry(clock.now())] == [True]

@@ -20,11 +20,18 @@ pytestmark = pytest.mark.django_db
 
 # The parts of the OSCAL 1.1 assessment-results model SafeWard fills, with
 # their required properties (NIST OSCAL oscal_assessment-results_schema.json).
-UUID = {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[45][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"}
+UUID = {
+    "type": "string",
+    "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[45][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+}
 PROPS = {
     "type": "array",
-    "items": {"type": "object", "required": ["name", "value"], "additionalProperties": False,
-              "properties": {"name": {"type": "string"}, "value": {"type": "string", "minLength": 1}}},
+    "items": {
+        "type": "object",
+        "required": ["name", "value"],
+        "additionalProperties": False,
+        "properties": {"name": {"type": "string"}, "value": {"type": "string", "minLength": 1}},
+    },
 }
 OSCAL_AR = {
     "type": "object",
@@ -40,7 +47,10 @@ OSCAL_AR = {
                 "metadata": {
                     "type": "object",
                     "required": ["title", "last-modified", "version", "oscal-version"],
-                    "properties": {"oscal-version": {"type": "string", "pattern": r"^1\.1\.\d+$"}, "props": PROPS},
+                    "properties": {
+                        "oscal-version": {"type": "string", "pattern": r"^1\.1\.\d+$"},
+                        "props": PROPS,
+                    },
                 },
                 "import-ap": {"type": "object", "required": ["href"]},
                 "results": {
@@ -51,12 +61,15 @@ OSCAL_AR = {
                         "required": ["uuid", "title", "description", "start", "reviewed-controls"],
                         "additionalProperties": False,
                         "properties": {
-                            "uuid": UUID, "title": {"type": "string"}, "description": {"type": "string"},
+                            "uuid": UUID,
+                            "title": {"type": "string"},
+                            "description": {"type": "string"},
                             "start": {"type": "string", "format": "date-time"},
                             "end": {"type": "string"},
                             "props": PROPS,
                             "reviewed-controls": {
-                                "type": "object", "required": ["control-selections"],
+                                "type": "object",
+                                "required": ["control-selections"],
                                 "properties": {"control-selections": {"type": "array", "minItems": 1}},
                             },
                             "observations": {
@@ -66,11 +79,23 @@ OSCAL_AR = {
                                     "required": ["uuid", "description", "methods", "collected"],
                                     "properties": {
                                         "uuid": UUID,
-                                        "methods": {"type": "array", "items": {"enum": ["EXAMINE", "INTERVIEW", "TEST", "UNKNOWN"]}},
+                                        "methods": {
+                                            "type": "array",
+                                            "items": {"enum": ["EXAMINE", "INTERVIEW", "TEST", "UNKNOWN"]},
+                                        },
                                         "props": PROPS,
-                                        "subjects": {"type": "array", "items": {
-                                            "type": "object", "required": ["subject-uuid", "type"],
-                                            "properties": {"subject-uuid": UUID, "type": {"type": "string"}, "props": PROPS}}},
+                                        "subjects": {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "required": ["subject-uuid", "type"],
+                                                "properties": {
+                                                    "subject-uuid": UUID,
+                                                    "type": {"type": "string"},
+                                                    "props": PROPS,
+                                                },
+                                            },
+                                        },
                                     },
                                 },
                             },
@@ -86,12 +111,19 @@ OSCAL_AR = {
                                             "required": ["type", "target-id", "status"],
                                             "properties": {
                                                 "type": {"enum": ["statement-id", "objective-id"]},
-                                                "status": {"type": "object", "required": ["state"], "properties": {
-                                                    "state": {"enum": ["satisfied", "not-satisfied"]}}},
+                                                "status": {
+                                                    "type": "object",
+                                                    "required": ["state"],
+                                                    "properties": {
+                                                        "state": {"enum": ["satisfied", "not-satisfied"]}
+                                                    },
+                                                },
                                             },
                                         },
-                                        "related-observations": {"type": "array", "items": {
-                                            "type": "object", "required": ["observation-uuid"]}},
+                                        "related-observations": {
+                                            "type": "array",
+                                            "items": {"type": "object", "required": ["observation-uuid"]},
+                                        },
                                     },
                                 },
                             },
@@ -115,10 +147,15 @@ def test_the_oscal_export_has_the_assessment_results_shape(ran):
     result = document["assessment-results"]["results"][0]
     assert {p["value"] for p in result["props"]} >= {ran.snapshot_sha256, ran.key_id}
     findings = {f["target"]["target-id"]: f["target"]["status"]["state"] for f in result["findings"]}
-    assert findings["3.M.A"] == "not-satisfied" and findings["4.M.B"] == "satisfied"
+    assert findings["3.M.A"] == "not-satisfied"
+    assert findings["4.M.B"] == "satisfied"
     observation_ids = {o["uuid"] for o in result["observations"]}
-    assert all(f["related-observations"][0]["observation-uuid"] in observation_ids for f in result["findings"])
-    mfa = next(o for o in result["observations"] if {"name": "control-test", "value": "identity.mfa"} in o["props"])
+    assert all(
+        f["related-observations"][0]["observation-uuid"] in observation_ids for f in result["findings"]
+    )
+    mfa = next(
+        o for o in result["observations"] if {"name": "control-test", "value": "identity.mfa"} in o["props"]
+    )
     assert [s["props"][0]["value"] for s in mfa["subjects"]] == ["2"]
 
 
@@ -142,11 +179,13 @@ def test_the_csvs_hold_the_computed_table(ran):
 def test_the_pdf_renders_with_its_parts(ran, tmp_path):
     report = reports.framework_report("hicp")
     html = reports.report_html(report)
-    assert "<svg" in html and ran.key_id in html and "user2" in html
+    assert "<svg" in html
+    assert ran.key_id in html
+    assert "user2" in html
     pdf = reports.report_pdf(report)
     assert pdf.startswith(b"%PDF")
     path = tmp_path / "hicp.pdf"
     path.write_bytes(pdf)
     out = Path(os.environ.get("SAFEWARD_REPORT_PNG_DIR", tmp_path))
-    subprocess.run(["pdftoppm", "-png", "-r", "60", str(path), str(out / "hicp")], check=True)  # noqa: S603, S607
+    subprocess.run(["pdftoppm", "-png", "-r", "60", str(path), str(out / "hicp")], check=True)
     assert sorted(out.glob("hicp*.png"))

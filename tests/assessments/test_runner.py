@@ -25,8 +25,10 @@ def test_a_run_records_every_test_signs_and_verifies(tests_registry):
     outcomes = {r.control_id: r.outcome for r in run.results.all()}
     assert outcomes == {"identity.mfa": "fail", "crypto.keys": "pass", "audit.broken": "not_applicable"}
     assert (run.controls_total, run.controls_passed, run.controls_failed) == (3, 1, 1)
-    assert run.resources_total == 3 and run.resources_failed == 1
-    assert run.signed and len(run.snapshot_sha256) == 64
+    assert run.resources_total == 3
+    assert run.resources_failed == 1
+    assert run.signed
+    assert len(run.snapshot_sha256) == 64
     assert services.verify_run(run).ok
     event = AuditEvent.objects.get(resource_type="ControlRun", resource_id=str(run.pk))
     assert event.detail["sha256"] == run.snapshot_sha256
@@ -36,10 +38,12 @@ def test_a_test_that_raises_is_an_error_with_its_class_only(tests_registry, worl
     world.explode = True
     run = services.controls_run(actor=None, registry=tests_registry, trigger="scheduled")
     broken = run.results.get(control_id="audit.broken")
-    assert broken.outcome == "error" and broken.error == "ValueError"
+    assert broken.outcome == "error"
+    assert broken.error == "ValueError"
     assert "Jane" not in json.dumps(snapshot.run_document(run))
     assert run.results.get(control_id="crypto.keys").outcome == "pass"  # the run went on
-    assert run.controls_error == 1 and run.trigger == "scheduled"
+    assert run.controls_error == 1
+    assert run.trigger == "scheduled"
 
 
 def test_only_runs_the_named_tests_and_refuses_unknown_ones(tests_registry):
@@ -84,7 +88,9 @@ def test_a_signature_from_another_key_fails(tests_registry, tmp_path):
 def test_offline_verification_from_the_exported_snapshot(tests_registry, seal_key):
     run = services.controls_run(actor=None, registry=tests_registry)
     exported = json.loads(json.dumps(snapshot.export(run)))
-    verifier = signing.PublicKeyVerifier.from_pem([pem.encode() for pem in seal_key.public_keys_pem().values()])
+    verifier = signing.PublicKeyVerifier.from_pem(
+        [pem.encode() for pem in seal_key.public_keys_pem().values()]
+    )
     assert snapshot.verify_document(exported, verifier) == []
     exported["document"]["results"][2]["resources"][1]["passed"] = True
     assert "edited" in snapshot.verify_document(exported, verifier)[0]
@@ -96,8 +102,12 @@ def test_exceptions_need_a_second_person_and_stop_failing_the_control(tests_regi
     services.controls_run(actor=requester, registry=tests_registry)
     expires = clock.now().date() + dt.timedelta(days=30)
     exception = services.exception_request(
-        actor=requester, control_id="identity.mfa", resource_type="account", resource_id="2",
-        reason="Service account on a kiosk", expires_on=expires,
+        actor=requester,
+        control_id="identity.mfa",
+        resource_type="account",
+        resource_id="2",
+        reason="Service account on a kiosk",
+        expires_on=expires,
     )
     with pytest.raises(services.AssessmentError, match="second person"):
         services.exception_approve(actor=requester, exception_id=exception.pk)
@@ -105,25 +115,39 @@ def test_exceptions_need_a_second_person_and_stop_failing_the_control(tests_regi
     with pytest.raises(services.AssessmentError, match="needs"):
         services.exception_approve(actor=nurse, exception_id=exception.pk)
     # Not yet approved: still fails.
-    assert services.controls_run(actor=None, registry=tests_registry).results.get(
-        control_id="identity.mfa").outcome == "fail"
+    assert (
+        services.controls_run(actor=None, registry=tests_registry)
+        .results.get(control_id="identity.mfa")
+        .outcome
+        == "fail"
+    )
     services.exception_approve(actor=approver, exception_id=exception.pk)
     run = services.controls_run(actor=None, registry=tests_registry)
     mfa = run.results.get(control_id="identity.mfa")
-    assert mfa.outcome == "pass" and mfa.resources_excepted == 1 and mfa.resources_failed == 0
+    assert mfa.outcome == "pass"
+    assert mfa.resources_excepted == 1
+    assert mfa.resources_failed == 0
     assert services.verify_run(run).ok
     # Expired: fails again.
     frozen_clock.advance(days=31)
-    assert services.controls_run(actor=None, registry=tests_registry).results.get(
-        control_id="identity.mfa").outcome == "fail"
+    assert (
+        services.controls_run(actor=None, registry=tests_registry)
+        .results.get(control_id="identity.mfa")
+        .outcome
+        == "fail"
+    )
 
 
 def test_revoked_exceptions_stop_applying(tests_registry):
     requester, approver = _officer(), _officer()
     services.controls_run(actor=None, registry=tests_registry)
     exception = services.exception_request(
-        actor=requester, control_id="identity.mfa", resource_type="account", resource_id="2",
-        reason="Kiosk", expires_on=clock.now().date() + dt.timedelta(days=5),
+        actor=requester,
+        control_id="identity.mfa",
+        resource_type="account",
+        resource_id="2",
+        reason="Kiosk",
+        expires_on=clock.now().date() + dt.timedelta(days=5),
     )
     services.exception_approve(actor=approver, exception_id=exception.pk)
     services.exception_revoke(actor=approver, exception_id=exception.pk, reason="Kiosk gone")
@@ -147,8 +171,11 @@ def test_bad_exception_requests_are_refused_and_save_nothing(tests_registry, cha
     actor = _officer()
     services.controls_run(actor=None, registry=tests_registry)
     values = {
-        "control_id": "identity.mfa", "resource_type": "account", "resource_id": "2",
-        "reason": "Kiosk", "expires_on": clock.now().date() + dt.timedelta(days=5),
+        "control_id": "identity.mfa",
+        "resource_type": "account",
+        "resource_id": "2",
+        "reason": "Kiosk",
+        "expires_on": clock.now().date() + dt.timedelta(days=5),
     }
     days = changes.pop("expires_on_days", None)
     values.update(changes)
@@ -163,8 +190,11 @@ def test_a_second_open_exception_for_the_same_resource_is_refused(tests_registry
     actor = _officer()
     services.controls_run(actor=None, registry=tests_registry)
     values = {
-        "control_id": "identity.mfa", "resource_type": "account", "resource_id": "2",
-        "reason": "Kiosk", "expires_on": clock.now().date() + dt.timedelta(days=5),
+        "control_id": "identity.mfa",
+        "resource_type": "account",
+        "resource_id": "2",
+        "reason": "Kiosk",
+        "expires_on": clock.now().date() + dt.timedelta(days=5),
     }
     services.exception_request(actor=actor, **values)
     with pytest.raises(services.AssessmentError, match="already"):

@@ -12,7 +12,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _rows(table):
-    return {row.id: (row.count, row.passing, row.failing, row.excepted, row.assessed, row.score) for row in table.rows}
+    return {
+        row.id: (row.count, row.passing, row.failing, row.excepted, row.assessed, row.score)
+        for row in table.rows
+    }
 
 
 def test_tables_follow_the_results(tests_registry, world, cat):
@@ -60,8 +63,12 @@ def test_an_excepted_failure_counts_as_excepted(tests_registry, cat):
     one, two = (UserFactory(roles=["compliance_officer"]) for _ in range(2))
     services.controls_run(actor=None, registry=tests_registry)
     exception = services.exception_request(
-        actor=one, control_id="identity.mfa", resource_type="account", resource_id="2",
-        reason="Kiosk", expires_on=clock.now().date() + dt.timedelta(days=3),
+        actor=one,
+        control_id="identity.mfa",
+        resource_type="account",
+        resource_id="2",
+        reason="Kiosk",
+        expires_on=clock.now().date() + dt.timedelta(days=3),
     )
     services.exception_approve(actor=two, exception_id=exception.pk)
     run = services.controls_run(actor=None, registry=tests_registry)

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 def test_the_demo_runs_every_control_test_once(demo_settings):
     call_command("demo", "seed")
     run = ControlRun.objects.get()
-    assert run.controls_total == len(discover()) and run.actor.username == "demo.compliance_officer"
+    assert run.controls_total == len(discover())
+    assert run.actor.username == "demo.compliance_officer"
     assert services.verify_run(run).ok
     call_command("demo", "seed")
     assert ControlRun.objects.count() == 1
@@ -28,5 +29,9 @@ def test_a_failing_resource_gets_an_exception_request(demo_settings, monkeypatch
     monkeypatch.setattr("safeward.assessments.services.discover", lambda: registry(World()))
     call_command("demo", "seed")
     exception = ControlException.objects.get()
-    assert (exception.control_id, exception.resource_id, exception.state) == ("identity.mfa", "2", "requested")
+    assert (exception.control_id, exception.resource_id, exception.state) == (
+        "identity.mfa",
+        "2",
+        "requested",
+    )
     assert exception.requested_by.username == "demo.security_officer"

@@ -98,7 +98,8 @@ def test_every_compliance_route_is_in_this_matrix_and_declares_its_permission():
     mine = {
         name
         for name in declared
-        if name.startswith("assessments:") and not name.startswith(("assessments:campaign", "assessments:risk"))
+        if name.startswith("assessments:")
+        and not name.startswith(("assessments:campaign", "assessments:risk"))
     }
     assert mine == set(DECLARED)
     assert {name: declared[name] for name in mine} == DECLARED

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,102 +14,210 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ControlException',
+            name="ControlException",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('control_id', models.CharField(max_length=120)),
-                ('resource_type', models.CharField(max_length=60)),
-                ('resource_id', models.CharField(max_length=200)),
-                ('label', models.CharField(max_length=300)),
-                ('reason', models.TextField()),
-                ('expires_on', models.DateField()),
-                ('state', models.CharField(choices=[('requested', 'Requested'), ('approved', 'Approved'), ('revoked', 'Revoked')], default='requested', max_length=16)),
-                ('requested_at', models.DateTimeField()),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('revocation_reason', models.TextField(blank=True)),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('revoked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("control_id", models.CharField(max_length=120)),
+                ("resource_type", models.CharField(max_length=60)),
+                ("resource_id", models.CharField(max_length=200)),
+                ("label", models.CharField(max_length=300)),
+                ("reason", models.TextField()),
+                ("expires_on", models.DateField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("approved", "Approved"),
+                            ("revoked", "Revoked"),
+                        ],
+                        default="requested",
+                        max_length=16,
+                    ),
+                ),
+                ("requested_at", models.DateTimeField()),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("revocation_reason", models.TextField(blank=True)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "revoked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ControlRun',
+            name="ControlRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trigger', models.CharField(choices=[('scheduled', 'Scheduled'), ('on_demand', 'On demand')], max_length=16)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('only', models.JSONField(blank=True, default=list)),
-                ('controls_total', models.PositiveIntegerField(default=0)),
-                ('controls_passed', models.PositiveIntegerField(default=0)),
-                ('controls_failed', models.PositiveIntegerField(default=0)),
-                ('controls_error', models.PositiveIntegerField(default=0)),
-                ('controls_not_applicable', models.PositiveIntegerField(default=0)),
-                ('resources_total', models.PositiveIntegerField(default=0)),
-                ('resources_failed', models.PositiveIntegerField(default=0)),
-                ('snapshot_sha256', models.CharField(blank=True, max_length=64)),
-                ('signature', models.BinaryField(blank=True, default=b'')),
-                ('key_id', models.CharField(blank=True, max_length=200)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[("scheduled", "Scheduled"), ("on_demand", "On demand")], max_length=16
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("only", models.JSONField(blank=True, default=list)),
+                ("controls_total", models.PositiveIntegerField(default=0)),
+                ("controls_passed", models.PositiveIntegerField(default=0)),
+                ("controls_failed", models.PositiveIntegerField(default=0)),
+                ("controls_error", models.PositiveIntegerField(default=0)),
+                ("controls_not_applicable", models.PositiveIntegerField(default=0)),
+                ("resources_total", models.PositiveIntegerField(default=0)),
+                ("resources_failed", models.PositiveIntegerField(default=0)),
+                ("snapshot_sha256", models.CharField(blank=True, max_length=64)),
+                ("signature", models.BinaryField(blank=True, default=b"")),
+                ("key_id", models.CharField(blank=True, max_length=200)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ControlResult',
+            name="ControlResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('control_id', models.CharField(max_length=120)),
-                ('title', models.CharField(max_length=300)),
-                ('maps', models.JSONField(default=list)),
-                ('outcome', models.CharField(choices=[('pass', 'Pass'), ('fail', 'Fail'), ('error', 'Error'), ('not_applicable', 'Not applicable')], max_length=16)),
-                ('resources_total', models.PositiveIntegerField(default=0)),
-                ('resources_failed', models.PositiveIntegerField(default=0)),
-                ('resources_excepted', models.PositiveIntegerField(default=0)),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
-                ('error', models.CharField(blank=True, max_length=200)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='results', to='assessments.controlrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("control_id", models.CharField(max_length=120)),
+                ("title", models.CharField(max_length=300)),
+                ("maps", models.JSONField(default=list)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("pass", "Pass"),
+                            ("fail", "Fail"),
+                            ("error", "Error"),
+                            ("not_applicable", "Not applicable"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("resources_total", models.PositiveIntegerField(default=0)),
+                ("resources_failed", models.PositiveIntegerField(default=0)),
+                ("resources_excepted", models.PositiveIntegerField(default=0)),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                ("error", models.CharField(blank=True, max_length=200)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="results",
+                        to="assessments.controlrun",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ResourceResult',
+            name="ResourceResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('resource_type', models.CharField(max_length=60)),
-                ('resource_id', models.CharField(max_length=200)),
-                ('label', models.CharField(max_length=300)),
-                ('passed', models.BooleanField()),
-                ('evidence', models.JSONField(default=dict)),
-                ('excepted', models.BooleanField(default=False)),
-                ('exception', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='assessments.controlexception')),
-                ('result', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='resources', to='assessments.controlresult')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("resource_type", models.CharField(max_length=60)),
+                ("resource_id", models.CharField(max_length=200)),
+                ("label", models.CharField(max_length=300)),
+                ("passed", models.BooleanField()),
+                ("evidence", models.JSONField(default=dict)),
+                ("excepted", models.BooleanField(default=False)),
+                (
+                    "exception",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="assessments.controlexception",
+                    ),
+                ),
+                (
+                    "result",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="resources",
+                        to="assessments.controlresult",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='controlexception',
-            index=models.Index(fields=['control_id', 'resource_type', 'resource_id'], name='assess_exception_target'),
+            model_name="controlexception",
+            index=models.Index(
+                fields=["control_id", "resource_type", "resource_id"], name="assess_exception_target"
+            ),
         ),
         migrations.AddIndex(
-            model_name='controlexception',
-            index=models.Index(fields=['state', 'expires_on'], name='assess_exception_state'),
+            model_name="controlexception",
+            index=models.Index(fields=["state", "expires_on"], name="assess_exception_state"),
         ),
         migrations.AddIndex(
-            model_name='controlrun',
-            index=models.Index(fields=['-started_at'], name='assess_run_started'),
+            model_name="controlrun",
+            index=models.Index(fields=["-started_at"], name="assess_run_started"),
         ),
         migrations.AddIndex(
-            model_name='controlresult',
-            index=models.Index(fields=['control_id', 'run'], name='assess_result_history'),
+            model_name="controlresult",
+            index=models.Index(fields=["control_id", "run"], name="assess_result_history"),
         ),
         migrations.AddConstraint(
-            model_name='controlresult',
-            constraint=models.UniqueConstraint(fields=('run', 'control_id'), name='assess_result_once_per_run'),
+            model_name="controlresult",
+            constraint=models.UniqueConstraint(
+                fields=("run", "control_id"), name="assess_result_once_per_run"
+            ),
         ),
         migrations.AddIndex(
-            model_name='resourceresult',
-            index=models.Index(fields=['result', 'passed'], name='assess_resource_failing'),
+            model_name="resourceresult",
+            index=models.Index(fields=["result", "passed"], name="assess_resource_failing"),
         ),
         migrations.AddIndex(
-            model_name='resourceresult',
-            index=models.Index(fields=['resource_type', 'resource_id'], name='assess_resource_history'),
+            model_name="resourceresult",
+            index=models.Index(fields=["resource_type", "resource_id"], name="assess_resource_history"),
         ),
     ]

@@ -119,9 +119,7 @@ class ControlException(models.Model):
     reason = models.TextField()
     expires_on = models.DateField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField()
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -135,7 +133,9 @@ class ControlException(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["control_id", "resource_type", "resource_id"], name="assess_exception_target"),
+            models.Index(
+                fields=["control_id", "resource_type", "resource_id"], name="assess_exception_target"
+            ),
             models.Index(fields=["state", "expires_on"], name="assess_exception_state"),
         ]
 

@@ -90,13 +90,18 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Signed: SHA-256 {run.snapshot_sha256}, key {run.key_id}.")
         if run.controls_error:
-            self.stderr.write(f"{run.controls_error} test(s) raised; see `safeward controls verify {run.pk}` and the run page.")
+            self.stderr.write(
+                f"{run.controls_error} test(s) raised: their class names are on the run page"
+                f" (/compliance/runs/{run.pk}/)."
+            )
 
     def _report(self, options: dict[str, Any]) -> None:
         key = options["framework"]
         outputs = {name: options[name] for name in ("pdf", "csv", "entries_csv", "oscal") if options[name]}
         if not outputs:
-            raise CommandError("Say what to write: --pdf PATH, --csv PATH, --entries-csv PATH or --oscal PATH.")
+            raise CommandError(
+                "Say what to write: --pdf PATH, --csv PATH, --entries-csv PATH or --oscal PATH."
+            )
         from safeward.assessments.scoring import catalog
 
         frameworks = catalog().frameworks
@@ -141,7 +146,9 @@ class Command(BaseCommand):
                 raise CommandError(f"not a snapshot or not an Ed25519 public key: {error}") from None
             document = exported.get("document", {}) if isinstance(exported, dict) else {}
             if isinstance(document, dict) and document.get("run") != run_id:
-                raise CommandError(f"{snapshot_path} is the snapshot of run {document.get('run')}, not {run_id}.")
+                raise CommandError(
+                    f"{snapshot_path} is the snapshot of run {document.get('run')}, not {run_id}."
+                )
             problems = snapshot.verify_document(exported, verifier)
         else:
             problems = list(services.run_verify_recorded(actor=None, run=self._run_or_error(run_id)).problems)
@@ -152,7 +159,10 @@ class Command(BaseCommand):
     def _snapshot(self, run_id: int, path: Path) -> None:
         run = self._run_or_error(run_id)
         try:
-            path.write_text(json.dumps(snapshot.export(run), indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+            path.write_text(
+                json.dumps(snapshot.export(run), indent=1, sort_keys=True, ensure_ascii=False),
+                encoding="utf-8",
+            )
         except OSError as error:
             raise CommandError(f"cannot write {path}: {error.strerror}") from None
         self.stdout.write(f"Wrote the signed snapshot of run {run.pk} to {path} (key {run.key_id}).")
