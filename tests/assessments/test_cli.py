@@ -62,9 +62,9 @@ def test_verify_online_and_offline(registered, tmp_path, seal_key):
     _call("run")
     run = ControlRun.objects.get()
     assert "verifies" in _call("verify", str(run.pk))
-    _call("snapshot", str(run.pk), str(tmp_path / "run.json"))
     pem = tmp_path / "key.pem"
-    pem.write_text(next(iter(seal_key.public_keys_pem().values())))
+    _call("snapshot", str(run.pk), str(tmp_path / "run.json"), "--public-key", str(pem))
+    assert pem.read_text() == next(iter(seal_key.public_keys_pem().values()))
     assert "verifies" in _call(
         "verify", str(run.pk), "--snapshot", str(tmp_path / "run.json"), "--public-key", str(pem)
     )

@@ -7,7 +7,8 @@ report FRAMEWORK --pdf PATH | --csv PATH | --entries-csv PATH | --oscal PATH
 verify RUN_ID [--snapshot FILE --public-key PEM]
                                   check a run's signed snapshot (from the database, or
                                   offline from an exported file and the public key)
-snapshot RUN_ID PATH              export a run's signed snapshot for offline verification
+snapshot RUN_ID PATH [--public-key PEM]
+                                  export a run's signed snapshot (and the key) for offline verification
 exceptions                        the exceptions and their states
 
 Cron, daily at 02:30: `30 2 * * * safeward controls run --scheduled` (docs/operations.md)."""
@@ -23,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from safeward.assessments import reports, selectors, services, snapshot
 from safeward.assessments.maturity import current_maturity
 from safeward.assessments.models import ControlRun
-from safeward.audit.signing import PublicKeyVerifier
+from safeward.audit.signing import PublicKeyVerifier, get_signer
 from safeward.compliance import ControlTest, discover
 
 
@@ -49,6 +50,7 @@ class Command(BaseCommand):
         export = commands.add_parser("snapshot", help="Export a run's signed snapshot.")
         export.add_argument("run_id", type=int)
         export.add_argument("path", type=Path)
+        export.add_argument("--public-key", type=Path, help="Also write the signing key's public PEM here.")
         commands.add_parser("exceptions", help="List the exceptions.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -62,7 +64,7 @@ class Command(BaseCommand):
         elif action == "verify":
             self._verify(options["run_id"], options["snapshot"], options["public_key"])
         elif action == "snapshot":
-            self._snapshot(options["run_id"], options["path"])
+            self._snapshot(options["run_id"], options["path"], options["public_key"])
         else:
             self._exceptions()
 
@@ -156,8 +158,18 @@ class Command(BaseCommand):
             raise CommandError(f"Run {run_id} does NOT verify: " + "; ".join(problems))
         self.stdout.write(f"Run {run_id} verifies: its content matches the signed SHA-256 and the signature.")
 
-    def _snapshot(self, run_id: int, path: Path) -> None:
+    def _snapshot(self, run_id: int, path: Path, public_key: Path | None) -> None:
         run = self._run_or_error(run_id)
+        if public_key is not None:
+            pems = get_signer().public_keys_pem()
+            pem = pems.get(run.key_id) or "".join(pems.values())
+            if not pem:
+                raise CommandError("The signer exports no public key.")
+            try:
+                public_key.write_text(pem, encoding="ascii")
+            except OSError as error:
+                raise CommandError(f"cannot write {public_key}: {error.strerror}") from None
+            self.stdout.write(f"Wrote the public key to {public_key}.")
         try:
             path.write_text(
                 json.dumps(snapshot.export(run), indent=1, sort_keys=True, ensure_ascii=False),
