@@ -10,11 +10,17 @@ from safeward import clock
 from safeward.assessments.models import ControlException, ControlResult, ControlRun, ResourceResult
 
 
+# Ids from URLs beyond a 64-bit column find nothing (rather than overflow the driver).
+MAX_ID = 2**63 - 1
+
+
 def runs_list(*, limit: int = 100) -> QuerySet[ControlRun]:
     return ControlRun.objects.select_related("actor").order_by("-started_at", "-pk")[:limit]
 
 
 def run_get(*, run_id: int) -> ControlRun | None:
+    if not 0 < run_id <= MAX_ID:
+        return None
     return ControlRun.objects.select_related("actor").filter(pk=run_id).first()
 
 
@@ -43,6 +49,8 @@ def control_history(*, control_id: str, limit: int = 50) -> QuerySet[ControlResu
 
 
 def result_get(*, run_id: int, control_id: str) -> ControlResult | None:
+    if not 0 < run_id <= MAX_ID:
+        return None
     return ControlResult.objects.select_related("run").filter(run_id=run_id, control_id=control_id).first()
 
 
@@ -67,6 +75,8 @@ def exceptions_list(*, state: str = "") -> QuerySet[ControlException]:
 
 
 def exception_get(*, exception_id: int) -> ControlException | None:
+    if not 0 < exception_id <= MAX_ID:
+        return None
     return (
         ControlException.objects.select_related("requested_by", "approved_by", "revoked_by")
         .filter(pk=exception_id)
