@@ -17,10 +17,13 @@ from safeward.identity.selectors import user_by_username
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
 
-EXCEPTION_REASON = (
-    "Replacement scheduled with the next maintenance window; compensated by network isolation "
-    "and weekly review until then."
-)
+# The exception a hospital really asks for: a person on leave whose training
+# lapsed (booked for their return); any other failing resource otherwise.
+PREFERRED = "workforce.training_current"
+REASONS = {
+    PREFERRED: "On leave until next month; the course is booked for the first week back.",
+    "": "Remediation scheduled with the next maintenance window; reviewed weekly until then.",
+}
 
 
 def seed_compliance(ctx: SeedContext) -> None:
@@ -34,13 +37,14 @@ def seed_compliance(ctx: SeedContext) -> None:
         f"{run.controls_failed} failed, {run.controls_error} in error (signed, key {run.key_id})."
     )
     security = user_by_username(username="demo.security_officer")
+    failing_resources = [
+        resource
+        for result in selectors.run_results(run=run)
+        for resource in selectors.result_resources(result=result, failing_only=True)
+    ]
     failing = next(
-        (
-            resource
-            for result in selectors.run_results(run=run)
-            for resource in selectors.result_resources(result=result, failing_only=True)
-        ),
-        None,
+        (r for r in failing_resources if r.result.control_id == PREFERRED),
+        failing_resources[0] if failing_resources else None,
     )
     if security is None or failing is None:
         return
@@ -49,7 +53,7 @@ def seed_compliance(ctx: SeedContext) -> None:
         control_id=failing.result.control_id,
         resource_type=failing.resource_type,
         resource_id=failing.resource_id,
-        reason=EXCEPTION_REASON,
+        reason=REASONS.get(failing.result.control_id, REASONS[""]),
         expires_on=clock.now().date() + dt.timedelta(days=90),
     )
     ctx.write(f"Control tests: an exception for {failing.label} awaits the compliance officer's approval.")
