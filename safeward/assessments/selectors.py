@@ -9,7 +9,6 @@ from django.db.models import Max, QuerySet
 from safeward import clock
 from safeward.assessments.models import ControlException, ControlResult, ControlRun, ResourceResult
 
-
 # Ids from URLs beyond a 64-bit column find nothing (rather than overflow the driver).
 MAX_ID = 2**63 - 1
 

@@ -62,5 +62,4 @@ def test_compliance_officer_runs_drills_down_and_downloads_the_pdf(
         page.locator("#download-pdf").click()
     path = download.value.path()
     assert download.value.suggested_filename == "safeward-hicp.pdf"
-    with open(path, "rb") as handle:
-        assert handle.read(4) == b"%PDF"
+    assert path.read_bytes()[:4] == b"%PDF"
