@@ -36,7 +36,7 @@ def _actor(request: Request) -> User:
 class RunOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     trigger = serializers.ChoiceField(choices=ControlRun.Trigger.choices)
-    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    actor = serializers.CharField(source="actor_username", help_text="Empty: the scheduler.")
     started_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     only = serializers.ListField(child=serializers.CharField())

@@ -154,6 +154,7 @@ def _store(
     run = ControlRun.objects.create(
         trigger=trigger,
         actor=actor,
+        actor_username=actor.username if actor is not None else "",
         started_at=started_at,
         finished_at=clock.now(),
         only=only,

@@ -64,7 +64,7 @@ def run_document(run: ControlRun) -> dict[str, Any]:
         "format": FORMAT,
         "run": run.pk,
         "trigger": run.trigger,
-        "actor": run.actor.username if run.actor_id and run.actor else None,
+        "actor": run.actor_username or None,
         "started_at": _time(run.started_at),
         "finished_at": _time(run.finished_at),
         "only": list(run.only),

@@ -209,3 +209,12 @@ def test_latest_results_take_each_controls_last_run(tests_registry, world):
     assert latest["crypto.keys"].outcome == "fail"
     assert latest["identity.mfa"].outcome == "fail"
     assert latest["identity.mfa"].run_id != latest["crypto.keys"].run_id
+
+
+def test_renaming_the_actor_later_does_not_break_verification(tests_registry):
+    actor = _officer()
+    run = services.controls_run(actor=actor, registry=tests_registry)
+    type(actor).objects.filter(pk=actor.pk).update(username="renamed.officer")
+    run.refresh_from_db()
+    assert services.verify_run(run).ok
+    assert snapshot.run_document(run)["actor"] == actor.username

@@ -24,6 +24,8 @@ class ControlRun(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # As signed: a later rename of the account does not change the run.
+    actor_username = models.CharField(max_length=150, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     # Control ids asked for; empty: every registered test.
