@@ -7,6 +7,7 @@ class AssessmentsConfig(AppConfig):
     verbose_name = "Security assessments and compliance"
 
     def ready(self) -> None:
-        from safeward.assessments import checks
+        from safeward.assessments import checks, worklists
 
         checks.register()
+        worklists.register()

@@ -418,3 +418,13 @@ def seed_phi_share(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_phi_share)
+
+
+def seed_compliance(ctx: SeedContext) -> None:
+    """The first run of every control test, after every other step (issue 18)."""
+    from safeward.demo.compliance import seed_compliance as compliance_step
+
+    compliance_step(ctx)
+
+
+SEED_STEPS.append(seed_compliance)

@@ -51,6 +51,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Asset register", "assets:list", Perm.ASSETS_ASSET_READ, ASSETS),
     NavItem("Export manifests", "assets:manifests", Perm.ASSETS_MANIFEST_READ, ASSETS),
     NavItem("PHI findings", "assets:findings", Perm.ASSETS_FINDING_READ, ASSETS),
+    NavItem("Compliance", "assessments:dashboard", Perm.ASSESSMENT_RESULT_READ),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
     NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
 )

@@ -375,6 +375,35 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/assets/import/", {"csv": ""})),
         (F,) * 8,
     ),
+    # Compliance: none of the three roles reads or runs the control tests
+    # (tests/assessments/test_api.py has the compliance officer).
+    ("compliance_api:runs", "GET"): (lambda c: status(c.get("/api/v1/compliance/runs/")), (F,) * 8),
+    ("compliance_api:runs", "POST"): (lambda c: status(c.post("/api/v1/compliance/runs/", {})), (F,) * 8),
+    ("compliance_api:run", "GET"): (lambda c: status(c.get("/api/v1/compliance/runs/999999/")), (F,) * 8),
+    ("compliance_api:result", "GET"): (
+        lambda c: status(c.get("/api/v1/compliance/runs/999999/controls/identity.mfa/")),
+        (F,) * 8,
+    ),
+    ("compliance_api:framework", "GET"): (
+        lambda c: status(c.get("/api/v1/compliance/frameworks/hicp/")),
+        (F,) * 8,
+    ),
+    ("compliance_api:exceptions", "GET"): (
+        lambda c: status(c.get("/api/v1/compliance/exceptions/")),
+        (F,) * 8,
+    ),
+    ("compliance_api:exceptions", "POST"): (
+        lambda c: status(c.post("/api/v1/compliance/exceptions/", {})),
+        (F,) * 8,
+    ),
+    ("compliance_api:exception_approve", "POST"): (
+        lambda c: status(c.post("/api/v1/compliance/exceptions/999999/approve/")),
+        (F,) * 8,
+    ),
+    ("compliance_api:exception_revoke", "POST"): (
+        lambda c: status(c.post("/api/v1/compliance/exceptions/999999/revoke/", {"reason": "x"})),
+        (F,) * 8,
+    ),
 }
 
 _ALIASES = {"oauth2_provider": "oauth"}  # /o/ is mounted twice (DOT reverses its own namespace)

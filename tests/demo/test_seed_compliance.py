@@ -1,0 +1,37 @@
+"""The demo's first control run: every registered test, signed and
+verifiable, once; with a failing resource, the security officer's
+exception request waits for the compliance officer."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from safeward.assessments import services
+from safeward.assessments.models import ControlException, ControlRun
+from safeward.compliance import discover
+from tests.assessments.conftest import World, registry
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_runs_every_control_test_once(demo_settings):
+    call_command("demo", "seed")
+    run = ControlRun.objects.get()
+    assert run.controls_total == len(discover())
+    assert run.actor.username == "demo.compliance_officer"
+    assert services.verify_run(run).ok
+    call_command("demo", "seed")
+    assert ControlRun.objects.count() == 1
+
+
+def test_a_failing_resource_gets_an_exception_request(demo_settings, monkeypatch):
+    monkeypatch.setattr("safeward.assessments.services.discover", lambda: registry(World()))
+    call_command("demo", "seed")
+    exception = ControlException.objects.get()
+    assert (exception.control_id, exception.resource_id, exception.state) == (
+        "identity.mfa",
+        "2",
+        "requested",
+    )
+    assert exception.requested_by.username == "demo.security_officer"
