@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from safeward.compliance import FRAMEWORKS
 
@@ -32,14 +31,6 @@ class UnknownEntry(ValueError):
 _installed: dict[str, list[Entry]] | None = None
 
 
-def _parent_ref(entry: Any) -> str | None:
-    parent = getattr(entry, "parent", None)
-    if not parent:
-        return None
-    parent = str(getattr(parent, "ref", parent))
-    return parent if ":" in parent else f"{entry.framework}:{parent}"
-
-
 def _from_loader() -> dict[str, list[Entry]]:
     from safeward.assessments.catalogs import catalog  # the catalog files' loader
 
@@ -51,11 +42,10 @@ def _from_loader() -> dict[str, list[Entry]]:
             continue
         entries = []
         for leaf in framework.leaves():
-            clause = leaf
-            seen = 0
-            while (parent := _parent_ref(clause)) is not None and loaded.exists(parent) and seen < 10:
-                clause = loaded.entry(parent)
-                seen += 1
+            try:
+                clause = framework.clause_of(leaf.ref)
+            except KeyError:  # a leaf above the clause level: its own clause
+                clause = leaf
             entries.append(Entry(leaf.ref, leaf.title, clause.ref, clause.title))
         frameworks[key] = entries
     return frameworks

@@ -212,3 +212,12 @@ def owner_choices() -> QuerySet[User]:
 
 def today() -> dt.date:
     return clock.now().date()
+
+
+def latest_signed_off() -> Campaign | None:
+    """The campaign signed off most recently, of any framework."""
+    return (
+        Campaign.objects.filter(status=Campaign.Status.SIGNED_OFF, reviewer_signed_at__isnull=False)
+        .order_by("-reviewer_signed_at")
+        .first()
+    )

@@ -17,6 +17,7 @@ from safeward.assessments import campaign_catalog
 from safeward.assessments.campaign_evidence import EvidenceRefused, check_evidence
 from safeward.assessments.models import Campaign, Evidence, Finding, Maturity, Question, Severity
 from safeward.audit.services import audit_record
+from safeward.crypto.errors import IntegrityError as CryptoIntegrityError
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -117,6 +118,8 @@ def campaign_create(
         raise CampaignError(f"The year must be between {MIN_YEAR} and {MAX_YEAR}.")
     if assessor_id == reviewer_id:
         raise CampaignError("The assessor and the reviewer must be two different people.")
+    if not campaign_catalog.framework_entries(framework):
+        raise CampaignError("Unknown framework, or one with no catalog entries to assess.")
     refs = list(entry_refs)
     try:
         chosen = (
@@ -126,8 +129,6 @@ def campaign_create(
         )
     except campaign_catalog.UnknownEntry as error:
         raise CampaignError(str(error)) from None
-    if not chosen:
-        raise CampaignError("The framework has no catalog entries to assess.")
     assessor = _user(assessor_id, permission=Perm.ASSESSMENT_CAMPAIGN_MANAGE, what="assessor")
     reviewer = _user(reviewer_id, permission=Perm.ASSESSMENT_RESULT_READ, what="reviewer")
     with transaction.atomic():
@@ -235,8 +236,11 @@ def evidence_open(*, actor: User | None, evidence_id: str) -> tuple[Evidence, by
     evidence = Evidence.objects.select_related("question").filter(pk=evidence_id).first()
     if evidence is None:
         raise CampaignError("No such evidence file.")
-    data = bytes(evidence.content)
-    intact = hashlib.sha256(data).hexdigest() == evidence.sha256
+    try:
+        data = bytes(evidence.content.reveal())  # evidence is no patient data (PhiCategory.NOT_PHI)
+    except CryptoIntegrityError:  # the ciphertext itself was edited
+        data = b""
+    intact = bool(data) and hashlib.sha256(data).hexdigest() == evidence.sha256
     with transaction.atomic():
         audit_record(
             action=Action.EXPORT,
