@@ -47,7 +47,7 @@ def _refused(error: campaign_services.CampaignError) -> Response:
     return Response({"detail": str(error)}, status=code)
 
 
-class EvidenceOutput(serializers.Serializer[Any]):
+class AssessmentEvidenceOutput(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     filename = serializers.CharField()
     content_type = serializers.CharField()
@@ -56,7 +56,7 @@ class EvidenceOutput(serializers.Serializer[Any]):
     uploaded_at = serializers.DateTimeField()
 
 
-class QuestionOutput(serializers.Serializer[Any]):
+class AssessmentQuestionOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     entry_ref = serializers.CharField()
     entry_title = serializers.CharField()
@@ -68,7 +68,7 @@ class QuestionOutput(serializers.Serializer[Any]):
     answered_at = serializers.DateTimeField(allow_null=True)
 
 
-class CampaignOutput(serializers.Serializer[Any]):
+class AssessmentCampaignOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     framework = serializers.CharField()
@@ -80,15 +80,15 @@ class CampaignOutput(serializers.Serializer[Any]):
     reviewer_signed_at = serializers.DateTimeField(allow_null=True)
 
 
-class CampaignDetailOutput(CampaignOutput):
+class AssessmentCampaignDetailOutput(AssessmentCampaignOutput):
     questions = serializers.SerializerMethodField()
 
-    @extend_schema_field(QuestionOutput(many=True))
+    @extend_schema_field(AssessmentQuestionOutput(many=True))
     def get_questions(self, campaign: Campaign) -> list[dict[str, Any]]:
-        return list(QuestionOutput(campaign.questions.order_by("position"), many=True).data)
+        return list(AssessmentQuestionOutput(campaign.questions.order_by("position"), many=True).data)
 
 
-class CampaignInput(serializers.Serializer[dict[str, Any]]):
+class AssessmentCampaignInput(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField(max_length=200)
     framework = serializers.ChoiceField(choices=list(FRAMEWORKS))
     year = serializers.IntegerField()
@@ -114,7 +114,7 @@ class CampaignList(APIView):
             OpenApiParameter("framework", str, enum=list(FRAMEWORKS)),
             OpenApiParameter("status", str, enum=Campaign.Status.values),
         ],
-        responses=CampaignOutput(many=True),
+        responses=AssessmentCampaignOutput(many=True),
         operation_id="assessment_campaigns_list",
     )
     def get(self, request: Request) -> Response:
@@ -125,15 +125,15 @@ class CampaignList(APIView):
         if state and state not in Campaign.Status.values:
             raise ValidationError({"status": ["Unknown status."]})
         campaigns = campaign_selectors.campaigns_list(framework=framework, status=state)[:MAX_LIST]
-        return Response(CampaignOutput(campaigns, many=True).data)
+        return Response(AssessmentCampaignOutput(campaigns, many=True).data)
 
     @extend_schema(
-        request=CampaignInput,
-        responses={201: CampaignDetailOutput, 409: ErrorOutput},
+        request=AssessmentCampaignInput,
+        responses={201: AssessmentCampaignDetailOutput, 409: ErrorOutput},
         operation_id="assessment_campaigns_create",
     )
     def post(self, request: Request) -> Response:
-        payload = CampaignInput(data=request.data)
+        payload = AssessmentCampaignInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         form = CampaignForm(
@@ -159,7 +159,7 @@ class CampaignList(APIView):
             )
         except campaign_services.CampaignError as error:
             return _refused(error)
-        return Response(CampaignDetailOutput(campaign).data, status=status.HTTP_201_CREATED)
+        return Response(AssessmentCampaignDetailOutput(campaign).data, status=status.HTTP_201_CREATED)
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -173,9 +173,9 @@ class CampaignDetail(APIView):
     required_permission = Perm.ASSESSMENT_RESULT_READ
     token_scopes = {"GET": "read"}
 
-    @extend_schema(responses=CampaignDetailOutput, operation_id="assessment_campaigns_read")
+    @extend_schema(responses=AssessmentCampaignDetailOutput, operation_id="assessment_campaigns_read")
     def get(self, request: Request, campaign_id: int) -> Response:
-        return Response(CampaignDetailOutput(_campaign(campaign_id)).data)
+        return Response(AssessmentCampaignDetailOutput(_campaign(campaign_id)).data)
 
 
 class CampaignSubmit(APIView):
@@ -186,7 +186,7 @@ class CampaignSubmit(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: CampaignOutput, 403: ErrorOutput, 409: ErrorOutput},
+        responses={200: AssessmentCampaignOutput, 403: ErrorOutput, 409: ErrorOutput},
         operation_id="assessment_campaigns_submit",
     )
     def post(self, request: Request, campaign_id: int) -> Response:
@@ -195,7 +195,7 @@ class CampaignSubmit(APIView):
             campaign = campaign_services.campaign_submit(actor=_actor(request), campaign_id=campaign.pk)
         except campaign_services.CampaignError as error:
             return _refused(error)
-        return Response(CampaignOutput(campaign).data)
+        return Response(AssessmentCampaignOutput(campaign).data)
 
 
 class CampaignSignOff(APIView):
@@ -206,7 +206,7 @@ class CampaignSignOff(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: CampaignOutput, 403: ErrorOutput, 409: ErrorOutput},
+        responses={200: AssessmentCampaignOutput, 403: ErrorOutput, 409: ErrorOutput},
         operation_id="assessment_campaigns_sign_off",
     )
     def post(self, request: Request, campaign_id: int) -> Response:
@@ -215,10 +215,10 @@ class CampaignSignOff(APIView):
             campaign = campaign_services.campaign_sign_off(actor=_actor(request), campaign_id=campaign.pk)
         except campaign_services.CampaignError as error:
             return _refused(error)
-        return Response(CampaignOutput(campaign).data)
+        return Response(AssessmentCampaignOutput(campaign).data)
 
 
-class ComparisonOutput(serializers.Serializer[Any]):
+class AssessmentComparisonOutput(serializers.Serializer[Any]):
     ref = serializers.CharField()
     title = serializers.CharField()
     previous = serializers.FloatField(allow_null=True)
@@ -226,25 +226,27 @@ class ComparisonOutput(serializers.Serializer[Any]):
     delta = serializers.FloatField(allow_null=True)
 
 
-class YearOverYearOutput(serializers.Serializer[Any]):
+class AssessmentYearOverYearOutput(serializers.Serializer[Any]):
     campaign = serializers.IntegerField(source="campaign.pk")
     previous = serializers.IntegerField(source="previous.pk", allow_null=True, default=None)
-    entries = ComparisonOutput(many=True)
-    clauses = ComparisonOutput(many=True)
+    entries = AssessmentComparisonOutput(many=True)
+    clauses = AssessmentComparisonOutput(many=True)
 
 
 class CampaignCompare(APIView):
     required_permission = Perm.ASSESSMENT_RESULT_READ
     token_scopes = {"GET": "read"}
 
-    @extend_schema(responses=YearOverYearOutput, operation_id="assessment_campaigns_compare")
+    @extend_schema(responses=AssessmentYearOverYearOutput, operation_id="assessment_campaigns_compare")
     def get(self, request: Request, campaign_id: int) -> Response:
         return Response(
-            YearOverYearOutput(campaign_selectors.year_over_year(campaign=_campaign(campaign_id))).data
+            AssessmentYearOverYearOutput(
+                campaign_selectors.year_over_year(campaign=_campaign(campaign_id))
+            ).data
         )
 
 
-class AnswerInput(serializers.Serializer[dict[str, Any]]):
+class AssessmentAnswerInput(serializers.Serializer[dict[str, Any]]):
     maturity = serializers.ChoiceField(choices=Maturity.values)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
@@ -254,14 +256,14 @@ class QuestionAnswer(APIView):
     token_scopes = {"POST": "write"}
 
     @extend_schema(
-        request=AnswerInput,
-        responses={200: QuestionOutput, 403: ErrorOutput, 409: ErrorOutput},
+        request=AssessmentAnswerInput,
+        responses={200: AssessmentQuestionOutput, 403: ErrorOutput, 409: ErrorOutput},
         operation_id="assessment_questions_answer",
     )
     def post(self, request: Request, question_id: int) -> Response:
         if campaign_selectors.question_get(question_id=question_id) is None:
             raise Http404
-        payload = AnswerInput(data=request.data)
+        payload = AssessmentAnswerInput(data=request.data)
         payload.is_valid(raise_exception=True)
         form = AnswerForm(data=payload.validated_data)
         if not form.is_valid():
@@ -275,10 +277,10 @@ class QuestionAnswer(APIView):
             )
         except campaign_services.CampaignError as error:
             return _refused(error)
-        return Response(QuestionOutput(question).data)
+        return Response(AssessmentQuestionOutput(question).data)
 
 
-class FindingOutput(serializers.Serializer[Any]):
+class AssessmentFindingOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     campaign = serializers.IntegerField(source="campaign_id")
     entry_ref = serializers.CharField(source="question.entry_ref")
@@ -291,7 +293,7 @@ class FindingOutput(serializers.Serializer[Any]):
     resolution = serializers.CharField()
 
 
-class FindingInput(serializers.Serializer[dict[str, Any]]):
+class AssessmentFindingInput(serializers.Serializer[dict[str, Any]]):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     severity = serializers.ChoiceField(choices=Severity.values)
@@ -304,14 +306,14 @@ class QuestionFindings(APIView):
     token_scopes = {"POST": "write"}
 
     @extend_schema(
-        request=FindingInput,
-        responses={201: FindingOutput, 409: ErrorOutput},
+        request=AssessmentFindingInput,
+        responses={201: AssessmentFindingOutput, 409: ErrorOutput},
         operation_id="assessment_findings_create",
     )
     def post(self, request: Request, question_id: int) -> Response:
         if campaign_selectors.question_get(question_id=question_id) is None:
             raise Http404
-        payload = FindingInput(data=request.data)
+        payload = AssessmentFindingInput(data=request.data)
         payload.is_valid(raise_exception=True)
         form = FindingForm(data=payload.validated_data)
         if not form.is_valid():
@@ -329,16 +331,16 @@ class QuestionFindings(APIView):
             )
         except campaign_services.CampaignError as error:
             return _refused(error)
-        return Response(FindingOutput(finding).data, status=status.HTTP_201_CREATED)
+        return Response(AssessmentFindingOutput(finding).data, status=status.HTTP_201_CREATED)
 
 
-class FindingList(APIView):
+class AssessmentFindingList(APIView):
     required_permission = Perm.ASSESSMENT_RESULT_READ
     token_scopes = {"GET": "read"}
 
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=Finding.Status.values)],
-        responses=FindingOutput(many=True),
+        responses=AssessmentFindingOutput(many=True),
         operation_id="assessment_findings_list",
     )
     def get(self, request: Request) -> Response:
@@ -346,18 +348,18 @@ class FindingList(APIView):
         if state and state not in Finding.Status.values:
             raise ValidationError({"status": ["Unknown status."]})
         return Response(
-            FindingOutput(campaign_selectors.findings_list(status=state)[:MAX_LIST], many=True).data
+            AssessmentFindingOutput(campaign_selectors.findings_list(status=state)[:MAX_LIST], many=True).data
         )
 
 
-class FindingUpdateInput(serializers.Serializer[dict[str, Any]]):
+class AssessmentFindingUpdateInput(serializers.Serializer[dict[str, Any]]):
     status = serializers.ChoiceField(choices=Finding.Status.values)
     owner = serializers.IntegerField()
     due_on = serializers.DateField()
     resolution = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
 
-class FindingDetail(APIView):
+class AssessmentFindingDetail(APIView):
     required_permission = Perm.ASSESSMENT_RESULT_READ
     token_scopes = {"GET": "read", "PUT": "write"}
 
@@ -372,18 +374,18 @@ class FindingDetail(APIView):
             raise Http404
         return finding
 
-    @extend_schema(responses=FindingOutput, operation_id="assessment_findings_read")
+    @extend_schema(responses=AssessmentFindingOutput, operation_id="assessment_findings_read")
     def get(self, request: Request, finding_id: int) -> Response:
-        return Response(FindingOutput(self._finding(finding_id)).data)
+        return Response(AssessmentFindingOutput(self._finding(finding_id)).data)
 
     @extend_schema(
-        request=FindingUpdateInput,
-        responses={200: FindingOutput, 409: ErrorOutput},
+        request=AssessmentFindingUpdateInput,
+        responses={200: AssessmentFindingOutput, 409: ErrorOutput},
         operation_id="assessment_findings_update",
     )
     def put(self, request: Request, finding_id: int) -> Response:
         finding = self._finding(finding_id)
-        payload = FindingUpdateInput(data=request.data)
+        payload = AssessmentFindingUpdateInput(data=request.data)
         payload.is_valid(raise_exception=True)
         form = FindingUpdateForm(data={"resolution": "", **payload.validated_data})
         if not form.is_valid():
@@ -400,10 +402,10 @@ class FindingDetail(APIView):
             )
         except campaign_services.CampaignError as error:
             return _refused(error)
-        return Response(FindingOutput(finding).data)
+        return Response(AssessmentFindingOutput(finding).data)
 
 
-class MaturityOutput(serializers.Serializer[Any]):
+class AssessmentMaturityOutput(serializers.Serializer[Any]):
     framework = serializers.CharField()
     maturity = serializers.DictField(child=serializers.IntegerField(), help_text="entry ref -> 0..3")
 
@@ -414,7 +416,7 @@ class LatestMaturity(APIView):
     required_permission = Perm.ASSESSMENT_RESULT_READ
     token_scopes = {"GET": "read"}
 
-    @extend_schema(responses=MaturityOutput, operation_id="assessment_latest_maturity")
+    @extend_schema(responses=AssessmentMaturityOutput, operation_id="assessment_latest_maturity")
     def get(self, request: Request, framework: str) -> Response:
         if framework not in FRAMEWORKS:
             raise Http404
@@ -429,7 +431,7 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/compare/", CampaignCompare.as_view(), name="campaign_compare"),
     path("questions/<int:question_id>/answer/", QuestionAnswer.as_view(), name="question_answer"),
     path("questions/<int:question_id>/findings/", QuestionFindings.as_view(), name="question_findings"),
-    path("findings/", FindingList.as_view(), name="findings"),
-    path("findings/<int:finding_id>/", FindingDetail.as_view(), name="finding"),
+    path("findings/", AssessmentFindingList.as_view(), name="findings"),
+    path("findings/<int:finding_id>/", AssessmentFindingDetail.as_view(), name="finding"),
     path("maturity/<str:framework>/", LatestMaturity.as_view(), name="maturity"),
 ]

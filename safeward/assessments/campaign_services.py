@@ -17,8 +17,8 @@ from safeward.assessments import campaign_catalog
 from safeward.assessments.campaign_evidence import EvidenceRefused, check_evidence
 from safeward.assessments.models import Campaign, Evidence, Finding, Maturity, Question, Severity
 from safeward.audit.services import audit_record
-from safeward.crypto.errors import IntegrityError as CryptoIntegrityError
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
+from safeward.crypto.errors import IntegrityError as CryptoIntegrityError
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.identity.selectors import users_holding

@@ -97,7 +97,7 @@ def _refused(error: Exception) -> Response:
     return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
 
 
-class HeatCellOutput(serializers.Serializer[Any]):
+class RiskHeatCellOutput(serializers.Serializer[Any]):
     likelihood = serializers.IntegerField()
     impact = serializers.IntegerField()
     count = serializers.IntegerField()
@@ -152,13 +152,13 @@ class RiskHeatMap(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("residual", bool)],
-        responses=HeatCellOutput(many=True),
+        responses=RiskHeatCellOutput(many=True),
         operation_id="risks_heat_map",
     )
     def get(self, request: Request) -> Response:
         residual = str(request.query_params.get("residual", "")).lower() in ("1", "true")
         grid = risk_selectors.heat_map(risks=risk_selectors.risks_list(), residual=residual)
-        return Response(HeatCellOutput([cell for row in grid for cell in row], many=True).data)
+        return Response(RiskHeatCellOutput([cell for row in grid for cell in row], many=True).data)
 
 
 def _risk(risk_id: int) -> Risk:
@@ -199,7 +199,7 @@ class RiskDetail(APIView):
         return Response(RiskOutput(risk).data)
 
 
-class ReviewInput(serializers.Serializer[dict[str, Any]]):
+class RiskReviewInput(serializers.Serializer[dict[str, Any]]):
     next_review_due = serializers.DateField()
 
 
@@ -208,11 +208,11 @@ class RiskReview(APIView):
     token_scopes = {"POST": "write"}
 
     @extend_schema(
-        request=ReviewInput, responses={200: RiskOutput, 409: ErrorOutput}, operation_id="risks_review"
+        request=RiskReviewInput, responses={200: RiskOutput, 409: ErrorOutput}, operation_id="risks_review"
     )
     def post(self, request: Request, risk_id: int) -> Response:
         risk = _risk(risk_id)
-        payload = ReviewInput(data=request.data)
+        payload = RiskReviewInput(data=request.data)
         payload.is_valid(raise_exception=True)
         form = ReviewForm(data=payload.validated_data)
         if not form.is_valid():

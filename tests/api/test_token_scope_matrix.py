@@ -382,7 +382,10 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/assessments/campaigns/", {})),
         (F,) * 8,
     ),
-    ("campaigns_api:campaign", "GET"): (lambda c: status(c.get("/api/v1/assessments/campaigns/1/")), (F,) * 8),
+    ("campaigns_api:campaign", "GET"): (
+        lambda c: status(c.get("/api/v1/assessments/campaigns/1/")),
+        (F,) * 8,
+    ),
     ("campaigns_api:campaign_submit", "POST"): (
         lambda c: status(c.post("/api/v1/assessments/campaigns/1/submit/")),
         (F,) * 8,
@@ -405,7 +408,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("campaigns_api:findings", "GET"): (lambda c: status(c.get("/api/v1/assessments/findings/")), (F,) * 8),
     ("campaigns_api:finding", "GET"): (lambda c: status(c.get("/api/v1/assessments/findings/1/")), (F,) * 8),
-    ("campaigns_api:finding", "PUT"): (lambda c: status(c.put("/api/v1/assessments/findings/1/", {})), (F,) * 8),
+    ("campaigns_api:finding", "PUT"): (
+        lambda c: status(c.put("/api/v1/assessments/findings/1/", {})),
+        (F,) * 8,
+    ),
     ("campaigns_api:maturity", "GET"): (
         lambda c: status(c.get("/api/v1/assessments/maturity/hicp/")),
         (F,) * 8,

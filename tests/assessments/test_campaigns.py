@@ -26,10 +26,15 @@ def test_a_campaign_asks_one_question_per_entry_with_its_clause():
     opened = campaign(assessor, reviewer)
     questions = list(opened.questions.order_by("position"))
     assert [q.entry_ref for q in questions] == list(ENTRIES)
-    assert [q.clause_ref for q in questions] == ["iso27001-2022:A.5", "iso27001-2022:A.5", "iso27001-2022:A.8"]
+    assert [q.clause_ref for q in questions] == [
+        "iso27001-2022:A.5",
+        "iso27001-2022:A.5",
+        "iso27001-2022:A.8",
+    ]
     assert all(q.maturity is None for q in questions)
     event = AuditEvent.objects.filter(resource_type="AssessmentCampaign", action="create").get()
-    assert event.detail["questions"] == 3 and event.detail["reviewer"] == reviewer.username
+    assert event.detail["questions"] == 3
+    assert event.detail["reviewer"] == reviewer.username
 
 
 def test_a_whole_framework_campaign_covers_every_leaf():
@@ -70,7 +75,8 @@ def test_bad_campaigns_are_refused_and_nothing_is_saved(change, message):
             reviewer_id=chosen_reviewer.pk,
             entry_refs=change.get("entries", ENTRIES),
         )
-    assert not Campaign.objects.exists() and not Question.objects.exists()
+    assert not Campaign.objects.exists()
+    assert not Question.objects.exists()
 
 
 def test_the_database_refuses_one_person_in_both_roles():
@@ -120,7 +126,8 @@ def test_signatures_in_order_by_two_people_then_read_only():
     with pytest.raises(NotYours, match="reviewer signs it off"):
         campaign_services.campaign_sign_off(actor=assessor, campaign_id=opened.pk)
     done = campaign_services.campaign_sign_off(actor=reviewer, campaign_id=opened.pk)
-    assert done.status == Campaign.Status.SIGNED_OFF and done.reviewer_signed_at is not None
+    assert done.status == Campaign.Status.SIGNED_OFF
+    assert done.reviewer_signed_at is not None
     assert done.read_only
     with pytest.raises(CampaignError, match="read-only"):
         campaign_services.question_answer(actor=assessor, question_id=first.pk, maturity=3)
@@ -155,8 +162,11 @@ def test_the_reviewer_returns_a_campaign_with_a_reason():
         campaign_services.campaign_return(actor=reviewer, campaign_id=opened.pk, reason=" ")
     with pytest.raises(NotYours):
         campaign_services.campaign_return(actor=assessor, campaign_id=opened.pk, reason="mine")
-    back = campaign_services.campaign_return(actor=reviewer, campaign_id=opened.pk, reason="A.8.1 needs evidence")
-    assert back.status == Campaign.Status.OPEN and back.assessor_signed_at is None
+    back = campaign_services.campaign_return(
+        actor=reviewer, campaign_id=opened.pk, reason="A.8.1 needs evidence"
+    )
+    assert back.status == Campaign.Status.OPEN
+    assert back.assessor_signed_at is None
     campaign_services.question_answer(actor=assessor, question_id=opened.questions.last().pk, maturity=0)
 
 
@@ -171,7 +181,11 @@ def test_evidence_is_stored_encrypted_with_its_hash_and_verified_on_download():
         actor=assessor, question_id=question.pk, filename="../../Policy v2.PDF", data=data
     )
     assert evidence.sha256 == hashlib.sha256(data).hexdigest()
-    assert (evidence.filename, evidence.content_type, evidence.size) == ("Policy v2.pdf", "application/pdf", len(data))
+    assert (evidence.filename, evidence.content_type, evidence.size) == (
+        "Policy v2.pdf",
+        "application/pdf",
+        len(data),
+    )
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -179,7 +193,8 @@ def test_evidence_is_stored_encrypted_with_its_hash_and_verified_on_download():
         stored = bytes(cursor.fetchone()[0])
     assert data not in stored  # encrypted at rest
     opened_evidence, content = campaign_services.evidence_open(actor=reviewer, evidence_id=str(evidence.pk))
-    assert content == data and opened_evidence.pk == evidence.pk
+    assert content == data
+    assert opened_evidence.pk == evidence.pk
     assert AuditEvent.objects.filter(resource_type="AssessmentEvidence", action="export").count() == 1
 
 
@@ -195,7 +210,8 @@ def test_an_altered_evidence_file_is_refused_and_the_attempt_audited():
     with pytest.raises(campaign_services.EvidenceTampered, match="altered"):
         campaign_services.evidence_open(actor=reviewer, evidence_id=str(evidence.pk))
     event = AuditEvent.objects.filter(resource_type="AssessmentEvidence", action="export").get()
-    assert event.outcome == "error" and event.detail["verified"] is False
+    assert event.outcome == "error"
+    assert event.detail["verified"] is False
 
 
 @pytest.mark.parametrize(
@@ -212,7 +228,9 @@ def test_bad_evidence_is_refused_and_nothing_is_stored(name, data, message):
     assessor, reviewer = people()
     opened = campaign(assessor, reviewer)
     with pytest.raises(campaign_services.EvidenceRefused, match=message):
-        campaign_services.evidence_add(actor=assessor, question_id=opened.questions.first().pk, filename=name, data=data)
+        campaign_services.evidence_add(
+            actor=assessor, question_id=opened.questions.first().pk, filename=name, data=data
+        )
     assert not Evidence.objects.exists()
 
 
@@ -245,10 +263,15 @@ def test_findings_with_owner_due_date_and_status():
             )
     assert not Finding.objects.exists()
     finding = campaign_services.finding_create(
-        actor=assessor, question_id=question.pk, title="Asset inventory incomplete", severity="high",
-        owner_id=owner.pk, due_on=due,
+        actor=assessor,
+        question_id=question.pk,
+        title="Asset inventory incomplete",
+        severity="high",
+        owner_id=owner.pk,
+        due_on=due,
     )
-    assert finding.entry_ref == "iso27001-2022:A.8.1" and finding.status == Finding.Status.OPEN
+    assert finding.entry_ref == "iso27001-2022:A.8.1"
+    assert finding.status == Finding.Status.OPEN
     with pytest.raises(CampaignError, match="resolved"):
         campaign_services.finding_update(
             actor=assessor, finding_id=finding.pk, status="closed", owner_id=owner.pk, due_on=due
@@ -256,9 +279,14 @@ def test_findings_with_owner_due_date_and_status():
     moved = campaign_services.finding_update(
         actor=assessor, finding_id=finding.pk, status="in_progress", owner_id=owner.pk, due_on=due
     )
-    assert moved.status == "in_progress" and moved.closed_at is None
+    assert moved.status == "in_progress"
+    assert moved.closed_at is None
     closed = campaign_services.finding_update(
-        actor=assessor, finding_id=finding.pk, status="closed", owner_id=owner.pk, due_on=due,
+        actor=assessor,
+        finding_id=finding.pk,
+        status="closed",
+        owner_id=owner.pk,
+        due_on=due,
         resolution="Discovery scan added every endpoint.",
     )
     assert closed.closed_at is not None
@@ -269,15 +297,23 @@ def test_findings_of_a_signed_off_campaign_still_move_to_closure():
     assessor, reviewer = people()
     opened = campaign(assessor, reviewer)
     finding = campaign_services.finding_create(
-        actor=assessor, question_id=opened.questions.first().pk, title="No review", severity="moderate",
-        owner_id=assessor.pk, due_on=dt.date(2026, 12, 31),
+        actor=assessor,
+        question_id=opened.questions.first().pk,
+        title="No review",
+        severity="moderate",
+        owner_id=assessor.pk,
+        due_on=dt.date(2026, 12, 31),
     )
     answer_all(assessor, opened, dict.fromkeys(ENTRIES, 1))
     campaign_services.campaign_submit(actor=assessor, campaign_id=opened.pk)
     campaign_services.campaign_sign_off(actor=reviewer, campaign_id=opened.pk)
     closed = campaign_services.finding_update(
-        actor=assessor, finding_id=finding.pk, status="closed", owner_id=assessor.pk,
-        due_on=finding.due_on, resolution="Reviewed.",
+        actor=assessor,
+        finding_id=finding.pk,
+        status="closed",
+        owner_id=assessor.pk,
+        due_on=finding.due_on,
+        resolution="Reviewed.",
     )
     assert closed.status == "closed"
 
@@ -286,12 +322,13 @@ def test_year_over_year_per_entry_and_per_clause():
     assessor, reviewer = people()
     signed_off(assessor, reviewer, year=2024, scores=dict(zip(ENTRIES, (0, 0, 0), strict=True)))
     signed_off(assessor, reviewer, year=2025, scores=dict(zip(ENTRIES, (1, 3, 2), strict=True)))
-    current = campaign(assessor, reviewer, year=2026, entries=ENTRIES[:2] + ("iso27001-2022:A.8.2",))
+    current = campaign(assessor, reviewer, year=2026, entries=(*ENTRIES[:2], "iso27001-2022:A.8.2"))
     answer_all(
         assessor, current, {"iso27001-2022:A.5.1": 2, "iso27001-2022:A.5.2": 2, "iso27001-2022:A.8.2": 1}
     )
     yoy = campaign_selectors.year_over_year(campaign=current)
-    assert yoy.previous is not None and yoy.previous.year == 2025
+    assert yoy.previous is not None
+    assert yoy.previous.year == 2025
     entries = {row.ref: (row.previous, row.current, row.delta) for row in yoy.entries}
     assert entries == {
         "iso27001-2022:A.5.1": (1, 2, 1),
@@ -332,6 +369,8 @@ def test_an_edited_ciphertext_is_refused_as_altered():
         cursor.execute("SELECT content FROM assessments_evidence WHERE id = %s", [evidence.pk.hex])
         stored = bytearray(cursor.fetchone()[0])
         stored[-1] ^= 1
-        cursor.execute("UPDATE assessments_evidence SET content = %s WHERE id = %s", [bytes(stored), evidence.pk.hex])
+        cursor.execute(
+            "UPDATE assessments_evidence SET content = %s WHERE id = %s", [bytes(stored), evidence.pk.hex]
+        )
     with pytest.raises(campaign_services.EvidenceTampered):
         campaign_services.evidence_open(actor=reviewer, evidence_id=str(evidence.pk))

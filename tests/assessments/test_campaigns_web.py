@@ -30,7 +30,8 @@ def test_open_a_campaign_through_the_form():
     assessor, reviewer = people()
     client = client_for(assessor)
     page = client.get(A + "new/")
-    assert page.status_code == 200 and b"iso27001-2022" in page.content
+    assert page.status_code == 200
+    assert b"iso27001-2022" in page.content
     response = client.post(
         A + "new/",
         {
@@ -43,7 +44,8 @@ def test_open_a_campaign_through_the_form():
         },
     )
     created = Campaign.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"{A}{created.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"{A}{created.pk}/"
     assert created.questions.count() == 2
     assert b"Sign as assessor" in client.get(f"{A}{created.pk}/").content
 
@@ -71,7 +73,8 @@ def test_bad_campaign_forms_are_refused_and_nothing_is_saved(change, message):
     }
     data.update({key: (assessor.pk if value == "same" else value) for key, value in change.items()})
     response = client_for(assessor).post(A + "new/", data)
-    assert response.status_code == 400 and message in response.content
+    assert response.status_code == 400
+    assert message in response.content
     assert not Campaign.objects.exists()
 
 
@@ -81,9 +84,13 @@ def test_answer_upload_sign_and_sign_off_through_the_pages():
     first, *rest = opened.questions.order_by("position")
     client = client_for(assessor)
     page = client.get(f"{A}questions/{first.pk}/")
-    assert b"Measured and managed" in page.content and b"Upload evidence" in page.content
-    response = client.post(f"{A}questions/{first.pk}/answer/", {"maturity": "2", "notes": "Policy v3", "next": "1"})
-    assert response.status_code == 302 and response["Location"] == f"{A}questions/{rest[0].pk}/"
+    assert b"Measured and managed" in page.content
+    assert b"Upload evidence" in page.content
+    response = client.post(
+        f"{A}questions/{first.pk}/answer/", {"maturity": "2", "notes": "Policy v3", "next": "1"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"{A}questions/{rest[0].pk}/"
     upload = SimpleUploadedFile("policy.pdf", b"%PDF-1.7 policy", content_type="application/pdf")
     response = client.post(f"{A}questions/{first.pk}/evidence/", {"file": upload})
     assert response.status_code == 302
@@ -97,10 +104,12 @@ def test_answer_upload_sign_and_sign_off_through_the_pages():
     # a reader who is not the named reviewer cannot either
     auditor = UserFactory(roles=["auditor"], totp_secret=True)
     refused = client_for(auditor).post(f"{A}{opened.pk}/sign-off/")
-    assert refused.status_code == 403 and b"Only the campaign&#x27;s reviewer" in refused.content
+    assert refused.status_code == 403
+    assert b"Only the campaign&#x27;s reviewer" in refused.content
     reviewer_client = client_for(reviewer)
     download = reviewer_client.get(f"{A}evidence/{evidence.pk}/")
-    assert download.status_code == 200 and download.content == b"%PDF-1.7 policy"
+    assert download.status_code == 200
+    assert download.content == b"%PDF-1.7 policy"
     assert download["X-Content-SHA256"] == evidence.sha256
     assert download["Content-Disposition"] == 'attachment; filename="policy.pdf"'
     assert reviewer_client.post(f"{A}{opened.pk}/sign-off/").status_code == 302
@@ -109,7 +118,8 @@ def test_answer_upload_sign_and_sign_off_through_the_pages():
     # read-only now: the page offers no answer form and a POST is refused
     assert b"Save and next" not in client.get(f"{A}questions/{first.pk}/").content
     refused = client.post(f"{A}questions/{first.pk}/answer/", {"maturity": "3"})
-    assert refused.status_code == 400 and b"read-only" in refused.content
+    assert refused.status_code == 400
+    assert b"read-only" in refused.content
     assert Question.objects.get(pk=first.pk).maturity == 2
 
 
@@ -122,17 +132,21 @@ def test_the_reviewer_returns_a_campaign_from_the_page():
     assert client.post(f"{A}{opened.pk}/return/", {"reason": ""}).status_code == 400
     assert client.post(f"{A}{opened.pk}/return/", {"reason": "Add evidence to A.8.1"}).status_code == 302
     opened.refresh_from_db()
-    assert opened.status == "open" and b"Add evidence to A.8.1" in client_for(assessor).get(f"{A}{opened.pk}/").content
+    assert opened.status == "open"
+    assert b"Add evidence to A.8.1" in client_for(assessor).get(f"{A}{opened.pk}/").content
 
 
 def test_submitting_with_unanswered_questions_is_refused_with_the_reason():
     assessor, reviewer = people()
     opened = campaign(assessor, reviewer)
     response = client_for(assessor).post(f"{A}{opened.pk}/submit/")
-    assert response.status_code == 400 and b"3 question(s) have no maturity" in response.content
+    assert response.status_code == 400
+    assert b"3 question(s) have no maturity" in response.content
 
 
-@pytest.mark.parametrize("data", [{}, {"maturity": "4"}, {"maturity": "x"}, {"maturity": "1", "notes": "n" * 5001}])
+@pytest.mark.parametrize(
+    "data", [{}, {"maturity": "4"}, {"maturity": "x"}, {"maturity": "1", "notes": "n" * 5001}]
+)
 def test_bad_answers_are_refused(data):
     assessor, reviewer = people()
     question = campaign(assessor, reviewer).questions.first()
@@ -163,7 +177,8 @@ def test_wrong_evidence_is_refused_with_a_reason(name, data, message):
     response = client_for(assessor).post(
         f"{A}questions/{question.pk}/evidence/", {"file": SimpleUploadedFile(name, data)}
     )
-    assert response.status_code == 400 and message in response.content
+    assert response.status_code == 400
+    assert message in response.content
     assert not Evidence.objects.exists()
 
 
@@ -172,7 +187,8 @@ def test_evidence_over_the_cap_is_refused_before_it_is_stored():
     question = campaign(assessor, reviewer).questions.first()
     big = SimpleUploadedFile("big.txt", b"a" * (10 * 1024 * 1024 + 10))
     response = client_for(assessor).post(f"{A}questions/{question.pk}/evidence/", {"file": big})
-    assert response.status_code == 413 and b"larger than 10 MiB" in response.content
+    assert response.status_code == 413
+    assert b"larger than 10 MiB" in response.content
     assert not Evidence.objects.exists()
 
 
@@ -194,7 +210,9 @@ def test_evidence_upload_checks_csrf_after_the_size_guard():
     question = campaign(assessor, reviewer).questions.first()
     client = Client(enforce_csrf_checks=True)
     sign_in(client, assessor)
-    response = client.post(f"{A}questions/{question.pk}/evidence/", {"file": SimpleUploadedFile("a.txt", b"ok")})
+    response = client.post(
+        f"{A}questions/{question.pk}/evidence/", {"file": SimpleUploadedFile("a.txt", b"ok")}
+    )
     assert response.status_code == 403
     assert not Evidence.objects.exists()
 
@@ -202,12 +220,15 @@ def test_evidence_upload_checks_csrf_after_the_size_guard():
 def test_an_altered_file_is_not_served():
     assessor, reviewer = people()
     question = campaign(assessor, reviewer).questions.first()
-    client_for(assessor).post(f"{A}questions/{question.pk}/evidence/", {"file": SimpleUploadedFile("a.png", PNG)})
+    client_for(assessor).post(
+        f"{A}questions/{question.pk}/evidence/", {"file": SimpleUploadedFile("a.png", PNG)}
+    )
     evidence = Evidence.objects.get()
     evidence.content = PNG + b"x"
     evidence.save()
     response = client_for(reviewer).get(f"{A}evidence/{evidence.pk}/")
-    assert response.status_code == 409 and b"altered" in response.content
+    assert response.status_code == 409
+    assert b"altered" in response.content
 
 
 def test_findings_through_the_pages_with_bad_input():
@@ -216,7 +237,12 @@ def test_findings_through_the_pages_with_bad_input():
     client = client_for(assessor)
     due = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     good = {"title": "No annual policy review", "severity": "high", "owner": assessor.pk, "due_on": due}
-    for bad in ({**good, "title": ""}, {**good, "severity": "urgent"}, {**good, "owner": "999999"}, {**good, "due_on": "soon"}):
+    for bad in (
+        {**good, "title": ""},
+        {**good, "severity": "urgent"},
+        {**good, "owner": "999999"},
+        {**good, "due_on": "soon"},
+    ):
         assert client.post(f"{A}questions/{question.pk}/findings/", bad).status_code == 400
     assert not Finding.objects.exists()
     assert client.post(f"{A}questions/{question.pk}/findings/", good).status_code == 302
@@ -225,8 +251,12 @@ def test_findings_through_the_pages_with_bad_input():
     assert b"No annual policy review" in page.content
     closing = {"status": "closed", "owner": assessor.pk, "due_on": due, "resolution": ""}
     refused = client.post(f"{A}findings/{finding.pk}/edit/", closing)
-    assert refused.status_code == 400 and b"resolved" in refused.content
-    assert client.post(f"{A}findings/{finding.pk}/edit/", {**closing, "resolution": "Reviewed"}).status_code == 302
+    assert refused.status_code == 400
+    assert b"resolved" in refused.content
+    assert (
+        client.post(f"{A}findings/{finding.pk}/edit/", {**closing, "resolution": "Reviewed"}).status_code
+        == 302
+    )
     assert Finding.objects.get().status == "closed"
 
 
@@ -238,7 +268,9 @@ def test_the_year_over_year_page():
     page = client_for(reviewer).get(f"{A}{current.pk}/compare/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert "against 2025" in text and "▲ +1" in text and "▼ -1" in text
+    assert "against 2025" in text
+    assert "▲ +1" in text
+    assert "▼ -1" in text
 
 
 # --- the REST API ----------------------------------------------------------------------------------
@@ -253,10 +285,17 @@ def test_the_api_flow_and_its_refusals():
     assert bad.status_code == 400
     same = client.post(
         API + "campaigns/",
-        {"name": "x", "framework": "iso27001-2022", "year": 2026, "assessor": assessor.pk, "reviewer": assessor.pk},
+        {
+            "name": "x",
+            "framework": "iso27001-2022",
+            "year": 2026,
+            "assessor": assessor.pk,
+            "reviewer": assessor.pk,
+        },
         content_type="application/json",
     )
-    assert same.status_code == 400 and "reviewer" in same.json()["errors"]
+    assert same.status_code == 400
+    assert "reviewer" in same.json()["errors"]
     created = client.post(
         API + "campaigns/",
         {
@@ -273,18 +312,25 @@ def test_the_api_flow_and_its_refusals():
     body = created.json()
     assert [q["entry_ref"] for q in body["questions"]] == list(ENTRIES[:2])
     for question in body["questions"]:
-        assert client.post(
-            f"{API}questions/{question['id']}/answer/", {"maturity": 5}, content_type="application/json"
-        ).status_code == 400
-        assert client.post(
-            f"{API}questions/{question['id']}/answer/", {"maturity": 3}, content_type="application/json"
-        ).status_code == 200
+        assert (
+            client.post(
+                f"{API}questions/{question['id']}/answer/", {"maturity": 5}, content_type="application/json"
+            ).status_code
+            == 400
+        )
+        assert (
+            client.post(
+                f"{API}questions/{question['id']}/answer/", {"maturity": 3}, content_type="application/json"
+            ).status_code
+            == 200
+        )
     assert client.post(f"{API}campaigns/{body['id']}/sign-off/", content_type=JSON).status_code == 409
     assert client.post(f"{API}campaigns/{body['id']}/submit/", content_type=JSON).status_code == 200
     assert client.post(f"{API}campaigns/{body['id']}/sign-off/", content_type=JSON).status_code == 403
     assert client.post(f"{API}campaigns/{body['id']}/submit/", content_type=JSON).status_code == 409
     signed = client_for(reviewer).post(f"{API}campaigns/{body['id']}/sign-off/", content_type=JSON)
-    assert signed.status_code == 200 and signed.json()["status"] == "signed_off"
+    assert signed.status_code == 200
+    assert signed.json()["status"] == "signed_off"
     maturity = client.get(f"{API}maturity/iso27001-2022/").json()
     assert maturity == {"framework": "iso27001-2022", "maturity": dict.fromkeys(ENTRIES[:2], 3)}
     assert client.get(f"{API}maturity/bogus/").status_code == 404
@@ -304,14 +350,20 @@ def test_api_findings():
         {"title": "Old firewall rules", "severity": "moderate", "owner": reviewer.pk, "due_on": "2027-01-31"},
         content_type="application/json",
     )
-    assert created.status_code == 201 and created.json()["entry_ref"] == ENTRIES[0]
+    assert created.status_code == 201
+    assert created.json()["entry_ref"] == ENTRIES[0]
     finding_url = f"{API}findings/{created.json()['id']}/"
-    refused = client.put(finding_url, {"status": "closed", "owner": reviewer.pk, "due_on": "2027-01-31"}, content_type="application/json")
+    refused = client.put(
+        finding_url,
+        {"status": "closed", "owner": reviewer.pk, "due_on": "2027-01-31"},
+        content_type="application/json",
+    )
     assert refused.status_code == 400
     done = client.put(
         finding_url,
         {"status": "closed", "owner": reviewer.pk, "due_on": "2027-01-31", "resolution": "Cleaned up"},
         content_type="application/json",
     )
-    assert done.status_code == 200 and done.json()["status"] == "closed"
+    assert done.status_code == 200
+    assert done.json()["status"] == "closed"
     assert client_for(reviewer).put(finding_url, {}, content_type="application/json").status_code == 403

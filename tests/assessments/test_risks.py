@@ -21,8 +21,17 @@ RiskError = risk_services.RiskError
 
 @pytest.mark.parametrize(
     ("likelihood", "impact", "level"),
-    [(1, 1, "low"), (2, 2, "low"), (1, 4, "low"), (1, 5, "moderate"), (3, 3, "moderate"), (2, 5, "high"),
-     (4, 4, "high"), (4, 5, "critical"), (5, 5, "critical")],
+    [
+        (1, 1, "low"),
+        (2, 2, "low"),
+        (1, 4, "low"),
+        (1, 5, "moderate"),
+        (3, 3, "moderate"),
+        (2, 5, "high"),
+        (4, 4, "high"),
+        (4, 5, "critical"),
+        (5, 5, "critical"),
+    ],
 )
 def test_levels(likelihood, impact, level):
     assert risk_level(likelihood, impact) == Level(level)
@@ -33,23 +42,31 @@ def test_a_risk_links_assets_findings_and_controls():
     asset = asset_services.asset_create(actor=owner, values={"name": "File server", "kind": "server"})
     opened = campaign(owner, reviewer)
     finding = campaign_services.finding_create(
-        actor=owner, question_id=opened.questions.first().pk, title="No EDR", severity="high",
-        owner_id=owner.pk, due_on=dt.date(2027, 1, 1),
+        actor=owner,
+        question_id=opened.questions.first().pk,
+        title="No EDR",
+        severity="high",
+        owner_id=owner.pk,
+        due_on=dt.date(2027, 1, 1),
     )
     created = risk_services.risk_create(
         actor=owner,
         values=risk_values(owner, asset_ids=[asset.pk, asset.pk], control_ids=["assessments.risks_reviewed"]),
         finding_ids=[finding.pk],
     )
-    assert (created.inherent_score, created.inherent_level, created.residual_score, created.residual_level) == (
-        20, "critical", 8, "moderate"
-    )
+    assert (
+        created.inherent_score,
+        created.inherent_level,
+        created.residual_score,
+        created.residual_level,
+    ) == (20, "critical", 8, "moderate")
     assert created.asset_ids == [asset.pk]
     assert list(created.findings.all()) == [finding]
     assert list(finding.risks.all()) == [created]
     assert risk_selectors.risks_for_asset(asset_id=asset.pk) == [created]
     event = AuditEvent.objects.filter(resource_type="Risk", action="create").get()
-    assert event.detail["inherent"] == 20 and event.detail["findings"] == [finding.pk]
+    assert event.detail["inherent"] == 20
+    assert event.detail["findings"] == [finding.pk]
 
 
 @pytest.mark.parametrize(
@@ -107,12 +124,16 @@ def test_reviews_move_the_review_date_forward():
     for bad in (None, today, today - dt.timedelta(days=1), today + dt.timedelta(days=5 * 366)):
         with pytest.raises(RiskError):
             risk_services.risk_review(actor=owner, risk_id=created.pk, next_review_due=bad)
-    reviewed = risk_services.risk_review(actor=owner, risk_id=created.pk, next_review_due=today + dt.timedelta(days=180))
+    reviewed = risk_services.risk_review(
+        actor=owner, risk_id=created.pk, next_review_due=today + dt.timedelta(days=180)
+    )
     assert reviewed.last_reviewed_on == today
     assert list(risk_selectors.risks_overdue(today=today)) == []
     closed = risk(owner, title="Closed", status="closed")
     with pytest.raises(RiskError, match="closed"):
-        risk_services.risk_review(actor=owner, risk_id=closed.pk, next_review_due=today + dt.timedelta(days=9))
+        risk_services.risk_review(
+            actor=owner, risk_id=closed.pk, next_review_due=today + dt.timedelta(days=9)
+        )
 
 
 def test_the_heat_map_counts_open_risks_per_cell():
@@ -127,8 +148,14 @@ def test_the_heat_map_counts_open_risks_per_cell():
     assert [cell.impact for cell in grid[0]] == [1, 2, 3, 4, 5]
     counts = {(c.likelihood, c.impact): c.count for row in grid for c in row if c.count}
     assert counts == {(4, 5): 2, (1, 2): 1}
-    assert grid[1][4].level == "critical" and grid[4][0].level == "low"
-    residual = {(c.likelihood, c.impact): c.count for row in risk_selectors.heat_map(risks=every, residual=True) for c in row if c.count}
+    assert grid[1][4].level == "critical"
+    assert grid[4][0].level == "low"
+    residual = {
+        (c.likelihood, c.impact): c.count
+        for row in risk_selectors.heat_map(risks=every, residual=True)
+        for c in row
+        if c.count
+    }
     assert residual == {(2, 4): 1, (1, 1): 2}
     assert risk_selectors.level_counts(risks=every) == {"low": 1, "moderate": 0, "high": 0, "critical": 2}
     assert [r.title for r in risk_selectors.risks_list(level="critical")] == ["D", "A", "B"]  # by score

@@ -53,8 +53,10 @@ def test_the_register_shows_the_heat_map_and_overdue_reviews():
     page = client_for(owner).get(R)
     text = page.content.decode()
     assert page.status_code == 200
-    assert 'id="heatmap"' in text and 'id="residual-heatmap"' in text
-    assert "1 review overdue" in text and "20 Critical" in text
+    assert 'id="heatmap"' in text
+    assert 'id="residual-heatmap"' in text
+    assert "1 review overdue" in text
+    assert "20 Critical" in text
 
 
 def test_record_edit_and_review_a_risk_through_the_pages():
@@ -64,12 +66,18 @@ def test_record_edit_and_review_a_risk_through_the_pages():
     assert client.get(f"{R}new/?asset={asset.pk}").status_code == 200
     response = client.post(f"{R}new/", {**form_data(owner), "asset_ids": [str(asset.pk)]})
     created = Risk.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"{R}{created.pk}/"
-    assert created.asset_ids == [asset.pk] and created.inherent_score == 15
+    assert response.status_code == 302
+    assert response["Location"] == f"{R}{created.pk}/"
+    assert created.asset_ids == [asset.pk]
+    assert created.inherent_score == 15
     detail = client.get(f"{R}{created.pk}/").content.decode()
-    assert "Infusion pumps" in detail and "15 High" in detail
+    assert "Infusion pumps" in detail
+    assert "15 High" in detail
     assert client.get(f"{R}{created.pk}/edit/").status_code == 200
-    assert client.post(f"{R}{created.pk}/edit/", form_data(owner, impact="4", residual_impact="4")).status_code == 302
+    assert (
+        client.post(f"{R}{created.pk}/edit/", form_data(owner, impact="4", residual_impact="4")).status_code
+        == 302
+    )
     assert Risk.objects.get().inherent_score == 12
     assert client.post(f"{R}{created.pk}/review/", {"next_review_due": "2000-01-01"}).status_code == 400
     next_due = (clock.now().date() + dt.timedelta(days=120)).isoformat()
@@ -95,7 +103,8 @@ def test_record_edit_and_review_a_risk_through_the_pages():
 def test_bad_risk_forms_are_refused_and_nothing_is_saved(changes, message):
     owner, _ = people()
     response = client_for(owner).post(f"{R}new/", form_data(owner, **changes))
-    assert response.status_code == 400 and message in response.content
+    assert response.status_code == 400
+    assert message in response.content
     assert not Risk.objects.exists()
 
 
@@ -130,7 +139,12 @@ def test_the_risk_api():
     owner, _ = people()
     client = client_for(owner)
     json = "application/json"
-    for bad in (api_body(owner, likelihood=9), api_body(owner, residual_impact=5), api_body(owner, owner=999_999), {}):
+    for bad in (
+        api_body(owner, likelihood=9),
+        api_body(owner, residual_impact=5),
+        api_body(owner, owner=999_999),
+        {},
+    ):
         assert client.post(API, bad, content_type=json).status_code == 400
     assert not Risk.objects.exists()
     created = client.post(API, api_body(owner), content_type=json)
@@ -141,14 +155,15 @@ def test_the_risk_api():
     assert client.get(url).json()["title"] == "Lost unencrypted laptop"
     assert client.put(url, api_body(owner, status="closed"), content_type=json).json()["status"] == "closed"
     assert client.put(url, api_body(owner, likelihood=0), content_type=json).status_code == 400
-    assert client.post(f"{url}review/", {"next_review_due": "1999-01-01"}, content_type=json).status_code == 409
+    assert (
+        client.post(f"{url}review/", {"next_review_due": "1999-01-01"}, content_type=json).status_code == 409
+    )
     assert client.get(API + "?level=bogus").status_code == 400
     cells = client.get(API + "heat-map/").json()
-    assert len(cells) == 25 and sum(cell["count"] for cell in cells) == 0  # the only risk is closed
+    assert len(cells) == 25
+    assert sum(cell["count"] for cell in cells) == 0
     assert client.get(f"{API}999999/").status_code == 404
     auditor = UserFactory(roles=["auditor"], totp_secret=True)
     reader = client_for(auditor)
     assert reader.get(API).status_code == 200
     assert reader.post(API, api_body(owner), content_type=json).status_code == 403
-
-

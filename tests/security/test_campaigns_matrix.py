@@ -111,6 +111,8 @@ DECLARED = {
 
 
 def test_every_campaign_and_risk_route_is_in_this_matrix_with_its_permission():
-    routes = {name: callback for name, callback in _routes().items() if name.startswith(("campaigns:", "risks:"))}
+    routes = {
+        name: callback for name, callback in _routes().items() if name.startswith(("campaigns:", "risks:"))
+    }
     assert set(routes) == set(DECLARED), "add the new route to ROUTES and DECLARED"
     assert {name: declared_permission(callback) for name, callback in routes.items()} == DECLARED

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping as MappingType
+from collections.abc import Iterator
+from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,7 @@ class CatalogError(ValueError):
 
     def __init__(self, errors: list[str]) -> None:
         self.errors = errors
-        super().__init__(
-            f"{len(errors)} catalog error(s):\n" + "\n".join(f"  {error}" for error in errors)
-        )
+        super().__init__(f"{len(errors)} catalog error(s):\n" + "\n".join(f"  {error}" for error in errors))
 
 
 @dataclass(frozen=True)
@@ -263,7 +262,9 @@ def load(directory: Path = DIRECTORY) -> Catalog:
             frameworks[framework.key] = framework
     for key in sorted(set(FRAMEWORKS) - set(frameworks)):
         if not any(error.startswith(f"{key}.json:") for error in errors):
-            errors.append(f"{key}.json: missing: every framework of safeward.compliance.FRAMEWORKS needs a catalog")
+            errors.append(
+                f"{key}.json: missing: every framework of safeward.compliance.FRAMEWORKS needs a catalog"
+            )
 
     def exists(ref: str) -> bool:
         match = ENTRY_REF.match(ref)
@@ -274,7 +275,9 @@ def load(directory: Path = DIRECTORY) -> Catalog:
         for entry in framework.entries:
             for ref in entry.references:
                 if not exists(ref):
-                    errors.append(f"{framework.key}.json: entry {entry.id!r}: reference {ref!r} does not exist")
+                    errors.append(
+                        f"{framework.key}.json: entry {entry.id!r}: reference {ref!r} does not exist"
+                    )
 
     mappings: list[Mapping] = []
     sets: dict[str, MappingSet] = {}
