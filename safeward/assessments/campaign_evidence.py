@@ -10,6 +10,7 @@ import re
 import unicodedata
 
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import HttpRequest
 
 from safeward.assessments.models.campaigns import MAX_EVIDENCE_BYTES
 
@@ -91,7 +92,7 @@ def check_evidence(filename: str, data: bytes) -> tuple[str, str]:
 class SizeLimitHandler(FileUploadHandler):
     """First in the chain: stops reading an upload once it passes the cap."""
 
-    def __init__(self, request: object = None, limit: int = MAX_EVIDENCE_BYTES) -> None:
+    def __init__(self, request: HttpRequest | None = None, limit: int = MAX_EVIDENCE_BYTES) -> None:
         super().__init__(request)
         self.limit = limit
         self.seen = 0

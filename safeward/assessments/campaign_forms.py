@@ -37,9 +37,9 @@ class CampaignForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["framework"].choices = campaign_catalog.frameworks()
-        self.fields["assessor"].choices = _user_choices(campaign_selectors.assessor_choices())
-        self.fields["reviewer"].choices = _user_choices(campaign_selectors.reviewer_choices())
+        self.fields["framework"].choices = campaign_catalog.frameworks()  # type: ignore[attr-defined]
+        self.fields["assessor"].choices = _user_choices(campaign_selectors.assessor_choices())  # type: ignore[attr-defined]
+        self.fields["reviewer"].choices = _user_choices(campaign_selectors.reviewer_choices())  # type: ignore[attr-defined]
 
     def clean_entry_refs(self) -> list[str]:
         raw = self.cleaned_data.get("entry_refs", "")
@@ -82,7 +82,7 @@ class FindingForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = _user_choices(campaign_selectors.owner_choices())
+        self.fields["owner"].choices = _user_choices(campaign_selectors.owner_choices())  # type: ignore[attr-defined]
 
 
 class FindingUpdateForm(forms.Form):
@@ -93,7 +93,7 @@ class FindingUpdateForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = _user_choices(campaign_selectors.owner_choices())
+        self.fields["owner"].choices = _user_choices(campaign_selectors.owner_choices())  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -163,7 +163,8 @@ def latest_maturity(framework_key: str) -> dict[str, int]:
     )
     if latest is None:
         return {}
-    return dict(latest.questions.filter(maturity__isnull=False).values_list("entry_ref", "maturity"))
+    answered = latest.questions.filter(maturity__isnull=False).values_list("entry_ref", "maturity")
+    return {ref: int(maturity) for ref, maturity in answered if maturity is not None}
 
 
 def findings_list(

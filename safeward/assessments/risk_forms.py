@@ -57,10 +57,10 @@ class RiskForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].choices = _owner_choices()
-        self.fields["asset_ids"].choices = [(str(pk), name) for pk, name in risk_selectors.asset_choices()]
-        self.fields["control_ids"].choices = risk_selectors.control_choices()
-        self.fields["finding_ids"].choices = [
+        self.fields["owner"].choices = _owner_choices()  # type: ignore[attr-defined]
+        self.fields["asset_ids"].choices = [(str(pk), name) for pk, name in risk_selectors.asset_choices()]  # type: ignore[attr-defined]
+        self.fields["control_ids"].choices = risk_selectors.control_choices()  # type: ignore[attr-defined]
+        self.fields["finding_ids"].choices = [  # type: ignore[attr-defined]
             (str(pk), label) for pk, label in campaign_selectors.finding_choices()
         ]
 

@@ -108,7 +108,7 @@ def risk_detail(request: HttpRequest, risk_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @requires(Perm.ASSESSMENT_RISK_MANAGE)
 def risk_create(request: HttpRequest) -> HttpResponse:
-    initial = {"owner": _actor(request).pk}
+    initial: dict[str, object] = {"owner": _actor(request).pk}
     asset = request.GET.get("asset", "")
     if asset.isdigit():
         initial["asset_ids"] = [int(asset)]

@@ -74,7 +74,7 @@ class Command(BaseCommand):
         for campaign in campaigns:
             self.stdout.write(
                 f"{campaign.pk}\t{campaign.framework}\t{campaign.year}\t{campaign.status}\t"
-                f"{campaign.answered_count}/{campaign.question_count}\t{campaign.name}"
+                f"{campaign.answered_count}/{campaign.question_count}\t{campaign.name}"  # type: ignore[attr-defined]
             )
         self.stdout.write(f"{len(campaigns)} campaign(s).")
 
