@@ -221,6 +221,7 @@ def _question_page(
             "can_add_finding": actor.has_perm(Perm.ASSESSMENT_CAMPAIGN_MANAGE) and not campaign.read_only,
             "previous_id": questions[index - 1] if index > 0 else None,
             "next_id": questions[index + 1] if index + 1 < len(questions) else None,
+            "today": campaign_selectors.today(),
             "position": index + 1,
             "count": len(questions),
             "error": error,
