@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -93,8 +94,7 @@ def test_assess_sign_sign_off_compare_and_the_risk_register(page, live_server, s
     page.locator("#questions a").first.click()
     with page.expect_download() as download:
         page.get_by_role("link", name="access-policy.txt").click()
-    with open(download.value.path(), "rb") as handle:
-        assert handle.read() == EVIDENCE
+    assert Path(download.value.path()).read_bytes() == EVIDENCE
     page.get_by_role("link", name=f"Back to {current.name}").click()
     page.get_by_role("button", name="Sign off as reviewer").click()
     page.wait_for_selector("text=Campaign signed off")
