@@ -5,3 +5,8 @@ class AssessmentsConfig(AppConfig):
     name = "safeward.assessments"
     label = "assessments"
     verbose_name = "Security assessments and compliance"
+
+    def ready(self) -> None:
+        from safeward.assessments import checks
+
+        checks.register()

@@ -267,9 +267,14 @@ def load(directory: Path = DIRECTORY) -> Catalog:
             )
 
     def exists(ref: str) -> bool:
+        """True also for refs into a catalog that failed above: its error is reported once."""
         match = ENTRY_REF.match(ref)
-        framework = frameworks.get(match["framework"]) if match else None
-        return framework is not None and ref in framework._by_ref
+        if match is None:
+            return False
+        framework = frameworks.get(match["framework"])
+        if framework is None:
+            return match["framework"] in FRAMEWORKS
+        return ref in framework._by_ref
 
     for framework in frameworks.values():
         for entry in framework.entries:

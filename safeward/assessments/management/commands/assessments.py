@@ -1,142 +1,106 @@
-"""`safeward assessments campaign ...` — assessment campaigns from the command line.
+"""`safeward assessments` — security assessments and compliance from the command line.
 
-campaign list                         campaigns, one a line
-campaign show ID                      progress and the per-clause table
-campaign open --framework K --year Y --name N --assessor U --reviewer U [--entry REF ...] --as U
-campaign compare ID                   the year-over-year comparison (per clause, then per entry)
-campaign findings [--overdue]         findings with owner, due date and status
-campaign maturity FRAMEWORK           the latest signed-off maturity per entry"""
+catalog list          the frameworks, with their source and entry counts
+catalog show REF      one entry (`hipaa:164.312(d)`, `hicp:3.M.A`) with its text and mappings
+catalog validate      check every catalog and mapping file; exit 1 listing each problem
+campaign ...          assessment campaigns (safeward/assessments/campaign_cli.py)"""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from safeward.assessments import campaign_selectors, campaign_services
-from safeward.compliance import FRAMEWORKS
-from safeward.identity.models import User
-from safeward.identity.selectors import user_by_username
-
-
-def _user(username: str, what: str) -> User:
-    user = user_by_username(username=username)
-    if user is None or not user.is_active:
-        raise CommandError(f"no active SafeWard account {username!r} for {what}.")
-    return user
-
-
-def _campaign(campaign_id: int) -> Any:
-    campaign = campaign_selectors.campaign_get(campaign_id=campaign_id)
-    if campaign is None:
-        raise CommandError(f"no campaign {campaign_id}; `safeward assessments campaign list` shows them.")
-    return campaign
-
-
-def _score(value: float | None) -> str:
-    return "—" if value is None else f"{value:g}"
+from safeward.assessments import campaign_cli
+from safeward.assessments.catalogs import DIRECTORY, Catalog, CatalogError, catalog, load
 
 
 class Command(BaseCommand):
-    help = "Assessment campaigns: list, show, open, compare year over year, findings, latest maturity."
+    help = "Security assessments and compliance: the control catalogs and assessment campaigns."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parts = parser.add_subparsers(dest="part", required=True)
-        campaign = parts.add_parser("campaign", help="Assessment campaigns.")
-        actions = campaign.add_subparsers(dest="action", required=True)
-        actions.add_parser("list", help="List the campaigns.")
-        show = actions.add_parser("show", help="A campaign's progress and per-clause table.")
-        show.add_argument("campaign_id", type=int)
-        opening = actions.add_parser("open", help="Open a campaign over a framework or chosen entries.")
-        opening.add_argument("--framework", required=True, choices=sorted(FRAMEWORKS))
-        opening.add_argument("--year", required=True, type=int)
-        opening.add_argument("--name", required=True)
-        opening.add_argument("--assessor", required=True, help="The assessor's username.")
-        opening.add_argument("--reviewer", required=True, help="The reviewer's username (another person).")
-        opening.add_argument("--entry", action="append", default=[], help="A catalog entry ref; repeat.")
-        opening.add_argument("--as", dest="username", required=True, help="Your SafeWard username (audited).")
-        compare = actions.add_parser(
-            "compare", help="Year over year against the previous signed-off campaign."
+        commands = parser.add_subparsers(dest="action", required=True)
+        catalogs = commands.add_parser(
+            "catalog", help="The control catalogs (HIPAA, HICP, ISO 27001, CSF, ONC)."
         )
-        compare.add_argument("campaign_id", type=int)
-        findings = actions.add_parser("findings", help="Findings with owner, due date and status.")
-        findings.add_argument(
-            "--overdue", action="store_true", help="Only open findings past their due date."
-        )
-        maturity = actions.add_parser("maturity", help="The latest signed-off maturity per entry.")
-        maturity.add_argument("framework", choices=sorted(FRAMEWORKS))
+        catalog_commands = catalogs.add_subparsers(dest="catalog_action", required=True)
+        catalog_commands.add_parser("list", help="Frameworks with their source and entry counts.")
+        show = catalog_commands.add_parser("show", help="One entry with its text and its mappings.")
+        show.add_argument("ref", help="<framework>:<entry id>, e.g. hipaa:164.312(d) or hicp:3.M.A")
+        catalog_commands.add_parser("validate", help="Check every catalog and mapping file.")
+        campaign_cli.add_parser(commands)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        getattr(self, "_" + options["action"])(options)
-
-    def _list(self, options: dict[str, Any]) -> None:
-        campaigns = list(campaign_selectors.campaigns_list())
-        for campaign in campaigns:
-            self.stdout.write(
-                f"{campaign.pk}\t{campaign.framework}\t{campaign.year}\t{campaign.status}\t"
-                f"{campaign.answered_count}/{campaign.question_count}\t{campaign.name}"  # type: ignore[attr-defined]
-            )
-        self.stdout.write(f"{len(campaigns)} campaign(s).")
-
-    def _show(self, options: dict[str, Any]) -> None:
-        campaign = _campaign(options["campaign_id"])
-        progress = campaign_selectors.campaign_progress(campaign=campaign)
-        self.stdout.write(
-            f"{campaign.name} ({campaign.framework} {campaign.year}): {campaign.get_status_display()}; "
-            f"assessor {campaign.assessor.username}, reviewer {campaign.reviewer.username}"
-        )
-        self.stdout.write(
-            f"{progress.answered} of {progress.total} answered, mean maturity {_score(progress.mean)}"
-        )
-        for clause in campaign_selectors.clause_scores(campaign=campaign):
-            self.stdout.write(
-                f"  {clause.clause_ref}\t{clause.answered}/{clause.questions}\t{_score(clause.mean)}\t"
-                f"{clause.clause_title}"
-            )
-
-    def _open(self, options: dict[str, Any]) -> None:
-        actor = _user(options["username"], "--as")
-        try:
-            campaign = campaign_services.campaign_create(
-                actor=actor,
-                name=options["name"],
-                framework=options["framework"],
-                year=options["year"],
-                assessor_id=_user(options["assessor"], "--assessor").pk,
-                reviewer_id=_user(options["reviewer"], "--reviewer").pk,
-                entry_refs=options["entry"],
-            )
-        except campaign_services.CampaignError as error:
-            raise CommandError(str(error)) from None
-        self.stdout.write(f"Campaign {campaign.pk} opened with {campaign.questions.count()} question(s).")
-
-    def _compare(self, options: dict[str, Any]) -> None:
-        yoy = campaign_selectors.year_over_year(campaign=_campaign(options["campaign_id"]))
-        if yoy.previous is None:
-            self.stdout.write("No earlier signed-off campaign of this framework to compare with.")
+        if options["action"] == "campaign":
+            campaign_cli.handle(self, options)
             return
-        self.stdout.write(f"{yoy.campaign.year} against {yoy.previous.year} (campaign {yoy.previous.pk}):")
-        for title, rows in (("clause", yoy.clauses), ("entry", yoy.entries)):
-            self.stdout.write(f"by {title}:")
-            for row in rows:
-                delta = "—" if row.delta is None else f"{row.delta:+g}"
-                self.stdout.write(f"  {row.ref}\t{_score(row.previous)}\t{_score(row.current)}\t{delta}")
+        action = options["catalog_action"]
+        if action == "validate":
+            self._validate()
+            return
+        try:
+            loaded = catalog()
+        except CatalogError as error:
+            raise CommandError(f"{error}\nRun `safeward assessments catalog validate` for details.") from None
+        if action == "list":
+            self._list(loaded)
+        else:
+            self._show(loaded, options["ref"])
 
-    def _findings(self, options: dict[str, Any]) -> None:
-        today = campaign_selectors.today()
-        findings = list(campaign_selectors.findings_list(overdue_on=today if options["overdue"] else None))
-        for finding in findings:
-            late = " OVERDUE" if finding.status != "closed" and finding.due_on < today else ""
-            self.stdout.write(
-                f"{finding.pk}\t{finding.question.entry_ref}\t{finding.severity}\t{finding.owner.username}\t"
-                f"{finding.due_on}{late}\t{finding.status}\t{finding.title}"
-            )
-        self.stdout.write(f"{len(findings)} finding(s).")
-
-    def _maturity(self, options: dict[str, Any]) -> None:
-        maturity = campaign_selectors.latest_maturity(options["framework"])
-        for ref, value in maturity.items():
-            self.stdout.write(f"{ref}\t{value}")
+    def _validate(self) -> None:
+        try:
+            loaded = load(DIRECTORY)
+        except CatalogError as error:
+            for line in error.errors:
+                self.stderr.write(line)
+            raise CommandError(f"{len(error.errors)} problem(s) in the catalogs under {DIRECTORY}.") from None
+        entries = sum(len(framework.entries) for framework in loaded.frameworks.values())
         self.stdout.write(
-            f"{len(maturity)} entr{'y' if len(maturity) == 1 else 'ies'} from the latest sign-off."
+            f"{len(loaded.frameworks)} catalog(s), {entries} entries, {len(loaded.mappings)} mapping(s) "
+            f"in {len(loaded.mapping_sets)} file(s): valid."
         )
+
+    def _list(self, loaded: Catalog) -> None:
+        for framework in loaded.frameworks.values():
+            kinds = Counter(entry.kind for entry in framework.entries)
+            counts = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+            self.stdout.write(f"{framework.key}\t{framework.name} ({framework.version})")
+            self.stdout.write(
+                f"\t{counts}; {len(framework.clauses())} row(s) per clause ({framework.clause_kind})"
+            )
+            self.stdout.write(f"\tsource: {framework.source['title']} ({framework.source['date']})")
+        for mapping_set in loaded.mapping_sets.values():
+            pairs = sum(1 for m in loaded.mappings if m.provenance == mapping_set.key)
+            derivation = mapping_set.provenance["derivation"]
+            partial = ", partial" if mapping_set.provenance["partial"] else ""
+            self.stdout.write(f"mapping {mapping_set.key}\t{pairs} pair(s) ({derivation}{partial})")
+
+    def _show(self, loaded: Catalog, ref: str) -> None:
+        try:
+            entry = loaded.entry(ref)
+        except KeyError:
+            raise CommandError(
+                f"no catalog entry {ref!r}; write <framework>:<entry id> with a framework in "
+                f"{', '.join(loaded.frameworks)} (e.g. hipaa:164.312(d))."
+            ) from None
+        framework = loaded.frameworks[entry.framework]
+        self.stdout.write(f"{entry.ref}\t{entry.title}")
+        self.stdout.write(f"kind: {entry.kind}" + (f" ({entry.requirement})" if entry.requirement else ""))
+        if entry.parent:
+            self.stdout.write(f"parent: {entry.parent}\t{loaded.entry(entry.parent).title}")
+        try:
+            clause = framework.clause_of(entry.ref)
+            self.stdout.write(f"{framework.clause_kind}: {clause.ref}\t{clause.title}")
+        except KeyError:
+            pass
+        for child in framework.children(entry.ref):
+            self.stdout.write(f"  {child.ref}\t{child.title}")
+        if entry.text:
+            self.stdout.write(entry.text)
+        for reference in entry.references:
+            self.stdout.write(f"cites {reference}\t{loaded.entry(reference).title}")
+        for mapping in loaded.mappings_of(entry.ref):
+            other = mapping.target if mapping.source == entry.ref else mapping.source
+            arrow = "->" if mapping.source == entry.ref else "<-"
+            self.stdout.write(f"{arrow} {other}\t{loaded.entry(other).title}\t[{mapping.provenance}]")
