@@ -381,6 +381,9 @@ SPECTACULAR_SETTINGS = {
         "AssetKindEnum": "safeward.assets.models.Asset.Kind",
         "AssetCriticalityEnum": "safeward.assets.models.Asset.Criticality",
         "AssetProtectionEnum": "safeward.assets.models.Asset.Protection",
+        "AssessmentCampaignStatusEnum": "safeward.assessments.models.Campaign.Status",
+        "AssessmentFindingStatusEnum": "safeward.assessments.models.Finding.Status",
+        "RiskStatusEnum": "safeward.assessments.models.Risk.Status",
     },
 }
 

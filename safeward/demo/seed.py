@@ -420,6 +420,16 @@ def seed_phi_share(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_phi_share)
 
 
+def seed_campaigns(ctx: SeedContext) -> None:
+    """Assessment campaigns (last year's signed off, this year's open) and the risk register (issue 18)."""
+    from safeward.demo.campaigns import seed_campaigns as campaigns_step
+
+    campaigns_step(ctx)
+
+
+SEED_STEPS.append(seed_campaigns)
+
+
 def seed_compliance(ctx: SeedContext) -> None:
     """The first run of every control test, after every other step (issue 18)."""
     from safeward.demo.compliance import seed_compliance as compliance_step

@@ -16,6 +16,7 @@ from safeward.identity.permissions import Perm
 AUDIT = "Audit"
 SETTINGS = "Settings"
 ASSETS = "Assets"
+COMPLIANCE = "Compliance"
 ME = "My account"
 
 
@@ -51,7 +52,9 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Asset register", "assets:list", Perm.ASSETS_ASSET_READ, ASSETS),
     NavItem("Export manifests", "assets:manifests", Perm.ASSETS_MANIFEST_READ, ASSETS),
     NavItem("PHI findings", "assets:findings", Perm.ASSETS_FINDING_READ, ASSETS),
-    NavItem("Compliance", "assessments:dashboard", Perm.ASSESSMENT_RESULT_READ),
+    NavItem("Control tests", "assessments:dashboard", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
+    NavItem("Assessments", "campaigns:list", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
+    NavItem("Risk register", "risks:list", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
     NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
 )

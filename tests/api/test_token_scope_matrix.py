@@ -402,6 +402,54 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("compliance_api:exception_revoke", "POST"): (
         lambda c: status(c.post("/api/v1/compliance/exceptions/999999/revoke/", {"reason": "x"})),
+    # Assessment campaigns and the risk register: none of the three roles reads them
+    # (tests/assessments/test_campaigns_web.py and test_risks_web.py have the officers).
+    ("campaigns_api:campaigns", "GET"): (lambda c: status(c.get("/api/v1/assessments/campaigns/")), (F,) * 8),
+    ("campaigns_api:campaigns", "POST"): (
+        lambda c: status(c.post("/api/v1/assessments/campaigns/", {})),
+        (F,) * 8,
+    ),
+    ("campaigns_api:campaign", "GET"): (
+        lambda c: status(c.get("/api/v1/assessments/campaigns/1/")),
+        (F,) * 8,
+    ),
+    ("campaigns_api:campaign_submit", "POST"): (
+        lambda c: status(c.post("/api/v1/assessments/campaigns/1/submit/")),
+        (F,) * 8,
+    ),
+    ("campaigns_api:campaign_sign_off", "POST"): (
+        lambda c: status(c.post("/api/v1/assessments/campaigns/1/sign-off/")),
+        (F,) * 8,
+    ),
+    ("campaigns_api:campaign_compare", "GET"): (
+        lambda c: status(c.get("/api/v1/assessments/campaigns/1/compare/")),
+        (F,) * 8,
+    ),
+    ("campaigns_api:question_answer", "POST"): (
+        lambda c: status(c.post("/api/v1/assessments/questions/1/answer/", {"maturity": 1})),
+        (F,) * 8,
+    ),
+    ("campaigns_api:question_findings", "POST"): (
+        lambda c: status(c.post("/api/v1/assessments/questions/1/findings/", {})),
+        (F,) * 8,
+    ),
+    ("campaigns_api:findings", "GET"): (lambda c: status(c.get("/api/v1/assessments/findings/")), (F,) * 8),
+    ("campaigns_api:finding", "GET"): (lambda c: status(c.get("/api/v1/assessments/findings/1/")), (F,) * 8),
+    ("campaigns_api:finding", "PUT"): (
+        lambda c: status(c.put("/api/v1/assessments/findings/1/", {})),
+        (F,) * 8,
+    ),
+    ("campaigns_api:maturity", "GET"): (
+        lambda c: status(c.get("/api/v1/assessments/maturity/hicp/")),
+        (F,) * 8,
+    ),
+    ("risks_api:risks", "GET"): (lambda c: status(c.get("/api/v1/risks/")), (F,) * 8),
+    ("risks_api:risks", "POST"): (lambda c: status(c.post("/api/v1/risks/", {})), (F,) * 8),
+    ("risks_api:heat_map", "GET"): (lambda c: status(c.get("/api/v1/risks/heat-map/")), (F,) * 8),
+    ("risks_api:risk", "GET"): (lambda c: status(c.get("/api/v1/risks/1/")), (F,) * 8),
+    ("risks_api:risk", "PUT"): (lambda c: status(c.put("/api/v1/risks/1/", {})), (F,) * 8),
+    ("risks_api:risk_review", "POST"): (
+        lambda c: status(c.post("/api/v1/risks/1/review/", {"next_review_due": "2030-01-01"})),
         (F,) * 8,
     ),
 }

@@ -114,6 +114,8 @@ def test_the_top_bar_groups_officers_pages_into_menus(make_user):
         "Export manifests",
         "PHI findings",
     ]
+    compliance = next(entry for entry in bar["bar"] if entry["label"] == "Compliance")
+    assert [item["label"] for item in compliance["children"]] == ["Assessments", "Risk register"]
     assert [item["label"] for item in bar["account"]] == ["My sessions", "My training & reviews"]
     # A menu with one entry for this person is that entry.
     nurse_bar = menu_bar(navigation_for(make_user("nurse")))

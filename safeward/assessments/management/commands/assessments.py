@@ -2,7 +2,8 @@
 
 catalog list          the frameworks, with their source and entry counts
 catalog show REF      one entry (`hipaa:164.312(d)`, `hicp:3.M.A`) with its text and mappings
-catalog validate      check every catalog and mapping file; exit 1 listing each problem"""
+catalog validate      check every catalog and mapping file; exit 1 listing each problem
+campaign ...          assessment campaigns (safeward/assessments/campaign_cli.py)"""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from safeward.assessments import campaign_cli
 from safeward.assessments.catalogs import DIRECTORY, Catalog, CatalogError, catalog, load
 
 
 class Command(BaseCommand):
-    help = "Security assessments and compliance: the control catalogs (list, show, validate)."
+    help = "Security assessments and compliance: the control catalogs and assessment campaigns."
 
     def add_arguments(self, parser: CommandParser) -> None:
         commands = parser.add_subparsers(dest="action", required=True)
@@ -27,8 +29,12 @@ class Command(BaseCommand):
         show = catalog_commands.add_parser("show", help="One entry with its text and its mappings.")
         show.add_argument("ref", help="<framework>:<entry id>, e.g. hipaa:164.312(d) or hicp:3.M.A")
         catalog_commands.add_parser("validate", help="Check every catalog and mapping file.")
+        campaign_cli.add_parser(commands)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "campaign":
+            campaign_cli.handle(self, options)
+            return
         action = options["catalog_action"]
         if action == "validate":
             self._validate()
