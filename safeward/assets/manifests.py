@@ -5,6 +5,7 @@ trail; their record numbers come from the gateway, audited."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -109,6 +110,11 @@ def manifests_for_hash(*, sha256: str) -> QuerySet[ExportManifest]:
     if len(value) != 64 or not set(value) <= HEX:
         return ExportManifest.objects.none()
     return ExportManifest.objects.filter(sha256=value).select_related("destination").order_by("-created_at")
+
+
+def manifests_since(*, since: dt.datetime) -> QuerySet[ExportManifest]:
+    """The manifests written since `since`, oldest first."""
+    return ExportManifest.objects.filter(created_at__gte=since).order_by("created_at", "pk")
 
 
 def manifest_verify(*, manifest: ExportManifest) -> bool:

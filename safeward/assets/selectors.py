@@ -78,6 +78,11 @@ def assets_lapsed(*, today: dt.date | None = None) -> list[Lapse]:
     return [lapse for lapse in lapses if lapse.reasons]
 
 
+def assets_in_service() -> QuerySet[Asset]:
+    """Every asset not retired, by name."""
+    return Asset.objects.exclude(review_state=Asset.ReviewState.RETIRED).order_by("name")
+
+
 def assets_unreviewed_count() -> int:
     return Asset.objects.filter(review_state=Asset.ReviewState.UNREVIEWED).count()
 
