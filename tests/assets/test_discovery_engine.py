@@ -438,3 +438,18 @@ def test_names_beside_valid_dates_become_name_and_birth_date_candidates(tmp_path
     candidates = scan(path).candidates["name_dob"]
     assert {"Quist|1980-02-03", "Ada|1980-02-03", "O'Neil-Smith|1970-02-03", "Jane|1970-02-03"} <= candidates
     assert not any(value.endswith(("1999-01-01", "1980-02-30")) for value in candidates)
+
+
+def test_an_unchanged_rescan_starts_no_workers(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text("\n".join(LINES))
+    (tmp_path / "b.txt").write_text("\n".join(LINES))
+    entries = list(plan([str(tmp_path)]))
+    first = list(Scanner().scan_all(entries, {}))
+    priors = {r.path: Prior(r.size, r.mtime_ns, r.sha256) for r in first}
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started for files that did not change")
+
+    monkeypatch.setattr(engine_module, "ProcessPoolExecutor", no_pool)
+    again = list(Scanner(workers=2, parallel_min_bytes=0).scan_all(entries, priors))
+    assert [r.status for r in again] == [Status.UNCHANGED, Status.UNCHANGED]

@@ -56,6 +56,7 @@ class Entry:
     size: int = 0
     reason: str = ""
     code: str = ""
+    mtime_ns: int = 0
 
 
 @dataclass
@@ -114,7 +115,7 @@ def plan(roots: Iterable[str]) -> Iterator[Entry]:
             yield Entry(root, root, reason="Path does not exist or cannot be read.", code="unreadable")
             continue
         if stat.S_ISREG(info.st_mode):
-            yield Entry(root, str(Path(root).parent), size=info.st_size)
+            yield Entry(root, str(Path(root).parent), size=info.st_size, mtime_ns=info.st_mtime_ns)
             continue
         stack = [root]
         while stack:
@@ -138,7 +139,8 @@ def plan(roots: Iterable[str]) -> Iterator[Entry]:
                     elif item.is_dir(follow_symlinks=False):
                         subdirectories.append(item.path)
                     elif item.is_file(follow_symlinks=False):
-                        yield Entry(item.path, root, size=item.stat(follow_symlinks=False).st_size)
+                        info = item.stat(follow_symlinks=False)
+                        yield Entry(item.path, root, size=info.st_size, mtime_ns=info.st_mtime_ns)
                     else:
                         yield Entry(
                             item.path,
@@ -176,7 +178,13 @@ class Scanner:
         worker and enough to read, files are read in worker processes, a
         bounded number ahead of the caller (so memory stays bounded: each
         result holds one file's candidates)."""
-        to_read = [entry for entry in entries if not entry.code]
+
+        def unchanged(entry: Entry) -> bool:
+            prior = priors.get(entry.path)
+            return prior is not None and (prior.size, prior.mtime_ns) == (entry.size, entry.mtime_ns)
+
+        # What will probably be read: an incremental rescan of unchanged files starts no workers.
+        to_read = [entry for entry in entries if not entry.code and not unchanged(entry)]
         if (
             self.workers <= 1
             or len(to_read) < 2
