@@ -58,7 +58,8 @@ _NAME_CASED = re.compile(
     r"\b[A-Z][a-z'\u2019-]+(?:,\s*|\t|\s+)[A-Z][a-z'\u2019-]+\b|\b[A-Z]{2,}, [A-Z][a-z]+\b"
 )
 # A capitalised word (O'Neil-Smith and DOE too): the words of a named line tried as family names.
-_NAME_WORD = re.compile(r"(?<![A-Za-z'\u2019-])[A-Z][A-Za-z'\u2019-]*[A-Za-z]")
+# Not the letters of an identifier (EXT-0012345, E11.9): a word ends at a space or punctuation.
+_NAME_WORD = re.compile(r"(?<![A-Za-z0-9'\u2019-])[A-Z][A-Za-z'\u2019-]*[A-Za-z](?![A-Za-z0-9'\u2019-])")
 _BIRTH_LABEL = re.compile(r"\b(?:dob|d\.o\.b|birth|born)\b", re.IGNORECASE)
 
 
