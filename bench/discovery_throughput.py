@@ -5,7 +5,8 @@ of patients in SafeWard, the rest synthetic strangers), loads N patients'
 blind indexes into a throwaway SafeWard, then times over the same files:
 
 * `grep -E -r -c` of the SSN pattern (the baseline);
-* the engine alone (walk, hash, parse, patterns, candidates);
+* the engine alone (walk, hash, parse, patterns, candidates), in one
+  process and in `--workers` processes (`Scanner.scan_all`, ADR 0812);
 * the whole scan (`scan_run`: engine + keyed hashes of every candidate +
   batched `gateway.discovery_match` against the N patients + findings).
 
@@ -141,6 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=200, help="corpus size in MB")
     parser.add_argument("--patients", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (0: one per core)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="safeward-discovery-bench-"))
     try:
@@ -155,7 +157,7 @@ def main() -> None:
             + ", ".join(f"{kind} {size / 1e6:,.0f} MB" for kind, size in sizes.items())
         )
         from safeward.assets.discovery.engine import Scanner, plan
-        from safeward.assets.discovery_services import scan_run
+        from safeward.assets.discovery_services import default_workers, scan_run, scanner_from_settings
 
         subprocess.run(
             ["cat", *map(str, corpus.iterdir())], stdout=subprocess.DEVNULL, check=True
@@ -166,21 +168,38 @@ def main() -> None:
                 ["grep", "-E", "-r", "-c", SSN_PATTERN, str(corpus)], capture_output=True, check=False
             ).stdout.count(b"\n"),
         )
-        scanner = Scanner()
+        workers = args.workers or default_workers()
+        entries = list(plan([str(corpus)]))
+        one = Scanner()
         engine = timed(
-            "engine alone (parse + patterns)",
-            lambda: sum(1 for e in plan([str(corpus)]) if scanner.scan_entry(e).status),
+            "engine alone, 1 process (parse + patterns)",
+            lambda: sum(1 for r in one.scan_all(entries, {}) if r.status),
         )
+        many = Scanner(workers=workers)
+        engine_many = timed(
+            f"engine alone, {workers} worker processes",
+            lambda: sum(1 for r in many.scan_all(entries, {}) if r.status),
+        )
+        scanner = scanner_from_settings(workers=workers)
         full = timed(
             f"scan_run, exact match vs {args.patients:,} patients",
-            lambda: scan_run(actor=None, roots=[str(corpus)], trigger="command").scan.patients_matched,
+            lambda: (
+                scan_run(
+                    actor=None, roots=[str(corpus)], trigger="command", scanner=scanner
+                ).scan.patients_matched
+            ),
         )
         again = timed(
             "scan_run again (incremental: nothing changed)",
-            lambda: scan_run(actor=None, roots=[str(corpus)], trigger="command").scan.files_unchanged,
+            lambda: (
+                scan_run(
+                    actor=None, roots=[str(corpus)], trigger="command", scanner=scanner
+                ).scan.files_unchanged
+            ),
         )
         print(
-            f"throughput: grep {total / 1e6 / grep:,.0f} MB/s, engine {total / 1e6 / engine:,.1f} MB/s, "
+            f"throughput: grep {total / 1e6 / grep:,.0f} MB/s, engine {total / 1e6 / engine:,.1f} MB/s "
+            f"({total / 1e6 / engine_many:,.1f} MB/s in {workers} workers), "
             f"full scan {total / 1e6 / full:,.1f} MB/s; full / grep = {full / grep:,.1f}x; "
             f"rescan {again:.2f} s"
         )

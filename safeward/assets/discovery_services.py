@@ -14,6 +14,7 @@ and scans by id, never by path (a path can carry a patient's name).
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from safeward import clock
-from safeward.assets.discovery.detectors import CATEGORIES
+from safeward.assets.discovery.detectors import CATEGORIES, DEFAULT_MRN_PATTERN
 from safeward.assets.discovery.engine import Entry, FileResult, Prior, Scanner, Status, plan
 from safeward.assets.discovery.formats import Limits
 from safeward.assets.models import Asset, DiscoveryFinding, DiscoveryScan, ScannedFile
@@ -34,7 +35,7 @@ from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.types import PATIENT_DISCOVERY_INDEXES, DiscoveryMatch, SessionContext, SystemActor
-from safeward.crypto.fields import blind_index_keys, compute_blind_index
+from safeward.crypto.fields import blind_index_keys, blind_indexer
 from safeward.detection.rules import Code
 from safeward.detection.selectors import rule_config
 from safeward.detection.services import Finding as AlertFinding
@@ -46,7 +47,7 @@ from safeward.identity.permissions import Perm
 SCANNER_ACTOR = SystemActor("phi-discovery")
 _BATCH = 500
 # The identifiers that can name a patient (a birth date only confirms a phone match).
-IDENTIFYING_KINDS = {"mrn", "national_id", "phone"}
+IDENTIFYING_KINDS = {"mrn", "national_id", "phone", "name_dob"}
 
 
 class DiscoveryError(Exception):
@@ -68,28 +69,54 @@ def path_key(path: str) -> str:
 
 
 def scanner_from_settings(**overrides: Any) -> Scanner:
-    """The engine with the deployment's limits and MRN format (settings
-    SAFEWARD_DISCOVERY_LIMITS, SAFEWARD_DISCOVERY_MRN_PATTERN)."""
+    """The engine with the deployment's limits, MRN format and worker count
+    (settings SAFEWARD_DISCOVERY_LIMITS, SAFEWARD_DISCOVERY_MRN_PATTERN,
+    SAFEWARD_DISCOVERY_WORKERS; `workers` may be overridden)."""
+    workers = overrides.pop("workers", None) or getattr(settings, "SAFEWARD_DISCOVERY_WORKERS", None)
     limits = Limits(**{**getattr(settings, "SAFEWARD_DISCOVERY_LIMITS", {}), **overrides})
     pattern = getattr(settings, "SAFEWARD_DISCOVERY_MRN_PATTERN", None)
-    return Scanner(limits=limits) if pattern is None else Scanner(limits=limits, mrn_pattern=pattern)
+    return Scanner(
+        limits=limits,
+        mrn_pattern=pattern or DEFAULT_MRN_PATTERN,
+        workers=int(workers) if workers else default_workers(),
+    )
 
 
-def keyed_probes(candidates: dict[str, set[str]]) -> dict[str, list[bytes]]:
+def default_workers() -> int:
+    """One worker per core the process may use, at most eight."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(8, usable))
+
+
+# Keyed hashes already computed in this scan, by (kind, value); None: refused by the normaliser.
+KeyedCache = dict[tuple[str, str], tuple[bytes, ...] | None]
+MAX_CACHED = 2_000_000
+
+
+def keyed_probes(candidates: dict[str, set[str]], cache: KeyedCache | None = None) -> dict[str, list[bytes]]:
     """Each candidate's blind index under every usable blind-index key; values
-    the normaliser refuses are not ours to match and are dropped."""
+    the normaliser refuses are not ours to match and are dropped. With a
+    `cache` (one per scan), a value found in several files is keyed once."""
     keys = blind_index_keys()
+    cache = {} if cache is None else cache
     probes: dict[str, list[bytes]] = {}
     for kind, values in candidates.items():
         normaliser, scope = PATIENT_DISCOVERY_INDEXES[kind]
+        indexers = [blind_indexer(normaliser=normaliser, scope=scope, key=key) for key in keys]
         keyed: list[bytes] = []
         for value in values:
-            try:
-                keyed.extend(
-                    compute_blind_index(value, normaliser=normaliser, scope=scope, key=key) for key in keys
-                )
-            except ValidationError:
-                continue
+            hashes = cache.get((kind, value), ())
+            if hashes == ():
+                # A name beside a birth date travels as "Name|YYYY-MM-DD"; its index takes the pair.
+                source: Any = tuple(value.split("|", 1)) if kind == "name_dob" else value
+                try:
+                    hashes = tuple(index(source) for index in indexers)
+                except ValidationError:
+                    hashes = None
+                if len(cache) < MAX_CACHED:
+                    cache[(kind, value)] = hashes
+            if hashes:
+                keyed.extend(hashes)
         if keyed:
             probes[kind] = keyed
     return probes
@@ -231,8 +258,8 @@ def _record_finding(
     return finding
 
 
-def _match(actor: User | None, scan: DiscoveryScan, result: FileResult) -> DiscoveryMatch:
-    probes = keyed_probes(result.candidates)
+def _match(actor: User | None, scan: DiscoveryScan, result: FileResult, cache: KeyedCache) -> DiscoveryMatch:
+    probes = keyed_probes(result.candidates, cache)
     if not probes.keys() & IDENTIFYING_KINDS:  # a birth date alone names nobody: no lookup
         return DiscoveryMatch(patient_ids=frozenset(), by_kind={})
     return gateway.discovery_match(
@@ -268,9 +295,9 @@ def scan_run(
         on_plan(entries)
     priors = _priors(entries)
     assets_by_root: dict[str, Asset] = {}
+    keyed: KeyedCache = {}
     try:
-        for entry in entries:
-            result = scanner.scan_entry(entry, priors.get(entry.path))
+        for result in scanner.scan_all(entries, priors):
             scan.files_seen += 1
             if result.status == Status.UNCHANGED:
                 scan.files_unchanged += 1
@@ -282,7 +309,7 @@ def scan_run(
                 scan.files_read += 1
                 scan.bytes_read += result.size
                 scan.files_protected += int(result.encrypted)
-                match = _match(actor, scan, result)
+                match = _match(actor, scan, result, keyed)
                 with transaction.atomic():
                     target = asset or assets_by_root.get(result.root)
                     if target is None:

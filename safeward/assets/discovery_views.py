@@ -33,6 +33,7 @@ IDENTIFIER_LABELS = {
     "national_id": "national id",
     "phone": "phone",
     "birth_date": "birth date too",
+    "name_dob": "name and birth date",
 }
 
 

@@ -9,6 +9,7 @@ from django import forms
 
 from safeward.assets.models import Asset
 from safeward.crypto.phi import PhiCategory
+from safeward.fhir.clients import client_names
 from safeward.identity.selectors import department_choices
 from safeward.workforce.selectors import people_list
 
@@ -75,6 +76,13 @@ class AssetForm(forms.ModelForm):  # type: ignore[type-arg]
     depends_on = forms.ModelMultipleChoiceField(
         queryset=Asset.objects.none(), required=False, label="Depends on", widget=forms.SelectMultiple
     )
+    client_ids = forms.MultipleChoiceField(
+        required=False,
+        label="OAuth clients it is",
+        widget=forms.SelectMultiple,
+        help_text="Registered FHIR / REST API clients: their pulls' export manifests name this asset "
+        "as the destination.",
+    )
 
     class Meta:
         model = Asset
@@ -95,6 +103,9 @@ class AssetForm(forms.ModelForm):  # type: ignore[type-arg]
         self.fields["owner_person_id"].choices = choices  # type: ignore[attr-defined]
         self.fields["custodian_person_id"].choices = choices  # type: ignore[attr-defined]
         self.fields["department_ids"].choices = department_choices()  # type: ignore[attr-defined]
+        self.fields["client_ids"].choices = [  # type: ignore[attr-defined]
+            (client_id, f"{name} ({client_id})") for client_id, name in client_names().items()
+        ]
         others = Asset.objects.exclude(review_state=Asset.ReviewState.RETIRED)
         if self.instance.pk is not None:
             others = others.exclude(pk=self.instance.pk)
@@ -102,6 +113,9 @@ class AssetForm(forms.ModelForm):  # type: ignore[type-arg]
                 "depends_on", list(self.instance.dependency_links.values_list("depends_on_id", flat=True))
             )
             self.initial["clinical_services"] = ", ".join(self.instance.clinical_services)
+            self.initial.setdefault(
+                "client_ids", list(self.instance.clients.values_list("client_id", flat=True))
+            )
             if self.instance.source == Asset.Source.SAFEWARD:
                 for name in COMPUTED_FIELDS:
                     self.fields[name].disabled = True
@@ -152,6 +166,10 @@ class AssetForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def depends_on_ids(self) -> list[int]:
         return [asset.pk for asset in self.cleaned_data.get("depends_on") or []]
+
+    def client_ids_value(self) -> list[str]:
+        """The OAuth clients to link (the page's form; the API and the import leave links alone)."""
+        return sorted(self.cleaned_data.get("client_ids") or [])
 
 
 class ImportForm(forms.Form):

@@ -5,16 +5,18 @@ trail; their record numbers come from the gateway, audited."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
+import secrets
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 
 from safeward import clock
-from safeward.assets.models import ExportManifest
+from safeward.assets.models import AssetClient, ExportManifest
 from safeward.audit.manifests import ManifestDraft
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
@@ -24,8 +26,11 @@ HEX = frozenset("0123456789abcdef")
 
 
 def _canonical(manifest: ExportManifest) -> bytes:
+    # The client and the nonce came later (ADR 0811): absent from older manifests' hashes.
+    later = {name: getattr(manifest, name) for name in ("client_id", "nonce") if getattr(manifest, name)}
     return json.dumps(
         {
+            **later,
             "created_at": manifest.created_at.isoformat(),
             "actor_id": manifest.actor_id,
             "actor_username": manifest.actor_username,
@@ -47,7 +52,14 @@ def _canonical(manifest: ExportManifest) -> bytes:
 def manifest_record(
     *, actor: AbstractBaseUser | None, draft: ManifestDraft, sha256: str, byte_count: int, complete: bool
 ) -> ExportManifest:
-    """Write one manifest and its audit event (carrying the manifest's hash) in one transaction."""
+    """Write one manifest and its audit event (carrying the manifest's hash) in
+    one transaction. A pull by an OAuth client linked to an asset has that
+    asset as its destination when the exporting code named none."""
+    destination_id = draft.destination_asset_id
+    if destination_id is None and draft.client_id:
+        destination_id = (
+            AssetClient.objects.filter(client_id=draft.client_id).values_list("asset_id", flat=True).first()
+        )
     with transaction.atomic():
         manifest = ExportManifest(
             created_at=clock.now(),
@@ -56,7 +68,9 @@ def manifest_record(
             kind=draft.kind,
             route=draft.route,
             purpose=draft.purpose,
-            destination_id=draft.destination_asset_id,
+            destination_id=destination_id,
+            client_id=draft.client_id,
+            nonce=secrets.token_hex(8),
             patient_ids=sorted(set(draft.patient_ids)),
             patient_count=len(set(draft.patient_ids)),
             sections=sorted(set(draft.sections)),
@@ -78,6 +92,7 @@ def manifest_record(
                 "route": draft.route,
                 "patients": manifest.patient_count,
                 "complete": complete,
+                **({"destination": destination_id} if destination_id is not None else {}),
             },
         )
         manifest.audit_event_id = event.pk
@@ -95,6 +110,11 @@ def manifests_for_hash(*, sha256: str) -> QuerySet[ExportManifest]:
     if len(value) != 64 or not set(value) <= HEX:
         return ExportManifest.objects.none()
     return ExportManifest.objects.filter(sha256=value).select_related("destination").order_by("-created_at")
+
+
+def manifests_since(*, since: dt.datetime) -> QuerySet[ExportManifest]:
+    """The manifests written since `since`, oldest first."""
+    return ExportManifest.objects.filter(created_at__gte=since).order_by("created_at", "pk")
 
 
 def manifest_verify(*, manifest: ExportManifest) -> bool:

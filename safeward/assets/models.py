@@ -156,12 +156,32 @@ class ExportManifest(models.Model):
     complete = models.BooleanField(default=True, help_text="False: the download was cut short.")
     manifest_sha256 = models.CharField(max_length=64, unique=True)
     audit_event_id = models.BigIntegerField(null=True)
+    # The OAuth client of an API or FHIR pull (its asset, when linked, is the destination).
+    client_id = models.CharField(max_length=100, blank=True, default="")
+    # Random, in the sealed hash: two identical pulls in one instant are two manifests (ADR 0811).
+    nonce = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"export manifest {self.pk} ({self.kind})"
+
+
+class AssetClient(models.Model):
+    """An OAuth client (an application pulling over FHIR or the REST API)
+    and the asset it is in the register: the destination of its pulls'
+    manifests (ADR 0811). A client is one asset's; an asset may have several."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="clients")
+    client_id = models.CharField(max_length=100, unique=True)
+    linked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["client_id"]
+
+    def __str__(self) -> str:
+        return f"client of asset {self.asset_id}"
 
 
 # --- PHI discovery (ADR 0810) ------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from safeward import clock
-from safeward.assets.models import Asset
+from safeward.assets.models import Asset, AssetClient
+from safeward.fhir.clients import client_names
 from safeward.identity.selectors import department_choices
 from safeward.workforce.selectors import people_list
 
@@ -77,6 +78,11 @@ def assets_lapsed(*, today: dt.date | None = None) -> list[Lapse]:
     return [lapse for lapse in lapses if lapse.reasons]
 
 
+def assets_in_service() -> QuerySet[Asset]:
+    """Every asset not retired, by name."""
+    return Asset.objects.exclude(review_state=Asset.ReviewState.RETIRED).order_by("name")
+
+
 def assets_unreviewed_count() -> int:
     return Asset.objects.filter(review_state=Asset.ReviewState.UNREVIEWED).count()
 
@@ -92,6 +98,7 @@ class AssetFacts:
     departments: list[str]
     dependencies: list[Asset]
     dependents: list[Asset]
+    clients: list[tuple[str, str]]  # (client id, its registered name) of the OAuth clients it is
 
 
 def _person_label(people: dict[int, str], person_id: int | None) -> str:
@@ -115,4 +122,17 @@ def asset_facts(*, asset: Asset) -> AssetFacts:
         departments=[departments.get(pk, f"department {pk}") for pk in asset.department_ids],
         dependencies=list(Asset.objects.filter(dependent_links__asset=asset).order_by("name")),
         dependents=list(Asset.objects.filter(dependency_links__depends_on=asset).order_by("name")),
+        clients=asset_clients(asset_id=asset.pk),
     )
+
+
+def asset_clients(*, asset_id: int) -> list[tuple[str, str]]:
+    """The OAuth clients linked to an asset: (client id, registered name or a
+    note that the registration is gone)."""
+    names = client_names()
+    linked = AssetClient.objects.filter(asset_id=asset_id).values_list("client_id", flat=True)
+    return [(client_id, names.get(client_id, "no longer registered")) for client_id in linked]
+
+
+def asset_client_ids(*, asset_id: int) -> list[str]:
+    return list(AssetClient.objects.filter(asset_id=asset_id).values_list("client_id", flat=True))

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 
 from safeward import clock
-from safeward.assets.models import Asset, AssetDependency
+from safeward.assets.models import Asset, AssetClient, AssetDependency
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
 from safeward.detection.evaluate import ASSET_LAPSE_CHECK
@@ -40,12 +40,36 @@ def _set_dependencies(*, asset: Asset, depends_on_ids: Iterable[int]) -> list[in
     return wanted
 
 
+def _set_clients(*, asset: Asset, client_ids: Iterable[str]) -> list[str]:
+    """Link these OAuth clients (and no others) to the asset; a client is one asset's."""
+    wanted = sorted(set(client_ids))
+    taken = (
+        AssetClient.objects.filter(client_id__in=wanted)
+        .exclude(asset=asset)
+        .select_related("asset")
+        .order_by("client_id")
+        .first()
+    )
+    if taken is not None:
+        raise AssetError(f"OAuth client {taken.client_id} is already linked to asset {taken.asset.name}.")
+    AssetClient.objects.filter(asset=asset).exclude(client_id__in=wanted).delete()
+    have = set(AssetClient.objects.filter(asset=asset).values_list("client_id", flat=True))
+    now = clock.now()
+    AssetClient.objects.bulk_create(
+        AssetClient(asset=asset, client_id=client_id, linked_at=now)
+        for client_id in wanted
+        if client_id not in have
+    )
+    return wanted
+
+
 def asset_create(
     *,
     actor: User | None,
     values: Mapping[str, Any],
     depends_on_ids: Iterable[int] = (),
     source: str = Asset.Source.MANUAL,
+    client_ids: Iterable[str] = (),
 ) -> Asset:
     """`values` are cleaned model fields (AssetForm.cleaned_data)."""
     now = clock.now()
@@ -53,6 +77,7 @@ def asset_create(
         asset = Asset(**values, source=source, created_at=now, updated_at=now)
         asset.save()
         dependencies = _set_dependencies(asset=asset, depends_on_ids=depends_on_ids)
+        clients = _set_clients(asset=asset, client_ids=client_ids)
         audit_record(
             action=Action.CREATE,
             actor=actor,
@@ -60,7 +85,12 @@ def asset_create(
             resource_id=asset.pk,
             purpose=PurposeOfUse.OPERATIONS,
             fields=sorted(values),
-            detail={"kind": asset.kind, "source": source, "depends_on": dependencies},
+            detail={
+                "kind": asset.kind,
+                "source": source,
+                "depends_on": dependencies,
+                **({"clients": clients} if clients else {}),
+            },
         )
     return asset
 
@@ -71,7 +101,9 @@ def asset_update(
     asset_id: int,
     values: Mapping[str, Any],
     depends_on_ids: Iterable[int] | None = None,
+    client_ids: Iterable[str] | None = None,
 ) -> Asset:
+    """`client_ids` (None: unchanged) are the OAuth clients this asset is (ADR 0811)."""
     with transaction.atomic():
         asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
         if asset is None:
@@ -88,6 +120,8 @@ def asset_update(
         detail: dict[str, Any] = {}
         if depends_on_ids is not None:
             detail["depends_on"] = _set_dependencies(asset=asset, depends_on_ids=depends_on_ids)
+        if client_ids is not None:
+            detail["clients"] = _set_clients(asset=asset, client_ids=client_ids)
         audit_record(
             action=Action.UPDATE,
             actor=actor,

@@ -98,7 +98,10 @@ def asset_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             asset = services.asset_create(
-                actor=_actor(request), values=form.asset_values(), depends_on_ids=form.depends_on_ids()
+                actor=_actor(request),
+                values=form.asset_values(),
+                depends_on_ids=form.depends_on_ids(),
+                client_ids=form.client_ids_value(),
             )
         except (services.AssetError, IntegrityError) as error:
             form.add_error(
@@ -124,6 +127,7 @@ def asset_edit(request: HttpRequest, asset_id: int) -> HttpResponse:
                 asset_id=asset.pk,
                 values=form.asset_values(),
                 depends_on_ids=form.depends_on_ids(),
+                client_ids=form.client_ids_value(),
             )
         except (services.AssetError, IntegrityError) as error:
             form.add_error(

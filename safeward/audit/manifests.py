@@ -12,7 +12,10 @@ writer registered an export fails (closed), like an audit write.
 
 A streamed response is hashed as it streams; its manifest is written when
 the stream ends, and when a download is cut short the manifest says so
-(`complete=False`) with the hash of what did leave."""
+(`complete=False`) with the hash of what did leave. A DRF response (a FHIR
+bundle, a REST body) is rendered after the view returns: its manifest is
+written by a post-render callback, from the bytes the renderer produced
+(ADR 0811)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from typing import Protocol
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpResponse, StreamingHttpResponse
+from django.template.response import SimpleTemplateResponse
 
 # The audit trail sits below identity (ADR 0566): the actor is Django's base user.
 User = AbstractBaseUser
@@ -39,6 +43,8 @@ class ManifestDraft:
     patient_ids: Sequence[str] = ()
     sections: tuple[str, ...] = ()
     destination_asset_id: int | None = None
+    # The OAuth client that pulled it (an API or FHIR pull); the register maps it to its asset.
+    client_id: str = ""
     detail: dict[str, str] = field(default_factory=dict)
 
 
@@ -88,6 +94,12 @@ def _hashed(chunks: Iterable[bytes | str], *, actor: User | None, draft: Manifes
         _writer[0](actor=actor, draft=draft, sha256=digest.hexdigest(), byte_count=sent, complete=complete)
 
 
+def request_client_id(request: object) -> str:
+    """The OAuth client a bearer-token request came from ("" for a browser session)."""
+    application = getattr(getattr(request, "auth", None), "application", None)
+    return str(getattr(application, "client_id", "") or "")
+
+
 def manifest_response[R: HttpResponse | StreamingHttpResponse](
     response: R, *, actor: User | None, draft: ManifestDraft
 ) -> R:
@@ -96,6 +108,12 @@ def manifest_response[R: HttpResponse | StreamingHttpResponse](
         raise ManifestWriterMissing("No export manifest writer is registered: the export is refused.")
     if isinstance(response, StreamingHttpResponse):
         response.streaming_content = _hashed(response.streaming_content, actor=actor, draft=draft)  # type: ignore[arg-type]
+    elif isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
+        # Written when the bytes exist; a writer that fails fails the response (closed).
+        def written(rendered: SimpleTemplateResponse) -> None:
+            manifest_write(actor=actor, draft=draft, content=rendered.content)
+
+        response.add_post_render_callback(written)
     else:
         manifest_write(actor=actor, draft=draft, content=response.content)
     return response

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from safeward.audit.manifests import ManifestDraft, manifest_response, request_client_id
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.scopes import Operation, session_for
@@ -88,6 +89,34 @@ class ClinicalAPIView(APIView):
     required_permission: Perm
     scope: tuple[str, str]
     token_scopes = dict.fromkeys(("GET", "POST"), BY_OPERATION)
+    # A read whose body carries patient data names its route: each response
+    # that holds a patient is an export with its manifest (ADR 0811).
+    manifest_route = ""
+
+    def manifest_contents(self, data: Any) -> tuple[list[str], list[str]]:
+        """(patient ids, sections) in a response body of this view."""
+        raise NotImplementedError
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        user = request.user
+        if self.manifest_route and isinstance(response, Response) and response.status_code == 200:
+            assert isinstance(user, User)  # a 200 here has passed the permission checks
+            patient_ids, sections = self.manifest_contents(response.data)
+            if patient_ids:
+                manifest_response(
+                    response,
+                    actor=user,
+                    draft=ManifestDraft(
+                        kind="api",
+                        route=self.manifest_route,
+                        purpose=purpose_for(user).value,
+                        patient_ids=patient_ids,
+                        sections=tuple(sections),
+                        client_id=request_client_id(request),
+                    ),
+                )
+        return response
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, NotFound):
@@ -486,6 +515,11 @@ class PatientSearch(ClinicalAPIView):
 
     required_permission = Perm.CLINICAL_PATIENT_READ
     scope = ("Patient", "s")
+    manifest_route = "clinical_api:patient_search"
+
+    def manifest_contents(self, data: Any) -> tuple[list[str], list[str]]:
+        results = data["results"]
+        return [r["id"] for r in results], sorted({s for r in results for s in r["sections"]})
 
     @extend_schema(
         request=SearchInput,
@@ -511,6 +545,10 @@ class PatientSearch(ClinicalAPIView):
 class PatientDetail(ClinicalAPIView):
     required_permission = Perm.CLINICAL_PATIENT_READ
     scope = ("Patient", "r")
+    manifest_route = "clinical_api:patient"
+
+    def manifest_contents(self, data: Any) -> tuple[list[str], list[str]]:
+        return [data["id"]], list(data["sections"])
 
     @extend_schema(
         parameters=[PATIENT_ID],
@@ -528,6 +566,10 @@ class ChartDetail(ClinicalAPIView):
 
     required_permission = Perm.CLINICAL_PATIENT_READ
     scope = ("Patient", "r")
+    manifest_route = "clinical_api:chart"
+
+    def manifest_contents(self, data: Any) -> tuple[list[str], list[str]]:
+        return [data["patient"]["id"]], list(data["sections"])
 
     @extend_schema(
         parameters=[PATIENT_ID], responses={200: ChartOutput, **ERRORS}, operation_id="clinical_chart_read"
@@ -594,6 +636,12 @@ class AllergyCreate(ClinicalAPIView):
 class ScheduleDay(ClinicalAPIView):
     required_permission = Perm.CLINICAL_APPOINTMENT_READ
     scope = ("Appointment", "s")
+    manifest_route = "clinical_api:schedule"
+
+    def manifest_contents(self, data: Any) -> tuple[list[str], list[str]]:
+        booked = [slot["appointment"] for slot in data if slot["appointment"]]
+        sections = {"appointments"} | {s for a in booked if a["patient"] for s in a["patient"]["sections"]}
+        return sorted({a["patient_id"] for a in booked}), sorted(sections)
 
     @extend_schema(
         parameters=[ScheduleInput],

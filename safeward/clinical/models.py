@@ -82,6 +82,9 @@ class Patient(models.Model):
     national_id_index = BlindIndexField(of="national_id", normaliser="national_id")
     birth_date_index = BlindIndexField(of="birth_date", normaliser="date")
     phone_index = BlindIndexField(of="phone", normaliser="phone")
+    # Family name + birth date: what a stray file names a patient by when it
+    # has no identifier (PHI discovery's exact match, ADR 0813).
+    name_dob_index = BlindIndexField(of=("family_name", "birth_date"), normaliser="name_dob")
     family_name_prefixes = BlindPrefixField(of="family_name")
     given_name_prefixes = BlindPrefixField(of="given_name")
 

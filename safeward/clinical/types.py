@@ -628,6 +628,8 @@ PATIENT_DISCOVERY_INDEXES: dict[str, tuple[str, str]] = {
     "national_id": ("national_id", "clinical.patient.national_id_index"),
     "birth_date": ("date", "clinical.patient.birth_date_index"),
     "phone": ("phone", "clinical.patient.phone_index"),
+    # "Family|YYYY-MM-DD": a name found beside a birth date on one line (ADR 0813).
+    "name_dob": ("name_dob", "clinical.patient.name_dob_index"),
 }
 
 

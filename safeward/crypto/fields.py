@@ -67,7 +67,7 @@ import hmac
 import json
 import struct
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from django.core import checks
@@ -549,6 +549,20 @@ def compute_blind_index(
     canonical = normalise(normaliser, value)
     digest = hmac.new(_blind_key(scope, key), canonical.encode("utf-8"), hashlib.sha256).digest()[:size]
     return index_marker(key) + digest
+
+
+def blind_indexer(*, normaliser: str, scope: str, key: LoadedKey) -> Callable[[Any], bytes]:
+    """`compute_blind_index` for many values under one key: the scope's
+    subkey is derived once (the PHI scanner keys hundreds of thousands of
+    candidates a file). Raises ValidationError as it does."""
+    subkey = _blind_key(scope, key)
+    marker = index_marker(key)
+
+    def index(value: Any) -> bytes:
+        canonical = normalise(normaliser, value).encode("utf-8")
+        return marker + hmac.digest(subkey, canonical, "sha256")[:INDEX_BYTES]
+
+    return index
 
 
 def compute_blind_indexes(value: Any, *, normaliser: str, scope: str) -> list[bytes]:

@@ -22,6 +22,7 @@ from safeward.assets.services import asset_create
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.types import SessionContext
+from safeward.demo.assets import SHARE_OWNERS, demo_people, owners_values
 from safeward.demo.share_files import write_csv, write_docx, write_encrypted_zip, write_pdf, write_xlsx
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ def seed_phi_share(ctx: SeedContext) -> None:
                 "location": str(root),
                 "description": "Departmental shared drive. Nobody has checked what is on it.",
                 "network_zone": "Corporate LAN",
+                **owners_values(demo_people(ctx), SHARE_OWNERS),
             },
         )
     ctx.write(f"demo file share: {root} ({len(planted)} file(s) planted)")

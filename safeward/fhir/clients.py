@@ -80,6 +80,16 @@ def clients_list() -> list[ClientRegistration]:
     )
 
 
+def client_names() -> dict[str, str]:
+    """Every registered OAuth client's name by its client id (the asset
+    register links a client to the asset it is, ADR 0811)."""
+    return dict(
+        ClientRegistration.objects.order_by("application__name", "pk").values_list(
+            "application__client_id", "application__name"
+        )
+    )
+
+
 def client_get(*, registration_id: int) -> ClientRegistration | None:
     return (
         ClientRegistration.objects.select_related("application", "owner", "application__user")

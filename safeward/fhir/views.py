@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safeward.audit import context as audit_context
+from safeward.audit.manifests import ManifestDraft, manifest_response, request_client_id
 from safeward.clinical import gateway
 from safeward.clinical.api import purpose_for
 from safeward.clinical.gateway.fhir_support import chart_item_read
@@ -131,12 +132,34 @@ class FhirView(APIView):
             return outcome(exc.status_code, str(exc.detail) if isinstance(exc.detail, str) else "Refused.")
         raise exc
 
+    # A read or search whose 200 body holds a patient's resources names its
+    # route: each response (each page of a search) is an export with its
+    # manifest, hashed from the bytes the renderer produced (ADR 0811).
+    manifest_route = ""
+
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         if isinstance(response, Response) and response.accepted_media_type is None:
             response.accepted_renderer = FhirRenderer()
             response.accepted_media_type = FHIR_JSON
             response.renderer_context = self.get_renderer_context()
+        if self.manifest_route and isinstance(response, Response) and response.status_code == 200:
+            user = request.user
+            assert isinstance(user, User)  # a 200 here has passed the permission checks
+            patient_ids, sections = pulled(response.data)
+            if patient_ids:
+                manifest_response(
+                    response,
+                    actor=user,
+                    draft=ManifestDraft(
+                        kind="fhir",
+                        route=self.manifest_route,
+                        purpose=purpose_for(user).value,
+                        patient_ids=patient_ids,
+                        sections=sections,
+                        client_id=request_client_id(request),
+                    ),
+                )
         return response
 
     def ctx(self, request: Request, operation: Operation) -> dict[str, Any]:
@@ -163,6 +186,33 @@ class FhirView(APIView):
                 request, Operation(resource_type, permission, pid), needs=RESOURCE_SECTIONS[resource_type]
             ),
         )
+
+
+def pulled(body: Any) -> tuple[list[str], tuple[str, ...]]:
+    """The patients (ids) and chart sections a FHIR body holds: a Patient
+    resource's id, every other resource's patient or subject reference."""
+    bundled = body.get("resourceType") == "Bundle"
+    resources_in = [e["resource"] for e in body.get("entry", [])] if bundled else [body]
+    patients: set[str] = set()
+    sections: set[str] = set()
+    for resource in resources_in:
+        kind = resource.get("resourceType")
+        if kind not in RESOURCE_SECTIONS:
+            continue
+        if kind == "Patient":
+            patients.add(str(resource["id"]))
+            sections.add(Section.DEMOGRAPHICS)
+            if "telecom" in resource or "address" in resource:
+                sections.add(Section.CONTACT)
+            if any(i.get("system") == resources.SSN_SYSTEM for i in resource.get("identifier", [])):
+                sections.add(Section.NATIONAL_ID)
+        else:
+            sections.update(RESOURCE_SECTIONS[kind])
+            for field in ("subject", "patient"):
+                reference = (resource.get(field) or {}).get("reference", "")
+                if reference.startswith("Patient/"):
+                    patients.add(reference.removeprefix("Patient/"))
+    return sorted(patients), tuple(sorted(str(s) for s in sections))
 
 
 # --- capability and discovery ----------------------------------------------------------------
@@ -523,6 +573,8 @@ def _pinned_patient(request: Request, resource_type: str) -> str | None:
 class SearchView(FhirView):
     """The search both GET [type]?... and POST [type]/_search run."""
 
+    manifest_route = "fhir:search"
+
     def search(self, request: Request, resource_type: str, raw: dict[str, str]) -> Response:
         """GET [type]?... and POST [type]/_search: the same parameters, the same
         results. `_cursor` (from a Bundle link) stands for a whole earlier search."""
@@ -700,6 +752,7 @@ class ResourceSearchPost(SearchView):
 
     parser_classes = [parsers.FormParser]
     required_permission = Perm.CLINICAL_PATIENT_READ
+    manifest_route = "fhir:search_post"
 
     @extend_schema(exclude=True)
     def post(self, request: Request, resource_type: str) -> Response:
@@ -743,6 +796,8 @@ class PractitionerRead(FhirView):
 
 
 class ResourceRead(FhirView):
+    manifest_route = "fhir:read"
+
     @extend_schema(exclude=True)
     def get(self, request: Request, resource_type: str, resource_id: str) -> Response:
         if resource_type not in SEARCH_PARAMS:

@@ -402,6 +402,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("compliance_api:exception_revoke", "POST"): (
         lambda c: status(c.post("/api/v1/compliance/exceptions/999999/revoke/", {"reason": "x"})),
+        (F,) * 8,
+    ),
     # Assessment campaigns and the risk register: none of the three roles reads them
     # (tests/assessments/test_campaigns_web.py and test_risks_web.py have the officers).
     ("campaigns_api:campaigns", "GET"): (lambda c: status(c.get("/api/v1/assessments/campaigns/")), (F,) * 8),

@@ -381,3 +381,75 @@ def test_entry_with_a_reason_is_not_opened(tmp_path):
     result = Scanner().scan_entry(Entry("/etc/passwd", "/srv", reason="x", code="link_outside"))
     assert result.status == Status.SKIPPED
     assert not result.sha256
+
+
+# --- throughput work keeps what is found (ADR 0812) --------------------------------------------------
+def test_the_fast_ssn_check_agrees_with_python_stdnum():
+    import random
+
+    from stdnum.us import ssn as us_ssn
+
+    from safeward.assets.discovery.detectors import ssn_valid
+
+    rng = random.Random(12)
+    values = [
+        f"{rng.randint(0, 999):03d}{sep}{rng.randint(0, 99):02d}{sep}{rng.randint(0, 9999):04d}"
+        for sep in "- "
+        for _ in range(5_000)
+    ]
+    values += ["078-05-1120", "457-55-5462", "219-09-9999", "000-12-3456", "666-12-3456", "900-12-3456"]
+    values += ["123-00-4567", "123-45-0000", "123-45-6789", "123 45 6789", "\u0661\u0662\u0663-45-6789"]
+    assert [ssn_valid(v) for v in values] == [us_ssn.is_valid(v) for v in values]
+    assert ssn_valid("123-45-6789")
+    assert not ssn_valid("078-05-1120")
+
+
+def test_worker_processes_find_exactly_what_one_process_finds(tmp_path):
+    write_csv(tmp_path / "a.csv", HEADER, ROWS * 50)
+    write_xlsx(tmp_path / "b.xlsx", HEADER, ROWS)
+    write_pdf(tmp_path / "c.pdf", LINES)
+    (tmp_path / "d.txt").write_text("\n".join(LINES * 20))
+    (tmp_path / "gone.csv").symlink_to(tmp_path / "missing.csv")
+    (tmp_path / "e.bin").write_bytes(b"\x00\x01binary" * 100)
+    entries = list(plan([str(tmp_path)]))
+    serial = list(Scanner().scan_all(entries, {}))
+    parallel = list(Scanner(workers=2, parallel_min_bytes=0).scan_all(entries, {}))
+    assert [r.path for r in parallel] == [e.path for e in entries]
+    assert [(r.status, r.code, r.sha256, r.counts, r.candidates) for r in parallel] == [
+        (r.status, r.code, r.sha256, r.counts, r.candidates) for r in serial
+    ]
+    assert {r.code for r in parallel} >= {"link_dangling", "unsupported"}
+    assert sum(r.counts["ssn"] for r in parallel) > 0
+    # A prior that says "unchanged" is honoured in the workers too.
+    first = parallel[0]
+    prior = {first.path: Prior(first.size, first.mtime_ns, first.sha256)}
+    again = list(Scanner(workers=2, parallel_min_bytes=0).scan_all(entries, prior))
+    assert again[0].status == Status.UNCHANGED
+
+
+def test_names_beside_valid_dates_become_name_and_birth_date_candidates(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text(
+        "DEMO-00005,Quist,Ada,1980-02-03,Cardiology\n"
+        "Jane O'Neil-Smith born 02/03/1970\n"
+        "no name here 1999-01-01\n"
+        "Ada Quist 1980-02-30 is no date\n"
+    )
+    candidates = scan(path).candidates["name_dob"]
+    assert {"Quist|1980-02-03", "Ada|1980-02-03", "O'Neil-Smith|1970-02-03", "Jane|1970-02-03"} <= candidates
+    assert not any(value.endswith(("1999-01-01", "1980-02-30")) for value in candidates)
+
+
+def test_an_unchanged_rescan_starts_no_workers(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text("\n".join(LINES))
+    (tmp_path / "b.txt").write_text("\n".join(LINES))
+    entries = list(plan([str(tmp_path)]))
+    first = list(Scanner().scan_all(entries, {}))
+    priors = {r.path: Prior(r.size, r.mtime_ns, r.sha256) for r in first}
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started for files that did not change")
+
+    monkeypatch.setattr(engine_module, "ProcessPoolExecutor", no_pool)
+    again = list(Scanner(workers=2, parallel_min_bytes=0).scan_all(entries, priors))
+    assert [r.status for r in again] == [Status.UNCHANGED, Status.UNCHANGED]

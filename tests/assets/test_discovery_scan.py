@@ -329,3 +329,67 @@ def test_false_positive_with_reason_then_closed(make_user, finding):
 def test_triage_needs_the_permission(make_user, finding):
     with pytest.raises(PermissionError):
         services.finding_triage(actor=make_user("it_admin"), finding_id=finding.pk, action="confirm")
+
+
+def test_command_line_workers_and_bad_workers(patients, share, settings):
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command("scan", "phi", str(share), "--no-progress", "--workers", "2", stdout=out)
+    assert "holds 3 of our patients" in out.getvalue()
+    for bad in ("0", "65"):
+        with pytest.raises(CommandError, match="from 1 to 64"):
+            call_command("scan", "phi", str(share), "--workers", bad)
+    settings.SAFEWARD_DISCOVERY_WORKERS = 3
+    assert services.scanner_from_settings().workers == 3
+    assert services.scanner_from_settings(workers=1).workers == 1
+
+
+def test_a_family_name_beside_a_birth_date_names_the_patient(patients, tmp_path):
+    """No identifier in the file: the name and birth date on one line match
+    through the name + birth date blind index (ADR 0813); a name with
+    another birth date, or a birth date with another name, matches no one."""
+    outcome = gateway.patient_import(
+        actor=SystemActor("tests"),
+        session=SessionContext.system(),
+        record_in=ImportedPatient(
+            patient=PatientInput(
+                given_name="Maren", family_name="O'Lindgren", birth_date=dt.date(1950, 5, 5), sex="female"
+            )
+        ),
+    )
+    root = tmp_path / "letters"
+    root.mkdir()
+    (root / "list.txt").write_text(
+        "Letter to Mrs O'Lindgren, born 05/05/1950, about her appointment.\n"
+        "Maren O'Lindgren 1950-05-06 (another day)\n"
+        "Test Patient04 1990-04-04 (a name that is not hers)\n"
+    )
+    run(root)
+    finding = DiscoveryFinding.objects.get(path=str(root / "list.txt"))
+    assert finding.patient_ids == [outcome.patient_id]
+    assert finding.matched_by == {"name_dob": 1, "birth_date": 1}
+    stored = json.dumps([finding.counts, finding.matched_by, finding.notes, finding.formats])
+    for value in ("Lindgren", "1950-05-05", "05/05/1950"):
+        assert value not in stored
+    event = AuditEvent.objects.get(resource_type="PhiDiscovery", outcome="success")
+    assert event.detail["probes_name_dob"] > 0
+    assert "Lindgren" not in json.dumps(event.detail)
+
+
+def test_the_name_and_birth_date_index_is_backfilled_for_existing_patients(patients):
+    import importlib
+
+    from django.apps import apps
+
+    from safeward.clinical.models import Patient
+
+    backfill = importlib.import_module("safeward.clinical.migrations.0007_patient_name_dob_index").backfill
+    from tests.one_door import clinical_test_data
+
+    with clinical_test_data():
+        indexed = dict(Patient.objects.values_list("pk", "name_dob_index"))
+        assert all(indexed.values())
+        Patient.objects.update(name_dob_index=None)
+        backfill(apps, None)
+        assert dict(Patient.objects.values_list("pk", "name_dob_index")) == indexed

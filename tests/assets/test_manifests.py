@@ -191,15 +191,17 @@ MANIFESTED = {
     "audit:disclosures_print",
     "detection:alert_patients_csv",
     "incidents:patients_csv",
+    # API pulls: each response (each page) that holds a patient (ADR 0811).
+    "fhir:search",
+    "fhir:search_post",
+    "fhir:read",
+    "clinical_api:chart",
+    "clinical_api:patient",
+    "clinical_api:patient_search",
+    "clinical_api:schedule",
 }
 # Routes that let patient data leave and do not write one yet, each with why (the list may only shrink).
-NOT_YET = {
-    "fhir:search": "FHIR bundles (paged pulls) are rendered by DRF after the view: a renderer hook to come",
-    "fhir:search_post": "as fhir:search",
-    "fhir:read": "as fhir:search",
-    "clinical_api:chart": "the REST chart is a DRF response, as fhir:search",
-    "clinical_api:patient_search": "as clinical_api:chart",
-}
+NOT_YET: dict[str, str] = {}
 # Routes whose names sound like exports but whose content holds no patient data.
 NO_PATIENT_DATA = {
     "audit:report": "the audit report page (its CSV is audit:report_csv)",
@@ -220,10 +222,18 @@ def test_every_exporting_route_writes_a_manifest_or_is_listed():
 
 
 def _drafted_routes() -> set[str]:
-    """The route names the code writes manifests under (each ManifestDraft's `route=`)."""
+    """The route names the code writes manifests under (each ManifestDraft's
+    `route=`, and each API view's `manifest_route = ...`)."""
     routes: set[str] = set()
     for path in Path(safeward.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Assign)
+                and [getattr(t, "id", "") for t in node.targets] == ["manifest_route"]
+                and isinstance(node.value, ast.Constant)
+                and node.value.value
+            ):
+                routes.add(str(node.value.value))
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ManifestDraft":
                 for keyword in node.keywords:
                     if keyword.arg != "route":
@@ -232,6 +242,45 @@ def _drafted_routes() -> set[str]:
                         if isinstance(constant, ast.Constant) and ":" in str(constant.value):
                             routes.add(str(constant.value))
     return routes
+
+
+# The patient-data APIs' routes that hold no patient's data, or only echo what the caller sent.
+API_NOT_PULLS = {
+    "fhir:metadata": "the CapabilityStatement",
+    "fhir:smart_configuration": "SMART discovery",
+    "fhir:practitioner": "the caller's own account",
+    "clinical_api:patients": "POST registers a patient (GET is a 405)",
+    "clinical_api:note_create": "a write: the note the caller sent",
+    "clinical_api:condition_create": "a write: the condition the caller sent",
+    "clinical_api:allergy_create": "a write: the allergy the caller sent",
+    "clinical_api:allergy_status": "a write",
+    "clinical_api:amendment_request_create": "a write",
+    "clinical_api:amendment_request_deny": "a write",
+    "clinical_api:amendment_disagreement": "a write",
+    "clinical_api:appointment_book": "a write: the appointment the caller booked",
+    "clinical_api:appointment_cancel": "a write",
+    "clinical_api:appointment_check_in": "a write",
+}
+
+
+def test_every_patient_data_api_route_manifests_its_pulls_or_is_listed():
+    """A FHIR or clinical REST route (a view on either base) manifests its
+    responses under its own name, or is listed as holding no pull."""
+    from safeward.clinical.api import ClinicalAPIView
+    from safeward.fhir.views import FhirView
+
+    api_routes = {}
+    for _, name, callback in walk(get_resolver()):
+        view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+        if isinstance(view_class, type) and issubclass(view_class, FhirView | ClinicalAPIView):
+            api_routes[name] = view_class
+    assert set(API_NOT_PULLS) <= set(api_routes)
+    for name, view_class in api_routes.items():
+        if name in API_NOT_PULLS:
+            assert not view_class.manifest_route, name
+        else:
+            assert view_class.manifest_route == name, name
+            assert name in MANIFESTED, name
 
 
 # The gateway's functions that release patient data for export or print, and the routes that manifest them.

@@ -174,3 +174,20 @@ def test_raw_index_columns_hold_no_normalised_plaintext(people):
     record = Record.objects.get(blind_filter(Record, "mrn_index", "MRN-0001"))
     assert b"MRN0001" not in bytes(record.mrn_index)
     assert "garc" not in record.family_name_prefixes
+
+
+def test_the_batch_indexer_equals_compute_blind_index():
+    from safeward.crypto.fields import blind_index_keys, blind_indexer
+
+    for key in blind_index_keys():
+        index = blind_indexer(normaliser="phone", scope="tests.scope", key=key)
+        for value in ("+1 555 010 0001", "+44 20 7946 0000"):
+            assert index(value) == compute_blind_index(
+                value, normaliser="phone", scope="tests.scope", key=key
+            )
+        pair = blind_indexer(normaliser="name_dob", scope="tests.pair", key=key)
+        assert pair(("Quist", "1980-02-03")) == compute_blind_index(
+            ("Quist", "1980-02-03"), normaliser="name_dob", scope="tests.pair", key=key
+        )
+        with pytest.raises(ValidationError):
+            index("not a phone")

@@ -37,3 +37,25 @@ def test_the_demo_register_shows_its_lapses(demo_settings):
     assert list(ehr.depends_on.values_list("name", flat=True)) == ["EHR database"]
     detect_pending()
     assert Alert.objects.filter(rule="asset_review_lapsed").count() == 2
+
+
+def test_every_demo_asset_has_an_owner_but_the_deliberate_one(demo_settings):
+    from safeward.assets.models import AssetClient
+    from safeward.demo.assets import OWNERLESS, SMART_APP_ASSET
+    from safeward.demo.phi_share import SHARE_NAME
+    from safeward.workforce.models import Person
+
+    call_command("demo", "seed")
+    ownerless = set(Asset.objects.filter(owner_person_id=None).values_list("name", flat=True))
+    assert ownerless == {OWNERLESS}
+    assert not Asset.objects.exclude(name=OWNERLESS).filter(custodian_person_id=None).exists()
+    people = set(Person.objects.values_list("pk", flat=True))
+    assert set(Asset.objects.exclude(name=OWNERLESS).values_list("owner_person_id", flat=True)) <= people
+    share = Asset.objects.get(name=SHARE_NAME)
+    assert Person.objects.get(pk=share.owner_person_id).last_name == "Halvorsen"  # the registration clerk
+    # The SMART app is an asset with its OAuth client linked (the destination of its pulls).
+    assert AssetClient.objects.get().asset.name == SMART_APP_ASSET
+    # A second seed changes nobody's ownership.
+    before = dict(Asset.objects.values_list("name", "owner_person_id"))
+    call_command("demo", "seed")
+    assert dict(Asset.objects.values_list("name", "owner_person_id")) == before

@@ -90,3 +90,60 @@ def test_privacy_officer_opens_the_register_and_an_assets_graph(page, live_serve
     page.wait_for_selector("h1:has-text('EHR database')")
     assert page.locator("#dependency-graph g.node").count() == 5
     screenshot(page, "assets-detail-database")
+
+
+def test_privacy_officer_links_an_oauth_client_and_finds_its_pull_by_hash(page, live_server, screenshot):
+    """An OAuth client is linked to the asset it is on the asset's form; a
+    pull by that client is manifested with the asset as its destination and
+    found on the manifest page by its hash (ADR 0811)."""
+    import hashlib
+
+    from safeward.audit.manifests import ManifestDraft, manifest_write
+    from safeward.fhir import clients
+
+    admin = UserFactory(username="it.admin", roles=["it_admin"], totp_secret=True)
+    application = clients.client_register(
+        actor=admin,
+        name="Growth charts",
+        owner=admin,
+        grant="authorization-code",
+        client_type="public",
+        scopes="launch/patient patient/*.rs",
+        redirect_uris="https://app.example.test/callback",
+        expires_at=clock.now() + dt.timedelta(days=365),
+    ).registration.application
+    asset = services.asset_create(
+        actor=None,
+        values={"name": "Growth chart app", "kind": "application", "hosting": "vendor",
+                "classification": "highly_sensitive"},
+    )  # fmt: skip
+    officer = UserFactory(username="privacy.po", roles=["privacy_officer"], totp_secret=True)
+    sign_in_browser(page, officer)
+    page.goto(f"/assets/{asset.pk}/edit/")
+    page.get_by_label("OAuth clients it is").select_option(application.client_id)
+    screenshot(page, "assets-link-client-form")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("h1:has-text('Growth chart app')")
+    assert f"Growth charts ({application.client_id})" in page.locator("#asset-clients").inner_text()
+    screenshot(page, "assets-detail-client")
+
+    body = b'{"resourceType": "Bundle", "type": "searchset"}'
+    manifest_write(
+        actor=officer,
+        draft=ManifestDraft(
+            kind="fhir",
+            route="fhir:search",
+            purpose="TREAT",
+            patient_ids=("p-1",),
+            client_id=application.client_id,
+        ),
+        content=body,
+    )
+    page.goto("/assets/manifests/")
+    page.get_by_label("SHA-256 of the file").fill(hashlib.sha256(body).hexdigest())
+    page.get_by_role("button", name="Look up").click()
+    results = page.locator("#manifest-results")
+    results.wait_for()
+    assert "Growth chart app" in results.inner_text()
+    assert application.client_id in results.inner_text()
+    screenshot(page, "assets-manifest-client")

@@ -10,18 +10,21 @@ scan, hashes it (SHA-256, streamed), skips parsing when the hash is
 unchanged, and otherwise reads it through `formats.read_into`.
 
 Nothing here touches the database: exact matching of the candidates is the
-caller's (services), so the engine can be benchmarked and tested alone.
+caller's (services), so the engine can be benchmarked and tested alone, and
+`Scanner.scan_all` can read files in worker processes (ADR 0812).
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import multiprocessing
 import os
 import re
 import stat
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +56,7 @@ class Entry:
     size: int = 0
     reason: str = ""
     code: str = ""
+    mtime_ns: int = 0
 
 
 @dataclass
@@ -111,7 +115,7 @@ def plan(roots: Iterable[str]) -> Iterator[Entry]:
             yield Entry(root, root, reason="Path does not exist or cannot be read.", code="unreadable")
             continue
         if stat.S_ISREG(info.st_mode):
-            yield Entry(root, str(Path(root).parent), size=info.st_size)
+            yield Entry(root, str(Path(root).parent), size=info.st_size, mtime_ns=info.st_mtime_ns)
             continue
         stack = [root]
         while stack:
@@ -135,7 +139,8 @@ def plan(roots: Iterable[str]) -> Iterator[Entry]:
                     elif item.is_dir(follow_symlinks=False):
                         subdirectories.append(item.path)
                     elif item.is_file(follow_symlinks=False):
-                        yield Entry(item.path, root, size=item.stat(follow_symlinks=False).st_size)
+                        info = item.stat(follow_symlinks=False)
+                        yield Entry(item.path, root, size=info.st_size, mtime_ns=info.st_mtime_ns)
                     else:
                         yield Entry(
                             item.path,
@@ -150,14 +155,61 @@ def plan(roots: Iterable[str]) -> Iterator[Entry]:
             stack.extend(reversed(subdirectories))
 
 
+def _scan_one(scanner: Scanner, entry: Entry, prior: Prior | None) -> FileResult:
+    """A worker process's task: one file, nothing but the engine."""
+    return scanner.scan_entry(entry, prior)
+
+
 @dataclass
 class Scanner:
     limits: Limits = field(default_factory=Limits)
     mrn_pattern: str = DEFAULT_MRN_PATTERN
     max_candidates: int = 1_000_000
+    # Worker processes reading files at once; 1 reads in the calling process.
+    workers: int = 1
+    # Less than this much to read is not worth starting workers for.
+    parallel_min_bytes: int = 16 << 20
 
     def __post_init__(self) -> None:
         self._mrn = re.compile(self.mrn_pattern)
+
+    def scan_all(self, entries: Sequence[Entry], priors: Mapping[str, Prior]) -> Iterator[FileResult]:
+        """Every entry's result, in the entries' order. With more than one
+        worker and enough to read, files are read in worker processes, a
+        bounded number ahead of the caller (so memory stays bounded: each
+        result holds one file's candidates)."""
+
+        def unchanged(entry: Entry) -> bool:
+            prior = priors.get(entry.path)
+            return prior is not None and (prior.size, prior.mtime_ns) == (entry.size, entry.mtime_ns)
+
+        # What will probably be read: an incremental rescan of unchanged files starts no workers.
+        to_read = [entry for entry in entries if not entry.code and not unchanged(entry)]
+        if (
+            self.workers <= 1
+            or len(to_read) < 2
+            or sum(entry.size for entry in to_read) < self.parallel_min_bytes
+        ):
+            for entry in entries:
+                yield self.scan_entry(entry, priors.get(entry.path))
+            return
+        # forkserver: a clean worker, never a fork of a process holding database connections.
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("forkserver")
+        )
+        window: deque[Future[FileResult] | FileResult] = deque()
+        try:
+            for entry in entries:
+                if entry.code:
+                    window.append(self.scan_entry(entry))
+                else:
+                    window.append(pool.submit(_scan_one, self, entry, priors.get(entry.path)))
+                while len(window) > 2 * self.workers:
+                    yield _resolved(window.popleft())
+            while window:
+                yield _resolved(window.popleft())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def scan_entry(self, entry: Entry, prior: Prior | None = None) -> FileResult:
         result = FileResult(path=entry.path, root=entry.root)
@@ -228,3 +280,7 @@ class Scanner:
     def _skipped(result: FileResult, reason: str, code: str) -> FileResult:
         result.status, result.reason, result.code = Status.SKIPPED, reason, code
         return result
+
+
+def _resolved(item: Future[FileResult] | FileResult) -> FileResult:
+    return item.result() if isinstance(item, Future) else item

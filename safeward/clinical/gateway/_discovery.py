@@ -3,9 +3,11 @@
 The scanner sends keyed hashes (blind indexes) of the identifiers it found
 in a file, never the values; this door looks them up in the patient index
 in batches and returns patient ids only. A patient counts as held when the
-file has their MRN or national id, or their phone number together with
-their birth date (a birth date alone is shared by too many people to name
-anyone, so it is only checked against the rows the other identifiers found).
+file has their MRN or national id, their family name beside their birth
+date on one line (the pair registration treats as a possible duplicate,
+ADR 0813), or their phone number together with their birth date (a birth
+date alone is shared by too many people to name anyone, so it is only
+checked against the rows the other identifiers found).
 
 Each call that looked is one audit event (SEARCH, purpose HSYSADMIN,
 resource `PhiDiscovery` and the scan's reference, never the file's path or
@@ -38,7 +40,7 @@ from safeward.identity.permissions import Perm
 from safeward.one_door import entry
 
 _CHUNK = 500
-_STRONG = ("mrn", "national_id")
+_STRONG = ("mrn", "national_id", "name_dob")
 _MAX_PROBES = 5_000_000
 _REF_LENGTH = 120
 
@@ -81,7 +83,7 @@ def discovery_match(
     births = {bytes(value) for value in probes.get("birth_date", ())}
     matched_by: dict[uuid.UUID, set[str]] = defaultdict(set)
     with transaction.atomic():
-        for kind in ("mrn", "national_id", "phone"):
+        for kind in ("mrn", "national_id", "phone", "name_dob"):
             values = sorted({bytes(value) for value in probes.get(kind, ())})
             column = f"{kind}_index"
             for start in range(0, len(values), _CHUNK):

@@ -99,6 +99,7 @@ class Command(BaseCommand):
                 f"at {manifest.created_at:%Y-%m-%d %H:%M} UTC by {manifest.actor_username or 'system'} "
                 f"for {manifest.purpose}; sections {', '.join(manifest.sections) or '-'}; "
                 f"destination {manifest.destination.name if manifest.destination else 'not recorded'}"
+                + (f"; OAuth client {manifest.client_id}" if manifest.client_id else "")
                 + ("" if manifest.complete else "; the download was cut short")
             )
             self.stdout.write(f"  {manifest.patient_count} patient(s):")

@@ -51,11 +51,22 @@ class Command(BaseCommand):
                 help="Files larger than this are recorded, not read (e.g. 2G).",
             )
             sub.add_argument("--no-progress", action="store_true", help="No progress bar.")
+            sub.add_argument(
+                "--workers",
+                type=int,
+                default=None,
+                help="Processes reading files at once (default: SAFEWARD_DISCOVERY_WORKERS, else one "
+                "per core, at most 8).",
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         overrides = {}
         if options["max_file_size"]:
             overrides["max_file_bytes"] = _size(options["max_file_size"])
+        if options["workers"] is not None:
+            if not 1 <= options["workers"] <= 64:
+                raise CommandError("--workers takes a number of processes from 1 to 64.")
+            overrides["workers"] = options["workers"]
         scanner = scanner_from_settings(**overrides)
         progress = not options["no_progress"] and sys.stderr.isatty()
         token = audit_context.bind(audit_context.AuditContext(source="cli"))
