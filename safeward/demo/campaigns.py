@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from safeward import clock
 from safeward.assessments import (
     campaign_catalog,
-    campaign_controls,
     campaign_selectors,
     campaign_services,
+    controls,
     risk_selectors,
     risk_services,
 )
@@ -252,7 +252,7 @@ RISKS = [DemoRisk(**spec) for spec in _RISK_SPECS]
 
 
 def seed_campaigns(ctx: SeedContext) -> None:
-    assert campaign_controls.ASSESSMENT_PERIOD_DAYS  # its control tests are registered
+    assert controls.ASSESSMENT_PERIOD_DAYS  # its control tests are registered
     assessor = user_by_username(username=ASSESSOR)
     reviewer = user_by_username(username=REVIEWER)
     if assessor is None or reviewer is None or not campaign_catalog.framework_entries(FRAMEWORK):

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 from safeward import clock
-from safeward.assessments import campaign_controls, campaign_services, risk_services
+from safeward.assessments import campaign_services, controls, risk_services
 from safeward.assessments.models import Campaign, Risk
 from tests.factories import UserFactory
 
 ENTRIES = ("iso27001-2022:A.5.1", "iso27001-2022:A.5.2", "iso27001-2022:A.8.1")
 # Registered here until `assessments/controls.py` imports them (discover() finds that module).
-assert campaign_controls.ASSESSMENT_PERIOD_DAYS
+assert controls.ASSESSMENT_PERIOD_DAYS
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 

@@ -1,4 +1,4 @@
-"""The assessments' own control tests (safeward/assessments/campaign_controls.py):
+"""The assessments' own control tests (safeward/assessments/controls.py):
 each fails on a seeded violation and passes without it."""
 
 from __future__ import annotations
@@ -8,17 +8,22 @@ import datetime as dt
 import pytest
 
 from safeward import clock
-from safeward.assessments import campaign_controls, campaign_services, risk_services
+from safeward.assessments import campaign_services, controls, risk_services
 from safeward.assessments.catalogs import catalog
 from safeward.compliance import _REGISTRY
 from tests.assessments.campaign_helpers import ENTRIES, campaign, people, risk, signed_off
 
 pytestmark = pytest.mark.django_db
 
+# Each test sees its control fail on the seeded violation and pass once it is removed.
 COVERED_CONTROLS = {
-    "assessments.risks_reviewed",
-    "assessments.findings_on_time",
-    "assessments.assessment_current",
+    "assessments.risks_reviewed": ("test_risks_reviewed_fails_on_an_overdue_review_and_passes_once_reviewed"),
+    "assessments.findings_on_time": (
+        "test_findings_on_time_fails_on_an_overdue_finding_and_passes_once_closed"
+    ),
+    "assessments.assessment_current": (
+        "test_assessment_current_fails_without_a_signed_off_campaign_within_a_year"
+    ),
 }
 
 
@@ -27,7 +32,7 @@ def _run(control_id: str, now: dt.datetime | None = None):
 
 
 def test_the_controls_are_declared_and_map_to_existing_entries():
-    assert campaign_controls.ASSESSMENT_PERIOD_DAYS == 366  # imported: registered
+    assert controls.ASSESSMENT_PERIOD_DAYS == 366  # imported: registered
     for control_id in COVERED_CONTROLS:
         test = _REGISTRY[control_id]
         for ref in test.maps:

@@ -17,7 +17,7 @@ from tests.security.test_url_permissions import declared_permission, walk
 
 pytestmark = pytest.mark.django_db
 
-ALL_ROLES = [*ROLES, *(["compliance_officer"] if "compliance_officer" not in ROLES else [])]
+ALL_ROLES = ROLES
 READERS = {"security_officer", "privacy_officer", "auditor", "compliance_officer"}
 CAMPAIGNERS = {"compliance_officer"}
 RISK_KEEPERS = {"security_officer", "compliance_officer"}

@@ -26,7 +26,7 @@ CONFIGURERS = {"security_officer"}
 INCIDENT_KEEPERS = {"security_officer", "privacy_officer"}
 AUDIT_EXPORTERS = {"security_officer", "privacy_officer"}
 ALERT_READERS = TRIAGERS | {"auditor"}
-INCIDENT_READERS = INCIDENT_KEEPERS | {"auditor"}
+INCIDENT_READERS = INCIDENT_KEEPERS | {"auditor", "compliance_officer"}
 REVIEW_READERS = REVIEWERS | {"auditor"}
 MISSING = 999_999
 

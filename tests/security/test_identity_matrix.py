@@ -27,10 +27,18 @@ ROLES = [
     "security_officer",
     "privacy_officer",
     "auditor",
+    "compliance_officer",
     "vendor",
 ]
 EVERYONE = set(ROLES)
-USER_VIEWERS = {"hr_officer", "it_admin", "security_officer", "privacy_officer", "auditor"}
+USER_VIEWERS = {
+    "hr_officer",
+    "it_admin",
+    "security_officer",
+    "privacy_officer",
+    "auditor",
+    "compliance_officer",
+}
 ACCOUNT_MANAGERS = {"it_admin"}
 # HR requests the roles of a person's new position (workforce, docs/decisions/0401).
 ROLE_REQUESTERS = {"it_admin", "hr_officer"}

@@ -15,22 +15,24 @@ from tests.security.test_identity_matrix import EVERYONE, MISSING, ROLES
 pytestmark = pytest.mark.django_db
 
 HR = {"hr_officer"}
+# workforce:person:read without managing: the compliance officer sees training and reviews as evidence.
+READERS = HR | {"compliance_officer"}
 AUDIT_REPORTERS = {"security_officer", "privacy_officer", "auditor"}
 
 # (method, path, roles allowed, status for an allowed role). Empty posts and
 # missing targets change nothing: a form error (400) or 404 for those allowed.
 ROUTES = [
-    ("get", "/workforce/", HR, 200),
+    ("get", "/workforce/", READERS, 200),
     ("get", "/workforce/me/", EVERYONE, 200),
     ("get", "/workforce/people/new/", HR, 200),
-    ("get", f"/workforce/people/{MISSING}/", HR, 404),
+    ("get", f"/workforce/people/{MISSING}/", READERS, 404),
     ("post", f"/workforce/people/{MISSING}/terminate/", HR, 404),
-    ("get", "/workforce/training/", HR, 200),
-    ("get", "/workforce/terminations/", HR, 200),
-    ("get", "/workforce/reviews/", HR, 200),
+    ("get", "/workforce/training/", READERS, 200),
+    ("get", "/workforce/terminations/", READERS, 200),
+    ("get", "/workforce/reviews/", READERS, 200),
     ("get", f"/workforce/reviews/{MISSING}/report/", AUDIT_REPORTERS, 404),
     ("get", "/workforce/import/", HR, 200),
-    ("get", "/workforce/setup/", HR, 200),
+    ("get", "/workforce/setup/", READERS, 200),
     ("post", "/workforce/setup/positions/", HR, 400),
     ("post", "/workforce/setup/courses/", HR, 400),
     ("post", "/workforce/setup/agreements/", HR, 400),
