@@ -723,6 +723,11 @@ class WorklistPatient:
     appointment_id: str | None = None
     status: str = ""
 
+    @property
+    def status_label(self) -> str:
+        """An appointment row's readable status ("Checked in", not "checked_in")."""
+        return APPOINTMENT_STATUS_LABELS.get(self.status, self.status)
+
 
 @dataclass(frozen=True)
 class PhysicianWorklist:

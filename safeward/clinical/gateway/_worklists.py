@@ -148,6 +148,20 @@ def result_notification_acknowledge(
         return _notification_views(rows, shown)[0]
 
 
+def _care_roles(memberships: list[CareTeamMembership]) -> dict[uuid.UUID, list[str]]:
+    """One row per patient with the person's roles on the care team, each
+    once whatever its capitalisation ("attending physician" recorded by an
+    import and "Attending physician" by an admission are one role)."""
+    roles: dict[uuid.UUID, list[str]] = {}
+    for m in memberships:
+        label = (m.role or "care team").strip()
+        label = label[:1].upper() + label[1:]
+        labels = roles.setdefault(m.patient_id, [])
+        if label.casefold() not in {known.casefold() for known in labels}:
+            labels.append(label)
+    return roles
+
+
 @entry
 def physician_worklist(*, actor: Actor, session: SessionContext, purpose: PurposeOfUse) -> PhysicianWorklist:
     """A physician's day: the patients on their care teams, today's clinic,
@@ -207,7 +221,8 @@ def physician_worklist(*, actor: Actor, session: SessionContext, purpose: Purpos
         )
 
     my_patients = [
-        WorklistPatient(patient=shown[m.patient_id].view, reason=m.role or "care team") for m in memberships
+        WorklistPatient(patient=shown[patient_id].view, reason=", ".join(roles))
+        for patient_id, roles in _care_roles(memberships).items()
     ]
     ward_rows = [
         WorklistPatient(
