@@ -703,6 +703,14 @@ class AdmissionView:
 
 
 @dataclass(frozen=True)
+class AdmissionDesk:
+    """The admission page: the patient (demographics only) and their current admission, if any."""
+
+    patient: PatientView
+    current: AdmissionView | None
+
+
+@dataclass(frozen=True)
 class ResultNotificationView:
     id: str
     patient: PatientView

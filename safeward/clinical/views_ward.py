@@ -72,9 +72,10 @@ def admission(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     """The patient's admission: where they lie now (then a transfer), or the
     form to admit them to a bed. A second admission is refused."""
     try:
-        current = gateway.admission_current(**_ctx(request), patient_id=patient_id)
+        desk = gateway.admission_desk(**_ctx(request), patient_id=patient_id)
     except NotFound:
         return _not_found(request, patient_id)
+    current = desk.current
     form = _admit_form(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
@@ -105,6 +106,7 @@ def admission(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         "clinical/admission.html",
         {
             "patient_id": patient_id,
+            "patient": desk.patient,
             "current": current,
             "form": form if current is None or request.method == "POST" else None,
             "transfer_form": _transfer_form() if current is not None else None,

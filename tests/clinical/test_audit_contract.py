@@ -663,6 +663,12 @@ CONTRACT: dict[str, Contract] = {
         ),
         "read",
     ),
+    "admission_desk": Contract(
+        lambda w: gateway.admission_desk(actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.inpatient),
+        (("read", "Admission"),),
+        lambda w: gateway.admission_desk(actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.inpatient),
+        "read",
+    ),
     "admission_admit": Contract(
         lambda w: gateway.admission_admit(
             actor=w.clerk,

@@ -128,6 +128,7 @@ def _the_day(day: Day) -> None:
 
     clerk.goto(f"/clinical/patients/{inpatient.id}/admission/")
     assert "already admitted" in clerk.inner_text("main")
+    assert inpatient.display_name in clerk.inner_text("h1")
     assert clerk.locator("#admit-form").count() == 0
     day.look(clerk, "clerk-already-admitted")
 
@@ -145,6 +146,7 @@ def _the_day(day: Day) -> None:
 
     # It is her: the clerk admits her to the emergency observation unit.
     clerk.goto(f"/clinical/patients/{arrival.id}/admission/")
+    assert arrival.display_name in clerk.inner_text("h1")  # the desk admits the right person
     assert "Not admitted" in clerk.inner_text("main")
     clerk.locator("#admit_bed").select_option(label="Emergency observation unit · 02")
     clerk.get_by_label("Attending physician").select_option(label="Amara Lindqvist")

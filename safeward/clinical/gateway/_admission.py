@@ -42,6 +42,7 @@ from safeward.clinical.gateway._patients import load_patient, patient_view
 from safeward.clinical.models import Bed, BedOccupancy, CareTeamMembership, Encounter, Patient, Ward
 from safeward.clinical.policy import Action, Decision, Section
 from safeward.clinical.types import (
+    AdmissionDesk,
     AdmissionView,
     BedChoice,
     CensusBed,
@@ -290,12 +291,14 @@ def _current_stay(patient_id: uuid.UUID) -> BedOccupancy | None:
     )
 
 
-@entry
-def admission_current(
-    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
-) -> AdmissionView | None:
-    """Where the patient lies now, or None: the ADT desk checks it before
-    admitting. Audited as a READ of the admission."""
+def _admission_read(
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    patient_id: str | uuid.UUID,
+    with_patient: bool,
+) -> tuple[PatientView | None, AdmissionView | None]:
     subject = subject_for(actor)
     allowed = subject.has(Perm.CLINICAL_APPOINTMENT_MANAGE) or subject.has(Perm.CLINICAL_CENSUS_READ)
     patient, decision, facts = load_patient(
@@ -319,6 +322,7 @@ def admission_current(
         )
         raise NotFound
     stay = _current_stay(patient.pk)
+    who = patient_view(patient, decision.sections & {Section.DEMOGRAPHICS}) if with_patient else None
     with transaction.atomic():
         record(
             action=AuditAction.READ,
@@ -329,9 +333,35 @@ def admission_current(
             patient=patient,
             decision=decision,
             facts=facts,
-            fields=["admission"],
+            fields=["admission", *(audit_fields(who.sections) if who is not None else [])],
         )
-    return _admission_view(stay) if stay is not None else None
+    return who, (_admission_view(stay) if stay is not None else None)
+
+
+@entry
+def admission_current(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
+) -> AdmissionView | None:
+    """Where the patient lies now, or None: the ADT desk checks it before
+    admitting. Audited as a READ of the admission."""
+    _, current = _admission_read(
+        actor=actor, session=session, purpose=purpose, patient_id=patient_id, with_patient=False
+    )
+    return current
+
+
+@entry
+def admission_desk(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
+) -> AdmissionDesk:
+    """The admission page: who the patient is (name, MRN and birth date, so
+    the desk admits the right person) and where they lie now. One READ event
+    naming the admission and the demographics shown."""
+    who, current = _admission_read(
+        actor=actor, session=session, purpose=purpose, patient_id=patient_id, with_patient=True
+    )
+    assert who is not None
+    return AdmissionDesk(patient=who, current=current)
 
 
 def _clinician(user_id: int | None, perm: Perm, field: str, message: str) -> User | None:
