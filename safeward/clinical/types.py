@@ -641,6 +641,16 @@ class DiscoveryMatch:
 
 # --- wards, admissions, worklists (issue 12) ---------------------------------------------------------
 @dataclass(frozen=True)
+class BedSetup:
+    """A bed on its ward's settings page (no PHI): removable when no patient ever lay in it."""
+
+    id: str
+    label: str
+    occupied: bool
+    used: bool
+
+
+@dataclass(frozen=True)
 class WardView:
     """A ward and its occupancy (no PHI)."""
 

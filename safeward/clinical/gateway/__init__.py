@@ -21,8 +21,10 @@ from safeward.clinical.gateway._admission import (
     admission_desk,
     admission_transfer,
     beds_free,
+    ward_beds,
     ward_census,
     ward_create,
+    ward_update,
     wards_list,
 )
 from safeward.clinical.gateway._amendments import (
@@ -184,7 +186,9 @@ __all__ = [
     "schedule_day",
     "slots_create",
     "staff_choices",
+    "ward_beds",
     "ward_census",
     "ward_create",
+    "ward_update",
     "wards_list",
 ]
