@@ -291,3 +291,33 @@ def _the_day(day: Day) -> None:
     nav_click(nurse, "Dashboard")
     nurse.wait_for_selector("h1:has-text('Your session has ended')")
     day.look(nurse, "nurse-refused")
+
+
+def test_the_operator_sets_up_a_ward(browser, live_server, demo_credentials, screenshot):
+    """The demo IT administrator adds a ward with its beds from Settings, then
+    adds two beds and removes an unused one."""
+    day = Day(browser, live_server, demo_credentials, screenshot)
+    day.step = 30
+    try:
+        admin = day.sign_in("it_admin")
+        nav_click(admin, "Wards and beds")
+        admin.wait_for_url("**/clinical/wards/setup/")
+        assert "Medicine ward 3" in admin.inner_text("#ward-setup")
+        form = admin.locator("#ward-form")
+        form.get_by_label("Department").select_option(label="Surgery")
+        form.get_by_label("Code").fill("surg-day")
+        form.get_by_label("Name").fill("Day surgery unit")
+        form.get_by_label("Beds").fill("1-6,recovery")
+        day.look(admin, "operator-new-ward")
+        form.get_by_role("button", name="Add ward").click()
+        admin.wait_for_selector("text=Ward Day surgery unit added with 7 beds.")
+        day.look(admin, "operator-ward-added")
+        admin.get_by_label("Add beds").fill("7-8")
+        admin.get_by_label("recovery").check()
+        admin.get_by_role("button", name="Save ward").click()
+        admin.wait_for_selector("text=Ward Day surgery unit saved: 8 beds.")
+        assert "recovery" not in admin.inner_text("#ward-beds")
+        day.look(admin, "operator-ward-saved")
+    finally:
+        day.close()
+    assert not day.problems, "Accessibility violations or page errors:\n" + "\n".join(day.problems)
