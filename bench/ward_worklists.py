@@ -300,14 +300,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="scale loaders")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--profile", action="store_true", help="pyinstrument of the two gateway paths")
+    parser.add_argument("--database", default=DB, help=f"the database to create and drop (default {DB})")
     args = parser.parse_args()
-    cc.create_database(DB)
-    cc.configure(DB, Path(tempfile.mkdtemp(prefix="safeward-bench-ward-")))
+    db = args.database
+    cc.create_database(db)
+    cc.configure(db, Path(tempfile.mkdtemp(prefix="safeward-bench-ward-")))
     from _setup import machine, percentile, summary_ms
 
     print(machine())
     try:
-        rate = cc.load(DB, args.patients, args.workers)
+        rate = cc.load(db, args.patients, args.workers)
         print(f"loaded {args.patients} patients at {rate:.0f} patients/s")
         data = prepare()
         if args.profile:
@@ -326,7 +328,7 @@ def main() -> None:
             from django.db import connections
 
             connections.close_all()
-            cc.drop_database(DB)
+            cc.drop_database(db)
 
 
 if __name__ == "__main__":
