@@ -132,7 +132,7 @@ def prepare() -> dict[str, Any]:
 # --- the same queries and decryption, without facts, policy or audit ---------------------------------
 def census_direct(ward_id: str) -> list[Any]:
     from safeward.clinical.gateway._core import plain, user_label
-    from safeward.clinical.gateway._patients import patient_view
+    from safeward.clinical.gateway._patients import list_patients, patient_view
     from safeward.clinical.models import Bed, BedOccupancy, Ward
     from safeward.clinical.policy import Section
 
@@ -141,9 +141,10 @@ def census_direct(ward_id: str) -> list[Any]:
     stays = {
         s.bed_id: s
         for s in BedOccupancy.objects.filter(bed__ward=ward, current=True).select_related(
-            "patient", "encounter", "encounter__attending"
+            "encounter", "encounter__attending"
         )
     }
+    patients = list_patients(s.patient_id for s in stays.values())
     demographics = frozenset({Section.DEMOGRAPHICS})
     rows = []
     for bed in beds:
@@ -152,7 +153,7 @@ def census_direct(ward_id: str) -> list[Any]:
             rows.append(
                 (
                     bed.label,
-                    patient_view(stay.patient, demographics),
+                    patient_view(patients[stay.patient_id], demographics),
                     user_label(stay.encounter.attending),
                     plain(stay.encounter, "started_at"),
                 )
@@ -167,7 +168,7 @@ def worklist_direct(physician: Any) -> list[Any]:
     from django.utils import timezone
 
     from safeward import clock
-    from safeward.clinical.gateway._patients import observation_view, patient_view
+    from safeward.clinical.gateway._patients import list_patients, observation_view, patient_view
     from safeward.clinical.models import (
         Appointment,
         BedOccupancy,
@@ -182,13 +183,12 @@ def worklist_direct(physician: Any) -> list[Any]:
     memberships = list(
         CareTeamMembership.objects.filter(user=physician, starts_at__lte=now)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .select_related("patient")
         .order_by("-starts_at")[:100]
     )
     inpatients = list(
         Encounter.objects.filter(
             attending=physician, kind="inpatient", status__in=Encounter.ACTIVE_STATUSES
-        ).select_related("patient", "department")[:100]
+        ).select_related("department")[:100]
     )
     beds = {
         s.encounter_id: s
@@ -203,18 +203,18 @@ def worklist_direct(physician: Any) -> list[Any]:
             starts_at__lt=start + dt.timedelta(days=1),
             status__in=["booked", "checked_in"],
         )
-        .select_related("patient", "department")
+        .select_related("department")
         .order_by("starts_at")[:100]
     )
     notifications = list(
         ResultNotification.objects.filter(recipient=physician, acknowledged_at__isnull=True)
-        .select_related("observation", "patient")
+        .select_related("observation")
         .order_by("-critical", "-created_at")[:100]
     )
     demographics = frozenset({Section.DEMOGRAPHICS})
-    patients = {}
-    for row in (*memberships, *inpatients, *appointments, *notifications):
-        patients.setdefault(row.patient_id, row.patient)
+    patients = list_patients(
+        row.patient_id for row in (*memberships, *inpatients, *appointments, *notifications)
+    )
     views = {pid: patient_view(p, demographics) for pid, p in patients.items()}
     return [
         [views[m.patient_id] for m in memberships],

@@ -81,11 +81,17 @@ def test_wards_belong_to_clinical_departments_only(medicine):
     assert [d for d, _ in gateway.departments_list(clinical_only=True)] == [medicine.pk]
 
 
-def test_only_a_system_actor_creates_wards(make_user, medicine):
-    with pytest.raises(Forbidden):
-        gateway.ward_create(
-            actor=make_user("it_admin"), department_id=medicine.pk, code="x", name="X", beds=["1"]
-        )
+def test_only_a_system_actor_or_the_ward_manager_creates_wards(make_user, medicine):
+    """The CLI and the seed, or a person with facility:ward:manage (ADR 0583)."""
+    for role in ("physician", "registration_clerk", "security_officer"):
+        with pytest.raises(Forbidden):
+            gateway.ward_create(
+                actor=make_user(role), department_id=medicine.pk, code="x", name="X", beds=["1"]
+            )
+    ward = gateway.ward_create(
+        actor=make_user("it_admin"), department_id=medicine.pk, code="x", name="X", beds=["1"]
+    )
+    assert (ward.code, ward.beds) == ("x", 1)
 
 
 # --- admit, transfer, discharge ------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from safeward.clinical.gateway._core import (
     use_submission,
     user_label,
 )
-from safeward.clinical.gateway._patients import load_patient, patient_view
+from safeward.clinical.gateway._patients import list_patients, load_patient, patient_view
 from safeward.clinical.models import Bed, BedOccupancy, CareTeamMembership, Encounter, Patient, Ward
 from safeward.clinical.policy import Action, Decision, Section
 from safeward.clinical.types import (
@@ -354,10 +354,10 @@ def ward_census(
     stays = {
         s.bed_id: s
         for s in BedOccupancy.objects.filter(bed__ward=ward, current=True).select_related(
-            "patient", "encounter", "encounter__attending"
+            "encounter", "encounter__attending"
         )
     }
-    shown = shown_patients(actor, session, purpose, {s.patient_id: s.patient for s in stays.values()})
+    shown = shown_patients(actor, session, purpose, list_patients(s.patient_id for s in stays.values()))
     rows = []
     for bed in beds:
         stay = stays.get(bed.pk)
