@@ -146,7 +146,7 @@ def census_direct(ward_id: str) -> list[Any]:
     }
     patients = list_patients(s.patient_id for s in stays.values())
     demographics = frozenset({Section.DEMOGRAPHICS})
-    rows = []
+    rows: list[Any] = []
     for bed in beds:
         stay = stays.get(bed.pk)
         if stay is not None:
@@ -212,9 +212,8 @@ def worklist_direct(physician: Any) -> list[Any]:
         .order_by("-critical", "-created_at")[:100]
     )
     demographics = frozenset({Section.DEMOGRAPHICS})
-    patients = list_patients(
-        row.patient_id for row in (*memberships, *inpatients, *appointments, *notifications)
-    )
+    rows: list[Any] = [*memberships, *inpatients, *appointments, *notifications]
+    patients = list_patients(row.patient_id for row in rows)
     views = {pid: patient_view(p, demographics) for pid, p in patients.items()}
     return [
         [views[m.patient_id] for m in memberships],
