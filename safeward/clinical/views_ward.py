@@ -52,6 +52,7 @@ def ward_census(request: HttpRequest, ward_id: uuid.UUID) -> HttpResponse:
         {
             "census": census,
             "can_discharge": _actor(request).has_perm(Perm.CLINICAL_ENCOUNTER_DISCHARGE),
+            "can_move": _actor(request).has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
         },
     )
 
