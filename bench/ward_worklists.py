@@ -132,7 +132,7 @@ def prepare() -> dict[str, Any]:
 # --- the same queries and decryption, without facts, policy or audit ---------------------------------
 def census_direct(ward_id: str) -> list[Any]:
     from safeward.clinical.gateway._core import plain, user_label
-    from safeward.clinical.gateway._patients import patient_view
+    from safeward.clinical.gateway._patients import list_patients, patient_view
     from safeward.clinical.models import Bed, BedOccupancy, Ward
     from safeward.clinical.policy import Section
 
@@ -141,18 +141,19 @@ def census_direct(ward_id: str) -> list[Any]:
     stays = {
         s.bed_id: s
         for s in BedOccupancy.objects.filter(bed__ward=ward, current=True).select_related(
-            "patient", "encounter", "encounter__attending"
+            "encounter", "encounter__attending"
         )
     }
+    patients = list_patients(s.patient_id for s in stays.values())
     demographics = frozenset({Section.DEMOGRAPHICS})
-    rows = []
+    rows: list[Any] = []
     for bed in beds:
         stay = stays.get(bed.pk)
         if stay is not None:
             rows.append(
                 (
                     bed.label,
-                    patient_view(stay.patient, demographics),
+                    patient_view(patients[stay.patient_id], demographics),
                     user_label(stay.encounter.attending),
                     plain(stay.encounter, "started_at"),
                 )
@@ -167,7 +168,7 @@ def worklist_direct(physician: Any) -> list[Any]:
     from django.utils import timezone
 
     from safeward import clock
-    from safeward.clinical.gateway._patients import observation_view, patient_view
+    from safeward.clinical.gateway._patients import list_patients, observation_view, patient_view
     from safeward.clinical.models import (
         Appointment,
         BedOccupancy,
@@ -182,13 +183,12 @@ def worklist_direct(physician: Any) -> list[Any]:
     memberships = list(
         CareTeamMembership.objects.filter(user=physician, starts_at__lte=now)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .select_related("patient")
         .order_by("-starts_at")[:100]
     )
     inpatients = list(
         Encounter.objects.filter(
             attending=physician, kind="inpatient", status__in=Encounter.ACTIVE_STATUSES
-        ).select_related("patient", "department")[:100]
+        ).select_related("department")[:100]
     )
     beds = {
         s.encounter_id: s
@@ -203,18 +203,17 @@ def worklist_direct(physician: Any) -> list[Any]:
             starts_at__lt=start + dt.timedelta(days=1),
             status__in=["booked", "checked_in"],
         )
-        .select_related("patient", "department")
+        .select_related("department")
         .order_by("starts_at")[:100]
     )
     notifications = list(
         ResultNotification.objects.filter(recipient=physician, acknowledged_at__isnull=True)
-        .select_related("observation", "patient")
+        .select_related("observation")
         .order_by("-critical", "-created_at")[:100]
     )
     demographics = frozenset({Section.DEMOGRAPHICS})
-    patients = {}
-    for row in (*memberships, *inpatients, *appointments, *notifications):
-        patients.setdefault(row.patient_id, row.patient)
+    rows: list[Any] = [*memberships, *inpatients, *appointments, *notifications]
+    patients = list_patients(row.patient_id for row in rows)
     views = {pid: patient_view(p, demographics) for pid, p in patients.items()}
     return [
         [views[m.patient_id] for m in memberships],
@@ -300,14 +299,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="scale loaders")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--profile", action="store_true", help="pyinstrument of the two gateway paths")
+    parser.add_argument("--database", default=DB, help=f"the database to create and drop (default {DB})")
     args = parser.parse_args()
-    cc.create_database(DB)
-    cc.configure(DB, Path(tempfile.mkdtemp(prefix="safeward-bench-ward-")))
+    db = args.database
+    cc.create_database(db)
+    cc.configure(db, Path(tempfile.mkdtemp(prefix="safeward-bench-ward-")))
     from _setup import machine, percentile, summary_ms
 
     print(machine())
     try:
-        rate = cc.load(DB, args.patients, args.workers)
+        rate = cc.load(db, args.patients, args.workers)
         print(f"loaded {args.patients} patients at {rate:.0f} patients/s")
         data = prepare()
         if args.profile:
@@ -326,7 +327,7 @@ def main() -> None:
             from django.db import connections
 
             connections.close_all()
-            cc.drop_database(DB)
+            cc.drop_database(db)
 
 
 if __name__ == "__main__":

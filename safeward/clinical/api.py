@@ -833,3 +833,85 @@ class AmendmentDisagreement(ClinicalAPIView):
             **ctx, patient_id=patient_id, request_id=request_id, **data
         )
         return Response(AmendmentRequestOutput(view).data)
+
+
+# --- pharmacist verification (issue 12, ADR 0584) -------------------------------------------------
+VERIFY_OUTCOMES = ("verified", "queried")
+
+
+class VerificationOrderOutput(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    medication = serializers.CharField()
+    rxnorm = serializers.CharField(allow_null=True)
+    dosage = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    authored_at = serializers.DateTimeField()
+    requester = serializers.CharField(allow_blank=True)
+    sensitivity = serializers.CharField(allow_blank=True)
+    override_reason = serializers.CharField(allow_null=True)  # ordered despite an allergy warning: why
+    verification = serializers.CharField(allow_blank=True)  # pending, verified, queried
+    verification_note = serializers.CharField(allow_null=True)  # the query to the prescriber
+
+
+class VerificationItemOutput(serializers.Serializer[Any]):
+    patient = PatientOutput()  # as a search result shows them: demographics only
+    order = VerificationOrderOutput()
+
+
+class VerificationListOutput(serializers.Serializer[Any]):
+    items = VerificationItemOutput(many=True)
+    withheld = serializers.IntegerField()  # orders not shown: restricted, confidential or sensitive
+    capped = serializers.BooleanField()  # more are waiting than shown; the oldest come first
+
+
+class VerificationListInput(serializers.Serializer[Any]):
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
+
+
+class VerifyInput(serializers.Serializer[Any]):
+    outcome = serializers.ChoiceField(choices=VERIFY_OUTCOMES)
+    note = serializers.CharField(max_length=1000, required=False, allow_null=True, default=None)
+    submission = serializers.CharField(max_length=64, required=False, allow_null=True, default=None)
+
+
+MEDICATION_ID = OpenApiParameter("medication_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class MedicationOrdersToVerify(ClinicalAPIView):
+    """The pharmacist's worklist: active orders awaiting verification, oldest
+    first, each with its patient's demographics (one READ event naming them)."""
+
+    required_permission = Perm.CLINICAL_MEDICATION_DISPENSE
+    scope = ("MedicationRequest", "s")
+
+    @extend_schema(
+        parameters=[VerificationListInput],
+        responses={200: VerificationListOutput, **ERRORS},
+        operation_id="clinical_medication_orders_to_verify",
+    )
+    def get(self, request: Request) -> Response:
+        ctx = self.ctx(request, pinnable=False)  # many patients' orders: not one launch patient's
+        query = _valid(VerificationListInput, request.query_params)
+        worklist = gateway.medication_orders_to_verify(**ctx, limit=query["limit"])
+        return Response(VerificationListOutput(worklist).data)
+
+
+class MedicationVerify(ClinicalAPIView):
+    """Verify an order (final), or query it back to the prescriber (`note`
+    required: shown with the order in the chart). A queried order may be
+    verified later."""
+
+    required_permission = Perm.CLINICAL_MEDICATION_DISPENSE
+    scope = ("MedicationRequest", "u")
+
+    @extend_schema(
+        parameters=[PATIENT_ID, MEDICATION_ID],
+        request=VerifyInput,
+        responses={200: VerificationOrderOutput, **ERRORS},
+        operation_id="clinical_medication_verify",
+    )
+    def post(self, request: Request, patient_id: str, medication_id: str) -> Response:
+        ctx = self.ctx(request, patient_id)
+        data = _valid(VerifyInput, request.data)
+        order = gateway.medication_verify(**ctx, patient_id=patient_id, medication_id=medication_id, **data)
+        return Response(VerificationOrderOutput(order).data)

@@ -34,6 +34,14 @@ urlpatterns = [
         api.AmendmentDisagreement.as_view(),
         name="amendment_disagreement",
     ),
+    path(
+        "medication-orders/to-verify/", api.MedicationOrdersToVerify.as_view(), name="medications_to_verify"
+    ),
+    path(
+        "patients/<uuid:patient_id>/medications/<uuid:medication_id>/verify/",
+        api.MedicationVerify.as_view(),
+        name="medication_verify",
+    ),
     path("schedule/", api.ScheduleDay.as_view(), name="schedule"),
     path("appointments/", api.AppointmentBook.as_view(), name="appointment_book"),
     path(

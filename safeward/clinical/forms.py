@@ -5,6 +5,7 @@ creates something carries a one-time `submission` token."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django import forms
@@ -501,3 +502,71 @@ class TransferForm(SubmissionForm):
     def __init__(self, *args: Any, beds: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["bed"].widget.choices = [("", "— choose a free bed —"), *beds]
+
+
+MAX_BED_RANGE = 200
+
+
+def bed_labels(spec: str) -> list[str]:
+    """ "1-12" → 01…12; "A,B,C" → A, B, C; both may be mixed: "1-4,side".
+    A range backwards or of more than MAX_BED_RANGE beds is a ValueError."""
+    labels: list[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        match = re.fullmatch(r"(\d+)-(\d+)", part)
+        if match:
+            first, last = int(match[1]), int(match[2])
+            if last < first or last - first >= MAX_BED_RANGE:
+                raise ValueError(
+                    f"Bed range {part!r}: give first-last with at most {MAX_BED_RANGE} beds, e.g. 1-12."
+                )
+            width = len(match[2])
+            labels += [f"{n:0{width}d}" for n in range(first, last + 1)]
+        elif part:
+            labels.append(part)
+    return labels
+
+
+class BedLabelsField(forms.CharField):
+    """Bed labels as the operator types them ("1-12", "A,B", "1-4,side")."""
+
+    def clean(self, value: Any) -> list[str]:
+        text = super().clean(value)  # required and max_length, on the text as typed
+        try:
+            return bed_labels(text or "")
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class WardForm(forms.Form):
+    """A new ward: its clinical department, code, name and beds."""
+
+    # Any department id: the gateway refuses a non-clinical one with its reason.
+    department = forms.IntegerField(label="Department", widget=forms.Select)
+    code = forms.SlugField(label="Code", max_length=32, help_text="Short and unique, e.g. med-3.")
+    name = forms.CharField(label="Name", max_length=120, help_text="e.g. Medicine ward 3.")
+    beds = BedLabelsField(
+        label="Beds", max_length=2000, help_text='A range "1-12", a list "A,B", or both: "1-10,side".'
+    )
+
+    def __init__(self, *args: Any, departments: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["department"].widget.choices = [("", "— choose a clinical department —"), *departments]
+
+
+class WardEditForm(forms.Form):
+    """Rename a ward, add beds, remove beds no patient ever lay in."""
+
+    name = forms.CharField(label="Name", max_length=120)
+    add_beds = BedLabelsField(
+        label="Add beds", max_length=2000, required=False, help_text='e.g. "13-16" or "side-room".'
+    )
+    remove_beds = forms.MultipleChoiceField(
+        label="Remove beds",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only beds no patient has lain in can be removed; the others stay for the record.",
+    )
+
+    def __init__(self, *args: Any, removable: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["remove_beds"].choices = removable  # type: ignore[attr-defined]

@@ -6,7 +6,10 @@ these with decrypted values and decides what to do with the answer.
   file) maps a few drug classes to their members by RxNorm ingredient id
   and name. A medication belongs to a class when its RxNorm code is a
   member's, or when a member's name appears in its text; an allergy
-  belongs to a class when its substance names the class or a member.
+  belongs to a class when its substance names the class or a member. The
+  map's `cross_reactions` name class pairs that may cross-react (a
+  penicillin allergy and a cephalosporin): an order of the second class for
+  an allergy of the first is warned about too, with the map's caution.
 * Plausibility: outside `impossible` a value cannot be a measurement of a
   living patient and is refused; outside `plausible` it is accepted only
   when the person confirms it (ADR 0575).
@@ -45,6 +48,7 @@ class AllergyMatch:
     substance: str
     criticality: str
     drug_class: str  # the class's label
+    caution: str = ""  # a possible cross-reaction between classes: what to check
 
 
 @cache
@@ -60,6 +64,25 @@ def drug_class_map() -> tuple[DrugClass, ...]:
         )
         for entry in data["classes"]
     )
+
+
+@cache
+def cross_reactions() -> dict[tuple[str, str], str]:
+    """(allergy class, drug class) -> the caution, for classes that may cross-react."""
+    data = json.loads(CLASS_MAP.read_text(encoding="utf-8"))
+    return {(c["allergy_class"], c["drug_class"]): c["caution"] for c in data.get("cross_reactions", [])}
+
+
+def cross_reaction(drug: frozenset[str], allergy: frozenset[str]) -> tuple[str, str] | None:
+    """The first (drug class code, caution) through which a medication of
+    the `drug` classes may cross-react with an allergy of the `allergy` classes."""
+    pairs = cross_reactions()
+    for allergy_class in sorted(allergy):
+        for drug_class in sorted(drug):
+            caution = pairs.get((allergy_class, drug_class))
+            if caution is not None:
+                return drug_class, caution
+    return None
 
 
 def _words(text: str) -> str:

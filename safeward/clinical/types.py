@@ -643,6 +643,16 @@ class DiscoveryMatch:
 
 # --- wards, admissions, worklists (issue 12) ---------------------------------------------------------
 @dataclass(frozen=True)
+class BedSetup:
+    """A bed on its ward's settings page (no PHI): removable when no patient ever lay in it."""
+
+    id: str
+    label: str
+    occupied: bool
+    used: bool
+
+
+@dataclass(frozen=True)
 class WardView:
     """A ward and its occupancy (no PHI)."""
 
@@ -705,6 +715,14 @@ class AdmissionView:
 
 
 @dataclass(frozen=True)
+class AdmissionDesk:
+    """The admission page: the patient (demographics only) and their current admission, if any."""
+
+    patient: PatientView
+    current: AdmissionView | None
+
+
+@dataclass(frozen=True)
 class ResultNotificationView:
     id: str
     patient: PatientView
@@ -724,6 +742,11 @@ class WorklistPatient:
     encounter_id: str | None = None
     appointment_id: str | None = None
     status: str = ""
+
+    @property
+    def status_label(self) -> str:
+        """An appointment row's readable status ("Checked in", not "checked_in")."""
+        return APPOINTMENT_STATUS_LABELS.get(self.status, self.status)
 
 
 @dataclass(frozen=True)

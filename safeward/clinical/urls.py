@@ -101,6 +101,8 @@ urlpatterns = [
     ),
     path("clinical/wards/", views_ward.wards, name="wards"),
     path("clinical/wards/<uuid:ward_id>/", views_ward.ward_census, name="ward_census"),
+    path("clinical/wards/setup/", views_ward.ward_setup, name="ward_setup"),
+    path("clinical/wards/setup/<uuid:ward_id>/", views_ward.ward_edit, name="ward_edit"),
     path("clinical/patients/<uuid:patient_id>/admission/", views_ward.admission, name="admission"),
     path(
         "clinical/patients/<uuid:patient_id>/admission/transfer/",

@@ -698,6 +698,8 @@ def _appointment_action(request: HttpRequest, appointment_id: uuid.UUID, *, chec
     except Conflict as error:
         return _conflict(request, error)
     messages.success(request, "Checked in." if check_in else "Appointment cancelled.")
+    if request.POST.get("from") == "arrivals":  # the clerk's worklist: back to it, not to the schedule
+        return redirect(reverse("web:dashboard") + "#worklist-arrivals")
     return _back_to_schedule(request, appointment.starts_at, appointment.department_id)
 
 

@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from safeward.clinical import gateway
-from safeward.clinical.forms import AdmitForm, TransferForm
-from safeward.clinical.types import Conflict, Forbidden, InvalidInput, NotFound
+from safeward.clinical.forms import AdmitForm, TransferForm, WardEditForm, WardForm
+from safeward.clinical.types import BedSetup, Conflict, Forbidden, InvalidInput, NotFound, WardView
 from safeward.clinical.views import (
     _actor,
     _conflict,
@@ -52,6 +52,7 @@ def ward_census(request: HttpRequest, ward_id: uuid.UUID) -> HttpResponse:
         {
             "census": census,
             "can_discharge": _actor(request).has_perm(Perm.CLINICAL_ENCOUNTER_DISCHARGE),
+            "can_move": _actor(request).has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
         },
     )
 
@@ -72,9 +73,10 @@ def admission(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
     """The patient's admission: where they lie now (then a transfer), or the
     form to admit them to a bed. A second admission is refused."""
     try:
-        current = gateway.admission_current(**_ctx(request), patient_id=patient_id)
+        desk = gateway.admission_desk(**_ctx(request), patient_id=patient_id)
     except NotFound:
         return _not_found(request, patient_id)
+    current = desk.current
     form = _admit_form(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
@@ -105,6 +107,7 @@ def admission(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         "clinical/admission.html",
         {
             "patient_id": patient_id,
+            "patient": desk.patient,
             "current": current,
             "form": form if current is None or request.method == "POST" else None,
             "transfer_form": _transfer_form() if current is not None else None,
@@ -150,3 +153,88 @@ def result_acknowledge(request: HttpRequest, notification_id: uuid.UUID) -> Http
         return _conflict(request, error)
     messages.success(request, "Result acknowledged.")
     return redirect(reverse("web:dashboard") + "#worklist-physician")
+
+
+# --- wards and beds: the operator's settings page (ADR 0583) ------------------------------------------
+def _ward_form(data: object = None) -> WardForm:
+    return WardForm(data, departments=gateway.departments_list(clinical_only=True))
+
+
+def _ward_edit_form(ward: WardView, beds: list[BedSetup], data: object = None) -> WardEditForm:
+    removable = [(b.id, b.label) for b in beds if not b.used]
+    return WardEditForm(data, removable=removable, initial={"name": ward.name})
+
+
+def _ward_setup_page(request: HttpRequest, form: WardForm, status: int = 200) -> HttpResponse:
+    return _page(request, "clinical/ward_setup.html", {"wards": gateway.wards_list(), "form": form}, status)
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.FACILITY_WARD_MANAGE)
+def ward_setup(request: HttpRequest) -> HttpResponse:
+    """Every ward with its beds, and the form for a new one."""
+    if request.method == "GET":
+        return _ward_setup_page(request, _ward_form())
+    form = _ward_form(request.POST)
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            ward = gateway.ward_create(
+                actor=_actor(request),
+                department_id=d["department"],
+                code=d["code"],
+                name=d["name"],
+                beds=d["beds"],
+                new=True,
+            )
+        except InvalidInput as error:
+            _form_errors(form, error)
+        except Conflict as error:
+            form.add_error(None, str(error))
+            return _ward_setup_page(request, form, 409)
+        else:
+            messages.success(request, f"Ward {ward.name} added with {ward.beds} beds.")
+            return redirect("clinical:ward_edit", ward_id=ward.id)
+    return _ward_setup_page(request, form, 400)
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.FACILITY_WARD_MANAGE)
+def ward_edit(request: HttpRequest, ward_id: uuid.UUID) -> HttpResponse:
+    """A ward's name and beds: rename, add beds, remove unused ones."""
+    ward = next((w for w in gateway.wards_list() if w.id == str(ward_id)), None)
+    if ward is None:
+        return _page(
+            request, "web/error.html", {"title": "Not found", "message": "There is no such ward."}, 404
+        )
+    beds = gateway.ward_beds(ward_id=ward_id)
+    form = _ward_edit_form(ward, beds, request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                saved = gateway.ward_update(
+                    actor=_actor(request),
+                    ward_id=ward_id,
+                    name=d["name"],
+                    add_beds=d["add_beds"],
+                    remove_beds=d["remove_beds"],
+                )
+            except NotFound:
+                return _page(
+                    request,
+                    "web/error.html",
+                    {"title": "Not found", "message": "There is no such ward."},
+                    404,
+                )
+            except InvalidInput as error:
+                _form_errors(form, error)
+            except Conflict as error:
+                form.add_error(None, str(error))
+                status = 409
+            else:
+                messages.success(request, f"Ward {saved.name} saved: {saved.beds} beds.")
+                return redirect("clinical:ward_edit", ward_id=saved.id)
+        status = status if status != 200 else 400
+    return _page(request, "clinical/ward_edit.html", {"ward": ward, "beds": beds, "form": form}, status)

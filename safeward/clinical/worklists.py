@@ -53,6 +53,7 @@ def ward_census(request: HttpRequest) -> dict[str, Any]:
     return {
         "censuses": censuses,
         "can_discharge": _actor(request).has_perm(Perm.CLINICAL_ENCOUNTER_DISCHARGE),
+        "can_move": _actor(request).has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
     }
 
 

@@ -301,7 +301,7 @@ def seed_clinical(ctx: SeedContext, *, patients: int | None = None) -> None:
                 purpose=PurposeOfUse.OPERATIONS,
                 patient_id=patient_id,
                 user_id=physician.pk,
-                role="attending physician",
+                role="Attending physician",
             )
             gateway.note_create(
                 actor=SEEDER,

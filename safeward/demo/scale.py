@@ -33,7 +33,7 @@ POOL = 2000
 CHART_EVERY = 10
 # Every CARE_EVERY-th patient has the demo staff on the care team.
 CARE_EVERY = 20
-CARE_TEAM_USERNAMES = (("demo.physician", "attending physician"), ("demo.nurse", "primary nurse"))
+CARE_TEAM_USERNAMES = (("demo.physician", "Attending physician"), ("demo.nurse", "Primary nurse"))
 
 
 def mrn(number: int) -> str:

@@ -50,6 +50,7 @@ class Perm(StrEnum):
     DETECTION_ALERT_CONTAIN = "detection:alert:contain"
     DETECTION_ALERT_READ = "detection:alert:read"
     DETECTION_ALERT_TRIAGE = "detection:alert:triage"
+    FACILITY_WARD_MANAGE = "facility:ward:manage"
     FHIR_CLIENT_MANAGE = "fhir:client:manage"
     IDENTITY_ROLE_APPROVE = "identity:role:approve"
     IDENTITY_ROLE_REQUEST = "identity:role:request"

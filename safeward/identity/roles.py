@@ -137,7 +137,7 @@ CATALOG: tuple[RoleSpec, ...] = (
     RoleSpec(
         "it_admin",
         "IT administrator",
-        "Manages accounts, sessions and network zones. Never reads clinical data.",
+        "Manages accounts, sessions, network zones, and the wards and beds. Never reads clinical data.",
         frozenset(
             {
                 Perm.IDENTITY_USER_VIEW,
@@ -150,6 +150,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 # IT keeps the asset register (not the manifests: they name patients).
                 Perm.ASSETS_ASSET_READ,
                 Perm.ASSETS_ASSET_MANAGE,
+                # Wards and beds are hospital structure, not patient data (ADR 0583).
+                Perm.FACILITY_WARD_MANAGE,
             }
         ),
         privileged=True,

@@ -33,6 +33,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Users", "identity:user_list", Perm.IDENTITY_USER_VIEW, SETTINGS),
     NavItem("Approvals", "identity:approvals", Perm.IDENTITY_ROLE_APPROVE, SETTINGS),
     NavItem("Network zones", "identity:zones", Perm.IDENTITY_ZONE_MANAGE, SETTINGS),
+    NavItem("Wards and beds", "clinical:ward_setup", Perm.FACILITY_WARD_MANAGE, SETTINGS),
     NavItem("My sessions", "identity:my_sessions", None, ME),
     NavItem("Keys", "crypto:keys", Perm.CRYPTO_KEY_READ, SETTINGS),
     NavItem("OAuth clients", "oauth_clients:list", Perm.FHIR_CLIENT_MANAGE, SETTINGS),

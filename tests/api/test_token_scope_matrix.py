@@ -127,6 +127,7 @@ def _bundle_ids(body: Any) -> list[str]:
 
 
 REST = "/api/v1/clinical"
+RANDOM_ORDER = "00000000-0000-4000-8000-00000000cafe"
 FHIR_PATIENT = {
     "resourceType": "Patient",
     "name": [{"family": "Matrix", "given": ["Token"]}],
@@ -261,6 +262,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ("clinical_api:appointment_book", "POST"): (_book, (201, F, F, 201, 201, N, F, F)),
     ("clinical_api:appointment_cancel", "POST"): (_change("cancel"), (B, F, F, B, B, N, F, F)),
     ("clinical_api:appointment_check_in", "POST"): (_change("check-in"), (B, F, F, B, B, N, F, F)),
+    # Pharmacist verification: none of this user's roles (tests/api/test_pharmacy_api.py
+    # puts a pharmacist's tokens to the MedicationRequest scopes).
+    ("clinical_api:medications_to_verify", "GET"): (
+        lambda c: status(c.get(f"{REST}/medication-orders/to-verify/")),
+        (F,) * 8,
+    ),
+    ("clinical_api:medication_verify", "POST"): (
+        lambda c: status(
+            c.post(f"{REST}/patients/{c.patient}/medications/{RANDOM_ORDER}/verify/", {"outcome": "verified"})
+        ),
+        (F,) * 8,  # the permission is checked first: no patient is looked up
+    ),
     # --- FHIR ------------------------------------------------------------------------------
     ("fhir:metadata", "GET"): (lambda c: status(c.get("/fhir/metadata")), (B,) * 8),
     ("fhir:smart_configuration", "GET"): (

@@ -81,11 +81,17 @@ def test_wards_belong_to_clinical_departments_only(medicine):
     assert [d for d, _ in gateway.departments_list(clinical_only=True)] == [medicine.pk]
 
 
-def test_only_a_system_actor_creates_wards(make_user, medicine):
-    with pytest.raises(Forbidden):
-        gateway.ward_create(
-            actor=make_user("it_admin"), department_id=medicine.pk, code="x", name="X", beds=["1"]
-        )
+def test_only_a_system_actor_or_the_ward_manager_creates_wards(make_user, medicine):
+    """The CLI and the seed, or a person with facility:ward:manage (ADR 0583)."""
+    for role in ("physician", "registration_clerk", "security_officer"):
+        with pytest.raises(Forbidden):
+            gateway.ward_create(
+                actor=make_user(role), department_id=medicine.pk, code="x", name="X", beds=["1"]
+            )
+    ward = gateway.ward_create(
+        actor=make_user("it_admin"), department_id=medicine.pk, code="x", name="X", beds=["1"]
+    )
+    assert (ward.code, ward.beds) == ("x", 1)
 
 
 # --- admit, transfer, discharge ------------------------------------------------------------------------
@@ -509,3 +515,45 @@ def test_bad_transfers_are_400_and_move_nothing(make_user, ward, patient):
     assert current is not None
     assert current.bed_id == admitted.bed_id
     assert not AuditEvent.objects.filter(resource_type="Encounter", detail__admission="transfer").exists()
+
+
+def test_the_admission_page_names_the_patient_and_records_the_demographics_read(make_user, ward):
+    """The desk admits the right person: the page shows the name, MRN and
+    birth date (and nothing more of the record), and the READ event says so."""
+    patient = new_patient(given="Kari", family="Nordmann", mrn="M-4411")
+    client, clerk = client_for(make_user, "registration_clerk")
+    desk = gateway.admission_desk(actor=clerk, session=WARD, purpose=OPS, patient_id=patient)
+    assert desk.current is None
+    assert desk.patient.display_name == "NORDMANN, Kari"
+    assert desk.patient.phone is None  # demographics only, not the contact details
+    event = AuditEvent.objects.filter(resource_type="Admission", action="read").latest("occurred_at")
+    assert {"admission", "family_name", "mrn"} <= set(event.fields)
+    assert "phone" not in event.fields
+    page = client.get(f"/clinical/patients/{patient}/admission/").content.decode()
+    assert "Admission: NORDMANN, Kari</h1>" in page
+    assert "MRN M-4411 · born 1980-02-03" in page
+
+
+def test_my_patients_lists_each_patient_once_with_the_role_capitalised(make_user, ward, patient):
+    """A care-team role recorded as "attending physician" (an import) and the
+    admission's "Attending physician" are one role on one row."""
+    clerk, doctor = make_user("registration_clerk"), make_user("physician")
+    gateway.care_team_add(
+        actor=CLI,
+        session=SessionContext.system(),
+        purpose=OPS,
+        patient_id=patient,
+        user_id=doctor.pk,
+        role="attending physician",
+    )
+    gateway.care_team_add(
+        actor=CLI,
+        session=SessionContext.system(),
+        purpose=OPS,
+        patient_id=patient,
+        user_id=doctor.pk,
+        role="consultant",
+    )
+    _admit(clerk, patient, _bed(ward, "1"), doctor)
+    rows = gateway.physician_worklist(actor=doctor, session=WARD, purpose=TREAT).my_patients
+    assert [(r.patient.id, r.reason) for r in rows] == [(patient, "Attending physician, Consultant")]

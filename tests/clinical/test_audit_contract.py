@@ -649,6 +649,17 @@ CONTRACT: dict[str, Contract] = {
         ),
         "create",
     ),
+    "ward_beds": Contract(lambda w: gateway.ward_beds(ward_id=w.ward_beds.id), ()),
+    "ward_update": Contract(
+        lambda w: gateway.ward_update(
+            actor=IMPORTER, ward_id=w.ward_beds.id, name="Renamed", add_beds=["spare"], remove_beds=[]
+        ),
+        (("update", "Ward"),),
+        lambda w: gateway.ward_update(
+            actor=w.stranger, ward_id=w.ward_beds.id, name="Renamed", add_beds=["spare"], remove_beds=[]
+        ),
+        "update",
+    ),
     "ward_census": Contract(
         lambda w: gateway.ward_census(actor=w.clerk, session=WARD, purpose=OPS, ward_id=w.ward_beds.id),
         (("read", "WardCensus"),),
@@ -661,6 +672,12 @@ CONTRACT: dict[str, Contract] = {
         lambda w: gateway.admission_current(
             actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.inpatient
         ),
+        "read",
+    ),
+    "admission_desk": Contract(
+        lambda w: gateway.admission_desk(actor=w.clerk, session=WARD, purpose=OPS, patient_id=w.inpatient),
+        (("read", "Admission"),),
+        lambda w: gateway.admission_desk(actor=w.stranger, session=WARD, purpose=OPS, patient_id=w.inpatient),
         "read",
     ),
     "admission_admit": Contract(

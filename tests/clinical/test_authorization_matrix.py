@@ -436,6 +436,15 @@ RULES: dict[str, tuple[Callable[[Case], object], Callable[[Case], int]]] = {
         lambda c: c.client.get(reverse("clinical:ward_census", args=[_matrix_ward()])),
         _needs(Perm.CLINICAL_CENSUS_READ, lambda c: 200),
     ),
+    # The operator's wards-and-beds pages: hospital structure, no PHI (ADR 0583).
+    "ward_setup": (
+        lambda c: c.client.get("/clinical/wards/setup/"),
+        _needs(Perm.FACILITY_WARD_MANAGE, lambda c: 200),
+    ),
+    "ward_edit": (
+        lambda c: c.client.get(reverse("clinical:ward_edit", args=[_matrix_ward()])),
+        _needs(Perm.FACILITY_WARD_MANAGE, lambda c: 200),
+    ),
     "result_acknowledge": (
         lambda c: c.client.post(f"/clinical/results/notifications/{RANDOM_ID}/acknowledge/"),
         _needs(Perm.CLINICAL_RESULT_READ, lambda c: 404),

@@ -371,3 +371,62 @@ def test_new_patient_registered_once_when_posted_twice(make_user):
     assert client.post("/clinical/patients/new/", data).status_code == 302
     assert client.post("/clinical/patients/new/", data).status_code == 409
     assert _count(clerk, name="novak bea", birth_date=dt.date(1980, 2, 3)) == 1
+
+
+# --- cross-reactivity between classes ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("drug", "allergy", "expected"),
+    [
+        ({"cephalosporins"}, {"penicillins"}, "cephalosporins"),
+        ({"penicillins"}, {"cephalosporins"}, "penicillins"),
+        ({"nsaids"}, {"penicillins"}, None),
+        ({"cephalosporins"}, {"sulfonamides"}, None),
+        (set(), {"penicillins"}, None),
+    ],
+)
+def test_cross_reaction(drug, allergy, expected):
+    found = safety.cross_reaction(frozenset(drug), frozenset(allergy))
+    assert (found[0] if found else None) == expected
+    if found:
+        assert "cross-reactivity" in found[1]
+
+
+def test_every_cross_reaction_names_known_classes():
+    codes = {c.code for c in safety.drug_class_map()}
+    assert safety.cross_reactions()
+    for allergy_class, drug_class in safety.cross_reactions():
+        assert {allergy_class, drug_class} <= codes
+        assert allergy_class != drug_class
+
+
+def test_a_cephalosporin_for_a_penicillin_allergy_warns_with_the_caution(allergic):
+    """Cefalexin is no penicillin, but may cross-react: the warning says so,
+    nothing is saved, and an override still needs its reason."""
+    doctor, patient = allergic
+    with pytest.raises(AllergyWarning) as raised:
+        _order(doctor, patient, "Cefalexin 500 mg capsule")
+    (match,) = raised.value.matches
+    assert (match.drug_class, match.substance) == ("Cephalosporins", "Penicillin")
+    assert "penicillin allergy" in match.caution
+    assert _medications(doctor, patient) == []
+    with pytest.raises(AllergyWarning):
+        _order(doctor, patient, "Cefalexin 500 mg capsule", override_reason=" ")
+    order = _order(doctor, patient, "Cefalexin 500 mg capsule", override_reason="Tolerated cefalexin in 2023")
+    assert order.override_reason == "Tolerated cefalexin in 2023"
+    body = (
+        client_for(doctor)
+        .post(
+            f"/clinical/patients/{patient}/medications/",
+            {"medication": "Cefazolin 1 g IV", "submission": uuid.uuid4().hex},
+        )
+        .content.decode()
+    )
+    assert "Cephalosporins" in body
+    assert "Possible cross-reactivity with a penicillin allergy" in body
+
+
+def test_a_shared_class_is_no_mere_caution(allergic):
+    doctor, patient = allergic
+    with pytest.raises(AllergyWarning) as raised:
+        _order(doctor, patient, "Amoxicillin 500 mg")
+    assert raised.value.matches[0].caution == ""

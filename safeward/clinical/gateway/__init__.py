@@ -18,10 +18,13 @@ from safeward.clinical.gateway._admission import (
     admission_admit,
     admission_clinicians,
     admission_current,
+    admission_desk,
     admission_transfer,
     beds_free,
+    ward_beds,
     ward_census,
     ward_create,
+    ward_update,
     wards_list,
 )
 from safeward.clinical.gateway._amendments import (
@@ -122,6 +125,7 @@ __all__ = [
     "admission_admit",
     "admission_clinicians",
     "admission_current",
+    "admission_desk",
     "admission_transfer",
     "allergy_create",
     "allergy_set_status",
@@ -182,7 +186,9 @@ __all__ = [
     "schedule_day",
     "slots_create",
     "staff_choices",
+    "ward_beds",
     "ward_census",
     "ward_create",
+    "ward_update",
     "wards_list",
 ]

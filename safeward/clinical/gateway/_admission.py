@@ -38,12 +38,14 @@ from safeward.clinical.gateway._core import (
     use_submission,
     user_label,
 )
-from safeward.clinical.gateway._patients import load_patient, patient_view
+from safeward.clinical.gateway._patients import list_patients, load_patient, patient_view
 from safeward.clinical.models import Bed, BedOccupancy, CareTeamMembership, Encounter, Patient, Ward
 from safeward.clinical.policy import Action, Decision, Section
 from safeward.clinical.types import (
+    AdmissionDesk,
     AdmissionView,
     BedChoice,
+    BedSetup,
     CensusBed,
     CensusEntry,
     Conflict,
@@ -125,25 +127,54 @@ def beds_free() -> list[BedChoice]:
     return [BedChoice(id=str(b.pk), label=f"{b.ward.name} · {b.label}", ward_id=str(b.ward_id)) for b in beds]
 
 
+def _may_manage_wards(actor: Actor) -> bool:
+    """The operators' CLI and the demo seed (system actors), or a person
+    holding facility:ward:manage (the IT administrator's wards page)."""
+    return isinstance(actor, SystemActor) or (
+        isinstance(actor, User) and actor.has_perm(Perm.FACILITY_WARD_MANAGE)
+    )
+
+
+def _refuse_ward_change(actor: Actor, action: AuditAction, ward_id: str) -> None:
+    record_denied(
+        action=action,
+        actor=actor,
+        purpose=PurposeOfUse.OPERATIONS,
+        resource_type="Ward",
+        resource_id=ward_id,
+        patient=None,
+        reason="permission",
+    )
+    raise Forbidden
+
+
+def _clean_labels(beds: list[str], field: str = "beds") -> list[str]:
+    labels = list(dict.fromkeys(label.strip() for label in beds if label.strip()))
+    if len(labels) > MAX_BEDS or any(len(label) > 16 for label in labels):
+        raise InvalidInput({field: f"Give at most {MAX_BEDS} bed labels of at most 16 characters each."})
+    return labels
+
+
+def _clean_ward_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise InvalidInput({"name": "Give the ward's name (up to 120 characters)."})
+    return name
+
+
 @entry
-def ward_create(*, actor: Actor, department_id: int, code: str, name: str, beds: list[str]) -> WardView:
-    """A ward of a clinical department with its beds (the operators' CLI and
-    the demo seed: a system actor). Existing beds of the ward are kept."""
-    if not isinstance(actor, SystemActor):
-        record_denied(
-            action=AuditAction.CREATE,
-            actor=actor,
-            purpose=PurposeOfUse.OPERATIONS,
-            resource_type="Ward",
-            resource_id="",
-            patient=None,
-            reason="permission",
-        )
-        raise Forbidden
+def ward_create(
+    *, actor: Actor, department_id: int, code: str, name: str, beds: list[str], new: bool = False
+) -> WardView:
+    """A ward of a clinical department with its beds. The CLI and the demo
+    seed add beds to an existing ward of the same code; with `new` (the
+    wards page) an existing code is refused instead. At most MAX_BEDS beds."""
+    if not _may_manage_wards(actor):
+        _refuse_ward_change(actor, AuditAction.CREATE, "")
     if not department_is_clinical(department_id=department_id):
         raise InvalidInput({"department": "Wards belong to clinical departments only."})
-    labels = [label.strip() for label in beds if label.strip()]
-    if not labels or len(labels) > MAX_BEDS or any(len(label) > 16 for label in labels):
+    labels = _clean_labels(beds)
+    if not labels:
         raise InvalidInput({"beds": f"Give 1 to {MAX_BEDS} bed labels of at most 16 characters."})
     code, name = code.strip(), name.strip()
     if not code or len(code) > 32 or not name or len(name) > 120:
@@ -152,19 +183,121 @@ def ward_create(*, actor: Actor, department_id: int, code: str, name: str, beds:
         ward, created = Ward.objects.get_or_create(
             code=code, defaults={"department_id": department_id, "name": name}
         )
+        if new and not created:
+            raise Conflict(f"A ward with the code {code} exists already: edit it instead.")
         if ward.department_id != department_id:
             raise Conflict("A ward with this code belongs to another department.")
         existing = set(Bed.objects.filter(ward=ward).values_list("label", flat=True))
-        new = [Bed(ward=ward, label=label) for label in dict.fromkeys(labels) if label not in existing]
-        Bed.objects.bulk_create(new)
-        if created or new:
+        added = [Bed(ward=ward, label=label) for label in labels if label not in existing]
+        if len(existing) + len(added) > MAX_BEDS:
+            raise InvalidInput({"beds": f"A ward has at most {MAX_BEDS} beds."})
+        Bed.objects.bulk_create(added)
+        if created or added:
             record(
                 action=AuditAction.CREATE,
                 actor=actor,
                 purpose=PurposeOfUse.OPERATIONS,
                 resource_type="Ward",
                 resource_id=str(ward.pk),
-                detail={"ward": ward.code, "created": created, "beds_added": len(new)},
+                detail={
+                    "ward": ward.code,
+                    "created": created,
+                    "beds_added": len(added),
+                    "name": ward.name,
+                    "department": department_id,
+                    "beds": len(existing) + len(added),
+                },
+            )
+    return _ward_views([Ward.objects.select_related("department").get(pk=ward.pk)])[0]
+
+
+@entry
+def ward_beds(*, ward_id: str | uuid.UUID) -> list[BedSetup]:
+    """A ward's beds for its settings page: taken now, and whether a patient
+    ever lay in it (such a bed stays, for the record). No PHI."""
+    wid = parse_id(ward_id)
+    if not Ward.objects.filter(pk=wid).exists():
+        raise NotFound
+    beds = (
+        Bed.objects.filter(ward_id=wid)
+        .annotate(
+            taken=Count("stays", filter=Q(stays__current=True)),
+            stays_total=Count("stays"),
+        )
+        .order_by("label")
+    )
+    return [BedSetup(id=str(b.pk), label=b.label, occupied=b.taken > 0, used=b.stays_total > 0) for b in beds]
+
+
+@entry
+def ward_update(
+    *,
+    actor: Actor,
+    ward_id: str | uuid.UUID,
+    name: str,
+    add_beds: list[str],
+    remove_beds: list[str],
+) -> WardView:
+    """Rename a ward, add beds, remove beds no patient ever lay in. All or
+    nothing; one UPDATE event with the name before and after and the beds
+    added and removed. At least one bed stays, at most MAX_BEDS."""
+    wid = parse_id(ward_id)
+    if not _may_manage_wards(actor):
+        _refuse_ward_change(actor, AuditAction.UPDATE, str(wid))
+    name = _clean_ward_name(name)
+    labels = _clean_labels(add_beds, "add_beds")
+    removing = {parse_id(raw) for raw in remove_beds}
+    with transaction.atomic():
+        try:
+            ward = Ward.objects.select_for_update().get(pk=wid)
+        except Ward.DoesNotExist:
+            raise NotFound from None
+        beds = {
+            b.pk: b
+            for b in Bed.objects.filter(ward=ward).annotate(
+                taken=Count("stays", filter=Q(stays__current=True)), stays_total=Count("stays")
+            )
+        }
+        if not removing <= set(beds):
+            raise InvalidInput({"remove_beds": "Remove only beds of this ward."})
+        kept = {b.label for pk, b in beds.items() if pk not in removing}
+        clash = sorted(label for label in labels if label in kept)
+        if clash:
+            raise InvalidInput({"add_beds": f"The ward has bed {', '.join(clash)} already."})
+        if len(kept) + len(labels) > MAX_BEDS:
+            raise InvalidInput({"add_beds": f"A ward has at most {MAX_BEDS} beds."})
+        if not kept and not labels:
+            raise InvalidInput({"remove_beds": "A ward keeps at least one bed."})
+        for pk in removing:
+            if beds[pk].taken:
+                raise Conflict(f"Bed {beds[pk].label} is taken: transfer or discharge the patient first.")
+            if beds[pk].stays_total:
+                raise Conflict(f"Bed {beds[pk].label} has had patients; it stays, for the record.")
+        before: dict[str, str | int] = {"name": ward.name, "beds": len(beds)}
+        removed = sorted(beds[pk].label for pk in removing)
+        if removing:
+            Bed.objects.filter(pk__in=removing).delete()
+        Bed.objects.bulk_create([Bed(ward=ward, label=label) for label in labels])
+        if name != ward.name:
+            ward.name = name
+            ward.save(update_fields=["name"])
+        after: dict[str, str | int] = {"name": ward.name, "beds": len(kept) + len(labels)}
+        if before != after or removed or labels:
+            record(
+                action=AuditAction.UPDATE,
+                actor=actor,
+                purpose=PurposeOfUse.OPERATIONS,
+                resource_type="Ward",
+                resource_id=str(ward.pk),
+                detail={
+                    "ward": ward.code,
+                    "name_before": before["name"],
+                    "name_after": after["name"],
+                    "beds_before": before["beds"],
+                    "beds_after": after["beds"],
+                    "beds_added": labels,
+                    "beds_removed": removed,
+                },
             )
     return _ward_views([Ward.objects.select_related("department").get(pk=ward.pk)])[0]
 
@@ -221,10 +354,10 @@ def ward_census(
     stays = {
         s.bed_id: s
         for s in BedOccupancy.objects.filter(bed__ward=ward, current=True).select_related(
-            "patient", "encounter", "encounter__attending"
+            "encounter", "encounter__attending"
         )
     }
-    shown = shown_patients(actor, session, purpose, {s.patient_id: s.patient for s in stays.values()})
+    shown = shown_patients(actor, session, purpose, list_patients(s.patient_id for s in stays.values()))
     rows = []
     for bed in beds:
         stay = stays.get(bed.pk)
@@ -290,12 +423,14 @@ def _current_stay(patient_id: uuid.UUID) -> BedOccupancy | None:
     )
 
 
-@entry
-def admission_current(
-    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
-) -> AdmissionView | None:
-    """Where the patient lies now, or None: the ADT desk checks it before
-    admitting. Audited as a READ of the admission."""
+def _admission_read(
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    patient_id: str | uuid.UUID,
+    with_patient: bool,
+) -> tuple[PatientView | None, AdmissionView | None]:
     subject = subject_for(actor)
     allowed = subject.has(Perm.CLINICAL_APPOINTMENT_MANAGE) or subject.has(Perm.CLINICAL_CENSUS_READ)
     patient, decision, facts = load_patient(
@@ -319,6 +454,7 @@ def admission_current(
         )
         raise NotFound
     stay = _current_stay(patient.pk)
+    who = patient_view(patient, decision.sections & {Section.DEMOGRAPHICS}) if with_patient else None
     with transaction.atomic():
         record(
             action=AuditAction.READ,
@@ -329,9 +465,35 @@ def admission_current(
             patient=patient,
             decision=decision,
             facts=facts,
-            fields=["admission"],
+            fields=["admission", *(audit_fields(who.sections) if who is not None else [])],
         )
-    return _admission_view(stay) if stay is not None else None
+    return who, (_admission_view(stay) if stay is not None else None)
+
+
+@entry
+def admission_current(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
+) -> AdmissionView | None:
+    """Where the patient lies now, or None: the ADT desk checks it before
+    admitting. Audited as a READ of the admission."""
+    _, current = _admission_read(
+        actor=actor, session=session, purpose=purpose, patient_id=patient_id, with_patient=False
+    )
+    return current
+
+
+@entry
+def admission_desk(
+    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
+) -> AdmissionDesk:
+    """The admission page: who the patient is (name, MRN and birth date, so
+    the desk admits the right person) and where they lie now. One READ event
+    naming the admission and the demographics shown."""
+    who, current = _admission_read(
+        actor=actor, session=session, purpose=purpose, patient_id=patient_id, with_patient=True
+    )
+    assert who is not None
+    return AdmissionDesk(patient=who, current=current)
 
 
 def _clinician(user_id: int | None, perm: Perm, field: str, message: str) -> User | None:

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 import secrets
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -116,6 +117,22 @@ CHART_LIMITS = {
 _SEARCH_COLUMNS = tuple(
     f.name for f in Patient._meta.concrete_fields if isinstance(f, BlindIndexField | BlindPrefixField)
 )
+# A list row (a worklist, the census, the arrivals) shows a patient as a
+# search result does (policy SEARCH: demographics and flags): the contact,
+# identifier and insurance columns and the search indexes are never read.
+LIST_ROW_DEFERRED = (*_SEARCH_COLUMNS, "national_id", "address", "phone", "email", "insurance")
+
+
+def list_patients(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Patient]:
+    """The patients of a list's rows, each loaded once (a patient on the care
+    team, in a bed and in today's clinic is one row read, not three), without
+    the columns a list row never shows. One query."""
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return {}
+    return {p.pk: p for p in Patient.objects.filter(pk__in=unique).defer(*LIST_ROW_DEFERRED)}
+
+
 # A person named on a chart row: only what `user_label` shows is read (not
 # the password hash and the rest of the account).
 _LABEL_COLUMNS = ("first_name", "last_name", "username")

@@ -28,7 +28,7 @@ from safeward.clinical.gateway._core import (
     record_denied,
     user_label,
 )
-from safeward.clinical.gateway._patients import observation_view
+from safeward.clinical.gateway._patients import list_patients, observation_view
 from safeward.clinical.models import (
     Appointment,
     BedOccupancy,
@@ -148,6 +148,20 @@ def result_notification_acknowledge(
         return _notification_views(rows, shown)[0]
 
 
+def _care_roles(memberships: list[CareTeamMembership]) -> dict[uuid.UUID, list[str]]:
+    """One row per patient with the person's roles on the care team, each
+    once whatever its capitalisation ("attending physician" recorded by an
+    import and "Attending physician" by an admission are one role)."""
+    roles: dict[uuid.UUID, list[str]] = {}
+    for m in memberships:
+        label = (m.role or "care team").strip()
+        label = label[:1].upper() + label[1:]
+        labels = roles.setdefault(m.patient_id, [])
+        if label.casefold() not in {known.casefold() for known in labels}:
+            labels.append(label)
+    return roles
+
+
 @entry
 def physician_worklist(*, actor: Actor, session: SessionContext, purpose: PurposeOfUse) -> PhysicianWorklist:
     """A physician's day: the patients on their care teams, today's clinic,
@@ -160,13 +174,12 @@ def physician_worklist(*, actor: Actor, session: SessionContext, purpose: Purpos
     memberships = list(
         CareTeamMembership.objects.filter(user=actor, starts_at__lte=now)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .select_related("patient")
         .order_by("-starts_at")[:WORKLIST_ROWS]
     )
     inpatients = list(
         Encounter.objects.filter(
             attending=actor, kind=Encounter.Kind.INPATIENT, status__in=Encounter.ACTIVE_STATUSES
-        ).select_related("patient", "department")[:WORKLIST_ROWS]
+        ).select_related("department")[:WORKLIST_ROWS]
     )
     beds = {
         s.encounter_id: s
@@ -181,24 +194,22 @@ def physician_worklist(*, actor: Actor, session: SessionContext, purpose: Purpos
             starts_at__lt=day_end,
             status__in=[Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN],
         )
-        .select_related("patient", "department")
+        .select_related("department")
         .order_by("starts_at")[:WORKLIST_ROWS]
     )
     notifications = list(
         ResultNotification.objects.filter(recipient=actor, acknowledged_at__isnull=True)
-        .select_related("observation", "patient")
+        .select_related("observation")
         .order_by("-critical", "-created_at")[:WORKLIST_ROWS]
     )
-    patients: dict[uuid.UUID, Patient] = {}
     rows: list[CareTeamMembership | Encounter | Appointment | ResultNotification] = [
         *memberships,
         *inpatients,
         *appointments,
         *notifications,
     ]
-    for row in rows:
-        patients.setdefault(row.patient_id, row.patient)
-    shown = shown_patients(actor, session, purpose, patients)
+    # Each patient read once, whatever the number of lists they are on.
+    shown = shown_patients(actor, session, purpose, list_patients(row.patient_id for row in rows))
 
     def bed_of(encounter: Encounter) -> str:
         stay = beds.get(encounter.pk)
@@ -207,7 +218,8 @@ def physician_worklist(*, actor: Actor, session: SessionContext, purpose: Purpos
         )
 
     my_patients = [
-        WorklistPatient(patient=shown[m.patient_id].view, reason=m.role or "care team") for m in memberships
+        WorklistPatient(patient=shown[patient_id].view, reason=", ".join(roles))
+        for patient_id, roles in _care_roles(memberships).items()
     ]
     ward_rows = [
         WorklistPatient(
@@ -263,10 +275,10 @@ def arrivals_today(*, actor: Actor, session: SessionContext, purpose: PurposeOfU
             starts_at__lt=day_end,
             status__in=[Appointment.Status.BOOKED, Appointment.Status.CHECKED_IN],
         )
-        .select_related("patient", "department", "clinician")
+        .select_related("department", "clinician")
         .order_by("starts_at")[: WORKLIST_ROWS * 2]
     )
-    shown = shown_patients(actor, session, purpose, {a.patient_id: a.patient for a in appointments})
+    shown = shown_patients(actor, session, purpose, list_patients(a.patient_id for a in appointments))
     rows = [
         WorklistPatient(
             patient=shown[a.patient_id].view,

@@ -194,7 +194,8 @@ def check_plausible(code: str, unit: str, value: str | None, *, confirmed: bool)
 
 def allergy_matches(patient: Patient, medication: str, rxnorm: str | None) -> list[safety.AllergyMatch]:
     """The patient's active allergies a medication falls under: by drug class
-    (`safety`), or by the allergy's substance named in the medication.
+    (`safety`), by the allergy's substance named in the medication, or by a
+    class that may cross-react (with the map's caution).
     Allergies are decrypted only when the medication could match one."""
     classes = safety.drug_classes(medication, rxnorm)
     matches = []
@@ -202,11 +203,15 @@ def allergy_matches(patient: Patient, medication: str, rxnorm: str | None) -> li
         patient=patient, clinical_status=AllergyIntolerance.Status.ACTIVE
     ):
         substance = plain(allergy, "substance")
-        shared = sorted(classes & safety.allergy_classes(substance))
+        allergic_to = safety.allergy_classes(substance)
+        shared = sorted(classes & allergic_to)
+        caution = ""
         if shared:
             label = safety.class_label(shared[0])
         elif safety.names_substance(medication, substance):
             label = "Same substance"
+        elif (cross := safety.cross_reaction(classes, allergic_to)) is not None:
+            label, caution = safety.class_label(cross[0]), cross[1]
         else:
             continue
         matches.append(
@@ -215,6 +220,7 @@ def allergy_matches(patient: Patient, medication: str, rxnorm: str | None) -> li
                 substance=substance,
                 criticality=allergy.criticality,
                 drug_class=label,
+                caution=caution,
             )
         )
     return matches

@@ -6,13 +6,12 @@ each change is audited."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safeward.audit import context as audit_context
-from safeward.clinical import gateway
+from safeward.clinical import forms, gateway
 from safeward.clinical.types import Conflict, InvalidInput, SystemActor
 from safeward.identity.selectors import department_codes
 
@@ -20,19 +19,11 @@ OPERATOR = SystemActor("cli")
 
 
 def bed_labels(spec: str) -> list[str]:
-    """ "1-12" → 01…12; "A,B,C" → A, B, C; both may be mixed: "1-4,side"."""
-    labels: list[str] = []
-    for part in (p.strip() for p in spec.split(",")):
-        match = re.fullmatch(r"(\d+)-(\d+)", part)
-        if match:
-            first, last = int(match[1]), int(match[2])
-            if last < first or last - first >= 200:
-                raise CommandError(f"Bed range {part!r}: give first-last with at most 200 beds, e.g. 1-12.")
-            width = len(match[2])
-            labels += [f"{n:0{width}d}" for n in range(first, last + 1)]
-        elif part:
-            labels.append(part)
-    return labels
+    """ "1-12" → 01…12; "A,B,C" → A, B, C (safeward.clinical.forms.bed_labels)."""
+    try:
+        return forms.bed_labels(spec)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
 
 
 class Command(BaseCommand):
