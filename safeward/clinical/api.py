@@ -883,6 +883,12 @@ class MedicationOrdersToVerify(ClinicalAPIView):
 
     required_permission = Perm.CLINICAL_MEDICATION_DISPENSE
     scope = ("MedicationRequest", "s")
+    manifest_route = "clinical_api:medications_to_verify"
+
+    def manifest_contents(self, data: Any) -> tuple[list[str], list[str]]:
+        patients = [item["patient"] for item in data["items"]]
+        sections = {"medications"} | {s for patient in patients for s in patient["sections"]}
+        return sorted({patient["id"] for patient in patients}), sorted(sections)
 
     @extend_schema(
         parameters=[VerificationListInput],

@@ -199,6 +199,7 @@ MANIFESTED = {
     "clinical_api:patient",
     "clinical_api:patient_search",
     "clinical_api:schedule",
+    "clinical_api:medications_to_verify",
 }
 # Routes that let patient data leave and do not write one yet, each with why (the list may only shrink).
 NOT_YET: dict[str, str] = {}
@@ -208,6 +209,10 @@ NO_PATIENT_DATA = {
     "mfa_download_recovery_codes": "a person's own MFA recovery codes",
     "workforce:review_report": "an access review's accounts and roles",
     "clinical:document_upload": "an upload: the document comes in",
+    # Compliance reports name accounts, keys, assets and control results, never a patient.
+    "assessments:report_pdf": "a framework's compliance report",
+    "assessments:report_csv": "a framework's per-clause and per-entry tables",
+    "assessments:report_oscal": "OSCAL assessment results of the control tests",
 }
 EXPORT_WORDS = ("print", "csv", "download", "export", "report", "document")
 
@@ -260,6 +265,7 @@ API_NOT_PULLS = {
     "clinical_api:appointment_book": "a write: the appointment the caller booked",
     "clinical_api:appointment_cancel": "a write",
     "clinical_api:appointment_check_in": "a write",
+    "clinical_api:medication_verify": "a write: the order the caller verified or queried",
 }
 
 
