@@ -125,6 +125,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "safeward.identity.middleware.RequireMFAMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "safeward.policies.middleware.PolicyAcknowledgementMiddleware",
 ]
 
 ROOT_URLCONF = "safeward.urls"
@@ -143,6 +144,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "safeward.web.context_processors.safeward",
                 "safeward.workforce.context_processors.workforce_banner",
+                "safeward.policies.context_processors.policy_banner",
                 "safeward.clinical.context_processors.break_glass_banner",
                 "safeward.clinical.context_processors.critical_results_banner",
             ],
@@ -253,6 +255,14 @@ SAFEWARD_TRAINING_BLOCK_AFTER_DAYS = env.integer(
     "SAFEWARD_TRAINING_BLOCK_AFTER_DAYS", 30, minimum=0, maximum=365
 )
 SAFEWARD_REVIEW_ESCALATION_DAYS = env.integer("SAFEWARD_REVIEW_ESCALATION_DAYS", 7, minimum=1, maximum=90)
+
+# Policies (issue 18, ADR 0930): a person who has not acknowledged the current
+# revision of a policy required for their role loses that role's permissions
+# this many days after the revision was published (a banner and an
+# interstitial until then).
+SAFEWARD_POLICY_ACKNOWLEDGE_GRACE_DAYS = env.integer(
+    "SAFEWARD_POLICY_ACKNOWLEDGE_GRACE_DAYS", 14, minimum=0, maximum=365
+)
 
 # Login throttling (identity.throttle).
 SAFEWARD_THROTTLE_WINDOW_MINUTES = env.integer("SAFEWARD_THROTTLE_WINDOW_MINUTES", 15, minimum=1)

@@ -16,6 +16,7 @@ from safeward.identity.permissions import Perm
 AUDIT = "Audit"
 SETTINGS = "Settings"
 ASSETS = "Assets"
+POLICIES = "Policies"
 ME = "My account"
 
 
@@ -37,6 +38,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("OAuth clients", "oauth_clients:list", Perm.FHIR_CLIENT_MANAGE, SETTINGS),
     NavItem("Workforce", "workforce:people", Perm.WORKFORCE_PERSON_READ),
     NavItem("My training & reviews", "workforce:me", None, ME),
+    NavItem("My acknowledgements", "policies:mine", None, ME),
     NavItem("Audit report", "audit:report", Perm.AUDIT_EVENT_READ, AUDIT),
     NavItem("Disclosures", "audit:disclosures", Perm.AUDIT_DISCLOSURE_READ, AUDIT),
     NavItem("Patients", "clinical:search", Perm.CLINICAL_PATIENT_READ),
@@ -51,6 +53,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Asset register", "assets:list", Perm.ASSETS_ASSET_READ, ASSETS),
     NavItem("Export manifests", "assets:manifests", Perm.ASSETS_MANIFEST_READ, ASSETS),
     NavItem("PHI findings", "assets:findings", Perm.ASSETS_FINDING_READ, ASSETS),
+    NavItem("Policy library", "policies:library", None, POLICIES),
+    NavItem("Acknowledgement campaigns", "policies:campaigns", Perm.POLICY_DOCUMENT_MANAGE, POLICIES),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
     NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
 )

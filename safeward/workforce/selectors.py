@@ -14,6 +14,7 @@ from safeward.workforce.models import (
     AgreementDocument,
     AgreementSignature,
     Person,
+    Position,
     RecoveryItem,
     ReviewCampaign,
     ReviewItem,
@@ -190,3 +191,8 @@ def accounts_without_person() -> QuerySet[User]:
 
 def person_for_user(*, user: User) -> Person | None:
     return Person.objects.filter(user=user).first()
+
+
+def position_choices() -> list[tuple[str, str]]:
+    """(code, title) of every position, by title, for pickers (the policy library)."""
+    return list(Position.objects.order_by("title").values_list("code", "title"))
