@@ -449,5 +449,8 @@ LOGGING = {
         # records accesses instead.
         "django.request": {"level": "ERROR"},
         "django.security": {"level": "WARNING"},
+        # WeasyPrint logs each rendering step at INFO (policy snapshots, reports).
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }

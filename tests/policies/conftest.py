@@ -29,8 +29,12 @@ def approver(db):
     return UserFactory(roles=["privacy_officer"], totp_secret=True, username="privacy")
 
 
-def publish(author, approver, document: PolicyDocument, body: str = AUP_TEXT, summary: str = "") -> PolicyRevision:
-    revision = services.revision_draft(actor=author, document_id=document.pk, body=body, change_summary=summary)
+def publish(
+    author, approver, document: PolicyDocument, body: str = AUP_TEXT, summary: str = ""
+) -> PolicyRevision:
+    revision = services.revision_draft(
+        actor=author, document_id=document.pk, body=body, change_summary=summary
+    )
     services.revision_submit(actor=author, revision_id=revision.pk)
     services.revision_approve(actor=approver, revision_id=revision.pk)
     return services.revision_publish(actor=approver, revision_id=revision.pk)

@@ -27,11 +27,14 @@ def test_a_revision_goes_through_every_state_and_publishing_retires_the_previous
     second = publish(officer, approver, document, body=AUP_TEXT + "\n- Report lost badges at once.\n")
     first.refresh_from_db()
     document.refresh_from_db()
-    assert first.state == PolicyRevision.State.RETIRED and first.retired_at is not None
-    assert document.current_revision_id == second.pk and second.number == 2
+    assert first.state == PolicyRevision.State.RETIRED
+    assert first.retired_at is not None
+    assert document.current_revision_id == second.pk
+    assert second.number == 2
     assert document.last_reviewed_at == second.published_at
     states = [e.detail.get("to") for e in AuditEvent.objects.filter(resource_type="PolicyRevision")]
-    assert states.count("published") == 2 and "retired" in states
+    assert states.count("published") == 2
+    assert "retired" in states
 
 
 def test_the_author_cannot_approve_their_own_revision(officer, approver):
@@ -41,7 +44,8 @@ def test_the_author_cannot_approve_their_own_revision(officer, approver):
     with pytest.raises(services.PolicyError, match="cannot approve their own"):
         services.revision_approve(actor=officer, revision_id=revision.pk)
     revision.refresh_from_db()
-    assert revision.state == PolicyRevision.State.IN_REVIEW and revision.approved_by is None
+    assert revision.state == PolicyRevision.State.IN_REVIEW
+    assert revision.approved_by is None
     with pytest.raises(services.PolicyError, match="Only an approved revision"):
         services.revision_publish(actor=officer, revision_id=revision.pk)
     nurse = UserFactory(roles=["nurse"])
@@ -59,7 +63,9 @@ def test_send_back_needs_a_reason_and_returns_the_revision_to_draft(officer, app
     revision.refresh_from_db()
     assert revision.state == PolicyRevision.State.DRAFT
     assert revision.rejection_reason == "Name the security officer."
-    services.revision_edit(actor=officer, revision_id=revision.pk, body=AUP_TEXT + "\nAsk the security officer.")
+    services.revision_edit(
+        actor=officer, revision_id=revision.pk, body=AUP_TEXT + "\nAsk the security officer."
+    )
 
 
 def test_one_open_revision_at_a_time_and_bad_text_is_refused(officer, approver):
@@ -79,8 +85,10 @@ def test_one_open_revision_at_a_time_and_bad_text_is_refused(officer, approver):
 
 def test_the_text_is_rendered_escaped():
     html = text.render("# Title <b>\n\n<script>alert(1)</script> and **bold**\n- item <i>")
-    assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "<h3>Title &lt;b&gt;</h3>" in html and "<strong>bold</strong>" in html
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "<h3>Title &lt;b&gt;</h3>" in html
+    assert "<strong>bold</strong>" in html
     assert "<li>item &lt;i&gt;</li>" in html
 
 
@@ -101,10 +109,12 @@ def test_a_tampered_snapshot_or_text_does_not_verify(aup):
     revision = PolicyRevision.objects.get(pk=revision_id)
     PolicyRevision.objects.filter(pk=revision_id).update(pdf=bytes(revision.pdf) + b"%tampered")
     snapshot = selectors.revision_snapshot_verify(revision_id=revision_id)
-    assert not snapshot.verified and "PDF snapshot" in snapshot.problem
+    assert not snapshot.verified
+    assert "PDF snapshot" in snapshot.problem
     PolicyRevision.objects.filter(pk=revision_id).update(pdf=revision.pdf, body=revision.body + " (edited)")
     snapshot = selectors.revision_snapshot_verify(revision_id=revision_id)
-    assert not snapshot.verified and "text" in snapshot.problem
+    assert not snapshot.verified
+    assert "text" in snapshot.problem
 
 
 def test_acknowledging_only_the_revision_in_force_and_only_once(aup, officer, approver):
@@ -117,7 +127,8 @@ def test_acknowledging_only_the_revision_in_force_and_only_once(aup, officer, ap
     with pytest.raises(services.PolicyError, match="not in force"):
         services.acknowledgement_record(actor=UserFactory(roles=["nurse"]), revision_id=first)
     event = AuditEvent.objects.filter(resource_type="PolicyAcknowledgement").get()
-    assert event.actor_id == nurse.pk and event.detail["statement"] == "I have read and understood"
+    assert event.actor_id == nurse.pk
+    assert event.detail["statement"] == "I have read and understood"
 
 
 def test_retiring_and_reviewing(aup, officer):

@@ -137,8 +137,8 @@ class Command(BaseCommand):
         except services.PolicyError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
-            f"revision {revision.number} of {document.code} published; text SHA-256 {revision.content_sha256},"
-            f" PDF SHA-256 {revision.pdf_sha256}."
+            f"revision {revision.number} of {document.code} published;"
+            f" text SHA-256 {revision.content_sha256}, PDF SHA-256 {revision.pdf_sha256}."
         )
 
     def _acknowledgements(self, document: PolicyDocument) -> None:
