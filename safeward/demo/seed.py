@@ -392,3 +392,13 @@ def seed_phi_share(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_phi_share)
+
+
+def seed_policies(ctx: SeedContext) -> None:
+    """The policy library: an acknowledgement due, an overdue review (issue 18)."""
+    from safeward.demo.policies import seed_policies as policies_step
+
+    policies_step(ctx)
+
+
+SEED_STEPS.append(seed_policies)
