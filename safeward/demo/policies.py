@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 from safeward import clock
 from safeward.identity.models import User
 from safeward.policies import selectors, services
-from safeward.policies.models import PolicyDocument
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
@@ -120,9 +119,9 @@ def _at(moment: dt.datetime) -> Iterator[None]:
         clock.install(previous)
 
 
-def _publish(author: User, approver: User, document: PolicyDocument, body: str, summary: str) -> int:
+def _publish(author: User, approver: User, document_id: int, body: str, summary: str) -> int:
     revision = services.revision_draft(
-        actor=author, document_id=document.pk, body=body, change_summary=summary
+        actor=author, document_id=document_id, body=body, change_summary=summary
     )
     services.revision_submit(actor=author, revision_id=revision.pk)
     services.revision_approve(actor=approver, revision_id=revision.pk)
@@ -152,19 +151,19 @@ def seed_policies(ctx: SeedContext) -> None:
             actor=author,
             code="information-security",
             title="Information security policy",
-            kind=PolicyDocument.Kind.POLICY,
+            kind="policy",
             owner=owners["security"],
             roles=(),
         )
     with _at(days_ago(400)):
-        _publish(author, approver, infosec, INFOSEC, "Adopted by the board.")
+        _publish(author, approver, infosec.pk, INFOSEC, "Adopted by the board.")
 
     with _at(days_ago(210)):
         aup = services.document_create(
             actor=author,
             code="acceptable-use",
             title="Acceptable use policy",
-            kind=PolicyDocument.Kind.POLICY,
+            kind="policy",
             owner=author,
             roles=("nurse", "physician"),
         )
@@ -172,37 +171,41 @@ def seed_policies(ctx: SeedContext) -> None:
             actor=author,
             code="privacy",
             title="Privacy policy",
-            kind=PolicyDocument.Kind.POLICY,
+            kind="policy",
             owner=owners["privacy"],
         )
         incident = services.document_create(
             actor=author,
             code="incident-response",
             title="Incident response plan",
-            kind=PolicyDocument.Kind.PLAN,
+            kind="plan",
             owner=owners["security"],
         )
         backup = services.document_create(
             actor=author,
             code="backup",
             title="Backup and restore procedure",
-            kind=PolicyDocument.Kind.PROCEDURE,
+            kind="procedure",
             owner=owners["it"],
             review_period_days=180,
         )
     with _at(days_ago(200)):
-        first = _publish(author, approver, aup, AUP_V1, "First version.")
-        _publish(author, approver, privacy, PRIVACY, "First version.")
-        _publish(author, approver, incident, INCIDENT, "First version.")
+        first = _publish(author, approver, aup.pk, AUP_V1, "First version.")
+        _publish(author, approver, privacy.pk, PRIVACY, "First version.")
+        _publish(author, approver, incident.pk, INCIDENT, "First version.")
     with _at(days_ago(190)):
         for username in ("demo.nurse", "demo.physician"):
             services.acknowledgement_record(actor=accounts[username], revision_id=first)
     with _at(days_ago(60)):
-        _publish(author, approver, backup, BACKUP, "Quarterly restore drills.")
+        _publish(author, approver, backup.pk, BACKUP, "Quarterly restore drills.")
 
     with _at(days_ago(3)):
         second = _publish(
-            author, approver, aup, AUP_V1 + AUP_V2_EXTRA, "Secure messaging, clinical photographs, reporting."
+            author,
+            approver,
+            aup.pk,
+            AUP_V1 + AUP_V2_EXTRA,
+            "Secure messaging, clinical photographs, reporting.",
         )
         services.campaign_create(
             actor=author,

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection
+from django.utils.dateparse import parse_datetime
 
 from safeward import clock
 
@@ -95,36 +96,59 @@ def gate_state(user: User) -> GateState:
     return state
 
 
-def _compute(user: User, codes: list[str]) -> GateState:
-    from safeward.identity.models import User as Account
-    from safeward.policies.models import Acknowledgement, PolicyRequirement
+def _statement(roles: int) -> str:
+    """The gate's one statement: the requirements matching the person's
+    roles (`roles` parameters) or position whose document's current
+    revision the person has not acknowledged. Plain SQL, built once per
+    number of roles: the ORM compiling the same query on every request cost
+    more than running it."""
+    cached = _STATEMENTS.get(roles)
+    if cached is not None:
+        return cached
+    from safeward.policies.models import Acknowledgement, PolicyDocument, PolicyRequirement, PolicyRevision
+    from safeward.workforce.selectors import person_position_code_sql
 
+    requirement = PolicyRequirement._meta.db_table
+    document = PolicyDocument._meta.db_table
+    revision = PolicyRevision._meta.db_table
+    acknowledgement = Acknowledgement._meta.db_table
+    by_role = f"(r.kind = 'role' AND r.code IN ({', '.join(['%s'] * roles)}))" if roles else "FALSE"
+    # Table names from model metadata; every value is a parameter.
+    statement = (
+        "SELECT r.document_id, d.code, d.title, d.current_revision_id,"  # noqa: S608
+        " v.number, v.published_at, r.kind, r.code"
+        f" FROM {requirement} r JOIN {document} d ON d.id = r.document_id"
+        f" JOIN {revision} v ON v.id = d.current_revision_id"
+        f" WHERE d.retired_at IS NULL AND ({by_role}"
+        f" OR (r.kind = 'position' AND r.code IN ({person_position_code_sql(user_column='%s')})))"
+        f" AND NOT EXISTS (SELECT 1 FROM {acknowledgement} a"
+        " WHERE a.revision_id = d.current_revision_id AND a.user_id = %s)"
+        " ORDER BY d.title, r.kind, r.code"
+    )
+    _STATEMENTS[roles] = statement
+    return statement
+
+
+_STATEMENTS: dict[int, str] = {}
+
+
+def _moment(value: object) -> dt.datetime:
+    """A timestamp column as the driver returns it (SQLite: text)."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        parsed = parse_datetime(str(value))
+        if parsed is None:
+            raise ValueError("unreadable publication time")
+        moment = parsed
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _compute(user: User, codes: list[str]) -> GateState:
     now = clock.now()
-    # The person's position, read inside the same statement.
-    position = Account.objects.filter(pk=user.pk).values("workforce_person__position__code")
-    acknowledged = Acknowledgement.objects.filter(
-        revision_id=OuterRef("document__current_revision_id"), user_id=user.pk
-    )
-    rows = list(
-        PolicyRequirement.objects.filter(
-            Q(kind=PolicyRequirement.Kind.ROLE, code__in=codes)
-            | Q(kind=PolicyRequirement.Kind.POSITION, code__in=position),
-            document__current_revision__isnull=False,
-            document__retired_at__isnull=True,
-        )
-        .filter(~Exists(acknowledged))
-        .values_list(
-            "document_id",
-            "document__code",
-            "document__title",
-            "document__current_revision_id",
-            "document__current_revision__number",
-            "document__current_revision__published_at",
-            "kind",
-            "code",
-        )
-        .order_by("document__title", "kind", "code")
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_statement(len(codes)), [*codes, user.pk, user.pk])
+        rows = [(*row[:5], _moment(row[5]), *row[6:]) for row in cursor.fetchall()]
     if not rows:
         return GateState(pending=(), locked_roles=frozenset(), now=now)
     joined = user.date_joined or now
@@ -144,7 +168,7 @@ def _compute(user: User, codes: list[str]) -> GateState:
             },
         )
         roles: set[str] = entry["roles"]  # type: ignore[assignment]
-        if kind == PolicyRequirement.Kind.ROLE:
+        if kind == "role":
             roles.add(requirement_code)
         else:
             entry["position"] = requirement_code
@@ -171,14 +195,9 @@ def _compute(user: User, codes: list[str]) -> GateState:
 
 
 def _position_roles(user: User) -> list[str]:
-    from safeward.identity.models import User as Account
+    from safeward.workforce.selectors import person_position_roles
 
-    found = (
-        Account.objects.filter(pk=user.pk)
-        .values_list("workforce_person__position__default_roles", flat=True)
-        .first()
-    )
-    return [str(code) for code in found] if isinstance(found, list) else []
+    return person_position_roles(user_id=user.pk)
 
 
 def forget_state(user: User) -> None:

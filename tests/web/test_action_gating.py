@@ -99,7 +99,7 @@ def test_the_top_bar_groups_officers_pages_into_menus(make_user):
     officer = make_user("privacy_officer")
     bar = menu_bar(navigation_for(officer))
     labels = [entry["label"] for entry in bar["bar"]]
-    assert labels == ["Dashboard", "Settings", "Audit", "Alerts", "Incidents", "Assets"]
+    assert labels == ["Dashboard", "Settings", "Audit", "Alerts", "Incidents", "Assets", "Policies"]
     audit = next(entry for entry in bar["bar"] if entry["label"] == "Audit")
     assert [item["label"] for item in audit["children"]] == [
         "Audit report",
@@ -113,7 +113,13 @@ def test_the_top_bar_groups_officers_pages_into_menus(make_user):
         "Export manifests",
         "PHI findings",
     ]
-    assert [item["label"] for item in bar["account"]] == ["My sessions", "My training & reviews"]
+    policies = next(entry for entry in bar["bar"] if entry["label"] == "Policies")
+    assert [item["label"] for item in policies["children"]] == ["Policy library", "Acknowledgement campaigns"]
+    assert [item["label"] for item in bar["account"]] == [
+        "My sessions",
+        "My training & reviews",
+        "My acknowledgements",
+    ]
     # A menu with one entry for this person is that entry.
     nurse_bar = menu_bar(navigation_for(make_user("nurse")))
     assert all("children" not in entry for entry in nurse_bar["bar"])
