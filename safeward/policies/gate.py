@@ -88,9 +88,9 @@ def gate_state(user: User) -> GateState:
     # Reading the role codes may load the permissions, whose filter asks
     # for this state: then it is cached by the time the codes return.
     codes = user_role_codes(user=user)
-    cached = getattr(user, STATE_ATTRIBUTE, None)
-    if cached is not None:
-        return cached
+    loaded: GateState | None = getattr(user, STATE_ATTRIBUTE, None)
+    if loaded is not None:
+        return loaded
     state = _compute(user, codes)
     setattr(user, STATE_ATTRIBUTE, state)
     return state

@@ -39,7 +39,8 @@ def document_by_code(*, code: str) -> PolicyDocument | None:
 
 def document_requirements(*, document: PolicyDocument) -> tuple[list[str], list[str]]:
     """(role codes, position codes) the document is required for."""
-    roles, positions = [], []
+    roles: list[str] = []
+    positions: list[str] = []
     for kind, code in document.requirements.order_by("kind", "code").values_list("kind", "code"):
         (roles if kind == PolicyRequirement.Kind.ROLE else positions).append(code)
     return roles, positions
