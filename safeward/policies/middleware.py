@@ -1,9 +1,10 @@
 """The acknowledgement interstitial (ADR 0930): a signed-in person with a
 required policy revision still to acknowledge is sent, on their next page,
-to the page that asks them to acknowledge it before continuing. Within the
-grace period they may continue for the rest of the session (a banner stays);
-past it the roles the policy is required for have lost their permissions
-(`gate.filter_permissions`), and the interstitial says so.
+to the page that asks them to acknowledge it before continuing. They may
+continue for the rest of the session (a banner stays): within the grace
+period with everything, past it without the permissions of the roles the
+policy is required for (`gate.filter_permissions` has removed them; the
+interstitial and the banner say so). Other roles' work goes on.
 
 Only page views (GET, not the API) are redirected; the policy pages, sign-out
 and static files never are."""
@@ -42,7 +43,7 @@ class PolicyAcknowledgementMiddleware:
         ):
             state = gate_state(user)
             deferred = set(request.session.get(DEFERRED, []))
-            if any(p.revision_id not in deferred or p.locked(state.now) for p in state.pending):
+            if any(p.revision_id not in deferred for p in state.pending):
                 target = reverse("policies:interstitial") + "?" + urlencode({"next": request.get_full_path()})
                 return HttpResponseRedirect(target)
         return self.get_response(request)

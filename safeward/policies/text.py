@@ -36,8 +36,8 @@ def _inline(text: str) -> str:
 
 
 def render(body: str) -> SafeString:
-    """`# ` and `## ` headings, `- ` list items, `**bold**`, blank-line
-    paragraphs. The text is escaped before any mark is turned into a tag, so
+    """`# ` and `## ` headings, `- ` list items (an indented line continues
+    one), `**bold**`, blank-line paragraphs. The text is escaped before any mark is turned into a tag, so
     `<script>` shows as text."""
     html: list[str] = []
     paragraph: list[str] = []
@@ -61,6 +61,8 @@ def render(body: str) -> SafeString:
         elif line.startswith("# "):
             flush()
             html.append(f"<h3>{_inline(line[2:])}</h3>")
+        elif items and raw[:1] in {" ", "\t"}:
+            items[-1] += " " + line  # an indented line continues the list item
         elif line.startswith(("- ", "* ")):
             if paragraph:
                 flush()

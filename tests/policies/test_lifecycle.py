@@ -90,6 +90,7 @@ def test_the_text_is_rendered_escaped():
     assert "<h3>Title &lt;b&gt;</h3>" in html
     assert "<strong>bold</strong>" in html
     assert "<li>item &lt;i&gt;</li>" in html
+    assert text.render("- one\n  more\n- two") == "<ul><li>one more</li><li>two</li></ul>"
 
 
 def test_the_diff_shows_added_and_removed_lines():
