@@ -114,6 +114,7 @@ def test_retired_documents_and_other_roles_ask_nothing(frozen_clock, officer, ap
     document = new_document(officer)
     publish(officer, approver, document)
     assert not gate.gate_state(_fresh(clerk)).any
+    assert not gate.gate_state(_fresh(UserFactory())).any  # no role at all: the statement has no role list
     nurse = _nurse(frozen_clock)
     services.document_retire(actor=officer, document_id=document.pk)
     assert not gate.gate_state(_fresh(nurse)).any
