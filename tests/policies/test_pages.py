@@ -153,3 +153,34 @@ def test_the_revision_page_shows_the_diff_and_the_text_escaped(client, officer, 
     page = client.get(f"/policies/revisions/{revision.pk}/")
     assert b'<div class="added">&lt;script&gt;alert(1)&lt;/script&gt;</div>' in page.content
     assert b"<script>alert(1)" not in page.content
+
+
+def test_bad_edits_of_a_document_are_refused_and_nothing_changes(client, officer, aup):
+    sign_in(client, officer)
+    for data in (
+        {"title": "", "kind": "policy", "owner": officer.pk, "review_period_days": 365},
+        {"title": "New", "kind": "policy", "owner": 999_999, "review_period_days": 365},
+        {"title": "New", "kind": "policy", "owner": officer.pk, "review_period_days": 5000},
+        {
+            "title": "New",
+            "kind": "policy",
+            "owner": officer.pk,
+            "review_period_days": 365,
+            "positions": ["x"],
+        },
+    ):
+        assert client.post(f"/policies/{aup.pk}/edit/", data).status_code == 400
+    aup.refresh_from_db()
+    assert aup.title == "Acceptable use policy"
+    assert aup.review_period_days == 365
+    saved = client.post(
+        f"/policies/{aup.pk}/edit/",
+        {"title": "Acceptable use", "kind": "policy", "owner": officer.pk, "review_period_days": 180,
+         "roles": ["nurse", "physician"]},
+    )  # fmt: skip
+    assert saved.status_code == 302
+    aup.refresh_from_db()
+    assert aup.review_period_days == 180
+    assert set(aup.requirements.values_list("code", flat=True)) == {"nurse", "physician"}
+    # The published text keeps its hash: the title is not part of it.
+    assert client.get(f"/policies/revisions/{aup.current_revision_id}/pdf/").status_code == 200
