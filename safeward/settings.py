@@ -125,6 +125,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "safeward.identity.middleware.RequireMFAMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "safeward.policies.middleware.PolicyAcknowledgementMiddleware",
 ]
 
 ROOT_URLCONF = "safeward.urls"
@@ -143,6 +144,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "safeward.web.context_processors.safeward",
                 "safeward.workforce.context_processors.workforce_banner",
+                "safeward.policies.context_processors.policy_banner",
                 "safeward.clinical.context_processors.break_glass_banner",
                 "safeward.clinical.context_processors.critical_results_banner",
             ],
@@ -287,6 +289,13 @@ SAFEWARD_CONTROL_LOOKBACK_DAYS = env.integer("SAFEWARD_CONTROL_LOOKBACK_DAYS", 3
 SAFEWARD_BREAK_GLASS_REVIEW_DAYS = env.integer("SAFEWARD_BREAK_GLASS_REVIEW_DAYS", 7, minimum=1, maximum=90)
 SAFEWARD_ACCESS_REVIEW_INTERVAL_DAYS = env.integer(
     "SAFEWARD_ACCESS_REVIEW_INTERVAL_DAYS", 365, minimum=1, maximum=3 * 365
+)
+# Policies (issue 18, ADR 0930): a person who has not acknowledged the current
+# revision of a policy required for their role loses that role's permissions
+# this many days after the revision was published (a banner and an
+# interstitial until then).
+SAFEWARD_POLICY_ACKNOWLEDGE_GRACE_DAYS = env.integer(
+    "SAFEWARD_POLICY_ACKNOWLEDGE_GRACE_DAYS", 14, minimum=0, maximum=365
 )
 
 # Login throttling (identity.throttle).
@@ -477,5 +486,8 @@ LOGGING = {
         # records accesses instead.
         "django.request": {"level": "ERROR"},
         "django.security": {"level": "WARNING"},
+        # WeasyPrint logs each rendering step at INFO (policy snapshots, reports).
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -430,6 +430,16 @@ def seed_campaigns(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_campaigns)
 
 
+def seed_policies(ctx: SeedContext) -> None:
+    """The policy library: an acknowledgement due, an overdue review (issue 18)."""
+    from safeward.demo.policies import seed_policies as policies_step
+
+    policies_step(ctx)
+
+
+SEED_STEPS.append(seed_policies)
+
+
 def seed_compliance(ctx: SeedContext) -> None:
     """The first run of every control test, after every other step (issue 18)."""
     from safeward.demo.compliance import seed_compliance as compliance_step

@@ -883,6 +883,38 @@ def rule_asset_review_lapsed(ctx: Context) -> list[Finding]:
     return findings
 
 
+# --- policy library ----------------------------------------------------------------------------------
+POLICY_OVERDUE_CHECK = "review_overdue"
+
+
+def rule_policy_review_overdue(ctx: Context) -> list[Finding]:
+    """The policy library's sweep (`safeward policies overdue --sweep`)
+    records one event per document whose review is overdue. One alert per
+    document; its subject is the document's owner, who has to act."""
+    config = ctx.on(Code.POLICY_REVIEW_OVERDUE)
+    if config is None:
+        return []
+    findings = []
+    for event in ctx.events:
+        if event.resource_type != "PolicyDocument" or event.detail.get("check") != POLICY_OVERDUE_CHECK:
+            continue
+        owner_id = event.detail.get("owner_id")
+        owner = str(event.detail.get("owner_username", ""))[:150]
+        due = str(event.detail.get("due", ""))[:10]
+        finding = _finding(
+            ctx,
+            config,
+            [event],
+            title=f"Policy document {event.resource_id}: review overdue since {due or 'its due date'}",
+            subject=f"policy:{event.resource_id}",
+            detail={"document_id": event.resource_id, "owner": owner, "due": due},
+        )
+        finding.subject_user_id = owner_id if isinstance(owner_id, int) else None
+        finding.subject_username = owner
+        findings.append(finding)
+    return findings
+
+
 # --- baselines ---------------------------------------------------------------------------------------
 def rule_baseline(ctx: Context) -> list[Finding]:
     config = ctx.on(Code.BASELINE_OUTLIER)
@@ -1165,6 +1197,7 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     rule_name_probing,
     rule_fhir_paging,
     rule_asset_review_lapsed,
+    rule_policy_review_overdue,
 )
 
 

@@ -55,6 +55,7 @@ class Code:
     FHIR_PAGING = "fhir_paging"
     ASSET_REVIEW_LAPSED = "asset_review_lapsed"
     PHI_DISCOVERED = "phi_discovered"
+    POLICY_REVIEW_OVERDUE = "policy_review_overdue"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -469,6 +470,13 @@ CATALOG.update(
             "Plaintext PHI found in a file",
             Severity.HIGH,
             "The PHI discovery scanner found patient data in an unencrypted file (ADR 0810).",
+        ),
+        _spec(
+            Code.POLICY_REVIEW_OVERDUE,
+            "Policy review overdue",
+            Severity.MEDIUM,
+            "The policy library's daily sweep found a published document past its review date;"
+            " the alert names the document's owner (ADR 0930).",
         ),
     ]
 )

@@ -17,6 +17,7 @@ AUDIT = "Audit"
 SETTINGS = "Settings"
 ASSETS = "Assets"
 COMPLIANCE = "Compliance"
+POLICIES = "Policies"
 ME = "My account"
 
 
@@ -39,6 +40,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("OAuth clients", "oauth_clients:list", Perm.FHIR_CLIENT_MANAGE, SETTINGS),
     NavItem("Workforce", "workforce:people", Perm.WORKFORCE_PERSON_READ),
     NavItem("My training & reviews", "workforce:me", None, ME),
+    NavItem("My acknowledgements", "policies:mine", None, ME),
     NavItem("Audit report", "audit:report", Perm.AUDIT_EVENT_READ, AUDIT),
     NavItem("Disclosures", "audit:disclosures", Perm.AUDIT_DISCLOSURE_READ, AUDIT),
     NavItem("Patients", "clinical:search", Perm.CLINICAL_PATIENT_READ),
@@ -56,6 +58,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Control tests", "assessments:dashboard", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
     NavItem("Assessments", "campaigns:list", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
     NavItem("Risk register", "risks:list", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
+    NavItem("Policy library", "policies:library", None, POLICIES),
+    NavItem("Acknowledgement campaigns", "policies:campaigns", Perm.POLICY_DOCUMENT_MANAGE, POLICIES),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
     NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
 )

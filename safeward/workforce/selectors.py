@@ -14,6 +14,7 @@ from safeward.workforce.models import (
     AgreementDocument,
     AgreementSignature,
     Person,
+    Position,
     RecoveryItem,
     ReviewCampaign,
     ReviewItem,
@@ -297,3 +298,29 @@ def active_accounts_people() -> list[tuple[int, str, int | None]]:
         .order_by("pk")
         .values_list("pk", "username", "workforce_person__pk")
     )
+
+
+def position_choices() -> list[tuple[str, str]]:
+    """(code, title) of every position, by title, for pickers (the policy library)."""
+    return list(Position.objects.order_by("title").values_list("code", "title"))
+
+
+def person_position_code_sql(*, user_column: str) -> str:
+    """A SQL subquery for the position code of the person behind the account
+    in `user_column` (for the policy acknowledgement gate's one statement per
+    request, which correlates it): workforce keeps the knowledge of its tables."""
+    person, position = Person._meta.db_table, Position._meta.db_table
+    return (
+        f"SELECT wpos.code FROM {person} wp JOIN {position} wpos ON wpos.id = wp.position_id"  # noqa: S608 - table names from model metadata and a column of the caller's statement
+        f" WHERE wp.user_id = {user_column}"
+    )
+
+
+def person_position_roles(*, user_id: int) -> list[str]:
+    """The default role codes of the position of the person behind an account."""
+    found = (
+        Person.objects.filter(user_id=user_id, position__isnull=False)
+        .values_list("position__default_roles", flat=True)
+        .first()
+    )
+    return [str(code) for code in found] if isinstance(found, list) else []

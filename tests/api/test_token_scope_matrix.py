@@ -467,6 +467,20 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/risks/1/review/", {"next_review_due": "2030-01-01"})),
         (F,) * 8,
     ),
+    # The policy library: every account reads the published documents (`read`);
+    # who acknowledged is for the library's keepers (tests/policies/test_api.py).
+    ("policies_api:documents", "GET"): (
+        lambda c: status(c.get("/api/v1/policies/documents/")),
+        (B, F, F, F, F, F, F, B),
+    ),
+    ("policies_api:document", "GET"): (
+        lambda c: status(c.get("/api/v1/policies/documents/no-such-policy/")),
+        (N, F, F, F, F, F, F, N),
+    ),
+    ("policies_api:acknowledgements", "GET"): (
+        lambda c: status(c.get("/api/v1/policies/acknowledgements/")),
+        (F,) * 8,
+    ),
 }
 
 _ALIASES = {"oauth2_provider": "oauth"}  # /o/ is mounted twice (DOT reverses its own namespace)

@@ -215,13 +215,14 @@ def test_an_ended_restriction_and_the_payer_restriction(make_user):
 
 
 # --- the chart endpoint's query count -------------------------------------------------------------
-# Session, user, user session, workforce state, roles, patient, facts, the
-# nine chart sections, immunizations, procedures, reports and their result
-# links, the corrections and the amendment requests (issue 12), and the audit
-# insert: 23, plus the savepoint pair of the chart's transaction inside the
-# test's. Fixed: it must not grow with the rows on the chart (one more query
-# per row or per author fails).
-CHART_QUERY_BOUND = 25
+# Session, user, user session, workforce state, roles, the policy
+# acknowledgement gate (issue 18, ADR 0930), patient, facts, the nine chart
+# sections, immunizations, procedures, reports and their result links, the
+# corrections and the amendment requests (issue 12), and the audit insert: 24,
+# plus the savepoint pair of the chart's transaction inside the test's. Fixed:
+# it must not grow with the rows on the chart (one more query per row or per
+# author fails).
+CHART_QUERY_BOUND = 26
 
 
 def _fill_chart(patient: str, authors: list, rows: int) -> None:
@@ -272,9 +273,10 @@ def test_a_search_page_costs_the_same_queries_for_one_or_many_patients(
     clerk = make_user("registration_clerk")
     for n in range(15):
         new_patient(family="Pageworth", mrn=f"PAGE-{n}")
-    # Roles, workforce state, candidates, facts, audit insert, its patient
-    # index (one bulk insert, ADR 0208) (+ savepoints).
-    with django_assert_max_num_queries(8):
+    # Roles, workforce state, the policy acknowledgement gate (ADR 0930),
+    # candidates, facts, audit insert, its patient index (one bulk insert,
+    # ADR 0208) (+ savepoints).
+    with django_assert_max_num_queries(9):
         page = gateway.patient_search(
             actor=clerk,
             session=WARD,

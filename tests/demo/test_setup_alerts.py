@@ -32,9 +32,10 @@ def test_migrate_and_the_demo_seed_raise_no_alert(demo_settings, monkeypatch):
     assert set(key_events.values_list("actor_username", "source")) == {("system:setup", "setup")}
     call_command("demo", "seed")
     detect_pending()
-    # The demo plants one finding on purpose: an external service whose
-    # assessment has lapsed (issue 13). Nothing else may alert.
-    planted = {"asset_review_lapsed"}
+    # The demo plants two findings on purpose: an external service whose
+    # assessment has lapsed (issue 13) and a policy whose review is overdue
+    # (issue 18). Nothing else may alert.
+    planted = {"asset_review_lapsed", "policy_review_overdue"}
     assert list(Alert.objects.exclude(rule__in=planted).values_list("title", flat=True)) == []
     assert AuditEvent.objects.filter(action=Action.CONFIG_CHANGE.value, actor_username="").count() == 0
 

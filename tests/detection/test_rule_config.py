@@ -23,7 +23,7 @@ CONTRACT_CODES = {
     "key_operation", "config_change", "canary_access", "baseline_outlier",
     "concurrent_sessions", "new_address_login",
     "search_volume", "search_paging", "name_probing", "fhir_paging",
-    "asset_review_lapsed", "phi_discovered",
+    "asset_review_lapsed", "phi_discovered", "policy_review_overdue",
 }  # fmt: skip
 
 

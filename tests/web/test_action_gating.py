@@ -100,7 +100,16 @@ def test_the_top_bar_groups_officers_pages_into_menus(make_user):
     officer = make_user("privacy_officer")
     bar = menu_bar(navigation_for(officer))
     labels = [entry["label"] for entry in bar["bar"]]
-    assert labels == ["Dashboard", "Settings", "Audit", "Alerts", "Incidents", "Assets", "Compliance"]
+    assert labels == [
+        "Dashboard",
+        "Settings",
+        "Audit",
+        "Alerts",
+        "Incidents",
+        "Assets",
+        "Compliance",
+        "Policies",
+    ]
     audit = next(entry for entry in bar["bar"] if entry["label"] == "Audit")
     assert [item["label"] for item in audit["children"]] == [
         "Audit report",
@@ -115,8 +124,18 @@ def test_the_top_bar_groups_officers_pages_into_menus(make_user):
         "PHI findings",
     ]
     compliance = next(entry for entry in bar["bar"] if entry["label"] == "Compliance")
-    assert [item["label"] for item in compliance["children"]] == ["Assessments", "Risk register"]
-    assert [item["label"] for item in bar["account"]] == ["My sessions", "My training & reviews"]
+    assert [item["label"] for item in compliance["children"]] == [
+        "Control tests",
+        "Assessments",
+        "Risk register",
+    ]
+    policies = next(entry for entry in bar["bar"] if entry["label"] == "Policies")
+    assert [item["label"] for item in policies["children"]] == ["Policy library", "Acknowledgement campaigns"]
+    assert [item["label"] for item in bar["account"]] == [
+        "My sessions",
+        "My training & reviews",
+        "My acknowledgements",
+    ]
     # A menu with one entry for this person is that entry.
     nurse_bar = menu_bar(navigation_for(make_user("nurse")))
     assert all("children" not in entry for entry in nurse_bar["bar"])

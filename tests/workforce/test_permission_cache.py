@@ -40,8 +40,9 @@ def _fresh(user: User) -> User:
 
 def test_roles_and_permissions_cost_one_query_per_request(make_user, django_assert_num_queries):
     user = _fresh(make_user("physician", "registration_clerk"))
-    # One query for the roles (codes and permissions), one for the workforce state.
-    with django_assert_num_queries(2):
+    # One query for the roles (codes and permissions), one for the workforce
+    # state, one for the policy acknowledgement gate (issue 18, ADR 0930).
+    with django_assert_num_queries(3):
         assert user.has_perm(Perm.CLINICAL_CHART_READ)
         assert user_role_codes(user=user) == ["physician", "registration_clerk"]
         assert Perm.CLINICAL_PATIENT_REGISTER in user_permissions(user=user)
