@@ -27,7 +27,7 @@ def test_compliance_officer_runs_drills_down_and_downloads_the_pdf(
     sign_in_browser(page, officer)
     assert "No control test has run yet" in page.locator("#worklist-compliance").inner_text()
 
-    nav_click(page, "Compliance")
+    nav_click(page, "Control tests")
     page.wait_for_selector("h1:has-text('Compliance')")
     page.get_by_role("button", name="Run all control tests").click()
     page.wait_for_selector("h1:has-text('Control run')")
