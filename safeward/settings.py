@@ -393,6 +393,9 @@ SPECTACULAR_SETTINGS = {
         "AssessmentCampaignStatusEnum": "safeward.assessments.models.Campaign.Status",
         "AssessmentFindingStatusEnum": "safeward.assessments.models.Finding.Status",
         "RiskStatusEnum": "safeward.assessments.models.Risk.Status",
+        "ControlOutcomeEnum": "safeward.assessments.models.ControlResult.Outcome",
+        "VerificationOutcomeEnum": "safeward.clinical.api.VERIFY_OUTCOMES",
+        "PolicyDocumentKindEnum": "safeward.policies.models.PolicyDocument.Kind",
     },
 }
 

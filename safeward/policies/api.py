@@ -42,7 +42,7 @@ class RevisionOutput(serializers.Serializer[Any]):
     pdf_sha256 = serializers.CharField()
 
 
-class DocumentOutput(serializers.Serializer[Any]):
+class PolicyDocumentOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     code = serializers.CharField()
     title = serializers.CharField()
@@ -62,7 +62,7 @@ class DocumentOutput(serializers.Serializer[Any]):
         return selectors.document_requirements(document=document)[1]
 
 
-class DocumentDetailOutput(DocumentOutput):
+class DocumentDetailOutput(PolicyDocumentOutput):
     text = serializers.SerializerMethodField(help_text="The text of the revision in force.")
     revisions = serializers.SerializerMethodField()
 
@@ -91,10 +91,10 @@ class DocumentList(APIView):
 
     permission_classes = [UsableAccount, TokenScope]
 
-    @extend_schema(responses=DocumentOutput(many=True), operation_id="policies_documents_list")
+    @extend_schema(responses=PolicyDocumentOutput(many=True), operation_id="policies_documents_list")
     def get(self, request: Request) -> Response:
         documents = selectors.documents_list(include_unpublished=False)[:MAX_LIST]
-        return Response(DocumentOutput(documents, many=True).data)
+        return Response(PolicyDocumentOutput(documents, many=True).data)
 
 
 class DocumentDetail(APIView):

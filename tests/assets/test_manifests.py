@@ -213,6 +213,14 @@ NO_PATIENT_DATA = {
     "assessments:report_pdf": "a framework's compliance report",
     "assessments:report_csv": "a framework's per-clause and per-entry tables",
     "assessments:report_oscal": "OSCAL assessment results of the control tests",
+    # The policy library's documents are policies, not medical records.
+    "policies:document": "a policy document's page",
+    "policies:document_new": "a new policy document",
+    "policies:document_edit": "a policy document's settings",
+    "policies:document_review": "a policy document's annual review",
+    "policies:document_retire": "retiring a policy document",
+    "policies_api:documents": "the published policies",
+    "policies_api:document": "a published policy with its revisions",
 }
 EXPORT_WORDS = ("print", "csv", "download", "export", "report", "document")
 

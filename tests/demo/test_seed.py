@@ -158,6 +158,11 @@ def test_seeded_user_logs_in_with_password_and_totp(demo_settings, client):
     assert response["Location"].startswith("/accounts/2fa/authenticate/")
     response = client.post("/accounts/2fa/authenticate/", {"code": totp_now(entry["totp_secret"])})
     assert response.status_code == 302
+    # The demo's new acceptable-use revision waits for the nurse's acknowledgement (issue 18).
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/policies/acknowledge/")
+    client.post("/policies/acknowledge/later/", {"next": "/"})
     response = client.get("/")
     assert response.status_code == 200
     assert b"Nurse" in response.content
