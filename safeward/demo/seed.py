@@ -50,6 +50,8 @@ DEPARTMENTS: tuple[tuple[str, str], ...] = (
     ("it", "Information technology"),
     ("hr", "Human resources"),
     ("compliance", "Compliance, privacy and audit"),
+    ("biomedical-engineering", "Biomedical engineering"),
+    ("facilities", "Facilities and security"),
 )
 
 # role code -> (first name, last name, department code, job title). Synthetic
@@ -67,6 +69,8 @@ DEMO_STAFF: dict[str, tuple[str, str, str, str]] = {
     "privacy_officer": ("Olumide", "Strand", "compliance", "Privacy officer"),
     "auditor": ("Greta", "Achterberg", "compliance", "Internal auditor"),
     "compliance_officer": ("Yusuf", "Marchetti-Lund", "compliance", "Compliance officer"),
+    "biomedical_engineer": ("Noor", "Castellanos-Berg", "biomedical-engineering", "Biomedical engineer"),
+    "security_desk": ("Dmitri", "Achebe-Lindgren", "facilities", "Security desk officer"),
     "vendor": ("Luca", "Ferreira-Sato", "it", "Vendor support engineer"),
 }
 
@@ -137,7 +141,19 @@ def _new_password() -> str:
 
 
 # Departments that run no clinic and no ward (issue 12: only clinical ones are offered as clinics).
-NON_CLINICAL = frozenset({"laboratory", "pharmacy", "administration", "finance", "it", "hr", "compliance"})
+NON_CLINICAL = frozenset(
+    {
+        "laboratory",
+        "pharmacy",
+        "administration",
+        "finance",
+        "it",
+        "hr",
+        "compliance",
+        "biomedical-engineering",
+        "facilities",
+    }
+)
 
 
 def seed_departments(ctx: SeedContext) -> None:

@@ -42,6 +42,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CLINICAL_AMENDMENT_DECIDE,
                 Perm.CLINICAL_CENSUS_READ,
                 Perm.CLINICAL_ENCOUNTER_DISCHARGE,
+                # Prints the unit's downtime kit when SafeWard is down (issue 19).
+                Perm.CONTINUITY_KIT_READ,
             }
         ),
         remote_access=True,
@@ -66,6 +68,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CLINICAL_BREAKGLASS_USE,
                 Perm.CLINICAL_CENSUS_READ,
                 Perm.CLINICAL_ENCOUNTER_DISCHARGE,
+                # Prints the unit's downtime kit when SafeWard is down (issue 19).
+                Perm.CONTINUITY_KIT_READ,
             }
         ),
     ),
@@ -152,6 +156,21 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.ASSETS_ASSET_MANAGE,
                 # Wards and beds are hospital structure, not patient data (ADR 0583).
                 Perm.FACILITY_WARD_MANAGE,
+                # Workstations, laptops, network segments and flows (issue 14).
+                Perm.DEVICES_DEVICE_READ,
+                Perm.DEVICES_DEVICE_MANAGE,
+                Perm.DEVICES_NETWORK_MANAGE,
+                # Equipment custody and sanitization before disposal (issue 15).
+                Perm.FACILITY_CUSTODY_READ,
+                Perm.FACILITY_CUSTODY_MANAGE,
+                # Software inventories and patching (issue 17).
+                Perm.PATCHING_FINDING_READ,
+                Perm.PATCHING_INVENTORY_IMPORT,
+                Perm.PATCHING_FINDING_TRIAGE,
+                # Backups, restore tests and downtime (issue 19).
+                Perm.CONTINUITY_STATUS_READ,
+                Perm.CONTINUITY_BACKUP_MANAGE,
+                Perm.CONTINUITY_DOWNTIME_DECLARE,
             }
         ),
         privileged=True,
@@ -188,6 +207,23 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.ASSESSMENT_CONTROL_RUN,
                 Perm.ASSESSMENT_EXCEPTION_APPROVE,
                 Perm.ASSESSMENT_RISK_MANAGE,
+                # Devices and posture; reports a device lost or stolen (issue 14).
+                Perm.DEVICES_DEVICE_READ,
+                Perm.DEVICES_DEVICE_MANAGE,
+                Perm.DEVICES_NETWORK_MANAGE,
+                # Secure areas, their authorisations and the door events (issue 15).
+                Perm.FACILITY_AREA_READ,
+                Perm.FACILITY_AREA_MANAGE,
+                Perm.FACILITY_VISITOR_READ,
+                Perm.FACILITY_CUSTODY_READ,
+                # Vulnerabilities: imports, triage, and a second approver of exceptions (issue 17).
+                Perm.PATCHING_FINDING_READ,
+                Perm.PATCHING_INVENTORY_IMPORT,
+                Perm.PATCHING_FINDING_TRIAGE,
+                Perm.PATCHING_EXCEPTION_APPROVE,
+                Perm.VENDOR_VENDOR_READ,
+                Perm.CONTINUITY_STATUS_READ,
+                Perm.CONTINUITY_DOWNTIME_DECLARE,
             }
         ),
         privileged=True,
@@ -221,6 +257,15 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.ASSESSMENT_RESULT_READ,
                 Perm.POLICY_DOCUMENT_MANAGE,
                 Perm.POLICY_DOCUMENT_APPROVE,
+                # Breach assessment and notification (issue 19).
+                Perm.INCIDENT_BREACH_MANAGE,
+                # Vendors, their agreements and what they receive (issue 16).
+                Perm.VENDOR_VENDOR_READ,
+                Perm.VENDOR_VENDOR_MANAGE,
+                Perm.VENDOR_ASSESSMENT_REVIEW,
+                # Visitors of restricted patients; breach scope of a lost device (issue 15).
+                Perm.FACILITY_VISITOR_READ,
+                Perm.FACILITY_CUSTODY_READ,
             }
         ),
         privileged=True,
@@ -242,6 +287,12 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.AUDIT_REVIEW_READ,
                 Perm.ASSETS_ASSET_READ,
                 Perm.ASSESSMENT_RESULT_READ,
+                Perm.DEVICES_DEVICE_READ,
+                Perm.FACILITY_AREA_READ,
+                Perm.FACILITY_CUSTODY_READ,
+                Perm.PATCHING_FINDING_READ,
+                Perm.VENDOR_VENDOR_READ,
+                Perm.CONTINUITY_STATUS_READ,
             }
         ),
         privileged=True,
@@ -264,9 +315,46 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.WORKFORCE_PERSON_READ,
                 Perm.ASSETS_ASSET_READ,
                 Perm.INCIDENT_RECORD_READ,
+                Perm.DEVICES_DEVICE_READ,
+                Perm.FACILITY_AREA_READ,
+                Perm.PATCHING_FINDING_READ,
+                Perm.PATCHING_EXCEPTION_APPROVE,
+                Perm.VENDOR_VENDOR_READ,
+                Perm.VENDOR_ASSESSMENT_REVIEW,
+                Perm.CONTINUITY_STATUS_READ,
             }
         ),
         privileged=True,
+    ),
+    RoleSpec(
+        "biomedical_engineer",
+        "Biomedical engineer",
+        "Keeps the medical devices: inventory, MDS2 statements, compensating controls, vendor patches. "
+        "Never reads clinical data.",
+        frozenset(
+            {
+                Perm.ASSETS_ASSET_READ,
+                Perm.DEVICES_DEVICE_READ,
+                Perm.DEVICES_DEVICE_MANAGE,
+                Perm.PATCHING_FINDING_READ,
+                Perm.PATCHING_INVENTORY_IMPORT,
+                Perm.PATCHING_FINDING_TRIAGE,
+                Perm.FACILITY_CUSTODY_READ,
+                Perm.FACILITY_CUSTODY_MANAGE,
+            }
+        ),
+    ),
+    RoleSpec(
+        "security_desk",
+        "Security desk",
+        "Runs the front desk: signs visitors in and out and watches the doors of secure areas. "
+        "Never reads clinical data.",
+        frozenset(
+            {
+                Perm.FACILITY_AREA_READ,
+                Perm.FACILITY_VISITOR_MANAGE,
+            }
+        ),
     ),
     RoleSpec(
         "vendor",

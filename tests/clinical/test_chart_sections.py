@@ -32,6 +32,8 @@ SHOWN: dict[str, tuple[str, ...] | None] = {
     "privacy_officer": None,
     "auditor": None,
     "compliance_officer": None,
+    "biomedical_engineer": None,
+    "security_desk": None,
     "vendor": None,
 }
 

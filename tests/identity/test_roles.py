@@ -30,6 +30,8 @@ ALL_ROLES = {
     "privacy_officer",
     "auditor",
     "compliance_officer",
+    "biomedical_engineer",
+    "security_desk",
     "vendor",
 }
 # Managing accounts: creating and locking them, granting roles, ending
@@ -44,7 +46,7 @@ ACCOUNT_ADMINISTRATION = {
 
 
 class TestCatalog:
-    def test_the_thirteen_roles_are_seeded_as_catalogued(self):
+    def test_the_fifteen_roles_are_seeded_as_catalogued(self):
         assert {spec.code for spec in CATALOG} == ALL_ROLES
         for role in Role.objects.all():
             spec = BY_CODE[role.code]

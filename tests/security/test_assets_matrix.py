@@ -16,7 +16,14 @@ from tests.security.test_url_permissions import declared_permission, walk
 
 pytestmark = pytest.mark.django_db
 
-READERS = {"it_admin", "security_officer", "privacy_officer", "auditor", "compliance_officer"}
+READERS = {
+    "it_admin",
+    "security_officer",
+    "privacy_officer",
+    "auditor",
+    "compliance_officer",
+    "biomedical_engineer",
+}
 KEEPERS = {"it_admin", "security_officer", "privacy_officer"}
 MANIFEST_READERS = {"security_officer", "privacy_officer"}
 MISSING = 999_999

@@ -28,6 +28,8 @@ ROLES = [
     "privacy_officer",
     "auditor",
     "compliance_officer",
+    "biomedical_engineer",
+    "security_desk",
     "vendor",
 ]
 EVERYONE = set(ROLES)
