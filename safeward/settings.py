@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "safeward.detection",
     "safeward.incidents",
     "safeward.assets",
+    "safeward.devices",
     "safeward.assessments",
     "safeward.policies",
     "safeward.clinical",
