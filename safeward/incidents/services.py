@@ -143,3 +143,35 @@ def incident_status_set(*, actor: User, incident_id: int, status: str) -> Incide
         detail={"status_before": before, "status_after": status},
     )
     return incident
+
+
+@transaction.atomic
+def incident_open_for(
+    *, actor: User | None, title: str, severity: str, summary: str, source: str
+) -> Incident:
+    """Open an incident for something another app detected (a device reported lost, a
+    vendor's breach notice, a device missing before disposal). The caller has already
+    checked the person's permission for its own action; `source` names that action in
+    the audit row (e.g. "devices.report_lost"), never patient data."""
+    title = " ".join((title or "").split())
+    if not title or len(title) > MAX_TITLE:
+        raise TriageError(f"An incident needs a title of at most {MAX_TITLE} characters.")
+    if severity not in Incident.Severity.values:
+        raise TriageError("Choose a severity.")
+    summary = (summary or "").strip()[:MAX_SUMMARY]
+    incident = Incident.objects.create(
+        title=title,
+        severity=severity,
+        summary=summary,
+        opened_at=clock.now(),
+        opened_by_id=actor.pk if actor is not None else None,
+    )
+    audit_record(
+        action=Action.CREATE,
+        actor=actor,
+        resource_type="Incident",
+        resource_id=incident.pk,
+        purpose=PurposeOfUse.SECURITY,
+        detail={"severity": severity, "source": source},
+    )
+    return incident
