@@ -33,6 +33,7 @@ from safeward.fhir.models import ClientKey, ClientRegistration
 from safeward.fhir.smart import SmartScopes
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.identity.selectors import credential_refusal
 from safeward.web import json_input
 
 GRANTS = {
@@ -56,6 +57,8 @@ def client_usable(*, application_id: int) -> bool:
         .values_list("revoked_at", "expires_at")
         .first()
     )
+    if credential_refusal(application_id=application_id) is not None:
+        return False  # a registered credential check (vendors: the agreement behind the client)
     if row is None:
         return True
     revoked_at, expires_at = row

@@ -233,7 +233,40 @@ def user_account_usable(*, user: User) -> bool:
         and user.is_active
         and user.locked_at is None
         and all(check(user) for check in _account_checks)
+        and credential_refusal(user_id=user.pk) is None
     )
+
+
+# --- Credential checks (added for vendors, issue 16) --------------------------
+# Another app may refuse a credential it governs on every request that presents
+# it: the vendors app refuses a vendor account or OAuth client whose agreement
+# has ended, been terminated or whose vendor is suspended, on that request,
+# without waiting for its daily sweep (ADR 1202). A check receives the account
+# (sessions, bearer tokens) or the OAuth application (FHIR client checks) and
+# returns a refusal reason, or None. Identity imports no app that registers.
+
+CredentialCheck = Callable[..., "str | None"]
+_credential_checks: list[CredentialCheck] = []
+
+
+def credential_check_register(check: CredentialCheck) -> None:
+    if check not in _credential_checks:
+        _credential_checks.append(check)
+
+
+def credential_check_unregister(check: CredentialCheck) -> None:
+    if check in _credential_checks:
+        _credential_checks.remove(check)
+
+
+def credential_refusal(*, user_id: int | None = None, application_id: int | None = None) -> str | None:
+    """The first refusal a registered check gives for this account or OAuth
+    application, or None (no check registered: None, at no cost)."""
+    for check in _credential_checks:
+        reason = check(user_id=user_id, application_id=application_id)
+        if reason is not None:
+            return str(reason)
+    return None
 
 
 def user_session_by_key(*, session_key: str) -> UserSession | None:

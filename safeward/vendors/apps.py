@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class VendorsConfig(AppConfig):
+    name = "safeward.vendors"
+    label = "vendors"
+    verbose_name = "Vendors and their agreements"
+
+    def ready(self) -> None:
+        # The vendor credential check on every request that presents an
+        # account or an OAuth client (ADR 1202): identity calls it, never imports it.
+        from safeward.identity.selectors import credential_check_register
+        from safeward.vendors.access import credential_refusal
+
+        credential_check_register(credential_refusal)
