@@ -57,7 +57,8 @@ def credential_refusal(*, user_id: int | None = None, application_id: int | None
 
         if services.agreement_lapse_if_ended(agreement_id=agreement_id, via="request") is not None:
             return ENDED
-        # A tacit renewal moved the end: the credential's own expiry still holds.
+        # A tacit renewal moved the end (and the credentials that ran to it).
+        expires_at = rows.filter(revoked_at__isnull=True).values_list("expires_at", flat=True).first() or now
     if expires_at <= now:
         return EXPIRED
     return None

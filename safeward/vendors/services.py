@@ -427,6 +427,17 @@ class Revocation:
     clients_disabled: int
     paths_to_remove: int
 
+    def detail(self) -> dict[str, int]:
+        # "oauth_revoked", as workforce termination names it: the audit trail refuses token-ish keys.
+        return {
+            "credentials": self.credentials,
+            "accounts_disabled": self.accounts_disabled,
+            "sessions_ended": self.sessions_ended,
+            "oauth_revoked": self.tokens_revoked,
+            "clients_disabled": self.clients_disabled,
+            "paths_to_remove": self.paths_to_remove,
+        }
+
 
 def _revoke(credentials: list[Credential], *, via: str, reason: str) -> Revocation:
     """End every credential given, with identity's and fhir's services. Runs
@@ -491,7 +502,7 @@ def _end_agreement(
         vendor_id=locked.vendor_id,
         event=f"agreement_{status}",
         via=via,
-        **result.__dict__,
+        **result.detail(),
     )
     return result
 
@@ -572,7 +583,7 @@ def _vendor_status(*, actor: User | None, vendor_id: int, status: str, reason: s
         resource_id=vendor.pk,
         reason=reason,
         event=f"vendor_{status}",
-        **result.__dict__,
+        **result.detail(),
     )
     return result
 

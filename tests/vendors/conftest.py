@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from safeward import clock
+from safeward.fhir import clients as fhir_clients
+from safeward.vendors import services
+from safeward.vendors.models import Agreement, Vendor
+from tests.fhir.helpers import REDIRECT
+
+
+@pytest.fixture
+def officer(make_user):
+    return make_user("privacy_officer")
+
+
+def make_vendor(officer, name="Scribe Co", **kwargs) -> Vendor:
+    return services.vendor_create(
+        actor=officer,
+        name=name,
+        legal_name=f"{name} LLC",
+        owner=officer,
+        phi_categories=["clinical_notes"],
+        phi_volume="medium",
+        **kwargs,
+    )
+
+
+def make_agreement(officer, vendor, *, days: int = 365, **kwargs) -> Agreement:
+    today = services.today()
+    arguments = {
+        "kind": "baa",
+        "reference": "BAA-1",
+        "start_date": today - dt.timedelta(days=30),
+        "end_date": today + dt.timedelta(days=days),
+        "covers_phi": True,
+        **kwargs,
+    }
+    return services.agreement_create(actor=officer, vendor=vendor, **arguments)
+
+
+def make_client(make_user, name="Scribe app"):
+    admin = make_user("it_admin")
+    owner = make_user("physician")
+    return fhir_clients.client_register(
+        actor=admin,
+        name=name,
+        owner=owner,
+        grant="authorization-code",
+        client_type="public",
+        scopes="openid fhirUser launch/patient patient/*.rs user/*.rs",
+        redirect_uris=REDIRECT,
+        expires_at=clock.now() + dt.timedelta(days=900),
+    ).registration
