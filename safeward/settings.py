@@ -398,6 +398,10 @@ SPECTACULAR_SETTINGS = {
         "ControlOutcomeEnum": "safeward.assessments.models.ControlResult.Outcome",
         "VerificationOutcomeEnum": "safeward.clinical.api.VERIFY_OUTCOMES",
         "PolicyDocumentKindEnum": "safeward.policies.models.PolicyDocument.Kind",
+        "VendorStatusEnum": "safeward.vendors.models.Vendor.Status",
+        "VendorAgreementStatusEnum": "safeward.vendors.models.Agreement.Status",
+        "VendorAgreementKindEnum": "safeward.vendors.models.Agreement.Kind",
+        "VendorCredentialKindEnum": "safeward.vendors.models.Credential.Kind",
     },
 }
 

@@ -71,6 +71,7 @@ def _audit(actor: User | None, *, action: Action, resource_type: str, resource_i
 
 
 RISK_TIERS = ("low", "moderate", "high", "critical")
+RISK_TIER_CHOICES = [(tier, tier.capitalize()) for tier in RISK_TIERS]
 REASSESS_MONTHS = {"low": 36, "moderate": 24, "high": 12, "critical": 6}
 
 

@@ -52,6 +52,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Alerts", "detection:alerts", Perm.DETECTION_ALERT_READ),
     NavItem("Access reviews", "detection:reviews", Perm.AUDIT_REVIEW_READ, AUDIT),
     NavItem("Incidents", "incidents:list", Perm.INCIDENT_RECORD_READ),
+    NavItem("Vendors", "vendors:list", Perm.VENDOR_VENDOR_READ, COMPLIANCE),
     NavItem("Asset register", "assets:list", Perm.ASSETS_ASSET_READ, ASSETS),
     NavItem("Export manifests", "assets:manifests", Perm.ASSETS_MANIFEST_READ, ASSETS),
     NavItem("PHI findings", "assets:findings", Perm.ASSETS_FINDING_READ, ASSETS),

@@ -1,0 +1,107 @@
+"""The vendor register's control tests (safeward/compliance.py).
+
+* `vendors.credentials_under_current_agreement`: every live vendor credential
+  rests on an agreement in force that covers PHI, and expires no later.
+* `vendors.baa_current`: every active vendor that receives PHI has a BAA in force.
+* `vendors.breach_notice_within_hipaa`: every BAA in force asks for breach
+  notice within 60 days (HIPAA 164.410).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from django.utils import timezone
+
+from safeward.compliance import Check, control
+from safeward.vendors import services
+from safeward.vendors.models import Agreement, Credential, Vendor
+
+
+def _in_force(agreement: Agreement, now: dt.datetime) -> bool:
+    return (
+        agreement.status == Agreement.Status.ACTIVE
+        and agreement.start_date <= timezone.localdate(now)
+        and agreement.current_end_at > now
+    )
+
+
+@control(
+    "vendors.credentials_under_current_agreement",
+    title="Every vendor credential rests on a current agreement covering PHI and ends with it",
+    maps=(
+        "hipaa:164.308(b)(1)",
+        "hipaa:164.314(a)(1)",
+        "iso27001-2022:A.5.19",
+        "iso27001-2022:A.5.20",
+        "csf2:GV.SC-05",
+        "csf2:GV.SC-10",
+    ),
+)
+def credentials_under_current_agreement(now: dt.datetime) -> Iterator[Check]:
+    live = Credential.objects.filter(revoked_at__isnull=True).select_related("agreement", "vendor")
+    for credential in live.order_by("pk"):
+        agreement = credential.agreement
+        yield Check(
+            "vendor_credential",
+            str(credential.pk),
+            f"{credential.vendor.name}: {credential.label}",
+            passed=credential.vendor.status == Vendor.Status.ACTIVE
+            and agreement.covers_phi
+            and _in_force(agreement, now)
+            and credential.expires_at <= agreement.current_end_at,
+            evidence={
+                "kind": credential.kind,
+                "agreement": agreement.reference,
+                "agreement_status": agreement.status,
+                "agreement_in_force_until": agreement.current_end_at.isoformat(),
+                "expires_at": credential.expires_at.isoformat(),
+            },
+        )
+
+
+@control(
+    "vendors.baa_current",
+    title="Every vendor that receives PHI has a business associate agreement in force",
+    maps=("hipaa:164.308(b)(1)", "hipaa:164.314(a)(1)", "iso27001-2022:A.5.20", "csf2:GV.SC-05"),
+)
+def baa_current(now: dt.datetime) -> Iterator[Check]:
+    for vendor in Vendor.objects.filter(status=Vendor.Status.ACTIVE).prefetch_related("agreements"):
+        receives_phi = vendor.phi_volume != Vendor.Volume.NONE or vendor.credentials.filter(revoked_at__isnull=True).exists()
+        if not receives_phi:
+            continue
+        baas = [a for a in vendor.agreements.all() if a.kind == Agreement.Kind.BAA and _in_force(a, now)]
+        yield Check(
+            "vendor",
+            str(vendor.pk),
+            vendor.name,
+            passed=bool(baas),
+            evidence={
+                "baa": [a.reference for a in baas],
+                "in_force_until": max((a.current_end_at for a in baas), default=None) and max(
+                    a.current_end_at for a in baas
+                ).isoformat(),
+            },
+        )
+
+
+@control(
+    "vendors.breach_notice_within_hipaa",
+    title="Every BAA in force requires breach notice within 60 days",
+    maps=("hipaa:164.314(a)(2)(i)", "iso27001-2022:A.5.20", "csf2:GV.SC-05"),
+)
+def breach_notice_within_hipaa(now: dt.datetime) -> Iterator[Check]:
+    agreements = Agreement.objects.filter(kind=Agreement.Kind.BAA, status=Agreement.Status.ACTIVE).select_related(
+        "vendor"
+    )
+    for agreement in agreements.order_by("pk"):
+        if not _in_force(agreement, now):
+            continue
+        yield Check(
+            "vendor_agreement",
+            str(agreement.pk),
+            f"{agreement.vendor.name}: {agreement.reference}",
+            passed=1 <= agreement.breach_notice_days <= services.HIPAA_BREACH_NOTICE_MAX_DAYS,
+            evidence={"breach_notice_days": agreement.breach_notice_days},
+        )

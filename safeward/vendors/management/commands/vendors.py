@@ -1,0 +1,79 @@
+"""`safeward vendors` — the vendor register from the command line.
+
+check                         the daily sweep: lapse ended agreements (the request path already
+                              refuses their credentials), record tacit renewals, remind owners at
+                              90, 60 and 30 days before an end
+list                          every vendor: status, risk, agreement, end, live credentials
+terminate AGREEMENT_ID        terminate an agreement (--reason): its credentials end at once
+suspend VENDOR                suspend a vendor by name (--reason): every credential ends at once"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from safeward.vendors import selectors, services
+
+
+class Command(BaseCommand):
+    help = "The vendor register: the daily check, list, terminate an agreement, suspend a vendor."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        commands = parser.add_subparsers(dest="action", required=True)
+        commands.add_parser("check", help="The daily sweep: lapses, tacit renewals, reminders.")
+        commands.add_parser("list", help="List the vendors.")
+        terminate = commands.add_parser("terminate", help="Terminate an agreement; its credentials end.")
+        terminate.add_argument("agreement_id", type=int)
+        terminate.add_argument("--reason", required=True)
+        suspend = commands.add_parser("suspend", help="Suspend a vendor; every credential ends.")
+        suspend.add_argument("vendor", help="The vendor's name.")
+        suspend.add_argument("--reason", required=True)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        try:
+            if action == "check":
+                result = services.vendors_check()
+                self.stdout.write(
+                    f"{result.lapsed} agreement(s) lapsed, {result.renewed} renewed tacitly, "
+                    f"{result.reminders} reminder(s) sent."
+                )
+            elif action == "list":
+                self._list()
+            elif action == "terminate":
+                agreement = selectors.agreement_get(agreement_id=options["agreement_id"])
+                if agreement is None:
+                    raise CommandError("No such agreement: see `safeward vendors list` and the vendor's page.")
+                revocation = services.agreement_terminate(actor=None, agreement=agreement, reason=options["reason"])
+                self.stdout.write(self._ended(f"Agreement {agreement.reference} terminated", revocation))
+            elif action == "suspend":
+                vendor = selectors.vendor_by_name(name=options["vendor"])
+                if vendor is None:
+                    raise CommandError("No such vendor: see `safeward vendors list`.")
+                revocation = services.vendor_suspend(actor=None, vendor_id=vendor.pk, reason=options["reason"])
+                self.stdout.write(self._ended(f"Vendor {vendor.name} suspended", revocation))
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from None
+
+    @staticmethod
+    def _ended(what: str, revocation: services.Revocation) -> str:
+        return (
+            f"{what}: {revocation.credentials} credential(s) ended, {revocation.accounts_disabled} account(s) "
+            f"disabled, {revocation.sessions_ended} session(s) ended, {revocation.tokens_revoked} token(s) revoked, "
+            f"{revocation.clients_disabled} OAuth client(s) disabled, {revocation.paths_to_remove} "
+            "remote-support path(s) or key(s) to remove at their systems."
+        )
+
+    def _list(self) -> None:
+        rows = selectors.vendor_summaries()
+        if not rows:
+            self.stdout.write("No vendor registered.")
+            return
+        for row in rows:
+            ends = row.ends_on.isoformat() if row.ends_on else "-"
+            self.stdout.write(
+                f"{row.vendor.name:<32} {row.vendor.status:<10} risk {row.risk:<8} "
+                f"agreement {row.agreement_status:<9} ends {ends:<10} live credentials {row.live_credentials}"
+            )

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from safeward.vendors import views
+
+app_name = "vendors"
+
+urlpatterns = [
+    path("", views.vendor_list, name="list"),
+    path("new/", views.vendor_create, name="new"),
+    path("<int:vendor_id>/", views.vendor_detail, name="vendor"),
+    path("<int:vendor_id>/agreements/new/", views.agreement_create, name="agreement_new"),
+    path("<int:vendor_id>/credentials/new/", views.credential_create, name="credential_new"),
+    path("<int:vendor_id>/suspend/", views.vendor_suspend, name="suspend"),
+    path("<int:vendor_id>/offboard/", views.vendor_offboard, name="offboard"),
+    path("agreements/<int:agreement_id>/terminate/", views.agreement_terminate, name="agreement_terminate"),
+    path("agreements/<int:agreement_id>/notice/", views.agreement_notice, name="agreement_notice"),
+]
