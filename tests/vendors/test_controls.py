@@ -1,0 +1,56 @@
+"""The vendor controls: each fails on its case and passes once fixed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from safeward import clock, compliance
+from safeward.vendors import controls, services
+from safeward.vendors.models import Agreement
+from tests.vendors.conftest import make_agreement, make_vendor
+
+pytestmark = pytest.mark.django_db
+
+COVERED_CONTROLS = {
+    "vendors.credentials_under_current_agreement": (
+        "test_credentials_under_current_agreement_fails_once_the_agreement_ended_unswept"
+    ),
+    "vendors.baa_current": "test_baa_current_fails_for_a_phi_vendor_without_a_baa_and_passes_with_one",
+    "vendors.breach_notice_within_hipaa": "test_breach_notice_fails_beyond_60_days",
+}
+
+
+def test_the_controls_are_declared_and_mapped():
+    found = {cid: c for cid, c in compliance.discover().items() if cid.startswith("vendors.")}
+    assert set(found) == set(COVERED_CONTROLS)
+    assert "hipaa:164.308(b)(1)" in found["vendors.baa_current"].maps
+
+
+def test_credentials_under_current_agreement_fails_once_the_agreement_ended_unswept(officer, make_user):
+    vendor = make_vendor(officer)
+    agreement = make_agreement(officer, vendor)
+    services.credential_bind_account(actor=officer, vendor=vendor, agreement=agreement, user=make_user("vendor"))
+    assert [c.passed for c in controls.credentials_under_current_agreement(clock.now())] == [True]
+    Agreement.objects.filter(pk=agreement.pk).update(current_end_at=clock.now() - dt.timedelta(seconds=1))
+    assert [c.passed for c in controls.credentials_under_current_agreement(clock.now())] == [False]
+    Agreement.objects.filter(pk=agreement.pk).update(end_date=services.today() - dt.timedelta(days=1))
+    services.vendors_check()  # the sweep lapses it: nothing live is left
+    assert list(controls.credentials_under_current_agreement(clock.now())) == []
+
+
+def test_baa_current_fails_for_a_phi_vendor_without_a_baa_and_passes_with_one(officer):
+    vendor = make_vendor(officer)
+    make_agreement(officer, vendor, kind="contract", covers_phi=False, reference="C-1")
+    assert [c.passed for c in controls.baa_current(clock.now())] == [False]
+    make_agreement(officer, vendor, reference="BAA-2")
+    assert [c.passed for c in controls.baa_current(clock.now())] == [True]
+
+
+def test_breach_notice_fails_beyond_60_days(officer):
+    vendor = make_vendor(officer)
+    agreement = make_agreement(officer, vendor, breach_notice_days=30)
+    assert [c.passed for c in controls.breach_notice_within_hipaa(clock.now())] == [True]
+    Agreement.objects.filter(pk=agreement.pk).update(breach_notice_days=90)  # an import that bypassed the form
+    assert [c.passed for c in controls.breach_notice_within_hipaa(clock.now())] == [False]
