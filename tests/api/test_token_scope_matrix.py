@@ -481,6 +481,18 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.get("/api/v1/policies/acknowledgements/")),
         (F,) * 8,
     ),
+    # The vendor register: the privacy, security and compliance officers and the auditor
+    # (tests/security/test_vendors_matrix.py); none of the users behind these credentials.
+    ("vendors_api:list", "GET"): (lambda c: status(c.get("/api/v1/vendors/")), (F,) * 8),
+    ("vendors_api:vendor", "GET"): (lambda c: status(c.get("/api/v1/vendors/1/")), (F,) * 8),
+    ("vendors_api:suspend", "POST"): (
+        lambda c: status(c.post("/api/v1/vendors/1/suspend/", {"reason": "x"})),
+        (F,) * 8,
+    ),
+    ("vendors_api:agreement_terminate", "POST"): (
+        lambda c: status(c.post("/api/v1/vendors/agreements/1/terminate/", {"reason": "x"})),
+        (F,) * 8,
+    ),
 }
 
 _ALIASES = {"oauth2_provider": "oauth"}  # /o/ is mounted twice (DOT reverses its own namespace)

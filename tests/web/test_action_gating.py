@@ -128,6 +128,7 @@ def test_the_top_bar_groups_officers_pages_into_menus(make_user):
         "Control tests",
         "Assessments",
         "Risk register",
+        "Vendors",
     ]
     policies = next(entry for entry in bar["bar"] if entry["label"] == "Policies")
     assert [item["label"] for item in policies["children"]] == ["Policy library", "Acknowledgement campaigns"]
