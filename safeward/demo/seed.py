@@ -456,6 +456,16 @@ def seed_policies(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_policies)
 
 
+def seed_vendors(ctx: SeedContext) -> None:
+    """Five vendors with their agreements and bound credentials (issue 16)."""
+    from safeward.demo.vendors import seed_vendors as vendors_step
+
+    vendors_step(ctx)
+
+
+SEED_STEPS.append(seed_vendors)
+
+
 def seed_compliance(ctx: SeedContext) -> None:
     """The first run of every control test, after every other step (issue 18)."""
     from safeward.demo.compliance import seed_compliance as compliance_step

@@ -1,0 +1,46 @@
+"""The demo vendors: five, the transcription BAA ending tomorrow, the lab's
+backend client and the pump vendor's account bound and usable, and the
+lapsed vendor's credentials already revoked by the sweep; seeding twice
+changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from safeward import clock
+from safeward.demo import vendors as demo
+from safeward.identity.models import User
+from safeward.vendors import access, controls, selectors
+from safeward.vendors.models import Agreement, Credential, Vendor
+
+pytestmark = pytest.mark.django_db
+
+
+def _state():
+    return sorted(
+        (c.vendor.name, c.kind, c.label, c.revoked_at is not None) for c in Credential.objects.select_related("vendor")
+    )
+
+
+def test_the_demo_vendors(demo_settings):
+    call_command("demo", "seed")
+    summaries = {s.vendor.name: s for s in selectors.vendor_summaries()}
+    assert set(summaries) == {demo.TRANSCRIPTION, demo.LAB, demo.PUMPS, demo.BILLING, demo.LAPSED}
+    assert summaries[demo.TRANSCRIPTION].days_left == 1
+    assert summaries[demo.TRANSCRIPTION].agreement_status == "ending"
+    assert summaries[demo.LAPSED].agreement_status == "ended"
+    lapsed = Agreement.objects.get(vendor__name=demo.LAPSED)
+    assert (lapsed.status, lapsed.ended_via) == ("lapsed", "sweep")
+    revoked = Credential.objects.filter(vendor__name=demo.LAPSED)
+    assert revoked.count() == 2 and all(c.revoked_via == "lapsed:sweep" for c in revoked)
+    vendor_user = User.objects.get(username="demo.vendor")
+    assert access.credential_refusal(user_id=vendor_user.pk) is None
+    assert Credential.objects.get(user=vendor_user).vendor.name == demo.PUMPS
+    lab_client = Credential.objects.get(vendor__name=demo.LAB, kind="oauth_client")
+    assert access.credential_refusal(application_id=lab_client.application_id) is None
+    assert all(c.passed for c in controls.credentials_under_current_agreement(clock.now()))
+    before = _state()
+    call_command("demo", "seed")
+    assert _state() == before
+    assert Vendor.objects.count() == 5
