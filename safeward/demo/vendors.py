@@ -127,7 +127,9 @@ def seed_vendors(ctx: SeedContext) -> None:
         service_account=_service_account("svc.northwind-lab"),
         expires_at=now + dt.timedelta(days=700),
     ).registration
-    services.credential_bind_client(actor=None, vendor=lab, agreement=lab_baa, registration_id=registration.pk)
+    services.credential_bind_client(
+        actor=None, vendor=lab, agreement=lab_baa, registration_id=registration.pk
+    )
 
     pumps = services.vendor_create(
         actor=None,
@@ -181,7 +183,11 @@ def seed_vendors(ctx: SeedContext) -> None:
         breach_notice_days=45,
     )
     services.credential_record_path(
-        actor=None, vendor=billing, agreement=billing_baa, kind="api_key", label="Claims API key (held by ClearPath)"
+        actor=None,
+        vendor=billing,
+        agreement=billing_baa,
+        kind="api_key",
+        label="Claims API key (held by ClearPath)",
     )
 
     lapsed_end = today - dt.timedelta(days=7)

@@ -37,14 +37,19 @@ def credential_refusal(*, user_id: int | None = None, application_id: int | None
     row = (
         rows.order_by(F("revoked_at").asc(nulls_first=True), "-pk")  # a live binding first
         .values_list(
-            "revoked_at", "expires_at", "agreement_id", "agreement__status", "agreement__current_end_at",
-            "vendor_id", "vendor__status",
+            "revoked_at",
+            "expires_at",
+            "agreement_id",
+            "agreement__status",
+            "agreement__current_end_at",
+            "vendor_id",
+            "vendor__status",
         )
         .first()
     )
     if row is None:
         return None
-    revoked_at, expires_at, agreement_id, agreement_status, current_end_at, vendor_id, vendor_status = row
+    revoked_at, expires_at, agreement_id, agreement_status, current_end_at, _vendor_id, vendor_status = row
     if revoked_at is not None:
         return REVOKED
     if vendor_status != Vendor.Status.ACTIVE:

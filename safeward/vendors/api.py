@@ -46,7 +46,7 @@ class AgreementOutput(serializers.Serializer[Any]):
 class CredentialOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Credential.Kind.choices)
-    label = serializers.CharField()
+    name = serializers.CharField(source="label")
     agreement = serializers.IntegerField(source="agreement_id")
     expires_at = serializers.DateTimeField()
     revoked_at = serializers.DateTimeField(allow_null=True)
@@ -146,7 +146,9 @@ class AgreementTerminate(APIView):
     required_permission = Perm.VENDOR_VENDOR_MANAGE
     token_scopes = {"POST": "write"}
 
-    @extend_schema(request=ReasonInput, responses=RevocationOutput, operation_id="vendors_agreements_terminate")
+    @extend_schema(
+        request=ReasonInput, responses=RevocationOutput, operation_id="vendors_agreements_terminate"
+    )
     def post(self, request: Request, agreement_id: int) -> Response:
         agreement = selectors.agreement_get(agreement_id=agreement_id)
         if agreement is None:
@@ -163,5 +165,7 @@ urlpatterns = [
     path("", VendorList.as_view(), name="list"),
     path("<int:vendor_id>/", VendorDetail.as_view(), name="vendor"),
     path("<int:vendor_id>/suspend/", VendorSuspend.as_view(), name="suspend"),
-    path("agreements/<int:agreement_id>/terminate/", AgreementTerminate.as_view(), name="agreement_terminate"),
+    path(
+        "agreements/<int:agreement_id>/terminate/", AgreementTerminate.as_view(), name="agreement_terminate"
+    ),
 ]

@@ -68,7 +68,10 @@ def credentials_under_current_agreement(now: dt.datetime) -> Iterator[Check]:
 )
 def baa_current(now: dt.datetime) -> Iterator[Check]:
     for vendor in Vendor.objects.filter(status=Vendor.Status.ACTIVE).prefetch_related("agreements"):
-        receives_phi = vendor.phi_volume != Vendor.Volume.NONE or vendor.credentials.filter(revoked_at__isnull=True).exists()
+        receives_phi = (
+            vendor.phi_volume != Vendor.Volume.NONE
+            or vendor.credentials.filter(revoked_at__isnull=True).exists()
+        )
         if not receives_phi:
             continue
         baas = [a for a in vendor.agreements.all() if a.kind == Agreement.Kind.BAA and _in_force(a, now)]
@@ -79,9 +82,8 @@ def baa_current(now: dt.datetime) -> Iterator[Check]:
             passed=bool(baas),
             evidence={
                 "baa": [a.reference for a in baas],
-                "in_force_until": max((a.current_end_at for a in baas), default=None) and max(
-                    a.current_end_at for a in baas
-                ).isoformat(),
+                "in_force_until": max((a.current_end_at for a in baas), default=None)
+                and max(a.current_end_at for a in baas).isoformat(),
             },
         )
 
@@ -92,9 +94,9 @@ def baa_current(now: dt.datetime) -> Iterator[Check]:
     maps=("hipaa:164.314(a)(2)(i)", "iso27001-2022:A.5.20", "csf2:GV.SC-05"),
 )
 def breach_notice_within_hipaa(now: dt.datetime) -> Iterator[Check]:
-    agreements = Agreement.objects.filter(kind=Agreement.Kind.BAA, status=Agreement.Status.ACTIVE).select_related(
-        "vendor"
-    )
+    agreements = Agreement.objects.filter(
+        kind=Agreement.Kind.BAA, status=Agreement.Status.ACTIVE
+    ).select_related("vendor")
     for agreement in agreements.order_by("pk"):
         if not _in_force(agreement, now):
             continue

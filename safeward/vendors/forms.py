@@ -52,7 +52,9 @@ class AgreementForm(forms.Form):
     reference = forms.CharField(max_length=80)
     covers_phi = forms.BooleanField(required=False, label="Covers PHI")
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Last day of the first term.")
+    end_date = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date"}), help_text="Last day of the first term."
+    )
     renewal = forms.ChoiceField(choices=Agreement.Renewal.choices)
     renewal_months = forms.IntegerField(min_value=1, max_value=120, initial=12)
     notice_days = forms.IntegerField(min_value=0, max_value=730, initial=60)
@@ -73,7 +75,9 @@ class CredentialForm(forms.Form):
     kind = forms.ChoiceField(choices=Credential.Kind.choices)
     agreement = forms.TypedChoiceField(coerce=int)
     username = forms.CharField(max_length=150, required=False, help_text="For a vendor staff account.")
-    client = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, help_text="For an OAuth client.")
+    client = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, help_text="For an OAuth client."
+    )
     label = forms.CharField(max_length=120, required=False, help_text="For a remote-support path or API key.")
 
     def __init__(self, *args: Any, vendor: Vendor, **kwargs: Any) -> None:

@@ -71,7 +71,9 @@ class Agreement(models.Model):
     notice_given_on = models.DateField(null=True, blank=True)
     breach_notice_days = models.PositiveSmallIntegerField(default=60)
     subcontractors_allowed = models.BooleanField(default=False)
-    end_of_term = models.CharField(max_length=8, choices=EndOfTerm.choices, default=EndOfTerm.RETURN_OR_DESTROY)
+    end_of_term = models.CharField(
+        max_length=8, choices=EndOfTerm.choices, default=EndOfTerm.RETURN_OR_DESTROY
+    )
     # The moment the term in force ends (the day after its last day, local
     # time): what the request-path check compares with the clock. Kept by
     # the services from the date arithmetic (dates.py).
@@ -133,5 +135,10 @@ class Reminder(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["agreement", "end_date", "days_before"], name="vendors_reminder_once")
+            models.UniqueConstraint(
+                fields=["agreement", "end_date", "days_before"], name="vendors_reminder_once"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"reminder {self.days_before} days before {self.end_date}"

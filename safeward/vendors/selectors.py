@@ -13,7 +13,9 @@ from safeward.vendors.models import Agreement, Credential, Vendor
 
 
 def vendors_list() -> QuerySet[Vendor]:
-    return Vendor.objects.select_related("owner").prefetch_related("agreements", "credentials").order_by("name")
+    return (
+        Vendor.objects.select_related("owner").prefetch_related("agreements", "credentials").order_by("name")
+    )
 
 
 def vendor_get(*, vendor_id: int) -> Vendor | None:
@@ -29,7 +31,9 @@ def agreement_get(*, agreement_id: int) -> Agreement | None:
 
 
 def credentials_of(*, vendor: Vendor) -> list[Credential]:
-    return list(vendor.credentials.select_related("agreement", "user").order_by("revoked_at", "kind", "label"))
+    return list(
+        vendor.credentials.select_related("agreement", "user").order_by("revoked_at", "kind", "label")
+    )
 
 
 def live_credentials(*, vendor: Vendor) -> list[Credential]:
@@ -54,11 +58,16 @@ def _summary(vendor: Vendor) -> VendorSummary:
     credentials = list(vendor.credentials.all())
     live = [c for c in credentials if c.revoked_at is None]
     kinds = {c.kind for c in live} or {c.kind for c in credentials}
-    risk = services.risk_tier(phi_volume=vendor.phi_volume, categories=vendor.phi_categories, credential_kinds=kinds)
+    risk = services.risk_tier(
+        phi_volume=vendor.phi_volume, categories=vendor.phi_categories, credential_kinds=kinds
+    )
     current = [
         a
         for a in agreements
-        if a.status == Agreement.Status.ACTIVE and a.covers_phi and a.start_date <= today and a.current_end_at > now
+        if a.status == Agreement.Status.ACTIVE
+        and a.covers_phi
+        and a.start_date <= today
+        and a.current_end_at > now
     ]
     ends_on = days_left = None
     if current:

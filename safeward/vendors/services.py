@@ -55,7 +55,9 @@ def _require(actor: User | None, perm: Perm) -> None:
         raise VendorError({"actor": [f"{perm} is required."]})
 
 
-def _audit(actor: User | None, *, action: Action, resource_type: str, resource_id: int, **detail: Any) -> None:
+def _audit(
+    actor: User | None, *, action: Action, resource_type: str, resource_id: int, **detail: Any
+) -> None:
     audit_record(
         action=action,
         actor=actor,
@@ -364,7 +366,9 @@ def credential_bind_client(
     application = registration.application
     if Credential.objects.filter(application_id=application.pk, revoked_at__isnull=True).exists():
         raise VendorError({"client": ["This client is already bound to a vendor agreement."]})
-    service_account = application.user if application.authorization_grant_type == "client-credentials" else None
+    service_account = (
+        application.user if application.authorization_grant_type == "client-credentials" else None
+    )
     if registration.expires_at > agreement.current_end_at:
         fhir_clients.client_set_expiry(
             actor=None, registration_id=registration.pk, expires_at=agreement.current_end_at
@@ -515,7 +519,11 @@ def agreement_terminate(*, actor: User | None, agreement: Agreement, reason: str
     if not reason or len(reason) > 300:
         raise VendorError({"reason": ["Give a reason of at most 300 characters."]})
     result = _end_agreement(
-        actor=actor, agreement_id=agreement.pk, status=Agreement.Status.TERMINATED, via="manual", reason=reason
+        actor=actor,
+        agreement_id=agreement.pk,
+        status=Agreement.Status.TERMINATED,
+        via="manual",
+        reason=reason,
     )
     if result is None:
         raise VendorError({"agreement": ["This agreement has already ended."]})
@@ -537,9 +545,9 @@ def agreement_lapse_if_ended(*, agreement_id: int, via: str) -> Revocation | Non
             agreement.current_end_at = current
             agreement.save(update_fields=["current_end_at"])
             # Credentials that ran to the old end run to the new one.
-            Credential.objects.filter(agreement=agreement, revoked_at__isnull=True, expires_at=previous).update(
-                expires_at=current
-            )
+            Credential.objects.filter(
+                agreement=agreement, revoked_at__isnull=True, expires_at=previous
+            ).update(expires_at=current)
             _audit(
                 None,
                 action=Action.UPDATE,
@@ -575,7 +583,10 @@ def _vendor_status(*, actor: User | None, vendor_id: int, status: str, reason: s
     result = _revoke(_live(vendor_id=vendor.pk), via=status, reason=reason)
     if status == Vendor.Status.OFFBOARDED:
         Agreement.objects.filter(vendor=vendor, status=Agreement.Status.ACTIVE).update(
-            status=Agreement.Status.TERMINATED, ended_at=clock.now(), ended_via="offboarding", ended_reason=reason
+            status=Agreement.Status.TERMINATED,
+            ended_at=clock.now(),
+            ended_via="offboarding",
+            ended_reason=reason,
         )
     _audit(
         actor,
@@ -612,7 +623,9 @@ def vendor_reinstate(*, actor: User | None, vendor_id: int, reason: str) -> Vend
     vendor.status_changed_at = clock.now()
     vendor.status_reason = reason[:300]
     vendor.save(update_fields=["status", "status_changed_at", "status_reason"])
-    _audit(actor, action=Action.UPDATE, resource_type=VENDOR, resource_id=vendor.pk, event="vendor_reinstated")
+    _audit(
+        actor, action=Action.UPDATE, resource_type=VENDOR, resource_id=vendor.pk, event="vendor_reinstated"
+    )
     return vendor
 
 

@@ -14,7 +14,14 @@ from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.vendors import selectors, services
-from safeward.vendors.forms import AgreementForm, CredentialForm, NoticeForm, ReasonForm, VendorForm, apply_errors
+from safeward.vendors.forms import (
+    AgreementForm,
+    CredentialForm,
+    NoticeForm,
+    ReasonForm,
+    VendorForm,
+    apply_errors,
+)
 from safeward.vendors.models import Agreement, Credential, Vendor
 
 
@@ -84,7 +91,9 @@ def vendor_detail(request: HttpRequest, vendor_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @requires(Perm.VENDOR_VENDOR_MANAGE)
 def vendor_create(request: HttpRequest) -> HttpResponse:
-    form = VendorForm(request.POST if request.method == "POST" else None, initial={"owner": _actor(request).pk})
+    form = VendorForm(
+        request.POST if request.method == "POST" else None, initial={"owner": _actor(request).pk}
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -149,7 +158,11 @@ def credential_create(request: HttpRequest, vendor_id: int) -> HttpResponse:
                 )
             else:
                 services.credential_record_path(
-                    actor=_actor(request), vendor=vendor, agreement=agreement, kind=data["kind"], label=data["label"]
+                    actor=_actor(request),
+                    vendor=vendor,
+                    agreement=agreement,
+                    kind=data["kind"],
+                    label=data["label"],
                 )
         except ValidationError as error:
             apply_errors(form, error)
@@ -190,7 +203,9 @@ def agreement_notice(request: HttpRequest, agreement_id: int) -> HttpResponse:
     if not form.is_valid():
         return _vendor_page(request, agreement.vendor, error="Give the date notice was given.", status=400)
     try:
-        services.agreement_give_notice(actor=_actor(request), agreement=agreement, on=form.cleaned_data["given_on"])
+        services.agreement_give_notice(
+            actor=_actor(request), agreement=agreement, on=form.cleaned_data["given_on"]
+        )
     except ValidationError as error:
         return _vendor_page(request, agreement.vendor, error=" ".join(error.messages), status=409)
     messages.success(request, "Notice recorded.")

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 def _state():
     return sorted(
-        (c.vendor.name, c.kind, c.label, c.revoked_at is not None) for c in Credential.objects.select_related("vendor")
+        (c.vendor.name, c.kind, c.label, c.revoked_at is not None)
+        for c in Credential.objects.select_related("vendor")
     )
 
 
@@ -33,7 +34,8 @@ def test_the_demo_vendors(demo_settings):
     lapsed = Agreement.objects.get(vendor__name=demo.LAPSED)
     assert (lapsed.status, lapsed.ended_via) == ("lapsed", "sweep")
     revoked = Credential.objects.filter(vendor__name=demo.LAPSED)
-    assert revoked.count() == 2 and all(c.revoked_via == "lapsed:sweep" for c in revoked)
+    assert revoked.count() == 2
+    assert all(c.revoked_via == "lapsed:sweep" for c in revoked)
     vendor_user = User.objects.get(username="demo.vendor")
     assert access.credential_refusal(user_id=vendor_user.pk) is None
     assert Credential.objects.get(user=vendor_user).vendor.name == demo.PUMPS

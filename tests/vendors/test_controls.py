@@ -31,7 +31,9 @@ def test_the_controls_are_declared_and_mapped():
 def test_credentials_under_current_agreement_fails_once_the_agreement_ended_unswept(officer, make_user):
     vendor = make_vendor(officer)
     agreement = make_agreement(officer, vendor)
-    services.credential_bind_account(actor=officer, vendor=vendor, agreement=agreement, user=make_user("vendor"))
+    services.credential_bind_account(
+        actor=officer, vendor=vendor, agreement=agreement, user=make_user("vendor")
+    )
     assert [c.passed for c in controls.credentials_under_current_agreement(clock.now())] == [True]
     Agreement.objects.filter(pk=agreement.pk).update(current_end_at=clock.now() - dt.timedelta(seconds=1))
     assert [c.passed for c in controls.credentials_under_current_agreement(clock.now())] == [False]
@@ -52,5 +54,7 @@ def test_breach_notice_fails_beyond_60_days(officer):
     vendor = make_vendor(officer)
     agreement = make_agreement(officer, vendor, breach_notice_days=30)
     assert [c.passed for c in controls.breach_notice_within_hipaa(clock.now())] == [True]
-    Agreement.objects.filter(pk=agreement.pk).update(breach_notice_days=90)  # an import that bypassed the form
+    Agreement.objects.filter(pk=agreement.pk).update(
+        breach_notice_days=90
+    )  # an import that bypassed the form
     assert [c.passed for c in controls.breach_notice_within_hipaa(clock.now())] == [False]

@@ -119,7 +119,7 @@ def test_reminders_at_90_60_30_days():
     ],
 )
 def test_impossible_terms_are_refused(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"date|renewal|notice"):
         dates.Terms(**kwargs)
 
 
@@ -129,7 +129,9 @@ def test_impossible_terms_are_refused(kwargs):
     st.integers(min_value=0, max_value=5000),
 )
 def test_tacit_current_end_is_a_term_end_on_or_after_today(end, months, offset):
-    terms = dates.Terms(start_date=end - dt.timedelta(days=30), end_date=end, tacit=True, renewal_months=months)
+    terms = dates.Terms(
+        start_date=end - dt.timedelta(days=30), end_date=end, tacit=True, renewal_months=months
+    )
     today = end + dt.timedelta(days=offset)
     current = dates.current_end(terms, today)
     assert current >= today

@@ -61,9 +61,11 @@ def test_register_a_vendor_an_agreement_and_a_credential(officer_client, officer
     )
     assert response.status_code == 302
     page = officer_client.get(f"/vendors/{vendor.pk}/")
-    assert b"BAA-7" in page.content and staff.username.encode() in page.content
+    assert b"BAA-7" in page.content
+    assert staff.username.encode() in page.content
     listing = officer_client.get("/vendors/")
-    assert b"Scribe Co" in listing.content and b"in 200 days" in listing.content
+    assert b"Scribe Co" in listing.content
+    assert b"in 200 days" in listing.content
 
 
 @pytest.mark.parametrize(
@@ -71,7 +73,11 @@ def test_register_a_vendor_an_agreement_and_a_credential(officer_client, officer
     [
         ("/vendors/new/", {"name": "", "legal_name": "x", "phi_volume": "none"}, "name"),
         ("/vendors/new/", {"name": "A", "legal_name": "x", "phi_volume": "lots"}, "phi_volume"),
-        ("/vendors/new/", {"name": "A", "legal_name": "x", "phi_volume": "none", "phi_categories": ["dna"]}, "phi_categories"),
+        (
+            "/vendors/new/",
+            {"name": "A", "legal_name": "x", "phi_volume": "none", "phi_categories": ["dna"]},
+            "phi_categories",
+        ),
     ],
 )
 def test_bad_vendor_input_is_refused(officer_client, officer, path, data, field):
@@ -126,7 +132,9 @@ def test_bad_agreement_input_is_refused(officer_client, officer, data, field):
 def test_bad_credential_input_is_refused(officer_client, officer, data, field):
     vendor = make_vendor(officer)
     agreement = make_agreement(officer, vendor)
-    response = officer_client.post(f"/vendors/{vendor.pk}/credentials/new/", {"agreement": agreement.pk, **data})
+    response = officer_client.post(
+        f"/vendors/{vendor.pk}/credentials/new/", {"agreement": agreement.pk, **data}
+    )
     assert response.status_code == 400
     assert field in response.context["form"].errors
     assert not Credential.objects.exists()
@@ -139,7 +147,10 @@ def test_terminate_and_suspend_need_a_reason(officer_client, officer):
     assert officer_client.post(f"/vendors/{vendor.pk}/suspend/", {"reason": ""}).status_code == 400
     response = officer_client.post(f"/vendors/agreements/{agreement.pk}/terminate/", {"reason": "ended"})
     assert response.status_code == 302
-    assert officer_client.post(f"/vendors/agreements/{agreement.pk}/terminate/", {"reason": "x"}).status_code == 409
+    assert (
+        officer_client.post(f"/vendors/agreements/{agreement.pk}/terminate/", {"reason": "x"}).status_code
+        == 409
+    )
 
 
 def test_api_lists_and_suspends(officer_client, officer):
@@ -150,7 +161,12 @@ def test_api_lists_and_suspends(officer_client, officer):
     assert listing.json()[0]["name"] == "Scribe Co"
     detail = officer_client.get(f"/api/v1/vendors/{vendor.pk}/").json()
     assert detail["agreements"][0]["reference"] == "BAA-1"
-    assert officer_client.post(f"/api/v1/vendors/{vendor.pk}/suspend/", {}, content_type="application/json").status_code == 400
+    assert (
+        officer_client.post(
+            f"/api/v1/vendors/{vendor.pk}/suspend/", {}, content_type="application/json"
+        ).status_code
+        == 400
+    )
     done = officer_client.post(
         f"/api/v1/vendors/{vendor.pk}/suspend/", {"reason": "incident"}, content_type="application/json"
     )
@@ -165,7 +181,9 @@ def test_api_lists_and_suspends(officer_client, officer):
 def test_the_command(officer, make_user):
     vendor = make_vendor(officer)
     agreement = make_agreement(officer, vendor)
-    services.credential_bind_account(actor=officer, vendor=vendor, agreement=agreement, user=make_user("vendor"))
+    services.credential_bind_account(
+        actor=officer, vendor=vendor, agreement=agreement, user=make_user("vendor")
+    )
     out = StringIO()
     call_command("vendors", "list", stdout=out)
     assert "Scribe Co" in out.getvalue()

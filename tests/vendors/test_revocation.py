@@ -76,9 +76,13 @@ def test_no_credential_without_a_current_phi_agreement(officer, make_user):
     vendor = make_vendor(officer)
     contract = make_agreement(officer, vendor, kind="contract", covers_phi=False, reference="C-1")
     with pytest.raises(ValidationError, match="does not cover PHI"):
-        services.credential_bind_account(actor=officer, vendor=vendor, agreement=contract, user=make_user("vendor"))
+        services.credential_bind_account(
+            actor=officer, vendor=vendor, agreement=contract, user=make_user("vendor")
+        )
     with pytest.raises(ValidationError, match="current agreement"):
-        services.credential_bind_account(actor=officer, vendor=vendor, agreement=None, user=make_user("vendor"))
+        services.credential_bind_account(
+            actor=officer, vendor=vendor, agreement=None, user=make_user("vendor")
+        )
     future = make_agreement(
         officer, vendor, reference="F-1", start_date=services.today() + dt.timedelta(days=5)
     )
@@ -98,13 +102,15 @@ def test_a_credential_cannot_outlive_its_agreement(officer, make_user):
     )
     assert account.expires_at == agreement.current_end_at
     registration = make_client(make_user)
-    services.credential_bind_client(actor=officer, vendor=vendor, agreement=agreement, registration_id=registration.pk)
+    services.credential_bind_client(
+        actor=officer, vendor=vendor, agreement=agreement, registration_id=registration.pk
+    )
     assert ClientRegistration.objects.get(pk=registration.pk).expires_at == agreement.current_end_at
     services.agreement_give_notice  # noqa: B018 - express agreements need no notice
 
 
 def test_lapse_on_the_request_path_without_a_sweep(officer, make_user, client, bound):
-    vendor, agreement, staff, _, registration, _, _ = bound
+    _vendor, agreement, staff, _, registration, _, _ = bound
     raw, user_token, api = _use(client, staff, registration)
     # The agreement's last day passes; no sweep runs.
     Agreement.objects.filter(pk=agreement.pk).update(
@@ -115,11 +121,14 @@ def test_lapse_on_the_request_path_without_a_sweep(officer, make_user, client, b
     assert agreement.status == Agreement.Status.LAPSED
     assert agreement.ended_via == "request"
     _all_revoked(staff, registration, agreement)
-    assert AuditEvent.objects.filter(resource_type="VendorAgreement", detail__event="agreement_lapsed").count() == 1
+    assert (
+        AuditEvent.objects.filter(resource_type="VendorAgreement", detail__event="agreement_lapsed").count()
+        == 1
+    )
 
 
 def test_termination_revokes_every_kind_of_credential(officer, make_user, client, bound):
-    vendor, agreement, staff, _, registration, _, path = bound
+    _vendor, agreement, staff, _, registration, _, path = bound
     raw, user_token, api = _use(client, staff, registration)
     result = services.agreement_terminate(actor=officer, agreement=agreement, reason="breach of contract")
     assert (result.accounts_disabled, result.clients_disabled, result.paths_to_remove) == (1, 1, 1)
@@ -144,7 +153,7 @@ def test_suspension_revokes_every_kind_of_credential(officer, make_user, client,
 
 
 def test_the_check_refuses_a_suspended_vendor_even_if_a_revocation_was_skipped(officer, bound):
-    vendor, agreement, staff, *_ = bound
+    vendor, _agreement, staff, *_ = bound
     type(vendor).objects.filter(pk=vendor.pk).update(status="suspended")
     assert access.credential_refusal(user_id=staff.pk) == access.SUSPENDED
     assert access.credential_refusal(user_id=officer.pk) is None

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,87 +14,233 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Vendor',
+            name="Vendor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('legal_name', models.CharField(max_length=200)),
-                ('identifiers', models.CharField(blank=True, help_text='Tax id, DUNS, registry numbers.', max_length=200)),
-                ('services', models.TextField(blank=True)),
-                ('contacts', models.TextField(blank=True, help_text='Names, roles, e-mail addresses at the vendor.')),
-                ('phi_categories', models.JSONField(blank=True, default=list)),
-                ('phi_volume', models.CharField(choices=[('none', 'No PHI'), ('low', 'Fewer than 500 patients a year'), ('medium', '500 to 10,000 patients a year'), ('high', 'More than 10,000 patients a year')], default='none', max_length=8)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('suspended', 'Suspended'), ('offboarded', 'Offboarded')], default='active', max_length=12)),
-                ('status_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField()),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("legal_name", models.CharField(max_length=200)),
+                (
+                    "identifiers",
+                    models.CharField(blank=True, help_text="Tax id, DUNS, registry numbers.", max_length=200),
+                ),
+                ("services", models.TextField(blank=True)),
+                (
+                    "contacts",
+                    models.TextField(blank=True, help_text="Names, roles, e-mail addresses at the vendor."),
+                ),
+                ("phi_categories", models.JSONField(blank=True, default=list)),
+                (
+                    "phi_volume",
+                    models.CharField(
+                        choices=[
+                            ("none", "No PHI"),
+                            ("low", "Fewer than 500 patients a year"),
+                            ("medium", "500 to 10,000 patients a year"),
+                            ("high", "More than 10,000 patients a year"),
+                        ],
+                        default="none",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("suspended", "Suspended"),
+                            ("offboarded", "Offboarded"),
+                        ],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                ("status_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Agreement',
+            name="Agreement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('baa', 'Business associate agreement'), ('contract', 'Contract'), ('dua', 'Data-use agreement')], max_length=10)),
-                ('reference', models.CharField(max_length=80)),
-                ('covers_phi', models.BooleanField(default=False)),
-                ('start_date', models.DateField()),
-                ('end_date', models.DateField(help_text='The last day of the first term.')),
-                ('renewal', models.CharField(choices=[('express', 'Express (ends unless renewed)'), ('tacit', 'Tacit (renews unless notice is given)')], default='express', max_length=8)),
-                ('renewal_months', models.PositiveSmallIntegerField(default=12)),
-                ('notice_days', models.PositiveSmallIntegerField(default=60)),
-                ('notice_given_on', models.DateField(blank=True, null=True)),
-                ('breach_notice_days', models.PositiveSmallIntegerField(default=60)),
-                ('subcontractors_allowed', models.BooleanField(default=False)),
-                ('end_of_term', models.CharField(choices=[('return', 'Return PHI'), ('destroy', 'Destroy PHI'), ('either', 'Return or destroy PHI')], default='either', max_length=8)),
-                ('current_end_at', models.DateTimeField(db_index=True)),
-                ('status', models.CharField(choices=[('active', 'In force'), ('lapsed', 'Lapsed'), ('terminated', 'Terminated')], default='active', max_length=12)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('ended_via', models.CharField(blank=True, max_length=40)),
-                ('ended_reason', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField()),
-                ('vendor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='agreements', to='vendors.vendor')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("baa", "Business associate agreement"),
+                            ("contract", "Contract"),
+                            ("dua", "Data-use agreement"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("reference", models.CharField(max_length=80)),
+                ("covers_phi", models.BooleanField(default=False)),
+                ("start_date", models.DateField()),
+                ("end_date", models.DateField(help_text="The last day of the first term.")),
+                (
+                    "renewal",
+                    models.CharField(
+                        choices=[
+                            ("express", "Express (ends unless renewed)"),
+                            ("tacit", "Tacit (renews unless notice is given)"),
+                        ],
+                        default="express",
+                        max_length=8,
+                    ),
+                ),
+                ("renewal_months", models.PositiveSmallIntegerField(default=12)),
+                ("notice_days", models.PositiveSmallIntegerField(default=60)),
+                ("notice_given_on", models.DateField(blank=True, null=True)),
+                ("breach_notice_days", models.PositiveSmallIntegerField(default=60)),
+                ("subcontractors_allowed", models.BooleanField(default=False)),
+                (
+                    "end_of_term",
+                    models.CharField(
+                        choices=[
+                            ("return", "Return PHI"),
+                            ("destroy", "Destroy PHI"),
+                            ("either", "Return or destroy PHI"),
+                        ],
+                        default="either",
+                        max_length=8,
+                    ),
+                ),
+                ("current_end_at", models.DateTimeField(db_index=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "In force"), ("lapsed", "Lapsed"), ("terminated", "Terminated")],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("ended_via", models.CharField(blank=True, max_length=40)),
+                ("ended_reason", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "vendor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="agreements",
+                        to="vendors.vendor",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['vendor__name', '-end_date'],
+                "ordering": ["vendor__name", "-end_date"],
             },
         ),
         migrations.CreateModel(
-            name='Reminder',
+            name="Reminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('end_date', models.DateField()),
-                ('days_before', models.PositiveSmallIntegerField()),
-                ('sent_at', models.DateTimeField()),
-                ('agreement', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='vendors.agreement')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("end_date", models.DateField()),
+                ("days_before", models.PositiveSmallIntegerField()),
+                ("sent_at", models.DateTimeField()),
+                (
+                    "agreement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="vendors.agreement",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('agreement', 'end_date', 'days_before'), name='vendors_reminder_once')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("agreement", "end_date", "days_before"), name="vendors_reminder_once"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Credential',
+            name="Credential",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('account', 'Vendor staff account'), ('oauth_client', 'OAuth/SMART client'), ('remote_support', 'Remote-support path'), ('api_key', 'API key (external)')], max_length=16)),
-                ('label', models.CharField(max_length=120)),
-                ('application_id', models.IntegerField(blank=True, db_index=True, null=True)),
-                ('client_registration_id', models.IntegerField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(help_text="Never later than the agreement's end.")),
-                ('created_at', models.DateTimeField()),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_via', models.CharField(blank=True, max_length=40)),
-                ('revoked_reason', models.CharField(blank=True, max_length=300)),
-                ('agreement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credentials', to='vendors.agreement')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('vendor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credentials', to='vendors.vendor')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("account", "Vendor staff account"),
+                            ("oauth_client", "OAuth/SMART client"),
+                            ("remote_support", "Remote-support path"),
+                            ("api_key", "API key (external)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("label", models.CharField(max_length=120)),
+                ("application_id", models.IntegerField(blank=True, db_index=True, null=True)),
+                ("client_registration_id", models.IntegerField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(help_text="Never later than the agreement's end.")),
+                ("created_at", models.DateTimeField()),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_via", models.CharField(blank=True, max_length=40)),
+                ("revoked_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "agreement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="credentials",
+                        to="vendors.agreement",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "vendor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="credentials",
+                        to="vendors.vendor",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['vendor__name', 'kind', 'label'],
-                'indexes': [models.Index(fields=['user'], name='vendors_cred_user')],
+                "ordering": ["vendor__name", "kind", "label"],
+                "indexes": [models.Index(fields=["user"], name="vendors_cred_user")],
             },
         ),
     ]

@@ -45,24 +45,31 @@ class Command(BaseCommand):
             elif action == "terminate":
                 agreement = selectors.agreement_get(agreement_id=options["agreement_id"])
                 if agreement is None:
-                    raise CommandError("No such agreement: see `safeward vendors list` and the vendor's page.")
-                revocation = services.agreement_terminate(actor=None, agreement=agreement, reason=options["reason"])
+                    raise CommandError(
+                        "No such agreement: see `safeward vendors list` and the vendor's page."
+                    )
+                revocation = services.agreement_terminate(
+                    actor=None, agreement=agreement, reason=options["reason"]
+                )
                 self.stdout.write(self._ended(f"Agreement {agreement.reference} terminated", revocation))
             elif action == "suspend":
                 vendor = selectors.vendor_by_name(name=options["vendor"])
                 if vendor is None:
                     raise CommandError("No such vendor: see `safeward vendors list`.")
-                revocation = services.vendor_suspend(actor=None, vendor_id=vendor.pk, reason=options["reason"])
+                revocation = services.vendor_suspend(
+                    actor=None, vendor_id=vendor.pk, reason=options["reason"]
+                )
                 self.stdout.write(self._ended(f"Vendor {vendor.name} suspended", revocation))
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
 
     @staticmethod
     def _ended(what: str, revocation: services.Revocation) -> str:
+        r = revocation
         return (
-            f"{what}: {revocation.credentials} credential(s) ended, {revocation.accounts_disabled} account(s) "
-            f"disabled, {revocation.sessions_ended} session(s) ended, {revocation.tokens_revoked} token(s) revoked, "
-            f"{revocation.clients_disabled} OAuth client(s) disabled, {revocation.paths_to_remove} "
+            f"{what}: {r.credentials} credential(s) ended, {r.accounts_disabled} account(s) disabled, "
+            f"{r.sessions_ended} session(s) ended, {r.tokens_revoked} token(s) revoked, "
+            f"{r.clients_disabled} OAuth client(s) disabled, {r.paths_to_remove} "
             "remote-support path(s) or key(s) to remove at their systems."
         )
 
