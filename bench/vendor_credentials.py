@@ -1,4 +1,4 @@
-"""Benchmark for issue 16 (vendor credentials bound to agreements, ADR 1202).
+"""Benchmark for issue 16 (vendor credentials bound to agreements, ADR 1200).
 
 1. Agreement lapse → next request refused, no sweep: a vendor staff account
    signed in and an OAuth bearer token of a vendor client, both bound to a BAA;

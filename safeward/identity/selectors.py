@@ -241,7 +241,7 @@ def user_account_usable(*, user: User) -> bool:
 # Another app may refuse a credential it governs on every request that presents
 # it: the vendors app refuses a vendor account or OAuth client whose agreement
 # has ended, been terminated or whose vendor is suspended, on that request,
-# without waiting for its daily sweep (ADR 1202). A check receives the account
+# without waiting for its daily sweep (ADR 1200). A check receives the account
 # (sessions, bearer tokens) or the OAuth application (FHIR client checks) and
 # returns a refusal reason, or None. Identity imports no app that registers.
 

@@ -1,4 +1,4 @@
-"""The vendor credential check on the request path (ADR 1202).
+"""The vendor credential check on the request path (ADR 1200).
 
 Registered into identity from `VendorsConfig.ready()`
 (`safeward.identity.selectors.credential_check_register`), so identity never

@@ -8,7 +8,7 @@ class VendorsConfig(AppConfig):
 
     def ready(self) -> None:
         # The vendor credential check on every request that presents an
-        # account or an OAuth client (ADR 1202): identity calls it, never imports it.
+        # account or an OAuth client (ADR 1200): identity calls it, never imports it.
         from safeward.identity.selectors import credential_check_register
         from safeward.vendors.access import credential_refusal
 

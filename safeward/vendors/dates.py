@@ -1,5 +1,5 @@
 """Agreement date arithmetic, pure (no database, no clock): terms, tacit
-renewal, notice deadlines and reminder dates (ADR 1201).
+renewal, notice deadlines and reminder dates (ADR 1200).
 
 Conventions, chosen against the errors GLPI has carried for years (its issues
 #6164 and #23084: the notice deadline counted back from the *initial* end

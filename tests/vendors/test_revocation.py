@@ -1,4 +1,4 @@
-"""Contract-bound credentials (ADR 1202): no credential without a current
+"""Contract-bound credentials (ADR 1200): no credential without a current
 PHI agreement, none outliving it, and an agreement's lapse, termination or the
 vendor's suspension ending every kind of credential in one transaction with
 one vendors event; the next request with any of them is refused (401), with
