@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from django.utils import timezone
 
 from safeward.compliance import Check, control
-from safeward.vendors import services
-from safeward.vendors.models import Agreement, Credential, Vendor
+from safeward.vendors.models import HIPAA_BREACH_NOTICE_MAX_DAYS, Agreement, Credential, Vendor
 
 
 def _in_force(agreement: Agreement, now: dt.datetime) -> bool:
@@ -104,6 +103,6 @@ def breach_notice_within_hipaa(now: dt.datetime) -> Iterator[Check]:
             "vendor_agreement",
             str(agreement.pk),
             f"{agreement.vendor.name}: {agreement.reference}",
-            passed=1 <= agreement.breach_notice_days <= services.HIPAA_BREACH_NOTICE_MAX_DAYS,
+            passed=1 <= agreement.breach_notice_days <= HIPAA_BREACH_NOTICE_MAX_DAYS,
             evidence={"breach_notice_days": agreement.breach_notice_days},
         )

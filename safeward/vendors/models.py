@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+HIPAA_BREACH_NOTICE_MAX_DAYS = 60  # 45 CFR 164.410(b): without unreasonable delay, at most 60 days
+
 
 class Vendor(models.Model):
     class Status(models.TextChoices):

@@ -30,11 +30,10 @@ from safeward.identity import services as identity_services
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.vendors import dates
-from safeward.vendors.models import Agreement, Credential, Reminder, Vendor
+from safeward.vendors.models import HIPAA_BREACH_NOTICE_MAX_DAYS, Agreement, Credential, Reminder, Vendor
 
 VENDOR = "Vendor"
 AGREEMENT = "VendorAgreement"
-HIPAA_BREACH_NOTICE_MAX_DAYS = 60  # 45 CFR 164.410(b): without unreasonable delay, at most 60 days
 PHI_CATEGORIES = (
     ("demographics", "Demographics"),
     ("clinical_notes", "Clinical notes and dictation"),
