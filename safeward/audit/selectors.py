@@ -289,3 +289,35 @@ def export_cursors() -> list[ExportCursorFacts]:
             "sink", "seal_number", "event_id", "updated_at", "last_error"
         )
     ]
+
+
+@dataclass(frozen=True)
+class MonthlyTouch:
+    """What a set of accounts and OAuth clients did to patient records in one
+    month: how many events named a patient and how many distinct patients.
+    Counts only (added for vendors, issue 16)."""
+
+    month: dt.date
+    events: int
+    patients: int
+
+
+def patient_touch_by_month(*, actor_ids: Iterable[int], client_ids: Iterable[str]) -> list[MonthlyTouch]:
+    actor_list, client_list = list(actor_ids), [c for c in client_ids if c]
+    if not actor_list and not client_list:
+        return []
+    events = AuditEvent.objects.filter(Q(actor_id__in=actor_list) | Q(client_id__in=client_list))
+    by_event: dict[int, tuple[dt.date, set[str]]] = {}
+    for event_id, occurred_at, patient_id in events.values_list("pk", "occurred_at", "patient_id").iterator():
+        by_event[event_id] = (occurred_at.date().replace(day=1), {patient_id} if patient_id else set())
+    links = AuditEventPatient.objects.filter(event_id__in=list(by_event)).values_list(
+        "event_id", "patient_id"
+    )
+    for event_id, patient_id in links.iterator():
+        by_event[event_id][1].add(patient_id)
+    months: dict[dt.date, tuple[int, set[str]]] = {}
+    for month, patients in by_event.values():
+        if patients:
+            count, seen = months.get(month, (0, set()))
+            months[month] = (count + 1, seen | patients)
+    return [MonthlyTouch(month, count, len(seen)) for month, (count, seen) in sorted(months.items())]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from safeward import clock
+from safeward.audit.selectors import MonthlyTouch
 from safeward.vendors import dates, services
 from safeward.vendors.models import Agreement, Credential, Vendor
 
@@ -93,3 +94,73 @@ def vendor_summary(*, vendor: Vendor) -> VendorSummary:
 
 def vendor_id_for_user(*, user_id: int) -> int | None:
     return Credential.objects.filter(user_id=user_id).values_list("vendor_id", flat=True).first()
+
+
+@dataclass(frozen=True)
+class OffboardingItem:
+    label: str
+    done: bool
+    detail: str
+
+
+def offboarding_checklist(*, vendor: Vendor) -> list[OffboardingItem]:
+    """Verified from live state, never ticked by hand: every credential ended,
+    no account usable or signed in, no OAuth token or client alive, the paths
+    SafeWard does not issue listed for removal."""
+    from oauth2_provider.models import AccessToken, RefreshToken
+
+    from safeward.fhir import clients as fhir_clients
+    from safeward.identity.selectors import user_sessions_active
+
+    credentials = list(vendor.credentials.select_related("user"))
+    live = [c for c in credentials if c.revoked_at is None]
+    users = [c.user for c in credentials if c.user is not None]
+    active_accounts = [u.username for u in users if u.is_active]
+    sessions = sum(user_sessions_active(user=u).count() for u in users)
+    application_ids = [c.application_id for c in credentials if c.application_id]
+    tokens = (
+        AccessToken.objects.filter(application_id__in=application_ids).count()
+        + AccessToken.objects.filter(user__in=users).count()
+        + RefreshToken.objects.filter(application_id__in=application_ids, revoked__isnull=True).count()
+    )
+    clients_alive = [
+        c.label
+        for c in credentials
+        if c.client_registration_id
+        and (r := fhir_clients.client_get(registration_id=c.client_registration_id)) is not None
+        and fhir_clients.client_state(r) == "active"
+    ]
+    paths = [
+        c.label for c in credentials if c.kind in (Credential.Kind.REMOTE_SUPPORT, Credential.Kind.API_KEY)
+    ]
+    return [
+        OffboardingItem("Every credential ended", not live, f"{len(live)} live" if live else "none live"),
+        OffboardingItem(
+            "No vendor account usable", not active_accounts, ", ".join(active_accounts) or "all disabled"
+        ),
+        OffboardingItem("No session open", sessions == 0, f"{sessions} open"),
+        OffboardingItem("No OAuth token alive", tokens == 0, f"{tokens} alive"),
+        OffboardingItem(
+            "OAuth clients disabled", not clients_alive, ", ".join(clients_alive) or "all disabled"
+        ),
+        OffboardingItem(
+            "Remote-support paths and keys removed at their systems (listed for the owner)",
+            not live,
+            ", ".join(paths) or "none recorded",
+        ),
+    ]
+
+
+def vendor_touch(*, vendor: Vendor) -> list[MonthlyTouch]:
+    """What the vendor's accounts and clients did to patient records, per month
+    (counts only; patient lists only through the clinical gateway)."""
+    from oauth2_provider.models import Application
+
+    from safeward.audit.selectors import patient_touch_by_month
+
+    credentials = list(vendor.credentials.all())
+    application_ids = [c.application_id for c in credentials if c.application_id]
+    client_ids = list(Application.objects.filter(pk__in=application_ids).values_list("client_id", flat=True))
+    return patient_touch_by_month(
+        actor_ids=[c.user_id for c in credentials if c.user_id], client_ids=client_ids
+    )

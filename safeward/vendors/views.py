@@ -73,6 +73,8 @@ def _vendor_page(
             "summary": selectors.vendor_summary(vendor=vendor),
             "agreements": list(vendor.agreements.order_by("-end_date")),
             "credentials": selectors.credentials_of(vendor=vendor),
+            "checklist": selectors.offboarding_checklist(vendor=vendor),
+            "touch": selectors.vendor_touch(vendor=vendor),
             "can_manage": _actor(request).has_perm(Perm.VENDOR_VENDOR_MANAGE),
             "reason_form": reason_form or ReasonForm(),
             "notice_form": NoticeForm(),

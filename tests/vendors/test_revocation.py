@@ -214,3 +214,31 @@ def test_bad_agreements_are_refused_with_the_field(officer, field, overrides):
 def test_only_the_privacy_officer_manages(make_user, officer):
     with pytest.raises(ValidationError, match="vendor:vendor:manage"):
         make_vendor(make_user("auditor"))
+
+
+def test_the_offboarding_checklist_is_verified_from_live_state(officer, make_user, client, bound):
+    vendor, agreement, staff, _, registration, _, _ = bound
+    _use(client, staff, registration)
+    from safeward.vendors import selectors
+
+    before = {item.label: item.done for item in selectors.offboarding_checklist(vendor=vendor)}
+    assert not any(before.values())
+    services.vendor_offboard(actor=officer, vendor_id=vendor.pk, reason="contract over")
+    after = selectors.offboarding_checklist(vendor=vendor)
+    assert all(item.done for item in after), [(i.label, i.detail) for i in after if not i.done]
+
+
+def test_what_the_vendor_touched_counts_patients_per_month(officer, bound):
+    from safeward.audit.services import audit_record
+    from safeward.audit.vocabulary import Action
+    from safeward.vendors import selectors
+
+    vendor, _, staff, *_ = bound
+    audit_record(action=Action.READ, actor=staff, resource_type="Patient", resource_id="p1", patient_id="p1")
+    audit_record(action=Action.READ, actor=staff, resource_type="Patient", resource_id="p1", patient_id="p1")
+    audit_record(action=Action.SEARCH, actor=staff, resource_type="Patient", patient_ids=["p2", "p3"])
+    audit_record(
+        action=Action.READ, actor=officer, resource_type="Patient", resource_id="p9", patient_id="p9"
+    )
+    [month] = selectors.vendor_touch(vendor=vendor)
+    assert (month.events, month.patients) == (3, 3)
