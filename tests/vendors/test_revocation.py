@@ -217,7 +217,7 @@ def test_only_the_privacy_officer_manages(make_user, officer):
 
 
 def test_the_offboarding_checklist_is_verified_from_live_state(officer, make_user, client, bound):
-    vendor, agreement, staff, _, registration, _, _ = bound
+    vendor, _, staff, _, registration, _, _ = bound
     _use(client, staff, registration)
     from safeward.vendors import selectors
 
