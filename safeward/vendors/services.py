@@ -1,4 +1,4 @@
-"""The vendor register's writes (ADR 1200, 1202). Each takes `actor`
+"""The vendor register's writes (ADR 1200). Each takes `actor`
 (keyword-only; None is the operator at the command line or the sweep), runs
 in one transaction and records its audit event in it.
 
