@@ -106,3 +106,43 @@ def breach_notice_within_hipaa(now: dt.datetime) -> Iterator[Check]:
             passed=1 <= agreement.breach_notice_days <= HIPAA_BREACH_NOTICE_MAX_DAYS,
             evidence={"breach_notice_days": agreement.breach_notice_days},
         )
+
+
+@control(
+    "vendors.flows_have_agreements",
+    title="Every month a vendor touched patient records, an agreement covering PHI was in force",
+    maps=("hipaa:164.308(b)(1)", "hipaa:164.314(a)(1)", "iso27001-2022:A.5.21", "csf2:GV.SC-07"),
+)
+def flows_have_agreements(now: dt.datetime) -> Iterator[Check]:
+    from safeward.vendors import selectors
+
+    for vendor in Vendor.objects.prefetch_related("agreements", "credentials").order_by("name"):
+        months = selectors.vendor_touch(vendor=vendor)
+        if not months:
+            continue
+        covered = [
+            (a.start_date, (a.ended_at or a.current_end_at).date())
+            for a in vendor.agreements.all()
+            if a.covers_phi
+        ]
+        uncovered = [
+            m.month.isoformat()[:7]
+            for m in months
+            if not any(start <= _month_end(m.month) and end >= m.month for start, end in covered)
+        ]
+        yield Check(
+            "vendor",
+            str(vendor.pk),
+            vendor.name,
+            passed=not uncovered,
+            evidence={
+                "months": [m.month.isoformat()[:7] for m in months],
+                "patients_touched": sum(m.patients for m in months),
+                "months_without_agreement": uncovered,
+            },
+        )
+
+
+def _month_end(first: dt.date) -> dt.date:
+    following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)

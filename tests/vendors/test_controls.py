@@ -19,6 +19,7 @@ COVERED_CONTROLS = {
     ),
     "vendors.baa_current": "test_baa_current_fails_for_a_phi_vendor_without_a_baa_and_passes_with_one",
     "vendors.breach_notice_within_hipaa": "test_breach_notice_fails_beyond_60_days",
+    "vendors.flows_have_agreements": "test_flows_have_agreements_fails_for_access_outside_any_agreement",
 }
 
 
@@ -58,3 +59,20 @@ def test_breach_notice_fails_beyond_60_days(officer):
         breach_notice_days=90
     )  # an import that bypassed the form
     assert [c.passed for c in controls.breach_notice_within_hipaa(clock.now())] == [False]
+
+
+def test_flows_have_agreements_fails_for_access_outside_any_agreement(officer, make_user):
+    from safeward.audit.services import audit_record
+    from safeward.audit.vocabulary import Action
+
+    vendor = make_vendor(officer)
+    agreement = make_agreement(officer, vendor)
+    staff = make_user("vendor")
+    services.credential_bind_account(actor=officer, vendor=vendor, agreement=agreement, user=staff)
+    audit_record(action=Action.READ, actor=staff, resource_type="Patient", resource_id="p1", patient_id="p1")
+    assert [c.passed for c in controls.flows_have_agreements(clock.now())] == [True]
+    # The agreement turns out to have started next year: this month's access had none behind it.
+    Agreement.objects.filter(pk=agreement.pk).update(start_date=services.today() + dt.timedelta(days=400))
+    [check] = controls.flows_have_agreements(clock.now())
+    assert not check.passed
+    assert check.evidence["months_without_agreement"] == [services.today().isoformat()[:7]]
