@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "safeward.devices",
     "safeward.assessments",
     "safeward.policies",
+    "safeward.patching",
     "safeward.clinical",
     "safeward.fhir",
     "safeward.web",
