@@ -18,10 +18,10 @@ from django.db import transaction
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
-from safeward.compliance import discover
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.patching import deadlines, feeds, matching, sbom
+from safeward.patching.compensating import control_check
 from safeward.patching.models import (
     AffectedPackage,
     Advisory,
@@ -793,18 +793,6 @@ def vex_import(*, actor: User | None, raw: bytes) -> int:
 
 
 # --- exceptions ---------------------------------------------------------------------------------
-
-
-def control_check(control_id: str, resource_id: str, now: dt.datetime) -> bool | None:
-    """Does the live control test pass for this resource? None: no such
-    control or the control does not judge that resource."""
-    test = discover().get(control_id)
-    if test is None:
-        return None
-    for check in test.run(now):
-        if check.resource_id == resource_id or f"{check.resource_type}:{check.resource_id}" == resource_id:
-            return check.passed
-    return None
 
 
 def exception_request(
