@@ -27,8 +27,9 @@ def in_range(version: uv.Version, scheme: type[uv.Version], events: Iterable[Map
             if kind not in event:
                 continue
             raw = str(event[kind])
-            parsed = _event_version(scheme, raw)
-            if parsed is None and raw != "0":
+            # "0" is the sentinel "before every version" only for introduced.
+            parsed = _event_version(scheme, raw) if kind == "introduced" else keys.parse_version(scheme, raw)
+            if parsed is None and not (kind == "introduced" and raw == "0"):
                 continue  # a version this scheme cannot read: ignore that event
             if kind == "limit":
                 if parsed is not None:
