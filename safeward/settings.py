@@ -398,6 +398,12 @@ SPECTACULAR_SETTINGS = {
         "ControlOutcomeEnum": "safeward.assessments.models.ControlResult.Outcome",
         "VerificationOutcomeEnum": "safeward.clinical.api.VERIFY_OUTCOMES",
         "PolicyDocumentKindEnum": "safeward.policies.models.PolicyDocument.Kind",
+        "VulnSeverityEnum": "safeward.patching.models.Severity",
+        "VulnFindingStateEnum": "safeward.patching.models.Finding.State",
+        "VulnJustificationEnum": "safeward.patching.models.Finding.Justification",
+        "VulnExceptionStatusEnum": "safeward.patching.models.RiskException.Status",
+        "VulnDecisionEnum": "safeward.patching.models.RiskException.Decision",
+        "VulnTargetEnum": "safeward.patching.models.Target",
     },
 }
 

@@ -66,6 +66,12 @@ def inventories_current() -> QuerySet[Inventory]:
     return Inventory.objects.filter(current=True).order_by("target_kind", "target_id")
 
 
+def inventory_get(*, inventory_id: int) -> Inventory | None:
+    if not 0 < inventory_id <= MAX_ID:
+        return None
+    return Inventory.objects.filter(pk=inventory_id).first()
+
+
 def inventory_for(*, target_kind: str, target_id: int) -> Inventory | None:
     return Inventory.objects.filter(target_kind=target_kind, target_id=target_id, current=True).first()
 
