@@ -5,7 +5,8 @@ Table 8: critical 14 days in the DMZ / 30 in the data centre, high 30/90,
 medium 90/180, low 180/at discretion), then each tightening in turn:
 
 * a KEV listing raises the severity to critical (settings), caps the days
-  at `kev_max_days` and at CISA's own due date when that is still ahead;
+  at CISA's own due date when that is still ahead, and at `kev_max_days`
+  when one is set (none by default: the zone still decides);
 * known ransomware use caps them at `ransomware_max_days`;
 * an EPSS percentile at or above the threshold caps them at `epss_max_days`;
 * patient impact (clinical services, departments or dependent assets that
@@ -49,7 +50,7 @@ def exposure_of(zone: str) -> str:
 class Rules:
     table: dict[tuple[str, str], int | None]
     kev_escalates_to_critical: bool = True
-    kev_max_days: int = 14
+    kev_max_days: int | None = None
     ransomware_max_days: int = 7
     epss_percentile: Decimal = Decimal("0.9")
     epss_max_days: int = 30
@@ -98,7 +99,7 @@ def compute(facts: Facts, rules: Rules) -> Deadline:
         )
     else:
         reasons.append(f"Policy table (HICP Table 8): {severity} in the {where} ({facts.zone or 'no zone recorded'}): {days} days.")
-    if kev and days > rules.kev_max_days:
+    if kev and rules.kev_max_days is not None and days > rules.kev_max_days:
         days = rules.kev_max_days
         reasons.append(f"Known exploited (KEV): at most {days} days.")
     if facts.ransomware and days > rules.ransomware_max_days:

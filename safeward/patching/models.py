@@ -178,7 +178,8 @@ class DeadlineSettings(models.Model):
     """The tightening rules (one row)."""
 
     kev_escalates_to_critical = models.BooleanField(default=True)
-    kev_max_days = models.PositiveIntegerField(default=14)
+    # Blank: a KEV listing raises the severity and brings CISA's due date, no fixed cap.
+    kev_max_days = models.PositiveIntegerField(null=True, blank=True, default=None)
     ransomware_max_days = models.PositiveIntegerField(default=7)
     epss_percentile = models.DecimalField(max_digits=4, decimal_places=3, default=0.9)
     epss_max_days = models.PositiveIntegerField(default=30)

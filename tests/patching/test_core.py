@@ -25,7 +25,7 @@ def test_heartbleed_is_matched_critical_kev_with_due_dates_by_zone(engineer, dmz
     assert dmz.severity == dc.severity == "critical"  # CVSS 7.5 high, raised by the KEV listing
     assert dmz.kev and dc.kev
     assert (dmz.due_at - dmz.detected_at).days == 14
-    assert (dc.due_at - dc.detected_at).days == 14  # KEV caps the data centre's 30 days at 14
+    assert (dc.due_at - dc.detected_at).days == 30  # critical in the data centre
     assert any("KEV" in reason for reason in dc.due_reasons)
 
 
