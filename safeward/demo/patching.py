@@ -137,7 +137,8 @@ def _engine_sbom() -> bytes:
             "specVersion": "1.5",
             "version": 1,
             "components": [
-                {"type": "library", "name": n, "version": v, "purl": p, "bom-ref": f"{n}@{v}"} for n, v, p in components
+                {"type": "library", "name": n, "version": v, "purl": p, "bom-ref": f"{n}@{v}"}
+                for n, v, p in components
             ],
         }
     ).encode()
@@ -190,7 +191,8 @@ def _seed_pump_exception(ctx: SeedContext, pumps: int) -> None:
         actor=requester,
         finding_id=findings[0].pk,
         decision="reduce",
-        justification="The pumps' firmware cannot be updated; they sit on the clinical VLAN with no route to the"
+        justification="The pumps' firmware cannot be updated; they sit on the clinical VLAN with no route"
+        " to the"
         " internet and TLS heartbeat blocked at the VLAN firewall. Replacement next budget year.",
         controls=[("patching.inventory_current", f"asset:{pumps}")],
         expires_on=clock.now().date() + dt.timedelta(days=5),

@@ -928,7 +928,10 @@ def rule_patching_exception_voided(ctx: Context) -> list[Finding]:
         return []
     findings = []
     for event in ctx.events:
-        if event.resource_type != "VulnException" or event.detail.get("check") != PATCHING_EXCEPTION_VOIDED_CHECK:
+        if (
+            event.resource_type != "VulnException"
+            or event.detail.get("check") != PATCHING_EXCEPTION_VOIDED_CHECK
+        ):
             continue
         owner_id = event.detail.get("owner_id")
         reason = str(event.detail.get("reason", ""))[:200]
@@ -938,7 +941,11 @@ def rule_patching_exception_voided(ctx: Context) -> list[Finding]:
             [event],
             title=f"Vulnerability exception {event.resource_id} ended: {reason or 'a control failed'}",
             subject=f"vuln-exception:{event.resource_id}",
-            detail={"exception_id": event.resource_id, "finding_id": event.detail.get("finding_id"), "reason": reason},
+            detail={
+                "exception_id": event.resource_id,
+                "finding_id": event.detail.get("finding_id"),
+                "reason": reason,
+            },
         )
         finding.subject_user_id = owner_id if isinstance(owner_id, int) else None
         finding.subject_username = str(event.detail.get("owner_username", ""))[:150]

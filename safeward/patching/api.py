@@ -73,7 +73,9 @@ class VulnInventoryInput(serializers.Serializer[Any]):
     target_kind = serializers.ChoiceField(choices=Target.choices)
     target_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     format = serializers.ChoiceField(choices=FORMATS, required=False, default="")
-    content = serializers.CharField(max_length=MAX_BYTES, trim_whitespace=False, help_text="The SBOM or list, as text.")
+    content = serializers.CharField(
+        max_length=MAX_BYTES, trim_whitespace=False, help_text="The SBOM or list, as text."
+    )
 
 
 class VulnInventoryOutput(serializers.Serializer[Any]):
@@ -86,7 +88,7 @@ class VulnInventoryOutput(serializers.Serializer[Any]):
 
 class VulnErrorOutput(serializers.Serializer[Any]):
     detail = serializers.CharField()
-    errors = serializers.ListField(child=serializers.CharField())
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]  # a field named like Serializer.errors
 
 
 class VulnExceptionOutput(serializers.Serializer[Any]):
@@ -157,7 +159,11 @@ class FindingAnalysis(APIView):
     required_permission = Perm.PATCHING_FINDING_TRIAGE
     token_scopes = {"PUT": "write"}
 
-    @extend_schema(request=VulnAnalysisInput, responses={200: VulnFindingOutput, 400: VulnErrorOutput}, operation_id="vulns_findings_analysis")
+    @extend_schema(
+        request=VulnAnalysisInput,
+        responses={200: VulnFindingOutput, 400: VulnErrorOutput},
+        operation_id="vulns_findings_analysis",
+    )
     def put(self, request: Request, finding_id: int) -> Response:
         if selectors.finding_get(finding_id=finding_id) is None:
             raise Http404
@@ -176,7 +182,9 @@ class InventoryUpload(APIView):
     token_scopes = {"POST": "write"}
 
     @extend_schema(
-        request=VulnInventoryInput, responses={201: VulnInventoryOutput, 400: VulnErrorOutput}, operation_id="vulns_inventories_upload"
+        request=VulnInventoryInput,
+        responses={201: VulnInventoryOutput, 400: VulnErrorOutput},
+        operation_id="vulns_inventories_upload",
     )
     def post(self, request: Request) -> Response:
         payload = VulnInventoryInput(data=request.data)
@@ -215,19 +223,27 @@ class ExceptionList(APIView):
         wanted = str(request.query_params.get("status", ""))
         if wanted and wanted not in RiskException.Status.values:
             raise ValidationError({"status": ["Unknown status."]})
-        return Response(VulnExceptionOutput(selectors.exceptions_list(status=wanted)[:MAX_LIST], many=True).data)
+        return Response(
+            VulnExceptionOutput(selectors.exceptions_list(status=wanted)[:MAX_LIST], many=True).data
+        )
 
 
 class ExceptionApprove(APIView):
     required_permission = Perm.PATCHING_EXCEPTION_APPROVE
     token_scopes = {"POST": "write"}
 
-    @extend_schema(request=None, responses={200: VulnExceptionOutput, 409: VulnErrorOutput}, operation_id="vulns_exceptions_approve")
+    @extend_schema(
+        request=None,
+        responses={200: VulnExceptionOutput, 409: VulnErrorOutput},
+        operation_id="vulns_exceptions_approve",
+    )
     def post(self, request: Request, exception_id: int) -> Response:
         if selectors.exception_get(exception_id=exception_id) is None:
             raise Http404
         try:
-            exception = services.exception_decide(actor=_actor(request), exception_id=exception_id, approve=True)
+            exception = services.exception_decide(
+                actor=_actor(request), exception_id=exception_id, approve=True
+            )
         except services.PatchingError as error:
             return _refused(error, status.HTTP_409_CONFLICT)
         return Response(VulnExceptionOutput(selectors.exception_get(exception_id=exception.pk)).data)

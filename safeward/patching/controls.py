@@ -93,5 +93,8 @@ def inventory_current(now: dt.datetime) -> Iterator[Check]:
             f"{inventory.target_kind}:{inventory.target_id}",
             f"{inventory.target_kind} {inventory.target_id}",
             passed=inventory.imported_at >= now - dt.timedelta(days=INVENTORY_MAX_AGE_DAYS),
-            evidence={"imported_at": inventory.imported_at.isoformat(), "components": inventory.component_count},
+            evidence={
+                "imported_at": inventory.imported_at.isoformat(),
+                "components": inventory.component_count,
+            },
         )

@@ -98,7 +98,10 @@ def compute(facts: Facts, rules: Rules) -> Deadline:
             f" discretion; reported against {days} days."
         )
     else:
-        reasons.append(f"Policy table (HICP Table 8): {severity} in the {where} ({facts.zone or 'no zone recorded'}): {days} days.")
+        reasons.append(
+            f"Policy table (HICP Table 8): {severity} in the {where}"
+            f" ({facts.zone or 'no zone recorded'}): {days} days."
+        )
     if kev and rules.kev_max_days is not None and days > rules.kev_max_days:
         days = rules.kev_max_days
         reasons.append(f"Known exploited (KEV): at most {days} days.")
@@ -118,7 +121,8 @@ def compute(facts: Facts, rules: Rules) -> Deadline:
         tightened = max(1, math.floor(days * float(rules.patient_impact_factor)))
         if tightened < days:
             reasons.append(
-                f"Patient impact ({', '.join(facts.patient_impact[:5])}): {days} x {rules.patient_impact_factor}"
+                f"Patient impact ({', '.join(facts.patient_impact[:5])}):"
+                f" {days} x {rules.patient_impact_factor}"
                 f" = {tightened} days."
             )
             days = tightened

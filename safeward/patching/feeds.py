@@ -73,7 +73,13 @@ def _when(value: Any, where: str, name: str, *, required: bool = False) -> dt.da
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-GHSA_SEVERITY = {"CRITICAL": "critical", "HIGH": "high", "MODERATE": "medium", "MEDIUM": "medium", "LOW": "low"}
+GHSA_SEVERITY = {
+    "CRITICAL": "critical",
+    "HIGH": "high",
+    "MODERATE": "medium",
+    "MEDIUM": "medium",
+    "LOW": "low",
+}
 
 
 def cvss_score(vector: str) -> tuple[Decimal, str] | None:
@@ -127,14 +133,22 @@ def _affected(record: dict[str, Any], where: str) -> list[dict[str, Any]]:
         ranges = [r for r in entry.get("ranges") or [] if isinstance(r, dict) and r.get("type") != "GIT"]
         versions = [str(v)[:200] for v in entry.get("versions") or []]
         if key is not None:
-            found.append({"key": key, "ecosystem": ecosystem, "name": name, "ranges": ranges, "versions": versions})
+            found.append(
+                {"key": key, "ecosystem": ecosystem, "name": name, "ranges": ranges, "versions": versions}
+            )
         specific = entry.get("database_specific") or {}
         cpes = specific.get("cpes", []) if isinstance(specific, dict) else []
         for cpe in cpes if isinstance(cpes, list) else []:
             cpe_found = keys.cpe_key(str(cpe))
             if cpe_found is not None:
                 found.append(
-                    {"key": cpe_found[0], "ecosystem": "cpe", "name": name, "ranges": ranges, "versions": versions}
+                    {
+                        "key": cpe_found[0],
+                        "ecosystem": "cpe",
+                        "name": name,
+                        "ranges": ranges,
+                        "versions": versions,
+                    }
                 )
     return found
 
@@ -161,7 +175,9 @@ def osv_record(record: Any, where: str) -> OsvRecord:
         severity_source=source,
         cvss_vector=vector,
         cvss_score=score,
-        references=[str(ref.get("url", ""))[:500] for ref in record.get("references") or [] if isinstance(ref, dict)][:20],
+        references=[
+            str(ref.get("url", ""))[:500] for ref in record.get("references") or [] if isinstance(ref, dict)
+        ][:20],
         affected=_affected(record, where),
     )
 
@@ -170,12 +186,14 @@ def _decode(name: str, data: bytes) -> list[Any]:
     if len(data) > MAX_RECORD_BYTES:
         raise FeedError([f"{name}: larger than {MAX_RECORD_BYTES:,} bytes."])
     try:
-        if name.endswith((".yaml", ".yml")):
-            loaded = yaml.safe_load(data)
-        else:
-            loaded = json.loads(data)
+        loaded = yaml.safe_load(data) if name.endswith((".yaml", ".yml")) else json.loads(data)
     except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise FeedError([f"{name}: not valid {'YAML' if name.endswith(('.yaml', '.yml')) else 'JSON'}: {str(error)[:100]}."]) from None
+        raise FeedError(
+            [
+                f"{name}: not valid {'YAML' if name.endswith(('.yaml', '.yml')) else 'JSON'}:"
+                f" {str(error)[:100]}."
+            ]
+        ) from None
     return loaded if isinstance(loaded, list) else [loaded]
 
 

@@ -37,10 +37,12 @@ class InventoryImportForm(forms.Form):
 
     def __init__(self, *args: Any, assets: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["asset"].choices = [("", "—"), *assets]
+        field = self.fields["asset"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", "—"), *assets]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if bool(data.get("asset")) == bool(data.get("device_id")):
             raise forms.ValidationError("Choose an asset or give a device id (one of them).")
         return data
@@ -48,7 +50,12 @@ class InventoryImportForm(forms.Form):
 
 class FeedImportForm(forms.Form):
     feed = forms.ChoiceField(
-        choices=[("osv", "OSV records (zip, tar.gz, JSON or YAML)"), ("kev", "CISA KEV catalog (JSON)"), ("epss", "EPSS daily scores (CSV)"), ("vex", "CycloneDX VEX or OpenVEX (JSON)")]
+        choices=[
+            ("osv", "OSV records (zip, tar.gz, JSON or YAML)"),
+            ("kev", "CISA KEV catalog (JSON)"),
+            ("epss", "EPSS daily scores (CSV)"),
+            ("vex", "CycloneDX VEX or OpenVEX (JSON)"),
+        ]
     )
     file = forms.FileField()
 
@@ -56,7 +63,9 @@ class FeedImportForm(forms.Form):
 class TriageForm(forms.Form):
     state = forms.ChoiceField(choices=Finding.State.choices)
     justification = forms.ChoiceField(choices=Finding.Justification.choices, required=False)
-    response = forms.MultipleChoiceField(choices=RESPONSES, required=False, widget=forms.CheckboxSelectMultiple)
+    response = forms.MultipleChoiceField(
+        choices=RESPONSES, required=False, widget=forms.CheckboxSelectMultiple
+    )
     detail = forms.CharField(required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
@@ -64,7 +73,9 @@ class ExceptionForm(forms.Form):
     decision = forms.ChoiceField(choices=RiskException.Decision.choices)
     justification = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
     control = forms.CharField(
-        max_length=64, label="Compensating control test", help_text="A control test id, e.g. devices.compensating_controls."
+        max_length=64,
+        label="Compensating control test",
+        help_text="A control test id, e.g. devices.compensating_controls.",
     )
     resource = forms.CharField(
         max_length=200, label="Resource it judges", help_text="e.g. compensating-control:3 or device:12."
@@ -74,7 +85,9 @@ class ExceptionForm(forms.Form):
     def __init__(self, *args: Any, controls: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if controls:
-            self.fields["control"].widget = forms.Select(choices=[(cid, f"{cid} — {title}") for cid, title in controls])
+            self.fields["control"].widget = forms.Select(
+                choices=[(cid, f"{cid} — {title}") for cid, title in controls]
+            )
 
     def clean_expires_on(self) -> dt.date:
         value: dt.date = self.cleaned_data["expires_on"]

@@ -45,7 +45,7 @@ _PEP503 = re.compile(r"[-_.]+")
 
 
 def ecosystem_base(ecosystem: str) -> str:
-    """"Debian:10" -> "Debian"; "Alpine:v3.16" -> "Alpine"."""
+    """ "Debian:10" -> "Debian"; "Alpine:v3.16" -> "Alpine"."""
     return ecosystem.split(":", 1)[0].strip()
 
 
@@ -109,5 +109,5 @@ def scheme_for(key: str) -> type[uv.Version]:
 def parse_version(scheme: type[uv.Version], value: str) -> uv.Version | None:
     try:
         return scheme(value)
-    except Exception:  # noqa: BLE001 - univers raises many kinds on bad input; unparseable is "unknown"
+    except Exception:
         return None

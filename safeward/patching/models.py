@@ -306,7 +306,8 @@ class RiskException(models.Model):
         ordering = ["-requested_at", "-pk"]
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(approved_by=models.F("requested_by")), name="patching_exception_two_people"
+                condition=~models.Q(approved_by=models.F("requested_by")),
+                name="patching_exception_two_people",
             )
         ]
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from xml.etree.ElementTree import Element  # noqa: S405 - type only; parsing goes through defusedxml
+from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
@@ -85,7 +85,9 @@ def _limit_count(count: int) -> None:
         raise InventoryError([f"{count:,} components; the limit is {MAX_COMPONENTS:,} per inventory."])
 
 
-def _text(value: Any, field: str, where: str, errors: list[str], *, required: bool = False, limit: int = 300) -> str:
+def _text(
+    value: Any, field: str, where: str, errors: list[str], *, required: bool = False, limit: int = 300
+) -> str:
     if value is None or value == "":
         if required:
             errors.append(f"{where}: {field} is missing.")
@@ -112,7 +114,8 @@ def _finish(fmt: str, spec: str, components: list[ParsedComponent], errors: list
         if component.bom_ref:
             if component.bom_ref in seen:
                 errors.append(
-                    f"component {index}: bom-ref {component.bom_ref[:80]!r} repeats component {seen[component.bom_ref]}."
+                    f"component {index}: bom-ref {component.bom_ref[:80]!r}"
+                    f" repeats component {seen[component.bom_ref]}."
                 )
             else:
                 seen[component.bom_ref] = index
@@ -146,7 +149,9 @@ def _cdx_walk(items: Any, path: str, depth: int, errors: list[str]) -> Iterator[
 def parse_cyclonedx_json(raw: bytes) -> ParsedInventory:
     _limit_size(raw)
     if raw.count(b"{") > MAX_JSON_OBJECTS:
-        raise InventoryError([f"More than {MAX_JSON_OBJECTS:,} JSON objects; the limit is {MAX_COMPONENTS:,} components."])
+        raise InventoryError(
+            [f"More than {MAX_JSON_OBJECTS:,} JSON objects; the limit is {MAX_COMPONENTS:,} components."]
+        )
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -155,7 +160,9 @@ def parse_cyclonedx_json(raw: bytes) -> ParsedInventory:
         raise InventoryError(['Not a CycloneDX BOM (bomFormat must be "CycloneDX").'])
     spec = document.get("specVersion")
     if spec not in CYCLONEDX_VERSIONS:
-        raise InventoryError([f"specVersion {str(spec)[:10]!r}: CycloneDX {', '.join(CYCLONEDX_VERSIONS)} are read."])
+        raise InventoryError(
+            [f"specVersion {str(spec)[:10]!r}: CycloneDX {', '.join(CYCLONEDX_VERSIONS)} are read."]
+        )
     errors: list[str] = []
     components = []
     for where, item in _cdx_walk(document.get("components", []), "components", 0, errors):
@@ -242,7 +249,9 @@ def parse_cyclonedx_xml(raw: bytes) -> ParsedInventory:
 def parse_spdx_json(raw: bytes) -> ParsedInventory:
     _limit_size(raw)
     if raw.count(b"{") > MAX_JSON_OBJECTS:
-        raise InventoryError([f"More than {MAX_JSON_OBJECTS:,} JSON objects; the limit is {MAX_COMPONENTS:,} packages."])
+        raise InventoryError(
+            [f"More than {MAX_JSON_OBJECTS:,} JSON objects; the limit is {MAX_COMPONENTS:,} packages."]
+        )
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -329,7 +338,9 @@ def parse_pip(raw: bytes) -> ParsedInventory:
         if not match:
             errors.append(f"line {number}: not 'name==version'.")
             continue
-        components.append(ParsedComponent(name=match["name"][:300], version=match["version"][:200], ecosystem="PyPI"))
+        components.append(
+            ParsedComponent(name=match["name"][:300], version=match["version"][:200], ecosystem="PyPI")
+        )
     return _finish("pip", "", components, errors)
 
 

@@ -29,7 +29,9 @@ def findings_open() -> QuerySet[Finding]:
     return Finding.objects.filter(state__in=Finding.OPEN_STATES, excepted=False).select_related("advisory")
 
 
-def findings_list(*, state: str = "", severity: str = "", kev: bool | None = None, target: str = "") -> list[Finding]:
+def findings_list(
+    *, state: str = "", severity: str = "", kev: bool | None = None, target: str = ""
+) -> list[Finding]:
     """Findings, most urgent first: KEV, then severity, then due date."""
     rows = Finding.objects.select_related("advisory")
     if state == "open":
@@ -48,7 +50,8 @@ def findings_list(*, state: str = "", severity: str = "", kev: bool | None = Non
             rows = rows.filter(target_kind=kind, target_id=int(pk))
     found = list(rows[:5000])
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    found.sort(key=lambda f: (not f.is_open, not f.kev, SEVERITY_RANK.get(f.severity, 9), f.due_at or far, f.pk))
+    rank: dict[str, int] = {str(key): value for key, value in SEVERITY_RANK.items()}
+    found.sort(key=lambda f: (not f.is_open, not f.kev, rank.get(f.severity, 9), f.due_at or far, f.pk))
     return found
 
 
@@ -137,7 +140,9 @@ def dashboard(*, now: dt.datetime | None = None, months: int = 6) -> Dashboard:
     for finding in open_rows:
         for pk in finding.department_ids or ["—"]:
             departments[names.get(pk, "—") if isinstance(pk, int) else "—"] += 1
-    resolved = Finding.objects.filter(resolved_at__isnull=False, resolved_at__gte=now - dt.timedelta(days=31 * months))
+    resolved = Finding.objects.filter(
+        resolved_at__isnull=False, resolved_at__gte=now - dt.timedelta(days=31 * months)
+    )
     per_month: dict[str, list[float]] = defaultdict(list)
     met = total = 0
     for finding in resolved.only("detected_at", "resolved_at", "due_at"):
@@ -152,7 +157,9 @@ def dashboard(*, now: dt.datetime | None = None, months: int = 6) -> Dashboard:
     for _ in range(months):
         month_keys.append(cursor.strftime("%Y-%m"))
         cursor = (cursor - dt.timedelta(days=1)).replace(day=1)
-    mttr = [(m, (sum(per_month[m]) / len(per_month[m])) if per_month[m] else None) for m in reversed(month_keys)]
+    mttr = [
+        (m, (sum(per_month[m]) / len(per_month[m])) if per_month[m] else None) for m in reversed(month_keys)
+    ]
     week = now + dt.timedelta(days=7)
     return Dashboard(
         by_severity={s: severities.get(s, 0) for s in Severity.values},

@@ -23,8 +23,8 @@ from safeward.identity.permissions import Perm
 from safeward.patching import deadlines, feeds, matching, sbom
 from safeward.patching.compensating import control_check
 from safeward.patching.models import (
-    AffectedPackage,
     Advisory,
+    AffectedPackage,
     Component,
     DeadlinePolicy,
     DeadlineSettings,
@@ -183,7 +183,13 @@ def _apply_deadline(finding: Finding, facts: TargetFacts, rules: deadlines.Rules
     finding.due_inputs = result.inputs
     finding.department_ids = list(facts.department_ids)
     finding.device_class = facts.device_class[:20]
-    return before != (finding.severity, finding.kev, finding.due_at, finding.mitigation_due_at, finding.due_inputs)
+    return before != (
+        finding.severity,
+        finding.kev,
+        finding.due_at,
+        finding.mitigation_due_at,
+        finding.due_inputs,
+    )
 
 
 def findings_recompute(*, actor: User | None, findings: Iterable[Finding] | None = None) -> int:
@@ -239,7 +245,9 @@ class MatchStats:
     finding_ids: list[int] = field(default_factory=list)
 
 
-def _affected_index(keys_wanted: Iterable[str], advisory_ids: Iterable[int] | None = None) -> dict[str, list[AffectedPackage]]:
+def _affected_index(
+    keys_wanted: Iterable[str], advisory_ids: Iterable[int] | None = None
+) -> dict[str, list[AffectedPackage]]:
     rows = AffectedPackage.objects.filter(match_key__in=set(keys_wanted), advisory__withdrawn__isnull=True)
     if advisory_ids is not None:
         rows = rows.filter(advisory_id__in=set(advisory_ids))
@@ -321,7 +329,14 @@ def _upsert_findings(
             _apply_deadline(finding, target, rules)
             finding.save()
             stats.created += 1
-            _audit(Action.CREATE, actor, FINDING, finding.pk, advisory=advisory.osv_id, target=f"{target.kind}:{target.id}")
+            _audit(
+                Action.CREATE,
+                actor,
+                FINDING,
+                finding.pk,
+                advisory=advisory.osv_id,
+                target=f"{target.kind}:{target.id}",
+            )
         elif finding.state in (Finding.State.RESOLVED, Finding.State.RESOLVED_WITH_PEDIGREE):
             finding.state = Finding.State.IN_TRIAGE
             finding.resolved_at = None
@@ -363,7 +378,14 @@ def inventory_match(*, actor: User | None, inventory: Inventory, resolve_missing
                 finding.updated_at = now
                 finding.save()
                 stats.resolved += 1
-                _audit(Action.UPDATE, actor, FINDING, finding.pk, check="resolved_by_inventory", inventory=inventory.pk)
+                _audit(
+                    Action.UPDATE,
+                    actor,
+                    FINDING,
+                    finding.pk,
+                    check="resolved_by_inventory",
+                    inventory=inventory.pk,
+                )
     return stats
 
 
@@ -377,14 +399,14 @@ def advisories_match(*, actor: User | None, advisory_ids: Iterable[int]) -> Matc
         AffectedPackage.objects.filter(advisory_id__in=advisory_ids).values_list("match_key", flat=True)
     )
     index = _affected_index(affected_keys, advisory_ids)
-    components = Component.objects.filter(inventory__current=True, match_key__in=affected_keys).select_related(
-        "inventory"
-    )
+    components = Component.objects.filter(
+        inventory__current=True, match_key__in=affected_keys
+    ).select_related("inventory")
     cpe_keys = {k for k in affected_keys if k.startswith("cpe:")}
     if cpe_keys:
-        components = components | Component.objects.filter(inventory__current=True).exclude(cpe="").select_related(
-            "inventory"
-        )
+        components = components | Component.objects.filter(inventory__current=True).exclude(
+            cpe=""
+        ).select_related("inventory")
     by_target: dict[tuple[str, int], list[Component]] = defaultdict(list)
     for component in components.distinct():
         by_target[(component.inventory.target_kind, component.inventory.target_id)].append(component)
@@ -399,7 +421,10 @@ def advisories_match(*, actor: User | None, advisory_ids: Iterable[int]) -> Matc
             # A changed advisory that no longer covers a version: its open findings there resolve.
             now = clock.now()
             stale = Finding.objects.filter(
-                target_kind=kind, target_id=target_id, advisory_id__in=advisory_ids, state__in=Finding.OPEN_STATES
+                target_kind=kind,
+                target_id=target_id,
+                advisory_id__in=advisory_ids,
+                state__in=Finding.OPEN_STATES,
             ).exclude(pk__in=stats.finding_ids)
             for finding in stale:
                 finding.state = Finding.State.RESOLVED
@@ -436,7 +461,9 @@ def _inventory_store(
 ) -> tuple[Inventory, MatchStats]:
     now = clock.now()
     with transaction.atomic():
-        Inventory.objects.filter(target_kind=target_kind, target_id=target_id, current=True).update(current=False)
+        Inventory.objects.filter(target_kind=target_kind, target_id=target_id, current=True).update(
+            current=False
+        )
         inventory = Inventory.objects.create(
             target_kind=target_kind,
             target_id=target_id,
@@ -635,7 +662,9 @@ def osv_import(
             if severity_moved:
                 findings_recompute(
                     actor=actor,
-                    findings=Finding.objects.filter(advisory_id__in=severity_moved).select_related("advisory"),
+                    findings=Finding.objects.filter(advisory_id__in=severity_moved).select_related(
+                        "advisory"
+                    ),
                 )
     except feeds.FeedError as error:
         raise PatchingError("The OSV import was refused; nothing was saved.", error.errors) from None
@@ -682,7 +711,15 @@ def kev_import(*, actor: User | None, raw: bytes) -> tuple[int, int]:
         )
         after = {e.cve_id: (e.due_date, e.ransomware) for e in entries}
         moved_cves = {cve for cve in before.keys() | after.keys() if before.get(cve) != after.get(cve)}
-        _audit(Action.EXECUTE, actor, ADVISORY_FEED, "kev", check="kev_import", version=version, entries=len(entries))
+        _audit(
+            Action.EXECUTE,
+            actor,
+            ADVISORY_FEED,
+            "kev",
+            check="kev_import",
+            version=version,
+            entries=len(entries),
+        )
         moved = findings_recompute(actor=actor, findings=_findings_for_cves(moved_cves))
     return len(entries), moved
 
@@ -698,7 +735,13 @@ def epss_import(*, actor: User | None, raw: bytes) -> tuple[int, int]:
         EpssScore.objects.all().delete()
         EpssScore.objects.bulk_create(
             [
-                EpssScore(cve_id=r.cve_id, epss=r.epss, percentile=r.percentile, model_version=model, score_date=date)
+                EpssScore(
+                    cve_id=r.cve_id,
+                    epss=r.epss,
+                    percentile=r.percentile,
+                    model_version=model,
+                    score_date=date,
+                )
                 for r in rows
             ],
             batch_size=5000,
@@ -830,7 +873,9 @@ def exception_request(
         finding = Finding.objects.select_for_update().filter(pk=finding_id).first()
         if finding is None:
             raise PatchingError("No such finding.")
-        if finding.exceptions.filter(status__in=[RiskException.Status.REQUESTED, RiskException.Status.APPROVED]).exists():
+        if finding.exceptions.filter(
+            status__in=[RiskException.Status.REQUESTED, RiskException.Status.APPROVED]
+        ).exists():
             raise PatchingError("This finding already has an exception in force or waiting.")
         exception = RiskException.objects.create(
             finding=finding,
@@ -848,7 +893,12 @@ def exception_request(
 def exception_decide(*, actor: User, exception_id: int, approve: bool) -> RiskException:
     _require(actor, Perm.PATCHING_EXCEPTION_APPROVE)
     with transaction.atomic():
-        exception = RiskException.objects.select_for_update().select_related("finding").filter(pk=exception_id).first()
+        exception = (
+            RiskException.objects.select_for_update()
+            .select_related("finding")
+            .filter(pk=exception_id)
+            .first()
+        )
         if exception is None:
             raise PatchingError("No such exception.")
         if exception.status != RiskException.Status.REQUESTED:
@@ -878,19 +928,25 @@ def exceptions_evaluate(*, actor: User | None = None, now: dt.datetime | None = 
     counts = {"valid": 0, "expired": 0, "voided": 0}
     rules = deadline_rules()
     with transaction.atomic():
-        for exception in RiskException.objects.select_for_update().filter(status=RiskException.Status.APPROVED).select_related(
-            "finding__advisory", "requested_by"
+        for exception in (
+            RiskException.objects.select_for_update()
+            .filter(status=RiskException.Status.APPROVED)
+            .select_related("finding__advisory", "requested_by")
         ):
             reason = ""
             status = ""
             if exception.expires_on < now.date():
-                status, reason = RiskException.Status.EXPIRED, f"expired on {exception.expires_on.isoformat()}"
+                status, reason = (
+                    RiskException.Status.EXPIRED,
+                    f"expired on {exception.expires_on.isoformat()}",
+                )
             else:
                 for ref in exception.controls:
                     verdict = control_check(str(ref.get("control_id")), str(ref.get("resource_id")), now)
                     if not verdict:
                         status = RiskException.Status.VOIDED
-                        reason = f"{ref.get('control_id')} {'failed' if verdict is False else 'no longer judges'} {ref.get('resource_id')}"
+                        what = "failed for" if verdict is False else "no longer judges"
+                        reason = f"{ref.get('control_id')} {what} {ref.get('resource_id')}"
                         break
             exception.last_evaluated_at = now
             if not status:

@@ -147,7 +147,9 @@ def _openvex(document: dict[str, Any]) -> list[Statement]:
                 products=tuple(products),
                 state=OPENVEX_STATUS[status],
                 justification=justification,
-                response=("workaround_available",) if item.get("action_statement") and status == "affected" else (),
+                response=("workaround_available",)
+                if item.get("action_statement") and status == "affected"
+                else (),
                 detail=str(item.get("impact_statement") or item.get("action_statement") or "")[:4000],
             )
         )
@@ -206,7 +208,9 @@ def export_cyclonedx(findings: Iterable[Finding]) -> dict[str, Any]:
             {
                 "id": finding.advisory.osv_id,
                 "source": {"name": "OSV", "url": f"https://osv.dev/vulnerability/{finding.advisory.osv_id}"},
-                "references": [{"id": alias, "source": {"name": "alias"}} for alias in finding.advisory.aliases],
+                "references": [
+                    {"id": alias, "source": {"name": "alias"}} for alias in finding.advisory.aliases
+                ],
                 "analysis": analysis,
                 "affects": [{"ref": _product(finding)}],
                 "properties": [{"name": "safeward:purl", "value": finding.purl}] if finding.purl else [],
@@ -236,7 +240,9 @@ def export_openvex(findings: Iterable[Finding], *, author: str) -> dict[str, Any
             "status": status,
         }
         if status == "not_affected":
-            statement["justification"] = JUSTIFICATION_OPENVEX.get(finding.justification, "vulnerable_code_not_present")
+            statement["justification"] = JUSTIFICATION_OPENVEX.get(
+                finding.justification, "vulnerable_code_not_present"
+            )
             statement["impact_statement"] = finding.detail or finding.justification or "not affected"
         if status == "affected":
             statement["action_statement"] = finding.detail or "Apply the vendor's fix by the due date."

@@ -18,7 +18,13 @@ from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.patching import compensating, selectors, services, vex
-from safeward.patching.forms import ExceptionForm, FeedImportForm, InventoryImportForm, PolicyCellForm, TriageForm
+from safeward.patching.forms import (
+    ExceptionForm,
+    FeedImportForm,
+    InventoryImportForm,
+    PolicyCellForm,
+    TriageForm,
+)
 from safeward.patching.models import Finding
 
 
@@ -46,7 +52,7 @@ def _rows(findings: list[Finding]) -> list[tuple[Finding, str]]:
 @requires(Perm.PATCHING_FINDING_READ)
 def dashboard(request: HttpRequest) -> HttpResponse:
     board = selectors.dashboard()
-    urgent = [f for f in selectors.findings_list(state="open")][:10]
+    urgent = list(selectors.findings_list(state="open"))[:10]
     return render(
         request,
         "patching/dashboard.html",
@@ -68,12 +74,23 @@ def findings(request: HttpRequest) -> HttpResponse:
     kev_only = request.GET.get("kev") == "1"
     target = str(request.GET.get("target", ""))[:30]
     found = selectors.findings_list(
-        state=state if state != "all" else "", severity=severity, kev=True if kev_only else None, target=target
+        state=state if state != "all" else "",
+        severity=severity,
+        kev=True if kev_only else None,
+        target=target,
     )
     return render(
         request,
         "patching/findings.html",
-        {"rows": _rows(found[:500]), "target": target, "state": state, "severity": severity, "kev": kev_only, "now": clock.now(), "total": len(found)},
+        {
+            "rows": _rows(found[:500]),
+            "target": target,
+            "state": state,
+            "severity": severity,
+            "kev": kev_only,
+            "now": clock.now(),
+            "total": len(found),
+        },
     )
 
 
@@ -108,7 +125,12 @@ def _finding_page(
             "can_approve": user.has_perm(Perm.PATCHING_EXCEPTION_APPROVE),
             "triage_form": triage
             or TriageForm(
-                initial={"state": finding.state, "justification": finding.justification, "response": finding.response, "detail": finding.detail}
+                initial={
+                    "state": finding.state,
+                    "justification": finding.justification,
+                    "response": finding.response,
+                    "detail": finding.detail,
+                }
             ),
             "exception_form": exception or ExceptionForm(controls=controls),
             "errors": errors or [],
@@ -238,7 +260,11 @@ def inventory_import(request: HttpRequest) -> HttpResponse:
             kind, target = ("asset", data["asset"]) if data["asset"] else ("device", data["device_id"])
             try:
                 inventory, stats = services.inventory_import(
-                    actor=_actor(request), target_kind=kind, target_id=target, raw=data["file"].read(), fmt=data["format"]
+                    actor=_actor(request),
+                    target_kind=kind,
+                    target_id=target,
+                    raw=data["file"].read(),
+                    fmt=data["format"],
                 )
             except services.PatchingError as error:
                 errors = error.errors
@@ -267,7 +293,10 @@ def feed_import(request: HttpRequest) -> HttpResponse:
                 feed = form.cleaned_data["feed"]
                 if feed == "osv":
                     stats = services.osv_import(actor=actor, raw=raw, filename=upload.name or "")
-                    summary = f"{stats.read} OSV records: {stats.created} new, {stats.updated} updated, {stats.unchanged} unchanged; {stats.match.created} new findings."
+                    summary = (
+                        f"{stats.read} OSV records: {stats.created} new, {stats.updated} updated,"
+                        f" {stats.unchanged} unchanged; {stats.match.created} new findings."
+                    )
                 elif feed == "kev":
                     count, moved = services.kev_import(actor=actor, raw=raw)
                     summary = f"{count} KEV entries; {moved} due dates moved."
@@ -311,7 +340,12 @@ def policy(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "patching/policy.html",
-        {"table": selectors.policy_table(), "settings": selectors.deadline_settings(), "form": form, "can_edit": can_edit},
+        {
+            "table": selectors.policy_table(),
+            "settings": selectors.deadline_settings(),
+            "form": form,
+            "can_edit": can_edit,
+        },
         status=status,
     )
 

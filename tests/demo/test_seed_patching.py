@@ -26,7 +26,9 @@ def test_the_demo_shows_heartbleed_by_zone_and_an_exception_about_to_expire(demo
     call_command("demo", "seed")
     dmz = Finding.objects.get(target_id=_asset(ENGINE_DMZ), advisory__osv_id="SAFEWARD-DEMO-2014-0160")
     dc = Finding.objects.get(target_id=_asset(ENGINE_DC), advisory__osv_id="SAFEWARD-DEMO-2014-0160")
-    assert dmz.severity == dc.severity == "critical" and dmz.kev and dc.kev
+    assert dmz.severity == dc.severity == "critical"
+    assert dmz.kev
+    assert dc.kev
     assert (dmz.due_at - dmz.detected_at).days == 14
     assert (dc.due_at - dc.detected_at).days == 30
     top = selectors.findings_list(state="open")[0]
@@ -42,4 +44,8 @@ def test_the_demo_shows_heartbleed_by_zone_and_an_exception_about_to_expire(demo
     assert selectors.inventories_current().filter(component_count__gt=20).exists()  # SafeWard's own SBOM
     counts = (Finding.objects.count(), selectors.inventories_current().count(), len(approved))
     call_command("demo", "seed")  # idempotent
-    assert (Finding.objects.count(), selectors.inventories_current().count(), selectors.exceptions_list(status="approved").count()) == counts
+    assert (
+        Finding.objects.count(),
+        selectors.inventories_current().count(),
+        selectors.exceptions_list(status="approved").count(),
+    ) == counts

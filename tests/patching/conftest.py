@@ -53,7 +53,9 @@ KEV = {
 
 
 def cyclonedx(components: list[dict[str, Any]], spec: str = "1.5") -> bytes:
-    return json.dumps({"bomFormat": "CycloneDX", "specVersion": spec, "version": 1, "components": components}).encode()
+    return json.dumps(
+        {"bomFormat": "CycloneDX", "specVersion": spec, "version": 1, "components": components}
+    ).encode()
 
 
 def openssl(version: str = "1.0.1f") -> bytes:
@@ -90,7 +92,8 @@ def dmz_asset(db):
 @pytest.fixture
 def dc_asset(db):
     return asset_create(
-        actor=None, values={"name": "Interface engine (data centre)", "kind": "server", "network_zone": "data_centre"}
+        actor=None,
+        values={"name": "Interface engine (data centre)", "kind": "server", "network_zone": "data_centre"},
     )
 
 
@@ -101,7 +104,12 @@ def pump(db):
         name="Clinical VLAN", zone=NetworkSegment.Zone.CLINICAL_DEVICES, created_at=now, updated_at=now
     )
     return Device.objects.create(
-        kind=Device.Kind.MEDICAL, asset_tag="PUMP-1", name="Infusion pump", segment=segment, created_at=now, updated_at=now
+        kind=Device.Kind.MEDICAL,
+        asset_tag="PUMP-1",
+        name="Infusion pump",
+        segment=segment,
+        created_at=now,
+        updated_at=now,
     )
 
 

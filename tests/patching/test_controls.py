@@ -32,7 +32,9 @@ def test_kev_past_due_fails_after_the_due_date_and_passes_once_fixed(engineer, d
     now = clock.now()
     assert _passed(controls.kev_past_due, now) == [True]
     assert _passed(controls.kev_past_due, now + dt.timedelta(days=20)) == [False]
-    services.inventory_import(actor=engineer, target_kind="asset", target_id=dmz_asset.pk, raw=openssl("1.0.2"))
+    services.inventory_import(
+        actor=engineer, target_kind="asset", target_id=dmz_asset.pk, raw=openssl("1.0.2")
+    )
     assert _passed(controls.kev_past_due, now + dt.timedelta(days=20)) == []
 
 

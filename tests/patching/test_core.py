@@ -23,7 +23,8 @@ def test_heartbleed_is_matched_critical_kev_with_due_dates_by_zone(engineer, dmz
     dmz = Finding.objects.get(target_id=dmz_asset.pk)
     dc = Finding.objects.get(target_id=dc_asset.pk)
     assert dmz.severity == dc.severity == "critical"  # CVSS 7.5 high, raised by the KEV listing
-    assert dmz.kev and dc.kev
+    assert dmz.kev
+    assert dc.kev
     assert (dmz.due_at - dmz.detected_at).days == 14
     assert (dc.due_at - dc.detected_at).days == 30  # critical in the data centre
     assert any("KEV" in reason for reason in dc.due_reasons)
@@ -43,13 +44,17 @@ def test_a_fixed_version_resolves_and_a_redetection_reopens(engineer, dmz_asset,
     services.inventory_import(actor=engineer, target_kind="asset", target_id=dmz_asset.pk, raw=openssl())
     finding = Finding.objects.get()
     assert finding.state == "in_triage"
-    services.inventory_import(actor=engineer, target_kind="asset", target_id=dmz_asset.pk, raw=openssl("1.0.1g"))
+    services.inventory_import(
+        actor=engineer, target_kind="asset", target_id=dmz_asset.pk, raw=openssl("1.0.1g")
+    )
     finding.refresh_from_db()
-    assert finding.state == "resolved" and finding.resolved_at is not None
+    assert finding.state == "resolved"
+    assert finding.resolved_at is not None
     clock_before = finding.detected_at
     services.inventory_import(actor=engineer, target_kind="asset", target_id=dmz_asset.pk, raw=openssl())
     finding.refresh_from_db()
-    assert finding.state == "in_triage" and finding.reopened_count == 1
+    assert finding.state == "in_triage"
+    assert finding.reopened_count == 1
     assert finding.detected_at >= clock_before
     assert Inventory.objects.filter(target_id=dmz_asset.pk, current=True).count() == 1
 
@@ -69,7 +74,8 @@ def test_a_withdrawn_advisory_drops_its_findings(engineer, dmz_asset, heartbleed
     assert Finding.objects.count() == 1
     withdrawn = dict(HEARTBLEED, modified="2025-02-01T00:00:00Z", withdrawn="2025-02-01T00:00:00Z")
     stats = services.osv_import(actor=engineer, raw=json.dumps(withdrawn).encode())
-    assert stats.withdrawn == 1 and stats.match.dropped == 1
+    assert stats.withdrawn == 1
+    assert stats.match.dropped == 1
     assert Finding.objects.count() == 0
     # and a new inventory does not bring it back
     services.inventory_import(actor=engineer, target_kind="asset", target_id=dmz_asset.pk, raw=openssl())
@@ -132,7 +138,10 @@ def test_epss_tightens_and_patient_impact_halves(engineer, dc_asset, heartbleed)
     from safeward.assets.services import asset_update
 
     services.inventory_import(actor=engineer, target_kind="asset", target_id=dc_asset.pk, raw=openssl())
-    csv = b"#model_version:v2025.03.14,score_date:2025-08-25T00:00:00+0000\ncve,epss,percentile\nCVE-2014-0160,0.94,0.99\n"
+    csv = (
+        b"#model_version:v2025.03.14,score_date:2025-08-25T00:00:00+0000\n"
+        b"cve,epss,percentile\nCVE-2014-0160,0.94,0.99\n"
+    )
     rows, moved = services.epss_import(actor=engineer, raw=csv)
     assert (rows, moved) == (1, 1)
     finding = Finding.objects.get()
@@ -146,7 +155,11 @@ def test_epss_tightens_and_patient_impact_halves(engineer, dc_asset, heartbleed)
 
 def test_medical_device_follows_table_12(engineer, pump, heartbleed):
     services.inventory_import(
-        actor=engineer, target_kind="device", target_id=pump.pk, raw=b"cpe:2.3:a:openssl:openssl:1.0.1f\n", fmt="firmware"
+        actor=engineer,
+        target_kind="device",
+        target_id=pump.pk,
+        raw=b"cpe:2.3:a:openssl:openssl:1.0.1f\n",
+        fmt="firmware",
     )
     finding = Finding.objects.get()
     assert finding.mitigation_due_at is not None
@@ -164,7 +177,8 @@ def test_bad_inventory_saves_nothing(engineer, dmz_asset):
             raw=cyclonedx([{"name": "a", "bom-ref": "x"}, {"name": "b", "bom-ref": "x"}]),
         )
     assert "repeats" in " ".join(error.value.errors)
-    assert Inventory.objects.count() == 0 and Component.objects.count() == 0
+    assert Inventory.objects.count() == 0
+    assert Component.objects.count() == 0
 
 
 def test_self_sbom_registers_safeward(engineer):

@@ -28,7 +28,9 @@ def fake_control(monkeypatch):
     """A control test of another app (the devices work's compensating controls),
     as discover() would return it: any control id works."""
     STATE["passed"] = True
-    test = ControlTest("devices.compensating_controls", "Compensating controls pass", "", ("hicp:9.M.E",), _fake_control)
+    test = ControlTest(
+        "devices.compensating_controls", "Compensating controls pass", "", ("hicp:9.M.E",), _fake_control
+    )
     real = compensating.discover
 
     def discover():
@@ -83,10 +85,13 @@ def test_the_requester_cannot_approve(engineer, approver, finding, fake_control)
         services.exception_decide(actor=engineer, exception_id=exception.pk, approve=True)
     services.exception_decide(actor=approver, exception_id=exception.pk, approve=True)
     finding.refresh_from_db()
-    assert finding.excepted and not finding.is_open
+    assert finding.excepted
+    assert not finding.is_open
 
 
-def test_a_failing_control_voids_the_exception_and_reopens_the_finding(engineer, approver, finding, fake_control):
+def test_a_failing_control_voids_the_exception_and_reopens_the_finding(
+    engineer, approver, finding, fake_control
+):
     from safeward.audit.models import AuditEvent
 
     exception = _request(engineer, finding)
@@ -98,10 +103,13 @@ def test_a_failing_control_voids_the_exception_and_reopens_the_finding(engineer,
     assert services.exceptions_evaluate(now=later)["voided"] == 1
     exception.refresh_from_db()
     finding.refresh_from_db()
-    assert exception.status == "voided" and "failed" in exception.end_reason
-    assert finding.is_open and finding.reopened_count == 1
+    assert exception.status == "voided"
+    assert "failed" in exception.end_reason
+    assert finding.is_open
+    assert finding.reopened_count == 1
     assert finding.detected_at == later > first_clock
-    assert finding.due_at is not None and finding.due_at > later
+    assert finding.due_at is not None
+    assert finding.due_at > later
     event = AuditEvent.objects.filter(resource_type="VulnException").order_by("-pk").first()
     assert event.detail["check"] == "exception_voided"
     assert event.detail["owner_username"] == engineer.username
@@ -115,7 +123,9 @@ def test_an_expired_exception_ends(engineer, approver, finding, fake_control):
     assert finding.is_open
 
 
-def test_the_detection_rule_alerts_the_owner_and_stays_quiet_on_a_look_alike(engineer, approver, finding, fake_control):
+def test_the_detection_rule_alerts_the_owner_and_stays_quiet_on_a_look_alike(
+    engineer, approver, finding, fake_control
+):
     from safeward.audit.services import audit_record
     from safeward.audit.vocabulary import Action, PurposeOfUse
     from safeward.detection.models import Alert

@@ -15,7 +15,9 @@ CDX_XML = b"""<?xml version="1.0"?>
   <components>
     <component type="library" bom-ref="a">
       <name>openssl</name><version>1.0.1f</version><purl>pkg:generic/openssl@1.0.1f</purl>
-      <components><component type="library" bom-ref="b"><name>zlib</name><version>1.2.11</version></component></components>
+      <components>
+        <component type="library" bom-ref="b"><name>zlib</name><version>1.2.11</version></component>
+      </components>
     </component>
   </components>
 </bom>"""
@@ -30,8 +32,16 @@ SPDX = {
             "name": "openssl",
             "versionInfo": "1.0.1f",
             "externalRefs": [
-                {"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:deb/debian/openssl@1.0.1f-1"},
-                {"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": "cpe:2.3:a:openssl:openssl:1.0.1f:*:*:*:*:*:*:*"},
+                {
+                    "referenceCategory": "PACKAGE-MANAGER",
+                    "referenceType": "purl",
+                    "referenceLocator": "pkg:deb/debian/openssl@1.0.1f-1",
+                },
+                {
+                    "referenceCategory": "SECURITY",
+                    "referenceType": "cpe23Type",
+                    "referenceLocator": "cpe:2.3:a:openssl:openssl:1.0.1f:*:*:*:*:*:*:*",
+                },
             ],
         }
     ],
@@ -49,7 +59,9 @@ rc  oldpkg         0.1            amd64        removed
 
 @pytest.mark.parametrize("spec", ["1.4", "1.5", "1.6"])
 def test_cyclonedx_json_versions(spec):
-    parsed = sbom.parse(cyclonedx([{"name": "django", "version": "4.2", "purl": "pkg:pypi/django@4.2"}], spec))
+    parsed = sbom.parse(
+        cyclonedx([{"name": "django", "version": "4.2", "purl": "pkg:pypi/django@4.2"}], spec)
+    )
     assert parsed.spec_version == spec
     assert parsed.components[0].match_key == "PyPI:django"
 
@@ -117,7 +129,9 @@ def test_a_million_components_are_refused_before_parsing(monkeypatch):
     """1,000,000 components: refused by size (20 MiB) or, for a compact file
     under it, by the object count, before json.loads allocates anything."""
     one = b'{"name":"a"},'
-    huge = b'{"bomFormat":"CycloneDX","specVersion":"1.5","components":[' + one * 1_000_000 + b'{"name":"a"}]}'
+    huge = (
+        b'{"bomFormat":"CycloneDX","specVersion":"1.5","components":[' + one * 1_000_000 + b'{"name":"a"}]}'
+    )
     with pytest.raises(sbom.InventoryError) as error:
         sbom.parse(huge)
     assert "limit" in error.value.errors[0]
@@ -131,7 +145,11 @@ def test_a_million_components_are_refused_before_parsing(monkeypatch):
     with pytest.raises(sbom.InventoryError) as error:
         sbom.parse(compact)
     assert "JSON objects" in error.value.errors[0]
-    xml = b'<bom xmlns="http://cyclonedx.org/schema/bom/1.5"><components>' + b"<component/>" * 60_000 + b"</components></bom>"
+    xml = (
+        b'<bom xmlns="http://cyclonedx.org/schema/bom/1.5"><components>'
+        + b"<component/>" * 60_000
+        + b"</components></bom>"
+    )
     with pytest.raises(sbom.InventoryError):
         sbom.parse(xml)
 

@@ -16,10 +16,18 @@ from safeward.patching import deadlines, keys, matching
 parts = st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=4)
 semver = st.tuples(*(st.integers(min_value=0, max_value=20),) * 3).map(lambda t: ".".join(map(str, t)))
 pypi = parts.map(lambda p: ".".join(map(str, p)))
-debian = st.tuples(parts, st.integers(min_value=1, max_value=5)).map(lambda t: ".".join(map(str, t[0])) + f"-{t[1]}")
+debian = st.tuples(parts, st.integers(min_value=1, max_value=5)).map(
+    lambda t: ".".join(map(str, t[0])) + f"-{t[1]}"
+)
 maven = parts.map(lambda p: ".".join(map(str, p)))
 
-ECOSYSTEMS = [("PyPI", pypi, uv.PypiVersion), ("npm", semver, uv.SemverVersion), ("Debian", debian, uv.DebianVersion), ("Maven", maven, uv.MavenVersion), ("Go", semver.map(lambda v: "v" + v), uv.GolangVersion)]
+ECOSYSTEMS = [
+    ("PyPI", pypi, uv.PypiVersion),
+    ("npm", semver, uv.SemverVersion),
+    ("Debian", debian, uv.DebianVersion),
+    ("Maven", maven, uv.MavenVersion),
+    ("Go", semver.map(lambda v: "v" + v), uv.GolangVersion),
+]
 
 
 @pytest.mark.parametrize(("ecosystem", "strategy", "scheme"), ECOSYSTEMS, ids=[e[0] for e in ECOSYSTEMS])
@@ -66,7 +74,12 @@ def test_semver_ranges_on_any_ecosystem(version, fixed):
 
 
 def test_explicit_versions_and_multiple_ranges():
-    entry = [{"type": "ECOSYSTEM", "events": [{"introduced": "4.0"}, {"fixed": "4.3"}, {"introduced": "5.0"}, {"fixed": "5.2"}]}]
+    entry = [
+        {
+            "type": "ECOSYSTEM",
+            "events": [{"introduced": "4.0"}, {"fixed": "4.3"}, {"introduced": "5.0"}, {"fixed": "5.2"}],
+        }
+    ]
     assert matching.is_affected("PyPI:accesscontrol", "4.2", entry, [])
     assert not matching.is_affected("PyPI:accesscontrol", "4.3", entry, [])
     assert matching.is_affected("PyPI:accesscontrol", "5.1", entry, [])
@@ -125,6 +138,8 @@ def test_tightenings_each_explain_themselves():
 
 
 def test_medical_devices_table_12():
-    result = deadlines.compute(deadlines.Facts(severity="low", zone="clinical_devices", detected_at=NOW, medical=True), RULES)
+    result = deadlines.compute(
+        deadlines.Facts(severity="low", zone="clinical_devices", detected_at=NOW, medical=True), RULES
+    )
     assert result.due_at - NOW == dt.timedelta(days=60)
     assert result.mitigation_due_at - NOW == dt.timedelta(days=30)

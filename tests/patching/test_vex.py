@@ -21,13 +21,21 @@ def finding(engineer, dmz_asset, heartbleed):
 
 def test_cyclonedx_vex_round_trip(engineer, finding):
     services.finding_triage(
-        actor=engineer, finding_id=finding.pk, state="not_affected", justification="code_not_reachable", detail="heartbeat disabled"
+        actor=engineer,
+        finding_id=finding.pk,
+        state="not_affected",
+        justification="code_not_reachable",
+        detail="heartbeat disabled",
     )
     exported = vex.export_cyclonedx([Finding.objects.get()])
     services.finding_triage(actor=engineer, finding_id=finding.pk, state="in_triage")
     assert services.vex_import(actor=engineer, raw=json.dumps(exported).encode()) == 1
     finding.refresh_from_db()
-    assert (finding.state, finding.justification, finding.detail) == ("not_affected", "code_not_reachable", "heartbeat disabled")
+    assert (finding.state, finding.justification, finding.detail) == (
+        "not_affected",
+        "code_not_reachable",
+        "heartbeat disabled",
+    )
 
 
 def test_openvex_round_trip_by_alias_and_purl(engineer, finding):
@@ -58,8 +66,10 @@ def test_openvex_round_trip_by_alias_and_purl(engineer, finding):
     [
         b"nope",
         b"[]",
-        b'{"bomFormat": "CycloneDX", "vulnerabilities": [{"id": "X", "analysis": {"state": "maybe"}, "affects": [{"ref": "a"}]}]}',
-        b'{"@context": "https://openvex.dev/ns/v0.2.0", "statements": [{"vulnerability": {"name": "X"}, "status": "not_affected", "products": ["a"]}]}',
+        b'{"bomFormat": "CycloneDX", "vulnerabilities":'
+        b' [{"id": "X", "analysis": {"state": "maybe"}, "affects": [{"ref": "a"}]}]}',
+        b'{"@context": "https://openvex.dev/ns/v0.2.0", "statements":'
+        b' [{"vulnerability": {"name": "X"}, "status": "not_affected", "products": ["a"]}]}',
         b'{"something": "else"}',
     ],
 )

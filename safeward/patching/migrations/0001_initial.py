@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,209 +14,446 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Advisory',
+            name="Advisory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('osv_id', models.CharField(max_length=100, unique=True)),
-                ('aliases', models.JSONField(blank=True, default=list)),
-                ('cve_ids', models.JSONField(blank=True, default=list)),
-                ('summary', models.CharField(blank=True, max_length=500)),
-                ('modified', models.DateTimeField()),
-                ('published', models.DateTimeField(blank=True, null=True)),
-                ('withdrawn', models.DateTimeField(blank=True, null=True)),
-                ('cvss_vector', models.CharField(blank=True, max_length=200)),
-                ('cvss_score', models.DecimalField(blank=True, decimal_places=1, max_digits=3, null=True)),
-                ('severity', models.CharField(choices=[('critical', 'Critical'), ('high', 'High'), ('medium', 'Medium'), ('low', 'Low')], default='medium', max_length=10)),
-                ('severity_source', models.CharField(blank=True, max_length=40)),
-                ('references', models.JSONField(blank=True, default=list)),
-                ('imported_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("osv_id", models.CharField(max_length=100, unique=True)),
+                ("aliases", models.JSONField(blank=True, default=list)),
+                ("cve_ids", models.JSONField(blank=True, default=list)),
+                ("summary", models.CharField(blank=True, max_length=500)),
+                ("modified", models.DateTimeField()),
+                ("published", models.DateTimeField(blank=True, null=True)),
+                ("withdrawn", models.DateTimeField(blank=True, null=True)),
+                ("cvss_vector", models.CharField(blank=True, max_length=200)),
+                ("cvss_score", models.DecimalField(blank=True, decimal_places=1, max_digits=3, null=True)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("critical", "Critical"),
+                            ("high", "High"),
+                            ("medium", "Medium"),
+                            ("low", "Low"),
+                        ],
+                        default="medium",
+                        max_length=10,
+                    ),
+                ),
+                ("severity_source", models.CharField(blank=True, max_length=40)),
+                ("references", models.JSONField(blank=True, default=list)),
+                ("imported_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['osv_id'],
+                "ordering": ["osv_id"],
             },
         ),
         migrations.CreateModel(
-            name='DeadlineSettings',
+            name="DeadlineSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kev_escalates_to_critical', models.BooleanField(default=True)),
-                ('kev_max_days', models.PositiveIntegerField(blank=True, default=None, null=True)),
-                ('ransomware_max_days', models.PositiveIntegerField(default=7)),
-                ('epss_percentile', models.DecimalField(decimal_places=3, default=0.9, max_digits=4)),
-                ('epss_max_days', models.PositiveIntegerField(default=30)),
-                ('patient_impact_factor', models.DecimalField(decimal_places=2, default=0.5, max_digits=3)),
-                ('medical_mitigation_days', models.PositiveIntegerField(default=30)),
-                ('medical_fix_days', models.PositiveIntegerField(default=60)),
-                ('discretion_days', models.PositiveIntegerField(default=365, help_text="What 'at discretion' becomes for reporting (low severity, internal).")),
-                ('updated_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kev_escalates_to_critical", models.BooleanField(default=True)),
+                ("kev_max_days", models.PositiveIntegerField(blank=True, default=None, null=True)),
+                ("ransomware_max_days", models.PositiveIntegerField(default=7)),
+                ("epss_percentile", models.DecimalField(decimal_places=3, default=0.9, max_digits=4)),
+                ("epss_max_days", models.PositiveIntegerField(default=30)),
+                ("patient_impact_factor", models.DecimalField(decimal_places=2, default=0.5, max_digits=3)),
+                ("medical_mitigation_days", models.PositiveIntegerField(default=30)),
+                ("medical_fix_days", models.PositiveIntegerField(default=60)),
+                (
+                    "discretion_days",
+                    models.PositiveIntegerField(
+                        default=365,
+                        help_text="What 'at discretion' becomes for reporting (low severity, internal).",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='EpssScore',
+            name="EpssScore",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cve_id', models.CharField(max_length=30, unique=True)),
-                ('epss', models.DecimalField(decimal_places=5, max_digits=6)),
-                ('percentile', models.DecimalField(decimal_places=5, max_digits=6)),
-                ('model_version', models.CharField(blank=True, max_length=40)),
-                ('score_date', models.DateField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("cve_id", models.CharField(max_length=30, unique=True)),
+                ("epss", models.DecimalField(decimal_places=5, max_digits=6)),
+                ("percentile", models.DecimalField(decimal_places=5, max_digits=6)),
+                ("model_version", models.CharField(blank=True, max_length=40)),
+                ("score_date", models.DateField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='KevEntry',
+            name="KevEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cve_id', models.CharField(max_length=30, unique=True)),
-                ('vendor_project', models.CharField(blank=True, max_length=200)),
-                ('product', models.CharField(blank=True, max_length=200)),
-                ('name', models.CharField(blank=True, max_length=300)),
-                ('date_added', models.DateField()),
-                ('due_date', models.DateField()),
-                ('ransomware', models.BooleanField(default=False)),
-                ('required_action', models.TextField(blank=True)),
-                ('catalog_version', models.CharField(blank=True, max_length=30)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("cve_id", models.CharField(max_length=30, unique=True)),
+                ("vendor_project", models.CharField(blank=True, max_length=200)),
+                ("product", models.CharField(blank=True, max_length=200)),
+                ("name", models.CharField(blank=True, max_length=300)),
+                ("date_added", models.DateField()),
+                ("due_date", models.DateField()),
+                ("ransomware", models.BooleanField(default=False)),
+                ("required_action", models.TextField(blank=True)),
+                ("catalog_version", models.CharField(blank=True, max_length=30)),
             ],
             options={
-                'ordering': ['-date_added', 'cve_id'],
+                "ordering": ["-date_added", "cve_id"],
             },
         ),
         migrations.CreateModel(
-            name='AffectedPackage',
+            name="AffectedPackage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('match_key', models.CharField(db_index=True, max_length=400)),
-                ('ecosystem', models.CharField(blank=True, max_length=40)),
-                ('name', models.CharField(max_length=300)),
-                ('ranges', models.JSONField(blank=True, default=list)),
-                ('versions', models.JSONField(blank=True, default=list)),
-                ('advisory', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='affected', to='patching.advisory')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("match_key", models.CharField(db_index=True, max_length=400)),
+                ("ecosystem", models.CharField(blank=True, max_length=40)),
+                ("name", models.CharField(max_length=300)),
+                ("ranges", models.JSONField(blank=True, default=list)),
+                ("versions", models.JSONField(blank=True, default=list)),
+                (
+                    "advisory",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="affected",
+                        to="patching.advisory",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DeadlinePolicy',
+            name="DeadlinePolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('severity', models.CharField(choices=[('critical', 'Critical'), ('high', 'High'), ('medium', 'Medium'), ('low', 'Low')], max_length=10)),
-                ('exposure', models.CharField(choices=[('dmz', 'DMZ / internet facing'), ('internal', 'Data centre / internal')], max_length=10)),
-                ('days', models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("critical", "Critical"),
+                            ("high", "High"),
+                            ("medium", "Medium"),
+                            ("low", "Low"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "exposure",
+                    models.CharField(
+                        choices=[("dmz", "DMZ / internet facing"), ("internal", "Data centre / internal")],
+                        max_length=10,
+                    ),
+                ),
+                ("days", models.PositiveIntegerField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['severity', 'exposure'],
-                'constraints': [models.UniqueConstraint(fields=('severity', 'exposure'), name='patching_policy_once')],
+                "ordering": ["severity", "exposure"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("severity", "exposure"), name="patching_policy_once")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('target_kind', models.CharField(choices=[('asset', 'Asset'), ('device', 'Device')], max_length=8)),
-                ('target_id', models.BigIntegerField()),
-                ('component_key', models.CharField(max_length=400)),
-                ('component_name', models.CharField(max_length=300)),
-                ('component_version', models.CharField(blank=True, max_length=200)),
-                ('purl', models.CharField(blank=True, max_length=1000)),
-                ('state', models.CharField(choices=[('in_triage', 'In triage'), ('exploitable', 'Exploitable'), ('false_positive', 'False positive'), ('not_affected', 'Not affected'), ('resolved', 'Resolved'), ('resolved_with_pedigree', 'Resolved with pedigree')], default='in_triage', max_length=24)),
-                ('justification', models.CharField(blank=True, choices=[('', '—'), ('code_not_present', 'Code not present'), ('code_not_reachable', 'Code not reachable'), ('requires_configuration', 'Requires configuration'), ('requires_dependency', 'Requires dependency'), ('requires_environment', 'Requires environment'), ('protected_by_compiler', 'Protected by compiler'), ('protected_at_runtime', 'Protected at runtime'), ('protected_at_perimeter', 'Protected at perimeter'), ('protected_by_mitigating_control', 'Protected by mitigating control')], max_length=40)),
-                ('response', models.JSONField(blank=True, default=list)),
-                ('detail', models.TextField(blank=True)),
-                ('severity', models.CharField(choices=[('critical', 'Critical'), ('high', 'High'), ('medium', 'Medium'), ('low', 'Low')], max_length=10)),
-                ('kev', models.BooleanField(default=False)),
-                ('detected_at', models.DateTimeField()),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('mitigation_due_at', models.DateTimeField(blank=True, null=True)),
-                ('due_reasons', models.JSONField(blank=True, default=list)),
-                ('due_inputs', models.JSONField(blank=True, default=dict)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('excepted', models.BooleanField(default=False)),
-                ('reopened_count', models.PositiveIntegerField(default=0)),
-                ('department_ids', models.JSONField(blank=True, default=list)),
-                ('device_class', models.CharField(blank=True, max_length=20)),
-                ('updated_at', models.DateTimeField()),
-                ('advisory', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='patching.advisory')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "target_kind",
+                    models.CharField(choices=[("asset", "Asset"), ("device", "Device")], max_length=8),
+                ),
+                ("target_id", models.BigIntegerField()),
+                ("component_key", models.CharField(max_length=400)),
+                ("component_name", models.CharField(max_length=300)),
+                ("component_version", models.CharField(blank=True, max_length=200)),
+                ("purl", models.CharField(blank=True, max_length=1000)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("in_triage", "In triage"),
+                            ("exploitable", "Exploitable"),
+                            ("false_positive", "False positive"),
+                            ("not_affected", "Not affected"),
+                            ("resolved", "Resolved"),
+                            ("resolved_with_pedigree", "Resolved with pedigree"),
+                        ],
+                        default="in_triage",
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "justification",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "—"),
+                            ("code_not_present", "Code not present"),
+                            ("code_not_reachable", "Code not reachable"),
+                            ("requires_configuration", "Requires configuration"),
+                            ("requires_dependency", "Requires dependency"),
+                            ("requires_environment", "Requires environment"),
+                            ("protected_by_compiler", "Protected by compiler"),
+                            ("protected_at_runtime", "Protected at runtime"),
+                            ("protected_at_perimeter", "Protected at perimeter"),
+                            ("protected_by_mitigating_control", "Protected by mitigating control"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("response", models.JSONField(blank=True, default=list)),
+                ("detail", models.TextField(blank=True)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("critical", "Critical"),
+                            ("high", "High"),
+                            ("medium", "Medium"),
+                            ("low", "Low"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("kev", models.BooleanField(default=False)),
+                ("detected_at", models.DateTimeField()),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("mitigation_due_at", models.DateTimeField(blank=True, null=True)),
+                ("due_reasons", models.JSONField(blank=True, default=list)),
+                ("due_inputs", models.JSONField(blank=True, default=dict)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("excepted", models.BooleanField(default=False)),
+                ("reopened_count", models.PositiveIntegerField(default=0)),
+                ("department_ids", models.JSONField(blank=True, default=list)),
+                ("device_class", models.CharField(blank=True, max_length=20)),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "advisory",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="patching.advisory",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_at', 'pk'],
+                "ordering": ["due_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Inventory',
+            name="Inventory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('target_kind', models.CharField(choices=[('asset', 'Asset'), ('device', 'Device')], max_length=8)),
-                ('target_id', models.BigIntegerField()),
-                ('format', models.CharField(choices=[('cyclonedx_json', 'CycloneDX JSON'), ('cyclonedx_xml', 'CycloneDX XML'), ('spdx_json', 'SPDX 2.3 JSON'), ('dpkg', 'dpkg -l'), ('pip', 'pip freeze'), ('firmware', 'Firmware version'), ('self', "SafeWard's own environment")], max_length=16)),
-                ('spec_version', models.CharField(blank=True, max_length=10)),
-                ('sha256', models.CharField(max_length=64)),
-                ('component_count', models.PositiveIntegerField(default=0)),
-                ('current', models.BooleanField(default=True)),
-                ('imported_at', models.DateTimeField()),
-                ('imported_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "target_kind",
+                    models.CharField(choices=[("asset", "Asset"), ("device", "Device")], max_length=8),
+                ),
+                ("target_id", models.BigIntegerField()),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("cyclonedx_json", "CycloneDX JSON"),
+                            ("cyclonedx_xml", "CycloneDX XML"),
+                            ("spdx_json", "SPDX 2.3 JSON"),
+                            ("dpkg", "dpkg -l"),
+                            ("pip", "pip freeze"),
+                            ("firmware", "Firmware version"),
+                            ("self", "SafeWard's own environment"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("spec_version", models.CharField(blank=True, max_length=10)),
+                ("sha256", models.CharField(max_length=64)),
+                ("component_count", models.PositiveIntegerField(default=0)),
+                ("current", models.BooleanField(default=True)),
+                ("imported_at", models.DateTimeField()),
+                (
+                    "imported_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-imported_at', '-pk'],
+                "ordering": ["-imported_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Component',
+            name="Component",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=300)),
-                ('version', models.CharField(blank=True, max_length=200)),
-                ('ecosystem', models.CharField(blank=True, max_length=40)),
-                ('purl', models.CharField(blank=True, max_length=1000)),
-                ('cpe', models.CharField(blank=True, max_length=1000)),
-                ('bom_ref', models.CharField(blank=True, max_length=300)),
-                ('match_key', models.CharField(db_index=True, max_length=400)),
-                ('inventory', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='components', to='patching.inventory')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=300)),
+                ("version", models.CharField(blank=True, max_length=200)),
+                ("ecosystem", models.CharField(blank=True, max_length=40)),
+                ("purl", models.CharField(blank=True, max_length=1000)),
+                ("cpe", models.CharField(blank=True, max_length=1000)),
+                ("bom_ref", models.CharField(blank=True, max_length=300)),
+                ("match_key", models.CharField(db_index=True, max_length=400)),
+                (
+                    "inventory",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="components",
+                        to="patching.inventory",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'version'],
+                "ordering": ["name", "version"],
             },
         ),
         migrations.CreateModel(
-            name='RiskException',
+            name="RiskException",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('accept', 'Accept'), ('reduce', 'Reduce (mitigate)'), ('transfer', 'Transfer'), ('avoid', 'Avoid')], max_length=10)),
-                ('justification', models.TextField()),
-                ('controls', models.JSONField(default=list)),
-                ('expires_on', models.DateField()),
-                ('status', models.CharField(choices=[('requested', 'Awaiting approval'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('voided', 'Voided (a control failed)'), ('expired', 'Expired')], default='requested', max_length=10)),
-                ('requested_at', models.DateTimeField()),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('end_reason', models.CharField(blank=True, max_length=300)),
-                ('last_evaluated_at', models.DateTimeField(blank=True, null=True)),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('finding', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exceptions', to='patching.finding')),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[
+                            ("accept", "Accept"),
+                            ("reduce", "Reduce (mitigate)"),
+                            ("transfer", "Transfer"),
+                            ("avoid", "Avoid"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("justification", models.TextField()),
+                ("controls", models.JSONField(default=list)),
+                ("expires_on", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Awaiting approval"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("voided", "Voided (a control failed)"),
+                            ("expired", "Expired"),
+                        ],
+                        default="requested",
+                        max_length=10,
+                    ),
+                ),
+                ("requested_at", models.DateTimeField()),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("end_reason", models.CharField(blank=True, max_length=300)),
+                ("last_evaluated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "finding",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exceptions",
+                        to="patching.finding",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at', '-pk'],
+                "ordering": ["-requested_at", "-pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['state', 'due_at'], name='patching_finding_due'),
+            model_name="finding",
+            index=models.Index(fields=["state", "due_at"], name="patching_finding_due"),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['target_kind', 'target_id'], name='patching_finding_target'),
+            model_name="finding",
+            index=models.Index(fields=["target_kind", "target_id"], name="patching_finding_target"),
         ),
         migrations.AddConstraint(
-            model_name='finding',
-            constraint=models.UniqueConstraint(fields=('target_kind', 'target_id', 'component_key', 'component_version', 'advisory'), name='patching_finding_once'),
+            model_name="finding",
+            constraint=models.UniqueConstraint(
+                fields=("target_kind", "target_id", "component_key", "component_version", "advisory"),
+                name="patching_finding_once",
+            ),
         ),
         migrations.AddIndex(
-            model_name='inventory',
-            index=models.Index(fields=['target_kind', 'target_id', 'current'], name='patching_inv_target'),
+            model_name="inventory",
+            index=models.Index(fields=["target_kind", "target_id", "current"], name="patching_inv_target"),
         ),
         migrations.AddConstraint(
-            model_name='inventory',
-            constraint=models.UniqueConstraint(condition=models.Q(('current', True)), fields=('target_kind', 'target_id'), name='patching_one_current_inventory'),
+            model_name="inventory",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("current", True)),
+                fields=("target_kind", "target_id"),
+                name="patching_one_current_inventory",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='riskexception',
-            constraint=models.CheckConstraint(condition=models.Q(('approved_by', models.F('requested_by')), _negated=True), name='patching_exception_two_people'),
+            model_name="riskexception",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("approved_by", models.F("requested_by")), _negated=True),
+                name="patching_exception_two_people",
+            ),
         ),
     ]

@@ -52,7 +52,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         commands = parser.add_subparsers(dest="action", required=True)
-        imp = commands.add_parser("import-sbom", help="Import an SBOM or package list for an asset or a device.")
+        imp = commands.add_parser(
+            "import-sbom", help="Import an SBOM or package list for an asset or a device."
+        )
         imp.add_argument("source")
         target = imp.add_mutually_exclusive_group(required=True)
         target.add_argument("--asset", type=int)
@@ -66,7 +68,9 @@ class Command(BaseCommand):
             commands.add_parser(name, help=text).add_argument("source")
         self_sbom = commands.add_parser("self-sbom", help="SafeWard's own SBOM, registered as its inventory.")
         self_sbom.add_argument("--output", type=Path, help="Also write the CycloneDX JSON here.")
-        match = commands.add_parser("match", help="Re-test exceptions, recompute due dates; --inventory re-matches one.")
+        match = commands.add_parser(
+            "match", help="Re-test exceptions, recompute due dates; --inventory re-matches one."
+        )
         match.add_argument("--inventory", type=int)
         report = commands.add_parser("report", help="Open findings: counts and the most urgent.")
         report.add_argument("--json", action="store_true")
@@ -97,8 +101,9 @@ class Command(BaseCommand):
         with tqdm(desc="OSV records", unit=" records", file=sys.stderr, disable=None) as bar:
             stats = services.osv_import(actor=None, raw=raw, filename=name, progress=bar.update)
         self.stdout.write(
-            f"{stats.read} records: {stats.created} new, {stats.updated} updated, {stats.unchanged} unchanged,"
-            f" {stats.withdrawn} withdrawn; findings: {stats.match.created} new, {stats.match.reopened} reopened,"
+            f"{stats.read} records: {stats.created} new, {stats.updated} updated,"
+            f" {stats.unchanged} unchanged, {stats.withdrawn} withdrawn;"
+            f" findings: {stats.match.created} new, {stats.match.reopened} reopened,"
             f" {stats.match.resolved} resolved, {stats.match.dropped} dropped (withdrawn)."
         )
 
@@ -128,7 +133,8 @@ class Command(BaseCommand):
                 raise CommandError(f"no inventory {options['inventory']}.")
             stats = services.inventory_match(actor=None, inventory=inventory)
             self.stdout.write(
-                f"inventory {inventory.pk}: {stats.created} new, {stats.reopened} reopened, {stats.resolved} resolved."
+                f"inventory {inventory.pk}: {stats.created} new, {stats.reopened} reopened,"
+                f" {stats.resolved} resolved."
             )
         counts = services.exceptions_evaluate()
         moved = services.findings_recompute(actor=None)
@@ -164,11 +170,14 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(body, indent=2))
             return
         counts = ", ".join(f"{count} {severity}" for severity, count in board.by_severity.items())
-        self.stdout.write(f"open: {counts}; overdue {board.overdue}; KEV {board.kev}; due this week {board.due_this_week}")
+        self.stdout.write(
+            f"open: {counts}; overdue {board.overdue}; KEV {board.kev}; due this week {board.due_this_week}"
+        )
         for f in urgent:
             due = f.due_at.date().isoformat() if f.due_at else "-"
             kev = " KEV" if f.kev else ""
             self.stdout.write(
-                f"  {due}  {f.severity:<8}{kev:<4} {f.advisory.osv_id:<22} {f.component_name} {f.component_version}"
+                f"  {due}  {f.severity:<8}{kev:<4} {f.advisory.osv_id:<22}"
+                f" {f.component_name} {f.component_version}"
                 f"  ({f.target_kind} {f.target_id})"
             )
