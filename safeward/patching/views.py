@@ -132,7 +132,7 @@ def _finding_page(
                     "detail": finding.detail,
                 }
             ),
-            "exception_form": exception or ExceptionForm(controls=controls),
+            "exception_form": exception or ExceptionForm(controls=controls, prefix="exception"),
             "errors": errors or [],
             "now": clock.now(),
         },
@@ -173,7 +173,7 @@ def finding_triage(request: HttpRequest, finding_id: int) -> HttpResponse:
 @requires(Perm.PATCHING_FINDING_TRIAGE)
 def exception_new(request: HttpRequest, finding_id: int) -> HttpResponse:
     finding = _finding_or_404(finding_id)
-    form = ExceptionForm(request.POST, controls=selectors.controls_available())
+    form = ExceptionForm(request.POST, controls=selectors.controls_available(), prefix="exception")
     if not form.is_valid():
         return _finding_page(request, finding, exception=form, status=400)
     data = form.cleaned_data
