@@ -148,19 +148,33 @@ def deadline_rules() -> deadlines.Rules:
     )
 
 
-def _kev_epss(cve_ids: Iterable[str]) -> tuple[KevEntry | None, EpssScore | None]:
+_FEED_CACHE: dict[int, tuple[KevEntry | None, EpssScore | None]] | None = None
+
+
+def _kev_epss(
+    cve_ids: Iterable[str], advisory_id: int | None = None
+) -> tuple[KevEntry | None, EpssScore | None]:
+    """The KEV entry and EPSS score of an advisory's CVEs; inside `_feeds_cached()`
+    each advisory is looked up once (a match creating thousands of findings)."""
+    if _FEED_CACHE is not None and advisory_id in _FEED_CACHE:
+        return _FEED_CACHE[advisory_id]
     ids = list(cve_ids)
     if not ids:
-        return None, None
-    kev = KevEntry.objects.filter(cve_id__in=ids).order_by("due_date").first()
-    epss = EpssScore.objects.filter(cve_id__in=ids).order_by("-percentile").first()
-    return kev, epss
+        found: tuple[KevEntry | None, EpssScore | None] = (None, None)
+    else:
+        found = (
+            KevEntry.objects.filter(cve_id__in=ids).order_by("due_date").first(),
+            EpssScore.objects.filter(cve_id__in=ids).order_by("-percentile").first(),
+        )
+    if _FEED_CACHE is not None and advisory_id is not None:
+        _FEED_CACHE[advisory_id] = found
+    return found
 
 
 def _apply_deadline(finding: Finding, facts: TargetFacts, rules: deadlines.Rules) -> bool:
     """Set the finding's severity, KEV flag, dates and reasons; True when anything moved."""
     advisory = finding.advisory
-    kev, epss = _kev_epss(advisory.cve_ids)
+    kev, epss = _kev_epss(advisory.cve_ids, advisory.pk)
     result = deadlines.compute(
         deadlines.Facts(
             severity=advisory.severity,
@@ -302,7 +316,25 @@ def _upsert_findings(
     stats: MatchStats,
     rules: deadlines.Rules,
 ) -> None:
+    global _FEED_CACHE
     now = clock.now()
+    _FEED_CACHE = {}
+    try:
+        _upsert(actor=actor, target=target, hits=hits, stats=stats, rules=rules, now=now)
+    finally:
+        _FEED_CACHE = None
+
+
+def _upsert(
+    *,
+    actor: User | None,
+    target: TargetFacts,
+    hits: dict[tuple[str, str, int], tuple[Component, Advisory]],
+    stats: MatchStats,
+    rules: deadlines.Rules,
+    now: dt.datetime,
+) -> None:
+    created: list[Finding] = []
     existing = {
         (f.component_key, f.component_version, f.advisory_id): f
         for f in Finding.objects.filter(
@@ -327,17 +359,9 @@ def _upsert_findings(
                 updated_at=now,
             )
             _apply_deadline(finding, target, rules)
-            finding.save()
-            stats.created += 1
-            _audit(
-                Action.CREATE,
-                actor,
-                FINDING,
-                finding.pk,
-                advisory=advisory.osv_id,
-                target=f"{target.kind}:{target.id}",
-            )
-        elif finding.state in (Finding.State.RESOLVED, Finding.State.RESOLVED_WITH_PEDIGREE):
+            created.append(finding)
+            continue
+        if finding.state in (Finding.State.RESOLVED, Finding.State.RESOLVED_WITH_PEDIGREE):
             finding.state = Finding.State.IN_TRIAGE
             finding.resolved_at = None
             finding.detected_at = now
@@ -351,6 +375,23 @@ def _upsert_findings(
         else:
             stats.unchanged += 1
         stats.finding_ids.append(finding.pk)
+    if created:
+        # One statement for the new findings and one audit event naming them (a large
+        # inventory makes thousands at once; ADR 1302).
+        Finding.objects.bulk_create(created, batch_size=1000)
+        stats.created += len(created)
+        stats.finding_ids.extend(f.pk for f in created)
+        _audit(
+            Action.CREATE,
+            actor,
+            FINDING,
+            created[0].pk,
+            check="detected",
+            target=f"{target.kind}:{target.id}",
+            findings=[f.pk for f in created[:2000]],
+            advisories=sorted({f.advisory.osv_id for f in created})[:500],
+            count=len(created),
+        )
 
 
 def inventory_match(*, actor: User | None, inventory: Inventory, resolve_missing: bool = True) -> MatchStats:
