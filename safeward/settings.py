@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "safeward.vendors",
     "safeward.assessments",
     "safeward.policies",
+    "safeward.patching",
     "safeward.clinical",
     "safeward.fhir",
     "safeward.web",
@@ -402,6 +403,12 @@ SPECTACULAR_SETTINGS = {
         "VendorAgreementStatusEnum": "safeward.vendors.models.Agreement.Status",
         "VendorAgreementKindEnum": "safeward.vendors.models.Agreement.Kind",
         "VendorCredentialKindEnum": "safeward.vendors.models.Credential.Kind",
+        "VulnSeverityEnum": "safeward.patching.models.Severity",
+        "VulnFindingStateEnum": "safeward.patching.models.Finding.State",
+        "VulnJustificationEnum": "safeward.patching.models.Finding.Justification",
+        "VulnExceptionStatusEnum": "safeward.patching.models.RiskException.Status",
+        "VulnDecisionEnum": "safeward.patching.models.RiskException.Decision",
+        "VulnTargetEnum": "safeward.patching.models.Target",
     },
 }
 

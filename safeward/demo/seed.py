@@ -385,6 +385,16 @@ def seed_assets(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_assets)
 
 
+def seed_patching(ctx: SeedContext) -> None:
+    """Software inventories, Heartbleed on the interface engine, the pump's exception (issue 17)."""
+    from safeward.demo.patching import seed_patching as patching_step
+
+    patching_step(ctx)
+
+
+SEED_STEPS.append(seed_patching)
+
+
 # --- Running the seed --------------------------------------------------------
 
 

@@ -915,6 +915,44 @@ def rule_policy_review_overdue(ctx: Context) -> list[Finding]:
     return findings
 
 
+# --- patching ----------------------------------------------------------------------------------------
+PATCHING_EXCEPTION_VOIDED_CHECK = "exception_voided"
+
+
+def rule_patching_exception_voided(ctx: Context) -> list[Finding]:
+    """`safeward vulns exceptions` records one event per exception that a
+    failing compensating control voided (or that expired). One alert per
+    exception; its subject is the person who asked for it, who owns the risk."""
+    config = ctx.on(Code.PATCHING_EXCEPTION_VOIDED)
+    if config is None:
+        return []
+    findings = []
+    for event in ctx.events:
+        if (
+            event.resource_type != "VulnException"
+            or event.detail.get("check") != PATCHING_EXCEPTION_VOIDED_CHECK
+        ):
+            continue
+        owner_id = event.detail.get("owner_id")
+        reason = str(event.detail.get("reason", ""))[:200]
+        finding = _finding(
+            ctx,
+            config,
+            [event],
+            title=f"Vulnerability exception {event.resource_id} ended: {reason or 'a control failed'}",
+            subject=f"vuln-exception:{event.resource_id}",
+            detail={
+                "exception_id": event.resource_id,
+                "finding_id": event.detail.get("finding_id"),
+                "reason": reason,
+            },
+        )
+        finding.subject_user_id = owner_id if isinstance(owner_id, int) else None
+        finding.subject_username = str(event.detail.get("owner_username", ""))[:150]
+        findings.append(finding)
+    return findings
+
+
 # --- baselines ---------------------------------------------------------------------------------------
 def rule_baseline(ctx: Context) -> list[Finding]:
     config = ctx.on(Code.BASELINE_OUTLIER)
@@ -1198,6 +1236,7 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     rule_fhir_paging,
     rule_asset_review_lapsed,
     rule_policy_review_overdue,
+    rule_patching_exception_voided,
 )
 
 

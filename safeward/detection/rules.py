@@ -56,6 +56,7 @@ class Code:
     ASSET_REVIEW_LAPSED = "asset_review_lapsed"
     PHI_DISCOVERED = "phi_discovered"
     POLICY_REVIEW_OVERDUE = "policy_review_overdue"
+    PATCHING_EXCEPTION_VOIDED = "patching_exception_voided"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -477,6 +478,13 @@ CATALOG.update(
             Severity.MEDIUM,
             "The policy library's daily sweep found a published document past its review date;"
             " the alert names the document's owner (ADR 0930).",
+        ),
+        _spec(
+            Code.PATCHING_EXCEPTION_VOIDED,
+            "Vulnerability exception voided",
+            Severity.HIGH,
+            "A compensating control of an approved vulnerability exception failed, or the exception"
+            " expired: the finding reopened with its clock restarted; the alert names the owner (ADR 1305).",
         ),
     ]
 )

@@ -55,6 +55,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Asset register", "assets:list", Perm.ASSETS_ASSET_READ, ASSETS),
     NavItem("Export manifests", "assets:manifests", Perm.ASSETS_MANIFEST_READ, ASSETS),
     NavItem("PHI findings", "assets:findings", Perm.ASSETS_FINDING_READ, ASSETS),
+    NavItem("Vulnerabilities", "patching:dashboard", Perm.PATCHING_FINDING_READ, ASSETS),
     NavItem("Control tests", "assessments:dashboard", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
     NavItem("Assessments", "campaigns:list", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
     NavItem("Risk register", "risks:list", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),

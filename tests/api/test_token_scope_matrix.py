@@ -493,6 +493,20 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/vendors/agreements/1/terminate/", {"reason": "x"})),
         (F,) * 8,
     ),
+    # Vulnerabilities (issue 17): the matrix user holds no patching permission.
+    ("vulns_api:findings", "GET"): (lambda c: status(c.get("/api/v1/vulns/findings/")), (F,) * 8),
+    ("vulns_api:finding", "GET"): (lambda c: status(c.get("/api/v1/vulns/findings/1/")), (F,) * 8),
+    ("vulns_api:finding_analysis", "PUT"): (
+        lambda c: status(c.put("/api/v1/vulns/findings/1/analysis/", {"state": "in_triage"})),
+        (F,) * 8,
+    ),
+    ("vulns_api:inventories", "POST"): (lambda c: status(c.post("/api/v1/vulns/inventories/", {})), (F,) * 8),
+    ("vulns_api:exceptions", "GET"): (lambda c: status(c.get("/api/v1/vulns/exceptions/")), (F,) * 8),
+    ("vulns_api:exception_approve", "POST"): (
+        lambda c: status(c.post("/api/v1/vulns/exceptions/1/approve/", {})),
+        (F,) * 8,
+    ),
+    ("vulns_api:policy", "GET"): (lambda c: status(c.get("/api/v1/vulns/policy/")), (F,) * 8),
 }
 
 _ALIASES = {"oauth2_provider": "oauth"}  # /o/ is mounted twice (DOT reverses its own namespace)

@@ -213,6 +213,8 @@ NO_PATIENT_DATA = {
     "assessments:report_pdf": "a framework's compliance report",
     "assessments:report_csv": "a framework's per-clause and per-entry tables",
     "assessments:report_oscal": "OSCAL assessment results of the control tests",
+    # Software and vulnerability analyses (packages, advisories, VEX states), never a patient.
+    "patching:vex_export": "VEX of the vulnerability findings",
     # The policy library's documents are policies, not medical records.
     "policies:document": "a policy document's page",
     "policies:document_new": "a new policy document",

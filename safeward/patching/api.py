@@ -1,0 +1,269 @@
+"""The vulnerability REST API under /api/v1/vulns/: findings (most urgent
+first) and their analysis, inventory uploads, exceptions and their
+approval, the deadline table. One class per operation, each declaring its
+permission and what a bearer token needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+from safeward.patching import selectors, services
+from safeward.patching.forms import FORMATS, RESPONSES
+from safeward.patching.models import Finding, RiskException, Severity, Target
+from safeward.patching.sbom import MAX_BYTES
+
+MAX_LIST = 5000
+
+
+def _actor(request: Request) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+class VulnAdvisoryOutput(serializers.Serializer[Any]):
+    id = serializers.CharField(source="osv_id")
+    aliases = serializers.ListField(child=serializers.CharField())
+    summary = serializers.CharField()
+    cvss_vector = serializers.CharField()
+    cvss_score = serializers.DecimalField(max_digits=3, decimal_places=1, allow_null=True)
+
+
+class VulnFindingOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    target_kind = serializers.ChoiceField(choices=Target.choices)
+    target_id = serializers.IntegerField()
+    component = serializers.CharField(source="component_name")
+    version = serializers.CharField(source="component_version")
+    purl = serializers.CharField()
+    advisory = VulnAdvisoryOutput()
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    kev = serializers.BooleanField()
+    state = serializers.ChoiceField(choices=Finding.State.choices)
+    justification = serializers.CharField()
+    response = serializers.ListField(child=serializers.CharField())
+    excepted = serializers.BooleanField()
+    detected_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    mitigation_due_at = serializers.DateTimeField(allow_null=True)
+    due_reasons = serializers.ListField(child=serializers.CharField())
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
+class VulnAnalysisInput(serializers.Serializer[Any]):
+    state = serializers.ChoiceField(choices=Finding.State.choices)
+    justification = serializers.ChoiceField(choices=Finding.Justification.choices, required=False, default="")
+    response = serializers.ListField(
+        child=serializers.ChoiceField(choices=RESPONSES), required=False, default=list, max_length=5
+    )
+    detail = serializers.CharField(required=False, default="", allow_blank=True, max_length=4000)
+
+
+class VulnInventoryInput(serializers.Serializer[Any]):
+    target_kind = serializers.ChoiceField(choices=Target.choices)
+    target_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    format = serializers.ChoiceField(choices=FORMATS, required=False, default="")
+    content = serializers.CharField(
+        max_length=MAX_BYTES, trim_whitespace=False, help_text="The SBOM or list, as text."
+    )
+
+
+class VulnInventoryOutput(serializers.Serializer[Any]):
+    inventory = serializers.IntegerField()
+    components = serializers.IntegerField()
+    created = serializers.IntegerField()
+    reopened = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+
+
+class VulnErrorOutput(serializers.Serializer[Any]):
+    detail = serializers.CharField()
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]  # a field named like Serializer.errors
+
+
+class VulnExceptionOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    finding = serializers.IntegerField(source="finding_id")
+    decision = serializers.ChoiceField(choices=RiskException.Decision.choices)
+    status = serializers.ChoiceField(choices=RiskException.Status.choices)
+    justification = serializers.CharField()
+    controls = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+    expires_on = serializers.DateField()
+    requested_by = serializers.CharField(source="requested_by.username")
+    approved_by = serializers.CharField(source="approved_by.username", allow_null=True)
+    end_reason = serializers.CharField()
+
+
+class VulnPolicyRowOutput(serializers.Serializer[Any]):
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    dmz = serializers.IntegerField(allow_null=True)
+    internal = serializers.IntegerField(allow_null=True)
+
+
+def _refused(error: services.PatchingError, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    return Response({"detail": str(error), "errors": error.errors}, status=code)
+
+
+class FindingList(APIView):
+    required_permission = Perm.PATCHING_FINDING_READ
+    token_scopes = {"GET": "read"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str, description="open, excepted, all, or a VEX state"),
+            OpenApiParameter("severity", str, enum=Severity.values),
+            OpenApiParameter("kev", bool),
+        ],
+        responses=VulnFindingOutput(many=True),
+        operation_id="vulns_findings_list",
+    )
+    def get(self, request: Request) -> Response:
+        state = str(request.query_params.get("state", "open"))
+        severity = str(request.query_params.get("severity", ""))
+        if state not in {"open", "excepted", "all", *Finding.State.values}:
+            raise ValidationError({"state": ["Unknown state."]})
+        if severity and severity not in Severity.values:
+            raise ValidationError({"severity": ["Unknown severity."]})
+        kev = request.query_params.get("kev")
+        found = selectors.findings_list(
+            state="" if state == "all" else state,
+            severity=severity,
+            kev=None if kev is None else str(kev).lower() in {"1", "true"},
+        )
+        return Response(VulnFindingOutput(found[:MAX_LIST], many=True).data)
+
+
+class FindingDetail(APIView):
+    required_permission = Perm.PATCHING_FINDING_READ
+    token_scopes = {"GET": "read"}
+
+    @extend_schema(responses=VulnFindingOutput, operation_id="vulns_findings_read")
+    def get(self, request: Request, finding_id: int) -> Response:
+        finding = selectors.finding_get(finding_id=finding_id)
+        if finding is None:
+            raise Http404
+        return Response(VulnFindingOutput(finding).data)
+
+
+class FindingAnalysis(APIView):
+    required_permission = Perm.PATCHING_FINDING_TRIAGE
+    token_scopes = {"PUT": "write"}
+
+    @extend_schema(
+        request=VulnAnalysisInput,
+        responses={200: VulnFindingOutput, 400: VulnErrorOutput},
+        operation_id="vulns_findings_analysis",
+    )
+    def put(self, request: Request, finding_id: int) -> Response:
+        if selectors.finding_get(finding_id=finding_id) is None:
+            raise Http404
+        payload = VulnAnalysisInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            finding = services.finding_triage(actor=_actor(request), finding_id=finding_id, **data)
+        except services.PatchingError as error:
+            return _refused(error)
+        return Response(VulnFindingOutput(selectors.finding_get(finding_id=finding.pk)).data)
+
+
+class InventoryUpload(APIView):
+    required_permission = Perm.PATCHING_INVENTORY_IMPORT
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=VulnInventoryInput,
+        responses={201: VulnInventoryOutput, 400: VulnErrorOutput},
+        operation_id="vulns_inventories_upload",
+    )
+    def post(self, request: Request) -> Response:
+        payload = VulnInventoryInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            inventory, stats = services.inventory_import(
+                actor=_actor(request),
+                target_kind=data["target_kind"],
+                target_id=data["target_id"],
+                raw=data["content"].encode(),
+                fmt=data["format"],
+            )
+        except services.PatchingError as error:
+            return _refused(error)
+        body = {
+            "inventory": inventory.pk,
+            "components": inventory.component_count,
+            "created": stats.created,
+            "reopened": stats.reopened,
+            "resolved": stats.resolved,
+        }
+        return Response(VulnInventoryOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class ExceptionList(APIView):
+    required_permission = Perm.PATCHING_FINDING_READ
+    token_scopes = {"GET": "read"}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=RiskException.Status.values)],
+        responses=VulnExceptionOutput(many=True),
+        operation_id="vulns_exceptions_list",
+    )
+    def get(self, request: Request) -> Response:
+        wanted = str(request.query_params.get("status", ""))
+        if wanted and wanted not in RiskException.Status.values:
+            raise ValidationError({"status": ["Unknown status."]})
+        return Response(
+            VulnExceptionOutput(selectors.exceptions_list(status=wanted)[:MAX_LIST], many=True).data
+        )
+
+
+class ExceptionApprove(APIView):
+    required_permission = Perm.PATCHING_EXCEPTION_APPROVE
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=None,
+        responses={200: VulnExceptionOutput, 409: VulnErrorOutput},
+        operation_id="vulns_exceptions_approve",
+    )
+    def post(self, request: Request, exception_id: int) -> Response:
+        if selectors.exception_get(exception_id=exception_id) is None:
+            raise Http404
+        try:
+            exception = services.exception_decide(
+                actor=_actor(request), exception_id=exception_id, approve=True
+            )
+        except services.PatchingError as error:
+            return _refused(error, status.HTTP_409_CONFLICT)
+        return Response(VulnExceptionOutput(selectors.exception_get(exception_id=exception.pk)).data)
+
+
+class PolicyTable(APIView):
+    required_permission = Perm.PATCHING_FINDING_READ
+    token_scopes = {"GET": "read"}
+
+    @extend_schema(responses=VulnPolicyRowOutput(many=True), operation_id="vulns_policy_read")
+    def get(self, request: Request) -> Response:
+        return Response(VulnPolicyRowOutput(selectors.policy_table(), many=True).data)
+
+
+urlpatterns = [
+    path("findings/", FindingList.as_view(), name="findings"),
+    path("findings/<int:finding_id>/", FindingDetail.as_view(), name="finding"),
+    path("findings/<int:finding_id>/analysis/", FindingAnalysis.as_view(), name="finding_analysis"),
+    path("inventories/", InventoryUpload.as_view(), name="inventories"),
+    path("exceptions/", ExceptionList.as_view(), name="exceptions"),
+    path("exceptions/<int:exception_id>/approve/", ExceptionApprove.as_view(), name="exception_approve"),
+    path("policy/", PolicyTable.as_view(), name="policy"),
+]

@@ -1,0 +1,100 @@
+"""The patching app's control tests (safeward/compliance.py, issue 17).
+
+* `patching.kev_past_due`: no open finding of a known exploited
+  vulnerability is past its due date.
+* `patching.critical_within_sla`: every open critical or high finding is
+  within its due date.
+* `patching.exceptions_valid`: every approved exception is unexpired and its
+  compensating controls pass now.
+* `patching.inventory_current`: every asset and device with an inventory
+  had it refreshed within the last 90 days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from safeward.compliance import Check, control
+from safeward.patching import selectors
+from safeward.patching.compensating import control_check
+from safeward.patching.models import Finding
+
+INVENTORY_MAX_AGE_DAYS = 90
+
+
+def _finding_check(finding: Finding, now: dt.datetime) -> Check:
+    return Check(
+        "vuln-finding",
+        str(finding.pk),
+        f"{finding.advisory.osv_id} on {finding.target_kind} {finding.target_id}",
+        passed=finding.due_at is None or finding.due_at >= now,
+        evidence={
+            "advisory": finding.advisory.osv_id,
+            "severity": finding.severity,
+            "kev": finding.kev,
+            "component": f"{finding.component_name} {finding.component_version}",
+            "due_at": finding.due_at.isoformat() if finding.due_at else None,
+        },
+    )
+
+
+@control(
+    "patching.kev_past_due",
+    title="No known exploited vulnerability is open past its due date",
+    maps=("hicp:7.M.D", "hicp:7.S.A", "hipaa:164.308(a)(1)(ii)(B)", "iso27001-2022:A.8.8", "csf2:ID.RA-01"),
+)
+def kev_past_due(now: dt.datetime) -> Iterator[Check]:
+    for finding in selectors.findings_open().filter(kev=True):
+        yield _finding_check(finding, now)
+
+
+@control(
+    "patching.critical_within_sla",
+    title="Every open critical and high finding is within its remediation deadline",
+    maps=("hicp:7.M.D", "hicp:7.L.B", "hipaa:164.308(a)(1)(ii)(B)", "iso27001-2022:A.8.8", "csf2:PR.PS-02"),
+)
+def critical_within_sla(now: dt.datetime) -> Iterator[Check]:
+    for finding in selectors.findings_open().filter(severity__in=["critical", "high"]):
+        yield _finding_check(finding, now)
+
+
+@control(
+    "patching.exceptions_valid",
+    title="Every approved vulnerability exception is unexpired and its compensating controls pass",
+    maps=("hicp:10.M.B", "hicp:9.L.A", "hipaa:164.308(a)(1)(ii)(B)", "iso27001-2022:A.8.8", "csf2:ID.RA-01"),
+)
+def exceptions_valid(now: dt.datetime) -> Iterator[Check]:
+    for exception in selectors.exceptions_list(status="approved"):
+        failing = [
+            f"{ref.get('control_id')} {ref.get('resource_id')}"
+            for ref in exception.controls
+            if control_check(str(ref.get("control_id")), str(ref.get("resource_id")), now) is not True
+        ]
+        expired = exception.expires_on < now.date()
+        yield Check(
+            "vuln-exception",
+            str(exception.pk),
+            f"exception {exception.pk} on finding {exception.finding_id}",
+            passed=not failing and not expired,
+            evidence={"expires_on": exception.expires_on.isoformat(), "failing_controls": failing[:10]},
+        )
+
+
+@control(
+    "patching.inventory_current",
+    title="Every software inventory was refreshed within 90 days",
+    maps=("hicp:7.M.A", "hicp:9.M.D", "iso27001-2022:A.8.8", "csf2:ID.RA-01"),
+)
+def inventory_current(now: dt.datetime) -> Iterator[Check]:
+    for inventory in selectors.inventories_current():
+        yield Check(
+            "software-inventory",
+            f"{inventory.target_kind}:{inventory.target_id}",
+            f"{inventory.target_kind} {inventory.target_id}",
+            passed=inventory.imported_at >= now - dt.timedelta(days=INVENTORY_MAX_AGE_DAYS),
+            evidence={
+                "imported_at": inventory.imported_at.isoformat(),
+                "components": inventory.component_count,
+            },
+        )

@@ -1,0 +1,1031 @@
+"""Every write of the patching app: inventories, advisory feeds, matching,
+findings, deadlines and exceptions. Each takes `actor` (keyword-only), runs
+in one transaction and records its audit event inside it; imports are all
+or nothing (ADR 1300)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from safeward import clock
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action, PurposeOfUse
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+from safeward.patching import deadlines, feeds, matching, sbom
+from safeward.patching.compensating import control_check
+from safeward.patching.models import (
+    Advisory,
+    AffectedPackage,
+    Component,
+    DeadlinePolicy,
+    DeadlineSettings,
+    EpssScore,
+    Finding,
+    Inventory,
+    KevEntry,
+    RiskException,
+    Target,
+)
+
+FINDING = "VulnFinding"
+INVENTORY = "SoftwareInventory"
+ADVISORY_FEED = "AdvisoryFeed"
+EXCEPTION = "VulnException"
+EXCEPTION_VOIDED_CHECK = "exception_voided"
+MAX_EXCEPTION_DAYS = 366
+Progress = Callable[[int], None]
+
+
+class PatchingError(Exception):
+    """A refused operation; the message is safe to show."""
+
+    def __init__(self, message: str, errors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors) or [message]
+
+
+def _require(actor: User | None, perm: Perm) -> None:
+    if actor is not None and not actor.has_perm(perm):
+        raise PatchingError("You may not do this.")
+
+
+def _audit(action: Action, actor: User | None, resource: str, resource_id: Any, **detail: Any) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        resource_type=resource,
+        resource_id=resource_id,
+        purpose=PurposeOfUse.OPERATIONS,
+        detail=detail,
+    )
+
+
+# --- targets and their exposure ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    kind: str
+    id: int
+    label: str
+    zone: str
+    department_ids: tuple[int, ...] = ()
+    patient_impact: tuple[str, ...] = ()
+    medical: bool = False
+    device_class: str = ""
+    owner_user_id: int | None = None
+
+
+def target_facts(*, kind: str, target_id: int) -> TargetFacts | None:
+    if kind == Target.ASSET:
+        from safeward.assets import selectors as assets
+
+        asset = assets.asset_get(asset_id=target_id)
+        if asset is None:
+            return None
+        impact = [str(s) for s in asset.clinical_services or []]
+        departments = [int(d) for d in asset.department_ids or [] if isinstance(d, int)]
+        for dependent in assets.asset_facts(asset=asset).dependents:
+            services = [str(s) for s in dependent.clinical_services or []]
+            impact.extend(f"{s} (via {dependent.name})" for s in services)
+            departments.extend(int(d) for d in dependent.department_ids or [] if isinstance(d, int))
+        if departments and not impact:
+            impact.append(f"{len(set(departments))} department(s) rely on it")
+        return TargetFacts(
+            kind=kind,
+            id=asset.pk,
+            label=asset.name,
+            zone=asset.network_zone,
+            department_ids=tuple(sorted(set(departments))),
+            patient_impact=tuple(dict.fromkeys(impact)),
+            device_class=asset.kind,
+        )
+    if kind == Target.DEVICE:
+        from safeward.devices import selectors as devices
+
+        device = devices.device_get(device_id=target_id)
+        if device is None:
+            return None
+        medical = device.kind == "medical"
+        return TargetFacts(
+            kind=kind,
+            id=device.pk,
+            label=device.name or device.asset_tag,
+            zone=device.segment.zone if device.segment is not None else "",
+            department_ids=(device.department_id,) if device.department_id else (),
+            patient_impact=("bedside medical device",) if medical else (),
+            medical=medical,
+            device_class=device.kind,
+        )
+    return None
+
+
+def deadline_rules() -> deadlines.Rules:
+    table = dict(deadlines.HICP_TABLE_8)
+    for row in DeadlinePolicy.objects.all():
+        table[(row.severity, row.exposure)] = row.days
+    stored = DeadlineSettings.objects.first() or DeadlineSettings()
+    return deadlines.Rules(
+        table=table,
+        kev_escalates_to_critical=stored.kev_escalates_to_critical,
+        kev_max_days=stored.kev_max_days,
+        ransomware_max_days=stored.ransomware_max_days,
+        epss_percentile=Decimal(str(stored.epss_percentile)),
+        epss_max_days=stored.epss_max_days,
+        patient_impact_factor=Decimal(str(stored.patient_impact_factor)),
+        medical_mitigation_days=stored.medical_mitigation_days,
+        medical_fix_days=stored.medical_fix_days,
+        discretion_days=stored.discretion_days,
+    )
+
+
+_FEED_CACHE: dict[int, tuple[KevEntry | None, EpssScore | None]] | None = None
+
+
+def _kev_epss(
+    cve_ids: Iterable[str], advisory_id: int | None = None
+) -> tuple[KevEntry | None, EpssScore | None]:
+    """The KEV entry and EPSS score of an advisory's CVEs; inside `_feeds_cached()`
+    each advisory is looked up once (a match creating thousands of findings)."""
+    if _FEED_CACHE is not None and advisory_id in _FEED_CACHE:
+        return _FEED_CACHE[advisory_id]
+    ids = list(cve_ids)
+    if not ids:
+        found: tuple[KevEntry | None, EpssScore | None] = (None, None)
+    else:
+        found = (
+            KevEntry.objects.filter(cve_id__in=ids).order_by("due_date").first(),
+            EpssScore.objects.filter(cve_id__in=ids).order_by("-percentile").first(),
+        )
+    if _FEED_CACHE is not None and advisory_id is not None:
+        _FEED_CACHE[advisory_id] = found
+    return found
+
+
+def _apply_deadline(finding: Finding, facts: TargetFacts, rules: deadlines.Rules) -> bool:
+    """Set the finding's severity, KEV flag, dates and reasons; True when anything moved."""
+    advisory = finding.advisory
+    kev, epss = _kev_epss(advisory.cve_ids, advisory.pk)
+    result = deadlines.compute(
+        deadlines.Facts(
+            severity=advisory.severity,
+            zone=facts.zone,
+            detected_at=finding.detected_at,
+            kev_due=kev.due_date if kev else None,
+            ransomware=bool(kev and kev.ransomware),
+            epss_percentile=Decimal(str(epss.percentile)) if epss else None,
+            patient_impact=facts.patient_impact,
+            medical=facts.medical,
+        ),
+        rules,
+    )
+    before = (finding.severity, finding.kev, finding.due_at, finding.mitigation_due_at, finding.due_inputs)
+    finding.severity = result.severity
+    finding.kev = kev is not None
+    finding.due_at = result.due_at
+    finding.mitigation_due_at = result.mitigation_due_at
+    finding.due_reasons = result.reasons
+    finding.due_inputs = result.inputs
+    finding.department_ids = list(facts.department_ids)
+    finding.device_class = facts.device_class[:20]
+    return before != (
+        finding.severity,
+        finding.kev,
+        finding.due_at,
+        finding.mitigation_due_at,
+        finding.due_inputs,
+    )
+
+
+def findings_recompute(*, actor: User | None, findings: Iterable[Finding] | None = None) -> int:
+    """Recompute the due dates of `findings` (every unresolved one when None)
+    from today's severity, KEV, EPSS, zone and patient impact. Returns how
+    many moved; each move is audited with the old and new date."""
+    rules = deadline_rules()
+    facts_cache: dict[tuple[str, int], TargetFacts | None] = {}
+    moved = 0
+    with transaction.atomic():
+        rows = (
+            findings
+            if findings is not None
+            else Finding.objects.filter(state__in=Finding.OPEN_STATES).select_related("advisory")
+        )
+        for finding in rows:
+            if finding.state not in Finding.OPEN_STATES:
+                continue
+            key = (finding.target_kind, finding.target_id)
+            if key not in facts_cache:
+                facts_cache[key] = target_facts(kind=finding.target_kind, target_id=finding.target_id)
+            facts = facts_cache[key]
+            if facts is None:
+                continue
+            old = finding.due_at
+            if _apply_deadline(finding, facts, rules):
+                finding.updated_at = clock.now()
+                finding.save()
+                moved += 1
+                _audit(
+                    Action.UPDATE,
+                    actor,
+                    FINDING,
+                    finding.pk,
+                    check="due_recomputed",
+                    old_due=old.isoformat() if old else None,
+                    new_due=finding.due_at.isoformat() if finding.due_at else None,
+                )
+    return moved
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+
+@dataclass
+class MatchStats:
+    created: int = 0
+    reopened: int = 0
+    resolved: int = 0
+    unchanged: int = 0
+    dropped: int = 0
+    evaluated: int = 0
+    finding_ids: list[int] = field(default_factory=list)
+
+
+def _affected_index(
+    keys_wanted: Iterable[str], advisory_ids: Iterable[int] | None = None
+) -> dict[str, list[AffectedPackage]]:
+    rows = AffectedPackage.objects.filter(match_key__in=set(keys_wanted), advisory__withdrawn__isnull=True)
+    if advisory_ids is not None:
+        rows = rows.filter(advisory_id__in=set(advisory_ids))
+    index: dict[str, list[AffectedPackage]] = defaultdict(list)
+    for row in rows.select_related("advisory"):
+        index[row.match_key].append(row)
+    return index
+
+
+def _matches(
+    components: Iterable[Component], index: dict[str, list[AffectedPackage]], stats: MatchStats
+) -> dict[tuple[str, str, int], tuple[Component, Advisory]]:
+    """(component key, version, advisory id) -> (component, advisory) that match:
+    the purl / ecosystem key first, the CPE key only when the first found no
+    advisory entry at all."""
+    found: dict[tuple[str, str, int], tuple[Component, Advisory]] = {}
+    for component in components:
+        candidates = index.get(component.match_key, [])
+        key = component.match_key
+        if not candidates and component.cpe:
+            from safeward.patching.keys import cpe_key
+
+            cpe = cpe_key(component.cpe)
+            if cpe is not None:
+                candidates = index.get(cpe[0], [])
+                key = cpe[0]
+        for row in candidates:
+            stats.evaluated += 1
+            if matching.is_affected(key, component.version, row.ranges, row.versions):
+                found[(component.match_key, component.version, row.advisory_id)] = (component, row.advisory)
+    return found
+
+
+def _component_keys(components: Iterable[Component]) -> set[str]:
+    from safeward.patching.keys import cpe_key
+
+    wanted = set()
+    for component in components:
+        wanted.add(component.match_key)
+        if component.cpe:
+            cpe = cpe_key(component.cpe)
+            if cpe is not None:
+                wanted.add(cpe[0])
+    return wanted
+
+
+def _upsert_findings(
+    *,
+    actor: User | None,
+    target: TargetFacts,
+    hits: dict[tuple[str, str, int], tuple[Component, Advisory]],
+    stats: MatchStats,
+    rules: deadlines.Rules,
+) -> None:
+    global _FEED_CACHE
+    now = clock.now()
+    _FEED_CACHE = {}
+    try:
+        _upsert(actor=actor, target=target, hits=hits, stats=stats, rules=rules, now=now)
+    finally:
+        _FEED_CACHE = None
+
+
+def _upsert(
+    *,
+    actor: User | None,
+    target: TargetFacts,
+    hits: dict[tuple[str, str, int], tuple[Component, Advisory]],
+    stats: MatchStats,
+    rules: deadlines.Rules,
+    now: dt.datetime,
+) -> None:
+    created: list[Finding] = []
+    existing = {
+        (f.component_key, f.component_version, f.advisory_id): f
+        for f in Finding.objects.filter(
+            target_kind=target.kind,
+            target_id=target.id,
+            component_key__in={k[0] for k in hits},
+            advisory_id__in={k[2] for k in hits},
+        ).select_related("advisory")
+    }
+    for hit_key, (component, advisory) in hits.items():
+        finding = existing.get(hit_key)
+        if finding is None:
+            finding = Finding(
+                target_kind=target.kind,
+                target_id=target.id,
+                component_key=component.match_key,
+                component_name=component.name[:300],
+                component_version=component.version,
+                purl=component.purl[:1000],
+                advisory=advisory,
+                detected_at=now,
+                updated_at=now,
+            )
+            _apply_deadline(finding, target, rules)
+            created.append(finding)
+            continue
+        if finding.state in (Finding.State.RESOLVED, Finding.State.RESOLVED_WITH_PEDIGREE):
+            finding.state = Finding.State.IN_TRIAGE
+            finding.resolved_at = None
+            finding.detected_at = now
+            finding.reopened_count += 1
+            finding.detail = f"Detected again on {now:%Y-%m-%d}; the clock restarted."
+            _apply_deadline(finding, target, rules)
+            finding.updated_at = now
+            finding.save()
+            stats.reopened += 1
+            _audit(Action.UPDATE, actor, FINDING, finding.pk, check="reopened", advisory=advisory.osv_id)
+        else:
+            stats.unchanged += 1
+        stats.finding_ids.append(finding.pk)
+    if created:
+        # One statement for the new findings and one audit event naming them (a large
+        # inventory makes thousands at once; ADR 1302).
+        Finding.objects.bulk_create(created, batch_size=1000)
+        stats.created += len(created)
+        stats.finding_ids.extend(f.pk for f in created)
+        _audit(
+            Action.CREATE,
+            actor,
+            FINDING,
+            created[0].pk,
+            check="detected",
+            target=f"{target.kind}:{target.id}",
+            findings=[f.pk for f in created[:2000]],
+            advisories=sorted({f.advisory.osv_id for f in created})[:500],
+            count=len(created),
+        )
+
+
+def inventory_match(*, actor: User | None, inventory: Inventory, resolve_missing: bool = True) -> MatchStats:
+    """Match one inventory against the advisories for its names only; findings
+    of the target that the inventory no longer shows resolve themselves."""
+    stats = MatchStats()
+    target = target_facts(kind=inventory.target_kind, target_id=inventory.target_id)
+    if target is None:
+        return stats
+    components = list(inventory.components.all())
+    index = _affected_index(_component_keys(components))
+    hits = _matches(components, index, stats)
+    with transaction.atomic():
+        _upsert_findings(actor=actor, target=target, hits=hits, stats=stats, rules=deadline_rules())
+        if resolve_missing:
+            now = clock.now()
+            gone = Finding.objects.filter(
+                target_kind=target.kind, target_id=target.id, state__in=Finding.OPEN_STATES
+            ).exclude(pk__in=stats.finding_ids)
+            for finding in gone:
+                finding.state = Finding.State.RESOLVED
+                finding.resolved_at = now
+                finding.excepted = False
+                finding.detail = f"Inventory {inventory.pk} no longer shows an affected version."
+                finding.updated_at = now
+                finding.save()
+                stats.resolved += 1
+                _audit(
+                    Action.UPDATE,
+                    actor,
+                    FINDING,
+                    finding.pk,
+                    check="resolved_by_inventory",
+                    inventory=inventory.pk,
+                )
+    return stats
+
+
+def advisories_match(*, actor: User | None, advisory_ids: Iterable[int]) -> MatchStats:
+    """Match changed advisories against only the current components with their names."""
+    stats = MatchStats()
+    advisory_ids = set(advisory_ids)
+    if not advisory_ids:
+        return stats
+    affected_keys = set(
+        AffectedPackage.objects.filter(advisory_id__in=advisory_ids).values_list("match_key", flat=True)
+    )
+    index = _affected_index(affected_keys, advisory_ids)
+    components = Component.objects.filter(
+        inventory__current=True, match_key__in=affected_keys
+    ).select_related("inventory")
+    cpe_keys = {k for k in affected_keys if k.startswith("cpe:")}
+    if cpe_keys:
+        components = components | Component.objects.filter(inventory__current=True).exclude(
+            cpe=""
+        ).select_related("inventory")
+    by_target: dict[tuple[str, int], list[Component]] = defaultdict(list)
+    for component in components.distinct():
+        by_target[(component.inventory.target_kind, component.inventory.target_id)].append(component)
+    rules = deadline_rules()
+    with transaction.atomic():
+        for (kind, target_id), items in by_target.items():
+            target = target_facts(kind=kind, target_id=target_id)
+            if target is None:
+                continue
+            hits = _matches(items, index, stats)
+            _upsert_findings(actor=actor, target=target, hits=hits, stats=stats, rules=rules)
+            # A changed advisory that no longer covers a version: its open findings there resolve.
+            now = clock.now()
+            stale = Finding.objects.filter(
+                target_kind=kind,
+                target_id=target_id,
+                advisory_id__in=advisory_ids,
+                state__in=Finding.OPEN_STATES,
+            ).exclude(pk__in=stats.finding_ids)
+            for finding in stale:
+                finding.state = Finding.State.RESOLVED
+                finding.resolved_at = now
+                finding.detail = "The advisory's new version no longer covers this version."
+                finding.updated_at = now
+                finding.save()
+                stats.resolved += 1
+    return stats
+
+
+# --- inventories ---------------------------------------------------------------------------------
+
+
+def inventory_import(
+    *, actor: User | None, target_kind: str, target_id: int, raw: bytes, fmt: str = ""
+) -> tuple[Inventory, MatchStats]:
+    """Parse, store (replacing the target's current inventory) and match.
+    All or nothing: a bad file raises PatchingError with every problem."""
+    _require(actor, Perm.PATCHING_INVENTORY_IMPORT)
+    if target_kind not in Target.values:
+        raise PatchingError("The target is an asset or a device.")
+    if target_facts(kind=target_kind, target_id=target_id) is None:
+        raise PatchingError(f"No such {target_kind}.")
+    try:
+        parsed = sbom.parse(raw, fmt)
+    except sbom.InventoryError as error:
+        raise PatchingError("The inventory was refused; nothing was saved.", error.errors) from None
+    return _inventory_store(actor=actor, target_kind=target_kind, target_id=target_id, raw=raw, parsed=parsed)
+
+
+def _inventory_store(
+    *, actor: User | None, target_kind: str, target_id: int, raw: bytes, parsed: sbom.ParsedInventory
+) -> tuple[Inventory, MatchStats]:
+    now = clock.now()
+    with transaction.atomic():
+        Inventory.objects.filter(target_kind=target_kind, target_id=target_id, current=True).update(
+            current=False
+        )
+        inventory = Inventory.objects.create(
+            target_kind=target_kind,
+            target_id=target_id,
+            format=parsed.format,
+            spec_version=parsed.spec_version,
+            sha256=hashlib.sha256(raw).hexdigest(),
+            component_count=len(parsed.components),
+            imported_by=actor,
+            imported_at=now,
+        )
+        Component.objects.bulk_create(
+            [
+                Component(
+                    inventory=inventory,
+                    name=c.name[:300],
+                    version=c.version[:200],
+                    ecosystem=c.ecosystem,
+                    purl=c.purl,
+                    cpe=c.cpe,
+                    bom_ref=c.bom_ref,
+                    match_key=c.match_key[:400],
+                )
+                for c in parsed.components
+            ],
+            batch_size=2000,
+        )
+        _audit(
+            Action.CREATE,
+            actor,
+            INVENTORY,
+            inventory.pk,
+            target=f"{target_kind}:{target_id}",
+            format=parsed.format,
+            components=len(parsed.components),
+            sha256=inventory.sha256,
+        )
+        stats = inventory_match(actor=actor, inventory=inventory)
+    return inventory, stats
+
+
+def self_sbom() -> bytes:
+    """SafeWard's own CycloneDX 1.6 JSON SBOM, from the installed distributions."""
+    import importlib.metadata
+
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component as CdxComponent
+    from cyclonedx.model.component import ComponentType
+    from cyclonedx.output.json import JsonV1Dot6
+    from packageurl import PackageURL
+
+    bom = Bom()
+    seen: set[str] = set()
+    for dist in sorted(importlib.metadata.distributions(), key=lambda d: (d.metadata["Name"] or "").lower()):
+        name = dist.metadata["Name"]
+        if not name or name.lower() in seen:
+            continue
+        seen.add(name.lower())
+        purl = PackageURL(type="pypi", name=name.lower(), version=dist.version)
+        bom.components.add(
+            CdxComponent(
+                name=name,
+                version=dist.version,
+                type=ComponentType.LIBRARY,
+                purl=purl,
+                bom_ref=f"pypi:{name.lower()}@{dist.version}",
+            )
+        )
+    return JsonV1Dot6(bom).output_as_string(indent=None).encode()
+
+
+def self_register(*, actor: User | None) -> tuple[Inventory, MatchStats]:
+    """Register SafeWard's own stores, make sure its application asset exists,
+    and import its own SBOM as that asset's inventory."""
+    from safeward.assets import selectors as assets
+    from safeward.assets import services as asset_services
+
+    asset_services.assets_register_self(actor=actor)
+    name = "SafeWard application"
+    asset = next(iter(assets.assets_list(query=name).filter(name=name)), None)
+    if asset is None:
+        asset = asset_services.asset_create(
+            actor=actor,
+            values={
+                "name": name,
+                "kind": "application",
+                "description": "The SafeWard application and the Python packages it runs on.",
+                "network_zone": "data_centre",
+                "criticality": "critical",
+            },
+            source="safeward",
+        )
+    raw = self_sbom()
+    parsed = sbom.parse(raw, "cyclonedx_json")
+    return _inventory_store(actor=actor, target_kind=Target.ASSET, target_id=asset.pk, raw=raw, parsed=parsed)
+
+
+# --- advisory feeds ------------------------------------------------------------------------------
+
+
+@dataclass
+class FeedStats:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    match: MatchStats = field(default_factory=MatchStats)
+
+
+def osv_import(
+    *, actor: User | None, raw: bytes, filename: str = "", progress: Progress | None = None
+) -> FeedStats:
+    """Import OSV records: a record already stored with the same or a newer
+    `modified` is skipped (idempotent, incremental); a newer one replaces its
+    affected entries; a withdrawn one drops its findings. Then only the
+    changed advisories are matched, against only the components with their
+    names. All or nothing."""
+    _require(actor, Perm.PATCHING_INVENTORY_IMPORT)
+    stats = FeedStats()
+    now = clock.now()
+    changed: list[int] = []
+    severity_moved: list[int] = []
+    try:
+        with transaction.atomic():
+            known = dict(Advisory.objects.values_list("osv_id", "modified"))
+            for record in feeds.osv_records(raw, filename):
+                stats.read += 1
+                if progress is not None:
+                    progress(1)
+                previous = known.get(record.osv_id)
+                if previous is not None and previous >= record.modified:
+                    stats.unchanged += 1
+                    continue
+                values = {
+                    "aliases": record.aliases,
+                    "cve_ids": record.cve_ids,
+                    "summary": record.summary,
+                    "modified": record.modified,
+                    "published": record.published,
+                    "withdrawn": record.withdrawn,
+                    "cvss_vector": record.cvss_vector,
+                    "cvss_score": record.cvss_score,
+                    "severity": record.severity,
+                    "severity_source": record.severity_source,
+                    "references": record.references,
+                    "imported_at": now,
+                }
+                if previous is None:
+                    advisory = Advisory.objects.create(osv_id=record.osv_id, **values)
+                    stats.created += 1
+                else:
+                    advisory = Advisory.objects.get(osv_id=record.osv_id)
+                    if advisory.severity != record.severity:
+                        severity_moved.append(advisory.pk)
+                    for name, value in values.items():
+                        setattr(advisory, name, value)
+                    advisory.save()
+                    advisory.affected.all().delete()
+                    stats.updated += 1
+                known[record.osv_id] = record.modified
+                AffectedPackage.objects.bulk_create(
+                    [
+                        AffectedPackage(
+                            advisory=advisory,
+                            match_key=entry["key"][:400],
+                            ecosystem=entry["ecosystem"][:40],
+                            name=entry["name"],
+                            ranges=entry["ranges"],
+                            versions=entry["versions"],
+                        )
+                        for entry in record.affected
+                    ]
+                )
+                if record.withdrawn is not None:
+                    stats.withdrawn += 1
+                    dropped = Finding.objects.filter(advisory=advisory)
+                    stats.match.dropped += dropped.count()
+                    dropped.delete()
+                else:
+                    changed.append(advisory.pk)
+            _audit(
+                Action.EXECUTE,
+                actor,
+                ADVISORY_FEED,
+                "osv",
+                check="osv_import",
+                read=stats.read,
+                created=stats.created,
+                updated=stats.updated,
+                withdrawn=stats.withdrawn,
+                dropped_findings=stats.match.dropped,
+            )
+            dropped_count = stats.match.dropped
+            stats.match = advisories_match(actor=actor, advisory_ids=changed)
+            stats.match.dropped = dropped_count
+            if severity_moved:
+                findings_recompute(
+                    actor=actor,
+                    findings=Finding.objects.filter(advisory_id__in=severity_moved).select_related(
+                        "advisory"
+                    ),
+                )
+    except feeds.FeedError as error:
+        raise PatchingError("The OSV import was refused; nothing was saved.", error.errors) from None
+    return stats
+
+
+def _findings_for_cves(cve_ids: set[str]) -> list[Finding]:
+    if not cve_ids:
+        return []
+    found = []
+    for finding in Finding.objects.filter(state__in=Finding.OPEN_STATES).select_related("advisory"):
+        if cve_ids.intersection(finding.advisory.cve_ids):
+            found.append(finding)
+    return found
+
+
+def kev_import(*, actor: User | None, raw: bytes) -> tuple[int, int]:
+    """Replace the KEV catalog; recompute the deadlines of the findings whose
+    CVEs entered, left or changed. Returns (entries, findings moved)."""
+    _require(actor, Perm.PATCHING_INVENTORY_IMPORT)
+    try:
+        version, entries = feeds.kev_catalog(raw)
+    except feeds.FeedError as error:
+        raise PatchingError("The KEV catalog was refused; nothing was saved.", error.errors) from None
+    with transaction.atomic():
+        before = {row.cve_id: (row.due_date, row.ransomware) for row in KevEntry.objects.all()}
+        KevEntry.objects.all().delete()
+        KevEntry.objects.bulk_create(
+            [
+                KevEntry(
+                    cve_id=e.cve_id,
+                    vendor_project=e.vendor_project,
+                    product=e.product,
+                    name=e.name,
+                    date_added=e.date_added,
+                    due_date=e.due_date,
+                    ransomware=e.ransomware,
+                    required_action=e.required_action,
+                    catalog_version=version,
+                )
+                for e in entries
+            ],
+            batch_size=2000,
+        )
+        after = {e.cve_id: (e.due_date, e.ransomware) for e in entries}
+        moved_cves = {cve for cve in before.keys() | after.keys() if before.get(cve) != after.get(cve)}
+        _audit(
+            Action.EXECUTE,
+            actor,
+            ADVISORY_FEED,
+            "kev",
+            check="kev_import",
+            version=version,
+            entries=len(entries),
+        )
+        moved = findings_recompute(actor=actor, findings=_findings_for_cves(moved_cves))
+    return len(entries), moved
+
+
+def epss_import(*, actor: User | None, raw: bytes) -> tuple[int, int]:
+    _require(actor, Perm.PATCHING_INVENTORY_IMPORT)
+    try:
+        model, date, rows = feeds.epss_csv(raw)
+    except feeds.FeedError as error:
+        raise PatchingError("The EPSS file was refused; nothing was saved.", error.errors) from None
+    with transaction.atomic():
+        before = dict(EpssScore.objects.values_list("cve_id", "percentile"))
+        EpssScore.objects.all().delete()
+        EpssScore.objects.bulk_create(
+            [
+                EpssScore(
+                    cve_id=r.cve_id,
+                    epss=r.epss,
+                    percentile=r.percentile,
+                    model_version=model,
+                    score_date=date,
+                )
+                for r in rows
+            ],
+            batch_size=5000,
+        )
+        after = {r.cve_id: r.percentile for r in rows}
+        moved_cves = {cve for cve in before.keys() | after.keys() if before.get(cve) != after.get(cve)}
+        _audit(Action.EXECUTE, actor, ADVISORY_FEED, "epss", check="epss_import", model=model, rows=len(rows))
+        moved = findings_recompute(actor=actor, findings=_findings_for_cves(moved_cves))
+    return len(rows), moved
+
+
+# --- the policy table -----------------------------------------------------------------------------
+
+
+def deadline_policy_set(*, actor: User | None, severity: str, exposure: str, days: int | None) -> int:
+    """Change one cell of the table; every unresolved finding is recomputed."""
+    _require(actor, Perm.PATCHING_EXCEPTION_APPROVE)
+    if (severity, exposure) not in deadlines.HICP_TABLE_8:
+        raise PatchingError("No such cell of the table.")
+    if days is not None and not 1 <= days <= 3650:
+        raise PatchingError("Days run from 1 to 3650, or blank for 'at discretion'.")
+    with transaction.atomic():
+        DeadlinePolicy.objects.update_or_create(severity=severity, exposure=exposure, defaults={"days": days})
+        _audit(Action.CONFIG_CHANGE, actor, "VulnDeadlinePolicy", f"{severity}/{exposure}", days=days)
+        return findings_recompute(actor=actor)
+
+
+# --- triage, VEX --------------------------------------------------------------------------------
+
+
+def finding_triage(
+    *,
+    actor: User | None,
+    finding_id: int,
+    state: str,
+    justification: str = "",
+    response: Sequence[str] = (),
+    detail: str = "",
+) -> Finding:
+    _require(actor, Perm.PATCHING_FINDING_TRIAGE)
+    if state not in Finding.State.values:
+        raise PatchingError("Unknown state.")
+    if justification and justification not in Finding.Justification.values:
+        raise PatchingError("Unknown justification.")
+    if state == Finding.State.NOT_AFFECTED and not justification:
+        raise PatchingError("'Not affected' needs a justification.")
+    responses = {"can_not_fix", "will_not_fix", "update", "rollback", "workaround_available"}
+    if any(r not in responses for r in response):
+        raise PatchingError(f"Responses are {', '.join(sorted(responses))}.")
+    with transaction.atomic():
+        finding = Finding.objects.select_for_update().filter(pk=finding_id).first()
+        if finding is None:
+            raise PatchingError("No such finding.")
+        old = finding.state
+        now = clock.now()
+        finding.state = state
+        finding.justification = justification
+        finding.response = list(response)
+        finding.detail = detail[:4000]
+        finding.resolved_at = now if state not in Finding.OPEN_STATES else None
+        finding.updated_at = now
+        finding.save()
+        _audit(Action.UPDATE, actor, FINDING, finding.pk, check="triage", old_state=old, state=state)
+    return finding
+
+
+def vex_import(*, actor: User | None, raw: bytes) -> int:
+    """Apply a CycloneDX VEX or OpenVEX document's analyses to the findings
+    it names (vulnerability id x purl or component name). All or nothing;
+    returns how many findings changed."""
+    from safeward.patching import vex
+
+    _require(actor, Perm.PATCHING_FINDING_TRIAGE)
+    try:
+        statements = vex.parse(raw)
+    except vex.VexError as error:
+        raise PatchingError("The VEX document was refused; nothing was saved.", error.errors) from None
+    changed = 0
+    with transaction.atomic():
+        for statement in statements:
+            for finding in vex.findings_for(statement):
+                finding_triage(
+                    actor=actor,
+                    finding_id=finding.pk,
+                    state=statement.state,
+                    justification=statement.justification,
+                    response=statement.response,
+                    detail=statement.detail,
+                )
+                changed += 1
+    return changed
+
+
+# --- exceptions ---------------------------------------------------------------------------------
+
+
+def exception_request(
+    *,
+    actor: User,
+    finding_id: int,
+    decision: str,
+    justification: str,
+    controls: Sequence[tuple[str, str]],
+    expires_on: dt.date,
+) -> RiskException:
+    _require(actor, Perm.PATCHING_FINDING_TRIAGE)
+    errors = []
+    if decision not in RiskException.Decision.values:
+        errors.append("Decision: accept, reduce, transfer or avoid.")
+    if not justification.strip():
+        errors.append("Say why.")
+    today = clock.now().date()
+    if expires_on <= today:
+        errors.append("The expiry must be in the future.")
+    elif (expires_on - today).days > MAX_EXCEPTION_DAYS:
+        errors.append(f"An exception lasts at most {MAX_EXCEPTION_DAYS} days.")
+    if not controls:
+        errors.append("Name at least one compensating control (a control test and the resource it judges).")
+    now = clock.now()
+    for control_id, resource_id in controls:
+        verdict = control_check(control_id, resource_id, now)
+        if verdict is None:
+            errors.append(f"{control_id[:64]} does not judge {resource_id[:64]} (or no such control).")
+        elif not verdict:
+            errors.append(f"{control_id[:64]} fails for {resource_id[:64]} now; it cannot compensate.")
+    if errors:
+        raise PatchingError("The exception was refused.", errors)
+    with transaction.atomic():
+        finding = Finding.objects.select_for_update().filter(pk=finding_id).first()
+        if finding is None:
+            raise PatchingError("No such finding.")
+        if finding.exceptions.filter(
+            status__in=[RiskException.Status.REQUESTED, RiskException.Status.APPROVED]
+        ).exists():
+            raise PatchingError("This finding already has an exception in force or waiting.")
+        exception = RiskException.objects.create(
+            finding=finding,
+            decision=decision,
+            justification=justification[:4000],
+            controls=[{"control_id": c, "resource_id": r} for c, r in controls],
+            expires_on=expires_on,
+            requested_by=actor,
+            requested_at=now,
+        )
+        _audit(Action.CREATE, actor, EXCEPTION, exception.pk, finding=finding.pk, decision=decision)
+    return exception
+
+
+def exception_decide(*, actor: User, exception_id: int, approve: bool) -> RiskException:
+    _require(actor, Perm.PATCHING_EXCEPTION_APPROVE)
+    with transaction.atomic():
+        exception = (
+            RiskException.objects.select_for_update()
+            .select_related("finding")
+            .filter(pk=exception_id)
+            .first()
+        )
+        if exception is None:
+            raise PatchingError("No such exception.")
+        if exception.status != RiskException.Status.REQUESTED:
+            raise PatchingError("This exception is not waiting for a decision.")
+        if exception.requested_by_id == actor.pk:
+            raise PatchingError("A second person approves: not the one who asked.")
+        now = clock.now()
+        exception.status = RiskException.Status.APPROVED if approve else RiskException.Status.REJECTED
+        exception.approved_by = actor if approve else None
+        exception.decided_at = now
+        exception.save()
+        if approve:
+            finding = exception.finding
+            finding.excepted = True
+            finding.updated_at = now
+            finding.save()
+        _audit(Action.UPDATE, actor, EXCEPTION, exception.pk, check="approved" if approve else "rejected")
+    return exception
+
+
+def exceptions_evaluate(*, actor: User | None = None, now: dt.datetime | None = None) -> dict[str, int]:
+    """Re-test every approved exception: expired ones end; one whose control
+    fails (or no longer judges its resource) is voided, its finding reopens
+    with its clock restarted, and an event for the `patching_exception_voided`
+    detection rule names the requester."""
+    now = now or clock.now()
+    counts = {"valid": 0, "expired": 0, "voided": 0}
+    rules = deadline_rules()
+    with transaction.atomic():
+        for exception in (
+            RiskException.objects.select_for_update()
+            .filter(status=RiskException.Status.APPROVED)
+            .select_related("finding__advisory", "requested_by")
+        ):
+            reason = ""
+            status = ""
+            if exception.expires_on < now.date():
+                status, reason = (
+                    RiskException.Status.EXPIRED,
+                    f"expired on {exception.expires_on.isoformat()}",
+                )
+            else:
+                for ref in exception.controls:
+                    verdict = control_check(str(ref.get("control_id")), str(ref.get("resource_id")), now)
+                    if not verdict:
+                        status = RiskException.Status.VOIDED
+                        what = "failed for" if verdict is False else "no longer judges"
+                        reason = f"{ref.get('control_id')} {what} {ref.get('resource_id')}"
+                        break
+            exception.last_evaluated_at = now
+            if not status:
+                counts["valid"] += 1
+                exception.save(update_fields=["last_evaluated_at"])
+                continue
+            counts[str(status)] += 1
+            exception.status = status
+            exception.ended_at = now
+            exception.end_reason = reason[:300]
+            exception.save()
+            finding = exception.finding
+            finding.excepted = False
+            if finding.state not in Finding.OPEN_STATES:
+                finding.state = Finding.State.IN_TRIAGE
+            finding.resolved_at = None
+            finding.detected_at = now
+            finding.reopened_count += 1
+            finding.detail = f"Exception {exception.pk} ended: {reason}. The clock restarted."
+            facts = target_facts(kind=finding.target_kind, target_id=finding.target_id)
+            if facts is not None:
+                _apply_deadline(finding, facts, rules)
+            finding.updated_at = now
+            finding.save()
+            audit_record(
+                action=Action.EXECUTE,
+                actor=actor,
+                actor_username="" if actor else "safeward vulns exceptions",
+                resource_type=EXCEPTION,
+                resource_id=exception.pk,
+                purpose=PurposeOfUse.OPERATIONS,
+                detail={
+                    "check": EXCEPTION_VOIDED_CHECK,
+                    "status": str(status),
+                    "reason": reason[:300],
+                    "finding_id": finding.pk,
+                    "owner_id": exception.requested_by_id,
+                    "owner_username": exception.requested_by.username,
+                },
+            )
+    return counts

@@ -1,0 +1,51 @@
+"""The demo's vulnerabilities: Heartbleed on both interface engine servers,
+critical and KEV-listed, due sooner in the DMZ than in the data centre; the
+pump fleet's exception approved by a second person and about to expire;
+SafeWard's own SBOM registered; seeding twice changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from safeward import clock
+from safeward.demo.patching import ENGINE_DC, ENGINE_DMZ, PUMPS
+from safeward.patching import controls, selectors
+from safeward.patching.models import Finding
+
+pytestmark = pytest.mark.django_db
+
+
+def _asset(name: str) -> int:
+    from safeward.assets.selectors import assets_list
+
+    return assets_list(query=name).get(name=name).pk
+
+
+def test_the_demo_shows_heartbleed_by_zone_and_an_exception_about_to_expire(demo_settings):
+    call_command("demo", "seed")
+    dmz = Finding.objects.get(target_id=_asset(ENGINE_DMZ), advisory__osv_id="SAFEWARD-DEMO-2014-0160")
+    dc = Finding.objects.get(target_id=_asset(ENGINE_DC), advisory__osv_id="SAFEWARD-DEMO-2014-0160")
+    assert dmz.severity == dc.severity == "critical"
+    assert dmz.kev
+    assert dc.kev
+    assert (dmz.due_at - dmz.detected_at).days == 14
+    assert (dc.due_at - dc.detected_at).days == 30
+    top = selectors.findings_list(state="open")[0]
+    assert top.advisory.osv_id == "SAFEWARD-DEMO-2014-0160"
+    approved = list(selectors.exceptions_list(status="approved"))
+    assert len(approved) == 1
+    exception = approved[0]
+    assert exception.finding.target_id == _asset(PUMPS)
+    assert exception.requested_by.username == "demo.biomedical_engineer"
+    assert exception.approved_by.username == "demo.compliance_officer"
+    assert (exception.expires_on - clock.now().date()).days == 5
+    assert all(check.passed for check in controls.exceptions_valid(clock.now()))
+    assert selectors.inventories_current().filter(component_count__gt=20).exists()  # SafeWard's own SBOM
+    counts = (Finding.objects.count(), selectors.inventories_current().count(), len(approved))
+    call_command("demo", "seed")  # idempotent
+    assert (
+        Finding.objects.count(),
+        selectors.inventories_current().count(),
+        selectors.exceptions_list(status="approved").count(),
+    ) == counts
