@@ -6,8 +6,10 @@ def _register_stores() -> None:
     environment: registered so key rotation counts it."""
     from safeward.crypto.registry import register_store
     from safeward.crypto.stores import EnvironmentSecretStore
+    from safeward.incidents.case_services import evidence_files_store
     from safeward.incidents.notifications import WEBHOOK_SECRET_PURPOSE, webhook_secret_setting
 
+    register_store(evidence_files_store())
     register_store(
         EnvironmentSecretStore(
             setting="SAFEWARD_ALERT_WEBHOOK_SECRET",
@@ -38,3 +40,6 @@ class IncidentsConfig(AppConfig):
         for panel in ALERT_PANELS:
             register_alert_panel(panel)
         _register_stores()
+        from safeward.incidents.containment import register_builtin
+
+        register_builtin()
