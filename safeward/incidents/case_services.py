@@ -518,7 +518,7 @@ def containment_run(*, actor: User, incident_id: int, code: str, target: str) ->
         actor=actor,
         for_report=True,
     )
-    _audit(actor, incident, Action.EXECUTE, change="contain", action=code)
+    _audit(actor, incident, Action.EXECUTE, change="contain", containment=code)
     return summary
 
 
