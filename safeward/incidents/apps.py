@@ -7,9 +7,11 @@ def _register_stores() -> None:
     from safeward.crypto.registry import register_store
     from safeward.crypto.stores import EnvironmentSecretStore
     from safeward.incidents.case_services import evidence_files_store
+    from safeward.incidents.letters import letter_files_store
     from safeward.incidents.notifications import WEBHOOK_SECRET_PURPOSE, webhook_secret_setting
 
     register_store(evidence_files_store())
+    register_store(letter_files_store())
     register_store(
         EnvironmentSecretStore(
             setting="SAFEWARD_ALERT_WEBHOOK_SECRET",
