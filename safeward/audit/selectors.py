@@ -289,3 +289,68 @@ def export_cursors() -> list[ExportCursorFacts]:
             "sink", "seal_number", "event_id", "updated_at", "last_error"
         )
     ]
+
+
+def _breach_events(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    actor_ids: Iterable[int],
+    client_ids: Iterable[str],
+    session_ids: Iterable[str],
+) -> list[QuerySet[AuditEvent]]:
+    base = AuditEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end, outcome="success")
+    sets: list[QuerySet[AuditEvent]] = []
+    if actors := list(actor_ids):
+        sets.append(base.filter(actor_id__in=actors))
+    if clients := list(client_ids):
+        sets.append(base.filter(client_id__in=clients))
+    if sessions := list(session_ids):
+        sets.append(base.filter(session_id__in=sessions))
+    return sets
+
+
+def patients_touched(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    actor_ids: Iterable[int] = (),
+    client_ids: Iterable[str] = (),
+    session_ids: Iterable[str] = (),
+) -> set[str]:
+    """Every patient id that successful events of these accounts, OAuth
+    clients or sessions named in [start, end): directly, or among the several
+    a search page or a worklist disclosed (the per-patient index, ADR 0208).
+    The breach clock's scope (incidents, ADR 1402). Index paths: the events
+    by (actor_id, occurred_at); their patients by event_id, bounded by time
+    so a partitioned trail prunes to the window."""
+    found: set[str] = set()
+    for events in _breach_events(
+        start=start, end=end, actor_ids=actor_ids, client_ids=client_ids, session_ids=session_ids
+    ):
+        found.update(events.exclude(patient_id="").values_list("patient_id", flat=True).distinct())
+        linked = AuditEventPatient.objects.filter(
+            event_id__in=events.values("id"), occurred_at__gte=start, occurred_at__lt=end
+        )
+        found.update(linked.values_list("patient_id", flat=True).distinct())
+    return found
+
+
+def patients_touched_sql(
+    *, start: dt.datetime, end: dt.datetime, actor_ids: Iterable[int] = ()
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """The two queries `patients_touched` runs for accounts (SQL and parameters), for EXPLAIN."""
+    queries: list[tuple[str, tuple[Any, ...]]] = []
+    for events in _breach_events(start=start, end=end, actor_ids=actor_ids, client_ids=(), session_ids=()):
+        direct = events.exclude(patient_id="").values_list("patient_id", flat=True).distinct()
+        linked = (
+            AuditEventPatient.objects.filter(
+                event_id__in=events.values("id"), occurred_at__gte=start, occurred_at__lt=end
+            )
+            .values_list("patient_id", flat=True)
+            .distinct()
+        )
+        for query in (direct, linked):
+            sql, params = query.query.sql_with_params()
+            queries.append((sql, tuple(params)))
+    return queries

@@ -41,6 +41,10 @@ class IncidentsConfig(AppConfig):
         checks.register()
         for panel in ALERT_PANELS:
             register_alert_panel(panel)
+        from safeward.incidents.panels import DEADLINES_PANEL
+        from safeward.web.panels import register_dashboard_panel
+
+        register_dashboard_panel(DEADLINES_PANEL)
         _register_stores()
         from safeward.incidents.containment import register_builtin
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from safeward.identity import services as identity_services
-from safeward.identity.models import User, UserSession
+from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 
 
@@ -79,8 +79,9 @@ def _lock(*, actor: User, incident_id: int, target: str) -> str:
     subject = _subject(actor, target)
     if subject.is_locked:
         raise ContainmentRefused(f"{subject.username} is already locked.")
-    sessions = UserSession.objects.filter(user=subject, ended_at__isnull=True).count()
-    identity_services.user_lock(actor=None, user=subject, reason=f"containment from incident {incident_id}")
+    reason = f"containment from incident {incident_id}"
+    sessions = identity_services.user_sessions_end_all(actor=None, user=subject, reason=reason)
+    identity_services.user_lock(actor=None, user=subject, reason=reason)
     return f"Locked {subject.username} and ended {sessions} sessions."
 
 

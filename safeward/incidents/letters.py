@@ -172,11 +172,9 @@ def letters_generate(
     )
 
 
-def letter_decrypt(path: Path) -> bytes:
-    handle = io.BytesIO()
-    with path.open("rb") as source:
-        streams.decrypt_stream(source, handle, associated_data=_letter_ad(uuid.UUID(path.stem)))
-    return handle.getvalue()
+def letter_associated_data(path: Path) -> bytes:
+    """What a letter file was encrypted with (the mail house's tooling decrypts with the key ring)."""
+    return _letter_ad(uuid.UUID(path.stem))
 
 
 MAILING_COLUMNS = ("patient_id", "mrn", "name", "address", "state", "deliverable")
