@@ -397,6 +397,8 @@ SPECTACULAR_SETTINGS = {
         "ControlOutcomeEnum": "safeward.assessments.models.ControlResult.Outcome",
         "VerificationOutcomeEnum": "safeward.clinical.api.VERIFY_OUTCOMES",
         "PolicyDocumentKindEnum": "safeward.policies.models.PolicyDocument.Kind",
+        "IncidentStatusEnum": "safeward.incidents.models.Incident.Status",
+        "IncidentSeverityEnum": "safeward.incidents.models.Incident.Severity",
     },
 }
 
