@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import clinical_common as cc
@@ -84,7 +85,7 @@ def fill(events: int, actor_events: int) -> float:
     return time.perf_counter() - started
 
 
-def explain(sql: str, params: tuple[object, ...]) -> str:
+def explain(sql: str, params: tuple[Any, ...]) -> str:
     from django.db import connection
 
     with connection.cursor() as cursor:

@@ -62,7 +62,7 @@ class EvidenceOutput(serializers.Serializer[Any]):
 
 class DeadlineOutput(serializers.Serializer[Any]):
     code = serializers.CharField()
-    label = serializers.CharField()
+    notice = serializers.CharField()
     due = serializers.DateTimeField()
     basis = serializers.CharField()
     example = serializers.BooleanField(help_text="From a state row marked as an example for legal review.")
@@ -86,7 +86,7 @@ class BreachOutput(serializers.Serializer[Any]):
         return [
             {
                 "code": deadline.code,
-                "label": deadline.label,
+                "notice": deadline.label,
                 "due": deadline.due,
                 "basis": deadline.basis,
                 "example": deadline.example,

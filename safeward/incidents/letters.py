@@ -116,7 +116,7 @@ def letters_generate(
     progress: Callable[[int], None] | None = None,
 ) -> LetterBatch:
     """One encrypted PDF per affected patient, and the batch's manifest."""
-    from weasyprint import HTML  # type: ignore[import-untyped]  # no type information shipped
+    from weasyprint import HTML
 
     assessment = _assessment(actor, incident_id)
     recipients = gateway.breach_letter_recipients(

@@ -164,7 +164,8 @@ def _form_error(form: forms.Form) -> str:
     parts = []
     for field, errors in form.errors.items():
         label = form.fields[field].label or field.replace("_", " ") if field in form.fields else ""
-        parts.append(f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+        text = " ".join(str(error) for error in errors)
+        parts.append(f"{label}: {text}" if label else text)
     return "; ".join(parts) or "Check the form."
 
 

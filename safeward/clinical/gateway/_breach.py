@@ -156,7 +156,7 @@ def _address_state(address: object) -> tuple[str, bool]:
     return state, deliverable
 
 
-def _breach_gate(actor: User, *, action: AuditAction, incident_id: int, needed: tuple[str, ...]) -> None:
+def _breach_gate(actor: User, *, action: AuditAction, incident_id: int, needed: tuple[Perm, ...]) -> None:
     subject = subject_for(actor)
     if not any(subject.has(permission) for permission in needed):
         record_denied(
