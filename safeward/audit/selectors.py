@@ -328,11 +328,12 @@ def patients_touched(
     for events in _breach_events(
         start=start, end=end, actor_ids=actor_ids, client_ids=client_ids, session_ids=session_ids
     ):
-        found.update(events.exclude(patient_id="").values_list("patient_id", flat=True).distinct())
+        # order_by(): no model ordering in the DISTINCT (it would be DISTINCT id, patient_id).
+        found.update(events.exclude(patient_id="").order_by().values_list("patient_id", flat=True).distinct())
         linked = AuditEventPatient.objects.filter(
             event_id__in=events.values("id"), occurred_at__gte=start, occurred_at__lt=end
         )
-        found.update(linked.values_list("patient_id", flat=True).distinct())
+        found.update(linked.order_by().values_list("patient_id", flat=True).distinct())
     return found
 
 
@@ -342,11 +343,12 @@ def patients_touched_sql(
     """The two queries `patients_touched` runs for accounts (SQL and parameters), for EXPLAIN."""
     queries: list[tuple[str, tuple[Any, ...]]] = []
     for events in _breach_events(start=start, end=end, actor_ids=actor_ids, client_ids=(), session_ids=()):
-        direct = events.exclude(patient_id="").values_list("patient_id", flat=True).distinct()
+        direct = events.exclude(patient_id="").order_by().values_list("patient_id", flat=True).distinct()
         linked = (
             AuditEventPatient.objects.filter(
                 event_id__in=events.values("id"), occurred_at__gte=start, occurred_at__lt=end
             )
+            .order_by()
             .values_list("patient_id", flat=True)
             .distinct()
         )

@@ -56,8 +56,8 @@ def test_case_from_alert_contain_and_breach_clock(page, live_server, screenshot,
     assert "must end after it starts" in page.locator("#case-error").inner_text()
     screenshot(page, "incidents-02-scope-refused")
 
-    page.get_by_label("Action").select_option("account_lock")
-    page.get_by_label("Target").fill(suspect.username)
+    page.get_by_label("Containment action", exact=True).select_option("account_lock")
+    page.get_by_label("Target of the action", exact=True).fill(suspect.username)
     page.get_by_role("button", name="Run").click()
     page.wait_for_selector("text=Containment done")
     assert "Lock an account: Locked n.peek" in page.locator("#timeline").inner_text()
@@ -78,7 +78,7 @@ def test_case_from_alert_contain_and_breach_clock(page, live_server, screenshot,
     assert "annual report" in deadlines
     screenshot(page, "incidents-03-breach-clock")
 
-    page.get_by_label("Move to").select_option("contained")
+    page.get_by_label("Move to", exact=True).select_option("contained")
     page.get_by_role("button", name="Update status").click()
     page.wait_for_selector("text=is now contained")
     assert "Contained" in page.locator("#incident-status").inner_text()
