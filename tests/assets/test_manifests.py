@@ -304,7 +304,7 @@ GATEWAY_EXPORTS = {
     "chart_export": "NOT_YET: used by no route yet",
     "document_open": "clinical:document",
     "breach_scope_identifiers": "detection:alert_patients_csv, incidents:patients_csv",
-    "breach_letter_recipients": "NOT_YET: the CLI `safeward incidents letters` writes its manifests (routes cli.incidents.*)",
+    "breach_letter_recipients": "NOT_YET: only the CLI (`safeward incidents letters`, cli.incidents.*)",
 }
 
 
