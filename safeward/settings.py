@@ -409,6 +409,8 @@ SPECTACULAR_SETTINGS = {
         "VulnExceptionStatusEnum": "safeward.patching.models.RiskException.Status",
         "VulnDecisionEnum": "safeward.patching.models.RiskException.Decision",
         "VulnTargetEnum": "safeward.patching.models.Target",
+        "IncidentStatusEnum": "safeward.incidents.models.Incident.Status",
+        "IncidentSeverityEnum": "safeward.incidents.models.Incident.Severity",
     },
 }
 

@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/v1/policies/", include(("safeward.policies.api", "policies_api"))),
     path("api/v1/vendors/", include(("safeward.vendors.api", "vendors_api"))),
     path("api/v1/vulns/", include(("safeward.patching.api", "vulns_api"))),
+    path("api/v1/incidents/", include(("safeward.incidents.api", "incidents_api"))),
     path("api/schema/", SchemaView.as_view(), name="api_schema"),
     path("api/v1/clinical/", include(("safeward.clinical.api_urls", "clinical_api"))),
     path("api/v1/discovery/", include(("safeward.assets.discovery_api", "discovery_api"))),

@@ -321,3 +321,68 @@ def patient_touch_by_month(*, actor_ids: Iterable[int], client_ids: Iterable[str
             count, seen = months.get(month, (0, set()))
             months[month] = (count + 1, seen | patients)
     return [MonthlyTouch(month, count, len(seen)) for month, (count, seen) in sorted(months.items())]
+def _breach_events(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    actor_ids: Iterable[int],
+    client_ids: Iterable[str],
+    session_ids: Iterable[str],
+) -> list[QuerySet[AuditEvent]]:
+    base = AuditEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end, outcome="success")
+    sets: list[QuerySet[AuditEvent]] = []
+    if actors := list(actor_ids):
+        sets.append(base.filter(actor_id__in=actors))
+    if clients := list(client_ids):
+        sets.append(base.filter(client_id__in=clients))
+    if sessions := list(session_ids):
+        sets.append(base.filter(session_id__in=sessions))
+    return sets
+
+
+def patients_touched(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    actor_ids: Iterable[int] = (),
+    client_ids: Iterable[str] = (),
+    session_ids: Iterable[str] = (),
+) -> set[str]:
+    """Every patient id that successful events of these accounts, OAuth
+    clients or sessions named in [start, end): directly, or among the several
+    a search page or a worklist disclosed (the per-patient index, ADR 0208).
+    The breach clock's scope (incidents, ADR 1402). Index paths: the events
+    by (actor_id, occurred_at); their patients by event_id, bounded by time
+    so a partitioned trail prunes to the window."""
+    found: set[str] = set()
+    for events in _breach_events(
+        start=start, end=end, actor_ids=actor_ids, client_ids=client_ids, session_ids=session_ids
+    ):
+        # order_by(): no model ordering in the DISTINCT (it would be DISTINCT id, patient_id).
+        found.update(events.exclude(patient_id="").order_by().values_list("patient_id", flat=True).distinct())
+        linked = AuditEventPatient.objects.filter(
+            event_id__in=events.values("id"), occurred_at__gte=start, occurred_at__lt=end
+        )
+        found.update(linked.order_by().values_list("patient_id", flat=True).distinct())
+    return found
+
+
+def patients_touched_sql(
+    *, start: dt.datetime, end: dt.datetime, actor_ids: Iterable[int] = ()
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """The two queries `patients_touched` runs for accounts (SQL and parameters), for EXPLAIN."""
+    queries: list[tuple[str, tuple[Any, ...]]] = []
+    for events in _breach_events(start=start, end=end, actor_ids=actor_ids, client_ids=(), session_ids=()):
+        direct = events.exclude(patient_id="").order_by().values_list("patient_id", flat=True).distinct()
+        linked = (
+            AuditEventPatient.objects.filter(
+                event_id__in=events.values("id"), occurred_at__gte=start, occurred_at__lt=end
+            )
+            .order_by()
+            .values_list("patient_id", flat=True)
+            .distinct()
+        )
+        for query in (direct, linked):
+            sql, params = query.query.sql_with_params()
+            queries.append((sql, tuple(params)))
+    return queries

@@ -6,8 +6,12 @@ def _register_stores() -> None:
     environment: registered so key rotation counts it."""
     from safeward.crypto.registry import register_store
     from safeward.crypto.stores import EnvironmentSecretStore
+    from safeward.incidents.case_services import evidence_files_store
+    from safeward.incidents.letters import letter_files_store
     from safeward.incidents.notifications import WEBHOOK_SECRET_PURPOSE, webhook_secret_setting
 
+    register_store(evidence_files_store())
+    register_store(letter_files_store())
     register_store(
         EnvironmentSecretStore(
             setting="SAFEWARD_ALERT_WEBHOOK_SECRET",
@@ -37,4 +41,11 @@ class IncidentsConfig(AppConfig):
         checks.register()
         for panel in ALERT_PANELS:
             register_alert_panel(panel)
+        from safeward.incidents.panels import DEADLINES_PANEL
+        from safeward.web.panels import register_dashboard_panel
+
+        register_dashboard_panel(DEADLINES_PANEL)
         _register_stores()
+        from safeward.incidents.containment import register_builtin
+
+        register_builtin()

@@ -12,6 +12,7 @@ from safeward.detection.triage import alert_version
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.incidents.selectors import deliveries_for, incidents_not_closed
+from safeward.web.panels import DashboardPanel
 
 
 def _incident_actions(actor: User, alert: Alert) -> dict[str, Any] | None:
@@ -31,3 +32,27 @@ ALERT_PANELS = (
     AlertPanel(slot="actions", template="incidents/_alert_actions.html", context=_incident_actions),
     AlertPanel(slot="footer", template="incidents/_alert_deliveries.html", context=_deliveries),
 )
+
+
+def _deadlines(reader: User) -> dict[str, Any] | None:
+    """Breach notices due within 14 days or overdue, on the home page of those who read cases."""
+    if not reader.has_perm(Perm.INCIDENT_RECORD_READ):
+        return None
+    from safeward import clock
+    from safeward.incidents.case_services import breach_deadlines
+    from safeward.incidents.selectors import open_breaches
+
+    now = clock.now()
+    rows = []
+    for breach in open_breaches():
+        sent = {"individuals": breach.individuals_notified_at, "hhs": breach.hhs_notified_at}
+        for deadline in breach_deadlines(breach):
+            state = deadline.state(now, sent.get(deadline.code))
+            if state in ("near", "overdue"):
+                rows.append((breach.incident, deadline, state))
+    if not rows:
+        return None
+    return {"rows": sorted(rows, key=lambda row: row[1].due)[:20]}
+
+
+DEADLINES_PANEL = DashboardPanel(template="incidents/_dashboard_deadlines.html", context=_deadlines)

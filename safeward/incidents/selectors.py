@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Count, Q
 
-from safeward.incidents.models import Incident, NotificationDelivery
+from safeward.incidents.models import (
+    BreachAssessment,
+    Evidence,
+    Incident,
+    NotificationDelivery,
+    Task,
+    TimelineEntry,
+)
 
 
 def incidents_page(*, status: str, before_id: int | None, size: int) -> tuple[list[Incident], int | None]:
@@ -33,3 +42,41 @@ def incidents_not_closed(*, limit: int = 100) -> list[Incident]:
 def deliveries_for(*, alert_id: int) -> list[NotificationDelivery]:
     """The notification outbox rows of one alert, one per channel."""
     return list(NotificationDelivery.objects.filter(alert_id=alert_id).order_by("channel"))
+
+
+def case_timeline(*, incident_id: int) -> list[TimelineEntry]:
+    return list(TimelineEntry.objects.filter(incident_id=incident_id).order_by("occurred_at", "id"))
+
+
+def case_tasks(*, incident_id: int) -> list[Task]:
+    return list(Task.objects.filter(incident_id=incident_id).order_by("kind", "position", "id"))
+
+
+def case_evidence(*, incident_id: int) -> list[Evidence]:
+    return list(Evidence.objects.filter(incident_id=incident_id).prefetch_related("custody").order_by("id"))
+
+
+def case_breach(*, incident_id: int) -> BreachAssessment | None:
+    return BreachAssessment.objects.filter(incident_id=incident_id).first()
+
+
+def evidence_get(*, evidence_id: int) -> Evidence | None:
+    return Evidence.objects.select_related("incident").filter(pk=evidence_id).first()
+
+
+def open_breaches() -> list[BreachAssessment]:
+    """The breach assessments of cases not closed, or closed with a notice still unsent."""
+    return list(
+        BreachAssessment.objects.select_related("incident")
+        .filter(affected__gt=0)
+        .exclude(incident__is_exercise=True)
+        .order_by("incident_id")
+    )
+
+
+def exercises_since(*, since: dt.datetime) -> list[Incident]:
+    return list(Incident.objects.filter(is_exercise=True, opened_at__gte=since).order_by("-opened_at"))
+
+
+def cases_not_closed() -> list[Incident]:
+    return list(Incident.objects.exclude(status=Incident.Status.CLOSED).order_by("id"))

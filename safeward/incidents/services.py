@@ -5,6 +5,8 @@ summary the person types stays on the incident, never in the audit row."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import transaction
 
 from safeward import clock
@@ -15,7 +17,8 @@ from safeward.detection.triage import InvalidTransition, StaleAlert, TriageError
 from safeward.identity.errors import NotPermitted
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.incidents.models import Incident
+from safeward.incidents import workflow
+from safeward.incidents.models import Incident, Task, TimelineEntry
 
 MAX_TITLE = 200
 MAX_SUMMARY = 5000
@@ -60,6 +63,23 @@ def _attach(*, actor: User, alert: Alert, incident: Incident, action: Action) ->
             "triaged_at",
         ]
     alert.save(update_fields=fields)
+    timeline_entry(
+        incident=incident,
+        kind=TimelineEntry.Kind.ALERT,
+        text=f"Alert {alert.pk} ({alert.rule}) linked: {alert.title}"[:1000],
+        occurred_at=alert.created_at,
+        ref=f"alert:{alert.pk}",
+        actor=actor,
+    )
+    if alert.triaged_at is not None:
+        timeline_entry(
+            incident=incident,
+            kind=TimelineEntry.Kind.AUDIT,
+            text=f"Alert {alert.pk} first acknowledged by the workforce",
+            occurred_at=alert.triaged_at,
+            ref=f"alert-triage:{alert.pk}",
+            actor=actor,
+        )
     audit_record(
         action=action,
         actor=actor,
@@ -75,6 +95,40 @@ def _attach(*, actor: User, alert: Alert, incident: Incident, action: Action) ->
     )
 
 
+def timeline_entry(
+    *,
+    incident: Incident,
+    kind: str,
+    text: str,
+    actor: User | None,
+    occurred_at: dt.datetime | None = None,
+    time_zone: str = "UTC",
+    ref: str = "",
+    for_report: bool = False,
+) -> TimelineEntry:
+    """An automatic timeline entry, written inside the caller's service (and its transaction)."""
+    now = clock.now()
+    return TimelineEntry.objects.create(
+        incident=incident,
+        kind=kind,
+        text=text[:1000],
+        occurred_at=occurred_at or now,
+        time_zone=time_zone,
+        ref=ref[:64],
+        for_report=for_report,
+        created_by_id=actor.pk if actor is not None else None,
+        created_at=now,
+    )
+
+
+def _playbook(incident: Incident) -> None:
+    steps = workflow.PLAYBOOKS.get(incident.category, workflow.PLAYBOOKS["other"])
+    Task.objects.bulk_create(
+        Task(incident=incident, kind=Task.Kind.PLAYBOOK, code=code, title=title, position=index)
+        for index, (code, title) in enumerate(steps)
+    )
+
+
 def _require_both(actor: User) -> None:
     if not (actor.has_perm(Perm.INCIDENT_RECORD_MANAGE) and actor.has_perm(Perm.DETECTION_ALERT_TRIAGE)):
         raise NotPermitted(f"{Perm.INCIDENT_RECORD_MANAGE} and {Perm.DETECTION_ALERT_TRIAGE} are required")
@@ -82,7 +136,14 @@ def _require_both(actor: User) -> None:
 
 @transaction.atomic
 def incident_open_from_alert(
-    *, actor: User, alert_id: int, version: str, title: str, severity: str, summary: str
+    *,
+    actor: User,
+    alert_id: int,
+    version: str,
+    title: str,
+    severity: str,
+    summary: str,
+    category: str = Incident.Category.OTHER,
 ) -> Incident:
     _require_both(actor)
     title = " ".join((title or "").split())
@@ -97,7 +158,17 @@ def incident_open_from_alert(
         raise TriageError(f"The summary is limited to {MAX_SUMMARY} characters.")
     alert = _check_alert(alert_id, version)
     incident = Incident.objects.create(
-        title=title, severity=severity, summary=summary, opened_at=clock.now(), opened_by_id=actor.pk
+        title=title,
+        severity=severity,
+        summary=summary,
+        opened_at=clock.now(),
+        opened_by_id=actor.pk,
+        owner_id=actor.pk,
+        category=category if category in Incident.Category.values else Incident.Category.OTHER,
+    )
+    _playbook(incident)
+    timeline_entry(
+        incident=incident, kind=TimelineEntry.Kind.STATUS, text="Case opened from an alert", actor=actor
     )
     _attach(actor=actor, alert=alert, incident=incident, action=Action.CREATE)
     return incident
@@ -119,35 +190,56 @@ def incident_link_alert(*, actor: User, alert_id: int, version: str, incident_id
 
 
 @transaction.atomic
-def incident_status_set(*, actor: User, incident_id: int, status: str) -> Incident:
-    """Open -> contained -> closed (and closed incidents may be reopened)."""
+def incident_status_set(*, actor: User, incident_id: int, status: str, reason: str = "") -> Incident:
+    """Move the case along the transition table (`workflow.TRANSITIONS`):
+    forward freely, back or reopened only with a reason."""
     if not actor.has_perm(Perm.INCIDENT_RECORD_MANAGE):
         raise NotPermitted(f"{Perm.INCIDENT_RECORD_MANAGE} is required")
     if status not in Incident.Status.values:
         raise TriageError("Choose a status.")
+    reason = " ".join((reason or "").split())
+    if len(reason) > 500:
+        raise TriageError("The reason is limited to 500 characters.")
     incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
     if incident is None:
         raise UnknownObject("No such incident.")
     if incident.status == status:
         raise InvalidTransition(f"The incident is already {incident.get_status_display().lower()}.")
     before = incident.status
+    if not workflow.transition_allowed(before, status):
+        raise InvalidTransition(f"A case cannot go from {incident.get_status_display().lower()} to {status}.")
+    if workflow.reason_required(before, status) and not reason:
+        raise TriageError(f"Say why the case goes from {before} to {status}.")
     incident.status = status
+    incident.status_reason = reason
     incident.closed_at = clock.now() if status == Incident.Status.CLOSED else None
-    incident.save(update_fields=["status", "closed_at"])
+    incident.save(update_fields=["status", "closed_at", "status_reason"])
+    timeline_entry(
+        incident=incident,
+        kind=TimelineEntry.Kind.STATUS,
+        text=f"Status {before} -> {status}" + (f": {reason}" if reason else ""),
+        actor=actor,
+    )
     audit_record(
         action=Action.UPDATE,
         actor=actor,
         resource_type="Incident",
         resource_id=incident.pk,
         purpose=PurposeOfUse.SECURITY,
-        detail={"status_before": before, "status_after": status},
+        detail={"status_before": before, "status_after": status, "reason_given": bool(reason)},
     )
     return incident
 
 
 @transaction.atomic
 def incident_open_for(
-    *, actor: User | None, title: str, severity: str, summary: str, source: str
+    *,
+    actor: User | None,
+    title: str,
+    severity: str,
+    summary: str,
+    source: str,
+    category: str = Incident.Category.OTHER,
 ) -> Incident:
     """Open an incident for something another app detected (a device reported lost, a
     vendor's breach notice, a device missing before disposal). The caller has already
@@ -165,6 +257,12 @@ def incident_open_for(
         summary=summary,
         opened_at=clock.now(),
         opened_by_id=actor.pk if actor is not None else None,
+        owner_id=actor.pk if actor is not None else None,
+        category=category if category in Incident.Category.values else Incident.Category.OTHER,
+    )
+    _playbook(incident)
+    timeline_entry(
+        incident=incident, kind=TimelineEntry.Kind.STATUS, text=f"Case opened by {source}", actor=actor
     )
     audit_record(
         action=Action.CREATE,

@@ -4,6 +4,10 @@ to one (the actions incidents puts on detection's alert page,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -11,7 +15,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from safeward import clock
+from safeward.audit.manifests import ManifestDraft, manifest_response
 from safeward.audit.selectors import user_display_names
+from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical.types import SessionContext
 from safeward.detection import scope
 from safeward.detection.queue import alerts_of_incident
@@ -20,12 +27,31 @@ from safeward.detection.views import alert_or_404, alert_refused
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.incidents import selectors, services
-from safeward.incidents.forms import IncidentForm, IncidentLinkForm, IncidentStatusForm
-from safeward.incidents.models import Incident
+from safeward.incidents import case_services, containment, selectors, services, workflow
+from safeward.incidents.forms import (
+    AssignForm,
+    CaseForm,
+    ContainForm,
+    DiscoveryForm,
+    DoneForm,
+    EvidenceForm,
+    ExerciseForm,
+    FlagForm,
+    IncidentForm,
+    IncidentLinkForm,
+    IncidentStatusForm,
+    LessonsForm,
+    NoteForm,
+    NotifiedForm,
+    RiskForm,
+    ScopeForm,
+    TitleForm,
+    TransferForm,
+    split_list,
+)
+from safeward.incidents.models import Incident, Task, TimelineEntry
 
 PAGE_SIZE = 50
-_NEXT_STATUS = {"open": "contained", "contained": "closed", "closed": "open"}
 
 
 def _actor(request: HttpRequest) -> User:
@@ -56,6 +82,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
             "status": status,
             "statuses": Incident.Status.choices,
             "following": following,
+            "can_manage": _actor(request).has_perm(Perm.INCIDENT_RECORD_MANAGE),
         },
     )
 
@@ -63,52 +90,414 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 def _incident_page(
     request: HttpRequest, incident: Incident, *, status: int = 200, error: str = ""
 ) -> HttpResponse:
-    names = user_display_names(user_ids=[incident.opened_by_id])
+    actor = _actor(request)
+    evidence = selectors.case_evidence(incident_id=int(incident.pk))
+    custody_people = [event.actor_id for item in evidence for event in item.custody.all()]
+    names = user_display_names(
+        user_ids=[
+            incident.opened_by_id,
+            incident.owner_id,
+            incident.reviewer_id,
+            *custody_people,
+            *[item.holder_id for item in evidence],
+        ]
+    )
     alerts = alerts_of_incident(incident_id=int(incident.pk))
+    breach = selectors.case_breach(incident_id=int(incident.pk))
+    now = clock.now()
+    done = {}
+    if breach is not None:
+        done = {
+            "individuals": breach.individuals_notified_at,
+            "hhs": breach.hhs_notified_at,
+            "hhs_log": breach.hhs_notified_at,
+        }
+    deadlines = (
+        [
+            (deadline, deadline.state(now, done.get(deadline.code)))
+            for deadline in case_services.breach_deadlines(breach)
+        ]
+        if breach is not None
+        else []
+    )
     return render(
         request,
         "incidents/detail.html",
         {
             "incident": incident,
             "opened_by": names.get(incident.opened_by_id or 0, ""),
+            "owner": names.get(incident.owner_id or 0, ""),
+            "reviewer": names.get(incident.reviewer_id or 0, ""),
+            "names": names,
             "alerts": alerts,
             "patient_total": scope.scope_patient_count(alert_ids=[int(alert.pk) for alert in alerts]),
-            "status_form": IncidentStatusForm(initial={"status": _NEXT_STATUS[incident.status]}),
-            "can_manage": _actor(request).has_perm(Perm.INCIDENT_RECORD_MANAGE),
+            "status_form": IncidentStatusForm(),
+            "next_statuses": [
+                (value, Incident.Status(value).label) for value in workflow.next_statuses(incident.status)
+            ],
+            "timeline": selectors.case_timeline(incident_id=int(incident.pk)),
+            "tasks": selectors.case_tasks(incident_id=int(incident.pk)),
+            "evidence": evidence,
+            "breach": breach,
+            "deadlines": deadlines,
+            "containment_actions": [
+                action for action in containment.actions() if actor.has_perm(action.permission)
+            ],
+            "risk_factors": case_services.RISK_FACTORS,
+            "categories": Incident.Category.choices,
+            "can_manage": actor.has_perm(Perm.INCIDENT_RECORD_MANAGE),
+            "can_breach": actor.has_perm(Perm.INCIDENT_BREACH_MANAGE),
             "error": error,
         },
         status=status,
     )
 
 
-@require_GET
-@requires(Perm.INCIDENT_RECORD_READ)
-def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
+def _get_or_404(incident_id: int) -> Incident:
     incident = selectors.incident_get(incident_id=incident_id)
     if incident is None:
         raise Http404("No such incident.")
-    return _incident_page(request, incident)
+    return incident
+
+
+def _form_error(form: forms.Form) -> str:
+    parts = []
+    for field, errors in form.errors.items():
+        label = form.fields[field].label or field.replace("_", " ") if field in form.fields else ""
+        text = " ".join(str(error) for error in errors)
+        parts.append(f"{label}: {text}" if label else text)
+    return "; ".join(parts) or "Check the form."
+
+
+def _act(
+    request: HttpRequest,
+    incident: Incident,
+    form: forms.Form,
+    action: Callable[[dict[str, Any]], object],
+    done: str,
+) -> HttpResponse:
+    """Validate the form, run the service, and show the case again: a clear
+    4xx with the reason, or back to the case with a message."""
+    if not form.is_valid():
+        return _incident_page(request, incident, status=400, error=_form_error(form))
+    try:
+        action(form.cleaned_data)
+    except TriageError as error:
+        return _incident_page(request, incident, status=error.status, error=str(error))
+    except PermissionDenied as error:
+        return _incident_page(request, incident, status=403, error=str(error))
+    messages.success(request, done)
+    return redirect("incidents:detail", incident_id=incident.pk)
+
+
+@require_GET
+@requires(Perm.INCIDENT_RECORD_READ)
+def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
+    return _incident_page(request, _get_or_404(incident_id))
 
 
 @require_POST
 @requires(Perm.INCIDENT_RECORD_MANAGE)
 def incident_status(request: HttpRequest, incident_id: int) -> HttpResponse:
-    incident = selectors.incident_get(incident_id=incident_id)
-    if incident is None:
-        raise Http404("No such incident.")
-    form = IncidentStatusForm(request.POST)
-    if not form.is_valid():
-        return _incident_page(request, incident, status=400, error="Choose a status.")
-    try:
-        services.incident_status_set(
-            actor=_actor(request), incident_id=incident_id, status=form.cleaned_data["status"]
+    incident = _get_or_404(incident_id)
+    return _act(
+        request,
+        incident,
+        IncidentStatusForm(request.POST),
+        lambda data: services.incident_status_set(
+            actor=_actor(request), incident_id=incident_id, status=data["status"], reason=data["reason"]
+        ),
+        f"Incident {incident.pk} is now {request.POST.get('status', '')}.",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def incident_new(request: HttpRequest) -> HttpResponse:
+    form = CaseForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                incident = case_services.incident_create(actor=_actor(request), **form.cleaned_data)
+            except (TriageError, PermissionDenied) as error:
+                status = error.status if isinstance(error, TriageError) else 403
+                form.add_error(None, str(error))
+            else:
+                messages.success(request, f"Incident {incident.pk} opened.")
+                return redirect("incidents:detail", incident_id=incident.pk)
+    return render(request, "incidents/new.html", {"form": form}, status=status)
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def incident_assign(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+    return _act(
+        request,
+        incident,
+        AssignForm(request.POST),
+        lambda data: case_services.incident_assign(
+            actor=_actor(request),
+            incident_id=incident_id,
+            owner_id=data["owner"],
+            reviewer_id=data["reviewer"],
+            category=data["category"],
+        ),
+        "Owner, reviewer and category saved.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def timeline_add(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+    return _act(
+        request,
+        incident,
+        NoteForm(request.POST),
+        lambda data: case_services.timeline_note(actor=_actor(request), incident_id=incident_id, **data),
+        "Timeline entry added.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def timeline_flag(request: HttpRequest, entry_id: int) -> HttpResponse:
+    entry = TimelineEntry.objects.filter(pk=entry_id).select_related("incident").first()
+    if entry is None:
+        raise Http404("No such timeline entry.")
+    return _act(
+        request,
+        entry.incident,
+        FlagForm(request.POST),
+        lambda data: case_services.timeline_flag(actor=_actor(request), entry_id=entry_id, **data),
+        "Report flag saved.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = Task.objects.filter(pk=task_id).select_related("incident").first()
+    if task is None:
+        raise Http404("No such task.")
+    return _act(
+        request,
+        task.incident,
+        DoneForm(request.POST),
+        lambda data: case_services.task_set_done(actor=_actor(request), task_id=task_id, **data),
+        "Task updated.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def follow_up_add(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+    return _act(
+        request,
+        incident,
+        TitleForm(request.POST),
+        lambda data: case_services.follow_up_add(actor=_actor(request), incident_id=incident_id, **data),
+        "Follow-up action added.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def lessons_set(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+    return _act(
+        request,
+        incident,
+        LessonsForm(request.POST),
+        lambda data: case_services.lessons_set(actor=_actor(request), incident_id=incident_id, **data),
+        "Lessons learned saved.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def exercise_record(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+    return _act(
+        request,
+        incident,
+        ExerciseForm(request.POST),
+        lambda data: case_services.exercise_record(actor=_actor(request), incident_id=incident_id, **data),
+        "Exercise record saved.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def evidence_add(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+    form = EvidenceForm(request.POST, request.FILES)
+
+    def run(data: dict[str, Any]) -> object:
+        upload = data["file"]
+        return case_services.evidence_add(
+            actor=_actor(request),
+            incident_id=incident_id,
+            title=data["title"],
+            filename=upload.name or "evidence.bin",
+            content_type=upload.content_type or "application/octet-stream",
+            source=upload,
         )
+
+    return _act(request, incident, form, run, "Evidence stored, encrypted, with its SHA-256.")
+
+
+@require_GET
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def evidence_download(request: HttpRequest, evidence_id: int) -> HttpResponse:
+    evidence = selectors.evidence_get(evidence_id=evidence_id)
+    if evidence is None:
+        raise Http404("No such evidence.")
+    try:
+        _, content = case_services.evidence_open(actor=_actor(request), evidence_id=evidence_id)
     except TriageError as error:
-        return _incident_page(request, incident, status=error.status, error=str(error))
-    except PermissionDenied as error:
-        return _incident_page(request, incident, status=403, error=str(error))
-    messages.success(request, f"Incident {incident.pk} is now {form.cleaned_data['status']}.")
-    return redirect("incidents:detail", incident_id=incident.pk)
+        return _incident_page(request, evidence.incident, status=error.status, error=str(error))
+    response = HttpResponse(content, content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="evidence-{evidence.pk}.bin"'
+    return manifest_response(
+        response,
+        actor=_actor(request),
+        draft=ManifestDraft(
+            kind="document",
+            route="incidents:evidence_download",
+            purpose=PurposeOfUse.SECURITY,
+            detail={"incident": str(evidence.incident_id), "evidence": str(evidence.pk)},
+        ),
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def evidence_verify(request: HttpRequest, evidence_id: int) -> HttpResponse:
+    evidence = selectors.evidence_get(evidence_id=evidence_id)
+    if evidence is None:
+        raise Http404("No such evidence.")
+    return _act(
+        request,
+        evidence.incident,
+        forms.Form(request.POST),
+        lambda data: case_services.evidence_verify(actor=_actor(request), evidence_id=evidence_id),
+        f"Evidence {evidence.pk} matches its SHA-256.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def evidence_transfer(request: HttpRequest, evidence_id: int) -> HttpResponse:
+    evidence = selectors.evidence_get(evidence_id=evidence_id)
+    if evidence is None:
+        raise Http404("No such evidence.")
+    return _act(
+        request,
+        evidence.incident,
+        TransferForm(request.POST),
+        lambda data: case_services.evidence_transfer(
+            actor=_actor(request), evidence_id=evidence_id, to_user_id=data["to_user"], note=data["note"]
+        ),
+        "Custody transferred.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def contain(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+    return _act(
+        request,
+        incident,
+        ContainForm(request.POST),
+        lambda data: case_services.containment_run(
+            actor=_actor(request), incident_id=incident_id, code=data["action"], target=data["target"]
+        ),
+        "Containment done and recorded on the timeline.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def breach_scope(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+    return _act(
+        request,
+        incident,
+        ScopeForm(request.POST),
+        lambda data: case_services.breach_scope_compute(
+            actor=_actor(request),
+            session=SessionContext.from_request(request),
+            incident_id=incident_id,
+            window_start=data["window_start"],
+            window_end=data["window_end"],
+            usernames=split_list(data["usernames"]),
+            client_ids=split_list(data["client_ids"]),
+            session_ids=split_list(data["session_ids"]),
+            file_hashes=split_list(data["file_hashes"]),
+            gdpr=data["gdpr"],
+        ),
+        "Breach scope computed from the audit trail.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_BREACH_MANAGE)
+def breach_discovery(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+    return _act(
+        request,
+        incident,
+        DiscoveryForm(request.POST),
+        lambda data: case_services.discovery_override(actor=_actor(request), incident_id=incident_id, **data),
+        "Discovery moment saved.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_BREACH_MANAGE)
+def breach_risk(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+
+    def run(data: dict[str, Any]) -> object:
+        conclusion = data.pop("conclusion")
+        return case_services.risk_assessment_set(
+            actor=_actor(request), incident_id=incident_id, factors=data, conclusion=conclusion
+        )
+
+    return _act(request, incident, RiskForm(request.POST), run, "Risk assessment recorded.")
+
+
+@require_POST
+@requires(Perm.INCIDENT_BREACH_MANAGE)
+def breach_notified(request: HttpRequest, incident_id: int) -> HttpResponse:
+    incident = _get_or_404(incident_id)
+    return _act(
+        request,
+        incident,
+        NotifiedForm(request.POST),
+        lambda data: case_services.notification_mark_sent(
+            actor=_actor(request), incident_id=incident_id, **data
+        ),
+        "Notification recorded.",
+    )
+
+
+@require_GET
+@requires(Perm.INCIDENT_RECORD_READ)
+def deadlines(request: HttpRequest) -> HttpResponse:
+    now = clock.now()
+    rows = []
+    for breach in selectors.open_breaches():
+        for deadline in case_services.breach_deadlines(breach):
+            rows.append((breach.incident, deadline, deadline.state(now)))
+    rows.sort(key=lambda row: row[1].due)
+    return render(request, "incidents/deadlines.html", {"rows": rows, "now": now})
 
 
 @require_GET

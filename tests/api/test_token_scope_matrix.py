@@ -507,6 +507,9 @@ RULES: dict[tuple[str, str], Rule] = {
         (F,) * 8,
     ),
     ("vulns_api:policy", "GET"): (lambda c: status(c.get("/api/v1/vulns/policy/")), (F,) * 8),
+    # Incident cases: the security, privacy, compliance officers and the auditor read.
+    ("incidents_api:incidents", "GET"): (lambda c: status(c.get("/api/v1/incidents/")), (F,) * 8),
+    ("incidents_api:incident", "GET"): (lambda c: status(c.get("/api/v1/incidents/1/")), (F,) * 8),
 }
 
 _ALIASES = {"oauth2_provider": "oauth"}  # /o/ is mounted twice (DOT reverses its own namespace)

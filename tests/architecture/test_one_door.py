@@ -62,6 +62,9 @@ DECRYPT_ALLOWED_USES = {
     "safeward/fhir/cursor.py": {"decrypt_secret"},  # FHIR paging cursors
     "safeward/incidents/notifications.py": {"decrypt_secret"},  # notification channel secrets
     "safeward/audit/archive.py": {"decrypt_stream", "decrypt_to_path"},  # sealed audit archives
+    # Incident evidence: files an officer brought in (disk images, logs), opaque to SafeWard,
+    # released hash-checked with each download in the chain of custody and the audit trail.
+    "safeward/incidents/case_services.py": {"decrypt_stream"},
     "safeward/assessments/campaign_services.py": {"reveal"},  # assessment evidence files (NOT_PHI)
 }
 

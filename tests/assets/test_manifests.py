@@ -190,6 +190,7 @@ MANIFESTED = {
     "audit:report_csv",
     "audit:disclosures_print",
     "detection:alert_patients_csv",
+    "incidents:evidence_download",
     "incidents:patients_csv",
     # API pulls: each response (each page) that holds a patient (ADR 0811).
     "fhir:search",
@@ -305,6 +306,7 @@ GATEWAY_EXPORTS = {
     "chart_export": "NOT_YET: used by no route yet",
     "document_open": "clinical:document",
     "breach_scope_identifiers": "detection:alert_patients_csv, incidents:patients_csv",
+    "breach_letter_recipients": "NOT_YET: only the CLI (`safeward incidents letters`, cli.incidents.*)",
 }
 
 

@@ -317,6 +317,26 @@ CONTRACT: dict[str, Contract] = {
         ),
         "export",
     ),
+    "breach_residence": Contract(
+        lambda w: gateway.breach_residence(
+            actor=w.make_user("security_officer"), session=WARD, incident_id=1, patient_ids=[w.patient]
+        ),
+        (("read", "BreachScope"),),
+        lambda w: gateway.breach_residence(
+            actor=w.stranger, session=WARD, incident_id=1, patient_ids=[w.patient]
+        ),
+        "read",
+    ),
+    "breach_letter_recipients": Contract(
+        lambda w: gateway.breach_letter_recipients(
+            actor=w.privacy, session=WARD, incident_id=1, patient_ids=[w.patient]
+        ),
+        (("export", "BreachScope"),),
+        lambda w: gateway.breach_letter_recipients(
+            actor=w.stranger, session=WARD, incident_id=1, patient_ids=[w.patient]
+        ),
+        "export",
+    ),
     "manifest_patient_identifiers": Contract(
         lambda w: gateway.manifest_patient_identifiers(
             actor=w.privacy, session=WARD, manifest_id=1, patient_ids=[w.patient]

@@ -84,7 +84,13 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, method, path):
 
 def test_every_detection_route_is_in_this_matrix():
     """A new detection or incident route without a row here fails."""
-    names = {name for _, name, _ in walk_routes() if name.startswith(("detection:", "incidents:"))}
+    from tests.security.test_incidents_matrix import MATRIX as CASE_ROUTES
+
+    names = {
+        name
+        for _, name, _ in walk_routes()
+        if name.startswith(("detection:", "incidents:")) and name not in CASE_ROUTES
+    }
     assert names == {
         "detection:alerts",
         "detection:alert_detail",

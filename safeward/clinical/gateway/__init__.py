@@ -32,7 +32,14 @@ from safeward.clinical.gateway._amendments import (
     amendment_request_deny,
     amendment_request_record,
 )
-from safeward.clinical.gateway._breach import breach_scope_identifiers, manifest_patient_identifiers
+from safeward.clinical.gateway._breach import (
+    BreachRecipient,
+    BreachResidence,
+    breach_letter_recipients,
+    breach_residence,
+    breach_scope_identifiers,
+    manifest_patient_identifiers,
+)
 from safeward.clinical.gateway._breakglass import (
     break_glass_active,
     break_glass_end,
@@ -115,6 +122,8 @@ from safeward.clinical.types import (
 __all__ = [
     "AccessFacts",
     "AccessQuery",
+    "BreachRecipient",
+    "BreachResidence",
     "Conflict",
     "Forbidden",
     "InvalidInput",
@@ -137,6 +146,8 @@ __all__ = [
     "appointment_check_in",
     "arrivals_today",
     "beds_free",
+    "breach_letter_recipients",
+    "breach_residence",
     "breach_scope_identifiers",
     "break_glass_active",
     "break_glass_end",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
 
@@ -123,3 +124,140 @@ def manifest_patient_identifiers(
             patient_ids=list(found),
         )
     return found
+
+
+@dataclass(frozen=True)
+class BreachResidence:
+    """How many patients live in each state (US postal code, or "unknown"),
+    and how many have contact details too incomplete to mail a letter."""
+
+    by_state: dict[str, int]
+    stale_contacts: int
+
+
+@dataclass(frozen=True)
+class BreachRecipient:
+    """What a breach notification letter needs: the name and postal address."""
+
+    patient_id: str
+    mrn: str
+    name: str
+    address_lines: tuple[str, ...]
+    state: str
+    deliverable: bool
+
+
+def _address_state(address: object) -> tuple[str, bool]:
+    if not isinstance(address, dict):
+        return "unknown", False
+    state = str(address.get("state") or "").strip().upper()[:8] or "unknown"
+    lines = [str(line) for line in address.get("line") or [] if str(line).strip()]
+    deliverable = bool(lines) and bool(str(address.get("postal_code") or "").strip())
+    return state, deliverable
+
+
+def _breach_gate(actor: User, *, action: AuditAction, incident_id: int, needed: tuple[Perm, ...]) -> None:
+    subject = subject_for(actor)
+    if not any(subject.has(permission) for permission in needed):
+        record_denied(
+            action=action,
+            actor=actor,
+            purpose=PurposeOfUse.SECURITY,
+            resource_type="BreachScope",
+            resource_id=f"incident:{incident_id}",
+            patient=None,
+            reason="not_permitted",
+        )
+        raise Forbidden
+
+
+@entry
+def breach_residence(
+    *, actor: User, session: SessionContext, incident_id: int, patient_ids: Iterable[str]
+) -> BreachResidence:
+    """Counts by state of residence for an incident's breach clock (ADR 1402).
+    Officers managing incidents or breaches; decrypts the address only and
+    returns counts, never an address. One READ event, purpose HSYSADMIN,
+    resource `BreachScope` `incident:<id>`, field `address`, indexing every patient."""
+    _breach_gate(
+        actor,
+        action=AuditAction.READ,
+        incident_id=incident_id,
+        needed=(Perm.INCIDENT_BREACH_MANAGE, Perm.INCIDENT_RECORD_MANAGE),
+    )
+    wanted = _uuids(patient_ids)
+    by_state: dict[str, int] = {}
+    stale = 0
+    found: list[str] = []
+    with transaction.atomic():
+        for start in range(0, len(wanted), _CHUNK):
+            for patient in Patient.objects.filter(pk__in=wanted[start : start + _CHUNK]).only(
+                "id", "address"
+            ):
+                state, deliverable = _address_state(plain(patient, "address"))
+                by_state[state] = by_state.get(state, 0) + 1
+                stale += 0 if deliverable else 1
+                found.append(str(patient.pk))
+        record(
+            action=AuditAction.READ,
+            actor=actor,
+            purpose=PurposeOfUse.SECURITY,
+            resource_type="BreachScope",
+            resource_id=f"incident:{incident_id}",
+            fields=["address"] if found else (),
+            detail={"patients_requested": len(wanted), "patients_found": len(found)},
+            patient_ids=found,
+        )
+    return BreachResidence(by_state=dict(sorted(by_state.items())), stale_contacts=stale)
+
+
+@entry
+def breach_letter_recipients(
+    *, actor: User, session: SessionContext, incident_id: int, patient_ids: Iterable[str]
+) -> list[BreachRecipient]:
+    """Name and postal address of each affected patient, for the notification
+    letters and the mailing list (the privacy officer, INCIDENT_BREACH_MANAGE).
+    One EXPORT event, purpose HSYSADMIN, resource `BreachScope`
+    `incident:<id>`, fields mrn, name and address, indexing every patient."""
+    _breach_gate(
+        actor, action=AuditAction.EXPORT, incident_id=incident_id, needed=(Perm.INCIDENT_BREACH_MANAGE,)
+    )
+    wanted = _uuids(patient_ids)
+    recipients: list[BreachRecipient] = []
+    with transaction.atomic():
+        for start in range(0, len(wanted), _CHUNK):
+            rows = Patient.objects.filter(pk__in=wanted[start : start + _CHUNK]).only(
+                "id", "mrn", "given_name", "family_name", "address"
+            )
+            for patient in rows:
+                address = plain(patient, "address")
+                state, deliverable = _address_state(address)
+                lines: list[str] = []
+                if isinstance(address, dict):
+                    lines = [str(line) for line in address.get("line") or []]
+                    city = " ".join(
+                        str(address.get(key) or "") for key in ("city", "state", "postal_code")
+                    ).strip()
+                    if city:
+                        lines.append(city)
+                recipients.append(
+                    BreachRecipient(
+                        patient_id=str(patient.pk),
+                        mrn=plain(patient, "mrn"),
+                        name=f"{plain(patient, 'given_name')} {plain(patient, 'family_name')}",
+                        address_lines=tuple(lines),
+                        state=state,
+                        deliverable=deliverable,
+                    )
+                )
+        record(
+            action=AuditAction.EXPORT,
+            actor=actor,
+            purpose=PurposeOfUse.SECURITY,
+            resource_type="BreachScope",
+            resource_id=f"incident:{incident_id}",
+            fields=["mrn", "given_name", "family_name", "address"] if recipients else (),
+            detail={"patients_requested": len(wanted), "patients_found": len(recipients), "use": "letters"},
+            patient_ids=[recipient.patient_id for recipient in recipients],
+        )
+    return sorted(recipients, key=lambda recipient: recipient.patient_id)
