@@ -321,6 +321,8 @@ def patient_touch_by_month(*, actor_ids: Iterable[int], client_ids: Iterable[str
             count, seen = months.get(month, (0, set()))
             months[month] = (count + 1, seen | patients)
     return [MonthlyTouch(month, count, len(seen)) for month, (count, seen) in sorted(months.items())]
+
+
 def _breach_events(
     *,
     start: dt.datetime,

@@ -393,6 +393,8 @@ def seed_patching(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_patching)
+
+
 def seed_incidents(ctx: SeedContext) -> None:
     """A snooping case with its breach clock, a closed lost laptop, an exercise (issue 19)."""
     from safeward.demo.incidents import seed_incidents as incidents_step
