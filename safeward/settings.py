@@ -397,6 +397,8 @@ SPECTACULAR_SETTINGS = {
         "ControlOutcomeEnum": "safeward.assessments.models.ControlResult.Outcome",
         "VerificationOutcomeEnum": "safeward.clinical.api.VERIFY_OUTCOMES",
         "PolicyDocumentKindEnum": "safeward.policies.models.PolicyDocument.Kind",
+        "DeviceKindEnum": "safeward.devices.models.Device.Kind",
+        "CompensatingControlKindEnum": "safeward.devices.models.CompensatingControl.Kind",
     },
 }
 

@@ -915,6 +915,44 @@ def rule_policy_review_overdue(ctx: Context) -> list[Finding]:
     return findings
 
 
+# --- devices -----------------------------------------------------------------------------------------
+DEVICE_CONTROL_CHECK = "compensating_control_failing"
+
+
+def rule_device_control_failing(ctx: Context) -> list[Finding]:
+    """The devices sweep (`safeward devices controls --sweep`) records one
+    event per failing or expired compensating control. One alert per control;
+    its subject is the control's owner, who has to act."""
+    config = ctx.on(Code.DEVICE_CONTROL_FAILING)
+    if config is None:
+        return []
+    findings = []
+    for event in ctx.events:
+        if event.resource_type != "CompensatingControl" or event.detail.get("check") != DEVICE_CONTROL_CHECK:
+            continue
+        owner_id = event.detail.get("owner_id")
+        owner = str(event.detail.get("owner_username", ""))[:150]
+        state = str(event.detail.get("state", ""))[:20]
+        finding = _finding(
+            ctx,
+            config,
+            [event],
+            title=f"Compensating control {event.resource_id} {state or 'failing'}"
+            f" ({str(event.detail.get('scope', ''))[:80]})",
+            subject=f"compensating-control:{event.resource_id}",
+            detail={
+                "control_id": event.resource_id,
+                "state": state,
+                "reason": str(event.detail.get("reason", ""))[:300],
+                "owner": owner,
+            },
+        )
+        finding.subject_user_id = owner_id if isinstance(owner_id, int) else None
+        finding.subject_username = owner
+        findings.append(finding)
+    return findings
+
+
 # --- baselines ---------------------------------------------------------------------------------------
 def rule_baseline(ctx: Context) -> list[Finding]:
     config = ctx.on(Code.BASELINE_OUTLIER)
@@ -1198,6 +1236,7 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     rule_fhir_paging,
     rule_asset_review_lapsed,
     rule_policy_review_overdue,
+    rule_device_control_failing,
 )
 
 

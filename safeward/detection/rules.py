@@ -56,6 +56,7 @@ class Code:
     ASSET_REVIEW_LAPSED = "asset_review_lapsed"
     PHI_DISCOVERED = "phi_discovered"
     POLICY_REVIEW_OVERDUE = "policy_review_overdue"
+    DEVICE_CONTROL_FAILING = "device_control_failing"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -477,6 +478,13 @@ CATALOG.update(
             Severity.MEDIUM,
             "The policy library's daily sweep found a published document past its review date;"
             " the alert names the document's owner (ADR 0930).",
+        ),
+        _spec(
+            Code.DEVICE_CONTROL_FAILING,
+            "Device compensating control failing or expired",
+            Severity.HIGH,
+            "The devices sweep found a compensating control that fails its live test or has expired;"
+            " the devices it covers are red until it is fixed or renewed (ADR 1000).",
         ),
     ]
 )

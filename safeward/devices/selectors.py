@@ -87,6 +87,10 @@ def devices_list(
     return found
 
 
+def devices_of_model(*, manufacturer: str, model: str) -> list[Device]:
+    return list(devices_annotated().filter(manufacturer__iexact=manufacturer, model__iexact=model))
+
+
 # --- segments and flows ----------------------------------------------------------------------------
 
 

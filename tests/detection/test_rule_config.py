@@ -24,6 +24,7 @@ CONTRACT_CODES = {
     "concurrent_sessions", "new_address_login",
     "search_volume", "search_paging", "name_probing", "fhir_paging",
     "asset_review_lapsed", "phi_discovered", "policy_review_overdue",
+    "device_control_failing",
 }  # fmt: skip
 
 

@@ -6,109 +6,268 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('devices', '0001_initial'),
+        ("devices", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CompensatingControl',
+            name="CompensatingControl",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('isolated_segment', 'Isolated network segment'), ('physical', 'Physical access control'), ('sanitize_at_disposal', 'Sanitization at disposal'), ('vendor_ticket', 'Vendor patch ticket clock'), ('jump_host', 'Remote access only through a jump host'), ('anti_malware', 'Compensation for no anti-malware'), ('monitoring', 'Network monitoring'), ('other', 'Other')], max_length=24)),
-                ('remediation', models.CharField(choices=[('interim', 'Interim mitigation (30 days)'), ('vendor', 'Vendor remediation (60 days)')], default='interim', max_length=8)),
-                ('manufacturer', models.CharField(blank=True, max_length=200)),
-                ('model', models.CharField(blank=True, max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('mds2_question', models.CharField(blank=True, help_text='The MDS2 answer it derives from.', max_length=20)),
-                ('test', models.CharField(choices=[('none', 'Reviewed by hand'), ('segment_only_allows', 'Segment allows only a port to a segment'), ('checked_in', 'Device checked in within 24 h'), ('isolated', 'Devices sit on an isolated segment')], default='none', max_length=24)),
-                ('test_port', models.PositiveIntegerField(blank=True, null=True)),
-                ('test_protocol', models.CharField(blank=True, max_length=4)),
-                ('review_due', models.DateField()),
-                ('expires_on', models.DateField()),
-                ('retired_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
-                ('device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='compensating_controls', to='devices.device')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('test_destination', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='devices.networksegment')),
-                ('test_segment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='devices.networksegment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("isolated_segment", "Isolated network segment"),
+                            ("physical", "Physical access control"),
+                            ("sanitize_at_disposal", "Sanitization at disposal"),
+                            ("vendor_ticket", "Vendor patch ticket clock"),
+                            ("jump_host", "Remote access only through a jump host"),
+                            ("anti_malware", "Compensation for no anti-malware"),
+                            ("monitoring", "Network monitoring"),
+                            ("other", "Other"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "remediation",
+                    models.CharField(
+                        choices=[
+                            ("interim", "Interim mitigation (30 days)"),
+                            ("vendor", "Vendor remediation (60 days)"),
+                        ],
+                        default="interim",
+                        max_length=8,
+                    ),
+                ),
+                ("manufacturer", models.CharField(blank=True, max_length=200)),
+                ("model", models.CharField(blank=True, max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "mds2_question",
+                    models.CharField(blank=True, help_text="The MDS2 answer it derives from.", max_length=20),
+                ),
+                (
+                    "test",
+                    models.CharField(
+                        choices=[
+                            ("none", "Reviewed by hand"),
+                            ("segment_only_allows", "Segment allows only a port to a segment"),
+                            ("checked_in", "Device checked in within 24 h"),
+                            ("isolated", "Devices sit on an isolated segment"),
+                        ],
+                        default="none",
+                        max_length=24,
+                    ),
+                ),
+                ("test_port", models.PositiveIntegerField(blank=True, null=True)),
+                ("test_protocol", models.CharField(blank=True, max_length=4)),
+                ("review_due", models.DateField()),
+                ("expires_on", models.DateField()),
+                ("retired_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "device",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="compensating_controls",
+                        to="devices.device",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "test_destination",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="devices.networksegment",
+                    ),
+                ),
+                (
+                    "test_segment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="devices.networksegment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['expires_on', 'pk'],
+                "ordering": ["expires_on", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ControlEvidence',
+            name="ControlEvidence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('filename', models.CharField(max_length=200)),
-                ('content_type', models.CharField(max_length=100)),
-                ('size', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('data', models.BinaryField()),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('uploaded_at', models.DateTimeField()),
-                ('control', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='evidence', to='devices.compensatingcontrol')),
-                ('uploaded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("filename", models.CharField(max_length=200)),
+                ("content_type", models.CharField(max_length=100)),
+                ("size", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("data", models.BinaryField()),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("uploaded_at", models.DateTimeField()),
+                (
+                    "control",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="evidence",
+                        to="devices.compensatingcontrol",
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-uploaded_at', '-pk'],
+                "ordering": ["-uploaded_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Mds2Statement',
+            name="Mds2Statement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('manufacturer', models.CharField(max_length=200)),
-                ('model', models.CharField(max_length=200)),
-                ('document_version', models.CharField(blank=True, max_length=100)),
-                ('source_sha256', models.CharField(max_length=64)),
-                ('source_name', models.CharField(blank=True, max_length=200)),
-                ('imported_at', models.DateTimeField()),
-                ('imported_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("manufacturer", models.CharField(max_length=200)),
+                ("model", models.CharField(max_length=200)),
+                ("document_version", models.CharField(blank=True, max_length=100)),
+                ("source_sha256", models.CharField(max_length=64)),
+                ("source_name", models.CharField(blank=True, max_length=200)),
+                ("imported_at", models.DateTimeField()),
+                (
+                    "imported_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['manufacturer', 'model'],
+                "ordering": ["manufacturer", "model"],
             },
         ),
         migrations.CreateModel(
-            name='Mds2Answer',
+            name="Mds2Answer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('question_id', models.CharField(max_length=20)),
-                ('value', models.CharField(choices=[('yes', 'Yes'), ('no', 'No'), ('na', 'N/A')], max_length=3)),
-                ('note', models.TextField(blank=True)),
-                ('statement', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='devices.mds2statement')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("question_id", models.CharField(max_length=20)),
+                (
+                    "value",
+                    models.CharField(choices=[("yes", "Yes"), ("no", "No"), ("na", "N/A")], max_length=3),
+                ),
+                ("note", models.TextField(blank=True)),
+                (
+                    "statement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="answers",
+                        to="devices.mds2statement",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['question_id'],
+                "ordering": ["question_id"],
             },
         ),
         migrations.CreateModel(
-            name='SegmentFlow',
+            name="SegmentFlow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('port', models.PositiveIntegerField(blank=True, help_text='Empty: every port.', null=True)),
-                ('protocol', models.CharField(choices=[('tcp', 'TCP'), ('udp', 'UDP'), ('icmp', 'ICMP'), ('any', 'Any')], default='tcp', max_length=4)),
-                ('purpose', models.CharField(max_length=300)),
-                ('created_at', models.DateTimeField()),
-                ('destination', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='flows_in', to='devices.networksegment')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='flows_out', to='devices.networksegment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("port", models.PositiveIntegerField(blank=True, help_text="Empty: every port.", null=True)),
+                (
+                    "protocol",
+                    models.CharField(
+                        choices=[("tcp", "TCP"), ("udp", "UDP"), ("icmp", "ICMP"), ("any", "Any")],
+                        default="tcp",
+                        max_length=4,
+                    ),
+                ),
+                ("purpose", models.CharField(max_length=300)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "destination",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="flows_in",
+                        to="devices.networksegment",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="flows_out",
+                        to="devices.networksegment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['source__name', 'destination__name', 'port'],
+                "ordering": ["source__name", "destination__name", "port"],
             },
         ),
         migrations.AddConstraint(
-            model_name='mds2statement',
-            constraint=models.UniqueConstraint(fields=('manufacturer', 'model'), name='devices_mds2_one_per_model'),
+            model_name="mds2statement",
+            constraint=models.UniqueConstraint(
+                fields=("manufacturer", "model"), name="devices_mds2_one_per_model"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='mds2answer',
-            constraint=models.UniqueConstraint(fields=('statement', 'question_id'), name='devices_mds2_one_answer'),
+            model_name="mds2answer",
+            constraint=models.UniqueConstraint(
+                fields=("statement", "question_id"), name="devices_mds2_one_answer"
+            ),
         ),
     ]
