@@ -93,6 +93,16 @@ def _form_errors(form: DeviceForm) -> str:
     return "; ".join(f"{name}: {' '.join(str(e) for e in errors)}" for name, errors in form.errors.items())
 
 
+def _current(device: Device) -> dict[str, str]:
+    values = {
+        name: "" if getattr(device, name) is None else str(getattr(device, name))
+        for name in INVENTORY_COLUMNS
+        if name not in ("lifecycle", "segment")
+    }
+    values["segment"] = str(device.segment_id or "")
+    return values
+
+
 def inventory_import(*, actor: User | None, data: bytes) -> ImportResult:
     result = ImportResult()
     rows, error = read_csv(data, INVENTORY_COLUMNS, ("asset_tag", "kind"))
@@ -101,6 +111,8 @@ def inventory_import(*, actor: User | None, data: bytes) -> ImportResult:
         return result
     segments = {s.name.casefold(): s.pk for s in NetworkSegment.objects.all()}
     existing = {tag: pk for pk, tag in Device.objects.values_list("pk", "asset_tag")}
+    tags = {cells.get("asset_tag", "") for _, cells in rows}
+    current = {device.asset_tag: _current(device) for device in Device.objects.filter(asset_tag__in=tags)}
     seen: dict[str, int] = {}
     valid: list[tuple[int | None, dict[str, Any], str]] = []
     for line, cells in rows:
@@ -123,8 +135,13 @@ def inventory_import(*, actor: User | None, data: bytes) -> ImportResult:
                 RowError(line, "lifecycle: change an existing device's lifecycle on its page, not by import")
             )
             continue
-        form_data = {name: cells.get(name, "") for name in INVENTORY_COLUMNS if name not in ("lifecycle",)}
-        form_data["segment"] = str(segments[segment.casefold()]) if segment else ""
+        # An existing device keeps what the file has no column for.
+        form_data = current.get(tag, {}).copy() if device_id is not None else {}
+        for name in INVENTORY_COLUMNS:
+            if name != "lifecycle" and (name in cells or device_id is None):
+                form_data[name] = cells.get(name, "")
+        if "segment" in cells or device_id is None:
+            form_data["segment"] = str(segments[segment.casefold()]) if segment else ""
         form = DeviceForm(form_data)
         if not form.is_valid():
             result.errors.append(RowError(line, _form_errors(form)))
@@ -138,9 +155,9 @@ def inventory_import(*, actor: User | None, data: bytes) -> ImportResult:
                 services.device_create(actor=actor, data=cleaned, lifecycle=lifecycle)
                 result.created += 1
             else:
-                before = Device.objects.get(pk=device_id).updated_at
+                before = _current(Device.objects.get(pk=device_id))
                 device = services.device_update(actor=actor, device_id=device_id, data=cleaned)
-                if device.updated_at == before:
+                if _current(device) == before:
                     result.unchanged += 1
                 else:
                     result.updated += 1
