@@ -456,6 +456,16 @@ def seed_policies(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_policies)
 
 
+def seed_devices(ctx: SeedContext) -> None:
+    """Ward 3's devices, a legacy pump fleet with its MDS2 and controls, a CT scanner (issue 14)."""
+    from safeward.demo.devices import seed_devices as devices_step
+
+    devices_step(ctx)
+
+
+SEED_STEPS.append(seed_devices)
+
+
 def seed_compliance(ctx: SeedContext) -> None:
     """The first run of every control test, after every other step (issue 18)."""
     from safeward.demo.compliance import seed_compliance as compliance_step

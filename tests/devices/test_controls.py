@@ -17,7 +17,9 @@ from tests.devices.conftest import MDS2_CSV, PAST, device, segment
 pytestmark = pytest.mark.django_db
 
 COVERED_CONTROLS = {
-    "devices.compensating_controls": "test_compensating_controls_fail_on_a_broken_live_test_or_expiry_and_pass_after",
+    "devices.compensating_controls": (
+        "test_compensating_controls_fail_on_a_broken_live_test_or_expiry_and_pass_after"
+    ),
     "devices.legacy_isolated": "test_legacy_isolated_fails_outside_an_isolated_segment_and_passes_inside",
     "devices.mds2_on_file": "test_mds2_on_file_fails_without_a_statement_and_passes_after_the_import",
 }
@@ -29,10 +31,18 @@ def _results(function, now):
 
 def _control(engineer, today, **extra):
     data = {
-        "title": "Pumps reach only the PACS", "kind": "isolated_segment", "remediation": "interim",
-        "owner": engineer.pk, "device": "", "manufacturer": "Acme", "model": "X", "test": "none",
-        "review_due": today, "expires_on": today + dt.timedelta(days=10), **extra,
-    }  # fmt: skip
+        "title": "Pumps reach only the PACS",
+        "kind": "isolated_segment",
+        "remediation": "interim",
+        "owner": engineer.pk,
+        "device": "",
+        "manufacturer": "Acme",
+        "model": "X",
+        "test": "none",
+        "review_due": today,
+        "expires_on": today + dt.timedelta(days=10),
+        **extra,
+    }
     return services.control_create(actor=engineer, data=data)
 
 
@@ -45,25 +55,34 @@ def test_the_controls_are_registered_with_their_catalog_entries():
 
 def test_compensating_controls_fail_on_a_broken_live_test_or_expiry_and_pass_after(frozen_clock, engineer):
     pumps, pacs = segment("pumps"), segment("pacs", NetworkSegment.Zone.DATA_CENTRE)
-    services.flow_create(actor=None, source_id=pumps.pk, destination_id=pacs.pk, port=104, protocol="tcp",
-                         purpose="DICOM")  # fmt: skip
+    services.flow_create(
+        actor=None, source_id=pumps.pk, destination_id=pacs.pk, port=104, protocol="tcp", purpose="DICOM"
+    )
     device("PUMP-1", manufacturer="Acme", model="X", segment=pumps)
     today = frozen_clock.now().date()
     control = _control(
-        engineer, today, test="segment_only_allows", test_segment=pumps.pk, test_port=104, test_protocol="tcp",
+        engineer,
+        today,
+        test="segment_only_allows",
+        test_segment=pumps.pk,
+        test_port=104,
+        test_protocol="tcp",
         test_destination=pacs.pk,
-    )  # fmt: skip
+    )
     key = f"compensating-control:{control.pk}"
     assert _results(controls.compensating_controls, frozen_clock.now())[key].passed
-    flow = services.flow_create(actor=None, source_id=pumps.pk, destination_id=None, port=443, protocol="tcp",
-                                purpose="vendor cloud")  # fmt: skip
+    flow = services.flow_create(
+        actor=None, source_id=pumps.pk, destination_id=None, port=443, protocol="tcp", purpose="vendor cloud"
+    )
     failed = _results(controls.compensating_controls, frozen_clock.now())[key]
-    assert not failed.passed and "443/tcp to internet" in failed.evidence["reason"]
+    assert not failed.passed
+    assert "443/tcp to internet" in failed.evidence["reason"]
     services.flow_delete(actor=None, flow_id=flow.pk)
     assert _results(controls.compensating_controls, frozen_clock.now())[key].passed
     frozen_clock.advance(days=11)
     expired = _results(controls.compensating_controls, frozen_clock.now())[key]
-    assert not expired.passed and expired.evidence["state"] == "expired"
+    assert not expired.passed
+    assert expired.evidence["state"] == "expired"
     services.control_renew(actor=engineer, control_id=control.pk, expires_on=frozen_clock.now().date())
     assert _results(controls.compensating_controls, frozen_clock.now())[key].passed
 
@@ -74,16 +93,19 @@ def test_a_failing_control_turns_its_devices_red(frozen_clock, engineer):
     other = device("PUMP-2", manufacturer="Acme", model="Y", segment=office)
     _control(engineer, frozen_clock.now().date(), test="isolated")
     health = selectors.device_health(selectors.devices_list())
-    assert health[pump.pk].red and "Pumps reach only the PACS" in health[pump.pk].reasons[0]
+    assert health[pump.pk].red
+    assert "Pumps reach only the PACS" in health[pump.pk].reasons[0]
     assert not health[other.pk].red
 
 
 def test_checked_in_is_unknown_without_a_provider_and_uses_the_registered_one(frozen_clock, engineer):
     laptop = device("LAP-1", kind="laptop")
-    control = _control(engineer, frozen_clock.now().date(), device="LAP-1", manufacturer="", model="",
-                       test="checked_in")  # fmt: skip
+    control = _control(
+        engineer, frozen_clock.now().date(), device="LAP-1", manufacturer="", model="", test="checked_in"
+    )
     state = selectors.control_state(control)
-    assert state.state == "unknown" and "no posture source" in state.reason
+    assert state.state == "unknown"
+    assert "no posture source" in state.reason
     now = frozen_clock.now()
 
     def provider(ids):
@@ -128,9 +150,11 @@ def test_legacy_isolated_fails_outside_an_isolated_segment_and_passes_inside(fro
     device("NEW-1", segment=guest)  # not legacy: not judged
     key = f"device:{pump.pk}"
     results = _results(controls.legacy_isolated, frozen_clock.now())
-    assert set(results) == {key} and results[key].passed
-    flow = services.flow_create(actor=None, source_id=pumps.pk, destination_id=guest.pk, port=None,
-                                protocol="any", purpose="oops")  # fmt: skip
+    assert set(results) == {key}
+    assert results[key].passed
+    flow = services.flow_create(
+        actor=None, source_id=pumps.pk, destination_id=guest.pk, port=None, protocol="any", purpose="oops"
+    )
     assert not _results(controls.legacy_isolated, frozen_clock.now())[key].passed
     services.flow_delete(actor=None, flow_id=flow.pk)
     assert _results(controls.legacy_isolated, frozen_clock.now())[key].passed

@@ -18,18 +18,21 @@ pytestmark = pytest.mark.django_db
 def test_inventory_import_applies_a_clean_file_and_updates_by_asset_tag(frozen_clock, engineer):
     segment("pumps")
     data = (
-        "asset_tag,kind,manufacturer,model,segment,end_of_support,lifecycle\n"
-        "PUMP-1,medical,Acme,X,pumps,2020-01-01,\n"
-        "LAP-1,laptop,Dell,Latitude,,,ordered\n"
-    ).encode()
+        b"asset_tag,kind,manufacturer,model,segment,end_of_support,lifecycle\n"
+        b"PUMP-1,medical,Acme,X,pumps,2020-01-01,\n"
+        b"LAP-1,laptop,Dell,Latitude,,,ordered\n"
+    )
     result = importers.inventory_import(actor=engineer, data=data)
-    assert result.ok and result.created == 2
+    assert result.ok
+    assert result.created == 2
     assert Device.objects.get(asset_tag="LAP-1").lifecycle == "ordered"
     again = importers.inventory_import(
         actor=engineer,
         data=b"asset_tag,kind,model,segment\nPUMP-1,medical,X2,pumps\nLAP-1,laptop,Latitude,\n",
     )
-    assert again.ok and again.updated == 1 and again.unchanged == 1
+    assert again.ok
+    assert again.updated == 1
+    assert again.unchanged == 1
     assert Device.objects.get(asset_tag="PUMP-1").model == "X2"
 
 
@@ -66,7 +69,10 @@ def test_inventory_import_refuses_bad_rows_and_writes_nothing(engineer, data, li
 def test_flows_import_is_all_or_nothing(engineer):
     segment("pumps")
     segment("pacs", NetworkSegment.Zone.DATA_CENTRE)
-    bad = b"from,to,port,protocol,purpose\npumps,pacs,104,tcp,DICOM\npumps,mars,1,tcp,x\npumps,pacs,99999,tcp,x\n"
+    bad = (
+        b"from,to,port,protocol,purpose\n"
+        b"pumps,pacs,104,tcp,DICOM\npumps,mars,1,tcp,x\npumps,pacs,99999,tcp,x\n"
+    )
     result = importers.flows_import(actor=engineer, data=bad)
     assert [(e.line, e.reason.split(":")[0]) for e in result.errors] == [(3, "to"), (4, "port")]
     assert not SegmentFlow.objects.exists()
@@ -81,8 +87,10 @@ def test_mds2_csv_import_stores_answers_and_derives_controls(frozen_clock, engin
     assert errors == []
     assert statement is not None
     assert (statement.manufacturer, statement.model, statement.document_version) == (
-        "Acme Medical", "InfuseRx 300", "IRX-300-MDS2-2024",
-    )  # fmt: skip
+        "Acme Medical",
+        "InfuseRx 300",
+        "IRX-300-MDS2-2024",
+    )
     assert statement.answers.get(question_id="STCF-1").value == "no"
     kinds = sorted(c.kind for c in created)
     assert kinds == sorted(
@@ -123,7 +131,8 @@ def test_mds2_xlsx_import(frozen_clock, engineer):
         ]
     )
     statement, errors, created = services.mds2_import(actor=engineer, data=data, filename="ct.xlsx")
-    assert errors == [] and statement is not None
+    assert errors == []
+    assert statement is not None
     assert statement.model == "Somatom X"
     assert sorted(c.kind for c in created) == ["anti_malware", "monitoring"]
 
@@ -142,9 +151,11 @@ def test_mds2_xlsx_import(frozen_clock, engineer):
 )
 def test_mds2_import_refuses_bad_files_and_writes_nothing(engineer, data, reason):
     statement, errors, created = services.mds2_import(actor=engineer, data=data)
-    assert statement is None and created == []
+    assert statement is None
+    assert created == []
     assert reason in errors[0].reason
-    assert not Mds2Statement.objects.exists() and not CompensatingControl.objects.exists()
+    assert not Mds2Statement.objects.exists()
+    assert not CompensatingControl.objects.exists()
 
 
 @pytest.mark.parametrize("rule", mds2.RULES, ids=lambda rule: f"{rule.question_id}={rule.answer}")

@@ -24,9 +24,15 @@ def test_create_and_update_are_audited_with_the_changed_fields(frozen_clock, eng
     services.device_update(
         actor=engineer,
         device_id=created.pk,
-        data={"kind": "medical", "asset_tag": "PUMP-1", "manufacturer": "Acme", "model": "X",
-              "segment": pumps.pk, "location": "Ward 3"},
-    )  # fmt: skip
+        data={
+            "kind": "medical",
+            "asset_tag": "PUMP-1",
+            "manufacturer": "Acme",
+            "model": "X",
+            "segment": pumps.pk,
+            "location": "Ward 3",
+        },
+    )
     event = AuditEvent.objects.get(resource_type="Device", action="update")
     assert event.actor_id == engineer.pk
     assert "location" in event.fields
@@ -64,27 +70,33 @@ def test_a_legacy_device_outside_an_isolated_segment_is_red(frozen_clock):
     modern = device("PUMP-4", segment=office)
     health = selectors.device_health(selectors.devices_list())
     assert not health[in_pumps.pk].red
-    assert health[in_office.pk].red and "workstations zone" in health[in_office.pk].reasons[0]
+    assert health[in_office.pk].red
+    assert "workstations zone" in health[in_office.pk].reasons[0]
     assert health[nowhere.pk].red
     assert not health[modern.pk].red
-    services.flow_create(actor=None, source_id=pumps.pk, destination_id=None, port=443, protocol="tcp",
-                         purpose="vendor cloud")  # fmt: skip
+    services.flow_create(
+        actor=None, source_id=pumps.pk, destination_id=None, port=443, protocol="tcp", purpose="vendor cloud"
+    )
     health = selectors.device_health(selectors.devices_list())
-    assert health[in_pumps.pk].red and "internet" in health[in_pumps.pk].reasons[0]
+    assert health[in_pumps.pk].red
+    assert "internet" in health[in_pumps.pk].reasons[0]
     assert [d.asset_tag for d in selectors.devices_list(control="failing")] == ["PUMP-1", "PUMP-2", "PUMP-3"]
 
 
 def test_flows_refuse_duplicates_and_unknown_protocols():
     pumps, pacs = segment("pumps"), segment("pacs", NetworkSegment.Zone.DATA_CENTRE)
-    services.flow_create(actor=None, source_id=pumps.pk, destination_id=pacs.pk, port=104, protocol="tcp",
-                         purpose="DICOM")  # fmt: skip
+    services.flow_create(
+        actor=None, source_id=pumps.pk, destination_id=pacs.pk, port=104, protocol="tcp", purpose="DICOM"
+    )
     with pytest.raises(services.DeviceError, match="already"):
-        services.flow_create(actor=None, source_id=pumps.pk, destination_id=pacs.pk, port=104, protocol="tcp",
-                             purpose="again")  # fmt: skip
+        services.flow_create(
+            actor=None, source_id=pumps.pk, destination_id=pacs.pk, port=104, protocol="tcp", purpose="again"
+        )
     with pytest.raises(services.DeviceError, match="protocol"):
-        services.flow_create(actor=None, source_id=pumps.pk, destination_id=pacs.pk, port=1, protocol="sctp",
-                             purpose="x")  # fmt: skip
-    rows, columns, cells = selectors.flow_matrix()
+        services.flow_create(
+            actor=None, source_id=pumps.pk, destination_id=pacs.pk, port=1, protocol="sctp", purpose="x"
+        )
+    _rows, columns, cells = selectors.flow_matrix()
     assert columns == ["pacs", "pumps", "internet"]
     assert cells[(pumps.pk, "pacs")] == ["104/tcp"]
     assert AuditEvent.objects.filter(resource_type="SegmentFlow", action="create").count() == 1
@@ -93,10 +105,17 @@ def test_flows_refuse_duplicates_and_unknown_protocols():
 def test_control_expiry_is_capped_by_hicp_table_12(frozen_clock, engineer):
     today = frozen_clock.now().date()
     data = {
-        "title": "Isolation", "kind": "isolated_segment", "remediation": "interim", "owner": engineer.pk,
-        "device": "", "manufacturer": "Acme", "model": "X", "test": "none",
-        "review_due": today, "expires_on": today + dt.timedelta(days=31),
-    }  # fmt: skip
+        "title": "Isolation",
+        "kind": "isolated_segment",
+        "remediation": "interim",
+        "owner": engineer.pk,
+        "device": "",
+        "manufacturer": "Acme",
+        "model": "X",
+        "test": "none",
+        "review_due": today,
+        "expires_on": today + dt.timedelta(days=31),
+    }
     with pytest.raises(services.DeviceError, match="at most 30 days"):
         services.control_create(actor=engineer, data=data)
     control = services.control_create(actor=engineer, data={**data, "remediation": "vendor"})
@@ -114,10 +133,19 @@ def test_evidence_is_hashed_and_typed(engineer, frozen_clock):
     today = frozen_clock.now().date()
     control = services.control_create(
         actor=engineer,
-        data={"title": "Lock", "kind": "physical", "remediation": "interim", "owner": engineer.pk,
-              "device": "", "manufacturer": "A", "model": "B", "test": "none",
-              "review_due": today, "expires_on": today},
-    )  # fmt: skip
+        data={
+            "title": "Lock",
+            "kind": "physical",
+            "remediation": "interim",
+            "owner": engineer.pk,
+            "device": "",
+            "manufacturer": "A",
+            "model": "B",
+            "test": "none",
+            "review_due": today,
+            "expires_on": today,
+        },
+    )
     evidence = services.evidence_attach(
         actor=engineer,
         control_id=control.pk,
@@ -128,5 +156,10 @@ def test_evidence_is_hashed_and_typed(engineer, frozen_clock):
     assert evidence.sha256 == hashlib.sha256(b"png").hexdigest()
     assert "/" not in evidence.filename
     with pytest.raises(services.DeviceError):
-        services.evidence_attach(actor=engineer, control_id=control.pk, filename="x.exe",
-                                 content_type="application/x-msdownload", data=b"MZ")  # fmt: skip
+        services.evidence_attach(
+            actor=engineer,
+            control_id=control.pk,
+            filename="x.exe",
+            content_type="application/x-msdownload",
+            data=b"MZ",
+        )
