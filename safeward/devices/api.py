@@ -188,7 +188,7 @@ class SegmentList(APIView):
 
 class SegmentFlowOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    source = serializers.CharField(source="source.name")
+    from_segment = serializers.CharField(source="source.name")
     destination = serializers.CharField(source="destination_label", help_text='A segment name or "internet".')
     port = serializers.IntegerField(allow_null=True)
     protocol = serializers.ChoiceField(choices=SegmentFlow.Protocol.choices)
@@ -196,7 +196,7 @@ class SegmentFlowOutput(serializers.Serializer[Any]):
 
 
 class SegmentFlowInput(serializers.Serializer[Any]):
-    source = serializers.CharField(max_length=100, help_text="A segment name.")
+    from_segment = serializers.CharField(max_length=100, help_text="A segment name.")
     destination = serializers.CharField(max_length=100, help_text='A segment name or "internet".')
     port = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
     protocol = serializers.ChoiceField(choices=SegmentFlow.Protocol.choices)
@@ -226,13 +226,13 @@ class FlowList(APIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         by_name = {s.name: s.pk for s in selectors.segments_list()}
-        if data["source"] not in by_name:
-            raise ValidationError({"source": ["No segment with this name."]})
+        if data["from_segment"] not in by_name:
+            raise ValidationError({"from_segment": ["No segment with this name."]})
         if data["destination"] != "internet" and data["destination"] not in by_name:
             raise ValidationError({"destination": ['No segment with this name (or "internet").']})
         form = FlowForm(
             {
-                "source": by_name[data["source"]],
+                "source": by_name[data["from_segment"]],
                 "destination": by_name.get(data["destination"], "internet"),
                 "port": data.get("port") if data.get("port") is not None else "",
                 "protocol": data["protocol"],

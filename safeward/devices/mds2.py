@@ -158,8 +158,8 @@ def _read_rows(rows: list[tuple[int, list[str]]]) -> Parsed:
         if not QUESTION_ID.match(qid):
             parsed.errors.append(RowError(line, f"{qid[:20]!r} is not an MDS2 question id (like STCF-1)"))
             continue
-        value = ANSWERS.get(answer.casefold())
-        if value is None:
+        answered = ANSWERS.get(answer.casefold())
+        if answered is None:
             parsed.errors.append(
                 RowError(line, f"{qid}: the answer must be Yes, No or N/A, not {answer[:20]!r}")
             )
@@ -167,7 +167,7 @@ def _read_rows(rows: list[tuple[int, list[str]]]) -> Parsed:
         if qid in parsed.answers:
             parsed.errors.append(RowError(line, f"{qid} is answered twice"))
             continue
-        parsed.answers[qid] = (value, note)
+        parsed.answers[qid] = (answered, note)
     if columns is None:
         parsed.errors.append(RowError(1, "No header row with 'Question ID' and 'Answer' columns."))
     elif not parsed.answers and not parsed.errors:

@@ -70,7 +70,7 @@ def devices_list(
     if lifecycle:
         devices = devices.filter(lifecycle=lifecycle)
     if legacy:
-        devices = devices.filter(is_legacy=True)
+        devices = devices.filter(end_of_support__lt=now.date())
     if no_segment:
         devices = devices.filter(segment__isnull=True)
     if search:
