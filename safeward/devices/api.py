@@ -12,7 +12,7 @@ from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -404,7 +404,7 @@ class Mds2Import(APIView):
 
     required_permission = Perm.DEVICES_DEVICE_MANAGE
     token_scopes = {"POST": "write"}
-    parser_classes = [MultiPartParser, JSONParser]
+    parser_classes = [MultiPartParser]  # a file upload only: JSON is refused with 415
 
     @extend_schema(
         request={"multipart/form-data": Mds2ImportInput},
