@@ -256,7 +256,8 @@ def _flow_detail(flow: SegmentFlow) -> dict[str, Any]:
 
 def flow_delete(*, actor: User | None, flow_id: int) -> None:
     with transaction.atomic():
-        flow = SegmentFlow.objects.select_for_update().filter(pk=flow_id).first()
+        # No default ordering: it joins the nullable destination, which FOR UPDATE refuses.
+        flow = SegmentFlow.objects.select_for_update().filter(pk=flow_id).order_by("pk").first()
         if flow is None:
             raise DeviceError(f"No flow with id {flow_id}.")
         detail = _flow_detail(flow)
