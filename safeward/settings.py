@@ -411,6 +411,8 @@ SPECTACULAR_SETTINGS = {
         "VulnTargetEnum": "safeward.patching.models.Target",
         "IncidentStatusEnum": "safeward.incidents.models.Incident.Status",
         "IncidentSeverityEnum": "safeward.incidents.models.Incident.Severity",
+        "DeviceKindEnum": "safeward.devices.models.Device.Kind",
+        "CompensatingControlKindEnum": "safeward.devices.models.CompensatingControl.Kind",
     },
 }
 

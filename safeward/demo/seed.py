@@ -484,6 +484,14 @@ def seed_vendors(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_vendors)
+def seed_devices(ctx: SeedContext) -> None:
+    """Ward 3's devices, a legacy pump fleet with its MDS2 and controls, a CT scanner (issue 14)."""
+    from safeward.demo.devices import seed_devices as devices_step
+
+    devices_step(ctx)
+
+
+SEED_STEPS.append(seed_devices)
 
 
 def seed_compliance(ctx: SeedContext) -> None:

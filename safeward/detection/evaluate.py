@@ -924,6 +924,15 @@ def rule_patching_exception_voided(ctx: Context) -> list[Finding]:
     failing compensating control voided (or that expired). One alert per
     exception; its subject is the person who asked for it, who owns the risk."""
     config = ctx.on(Code.PATCHING_EXCEPTION_VOIDED)
+# --- devices -----------------------------------------------------------------------------------------
+DEVICE_CONTROL_CHECK = "compensating_control_failing"
+
+
+def rule_device_control_failing(ctx: Context) -> list[Finding]:
+    """The devices sweep (`safeward devices controls --sweep`) records one
+    event per failing or expired compensating control. One alert per control;
+    its subject is the control's owner, who has to act."""
+    config = ctx.on(Code.DEVICE_CONTROL_FAILING)
     if config is None:
         return []
     findings = []
@@ -935,6 +944,11 @@ def rule_patching_exception_voided(ctx: Context) -> list[Finding]:
             continue
         owner_id = event.detail.get("owner_id")
         reason = str(event.detail.get("reason", ""))[:200]
+        if event.resource_type != "CompensatingControl" or event.detail.get("check") != DEVICE_CONTROL_CHECK:
+            continue
+        owner_id = event.detail.get("owner_id")
+        owner = str(event.detail.get("owner_username", ""))[:150]
+        state = str(event.detail.get("state", ""))[:20]
         finding = _finding(
             ctx,
             config,
@@ -949,6 +963,18 @@ def rule_patching_exception_voided(ctx: Context) -> list[Finding]:
         )
         finding.subject_user_id = owner_id if isinstance(owner_id, int) else None
         finding.subject_username = str(event.detail.get("owner_username", ""))[:150]
+            title=f"Compensating control {event.resource_id} {state or 'failing'}"
+            f" ({str(event.detail.get('scope', ''))[:80]})",
+            subject=f"compensating-control:{event.resource_id}",
+            detail={
+                "control_id": event.resource_id,
+                "state": state,
+                "reason": str(event.detail.get("reason", ""))[:300],
+                "owner": owner,
+            },
+        )
+        finding.subject_user_id = owner_id if isinstance(owner_id, int) else None
+        finding.subject_username = owner
         findings.append(finding)
     return findings
 
@@ -1237,6 +1263,7 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     rule_asset_review_lapsed,
     rule_policy_review_overdue,
     rule_patching_exception_voided,
+    rule_device_control_failing,
 )
 
 

@@ -57,6 +57,7 @@ class Code:
     PHI_DISCOVERED = "phi_discovered"
     POLICY_REVIEW_OVERDUE = "policy_review_overdue"
     PATCHING_EXCEPTION_VOIDED = "patching_exception_voided"
+    DEVICE_CONTROL_FAILING = "device_control_failing"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -485,6 +486,11 @@ CATALOG.update(
             Severity.HIGH,
             "A compensating control of an approved vulnerability exception failed, or the exception"
             " expired: the finding reopened with its clock restarted; the alert names the owner (ADR 1305).",
+            Code.DEVICE_CONTROL_FAILING,
+            "Device compensating control failing or expired",
+            Severity.HIGH,
+            "The devices sweep found a compensating control that fails its live test or has expired;"
+            " the devices it covers are red until it is fixed or renewed (ADR 1000).",
         ),
     ]
 )

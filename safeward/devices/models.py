@@ -85,3 +85,179 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return self.asset_tag
+
+
+class SegmentFlow(models.Model):
+    """An allowed flow from one segment to another, or to the internet."""
+
+    class Protocol(models.TextChoices):
+        TCP = "tcp", "TCP"
+        UDP = "udp", "UDP"
+        ICMP = "icmp", "ICMP"
+        ANY = "any", "Any"
+
+    source = models.ForeignKey(NetworkSegment, on_delete=models.CASCADE, related_name="flows_out")
+    # None: the internet (anything outside the hospital's segments).
+    destination = models.ForeignKey(
+        NetworkSegment, null=True, blank=True, on_delete=models.CASCADE, related_name="flows_in"
+    )
+    port = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: every port.")
+    protocol = models.CharField(max_length=4, choices=Protocol.choices, default=Protocol.TCP)
+    purpose = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["source__name", "destination__name", "port"]
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.destination_label} {self.service}"
+
+    @property
+    def to_internet(self) -> bool:
+        return self.destination_id is None
+
+    @property
+    def destination_label(self) -> str:
+        return self.destination.name if self.destination is not None else "internet"
+
+    @property
+    def service(self) -> str:
+        if self.protocol == self.Protocol.ANY:
+            return "any"
+        return f"{self.port if self.port is not None else '*'}/{self.protocol}"
+
+
+class Mds2Statement(models.Model):
+    """A Manufacturer Disclosure Statement for Medical Device Security
+    (ANSI/NEMA HN 1-2019) for one device model: manufacturer + model."""
+
+    manufacturer = models.CharField(max_length=200)
+    model = models.CharField(max_length=200)
+    document_version = models.CharField(max_length=100, blank=True)
+    source_sha256 = models.CharField(max_length=64)
+    source_name = models.CharField(max_length=200, blank=True)
+    imported_at = models.DateTimeField()
+    imported_by = models.ForeignKey(
+        "identity.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["manufacturer", "model"]
+        constraints = [
+            models.UniqueConstraint(fields=["manufacturer", "model"], name="devices_mds2_one_per_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.manufacturer} {self.model}"
+
+
+class Mds2Answer(models.Model):
+    class Value(models.TextChoices):
+        YES = "yes", "Yes"
+        NO = "no", "No"
+        NA = "na", "N/A"
+
+    statement = models.ForeignKey(Mds2Statement, on_delete=models.CASCADE, related_name="answers")
+    question_id = models.CharField(max_length=20)
+    value = models.CharField(max_length=3, choices=Value.choices)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["question_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["statement", "question_id"], name="devices_mds2_one_answer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question_id}: {self.get_value_display()}"
+
+
+class CompensatingControl(models.Model):
+    """A control standing in for a fix a device cannot take (HICP Table 12):
+    one device, or every device of a model (manufacturer + model)."""
+
+    class Kind(models.TextChoices):
+        ISOLATED_SEGMENT = "isolated_segment", "Isolated network segment"
+        PHYSICAL = "physical", "Physical access control"
+        SANITIZE_AT_DISPOSAL = "sanitize_at_disposal", "Sanitization at disposal"
+        VENDOR_TICKET = "vendor_ticket", "Vendor patch ticket clock"
+        JUMP_HOST = "jump_host", "Remote access only through a jump host"
+        ANTI_MALWARE = "anti_malware", "Compensation for no anti-malware"
+        MONITORING = "monitoring", "Network monitoring"
+        OTHER = "other", "Other"
+
+    class Remediation(models.TextChoices):
+        INTERIM = "interim", "Interim mitigation (30 days)"
+        VENDOR = "vendor", "Vendor remediation (60 days)"
+
+    class Test(models.TextChoices):
+        NONE = "none", "Reviewed by hand"
+        SEGMENT_ONLY_ALLOWS = "segment_only_allows", "Segment allows only a port to a segment"
+        CHECKED_IN = "checked_in", "Device checked in within 24 h"
+        ISOLATED = "isolated", "Devices sit on an isolated segment"
+
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    remediation = models.CharField(max_length=8, choices=Remediation.choices, default=Remediation.INTERIM)
+    owner = models.ForeignKey("identity.User", on_delete=models.PROTECT, related_name="+")
+    device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.CASCADE, related_name="compensating_controls"
+    )
+    # A model fleet when no single device: every device of this manufacturer and model.
+    manufacturer = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    mds2_question = models.CharField(max_length=20, blank=True, help_text="The MDS2 answer it derives from.")
+    test = models.CharField(max_length=24, choices=Test.choices, default=Test.NONE)
+    test_segment = models.ForeignKey(
+        NetworkSegment, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    test_port = models.PositiveIntegerField(null=True, blank=True)
+    test_protocol = models.CharField(max_length=4, blank=True)
+    # None with test SEGMENT_ONLY_ALLOWS: only flows to this segment; internet never.
+    test_destination = models.ForeignKey(
+        NetworkSegment, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    review_due = models.DateField()
+    expires_on = models.DateField()
+    retired_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["expires_on", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def resource_id(self) -> str:
+        """The id control tests and compliance exceptions name it by (stable)."""
+        return f"compensating-control:{self.pk}"
+
+    @property
+    def scope_label(self) -> str:
+        if self.device_id is not None:
+            return str(self.device)
+        return f"every {self.manufacturer} {self.model}".strip()
+
+
+class ControlEvidence(models.Model):
+    """A file showing the control works (a firewall screenshot, a lock photo).
+    Kept in the database with its SHA-256; never patient data."""
+
+    control = models.ForeignKey(CompensatingControl, on_delete=models.CASCADE, related_name="evidence")
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    data = models.BinaryField()
+    note = models.CharField(max_length=300, blank=True)
+    uploaded_by = models.ForeignKey("identity.User", null=True, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -18,6 +18,7 @@ SETTINGS = "Settings"
 ASSETS = "Assets"
 COMPLIANCE = "Compliance"
 POLICIES = "Policies"
+DEVICES = "Devices"
 ME = "My account"
 
 
@@ -60,6 +61,10 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Assessments", "campaigns:list", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
     NavItem("Risk register", "risks:list", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
     NavItem("Vendors", "vendors:list", Perm.VENDOR_VENDOR_READ, COMPLIANCE),
+    NavItem("Device inventory", "devices:list", Perm.DEVICES_DEVICE_READ, DEVICES),
+    NavItem("Segments and flows", "devices:segments", Perm.DEVICES_DEVICE_READ, DEVICES),
+    NavItem("MDS2 statements", "devices:mds2_list", Perm.DEVICES_DEVICE_READ, DEVICES),
+    NavItem("Compensating controls", "devices:controls", Perm.DEVICES_DEVICE_READ, DEVICES),
     NavItem("Policy library", "policies:library", None, POLICIES),
     NavItem("Acknowledgement campaigns", "policies:campaigns", Perm.POLICY_DOCUMENT_MANAGE, POLICIES),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),

@@ -510,6 +510,33 @@ RULES: dict[tuple[str, str], Rule] = {
     # Incident cases: the security, privacy, compliance officers and the auditor read.
     ("incidents_api:incidents", "GET"): (lambda c: status(c.get("/api/v1/incidents/")), (F,) * 8),
     ("incidents_api:incident", "GET"): (lambda c: status(c.get("/api/v1/incidents/1/")), (F,) * 8),
+    # Devices and networks: none of the three roles reads or keeps them
+    # (tests/security/test_devices_matrix.py and tests/devices/test_api.py have the keepers).
+    ("devices_api:devices", "GET"): (lambda c: status(c.get("/api/v1/devices/")), (F,) * 8),
+    ("devices_api:devices", "POST"): (
+        lambda c: status(c.post("/api/v1/devices/", {}, content_type="application/json")),
+        (F,) * 8,
+    ),
+    ("devices_api:device", "GET"): (lambda c: status(c.get("/api/v1/devices/999999/")), (F,) * 8),
+    ("devices_api:inventory_import", "POST"): (
+        lambda c: status(c.post("/api/v1/devices/import/", {"csv": ""}, content_type="application/json")),
+        (F,) * 8,
+    ),
+    ("devices_api:segments", "GET"): (lambda c: status(c.get("/api/v1/devices/segments/")), (F,) * 8),
+    ("devices_api:flows", "GET"): (lambda c: status(c.get("/api/v1/devices/flows/")), (F,) * 8),
+    ("devices_api:flows", "POST"): (
+        lambda c: status(c.post("/api/v1/devices/flows/", {}, content_type="application/json")),
+        (F,) * 8,
+    ),
+    ("devices_api:flows_import", "POST"): (
+        lambda c: status(
+            c.post("/api/v1/devices/flows/import/", {"csv": ""}, content_type="application/json")
+        ),
+        (F,) * 8,
+    ),
+    ("devices_api:controls", "GET"): (lambda c: status(c.get("/api/v1/devices/controls/")), (F,) * 8),
+    ("devices_api:mds2", "GET"): (lambda c: status(c.get("/api/v1/devices/mds2/")), (F,) * 8),
+    ("devices_api:mds2_import", "POST"): (lambda c: status(c.post("/api/v1/devices/mds2/import/")), (F,) * 8),
 }
 
 _ALIASES = {"oauth2_provider": "oauth"}  # /o/ is mounted twice (DOT reverses its own namespace)

@@ -206,6 +206,7 @@ MANIFESTED = {
 NOT_YET: dict[str, str] = {}
 # Routes whose names sound like exports but whose content holds no patient data.
 NO_PATIENT_DATA = {
+    "devices:evidence_download": "a compensating control's evidence file (a firewall screenshot, a photo)",
     "audit:report": "the audit report page (its CSV is audit:report_csv)",
     "mfa_download_recovery_codes": "a person's own MFA recovery codes",
     "workforce:review_report": "an access review's accounts and roles",

@@ -25,6 +25,7 @@ CONTRACT_CODES = {
     "search_volume", "search_paging", "name_probing", "fhir_paging",
     "asset_review_lapsed", "phi_discovered", "policy_review_overdue",
     "patching_exception_voided",
+    "device_control_failing",
 }  # fmt: skip
 
 

@@ -140,3 +140,17 @@ def test_the_top_bar_groups_officers_pages_into_menus(make_user):
     # A menu with one entry for this person is that entry.
     nurse_bar = menu_bar(navigation_for(make_user("nurse")))
     assert all("children" not in entry for entry in nurse_bar["bar"])
+
+
+def test_the_devices_menu_holds_the_device_pages(make_user):
+    from safeward.web.navigation import menu_bar, navigation_for
+
+    bar = menu_bar(navigation_for(make_user("biomedical_engineer")))
+    devices = next(entry for entry in bar["bar"] if entry["label"] == "Devices")
+    assert [item["label"] for item in devices["children"]] == [
+        "Device inventory",
+        "Segments and flows",
+        "MDS2 statements",
+        "Compensating controls",
+    ]
+    assert "Devices" not in [entry["label"] for entry in menu_bar(navigation_for(make_user("nurse")))["bar"]]
