@@ -924,15 +924,6 @@ def rule_patching_exception_voided(ctx: Context) -> list[Finding]:
     failing compensating control voided (or that expired). One alert per
     exception; its subject is the person who asked for it, who owns the risk."""
     config = ctx.on(Code.PATCHING_EXCEPTION_VOIDED)
-# --- devices -----------------------------------------------------------------------------------------
-DEVICE_CONTROL_CHECK = "compensating_control_failing"
-
-
-def rule_device_control_failing(ctx: Context) -> list[Finding]:
-    """The devices sweep (`safeward devices controls --sweep`) records one
-    event per failing or expired compensating control. One alert per control;
-    its subject is the control's owner, who has to act."""
-    config = ctx.on(Code.DEVICE_CONTROL_FAILING)
     if config is None:
         return []
     findings = []
@@ -944,11 +935,6 @@ def rule_device_control_failing(ctx: Context) -> list[Finding]:
             continue
         owner_id = event.detail.get("owner_id")
         reason = str(event.detail.get("reason", ""))[:200]
-        if event.resource_type != "CompensatingControl" or event.detail.get("check") != DEVICE_CONTROL_CHECK:
-            continue
-        owner_id = event.detail.get("owner_id")
-        owner = str(event.detail.get("owner_username", ""))[:150]
-        state = str(event.detail.get("state", ""))[:20]
         finding = _finding(
             ctx,
             config,
@@ -963,6 +949,32 @@ def rule_device_control_failing(ctx: Context) -> list[Finding]:
         )
         finding.subject_user_id = owner_id if isinstance(owner_id, int) else None
         finding.subject_username = str(event.detail.get("owner_username", ""))[:150]
+        findings.append(finding)
+    return findings
+
+
+# --- devices -----------------------------------------------------------------------------------------
+DEVICE_CONTROL_CHECK = "compensating_control_failing"
+
+
+def rule_device_control_failing(ctx: Context) -> list[Finding]:
+    """The devices sweep (`safeward devices controls --sweep`) records one
+    event per failing or expired compensating control. One alert per control;
+    its subject is the control's owner, who has to act."""
+    config = ctx.on(Code.DEVICE_CONTROL_FAILING)
+    if config is None:
+        return []
+    findings = []
+    for event in ctx.events:
+        if event.resource_type != "CompensatingControl" or event.detail.get("check") != DEVICE_CONTROL_CHECK:
+            continue
+        owner_id = event.detail.get("owner_id")
+        owner = str(event.detail.get("owner_username", ""))[:150]
+        state = str(event.detail.get("state", ""))[:20]
+        finding = _finding(
+            ctx,
+            config,
+            [event],
             title=f"Compensating control {event.resource_id} {state or 'failing'}"
             f" ({str(event.detail.get('scope', ''))[:80]})",
             subject=f"compensating-control:{event.resource_id}",

@@ -486,6 +486,8 @@ CATALOG.update(
             Severity.HIGH,
             "A compensating control of an approved vulnerability exception failed, or the exception"
             " expired: the finding reopened with its clock restarted; the alert names the owner (ADR 1305).",
+        ),
+        _spec(
             Code.DEVICE_CONTROL_FAILING,
             "Device compensating control failing or expired",
             Severity.HIGH,
