@@ -118,6 +118,9 @@ class PostureReport(models.Model):
         ordering = ["-imported_at", "-id"]
         indexes = [models.Index(fields=["device", "-imported_at"], name="devices_posture_history")]
 
+    def __str__(self) -> str:
+        return f"posture of device {self.device_id} ({self.source})"
+
 
 class DevicePosture(models.Model):
     """A device's current posture: the latest report, kept beside the device so the
@@ -135,6 +138,9 @@ class DevicePosture(models.Model):
     compliance_reasons = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField()
 
+    def __str__(self) -> str:
+        return f"current posture of device {self.device_id}"
+
 
 class DeviceSession(models.Model):
     """A signed-in session seen from a device (identified by its client certificate)."""
@@ -151,6 +157,9 @@ class DeviceSession(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["device", "session_id"], name="devices_session_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} on device {self.device_id}"
 
 
 class WipeRequest(models.Model):
@@ -171,3 +180,6 @@ class WipeRequest(models.Model):
 
     class Meta:
         ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"wipe of device {self.device_id} ({self.status})"

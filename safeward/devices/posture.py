@@ -154,7 +154,7 @@ def _time(value: Any, what: str) -> dt.datetime | None:
     except ValueError:
         for fmt in _TIME_FORMATS:
             try:
-                parsed = dt.datetime.strptime(text, fmt)  # noqa: DTZ007 - exports are UTC; made aware below
+                parsed = dt.datetime.strptime(text, fmt)
                 break
             except ValueError:
                 continue

@@ -293,7 +293,8 @@ def device_cell(device: policy.DevicePosture, zone: str, action: Action, *, brea
 
 
 def render_device_table() -> str:
-    lines = ["<!-- table:device -->", "| device | zone | " + " | ".join(a.value for a in DEVICE_ACTIONS) + " |"]
+    header = "| device | zone | " + " | ".join(a.value for a in DEVICE_ACTIONS) + " |"
+    lines = ["<!-- table:device -->", header]
     lines.append("|---|---|" + "---|" * len(DEVICE_ACTIONS))
     for device in policy.DevicePosture:
         for zone in ZONES:
@@ -315,7 +316,8 @@ def test_device_table_cell(device, zone, action, expected):
 
 
 def test_device_table_covers_every_posture_and_zone():
-    assert {(d, z) for d, z, _, _ in DEVICE_ROWS} == {(d.value, z) for d in policy.DevicePosture for z in ZONES}
+    expected = {(d.value, z) for d in policy.DevicePosture for z in ZONES}
+    assert {(d, z) for d, z, _, _ in DEVICE_ROWS} == expected
 
 
 @pytest.mark.parametrize("device", [policy.DevicePosture.LOST, policy.DevicePosture.NON_COMPLIANT])
