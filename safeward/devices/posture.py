@@ -42,13 +42,22 @@ from django.db import transaction
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
-from safeward.devices.models import Device, DevicePosture, PostureReport, PostureSource
+from safeward.devices.models import (
+    Device,
+    DevicePosture,
+    DeviceSession,
+    PostureReport,
+    PostureSource,
+    WipeRequest,
+)
+from safeward.devices.services import DeviceError, device_lifecycle_set
 from safeward.identity.models import User
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 200_000
 UNMATCHED_SHOWN = 50
 _BATCH = 2000
+LOST_STATES = frozenset({Device.Lifecycle.LOST, Device.Lifecycle.STOLEN})
 
 
 class PostureImportError(Exception):
@@ -512,3 +521,78 @@ def _line_key(message: str) -> tuple[int, str]:
     parts = message.split(" ", 2)
     number = parts[1].rstrip(":") if len(parts) > 1 else ""
     return (int(number) if number.isdigit() else 0, message)
+
+
+# --- a device reported lost or stolen -----------------------------------------------------------------
+@dataclass
+class LostReport:
+    wipe: WipeRequest
+    sessions_ended: int
+    tokens_revoked: int
+    incident_id: int
+
+
+def device_report_lost(*, actor: User | None, device_id: int, state: str, reason: str) -> LostReport:
+    """A device was lost or stolen (ADR 1013): in one transaction, set its lifecycle,
+    end every session seen from it (refused on their next request), revoke the OAuth
+    tokens of the people who used it (tokens are not bound to a device, so all of
+    theirs), record a remote-wipe request for the MDM and open an incident. The
+    caller has checked `devices:device:manage`."""
+    from safeward.identity import services as identity_services
+    from safeward.identity.selectors import user_sessions_active
+    from safeward.incidents.services import incident_open_for
+
+    if state not in LOST_STATES:
+        raise DeviceError("Report a device as lost or stolen.")
+    reason = " ".join((reason or "").split())[:500]
+    if not reason:
+        raise DeviceError("Say what happened (where and when it was last seen).")
+    with transaction.atomic():
+        device = device_lifecycle_set(actor=actor, device_id=device_id, state=state, reason=reason)
+        seen = list(DeviceSession.objects.filter(device=device).values_list("user_id", "session_id"))
+        by_user: dict[int, set[uuid.UUID]] = {}
+        for user_id, session_id in seen:
+            by_user.setdefault(user_id, set()).add(session_id)
+        ended = revoked = 0
+        for user in User.objects.filter(pk__in=by_user).order_by("pk"):
+            for user_session in user_sessions_active(user=user).filter(pk__in=by_user[user.pk]):
+                identity_services.session_expire(user_session=user_session, reason="device_lost")
+                ended += 1
+            revoked += identity_services.user_tokens_revoke(actor=None, user=user, reason="device_lost")
+        label = Device.Lifecycle(state).label.lower()
+        incident = incident_open_for(
+            actor=actor,
+            title=f"Device {device.asset_tag} reported {label}",
+            severity="high",
+            summary=(
+                f"{device.get_kind_display()} {device.asset_tag} was reported {label}. "
+                f"{ended} session(s) ended, {revoked} token(s) revoked, remote wipe requested. "
+                "Assess whether patient data on it was encrypted (breach assessment)."
+            ),
+            source="devices.report_lost",
+        )
+        wipe = WipeRequest.objects.create(
+            device=device,
+            requested_at=clock.now(),
+            requested_by_id=actor.pk if actor is not None else None,
+            reason=reason,
+            incident_id=incident.pk,
+            sessions_ended=ended,
+            tokens_revoked=revoked,
+        )
+        audit_record(
+            action=Action.CREATE,
+            actor=actor,
+            resource_type="WipeRequest",
+            resource_id=wipe.pk,
+            purpose=PurposeOfUse.SECURITY,
+            reason=reason,
+            detail={
+                "device": device.pk,
+                "state": state,
+                "sessions_ended": ended,
+                "tokens_revoked": revoked,
+                "incident": incident.pk,
+            },
+        )
+    return LostReport(wipe, ended, revoked, incident.pk)

@@ -5,83 +5,166 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('devices', '0001_initial'),
+        ("devices", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PostureReport',
+            name="PostureReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('fleet', 'Fleet / osquery'), ('intune', 'Microsoft Intune'), ('jamf', 'Jamf Pro')], max_length=10)),
-                ('import_id', models.UUIDField(db_index=True, help_text='The import that brought it.')),
-                ('disk_encrypted', models.BooleanField(null=True)),
-                ('passcode_set', models.BooleanField(null=True)),
-                ('os_version', models.CharField(blank=True, max_length=100)),
-                ('jailbroken', models.BooleanField(help_text='Jailbroken or rooted.', null=True)),
-                ('last_check_in', models.DateTimeField(null=True)),
-                ('compliant', models.BooleanField()),
-                ('compliance_reasons', models.JSONField(blank=True, default=list)),
-                ('imported_at', models.DateTimeField()),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='posture_reports', to='devices.device')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("fleet", "Fleet / osquery"),
+                            ("intune", "Microsoft Intune"),
+                            ("jamf", "Jamf Pro"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("import_id", models.UUIDField(db_index=True, help_text="The import that brought it.")),
+                ("disk_encrypted", models.BooleanField(null=True)),
+                ("passcode_set", models.BooleanField(null=True)),
+                ("os_version", models.CharField(blank=True, max_length=100)),
+                ("jailbroken", models.BooleanField(help_text="Jailbroken or rooted.", null=True)),
+                ("last_check_in", models.DateTimeField(null=True)),
+                ("compliant", models.BooleanField()),
+                ("compliance_reasons", models.JSONField(blank=True, default=list)),
+                ("imported_at", models.DateTimeField()),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="posture_reports",
+                        to="devices.device",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-imported_at', '-id'],
+                "ordering": ["-imported_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='DevicePosture',
+            name="DevicePosture",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('fleet', 'Fleet / osquery'), ('intune', 'Microsoft Intune'), ('jamf', 'Jamf Pro')], max_length=10)),
-                ('disk_encrypted', models.BooleanField(null=True)),
-                ('passcode_set', models.BooleanField(null=True)),
-                ('os_version', models.CharField(blank=True, max_length=100)),
-                ('jailbroken', models.BooleanField(null=True)),
-                ('last_check_in', models.DateTimeField(null=True)),
-                ('compliant', models.BooleanField()),
-                ('compliance_reasons', models.JSONField(blank=True, default=list)),
-                ('updated_at', models.DateTimeField()),
-                ('device', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='posture', to='devices.device')),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='devices.posturereport')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("fleet", "Fleet / osquery"),
+                            ("intune", "Microsoft Intune"),
+                            ("jamf", "Jamf Pro"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("disk_encrypted", models.BooleanField(null=True)),
+                ("passcode_set", models.BooleanField(null=True)),
+                ("os_version", models.CharField(blank=True, max_length=100)),
+                ("jailbroken", models.BooleanField(null=True)),
+                ("last_check_in", models.DateTimeField(null=True)),
+                ("compliant", models.BooleanField()),
+                ("compliance_reasons", models.JSONField(blank=True, default=list)),
+                ("updated_at", models.DateTimeField()),
+                (
+                    "device",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="posture",
+                        to="devices.device",
+                    ),
+                ),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="devices.posturereport",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='WipeRequest',
+            name="WipeRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('requested_at', models.DateTimeField()),
-                ('requested_by_id', models.BigIntegerField(blank=True, null=True)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('status', models.CharField(choices=[('requested', 'Requested'), ('confirmed', 'Confirmed by the MDM')], default='requested', max_length=10)),
-                ('incident_id', models.BigIntegerField(blank=True, null=True)),
-                ('sessions_ended', models.PositiveIntegerField(default=0)),
-                ('tokens_revoked', models.PositiveIntegerField(default=0)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='wipe_requests', to='devices.device')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("requested_at", models.DateTimeField()),
+                ("requested_by_id", models.BigIntegerField(blank=True, null=True)),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("requested", "Requested"), ("confirmed", "Confirmed by the MDM")],
+                        default="requested",
+                        max_length=10,
+                    ),
+                ),
+                ("incident_id", models.BigIntegerField(blank=True, null=True)),
+                ("sessions_ended", models.PositiveIntegerField(default=0)),
+                ("tokens_revoked", models.PositiveIntegerField(default=0)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="wipe_requests",
+                        to="devices.device",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at'],
+                "ordering": ["-requested_at"],
             },
         ),
         migrations.CreateModel(
-            name='DeviceSession',
+            name="DeviceSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_id', models.UUIDField()),
-                ('user_id', models.BigIntegerField(db_index=True)),
-                ('first_seen_at', models.DateTimeField()),
-                ('last_seen_at', models.DateTimeField()),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sessions_seen', to='devices.device')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_id", models.UUIDField()),
+                ("user_id", models.BigIntegerField(db_index=True)),
+                ("first_seen_at", models.DateTimeField()),
+                ("last_seen_at", models.DateTimeField()),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sessions_seen",
+                        to="devices.device",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_seen_at'],
-                'constraints': [models.UniqueConstraint(fields=('device', 'session_id'), name='devices_session_once')],
+                "ordering": ["-last_seen_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("device", "session_id"), name="devices_session_once")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='posturereport',
-            index=models.Index(fields=['device', '-imported_at'], name='devices_posture_history'),
+            model_name="posturereport",
+            index=models.Index(fields=["device", "-imported_at"], name="devices_posture_history"),
         ),
     ]
