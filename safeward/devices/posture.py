@@ -589,9 +589,9 @@ def device_report_lost(*, actor: User | None, device_id: int, state: str, reason
             reason=reason,
             detail={
                 "device": device.pk,
-                "state": state,
+                "state": str(state),
                 "sessions_ended": ended,
-                "tokens_revoked": revoked,
+                "oauth_revoked": revoked,
                 "incident": incident.pk,
             },
         )
