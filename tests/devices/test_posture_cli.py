@@ -41,7 +41,7 @@ def test_import_one_file_prints_a_summary():
 
 def test_bad_rows_are_listed_and_nothing_is_imported():
     make_device("PH-001", kind="phone", serial="F17ZQ0001")
-    with pytest.raises(CommandError, match="(?s)Nothing was imported.*Line 3: CompliantState"):
+    with pytest.raises(CommandError, match=r"(?s)Nothing was imported.*Line 3: CompliantState"):
         call(cli_posture, str(FIXTURES / "posture_intune_bad.csv"), "--format", "intune")
     assert not DevicePosture.objects.exists()
 
@@ -71,7 +71,8 @@ def test_the_watched_folder_moves_files_to_done_and_failed(tmp_path):
     done = list((tmp_path / "done").iterdir())
     failed = sorted(p.name for p in (tmp_path / "failed").iterdir())
     assert [p.name.endswith("-fleet.json") for p in done] == [True]
-    assert failed[0].endswith("-bad.csv") and failed[1].endswith("-bad.csv.errors.txt")
+    assert failed[0].endswith("-bad.csv")
+    assert failed[1].endswith("-bad.csv.errors.txt")
     errors = (tmp_path / "failed" / failed[1]).read_text()
     assert "Line 3: CompliantState 'Sideways'" in errors
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["fresh.csv", "notes.txt"]
