@@ -7,9 +7,9 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+
 from safeward.audit.models import AuditEvent
 from safeward.clinical.types import SessionContext
-from safeward.devices.identity import device_facts
 from safeward.devices.models import Device, DeviceSession, WipeRequest
 from safeward.devices.posture import device_report_lost, posture_import
 from safeward.identity.models import UserSession
