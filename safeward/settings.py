@@ -408,6 +408,8 @@ SPECTACULAR_SETTINGS = {
         "ControlOutcomeEnum": "safeward.assessments.models.ControlResult.Outcome",
         "VerificationOutcomeEnum": "safeward.clinical.api.VERIFY_OUTCOMES",
         "PolicyDocumentKindEnum": "safeward.policies.models.PolicyDocument.Kind",
+        "PostureSourceEnum": "safeward.devices.models.PostureSource",
+        "DeviceLifecycleEnum": "safeward.devices.models.Device.Lifecycle",
     },
 }
 
