@@ -385,6 +385,16 @@ def seed_assets(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_assets)
 
 
+def seed_device_posture(ctx: SeedContext) -> None:
+    """Endpoint posture for the demo devices (issue 14); after the devices step."""
+    from safeward.demo.device_posture import seed_device_posture as posture_step
+
+    posture_step(ctx)
+
+
+SEED_STEPS.append(seed_device_posture)
+
+
 # --- Running the seed --------------------------------------------------------
 
 

@@ -596,3 +596,28 @@ def device_report_lost(*, actor: User | None, device_id: int, state: str, reason
             },
         )
     return LostReport(wipe, ended, revoked, incident.pk)
+
+
+def device_certificate_set(*, actor: User | None, device_id: int, fingerprint: str) -> Device:
+    """Record the SHA-256 fingerprint of the client certificate issued to a device."""
+    value = fingerprint_normalise(fingerprint)
+    if not value:
+        raise DeviceError("A certificate fingerprint is 64 hexadecimal digits (SHA-256).")
+    with transaction.atomic():
+        device = Device.objects.select_for_update().filter(pk=device_id).first()
+        if device is None:
+            raise DeviceError(f"No device with id {device_id}.")
+        if Device.objects.filter(certificate_fingerprint=value).exclude(pk=device_id).exists():
+            raise DeviceError("Another device holds this certificate.")
+        device.certificate_fingerprint = value
+        device.updated_at = clock.now()
+        device.save(update_fields=["certificate_fingerprint", "updated_at"])
+        audit_record(
+            action=Action.UPDATE,
+            actor=actor,
+            resource_type="Device",
+            resource_id=device.pk,
+            purpose=PurposeOfUse.SECURITY,
+            fields=["certificate_fingerprint"],
+        )
+    return device
