@@ -44,7 +44,7 @@ class PostureImportInput(serializers.Serializer[Any]):
 
 class PostureImportOutput(serializers.Serializer[Any]):
     import_id = serializers.UUIDField()
-    source = serializers.ChoiceField(choices=PostureSource.choices)
+    source = serializers.ChoiceField(choices=PostureSource.choices)  # type: ignore[assignment]  # a field named like Field.source
     rows = serializers.IntegerField()
     imported = serializers.IntegerField()
     compliant = serializers.IntegerField()
@@ -77,7 +77,7 @@ class PostureImports(APIView):
 
 
 class PostureReportOutput(serializers.Serializer[Any]):
-    source = serializers.ChoiceField(choices=PostureSource.choices)
+    source = serializers.ChoiceField(choices=PostureSource.choices)  # type: ignore[assignment]  # a field named like Field.source
     import_id = serializers.UUIDField()
     imported_at = serializers.DateTimeField()
     disk_encrypted = serializers.BooleanField(allow_null=True)
@@ -90,7 +90,7 @@ class PostureReportOutput(serializers.Serializer[Any]):
 
 
 class PostureCurrentOutput(serializers.Serializer[Any]):
-    source = serializers.ChoiceField(choices=PostureSource.choices)
+    source = serializers.ChoiceField(choices=PostureSource.choices)  # type: ignore[assignment]  # a field named like Field.source
     disk_encrypted = serializers.BooleanField(allow_null=True)
     passcode_set = serializers.BooleanField(allow_null=True)
     os_version = serializers.CharField()
