@@ -157,6 +157,17 @@ def _device_refused(
     return _page(request, "clinical/device_refused.html", context, status=403)
 
 
+def _download_refusal(session: SessionContext) -> tuple[str, str] | None:
+    """(reason, message) when this session's device may not download documents."""
+    reason = policy.device_refusal(
+        policy.Action.DOWNLOAD,
+        policy.AccessContext(
+            device=policy.DevicePosture(session.device_posture), zone_clinical=session.zone_clinical
+        ),
+    )
+    return (reason, DEVICE_REFUSALS[reason][1]) if reason else None
+
+
 def _form_errors(form: Any, error: InvalidInput) -> None:
     for name, message in error.errors.items():
         form.add_error(name if name in form.fields else None, message)
@@ -370,6 +381,7 @@ def chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         can_manage_encounters=user.has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
         can_discharge=user.has_perm(Perm.CLINICAL_ENCOUNTER_DISCHARGE),
         document_limit_mib=uploads.MAX_MEGABYTES,
+        download_refusal=_download_refusal(asking["session"]),
     )
     if context["can_manage_encounters"]:
         department = user_department_id(user=user)
