@@ -40,6 +40,7 @@ LOST = "lost"
 
 _CACHE_ATTR = "_safeward_device"
 _SEEN_WRITE_INTERVAL = dt.timedelta(seconds=60)
+_SEEN_KEY = "safeward_device_seen"
 LOST_STATES = frozenset({Device.Lifecycle.LOST, Device.Lifecycle.STOLEN})
 
 
@@ -133,6 +134,17 @@ def _record_session(facts: DeviceFacts, request: HttpRequest) -> None:
     if user_session is None or facts.device_id is None:
         return
     now = clock.now()
+    # The session remembers when it last touched its device row: no query on most requests.
+    session = getattr(request, "session", None)
+    memo = session.get(_SEEN_KEY) if session is not None else None
+    if (
+        memo
+        and memo[0] == facts.device_id
+        and now.timestamp() - memo[1] < _SEEN_WRITE_INTERVAL.total_seconds()
+    ):
+        return
+    if session is not None:
+        session[_SEEN_KEY] = [facts.device_id, now.timestamp()]
     updated = DeviceSession.objects.filter(
         device_id=facts.device_id, session_id=user_session.pk, last_seen_at__lt=now - _SEEN_WRITE_INTERVAL
     ).update(last_seen_at=now)
