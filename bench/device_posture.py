@@ -27,12 +27,13 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import configure, machine, make_user
 
 
-def chart_setup():  # type: ignore[no-untyped-def]
+def chart_setup() -> tuple[Any, str, str]:
     from safeward import clock
     from safeward.audit.vocabulary import PurposeOfUse
     from safeward.clinical import gateway
@@ -56,7 +57,8 @@ def chart_setup():  # type: ignore[no-untyped-def]
             )
         ),
     )
-    common = {"actor": actor, "session": system, "purpose": PurposeOfUse.OPERATIONS}
+    assert outcome.patient_id is not None
+    common: dict[str, Any] = {"actor": actor, "session": system, "purpose": PurposeOfUse.OPERATIONS}
     gateway.care_team_add(
         **common, patient_id=outcome.patient_id, user_id=user.pk, role="attending physician"
     )
@@ -108,13 +110,14 @@ def bench_chart(reads: int, rounds: int) -> tuple[float, float]:
         mfa_at_now=True,
     )
     factory = RequestFactory()
-    browser_session: dict[str, object] = {}  # the signed-in browser's session, kept across requests
+    browser_session: dict[str, Any] = {}  # the signed-in browser's session, kept across requests
     zone = zone_for(ipaddress.ip_address("10.0.0.5"))
 
     def one(with_device: bool) -> None:
-        extra = {"HTTP_X_CLIENT_CERT_SHA256": fingerprint} if with_device else {}
-        request = factory.get("/", REMOTE_ADDR="10.0.0.5", **extra)
-        request.session = browser_session  # type: ignore[attr-defined]
+        request = factory.get("/", REMOTE_ADDR="10.0.0.5")
+        if with_device:
+            request.META["HTTP_X_CLIENT_CERT_SHA256"] = fingerprint
+        request.session = browser_session  # type: ignore[assignment]  # a dict stands in for the session
         request.user = user
         request.safeward_session = user_session  # type: ignore[attr-defined]
         request.safeward_zone = zone  # type: ignore[attr-defined]

@@ -98,6 +98,8 @@ class DevicePosture(StrEnum):
     UNMANAGED = "unmanaged"  # a certificate the inventory does not know, or no MDM report
     NON_COMPLIANT = "non_compliant"  # its MDM reports it non-compliant, or its report is stale
     LOST = "lost"  # reported lost or stolen
+
+
 # An accounting of disclosures is made at the patient's request (HIPAA
 # 164.528): with this purpose, whoever keeps the accounting may search for the
 # patient (demographics only, to tell patients apart) and nothing more. The
