@@ -14,9 +14,8 @@ import json
 from typing import TYPE_CHECKING
 
 from safeward import clock
-from safeward.devices.models import Device, DevicePosture
 from safeward.devices.posture import device_certificate_set, posture_import
-from safeward.devices.posture_selectors import POSTURE_KINDS
+from safeward.devices.posture_selectors import posture_endpoints_in_service, posture_reported_device_ids
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
@@ -27,11 +26,7 @@ def demo_fingerprint(asset_tag: str) -> str:
 
 
 def seed_device_posture(ctx: SeedContext) -> None:
-    endpoints = list(
-        Device.objects.filter(lifecycle=Device.Lifecycle.IN_SERVICE, kind__in=POSTURE_KINDS).order_by(
-            "asset_tag"
-        )
-    )
+    endpoints = posture_endpoints_in_service()
     if not endpoints:
         return
     for device in endpoints:
@@ -39,16 +34,16 @@ def seed_device_posture(ctx: SeedContext) -> None:
             device_certificate_set(
                 actor=None, device_id=device.pk, fingerprint=demo_fingerprint(device.asset_tag)
             )
-    reported = set(DevicePosture.objects.filter(device__in=endpoints).values_list("device_id", flat=True))
+    reported = posture_reported_device_ids(device_ids=[device.pk for device in endpoints])
     pending = [device for device in endpoints if device.pk not in reported]
     if not pending:
         return
-    laptops = [d.pk for d in endpoints if d.kind == Device.Kind.LAPTOP]
+    laptops = [d.pk for d in endpoints if d.kind == "laptop"]
     bad_laptop = laptops[0] if laptops else None
     now = clock.now()
     hosts = []
     for index, device in enumerate(pending):
-        mobile = device.kind in (Device.Kind.PHONE, Device.Kind.TABLET)
+        mobile = device.kind in ("phone", "tablet")
         hosts.append(
             {
                 "hostname": device.name or device.asset_tag.lower(),

@@ -73,3 +73,17 @@ def posture_counts() -> dict[str, int]:
 
 def wipe_requests_open() -> QuerySet[WipeRequest]:
     return WipeRequest.objects.filter(status=WipeRequest.Status.REQUESTED).select_related("device")
+
+
+def posture_endpoints_in_service() -> list[Device]:
+    """Laptops, workstations, phones and tablets in service, by asset tag."""
+    return list(
+        Device.objects.filter(lifecycle=Device.Lifecycle.IN_SERVICE, kind__in=POSTURE_KINDS).order_by(
+            "asset_tag"
+        )
+    )
+
+
+def posture_reported_device_ids(*, device_ids: list[int]) -> set[int]:
+    """Which of these devices have a current posture."""
+    return set(DevicePosture.objects.filter(device_id__in=device_ids).values_list("device_id", flat=True))
