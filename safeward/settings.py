@@ -124,6 +124,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "safeward.identity.middleware.SessionGuardMiddleware",
+    # The device a session comes from (client certificate via a trusted proxy, issue 14).
+    "safeward.devices.identity.DeviceIdentityMiddleware",
     "safeward.workforce.middleware.WorkforceAccessMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "safeward.identity.middleware.RequireMFAMiddleware",
@@ -312,6 +314,15 @@ SAFEWARD_THROTTLE_ACCOUNT_FAILURES = env.integer("SAFEWARD_THROTTLE_ACCOUNT_FAIL
 # Network: client addresses are taken from X-Forwarded-For only when the
 # direct peer is one of these proxies.
 SAFEWARD_TRUSTED_PROXIES = env.networks("SAFEWARD_TRUSTED_PROXIES")
+# Device identity (ADR 1011): the reverse proxies that verify a device's client
+# certificate and forward its SHA-256 fingerprint in this header. The header is
+# ignored (and audited) from any other peer; empty: no device is identified.
+SAFEWARD_DEVICE_PROXIES = env.networks("SAFEWARD_DEVICE_PROXIES")
+SAFEWARD_DEVICE_CERT_HEADER = env.optional_str("SAFEWARD_DEVICE_CERT_HEADER") or "X-Client-Cert-SHA256"
+# A posture older than this many days counts as non-compliant (ADR 1010).
+SAFEWARD_POSTURE_CHECK_IN_DAYS = env.integer("SAFEWARD_POSTURE_CHECK_IN_DAYS", 7, minimum=1, maximum=90)
+# The watched folder of MDM exports (`safeward devices import-posture --watch`).
+SAFEWARD_POSTURE_WATCH_DIR = env.path("SAFEWARD_POSTURE_WATCH_DIR", VAR_DIR / "posture-inbox")
 
 # --- HTTP security ---------------------------------------------------------
 SECURE_SSL_REDIRECT = env.boolean("SAFEWARD_SSL_REDIRECT", default=SAFEWARD_ENV != "test")
@@ -413,6 +424,8 @@ SPECTACULAR_SETTINGS = {
         "IncidentSeverityEnum": "safeward.incidents.models.Incident.Severity",
         "DeviceKindEnum": "safeward.devices.models.Device.Kind",
         "CompensatingControlKindEnum": "safeward.devices.models.CompensatingControl.Kind",
+        "PostureSourceEnum": "safeward.devices.models.PostureSource",
+        "DeviceLifecycleEnum": "safeward.devices.models.Device.Lifecycle",
     },
 }
 

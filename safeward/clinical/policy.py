@@ -18,7 +18,9 @@ Inputs, all plain values the gateway gathers before asking:
   `Section`.
 * `AccessContext`: may this session reach patient data from where it is
   (network zone and MFA recency, `identity.access.patient_data_reachable`),
-  and the purpose of use.
+  whether that zone is a clinical one, the posture of the device the session
+  comes from (`DevicePosture`, given by the provider the devices app
+  registers with `identity.access`), and the purpose of use.
 
 Outcome: PERMIT with a field mask (the sections to disclose and whether
 items marked sensitive are included), DENY, or BREAK_GLASS (denied, but the
@@ -80,9 +82,24 @@ class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DISCHARGE = "discharge"  # end an encounter: the ADT desk, or a clinician caring for the patient
+    DOWNLOAD = "download"  # a document's file: patient data leaves the screen for the device
 
 
-READ_ACTIONS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT, Action.PRINT})
+READ_ACTIONS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT, Action.PRINT, Action.DOWNLOAD})
+# Actions by which patient data leaves the screen for the device's disk or a printer.
+LEAVING_ACTIONS = frozenset({Action.EXPORT, Action.PRINT, Action.DOWNLOAD})
+
+
+class DevicePosture(StrEnum):
+    """The device a session comes from, as the devices app knows it (ADR 1012)."""
+
+    UNIDENTIFIED = "unidentified"  # no client certificate from a trusted proxy: not limited here
+    COMPLIANT = "compliant"  # in the inventory, its MDM reports it compliant and recent
+    UNMANAGED = "unmanaged"  # a certificate the inventory does not know, or no MDM report
+    NON_COMPLIANT = "non_compliant"  # its MDM reports it non-compliant, or its report is stale
+    LOST = "lost"  # reported lost or stolen
+
+
 # An accounting of disclosures is made at the patient's request (HIPAA
 # 164.528): with this purpose, whoever keeps the accounting may search for the
 # patient (demographics only, to tell patients apart) and nothing more. The
@@ -208,6 +225,8 @@ class AccessContext:
     reachable: bool = True  # network zone and MFA recency allow patient data here
     reachable_reason: str = "clinical_zone"
     purpose: str = "TREAT"
+    device: DevicePosture = DevicePosture.UNIDENTIFIED
+    zone_clinical: bool = True  # the session is inside a clinical network zone
 
 
 @dataclass(frozen=True)
@@ -245,6 +264,20 @@ def _sections_of(permissions: frozenset[str]) -> frozenset[Section]:
     )
 
 
+def device_refusal(action: Action, context: AccessContext) -> str | None:
+    """Why the device the session comes from refuses this action (None: it does not).
+    Views ask it before the gateway to say why a download is refused; the policy
+    asks it in its gate, so nothing, not even break-glass, overrides it."""
+    device = context.device
+    if device is DevicePosture.LOST:
+        return "device_lost"
+    if device is DevicePosture.NON_COMPLIANT and not context.zone_clinical:
+        return "device_non_compliant_remote"
+    if action in LEAVING_ACTIONS and device in (DevicePosture.UNMANAGED, DevicePosture.NON_COMPLIANT):
+        return f"device_{device.value}"
+    return None
+
+
 def _gate(subject: Subject, action: Action, context: AccessContext) -> Decision | None:
     """Denials that nothing, not even break-glass, overrides."""
     if subject.system:
@@ -257,6 +290,9 @@ def _gate(subject: Subject, action: Action, context: AccessContext) -> Decision 
         return deny("no_clinical_role")
     if not context.reachable:
         return deny(f"zone_{context.reachable_reason}")
+    refusal = device_refusal(action, context)
+    if refusal is not None:
+        return deny(refusal)
     return None
 
 
@@ -273,6 +309,9 @@ def _accounting_search(subject: Subject, context: AccessContext) -> Decision:
         return deny("permission")
     if not context.reachable:
         return deny(f"zone_{context.reachable_reason}")
+    refusal = device_refusal(Action.SEARCH, context)
+    if refusal is not None:
+        return deny(refusal)
     return Decision(Effect.PERMIT, "accounting_of_disclosures", frozenset({Section.DEMOGRAPHICS}))
 
 

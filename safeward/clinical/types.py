@@ -88,10 +88,14 @@ class SessionContext:
     step_up_fresh: bool = False
     section_limit: frozenset[Section] | None = None
     patient_limit: str | None = None
+    # The device the session comes from (`identity.access.device_posture_for`, a
+    # `policy.DevicePosture` value) and whether its network zone is clinical.
+    device_posture: str = "unidentified"
+    zone_clinical: bool = True
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> SessionContext:
-        from safeward.identity.access import patient_data_reachable, step_up_satisfied
+        from safeward.identity.access import device_posture_for, patient_data_reachable, step_up_satisfied
         from safeward.identity.models import User
 
         user_session = getattr(request, "safeward_session", None)
@@ -107,6 +111,8 @@ class SessionContext:
             reachable=decision.allowed,
             reachable_reason=decision.reason,
             step_up_fresh=step_up_satisfied(user_session=user_session),
+            device_posture=device_posture_for(request),
+            zone_clinical=bool(zone is not None and zone.clinical),
         )
 
     @classmethod

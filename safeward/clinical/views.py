@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from safeward import clock
 from safeward.audit.manifests import ManifestDraft, manifest_response
 from safeward.audit.vocabulary import PurposeOfUse
-from safeward.clinical import gateway, lab_catalog, uploads
+from safeward.clinical import gateway, lab_catalog, policy, uploads
 from safeward.clinical.forms import (
     REASON_KINDS,
     AllergyForm,
@@ -113,6 +113,59 @@ def _not_found(request: HttpRequest, patient_id: uuid.UUID | None = None) -> Htt
     """The same page for "no such record" and "not yours"; a person who may
     break the glass is offered it for any id (so the offer reveals nothing)."""
     return _page(request, "clinical/not_found.html", {"patient_id": patient_id}, status=404)
+
+
+# Why the device a session comes from refuses an action (policy.device_refusal), in words.
+DEVICE_REFUSALS: dict[str, tuple[str, str]] = {
+    "device_unmanaged": (
+        "Not allowed from this device",
+        "This device is not managed by the hospital, so documents cannot be downloaded, printed or "
+        "exported from it. You can still read the chart.",
+    ),
+    "device_non_compliant": (
+        "Not allowed from this device",
+        "This device does not meet the hospital's security requirements, so documents cannot be "
+        "downloaded, printed or exported from it. You can still read the chart.",
+    ),
+    "device_non_compliant_remote": (
+        "Patient data is not available on this device here",
+        "This device does not meet the hospital's security requirements, and outside the hospital's "
+        "clinical network no patient data can be opened from it.",
+    ),
+    "device_lost": (
+        "This device was reported lost or stolen",
+        "No patient data can be opened from a device reported lost or stolen.",
+    ),
+}
+
+
+def _device_refused(
+    request: HttpRequest, session: SessionContext, action: policy.Action
+) -> HttpResponse | None:
+    """A refusal page when the session's device refuses `action` whatever the patient
+    (so the page reveals nothing about the patient); None when the device is not why."""
+    reason = policy.device_refusal(
+        action,
+        policy.AccessContext(
+            device=policy.DevicePosture(session.device_posture), zone_clinical=session.zone_clinical
+        ),
+    )
+    if reason is None:
+        return None
+    heading, message = DEVICE_REFUSALS[reason]
+    context = {"reason": reason, "heading": heading, "message": message}
+    return _page(request, "clinical/device_refused.html", context, status=403)
+
+
+def _download_refusal(session: SessionContext) -> tuple[str, str] | None:
+    """(reason, message) when this session's device may not download documents."""
+    reason = policy.device_refusal(
+        policy.Action.DOWNLOAD,
+        policy.AccessContext(
+            device=policy.DevicePosture(session.device_posture), zone_clinical=session.zone_clinical
+        ),
+    )
+    return (reason, DEVICE_REFUSALS[reason][1]) if reason else None
 
 
 def _form_errors(form: Any, error: InvalidInput) -> None:
@@ -301,10 +354,13 @@ def _restriction_form(data: Any = None) -> RestrictionForm:
 @require_GET
 @requires(Perm.CLINICAL_PATIENT_READ)
 def chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+    asking = _ctx(request)
     try:
-        record = gateway.chart_read(**_ctx(request), patient_id=patient_id)
+        record = gateway.chart_read(**asking, patient_id=patient_id)
     except NotFound:
-        return _not_found(request, patient_id)
+        return _device_refused(request, asking["session"], policy.Action.READ) or _not_found(
+            request, patient_id
+        )
     user = _actor(request)
     context = _chart_context(record)
     context.update(
@@ -325,6 +381,7 @@ def chart(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         can_manage_encounters=user.has_perm(Perm.CLINICAL_APPOINTMENT_MANAGE),
         can_discharge=user.has_perm(Perm.CLINICAL_ENCOUNTER_DISCHARGE),
         document_limit_mib=uploads.MAX_MEGABYTES,
+        download_refusal=_download_refusal(asking["session"]),
     )
     if context["can_manage_encounters"]:
         department = user_department_id(user=user)
@@ -348,7 +405,9 @@ def chart_print(request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         context = _ctx(request)
         record = gateway.chart_print(**context, patient_id=patient_id)
     except NotFound:
-        return _not_found(request, patient_id)
+        return _device_refused(request, context["session"], policy.Action.PRINT) or _not_found(
+            request, patient_id
+        )
     return manifest_response(
         _page(request, "clinical/print.html", _chart_context(record)),
         actor=context["actor"],
@@ -496,7 +555,9 @@ def document_download(request: HttpRequest, patient_id: uuid.UUID, document_id: 
             **context, patient_id=patient_id, document_id=str(document_id)
         )
     except NotFound:
-        return _not_found(request, patient_id)
+        return _device_refused(request, context["session"], policy.Action.DOWNLOAD) or _not_found(
+            request, patient_id
+        )
     content_type = document.content_type
     if content_type == "text/plain":
         content_type = "text/plain; charset=utf-8"

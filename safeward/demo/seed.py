@@ -403,6 +403,14 @@ def seed_incidents(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_incidents)
+def seed_device_posture(ctx: SeedContext) -> None:
+    """Endpoint posture for the demo devices (issue 14); after the devices step."""
+    from safeward.demo.device_posture import seed_device_posture as posture_step
+
+    posture_step(ctx)
+
+
+SEED_STEPS.append(seed_device_posture)
 
 
 # --- Running the seed --------------------------------------------------------

@@ -261,3 +261,99 @@ class ControlEvidence(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+# --- Endpoint and mobile posture (issue 14, the posture half) -----------------------------------
+# What the MDM or endpoint agent last said about a device (DevicePosture, one row per
+# device), every report it ever sent (PostureReport), the sessions seen from a device
+# (DeviceSession) and the remote wipes asked for when a device is lost (WipeRequest).
+
+
+class PostureSource(models.TextChoices):
+    FLEET = "fleet", "Fleet / osquery"
+    INTUNE = "intune", "Microsoft Intune"
+    JAMF = "jamf", "Jamf Pro"
+
+
+class PostureReport(models.Model):
+    """One device's posture as one import reported it (the history)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="posture_reports")
+    source = models.CharField(max_length=10, choices=PostureSource.choices)
+    import_id = models.UUIDField(db_index=True, help_text="The import that brought it.")
+    disk_encrypted = models.BooleanField(null=True)
+    passcode_set = models.BooleanField(null=True)
+    os_version = models.CharField(max_length=100, blank=True)
+    jailbroken = models.BooleanField(null=True, help_text="Jailbroken or rooted.")
+    last_check_in = models.DateTimeField(null=True)
+    compliant = models.BooleanField()
+    compliance_reasons = models.JSONField(default=list, blank=True)
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-imported_at", "-id"]
+        indexes = [models.Index(fields=["device", "-imported_at"], name="devices_posture_history")]
+
+    def __str__(self) -> str:
+        return f"posture of device {self.device_id} ({self.source})"
+
+
+class DevicePosture(models.Model):
+    """A device's current posture: the latest report, kept beside the device so the
+    per-request lookup is one indexed read."""
+
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, related_name="posture")
+    report = models.ForeignKey(PostureReport, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=10, choices=PostureSource.choices)
+    disk_encrypted = models.BooleanField(null=True)
+    passcode_set = models.BooleanField(null=True)
+    os_version = models.CharField(max_length=100, blank=True)
+    jailbroken = models.BooleanField(null=True)
+    last_check_in = models.DateTimeField(null=True)
+    compliant = models.BooleanField()
+    compliance_reasons = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"current posture of device {self.device_id}"
+
+
+class DeviceSession(models.Model):
+    """A signed-in session seen from a device (identified by its client certificate)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="sessions_seen")
+    # identity.UserSession id and identity.User id, referred to by value.
+    session_id = models.UUIDField()
+    user_id = models.BigIntegerField(db_index=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "session_id"], name="devices_session_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} on device {self.device_id}"
+
+
+class WipeRequest(models.Model):
+    """A remote wipe asked of the MDM when a device was reported lost or stolen."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        CONFIRMED = "confirmed", "Confirmed by the MDM"
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="wipe_requests")
+    requested_at = models.DateTimeField()
+    requested_by_id = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    incident_id = models.BigIntegerField(null=True, blank=True)
+    sessions_ended = models.PositiveIntegerField(default=0)
+    tokens_revoked = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"wipe of device {self.device_id} ({self.status})"

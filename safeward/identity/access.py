@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.http import HttpRequest
 
 from safeward import clock
 from safeward.identity.models import User, UserSession
@@ -49,3 +51,26 @@ def patient_data_reachable(
     if not mfa_is_fresh(user_session=user_session, within=window):
         return ZoneDecision(False, "mfa_too_old_for_remote_access")
     return ZoneDecision(True, "remote_with_recent_mfa")
+
+
+# --- the device a session comes from (issue 14, ADR 1012) ----------------------------------------
+# The devices app registers, in its ready(), the one function that tells the posture of
+# the device a request comes from (identified by the client certificate a trusted proxy
+# forwards). Identity and clinical never import devices: without a provider every
+# request is "unidentified", which the policy does not limit.
+DevicePostureProvider = Callable[[HttpRequest], str]
+UNIDENTIFIED = "unidentified"
+_device_posture_provider: list[DevicePostureProvider] = []
+
+
+def device_posture_provider_register(provider: DevicePostureProvider) -> None:
+    """Install the provider (a second registration replaces the first: one source of truth)."""
+    _device_posture_provider[:] = [provider]
+
+
+def device_posture_for(request: HttpRequest) -> str:
+    """The posture of the device `request` comes from: one of the values of
+    `clinical.policy.DevicePosture`, "unidentified" when nothing identifies it."""
+    if not _device_posture_provider:
+        return UNIDENTIFIED
+    return _device_posture_provider[0](request)

@@ -537,6 +537,19 @@ RULES: dict[tuple[str, str], Rule] = {
     ("devices_api:controls", "GET"): (lambda c: status(c.get("/api/v1/devices/controls/")), (F,) * 8),
     ("devices_api:mds2", "GET"): (lambda c: status(c.get("/api/v1/devices/mds2/")), (F,) * 8),
     ("devices_api:mds2_import", "POST"): (lambda c: status(c.post("/api/v1/devices/mds2/import/")), (F,) * 8),
+    # Device posture (issue 14): for the device managers and readers, none of whom is here.
+    ("posture_api:imports", "POST"): (
+        lambda c: status(c.post("/api/v1/devices/posture/imports/", {"content": "x"})),
+        (F,) * 8,
+    ),
+    ("posture_api:device", "GET"): (
+        lambda c: status(c.get("/api/v1/devices/posture/devices/1/")),
+        (F,) * 8,
+    ),
+    ("posture_api:report_lost", "POST"): (
+        lambda c: status(c.post("/api/v1/devices/posture/devices/1/report-lost/", {})),
+        (F,) * 8,
+    ),
 }
 
 _ALIASES = {"oauth2_provider": "oauth"}  # /o/ is mounted twice (DOT reverses its own namespace)

@@ -211,6 +211,9 @@ NO_PATIENT_DATA = {
     "mfa_download_recovery_codes": "a person's own MFA recovery codes",
     "workforce:review_report": "an access review's accounts and roles",
     "clinical:document_upload": "an upload: the document comes in",
+    # Reporting a device lost or stolen (issue 14): a form and a write, about a device.
+    "devices_posture:report_lost": "reports a device lost: names a device, never a patient",
+    "posture_api:report_lost": "reports a device lost: names a device, never a patient",
     # Compliance reports name accounts, keys, assets and control results, never a patient.
     "assessments:report_pdf": "a framework's compliance report",
     "assessments:report_csv": "a framework's per-clause and per-entry tables",

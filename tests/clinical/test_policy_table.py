@@ -266,7 +266,84 @@ def test_discharge_table_matches_policy():
         assert cells == [discharge_cell(role, rel, data) for rel in RELATIONSHIPS], (role, data)
 
 
+# --- device posture (issue 14, ADR 1012) ------------------------------------------------------------
+DEVICE_ACTIONS = [Action.READ, Action.SEARCH, Action.DOWNLOAD, Action.EXPORT, Action.PRINT, Action.CREATE]
+ZONES = {"clinical": True, "remote": False}
+
+
+def device_cell(device: policy.DevicePosture, zone: str, action: Action, *, break_glass: bool = False) -> str:
+    context = AccessContext(
+        device=device,
+        zone_clinical=ZONES[zone],
+        reachable_reason="clinical_zone" if ZONES[zone] else "remote_with_recent_mfa",
+    )
+    patient = resource("care_team", "normal")
+    if break_glass:
+        patient = Resource(patient_id="p", break_glass_active=True)
+    decision = policy.decide(
+        subject("physician"),
+        patient,
+        action,
+        context,
+        section=Section.NOTES if action is Action.CREATE else None,
+    )
+    if decision.permitted:
+        return "permit"
+    return f"deny {decision.reason}"
+
+
+def render_device_table() -> str:
+    header = "| device | zone | " + " | ".join(a.value for a in DEVICE_ACTIONS) + " |"
+    lines = ["<!-- table:device -->", header]
+    lines.append("|---|---|" + "---|" * len(DEVICE_ACTIONS))
+    for device in policy.DevicePosture:
+        for zone in ZONES:
+            cells = [device_cell(device, zone, action) for action in DEVICE_ACTIONS]
+            lines.append(f"| {device.value} | {zone} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+DEVICE_ROWS = [
+    (r[0], r[1], action, value)
+    for r in _table("device")
+    for action, value in zip(DEVICE_ACTIONS, r[2:], strict=True)
+]
+
+
+@pytest.mark.parametrize(("device", "zone", "action", "expected"), DEVICE_ROWS)
+def test_device_table_cell(device, zone, action, expected):
+    assert device_cell(policy.DevicePosture(device), zone, action) == expected
+
+
+def test_device_table_covers_every_posture_and_zone():
+    expected = {(d.value, z) for d in policy.DevicePosture for z in ZONES}
+    assert {(d, z) for d, z, _, _ in DEVICE_ROWS} == expected
+
+
+@pytest.mark.parametrize("device", [policy.DevicePosture.LOST, policy.DevicePosture.NON_COMPLIANT])
+def test_device_refusals_override_break_glass(device):
+    """A lost device, or a non-compliant one outside the hospital, gets nothing even under break-glass."""
+    zone = "clinical" if device is policy.DevicePosture.LOST else "remote"
+    assert device_cell(device, zone, Action.READ, break_glass=True).startswith("deny device_")
+
+
+def test_a_system_actor_is_not_limited_by_a_device():
+    system = Subject(user_id=None, permissions=frozenset(), system=True)
+    lost = AccessContext(device=policy.DevicePosture.LOST)
+    assert policy.decide(system, Resource(), Action.CREATE, lost, section=Section.NOTES).permitted
+
+
+@pytest.mark.parametrize("device", list(policy.DevicePosture))
+def test_the_accounting_search_follows_the_device_gate(device):
+    context = AccessContext(device=device, purpose=policy.ACCOUNTING_PURPOSE, zone_clinical=False)
+    decision = policy.decide(subject("privacy_officer"), Resource(patient_id="p"), Action.SEARCH, context)
+    blocked = device in (policy.DevicePosture.LOST, policy.DevicePosture.NON_COMPLIANT)
+    assert decision.permitted is not blocked
+
+
 if __name__ == "__main__":  # pragma: no cover - documentation helper
     print(render_tables())
     print()
     print(render_discharge_table())
+    print()
+    print(render_device_table())

@@ -226,7 +226,11 @@ def resource_for(patient: Patient | None, facts: PatientFacts | None) -> Resourc
 
 def access_context(session: SessionContext, purpose: PurposeOfUse) -> AccessContext:
     return AccessContext(
-        reachable=session.reachable, reachable_reason=session.reachable_reason, purpose=purpose.value
+        reachable=session.reachable,
+        reachable_reason=session.reachable_reason,
+        purpose=purpose.value,
+        device=policy.DevicePosture(session.device_posture),
+        zone_clinical=session.zone_clinical,
     )
 
 

@@ -812,7 +812,7 @@ def document_open(
         session=session,
         purpose=purpose,
         patient_id=patient_id,
-        action=Action.READ,
+        action=Action.DOWNLOAD,
         audit_action=AuditAction.READ,
         resource_type="Document",
     )

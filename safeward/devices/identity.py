@@ -1,0 +1,200 @@
+"""Which device a request comes from (ADR 1011).
+
+The TLS-terminating reverse proxy checks the device's client certificate and
+forwards its SHA-256 fingerprint in a header (`SAFEWARD_DEVICE_CERT_HEADER`,
+default `X-Client-Cert-SHA256`). The header is believed only when the direct peer
+is one of `SAFEWARD_DEVICE_PROXIES` (addresses / CIDRs): the same trust model as
+network zones and X-Forwarded-For (`identity.network`). From anyone else the header
+is ignored, and the attempt is audited (`access_denied`, resource `DeviceIdentity`).
+
+`DeviceIdentityMiddleware` (after the session guard) records which device each
+session uses (`DeviceSession`) and ends, at once, a session whose device was
+reported lost or stolen. `posture_for_request` is the provider registered with
+`identity.access` that gives the clinical policy its `device` input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+
+from safeward import clock
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
+from safeward.devices.models import Device, DevicePosture, DeviceSession
+from safeward.devices.posture import check_in_days, fingerprint_normalise
+from safeward.identity.models import User
+
+UNIDENTIFIED = "unidentified"
+COMPLIANT = "compliant"
+UNMANAGED = "unmanaged"
+NON_COMPLIANT = "non_compliant"
+LOST = "lost"
+
+_CACHE_ATTR = "_safeward_device"
+_SEEN_WRITE_INTERVAL = dt.timedelta(seconds=60)
+_SEEN_KEY = "safeward_device_seen"
+LOST_STATES = frozenset({Device.Lifecycle.LOST, Device.Lifecycle.STOLEN})
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    posture: str
+    device_id: int | None = None
+    reason: str = ""
+    spoofed: bool = False
+
+
+NOTHING = DeviceFacts(UNIDENTIFIED)
+
+
+def _meta_key() -> str:
+    header = getattr(settings, "SAFEWARD_DEVICE_CERT_HEADER", "X-Client-Cert-SHA256")
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+def _peer_is_device_proxy(request: HttpRequest) -> bool:
+    try:
+        peer = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "").strip())
+    except ValueError:
+        return False
+    return any(peer in network for network in getattr(settings, "SAFEWARD_DEVICE_PROXIES", ()))
+
+
+def posture_of(device: Device | None, posture: DevicePosture | None, *, now: dt.datetime) -> DeviceFacts:
+    """The policy's view of a device and its current posture."""
+    if device is None:
+        return DeviceFacts(UNMANAGED, None, "unknown_certificate")
+    if device.lifecycle in LOST_STATES:
+        return DeviceFacts(LOST, device.pk, device.lifecycle)
+    if device.lifecycle != Device.Lifecycle.IN_SERVICE:
+        return DeviceFacts(UNMANAGED, device.pk, f"lifecycle_{device.lifecycle}")
+    if posture is None:
+        return DeviceFacts(UNMANAGED, device.pk, "no_posture_report")
+    if not posture.compliant:
+        reasons = posture.compliance_reasons or ["mdm_non_compliant"]
+        return DeviceFacts(NON_COMPLIANT, device.pk, str(reasons[0]))
+    if posture.last_check_in is None or now - posture.last_check_in > dt.timedelta(days=check_in_days()):
+        return DeviceFacts(NON_COMPLIANT, device.pk, "check_in_stale")
+    return DeviceFacts(COMPLIANT, device.pk)
+
+
+def device_facts(request: HttpRequest) -> DeviceFacts:
+    """The device `request` comes from; computed once per request."""
+    cached = getattr(request, _CACHE_ATTR, None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    facts = _compute(request)
+    setattr(request, _CACHE_ATTR, facts)
+    return facts
+
+
+def _compute(request: HttpRequest) -> DeviceFacts:
+    raw = request.META.get(_meta_key(), "")
+    if not raw:
+        return NOTHING
+    if not _peer_is_device_proxy(request):
+        return DeviceFacts(UNIDENTIFIED, None, "untrusted_peer", spoofed=True)
+    fingerprint = fingerprint_normalise(raw)
+    if not fingerprint:
+        return DeviceFacts(UNMANAGED, None, "malformed_fingerprint")
+    device = Device.objects.filter(certificate_fingerprint=fingerprint).select_related("posture").first()
+    posture = getattr(device, "posture", None) if device is not None else None
+    return posture_of(device, posture, now=clock.now())
+
+
+def posture_for_request(request: HttpRequest) -> str:
+    """The provider registered with `identity.access.device_posture_provider_register`."""
+    return device_facts(request).posture
+
+
+def _audit_spoof(request: HttpRequest) -> None:
+    user = request.user if isinstance(request.user, User) else None
+    with transaction.atomic():
+        audit_record(
+            action=Action.ACCESS_DENIED,
+            outcome=Outcome.DENIED,
+            actor=user,
+            resource_type="DeviceIdentity",
+            purpose=PurposeOfUse.SECURITY,
+            reason="device certificate header from a peer that is not a trusted proxy",
+            detail={"reason": "untrusted_peer", "peer": request.META.get("REMOTE_ADDR", "")[:64]},
+        )
+
+
+def _record_session(facts: DeviceFacts, request: HttpRequest) -> None:
+    user_session = getattr(request, "safeward_session", None)
+    if user_session is None or facts.device_id is None:
+        return
+    now = clock.now()
+    # The session remembers when it last touched its device row: no query on most requests.
+    session = getattr(request, "session", None)
+    memo = session.get(_SEEN_KEY) if session is not None else None
+    if (
+        memo
+        and memo[0] == facts.device_id
+        and now.timestamp() - memo[1] < _SEEN_WRITE_INTERVAL.total_seconds()
+    ):
+        return
+    if session is not None:
+        session[_SEEN_KEY] = [facts.device_id, now.timestamp()]
+    updated = DeviceSession.objects.filter(
+        device_id=facts.device_id, session_id=user_session.pk, last_seen_at__lt=now - _SEEN_WRITE_INTERVAL
+    ).update(last_seen_at=now)
+    if updated:
+        return
+    if DeviceSession.objects.filter(device_id=facts.device_id, session_id=user_session.pk).exists():
+        return
+    try:
+        with transaction.atomic():
+            DeviceSession.objects.create(
+                device_id=facts.device_id,
+                session_id=user_session.pk,
+                user_id=user_session.user_id,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+            audit_record(
+                action=Action.UPDATE,
+                actor=user_session.user,
+                resource_type="DeviceSession",
+                resource_id=str(user_session.pk),
+                purpose=PurposeOfUse.SECURITY,
+                detail={"device": facts.device_id, "posture": facts.posture},
+            )
+    except IntegrityError:  # the same session's parallel request recorded it first
+        return
+
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class DeviceIdentityMiddleware:
+    """After the session guard: identify the device, audit a spoofed header,
+    record the session's device, end a session on a lost or stolen device."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        facts = device_facts(request)
+        if facts.spoofed:
+            _audit_spoof(request)
+        elif facts.device_id is not None:
+            _record_session(facts, request)
+            user_session = getattr(request, "safeward_session", None)
+            if facts.posture == LOST and user_session is not None:
+                from safeward.identity import services as identity_services
+                from safeward.identity.middleware import session_ended_response
+
+                identity_services.session_expire(user_session=user_session, reason="device_lost")
+                logout(request)
+                return session_ended_response(request, "device_lost")
+        return self.get_response(request)

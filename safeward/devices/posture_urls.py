@@ -1,0 +1,12 @@
+from django.urls import path
+
+from safeward.devices import posture_views as views
+
+app_name = "devices_posture"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("import/", views.import_upload, name="import"),
+    path("<int:device_id>/", views.device_posture, name="device"),
+    path("<int:device_id>/report-lost/", views.report_lost, name="report_lost"),
+]
