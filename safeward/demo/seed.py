@@ -403,14 +403,6 @@ def seed_incidents(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_incidents)
-def seed_device_posture(ctx: SeedContext) -> None:
-    """Endpoint posture for the demo devices (issue 14); after the devices step."""
-    from safeward.demo.device_posture import seed_device_posture as posture_step
-
-    posture_step(ctx)
-
-
-SEED_STEPS.append(seed_device_posture)
 
 
 # --- Running the seed --------------------------------------------------------
@@ -492,6 +484,8 @@ def seed_vendors(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_vendors)
+
+
 def seed_devices(ctx: SeedContext) -> None:
     """Ward 3's devices, a legacy pump fleet with its MDS2 and controls, a CT scanner (issue 14)."""
     from safeward.demo.devices import seed_devices as devices_step
@@ -500,6 +494,16 @@ def seed_devices(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_devices)
+
+
+def seed_device_posture(ctx: SeedContext) -> None:
+    """Endpoint posture for the demo devices (issue 14); after the devices step."""
+    from safeward.demo.device_posture import seed_device_posture as posture_step
+
+    posture_step(ctx)
+
+
+SEED_STEPS.append(seed_device_posture)
 
 
 def seed_compliance(ctx: SeedContext) -> None:

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from safeward.compliance import Check, control
-from safeward.devices import selectors
+from safeward.devices import posture_controls, selectors  # noqa: F401 (posture_controls registers its tests)
 from safeward.devices.models import Device
 
 

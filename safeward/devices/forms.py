@@ -75,7 +75,15 @@ class LifecycleForm(forms.Form):
         choices=[
             (value, label)
             for value, label in Device.Lifecycle.choices
-            if value not in (Device.Lifecycle.SANITIZED, Device.Lifecycle.DISPOSED)
+            # Leaving states need a sanitization certificate (facilities); lost and stolen
+            # go through "report lost or stolen", which also ends the device's sessions.
+            if value
+            not in (
+                Device.Lifecycle.SANITIZED,
+                Device.Lifecycle.DISPOSED,
+                Device.Lifecycle.LOST,
+                Device.Lifecycle.STOLEN,
+            )
         ]
     )
     reason = forms.CharField(max_length=500, required=False)

@@ -261,6 +261,8 @@ class ControlEvidence(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
 # --- Endpoint and mobile posture (issue 14, the posture half) -----------------------------------
 # What the MDM or endpoint agent last said about a device (DevicePosture, one row per
 # device), every report it ever sent (PostureReport), the sessions seen from a device

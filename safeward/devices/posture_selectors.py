@@ -4,6 +4,7 @@ posture fails, the wipe requests."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -87,3 +88,9 @@ def posture_endpoints_in_service() -> list[Device]:
 def posture_reported_device_ids(*, device_ids: list[int]) -> set[int]:
     """Which of these devices have a current posture."""
     return set(DevicePosture.objects.filter(device_id__in=device_ids).values_list("device_id", flat=True))
+
+
+def posture_last_checkins(device_ids: Sequence[int]) -> dict[int, dt.datetime]:
+    """The last check-in each device's MDM export reported, for the devices that have one."""
+    rows = DevicePosture.objects.filter(device_id__in=list(device_ids), last_check_in__isnull=False)
+    return dict(rows.values_list("device_id", "last_check_in"))

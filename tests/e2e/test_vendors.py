@@ -23,8 +23,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def _fhir_status(base: str, raw: str) -> int:
-    request = urllib.request.Request(
-        f"{base}/fhir/Patient?name=ada", headers={"Authorization": f"Bearer {raw}", "Accept": "application/json"}
+    request = urllib.request.Request(  # noqa: S310 - the live test server
+        f"{base}/fhir/Patient?name=ada",
+        headers={"Authorization": f"Bearer {raw}", "Accept": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the live test server
@@ -36,7 +37,11 @@ def _fhir_status(base: str, raw: str) -> int:
 
 def test_terminating_a_vendor_refuses_its_clients_next_fhir_call(browser, page, live_server, screenshot):
     officer = UserFactory(
-        username="privacy.po", first_name="Priya", last_name="Nair", roles=["privacy_officer"], totp_secret=True
+        username="privacy.po",
+        first_name="Priya",
+        last_name="Nair",
+        roles=["privacy_officer"],
+        totp_secret=True,
     )
     vendor = make_vendor(officer, name="ScribeRight Transcription")
     agreement = make_agreement(officer, vendor, reference="BAA-2025-014")

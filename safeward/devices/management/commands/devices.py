@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from safeward.devices import importers, selectors, services
+from safeward.devices import cli_posture, cli_report_lost, importers, selectors, services
 from safeward.identity.models import User
 from safeward.identity.selectors import user_by_username
 
@@ -178,6 +178,11 @@ SUBCOMMANDS: list[Subcommand] = [
         "List compensating controls; --sweep records the failing ones.",
         _controls_arguments,
         _controls,
+    ),
+    # Posture (ADR 1010, 1013): MDM exports and lost or stolen devices.
+    Subcommand(cli_posture.NAME, cli_posture.HELP, cli_posture.add_arguments, cli_posture.run),
+    Subcommand(
+        cli_report_lost.NAME, cli_report_lost.HELP, cli_report_lost.add_arguments, cli_report_lost.run
     ),
 ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("devices", "0001_initial"),
+        ("devices", "0002_mds2_flows_controls"),
     ]
 
     operations = [
