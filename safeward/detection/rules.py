@@ -56,6 +56,13 @@ class Code:
     ASSET_REVIEW_LAPSED = "asset_review_lapsed"
     PHI_DISCOVERED = "phi_discovered"
     POLICY_REVIEW_OVERDUE = "policy_review_overdue"
+    # The door-event stream (safeward/facilities, ADR 1102).
+    BADGE_UNAUTHORISED_ENTRY = "badge_unauthorised_entry"
+    BADGE_OUTSIDE_SCHEDULE = "badge_outside_schedule"
+    BADGE_TERMINATED = "badge_terminated"
+    BADGE_REPEATED_DENIALS = "badge_repeated_denials"
+    BADGE_IMPOSSIBLE_TRAVEL = "badge_impossible_travel"
+    VISITOR_OVERSTAY = "visitor_overstay"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -477,6 +484,48 @@ CATALOG.update(
             Severity.MEDIUM,
             "The policy library's daily sweep found a published document past its review date;"
             " the alert names the document's owner (ADR 0930).",
+        ),
+        _spec(
+            Code.BADGE_UNAUTHORISED_ENTRY,
+            "Entry to a secure area without authorisation",
+            Severity.HIGH,
+            "A badge opened a door of a secure area its holder is not authorised for (ADR 1102).",
+        ),
+        _spec(
+            Code.BADGE_OUTSIDE_SCHEDULE,
+            "Entry outside the authorised schedule",
+            Severity.MEDIUM,
+            "An authorised person entered a secure area outside every window of their authorisations,"
+            " in the door's time zone.",
+        ),
+        _spec(
+            Code.BADGE_TERMINATED,
+            "Badge of a terminated person used",
+            Severity.CRITICAL,
+            "A badge of a person who has left, or a badge on the recovery list, was presented at a door.",
+        ),
+        _spec(
+            Code.BADGE_REPEATED_DENIALS,
+            "Repeated door denials",
+            Severity.MEDIUM,
+            "One badge was denied at doors several times within the window.",
+            window_minutes=Param(10, _integer(1, 24 * 60), "length of the sliding window"),
+            threshold=Param(3, _integer(2, 1000), "denials within the window"),
+        ),
+        _spec(
+            Code.BADGE_IMPOSSIBLE_TRAVEL,
+            "Badge entry while signed in remotely",
+            Severity.HIGH,
+            "A person badged into a secure area while a session of theirs from a remote network zone"
+            " was open.",
+            idle_minutes=Param(30, _integer(1, 24 * 60), "a session seen this recently counts as open"),
+        ),
+        _spec(
+            Code.VISITOR_OVERSTAY,
+            "Visitor overstay",
+            Severity.LOW,
+            "A visitor is still signed in past the expected length of the visit plus the grace.",
+            grace_minutes=Param(30, _integer(0, 24 * 60), "minutes past the expected end"),
         ),
     ]
 )

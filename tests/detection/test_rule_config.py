@@ -24,6 +24,8 @@ CONTRACT_CODES = {
     "concurrent_sessions", "new_address_login",
     "search_volume", "search_paging", "name_probing", "fhir_paging",
     "asset_review_lapsed", "phi_discovered", "policy_review_overdue",
+    "badge_unauthorised_entry", "badge_outside_schedule", "badge_terminated",
+    "badge_repeated_denials", "badge_impossible_travel", "visitor_overstay",
 }  # fmt: skip
 
 
