@@ -43,9 +43,13 @@ class Listener:
         else:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        if protocol == "tcp":
-            self.sock.listen(16)
+        try:
+            self.sock.bind((host, port))
+            if protocol == "tcp":
+                self.sock.listen(16)
+        except OSError:
+            self.sock.close()
+            raise
         self.sock.setblocking(False)
         self.selector.register(self.sock, io_selectors.EVENT_READ, "server")
         self.partial: dict[socket.socket, bytes] = {}
