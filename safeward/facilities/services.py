@@ -519,7 +519,14 @@ def custody_record(
             )
             incident_id = incident.pk
             if device_id is not None:
-                _device_state(actor, device_id, "lost", "reported lost in custody")
+                from safeward.devices.services import TRANSITIONS
+                from safeward.devices.selectors import device_get
+
+                device = device_get(device_id=device_id)
+                # A retired device has no "lost" state in the inventory: the custody
+                # event and the incident are its record.
+                if device is not None and "lost" in TRANSITIONS.get(device.lifecycle, frozenset()):
+                    _device_state(actor, device_id, "lost", "reported lost in custody")
     return CustodyResult(event, affected, incident_id)
 
 
