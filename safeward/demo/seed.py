@@ -456,6 +456,16 @@ def seed_policies(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_policies)
 
 
+def seed_facilities(ctx: SeedContext) -> None:
+    """Secure areas, a day of door events, visitors, media waiting to leave (issue 15)."""
+    from safeward.demo.facilities import seed_facilities as facilities_step
+
+    facilities_step(ctx)
+
+
+SEED_STEPS.append(seed_facilities)
+
+
 def seed_compliance(ctx: SeedContext) -> None:
     """The first run of every control test, after every other step (issue 18)."""
     from safeward.demo.compliance import seed_compliance as compliance_step

@@ -130,3 +130,9 @@ def patients_in_scope(*, device_id: int | None, medium_id: int | None) -> int:
     for ids in manifests_since(since=since).filter(actor_id__in=users).values_list("patient_ids", flat=True):
         patients.update(str(i) for i in ids or [])
     return len(patients)
+
+
+def media_without_certificate() -> QuerySet[Medium]:
+    """Media still here with no certificate of sanitization: they cannot leave yet."""
+    certified = Certificate.objects.filter(medium__isnull=False).values("medium_id")
+    return Medium.objects.filter(disposed_at__isnull=True).exclude(pk__in=certified)

@@ -246,6 +246,7 @@ def disposals(request: HttpRequest) -> HttpResponse:
         "facilities/disposals.html",
         {
             "queue": selectors.disposal_queue(),
+            "uncertified": selectors.media_without_certificate(),
             "can_manage": _actor(request).has_perm(Perm.FACILITY_CUSTODY_MANAGE),
         },
     )
