@@ -82,11 +82,12 @@ def seed_facilities(ctx: SeedContext) -> None:
     )  # fmt: skip
     by_user = {}
     for person in people.values():
-        user = User.objects.filter(pk=person.user_id).first()
+        user = User.objects.filter(pk=person.user_id or 0).first()
         if user is not None:
             by_user[user.username] = person
-        services.badge_issue(actor=None, credential_id=f"BADGE-{person.person_id:05d}", person_id=person.person_id)
-    day = dict(weekdays="mon,tue,wed,thu,fri,sat,sun", start_time=dt.time(6, 0), end_time=dt.time(22, 0))
+        services.badge_issue(
+            actor=None, credential_id=f"BADGE-{person.person_id:05d}", person_id=person.person_id
+        )
     for username, area in [
         ("demo.registration_clerk", "records"),
         ("demo.pharmacist", "pharmacy"),
@@ -96,10 +97,16 @@ def seed_facilities(ctx: SeedContext) -> None:
     ]:
         if username in by_user:
             services.authorisation_grant(
-                actor=None, area=areas[area], position_code=by_user[username].position_code, **day
+                actor=None,
+                area=areas[area],
+                position_code=by_user[username].position_code,
+                start_time=dt.time(6, 0),
+                end_time=dt.time(22, 0),
             )
     if "demo.it_admin" in by_user:
-        services.authorisation_grant(actor=None, area=areas["server"], person_id=by_user["demo.it_admin"].person_id)
+        services.authorisation_grant(
+            actor=None, area=areas["server"], person_id=by_user["demo.it_admin"].person_id
+        )
     # A former records clerk: left last month, badge never handed back.
     now = clock.now()
     former = workforce_services.person_create(
@@ -143,7 +150,8 @@ def seed_facilities(ctx: SeedContext) -> None:
     visitors = 0
     if desk is not None:
         services.visitor_sign_in(
-            actor=desk, name="Alex Vendor", organisation="MedTech Inc.", host="Sam IT", purpose="Infusion pump service",
+            actor=desk, name="Alex Vendor", organisation="MedTech Inc.", host="Sam IT",
+            purpose="Infusion pump service",
             badge_number="V-001", areas="server", escort="demo.it_admin", expected_minutes=180,
         )  # fmt: skip
         services.visitor_sign_in(
@@ -164,10 +172,15 @@ def seed_facilities(ctx: SeedContext) -> None:
             for n in (101, 102, 103)
         ]  # fmt: skip
         for medium, validate in ((media[0], True), (media[1], False)):
-            fields = dict(CERTIFICATE, media_serial=medium.serial, media_property_number=medium.property_number,
+            fields = dict(CERTIFICATE, media_serial=medium.serial,
+                          media_property_number=medium.property_number,
                           media_source=f"workstation {medium.property_number}")  # fmt: skip
             certificate = services.certificate_record(
-                actor=tech, fields=fields, medium_id=medium.pk, evidence=b"nwipe demo log", evidence_name="nwipe.log"
+                actor=tech,
+                fields=fields,
+                medium_id=medium.pk,
+                evidence=b"nwipe demo log",
+                evidence_name="nwipe.log",
             )
             if validate:
                 services.certificate_validate(actor=biomed, certificate_id=certificate.pk)

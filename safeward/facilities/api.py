@@ -145,7 +145,9 @@ class DisposeInput(serializers.Serializer[Any]):
 
 
 class BulkDisposeInput(serializers.Serializer[Any]):
-    certificate_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_BULK)
+    certificate_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=MAX_BULK
+    )
     pickup = serializers.CharField(max_length=64, required=False, default="")
 
 
@@ -190,7 +192,9 @@ class EventImport(APIView):
     required_permission = Perm.FACILITY_AREA_MANAGE
     token_scopes = {"POST": "write"}
 
-    @extend_schema(request=DoorEventInput, responses={201: ImportOutput}, operation_id="facilities_events_import")
+    @extend_schema(
+        request=DoorEventInput, responses={201: ImportOutput}, operation_id="facilities_events_import"
+    )
     def post(self, request: Request) -> Response:
         data = DoorEventInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -216,7 +220,9 @@ class VisitorSignIn(APIView):
     required_permission = Perm.FACILITY_VISITOR_MANAGE
     token_scopes = {"POST": "write"}
 
-    @extend_schema(request=VisitorInput, responses={201: VisitorOutput}, operation_id="facilities_visitors_sign_in")
+    @extend_schema(
+        request=VisitorInput, responses={201: VisitorOutput}, operation_id="facilities_visitors_sign_in"
+    )
     def post(self, request: Request) -> Response:
         data = VisitorInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -250,7 +256,9 @@ class CertificateRecord(APIView):
     token_scopes = {"POST": "write"}
 
     @extend_schema(
-        request=CertificateInput, responses={201: CertificateOutput}, operation_id="facilities_certificates_record"
+        request=CertificateInput,
+        responses={201: CertificateOutput},
+        operation_id="facilities_certificates_record",
     )
     def post(self, request: Request) -> Response:
         data = CertificateInput(data=request.data)
@@ -285,7 +293,9 @@ class CertificateDispose(APIView):
     required_permission = Perm.FACILITY_CUSTODY_MANAGE
     token_scopes = {"POST": "write"}
 
-    @extend_schema(request=DisposeInput, responses=CertificateOutput, operation_id="facilities_certificates_dispose")
+    @extend_schema(
+        request=DisposeInput, responses=CertificateOutput, operation_id="facilities_certificates_dispose"
+    )
     def post(self, request: Request, certificate_id: int) -> Response:
         if selectors.certificate_get(certificate_id=certificate_id) is None:
             raise Http404
@@ -306,7 +316,9 @@ class BulkDispose(APIView):
     required_permission = Perm.FACILITY_CUSTODY_MANAGE
     token_scopes = {"POST": "write"}
 
-    @extend_schema(request=BulkDisposeInput, responses=BulkDisposeOutput, operation_id="facilities_disposals_bulk")
+    @extend_schema(
+        request=BulkDisposeInput, responses=BulkDisposeOutput, operation_id="facilities_disposals_bulk"
+    )
     def post(self, request: Request) -> Response:
         data = BulkDisposeInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -330,7 +342,13 @@ urlpatterns = [
     path("custody/", CustodyList.as_view(), name="custody"),
     path("certificates/", CertificateList.as_view(), name="certificates"),
     path("certificates/new/", CertificateRecord.as_view(), name="certificate_record"),
-    path("certificates/<int:certificate_id>/validate/", CertificateValidate.as_view(), name="certificate_validate"),
-    path("certificates/<int:certificate_id>/dispose/", CertificateDispose.as_view(), name="certificate_dispose"),
+    path(
+        "certificates/<int:certificate_id>/validate/",
+        CertificateValidate.as_view(),
+        name="certificate_validate",
+    ),
+    path(
+        "certificates/<int:certificate_id>/dispose/", CertificateDispose.as_view(), name="certificate_dispose"
+    ),
     path("disposals/bulk/", BulkDispose.as_view(), name="disposals_bulk"),
 ]

@@ -116,5 +116,8 @@ def visitors_signed_out(now: dt.datetime) -> Iterator[Check]:
             str(visitor.pk),
             f"visitor badge {visitor.badge_number}",
             passed=ends >= now,
-            evidence={"signed_in_at": visitor.signed_in_at.isoformat(), "expected_minutes": visitor.expected_minutes},
+            evidence={
+                "signed_in_at": visitor.signed_in_at.isoformat(),
+                "expected_minutes": visitor.expected_minutes,
+            },
         )

@@ -33,11 +33,15 @@ class AuthoriseForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV or JSON: credential_id, door, area, time (with offset), result, direction.")
+    file = forms.FileField(
+        help_text="CSV or JSON: credential_id, door, area, time (with offset), result, direction."
+    )
 
 
 class VisitorForm(forms.Form):
-    name = forms.CharField(max_length=120, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"}))
+    name = forms.CharField(
+        max_length=120, widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"})
+    )
     host = forms.CharField(max_length=120, help_text="Who they visit (or 'patient visit').")
     purpose = forms.CharField(max_length=200, initial="Meeting")
     badge_number = forms.CharField(max_length=20)

@@ -2,7 +2,10 @@
 or JSON (a list of objects with those fields, or {"events": [...]}), and the
 syslog line format of door controllers (ADR 1101):
 
-    <PRI>... DOOR cred=<credential> door=<door> area=<area> time=<ISO 8601 with offset> result=granted|denied dir=in|out
+    <PRI>... DOOR cred=<credential> door=<door> area=<area>
+             time=<ISO 8601 with offset> result=granted|denied dir=in|out
+
+(one line on the wire; area is optional)
 
 Anything before "DOOR " (syslog header, host name) is ignored; fields are
 key=value separated by spaces, in any order."""
@@ -45,7 +48,14 @@ def rows_from_bytes(data: bytes, *, name: str) -> tuple[list[dict[str, Any]], in
     return rows, 2  # row 1 is the header
 
 
-SYSLOG_KEYS = {"cred": "credential_id", "door": "door", "area": "area", "time": "time", "result": "result", "dir": "direction"}
+SYSLOG_KEYS = {
+    "cred": "credential_id",
+    "door": "door",
+    "area": "area",
+    "time": "time",
+    "result": "result",
+    "dir": "direction",
+}
 
 
 def parse_syslog_line(line: str) -> dict[str, str] | None:

@@ -198,7 +198,9 @@ class CustodyEvent(models.Model):
         LOST = "lost", "Lost"
 
     device_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    medium = models.ForeignKey(Medium, on_delete=models.PROTECT, null=True, blank=True, related_name="custody")
+    medium = models.ForeignKey(
+        Medium, on_delete=models.PROTECT, null=True, blank=True, related_name="custody"
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     holder_person_id = models.BigIntegerField(null=True, blank=True)
     location = models.CharField(max_length=200, blank=True)
@@ -215,6 +217,9 @@ class CustodyEvent(models.Model):
                 name="facilities_custody_one_item",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.device_id or self.medium_id}"
 
 
 class Certificate(models.Model):

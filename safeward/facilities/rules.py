@@ -12,6 +12,7 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from safeward.detection.rules import Code, RuleConfig
 from safeward.detection.selectors import rule_configs
@@ -48,7 +49,12 @@ def window_allows(authorisation: Authorisation, local: dt.datetime) -> bool:
 
 
 def _finding(
-    config: RuleConfig, title: str, subject: str, events: Sequence[DoorEvent], evidence_id: int, **detail: object
+    config: RuleConfig,
+    title: str,
+    subject: str,
+    events: Sequence[DoorEvent],
+    evidence_id: int,
+    **detail: object,
 ) -> Finding:
     return Finding(
         rule=config.code,
@@ -147,7 +153,7 @@ def evaluate(events: Sequence[DoorEvent], *, evidence_id: int, now: dt.datetime)
                 for s in session_spans(user_ids=users, start=start - idle, end=end, lifetime=lifetime)
                 if s.network_zone and s.network_zone not in clinical
             ]
-            by_user: dict[int, list] = defaultdict(list)
+            by_user: dict[int, list[Any]] = defaultdict(list)
             for span in spans:
                 by_user[span.user_id].append(span)
             hits_by: dict[int, list[DoorEvent]] = defaultdict(list)
@@ -180,7 +186,7 @@ def _repeated_denials(events: Sequence[DoorEvent], config: RuleConfig, evidence_
     for event in events:
         if not event.granted:
             denied[event.credential_id].append(event)
-    findings = []
+    findings: list[Finding] = []
     if not denied:
         return findings
     # Earlier denials of the same badges within the window, from earlier imports.
@@ -215,9 +221,10 @@ def _repeated_denials(events: Sequence[DoorEvent], config: RuleConfig, evidence_
 
 
 def overstays(*, now: dt.datetime) -> int:
+    from django.db import transaction
+
     from safeward.audit.services import audit_record
     from safeward.audit.vocabulary import Action, PurposeOfUse
-    from django.db import transaction
 
     config = rule_configs()[Code.VISITOR_OVERSTAY]
     if not config.enabled:

@@ -84,12 +84,18 @@ def custody_log(*, limit: int = MAX_ROWS) -> list[CustodyEvent]:
 
 
 def certificate_get(*, certificate_id: int) -> Certificate | None:
-    return Certificate.objects.select_related("medium", "operator", "validator").filter(pk=certificate_id).first()
+    return (
+        Certificate.objects.select_related("medium", "operator", "validator")
+        .filter(pk=certificate_id)
+        .first()
+    )
 
 
 def disposal_queue() -> QuerySet[Certificate]:
     """Certificates not yet used for a disposal: waiting for validation or pickup."""
-    return Certificate.objects.filter(disposed_at__isnull=True).select_related("medium", "operator", "validator")
+    return Certificate.objects.filter(disposed_at__isnull=True).select_related(
+        "medium", "operator", "validator"
+    )
 
 
 def certificates_for_pickup(*, pickup: str) -> QuerySet[Certificate]:
@@ -115,11 +121,11 @@ def patients_in_scope(*, device_id: int | None, medium_id: int | None) -> int:
             since = device.created_at
         custody = CustodyEvent.objects.filter(device_id=device_id)
     else:
-        custody = CustodyEvent.objects.filter(medium_id=medium_id)
+        custody = CustodyEvent.objects.filter(medium_id=medium_id or 0)
     for person_id, moment in custody.filter(holder_person_id__isnull=False).values_list(
         "holder_person_id", "occurred_at"
     ):
-        holders.add(int(person_id))
+        holders.add(int(person_id or 0))
         since = moment if since is None else min(since, moment)
     if not holders or since is None:
         return 0

@@ -73,7 +73,9 @@ def time_zone_check(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise FacilityError(f"Unknown time zone {name[:64]!r}; use an IANA name such as America/New_York.") from None
+        raise FacilityError(
+            f"Unknown time zone {name[:64]!r}; use an IANA name such as America/New_York."
+        ) from None
     return name
 
 
@@ -83,7 +85,9 @@ def time_zone_check(name: str) -> str:
 @transaction.atomic
 def site_create(*, actor: User | None, name: str, time_zone: str) -> Site:
     _require(actor, Perm.FACILITY_AREA_MANAGE)
-    site = Site.objects.create(name=name.strip()[:120], time_zone=time_zone_check(time_zone), created_at=clock.now())
+    site = Site.objects.create(
+        name=name.strip()[:120], time_zone=time_zone_check(time_zone), created_at=clock.now()
+    )
     _audit(actor, Action.CREATE, "FacilitySite", site.pk, time_zone=site.time_zone)
     return site
 
@@ -138,7 +142,9 @@ def door_create(*, actor: User | None, area: Area, code: str, time_zone: str = "
 
 
 def weekdays_clean(value: str | Iterable[str]) -> str:
-    days = [d.strip().lower()[:3] for d in (value.split(",") if isinstance(value, str) else value) if d.strip()]
+    days = [
+        d.strip().lower()[:3] for d in (value.split(",") if isinstance(value, str) else value) if d.strip()
+    ]
     bad = [d for d in days if d not in WEEKDAYS]
     if bad or not days:
         raise FacilityError("Weekdays are a comma-separated list of mon, tue, wed, thu, fri, sat, sun.")
@@ -309,7 +315,8 @@ def parse_rows(rows: Sequence[dict[str, Any]], *, first_row: int = 1) -> tuple[l
         if problems:
             errors.append(f"row {number}: " + "; ".join(problems))
             continue
-        assert door is not None and moment is not None
+        assert door is not None
+        assert moment is not None
         events.append(ParsedEvent(credential, door, moment, result == "granted", direction))
     return events, errors
 
@@ -341,7 +348,9 @@ def events_ingest(
         people: dict[str, int] = {}
         for start in range(0, len(credentials), 5000):
             chunk = sorted(credentials)[start : start + 5000]
-            people.update(Badge.objects.filter(credential_id__in=chunk).values_list("credential_id", "person_id"))
+            people.update(
+                Badge.objects.filter(credential_id__in=chunk).values_list("credential_id", "person_id")
+            )
         created = DoorEvent.objects.bulk_create(
             [
                 DoorEvent(
@@ -359,7 +368,9 @@ def events_ingest(
             ],
             batch_size=5000,
         )
-        audit_id = _audit(actor, Action.CREATE, "FacilityDoorEventImport", "", source=source[:40], events=len(created))
+        audit_id = _audit(
+            actor, Action.CREATE, "FacilityDoorEventImport", "", source=source[:40], events=len(created)
+        )
         alerts = rules.evaluate(created, evidence_id=audit_id, now=now)
     return IngestResult(len(created), alerts, audit_id)
 
@@ -440,7 +451,7 @@ def _item_check(device_id: int | None, medium_id: int | None) -> tuple[int | Non
         if device_get(device_id=device_id) is None:
             raise FacilityError(f"No device with id {device_id}.")
         return device_id, None
-    medium = Medium.objects.filter(pk=medium_id).first()
+    medium = Medium.objects.filter(pk=medium_id or 0).first()
     if medium is None:
         raise FacilityError(f"No medium with id {medium_id}.")
     return None, medium
@@ -508,19 +519,26 @@ def custody_record(
         _audit(actor, Action.CREATE, "FacilityCustodyEvent", event.pk, kind=kind, device_id=device_id)
         affected = incident_id = None
         if kind == CustodyEvent.Kind.LOST:
-            affected = selectors.patients_in_scope(device_id=device_id, medium_id=medium.pk if medium else None)
-            label = f"device {device_id}" if device_id else f"medium {medium.property_number if medium else ''}"
+            affected = selectors.patients_in_scope(
+                device_id=device_id, medium_id=medium.pk if medium else None
+            )
+            label = (
+                f"device {device_id}" if device_id else f"medium {medium.property_number if medium else ''}"
+            )
             incident = incident_open_for(
                 actor=actor,
                 title=f"Lost before disposal: {label}",
                 severity="high" if affected else "medium",
-                summary=f"Reported lost in the chain of custody. Patients whose data may have been on it: {affected}.",
+                summary=(
+                    "Reported lost in the chain of custody. "
+                    f"Patients whose data may have been on it: {affected}."
+                ),
                 source="facilities.custody_lost",
             )
             incident_id = incident.pk
             if device_id is not None:
-                from safeward.devices.services import TRANSITIONS
                 from safeward.devices.selectors import device_get
+                from safeward.devices.services import TRANSITIONS
 
                 device = device_get(device_id=device_id)
                 # A retired device has no "lost" state in the inventory: the custody
@@ -530,7 +548,9 @@ def custody_record(
     return CustodyResult(event, affected, incident_id)
 
 
-def _device_state(actor: User | None, device_id: int, state: str, reason: str, certificate: int | None = None) -> None:
+def _device_state(
+    actor: User | None, device_id: int, state: str, reason: str, certificate: int | None = None
+) -> None:
     from safeward.devices import services as device_services
     from safeward.devices.selectors import device_get
 
@@ -539,7 +559,11 @@ def _device_state(actor: User | None, device_id: int, state: str, reason: str, c
         return
     try:
         device_services.device_lifecycle_set(
-            actor=actor, device_id=device_id, state=state, reason=reason, sanitization_certificate_id=certificate
+            actor=actor,
+            device_id=device_id,
+            state=state,
+            reason=reason,
+            sanitization_certificate_id=certificate,
         )
     except device_services.DeviceError as error:
         raise FacilityError(str(error)) from None
@@ -585,8 +609,14 @@ def certificate_record(
     from safeward.facilities import selectors
 
     _require(actor, Perm.FACILITY_CUSTODY_MANAGE)
-    errors = [f"{name} is required" for name in CERTIFICATE_REQUIRED if not str(fields.get(name) or "").strip()]
-    errors += [f"{name} must be one of {', '.join(values)}" for name, values in CHOICES.items() if fields.get(name) not in values]
+    errors = [
+        f"{name} is required" for name in CERTIFICATE_REQUIRED if not str(fields.get(name) or "").strip()
+    ]
+    errors += [
+        f"{name} must be one of {', '.join(values)}"
+        for name, values in CHOICES.items()
+        if fields.get(name) not in values
+    ]
     backed_up = fields.get("backed_up")
     if not isinstance(backed_up, bool):
         errors.append("backed_up must be true or false")
@@ -607,7 +637,9 @@ def certificate_record(
             operator=actor,
             evidence_name=evidence_name[:200],
             evidence_sha256=hashlib.sha256(evidence).hexdigest() if evidence else "",
-            patients_in_scope=selectors.patients_in_scope(device_id=device_id, medium_id=medium.pk if medium else None),
+            patients_in_scope=selectors.patients_in_scope(
+                device_id=device_id, medium_id=medium.pk if medium else None
+            ),
             pickup=str(fields.get("pickup") or "")[:64],
             created_at=clock.now(),
             **values,
@@ -643,7 +675,9 @@ def certificate_validate(*, actor: User, certificate_id: int) -> Certificate:
     certificate.save(update_fields=["validator", "validated_at"])
     _audit(actor, Action.UPDATE, "FacilityCertificate", certificate.pk, event="validate")
     if certificate.device_id is not None:
-        _device_state(actor, certificate.device_id, "sanitized", "certificate of sanitization", certificate.pk)
+        _device_state(
+            actor, certificate.device_id, "sanitized", "certificate of sanitization", certificate.pk
+        )
     return certificate
 
 
@@ -652,14 +686,18 @@ def disposal_record(*, actor: User, certificate_id: int | None, pickup: str = ""
     _require(actor, Perm.FACILITY_CUSTODY_MANAGE)
     with transaction.atomic():
         certificate = (
-            Certificate.objects.select_for_update().filter(pk=certificate_id).first() if certificate_id else None
+            Certificate.objects.select_for_update().filter(pk=certificate_id).first()
+            if certificate_id
+            else None
         )
         if certificate is None:
             raise FacilityError("Record a certificate of sanitization before the item leaves the hospital.")
         if certificate.validated_at is None or certificate.validator_id is None:
             raise FacilityError("The certificate of sanitization must be validated by a second person first.")
         if certificate.validator_id == certificate.operator_id:
-            raise FacilityError("The certificate's validator is its operator: have a different person validate.")
+            raise FacilityError(
+                "The certificate's validator is its operator: have a different person validate."
+            )
         if certificate.disposed_at is not None:
             raise FacilityError("This item has already left the hospital.")
         certificate.disposed_at = clock.now()
@@ -667,7 +705,9 @@ def disposal_record(*, actor: User, certificate_id: int | None, pickup: str = ""
             certificate.pickup = pickup.strip()[:64]
         certificate.save(update_fields=["disposed_at", "pickup"])
         if certificate.device_id is not None and certificate.destination != Certificate.Destination.INTERNAL:
-            _device_state(actor, certificate.device_id, "disposed", f"left: {certificate.destination}", certificate.pk)
+            _device_state(
+                actor, certificate.device_id, "disposed", f"left: {certificate.destination}", certificate.pk
+            )
         if certificate.medium_id is not None:
             Medium.objects.filter(pk=certificate.medium_id).update(disposed_at=certificate.disposed_at)
         _audit(

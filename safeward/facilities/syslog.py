@@ -75,7 +75,7 @@ class Listener:
         rows = [row for row, _ in self.buffer]
         peers = [peer for _, peer in self.buffer]
         self.buffer = []
-        events, errors = services.parse_rows(rows)
+        _events, errors = services.parse_rows(rows)
         if errors:
             # Keep the good lines; report the bad ones by position and peer.
             good = []
@@ -86,7 +86,7 @@ class Listener:
                     logger.warning("syslog line from %s rejected", peers[number - 1])
                 else:
                     good.append(row)
-            self.stats.errors += [e for e in errors][:100]
+            self.stats.errors += list(errors)[:100]
             rows = good
         if rows:
             result = services.events_ingest(actor=None, rows=rows, source=f"syslog:{self.protocol}")
@@ -119,22 +119,25 @@ class Listener:
             self.selector.register(conn, io_selectors.EVENT_READ, peer[0])
             self.partial[conn] = b""
         else:
-            conn = key.fileobj
-            assert isinstance(conn, socket.socket)
-            chunk = conn.recv(65535)
-            pending = self.partial.get(conn, b"") + chunk
-            *lines, rest = pending.split(b"\n")
-            for raw in lines:
-                if raw.strip():
-                    self._line(raw, str(key.data))
-            if not chunk:
-                if rest.strip():
-                    self._line(rest, str(key.data))
-                self.selector.unregister(conn)
-                conn.close()
-                self.partial.pop(conn, None)
-            else:
-                self.partial[conn] = rest[-MAX_LINE:]
+            client = key.fileobj
+            assert isinstance(client, socket.socket)
+            self._read(client, str(key.data))
+
+    def _read(self, conn: socket.socket, peer: str) -> None:
+        chunk = conn.recv(65535)
+        pending = self.partial.get(conn, b"") + chunk
+        *lines, rest = pending.split(b"\n")
+        for raw in lines:
+            if raw.strip():
+                self._line(raw, peer)
+        if not chunk:
+            if rest.strip():
+                self._line(rest, peer)
+            self.selector.unregister(conn)
+            conn.close()
+            self.partial.pop(conn, None)
+        else:
+            self.partial[conn] = rest[-MAX_LINE:]
 
     def close(self) -> None:
         for key in list(self.selector.get_map().values()):

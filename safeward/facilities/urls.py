@@ -20,7 +20,9 @@ urlpatterns = [
     path("disposals/", views.disposals, name="disposals"),
     path("certificates/new/", views.certificate_new, name="certificate_new"),
     path("certificates/<int:certificate_id>/", views.certificate_detail, name="certificate"),
-    path("certificates/<int:certificate_id>/validate/", views.certificate_validate, name="certificate_validate"),
+    path(
+        "certificates/<int:certificate_id>/validate/", views.certificate_validate, name="certificate_validate"
+    ),
     path("certificates/<int:certificate_id>/dispose/", views.certificate_dispose, name="certificate_dispose"),
     path("certificates/<int:certificate_id>/pdf/", views.certificate_pdf, name="certificate_pdf"),
     path("pickups/<slug:pickup>/", views.pickup_summary, name="pickup"),

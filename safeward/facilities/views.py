@@ -130,7 +130,10 @@ def import_events(request: HttpRequest) -> HttpResponse:
                     raise services.ImportRejected(["the file is too large; use the command line"])
                 rows, first = importer.rows_from_bytes(upload.read(), name=upload.name or "")
                 result = services.events_ingest(
-                    actor=_actor(request), rows=rows, source=f"file:{(upload.name or '')[:30]}", first_row=first
+                    actor=_actor(request),
+                    rows=rows,
+                    source=f"file:{(upload.name or '')[:30]}",
+                    first_row=first,
                 )
             except services.ImportRejected as rejected:
                 errors = rejected.errors[:200]
@@ -156,7 +159,10 @@ def visitor_desk(request: HttpRequest) -> HttpResponse:
             return redirect("facilities:visitor_badge", visitor.pk)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "facilities/visitors.html", {"form": form, "on_site": selectors.visitors_on_site()}, status=status
+        request,
+        "facilities/visitors.html",
+        {"form": form, "on_site": selectors.visitors_on_site()},
+        status=status,
     )
 
 
@@ -285,7 +291,10 @@ def certificate_new(request: HttpRequest) -> HttpResponse:
                 return redirect("facilities:certificate", certificate.pk)
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "facilities/form.html", {"form": form, "title": "Certificate of sanitization", "upload": True}, status=status
+        request,
+        "facilities/form.html",
+        {"form": form, "title": "Certificate of sanitization", "upload": True},
+        status=status,
     )
 
 

@@ -52,6 +52,7 @@ class RecoveryLine:
 
 RecoverySource = Callable[["Person"], list[RecoveryLine]]
 
+
 class PersonChangeHook(Protocol):
     def __call__(self, *, person: Person, event: str, reason: str) -> int: ...
 

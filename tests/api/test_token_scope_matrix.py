@@ -483,7 +483,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     # Physical security (issue 15): the matrix's user holds no facility permission.
     ("facilities_api:areas", "GET"): (lambda c: status(c.get("/api/v1/facilities/areas/")), (F,) * 8),
-    ("facilities_api:events", "GET"): (lambda c: status(c.get("/api/v1/facilities/events/?area=1")), (F,) * 8),
+    ("facilities_api:events", "GET"): (
+        lambda c: status(c.get("/api/v1/facilities/events/?area=1")),
+        (F,) * 8,
+    ),
     ("facilities_api:events_import", "POST"): (
         lambda c: status(c.post("/api/v1/facilities/events/import/", {})),
         (F,) * 8,

@@ -20,7 +20,10 @@ def test_the_demo_day_of_door_events(demo_settings):
     rules = sorted(Alert.objects.filter(rule__startswith="badge_").values_list("rule", flat=True))
     assert rules == ["badge_terminated", "badge_unauthorised_entry"]
     former = DoorEvent.objects.get(credential_id="BADGE-FORMER-1")
-    assert former.occurred_at.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York")).strftime("%H:%M") == "02:10"
+    assert (
+        former.occurred_at.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York")).strftime("%H:%M")
+        == "02:10"
+    )
     assert Visitor.objects.filter(flagged_patient_visit=True).count() == 1
     assert Medium.objects.count() == 3
     assert Certificate.objects.filter(validated_at__isnull=False).count() == 1

@@ -25,7 +25,13 @@ def site(db):
 def areas(site):
     def make(code, kind, **extra):
         return services.area_create(
-            actor=None, site=site, code=code, name=code.title(), kind=kind, classification="restricted", **extra
+            actor=None,
+            site=site,
+            code=code,
+            name=code.title(),
+            kind=kind,
+            classification="restricted",
+            **extra,
         )
 
     records = make("records", Area.Kind.RECORDS_ROOM, building="A", floor="B1", room="012")
@@ -73,7 +79,14 @@ def admin_person(make_user, make_person, catalog, areas):  # noqa: F811
 
 
 def row(credential, door, time, result="granted", direction="in", area=""):
-    return {"credential_id": credential, "door": door, "area": area, "time": time, "result": result, "direction": direction}
+    return {
+        "credential_id": credential,
+        "door": door,
+        "area": area,
+        "time": time,
+        "result": result,
+        "direction": direction,
+    }
 
 
 def ingest(*rows):

@@ -68,7 +68,9 @@ def test_authorisations_current_fails_on_a_leavers_grant(clerk, areas):
 
 def test_visitors_signed_out_fails_past_the_grace(make_user):
     desk = make_user("security_desk")
-    services.visitor_sign_in(actor=desk, name="A", host="H", purpose="P", badge_number="V-9", expected_minutes=30)
+    services.visitor_sign_in(
+        actor=desk, name="A", host="H", purpose="P", badge_number="V-9", expected_minutes=30
+    )
     assert _results(controls.visitors_signed_out)["visitor badge V-9"].passed
     later = clock.now() + dt.timedelta(minutes=61)
     assert not _results(controls.visitors_signed_out, later)["visitor badge V-9"].passed

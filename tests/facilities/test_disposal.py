@@ -25,7 +25,12 @@ pytestmark = pytest.mark.django_db
 def laptop(db):
     now = clock.now()
     return Device.objects.create(
-        kind="laptop", asset_tag="LAP-0042", serial="PF-12345", lifecycle="retired", created_at=now, updated_at=now
+        kind="laptop",
+        asset_tag="LAP-0042",
+        serial="PF-12345",
+        lifecycle="retired",
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -40,7 +45,9 @@ def second(make_user):
 
 
 def record(actor, device):
-    return services.certificate_record(actor=actor, fields=dict(CERTIFICATE), device_id=device.pk, evidence=b"nwipe log")
+    return services.certificate_record(
+        actor=actor, fields=dict(CERTIFICATE), device_id=device.pk, evidence=b"nwipe log"
+    )
 
 
 def test_the_whole_way_out(laptop, tech, second):
@@ -94,11 +101,15 @@ def test_disposal_is_refused_on_the_page(client, laptop, tech):
 def test_disposal_is_refused_by_the_api_single_and_bulk(client, laptop, tech, second):
     refused = record(tech, laptop)
     now = clock.now()
-    other = Device.objects.create(kind="laptop", asset_tag="LAP-7", lifecycle="retired", created_at=now, updated_at=now)
+    other = Device.objects.create(
+        kind="laptop", asset_tag="LAP-7", lifecycle="retired", created_at=now, updated_at=now
+    )
     good = record(tech, other)
     services.certificate_validate(actor=second, certificate_id=good.pk)
     sign_in(client, tech)
-    response = client.post(f"/api/v1/facilities/certificates/{refused.pk}/dispose/", {}, content_type="application/json")
+    response = client.post(
+        f"/api/v1/facilities/certificates/{refused.pk}/dispose/", {}, content_type="application/json"
+    )
     assert response.status_code == 409
     response = client.post(
         "/api/v1/facilities/disposals/bulk/",
@@ -109,7 +120,9 @@ def test_disposal_is_refused_by_the_api_single_and_bulk(client, laptop, tech, se
     assert f"Certificate {refused.pk}" in response.json()["detail"]
     assert not Certificate.objects.filter(disposed_at__isnull=False).exists()  # all or nothing
     response = client.post(
-        "/api/v1/facilities/disposals/bulk/", {"certificate_ids": [good.pk], "pickup": "PALLET-1"}, content_type="application/json"
+        "/api/v1/facilities/disposals/bulk/",
+        {"certificate_ids": [good.pk], "pickup": "PALLET-1"},
+        content_type="application/json",
     )
     assert response.json() == {"disposed": 1}
 
@@ -136,7 +149,8 @@ def test_a_lost_device_gives_the_patient_count_and_opens_an_incident(laptop, tec
     services.custody_record(actor=tech, kind="issued", device_id=laptop.pk, holder_person_id=holder.pk)
     ExportManifest.objects.create(
         created_at=clock.now(), actor_id=holder_user.pk, kind="csv", route="test", purpose="treatment",
-        patient_ids=["p1", "p2", "p3"], patient_count=3, sha256="a" * 64, byte_count=1, manifest_sha256="b" * 64,
+        patient_ids=["p1", "p2", "p3"], patient_count=3, sha256="a" * 64, byte_count=1,
+        manifest_sha256="b" * 64,
     )  # fmt: skip
     result = services.custody_record(actor=tech, kind="lost", device_id=laptop.pk)
     assert result.patients_affected == 3
@@ -155,6 +169,7 @@ def test_certificate_page_pdf_and_pickup_summary(client, laptop, tech, second, m
     page = client.get(f"/facilities/certificates/{certificate.pk}/").content.decode()
     assert "0 patients whose data may have been on it" in page
     pdf = client.get(f"/facilities/certificates/{certificate.pk}/pdf/")
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
     summary = client.get("/facilities/pickups/PALLET-7/").content.decode()
     assert "1 item on this pallet" in summary

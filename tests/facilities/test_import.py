@@ -35,7 +35,18 @@ def test_csv_and_json_import(clerk, tmp_path):
         ("B-100", clerk.pk, "out"),
     ]
     assert events[0].occurred_at.isoformat() == "2026-11-02T15:00:00+00:00"
-    data = {"events": [{"credential_id": "B-100", "door": "RR-1", "area": "records", "time": "2026-11-02T16:00:00Z", "result": "granted", "direction": "in"}]}
+    data = {
+        "events": [
+            {
+                "credential_id": "B-100",
+                "door": "RR-1",
+                "area": "records",
+                "time": "2026-11-02T16:00:00Z",
+                "result": "granted",
+                "direction": "in",
+            }
+        ]
+    }
     json_path = tmp_path / "doors.json"
     json_path.write_text(json.dumps(data))
     call_command("facilities", "import-badges", str(json_path))
@@ -70,7 +81,7 @@ def test_malformed_files_are_refused_clearly(areas):
         with pytest.raises(services.ImportRejected) as caught:
             importer.rows_from_bytes(data, name="x")
         assert message in caught.value.errors[0]
-    parsed, errors = services.parse_rows([[1, 2], {"credential_id": "x" * 65}])
+    _parsed, errors = services.parse_rows([[1, 2], {"credential_id": "x" * 65}])
     assert errors[0].startswith("row 1: not an object")
     assert "credential_id is required" in errors[1]
 
@@ -81,7 +92,10 @@ def test_the_cli_names_a_missing_file(tmp_path):
 
 
 def test_syslog_line_format():
-    line = "<134>1 2026-11-02T10:00:00Z ctl-7 doorsvc - - - DOOR cred=B-1 door=RR-1 area=records time=2026-11-02T10:00:00-05:00 result=granted dir=in"
+    line = (
+        "<134>1 2026-11-02T10:00:00Z ctl-7 doorsvc - - - DOOR cred=B-1 door=RR-1 area=records"
+        " time=2026-11-02T10:00:00-05:00 result=granted dir=in"
+    )
     assert importer.parse_syslog_line(line) == {
         "credential_id": "B-1",
         "door": "RR-1",
@@ -126,7 +140,9 @@ def test_syslog_listener_over_udp(clerk):
 
 def test_syslog_listener_over_tcp_with_lines_split_across_packets(clerk):
     listener = Listener(host="127.0.0.1", port=0, protocol="tcp", flush_seconds=0.2)
-    data = _line("B-100", "RR-1", "2026-11-02T10:00:00-05:00") + _line("B-100", "RR-1", "2026-11-02T10:05:00-05:00")
+    data = _line("B-100", "RR-1", "2026-11-02T10:00:00-05:00") + _line(
+        "B-100", "RR-1", "2026-11-02T10:05:00-05:00"
+    )
 
     def send():
         with socket.create_connection(listener.address) as client:

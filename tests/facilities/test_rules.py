@@ -24,7 +24,9 @@ def rules():
 
 
 def test_authorised_entry_in_the_window_is_quiet(clerk):
-    result = ingest(row("B-100", "RR-1", MONDAY_10), row("B-100", "RR-1", "2026-11-02T10:30:00-05:00", direction="out"))
+    result = ingest(
+        row("B-100", "RR-1", MONDAY_10), row("B-100", "RR-1", "2026-11-02T10:30:00-05:00", direction="out")
+    )
     assert result.events == 2
     assert rules() == []
 
@@ -106,7 +108,9 @@ def test_repeated_denials_fire_scattered_denials_are_quiet(clerk):
     )
     assert rules() == []
     ingest(row("B-100", "PH-1", "2026-11-02T10:43:00-05:00", result="denied"))
-    ingest(row("B-100", "PH-1", "2026-11-02T10:45:00-05:00", result="denied"))  # 3 within 10 minutes, across imports
+    ingest(
+        row("B-100", "PH-1", "2026-11-02T10:45:00-05:00", result="denied")
+    )  # 3 within 10 minutes, across imports
     assert rules() == ["badge_repeated_denials"]
 
 

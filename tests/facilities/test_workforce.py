@@ -61,7 +61,9 @@ def test_a_failing_hook_rolls_the_termination_back(granted, hr, monkeypatch):
 
 
 def test_position_change_ends_personal_authorisations_and_keeps_the_badge(granted, hr, catalog):
-    workforce_services.person_position_change(actor=hr, person=granted, position=catalog["positions"]["physician"])
+    workforce_services.person_position_change(
+        actor=hr, person=granted, position=catalog["positions"]["physician"]
+    )
     assert not Authorisation.objects.filter(person_id=granted.pk).exists()
     assert Badge.objects.get(credential_id="B-100").status == Badge.Status.ACTIVE
     # The position authorisation (clerk) no longer covers them: the records room is now unauthorised.

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,199 +14,481 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Area',
+            name="Area",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=120)),
-                ('building', models.CharField(blank=True, max_length=80)),
-                ('floor', models.CharField(blank=True, max_length=20)),
-                ('room', models.CharField(blank=True, max_length=40)),
-                ('kind', models.CharField(choices=[('records_room', 'Records room'), ('server_room', 'Server room'), ('pharmacy', 'Pharmacy'), ('nursery', 'Nursery'), ('icu', 'ICU'), ('other', 'Other')], max_length=16)),
-                ('classification', models.CharField(choices=[('restricted', 'Restricted'), ('confidential', 'Confidential'), ('internal', 'Internal')], max_length=16)),
-                ('secure', models.BooleanField(default=True, help_text='Entry needs an authorisation.')),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=120)),
+                ("building", models.CharField(blank=True, max_length=80)),
+                ("floor", models.CharField(blank=True, max_length=20)),
+                ("room", models.CharField(blank=True, max_length=40)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("records_room", "Records room"),
+                            ("server_room", "Server room"),
+                            ("pharmacy", "Pharmacy"),
+                            ("nursery", "Nursery"),
+                            ("icu", "ICU"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "classification",
+                    models.CharField(
+                        choices=[
+                            ("restricted", "Restricted"),
+                            ("confidential", "Confidential"),
+                            ("internal", "Internal"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("secure", models.BooleanField(default=True, help_text="Entry needs an authorisation.")),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Badge',
+            name="Badge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('credential_id', models.CharField(max_length=64, unique=True)),
-                ('person_id', models.BigIntegerField(db_index=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('to_recover', 'To recover'), ('revoked', 'Revoked')], default='active', max_length=12)),
-                ('issued_at', models.DateTimeField()),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("credential_id", models.CharField(max_length=64, unique=True)),
+                ("person_id", models.BigIntegerField(db_index=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("to_recover", "To recover"), ("revoked", "Revoked")],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                ("issued_at", models.DateTimeField()),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['credential_id'],
+                "ordering": ["credential_id"],
             },
         ),
         migrations.CreateModel(
-            name='Medium',
+            name="Medium",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('property_number', models.CharField(max_length=64, unique=True)),
-                ('kind', models.CharField(choices=[('hdd', 'Hard disk'), ('ssd', 'Solid-state drive'), ('usb', 'USB flash drive'), ('tape', 'Tape'), ('optical', 'Optical disc'), ('paper', 'Paper')], max_length=10)),
-                ('make', models.CharField(blank=True, max_length=120)),
-                ('model', models.CharField(blank=True, max_length=120)),
-                ('serial', models.CharField(blank=True, max_length=120)),
-                ('disposed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("property_number", models.CharField(max_length=64, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("hdd", "Hard disk"),
+                            ("ssd", "Solid-state drive"),
+                            ("usb", "USB flash drive"),
+                            ("tape", "Tape"),
+                            ("optical", "Optical disc"),
+                            ("paper", "Paper"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("make", models.CharField(blank=True, max_length=120)),
+                ("model", models.CharField(blank=True, max_length=120)),
+                ("serial", models.CharField(blank=True, max_length=120)),
+                ("disposed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['property_number'],
+                "ordering": ["property_number"],
             },
         ),
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('time_zone', models.CharField(default='America/New_York', help_text='IANA time zone.', max_length=64)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                (
+                    "time_zone",
+                    models.CharField(default="America/New_York", help_text="IANA time zone.", max_length=64),
+                ),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Door',
+            name="Door",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text="The controller's door id.", max_length=40, unique=True)),
-                ('time_zone', models.CharField(blank=True, help_text="Empty: the site's time zone.", max_length=64)),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='doors', to='facilities.area')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(help_text="The controller's door id.", max_length=40, unique=True)),
+                (
+                    "time_zone",
+                    models.CharField(blank=True, help_text="Empty: the site's time zone.", max_length=64),
+                ),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="doors",
+                        to="facilities.area",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.AddField(
-            model_name='area',
-            name='site',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='areas', to='facilities.site'),
+            model_name="area",
+            name="site",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="areas", to="facilities.site"
+            ),
         ),
         migrations.CreateModel(
-            name='Visitor',
+            name="Visitor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('organisation', models.CharField(blank=True, max_length=120)),
-                ('host', models.CharField(help_text="The person visited (staff) or 'patient visit'.", max_length=120)),
-                ('purpose', models.CharField(max_length=200)),
-                ('areas', models.CharField(blank=True, max_length=200)),
-                ('escort', models.CharField(blank=True, max_length=120)),
-                ('badge_number', models.CharField(max_length=20)),
-                ('flagged_patient_visit', models.BooleanField(default=False)),
-                ('expected_minutes', models.PositiveIntegerField(default=120)),
-                ('signed_in_at', models.DateTimeField(db_index=True)),
-                ('signed_out_at', models.DateTimeField(blank=True, null=True)),
-                ('signed_in_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("organisation", models.CharField(blank=True, max_length=120)),
+                (
+                    "host",
+                    models.CharField(
+                        help_text="The person visited (staff) or 'patient visit'.", max_length=120
+                    ),
+                ),
+                ("purpose", models.CharField(max_length=200)),
+                ("areas", models.CharField(blank=True, max_length=200)),
+                ("escort", models.CharField(blank=True, max_length=120)),
+                ("badge_number", models.CharField(max_length=20)),
+                ("flagged_patient_visit", models.BooleanField(default=False)),
+                ("expected_minutes", models.PositiveIntegerField(default=120)),
+                ("signed_in_at", models.DateTimeField(db_index=True)),
+                ("signed_out_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "signed_in_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-signed_in_at'],
+                "ordering": ["-signed_in_at"],
             },
         ),
         migrations.CreateModel(
-            name='Authorisation',
+            name="Authorisation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position_code', models.CharField(blank=True, max_length=40)),
-                ('person_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('weekdays', models.CharField(default='mon,tue,wed,thu,fri,sat,sun', max_length=27)),
-                ('start_time', models.TimeField()),
-                ('end_time', models.TimeField()),
-                ('created_at', models.DateTimeField()),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='authorisations', to='facilities.area')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position_code", models.CharField(blank=True, max_length=40)),
+                ("person_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("weekdays", models.CharField(default="mon,tue,wed,thu,fri,sat,sun", max_length=27)),
+                ("start_time", models.TimeField()),
+                ("end_time", models.TimeField()),
+                ("created_at", models.DateTimeField()),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="authorisations",
+                        to="facilities.area",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['area', 'position_code', 'person_id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('position_code', ''), ('person_id__isnull', False)), models.Q(models.Q(('position_code', ''), _negated=True), ('person_id__isnull', True)), _connector='OR'), name='facilities_authorisation_one_subject')],
+                "ordering": ["area", "position_code", "person_id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("position_code", ""), ("person_id__isnull", False)),
+                            models.Q(
+                                models.Q(("position_code", ""), _negated=True), ("person_id__isnull", True)
+                            ),
+                            _connector="OR",
+                        ),
+                        name="facilities_authorisation_one_subject",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DoorEvent',
+            name="DoorEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('credential_id', models.CharField(db_index=True, max_length=64)),
-                ('person_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('occurred_at', models.DateTimeField(db_index=True)),
-                ('granted', models.BooleanField()),
-                ('direction', models.CharField(choices=[('in', 'In'), ('out', 'Out')], max_length=3)),
-                ('source', models.CharField(help_text='file:<name> or syslog:<address>.', max_length=40)),
-                ('received_at', models.DateTimeField()),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='facilities.area')),
-                ('door', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='facilities.door')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("credential_id", models.CharField(db_index=True, max_length=64)),
+                ("person_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("occurred_at", models.DateTimeField(db_index=True)),
+                ("granted", models.BooleanField()),
+                ("direction", models.CharField(choices=[("in", "In"), ("out", "Out")], max_length=3)),
+                ("source", models.CharField(help_text="file:<name> or syslog:<address>.", max_length=40)),
+                ("received_at", models.DateTimeField()),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="facilities.area",
+                    ),
+                ),
+                (
+                    "door",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="facilities.door",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['occurred_at', 'id'],
-                'indexes': [models.Index(fields=['area', 'occurred_at'], name='facilities_event_area_time')],
+                "ordering": ["occurred_at", "id"],
+                "indexes": [models.Index(fields=["area", "occurred_at"], name="facilities_event_area_time")],
             },
         ),
         migrations.CreateModel(
-            name='CustodyEvent',
+            name="CustodyEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('device_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('kind', models.CharField(choices=[('issued', 'Issued'), ('returned', 'Returned'), ('transferred', 'Transferred'), ('in_storage', 'In storage'), ('repair', 'Sent for repair'), ('lost', 'Lost')], max_length=12)),
-                ('holder_person_id', models.BigIntegerField(blank=True, null=True)),
-                ('location', models.CharField(blank=True, max_length=200)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('occurred_at', models.DateTimeField()),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('medium', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='custody', to='facilities.medium')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("device_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("issued", "Issued"),
+                            ("returned", "Returned"),
+                            ("transferred", "Transferred"),
+                            ("in_storage", "In storage"),
+                            ("repair", "Sent for repair"),
+                            ("lost", "Lost"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("holder_person_id", models.BigIntegerField(blank=True, null=True)),
+                ("location", models.CharField(blank=True, max_length=200)),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "medium",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="custody",
+                        to="facilities.medium",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('device_id__isnull', False), ('medium__isnull', True)), models.Q(('device_id__isnull', True), ('medium__isnull', False)), _connector='OR'), name='facilities_custody_one_item')],
+                "ordering": ["-occurred_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("device_id__isnull", False), ("medium__isnull", True)),
+                            models.Q(("device_id__isnull", True), ("medium__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="facilities_custody_one_item",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Certificate',
+            name="Certificate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('device_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('person_name', models.CharField(max_length=120)),
-                ('person_title', models.CharField(max_length=120)),
-                ('person_organisation', models.CharField(max_length=120)),
-                ('person_location', models.CharField(max_length=120)),
-                ('person_phone', models.CharField(max_length=40)),
-                ('media_make', models.CharField(max_length=120)),
-                ('media_model', models.CharField(max_length=120)),
-                ('media_serial', models.CharField(max_length=120)),
-                ('media_property_number', models.CharField(max_length=64)),
-                ('media_type', models.CharField(max_length=40)),
-                ('media_source', models.CharField(help_text='The user or computer it came from.', max_length=120)),
-                ('classification', models.CharField(max_length=40)),
-                ('backed_up', models.BooleanField()),
-                ('backup_location', models.CharField(blank=True, max_length=200)),
-                ('method_type', models.CharField(choices=[('clear', 'Clear'), ('purge', 'Purge'), ('destroy', 'Destroy')], max_length=8)),
-                ('method', models.CharField(choices=[('overwrite', 'Overwrite'), ('block_erase', 'Block erase'), ('crypto_erase', 'Cryptographic erase'), ('degauss', 'Degauss'), ('shred', 'Shred')], max_length=14)),
-                ('tool', models.CharField(max_length=120)),
-                ('tool_version', models.CharField(max_length=40)),
-                ('verification', models.CharField(choices=[('full', 'Full'), ('sampling', 'Sampling')], max_length=8)),
-                ('post_classification', models.CharField(max_length=40)),
-                ('destination', models.CharField(choices=[('disposal', 'Disposal (recycler)'), ('resale', 'Resale'), ('vendor', 'Return to vendor'), ('reuse', 'Reuse elsewhere'), ('internal', 'Reuse internally')], max_length=10)),
-                ('standard', models.CharField(choices=[('800-88r1', 'NIST SP 800-88 Rev. 1'), ('800-88r2', 'NIST SP 800-88 Rev. 2'), ('ieee2883', 'IEEE 2883-2022')], max_length=10)),
-                ('signed_at', models.DateTimeField()),
-                ('validated_at', models.DateTimeField(blank=True, null=True)),
-                ('evidence_name', models.CharField(blank=True, max_length=200)),
-                ('evidence_sha256', models.CharField(blank=True, max_length=64)),
-                ('patients_in_scope', models.PositiveIntegerField(default=0)),
-                ('pickup', models.CharField(blank=True, help_text="The recycler's pallet or pickup id.", max_length=64)),
-                ('disposed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('operator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('validator', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('medium', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='facilities.medium')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("device_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("person_name", models.CharField(max_length=120)),
+                ("person_title", models.CharField(max_length=120)),
+                ("person_organisation", models.CharField(max_length=120)),
+                ("person_location", models.CharField(max_length=120)),
+                ("person_phone", models.CharField(max_length=40)),
+                ("media_make", models.CharField(max_length=120)),
+                ("media_model", models.CharField(max_length=120)),
+                ("media_serial", models.CharField(max_length=120)),
+                ("media_property_number", models.CharField(max_length=64)),
+                ("media_type", models.CharField(max_length=40)),
+                (
+                    "media_source",
+                    models.CharField(help_text="The user or computer it came from.", max_length=120),
+                ),
+                ("classification", models.CharField(max_length=40)),
+                ("backed_up", models.BooleanField()),
+                ("backup_location", models.CharField(blank=True, max_length=200)),
+                (
+                    "method_type",
+                    models.CharField(
+                        choices=[("clear", "Clear"), ("purge", "Purge"), ("destroy", "Destroy")], max_length=8
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("overwrite", "Overwrite"),
+                            ("block_erase", "Block erase"),
+                            ("crypto_erase", "Cryptographic erase"),
+                            ("degauss", "Degauss"),
+                            ("shred", "Shred"),
+                        ],
+                        max_length=14,
+                    ),
+                ),
+                ("tool", models.CharField(max_length=120)),
+                ("tool_version", models.CharField(max_length=40)),
+                (
+                    "verification",
+                    models.CharField(choices=[("full", "Full"), ("sampling", "Sampling")], max_length=8),
+                ),
+                ("post_classification", models.CharField(max_length=40)),
+                (
+                    "destination",
+                    models.CharField(
+                        choices=[
+                            ("disposal", "Disposal (recycler)"),
+                            ("resale", "Resale"),
+                            ("vendor", "Return to vendor"),
+                            ("reuse", "Reuse elsewhere"),
+                            ("internal", "Reuse internally"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "standard",
+                    models.CharField(
+                        choices=[
+                            ("800-88r1", "NIST SP 800-88 Rev. 1"),
+                            ("800-88r2", "NIST SP 800-88 Rev. 2"),
+                            ("ieee2883", "IEEE 2883-2022"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("signed_at", models.DateTimeField()),
+                ("validated_at", models.DateTimeField(blank=True, null=True)),
+                ("evidence_name", models.CharField(blank=True, max_length=200)),
+                ("evidence_sha256", models.CharField(blank=True, max_length=64)),
+                ("patients_in_scope", models.PositiveIntegerField(default=0)),
+                (
+                    "pickup",
+                    models.CharField(
+                        blank=True, help_text="The recycler's pallet or pickup id.", max_length=64
+                    ),
+                ),
+                ("disposed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "operator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "validator",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "medium",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="facilities.medium",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('device_id__isnull', False), ('medium__isnull', True)), models.Q(('device_id__isnull', True), ('medium__isnull', False)), _connector='OR'), name='facilities_certificate_one_item'), models.CheckConstraint(condition=models.Q(('validator__isnull', True), models.Q(('validator', models.F('operator')), _negated=True), _connector='OR'), name='facilities_validator_not_operator')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("device_id__isnull", False), ("medium__isnull", True)),
+                            models.Q(("device_id__isnull", True), ("medium__isnull", False)),
+                            _connector="OR",
+                        ),
+                        name="facilities_certificate_one_item",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("validator__isnull", True),
+                            models.Q(("validator", models.F("operator")), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="facilities_validator_not_operator",
+                    ),
+                ],
             },
         ),
     ]

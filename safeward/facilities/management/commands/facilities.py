@@ -64,15 +64,17 @@ class Command(BaseCommand):
                 )
             except (services.FacilityError, NotPermitted) as error:
                 raise CommandError(f"Refused: {error}") from None
-            self.stdout.write(f"Device {options['device_id']} left the hospital (certificate {certificate.pk}).")
+            self.stdout.write(
+                f"Device {options['device_id']} left the hospital (certificate {certificate.pk})."
+            )
         elif action == "certificate-pdf":
             from django.template.loader import render_to_string
             from weasyprint import HTML
 
-            certificate = selectors.certificate_get(certificate_id=options["certificate_id"])
-            if certificate is None:
+            found = selectors.certificate_get(certificate_id=options["certificate_id"])
+            if found is None:
                 raise CommandError("No such certificate.")
-            html = render_to_string("facilities/certificate_pdf.html", {"c": certificate})
+            html = render_to_string("facilities/certificate_pdf.html", {"c": found})
             options["out"].write_bytes(HTML(string=html).write_pdf())
             self.stdout.write(f"Wrote {options['out']}.")
 
@@ -85,7 +87,9 @@ class Command(BaseCommand):
         try:
             rows, first = importer.rows_from_bytes(path.read_bytes(), name=path.name)
             self.stderr.write(f"Checking and importing {len(rows)} rows…")
-            result = services.events_ingest(actor=None, rows=rows, source=f"file:{path.name[:30]}", first_row=first)
+            result = services.events_ingest(
+                actor=None, rows=rows, source=f"file:{path.name[:30]}", first_row=first
+            )
         except services.ImportRejected as rejected:
             for error in rejected.errors[:50]:
                 self.stderr.write(error)
@@ -101,7 +105,9 @@ class Command(BaseCommand):
         try:
             listener = Listener(host=options["host"], port=options["port"], protocol=options["protocol"])
         except OSError as error:
-            raise CommandError(f"Cannot listen on {options['host']}:{options['port']}: {error.strerror}") from None
+            raise CommandError(
+                f"Cannot listen on {options['host']}:{options['port']}: {error.strerror}"
+            ) from None
         self.stderr.write(f"Listening on {options['protocol']}://{listener.address[0]}:{listener.address[1]}")
         try:
             stats = listener.serve(seconds=options["seconds"])
