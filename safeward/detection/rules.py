@@ -56,7 +56,7 @@ class Code:
     ASSET_REVIEW_LAPSED = "asset_review_lapsed"
     PHI_DISCOVERED = "phi_discovered"
     POLICY_REVIEW_OVERDUE = "policy_review_overdue"
-    # The door-event stream (safeward/facilities, ADR 1102).
+    # The door-event stream (safeward/facilities, ADR 1100).
     BADGE_UNAUTHORISED_ENTRY = "badge_unauthorised_entry"
     BADGE_OUTSIDE_SCHEDULE = "badge_outside_schedule"
     BADGE_TERMINATED = "badge_terminated"
@@ -489,7 +489,7 @@ CATALOG.update(
             Code.BADGE_UNAUTHORISED_ENTRY,
             "Entry to a secure area without authorisation",
             Severity.HIGH,
-            "A badge opened a door of a secure area its holder is not authorised for (ADR 1102).",
+            "A badge opened a door of a secure area its holder is not authorised for (ADR 1100).",
         ),
         _spec(
             Code.BADGE_OUTSIDE_SCHEDULE,

@@ -1,6 +1,6 @@
 """Door-event files: CSV (header: credential_id,door,area,time,result,direction)
 or JSON (a list of objects with those fields, or {"events": [...]}), and the
-syslog line format of door controllers (ADR 1101):
+syslog line format of door controllers (ADR 1100):
 
     <PRI>... DOOR cred=<credential> door=<door> area=<area>
              time=<ISO 8601 with offset> result=granted|denied dir=in|out

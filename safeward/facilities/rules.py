@@ -1,4 +1,4 @@
-"""The badge rules over the door-event stream (ADR 1102). They use detection's
+"""The badge rules over the door-event stream (ADR 1100). They use detection's
 rule catalog (codes, severities, parameters an operator tunes on the rule
 configuration page) and its alert grouping (`alerts_raise`); the evidence of a
 door alert is the audit event of the import that brought the door events in,

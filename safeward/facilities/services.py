@@ -1,8 +1,8 @@
 """Facilities writes. Each takes `actor` (keyword-only), checks its permission,
 runs in one transaction and audits there. Door events are ingested
 all-or-nothing and run through the badge rules in the same transaction, so an
-alert exists when the import commits (ADR 1102). Disposal is refused without a
-validated certificate of sanitization, whatever the entry point (ADR 1104)."""
+alert exists when the import commits (ADR 1100). Disposal is refused without a
+validated certificate of sanitization, whatever the entry point (ADR 1100)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The syslog listener for door controllers (ADR 1101): UDP datagrams or TCP
+"""The syslog listener for door controllers (ADR 1100): UDP datagrams or TCP
 lines (RFC 6587 non-transparent framing: one message per line), each parsed
 with `importer.parse_syslog_line`. Good lines are buffered and ingested in
 small batches (at most `flush_seconds` apart), so an alert follows a door event
