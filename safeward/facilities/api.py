@@ -59,7 +59,7 @@ class DoorEventInput(serializers.Serializer[Any]):
     events = serializers.ListField(child=serializers.DictField(), max_length=100_000)
 
 
-class ImportOutput(serializers.Serializer[Any]):
+class DoorImportOutput(serializers.Serializer[Any]):
     events = serializers.IntegerField()
     alerts = serializers.IntegerField()
 
@@ -193,7 +193,7 @@ class EventImport(APIView):
     token_scopes = {"POST": "write"}
 
     @extend_schema(
-        request=DoorEventInput, responses={201: ImportOutput}, operation_id="facilities_events_import"
+        request=DoorEventInput, responses={201: DoorImportOutput}, operation_id="facilities_events_import"
     )
     def post(self, request: Request) -> Response:
         data = DoorEventInput(data=request.data)
