@@ -105,10 +105,9 @@ def secure_area_authorisations_current(now: dt.datetime) -> Iterator[Check]:
     maps=("hipaa:164.310(a)(2)(iii)", "iso27001-2022:A.7.2", "hicp:6.S.B", "csf2:PR.AA-06"),
 )
 def visitors_signed_out(now: dt.datetime) -> Iterator[Check]:
-    from safeward.detection.rules import Code
     from safeward.detection.selectors import rule_config
 
-    grace = dt.timedelta(minutes=int(rule_config(code=Code.VISITOR_OVERSTAY).params["grace_minutes"]))
+    grace = dt.timedelta(minutes=int(rule_config(code="visitor_overstay").params["grace_minutes"]))
     for visitor in Visitor.objects.filter(signed_out_at__isnull=True):
         ends = visitor.signed_in_at + dt.timedelta(minutes=visitor.expected_minutes) + grace
         yield Check(

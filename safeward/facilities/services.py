@@ -36,7 +36,6 @@ from safeward.identity.permissions import Perm
 
 if TYPE_CHECKING:
     from safeward.workforce.extensions import RecoveryLine
-    from safeward.workforce.models import Person
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_IMPORT_ROWS = 2_000_000
@@ -209,7 +208,7 @@ def badge_issue(*, actor: User | None, credential_id: str, person_id: int) -> Ba
     return badge
 
 
-def person_changed(*, person: Person, event: str, reason: str) -> int:
+def person_changed(*, person: Any, event: str, reason: str) -> int:
     """The workforce hook (inside workforce's transaction): a leaver or a person
     who changed position loses the authorisations granted to them by name; a
     leaver's badges stop opening doors and go on the recovery list. Position
@@ -234,7 +233,7 @@ def person_changed(*, person: Person, event: str, reason: str) -> int:
     return ended + badges
 
 
-def badges_to_recover(person: Person) -> list[RecoveryLine]:
+def badges_to_recover(person: Any) -> list[RecoveryLine]:
     from safeward.workforce.extensions import RecoveryLine
 
     return [
