@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._setup import configure  # noqa: E402
+from bench._setup import configure
 
 BADGE_RULES = (
     "badge_unauthorised_entry",
@@ -51,7 +51,10 @@ def build(people: int = 2000, areas: int = 20) -> list[tuple[str, str, str]]:
             door = services.door_create(actor=None, area=area, code=f"D{n}-{d}")
             doors.append((door.code, n % 5))
     Badge.objects.bulk_create(
-        [Badge(credential_id=f"B{p:06d}", person_id=10_000_000 + p, issued_at=dt.datetime.now(dt.UTC)) for p in range(people)]
+        [
+            Badge(credential_id=f"B{p:06d}", person_id=10_000_000 + p, issued_at=dt.datetime.now(dt.UTC))
+            for p in range(people)
+        ]
     )
     return [(code, str(pos), "") for code, pos in doors]
 
@@ -124,22 +127,27 @@ def main() -> None:
 
     doors = build()
     rows = stream(args.events, doors)
-    print(f"machine: {platform.machine()} python {platform.python_version()}, {args.events} events", flush=True)
+    print(
+        f"machine: {platform.machine()} python {platform.python_version()}, {args.events} events", flush=True
+    )
     results = {}
     for label, on in (("baseline (rules off)", False), ("badge rules on", True)):
         DoorEvent.objects.all().delete()
         enable(on)
         seconds, alerts = run(rows, args.batch)
         results[label] = args.events / seconds
-        print(f"{label}: {args.events / seconds:,.0f} events/s ({seconds:.1f} s, {alerts} alerts)", flush=True)
-    print(f"ratio rules/baseline: {results['badge rules on'] / results['baseline (rules off)']:.2f}")
+        print(
+            f"{label}: {args.events / seconds:,.0f} events/s ({seconds:.1f} s, {alerts} alerts)", flush=True
+        )
+    ratio = results["badge rules on"] / results["baseline (rules off)"]
+    print(f"ratio rules/baseline: {ratio:.2f}")
     small = stream(args.latency_batch * args.latency_batches, doors, seed=11)
     for label, on in (("baseline (rules off)", False), ("badge rules on", True)):
         enable(on)
         values = latencies(small, args.latency_batch)
         print(
-            f"latency {label}, batches of {args.latency_batch}: p50 {statistics.median(values) * 1000:.0f} ms, "
-            f"p99 {p99(values) * 1000:.0f} ms",
+            f"latency {label}, batches of {args.latency_batch}: "
+            f"p50 {statistics.median(values) * 1000:.0f} ms, p99 {p99(values) * 1000:.0f} ms",
             flush=True,
         )
 

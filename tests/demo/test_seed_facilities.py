@@ -35,6 +35,6 @@ def test_the_demo_day_of_door_events(demo_settings):
             self.line = line
 
     ctx = Ctx()
-    seed_facilities(ctx)  # type: ignore[arg-type]
+    seed_facilities(ctx)
     assert ctx.line == "facilities: already seeded"
     assert (DoorEvent.objects.count(), Visitor.objects.count(), Certificate.objects.count()) == counts
