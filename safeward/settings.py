@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "safeward.assets",
     "safeward.devices",
     "safeward.vendors",
+    "safeward.facilities",
     "safeward.assessments",
     "safeward.policies",
     "safeward.patching",

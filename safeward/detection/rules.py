@@ -58,6 +58,13 @@ class Code:
     POLICY_REVIEW_OVERDUE = "policy_review_overdue"
     PATCHING_EXCEPTION_VOIDED = "patching_exception_voided"
     DEVICE_CONTROL_FAILING = "device_control_failing"
+    # The door-event stream (safeward/facilities, ADR 1100).
+    BADGE_UNAUTHORISED_ENTRY = "badge_unauthorised_entry"
+    BADGE_OUTSIDE_SCHEDULE = "badge_outside_schedule"
+    BADGE_TERMINATED = "badge_terminated"
+    BADGE_REPEATED_DENIALS = "badge_repeated_denials"
+    BADGE_IMPOSSIBLE_TRAVEL = "badge_impossible_travel"
+    VISITOR_OVERSTAY = "visitor_overstay"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -493,6 +500,46 @@ CATALOG.update(
             Severity.HIGH,
             "The devices sweep found a compensating control that fails its live test or has expired;"
             " the devices it covers are red until it is fixed or renewed (ADR 1000).",
+            Code.BADGE_UNAUTHORISED_ENTRY,
+            "Entry to a secure area without authorisation",
+            Severity.HIGH,
+            "A badge opened a door of a secure area its holder is not authorised for (ADR 1100).",
+        ),
+        _spec(
+            Code.BADGE_OUTSIDE_SCHEDULE,
+            "Entry outside the authorised schedule",
+            Severity.MEDIUM,
+            "An authorised person entered a secure area outside every window of their authorisations,"
+            " in the door's time zone.",
+        ),
+        _spec(
+            Code.BADGE_TERMINATED,
+            "Badge of a terminated person used",
+            Severity.CRITICAL,
+            "A badge of a person who has left, or a badge on the recovery list, was presented at a door.",
+        ),
+        _spec(
+            Code.BADGE_REPEATED_DENIALS,
+            "Repeated door denials",
+            Severity.MEDIUM,
+            "One badge was denied at doors several times within the window.",
+            window_minutes=Param(10, _integer(1, 24 * 60), "length of the sliding window"),
+            threshold=Param(3, _integer(2, 1000), "denials within the window"),
+        ),
+        _spec(
+            Code.BADGE_IMPOSSIBLE_TRAVEL,
+            "Badge entry while signed in remotely",
+            Severity.HIGH,
+            "A person badged into a secure area while a session of theirs from a remote network zone"
+            " was open.",
+            idle_minutes=Param(30, _integer(1, 24 * 60), "a session seen this recently counts as open"),
+        ),
+        _spec(
+            Code.VISITOR_OVERSTAY,
+            "Visitor overstay",
+            Severity.LOW,
+            "A visitor is still signed in past the expected length of the visit plus the grace.",
+            grace_minutes=Param(30, _integer(0, 24 * 60), "minutes past the expected end"),
         ),
     ]
 )

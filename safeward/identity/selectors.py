@@ -533,3 +533,10 @@ def accounts_access(
                 live_tokens=tokens.get(pk, 0),
             )
     return found
+
+
+def clinical_zone_names() -> set[str]:
+    """The network zones inside the clinical network; every other zone is remote."""
+    from safeward.identity.models import NetworkZone
+
+    return set(NetworkZone.objects.filter(clinical=True).values_list("name", flat=True))

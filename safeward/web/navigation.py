@@ -19,6 +19,7 @@ ASSETS = "Assets"
 COMPLIANCE = "Compliance"
 POLICIES = "Policies"
 DEVICES = "Devices"
+FACILITIES = "Facilities"
 ME = "My account"
 
 
@@ -67,6 +68,11 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Compensating controls", "devices:controls", Perm.DEVICES_DEVICE_READ, DEVICES),
     NavItem("Policy library", "policies:library", None, POLICIES),
     NavItem("Acknowledgement campaigns", "policies:campaigns", Perm.POLICY_DOCUMENT_MANAGE, POLICIES),
+    NavItem("Secure areas", "facilities:areas", Perm.FACILITY_AREA_READ, FACILITIES),
+    NavItem("Visitor desk", "facilities:visitors", Perm.FACILITY_VISITOR_MANAGE, FACILITIES),
+    NavItem("Flagged visitors", "facilities:visitors_flagged", Perm.FACILITY_VISITOR_READ, FACILITIES),
+    NavItem("Custody log", "facilities:custody", Perm.FACILITY_CUSTODY_READ, FACILITIES),
+    NavItem("Disposal queue", "facilities:disposals", Perm.FACILITY_CUSTODY_READ, FACILITIES),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
     NavItem("Session policy", "identity:session_policy", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),
 )

@@ -20,6 +20,12 @@ termination (nothing half-applied); the worker retries it.
 **Recovery sources.** Facilities and the asset register can add items to a
 leaver's recovery list (`register_recovery_source`); each source returns
 `RecoveryLine`s for the person.
+
+**Person changes.** Apps that grant something to a person (facilities: entry to
+secure areas) register a hook with `register_person_change_hook`; workforce calls
+every hook inside the transaction of `termination_apply` (event "termination")
+and `person_position_change` (event "position_change"), so the grant ends in the
+same transaction that ends system access. A hook that raises aborts the change.
 """
 
 from __future__ import annotations
@@ -46,7 +52,13 @@ class RecoveryLine:
 
 RecoverySource = Callable[["Person"], list[RecoveryLine]]
 
+
+class PersonChangeHook(Protocol):
+    def __call__(self, *, person: Person, event: str, reason: str) -> int: ...
+
+
 _cutoffs: dict[str, TerminationCutoff] = {}
+_person_hooks: dict[str, PersonChangeHook] = {}
 _recovery_sources: dict[str, RecoverySource] = {}
 
 
@@ -73,3 +85,16 @@ def unregister_recovery_source(name: str) -> None:
 
 def recovery_sources() -> dict[str, RecoverySource]:
     return dict(_recovery_sources)
+
+
+def register_person_change_hook(name: str, hook: PersonChangeHook) -> None:
+    """Register (or replace) a named hook run on termination and position change."""
+    _person_hooks[name] = hook
+
+
+def unregister_person_change_hook(name: str) -> None:
+    _person_hooks.pop(name, None)
+
+
+def person_change_hooks() -> dict[str, PersonChangeHook]:
+    return dict(_person_hooks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Max, Min, Q, QuerySet
@@ -324,3 +325,24 @@ def person_position_roles(*, user_id: int) -> list[str]:
         .first()
     )
     return [str(code) for code in found] if isinstance(found, list) else []
+
+
+@dataclass(frozen=True)
+class PersonBrief:
+    """What other apps (facilities) need to know of a person: no HR detail."""
+
+    person_id: int
+    user_id: int | None
+    name: str
+    status: str
+    position_code: str
+
+
+def people_brief(*, person_ids: Iterable[int]) -> dict[int, PersonBrief]:
+    rows = Person.objects.filter(pk__in=list(person_ids)).values_list(
+        "pk", "user_id", "first_name", "last_name", "status", "position__code"
+    )
+    return {
+        pk: PersonBrief(pk, user_id, f"{first} {last}", status, position or "")
+        for pk, user_id, first, last, status, position in rows
+    }

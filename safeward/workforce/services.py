@@ -374,6 +374,8 @@ def person_position_change(
                 reason=f"position change to {position.code}",
             )
         policy.forget_state(locked.user)
+    for _name, hook in sorted(extensions.person_change_hooks().items()):
+        hook(person=locked, event="position_change", reason=f"position change to {position.code}")
     after_roles = sorted((set(before_roles) - set(revoked)) | set(granted))
     _audit_person(
         actor=actor,
@@ -725,6 +727,9 @@ def termination_apply(*, actor: User | None, termination: Termination, via: str)
         for name, cutoff in sorted(extensions.termination_cutoffs().items()):
             cutoffs[name] = cutoff(user=user, reason=reason)
         policy.forget_state(user)
+    hooks: dict[str, int] = {}
+    for name, hook in sorted(extensions.person_change_hooks().items()):
+        hooks[name] = hook(person=person, event="termination", reason=reason)
     recovery = 0
     for item in IssuedItem.objects.filter(person=person, returned_at__isnull=True):
         RecoveryItem.objects.create(
@@ -766,6 +771,7 @@ def termination_apply(*, actor: User | None, termination: Termination, via: str)
         oauth_revoked=tokens_revoked,
         roles_revoked=sorted(roles_revoked),
         cutoffs=sorted(f"{name}:{count}" for name, count in cutoffs.items()),
+        person_hooks=sorted(f"{name}:{count}" for name, count in hooks.items()),
         recovery_items=recovery,
     )
     return TerminationResult(sessions_ended, tokens_revoked, sorted(roles_revoked), cutoffs, recovery)

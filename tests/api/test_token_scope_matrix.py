@@ -548,6 +548,40 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("posture_api:report_lost", "POST"): (
         lambda c: status(c.post("/api/v1/devices/posture/devices/1/report-lost/", {})),
+    # Physical security (issue 15): the matrix's user holds no facility permission.
+    ("facilities_api:areas", "GET"): (lambda c: status(c.get("/api/v1/facilities/areas/")), (F,) * 8),
+    ("facilities_api:events", "GET"): (
+        lambda c: status(c.get("/api/v1/facilities/events/?area=1")),
+        (F,) * 8,
+    ),
+    ("facilities_api:events_import", "POST"): (
+        lambda c: status(c.post("/api/v1/facilities/events/import/", {})),
+        (F,) * 8,
+    ),
+    ("facilities_api:visitors", "GET"): (lambda c: status(c.get("/api/v1/facilities/visitors/")), (F,) * 8),
+    ("facilities_api:visitor_sign_in", "POST"): (
+        lambda c: status(c.post("/api/v1/facilities/visitors/sign-in/", {})),
+        (F,) * 8,
+    ),
+    ("facilities_api:custody", "GET"): (lambda c: status(c.get("/api/v1/facilities/custody/")), (F,) * 8),
+    ("facilities_api:certificates", "GET"): (
+        lambda c: status(c.get("/api/v1/facilities/certificates/")),
+        (F,) * 8,
+    ),
+    ("facilities_api:certificate_record", "POST"): (
+        lambda c: status(c.post("/api/v1/facilities/certificates/new/", {})),
+        (F,) * 8,
+    ),
+    ("facilities_api:certificate_validate", "POST"): (
+        lambda c: status(c.post("/api/v1/facilities/certificates/1/validate/", {})),
+        (F,) * 8,
+    ),
+    ("facilities_api:certificate_dispose", "POST"): (
+        lambda c: status(c.post("/api/v1/facilities/certificates/1/dispose/", {})),
+        (F,) * 8,
+    ),
+    ("facilities_api:disposals_bulk", "POST"): (
+        lambda c: status(c.post("/api/v1/facilities/disposals/bulk/", {})),
         (F,) * 8,
     ),
 }

@@ -109,6 +109,13 @@ def test_the_top_bar_groups_officers_pages_into_menus(make_user):
         "Assets",
         "Compliance",
         "Policies",
+        "Facilities",
+    ]
+    facilities = next(entry for entry in bar["bar"] if entry["label"] == "Facilities")
+    assert [item["label"] for item in facilities["children"]] == [
+        "Flagged visitors",
+        "Custody log",
+        "Disposal queue",
     ]
     audit = next(entry for entry in bar["bar"] if entry["label"] == "Audit")
     assert [item["label"] for item in audit["children"]] == [

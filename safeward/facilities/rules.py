@@ -1,0 +1,258 @@
+"""The badge rules over the door-event stream (ADR 1100). They use detection's
+rule catalog (codes, severities, parameters an operator tunes on the rule
+configuration page) and its alert grouping (`alerts_raise`); the evidence of a
+door alert is the audit event of the import that brought the door events in,
+and the alert's detail names the door events. Evaluated in the ingest
+transaction: an alert exists the moment the events commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from safeward.detection.rules import Code, RuleConfig
+from safeward.detection.selectors import rule_configs
+from safeward.detection.services import Finding, alerts_raise
+from safeward.facilities.models import Authorisation, Badge, DoorEvent, Visitor
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_EVENT_IDS = 20
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def local_time(event: DoorEvent) -> dt.datetime:
+    """The event's wall-clock time at its door (the door's zone, else its site's)."""
+    name = event.door.time_zone or event.area.site.time_zone
+    return event.occurred_at.astimezone(_zone(name))
+
+
+def window_allows(authorisation: Authorisation, local: dt.datetime) -> bool:
+    """Inside the weekday/time window. A window ending before it starts runs past
+    midnight: the early hours belong to the previous day's window."""
+    days = authorisation.weekdays.split(",")
+    moment = local.time().replace(tzinfo=None)
+    start, end = authorisation.start_time, authorisation.end_time
+    if start < end:
+        return WEEKDAYS[local.weekday()] in days and start <= moment <= end
+    if moment >= start:
+        return WEEKDAYS[local.weekday()] in days
+    previous = WEEKDAYS[(local.weekday() - 1) % 7]
+    return moment <= end and previous in days
+
+
+def _finding(
+    config: RuleConfig,
+    title: str,
+    subject: str,
+    events: Sequence[DoorEvent],
+    evidence_id: int,
+    **detail: object,
+) -> Finding:
+    return Finding(
+        rule=config.code,
+        severity=config.severity,
+        title=title,
+        subject=subject,
+        evidence=[(evidence_id, max(e.occurred_at for e in events))],
+        detail={
+            "stream": "door",
+            "door_events": [e.pk for e in events][:MAX_EVENT_IDS],
+            "areas": sorted({e.area.code for e in events}),
+            **detail,
+        },
+    )
+
+
+def evaluate(events: Sequence[DoorEvent], *, evidence_id: int, now: dt.datetime) -> int:
+    """Run the badge rules over newly ingested events; returns alerts raised or grown."""
+    if not events:
+        return 0
+    from safeward.identity.selectors import clinical_zone_names, session_spans
+    from safeward.workforce.selectors import people_brief
+
+    configs = rule_configs()
+    person_ids = {e.person_id for e in events if e.person_id is not None}
+    people = people_brief(person_ids=person_ids)
+    badges = dict(
+        Badge.objects.filter(credential_id__in={e.credential_id for e in events}).values_list(
+            "credential_id", "status"
+        )
+    )
+    area_ids = {e.area_id for e in events}
+    by_area: dict[int, list[Authorisation]] = defaultdict(list)
+    for authorisation in Authorisation.objects.filter(area_id__in=area_ids):
+        by_area[authorisation.area_id].append(authorisation)
+    findings: list[Finding] = []
+    grouped: dict[tuple[str, str], list[DoorEvent]] = defaultdict(list)
+
+    terminated = configs[Code.BADGE_TERMINATED]
+    unauthorised = configs[Code.BADGE_UNAUTHORISED_ENTRY]
+    schedule = configs[Code.BADGE_OUTSIDE_SCHEDULE]
+    entries: list[DoorEvent] = []
+    for event in events:
+        person = people.get(event.person_id) if event.person_id is not None else None
+        status = badges.get(event.credential_id)
+        if terminated.enabled and (
+            (person is not None and person.status == "terminated")
+            or status in (Badge.Status.TO_RECOVER, Badge.Status.REVOKED)
+        ):
+            grouped[(Code.BADGE_TERMINATED, f"badge:{event.credential_id}")].append(event)
+            continue
+        if not event.granted or event.direction != "in" or not event.area.secure:
+            continue
+        entries.append(event)
+        mine = [
+            a
+            for a in by_area.get(event.area_id, [])
+            if (a.person_id is not None and a.person_id == event.person_id)
+            or (person is not None and a.position_code and a.position_code == person.position_code)
+        ]
+        if not mine:
+            if unauthorised.enabled:
+                grouped[(Code.BADGE_UNAUTHORISED_ENTRY, f"badge:{event.credential_id}")].append(event)
+            continue
+        local = local_time(event)
+        if schedule.enabled and not any(window_allows(a, local) for a in mine):
+            grouped[(Code.BADGE_OUTSIDE_SCHEDULE, f"badge:{event.credential_id}")].append(event)
+
+    titles = {
+        Code.BADGE_TERMINATED: "Badge of a leaver or on the recovery list presented",
+        Code.BADGE_UNAUTHORISED_ENTRY: "Entry to a secure area without authorisation",
+        Code.BADGE_OUTSIDE_SCHEDULE: "Secure-area entry outside the authorised schedule",
+    }
+    for (code, subject), hits in grouped.items():
+        person_id = hits[0].person_id
+        findings.append(
+            _finding(configs[code], titles[code], subject, hits, evidence_id, person_id=person_id)
+        )
+
+    denials = configs[Code.BADGE_REPEATED_DENIALS]
+    if denials.enabled:
+        findings += _repeated_denials(events, denials, evidence_id)
+
+    travel = configs[Code.BADGE_IMPOSSIBLE_TRAVEL]
+    if travel.enabled and entries:
+        user_of = {pid: p.user_id for pid, p in people.items() if p.user_id is not None}
+        users = sorted(set(user_of.values()))
+        if users:
+            start = min(e.occurred_at for e in entries)
+            end = max(e.occurred_at for e in entries)
+            idle = dt.timedelta(minutes=int(travel.params["idle_minutes"]))
+            lifetime = dt.timedelta(days=1)
+            clinical = clinical_zone_names()
+            spans = [
+                s
+                for s in session_spans(user_ids=users, start=start - idle, end=end, lifetime=lifetime)
+                if s.network_zone and s.network_zone not in clinical
+            ]
+            by_user: dict[int, list[Any]] = defaultdict(list)
+            for span in spans:
+                by_user[span.user_id].append(span)
+            hits_by: dict[int, list[DoorEvent]] = defaultdict(list)
+            zones: dict[int, set[str]] = defaultdict(set)
+            for event in entries:
+                user_id = user_of.get(event.person_id) if event.person_id is not None else None
+                for span in by_user.get(user_id or -1, []):
+                    if span.live_at(event.occurred_at, idle=idle, lifetime=lifetime):
+                        hits_by[event.person_id or 0].append(event)
+                        zones[event.person_id or 0].add(span.network_zone)
+            for person_id, hits in hits_by.items():
+                findings.append(
+                    _finding(
+                        travel,
+                        "Badge entry while signed in from a remote zone",
+                        f"person:{person_id}",
+                        hits,
+                        evidence_id,
+                        person_id=person_id,
+                        remote_zones=sorted(zones[person_id]),
+                    )
+                )
+    return len(alerts_raise(findings, now=now))
+
+
+def _repeated_denials(events: Sequence[DoorEvent], config: RuleConfig, evidence_id: int) -> list[Finding]:
+    window = dt.timedelta(minutes=int(config.params["window_minutes"]))
+    threshold = int(config.params["threshold"])
+    denied: dict[str, list[DoorEvent]] = defaultdict(list)
+    for event in events:
+        if not event.granted:
+            denied[event.credential_id].append(event)
+    findings: list[Finding] = []
+    if not denied:
+        return findings
+    # Earlier denials of the same badges within the window, from earlier imports.
+    first = min(e.occurred_at for hits in denied.values() for e in hits)
+    new_ids = {e.pk for hits in denied.values() for e in hits}
+    for earlier in DoorEvent.objects.filter(
+        credential_id__in=list(denied), granted=False, occurred_at__gte=first - window
+    ).select_related("area"):
+        if earlier.pk not in new_ids:
+            denied[earlier.credential_id].append(earlier)
+    for credential, hits in denied.items():
+        hits.sort(key=lambda e: e.occurred_at)
+        lo = 0
+        for hi in range(len(hits)):
+            while hits[hi].occurred_at - hits[lo].occurred_at > window:
+                lo += 1
+            if hi - lo + 1 >= threshold:
+                burst = hits[lo : hi + 1]
+                findings.append(
+                    _finding(
+                        config,
+                        "Repeated denials at secure doors",
+                        f"badge:{credential}",
+                        burst,
+                        evidence_id,
+                        denials=len(burst),
+                        person_id=burst[0].person_id,
+                    )
+                )
+                break
+    return findings
+
+
+def overstays(*, now: dt.datetime) -> int:
+    from django.db import transaction
+
+    from safeward.audit.services import audit_record
+    from safeward.audit.vocabulary import Action, PurposeOfUse
+
+    config = rule_configs()[Code.VISITOR_OVERSTAY]
+    if not config.enabled:
+        return 0
+    grace = dt.timedelta(minutes=int(config.params["grace_minutes"]))
+    late = [
+        v
+        for v in Visitor.objects.filter(signed_out_at__isnull=True)
+        if v.signed_in_at + dt.timedelta(minutes=v.expected_minutes) + grace < now
+    ]
+    if not late:
+        return 0
+    with transaction.atomic():
+        event = audit_record(
+            action=Action.EXECUTE,
+            resource_type="FacilityVisitorSweep",
+            purpose=PurposeOfUse.SECURITY,
+            detail={"overstays": len(late)},
+        )
+        findings = [
+            Finding(
+                rule=config.code,
+                severity=config.severity,
+                title=f"Visitor badge {v.badge_number} overstayed",
+                subject=f"visitor:{v.pk}",
+                evidence=[(event.pk, now)],
+                detail={"stream": "visitors", "visitor_id": v.pk, "badge": v.badge_number},
+            )
+            for v in late
+        ]
+        return len(alerts_raise(findings, now=now))

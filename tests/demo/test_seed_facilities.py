@@ -1,0 +1,40 @@
+"""The demo's physical security: the former employee's badge at the records
+room at 02:10 and the nurse in the pharmacy alert; three media wait to leave,
+one without a certificate; a second run changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from safeward.demo.facilities import seed_facilities
+from safeward.detection.models import Alert
+from safeward.facilities.models import Area, Certificate, DoorEvent, Medium, Visitor
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_day_of_door_events(demo_settings):
+    call_command("demo", "seed")
+    assert Area.objects.count() == 5
+    rules = sorted(Alert.objects.filter(rule__startswith="badge_").values_list("rule", flat=True))
+    assert rules == ["badge_terminated", "badge_unauthorised_entry"]
+    former = DoorEvent.objects.get(credential_id="BADGE-FORMER-1")
+    assert (
+        former.occurred_at.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York")).strftime("%H:%M")
+        == "02:10"
+    )
+    assert Visitor.objects.filter(flagged_patient_visit=True).count() == 1
+    assert Medium.objects.count() == 3
+    assert Certificate.objects.filter(validated_at__isnull=False).count() == 1
+    assert Certificate.objects.count() == 2
+    counts = (DoorEvent.objects.count(), Visitor.objects.count(), Certificate.objects.count())
+
+    class Ctx:
+        def write(self, line):
+            self.line = line
+
+    ctx = Ctx()
+    seed_facilities(ctx)
+    assert ctx.line == "facilities: already seeded"
+    assert (DoorEvent.objects.count(), Visitor.objects.count(), Certificate.objects.count()) == counts
