@@ -504,6 +504,8 @@ def seed_device_posture(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_device_posture)
+
+
 def seed_facilities(ctx: SeedContext) -> None:
     """Secure areas, a day of door events, visitors, media waiting to leave (issue 15)."""
     from safeward.demo.facilities import seed_facilities as facilities_step

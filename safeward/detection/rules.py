@@ -500,6 +500,8 @@ CATALOG.update(
             Severity.HIGH,
             "The devices sweep found a compensating control that fails its live test or has expired;"
             " the devices it covers are red until it is fixed or renewed (ADR 1000).",
+        ),
+        _spec(
             Code.BADGE_UNAUTHORISED_ENTRY,
             "Entry to a secure area without authorisation",
             Severity.HIGH,

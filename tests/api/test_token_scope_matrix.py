@@ -548,6 +548,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("posture_api:report_lost", "POST"): (
         lambda c: status(c.post("/api/v1/devices/posture/devices/1/report-lost/", {})),
+        (F,) * 8,
+    ),
     # Physical security (issue 15): the matrix's user holds no facility permission.
     ("facilities_api:areas", "GET"): (lambda c: status(c.get("/api/v1/facilities/areas/")), (F,) * 8),
     ("facilities_api:events", "GET"): (

@@ -20,6 +20,8 @@ def test_the_subcommands_come_from_one_list():
         "import-flows",
         "import-mds2",
         "controls",
+        "import-posture",
+        "report-lost",
     ]
 
 
