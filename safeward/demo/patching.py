@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from safeward import clock
 from safeward.assets import selectors as assets
 from safeward.assets import services as asset_services
+from safeward.demo.assets import demo_people, owners_values
 from safeward.identity.models import User
 from safeward.patching import selectors, services
 
@@ -154,8 +155,12 @@ def _asset_id(name: str) -> int | None:
 
 
 def seed_patching(ctx: SeedContext) -> None:
-    services.osv_import(actor=None, raw=json.dumps([HEARTBLEED, AIOHTTP]).encode(), filename="demo-osv.json")
-    services.kev_import(actor=None, raw=json.dumps(KEV).encode())
+    # Feeds once: a second seed changes nothing and records nothing.
+    if selectors.kev_entry(cve_ids=["CVE-2014-0160"]) is None:
+        services.osv_import(
+            actor=None, raw=json.dumps([HEARTBLEED, AIOHTTP]).encode(), filename="demo-osv.json"
+        )
+        services.kev_import(actor=None, raw=json.dumps(KEV).encode())
     ids: dict[str, int] = {}
     for name, values in NEW_ASSETS:
         existing = _asset_id(name)
@@ -174,11 +179,31 @@ def seed_patching(ctx: SeedContext) -> None:
     if not own:
         services.self_register(actor=None)
     _seed_pump_exception(ctx, ids[PUMPS])
+    _assign_owners(ctx)
     board = selectors.dashboard()
     ctx.write(
         f"Vulnerabilities: {sum(board.by_severity.values())} open findings, {board.kev} known exploited"
         f" (Heartbleed on {ENGINE_DMZ} and {ENGINE_DC})."
     )
+
+
+# Every demo asset has an owner and a custodian (the asset register's demo, issue 13).
+OWNERS: dict[str, tuple[str, str]] = {
+    ENGINE_DMZ: ("security_officer", "it_admin"),
+    ENGINE_DC: ("security_officer", "it_admin"),
+    PUMPS: ("biomedical_engineer", "biomedical_engineer"),
+    "SafeWard application": ("security_officer", "it_admin"),
+}
+
+
+def _assign_owners(ctx: SeedContext) -> None:
+    people = demo_people(ctx)
+    for name, roles in OWNERS.items():
+        asset_id = _asset_id(name)
+        asset = assets.asset_get(asset_id=asset_id) if asset_id is not None else None
+        values = owners_values(people, roles)
+        if asset is not None and values and asset.owner_person_id is None:
+            asset_services.asset_update(actor=None, asset_id=asset.pk, values=values)
 
 
 def _seed_pump_exception(ctx: SeedContext, pumps: int) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.test.client import MULTIPART_CONTENT
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from safeward import clock
@@ -536,7 +537,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("devices_api:controls", "GET"): (lambda c: status(c.get("/api/v1/devices/controls/")), (F,) * 8),
     ("devices_api:mds2", "GET"): (lambda c: status(c.get("/api/v1/devices/mds2/")), (F,) * 8),
-    ("devices_api:mds2_import", "POST"): (lambda c: status(c.post("/api/v1/devices/mds2/import/")), (F,) * 8),
+    # A file upload: multipart only (JSON is refused with 415 before anything else).
+    ("devices_api:mds2_import", "POST"): (
+        lambda c: status(c.post("/api/v1/devices/mds2/import/", {}, content_type=MULTIPART_CONTENT)),
+        (F,) * 8,
+    ),
     # Device posture (issue 14): for the device managers and readers, none of whom is here.
     ("posture_api:imports", "POST"): (
         lambda c: status(c.post("/api/v1/devices/posture/imports/", {"content": "x"})),

@@ -185,12 +185,13 @@ def test_seed_registers_one_smart_app_once(demo_settings):
     from safeward.fhir.models import ClientRegistration
 
     call_command("demo", "seed")
-    registration = ClientRegistration.objects.get()
-    assert registration.application.name == seed.DEMO_SMART_APP
+    registration = ClientRegistration.objects.get(application__name=seed.DEMO_SMART_APP)
     assert registration.owner.username == seed.demo_username("it_admin")
     assert client_state(registration) == "active"
+    before = ClientRegistration.objects.count()  # the demo vendors' clients too (issue 16)
     call_command("demo", "seed")
-    assert ClientRegistration.objects.count() == 1
+    assert ClientRegistration.objects.count() == before
+    assert ClientRegistration.objects.filter(application__name=seed.DEMO_SMART_APP).count() == 1
 
 
 def test_the_demo_shows_two_person_approval_with_one_bootstrap_grant(demo_settings):

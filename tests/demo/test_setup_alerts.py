@@ -36,7 +36,15 @@ def test_migrate_and_the_demo_seed_raise_no_alert(demo_settings, monkeypatch):
     # assessment has lapsed (issue 13) and a policy whose review is overdue
     # (issue 18), and a CT scanner's expired compensating control (issue 14).
     # Nothing else may alert.
-    planted = {"asset_review_lapsed", "policy_review_overdue", "device_control_failing"}
+    # The door events plant a former employee's badge at the records room and an
+    # unauthorised pharmacy entry (issue 15).
+    planted = {
+        "asset_review_lapsed",
+        "policy_review_overdue",
+        "device_control_failing",
+        "badge_terminated",
+        "badge_unauthorised_entry",
+    }
     assert list(Alert.objects.exclude(rule__in=planted).values_list("title", flat=True)) == []
     assert AuditEvent.objects.filter(action=Action.CONFIG_CHANGE.value, actor_username="").count() == 0
 

@@ -13,6 +13,7 @@ from safeward.detection.services import detect_pending
 from safeward.devices import checkin, controls, selectors, services
 from safeward.devices.models import NetworkSegment
 from tests.devices.conftest import MDS2_CSV, PAST, device, segment
+from tests.devices.test_posture_controls import COVERED_CONTROLS as POSTURE_COVERED
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +49,7 @@ def _control(engineer, today, **extra):
 
 def test_the_controls_are_registered_with_their_catalog_entries():
     found = {cid: test for cid, test in compliance.discover().items() if cid.startswith("devices.")}
-    assert set(found) == set(COVERED_CONTROLS)
+    assert set(found) == set(COVERED_CONTROLS) | set(POSTURE_COVERED)
     assert "hicp:9.S.A" in found["devices.compensating_controls"].maps
     assert "iso27001-2022:A.8.22" in found["devices.legacy_isolated"].maps
 
@@ -98,7 +99,10 @@ def test_a_failing_control_turns_its_devices_red(frozen_clock, engineer):
     assert not health[other.pk].red
 
 
-def test_checked_in_is_unknown_without_a_provider_and_uses_the_registered_one(frozen_clock, engineer):
+def test_checked_in_is_unknown_without_a_provider_and_uses_the_registered_one(
+    frozen_clock, engineer, monkeypatch
+):
+    monkeypatch.setattr(checkin, "_PROVIDERS", [])  # not even the posture imports' provider
     laptop = device("LAP-1", kind="laptop")
     control = _control(
         engineer, frozen_clock.now().date(), device="LAP-1", manufacturer="", model="", test="checked_in"

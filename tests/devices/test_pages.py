@@ -40,12 +40,14 @@ def test_device_form_and_lifecycle(client, engineer, frozen_clock):
     response = client.post("/devices/new/", {"kind": "laptop", "asset_tag": "LAP-1"})
     laptop = Device.objects.get(asset_tag="LAP-1")
     assert response.status_code == 302
-    client.post(f"/devices/{laptop.pk}/lifecycle/", {"state": "stolen", "reason": "car"})
+    # Lost and stolen go through the report (it ends the sessions); leaving needs a certificate.
+    for refused in ("stolen", "lost", "disposed"):
+        client.post(f"/devices/{laptop.pk}/lifecycle/", {"state": refused, "reason": "car"})
+        laptop.refresh_from_db()
+        assert laptop.lifecycle == "in_service"
+    client.post(f"/devices/{laptop.pk}/lifecycle/", {"state": "retired", "reason": "old"})
     laptop.refresh_from_db()
-    assert laptop.lifecycle == "stolen"
-    client.post(f"/devices/{laptop.pk}/lifecycle/", {"state": "disposed"})
-    laptop.refresh_from_db()
-    assert laptop.lifecycle == "stolen"
+    assert laptop.lifecycle == "retired"
 
 
 def test_inventory_import_page_lists_row_errors(client, engineer):
