@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "safeward.incidents",
     "safeward.assets",
     "safeward.devices",
+    "safeward.continuity",
     "safeward.assessments",
     "safeward.policies",
     "safeward.clinical",

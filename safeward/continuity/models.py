@@ -1,0 +1,114 @@
+"""Backups, restore tests and declared downtime.
+
+A `Backup` row describes one encrypted backup file and its signed manifest
+(the file and the manifest live in the backup folder; the row is the index the
+dashboard and the controls read). A `RestoreTest` is the evidence that a
+backup restores: row counts, audit chain and PHI decryption checked on a
+scratch copy, with the time it took (RTO evidence). A `Downtime` is a declared
+period during which the interfaces are read-only."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Backup(models.Model):
+    class State(models.TextChoices):
+        VERIFIED = "verified", "Written and verified"
+        FAILED = "failed", "Failed"
+        ROTATED = "rotated", "Rotated out (file deleted)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    engine = models.CharField(max_length=16, help_text="postgresql or sqlite")
+    state = models.CharField(max_length=8, choices=State.choices)
+    file_name = models.CharField(max_length=200, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    duration_seconds = models.FloatField(default=0)
+    tables = models.PositiveIntegerField(default=0)
+    rows = models.PositiveBigIntegerField(default=0)
+    documents = models.PositiveIntegerField(default=0)
+    audit_seal = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Audit chain head at backup."
+    )
+    signature_key_id = models.CharField(max_length=80, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"backup {self.created_at:%Y-%m-%d %H:%M} ({self.state})"
+
+
+class RestoreTest(models.Model):
+    backup = models.ForeignKey(Backup, on_delete=models.PROTECT, related_name="restore_tests")
+    started_at = models.DateTimeField()
+    duration_seconds = models.FloatField(help_text="Decrypt + restore + checks: the measured RTO.")
+    passed = models.BooleanField()
+    tables_checked = models.PositiveIntegerField(default=0)
+    rows_checked = models.PositiveBigIntegerField(default=0)
+    audit_events_verified = models.PositiveBigIntegerField(default=0)
+    phi_fields_checked = models.PositiveIntegerField(default=0)
+    phi_values_decrypted = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True, help_text="What failed; never a value.")
+    run_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"restore test {self.started_at:%Y-%m-%d %H:%M} ({'passed' if self.passed else 'failed'})"
+
+
+class Downtime(models.Model):
+    class Kind(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        UNPLANNED = "unplanned", "Unplanned"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for a second person"
+        ACTIVE = "active", "Active (read-only)"
+        ENDED = "ended", "Ended"
+        CANCELLED = "cancelled", "Cancelled"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices)
+    reason = models.CharField(max_length=300)
+    declared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    declared_at = models.DateTimeField()
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-declared_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"],
+                condition=Q(state__in=["pending", "active"]),
+                name="continuity_one_open_downtime",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="active", kind="planned", confirmed_by=None),
+                name="continuity_planned_downtime_confirmed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} downtime ({self.state})"

@@ -1,0 +1,381 @@
+"""Writes of the continuity app: backups (create, rotate, restore test) and
+declared downtime. Each takes `actor` and records its audit event in the
+same transaction as its row."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+from safeward import clock
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action, Outcome
+from safeward.continuity import bundle, conf, engine
+from safeward.continuity.bundle import BackupError
+from safeward.continuity.models import Backup, Downtime, RestoreTest
+from safeward.continuity.selectors import DOWNTIME_CACHE_KEY
+from safeward.identity.models import User
+
+Progress = Callable[[str], None]
+
+
+def _documents_dir() -> Path:
+    from django.conf import settings
+
+    return Path(settings.VAR_DIR) / "clinical" / "documents"
+
+
+def _audit(
+    action: Action, *, actor: User | None, resource_type: str, resource_id: Any, **detail: Any
+) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        actor_username="" if actor else "system",
+        resource_type=resource_type,
+        resource_id=str(resource_id),
+        detail=detail,
+    )
+
+
+def backup_create(*, actor: User | None, progress: Progress | None = None) -> Backup:
+    """Dump the database (one consistent snapshot), add the document store,
+    encrypt it all as one stream, write the signed manifest, verify, rotate."""
+    from safeward.audit.selectors import seal_last
+    from safeward.crypto.selectors import key_versions
+
+    note = progress or (lambda _message: None)
+    started = time.monotonic()
+    created_at = clock.now()
+    backup_id = uuid.uuid4()
+    folder = conf.backup_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = f"backup-{created_at:%Y%m%dT%H%M%SZ}-{backup_id}.swb"
+    path = folder / name
+    kind = engine.engine_name()
+    documents = sorted(_documents_dir().glob("*.swf")) if _documents_dir().is_dir() else []
+    head = seal_last()
+    try:
+        snapshot = engine.pg_snapshot_dump() if kind == "postgresql" else engine.sqlite_snapshot_dump(folder)
+        with snapshot as (counts, dump_chunks):
+            note(f"dumping {len(counts)} tables, {sum(counts.values())} rows, {len(documents)} documents")
+            members: list[bundle.Member] = [("database", dump_chunks)]
+            members += [(f"documents/{doc.name}", bundle.file_chunks(doc)) for doc in documents]
+            hashes = bundle.write_encrypted(members, path, backup_id=backup_id)
+        sha, size = bundle.file_digest(path)
+        body = {
+            "format": bundle.MANIFEST_FORMAT,
+            "backup_id": str(backup_id),
+            "file": name,
+            "created_at": created_at.isoformat(),
+            "engine": kind,
+            "sha256": sha,
+            "size_bytes": size,
+            "tables": counts,
+            "members": hashes,
+            "keys": [vars(version) for version in key_versions()],
+            "audit_head": {"seal": head.number, "watermark": head.watermark} if head else None,
+            "encryption": "safeward.crypto.streams SWF1 (AES-256-GCM-HKDF streaming, data key)",
+        }
+        signed = bundle.sign_manifest(body)
+        bundle.write_manifest(path, signed)
+        bundle.verify_manifest(path)
+        note(f"written {name} ({size} bytes) and its signed manifest")
+    except (BackupError, OSError) as error:
+        path.unlink(missing_ok=True)
+        bundle.manifest_path(path).unlink(missing_ok=True)
+        with transaction.atomic():
+            failed = Backup.objects.create(
+                created_at=created_at,
+                created_by=actor,
+                engine=kind,
+                state=Backup.State.FAILED,
+                duration_seconds=time.monotonic() - started,
+                error=str(error)[:500],
+            )
+            _audit(
+                Action.CREATE, actor=actor, resource_type="continuity.backup", resource_id=failed.pk, ok=False
+            )
+        raise BackupError(str(error)) from None
+    with transaction.atomic():
+        backup = Backup.objects.create(
+            id=backup_id,
+            created_at=created_at,
+            created_by=actor,
+            engine=kind,
+            state=Backup.State.VERIFIED,
+            file_name=name,
+            size_bytes=size,
+            sha256=sha,
+            duration_seconds=time.monotonic() - started,
+            tables=len(counts),
+            rows=sum(counts.values()),
+            documents=len(documents),
+            audit_seal=head.number if head else None,
+            signature_key_id=signed["key_id"],
+        )
+        _audit(
+            Action.CREATE,
+            actor=actor,
+            resource_type="continuity.backup",
+            resource_id=backup.pk,
+            engine=kind,
+            size_bytes=size,
+            sha256=sha,
+        )
+    backup_rotate(actor=actor, keep=conf.backup_keep())
+    return backup
+
+
+def backup_rotate(*, actor: User | None, keep: int) -> list[Backup]:
+    """Delete the files of verified backups beyond the newest `keep`; their rows stay as history."""
+    old = list(Backup.objects.filter(state=Backup.State.VERIFIED).order_by("-created_at")[keep:])
+    for backup in old:
+        path = conf.backup_dir() / backup.file_name
+        with transaction.atomic():
+            path.unlink(missing_ok=True)
+            bundle.manifest_path(path).unlink(missing_ok=True)
+            Backup.objects.filter(pk=backup.pk).update(state=Backup.State.ROTATED)
+            _audit(
+                Action.DELETE,
+                actor=actor,
+                resource_type="continuity.backup",
+                resource_id=backup.pk,
+                keep=keep,
+            )
+    return old
+
+
+def backup_path(backup: Backup) -> Path:
+    return conf.backup_dir() / backup.file_name
+
+
+@contextlib.contextmanager
+def _decrypted(path: Path) -> Iterator[IO[bytes]]:
+    """The decrypted bundle as a readable stream (a pipe fed by a thread), in
+    constant memory; authentication failures surface as BackupError."""
+    import os
+    import threading
+
+    from safeward.crypto.errors import IntegrityError
+    from safeward.crypto.streams import decrypt_stream
+
+    read_end, write_end = os.pipe()
+    failure: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            with path.open("rb") as source, os.fdopen(write_end, "wb") as sink:
+                decrypt_stream(
+                    source, sink, associated_data=bundle.associated_data(bundle.backup_id_of(path))
+                )
+        except (IntegrityError, BrokenPipeError, OSError) as error:
+            failure.append(error)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    reader = os.fdopen(read_end, "rb")
+    try:
+        yield reader
+    except BackupError:
+        reader.close()
+        thread.join()
+        if any(not isinstance(error, BrokenPipeError) for error in failure):
+            raise BackupError("the backup failed authentication: it was altered or truncated") from None
+        raise
+    finally:
+        reader.close()
+        thread.join()
+    if any(not isinstance(error, BrokenPipeError) for error in failure):
+        raise BackupError("the backup failed authentication: it was altered or truncated")
+
+
+def backup_verify_file(
+    path: Path, *, deep: bool = False, public_key_pem: str | None = None
+) -> dict[str, Any]:
+    """Offline verification: the manifest's signature and the file's hash; with
+    `deep`, also decrypt every member and compare its hash with the manifest."""
+    import hashlib
+
+    body = bundle.verify_manifest(path, public_key_pem=public_key_pem)
+    if deep:
+        seen: dict[str, dict[str, Any]] = {}
+        with _decrypted(path) as stream:
+            for name, chunks in bundle.iter_members(stream):
+                digest, size = hashlib.sha256(), 0
+                for chunk in chunks:
+                    digest.update(chunk)
+                    size += len(chunk)
+                seen[name] = {"sha256": digest.hexdigest(), "size": size}
+        if seen != body["members"]:
+            raise BackupError("the decrypted members do not match the manifest")
+    return body
+
+
+def backup_newest() -> Backup | None:
+    return Backup.objects.filter(state=Backup.State.VERIFIED).order_by("-created_at").first()
+
+
+def backup_restore_test(
+    *, actor: User | None, backup: Backup | None = None, sample: int = 20, progress: Progress | None = None
+) -> RestoreTest:
+    """Restore a backup (the newest by default) into a scratch database, check
+    the copy in a separate process, drop it, record the result and the time."""
+    note = progress or (lambda _message: None)
+    backup = backup or backup_newest()
+    if backup is None:
+        raise BackupError("there is no verified backup to test: run `safeward backup create` first")
+    path = backup_path(backup)
+    started_at = clock.now()
+    started = time.monotonic()
+    problems: list[str] = []
+    totals = {"tables": 0, "rows": 0, "events": 0, "fields": 0, "values": 0}
+    try:
+        body = bundle.verify_manifest(path)
+        note("manifest signature and file hash verified")
+        with _decrypted(path) as stream:
+            members = bundle.iter_members(stream)
+            name, chunks = next(members)
+            if name != "database":
+                raise BackupError("the bundle does not start with the database")
+            scratch = (
+                engine.pg_scratch(chunks) if body["engine"] == "postgresql" else engine.sqlite_scratch(chunks)
+            )
+            with scratch as url:
+                for _name, rest in members:
+                    for _chunk in rest:
+                        pass
+                note("restored into a scratch database; checking the copy")
+                report = engine.run_checks_on(url, sample=sample)
+        expected: dict[str, int] = body["tables"]
+        for table, count in expected.items():
+            if report["counts"].get(table) != count:
+                problems.append(f"row count differs in {table}")
+        totals["tables"], totals["rows"] = len(expected), sum(expected.values())
+        audit = report["audit"]
+        totals["events"] = int(audit["events"])
+        if not audit["ok"]:
+            problems += [f"audit chain: {kind}" for kind in audit["problems"]]
+        for field in report["fields"]:
+            totals["fields"] += 1
+            totals["values"] += int(field["decrypted"])
+            if field["decrypted"] != field["sampled"]:
+                problems.append(
+                    f"{field['label']}: {field['sampled'] - field['decrypted']} values did not decrypt"
+                )
+        wanted = {key["key_id"] for key in body["keys"]}
+        if not wanted <= set(report["keys"]):
+            problems.append("the restored keyring lacks key versions named in the manifest")
+    except BackupError as error:
+        problems.append(str(error))
+    with transaction.atomic():
+        result = RestoreTest.objects.create(
+            backup=backup,
+            started_at=started_at,
+            duration_seconds=time.monotonic() - started,
+            passed=not problems,
+            tables_checked=totals["tables"],
+            rows_checked=totals["rows"],
+            audit_events_verified=totals["events"],
+            phi_fields_checked=totals["fields"],
+            phi_values_decrypted=totals["values"],
+            problems=problems[:50],
+            run_by=actor,
+        )
+        audit_record(
+            action=Action.EXECUTE,
+            outcome=Outcome.SUCCESS if result.passed else Outcome.ERROR,
+            actor=actor,
+            actor_username="" if actor else "system",
+            resource_type="continuity.restore_test",
+            resource_id=str(result.pk),
+            detail={"backup": str(backup.pk), "seconds": round(result.duration_seconds, 2)},
+        )
+    return result
+
+
+# --- downtime ------------------------------------------------------------------------------------
+class DowntimeRefused(Exception):
+    """The downtime action is not allowed now; the message says why."""
+
+
+def _forget_downtime() -> None:
+    cache.delete(DOWNTIME_CACHE_KEY)
+
+
+def downtime_declare(*, actor: User, kind: str, reason: str) -> Downtime:
+    if kind not in Downtime.Kind.values:
+        raise DowntimeRefused("Choose planned or unplanned downtime.")
+    if not reason.strip():
+        raise DowntimeRefused("Give the reason for the downtime.")
+    with transaction.atomic():
+        if Downtime.objects.select_for_update().filter(state__in=["pending", "active"]).exists():
+            raise DowntimeRefused("A downtime is already declared or waiting for confirmation.")
+        now = clock.now()
+        unplanned = kind == Downtime.Kind.UNPLANNED
+        downtime = Downtime.objects.create(
+            kind=kind,
+            state=Downtime.State.ACTIVE if unplanned else Downtime.State.PENDING,
+            reason=reason.strip()[:300],
+            declared_by=actor,
+            declared_at=now,
+            started_at=now if unplanned else None,
+        )
+        _audit(
+            Action.CREATE,
+            actor=actor,
+            resource_type="continuity.downtime",
+            resource_id=downtime.pk,
+            kind=kind,
+        )
+        transaction.on_commit(_forget_downtime)
+    return downtime
+
+
+def downtime_confirm(*, actor: User, downtime: Downtime) -> Downtime:
+    with transaction.atomic():
+        locked = Downtime.objects.select_for_update().get(pk=downtime.pk)
+        if locked.state != Downtime.State.PENDING:
+            raise DowntimeRefused("Only a downtime waiting for confirmation can be confirmed.")
+        if locked.declared_by_id == actor.pk:
+            raise DowntimeRefused(
+                "A planned downtime is confirmed by a second person, not the one who declared it."
+            )
+        locked.state, locked.confirmed_by, locked.started_at = Downtime.State.ACTIVE, actor, clock.now()
+        locked.save(update_fields=["state", "confirmed_by", "started_at"])
+        _audit(
+            Action.UPDATE,
+            actor=actor,
+            resource_type="continuity.downtime",
+            resource_id=locked.pk,
+            state="active",
+        )
+        transaction.on_commit(_forget_downtime)
+    return locked
+
+
+def downtime_end(*, actor: User, downtime: Downtime) -> Downtime:
+    with transaction.atomic():
+        locked = Downtime.objects.select_for_update().get(pk=downtime.pk)
+        if locked.state not in {Downtime.State.PENDING, Downtime.State.ACTIVE}:
+            raise DowntimeRefused("This downtime is already over.")
+        was_active = locked.state == Downtime.State.ACTIVE
+        locked.state = Downtime.State.ENDED if was_active else Downtime.State.CANCELLED
+        locked.ended_by, locked.ended_at = actor, clock.now()
+        locked.save(update_fields=["state", "ended_by", "ended_at"])
+        _audit(
+            Action.UPDATE,
+            actor=actor,
+            resource_type="continuity.downtime",
+            resource_id=locked.pk,
+            state=locked.state,
+        )
+        transaction.on_commit(_forget_downtime)
+    return locked
