@@ -122,18 +122,17 @@ def pg_snapshot_dump() -> Iterator[tuple[dict[str, int], Callable[[], Iterator[b
 
         def chunks() -> Iterator[bytes]:
             args = ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}"]
-            process = subprocess.Popen(  # noqa: S603
+            with subprocess.Popen(  # noqa: S603
                 args, env=_pg_env(params), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-            )
-            assert process.stdout is not None
-            assert process.stderr is not None
-            while chunk := process.stdout.read(CHUNK):
-                yield chunk
-            error = process.stderr.read().decode("utf-8", errors="replace").strip()
-            if process.wait() != 0:
-                raise BackupError(
-                    f"pg_dump failed: {error.splitlines()[-1][:300] if error else 'no message'}"
-                )
+            ) as process:
+                assert process.stdout is not None
+                assert process.stderr is not None
+                while chunk := process.stdout.read(CHUNK):
+                    yield chunk
+                error = process.stderr.read().decode("utf-8", errors="replace").strip()
+                if process.wait() != 0:
+                    last = error.splitlines()[-1][:300] if error else "no message"
+                    raise BackupError(f"pg_dump failed: {last}")
 
         yield counts, chunks
         snap.rollback()
@@ -149,25 +148,26 @@ def pg_scratch(restore_from: Iterator[bytes]) -> Iterator[str]:
     admin_env = _pg_env({**live, "dbname": "postgres"})
     _run(["createdb", "--template=template0", name], admin_env, "createdb (scratch database)")
     try:
-        process = subprocess.Popen(  # noqa: S603
-            ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={name}"],
+        with subprocess.Popen(  # noqa: S603
+            ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={name}"],  # noqa: S607
             env=_pg_env(params),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-        )
-        assert process.stdin is not None
-        assert process.stderr is not None
-        try:
-            for chunk in restore_from:
-                process.stdin.write(chunk)
-        except BrokenPipeError:
-            pass
-        finally:
-            process.stdin.close()
-        error = process.stderr.read().decode("utf-8", errors="replace").strip()
-        if process.wait() != 0:
-            raise BackupError(f"pg_restore failed: {error.splitlines()[-1][:300] if error else 'no message'}")
+        ) as process:
+            assert process.stdin is not None
+            assert process.stderr is not None
+            try:
+                for chunk in restore_from:
+                    process.stdin.write(chunk)
+            except BrokenPipeError:
+                pass
+            finally:
+                process.stdin.close()
+            error = process.stderr.read().decode("utf-8", errors="replace").strip()
+            if process.wait() != 0:
+                last = error.splitlines()[-1][:300] if error else "no message"
+                raise BackupError(f"pg_restore failed: {last}")
         yield _pg_url(params)
     finally:
         _run(["dropdb", "--force", "--if-exists", name], admin_env, "dropdb (scratch database)")
@@ -221,7 +221,9 @@ def run_checks_on(url: str, *, sample: int, stderr: IO[str] | None = None) -> di
     env["SAFEWARD_DATABASE_URL"] = url
     env.pop("DATABASE_URL", None)
     env["DJANGO_SETTINGS_MODULE"] = (
-        os.environ.get("DJANGO_SETTINGS_MODULE") or getattr(settings, "SETTINGS_MODULE", None) or "safeward.settings"
+        os.environ.get("DJANGO_SETTINGS_MODULE")
+        or getattr(settings, "SETTINGS_MODULE", None)
+        or "safeward.settings"
     )
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     args = [sys.executable, "-m", "django", "backup", "check-restored", "--sample", str(sample)]

@@ -58,6 +58,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Control tests", "assessments:dashboard", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
     NavItem("Assessments", "campaigns:list", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
     NavItem("Risk register", "risks:list", Perm.ASSESSMENT_RESULT_READ, COMPLIANCE),
+    NavItem("Business continuity", "continuity:dashboard", Perm.CONTINUITY_STATUS_READ, COMPLIANCE),
     NavItem("Policy library", "policies:library", None, POLICIES),
     NavItem("Acknowledgement campaigns", "policies:campaigns", Perm.POLICY_DOCUMENT_MANAGE, POLICIES),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from safeward.continuity import views
+
+app_name = "continuity"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("downtime/declare/", views.downtime_declare, name="downtime_declare"),
+    path("downtime/<int:downtime_id>/confirm/", views.downtime_confirm, name="downtime_confirm"),
+    path("downtime/<int:downtime_id>/end/", views.downtime_end, name="downtime_end"),
+]

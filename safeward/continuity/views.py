@@ -1,0 +1,88 @@
+"""The continuity pages: the dashboard (last backup, last restore test,
+downtime state) and declaring, confirming and ending downtime."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from safeward.continuity import selectors, services
+from safeward.continuity.forms import DowntimeDeclareForm
+from safeward.continuity.models import Downtime
+from safeward.identity.decorators import requires
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+
+
+def _actor(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+@require_GET
+@requires(Perm.CONTINUITY_STATUS_READ)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = _actor(request)
+    return render(
+        request,
+        "continuity/dashboard.html",
+        {
+            "status": selectors.continuity_status(),
+            "backups": selectors.backups_recent(limit=10),
+            "restore_tests": selectors.restore_tests_recent(limit=10),
+            "downtimes": selectors.downtimes_recent(limit=10),
+            "can_declare": user.has_perm(Perm.CONTINUITY_DOWNTIME_DECLARE),
+            "form": DowntimeDeclareForm(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.CONTINUITY_DOWNTIME_DECLARE)
+def downtime_declare(request: HttpRequest) -> HttpResponse:
+    form = DowntimeDeclareForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.downtime_declare(
+                actor=_actor(request), kind=form.cleaned_data["kind"], reason=form.cleaned_data["reason"]
+            )
+        except services.DowntimeRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, "Downtime declared.")
+            return redirect("continuity:dashboard")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "continuity/downtime_form.html", {"form": form}, status=status)
+
+
+def _downtime(downtime_id: int) -> Downtime:
+    found = selectors.downtime_by_id(downtime_id=downtime_id)
+    if found is None:
+        raise Http404("No such downtime.")
+    return found
+
+
+@require_POST
+@requires(Perm.CONTINUITY_DOWNTIME_DECLARE)
+def downtime_confirm(request: HttpRequest, downtime_id: int) -> HttpResponse:
+    try:
+        services.downtime_confirm(actor=_actor(request), downtime=_downtime(downtime_id))
+    except services.DowntimeRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("continuity:dashboard")
+    messages.success(request, "Planned downtime confirmed: SafeWard is read-only now.")
+    return redirect("continuity:dashboard")
+
+
+@require_POST
+@requires(Perm.CONTINUITY_DOWNTIME_DECLARE)
+def downtime_end(request: HttpRequest, downtime_id: int) -> HttpResponse:
+    try:
+        services.downtime_end(actor=_actor(request), downtime=_downtime(downtime_id))
+    except services.DowntimeRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("continuity:dashboard")
+    messages.success(request, "Downtime ended.")
+    return redirect("continuity:dashboard")

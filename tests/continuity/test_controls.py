@@ -1,0 +1,57 @@
+"""The continuity control tests: each fails with nothing or something stale and passes when fresh."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from safeward import compliance
+from safeward.continuity import controls
+from safeward.continuity.models import Backup, RestoreTest
+
+pytestmark = pytest.mark.django_db
+
+COVERED_CONTROLS = {
+    "continuity.backup_recent": "test_backup_recent_fails_without_a_fresh_backup",
+    "continuity.restore_test_within_90_days": "test_restore_test_fails_when_none_passed_within_90_days",
+}
+
+NOW = dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC)
+
+
+def test_the_controls_are_registered_with_their_catalog_entries():
+    found = {cid: test for cid, test in compliance.discover().items() if cid.startswith("continuity.")}
+    assert set(found) == set(COVERED_CONTROLS)
+    assert "hipaa:164.308(a)(7)(ii)(A)" in found["continuity.backup_recent"].maps
+
+
+def _backup(at):
+    return Backup.objects.create(
+        created_at=at, engine="sqlite", state=Backup.State.VERIFIED, file_name="x.swb"
+    )
+
+
+def test_backup_recent_fails_without_a_fresh_backup():
+    assert not next(controls.backup_recent(NOW)).passed
+    _backup(NOW - dt.timedelta(days=3))
+    assert not next(controls.backup_recent(NOW)).passed
+    _backup(NOW - dt.timedelta(hours=2))
+    assert next(controls.backup_recent(NOW)).passed
+
+
+def test_restore_test_fails_when_none_passed_within_90_days():
+    assert not next(controls.restore_test_within_90_days(NOW)).passed
+    backup = _backup(NOW - dt.timedelta(days=1))
+    RestoreTest.objects.create(
+        backup=backup, started_at=NOW - dt.timedelta(days=1), duration_seconds=3, passed=False
+    )
+    assert not next(controls.restore_test_within_90_days(NOW)).passed
+    RestoreTest.objects.create(
+        backup=backup, started_at=NOW - dt.timedelta(days=100), duration_seconds=3, passed=True
+    )
+    assert not next(controls.restore_test_within_90_days(NOW)).passed
+    RestoreTest.objects.create(
+        backup=backup, started_at=NOW - dt.timedelta(days=2), duration_seconds=3, passed=True
+    )
+    assert next(controls.restore_test_within_90_days(NOW)).passed
