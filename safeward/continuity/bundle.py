@@ -184,7 +184,7 @@ def write_manifest(path: Path, signed: dict[str, Any]) -> None:
     target = manifest_path(path)
     temporary = target.with_name(f".{target.name}.tmp")
     temporary.write_text(json.dumps(signed, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.chmod(temporary, 0o600)
+    temporary.chmod(0o600)
     temporary.replace(target)
 
 

@@ -336,6 +336,7 @@ def downtime_declare(*, actor: User, kind: str, reason: str) -> Downtime:
             kind=kind,
         )
         transaction.on_commit(_forget_downtime)
+    _forget_downtime()
     return downtime
 
 
@@ -358,6 +359,7 @@ def downtime_confirm(*, actor: User, downtime: Downtime) -> Downtime:
             state="active",
         )
         transaction.on_commit(_forget_downtime)
+    _forget_downtime()
     return locked
 
 
@@ -378,4 +380,5 @@ def downtime_end(*, actor: User, downtime: Downtime) -> Downtime:
             state=locked.state,
         )
         transaction.on_commit(_forget_downtime)
+    _forget_downtime()
     return locked

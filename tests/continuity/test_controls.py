@@ -40,6 +40,12 @@ def test_backup_recent_fails_without_a_fresh_backup():
     assert next(controls.backup_recent(NOW)).passed
 
 
+def _test(backup, *, days, passed):
+    RestoreTest.objects.create(
+        backup=backup, started_at=NOW - dt.timedelta(days=days), duration_seconds=3, passed=passed
+    )
+
+
 def test_restore_test_fails_when_none_passed_within_90_days():
     assert not next(controls.restore_test_within_90_days(NOW)).passed
     backup = _backup(NOW - dt.timedelta(days=1))

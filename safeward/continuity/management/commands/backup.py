@@ -89,8 +89,9 @@ class Command(BaseCommand):
         body = services.backup_verify_file(path, deep=options["deep"], public_key_pem=pem)
         self.stdout.write(
             self.style.SUCCESS(
-                f"{path.name}: signature and hash verified{' and every member decrypted' if options['deep'] else ''}; "
-                f"{len(body['tables'])} tables, {sum(body['tables'].values())} rows, created {body['created_at']}."
+                f"{path.name}: signature and hash verified"
+                f"{' and every member decrypted' if options['deep'] else ''}; {len(body['tables'])} tables, "
+                f"{sum(body['tables'].values())} rows, created {body['created_at']}."
             )
         )
 
@@ -104,9 +105,11 @@ class Command(BaseCommand):
                 progress=lambda message: (bar.set_description(message), bar.update(1)),
             )
         summary = (
-            f"Restore test of {result.backup.file_name}: {result.tables_checked} tables / {result.rows_checked} rows "
-            f"matched, {result.audit_events_verified} audit events verified, {result.phi_values_decrypted} values "
-            f"decrypted in {result.phi_fields_checked} encrypted fields; {result.duration_seconds:.1f} s (RTO evidence)."
+            f"Restore test of {result.backup.file_name}: {result.tables_checked} tables / "
+            f"{result.rows_checked} rows matched, {result.audit_events_verified} audit events verified, "
+            f"{result.phi_values_decrypted} values decrypted in {result.phi_fields_checked} encrypted "
+            "fields; "
+            f"{result.duration_seconds:.1f} s (RTO evidence)."
         )
         if not result.passed:
             raise CommandError(summary + " FAILED: " + "; ".join(result.problems[:5]))
