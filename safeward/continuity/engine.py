@@ -110,7 +110,7 @@ def pg_snapshot_dump() -> Iterator[tuple[dict[str, int], Callable[[], Iterator[b
     import psycopg
 
     params = _pg_params()
-    with psycopg.connect(**params, autocommit=False) as snap:
+    with psycopg.connect(_pg_url(params), autocommit=False) as snap:
         snap.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         row = snap.execute("SELECT pg_export_snapshot()").fetchone()
         assert row is not None

@@ -23,7 +23,7 @@ from safeward.continuity.models import Backup, Downtime, RestoreTest
 from safeward.continuity.selectors import DOWNTIME_CACHE_KEY
 from safeward.identity.models import User
 
-Progress = Callable[[str], None]
+Progress = Callable[[str], object]
 
 
 def _documents_dir() -> Path:
