@@ -62,6 +62,7 @@ DECRYPT_ALLOWED_USES = {
     "safeward/fhir/cursor.py": {"decrypt_secret"},  # FHIR paging cursors
     "safeward/incidents/notifications.py": {"decrypt_secret"},  # notification channel secrets
     "safeward/audit/archive.py": {"decrypt_stream", "decrypt_to_path"},  # sealed audit archives
+    "safeward/continuity/services.py": {"decrypt_stream"},  # backups: verify and restore, never shown
     "safeward/assessments/campaign_services.py": {"reveal"},  # assessment evidence files (NOT_PHI)
 }
 
