@@ -5,6 +5,7 @@ same transaction as its row."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -382,3 +383,53 @@ def downtime_end(*, actor: User, downtime: Downtime) -> Downtime:
         transaction.on_commit(_forget_downtime)
     _forget_downtime()
     return locked
+
+
+# --- demo ----------------------------------------------------------------------------------------
+DEMO_PREFIX = "demo-record-"
+
+
+def backup_history_seed_demo(*, now: dt.datetime, nights: int = 7) -> int:
+    """Demo only (safeward/demo/continuity.py): records of the last `nights`
+    nightly backups at 02:00 and a passed restore test of the night before
+    last. Records, not files (their names say so); replaced on every run."""
+    from django.db import connection
+
+    with transaction.atomic():
+        RestoreTest.objects.filter(backup__file_name__startswith=DEMO_PREFIX).delete()
+        Backup.objects.filter(file_name__startswith=DEMO_PREFIX).delete()
+        last = now.astimezone(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+        if last > now:
+            last -= dt.timedelta(days=1)
+        backups = [
+            Backup.objects.create(
+                id=uuid.uuid5(uuid.NAMESPACE_URL, f"safeward-demo-backup-{night}"),
+                created_at=last - dt.timedelta(days=night),
+                engine=connection.vendor,
+                state=Backup.State.VERIFIED,
+                file_name=f"{DEMO_PREFIX}{last - dt.timedelta(days=night):%Y%m%d}.swb",
+                size_bytes=48_000_000 + night * 120_000,
+                sha256=uuid.uuid5(uuid.NAMESPACE_URL, f"sha-{night}").hex * 2,
+                duration_seconds=37.5,
+                tables=190,
+                rows=412_000 - night * 900,
+                documents=64,
+            )
+            for night in range(nights)
+        ]
+        tested = backups[min(1, nights - 1)]
+        RestoreTest.objects.create(
+            backup=tested,
+            started_at=tested.created_at + dt.timedelta(hours=1),
+            duration_seconds=41.2,
+            passed=True,
+            tables_checked=tested.tables,
+            rows_checked=tested.rows,
+            audit_events_verified=180_000,
+            phi_fields_checked=58,
+            phi_values_decrypted=1_160,
+        )
+        _audit(
+            Action.CREATE, actor=None, resource_type="continuity.backup", resource_id="demo", nights=nights
+        )
+    return nights

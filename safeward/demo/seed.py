@@ -456,6 +456,16 @@ def seed_policies(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_policies)
 
 
+def seed_continuity(ctx: SeedContext) -> None:
+    """Nightly backup records and a passed restore test (issue 19)."""
+    from safeward.demo.continuity import seed_continuity as continuity_step
+
+    continuity_step(ctx)
+
+
+SEED_STEPS.append(seed_continuity)
+
+
 def seed_compliance(ctx: SeedContext) -> None:
     """The first run of every control test, after every other step (issue 18)."""
     from safeward.demo.compliance import seed_compliance as compliance_step

@@ -150,6 +150,6 @@ def test_the_document_and_archive_stores_are_registered():
 
 def test_encrypting_an_unregistered_kind_is_refused():
     with pytest.raises(UnregisteredCiphertext):
-        encrypt_stream(io.BytesIO(b"x"), io.BytesIO(), associated_data=b"continuity.backup|1")
+        encrypt_stream(io.BytesIO(b"x"), io.BytesIO(), associated_data=b"nobody.owns.this|1")
     with pytest.raises(UnregisteredCiphertext):
         encrypt_secret("value", purpose="vendor-api-key")

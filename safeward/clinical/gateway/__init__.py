@@ -49,6 +49,7 @@ from safeward.clinical.gateway._corrections import (
     result_correct,
 )
 from safeward.clinical.gateway._discovery import discovery_match
+from safeward.clinical.gateway._downtime import KIT_ACTOR, DowntimeKitData, KitPatient, downtime_kit
 from safeward.clinical.gateway._import import patient_import
 from safeward.clinical.gateway._orders import lab_worklist, order_result
 from safeward.clinical.gateway._patients import (
@@ -113,11 +114,14 @@ from safeward.clinical.types import (
 )
 
 __all__ = [
+    "KIT_ACTOR",
     "AccessFacts",
     "AccessQuery",
     "Conflict",
+    "DowntimeKitData",
     "Forbidden",
     "InvalidInput",
+    "KitPatient",
     "NotFound",
     "SessionContext",
     "StaffKeys",
@@ -157,6 +161,7 @@ __all__ = [
     "discovery_match",
     "document_open",
     "document_upload",
+    "downtime_kit",
     "encounter_finish",
     "encounter_start",
     "lab_worklist",
