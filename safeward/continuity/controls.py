@@ -69,3 +69,34 @@ def restore_test_within_90_days(now: dt.datetime) -> Iterator[Check]:
             "max_age_days": conf.restore_test_max_age_days(),
         },
     )
+
+
+@control(
+    "continuity.downtime_kits_fresh",
+    title="Every downtime unit has a kit younger than 30 minutes",
+    maps=(
+        "hipaa:164.308(a)(7)(ii)(C)",
+        "hipaa:164.308(a)(7)(ii)(B)",
+        "iso27001-2022:A.5.29",
+        "iso27001-2022:A.5.30",
+        "csf2:RC.RP-01",
+        "hicp:4.M.D",
+    ),
+)
+def downtime_kits_fresh(now: dt.datetime) -> Iterator[Check]:
+    from safeward.continuity.kits import kit_max_age_minutes
+
+    limit = dt.timedelta(minutes=kit_max_age_minutes())
+    for item in selectors.kits_freshness():
+        last = item.last
+        yield Check(
+            "downtime_unit",
+            str(item.unit.pk),
+            item.unit.ward_code,
+            passed=last is not None and now - last.generated_at <= limit,
+            evidence={
+                "last_kit": last.generated_at.isoformat() if last else None,
+                "max_age_minutes": kit_max_age_minutes(),
+                "sha256": last.sha256 if last else None,
+            },
+        )

@@ -112,3 +112,47 @@ class Downtime(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} downtime ({self.state})"
+
+
+class KitUnit(models.Model):
+    """A ward that gets downtime kits: where they go and the public half of the
+    key its downtime workstation holds (a Tink hybrid keyset: only the
+    workstation can open a kit; the server keeps no private key)."""
+
+    ward_id = models.CharField(
+        max_length=36, unique=True, help_text="The clinical ward's id (no foreign key)."
+    )
+    ward_code = models.CharField(max_length=40, unique=True)
+    ward_name = models.CharField(max_length=200)
+    department_id = models.PositiveIntegerField(
+        help_text="The ward's department: its staff may download kits."
+    )
+    folder = models.CharField(max_length=500, help_text="The downtime folder the kits are written to.")
+    public_keyset = models.TextField(help_text="Tink public keyset (JSON) of the workstation's key.")
+    key_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["ward_code"]
+
+    def __str__(self) -> str:
+        return f"downtime unit {self.ward_code}"
+
+
+class Kit(models.Model):
+    unit = models.ForeignKey(KitUnit, on_delete=models.CASCADE, related_name="kits")
+    generated_at = models.DateTimeField()
+    file_name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64, help_text="Of the encrypted file.")
+    size_bytes = models.PositiveIntegerField()
+    patients = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-generated_at"]
+        indexes = [models.Index(fields=["unit", "-generated_at"], name="continuity_kit_unit_newest")]
+
+    def __str__(self) -> str:
+        return f"kit {self.unit.ward_code} {self.generated_at:%Y-%m-%d %H:%M}"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from safeward.continuity.models import Backup, Downtime, RestoreTest
+from safeward.continuity.models import Backup, Downtime, Kit, KitUnit, RestoreTest
 
 DOWNTIME_CACHE_KEY = "continuity:downtime:active"
 DOWNTIME_CACHE_SECONDS = 15
@@ -91,3 +91,31 @@ class ContinuityStatus:
 
 def continuity_status() -> ContinuityStatus:
     return ContinuityStatus(backup_last_verified(), restore_test_last(), downtime_open())
+
+
+def kit_units() -> list[KitUnit]:
+    return list(KitUnit.objects.order_by("ward_code"))
+
+
+def kit_last(*, unit: KitUnit) -> Kit | None:
+    return Kit.objects.filter(unit=unit).order_by("-generated_at").first()
+
+
+@dataclass(frozen=True)
+class KitFreshness:
+    unit: KitUnit
+    last: Kit | None
+
+
+def kits_freshness() -> list[KitFreshness]:
+    return [KitFreshness(unit, kit_last(unit=unit)) for unit in kit_units()]
+
+
+def kit_units_for_department(*, department_id: int | None) -> list[KitUnit]:
+    if department_id is None:
+        return []
+    return list(KitUnit.objects.filter(department_id=department_id).order_by("ward_code"))
+
+
+def kit_unit_by_code(*, ward_code: str) -> KitUnit | None:
+    return KitUnit.objects.filter(ward_code=ward_code).first()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome
 from safeward.continuity import bundle, conf, engine
 from safeward.continuity.bundle import BackupError
-from safeward.continuity.models import Backup, Downtime, RestoreTest
+from safeward.continuity.models import Backup, Downtime, Kit, KitUnit, RestoreTest
 from safeward.continuity.selectors import DOWNTIME_CACHE_KEY
 from safeward.identity.models import User
 
@@ -433,3 +434,128 @@ def backup_history_seed_demo(*, now: dt.datetime, nights: int = 7) -> int:
             Action.CREATE, actor=None, resource_type="continuity.backup", resource_id="demo", nights=nights
         )
     return nights
+
+
+# --- downtime kits -------------------------------------------------------------------------------
+class KitRefused(Exception):
+    """The kit action is not possible; the message says what to do."""
+
+
+def kit_unit_enrol(*, actor: User | None, ward_code: str, folder: str = "") -> tuple[KitUnit, str]:
+    """Make a ward a downtime unit (or give it a new key): returns the unit
+    and the PRIVATE keyset for its downtime workstation, which the server
+    does not keep (only the public half is stored)."""
+    from safeward.clinical import gateway
+    from safeward.continuity import kits
+
+    ward = next((w for w in gateway.wards_list() if w.code == ward_code), None)
+    if ward is None:
+        raise KitRefused(f"No ward has the code {ward_code!r}: see the wards page for the codes.")
+    private, public, fingerprint = kits.new_unit_keyset()
+    target = folder or str(kits.kit_root() / ward.code)
+    with transaction.atomic():
+        unit, _created = KitUnit.objects.update_or_create(
+            ward_id=ward.id,
+            defaults={
+                "ward_code": ward.code,
+                "ward_name": ward.name,
+                "department_id": ward.department_id,
+                "folder": target,
+                "public_keyset": public,
+                "key_fingerprint": fingerprint,
+                "created_at": clock.now(),
+                "created_by": actor,
+            },
+        )
+        _audit(
+            Action.KEY_OPERATION,
+            actor=actor,
+            resource_type="continuity.kit_unit",
+            resource_id=unit.pk,
+            ward=ward.code,
+            key_fingerprint=fingerprint[:16],
+        )
+    return unit, private
+
+
+def kit_generate(*, unit: KitUnit) -> Kit:
+    """Write the unit's kit now: read through the gateway as the kit writer
+    (one bulk disclosure to the unit, audited there), render, encrypt to the
+    unit, write to its folder, record it and its export manifest."""
+    from safeward.audit.manifests import ManifestDraft, manifest_write
+    from safeward.clinical import gateway
+    from safeward.clinical.types import SystemActor
+    from safeward.continuity import kits
+
+    try:
+        data = gateway.downtime_kit(actor=SystemActor(gateway.KIT_ACTOR), ward_id=unit.ward_id)
+    except gateway.NotFound:
+        raise KitRefused(f"The ward {unit.ward_code} no longer exists: remove the unit.") from None
+    pdf = kits.render_pdf(data)
+    sealed = kits.encrypt_kit(
+        pdf, public_keyset=unit.public_keyset, header=kits.header_for(data, data.generated_at)
+    )
+    del pdf
+    name = kits.kit_file_name(unit.ward_code)
+    kits.write_atomically(Path(unit.folder), name, sealed)
+    digest = hashlib.sha256(sealed).hexdigest()
+    with transaction.atomic():
+        kit = Kit.objects.create(
+            unit=unit,
+            generated_at=data.generated_at,
+            file_name=name,
+            sha256=digest,
+            size_bytes=len(sealed),
+            patients=len(data.patients),
+        )
+        Kit.objects.filter(unit=unit).exclude(pk=kit.pk).filter(
+            generated_at__lt=data.generated_at - dt.timedelta(days=1)
+        ).delete()
+        manifest_write(
+            actor=None,
+            draft=ManifestDraft(
+                kind="print",
+                route="continuity:kits",
+                purpose="HOPERAT",
+                patient_ids=[p.patient_id for p in data.patients],
+                sections=(
+                    "demographics",
+                    "encounters",
+                    "allergies",
+                    "medications",
+                    "problems",
+                    "appointments",
+                ),
+                detail={"recipient": f"ward:{unit.ward_code}", "encrypted_to": unit.key_fingerprint[:16]},
+            ),
+            content=sealed,
+        )
+    return kit
+
+
+def kits_generate_all(*, on_unit: Callable[[KitUnit], object] | None = None) -> list[Kit]:
+    made = []
+    for unit in KitUnit.objects.order_by("ward_code"):
+        made.append(kit_generate(unit=unit))
+        if on_unit is not None:
+            on_unit(unit)
+    return made
+
+
+def kit_file_bytes(*, unit: KitUnit, kit: Kit | None) -> bytes:
+    """The unit's current kit file, checked against its record."""
+    if kit is None:
+        raise KitRefused("No kit has been written for this unit yet.")
+    path = Path(unit.folder) / kit.file_name
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise KitRefused("The kit file is missing from the unit's folder.") from None
+    if hashlib.sha256(data).hexdigest() != kit.sha256:
+        raise KitRefused("The kit file does not match its record (it is being rewritten, or was altered).")
+    return data
+
+
+def kit_download_record(*, actor: User, unit: KitUnit) -> None:
+    with transaction.atomic():
+        _audit(Action.EXPORT, actor=actor, resource_type="continuity.kit", resource_id=unit.pk, ward=unit.ward_code)

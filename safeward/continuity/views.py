@@ -86,3 +86,55 @@ def downtime_end(request: HttpRequest, downtime_id: int) -> HttpResponse:
         return redirect("continuity:dashboard")
     messages.success(request, "Downtime ended.")
     return redirect("continuity:dashboard")
+
+
+@require_GET
+@requires(Perm.CONTINUITY_KIT_READ)
+def kits(request: HttpRequest) -> HttpResponse:
+    """The downtime kits of the person's own department's wards."""
+    from safeward.identity.selectors import user_department_id
+
+    units = selectors.kit_units_for_department(department_id=user_department_id(user=_actor(request)))
+    rows = [(unit, selectors.kit_last(unit=unit)) for unit in units]
+    return render(
+        request,
+        "continuity/kits.html",
+        {"rows": rows, "downtime": selectors.downtime_active_cached()},
+    )
+
+
+@require_GET
+@requires(Perm.CONTINUITY_KIT_READ)
+def kit_download(request: HttpRequest, ward_code: str) -> HttpResponse:
+    """The ward's newest kit, encrypted (it opens on the ward's downtime
+    workstation), during declared downtime, for the ward's own staff. Any
+    other ward, or no downtime, is a 404 (the same answer for both)."""
+    from safeward.audit.manifests import ManifestDraft, manifest_response
+    from safeward.identity.selectors import user_department_id
+
+    user = _actor(request)
+    unit = selectors.kit_unit_by_code(ward_code=ward_code)
+    if (
+        unit is None
+        or selectors.downtime_active_cached() is None
+        or unit.department_id != user_department_id(user=user)
+    ):
+        raise Http404("No kit to download here.")
+    last = selectors.kit_last(unit=unit)
+    try:
+        data = services.kit_file_bytes(unit=unit, kit=last)
+    except services.KitRefused:
+        raise Http404("No kit to download here.") from None
+    response = HttpResponse(data, content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="{last.file_name if last else "kit.swk"}"'
+    services.kit_download_record(actor=user, unit=unit)
+    return manifest_response(
+        response,
+        actor=user,
+        draft=ManifestDraft(
+            kind="document",
+            route="continuity:kit_download",
+            purpose="HOPERAT",
+            detail={"recipient": f"ward:{unit.ward_code}", "encrypted": "yes"},
+        ),
+    )

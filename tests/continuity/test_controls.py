@@ -6,15 +6,17 @@ import datetime as dt
 
 import pytest
 
-from safeward import compliance
-from safeward.continuity import controls
+from safeward import clock, compliance
+from safeward.continuity import controls, services
 from safeward.continuity.models import Backup, RestoreTest
+from tests.continuity.conftest import enrol as _enrol
 
 pytestmark = pytest.mark.django_db
 
 COVERED_CONTROLS = {
     "continuity.backup_recent": "test_backup_recent_fails_without_a_fresh_backup",
     "continuity.restore_test_within_90_days": "test_restore_test_fails_when_none_passed_within_90_days",
+    "continuity.downtime_kits_fresh": "test_kit_freshness_control",
 }
 
 NOW = dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC)
@@ -61,3 +63,12 @@ def test_restore_test_fails_when_none_passed_within_90_days():
         backup=backup, started_at=NOW - dt.timedelta(days=2), duration_seconds=3, passed=True
     )
     assert next(controls.restore_test_within_90_days(NOW)).passed
+
+
+def test_kit_freshness_control(ward_with_patient, tmp_path):
+    unit, _key = _enrol(tmp_path)
+    now = clock.now()
+    assert not next(controls.downtime_kits_fresh(now)).passed
+    services.kit_generate(unit=unit)
+    assert next(controls.downtime_kits_fresh(clock.now())).passed
+    assert not next(controls.downtime_kits_fresh(clock.now() + dt.timedelta(minutes=31))).passed

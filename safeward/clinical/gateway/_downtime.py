@@ -27,7 +27,15 @@ from django.utils import timezone
 from safeward import clock
 from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
-from safeward.clinical.gateway._core import audit_fields, parse_id, plain, record, record_denied, user_label
+from safeward.clinical.gateway._core import (
+    Actor,
+    audit_fields,
+    parse_id,
+    plain,
+    record,
+    record_denied,
+    user_label,
+)
 from safeward.clinical.models import (
     AllergyIntolerance,
     Appointment,
@@ -38,7 +46,7 @@ from safeward.clinical.models import (
     Ward,
 )
 from safeward.clinical.policy import Section
-from safeward.clinical.types import Actor, NotFound, SystemActor
+from safeward.clinical.types import NotFound, SystemActor
 from safeward.one_door import entry
 
 KIT_ACTOR = "continuity.kits"
