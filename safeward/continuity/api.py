@@ -54,10 +54,34 @@ class DowntimeOutput(serializers.Serializer[Any]):
     started_at = serializers.DateTimeField(allow_null=True)
 
 
+class KitFreshnessOutput(serializers.Serializer[Any]):
+    ward_code = serializers.CharField(source="unit.ward_code")
+    ward_name = serializers.CharField(source="unit.ward_name")
+    last_kit_at = serializers.DateTimeField(source="last.generated_at", allow_null=True, default=None)
+    patients = serializers.IntegerField(source="last.patients", allow_null=True, default=None)
+
+
 class StatusOutput(serializers.Serializer[Any]):
     last_backup = BackupOutput(allow_null=True)
     last_restore_test = RestoreTestOutput(allow_null=True)
     downtime = DowntimeOutput(allow_null=True)
+    kits = KitFreshnessOutput(many=True)
+
+
+class ServiceAssetOutput(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    criticality = serializers.CharField()
+    rto_minutes = serializers.IntegerField(allow_null=True)
+    rpo_minutes = serializers.IntegerField(allow_null=True)
+    depends_on = serializers.ListField(child=serializers.CharField())
+
+
+class ServiceImpactOutput(serializers.Serializer[Any]):
+    service = serializers.CharField()
+    rto_minutes = serializers.IntegerField(allow_null=True)
+    rpo_minutes = serializers.IntegerField(allow_null=True)
+    assets = ServiceAssetOutput(many=True)
+    gaps = serializers.ListField(child=serializers.CharField())
 
 
 class StatusView(APIView):
@@ -74,6 +98,7 @@ class StatusView(APIView):
                     "last_backup": status.last_backup,
                     "last_restore_test": status.last_restore_test,
                     "downtime": status.downtime,
+                    "kits": selectors.kits_freshness(),
                 }
             ).data
         )
@@ -89,7 +114,20 @@ class BackupList(APIView):
         return Response(BackupOutput(selectors.backups_recent(limit=100), many=True).data)
 
 
+class ImpactList(APIView):
+    required_permission = Perm.CONTINUITY_STATUS_READ
+    token_scopes = {"GET": "read"}
+    permission_classes = [UsableAccount, DenyUnlessDeclared, TokenScope]
+
+    @extend_schema(operation_id="continuity_bia", responses=ServiceImpactOutput(many=True))
+    def get(self, request: Request) -> Response:
+        from safeward.continuity.bia import impact_analysis
+
+        return Response(ServiceImpactOutput(impact_analysis(), many=True).data)
+
+
 urlpatterns = [
     path("status/", StatusView.as_view(), name="status"),
     path("backups/", BackupList.as_view(), name="backups"),
+    path("bia/", ImpactList.as_view(), name="bia"),
 ]

@@ -100,3 +100,27 @@ def downtime_kits_fresh(now: dt.datetime) -> Iterator[Check]:
                 "sha256": last.sha256 if last else None,
             },
         )
+
+
+@control(
+    "continuity.bia_complete",
+    title="Every asset a clinical service depends on has its RTO and RPO recorded",
+    maps=("hipaa:164.308(a)(7)(ii)(E)", "iso27001-2022:A.5.30", "csf2:RC.RP-01"),
+)
+def bia_complete(now: dt.datetime) -> Iterator[Check]:
+    from safeward.continuity.bia import impact_analysis
+
+    for impact in impact_analysis():
+        missing = [a.name for a in impact.assets if a.rto_minutes is None or a.rpo_minutes is None]
+        yield Check(
+            "clinical_service",
+            impact.service,
+            impact.service,
+            passed=not missing,
+            evidence={
+                "assets": [a.name for a in impact.assets],
+                "missing_objectives": missing,
+                "rto_minutes": impact.rto_minutes,
+                "rpo_minutes": impact.rpo_minutes,
+            },
+        )

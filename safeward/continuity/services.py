@@ -558,4 +558,10 @@ def kit_file_bytes(*, unit: KitUnit, kit: Kit | None) -> bytes:
 
 def kit_download_record(*, actor: User, unit: KitUnit) -> None:
     with transaction.atomic():
-        _audit(Action.EXPORT, actor=actor, resource_type="continuity.kit", resource_id=unit.pk, ward=unit.ward_code)
+        _audit(
+            Action.EXPORT,
+            actor=actor,
+            resource_type="continuity.kit",
+            resource_id=unit.pk,
+            ward=unit.ward_code,
+        )

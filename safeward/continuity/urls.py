@@ -9,6 +9,7 @@ urlpatterns = [
     path("downtime/declare/", views.downtime_declare, name="downtime_declare"),
     path("downtime/<int:downtime_id>/confirm/", views.downtime_confirm, name="downtime_confirm"),
     path("downtime/<int:downtime_id>/end/", views.downtime_end, name="downtime_end"),
+    path("bia/", views.bia, name="bia"),
     path("kits/", views.kits, name="kits"),
     path("kits/<slug:ward_code>/download/", views.kit_download, name="kit_download"),
 ]

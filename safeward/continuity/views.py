@@ -33,6 +33,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "backups": selectors.backups_recent(limit=10),
             "restore_tests": selectors.restore_tests_recent(limit=10),
             "downtimes": selectors.downtimes_recent(limit=10),
+            "kits": selectors.kits_freshness(),
             "can_declare": user.has_perm(Perm.CONTINUITY_DOWNTIME_DECLARE),
             "form": DowntimeDeclareForm(),
         },
@@ -138,3 +139,11 @@ def kit_download(request: HttpRequest, ward_code: str) -> HttpResponse:
             detail={"recipient": f"ward:{unit.ward_code}", "encrypted": "yes"},
         ),
     )
+
+
+@require_GET
+@requires(Perm.CONTINUITY_STATUS_READ)
+def bia(request: HttpRequest) -> HttpResponse:
+    from safeward.continuity.bia import impact_analysis
+
+    return render(request, "continuity/bia.html", {"impacts": impact_analysis()})

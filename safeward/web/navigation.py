@@ -48,6 +48,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Lab worklist", "clinical:lab_worklist", Perm.CLINICAL_RESULT_WRITE),
     NavItem("Orders to verify", "clinical:pharmacy_worklist", Perm.CLINICAL_MEDICATION_DISPENSE),
     NavItem("Wards", "clinical:wards", Perm.CLINICAL_CENSUS_READ),
+    NavItem("Downtime kits", "continuity:kits", Perm.CONTINUITY_KIT_READ),
     NavItem("Break-glass review", "clinical:review_queue", Perm.AUDIT_REVIEW_READ, AUDIT),
     NavItem("Alerts", "detection:alerts", Perm.DETECTION_ALERT_READ),
     NavItem("Access reviews", "detection:reviews", Perm.AUDIT_REVIEW_READ, AUDIT),

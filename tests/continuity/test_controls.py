@@ -17,6 +17,7 @@ COVERED_CONTROLS = {
     "continuity.backup_recent": "test_backup_recent_fails_without_a_fresh_backup",
     "continuity.restore_test_within_90_days": "test_restore_test_fails_when_none_passed_within_90_days",
     "continuity.downtime_kits_fresh": "test_kit_freshness_control",
+    "continuity.bia_complete": "test_bia_complete_fails_on_a_service_asset_without_objectives",
 }
 
 NOW = dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC)
@@ -72,3 +73,17 @@ def test_kit_freshness_control(ward_with_patient, tmp_path):
     services.kit_generate(unit=unit)
     assert next(controls.downtime_kits_fresh(clock.now())).passed
     assert not next(controls.downtime_kits_fresh(clock.now() + dt.timedelta(minutes=31))).passed
+
+
+def test_bia_complete_fails_on_a_service_asset_without_objectives():
+    from safeward.assets import services as asset_services
+
+    assert list(controls.bia_complete(NOW)) == []
+    values = {"name": "EHR database", "kind": "database", "clinical_services": ["Inpatient care"]}
+    asset = asset_services.asset_create(actor=None, values=values)
+    results = list(controls.bia_complete(NOW))
+    assert [(c.label, c.passed) for c in results] == [("Inpatient care", False)]
+    asset_services.asset_update(
+        actor=None, asset_id=asset.pk, values={**values, "rto_minutes": 240, "rpo_minutes": 1440}
+    )
+    assert [c.passed for c in controls.bia_complete(NOW)] == [True]

@@ -18,16 +18,21 @@ pytestmark = pytest.mark.django_db
 EVERYONE = set(ROLES)
 READERS = {"it_admin", "security_officer", "auditor", "compliance_officer"}
 DECLARERS = {"it_admin", "security_officer"}
+KIT_READERS = {"physician", "nurse"}
 MISSING = 999_999
 
 ROUTES = [
     ("get", "/continuity/", READERS, 200),
+    ("get", "/continuity/bia/", READERS, 200),
     ("get", "/continuity/downtime/declare/", DECLARERS, 200),
     ("post", "/continuity/downtime/declare/", DECLARERS, 400),
     ("post", f"/continuity/downtime/{MISSING}/confirm/", DECLARERS, 404),
     ("post", f"/continuity/downtime/{MISSING}/end/", DECLARERS, 404),
+    ("get", "/continuity/kits/", KIT_READERS, 200),
+    ("get", "/continuity/kits/nosuchward/download/", KIT_READERS, 404),
     ("get", "/api/v1/continuity/status/", READERS, 200),
     ("get", "/api/v1/continuity/backups/", READERS, 200),
+    ("get", "/api/v1/continuity/bia/", READERS, 200),
 ]
 
 
@@ -59,9 +64,12 @@ def test_anonymous_api_calls_are_refused(client, path):
 
 MATRIX = {
     "continuity:dashboard": "continuity:status:read",
+    "continuity:bia": "continuity:status:read",
     "continuity:downtime_declare": "continuity:downtime:declare",
     "continuity:downtime_confirm": "continuity:downtime:declare",
     "continuity:downtime_end": "continuity:downtime:declare",
+    "continuity:kits": "continuity:kit:read",
+    "continuity:kit_download": "continuity:kit:read",
 }
 
 
