@@ -60,9 +60,9 @@ def impact_analysis() -> list[ServiceImpact]:
         rpos = [a.rpo_minutes for a in impact.assets if a.rpo_minutes is not None]
         impact.rto_minutes = min(rtos) if rtos else None
         impact.rpo_minutes = min(rpos) if rpos else None
-        for asset in impact.assets:
-            if asset.rto_minutes is None or asset.rpo_minutes is None:
-                impact.gaps.append(f"{asset.name}: no RTO/RPO recorded")
+        for member in impact.assets:
+            if member.rto_minutes is None or member.rpo_minutes is None:
+                impact.gaps.append(f"{member.name}: no RTO/RPO recorded")
         if any(a.safeward_store for a in impact.assets):
             if backup is None:
                 impact.gaps.append("no verified SafeWard backup")

@@ -61,7 +61,8 @@ def encrypt_kit(pdf: bytes, *, public_keyset: str, header: dict[str, Any]) -> by
     encrypt = tink.json_proto_keyset_format.parse_without_secret(public_keyset).primitive(
         hybrid.HybridEncrypt
     )
-    return context + b"\n" + encrypt.encrypt(pdf, context)
+    sealed: bytes = encrypt.encrypt(pdf, context)
+    return context + b"\n" + sealed
 
 
 def write_atomically(folder: Path, name: str, data: bytes) -> Path:

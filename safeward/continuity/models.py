@@ -156,3 +156,69 @@ class Kit(models.Model):
 
     def __str__(self) -> str:
         return f"kit {self.unit.ward_code} {self.generated_at:%Y-%m-%d %H:%M}"
+
+
+class DowntimeNumberRange(models.Model):
+    """Downtime encounter numbers pre-assigned to a unit (printed on its paper
+    forms), so paper records can be matched to the back-entered ones."""
+
+    unit = models.ForeignKey(KitUnit, on_delete=models.CASCADE, related_name="number_ranges")
+    prefix = models.CharField(max_length=12)
+    first = models.PositiveIntegerField()
+    last = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["prefix", "first"]
+        constraints = [
+            models.CheckConstraint(condition=Q(last__gte=models.F("first")), name="continuity_range_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}{self.first}-{self.prefix}{self.last}"
+
+
+class PaperEntry(models.Model):
+    """One thing recorded on paper during a downtime, queued to be entered in
+    SafeWard and verified by a second person. The entry names the patient by
+    the downtime encounter number on the paper form, never by PHI; the
+    clinical content stays on the paper until it is entered through the
+    chart pages (the gateway's write functions)."""
+
+    class Kind(models.TextChoices):
+        MEDICATION_GIVEN = "medication_given", "Medication given"
+        VITAL_SIGNS = "vital_signs", "Vital signs"
+        NOTE = "note", "Clinical note"
+        ORDER = "order", "Order"
+        ADMISSION = "admission", "Admission, transfer or discharge"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        VERIFIED = "verified", "Entered and verified"
+
+    downtime = models.ForeignKey(Downtime, on_delete=models.PROTECT, related_name="paper_entries")
+    encounter_number = models.CharField(max_length=40, help_text="The downtime encounter number on the form.")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    occurred_at = models.DateTimeField(help_text="The original time written on the paper.")
+    performed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", help_text="Who did it on paper."
+    )
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    entered_at = models.DateTimeField()
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(verified_by=None) | ~Q(verified_by=models.F("entered_by")),
+                name="continuity_paper_second_person",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"paper entry {self.encounter_number} {self.kind}"

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from safeward.continuity.models import Backup, Downtime, Kit, KitUnit, RestoreTest
+from safeward.continuity.models import (
+    Backup,
+    Downtime,
+    DowntimeNumberRange,
+    Kit,
+    KitUnit,
+    PaperEntry,
+    RestoreTest,
+)
 
 DOWNTIME_CACHE_KEY = "continuity:downtime:active"
 DOWNTIME_CACHE_SECONDS = 15
@@ -119,3 +127,22 @@ def kit_units_for_department(*, department_id: int | None) -> list[KitUnit]:
 
 def kit_unit_by_code(*, ward_code: str) -> KitUnit | None:
     return KitUnit.objects.filter(ward_code=ward_code).first()
+
+
+def paper_entries(*, state: str | None = None) -> QuerySet[PaperEntry]:
+    entries = PaperEntry.objects.select_related("downtime", "performed_by", "entered_by", "verified_by")
+    return entries.filter(state=state) if state else entries
+
+
+def paper_entry_by_id(*, entry_id: int) -> PaperEntry | None:
+    return PaperEntry.objects.filter(pk=entry_id).first()
+
+
+def downtimes_for_recovery() -> QuerySet[Downtime]:
+    return Downtime.objects.filter(state__in=[Downtime.State.ACTIVE, Downtime.State.ENDED]).order_by(
+        "-declared_at"
+    )
+
+
+def number_ranges() -> QuerySet[DowntimeNumberRange]:
+    return DowntimeNumberRange.objects.select_related("unit").order_by("prefix", "first")

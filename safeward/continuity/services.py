@@ -21,7 +21,15 @@ from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome
 from safeward.continuity import bundle, conf, engine
 from safeward.continuity.bundle import BackupError
-from safeward.continuity.models import Backup, Downtime, Kit, KitUnit, RestoreTest
+from safeward.continuity.models import (
+    Backup,
+    Downtime,
+    DowntimeNumberRange,
+    Kit,
+    KitUnit,
+    PaperEntry,
+    RestoreTest,
+)
 from safeward.continuity.selectors import DOWNTIME_CACHE_KEY
 from safeward.identity.models import User
 
@@ -565,3 +573,105 @@ def kit_download_record(*, actor: User, unit: KitUnit) -> None:
             resource_id=unit.pk,
             ward=unit.ward_code,
         )
+
+
+# --- recovery ------------------------------------------------------------------------------------
+class RecoveryRefused(Exception):
+    """A paper entry or number range is refused; the message says why."""
+
+
+def number_range_assign(*, actor: User | None, unit: KitUnit, prefix: str, count: int) -> DowntimeNumberRange:
+    """The next `count` downtime encounter numbers under `prefix` for the unit."""
+    import re
+
+    if not re.fullmatch(r"[A-Z][A-Z0-9-]{0,11}", prefix):
+        raise RecoveryRefused(
+            "The prefix is 1 to 12 capital letters, digits or hyphens, starting with a letter."
+        )
+    if not 1 <= count <= 10_000:
+        raise RecoveryRefused("Assign between 1 and 10,000 numbers at a time.")
+    with transaction.atomic():
+        last = (
+            DowntimeNumberRange.objects.select_for_update()
+            .filter(prefix=prefix)
+            .order_by("-last")
+            .values_list("last", flat=True)
+            .first()
+        )
+        first = (last or 0) + 1
+        numbers = DowntimeNumberRange.objects.create(
+            unit=unit, prefix=prefix, first=first, last=first + count - 1, created_at=clock.now()
+        )
+        _audit(
+            Action.CREATE,
+            actor=actor,
+            resource_type="continuity.number_range",
+            resource_id=numbers.pk,
+            n=count,
+        )
+    return numbers
+
+
+def _range_of(encounter_number: str) -> DowntimeNumberRange | None:
+    import re
+
+    match = re.fullmatch(r"([A-Z][A-Z0-9-]{0,11}?)(\d{1,9})", encounter_number)
+    if match is None:
+        return None
+    number = int(match.group(2))
+    return DowntimeNumberRange.objects.filter(
+        prefix=match.group(1), first__lte=number, last__gte=number
+    ).first()
+
+
+def paper_entry_record(
+    *,
+    actor: User,
+    downtime: Downtime,
+    encounter_number: str,
+    kind: str,
+    occurred_at: dt.datetime,
+    performed_by: User,
+) -> PaperEntry:
+    if downtime.state not in {Downtime.State.ACTIVE, Downtime.State.ENDED} or downtime.started_at is None:
+        raise RecoveryRefused("Paper entries belong to a downtime that took place.")
+    if kind not in PaperEntry.Kind.values:
+        raise RecoveryRefused("Choose what was recorded on paper.")
+    if _range_of(encounter_number.strip()) is None:
+        raise RecoveryRefused("That is not a pre-assigned downtime encounter number.")
+    end = downtime.ended_at or clock.now()
+    if not downtime.started_at <= occurred_at <= end:
+        raise RecoveryRefused("The original time must fall within the downtime.")
+    with transaction.atomic():
+        entry = PaperEntry.objects.create(
+            downtime=downtime,
+            encounter_number=encounter_number.strip(),
+            kind=kind,
+            occurred_at=occurred_at,
+            performed_by=performed_by,
+            entered_by=actor,
+            entered_at=clock.now(),
+        )
+        _audit(
+            Action.CREATE,
+            actor=actor,
+            resource_type="continuity.paper_entry",
+            resource_id=entry.pk,
+            kind=kind,
+        )
+    return entry
+
+
+def paper_entry_verify(*, actor: User, entry: PaperEntry) -> PaperEntry:
+    with transaction.atomic():
+        locked = PaperEntry.objects.select_for_update().get(pk=entry.pk)
+        if locked.state != PaperEntry.State.QUEUED:
+            raise RecoveryRefused("This entry is verified already.")
+        if locked.entered_by_id == actor.pk:
+            raise RecoveryRefused(
+                "A second person verifies a back-entered record, not the one who entered it."
+            )
+        locked.state, locked.verified_by, locked.verified_at = PaperEntry.State.VERIFIED, actor, clock.now()
+        locked.save(update_fields=["state", "verified_by", "verified_at"])
+        _audit(Action.UPDATE, actor=actor, resource_type="continuity.paper_entry", resource_id=locked.pk)
+    return locked

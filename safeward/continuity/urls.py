@@ -11,5 +11,8 @@ urlpatterns = [
     path("downtime/<int:downtime_id>/end/", views.downtime_end, name="downtime_end"),
     path("bia/", views.bia, name="bia"),
     path("kits/", views.kits, name="kits"),
+    path("recovery/", views.recovery, name="recovery"),
+    path("recovery/<int:entry_id>/verify/", views.recovery_verify, name="recovery_verify"),
+    path("recovery/report/", views.recovery_report, name="recovery_report"),
     path("kits/<slug:ward_code>/download/", views.kit_download, name="kit_download"),
 ]

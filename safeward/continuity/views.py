@@ -147,3 +147,58 @@ def bia(request: HttpRequest) -> HttpResponse:
     from safeward.continuity.bia import impact_analysis
 
     return render(request, "continuity/bia.html", {"impacts": impact_analysis()})
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.CONTINUITY_KIT_READ)
+def recovery(request: HttpRequest) -> HttpResponse:
+    """The reconciliation queue: paper entries to back-enter and verify."""
+    from safeward.continuity.forms import PaperEntryForm
+
+    form = PaperEntryForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.paper_entry_record(
+                    actor=_actor(request),
+                    downtime=form.cleaned_data["downtime"],
+                    encounter_number=form.cleaned_data["encounter_number"],
+                    kind=form.cleaned_data["kind"],
+                    occurred_at=form.cleaned_data["occurred_at"],
+                    performed_by=form.cleaned_data["performed_by"],
+                )
+            except services.RecoveryRefused as refused:
+                form.add_error(None, str(refused))
+            else:
+                messages.success(request, "Queued: a second person verifies it.")
+                return redirect("continuity:recovery")
+        status = 400
+    return render(
+        request,
+        "continuity/recovery.html",
+        {"form": form, "queue": selectors.paper_entries(state="queued")[:200], "me": _actor(request)},
+        status=status,
+    )
+
+
+@require_POST
+@requires(Perm.CONTINUITY_KIT_READ)
+def recovery_verify(request: HttpRequest, entry_id: int) -> HttpResponse:
+    entry = selectors.paper_entry_by_id(entry_id=entry_id)
+    if entry is None:
+        raise Http404("No such entry.")
+    try:
+        services.paper_entry_verify(actor=_actor(request), entry=entry)
+    except services.RecoveryRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, "Verified.")
+    return redirect("continuity:recovery")
+
+
+@require_GET
+@requires(Perm.CONTINUITY_STATUS_READ)
+def recovery_report(request: HttpRequest) -> HttpResponse:
+    """Everything back-entered after downtimes, with who did, entered and verified it."""
+    return render(request, "continuity/recovery_report.html", {"entries": selectors.paper_entries()[:2000]})

@@ -191,6 +191,7 @@ MANIFESTED = {
     "audit:disclosures_print",
     "detection:alert_patients_csv",
     "incidents:patients_csv",
+    "continuity:kits",  # the scheduled kit writer: each kit sealed to its ward (safeward continuity kits)
     "continuity:kit_download",  # an encrypted downtime kit (the scheduled writer manifests each kit too)
     # API pulls: each response (each page) that holds a patient (ADR 0811).
     "fhir:search",

@@ -30,6 +30,10 @@ ROUTES = [
     ("post", f"/continuity/downtime/{MISSING}/end/", DECLARERS, 404),
     ("get", "/continuity/kits/", KIT_READERS, 200),
     ("get", "/continuity/kits/nosuchward/download/", KIT_READERS, 404),
+    ("get", "/continuity/recovery/", KIT_READERS, 200),
+    ("post", "/continuity/recovery/", KIT_READERS, 400),
+    ("post", f"/continuity/recovery/{MISSING}/verify/", KIT_READERS, 404),
+    ("get", "/continuity/recovery/report/", READERS, 200),
     ("get", "/api/v1/continuity/status/", READERS, 200),
     ("get", "/api/v1/continuity/backups/", READERS, 200),
     ("get", "/api/v1/continuity/bia/", READERS, 200),
@@ -70,6 +74,9 @@ MATRIX = {
     "continuity:downtime_end": "continuity:downtime:declare",
     "continuity:kits": "continuity:kit:read",
     "continuity:kit_download": "continuity:kit:read",
+    "continuity:recovery": "continuity:kit:read",
+    "continuity:recovery_verify": "continuity:kit:read",
+    "continuity:recovery_report": "continuity:status:read",
 }
 
 

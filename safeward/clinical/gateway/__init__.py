@@ -49,7 +49,8 @@ from safeward.clinical.gateway._corrections import (
     result_correct,
 )
 from safeward.clinical.gateway._discovery import discovery_match
-from safeward.clinical.gateway._downtime import KIT_ACTOR, DowntimeKitData, KitPatient, downtime_kit
+from safeward.clinical.gateway._downtime import KIT_ACTOR as KIT_ACTOR  # the kit writer's actor name
+from safeward.clinical.gateway._downtime import DowntimeKitData, KitPatient, downtime_kit
 from safeward.clinical.gateway._import import patient_import
 from safeward.clinical.gateway._orders import lab_worklist, order_result
 from safeward.clinical.gateway._patients import (
@@ -114,7 +115,6 @@ from safeward.clinical.types import (
 )
 
 __all__ = [
-    "KIT_ACTOR",
     "AccessFacts",
     "AccessQuery",
     "Conflict",

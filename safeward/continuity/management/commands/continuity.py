@@ -32,6 +32,10 @@ class Command(BaseCommand):
         key.add_argument(
             "--folder", default="", help="The unit's downtime folder (default under the var dir)."
         )
+        numbers = sub.add_parser("numbers", help="Pre-assign downtime encounter numbers to a unit.")
+        numbers.add_argument("ward", help="The ward's code (an enrolled unit).")
+        numbers.add_argument("--prefix", required=True, help="e.g. DTM1-")
+        numbers.add_argument("--count", type=int, default=200)
         opened = sub.add_parser("open-kit", help="Decrypt a kit into a PDF.")
         opened.add_argument("file")
         opened.add_argument("--key", required=True, help="The unit's private key file.")
@@ -43,6 +47,8 @@ class Command(BaseCommand):
             self._kits()
         elif operation == "kit-key":
             self._kit_key(options)
+        elif operation == "numbers":
+            self._numbers(options)
         else:
             argv = [options["file"], "--key", options["key"]]
             if options.get("out"):
@@ -81,5 +87,22 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Ward {unit.ward_code} enrolled; kits go to {unit.folder}. Its private key is in {out}: "
                 "move it to the ward's downtime workstation and delete it here."
+            )
+        )
+
+    def _numbers(self, options: dict[str, Any]) -> None:
+        unit = selectors.kit_unit_by_code(ward_code=options["ward"])
+        if unit is None:
+            raise CommandError(f"{options['ward']} is no downtime unit: enrol it with `kit-key` first.")
+        try:
+            assigned = services.number_range_assign(
+                actor=None, unit=unit, prefix=options["prefix"], count=options["count"]
+            )
+        except services.RecoveryRefused as refused:
+            raise CommandError(str(refused)) from None
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Ward {unit.ward_code}: downtime encounter numbers {assigned.prefix}{assigned.first} "
+                f"to {assigned.prefix}{assigned.last}. Print them on the ward's paper forms."
             )
         )
