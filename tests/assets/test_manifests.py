@@ -223,7 +223,7 @@ NO_PATIENT_DATA = {
     "policies:document_retire": "retiring a policy document",
     "policies_api:documents": "the published policies",
     "policies_api:document": "a published policy with its revisions",
-    "continuity:recovery_report": "back-entered records by downtime encounter number and username, no patient",
+    "continuity:recovery_report": "back-entered records by downtime number and username",
 }
 EXPORT_WORDS = ("print", "csv", "download", "export", "report", "document")
 
