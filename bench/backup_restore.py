@@ -37,21 +37,21 @@ URL = f"postgresql://postgres@127.0.0.1:5432/{DB}"
 
 
 def _run(*args: str) -> None:
-    subprocess.run(list(args), check=True, capture_output=True)  # noqa: S603
+    subprocess.run(list(args), check=True, capture_output=True)
 
 
 def baseline(folder: Path) -> float:
     env = {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres"}
     started = time.perf_counter()
     dump = folder / "plain.dump"
-    subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", DB], check=True, env=env)  # noqa: S607
-    subprocess.run(["createdb", "--template=template0", f"{DB}_plain"], check=True, env=env)  # noqa: S607
-    subprocess.run(  # noqa: S603
-        ["pg_restore", "--no-owner", "--no-privileges", f"--dbname={DB}_plain", str(dump)],  # noqa: S607
+    subprocess.run(["pg_dump", "--format=custom", f"--file={dump}", DB], check=True, env=env)
+    subprocess.run(["createdb", "--template=template0", f"{DB}_plain"], check=True, env=env)
+    subprocess.run(
+        ["pg_restore", "--no-owner", "--no-privileges", f"--dbname={DB}_plain", str(dump)],
         check=True,
         env=env,
     )
-    subprocess.run(["dropdb", "--force", f"{DB}_plain"], check=True, env=env)  # noqa: S607
+    subprocess.run(["dropdb", "--force", f"{DB}_plain"], check=True, env=env)
     elapsed = time.perf_counter() - started
     dump.unlink()
     return elapsed
@@ -65,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = {**os.environ, "PGHOST": "127.0.0.1", "PGUSER": "postgres"}
-    fresh = subprocess.run(["createdb", DB], env=env, capture_output=True).returncode == 0  # noqa: S607
+    fresh = subprocess.run(["createdb", DB], env=env, capture_output=True).returncode == 0
     os.environ["SAFEWARD_DATABASE_URL"] = URL
     from _setup import configure, machine
 
