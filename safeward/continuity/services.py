@@ -675,3 +675,31 @@ def paper_entry_verify(*, actor: User, entry: PaperEntry) -> PaperEntry:
         locked.save(update_fields=["state", "verified_by", "verified_at"])
         _audit(Action.UPDATE, actor=actor, resource_type="continuity.paper_entry", resource_id=locked.pk)
     return locked
+
+
+def kits_seed_demo(*, wards: int) -> list[tuple[str, Path]]:
+    """Demo only: enrol the first `wards` wards (the workstation keys are
+    written under <var>/downtime-keys/, as a ward's workstation would hold
+    them) and write a kit for each unit that has none (idempotent)."""
+    import os
+
+    from django.conf import settings
+
+    from safeward.clinical import gateway
+
+    made = []
+    folder = Path(settings.VAR_DIR) / "downtime-keys"
+    for ward in sorted(gateway.wards_list(), key=lambda w: w.code)[:wards]:
+        key_path = folder / f"{ward.code}-key.json"
+        unit = KitUnit.objects.filter(ward_id=ward.id).first()
+        if unit is None or not key_path.exists():
+            unit, private = kit_unit_enrol(actor=None, ward_code=ward.code)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(private)
+            Kit.objects.filter(unit=unit).delete()
+        if not Kit.objects.filter(unit=unit).exists():
+            kit_generate(unit=unit)
+        made.append((ward.code, key_path))
+    return made

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
 
 
+KIT_WARDS = 2
+
+
 def seed_continuity(ctx: SeedContext) -> None:
     nights = services.backup_history_seed_demo(now=clock.now())
     ctx.write(f"Continuity: {nights} nightly backup records, one restore test passed.")
+    for code, key_path in services.kits_seed_demo(wards=KIT_WARDS):
+        ctx.write(f"Downtime kit for ward {code}; its workstation key (demo only): {key_path}")
