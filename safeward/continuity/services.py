@@ -584,9 +584,9 @@ def number_range_assign(*, actor: User | None, unit: KitUnit, prefix: str, count
     """The next `count` downtime encounter numbers under `prefix` for the unit."""
     import re
 
-    if not re.fullmatch(r"[A-Z][A-Z0-9-]{0,11}", prefix):
+    if not re.fullmatch(r"[A-Z](?:[A-Z0-9-]{0,10}[A-Z-])?", prefix):
         raise RecoveryRefused(
-            "The prefix is 1 to 12 capital letters, digits or hyphens, starting with a letter."
+            "The prefix is 1 to 12 capital letters, digits or hyphens, from a letter to a letter or hyphen."
         )
     if not 1 <= count <= 10_000:
         raise RecoveryRefused("Assign between 1 and 10,000 numbers at a time.")
@@ -615,7 +615,7 @@ def number_range_assign(*, actor: User | None, unit: KitUnit, prefix: str, count
 def _range_of(encounter_number: str) -> DowntimeNumberRange | None:
     import re
 
-    match = re.fullmatch(r"([A-Z][A-Z0-9-]{0,11}?)(\d{1,9})", encounter_number)
+    match = re.fullmatch(r"([A-Z](?:[A-Z0-9-]{0,10}[A-Z-])?)(\d{1,9})", encounter_number)
     if match is None:
         return None
     number = int(match.group(2))
