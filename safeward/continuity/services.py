@@ -404,12 +404,19 @@ def backup_history_seed_demo(*, now: dt.datetime, nights: int = 7) -> int:
     last. Records, not files (their names say so); replaced on every run."""
     from django.db import connection
 
+    last = now.astimezone(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+    if last > now:
+        last -= dt.timedelta(days=1)
+    wanted = {last - dt.timedelta(days=night) for night in range(nights)}
+    present = set(
+        Backup.objects.filter(file_name__startswith=DEMO_PREFIX).values_list("created_at", flat=True)
+    )
+    has_test = RestoreTest.objects.filter(backup__file_name__startswith=DEMO_PREFIX, passed=True).exists()
+    if present == wanted and has_test:
+        return nights  # already seeded for these nights: nothing to change (idempotent)
     with transaction.atomic():
         RestoreTest.objects.filter(backup__file_name__startswith=DEMO_PREFIX).delete()
         Backup.objects.filter(file_name__startswith=DEMO_PREFIX).delete()
-        last = now.astimezone(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
-        if last > now:
-            last -= dt.timedelta(days=1)
         backups = [
             Backup.objects.create(
                 id=uuid.uuid5(uuid.NAMESPACE_URL, f"safeward-demo-backup-{night}"),
