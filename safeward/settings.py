@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "safeward.devices",
     "safeward.vendors",
     "safeward.facilities",
+    "safeward.continuity",
     "safeward.assessments",
     "safeward.policies",
     "safeward.patching",
@@ -132,6 +133,7 @@ MIDDLEWARE = [
     "safeward.identity.middleware.RequireMFAMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "safeward.policies.middleware.PolicyAcknowledgementMiddleware",
+    "safeward.continuity.middleware.DowntimeReadOnlyMiddleware",
 ]
 
 ROOT_URLCONF = "safeward.urls"
@@ -151,6 +153,7 @@ TEMPLATES = [
                 "safeward.web.context_processors.safeward",
                 "safeward.workforce.context_processors.workforce_banner",
                 "safeward.policies.context_processors.policy_banner",
+                "safeward.continuity.context_processors.downtime_banner",
                 "safeward.clinical.context_processors.break_glass_banner",
                 "safeward.clinical.context_processors.critical_results_banner",
             ],

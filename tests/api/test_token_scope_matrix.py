@@ -591,6 +591,10 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/facilities/disposals/bulk/", {})),
         (F,) * 8,
     ),
+    # Continuity state is for IT, security, compliance and audit (tests/security/test_continuity_matrix.py).
+    ("continuity_api:status", "GET"): (lambda c: status(c.get("/api/v1/continuity/status/")), (F,) * 8),
+    ("continuity_api:backups", "GET"): (lambda c: status(c.get("/api/v1/continuity/backups/")), (F,) * 8),
+    ("continuity_api:bia", "GET"): (lambda c: status(c.get("/api/v1/continuity/bia/")), (F,) * 8),
 }
 
 _ALIASES = {"oauth2_provider": "oauth"}  # /o/ is mounted twice (DOT reverses its own namespace)

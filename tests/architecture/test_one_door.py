@@ -65,6 +65,7 @@ DECRYPT_ALLOWED_USES = {
     # Incident evidence: files an officer brought in (disk images, logs), opaque to SafeWard,
     # released hash-checked with each download in the chain of custody and the audit trail.
     "safeward/incidents/case_services.py": {"decrypt_stream"},
+    "safeward/continuity/services.py": {"decrypt_stream"},  # backups: verify and restore, never shown
     "safeward/assessments/campaign_services.py": {"reveal"},  # assessment evidence files (NOT_PHI)
 }
 

@@ -192,6 +192,8 @@ MANIFESTED = {
     "detection:alert_patients_csv",
     "incidents:evidence_download",
     "incidents:patients_csv",
+    "continuity:kits",  # the scheduled kit writer: each kit sealed to its ward (safeward continuity kits)
+    "continuity:kit_download",  # an encrypted downtime kit (the scheduled writer manifests each kit too)
     # API pulls: each response (each page) that holds a patient (ADR 0811).
     "fhir:search",
     "fhir:search_post",
@@ -228,6 +230,7 @@ NO_PATIENT_DATA = {
     "policies:document_retire": "retiring a policy document",
     "policies_api:documents": "the published policies",
     "policies_api:document": "a published policy with its revisions",
+    "continuity:recovery_report": "back-entered records by downtime number and username",
 }
 EXPORT_WORDS = ("print", "csv", "download", "export", "report", "document")
 

@@ -23,7 +23,7 @@ from safeward import clock
 from safeward.audit.models import AuditEvent
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
-from safeward.clinical.types import ImportedPatient, PatientInput, SessionContext
+from safeward.clinical.types import ImportedPatient, PatientInput, SessionContext, SystemActor
 from safeward.identity.models import Department
 from tests.clinical.conftest import IMPORTER, WARD, appointment_to_today, new_patient, relate
 
@@ -679,6 +679,12 @@ CONTRACT: dict[str, Contract] = {
             actor=w.stranger, ward_id=w.ward_beds.id, name="Renamed", add_beds=["spare"], remove_beds=[]
         ),
         "update",
+    ),
+    "downtime_kit": Contract(
+        lambda w: gateway.downtime_kit(actor=SystemActor(gateway.KIT_ACTOR), ward_id=w.ward_beds.id),
+        (("disclose", "DowntimeKit"),),
+        lambda w: gateway.downtime_kit(actor=w.stranger, ward_id=w.ward_beds.id),
+        "disclose",
     ),
     "ward_census": Contract(
         lambda w: gateway.ward_census(actor=w.clerk, session=WARD, purpose=OPS, ward_id=w.ward_beds.id),

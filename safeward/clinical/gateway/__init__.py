@@ -56,6 +56,8 @@ from safeward.clinical.gateway._corrections import (
     result_correct,
 )
 from safeward.clinical.gateway._discovery import discovery_match
+from safeward.clinical.gateway._downtime import KIT_ACTOR as KIT_ACTOR  # the kit writer's actor name
+from safeward.clinical.gateway._downtime import DowntimeKitData, KitPatient, downtime_kit
 from safeward.clinical.gateway._import import patient_import
 from safeward.clinical.gateway._orders import lab_worklist, order_result
 from safeward.clinical.gateway._patients import (
@@ -125,8 +127,10 @@ __all__ = [
     "BreachRecipient",
     "BreachResidence",
     "Conflict",
+    "DowntimeKitData",
     "Forbidden",
     "InvalidInput",
+    "KitPatient",
     "NotFound",
     "SessionContext",
     "StaffKeys",
@@ -168,6 +172,7 @@ __all__ = [
     "discovery_match",
     "document_open",
     "document_upload",
+    "downtime_kit",
     "encounter_finish",
     "encounter_start",
     "lab_worklist",

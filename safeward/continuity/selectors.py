@@ -1,0 +1,148 @@
+"""Reads of the continuity app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from safeward.continuity.models import (
+    Backup,
+    Downtime,
+    DowntimeNumberRange,
+    Kit,
+    KitUnit,
+    PaperEntry,
+    RestoreTest,
+)
+
+DOWNTIME_CACHE_KEY = "continuity:downtime:active"
+DOWNTIME_CACHE_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class DowntimeState:
+    id: int
+    kind: str
+    state: str
+    reason: str
+    started_at: str | None
+
+
+def backups_recent(*, limit: int = 20) -> QuerySet[Backup]:
+    return Backup.objects.select_related("created_by").order_by("-created_at")[:limit]
+
+
+def restore_tests_recent(*, limit: int = 20) -> QuerySet[RestoreTest]:
+    return RestoreTest.objects.select_related("backup", "run_by").order_by("-started_at")[:limit]
+
+
+def backup_last_verified() -> Backup | None:
+    return Backup.objects.filter(state__in=[Backup.State.VERIFIED]).order_by("-created_at").first()
+
+
+def restore_test_last() -> RestoreTest | None:
+    return RestoreTest.objects.select_related("backup").order_by("-started_at").first()
+
+
+def restore_test_last_passed() -> RestoreTest | None:
+    return RestoreTest.objects.filter(passed=True).select_related("backup").order_by("-started_at").first()
+
+
+def downtime_open() -> Downtime | None:
+    """The downtime declared or waiting for confirmation, if any."""
+    return (
+        Downtime.objects.filter(state__in=[Downtime.State.PENDING, Downtime.State.ACTIVE])
+        .select_related("declared_by", "confirmed_by")
+        .first()
+    )
+
+
+def downtime_by_id(*, downtime_id: int) -> Downtime | None:
+    return Downtime.objects.filter(pk=downtime_id).first()
+
+
+def downtimes_recent(*, limit: int = 20) -> QuerySet[Downtime]:
+    return Downtime.objects.select_related("declared_by", "confirmed_by", "ended_by").order_by(
+        "-declared_at"
+    )[:limit]
+
+
+def downtime_active_cached() -> DowntimeState | None:
+    """The active downtime, from the cache: one lookup per request (the
+    services clear it on every change; it expires after 15 s in any case)."""
+    found = cache.get(DOWNTIME_CACHE_KEY)
+    if found is None:
+        row = Downtime.objects.filter(state=Downtime.State.ACTIVE).first()
+        found = (
+            DowntimeState(
+                row.pk,
+                row.kind,
+                row.state,
+                row.reason,
+                row.started_at.isoformat() if row.started_at else None,
+            )
+            if row
+            else False
+        )
+        cache.set(DOWNTIME_CACHE_KEY, found, DOWNTIME_CACHE_SECONDS)
+    return found or None
+
+
+@dataclass(frozen=True)
+class ContinuityStatus:
+    last_backup: Backup | None
+    last_restore_test: RestoreTest | None
+    downtime: Downtime | None
+
+
+def continuity_status() -> ContinuityStatus:
+    return ContinuityStatus(backup_last_verified(), restore_test_last(), downtime_open())
+
+
+def kit_units() -> list[KitUnit]:
+    return list(KitUnit.objects.order_by("ward_code"))
+
+
+def kit_last(*, unit: KitUnit) -> Kit | None:
+    return Kit.objects.filter(unit=unit).order_by("-generated_at").first()
+
+
+@dataclass(frozen=True)
+class KitFreshness:
+    unit: KitUnit
+    last: Kit | None
+
+
+def kits_freshness() -> list[KitFreshness]:
+    return [KitFreshness(unit, kit_last(unit=unit)) for unit in kit_units()]
+
+
+def kit_units_for_department(*, department_id: int | None) -> list[KitUnit]:
+    if department_id is None:
+        return []
+    return list(KitUnit.objects.filter(department_id=department_id).order_by("ward_code"))
+
+
+def kit_unit_by_code(*, ward_code: str) -> KitUnit | None:
+    return KitUnit.objects.filter(ward_code=ward_code).first()
+
+
+def paper_entries(*, state: str | None = None) -> QuerySet[PaperEntry]:
+    entries = PaperEntry.objects.select_related("downtime", "performed_by", "entered_by", "verified_by")
+    return entries.filter(state=state) if state else entries
+
+
+def paper_entry_by_id(*, entry_id: int) -> PaperEntry | None:
+    return PaperEntry.objects.filter(pk=entry_id).first()
+
+
+def downtimes_for_recovery() -> QuerySet[Downtime]:
+    return Downtime.objects.filter(state__in=[Downtime.State.ACTIVE, Downtime.State.ENDED]).order_by(
+        "-declared_at"
+    )
+
+
+def number_ranges() -> QuerySet[DowntimeNumberRange]:
+    return DowntimeNumberRange.objects.select_related("unit").order_by("prefix", "first")

@@ -1,0 +1,204 @@
+"""The continuity pages: the dashboard (last backup, last restore test,
+downtime state) and declaring, confirming and ending downtime."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from safeward.continuity import selectors, services
+from safeward.continuity.forms import DowntimeDeclareForm
+from safeward.continuity.models import Downtime
+from safeward.identity.decorators import requires
+from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+
+
+def _actor(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+@require_GET
+@requires(Perm.CONTINUITY_STATUS_READ)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = _actor(request)
+    return render(
+        request,
+        "continuity/dashboard.html",
+        {
+            "status": selectors.continuity_status(),
+            "backups": selectors.backups_recent(limit=10),
+            "restore_tests": selectors.restore_tests_recent(limit=10),
+            "downtimes": selectors.downtimes_recent(limit=10),
+            "kits": selectors.kits_freshness(),
+            "can_declare": user.has_perm(Perm.CONTINUITY_DOWNTIME_DECLARE),
+            "form": DowntimeDeclareForm(),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.CONTINUITY_DOWNTIME_DECLARE)
+def downtime_declare(request: HttpRequest) -> HttpResponse:
+    form = DowntimeDeclareForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.downtime_declare(
+                actor=_actor(request), kind=form.cleaned_data["kind"], reason=form.cleaned_data["reason"]
+            )
+        except services.DowntimeRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, "Downtime declared.")
+            return redirect("continuity:dashboard")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "continuity/downtime_form.html", {"form": form}, status=status)
+
+
+def _downtime(downtime_id: int) -> Downtime:
+    found = selectors.downtime_by_id(downtime_id=downtime_id)
+    if found is None:
+        raise Http404("No such downtime.")
+    return found
+
+
+@require_POST
+@requires(Perm.CONTINUITY_DOWNTIME_DECLARE)
+def downtime_confirm(request: HttpRequest, downtime_id: int) -> HttpResponse:
+    try:
+        services.downtime_confirm(actor=_actor(request), downtime=_downtime(downtime_id))
+    except services.DowntimeRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("continuity:dashboard")
+    messages.success(request, "Planned downtime confirmed: SafeWard is read-only now.")
+    return redirect("continuity:dashboard")
+
+
+@require_POST
+@requires(Perm.CONTINUITY_DOWNTIME_DECLARE)
+def downtime_end(request: HttpRequest, downtime_id: int) -> HttpResponse:
+    try:
+        services.downtime_end(actor=_actor(request), downtime=_downtime(downtime_id))
+    except services.DowntimeRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("continuity:dashboard")
+    messages.success(request, "Downtime ended.")
+    return redirect("continuity:dashboard")
+
+
+@require_GET
+@requires(Perm.CONTINUITY_KIT_READ)
+def kits(request: HttpRequest) -> HttpResponse:
+    """The downtime kits of the person's own department's wards."""
+    from safeward.identity.selectors import user_department_id
+
+    units = selectors.kit_units_for_department(department_id=user_department_id(user=_actor(request)))
+    rows = [(unit, selectors.kit_last(unit=unit)) for unit in units]
+    return render(
+        request,
+        "continuity/kits.html",
+        {"rows": rows, "downtime": selectors.downtime_active_cached()},
+    )
+
+
+@require_GET
+@requires(Perm.CONTINUITY_KIT_READ)
+def kit_download(request: HttpRequest, ward_code: str) -> HttpResponse:
+    """The ward's newest kit, encrypted (it opens on the ward's downtime
+    workstation), during declared downtime, for the ward's own staff. Any
+    other ward, or no downtime, is a 404 (the same answer for both)."""
+    from safeward.audit.manifests import ManifestDraft, manifest_response
+    from safeward.identity.selectors import user_department_id
+
+    user = _actor(request)
+    unit = selectors.kit_unit_by_code(ward_code=ward_code)
+    if (
+        unit is None
+        or selectors.downtime_active_cached() is None
+        or unit.department_id != user_department_id(user=user)
+    ):
+        raise Http404("No kit to download here.")
+    last = selectors.kit_last(unit=unit)
+    try:
+        data = services.kit_file_bytes(unit=unit, kit=last)
+    except services.KitRefused:
+        raise Http404("No kit to download here.") from None
+    response = HttpResponse(data, content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="{last.file_name if last else "kit.swk"}"'
+    services.kit_download_record(actor=user, unit=unit)
+    return manifest_response(
+        response,
+        actor=user,
+        draft=ManifestDraft(
+            kind="document",
+            route="continuity:kit_download",
+            purpose="HOPERAT",
+            detail={"recipient": f"ward:{unit.ward_code}", "encrypted": "yes"},
+        ),
+    )
+
+
+@require_GET
+@requires(Perm.CONTINUITY_STATUS_READ)
+def bia(request: HttpRequest) -> HttpResponse:
+    from safeward.continuity.bia import impact_analysis
+
+    return render(request, "continuity/bia.html", {"impacts": impact_analysis()})
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.CONTINUITY_KIT_READ)
+def recovery(request: HttpRequest) -> HttpResponse:
+    """The reconciliation queue: paper entries to back-enter and verify."""
+    from safeward.continuity.forms import PaperEntryForm
+
+    form = PaperEntryForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.paper_entry_record(
+                    actor=_actor(request),
+                    downtime=form.cleaned_data["downtime"],
+                    encounter_number=form.cleaned_data["encounter_number"],
+                    kind=form.cleaned_data["kind"],
+                    occurred_at=form.cleaned_data["occurred_at"],
+                    performed_by=form.cleaned_data["performed_by"],
+                )
+            except services.RecoveryRefused as refused:
+                form.add_error(None, str(refused))
+            else:
+                messages.success(request, "Queued: a second person verifies it.")
+                return redirect("continuity:recovery")
+        status = 400
+    return render(
+        request,
+        "continuity/recovery.html",
+        {"form": form, "queue": selectors.paper_entries(state="queued")[:200], "me": _actor(request)},
+        status=status,
+    )
+
+
+@require_POST
+@requires(Perm.CONTINUITY_KIT_READ)
+def recovery_verify(request: HttpRequest, entry_id: int) -> HttpResponse:
+    entry = selectors.paper_entry_by_id(entry_id=entry_id)
+    if entry is None:
+        raise Http404("No such entry.")
+    try:
+        services.paper_entry_verify(actor=_actor(request), entry=entry)
+    except services.RecoveryRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, "Verified.")
+    return redirect("continuity:recovery")
+
+
+@require_GET
+@requires(Perm.CONTINUITY_STATUS_READ)
+def recovery_report(request: HttpRequest) -> HttpResponse:
+    """Everything back-entered after downtimes, with who did, entered and verified it."""
+    return render(request, "continuity/recovery_report.html", {"entries": selectors.paper_entries()[:2000]})
