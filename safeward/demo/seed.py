@@ -514,6 +514,8 @@ def seed_facilities(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_facilities)
+
+
 def seed_continuity(ctx: SeedContext) -> None:
     """Nightly backup records and a passed restore test (issue 19)."""
     from safeward.demo.continuity import seed_continuity as continuity_step
