@@ -94,7 +94,7 @@ def report_html(report: FrameworkReport) -> str:
 
 
 def report_pdf(report: FrameworkReport) -> bytes:
-    from weasyprint import HTML  # type: ignore[import-untyped]  # no type information shipped
+    from weasyprint import HTML
 
     pdf = HTML(string=report_html(report)).write_pdf()
     assert pdf is not None
