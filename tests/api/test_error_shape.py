@@ -118,6 +118,7 @@ def test_every_operation_declares_its_error_answers_in_the_one_shape(schema):
                     {"$ref": "#/components/schemas/ErrorOutput"},
                     {"$ref": "#/components/schemas/ChangesRefused"},
                     {"$ref": "#/components/schemas/AssetImportRefused"},
+                    {"$ref": "#/components/schemas/DevicesImportRefused"},
                 ), f"{method} {path} {code}: {ref}"
             if method == "post":
                 assert "413" in operation["responses"], f"{method} {path}"
