@@ -93,4 +93,5 @@ def posture_reported_device_ids(*, device_ids: list[int]) -> set[int]:
 def posture_last_checkins(device_ids: Sequence[int]) -> dict[int, dt.datetime]:
     """The last check-in each device's MDM export reported, for the devices that have one."""
     rows = DevicePosture.objects.filter(device_id__in=list(device_ids), last_check_in__isnull=False)
-    return {device_id: at for device_id, at in rows.values_list("device_id", "last_check_in") if at is not None}
+    pairs = rows.values_list("device_id", "last_check_in")
+    return {device_id: at for device_id, at in pairs if at is not None}
