@@ -28,6 +28,10 @@ from safeward.patching.forms import (
 from safeward.patching.models import Finding
 
 
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _actor(request: HttpRequest) -> User:
     assert isinstance(request.user, User)
     return request.user
@@ -271,8 +275,9 @@ def inventory_import(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    f"{inventory.component_count} components imported: {stats.created} new findings,"
-                    f" {stats.reopened} reopened, {stats.resolved} resolved.",
+                    f"{_counted(inventory.component_count, 'component')} imported:"
+                    f" {_counted(stats.created, 'new finding')}, {stats.reopened} reopened,"
+                    f" {stats.resolved} resolved.",
                 )
                 return redirect(f"/vulns/findings/?target={kind}:{target}")
         return render(request, "patching/import.html", {"form": form, "errors": errors}, status=400)

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from safeward import clock
@@ -99,3 +100,12 @@ def test_the_api_uploads_triages_and_approves(engineer, approver, dmz_asset, hea
     page = second.get(f"/vulns/findings/{finding_id}/")
     assert "Why this date" in page.content.decode()
     assert second.get("/vulns/").status_code == 200
+
+
+def test_the_import_page_counts_in_words_a_person_reads(engineer, dmz_asset, heartbleed):
+    client = Client()
+    sign_in(client, engineer)
+    sbom = SimpleUploadedFile("engine.cdx.json", openssl(), content_type="application/json")
+    response = client.post("/vulns/import/", {"asset": dmz_asset.pk, "file": sbom}, follow=True)
+    text = [str(message) for message in response.context["messages"]]
+    assert text == ["1 component imported: 1 new finding, 0 reopened, 0 resolved."]
