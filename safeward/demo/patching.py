@@ -14,6 +14,9 @@
   approved by the compliance officer, expires in 5 days; its compensating
   control is `patching.inventory_current` on the fleet's inventory (the
   devices work's `devices.compensating_controls` is not on main yet).
+* Patch plans: the DMZ engine's OpenSSL upgrade is scheduled under change
+  record CHG0031234 in a night window three days out; the data-centre
+  engine's is planned, waiting for its change record.
 
 Advisories: Heartbleed is a hand-written OSV record (the shared export is the
 PyPA database, PyPI only, without OpenSSL); the aiohttp record is the real
@@ -179,6 +182,7 @@ def seed_patching(ctx: SeedContext) -> None:
     if not own:
         services.self_register(actor=None)
     _seed_pump_exception(ctx, ids[PUMPS])
+    _seed_engine_plans(ids[ENGINE_DMZ], ids[ENGINE_DC])
     _assign_owners(ctx)
     board = selectors.dashboard()
     ctx.write(
@@ -223,3 +227,27 @@ def _seed_pump_exception(ctx: SeedContext, pumps: int) -> None:
         expires_on=clock.now().date() + dt.timedelta(days=5),
     )
     services.exception_decide(actor=approver, exception_id=exception.pk, approve=True)
+
+
+def _seed_engine_plans(dmz: int, data_centre: int) -> None:
+    if selectors.plans_list(status="").exists():
+        return
+    engineer = User.objects.get(username="demo.it_admin")
+    night = (clock.now() + dt.timedelta(days=3)).replace(hour=22, minute=0, second=0, microsecond=0)
+    for target, change_ref, start in (
+        (dmz, "CHG0031234", night),
+        (data_centre, "", night + dt.timedelta(days=4)),
+    ):
+        findings = [f.pk for f in selectors.findings_plannable(target_kind="asset", target_id=target)]
+        if findings:
+            services.plan_create(
+                actor=engineer,
+                target_kind="asset",
+                target_id=target,
+                finding_ids=findings,
+                title="OpenSSL 1.0.1g on the HL7 interface engine",
+                window_start=start,
+                window_end=start + dt.timedelta(hours=4),
+                change_ref=change_ref,
+                notes="Rollback: reinstall 1.0.1f from the local mirror; check the HL7 feed after.",
+            )

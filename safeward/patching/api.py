@@ -1,6 +1,6 @@
 """The vulnerability REST API under /api/v1/vulns/: findings (most urgent
 first) and their analysis, inventory uploads, exceptions and their
-approval, the deadline table. One class per operation, each declaring its
+approval, the deadline table, patch plans. One class per operation, each declaring its
 permission and what a bearer token needs."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.patching import selectors, services
 from safeward.patching.forms import FORMATS, RESPONSES
-from safeward.patching.models import Finding, RiskException, Severity, Target
+from safeward.patching.models import Finding, PatchPlan, RiskException, Severity, Target
 from safeward.patching.sbom import MAX_BYTES
 
 MAX_LIST = 5000
@@ -108,6 +108,53 @@ class VulnPolicyRowOutput(serializers.Serializer[Any]):
     severity = serializers.ChoiceField(choices=Severity.choices)
     dmz = serializers.IntegerField(allow_null=True)
     internal = serializers.IntegerField(allow_null=True)
+
+
+class VulnPlanOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    target_kind = serializers.ChoiceField(choices=Target.choices)
+    target_id = serializers.IntegerField()
+    findings = serializers.SerializerMethodField()
+    late_findings = serializers.SerializerMethodField(help_text="Open findings due before the window ends.")
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    change_ref = serializers.CharField()
+    status = serializers.ChoiceField(choices=PatchPlan.Status.choices)
+    owner = serializers.CharField(source="owner.username")
+    notes = serializers.CharField()
+    verified_at = serializers.DateTimeField(allow_null=True)
+
+    def get_findings(self, plan: PatchPlan) -> list[int]:
+        return sorted(f.pk for f in plan.findings.all())
+
+    def get_late_findings(self, plan: PatchPlan) -> list[int]:
+        return selectors.plan_late_finding_ids(plan=plan)
+
+
+class VulnPlanInput(serializers.Serializer[Any]):
+    title = serializers.CharField(max_length=200)
+    target_kind = serializers.ChoiceField(choices=Target.choices)
+    target_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    findings = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=services.MAX_PLAN_FINDINGS,
+    )
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    change_ref = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
+    notes = serializers.CharField(max_length=4000, required=False, default="", allow_blank=True)
+
+
+class VulnPlanUpdateInput(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(
+        choices=[PatchPlan.Status.SCHEDULED, PatchPlan.Status.APPLIED, PatchPlan.Status.CANCELLED]
+    )
+    change_ref = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
+    window_start = serializers.DateTimeField(required=False, default=None)
+    window_end = serializers.DateTimeField(required=False, default=None)
+    note = serializers.CharField(max_length=1000, required=False, default="", allow_blank=True)
 
 
 def _refused(error: services.PatchingError, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
@@ -258,6 +305,89 @@ class PolicyTable(APIView):
         return Response(VulnPolicyRowOutput(selectors.policy_table(), many=True).data)
 
 
+class PlanList(APIView):
+    required_permission = Perm.PATCHING_FINDING_READ
+    token_scopes = {"GET": "read", "POST": "write"}
+
+    def get_permissions(self) -> Any:
+        # Reading plans needs the read permission; making one, triage.
+        if self.request.method == "POST":
+            self.required_permission = Perm.PATCHING_FINDING_TRIAGE
+        return super().get_permissions()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, description="open, or a plan status")],
+        responses=VulnPlanOutput(many=True),
+        operation_id="vulns_plans_list",
+    )
+    def get(self, request: Request) -> Response:
+        wanted = str(request.query_params.get("status", "open"))
+        if wanted not in {"open", *PatchPlan.Status.values}:
+            raise ValidationError({"status": ["Unknown status."]})
+        plans = selectors.plans_list(status=wanted).prefetch_related("findings")[:MAX_LIST]
+        return Response(VulnPlanOutput(plans, many=True).data)
+
+    @extend_schema(
+        request=VulnPlanInput,
+        responses={201: VulnPlanOutput, 400: VulnErrorOutput},
+        operation_id="vulns_plans_create",
+    )
+    def post(self, request: Request) -> Response:
+        payload = VulnPlanInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            plan = services.plan_create(
+                actor=_actor(request),
+                target_kind=data["target_kind"],
+                target_id=data["target_id"],
+                finding_ids=data["findings"],
+                title=data["title"],
+                window_start=data["window_start"],
+                window_end=data["window_end"],
+                change_ref=data["change_ref"],
+                notes=data["notes"],
+            )
+        except services.PatchingError as error:
+            return _refused(error)
+        return Response(
+            VulnPlanOutput(selectors.plan_get(plan_id=plan.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class PlanDetail(APIView):
+    required_permission = Perm.PATCHING_FINDING_READ
+    token_scopes = {"GET": "read"}
+
+    @extend_schema(responses=VulnPlanOutput, operation_id="vulns_plans_read")
+    def get(self, request: Request, plan_id: int) -> Response:
+        plan = selectors.plan_get(plan_id=plan_id)
+        if plan is None:
+            raise Http404
+        return Response(VulnPlanOutput(plan).data)
+
+
+class PlanUpdate(APIView):
+    required_permission = Perm.PATCHING_FINDING_TRIAGE
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=VulnPlanUpdateInput,
+        responses={200: VulnPlanOutput, 400: VulnErrorOutput},
+        operation_id="vulns_plans_update",
+    )
+    def post(self, request: Request, plan_id: int) -> Response:
+        if selectors.plan_get(plan_id=plan_id) is None:
+            raise Http404
+        payload = VulnPlanUpdateInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            plan = services.plan_update(actor=_actor(request), plan_id=plan_id, **payload.validated_data)
+        except services.PatchingError as error:
+            return _refused(error)
+        return Response(VulnPlanOutput(selectors.plan_get(plan_id=plan.pk)).data)
+
+
 urlpatterns = [
     path("findings/", FindingList.as_view(), name="findings"),
     path("findings/<int:finding_id>/", FindingDetail.as_view(), name="finding"),
@@ -266,4 +396,7 @@ urlpatterns = [
     path("exceptions/", ExceptionList.as_view(), name="exceptions"),
     path("exceptions/<int:exception_id>/approve/", ExceptionApprove.as_view(), name="exception_approve"),
     path("policy/", PolicyTable.as_view(), name="policy"),
+    path("plans/", PlanList.as_view(), name="plans"),
+    path("plans/<int:plan_id>/", PlanDetail.as_view(), name="plan"),
+    path("plans/<int:plan_id>/update/", PlanUpdate.as_view(), name="plan_update"),
 ]

@@ -8,6 +8,8 @@
   compensating controls pass now.
 * `patching.inventory_current`: every asset and device with an inventory
   had it refreshed within the last 90 days.
+* `patching.plans_in_time`: every open patch plan's window ends before its
+  findings are due, and no scheduled window has passed without the patch.
 """
 
 from __future__ import annotations
@@ -96,5 +98,29 @@ def inventory_current(now: dt.datetime) -> Iterator[Check]:
             evidence={
                 "imported_at": inventory.imported_at.isoformat(),
                 "components": inventory.component_count,
+            },
+        )
+
+
+@control(
+    "patching.plans_in_time",
+    title="Every open patch plan's window ends before its findings' deadlines, and none was missed",
+    maps=("hicp:7.M.D", "hipaa:164.308(a)(1)(ii)(B)", "iso27001-2022:A.8.8", "csf2:PR.PS-02"),
+)
+def plans_in_time(now: dt.datetime) -> Iterator[Check]:
+    for plan in selectors.plans_list(status="open"):
+        late = selectors.plan_late_finding_ids(plan=plan)
+        missed = plan.status == "scheduled" and plan.window_end < now
+        yield Check(
+            "patch-plan",
+            str(plan.pk),
+            f"patch plan {plan.pk} ({plan.target_kind} {plan.target_id})",
+            passed=not late and not missed,
+            evidence={
+                "status": plan.status,
+                "window_end": plan.window_end.isoformat(),
+                "change_ref": plan.change_ref,
+                "findings_due_before_window_end": late[:20],
+                "window_passed_unapplied": missed,
             },
         )

@@ -1,5 +1,6 @@
 """Forms of the patching pages: import an inventory or a feed, triage a
-finding, ask for an exception, change a cell of the deadline table."""
+finding, ask for an exception, change a cell of the deadline table, plan
+a patch in a maintenance window and move the plan on."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from django import forms
 
-from safeward.patching.models import Finding, RiskException, Severity
+from safeward.patching.models import Finding, PatchPlan, RiskException, Severity
 from safeward.patching.sbom import MAX_BYTES
 
 FORMATS = [
@@ -98,3 +99,53 @@ class PolicyCellForm(forms.Form):
     severity = forms.ChoiceField(choices=Severity.choices)
     exposure = forms.ChoiceField(choices=[("dmz", "DMZ"), ("internal", "Internal")])
     days = forms.IntegerField(required=False, min_value=1, max_value=3650, help_text="Blank: at discretion.")
+
+
+def _window_field(label: str, *, required: bool = True) -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label=label,
+        required=required,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
+class PlanForm(forms.Form):
+    title = forms.CharField(max_length=200, help_text="e.g. OpenSSL upgrade on the interface engine.")
+    findings = forms.TypedMultipleChoiceField(
+        coerce=int, widget=forms.CheckboxSelectMultiple, label="Findings this plan fixes"
+    )
+    window_start = _window_field("Maintenance window starts")
+    window_end = _window_field("Window ends")
+    change_ref = forms.CharField(
+        max_length=40,
+        required=False,
+        label="Change record",
+        help_text="Its reference in the change process (e.g. CHG0031234); without one the plan waits.",
+    )
+    notes = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Notes (rollback, checks)",
+    )
+
+    def __init__(self, *args: Any, findings: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["findings"]
+        assert isinstance(field, forms.TypedMultipleChoiceField)
+        field.choices = findings
+
+
+PLAN_MOVES = [
+    (PatchPlan.Status.SCHEDULED, "Schedule (change approved) / reschedule"),
+    (PatchPlan.Status.APPLIED, "Applied in the window"),
+    (PatchPlan.Status.CANCELLED, "Cancel"),
+]
+
+
+class PlanUpdateForm(forms.Form):
+    status = forms.ChoiceField(choices=PLAN_MOVES, label="Move the plan to")
+    change_ref = forms.CharField(max_length=40, required=False, label="Change record")
+    window_start = _window_field("New window starts", required=False)
+    window_end = _window_field("New window ends", required=False)
+    note = forms.CharField(required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))

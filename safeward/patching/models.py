@@ -313,3 +313,55 @@ class RiskException(models.Model):
 
     def __str__(self) -> str:
         return f"exception {self.pk} ({self.status})"
+
+
+class PatchPlan(models.Model):
+    """Remediation of one target's findings in a maintenance window, under a
+    change record of the hospital's change process. Verified by evidence,
+    not by a tick: the plan closes itself when a later inventory shows all
+    its findings resolved."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned (no change record yet)"
+        SCHEDULED = "scheduled", "Scheduled (change approved)"
+        APPLIED = "applied", "Applied, awaiting verification"
+        VERIFIED = "verified", "Verified by inventory"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN_STATUSES = (Status.PLANNED, Status.SCHEDULED, Status.APPLIED)
+
+    title = models.CharField(max_length=200)
+    target_kind = models.CharField(max_length=8, choices=Target.choices)
+    target_id = models.BigIntegerField()
+    findings = models.ManyToManyField(Finding, related_name="plans")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    # The change process's own reference (e.g. CHG0031234); SafeWard links to it, it does not replace it.
+    change_ref = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLANNED)
+    notes = models.TextField(blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["window_start", "pk"]
+        indexes = [
+            models.Index(fields=["status", "window_start"], name="patching_plan_window"),
+            models.Index(fields=["target_kind", "target_id"], name="patching_plan_target"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(window_end__gt=models.F("window_start")), name="patching_plan_window_order"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="planned")
+                | models.Q(status="cancelled")
+                | ~models.Q(change_ref=""),
+                name="patching_plan_change_record",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"patch plan {self.pk} ({self.status})"

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 
 from safeward import clock
 from safeward.patching.models import (
@@ -18,6 +18,7 @@ from safeward.patching.models import (
     Finding,
     Inventory,
     KevEntry,
+    PatchPlan,
     RiskException,
     Severity,
 )
@@ -126,6 +127,17 @@ class Dashboard:
     by_device_class: list[tuple[str, int]]
     mttr: list[tuple[str, float | None]]  # (month, mean days) oldest first
     sla_met: float | None
+    # (severity or department, findings resolved, mean days to remediate, share fixed by the deadline)
+    mttr_by_severity: list[tuple[str, int, float, float]]
+    mttr_by_department: list[tuple[str, int, float, float]]
+
+
+def _remediation_rows(groups: dict[str, list[tuple[float, bool]]]) -> list[tuple[str, int, float, float]]:
+    return [
+        (name, len(rows), sum(days for days, _ in rows) / len(rows), sum(met for _, met in rows) / len(rows))
+        for name, rows in groups.items()
+        if rows
+    ]
 
 
 def dashboard(*, now: dt.datetime | None = None, months: int = 6) -> Dashboard:
@@ -144,14 +156,21 @@ def dashboard(*, now: dt.datetime | None = None, months: int = 6) -> Dashboard:
         resolved_at__isnull=False, resolved_at__gte=now - dt.timedelta(days=31 * months)
     )
     per_month: dict[str, list[float]] = defaultdict(list)
+    per_severity: dict[str, list[tuple[float, bool]]] = {s: [] for s in Severity.values}
+    per_department: dict[str, list[tuple[float, bool]]] = defaultdict(list)
     met = total = 0
-    for finding in resolved.only("detected_at", "resolved_at", "due_at"):
+    for finding in resolved.only(
+        "detected_at", "resolved_at", "due_at", "severity", "department_ids"
+    ).iterator(chunk_size=2000):
         assert finding.resolved_at is not None
-        per_month[finding.resolved_at.strftime("%Y-%m")].append(
-            (finding.resolved_at - finding.detected_at).total_seconds() / 86400
-        )
+        days = (finding.resolved_at - finding.detected_at).total_seconds() / 86400
+        in_time = bool(finding.due_at and finding.resolved_at <= finding.due_at)
+        per_month[finding.resolved_at.strftime("%Y-%m")].append(days)
+        per_severity.setdefault(finding.severity, []).append((days, in_time))
+        for pk in finding.department_ids or ["—"]:
+            per_department[names.get(pk, "—") if isinstance(pk, int) else "—"].append((days, in_time))
         total += 1
-        met += bool(finding.due_at and finding.resolved_at <= finding.due_at)
+        met += in_time
     month_keys = []
     cursor = now.replace(day=1)
     for _ in range(months):
@@ -172,6 +191,8 @@ def dashboard(*, now: dt.datetime | None = None, months: int = 6) -> Dashboard:
         by_device_class=classes.most_common(10),
         mttr=mttr,
         sla_met=(met / total) if total else None,
+        mttr_by_severity=_remediation_rows(per_severity),
+        mttr_by_department=sorted(_remediation_rows(per_department), key=lambda row: (-row[1], row[0]))[:15],
     )
 
 
@@ -196,6 +217,70 @@ def mttr_svg(points: list[tuple[str, float | None]], *, width: int = 360, height
         parts.append(f'<text x="{x}" y="{height + 14}" font-size="10">{month[2:]}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def plans_list(*, status: str = "", target: str = "") -> QuerySet[PatchPlan]:
+    """Plans by window; `status` "open" means not yet verified or cancelled; target as "asset:3"."""
+    plans = PatchPlan.objects.select_related("owner")
+    if status == "open":
+        plans = plans.filter(status__in=PatchPlan.OPEN_STATUSES)
+    elif status:
+        plans = plans.filter(status=status)
+    kind, _, pk = target.partition(":")
+    if kind and pk.isdigit() and int(pk) <= MAX_ID:
+        plans = plans.filter(target_kind=kind, target_id=int(pk))
+    return plans
+
+
+def plan_get(*, plan_id: int) -> PatchPlan | None:
+    if plan_id > MAX_ID:
+        return None
+    return PatchPlan.objects.select_related("owner").filter(pk=plan_id).first()
+
+
+def plan_findings(*, plan: PatchPlan) -> list[Finding]:
+    return list(plan.findings.select_related("advisory").order_by("due_at", "pk"))
+
+
+def plan_late_finding_ids(*, plan: PatchPlan) -> list[int]:
+    """Open findings of the plan due before its window ends: the window is too late for them."""
+    return list(
+        plan.findings.filter(state__in=Finding.OPEN_STATES, due_at__lt=plan.window_end)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def findings_plannable(*, target_kind: str, target_id: int) -> list[Finding]:
+    """Open findings of a target that no open plan covers yet, most urgent first."""
+    covered = PatchPlan.findings.through.objects.filter(patchplan__status__in=PatchPlan.OPEN_STATUSES).values(
+        "finding_id"
+    )
+    return list(
+        Finding.objects.filter(target_kind=target_kind, target_id=target_id, state__in=Finding.OPEN_STATES)
+        .exclude(pk__in=covered)
+        .select_related("advisory")
+        .order_by("due_at", "pk")[:500]
+    )
+
+
+def targets_with_open_findings(limit: int = 200) -> list[dict[str, Any]]:
+    """Targets with open findings no plan covers (kind, id, count, first due), soonest due first."""
+    covered = PatchPlan.findings.through.objects.filter(patchplan__status__in=PatchPlan.OPEN_STATUSES).values(
+        "finding_id"
+    )
+    rows = (
+        Finding.objects.filter(state__in=Finding.OPEN_STATES)
+        .exclude(pk__in=covered)
+        .values("target_kind", "target_id")
+        .annotate(count=Count("pk"), first_due=Min("due_at"))
+        .order_by("first_due", "target_kind", "target_id")[:limit]
+    )
+    return [dict(row) for row in rows]
+
+
+def finding_plans(*, finding: Finding) -> QuerySet[PatchPlan]:
+    return finding.plans.order_by("-window_start")
 
 
 def controls_available() -> list[tuple[str, str]]:

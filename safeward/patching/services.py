@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from safeward.patching.models import (
     Finding,
     Inventory,
     KevEntry,
+    PatchPlan,
     RiskException,
     Target,
 )
@@ -41,6 +43,11 @@ INVENTORY = "SoftwareInventory"
 ADVISORY_FEED = "AdvisoryFeed"
 EXCEPTION = "VulnException"
 EXCEPTION_VOIDED_CHECK = "exception_voided"
+PLAN = "PatchPlan"
+MAX_WINDOW_HOURS = 72
+MAX_PLAN_FINDINGS = 500
+# The change process's reference: CHG0031234, RFC-2026-114, ops/chg/77.
+CHANGE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{1,39}")
 MAX_EXCEPTION_DAYS = 366
 Progress = Callable[[int], None]
 
@@ -427,6 +434,8 @@ def inventory_match(*, actor: User | None, inventory: Inventory, resolve_missing
                     check="resolved_by_inventory",
                     inventory=inventory.pk,
                 )
+            if stats.resolved:
+                _plans_verify(actor=actor, target_kind=target.kind, target_id=target.id, now=now)
     return stats
 
 
@@ -1029,3 +1038,197 @@ def exceptions_evaluate(*, actor: User | None = None, now: dt.datetime | None = 
                 },
             )
     return counts
+
+
+# --- patch plans ---------------------------------------------------------------------------------
+
+PLAN_TRANSITIONS: dict[str, set[str]] = {
+    PatchPlan.Status.PLANNED: {PatchPlan.Status.SCHEDULED, PatchPlan.Status.CANCELLED},
+    # Scheduled again: the window moved, or the change record was replaced.
+    PatchPlan.Status.SCHEDULED: {
+        PatchPlan.Status.SCHEDULED,
+        PatchPlan.Status.APPLIED,
+        PatchPlan.Status.CANCELLED,
+    },
+    # Applied but the next inventory still shows the version: rolled back, or the patch did not take.
+    PatchPlan.Status.APPLIED: {PatchPlan.Status.SCHEDULED, PatchPlan.Status.CANCELLED},
+}
+
+# What a person may move a plan to (verified is the inventory's to set).
+PLAN_TRANSITIONS_TARGETS = {PatchPlan.Status.SCHEDULED, PatchPlan.Status.APPLIED, PatchPlan.Status.CANCELLED}
+
+
+def _window_errors(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[str]:
+    if end <= start:
+        return ["The window ends after it starts."]
+    errors = []
+    if end <= now:
+        errors.append("The window is over already; plan a window that has not ended.")
+    if end - start > dt.timedelta(hours=MAX_WINDOW_HOURS):
+        errors.append(f"A maintenance window lasts at most {MAX_WINDOW_HOURS} hours.")
+    return errors
+
+
+def _change_ref_errors(change_ref: str) -> list[str]:
+    if change_ref and not CHANGE_REF.fullmatch(change_ref):
+        return ["The change record is its reference (2 to 40 letters, digits, . _ / -), e.g. CHG0031234."]
+    return []
+
+
+def plan_create(
+    *,
+    actor: User,
+    target_kind: str,
+    target_id: int,
+    finding_ids: Sequence[int],
+    title: str,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    change_ref: str = "",
+    notes: str = "",
+) -> PatchPlan:
+    """A plan for open findings of one target. With a change record it is
+    scheduled at once; without one it waits in `planned`."""
+    _require(actor, Perm.PATCHING_FINDING_TRIAGE)
+    now = clock.now()
+    title, change_ref = title.strip(), change_ref.strip()
+    errors = []
+    if not title:
+        errors.append("Give the plan a title.")
+    elif len(title) > 200:
+        errors.append("The title is at most 200 characters.")
+    if target_kind not in Target.values or target_facts(kind=target_kind, target_id=target_id) is None:
+        errors.append("No such asset or device.")
+    wanted = set(finding_ids)
+    if not wanted:
+        errors.append("Choose at least one open finding.")
+    elif len(wanted) > MAX_PLAN_FINDINGS:
+        errors.append(f"A plan covers at most {MAX_PLAN_FINDINGS} findings.")
+    errors += _window_errors(window_start, window_end, now)
+    errors += _change_ref_errors(change_ref)
+    if errors:
+        raise PatchingError("The plan was refused; nothing was saved.", errors)
+    with transaction.atomic():
+        findings = list(
+            Finding.objects.select_for_update().filter(
+                pk__in=wanted, target_kind=target_kind, target_id=target_id
+            )
+        )
+        found = {f.pk for f in findings}
+        errors = [f"Finding {pk} is not one of this target's." for pk in sorted(wanted - found)]
+        errors += [f"Finding {f.pk} is not open." for f in findings if f.state not in Finding.OPEN_STATES]
+        busy = (
+            PatchPlan.findings.through.objects.filter(
+                finding_id__in=found, patchplan__status__in=PatchPlan.OPEN_STATUSES
+            )
+            .values_list("finding_id", "patchplan_id")
+            .order_by("finding_id")
+        )
+        errors += [f"Finding {finding} is already in plan {plan}." for finding, plan in busy]
+        if errors:
+            raise PatchingError("The plan was refused; nothing was saved.", errors)
+        plan = PatchPlan.objects.create(
+            title=title,
+            target_kind=target_kind,
+            target_id=target_id,
+            window_start=window_start,
+            window_end=window_end,
+            change_ref=change_ref,
+            status=PatchPlan.Status.SCHEDULED if change_ref else PatchPlan.Status.PLANNED,
+            notes=notes.strip()[:4000],
+            owner=actor,
+            created_at=now,
+            updated_at=now,
+        )
+        plan.findings.set(findings)
+        _audit(
+            Action.CREATE,
+            actor,
+            PLAN,
+            plan.pk,
+            target=f"{target_kind}:{target_id}",
+            findings=len(findings),
+            status=plan.status,
+            change_ref=change_ref,
+        )
+    return plan
+
+
+def plan_update(
+    *,
+    actor: User | None,
+    plan_id: int,
+    status: str,
+    change_ref: str = "",
+    window_start: dt.datetime | None = None,
+    window_end: dt.datetime | None = None,
+    note: str = "",
+) -> PatchPlan:
+    """Move a plan on: schedule it under a change record (optionally in a new
+    window), mark it applied, send it back to scheduled after a rollback, or
+    cancel it. `verified` is never set by hand: an inventory sets it."""
+    _require(actor, Perm.PATCHING_FINDING_TRIAGE)
+    now = clock.now()
+    change_ref = change_ref.strip()
+    with transaction.atomic():
+        plan = PatchPlan.objects.select_for_update().filter(pk=plan_id).first()
+        if plan is None:
+            raise PatchingError("No such plan.")
+        allowed = PLAN_TRANSITIONS.get(plan.status, set())
+        if status not in allowed:
+            shown = ", ".join(sorted(allowed)) or "nothing (the plan is closed)"
+            raise PatchingError(f"A plan that is {plan.status} can become: {shown}.")
+        errors = _change_ref_errors(change_ref)
+        if status == PatchPlan.Status.SCHEDULED and not (change_ref or plan.change_ref):
+            errors.append("Scheduling needs the change record's reference.")
+        if window_start is not None or window_end is not None:
+            if status != PatchPlan.Status.SCHEDULED:
+                errors.append("A new window goes with scheduling.")
+            else:
+                errors += _window_errors(
+                    window_start or plan.window_start, window_end or plan.window_end, now
+                )
+        rescheduled = window_start is not None or window_end is not None or change_ref
+        if plan.status == status == PatchPlan.Status.SCHEDULED and not rescheduled:
+            errors.append("The plan is scheduled already: give a new window or change record.")
+        if status == PatchPlan.Status.APPLIED and plan.window_start > now:
+            errors.append("The window has not started yet.")
+        if errors:
+            raise PatchingError("The plan was not changed.", errors)
+        previous = plan.status
+        plan.status = status
+        if change_ref:
+            plan.change_ref = change_ref
+        if window_start is not None:
+            plan.window_start = window_start
+        if window_end is not None:
+            plan.window_end = window_end
+        if note.strip():
+            stamp = now.strftime("%Y-%m-%d %H:%M")
+            author = actor.username if actor else "operator (safeward vulns)"
+            plan.notes = f"{plan.notes}\n{stamp} {author}: {note.strip()}".strip()[:8000]
+        plan.updated_at = now
+        plan.save()
+        _audit(
+            Action.UPDATE,
+            actor,
+            PLAN,
+            plan.pk,
+            check=f"{previous}->{status}",
+            change_ref=plan.change_ref,
+        )
+    return plan
+
+
+def _plans_verify(*, actor: User | None, target_kind: str, target_id: int, now: dt.datetime) -> None:
+    """Open plans of the target whose findings are all closed now are verified
+    (inside the import's transaction)."""
+    plans = PatchPlan.objects.filter(
+        target_kind=target_kind, target_id=target_id, status__in=PatchPlan.OPEN_STATUSES
+    ).exclude(findings__state__in=Finding.OPEN_STATES)
+    for plan in plans.select_for_update():
+        plan.status = PatchPlan.Status.VERIFIED
+        plan.verified_at = now
+        plan.updated_at = now
+        plan.save(update_fields=["status", "verified_at", "updated_at"])
+        _audit(Action.UPDATE, actor, PLAN, plan.pk, check="verified_by_inventory")

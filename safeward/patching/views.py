@@ -22,10 +22,12 @@ from safeward.patching.forms import (
     ExceptionForm,
     FeedImportForm,
     InventoryImportForm,
+    PlanForm,
+    PlanUpdateForm,
     PolicyCellForm,
     TriageForm,
 )
-from safeward.patching.models import Finding
+from safeward.patching.models import Finding, PatchPlan, Target
 
 
 def _counted(count: int, noun: str) -> str:
@@ -125,6 +127,7 @@ def _finding_page(
             "target": facts,
             "kev": selectors.kev_entry(cve_ids=finding.advisory.cve_ids),
             "exceptions": selectors.finding_exceptions(finding=finding),
+            "plans": selectors.finding_plans(finding=finding),
             "can_triage": user.has_perm(Perm.PATCHING_FINDING_TRIAGE),
             "can_approve": user.has_perm(Perm.PATCHING_EXCEPTION_APPROVE),
             "triage_form": triage
@@ -382,3 +385,164 @@ def controls_resources(request: HttpRequest) -> HttpResponse:
         "patching/control_resources.html",
         {"control_id": control_id, "rows": rows, "controls": selectors.controls_available()},
     )
+
+
+# --- patch plans ---------------------------------------------------------------------------------
+
+
+def _target_of(request: HttpRequest) -> tuple[str, int] | None:
+    kind, _, pk = str(request.GET.get("target", request.POST.get("target", "")))[:30].partition(":")
+    if kind in Target.values and pk.isdigit() and 0 < int(pk) <= selectors.MAX_ID:
+        return kind, int(pk)
+    return None
+
+
+@require_GET
+@requires(Perm.PATCHING_FINDING_READ)
+def plans(request: HttpRequest) -> HttpResponse:
+    status = str(request.GET.get("status", "open"))[:10]
+    if status not in {"open", "", *PatchPlan.Status.values}:
+        status = "open"
+    shown = list(selectors.plans_list(status=status)[:500])
+    labels = {
+        (p.target_kind, p.target_id): services.target_facts(kind=p.target_kind, target_id=p.target_id)
+        for p in shown
+    }
+    return render(
+        request,
+        "patching/plans.html",
+        {
+            "rows": [(plan, labels[(plan.target_kind, plan.target_id)]) for plan in shown],
+            "status": status,
+            "statuses": PatchPlan.Status.choices,
+            "can_plan": _actor(request).has_perm(Perm.PATCHING_FINDING_TRIAGE),
+            "now": clock.now(),
+        },
+    )
+
+
+def _finding_label(finding: Finding) -> str:
+    due = f" · due {finding.due_at:%Y-%m-%d}" if finding.due_at else ""
+    return (
+        f"{finding.advisory.osv_id} · {finding.component_name} {finding.component_version}"
+        f" · {finding.get_severity_display()}{due}"
+    )
+
+
+def _plannable_choices(target: tuple[str, int]) -> list[tuple[int, str]]:
+    found = selectors.findings_plannable(target_kind=target[0], target_id=target[1])
+    return [(finding.pk, _finding_label(finding)) for finding in found]
+
+
+def _plan_new_page(
+    request: HttpRequest, target: tuple[str, int], form: PlanForm | None, errors: list[str], status: int = 200
+) -> HttpResponse:
+    facts = services.target_facts(kind=target[0], target_id=target[1])
+    if facts is None:
+        raise Http404("No such asset or device.")
+    if form is None:
+        choices = _plannable_choices(target)
+        preselected = [int(v) for v in request.GET.getlist("finding")[:50] if v.isdigit()]
+        form = PlanForm(findings=choices, initial={"findings": preselected})
+    return render(
+        request,
+        "patching/plan_new.html",
+        {"form": form, "target": facts, "target_key": f"{target[0]}:{target[1]}", "errors": errors},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.PATCHING_FINDING_TRIAGE)
+def plan_new(request: HttpRequest) -> HttpResponse:
+    target = _target_of(request)
+    if target is None:
+        if request.method == "POST":
+            return render(request, "patching/plan_targets.html", {"targets": [], "error": True}, status=400)
+        targets = [
+            {**row, "facts": services.target_facts(kind=row["target_kind"], target_id=row["target_id"])}
+            for row in selectors.targets_with_open_findings()
+        ]
+        return render(request, "patching/plan_targets.html", {"targets": targets})
+    if request.method == "GET":
+        return _plan_new_page(request, target, None, [])
+    facts = services.target_facts(kind=target[0], target_id=target[1])
+    if facts is None:
+        raise Http404("No such asset or device.")
+    form = PlanForm(request.POST, findings=_plannable_choices(target))
+    if not form.is_valid():
+        return _plan_new_page(request, target, form, [], status=400)
+    data = form.cleaned_data
+    try:
+        plan = services.plan_create(
+            actor=_actor(request),
+            target_kind=target[0],
+            target_id=target[1],
+            finding_ids=data["findings"],
+            title=data["title"],
+            window_start=data["window_start"],
+            window_end=data["window_end"],
+            change_ref=data["change_ref"],
+            notes=data["notes"],
+        )
+    except services.PatchingError as error:
+        return _plan_new_page(request, target, form, error.errors, status=400)
+    messages.success(request, f"Plan saved: {plan.get_status_display()}.")
+    return redirect("patching:plan", plan_id=plan.pk)
+
+
+def _plan_page(
+    request: HttpRequest, plan: PatchPlan, form: PlanUpdateForm | None, errors: list[str], status: int = 200
+) -> HttpResponse:
+    return render(
+        request,
+        "patching/plan.html",
+        {
+            "plan": plan,
+            "target": services.target_facts(kind=plan.target_kind, target_id=plan.target_id),
+            "findings": selectors.plan_findings(plan=plan),
+            "late": set(selectors.plan_late_finding_ids(plan=plan)),
+            "can_plan": _actor(request).has_perm(Perm.PATCHING_FINDING_TRIAGE)
+            and plan.status in PatchPlan.OPEN_STATUSES,
+            "form": form or PlanUpdateForm(initial={"change_ref": plan.change_ref}),
+            "errors": errors,
+        },
+        status=status,
+    )
+
+
+def _plan_or_404(plan_id: int) -> PatchPlan:
+    plan = selectors.plan_get(plan_id=plan_id)
+    if plan is None:
+        raise Http404("No such plan.")
+    return plan
+
+
+@require_GET
+@requires(Perm.PATCHING_FINDING_READ)
+def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
+    return _plan_page(request, _plan_or_404(plan_id), None, [])
+
+
+@require_POST
+@requires(Perm.PATCHING_FINDING_TRIAGE)
+def plan_update(request: HttpRequest, plan_id: int) -> HttpResponse:
+    plan = _plan_or_404(plan_id)
+    form = PlanUpdateForm(request.POST)
+    if not form.is_valid():
+        return _plan_page(request, plan, form, [], status=400)
+    data = form.cleaned_data
+    try:
+        services.plan_update(
+            actor=_actor(request),
+            plan_id=plan.pk,
+            status=data["status"],
+            change_ref=data["change_ref"],
+            window_start=data["window_start"],
+            window_end=data["window_end"],
+            note=data["note"],
+        )
+    except services.PatchingError as error:
+        return _plan_page(request, plan, form, error.errors, status=400)
+    messages.success(request, "Plan updated.")
+    return redirect("patching:plan", plan_id=plan.pk)

@@ -508,6 +508,13 @@ RULES: dict[tuple[str, str], Rule] = {
         (F,) * 8,
     ),
     ("vulns_api:policy", "GET"): (lambda c: status(c.get("/api/v1/vulns/policy/")), (F,) * 8),
+    ("vulns_api:plans", "GET"): (lambda c: status(c.get("/api/v1/vulns/plans/")), (F,) * 8),
+    ("vulns_api:plans", "POST"): (lambda c: status(c.post("/api/v1/vulns/plans/", {})), (F,) * 8),
+    ("vulns_api:plan", "GET"): (lambda c: status(c.get("/api/v1/vulns/plans/1/")), (F,) * 8),
+    ("vulns_api:plan_update", "POST"): (
+        lambda c: status(c.post("/api/v1/vulns/plans/1/update/", {"status": "cancelled"})),
+        (F,) * 8,
+    ),
     # Incident cases: the security, privacy, compliance officers and the auditor read.
     ("incidents_api:incidents", "GET"): (lambda c: status(c.get("/api/v1/incidents/")), (F,) * 8),
     ("incidents_api:incident", "GET"): (lambda c: status(c.get("/api/v1/incidents/1/")), (F,) * 8),

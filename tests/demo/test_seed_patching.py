@@ -1,7 +1,9 @@
 """The demo's vulnerabilities: Heartbleed on both interface engine servers,
 critical and KEV-listed, due sooner in the DMZ than in the data centre; the
 pump fleet's exception approved by a second person and about to expire;
-SafeWard's own SBOM registered; seeding twice changes nothing."""
+SafeWard's own SBOM registered; the engines' patch plans, one scheduled
+under a change record, one waiting for it, both before their deadlines;
+seeding twice changes nothing."""
 
 from __future__ import annotations
 
@@ -42,10 +44,17 @@ def test_the_demo_shows_heartbleed_by_zone_and_an_exception_about_to_expire(demo
     assert (exception.expires_on - clock.now().date()).days == 5
     assert all(check.passed for check in controls.exceptions_valid(clock.now()))
     assert selectors.inventories_current().filter(component_count__gt=20).exists()  # SafeWard's own SBOM
-    counts = (Finding.objects.count(), selectors.inventories_current().count(), len(approved))
+    plans = {plan.target_id: plan for plan in selectors.plans_list(status="open")}
+    assert plans[_asset(ENGINE_DMZ)].status == "scheduled"
+    assert plans[_asset(ENGINE_DMZ)].change_ref == "CHG0031234"
+    assert list(plans[_asset(ENGINE_DMZ)].findings.all()) == [dmz]
+    assert plans[_asset(ENGINE_DC)].status == "planned"
+    assert all(check.passed for check in controls.plans_in_time(clock.now()))
+    counts = (Finding.objects.count(), selectors.inventories_current().count(), len(approved), len(plans))
     call_command("demo", "seed")  # idempotent
     assert (
         Finding.objects.count(),
         selectors.inventories_current().count(),
         selectors.exceptions_list(status="approved").count(),
+        selectors.plans_list(status="").count(),
     ) == counts

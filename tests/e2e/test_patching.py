@@ -2,7 +2,8 @@
 the interface engine's SBOM, sees Heartbleed at the top of the findings with
 its due date, reads why the date is what it is and files an exception whose
 compensating control is a control test; the compliance officer, a second
-person, approves it from the exceptions queue.
+person, approves it from the exceptions queue. An IT engineer plans the
+patch in a maintenance window from the finding page.
 Screenshots: test-artifacts/screenshots/patching-*.png."""
 
 from __future__ import annotations
@@ -79,3 +80,37 @@ def test_an_sbom_shows_heartbleed_first_and_an_exception_is_approved_by_a_second
     page.reload()
     assert "under exception" in page.locator("#state").inner_text()
     screenshot(page, "patching-excepted")
+
+
+def test_a_patch_is_planned_in_a_maintenance_window_from_the_finding(page, live_server, screenshot):
+    engineer = UserFactory(username="it.eng", first_name="Rafa", roles=["it_admin"], totp_secret=True)
+    asset = asset_create(
+        actor=None, values={"name": "HL7 interface engine (DMZ)", "kind": "server", "network_zone": "DMZ"}
+    )
+    services.osv_import(actor=None, raw=json.dumps(HEARTBLEED).encode(), filename="heartbleed.json")
+    services.inventory_import(actor=None, target_kind="asset", target_id=asset.pk, raw=openssl())
+
+    sign_in_browser(page, engineer)
+    nav_click(page, "Vulnerabilities")
+    page.get_by_role("link", name="Findings").first.click()
+    page.locator("#findings tbody tr").first.get_by_role("link", name="SAFEWARD-2014-0160").click()
+    page.get_by_role("link", name="Plan a patch").click()
+    page.wait_for_selector("#plan-form")
+    assert page.get_by_label("SAFEWARD-2014-0160", exact=False).is_checked()
+    start = (clock.now() + dt.timedelta(days=3)).replace(hour=22, minute=0, second=0, microsecond=0)
+    page.get_by_label("Title").fill("OpenSSL 1.0.1g on the interface engine")
+    page.get_by_label("Maintenance window starts").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Window ends").fill((start - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Change record").fill("CHG0031234")
+    page.get_by_role("button", name="Save plan").click()
+    assert "ends after it starts" in page.locator("#errors").inner_text()
+    screenshot(page, "patching-plan-refused")
+    page.get_by_label("Window ends").fill((start + dt.timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Save plan").click()
+    page.wait_for_selector("#plan-status")
+    assert "Scheduled" in page.locator("#plan-status").inner_text()
+    assert "CHG0031234" in page.locator("#change-ref").inner_text()
+    screenshot(page, "patching-plan")
+    page.get_by_role("link", name="Patch plans").first.click()
+    assert "OpenSSL 1.0.1g on the interface engine" in page.locator("#plans").inner_text()
+    screenshot(page, "patching-plans")

@@ -119,3 +119,13 @@ def heartbleed(db):
 
     services.osv_import(actor=None, raw=json.dumps(HEARTBLEED).encode(), filename="heartbleed.json")
     return HEARTBLEED
+
+
+@pytest.fixture
+def plannable_finding(engineer, dmz_asset, heartbleed):
+    """Heartbleed on the DMZ interface engine, open: what a patch plan is for."""
+    from safeward.patching import services
+    from safeward.patching.models import Finding
+
+    services.inventory_import(actor=engineer, target_kind="asset", target_id=dmz_asset.pk, raw=openssl())
+    return Finding.objects.get()

@@ -8,9 +8,10 @@ import json
 import pytest
 
 from safeward import clock
-from safeward.patching import controls, services
+from safeward.patching import controls, selectors, services
 from safeward.patching.models import Finding
 from tests.patching.conftest import KEV, openssl
+from tests.patching.test_plans import _plan
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +20,7 @@ COVERED_CONTROLS = {
     "patching.critical_within_sla": "test_critical_within_sla_fails_when_overdue_and_passes_before",
     "patching.exceptions_valid": "test_exceptions_valid_fails_on_an_expired_exception",
     "patching.inventory_current": "test_inventory_current_fails_on_an_old_inventory",
+    "patching.plans_in_time": "test_a_window_after_the_deadline_shows_and_fails_the_control",
 }
 
 
@@ -67,3 +69,26 @@ def test_inventory_current_fails_on_an_old_inventory(engineer, dmz_asset):
     now = clock.now()
     assert _passed(controls.inventory_current, now) == [True]
     assert _passed(controls.inventory_current, now + dt.timedelta(days=91)) == [False]
+
+
+def test_a_window_after_the_deadline_shows_and_fails_the_control(engineer, plannable_finding):
+    assert plannable_finding.due_at is not None
+    start = plannable_finding.due_at + dt.timedelta(days=1)
+    plan = _plan(engineer, plannable_finding, window_start=start, window_end=start + dt.timedelta(hours=2))
+    assert selectors.plan_late_finding_ids(plan=plan) == [plannable_finding.pk]
+    now = clock.now()
+    assert [c.passed for c in controls.plans_in_time(now)] == [False]
+    earlier = clock.now() + dt.timedelta(hours=6)
+    with pytest.raises(services.PatchingError) as error:
+        services.plan_update(actor=engineer, plan_id=plan.pk, status="scheduled")
+    assert "new window or change record" in " ".join(error.value.errors)
+    services.plan_update(
+        actor=engineer,
+        plan_id=plan.pk,
+        status="scheduled",
+        window_start=earlier,
+        window_end=earlier + dt.timedelta(hours=2),
+    )
+    assert [c.passed for c in controls.plans_in_time(now)] == [True]
+    # The window passes and nobody applied it: the control fails again.
+    assert [c.passed for c in controls.plans_in_time(now + dt.timedelta(days=1))] == [False]

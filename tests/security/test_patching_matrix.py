@@ -39,6 +39,11 @@ ROUTES = [
     ("post", "/vulns/feeds/", IMPORTERS, 400),
     ("get", "/vulns/policy/", READERS, 200),
     ("post", "/vulns/policy/", APPROVERS, 400),
+    ("get", "/vulns/plans/", READERS, 200),
+    ("get", "/vulns/plans/new/", TRIAGERS, 200),
+    ("post", "/vulns/plans/new/", TRIAGERS, 400),
+    ("get", f"/vulns/plans/{MISSING}/", READERS, 404),
+    ("post", f"/vulns/plans/{MISSING}/update/", TRIAGERS, 404),
     ("get", "/vulns/controls/", READERS, 200),
     ("get", "/vulns/vex/cyclonedx/", READERS, 200),
     ("get", "/vulns/vex/openvex/", READERS, 200),
@@ -50,6 +55,10 @@ ROUTES = [
     ("get", "/api/v1/vulns/exceptions/", READERS, 200),
     ("post", f"/api/v1/vulns/exceptions/{MISSING}/approve/", APPROVERS, 404),
     ("get", "/api/v1/vulns/policy/", READERS, 200),
+    ("get", "/api/v1/vulns/plans/", READERS, 200),
+    ("post", "/api/v1/vulns/plans/", TRIAGERS, 400),
+    ("get", f"/api/v1/vulns/plans/{MISSING}/", READERS, 404),
+    ("post", f"/api/v1/vulns/plans/{MISSING}/update/", TRIAGERS, 404),
 ]
 
 

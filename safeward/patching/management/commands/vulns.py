@@ -7,7 +7,11 @@ import-epss SOURCE         the EPSS daily CSV
 self-sbom [--output FILE]  SafeWard's own CycloneDX SBOM, registered as its application's inventory
 match [--inventory ID]     re-match one inventory; always: re-test exceptions (ending the ones whose
                            controls fail or that expired) and recompute the due dates that moved
-report [--json]            open findings by severity, overdue, KEV, due this week, the most urgent
+report [--json]            open findings by severity, overdue, KEV, due this week, the most urgent,
+                           and remediation (mean days, share within deadline) per severity
+plans [--status S]         patch plans by maintenance window (default: the open ones)
+plan-update ID --status S [--change-ref REF] [--note TEXT]
+                           schedule a plan under its change record, mark it applied, or cancel it
 
 SOURCE is a file path or an https:// URL. Long imports show a progress bar on stderr."""
 
@@ -22,6 +26,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safeward.patching import feeds, sbom, selectors, services
+from safeward.patching.models import PatchPlan
 
 MAX_DOWNLOAD = feeds.MAX_FEED_BYTES
 
@@ -74,6 +79,13 @@ class Command(BaseCommand):
         match.add_argument("--inventory", type=int)
         report = commands.add_parser("report", help="Open findings: counts and the most urgent.")
         report.add_argument("--json", action="store_true")
+        plans = commands.add_parser("plans", help="Patch plans by maintenance window.")
+        plans.add_argument("--status", default="open", choices=["open", *PatchPlan.Status.values])
+        update = commands.add_parser("plan-update", help="Move a patch plan on.")
+        update.add_argument("plan", type=int)
+        update.add_argument("--status", required=True, choices=sorted(services.PLAN_TRANSITIONS_TARGETS))
+        update.add_argument("--change-ref", default="")
+        update.add_argument("--note", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -153,6 +165,10 @@ class Command(BaseCommand):
                 "kev": board.kev,
                 "due_this_week": board.due_this_week,
                 "sla_met": board.sla_met,
+                "remediation_by_severity": [
+                    {"severity": name, "fixed": count, "mean_days": round(days, 1), "within_deadline": met}
+                    for name, count, days, met in board.mttr_by_severity
+                ],
                 "most_urgent": [
                     {
                         "id": f.pk,
@@ -173,6 +189,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"open: {counts}; overdue {board.overdue}; KEV {board.kev}; due this week {board.due_this_week}"
         )
+        for name, count, days, met in board.mttr_by_severity:
+            self.stdout.write(f"  fixed {name}: {count}, mean {days:.1f} days, {met:.0%} within deadline")
         for f in urgent:
             due = f.due_at.date().isoformat() if f.due_at else "-"
             kev = " KEV" if f.kev else ""
@@ -181,3 +199,29 @@ class Command(BaseCommand):
                 f" {f.component_name} {f.component_version}"
                 f"  ({f.target_kind} {f.target_id})"
             )
+
+    def _plans(self, options: dict[str, Any]) -> None:
+        shown = list(selectors.plans_list(status=options["status"])[:500])
+        for plan in shown:
+            late = len(selectors.plan_late_finding_ids(plan=plan))
+            self.stdout.write(
+                f"  {plan.pk:>6}  {plan.window_start:%Y-%m-%d %H:%M}-{plan.window_end:%H:%M}"
+                f"  {plan.status:<9}"
+                f" {plan.change_ref or '-':<14} {plan.target_kind}:{plan.target_id}  {plan.title}"
+                + (f"  ({late} due before the window ends)" if late else "")
+            )
+        self.stdout.write(
+            f"{len(shown)} plan{'' if len(shown) == 1 else 's'} ({options['status'] or 'all'})."
+        )
+
+    def _plan_update(self, options: dict[str, Any]) -> None:
+        plan = services.plan_update(
+            actor=None,
+            plan_id=options["plan"],
+            status=options["status"],
+            change_ref=options["change_ref"],
+            note=options["note"],
+        )
+        self.stdout.write(
+            f"plan {plan.pk}: {plan.get_status_display()}; change record {plan.change_ref or '-'}."
+        )
