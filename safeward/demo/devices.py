@@ -215,5 +215,30 @@ def seed_devices(ctx: SeedContext) -> None:
                 "expires_on": (now - dt.timedelta(days=10)).date(),
             },
         )
+    _seed_flow_export(it_admin, now)
     failing = services.controls_sweep()
     ctx.write(f"devices: 14 devices, {len(SEGMENTS)} segments, 1 MDS2, {failing} control(s) failing")
+
+
+# Last night's firewall export: the declared traffic, and RDP from a ward
+# workstation to the device servers that nobody declared (the segments page
+# shows it; no compensating control reads the workstation segment).
+FLOW_EXPORT = """src_ip,dst_ip,dst_port,protocol,count,last_seen
+10.210.0.14,10.100.30.5,8443,tcp,5120,{night}
+10.210.0.15,10.100.30.5,8443,tcp,4980,{night}
+10.220.0.7,10.100.31.10,104,tcp,860,{night}
+10.30.0.21,10.100.32.8,443,tcp,22410,{night}
+10.30.0.23,10.100.30.5,3389,tcp,4,{night}
+10.40.0.3,10.220.0.7,22,tcp,2,{night}
+172.16.4.77,93.184.216.34,443,tcp,1310,{night}
+"""
+
+
+def _seed_flow_export(actor: User, now: dt.datetime) -> None:
+    from safeward.devices import flow_exports
+
+    night = (now - dt.timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    data = FLOW_EXPORT.format(night=night).encode()
+    result = flow_exports.flow_export_import(actor=actor, data=data, filename="fw-core-last-night.csv")
+    if not result.ok:  # pragma: no cover - the demo's own data
+        raise ValueError(f"demo flow export: {result.errors}")

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safeward import clock
-from safeward.devices import importers, selectors, services
+from safeward.devices import flow_exports, importers, selectors, services
 from safeward.devices.forms import DeviceForm, FlowForm
 from safeward.devices.models import CompensatingControl, Device, Mds2Answer, NetworkSegment, SegmentFlow
 from safeward.identity.models import User
@@ -311,6 +311,63 @@ class FlowImport(APIView):
         )
 
 
+class DevicesFlowExportOutput(serializers.Serializer[Any]):
+    applied = serializers.BooleanField()
+    export = serializers.IntegerField(allow_null=True)
+    rows = serializers.IntegerField()
+    flows = serializers.IntegerField(help_text="Distinct (source segment, destination, service) flows.")
+    undeclared = serializers.IntegerField(help_text="Flows from a segment that no declared flow allows.")
+    errors = DevicesRowError(many=True)  # type: ignore[assignment]  # a field named like Serializer.errors
+
+
+class DevicesFlowExportInput(serializers.Serializer[Any]):
+    csv = serializers.CharField(
+        max_length=importers.MAX_BYTES,
+        trim_whitespace=False,
+        help_text="src_ip, dst_ip, dst_port, protocol[, count, last_seen]; larger exports: the CLI.",
+    )
+    filename = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class FlowExportImport(APIView):
+    """What the network carried, all rows or none; the segment live tests read the latest."""
+
+    required_permission = Perm.DEVICES_NETWORK_MANAGE
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=DevicesFlowExportInput,
+        responses={
+            200: DevicesFlowExportOutput,
+            400: PolymorphicProxySerializer(
+                component_name="DevicesFlowExportRefused",
+                serializers=[DevicesFlowExportOutput, ErrorOutput],
+                resource_type_field_name=None,
+            ),
+        },
+        operation_id="devices_flow_exports_import",
+    )
+    def post(self, request: Request) -> Response:
+        payload = DevicesFlowExportInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        result = flow_exports.flow_export_import(
+            actor=_actor(request), data=data["csv"].encode(), filename=data["filename"]
+        )
+        body = {
+            "applied": result.ok,
+            "export": result.export.pk if result.export else None,
+            "rows": result.rows,
+            "flows": result.flows,
+            "undeclared": result.undeclared,
+            "errors": result.errors,
+        }
+        return Response(
+            DevicesFlowExportOutput(body).data,
+            status=status.HTTP_200_OK if result.ok else status.HTTP_400_BAD_REQUEST,
+        )
+
+
 class InventoryImport(APIView):
     required_permission = Perm.DEVICES_DEVICE_MANAGE
     token_scopes = {"POST": "write"}
@@ -441,6 +498,7 @@ urlpatterns = [
     path("segments/", SegmentList.as_view(), name="segments"),
     path("flows/", FlowList.as_view(), name="flows"),
     path("flows/import/", FlowImport.as_view(), name="flows_import"),
+    path("flows/observed/import/", FlowExportImport.as_view(), name="flow_export_import"),
     path("controls/", ControlList.as_view(), name="controls"),
     path("mds2/", Mds2List.as_view(), name="mds2"),
     path("mds2/import/", Mds2Import.as_view(), name="mds2_import"),

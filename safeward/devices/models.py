@@ -120,6 +120,15 @@ class SegmentFlow(models.Model):
     def destination_label(self) -> str:
         return self.destination.name if self.destination is not None else "internet"
 
+    def covers(self, source: int | None, destination: int | None, port: int | None, protocol: str) -> bool:
+        """Whether this declared flow allows a connection (segment ids; None: outside / internet)."""
+        return (
+            self.source_id == source
+            and self.destination_id == destination
+            and self.protocol in (self.Protocol.ANY, protocol)
+            and (self.port is None or self.port == port)
+        )
+
     @property
     def service(self) -> str:
         if self.protocol == self.Protocol.ANY:
@@ -359,3 +368,61 @@ class WipeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"wipe of device {self.device_id} ({self.status})"
+
+
+class FlowExport(models.Model):
+    """A firewall log or flow export (NetFlow/IPFIX, summarised to CSV): what
+    the network carried, as opposed to what is declared allowed. Kept
+    aggregated per segment pair and service; the live tests read the latest."""
+
+    filename = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField()
+    first_seen = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    imported_by = models.ForeignKey("identity.User", null=True, on_delete=models.PROTECT, related_name="+")
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-imported_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"flow export {self.pk}"
+
+
+class ObservedFlow(models.Model):
+    """Connections of one export from a segment (None: outside every segment)
+    to a segment (None: the internet) on one service."""
+
+    export = models.ForeignKey(FlowExport, on_delete=models.CASCADE, related_name="observed")
+    source = models.ForeignKey(
+        NetworkSegment, null=True, blank=True, on_delete=models.CASCADE, related_name="observed_out"
+    )
+    destination = models.ForeignKey(
+        NetworkSegment, null=True, blank=True, on_delete=models.CASCADE, related_name="observed_in"
+    )
+    port = models.PositiveIntegerField(null=True, blank=True)
+    protocol = models.CharField(max_length=4, choices=SegmentFlow.Protocol.choices)
+    connections = models.PositiveBigIntegerField()
+    # One example pair, so a network engineer can find the rule in the firewall.
+    example_source_ip = models.GenericIPAddressField()
+    example_destination_ip = models.GenericIPAddressField()
+
+    class Meta:
+        ordering = ["source__name", "destination__name", "port", "protocol"]
+        indexes = [models.Index(fields=["export", "source"], name="devices_observed_source")]
+
+    def __str__(self) -> str:
+        return f"observed {self.protocol}/{self.port} ({self.connections})"
+
+    @property
+    def source_label(self) -> str:
+        return self.source.name if self.source is not None else "outside"
+
+    @property
+    def destination_label(self) -> str:
+        return self.destination.name if self.destination is not None else "internet"
+
+    @property
+    def service(self) -> str:
+        return self.protocol if self.port is None else f"{self.port}/{self.protocol}"

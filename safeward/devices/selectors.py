@@ -18,8 +18,10 @@ from safeward.devices.models import (
     CompensatingControl,
     ControlEvidence,
     Device,
+    FlowExport,
     Mds2Statement,
     NetworkSegment,
+    ObservedFlow,
     SegmentFlow,
 )
 
@@ -221,11 +223,44 @@ class ControlState:
         return self.state == "passing"
 
 
+def latest_flow_export() -> FlowExport | None:
+    return FlowExport.objects.select_related("imported_by").first()
+
+
+def observed_flows(*, export: FlowExport, undeclared_only: bool = False) -> list[ObservedFlow]:
+    """The export's flows by segment; with `undeclared_only`, those no declared flow allows
+    (connections from outside every segment are the firewall's business, not a segment's)."""
+    observed = list(export.observed.select_related("source", "destination"))
+    if not undeclared_only:
+        return observed
+    declared = list(SegmentFlow.objects.all())
+    return [
+        flow
+        for flow in observed
+        if flow.source_id is not None
+        and not any(d.covers(flow.source_id, flow.destination_id, flow.port, flow.protocol) for d in declared)
+    ]
+
+
 def _test_segment_only_allows(control: CompensatingControl) -> list[str]:
     segment = control.test_segment
     if segment is None:
         return ["the test names no segment"]
     problems = []
+    export = latest_flow_export()
+    if export is not None:
+        for seen in export.observed.select_related("destination").filter(source=segment):
+            allowed = (
+                seen.destination_id is not None
+                and seen.destination_id == control.test_destination_id
+                and (control.test_port is None or seen.port == control.test_port)
+                and (not control.test_protocol or seen.protocol == control.test_protocol)
+            )
+            if not allowed:
+                problems.append(
+                    f"{segment.name} carried {seen.service} to {seen.destination_label}"
+                    f" ({seen.connections} connections in flow export {export.pk})"
+                )
     for flow in SegmentFlow.objects.select_related("destination").filter(source=segment):
         same_port = control.test_port is None or flow.port == control.test_port
         same_protocol = not control.test_protocol or flow.protocol == control.test_protocol

@@ -15,6 +15,7 @@ urlpatterns = [
     path("segments/new/", views.segment_new, name="segment_new"),
     path("flows/new/", views.flow_new, name="flow_new"),
     path("flows/import/", views.flows_import, name="flows_import"),
+    path("flows/observed/import/", views.flow_export_import, name="flow_export_import"),
     path("flows/<int:flow_id>/delete/", views.flow_delete, name="flow_delete"),
     path("mds2/", views.mds2_list, name="mds2_list"),
     path("mds2/import/", views.mds2_import, name="mds2_import"),

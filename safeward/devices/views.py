@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from safeward import clock
-from safeward.devices import importers, selectors, services
+from safeward.devices import flow_exports, importers, selectors, services
 from safeward.devices.forms import (
     ControlForm,
     DeviceForm,
@@ -219,6 +219,7 @@ def inventory_import(request: HttpRequest) -> HttpResponse:
 @requires(Perm.DEVICES_DEVICE_READ)
 def segments(request: HttpRequest) -> HttpResponse:
     rows, columns, cells = selectors.flow_matrix()
+    export = selectors.latest_flow_export()
     matrix = [
         (segment, [", ".join(cells.get((segment.pk, column), [])) for column in columns]) for segment in rows
     ]
@@ -230,6 +231,8 @@ def segments(request: HttpRequest) -> HttpResponse:
             "columns": columns,
             "flows": selectors.flows_list(),
             "isolation": {segment.pk: selectors.segment_isolation(segment) for segment in rows},
+            "export": export,
+            "undeclared": selectors.observed_flows(export=export, undeclared_only=True) if export else [],
             "can_manage": _actor(request).has_perm(Perm.DEVICES_NETWORK_MANAGE),
             "flow_form": FlowForm(),
         },
@@ -298,6 +301,38 @@ def flows_import(request: HttpRequest) -> HttpResponse:
         run=importers.flows_import,
         back="devices:segments",
     )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.DEVICES_NETWORK_MANAGE)
+def flow_export_import(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    context: dict[str, Any] = {
+        "form": form,
+        "title": "Import a flow export",
+        "help": "What the network carried: a firewall log or NetFlow/IPFIX export summarised to CSV by your"
+        " collector. Addresses are placed in segments by their CIDR; connections no declared flow allows"
+        " show on the segments page and fail the segment live tests. If any row is wrong nothing is"
+        " imported.",
+        "columns": flow_exports.COLUMNS,
+    }
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "devices/import.html", context, status=400)
+        upload = form.cleaned_data["file"]
+        result = flow_exports.flow_export_import(
+            actor=_actor(request), data=upload.read(), filename=str(upload.name)
+        )
+        if not result.ok:
+            context["errors"] = result.errors
+            return render(request, "devices/import.html", context, status=400)
+        messages.success(
+            request,
+            f"Flow export imported: {result.rows:,} rows, {result.flows} distinct flows,"
+            f" {result.undeclared} not declared.",
+        )
+        return redirect("devices:segments")
+    return render(request, "devices/import.html", context)
 
 
 # --- MDS2 ------------------------------------------------------------------------------------------

@@ -120,6 +120,7 @@ def test_every_operation_declares_its_error_answers_in_the_one_shape(schema):
                     {"$ref": "#/components/schemas/AssetImportRefused"},
                     # Imports answer their row errors (all or nothing) in their own documented shape.
                     {"$ref": "#/components/schemas/DevicesImportRefused"},
+                    {"$ref": "#/components/schemas/DevicesFlowExportRefused"},
                     {"$ref": "#/components/schemas/Mds2ImportOutput"},
                     {"$ref": "#/components/schemas/VulnErrorOutput"},
                 ), f"{method} {path} {code}: {ref}"

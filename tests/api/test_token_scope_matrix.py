@@ -536,6 +536,12 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/devices/flows/", {}, content_type="application/json")),
         (F,) * 8,
     ),
+    ("devices_api:flow_export_import", "POST"): (
+        lambda c: status(
+            c.post("/api/v1/devices/flows/observed/import/", {"csv": ""}, content_type="application/json")
+        ),
+        (F,) * 8,
+    ),
     ("devices_api:flows_import", "POST"): (
         lambda c: status(
             c.post("/api/v1/devices/flows/import/", {"csv": ""}, content_type="application/json")

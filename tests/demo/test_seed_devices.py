@@ -30,6 +30,10 @@ def test_the_demo_ward_has_its_devices_controls_and_findings(demo_settings):
     assert all(legacy[d.asset_tag] for d in pumps)
     assert Mds2Statement.objects.get().model == "InfuseRx 300"
     assert CompensatingControl.objects.filter(mds2_question="STCF-1").count() == 3
+    undeclared = selectors.observed_flows(export=selectors.latest_flow_export(), undeclared_only=True)
+    assert [(f.source_label, f.destination_label, f.service) for f in undeclared] == [
+        ("ward3-workstations", "device-servers", "3389/tcp")
+    ]
     detect_pending()
     alert = Alert.objects.get(rule="device_control_failing")
     assert alert.detail["state"] == "expired"

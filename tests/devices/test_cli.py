@@ -18,6 +18,7 @@ def test_the_subcommands_come_from_one_list():
         "list",
         "import-inventory",
         "import-flows",
+        "import-flow-export",
         "import-mds2",
         "controls",
         "import-posture",

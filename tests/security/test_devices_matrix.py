@@ -61,6 +61,8 @@ WEB_ROUTES = [
     ("post", "/devices/flows/new/", NETWORK, 400),
     ("get", "/devices/flows/import/", NETWORK, 200),
     ("post", "/devices/flows/import/", NETWORK, 400),
+    ("get", "/devices/flows/observed/import/", NETWORK, 200),
+    ("post", "/devices/flows/observed/import/", NETWORK, 400),
     ("post", f"/devices/flows/{MISSING}/delete/", NETWORK, 404),
 ]
 API_ROUTES = [
@@ -73,6 +75,7 @@ API_ROUTES = [
     ("get", "/api/v1/devices/flows/", READERS, 200),
     ("post", "/api/v1/devices/flows/", NETWORK, 400),
     ("post", "/api/v1/devices/flows/import/", NETWORK, 400),
+    ("post", "/api/v1/devices/flows/observed/import/", NETWORK, 400),
     ("get", "/api/v1/devices/controls/", READERS, 200),
     ("get", "/api/v1/devices/mds2/", READERS, 200),
     ("post", "/api/v1/devices/mds2/import/", MANAGERS, 400),

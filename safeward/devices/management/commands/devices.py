@@ -4,6 +4,8 @@ controls from the command line.
 list                         the inventory, one device a line (--legacy, --red)
 import-inventory FILE        apply a device inventory CSV (all rows or none)
 import-flows FILE            add the allowed flows of a CSV (all rows or none)
+import-flow-export FILE      what the network carried (firewall log / flow export CSV), compared with
+                             the declared flows; the segment live tests read the latest export
 import-mds2 FILE             store a model's MDS2 (xlsx or CSV) and derive its controls
 controls [--sweep]           the compensating controls and their live-test state;
                              --sweep records the failing ones for detection
@@ -20,7 +22,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from safeward.devices import cli_posture, cli_report_lost, importers, selectors, services
+from safeward.devices import cli_posture, cli_report_lost, flow_exports, importers, selectors, services
 from safeward.identity.models import User
 from safeward.identity.selectors import user_by_username
 
@@ -35,10 +37,10 @@ class Subcommand:
     run: Callable[[BaseCommand, dict[str, Any]], None]
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, limit: int = MAX_FILE) -> bytes:
     try:
-        if path.stat().st_size > MAX_FILE:
-            raise CommandError(f"{path} is larger than {MAX_FILE // (1024 * 1024)} MiB; split it.")
+        if path.stat().st_size > limit:
+            raise CommandError(f"{path} is larger than {limit // (1024 * 1024)} MiB; split it.")
         return path.read_bytes()
     except OSError as error:
         raise CommandError(f"cannot read {path}: {error.strerror}") from None
@@ -97,6 +99,22 @@ def _import_inventory(command: BaseCommand, options: dict[str, Any]) -> None:
 def _import_flows(command: BaseCommand, options: dict[str, Any]) -> None:
     data = _read(options["file"])
     _report(command, importers.flows_import(actor=_actor(options["username"]), data=data))
+
+
+def _import_flow_export(command: BaseCommand, options: dict[str, Any]) -> None:
+    path: Path = options["file"]
+    result = flow_exports.flow_export_import(
+        actor=_actor(options["username"]), data=_read(path, flow_exports.MAX_BYTES), filename=path.name
+    )
+    if not result.ok:
+        for error in result.errors:
+            command.stderr.write(f"line {error.line}: {error.reason}")
+        raise CommandError(f"{len(result.errors)} bad row(s); nothing was imported. Fix them and run again.")
+    command.stdout.write(
+        f"Flow export {result.export.pk if result.export else '-'}: {result.rows:,} rows,"
+        f" {result.flows} distinct flows, {result.undeclared} not declared"
+        + ("; see the segments page." if result.undeclared else ".")
+    )
 
 
 def _mds2_arguments(parser: CommandParser) -> None:
@@ -166,6 +184,12 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand(
         "import-flows", "Import allowed flows from a CSV (all rows or none).", _file_and_actor, _import_flows
+    ),
+    Subcommand(
+        "import-flow-export",
+        "Import a firewall log or flow export CSV (what the network carried).",
+        _file_and_actor,
+        _import_flow_export,
     ),
     Subcommand(
         "import-mds2",
