@@ -177,11 +177,15 @@ def _hash_v1(row: tuple[Any, ...]) -> bytes:
     return _sha256(chain.canonical_event(values)).digest()
 
 
-def _hash_v2(row: tuple[Any, ...]) -> bytes:
+def _encode_v2(row: tuple[Any, ...]) -> bytes:
     texts = list(row[3:])
     texts[_FIELDS - 3] = chain.canonical_json_text(texts[_FIELDS - 3])
     texts[_DETAIL - 3] = chain.canonical_json_text(texts[_DETAIL - 3])
-    return _sha256(chain.pack_v2(row[0], chain.epoch_microseconds(row[1]), row[2], texts)).digest()
+    return chain.pack_v2(row[0], chain.epoch_microseconds(row[1]), row[2], texts)
+
+
+def _hash_v2(row: tuple[Any, ...]) -> bytes:
+    return _sha256(_encode_v2(row)).digest()
 
 
 _HASHERS: dict[int, Callable[[tuple[Any, ...]], bytes]] = {1: _hash_v1, 2: _hash_v2}
