@@ -74,8 +74,9 @@ def main() -> None:
     audit_seal_pending()
     print(f"seeded and sealed {args.events} events in {time.perf_counter() - started:.0f} s")
 
-    rows = list(verification._event_rows(0, 2**63 - 1))
-    canonical = [verification._encode_v2(row) for row in rows]
+    # The rows as verification fetches them on PostgreSQL (format 2 pieces).
+    rows = list(verification._event_rows(0, 2**63 - 1, assembled=True))
+    canonical = [verification._encode_v2_assembled(row) for row in rows]
     total_bytes = sum(len(item) for item in canonical)
 
     def plain() -> None:
@@ -94,7 +95,7 @@ def main() -> None:
     def encode_and_core() -> None:
         digest = hashlib.sha256()
         for row in rows:
-            digest.update(verification._hash_v2(row))
+            digest.update(verification._hash_v2_assembled(row))
 
     plain_s, core_s, encode_s = _best(plain), _best(core), _best(encode_and_core)
     load_before = os.getloadavg()

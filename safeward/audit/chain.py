@@ -129,6 +129,20 @@ def canonical_json_text(text: str) -> str:
     return found
 
 
+_json_bytes_cache: dict[str, bytes] = {}
+
+
+def canonical_json_bytes(text: str) -> bytes:
+    """`canonical_json_text` in UTF-8."""
+    found = _json_bytes_cache.get(text)
+    if found is None:
+        found = canonical_json_text(text).encode("utf-8")
+        if len(_json_bytes_cache) >= _JSON_CACHE_SIZE:
+            _json_bytes_cache.clear()
+        _json_bytes_cache[text] = found
+    return found
+
+
 def pack_v2(event_id: int, micros: int, actor_id: int | None, texts: list[Any]) -> bytes:
     """`texts`: the TEXT_COLUMNS values as strings (client_ip may be None),
     with `fields` and `detail` already canonical JSON. Modified in place."""

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import multiprocessing
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -147,21 +148,59 @@ _DETAIL = chain.EVENT_COLUMNS.index("detail")
 _sha256 = hashlib.sha256
 
 
-def _select_sql() -> str:
-    meta = AuditEvent._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in chain.EVENT_COLUMNS)
-    table = quote(meta.db_table)
-    return f"SELECT {columns} FROM {table} WHERE id >= %s AND id <= %s ORDER BY id"  # noqa: S608 - model names
+def _column(name: str) -> str:
+    return str(connection.ops.quote_name(AuditEvent._meta.get_field(name).column))
 
 
-def _event_rows(lo: int, hi: int) -> Iterator[tuple[Any, ...]]:
+def _assembled() -> bool:
+    """Whether PostgreSQL assembles the text part of format 2: octet_length
+    counts UTF-8 bytes only in a UTF8 database."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_encoding")
+        row = cursor.fetchone()
+    return row is not None and row[0] == "UTF8"
+
+
+# Format 2's text columns around the two JSON ones, which are canonicalised here.
+_BEFORE_JSON = chain.TEXT_COLUMNS[: chain.TEXT_COLUMNS.index("fields")]
+_AFTER_JSON = chain.TEXT_COLUMNS[chain.TEXT_COLUMNS.index("detail") + 1 :]
+
+
+def _select_sql(assembled: bool) -> str:
+    """The plain columns, or (PostgreSQL) format 2's pieces: the time as
+    epoch microseconds, and for the text columns before and after the JSON
+    ones their byte lengths (`int4send`: 4 bytes big-endian) and their
+    UTF-8 bytes back to back. The database only concatenates: the bytes are
+    hashed here, so a database returning other bytes than it holds gains
+    nothing it could not gain by returning other rows."""
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    where = f"FROM {table} WHERE id >= %s AND id <= %s ORDER BY id"
+    if not assembled:
+        return f"SELECT {', '.join(_column(name) for name in chain.EVENT_COLUMNS)} {where}"
+
+    def text(name: str) -> str:
+        return f"COALESCE(host({_column(name)}), '')" if name == "client_ip" else _column(name)
+
+    def pieces(names: tuple[str, ...]) -> str:
+        lengths = " || ".join(f"int4send(octet_length({text(name)}))" for name in names)
+        return f"{lengths}, convert_to({' || '.join(text(name) for name in names)}, 'UTF8')"
+
+    return (
+        f"SELECT id, (EXTRACT(EPOCH FROM {_column('occurred_at')}) * 1000000)::bigint, "  # noqa: S608
+        f"{_column('actor_id')}, {_column('client_ip')} IS NULL, {pieces(_BEFORE_JSON)}, "
+        f"{_column('fields')}, {_column('detail')}, {pieces(_AFTER_JSON)} {where}"
+    )
+
+
+def _event_rows(lo: int, hi: int, *, assembled: bool = False) -> Iterator[tuple[Any, ...]]:
     """Event rows as the driver returns them (JSON columns as text; on
     SQLite the time may come back naive or as text), FETCH_BATCH rows per
     round trip from a server-side cursor on PostgreSQL: no ORM objects, no
     JSON parsing for rows whose canonical JSON is already known."""
     with connection.chunked_cursor() as cursor:
-        cursor.execute(_select_sql(), [lo, hi])
+        cursor.execute(_select_sql(assembled), [lo, hi])
         while batch := cursor.fetchmany(FETCH_BATCH):
             yield from batch
 
@@ -188,7 +227,54 @@ def _hash_v2(row: tuple[Any, ...]) -> bytes:
     return _sha256(_encode_v2(row)).digest()
 
 
-_HASHERS: dict[int, Callable[[tuple[Any, ...]], bytes]] = {1: _hash_v1, 2: _hash_v2}
+_head = chain.V2_HEAD.pack
+_two_lengths = struct.Struct(">II").pack
+
+
+def _encode_v2_assembled(row: tuple[Any, ...]) -> bytes:
+    event_id, micros, actor_id, ip_null, lengths_a, body_a, fields, detail, lengths_b, body_b = row
+    fields = chain.canonical_json_bytes(fields)
+    detail = chain.canonical_json_bytes(detail)
+    flags = (chain.NULL_ACTOR if actor_id is None else 0) | (chain.NULL_IP if ip_null else 0)
+    return b"".join(
+        (
+            _head(2, event_id, micros, actor_id or 0, flags),
+            lengths_a,
+            _two_lengths(len(fields), len(detail)),
+            lengths_b,
+            body_a,
+            fields,
+            detail,
+            body_b,
+        )
+    )
+
+
+def _hash_v2_assembled(row: tuple[Any, ...]) -> bytes:
+    return _sha256(_encode_v2_assembled(row)).digest()
+
+
+def _split(lengths: bytes, body: bytes) -> list[str]:
+    texts, offset = [], 0
+    for (size,) in struct.iter_unpack(">I", lengths):
+        texts.append(body[offset : offset + size].decode("utf-8"))
+        offset += size
+    return texts
+
+
+def _hash_v1_assembled(row: tuple[Any, ...]) -> bytes:
+    """A format 1 event from format 2's pieces (seals made before format 2)."""
+    event_id, micros, actor_id, ip_null, lengths_a, body_a, fields, detail, lengths_b, body_b = row
+    texts = [*_split(lengths_a, body_a), fields, detail, *_split(lengths_b, body_b)]
+    if ip_null:
+        texts[chain.TEXT_COLUMNS.index("client_ip")] = None
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
+    return _hash_v1((event_id, moment, actor_id, *texts))
+
+
+Hasher = Callable[[tuple[Any, ...]], bytes]
+_HASHERS: dict[int, Hasher] = {1: _hash_v1, 2: _hash_v2}
+_HASHERS_ASSEMBLED: dict[int, Hasher] = {1: _hash_v1_assembled, 2: _hash_v2_assembled}
 
 
 def _first_id(seal: AuditSeal) -> int:
@@ -198,10 +284,14 @@ def _first_id(seal: AuditSeal) -> int:
 
 
 def _check_seal_events(
-    seal: AuditSeal, held: dict[int, tuple[Any, ...]], result: SegmentResult, first_id: int
+    seal: AuditSeal,
+    held: dict[int, tuple[Any, ...]],
+    result: SegmentResult,
+    first_id: int,
+    hashers: dict[int, Hasher],
 ) -> None:
     """Every event the seal lists is present and hashes to its tag."""
-    hasher = _HASHERS.get(seal.format_version)
+    hasher = hashers.get(seal.format_version)
     ids = list(chain.range_ids(seal.ranges))
     rows = [held.pop(event_id, None) for event_id in ids]
     if hasher is None:
@@ -240,7 +330,9 @@ def verify_segment(
     seals = AuditSeal.objects.filter(number__gte=segment.first_seal, number__lte=segment.last_seal)
     upto = _LAST_ID if segment.last else int(seals.order_by("-number").values_list("watermark", flat=True)[0])
 
-    events = _event_rows(start_id, upto)
+    assembled = _assembled()
+    hashers = _HASHERS_ASSEMBLED if assembled else _HASHERS
+    events = _event_rows(start_id, upto, assembled=assembled)
     held: dict[int, tuple[Any, ...]] = {}
     next_row: tuple[Any, ...] | None = None
     last_pulled = 0
@@ -292,7 +384,7 @@ def verify_segment(
             result.add(Problem(first_id, "checkpoint missing", seal.number, "no external checkpoint"))
 
         pull_until(seal.watermark)
-        _check_seal_events(seal, held, result, first_id)
+        _check_seal_events(seal, held, result, first_id, hashers)
         # Whatever is held at or below the watermark must still be awaited.
         for event_id in [key for key in held if key <= seal.watermark]:
             if not chain.in_ranges(event_id, seal.pending):

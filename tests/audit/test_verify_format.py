@@ -66,6 +66,35 @@ def test_format_2_layout_is_documented_and_unambiguous():
     assert chain.canonical_event_v2(list(as_json.values())) == chain.canonical_event_v2(_row())
 
 
+def test_rows_fetched_for_verification_encode_as_sealed():
+    """What verification fetches (PostgreSQL: pieces assembled by the
+    database) encodes to the bytes sealing encodes from the ORM row, for
+    null, non-ASCII and JSON values alike."""
+    from safeward.audit import verification
+
+    record_reads(1)
+    token = context.bind(context.AuditContext(client_ip="2001:db8::1", user_agent="Navigateur é"))
+    try:
+        audit_record(action=Action.READ, reason="Ärztin prüft", detail={"z": "ü", "a": [1.5, None]})
+    finally:
+        context.reset(token)
+    audit_record(action=Action.READ, actor_username="ghost")  # no actor, no IP
+    assembled = verification._assembled()
+    assert assembled == (connection.vendor == "postgresql")
+    encode = verification._encode_v2_assembled if assembled else verification._encode_v2
+    rows = list(verification._event_rows(0, 2**62, assembled=assembled))
+    expected = [
+        chain.canonical_event_v2(row)
+        for row in AuditEvent.objects.order_by("id").values_list(*chain.EVENT_COLUMNS)
+    ]
+    assert [encode(row) for row in rows] == expected
+    hash_v1 = verification._HASHERS_ASSEMBLED[1] if assembled else verification._HASHERS[1]
+    assert [hash_v1(row) for row in rows] == [
+        chain.event_hash(chain.canonical_event(row))
+        for row in AuditEvent.objects.order_by("id").values_list(*chain.EVENT_COLUMNS)
+    ]
+
+
 def test_new_seals_use_format_2():
     record_reads(3)
     assert [seal.format_version for seal in seal_all()] == [2]
