@@ -20,7 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, connections
+from django.db import connection, connections, models
 
 from safeward.audit import chain, signing
 from safeward.audit.checkpoints import Checkpoint, CheckpointFileError, checkpoints_read
@@ -149,7 +149,9 @@ _sha256 = hashlib.sha256
 
 
 def _column(name: str) -> str:
-    return str(connection.ops.quote_name(AuditEvent._meta.get_field(name).column))
+    field = AuditEvent._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column is not None
+    return str(connection.ops.quote_name(field.column))
 
 
 def _assembled() -> bool:

@@ -227,3 +227,25 @@ def test_segments_report_what_one_pass_reports(scenario, settings):
     since = AuditSeal.objects.get(number=2).sealed_at if AuditSeal.objects.filter(number=2).exists() else None
     assert _report(since=since, segment_events=2) == _report(since=since)
     assert (single["problems"] == []) == (scenario == "intact")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_processes_report_what_one_pass_reports(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("segments are verified by worker processes on PostgreSQL only")
+    from django.db import transaction
+
+    settings.SAFEWARD_AUDIT_SEAL_BATCH = 3
+    ids = record_reads(10)
+    seal_all()
+    assert _report(workers=2, segment_events=3) == _report()
+    with transaction.atomic(), superuser_bypass():
+        sql("UPDATE audit_auditevent SET reason = 'edited' WHERE id IN (%s, %s)", [ids[1], ids[8]])
+        sql("DELETE FROM audit_auditevent WHERE id = %s", [ids[5]])
+    single = _report()
+    assert [(problem["event_id"], problem["kind"]) for problem in single["problems"]] == [
+        (ids[1], "changed"),
+        (ids[5], "deleted"),
+        (ids[8], "changed"),
+    ]
+    assert _report(workers=2, segment_events=3) == single
