@@ -26,7 +26,6 @@ GENESIS_HASH = "0" * 64
 TAG_BYTES = 8
 # The event encoding new seals use; a seal keeps the one it was made with.
 FORMAT_VERSION = 2
-FORMAT_VERSIONS = (1, 2)
 
 # The columns of an event in the order they are hashed. A column added later
 # goes at the end, with an empty default, into ADDED_COLUMNS: it is hashed
@@ -110,10 +109,6 @@ def epoch_microseconds(moment: dt.datetime | str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return (moment - _EPOCH) // _MICROSECOND
-
-
-def canonical_json(value: Any) -> str:
-    return _dumps(value)
 
 
 def canonical_json_text(text: str) -> str:

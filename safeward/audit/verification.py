@@ -2,9 +2,12 @@
 event against its seal, every id in the table accounted for, and every seal
 against the external checkpoint file.
 
-Events are streamed once in id order; each seal takes its ids from what has
-been read so far, so late commits sealed in a later block cost nothing extra
-and memory holds only the events still waiting for their block."""
+The seals are cut into segments (ADR 1610); in each, events are streamed
+once in id order from a server-side cursor and each seal takes its ids from
+what has been read so far, so late commits sealed in a later block cost
+nothing extra and memory holds only the events still waiting for their
+block. Each event is hashed in the format its seal names. Segments run in
+worker processes on PostgreSQL and their results merge in sequence order."""
 
 from __future__ import annotations
 
@@ -150,7 +153,8 @@ _sha256 = hashlib.sha256
 
 def _column(name: str) -> str:
     field = AuditEvent._meta.get_field(name)
-    assert isinstance(field, models.Field) and field.column is not None
+    assert isinstance(field, models.Field)
+    assert field.column is not None
     return str(connection.ops.quote_name(field.column))
 
 
