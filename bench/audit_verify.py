@@ -1,18 +1,21 @@
 """Verification throughput against plain hashlib.sha256 over the same bytes.
 
-Seals N synthetic events into bench_audit (PostgreSQL), then measures
-  1. plain hashlib.sha256 over each event's canonical bytes (the floor),
-  2. the chain's hashing core over the same bytes (event hash, tag check,
-     block digest): what verification adds per event,
-  3. the whole `audit_verify` from the database (fetch, canonical encoding,
-     hashing, seals, signatures, external checkpoints).
+Seals N synthetic events into its own PostgreSQL database (format 2 seals),
+then measures, in the same run:
+  1. plain hashlib.sha256 over each event's canonical bytes (the baseline),
+  2. the chain's hashing core over the same bytes (event hash, tag, digest),
+  3. canonical encoding from the fetched rows + the core,
+  4. the whole `audit_verify` from the database (server-side cursor fetch,
+     encoding, hashing, seals, signatures, external checkpoints, patient
+     index), with 1 worker process and with --workers.
 
-    .venv/bin/python bench/audit_verify.py [--events 100000]"""
+    .venv/bin/python bench/audit_verify.py [--events 1000000] [--workers 2] [--profile]"""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +23,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.audit_common import fresh_database, machine, use_database
+
+SEED_SQL = (
+    "INSERT INTO audit_auditevent (occurred_at, actor_id, actor_username, actor_roles, session_id, "
+    "client_ip, network_zone, user_agent, request_id, action, outcome, resource_type, resource_id, "
+    "patient_id, purpose_of_use, reason, fields, detail, source, client_id, client_name) "
+    "SELECT now() - (%s - g) * interval '1 millisecond', 1000 + g %% 50, 'user' || (g %% 50), 'nurse', "
+    "md5(g::text), '10.1.2.3', 'ward', 'Mozilla/5.0 (X11; Linux x86_64)', md5((g * 7)::text), 'read', "
+    "'success', 'Observation', g::text, 'p-' || (g %% 5000), 'TREAT', '', '[\"value\", \"code\"]', "
+    "CASE WHEN g %% 10 = 0 THEN jsonb_build_object('page', g %% 7, 'query', 'name') ELSE '{}' END, "
+    "'web', '', '' FROM generate_series(%s, %s) g"
+)
 
 
 def _best(function, repeat: int = 3) -> float:
@@ -31,33 +45,38 @@ def _best(function, repeat: int = 3) -> float:
     return best
 
 
+def _timed(function):
+    started = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--database", default="bench_audit")
+    parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of one verify")
     args = parser.parse_args()
-    fresh_database("bench_audit")
-    use_database("bench_audit")
+    fresh_database(args.database)
+    use_database(args.database)
     from django.db import connection
 
-    from safeward.audit import chain
-    from safeward.audit.models import AuditEvent
+    from safeward.audit import verification
     from safeward.audit.sealing import audit_seal_pending
     from safeward.audit.verification import audit_verify
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO audit_auditevent (occurred_at, actor_id, actor_username, actor_roles, session_id, "
-            "client_ip, network_zone, user_agent, request_id, action, outcome, resource_type, resource_id, "
-            "patient_id, purpose_of_use, reason, fields, detail, source) "
-            "SELECT now(), 1000 + g %% 50, 'user' || (g %% 50), 'nurse', md5(g::text), '10.1.2.3', 'ward', "
-            "'Mozilla/5.0 (X11; Linux x86_64)', md5((g * 7)::text), 'read', 'success', 'Observation', "
-            "g::text, 'p-' || (g %% 5000), 'TREAT', '', '[\"value\", \"code\"]', '{}', 'web' "
-            "FROM generate_series(1, %s) g",
-            [args.events],
-        )
+    started = time.perf_counter()
+    step = 200_000
+    for lo in range(1, args.events + 1, step):
+        with connection.cursor() as cursor:
+            cursor.execute(SEED_SQL, [args.events, lo, min(lo + step - 1, args.events)])
     audit_seal_pending()
-    rows = list(AuditEvent.objects.order_by("id").values_list(*chain.EVENT_COLUMNS))
-    canonical = [chain.canonical_event(row) for row in rows]
+    print(f"seeded and sealed {args.events} events in {time.perf_counter() - started:.0f} s")
+
+    # The rows as verification fetches them on PostgreSQL (format 2 pieces).
+    rows = list(verification._event_rows(0, 2**63 - 1, assembled=True))
+    canonical = [verification._encode_v2_assembled(row) for row in rows]
     total_bytes = sum(len(item) for item in canonical)
 
     def plain() -> None:
@@ -68,31 +87,46 @@ def main() -> None:
         digest = hashlib.sha256()
         tags = bytearray()
         for item in canonical:
-            value = chain.event_hash(item)
-            tags += value[: chain.TAG_BYTES]
+            value = hashlib.sha256(item).digest()
+            tags += value[:8]
             digest.update(value)
         digest.hexdigest()
 
     def encode_and_core() -> None:
         digest = hashlib.sha256()
         for row in rows:
-            digest.update(chain.event_hash(chain.canonical_event(row)))
+            digest.update(verification._hash_v2_assembled(row))
 
     plain_s, core_s, encode_s = _best(plain), _best(core), _best(encode_and_core)
-    started = time.perf_counter()
-    report = audit_verify()
-    full_s = time.perf_counter() - started
+    load_before = os.getloadavg()
+    report, one_s = _timed(lambda: audit_verify(workers=1))
     assert report.ok, report.problems
+    report, many_s = _timed(lambda: audit_verify(workers=args.workers, segment_events=250_000))
+    assert report.ok, report.problems
+    load_after = os.getloadavg()
     n = len(canonical)
     print(machine())
-    print(f"{n} events, {total_bytes / n:.0f} canonical bytes each on average")
+    print(f"load average before/after the verify runs: {load_before[0]:.1f} / {load_after[0]:.1f}")
+    print(f"{n} events, {total_bytes / n:.0f} canonical bytes each on average (format 2)")
     print(
         f"plain hashlib.sha256 per event: {n / plain_s:,.0f} events/s "
         f"({total_bytes / plain_s / 1e6:.0f} MB/s)"
     )
     print(f"chain hashing core:             {n / core_s:,.0f} events/s  ratio {plain_s / core_s:.2f}")
     print(f"canonical encoding + core:      {n / encode_s:,.0f} events/s  ratio {plain_s / encode_s:.2f}")
-    print(f"audit_verify from PostgreSQL:   {n / full_s:,.0f} events/s  ratio {plain_s / full_s:.3f}")
+    print(f"audit_verify, 1 process:        {n / one_s:,.0f} events/s  ratio {plain_s / one_s:.3f}")
+    print(
+        f"audit_verify, {args.workers} processes:      {n / many_s:,.0f} events/s  "
+        f"ratio {plain_s / many_s:.3f}"
+    )
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler()
+        profiler.start()
+        audit_verify(workers=1)
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False))
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ def _seal_record(seal: AuditSeal) -> dict[str, Any]:
         "block_hash": seal.block_hash,
         "key_id": seal.key_id,
         "signature": seal.signature,
+        "format_version": seal.format_version,
     }
 
 
@@ -351,11 +352,15 @@ def archive_load(*, path: Path, output: Path, verifier: signing.SealSigner | Non
                     continue
                 if seal is None:
                     raise ArchiveError("an event comes before its seal")
+                # Each event is kept as its format 1 JSON (readable); a later
+                # format is hashed over the same values re-encoded.
                 canonical = line.rstrip(b"\n")
+                values = json.loads(canonical)
+                if seal.format_version != 1:
+                    canonical = chain.canonical_event_as(seal.format_version, values)
                 digest = chain.event_hash(canonical)
                 position = len(hashes)
                 tag = bytes(seal.leaf_tags)[position * chain.TAG_BYTES : (position + 1) * chain.TAG_BYTES]
-                values = json.loads(canonical)
                 if digest[: chain.TAG_BYTES] != tag:
                     raise ArchiveError(f"sequence {values[0]}: event differs from its sealed hash")
                 hashes.append(digest)

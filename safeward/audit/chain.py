@@ -1,24 +1,31 @@
 """The bytes that are hashed, and how blocks link. Pure functions with no
 database access, so an archive can be verified offline with the same code.
 
-An event's hash is SHA-256 over its canonical form: a compact JSON array of
-its columns in a fixed order (keys of `detail` sorted, the time in UTC with
-microseconds). A block's `events_digest` is SHA-256 over the concatenated
-event hashes in id order; its `block_hash` is SHA-256 over the canonical
-block header, which names the previous block's hash (the chain) and the
-events digest. The Ed25519 signature is over the block hash (ADR 0200)."""
+An event's hash is SHA-256 over its canonical form, in the format its seal
+names (`AuditSeal.format_version`, covered by the signed block header, ADR
+1610):
+- format 1: a compact JSON array of its columns in a fixed order (keys of
+  `detail` sorted, the time in UTC with microseconds);
+- format 2 (every seal made since): a fixed binary layout (`canonical_event_v2`,
+  docs/audit.md), a few `struct` calls per event instead of a JSON encoder.
+A block's `events_digest` is SHA-256 over the concatenated event hashes in
+id order; its `block_hash` is SHA-256 over the canonical block header, which
+names the format, the previous block's hash (the chain) and the events
+digest. The Ed25519 signature is over the block hash (ADR 0200)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import struct
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 GENESIS_HASH = "0" * 64
 TAG_BYTES = 8
-FORMAT_VERSION = 1
+# The event encoding new seals use; a seal keeps the one it was made with.
+FORMAT_VERSION = 2
 
 # The columns of an event in the order they are hashed. A column added later
 # goes at the end, with an empty default, into ADDED_COLUMNS: it is hashed
@@ -74,6 +81,102 @@ def canonical_event(row: Sequence[Any]) -> bytes:
     return _dumps(values).encode("utf-8")
 
 
+# --- format 2: fixed binary layout -------------------------------------------
+
+# Header: version (1 byte), id, occurred_at as microseconds since the Unix
+# epoch (UTC), actor_id (0 when null): signed 64-bit big-endian; then one
+# byte of null flags (NULL_ACTOR, NULL_IP). Then the byte length of each
+# TEXT_COLUMNS value (unsigned 32-bit big-endian), then the values in UTF-8.
+# `fields` and `detail` are canonical JSON (sorted keys, compact, UTF-8).
+V2_HEAD = struct.Struct(">BqqqB")
+TEXT_COLUMNS = EVENT_COLUMNS[3:]
+V2_LENGTHS = struct.Struct(f">{len(TEXT_COLUMNS)}I")
+NULL_ACTOR = 1
+NULL_IP = 2
+_IP = TEXT_COLUMNS.index("client_ip")
+_FIELDS = TEXT_COLUMNS.index("fields")
+_DETAIL = TEXT_COLUMNS.index("detail")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+_JSON_CACHE_SIZE = 65_536
+_json_cache: dict[str, str] = {}
+
+
+def epoch_microseconds(moment: dt.datetime | str) -> int:
+    """A naive time is UTC (SQLite hands back naive UTC times)."""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def canonical_json_text(text: str) -> str:
+    """The canonical JSON of a JSON text as the database returns it. Events
+    repeat the same few `fields` lists and `detail` shapes, so the canonical
+    form is remembered per text (it depends on the text alone)."""
+    found = _json_cache.get(text)
+    if found is None:
+        found = _dumps(json.loads(text))
+        if len(_json_cache) >= _JSON_CACHE_SIZE:
+            _json_cache.clear()
+        _json_cache[text] = found
+    return found
+
+
+_json_bytes_cache: dict[str, bytes] = {}
+
+
+def canonical_json_bytes(text: str) -> bytes:
+    """`canonical_json_text` in UTF-8."""
+    found = _json_bytes_cache.get(text)
+    if found is None:
+        found = canonical_json_text(text).encode("utf-8")
+        if len(_json_bytes_cache) >= _JSON_CACHE_SIZE:
+            _json_bytes_cache.clear()
+        _json_bytes_cache[text] = found
+    return found
+
+
+def pack_v2(event_id: int, micros: int, actor_id: int | None, texts: list[Any]) -> bytes:
+    """`texts`: the TEXT_COLUMNS values as strings (client_ip may be None),
+    with `fields` and `detail` already canonical JSON. Modified in place."""
+    flags = 0
+    if actor_id is None:
+        flags, actor_id = NULL_ACTOR, 0
+    if texts[_IP] is None:
+        flags |= NULL_IP
+        texts[_IP] = ""
+    joined = "".join(texts)
+    if joined.isascii():
+        # ASCII: characters are bytes, one encode for the whole event.
+        lengths = V2_LENGTHS.pack(*map(len, texts))
+        body = joined.encode("ascii")
+    else:
+        parts = [text.encode("utf-8") for text in texts]
+        lengths = V2_LENGTHS.pack(*map(len, parts))
+        body = b"".join(parts)
+    return V2_HEAD.pack(2, event_id, micros, actor_id, flags) + lengths + body
+
+
+def canonical_event_v2(row: Sequence[Any]) -> bytes:
+    """Format 2 of `row` (EVENT_COLUMNS values as the ORM returns them, or
+    as `canonical_event` wrote them: time as text, JSON as values)."""
+    texts = list(row[3:])
+    texts.extend([""] * (len(TEXT_COLUMNS) - len(texts)))
+    texts[_FIELDS] = _dumps(texts[_FIELDS])
+    texts[_DETAIL] = _dumps(texts[_DETAIL])
+    return pack_v2(row[0], epoch_microseconds(row[_TIME]), row[2], texts)
+
+
+def canonical_event_as(version: int, row: Sequence[Any]) -> bytes:
+    if version == 1:
+        return canonical_event(row)
+    if version == 2:
+        return canonical_event_v2(row)
+    raise ValueError(f"unknown audit event format {version}")
+
+
 def event_columns(values: Sequence[Any]) -> dict[str, Any]:
     """An event's canonical values (as `canonical_event` wrote them) by column
     name; the added columns it left out are empty."""
@@ -105,10 +208,11 @@ def block_header(
     abandoned: list[list[int]],
     events_digest: str,
     prev_hash: str,
+    format_version: int,
 ) -> bytes:
     return _dumps(
         {
-            "v": FORMAT_VERSION,
+            "v": format_version,
             "number": number,
             "sealed_at": format_time(sealed_at),
             "watermark": watermark,

@@ -103,6 +103,10 @@ class AuditSeal(models.Model):
     block_hash = models.CharField(max_length=64, unique=True)
     key_id = models.CharField(max_length=64)
     signature = models.CharField(max_length=200)
+    # The encoding of the events this seal covers (1 or 2, docs/audit.md),
+    # part of the signed block header: seals made before format 2 keep 1
+    # and verify as they were made (ADR 1610).
+    format_version = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
         ordering = ["number"]

@@ -96,7 +96,7 @@ def _seal_one(*, signer: signing.SealSigner, batch: int) -> AuditSeal | None:
         if not late and not fresh and not abandoned:
             return None
         rows = sorted(late + fresh, key=lambda row: row[0])
-        hashes = [chain.event_hash(chain.canonical_event(row)) for row in rows]
+        hashes = [chain.event_hash(chain.canonical_event_as(chain.FORMAT_VERSION, row)) for row in rows]
         ids = [row[0] for row in rows]
         ranges = chain.to_ranges(ids)
         digest = chain.events_digest(hashes)
@@ -112,6 +112,7 @@ def _seal_one(*, signer: signing.SealSigner, batch: int) -> AuditSeal | None:
             "abandoned": abandoned,
             "events_digest": digest,
             "prev_hash": prev_hash,
+            "format_version": chain.FORMAT_VERSION,
         }
         block = chain.block_hash(chain.block_header(**fields))
         key_id, signature = signer.sign(bytes.fromhex(block))

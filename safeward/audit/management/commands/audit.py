@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import signal
 import sys
 import time
@@ -41,6 +42,11 @@ class Command(BaseCommand):
         verify.add_argument("--since", type=_parse_time, help="start at the first seal sealed at or after")
         verify.add_argument("--checkpoints", type=Path, help="checkpoint file (default: the configured one)")
         verify.add_argument("--no-progress", action="store_true")
+        verify.add_argument(
+            "--workers",
+            type=int,
+            help="processes verifying segments in parallel (PostgreSQL; default: the CPU count)",
+        )
 
         export = sub.add_parser("export", help="send sealed events to the SIEM")
         export.add_argument("--sink", choices=("syslog", "jsonl"), default="syslog")
@@ -116,7 +122,13 @@ class Command(BaseCommand):
     # --- verify --------------------------------------------------------------
 
     def do_verify(
-        self, *, since: dt.datetime | None, checkpoints: Path | None, no_progress: bool, **_: Any
+        self,
+        *,
+        since: dt.datetime | None,
+        checkpoints: Path | None,
+        no_progress: bool,
+        workers: int | None,
+        **_: Any,
     ) -> None:
         from django.db.models import Sum
         from tqdm import tqdm
@@ -129,7 +141,12 @@ class Command(BaseCommand):
         with tqdm(
             total=total, unit="ev", disable=no_progress or not sys.stderr.isatty(), file=sys.stderr
         ) as bar:
-            report = audit_verify(since=since, checkpoint_path=checkpoints, progress=bar.update)
+            report = audit_verify(
+                since=since,
+                checkpoint_path=checkpoints,
+                progress=bar.update,
+                workers=max(1, workers or os.cpu_count() or 1),
+            )
         elapsed = time.monotonic() - started
         summary = (
             f"{report.seals} seals, {report.events} events, {report.checkpoints} external checkpoints "
