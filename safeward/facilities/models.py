@@ -318,3 +318,18 @@ class Certificate(models.Model):
 
     def __str__(self) -> str:
         return f"certificate {self.pk}"
+
+
+class Workstation(models.Model):
+    """A device of the inventory placed inside a secure area: a chart opened
+    from it needs its user's badge-in to the area (ADR 1110)."""
+
+    device_id = models.BigIntegerField(unique=True)
+    area = models.ForeignKey(Area, on_delete=models.CASCADE, related_name="workstations")
+    placed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["area", "device_id"]
+
+    def __str__(self) -> str:
+        return f"device {self.device_id} in {self.area_id}"

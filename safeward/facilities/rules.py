@@ -20,7 +20,7 @@ from typing import Any
 from safeward.detection.rules import Code, RuleConfig
 from safeward.detection.selectors import rule_configs
 from safeward.detection.services import Finding, alerts_raise
-from safeward.facilities.models import Authorisation, Badge, DoorEvent, Visitor
+from safeward.facilities.models import Authorisation, Badge, DoorEvent, Visitor, Workstation
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_EVENT_IDS = 20
@@ -310,4 +310,76 @@ def overstays(*, now: dt.datetime) -> int:
             )
             for v in late
         ]
+        return len(alerts_raise(findings, now=now))
+
+
+def chart_access_sweep(*, now: dt.datetime) -> int:
+    """Charts opened from a workstation placed in a secure area, judged once each
+    (an event already evidence of this rule is skipped) after a settle delay so
+    a door-event file imported a little late is not a false alarm. Chart reads
+    come from the audit trail's facts (who, from where, when), never the patient."""
+    from django.db import transaction
+
+    from safeward.audit.selectors import chart_reads_from
+    from safeward.detection.selectors import evidenced_event_ids
+    from safeward.devices.selectors import device_get
+    from safeward.workforce.selectors import active_accounts_people
+
+    config = rule_configs()[Code.CHART_WITHOUT_BADGE_IN]
+    if not config.enabled:
+        return 0
+    end = now - dt.timedelta(minutes=int(config.params["settle_minutes"]))
+    start = end - dt.timedelta(minutes=int(config.params["lookback_minutes"]))
+    shift = dt.timedelta(hours=int(config.params["shift_hours"]))
+    # Few workstations sit inside secure areas: one inventory read each.
+    area_of_ip: dict[str, tuple[int, str, int]] = {}
+    for placed in Workstation.objects.select_related("area"):
+        device = device_get(device_id=placed.device_id)
+        if device is not None and device.ip_address:
+            area_of_ip[device.ip_address] = (placed.area_id, placed.area.code, placed.device_id)
+    reads = chart_reads_from(client_ips=area_of_ip, start=start, end=end)
+    done = evidenced_event_ids(rule=config.code, event_ids=[r.id for r in reads])
+    reads = [r for r in reads if r.id not in done]
+    if not reads:
+        return 0
+    actors = {r.actor_id for r in reads}
+    person_of = {user: person for user, _, person in active_accounts_people() if user in actors and person}
+    entries: dict[tuple[int, int], list[dt.datetime]] = defaultdict(list)
+    for person_id, area_id, moment in DoorEvent.objects.filter(
+        person_id__in=set(person_of.values()),
+        area_id__in={area for area, _, _ in area_of_ip.values()},
+        granted=True,
+        direction=DoorEvent.Direction.IN,
+        occurred_at__gte=min(r.occurred_at for r in reads) - shift,
+        occurred_at__lte=max(r.occurred_at for r in reads),
+    ).values_list("person_id", "area_id", "occurred_at"):
+        entries[(person_id, area_id)].append(moment)
+    unbadged: dict[int, list[Any]] = defaultdict(list)
+    for read in reads:
+        area_id, _, _ = area_of_ip[read.client_ip]
+        person = person_of.get(read.actor_id)
+        times = entries.get((person, area_id), []) if person is not None else []
+        if not any(read.occurred_at - shift <= moment <= read.occurred_at for moment in times):
+            unbadged[read.actor_id].append(read)
+    findings = [
+        Finding(
+            rule=config.code,
+            severity=config.severity,
+            title="Chart opened in a secure area without a badge-in",
+            subject=f"user:{user_id}",
+            evidence=[(r.id, r.occurred_at) for r in hits],
+            subject_user_id=user_id,
+            detail={
+                "stream": "chart_access",
+                "areas": sorted({area_of_ip[r.client_ip][1] for r in hits}),
+                "devices": sorted({area_of_ip[r.client_ip][2] for r in hits}),
+                "charts_opened": len(hits),
+                "person_id": person_of.get(user_id),
+            },
+        )
+        for user_id, hits in unbadged.items()
+    ]
+    if not findings:
+        return 0
+    with transaction.atomic():
         return len(alerts_raise(findings, now=now))

@@ -29,6 +29,7 @@ from safeward.facilities.models import (
     Medium,
     Site,
     Visitor,
+    Workstation,
 )
 from safeward.identity.errors import NotPermitted
 from safeward.identity.models import User
@@ -138,6 +139,30 @@ def door_create(*, actor: User | None, area: Area, code: str, time_zone: str = "
     door = Door.objects.create(area=area, code=code.strip()[:40], time_zone=time_zone)
     _audit(actor, Action.CREATE, "FacilityDoor", door.pk, area=area.code)
     return door
+
+
+@transaction.atomic
+def workstation_place(*, actor: User | None, device_id: int, area: Area) -> Workstation:
+    """Place an inventory device inside a secure area (or move it to another);
+    charts opened from it are then checked against badge-ins (ADR 1110)."""
+    from safeward.devices.selectors import device_get
+
+    _require(actor, Perm.FACILITY_AREA_MANAGE)
+    if device_get(device_id=device_id) is None:
+        raise FacilityError("No such device in the inventory.")
+    placement, _ = Workstation.objects.update_or_create(
+        device_id=device_id, defaults={"area": area, "placed_at": clock.now()}
+    )
+    _audit(actor, Action.UPDATE, "FacilityWorkstation", placement.pk, device=device_id, area=area.code)
+    return placement
+
+
+def chart_access_sweep(*, now: dt.datetime | None = None) -> int:
+    """Alert on charts opened from workstations in secure areas without a
+    badge-in (rule chart_without_badge_in). Returns alerts raised or grown."""
+    from safeward.facilities import rules
+
+    return rules.chart_access_sweep(now=now or clock.now())
 
 
 def weekdays_clean(value: str | Iterable[str]) -> str:
