@@ -274,7 +274,7 @@ def chart_reads_from(*, client_ips: Iterable[str], start: dt.datetime, end: dt.d
         .order_by("occurred_at", "id")
         .values_list("id", "occurred_at", "actor_id", "client_ip")
     )
-    return [ChartRead(*row) for row in rows]
+    return [ChartRead(pk, moment, int(actor or 0), str(ip)) for pk, moment, actor, ip in rows]
 
 
 @dataclass(frozen=True)

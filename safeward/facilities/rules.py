@@ -353,7 +353,7 @@ def chart_access_sweep(*, now: dt.datetime) -> int:
         occurred_at__gte=min(r.occurred_at for r in reads) - shift,
         occurred_at__lte=max(r.occurred_at for r in reads),
     ).values_list("person_id", "area_id", "occurred_at"):
-        entries[(person_id, area_id)].append(moment)
+        entries[(int(person_id or 0), area_id)].append(moment)
     unbadged: dict[int, list[Any]] = defaultdict(list)
     for read in reads:
         area_id, _, _ = area_of_ip[read.client_ip]

@@ -18,6 +18,7 @@ from django.db import transaction
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
+from safeward.facilities import nwipe
 from safeward.facilities.models import (
     Area,
     Authorisation,
@@ -377,8 +378,9 @@ def _events_insert(
 
     ops = connection.ops
     meta = DoorEvent._meta
+    column = {field.name: str(field.column) for field in meta.concrete_fields}
     columns = [
-        meta.get_field(name).column
+        column[name]
         for name in (
             "credential_id",
             "person_id",
@@ -395,7 +397,7 @@ def _events_insert(
     head = f"INSERT INTO {ops.quote_name(meta.db_table)} ({names}) VALUES "  # noqa: S608 - model metadata names
     tail = " ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
         ", ".join(
-            ops.quote_name(meta.get_field(n).column)
+            ops.quote_name(column[n])
             for n in ("credential_id", "door", "occurred_at", "granted", "direction")
         ),
         ", ".join(
@@ -709,6 +711,14 @@ CHOICES = {
 }
 
 
+def _nwipe_text(evidence: bytes, name: str) -> bool:
+    """A text log (not nwipe's PDF report, which is kept by its hash only)."""
+    lowered = name.lower()
+    if lowered.endswith(".pdf") or evidence.startswith(b"%PDF"):
+        return False
+    return lowered.endswith((".log", ".txt")) or nwipe.looks_like_nwipe(evidence)
+
+
 def certificate_record(
     *,
     actor: User,
@@ -736,6 +746,15 @@ def certificate_record(
         errors.append("backed_up must be true or false")
     elif backed_up and not str(fields.get("backup_location") or "").strip():
         errors.append("backup_location is required when the data was backed up")
+    if not errors and evidence and _nwipe_text(evidence, evidence_name):
+        try:
+            log = nwipe.parse(evidence)
+        except nwipe.BadLog as bad:
+            errors += bad.errors[:20]
+        else:
+            errors += nwipe.certificate_problems(
+                log, media_serial=str(fields["media_serial"]), verification=str(fields["verification"])
+            )
     if errors:
         raise FacilityError("; ".join(errors) + ".")
     with transaction.atomic():
