@@ -69,17 +69,14 @@ def laptop(db):
     [
         (
             GOOD.replace(b"| Erased |", b"| UABORTED |"),
-            {},
             "line 8: device sda was not erased (status UABORTED)",
         ),
         (
             nwipe_demo_log("OTHER-1"),
-            {},
             "media_serial PF-12345 is not among the serials the nwipe log erased",
         ),
         (
             GOOD.replace(b"Verif", b"Check"),
-            {},
             "verification is full but the nwipe log shows no verification",
         ),
         (b"nwipe version 0.37\n", "no summary table"),
