@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from safeward.audit.models import AuditEvent, AuditEventPatient
+from safeward.audit.vocabulary import Action, Outcome
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,38 @@ def events_of_action(
             .values_list(*_FACTS)
         ]
     return found
+
+
+@dataclass(frozen=True)
+class ChartRead:
+    """A chart opened: who, from where, when; never which patient."""
+
+    id: int
+    occurred_at: dt.datetime
+    actor_id: int
+    client_ip: str
+
+
+def chart_reads_from(*, client_ips: Iterable[str], start: dt.datetime, end: dt.datetime) -> list[ChartRead]:
+    """Successful patient-record reads by a signed-in user from these addresses,
+    start < occurred_at <= end (the occurred_at index, then the addresses)."""
+    ips = sorted(set(client_ips))
+    if not ips:
+        return []
+    rows = (
+        AuditEvent.objects.filter(
+            occurred_at__gt=start,
+            occurred_at__lte=end,
+            action=Action.READ,
+            outcome=Outcome.SUCCESS,
+            client_ip__in=ips,
+            actor_id__isnull=False,
+        )
+        .exclude(patient_id="")
+        .order_by("occurred_at", "id")
+        .values_list("id", "occurred_at", "actor_id", "client_ip")
+    )
+    return [ChartRead(pk, moment, int(actor or 0), str(ip)) for pk, moment, actor, ip in rows]
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ def seed_facilities(ctx: SeedContext) -> None:
                 actor=tech,
                 fields=fields,
                 medium_id=medium.pk,
-                evidence=b"nwipe demo log",
+                evidence=nwipe_demo_log(medium.serial, model=medium.model),
                 evidence_name="nwipe.log",
             )
             if validate:
@@ -189,3 +189,20 @@ def seed_facilities(ctx: SeedContext) -> None:
         f"facilities: 5 secure areas, {result.events} door events ({result.alerts} alerts), "
         f"{visitors} visitors, {waiting} media waiting for disposal"
     )
+
+
+def nwipe_demo_log(serial: str, *, model: str = "PM9A1") -> bytes:
+    """A synthetic nwipe log of one successful, verified wipe of `serial`."""
+    return (
+        "[2026/11/02 08:00:01] info: nwipe version 0.37\n"
+        "[2026/11/02 08:00:05] notice: Invoking method 'PRNG Stream' on /dev/sda\n"
+        "[2026/11/02 09:41:12] notice: Verifying that /dev/sda is empty.\n"
+        "[2026/11/02 10:02:40] notice: [SUCCESS] Verified that '/dev/sda' is empty.\n"
+        "********************************************************************************\n"
+        "! Device | Status | Thru-put | HH:MM:SS | Model/Serial Number\n"
+        "--------------------------------------------------------------------------------\n"
+        f"  sda    | Erased |  154 MB/s | 02:02:35 | {model}/{serial}\n"
+        "--------------------------------------------------------------------------------\n"
+        "[2026/11/02 10:02:41] Total Throughput  154 MB/s, PRNG Stream, 1R+NB+VL\n"
+        "********************************************************************************\n"
+    ).encode()

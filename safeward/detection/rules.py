@@ -65,6 +65,7 @@ class Code:
     BADGE_REPEATED_DENIALS = "badge_repeated_denials"
     BADGE_IMPOSSIBLE_TRAVEL = "badge_impossible_travel"
     VISITOR_OVERSTAY = "visitor_overstay"
+    CHART_WITHOUT_BADGE_IN = "chart_without_badge_in"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -542,6 +543,16 @@ CATALOG.update(
             Severity.LOW,
             "A visitor is still signed in past the expected length of the visit plus the grace.",
             grace_minutes=Param(30, _integer(0, 24 * 60), "minutes past the expected end"),
+        ),
+        _spec(
+            Code.CHART_WITHOUT_BADGE_IN,
+            "Chart opened in a secure area without a badge-in",
+            Severity.HIGH,
+            "A chart was opened from a workstation placed inside a secure area by someone with no"
+            " granted badge-in to that area within the shift before (ADR 1110).",
+            shift_hours=Param(12, _integer(1, 48), "a badge-in this long before the chart access counts"),
+            settle_minutes=Param(15, _integer(0, 24 * 60), "wait for late door-event imports"),
+            lookback_minutes=Param(120, _integer(5, 7 * 24 * 60), "chart accesses each sweep judges"),
         ),
     ]
 )

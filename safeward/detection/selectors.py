@@ -4,6 +4,7 @@ Keyword-only; drills are excluded unless asked for."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -96,6 +97,20 @@ def alert_queue(
 def alert_evidence(*, alert_id: int) -> list[int]:
     """The audit event ids supporting an alert, in order."""
     return list(AlertEvidence.objects.filter(alert_id=alert_id).values_list("event_id", flat=True))
+
+
+def evidenced_event_ids(*, rule: str, event_ids: Iterable[int]) -> set[int]:
+    """Which of these audit events already support an alert of `rule` (a sweep
+    that looks back over a window judges each event once)."""
+    ids = sorted(set(event_ids))
+    found: set[int] = set()
+    for start in range(0, len(ids), 500):
+        found.update(
+            AlertEvidence.objects.filter(alert__rule=rule, event_id__in=ids[start : start + 500]).values_list(
+                "event_id", flat=True
+            )
+        )
+    return found
 
 
 def access_reviews_open(*, include_drills: bool = False) -> QuerySet[AccessReview]:

@@ -121,7 +121,8 @@ class DoorEvent(models.Model):
         IN = "in", "In"
         OUT = "out", "Out"
 
-    credential_id = models.CharField(max_length=64, db_index=True)
+    # No index of its own: the unique constraint below starts with it.
+    credential_id = models.CharField(max_length=64)
     person_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     door = models.ForeignKey(Door, on_delete=models.PROTECT, related_name="events")
     area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="events")
@@ -134,6 +135,15 @@ class DoorEvent(models.Model):
     class Meta:
         ordering = ["occurred_at", "id"]
         indexes = [models.Index(fields=["area", "occurred_at"], name="facilities_event_area_time")]
+        constraints = [
+            # The same badge at the same door at the same instant with the same
+            # result is one event: a controller that resends after a reconnect,
+            # or a file imported twice, adds nothing and raises no second alert.
+            models.UniqueConstraint(
+                fields=["credential_id", "door", "occurred_at", "granted", "direction"],
+                name="facilities_event_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.credential_id} at {self.door_id}"
@@ -308,3 +318,18 @@ class Certificate(models.Model):
 
     def __str__(self) -> str:
         return f"certificate {self.pk}"
+
+
+class Workstation(models.Model):
+    """A device of the inventory placed inside a secure area: a chart opened
+    from it needs its user's badge-in to the area (ADR 1110)."""
+
+    device_id = models.BigIntegerField(unique=True)
+    area = models.ForeignKey(Area, on_delete=models.CASCADE, related_name="workstations")
+    placed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["area", "device_id"]
+
+    def __str__(self) -> str:
+        return f"device {self.device_id} in {self.area_id}"

@@ -34,6 +34,10 @@ def area_get(*, area_id: int) -> Area | None:
     return areas_list().filter(pk=area_id).first()
 
 
+def area_by_code(*, code: str) -> Area | None:
+    return Area.objects.filter(code=code.strip()).first()
+
+
 def authorisations_for_person(*, person_id: int) -> QuerySet[Authorisation]:
     return Authorisation.objects.filter(person_id=person_id).select_related("area")
 

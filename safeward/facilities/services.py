@@ -18,6 +18,7 @@ from django.db import transaction
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
+from safeward.facilities import nwipe
 from safeward.facilities.models import (
     Area,
     Authorisation,
@@ -29,6 +30,7 @@ from safeward.facilities.models import (
     Medium,
     Site,
     Visitor,
+    Workstation,
 )
 from safeward.identity.errors import NotPermitted
 from safeward.identity.models import User
@@ -138,6 +140,30 @@ def door_create(*, actor: User | None, area: Area, code: str, time_zone: str = "
     door = Door.objects.create(area=area, code=code.strip()[:40], time_zone=time_zone)
     _audit(actor, Action.CREATE, "FacilityDoor", door.pk, area=area.code)
     return door
+
+
+@transaction.atomic
+def workstation_place(*, actor: User | None, device_id: int, area: Area) -> Workstation:
+    """Place an inventory device inside a secure area (or move it to another);
+    charts opened from it are then checked against badge-ins (ADR 1110)."""
+    from safeward.devices.selectors import device_get
+
+    _require(actor, Perm.FACILITY_AREA_MANAGE)
+    if device_get(device_id=device_id) is None:
+        raise FacilityError("No such device in the inventory.")
+    placement, _ = Workstation.objects.update_or_create(
+        device_id=device_id, defaults={"area": area, "placed_at": clock.now()}
+    )
+    _audit(actor, Action.UPDATE, "FacilityWorkstation", placement.pk, device=device_id, area=area.code)
+    return placement
+
+
+def chart_access_sweep(*, now: dt.datetime | None = None) -> int:
+    """Alert on charts opened from workstations in secure areas without a
+    badge-in (rule chart_without_badge_in). Returns alerts raised or grown."""
+    from safeward.facilities import rules
+
+    return rules.chart_access_sweep(now=now or clock.now())
 
 
 def weekdays_clean(value: str | Iterable[str]) -> str:
@@ -325,14 +351,114 @@ class IngestResult:
     events: int
     alerts: int
     audit_event_id: int
+    duplicates: int = 0
+
+
+# Rows per INSERT statement: 9 parameters each stays far below SQLite's limit
+# on bound variables (32,766 since 3.32) and PostgreSQL's (65,535).
+INSERT_CHUNK = 1000
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """A stored instant as read back raw: aware on PostgreSQL, naive UTC on SQLite."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _events_insert(
+    parsed: Sequence[ParsedEvent], people: dict[str, int], *, source: str, now: dt.datetime
+) -> list[Any]:
+    """Insert the events in multi-row statements and return the rules' view of
+    those actually inserted. Raw SQL because Django's bulk_create compiles every
+    value through the field machinery (most of the ingest's time in the
+    profile, ADR 1110); ON CONFLICT DO NOTHING on the event's natural key makes
+    a resent or re-imported event a no-op, even when two ingests race."""
+    from django.db import connection
+
+    from safeward.facilities.rules import Hit
+
+    ops = connection.ops
+    meta = DoorEvent._meta
+    column = {field.name: str(field.column) for field in meta.concrete_fields}
+    columns = [
+        column[name]
+        for name in (
+            "credential_id",
+            "person_id",
+            "door",
+            "area",
+            "occurred_at",
+            "granted",
+            "direction",
+            "source",
+            "received_at",
+        )
+    ]
+    names = ", ".join(ops.quote_name(c) for c in columns)
+    head = f"INSERT INTO {ops.quote_name(meta.db_table)} ({names}) VALUES "  # noqa: S608 - model metadata names
+    tail = " ON CONFLICT ({}) DO NOTHING RETURNING {}".format(
+        ", ".join(
+            ops.quote_name(column[n])
+            for n in ("credential_id", "door", "occurred_at", "granted", "direction")
+        ),
+        ", ".join(
+            ops.quote_name(c) for c in ("id", columns[0], columns[2], columns[4], columns[5], columns[6])
+        ),
+    )
+    received = ops.adapt_datetimefield_value(now)
+    source = source[:40]
+    pending: dict[tuple[Any, ...], ParsedEvent] = {}
+    for event in parsed:
+        key = (event.credential_id, event.door.pk, event.occurred_at, event.granted, event.direction)
+        pending.setdefault(key, event)  # a row repeated inside one file is one event
+    keys = list(pending)
+    hits: list[Hit] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), INSERT_CHUNK):
+            chunk = keys[start : start + INSERT_CHUNK]
+            params: list[Any] = []
+            for credential, door_id, occurred, granted, direction in chunk:
+                door = pending[(credential, door_id, occurred, granted, direction)].door
+                params += (
+                    credential,
+                    people.get(credential),
+                    door_id,
+                    door.area_id,
+                    ops.adapt_datetimefield_value(occurred),
+                    granted,
+                    direction,
+                    source,
+                    received,
+                )
+            cursor.execute(
+                head + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk)) + tail, params
+            )
+            for pk, credential, door_id, occurred, granted, direction in cursor.fetchall():
+                event = pending[(credential, door_id, _utc(occurred), bool(granted), direction)]
+                area = event.door.area
+                hits.append(
+                    Hit(
+                        pk=pk,
+                        credential_id=credential,
+                        person_id=people.get(credential),
+                        area_id=area.pk,
+                        area_code=area.code,
+                        secure=area.secure,
+                        zone=event.door.time_zone or area.site.time_zone,
+                        occurred_at=event.occurred_at,
+                        granted=event.granted,
+                        direction=event.direction,
+                    )
+                )
+    return hits
 
 
 def events_ingest(
     *, actor: User | None, rows: Sequence[dict[str, Any]], source: str, first_row: int = 1
 ) -> IngestResult:
     """Import door events all-or-nothing (ImportRejected lists every bad row),
-    map credentials to people and run the badge rules over them in the same
-    transaction."""
+    map credentials to people and run the badge rules over the new ones in the
+    same transaction. Events already stored (the same badge, door, instant,
+    result and direction) are counted as duplicates and judged only once."""
     from safeward.facilities import rules
 
     _require(actor, Perm.FACILITY_AREA_MANAGE)
@@ -343,35 +469,26 @@ def events_ingest(
         raise ImportRejected(errors)
     with transaction.atomic():
         now = clock.now()
-        credentials = {event.credential_id for event in parsed}
+        credentials = sorted({event.credential_id for event in parsed})
         people: dict[str, int] = {}
         for start in range(0, len(credentials), 5000):
-            chunk = sorted(credentials)[start : start + 5000]
             people.update(
-                Badge.objects.filter(credential_id__in=chunk).values_list("credential_id", "person_id")
-            )
-        created = DoorEvent.objects.bulk_create(
-            [
-                DoorEvent(
-                    credential_id=event.credential_id,
-                    person_id=people.get(event.credential_id),
-                    door=event.door,
-                    area=event.door.area,
-                    occurred_at=event.occurred_at,
-                    granted=event.granted,
-                    direction=event.direction,
-                    source=source[:40],
-                    received_at=now,
+                Badge.objects.filter(credential_id__in=credentials[start : start + 5000]).values_list(
+                    "credential_id", "person_id"
                 )
-                for event in parsed
-            ],
-            batch_size=5000,
-        )
+            )
+        hits = _events_insert(parsed, people, source=source, now=now)
         audit_id = _audit(
-            actor, Action.CREATE, "FacilityDoorEventImport", "", source=source[:40], events=len(created)
+            actor,
+            Action.CREATE,
+            "FacilityDoorEventImport",
+            "",
+            source=source[:40],
+            events=len(hits),
+            duplicates=len(parsed) - len(hits),
         )
-        alerts = rules.evaluate(created, evidence_id=audit_id, now=now)
-    return IngestResult(len(created), alerts, audit_id)
+        alerts = rules.evaluate(hits, evidence_id=audit_id, now=now)
+    return IngestResult(len(hits), alerts, audit_id, len(parsed) - len(hits))
 
 
 # --- visitors ---------------------------------------------------------------------------------------
@@ -594,6 +711,14 @@ CHOICES = {
 }
 
 
+def _nwipe_text(evidence: bytes, name: str) -> bool:
+    """A text log (not nwipe's PDF report, which is kept by its hash only)."""
+    lowered = name.lower()
+    if lowered.endswith(".pdf") or evidence.startswith(b"%PDF"):
+        return False
+    return lowered.endswith((".log", ".txt")) or nwipe.looks_like_nwipe(evidence)
+
+
 def certificate_record(
     *,
     actor: User,
@@ -621,6 +746,15 @@ def certificate_record(
         errors.append("backed_up must be true or false")
     elif backed_up and not str(fields.get("backup_location") or "").strip():
         errors.append("backup_location is required when the data was backed up")
+    if not errors and evidence and _nwipe_text(evidence, evidence_name):
+        try:
+            log = nwipe.parse(evidence)
+        except nwipe.BadLog as bad:
+            errors += bad.errors[:20]
+        else:
+            errors += nwipe.certificate_problems(
+                log, media_serial=str(fields["media_serial"]), verification=str(fields["verification"])
+            )
     if errors:
         raise FacilityError("; ".join(errors) + ".")
     with transaction.atomic():

@@ -27,7 +27,7 @@ CONTRACT_CODES = {
     "patching_exception_voided",
     "device_control_failing",
     "badge_unauthorised_entry", "badge_outside_schedule", "badge_terminated",
-    "badge_repeated_denials", "badge_impossible_travel", "visitor_overstay",
+    "badge_repeated_denials", "badge_impossible_travel", "visitor_overstay", "chart_without_badge_in",
 }  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from safeward import clock
+from safeward.demo.facilities import nwipe_demo_log
 from safeward.devices.models import Device
 from safeward.facilities import services
 from safeward.facilities.models import Certificate
@@ -19,6 +20,8 @@ from tests.conftest import sign_in
 from tests.facilities.conftest import CERTIFICATE
 
 pytestmark = pytest.mark.django_db
+
+LOG = nwipe_demo_log("PF-12345", model="T14")
 
 
 @pytest.fixture
@@ -46,13 +49,13 @@ def second(make_user):
 
 def record(actor, device):
     return services.certificate_record(
-        actor=actor, fields=dict(CERTIFICATE), device_id=device.pk, evidence=b"nwipe log"
+        actor=actor, fields=dict(CERTIFICATE), device_id=device.pk, evidence=LOG, evidence_name="nwipe.log"
     )
 
 
 def test_the_whole_way_out(laptop, tech, second):
     certificate = record(tech, laptop)
-    assert certificate.evidence_sha256 == hashlib.sha256(b"nwipe log").hexdigest()
+    assert certificate.evidence_sha256 == hashlib.sha256(LOG).hexdigest()
     services.certificate_validate(actor=second, certificate_id=certificate.pk)
     laptop.refresh_from_db()
     assert laptop.lifecycle == "sanitized"

@@ -9,6 +9,7 @@ import pytest
 
 from safeward.detection.models import Alert
 from safeward.facilities import services
+from safeward.facilities.models import DoorEvent
 from safeward.identity import services as identity_services
 from safeward.identity.models import NetworkZone
 from safeward.workforce import services as workforce_services
@@ -161,3 +162,34 @@ def test_a_disabled_rule_stays_quiet(clerk):
     rule_config_save(actor=None, code="badge_unauthorised_entry", enabled=False, severity="high", params={})
     ingest(row("B-100", "PH-1", MONDAY_10))
     assert rules() == []
+
+
+def test_a_resent_or_reimported_event_is_stored_and_judged_once(clerk):
+    first = ingest(row("B-100", "PH-1", MONDAY_10), row("B-100", "PH-1", MONDAY_10))  # repeated in the file
+    assert (first.events, first.duplicates) == (1, 1)
+    again = ingest(row("B-100", "PH-1", "2026-11-02T15:00:00Z"))  # the same instant, written in UTC
+    assert (again.events, again.duplicates, again.alerts) == (0, 1, 0)
+    assert DoorEvent.objects.count() == 1
+    assert Alert.objects.get().occurrences == 1
+    # The same badge at the same door and instant, but denied, is another event.
+    other = ingest(row("B-100", "PH-1", MONDAY_10, result="denied"))
+    assert (other.events, other.duplicates) == (1, 0)
+
+
+def test_a_batch_of_many_people_is_judged_per_event(clerk, make_user, make_person, catalog):
+    # Preloaded lookups must not blur people: a colleague in the same position
+    # is authorised, a badge without a position is not, in the same batch.
+    colleague = make_person(user=make_user("registration_clerk"), position=catalog["positions"]["clerk"])
+    services.badge_issue(actor=None, credential_id="B-101", person_id=colleague.pk)
+    outsider = make_person(user=make_user("registration_clerk"), position=None)
+    services.badge_issue(actor=None, credential_id="B-102", person_id=outsider.pk)
+    ingest(
+        row("B-100", "RR-1", MONDAY_10),
+        row("B-101", "RR-1", "2026-11-02T10:01:00-05:00"),
+        row("B-102", "RR-1", "2026-11-02T10:02:00-05:00"),
+        row("B-101", "RR-1", "2026-11-02T22:00:00-05:00"),
+    )
+    assert sorted(Alert.objects.values_list("rule", "group_key")) == [
+        ("badge_outside_schedule", "badge_outside_schedule|badge:B-101"),
+        ("badge_unauthorised_entry", "badge_unauthorised_entry|badge:B-102"),
+    ]

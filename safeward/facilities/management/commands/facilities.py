@@ -37,6 +37,16 @@ class Command(BaseCommand):
         sys_.add_argument("--protocol", choices=["udp", "tcp"], default="udp")
         sys_.add_argument("--seconds", type=float, default=None, help="Stop after this long (default: run).")
         commands.add_parser("overstays", help="Alert on visitors past their expected end.")
+        commands.add_parser(
+            "chart-sweep",
+            help="Alert on charts opened in secure areas without a badge-in (run every few minutes).",
+        )
+        place = commands.add_parser(
+            "place-workstation", help="Place an inventory device inside a secure area."
+        )
+        place.add_argument("device_id", type=int)
+        place.add_argument("area", help="The area's code.")
+        place.add_argument("--by", required=True, help="The username recording the placement.")
         dispose = commands.add_parser("dispose", help="Let a device leave the hospital.")
         dispose.add_argument("device_id", type=int)
         dispose.add_argument("--by", required=True, help="The username recording the disposal.")
@@ -54,6 +64,11 @@ class Command(BaseCommand):
         elif action == "overstays":
             count = services.visitors_overstay_sweep()
             self.stdout.write(f"{count} overstay alert(s) raised or grown.")
+        elif action == "chart-sweep":
+            count = services.chart_access_sweep()
+            self.stdout.write(f"{count} chart-access alert(s) raised or grown.")
+        elif action == "place-workstation":
+            self._place(options)
         elif action == "dispose":
             user = user_by_username(username=options["by"])
             if user is None:
@@ -78,6 +93,19 @@ class Command(BaseCommand):
             options["out"].write_bytes(HTML(string=html).write_pdf())
             self.stdout.write(f"Wrote {options['out']}.")
 
+    def _place(self, options: dict[str, Any]) -> None:
+        user = user_by_username(username=options["by"])
+        if user is None:
+            raise CommandError(f"No user {options['by']!r}.")
+        area = selectors.area_by_code(code=options["area"])
+        if area is None:
+            raise CommandError(f"No area with the code {options['area'][:40]!r}.")
+        try:
+            services.workstation_place(actor=user, device_id=options["device_id"], area=area)
+        except (services.FacilityError, NotPermitted) as error:
+            raise CommandError(f"Refused: {error}") from None
+        self.stdout.write(f"Device {options['device_id']} placed in {area.code}.")
+
     def _import(self, path: Path) -> None:
         if not path.is_file():
             raise CommandError(f"{path} is not a file.")
@@ -97,7 +125,10 @@ class Command(BaseCommand):
             if more > 0:
                 self.stderr.write(f"… and {more} more.")
             raise CommandError(f"{rejected} Fix the rows and run the import again.") from None
-        self.stdout.write(f"Imported {result.events} door events; {result.alerts} alert(s) raised or grown.")
+        self.stdout.write(
+            f"Imported {result.events} door events ({result.duplicates} already stored); "
+            f"{result.alerts} alert(s) raised or grown."
+        )
 
     def _syslog(self, options: dict[str, Any]) -> None:
         from safeward.facilities.syslog import Listener
