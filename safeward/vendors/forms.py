@@ -110,3 +110,7 @@ class ReasonForm(forms.Form):
 
 class NoticeForm(forms.Form):
     given_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class RenewForm(forms.Form):
+    end_date = forms.DateField(label="New last day", widget=forms.DateInput(attrs={"type": "date"}))

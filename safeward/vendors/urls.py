@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:vendor_id>/offboard/", views.vendor_offboard, name="offboard"),
     path("agreements/<int:agreement_id>/terminate/", views.agreement_terminate, name="agreement_terminate"),
     path("agreements/<int:agreement_id>/notice/", views.agreement_notice, name="agreement_notice"),
+    path("agreements/<int:agreement_id>/renew/", views.agreement_renew, name="agreement_renew"),
 ]

@@ -19,6 +19,7 @@ from safeward.vendors.forms import (
     CredentialForm,
     NoticeForm,
     ReasonForm,
+    RenewForm,
     VendorForm,
     apply_errors,
 )
@@ -211,6 +212,23 @@ def agreement_notice(request: HttpRequest, agreement_id: int) -> HttpResponse:
     except ValidationError as error:
         return _vendor_page(request, agreement.vendor, error=" ".join(error.messages), status=409)
     messages.success(request, "Notice recorded.")
+    return redirect("vendors:vendor", vendor_id=agreement.vendor_id)
+
+
+@require_POST
+@requires(Perm.VENDOR_VENDOR_MANAGE)
+def agreement_renew(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    agreement = _agreement_or_404(agreement_id)
+    form = RenewForm(request.POST)
+    if not form.is_valid():
+        return _vendor_page(request, agreement.vendor, error="Give the new last day.", status=400)
+    try:
+        services.agreement_renew(
+            actor=_actor(request), agreement=agreement, end_date=form.cleaned_data["end_date"]
+        )
+    except ValidationError as error:
+        return _vendor_page(request, agreement.vendor, error=" ".join(error.messages), status=409)
+    messages.success(request, "Agreement renewed; its credentials run to the new end.")
     return redirect("vendors:vendor", vendor_id=agreement.vendor_id)
 
 
