@@ -13,3 +13,8 @@ class VendorsConfig(AppConfig):
         from safeward.vendors.access import credential_refusal
 
         credential_check_register(credential_refusal)
+
+        # Suspending a vendor is a containment action on an incident case (ADR 1211).
+        from safeward.vendors import containment
+
+        containment.register()

@@ -633,8 +633,16 @@ def agreement_lapse_if_ended(*, agreement_id: int, via: str) -> Revocation | Non
     )
 
 
-def _vendor_status(*, actor: User | None, vendor_id: int, status: str, reason: str) -> Revocation:
-    _require(actor, Perm.VENDOR_VENDOR_MANAGE)
+def _vendor_status(
+    *,
+    actor: User | None,
+    vendor_id: int,
+    status: str,
+    reason: str,
+    perm: Perm = Perm.VENDOR_VENDOR_MANAGE,
+    **detail: Any,
+) -> Revocation:
+    _require(actor, perm)
     reason = (reason or "").strip()
     if not reason or len(reason) > 300:
         raise VendorError({"reason": ["Give a reason of at most 300 characters."]})
@@ -662,6 +670,7 @@ def _vendor_status(*, actor: User | None, vendor_id: int, status: str, reason: s
         resource_id=vendor.pk,
         reason=reason,
         event=f"vendor_{status}",
+        **detail,
         **result.detail(),
     )
     return result
@@ -672,6 +681,21 @@ def vendor_suspend(*, actor: User | None, vendor_id: int, reason: str) -> Revoca
     """Suspend a vendor (an incident, a breach): every credential ends now.
     The incidents app registers this as a containment action."""
     return _vendor_status(actor=actor, vendor_id=vendor_id, status=Vendor.Status.SUSPENDED, reason=reason)
+
+
+@transaction.atomic
+def vendor_suspend_for_incident(*, actor: User, vendor_id: int, incident_id: int) -> Revocation:
+    """Containment from an incident case (ADR 1211): the incident handler's
+    containment permission, as for locking an account, not the privacy
+    officer's register permission; the vendors event names the case."""
+    return _vendor_status(
+        actor=actor,
+        vendor_id=vendor_id,
+        status=Vendor.Status.SUSPENDED,
+        reason=f"containment from incident {incident_id}",
+        perm=Perm.DETECTION_ALERT_CONTAIN,
+        incident_id=incident_id,
+    )
 
 
 @transaction.atomic
