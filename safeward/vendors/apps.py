@@ -18,3 +18,8 @@ class VendorsConfig(AppConfig):
         from safeward.vendors import containment
 
         containment.register()
+
+        # The bulk-access rule for vendor credentials in detection's worker (ADR 1211).
+        from safeward.vendors import rules
+
+        rules.register()
