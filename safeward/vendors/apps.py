@@ -23,3 +23,9 @@ class VendorsConfig(AppConfig):
         from safeward.vendors import rules
 
         rules.register()
+
+        # Agreement documents are encrypted files: key rotation must find them (ADR 1211).
+        from safeward.crypto.registry import register_store
+        from safeward.vendors.documents import document_files_store
+
+        register_store(document_files_store())

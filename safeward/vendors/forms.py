@@ -114,3 +114,8 @@ class NoticeForm(forms.Form):
 
 class RenewForm(forms.Form):
     end_date = forms.DateField(label="New last day", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class DocumentForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    file = forms.FileField(label="Signed document (PDF, PNG, JPEG or text)")

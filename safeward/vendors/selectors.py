@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from safeward import clock
 from safeward.audit.selectors import MonthlyTouch
 from safeward.vendors import dates, services
-from safeward.vendors.models import Agreement, Credential, Vendor
+from safeward.vendors.models import Agreement, AgreementDocument, Credential, Vendor
 
 
 def vendors_list() -> QuerySet[Vendor]:
@@ -169,3 +169,7 @@ def vendor_touch(*, vendor: Vendor) -> list[MonthlyTouch]:
 
     actor_ids, client_ids = vendor_actors(vendor_id=vendor.pk)
     return patient_touch_by_month(actor_ids=actor_ids, client_ids=client_ids)
+
+
+def document_get(*, document_id: int) -> AgreementDocument | None:
+    return AgreementDocument.objects.select_related("agreement").filter(pk=document_id).first()
