@@ -5,6 +5,9 @@
 * `vendors.baa_current`: every active vendor that receives PHI has a BAA in force.
 * `vendors.breach_notice_within_hipaa`: every BAA in force asks for breach
   notice within 60 days (HIPAA 164.410).
+* `vendors.credentials_checked_on_request`: every live vendor account and
+  OAuth client is flagged for the request-path check (ADR 1210); one that is
+  not would be refused only by the daily sweep.
 """
 
 from __future__ import annotations
@@ -146,3 +149,35 @@ def flows_have_agreements(now: dt.datetime) -> Iterator[Check]:
 def _month_end(first: dt.date) -> dt.date:
     following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return following - dt.timedelta(days=1)
+
+
+@control(
+    "vendors.credentials_checked_on_request",
+    title="Every live vendor account and OAuth client is checked against its agreement on each request",
+    maps=("hipaa:164.308(b)(1)", "iso27001-2022:A.5.20", "csf2:GV.SC-10"),
+)
+def credentials_checked_on_request(now: dt.datetime) -> Iterator[Check]:
+    from safeward.fhir.clients import client_get
+
+    live = Credential.objects.filter(revoked_at__isnull=True).select_related("vendor", "user")
+    for credential in live.order_by("pk"):
+        if credential.user is None and credential.client_registration_id is None:
+            continue  # a path or key SafeWard does not issue: nothing on its request path
+        account_flagged = credential.user is None or credential.user.credential_checked
+        registration = (
+            client_get(registration_id=credential.client_registration_id)
+            if credential.client_registration_id is not None
+            else None
+        )
+        client_flagged = registration is None or registration.credential_checked
+        yield Check(
+            "vendor_credential",
+            str(credential.pk),
+            f"{credential.vendor.name}: {credential.label}",
+            passed=account_flagged and client_flagged,
+            evidence={
+                "kind": credential.kind,
+                "account_checked": account_flagged,
+                "client_checked": client_flagged,
+            },
+        )
