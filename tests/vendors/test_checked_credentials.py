@@ -201,3 +201,22 @@ def test_the_renew_page_and_api_reject_bad_input(officer, make_user, client):
     )
     assert response.status_code == 200
     assert response.json()["end_date"] == good
+
+
+def test_the_command_renews_and_refuses_bad_input(officer, make_user):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    agreement, registration, _ = _bound_client(officer, make_user)
+    new_end = (agreement.end_date + dt.timedelta(days=200)).isoformat()
+    out = StringIO()
+    call_command("vendors", "renew", str(agreement.pk), "--end-date", new_end, stdout=out)
+    assert "renewed" in out.getvalue()
+    agreement.refresh_from_db()
+    assert agreement.end_date.isoformat() == new_end
+    assert ClientRegistration.objects.get(pk=registration.pk).expires_at == agreement.current_end_at
+    with pytest.raises(CommandError, match="No such agreement"):
+        call_command("vendors", "renew", "999999", "--end-date", new_end)
+    with pytest.raises(CommandError, match="new last day after"):
+        call_command("vendors", "renew", str(agreement.pk), "--end-date", "2001-01-01")
