@@ -157,19 +157,21 @@ def _month_end(first: dt.date) -> dt.date:
     maps=("hipaa:164.308(b)(1)", "iso27001-2022:A.5.20", "csf2:GV.SC-10"),
 )
 def credentials_checked_on_request(now: dt.datetime) -> Iterator[Check]:
-    from safeward.fhir.clients import client_get
+    from safeward.fhir.selectors import registrations_credential_checked
 
-    live = Credential.objects.filter(revoked_at__isnull=True).select_related("vendor", "user")
-    for credential in live.order_by("pk"):
+    live = list(
+        Credential.objects.filter(revoked_at__isnull=True).select_related("vendor", "user").order_by("pk")
+    )
+    checked = registrations_credential_checked(
+        registration_ids=[c.client_registration_id for c in live if c.client_registration_id is not None]
+    )
+    for credential in live:
         if credential.user is None and credential.client_registration_id is None:
             continue  # a path or key SafeWard does not issue: nothing on its request path
         account_flagged = credential.user is None or credential.user.credential_checked
-        registration = (
-            client_get(registration_id=credential.client_registration_id)
-            if credential.client_registration_id is not None
-            else None
+        client_flagged = credential.client_registration_id is None or checked.get(
+            credential.client_registration_id, False
         )
-        client_flagged = registration is None or registration.credential_checked
         yield Check(
             "vendor_credential",
             str(credential.pk),
