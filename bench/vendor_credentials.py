@@ -8,9 +8,11 @@
    start of the termination call to the refused next request.
 2. Per-request cost of the credential check: the same authenticated page
    (the sessions page) with the check registered and unregistered,
-   interleaved in the same run, for a non-vendor account (the common case)
-   and for a vendor account (a row found); and the bearer API call (/api/v1/me/)
-   with a vendor client's token. Reported as ratios.
+   interleaved in the same run, for a non-vendor account (the common case:
+   no vendor binding flagged it, ADR 1210, so the check is never asked) and
+   for a vendor account (a row found); and the bearer API call (/api/v1/me/)
+   with a non-vendor client's token and with a vendor client's token.
+   Reported as ratios.
 
 Run: .venv/bin/python bench/vendor_credentials.py [--rounds 500] [--lapses 20]
 (in-memory SQLite test database; set SAFEWARD_DATABASE_URL for PostgreSQL.)
@@ -113,7 +115,11 @@ def main() -> None:
 
         # --- 2. per-request cost --------------------------------------------------------------
         plain = Client(HTTP_USER_AGENT="bench")
-        sign_in(plain, make_user("nurse"))
+        nurse = make_user("nurse")
+        sign_in(plain, nurse)
+        hospital_app = make_client(make_user, name="hospital app")
+        plain_raw = token(nurse, "read", application=hospital_app.application)
+        plain_api = Client(HTTP_USER_AGENT="bench")
         _, vendor_session, vendor_api, vendor_raw = bound(5000)
 
         def once(client: Client, path: str, **extra: str) -> float:
@@ -139,6 +145,9 @@ def main() -> None:
 
         results = {
             "session page, non-vendor account": compare(plain, "/identity/sessions/"),
+            "bearer API (/api/v1/me/), non-vendor client and account": compare(
+                plain_api, "/api/v1/me/", **bearer(plain_raw)
+            ),
             "session page, vendor account": compare(vendor_session, "/identity/sessions/"),
             "bearer API (/api/v1/me/), vendor client": compare(
                 vendor_api, "/api/v1/me/", **bearer(vendor_raw)

@@ -17,6 +17,7 @@ happened. Idempotent: nothing is done when the vendors exist."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from safeward import clock
 from safeward.fhir import clients as fhir_clients
 from safeward.identity import services as identity_services
 from safeward.identity.models import User
-from safeward.vendors import selectors, services
+from safeward.vendors import documents, selectors, services
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
@@ -39,6 +40,10 @@ LAB = "Northwind Reference Lab"
 PUMPS = "InfuServ Remote Support"
 BILLING = "ClearPath Claims"
 LAPSED = "QuickScribe Analytics"
+_DEMO_PDF = (
+    b"%PDF-1.4\n% SafeWard demo: Business Associate Agreement BAA-2024-003 between the demo hospital"
+    b" and Northwind Reference Laboratories LLC (synthetic, no real party)\n%%EOF\n"
+)
 
 
 @contextmanager
@@ -129,6 +134,15 @@ def seed_vendors(ctx: SeedContext) -> None:
     ).registration
     services.credential_bind_client(
         actor=None, vendor=lab, agreement=lab_baa, registration_id=registration.pk
+    )
+    # The signed BAA, stored encrypted with its hash (ADR 1211): a one-page text PDF.
+    documents.document_add(
+        actor=None,
+        agreement=lab_baa,
+        title="Signed BAA-2024-003",
+        filename="BAA-2024-003.pdf",
+        content_type="application/pdf",
+        source=io.BytesIO(_DEMO_PDF),
     )
 
     pumps = services.vendor_create(

@@ -1279,6 +1279,17 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
 )
 
 
+# Rules other apps register from their `ready()` (detection imports none of
+# them): the vendors app's bulk-access rule needs to know which accounts are a
+# vendor's and what its agreement allows (ADR 1211). Run after the built-in ones.
+_registered_rules: list[Callable[[Context], list[Finding]]] = []
+
+
+def register_rule(rule: Callable[[Context], list[Finding]]) -> None:
+    if rule not in _registered_rules:
+        _registered_rules.append(rule)
+
+
 def _departments(user_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
     found: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for user_id, department_id, code in staff_departments(user_ids=user_ids):
@@ -1332,7 +1343,7 @@ def evaluate(events: list[Event], *, now: dt.datetime) -> BatchOutcome:
             departments={user: (items[0][0] if items else None) for user, items in ctx.departments.items()},
         )
     findings: list[Finding] = []
-    for rule in RULES:
+    for rule in (*RULES, *_registered_rules):
         findings.extend(rule(ctx))
     results = alerts_raise(findings, now=now)
     outcome.findings = len(findings)

@@ -58,6 +58,8 @@ class Code:
     POLICY_REVIEW_OVERDUE = "policy_review_overdue"
     PATCHING_EXCEPTION_VOIDED = "patching_exception_voided"
     DEVICE_CONTROL_FAILING = "device_control_failing"
+    # Evaluated by the vendors app's registered rule (ADR 1211).
+    VENDOR_BULK_ACCESS = "vendor_bulk_access"
     # The door-event stream (safeward/facilities, ADR 1100).
     BADGE_UNAUTHORISED_ENTRY = "badge_unauthorised_entry"
     BADGE_OUTSIDE_SCHEDULE = "badge_outside_schedule"
@@ -501,6 +503,19 @@ CATALOG.update(
             Severity.HIGH,
             "The devices sweep found a compensating control that fails its live test or has expired;"
             " the devices it covers are red until it is fixed or renewed (ADR 1000).",
+        ),
+        _spec(
+            Code.VENDOR_BULK_ACCESS,
+            "Vendor reading more patients than its agreement allows",
+            Severity.HIGH,
+            "A vendor's accounts and OAuth clients together touched more distinct patients within the"
+            " window than the ceiling for the PHI volume its agreement declares (no PHI: any patient);"
+            " evaluated by the vendors app (ADR 1211).",
+            window_hours=Param(24, _integer(1, 24 * 31), "length of the window"),
+            none_threshold=Param(1, _integer(1, 1_000_000), "patients for a vendor declared to get no PHI"),
+            low_threshold=Param(10, _integer(1, 1_000_000), "patients for a low-volume vendor"),
+            medium_threshold=Param(100, _integer(1, 1_000_000), "patients for a medium-volume vendor"),
+            high_threshold=Param(1000, _integer(1, 1_000_000), "patients for a high-volume vendor"),
         ),
         _spec(
             Code.BADGE_UNAUTHORISED_ENTRY,

@@ -52,16 +52,19 @@ def client_usable(*, application_id: int) -> bool:
     """Whether a client may still authorize, get tokens and use them: not
     revoked, not expired. A client registered before registrations existed
     (no row) is governed by its Application alone."""
-    row = (
-        ClientRegistration.objects.filter(application_id=application_id)
-        .values_list("revoked_at", "expires_at")
-        .first()
-    )
-    if credential_refusal(application_id=application_id) is not None:
-        return False  # a registered credential check (vendors: the agreement behind the client)
+    registrations = ClientRegistration.objects.filter(application_id=application_id)
+    row = registrations.values_list("revoked_at", "expires_at", "credential_checked").first()
     if row is None:
         return True
-    revoked_at, expires_at = row
+    revoked_at, expires_at, checked = row
+    if checked:
+        # A registered credential check governs the client (vendors: the
+        # agreement behind it, ADR 1210); unflagged clients never pay for it.
+        if credential_refusal(application_id=application_id) is not None:
+            return False
+        if expires_at <= clock.now():
+            # The check may have just applied a renewal that moved the expiry.
+            expires_at = registrations.values_list("expires_at", flat=True).first() or expires_at
     return revoked_at is None and expires_at > clock.now()
 
 
@@ -364,6 +367,21 @@ def client_set_expiry(
         registration.save(update_fields=["expires_at"])
         _audit(actor, registration, "set_expiry", expires_at=expires_at.isoformat())
     return registration
+
+
+def client_credential_check_require(*, actor: User | None, registration_id: int, reason: str) -> None:
+    """Mark a client as governed by a registered credential check (a vendor's
+    client, ADR 1210): from now on `client_usable` asks the check. Never cleared."""
+    _require(actor)
+    with transaction.atomic():
+        registration = client_get(registration_id=registration_id)
+        if registration is None:
+            raise ValidationError({"client": ["No such client."]})
+        if registration.credential_checked:
+            return
+        registration.credential_checked = True
+        registration.save(update_fields=["credential_checked"])
+        _audit(actor, registration, "credential_checked", reason=reason[:300])
 
 
 def client_revoke(*, actor: User | None, registration_id: int, reason: str) -> int:

@@ -83,6 +83,9 @@ class ClientRegistration(models.Model):
     allowed_scopes = models.TextField()  # space-separated SMART scopes
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A registered credential check governs this client (a vendor's, ADR 1210):
+    # only then does `client_usable` ask it. Set once, never cleared.
+    credential_checked = models.BooleanField(default=False)
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )  # null: registered from the command line

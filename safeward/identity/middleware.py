@@ -20,7 +20,7 @@ from safeward.audit import context as audit_context
 from safeward.identity import services
 from safeward.identity.models import User, UserSession
 from safeward.identity.network import client_address, zone_for
-from safeward.identity.selectors import credential_refusal, user_has_second_factor
+from safeward.identity.selectors import user_credential_refusal, user_has_second_factor
 
 SESSION_ID_KEY = "safeward_session_id"
 # How stale last_seen_at may get before it is written again; keeps the guard
@@ -163,7 +163,7 @@ class SessionGuardMiddleware:
             return "account_disabled"
         if user.locked_at is not None:
             return "account_locked"
-        if (refused := credential_refusal(user_id=user.pk)) is not None:
+        if (refused := user_credential_refusal(user=user)) is not None:
             return refused
         if user.sessions_valid_after is not None and user_session.created_at < user.sessions_valid_after:
             return "ended_by_administrator"

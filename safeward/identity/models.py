@@ -34,6 +34,9 @@ class User(AbstractUser):
     locked_at = models.DateTimeField(null=True, blank=True)
     lock_reason = models.CharField(max_length=200, blank=True)
     sessions_valid_after = models.DateTimeField(null=True, blank=True)
+    # A registered credential check governs this account (a vendor's, ADR 1210):
+    # only then does the request path pay for asking it. Set once, never cleared.
+    credential_checked = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["username"]

@@ -233,7 +233,7 @@ def user_account_usable(*, user: User) -> bool:
         and user.is_active
         and user.locked_at is None
         and all(check(user) for check in _account_checks)
-        and credential_refusal(user_id=user.pk) is None
+        and user_credential_refusal(user=user) is None
     )
 
 
@@ -267,6 +267,15 @@ def credential_refusal(*, user_id: int | None = None, application_id: int | None
         if reason is not None:
             return str(reason)
     return None
+
+
+def user_credential_refusal(*, user: User) -> str | None:
+    """The registered checks' refusal for an account, asked only when one
+    governs it (`credential_checked`, ADR 1210): free for everyone else, as
+    the flag comes with the account row the request already loaded."""
+    if not user.credential_checked:
+        return None
+    return credential_refusal(user_id=user.pk)
 
 
 def user_session_by_key(*, session_key: str) -> UserSession | None:

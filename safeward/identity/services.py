@@ -525,6 +525,26 @@ def user_deactivate(*, actor: User | None, user: User, reason: str) -> int:
 
 
 @transaction.atomic
+def user_credential_check_require(*, actor: User | None, user: User, reason: str) -> None:
+    """Mark the account as governed by a registered credential check (a
+    vendor's account, ADR 1210): from now on every request that presents it
+    asks the check. Never cleared, so a binding can only make checks stricter."""
+    if user.credential_checked:
+        return
+    User.objects.filter(pk=user.pk).update(credential_checked=True)
+    user.credential_checked = True
+    audit_record(
+        action=Action.ACCOUNT_UPDATE,
+        actor=actor,
+        resource_type="User",
+        resource_id=user.pk,
+        reason=reason[:300],
+        fields=["credential_checked"],
+        detail={"credential_checked_before": False, "credential_checked_after": True},
+    )
+
+
+@transaction.atomic
 def user_tokens_revoke(*, actor: User | None, user: User, reason: str) -> int:
     """Revoke every OAuth2 token and pending authorization code of the account
     (django-oauth-toolkit); returns how many tokens were revoked."""

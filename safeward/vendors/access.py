@@ -7,8 +7,9 @@ imports vendors. Identity calls it where a session is validated
 (`user_account_usable`) and fhir where an OAuth client is checked
 (`client_usable`: authorize, token, every bearer request).
 
-One indexed query per request for any account or client; a row only exists
-for vendor credentials. When the agreement's term has passed and no sweep
+Asked only for an account or client the binding flagged
+(`credential_checked`, ADR 1210): everyone else pays nothing; a vendor
+credential pays one indexed query. When the agreement's term has passed and no sweep
 ran, the lapse is applied now (one transaction, as the sweep would) and the
 request refused: the next request after the end is refused, whatever the
 sweep does.

@@ -161,6 +161,30 @@ class AgreementTerminate(APIView):
         return Response(RevocationOutput(result).data)
 
 
+class RenewInput(serializers.Serializer[Any]):
+    end_date = serializers.DateField()
+
+
+class AgreementRenew(APIView):
+    required_permission = Perm.VENDOR_VENDOR_MANAGE
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(request=RenewInput, responses=AgreementOutput, operation_id="vendors_agreements_renew")
+    def post(self, request: Request, agreement_id: int) -> Response:
+        agreement = selectors.agreement_get(agreement_id=agreement_id)
+        if agreement is None:
+            raise Http404
+        data = RenewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            renewed = services.agreement_renew(
+                actor=_actor(request), agreement=agreement, end_date=data.validated_data["end_date"]
+            )
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(AgreementOutput(renewed).data)
+
+
 urlpatterns = [
     path("", VendorList.as_view(), name="list"),
     path("<int:vendor_id>/", VendorDetail.as_view(), name="vendor"),
@@ -168,4 +192,5 @@ urlpatterns = [
     path(
         "agreements/<int:agreement_id>/terminate/", AgreementTerminate.as_view(), name="agreement_terminate"
     ),
+    path("agreements/<int:agreement_id>/renew/", AgreementRenew.as_view(), name="agreement_renew"),
 ]

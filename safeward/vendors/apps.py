@@ -13,3 +13,19 @@ class VendorsConfig(AppConfig):
         from safeward.vendors.access import credential_refusal
 
         credential_check_register(credential_refusal)
+
+        # Suspending a vendor is a containment action on an incident case (ADR 1211).
+        from safeward.vendors import containment
+
+        containment.register()
+
+        # The bulk-access rule for vendor credentials in detection's worker (ADR 1211).
+        from safeward.vendors import rules
+
+        rules.register()
+
+        # Agreement documents are encrypted files: key rotation must find them (ADR 1211).
+        from safeward.crypto.registry import register_store
+        from safeward.vendors.documents import document_files_store
+
+        register_store(document_files_store())

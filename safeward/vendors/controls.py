@@ -5,6 +5,9 @@
 * `vendors.baa_current`: every active vendor that receives PHI has a BAA in force.
 * `vendors.breach_notice_within_hipaa`: every BAA in force asks for breach
   notice within 60 days (HIPAA 164.410).
+* `vendors.credentials_checked_on_request`: every live vendor account and
+  OAuth client is flagged for the request-path check (ADR 1210); one that is
+  not would be refused only by the daily sweep.
 """
 
 from __future__ import annotations
@@ -146,3 +149,37 @@ def flows_have_agreements(now: dt.datetime) -> Iterator[Check]:
 def _month_end(first: dt.date) -> dt.date:
     following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return following - dt.timedelta(days=1)
+
+
+@control(
+    "vendors.credentials_checked_on_request",
+    title="Every live vendor account and OAuth client is checked against its agreement on each request",
+    maps=("hipaa:164.308(b)(1)", "iso27001-2022:A.5.20", "csf2:GV.SC-10"),
+)
+def credentials_checked_on_request(now: dt.datetime) -> Iterator[Check]:
+    from safeward.fhir.selectors import registrations_credential_checked
+
+    live = list(
+        Credential.objects.filter(revoked_at__isnull=True).select_related("vendor", "user").order_by("pk")
+    )
+    checked = registrations_credential_checked(
+        registration_ids=[c.client_registration_id for c in live if c.client_registration_id is not None]
+    )
+    for credential in live:
+        if credential.user is None and credential.client_registration_id is None:
+            continue  # a path or key SafeWard does not issue: nothing on its request path
+        account_flagged = credential.user is None or credential.user.credential_checked
+        client_flagged = credential.client_registration_id is None or checked.get(
+            credential.client_registration_id, False
+        )
+        yield Check(
+            "vendor_credential",
+            str(credential.pk),
+            f"{credential.vendor.name}: {credential.label}",
+            passed=account_flagged and client_flagged,
+            evidence={
+                "kind": credential.kind,
+                "account_checked": account_flagged,
+                "client_checked": client_flagged,
+            },
+        )

@@ -110,3 +110,12 @@ class ReasonForm(forms.Form):
 
 class NoticeForm(forms.Form):
     given_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class RenewForm(forms.Form):
+    end_date = forms.DateField(label="New last day", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class DocumentForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    file = forms.FileField(label="Signed document (PDF, PNG, JPEG or text)")

@@ -127,6 +127,30 @@ class Credential(models.Model):
         return f"{self.get_kind_display()} {self.label}"
 
 
+class AgreementDocument(models.Model):
+    """A signed agreement (a BAA PDF): the file is stream-encrypted by the
+    crypto app under `storage_id` (documents.py), with the SHA-256 of its
+    plaintext checked on every download (ADR 1211)."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="documents")
+    title = models.CharField(max_length=200)
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    storage_id = models.UUIDField(unique=True)
+    uploaded_at = models.DateTimeField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["agreement", "-uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"document {self.pk} of agreement {self.agreement_id}"
+
+
 class Reminder(models.Model):
     """A reminder sent to the owner before an agreement's end (once per end and day count)."""
 

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from safeward import clock
 from safeward.audit.selectors import MonthlyTouch
 from safeward.vendors import dates, services
-from safeward.vendors.models import Agreement, Credential, Vendor
+from safeward.vendors.models import Agreement, AgreementDocument, Credential, Vendor
 
 
 def vendors_list() -> QuerySet[Vendor]:
@@ -151,16 +151,25 @@ def offboarding_checklist(*, vendor: Vendor) -> list[OffboardingItem]:
     ]
 
 
+def vendor_actors(*, vendor_id: int) -> tuple[list[int], list[str]]:
+    """The account ids and OAuth client ids a vendor holds or held (revoked
+    ones too: what they did still counts)."""
+    from oauth2_provider.models import Application
+
+    credentials = list(Credential.objects.filter(vendor_id=vendor_id))
+    application_ids = [c.application_id for c in credentials if c.application_id]
+    client_ids = list(Application.objects.filter(pk__in=application_ids).values_list("client_id", flat=True))
+    return [c.user_id for c in credentials if c.user_id], client_ids
+
+
 def vendor_touch(*, vendor: Vendor) -> list[MonthlyTouch]:
     """What the vendor's accounts and clients did to patient records, per month
     (counts only; patient lists only through the clinical gateway)."""
-    from oauth2_provider.models import Application
-
     from safeward.audit.selectors import patient_touch_by_month
 
-    credentials = list(vendor.credentials.all())
-    application_ids = [c.application_id for c in credentials if c.application_id]
-    client_ids = list(Application.objects.filter(pk__in=application_ids).values_list("client_id", flat=True))
-    return patient_touch_by_month(
-        actor_ids=[c.user_id for c in credentials if c.user_id], client_ids=client_ids
-    )
+    actor_ids, client_ids = vendor_actors(vendor_id=vendor.pk)
+    return patient_touch_by_month(actor_ids=actor_ids, client_ids=client_ids)
+
+
+def document_get(*, document_id: int) -> AgreementDocument | None:
+    return AgreementDocument.objects.select_related("agreement").filter(pk=document_id).first()

@@ -287,6 +287,66 @@ def _cap_credentials(agreement: Agreement) -> None:
     )
 
 
+def _extend_credentials(agreement: Agreement, *, previous: dt.datetime) -> int:
+    """A renewal (tacit or express): the live credentials that ran to the old
+    end run to the new one, an OAuth client's registration too (fhir's
+    `client_set_expiry`, within its three-year bound); those given an earlier
+    expiry keep it. Inside the caller's transaction; returns how many moved."""
+    live = Credential.objects.select_for_update(of=("self",)).filter(
+        agreement=agreement, revoked_at__isnull=True, expires_at=previous
+    )
+    moved = 0
+    for credential in live.order_by("pk"):
+        expires_at = agreement.current_end_at
+        if credential.client_registration_id is not None:
+            expires_at = min(expires_at, clock.now() + fhir_clients.MAX_LIFETIME)
+            fhir_clients.client_set_expiry(
+                actor=None, registration_id=credential.client_registration_id, expires_at=expires_at
+            )
+        credential.expires_at = expires_at
+        credential.save(update_fields=["expires_at"])
+        moved += 1
+    return moved
+
+
+@transaction.atomic
+def agreement_renew(*, actor: User | None, agreement: Agreement, end_date: dt.date) -> Agreement:
+    """Express renewal: a new last day recorded before the end. The
+    credentials that ran to the old end (accounts, OAuth clients and their
+    registrations, paths) run to the new one. An agreement that has already
+    ended is not revived: its credentials are gone and new ones are bound to
+    a new agreement."""
+    _require(actor, Perm.VENDOR_VENDOR_MANAGE)
+    locked = Agreement.objects.select_for_update().select_related("vendor").filter(pk=agreement.pk).first()
+    if locked is None or locked.status != Agreement.Status.ACTIVE or locked.current_end_at <= clock.now():
+        raise VendorError({"agreement": ["This agreement has ended: bind the vendor to a new one."]})
+    if locked.vendor.status != Vendor.Status.ACTIVE:
+        raise VendorError({"agreement": ["The vendor is suspended or offboarded."]})
+    if locked.renewal != Agreement.Renewal.EXPRESS:
+        raise VendorError({"renewal": ["A tacitly renewed agreement renews itself until notice is given."]})
+    if not isinstance(end_date, dt.date) or end_date <= locked.end_date:
+        raise VendorError({"end_date": ["Give a new last day after the current one."]})
+    if end_date > locked.end_date + dt.timedelta(days=10 * 366):
+        raise VendorError({"end_date": ["Renew for at most ten years at a time."]})
+    previous, previous_end = locked.current_end_at, locked.end_date
+    locked.end_date = end_date
+    locked.current_end_at = end_moment(agreement_current_end(locked))
+    locked.save(update_fields=["end_date", "current_end_at"])
+    extended = _extend_credentials(locked, previous=previous)
+    _audit(
+        actor,
+        action=Action.UPDATE,
+        resource_type=AGREEMENT,
+        resource_id=locked.pk,
+        vendor_id=locked.vendor_id,
+        event="agreement_renewed",
+        end_date_before=previous_end.isoformat(),
+        end_date=end_date.isoformat(),
+        credentials_extended=extended,
+    )
+    return locked
+
+
 # --- credentials --------------------------------------------------------------------------------
 
 
@@ -347,6 +407,8 @@ def credential_bind_account(
         expires_at=_cap(agreement, expires_at),
         created_at=clock.now(),
     )
+    # From now on every request with the account asks the vendor check (ADR 1210).
+    identity_services.user_credential_check_require(actor=None, user=user, reason="vendor credential")
     _audit_credential(actor, credential)
     return credential
 
@@ -383,6 +445,14 @@ def credential_bind_client(
         expires_at=min(registration.expires_at, agreement.current_end_at),
         created_at=clock.now(),
     )
+    # The client and its service account are checked on every request from now on (ADR 1210).
+    fhir_clients.client_credential_check_require(
+        actor=None, registration_id=registration.pk, reason="vendor credential"
+    )
+    if service_account is not None:
+        identity_services.user_credential_check_require(
+            actor=None, user=service_account, reason="vendor credential"
+        )
     _audit_credential(actor, credential)
     return credential
 
@@ -543,10 +613,7 @@ def agreement_lapse_if_ended(*, agreement_id: int, via: str) -> Revocation | Non
             previous = agreement.current_end_at
             agreement.current_end_at = current
             agreement.save(update_fields=["current_end_at"])
-            # Credentials that ran to the old end run to the new one.
-            Credential.objects.filter(
-                agreement=agreement, revoked_at__isnull=True, expires_at=previous
-            ).update(expires_at=current)
+            extended = _extend_credentials(agreement, previous=previous)
             _audit(
                 None,
                 action=Action.UPDATE,
@@ -554,6 +621,7 @@ def agreement_lapse_if_ended(*, agreement_id: int, via: str) -> Revocation | Non
                 resource_id=agreement.pk,
                 event="agreement_renewed_tacitly",
                 ends=current.isoformat(),
+                credentials_extended=extended,
             )
         return None
     return _end_agreement(
@@ -565,8 +633,16 @@ def agreement_lapse_if_ended(*, agreement_id: int, via: str) -> Revocation | Non
     )
 
 
-def _vendor_status(*, actor: User | None, vendor_id: int, status: str, reason: str) -> Revocation:
-    _require(actor, Perm.VENDOR_VENDOR_MANAGE)
+def _vendor_status(
+    *,
+    actor: User | None,
+    vendor_id: int,
+    status: str,
+    reason: str,
+    perm: Perm = Perm.VENDOR_VENDOR_MANAGE,
+    **detail: Any,
+) -> Revocation:
+    _require(actor, perm)
     reason = (reason or "").strip()
     if not reason or len(reason) > 300:
         raise VendorError({"reason": ["Give a reason of at most 300 characters."]})
@@ -594,6 +670,7 @@ def _vendor_status(*, actor: User | None, vendor_id: int, status: str, reason: s
         resource_id=vendor.pk,
         reason=reason,
         event=f"vendor_{status}",
+        **detail,
         **result.detail(),
     )
     return result
@@ -604,6 +681,21 @@ def vendor_suspend(*, actor: User | None, vendor_id: int, reason: str) -> Revoca
     """Suspend a vendor (an incident, a breach): every credential ends now.
     The incidents app registers this as a containment action."""
     return _vendor_status(actor=actor, vendor_id=vendor_id, status=Vendor.Status.SUSPENDED, reason=reason)
+
+
+@transaction.atomic
+def vendor_suspend_for_incident(*, actor: User, vendor_id: int, incident_id: int) -> Revocation:
+    """Containment from an incident case (ADR 1211): the incident handler's
+    containment permission, as for locking an account, not the privacy
+    officer's register permission; the vendors event names the case."""
+    return _vendor_status(
+        actor=actor,
+        vendor_id=vendor_id,
+        status=Vendor.Status.SUSPENDED,
+        reason=f"containment from incident {incident_id}",
+        perm=Perm.DETECTION_ALERT_CONTAIN,
+        incident_id=incident_id,
+    )
 
 
 @transaction.atomic

@@ -14,4 +14,7 @@ urlpatterns = [
     path("<int:vendor_id>/offboard/", views.vendor_offboard, name="offboard"),
     path("agreements/<int:agreement_id>/terminate/", views.agreement_terminate, name="agreement_terminate"),
     path("agreements/<int:agreement_id>/notice/", views.agreement_notice, name="agreement_notice"),
+    path("agreements/<int:agreement_id>/renew/", views.agreement_renew, name="agreement_renew"),
+    path("agreements/<int:agreement_id>/documents/", views.document_upload, name="document_upload"),
+    path("documents/<int:document_id>/", views.document_download, name="document_download"),
 ]

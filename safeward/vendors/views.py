@@ -13,12 +13,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.vendors import selectors, services
+from safeward.vendors import documents, selectors, services
 from safeward.vendors.forms import (
     AgreementForm,
     CredentialForm,
+    DocumentForm,
     NoticeForm,
     ReasonForm,
+    RenewForm,
     VendorForm,
     apply_errors,
 )
@@ -71,7 +73,7 @@ def _vendor_page(
         {
             "vendor": vendor,
             "summary": selectors.vendor_summary(vendor=vendor),
-            "agreements": list(vendor.agreements.order_by("-end_date")),
+            "agreements": list(vendor.agreements.order_by("-end_date").prefetch_related("documents")),
             "credentials": selectors.credentials_of(vendor=vendor),
             "checklist": selectors.offboarding_checklist(vendor=vendor),
             "touch": selectors.vendor_touch(vendor=vendor),
@@ -214,6 +216,23 @@ def agreement_notice(request: HttpRequest, agreement_id: int) -> HttpResponse:
     return redirect("vendors:vendor", vendor_id=agreement.vendor_id)
 
 
+@require_POST
+@requires(Perm.VENDOR_VENDOR_MANAGE)
+def agreement_renew(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    agreement = _agreement_or_404(agreement_id)
+    form = RenewForm(request.POST)
+    if not form.is_valid():
+        return _vendor_page(request, agreement.vendor, error="Give the new last day.", status=400)
+    try:
+        services.agreement_renew(
+            actor=_actor(request), agreement=agreement, end_date=form.cleaned_data["end_date"]
+        )
+    except ValidationError as error:
+        return _vendor_page(request, agreement.vendor, error=" ".join(error.messages), status=409)
+    messages.success(request, "Agreement renewed; its credentials run to the new end.")
+    return redirect("vendors:vendor", vendor_id=agreement.vendor_id)
+
+
 def _status_change(request: HttpRequest, vendor_id: int, action: str) -> HttpResponse:
     vendor = _vendor_or_404(vendor_id)
     form = ReasonForm(request.POST)
@@ -238,3 +257,41 @@ def vendor_suspend(request: HttpRequest, vendor_id: int) -> HttpResponse:
 @requires(Perm.VENDOR_VENDOR_MANAGE)
 def vendor_offboard(request: HttpRequest, vendor_id: int) -> HttpResponse:
     return _status_change(request, vendor_id, "offboard")
+
+
+@require_POST
+@requires(Perm.VENDOR_VENDOR_MANAGE)
+def document_upload(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    agreement = _agreement_or_404(agreement_id)
+    form = DocumentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _vendor_page(request, agreement.vendor, error="Give a title and choose a file.", status=400)
+    upload = form.cleaned_data["file"]
+    try:
+        documents.document_add(
+            actor=_actor(request),
+            agreement=agreement,
+            title=form.cleaned_data["title"],
+            filename=upload.name or "",
+            content_type=upload.content_type or "",
+            source=upload,
+        )
+    except ValidationError as error:
+        return _vendor_page(request, agreement.vendor, error=" ".join(error.messages), status=400)
+    messages.success(request, "Document stored, encrypted, with its hash.")
+    return redirect("vendors:vendor", vendor_id=agreement.vendor_id)
+
+
+@require_GET
+@requires(Perm.VENDOR_VENDOR_READ)
+def document_download(request: HttpRequest, document_id: int) -> HttpResponse:
+    if selectors.document_get(document_id=document_id) is None:
+        raise Http404
+    try:
+        document, content = documents.document_open(actor=_actor(request), document_id=document_id)
+    except ValidationError as error:
+        return HttpResponse(" ".join(error.messages), status=409, content_type="text/plain")
+    response = HttpResponse(content, content_type=document.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    response["X-Content-SHA256"] = document.sha256
+    return response

@@ -494,6 +494,10 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/vendors/agreements/1/terminate/", {"reason": "x"})),
         (F,) * 8,
     ),
+    ("vendors_api:agreement_renew", "POST"): (
+        lambda c: status(c.post("/api/v1/vendors/agreements/1/renew/", {"end_date": "2030-01-01"})),
+        (F,) * 8,
+    ),
     # Vulnerabilities (issue 17): the matrix user holds no patching permission.
     ("vulns_api:findings", "GET"): (lambda c: status(c.get("/api/v1/vulns/findings/")), (F,) * 8),
     ("vulns_api:finding", "GET"): (lambda c: status(c.get("/api/v1/vulns/findings/1/")), (F,) * 8),

@@ -66,6 +66,8 @@ DECRYPT_ALLOWED_USES = {
     # released hash-checked with each download in the chain of custody and the audit trail.
     "safeward/incidents/case_services.py": {"decrypt_stream"},
     "safeward/continuity/services.py": {"decrypt_stream"},  # backups: verify and restore, never shown
+    # Signed vendor agreements (BAA PDFs): no patient data, released hash-checked and audited.
+    "safeward/vendors/documents.py": {"decrypt_stream"},
     "safeward/assessments/campaign_services.py": {"reveal"},  # assessment evidence files (NOT_PHI)
 }
 

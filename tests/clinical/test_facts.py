@@ -221,10 +221,10 @@ def test_an_ended_restriction_and_the_payer_restriction(make_user):
 # corrections and the amendment requests (issue 12), and the audit insert: 24,
 # plus the savepoint pair of the chart's transaction inside the test's; and the
 # response's export manifest (ADR 0811: its insert, its audit event, the link
-# between them and their savepoint pair): 5; the vendor credential check on the
-# request path (ADR 1200: one indexed lookup, whoever asks): 1. Fixed: it must
+# between them and their savepoint pair): 5; the vendor credential check costs
+# a non-vendor account nothing (ADR 1210: a flag on the account row). Fixed: it must
 # not grow with the rows on the chart (one more query per row or per author fails).
-CHART_QUERY_BOUND = 32
+CHART_QUERY_BOUND = 31
 
 
 def _fill_chart(patient: str, authors: list, rows: int) -> None:

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from safeward import clock
 from safeward.demo import vendors as demo
 from safeward.identity.models import User
-from safeward.vendors import access, controls, selectors
-from safeward.vendors.models import Agreement, Credential, Vendor
+from safeward.vendors import access, controls, documents, selectors
+from safeward.vendors.models import Agreement, AgreementDocument, Credential, Vendor
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,9 @@ def test_the_demo_vendors(demo_settings):
     revoked = Credential.objects.filter(vendor__name=demo.LAPSED)
     assert revoked.count() == 2
     assert all(c.revoked_via == "lapsed:sweep" for c in revoked)
+    (document,) = AgreementDocument.objects.filter(agreement__vendor__name=demo.LAB)
+    assert documents.document_open(actor=None, document_id=document.pk)[1].startswith(b"%PDF")
+    assert User.objects.get(username="svc.northwind-lab").credential_checked
     vendor_user = User.objects.get(username="demo.vendor")
     assert access.credential_refusal(user_id=vendor_user.pk) is None
     assert Credential.objects.get(user=vendor_user).vendor.name == demo.PUMPS

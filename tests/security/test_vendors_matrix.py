@@ -34,10 +34,14 @@ ROUTES = [
     ("post", f"/vendors/{MISSING}/offboard/", MANAGERS, 404),
     ("post", f"/vendors/agreements/{MISSING}/terminate/", MANAGERS, 404),
     ("post", f"/vendors/agreements/{MISSING}/notice/", MANAGERS, 404),
+    ("post", f"/vendors/agreements/{MISSING}/renew/", MANAGERS, 404),
+    ("post", f"/vendors/agreements/{MISSING}/documents/", MANAGERS, 404),
+    ("get", f"/vendors/documents/{MISSING}/", READERS, 404),
     ("get", "/api/v1/vendors/", READERS, 200),
     ("get", f"/api/v1/vendors/{MISSING}/", READERS, 404),
     ("post", f"/api/v1/vendors/{MISSING}/suspend/", MANAGERS, 404),
     ("post", f"/api/v1/vendors/agreements/{MISSING}/terminate/", MANAGERS, 404),
+    ("post", f"/api/v1/vendors/agreements/{MISSING}/renew/", MANAGERS, 404),
 ]
 
 

@@ -20,6 +20,9 @@ COVERED_CONTROLS = {
     "vendors.baa_current": "test_baa_current_fails_for_a_phi_vendor_without_a_baa_and_passes_with_one",
     "vendors.breach_notice_within_hipaa": "test_breach_notice_fails_beyond_60_days",
     "vendors.flows_have_agreements": "test_flows_have_agreements_fails_for_access_outside_any_agreement",
+    "vendors.credentials_checked_on_request": (
+        "test_credentials_checked_on_request_fails_for_an_unflagged_binding"
+    ),
 }
 
 
@@ -76,3 +79,25 @@ def test_flows_have_agreements_fails_for_access_outside_any_agreement(officer, m
     [check] = controls.flows_have_agreements(clock.now())
     assert not check.passed
     assert check.evidence["months_without_agreement"] == [services.today().isoformat()[:7]]
+
+
+def test_credentials_checked_on_request_fails_for_an_unflagged_binding(officer, make_user):
+    from safeward.fhir.models import ClientRegistration
+    from safeward.identity.models import User
+    from tests.vendors.conftest import make_client
+
+    vendor = make_vendor(officer)
+    agreement = make_agreement(officer, vendor)
+    staff = make_user("vendor")
+    services.credential_bind_account(actor=officer, vendor=vendor, agreement=agreement, user=staff)
+    registration = make_client(make_user)
+    services.credential_bind_client(
+        actor=officer, vendor=vendor, agreement=agreement, registration_id=registration.pk
+    )
+    services.credential_record_path(
+        actor=officer, vendor=vendor, agreement=agreement, kind="remote_support", label="Pump VPN"
+    )
+    assert [c.passed for c in controls.credentials_checked_on_request(clock.now())] == [True, True]
+    User.objects.filter(pk=staff.pk).update(credential_checked=False)  # as before migration 0002
+    ClientRegistration.objects.filter(pk=registration.pk).update(credential_checked=False)
+    assert [c.passed for c in controls.credentials_checked_on_request(clock.now())] == [False, False]

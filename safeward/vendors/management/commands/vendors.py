@@ -5,10 +5,13 @@ check                         the daily sweep: lapse ended agreements (the reque
                               90, 60 and 30 days before an end
 list                          every vendor: status, risk, agreement, end, live credentials
 terminate AGREEMENT_ID        terminate an agreement (--reason): its credentials end at once
+renew AGREEMENT_ID            renew an express agreement (--end-date YYYY-MM-DD): its credentials
+                              run to the new end
 suspend VENDOR                suspend a vendor by name (--reason): every credential ends at once"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -27,6 +30,9 @@ class Command(BaseCommand):
         terminate = commands.add_parser("terminate", help="Terminate an agreement; its credentials end.")
         terminate.add_argument("agreement_id", type=int)
         terminate.add_argument("--reason", required=True)
+        renew = commands.add_parser("renew", help="Renew an express agreement to a new last day.")
+        renew.add_argument("agreement_id", type=int)
+        renew.add_argument("--end-date", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD")
         suspend = commands.add_parser("suspend", help="Suspend a vendor; every credential ends.")
         suspend.add_argument("vendor", help="The vendor's name.")
         suspend.add_argument("--reason", required=True)
@@ -52,6 +58,17 @@ class Command(BaseCommand):
                     actor=None, agreement=agreement, reason=options["reason"]
                 )
                 self.stdout.write(self._ended(f"Agreement {agreement.reference} terminated", revocation))
+            elif action == "renew":
+                agreement = selectors.agreement_get(agreement_id=options["agreement_id"])
+                if agreement is None:
+                    raise CommandError("No such agreement: see `safeward vendors list`.")
+                renewed = services.agreement_renew(
+                    actor=None, agreement=agreement, end_date=options["end_date"]
+                )
+                self.stdout.write(
+                    f"Agreement {renewed.reference} renewed: in force until "
+                    f"{renewed.current_end_at.isoformat()}; its credentials run to the new end."
+                )
             elif action == "suspend":
                 vendor = selectors.vendor_by_name(name=options["vendor"])
                 if vendor is None:
