@@ -228,6 +228,35 @@ def task_set_done(*, actor: User, task_id: int, done: bool) -> Task:
 
 
 @transaction.atomic
+def task_due_set(*, actor: User, task_id: int, due_at: dt.datetime | None) -> Task:
+    """Set or clear when a task must be done; the deadline sweep alerts the owner as it nears."""
+    _require(actor, Perm.INCIDENT_RECORD_MANAGE)
+    task = Task.objects.select_for_update().select_related("incident").filter(pk=task_id).first()
+    if task is None:
+        raise UnknownObject("No such task.")
+    if task.incident.status == Incident.Status.CLOSED:
+        raise InvalidTransition("The case is closed; reopen it first.")
+    if due_at is not None:
+        if due_at.tzinfo is None:
+            due_at = due_at.replace(tzinfo=dt.UTC)
+        if due_at < task.incident.opened_at:
+            raise TriageError("A task cannot be due before the case was opened.")
+        if due_at > clock.now() + dt.timedelta(days=MAX_WINDOW_DAYS):
+            raise TriageError("A task's due date is at most three years ahead.")
+    task.due_at = due_at
+    task.save(update_fields=["due_at"])
+    _audit(
+        actor,
+        task.incident,
+        Action.UPDATE,
+        change="task_due",
+        task_id=task.pk,
+        due=due_at.isoformat() if due_at else None,
+    )
+    return task
+
+
+@transaction.atomic
 def follow_up_add(*, actor: User, incident_id: int, title: str) -> Task:
     _require(actor, Perm.INCIDENT_RECORD_MANAGE)
     incident = _incident(incident_id)
@@ -699,6 +728,30 @@ def notification_mark_sent(*, actor: User, incident_id: int, which: str) -> Brea
     )
     _audit(actor, assessment.incident, Action.UPDATE, change="notified", which=which)
     return assessment
+
+
+# Which recorded notice fulfils a deadline (by code, or by prefix for media_<state>).
+_NOTICE_FIELDS = {
+    "individuals": "individuals_notified_at",
+    "hhs": "hhs_notified_at",
+    "hhs_log": "hhs_notified_at",
+}
+
+
+def _notice_field(code: str) -> str | None:
+    return _NOTICE_FIELDS.get(code) or ("media_notified_at" if code.startswith("media_") else None)
+
+
+def deadline_recorded(code: str) -> bool:
+    """Whether SafeWard records the notice a deadline asks for (a state
+    attorney general's or GDPR notice is kept outside it)."""
+    return _notice_field(code) is not None
+
+
+def deadline_done(assessment: BreachAssessment, code: str) -> dt.datetime | None:
+    """When the notice a deadline asks for was recorded as sent (None: not yet, or not recorded here)."""
+    field = _notice_field(code)
+    return getattr(assessment, field) if field else None
 
 
 def breach_deadlines(assessment: BreachAssessment) -> list[rules.Deadline]:

@@ -64,6 +64,10 @@ class DoneForm(forms.Form):
     done = forms.BooleanField(required=False)
 
 
+class DueForm(forms.Form):
+    due_at = forms.DateTimeField(required=False, label="Due (UTC); empty for none")
+
+
 class TitleForm(forms.Form):
     title = forms.CharField(max_length=300)
 

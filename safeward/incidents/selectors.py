@@ -80,3 +80,21 @@ def exercises_since(*, since: dt.datetime) -> list[Incident]:
 
 def cases_not_closed() -> list[Incident]:
     return list(Incident.objects.exclude(status=Incident.Status.CLOSED).order_by("id"))
+
+
+def tasks_due_by(*, until: dt.datetime) -> list[Task]:
+    """Tasks not done, of cases not closed, due at or before `until` (soonest first)."""
+    return list(
+        Task.objects.select_related("incident")
+        .filter(done_at__isnull=True, due_at__isnull=False, due_at__lte=until)
+        .exclude(incident__status=Incident.Status.CLOSED)
+        .order_by("due_at", "id")
+    )
+
+
+def timeline_entry_get(*, entry_id: int) -> TimelineEntry | None:
+    return TimelineEntry.objects.select_related("incident").filter(pk=entry_id).first()
+
+
+def task_get(*, task_id: int) -> Task | None:
+    return Task.objects.select_related("incident").filter(pk=task_id).first()

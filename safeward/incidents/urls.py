@@ -14,6 +14,7 @@ urlpatterns = [
     path("incidents/<int:incident_id>/timeline/", views.timeline_add, name="timeline_add"),
     path("incidents/timeline/<int:entry_id>/flag/", views.timeline_flag, name="timeline_flag"),
     path("incidents/tasks/<int:task_id>/done/", views.task_done, name="task_done"),
+    path("incidents/tasks/<int:task_id>/due/", views.task_due, name="task_due"),
     path("incidents/<int:incident_id>/follow-ups/", views.follow_up_add, name="follow_up_add"),
     path("incidents/<int:incident_id>/lessons/", views.lessons_set, name="lessons"),
     path("incidents/<int:incident_id>/exercise/", views.exercise_record, name="exercise"),

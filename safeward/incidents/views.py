@@ -34,6 +34,7 @@ from safeward.incidents.forms import (
     ContainForm,
     DiscoveryForm,
     DoneForm,
+    DueForm,
     EvidenceForm,
     ExerciseForm,
     FlagForm,
@@ -49,7 +50,7 @@ from safeward.incidents.forms import (
     TransferForm,
     split_list,
 )
-from safeward.incidents.models import Incident, Task, TimelineEntry
+from safeward.incidents.models import Incident
 
 PAGE_SIZE = 50
 
@@ -105,16 +106,9 @@ def _incident_page(
     alerts = alerts_of_incident(incident_id=int(incident.pk))
     breach = selectors.case_breach(incident_id=int(incident.pk))
     now = clock.now()
-    done = {}
-    if breach is not None:
-        done = {
-            "individuals": breach.individuals_notified_at,
-            "hhs": breach.hhs_notified_at,
-            "hhs_log": breach.hhs_notified_at,
-        }
     deadlines = (
         [
-            (deadline, deadline.state(now, done.get(deadline.code)))
+            (deadline, deadline.state(now, case_services.deadline_done(breach, deadline.code)))
             for deadline in case_services.breach_deadlines(breach)
         ]
         if breach is not None
@@ -148,6 +142,7 @@ def _incident_page(
             "can_manage": actor.has_perm(Perm.INCIDENT_RECORD_MANAGE),
             "can_breach": actor.has_perm(Perm.INCIDENT_BREACH_MANAGE),
             "error": error,
+            "now": now,
         },
         status=status,
     )
@@ -265,7 +260,7 @@ def timeline_add(request: HttpRequest, incident_id: int) -> HttpResponse:
 @require_POST
 @requires(Perm.INCIDENT_RECORD_MANAGE)
 def timeline_flag(request: HttpRequest, entry_id: int) -> HttpResponse:
-    entry = TimelineEntry.objects.filter(pk=entry_id).select_related("incident").first()
+    entry = selectors.timeline_entry_get(entry_id=entry_id)
     if entry is None:
         raise Http404("No such timeline entry.")
     return _act(
@@ -280,7 +275,7 @@ def timeline_flag(request: HttpRequest, entry_id: int) -> HttpResponse:
 @require_POST
 @requires(Perm.INCIDENT_RECORD_MANAGE)
 def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
-    task = Task.objects.filter(pk=task_id).select_related("incident").first()
+    task = selectors.task_get(task_id=task_id)
     if task is None:
         raise Http404("No such task.")
     return _act(
@@ -289,6 +284,21 @@ def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
         DoneForm(request.POST),
         lambda data: case_services.task_set_done(actor=_actor(request), task_id=task_id, **data),
         "Task updated.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def task_due(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = selectors.task_get(task_id=task_id)
+    if task is None:
+        raise Http404("No such task.")
+    return _act(
+        request,
+        task.incident,
+        DueForm(request.POST),
+        lambda data: case_services.task_due_set(actor=_actor(request), task_id=task_id, **data),
+        "Due date saved.",
     )
 
 
@@ -495,7 +505,13 @@ def deadlines(request: HttpRequest) -> HttpResponse:
     rows = []
     for breach in selectors.open_breaches():
         for deadline in case_services.breach_deadlines(breach):
-            rows.append((breach.incident, deadline, deadline.state(now)))
+            rows.append(
+                (
+                    breach.incident,
+                    deadline,
+                    deadline.state(now, case_services.deadline_done(breach, deadline.code)),
+                )
+            )
     rows.sort(key=lambda row: row[1].due)
     return render(request, "incidents/deadlines.html", {"rows": rows, "now": now})
 

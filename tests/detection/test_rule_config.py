@@ -26,6 +26,7 @@ CONTRACT_CODES = {
     "asset_review_lapsed", "phi_discovered", "policy_review_overdue",
     "patching_exception_voided",
     "device_control_failing",
+    "incident_deadline",
     "badge_unauthorised_entry", "badge_outside_schedule", "badge_terminated",
     "badge_repeated_denials", "badge_impossible_travel", "visitor_overstay",
 }  # fmt: skip
