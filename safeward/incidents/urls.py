@@ -27,6 +27,11 @@ urlpatterns = [
     path("incidents/<int:incident_id>/breach/discovery/", views.breach_discovery, name="breach_discovery"),
     path("incidents/<int:incident_id>/breach/risk/", views.breach_risk, name="breach_risk"),
     path("incidents/<int:incident_id>/breach/notified/", views.breach_notified, name="breach_notified"),
+    path(
+        "incidents/<int:incident_id>/letters/<int:batch>/download/",
+        views.letters_download,
+        name="letters_download",
+    ),
     path("incidents/<int:incident_id>/patients/", views.incident_patients, name="patients"),
     path("incidents/<int:incident_id>/patients.csv", views.incident_patients_csv, name="patients_csv"),
     # On the alert's path: the actions of incidents' panel on the alert page.

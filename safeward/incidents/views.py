@@ -22,12 +22,12 @@ from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical.types import SessionContext
 from safeward.detection import scope
 from safeward.detection.queue import alerts_of_incident
-from safeward.detection.triage import TriageError, alert_version
+from safeward.detection.triage import TriageError, UnknownObject, alert_version
 from safeward.detection.views import alert_or_404, alert_refused
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.incidents import case_services, containment, selectors, services, workflow
+from safeward.incidents import case_services, containment, letters, selectors, services, workflow
 from safeward.incidents.forms import (
     AssignForm,
     CaseForm,
@@ -134,11 +134,29 @@ def _incident_page(
             "evidence": evidence,
             "breach": breach,
             "deadlines": deadlines,
+            "letter_batches": (
+                [
+                    (number, min(letters.LETTER_BATCH, breach.affected - (number - 1) * letters.LETTER_BATCH))
+                    for number in range(1, letters.letter_batch_count(breach) + 1)
+                ]
+                if breach is not None
+                else []
+            ),
             "containment_actions": [
                 action for action in containment.actions() if actor.has_perm(action.permission)
             ],
             "risk_factors": case_services.RISK_FACTORS,
             "categories": Incident.Category.choices,
+            "owner_choices": (
+                selectors.staff_choices(permission=selectors.OWNER_PERMISSION)
+                if actor.has_perm(Perm.INCIDENT_RECORD_MANAGE)
+                else []
+            ),
+            "reviewer_choices": (
+                selectors.staff_choices(permission=selectors.REVIEWER_PERMISSION)
+                if actor.has_perm(Perm.INCIDENT_RECORD_MANAGE)
+                else []
+            ),
             "can_manage": actor.has_perm(Perm.INCIDENT_RECORD_MANAGE),
             "can_breach": actor.has_perm(Perm.INCIDENT_BREACH_MANAGE),
             "error": error,
@@ -495,6 +513,41 @@ def breach_notified(request: HttpRequest, incident_id: int) -> HttpResponse:
             actor=_actor(request), incident_id=incident_id, **data
         ),
         "Notification recorded.",
+    )
+
+
+@require_GET
+@requires(Perm.INCIDENT_BREACH_MANAGE)
+def letters_download(request: HttpRequest, incident_id: int, batch: int) -> HttpResponse:
+    """One batch of the notification letters as a PDF (ADR 1411): read through
+    the gateway, recorded on the case, manifested as a print naming each patient."""
+    incident = _get_or_404(incident_id)
+    try:
+        letters_pdf = letters.letters_batch_pdf(
+            actor=_actor(request),
+            session=SessionContext.from_request(request),
+            incident_id=incident_id,
+            batch=batch,
+        )
+    except UnknownObject as error:
+        raise Http404(str(error)) from None
+    except TriageError as error:
+        return _incident_page(request, incident, status=error.status, error=str(error))
+    response = HttpResponse(letters_pdf.pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="letters-incident-{incident.pk}-batch-{batch}.pdf"'
+    )
+    return manifest_response(
+        response,
+        actor=_actor(request),
+        draft=ManifestDraft(
+            kind="print",
+            route="incidents:letters_download",
+            purpose=PurposeOfUse.SECURITY,
+            patient_ids=letters_pdf.patient_ids,
+            sections=("demographics",),
+            detail={"incident": str(incident.pk), "batch": str(batch), "letters": str(letters_pdf.letters)},
+        ),
     )
 
 

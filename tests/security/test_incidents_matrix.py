@@ -45,6 +45,7 @@ ROUTES = [
     ("post", f"/incidents/{MISSING}/breach/discovery/", BREACH, 404),
     ("post", f"/incidents/{MISSING}/breach/risk/", BREACH, 404),
     ("post", f"/incidents/{MISSING}/breach/notified/", BREACH, 404),
+    ("get", f"/incidents/{MISSING}/letters/1/download/", BREACH, 404),
     ("get", "/api/v1/incidents/", READERS, 200),
     ("get", f"/api/v1/incidents/{MISSING}/", READERS, 404),
 ]
@@ -97,6 +98,7 @@ MATRIX = {
     "incidents:breach_discovery": "incident:breach:manage",
     "incidents:breach_risk": "incident:breach:manage",
     "incidents:breach_notified": "incident:breach:manage",
+    "incidents:letters_download": "incident:breach:manage",
 }
 
 
