@@ -59,13 +59,13 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        nobody = [("", "— nobody —")]
+        nobody: list[tuple[int | str, str]] = [("", "— nobody —")]
         owner = self.fields["owner"]
         reviewer = self.fields["reviewer"]
         assert isinstance(owner, forms.TypedChoiceField)
         assert isinstance(reviewer, forms.TypedChoiceField)
-        owner.choices = nobody + selectors.staff_choices(permission=selectors.OWNER_PERMISSION)
-        reviewer.choices = nobody + selectors.staff_choices(permission=selectors.REVIEWER_PERMISSION)
+        owner.choices = [*nobody, *selectors.staff_choices(permission=selectors.OWNER_PERMISSION)]
+        reviewer.choices = [*nobody, *selectors.staff_choices(permission=selectors.REVIEWER_PERMISSION)]
 
 
 class NoteForm(forms.Form):
