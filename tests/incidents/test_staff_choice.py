@@ -72,3 +72,32 @@ def test_the_services_refuse_people_outside_the_lists_even_without_the_form(make
         case_services.incident_assign(
             actor=officer, incident_id=incident.pk, owner_id=former.pk, reviewer_id=None, category="other"
         )
+
+
+def test_evidence_goes_only_to_someone_who_keeps_cases(client, make_user, settings, tmp_path):
+    import io
+
+    settings.VAR_DIR = tmp_path
+    officer = make_user("security_officer")
+    privacy = make_user("privacy_officer")
+    auditor = make_user("auditor")
+    incident = case_services.incident_create(actor=officer, title="x", category="other", severity="low")
+    evidence = case_services.evidence_add(
+        actor=officer,
+        incident_id=incident.pk,
+        title="Log",
+        filename="log.txt",
+        content_type="text/plain",
+        source=io.BytesIO(b"log lines"),
+    )
+    sign_in(client, officer)
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert f'<label for="tr-to-{evidence.pk}">' in page
+    url = f"/incidents/evidence/{evidence.pk}/transfer/"
+    assert client.post(url, {"to_user": str(auditor.pk)}).status_code == 400  # reads cases, keeps no evidence
+    assert client.post(url, {"to_user": "abc"}).status_code == 400
+    evidence.refresh_from_db()
+    assert evidence.holder_id == officer.pk
+    assert client.post(url, {"to_user": str(privacy.pk), "note": "to legal"}).status_code == 302
+    evidence.refresh_from_db()
+    assert evidence.holder_id == privacy.pk
