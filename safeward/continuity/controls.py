@@ -66,6 +66,8 @@ def restore_test_within_90_days(now: dt.datetime) -> Iterator[Check]:
             "started_at": test.started_at.isoformat() if test else None,
             "duration_seconds": round(test.duration_seconds, 2) if test else None,
             "rows_checked": test.rows_checked if test else 0,
+            # The exercise the drill's result is attached to (incidents.annual_exercise counts it).
+            "exercise": test.exercise_id if test else None,
             "max_age_days": conf.restore_test_max_age_days(),
         },
     )

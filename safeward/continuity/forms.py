@@ -44,3 +44,9 @@ class PaperEntryForm(forms.Form):
         if user is None:
             raise forms.ValidationError("No active account has that username.")
         return user
+
+
+class PaperChartForm(forms.Form):
+    patient_id = forms.CharField(max_length=36, label="Patient (chart id)")
+    encounter_id = forms.CharField(max_length=36, required=False, label="Encounter (chart id, optional)")
+    text = forms.CharField(max_length=18_000, widget=forms.Textarea, label="What the paper says")

@@ -63,6 +63,8 @@ class RestoreTest(models.Model):
     run_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The exercise (an incident case) the result was attached to as drill evidence (ADR 1413).
+    exercise_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -210,6 +212,12 @@ class PaperEntry(models.Model):
     )
     verified_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    # The chart note it became, entered through the gateway as a late entry (ADR 1412).
+    chart_note_id = models.CharField(max_length=36, blank=True)
+    charted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    charted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["occurred_at", "pk"]

@@ -130,12 +130,14 @@ def kit_unit_by_code(*, ward_code: str) -> KitUnit | None:
 
 
 def paper_entries(*, state: str | None = None) -> QuerySet[PaperEntry]:
-    entries = PaperEntry.objects.select_related("downtime", "performed_by", "entered_by", "verified_by")
+    entries = PaperEntry.objects.select_related(
+        "downtime", "performed_by", "entered_by", "verified_by", "charted_by"
+    )
     return entries.filter(state=state) if state else entries
 
 
 def paper_entry_by_id(*, entry_id: int) -> PaperEntry | None:
-    return PaperEntry.objects.filter(pk=entry_id).first()
+    return PaperEntry.objects.select_related("downtime", "performed_by").filter(pk=entry_id).first()
 
 
 def downtimes_for_recovery() -> QuerySet[Downtime]:

@@ -18,7 +18,8 @@ from django.db import transaction
 
 from safeward import clock
 from safeward.audit.services import audit_record
-from safeward.audit.vocabulary import Action, Outcome
+from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
+from safeward.clinical.types import SessionContext
 from safeward.continuity import bundle, conf, engine
 from safeward.continuity.bundle import BackupError
 from safeward.continuity.models import (
@@ -31,7 +32,11 @@ from safeward.continuity.models import (
     RestoreTest,
 )
 from safeward.continuity.selectors import DOWNTIME_CACHE_KEY
+from safeward.identity.errors import NotPermitted
 from safeward.identity.models import User
+from safeward.identity.permissions import Perm
+from safeward.incidents import selectors as incident_selectors
+from safeward.incidents.case_services import DrillResult, drill_result_attach
 
 Progress = Callable[[str], object]
 
@@ -234,11 +239,22 @@ def backup_newest() -> Backup | None:
 
 
 def backup_restore_test(
-    *, actor: User | None, backup: Backup | None = None, sample: int = 20, progress: Progress | None = None
+    *,
+    actor: User | None,
+    backup: Backup | None = None,
+    sample: int = 20,
+    progress: Progress | None = None,
+    exercise_id: int | None = None,
 ) -> RestoreTest:
     """Restore a backup (the newest by default) into a scratch database, check
-    the copy in a separate process, drop it, record the result and the time."""
+    the copy in a separate process, drop it, record the result and the time,
+    and attach it as drill evidence to exercise `exercise_id`, else to the
+    quarter's restore-drill exercise (ADR 1413)."""
     note = progress or (lambda _message: None)
+    if exercise_id is not None:
+        exercise = incident_selectors.incident_get(incident_id=exercise_id)
+        if exercise is None or not exercise.is_exercise or exercise.status == "closed":
+            raise BackupError(f"there is no open exercise {exercise_id} to attach the result to")
     backup = backup or backup_newest()
     if backup is None:
         raise BackupError("there is no verified backup to test: run `safeward backup create` first")
@@ -308,6 +324,22 @@ def backup_restore_test(
             resource_id=str(result.pk),
             detail={"backup": str(backup.pk), "seconds": round(result.duration_seconds, 2)},
         )
+        exercise_case = drill_result_attach(
+            result=DrillResult(
+                source="restore_test",
+                ref=str(result.pk),
+                at=started_at,
+                passed=result.passed,
+                seconds=result.duration_seconds,
+                summary=f"{result.tables_checked} tables / {result.rows_checked} rows matched, "
+                f"{result.audit_events_verified} audit events verified, "
+                f"{result.phi_values_decrypted} values decrypted; {len(result.problems)} problem(s)",
+            ),
+            incident_id=exercise_id,
+            actor=actor,
+        )
+        result.exercise_id = exercise_case.pk
+        result.save(update_fields=["exercise_id"])
     return result
 
 
@@ -434,7 +466,7 @@ def backup_history_seed_demo(*, now: dt.datetime, nights: int = 7) -> int:
             for night in range(nights)
         ]
         tested = backups[min(1, nights - 1)]
-        RestoreTest.objects.create(
+        restore = RestoreTest.objects.create(
             backup=tested,
             started_at=tested.created_at + dt.timedelta(hours=1),
             duration_seconds=41.2,
@@ -445,6 +477,18 @@ def backup_history_seed_demo(*, now: dt.datetime, nights: int = 7) -> int:
             phi_fields_checked=58,
             phi_values_decrypted=1_160,
         )
+        # As a scheduled run would: the result is evidence on the quarter's restore-drill exercise.
+        restore.exercise_id = drill_result_attach(
+            result=DrillResult(
+                source="restore_test",
+                ref=str(restore.pk),
+                at=restore.started_at,
+                passed=True,
+                seconds=restore.duration_seconds,
+                summary=f"{restore.tables_checked} tables / {restore.rows_checked} rows matched (demo)",
+            )
+        ).pk
+        restore.save(update_fields=["exercise_id"])
         _audit(
             Action.CREATE, actor=None, resource_type="continuity.backup", resource_id="demo", nights=nights
         )
@@ -667,6 +711,66 @@ def paper_entry_record(
             kind=kind,
         )
     return entry
+
+
+def paper_entry_chart(
+    *,
+    actor: User,
+    session: SessionContext,
+    entry: PaperEntry,
+    patient_id: str,
+    text: str,
+    encounter_id: str | None = None,
+) -> PaperEntry:
+    """Enter a queued paper record into the patient's chart as a late entry
+    (ADR 1412): a note through the gateway's `paper_entry_chart`, marked with
+    the original time, who did it and the downtime period, then linked here.
+    The chart's policy decides; the second person's review follows as before."""
+    from safeward.clinical import gateway
+    from safeward.clinical.types import Forbidden, InvalidInput, NotFound
+
+    if not actor.has_perm(Perm.CONTINUITY_KIT_READ):
+        raise NotPermitted(f"{Perm.CONTINUITY_KIT_READ} is required")
+    downtime = entry.downtime
+    if downtime.state != Downtime.State.ENDED or downtime.started_at is None or downtime.ended_at is None:
+        raise RecoveryRefused("Paper records go into the chart once the downtime has ended.")
+    if entry.state != PaperEntry.State.QUEUED or entry.chart_note_id:
+        raise RecoveryRefused("This paper record is in the chart already.")
+    try:
+        note = gateway.paper_entry_chart(
+            actor=actor,
+            session=session,
+            purpose=PurposeOfUse.TREATMENT,
+            patient_id=patient_id.strip(),
+            paper_entry_id=int(entry.pk),
+            what=PaperEntry.Kind(entry.kind).label,
+            occurred_at=entry.occurred_at,
+            performed_by=entry.performed_by.get_full_name() or entry.performed_by.get_username(),
+            downtime_started_at=downtime.started_at,
+            downtime_ended_at=downtime.ended_at,
+            text=text,
+            encounter_id=encounter_id or None,
+        )
+    except InvalidInput as error:
+        raise RecoveryRefused(f"The chart refused it: {error}") from None
+    except (Forbidden, NotFound):
+        # The same answer for a patient that does not exist and one the person may not write to.
+        raise RecoveryRefused("No such patient, or you may not write to this patient's chart.") from None
+    with transaction.atomic():
+        locked = PaperEntry.objects.select_for_update().get(pk=entry.pk)
+        if locked.chart_note_id:
+            raise RecoveryRefused("This paper record was put in the chart by someone else meanwhile.")
+        locked.chart_note_id, locked.charted_by, locked.charted_at = str(note.id), actor, clock.now()
+        locked.save(update_fields=["chart_note_id", "charted_by", "charted_at"])
+        _audit(
+            Action.UPDATE,
+            actor=actor,
+            resource_type="continuity.paper_entry",
+            resource_id=locked.pk,
+            charted=True,
+            chart_note=str(note.id),
+        )
+    return locked
 
 
 def paper_entry_verify(*, actor: User, entry: PaperEntry) -> PaperEntry:

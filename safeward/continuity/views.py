@@ -197,6 +197,51 @@ def recovery_verify(request: HttpRequest, entry_id: int) -> HttpResponse:
     return redirect("continuity:recovery")
 
 
+@require_POST
+@requires(Perm.CONTINUITY_KIT_READ)
+def recovery_chart(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """Enter a queued paper record into the chart as a late entry (ADR 1412)."""
+    from safeward.clinical.types import SessionContext
+    from safeward.continuity.forms import PaperChartForm, PaperEntryForm
+
+    entry = selectors.paper_entry_by_id(entry_id=entry_id)
+    if entry is None:
+        raise Http404("No such entry.")
+    form = PaperChartForm(request.POST)
+    error = ""
+    if not form.is_valid():
+        error = "; ".join(
+            f"{form.fields[name].label}: {' '.join(str(e) for e in errors)}"
+            for name, errors in form.errors.items()
+        )
+    else:
+        try:
+            services.paper_entry_chart(
+                actor=_actor(request),
+                session=SessionContext.from_request(request),
+                entry=entry,
+                patient_id=form.cleaned_data["patient_id"],
+                text=form.cleaned_data["text"],
+                encounter_id=form.cleaned_data["encounter_id"] or None,
+            )
+        except services.RecoveryRefused as refused:
+            error = str(refused)
+        else:
+            messages.success(request, "Entered into the chart as a late entry; a second person verifies it.")
+            return redirect("continuity:recovery")
+    return render(
+        request,
+        "continuity/recovery.html",
+        {
+            "form": PaperEntryForm(),
+            "queue": selectors.paper_entries(state="queued")[:200],
+            "me": _actor(request),
+            "chart_error": error,
+        },
+        status=400,
+    )
+
+
 @require_GET
 @requires(Perm.CONTINUITY_STATUS_READ)
 def recovery_report(request: HttpRequest) -> HttpResponse:

@@ -8,6 +8,8 @@
   lessons learned and a follow-up action.
 * A ransomware tabletop exercise held last month (the annual-exercise control
   passes on it).
+* The deadline sweep, once: the snooping case's tasks due within hours become
+  `incident_deadline` alerts (ADR 1410).
 
 Idempotent: a case whose title is already there is not written again."""
 
@@ -21,7 +23,7 @@ from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.types import SessionContext
 from safeward.identity.models import User
-from safeward.incidents import case_services, selectors, services
+from safeward.incidents import case_services, deadlines, selectors, services
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
@@ -146,3 +148,8 @@ def seed_incidents(ctx: SeedContext) -> None:
         _laptop(ctx, security, privacy)
     if not _exists(EXERCISE):
         _exercise(ctx, security)
+    # The snooping case's first playbook tasks (lock the account within 4 hours, name an
+    # owner within 24) are due soon: the sweep records them and `safeward detect` shows
+    # a newcomer the `incident_deadline` alerts an hourly cron would raise.
+    due = deadlines.deadlines_sweep()
+    ctx.write(f"incidents: {len(due)} deadline(s) near or past recorded (safeward incidents check-deadlines)")

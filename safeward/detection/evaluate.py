@@ -22,7 +22,7 @@ from safeward.audit.models import AuditEvent, AuditEventPatient
 from safeward.audit.vocabulary import Action, Outcome
 from safeward.detection import baselines
 from safeward.detection.explain import ACCESS_ACTIONS, Explanation, explain, is_chart_access
-from safeward.detection.models import AccessReview, CanaryRecord
+from safeward.detection.models import AccessReview, CanaryRecord, Severity
 from safeward.detection.rules import WEEKDAYS, Code, RuleConfig, parse_hours
 from safeward.detection.selectors import rule_configs
 from safeward.detection.services import DRILL_CANARY_PREFIX, DRILL_PREFIX, Finding, alerts_raise
@@ -915,6 +915,46 @@ def rule_policy_review_overdue(ctx: Context) -> list[Finding]:
     return findings
 
 
+# --- incident deadlines ------------------------------------------------------------------------------
+INCIDENT_DEADLINE_CHECK = "deadline_due"
+_SEVERITY_RANK = {value: index for index, value in enumerate(Severity.values)}
+
+
+def rule_incident_deadline(ctx: Context) -> list[Finding]:
+    """The incidents deadline sweep (`safeward incidents check-deadlines`)
+    records one event per breach notice or case task that is near its due
+    time or past it. One alert per deadline (its repeats join it), naming the
+    case owner; a deadline that has passed raises the alert to at least high."""
+    config = ctx.on(Code.INCIDENT_DEADLINE)
+    if config is None:
+        return []
+    findings = []
+    for event in ctx.events:
+        if event.resource_type != "Incident" or event.detail.get("check") != INCIDENT_DEADLINE_CHECK:
+            continue
+        deadline = str(event.detail.get("deadline", ""))[:64]
+        state = "overdue" if event.detail.get("state") == "overdue" else "near"
+        due = str(event.detail.get("due", ""))[:25]
+        label = str(event.detail.get("label", ""))[:120]
+        finding = _finding(
+            ctx,
+            config,
+            [event],
+            title=f"Incident {event.resource_id}: {label or deadline} "
+            + ("overdue since " if state == "overdue" else "due ")
+            + due[:16].replace("T", " "),
+            subject=f"incident:{event.resource_id}|{deadline}",
+            detail={"incident_id": event.resource_id, "deadline": deadline, "due": due, "state": state},
+        )
+        if state == "overdue" and _SEVERITY_RANK[finding.severity] < _SEVERITY_RANK[Severity.HIGH]:
+            finding.severity = Severity.HIGH.value
+        owner_id = event.detail.get("owner_id")
+        finding.subject_user_id = owner_id if isinstance(owner_id, int) else None
+        finding.subject_username = str(event.detail.get("owner_username", ""))[:150]
+        findings.append(finding)
+    return findings
+
+
 # --- patching ----------------------------------------------------------------------------------------
 PATCHING_EXCEPTION_VOIDED_CHECK = "exception_voided"
 
@@ -1276,6 +1316,7 @@ RULES: tuple[Callable[[Context], list[Finding]], ...] = (
     rule_policy_review_overdue,
     rule_patching_exception_voided,
     rule_device_control_failing,
+    rule_incident_deadline,
 )
 
 

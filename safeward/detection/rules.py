@@ -60,6 +60,7 @@ class Code:
     DEVICE_CONTROL_FAILING = "device_control_failing"
     # Evaluated by the vendors app's registered rule (ADR 1211).
     VENDOR_BULK_ACCESS = "vendor_bulk_access"
+    INCIDENT_DEADLINE = "incident_deadline"
     # The door-event stream (safeward/facilities, ADR 1100).
     BADGE_UNAUTHORISED_ENTRY = "badge_unauthorised_entry"
     BADGE_OUTSIDE_SCHEDULE = "badge_outside_schedule"
@@ -496,6 +497,14 @@ CATALOG.update(
             Severity.HIGH,
             "A compensating control of an approved vulnerability exception failed, or the exception"
             " expired: the finding reopened with its clock restarted; the alert names the owner (ADR 1305).",
+        ),
+        _spec(
+            Code.INCIDENT_DEADLINE,
+            "Incident deadline near or passed",
+            Severity.MEDIUM,
+            "The incidents deadline sweep (`safeward incidents check-deadlines`) found a breach"
+            " notification or a case task due within its warning time or overdue; one alert per"
+            " deadline, its subject the case owner, raised to high once overdue (ADR 1410).",
         ),
         _spec(
             Code.DEVICE_CONTROL_FAILING,

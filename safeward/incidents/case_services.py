@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import uuid
 import zoneinfo
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +29,7 @@ from safeward.detection.triage import InvalidTransition, TriageError, UnknownObj
 from safeward.identity.errors import NotPermitted
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.incidents import breach_scope, containment, rules
+from safeward.incidents import breach_scope, containment, rules, selectors
 from safeward.incidents.models import BreachAssessment, CustodyEvent, Evidence, Incident, Task, TimelineEntry
 from safeward.incidents.services import MAX_SUMMARY, MAX_TITLE, _playbook, timeline_entry
 
@@ -63,6 +64,7 @@ def _audit(actor: User | None, incident: Incident, action: Action, **detail: Any
     audit_record(
         action=action,
         actor=actor,
+        actor_username="" if actor else "system",
         resource_type="Incident",
         resource_id=incident.pk,
         purpose=PurposeOfUse.SECURITY,
@@ -70,11 +72,12 @@ def _audit(actor: User | None, incident: Incident, action: Action, **detail: Any
     )
 
 
-def _person(user_id: int | None, label: str) -> int | None:
+def _person(user_id: int | None, label: str, permission: str) -> int | None:
+    """The id of an active person who holds `permission` (selectors.staff_choices lists them)."""
     if user_id is None:
         return None
-    if not User.objects.filter(pk=user_id, is_active=True).exists():
-        raise TriageError(f"Choose an active person as {label}.")
+    if not selectors.staff_eligible(user_id=user_id, permission=permission):
+        raise TriageError(f"Choose the {label} from the list of people who work incident cases.")
     return user_id
 
 
@@ -107,8 +110,8 @@ def incident_create(
     summary = (summary or "").strip()
     if len(summary) > MAX_SUMMARY:
         raise TriageError(f"The summary is limited to {MAX_SUMMARY} characters.")
-    owner = _person(owner_id, "owner") or actor.pk
-    reviewer = _person(reviewer_id, "reviewer")
+    owner = _person(owner_id, "owner", selectors.OWNER_PERMISSION) or actor.pk
+    reviewer = _person(reviewer_id, "reviewer", selectors.REVIEWER_PERMISSION)
     if reviewer is not None and reviewer == owner:
         raise TriageError("The reviewer must be someone other than the owner.")
     exercise: dict[str, Any] = {}
@@ -154,8 +157,8 @@ def incident_assign(
     incident = _incident(incident_id)
     if category not in Incident.Category.values:
         raise TriageError("Choose a category.")
-    owner = _person(owner_id, "owner")
-    reviewer = _person(reviewer_id, "reviewer")
+    owner = _person(owner_id, "owner", selectors.OWNER_PERMISSION)
+    reviewer = _person(reviewer_id, "reviewer", selectors.REVIEWER_PERMISSION)
     if owner is not None and owner == reviewer:
         raise TriageError("The reviewer must be someone other than the owner.")
     incident.owner_id, incident.reviewer_id, incident.category = owner, reviewer, category
@@ -228,6 +231,35 @@ def task_set_done(*, actor: User, task_id: int, done: bool) -> Task:
 
 
 @transaction.atomic
+def task_due_set(*, actor: User, task_id: int, due_at: dt.datetime | None) -> Task:
+    """Set or clear when a task must be done; the deadline sweep alerts the owner as it nears."""
+    _require(actor, Perm.INCIDENT_RECORD_MANAGE)
+    task = Task.objects.select_for_update().select_related("incident").filter(pk=task_id).first()
+    if task is None:
+        raise UnknownObject("No such task.")
+    if task.incident.status == Incident.Status.CLOSED:
+        raise InvalidTransition("The case is closed; reopen it first.")
+    if due_at is not None:
+        if due_at.tzinfo is None:
+            due_at = due_at.replace(tzinfo=dt.UTC)
+        if due_at < task.incident.opened_at:
+            raise TriageError("A task cannot be due before the case was opened.")
+        if due_at > clock.now() + dt.timedelta(days=MAX_WINDOW_DAYS):
+            raise TriageError("A task's due date is at most three years ahead.")
+    task.due_at = due_at
+    task.save(update_fields=["due_at"])
+    _audit(
+        actor,
+        task.incident,
+        Action.UPDATE,
+        change="task_due",
+        task_id=task.pk,
+        due=due_at.isoformat() if due_at else None,
+    )
+    return task
+
+
+@transaction.atomic
 def follow_up_add(*, actor: User, incident_id: int, title: str) -> Task:
     _require(actor, Perm.INCIDENT_RECORD_MANAGE)
     incident = _incident(incident_id)
@@ -283,6 +315,116 @@ def exercise_record(
     incident.save(update_fields=["exercise"])
     timeline_entry(incident=incident, kind=TimelineEntry.Kind.EXERCISE, text=f"{kind}: {text}", actor=actor)
     _audit(actor, incident, Action.UPDATE, change=f"exercise_{kind}")
+    return incident
+
+
+# --- drill results attached automatically -------------------------------------------------
+
+DRILL_SOURCES = {"restore_test": "Restore drill"}
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    """What a scheduled drill measured: no patient data, only counts and times."""
+
+    source: str  # a DRILL_SOURCES key
+    ref: str  # the drill's own record, e.g. the restore test's id
+    at: dt.datetime
+    passed: bool
+    seconds: float
+    summary: str
+
+
+def _drill_exercise(source: str, at: dt.datetime) -> Incident:
+    """The quarter's open exercise for this kind of drill, opened on its first result."""
+    quarter = f"{at.year}-Q{(at.month - 1) // 3 + 1}"
+    title = f"{DRILL_SOURCES[source]} {quarter}"
+    found = (
+        Incident.objects.select_for_update()
+        .filter(is_exercise=True, exercise__drill_source=source, exercise__quarter=quarter)
+        .exclude(status=Incident.Status.CLOSED)
+        .order_by("-id")
+        .first()
+    )
+    if found is not None:
+        return found
+    incident = Incident.objects.create(
+        title=title,
+        category=Incident.Category.RANSOMWARE,
+        severity=Incident.Severity.LOW,
+        summary="Opened by the quarter's first scheduled drill; each run attaches its result.",
+        opened_at=at,
+        is_exercise=True,
+        exercise={
+            "scenario": "Restore the newest backup into a scratch database and check it (technical).",
+            "participants": [],
+            "injects": [],
+            "measurements": {},
+            "findings": [],
+            "drills": [],
+            "drill_source": source,
+            "quarter": quarter,
+        },
+    )
+    _playbook(incident)
+    timeline_entry(
+        incident=incident, kind=TimelineEntry.Kind.EXERCISE, text="Exercise opened by a drill", actor=None
+    )
+    _audit(
+        None, incident, Action.CREATE, category=incident.category, severity=incident.severity, exercise=True
+    )
+    return incident
+
+
+def drill_result_attach(
+    *, result: DrillResult, incident_id: int | None = None, actor: User | None = None
+) -> Incident:
+    """Attach a drill's result and timing to an exercise, in the caller's
+    transaction (the drill's own row commits with it): to `incident_id`
+    when named (an open exercise), else to the quarter's exercise for the
+    drill, opened on the first result. A timeline entry for the report and
+    an audit event record it; `incidents.annual_exercise` then counts it."""
+    if result.source not in DRILL_SOURCES:
+        raise TriageError("Unknown kind of drill.")
+    with transaction.atomic():
+        if incident_id is None:
+            incident = _drill_exercise(result.source, result.at)
+        else:
+            incident = _incident(incident_id)
+            if not incident.is_exercise or incident.status == Incident.Status.CLOSED:
+                raise InvalidTransition("Drill results attach to an exercise that is not closed.")
+        drill = {
+            "source": result.source,
+            "ref": result.ref[:64],
+            "at": result.at.isoformat(),
+            "passed": result.passed,
+            "seconds": round(result.seconds, 2),
+            "summary": " ".join(result.summary.split())[:500],
+        }
+        exercise = dict(incident.exercise)
+        exercise["drills"] = [*exercise.get("drills", []), drill]
+        incident.exercise = exercise
+        incident.save(update_fields=["exercise"])
+        timeline_entry(
+            incident=incident,
+            kind=TimelineEntry.Kind.EXERCISE,
+            text=f"{DRILL_SOURCES[result.source]} {drill['ref']}: "
+            f"{'passed' if result.passed else 'FAILED'} in {drill['seconds']} s",
+            occurred_at=result.at,
+            ref=f"drill:{result.source}:{drill['ref']}"[:64],
+            actor=actor,
+            for_report=True,
+        )
+        _audit(
+            actor,
+            incident,
+            Action.UPDATE,
+            change="exercise_drill",
+            source=result.source,
+            ref=drill["ref"],
+            passed=result.passed,
+            seconds=drill["seconds"],
+        )
     return incident
 
 
@@ -471,7 +613,7 @@ def evidence_transfer(*, actor: User, evidence_id: int, to_user_id: int, note: s
     evidence = Evidence.objects.select_for_update().select_related("incident").filter(pk=evidence_id).first()
     if evidence is None:
         raise UnknownObject("No such evidence.")
-    if _person(to_user_id, "recipient") == evidence.holder_id:
+    if _person(to_user_id, "recipient", selectors.OWNER_PERMISSION) == evidence.holder_id:
         raise TriageError("That person already holds the evidence.")
     evidence.holder_id = to_user_id
     evidence.save(update_fields=["holder_id"])
@@ -699,6 +841,30 @@ def notification_mark_sent(*, actor: User, incident_id: int, which: str) -> Brea
     )
     _audit(actor, assessment.incident, Action.UPDATE, change="notified", which=which)
     return assessment
+
+
+# Which recorded notice fulfils a deadline (by code, or by prefix for media_<state>).
+_NOTICE_FIELDS = {
+    "individuals": "individuals_notified_at",
+    "hhs": "hhs_notified_at",
+    "hhs_log": "hhs_notified_at",
+}
+
+
+def _notice_field(code: str) -> str | None:
+    return _NOTICE_FIELDS.get(code) or ("media_notified_at" if code.startswith("media_") else None)
+
+
+def deadline_recorded(code: str) -> bool:
+    """Whether SafeWard records the notice a deadline asks for (a state
+    attorney general's or GDPR notice is kept outside it)."""
+    return _notice_field(code) is not None
+
+
+def deadline_done(assessment: BreachAssessment, code: str) -> dt.datetime | None:
+    """When the notice a deadline asks for was recorded as sent (None: not yet, or not recorded here)."""
+    field = _notice_field(code)
+    return getattr(assessment, field) if field else None
 
 
 def breach_deadlines(assessment: BreachAssessment) -> list[rules.Deadline]:

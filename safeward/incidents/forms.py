@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from safeward.detection.forms import VersionedForm
+from safeward.incidents import selectors
 from safeward.incidents.models import Incident
 
 
@@ -43,10 +46,26 @@ class CaseForm(forms.Form):
     participants = forms.CharField(required=False, max_length=2000, help_text="Names, separated by commas.")
 
 
+def _staff_field(label: str, *, required: bool) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(coerce=int, empty_value=None, required=required, label=label)
+
+
 class AssignForm(forms.Form):
+    """Owner and reviewer chosen from the people eligible (selectors.staff_choices), never typed ids."""
+
     category = forms.ChoiceField(choices=Incident.Category.choices)
-    owner = forms.IntegerField(required=False, min_value=1, max_value=2**62, label="Owner (account id)")
-    reviewer = forms.IntegerField(required=False, min_value=1, max_value=2**62, label="Reviewer (account id)")
+    owner = _staff_field("Owner", required=False)
+    reviewer = _staff_field("Reviewer", required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        nobody: list[tuple[int | str, str]] = [("", "— nobody —")]
+        owner = self.fields["owner"]
+        reviewer = self.fields["reviewer"]
+        assert isinstance(owner, forms.TypedChoiceField)
+        assert isinstance(reviewer, forms.TypedChoiceField)
+        owner.choices = [*nobody, *selectors.staff_choices(permission=selectors.OWNER_PERMISSION)]
+        reviewer.choices = [*nobody, *selectors.staff_choices(permission=selectors.REVIEWER_PERMISSION)]
 
 
 class NoteForm(forms.Form):
@@ -62,6 +81,10 @@ class FlagForm(forms.Form):
 
 class DoneForm(forms.Form):
     done = forms.BooleanField(required=False)
+
+
+class DueForm(forms.Form):
+    due_at = forms.DateTimeField(required=False, label="Due (UTC); empty for none")
 
 
 class TitleForm(forms.Form):
@@ -91,8 +114,14 @@ class EvidenceForm(forms.Form):
 
 
 class TransferForm(forms.Form):
-    to_user = forms.IntegerField(min_value=1, max_value=2**62, label="To (account id)")
+    to_user = _staff_field("To", required=True)
     note = forms.CharField(required=False, max_length=500)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["to_user"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = selectors.staff_choices(permission=selectors.OWNER_PERMISSION)
 
 
 class ContainForm(forms.Form):

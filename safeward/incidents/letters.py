@@ -32,7 +32,8 @@ from safeward.detection.triage import TriageError, UnknownObject
 from safeward.identity.errors import NotPermitted
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.incidents.models import BreachAssessment, Incident
+from safeward.incidents.models import BreachAssessment, Incident, TimelineEntry
+from safeward.incidents.services import timeline_entry
 
 LETTER_AD_PREFIX = b"incidents.letter|"
 
@@ -170,6 +171,62 @@ def letters_generate(
         directory=directory,
         sha256=digest.hexdigest(),
     )
+
+
+LETTER_BATCH = 100  # letters per downloaded PDF: one print run, one envelope-stuffing session
+
+
+def letter_batch_count(assessment: BreachAssessment) -> int:
+    return -(-len(assessment.patient_ids) // LETTER_BATCH)
+
+
+@dataclass(frozen=True)
+class BatchPdf:
+    pdf: bytes
+    patient_ids: list[str]
+    letters: int
+
+
+def letters_batch_pdf(*, actor: User, session: SessionContext, incident_id: int, batch: int) -> BatchPdf:
+    """Batch `batch` (from 1) of the case's letters as one PDF, a page per
+    patient, for the web download (ADR 1411). The recipients of this batch
+    only are read through the gateway (its EXPORT event indexes each); the
+    case's trail and timeline record the download, and the caller manifests it."""
+    from weasyprint import HTML
+
+    assessment = _assessment(actor, incident_id)
+    if not 1 <= batch <= letter_batch_count(assessment):
+        raise UnknownObject("No such batch of letters.")
+    wanted = sorted(assessment.patient_ids)[(batch - 1) * LETTER_BATCH : batch * LETTER_BATCH]
+    recipients = gateway.breach_letter_recipients(
+        actor=actor, session=session, incident_id=incident_id, patient_ids=wanted
+    )
+    if not recipients:
+        raise TriageError("None of this batch's patients could be found: there is nobody to write to.")
+    hospital = "SafeWard General Hospital"
+    # Each letter rendered on its own (its own first page), then the pages joined into one file.
+    documents = [
+        HTML(string=_letter_html(assessment.incident, recipient, hospital)).render()
+        for recipient in recipients
+    ]
+    pdf = documents[0].copy([page for document in documents for page in document.pages]).write_pdf()
+    with transaction.atomic():
+        audit_record(
+            action=Action.EXPORT,
+            actor=actor,
+            resource_type="Incident",
+            resource_id=incident_id,
+            purpose=PurposeOfUse.SECURITY,
+            detail={"change": "letters_download", "batch": batch, "letters": len(recipients)},
+        )
+        timeline_entry(
+            incident=assessment.incident,
+            kind=TimelineEntry.Kind.BREACH,
+            text=f"Notification letters, batch {batch} ({len(recipients)} letters), downloaded",
+            actor=actor,
+            for_report=True,
+        )
+    return BatchPdf(pdf=pdf, patient_ids=[r.patient_id for r in recipients], letters=len(recipients))
 
 
 def letter_associated_data(path: Path) -> bytes:

@@ -72,6 +72,9 @@ class Task(models.Model):
     position = models.IntegerField(default=0)
     done_at = models.DateTimeField(null=True, blank=True)
     done_by_id = models.BigIntegerField(null=True, blank=True)
+    # When the task must be done: set from the playbook's hours when the case
+    # opens, or by hand; `safeward incidents check-deadlines` alerts as it nears.
+    due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["kind", "position", "id"]

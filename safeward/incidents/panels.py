@@ -39,15 +39,14 @@ def _deadlines(reader: User) -> dict[str, Any] | None:
     if not reader.has_perm(Perm.INCIDENT_RECORD_READ):
         return None
     from safeward import clock
-    from safeward.incidents.case_services import breach_deadlines
+    from safeward.incidents.case_services import breach_deadlines, deadline_done
     from safeward.incidents.selectors import open_breaches
 
     now = clock.now()
     rows = []
     for breach in open_breaches():
-        sent = {"individuals": breach.individuals_notified_at, "hhs": breach.hhs_notified_at}
         for deadline in breach_deadlines(breach):
-            state = deadline.state(now, sent.get(deadline.code))
+            state = deadline.state(now, deadline_done(breach, deadline.code))
             if state in ("near", "overdue"):
                 rows.append((breach.incident, deadline, state))
     if not rows:

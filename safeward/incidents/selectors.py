@@ -6,6 +6,8 @@ import datetime as dt
 
 from django.db.models import Count, Q
 
+from safeward.identity.permissions import Perm
+from safeward.identity.selectors import users_holding
 from safeward.incidents.models import (
     BreachAssessment,
     Evidence,
@@ -80,3 +82,42 @@ def exercises_since(*, since: dt.datetime) -> list[Incident]:
 
 def cases_not_closed() -> list[Incident]:
     return list(Incident.objects.exclude(status=Incident.Status.CLOSED).order_by("id"))
+
+
+def tasks_due_by(*, until: dt.datetime) -> list[Task]:
+    """Tasks not done, of cases not closed, due at or before `until` (soonest first)."""
+    return list(
+        Task.objects.select_related("incident")
+        .filter(done_at__isnull=True, due_at__isnull=False, due_at__lte=until)
+        .exclude(incident__status=Incident.Status.CLOSED)
+        .order_by("due_at", "id")
+    )
+
+
+def timeline_entry_get(*, entry_id: int) -> TimelineEntry | None:
+    return TimelineEntry.objects.select_related("incident").filter(pk=entry_id).first()
+
+
+def task_get(*, task_id: int) -> Task | None:
+    return Task.objects.select_related("incident").filter(pk=task_id).first()
+
+
+# Who may be named on a case: owners and evidence holders keep cases; reviewers read them.
+OWNER_PERMISSION = Perm.INCIDENT_RECORD_MANAGE
+REVIEWER_PERMISSION = Perm.INCIDENT_RECORD_READ
+
+
+def staff_choices(*, permission: str) -> list[tuple[int, str]]:
+    """Active people holding `permission`, labelled "Full Name (username)", for a select."""
+    people = users_holding(permission=permission).order_by("last_name", "first_name", "username")[:500]
+    return [
+        (
+            int(person.pk),
+            f"{person.get_full_name()} ({person.username})" if person.get_full_name() else person.username,
+        )
+        for person in people
+    ]
+
+
+def staff_eligible(*, user_id: int, permission: str) -> bool:
+    return users_holding(permission=permission).filter(pk=user_id).exists()

@@ -123,8 +123,17 @@ def timeline_entry(
 
 def _playbook(incident: Incident) -> None:
     steps = workflow.PLAYBOOKS.get(incident.category, workflow.PLAYBOOKS["other"])
+    # An exercise's tasks carry no due dates: its clock is the scenario's, not a real one.
+    hours = {} if incident.is_exercise else workflow.TASK_DUE_HOURS
     Task.objects.bulk_create(
-        Task(incident=incident, kind=Task.Kind.PLAYBOOK, code=code, title=title, position=index)
+        Task(
+            incident=incident,
+            kind=Task.Kind.PLAYBOOK,
+            code=code,
+            title=title,
+            position=index,
+            due_at=incident.opened_at + dt.timedelta(hours=hours[code]) if code in hours else None,
+        )
         for index, (code, title) in enumerate(steps)
     )
 

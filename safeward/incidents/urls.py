@@ -14,6 +14,7 @@ urlpatterns = [
     path("incidents/<int:incident_id>/timeline/", views.timeline_add, name="timeline_add"),
     path("incidents/timeline/<int:entry_id>/flag/", views.timeline_flag, name="timeline_flag"),
     path("incidents/tasks/<int:task_id>/done/", views.task_done, name="task_done"),
+    path("incidents/tasks/<int:task_id>/due/", views.task_due, name="task_due"),
     path("incidents/<int:incident_id>/follow-ups/", views.follow_up_add, name="follow_up_add"),
     path("incidents/<int:incident_id>/lessons/", views.lessons_set, name="lessons"),
     path("incidents/<int:incident_id>/exercise/", views.exercise_record, name="exercise"),
@@ -26,6 +27,11 @@ urlpatterns = [
     path("incidents/<int:incident_id>/breach/discovery/", views.breach_discovery, name="breach_discovery"),
     path("incidents/<int:incident_id>/breach/risk/", views.breach_risk, name="breach_risk"),
     path("incidents/<int:incident_id>/breach/notified/", views.breach_notified, name="breach_notified"),
+    path(
+        "incidents/<int:incident_id>/letters/<int:batch>/download/",
+        views.letters_download,
+        name="letters_download",
+    ),
     path("incidents/<int:incident_id>/patients/", views.incident_patients, name="patients"),
     path("incidents/<int:incident_id>/patients.csv", views.incident_patients_csv, name="patients_csv"),
     # On the alert's path: the actions of incidents' panel on the alert page.

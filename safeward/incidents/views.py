@@ -22,18 +22,19 @@ from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical.types import SessionContext
 from safeward.detection import scope
 from safeward.detection.queue import alerts_of_incident
-from safeward.detection.triage import TriageError, alert_version
+from safeward.detection.triage import TriageError, UnknownObject, alert_version
 from safeward.detection.views import alert_or_404, alert_refused
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.incidents import case_services, containment, selectors, services, workflow
+from safeward.incidents import case_services, containment, letters, selectors, services, workflow
 from safeward.incidents.forms import (
     AssignForm,
     CaseForm,
     ContainForm,
     DiscoveryForm,
     DoneForm,
+    DueForm,
     EvidenceForm,
     ExerciseForm,
     FlagForm,
@@ -49,7 +50,7 @@ from safeward.incidents.forms import (
     TransferForm,
     split_list,
 )
-from safeward.incidents.models import Incident, Task, TimelineEntry
+from safeward.incidents.models import Incident
 
 PAGE_SIZE = 50
 
@@ -105,16 +106,9 @@ def _incident_page(
     alerts = alerts_of_incident(incident_id=int(incident.pk))
     breach = selectors.case_breach(incident_id=int(incident.pk))
     now = clock.now()
-    done = {}
-    if breach is not None:
-        done = {
-            "individuals": breach.individuals_notified_at,
-            "hhs": breach.hhs_notified_at,
-            "hhs_log": breach.hhs_notified_at,
-        }
     deadlines = (
         [
-            (deadline, deadline.state(now, done.get(deadline.code)))
+            (deadline, deadline.state(now, case_services.deadline_done(breach, deadline.code)))
             for deadline in case_services.breach_deadlines(breach)
         ]
         if breach is not None
@@ -140,14 +134,33 @@ def _incident_page(
             "evidence": evidence,
             "breach": breach,
             "deadlines": deadlines,
+            "letter_batches": (
+                [
+                    (number, min(letters.LETTER_BATCH, breach.affected - (number - 1) * letters.LETTER_BATCH))
+                    for number in range(1, letters.letter_batch_count(breach) + 1)
+                ]
+                if breach is not None
+                else []
+            ),
             "containment_actions": [
                 action for action in containment.actions() if actor.has_perm(action.permission)
             ],
             "risk_factors": case_services.RISK_FACTORS,
             "categories": Incident.Category.choices,
+            "owner_choices": (
+                selectors.staff_choices(permission=selectors.OWNER_PERMISSION)
+                if actor.has_perm(Perm.INCIDENT_RECORD_MANAGE)
+                else []
+            ),
+            "reviewer_choices": (
+                selectors.staff_choices(permission=selectors.REVIEWER_PERMISSION)
+                if actor.has_perm(Perm.INCIDENT_RECORD_MANAGE)
+                else []
+            ),
             "can_manage": actor.has_perm(Perm.INCIDENT_RECORD_MANAGE),
             "can_breach": actor.has_perm(Perm.INCIDENT_BREACH_MANAGE),
             "error": error,
+            "now": now,
         },
         status=status,
     )
@@ -265,7 +278,7 @@ def timeline_add(request: HttpRequest, incident_id: int) -> HttpResponse:
 @require_POST
 @requires(Perm.INCIDENT_RECORD_MANAGE)
 def timeline_flag(request: HttpRequest, entry_id: int) -> HttpResponse:
-    entry = TimelineEntry.objects.filter(pk=entry_id).select_related("incident").first()
+    entry = selectors.timeline_entry_get(entry_id=entry_id)
     if entry is None:
         raise Http404("No such timeline entry.")
     return _act(
@@ -280,7 +293,7 @@ def timeline_flag(request: HttpRequest, entry_id: int) -> HttpResponse:
 @require_POST
 @requires(Perm.INCIDENT_RECORD_MANAGE)
 def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
-    task = Task.objects.filter(pk=task_id).select_related("incident").first()
+    task = selectors.task_get(task_id=task_id)
     if task is None:
         raise Http404("No such task.")
     return _act(
@@ -289,6 +302,21 @@ def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
         DoneForm(request.POST),
         lambda data: case_services.task_set_done(actor=_actor(request), task_id=task_id, **data),
         "Task updated.",
+    )
+
+
+@require_POST
+@requires(Perm.INCIDENT_RECORD_MANAGE)
+def task_due(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = selectors.task_get(task_id=task_id)
+    if task is None:
+        raise Http404("No such task.")
+    return _act(
+        request,
+        task.incident,
+        DueForm(request.POST),
+        lambda data: case_services.task_due_set(actor=_actor(request), task_id=task_id, **data),
+        "Due date saved.",
     )
 
 
@@ -489,13 +517,54 @@ def breach_notified(request: HttpRequest, incident_id: int) -> HttpResponse:
 
 
 @require_GET
+@requires(Perm.INCIDENT_BREACH_MANAGE)
+def letters_download(request: HttpRequest, incident_id: int, batch: int) -> HttpResponse:
+    """One batch of the notification letters as a PDF (ADR 1411): read through
+    the gateway, recorded on the case, manifested as a print naming each patient."""
+    incident = _get_or_404(incident_id)
+    try:
+        letters_pdf = letters.letters_batch_pdf(
+            actor=_actor(request),
+            session=SessionContext.from_request(request),
+            incident_id=incident_id,
+            batch=batch,
+        )
+    except UnknownObject as error:
+        raise Http404(str(error)) from None
+    except TriageError as error:
+        return _incident_page(request, incident, status=error.status, error=str(error))
+    response = HttpResponse(letters_pdf.pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="letters-incident-{incident.pk}-batch-{batch}.pdf"'
+    )
+    return manifest_response(
+        response,
+        actor=_actor(request),
+        draft=ManifestDraft(
+            kind="print",
+            route="incidents:letters_download",
+            purpose=PurposeOfUse.SECURITY,
+            patient_ids=letters_pdf.patient_ids,
+            sections=("demographics",),
+            detail={"incident": str(incident.pk), "batch": str(batch), "letters": str(letters_pdf.letters)},
+        ),
+    )
+
+
+@require_GET
 @requires(Perm.INCIDENT_RECORD_READ)
 def deadlines(request: HttpRequest) -> HttpResponse:
     now = clock.now()
     rows = []
     for breach in selectors.open_breaches():
         for deadline in case_services.breach_deadlines(breach):
-            rows.append((breach.incident, deadline, deadline.state(now)))
+            rows.append(
+                (
+                    breach.incident,
+                    deadline,
+                    deadline.state(now, case_services.deadline_done(breach, deadline.code)),
+                )
+            )
     rows.sort(key=lambda row: row[1].due)
     return render(request, "incidents/deadlines.html", {"rows": rows, "now": now})
 

@@ -94,3 +94,16 @@ PLAYBOOKS: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "other": (*_COMMON_START, *_COMMON_END),
 }
+
+# Hours from the case's opening by which a playbook task is due (tasks not
+# listed have no due date until someone sets one). The first hours decide how
+# far a compromise spreads; the deadline sweep alerts the owner as each nears.
+TASK_DUE_HOURS: dict[str, int] = {
+    "assign": 24,
+    "scope": 72,
+    "isolate": 4,
+    "lock": 4,
+    "report": 24,
+    "suspend": 24,
+    "recall": 24,
+}

@@ -192,6 +192,7 @@ MANIFESTED = {
     "detection:alert_patients_csv",
     "incidents:evidence_download",
     "incidents:patients_csv",
+    "incidents:letters_download",  # a batch of breach notification letters (PDF), each patient named
     "continuity:kits",  # the scheduled kit writer: each kit sealed to its ward (safeward continuity kits)
     "continuity:kit_download",  # an encrypted downtime kit (the scheduled writer manifests each kit too)
     # API pulls: each response (each page) that holds a patient (ADR 0811).
@@ -313,7 +314,7 @@ GATEWAY_EXPORTS = {
     "chart_export": "NOT_YET: used by no route yet",
     "document_open": "clinical:document",
     "breach_scope_identifiers": "detection:alert_patients_csv, incidents:patients_csv",
-    "breach_letter_recipients": "NOT_YET: only the CLI (`safeward incidents letters`, cli.incidents.*)",
+    "breach_letter_recipients": "incidents:letters_download",
 }
 
 

@@ -352,6 +352,17 @@ CONTRACT: dict[str, Contract] = {
     "chart_export": _chart("chart_export", "export"),
     # --- clinical writes
     "note_create": _clinical_write("note_create", "ClinicalNote", title="Day 1", text="Stable."),
+    "paper_entry_chart": _clinical_write(
+        "paper_entry_chart",
+        "ClinicalNote",
+        paper_entry_id=1,
+        what="Medication given",
+        occurred_at=dt.datetime(2026, 10, 1, 3, 15, tzinfo=dt.UTC),
+        performed_by="N. Nurse",
+        downtime_started_at=dt.datetime(2026, 10, 1, 2, 0, tzinfo=dt.UTC),
+        downtime_ended_at=dt.datetime(2026, 10, 1, 6, 0, tzinfo=dt.UTC),
+        text="Paracetamol 1 g by mouth.",
+    ),
     "condition_create": _clinical_write("condition_create", "Condition", code="I10", display="Hypertension"),
     "allergy_create": _clinical_write("allergy_create", "AllergyIntolerance", substance="Penicillin"),
     "medication_request_create": _clinical_write(

@@ -49,6 +49,17 @@ def test_round_trip_and_restore_test(backup_dir, data):
     assert result.phi_values_decrypted >= 3
     assert result.duration_seconds > 0
     assert RestoreTest.objects.count() == 1
+    # The drill's evidence lands on the quarter's restore-drill exercise, opened by this first run.
+    from safeward.incidents.models import Incident
+
+    exercise = Incident.objects.get(pk=result.exercise_id)
+    assert exercise.is_exercise
+    assert exercise.exercise["drills"][-1]["ref"] == str(result.pk)
+    assert exercise.exercise["drills"][-1]["passed"] is True
+    again = services.backup_restore_test(actor=data, sample=5)
+    assert again.exercise_id == exercise.pk  # the same quarter's exercise
+    with pytest.raises(BackupError, match="no open exercise"):
+        services.backup_restore_test(actor=data, exercise_id=999_999)
 
 
 def test_tampered_file_refused(backup_dir, data):

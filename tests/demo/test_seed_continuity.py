@@ -20,6 +20,7 @@ def test_the_demo_has_nightly_backups_and_a_passed_restore_test(demo_settings):
     first = sorted(Backup.objects.values_list("id", "file_name"))
     assert len(first) == 7
     assert RestoreTest.objects.filter(passed=True).count() == 1
+    assert RestoreTest.objects.get().exercise_id is not None  # drill evidence on an exercise (ADR 1413)
     now = clock.now()
     assert next(controls.backup_recent(now)).passed
     assert next(controls.restore_test_within_90_days(now)).passed

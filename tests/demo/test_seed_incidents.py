@@ -39,4 +39,6 @@ def test_the_demo_cases_and_their_breach_clock(demo_settings):
     assert check.passed
     before = (Incident.objects.count(), BreachAssessment.objects.count())
     call_command("demo", "seed")
-    assert (Incident.objects.count(), BreachAssessment.objects.count()) == before == (3, 1)
+    # Three cases, and the quarter's restore-drill exercise the demo restore test is attached to.
+    assert (Incident.objects.count(), BreachAssessment.objects.count()) == before == (4, 1)
+    assert Incident.objects.filter(is_exercise=True, exercise__drill_source="restore_test").count() == 1

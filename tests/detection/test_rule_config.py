@@ -25,7 +25,7 @@ CONTRACT_CODES = {
     "search_volume", "search_paging", "name_probing", "fhir_paging",
     "asset_review_lapsed", "phi_discovered", "policy_review_overdue",
     "patching_exception_voided",
-    "device_control_failing", "vendor_bulk_access",
+    "device_control_failing", "vendor_bulk_access", "incident_deadline",
     "badge_unauthorised_entry", "badge_outside_schedule", "badge_terminated",
     "badge_repeated_denials", "badge_impossible_travel", "visitor_overstay", "chart_without_badge_in",
 }  # fmt: skip

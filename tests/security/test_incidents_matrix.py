@@ -32,6 +32,7 @@ ROUTES = [
     ("post", f"/incidents/{MISSING}/timeline/", KEEPERS, 404),
     ("post", f"/incidents/timeline/{MISSING}/flag/", KEEPERS, 404),
     ("post", f"/incidents/tasks/{MISSING}/done/", KEEPERS, 404),
+    ("post", f"/incidents/tasks/{MISSING}/due/", KEEPERS, 404),
     ("post", f"/incidents/{MISSING}/follow-ups/", KEEPERS, 404),
     ("post", f"/incidents/{MISSING}/lessons/", KEEPERS, 404),
     ("post", f"/incidents/{MISSING}/exercise/", KEEPERS, 404),
@@ -44,6 +45,7 @@ ROUTES = [
     ("post", f"/incidents/{MISSING}/breach/discovery/", BREACH, 404),
     ("post", f"/incidents/{MISSING}/breach/risk/", BREACH, 404),
     ("post", f"/incidents/{MISSING}/breach/notified/", BREACH, 404),
+    ("get", f"/incidents/{MISSING}/letters/1/download/", BREACH, 404),
     ("get", "/api/v1/incidents/", READERS, 200),
     ("get", f"/api/v1/incidents/{MISSING}/", READERS, 404),
 ]
@@ -83,6 +85,7 @@ MATRIX = {
     "incidents:timeline_add": "incident:record:manage",
     "incidents:timeline_flag": "incident:record:manage",
     "incidents:task_done": "incident:record:manage",
+    "incidents:task_due": "incident:record:manage",
     "incidents:follow_up_add": "incident:record:manage",
     "incidents:lessons": "incident:record:manage",
     "incidents:exercise": "incident:record:manage",
@@ -95,6 +98,7 @@ MATRIX = {
     "incidents:breach_discovery": "incident:breach:manage",
     "incidents:breach_risk": "incident:breach:manage",
     "incidents:breach_notified": "incident:breach:manage",
+    "incidents:letters_download": "incident:breach:manage",
 }
 
 

@@ -35,6 +35,11 @@ class Command(BaseCommand):
             "restore-test", help="Restore the newest backup into a scratch database and check it."
         )
         restore.add_argument("--sample", type=int, default=20, help="Values decrypted per encrypted field.")
+        restore.add_argument(
+            "--exercise",
+            type=int,
+            help="Attach the result to this exercise (default: the quarter's restore-drill exercise).",
+        )
         sub.add_parser("list", help="The backups and restore tests on record.")
         check = sub.add_parser("check-restored", help="(internal) check this process's database, print JSON.")
         check.add_argument("--sample", type=int, default=20)
@@ -47,7 +52,7 @@ class Command(BaseCommand):
             elif operation == "verify":
                 self._verify(options)
             elif operation == "restore-test":
-                self._restore_test(options["sample"])
+                self._restore_test(options["sample"], options.get("exercise"))
             elif operation == "list":
                 self._list()
             else:
@@ -95,7 +100,7 @@ class Command(BaseCommand):
             )
         )
 
-    def _restore_test(self, sample: int) -> None:
+    def _restore_test(self, sample: int, exercise: int | None) -> None:
         if sample < 1:
             raise CommandError("--sample must be at least 1.")
         with self._progress(2) as bar:
@@ -103,13 +108,14 @@ class Command(BaseCommand):
                 actor=None,
                 sample=sample,
                 progress=lambda message: (bar.set_description(message), bar.update(1)),
+                exercise_id=exercise,
             )
         summary = (
             f"Restore test of {result.backup.file_name}: {result.tables_checked} tables / "
             f"{result.rows_checked} rows matched, {result.audit_events_verified} audit events verified, "
             f"{result.phi_values_decrypted} values decrypted in {result.phi_fields_checked} encrypted "
             "fields; "
-            f"{result.duration_seconds:.1f} s (RTO evidence)."
+            f"{result.duration_seconds:.1f} s (RTO evidence), attached to exercise #{result.exercise_id}."
         )
         if not result.passed:
             raise CommandError(summary + " FAILED: " + "; ".join(result.problems[:5]))

@@ -8,7 +8,9 @@ scope ID --actor U --start T --end T       compute the breach scope from the aud
       [--session S ...] [--file-hash H ...]  exported files' SHA-256
 letters ID --actor U [--mailing-list F]    one encrypted PDF letter per affected patient
                                            (manifested); optionally the mailing list CSV
-attach-drill ID --actor U --text T         attach a `safeward drill` result to an exercise"""
+attach-drill ID --actor U --text T         attach a `safeward drill` result to an exercise
+check-deadlines [--dry-run]                breach notices and task due dates near or past:
+                                           recorded for `safeward detect` to alert (cron, hourly)"""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from safeward.detection.triage import TriageError
 from safeward.identity.models import User
 from safeward.identity.selectors import user_by_username
 from safeward.incidents import case_services, letters, selectors
+from safeward.incidents.deadlines import deadlines_due, deadlines_sweep
 from safeward.incidents.models import Incident
 
 
@@ -68,6 +71,13 @@ class Command(BaseCommand):
         drill.add_argument("--actor", required=True)
         drill.add_argument("--text", required=True, help="The drill's summary, e.g. its run id and result.")
 
+        deadlines = commands.add_parser(
+            "check-deadlines", help="Record near and overdue deadlines; `safeward detect` alerts on them."
+        )
+        deadlines.add_argument(
+            "--dry-run", action="store_true", help="List them only; record nothing (no alerts)."
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         try:
@@ -79,6 +89,8 @@ class Command(BaseCommand):
                 self._scope(options)
             elif action == "letters":
                 self._letters(options)
+            elif action == "check-deadlines":
+                self._check_deadlines(dry_run=options["dry_run"])
             elif action == "attach-drill":
                 case_services.exercise_record(
                     actor=self._actor(options["actor"]),
@@ -91,6 +103,22 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         except PermissionDenied as error:
             raise CommandError(f"Not permitted: {error}") from None
+
+    def _check_deadlines(self, *, dry_run: bool) -> None:
+        now = clock.now()
+        items = deadlines_due(now=now) if dry_run else deadlines_sweep(now=now)
+        for item in items:
+            self.stdout.write(
+                f"#{item.incident_id:<5} {item.state:<8} {item.due:%Y-%m-%d %H:%M} UTC  {item.label}"
+            )
+        overdue = sum(1 for item in items if item.state == "overdue")
+        summary = f"{len(items)} deadline(s) near or past, {overdue} overdue"
+        if dry_run:
+            self.stdout.write(f"{summary}; nothing recorded (--dry-run).")
+        else:
+            self.stdout.write(
+                f"{summary}; recorded" + ("; `safeward detect` raises their alerts." if items else ".")
+            )
 
     def _actor(self, username: str) -> User:
         user = user_by_username(username=username)

@@ -1,0 +1,73 @@
+"""Drills become evidence (ADR 1413): a scheduled drill's result and timing
+attach to an exercise automatically, on the case's timeline for the report
+and in its audit trail, and the annual-exercise control counts it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from safeward.audit.models import AuditEvent
+from safeward.detection.triage import InvalidTransition, TriageError
+from safeward.incidents import case_services, controls, services
+from safeward.incidents.case_services import DrillResult, drill_result_attach
+from safeward.incidents.models import Incident, Task, TimelineEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def _result(
+    at: dt.datetime, *, ref: str = "7", passed: bool = True, source: str = "restore_test"
+) -> DrillResult:
+    return DrillResult(
+        source=source, ref=ref, at=at, passed=passed, seconds=42.123, summary="12 tables matched"
+    )
+
+
+def test_the_first_drill_of_a_quarter_opens_its_exercise_and_the_next_join_it(frozen_clock):
+    now = frozen_clock.now()
+    assert not next(controls.annual_exercise(now)).passed
+    first = drill_result_attach(result=_result(now))
+    assert first.is_exercise
+    assert first.title == "Restore drill 2026-Q4"
+    assert not Task.objects.filter(incident=first, due_at__isnull=False).exists()
+    drill = first.exercise["drills"][0]
+    assert (drill["ref"], drill["passed"], drill["seconds"]) == ("7", True, 42.12)
+    assert TimelineEntry.objects.filter(incident=first, ref="drill:restore_test:7", for_report=True).exists()
+    assert AuditEvent.objects.filter(
+        resource_type="Incident", resource_id=str(first.pk), detail__change="exercise_drill"
+    ).exists()
+    assert next(controls.annual_exercise(now)).passed
+
+    second = drill_result_attach(result=_result(now + dt.timedelta(days=7), ref="8", passed=False))
+    assert second.pk == first.pk
+    assert [d["passed"] for d in second.exercise["drills"]] == [True, False]
+    next_quarter = drill_result_attach(result=_result(now + dt.timedelta(days=70), ref="9"))
+    assert next_quarter.pk != first.pk
+    assert next_quarter.title == "Restore drill 2027-Q1"
+
+
+def test_a_named_exercise_gets_the_result_and_wrong_targets_are_refused(frozen_clock, make_user):
+    officer = make_user("security_officer")
+    tabletop = case_services.incident_create(
+        actor=officer,
+        title="Ransomware tabletop",
+        category="ransomware",
+        severity="low",
+        is_exercise=True,
+        scenario="Encrypted file servers on a Friday night",
+    )
+    attached = drill_result_attach(result=_result(frozen_clock.now()), incident_id=tabletop.pk, actor=officer)
+    assert attached.pk == tabletop.pk
+    assert Incident.objects.filter(is_exercise=True).count() == 1  # no automatic exercise opened
+    real = case_services.incident_create(actor=officer, title="Real", category="other", severity="low")
+    with pytest.raises(InvalidTransition):
+        drill_result_attach(result=_result(frozen_clock.now()), incident_id=real.pk)
+    services.incident_status_set(actor=officer, incident_id=tabletop.pk, status="closed", reason="Held")
+    with pytest.raises(InvalidTransition):
+        drill_result_attach(result=_result(frozen_clock.now()), incident_id=tabletop.pk)
+    with pytest.raises(TriageError, match="Unknown kind"):
+        drill_result_attach(result=_result(frozen_clock.now(), source="fire_alarm"))
+    tabletop.refresh_from_db()
+    assert len(tabletop.exercise["drills"]) == 1
