@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from safeward.assets.discovery.detectors import (
     CANDIDATE_KINDS,
-    DEFAULT_MRN_PATTERN,
     MAX_NAME_WORDS,
     ssn_valid,
 )
 
+DEFAULT_MRN_PATTERN = r"\b[A-Z]{2,8}-\d{4,10}\b|(?<=MRN)[:#\s]*\d{5,12}\b"
 _SSN = re.compile(r"(?<![\d-])\d{3}([- ])\d{2}\1\d{4}(?![\d-])")
 _ISO_DATE = re.compile(r"(?<![\d-])((?:19|20)\d\d)-([01]\d)-([0-3]\d)(?![\d-])")
 _US_DATE = re.compile(r"(?<![\d/])([01]?\d)/([0-3]?\d)/((?:19|20)\d\d)(?![\d/])")
