@@ -12,6 +12,7 @@ three: the machine is shared and wall times swing.
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import resource
 import subprocess
@@ -110,8 +111,8 @@ def main() -> None:
             old, new = feed_all(ReferenceTally, parts), feed_all(TextTally, parts)
             assert (old.counts, old.candidates) == (new.counts, new.candidates), label  # type: ignore[attr-defined]
             grep = grep_cpu(path)
-            before = best_cpu(lambda parts=parts: feed_all(ReferenceTally, parts))
-            after = best_cpu(lambda parts=parts: feed_all(TextTally, parts))
+            before = best_cpu(functools.partial(feed_all, ReferenceTally, parts))
+            after = best_cpu(functools.partial(feed_all, TextTally, parts))
             print(
                 f"{label} | {len(text.encode()) / 1e6:.1f} | {grep:.3f} s | {before:.2f} s | {after:.2f} s | "
                 f"{before / grep:.0f}x | {after / grep:.0f}x | {before / after:.1f}x"

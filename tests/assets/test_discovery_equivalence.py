@@ -133,6 +133,6 @@ def test_streamed_blocks_match_one_block(tmp_path):
     whole = ReferenceTally()
     whole.feed(path.read_text())
     streamed = TextTally()
-    read_into(io.BytesIO(path.read_bytes()), "b.csv", streamed, Budget(Limits(block_bytes=4096)))  # type: ignore[arg-type]
+    read_into(io.BytesIO(path.read_bytes()), "b.csv", streamed, Budget(Limits(block_bytes=4096)))
     assert streamed.counts == whole.counts
     assert streamed.candidates == whole.candidates
