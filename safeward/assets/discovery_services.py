@@ -35,7 +35,8 @@ from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
 from safeward.clinical import gateway
 from safeward.clinical.types import PATIENT_DISCOVERY_INDEXES, DiscoveryMatch, SessionContext, SystemActor
-from safeward.crypto.fields import blind_index_keys, blind_indexer
+from safeward.crypto.fields import blind_index_keys, canonical_indexer
+from safeward.crypto.normalise import normalise
 from safeward.detection.rules import Code
 from safeward.detection.selectors import rule_config
 from safeward.detection.services import Finding as AlertFinding
@@ -88,38 +89,74 @@ def default_workers() -> int:
     return max(1, min(8, usable))
 
 
-# Keyed hashes already computed in this scan, by (kind, value); None: refused by the normaliser.
-KeyedCache = dict[tuple[str, str], tuple[bytes, ...] | None]
+# Distinct values keyed in one scan, at most (the memory of a scan's caches stays bounded).
 MAX_CACHED = 2_000_000
 
 
-def keyed_probes(candidates: dict[str, set[str]], cache: KeyedCache | None = None) -> dict[str, list[bytes]]:
-    """Each candidate's blind index under every usable blind-index key; values
-    the normaliser refuses are not ours to match and are dropped. With a
-    `cache` (one per scan), a value found in several files is keyed once."""
-    keys = blind_index_keys()
-    cache = {} if cache is None else cache
-    probes: dict[str, list[bytes]] = {}
-    for kind, values in candidates.items():
-        normaliser, scope = PATIENT_DISCOVERY_INDEXES[kind]
-        indexers = [blind_indexer(normaliser=normaliser, scope=scope, key=key) for key in keys]
-        keyed: list[bytes] = []
-        for value in values:
-            hashes = cache.get((kind, value), ())
-            if hashes == ():
-                # A name beside a birth date travels as "Name|YYYY-MM-DD"; its index takes the pair.
-                source: Any = tuple(value.split("|", 1)) if kind == "name_dob" else value
-                try:
-                    hashes = tuple(index(source) for index in indexers)
-                except ValidationError:
-                    hashes = None
-                if len(cache) < MAX_CACHED:
-                    cache[(kind, value)] = hashes
-            if hashes:
-                keyed.extend(hashes)
-        if keyed:
-            probes[kind] = keyed
-    return probes
+class Keying:
+    """Keyed hashes of candidates for one scan (ADR 1641): the indexers are
+    made once a scan, a value found in several files is keyed once, and a
+    name + birth date pair is normalised from its parts, each normalised
+    once a scan (a page of patients holds few distinct names and dates but
+    as many pairs as rows). Values the normaliser refuses are dropped: not
+    ours to match."""
+
+    def __init__(self) -> None:
+        keys = blind_index_keys()
+        self._indexers = {
+            kind: [canonical_indexer(scope=scope, key=key) for key in keys]
+            for kind, (_normaliser, scope) in PATIENT_DISCOVERY_INDEXES.items()
+        }
+        self._hashes: dict[tuple[str, str], tuple[bytes, ...] | None] = {}
+        self._names: dict[str, str | None] = {}
+        self._dates: dict[str, str | None] = {}
+
+    def probes(self, candidates: dict[str, set[str]]) -> dict[str, list[bytes]]:
+        """Each candidate's blind index under every usable blind-index key."""
+        probes: dict[str, list[bytes]] = {}
+        cache = self._hashes
+        for kind, values in candidates.items():
+            indexers = self._indexers[kind]
+            normaliser = PATIENT_DISCOVERY_INDEXES[kind][0]
+            keyed: list[bytes] = []
+            for value in values:
+                hashes = cache.get((kind, value), ())
+                if hashes == ():
+                    canonical = self._pair(value) if kind == "name_dob" else _canonical(normaliser, value)
+                    hashes = None if canonical is None else tuple(index(canonical) for index in indexers)
+                    if len(cache) < MAX_CACHED:
+                        cache[(kind, value)] = hashes
+                if hashes:
+                    keyed.extend(hashes)
+            if keyed:
+                probes[kind] = keyed
+        return probes
+
+    def _pair(self, value: str) -> str | None:
+        """`normalise_name_dob((name, date))` of a "Name|YYYY-MM-DD" candidate:
+        the name's and the date's normal forms joined by "|"."""
+        name, _bar, date = value.partition("|")
+        name_form = self._part(self._names, "name", name)
+        date_form = self._part(self._dates, "date", date)
+        if name_form is None or date_form is None:
+            return None
+        return f"{name_form}|{date_form}"
+
+    @staticmethod
+    def _part(cache: dict[str, str | None], normaliser: str, value: str) -> str | None:
+        if value in cache:
+            return cache[value]
+        form = _canonical(normaliser, value)
+        if len(cache) < MAX_CACHED:
+            cache[value] = form
+        return form
+
+
+def _canonical(normaliser: str, value: str) -> str | None:
+    try:
+        return normalise(normaliser, value)
+    except ValidationError:
+        return None
 
 
 @dataclass
@@ -258,8 +295,8 @@ def _record_finding(
     return finding
 
 
-def _match(actor: User | None, scan: DiscoveryScan, result: FileResult, cache: KeyedCache) -> DiscoveryMatch:
-    probes = keyed_probes(result.candidates, cache)
+def _match(actor: User | None, scan: DiscoveryScan, result: FileResult, keying: Keying) -> DiscoveryMatch:
+    probes = keying.probes(result.candidates)
     if not probes.keys() & IDENTIFYING_KINDS:  # a birth date alone names nobody: no lookup
         return DiscoveryMatch(patient_ids=frozenset(), by_kind={})
     return gateway.discovery_match(
@@ -295,7 +332,7 @@ def scan_run(
         on_plan(entries)
     priors = _priors(entries)
     assets_by_root: dict[str, Asset] = {}
-    keyed: KeyedCache = {}
+    keying = Keying()
     try:
         for result in scanner.scan_all(entries, priors):
             scan.files_seen += 1
@@ -309,7 +346,7 @@ def scan_run(
                 scan.files_read += 1
                 scan.bytes_read += result.size
                 scan.files_protected += int(result.encrypted)
-                match = _match(actor, scan, result, keyed)
+                match = _match(actor, scan, result, keying)
                 with transaction.atomic():
                     target = asset or assets_by_root.get(result.root)
                     if target is None:

@@ -393,3 +393,43 @@ def test_the_name_and_birth_date_index_is_backfilled_for_existing_patients(patie
         Patient.objects.update(name_dob_index=None)
         backfill(apps, None)
         assert dict(Patient.objects.values_list("pk", "name_dob_index")) == indexed
+
+
+def test_a_scans_keying_equals_the_blind_indexer_value_by_value():
+    """Keying normalises a name + birth date pair from its parts (ADR 1641):
+    the same hashes as keying each whole pair, refused values dropped alike."""
+    from django.core.exceptions import ValidationError
+
+    from safeward.clinical.types import PATIENT_DISCOVERY_INDEXES
+    from safeward.crypto.fields import blind_index_keys, blind_indexer
+
+    candidates = {
+        "mrn": {"EXT-0012345", "MRN-00 12", " "},
+        "national_id": {"123-45-6789", "900 01 0001"},
+        "phone": {"+1 555 201 4567", "(555) 303-1212", "no digits"},
+        "birth_date": {"1980-02-03", "2001-02-29"},
+        "name_dob": {
+            "Quist|1980-02-03",
+            "O'Neil|1980-02-03",
+            "Jos\u00e9|1975-11-30",
+            "Roe|2001-02-29",
+            "--|1980-02-03",
+        },
+    }
+    expected: dict[str, set[bytes]] = {}
+    for kind, values in candidates.items():
+        normaliser, scope = PATIENT_DISCOVERY_INDEXES[kind]
+        for key in blind_index_keys():
+            index = blind_indexer(normaliser=normaliser, scope=scope, key=key)
+            for value in values:
+                try:
+                    expected.setdefault(kind, set()).add(
+                        index(tuple(value.split("|", 1)) if kind == "name_dob" else value)
+                    )
+                except ValidationError:
+                    continue
+    keying = services.Keying()
+    for _ in range(2):  # the second time from the scan's caches
+        probes = keying.probes(candidates)
+        assert {kind: set(hashes) for kind, hashes in probes.items()} == expected
+    assert len(expected["name_dob"]) == 3 * len(blind_index_keys())
