@@ -16,6 +16,7 @@ snapshot is only the seed's result on an empty database in demo settings.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management.color import no_style
 from django.db import connection, transaction
 
+from safeward.audit import dbguard
 from tests import one_door
 
 # The demo's settings, as tests/demo/conftest.py's `demo_settings` sets them.
@@ -128,29 +130,34 @@ def restore(snapshot: Snapshot) -> None:
     """Make the database and VAR_DIR what the seed left, for this test.
 
     A table still as it was before the seed gets the seed's new rows; a table
-    that differs (the role catalog and content types re-created with new ids
-    after a transactional test's flush) is emptied and gets all the seed-time
-    rows, so every reference among the restored rows holds."""
-    changed: list[Any] = []
+    that differs (after a transactional test's flush, post_migrate re-creates
+    the role catalog, content types and their audit events with new ids) is
+    emptied and gets all the seed-time rows, so every reference among the
+    restored rows holds. Emptying an audit table needs its append-only
+    guard lifted for the moment, as the test flush does (audit.dbguard)."""
+    plan: list[tuple[str, list[str], list[Any], bool]] = []
     with one_door.allowed("the demo snapshot"), transaction.atomic():
         for table, seeded in snapshot.seeded.items():
             if not seeded:
                 continue
             columns, current = _read(table)
-            columns = columns or snapshot.columns[table]
             baseline = snapshot.baseline[table]
             if current == baseline and table not in snapshot.rewritten:
                 kept = set(baseline)
-                new_rows = [row for row in seeded if row not in kept]
+                plan.append((table, columns, [row for row in seeded if row not in kept], False))
             else:
-                with connection.cursor() as cursor:
-                    cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")  # noqa: S608
-                new_rows = seeded
-            if new_rows:
-                _insert(table, columns, new_rows)
-                changed.append(table)
+                plan.append((table, columns, seeded, True))
+        with contextlib.ExitStack() as stack:
+            if any(replace for *_, replace in plan):
+                stack.enter_context(dbguard.suspended(connection))
+            for table, columns, rows, replace in plan:
+                if replace:
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")  # noqa: S608
+                _insert(table, columns or snapshot.columns[table], rows)
         if connection.vendor == "postgresql":
             # Explicit ids leave the sequences behind; the next INSERT must not collide.
+            changed = {table for table, _, rows, _ in plan if rows}
             models = [m for m in apps.get_models(include_auto_created=True) if m._meta.db_table in changed]
             with connection.cursor() as cursor:
                 for statement in connection.ops.sequence_reset_sql(no_style(), models):
