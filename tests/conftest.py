@@ -48,6 +48,32 @@ def _clear_cache(db):
     zone_table.clear()
 
 
+@pytest.fixture(scope="session")
+def _demo_snapshot(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The demo seed's result on an empty database, taken once per run (ADR 1600)."""
+    from tests.demo import snapshot
+
+    folder = tmp_path_factory.mktemp("demo-snapshot")
+    with django_db_blocker.unblock():
+        return snapshot.capture(folder / "var", folder / "pristine-var")
+
+
+@pytest.fixture
+def seeded_demo(_demo_snapshot, settings):
+    """The demo hospital as `safeward demo seed` leaves it on an empty
+    database: demo mode, its VAR_DIR (credentials file, shared drive...) and
+    fast password hashes, like tests/demo's `demo_settings`. Request it
+    before anything writes to the database; the test needs database access
+    (the django_db mark or the db/transactional_db fixtures)."""
+    from tests.demo import snapshot
+
+    settings.SAFEWARD_DEMO = True
+    settings.VAR_DIR = _demo_snapshot.var_dir
+    settings.PASSWORD_HASHERS = snapshot.DEMO_HASHERS
+    snapshot.restore(_demo_snapshot)
+    return settings
+
+
 @pytest.fixture
 def frozen_clock():
     frozen = clock.FrozenClock(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))

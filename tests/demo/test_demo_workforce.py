@@ -29,8 +29,7 @@ def _user(role: str) -> User:
     return User.objects.get(username=f"demo.{role}")
 
 
-def test_every_demo_account_has_an_active_workforce_record(demo_settings):
-    call_command("demo", "seed")
+def test_every_demo_account_has_an_active_workforce_record(seeded_demo):
     now = clock.now()
     for spec in CATALOG:
         user = _user(spec.code)
@@ -51,8 +50,7 @@ def test_every_demo_account_has_an_active_workforce_record(demo_settings):
     assert due_soon.values("person").distinct().count() >= 2
 
 
-def test_the_workforce_seed_is_idempotent(demo_settings):
-    call_command("demo", "seed")
+def test_the_workforce_seed_is_idempotent(seeded_demo):
 
     def counts() -> tuple[int, int, int]:
         return Person.objects.count(), TrainingAssignment.objects.count(), CanaryRecord.objects.count()
@@ -64,16 +62,14 @@ def test_the_workforce_seed_is_idempotent(demo_settings):
     assert AuditEvent.objects.filter(resource_type__startswith="Workforce").count() == workforce_events
 
 
-def test_the_demo_decoy_is_a_registered_canary(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_decoy_is_a_registered_canary(seeded_demo):
     (canary,) = CanaryRecord.objects.all()
     assert canary.label == CANARY_LABEL
     register = AuditEvent.objects.get(resource_type="CanaryRecord")
     assert register.actor_username == "system:setup"
 
 
-def test_hr_terminates_a_demo_nurse_whose_next_request_is_refused(demo_settings):
-    call_command("demo", "seed")
+def test_hr_terminates_a_demo_nurse_whose_next_request_is_refused(seeded_demo):
     nurse = _user("nurse")
     nurse_client, hr_client = Client(), Client()
     sign_in(nurse_client, nurse)

@@ -17,8 +17,7 @@ from safeward.identity.models import User
 pytestmark = pytest.mark.django_db(transaction=False)
 
 
-def test_first_scan_of_the_demo_share_finds_the_export(demo_settings):
-    call_command("demo", "seed")
+def test_first_scan_of_the_demo_share_finds_the_export(seeded_demo):
     (share,) = [asset for asset in scannable_shares() if asset.name == SHARE_NAME]
     assert share.location == str(share_path())
     officer = User.objects.get(username="demo.privacy_officer")
@@ -38,7 +37,6 @@ def test_first_scan_of_the_demo_share_finds_the_export(demo_settings):
     assert searches.count() == len(EXPORTED_MRNS)
 
 
-def test_seeding_again_keeps_the_share_and_its_files(demo_settings):
-    call_command("demo", "seed")
+def test_seeding_again_keeps_the_share_and_its_files(seeded_demo):
     call_command("demo", "seed")
     assert [asset.name for asset in scannable_shares()].count(SHARE_NAME) == 1

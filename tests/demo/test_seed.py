@@ -31,11 +31,10 @@ def test_seed_refuses_outside_demo_mode(settings, tmp_path):
     assert not (tmp_path / seed.CREDENTIALS_FILENAME).exists()
 
 
-def test_seed_creates_the_demo_hospital(demo_settings):
-    call_command("demo", "seed")
+def test_seed_creates_the_demo_hospital(seeded_demo):
 
     assert set(Department.objects.values_list("code", flat=True)) >= {code for code, _ in seed.DEPARTMENTS}
-    path, document = _credentials(demo_settings)
+    path, document = _credentials(seeded_demo)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     entries = {entry["username"]: entry for entry in document["users"]}
     assert {entry["role"] for entry in entries.values()} == {spec.code for spec in CATALOG}
@@ -63,8 +62,7 @@ def test_seed_creates_the_demo_hospital(demo_settings):
         assert entry["role_name"] == spec.name
 
 
-def test_seed_declares_loopback_a_clinical_zone(demo_settings, rf):
-    call_command("demo", "seed")
+def test_seed_declares_loopback_a_clinical_zone(seeded_demo, rf):
     zone = NetworkZone.objects.get(name=seed.DEMO_ZONE)
     assert zone.clinical
     assert "127.0.0.0/8" in zone.cidrs
@@ -72,9 +70,8 @@ def test_seed_declares_loopback_a_clinical_zone(demo_settings, rf):
     assert zone_for(client_address(request)).name == seed.DEMO_ZONE
 
 
-def test_seed_is_idempotent(demo_settings):
-    call_command("demo", "seed")
-    _, first = _credentials(demo_settings)
+def test_seed_is_idempotent(seeded_demo):
+    _, first = _credentials(seeded_demo)
     counts = (
         User.objects.count(),
         RoleAssignment.objects.count(),
@@ -85,7 +82,7 @@ def test_seed_is_idempotent(demo_settings):
     events = AuditEvent.objects.count()
 
     call_command("demo", "seed")
-    _, second = _credentials(demo_settings)
+    _, second = _credentials(seeded_demo)
     assert second == first
     assert counts == (
         User.objects.count(),
@@ -97,13 +94,12 @@ def test_seed_is_idempotent(demo_settings):
     assert AuditEvent.objects.count() == events  # nothing changed, nothing to record
 
 
-def test_seed_reissues_credentials_when_the_file_is_lost(demo_settings):
-    call_command("demo", "seed")
-    path, first = _credentials(demo_settings)
+def test_seed_reissues_credentials_when_the_file_is_lost(seeded_demo):
+    path, first = _credentials(seeded_demo)
     path.unlink()
 
     call_command("demo", "seed")
-    _, second = _credentials(demo_settings)
+    _, second = _credentials(seeded_demo)
     old = {entry["username"]: entry for entry in first["users"]}
     for entry in second["users"]:
         user = User.objects.get(username=entry["username"])
@@ -114,16 +110,15 @@ def test_seed_reissues_credentials_when_the_file_is_lost(demo_settings):
     assert RoleAssignment.objects.filter(user__username__startswith="demo.").count() == len(CATALOG)
 
 
-def test_seed_repairs_a_changed_password(demo_settings):
-    call_command("demo", "seed")
-    _, document = _credentials(demo_settings)
+def test_seed_repairs_a_changed_password(seeded_demo):
+    _, document = _credentials(seeded_demo)
     entry = document["users"][0]
     user = User.objects.get(username=entry["username"])
     user.set_password("someone changed it in the web UI")
     user.save()
 
     call_command("demo", "seed")
-    _, again = _credentials(demo_settings)
+    _, again = _credentials(seeded_demo)
     fixed = next(item for item in again["users"] if item["username"] == entry["username"])
     user.refresh_from_db()
     assert user.check_password(fixed["password"])
@@ -169,9 +164,8 @@ def test_seeded_user_logs_in_with_password_and_totp(demo_settings, client):
     assert b"DEMO HOSPITAL" in response.content
 
 
-def test_totp_command_prints_the_current_code(demo_settings, capsys):
-    seed.seed_demo()
-    _, document = _credentials(demo_settings)
+def test_totp_command_prints_the_current_code(seeded_demo, capsys):
+    _, document = _credentials(seeded_demo)
     entry = document["users"][0]
     call_command("demo", "totp", entry["username"])
     code = capsys.readouterr().out.strip()
@@ -180,11 +174,10 @@ def test_totp_command_prints_the_current_code(demo_settings, capsys):
         call_command("demo", "totp", "demo.nobody")
 
 
-def test_seed_registers_one_smart_app_once(demo_settings):
+def test_seed_registers_one_smart_app_once(seeded_demo):
     from safeward.fhir.clients import client_state
     from safeward.fhir.models import ClientRegistration
 
-    call_command("demo", "seed")
     registration = ClientRegistration.objects.get(application__name=seed.DEMO_SMART_APP)
     assert registration.owner.username == seed.demo_username("it_admin")
     assert client_state(registration) == "active"
@@ -194,13 +187,12 @@ def test_seed_registers_one_smart_app_once(demo_settings):
     assert ClientRegistration.objects.filter(application__name=seed.DEMO_SMART_APP).count() == 1
 
 
-def test_the_demo_shows_two_person_approval_with_one_bootstrap_grant(demo_settings):
+def test_the_demo_shows_two_person_approval_with_one_bootstrap_grant(seeded_demo):
     """The demo's privileged roles pass the two-person control but the first
     administrator's, granted at the command line (ADR 0920)."""
     from safeward import clock
     from safeward.compliance import discover
 
-    call_command("demo", "seed")
     checks = discover()["identity.privileged_roles_two_person"].run(clock.now())
     assert {check.label for check in checks if not check.passed} == {
         f"{seed.BOOTSTRAP_ROLE} for demo.{seed.BOOTSTRAP_ROLE}"

@@ -15,8 +15,7 @@ from safeward.detection.services import detect_pending
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_register_shows_its_lapses(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_register_shows_its_lapses(seeded_demo):
     names = set(Asset.objects.values_list("name", flat=True))
     assert {
         "EHR database",
@@ -39,13 +38,12 @@ def test_the_demo_register_shows_its_lapses(demo_settings):
     assert Alert.objects.filter(rule="asset_review_lapsed").count() == 2
 
 
-def test_every_demo_asset_has_an_owner_but_the_deliberate_one(demo_settings):
+def test_every_demo_asset_has_an_owner_but_the_deliberate_one(seeded_demo):
     from safeward.assets.models import AssetClient
     from safeward.demo.assets import OWNERLESS, SMART_APP_ASSET
     from safeward.demo.phi_share import SHARE_NAME
     from safeward.workforce.models import Person
 
-    call_command("demo", "seed")
     ownerless = set(Asset.objects.filter(owner_person_id=None).values_list("name", flat=True))
     assert ownerless == {OWNERLESS}
     assert not Asset.objects.exclude(name=OWNERLESS).filter(custodian_person_id=None).exists()

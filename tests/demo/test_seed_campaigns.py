@@ -16,8 +16,7 @@ from safeward.compliance import _REGISTRY
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_has_campaigns_findings_and_risks(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_has_campaigns_findings_and_risks(seeded_demo):
     year = clock.now().year
     done = Campaign.objects.get(name=f"HICP assessment {year - 1}")
     assert done.status == "signed_off"

@@ -15,8 +15,7 @@ from tests.assessments.conftest import World, registry
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_runs_every_control_test_once(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_runs_every_control_test_once(seeded_demo):
     run = ControlRun.objects.get()
     assert run.controls_total == len(discover())
     assert run.actor.username == "demo.compliance_officer"

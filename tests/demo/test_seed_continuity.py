@@ -15,8 +15,7 @@ from safeward.continuity.models import Backup, Kit, RestoreTest
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_has_nightly_backups_and_a_passed_restore_test(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_has_nightly_backups_and_a_passed_restore_test(seeded_demo):
     first = sorted(Backup.objects.values_list("id", "file_name"))
     assert len(first) == 7
     assert RestoreTest.objects.filter(passed=True).count() == 1
@@ -29,7 +28,7 @@ def test_the_demo_has_nightly_backups_and_a_passed_restore_test(demo_settings):
     assert next(controls.downtime_kits_fresh(clock.now())).passed
     unit = Kit.objects.select_related("unit").first().unit
     kit_file = Path(unit.folder) / Kit.objects.filter(unit=unit).first().file_name
-    key = Path(demo_settings.VAR_DIR) / "downtime-keys" / f"{unit.ward_code}-key.json"
+    key = Path(seeded_demo.VAR_DIR) / "downtime-keys" / f"{unit.ward_code}-key.json"
     _header, pdf = offline.open_kit(kit_file.read_bytes(), key.read_text())
     assert pdf.startswith(b"%PDF")
     call_command("demo", "seed")

@@ -15,8 +15,7 @@ from safeward.devices.models import CompensatingControl, Device, Mds2Statement, 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_ward_has_its_devices_controls_and_findings(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_ward_has_its_devices_controls_and_findings(seeded_demo):
     devices = {d.asset_tag: d for d in selectors.devices_list()}
     pumps = [d for tag, d in devices.items() if tag.startswith("PUMP-")]
     assert len(pumps) == 6

@@ -5,7 +5,6 @@ one without a certificate; a second run changes nothing."""
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
 
 from safeward.demo.facilities import seed_facilities
 from safeward.detection.models import Alert
@@ -14,8 +13,7 @@ from safeward.facilities.models import Area, Certificate, DoorEvent, Medium, Vis
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_day_of_door_events(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_day_of_door_events(seeded_demo):
     assert Area.objects.count() == 5
     rules = sorted(Alert.objects.filter(rule__startswith="badge_").values_list("rule", flat=True))
     assert rules == ["badge_terminated", "badge_unauthorised_entry"]

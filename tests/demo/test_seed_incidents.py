@@ -16,8 +16,7 @@ from safeward.incidents.models import BreachAssessment, Incident
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_cases_and_their_breach_clock(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_cases_and_their_breach_clock(seeded_demo):
     snooping = Incident.objects.get(category="snooping")
     assert snooping.status == "triage"
     breach = BreachAssessment.objects.get(incident=snooping)

@@ -24,8 +24,7 @@ def _asset(name: str) -> int:
     return assets_list(query=name).get(name=name).pk
 
 
-def test_the_demo_shows_heartbleed_by_zone_and_an_exception_about_to_expire(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_shows_heartbleed_by_zone_and_an_exception_about_to_expire(seeded_demo):
     dmz = Finding.objects.get(target_id=_asset(ENGINE_DMZ), advisory__osv_id="SAFEWARD-DEMO-2014-0160")
     dc = Finding.objects.get(target_id=_asset(ENGINE_DC), advisory__osv_id="SAFEWARD-DEMO-2014-0160")
     assert dmz.severity == dc.severity == "critical"

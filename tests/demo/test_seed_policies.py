@@ -18,8 +18,7 @@ from safeward.policies import controls, gate, selectors
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_library_shows_an_acknowledgement_due_and_an_overdue_review(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_library_shows_an_acknowledgement_due_and_an_overdue_review(seeded_demo):
     codes = {d.code for d in selectors.documents_list(include_unpublished=False)}
     assert codes == {"acceptable-use", "information-security", "privacy", "incident-response", "backup"}
     aup = selectors.document_by_code(code="acceptable-use")

@@ -24,8 +24,7 @@ def _state():
     )
 
 
-def test_the_demo_vendors(demo_settings):
-    call_command("demo", "seed")
+def test_the_demo_vendors(seeded_demo):
     summaries = {s.vendor.name: s for s in selectors.vendor_summaries()}
     assert set(summaries) == {demo.TRANSCRIPTION, demo.LAB, demo.PUMPS, demo.BILLING, demo.LAPSED}
     assert summaries[demo.TRANSCRIPTION].days_left == 1

@@ -142,9 +142,23 @@ def nav_click(page: Any, name: str) -> None:
 
 
 @pytest.fixture
-def demo_credentials(settings: Any, tmp_path: Path) -> dict[str, dict[str, Any]]:
+def demo_credentials(seeded_demo: Any) -> dict[str, dict[str, Any]]:
     """The demo hospital seeded (issue 12: every role, with workforce
-    records); its credentials file's users by role."""
+    records); its credentials file's users by role. The seed's result is
+    restored from the run's one real seed (tests/demo/snapshot.py, ADR 1600)."""
+    import json
+
+    from safeward.demo import seed
+
+    document = json.loads((seeded_demo.VAR_DIR / seed.CREDENTIALS_FILENAME).read_text())
+    return {entry["role"]: entry for entry in document["users"]}
+
+
+@pytest.fixture
+def demo_credentials_seeded_here(settings: Any, tmp_path: Path) -> dict[str, dict[str, Any]]:
+    """Like `demo_credentials`, but the seed runs in this test, under the
+    clock the test has installed (a frozen morning): the snapshot was taken
+    at the run's real time."""
     import json
 
     from django.core.management import call_command

@@ -101,8 +101,8 @@ class Day:
             context.close()
 
 
-def test_a_day_in_the_demo(browser, live_server, morning, demo_credentials, screenshot):
-    day = Day(browser, live_server, demo_credentials, screenshot)
+def test_a_day_in_the_demo(browser, live_server, morning, demo_credentials_seeded_here, screenshot):
+    day = Day(browser, live_server, demo_credentials_seeded_here, screenshot)
     try:
         _the_day(day)
     finally:

@@ -6,7 +6,6 @@ every form posts to a view whose declared permission the person holds
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 from django.urls import Resolver404, resolve
 
@@ -22,11 +21,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo(settings, tmp_path):
-    settings.SAFEWARD_DEMO = True
-    settings.VAR_DIR = tmp_path / "var"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    call_command("demo", "seed")
+def demo(seeded_demo):
+    """The seeded demo hospital, restored from the run's one seed (ADR 1600)."""
+    return seeded_demo
 
 
 def _form_refusals(user: User, page: str, html: str) -> list[str]:
