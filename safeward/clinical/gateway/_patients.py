@@ -885,7 +885,7 @@ def _corrections(patient: Patient, sections: frozenset[Section], shown: set[str]
     discloses only the fields of sections the reader may see."""
     views = []
     for version in _with_labels(ChartVersion.objects.filter(patient=patient), "author").order_by(
-        "-created_at"
+        "-created_at", "-id"
     ):
         if str(version.resource_id) not in shown:
             continue
@@ -1061,7 +1061,7 @@ def _care_team(patient: Patient) -> list[CareTeamView]:
                 Q(ends_at__isnull=True) | Q(ends_at__gt=now)
             ),
             "user",
-        ).order_by("starts_at")
+        ).order_by("starts_at", "id")
     ]
 
 
@@ -1138,7 +1138,7 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
     if Section.APPOINTMENTS in sections:
         rows = list(
             _with_labels(Appointment.objects.filter(patient=patient), "department", "clinician").order_by(
-                "-starts_at"
+                "-starts_at", "-id"
             )[: CHART_LIMITS["appointments"]]
         )
         parts["appointments"] = [appointment_view(a, None) for a in rows]
@@ -1195,7 +1195,7 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
             amendment_request_view(a)
             for a in _with_labels(
                 AmendmentRequest.objects.filter(patient=patient), "received_by", "decided_by"
-            ).order_by("-received_at")
+            ).order_by("-received_at", "-id")
         ]
     return Chart(
         patient=patient_view(patient, sections),
