@@ -103,9 +103,7 @@ class LabResult:
 def lab_results(results: Iterable[ObservationView], limit: int = 30) -> list[LabResult]:
     """The latest laboratory results, newest first, each with the catalog's
     reference interval and its abnormal flag."""
-    rows = sorted(
-        (r for r in results if r.category == "laboratory"), key=chart_order, reverse=True
-    )
+    rows = sorted((r for r in results if r.category == "laboratory"), key=chart_order, reverse=True)
     return [
         LabResult(result=r, reference=reference_for(r.code, r.unit), flag=interpret(r.code, r.unit, r.value))
         for r in rows[:limit]

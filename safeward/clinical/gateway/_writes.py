@@ -420,7 +420,12 @@ def medication_request_create(
             # The warning names the patient (the prescriber must see whose
             # allergy it is) as far as a read of the chart would.
             read = _decide(
-                actor=actor, session=session, purpose=purpose, patient=patient, facts=facts, action=Action.READ
+                actor=actor,
+                session=session,
+                purpose=purpose,
+                patient=patient,
+                facts=facts,
+                action=Action.READ,
             )
             named = read.sections & {Section.DEMOGRAPHICS} if read.permitted else frozenset()
             record_isolated(
