@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError as DatabaseIntegrityError
 from django.db import transaction
@@ -314,6 +316,12 @@ class Shown:
         return self.read.allows(Section.ENCOUNTERS)
 
 
+# Everything the policy sees of a patient but the id (a list's memo key).
+_facts_of = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(policy.Resource) if f.name != "patient_id")
+)
+
+
 def shown_patients(
     actor: Actor, session: SessionContext, purpose: PurposeOfUse, patients: dict[uuid.UUID, Patient]
 ) -> dict[uuid.UUID, Shown]:
@@ -328,10 +336,10 @@ def shown_patients(
     # only at the facts about them (tests/clinical/test_policy_table.py): the
     # rows of a list whose facts agree share one evaluation. The session's
     # patient limit is still applied to each patient.
-    decided: dict[tuple[policy.Resource, Action], Decision] = {}
+    decided: dict[tuple[Any, Action], Decision] = {}
 
     def decide(resource: policy.Resource, action: Action) -> Decision:
-        key = (dataclasses.replace(resource, patient_id=None), action)
+        key = (_facts_of(resource), action)
         if key not in decided:
             decided[key] = policy.decide(subject, resource, action, context)
         return limit(decided[key], session, resource.patient_id)
