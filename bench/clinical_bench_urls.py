@@ -52,42 +52,44 @@ SECTIONS = (
         "SELECT e.*, d.name AS department_name, u.first_name, u.last_name FROM bench_plain_encounter e "
         "JOIN identity_department d ON d.id = e.department_id "
         "LEFT JOIN identity_user u ON u.id = e.attending_id "
-        "WHERE e.patient_id = %s ORDER BY e.started_at DESC LIMIT 50",
+        "WHERE e.patient_id = %s ORDER BY e.started_at DESC, e.id DESC LIMIT 50",
     ),
     (
         "notes",
         "SELECT n.*, u.first_name, u.last_name FROM bench_plain_clinicalnote n "
         "LEFT JOIN identity_user u ON u.id = n.author_id "
-        "WHERE n.patient_id = %s ORDER BY n.created_at DESC LIMIT 50",
+        "WHERE n.patient_id = %s ORDER BY n.created_at DESC, n.id DESC LIMIT 50",
     ),
     (
         "problems",
         "SELECT * FROM bench_plain_condition WHERE patient_id = %s "
-        "ORDER BY clinical_status, recorded_at DESC",
+        "ORDER BY clinical_status, recorded_at DESC, id DESC",
     ),
     (
         "medications",
         "SELECT m.*, u.first_name, u.last_name FROM bench_plain_medicationrequest m "
         "LEFT JOIN identity_user u ON u.id = m.requester_id WHERE m.patient_id = %s "
-        "ORDER BY m.status, m.authored_at DESC",
+        "ORDER BY m.status, m.authored_at DESC, m.id DESC",
     ),
     (
         "allergies",
-        "SELECT * FROM bench_plain_allergyintolerance WHERE patient_id = %s ORDER BY recorded_at DESC",
+        "SELECT * FROM bench_plain_allergyintolerance WHERE patient_id = %s "
+        "ORDER BY recorded_at DESC, id DESC",
     ),
     (
         "results",
-        "SELECT * FROM bench_plain_observation WHERE patient_id = %s ORDER BY effective_at DESC LIMIT 500",
+        "SELECT * FROM bench_plain_observation WHERE patient_id = %s "
+        "ORDER BY effective_at DESC, id DESC LIMIT 500",
     ),
     (
         "appointments",
         "SELECT a.*, d.name AS department_name FROM bench_plain_appointment a "
         "JOIN identity_department d ON d.id = a.department_id WHERE a.patient_id = %s "
-        "ORDER BY a.starts_at DESC LIMIT 30",
+        "ORDER BY a.starts_at DESC, a.id DESC LIMIT 30",
     ),
     (
         "documents",
-        "SELECT * FROM bench_plain_document WHERE patient_id = %s ORDER BY created_at DESC LIMIT 50",
+        "SELECT * FROM bench_plain_document WHERE patient_id = %s ORDER BY created_at DESC, id DESC LIMIT 50",
     ),
     (
         "care_team",
@@ -206,7 +208,7 @@ def orm_chart(patient_id: Any) -> Chart | None:
         )
         for e in _with_labels(
             PLAIN["Encounter"].objects.filter(patient=patient), "department", "attending"
-        ).order_by("-started_at")[: LIMITS["encounters"]]
+        ).order_by("-started_at", "-id")[: LIMITS["encounters"]]
     ]
     notes = [
         NoteView(
@@ -220,7 +222,7 @@ def orm_chart(patient_id: Any) -> Chart | None:
             sensitivity=n.sensitivity,
         )
         for n in _with_labels(PLAIN["ClinicalNote"].objects.filter(patient=patient), "author").order_by(
-            "-created_at"
+            "-created_at", "-id"
         )[: LIMITS["notes"]]
     ]
     problems = [
@@ -236,7 +238,7 @@ def orm_chart(patient_id: Any) -> Chart | None:
         )
         for c in PLAIN["Condition"]
         .objects.filter(patient=patient)
-        .order_by("clinical_status", "-recorded_at")
+        .order_by("clinical_status", "-recorded_at", "-id")
     ]
     medications = [
         MedicationView(
@@ -251,7 +253,7 @@ def orm_chart(patient_id: Any) -> Chart | None:
         )
         for m in _with_labels(
             PLAIN["MedicationRequest"].objects.filter(patient=patient), "requester"
-        ).order_by("status", "-authored_at")
+        ).order_by("status", "-authored_at", "-id")
     ]
     allergies = [
         AllergyView(
@@ -264,12 +266,12 @@ def orm_chart(patient_id: Any) -> Chart | None:
         )
         for a in PLAIN["AllergyIntolerance"]
         .objects.filter(patient=patient)
-        .order_by("clinical_status", "-recorded_at")
+        .order_by("clinical_status", "-recorded_at", "-id")
     ]
     observations = list(
         PLAIN["Observation"]
         .objects.filter(patient=patient)
-        .order_by("-effective_at")[: LIMITS["observations"]]
+        .order_by("-effective_at", "-id")[: LIMITS["observations"]]
     )
     appointments = [
         AppointmentView(
@@ -287,7 +289,7 @@ def orm_chart(patient_id: Any) -> Chart | None:
         )
         for a in _with_labels(
             PLAIN["Appointment"].objects.filter(patient=patient), "department", "clinician"
-        ).order_by("-starts_at")[: LIMITS["appointments"]]
+        ).order_by("-starts_at", "-id")[: LIMITS["appointments"]]
     ]
     care_team = [
         CareTeamView(id=str(m.pk), user_id=m.user_id, name=_label(m.user), role=m.role, ends_at=m.ends_at)
@@ -296,7 +298,7 @@ def orm_chart(patient_id: Any) -> Chart | None:
             .objects.filter(patient=patient, starts_at__lte=now)
             .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now)),
             "user",
-        ).order_by("starts_at")
+        ).order_by("starts_at", "id")
     ]
     documents = [
         DocumentView(
@@ -309,7 +311,7 @@ def orm_chart(patient_id: Any) -> Chart | None:
         )
         for d in PLAIN["Document"]
         .objects.filter(patient=patient)
-        .order_by("-created_at")[: LIMITS["documents"]]
+        .order_by("-created_at", "-id")[: LIMITS["documents"]]
     ]
     return Chart(
         patient=_patient_view(patient),

@@ -321,21 +321,23 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile the gateway path instead")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--database", default=DB, help=f"the database to create and drop (default {DB})")
     args = parser.parse_args()
     if shutil.which("wrk") is None and not args.profile:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
 
-    created = cc.create_database(DB, reuse=args.reuse)
+    db = args.database
+    created = cc.create_database(db, reuse=args.reuse)
     var_dir = Path(os.environ.get("BENCH_VAR_DIR") or tempfile.mkdtemp(prefix="safeward-bench-chart-"))
     server = None
     try:
-        cc.configure(DB, var_dir)
+        cc.configure(db, var_dir)
         from _setup import machine
 
         print(machine())
         ids_file = var_dir / "chart-ids.json"
         if created:
-            rate = cc.load(DB, args.patients, args.workers)
+            rate = cc.load(db, args.patients, args.workers)
             print(f"loaded {args.patients} patients at {rate:.0f} patients/s ({args.workers} loaders)")
             ids = prepare(args.charts)
             plain_copies(ids)
@@ -390,7 +392,7 @@ def main() -> None:
 
         connections.close_all()
         if not args.keep:
-            cc.drop_database(DB)
+            cc.drop_database(db)
 
 
 if __name__ == "__main__":

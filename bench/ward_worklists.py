@@ -5,6 +5,8 @@ against the same queries and the same decryption without policy and audit,
 alternating in one process, same run.
 
     .venv/bin/python bench/ward_worklists.py --patients 100000 --iterations 300
+    .venv/bin/python bench/ward_worklists.py --patients 2000 --keep      # prints BENCH_VAR_DIR
+    BENCH_VAR_DIR=... .venv/bin/python bench/ward_worklists.py --reuse --profile
 
 Creates the database bench_ward on 127.0.0.1:5432 (user postgres), loads the
 patients with `safeward demo scale` (two loaders), then three wards of 30
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
@@ -127,6 +130,20 @@ def prepare() -> dict[str, Any]:
             unit="mmol/L",
         )
     return {"physician": physician, "nurse": nurse, "ward": wards[0].id, "session": ward_session}
+
+
+def prepared() -> dict[str, Any]:
+    """What `prepare` set up, found again in a kept database (--reuse)."""
+    from safeward.clinical.models import Ward
+    from safeward.clinical.types import SessionContext
+    from safeward.identity.models import User
+
+    return {
+        "physician": User.objects.get(username="bench.ward.physician"),
+        "nurse": User.objects.get(username="bench.ward.nurse"),
+        "ward": str(Ward.objects.get(code="bench-0").pk),
+        "session": SessionContext(session_id="bench", reachable=True, reachable_reason="clinical_zone"),
+    }
 
 
 # --- the same queries and decryption, without facts, policy or audit ---------------------------------
@@ -298,19 +315,27 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2, help="scale loaders")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument(
+        "--reuse", action="store_true", help="a kept database (with BENCH_VAR_DIR): no load, no set-up"
+    )
     parser.add_argument("--profile", action="store_true", help="pyinstrument of the two gateway paths")
     parser.add_argument("--database", default=DB, help=f"the database to create and drop (default {DB})")
     args = parser.parse_args()
     db = args.database
-    cc.create_database(db)
-    cc.configure(db, Path(tempfile.mkdtemp(prefix="safeward-bench-ward-")))
+    created = cc.create_database(db, reuse=args.reuse)
+    var_dir = os.environ.get("BENCH_VAR_DIR") or tempfile.mkdtemp(prefix="safeward-bench-ward-")
+    cc.configure(db, Path(var_dir))
     from _setup import machine, percentile, summary_ms
 
     print(machine())
     try:
-        rate = cc.load(db, args.patients, args.workers)
-        print(f"loaded {args.patients} patients at {rate:.0f} patients/s")
-        data = prepare()
+        if created:
+            rate = cc.load(db, args.patients, args.workers)
+            print(f"loaded {args.patients} patients at {rate:.0f} patients/s")
+            data = prepare()
+            print(f"var dir (for --reuse): BENCH_VAR_DIR={var_dir}")
+        else:
+            data = prepared()
         if args.profile:
             profile(args.iterations, data)
             return

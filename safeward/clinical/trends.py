@@ -53,13 +53,20 @@ def _points(values: list[Decimal]) -> str:
     return " ".join(coords)
 
 
+def chart_order(result: ObservationView) -> tuple[dt.datetime, str]:
+    """The chart's order of results (the gateway's `by_time`): by time, then
+    by id, so that results sharing a time keep one order on every page, in
+    the REST chart and in FHIR, and a trend's latest value is the chart's."""
+    return result.effective_at, result.id
+
+
 def trends(results: Iterable[ObservationView]) -> list[Trend]:
     groups: dict[tuple[str, str], list[ObservationView]] = {}
     for result in results:
         groups.setdefault((result.code, result.unit), []).append(result)
     out = []
     for (code, unit), rows in groups.items():
-        rows = sorted(rows, key=lambda r: r.effective_at)[-MAX_POINTS:]
+        rows = sorted(rows, key=chart_order)[-MAX_POINTS:]
         numeric = [n for n in (_number(r.value) for r in rows) if n is not None]
         latest = rows[-1]
         previous = rows[-2].value if len(rows) > 1 else None
@@ -96,9 +103,7 @@ class LabResult:
 def lab_results(results: Iterable[ObservationView], limit: int = 30) -> list[LabResult]:
     """The latest laboratory results, newest first, each with the catalog's
     reference interval and its abnormal flag."""
-    rows = sorted(
-        (r for r in results if r.category == "laboratory"), key=lambda r: r.effective_at, reverse=True
-    )
+    rows = sorted((r for r in results if r.category == "laboratory"), key=chart_order, reverse=True)
     return [
         LabResult(result=r, reference=reference_for(r.code, r.unit), flag=interpret(r.code, r.unit, r.value))
         for r in rows[:limit]

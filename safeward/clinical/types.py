@@ -48,11 +48,13 @@ class NeedsConfirmation(InvalidInput):
 
 class AllergyWarning(Exception):
     """The medication falls under an active allergy of the patient: ordered only
-    with an override reason. `matches` are `safety.AllergyMatch` rows."""
+    with an override reason. `matches` are `safety.AllergyMatch` rows;
+    `patient` names whose allergy it is (the demographics a chart read shows)."""
 
-    def __init__(self, matches: list[Any]) -> None:
+    def __init__(self, matches: list[Any], *, patient: PatientView | None = None) -> None:
         super().__init__("The medication falls under a recorded allergy.")
         self.matches = matches
+        self.patient = patient
 
 
 class PossibleDuplicates(Exception):

@@ -445,6 +445,7 @@ def _chart_write(
                 action=request.path,
                 back=reverse("clinical:chart", args=[patient_id]) + "#medications",
                 matches=warning.matches,
+                patient=warning.patient,
                 submit="Order",
             )
         except Conflict as error:

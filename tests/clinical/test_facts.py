@@ -218,7 +218,10 @@ def test_an_ended_restriction_and_the_payer_restriction(make_user):
 # Session, user, user session, workforce state, roles, the policy
 # acknowledgement gate (issue 18, ADR 0930), patient, facts, the nine chart
 # sections, immunizations, procedures, reports and their result links, the
-# corrections and the amendment requests (issue 12), and the audit insert: 24,
+# corrections and the amendment requests (issue 12), and the audit insert: 24
+# when every section holds rows, plus the probe of which sections hold any
+# (ADR 1630: a section without rows then costs no query; this chart has no
+# appointments, documents, corrections or amendment requests),
 # plus the savepoint pair of the chart's transaction inside the test's; and the
 # response's export manifest (ADR 0811: its insert, its audit event, the link
 # between them and their savepoint pair): 5; the vendor credential check costs
@@ -267,6 +270,42 @@ def test_the_chart_query_count_does_not_grow_with_the_chart(
     assert len(body["care_team"]) == 3
     assert {n["author"] for n in body["notes"]} <= {a.get_full_name() for a in authors}
     assert AuditEvent.objects.filter(resource_type="Chart").count() == before + 1
+
+
+def test_a_chart_section_without_rows_costs_no_query_of_its_own(make_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    doctor = make_user("physician")
+    patient = new_patient()
+    relate(doctor, patient, "care_team")
+    gateway.note_create(
+        actor=doctor,
+        session=WARD,
+        purpose=PurposeOfUse.TREATMENT,
+        patient_id=patient,
+        title="Day 1",
+        text=".",
+    )
+    with CaptureQueriesContext(connection) as queries:
+        chart = gateway.chart_read(
+            actor=doctor, session=WARD, purpose=PurposeOfUse.TREATMENT, patient_id=patient
+        )
+    assert len(chart.notes or []) == 1
+    assert chart.medications == chart.results == chart.appointments == chart.reports == []
+    assert chart.corrections == []
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    (probe,) = [sql for sql in reads if "EXISTS (SELECT 1 FROM" in sql]
+    for table in (
+        "clinical_medicationrequest",
+        "clinical_observation",
+        "clinical_appointment",
+        "clinical_document",
+    ):
+        assert table in probe
+        # Only the probe names the empty section's table.
+        assert [sql for sql in reads if f'"{table}"' in sql] == []
+    assert any('"clinical_clinicalnote"' in sql for sql in reads)  # the note's section is read
 
 
 def test_a_search_page_costs_the_same_queries_for_one_or_many_patients(

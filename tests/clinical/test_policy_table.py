@@ -8,6 +8,7 @@ and review the diff of docs/clinical-policy.md like code."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -347,3 +348,21 @@ if __name__ == "__main__":  # pragma: no cover - documentation helper
     print(render_discharge_table())
     print()
     print(render_device_table())
+
+
+@pytest.mark.parametrize("action", [Action.SEARCH, Action.READ])
+@pytest.mark.parametrize("role", list(ROLES))
+def test_a_read_decision_does_not_depend_on_which_patient(role, action):
+    """Lists share one evaluation among patients whose facts agree
+    (`gateway._admission.shown_patients`): the decision must be the same
+    for any patient id, and for none."""
+    for relationship in RELATIONSHIPS:
+        for data in DATA_KINDS:
+            one = resource(relationship, data)
+            decisions = {
+                policy.decide(
+                    subject(role), dataclasses.replace(one, patient_id=pid), action, AccessContext()
+                )
+                for pid in ("p", "q", None)
+            }
+            assert len(decisions) == 1, (role, action, relationship, data)

@@ -140,6 +140,12 @@ def test_allergy_warning_saves_nothing_and_records_the_check(allergic):
     assert (event.action, event.outcome, event.patient_id) == ("read", "success", patient)
     assert "enicillin" not in json.dumps(event.detail)
     assert "moxicillin" not in json.dumps(event.detail)
+    # The warning names whose allergy it is, and the event records that disclosure.
+    named = raised.value.patient
+    assert (named.id, named.family_name, named.given_name) == (patient, "Quist", "Ada")
+    assert named.phone is None  # demographics only
+    assert named.national_id is None
+    assert {"allergy", "family_name", "given_name", "mrn", "birth_date"} <= set(event.fields)
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])
@@ -195,6 +201,10 @@ def test_medication_page_warns_and_another_drug_is_ordered(allergic):
     body = page.content.decode()
     assert "Allergy warning" in body
     assert "Penicillins" in body
+    mrn = gateway.patient_read(actor=doctor, session=WARD, purpose=TREAT, patient_id=patient).mrn
+    assert "QUIST, Ada" in body  # whose allergy, named on the page
+    assert mrn in body
+    assert "Quist" not in page.request["PATH_INFO"]  # through the gateway, not the URL
     assert 'value="Amoxicillin 500 mg"' in body  # what was typed is kept
     assert 'name="override_reason"' in body
     assert "<textarea" in body

@@ -10,9 +10,12 @@ nurse join the care team with the admission and leave it at discharge.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import operator
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import IntegrityError as DatabaseIntegrityError
 from django.db import transaction
@@ -313,6 +316,12 @@ class Shown:
         return self.read.allows(Section.ENCOUNTERS)
 
 
+# Everything the policy sees of a patient but the id (a list's memo key).
+_facts_of = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(policy.Resource) if f.name != "patient_id")
+)
+
+
 def shown_patients(
     actor: Actor, session: SessionContext, purpose: PurposeOfUse, patients: dict[uuid.UUID, Patient]
 ) -> dict[uuid.UUID, Shown]:
@@ -322,15 +331,28 @@ def shown_patients(
     facts = facts_for(actor, list(patients))
     subject = subject_for(actor)
     context = access_context(session, purpose)
+    # The policy is a pure function of subject, resource, action and context,
+    # and a read's or a search's decision never looks at which patient it is,
+    # only at the facts about them (tests/clinical/test_policy_table.py): the
+    # rows of a list whose facts agree share one evaluation. The session's
+    # patient limit is still applied to each patient.
+    decided: dict[tuple[Any, Action], Decision] = {}
+
+    def decide(resource: policy.Resource, action: Action) -> Decision:
+        key = (_facts_of(resource), action)
+        if key not in decided:
+            decided[key] = policy.decide(subject, resource, action, context)
+        return limit(decided[key], session, resource.patient_id)
+
     shown: dict[uuid.UUID, Shown] = {}
     for pid, patient in patients.items():
         resource = resource_for(patient, facts[pid])
-        search = limit(policy.decide(subject, resource, Action.SEARCH, context), session, str(pid))
+        search = decide(resource, Action.SEARCH)
         if not search.permitted:
             restricted = PatientView(id=str(pid), sections=frozenset(), restricted=True)
             shown[pid] = Shown(restricted, policy.deny(search.reason))
             continue
-        read = limit(policy.decide(subject, resource, Action.READ, context), session, str(pid))
+        read = decide(resource, Action.READ)
         # A list is no emergency: break-glass access is used by opening the chart.
         shown[pid] = Shown(
             patient_view(patient, search.sections), policy.deny("list") if read.emergency else read

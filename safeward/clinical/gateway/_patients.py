@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 import secrets
 import uuid
@@ -13,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError as DatabaseIntegrityError
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q, QuerySet
 
 from safeward import clock
@@ -885,7 +886,7 @@ def _corrections(patient: Patient, sections: frozenset[Section], shown: set[str]
     discloses only the fields of sections the reader may see."""
     views = []
     for version in _with_labels(ChartVersion.objects.filter(patient=patient), "author").order_by(
-        "-created_at"
+        "-created_at", "-id"
     ):
         if str(version.resource_id) not in shown:
             continue
@@ -1061,8 +1062,27 @@ def _care_team(patient: Patient) -> list[CareTeamView]:
                 Q(ends_at__isnull=True) | Q(ends_at__gt=now)
             ),
             "user",
-        ).order_by("starts_at")
+        ).order_by("starts_at", "id")
     ]
+
+
+# The Chart attribute each section fills (orders and results share a table).
+_SECTION_PARTS: dict[Section, str] = {
+    Section.ENCOUNTERS: "encounters",
+    Section.NOTES: "notes",
+    Section.PROBLEMS: "problems",
+    Section.MEDICATIONS: "medications",
+    Section.ALLERGIES: "allergies",
+    Section.ORDERS: "orders",
+    Section.RESULTS: "results",
+    Section.APPOINTMENTS: "appointments",
+    Section.CARE_TEAM: "care_team",
+    Section.DOCUMENTS: "documents",
+    Section.IMMUNIZATIONS: "immunizations",
+    Section.PROCEDURES: "procedures",
+    Section.REPORTS: "reports",
+    Section.DEMOGRAPHICS: "amendment_requests",
+}
 
 
 def _grouped(rows: list[Any], status: str) -> list[Any]:
@@ -1071,10 +1091,68 @@ def _grouped(rows: list[Any], status: str) -> list[Any]:
     return sorted(rows, key=lambda row: getattr(row, status))
 
 
+# The tables whose rows each chart section shows (the corrections and the
+# amendment requests are read with every chart and with demographics).
+_SECTION_TABLES: dict[Section, type[models.Model]] = {
+    Section.ENCOUNTERS: Encounter,
+    Section.NOTES: ClinicalNote,
+    Section.PROBLEMS: Condition,
+    Section.MEDICATIONS: MedicationRequest,
+    Section.ALLERGIES: AllergyIntolerance,
+    Section.ORDERS: Observation,
+    Section.RESULTS: Observation,
+    Section.APPOINTMENTS: Appointment,
+    Section.CARE_TEAM: CareTeamMembership,
+    Section.DOCUMENTS: Document,
+    Section.IMMUNIZATIONS: Immunization,
+    Section.PROCEDURES: Procedure,
+    Section.REPORTS: DiagnosticReport,
+    Section.DEMOGRAPHICS: AmendmentRequest,
+}
+
+
+@functools.cache
+def _holding_sql(tables: tuple[type[models.Model], ...]) -> str:
+    """One statement answering, for each table, whether the patient has a
+    row in it (each an index probe on the patient column). Plain SQL,
+    portable between PostgreSQL and SQLite; names come from the models."""
+    probes = ", ".join(
+        f"EXISTS (SELECT 1 FROM {m._meta.db_table} WHERE {m._meta.get_field('patient').column} = %s)"  # type: ignore[union-attr]  # noqa: S608 - names from model metadata; the patient is a parameter
+        for m in tables
+    )
+    return f"SELECT {probes}"
+
+
+def _holding(patient: Patient, sections: frozenset[Section]) -> set[type[models.Model]]:
+    """The tables of the chart's sections (and the corrections) that hold a
+    row of the patient: one round trip, so that a section with nothing in it
+    costs no query of its own (most charts leave most sections empty)."""
+    tables = tuple(
+        sorted(
+            {_SECTION_TABLES[s] for s in sections if s in _SECTION_TABLES} | {ChartVersion},
+            key=lambda m: m._meta.db_table,
+        )
+    )
+    pk = Patient._meta.pk
+    assert pk is not None
+    value = pk.get_db_prep_value(patient.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_holding_sql(tables), [value] * len(tables))
+        row = cursor.fetchone()
+    return {model for model, held in zip(tables, row, strict=True) if held}
+
+
 def _build_chart(patient: Patient, decision: Decision) -> Chart:
-    sections, sensitive = decision.sections, decision.include_sensitive
+    held = _holding(patient, decision.sections)
+    # A section whose table holds no row of the patient is shown empty, unread.
+    sections = frozenset(s for s in decision.sections if _SECTION_TABLES.get(s, Patient) in held)
+    sensitive = decision.include_sensitive
     withheld = 0
-    parts: dict[str, Any] = {}
+    parts: dict[str, Any] = {
+        name: []
+        for section, name in _SECTION_PARTS.items()
+        if section in decision.sections and section not in sections
+    }
     rows: list[Any]
     if Section.ENCOUNTERS in sections:
         rows = newest(
@@ -1138,7 +1216,7 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
     if Section.APPOINTMENTS in sections:
         rows = list(
             _with_labels(Appointment.objects.filter(patient=patient), "department", "clinician").order_by(
-                "-starts_at"
+                "-starts_at", "-id"
             )[: CHART_LIMITS["appointments"]]
         )
         parts["appointments"] = [appointment_view(a, None) for a in rows]
@@ -1177,7 +1255,7 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         for name in ("problems", "medications", "allergies", "results")
         for row in parts.get(name) or ()
     }
-    corrections = _corrections(patient, sections, shown)
+    corrections = _corrections(patient, decision.sections, shown) if ChartVersion in held else []
     parts["corrections"] = corrections
     if parts.get("results"):
         replaced: dict[str, list[str]] = {}
@@ -1195,11 +1273,11 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
             amendment_request_view(a)
             for a in _with_labels(
                 AmendmentRequest.objects.filter(patient=patient), "received_by", "decided_by"
-            ).order_by("-received_at")
+            ).order_by("-received_at", "-id")
         ]
     return Chart(
-        patient=patient_view(patient, sections),
-        sections=sections,
+        patient=patient_view(patient, decision.sections),
+        sections=decision.sections,
         emergency=decision.emergency,
         withheld_sensitive=withheld,
         **parts,

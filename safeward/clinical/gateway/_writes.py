@@ -22,6 +22,7 @@ from safeward.clinical import safety
 from safeward.clinical.gateway._admission import ALREADY_ADMITTED, release_admission
 from safeward.clinical.gateway._core import (
     Actor,
+    PatientFacts,
     assign,
     audit_fields,
     check_choice,
@@ -32,6 +33,7 @@ from safeward.clinical.gateway._core import (
     use_submission,
 )
 from safeward.clinical.gateway._patients import (
+    _decide,
     allergy_view,
     condition_view,
     count_emergency_access,
@@ -41,6 +43,7 @@ from safeward.clinical.gateway._patients import (
     medication_view,
     note_view,
     observation_view,
+    patient_view,
 )
 from safeward.clinical.models import (
     AllergyIntolerance,
@@ -138,7 +141,7 @@ def _write[M: models.Model, V](
     submission: str | None,
     fields: list[str] | None = None,
     detail: Callable[[M], dict[str, Any] | None] | None = None,
-    check: Callable[[Patient], None] | None = None,
+    check: Callable[[Patient, PatientFacts], None] | None = None,
 ) -> V:
     """Decide, build (validating), save and audit one new row, all or nothing.
     `check` runs after the decision and before the transaction: a safety
@@ -154,7 +157,7 @@ def _write[M: models.Model, V](
         resource_type=resource_type,
     )
     if check is not None:
-        check(patient)
+        check(patient, facts)
     with transaction.atomic():
         use_submission(submission)
         row = build(patient)
@@ -409,21 +412,32 @@ def medication_request_create(
         )
         return request
 
-    def check(patient: Patient) -> None:
+    def check(patient: Patient, facts: PatientFacts) -> None:
         name = _text("medication", medication) or ""
         code = validate_code("rxnorm", rxnorm) if rxnorm else None
         matched.extend(allergy_matches(patient, name, code))
         if matched and reason is None:
+            # The warning names the patient (the prescriber must see whose
+            # allergy it is) as far as a read of the chart would.
+            read = _decide(
+                actor=actor,
+                session=session,
+                purpose=purpose,
+                patient=patient,
+                facts=facts,
+                action=Action.READ,
+            )
+            named = read.sections & {Section.DEMOGRAPHICS} if read.permitted else frozenset()
             record_isolated(
                 action=AuditAction.READ,
                 actor=actor,
                 purpose=purpose,
                 resource_type="AllergyCheck",
                 patient=patient,
-                fields=["allergy"],
+                fields=sorted({"allergy", *audit_fields(named)}),
                 detail={"matches": len(matched)},
             )
-            raise AllergyWarning(matched)
+            raise AllergyWarning(matched, patient=patient_view(patient, named))
 
     return _write(
         actor=actor,
