@@ -615,8 +615,8 @@ def import_bundles(paths: Sequence[Path], *, workers: int = 0) -> Iterator[Bundl
             pending.append(pool.submit(read_bundle, path))
         while pending:
             parsed = pending.popleft().result()
-            if (path := next(upcoming, None)) is not None:
-                pending.append(pool.submit(read_bundle, path))
+            if (following := next(upcoming, None)) is not None:
+                pending.append(pool.submit(read_bundle, following))
             yield store_bundle(parsed)
 
 

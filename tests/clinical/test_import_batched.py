@@ -71,3 +71,12 @@ def test_workers_store_what_the_in_process_path_stores(tmp_path):
     again = list(import_bundles(paths, workers=0))
     assert all(r.already_present and not r.error for r in again)
     assert len(_import_events()) == 3
+
+
+@pytest.mark.django_db
+def test_the_command_refuses_a_negative_worker_count(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    (tmp_path / "one.json").write_text("{}")
+    with pytest.raises(CommandError, match="--workers must be 0 or more"):
+        call_command("import", "fhir", str(tmp_path), "--workers", "-1", "--no-progress")
