@@ -80,3 +80,17 @@ def test_the_command_refuses_a_negative_worker_count(tmp_path):
     (tmp_path / "one.json").write_text("{}")
     with pytest.raises(CommandError, match="--workers must be 0 or more"):
         call_command("import", "fhir", str(tmp_path), "--workers", "-1", "--no-progress")
+
+
+@needs_sample
+@pytest.mark.django_db
+def test_a_keyring_refresh_while_a_bundle_is_written_is_harmless(tmp_path, monkeypatch):
+    """The keyring reloads from the database when its cache is stale; the
+    COPY path computes every value before the COPY starts, since the
+    connection cannot answer a query in the middle of one."""
+    from safeward.crypto.keyring import Keyring
+
+    monkeypatch.setattr(Keyring, "_stale", lambda self: True)  # every seal reloads the keyring
+    [result] = import_bundles(_write(tmp_path, _patient_bundles(1)), workers=0)
+    assert result.imported
+    assert result.counts["Encounter"] > 0

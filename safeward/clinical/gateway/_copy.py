@@ -31,9 +31,12 @@ def insert_rows(model: type[models.Model], rows: Sequence[models.Model]) -> None
     fields = [f for f in meta.concrete_fields if not getattr(f, "db_returning", False)]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)  # type: ignore[arg-type]
     table = connection.ops.quote_name(meta.db_table)
+    # Every value first: encrypting may refresh the keyring from the database,
+    # which cannot answer on a connection that is in the middle of a COPY.
+    values = [[_db_value(field, row) for field in fields] for row in rows]
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([_db_value(field, row) for field in fields])
+        for row_values in values:
+            copy.write_row(row_values)
     for row in rows:  # as bulk_create leaves them: saved, no longer "adding"
         row._state.adding = False
         row._state.db = connection.alias
