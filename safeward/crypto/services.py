@@ -183,7 +183,7 @@ class ReencryptResult:
 def keys_reencrypt(
     *,
     actor: Actor,
-    batch_size: int = 1000,
+    batch_size: int = 500,
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> ReencryptResult:

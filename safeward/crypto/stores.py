@@ -60,9 +60,6 @@ from safeward.crypto.phi import PhiCategory
 from safeward.crypto.registry import CiphertextStore, ProgressCallback
 from safeward.crypto.secrets import is_secret_token, reseal_secret, secret_key_id
 
-# Bind parameters per statement, under SQLite's default limit (32,766) and PostgreSQL's (65,535).
-MAX_PARAMETERS = 30_000
-
 
 def _qn(name: str) -> str:
     return connection.ops.quote_name(name)
@@ -192,11 +189,9 @@ class ModelStore:
         return tuple(columns), [*params_set, row[0], *params_where]
 
     def _write_batch(self, plans: list[tuple[tuple[str, ...], list[Any]]], pk: models.Field[Any, Any]) -> int:
-        """One compare-and-swap UPDATE per set of columns for the whole batch,
-        joined to the batch's (id, new ciphertexts, old ciphertexts) as a
-        VALUES list (ADR 1621): a row edited since it was read does not match
-        and keeps the edit. Every matched row moves all its listed columns,
-        so the row count says exactly how many values moved."""
+        """One compare-and-swap UPDATE per row, sent with executemany per set of
+        columns (pipelined on PostgreSQL). A row edited since it was read does
+        not match and keeps the edit; it is counted as not moved."""
         groups: dict[tuple[str, ...], list[list[Any]]] = {}
         for columns, params in plans:
             if columns:
@@ -205,24 +200,27 @@ class ModelStore:
         table = _qn(self.model._meta.db_table)
         with connection.cursor() as cursor:
             for columns, param_rows in groups.items():
-                width = 1 + 2 * len(columns)
-                # VALUES columns are column1, column2, ... on PostgreSQL and SQLite alike:
-                # the new ciphertexts, then the row id, then the old ciphertexts (as _plan_row lists them).
-                sets = ", ".join(f"{_qn(c)} = v.column{i + 1}" for i, c in enumerate(columns))
-                matches = " AND ".join(
-                    f"{table}.{_qn(c)} = v.column{len(columns) + 2 + i}" for i, c in enumerate(columns)
+                sql = (
+                    f"UPDATE {table} SET {', '.join(f'{_qn(c)} = %s' for c in columns)} "  # noqa: S608
+                    f"WHERE {_qn(_column(pk))} = %s AND {' AND '.join(f'{_qn(c)} = %s' for c in columns)}"
                 )
-                per_statement = max(1, MAX_PARAMETERS // width)
-                for start in range(0, len(param_rows), per_statement):
-                    chunk = param_rows[start : start + per_statement]
-                    values = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(chunk))
-                    cursor.execute(
-                        f"UPDATE {table} SET {sets} FROM (VALUES {values}) AS v "  # noqa: S608
-                        f"WHERE {table}.{_qn(_column(pk))} = v.column{len(columns) + 1} AND {matches}",
-                        [value for params in chunk for value in params],
-                    )
-                    moved += len(columns) * cursor.rowcount
+                cursor.executemany(sql, param_rows)
+                if cursor.rowcount == len(param_rows):
+                    moved += len(columns) * len(param_rows)
+                else:  # some rows changed meanwhile: count exactly what now holds our new ciphertexts
+                    for params in param_rows:
+                        moved += self._count_written(cursor, columns, params, pk)
         return moved
+
+    def _count_written(
+        self, cursor: Any, columns: tuple[str, ...], params: list[Any], pk: models.Field[Any, Any]
+    ) -> int:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {_qn(self.model._meta.db_table)} "  # noqa: S608
+            f"WHERE {_qn(_column(pk))} = %s AND {' AND '.join(f'{_qn(c)} = %s' for c in columns)}",
+            [params[len(columns)], *params[: len(columns)]],
+        )
+        return len(columns) if cursor.fetchone()[0] else 0
 
 
 def model_stores() -> list[ModelStore]:

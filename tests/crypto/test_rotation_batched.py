@@ -1,13 +1,11 @@
-"""Re-encryption's batched compare-and-swap (ADR 1621): one UPDATE joined to
-a VALUES list per set of columns, split when a batch would pass the bind
-parameter limit. Counts stay exact, a concurrent edit keeps its newer value,
-and an interrupted run resumes where it stopped."""
+"""Re-encryption in large batches (many rows, two sets of columns per batch):
+counts stay exact, a concurrent edit keeps its newer value, and an
+interrupted run resumes where it stopped."""
 
 from __future__ import annotations
 
 import pytest
 
-from safeward.crypto import stores
 from safeward.crypto.fields import EncryptedField
 from safeward.crypto.keyring import Keyring, Purpose, keyring
 from safeward.crypto.selectors import keyring_status
@@ -32,7 +30,6 @@ def test_a_concurrent_edit_in_a_large_batch_keeps_the_newer_value_and_counts_sta
     old = keyring().primary()
     total = keyring_status().key(Purpose.DATA, old.version).protects
     key_rotate(actor=ACTOR)
-    monkeypatch.setattr(stores, "MAX_PARAMETERS", 25)  # a few rows per statement: the split is exercised
     target = records[3]  # has a phone
     edited = False
     original_reseal = Keyring.reseal
@@ -60,12 +57,11 @@ def test_a_concurrent_edit_in_a_large_batch_keeps_the_newer_value_and_counts_sta
     assert Record.objects.get(pk=target.pk).family_name.reveal() == "Edited meanwhile"
 
 
-def test_an_interrupted_batched_run_resumes_and_moves_every_value_once(monkeypatch):
+def test_an_interrupted_batched_run_resumes_and_moves_every_value_once():
     records, notes = populate(count=40)
     old = keyring().primary()
     total = keyring_status().key(Purpose.DATA, old.version).protects
     key_rotate(actor=ACTOR)
-    monkeypatch.setattr(stores, "MAX_PARAMETERS", 40)
     seen: list[int] = []
 
     def stop_after_two(moved: int) -> None:

@@ -58,7 +58,7 @@ class Command(BaseCommand):
             "reencrypt",
             help="Move every value to the primary key of its purpose; recompute blind indexes (resumable).",
         )
-        reencrypt.add_argument("--batch-size", type=int, default=1000)
+        reencrypt.add_argument("--batch-size", type=int, default=500)
         reencrypt.add_argument("--no-progress", action="store_true", help="No progress bar.")
         rewrap = sub.add_parser(
             "rewrap", help="Wrap every key under a new KEK (file or env provider); the old KEK is kept."
