@@ -11,6 +11,7 @@ from django.db import transaction
 from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import policy
+from safeward.clinical.gateway._copy import insert_rows
 from safeward.clinical.gateway._core import (
     access_context,
     assign,
@@ -94,7 +95,7 @@ def _immunizations(
             },
         )
         rows.append(row)
-    Immunization.objects.bulk_create(rows, batch_size=500)
+    insert_rows(Immunization, rows)
     return rows
 
 
@@ -120,7 +121,7 @@ def _procedures(
             },
         )
         rows.append(row)
-    Procedure.objects.bulk_create(rows, batch_size=500)
+    insert_rows(Procedure, rows)
     return rows
 
 
@@ -152,7 +153,7 @@ def _reports(
             },
         )
         rows.append(row)
-    DiagnosticReport.objects.bulk_create(rows, batch_size=500)
+    insert_rows(DiagnosticReport, rows)
     link = DiagnosticReport.results.through
     links = [
         link(diagnosticreport_id=row.pk, observation_id=observation.pk)
@@ -160,7 +161,7 @@ def _reports(
         for key in dict.fromkeys(item.result_keys)
         for observation in observations.get(key, [])
     ]
-    link.objects.bulk_create(links, batch_size=1000)
+    insert_rows(link, links)
     return rows
 
 
@@ -198,7 +199,7 @@ def patient_import(
             )
             assign(encounter, {"reason": item.reason})
             encounters[item.key] = encounter
-        Encounter.objects.bulk_create(encounters.values())
+        insert_rows(Encounter, list(encounters.values()))
         conditions = []
         for c in record_in.conditions:
             condition = Condition(
@@ -214,7 +215,7 @@ def patient_import(
                 {"code": validate_code(c.code_system, c.code), "display": c.display[:300], "onset": c.onset},
             )
             conditions.append(condition)
-        Condition.objects.bulk_create(conditions)
+        insert_rows(Condition, conditions)
         observations = []
         for o in record_in.observations:
             observation = Observation(
@@ -231,7 +232,7 @@ def patient_import(
                 {"code": validate_code("loinc", o.code), "display": o.display[:200], "value": o.value},
             )
             observations.append(observation)
-        Observation.objects.bulk_create(observations, batch_size=500)
+        insert_rows(Observation, observations)
         by_source: dict[str, list[Observation]] = {}
         for mapped, observation in zip(record_in.observations, observations, strict=True):
             if mapped.source_key:
@@ -247,7 +248,7 @@ def patient_import(
             )
             assign(medication, {"medication": m.medication[:300], "rxnorm": m.rxnorm})
             medications.append(medication)
-        MedicationRequest.objects.bulk_create(medications)
+        insert_rows(MedicationRequest, medications)
         allergies = []
         for a in record_in.allergies:
             allergy = AllergyIntolerance(
@@ -258,7 +259,7 @@ def patient_import(
             )
             assign(allergy, {"substance": a.substance[:200]})
             allergies.append(allergy)
-        AllergyIntolerance.objects.bulk_create(allergies)
+        insert_rows(AllergyIntolerance, allergies)
         immunizations = _immunizations(patient, record_in, encounters)
         procedures = _procedures(patient, record_in, encounters)
         reports = _reports(patient, record_in, encounters, by_source)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -10,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safeward.audit import context as audit_context
-from safeward.clinical.importer import bundle_paths, import_bundle
+from safeward.clinical.importer import bundle_paths, import_bundles
 
 
 class Command(BaseCommand):
@@ -23,6 +24,13 @@ class Command(BaseCommand):
             "paths", nargs="+", metavar="PATH", help="Bundle files or folders of *.json bundles."
         )
         fhir.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        fhir.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="Processes that read and validate bundles while this one writes "
+            "(default: one less than the CPUs, at least 0; 0 = all in this process).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         paths = bundle_paths(options["paths"])
@@ -30,20 +38,25 @@ class Command(BaseCommand):
             raise CommandError("No bundle files found.")
         token = audit_context.bind(audit_context.AuditContext(source="cli"))
         try:
-            self._run(paths, progress=not options["no_progress"] and sys.stderr.isatty())
+            workers = options["workers"]
+            if workers is None:
+                workers = max(0, (os.cpu_count() or 1) - 1)
+            if workers < 0:
+                raise CommandError("--workers must be 0 or more.")
+            self._run(paths, progress=not options["no_progress"] and sys.stderr.isatty(), workers=workers)
         finally:
             audit_context.reset(token)
 
-    def _run(self, paths: list[Any], *, progress: bool) -> None:
+    def _run(self, paths: list[Any], *, progress: bool, workers: int) -> None:
         from tqdm import tqdm
 
         started = time.monotonic()
         imported = already = failed = empty = 0
         counts: Counter[str] = Counter()
         skipped: Counter[str] = Counter()
-        bar = tqdm(paths, unit="bundle", disable=not progress, file=sys.stderr)
-        for path in bar:
-            result = import_bundle(path)
+        bar = tqdm(total=len(paths), unit="bundle", disable=not progress, file=sys.stderr)
+        for result in import_bundles(paths, workers=workers):
+            bar.update(1)
             skipped.update(result.skipped)
             if result.error:
                 failed += 1
@@ -55,6 +68,7 @@ class Command(BaseCommand):
                 already += 1
             else:
                 empty += 1
+        bar.close()
         elapsed = max(time.monotonic() - started, 1e-9)
         resources = sum(counts.values())
         self.stdout.write(
