@@ -142,7 +142,8 @@ def seed_incidents(ctx: SeedContext) -> None:
     privacy = User.objects.filter(username="demo.privacy_officer").first()
     if security is None or privacy is None:
         return
-    if not _exists(SNOOPING):
+    first_seed = not _exists(SNOOPING)
+    if first_seed:
         _snooping(ctx, security, privacy)
     if not _exists(LAPTOP):
         _laptop(ctx, security, privacy)
@@ -150,6 +151,9 @@ def seed_incidents(ctx: SeedContext) -> None:
         _exercise(ctx, security)
     # The snooping case's first playbook tasks (lock the account within 4 hours, name an
     # owner within 24) are due soon: the sweep records them and `safeward detect` shows
-    # a newcomer the `incident_deadline` alerts an hourly cron would raise.
+    # a newcomer the `incident_deadline` alerts an hourly cron would raise. Once: a second
+    # seed records nothing.
+    if not first_seed:
+        return
     due = deadlines.deadlines_sweep()
     ctx.write(f"incidents: {len(due)} deadline(s) near or past recorded (safeward incidents check-deadlines)")

@@ -232,6 +232,12 @@ NO_PATIENT_DATA = {
     "policies_api:documents": "the published policies",
     "policies_api:document": "a published policy with its revisions",
     "continuity:recovery_report": "back-entered records by downtime number and username",
+    # Network flow exports come in (addresses, ports, counts), never patient data.
+    "devices:flow_export_import": "an upload of a firewall log or flow export",
+    "devices_api:flow_export_import": "an upload of a firewall log or flow export",
+    # Vendor agreements (BAAs) are contracts with a vendor, not medical records.
+    "vendors:document_upload": "an upload of a vendor agreement document",
+    "vendors:document_download": "a vendor agreement document (a BAA)",
 }
 EXPORT_WORDS = ("print", "csv", "download", "export", "report", "document")
 

@@ -18,7 +18,8 @@ def test_security_desk_signs_in_a_visitor_and_prints_the_badge(browser, page, li
     sign_in_browser(page, desk)
     nav_click(page, "Visitor desk")
     page.wait_for_selector("h1:has-text('Visitor desk')")
-    # The name field has the focus: the desk types straight away.
+    # The name field has the focus: the desk types straight away (once the browser applied it).
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'name'")
     page.keyboard.type("Ada Guest")
     page.fill("input[name=host]", "Dr Chen")
     page.fill("input[name=badge_number]", "V-12")
