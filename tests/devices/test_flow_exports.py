@@ -154,8 +154,11 @@ def test_the_page_the_api_and_the_cli_import_exports(network, tmp_path, capsys):
     done = client.post("/devices/flows/observed/import/", {"file": SimpleUploadedFile("fw.csv", EXPORT)})
     assert done.status_code == 302
     page = client.get("/devices/segments/").content.decode()
-    assert "Observed, not declared" in page
-    assert "52.1.2.3" in page
+    title = page[page.index("<title>") : page.index("</title>")]
+    assert "Segments and flows" in title
+    assert "<" not in title[len("<title>") :]
+    assert page.index("Observed, not declared") > page.index('id="flows"')
+    assert page.index("52.1.2.3") > page.index('id="undeclared"')
     api_bad = client.post(
         "/api/v1/devices/flows/observed/import/",
         {"csv": "src_ip\n1.2.3.4\n"},
