@@ -11,6 +11,14 @@ from safeward.vendors.models import Agreement, Vendor
 from tests.fhir.helpers import REDIRECT
 
 
+@pytest.fixture(autouse=True)
+def _own_var_dir(settings, tmp_path):
+    """Agreement documents are files under VAR_DIR: each test keeps its own, so
+    none is left in the checkout's var/ for a later run's key rotation to find
+    under a key its keyring never held."""
+    settings.VAR_DIR = tmp_path / "var"
+
+
 @pytest.fixture
 def officer(make_user):
     return make_user("privacy_officer")
