@@ -207,7 +207,7 @@ def _process_batch(*, size: int) -> PassResult | None:
         events = sorted(late + fresh, key=lambda event: event.id)
         # `now` was read before the fetch: an event committed in between may be a few
         # milliseconds younger, and an alert must never predate its evidence.
-        now = max(now, *(event.occurred_at for event in events))
+        now = max([now, *(event.occurred_at for event in events)])
         outcome = evaluate(events, now=now)
         cursor.watermark = new_watermark
         cursor.pending = pending

@@ -249,6 +249,19 @@ def test_a_hole_is_given_up_after_the_horizon(at, settings):
     assert DetectorCursor.objects.get(name="detect").pending == []
 
 
+def test_a_pass_that_only_gives_a_hole_up_processes_nothing_and_fails_nothing(at, settings):
+    settings.SAFEWARD_DETECTION_GAP_HORIZON_SECONDS = 60
+    at(minutes=0)
+    login(username="ivan")
+    run()
+    cursor = DetectorCursor.objects.get(name="detect")
+    cursor.pending = [[0, 0, int(at(minutes=0).now().timestamp()), 0]]
+    cursor.save()
+    at(minutes=2)
+    run()  # no new event: the pass only abandons the hole
+    assert DetectorCursor.objects.get(name="detect").pending == []
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_event_that_commits_late_is_still_processed(make_user):
