@@ -221,7 +221,7 @@ def mttr_svg(points: list[tuple[str, float | None]], *, width: int = 360, height
 
 def plans_list(*, status: str = "", target: str = "") -> QuerySet[PatchPlan]:
     """Plans by window; `status` "open" means not yet verified or cancelled; target as "asset:3"."""
-    plans = PatchPlan.objects.select_related("owner")
+    plans = PatchPlan.objects.select_related("owner").prefetch_related("findings")
     if status == "open":
         plans = plans.filter(status__in=PatchPlan.OPEN_STATUSES)
     elif status:
@@ -243,11 +243,14 @@ def plan_findings(*, plan: PatchPlan) -> list[Finding]:
 
 
 def plan_late_finding_ids(*, plan: PatchPlan) -> list[int]:
-    """Open findings of the plan due before its window ends: the window is too late for them."""
-    return list(
-        plan.findings.filter(state__in=Finding.OPEN_STATES, due_at__lt=plan.window_end)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    """Open findings of the plan due before its window ends: the window is too late for them.
+    Read from `plan.findings.all()`, so a list that prefetched them (plans_list) asks nothing more."""
+    return sorted(
+        finding.pk
+        for finding in plan.findings.all()
+        if finding.state in Finding.OPEN_STATES
+        and finding.due_at is not None
+        and finding.due_at < plan.window_end
     )
 
 
