@@ -8,10 +8,11 @@ from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from safeward import clock
 from safeward.identity import services
 from safeward.identity.middleware import SESSION_ID_KEY
-from tests import one_door
+from tests import fast_flush, one_door
 from tests.factories import UserFactory
 
 one_door.install()
+fast_flush.install()
 
 
 @pytest.fixture(scope="session")

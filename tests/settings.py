@@ -12,3 +12,9 @@ from safeward.settings import *  # noqa: F403
 
 # Models made for the crypto tests (tests/crypto/testapp); never in production settings.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.crypto.testapp"]  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    # A throwaway test database needs no commit to wait for its WAL flush:
+    # transactional tests and each test's flush commit many times (ADR 1601).
+    _options = DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
+    _options["options"] = f"{_options.get('options', '')} -c synchronous_commit=off".strip()
