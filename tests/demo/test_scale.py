@@ -28,11 +28,7 @@ def test_scale_refuses_outside_demo_mode_and_on_other_databases(settings):
     assert not AuditEvent.objects.filter(detail__bulk="demo-scale").exists()
 
 
-def test_scale_writes_encrypted_searchable_patients_with_one_audit_event_per_batch(
-    demo_settings, capsys, monkeypatch
-):
-    monkeypatch.setenv("SAFEWARD_DEMO_PATIENTS", "1")
-    call_command("demo", "seed")
+def test_scale_writes_encrypted_searchable_patients_with_one_audit_event_per_batch(seeded_demo, capsys):
     physician = gateway_user("demo.physician")
     before = AuditEvent.objects.count()
 

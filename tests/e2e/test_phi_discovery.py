@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from safeward.assets.models import DiscoveryFinding
 from safeward.demo.phi_share import EXPORTED_MRNS, SHARE_NAME
@@ -19,11 +18,7 @@ from tests.factories import UserFactory
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_officer_scans_the_demo_share_and_remediates(page, settings, tmp_path, screenshot):
-    settings.SAFEWARD_DEMO = True
-    settings.VAR_DIR = tmp_path / "var"
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    call_command("demo", "seed")
+def test_officer_scans_the_demo_share_and_remediates(seeded_demo, page, settings, screenshot):
     officer = UserFactory(username="po.noor", first_name="Noor", roles=["privacy_officer"], totp_secret=True)
 
     sign_in_browser(page, officer)
