@@ -14,7 +14,12 @@ is switched to `session_replication_role = replica` for that transaction
 only (`SET LOCAL`), which skips the row triggers: the foreign-key checks, so
 the order of the deletes does not matter, and the append-only guards (the
 audit trail's are lifted by the flush command anyway; the chain of
-custody's is not). That setting needs a superuser, which the test database's
+custody's is not). The content types and permissions stay when they hold
+exactly what post_migrate would write back (compared by natural keys with
+the freshly built database's), so post_migrate has nothing to insert; a
+test that changed them gets them deleted and written back as before.
+
+`session_replication_role` needs a superuser, which the test database's
 owner is on the developers' and CI machines; for any other role, and on
 SQLite (whose flush is already a cheap `DELETE` per table), Django's own
 statements run unchanged.
@@ -37,6 +42,36 @@ def _tables_with_rows(connection: Any, tables: Iterable[str]) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(probes), names)
         return [row[0] for row in cursor.fetchall()]
+
+
+# Content types and permissions: post_migrate writes them back after every
+# flush (about a second: some 150 content types and 600 permissions). While
+# they hold exactly what post_migrate writes, compared by their natural keys,
+# the flush leaves them and post_migrate finds nothing to add.
+CATALOG_TABLES = ("django_content_type", "auth_permission")
+CATALOG_FINGERPRINT = """
+    SELECT
+        (SELECT md5(string_agg(app_label || '.' || model, ',' ORDER BY app_label, model))
+           FROM django_content_type),
+        (SELECT md5(string_agg(t.app_label || '.' || t.model || '.' || p.codename || '.' || p.name, ','
+                               ORDER BY t.app_label, t.model, p.codename))
+           FROM auth_permission p JOIN django_content_type t ON t.id = p.content_type_id),
+        (SELECT count(*) FROM auth_permission)
+"""
+_pristine_catalog: dict[str, tuple[Any, ...]] = {}
+
+
+def _catalog(connection: Any) -> tuple[Any, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(CATALOG_FINGERPRINT)
+        return tuple(cursor.fetchone())
+
+
+def remember_catalog(connection: Any) -> None:
+    """Called once the test database is built: its content types and
+    permissions are the ones post_migrate writes."""
+    if connection.vendor == "postgresql":
+        _pristine_catalog[connection.alias] = _catalog(connection)
 
 
 def _is_superuser(connection: Any) -> bool:
@@ -63,6 +98,8 @@ def _install_on(connection: Any, **kwargs: Any) -> None:
                 style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
             )
         holding = _tables_with_rows(connection, tables)
+        if _pristine_catalog.get(connection.alias) == _catalog(connection):
+            holding = [table for table in holding if table not in CATALOG_TABLES]
         if not holding:
             return []
         return [
