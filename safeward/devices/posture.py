@@ -7,7 +7,8 @@ Three formats (ADR 1010):
   `hostname`, `os_version`, `disk_encryption_enabled`, `seen_time`, and the host's
   `policies` (`name`, `response` pass/fail): a failing policy whose name mentions a
   passcode/password sets `passcode_set` false, jailbreak/root sets `jailbroken`.
-  Fleet gives no compliance verdict: SafeWard computes it.
+  Fleet gives no compliance verdict: SafeWard computes it. `mdm.device_status`
+  "wiped" confirms a remote wipe (ADR 1017).
 * **Microsoft Intune CSV** — the devices report (`DeviceName`, `SerialNumber`, `OS`,
   `OSVersion`, `CompliantState`, `EncryptionStatusString`, `JailBroken`,
   `LastContact`); the verdict is Intune's, SafeWard's own checks can only make it
@@ -16,6 +17,11 @@ Three formats (ADR 1010):
   `Operating System Version`, `FileVault 2 Status` or `Data Protection`,
   `Passcode Status`, `Jailbreak Detected`, `Last Check-in` or `Last Inventory
   Update`). Jamf gives no verdict.
+
+Intune and Jamf CSVs may carry a `Wipe Status` column (ADR 1017), copied from the
+MDM's remote-action report (Intune "Device actions", Jamf "Management History"
+EraseDevice): Complete / Completed / Wiped confirms a wipe requested for that
+device; Pending or empty does not.
 
 A row matches a device by certificate fingerprint (`Certificate SHA-256` /
 `certificate_sha256`, when the export carries one), then asset tag, then serial.
@@ -51,6 +57,7 @@ from safeward.devices.models import (
     WipeRequest,
 )
 from safeward.devices.services import DeviceError, device_lifecycle_set
+from safeward.devices.wipes import wipes_confirm_reported
 from safeward.identity.models import User
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -81,6 +88,7 @@ class PostureRow:
     jailbroken: bool | None = None
     last_check_in: dt.datetime | None = None
     compliant_given: bool | None = None
+    wiped: bool = False  # the MDM reports the remote wipe done
 
 
 @dataclass
@@ -93,6 +101,7 @@ class ImportResult:
     non_compliant: int = 0
     unmatched: list[str] = field(default_factory=list)
     unmatched_count: int = 0
+    wipes_confirmed: int = 0
 
 
 # --- value parsing --------------------------------------------------------------------------------
@@ -146,6 +155,29 @@ def _intune_compliance(value: str) -> bool | None:
     if text in {"", "unknown", "notevaluated", "configmanager"}:
         return None
     raise ValueError(f"CompliantState {value[:30]!r} is not one Intune uses")
+
+
+_WIPED = {"complete", "completed", "wiped", "done"}
+_WIPE_PENDING = {"", "pending", "issued", "wipepending", "wipeissued", "wiping", "not now", "notnow"}
+
+
+def _wipe_status(value: str) -> bool:
+    """A `Wipe Status` cell: True when the MDM reports the wipe done."""
+    text = value.strip().lower()
+    if text in _WIPED:
+        return True
+    if text in _WIPE_PENDING:
+        return False
+    raise ValueError(f"Wipe Status {value[:30]!r} is not Complete or Pending")
+
+
+def _fleet_wiped(host: dict[str, Any]) -> bool:
+    mdm = host.get("mdm")
+    if mdm is None:
+        return False
+    if not isinstance(mdm, dict):
+        raise ValueError("has an mdm that is not an object")
+    return str(mdm.get("device_status") or "").strip().lower() == "wiped"
 
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%Y-%m-%d %H:%M")
@@ -226,6 +258,7 @@ def parse_intune(data: bytes) -> tuple[list[PostureRow], list[str]]:
                     os_version=" ".join(p for p in (raw.get("OS", ""), raw.get("OSVersion", "")) if p)[:100],
                     last_check_in=_time(raw.get("LastContact"), "LastContact"),
                     compliant_given=_intune_compliance(raw.get("CompliantState", "")),
+                    wiped=_wipe_status(raw.get("Wipe Status", raw.get("WipeStatus", ""))),
                 )
             )
         except ValueError as error:
@@ -254,6 +287,7 @@ def parse_jamf(data: bytes) -> tuple[list[PostureRow], list[str]]:
                     jailbroken=_bool(raw.get("Jailbreak Detected", ""), "Jailbreak Detected"),
                     os_version=(raw.get("Operating System Version") or raw.get("OS Version") or "")[:100],
                     last_check_in=_time(check_in, "Last Check-in"),
+                    wiped=_wipe_status(raw.get("Wipe Status", "")),
                 )
             )
         except ValueError as error:
@@ -312,6 +346,7 @@ def parse_fleet(data: bytes) -> tuple[list[PostureRow], list[str]]:
                     jailbroken=jailbroken,
                     os_version=str(host.get("os_version") or "")[:100],
                     last_check_in=_time(host.get("seen_time"), "seen_time"),
+                    wiped=_fleet_wiped(host),
                 )
             )
         except ValueError as error:
@@ -499,6 +534,11 @@ def posture_import(
         result.imported = len(matched)
         result.non_compliant = sum(1 for _, _, reasons in matched if reasons)
         result.compliant = result.imported - result.non_compliant
+        result.wipes_confirmed = wipes_confirm_reported(
+            device_ids=[device_id for device_id, row, _ in matched if row.wiped],
+            source=source,
+            import_id=result.import_id,
+        )
         audit_record(
             action=Action.CREATE,
             actor=actor,
@@ -512,6 +552,7 @@ def posture_import(
                 "imported": result.imported,
                 "non_compliant": result.non_compliant,
                 "unmatched": result.unmatched_count,
+                "wipes_confirmed": result.wipes_confirmed,
             },
         )
     return result
