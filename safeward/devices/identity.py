@@ -42,6 +42,7 @@ NON_COMPLIANT = "non_compliant"
 LOST = "lost"
 
 _CACHE_ATTR = "_safeward_device"
+_BEARER_MEMO_ATTR = "_safeward_bearer_device"
 _SEEN_WRITE_INTERVAL = dt.timedelta(seconds=60)
 _SEEN_KEY = "safeward_device_seen"
 LOST_STATES = frozenset({Device.Lifecycle.LOST, Device.Lifecycle.STOLEN})
@@ -233,7 +234,17 @@ def token_device_bind(*, request: HttpRequest, token: AccessToken) -> TokenDevic
 
 def posture_for_token(request: HttpRequest, token_id: int) -> str:
     """The provider registered with `identity.access.token_posture_provider_register`:
-    one read per bearer request (the binding, its device and the device's posture), no write."""
+    one read per bearer request (the binding, its device and the device's posture), no write.
+    A FHIR search asks once per patient: the answer is kept on the request."""
+    cached = getattr(request, _BEARER_MEMO_ATTR, None)
+    if cached is not None and cached[0] == token_id:
+        return str(cached[1])
+    posture = _token_posture(request, token_id)
+    setattr(request, _BEARER_MEMO_ATTR, (token_id, posture))
+    return posture
+
+
+def _token_posture(request: HttpRequest, token_id: int) -> str:
     own = device_facts(request).posture
     binding = (
         TokenDevice.objects.filter(access_token_id=token_id)
