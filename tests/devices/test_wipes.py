@@ -124,7 +124,7 @@ def test_the_page_lists_the_pending_wipe_and_confirms_it(client, lost, make_user
     assert 'data-wipe-state="pending"' not in client.get("/devices/posture/").content.decode()
     again = client.post(url, {"note": "again"})
     assert again.status_code == 409
-    assert "Confirmed 2026-11-02 09:00 (Confirmed by a person)" in again.content.decode()
+    assert "Wiped, confirmed 2026-11-02 09:00 (Confirmed by a person)" in again.content.decode()
 
 
 def test_the_api_lists_and_confirms(client, lost, make_user):
