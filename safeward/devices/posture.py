@@ -54,6 +54,7 @@ from safeward.devices.models import (
     DeviceSession,
     PostureReport,
     PostureSource,
+    TokenDevice,
     WipeRequest,
 )
 from safeward.devices.services import DeviceError, device_lifecycle_set
@@ -576,9 +577,10 @@ class LostReport:
 def device_report_lost(*, actor: User | None, device_id: int, state: str, reason: str) -> LostReport:
     """A device was lost or stolen (ADR 1013): in one transaction, set its lifecycle,
     end every session seen from it (refused on their next request), revoke the OAuth
-    tokens of the people who used it (tokens are not bound to a device, so all of
-    theirs), record a remote-wipe request for the MDM and open an incident. The
-    caller has checked `devices:device:manage`."""
+    tokens of the people who used it or whose tokens were issued to it (all of theirs:
+    a token issued without a device certificate is bound to none), record a remote-wipe
+    request for the MDM and open an incident. The caller has checked
+    `devices:device:manage`."""
     from safeward.identity import services as identity_services
     from safeward.identity.selectors import user_sessions_active
     from safeward.incidents.services import incident_open_for
@@ -594,6 +596,12 @@ def device_report_lost(*, actor: User | None, device_id: int, state: str, reason
         by_user: dict[int, set[uuid.UUID]] = {}
         for user_id, session_id in seen:
             by_user.setdefault(user_id, set()).add(session_id)
+        # People whose tokens were issued to this device (ADR 1016), seen in a session or not.
+        for user_id in TokenDevice.objects.filter(device=device).values_list(
+            "access_token__user_id", flat=True
+        ):
+            if user_id is not None:
+                by_user.setdefault(user_id, set())
         ended = revoked = 0
         for user in User.objects.filter(pk__in=by_user).order_by("pk"):
             for user_session in user_sessions_active(user=user).filter(pk__in=by_user[user.pk]):

@@ -132,3 +132,18 @@ def test_the_bearer_posture_lookup_writes_nothing(doctor_and_patient):
     ]
     assert device_writes == []
     assert any("devices_tokendevice" in q["sql"] for q in queries.captured_queries)
+
+
+def test_reporting_the_device_lost_revokes_the_tokens_issued_to_it(doctor_and_patient, make_user):
+    """A token bound to the laptop whose holder never had a session seen on it is revoked too."""
+    from safeward.devices.posture import device_report_lost
+
+    doctor, patient = doctor_and_patient
+    raw = token(doctor, "user/Patient.rs")
+    laptop = Device.objects.get(asset_tag="LT-GOOD")
+    TokenDevice.objects.create(
+        access_token=AccessToken.objects.get(), device=laptop, fingerprint=GOOD, bound_at=laptop.created_at
+    )
+    report = device_report_lost(actor=make_user("it_admin"), device_id=laptop.pk, state="lost", reason="taxi")
+    assert report.tokens_revoked == 1
+    assert read(raw, patient=patient) == 401
