@@ -323,6 +323,13 @@ SAFEWARD_TRUSTED_PROXIES = env.networks("SAFEWARD_TRUSTED_PROXIES")
 # ignored (and audited) from any other peer; empty: no device is identified.
 SAFEWARD_DEVICE_PROXIES = env.networks("SAFEWARD_DEVICE_PROXIES")
 SAFEWARD_DEVICE_CERT_HEADER = env.optional_str("SAFEWARD_DEVICE_CERT_HEADER") or "X-Client-Cert-SHA256"
+# Strict mode (ADR 1015): a session from a device nothing identifies is limited as an
+# unmanaged one (no download, export or print). For deployments that issue device
+# certificates to every managed device; off by default.
+SAFEWARD_DEVICE_STRICT = env.boolean("SAFEWARD_DEVICE_STRICT", default=False)
+# A wipe requested for a lost device and not confirmed by the MDM within this many
+# hours fails `devices.lost_devices_contained` (ADR 1017).
+SAFEWARD_WIPE_CONFIRM_HOURS = env.integer("SAFEWARD_WIPE_CONFIRM_HOURS", 48, minimum=1, maximum=720)
 # A posture older than this many days counts as non-compliant (ADR 1010).
 SAFEWARD_POSTURE_CHECK_IN_DAYS = env.integer("SAFEWARD_POSTURE_CHECK_IN_DAYS", 7, minimum=1, maximum=90)
 # The watched folder of MDM exports (`safeward devices import-posture --watch`).

@@ -93,7 +93,7 @@ LEAVING_ACTIONS = frozenset({Action.EXPORT, Action.PRINT, Action.DOWNLOAD})
 class DevicePosture(StrEnum):
     """The device a session comes from, as the devices app knows it (ADR 1012)."""
 
-    UNIDENTIFIED = "unidentified"  # no client certificate from a trusted proxy: not limited here
+    UNIDENTIFIED = "unidentified"  # no client certificate from a trusted proxy: limited in strict mode only
     COMPLIANT = "compliant"  # in the inventory, its MDM reports it compliant and recent
     UNMANAGED = "unmanaged"  # a certificate the inventory does not know, or no MDM report
     NON_COMPLIANT = "non_compliant"  # its MDM reports it non-compliant, or its report is stale
@@ -227,6 +227,8 @@ class AccessContext:
     purpose: str = "TREAT"
     device: DevicePosture = DevicePosture.UNIDENTIFIED
     zone_clinical: bool = True  # the session is inside a clinical network zone
+    # Strict mode (ADR 1015): an unidentified device is limited as an unmanaged one.
+    device_strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,8 @@ def device_refusal(action: Action, context: AccessContext) -> str | None:
         return "device_non_compliant_remote"
     if action in LEAVING_ACTIONS and device in (DevicePosture.UNMANAGED, DevicePosture.NON_COMPLIANT):
         return f"device_{device.value}"
+    if action in LEAVING_ACTIONS and device is DevicePosture.UNIDENTIFIED and context.device_strict:
+        return "device_unidentified"
     return None
 
 

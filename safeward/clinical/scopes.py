@@ -38,6 +38,7 @@ from django.conf import settings
 from safeward import clock
 from safeward.clinical.policy import SECTION_PERMISSIONS, WRITE_PERMISSIONS, Section
 from safeward.clinical.types import Forbidden, NotFound, SessionContext
+from safeward.identity.access import device_posture_for_token
 from safeward.identity.models import User
 
 if TYPE_CHECKING:
@@ -288,6 +289,7 @@ def session_for(
     assert token is not None
     assert isinstance(request.user, User)
     reachable, reason = token_reachable(request=request, user=request.user, token=token)
+    zone = getattr(request, "safeward_zone", None)
     return SessionContext(
         session_id=None,
         reachable=reachable,
@@ -295,4 +297,7 @@ def session_for(
         step_up_fresh=False,
         section_limit=decision.sections if needs is None else decision.sections & needs,
         patient_limit=decision.patient_limit,
+        # The device the token was issued to, and the one this request comes from (ADR 1016).
+        device_posture=device_posture_for_token(request, token.pk),
+        zone_clinical=bool(zone is not None and zone.clinical),
     )

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -132,11 +133,24 @@ DEVICE_REFUSALS: dict[str, tuple[str, str]] = {
         "This device does not meet the hospital's security requirements, and outside the hospital's "
         "clinical network no patient data can be opened from it.",
     ),
+    "device_unidentified": (
+        "Not allowed from this device",
+        "The hospital cannot identify this device (it presented no device certificate), so "
+        "documents cannot be downloaded, printed or exported from it. You can still read the chart.",
+    ),
     "device_lost": (
         "This device was reported lost or stolen",
         "No patient data can be opened from a device reported lost or stolen.",
     ),
 }
+
+
+def _device_context(session: SessionContext) -> policy.AccessContext:
+    return policy.AccessContext(
+        device=policy.DevicePosture(session.device_posture),
+        zone_clinical=session.zone_clinical,
+        device_strict=settings.SAFEWARD_DEVICE_STRICT,
+    )
 
 
 def _device_refused(
@@ -146,9 +160,7 @@ def _device_refused(
     (so the page reveals nothing about the patient); None when the device is not why."""
     reason = policy.device_refusal(
         action,
-        policy.AccessContext(
-            device=policy.DevicePosture(session.device_posture), zone_clinical=session.zone_clinical
-        ),
+        _device_context(session),
     )
     if reason is None:
         return None
@@ -161,9 +173,7 @@ def _download_refusal(session: SessionContext) -> tuple[str, str] | None:
     """(reason, message) when this session's device may not download documents."""
     reason = policy.device_refusal(
         policy.Action.DOWNLOAD,
-        policy.AccessContext(
-            device=policy.DevicePosture(session.device_posture), zone_clinical=session.zone_clinical
-        ),
+        _device_context(session),
     )
     return (reason, DEVICE_REFUSALS[reason][1]) if reason else None
 

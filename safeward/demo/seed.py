@@ -506,6 +506,16 @@ def seed_device_posture(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_device_posture)
 
 
+def seed_device_wipes(ctx: SeedContext) -> None:
+    """Two ward phones reported lost: one wipe confirmed by the MDM, one pending (issue 14)."""
+    from safeward.demo.device_wipes import seed_device_wipes as wipes_step
+
+    wipes_step(ctx)
+
+
+SEED_STEPS.append(seed_device_wipes)
+
+
 def seed_facilities(ctx: SeedContext) -> None:
     """Secure areas, a day of door events, visitors, media waiting to leave (issue 15)."""
     from safeward.demo.facilities import seed_facilities as facilities_step

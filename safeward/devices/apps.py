@@ -11,9 +11,27 @@ class DevicesConfig(AppConfig):
         from safeward.identity.access import device_posture_provider_register
 
         device_posture_provider_register(posture_for_request)
+        # Bearer tokens carry the device they were issued to (ADR 1016).
+        from oauth2_provider.signals import app_authorized
+
+        from safeward.devices.identity import posture_for_token
+        from safeward.identity.access import token_posture_provider_register
+
+        token_posture_provider_register(posture_for_token)
+        app_authorized.connect(_bind_token, dispatch_uid="devices.token_device_bind")
         # The "checked in within 24 h" live test of compensating controls reads the
         # last check-in the MDM exports reported (posture imports, ADR 1010).
         from safeward.devices.checkin import register_checkin_provider
         from safeward.devices.posture_selectors import posture_last_checkins
 
         register_checkin_provider(posture_last_checkins)
+
+
+def _bind_token(sender: object, request: object, token: object, **kwargs: object) -> None:
+    from django.http import HttpRequest
+    from oauth2_provider.models import AccessToken
+
+    from safeward.devices.identity import token_device_bind
+
+    if isinstance(request, HttpRequest) and isinstance(token, AccessToken):
+        token_device_bind(request=request, token=token)

@@ -10,7 +10,9 @@ is ignored, and the attempt is audited (`access_denied`, resource `DeviceIdentit
 `DeviceIdentityMiddleware` (after the session guard) records which device each
 session uses (`DeviceSession`) and ends, at once, a session whose device was
 reported lost or stolen. `posture_for_request` is the provider registered with
-`identity.access` that gives the clinical policy its `device` input.
+`identity.access` that gives the clinical policy its `device` input;
+`posture_for_token` does the same for a bearer request, through the device the token
+was bound to at issue (`token_device_bind`, ADR 1016).
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
+from oauth2_provider.models import AccessToken
 
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
-from safeward.devices.models import Device, DevicePosture, DeviceSession
+from safeward.devices.models import Device, DevicePosture, DeviceSession, TokenDevice
 from safeward.devices.posture import check_in_days, fingerprint_normalise
 from safeward.identity.models import User
 
@@ -39,6 +42,7 @@ NON_COMPLIANT = "non_compliant"
 LOST = "lost"
 
 _CACHE_ATTR = "_safeward_device"
+_BEARER_MEMO_ATTR = "_safeward_bearer_device"
 _SEEN_WRITE_INTERVAL = dt.timedelta(seconds=60)
 _SEEN_KEY = "safeward_device_seen"
 LOST_STATES = frozenset({Device.Lifecycle.LOST, Device.Lifecycle.STOLEN})
@@ -198,3 +202,57 @@ class DeviceIdentityMiddleware:
                 logout(request)
                 return session_ended_response(request, "device_lost")
         return self.get_response(request)
+
+
+# --- bearer tokens (ADR 1016) -----------------------------------------------------------------------
+# Worst first: a bearer request is judged by the worse of the device its token was issued
+# to and the device the request itself comes from.
+_SEVERITY = {UNIDENTIFIED: 0, COMPLIANT: 1, UNMANAGED: 2, NON_COMPLIANT: 3, LOST: 4}
+
+
+def token_device_bind(*, request: HttpRequest, token: AccessToken) -> TokenDevice | None:
+    """At token issue (DOT's `app_authorized`, the token endpoint's request): remember the
+    device the trusted proxy identified, if any. An unidentified request binds nothing."""
+    facts = device_facts(request)
+    if facts.posture == UNIDENTIFIED:
+        return None
+    fingerprint = fingerprint_normalise(request.META.get(_meta_key(), ""))
+    with transaction.atomic():
+        binding = TokenDevice.objects.create(
+            access_token=token, device_id=facts.device_id, fingerprint=fingerprint, bound_at=clock.now()
+        )
+        audit_record(
+            action=Action.CREATE,
+            actor=token.user,
+            resource_type="TokenDevice",
+            resource_id=binding.pk,
+            purpose=PurposeOfUse.SECURITY,
+            detail={"device": facts.device_id, "posture": facts.posture, "application": token.application_id},
+        )
+    return binding
+
+
+def posture_for_token(request: HttpRequest, token_id: int) -> str:
+    """The provider registered with `identity.access.token_posture_provider_register`:
+    one read per bearer request (the binding, its device and the device's posture), no write.
+    A FHIR search asks once per patient: the answer is kept on the request."""
+    cached = getattr(request, _BEARER_MEMO_ATTR, None)
+    if cached is not None and cached[0] == token_id:
+        return str(cached[1])
+    posture = _token_posture(request, token_id)
+    setattr(request, _BEARER_MEMO_ATTR, (token_id, posture))
+    return posture
+
+
+def _token_posture(request: HttpRequest, token_id: int) -> str:
+    own = device_facts(request).posture
+    binding = (
+        TokenDevice.objects.filter(access_token_id=token_id)
+        .select_related("device", "device__posture")
+        .first()
+    )
+    if binding is None:
+        return own
+    device = binding.device
+    bound = posture_of(device, getattr(device, "posture", None) if device else None, now=clock.now()).posture
+    return max(own, bound, key=_SEVERITY.__getitem__)

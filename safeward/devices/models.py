@@ -362,12 +362,38 @@ class WipeRequest(models.Model):
     incident_id = models.BigIntegerField(null=True, blank=True)
     sessions_ended = models.PositiveIntegerField(default=0)
     tokens_revoked = models.PositiveIntegerField(default=0)
+    # Who said the device was wiped (ADR 1017): an MDM import, or a person who saw it done.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by_id = models.BigIntegerField(null=True, blank=True)
+    confirmation_source = models.CharField(
+        max_length=10, blank=True, choices=[*PostureSource.choices, ("manual", "Confirmed by a person")]
+    )
+    confirmation_note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]
 
     def __str__(self) -> str:
         return f"wipe of device {self.device_id} ({self.status})"
+
+
+class TokenDevice(models.Model):
+    """The device an OAuth access token was issued to (ADR 1016): the client
+    certificate a trusted proxy forwarded with the token request. Written once at
+    issue; each bearer request reads the device's posture through it."""
+
+    access_token = models.OneToOneField(
+        "oauth2_provider.AccessToken", on_delete=models.CASCADE, related_name="device_binding"
+    )
+    # None: a certificate the inventory did not know at issue (the token is unmanaged).
+    device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="token_bindings"
+    )
+    fingerprint = models.CharField(max_length=64)
+    bound_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"token {self.access_token_id} on device {self.device_id}"
 
 
 class FlowExport(models.Model):

@@ -7,7 +7,8 @@ Three formats (ADR 1010):
   `hostname`, `os_version`, `disk_encryption_enabled`, `seen_time`, and the host's
   `policies` (`name`, `response` pass/fail): a failing policy whose name mentions a
   passcode/password sets `passcode_set` false, jailbreak/root sets `jailbroken`.
-  Fleet gives no compliance verdict: SafeWard computes it.
+  Fleet gives no compliance verdict: SafeWard computes it. `mdm.device_status`
+  "wiped" confirms a remote wipe (ADR 1017).
 * **Microsoft Intune CSV** — the devices report (`DeviceName`, `SerialNumber`, `OS`,
   `OSVersion`, `CompliantState`, `EncryptionStatusString`, `JailBroken`,
   `LastContact`); the verdict is Intune's, SafeWard's own checks can only make it
@@ -16,6 +17,11 @@ Three formats (ADR 1010):
   `Operating System Version`, `FileVault 2 Status` or `Data Protection`,
   `Passcode Status`, `Jailbreak Detected`, `Last Check-in` or `Last Inventory
   Update`). Jamf gives no verdict.
+
+Intune and Jamf CSVs may carry a `Wipe Status` column (ADR 1017), copied from the
+MDM's remote-action report (Intune "Device actions", Jamf "Management History"
+EraseDevice): Complete / Completed / Wiped confirms a wipe requested for that
+device; Pending or empty does not.
 
 A row matches a device by certificate fingerprint (`Certificate SHA-256` /
 `certificate_sha256`, when the export carries one), then asset tag, then serial.
@@ -48,9 +54,11 @@ from safeward.devices.models import (
     DeviceSession,
     PostureReport,
     PostureSource,
+    TokenDevice,
     WipeRequest,
 )
 from safeward.devices.services import DeviceError, device_lifecycle_set
+from safeward.devices.wipes import wipes_confirm_reported
 from safeward.identity.models import User
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -81,6 +89,7 @@ class PostureRow:
     jailbroken: bool | None = None
     last_check_in: dt.datetime | None = None
     compliant_given: bool | None = None
+    wiped: bool = False  # the MDM reports the remote wipe done
 
 
 @dataclass
@@ -93,6 +102,7 @@ class ImportResult:
     non_compliant: int = 0
     unmatched: list[str] = field(default_factory=list)
     unmatched_count: int = 0
+    wipes_confirmed: int = 0
 
 
 # --- value parsing --------------------------------------------------------------------------------
@@ -146,6 +156,29 @@ def _intune_compliance(value: str) -> bool | None:
     if text in {"", "unknown", "notevaluated", "configmanager"}:
         return None
     raise ValueError(f"CompliantState {value[:30]!r} is not one Intune uses")
+
+
+_WIPED = {"complete", "completed", "wiped", "done"}
+_WIPE_PENDING = {"", "pending", "issued", "wipepending", "wipeissued", "wiping", "not now", "notnow"}
+
+
+def _wipe_status(value: str) -> bool:
+    """A `Wipe Status` cell: True when the MDM reports the wipe done."""
+    text = value.strip().lower()
+    if text in _WIPED:
+        return True
+    if text in _WIPE_PENDING:
+        return False
+    raise ValueError(f"Wipe Status {value[:30]!r} is not Complete or Pending")
+
+
+def _fleet_wiped(host: dict[str, Any]) -> bool:
+    mdm = host.get("mdm")
+    if mdm is None:
+        return False
+    if not isinstance(mdm, dict):
+        raise ValueError("has an mdm that is not an object")
+    return str(mdm.get("device_status") or "").strip().lower() == "wiped"
 
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M:%S %p", "%Y-%m-%d %H:%M")
@@ -226,6 +259,7 @@ def parse_intune(data: bytes) -> tuple[list[PostureRow], list[str]]:
                     os_version=" ".join(p for p in (raw.get("OS", ""), raw.get("OSVersion", "")) if p)[:100],
                     last_check_in=_time(raw.get("LastContact"), "LastContact"),
                     compliant_given=_intune_compliance(raw.get("CompliantState", "")),
+                    wiped=_wipe_status(raw.get("Wipe Status", raw.get("WipeStatus", ""))),
                 )
             )
         except ValueError as error:
@@ -254,6 +288,7 @@ def parse_jamf(data: bytes) -> tuple[list[PostureRow], list[str]]:
                     jailbroken=_bool(raw.get("Jailbreak Detected", ""), "Jailbreak Detected"),
                     os_version=(raw.get("Operating System Version") or raw.get("OS Version") or "")[:100],
                     last_check_in=_time(check_in, "Last Check-in"),
+                    wiped=_wipe_status(raw.get("Wipe Status", "")),
                 )
             )
         except ValueError as error:
@@ -312,6 +347,7 @@ def parse_fleet(data: bytes) -> tuple[list[PostureRow], list[str]]:
                     jailbroken=jailbroken,
                     os_version=str(host.get("os_version") or "")[:100],
                     last_check_in=_time(host.get("seen_time"), "seen_time"),
+                    wiped=_fleet_wiped(host),
                 )
             )
         except ValueError as error:
@@ -499,6 +535,11 @@ def posture_import(
         result.imported = len(matched)
         result.non_compliant = sum(1 for _, _, reasons in matched if reasons)
         result.compliant = result.imported - result.non_compliant
+        result.wipes_confirmed = wipes_confirm_reported(
+            device_ids=[device_id for device_id, row, _ in matched if row.wiped],
+            source=source,
+            import_id=result.import_id,
+        )
         audit_record(
             action=Action.CREATE,
             actor=actor,
@@ -512,6 +553,7 @@ def posture_import(
                 "imported": result.imported,
                 "non_compliant": result.non_compliant,
                 "unmatched": result.unmatched_count,
+                "wipes_confirmed": result.wipes_confirmed,
             },
         )
     return result
@@ -535,9 +577,10 @@ class LostReport:
 def device_report_lost(*, actor: User | None, device_id: int, state: str, reason: str) -> LostReport:
     """A device was lost or stolen (ADR 1013): in one transaction, set its lifecycle,
     end every session seen from it (refused on their next request), revoke the OAuth
-    tokens of the people who used it (tokens are not bound to a device, so all of
-    theirs), record a remote-wipe request for the MDM and open an incident. The
-    caller has checked `devices:device:manage`."""
+    tokens of the people who used it or whose tokens were issued to it (all of theirs:
+    a token issued without a device certificate is bound to none), record a remote-wipe
+    request for the MDM and open an incident. The caller has checked
+    `devices:device:manage`."""
     from safeward.identity import services as identity_services
     from safeward.identity.selectors import user_sessions_active
     from safeward.incidents.services import incident_open_for
@@ -553,6 +596,12 @@ def device_report_lost(*, actor: User | None, device_id: int, state: str, reason
         by_user: dict[int, set[uuid.UUID]] = {}
         for user_id, session_id in seen:
             by_user.setdefault(user_id, set()).add(session_id)
+        # People whose tokens were issued to this device (ADR 1016), seen in a session or not.
+        for user_id in TokenDevice.objects.filter(device=device).values_list(
+            "access_token__user_id", flat=True
+        ):
+            if user_id is not None:
+                by_user.setdefault(user_id, set())
         ended = revoked = 0
         for user in User.objects.filter(pk__in=by_user).order_by("pk"):
             for user_session in user_sessions_active(user=user).filter(pk__in=by_user[user.pk]):

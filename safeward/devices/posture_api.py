@@ -17,10 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from safeward import clock
 from safeward.devices import posture_selectors as selectors
 from safeward.devices.models import Device, PostureSource
 from safeward.devices.posture import PostureImportError, device_report_lost, posture_import, source_detect
 from safeward.devices.services import DeviceError
+from safeward.devices.wipes import wipe_confirm, wipe_state
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 
@@ -51,6 +53,7 @@ class PostureImportOutput(serializers.Serializer[Any]):
     non_compliant = serializers.IntegerField()
     unmatched_count = serializers.IntegerField(help_text="Rows naming a device not in the inventory.")
     unmatched = serializers.ListField(child=serializers.CharField(), help_text="The first 50 of them.")
+    wipes_confirmed = serializers.IntegerField(help_text="Open wipe requests the export reports done.")
 
 
 class PostureImports(APIView):
@@ -162,8 +165,61 @@ class DeviceReportLost(APIView):
         return Response(DeviceLostOutput(report).data, status=status.HTTP_201_CREATED)
 
 
+class WipeOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField(source="wipe.pk")
+    device = serializers.IntegerField(source="wipe.device_id")
+    asset_tag = serializers.CharField(source="wipe.device.asset_tag")
+    requested_at = serializers.DateTimeField(source="wipe.requested_at")
+    incident = serializers.IntegerField(source="wipe.incident_id", allow_null=True)
+    state = serializers.ChoiceField(
+        choices=["confirmed", "pending", "overdue"],
+        help_text="overdue: unconfirmed SAFEWARD_WIPE_CONFIRM_HOURS after the request.",
+    )
+    confirmed_at = serializers.DateTimeField(source="wipe.confirmed_at", allow_null=True)
+    confirmation_source = serializers.CharField(source="wipe.confirmation_source")
+
+
+class Wipes(APIView):
+    required_permission = Perm.DEVICES_DEVICE_READ
+    token_scopes = {"GET": "read"}
+
+    @extend_schema(responses=WipeOutput(many=True), operation_id="devices_posture_wipes_list")
+    def get(self, request: Request) -> Response:
+        return Response(WipeOutput(selectors.wipe_rows(), many=True).data)
+
+
+class WipeConfirmInput(serializers.Serializer[Any]):
+    note = serializers.CharField(min_length=1, max_length=500, help_text="How you know it was wiped.")
+
+
+class WipeConfirm(APIView):
+    required_permission = Perm.DEVICES_DEVICE_MANAGE
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=WipeConfirmInput,
+        responses={200: WipeOutput},
+        operation_id="devices_posture_wipe_confirm",
+        description="A person confirms a wipe the MDM cannot report; 400 when already confirmed.",
+    )
+    def post(self, request: Request, wipe_id: int) -> Response:
+        wipe = selectors.wipe_get(wipe_id=wipe_id)
+        if wipe is None:
+            raise Http404
+        given = WipeConfirmInput(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            wipe = wipe_confirm(actor=_actor(request), wipe_id=wipe.pk, note=given.validated_data["note"])
+        except DeviceError as error:
+            raise ValidationError({"note": [str(error)]}) from error
+        row = selectors.WipeRow(wipe, wipe_state(wipe, now=clock.now()))
+        return Response(WipeOutput(row).data)
+
+
 urlpatterns = [
     path("imports/", PostureImports.as_view(), name="imports"),
     path("devices/<int:device_id>/", DevicePostureDetail.as_view(), name="device"),
     path("devices/<int:device_id>/report-lost/", DeviceReportLost.as_view(), name="report_lost"),
+    path("wipes/", Wipes.as_view(), name="wipes"),
+    path("wipes/<int:wipe_id>/confirm/", WipeConfirm.as_view(), name="wipe_confirm"),
 ]

@@ -6,7 +6,9 @@
   reports disk encryption and a passcode, and checked in within
   SAFEWARD_POSTURE_CHECK_IN_DAYS.
 * `devices.lost_devices_contained`: every device reported lost or stolen has a
-  remote-wipe request and no session seen from it after it was reported.
+  remote-wipe request, confirmed by the MDM or a person within
+  SAFEWARD_WIPE_CONFIRM_HOURS (ADR 1017), and no session seen from it after it
+  was reported.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from safeward.compliance import Check, control
 from safeward.devices.models import Device, DevicePosture, DeviceSession, WipeRequest
 from safeward.devices.posture import check_in_days
 from safeward.devices.posture_selectors import POSTURE_KINDS
+from safeward.devices.wipes import wipe_state
 
 
 @control(
@@ -70,7 +73,7 @@ def endpoints_encrypted(now: dt.datetime) -> Iterator[Check]:
 
 @control(
     "devices.lost_devices_contained",
-    title="Every device reported lost or stolen has a wipe request and no session since",
+    title="Every device reported lost or stolen is wiped (confirmed in time) and has no session since",
     maps=("hipaa:164.310(d)(1)", "hipaa:164.308(a)(6)(ii)", "iso27001-2022:A.8.1", "hicp:2.L.B"),
 )
 def lost_devices_contained(now: dt.datetime) -> Iterator[Check]:
@@ -79,14 +82,17 @@ def lost_devices_contained(now: dt.datetime) -> Iterator[Check]:
         wipe = WipeRequest.objects.filter(device=device).order_by("-requested_at").first()
         since = device.lifecycle_changed_at or (wipe.requested_at if wipe else now)
         later = DeviceSession.objects.filter(device=device, last_seen_at__gt=since).count()
+        state = wipe_state(wipe, now=now) if wipe is not None else None
         yield Check(
             "device",
             str(device.pk),
             device.asset_tag,
-            passed=wipe is not None and later == 0,
+            passed=state in ("confirmed", "pending") and later == 0,
             evidence={
                 "lifecycle": device.lifecycle,
                 "wipe_request": wipe.pk if wipe else None,
+                "wipe": state,
+                "confirmed_by": wipe.confirmation_source if wipe else None,
                 "sessions_after_report": later,
             },
         )

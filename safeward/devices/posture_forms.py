@@ -32,3 +32,15 @@ class ReportLostForm(forms.Form):
         label="What happened",
         help_text="Where and when it was last seen. No patient details.",
     )
+
+
+class WipeConfirmForm(forms.Form):
+    note = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="How you know it was wiped",
+        help_text=(
+            "What you saw: the MDM's action log, the device returned and erased at the desk. "
+            "No patient details."
+        ),
+    )

@@ -76,6 +76,25 @@ def wipe_requests_open() -> QuerySet[WipeRequest]:
     return WipeRequest.objects.filter(status=WipeRequest.Status.REQUESTED).select_related("device")
 
 
+@dataclass(frozen=True)
+class WipeRow:
+    wipe: WipeRequest
+    state: str  # confirmed / pending / overdue (wipes.wipe_state)
+
+
+def wipe_rows(*, open_only: bool = False, limit: int = 200) -> list[WipeRow]:
+    """Wipe requests, newest first, each with its confirmation state."""
+    from safeward.devices.wipes import wipe_state
+
+    wipes = wipe_requests_open() if open_only else WipeRequest.objects.select_related("device")
+    now = clock.now()
+    return [WipeRow(wipe, wipe_state(wipe, now=now)) for wipe in wipes.order_by("-requested_at")[:limit]]
+
+
+def wipe_get(*, wipe_id: int) -> WipeRequest | None:
+    return WipeRequest.objects.select_related("device").filter(pk=wipe_id).first()
+
+
 def posture_endpoints_in_service() -> list[Device]:
     """Laptops, workstations, phones and tablets in service, by asset tag."""
     return list(

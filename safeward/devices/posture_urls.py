@@ -9,4 +9,5 @@ urlpatterns = [
     path("import/", views.import_upload, name="import"),
     path("<int:device_id>/", views.device_posture, name="device"),
     path("<int:device_id>/report-lost/", views.report_lost, name="report_lost"),
+    path("wipes/<int:wipe_id>/confirm/", views.wipe_confirm_page, name="wipe_confirm"),
 ]

@@ -3,16 +3,19 @@ posture (the panel the device page includes); reporting a device lost or stolen.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from safeward import clock
 from safeward.devices import posture_selectors as selectors
 from safeward.devices.models import Device
 from safeward.devices.posture import PostureImportError, device_report_lost, posture_import, source_detect
-from safeward.devices.posture_forms import PostureImportForm, ReportLostForm
+from safeward.devices.posture_forms import PostureImportForm, ReportLostForm, WipeConfirmForm
 from safeward.devices.services import DeviceError
+from safeward.devices.wipes import wipe_confirm, wipe_state
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -39,10 +42,11 @@ def _overview(
     context = {
         "failing": selectors.posture_failing(),
         "counts": selectors.posture_counts(),
-        "wipes": selectors.wipe_requests_open(),
+        "wipes": selectors.wipe_rows(open_only=True),
         "form": form or PostureImportForm(),
         "errors": errors or [],
         "can_import": _actor(request).has_perm(Perm.DEVICES_DEVICE_MANAGE),
+        "confirm_hours": settings.SAFEWARD_WIPE_CONFIRM_HOURS,
     }
     return render(request, "devices/posture/overview.html", context, status=status)
 
@@ -70,6 +74,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         f"{result.imported} device(s) updated: {result.compliant} compliant, "
         f"{result.non_compliant} not compliant."
     )
+    if result.wipes_confirmed:
+        text += f" {result.wipes_confirmed} remote wipe(s) confirmed."
     if result.unmatched_count:
         text += f" {result.unmatched_count} not in the inventory: {', '.join(result.unmatched[:10])}."
     messages.success(request, text)
@@ -118,3 +124,27 @@ def report_lost(request: HttpRequest, device_id: int) -> HttpResponse:
     return render(
         request, "devices/posture/report_lost.html", {"device": device, "form": form}, status=status
     )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Perm.DEVICES_DEVICE_MANAGE)
+def wipe_confirm_page(request: HttpRequest, wipe_id: int) -> HttpResponse:
+    """A person confirms a wipe the MDM cannot report (ADR 1017)."""
+    wipe = selectors.wipe_get(wipe_id=wipe_id)
+    if wipe is None:
+        raise Http404
+    form = WipeConfirmForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                wipe_confirm(actor=_actor(request), wipe_id=wipe.pk, note=form.cleaned_data["note"])
+            except DeviceError as error:
+                form.add_error(None, str(error))
+                status = 409
+            else:
+                messages.success(request, f"Remote wipe of {wipe.device.asset_tag} confirmed.")
+                return redirect("devices_posture:device", device_id=wipe.device_id)
+    context = {"wipe": wipe, "state": wipe_state(wipe, now=clock.now()), "form": form}
+    return render(request, "devices/posture/wipe_confirm.html", context, status=status)

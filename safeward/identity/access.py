@@ -74,3 +74,22 @@ def device_posture_for(request: HttpRequest) -> str:
     if not _device_posture_provider:
         return UNIDENTIFIED
     return _device_posture_provider[0](request)
+
+
+# A bearer request (ADR 1016): the devices app also registers the function that tells the
+# posture for an OAuth access token — the device the token was issued to, and the one
+# the request itself comes from. Without it a bearer request is judged as any request.
+TokenPostureProvider = Callable[[HttpRequest, int], str]
+_token_posture_provider: list[TokenPostureProvider] = []
+
+
+def token_posture_provider_register(provider: TokenPostureProvider) -> None:
+    """Install the provider (a second registration replaces the first)."""
+    _token_posture_provider[:] = [provider]
+
+
+def device_posture_for_token(request: HttpRequest, token_id: int) -> str:
+    """The posture a bearer request with access token `token_id` is judged by."""
+    if not _token_posture_provider:
+        return device_posture_for(request)
+    return _token_posture_provider[0](request, token_id)

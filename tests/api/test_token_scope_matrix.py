@@ -572,6 +572,11 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/devices/posture/devices/1/report-lost/", {})),
         (F,) * 8,
     ),
+    ("posture_api:wipes", "GET"): (lambda c: status(c.get("/api/v1/devices/posture/wipes/")), (F,) * 8),
+    ("posture_api:wipe_confirm", "POST"): (
+        lambda c: status(c.post("/api/v1/devices/posture/wipes/1/confirm/", {})),
+        (F,) * 8,
+    ),
     # Physical security (issue 15): the matrix's user holds no facility permission.
     ("facilities_api:areas", "GET"): (lambda c: status(c.get("/api/v1/facilities/areas/")), (F,) * 8),
     ("facilities_api:events", "GET"): (

@@ -272,9 +272,27 @@ DEVICE_ACTIONS = [Action.READ, Action.SEARCH, Action.DOWNLOAD, Action.EXPORT, Ac
 ZONES = {"clinical": True, "remote": False}
 
 
-def device_cell(device: policy.DevicePosture, zone: str, action: Action, *, break_glass: bool = False) -> str:
+# A row's device label: a posture, or "unidentified, strict" (strict mode, ADR 1015).
+STRICT_LABEL = "unidentified, strict"
+
+
+def device_row_labels() -> list[tuple[str, policy.DevicePosture, bool]]:
+    labels = [(d.value, d, False) for d in policy.DevicePosture]
+    labels.insert(1, (STRICT_LABEL, policy.DevicePosture.UNIDENTIFIED, True))
+    return labels
+
+
+def device_cell(
+    device: policy.DevicePosture,
+    zone: str,
+    action: Action,
+    *,
+    break_glass: bool = False,
+    strict: bool = False,
+) -> str:
     context = AccessContext(
         device=device,
+        device_strict=strict,
         zone_clinical=ZONES[zone],
         reachable_reason="clinical_zone" if ZONES[zone] else "remote_with_recent_mfa",
     )
@@ -297,10 +315,10 @@ def render_device_table() -> str:
     header = "| device | zone | " + " | ".join(a.value for a in DEVICE_ACTIONS) + " |"
     lines = ["<!-- table:device -->", header]
     lines.append("|---|---|" + "---|" * len(DEVICE_ACTIONS))
-    for device in policy.DevicePosture:
+    for label, device, strict in device_row_labels():
         for zone in ZONES:
-            cells = [device_cell(device, zone, action) for action in DEVICE_ACTIONS]
-            lines.append(f"| {device.value} | {zone} | " + " | ".join(cells) + " |")
+            cells = [device_cell(device, zone, action, strict=strict) for action in DEVICE_ACTIONS]
+            lines.append(f"| {label} | {zone} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -313,11 +331,13 @@ DEVICE_ROWS = [
 
 @pytest.mark.parametrize(("device", "zone", "action", "expected"), DEVICE_ROWS)
 def test_device_table_cell(device, zone, action, expected):
-    assert device_cell(policy.DevicePosture(device), zone, action) == expected
+    strict = device == STRICT_LABEL
+    posture = policy.DevicePosture.UNIDENTIFIED if strict else policy.DevicePosture(device)
+    assert device_cell(posture, zone, action, strict=strict) == expected
 
 
 def test_device_table_covers_every_posture_and_zone():
-    expected = {(d.value, z) for d in policy.DevicePosture for z in ZONES}
+    expected = {(label, z) for label, _, _ in device_row_labels() for z in ZONES}
     assert {(d, z) for d, z, _, _ in DEVICE_ROWS} == expected
 
 
@@ -332,6 +352,19 @@ def test_a_system_actor_is_not_limited_by_a_device():
     system = Subject(user_id=None, permissions=frozenset(), system=True)
     lost = AccessContext(device=policy.DevicePosture.LOST)
     assert policy.decide(system, Resource(), Action.CREATE, lost, section=Section.NOTES).permitted
+
+
+@pytest.mark.parametrize("posture", [p for p in policy.DevicePosture if p is not policy.DevicePosture.LOST])
+def test_strict_mode_changes_only_an_unidentified_device(posture):
+    """Strict mode limits what an unidentified device may take away, and nothing else."""
+    for zone in ZONES:
+        for action in DEVICE_ACTIONS:
+            relaxed = device_cell(posture, zone, action)
+            strict = device_cell(posture, zone, action, strict=True)
+            if posture is policy.DevicePosture.UNIDENTIFIED and action in policy.LEAVING_ACTIONS:
+                assert (relaxed, strict) == ("permit", "deny device_unidentified")
+            else:
+                assert strict == relaxed
 
 
 @pytest.mark.parametrize("device", list(policy.DevicePosture))

@@ -38,6 +38,7 @@ def test_the_demo_cases_and_their_breach_clock(seeded_demo):
     assert check.passed
     before = (Incident.objects.count(), BreachAssessment.objects.count())
     call_command("demo", "seed")
-    # Three cases, and the quarter's restore-drill exercise the demo restore test is attached to.
-    assert (Incident.objects.count(), BreachAssessment.objects.count()) == before == (4, 1)
+    # Three cases, the quarter's restore-drill exercise the demo restore test is attached to,
+    # and the two lost ward phones' cases (the devices wipes step, ADR 1017).
+    assert (Incident.objects.count(), BreachAssessment.objects.count()) == before == (6, 1)
     assert Incident.objects.filter(is_exercise=True, exercise__drill_source="restore_test").count() == 1

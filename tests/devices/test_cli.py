@@ -23,6 +23,8 @@ def test_the_subcommands_come_from_one_list():
         "controls",
         "import-posture",
         "report-lost",
+        "wipes",
+        "confirm-wipe",
     ]
 
 

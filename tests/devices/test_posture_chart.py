@@ -100,3 +100,19 @@ def test_a_spoofed_header_changes_nothing(chart_with_document):
     spoofed = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_CLIENT_CERT_SHA256": BAD}
     assert client.get(download, **spoofed).status_code == 200
     assert AuditEvent.objects.filter(resource_type="DeviceIdentity", outcome="denied").exists()
+
+
+def test_strict_mode_refuses_a_download_from_an_unidentified_device(chart_with_document, settings):
+    """ADR 1015: with SAFEWARD_DEVICE_STRICT a session with no device certificate reads
+    the chart but takes nothing away; without it the same request downloads."""
+    client, _, patient, download = chart_with_document
+    assert client.get(download).status_code == 200
+    settings.SAFEWARD_DEVICE_STRICT = True
+    assert client.get(f"/clinical/patients/{patient}/").status_code == 200
+    refused = client.get(download)
+    assert refused.status_code == 403
+    assert 'data-device-refusal="device_unidentified"' in refused.content.decode()
+    assert client.get(f"/clinical/patients/{patient}/print/").status_code == 403
+    # A compliant device is identified, so strict mode does not touch it.
+    good = {"REMOTE_ADDR": WARD_PROXY, "HTTP_X_CLIENT_CERT_SHA256": GOOD}
+    assert client.get(download, **good).status_code == 200

@@ -30,6 +30,11 @@ ROUTES = [
     ("post", "/api/v1/devices/posture/imports/", MANAGERS, 400),
     ("get", f"/api/v1/devices/posture/devices/{MISSING}/", READERS, 404),
     ("post", f"/api/v1/devices/posture/devices/{MISSING}/report-lost/", MANAGERS, 404),
+    # Wipe confirmation (ADR 1017).
+    ("get", f"/devices/posture/wipes/{MISSING}/confirm/", MANAGERS, 404),
+    ("post", f"/devices/posture/wipes/{MISSING}/confirm/", MANAGERS, 404),
+    ("get", "/api/v1/devices/posture/wipes/", READERS, 200),
+    ("post", f"/api/v1/devices/posture/wipes/{MISSING}/confirm/", MANAGERS, 404),
 ]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError as DatabaseIntegrityError
 from django.db import connection, models, transaction
@@ -231,6 +232,7 @@ def access_context(session: SessionContext, purpose: PurposeOfUse) -> AccessCont
         purpose=purpose.value,
         device=policy.DevicePosture(session.device_posture),
         zone_clinical=session.zone_clinical,
+        device_strict=settings.SAFEWARD_DEVICE_STRICT,
     )
 
 

@@ -22,7 +22,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from safeward.devices import cli_posture, cli_report_lost, flow_exports, importers, selectors, services
+from safeward.devices import (
+    cli_posture,
+    cli_report_lost,
+    cli_wipes,
+    flow_exports,
+    importers,
+    selectors,
+    services,
+)
 from safeward.identity.models import User
 from safeward.identity.selectors import user_by_username
 
@@ -207,6 +215,11 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand(cli_posture.NAME, cli_posture.HELP, cli_posture.add_arguments, cli_posture.run),
     Subcommand(
         cli_report_lost.NAME, cli_report_lost.HELP, cli_report_lost.add_arguments, cli_report_lost.run
+    ),
+    # Wipe confirmation (ADR 1017).
+    Subcommand(cli_wipes.LIST_NAME, cli_wipes.LIST_HELP, cli_wipes.list_arguments, cli_wipes.list_run),
+    Subcommand(
+        cli_wipes.CONFIRM_NAME, cli_wipes.CONFIRM_HELP, cli_wipes.confirm_arguments, cli_wipes.confirm_run
     ),
 ]
 
