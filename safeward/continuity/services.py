@@ -20,7 +20,7 @@ from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical.types import SessionContext
-from safeward.continuity import bundle, conf, engine
+from safeward.continuity import bundle, conf, engine, schedule
 from safeward.continuity.bundle import BackupError
 from safeward.continuity.models import (
     Backup,
@@ -30,8 +30,9 @@ from safeward.continuity.models import (
     KitUnit,
     PaperEntry,
     RestoreTest,
+    ScheduledRun,
 )
-from safeward.continuity.selectors import DOWNTIME_CACHE_KEY
+from safeward.continuity.selectors import DOWNTIME_CACHE_KEY, schedule_states
 from safeward.identity.errors import NotPermitted
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -814,3 +815,120 @@ def kits_seed_demo(*, wards: int) -> list[tuple[str, Path]]:
             kit_generate(unit=unit)
         made.append((ward.code, key_path))
     return made
+
+
+# --- the schedule (ADR 1504) ----------------------------------------------------------------
+def _run_start(*, actor: User | None, job: schedule.Job) -> ScheduledRun | None:
+    """Mark the job running, or None when another process is running it (the
+    partial unique constraint decides). A run left `running` for longer than
+    SAFEWARD_SCHEDULE_STALE_HOURS is closed as failed first (its process died)."""
+    from django.db import IntegrityError
+
+    now = clock.now()
+    with transaction.atomic():
+        stale = ScheduledRun.objects.select_for_update().filter(
+            job=job.code,
+            outcome=ScheduledRun.Outcome.RUNNING,
+            started_at__lt=now - dt.timedelta(hours=conf.schedule_stale_hours()),
+        )
+        for run in stale:
+            run.outcome, run.finished_at, run.error = ScheduledRun.Outcome.FAILED, now, "Stale"
+            run.save(update_fields=["outcome", "finished_at", "error"])
+            _audit(
+                Action.UPDATE,
+                actor=actor,
+                resource_type="continuity.scheduled_run",
+                resource_id=run.pk,
+                job=job.code,
+                outcome="failed",
+                error="Stale",
+            )
+    try:
+        with transaction.atomic():
+            run = ScheduledRun.objects.create(job=job.code, started_at=now)
+            _audit(
+                Action.EXECUTE,
+                actor=actor,
+                resource_type="continuity.scheduled_run",
+                resource_id=run.pk,
+                job=job.code,
+            )
+    except IntegrityError:
+        return None
+    return run
+
+
+def _run_finish(
+    *, actor: User | None, run: ScheduledRun, started: float, exit_code: int, error: str
+) -> ScheduledRun:
+    with transaction.atomic():
+        run.finished_at = clock.now()
+        run.duration_seconds = round(time.monotonic() - started, 3)
+        run.exit_code = exit_code
+        run.error = error[:100]
+        run.outcome = ScheduledRun.Outcome.SUCCEEDED if exit_code == 0 else ScheduledRun.Outcome.FAILED
+        run.save(update_fields=["finished_at", "duration_seconds", "exit_code", "error", "outcome"])
+        _audit(
+            Action.UPDATE,
+            actor=actor,
+            resource_type="continuity.scheduled_run",
+            resource_id=run.pk,
+            job=run.job,
+            outcome=str(run.outcome),
+            exit_status=exit_code,
+            seconds=run.duration_seconds,
+        )
+    return run
+
+
+def _call(argv: tuple[str, ...]) -> None:
+    """Run a `safeward` command in this process, its output discarded: the
+    run's row says how it ended, the command's own records say what it did."""
+    import io
+
+    from django.core.management import call_command
+
+    call_command(*argv, stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def schedule_run_due(
+    *,
+    actor: User | None,
+    only: list[str] | None = None,
+    force: bool = False,
+    runner: Callable[[tuple[str, ...]], object] | None = None,
+    on_run: Callable[[ScheduledRun], object] | None = None,
+) -> list[ScheduledRun]:
+    """Run each job that is due (or each of `only`, due or not, with `force`),
+    one after another, recording each run's outcome. A job that fails is
+    recorded as failed with its exit code and exception class (never its
+    message, which may name a patient) and the next job still runs."""
+    from django.core.management.base import CommandError
+
+    if only:
+        unknown = sorted(set(only) - set(schedule.BY_CODE))
+        if unknown:
+            raise ValueError(f"unknown job {', '.join(unknown)}; see `safeward schedule list`")
+    run_job = runner or _call
+    now = clock.now()
+    runs = []
+    for state in schedule_states():
+        if only and state.job.code not in only:
+            continue
+        if not (force and only) and not state.due(now):
+            continue
+        run = _run_start(actor=actor, job=state.job)
+        if run is None:
+            continue
+        started = time.monotonic()
+        exit_code, error = 0, ""
+        try:
+            run_job(state.job.argv)
+        except CommandError as failed:
+            exit_code, error = failed.returncode or 1, type(failed).__name__
+        except Exception as failed:  # a broken job must not stop the others
+            exit_code, error = 1, type(failed).__name__
+        runs.append(_run_finish(actor=actor, run=run, started=started, exit_code=exit_code, error=error))
+        if on_run is not None:
+            on_run(runs[-1])
+    return runs
