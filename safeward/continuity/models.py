@@ -214,6 +214,8 @@ class PaperEntry(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     # The chart note it became, entered through the gateway as a late entry (ADR 1412).
     chart_note_id = models.CharField(max_length=36, blank=True)
+    # Or, for vital signs, the structured observations it became (ADR 1415).
+    chart_observation_ids = models.JSONField(default=list, blank=True)
     charted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -632,6 +632,10 @@ class RecoveryRefused(Exception):
     """A paper entry or number range is refused; the message says why."""
 
 
+class VitalsNeedConfirmation(RecoveryRefused):
+    """A value outside the usual range: saved once the person confirms it."""
+
+
 def number_range_assign(*, actor: User | None, unit: KitUnit, prefix: str, count: int) -> DowntimeNumberRange:
     """The next `count` downtime encounter numbers under `prefix` for the unit."""
     import re
@@ -730,13 +734,10 @@ def paper_entry_chart(
     from safeward.clinical import gateway
     from safeward.clinical.types import Forbidden, InvalidInput, NotFound
 
-    if not actor.has_perm(Perm.CONTINUITY_KIT_READ):
-        raise NotPermitted(f"{Perm.CONTINUITY_KIT_READ} is required")
+    _chartable(actor, entry)
+    if entry.kind == PaperEntry.Kind.VITAL_SIGNS:
+        raise RecoveryRefused("Vital signs go into the chart as measurements, not as a note.")
     downtime = entry.downtime
-    if downtime.state != Downtime.State.ENDED or downtime.started_at is None or downtime.ended_at is None:
-        raise RecoveryRefused("Paper records go into the chart once the downtime has ended.")
-    if entry.state != PaperEntry.State.QUEUED or entry.chart_note_id:
-        raise RecoveryRefused("This paper record is in the chart already.")
     try:
         note = gateway.paper_entry_chart(
             actor=actor,
@@ -747,8 +748,8 @@ def paper_entry_chart(
             what=PaperEntry.Kind(entry.kind).label,
             occurred_at=entry.occurred_at,
             performed_by=entry.performed_by.get_full_name() or entry.performed_by.get_username(),
-            downtime_started_at=downtime.started_at,
-            downtime_ended_at=downtime.ended_at,
+            downtime_started_at=_started(downtime),
+            downtime_ended_at=_ended(downtime),
             text=text,
             encounter_id=encounter_id or None,
         )
@@ -757,21 +758,95 @@ def paper_entry_chart(
     except (Forbidden, NotFound):
         # The same answer for a patient that does not exist and one the person may not write to.
         raise RecoveryRefused("No such patient, or you may not write to this patient's chart.") from None
+    return _charted(actor, entry, note_id=str(note.id))
+
+
+def _started(downtime: Downtime) -> dt.datetime:
+    assert downtime.started_at is not None  # _chartable checked it
+    return downtime.started_at
+
+
+def _ended(downtime: Downtime) -> dt.datetime:
+    assert downtime.ended_at is not None  # _chartable checked it
+    return downtime.ended_at
+
+
+def _chartable(actor: User, entry: PaperEntry) -> None:
+    if not actor.has_perm(Perm.CONTINUITY_KIT_READ):
+        raise NotPermitted(f"{Perm.CONTINUITY_KIT_READ} is required")
+    downtime = entry.downtime
+    if downtime.state != Downtime.State.ENDED or downtime.started_at is None or downtime.ended_at is None:
+        raise RecoveryRefused("Paper records go into the chart once the downtime has ended.")
+    if entry.state != PaperEntry.State.QUEUED or entry.chart_note_id or entry.chart_observation_ids:
+        raise RecoveryRefused("This paper record is in the chart already.")
+
+
+def _charted(
+    actor: User, entry: PaperEntry, *, note_id: str = "", observation_ids: list[str] | None = None
+) -> PaperEntry:
+    """Link what the gateway wrote to the queue entry (its own transaction: see ADR 1412)."""
     with transaction.atomic():
         locked = PaperEntry.objects.select_for_update().get(pk=entry.pk)
-        if locked.chart_note_id:
+        if locked.chart_note_id or locked.chart_observation_ids:
             raise RecoveryRefused("This paper record was put in the chart by someone else meanwhile.")
-        locked.chart_note_id, locked.charted_by, locked.charted_at = str(note.id), actor, clock.now()
-        locked.save(update_fields=["chart_note_id", "charted_by", "charted_at"])
+        locked.chart_note_id, locked.chart_observation_ids = note_id, observation_ids or []
+        locked.charted_by, locked.charted_at = actor, clock.now()
+        locked.save(update_fields=["chart_note_id", "chart_observation_ids", "charted_by", "charted_at"])
         _audit(
             Action.UPDATE,
             actor=actor,
             resource_type="continuity.paper_entry",
             resource_id=locked.pk,
             charted=True,
-            chart_note=str(note.id),
+            **({"chart_note": note_id} if note_id else {"observations": len(observation_ids or [])}),
         )
     return locked
+
+
+def paper_vitals_chart(
+    *,
+    actor: User,
+    session: SessionContext,
+    entry: PaperEntry,
+    patient_id: str,
+    vitals: list[tuple[str, str, str, str]],
+    confirmed: bool = False,
+    encounter_id: str | None = None,
+) -> PaperEntry:
+    """Enter a queued paper record of vital signs as structured observations
+    taken at the original time (ADR 1415), through the gateway's
+    `paper_vitals_chart`: the live chart's unit and range checks, all or none.
+    `vitals` are (LOINC code, display, value, UCUM unit)."""
+    from safeward.clinical import gateway
+    from safeward.clinical.types import Forbidden, InvalidInput, NeedsConfirmation, NotFound
+
+    _chartable(actor, entry)
+    if entry.kind != PaperEntry.Kind.VITAL_SIGNS:
+        raise RecoveryRefused(
+            "Only a paper record of vital signs becomes measurements; enter this one as a note."
+        )
+    downtime = entry.downtime
+    try:
+        observations = gateway.paper_vitals_chart(
+            actor=actor,
+            session=session,
+            purpose=PurposeOfUse.TREATMENT,
+            patient_id=patient_id.strip(),
+            paper_entry_id=int(entry.pk),
+            occurred_at=entry.occurred_at,
+            downtime_started_at=_started(downtime),
+            downtime_ended_at=_ended(downtime),
+            vitals=[gateway.PaperVital(code=c, display=d, value=v, unit=u) for c, d, v, u in vitals],
+            confirmed=confirmed,
+            encounter_id=encounter_id or None,
+        )
+    except NeedsConfirmation as unusual:
+        raise VitalsNeedConfirmation(f"Check the values: {'; '.join(unusual.errors.values())}") from None
+    except InvalidInput as error:
+        raise RecoveryRefused(f"The chart refused it: {'; '.join(error.errors.values())}") from None
+    except (Forbidden, NotFound):
+        raise RecoveryRefused("No such patient, or you may not write to this patient's chart.") from None
+    return _charted(actor, entry, observation_ids=[str(o.id) for o in observations])
 
 
 def paper_entry_verify(*, actor: User, entry: PaperEntry) -> PaperEntry:
