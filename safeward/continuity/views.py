@@ -244,6 +244,10 @@ def recovery_patient_search(request: HttpRequest, entry_id: int) -> HttpResponse
         )
     except gateway.InvalidInput as refused:
         return _recovery_page(request, status=400, pick={"entry": entry.pk, "error": str(refused)})
+    except gateway.Forbidden:
+        # The chart's policy: patients are searched from a clinical workstation (its event is recorded).
+        refusal = "You may not search patients from here: use a workstation in a clinical area."
+        return _recovery_page(request, status=403, pick={"entry": entry.pk, "error": refusal})
     matches = [patient for patient in found.results if not patient.restricted]
     note = ""
     if not matches:

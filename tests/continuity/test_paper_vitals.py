@@ -176,3 +176,18 @@ def test_the_page_finds_the_patient_by_mrn_then_enters_the_vitals(ended, client)
     entry.refresh_from_db()
     assert len(entry.chart_observation_ids) == 2
     assert b"2 measurements" in client.get("/continuity/recovery/").content
+
+
+def test_a_search_the_policy_refuses_is_a_403_with_a_reason(ended, client):
+    from safeward.identity.models import NetworkZone
+    from safeward.identity.network import zone_table
+
+    entries, _patient, nurse, _other = ended
+    NetworkZone.objects.all().delete()  # not a clinical workstation any more
+    zone_table.clear()
+    sign_in(client, nurse)
+    refused = client.post(f"/continuity/recovery/{entries['vital_signs'].pk}/patient/", {"mrn": "KIT-0001"})
+    assert refused.status_code == 403
+    assert b"You may not search patients from here" in refused.content
+    assert b"Zebrowski" not in refused.content
+    assert AuditEvent.objects.filter(action="search", resource_type="Patient", outcome="denied").exists()
