@@ -24,3 +24,14 @@ def backup_max_age_hours() -> int:
 
 def restore_test_max_age_days() -> int:
     return max(1, int(getattr(settings, "SAFEWARD_RESTORE_TEST_MAX_AGE_DAYS", 90)))
+
+
+def schedule_grace_minutes() -> int:
+    """A scheduled job counts as current up to its cadence plus this much (cron runs
+    `schedule run-due` every few minutes, and a backup takes a while)."""
+    return max(0, int(getattr(settings, "SAFEWARD_SCHEDULE_GRACE_MINUTES", 60)))
+
+
+def schedule_stale_hours() -> int:
+    """A run still marked as running after this long is taken as dead (a killed process)."""
+    return max(1, int(getattr(settings, "SAFEWARD_SCHEDULE_STALE_HOURS", 12)))

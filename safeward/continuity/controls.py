@@ -4,6 +4,9 @@
   SAFEWARD_BACKUP_MAX_AGE_HOURS (26 h: a nightly backup with slack).
 * `continuity.restore_test_within_90_days`: a restore test passed within
   SAFEWARD_RESTORE_TEST_MAX_AGE_DAYS (90).
+* `continuity.scheduled_jobs_current`: each periodic job of the schedule
+  (continuity/schedule.py) succeeded within its cadence plus
+  SAFEWARD_SCHEDULE_GRACE_MINUTES (ADR 1504).
 """
 
 from __future__ import annotations
@@ -124,5 +127,34 @@ def bia_complete(now: dt.datetime) -> Iterator[Check]:
                 "missing_objectives": missing,
                 "rto_minutes": impact.rto_minutes,
                 "rpo_minutes": impact.rpo_minutes,
+            },
+        )
+
+
+@control(
+    "continuity.scheduled_jobs_current",
+    title="Every periodic job ran successfully within its cadence",
+    maps=(
+        "hipaa:164.308(a)(7)(ii)(A)",
+        "hipaa:164.308(a)(8)",
+        "iso27001-2022:A.8.13",
+        "iso27001-2022:A.5.30",
+        "csf2:ID.IM-02",
+    ),
+)
+def scheduled_jobs_current(now: dt.datetime) -> Iterator[Check]:
+    grace = dt.timedelta(minutes=conf.schedule_grace_minutes())
+    for state in selectors.schedule_states():
+        success = state.last_success
+        yield Check(
+            "scheduled_job",
+            state.job.code,
+            state.job.command,
+            passed=success is not None and now - success.started_at <= state.job.every + grace,
+            evidence={
+                "every_minutes": int(state.job.every.total_seconds() // 60),
+                "last_success": success.started_at.isoformat() if success else None,
+                "last_outcome": state.last.outcome if state.last else None,
+                "last_error": state.last.error if state.last else "",
             },
         )

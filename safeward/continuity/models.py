@@ -214,6 +214,8 @@ class PaperEntry(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     # The chart note it became, entered through the gateway as a late entry (ADR 1412).
     chart_note_id = models.CharField(max_length=36, blank=True)
+    # Or, for vital signs, the structured observations it became (ADR 1415).
+    chart_observation_ids = models.JSONField(default=list, blank=True)
     charted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -230,3 +232,35 @@ class PaperEntry(models.Model):
 
     def __str__(self) -> str:
         return f"paper entry {self.encounter_number} {self.kind}"
+
+
+class ScheduledRun(models.Model):
+    """One run of a periodic job (`safeward/continuity/schedule.py`) by
+    `safeward schedule run-due`: when, how long, and how it ended. Never the
+    command's output (a job may print what it found)."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    job = models.CharField(max_length=40, help_text="A code from continuity.schedule.JOBS.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(default=0)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    exit_code = models.SmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=100, blank=True, help_text="The exception class only.")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["job", "-started_at"], name="continuity_run_job_newest")]
+        constraints = [
+            # Two overlapping `run-due` invocations never run one job twice at once.
+            models.UniqueConstraint(
+                fields=["job"], condition=Q(outcome="running"), name="continuity_one_running_per_job"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"scheduled {self.job} {self.started_at:%Y-%m-%d %H:%M} ({self.outcome})"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
+from safeward.continuity import schedule
 from safeward.continuity.models import (
     Backup,
     Downtime,
@@ -15,6 +17,7 @@ from safeward.continuity.models import (
     KitUnit,
     PaperEntry,
     RestoreTest,
+    ScheduledRun,
 )
 
 DOWNTIME_CACHE_KEY = "continuity:downtime:active"
@@ -148,3 +151,36 @@ def downtimes_for_recovery() -> QuerySet[Downtime]:
 
 def number_ranges() -> QuerySet[DowntimeNumberRange]:
     return DowntimeNumberRange.objects.select_related("unit").order_by("prefix", "first")
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A periodic job with its newest attempt and newest success."""
+
+    job: schedule.Job
+    last: ScheduledRun | None
+    last_success: ScheduledRun | None
+
+    def due(self, now: dt.datetime) -> bool:
+        """Due when it has not succeeded within its cadence; a failed attempt is
+        retried after at most an hour (not at every `run-due`), a running one never."""
+        if self.last is not None and self.last.outcome == ScheduledRun.Outcome.RUNNING:
+            return False
+        if self.last_success is not None and now - self.last_success.started_at < self.job.every:
+            return False
+        retry = min(self.job.every, dt.timedelta(hours=1))
+        return self.last is None or now - self.last.started_at >= retry
+
+
+def schedule_states() -> list[JobState]:
+    """Every job of the schedule with its newest run and newest success (two queries)."""
+    codes = [job.code for job in schedule.JOBS]
+    newest = ScheduledRun.objects.filter(job=OuterRef("job")).order_by("-started_at").values("pk")[:1]
+    last = {run.job: run for run in ScheduledRun.objects.filter(job__in=codes, pk=Subquery(newest))}
+    newest_ok = (
+        ScheduledRun.objects.filter(job=OuterRef("job"), outcome=ScheduledRun.Outcome.SUCCEEDED)
+        .order_by("-started_at")
+        .values("pk")[:1]
+    )
+    ok = {run.job: run for run in ScheduledRun.objects.filter(job__in=codes, pk=Subquery(newest_ok))}
+    return [JobState(job, last.get(job.code), ok.get(job.code)) for job in schedule.JOBS]

@@ -20,7 +20,7 @@ from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical.types import SessionContext
-from safeward.continuity import bundle, conf, engine
+from safeward.continuity import bundle, conf, engine, schedule
 from safeward.continuity.bundle import BackupError
 from safeward.continuity.models import (
     Backup,
@@ -30,8 +30,9 @@ from safeward.continuity.models import (
     KitUnit,
     PaperEntry,
     RestoreTest,
+    ScheduledRun,
 )
-from safeward.continuity.selectors import DOWNTIME_CACHE_KEY
+from safeward.continuity.selectors import DOWNTIME_CACHE_KEY, schedule_states
 from safeward.identity.errors import NotPermitted
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -631,6 +632,10 @@ class RecoveryRefused(Exception):
     """A paper entry or number range is refused; the message says why."""
 
 
+class VitalsNeedConfirmation(RecoveryRefused):
+    """A value outside the usual range: saved once the person confirms it."""
+
+
 def number_range_assign(*, actor: User | None, unit: KitUnit, prefix: str, count: int) -> DowntimeNumberRange:
     """The next `count` downtime encounter numbers under `prefix` for the unit."""
     import re
@@ -729,13 +734,10 @@ def paper_entry_chart(
     from safeward.clinical import gateway
     from safeward.clinical.types import Forbidden, InvalidInput, NotFound
 
-    if not actor.has_perm(Perm.CONTINUITY_KIT_READ):
-        raise NotPermitted(f"{Perm.CONTINUITY_KIT_READ} is required")
+    _chartable(actor, entry)
+    if entry.kind == PaperEntry.Kind.VITAL_SIGNS:
+        raise RecoveryRefused("Vital signs go into the chart as measurements, not as a note.")
     downtime = entry.downtime
-    if downtime.state != Downtime.State.ENDED or downtime.started_at is None or downtime.ended_at is None:
-        raise RecoveryRefused("Paper records go into the chart once the downtime has ended.")
-    if entry.state != PaperEntry.State.QUEUED or entry.chart_note_id:
-        raise RecoveryRefused("This paper record is in the chart already.")
     try:
         note = gateway.paper_entry_chart(
             actor=actor,
@@ -746,8 +748,8 @@ def paper_entry_chart(
             what=PaperEntry.Kind(entry.kind).label,
             occurred_at=entry.occurred_at,
             performed_by=entry.performed_by.get_full_name() or entry.performed_by.get_username(),
-            downtime_started_at=downtime.started_at,
-            downtime_ended_at=downtime.ended_at,
+            downtime_started_at=_started(downtime),
+            downtime_ended_at=_ended(downtime),
             text=text,
             encounter_id=encounter_id or None,
         )
@@ -756,21 +758,95 @@ def paper_entry_chart(
     except (Forbidden, NotFound):
         # The same answer for a patient that does not exist and one the person may not write to.
         raise RecoveryRefused("No such patient, or you may not write to this patient's chart.") from None
+    return _charted(actor, entry, note_id=str(note.id))
+
+
+def _started(downtime: Downtime) -> dt.datetime:
+    assert downtime.started_at is not None  # _chartable checked it
+    return downtime.started_at
+
+
+def _ended(downtime: Downtime) -> dt.datetime:
+    assert downtime.ended_at is not None  # _chartable checked it
+    return downtime.ended_at
+
+
+def _chartable(actor: User, entry: PaperEntry) -> None:
+    if not actor.has_perm(Perm.CONTINUITY_KIT_READ):
+        raise NotPermitted(f"{Perm.CONTINUITY_KIT_READ} is required")
+    downtime = entry.downtime
+    if downtime.state != Downtime.State.ENDED or downtime.started_at is None or downtime.ended_at is None:
+        raise RecoveryRefused("Paper records go into the chart once the downtime has ended.")
+    if entry.state != PaperEntry.State.QUEUED or entry.chart_note_id or entry.chart_observation_ids:
+        raise RecoveryRefused("This paper record is in the chart already.")
+
+
+def _charted(
+    actor: User, entry: PaperEntry, *, note_id: str = "", observation_ids: list[str] | None = None
+) -> PaperEntry:
+    """Link what the gateway wrote to the queue entry (its own transaction: see ADR 1412)."""
     with transaction.atomic():
         locked = PaperEntry.objects.select_for_update().get(pk=entry.pk)
-        if locked.chart_note_id:
+        if locked.chart_note_id or locked.chart_observation_ids:
             raise RecoveryRefused("This paper record was put in the chart by someone else meanwhile.")
-        locked.chart_note_id, locked.charted_by, locked.charted_at = str(note.id), actor, clock.now()
-        locked.save(update_fields=["chart_note_id", "charted_by", "charted_at"])
+        locked.chart_note_id, locked.chart_observation_ids = note_id, observation_ids or []
+        locked.charted_by, locked.charted_at = actor, clock.now()
+        locked.save(update_fields=["chart_note_id", "chart_observation_ids", "charted_by", "charted_at"])
         _audit(
             Action.UPDATE,
             actor=actor,
             resource_type="continuity.paper_entry",
             resource_id=locked.pk,
             charted=True,
-            chart_note=str(note.id),
+            **({"chart_note": note_id} if note_id else {"observations": len(observation_ids or [])}),
         )
     return locked
+
+
+def paper_vitals_chart(
+    *,
+    actor: User,
+    session: SessionContext,
+    entry: PaperEntry,
+    patient_id: str,
+    vitals: list[tuple[str, str, str, str]],
+    confirmed: bool = False,
+    encounter_id: str | None = None,
+) -> PaperEntry:
+    """Enter a queued paper record of vital signs as structured observations
+    taken at the original time (ADR 1415), through the gateway's
+    `paper_vitals_chart`: the live chart's unit and range checks, all or none.
+    `vitals` are (LOINC code, display, value, UCUM unit)."""
+    from safeward.clinical import gateway
+    from safeward.clinical.types import Forbidden, InvalidInput, NeedsConfirmation, NotFound
+
+    _chartable(actor, entry)
+    if entry.kind != PaperEntry.Kind.VITAL_SIGNS:
+        raise RecoveryRefused(
+            "Only a paper record of vital signs becomes measurements; enter this one as a note."
+        )
+    downtime = entry.downtime
+    try:
+        observations = gateway.paper_vitals_chart(
+            actor=actor,
+            session=session,
+            purpose=PurposeOfUse.TREATMENT,
+            patient_id=patient_id.strip(),
+            paper_entry_id=int(entry.pk),
+            occurred_at=entry.occurred_at,
+            downtime_started_at=_started(downtime),
+            downtime_ended_at=_ended(downtime),
+            vitals=[gateway.PaperVital(code=c, display=d, value=v, unit=u) for c, d, v, u in vitals],
+            confirmed=confirmed,
+            encounter_id=encounter_id or None,
+        )
+    except NeedsConfirmation as unusual:
+        raise VitalsNeedConfirmation(f"Check the values: {'; '.join(unusual.errors.values())}") from None
+    except InvalidInput as error:
+        raise RecoveryRefused(f"The chart refused it: {'; '.join(error.errors.values())}") from None
+    except (Forbidden, NotFound):
+        raise RecoveryRefused("No such patient, or you may not write to this patient's chart.") from None
+    return _charted(actor, entry, observation_ids=[str(o.id) for o in observations])
 
 
 def paper_entry_verify(*, actor: User, entry: PaperEntry) -> PaperEntry:
@@ -814,3 +890,120 @@ def kits_seed_demo(*, wards: int) -> list[tuple[str, Path]]:
             kit_generate(unit=unit)
         made.append((ward.code, key_path))
     return made
+
+
+# --- the schedule (ADR 1504) ----------------------------------------------------------------
+def _run_start(*, actor: User | None, job: schedule.Job) -> ScheduledRun | None:
+    """Mark the job running, or None when another process is running it (the
+    partial unique constraint decides). A run left `running` for longer than
+    SAFEWARD_SCHEDULE_STALE_HOURS is closed as failed first (its process died)."""
+    from django.db import IntegrityError
+
+    now = clock.now()
+    with transaction.atomic():
+        stale = ScheduledRun.objects.select_for_update().filter(
+            job=job.code,
+            outcome=ScheduledRun.Outcome.RUNNING,
+            started_at__lt=now - dt.timedelta(hours=conf.schedule_stale_hours()),
+        )
+        for run in stale:
+            run.outcome, run.finished_at, run.error = ScheduledRun.Outcome.FAILED, now, "Stale"
+            run.save(update_fields=["outcome", "finished_at", "error"])
+            _audit(
+                Action.UPDATE,
+                actor=actor,
+                resource_type="continuity.scheduled_run",
+                resource_id=run.pk,
+                job=job.code,
+                outcome="failed",
+                error="Stale",
+            )
+    try:
+        with transaction.atomic():
+            run = ScheduledRun.objects.create(job=job.code, started_at=now)
+            _audit(
+                Action.EXECUTE,
+                actor=actor,
+                resource_type="continuity.scheduled_run",
+                resource_id=run.pk,
+                job=job.code,
+            )
+    except IntegrityError:
+        return None
+    return run
+
+
+def _run_finish(
+    *, actor: User | None, run: ScheduledRun, started: float, exit_code: int, error: str
+) -> ScheduledRun:
+    with transaction.atomic():
+        run.finished_at = clock.now()
+        run.duration_seconds = round(time.monotonic() - started, 3)
+        run.exit_code = exit_code
+        run.error = error[:100]
+        run.outcome = ScheduledRun.Outcome.SUCCEEDED if exit_code == 0 else ScheduledRun.Outcome.FAILED
+        run.save(update_fields=["finished_at", "duration_seconds", "exit_code", "error", "outcome"])
+        _audit(
+            Action.UPDATE,
+            actor=actor,
+            resource_type="continuity.scheduled_run",
+            resource_id=run.pk,
+            job=run.job,
+            outcome=str(run.outcome),
+            exit_status=exit_code,
+            seconds=run.duration_seconds,
+        )
+    return run
+
+
+def _call(argv: tuple[str, ...]) -> None:
+    """Run a `safeward` command in this process, its output discarded: the
+    run's row says how it ended, the command's own records say what it did."""
+    import io
+
+    from django.core.management import call_command
+
+    call_command(*argv, stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def schedule_run_due(
+    *,
+    actor: User | None,
+    only: list[str] | None = None,
+    force: bool = False,
+    runner: Callable[[tuple[str, ...]], object] | None = None,
+    on_run: Callable[[ScheduledRun], object] | None = None,
+) -> list[ScheduledRun]:
+    """Run each job that is due (or each of `only`, due or not, with `force`),
+    one after another, recording each run's outcome. A job that fails is
+    recorded as failed with its exit code and exception class (never its
+    message, which may name a patient) and the next job still runs."""
+    from django.core.management.base import CommandError
+
+    if only:
+        unknown = sorted(set(only) - set(schedule.BY_CODE))
+        if unknown:
+            raise ValueError(f"unknown job {', '.join(unknown)}; see `safeward schedule list`")
+    run_job = runner or _call
+    now = clock.now()
+    runs = []
+    for state in schedule_states():
+        if only and state.job.code not in only:
+            continue
+        if not (force and only) and not state.due(now):
+            continue
+        run = _run_start(actor=actor, job=state.job)
+        if run is None:
+            continue
+        started = time.monotonic()
+        exit_code, error = 0, ""
+        try:
+            run_job(state.job.argv)
+        except CommandError as failed:
+            exit_code, error = failed.returncode or 1, type(failed).__name__
+        except Exception as failed:  # a broken job must not stop the others
+            exit_code, error = 1, type(failed).__name__
+        runs.append(_run_finish(actor=actor, run=run, started=started, exit_code=exit_code, error=error))
+        if on_run is not None:
+            on_run(runs[-1])
+    return runs

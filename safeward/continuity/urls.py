@@ -14,6 +14,7 @@ urlpatterns = [
     path("recovery/", views.recovery, name="recovery"),
     path("recovery/<int:entry_id>/verify/", views.recovery_verify, name="recovery_verify"),
     path("recovery/<int:entry_id>/chart/", views.recovery_chart, name="recovery_chart"),
+    path("recovery/<int:entry_id>/patient/", views.recovery_patient_search, name="recovery_patient_search"),
     path("recovery/report/", views.recovery_report, name="recovery_report"),
     path("kits/<slug:ward_code>/download/", views.kit_download, name="kit_download"),
 ]

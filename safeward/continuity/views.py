@@ -3,6 +3,8 @@ downtime state) and declaring, confirming and ending downtime."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from safeward.continuity import selectors, services
 from safeward.continuity.forms import DowntimeDeclareForm
-from safeward.continuity.models import Downtime
+from safeward.continuity.models import Downtime, PaperEntry
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -174,12 +176,87 @@ def recovery(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Queued: a second person verifies it.")
                 return redirect("continuity:recovery")
         status = 400
+    return _recovery_page(request, form=form, status=status)
+
+
+def _recovery_page(
+    request: HttpRequest,
+    *,
+    form: Any = None,
+    status: int = 200,
+    chart_error: str = "",
+    pick: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The recovery page; `pick` opens one entry's chart form with the patient
+    search's matches (ADR 1416) or a chart refusal kept with what was typed."""
+    from safeward.continuity.forms import PAPER_VITALS, PaperEntryForm
+
     return render(
         request,
         "continuity/recovery.html",
-        {"form": form, "queue": selectors.paper_entries(state="queued")[:200], "me": _actor(request)},
+        {
+            "form": form or PaperEntryForm(),
+            "queue": selectors.paper_entries(state="queued")[:200],
+            "me": _actor(request),
+            "chart_error": chart_error,
+            "pick": pick or {},
+            "vitals": [
+                (f"vital_{n}", f"{display} ({unit})") for n, (_c, display, unit) in enumerate(PAPER_VITALS)
+            ],
+        },
         status=status,
     )
+
+
+def _errors(form: Any) -> str:
+    return "; ".join(
+        f"{form.fields[name].label}: {' '.join(str(e) for e in errors)}"
+        if name in form.fields
+        else " ".join(str(e) for e in errors)
+        for name, errors in form.errors.items()
+    )
+
+
+@require_POST
+@requires(Perm.CONTINUITY_KIT_READ)
+def recovery_patient_search(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """Find the patient of a paper record by MRN, or name and date of birth,
+    through the gateway's audited search (posted: nothing in the URL, ADR 0540)."""
+    from safeward.audit.vocabulary import PurposeOfUse
+    from safeward.clinical import gateway
+    from safeward.clinical.types import SessionContext
+    from safeward.continuity.forms import PatientPickForm
+
+    entry = selectors.paper_entry_by_id(entry_id=entry_id)
+    if entry is None:
+        raise Http404("No such entry.")
+    form = PatientPickForm(request.POST)
+    if not form.is_valid():
+        return _recovery_page(request, status=400, pick={"entry": entry.pk, "error": _errors(form)})
+    try:
+        found = gateway.patient_search(
+            actor=_actor(request),
+            session=SessionContext.from_request(request),
+            purpose=PurposeOfUse.TREATMENT,
+            mrn=form.cleaned_data["mrn"].strip() or None,
+            name=form.cleaned_data["name"].strip() or None,
+            birth_date=form.cleaned_data["birth_date"],
+        )
+    except gateway.InvalidInput as refused:
+        return _recovery_page(request, status=400, pick={"entry": entry.pk, "error": str(refused)})
+    except gateway.Forbidden:
+        # The chart's policy: patients are searched from a clinical workstation (its event is recorded).
+        refusal = "You may not search patients from here: use a workstation in a clinical area."
+        return _recovery_page(request, status=403, pick={"entry": entry.pk, "error": refusal})
+    matches = [patient for patient in found.results if not patient.restricted]
+    note = ""
+    if not matches:
+        note = "No patient found that you may chart for."
+        if found.narrowed:
+            note += " A name alone finds only your own patients: add the date of birth or the MRN."
+    elif found.capped:
+        note = "More patients match than shown: narrow the search."
+    return _recovery_page(request, pick={"entry": entry.pk, "matches": matches, "note": note})
 
 
 @require_POST
@@ -200,45 +277,57 @@ def recovery_verify(request: HttpRequest, entry_id: int) -> HttpResponse:
 @require_POST
 @requires(Perm.CONTINUITY_KIT_READ)
 def recovery_chart(request: HttpRequest, entry_id: int) -> HttpResponse:
-    """Enter a queued paper record into the chart as a late entry (ADR 1412)."""
+    """Enter a queued paper record into the chart as a late entry (ADR 1412),
+    vital signs as measurements at the original time (ADR 1415)."""
     from safeward.clinical.types import SessionContext
-    from safeward.continuity.forms import PaperChartForm, PaperEntryForm
+    from safeward.continuity.forms import PaperChartForm, PaperVitalsForm
 
     entry = selectors.paper_entry_by_id(entry_id=entry_id)
     if entry is None:
         raise Http404("No such entry.")
-    form = PaperChartForm(request.POST)
-    error = ""
+    session = SessionContext.from_request(request)
+    vitals = entry.kind == PaperEntry.Kind.VITAL_SIGNS
+    form: PaperChartForm | PaperVitalsForm = (
+        PaperVitalsForm(request.POST) if vitals else PaperChartForm(request.POST)
+    )
+    error, unusual = "", False
     if not form.is_valid():
-        error = "; ".join(
-            f"{form.fields[name].label}: {' '.join(str(e) for e in errors)}"
-            for name, errors in form.errors.items()
-        )
+        error = _errors(form)
     else:
         try:
-            services.paper_entry_chart(
-                actor=_actor(request),
-                session=SessionContext.from_request(request),
-                entry=entry,
-                patient_id=form.cleaned_data["patient_id"],
-                text=form.cleaned_data["text"],
-                encounter_id=form.cleaned_data["encounter_id"] or None,
-            )
+            if isinstance(form, PaperVitalsForm):
+                services.paper_vitals_chart(
+                    actor=_actor(request),
+                    session=session,
+                    entry=entry,
+                    patient_id=form.cleaned_data["patient_id"],
+                    vitals=form.vitals(),
+                    confirmed=form.cleaned_data["confirmed"],
+                    encounter_id=form.cleaned_data["encounter_id"] or None,
+                )
+            else:
+                services.paper_entry_chart(
+                    actor=_actor(request),
+                    session=session,
+                    entry=entry,
+                    patient_id=form.cleaned_data["patient_id"],
+                    text=form.cleaned_data["text"],
+                    encounter_id=form.cleaned_data["encounter_id"] or None,
+                )
+        except services.VitalsNeedConfirmation as check:
+            error, unusual = str(check), True
         except services.RecoveryRefused as refused:
             error = str(refused)
         else:
-            messages.success(request, "Entered into the chart as a late entry; a second person verifies it.")
+            done = "as measurements at the original time" if vitals else "as a late entry"
+            messages.success(request, f"Entered into the chart {done}; a second person verifies it.")
             return redirect("continuity:recovery")
-    return render(
+    # Keep what was typed (never re-asked from the paper): the same entry's form opens again.
+    return _recovery_page(
         request,
-        "continuity/recovery.html",
-        {
-            "form": PaperEntryForm(),
-            "queue": selectors.paper_entries(state="queued")[:200],
-            "me": _actor(request),
-            "chart_error": error,
-        },
         status=400,
+        chart_error=error,
+        pick={"entry": entry.pk, "typed": form.data, "confirm": unusual},
     )
 
 

@@ -49,3 +49,8 @@ class IncidentsConfig(AppConfig):
         from safeward.incidents.containment import register_builtin
 
         register_builtin()
+        # Each `safeward drill run` joins the quarter's detection-drill exercise (ADR 1414).
+        from safeward.detection.drills.runner import register_run_sink
+        from safeward.incidents.case_services import attack_drill_attach
+
+        register_run_sink(attack_drill_attach)

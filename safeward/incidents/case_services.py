@@ -11,7 +11,7 @@ import uuid
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -32,6 +32,9 @@ from safeward.identity.permissions import Perm
 from safeward.incidents import breach_scope, containment, rules, selectors
 from safeward.incidents.models import BreachAssessment, CustodyEvent, Evidence, Incident, Task, TimelineEntry
 from safeward.incidents.services import MAX_SUMMARY, MAX_TITLE, _playbook, timeline_entry
+
+if TYPE_CHECKING:
+    from safeward.detection.drills.runner import DrillRun
 
 EVIDENCE_AD_PREFIX = b"incidents.evidence|"
 MAX_EVIDENCE_BYTES = 200 * 1024 * 1024
@@ -125,6 +128,10 @@ def incident_create(
             "measurements": {},
             "findings": [],
             "drills": [],
+            # A tabletop is an exercise opened by hand; the quarter groups it with
+            # that quarter's drill exercises in the annual-exercise evidence (ADR 1414).
+            "kind": "tabletop",
+            "quarter": _quarter(clock.now()),
         }
     incident = Incident.objects.create(
         title=title,
@@ -320,7 +327,11 @@ def exercise_record(
 
 # --- drill results attached automatically -------------------------------------------------
 
-DRILL_SOURCES = {"restore_test": "Restore drill"}
+DRILL_SOURCES = {"restore_test": "Restore drill", "attack_drill": "Detection drill"}
+DRILL_SCENARIOS = {
+    "restore_test": "Restore the newest backup into a scratch database and check it (technical).",
+    "attack_drill": "Replay known attacks against the running system and time their detection (technical).",
+}
 
 
 @dataclass(frozen=True)
@@ -335,9 +346,13 @@ class DrillResult:
     summary: str
 
 
+def _quarter(at: dt.datetime) -> str:
+    return f"{at.year}-Q{(at.month - 1) // 3 + 1}"
+
+
 def _drill_exercise(source: str, at: dt.datetime) -> Incident:
     """The quarter's open exercise for this kind of drill, opened on its first result."""
-    quarter = f"{at.year}-Q{(at.month - 1) // 3 + 1}"
+    quarter = _quarter(at)
     title = f"{DRILL_SOURCES[source]} {quarter}"
     found = (
         Incident.objects.select_for_update()
@@ -356,13 +371,14 @@ def _drill_exercise(source: str, at: dt.datetime) -> Incident:
         opened_at=at,
         is_exercise=True,
         exercise={
-            "scenario": "Restore the newest backup into a scratch database and check it (technical).",
+            "scenario": DRILL_SCENARIOS[source],
             "participants": [],
             "injects": [],
             "measurements": {},
             "findings": [],
             "drills": [],
             "drill_source": source,
+            "kind": "technical",
             "quarter": quarter,
         },
     )
@@ -426,6 +442,21 @@ def drill_result_attach(
             seconds=drill["seconds"],
         )
     return incident
+
+
+def attack_drill_attach(run: DrillRun) -> Incident:
+    """A `safeward drill run` (registered with detection's drill runner in
+    ready(), ADR 1414): the run joins the quarter's detection-drill exercise."""
+    return drill_result_attach(
+        result=DrillResult(
+            source="attack_drill",
+            ref=run.ref,
+            at=run.at,
+            passed=run.passed,
+            seconds=run.seconds,
+            summary=run.summary,
+        )
+    )
 
 
 # --- evidence ---------------------------------------------------------------------------

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from safeward.compliance import Check, control
 from safeward.incidents import case_services, selectors
+
+if TYPE_CHECKING:
+    from safeward.incidents.models import Incident
 
 NOTICES = {"individuals": "individuals_notified_at", "hhs": "hhs_notified_at", "hhs_log": "hhs_notified_at"}
 
@@ -48,6 +52,18 @@ def breach_deadlines_met(now: dt.datetime) -> Iterator[Check]:
         )
 
 
+def _by_quarter(exercises: list[Incident]) -> dict[str, dict[str, int]]:
+    """Per quarter: tabletops held, and the runs of each kind of drill."""
+    counts: dict[str, dict[str, int]] = {}
+    for incident in exercises:
+        opened = incident.opened_at
+        quarter = incident.exercise.get("quarter") or f"{opened.year}-Q{(opened.month - 1) // 3 + 1}"
+        source = incident.exercise.get("drill_source")
+        kind, held = (source, len(incident.exercise.get("drills", []))) if source else ("tabletop", 1)
+        counts.setdefault(quarter, {})[kind] = counts.get(quarter, {}).get(kind, 0) + held
+    return counts
+
+
 @control(
     "incidents.annual_exercise",
     title="An incident-response exercise was held in the last year",
@@ -68,6 +84,8 @@ def annual_exercise(now: dt.datetime) -> Iterator[Check]:
         evidence={
             "exercises": [incident.pk for incident in exercises][:20],
             "latest": exercises[0].opened_at.isoformat() if exercises else None,
+            # Tabletops and each kind of drill, per quarter (ADR 1414).
+            "by_quarter": _by_quarter(exercises),
         },
     )
 

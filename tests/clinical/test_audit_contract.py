@@ -363,6 +363,15 @@ CONTRACT: dict[str, Contract] = {
         downtime_ended_at=dt.datetime(2026, 10, 1, 6, 0, tzinfo=dt.UTC),
         text="Paracetamol 1 g by mouth.",
     ),
+    "paper_vitals_chart": _clinical_write(
+        "paper_vitals_chart",
+        "Observation",
+        paper_entry_id=1,
+        occurred_at=dt.datetime(2026, 10, 1, 3, 15, tzinfo=dt.UTC),
+        downtime_started_at=dt.datetime(2026, 10, 1, 2, 0, tzinfo=dt.UTC),
+        downtime_ended_at=dt.datetime(2026, 10, 1, 6, 0, tzinfo=dt.UTC),
+        vitals=[gateway.PaperVital(code="8867-4", display="Heart rate", value="72", unit="/min")],
+    ),
     "condition_create": _clinical_write("condition_create", "Condition", code="I10", display="Hypertension"),
     "allergy_create": _clinical_write("allergy_create", "AllergyIntolerance", substance="Penicillin"),
     "medication_request_create": _clinical_write(

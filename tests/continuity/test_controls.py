@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from safeward import clock, compliance
-from safeward.continuity import controls, services
-from safeward.continuity.models import Backup, RestoreTest
+from safeward.continuity import controls, schedule, services
+from safeward.continuity.models import Backup, RestoreTest, ScheduledRun
 from tests.continuity.conftest import enrol as _enrol
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +18,7 @@ COVERED_CONTROLS = {
     "continuity.restore_test_within_90_days": "test_restore_test_fails_when_none_passed_within_90_days",
     "continuity.downtime_kits_fresh": "test_kit_freshness_control",
     "continuity.bia_complete": "test_bia_complete_fails_on_a_service_asset_without_objectives",
+    "continuity.scheduled_jobs_current": "test_scheduled_jobs_fail_when_one_has_not_run_in_its_cadence",
 }
 
 NOW = dt.datetime(2026, 12, 5, 12, tzinfo=dt.UTC)
@@ -87,3 +88,27 @@ def test_bia_complete_fails_on_a_service_asset_without_objectives():
         actor=None, asset_id=asset.pk, values={**values, "rto_minutes": 240, "rpo_minutes": 1440}
     )
     assert [c.passed for c in controls.bia_complete(NOW)] == [True]
+
+
+def _ran(job: str, *, ago: dt.timedelta, outcome: str = "succeeded") -> None:
+    ScheduledRun.objects.create(job=job, started_at=NOW - ago, finished_at=NOW - ago, outcome=outcome)
+
+
+def test_scheduled_jobs_fail_when_one_has_not_run_in_its_cadence(settings):
+    settings.SAFEWARD_SCHEDULE_GRACE_MINUTES = 30
+    checks = {check.resource_id: check for check in controls.scheduled_jobs_current(NOW)}
+    assert set(checks) == {job.code for job in schedule.JOBS}
+    assert not any(check.passed for check in checks.values())
+
+    for job in schedule.JOBS:
+        _ran(job.code, ago=job.every)
+    assert all(check.passed for check in controls.scheduled_jobs_current(NOW))
+
+    # The daily backup last succeeded 25 h ago; since then only failures.
+    ScheduledRun.objects.filter(job="backup").delete()
+    _ran("backup", ago=dt.timedelta(hours=25))
+    _ran("backup", ago=dt.timedelta(hours=1), outcome="failed")
+    checks = {check.resource_id: check for check in controls.scheduled_jobs_current(NOW)}
+    assert not checks["backup"].passed
+    assert checks["backup"].evidence["last_outcome"] == "failed"
+    assert [code for code, check in checks.items() if not check.passed] == ["backup"]

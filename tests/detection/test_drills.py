@@ -273,6 +273,12 @@ def test_a_missed_scenario_fails_the_command_and_says_why(live_server, hospital)
     assert "MISSED" in output
     assert "inactive_account_login MISSING" in output
     assert "is `safeward detect --follow` running?" in output
+    # Missed or not, the run is evidence on the quarter's detection-drill exercise (ADR 1414).
+    from safeward.incidents.models import Incident
+
+    exercise = Incident.objects.get(is_exercise=True, exercise__drill_source="attack_drill")
+    assert [d["passed"] for d in exercise.exercise["drills"]] == [False]
+    assert "terminated_login NOT detected" in exercise.exercise["drills"][0]["summary"]
 
 
 @pytest.mark.parametrize(

@@ -63,3 +63,61 @@ def test_the_charge_nurse_downloads_the_ward_kit_during_downtime(
     assert header["ward_code"] == "m1"
     assert header["patients"] == 1
     assert pdf.startswith(b"%PDF")
+
+
+def test_a_nurse_finds_the_patient_by_mrn_and_enters_paper_vitals(
+    page, live_server, screenshot, frozen_clock
+):
+    """After the downtime (ADRs 1415, 1416): the queued vital-signs record's
+    patient is found by MRN, the paper's values are typed in, an unusual one is
+    confirmed, and the chart holds measurements at the paper's time."""
+    from safeward.identity.models import NetworkZone
+    from safeward.identity.network import zone_table
+    from tests.clinical.conftest import relate
+
+    NetworkZone.objects.create(name="ward", cidrs=["127.0.0.0/8", "::1/128"], clinical=True)
+    zone_table.clear()
+    medicine = Department.objects.create(code="medicine", name="Medicine")
+    gateway.ward_create(
+        actor=SystemActor("cli"), department_id=medicine.pk, code="m1", name="Ward M1", beds=["1"]
+    )
+    patient = new_patient(given="Ines", family="Kowalczyk", mrn="E2E-PAPER-1")
+    unit, _private = services.kit_unit_enrol(actor=None, ward_code="m1")
+    services.number_range_assign(actor=None, unit=unit, prefix="DTM1-", count=10)
+    nurse = UserFactory(
+        username="ward.nurse", first_name="Nadia", last_name="Okoro", roles=["nurse"], totp_secret=True
+    )
+    colleague = UserFactory(roles=["nurse"], totp_secret=True)
+    relate(nurse, patient, "care_team")
+    admin = UserFactory(roles=["it_admin"], totp_secret=True)
+    downtime = services.downtime_declare(actor=admin, kind="unplanned", reason="EHR database outage")
+    frozen_clock.advance(minutes=30)
+    entry = services.paper_entry_record(
+        actor=nurse,
+        downtime=downtime,
+        encounter_number="DTM1-1",
+        kind="vital_signs",
+        occurred_at=frozen_clock.now(),
+        performed_by=colleague,
+    )
+    frozen_clock.advance(hours=1)
+    services.downtime_end(actor=admin, downtime=downtime)
+
+    sign_in_browser(page, nurse)
+    page.goto(f"{live_server.url}/continuity/recovery/")
+    page.get_by_text("Enter into the chart").click()
+    page.get_by_label("MRN").fill("E2E-PAPER-1")
+    page.get_by_role("button", name="Find the patient").click()
+    page.wait_for_selector("text=Kowalczyk, Ines · MRN E2E-PAPER-1")
+    page.get_by_label("Heart rate (/min)").fill("15")
+    page.get_by_label("Body temperature (Cel)").fill("37.4")
+    screenshot(page, "continuity-paper-vitals")
+    page.get_by_role("button", name="Enter the measurements").click()
+    page.wait_for_selector("#chart-error")
+    assert "Heart rate" in page.locator("#chart-error").inner_text()
+    page.get_by_label("I have checked the unusual values against the paper").check()
+    screenshot(page, "continuity-paper-vitals-confirm")
+    page.get_by_role("button", name="Enter the measurements").click()
+    page.wait_for_selector("text=In the chart as 2 measurements")
+    entry.refresh_from_db()
+    assert len(entry.chart_observation_ids) == 2

@@ -71,3 +71,68 @@ def test_a_named_exercise_gets_the_result_and_wrong_targets_are_refused(frozen_c
         drill_result_attach(result=_result(frozen_clock.now(), source="fire_alarm"))
     tabletop.refresh_from_db()
     assert len(tabletop.exercise["drills"]) == 1
+
+
+def _scenario(code: str, *, seconds: float | None):
+    from safeward.detection.drills.runner import RuleHit, ScenarioResult
+
+    result = ScenarioResult(code=code, expected=("mass_access",))
+    if seconds is not None:
+        result.hits["mass_access"] = RuleHit(
+            rule="mass_access", alert_id=1, seconds=seconds, lag=0.1, grouped=False, is_drill=True
+        )
+    return result
+
+
+def test_a_drill_run_joins_the_quarters_detection_drill_exercise(frozen_clock):
+    """ADR 1414: `safeward drill run` hands its run to incidents (registered in
+    ready()); the quarter's detection-drill exercise records it and the
+    annual-exercise control counts it apart from the restore drills."""
+    from safeward.detection.drills import runner
+
+    now = frozen_clock.now()
+    drill_result_attach(result=_result(now))  # a restore drill this quarter
+    run = runner.run_record(
+        [_scenario("mass_lookup", seconds=24.9), _scenario("stuffing", seconds=3.2)], at=now
+    )
+    assert run.passed
+    exercise = Incident.objects.get(is_exercise=True, exercise__drill_source="attack_drill")
+    assert exercise.title == "Detection drill 2026-Q4"
+    drill = exercise.exercise["drills"][0]
+    assert (drill["ref"], drill["passed"], drill["seconds"]) == (run.ref, True, 24.9)
+    assert drill["summary"] == "mass_lookup detected in 24.9 s; stuffing detected in 3.2 s"
+    assert TimelineEntry.objects.filter(incident=exercise, ref=f"drill:attack_drill:{run.ref}").exists()
+
+    frozen_clock.advance(hours=1)
+    missed = runner.run_record([_scenario("mass_lookup", seconds=None)], at=frozen_clock.now())
+    assert not missed.passed
+    exercise.refresh_from_db()
+    assert [d["passed"] for d in exercise.exercise["drills"]] == [True, False]
+    assert exercise.exercise["drills"][1]["summary"] == "mass_lookup NOT detected"
+
+    evidence = next(controls.annual_exercise(frozen_clock.now())).evidence
+    assert evidence["by_quarter"] == {"2026-Q4": {"restore_test": 1, "attack_drill": 2}}
+
+
+def test_a_tabletop_is_counted_in_its_quarter(frozen_clock, make_user):
+    officer = make_user("security_officer")
+    tabletop = case_services.incident_create(
+        actor=officer,
+        title="Downtime tabletop",
+        category="ransomware",
+        severity="low",
+        is_exercise=True,
+        scenario="The EHR is down for a night",
+    )
+    assert (tabletop.exercise["kind"], tabletop.exercise["quarter"]) == ("tabletop", "2026-Q4")
+    frozen_clock.advance(days=70)
+    case_services.incident_create(
+        actor=officer,
+        title="Phishing tabletop",
+        category="other",
+        severity="low",
+        is_exercise=True,
+        scenario="A clinician's account phished",
+    )
+    evidence = next(controls.annual_exercise(frozen_clock.now())).evidence
+    assert evidence["by_quarter"] == {"2026-Q4": {"tabletop": 1}, "2027-Q1": {"tabletop": 1}}

@@ -34,6 +34,7 @@ ROUTES = [
     ("post", "/continuity/recovery/", KIT_READERS, 400),
     ("post", f"/continuity/recovery/{MISSING}/verify/", KIT_READERS, 404),
     ("post", f"/continuity/recovery/{MISSING}/chart/", KIT_READERS, 404),
+    ("post", f"/continuity/recovery/{MISSING}/patient/", KIT_READERS, 404),
     ("get", "/continuity/recovery/report/", READERS, 200),
     ("get", "/api/v1/continuity/status/", READERS, 200),
     ("get", "/api/v1/continuity/backups/", READERS, 200),
@@ -78,6 +79,7 @@ MATRIX = {
     "continuity:recovery": "continuity:kit:read",
     "continuity:recovery_verify": "continuity:kit:read",
     "continuity:recovery_chart": "continuity:kit:read",
+    "continuity:recovery_patient_search": "continuity:kit:read",
     "continuity:recovery_report": "continuity:status:read",
 }
 

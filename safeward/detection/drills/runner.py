@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, Q
 
 from safeward import clock
@@ -319,6 +319,47 @@ def summary_table(results: Iterable[ScenarioResult]) -> list[str]:
         if number == 0:
             lines.append("  ".join("-" * width for width in widths) + "  " + "-" * 11)
     return lines
+
+
+@dataclass(frozen=True)
+class DrillRun:
+    """One `safeward drill run` as evidence: no patient, no account name."""
+
+    ref: str
+    at: dt.datetime
+    passed: bool
+    seconds: float  # the slowest detection among the scenarios detected
+    summary: str
+
+
+# Who keeps drill runs as evidence: incidents registers the exercise attach in
+# its ready() (incidents imports detection, so detection cannot import it; ADR 1414).
+_RUN_SINKS: list[Callable[[DrillRun], object]] = []
+
+
+def register_run_sink(sink: Callable[[DrillRun], object]) -> None:
+    if sink not in _RUN_SINKS:
+        _RUN_SINKS.append(sink)
+
+
+def run_record(results: list[ScenarioResult], *, at: dt.datetime) -> DrillRun:
+    """Hand a finished run to every registered sink, in one transaction."""
+    detected = [result.seconds for result in results if result.seconds is not None]
+    run = DrillRun(
+        ref=f"{at:%Y%m%dT%H%M%SZ}",
+        at=at,
+        passed=bool(results) and all(result.passed for result in results),
+        seconds=max(detected, default=0.0),
+        summary="; ".join(
+            f"{result.code} {'detected' if result.passed else 'NOT detected'}"
+            + (f" in {result.seconds:.1f} s" if result.seconds is not None else "")
+            for result in results
+        ),
+    )
+    with transaction.atomic():
+        for sink in _RUN_SINKS:
+            sink(run)
+    return run
 
 
 def scenario_codes(names: Iterable[str]) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from safeward import clock
 from safeward.detection.drills import accounts, runner
 from safeward.detection.drills.client import tls_context
 from safeward.detection.drills.scenarios import SCENARIOS, DrillContext, mass_lookup_size
@@ -105,6 +106,7 @@ class Command(BaseCommand):
         self.say(f"drill against {base_url}: {', '.join(codes)}")
         ctx = DrillContext(base_url=base_url, tls=tls, say=self.say, rule_params=runner.rule_params())
         results = []
+        started_at = clock.now()
         first_watermark = runner.audit_watermark()
         try:
             for code in codes:
@@ -123,6 +125,9 @@ class Command(BaseCommand):
             hint = runner.worker_hint(first_watermark)
             if hint:
                 self.say(hint)
+        # Every run, passed or not, is evidence on the quarter's detection-drill exercise (ADR 1414).
+        run = runner.run_record(results, at=started_at)
+        self.say(f"drill run {run.ref} recorded as exercise evidence")
         failed = [result.code for result in results if not result.passed]
         if failed:
             raise CommandError(f"not detected or not marked as drill: {', '.join(failed)}", returncode=1)

@@ -1,0 +1,50 @@
+"""The periodic jobs in one place (issue 19, ADR 1504).
+
+Every command that docs/operations.md, docs/continuity.md and the other
+apps' docs ask to be run from cron is listed here with its cadence, so one
+cron line (`*/5 * * * * safeward schedule run-due`) runs whatever is due and
+each run is recorded (`ScheduledRun`). The `continuity.scheduled_jobs_current`
+control fails when a job has not run successfully within its cadence plus
+SAFEWARD_SCHEDULE_GRACE_MINUTES.
+
+Long-running followers (`safeward detect --follow`, `audit seal --follow`,
+`notify --follow`) are services, not jobs, and `safeward drill run` needs the
+web server and the detection worker: they stay out of the list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+MINUTE = dt.timedelta(minutes=1)
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Job:
+    code: str
+    argv: tuple[str, ...]  # the `safeward` command and its arguments
+    every: dt.timedelta
+    what: str
+
+    @property
+    def command(self) -> str:
+        return "safeward " + " ".join(self.argv)
+
+
+JOBS: tuple[Job, ...] = (
+    Job("kits", ("continuity", "kits"), 15 * MINUTE, "downtime kits for every unit"),
+    Job("deadlines", ("incidents", "check-deadlines"), HOUR, "breach notices and task due dates"),
+    Job("assets_sweep", ("assets", "sweep"), DAY, "lapsed asset reviews and risk assessments"),
+    Job("backup", ("backup", "create"), DAY, "encrypted, signed backup (rotates old ones)"),
+    Job("backup_verify", ("backup", "verify"), DAY, "the newest backup against its signed manifest"),
+    Job("share_scan", ("scan", "shares", "--no-progress"), DAY, "PHI discovery on registered file shares"),
+    Job("controls", ("controls", "run", "--scheduled"), DAY, "every control test, signed"),
+    Job("vendors", ("vendors", "check"), DAY, "agreement lapses, tacit renewals, reminders"),
+    Job("devices", ("devices", "controls", "--sweep"), DAY, "failing compensating controls for detection"),
+    Job("partitions", ("audit", "partitions", "--ahead", "3"), DAY, "audit partitions ahead (PostgreSQL)"),
+    Job("restore_test", ("backup", "restore-test"), 7 * DAY, "restore the newest backup and check it"),
+)
+
+BY_CODE = {job.code: job for job in JOBS}
