@@ -6,6 +6,7 @@ Each ecosystem's version scheme comes from `univers`."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from packageurl import PackageURL
@@ -106,7 +107,11 @@ def scheme_for(key: str) -> type[uv.Version]:
     return uv.DebianVersion
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_version(scheme: type[uv.Version], value: str) -> uv.Version | None:
+    """The version, or None when the scheme cannot read it. Cached: univers
+    parsing dominated matching (the same versions recur across advisories and
+    components) and its versions are immutable."""
     try:
         return scheme(value)
     except Exception:
