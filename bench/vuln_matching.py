@@ -95,7 +95,8 @@ def main() -> None:
                     and row.match_key == component.match_key
                     and matching.is_affected(row.match_key, component.version, row.ranges, row.versions)
                 ):
-                    hits.add((component.match_key, component.version, row.advisory_id))
+                    # One match per vulnerability, however many records name it (ADR 1307).
+                    hits.add((component.match_key, component.version, row.advisory.vuln_id))
         return len(hits)
 
     def incremental_match(advisory_ids: set[int]) -> int:
