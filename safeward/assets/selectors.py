@@ -37,7 +37,9 @@ def asset_get(*, asset_id: int) -> Asset | None:
 def assets_with_dependents(*, asset_ids: Iterable[int]) -> dict[int, tuple[Asset, list[Asset]]]:
     """Each asset of `asset_ids` with the assets that depend on it, in two queries
     whatever the number of assets (a list of targets, not one lookup each)."""
-    assets = {asset.pk: (asset, []) for asset in Asset.objects.filter(pk__in=set(asset_ids))}
+    assets: dict[int, tuple[Asset, list[Asset]]] = {
+        asset.pk: (asset, []) for asset in Asset.objects.filter(pk__in=set(asset_ids))
+    }
     links: dict[int, list[Asset]] = {pk: deps for pk, (_, deps) in assets.items()}
     for link in (
         AssetDependency.objects.filter(depends_on_id__in=assets.keys())

@@ -454,8 +454,8 @@ def plan_new(request: HttpRequest) -> HttpResponse:
         if request.method == "POST":
             return render(request, "patching/plan_targets.html", {"targets": [], "error": True}, status=400)
         rows = selectors.targets_with_open_findings()
-        facts = services.targets_facts(keys=[(row["target_kind"], row["target_id"]) for row in rows])
-        targets = [{**row, "facts": facts[(row["target_kind"], row["target_id"])]} for row in rows]
+        known = services.targets_facts(keys=[(row["target_kind"], row["target_id"]) for row in rows])
+        targets = [{**row, "facts": known[(row["target_kind"], row["target_id"])]} for row in rows]
         return render(request, "patching/plan_targets.html", {"targets": targets})
     if request.method == "GET":
         return _plan_new_page(request, target, None, [])
