@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
 
 from safeward import clock
 from safeward.patching.models import (
@@ -54,6 +54,20 @@ def findings_list(
     rank: dict[str, int] = {str(key): value for key, value in SEVERITY_RANK.items()}
     found.sort(key=lambda f: (not f.is_open, not f.kev, rank.get(f.severity, 9), f.due_at or far, f.pk))
     return found
+
+
+def findings_urgent(*, limit: int = 10) -> list[Finding]:
+    """The most urgent open findings (KEV, then severity, then due date), ordered
+    and cut by the database: the dashboard reads `limit` rows, not every open one."""
+    rank = Case(
+        *[When(severity=str(severity), then=Value(value)) for severity, value in SEVERITY_RANK.items()],
+        default=Value(9),
+    )
+    return list(
+        findings_open()
+        .annotate(severity_rank=rank)
+        .order_by("-kev", "severity_rank", F("due_at").asc(nulls_last=True), "pk")[:limit]
+    )
 
 
 def finding_get(*, finding_id: int) -> Finding | None:

@@ -55,7 +55,7 @@ def _rows(findings: list[Finding]) -> list[tuple[Finding, str]]:
 @requires(Perm.PATCHING_FINDING_READ)
 def dashboard(request: HttpRequest) -> HttpResponse:
     board = selectors.dashboard()
-    urgent = list(selectors.findings_list(state="open"))[:10]
+    urgent = selectors.findings_urgent(limit=10)
     return render(
         request,
         "patching/dashboard.html",

@@ -5,6 +5,7 @@ dashboard counts open findings in the database instead of loading them."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import pytest
@@ -109,3 +110,32 @@ def test_the_dashboard_counts_what_is_overdue_due_and_kev(engineer, heartbleed, 
     Finding.objects.filter(pk=finding.pk).update(excepted=True)
     board = selectors.dashboard(now=now)
     assert (board.kev, board.by_severity["high"], board.excepted) == (0, 0, 1)
+
+
+def test_the_dashboard_page_reads_only_the_ten_most_urgent(engineer, heartbleed, dmz_asset, dc_asset):
+    services.inventory_import(actor=engineer, target_kind="asset", target_id=dc_asset.pk, raw=openssl())
+    services.inventory_import(actor=engineer, target_kind="asset", target_id=dmz_asset.pk, raw=openssl())
+    template = Finding.objects.get(target_id=dc_asset.pk)
+    copies = []
+    for number in range(12):
+        template.pk = None
+        template.component_version = f"1.0.1-build{number}"
+        copies.append(copy.copy(template))
+    Finding.objects.bulk_create(copies)
+    client = Client()
+    sign_in(client, engineer)
+    client.get("/vulns/")
+    loaded: list[Finding] = []
+
+    def seen(sender, instance, **kwargs):
+        loaded.append(instance)
+
+    post_init.connect(seen, sender=Finding)
+    try:
+        page = client.get("/vulns/")
+    finally:
+        post_init.disconnect(seen, sender=Finding)
+    assert page.status_code == 200
+    assert len(loaded) == 10  # 14 open before: every one was read to pick ten
+    # The DMZ one is the most urgent (14 days against 30), so it leads.
+    assert selectors.findings_urgent(limit=1)[0].target_id == dmz_asset.pk

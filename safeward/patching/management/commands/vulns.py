@@ -163,7 +163,7 @@ class Command(BaseCommand):
 
     def _report(self, options: dict[str, Any]) -> None:
         board = selectors.dashboard()
-        urgent = selectors.findings_list(state="open")[:20]
+        urgent = selectors.findings_urgent(limit=20)
         if options["json"]:
             body = {
                 "open": board.by_severity,
