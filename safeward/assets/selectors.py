@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
 from safeward import clock
-from safeward.assets.models import Asset, AssetClient
+from safeward.assets.models import Asset, AssetClient, AssetDependency
 from safeward.fhir.clients import client_names
 from safeward.identity.selectors import department_choices
 from safeward.workforce.selectors import people_list
@@ -31,6 +32,22 @@ def assets_list(
 
 def asset_get(*, asset_id: int) -> Asset | None:
     return Asset.objects.filter(pk=asset_id).first()
+
+
+def assets_with_dependents(*, asset_ids: Iterable[int]) -> dict[int, tuple[Asset, list[Asset]]]:
+    """Each asset of `asset_ids` with the assets that depend on it, in two queries
+    whatever the number of assets (a list of targets, not one lookup each)."""
+    assets: dict[int, tuple[Asset, list[Asset]]] = {
+        asset.pk: (asset, []) for asset in Asset.objects.filter(pk__in=set(asset_ids))
+    }
+    links: dict[int, list[Asset]] = {pk: deps for pk, (_, deps) in assets.items()}
+    for link in (
+        AssetDependency.objects.filter(depends_on_id__in=assets.keys())
+        .select_related("asset")
+        .order_by("asset__name")
+    ):
+        links[link.depends_on_id].append(link.asset)
+    return assets
 
 
 def asset_exists(*, asset_id: int) -> bool:

@@ -14,6 +14,10 @@
   approved by the compliance officer, expires in 5 days; its compensating
   control is `patching.inventory_current` on the fleet's inventory (the
   devices work's `devices.compensating_controls` is not on main yet).
+* Remediation history: the engines' zlib 1.2.11 (CVE-2018-25032, found 150
+  days ago; the DMZ node fixed after 45 days, late, the data-centre node after
+  20) and the EHR server's requests 2.28.1 and urllib3 1.26.15 (found 110
+  days ago, fixed after 35), so the remediation tables measure something.
 * Patch plans: the DMZ engine's OpenSSL upgrade is scheduled under change
   record CHG0031234 in a night window three days out; the data-centre
   engine's is planned, waiting for its change record.
@@ -27,6 +31,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from safeward import clock
@@ -86,6 +92,62 @@ KEV: dict[str, Any] = {
             "knownRansomwareCampaignUse": "Unknown",
             "notes": "https://nvd.nist.gov/vuln/detail/CVE-2014-0160",
             "cwes": ["CWE-125"],
+        }
+    ],
+}
+
+# Remediation history: what was found and fixed over the past months, so the
+# dashboard's mean-time-to-remediate and in-time tables have something to show.
+# zlib's record is hand-written like Heartbleed's (not a PyPI package); the
+# requests and urllib3 records are the real PyPA ones, abridged.
+ZLIB: dict[str, Any] = {
+    "id": "SAFEWARD-DEMO-2018-25032",
+    "summary": "zlib memory corruption when deflating input with many distant matches",
+    "aliases": ["CVE-2018-25032"],
+    "modified": "2024-01-01T00:00:00Z",
+    "published": "2022-03-25T09:15:00Z",
+    "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}],
+    "affected": [
+        {
+            "package": {"ecosystem": "", "name": "zlib", "purl": "pkg:generic/zlib"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2.12"}]}],
+        }
+    ],
+}
+REQUESTS: dict[str, Any] = {
+    "id": "PYSEC-2023-74",
+    "summary": "requests leaks Proxy-Authorization headers to destination servers on redirect",
+    "aliases": ["CVE-2023-32681", "GHSA-j8r2-6x86-q33q"],
+    "modified": "2023-06-05T01:13:00.534973Z",
+    "published": "2023-05-26T18:15:00Z",
+    "affected": [
+        {
+            "package": {"ecosystem": "PyPI", "name": "requests", "purl": "pkg:pypi/requests"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "2.3.0"}, {"fixed": "2.31.0"}]}],
+        }
+    ],
+}
+URLLIB3: dict[str, Any] = {
+    "id": "PYSEC-2023-192",
+    "summary": "urllib3 does not strip the Cookie header on a cross-origin redirect",
+    "aliases": ["CVE-2023-43804", "GHSA-v845-jxx5-vc9f"],
+    "modified": "2023-10-10T14:28:19.389317Z",
+    "published": "2023-10-04T17:15:00Z",
+    "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N"}],
+    "affected": [
+        {
+            "package": {"ecosystem": "PyPI", "name": "urllib3", "purl": "pkg:pypi/urllib3"},
+            "ranges": [
+                {
+                    "type": "ECOSYSTEM",
+                    "events": [
+                        {"introduced": "2.0.0"},
+                        {"fixed": "2.0.6"},
+                        {"introduced": "0"},
+                        {"fixed": "1.26.17"},
+                    ],
+                }
+            ],
         }
     ],
 }
@@ -175,8 +237,15 @@ def seed_patching(ctx: SeedContext) -> None:
     if ehr is not None:
         inventories.append((ehr, EHR_PACKAGES, "pip"))
     inventories.append((ids[PUMPS], PUMP_FIRMWARE, "firmware"))
+    # Targets without an inventory yet: the first seed. Their past comes first, then their present.
+    fresh = {
+        target
+        for target, _, _ in inventories
+        if selectors.inventory_for(target_kind="asset", target_id=target) is None
+    }
+    _seed_remediation_history(fresh, ids[ENGINE_DMZ], ids[ENGINE_DC], ehr)
     for target, raw, fmt in inventories:
-        if selectors.inventory_for(target_kind="asset", target_id=target) is None:
+        if target in fresh:
             services.inventory_import(actor=None, target_kind="asset", target_id=target, raw=raw, fmt=fmt)
     own = selectors.inventories_current().filter(format="cyclonedx_json", component_count__gt=20).exists()
     if not own:
@@ -189,6 +258,81 @@ def seed_patching(ctx: SeedContext) -> None:
         f"Vulnerabilities: {sum(board.by_severity.values())} open findings, {board.kev} known exploited"
         f" (Heartbleed on {ENGINE_DMZ} and {ENGINE_DC})."
     )
+
+
+def _pip(*packages: str) -> bytes:
+    return "\n".join(packages).encode()
+
+
+def _engine_history_sbom(zlib: str) -> bytes:
+    # The engines' package-manager SBOMs of the spring did not list the bundled OpenSSL.
+    return json.dumps(
+        {
+            "bomFormat": "CycloneDX",
+            "specVersion": "1.5",
+            "version": 1,
+            "components": [
+                {"type": "library", "name": "zlib", "version": zlib, "purl": f"pkg:generic/zlib@{zlib}"},
+                {
+                    "type": "application",
+                    "name": "mirth-connect",
+                    "version": "4.4.1",
+                    "purl": "pkg:generic/mirth-connect@4.4.1",
+                },
+            ],
+        }
+    ).encode()
+
+
+def _seed_remediation_history(fresh: set[int], dmz: int, data_centre: int, ehr: int | None) -> None:
+    """Inventories of the past months, each followed by the one that fixed it:
+    the findings they make resolve themselves as in production, at the time
+    they did (the clock moved back for each step). Only for `fresh` targets
+    (no inventory yet), before their current one: a second seed does nothing.
+    The DMZ engine's zlib fix came after its 30 days; the others in time."""
+    now = clock.now().replace(hour=9, minute=0, second=0, microsecond=0)
+    steps: list[tuple[int, int, int, bytes, bytes, str]] = [
+        # (target, days ago found, days to fix, vulnerable inventory, fixed inventory, format)
+        (dmz, 150, 45, _engine_history_sbom("1.2.11"), _engine_history_sbom("1.2.13"), ""),
+        (data_centre, 150, 20, _engine_history_sbom("1.2.11"), _engine_history_sbom("1.2.13"), ""),
+    ]
+    if ehr is not None:
+        steps.append(
+            (
+                ehr,
+                110,
+                35,
+                _pip("requests==2.28.1", "urllib3==1.26.15"),
+                _pip("requests==2.31.0", "urllib3==1.26.18"),
+                "pip",
+            )
+        )
+    steps = [
+        step for step in steps if selectors.inventory_for(target_kind="asset", target_id=step[0]) is None
+    ]
+    if not steps:
+        return
+    with _at(now - dt.timedelta(days=200)):
+        services.osv_import(
+            actor=None, raw=json.dumps([ZLIB, REQUESTS, URLLIB3]).encode(), filename="history.json"
+        )
+    for target, ago, days, vulnerable, fixed, fmt in steps:
+        found = now - dt.timedelta(days=ago)
+        with _at(found):
+            services.inventory_import(
+                actor=None, target_kind="asset", target_id=target, raw=vulnerable, fmt=fmt
+            )
+        with _at(found + dt.timedelta(days=days)):
+            services.inventory_import(actor=None, target_kind="asset", target_id=target, raw=fixed, fmt=fmt)
+
+
+@contextmanager
+def _at(moment: dt.datetime) -> Iterator[None]:
+    previous = clock.install(clock.FrozenClock(moment))
+    try:
+        yield
+    finally:
+        clock.install(previous)
 
 
 # Every demo asset has an owner and a custodian (the asset register's demo, issue 13).

@@ -47,6 +47,14 @@ class VulnFindingOutput(serializers.Serializer[Any]):
     version = serializers.CharField(source="component_version")
     purl = serializers.CharField()
     advisory = VulnAdvisoryOutput()
+    vulnerability = serializers.CharField(
+        source="vuln_id", help_text="Its lowest CVE id, else its lowest id."
+    )
+    ids = serializers.ListField(
+        child=serializers.CharField(),
+        source="vuln_ids",
+        help_text="Every id its records carry (GHSA, PYSEC, CVE…).",
+    )
     severity = serializers.ChoiceField(choices=Severity.choices)
     kev = serializers.BooleanField()
     state = serializers.ChoiceField(choices=Finding.State.choices)

@@ -106,8 +106,22 @@ def scheme_for(key: str) -> type[uv.Version]:
     return uv.DebianVersion
 
 
+# Parsed versions by (scheme, text): univers parsing dominated matching (the same
+# versions recur across advisories and components) and its versions are immutable.
+_PARSED: dict[tuple[type[uv.Version], str], uv.Version | None] = {}
+_PARSED_MAX = 100_000
+
+
 def parse_version(scheme: type[uv.Version], value: str) -> uv.Version | None:
+    """The version, or None when the scheme cannot read it."""
+    key = (scheme, value)
+    if key in _PARSED:
+        return _PARSED[key]
     try:
-        return scheme(value)
+        parsed: uv.Version | None = scheme(value)
     except Exception:
-        return None
+        parsed = None
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()  # a bound for long-running processes; refilled by the next match
+    _PARSED[key] = parsed
+    return parsed

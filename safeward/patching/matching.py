@@ -7,6 +7,7 @@ are not evaluated (commit hashes are not versions)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from univers import versions as uv
@@ -18,8 +19,15 @@ def _event_version(scheme: type[uv.Version], value: str) -> uv.Version | None:
     return None if value == "0" else keys.parse_version(scheme, value)
 
 
-def in_range(version: uv.Version, scheme: type[uv.Version], events: Iterable[Mapping[str, Any]]) -> bool:
-    """True when `version` is affected by one OSV range's events."""
+@dataclass(frozen=True)
+class CompiledRange:
+    """One OSV range's events read once: its limits and its points in version order."""
+
+    limits: tuple[uv.Version, ...]
+    points: tuple[tuple[uv.Version | None, str], ...]  # (version, kind); None = "0"
+
+
+def compile_range(scheme: type[uv.Version], events: Iterable[Mapping[str, Any]]) -> CompiledRange:
     limits: list[uv.Version] = []
     points: list[tuple[int, uv.Version | None, str]] = []  # (order, version, kind); None = "0"
     for event in events:
@@ -36,12 +44,15 @@ def in_range(version: uv.Version, scheme: type[uv.Version], events: Iterable[Map
                     limits.append(parsed)
                 continue
             points.append((0 if parsed is None else 1, parsed, kind))
-    if limits and not any(version < limit for limit in limits):
-        return False
     # Sort by version, "0" (None) first; at equal versions keep the file order.
-    ordered = _sorted(points)
+    return CompiledRange(tuple(limits), tuple((point, kind) for _, point, kind in _sorted(points)))
+
+
+def in_compiled(version: uv.Version, compiled: CompiledRange) -> bool:
+    if compiled.limits and not any(version < limit for limit in compiled.limits):
+        return False
     affected = False
-    for _, point, kind in ordered:
+    for point, kind in compiled.points:
         if kind == "introduced":
             if point is None or version >= point:
                 affected = True
@@ -51,6 +62,11 @@ def in_range(version: uv.Version, scheme: type[uv.Version], events: Iterable[Map
         elif kind == "last_affected" and point is not None and version > point:
             affected = False
     return affected
+
+
+def in_range(version: uv.Version, scheme: type[uv.Version], events: Iterable[Mapping[str, Any]]) -> bool:
+    """True when `version` is affected by one OSV range's events."""
+    return in_compiled(version, compile_range(scheme, events))
 
 
 def _sorted(points: list[tuple[int, uv.Version | None, str]]) -> list[tuple[int, uv.Version | None, str]]:
@@ -71,23 +87,34 @@ class _VersionKey:
         return bool(self.version < other.version)  # type: ignore[operator]
 
 
+class AffectedMatcher:
+    """One affected entry with its ranges compiled once, for matching it against
+    many component versions (the same entry meets every component of its name)."""
+
+    __slots__ = ("listed", "ranges", "scheme")
+
+    def __init__(self, key: str, ranges: Iterable[Mapping[str, Any]], versions: Iterable[str]) -> None:
+        self.listed = set(versions)
+        self.scheme = keys.scheme_for(key)
+        self.ranges: list[tuple[type[uv.Version], CompiledRange]] = []
+        for entry in ranges:
+            range_scheme = uv.SemverVersion if entry.get("type") == "SEMVER" else self.scheme
+            self.ranges.append((range_scheme, compile_range(range_scheme, entry.get("events") or [])))
+
+    def affects(self, version: str) -> bool:
+        if not version:
+            return False
+        if version in self.listed:
+            return True
+        if keys.parse_version(self.scheme, version) is None:
+            return False  # not a version of this package's scheme
+        for range_scheme, compiled in self.ranges:
+            candidate = keys.parse_version(range_scheme, version)
+            if candidate is not None and in_compiled(candidate, compiled):
+                return True
+        return False
+
+
 def is_affected(key: str, version: str, ranges: Iterable[Mapping[str, Any]], versions: Iterable[str]) -> bool:
     """`version` of package `key` against one affected entry."""
-    if not version:
-        return False
-    listed = set(versions)
-    if version in listed:
-        return True
-    scheme = keys.scheme_for(key)
-    parsed = keys.parse_version(scheme, version)
-    if parsed is None:
-        return False
-    for entry in ranges:
-        kind = entry.get("type")
-        range_scheme = uv.SemverVersion if kind == "SEMVER" else scheme
-        candidate = parsed if range_scheme is scheme else keys.parse_version(range_scheme, version)
-        if candidate is None:
-            continue
-        if in_range(candidate, range_scheme, entry.get("events") or []):
-            return True
-    return False
+    return AffectedMatcher(key, ranges, versions).affects(version)

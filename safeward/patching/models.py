@@ -90,6 +90,10 @@ class Advisory(models.Model):
 
     osv_id = models.CharField(max_length=100, unique=True)
     aliases = models.JSONField(default=list, blank=True)
+    # The vulnerability this record describes: the group of records linked by
+    # their ids and aliases (GHSA, PYSEC, CVE…), named by its lowest CVE id, else
+    # its lowest id (ADR 1307). A withdrawn record stands alone.
+    vuln_id = models.CharField(max_length=100, db_index=True, default="")
     cve_ids = models.JSONField(default=list, blank=True)
     summary = models.CharField(max_length=500, blank=True)
     modified = models.DateTimeField()
@@ -107,6 +111,20 @@ class Advisory(models.Model):
 
     def __str__(self) -> str:
         return self.osv_id
+
+
+class AdvisoryAlias(models.Model):
+    """One id an advisory is known by (its own and each alias): the links
+    that group records of one vulnerability across sources."""
+
+    advisory = models.ForeignKey(Advisory, on_delete=models.CASCADE, related_name="alias_rows")
+    alias = models.CharField(max_length=100, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["advisory", "alias"], name="patching_alias_once")]
+
+    def __str__(self) -> str:
+        return f"{self.advisory_id}: {self.alias}"
 
 
 class AffectedPackage(models.Model):
@@ -224,7 +242,11 @@ class Finding(models.Model):
     component_name = models.CharField(max_length=300)
     component_version = models.CharField(max_length=200, blank=True)
     purl = models.CharField(max_length=1000, blank=True)
+    # The group's best-scored record (its severity decides); `vuln_id` names the
+    # vulnerability, `vuln_ids` every id its records carry (ADR 1307).
     advisory = models.ForeignKey(Advisory, on_delete=models.CASCADE, related_name="findings")
+    vuln_id = models.CharField(max_length=100, default="")
+    vuln_ids = models.JSONField(default=list, blank=True)
     state = models.CharField(max_length=24, choices=State.choices, default=State.IN_TRIAGE)
     justification = models.CharField(max_length=40, choices=Justification.choices, blank=True)
     response = models.JSONField(default=list, blank=True)
@@ -255,13 +277,23 @@ class Finding(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["target_kind", "target_id", "component_key", "component_version", "advisory"],
+                fields=["target_kind", "target_id", "component_key", "component_version", "vuln_id"],
                 name="patching_finding_once",
             )
         ]
 
     def __str__(self) -> str:
         return f"finding {self.pk}"
+
+    @property
+    def cve_ids(self) -> list[str]:
+        """The CVE ids among the vulnerability's ids (what KEV and EPSS are keyed by)."""
+        return [vuln for vuln in self.vuln_ids if vuln.startswith("CVE-")]
+
+    @property
+    def other_ids(self) -> list[str]:
+        """Every id of the vulnerability but the one its record shows first."""
+        return [vuln for vuln in self.vuln_ids if vuln != self.advisory.osv_id]
 
     @property
     def is_open(self) -> bool:

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
 
 from safeward import clock
 from safeward.patching.models import (
@@ -54,6 +54,20 @@ def findings_list(
     rank: dict[str, int] = {str(key): value for key, value in SEVERITY_RANK.items()}
     found.sort(key=lambda f: (not f.is_open, not f.kev, rank.get(f.severity, 9), f.due_at or far, f.pk))
     return found
+
+
+def findings_urgent(*, limit: int = 10) -> list[Finding]:
+    """The most urgent open findings (KEV, then severity, then due date), ordered
+    and cut by the database: the dashboard reads `limit` rows, not every open one."""
+    rank = Case(
+        *[When(severity=str(severity), then=Value(value)) for severity, value in SEVERITY_RANK.items()],
+        default=Value(9),
+    )
+    return list(
+        findings_open()
+        .annotate(severity_rank=rank)
+        .order_by("-kev", "severity_rank", F("due_at").asc(nulls_last=True), "pk")[:limit]
+    )
 
 
 def finding_get(*, finding_id: int) -> Finding | None:
@@ -142,16 +156,26 @@ def _remediation_rows(groups: dict[str, list[tuple[float, bool]]]) -> list[tuple
 
 def dashboard(*, now: dt.datetime | None = None, months: int = 6) -> Dashboard:
     now = now or clock.now()
-    open_rows = list(findings_open())
-    severities: Counter[str] = Counter(f.severity for f in open_rows)
-    departments: Counter[str] = Counter()
-    classes: Counter[str] = Counter(f.device_class or "—" for f in open_rows)
+    # Counted by the database: the dashboard never loads the open findings themselves.
+    open_rows = Finding.objects.filter(state__in=Finding.OPEN_STATES, excepted=False)
+    week = now + dt.timedelta(days=7)
+    totals = open_rows.aggregate(
+        overdue=Count("pk", filter=Q(due_at__lt=now)),
+        kev=Count("pk", filter=Q(kev=True)),
+        due_this_week=Count("pk", filter=Q(due_at__gte=now, due_at__lte=week)),
+    )
+    severities = dict(open_rows.order_by().values_list("severity").annotate(n=Count("pk")))
+    classes: Counter[str] = Counter()
+    for device_class, count in open_rows.order_by().values_list("device_class").annotate(n=Count("pk")):
+        classes[device_class or "—"] += count
     from safeward.identity.selectors import department_choices
 
     names = dict(department_choices())
-    for finding in open_rows:
-        for pk in finding.department_ids or ["—"]:
-            departments[names.get(pk, "—") if isinstance(pk, int) else "—"] += 1
+    # Grouped by the stored list of departments (a handful of distinct lists), then spread per department.
+    departments: Counter[str] = Counter()
+    for ids, count in open_rows.order_by().values_list("department_ids").annotate(n=Count("pk")):
+        for pk in ids or ["—"]:
+            departments[names.get(pk, "—") if isinstance(pk, int) else "—"] += count
     resolved = Finding.objects.filter(
         resolved_at__isnull=False, resolved_at__gte=now - dt.timedelta(days=31 * months)
     )
@@ -179,12 +203,11 @@ def dashboard(*, now: dt.datetime | None = None, months: int = 6) -> Dashboard:
     mttr = [
         (m, (sum(per_month[m]) / len(per_month[m])) if per_month[m] else None) for m in reversed(month_keys)
     ]
-    week = now + dt.timedelta(days=7)
     return Dashboard(
         by_severity={s: severities.get(s, 0) for s in Severity.values},
-        overdue=sum(1 for f in open_rows if f.due_at and f.due_at < now),
-        kev=sum(1 for f in open_rows if f.kev),
-        due_this_week=sum(1 for f in open_rows if f.due_at and now <= f.due_at <= week),
+        overdue=totals["overdue"],
+        kev=totals["kev"],
+        due_this_week=totals["due_this_week"],
         excepted=Finding.objects.filter(excepted=True).count(),
         awaiting_approval=RiskException.objects.filter(status=RiskException.Status.REQUESTED).count(),
         by_department=departments.most_common(10),

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from safeward import clock
 from safeward.audit.services import audit_record
@@ -24,7 +25,9 @@ from safeward.identity.permissions import Perm
 from safeward.patching import deadlines, feeds, matching, sbom
 from safeward.patching.compensating import control_check
 from safeward.patching.models import (
+    SEVERITY_RANK,
     Advisory,
+    AdvisoryAlias,
     AffectedPackage,
     Component,
     DeadlinePolicy,
@@ -93,47 +96,57 @@ class TargetFacts:
 
 
 def target_facts(*, kind: str, target_id: int) -> TargetFacts | None:
-    if kind == Target.ASSET:
+    return targets_facts(keys=[(kind, target_id)]).get((kind, target_id))
+
+
+def targets_facts(*, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], TargetFacts | None]:
+    """The facts of many targets at once: a fixed number of queries however many
+    targets a page lists (the plans list and the "Plan a patch" targets)."""
+    wanted = set(keys)
+    found: dict[tuple[str, int], TargetFacts | None] = dict.fromkeys(wanted)
+    asset_ids = [pk for kind, pk in wanted if kind == Target.ASSET]
+    device_ids = [pk for kind, pk in wanted if kind == Target.DEVICE]
+    if asset_ids:
         from safeward.assets import selectors as assets
 
-        asset = assets.asset_get(asset_id=target_id)
-        if asset is None:
-            return None
-        impact = [str(s) for s in asset.clinical_services or []]
-        departments = [int(d) for d in asset.department_ids or [] if isinstance(d, int)]
-        for dependent in assets.asset_facts(asset=asset).dependents:
-            services = [str(s) for s in dependent.clinical_services or []]
-            impact.extend(f"{s} (via {dependent.name})" for s in services)
-            departments.extend(int(d) for d in dependent.department_ids or [] if isinstance(d, int))
-        if departments and not impact:
-            impact.append(f"{len(set(departments))} department(s) rely on it")
-        return TargetFacts(
-            kind=kind,
-            id=asset.pk,
-            label=asset.name,
-            zone=asset.network_zone,
-            department_ids=tuple(sorted(set(departments))),
-            patient_impact=tuple(dict.fromkeys(impact)),
-            device_class=asset.kind,
-        )
-    if kind == Target.DEVICE:
+        for asset, dependents in assets.assets_with_dependents(asset_ids=asset_ids).values():
+            found[(Target.ASSET.value, asset.pk)] = _asset_facts(asset, dependents)
+    if device_ids:
         from safeward.devices import selectors as devices
 
-        device = devices.device_get(device_id=target_id)
-        if device is None:
-            return None
-        medical = device.kind == "medical"
-        return TargetFacts(
-            kind=kind,
-            id=device.pk,
-            label=device.name or device.asset_tag,
-            zone=device.segment.zone if device.segment is not None else "",
-            department_ids=(device.department_id,) if device.department_id else (),
-            patient_impact=("bedside medical device",) if medical else (),
-            medical=medical,
-            device_class=device.kind,
-        )
-    return None
+        for device in devices.devices_by_ids(device_ids=device_ids).values():
+            medical = device.kind == "medical"
+            found[(Target.DEVICE.value, device.pk)] = TargetFacts(
+                kind=Target.DEVICE.value,
+                id=device.pk,
+                label=device.name or device.asset_tag,
+                zone=device.segment.zone if device.segment is not None else "",
+                department_ids=(device.department_id,) if device.department_id else (),
+                patient_impact=("bedside medical device",) if medical else (),
+                medical=medical,
+                device_class=device.kind,
+            )
+    return found
+
+
+def _asset_facts(asset: Any, dependents: Sequence[Any]) -> TargetFacts:
+    impact = [str(s) for s in asset.clinical_services or []]
+    departments = [int(d) for d in asset.department_ids or [] if isinstance(d, int)]
+    for dependent in dependents:
+        services = [str(s) for s in dependent.clinical_services or []]
+        impact.extend(f"{s} (via {dependent.name})" for s in services)
+        departments.extend(int(d) for d in dependent.department_ids or [] if isinstance(d, int))
+    if departments and not impact:
+        impact.append(f"{len(set(departments))} department(s) rely on it")
+    return TargetFacts(
+        kind=Target.ASSET.value,
+        id=asset.pk,
+        label=asset.name,
+        zone=asset.network_zone,
+        department_ids=tuple(sorted(set(departments))),
+        patient_impact=tuple(dict.fromkeys(impact)),
+        device_class=asset.kind,
+    )
 
 
 def deadline_rules() -> deadlines.Rules:
@@ -155,16 +168,15 @@ def deadline_rules() -> deadlines.Rules:
     )
 
 
-_FEED_CACHE: dict[int, tuple[KevEntry | None, EpssScore | None]] | None = None
+_FEED_CACHE: dict[str, tuple[KevEntry | None, EpssScore | None]] | None = None
 
 
-def _kev_epss(
-    cve_ids: Iterable[str], advisory_id: int | None = None
-) -> tuple[KevEntry | None, EpssScore | None]:
-    """The KEV entry and EPSS score of an advisory's CVEs; inside `_feeds_cached()`
-    each advisory is looked up once (a match creating thousands of findings)."""
-    if _FEED_CACHE is not None and advisory_id in _FEED_CACHE:
-        return _FEED_CACHE[advisory_id]
+def _kev_epss(cve_ids: Iterable[str], vuln_id: str = "") -> tuple[KevEntry | None, EpssScore | None]:
+    """The KEV entry and EPSS score of a vulnerability's CVEs (every alias its
+    records carry); inside `_feeds_cached()` each vulnerability is looked up
+    once (a match creating thousands of findings)."""
+    if _FEED_CACHE is not None and vuln_id in _FEED_CACHE:
+        return _FEED_CACHE[vuln_id]
     ids = list(cve_ids)
     if not ids:
         found: tuple[KevEntry | None, EpssScore | None] = (None, None)
@@ -173,15 +185,15 @@ def _kev_epss(
             KevEntry.objects.filter(cve_id__in=ids).order_by("due_date").first(),
             EpssScore.objects.filter(cve_id__in=ids).order_by("-percentile").first(),
         )
-    if _FEED_CACHE is not None and advisory_id is not None:
-        _FEED_CACHE[advisory_id] = found
+    if _FEED_CACHE is not None and vuln_id:
+        _FEED_CACHE[vuln_id] = found
     return found
 
 
 def _apply_deadline(finding: Finding, facts: TargetFacts, rules: deadlines.Rules) -> bool:
     """Set the finding's severity, KEV flag, dates and reasons; True when anything moved."""
     advisory = finding.advisory
-    kev, epss = _kev_epss(advisory.cve_ids, advisory.pk)
+    kev, epss = _kev_epss(finding.cve_ids or advisory.cve_ids, finding.vuln_id)
     result = deadlines.compute(
         deadlines.Facts(
             severity=advisory.severity,
@@ -273,32 +285,46 @@ def _affected_index(
     if advisory_ids is not None:
         rows = rows.filter(advisory_id__in=set(advisory_ids))
     index: dict[str, list[AffectedPackage]] = defaultdict(list)
-    for row in rows.select_related("advisory"):
+    # Only what matching reads: the advisory's summary, references and aliases are not
+    # decoded for every row (they were a third of an incremental match).
+    for row in rows.select_related("advisory").only(
+        "match_key", "ranges", "versions", "advisory_id", "advisory__vuln_id", "advisory__osv_id"
+    ):
         index[row.match_key].append(row)
     return index
 
 
 def _matches(
     components: Iterable[Component], index: dict[str, list[AffectedPackage]], stats: MatchStats
-) -> dict[tuple[str, str, int], tuple[Component, Advisory]]:
-    """(component key, version, advisory id) -> (component, advisory) that match:
-    the purl / ecosystem key first, the CPE key only when the first found no
-    advisory entry at all."""
-    found: dict[tuple[str, str, int], tuple[Component, Advisory]] = {}
+) -> dict[tuple[str, str, str], Component]:
+    """(component key, version, vulnerability id) -> component, for the ones that
+    match: the purl / ecosystem key first, the CPE key only when the first found
+    no advisory entry at all. Records of one vulnerability (GHSA, PYSEC, CVE…)
+    make one match (ADR 1307)."""
+    from safeward.patching.keys import cpe_key
+
+    found: dict[tuple[str, str, str], Component] = {}
+    # Each entry's ranges are compiled once for all the components it meets (ADR 1307).
+    matchers: dict[tuple[int, str], matching.AffectedMatcher] = {}
     for component in components:
         candidates = index.get(component.match_key, [])
         key = component.match_key
         if not candidates and component.cpe:
-            from safeward.patching.keys import cpe_key
-
             cpe = cpe_key(component.cpe)
             if cpe is not None:
                 candidates = index.get(cpe[0], [])
                 key = cpe[0]
         for row in candidates:
+            vuln_id = row.advisory.vuln_id or row.advisory.osv_id
+            hit = (component.match_key, component.version, vuln_id)
+            if hit in found:
+                continue  # another record of the same vulnerability matched already
             stats.evaluated += 1
-            if matching.is_affected(key, component.version, row.ranges, row.versions):
-                found[(component.match_key, component.version, row.advisory_id)] = (component, row.advisory)
+            matcher = matchers.get((row.pk, key))
+            if matcher is None:
+                matcher = matchers[(row.pk, key)] = matching.AffectedMatcher(key, row.ranges, row.versions)
+            if matcher.affects(component.version):
+                found[hit] = component
     return found
 
 
@@ -319,7 +345,7 @@ def _upsert_findings(
     *,
     actor: User | None,
     target: TargetFacts,
-    hits: dict[tuple[str, str, int], tuple[Component, Advisory]],
+    hits: dict[tuple[str, str, str], Component],
     stats: MatchStats,
     rules: deadlines.Rules,
 ) -> None:
@@ -336,22 +362,26 @@ def _upsert(
     *,
     actor: User | None,
     target: TargetFacts,
-    hits: dict[tuple[str, str, int], tuple[Component, Advisory]],
+    hits: dict[tuple[str, str, str], Component],
     stats: MatchStats,
     rules: deadlines.Rules,
     now: dt.datetime,
 ) -> None:
     created: list[Finding] = []
+    groups = _groups({k[2] for k in hits})
     existing = {
-        (f.component_key, f.component_version, f.advisory_id): f
+        (f.component_key, f.component_version, f.vuln_id): f
         for f in Finding.objects.filter(
             target_kind=target.kind,
             target_id=target.id,
             component_key__in={k[0] for k in hits},
-            advisory_id__in={k[2] for k in hits},
+            vuln_id__in=groups.keys(),
         ).select_related("advisory")
     }
-    for hit_key, (component, advisory) in hits.items():
+    for hit_key, component in hits.items():
+        if hit_key[2] not in groups:
+            continue  # every record of it was withdrawn meanwhile
+        advisory, ids = groups[hit_key[2]]
         finding = existing.get(hit_key)
         if finding is None:
             finding = Finding(
@@ -362,6 +392,8 @@ def _upsert(
                 component_version=component.version,
                 purl=component.purl[:1000],
                 advisory=advisory,
+                vuln_id=hit_key[2],
+                vuln_ids=ids,
                 detected_at=now,
                 updated_at=now,
             )
@@ -378,7 +410,7 @@ def _upsert(
             finding.updated_at = now
             finding.save()
             stats.reopened += 1
-            _audit(Action.UPDATE, actor, FINDING, finding.pk, check="reopened", advisory=advisory.osv_id)
+            _audit(Action.UPDATE, actor, FINDING, finding.pk, check="reopened", advisory=finding.vuln_id)
         else:
             stats.unchanged += 1
         stats.finding_ids.append(finding.pk)
@@ -396,7 +428,7 @@ def _upsert(
             check="detected",
             target=f"{target.kind}:{target.id}",
             findings=[f.pk for f in created[:2000]],
-            advisories=sorted({f.advisory.osv_id for f in created})[:500],
+            advisories=sorted({f.vuln_id for f in created})[:500],
             count=len(created),
         )
 
@@ -445,6 +477,12 @@ def advisories_match(*, actor: User | None, advisory_ids: Iterable[int]) -> Matc
     advisory_ids = set(advisory_ids)
     if not advisory_ids:
         return stats
+    # A changed record re-matches its whole vulnerability: the other records of it
+    # may still cover a version this one no longer does.
+    vuln_ids = set(Advisory.objects.filter(pk__in=advisory_ids).values_list("vuln_id", flat=True))
+    advisory_ids |= set(
+        Advisory.objects.filter(vuln_id__in=vuln_ids, withdrawn__isnull=True).values_list("pk", flat=True)
+    )
     affected_keys = set(
         AffectedPackage.objects.filter(advisory_id__in=advisory_ids).values_list("match_key", flat=True)
     )
@@ -461,9 +499,10 @@ def advisories_match(*, actor: User | None, advisory_ids: Iterable[int]) -> Matc
     for component in components.distinct():
         by_target[(component.inventory.target_kind, component.inventory.target_id)].append(component)
     rules = deadline_rules()
+    facts = targets_facts(keys=by_target.keys())
     with transaction.atomic():
         for (kind, target_id), items in by_target.items():
-            target = target_facts(kind=kind, target_id=target_id)
+            target = facts[(kind, target_id)]
             if target is None:
                 continue
             hits = _matches(items, index, stats)
@@ -473,7 +512,7 @@ def advisories_match(*, actor: User | None, advisory_ids: Iterable[int]) -> Matc
             stale = Finding.objects.filter(
                 target_kind=kind,
                 target_id=target_id,
-                advisory_id__in=advisory_ids,
+                vuln_id__in=vuln_ids,
                 state__in=Finding.OPEN_STATES,
             ).exclude(pk__in=stats.finding_ids)
             for finding in stale:
@@ -484,6 +523,217 @@ def advisories_match(*, actor: User | None, advisory_ids: Iterable[int]) -> Matc
                 finding.save()
                 stats.resolved += 1
     return stats
+
+
+# --- one vulnerability, many records (ADR 1307) --------------------------------------------------
+
+# Which record of a vulnerability speaks for it: a scored one first, then the most severe.
+_SOURCE_RANK = {"CVSS_V4": 0, "CVSS_V3": 1, "database_specific": 2}
+_CHUNK = 2000
+
+
+def _rank(advisory: Advisory) -> tuple[int, int, str]:
+    severity_rank = {str(k): v for k, v in SEVERITY_RANK.items()}
+    return (
+        _SOURCE_RANK.get(advisory.severity_source, 3),
+        severity_rank.get(advisory.severity, 9),
+        advisory.osv_id,
+    )
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _groups(vuln_ids: Iterable[str]) -> dict[str, tuple[Advisory, list[str]]]:
+    """vulnerability id -> (the record that speaks for it, every id its live records carry)."""
+    members: dict[str, list[Advisory]] = defaultdict(list)
+    ids: dict[str, set[str]] = defaultdict(set)
+    for chunk in _chunks(set(vuln_ids)):
+        for advisory in Advisory.objects.filter(vuln_id__in=chunk, withdrawn__isnull=True):
+            members[advisory.vuln_id].append(advisory)
+        for vuln_id, alias in AdvisoryAlias.objects.filter(
+            advisory__vuln_id__in=chunk, advisory__withdrawn__isnull=True
+        ).values_list("advisory__vuln_id", "alias"):
+            ids[vuln_id].add(alias)
+    return {
+        vuln_id: (min(records, key=_rank), sorted(ids[vuln_id] | {vuln_id}))
+        for vuln_id, records in members.items()
+    }
+
+
+def _vuln_name(ids: Iterable[str]) -> str:
+    """A vulnerability's name: its lowest CVE id (what KEV and EPSS use), else its lowest id."""
+    ordered = sorted(ids)
+    cves = [i for i in ordered if feeds.CVE.match(i)]
+    return (cves or ordered)[0]
+
+
+@dataclass
+class RegroupStats:
+    advisories: int = 0
+    merged: int = 0
+    dropped: int = 0
+    moved: int = 0
+
+
+def advisories_regroup(*, actor: User | None, advisory_ids: Iterable[int] | None = None) -> RegroupStats:
+    """Group the records linked by their ids and aliases (transitively) into one
+    vulnerability each, starting from `advisory_ids` (every record when None),
+    and bring the findings along: findings of one component that now name the
+    same vulnerability merge into one (its exceptions and plans kept), a finding
+    whose every record was withdrawn is dropped, and the survivors carry all
+    the ids, the best record and the deadline its aliases' KEV/EPSS give."""
+    stats = RegroupStats()
+    rows = (
+        Advisory.objects.all() if advisory_ids is None else Advisory.objects.filter(pk__in=set(advisory_ids))
+    )
+    touched: dict[int, Advisory] = {a.pk: a for a in rows}
+    # Their former companions too: a record that lost an alias may split its group.
+    old_names = {a.vuln_id for a in touched.values() if a.vuln_id}
+    for chunk in _chunks(old_names):
+        touched.update((a.pk, a) for a in Advisory.objects.filter(vuln_id__in=chunk))
+    links: dict[int, set[str]] = defaultdict(set)
+    pending = set(touched)
+    while pending:
+        seen_aliases: set[str] = set()
+        for chunk in _chunks(pending):
+            for pk, alias in AdvisoryAlias.objects.filter(advisory_id__in=chunk).values_list(
+                "advisory_id", "alias"
+            ):
+                links[pk].add(alias)
+                seen_aliases.add(alias)
+        pending = set()
+        for chunk in _chunks(seen_aliases):
+            found = AdvisoryAlias.objects.filter(alias__in=chunk, advisory__withdrawn__isnull=True)
+            pending |= set(found.values_list("advisory_id", flat=True)) - touched.keys()
+        for chunk in _chunks(pending):
+            touched.update((a.pk, a) for a in Advisory.objects.filter(pk__in=chunk))
+    # Union-find over live records and the ids they carry; a withdrawn record links nothing.
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for pk, advisory in touched.items():
+        if advisory.withdrawn is None:
+            for alias in links[pk] | {advisory.osv_id}:
+                parent[find(f"#{pk}")] = find(alias)
+    components: dict[str, set[str]] = defaultdict(set)
+    for node in list(parent):
+        if not node.startswith("#"):
+            components[find(node)].add(node)
+    old = {pk: a.vuln_id for pk, a in touched.items()}
+    changed = []
+    for pk, advisory in touched.items():
+        name = advisory.osv_id if advisory.withdrawn else _vuln_name(components[find(f"#{pk}")])
+        if advisory.vuln_id != name:
+            advisory.vuln_id = name
+            changed.append(advisory)
+    Advisory.objects.bulk_update(changed, ["vuln_id"], batch_size=1000)
+    stats.advisories = len(changed)
+    _regroup_findings(actor=actor, touched=touched, old=old, stats=stats)
+    return stats
+
+
+def _regroup_findings(
+    *, actor: User | None, touched: dict[int, Advisory], old: dict[int, str], stats: RegroupStats
+) -> None:
+    names = set(old.values()) | {a.vuln_id for a in touched.values()}
+    findings: dict[int, Finding] = {}
+    for chunk in _chunks(names):
+        findings.update(
+            (f.pk, f) for f in Finding.objects.filter(vuln_id__in=chunk).select_related("advisory")
+        )
+    for chunk in _chunks(touched):
+        findings.update(
+            (f.pk, f) for f in Finding.objects.filter(advisory_id__in=chunk).select_related("advisory")
+        )
+    # Where a withdrawn record's findings go: the group its live companions now form.
+    heirs = {old[pk]: a.vuln_id for pk, a in touched.items() if a.withdrawn is None}
+    target: dict[int, str] = {}
+    for finding in findings.values():
+        advisory = touched.get(finding.advisory_id, finding.advisory)
+        name = advisory.vuln_id if advisory.withdrawn is None else heirs.get(finding.vuln_id, "")
+        target[finding.pk] = name
+    groups = _groups({name for name in target.values() if name})
+    dropped = [pk for pk, name in target.items() if name not in groups]
+    if dropped:
+        Finding.objects.filter(pk__in=dropped).delete()
+        stats.dropped += len(dropped)
+    together: dict[tuple[str, int, str, str, str], list[Finding]] = defaultdict(list)
+    for pk, name in target.items():
+        if name in groups:
+            f = findings[pk]
+            together[(f.target_kind, f.target_id, f.component_key, f.component_version, name)].append(f)
+    survivors: list[Finding] = []
+    for key, same in together.items():
+        # The one kept: open before closed, then the earliest detected (its clock is the honest one).
+        same.sort(key=lambda f: (f.state not in Finding.OPEN_STATES, f.detected_at, f.pk))
+        survivor, losers = same[0], same[1:]
+        if losers:
+            _merge_findings(actor=actor, survivor=survivor, losers=losers, vuln_id=key[4])
+            stats.merged += len(losers)
+        survivors.append(survivor)
+    moving = [f for f in survivors if f.vuln_id != target[f.pk]]
+    # Two steps, so that no two findings hold the same name between the updates.
+    for finding in moving:
+        finding.vuln_id = f"~{finding.pk}"
+    Finding.objects.bulk_update(moving, ["vuln_id"], batch_size=1000)
+    now = clock.now()
+    rules = deadline_rules()
+    facts = targets_facts(keys={(f.target_kind, f.target_id) for f in survivors})
+    for finding in survivors:
+        advisory, ids = groups[target[finding.pk]]
+        before = (finding.vuln_id, finding.advisory_id, finding.vuln_ids)
+        finding.vuln_id, finding.advisory, finding.vuln_ids = target[finding.pk], advisory, ids
+        if before == (finding.vuln_id, finding.advisory_id, finding.vuln_ids):
+            continue
+        target_facts_ = facts.get((finding.target_kind, finding.target_id))
+        if finding.state in Finding.OPEN_STATES and target_facts_ is not None:
+            _apply_deadline(finding, target_facts_, rules)
+        finding.updated_at = now
+        finding.save()
+        stats.moved += 1
+    if stats.moved or stats.dropped:
+        _audit(
+            Action.UPDATE,
+            actor,
+            FINDING,
+            "aliases",
+            check="regrouped",
+            findings=stats.moved,
+            merged=stats.merged,
+            dropped=stats.dropped,
+        )
+
+
+def _merge_findings(*, actor: User | None, survivor: Finding, losers: list[Finding], vuln_id: str) -> None:
+    """Fold duplicate findings of one vulnerability into `survivor`: their
+    exceptions and patch plans move to it, then they go."""
+    loser_ids = [f.pk for f in losers]
+    RiskException.objects.filter(finding_id__in=loser_ids).update(finding=survivor)
+    if any(f.excepted for f in losers if f.state in Finding.OPEN_STATES):
+        survivor.excepted = True
+        Finding.objects.filter(pk=survivor.pk).update(excepted=True)
+    links = PatchPlan.findings.through.objects
+    planned = set(links.filter(finding=survivor).values_list("patchplan_id", flat=True))
+    for link in links.filter(finding_id__in=loser_ids):
+        if link.patchplan_id in planned:
+            link.delete()
+        else:
+            planned.add(link.patchplan_id)
+            link.finding_id = survivor.pk
+            link.save()
+    Finding.objects.filter(pk__in=loser_ids).delete()
+    _audit(
+        Action.UPDATE, actor, FINDING, survivor.pk, check="merged", vulnerability=vuln_id, merged=loser_ids
+    )
 
 
 # --- inventories ---------------------------------------------------------------------------------
@@ -635,6 +885,8 @@ def osv_import(
     stats = FeedStats()
     now = clock.now()
     changed: list[int] = []
+    touched: list[int] = []
+    aliases: list[AdvisoryAlias] = []
     severity_moved: list[int] = []
     try:
         with transaction.atomic():
@@ -662,7 +914,7 @@ def osv_import(
                     "imported_at": now,
                 }
                 if previous is None:
-                    advisory = Advisory.objects.create(osv_id=record.osv_id, **values)
+                    advisory = Advisory.objects.create(osv_id=record.osv_id, vuln_id=record.osv_id, **values)
                     stats.created += 1
                 else:
                     advisory = Advisory.objects.get(osv_id=record.osv_id)
@@ -672,7 +924,13 @@ def osv_import(
                         setattr(advisory, name, value)
                     advisory.save()
                     advisory.affected.all().delete()
+                    advisory.alias_rows.all().delete()
                     stats.updated += 1
+                aliases.extend(
+                    AdvisoryAlias(advisory=advisory, alias=alias)
+                    for alias in dict.fromkeys([record.osv_id, *record.aliases])
+                )
+                touched.append(advisory.pk)
                 known[record.osv_id] = record.modified
                 AffectedPackage.objects.bulk_create(
                     [
@@ -689,11 +947,13 @@ def osv_import(
                 )
                 if record.withdrawn is not None:
                     stats.withdrawn += 1
-                    dropped = Finding.objects.filter(advisory=advisory)
-                    stats.match.dropped += dropped.count()
-                    dropped.delete()
                 else:
                     changed.append(advisory.pk)
+            AdvisoryAlias.objects.bulk_create(aliases, batch_size=2000)
+            # Records of one vulnerability become one; a withdrawn record's findings
+            # go to its remaining records, or are dropped when none is left.
+            regrouped = advisories_regroup(actor=actor, advisory_ids=touched)
+            stats.match.dropped = regrouped.dropped
             _audit(
                 Action.EXECUTE,
                 actor,
@@ -721,14 +981,10 @@ def osv_import(
     return stats
 
 
-def _findings_for_cves(cve_ids: set[str]) -> list[Finding]:
-    if not cve_ids:
-        return []
-    found = []
-    for finding in Finding.objects.filter(state__in=Finding.OPEN_STATES).select_related("advisory"):
-        if cve_ids.intersection(finding.advisory.cve_ids):
-            found.append(finding)
-    return found
+def _findings_for_cves(cve_ids: set[str]) -> QuerySet[Finding]:
+    """Open findings of the vulnerabilities any record of which carries one of these CVE ids."""
+    names = AdvisoryAlias.objects.filter(alias__in=cve_ids).values("advisory__vuln_id")
+    return Finding.objects.filter(state__in=Finding.OPEN_STATES, vuln_id__in=names).select_related("advisory")
 
 
 def kev_import(*, actor: User | None, raw: bytes) -> tuple[int, int]:

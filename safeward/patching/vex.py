@@ -185,7 +185,8 @@ def findings_for(statement: Statement) -> list[Finding]:
     found = []
     for finding in Finding.objects.filter(query).select_related("advisory"):
         advisory = finding.advisory
-        if statement.vulnerability == advisory.osv_id or statement.vulnerability in advisory.aliases:
+        # Any id of the vulnerability names it: a VEX about the CVE covers the GHSA finding.
+        if statement.vulnerability in {advisory.osv_id, *advisory.aliases, *finding.vuln_ids}:
             found.append(finding)
     return found
 
@@ -208,9 +209,7 @@ def export_cyclonedx(findings: Iterable[Finding]) -> dict[str, Any]:
             {
                 "id": finding.advisory.osv_id,
                 "source": {"name": "OSV", "url": f"https://osv.dev/vulnerability/{finding.advisory.osv_id}"},
-                "references": [
-                    {"id": alias, "source": {"name": "alias"}} for alias in finding.advisory.aliases
-                ],
+                "references": [{"id": alias, "source": {"name": "alias"}} for alias in finding.other_ids],
                 "analysis": analysis,
                 "affects": [{"ref": _product(finding)}],
                 "properties": [{"name": "safeward:purl", "value": finding.purl}] if finding.purl else [],
@@ -235,7 +234,7 @@ def export_openvex(findings: Iterable[Finding], *, author: str) -> dict[str, Any
         if finding.purl:
             product["identifiers"] = {"purl": finding.purl}
         statement: dict[str, Any] = {
-            "vulnerability": {"name": finding.advisory.osv_id, "aliases": finding.advisory.aliases},
+            "vulnerability": {"name": finding.advisory.osv_id, "aliases": finding.other_ids},
             "products": [product],
             "status": status,
         }

@@ -40,13 +40,10 @@ def _actor(request: HttpRequest) -> User:
 
 
 def _labels(findings: list[Finding]) -> dict[tuple[str, int], str]:
-    labels: dict[tuple[str, int], str] = {}
-    for finding in findings:
-        key = (finding.target_kind, finding.target_id)
-        if key not in labels:
-            facts = services.target_facts(kind=finding.target_kind, target_id=finding.target_id)
-            labels[key] = facts.label if facts else f"{finding.target_kind} {finding.target_id} (gone)"
-    return labels
+    facts = services.targets_facts(keys=[(f.target_kind, f.target_id) for f in findings])
+    return {
+        (kind, pk): found.label if found else f"{kind} {pk} (gone)" for (kind, pk), found in facts.items()
+    }
 
 
 def _rows(findings: list[Finding]) -> list[tuple[Finding, str]]:
@@ -58,7 +55,7 @@ def _rows(findings: list[Finding]) -> list[tuple[Finding, str]]:
 @requires(Perm.PATCHING_FINDING_READ)
 def dashboard(request: HttpRequest) -> HttpResponse:
     board = selectors.dashboard()
-    urgent = list(selectors.findings_list(state="open"))[:10]
+    urgent = selectors.findings_urgent(limit=10)
     return render(
         request,
         "patching/dashboard.html",
@@ -125,7 +122,7 @@ def _finding_page(
         {
             "finding": finding,
             "target": facts,
-            "kev": selectors.kev_entry(cve_ids=finding.advisory.cve_ids),
+            "kev": selectors.kev_entry(cve_ids=finding.cve_ids or finding.advisory.cve_ids),
             "exceptions": selectors.finding_exceptions(finding=finding),
             "plans": selectors.finding_plans(finding=finding),
             "can_triage": user.has_perm(Perm.PATCHING_FINDING_TRIAGE),
@@ -404,10 +401,7 @@ def plans(request: HttpRequest) -> HttpResponse:
     if status not in {"open", "", *PatchPlan.Status.values}:
         status = "open"
     shown = list(selectors.plans_list(status=status)[:500])
-    labels = {
-        (p.target_kind, p.target_id): services.target_facts(kind=p.target_kind, target_id=p.target_id)
-        for p in shown
-    }
+    labels = services.targets_facts(keys=[(p.target_kind, p.target_id) for p in shown])
     return render(
         request,
         "patching/plans.html",
@@ -459,10 +453,9 @@ def plan_new(request: HttpRequest) -> HttpResponse:
     if target is None:
         if request.method == "POST":
             return render(request, "patching/plan_targets.html", {"targets": [], "error": True}, status=400)
-        targets = [
-            {**row, "facts": services.target_facts(kind=row["target_kind"], target_id=row["target_id"])}
-            for row in selectors.targets_with_open_findings()
-        ]
+        rows = selectors.targets_with_open_findings()
+        known = services.targets_facts(keys=[(row["target_kind"], row["target_id"]) for row in rows])
+        targets = [{**row, "facts": known[(row["target_kind"], row["target_id"])]} for row in rows]
         return render(request, "patching/plan_targets.html", {"targets": targets})
     if request.method == "GET":
         return _plan_new_page(request, target, None, [])

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from safeward import clock
-from safeward.demo.patching import ENGINE_DC, ENGINE_DMZ, PUMPS
+from safeward.demo.patching import EHR_APP, ENGINE_DC, ENGINE_DMZ, PUMPS
 from safeward.patching import controls, selectors
 from safeward.patching.models import Finding
 
@@ -57,3 +57,29 @@ def test_the_demo_shows_heartbleed_by_zone_and_an_exception_about_to_expire(seed
         selectors.exceptions_list(status="approved").count(),
         selectors.plans_list(status="").count(),
     ) == counts
+
+
+def test_the_demo_has_a_remediation_history_to_measure(seeded_demo):
+    resolved = Finding.objects.filter(state="resolved").select_related("advisory")
+    fixed = sorted((f.advisory.osv_id, f.target_id, (f.resolved_at - f.detected_at).days) for f in resolved)
+    assert fixed == sorted(
+        [
+            ("SAFEWARD-DEMO-2018-25032", _asset(ENGINE_DMZ), 45),
+            ("SAFEWARD-DEMO-2018-25032", _asset(ENGINE_DC), 20),
+            ("PYSEC-2023-74", _asset(EHR_APP), 35),
+            ("PYSEC-2023-192", _asset(EHR_APP), 35),
+        ]
+    )
+    board = selectors.dashboard()
+    # The DMZ node's fix came after its 30 days: three of four in time.
+    assert board.sla_met == 0.75
+    by_severity = {row[0]: row for row in board.mttr_by_severity}
+    assert by_severity["high"][1] == 3  # zlib twice, urllib3
+    assert by_severity["medium"][1:3] == (1, 35.0)  # requests
+    assert sum(1 for _, days in board.mttr if days is not None) >= 2
+    assert board.mttr_by_department
+    # Today's picture is untouched: the EHR server's current packages are the fixed ones.
+    ehr = selectors.inventory_for(target_kind="asset", target_id=_asset(EHR_APP))
+    assert {c.name: c.version for c in ehr.components.all()}["requests"] == "2.32.3"
+    call_command("demo", "seed")
+    assert Finding.objects.filter(state="resolved").count() == 4

@@ -114,3 +114,34 @@ def test_a_patch_is_planned_in_a_maintenance_window_from_the_finding(page, live_
     page.get_by_role("link", name="Patch plans").first.click()
     assert "OpenSSL 1.0.1g on the interface engine" in page.locator("#plans").inner_text()
     screenshot(page, "patching-plans")
+
+
+def test_one_vulnerability_from_two_databases_is_one_row_showing_every_id(page, live_server, screenshot):
+    from tests.patching.test_aliases import ZOPE, record
+
+    engineer = UserFactory(username="sec.eng", first_name="Sam", roles=["security_officer"], totp_secret=True)
+    asset = asset_create(
+        actor=None, values={"name": "Intranet CMS", "kind": "server", "network_zone": "data_centre"}
+    )
+    services.osv_import(actor=None, raw=json.dumps([record(i) for i in ZOPE]).encode(), filename="zope.json")
+    services.inventory_import(
+        actor=None,
+        target_kind="asset",
+        target_id=asset.pk,
+        raw=b"zope==5.1.2\n",
+        fmt="pip",
+    )
+    sign_in_browser(page, engineer)
+    page.goto(f"{live_server.url}/vulns/findings/")
+    rows = page.locator("#findings tbody tr")
+    assert rows.count() == 1
+    text = rows.first.inner_text()
+    assert "CVE-2021-32807" in text
+    assert "GHSA-qcx9-j53g-ccgf" in text
+    screenshot(page, "patching-aliases-findings")
+    rows.first.get_by_role("link").first.click()
+    page.wait_for_selector("#why")
+    known = page.locator("dd", has_text="GHSA-g4gq-j4p2-j8fr").inner_text()
+    for other in ("CVE-2021-32811", "PYSEC-2021-875", "PYSEC-2021-368"):
+        assert other in known or other in page.locator("h1").inner_text()
+    screenshot(page, "patching-aliases-finding")

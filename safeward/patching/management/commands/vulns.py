@@ -5,8 +5,9 @@ import-osv SOURCE          OSV records: a zip or tar.gz export, a JSON or YAML f
 import-kev SOURCE          CISA's known_exploited_vulnerabilities.json
 import-epss SOURCE         the EPSS daily CSV
 self-sbom [--output FILE]  SafeWard's own CycloneDX SBOM, registered as its application's inventory
-match [--inventory ID]     re-match one inventory; always: re-test exceptions (ending the ones whose
-                           controls fail or that expired) and recompute the due dates that moved
+match [--inventory ID]     re-match one inventory; always: group advisories by alias (ADR 1307), re-test
+                           exceptions (ending the ones whose controls fail or that expired) and recompute
+                           the due dates that moved
 report [--json]            open findings by severity, overdue, KEV, due this week, the most urgent,
                            and remediation (mean days, share within deadline) per severity
 plans [--status S]         patch plans by maintenance window (default: the open ones)
@@ -148,6 +149,11 @@ class Command(BaseCommand):
                 f"inventory {inventory.pk}: {stats.created} new, {stats.reopened} reopened,"
                 f" {stats.resolved} resolved."
             )
+        regrouped = services.advisories_regroup(actor=None)
+        self.stdout.write(
+            f"aliases: {regrouped.advisories} records regrouped,"
+            f" {regrouped.merged} duplicate findings merged."
+        )
         counts = services.exceptions_evaluate()
         moved = services.findings_recompute(actor=None)
         self.stdout.write(
@@ -157,7 +163,7 @@ class Command(BaseCommand):
 
     def _report(self, options: dict[str, Any]) -> None:
         board = selectors.dashboard()
-        urgent = selectors.findings_list(state="open")[:20]
+        urgent = selectors.findings_urgent(limit=20)
         if options["json"]:
             body = {
                 "open": board.by_severity,
