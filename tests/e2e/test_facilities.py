@@ -24,7 +24,7 @@ def test_security_desk_signs_in_a_visitor_and_prints_the_badge(browser, page, li
     page.fill("input[name=host]", "Dr Chen")
     page.fill("input[name=badge_number]", "V-12")
     screenshot(page, "facilities-visitor-desk")
-    page.click("#visitor-form button[type=submit]")
+    page.click("#sign-in")
     page.wait_for_selector("#visitor-badge")
     assert "Ada Guest" in page.inner_text("#visitor-badge")
     assert page.locator("#print").is_visible()
