@@ -166,3 +166,25 @@ class CertificateForm(forms.Form):
 
 class DisposeForm(forms.Form):
     pickup = forms.CharField(max_length=64, required=False)
+
+
+class WorkstationForm(forms.Form):
+    asset_tag = forms.CharField(max_length=64, help_text="The device's asset tag in the inventory.")
+    area = forms.ModelChoiceField(
+        queryset=Area.objects.filter(secure=True), help_text="The secure area it sits in."
+    )
+
+    def clean(self) -> dict[str, Any]:
+        from safeward.devices.selectors import device_by_tag
+
+        data = super().clean() or {}
+        tag = str(data.get("asset_tag") or "").strip()
+        device = device_by_tag(asset_tag=tag) if tag else None
+        if tag and device is None:
+            self.add_error("asset_tag", "No device with that asset tag in the inventory.")
+        elif device is not None and not device.ip_address:
+            self.add_error(
+                "asset_tag", "The device has no IP address in the inventory: its charts cannot be matched."
+            )
+        data["device_id"] = device.pk if device is not None else None
+        return data

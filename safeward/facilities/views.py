@@ -23,6 +23,7 @@ from safeward.facilities.forms import (
     DisposeForm,
     ImportForm,
     VisitorForm,
+    WorkstationForm,
 )
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
@@ -411,3 +412,50 @@ def pickup_summary(request: HttpRequest, pickup: str) -> HttpResponse:
     if not certificates:
         raise Http404("No such pickup.")
     return render(request, "facilities/pickup.html", {"pickup": pickup, "certificates": certificates})
+
+
+# --- workstations in secure areas (rule chart_without_badge_in, ADR 1112) ------------------------
+
+
+def _workstations_page(request: HttpRequest, form: WorkstationForm, status: int = 200) -> HttpResponse:
+    return render(
+        request,
+        "facilities/workstations.html",
+        {
+            "form": form,
+            "workstations": selectors.workstations_placed(),
+            "reads": selectors.chart_reads_without_badge_in(hours=24),
+            "can_place": _actor(request).has_perm(Perm.FACILITY_AREA_MANAGE),
+        },
+        status=status,
+    )
+
+
+@require_GET
+@requires(Perm.DETECTION_ALERT_READ)
+def workstations(request: HttpRequest) -> HttpResponse:
+    return _workstations_page(request, WorkstationForm())
+
+
+@require_POST
+@requires(Perm.FACILITY_AREA_MANAGE)
+def workstation_place(request: HttpRequest) -> HttpResponse:
+    form = WorkstationForm(request.POST)
+    if form.is_valid():
+        try:
+            services.workstation_place(
+                actor=_actor(request),
+                device_id=form.cleaned_data["device_id"],
+                area=form.cleaned_data["area"],
+            )
+        except services.FacilityError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Workstation placed: its chart reads now need a badge-in to the area.")
+            return redirect("facilities:workstations")
+    if not _actor(request).has_perm(Perm.DETECTION_ALERT_READ):
+        # The placer may not read the list of chart reads: the form's errors alone.
+        return render(
+            request, "facilities/form.html", {"form": form, "title": "Place a workstation"}, status=400
+        )
+    return _workstations_page(request, form, status=400)
