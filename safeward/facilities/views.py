@@ -30,6 +30,7 @@ from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 
 MAX_EVIDENCE = 20 * 1024 * 1024
+PAGE_HOURS = 7 * 24  # the workstations page: a week of chart reads without a badge-in
 
 
 def _actor(request: HttpRequest) -> User:
@@ -424,8 +425,9 @@ def _workstations_page(request: HttpRequest, form: WorkstationForm, status: int 
         {
             "form": form,
             "workstations": selectors.workstations_placed(),
-            "reads": selectors.chart_reads_without_badge_in(hours=24),
+            "reads": selectors.chart_reads_without_badge_in(hours=PAGE_HOURS),
             "can_place": _actor(request).has_perm(Perm.FACILITY_AREA_MANAGE),
+            "days": PAGE_HOURS // 24,
         },
         status=status,
     )

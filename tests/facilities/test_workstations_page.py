@@ -1,5 +1,5 @@
 """The page of rule chart_without_badge_in (ADR 1112): workstations placed in
-secure areas and, for the last 24 hours, the chart reads from them with no
+secure areas and, for the last week, the chart reads from them with no
 badge-in — who, where, when, never the patient; placing a workstation from the
 page (security officer, audited); bad input is a 400 that saves nothing."""
 
