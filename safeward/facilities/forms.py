@@ -78,7 +78,7 @@ class VisitorForm(forms.Form):
                 widget=forms.RadioSelect,
                 required=False,
                 label="Patient",
-                initial=patients[0].id if len(patients) == 1 else None,
+                help_text="The only match is taken if none is chosen." if len(patients) == 1 else "",
             )
 
     def patient_names(self) -> tuple[str, str]:
