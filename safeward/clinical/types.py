@@ -649,6 +649,22 @@ class DiscoveryMatch:
     by_kind: dict[str, int]
 
 
+# --- the visitor desk (issue 15) ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class VisitorPatient:
+    """An inpatient as the visitor desk sees them: a short display name and
+    where to go. A confidential patient has no ward or bed here and
+    `visiting_allowed` False (the ward confirms, an escort takes the
+    visitor); `flagged` (VIP or confidential) tells the privacy officer."""
+
+    id: str
+    display_name: str
+    ward: str
+    bed: str
+    visiting_allowed: bool
+    flagged: bool
+
+
 # --- wards, admissions, worklists (issue 12) ---------------------------------------------------------
 @dataclass(frozen=True)
 class BedSetup:

@@ -8,11 +8,13 @@ Idempotent: a second run finds the site and leaves everything as it is."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from typing import TYPE_CHECKING
 
 from safeward import clock
+from safeward.clinical.types import SessionContext
 from safeward.facilities import selectors, services
 from safeward.identity.models import User
 from safeward.workforce import selectors as workforce_selectors
@@ -185,10 +187,80 @@ def seed_facilities(ctx: SeedContext) -> None:
             if validate:
                 services.certificate_validate(actor=biomed, certificate_id=certificate.pk)
         waiting = 3  # the third has no certificate: it cannot leave
+    planted = _plant_chart_without_badge_in()
     ctx.write(
         f"facilities: 5 secure areas, {result.events} door events ({result.alerts} alerts), "
-        f"{visitors} visitors, {waiting} media waiting for disposal"
+        f"{visitors} visitors, {waiting} media waiting for disposal, "
+        f"{planted} chart-without-badge-in alert"
     )
+
+
+RECORDS_PC = "WS-REC-01"
+RECORDS_PC_IP = "10.30.0.40"
+PLANTED_MRN = "DEMO-00010"  # an ordinary patient: not VIP, employee, confidential or the canary
+WARD_SESSION = SessionContext(
+    session_id="demo-records-pc", reachable=True, reachable_reason="clinical_zone", step_up_fresh=True
+)
+
+
+def _plant_chart_without_badge_in() -> int:
+    """The health records room's PC, placed in the room; the day before the
+    demo's day of door events, at 11:00, the demo registration clerk opened a
+    patient's record on it with no badge-in to the room that shift; the sweep
+    raises the alert a newcomer finds on the alert queue. Runs within the
+    facilities step's first seed only (idempotent with it). Registration reads
+    demographics with no care relationship (which starts only when the
+    clinical step runs), so the read back then is permitted as it would have been."""
+    from safeward.audit import context as audit_context
+    from safeward.audit.vocabulary import PurposeOfUse
+    from safeward.clinical import gateway
+    from safeward.devices import selectors as device_selectors
+    from safeward.devices import services as device_services
+    from safeward.devices.forms import DeviceForm
+
+    clerk = _user("demo.registration_clerk")
+    records = selectors.area_by_code(code="records")
+    segment = next((s.pk for s in device_selectors.segments_list() if s.name == "ward3-workstations"), None)
+    if clerk is None or records is None or segment is None:
+        return 0
+    form = DeviceForm(
+        {
+            "kind": "workstation",
+            "asset_tag": RECORDS_PC,
+            "name": "rec-ws01",
+            "manufacturer": "HP",
+            "model": "EliteDesk 800 G9",
+            "location": "Building A, B1, health records room",
+            "segment": segment,
+            "ip_address": RECORDS_PC_IP,
+        }
+    )
+    if not form.is_valid():  # pragma: no cover - the demo's own data
+        raise ValueError(f"demo device {RECORDS_PC}: {form.errors.as_text()}")
+    device = device_services.device_create(actor=None, data=form.cleaned_data)
+    services.workstation_place(actor=None, device_id=device.pk, area=records)
+    # The day before the demo's day of door events, in office hours (no
+    # after-hours alert), when nobody badged into the records room at all.
+    local = zoneinfo.ZoneInfo(ZONE)
+    day = (clock.now().astimezone(local) - dt.timedelta(days=2)).date()
+    read_at = dt.datetime.combine(day, dt.time(11, 0), tzinfo=local)
+    previous = clock.install(clock.FrozenClock(read_at))
+    token = audit_context.bind(
+        dataclasses.replace(audit_context.current(), client_ip=RECORDS_PC_IP, source="web")
+    )
+    try:
+        page = gateway.patient_search(
+            actor=clerk, session=WARD_SESSION, purpose=PurposeOfUse.OPERATIONS, mrn=PLANTED_MRN
+        )
+        for result in page.results:
+            gateway.patient_read(
+                actor=clerk, session=WARD_SESSION, purpose=PurposeOfUse.OPERATIONS, patient_id=result.id
+            )
+    finally:
+        audit_context.reset(token)
+        clock.install(previous)
+    # The sweep as it ran half an hour later (its settle delay had passed).
+    return services.chart_access_sweep(now=read_at + dt.timedelta(minutes=30))
 
 
 def nwipe_demo_log(serial: str, *, model: str = "PM9A1") -> bytes:

@@ -160,6 +160,11 @@ class Visitor(models.Model):
     # Set when the visit is to a patient flagged VIP or restricted; the privacy
     # officer sees these visits. No patient identifier is stored here.
     flagged_patient_visit = models.BooleanField(default=False)
+    # Where a patient's visitor goes ("Ward A1, bed 3"), from the clinical
+    # gateway's visitor-desk view; "Escorted" for a confidential patient. The
+    # patient's id is not kept here: the sign-in's audit event (PatientVisit,
+    # this visitor's id) links the two, under the audit trail's access rules.
+    destination = models.CharField(max_length=160, blank=True)
     expected_minutes = models.PositiveIntegerField(default=120)
     signed_in_at = models.DateTimeField(db_index=True)
     signed_out_at = models.DateTimeField(null=True, blank=True)

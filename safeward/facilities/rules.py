@@ -313,24 +313,28 @@ def overstays(*, now: dt.datetime) -> int:
         return len(alerts_raise(findings, now=now))
 
 
-def chart_access_sweep(*, now: dt.datetime) -> int:
-    """Charts opened from a workstation placed in a secure area, judged once each
-    (an event already evidence of this rule is skipped) after a settle delay so
-    a door-event file imported a little late is not a false alarm. Chart reads
-    come from the audit trail's facts (who, from where, when), never the patient."""
-    from django.db import transaction
+@dataclass(frozen=True, slots=True)
+class UnbadgedRead:
+    """A chart read from a workstation in a secure area with no granted badge-in
+    to that area in the shift before it: who, where, when — never the patient."""
 
+    event_id: int
+    occurred_at: dt.datetime
+    actor_id: int
+    person_id: int | None
+    area_id: int
+    area_code: str
+    device_id: int
+
+
+def unbadged_reads(*, start: dt.datetime, end: dt.datetime, shift: dt.timedelta) -> list[UnbadgedRead]:
+    """Chart reads start < time <= end from placed workstations that lack a
+    badge-in by their reader (the rule's judgement, without raising anything:
+    the sweep alerts on them, the workstations page lists them)."""
     from safeward.audit.selectors import chart_reads_from
-    from safeward.detection.selectors import evidenced_event_ids
     from safeward.devices.selectors import device_get
     from safeward.workforce.selectors import active_accounts_people
 
-    config = rule_configs()[Code.CHART_WITHOUT_BADGE_IN]
-    if not config.enabled:
-        return 0
-    end = now - dt.timedelta(minutes=int(config.params["settle_minutes"]))
-    start = end - dt.timedelta(minutes=int(config.params["lookback_minutes"]))
-    shift = dt.timedelta(hours=int(config.params["shift_hours"]))
     # Few workstations sit inside secure areas: one inventory read each.
     area_of_ip: dict[str, tuple[int, str, int]] = {}
     for placed in Workstation.objects.select_related("area"):
@@ -338,10 +342,8 @@ def chart_access_sweep(*, now: dt.datetime) -> int:
         if device is not None and device.ip_address:
             area_of_ip[device.ip_address] = (placed.area_id, placed.area.code, placed.device_id)
     reads = chart_reads_from(client_ips=area_of_ip, start=start, end=end)
-    done = evidenced_event_ids(rule=config.code, event_ids=[r.id for r in reads])
-    reads = [r for r in reads if r.id not in done]
     if not reads:
-        return 0
+        return []
     actors = {r.actor_id for r in reads}
     person_of = {user: person for user, _, person in active_accounts_people() if user in actors and person}
     entries: dict[tuple[int, int], list[dt.datetime]] = defaultdict(list)
@@ -354,12 +356,38 @@ def chart_access_sweep(*, now: dt.datetime) -> int:
         occurred_at__lte=max(r.occurred_at for r in reads),
     ).values_list("person_id", "area_id", "occurred_at"):
         entries[(int(person_id or 0), area_id)].append(moment)
-    unbadged: dict[int, list[Any]] = defaultdict(list)
+    found: list[UnbadgedRead] = []
     for read in reads:
-        area_id, _, _ = area_of_ip[read.client_ip]
+        area_id, area_code, device_id = area_of_ip[read.client_ip]
         person = person_of.get(read.actor_id)
         times = entries.get((person, area_id), []) if person is not None else []
         if not any(read.occurred_at - shift <= moment <= read.occurred_at for moment in times):
+            found.append(
+                UnbadgedRead(read.id, read.occurred_at, read.actor_id, person, area_id, area_code, device_id)
+            )
+    return found
+
+
+def chart_access_sweep(*, now: dt.datetime) -> int:
+    """Charts opened from a workstation placed in a secure area, judged once each
+    (an event already evidence of this rule is skipped) after a settle delay so
+    a door-event file imported a little late is not a false alarm. Chart reads
+    come from the audit trail's facts (who, from where, when), never the patient."""
+    from django.db import transaction
+
+    from safeward.detection.selectors import evidenced_event_ids
+
+    config = rule_configs()[Code.CHART_WITHOUT_BADGE_IN]
+    if not config.enabled:
+        return 0
+    end = now - dt.timedelta(minutes=int(config.params["settle_minutes"]))
+    start = end - dt.timedelta(minutes=int(config.params["lookback_minutes"]))
+    shift = dt.timedelta(hours=int(config.params["shift_hours"]))
+    reads = unbadged_reads(start=start, end=end, shift=shift)
+    done = evidenced_event_ids(rule=config.code, event_ids=[r.event_id for r in reads])
+    unbadged: dict[int, list[UnbadgedRead]] = defaultdict(list)
+    for read in reads:
+        if read.event_id not in done:
             unbadged[read.actor_id].append(read)
     findings = [
         Finding(
@@ -367,14 +395,14 @@ def chart_access_sweep(*, now: dt.datetime) -> int:
             severity=config.severity,
             title="Chart opened in a secure area without a badge-in",
             subject=f"user:{user_id}",
-            evidence=[(r.id, r.occurred_at) for r in hits],
+            evidence=[(r.event_id, r.occurred_at) for r in hits],
             subject_user_id=user_id,
             detail={
                 "stream": "chart_access",
-                "areas": sorted({area_of_ip[r.client_ip][1] for r in hits}),
-                "devices": sorted({area_of_ip[r.client_ip][2] for r in hits}),
+                "areas": sorted({r.area_code for r in hits}),
+                "devices": sorted({r.device_id for r in hits}),
                 "charts_opened": len(hits),
-                "person_id": person_of.get(user_id),
+                "person_id": hits[0].person_id,
             },
         )
         for user_id, hits in unbadged.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
@@ -17,6 +18,7 @@ from safeward.facilities.models import (
     Medium,
     Site,
     Visitor,
+    Workstation,
 )
 
 MAX_ROWS = 500
@@ -146,3 +148,73 @@ def media_without_certificate() -> QuerySet[Medium]:
     """Media still here with no certificate of sanitization: they cannot leave yet."""
     certified = Certificate.objects.filter(medium__isnull=False).values("medium_id")
     return Medium.objects.filter(disposed_at__isnull=True).exclude(pk__in=certified)
+
+
+# --- workstations in secure areas and rule chart_without_badge_in (ADR 1112) ----------------------
+
+
+@dataclass(frozen=True)
+class PlacedWorkstation:
+    device_id: int
+    asset_tag: str
+    name: str
+    ip_address: str
+    area: Area
+    placed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class UnbadgedChartRead:
+    """Who opened a chart, where and when, with no badge-in — never which patient."""
+
+    occurred_at: dt.datetime
+    username: str
+    area_code: str
+    device: str
+
+
+def workstations_placed() -> list[PlacedWorkstation]:
+    from safeward.devices.selectors import device_get
+
+    placed: list[PlacedWorkstation] = []
+    for row in Workstation.objects.select_related("area"):
+        device = device_get(device_id=row.device_id)
+        placed.append(
+            PlacedWorkstation(
+                device_id=row.device_id,
+                asset_tag=device.asset_tag if device is not None else f"device {row.device_id}",
+                name=device.name if device is not None else "",
+                ip_address=(device.ip_address or "") if device is not None else "",
+                area=row.area,
+                placed_at=row.placed_at,
+            )
+        )
+    return placed
+
+
+def chart_reads_without_badge_in(
+    *, hours: int = 24, now: dt.datetime | None = None
+) -> list[UnbadgedChartRead]:
+    """The last `hours` of chart reads from placed workstations without a
+    badge-in, as rule `chart_without_badge_in` judges them (its shift length),
+    newest first. Reads of the last minutes are listed before the sweep's
+    settle delay has passed: the page shows the judgement, not the alerts."""
+    from safeward.detection.rules import Code
+    from safeward.detection.selectors import rule_configs
+    from safeward.facilities.rules import unbadged_reads
+    from safeward.identity.selectors import usernames
+
+    end = now or clock.now()
+    shift = dt.timedelta(hours=int(rule_configs()[Code.CHART_WITHOUT_BADGE_IN].params["shift_hours"]))
+    reads = unbadged_reads(start=end - dt.timedelta(hours=hours), end=end, shift=shift)
+    names = usernames(user_ids={r.actor_id for r in reads})
+    tags = {w.device_id: w.asset_tag for w in workstations_placed()}
+    return [
+        UnbadgedChartRead(
+            occurred_at=r.occurred_at,
+            username=names.get(r.actor_id, f"user {r.actor_id}"),
+            area_code=r.area_code,
+            device=tags.get(r.device_id, f"device {r.device_id}"),
+        )
+        for r in sorted(reads, key=lambda r: (r.occurred_at, r.event_id), reverse=True)[:MAX_ROWS]
+    ]

@@ -37,10 +37,13 @@ from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 
 if TYPE_CHECKING:
+    from safeward.clinical.types import SessionContext
     from safeward.workforce.extensions import RecoveryLine
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_IMPORT_ROWS = 2_000_000
+PATIENT_VISIT = "Patient visit"
+ESCORTED = "Escorted by the ward (confidential patient)"
 
 
 class FacilityError(Exception):
@@ -507,9 +510,20 @@ def visitor_sign_in(
     escort: str = "",
     expected_minutes: int = 120,
     flagged_patient_visit: bool = False,
+    patient_id: str = "",
+    session: SessionContext | None = None,
 ) -> Visitor:
+    """Sign a visitor in. With `patient_id` (a patient the desk found through
+    `gateway.visitor_patient_lookup`) the visit is registered against that
+    inpatient through the gateway, in this transaction: the badge shows ward
+    and bed, a VIP or confidential patient's visit is flagged for the privacy
+    officer, and a confidential patient's visitor needs an escort (ADR 1111)."""
+    from safeward.clinical import gateway
+
     _require(actor, Perm.FACILITY_VISITOR_MANAGE)
     name, host, purpose, badge_number = (v.strip() for v in (name, host, purpose, badge_number))
+    if patient_id and not host:
+        host = PATIENT_VISIT
     if not (name and host and purpose and badge_number):
         raise FacilityError("A visitor needs a name, a host, a purpose and a badge number.")
     if not 5 <= expected_minutes <= 24 * 60:
@@ -529,7 +543,37 @@ def visitor_sign_in(
         signed_in_at=clock.now(),
         signed_in_by=actor,
     )
-    _audit(actor, Action.CREATE, "FacilityVisitor", visitor.pk, badge=visitor.badge_number)
+    if patient_id:
+        if session is None:
+            raise FacilityError("A patient visit is signed in from the visitor desk's session.")
+        try:
+            patient = gateway.visitor_patient_visit(
+                actor=actor, session=session, patient_id=patient_id, visitor_id=visitor.pk
+            )
+        except (gateway.NotFound, gateway.Forbidden):
+            raise FacilityError(
+                "That patient is not on a ward now (or the desk may not look them up): "
+                "find the patient again."
+            ) from None
+        if not patient.visiting_allowed and not visitor.escort:
+            raise FacilityError(
+                "This patient's visits are confirmed by the ward: name the escort who takes the visitor."
+            )
+        visitor.flagged_patient_visit = visitor.flagged_patient_visit or patient.flagged
+        visitor.destination = (
+            f"{patient.ward}, bed {patient.bed}"[:160] if patient.visiting_allowed else ESCORTED
+        )
+        visitor.save(update_fields=["flagged_patient_visit", "destination"])
+    # The visitor's id and badge, never their name: audit rows outlive the visit.
+    _audit(
+        actor,
+        Action.CREATE,
+        "FacilityVisitor",
+        visitor.pk,
+        badge=visitor.badge_number,
+        patient_visit=bool(patient_id),
+        flagged=visitor.flagged_patient_visit,
+    )
     return visitor
 
 

@@ -26,4 +26,6 @@ urlpatterns = [
     path("certificates/<int:certificate_id>/dispose/", views.certificate_dispose, name="certificate_dispose"),
     path("certificates/<int:certificate_id>/pdf/", views.certificate_pdf, name="certificate_pdf"),
     path("pickups/<slug:pickup>/", views.pickup_summary, name="pickup"),
+    path("workstations/", views.workstations, name="workstations"),
+    path("workstations/place/", views.workstation_place, name="workstation_place"),
 ]

@@ -12,6 +12,8 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from safeward.clinical import gateway
+from safeward.clinical.types import SessionContext, VisitorPatient
 from safeward.facilities import importer, selectors, services
 from safeward.facilities.forms import (
     AreaForm,
@@ -21,12 +23,14 @@ from safeward.facilities.forms import (
     DisposeForm,
     ImportForm,
     VisitorForm,
+    WorkstationForm,
 )
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 
 MAX_EVIDENCE = 20 * 1024 * 1024
+PAGE_HOURS = 7 * 24  # the workstations page: a week of chart reads without a badge-in
 
 
 def _actor(request: HttpRequest) -> User:
@@ -146,18 +150,51 @@ def import_events(request: HttpRequest) -> HttpResponse:
 # --- visitors ------------------------------------------------------------------------------------
 
 
+def _patients_named(request: HttpRequest) -> tuple[list[VisitorPatient] | None, str]:
+    """The inpatients by the patient names typed (POST only, so they never sit
+    in a URL, ADR 0540) and a lookup error; None when no names were typed."""
+    given = str(request.POST.get("patient_given_name") or "").strip()
+    family = str(request.POST.get("patient_family_name") or "").strip()
+    if not (given or family):
+        return None, ""
+    try:
+        found = gateway.visitor_patient_lookup(
+            actor=_actor(request),
+            session=SessionContext.from_request(request),
+            given_name=given,
+            family_name=family,
+        )
+    except gateway.InvalidInput as error:
+        return [], " ".join(error.errors.values())
+    except gateway.Forbidden:
+        return [], "Patient lookup is not available from this session."
+    return found, ""
+
+
 @require_http_methods(["GET", "POST"])
 @requires(Perm.FACILITY_VISITOR_MANAGE)
 def visitor_desk(request: HttpRequest) -> HttpResponse:
-    form = VisitorForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            visitor = services.visitor_sign_in(actor=_actor(request), **form.cleaned_data)
-        except services.FacilityError as error:
-            form.add_error(None, str(error))
-        else:
-            return redirect("facilities:visitor_badge", visitor.pk)
-    status = 400 if request.method == "POST" else 200
+    form = VisitorForm()
+    status = 200
+    if request.method == "POST":
+        patients, problem = _patients_named(request)
+        form = VisitorForm(request.POST, patients=patients)
+        valid = form.is_valid()
+        if "find" in request.POST or problem:
+            # Only the lookup (or its refusal): the rest of the form is not judged yet.
+            form.errors.clear()
+        if problem:
+            form.add_error(None, problem)
+        status = 400 if problem or "find" not in request.POST else 200
+        if valid and not problem and "find" not in request.POST:
+            try:
+                visitor = services.visitor_sign_in(
+                    actor=_actor(request), session=SessionContext.from_request(request), **form.sign_in_data()
+                )
+            except services.FacilityError as error:
+                form.add_error(None, str(error))
+            else:
+                return redirect("facilities:visitor_badge", visitor.pk)
     return render(
         request,
         "facilities/visitors.html",
@@ -376,3 +413,51 @@ def pickup_summary(request: HttpRequest, pickup: str) -> HttpResponse:
     if not certificates:
         raise Http404("No such pickup.")
     return render(request, "facilities/pickup.html", {"pickup": pickup, "certificates": certificates})
+
+
+# --- workstations in secure areas (rule chart_without_badge_in, ADR 1112) ------------------------
+
+
+def _workstations_page(request: HttpRequest, form: WorkstationForm, status: int = 200) -> HttpResponse:
+    return render(
+        request,
+        "facilities/workstations.html",
+        {
+            "form": form,
+            "workstations": selectors.workstations_placed(),
+            "reads": selectors.chart_reads_without_badge_in(hours=PAGE_HOURS),
+            "can_place": _actor(request).has_perm(Perm.FACILITY_AREA_MANAGE),
+            "days": PAGE_HOURS // 24,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@requires(Perm.DETECTION_ALERT_READ)
+def workstations(request: HttpRequest) -> HttpResponse:
+    return _workstations_page(request, WorkstationForm())
+
+
+@require_POST
+@requires(Perm.FACILITY_AREA_MANAGE)
+def workstation_place(request: HttpRequest) -> HttpResponse:
+    form = WorkstationForm(request.POST)
+    if form.is_valid():
+        try:
+            services.workstation_place(
+                actor=_actor(request),
+                device_id=form.cleaned_data["device_id"],
+                area=form.cleaned_data["area"],
+            )
+        except services.FacilityError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Workstation placed: its chart reads now need a badge-in to the area.")
+            return redirect("facilities:workstations")
+    if not _actor(request).has_perm(Perm.DETECTION_ALERT_READ):
+        # The placer may not read the list of chart reads: the form's errors alone.
+        return render(
+            request, "facilities/form.html", {"form": form, "title": "Place a workstation"}, status=400
+        )
+    return _workstations_page(request, form, status=400)

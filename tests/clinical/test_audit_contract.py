@@ -778,6 +778,27 @@ CONTRACT: dict[str, Contract] = {
         ),
         "update",
     ),
+    # --- the visitor desk (issue 15): an inpatient by both names, then the visit
+    "visitor_patient_lookup": Contract(
+        lambda w: gateway.visitor_patient_lookup(
+            actor=w.make_user("security_desk"), session=WARD, given_name="Ina", family_name="Bed"
+        ),
+        (("search", "VisitorLookup"),),
+        lambda w: gateway.visitor_patient_lookup(
+            actor=w.stranger, session=WARD, given_name="Ina", family_name="Bed"
+        ),
+        "search",
+    ),
+    "visitor_patient_visit": Contract(
+        lambda w: gateway.visitor_patient_visit(
+            actor=w.make_user("security_desk"), session=WARD, patient_id=w.inpatient, visitor_id=1
+        ),
+        (("read", "PatientVisit"),),
+        lambda w: gateway.visitor_patient_visit(
+            actor=w.stranger, session=WARD, patient_id=w.inpatient, visitor_id=1
+        ),
+        "read",
+    ),
     # --- detection's facts: an event only when patient data was compared
     "detection_patients_known": Contract(
         lambda w: gateway.detection_patients_known(patient_ids=[w.patient]), ()

@@ -44,6 +44,8 @@ def test_migrate_and_the_demo_seed_raise_no_alert(demo_settings, monkeypatch):
         "device_control_failing",
         "badge_terminated",
         "badge_unauthorised_entry",
+        # The registration clerk's record read on the records room's PC without a badge-in.
+        "chart_without_badge_in",
         # The open snooping case's first tasks are due within hours (issue 19, ADR 1410).
         "incident_deadline",
     }

@@ -3,7 +3,8 @@ under every role, and anonymously. Areas: the security officer manages; the
 security desk, auditor and compliance officer read. The visitor desk is the
 security desk's; flagged visits are for the privacy and security officers.
 Custody and disposal: IT administrators and biomedical engineers manage;
-security, privacy, auditors read."""
+security, privacy, auditors read. Workstations in secure areas and their chart
+reads without a badge-in: alert readers see them, the security officer places."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ VISITOR_MANAGE = {"security_desk"}
 VISITOR_READ = {"privacy_officer", "security_officer"}
 CUSTODY_READ = {"auditor", "biomedical_engineer", "it_admin", "privacy_officer", "security_officer"}
 CUSTODY_MANAGE = {"biomedical_engineer", "it_admin"}
+# Who opened charts where without a badge-in: those who read the rule's alerts.
+ALERT_READ = {"auditor", "privacy_officer", "security_officer"}
 MISSING = 999_999
 
 # (method, path, roles allowed, status for an allowed role). POSTs carry no data.
@@ -50,6 +53,8 @@ ROUTES = [
     ("post", f"/facilities/certificates/{MISSING}/dispose/", CUSTODY_MANAGE, 404),
     ("get", f"/facilities/certificates/{MISSING}/pdf/", CUSTODY_READ, 404),
     ("get", "/facilities/pickups/none/", CUSTODY_READ, 404),
+    ("get", "/facilities/workstations/", ALERT_READ, 200),
+    ("post", "/facilities/workstations/place/", AREA_MANAGE, 400),
     ("get", "/api/v1/facilities/areas/", AREA_READ, 200),
     ("get", "/api/v1/facilities/events/?area=1", AREA_READ, 200),
     ("post", "/api/v1/facilities/events/import/", AREA_MANAGE, 400),

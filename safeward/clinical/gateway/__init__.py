@@ -87,6 +87,7 @@ from safeward.clinical.gateway._scheduling import (
     schedule_day,
     slots_create,
 )
+from safeward.clinical.gateway._visitors import visitor_patient_lookup, visitor_patient_visit
 from safeward.clinical.gateway._worklists import (
     arrivals_today,
     physician_worklist,
@@ -120,6 +121,7 @@ from safeward.clinical.types import (
     NotFound,
     SessionContext,
     SystemActor,
+    VisitorPatient,
 )
 
 __all__ = [
@@ -137,6 +139,7 @@ __all__ = [
     "SessionContext",
     "StaffKeys",
     "SystemActor",
+    "VisitorPatient",
     "admission_admit",
     "admission_clinicians",
     "admission_current",
@@ -206,6 +209,8 @@ __all__ = [
     "schedule_day",
     "slots_create",
     "staff_choices",
+    "visitor_patient_lookup",
+    "visitor_patient_visit",
     "ward_beds",
     "ward_census",
     "ward_create",
