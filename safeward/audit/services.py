@@ -143,6 +143,7 @@ def _index_patients(event: AuditEvent, patient_ids: list[str]) -> None:
     `bulk_create` that also builds a model per row and returns every id."""
     table = connection.ops.quote_name(AuditEventPatient._meta.db_table)
     when = connection.ops.adapt_datetimefield_value(event.occurred_at)
+    param: list[str] | str
     if connection.vendor == "postgresql":
         rows, param = "unnest(%s::varchar[])", patient_ids
     else:
