@@ -67,6 +67,16 @@ def scale(name: str, patients: int) -> float:
     return patients / (time.monotonic() - started)
 
 
+def scale_here(patients: int) -> float:
+    """`safeward demo scale` in this process, on the configured (SQLite, demo
+    mode) database; returns patients/s."""
+    from django.core.management import call_command
+
+    started = time.monotonic()
+    call_command("demo", "scale", "--patients", str(patients))
+    return patients / (time.monotonic() - started)
+
+
 def load(name: str, patients: int, workers: int) -> float:
     """`safeward demo scale` in `workers` processes over disjoint ranges of
     patient numbers; the trigram indexes are dropped for the load and built

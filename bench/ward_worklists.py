@@ -7,14 +7,17 @@ alternating in one process, same run.
     .venv/bin/python bench/ward_worklists.py --patients 100000 --iterations 300
     .venv/bin/python bench/ward_worklists.py --patients 2000 --keep      # prints BENCH_VAR_DIR
     BENCH_VAR_DIR=... .venv/bin/python bench/ward_worklists.py --reuse --profile
+    .venv/bin/python bench/ward_worklists.py --sqlite --patients 4000 --keep   # the same on SQLite
 
 Creates the database bench_ward on 127.0.0.1:5432 (user postgres), loads the
 patients with `safeward demo scale` (two loaders), then three wards of 30
 beds of which 80 are taken, a bench physician attending 40 of the inpatients,
 on the care team of 60 patients, with 20 clinic appointments today and 30
 lab results to review (5 critical). The database is dropped at the end
-unless --keep. In-process timing (no HTTP): the two paths differ only by the
-security work, which is what the ratio is about.
+unless --keep. With --sqlite: the var folder's SQLite file instead, loaded
+by one `demo scale` in this process (SQLite takes one writer). In-process
+timing (no HTTP): the two paths differ only by the security work, which is
+what the ratio is about.
 """
 
 from __future__ import annotations
@@ -320,16 +323,30 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="pyinstrument of the two gateway paths")
     parser.add_argument("--database", default=DB, help=f"the database to create and drop (default {DB})")
+    parser.add_argument("--sqlite", action="store_true", help="the var folder's SQLite file, not PostgreSQL")
     args = parser.parse_args()
     db = args.database
-    created = cc.create_database(db, reuse=args.reuse)
     var_dir = os.environ.get("BENCH_VAR_DIR") or tempfile.mkdtemp(prefix="safeward-bench-ward-")
-    cc.configure(db, Path(var_dir))
+    if args.sqlite:
+        from _setup import configure
+
+        os.environ.pop("SAFEWARD_DATABASE_URL", None)
+        os.environ["SAFEWARD_DEMO"] = "1"  # `demo scale` writes to the development database only in demo mode
+        configure(Path(var_dir))
+        created = not args.reuse
+    else:
+        created = cc.create_database(db, reuse=args.reuse)
+        cc.configure(db, Path(var_dir))
     from _setup import machine, percentile, summary_ms
 
     print(machine())
     try:
-        if created:
+        if created and args.sqlite:
+            rate = cc.scale_here(args.patients)
+            print(f"loaded {args.patients} patients at {rate:.0f} patients/s")
+            data = prepare()
+            print(f"var dir (for --reuse --sqlite): BENCH_VAR_DIR={var_dir}")
+        elif created:
             rate = cc.load(db, args.patients, args.workers)
             print(f"loaded {args.patients} patients at {rate:.0f} patients/s")
             data = prepare()
@@ -348,7 +365,7 @@ def main() -> None:
             p50 = percentile(gate, 0.50) / percentile(direct, 0.50)
             print(f"{what}: gateway / direct  p50 {p50:.2f}x  p99 {p99:.2f}x")
     finally:
-        if not args.keep:
+        if not args.keep and not args.sqlite:
             from django.db import connections
 
             connections.close_all()

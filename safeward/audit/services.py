@@ -6,10 +6,12 @@ caller's atomic block fails with it and the access it guards does not happen
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connection
 
 from safeward import clock
 from safeward.audit import context
@@ -130,11 +132,25 @@ def audit_record(
         client_name=request_context.client_name[:255],
     )
     if disclosed:
-        AuditEventPatient.objects.bulk_create(
-            AuditEventPatient(event_id=event.pk, occurred_at=event.occurred_at, patient_id=pid[:64])
-            for pid in disclosed
-        )
+        _index_patients(event, [pid[:64] for pid in disclosed])
     return event
+
+
+def _index_patients(event: AuditEvent, patient_ids: list[str]) -> None:
+    """The event's patient index rows in one INSERT ... SELECT over one array
+    parameter (PostgreSQL `unnest`, SQLite `json_each`), in the list's order:
+    a worklist's 190 rows cost one short statement instead of a 570-parameter
+    `bulk_create` that also builds a model per row and returns every id."""
+    table = connection.ops.quote_name(AuditEventPatient._meta.db_table)
+    when = connection.ops.adapt_datetimefield_value(event.occurred_at)
+    param: list[str] | str
+    if connection.vendor == "postgresql":
+        rows, param = "unnest(%s::varchar[])", patient_ids
+    else:
+        rows, param = "value FROM json_each(%s)", json.dumps(patient_ids)
+    sql = f"INSERT INTO {table} (event_id, occurred_at, patient_id) SELECT %s, %s, {rows}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [event.pk, when, param])
 
 
 def audit_report_record(

@@ -393,6 +393,16 @@ class SearchInput(serializers.Serializer[Any]):
     page_size = serializers.IntegerField(min_value=1, max_value=50, required=False, default=20)
 
 
+class AddressInput(serializers.Serializer[Any]):
+    """A postal address, stored (encrypted) with the importer's and the forms' keys."""
+
+    line = serializers.ListField(child=serializers.CharField(max_length=200), max_length=4, default=list)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    state = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    country = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
 class PatientInputSerializer(serializers.Serializer[Any]):
     given_name = serializers.CharField(max_length=200)
     family_name = serializers.CharField(max_length=200)
@@ -403,6 +413,7 @@ class PatientInputSerializer(serializers.Serializer[Any]):
     national_id = serializers.CharField(max_length=40, required=False, allow_null=True, default=None)
     phone = serializers.CharField(max_length=40, required=False, allow_null=True, default=None)
     email = serializers.EmailField(max_length=254, required=False, allow_null=True, default=None)
+    address = AddressInput(required=False, allow_null=True, default=None)
     is_employee = serializers.BooleanField(default=False)
     is_vip = serializers.BooleanField(default=False)
     is_confidential = serializers.BooleanField(default=False)
@@ -502,6 +513,8 @@ class PatientCollection(ClinicalAPIView):
         data = _valid(PatientInputSerializer, request.data)
         submission = data.pop("submission")
         confirmed = data.pop("confirm_not_duplicate")
+        # Only the parts given are stored (as the forms do); nothing at all: no address.
+        data["address"] = {key: value for key, value in (data["address"] or {}).items() if value} or None
         view = gateway.patient_register(
             **ctx, data=PatientInput(**data), confirm_not_duplicate=confirmed, submission=submission
         )

@@ -99,6 +99,20 @@ class DisclosureLookupForm(forms.Form):
         return data
 
 
+# The form's address fields; stored as keys of the patient's one encrypted `address`.
+ADDRESS_FIELDS = ("address_line", "city", "state", "postal_code")
+
+
+def typed_address(data: dict[str, Any]) -> dict[str, Any]:
+    """The address as stored (the importer's keys) from a registration form's cleaned data."""
+    return {
+        "line": [data["address_line"]],
+        "city": data["city"],
+        "state": data["state"],
+        "postal_code": data["postal_code"],
+    }
+
+
 class RegistrationForm(SubmissionForm):
     given_name = forms.CharField(label="Given name", max_length=200)
     family_name = forms.CharField(label="Family name", max_length=200)
@@ -109,6 +123,7 @@ class RegistrationForm(SubmissionForm):
     national_id = forms.CharField(label="National ID", max_length=40, required=False)
     address_line = forms.CharField(label="Street address", max_length=200, required=False)
     city = forms.CharField(label="City", max_length=100, required=False)
+    state = forms.CharField(label="State or region", max_length=100, required=False)
     postal_code = forms.CharField(label="Postal code", max_length=20, required=False)
     insurer = forms.CharField(label="Insurer", max_length=100, required=False)
     member_id = forms.CharField(label="Insurance member ID", max_length=60, required=False)
@@ -128,11 +143,8 @@ class RegistrationForm(SubmissionForm):
 
     def patient_input(self) -> PatientInput:
         d = self.cleaned_data
-        address = (
-            {"line": [d["address_line"]], "city": d["city"], "postal_code": d["postal_code"]}
-            if d["address_line"] or d["city"] or d["postal_code"]
-            else None
-        )
+        typed = typed_address(d)
+        address = typed if any(d[key] for key in ADDRESS_FIELDS) else None
         insurance = (
             {"payer": d["insurer"], "member_id": d["member_id"]} if d["insurer"] or d["member_id"] else None
         )

@@ -55,6 +55,7 @@ from safeward.clinical.forms import (
     VerifyForm,
     VitalsForm,
     show_field,
+    typed_address,
 )
 from safeward.clinical.policy import Section
 from safeward.clinical.review_names import queue_patient_names
@@ -1057,6 +1058,7 @@ def _demographics_initial(p: Any) -> dict[str, Any]:
         "national_id": p.national_id or "",
         "address_line": (address.get("line") or [""])[0],
         "city": address.get("city", ""),
+        "state": address.get("state", ""),
         "postal_code": address.get("postal_code", ""),
         "insurer": insurance.get("payer", ""),
         "member_id": insurance.get("member_id", ""),
@@ -1078,13 +1080,12 @@ def _corrected_input(form: DemographicsForm, current: Any) -> Any:
     date of death, further address and insurance keys), which stay as they were."""
     data = form.patient_input()
     d = form.cleaned_data
-    typed_address = {"line": [d["address_line"]], "city": d["city"], "postal_code": d["postal_code"]}
     typed_insurance = {"payer": d["insurer"], "member_id": d["member_id"]}
     return dataclasses.replace(
         data,
         gender_identity=current.gender_identity,
         deceased_date=current.deceased_date,
-        address=_merged(current.address, typed_address),
+        address=_merged(current.address, typed_address(d)),
         insurance=_merged(current.insurance, typed_insurance),
     )
 

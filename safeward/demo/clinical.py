@@ -68,6 +68,9 @@ MEDICATIONS = [
     ("312938", "Sertraline 50 MG Oral Tablet", "mental_health"),
     ("1010600", "Buprenorphine 2 MG / Naloxone 0.5 MG Sublingual Tablet", "sud"),
 ]
+# Picked by patient number, not drawn from Faker: a further draw would shift
+# every later name and date the fixed seed gives (and the demo's known patients).
+DEMO_STATES = ("Massachusetts", "New Hampshire", "Rhode Island", "Connecticut", "Vermont", "Maine")
 ALLERGENS = ["Penicillin", "Peanuts", "Latex", "Sulfonamides", "Shellfish", "Aspirin", "Bee venom"]
 # (LOINC, display, UCUM, low, high, category)
 MEASUREMENTS = [
@@ -190,6 +193,7 @@ def _record(number: int, fake: Any, rng: random.Random, now: dt.datetime) -> Imp
             address={
                 "line": [fake.street_address()],
                 "city": fake.city(),
+                "state": DEMO_STATES[number % len(DEMO_STATES)],
                 "postal_code": fake.postcode(),
                 "country": "US",
             },

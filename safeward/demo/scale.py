@@ -46,7 +46,7 @@ class Pools:
     male: list[str]
     family: list[str]
     streets: list[str]
-    cities: list[tuple[str, str]]
+    cities: list[tuple[str, str, str]]  # city, state, postal code
 
     @classmethod
     def build(cls, seed: int = SEED) -> Pools:
@@ -59,7 +59,7 @@ class Pools:
             male=[fake.first_name_male() for _ in range(POOL)],
             family=[fake.last_name() for _ in range(POOL)],
             streets=[fake.street_address() for _ in range(POOL)],
-            cities=[(fake.city(), fake.postcode()) for _ in range(POOL // 4)],
+            cities=[(fake.city(), fake.state(), fake.postcode()) for _ in range(POOL // 4)],
         )
 
 
@@ -112,7 +112,7 @@ def records(
         rng = random.Random(SEED * 10_000_019 + number)  # noqa: S311 - synthetic data, not a secret
         sex = "female" if rng.random() < 0.5 else "male"
         given = rng.choice(pools.female if sex == "female" else pools.male)
-        city, postcode = rng.choice(pools.cities)
+        city, state, postcode = rng.choice(pools.cities)
         chart = _chart(rng, now) if number % CHART_EVERY == 0 else {}
         yield (
             number,
@@ -124,7 +124,12 @@ def records(
                     sex=sex,
                     mrn=mrn(number),
                     phone=f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
-                    address={"line": [rng.choice(pools.streets)], "city": city, "postal_code": postcode},
+                    address={
+                        "line": [rng.choice(pools.streets)],
+                        "city": city,
+                        "state": state,
+                        "postal_code": postcode,
+                    },
                 ),
                 **chart,
             ),

@@ -53,6 +53,17 @@ MEDICATION_STATUS = {
     "cancelled": "cancelled",
 }
 GENDERS = {"female", "male", "other", "unknown"}
+# Patient.address elements and the keys of the stored (encrypted) address: the
+# importer's and the forms' keys. A patient created through FHIR before the
+# keys were aligned holds `postalCode`, which the read still finds (by the
+# element's own name).
+ADDRESS_KEYS = (
+    ("line", "line"),
+    ("city", "city"),
+    ("state", "state"),
+    ("postalCode", "postal_code"),
+    ("country", "country"),
+)
 
 
 def validated(data: dict[str, Any]) -> dict[str, Any]:
@@ -112,9 +123,9 @@ def patient_resource(view: PatientView) -> dict[str, Any]:
         data["telecom"] = telecom
     if view.address:
         address = {
-            key: view.address[key]
-            for key in ("line", "city", "state", "postalCode", "country")
-            if view.address.get(key)
+            element: view.address.get(stored) or view.address.get(element)
+            for element, stored in ADDRESS_KEYS
+            if view.address.get(stored) or view.address.get(element)
         }
         if isinstance(address.get("line"), str):
             address["line"] = [address["line"]]
@@ -408,7 +419,7 @@ def patient_input(body: Any) -> PatientInput:
                 ("line", list(first.line or [])),
                 ("city", first.city),
                 ("state", first.state),
-                ("postalCode", first.postalCode),
+                ("postal_code", first.postalCode),
                 ("country", first.country),
             )
             if value

@@ -129,3 +129,34 @@ def test_no_seeded_phi_or_secret_in_rows_exports_or_logs(client, make_user, capl
     blob = "\n".join(texts)
     for label, value in SEEDED.items():
         assert value not in blob, label
+
+
+def test_patient_index_rows_are_the_sealed_list_in_one_fixed_statement():
+    """The index rows of a multi-patient event are exactly the patients its
+    detail seals (distinct, sorted, the event's id and time), written by one
+    INSERT whose text does not grow with the list (one array parameter)."""
+    from safeward.audit.models import AuditEventPatient
+    from safeward.audit.verification import audit_verify
+
+    inserts: list[list[tuple[str, int]]] = []
+
+    def statements(execute, sql, params, many, context):
+        if "audit_auditeventpatient" in sql:
+            inserts[-1].append((sql, len(params)))
+        return execute(sql, params, many, context)
+
+    for ids in (["p-2", "p-1", "", "p-2"], [f"p-{n:03d}" for n in range(300, 0, -1)]):
+        inserts.append([])
+        with connection.execute_wrapper(statements), transaction.atomic():
+            event = audit_record(
+                action=Action.SEARCH, resource_type="Patient", purpose=PurposeOfUse.TREATMENT, patient_ids=ids
+            )
+        expected = sorted({pid for pid in ids if pid})
+        assert AuditEvent.objects.get(pk=event.pk).detail["patients"] == expected
+        rows = list(AuditEventPatient.objects.filter(event_id=event.pk).order_by("id"))
+        assert [row.patient_id for row in rows] == expected
+        assert {row.occurred_at for row in rows} == {event.occurred_at}
+    (small,), (large,) = inserts
+    assert large == small  # one text, three parameters: not three per patient
+    seal_all()
+    assert audit_verify().ok

@@ -75,6 +75,31 @@ def test_many_patients_cost_one_query(make_user, django_assert_num_queries):
     assert facts_for(user, []) == {}
 
 
+def test_the_facts_statement_is_one_text_for_any_number_of_patients(make_user, django_assert_num_queries):
+    """The patients are one array parameter: the statement's text (built once,
+    parsed once by the driver) and its parameter count are the same for 2
+    patients as for 150, and the answers are still each patient's."""
+    from safeward.clinical.gateway._relationships import relationship_statement
+
+    user = make_user("physician")
+    related = new_patient(mrn="ARRAY-0")
+    relate(user, related, "care_team")
+    unrelated = new_patient(mrn="ARRAY-1")
+    unknown = [str(uuid.uuid4()) for _ in range(148)]  # ids of no patient: asked, never found
+    now = clock.now()
+    statements = [
+        relationship_statement([user.pk], [uuid.UUID(p) for p in ids], now, now)
+        for ids in ([related, unrelated], [related, *unknown, unrelated])
+    ]
+    (small_sql, small_params), (large_sql, large_params) = statements
+    assert small_sql == large_sql
+    assert len(small_params) == len(large_params)
+    with django_assert_num_queries(1):
+        facts = _facts(user, related, *unknown, unrelated)
+    assert facts[uuid.UUID(related)].relationships == {Relationship.CARE_TEAM}
+    assert [pid for pid, f in facts.items() if f.relationships] == [uuid.UUID(related)]
+
+
 def test_ended_or_future_care_team_membership_does_not_count(make_user):
     user = make_user("nurse")
     patient = new_patient()

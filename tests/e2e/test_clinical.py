@@ -60,6 +60,10 @@ def test_clerk_registers_and_books_then_physician_charts(browser, page, live_ser
     page.get_by_label("Date of birth").fill("1990-05-06")
     page.get_by_label("Sex").select_option("female")
     page.get_by_label("Phone").fill("+47 22 00 00 00")
+    page.get_by_label("Street address").fill("4 Harbour Road")
+    page.get_by_label("City").fill("Dartmouth")
+    page.get_by_label("State or region").fill("Massachusetts")
+    page.get_by_label("Postal code").fill("02714")
     page.get_by_label("Insurer").fill("Acme Health")
     screenshot(page, "clinical-01-registration")
     page.get_by_role("button", name="Register").click()
@@ -67,6 +71,7 @@ def test_clerk_registers_and_books_then_physician_charts(browser, page, live_ser
     assert "Maja" not in page.url
     assert "1990" not in page.url
     screenshot(page, "clinical-02-registered-chart-clerk-view")
+    assert "4 Harbour Road, 02714 Dartmouth, Massachusetts" in page.locator("main").inner_text()
     assert page.locator("#notes").count() == 0  # registration never sees notes
     page.get_by_role("link", name="Book an appointment").click()
     page.get_by_label("Clinic", exact=True).select_option(str(clinic.pk))

@@ -27,6 +27,7 @@ times (the encounter's UTC start year, the keyed day index of its end, ADR
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -193,14 +194,25 @@ def _marks(count: int) -> str:
 PATIENTS = "related_patients"
 
 
-def relationship_sql(users: int, patients: int, day_indexes: int | None) -> str:
-    """The narrowing statement for `users` user ids and `patients` patient ids:
-    a UNION ALL of care team memberships, encounters, appointments and the
-    users' departments, each branch answered from an index on the patient (or
-    the user). The patients and the users' departments are named once, as
+def _patient_ids_sql() -> str:
+    """The statement's patients from one array parameter (PostgreSQL: a uuid
+    array; SQLite: a JSON array of the stored hex ids): the statement's text
+    does not depend on how many patients it asks about, so it is built once
+    and psycopg parses it once, where one placeholder per patient made a new
+    text for every list length (ADR 0586)."""
+    if connection.vendor == "postgresql":
+        return "pt.id = ANY(%s::uuid[])"
+    return "pt.id IN (SELECT value FROM json_each(%s))"
+
+
+def relationship_sql(users: int, day_indexes: int | None) -> str:
+    """The narrowing statement for `users` user ids and any number of patient
+    ids: a UNION ALL of care team memberships, encounters, appointments and
+    the users' departments, each branch answered from an index on the patient
+    (or the user). The patients and the users' departments are named once, as
     common table expressions. `day_indexes`: how many keyed end-day indexes
     narrow ended encounters (None: every ended encounter). Built once per shape."""
-    key = (users, patients, day_indexes)
+    key = (users, day_indexes)
     cached = _SQL.get(key)
     if cached is not None:
         return cached
@@ -232,7 +244,7 @@ def relationship_sql(users: int, patients: int, day_indexes: int | None) -> str:
         starts="a.starts_at",
     )
     d_list = select_list("d", user="sd.user_id", department="sd.department_id")
-    sql = f"""WITH {PATIENTS} AS (SELECT pt.id FROM {t["Patient"]} pt WHERE pt.id IN ({_marks(patients)})),
+    sql = f"""WITH {PATIENTS} AS (SELECT pt.id FROM {t["Patient"]} pt WHERE {_patient_ids_sql()}),
  related_departments AS ({staff_departments_sql(users=users)})
 SELECT {c_list} FROM {PATIENTS} pc JOIN {t["CareTeamMembership"]} c ON c.patient_id = pc.id
  WHERE c.user_id IN ({u}) AND c.starts_at <= %s AND (c.ends_at IS NULL OR c.ends_at > %s)
@@ -246,13 +258,13 @@ SELECT {a_list} FROM {PATIENTS} pa JOIN {t["Appointment"]} a ON a.patient_id = p
  AND (a.clinician_id IN ({u}) OR a.department_id IN (SELECT department_id FROM related_departments))
 UNION ALL
 SELECT {d_list} FROM related_departments sd"""  # noqa: S608 - names from model metadata; values are parameters
-    if users * patients <= _SQL_CACHED_UP_TO:
+    if users <= _SQL_CACHED_UP_TO:
         _SQL[key] = sql
     return sql
 
 
-_SQL: dict[tuple[int, int, int | None], str] = {}
-_SQL_CACHED_UP_TO = 64  # a chart, a search page, a clinic day: bounded memory
+_SQL: dict[tuple[int, int | None], str] = {}
+_SQL_CACHED_UP_TO = 64  # users per statement (one, or a detection batch's): bounded memory
 
 
 def _day_start(moment: dt.datetime) -> dt.datetime:
@@ -288,12 +300,13 @@ def relationship_params(
     when = connection.ops.adapt_datetimefield_value
     pk = Patient._meta.pk
     assert pk is not None
-    patients = [pk.get_db_prep_value(pid, connection) for pid in patient_ids]
+    prepared = [pk.get_db_prep_value(pid, connection) for pid in patient_ids]
+    patients = prepared if connection.vendor == "postgresql" else json.dumps(prepared)
     users = list(user_ids)
     first_day = _day_start(since)
     after_last_day = _day_start(until) + dt.timedelta(days=1)
     return [
-        *patients,  # the patients
+        patients,  # the patients, one array parameter
         *users,  # their departments
         *users,  # care team
         when(until),
@@ -359,7 +372,7 @@ def relationship_statement(
     day_indexes = ended_day_indexes(since, until)
     indexes = None if day_indexes is None else len(day_indexes)
     return (
-        relationship_sql(len(user_ids), len(patient_ids), indexes),
+        relationship_sql(len(user_ids), indexes),
         relationship_params(user_ids, patient_ids, since, until, day_indexes),
     )
 
