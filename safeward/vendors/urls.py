@@ -34,7 +34,9 @@ urlpatterns = [
         name="questionnaire_sign_off",
     ),
     path(
-        "questionnaires/evidence/<int:evidence_id>/", questionnaire_views.evidence_download, name="evidence"
+        "questionnaires/evidence/<int:evidence_id>/",
+        questionnaire_views.evidence_download,
+        name="evidence_download",
     ),
     # The vendor contact's single-use link: no account (ADR 1213).
     path("answer/<str:token>/", questionnaire_views.questionnaire_answer, name="questionnaire_answer"),
