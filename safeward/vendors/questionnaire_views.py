@@ -6,6 +6,8 @@ allow-listed in tests/security/test_url_permissions.py)."""
 
 from __future__ import annotations
 
+from typing import IO, cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
@@ -15,11 +17,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from safeward import clock
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.vendors import questionnaires, questions, selectors
 from safeward.vendors.forms import QuestionnaireSendForm, SignOffForm, apply_errors
+from safeward.vendors.models import Questionnaire
 
 
 def _actor(request: HttpRequest) -> User:
@@ -27,7 +31,7 @@ def _actor(request: HttpRequest) -> User:
     return request.user
 
 
-def _questionnaire_or_404(questionnaire_id: int) -> questionnaires.Questionnaire:
+def _questionnaire_or_404(questionnaire_id: int) -> Questionnaire:
     questionnaire = selectors.questionnaire_get(questionnaire_id=questionnaire_id)
     if questionnaire is None:
         raise Http404("No such questionnaire.")
@@ -38,7 +42,7 @@ def _questionnaire_or_404(questionnaire_id: int) -> questionnaires.Questionnaire
 @requires(Perm.VENDOR_VENDOR_READ)
 def questionnaire_list(request: HttpRequest) -> HttpResponse:
     rows = list(selectors.questionnaires_list())
-    now = questionnaires.clock.now()
+    now = clock.now()
     return render(
         request,
         "vendors/questionnaires.html",
@@ -160,15 +164,17 @@ def questionnaire_answer(request: HttpRequest, token: str) -> HttpResponse:
         return _refused(request, refused)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        uploads = [
-            questionnaires.Upload(
-                question=name.removeprefix("evidence_"),
-                filename=upload.name or "",
-                content_type=upload.content_type or "",
-                source=upload,
+        uploads = []
+        for name in request.FILES:
+            upload = request.FILES.getlist(name)[-1]  # one file per field: the last if a client sent several
+            uploads.append(
+                questionnaires.Upload(
+                    question=name.removeprefix("evidence_"),
+                    filename=upload.name or "",
+                    content_type=upload.content_type or "",
+                    source=cast("IO[bytes]", upload),  # an uploaded file reads as a binary file
+                )
             )
-            for name, upload in request.FILES.items()
-        ]
         try:
             questionnaires.questionnaire_answer(token=token, data=request.POST, uploads=uploads)
         except questionnaires.LinkRefused as refused:
