@@ -11,7 +11,9 @@
    interleaved in the same run, for a non-vendor account (the common case:
    no vendor binding flagged it, ADR 1210, so the check is never asked) and
    for a vendor account (a row found); and the bearer API call (/api/v1/me/)
-   with a non-vendor client's token and with a vendor client's token.
+   with a non-vendor client's token, with a vendor client's token, and with a
+   vendor staff account's token through a vendor client (both flagged: one
+   ask for the two since ADR 1212).
    Reported as ratios.
 
 Run: .venv/bin/python bench/vendor_credentials.py [--rounds 500] [--lapses 20]
@@ -121,6 +123,19 @@ def main() -> None:
         plain_raw = token(nurse, "read", application=hospital_app.application)
         plain_api = Client(HTTP_USER_AGENT="bench")
         _, vendor_session, vendor_api, vendor_raw = bound(5000)
+        # A vendor staff account through a vendor client: both flagged, asked once (ADR 1212).
+        both_vendor = make_vendor(officer, name="Vendor both")
+        both_agreement = make_agreement(officer, both_vendor)
+        both_staff = make_user("vendor")
+        services.credential_bind_account(
+            actor=officer, vendor=both_vendor, agreement=both_agreement, user=both_staff
+        )
+        both_client = make_client(make_user, name="client both")
+        services.credential_bind_client(
+            actor=officer, vendor=both_vendor, agreement=both_agreement, registration_id=both_client.pk
+        )
+        both_raw = token(both_staff, "read", application=both_client.application)
+        both_api = Client(HTTP_USER_AGENT="bench")
 
         def once(client: Client, path: str, **extra: str) -> float:
             start = time.perf_counter()
@@ -151,6 +166,9 @@ def main() -> None:
             "session page, vendor account": compare(vendor_session, "/identity/sessions/"),
             "bearer API (/api/v1/me/), vendor client": compare(
                 vendor_api, "/api/v1/me/", **bearer(vendor_raw)
+            ),
+            "bearer API (/api/v1/me/), vendor account through a vendor client": compare(
+                both_api, "/api/v1/me/", **bearer(both_raw)
             ),
         }
         query: list[float] = []

@@ -10,6 +10,11 @@
   external API key recorded.
 * "QuickScribe Analytics": its BAA lapsed last week; the sweep revoked its
   account and OAuth client the morning after, and its page says so.
+* InfuServ's pump-data sync account read more patients' records this
+  morning than its low-volume ceiling allows: one `vendor_bulk_access` alert
+  once the detection worker runs (ADR 1212).
+* Security questionnaires: the lab answered its link (review pending, for a
+  second person to sign off); the transcription service's link is open.
 
 History is written through the services under a clock set back to when it
 happened. Idempotent: nothing is done when the vendors exist."""
@@ -24,13 +29,20 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.utils import timezone
 from jwt.algorithms import ECAlgorithm
 
 from safeward import clock
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action, PurposeOfUse
+from safeward.clinical import gateway
+from safeward.clinical.types import SessionContext
+from safeward.demo.clinical import CANARY
 from safeward.fhir import clients as fhir_clients
 from safeward.identity import services as identity_services
 from safeward.identity.models import User
-from safeward.vendors import documents, selectors, services
+from safeward.vendors import documents, questionnaires, questions, selectors, services
+from safeward.vendors.models import Credential, Questionnaire
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
@@ -40,6 +52,13 @@ LAB = "Northwind Reference Lab"
 PUMPS = "InfuServ Remote Support"
 BILLING = "ClearPath Claims"
 LAPSED = "QuickScribe Analytics"
+PUMP_SYNC = "svc.infuserv-sync"
+BULK_PATIENTS = 11  # one more than `vendor_bulk_access`'s default ceiling for a low-volume vendor
+ORDINARY = 5  # DEMO-00005: no flag, no decoy (safeward/demo/clinical.py)
+# The demo physician finds the patients by MRN as the incidents demo does (the seeder may not search).
+LOOKUP_SESSION = SessionContext(
+    session_id="demo-vendors", reachable=True, reachable_reason="clinical_zone", step_up_fresh=True
+)
 _DEMO_PDF = (
     b"%PDF-1.4\n% SafeWard demo: Business Associate Agreement BAA-2024-003 between the demo hospital"
     b" and Northwind Reference Laboratories LLC (synthetic, no real party)\n%%EOF\n"
@@ -69,6 +88,127 @@ def _service_account(username: str) -> User:
 
 
 def seed_vendors(ctx: SeedContext) -> None:
+    _seed_register(ctx)
+    _plant_bulk_access(ctx)
+    _seed_questionnaires(ctx)
+
+
+def _seed_questionnaires(ctx: SeedContext) -> None:
+    """The lab answered its security questionnaire three days ago (with its
+    MFA policy as evidence) and waits for a second person's review; the
+    transcription service's link, sent yesterday, is still open (ADR 1213).
+    Once: nothing is done when any questionnaire exists."""
+    lab = selectors.vendor_by_name(name=LAB)
+    scribe = selectors.vendor_by_name(name=TRANSCRIPTION)
+    if lab is None or scribe is None or Questionnaire.objects.exists():
+        return
+    officer = User.objects.get(username="demo.privacy_officer")
+    now = clock.now()
+    with _at(now - dt.timedelta(days=10)):
+        sent = questionnaires.questionnaire_send(
+            actor=officer,
+            vendor=lab,
+            contact_name="Priya Natarajan (Northwind security)",
+            contact_email="security@northwind-lab.example",
+            link_for=lambda token: token,  # the demo answers it itself
+        )
+    answers = {f"answer_{q.code}": "2" for q in questions.QUESTIONS}
+    answers.update({"answer_pr-1": "3", "answer_rc-1": "1", "comment_rc-1": "Restore test planned for Q1."})
+    with _at(now - dt.timedelta(days=3)):
+        questionnaires.questionnaire_answer(
+            token=sent.link,
+            data=answers,
+            uploads=[
+                questionnaires.Upload(
+                    question="pr-1",
+                    filename="northwind-mfa-policy.txt",
+                    content_type="text/plain",
+                    source=io.BytesIO(
+                        b"Northwind Reference Lab: MFA is required for every account (demo).\n"
+                    ),
+                )
+            ],
+        )
+    with _at(now - dt.timedelta(days=1)):
+        questionnaires.questionnaire_send(
+            actor=officer,
+            vendor=scribe,
+            contact_name="Tom Becker (ScribeRight compliance)",
+            contact_email="compliance@scriberight.example",
+            link_for=lambda token: f"/vendors/answer/{token}/",
+        )
+    ctx.write(f"vendors: questionnaires: {LAB} answered (review pending), {TRANSCRIPTION} waiting")
+
+
+def _plant_bulk_access(ctx: SeedContext) -> None:
+    """InfuServ's pump-data sync account, bound to its BAA, reads eleven
+    patients' records: the vendor is registered for low volume, so the
+    detection worker raises one `vendor_bulk_access` alert. The search and
+    the read are recorded as the FHIR API records them (no PHI: patient ids
+    only); the patients are found by MRN through the gateway. Once: nothing
+    is done when the account is already bound."""
+    pumps = selectors.vendor_by_name(name=PUMPS)
+    physician = User.objects.filter(username="demo.physician").first()
+    if pumps is None or physician is None or Credential.objects.filter(user__username=PUMP_SYNC).exists():
+        return
+    agreement = pumps.agreements.filter(status="active").order_by("-end_date").first()
+    if agreement is None:
+        return
+    # Bound and read at the last 10:00 (local), inside working hours, so only this rule has a say.
+    local = timezone.localtime(clock.now())
+    morning = local.replace(hour=10, minute=0, second=0, microsecond=0)
+    if morning > local:
+        morning -= dt.timedelta(days=1)
+    sync = _service_account(PUMP_SYNC)
+    with _at(morning - dt.timedelta(minutes=5)):
+        services.credential_bind_account(actor=None, vendor=pumps, agreement=agreement, user=sync)
+    # Eleven of the first twelve demo patients, never the decoy; the one record read is an
+    # ordinary patient's (a read of the VIP or the employee would raise their own rules).
+    numbers = [n for n in range(1, BULK_PATIENTS + 2) if n != CANARY]
+    found: dict[int, str] = {}
+    for number in numbers:
+        page = gateway.patient_search(
+            actor=physician,
+            session=LOOKUP_SESSION,
+            purpose=PurposeOfUse.TREATMENT,
+            mrn=f"DEMO-{number:05d}",
+        )
+        found.update((number, result.id) for result in page.results)
+    first = found.pop(ORDINARY, None)
+    if first is None:
+        return
+    rest = list(found.values())
+    with _at(morning):
+        # A FHIR search whose bundle disclosed the patients (indexed per patient, ADR 0208)…
+        audit_record(
+            action=Action.SEARCH,
+            actor=sync,
+            resource_type="Patient",
+            purpose=PurposeOfUse.OPERATIONS,
+            fields=["device_data"],
+            detail={"decision": "permit", "demo": True},
+            source="api",
+            patient_ids=rest,
+        )
+    with _at(morning + dt.timedelta(minutes=2)):
+        # …and one record read: the access that has the rule count the vendor's patients.
+        audit_record(
+            action=Action.READ,
+            actor=sync,
+            resource_type="Patient",
+            resource_id=first,
+            patient_id=first,
+            purpose=PurposeOfUse.OPERATIONS,
+            fields=["device_data"],
+            detail={"decision": "permit", "demo": True},
+            source="api",
+        )
+    ctx.write(
+        f"vendors: {PUMPS}'s sync account touched {len(rest) + 1} patients (a vendor_bulk_access alert)"
+    )
+
+
+def _seed_register(ctx: SeedContext) -> None:
     if selectors.vendor_by_name(name=TRANSCRIPTION) is not None:
         return
     officer = User.objects.get(username="demo.privacy_officer")

@@ -33,7 +33,7 @@ from safeward.fhir.models import ClientKey, ClientRegistration
 from safeward.fhir.smart import SmartScopes
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.identity.selectors import credential_refusal
+from safeward.identity.selectors import bearer_credential_refusal
 from safeward.web import json_input
 
 GRANTS = {
@@ -48,24 +48,30 @@ MIN_RSA_BITS = 2048
 
 
 # --- reads ------------------------------------------------------------------------------------------
-def client_usable(*, application_id: int) -> bool:
+def client_usable(*, application_id: int, account: User | None = None) -> bool:
     """Whether a client may still authorize, get tokens and use them: not
     revoked, not expired. A client registered before registrations existed
-    (no row) is governed by its Application alone."""
+    (no row) is governed by its Application alone. `account`, on a bearer
+    request, is the account its token acts for: a credential check governing
+    either is asked once for both (ADR 1212)."""
     registrations = ClientRegistration.objects.filter(application_id=application_id)
     row = registrations.values_list("revoked_at", "expires_at", "credential_checked").first()
     if row is None:
         return True
     revoked_at, expires_at, checked = row
-    if checked:
-        # A registered credential check governs the client (vendors: the
-        # agreement behind it, ADR 1210); unflagged clients never pay for it.
-        if credential_refusal(application_id=application_id) is not None:
-            return False
-        if expires_at <= clock.now():
-            # The check may have just applied a renewal that moved the expiry.
-            expires_at = registrations.values_list("expires_at", flat=True).first() or expires_at
-    return revoked_at is None and expires_at > clock.now()
+    if revoked_at is not None:
+        return False
+    # A registered credential check governs a flagged client or account
+    # (vendors: the agreement behind it, ADR 1210); others never pay for it.
+    if (
+        bearer_credential_refusal(user=account, application_id=application_id, client_checked=checked)
+        is not None
+    ):
+        return False
+    if checked and expires_at <= clock.now():
+        # The check may have just applied a renewal that moved the expiry.
+        expires_at = registrations.values_list("expires_at", flat=True).first() or expires_at
+    return expires_at > clock.now()
 
 
 def client_allowed_scopes(*, application_id: int) -> list[str] | None:

@@ -77,7 +77,10 @@ class SmartValidator(OAuth2Validator):  # type: ignore[misc]  # DOT ships no typ
             return False
         access = getattr(request, "access_token", None)
         application_id = getattr(access, "application_id", None)
-        return application_id is None or client_usable(application_id=application_id)
+        # The token's account goes with its client: one credential check for both (ADR 1212).
+        return application_id is None or client_usable(
+            application_id=application_id, account=getattr(request, "user", None)
+        )
 
     def _get_key_for_token(self, token: Any) -> Any:
         # DOT looks up the key by the audience's application record; SafeWard's

@@ -269,11 +269,36 @@ def credential_refusal(*, user_id: int | None = None, application_id: int | None
     return None
 
 
+# Set on the in-memory account a bearer request loaded with its token once
+# the client check has answered for it too (ADR 1212). It lives as long as
+# that instance: the next request loads the token, and its account, afresh.
+_ANSWERED_WITH_CLIENT = "_safeward_credential_answered_with_client"
+
+
+def bearer_credential_refusal(*, user: User | None, application_id: int, client_checked: bool) -> str | None:
+    """The registered checks' refusal for a bearer request's OAuth client and
+    the account its token acts for, asked in one call (one query for vendors,
+    ADR 1212) when either is flagged. A clean answer is remembered on this
+    account instance, so `user_account_usable` later in the same request
+    does not ask again; nothing outlives the request."""
+    account_id = user.pk if user is not None and user.credential_checked else None
+    if account_id is None and not client_checked:
+        return None
+    refusal = credential_refusal(
+        user_id=account_id, application_id=application_id if client_checked else None
+    )
+    if refusal is None and user is not None and account_id is not None:
+        setattr(user, _ANSWERED_WITH_CLIENT, True)
+    return refusal
+
+
 def user_credential_refusal(*, user: User) -> str | None:
     """The registered checks' refusal for an account, asked only when one
     governs it (`credential_checked`, ADR 1210): free for everyone else, as
-    the flag comes with the account row the request already loaded."""
-    if not user.credential_checked:
+    the flag comes with the account row the request already loaded. Not
+    asked again for an account its bearer request's client check already
+    answered for (ADR 1212)."""
+    if not user.credential_checked or getattr(user, _ANSWERED_WITH_CLIENT, False):
         return None
     return credential_refusal(user_id=user.pk)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from django.urls import path
+from django.urls import path, reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.vendors import selectors, services
-from safeward.vendors.models import Agreement, Credential, Vendor
+from safeward.vendors import questionnaires, selectors, services
+from safeward.vendors.models import Agreement, Credential, Questionnaire, Vendor
 
 
 class AgreementOutput(serializers.Serializer[Any]):
@@ -185,6 +185,100 @@ class AgreementRenew(APIView):
         return Response(AgreementOutput(renewed).data)
 
 
+class QuestionnaireOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    vendor = serializers.IntegerField(source="vendor_id")
+    template = serializers.CharField()
+    contact_name = serializers.CharField()
+    contact_email = serializers.EmailField()
+    status = serializers.ChoiceField(choices=Questionnaire.Status.choices)
+    sent_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    answered_at = serializers.DateTimeField(allow_null=True)
+    answers = serializers.DictField(child=serializers.DictField())
+    score = serializers.IntegerField(allow_null=True)
+    tier = serializers.CharField()
+    next_assessment_on = serializers.DateField(allow_null=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", default=None, allow_null=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+
+
+class QuestionnaireSentOutput(serializers.Serializer[Any]):
+    questionnaire = QuestionnaireOutput()
+    link = serializers.CharField(help_text="Shown once; only its hash is stored.")
+
+
+class QuestionnaireList(APIView):
+    required_permission = Perm.VENDOR_VENDOR_READ
+    token_scopes = {"GET": "read"}
+
+    @extend_schema(responses=QuestionnaireOutput(many=True), operation_id="vendors_questionnaires_list")
+    def get(self, request: Request) -> Response:
+        return Response(QuestionnaireOutput(selectors.questionnaires_list(), many=True).data)
+
+
+class QuestionnaireSendInput(serializers.Serializer[Any]):
+    contact_name = serializers.CharField(max_length=120)
+    contact_email = serializers.EmailField(max_length=200)
+    days = serializers.IntegerField(
+        min_value=1, max_value=questionnaires.MAX_DAYS, default=questionnaires.DEFAULT_DAYS
+    )
+
+
+class QuestionnaireSend(APIView):
+    required_permission = Perm.VENDOR_VENDOR_MANAGE
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=QuestionnaireSendInput,
+        responses={201: QuestionnaireSentOutput},
+        operation_id="vendors_questionnaires_send",
+    )
+    def post(self, request: Request, vendor_id: int) -> Response:
+        vendor = selectors.vendor_get(vendor_id=vendor_id)
+        if vendor is None:
+            raise Http404
+        data = QuestionnaireSendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            sent = questionnaires.questionnaire_send(
+                actor=_actor(request),
+                vendor=vendor,
+                link_for=lambda token: request.build_absolute_uri(
+                    reverse("vendors:questionnaire_answer", args=[token])
+                ),
+                **data.validated_data,
+            )
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(QuestionnaireSentOutput(sent).data, status=201)
+
+
+class SignOffInput(serializers.Serializer[Any]):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class QuestionnaireSignOff(APIView):
+    required_permission = Perm.VENDOR_ASSESSMENT_REVIEW
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=SignOffInput, responses=QuestionnaireOutput, operation_id="vendors_questionnaires_sign_off"
+    )
+    def post(self, request: Request, questionnaire_id: int) -> Response:
+        if selectors.questionnaire_get(questionnaire_id=questionnaire_id) is None:
+            raise Http404
+        data = SignOffInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            signed = questionnaires.questionnaire_sign_off(
+                actor=_actor(request), questionnaire_id=questionnaire_id, note=data.validated_data["note"]
+            )
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(QuestionnaireOutput(signed).data)
+
+
 urlpatterns = [
     path("", VendorList.as_view(), name="list"),
     path("<int:vendor_id>/", VendorDetail.as_view(), name="vendor"),
@@ -193,4 +287,11 @@ urlpatterns = [
         "agreements/<int:agreement_id>/terminate/", AgreementTerminate.as_view(), name="agreement_terminate"
     ),
     path("agreements/<int:agreement_id>/renew/", AgreementRenew.as_view(), name="agreement_renew"),
+    path("questionnaires/", QuestionnaireList.as_view(), name="questionnaires"),
+    path("<int:vendor_id>/questionnaires/", QuestionnaireSend.as_view(), name="questionnaire_send"),
+    path(
+        "questionnaires/<int:questionnaire_id>/sign-off/",
+        QuestionnaireSignOff.as_view(),
+        name="questionnaire_sign_off",
+    ),
 ]

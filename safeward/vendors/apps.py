@@ -29,3 +29,8 @@ class VendorsConfig(AppConfig):
         from safeward.vendors.documents import document_files_store
 
         register_store(document_files_store())
+
+        # Questionnaire evidence is encrypted the same way, in its own directory (ADR 1213).
+        from safeward.vendors.questionnaires import evidence_files_store
+
+        register_store(evidence_files_store())

@@ -119,3 +119,13 @@ class RenewForm(forms.Form):
 class DocumentForm(forms.Form):
     title = forms.CharField(max_length=200)
     file = forms.FileField(label="Signed document (PDF, PNG, JPEG or text)")
+
+
+class QuestionnaireSendForm(forms.Form):
+    contact_name = forms.CharField(max_length=120, help_text="The person at the vendor who will answer.")
+    contact_email = forms.EmailField(max_length=200, help_text="The single-use link is e-mailed here.")
+    days = forms.IntegerField(min_value=1, max_value=30, initial=14, help_text="How long the link works.")
+
+
+class SignOffForm(forms.Form):
+    note = forms.CharField(max_length=500, required=False)

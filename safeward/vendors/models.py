@@ -168,3 +168,63 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"reminder {self.days_before} days before {self.end_date}"
+
+
+class Questionnaire(models.Model):
+    """A security questionnaire sent to a vendor contact through a single-use
+    link (ADR 1213). Only the SHA-256 of the link's token is kept; the
+    answers, their score and the tier computed from them are stored when the
+    vendor answers; a second person signs the review off."""
+
+    class Status(models.TextChoices):
+        SENT = "sent", "Sent, waiting for the vendor"
+        ANSWERED = "answered", "Answered, waiting for review"
+        SIGNED_OFF = "signed_off", "Reviewed and signed off"
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="questionnaires")
+    template = models.CharField(max_length=40)
+    contact_name = models.CharField(max_length=120)
+    contact_email = models.EmailField(max_length=200)
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SENT)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    sent_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answers = models.JSONField(default=dict, blank=True)
+    score = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Percent of the points.")
+    tier = models.CharField(max_length=10, blank=True)
+    next_assessment_on = models.DateField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"questionnaire {self.pk} of vendor {self.vendor_id}"
+
+
+class QuestionnaireEvidence(models.Model):
+    """A file the vendor attached to an answer: stream-encrypted as agreement
+    documents are, with the SHA-256 of its plaintext."""
+
+    questionnaire = models.ForeignKey(Questionnaire, on_delete=models.PROTECT, related_name="evidence")
+    question = models.CharField(max_length=20)
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    storage_id = models.UUIDField(unique=True)
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["questionnaire", "question", "pk"]
+
+    def __str__(self) -> str:
+        return f"evidence {self.pk} of questionnaire {self.questionnaire_id}"

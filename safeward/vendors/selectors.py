@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from safeward import clock
 from safeward.audit.selectors import MonthlyTouch
 from safeward.vendors import dates, services
-from safeward.vendors.models import Agreement, AgreementDocument, Credential, Vendor
+from safeward.vendors.models import Agreement, AgreementDocument, Credential, Questionnaire, Vendor
 
 
 def vendors_list() -> QuerySet[Vendor]:
@@ -173,3 +173,12 @@ def vendor_touch(*, vendor: Vendor) -> list[MonthlyTouch]:
 
 def document_get(*, document_id: int) -> AgreementDocument | None:
     return AgreementDocument.objects.select_related("agreement").filter(pk=document_id).first()
+
+
+def questionnaires_list(*, vendor: Vendor | None = None) -> QuerySet[Questionnaire]:
+    rows = Questionnaire.objects.select_related("vendor", "sent_by", "reviewed_by")
+    return rows.filter(vendor=vendor) if vendor is not None else rows
+
+
+def questionnaire_get(*, questionnaire_id: int) -> Questionnaire | None:
+    return questionnaires_list().prefetch_related("evidence").filter(pk=questionnaire_id).first()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from safeward.vendors import views
+from safeward.vendors import questionnaire_views, views
 
 app_name = "vendors"
 
@@ -17,4 +17,27 @@ urlpatterns = [
     path("agreements/<int:agreement_id>/renew/", views.agreement_renew, name="agreement_renew"),
     path("agreements/<int:agreement_id>/documents/", views.document_upload, name="document_upload"),
     path("documents/<int:document_id>/", views.document_download, name="document_download"),
+    path("questionnaires/", questionnaire_views.questionnaire_list, name="questionnaires"),
+    path(
+        "<int:vendor_id>/questionnaires/new/",
+        questionnaire_views.questionnaire_send,
+        name="questionnaire_new",
+    ),
+    path(
+        "questionnaires/<int:questionnaire_id>/",
+        questionnaire_views.questionnaire_detail,
+        name="questionnaire",
+    ),
+    path(
+        "questionnaires/<int:questionnaire_id>/sign-off/",
+        questionnaire_views.questionnaire_sign_off,
+        name="questionnaire_sign_off",
+    ),
+    path(
+        "questionnaires/evidence/<int:evidence_id>/",
+        questionnaire_views.evidence_download,
+        name="evidence_download",
+    ),
+    # The vendor contact's single-use link: no account (ADR 1213).
+    path("answer/<str:token>/", questionnaire_views.questionnaire_answer, name="questionnaire_answer"),
 ]

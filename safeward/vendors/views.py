@@ -77,6 +77,7 @@ def _vendor_page(
             "credentials": selectors.credentials_of(vendor=vendor),
             "checklist": selectors.offboarding_checklist(vendor=vendor),
             "touch": selectors.vendor_touch(vendor=vendor),
+            "questionnaires": list(selectors.questionnaires_list(vendor=vendor)),
             "can_manage": _actor(request).has_perm(Perm.VENDOR_VENDOR_MANAGE),
             "reason_form": reason_form or ReasonForm(),
             "notice_form": NoticeForm(),

@@ -498,6 +498,22 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/vendors/agreements/1/renew/", {"end_date": "2030-01-01"})),
         (F,) * 8,
     ),
+    ("vendors_api:questionnaires", "GET"): (
+        lambda c: status(c.get("/api/v1/vendors/questionnaires/")),
+        (F,) * 8,
+    ),
+    ("vendors_api:questionnaire_send", "POST"): (
+        lambda c: status(
+            c.post(
+                "/api/v1/vendors/1/questionnaires/", {"contact_name": "x", "contact_email": "x@example.org"}
+            )
+        ),
+        (F,) * 8,
+    ),
+    ("vendors_api:questionnaire_sign_off", "POST"): (
+        lambda c: status(c.post("/api/v1/vendors/questionnaires/1/sign-off/", {"note": "x"})),
+        (F,) * 8,
+    ),
     # Vulnerabilities (issue 17): the matrix user holds no patching permission.
     ("vulns_api:findings", "GET"): (lambda c: status(c.get("/api/v1/vulns/findings/")), (F,) * 8),
     ("vulns_api:finding", "GET"): (lambda c: status(c.get("/api/v1/vulns/findings/1/")), (F,) * 8),

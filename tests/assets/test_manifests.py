@@ -238,6 +238,8 @@ NO_PATIENT_DATA = {
     # Vendor agreements (BAAs) are contracts with a vendor, not medical records.
     "vendors:document_upload": "an upload of a vendor agreement document",
     "vendors:document_download": "a vendor agreement document (a BAA)",
+    # A vendor's security-questionnaire evidence: its policies and certificates (ADR 1213).
+    "vendors:evidence_download": "a vendor's questionnaire evidence file (a policy, a certificate)",
 }
 EXPORT_WORDS = ("print", "csv", "download", "export", "report", "document")
 

@@ -9,10 +9,13 @@ import pytest
 from django.core.management import call_command
 
 from safeward import clock
+from safeward.audit.models import AuditEvent
 from safeward.demo import vendors as demo
+from safeward.detection.models import Alert
+from safeward.detection.services import detect_pending
 from safeward.identity.models import User
-from safeward.vendors import access, controls, documents, selectors
-from safeward.vendors.models import Agreement, AgreementDocument, Credential, Vendor
+from safeward.vendors import access, controls, documents, questionnaires, selectors
+from safeward.vendors.models import Agreement, AgreementDocument, Credential, Questionnaire, Vendor
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +51,33 @@ def test_the_demo_vendors(seeded_demo):
     call_command("demo", "seed")
     assert _state() == before
     assert Vendor.objects.count() == 5
+
+
+def test_the_pump_vendors_sync_account_raises_one_bulk_access_alert(seeded_demo):
+    sync = Credential.objects.get(user__username=demo.PUMP_SYNC)
+    assert (sync.vendor.name, sync.kind, sync.revoked_at) == (demo.PUMPS, "account", None)
+    detect_pending()
+    (alert,) = Alert.objects.filter(rule="vendor_bulk_access")
+    assert alert.detail["vendor_id"] == sync.vendor_id
+    assert alert.detail["distinct_patients"] == demo.BULK_PATIENTS > alert.detail["threshold"]
+    reads = AuditEvent.objects.filter(actor_id=sync.user_id).count()
+    call_command("demo", "seed")
+    detect_pending()
+    assert Alert.objects.filter(rule="vendor_bulk_access").count() == 1
+    assert AuditEvent.objects.filter(actor_id=sync.user_id).count() == reads
+
+
+def test_one_questionnaire_answered_and_one_waiting(seeded_demo):
+    answered, waiting = (
+        Questionnaire.objects.get(vendor__name=demo.LAB),
+        Questionnaire.objects.get(vendor__name=demo.TRANSCRIPTION),
+    )
+    assert (answered.status, answered.reviewed_by) == ("answered", None)
+    assert answered.score is not None
+    assert answered.tier in {"low", "moderate", "high", "critical"}
+    (evidence,) = answered.evidence.all()
+    officer = User.objects.get(username="demo.privacy_officer")
+    assert questionnaires.evidence_open(actor=officer, evidence_id=evidence.pk)[1].startswith(b"Northwind")
+    assert questionnaires.link_state(waiting) == "open"
+    call_command("demo", "seed")
+    assert Questionnaire.objects.count() == 2

@@ -48,6 +48,8 @@ def test_migrate_and_the_demo_seed_raise_no_alert(demo_settings, monkeypatch):
         "chart_without_badge_in",
         # The open snooping case's first tasks are due within hours (issue 19, ADR 1410).
         "incident_deadline",
+        # InfuServ's sync account read more patients than its ceiling (issue 16, ADR 1212).
+        "vendor_bulk_access",
     }
     assert list(Alert.objects.exclude(rule__in=planted).values_list("title", flat=True)) == []
     assert AuditEvent.objects.filter(action=Action.CONFIG_CHANGE.value, actor_username="").count() == 0

@@ -67,3 +67,56 @@ def test_terminating_a_vendor_refuses_its_clients_next_fhir_call(browser, page, 
     screenshot(page, "vendors-page-terminated")
 
     assert _fhir_status(live_server.url, raw) == 401
+
+
+def test_the_vendor_fills_its_questionnaire_through_the_link_and_a_second_person_signs_off(
+    browser, page, live_server, screenshot, tmp_path, settings
+):
+    settings.VAR_DIR = tmp_path
+    officer = UserFactory(username="privacy.q", roles=["privacy_officer"], totp_secret=True)
+    reviewer = UserFactory(username="compliance.q", roles=["compliance_officer"], totp_secret=True)
+    vendor = make_vendor(officer, name="Northwind Reference Lab")
+    make_agreement(officer, vendor, reference="BAA-2024-003")
+
+    sign_in_browser(page, officer)
+    page.goto(f"/vendors/{vendor.pk}/")
+    page.get_by_role("link", name="Send the security questionnaire").click()
+    page.get_by_label("Contact name").fill("Priya Natarajan")
+    page.get_by_label("Contact email").fill("security@northwind.example")
+    page.get_by_role("button", name="Save").click()
+    link = page.locator("#link").input_value()
+    screenshot(page, "vendors-questionnaire-sent")
+
+    vendor_side = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    vendor_side.goto(link)
+    assert "Northwind Reference Lab" in vendor_side.inner_text("main")
+    screenshot(vendor_side, "vendors-questionnaire-answer")
+    for question in vendor_side.locator(".question").all():
+        question.get_by_label("2: In place", exact=True).check()
+    vendor_side.locator("#q-pr-1").get_by_label("3: In place and independently tested or certified").check()
+    evidence = tmp_path / "mfa-policy.txt"
+    evidence.write_text("MFA for every account.\n")
+    vendor_side.locator("#q-pr-1").get_by_label("Evidence (optional)").set_input_files(str(evidence))
+    vendor_side.get_by_role("button", name="Submit the answers").click()
+    vendor_side.wait_for_selector("text=Thank you")
+    vendor_side.goto(link)
+    assert "already been answered" in vendor_side.inner_text("main")
+    screenshot(vendor_side, "vendors-questionnaire-used")
+    vendor_side.context.close()
+
+    page.goto("/vendors/questionnaires/")
+    page.get_by_role("link", name="Northwind Reference Lab").click()
+    assert "mfa-policy.txt" in page.locator("#answers").inner_text()
+    assert "Sign the review off" not in page.inner_text("main")  # the sender may not
+
+    reviewer_page = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}
+    ).new_page()
+    sign_in_browser(reviewer_page, reviewer)
+    reviewer_page.goto(page.url.removeprefix(live_server.url))
+    screenshot(reviewer_page, "vendors-questionnaire-review")
+    reviewer_page.get_by_label("Note").fill("MFA evidence checked.")
+    reviewer_page.get_by_role("button", name="Sign the review off").click()
+    reviewer_page.wait_for_selector("text=Review signed off")
+    assert "Reviewed and signed off" in reviewer_page.inner_text("main")
+    reviewer_page.context.close()

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db
 EVERYONE = set(ROLES)
 READERS = {"privacy_officer", "security_officer", "compliance_officer", "auditor"}
 MANAGERS = {"privacy_officer"}
+REVIEWERS = {"privacy_officer", "compliance_officer"}  # vendor:assessment:review signs questionnaires off
 MISSING = 999_999
 
 # (method, path, roles allowed, status for an allowed role). POSTs carry no
@@ -42,6 +43,16 @@ ROUTES = [
     ("post", f"/api/v1/vendors/{MISSING}/suspend/", MANAGERS, 404),
     ("post", f"/api/v1/vendors/agreements/{MISSING}/terminate/", MANAGERS, 404),
     ("post", f"/api/v1/vendors/agreements/{MISSING}/renew/", MANAGERS, 404),
+    # The security questionnaire (ADR 1213).
+    ("get", "/vendors/questionnaires/", READERS, 200),
+    ("get", f"/vendors/{MISSING}/questionnaires/new/", MANAGERS, 404),
+    ("post", f"/vendors/{MISSING}/questionnaires/new/", MANAGERS, 404),
+    ("get", f"/vendors/questionnaires/{MISSING}/", READERS, 404),
+    ("post", f"/vendors/questionnaires/{MISSING}/sign-off/", REVIEWERS, 404),
+    ("get", f"/vendors/questionnaires/evidence/{MISSING}/", READERS, 404),
+    ("get", "/api/v1/vendors/questionnaires/", READERS, 200),
+    ("post", f"/api/v1/vendors/{MISSING}/questionnaires/", MANAGERS, 404),
+    ("post", f"/api/v1/vendors/questionnaires/{MISSING}/sign-off/", REVIEWERS, 404),
 ]
 
 
@@ -73,3 +84,24 @@ def test_anonymous_visitors_are_refused(client, method, path):
     else:
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize("role", [*ROLES, None])
+def test_the_questionnaire_link_asks_no_account_and_opens_only_with_its_token(role, make_user):
+    """The one route open to anyone: every role and an anonymous visitor get
+    the same answer, decided by the token alone (ADR 1213)."""
+    from safeward.vendors import questionnaires
+    from tests.vendors.conftest import make_agreement, make_vendor
+
+    officer = make_user("privacy_officer")
+    vendor = make_vendor(officer)
+    make_agreement(officer, vendor)
+    sent = questionnaires.questionnaire_send(
+        actor=officer, vendor=vendor, contact_name="Dana", contact_email="dana@vendor.example", link_for=str
+    )
+    client = Client()
+    if role is not None:
+        sign_in(client, UserFactory(roles=[role], totp_secret=True))
+    assert client.get(f"/vendors/answer/{sent.link}/").status_code == 200
+    assert client.get(f"/vendors/answer/{sent.link[:-2]}/").status_code == 404
+    assert client.post(f"/vendors/answer/{'x' * 43}/", {}).status_code == 404

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from safeward import clock
 from safeward.audit.models import AuditEvent
@@ -79,8 +81,11 @@ def test_a_vendor_session_and_client_are_asked_and_refused_at_once(officer, make
     api = Client()
     assert client.get("/identity/sessions/").status_code == 200
     assert api.get("/api/v1/me/", **bearer(raw)).status_code == 200
-    assert {"user_id": staff.pk, "application_id": None} in asked
-    assert {"user_id": None, "application_id": registration.application_id} in asked
+    # The session asks for the account; the bearer request asks once for its client and account (ADR 1212).
+    assert asked == [
+        {"user_id": staff.pk, "application_id": None},
+        {"user_id": staff.pk, "application_id": registration.application_id},
+    ]
     yesterday = services.today() - dt.timedelta(days=1)
     Agreement.objects.filter(pk=agreement.pk).update(end_date=yesterday, current_end_at=clock.now())
     assert api.get("/api/v1/me/", **bearer(raw)).status_code == 401
@@ -220,3 +225,78 @@ def test_the_command_renews_and_refuses_bad_input(officer, make_user):
         call_command("vendors", "renew", "999999", "--end-date", new_end)
     with pytest.raises(CommandError, match="new last day after"):
         call_command("vendors", "renew", str(agreement.pk), "--end-date", "2001-01-01")
+
+
+def _staff_with_client(officer, make_user):
+    vendor = make_vendor(officer)
+    agreement = make_agreement(officer, vendor)
+    staff = make_user("vendor")
+    services.credential_bind_account(actor=officer, vendor=vendor, agreement=agreement, user=staff)
+    registration = make_client(make_user)
+    services.credential_bind_client(
+        actor=officer, vendor=vendor, agreement=agreement, registration_id=registration.pk
+    )
+    return agreement, staff, registration
+
+
+def test_a_bearer_request_reads_the_bindings_of_its_client_and_account_in_one_query(officer, make_user):
+    agreement, staff, registration = _staff_with_client(officer, make_user)
+    raw = token(staff, "read", application=registration.application)
+    api = Client()
+    assert api.get("/api/v1/me/", **bearer(raw)).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/api/v1/me/", **bearer(raw)).status_code == 200
+    credential_table = Credential._meta.db_table
+    assert len([q for q in queries.captured_queries if credential_table in q["sql"]]) == 1
+    # Nothing is kept for the next request: the agreement's end refuses it.
+    yesterday = services.today() - dt.timedelta(days=1)
+    Agreement.objects.filter(pk=agreement.pk).update(end_date=yesterday, current_end_at=clock.now())
+    assert api.get("/api/v1/me/", **bearer(raw)).status_code == 401
+    assert Credential.objects.filter(agreement=agreement, revoked_at__isnull=True).count() == 0
+
+
+def test_the_one_query_refuses_when_either_binding_is_revoked(officer, make_user):
+    _, staff, registration = _staff_with_client(officer, make_user)
+    both = {"user_id": staff.pk, "application_id": registration.application_id}
+    assert access.credential_refusal(**both) is None
+    Credential.objects.filter(user=staff).update(revoked_at=clock.now())
+    assert access.credential_refusal(**both) == access.REVOKED
+    assert access.credential_refusal(application_id=registration.application_id) is None
+    Credential.objects.filter(user=staff).update(revoked_at=None)
+    Credential.objects.filter(application_id=registration.application_id).update(revoked_at=clock.now())
+    assert access.credential_refusal(**both) == access.REVOKED
+    assert access.credential_refusal(user_id=staff.pk) is None
+    assert access.credential_refusal(user_id=officer.pk, application_id=None) is None
+
+
+def test_an_account_answered_with_its_client_is_not_asked_again_on_that_instance_only(
+    officer, make_user, asked
+):
+    _, staff, registration = _staff_with_client(officer, make_user)
+    account = User.objects.get(pk=staff.pk)
+    assert (
+        identity_selectors.bearer_credential_refusal(
+            user=account, application_id=registration.application_id, client_checked=True
+        )
+        is None
+    )
+    assert identity_selectors.user_credential_refusal(user=account) is None
+    assert len(asked) == 1
+    Credential.objects.filter(user=staff).update(revoked_at=clock.now())
+    # The next request loads the account afresh and asks.
+    assert identity_selectors.user_credential_refusal(user=User.objects.get(pk=staff.pk)) == access.REVOKED
+    # A refusal is never remembered as an answer.
+    assert (
+        identity_selectors.bearer_credential_refusal(
+            user=account, application_id=registration.application_id, client_checked=True
+        )
+        == access.REVOKED
+    )
+    fresh = User.objects.get(pk=staff.pk)
+    assert (
+        identity_selectors.bearer_credential_refusal(
+            user=fresh, application_id=registration.application_id, client_checked=True
+        )
+        == access.REVOKED
+    )
+    assert identity_selectors.user_credential_refusal(user=fresh) == access.REVOKED

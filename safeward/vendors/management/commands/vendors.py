@@ -7,7 +7,10 @@ list                          every vendor: status, risk, agreement, end, live c
 terminate AGREEMENT_ID        terminate an agreement (--reason): its credentials end at once
 renew AGREEMENT_ID            renew an express agreement (--end-date YYYY-MM-DD): its credentials
                               run to the new end
-suspend VENDOR                suspend a vendor by name (--reason): every credential ends at once"""
+suspend VENDOR                suspend a vendor by name (--reason): every credential ends at once
+questionnaire-send VENDOR     send the security questionnaire to a vendor contact (--name, --email,
+                              --base-url of SafeWard, --days): prints the single-use link once
+questionnaires                every questionnaire: vendor, status, score, tier, review (ADR 1213)"""
 
 from __future__ import annotations
 
@@ -16,12 +19,17 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
 
-from safeward.vendors import selectors, services
+from safeward import clock
+from safeward.vendors import questionnaires, selectors, services
 
 
 class Command(BaseCommand):
-    help = "The vendor register: the daily check, list, terminate an agreement, suspend a vendor."
+    help = (
+        "The vendor register: the daily check, list, terminate an agreement, suspend a vendor, "
+        "send and list security questionnaires."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         commands = parser.add_subparsers(dest="action", required=True)
@@ -36,6 +44,17 @@ class Command(BaseCommand):
         suspend = commands.add_parser("suspend", help="Suspend a vendor; every credential ends.")
         suspend.add_argument("vendor", help="The vendor's name.")
         suspend.add_argument("--reason", required=True)
+        send = commands.add_parser("questionnaire-send", help="Send the security questionnaire's link.")
+        send.add_argument("vendor", help="The vendor's name.")
+        send.add_argument("--name", required=True, help="The contact at the vendor.")
+        send.add_argument("--email", required=True, help="Where the link is e-mailed.")
+        send.add_argument(
+            "--base-url", required=True, help="SafeWard's address, e.g. https://safeward.example"
+        )
+        send.add_argument(
+            "--days", type=int, default=questionnaires.DEFAULT_DAYS, help="How long the link works."
+        )
+        commands.add_parser("questionnaires", help="List the security questionnaires.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -77,6 +96,10 @@ class Command(BaseCommand):
                     actor=None, vendor_id=vendor.pk, reason=options["reason"]
                 )
                 self.stdout.write(self._ended(f"Vendor {vendor.name} suspended", revocation))
+            elif action == "questionnaire-send":
+                self._send(options)
+            elif action == "questionnaires":
+                self._questionnaires()
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
 
@@ -89,6 +112,42 @@ class Command(BaseCommand):
             f"{r.clients_disabled} OAuth client(s) disabled, {r.paths_to_remove} "
             "remote-support path(s) or key(s) to remove at their systems."
         )
+
+    def _send(self, options: dict[str, Any]) -> None:
+        vendor = selectors.vendor_by_name(name=options["vendor"])
+        if vendor is None:
+            raise CommandError("No such vendor: see `safeward vendors list`.")
+        base = str(options["base_url"]).rstrip("/")
+        if not base.startswith(("https://", "http://")) or len(base) > 200:
+            raise CommandError("--base-url is SafeWard's address, e.g. https://safeward.example")
+        sent = questionnaires.questionnaire_send(
+            actor=None,
+            vendor=vendor,
+            contact_name=options["name"],
+            contact_email=options["email"],
+            days=options["days"],
+            link_for=lambda token: base + reverse("vendors:questionnaire_answer", args=[token]),
+        )
+        self.stdout.write(
+            f"Questionnaire {sent.questionnaire.pk} sent to {sent.questionnaire.contact_email}; "
+            f"the link works once, until {sent.questionnaire.expires_at.isoformat()} "
+            f"(shown only now):\n{sent.link}"
+        )
+
+    def _questionnaires(self) -> None:
+        rows = list(selectors.questionnaires_list())
+        if not rows:
+            self.stdout.write("No questionnaire sent.")
+            return
+        now = clock.now()
+        for q in rows:
+            score = f"{q.score}%" if q.score is not None else "-"
+            reviewed = q.reviewed_by.username if q.reviewed_by else "-"
+            self.stdout.write(
+                f"{q.pk:<5} {q.vendor.name:<32} {questionnaires.link_state(q, now):<8} {q.status:<10} "
+                f"score {score:<5} tier {q.tier or '-':<8} sent {q.sent_at.date().isoformat()} "
+                f"reviewed {reviewed}"
+            )
 
     def _list(self) -> None:
         rows = selectors.vendor_summaries()
