@@ -86,9 +86,20 @@ def check_accounts(
 ) -> list[checks.CheckMessage]:
     if not databases:
         return []
+    from django.db import connection
+
     from safeward.identity.models import Role, User
     from safeward.identity.roles import CATALOG
 
+    # Before the first migrate there is nothing to inspect: say so instead of a traceback.
+    if User._meta.db_table not in connection.introspection.table_names():
+        return [
+            checks.Error(
+                "The database has no SafeWard tables yet.",
+                hint="Run `safeward migrate` first.",
+                id="safeward.E013",
+            )
+        ]
     errors: list[checks.CheckMessage] = []
     if User.objects.filter(is_superuser=True).exists() or User.objects.filter(is_staff=True).exists():
         errors.append(

@@ -130,6 +130,14 @@ def test_check_fails_with_development_settings(migrated_sqlite):
     assert "safeward.E001" in result.stderr  # the development secret key
 
 
+def test_check_on_an_unmigrated_database_says_to_migrate(tmp_path):
+    result = _run(_environment(tmp_path), "-m", "safeward.cli", "check")
+    assert result.returncode != 0
+    assert "safeward.E013" in result.stderr
+    assert "safeward migrate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_check_fails_in_demo_mode(migrated_sqlite):
     result = _run(
         _environment(migrated_sqlite, SAFEWARD_DEMO="1", SAFEWARD_SECRET_KEY=GOOD_SECRET),
