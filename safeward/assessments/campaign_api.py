@@ -1,9 +1,12 @@
 """Assessment campaigns over REST: campaigns and their questions, answers,
-the two signatures, findings, the year-over-year comparison and the latest
-signed-off maturity per entry (assessment:result:read to read;
-assessment:campaign:manage to write; signing off is the reviewer's, which
-the service checks). Evidence files are uploaded and downloaded on the pages
-(size cap before the body is read, hash checked on download)."""
+the two signatures, findings, evidence files, the year-over-year comparison
+and the latest signed-off maturity per entry (assessment:result:read to
+read; assessment:campaign:manage to write; signing off is the reviewer's,
+which the service checks). Evidence is uploaded as multipart/form-data with
+the pages' rules (ADR 0942): the size cap is in place before anything reads
+the body, the type is decided from the content and the name, the file is
+stored encrypted with its SHA-256; downloads stay on the pages (hash checked
+there)."""
 
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safeward.assessments import campaign_selectors, campaign_services
+from safeward.assessments.campaign_evidence import MAX_MEGABYTES, MAX_REQUEST_BYTES, SizeLimitHandler
 from safeward.assessments.campaign_forms import AnswerForm, CampaignForm, FindingForm, FindingUpdateForm
 from safeward.assessments.models import Campaign, Finding, Maturity, Severity
 from safeward.compliance import FRAMEWORKS
@@ -280,6 +285,81 @@ class QuestionAnswer(APIView):
         return Response(AssessmentQuestionOutput(question).data)
 
 
+class EvidenceTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"The file is larger than {MAX_MEGABYTES} MiB."
+    default_code = "too_large"
+
+
+class AssessmentEvidenceInput(serializers.Serializer[dict[str, Any]]):
+    file = serializers.FileField(
+        help_text=f"PDF, PNG, JPEG, plain text or CSV, at most {MAX_MEGABYTES} MiB; "
+        "the type is decided from the content and the name's extension."
+    )
+
+
+class QuestionEvidence(APIView):
+    """A question's evidence files (metadata and SHA-256), and uploading one."""
+
+    required_permission = Perm.ASSESSMENT_RESULT_READ
+    token_scopes = {"GET": "read", "POST": "write"}
+    parser_classes = [MultiPartParser]  # a file upload only: JSON is refused with 415
+    limiter: SizeLimitHandler | None = None
+
+    def get_permissions(self) -> Any:
+        if self.request.method == "POST":
+            self.required_permission = Perm.ASSESSMENT_CAMPAIGN_MANAGE
+        return super().get_permissions()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method == "POST":
+            # Before authentication: the session's CSRF check reads the form,
+            # so the cap must be in place first. A body declared over the cap
+            # is refused unread (the answer says nothing about the question).
+            try:
+                declared = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                declared = 0
+            if declared > MAX_REQUEST_BYTES:
+                raise EvidenceTooLarge
+            self.limiter = SizeLimitHandler(request._request)
+            request._request.upload_handlers.insert(0, self.limiter)
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        responses={200: AssessmentEvidenceOutput(many=True)}, operation_id="assessment_evidence_list"
+    )
+    def get(self, request: Request, question_id: int) -> Response:
+        question = campaign_selectors.question_get(question_id=question_id)
+        if question is None:
+            raise Http404
+        evidence = campaign_selectors.question_evidence(question=question)
+        return Response(AssessmentEvidenceOutput(evidence, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": AssessmentEvidenceInput},
+        responses={201: AssessmentEvidenceOutput, 403: ErrorOutput, 409: ErrorOutput, 413: ErrorOutput},
+        operation_id="assessment_evidence_upload",
+    )
+    def post(self, request: Request, question_id: int) -> Response:
+        if campaign_selectors.question_get(question_id=question_id) is None:
+            raise Http404
+        payload = AssessmentEvidenceInput(data=request.data)
+        if self.limiter is not None and self.limiter.exceeded:
+            raise EvidenceTooLarge
+        payload.is_valid(raise_exception=True)
+        upload = payload.validated_data["file"]
+        try:
+            evidence = campaign_services.evidence_add(
+                actor=_actor(request), question_id=question_id, filename=upload.name or "", data=upload.read()
+            )
+        except campaign_services.EvidenceRefused as error:
+            raise ValidationError({"file": [str(error)]}) from None
+        except campaign_services.CampaignError as error:
+            return _refused(error)
+        return Response(AssessmentEvidenceOutput(evidence).data, status=status.HTTP_201_CREATED)
+
+
 class AssessmentFindingOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     campaign = serializers.IntegerField(source="campaign_id")
@@ -431,6 +511,7 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/compare/", CampaignCompare.as_view(), name="campaign_compare"),
     path("questions/<int:question_id>/answer/", QuestionAnswer.as_view(), name="question_answer"),
     path("questions/<int:question_id>/findings/", QuestionFindings.as_view(), name="question_findings"),
+    path("questions/<int:question_id>/evidence/", QuestionEvidence.as_view(), name="question_evidence"),
     path("findings/", AssessmentFindingList.as_view(), name="findings"),
     path("findings/<int:finding_id>/", AssessmentFindingDetail.as_view(), name="finding"),
     path("maturity/<str:framework>/", LatestMaturity.as_view(), name="maturity"),

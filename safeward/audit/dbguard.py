@@ -14,7 +14,7 @@ test suite's `flush` (see management/commands/flush.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -163,14 +163,33 @@ def install(connection: BaseDatabaseWrapper) -> None:
             cursor.execute(statement)
 
 
+# Other apps' append-only guards (install, remove: vendor -> statements),
+# registered in their AppConfig.ready, lifted with the audit guard for a flush.
+_OTHER_GUARDS: list[tuple[Callable[[str], list[str]], Callable[[str], list[str]]]] = []
+
+
+def register_guard(install: Callable[[str], list[str]], remove: Callable[[str], list[str]]) -> None:
+    if (install, remove) not in _OTHER_GUARDS:
+        _OTHER_GUARDS.append((install, remove))
+
+
 @contextmanager
 def suspended(connection: BaseDatabaseWrapper) -> Iterator[None]:
-    """Drop the guard for the block and put it back afterwards. Used only by
-    the test suite's database flush; never by the application."""
+    """Drop the guard (and the registered ones) for the block and put them
+    back afterwards. Used only by the test suite's database flush and demo
+    snapshot; never by the application."""
+    vendor = connection.vendor
     with connection.cursor() as cursor:
-        for statement in remove_statements(connection.vendor) + link_remove_statements(connection.vendor):
+        for statement in remove_statements(vendor) + link_remove_statements(vendor):
             cursor.execute(statement)
+        for _, remove in _OTHER_GUARDS:
+            for statement in remove(vendor):
+                cursor.execute(statement)
     try:
         yield
     finally:
         install(connection)
+        with connection.cursor() as cursor:
+            for add, _ in _OTHER_GUARDS:
+                for statement in add(vendor):
+                    cursor.execute(statement)

@@ -449,6 +449,16 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/assessments/questions/1/findings/", {})),
         (F,) * 8,
     ),
+    ("campaigns_api:question_evidence", "GET"): (
+        lambda c: status(c.get("/api/v1/assessments/questions/1/evidence/")),
+        (F,) * 8,
+    ),
+    ("campaigns_api:question_evidence", "POST"): (
+        lambda c: status(
+            c.post("/api/v1/assessments/questions/1/evidence/", {}, content_type=MULTIPART_CONTENT)
+        ),
+        (F,) * 8,
+    ),
     ("campaigns_api:findings", "GET"): (lambda c: status(c.get("/api/v1/assessments/findings/")), (F,) * 8),
     ("campaigns_api:finding", "GET"): (lambda c: status(c.get("/api/v1/assessments/findings/1/")), (F,) * 8),
     ("campaigns_api:finding", "PUT"): (

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from safeward.assessments.models import ControlRun, ResourceResult
+from tests.assessments.guard_helpers import signed_run_guard_dropped
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +75,8 @@ def test_verify_online_and_offline(registered, tmp_path, seal_key):
     (tmp_path / "edited.json").write_text(json.dumps(edited))
     with pytest.raises(CommandError, match="does NOT verify"):
         _call("verify", str(run.pk), "--snapshot", str(tmp_path / "edited.json"), "--public-key", str(pem))
-    ResourceResult.objects.filter(resource_id="2").update(evidence={})
+    with signed_run_guard_dropped():
+        ResourceResult.objects.filter(resource_id="2").update(evidence={})
     with pytest.raises(CommandError, match="does NOT verify"):
         _call("verify", str(run.pk))
     with pytest.raises(CommandError, match="No control run 99"):

@@ -116,3 +116,21 @@ def test_every_campaign_and_risk_route_is_in_this_matrix_with_its_permission():
     }
     assert set(routes) == set(DECLARED), "add the new route to ROUTES and DECLARED"
     assert {name: declared_permission(callback) for name, callback in routes.items()} == DECLARED
+
+
+# The evidence route of the campaign API under every role (a session; tokens
+# are in tests/api/test_token_scope_matrix.py): readers list, only the
+# compliance officer uploads; a missing question is 404 for those allowed.
+API_ROUTES = [
+    ("get", f"/api/v1/assessments/questions/{MISSING}/evidence/", READERS, 404),
+    ("post", f"/api/v1/assessments/questions/{MISSING}/evidence/", CAMPAIGNERS, 404),
+]
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_evidence_api_under_each_role(role):
+    client = Client()
+    sign_in(client, UserFactory(roles=[role], totp_secret=True))
+    for method, path, allowed, status in API_ROUTES:
+        response = getattr(client, method)(path)
+        assert response.status_code == (status if role in allowed else 403), f"{method} {path}"
