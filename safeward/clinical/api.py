@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -35,6 +36,7 @@ from safeward.clinical.types import (
     PossibleDuplicates,
     SessionContext,
 )
+from safeward.crypto.normalise import normalise
 from safeward.identity.api_permissions import BY_OPERATION
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -403,9 +405,18 @@ class AddressInput(serializers.Serializer[Any]):
     country = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 
+def _matchable_name(value: str) -> None:
+    """A name the duplicate check can compare (a letter or digit in it), or a
+    400 naming the field; the message never repeats the value."""
+    try:
+        normalise("name", value)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages) from None
+
+
 class PatientInputSerializer(serializers.Serializer[Any]):
-    given_name = serializers.CharField(max_length=200)
-    family_name = serializers.CharField(max_length=200)
+    given_name = serializers.CharField(max_length=200, validators=[_matchable_name])
+    family_name = serializers.CharField(max_length=200, validators=[_matchable_name])
     birth_date = serializers.DateField()
     sex = serializers.ChoiceField(choices=SEXES, default="unknown")
     mrn = serializers.CharField(max_length=40, required=False, allow_null=True, default=None)

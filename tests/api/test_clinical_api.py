@@ -101,6 +101,8 @@ def test_search_register_and_double_post(make_user, client):
         {"given_name": "A", "family_name": "X", "birth_date": "2999-01-01"},
         {"given_name": "A", "family_name": "X", "birth_date": "1988-08-08", "sex": "robot"},
         {"given_name": "A", "family_name": "X", "birth_date": "1988-08-08", "email": "nope"},
+        # No letter or digit: nothing the duplicate check could compare (was a 500).
+        {"given_name": "A", "family_name": "-'.", "birth_date": "1988-08-08"},
     ],
 )
 def test_bad_input_is_400_and_nothing_saved(make_user, client, data):
