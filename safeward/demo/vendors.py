@@ -42,7 +42,6 @@ from safeward.fhir import clients as fhir_clients
 from safeward.identity import services as identity_services
 from safeward.identity.models import User
 from safeward.vendors import documents, questionnaires, questions, selectors, services
-from safeward.vendors.models import Credential, Questionnaire
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
@@ -100,7 +99,7 @@ def _seed_questionnaires(ctx: SeedContext) -> None:
     Once: nothing is done when any questionnaire exists."""
     lab = selectors.vendor_by_name(name=LAB)
     scribe = selectors.vendor_by_name(name=TRANSCRIPTION)
-    if lab is None or scribe is None or Questionnaire.objects.exists():
+    if lab is None or scribe is None or selectors.questionnaires_list().exists():
         return
     officer = User.objects.get(username="demo.privacy_officer")
     now = clock.now()
@@ -149,7 +148,8 @@ def _plant_bulk_access(ctx: SeedContext) -> None:
     is done when the account is already bound."""
     pumps = selectors.vendor_by_name(name=PUMPS)
     physician = User.objects.filter(username="demo.physician").first()
-    if pumps is None or physician is None or Credential.objects.filter(user__username=PUMP_SYNC).exists():
+    bound = User.objects.filter(username=PUMP_SYNC).first()
+    if pumps is None or physician is None or (bound and selectors.vendor_id_for_user(user_id=bound.pk)):
         return
     agreement = pumps.agreements.filter(status="active").order_by("-end_date").first()
     if agreement is None:

@@ -42,7 +42,7 @@ def wipe_state(wipe: WipeRequest, *, now: dt.datetime) -> str:
 def _confirm(
     wipe: WipeRequest, *, actor: User | None, source: str, note: str, detail: dict[str, object]
 ) -> None:
-    from safeward.incidents.models import Incident, TimelineEntry
+    from safeward.incidents.selectors import incident_get
     from safeward.incidents.services import timeline_entry
 
     now = clock.now()
@@ -70,12 +70,12 @@ def _confirm(
         reason=note,
         detail={"device": wipe.device_id, "source": source, **detail},
     )
-    incident = Incident.objects.filter(pk=wipe.incident_id).first() if wipe.incident_id else None
+    incident = incident_get(incident_id=wipe.incident_id) if wipe.incident_id else None
     if incident is not None:
         by = "a person" if source == MANUAL else PostureSource(source).label
         timeline_entry(
             incident=incident,
-            kind=TimelineEntry.Kind.CONTAINMENT,
+            kind="containment",
             text=f"Remote wipe of device {wipe.device.asset_tag} confirmed by {by}.",
             actor=actor,
             ref=f"wipe:{wipe.pk}",

@@ -68,6 +68,8 @@ DECRYPT_ALLOWED_USES = {
     "safeward/continuity/services.py": {"decrypt_stream"},  # backups: verify and restore, never shown
     # Signed vendor agreements (BAA PDFs): no patient data, released hash-checked and audited.
     "safeward/vendors/documents.py": {"decrypt_stream"},
+    # Questionnaire evidence a vendor uploaded (policies, certificates): no patient data, same handling.
+    "safeward/vendors/questionnaires.py": {"decrypt_stream"},
     "safeward/assessments/campaign_services.py": {"reveal"},  # assessment evidence files (NOT_PHI)
 }
 
