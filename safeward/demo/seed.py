@@ -496,6 +496,18 @@ def seed_devices(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_devices)
 
 
+def seed_facilities(ctx: SeedContext) -> None:
+    """Secure areas, a day of door events, visitors, media waiting to leave (issue 15)."""
+    from safeward.demo.facilities import seed_facilities as facilities_step
+
+    facilities_step(ctx)
+
+
+# Before the posture step: facilities places the records room's PC (an endpoint),
+# which then has its posture from the first seed; a second seed finds nothing to report.
+SEED_STEPS.append(seed_facilities)
+
+
 def seed_device_posture(ctx: SeedContext) -> None:
     """Endpoint posture for the demo devices (issue 14); after the devices step."""
     from safeward.demo.device_posture import seed_device_posture as posture_step
@@ -514,16 +526,6 @@ def seed_device_wipes(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_device_wipes)
-
-
-def seed_facilities(ctx: SeedContext) -> None:
-    """Secure areas, a day of door events, visitors, media waiting to leave (issue 15)."""
-    from safeward.demo.facilities import seed_facilities as facilities_step
-
-    facilities_step(ctx)
-
-
-SEED_STEPS.append(seed_facilities)
 
 
 def seed_continuity(ctx: SeedContext) -> None:
