@@ -32,7 +32,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def pytest_runtest_teardown(item, nextitem):
     """Django's flush after a transactional test empties every table."""
     with one_door.tearing_down():
-        return (yield)
+        result = yield
+    # The keyring keeps what it read for 30 s; the next test (or a session fixture set
+    # up before its own fixtures) must read its own key table, not this test's keys.
+    from safeward.crypto.keyring import keyring
+
+    keyring().reset()
+    return result
 
 
 @pytest.fixture(autouse=True)

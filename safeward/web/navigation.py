@@ -73,7 +73,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Secure areas", "facilities:areas", Perm.FACILITY_AREA_READ, FACILITIES),
     NavItem("Visitor desk", "facilities:visitors", Perm.FACILITY_VISITOR_MANAGE, FACILITIES),
     NavItem("Flagged visitors", "facilities:visitors_flagged", Perm.FACILITY_VISITOR_READ, FACILITIES),
-    NavItem("Workstations in secure areas", "facilities:workstations", Perm.DETECTION_ALERT_READ, FACILITIES),
+    NavItem("Secure workstations", "facilities:workstations", Perm.DETECTION_ALERT_READ, FACILITIES),
     NavItem("Custody log", "facilities:custody", Perm.FACILITY_CUSTODY_READ, FACILITIES),
     NavItem("Disposal queue", "facilities:disposals", Perm.FACILITY_CUSTODY_READ, FACILITIES),
     NavItem("Detection rules", "detection:rules", Perm.SECURITY_CONFIG_MANAGE, SETTINGS),

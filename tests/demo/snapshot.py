@@ -95,6 +95,10 @@ def capture(var_dir: Path, pristine_var: Path) -> Snapshot:
     from safeward.demo import seed
 
     snapshot = Snapshot(var_dir=var_dir, pristine_var=pristine_var)
+    # This session fixture can run before the per-test fixtures of the test that first
+    # asks for it: a keyring still holding an earlier test's keys would blind-index the
+    # seed's patients under a key the snapshot's key table does not hold.
+    keyring().reset()
     with (
         override_settings(SAFEWARD_DEMO=True, VAR_DIR=var_dir, PASSWORD_HASHERS=DEMO_HASHERS),
         transaction.atomic(),
@@ -103,6 +107,7 @@ def capture(var_dir: Path, pristine_var: Path) -> Snapshot:
         seed.seed_demo()
         snapshot.columns, snapshot.seeded = _read_all()
         transaction.set_rollback(True)
+    keyring().reset()  # the seed's keys were rolled back with it
     snapshot.rewritten = frozenset(
         table for table, rows in snapshot.baseline.items() if set(rows) - set(snapshot.seeded[table])
     )

@@ -206,7 +206,7 @@ def test_the_security_officer_places_a_workstation_and_sees_unbadged_reads(
         totp_secret=True,
     )
     sign_in_browser(page, officer)
-    nav_click(page, "Workstations in secure areas")
+    nav_click(page, "Secure workstations")
     page.wait_for_selector("h1:has-text('Workstations in secure areas')")
     page.fill("input[name=asset_tag]", "WS-REC-1")
     page.select_option("select[name=area]", str(records.pk))

@@ -111,7 +111,7 @@ def test_the_top_bar_groups_officers_pages_into_menus(make_user):
     facilities = next(entry for entry in bar["bar"] if entry["label"] == "Facilities")
     assert [item["label"] for item in facilities["children"]] == [
         "Flagged visitors",
-        "Workstations in secure areas",
+        "Secure workstations",
         "Custody log",
         "Disposal queue",
     ]
