@@ -7,8 +7,6 @@ each write an audit event in the same transaction."""
 
 from __future__ import annotations
 
-import hashlib
-import io
 import uuid
 from pathlib import Path
 from typing import IO
@@ -19,11 +17,10 @@ from django.db import transaction
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action
-from safeward.crypto import streams
-from safeward.crypto.errors import IntegrityError
 from safeward.crypto.stores import FileStreamStore
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.vendors import sealed_files
 from safeward.vendors.models import Agreement, AgreementDocument
 from safeward.vendors.services import VendorError
 
@@ -49,24 +46,9 @@ def document_files_store() -> FileStreamStore:
         pattern="*.swf",
         associated_data=lambda path: _ad(uuid.UUID(path.stem)),
         stream_prefixes=(AD_PREFIX,),
-        writers=(__name__,),
+        writers=(sealed_files.__name__,),  # the module that encrypts into it
         phi_categories=(),  # signed agreements: names of the parties, no patient data
     )
-
-
-class _Hashing:
-    """A reader that hashes and counts what passes through it, and stops at the size limit."""
-
-    def __init__(self, source: IO[bytes]) -> None:
-        self.source, self.digest, self.size = source, hashlib.sha256(), 0
-
-    def read(self, n: int = -1) -> bytes:
-        block = self.source.read(n)
-        self.digest.update(block)
-        self.size += len(block)
-        if self.size > MAX_BYTES:
-            raise VendorError({"file": ["Agreement documents are limited to 50 MiB."]})
-        return block
 
 
 def _require(actor: User | None, perm: Perm) -> None:
@@ -91,15 +73,15 @@ def document_add(
     if content_type not in CONTENT_TYPES:
         raise VendorError({"file": ["Upload a PDF, PNG, JPEG or plain-text file."]})
     filename = Path(filename or "agreement.pdf").name[:200] or "agreement.pdf"
-    folder = _path()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    storage_id = uuid.uuid4()
-    target = folder / f"{storage_id}.swf"
-    hashing = _Hashing(source)
+    sealed = sealed_files.write_encrypted(
+        source,
+        folder=_path(),
+        ad_prefix=AD_PREFIX,
+        limit=MAX_BYTES,
+        too_large={"file": ["Agreement documents are limited to 50 MiB."]},
+    )
     try:
-        with target.open("xb") as handle:
-            streams.encrypt_stream(hashing, handle, associated_data=_ad(storage_id))  # type: ignore[arg-type]
-        if hashing.size == 0:
+        if sealed.size == 0:
             raise VendorError({"file": ["The file is empty."]})
         with transaction.atomic():
             document = AgreementDocument.objects.create(
@@ -107,15 +89,15 @@ def document_add(
                 title=title,
                 filename=filename,
                 content_type=content_type,
-                size=hashing.size,
-                sha256=hashing.digest.hexdigest(),
-                storage_id=storage_id,
+                size=sealed.size,
+                sha256=sealed.sha256,
+                storage_id=sealed.storage_id,
                 uploaded_at=clock.now(),
                 uploaded_by=actor,
             )
             _audit(actor, Action.CREATE, document)
     except BaseException:
-        target.unlink(missing_ok=True)
+        sealed.path.unlink(missing_ok=True)
         raise
     return document
 
@@ -126,15 +108,13 @@ def document_open(*, actor: User | None, document_id: int) -> tuple[AgreementDoc
     document = AgreementDocument.objects.select_related("agreement").filter(pk=document_id).first()
     if document is None:
         raise VendorError({"document": ["No such document."]})
-    plain = io.BytesIO()
-    try:
-        with (_path() / f"{document.storage_id}.swf").open("rb") as source:
-            streams.decrypt_stream(source, plain, associated_data=_ad(document.storage_id))
-    except (OSError, IntegrityError):
-        raise VendorError({"document": ["The stored file is missing or does not decrypt."]}) from None
-    content = plain.getvalue()
-    if hashlib.sha256(content).hexdigest() != document.sha256:
-        raise VendorError({"document": ["The stored file does not match its hash."]})
+    content = sealed_files.read_verified(
+        folder=_path(),
+        ad_prefix=AD_PREFIX,
+        storage_id=document.storage_id,
+        sha256=document.sha256,
+        field="document",
+    )
     with transaction.atomic():
         _audit(actor, Action.READ, document, download=True)
     return document, content

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -31,12 +30,10 @@ from django.db import transaction
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome
-from safeward.crypto import streams
-from safeward.crypto.errors import IntegrityError
 from safeward.crypto.stores import FileStreamStore
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.vendors import dates, questions, selectors
+from safeward.vendors import dates, questions, sealed_files, selectors
 from safeward.vendors.models import Questionnaire, QuestionnaireEvidence, Vendor
 from safeward.vendors.services import REASSESS_MONTHS, RISK_TIERS, VendorError
 
@@ -354,49 +351,36 @@ def evidence_files_store() -> FileStreamStore:
         pattern="*.swf",
         associated_data=lambda path: _ad(uuid.UUID(path.stem)),
         stream_prefixes=(AD_PREFIX,),
-        writers=(__name__,),
+        writers=(sealed_files.__name__,),  # the module that encrypts into it
         phi_categories=(),  # policies and certificates of the vendor: no patient data
     )
 
 
-class _Hashing:
-    def __init__(self, source: IO[bytes]) -> None:
-        self.source, self.digest, self.size = source, hashlib.sha256(), 0
-
-    def read(self, n: int = -1) -> bytes:
-        block = self.source.read(n)
-        self.digest.update(block)
-        self.size += len(block)
-        if self.size > MAX_EVIDENCE_BYTES:
-            raise VendorError({"evidence": ["Evidence files are limited to 10 MiB each."]})
-        return block
-
-
 def _evidence_store(questionnaire: Questionnaire, upload: Upload, now: dt.datetime) -> Path:
-    folder = _path()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    storage_id = uuid.uuid4()
-    target = folder / f"{storage_id}.swf"
-    hashing = _Hashing(upload.source)
+    sealed = sealed_files.write_encrypted(
+        upload.source,
+        folder=_path(),
+        ad_prefix=AD_PREFIX,
+        limit=MAX_EVIDENCE_BYTES,
+        too_large={"evidence": ["Evidence files are limited to 10 MiB each."]},
+    )
     try:
-        with target.open("xb") as handle:
-            streams.encrypt_stream(hashing, handle, associated_data=_ad(storage_id))  # type: ignore[arg-type]
-        if hashing.size == 0:
+        if sealed.size == 0:
             raise VendorError({f"evidence_{upload.question}": ["The file is empty."]})
         QuestionnaireEvidence.objects.create(
             questionnaire=questionnaire,
             question=upload.question,
             filename=Path(upload.filename or "evidence").name[:200] or "evidence",
             content_type=upload.content_type.split(";")[0].strip().lower(),
-            size=hashing.size,
-            sha256=hashing.digest.hexdigest(),
-            storage_id=storage_id,
+            size=sealed.size,
+            sha256=sealed.sha256,
+            storage_id=sealed.storage_id,
             uploaded_at=now,
         )
     except BaseException:
-        target.unlink(missing_ok=True)
+        sealed.path.unlink(missing_ok=True)
         raise
-    return target
+    return sealed.path
 
 
 def evidence_open(*, actor: User, evidence_id: int) -> tuple[QuestionnaireEvidence, bytes]:
@@ -406,15 +390,13 @@ def evidence_open(*, actor: User, evidence_id: int) -> tuple[QuestionnaireEviden
     evidence = QuestionnaireEvidence.objects.select_related("questionnaire").filter(pk=evidence_id).first()
     if evidence is None:
         raise VendorError({"evidence": ["No such file."]})
-    plain = io.BytesIO()
-    try:
-        with (_path() / f"{evidence.storage_id}.swf").open("rb") as source:
-            streams.decrypt_stream(source, plain, associated_data=_ad(evidence.storage_id))
-    except (OSError, IntegrityError):
-        raise VendorError({"evidence": ["The stored file is missing or does not decrypt."]}) from None
-    content = plain.getvalue()
-    if hashlib.sha256(content).hexdigest() != evidence.sha256:
-        raise VendorError({"evidence": ["The stored file does not match its hash."]})
+    content = sealed_files.read_verified(
+        folder=_path(),
+        ad_prefix=AD_PREFIX,
+        storage_id=evidence.storage_id,
+        sha256=evidence.sha256,
+        field="evidence",
+    )
     with transaction.atomic():
         _audit(
             actor,

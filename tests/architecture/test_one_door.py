@@ -66,10 +66,9 @@ DECRYPT_ALLOWED_USES = {
     # released hash-checked with each download in the chain of custody and the audit trail.
     "safeward/incidents/case_services.py": {"decrypt_stream"},
     "safeward/continuity/services.py": {"decrypt_stream"},  # backups: verify and restore, never shown
-    # Signed vendor agreements (BAA PDFs): no patient data, released hash-checked and audited.
-    "safeward/vendors/documents.py": {"decrypt_stream"},
-    # Questionnaire evidence a vendor uploaded (policies, certificates): no patient data, same handling.
-    "safeward/vendors/questionnaires.py": {"decrypt_stream"},
+    # Files vendors give us (signed BAAs, questionnaire evidence): no patient data,
+    # released hash-checked and audited.
+    "safeward/vendors/sealed_files.py": {"decrypt_stream"},
     "safeward/assessments/campaign_services.py": {"reveal"},  # assessment evidence files (NOT_PHI)
 }
 
