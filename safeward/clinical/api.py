@@ -524,8 +524,6 @@ class PatientCollection(ClinicalAPIView):
         data = _valid(PatientInputSerializer, request.data)
         submission = data.pop("submission")
         confirmed = data.pop("confirm_not_duplicate")
-        # Only the parts given are stored (as the forms do); nothing at all: no address.
-        data["address"] = {key: value for key, value in (data["address"] or {}).items() if value} or None
         view = gateway.patient_register(
             **ctx, data=PatientInput(**data), confirm_not_duplicate=confirmed, submission=submission
         )

@@ -99,12 +99,9 @@ class DisclosureLookupForm(forms.Form):
         return data
 
 
-# The form's address fields; stored as keys of the patient's one encrypted `address`.
-ADDRESS_FIELDS = ("address_line", "city", "state", "postal_code")
-
-
 def typed_address(data: dict[str, Any]) -> dict[str, Any]:
-    """The address as stored (the importer's keys) from a registration form's cleaned data."""
+    """The address with the importer's keys from a registration form's cleaned
+    data, every part as typed (the gateway's `normalised_address` stores it)."""
     return {
         "line": [data["address_line"]],
         "city": data["city"],
@@ -143,8 +140,6 @@ class RegistrationForm(SubmissionForm):
 
     def patient_input(self) -> PatientInput:
         d = self.cleaned_data
-        typed = typed_address(d)
-        address = typed if any(d[key] for key in ADDRESS_FIELDS) else None
         insurance = (
             {"payer": d["insurer"], "member_id": d["member_id"]} if d["insurer"] or d["member_id"] else None
         )
@@ -156,7 +151,7 @@ class RegistrationForm(SubmissionForm):
             phone=d["phone"] or None,
             email=d["email"] or None,
             national_id=d["national_id"] or None,
-            address=address,
+            address=typed_address(d),  # the gateway drops the parts left empty
             insurance=insurance,
             is_confidential=d["is_confidential"],
             is_vip=d["is_vip"],

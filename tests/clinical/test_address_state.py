@@ -207,3 +207,49 @@ def test_demo_and_scale_patients_have_a_state():
     assert record.patient.address["state"] in demo.DEMO_STATES
     (scale,) = [r for _, r in records(1, 1, Pools.build())]
     assert scale.patient.address["state"]
+
+
+def test_registration_form_rest_and_correction_store_the_same_address(signed_in):
+    """Empty parts are dropped on every path (the registration form used to
+    store `"state": ""`, `"postal_code": ""` and `"line": [""]`)."""
+    from safeward.clinical.types import new_submission_token
+
+    client, clerk = signed_in("registration_clerk")
+    expected = {"line": ["4 Harbour Road"], "city": "Dartmouth"}
+    by_form = _register(client, state="", postal_code=" ")
+
+    def rest(given: str, address: dict) -> str:
+        data = {
+            "given_name": given,
+            "family_name": "Okafor",
+            "birth_date": "1988-08-08",
+            "address": address,
+            "submission": new_submission_token(),
+        }
+        response = client.post("/api/v1/clinical/patients/", data, content_type="application/json")
+        assert response.status_code == 201, response.content
+        return response.json()["id"]
+
+    by_rest = rest("Iris", {"line": ["4 Harbour Road"], "city": "Dartmouth", "state": "", "country": " "})
+    nothing = rest("Ada", {"line": [], "city": " ", "state": ""})
+
+    corrected = _register(client, given_name="Lena")
+    edit = client.get(f"/clinical/patients/{corrected}/edit/").content.decode()
+    data = {
+        "submission": _token(edit),
+        "given_name": "Lena",
+        "family_name": "Brandt",
+        "birth_date": "1990-05-06",
+        "sex": "female",
+        "address_line": "4 Harbour Road",
+        "city": "Dartmouth",
+        "state": "",
+        "postal_code": "",
+        "reason": "Moved",
+    }
+    assert client.post(f"/clinical/patients/{corrected}/edit/", data).status_code == 302
+
+    assert _address(clerk, by_form) == expected
+    assert _address(clerk, by_rest) == expected
+    assert _address(clerk, corrected) == expected
+    assert _address(clerk, nothing) is None

@@ -494,6 +494,22 @@ def patient_labels(
 
 
 # --- registration ---------------------------------------------------------------------------
+def normalised_address(address: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The address as stored, whichever path wrote it (the registration and
+    correction forms, REST, FHIR, the import): each part trimmed, empty parts
+    and empty lines dropped, and no address at all when nothing is left."""
+    kept: dict[str, Any] = {}
+    for key, value in (address or {}).items():
+        if isinstance(value, str):
+            value = value.strip()
+        elif isinstance(value, list):
+            value = [line.strip() if isinstance(line, str) else line for line in value]
+            value = [line for line in value if line not in ("", None)]
+        if value not in ("", [], None):
+            kept[key] = value
+    return kept or None
+
+
 def _validated(data: PatientInput) -> dict[str, Any]:
     errors: dict[str, str] = {}
     for name in _NAME_FIELDS:
@@ -532,7 +548,7 @@ def _validated(data: PatientInput) -> dict[str, Any]:
         "birth_date": data.birth_date,
         "gender_identity": data.gender_identity or None,
         "national_id": data.national_id or None,
-        "address": data.address or None,
+        "address": normalised_address(data.address),
         "phone": data.phone or None,
         "email": data.email or None,
         "insurance": data.insurance or None,
