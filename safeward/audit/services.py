@@ -6,12 +6,13 @@ caller's atomic block fails with it and the access it guards does not happen
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection
+from django.db import connection, transaction
 
 from safeward import clock
 from safeward.audit import context
@@ -101,14 +102,16 @@ def audit_record(
 
     Call it inside the caller's `transaction.atomic()` block: the event then
     commits or rolls back with the access it records, and when it cannot be
-    written the exception aborts the access (fail closed)."""
+    written the exception aborts the access (fail closed). The event and its
+    index rows are all or nothing by themselves, so a read whose only write
+    is its event (a list) may call it outside a transaction (ADR 0588)."""
     request_context = context.current()
     roles = _actor_roles(actor) if actor is not None else ""
     disclosed = sorted({str(pid) for pid in patient_ids if pid})
     clean = _check_detail(detail or {})
     if disclosed:
         clean["patients"] = disclosed
-    event = AuditEvent.objects.create(
+    event = AuditEvent(
         occurred_at=clock.now(),
         actor_id=actor.pk if actor is not None else None,
         actor_username=_actor_name(actor, actor_username, request_context)[:150],
@@ -131,26 +134,60 @@ def audit_record(
         client_id=request_context.client_id[:100],
         client_name=request_context.client_name[:255],
     )
-    if disclosed:
-        _index_patients(event, [pid[:64] for pid in disclosed])
+    _write(event, [pid[:64] for pid in disclosed])
     return event
+
+
+# The event's columns as `_write` inserts them (every concrete field but the sequence number).
+_EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+_EVENT_COLUMNS = [str(f.column) for f in _EVENT_FIELDS]  # a concrete field always has its column
+
+
+@functools.cache
+def _event_with_index_sql() -> str:
+    """PostgreSQL's one statement for an event and its index rows (built once)."""
+    qn = connection.ops.quote_name
+    events, index = qn(AuditEvent._meta.db_table), qn(AuditEventPatient._meta.db_table)
+    columns = ", ".join(qn(column) for column in _EVENT_COLUMNS)
+    values = ", ".join(["%s"] * len(_EVENT_FIELDS))
+    return f"""WITH e AS (INSERT INTO {events} ({columns}) VALUES ({values}) RETURNING id),
+i AS (INSERT INTO {index} (event_id, occurred_at, patient_id) SELECT e.id, %s, unnest(%s::varchar[]) FROM e)
+SELECT id FROM e"""  # noqa: S608 - names from model metadata; values are parameters
+
+
+def _write(event: AuditEvent, patient_ids: list[str]) -> None:
+    """Insert the event and its patient index rows, all or nothing, also
+    outside a caller's transaction. PostgreSQL: one statement, the index rows
+    inserted in a data-modifying CTE from the event's RETURNING id (a list's
+    event is one round trip, and a statement is a transaction of its own, so
+    a list whose only write is its event needs no BEGIN and COMMIT). Other
+    databases: the two statements in one transaction (the caller's if any)."""
+    if not patient_ids:
+        event.save(force_insert=True)
+        return
+    if connection.vendor != "postgresql":
+        with transaction.atomic(savepoint=False):
+            event.save(force_insert=True)
+            _index_patients(event, patient_ids)
+        return
+    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_FIELDS]
+    when = connection.ops.adapt_datetimefield_value(event.occurred_at)
+    with connection.cursor() as cursor:
+        cursor.execute(_event_with_index_sql(), [*values, when, patient_ids])
+        (event.pk,) = cursor.fetchone()
+    event._state.adding, event._state.db = False, connection.alias
 
 
 def _index_patients(event: AuditEvent, patient_ids: list[str]) -> None:
     """The event's patient index rows in one INSERT ... SELECT over one array
-    parameter (PostgreSQL `unnest`, SQLite `json_each`), in the list's order:
-    a worklist's 190 rows cost one short statement instead of a 570-parameter
-    `bulk_create` that also builds a model per row and returns every id."""
+    parameter (SQLite `json_each`), in the list's order: a worklist's 190 rows
+    cost one short statement instead of a 570-parameter `bulk_create` that
+    also builds a model per row and returns every id."""
     table = connection.ops.quote_name(AuditEventPatient._meta.db_table)
     when = connection.ops.adapt_datetimefield_value(event.occurred_at)
-    param: list[str] | str
-    if connection.vendor == "postgresql":
-        rows, param = "unnest(%s::varchar[])", patient_ids
-    else:
-        rows, param = "value FROM json_each(%s)", json.dumps(patient_ids)
-    sql = f"INSERT INTO {table} (event_id, occurred_at, patient_id) SELECT %s, %s, {rows}"
+    sql = f"INSERT INTO {table} (event_id, occurred_at, patient_id) SELECT %s, %s, value FROM json_each(%s)"  # noqa: S608 - names from model metadata; values are parameters
     with connection.cursor() as cursor:
-        cursor.execute(sql, [event.pk, when, param])
+        cursor.execute(sql, [event.pk, when, json.dumps(patient_ids)])
 
 
 def audit_report_record(

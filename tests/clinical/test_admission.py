@@ -481,6 +481,55 @@ def test_worklists_read_in_a_fixed_number_of_queries(make_user, ward, django_ass
     assert census.ward.occupied == 3
 
 
+def test_a_lists_event_and_its_index_rows_are_one_statement_on_postgresql(make_user, ward):
+    """Round trips of the census and the worklist (ADR 0588): the rows, the
+    patients, the facts, and the audit event with its per-patient index rows.
+    On PostgreSQL the event and its index rows are one statement, run as a
+    transaction of its own (no BEGIN and COMMIT round trips); elsewhere two
+    inserts in one transaction. The event still names every patient shown."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from safeward.audit.models import AuditEventPatient
+
+    clerk, doctor = make_user("registration_clerk"), make_user("physician")
+    patients = []
+    for n in range(3):
+        p = new_patient(given=f"P{n}", family="Trip", mrn=f"MRN-TRIP-{n}")
+        _admit(clerk, p, _bed(ward, str(n + 1)), doctor)
+        relate(doctor, p, "care_team")
+        patients.append(str(p))
+    postgres = connection.vendor == "postgresql"
+    calls = {
+        "census": (lambda: gateway.ward_census(actor=clerk, session=WARD, purpose=OPS, ward_id=ward.id), 6),
+        "worklist": (lambda: gateway.physician_worklist(actor=doctor, session=WARD, purpose=TREAT), 8),
+    }
+    for name, (call, reads) in calls.items():
+        call()  # warm caches
+        opened: list[int] = []  # atomic blocks the list opened around each audit write
+        outer = len(connection.atomic_blocks)  # the test's own
+
+        def audit_writes(execute, sql, params, many, context, seen=opened, outer=outer):
+            if "audit_auditevent" in sql:
+                seen.append(len(connection.atomic_blocks) - outer)
+            return execute(sql, params, many, context)
+
+        with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(audit_writes):
+            call()
+        statements = [q["sql"] for q in queries.captured_queries]
+        if postgres:
+            assert len(statements) == reads, (name, statements)
+            assert opened == [0], name
+        else:
+            writes = [sql for sql in statements if "audit_auditevent" in sql]
+            assert len(writes) == 2, (name, writes)
+            assert opened == [1, 1], name
+        event = AuditEvent.objects.filter(resource_type__in=["WardCensus", "Worklist"]).latest("id")
+        assert event.detail["patients"] == sorted(patients)
+        indexed = AuditEventPatient.objects.filter(event_id=event.pk).order_by("id")
+        assert [row.patient_id for row in indexed] == sorted(patients)
+
+
 # --- the operators' CLI -------------------------------------------------------------------------------------
 def test_the_ward_command_adds_wards_and_beds_and_says_what_was_wrong(medicine):
     from io import StringIO

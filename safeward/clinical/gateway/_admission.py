@@ -394,17 +394,17 @@ def ward_census(
             )
         rows.append(CensusBed(id=str(bed.pk), label=bed.label, occupant=occupant))
     disclosed = [str(pid) for pid, who in shown.items() if not who.view.restricted]
-    with transaction.atomic():
-        record(
-            action=AuditAction.READ,
-            actor=actor,
-            purpose=purpose,
-            resource_type="WardCensus",
-            resource_id=str(ward.pk),
-            fields=audit_fields([Section.DEMOGRAPHICS, Section.ENCOUNTERS]) if disclosed else (),
-            detail={"beds": len(beds), "occupied": len(stays)},
-            patient_ids=disclosed,
-        )
+    # The list's only write: one event with its index rows, a transaction of its own.
+    record(
+        action=AuditAction.READ,
+        actor=actor,
+        purpose=purpose,
+        resource_type="WardCensus",
+        resource_id=str(ward.pk),
+        fields=audit_fields([Section.DEMOGRAPHICS, Section.ENCOUNTERS]) if disclosed else (),
+        detail={"beds": len(beds), "occupied": len(stays)},
+        patient_ids=disclosed,
+    )
     view = WardView(
         id=str(ward.pk),
         code=ward.code,

@@ -243,21 +243,19 @@ def physician_worklist(*, actor: Actor, session: SessionContext, purpose: Purpos
     ]
     results = _notification_views(notifications, shown)
     disclosed = [str(pid) for pid, who in shown.items() if not who.view.restricted]
-    with transaction.atomic():
-        record(
-            action=AuditAction.READ,
-            actor=actor,
-            purpose=purpose,
-            resource_type="Worklist",
-            resource_id="physician",
-            fields=audit_fields(
-                [Section.DEMOGRAPHICS, Section.ENCOUNTERS, Section.APPOINTMENTS, Section.RESULTS]
-            )
-            if disclosed
-            else (),
-            detail={"rows": len(my_patients) + len(ward_rows) + len(clinic) + len(results)},
-            patient_ids=disclosed,
-        )
+    # The list's only write: one event with its index rows, a transaction of its own.
+    record(
+        action=AuditAction.READ,
+        actor=actor,
+        purpose=purpose,
+        resource_type="Worklist",
+        resource_id="physician",
+        fields=audit_fields([Section.DEMOGRAPHICS, Section.ENCOUNTERS, Section.APPOINTMENTS, Section.RESULTS])
+        if disclosed
+        else (),
+        detail={"rows": len(my_patients) + len(ward_rows) + len(clinic) + len(results)},
+        patient_ids=disclosed,
+    )
     return PhysicianWorklist(
         my_patients=my_patients, clinic_today=clinic, inpatients=ward_rows, results=results
     )
@@ -291,15 +289,15 @@ def arrivals_today(*, actor: Actor, session: SessionContext, purpose: PurposeOfU
         for a in appointments
     ]
     disclosed = [str(pid) for pid, who in shown.items() if not who.view.restricted]
-    with transaction.atomic():
-        record(
-            action=AuditAction.READ,
-            actor=actor,
-            purpose=purpose,
-            resource_type="Worklist",
-            resource_id="arrivals",
-            fields=audit_fields([Section.DEMOGRAPHICS, Section.APPOINTMENTS]) if disclosed else (),
-            detail={"rows": len(rows)},
-            patient_ids=disclosed,
-        )
+    # The list's only write: one event with its index rows, a transaction of its own.
+    record(
+        action=AuditAction.READ,
+        actor=actor,
+        purpose=purpose,
+        resource_type="Worklist",
+        resource_id="arrivals",
+        fields=audit_fields([Section.DEMOGRAPHICS, Section.APPOINTMENTS]) if disclosed else (),
+        detail={"rows": len(rows)},
+        patient_ids=disclosed,
+    )
     return rows
