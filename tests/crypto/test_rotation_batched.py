@@ -32,18 +32,19 @@ def test_a_concurrent_edit_in_a_large_batch_keeps_the_newer_value_and_counts_sta
     key_rotate(actor=ACTOR)
     target = records[3]  # has a phone
     edited = False
-    original_reseal = Keyring.reseal
+    original_reseal = Keyring.reseal_many
 
-    def reseal_while_the_app_writes(self, blob, *, associated_data):
+    def reseal_while_the_app_writes(self, values):  # after the batch was read, before its UPDATE
         nonlocal edited
-        if not edited and associated_data == Record._meta.get_field("family_name").associated_data(target.pk):
+        name = Record._meta.get_field("family_name").associated_data(target.pk)
+        if not edited and any(associated_data == name for _, associated_data in values):
             edited = True
             app_copy = Record.objects.get(pk=target.pk)
             app_copy.family_name = "Edited meanwhile"
             app_copy.save()  # the new name under the new key; its other values stay as they were
-        return original_reseal(self, blob, associated_data=associated_data)
+        return original_reseal(self, values)
 
-    monkeypatch.setattr(Keyring, "reseal", reseal_while_the_app_writes)
+    monkeypatch.setattr(Keyring, "reseal_many", reseal_while_the_app_writes)
     first = keys_reencrypt(actor=ACTOR, batch_size=1000)  # one batch for the whole table
     assert edited
     in_row = _encrypted_values(target)
@@ -51,7 +52,7 @@ def test_a_concurrent_edit_in_a_large_batch_keeps_the_newer_value_and_counts_sta
     assert first.remaining == 1  # that row still waits (pending counts rows); the app moved its name
     assert Record.objects.get(pk=target.pk).family_name.reveal() == "Edited meanwhile"
 
-    monkeypatch.setattr(Keyring, "reseal", original_reseal)
+    monkeypatch.setattr(Keyring, "reseal_many", original_reseal)
     second = keys_reencrypt(actor=ACTOR, batch_size=1000)
     assert (second.moved, second.remaining) == (in_row - 1, 0)
     assert Record.objects.get(pk=target.pk).family_name.reveal() == "Edited meanwhile"
