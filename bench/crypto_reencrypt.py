@@ -112,7 +112,8 @@ def profile(args: argparse.Namespace) -> None:
             moved, elapsed = rotate_and_reencrypt(args)
             profiler.stop()
         print(
-            f"## {name}: {moved:,} values in {elapsed:.1f} s = {moved / elapsed:,.0f} values/s (under the profiler)"
+            f"## {name}: {moved:,} values in {elapsed:.1f} s = {moved / elapsed:,.0f} values/s "
+            "(under the profiler)"
         )
         print(profiler.output_text(unicode=False, color=False, show_all=False, short_mode=True))
 
@@ -199,9 +200,8 @@ def run(url: str | None, args: argparse.Namespace) -> None:
             f"(median {statistics.median(rates[name]):,.0f}); reads during: {summary(during)}; "
             f"read slowdown {ratio:.2f}x"
         )
-    print(
-        f"batched / previous (median rates): {statistics.median(rates['batched']) / statistics.median(rates['previous']):.2f}x"
-    )
+    speedup = statistics.median(rates["batched"]) / statistics.median(rates["previous"])
+    print(f"batched / previous (median rates): {speedup:.2f}x")
 
 
 def main() -> None:

@@ -98,9 +98,9 @@ def _write_batch(
                 moved += len(columns) * len(param_rows)
             else:
                 for params in param_rows:
+                    same = " AND ".join(f"{_qn(c)} = %s" for c in columns)
                     cursor.execute(
-                        f"SELECT COUNT(*) FROM {table} "  # noqa: S608
-                        f"WHERE {_qn(_column(pk))} = %s AND {' AND '.join(f'{_qn(c)} = %s' for c in columns)}",
+                        f"SELECT COUNT(*) FROM {table} WHERE {_qn(_column(pk))} = %s AND {same}",  # noqa: S608
                         [params[len(columns)], *params[: len(columns)]],
                     )
                     moved += len(columns) if cursor.fetchone()[0] else 0

@@ -206,7 +206,7 @@ def _fetch_batch(
             f"WHERE {keyset}({condition}) ORDER BY {pk} LIMIT %s",
             [*([] if after is None else [after]), *params, size],
         )
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 @dataclasses.dataclass
@@ -548,26 +548,31 @@ class BlindIndexStore:
             yield count
 
     def _indexers(self, key: LoadedKey) -> list[Callable[[list[Any]], Any]]:
-        """Per field: its stored value from the plain sources (None when one is empty)."""
-        result: list[Callable[[list[Any]], Any]] = []
-        for field in self.fields:
-            if isinstance(field, BlindIndexField):
-                index = blind_indexer(normaliser=field.normaliser, scope=field.scope, key=key)
+        """Per field: its stored value from the plain sources under `key`."""
+        return [
+            _index_of(field, blind_indexer(normaliser=field.normaliser, scope=field.scope, key=key))
+            if isinstance(field, BlindIndexField)
+            else _prefix_of(field, key)
+            for field in self.fields
+        ]
 
-                def compute(plain: list[Any], field: BlindIndexField = field, index: Any = index) -> Any:
-                    if any(value is None for value in plain):
-                        return None
-                    return field._derive_or_empty(index, field._normaliser_input(plain), None)
 
-            else:
+def _index_of(field: BlindIndexField, index: Callable[[Any], bytes]) -> Callable[[list[Any]], Any]:
+    def compute(plain: list[Any]) -> Any:
+        if any(value is None for value in plain):
+            return None
+        return field._derive_or_empty(index, field._normaliser_input(plain), None)
 
-                def compute(plain: list[Any], field: BlindPrefixField = field, key: LoadedKey = key) -> Any:
-                    if plain[0] is None:
-                        return ""
-                    return " ".join(field._derive_or_empty(lambda v: field.tokens(v, key=key), plain[0], []))
+    return compute
 
-            result.append(compute)
-        return result
+
+def _prefix_of(field: BlindPrefixField, key: LoadedKey) -> Callable[[list[Any]], Any]:
+    def compute(plain: list[Any]) -> Any:
+        if plain[0] is None:
+            return ""
+        return " ".join(field._derive_or_empty(lambda value: field.tokens(value, key=key), plain[0], []))
+
+    return compute
 
 
 def _plain_bytes(value: Any) -> Any:
