@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import connection, models, transaction
 
-from safeward.crypto.keyring import keyring
+from safeward.crypto.keyring import Keyring, _seal_with, header_key_id, keyring
 from safeward.crypto.registry import ProgressCallback
 from safeward.crypto.stores import BlindIndexStore, ModelStore, _column, _qn
 
@@ -69,7 +69,7 @@ def _plan_row(
         raw_id = values[_column(field._row_id_target())]
         row_id = raw_id if isinstance(raw_id, uuid.UUID) else uuid.UUID(str(raw_id))
         old = bytes(stored)
-        new = keyring().reseal(old, associated_data=field.associated_data(row_id))
+        new = _reseal(keyring(), old, associated_data=field.associated_data(row_id))
         if new is None:
             continue
         columns.append(_column(field))
@@ -152,3 +152,10 @@ def _exactly(values: dict[str, Any]) -> dict[str, Any]:
         (f"{name}__isnull" if value is None else name): (True if value is None else value)
         for name, value in values.items()
     }
+
+
+def _reseal(ring: Keyring, blob: bytes, *, associated_data: bytes) -> bytes | None:
+    primary = ring.primary()
+    if header_key_id(blob) == primary.key_id:
+        return None
+    return _seal_with(primary, ring.open(blob, associated_data=associated_data), associated_data)
