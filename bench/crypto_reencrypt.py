@@ -1,15 +1,19 @@
 """Re-encryption rate (values per second) and its effect on concurrent reads.
 
-    .venv/bin/python bench/crypto_reencrypt.py [--records 20000] [--batch-size 500] [--sqlite]
+    .venv/bin/python bench/crypto_reencrypt.py [--records 20000] [--batch-size 500] [--rounds 2]
+        [--blind] [--sqlite] [--profile]
 
 Loads N records of the crypto test model (5 encrypted values each: MRN,
-family name, date of birth, phone, JSON notes) into a throwaway PostgreSQL
-database `bench_crypto_reencrypt` (or a SQLite file with --sqlite), then:
-a separate reader process loads random records and reveals two fields in a
-loop, as the gateway would; after a baseline window the data key is rotated
-and `keys_reencrypt` moves every value; the reader keeps going. Reported:
-values/s of the re-encryption, and the reader's median/p95 latency before
-and during it.
+family name, date of birth, phone, JSON notes; with --blind also their 5
+blind indexes and prefix tokens) into a throwaway PostgreSQL database
+`bench_crypto_reencrypt` (or a SQLite file with --sqlite). A separate reader
+process loads random records and reveals two fields in a loop, as the
+gateway would. Each round rotates the data key (and the blind-index key with
+--blind) and runs `keys_reencrypt` twice, alternating: with the previous
+store code (bench/crypto_reencrypt_previous.py, the baseline) and with the
+current one, with idle windows in between. Reported: values/s of each path
+and the reader's median latency during each against the idle windows.
+--profile runs each path once under pyinstrument, without the reader.
 """
 
 from __future__ import annotations
