@@ -1,20 +1,25 @@
 """Re-encryption rate (values per second) and its effect on concurrent reads.
 
-    .venv/bin/python bench/crypto_reencrypt.py [--records 20000] [--batch-size 500] [--sqlite]
+    .venv/bin/python bench/crypto_reencrypt.py [--records 20000] [--batch-size 500] [--rounds 2]
+        [--blind] [--sqlite] [--profile]
 
 Loads N records of the crypto test model (5 encrypted values each: MRN,
-family name, date of birth, phone, JSON notes) into a throwaway PostgreSQL
-database `bench_crypto_reencrypt` (or a SQLite file with --sqlite), then:
-a separate reader process loads random records and reveals two fields in a
-loop, as the gateway would; after a baseline window the data key is rotated
-and `keys_reencrypt` moves every value; the reader keeps going. Reported:
-values/s of the re-encryption, and the reader's median/p95 latency before
-and during it.
+family name, date of birth, phone, JSON notes; with --blind also their 5
+blind indexes and prefix tokens) into a throwaway PostgreSQL database
+`bench_crypto_reencrypt` (or a SQLite file with --sqlite). A separate reader
+process loads random records and reveals two fields in a loop, as the
+gateway would. Each round rotates the data key (and the blind-index key with
+--blind) and runs `keys_reencrypt` twice, alternating: with the previous
+store code (bench/crypto_reencrypt_previous.py, the baseline) and with the
+current one, with idle windows in between. Reported: values/s of each path
+and the reader's median latency during each against the idle windows.
+--profile runs each path once under pyinstrument, without the reader.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import random
@@ -22,21 +27,22 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crypto_common import DEFAULT_PG, configure, machine, postgres_database
 
 
-def reader(url: str, folder: str, out: str, seconds: float) -> None:
+def reader(url: str, folder: str, out: str) -> None:
     configure(url, folder=Path(folder), migrate=False)
     from tests.crypto.testapp.models import Record
 
     pks = list(Record.objects.values_list("pk", flat=True))
     rng = random.Random(7)
-    deadline = time.monotonic() + seconds
-    with Path(out).open("w", encoding="ascii") as handle:
-        while time.monotonic() < deadline:
+    with Path(out).open("w", encoding="ascii", buffering=1) as handle:
+        while True:
             start = time.perf_counter()
             record = Record.objects.get(pk=rng.choice(pks))
             record.family_name.reveal()
@@ -44,16 +50,14 @@ def reader(url: str, folder: str, out: str, seconds: float) -> None:
             handle.write(f"{time.time():.6f} {time.perf_counter() - start:.6f}\n")
 
 
-def run(url: str | None, args: argparse.Namespace) -> None:
-    folder = configure(url)
-    from django.db import connection, transaction
+def load(records: int) -> float:
+    from django.db import transaction
 
-    from safeward.crypto.services import Actor, key_rotate, keys_reencrypt
     from tests.crypto.testapp.models import Record
 
     started = time.perf_counter()
     batch = []
-    for i in range(args.records):
+    for i in range(records):
         batch.append(
             Record(
                 mrn=f"MRN-{i:08d}",
@@ -69,12 +73,74 @@ def run(url: str | None, args: argparse.Namespace) -> None:
             batch = []
     if batch:
         Record.objects.bulk_create(batch)
-    load = time.perf_counter() - started
-    values = args.records * 5
+    return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def previous_path() -> Iterator[None]:
+    """The stores' re-encryption as it was before ADR 1611 (the baseline)."""
+    import crypto_reencrypt_previous as previous
+
+    from safeward.crypto.stores import BlindIndexStore, ModelStore
+
+    with (
+        mock.patch.object(ModelStore, "reencrypt", previous.model_reencrypt),
+        mock.patch.object(BlindIndexStore, "reencrypt", previous.blind_reencrypt),
+    ):
+        yield
+
+
+def rotate_and_reencrypt(args: argparse.Namespace) -> tuple[int, float]:
+    """Rotate the data key (and the blind-index key with --blind), then time
+    `keys_reencrypt`: (values moved, seconds)."""
+    from safeward.crypto.keyring import Purpose
+    from safeward.crypto.services import Actor, key_rotate, keys_reencrypt
+
+    key_rotate(actor=Actor(name="bench"))
+    if args.blind:
+        key_rotate(actor=Actor(name="bench"), purpose=Purpose.BLIND_INDEX)
+    t0 = time.perf_counter()
+    result = keys_reencrypt(actor=Actor(name="bench"), batch_size=args.batch_size)
+    elapsed = time.perf_counter() - t0
+    assert result.remaining == 0, result
+    return result.moved, elapsed
+
+
+def profile(args: argparse.Namespace) -> None:
+    from pyinstrument import Profiler
+
+    for name, context in (("previous", previous_path), ("batched", contextlib.nullcontext)):
+        with context():
+            profiler = Profiler(interval=0.001)
+            profiler.start()
+            moved, elapsed = rotate_and_reencrypt(args)
+            profiler.stop()
+        print(
+            f"## {name}: {moved:,} values in {elapsed:.1f} s = {moved / elapsed:,.0f} values/s "
+            "(under the profiler)"
+        )
+        print(profiler.output_text(unicode=False, color=False, show_all=False, short_mode=True))
+
+
+def run(url: str | None, args: argparse.Namespace) -> None:
+    folder = configure(url)
+    from django.db import connection
+
+    from safeward.crypto.keyring import keyring
+
+    load_seconds = load(args.records)
+    print(f"# {machine()}")
+    print(
+        f"# {connection.vendor} ({'file' if url is None else 'local server'}), {args.records:,} records "
+        f"loaded in {load_seconds:.1f} s; batch size {args.batch_size}; "
+        f"{'data and blind-index keys' if args.blind else 'data key'} rotated each round"
+    )
+    if args.profile:
+        profile(args)
+        return
     connection.close()
 
     out = folder / "reads.txt"
-    env = {**os.environ}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -83,61 +149,76 @@ def run(url: str | None, args: argparse.Namespace) -> None:
             url or os.environ["SAFEWARD_DATABASE_URL"],
             str(folder),
             str(out),
-            str(args.baseline + args.max_seconds),
         ],
-        env=env,
+        env={**os.environ},
     )
-    time.sleep(args.baseline)
-    before_end = time.time()
-    key_rotate(actor=Actor(name="bench"))
-    t0 = time.perf_counter()
-    result = keys_reencrypt(actor=Actor(name="bench"), batch_size=args.batch_size)
-    elapsed = time.perf_counter() - t0
-    during_end = time.time()
-    proc.terminate()
-    proc.wait(timeout=30)
+    windows: dict[str, list[tuple[float, float]]] = {"idle": [], "previous": [], "batched": []}
+    rates: dict[str, list[float]] = {"previous": [], "batched": []}
+
+    def idle(seconds: float) -> None:
+        start = time.time()
+        time.sleep(seconds)
+        windows["idle"].append((start, time.time()))
+
+    try:
+        time.sleep(2.0)  # the reader loads its primary keys and warms up
+        idle(args.baseline)
+        for _ in range(args.rounds):
+            for name, context in (("previous", previous_path), ("batched", contextlib.nullcontext)):
+                with context():
+                    start = time.time()
+                    moved, elapsed = rotate_and_reencrypt(args)
+                    windows[name].append((start, time.time()))
+                rates[name].append(moved / elapsed)
+                keyring().refresh()
+                idle(args.baseline)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
     samples = [tuple(map(float, line.split())) for line in out.read_text().splitlines() if line.strip()]
-    before = sorted(lat for t, lat in samples if t < before_end and t > before_end - args.baseline + 2)
-    during = sorted(lat for t, lat in samples if before_end <= t <= during_end)
 
-    def summary(latencies: list[float]) -> str:
-        if not latencies:
+    def latencies(name: str) -> list[float]:
+        return sorted(lat for t, lat in samples if any(a <= t <= b for a, b in windows[name]))
+
+    def summary(values: list[float]) -> str:
+        if not values:
             return "no samples"
         return (
-            f"median {statistics.median(latencies) * 1e3:6.2f} ms  "
-            f"p95 {latencies[int(len(latencies) * 0.95)] * 1e3:6.2f} ms"
-            f"  ({len(latencies)} reads)"
+            f"median {statistics.median(values) * 1e3:6.2f} ms  "
+            f"p95 {values[int(len(values) * 0.95)] * 1e3:6.2f} ms  ({len(values)} reads)"
         )
 
-    print(f"# {machine()}")
-    print(
-        f"# {connection.vendor} ({'file' if url is None else 'local server'}), "
-        f"{args.records:,} records = {values:,} "
-        f"encrypted values loaded in {load:.1f} s; batch size {args.batch_size}"
-    )
-    print(
-        f"re-encryption: {result.moved:,} values in {elapsed:.1f} s = {result.moved / elapsed:,.0f} values/s "
-        f"(remaining {result.remaining})"
-    )
-    print(f"reads before : {summary(before)}")
-    print(f"reads during : {summary(during)}")
-    if before and during:
-        print(
-            "read latency during/before (median): "
-            f"{statistics.median(during) / statistics.median(before):.2f}x"
+    idle_reads = latencies("idle")
+    print(f"values per round: {args.records * (10 if args.blind else 5):,}")
+    print(f"reads while idle    : {summary(idle_reads)}")
+    for name in ("previous", "batched"):
+        during = latencies(name)
+        ratio = (
+            statistics.median(during) / statistics.median(idle_reads)
+            if during and idle_reads
+            else float("nan")
         )
+        print(
+            f"{name:9s}: {', '.join(f'{r:,.0f}' for r in rates[name])} values/s "
+            f"(median {statistics.median(rates[name]):,.0f}); reads during: {summary(during)}; "
+            f"read slowdown {ratio:.2f}x"
+        )
+    speedup = statistics.median(rates["batched"]) / statistics.median(rates["previous"])
+    print(f"batched / previous (median rates): {speedup:.2f}x")
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--reader":
-        reader(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+        reader(sys.argv[2], sys.argv[3], sys.argv[4])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--baseline", type=float, default=8.0, help="seconds of reads before rotation")
-    parser.add_argument("--max-seconds", type=float, default=600.0)
+    parser.add_argument("--baseline", type=float, default=6.0, help="seconds of idle reads before each run")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of (previous, batched), alternating")
+    parser.add_argument("--blind", action="store_true", help="rotate the blind-index key too")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument each path once, no reader")
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--server", default=DEFAULT_PG)
     args = parser.parse_args()

@@ -767,9 +767,9 @@ class BlindPrefixField(_DerivedField, models.TextField):  # type: ignore[type-ar
         message = f"{len(prefix)}|{prefix}".encode()
         return hmac.new(key, message, hashlib.sha256).digest()[:PREFIX_TOKEN_BYTES].hex()
 
-    def tokens(self, value: Any) -> list[str]:
-        """The column's tokens under the primary key (its marker first, if any)."""
-        key = keyring().primary(Purpose.BLIND_INDEX)
+    def tokens(self, value: Any, *, key: LoadedKey | None = None) -> list[str]:
+        """The column's tokens under `key` (default: the primary key), its marker first, if any."""
+        key = key or keyring().primary(Purpose.BLIND_INDEX)
         subkey = _blind_key(self.scope, key)
         tokens = set()
         for word in _prefix_words(normalise(self.normaliser, value)):

@@ -267,11 +267,14 @@ class Keyring:
     def open(self, blob: bytes, *, associated_data: bytes) -> bytes:
         """Decrypt a sealed value, or raise IntegrityError. Never returns
         garbage: any change to any byte, or another context, fails."""
+        return _unpad(self._open_padded(blob, associated_data))
+
+    def _open_padded(self, blob: bytes, associated_data: bytes) -> bytes:
         key = self.get(header_key_id(blob))
         if key.purpose != Purpose.DATA:
             raise IntegrityError("the value names a key that is not a data key")
         try:
-            padded = key.aead.decrypt(
+            return key.aead.decrypt(
                 blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES],
                 blob[HEADER_BYTES + NONCE_BYTES :],
                 blob[:HEADER_BYTES] + associated_data,
@@ -280,14 +283,28 @@ class Keyring:
             raise IntegrityError(
                 "the ciphertext failed authentication: it was altered, or copied from another row or field"
             ) from None
-        return _unpad(padded)
 
     def reseal(self, blob: bytes, *, associated_data: bytes) -> bytes | None:
         """Move one sealed value to the primary key; None when it is already there."""
+        return self.reseal_many([(blob, associated_data)])[0]
+
+    def reseal_many(self, values: list[tuple[bytes, bytes]]) -> list[bytes | None]:
+        """`reseal` for many (sealed value, associated data) pairs: the primary
+        is looked up once, the nonces drawn in one call, and the padded
+        plaintext sealed again as it is (the padding is the same either way)."""
         primary = self.primary(Purpose.DATA)
-        if header_key_id(blob) == primary.key_id:
-            return None
-        return _seal_with(primary, self.open(blob, associated_data=associated_data), associated_data)
+        header = primary.header
+        aead = primary.aead
+        nonces = os.urandom(NONCE_BYTES * len(values))
+        moved: list[bytes | None] = []
+        for i, (blob, associated_data) in enumerate(values):
+            if blob[:HEADER_BYTES] == header:
+                moved.append(None)
+                continue
+            padded = self._open_padded(blob, associated_data)
+            nonce = nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES]
+            moved.append(header + nonce + aead.encrypt(nonce, padded, header + associated_data))
+        return moved
 
 
 def _seal_with(key: LoadedKey, plaintext: bytes, associated_data: bytes) -> bytes:

@@ -34,7 +34,7 @@ import datetime as dt
 import os
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +50,12 @@ from safeward.crypto.fields import (
     BlindPrefixField,
     EncryptedField,
     blind_fields,
+    blind_indexer,
     encrypted_fields,
     index_marker,
     prefix_marker,
 )
-from safeward.crypto.keyring import Purpose, keyring
+from safeward.crypto.keyring import LoadedKey, Purpose, keyring
 from safeward.crypto.models import DataKey
 from safeward.crypto.phi import PhiCategory
 from safeward.crypto.registry import CiphertextStore, ProgressCallback
@@ -134,93 +135,185 @@ class ModelStore:
         return targets
 
     def reencrypt(self, *, batch_size: int, on_batch: ProgressCallback) -> Iterator[int]:
+        """Keyset batches of raw tuples (primary key order); each batch resealed
+        in memory and written by one compare-and-swap UPDATE (ADR 1611)."""
         meta = self.model._meta
         assert meta.pk is not None
         pk = meta.pk
-        table = _qn(meta.db_table)
-        row_ids = self._row_id_columns()
-        select_columns = (
-            [_column(pk)] + [_column(c) for c in row_ids if c is not pk] + [_column(f) for f in self.fields]
-        )
+        row_ids = [c for c in self._row_id_columns() if c is not pk]
+        # Where each field's row id sits in a fetched row (0: the primary key).
+        id_position = [
+            0 if f._row_id_target() is pk else 1 + row_ids.index(f._row_id_target()) for f in self.fields
+        ]
+        first = 1 + len(row_ids)
+        writer = _CasWriter(self.model, self.fields, keep_unmoved=True)
+        ring = keyring()
         last: Any = None
         while True:
-            primary = keyring().primary().key_id.to_bytes(4, "big")
-            params: list[Any] = [primary] * len(self.fields)
-            after = ""
-            if last is not None:
-                after = f"{_qn(_column(pk))} > %s AND "
-                params.insert(0, last)
-            params.append(batch_size)
+            primary = ring.primary().key_id.to_bytes(4, "big")
+            rows = _fetch_batch(
+                self.model,
+                [_column(pk), *(_column(c) for c in row_ids), *(_column(f) for f in self.fields)],
+                self._stale_condition(),
+                [primary] * len(self.fields),
+                last,
+                batch_size,
+            )
+            if not rows:
+                return
+            sealed: list[tuple[bytes, bytes]] = []
+            for row in rows:
+                for j, field in enumerate(self.fields):
+                    stored = row[first + j]
+                    if stored is not None:
+                        sealed.append((bytes(stored), field.associated_data(_as_uuid(row[id_position[j]]))))
+            resealed = iter(ring.reseal_many(sealed))
+            changes: list[_RowChange] = []
+            for row in rows:
+                new: list[bytes | None] = []
+                old: list[bytes | None] = []
+                for j in range(len(self.fields)):
+                    stored = row[first + j]
+                    moved = None if stored is None else next(resealed)
+                    new.append(moved)
+                    old.append(None if moved is None else bytes(stored))
+                weight = sum(value is not None for value in new)
+                if weight:
+                    changes.append(_RowChange(row[0], new, old, weight))
             with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"SELECT {', '.join(_qn(c) for c in select_columns)} FROM {table} "  # noqa: S608
-                        f"WHERE {after}({self._stale_condition()}) ORDER BY {_qn(_column(pk))} LIMIT %s",
-                        params,
-                    )
-                    rows = cursor.fetchall()
-                if not rows:
-                    return
-                moved = self._write_batch([self._plan_row(row, row_ids, pk) for row in rows], pk)
-                last = rows[-1][0]
-            on_batch(moved)
-            yield moved
+                count = writer.write(changes)
+            last = rows[-1][0]
+            on_batch(count)
+            yield count
 
-    def _plan_row(
-        self, row: tuple[Any, ...], row_ids: list[models.Field[Any, Any]], pk: models.Field[Any, Any]
-    ) -> tuple[tuple[str, ...], list[Any]]:
-        """(columns to move, UPDATE parameters) for one row; decrypts and
-        re-encrypts in memory only."""
-        values = dict(zip([_column(pk)] + [_column(c) for c in row_ids if c is not pk], row, strict=False))
-        ciphertexts = row[len(row) - len(self.fields) :]
-        columns, params_set, params_where = [], [], []
-        for field, stored in zip(self.fields, ciphertexts, strict=True):
-            if stored is None:
-                continue
-            raw_id = values[_column(field._row_id_target())]
-            row_id = raw_id if isinstance(raw_id, uuid.UUID) else uuid.UUID(str(raw_id))
-            old = bytes(stored)
-            new = keyring().reseal(old, associated_data=field.associated_data(row_id))
-            if new is None:
-                continue
-            columns.append(_column(field))
-            params_set.append(new)
-            params_where.append(old)
-        return tuple(columns), [*params_set, row[0], *params_where]
 
-    def _write_batch(self, plans: list[tuple[tuple[str, ...], list[Any]]], pk: models.Field[Any, Any]) -> int:
-        """One compare-and-swap UPDATE per row, sent with executemany per set of
-        columns (pipelined on PostgreSQL). A row edited since it was read does
-        not match and keeps the edit; it is counted as not moved."""
-        groups: dict[tuple[str, ...], list[list[Any]]] = {}
-        for columns, params in plans:
-            if columns:
-                groups.setdefault(columns, []).append(params)
-        moved = 0
-        table = _qn(self.model._meta.db_table)
-        with connection.cursor() as cursor:
-            for columns, param_rows in groups.items():
-                sql = (
-                    f"UPDATE {table} SET {', '.join(f'{_qn(c)} = %s' for c in columns)} "  # noqa: S608
-                    f"WHERE {_qn(_column(pk))} = %s AND {' AND '.join(f'{_qn(c)} = %s' for c in columns)}"
-                )
-                cursor.executemany(sql, param_rows)
-                if cursor.rowcount == len(param_rows):
-                    moved += len(columns) * len(param_rows)
-                else:  # some rows changed meanwhile: count exactly what now holds our new ciphertexts
-                    for params in param_rows:
-                        moved += self._count_written(cursor, columns, params, pk)
-        return moved
+def _as_uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
-    def _count_written(
-        self, cursor: Any, columns: tuple[str, ...], params: list[Any], pk: models.Field[Any, Any]
-    ) -> int:
+
+def _fetch_batch(
+    model: type[models.Model], columns: list[str], condition: str, params: list[Any], after: Any, size: int
+) -> list[tuple[Any, ...]]:
+    """The next `size` rows (primary key order) after `after` matching
+    `condition`, as raw tuples: no model instances, one short statement."""
+    meta = model._meta
+    assert meta.pk is not None
+    pk = _qn(_column(meta.pk))
+    keyset = "" if after is None else f"{pk} > %s AND "
+    with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*) FROM {_qn(self.model._meta.db_table)} "  # noqa: S608
-            f"WHERE {_qn(_column(pk))} = %s AND {' AND '.join(f'{_qn(c)} = %s' for c in columns)}",
-            [params[len(columns)], *params[: len(columns)]],
+            f"SELECT {', '.join(_qn(c) for c in columns)} FROM {_qn(meta.db_table)} "  # noqa: S608
+            f"WHERE {keyset}({condition}) ORDER BY {pk} LIMIT %s",
+            [*([] if after is None else [after]), *params, size],
         )
-        return len(columns) if cursor.fetchone()[0] else 0
+        return list(cursor.fetchall())
+
+
+@dataclasses.dataclass
+class _RowChange:
+    """One row's compare-and-swap: write `new` where the columns still hold `old`."""
+
+    pk: Any
+    new: list[Any]
+    old: list[Any]
+    weight: int  # values it moves
+
+
+class _CasWriter:
+    """Compare-and-swap UPDATEs for a batch of rows of one table; returns the
+    values moved by the rows that still held what was read (a row an edit
+    changed meanwhile keeps the edit and counts nothing).
+
+    ``keep_unmoved``: a None in ``new`` leaves that column as it is and its
+    ``old`` None skips its check (ciphertexts: NULL is never a new value).
+    Otherwise every column is written and checked, NULL-safely (blind
+    indexes, which may become NULL).
+
+    PostgreSQL: one statement per batch, the rows as typed arrays bound
+    server-side in binary (``unnest``), so nothing is spliced into SQL text
+    and the statement text is the same for every batch. SQLite: one prepared
+    statement per row on the same in-process connection."""
+
+    def __init__(
+        self, model: type[models.Model], fields: Sequence[models.Field[Any, Any]], *, keep_unmoved: bool
+    ) -> None:
+        meta = model._meta
+        assert meta.pk is not None
+        self.keep_unmoved = keep_unmoved
+        self.columns = [_column(f) for f in fields]
+        self.types = [str(f.db_type(connection)) for f in fields]
+        self.table, self.pk = _qn(meta.db_table), _qn(_column(meta.pk))
+        self.pk_type = str(meta.pk.db_type(connection))
+
+    def write(self, changes: list[_RowChange]) -> int:
+        if not changes:
+            return 0
+        if connection.vendor == "postgresql":
+            return self._write_postgresql(changes)
+        return self._write_each(changes)
+
+    def _set_and_check(self, new: str, old: str, column: str, null_safe_equal: str) -> tuple[str, str]:
+        if self.keep_unmoved:
+            return f"COALESCE({new}, {column})", f"({old} IS NULL OR {column} = {old})"
+        return new, f"{column} {null_safe_equal} {old}"
+
+    def _write_postgresql(self, changes: list[_RowChange]) -> int:
+        import psycopg
+
+        names = (
+            ["i", "k"]
+            + [f"n{j}" for j in range(len(self.columns))]
+            + [f"o{j}" for j in range(len(self.columns))]
+        )
+        types = ["integer", self.pk_type, *self.types, *self.types]
+        sets, checks = [], []
+        for j, column in enumerate(self.columns):
+            set_expr, check = self._set_and_check(
+                f"v.n{j}", f"v.o{j}", f"t.{_qn(column)}", "IS NOT DISTINCT FROM"
+            )
+            sets.append(f"{_qn(column)} = {set_expr}")
+            checks.append(check)
+        sql = (
+            f"UPDATE {self.table} AS t SET {', '.join(sets)} "  # noqa: S608
+            f"FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) AS v({', '.join(names)}) "
+            # The batch's key range lets the planner read only the batch's rows (an
+            # index range scan); with the join alone it hashes the whole table.
+            f"WHERE t.{self.pk} BETWEEN %s AND %s AND t.{self.pk} = v.k AND {' AND '.join(checks)} "
+            "RETURNING v.i"
+        )
+        params: list[Any] = [list(range(len(changes))), [c.pk for c in changes]]
+        params += [[c.new[j] for c in changes] for j in range(len(self.columns))]
+        params += [[c.old[j] for c in changes] for j in range(len(self.columns))]
+        params += [changes[0].pk, changes[-1].pk]  # in key order, as the batch was read
+        connection.ensure_connection()
+        # A server-side binding cursor on Django's connection (and transaction):
+        # Django's own cursors splice parameters into the text client-side.
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params)
+            return sum(changes[i].weight for (i,) in cursor.fetchall())
+
+    def _write_each(self, changes: list[_RowChange]) -> int:
+        n = len(self.columns)
+        sets, checks = [], []
+        for j, column in enumerate(self.columns):
+            set_expr, check = self._set_and_check(f"?{j + 2}", f"?{j + 2 + n}", _qn(column), "IS")
+            sets.append(f"{_qn(column)} = {set_expr}")
+            checks.append(check)
+        sql = (
+            f"UPDATE {self.table} SET {', '.join(sets)} "  # noqa: S608
+            f"WHERE {self.pk} = ?1 AND {' AND '.join(checks)}"
+        )
+        connection.ensure_connection()
+        cursor = connection.connection.cursor()
+        try:
+            moved = 0
+            for change in changes:
+                cursor.execute(sql, [change.pk, *change.new, *change.old])
+                if cursor.rowcount:
+                    moved += change.weight
+            return moved
+        finally:
+            cursor.close()
 
 
 def model_stores() -> list[ModelStore]:
@@ -402,50 +495,92 @@ class BlindIndexStore:
         return " OR ".join(parts), params
 
     def reencrypt(self, *, batch_size: int, on_batch: ProgressCallback) -> Iterator[int]:
+        """Keyset batches of raw tuples: each source decrypted once a row, every
+        index and prefix column computed under the primary with its subkey
+        derived once a batch, one compare-and-swap UPDATE a batch on the old
+        index values (ADR 1611)."""
         meta = self.model._meta
         assert meta.pk is not None
-        pk = _qn(_column(meta.pk))
-        table = _qn(meta.db_table)
-        manager = self.model._base_manager
+        pk = meta.pk
+        sources: list[EncryptedField] = []
+        for field in self.fields:
+            for name in field.sources:
+                source = meta.get_field(name)
+                assert isinstance(source, EncryptedField)  # checked by crypto.E103
+                if source not in sources:
+                    sources.append(source)
+        row_ids = [c for c in {s._row_id_target(): None for s in sources} if c is not pk]
+        id_position = [
+            0 if s._row_id_target() is pk else 1 + row_ids.index(s._row_id_target()) for s in sources
+        ]
+        first_source = 1 + len(row_ids)
+        first_index = first_source + len(sources)
+        inputs = [[sources.index(meta.get_field(name)) for name in f.sources] for f in self.fields]  # type: ignore[arg-type]
+        columns = [_column(pk), *(_column(c) for c in row_ids), *(_column(s) for s in sources)]
+        columns += [_column(f) for f in self.fields]
+        writer = _CasWriter(self.model, self.fields, keep_unmoved=False)
+        ring = keyring()
         last: Any = None
         while True:
             condition, params = self._stale_condition()
-            after = ""
-            if last is not None:
-                after = f"{pk} > %s AND "
-                params.insert(0, last)
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"SELECT {pk} FROM {table} WHERE {after}({condition}) "  # noqa: S608
-                        f"ORDER BY {pk} LIMIT %s",
-                        [*params, batch_size],
+            rows = _fetch_batch(self.model, columns, condition, params, last, batch_size)
+            if not rows:
+                return
+            compute = self._indexers(ring.primary(Purpose.BLIND_INDEX))
+            changes: list[_RowChange] = []
+            for row in rows:
+                plain = [
+                    None
+                    if row[first_source + i] is None
+                    else source.codec_decode(
+                        ring.open(
+                            bytes(row[first_source + i]),
+                            associated_data=source.associated_data(_as_uuid(row[id_position[i]])),
+                        )
                     )
-                    pks = [row[0] for row in cursor.fetchall()]
-                if not pks:
-                    return
-                moved = 0
-                for instance in manager.filter(pk__in=pks):
-                    old = {f.attname: getattr(instance, f.attname) for f in self.fields}
-                    new = {f.attname: f.recompute(instance) for f in self.fields}
-                    changed = {name: value for name, value in new.items() if _differs(old[name], value)}
-                    if changed and manager.filter(pk=instance.pk, **_exactly(old)).update(**changed):
-                        moved += len(changed)
-                last = pks[-1]
-            on_batch(moved)
-            yield moved
+                    for i, source in enumerate(sources)
+                ]
+                old = [_plain_bytes(row[first_index + j]) for j in range(len(self.fields))]
+                new = [compute[j]([plain[i] for i in inputs[j]]) for j in range(len(self.fields))]
+                weight = sum(a != b for a, b in zip(old, new, strict=True))
+                if weight:
+                    changes.append(_RowChange(row[0], new, old, weight))
+            with transaction.atomic():
+                count = writer.write(changes)
+            last = rows[-1][0]
+            on_batch(count)
+            yield count
+
+    def _indexers(self, key: LoadedKey) -> list[Callable[[list[Any]], Any]]:
+        """Per field: its stored value from the plain sources under `key`."""
+        return [
+            _index_of(field, blind_indexer(normaliser=field.normaliser, scope=field.scope, key=key))
+            if isinstance(field, BlindIndexField)
+            else _prefix_of(field, key)
+            for field in self.fields
+        ]
 
 
-def _differs(old: Any, new: Any) -> bool:
-    return bool((bytes(old) if isinstance(old, memoryview) else old) != new)
+def _index_of(field: BlindIndexField, index: Callable[[Any], bytes]) -> Callable[[list[Any]], Any]:
+    def compute(plain: list[Any]) -> Any:
+        if any(value is None for value in plain):
+            return None
+        return field._derive_or_empty(index, field._normaliser_input(plain), None)
+
+    return compute
 
 
-def _exactly(values: dict[str, Any]) -> dict[str, Any]:
-    """Filter arguments matching these exact column values (None as IS NULL)."""
-    return {
-        (f"{name}__isnull" if value is None else name): (True if value is None else value)
-        for name, value in values.items()
-    }
+def _prefix_of(field: BlindPrefixField, key: LoadedKey) -> Callable[[list[Any]], Any]:
+    def compute(plain: list[Any]) -> Any:
+        if plain[0] is None:
+            return ""
+        return " ".join(field._derive_or_empty(lambda value: field.tokens(value, key=key), plain[0], []))
+
+    return compute
+
+
+def _plain_bytes(value: Any) -> Any:
+    return bytes(value) if isinstance(value, memoryview) else value
 
 
 @dataclasses.dataclass(frozen=True)

@@ -146,19 +146,20 @@ def test_a_concurrent_edit_wins_over_reencryption(monkeypatch):
     records, _ = populate(count=3)
     key_rotate(actor=ACTOR)
     target = records[1]
-    original_reseal = Keyring.reseal
+    original_reseal = Keyring.reseal_many
     edited = False
 
-    def reseal_while_the_app_writes(self, blob, *, associated_data):
+    def reseal_while_the_app_writes(self, values):  # after the batch was read, before its UPDATE
         nonlocal edited
-        if not edited and associated_data == Record._meta.get_field("family_name").associated_data(target.pk):
+        name = Record._meta.get_field("family_name").associated_data(target.pk)
+        if not edited and any(associated_data == name for _, associated_data in values):
             edited = True
             app_copy = Record.objects.get(pk=target.pk)
             app_copy.family_name = "Edited meanwhile"
             app_copy.save()
-        return original_reseal(self, blob, associated_data=associated_data)
+        return original_reseal(self, values)
 
-    monkeypatch.setattr(Keyring, "reseal", reseal_while_the_app_writes)
+    monkeypatch.setattr(Keyring, "reseal_many", reseal_while_the_app_writes)
     first = keys_reencrypt(actor=ACTOR, batch_size=10)
     assert edited
     assert first.remaining > 0  # the edited row was skipped, not overwritten
