@@ -298,7 +298,7 @@ def questionnaire_answer(
         errors["evidence"] = ["At most one file per question."]
     if errors:
         raise VendorError(errors)
-    inherent = selectors.vendor_summary(vendor=questionnaire.vendor).risk
+    inherent = selectors.vendor_summary(vendor=questionnaire.vendor).inherent_risk
     score, tier = assess(answers, inherent)
     now = clock.now()
     written: list[Path] = []
