@@ -34,10 +34,11 @@ from safeward.crypto.stores import FileStreamStore
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.vendors import dates, link_code, questions, sealed_files, selectors
-from safeward.vendors.link_code import LINK_ACTOR, RESOURCE
 from safeward.vendors.models import Questionnaire, QuestionnaireEvidence, Vendor
 from safeward.vendors.services import REASSESS_MONTHS, RISK_TIERS, VendorError
 
+RESOURCE = link_code.RESOURCE
+LINK_ACTOR = link_code.LINK_ACTOR
 DEFAULT_DAYS = 14
 MAX_DAYS = 30
 MAX_COMMENT = 1000

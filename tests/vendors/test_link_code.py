@@ -46,7 +46,7 @@ def _url(token: str) -> str:
 
 
 def _code() -> str:
-    (code,) = re.findall(r"\b\d{6}\b", mail.outbox[-1].body)
+    (code,) = re.findall(r"\b\d{6}\b", str(mail.outbox[-1].body))
     return code
 
 

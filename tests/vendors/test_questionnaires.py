@@ -50,7 +50,7 @@ def opened(token: str) -> Client:
     """A browser that opened the link and entered the code it was e-mailed."""
     page = Client()
     assert page.get(f"/vendors/answer/{token}/").status_code == 200
-    (code,) = re.findall(r"\b\d{6}\b", mail.outbox[-1].body)
+    (code,) = re.findall(r"\b\d{6}\b", str(mail.outbox[-1].body))
     assert page.post(f"/vendors/answer/{token}/", {"step": "code", "code": code}).status_code == 302
     return page
 

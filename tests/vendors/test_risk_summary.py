@@ -41,7 +41,9 @@ def _signed_off(officer, vendor, reviewer, score: int) -> Questionnaire:
 
 
 def _summary(vendor) -> selectors.VendorSummary:
-    return selectors.vendor_summary(vendor=selectors.vendor_get(vendor_id=vendor.pk))
+    fresh = selectors.vendor_get(vendor_id=vendor.pk)  # no prefetched questionnaires: the one-vendor path
+    assert fresh is not None
+    return selectors.vendor_summary(vendor=fresh)
 
 
 def test_without_a_signed_off_questionnaire_the_tier_is_the_inherent_one(officer, vendor):
