@@ -314,6 +314,13 @@ SAFEWARD_THROTTLE_ACCOUNT_ADDRESS_FAILURES = env.integer(
 )
 SAFEWARD_THROTTLE_ADDRESS_FAILURES = env.integer("SAFEWARD_THROTTLE_ADDRESS_FAILURES", 20, minimum=1)
 SAFEWARD_THROTTLE_ACCOUNT_FAILURES = env.integer("SAFEWARD_THROTTLE_ACCOUNT_FAILURES", 50, minimum=1)
+# The vendor questionnaire link page (ADR 1215): requests per link and per client
+# address in a fixed window; a vendor answering needs about ten.
+SAFEWARD_VENDOR_LINK_WINDOW_SECONDS = env.integer(
+    "SAFEWARD_VENDOR_LINK_WINDOW_SECONDS", 600, minimum=10, maximum=24 * 3600
+)
+SAFEWARD_VENDOR_LINK_PER_LINK = env.integer("SAFEWARD_VENDOR_LINK_PER_LINK", 30, minimum=1)
+SAFEWARD_VENDOR_LINK_PER_ADDRESS = env.integer("SAFEWARD_VENDOR_LINK_PER_ADDRESS", 60, minimum=1)
 
 # Network: client addresses are taken from X-Forwarded-For only when the
 # direct peer is one of these proxies.
@@ -506,11 +513,35 @@ TIME_ZONE = env.string("SAFEWARD_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
-MAILERS = {
-    "default": {
-        "BACKEND": env.string("SAFEWARD_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+_SMTP = "django.core.mail.backends.smtp.EmailBackend"
+_FILE_MAIL = "django.core.mail.backends.filebased.EmailBackend"
+# Development prints mail on the console; the demo writes each message to a
+# file under var/mail so its one-time codes (vendor questionnaire links, ADR
+# 1214) can be read without a mail server; production sends by SMTP.
+_email_backend = env.string(
+    "SAFEWARD_EMAIL_BACKEND",
+    _FILE_MAIL if SAFEWARD_DEMO else "django.core.mail.backends.console.EmailBackend",
+)
+_email_options: dict[str, object] = {}
+if _email_backend == _SMTP:
+    _email_password_file = env.optional_str("SAFEWARD_EMAIL_PASSWORD_FILE")
+    _email_security = env.choice("SAFEWARD_EMAIL_SECURITY", ("starttls", "tls", "none"), "starttls")
+    _email_options = {
+        "host": env.string("SAFEWARD_EMAIL_HOST", "localhost"),
+        "port": env.integer("SAFEWARD_EMAIL_PORT", 587, minimum=1, maximum=65535),
+        "username": env.string("SAFEWARD_EMAIL_USER", ""),
+        "password": (
+            Path(_email_password_file).read_text(encoding="utf-8").strip()
+            if _email_password_file
+            else env.string("SAFEWARD_EMAIL_PASSWORD", "")
+        ),
+        "use_tls": _email_security == "starttls",
+        "use_ssl": _email_security == "tls",
+        "timeout": env.integer("SAFEWARD_EMAIL_TIMEOUT_SECONDS", 10, minimum=1, maximum=300),
     }
-}
+elif _email_backend == _FILE_MAIL:
+    _email_options = {"file_path": str(env.path("SAFEWARD_EMAIL_FILE_PATH", VAR_DIR / "mail"))}
+MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env.string("SAFEWARD_FROM_EMAIL", "safeward@localhost")
 
 LOGGING = {

@@ -14,7 +14,10 @@
   morning than its low-volume ceiling allows: one `vendor_bulk_access` alert
   once the detection worker runs (ADR 1212).
 * Security questionnaires: the lab answered its link (review pending, for a
-  second person to sign off); the transcription service's link is open.
+  second person to sign off); the transcription service's link is open. The
+  clearinghouse's answers were signed off two months ago: its risk tier is
+  the questionnaire's. The pump vendor's last signed-off questionnaire is past
+  its next assessment date: it no longer counts, and the page says so.
 
 History is written through the services under a clock set back to when it
 happened. Idempotent: nothing is done when the vendors exist."""
@@ -24,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -41,7 +45,7 @@ from safeward.demo.clinical import CANARY
 from safeward.fhir import clients as fhir_clients
 from safeward.identity import services as identity_services
 from safeward.identity.models import User
-from safeward.vendors import documents, questionnaires, questions, selectors, services
+from safeward.vendors import documents, link_code, questionnaires, questions, selectors, services
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
@@ -90,6 +94,63 @@ def seed_vendors(ctx: SeedContext) -> None:
     _seed_register(ctx)
     _plant_bulk_access(ctx)
     _seed_questionnaires(ctx)
+    _seed_signed_off_assessments(ctx)
+
+
+def _answer_through_link(
+    sent: questionnaires.Sent, data: dict[str, str], uploads: list[questionnaires.Upload] | None = None
+) -> None:
+    """Play the vendor: open the link, read the e-mailed code (ADR 1214), enter it, answer."""
+    questionnaire = questionnaires.questionnaire_by_token(token=sent.link)
+    mail: list[str] = []
+    link_code.code_send(questionnaire=questionnaire, outbox=mail)
+    (code,) = re.findall(r"\b\d{6}\b", mail[0])
+    pass_token = link_code.code_verify(questionnaire=questionnaire, code=code)
+    questionnaires.questionnaire_answer(
+        token=sent.link, pass_token=pass_token, data=data, uploads=uploads or []
+    )
+
+
+def _seed_signed_off_assessments(ctx: SeedContext) -> None:
+    """ClearPath's questionnaire, signed off two months ago, is current: the
+    list and its page show its tier and score. InfuServ's, signed off 14
+    months ago with a high tier (reassess within 12 months), is overdue and no
+    longer counts. Each sent by the privacy officer, answered through the link
+    and signed off by the compliance officer. Once: nothing is done when
+    ClearPath has a questionnaire."""
+    billing = selectors.vendor_by_name(name=BILLING)
+    if billing is None or selectors.questionnaires_list(vendor=billing).exists():
+        return
+    officer = User.objects.get(username="demo.privacy_officer")
+    reviewer = User.objects.get(username="demo.compliance_officer")
+    strong = {f"answer_{q.code}": "3" for q in questions.QUESTIONS}
+    strong["answer_rc-1"] = "2"
+    weak = {f"answer_{q.code}": "1" for q in questions.QUESTIONS}
+    now = clock.now()
+    for name, contact, email, answers, days_ago in (
+        (BILLING, "Ana Ruiz (ClearPath security)", "security@clearpath-claims.example", strong, 60),
+        (PUMPS, "Lee Park (InfuServ compliance)", "compliance@infuserv.example", weak, 425),
+    ):
+        vendor = selectors.vendor_by_name(name=name)
+        if vendor is None:
+            continue
+        with _at(now - dt.timedelta(days=days_ago + 7)):
+            sent = questionnaires.questionnaire_send(
+                actor=officer,
+                vendor=vendor,
+                contact_name=contact,
+                contact_email=email,
+                link_for=lambda token: token,  # the demo answers it itself
+            )
+        with _at(now - dt.timedelta(days=days_ago + 2)):
+            _answer_through_link(sent, answers)
+        with _at(now - dt.timedelta(days=days_ago)):
+            questionnaires.questionnaire_sign_off(
+                actor=reviewer,
+                questionnaire_id=sent.questionnaire.pk,
+                note="Answers and evidence checked (demo).",
+            )
+    ctx.write(f"vendors: assessments: {BILLING} signed off (current), {PUMPS} signed off (overdue)")
 
 
 def _seed_questionnaires(ctx: SeedContext) -> None:
@@ -114,10 +175,10 @@ def _seed_questionnaires(ctx: SeedContext) -> None:
     answers = {f"answer_{q.code}": "2" for q in questions.QUESTIONS}
     answers.update({"answer_pr-1": "3", "answer_rc-1": "1", "comment_rc-1": "Restore test planned for Q1."})
     with _at(now - dt.timedelta(days=3)):
-        questionnaires.questionnaire_answer(
-            token=sent.link,
-            data=answers,
-            uploads=[
+        _answer_through_link(
+            sent,
+            answers,
+            [
                 questionnaires.Upload(
                     question="pr-1",
                     filename="northwind-mfa-policy.txt",

@@ -61,7 +61,21 @@ class VendorOutput(serializers.Serializer[Any]):
     owner = serializers.CharField(source="vendor.owner.username")
     phi_categories = serializers.ListField(source="vendor.phi_categories", child=serializers.CharField())
     phi_volume = serializers.ChoiceField(source="vendor.phi_volume", choices=Vendor.Volume.choices)
-    risk = serializers.CharField(help_text="low, moderate, high or critical: computed from data and access.")
+    risk = serializers.CharField(
+        help_text="low, moderate, high or critical: the tier of the latest signed-off security questionnaire"
+        " while it is current, else inherent_risk."
+    )
+    inherent_risk = serializers.CharField(help_text="low, moderate, high or critical: from data and access.")
+    assessment_state = serializers.ChoiceField(
+        choices=["current", "overdue", "none"],
+        help_text="current: a signed-off questionnaire before its next assessment date; overdue: past it"
+        " (it no longer counts); none: no signed-off questionnaire.",
+    )
+    assessment_score = serializers.IntegerField(source="assessment.score", allow_null=True, default=None)
+    assessment_tier = serializers.CharField(source="assessment.tier", allow_null=True, default=None)
+    assessment_signed_off_at = serializers.DateTimeField(
+        source="assessment.reviewed_at", allow_null=True, default=None
+    )
     agreement_status = serializers.CharField()
     ends_on = serializers.DateField(allow_null=True)
     live_credentials = serializers.IntegerField()

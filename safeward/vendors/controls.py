@@ -8,6 +8,9 @@
 * `vendors.credentials_checked_on_request`: every live vendor account and
   OAuth client is flagged for the request-path check (ADR 1210); one that is
   not would be refused only by the daily sweep.
+* `vendors.assessment_current`: every active vendor that receives PHI has a
+  signed-off security questionnaire whose next assessment date has not come
+  (an answered one waiting for review does not count; ADR 1213).
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from collections.abc import Iterator
 from django.utils import timezone
 
 from safeward.compliance import Check, control
-from safeward.vendors.models import HIPAA_BREACH_NOTICE_MAX_DAYS, Agreement, Credential, Vendor
+from safeward.vendors.models import (
+    HIPAA_BREACH_NOTICE_MAX_DAYS,
+    Agreement,
+    Credential,
+    Questionnaire,
+    Vendor,
+)
 
 
 def _in_force(agreement: Agreement, now: dt.datetime) -> bool:
@@ -181,5 +190,40 @@ def credentials_checked_on_request(now: dt.datetime) -> Iterator[Check]:
                 "kind": credential.kind,
                 "account_checked": account_flagged,
                 "client_checked": client_flagged,
+            },
+        )
+
+
+@control(
+    "vendors.assessment_current",
+    title="Every vendor that receives PHI has a current, signed-off security assessment",
+    maps=("hipaa:164.308(b)(1)", "iso27001-2022:A.5.22", "csf2:GV.SC-07"),
+)
+def assessment_current(now: dt.datetime) -> Iterator[Check]:
+    today = timezone.localdate(now)
+    vendors = Vendor.objects.filter(status=Vendor.Status.ACTIVE).order_by("name")
+    for vendor in vendors:
+        if (
+            vendor.phi_volume == Vendor.Volume.NONE
+            and not vendor.credentials.filter(revoked_at__isnull=True).exists()
+        ):
+            continue
+        latest = (
+            vendor.questionnaires.filter(status=Questionnaire.Status.SIGNED_OFF)
+            .order_by("-reviewed_at", "-pk")
+            .first()
+        )
+        due = latest.next_assessment_on if latest is not None else None
+        yield Check(
+            "vendor",
+            str(vendor.pk),
+            vendor.name,
+            passed=due is not None and due > today,
+            evidence={
+                "questionnaire": latest.pk if latest is not None else None,
+                "score": latest.score if latest is not None else None,
+                "tier": latest.tier if latest is not None else None,
+                "signed_off_at": latest.reviewed_at.isoformat() if latest and latest.reviewed_at else None,
+                "next_assessment_on": due.isoformat() if due is not None else None,
             },
         )

@@ -202,6 +202,15 @@ class Questionnaire(models.Model):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.CharField(max_length=500, blank=True)
+    # The e-mailed one-time code, second factor of the link (ADR 1214): only
+    # its keyed hash, its expiry and the wrong attempts against it; and the
+    # hash of the pass the browser that entered it holds in its session.
+    code_hmac = models.CharField(max_length=64, blank=True)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    code_attempts = models.PositiveSmallIntegerField(default=0)
+    pass_sha256 = models.CharField(max_length=64, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-sent_at", "-pk"]

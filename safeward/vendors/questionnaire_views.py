@@ -2,7 +2,8 @@
 questionnaire", a questionnaire's answers with the review sign-off and its
 evidence files; for the vendor's contact, the answer page its single-use link
 opens, with no account (the one route of the app open to anonymous visitors,
-allow-listed in tests/security/test_url_permissions.py)."""
+allow-listed in tests/security/test_url_permissions.py), rate-limited (ADR
+1215) and behind a code e-mailed to the contact (ADR 1214)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from safeward import clock
+from safeward.identity.adapters import client_address
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.vendors import questionnaires, questions, selectors
+from safeward.vendors import link_code, link_throttle, questionnaires, questions, selectors
 from safeward.vendors.forms import QuestionnaireSendForm, SignOffForm, apply_errors
 from safeward.vendors.models import Questionnaire
 
@@ -154,14 +156,82 @@ def _refused(request: HttpRequest, refused: questionnaires.LinkRefused) -> HttpR
     )
 
 
+# The passes the right codes gave this browser, by questionnaire id (ADR 1214).
+PASSES_KEY = "vendor_questionnaire_passes"
+
+
+def _masked(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}…@{domain}"
+
+
+def _code_step(
+    request: HttpRequest, questionnaire: Questionnaire, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    """The second factor: e-mail a code (on opening the link, or when asked
+    for a new one) and check the one entered."""
+    step = request.POST.get("step") if request.method == "POST" else None
+    retry_after = 0
+    try:
+        if step == "code":
+            pass_token = link_code.code_verify(questionnaire=questionnaire, code=request.POST.get("code", ""))
+            request.session[PASSES_KEY] = {
+                **request.session.get(PASSES_KEY, {}),
+                str(questionnaire.pk): pass_token,
+            }
+            return redirect(request.path)
+        state = link_code.code_state(questionnaire)
+        # Opening the link mails a code when none is usable, unless one was
+        # just sent; after 5 wrong attempts only the explicit request does.
+        if step == "resend" or (
+            request.method == "GET" and state.state in ("none", "expired", "used") and not state.resend_in
+        ):
+            questionnaire = link_code.code_send(questionnaire=questionnaire)
+    except link_code.CodeRefused as refused:
+        error, status, retry_after = refused.message, refused.status, refused.retry_after
+        questionnaire.refresh_from_db()
+    response = render(
+        request,
+        "vendors/questionnaire_code.html",
+        {
+            "q": questionnaire,
+            "title": questions.TITLE,
+            "to": _masked(questionnaire.contact_email),
+            "state": link_code.code_state(questionnaire),
+            "minutes": link_code.VALID_MINUTES,
+            "error": error,
+        },
+        status=status,
+    )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 @never_cache
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def questionnaire_answer(request: HttpRequest, token: str) -> HttpResponse:
+    limited = link_throttle.hit(token=token, address=client_address(request))
+    if limited is not None:
+        minutes = -(-limited.retry_after // 60)
+        response = render(
+            request,
+            "vendors/questionnaire_refused.html",
+            {"message": f"Too many requests for this link. Try again in {minutes} minutes."},
+            status=429,
+        )
+        response["Retry-After"] = str(limited.retry_after)
+        return response
     try:
         questionnaire = questionnaires.questionnaire_by_token(token=token)
     except questionnaires.LinkRefused as refused:
         return _refused(request, refused)
+    pass_token = request.session.get(PASSES_KEY, {}).get(str(questionnaire.pk))
+    if request.POST.get("step") in ("code", "resend") or (
+        request.method == "GET" and not link_code.pass_valid(questionnaire, pass_token)
+    ):
+        return _code_step(request, questionnaire)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         uploads = []
@@ -176,12 +246,17 @@ def questionnaire_answer(request: HttpRequest, token: str) -> HttpResponse:
                 )
             )
         try:
-            questionnaires.questionnaire_answer(token=token, data=request.POST, uploads=uploads)
+            questionnaires.questionnaire_answer(
+                token=token, pass_token=pass_token, data=request.POST, uploads=uploads
+            )
         except questionnaires.LinkRefused as refused:
+            if refused.reason == "not_verified":
+                return _code_step(request, questionnaire, error=refused.message, status=refused.status)
             return _refused(request, refused)
         except ValidationError as error:
             errors = error.message_dict
         else:
+            request.session.pop(PASSES_KEY, None)
             return render(request, "vendors/questionnaire_thanks.html", {"vendor": questionnaire.vendor})
     return render(
         request,

@@ -33,12 +33,12 @@ from safeward.audit.vocabulary import Action, Outcome
 from safeward.crypto.stores import FileStreamStore
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.vendors import dates, questions, sealed_files, selectors
+from safeward.vendors import dates, link_code, questions, sealed_files, selectors
 from safeward.vendors.models import Questionnaire, QuestionnaireEvidence, Vendor
 from safeward.vendors.services import REASSESS_MONTHS, RISK_TIERS, VendorError
 
-RESOURCE = "VendorQuestionnaire"
-LINK_ACTOR = "vendor-questionnaire-link"
+RESOURCE = link_code.RESOURCE
+LINK_ACTOR = link_code.LINK_ACTOR
 DEFAULT_DAYS = 14
 MAX_DAYS = 30
 MAX_COMMENT = 1000
@@ -277,11 +277,17 @@ def assess(answers: Mapping[str, Mapping[str, Any]], inherent_tier: str) -> tupl
 
 
 def questionnaire_answer(
-    *, token: str, data: Mapping[str, Any], uploads: Sequence[Upload] = ()
+    *, token: str, pass_token: str | None, data: Mapping[str, Any], uploads: Sequence[Upload] = ()
 ) -> Questionnaire:
     """Store the vendor's answers and evidence and use the link up, all or
-    nothing. A second submission (a double click, a replay) finds the link used."""
+    nothing. `pass_token` is what the e-mailed code gave the browser (ADR
+    1214): without it nothing is stored. A second submission (a double
+    click, a replay) finds the link used."""
     questionnaire = questionnaire_by_token(token=token)
+    if not link_code.pass_valid(questionnaire, pass_token):
+        raise _refuse(
+            questionnaire, 403, "not_verified", "Enter the code we e-mailed you before sending the answers."
+        )
     answers = _answers_clean(data)
     errors: dict[str, list[str]] = {}
     for upload in uploads:
@@ -293,7 +299,7 @@ def questionnaire_answer(
         errors["evidence"] = ["At most one file per question."]
     if errors:
         raise VendorError(errors)
-    inherent = selectors.vendor_summary(vendor=questionnaire.vendor).risk
+    inherent = selectors.vendor_summary(vendor=questionnaire.vendor).inherent_risk
     score, tier = assess(answers, inherent)
     now = clock.now()
     written: list[Path] = []

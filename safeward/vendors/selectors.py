@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from safeward import clock
 from safeward.audit.selectors import MonthlyTouch
@@ -13,9 +13,21 @@ from safeward.vendors import dates, services
 from safeward.vendors.models import Agreement, AgreementDocument, Credential, Questionnaire, Vendor
 
 
+def _signed_off() -> QuerySet[Questionnaire]:
+    return Questionnaire.objects.filter(status=Questionnaire.Status.SIGNED_OFF).order_by(
+        "-reviewed_at", "-pk"
+    )
+
+
 def vendors_list() -> QuerySet[Vendor]:
     return (
-        Vendor.objects.select_related("owner").prefetch_related("agreements", "credentials").order_by("name")
+        Vendor.objects.select_related("owner")
+        .prefetch_related(
+            "agreements",
+            "credentials",
+            Prefetch("questionnaires", queryset=_signed_off(), to_attr="signed_off"),
+        )
+        .order_by("name")
     )
 
 
@@ -44,12 +56,24 @@ def live_credentials(*, vendor: Vendor) -> list[Credential]:
 @dataclass(frozen=True)
 class VendorSummary:
     vendor: Vendor
-    risk: str
+    risk: str  # the latest current assessment's tier, else the inherent tier
     agreement_status: str  # "current", "ending" (within 90 days), "none", "ended"
     ends_on: dt.date | None
     days_left: int | None
     live_credentials: int
     next_assessment: dt.date
+    inherent_risk: str  # computed from the vendor's data and access alone
+    # The latest signed-off questionnaire, and whether it still counts:
+    # "current" until its next assessment date, then "overdue"; "none".
+    assessment: Questionnaire | None
+    assessment_state: str
+
+
+def _latest_signed_off(vendor: Vendor) -> Questionnaire | None:
+    prefetched = getattr(vendor, "signed_off", None)
+    if prefetched is not None:
+        return prefetched[0] if prefetched else None
+    return _signed_off().filter(vendor=vendor).first()
 
 
 def _summary(vendor: Vendor) -> VendorSummary:
@@ -59,7 +83,7 @@ def _summary(vendor: Vendor) -> VendorSummary:
     credentials = list(vendor.credentials.all())
     live = [c for c in credentials if c.revoked_at is None]
     kinds = {c.kind for c in live} or {c.kind for c in credentials}
-    risk = services.risk_tier(
+    inherent = services.risk_tier(
         phi_volume=vendor.phi_volume, categories=vendor.phi_categories, credential_kinds=kinds
     )
     current = [
@@ -80,8 +104,28 @@ def _summary(vendor: Vendor) -> VendorSummary:
         status = "ended" if agreements else "none"
     if vendor.status != Vendor.Status.ACTIVE:
         status = vendor.status
-    next_assessment = dates.add_months(vendor.created_at.date(), services.REASSESS_MONTHS[risk])
-    return VendorSummary(vendor, risk, status, ends_on, days_left, len(live), next_assessment)
+    # An answered questionnaire waiting for review does not count, nor one
+    # whose next assessment date has come: the risk falls back to the inherent tier.
+    assessment = _latest_signed_off(vendor)
+    if assessment is None or assessment.next_assessment_on is None:
+        assessment_state, risk = "none", inherent
+        next_assessment = dates.add_months(vendor.created_at.date(), services.REASSESS_MONTHS[inherent])
+    else:
+        next_assessment = assessment.next_assessment_on
+        assessment_state = "current" if next_assessment > today else "overdue"
+        risk = assessment.tier if assessment_state == "current" else inherent
+    return VendorSummary(
+        vendor,
+        risk,
+        status,
+        ends_on,
+        days_left,
+        len(live),
+        next_assessment,
+        inherent,
+        assessment,
+        assessment_state,
+    )
 
 
 def vendor_summaries() -> list[VendorSummary]:

@@ -80,4 +80,21 @@ def test_one_questionnaire_answered_and_one_waiting(seeded_demo):
     assert questionnaires.evidence_open(actor=officer, evidence_id=evidence.pk)[1].startswith(b"Northwind")
     assert questionnaires.link_state(waiting) == "open"
     call_command("demo", "seed")
-    assert Questionnaire.objects.count() == 2
+    assert Questionnaire.objects.filter(vendor__name__in=[demo.LAB, demo.TRANSCRIPTION]).count() == 2
+
+
+def test_one_assessment_current_and_one_overdue(seeded_demo):
+    """The clearinghouse's signed-off questionnaire sets its tier; the pump
+    vendor's is past its next assessment date and no longer counts."""
+    summaries = {s.vendor.name: s for s in selectors.vendor_summaries()}
+    billing, pumps = summaries[demo.BILLING], summaries[demo.PUMPS]
+    assert billing.assessment_state == "current"
+    assert billing.risk == billing.assessment.tier
+    assert billing.assessment.reviewed_by.username == "demo.compliance_officer"
+    assert pumps.assessment_state == "overdue"
+    assert pumps.risk == pumps.inherent_risk
+    assert pumps.next_assessment < clock.now().date()
+    results = {c.label: c.passed for c in controls.assessment_current(clock.now())}
+    assert (results[demo.BILLING], results[demo.PUMPS], results[demo.LAB]) == (True, False, False)
+    call_command("demo", "seed")
+    assert Questionnaire.objects.filter(vendor__name__in=[demo.BILLING, demo.PUMPS]).count() == 2

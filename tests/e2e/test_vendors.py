@@ -1,16 +1,20 @@
 """The vendor register in a real browser (issue 16): the privacy officer opens
 a vendor from the Compliance menu, terminates its BAA with a reason, and the
 vendor's OAuth client's next FHIR call is refused (401); the vendor page says
-when and by what each credential ended.
+when and by what each credential ended. The vendor's contact opens its
+questionnaire link, enters the code e-mailed to it (ADR 1214) and answers; a
+second person signs off and the vendor's risk tier becomes the questionnaire's.
 Screenshots: test-artifacts/screenshots/vendors-*.png."""
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 
 import pytest
+from django.core import mail
 
 from safeward.vendors import services
 from tests.e2e.conftest import nav_click
@@ -88,8 +92,20 @@ def test_the_vendor_fills_its_questionnaire_through_the_link_and_a_second_person
     screenshot(page, "vendors-questionnaire-sent")
 
     vendor_side = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    mail.outbox.clear()
     vendor_side.goto(link)
     assert "Northwind Reference Lab" in vendor_side.inner_text("main")
+    assert "s…@northwind.example" in vendor_side.inner_text("main")
+    screenshot(vendor_side, "vendors-questionnaire-code")
+    (message,) = mail.outbox
+    assert message.to == ["security@northwind.example"]
+    (code,) = re.findall(r"\b\d{6}\b", message.body)
+    vendor_side.get_by_label("Code from the e-mail").fill(f"{(int(code) + 1) % 10**6:06d}")
+    vendor_side.get_by_role("button", name="Open the questionnaire").click()
+    assert "4 attempts left" in vendor_side.inner_text("main")
+    vendor_side.get_by_label("Code from the e-mail").fill(code)
+    vendor_side.get_by_role("button", name="Open the questionnaire").click()
+    vendor_side.wait_for_selector("text=Submit the answers")
     screenshot(vendor_side, "vendors-questionnaire-answer")
     for question in vendor_side.locator(".question").all():
         question.get_by_label("2: In place", exact=True).check()
@@ -120,3 +136,8 @@ def test_the_vendor_fills_its_questionnaire_through_the_link_and_a_second_person
     reviewer_page.wait_for_selector("text=Review signed off")
     assert "Reviewed and signed off" in reviewer_page.inner_text("main")
     reviewer_page.context.close()
+
+    # The vendor's risk tier now comes from the signed-off questionnaire.
+    page.goto(f"/vendors/{vendor.pk}/")
+    assert "from the security questionnaire signed off" in page.locator("#risk").inner_text()
+    screenshot(page, "vendors-page-assessed")

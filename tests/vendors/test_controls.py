@@ -23,6 +23,7 @@ COVERED_CONTROLS = {
     "vendors.credentials_checked_on_request": (
         "test_credentials_checked_on_request_fails_for_an_unflagged_binding"
     ),
+    "vendors.assessment_current": "test_assessment_current_needs_a_signed_off_questionnaire_before_its_date",
 }
 
 
@@ -101,3 +102,26 @@ def test_credentials_checked_on_request_fails_for_an_unflagged_binding(officer, 
     User.objects.filter(pk=staff.pk).update(credential_checked=False)  # as before migration 0002
     ClientRegistration.objects.filter(pk=registration.pk).update(credential_checked=False)
     assert [c.passed for c in controls.credentials_checked_on_request(clock.now())] == [False, False]
+
+
+def test_assessment_current_needs_a_signed_off_questionnaire_before_its_date(
+    officer, make_user, frozen_clock
+):
+    from safeward.vendors import questionnaires
+    from tests.vendors.test_questionnaires import _answers, _pass, _send, _token
+
+    vendor = make_vendor(officer)
+    make_agreement(officer, vendor)
+    token = _token(_send(officer, vendor))
+    answered = questionnaires.questionnaire_answer(token=token, pass_token=_pass(token), data=_answers(2))
+    [check] = controls.assessment_current(clock.now())
+    assert (check.passed, check.evidence["questionnaire"]) == (False, None)  # waiting for review
+    questionnaires.questionnaire_sign_off(actor=make_user("compliance_officer"), questionnaire_id=answered.pk)
+    [check] = controls.assessment_current(clock.now())
+    assert (check.passed, check.evidence["tier"], check.evidence["next_assessment_on"]) == (
+        True,
+        "moderate",
+        "2028-11-02",
+    )
+    frozen_clock._now = dt.datetime(2028, 11, 2, 9, 0, tzinfo=dt.UTC)  # the next assessment is due
+    assert [c.passed for c in controls.assessment_current(clock.now())] == [False]

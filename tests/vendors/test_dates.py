@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from safeward.vendors import dates
@@ -123,6 +123,11 @@ def test_impossible_terms_are_refused(kwargs):
         dates.Terms(**kwargs)
 
 
+# No deadline: Hypothesis's default (200 ms per example) is a timed assertion,
+# and on a loaded machine one descheduled example (~2 ms of work) exceeded it and
+# failed the run while the property held; the replay then passed. Timing belongs
+# in bench/, never in a test.
+@settings(deadline=None)
 @given(
     st.dates(min_value=D(2000, 1, 1), max_value=D(2090, 12, 31)),
     st.integers(min_value=1, max_value=36),
@@ -135,7 +140,10 @@ def test_tacit_current_end_is_a_term_end_on_or_after_today(end, months, offset):
     today = end + dt.timedelta(days=offset)
     current = dates.current_end(terms, today)
     assert current >= today
-    ends = [dates.term_end(terms, k) for k in range(400)]
-    assert current in ends
-    previous = ends[ends.index(current) - 1] if ends.index(current) else None
-    assert previous is None or previous < today
+    # The term ends up to the first one on or after `current` (at most 5000 days
+    # of monthly terms), not a fixed 400 of them per example.
+    k = 0
+    while dates.term_end(terms, k) < current:
+        k += 1
+    assert dates.term_end(terms, k) == current
+    assert k == 0 or dates.term_end(terms, k - 1) < today

@@ -17,7 +17,7 @@ from django.test import Client
 
 from safeward import clock
 from safeward.audit.models import AuditEvent
-from safeward.vendors import questionnaires, questions
+from safeward.vendors import link_code, questionnaires, questions
 from safeward.vendors.models import Questionnaire, QuestionnaireEvidence
 from safeward.vendors.services import VendorError
 from tests.conftest import sign_in
@@ -35,6 +35,24 @@ def _send(officer, vendor, **kwargs):
 
 def _token(sent) -> str:
     return sent.link.rstrip("/").rsplit("/", 1)[1]
+
+
+def _pass(token: str) -> str:
+    """What a browser holds after entering the e-mailed code (ADR 1214)."""
+    questionnaire = questionnaires.questionnaire_by_token(token=token)
+    mail_box: list[str] = []
+    link_code.code_send(questionnaire=questionnaire, outbox=mail_box)
+    (code,) = re.findall(r"\b\d{6}\b", mail_box[0])
+    return link_code.code_verify(questionnaire=questionnaire, code=code)
+
+
+def opened(token: str) -> Client:
+    """A browser that opened the link and entered the code it was e-mailed."""
+    page = Client()
+    assert page.get(f"/vendors/answer/{token}/").status_code == 200
+    (code,) = re.findall(r"\b\d{6}\b", str(mail.outbox[-1].body))
+    assert page.post(f"/vendors/answer/{token}/", {"step": "code", "code": code}).status_code == 302
+    return page
 
 
 def _answers(score: int = 2, **override: int) -> dict[str, str]:
@@ -75,8 +93,8 @@ def test_send_keeps_only_the_hash_and_mails_the_link_once(officer, vendor):
 def test_the_vendor_answers_without_an_account_once(officer, vendor, settings, tmp_path):
     settings.VAR_DIR = tmp_path
     token = _token(_send(officer, vendor))
-    page = Client()
-    assert page.get(f"/vendors/answer/{token}/").status_code == 200
+    page = opened(token)
+    assert b"Submit the answers" in page.get(f"/vendors/answer/{token}/").content
     evidence = SimpleUploadedFile(
         "mfa-policy.pdf", b"%PDF-1.4 our MFA policy", content_type="application/pdf"
     )
@@ -109,7 +127,7 @@ def test_an_expired_link_is_refused_and_audited(officer, vendor, frozen_clock):
     assert response.status_code == 410
     assert b"expired" in response.content
     with pytest.raises(questionnaires.LinkRefused):
-        questionnaires.questionnaire_answer(token=token, data=_answers())
+        questionnaires.questionnaire_answer(token=token, pass_token=None, data=_answers())
     assert Questionnaire.objects.get().status == "sent"
     assert _refusals() == ["expired", "expired"]
 
@@ -128,7 +146,7 @@ def test_a_tampered_link_is_refused_and_audited(officer, vendor, mangle):
 def test_bad_answers_store_nothing_and_keep_the_link(officer, vendor, settings, tmp_path):
     settings.VAR_DIR = tmp_path
     token = _token(_send(officer, vendor))
-    page = Client()
+    page = opened(token)
     missing = _answers()
     del missing["answer_rs-1"]
     for data, field in (
@@ -154,13 +172,14 @@ def test_bad_answers_store_nothing_and_keep_the_link(officer, vendor, settings, 
 
 def test_the_link_works_once_even_when_two_answers_race(officer, vendor):
     token = _token(_send(officer, vendor))
-    opened = questionnaires.questionnaire_by_token(token=token)
-    questionnaires.questionnaire_answer(token=token, data=_answers(1))
+    first = questionnaires.questionnaire_by_token(token=token)
+    pass_token = _pass(token)
+    questionnaires.questionnaire_answer(token=token, pass_token=pass_token, data=_answers(1))
     # A second submission that opened the page before the first was stored finds the link used.
-    Questionnaire.objects.filter(pk=opened.pk).update(status="sent")  # as the racing request saw it
-    Questionnaire.objects.filter(pk=opened.pk).update(status="answered")
+    Questionnaire.objects.filter(pk=first.pk).update(status="sent")  # as the racing request saw it
+    Questionnaire.objects.filter(pk=first.pk).update(status="answered")
     with pytest.raises(questionnaires.LinkRefused) as refused:
-        questionnaires.questionnaire_answer(token=token, data=_answers(3))
+        questionnaires.questionnaire_answer(token=token, pass_token=pass_token, data=_answers(3))
     assert refused.value.status == 410
     assert Questionnaire.objects.get().answers["gv-1"]["score"] == 1
 
@@ -188,7 +207,7 @@ def test_a_second_person_signs_the_review_off(officer, vendor, make_user, client
     reviewer = make_user("privacy_officer")
     with pytest.raises(VendorError, match="answered"):
         questionnaires.questionnaire_sign_off(actor=reviewer, questionnaire_id=questionnaire.pk)
-    questionnaires.questionnaire_answer(token=token, data=_answers())
+    questionnaires.questionnaire_answer(token=token, pass_token=_pass(token), data=_answers())
     with pytest.raises(VendorError, match="second person"):
         questionnaires.questionnaire_sign_off(actor=officer, questionnaire_id=questionnaire.pk)
     sign_in(client, officer)
@@ -271,7 +290,7 @@ def test_rest_send_list_and_sign_off(officer, vendor, make_user, client):
     token = body["link"].rstrip("/").rsplit("/", 1)[1]
     assert body["questionnaire"]["status"] == "sent"
     assert "token" not in str(client.get("/api/v1/vendors/questionnaires/").json())
-    questionnaires.questionnaire_answer(token=token, data=_answers(2))
+    questionnaires.questionnaire_answer(token=token, pass_token=_pass(token), data=_answers(2))
     (listed,) = client.get("/api/v1/vendors/questionnaires/").json()
     assert (listed["status"], listed["score"], listed["tier"]) == ("answered", 67, "moderate")
     sign_off = f"/api/v1/vendors/questionnaires/{listed['id']}/sign-off/"

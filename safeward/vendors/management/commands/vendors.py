@@ -3,7 +3,7 @@
 check                         the daily sweep: lapse ended agreements (the request path already
                               refuses their credentials), record tacit renewals, remind owners at
                               90, 60 and 30 days before an end
-list                          every vendor: status, risk, agreement, end, live credentials
+list                          every vendor: status, risk, assessment, agreement, end, live credentials
 terminate AGREEMENT_ID        terminate an agreement (--reason): its credentials end at once
 renew AGREEMENT_ID            renew an express agreement (--end-date YYYY-MM-DD): its credentials
                               run to the new end
@@ -158,5 +158,6 @@ class Command(BaseCommand):
             ends = row.ends_on.isoformat() if row.ends_on else "-"
             self.stdout.write(
                 f"{row.vendor.name:<32} {row.vendor.status:<10} risk {row.risk:<8} "
+                f"assessment {row.assessment_state:<7} "
                 f"agreement {row.agreement_status:<9} ends {ends:<10} live credentials {row.live_credentials}"
             )
