@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
+from safeward import settings as production
 from safeward.identity import services
 from safeward.identity.passwords import MAXIMUM_LENGTH
 
@@ -73,7 +74,9 @@ def test_no_forced_periodic_change():
     assert not any("Character" in name or "Complexity" in name for name in names)
 
 
-def test_stored_hash_is_argon2id_at_or_above_owasp(make_user):
+def test_stored_hash_is_argon2id_at_or_above_owasp(make_user, settings):
+    # The production hasher, not the test suite's cheap one (tests/hashers.py, ADR 1602).
+    settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS
     user = make_user("nurse")
     services.user_set_password(actor=None, user=user, password="lantern orchard violet")
     user.refresh_from_db()
