@@ -12,12 +12,14 @@ session uses (`DeviceSession`) and ends, at once, a session whose device was
 reported lost or stolen. `posture_for_request` is the provider registered with
 `identity.access` that gives the clinical policy its `device` input;
 `posture_for_token` does the same for a bearer request, through the device the token
-was bound to at issue (`token_device_bind`, ADR 1016).
+was bound to at issue (`token_device_bind`, ADR 1016; the consenting browser's device or
+the refresh token's binding, ADR 1019) and the device its client is linked to (ADR 1018).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,12 +28,19 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
-from oauth2_provider.models import AccessToken
+from oauth2_provider.models import AccessToken, RefreshToken
 
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
-from safeward.devices.models import Device, DevicePosture, DeviceSession, TokenDevice
+from safeward.devices.models import (
+    Device,
+    DevicePosture,
+    DeviceSession,
+    GrantDevice,
+    RefreshTokenDevice,
+    TokenDevice,
+)
 from safeward.devices.posture import check_in_days, fingerprint_normalise
 from safeward.identity.models import User
 
@@ -210,24 +219,74 @@ class DeviceIdentityMiddleware:
 _SEVERITY = {UNIDENTIFIED: 0, COMPLIANT: 1, UNMANAGED: 2, NON_COMPLIANT: 3, LOST: 4}
 
 
-def token_device_bind(*, request: HttpRequest, token: AccessToken) -> TokenDevice | None:
-    """At token issue (DOT's `app_authorized`, the token endpoint's request): remember the
-    device the trusted proxy identified, if any. An unidentified request binds nothing."""
+def request_fingerprint(request: HttpRequest) -> str:
+    """The certificate fingerprint the request carries, normalised ("" when none)."""
+    return fingerprint_normalise(request.META.get(_meta_key(), ""))
+
+
+def _binding_source(request: HttpRequest, token: AccessToken) -> tuple[str, int | None, str] | None:
+    """Where a new token's device comes from (ADR 1019), as (source, device id, fingerprint):
+    the consenting browser's device for a code, the refresh token's own binding for a
+    refresh, otherwise the token request's device. None: nothing identified."""
+    form = request.POST
+    grant_type = form.get("grant_type", "")
+    if grant_type == "authorization_code" and form.get("code"):
+        consent = GrantDevice.objects.filter(
+            code_hash=hashlib.sha256(form["code"].encode()).hexdigest(),
+            application_id=token.application_id,
+            user_id=token.user_id,
+        ).first()
+        if consent is not None:
+            consent.delete()  # one code, one exchange
+            return "consent", consent.device_id, consent.fingerprint
+    if grant_type == "refresh_token" and token.source_refresh_token_id is not None:
+        inherited = RefreshTokenDevice.objects.filter(refresh_token_id=token.source_refresh_token_id).first()
+        if inherited is not None:
+            # A gate refused a refresh from another device before DOT issued this token.
+            return "refresh", inherited.device_id, inherited.fingerprint
     facts = device_facts(request)
     if facts.posture == UNIDENTIFIED:
         return None
-    fingerprint = fingerprint_normalise(request.META.get(_meta_key(), ""))
+    return "request", facts.device_id, request_fingerprint(request)
+
+
+def token_device_bind(*, request: HttpRequest, token: AccessToken) -> TokenDevice | None:
+    """At token issue (DOT's `app_authorized`, the token endpoint's request): remember the
+    device the token is for (`_binding_source`), on the access token and on its refresh
+    token, so that a refresh never loses it. Nothing identified binds nothing."""
+    source = _binding_source(request, token)
+    if source is None:
+        return None
+    how, device_id, fingerprint = source
+    device = (
+        Device.objects.select_related("posture").filter(pk=device_id).first()
+        if device_id is not None
+        else None
+    )
+    now = clock.now()
     with transaction.atomic():
         binding = TokenDevice.objects.create(
-            access_token=token, device_id=facts.device_id, fingerprint=fingerprint, bound_at=clock.now()
+            access_token=token, device=device, fingerprint=fingerprint, bound_at=now
         )
+        refresh = RefreshToken.objects.filter(access_token=token).first()
+        if refresh is not None:
+            RefreshTokenDevice.objects.create(
+                refresh_token=refresh, device=device, fingerprint=fingerprint, bound_at=now
+            )
+        facts = posture_of(device, getattr(device, "posture", None) if device else None, now=now)
         audit_record(
             action=Action.CREATE,
             actor=token.user,
             resource_type="TokenDevice",
             resource_id=binding.pk,
             purpose=PurposeOfUse.SECURITY,
-            detail={"device": facts.device_id, "posture": facts.posture, "application": token.application_id},
+            detail={
+                "device": device.pk if device else None,
+                "posture": facts.posture,
+                "source": how,
+                "application": token.application_id,
+                "with_refresh": refresh is not None,
+            },
         )
     return binding
 
@@ -246,13 +305,23 @@ def posture_for_token(request: HttpRequest, token_id: int) -> str:
 
 def _token_posture(request: HttpRequest, token_id: int) -> str:
     own = device_facts(request).posture
-    binding = (
-        TokenDevice.objects.filter(access_token_id=token_id)
-        .select_related("device", "device__posture")
+    # One read: the token's binding and its client's linked device (ADR 1018), each with its posture.
+    token = (
+        AccessToken.objects.filter(pk=token_id)
+        .select_related("device_binding__device__posture", "application__device_link__device__posture")
         .first()
     )
-    if binding is None:
+    if token is None:
         return own
-    device = binding.device
-    bound = posture_of(device, getattr(device, "posture", None) if device else None, now=clock.now()).posture
-    return max(own, bound, key=_SEVERITY.__getitem__)
+    now = clock.now()
+    judged = [own]
+    binding = getattr(token, "device_binding", None)
+    if binding is not None:
+        device = binding.device
+        judged.append(
+            posture_of(device, getattr(device, "posture", None) if device else None, now=now).posture
+        )
+    link = getattr(token.application, "device_link", None)
+    if link is not None:
+        judged.append(posture_of(link.device, getattr(link.device, "posture", None), now=now).posture)
+    return max(judged, key=_SEVERITY.__getitem__)
