@@ -40,7 +40,6 @@ from safeward.devices.identity import (
 from safeward.devices.models import ClientDevice, Device, GrantDevice
 from safeward.devices.services import DeviceError
 from safeward.fhir import selectors as client_selectors
-from safeward.fhir.models import ClientRegistration
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 
@@ -135,7 +134,7 @@ def client_unlink(*, actor: User | None, client_id: str, reason: str) -> Device:
 @dataclass(frozen=True)
 class ClientLinkRow:
     link: ClientDevice
-    registration: ClientRegistration | None
+    registration: Any  # fhir's ClientRegistration, for its page's address; None if unregistered
     posture: str  # the device's posture now, as the client's tokens are judged
 
 

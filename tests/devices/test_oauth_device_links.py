@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -83,12 +84,13 @@ def device(tag: str) -> Device:
     return Device.objects.get(asset_tag=tag)
 
 
-def read(raw: str, patient: str, **extra: str) -> int:
-    return int(Client().get(f"/fhir/Patient/{patient}", **bearer(raw), **extra).status_code)
+def read(raw: str, patient: str, **extra: Any) -> int:
+    headers: dict[str, Any] = {**bearer(raw), **extra}
+    return int(Client().get(f"/fhir/Patient/{patient}", **headers).status_code)
 
 
-def cert(fingerprint: str | None) -> dict[str, str]:
-    headers = {"REMOTE_ADDR": PROXY}
+def cert(fingerprint: str | None) -> dict[str, Any]:
+    headers: dict[str, Any] = {"REMOTE_ADDR": PROXY}
     if fingerprint is not None:
         headers["HTTP_X_CLIENT_CERT_SHA256"] = fingerprint
     return headers
