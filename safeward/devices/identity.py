@@ -23,6 +23,7 @@ import hashlib
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -85,18 +86,33 @@ def posture_of(device: Device | None, posture: DevicePosture | None, *, now: dt.
     """The policy's view of a device and its current posture."""
     if device is None:
         return DeviceFacts(UNMANAGED, None, "unknown_certificate")
-    if device.lifecycle in LOST_STATES:
-        return DeviceFacts(LOST, device.pk, device.lifecycle)
-    if device.lifecycle != Device.Lifecycle.IN_SERVICE:
-        return DeviceFacts(UNMANAGED, device.pk, f"lifecycle_{device.lifecycle}")
     if posture is None:
-        return DeviceFacts(UNMANAGED, device.pk, "no_posture_report")
-    if not posture.compliant:
-        reasons = posture.compliance_reasons or ["mdm_non_compliant"]
-        return DeviceFacts(NON_COMPLIANT, device.pk, str(reasons[0]))
-    if posture.last_check_in is None or now - posture.last_check_in > dt.timedelta(days=check_in_days()):
-        return DeviceFacts(NON_COMPLIANT, device.pk, "check_in_stale")
-    return DeviceFacts(COMPLIANT, device.pk)
+        return _facts(device.pk, device.lifecycle, None, now=now)
+    values = (posture.compliant, posture.compliance_reasons, posture.last_check_in)
+    return _facts(device.pk, device.lifecycle, values, now=now)
+
+
+def _facts(
+    device_id: int,
+    lifecycle: str,
+    posture: tuple[bool, list[str] | None, dt.datetime | None] | None,
+    *,
+    now: dt.datetime,
+) -> DeviceFacts:
+    """`posture_of` from plain values (compliant, reasons, last check-in): the bearer
+    lookup reads them as one row, without building models."""
+    if lifecycle in LOST_STATES:
+        return DeviceFacts(LOST, device_id, lifecycle)
+    if lifecycle != Device.Lifecycle.IN_SERVICE:
+        return DeviceFacts(UNMANAGED, device_id, f"lifecycle_{lifecycle}")
+    if posture is None:
+        return DeviceFacts(UNMANAGED, device_id, "no_posture_report")
+    compliant, reasons, last_check_in = posture
+    if not compliant:
+        return DeviceFacts(NON_COMPLIANT, device_id, str((reasons or ["mdm_non_compliant"])[0]))
+    if last_check_in is None or now - last_check_in > dt.timedelta(days=check_in_days()):
+        return DeviceFacts(NON_COMPLIANT, device_id, "check_in_stale")
+    return DeviceFacts(COMPLIANT, device_id)
 
 
 def device_facts(request: HttpRequest) -> DeviceFacts:
@@ -303,25 +319,46 @@ def posture_for_token(request: HttpRequest, token_id: int) -> str:
     return posture
 
 
+_BOUND = "device_binding__device__"
+_LINKED = "application__device_link__device__"
+_DEVICE_COLUMNS = (
+    "id",
+    "lifecycle",
+    "posture__id",
+    "posture__compliant",
+    "posture__compliance_reasons",
+    "posture__last_check_in",
+)
+
+
 def _token_posture(request: HttpRequest, token_id: int) -> str:
     own = device_facts(request).posture
-    # One read: the token's binding and its client's linked device (ADR 1018), each with its posture.
-    token = (
+    # One read, one row of plain values: the token's binding and its client's linked device
+    # (ADR 1018), each with its posture.
+    row = (
         AccessToken.objects.filter(pk=token_id)
-        .select_related("device_binding__device__posture", "application__device_link__device__posture")
+        .values_list(
+            "device_binding__id",
+            *(_BOUND + column for column in _DEVICE_COLUMNS),
+            *(_LINKED + column for column in _DEVICE_COLUMNS),
+        )
         .first()
     )
-    if token is None:
+    if row is None:
         return own
     now = clock.now()
     judged = [own]
-    binding = getattr(token, "device_binding", None)
-    if binding is not None:
-        device = binding.device
-        judged.append(
-            posture_of(device, getattr(device, "posture", None) if device else None, now=now).posture
-        )
-    link = getattr(token.application, "device_link", None)
-    if link is not None:
-        judged.append(posture_of(link.device, getattr(link.device, "posture", None), now=now).posture)
+    binding_id, bound, linked = row[0], row[1:7], row[7:13]
+    if binding_id is not None:
+        judged.append(_judged(bound, now=now))  # a binding without device: unmanaged
+    if linked[0] is not None:
+        judged.append(_judged(linked, now=now))
     return max(judged, key=_SEVERITY.__getitem__)
+
+
+def _judged(columns: tuple[Any, ...], *, now: dt.datetime) -> str:
+    device_id, lifecycle, posture_id, compliant, reasons, last_check_in = columns
+    if device_id is None:
+        return UNMANAGED
+    posture = None if posture_id is None else (compliant, reasons, last_check_in)
+    return _facts(device_id, lifecycle, posture, now=now).posture
