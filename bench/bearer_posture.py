@@ -8,7 +8,9 @@ SAFEWARD_DATABASE_URL is given): a physician on the care team reads one patient
 (`GET /fhir/Patient/<id>`, the whole request: middleware, token, scope decision,
 gateway, policy, audit) with a token bound to a compliant laptop (`TokenDevice`).
 "with": the token posture provider registered (one read: the binding, its device,
-the device's posture). "without": the provider unregistered, as before ADR 1016
+the device's posture, and the client's linked device with its posture, ADR 1018; the
+client is not linked here, so the join finds no link, as for most clients).
+"without": the provider unregistered, as before ADR 1016
 (the request's own device only: no certificate, no query). Requests alternate; the
 ratio of medians is reported. The lookup writes nothing (tests/devices/test_bearer_posture.py).
 """

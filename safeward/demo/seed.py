@@ -528,6 +528,16 @@ def seed_device_wipes(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_device_wipes)
 
 
+def seed_device_clients(ctx: SeedContext) -> None:
+    """A ward kiosk workstation and the SMART app linked to it (issue 14, ADR 1018)."""
+    from safeward.demo.device_clients import seed_device_clients as clients_step
+
+    clients_step(ctx)
+
+
+SEED_STEPS.append(seed_device_clients)
+
+
 def seed_continuity(ctx: SeedContext) -> None:
     """Nightly backup records and a passed restore test (issue 19)."""
     from safeward.demo.continuity import seed_continuity as continuity_step

@@ -19,6 +19,15 @@ class DevicesConfig(AppConfig):
 
         token_posture_provider_register(posture_for_token)
         app_authorized.connect(_bind_token, dispatch_uid="devices.token_device_bind")
+        # Kiosk clients on a device, the consenting browser's device, refreshes (ADRs 1018, 1019).
+        from safeward.devices.oauth_links import client_panel_context, consent_record, refresh_refusal
+        from safeward.fhir import extensions
+
+        extensions.register_consent_listener(consent_record)
+        extensions.register_refresh_gate(refresh_refusal)
+        extensions.register_client_panel(
+            extensions.ClientPanel("devices/posture/_client_panel.html", client_panel_context)
+        )
         # The "checked in within 24 h" live test of compensating controls reads the
         # last check-in the MDM exports reported (posture imports, ADR 1010).
         from safeward.devices.checkin import register_checkin_provider

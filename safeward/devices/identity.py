@@ -12,26 +12,36 @@ session uses (`DeviceSession`) and ends, at once, a session whose device was
 reported lost or stolen. `posture_for_request` is the provider registered with
 `identity.access` that gives the clinical policy its `device` input;
 `posture_for_token` does the same for a bearer request, through the device the token
-was bound to at issue (`token_device_bind`, ADR 1016).
+was bound to at issue (`token_device_bind`, ADR 1016; the consenting browser's device or
+the refresh token's binding, ADR 1019) and the device its client is linked to (ADR 1018).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
-from oauth2_provider.models import AccessToken
+from oauth2_provider.models import AccessToken, RefreshToken
 
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
-from safeward.devices.models import Device, DevicePosture, DeviceSession, TokenDevice
+from safeward.devices.models import (
+    Device,
+    DevicePosture,
+    DeviceSession,
+    GrantDevice,
+    RefreshTokenDevice,
+    TokenDevice,
+)
 from safeward.devices.posture import check_in_days, fingerprint_normalise
 from safeward.identity.models import User
 
@@ -76,18 +86,33 @@ def posture_of(device: Device | None, posture: DevicePosture | None, *, now: dt.
     """The policy's view of a device and its current posture."""
     if device is None:
         return DeviceFacts(UNMANAGED, None, "unknown_certificate")
-    if device.lifecycle in LOST_STATES:
-        return DeviceFacts(LOST, device.pk, device.lifecycle)
-    if device.lifecycle != Device.Lifecycle.IN_SERVICE:
-        return DeviceFacts(UNMANAGED, device.pk, f"lifecycle_{device.lifecycle}")
     if posture is None:
-        return DeviceFacts(UNMANAGED, device.pk, "no_posture_report")
-    if not posture.compliant:
-        reasons = posture.compliance_reasons or ["mdm_non_compliant"]
-        return DeviceFacts(NON_COMPLIANT, device.pk, str(reasons[0]))
-    if posture.last_check_in is None or now - posture.last_check_in > dt.timedelta(days=check_in_days()):
-        return DeviceFacts(NON_COMPLIANT, device.pk, "check_in_stale")
-    return DeviceFacts(COMPLIANT, device.pk)
+        return _facts(device.pk, device.lifecycle, None, now=now)
+    values = (posture.compliant, posture.compliance_reasons, posture.last_check_in)
+    return _facts(device.pk, device.lifecycle, values, now=now)
+
+
+def _facts(
+    device_id: int,
+    lifecycle: str,
+    posture: tuple[bool, list[str] | None, dt.datetime | None] | None,
+    *,
+    now: dt.datetime,
+) -> DeviceFacts:
+    """`posture_of` from plain values (compliant, reasons, last check-in): the bearer
+    lookup reads them as one row, without building models."""
+    if lifecycle in LOST_STATES:
+        return DeviceFacts(LOST, device_id, lifecycle)
+    if lifecycle != Device.Lifecycle.IN_SERVICE:
+        return DeviceFacts(UNMANAGED, device_id, f"lifecycle_{lifecycle}")
+    if posture is None:
+        return DeviceFacts(UNMANAGED, device_id, "no_posture_report")
+    compliant, reasons, last_check_in = posture
+    if not compliant:
+        return DeviceFacts(NON_COMPLIANT, device_id, str((reasons or ["mdm_non_compliant"])[0]))
+    if last_check_in is None or now - last_check_in > dt.timedelta(days=check_in_days()):
+        return DeviceFacts(NON_COMPLIANT, device_id, "check_in_stale")
+    return DeviceFacts(COMPLIANT, device_id)
 
 
 def device_facts(request: HttpRequest) -> DeviceFacts:
@@ -210,24 +235,74 @@ class DeviceIdentityMiddleware:
 _SEVERITY = {UNIDENTIFIED: 0, COMPLIANT: 1, UNMANAGED: 2, NON_COMPLIANT: 3, LOST: 4}
 
 
-def token_device_bind(*, request: HttpRequest, token: AccessToken) -> TokenDevice | None:
-    """At token issue (DOT's `app_authorized`, the token endpoint's request): remember the
-    device the trusted proxy identified, if any. An unidentified request binds nothing."""
+def request_fingerprint(request: HttpRequest) -> str:
+    """The certificate fingerprint the request carries, normalised ("" when none)."""
+    return fingerprint_normalise(request.META.get(_meta_key(), ""))
+
+
+def _binding_source(request: HttpRequest, token: AccessToken) -> tuple[str, int | None, str] | None:
+    """Where a new token's device comes from (ADR 1019), as (source, device id, fingerprint):
+    the consenting browser's device for a code, the refresh token's own binding for a
+    refresh, otherwise the token request's device. None: nothing identified."""
+    form = request.POST
+    grant_type = form.get("grant_type", "")
+    if grant_type == "authorization_code" and form.get("code"):
+        consent = GrantDevice.objects.filter(
+            code_hash=hashlib.sha256(form["code"].encode()).hexdigest(),
+            application_id=token.application_id,
+            user_id=token.user_id,
+        ).first()
+        if consent is not None:
+            consent.delete()  # one code, one exchange
+            return "consent", consent.device_id, consent.fingerprint
+    if grant_type == "refresh_token" and token.source_refresh_token_id is not None:
+        inherited = RefreshTokenDevice.objects.filter(refresh_token_id=token.source_refresh_token_id).first()
+        if inherited is not None:
+            # A gate refused a refresh from another device before DOT issued this token.
+            return "refresh", inherited.device_id, inherited.fingerprint
     facts = device_facts(request)
     if facts.posture == UNIDENTIFIED:
         return None
-    fingerprint = fingerprint_normalise(request.META.get(_meta_key(), ""))
+    return "request", facts.device_id, request_fingerprint(request)
+
+
+def token_device_bind(*, request: HttpRequest, token: AccessToken) -> TokenDevice | None:
+    """At token issue (DOT's `app_authorized`, the token endpoint's request): remember the
+    device the token is for (`_binding_source`), on the access token and on its refresh
+    token, so that a refresh never loses it. Nothing identified binds nothing."""
+    source = _binding_source(request, token)
+    if source is None:
+        return None
+    how, device_id, fingerprint = source
+    device = (
+        Device.objects.select_related("posture").filter(pk=device_id).first()
+        if device_id is not None
+        else None
+    )
+    now = clock.now()
     with transaction.atomic():
         binding = TokenDevice.objects.create(
-            access_token=token, device_id=facts.device_id, fingerprint=fingerprint, bound_at=clock.now()
+            access_token=token, device=device, fingerprint=fingerprint, bound_at=now
         )
+        refresh = RefreshToken.objects.filter(access_token=token).first()
+        if refresh is not None:
+            RefreshTokenDevice.objects.create(
+                refresh_token=refresh, device=device, fingerprint=fingerprint, bound_at=now
+            )
+        facts = posture_of(device, getattr(device, "posture", None) if device else None, now=now)
         audit_record(
             action=Action.CREATE,
             actor=token.user,
             resource_type="TokenDevice",
             resource_id=binding.pk,
             purpose=PurposeOfUse.SECURITY,
-            detail={"device": facts.device_id, "posture": facts.posture, "application": token.application_id},
+            detail={
+                "device": device.pk if device else None,
+                "posture": facts.posture,
+                "source": how,
+                "application": token.application_id,
+                "with_refresh": refresh is not None,
+            },
         )
     return binding
 
@@ -244,15 +319,46 @@ def posture_for_token(request: HttpRequest, token_id: int) -> str:
     return posture
 
 
+_BOUND = "device_binding__device__"
+_LINKED = "application__device_link__device__"
+_DEVICE_COLUMNS = (
+    "id",
+    "lifecycle",
+    "posture__id",
+    "posture__compliant",
+    "posture__compliance_reasons",
+    "posture__last_check_in",
+)
+
+
 def _token_posture(request: HttpRequest, token_id: int) -> str:
     own = device_facts(request).posture
-    binding = (
-        TokenDevice.objects.filter(access_token_id=token_id)
-        .select_related("device", "device__posture")
+    # One read, one row of plain values: the token's binding and its client's linked device
+    # (ADR 1018), each with its posture.
+    row = (
+        AccessToken.objects.filter(pk=token_id)
+        .values_list(
+            "device_binding__id",
+            *(_BOUND + column for column in _DEVICE_COLUMNS),
+            *(_LINKED + column for column in _DEVICE_COLUMNS),
+        )
         .first()
     )
-    if binding is None:
+    if row is None:
         return own
-    device = binding.device
-    bound = posture_of(device, getattr(device, "posture", None) if device else None, now=clock.now()).posture
-    return max(own, bound, key=_SEVERITY.__getitem__)
+    now = clock.now()
+    judged = [own]
+    binding_id, bound, linked = row[0], row[1:7], row[7:13]
+    if binding_id is not None:
+        judged.append(_judged(bound, now=now))  # a binding without device: unmanaged
+    if linked[0] is not None:
+        judged.append(_judged(linked, now=now))
+    return max(judged, key=_SEVERITY.__getitem__)
+
+
+def _judged(columns: tuple[Any, ...], *, now: dt.datetime) -> str:
+    device_id, lifecycle, posture_id, compliant, reasons, last_check_in = columns
+    if device_id is None:
+        return UNMANAGED
+    posture = None if posture_id is None else (compliant, reasons, last_check_in)
+    return _facts(device_id, lifecycle, posture, now=now).posture

@@ -452,3 +452,62 @@ class ObservedFlow(models.Model):
     @property
     def service(self) -> str:
         return self.protocol if self.port is None else f"{self.port}/{self.protocol}"
+
+
+class ClientDevice(models.Model):
+    """An OAuth client whose credentials live on one device (ADR 1018): a ward kiosk or a
+    shared workstation app. Every bearer token of the client is judged by that device's
+    posture now, as well as by its own binding. Linked and unlinked by a security officer."""
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="device_link"
+    )
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="client_links")
+    linked_at = models.DateTimeField()
+    linked_by = models.ForeignKey(
+        "identity.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["device__asset_tag", "application__name"]
+
+    def __str__(self) -> str:
+        return f"client {self.application_id} on device {self.device_id}"
+
+
+class GrantDevice(models.Model):
+    """The device of the browser a user consented from (ADR 1019), kept until the app
+    exchanges the authorization code: the token is bound to it, not to whatever the
+    token request presents. Keyed by the code's SHA-256 (DOT deletes its grant on
+    exchange, before the token is announced)."""
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    application_id = models.BigIntegerField()
+    user = models.ForeignKey("identity.User", on_delete=models.CASCADE, related_name="+")
+    # None: a certificate the inventory did not know (the token will be unmanaged).
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    fingerprint = models.CharField(max_length=64)
+    recorded_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"consent on device {self.device_id}"
+
+
+class RefreshTokenDevice(models.Model):
+    """The device a refresh token was issued to (ADR 1019). DOT deletes the access token
+    (and its `TokenDevice`) when the refresh token is used: this row is how the new
+    access token inherits the binding."""
+
+    refresh_token = models.OneToOneField(
+        "oauth2_provider.RefreshToken", on_delete=models.CASCADE, related_name="device_binding"
+    )
+    device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="refresh_bindings"
+    )
+    fingerprint = models.CharField(max_length=64)
+    bound_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"refresh token {self.refresh_token_id} on device {self.device_id}"

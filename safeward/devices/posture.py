@@ -44,16 +44,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from oauth2_provider.models import AccessToken, RefreshToken
 
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
 from safeward.devices.models import (
+    ClientDevice,
     Device,
     DevicePosture,
     DeviceSession,
     PostureReport,
     PostureSource,
+    RefreshTokenDevice,
     TokenDevice,
     WipeRequest,
 )
@@ -578,7 +581,8 @@ def device_report_lost(*, actor: User | None, device_id: int, state: str, reason
     """A device was lost or stolen (ADR 1013): in one transaction, set its lifecycle,
     end every session seen from it (refused on their next request), revoke the OAuth
     tokens of the people who used it or whose tokens were issued to it (all of theirs:
-    a token issued without a device certificate is bound to none), record a remote-wipe
+    a token issued without a device certificate is bound to none) and every token of the
+    OAuth clients linked to it (ADR 1018), record a remote-wipe
     request for the MDM and open an incident. The caller has checked
     `devices:device:manage`."""
     from safeward.identity import services as identity_services
@@ -596,10 +600,15 @@ def device_report_lost(*, actor: User | None, device_id: int, state: str, reason
         by_user: dict[int, set[uuid.UUID]] = {}
         for user_id, session_id in seen:
             by_user.setdefault(user_id, set()).add(session_id)
-        # People whose tokens were issued to this device (ADR 1016), seen in a session or not.
-        for user_id in TokenDevice.objects.filter(device=device).values_list(
-            "access_token__user_id", flat=True
-        ):
+        # People whose tokens were issued to this device (ADR 1016), seen in a session or not,
+        # and whose refresh tokens were (their access token may be gone, ADR 1019).
+        bound = [
+            *TokenDevice.objects.filter(device=device).values_list("access_token__user_id", flat=True),
+            *RefreshTokenDevice.objects.filter(
+                device=device, refresh_token__revoked__isnull=True
+            ).values_list("refresh_token__user_id", flat=True),
+        ]
+        for user_id in bound:
             if user_id is not None:
                 by_user.setdefault(user_id, set())
         ended = revoked = 0
@@ -608,6 +617,7 @@ def device_report_lost(*, actor: User | None, device_id: int, state: str, reason
                 identity_services.session_expire(user_session=user_session, reason="device_lost")
                 ended += 1
             revoked += identity_services.user_tokens_revoke(actor=None, user=user, reason="device_lost")
+        revoked += _linked_client_tokens_revoke(device)
         label = Device.Lifecycle(state).label.lower()
         incident = incident_open_for(
             actor=actor,
@@ -645,6 +655,22 @@ def device_report_lost(*, actor: User | None, device_id: int, state: str, reason
             },
         )
     return LostReport(wipe, ended, revoked, incident.pk)
+
+
+def _linked_client_tokens_revoke(device: Device) -> int:
+    """Every token of the OAuth clients linked to the device (ADR 1018): their credentials
+    were on it. Refresh tokens first (each also ends its access token)."""
+    applications = list(ClientDevice.objects.filter(device=device).values_list("application_id", flat=True))
+    if not applications:
+        return 0
+    revoked = 0
+    for refresh in RefreshToken.objects.filter(application_id__in=applications, revoked__isnull=True):
+        refresh.revoke()
+        revoked += 1
+    for access in AccessToken.objects.filter(application_id__in=applications):
+        access.revoke()
+        revoked += 1
+    return revoked
 
 
 def device_certificate_set(*, actor: User | None, device_id: int, fingerprint: str) -> Device:

@@ -1,8 +1,8 @@
 """The posture REST API under /api/v1/devices/posture/: import an MDM export (an MDM
 connector posts it; bodies are capped at DATA_UPLOAD_MAX_MEMORY_SIZE, larger exports
 go through the CLI or the watched folder), read a device's posture and history, and
-report a device lost or stolen. One class per operation, each declaring its
-permission and what a bearer token needs."""
+report a device lost or stolen, link OAuth clients to devices (ADR 1018). One class per
+operation, each declaring its permission and what a bearer token needs."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from safeward import clock
 from safeward.devices import posture_selectors as selectors
 from safeward.devices.models import Device, PostureSource
+from safeward.devices.oauth_links import LINK_PERMISSION, client_link, client_links, client_unlink
 from safeward.devices.posture import PostureImportError, device_report_lost, posture_import, source_detect
 from safeward.devices.services import DeviceError
 from safeward.devices.wipes import wipe_confirm, wipe_state
@@ -216,10 +217,110 @@ class WipeConfirm(APIView):
         return Response(WipeOutput(row).data)
 
 
+# --- OAuth clients on a device (ADR 1018) -----------------------------------------------------------
+class ClientLinkOutput(serializers.Serializer[Any]):
+    device = serializers.IntegerField(source="link.device_id")
+    asset_tag = serializers.CharField(source="link.device.asset_tag")
+    client_id = serializers.CharField(source="link.application.client_id")
+    client_name = serializers.CharField(source="link.application.name")
+    posture = serializers.ChoiceField(
+        choices=["compliant", "unmanaged", "non_compliant", "lost"],
+        help_text="The device's posture now: every token of the client is judged by it.",
+    )
+    linked_at = serializers.DateTimeField(source="link.linked_at")
+    reason = serializers.CharField(source="link.reason")
+
+
+class ClientLinkInput(serializers.Serializer[Any]):
+    device = serializers.IntegerField(min_value=1)
+    client_id = serializers.CharField(min_length=1, max_length=100)
+    reason = serializers.CharField(min_length=1, max_length=500)
+
+
+class ClientUnlinkInput(serializers.Serializer[Any]):
+    client_id = serializers.CharField(min_length=1, max_length=100)
+    reason = serializers.CharField(min_length=1, max_length=500)
+
+
+class ClientUnlinkOutput(serializers.Serializer[Any]):
+    device = serializers.IntegerField()
+    client_id = serializers.CharField()
+
+
+def _link_error(error: DeviceError) -> ValidationError:
+    text = str(error)
+    field = "device" if "device" in text.lower() and "client" not in text.lower() else "client_id"
+    return ValidationError({field: [text]})
+
+
+class ClientLinks(APIView):
+    required_permission = Perm.DEVICES_DEVICE_READ
+    token_scopes = {"GET": "read"}
+
+    @extend_schema(responses=ClientLinkOutput(many=True), operation_id="devices_client_links_list")
+    def get(self, request: Request) -> Response:
+        return Response(ClientLinkOutput(client_links(), many=True).data)
+
+
+class ClientLink(APIView):
+    required_permission = LINK_PERMISSION
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=ClientLinkInput,
+        responses={201: ClientLinkOutput},
+        operation_id="devices_client_links_create",
+        description="A security officer links a kiosk or shared-workstation OAuth client to the "
+        "device its credentials live on; 400 for an unknown or revoked client, a device not in "
+        "service, or a client already linked.",
+    )
+    def post(self, request: Request) -> Response:
+        given = ClientLinkInput(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            link = client_link(
+                actor=_actor(request),
+                device_id=data["device"],
+                client_id=data["client_id"],
+                reason=data["reason"],
+            )
+        except DeviceError as error:
+            raise _link_error(error) from error
+        row = next(r for r in client_links(device_id=link.device_id) if r.link.pk == link.pk)
+        return Response(ClientLinkOutput(row).data, status=status.HTTP_201_CREATED)
+
+
+class ClientUnlink(APIView):
+    required_permission = LINK_PERMISSION
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=ClientUnlinkInput,
+        responses={200: ClientUnlinkOutput},
+        operation_id="devices_client_links_unlink",
+        description="End a client's link; 400 when it is not linked.",
+    )
+    def post(self, request: Request) -> Response:
+        given = ClientUnlinkInput(data=request.data)
+        given.is_valid(raise_exception=True)
+        client_id = given.validated_data["client_id"]
+        try:
+            device = client_unlink(
+                actor=_actor(request), client_id=client_id, reason=given.validated_data["reason"]
+            )
+        except DeviceError as error:
+            raise ValidationError({"client_id": [str(error)]}) from error
+        return Response(ClientUnlinkOutput({"device": device.pk, "client_id": client_id}).data)
+
+
 urlpatterns = [
     path("imports/", PostureImports.as_view(), name="imports"),
     path("devices/<int:device_id>/", DevicePostureDetail.as_view(), name="device"),
     path("devices/<int:device_id>/report-lost/", DeviceReportLost.as_view(), name="report_lost"),
     path("wipes/", Wipes.as_view(), name="wipes"),
+    path("client-links/", ClientLinks.as_view(), name="client_links"),
+    path("client-links/link/", ClientLink.as_view(), name="client_link"),
+    path("client-links/unlink/", ClientUnlink.as_view(), name="client_unlink"),
     path("wipes/<int:wipe_id>/confirm/", WipeConfirm.as_view(), name="wipe_confirm"),
 ]

@@ -44,3 +44,21 @@ class WipeConfirmForm(forms.Form):
             "No patient details."
         ),
     )
+
+
+class ClientLinkForm(forms.Form):
+    """Link an OAuth client (a kiosk or shared-workstation app) to this device (ADR 1018)."""
+
+    client_id = forms.ChoiceField(label="OAuth client")
+    reason = forms.CharField(
+        max_length=500, help_text="Why its credentials live on this device (ward, purpose)."
+    )
+
+    def __init__(self, *args: object, clients: list[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["client_id"].choices = [("", "Choose a client"), *clients]  # type: ignore[attr-defined]
+
+
+class ClientUnlinkForm(forms.Form):
+    client_id = forms.CharField(max_length=100)
+    reason = forms.CharField(max_length=500)

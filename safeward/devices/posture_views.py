@@ -1,5 +1,6 @@
 """Posture pages: the endpoints whose posture fails and the import form; a device's
-posture (the panel the device page includes); reporting a device lost or stolen."""
+posture (the panel the device page includes); reporting a device lost or stolen;
+linking an OAuth client to a device (ADR 1018)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from safeward import clock
 from safeward.devices import posture_selectors as selectors
 from safeward.devices.models import Device
+from safeward.devices.oauth_links import LINK_PERMISSION, client_link, client_links, client_unlink
 from safeward.devices.posture import PostureImportError, device_report_lost, posture_import, source_detect
-from safeward.devices.posture_forms import PostureImportForm, ReportLostForm, WipeConfirmForm
+from safeward.devices.posture_forms import (
+    ClientLinkForm,
+    ClientUnlinkForm,
+    PostureImportForm,
+    ReportLostForm,
+    WipeConfirmForm,
+)
 from safeward.devices.services import DeviceError
 from safeward.devices.wipes import wipe_confirm, wipe_state
+from safeward.fhir.clients import client_names
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -148,3 +157,62 @@ def wipe_confirm_page(request: HttpRequest, wipe_id: int) -> HttpResponse:
                 return redirect("devices_posture:device", device_id=wipe.device_id)
     context = {"wipe": wipe, "state": wipe_state(wipe, now=clock.now()), "form": form}
     return render(request, "devices/posture/wipe_confirm.html", context, status=status)
+
+
+# --- OAuth clients on a device (ADR 1018) -------------------------------------------------------
+def _client_choices() -> list[tuple[str, str]]:
+    linked = {row.link.application.client_id for row in client_links()}
+    return [(cid, f"{name} ({cid})") for cid, name in client_names().items() if cid not in linked]
+
+
+@require_http_methods(["GET", "POST"])
+@requires(LINK_PERMISSION)
+def client_link_page(request: HttpRequest, device_id: int) -> HttpResponse:
+    device = _device_or_404(device_id)
+    form = ClientLinkForm(request.POST if request.method == "POST" else None, clients=_client_choices())
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                client_link(
+                    actor=_actor(request),
+                    device_id=device.pk,
+                    client_id=form.cleaned_data["client_id"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except DeviceError as error:
+                form.add_error(None, str(error))
+                status = 409
+            else:
+                messages.success(
+                    request, f"Client linked: its tokens now follow {device.asset_tag}'s posture."
+                )
+                return redirect("devices_posture:device", device_id=device.pk)
+    return render(
+        request, "devices/posture/client_link.html", {"device": device, "form": form}, status=status
+    )
+
+
+@require_POST
+@requires(LINK_PERMISSION)
+def client_unlink_page(request: HttpRequest, device_id: int) -> HttpResponse:
+    device = _device_or_404(device_id)
+    form = ClientUnlinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the client is unlinked.")
+        return redirect("devices_posture:device", device_id=device.pk)
+    linked = {row.link.application.client_id for row in client_links(device_id=device.pk)}
+    if form.cleaned_data["client_id"] not in linked:
+        raise Http404
+    try:
+        client_unlink(
+            actor=_actor(request),
+            client_id=form.cleaned_data["client_id"],
+            reason=form.cleaned_data["reason"],
+        )
+    except DeviceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Client unlinked: its tokens follow their own device again.")
+    return redirect("devices_posture:device", device_id=device.pk)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from safeward import clock
-from safeward.fhir import clients
+from safeward.fhir import clients, extensions
 from safeward.fhir.models import ClientKey
 from safeward.identity.decorators import requires, step_up_required
 from safeward.identity.models import User
@@ -206,6 +206,8 @@ def _detail(
         "edit": edit,
         "expiry": ExpiryForm(initial={"expires": registration.expires_at.date()}),
         "revoke": RevokeForm(),
+        # Other apps' sections (the device a kiosk client is linked to, ADR 1018).
+        "panels": extensions.client_panels(application_id=application.pk, reader=_actor(request)),
     }
     return render(request, "fhir/clients/detail.html", context, status=status)
 

@@ -48,6 +48,7 @@ from safeward.clinical import gateway
 from safeward.clinical.api import purpose_for
 from safeward.clinical.scopes import parse_scope, scopes_within_rights
 from safeward.clinical.types import Forbidden, NotFound, SessionContext
+from safeward.fhir import extensions
 from safeward.fhir.clients import client_allowed_scopes, client_usable
 from safeward.fhir.models import ClientKey, LaunchCode, TokenContext, UsedAssertion
 from safeward.identity.api_permissions import BY_OPERATION
@@ -164,9 +165,12 @@ class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type h
         assert isinstance(user, User)
         # The posted client_id is a hidden field anyone can change: DOT looks it
         # up with .get() and would answer an unknown one with a 500.
-        if not Application.objects.filter(
-            client_id=str(form.cleaned_data.get("client_id") or "")[:100]
-        ).exists():
+        application_id = (
+            Application.objects.filter(client_id=str(form.cleaned_data.get("client_id") or "")[:100])
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if application_id is None:
             return self.refuse("The app is not registered with SafeWard.")
         requested = str(form.cleaned_data.get("scope") or "").split()
         form.cleaned_data["scope"] = " ".join(scopes_within_rights(requested, user_permissions(user=user)))
@@ -175,6 +179,9 @@ class Authorize(AuthorizationView):  # type: ignore[misc]  # DOT ships no type h
         self.request.session.pop("smart_standalone", None)
         location = getattr(self, "success_url", "") or ""
         code = parse_qs(urlsplit(location).query).get("code", [""])[0]
+        if code:
+            # The browser's device goes with the code to the token (ADR 1019).
+            extensions.consent_given(self.request, code=code, application_id=application_id)
         if launch and code:
             LaunchCode.objects.filter(
                 code_hash=_hash(launch), user=user, used_at__isnull=True, expires_at__gt=clock.now()
@@ -262,6 +269,11 @@ class Token(APIView):
         form = django_request.POST
         if form.get("grant_type") == "client_credentials" and form.get("client_assertion_type") == JWT_BEARER:
             return backend_service_token(django_request)
+        if form.get("grant_type") == "refresh_token":
+            # E.g. the device the refresh token was issued to is lost (ADR 1019).
+            refusal = extensions.refresh_refusal(django_request, form.get("refresh_token", ""))
+            if refusal is not None:
+                return _oauth_error("invalid_grant", refusal)
         response: HttpResponse = TokenView.as_view()(django_request)
         if response.status_code == 200 and form.get("grant_type") == "authorization_code":
             _bind_launch(form.get("code", ""), response)

@@ -15,3 +15,19 @@ def registrations_credential_checked(*, registration_ids: Iterable[int]) -> dict
             "pk", "credential_checked"
         )
     )
+
+
+def registrations_by_application(*, application_ids: Iterable[int]) -> dict[int, ClientRegistration]:
+    """The registration of each DOT application (the devices app links kiosk clients, ADR 1018)."""
+    rows = ClientRegistration.objects.select_related("application").filter(
+        application_id__in=list(application_ids)
+    )
+    return {row.application_id: row for row in rows}
+
+
+def registration_by_client_id(*, client_id: str) -> ClientRegistration | None:
+    return (
+        ClientRegistration.objects.select_related("application")
+        .filter(application__client_id=client_id.strip()[:100])
+        .first()
+    )

@@ -603,6 +603,19 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/devices/posture/wipes/1/confirm/", {})),
         (F,) * 8,
     ),
+    # OAuth clients on a device (ADR 1018): readers list, security officers link.
+    ("posture_api:client_links", "GET"): (
+        lambda c: status(c.get("/api/v1/devices/posture/client-links/")),
+        (F,) * 8,
+    ),
+    ("posture_api:client_link", "POST"): (
+        lambda c: status(c.post("/api/v1/devices/posture/client-links/link/", {})),
+        (F,) * 8,
+    ),
+    ("posture_api:client_unlink", "POST"): (
+        lambda c: status(c.post("/api/v1/devices/posture/client-links/unlink/", {})),
+        (F,) * 8,
+    ),
     # Physical security (issue 15): the matrix's user holds no facility permission.
     ("facilities_api:areas", "GET"): (lambda c: status(c.get("/api/v1/facilities/areas/")), (F,) * 8),
     ("facilities_api:events", "GET"): (

@@ -25,6 +25,9 @@ def test_the_subcommands_come_from_one_list():
         "report-lost",
         "wipes",
         "confirm-wipe",
+        "client-links",
+        "link-client",
+        "unlink-client",
     ]
 
 

@@ -1,7 +1,8 @@
 """The authorization matrix of the posture pages and API: every route under every
 role, and anonymously. Device readers (IT, security, biomedical engineering, audit,
 compliance) see posture; the device managers (IT, security, biomedical engineering)
-import exports and report devices lost or stolen; nobody else."""
+import exports and report devices lost or stolen; security officers link OAuth clients
+to devices (ADR 1018); nobody else."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.django_db
 EVERYONE = set(ROLES)
 READERS = {"auditor", "biomedical_engineer", "compliance_officer", "it_admin", "security_officer"}
 MANAGERS = {"biomedical_engineer", "it_admin", "security_officer"}
+OFFICERS = {"security_officer"}
 MISSING = 999_999
 
 # (method, path, roles allowed, status for an allowed role). Bodies are empty: an
@@ -35,6 +37,13 @@ ROUTES = [
     ("post", f"/devices/posture/wipes/{MISSING}/confirm/", MANAGERS, 404),
     ("get", "/api/v1/devices/posture/wipes/", READERS, 200),
     ("post", f"/api/v1/devices/posture/wipes/{MISSING}/confirm/", MANAGERS, 404),
+    # OAuth clients on a device (ADR 1018): security officers link and unlink.
+    ("get", f"/devices/posture/{MISSING}/clients/link/", OFFICERS, 404),
+    ("post", f"/devices/posture/{MISSING}/clients/link/", OFFICERS, 404),
+    ("post", f"/devices/posture/{MISSING}/clients/unlink/", OFFICERS, 404),
+    ("get", "/api/v1/devices/posture/client-links/", READERS, 200),
+    ("post", "/api/v1/devices/posture/client-links/link/", OFFICERS, 400),
+    ("post", "/api/v1/devices/posture/client-links/unlink/", OFFICERS, 400),
 ]
 
 

@@ -9,6 +9,8 @@ import-flow-export FILE      what the network carried (firewall log / flow expor
 import-mds2 FILE             store a model's MDS2 (xlsx or CSV) and derive its controls
 controls [--sweep]           the compensating controls and their live-test state;
                              --sweep records the failing ones for detection
+client-links | link-client ASSET_TAG CLIENT_ID | unlink-client CLIENT_ID
+                             OAuth clients whose credentials live on a device (ADR 1018)
 
 Subcommands are the SUBCOMMANDS list: another part of the app adds one by
 appending a Subcommand (name, help, add_arguments, run)."""
@@ -23,6 +25,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safeward.devices import (
+    cli_client_links,
     cli_posture,
     cli_report_lost,
     cli_wipes,
@@ -220,6 +223,25 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand(cli_wipes.LIST_NAME, cli_wipes.LIST_HELP, cli_wipes.list_arguments, cli_wipes.list_run),
     Subcommand(
         cli_wipes.CONFIRM_NAME, cli_wipes.CONFIRM_HELP, cli_wipes.confirm_arguments, cli_wipes.confirm_run
+    ),
+    # OAuth clients whose credentials live on a device (ADR 1018).
+    Subcommand(
+        cli_client_links.LIST_NAME,
+        cli_client_links.LIST_HELP,
+        cli_client_links.list_arguments,
+        cli_client_links.list_run,
+    ),
+    Subcommand(
+        cli_client_links.LINK_NAME,
+        cli_client_links.LINK_HELP,
+        cli_client_links.link_arguments,
+        cli_client_links.link_run,
+    ),
+    Subcommand(
+        cli_client_links.UNLINK_NAME,
+        cli_client_links.UNLINK_HELP,
+        cli_client_links.unlink_arguments,
+        cli_client_links.unlink_run,
     ),
 ]
 
