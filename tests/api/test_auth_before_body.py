@@ -71,4 +71,3 @@ def test_a_known_caller_with_the_wrong_content_type_gets_415(client, raw_token):
 def test_a_signed_in_session_with_the_wrong_content_type_gets_415(signed_in):
     client, _ = signed_in("physician")
     assert_error_shape(client.post(SEARCH, "hello", content_type="text/plain"), 415)
-
