@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-from _setup import ROOT, configure, machine, run
+from _setup import ROOT, configure, machine, make_user, run
 
 SERVICES = "safeward/patching/services.py"
 
@@ -222,16 +222,16 @@ def _compensating_control() -> None:
             yield Check("device", f"device:{pk}", tag, passed=True)
 
     test = ControlTest("bench.pumps_isolated", "Pumps isolated", "", ("hicp:9.M.E",), pumps_isolated)
-    real = compensating.discover
-    compensating.discover = lambda: {**real(), test.id: test}
+    real = compensating.discover  # type: ignore[attr-defined]  # the module's import, replaced for the run
+    compensating.discover = lambda: {**real(), test.id: test}  # type: ignore[attr-defined]
 
 
 def _exceptions(count: int) -> int:
     from safeward import clock
     from safeward.patching.models import Finding, RiskException
-    from tests.factories import UserFactory
 
-    requester, approver = UserFactory(roles=["security_officer"]), UserFactory(roles=["compliance_officer"])
+    requester, _ = make_user("bench-engineer", "security_officer")
+    approver, _ = make_user("bench-approver", "compliance_officer")
     now = clock.now()
     findings = list(
         Finding.objects.filter(state__in=Finding.OPEN_STATES, target_kind="device").order_by("pk")[:count]
