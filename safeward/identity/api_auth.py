@@ -1,23 +1,39 @@
 """DRF's bearer-token authentication (django-oauth-toolkit's), which also
 tells the audit trail which application is acting: every event recorded
 while the request runs names the OAuth client and comes from the `api`
-(ADR 0208). The request context middleware resets it when the request ends."""
+(ADR 0208). The request context middleware resets it when the request ends.
+
+The token is read from the Authorization header only, never from the body
+(ADR 1309): DOT's verification reads `request.POST`, which on a DRF request
+parses the body, so an anonymous caller sending the wrong content type got
+415 (or 400 for malformed JSON) before 401, and learnt what the endpoint
+accepts before being known."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from oauth2_provider.oauth2_backends import OAuthLibCore, get_oauthlib_core
 from rest_framework import exceptions
 from rest_framework.request import Request
 
 from safeward.audit import context as audit_context
 
 
+class _HeaderTokenCore(OAuthLibCore):  # type: ignore[misc]  # DOT ships no type hints
+    """DOT's verification with an empty body: the bearer token comes from the
+    header (RFC 6750 2.1); the body is the view's to parse once the caller is known."""
+
+    def extract_body(self, request: Any) -> list[tuple[str, str]]:
+        return []
+
+
 class OAuth2ClientAuthentication(OAuth2Authentication):  # type: ignore[misc]  # DOT ships no type hints
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        result: tuple[Any, Any] | None = super().authenticate(request)
+        result = self._verify(request)
         if result is None and request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer ":
             # A bearer token that is not valid is refused (RFC 6750), never
             # passed over for the browser session that may travel with it.
@@ -35,3 +51,18 @@ class OAuth2ClientAuthentication(OAuth2Authentication):  # type: ignore[misc]  #
                 )
             )
         return result
+
+    def _verify(self, request: Request) -> tuple[Any, Any] | None:
+        """DOT's OAuth2Authentication.authenticate, verifying through `_HeaderTokenCore`."""
+        core = _HeaderTokenCore(get_oauthlib_core().server)
+        try:
+            valid, verified = core.verify_request(request, scopes=[])
+        except ValueError as error:
+            if str(error) == "Invalid hex encoding in query string.":
+                raise SuspiciousOperation(error) from None
+            raise
+        if valid:
+            return verified.user, verified.access_token
+        # Read back by authenticate_header for the WWW-Authenticate challenge.
+        request.oauth2_error = getattr(verified, "oauth2_error", {})  # type: ignore[attr-defined]
+        return None

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from safeward.compliance import Check, control
 from safeward.patching import selectors
-from safeward.patching.compensating import control_check
+from safeward.patching.compensating import control_checks, refs_of
 from safeward.patching.models import Finding
 
 INVENTORY_MAX_AGE_DAYS = 90
@@ -67,11 +67,14 @@ def critical_within_sla(now: dt.datetime) -> Iterator[Check]:
     maps=("hicp:10.M.B", "hicp:9.L.A", "hipaa:164.308(a)(1)(ii)(B)", "iso27001-2022:A.8.8", "csf2:ID.RA-01"),
 )
 def exceptions_valid(now: dt.datetime) -> Iterator[Check]:
-    for exception in selectors.exceptions_list(status="approved"):
+    exceptions = list(selectors.exceptions_list(status="approved"))
+    # Each control test runs once for all the exceptions that name it.
+    verdicts = control_checks((ref for e in exceptions for ref in refs_of(e.controls)), now)
+    for exception in exceptions:
         failing = [
-            f"{ref.get('control_id')} {ref.get('resource_id')}"
-            for ref in exception.controls
-            if control_check(str(ref.get("control_id")), str(ref.get("resource_id")), now) is not True
+            f"{control_id} {resource_id}"
+            for control_id, resource_id in refs_of(exception.controls)
+            if verdicts[(control_id, resource_id)] is not True
         ]
         expired = exception.expires_on < now.date()
         yield Check(

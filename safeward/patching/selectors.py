@@ -4,11 +4,24 @@ exceptions and the policy table."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncMonth
 
 from safeward import clock
 from safeward.patching.models import (
@@ -146,12 +159,73 @@ class Dashboard:
     mttr_by_department: list[tuple[str, int, float, float]]
 
 
-def _remediation_rows(groups: dict[str, list[tuple[float, bool]]]) -> list[tuple[str, int, float, float]]:
-    return [
-        (name, len(rows), sum(days for days, _ in rows) / len(rows), sum(met for _, met in rows) / len(rows))
-        for name, rows in groups.items()
-        if rows
-    ]
+@dataclass
+class Remediation:
+    """How fast fixed findings were fixed, over the last `months` months."""
+
+    mttr: list[tuple[str, float | None]]  # (month, mean days) oldest first
+    sla_met: float | None
+    mttr_by_severity: list[tuple[str, int, float, float]]
+    mttr_by_department: list[tuple[str, int, float, float]]
+
+
+# Per group: findings fixed, their summed time to fix, how many by their deadline.
+_Sums = tuple[int, dt.timedelta, int]
+
+
+def _days(total: dt.timedelta) -> float:
+    return total.total_seconds() / 86400
+
+
+def _rows(groups: dict[str, _Sums]) -> list[tuple[str, int, float, float]]:
+    return [(name, n, _days(total) / n, met / n) for name, (n, total, met) in groups.items() if n]
+
+
+def remediation(*, now: dt.datetime, months: int, names: dict[int, str]) -> Remediation:
+    """Mean time to remediate per month, severity and department, and the share
+    fixed by the deadline: counted and summed by the database (three grouped
+    queries), never a row per finding in Python (ADR 1308). A department's
+    figures add up the groups of findings with the same stored list of
+    departments (a handful of distinct lists), so the JSON list is never
+    unnested in SQL, which SQLite and PostgreSQL spell differently."""
+    resolved = Finding.objects.filter(
+        resolved_at__isnull=False, resolved_at__gte=now - dt.timedelta(days=31 * months)
+    ).order_by()
+    # Exact sums in microseconds (an interval on PostgreSQL, an integer on SQLite).
+    took = Sum(ExpressionWrapper(F("resolved_at") - F("detected_at"), output_field=DurationField()))
+    in_time = Count("pk", filter=Q(due_at__isnull=False, resolved_at__lte=F("due_at")))
+    per_severity: dict[str, _Sums] = {s: (0, dt.timedelta(0), 0) for s in Severity.values}
+    for severity, n, total, met in resolved.values_list("severity").annotate(
+        n=Count("pk"), total=took, met=in_time
+    ):
+        per_severity[severity] = (n, total, met)
+    per_department: dict[str, _Sums] = {}
+    for ids, n, total, met in resolved.values_list("department_ids").annotate(
+        n=Count("pk"), total=took, met=in_time
+    ):
+        for pk in ids or ["—"]:
+            name = names.get(pk, "—") if isinstance(pk, int) else "—"
+            was = per_department.get(name, (0, dt.timedelta(0), 0))
+            per_department[name] = (was[0] + n, was[1] + total, was[2] + met)
+    per_month = {
+        month.strftime("%Y-%m"): _days(total) / n
+        for month, n, total in resolved.annotate(month=TruncMonth("resolved_at", tzinfo=dt.UTC))
+        .values_list("month")
+        .annotate(n=Count("pk"), total=took)
+    }
+    month_keys = []
+    cursor = now.replace(day=1)
+    for _ in range(months):
+        month_keys.append(cursor.strftime("%Y-%m"))
+        cursor = (cursor - dt.timedelta(days=1)).replace(day=1)
+    fixed = sum(n for n, _, _ in per_severity.values())
+    in_deadline = sum(met for _, _, met in per_severity.values())
+    return Remediation(
+        mttr=[(m, per_month.get(m)) for m in reversed(month_keys)],
+        sla_met=(in_deadline / fixed) if fixed else None,
+        mttr_by_severity=_rows(per_severity),
+        mttr_by_department=sorted(_rows(per_department), key=lambda row: (-row[1], row[0]))[:15],
+    )
 
 
 def dashboard(*, now: dt.datetime | None = None, months: int = 6) -> Dashboard:
@@ -176,33 +250,7 @@ def dashboard(*, now: dt.datetime | None = None, months: int = 6) -> Dashboard:
     for ids, count in open_rows.order_by().values_list("department_ids").annotate(n=Count("pk")):
         for pk in ids or ["—"]:
             departments[names.get(pk, "—") if isinstance(pk, int) else "—"] += count
-    resolved = Finding.objects.filter(
-        resolved_at__isnull=False, resolved_at__gte=now - dt.timedelta(days=31 * months)
-    )
-    per_month: dict[str, list[float]] = defaultdict(list)
-    per_severity: dict[str, list[tuple[float, bool]]] = {s: [] for s in Severity.values}
-    per_department: dict[str, list[tuple[float, bool]]] = defaultdict(list)
-    met = total = 0
-    for finding in resolved.only(
-        "detected_at", "resolved_at", "due_at", "severity", "department_ids"
-    ).iterator(chunk_size=2000):
-        assert finding.resolved_at is not None
-        days = (finding.resolved_at - finding.detected_at).total_seconds() / 86400
-        in_time = bool(finding.due_at and finding.resolved_at <= finding.due_at)
-        per_month[finding.resolved_at.strftime("%Y-%m")].append(days)
-        per_severity.setdefault(finding.severity, []).append((days, in_time))
-        for pk in finding.department_ids or ["—"]:
-            per_department[names.get(pk, "—") if isinstance(pk, int) else "—"].append((days, in_time))
-        total += 1
-        met += in_time
-    month_keys = []
-    cursor = now.replace(day=1)
-    for _ in range(months):
-        month_keys.append(cursor.strftime("%Y-%m"))
-        cursor = (cursor - dt.timedelta(days=1)).replace(day=1)
-    mttr = [
-        (m, (sum(per_month[m]) / len(per_month[m])) if per_month[m] else None) for m in reversed(month_keys)
-    ]
+    fixed = remediation(now=now, months=months, names=names)
     return Dashboard(
         by_severity={s: severities.get(s, 0) for s in Severity.values},
         overdue=totals["overdue"],
@@ -212,10 +260,10 @@ def dashboard(*, now: dt.datetime | None = None, months: int = 6) -> Dashboard:
         awaiting_approval=RiskException.objects.filter(status=RiskException.Status.REQUESTED).count(),
         by_department=departments.most_common(10),
         by_device_class=classes.most_common(10),
-        mttr=mttr,
-        sla_met=(met / total) if total else None,
-        mttr_by_severity=_remediation_rows(per_severity),
-        mttr_by_department=sorted(_remediation_rows(per_department), key=lambda row: (-row[1], row[0]))[:15],
+        mttr=fixed.mttr,
+        sla_met=fixed.sla_met,
+        mttr_by_severity=fixed.mttr_by_severity,
+        mttr_by_department=fixed.mttr_by_department,
     )
 
 

@@ -9,7 +9,8 @@ import datetime as dt
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -23,7 +24,7 @@ from safeward.audit.vocabulary import Action, PurposeOfUse
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.patching import deadlines, feeds, matching, sbom
-from safeward.patching.compensating import control_check
+from safeward.patching.compensating import control_check, control_checks, refs_of
 from safeward.patching.models import (
     SEVERITY_RANK,
     Advisory,
@@ -171,6 +172,34 @@ def deadline_rules() -> deadlines.Rules:
 _FEED_CACHE: dict[str, tuple[KevEntry | None, EpssScore | None]] | None = None
 
 
+@contextmanager
+def _feeds_cached(preload: Sequence[Finding] = ()) -> Iterator[None]:
+    """Within it `_kev_epss` looks each vulnerability up once; the vulnerabilities
+    of `preload` are read beforehand in two queries per chunk of CVE ids, so a
+    recompute of many findings does not ask two questions per finding."""
+    global _FEED_CACHE
+    _FEED_CACHE = {}
+    try:
+        cves = {f.vuln_id: list(f.cve_ids or f.advisory.cve_ids) for f in preload}
+        wanted = {cve for ids in cves.values() for cve in ids}
+        kev: dict[str, KevEntry] = {}
+        epss: dict[str, EpssScore] = {}
+        for chunk in _chunks(wanted):
+            kev.update((row.cve_id, row) for row in KevEntry.objects.filter(cve_id__in=chunk))
+            epss.update((row.cve_id, row) for row in EpssScore.objects.filter(cve_id__in=chunk))
+        for vuln_id, ids in cves.items():
+            kevs = [kev[cve] for cve in ids if cve in kev]
+            scores = [epss[cve] for cve in ids if cve in epss]
+            # As `_kev_epss` picks: the earliest KEV due date, the highest EPSS percentile.
+            _FEED_CACHE[vuln_id] = (
+                min(kevs, key=lambda row: (row.due_date, row.cve_id)) if kevs else None,
+                max(scores, key=lambda row: (row.percentile, row.cve_id)) if scores else None,
+            )
+        yield
+    finally:
+        _FEED_CACHE = None
+
+
 def _kev_epss(cve_ids: Iterable[str], vuln_id: str = "") -> tuple[KevEntry | None, EpssScore | None]:
     """The KEV entry and EPSS score of a vulnerability's CVEs (every alias its
     records carry); inside `_feeds_cached()` each vulnerability is looked up
@@ -230,25 +259,22 @@ def findings_recompute(*, actor: User | None, findings: Iterable[Finding] | None
     from today's severity, KEV, EPSS, zone and patient impact. Returns how
     many moved; each move is audited with the old and new date."""
     rules = deadline_rules()
-    facts_cache: dict[tuple[str, int], TargetFacts | None] = {}
     moved = 0
     with transaction.atomic():
-        rows = (
-            findings
-            if findings is not None
-            else Finding.objects.filter(state__in=Finding.OPEN_STATES).select_related("advisory")
-        )
-        for finding in rows:
-            if finding.state not in Finding.OPEN_STATES:
-                continue
-            key = (finding.target_kind, finding.target_id)
-            if key not in facts_cache:
-                facts_cache[key] = target_facts(kind=finding.target_kind, target_id=finding.target_id)
-            facts = facts_cache[key]
-            if facts is None:
-                continue
-            old = finding.due_at
-            if _apply_deadline(finding, facts, rules):
+        if findings is None:
+            findings = Finding.objects.filter(state__in=Finding.OPEN_STATES).select_related("advisory")
+        rows = [finding for finding in findings if finding.state in Finding.OPEN_STATES]
+        # Every target's facts and every vulnerability's KEV/EPSS in a fixed number of
+        # queries, not a lookup per target and two per finding (issue 17).
+        facts_of = targets_facts(keys={(f.target_kind, f.target_id) for f in rows})
+        with _feeds_cached(rows):
+            for finding in rows:
+                facts = facts_of[(finding.target_kind, finding.target_id)]
+                if facts is None:
+                    continue
+                old = finding.due_at
+                if not _apply_deadline(finding, facts, rules):
+                    continue
                 finding.updated_at = clock.now()
                 finding.save()
                 moved += 1
@@ -349,13 +375,8 @@ def _upsert_findings(
     stats: MatchStats,
     rules: deadlines.Rules,
 ) -> None:
-    global _FEED_CACHE
-    now = clock.now()
-    _FEED_CACHE = {}
-    try:
-        _upsert(actor=actor, target=target, hits=hits, stats=stats, rules=rules, now=now)
-    finally:
-        _FEED_CACHE = None
+    with _feeds_cached():
+        _upsert(actor=actor, target=target, hits=hits, stats=stats, rules=rules, now=clock.now())
 
 
 def _upsert(
@@ -1229,71 +1250,91 @@ def exceptions_evaluate(*, actor: User | None = None, now: dt.datetime | None = 
     """Re-test every approved exception: expired ones end; one whose control
     fails (or no longer judges its resource) is voided, its finding reopens
     with its clock restarted, and an event for the `patching_exception_voided`
-    detection rule names the requester."""
+    detection rule names the requester. Reads take a fixed number of queries
+    however many exceptions there are (each control test runs once, the
+    targets' facts and KEV/EPSS come in batches); writes are per ended one."""
     now = now or clock.now()
     counts = {"valid": 0, "expired": 0, "voided": 0}
     rules = deadline_rules()
     with transaction.atomic():
-        for exception in (
+        exceptions = list(
             RiskException.objects.select_for_update()
             .filter(status=RiskException.Status.APPROVED)
             .select_related("finding__advisory", "requested_by")
-        ):
-            reason = ""
-            status = ""
+        )
+        verdicts = control_checks((ref for e in exceptions for ref in refs_of(e.controls)), now)
+        valid: list[int] = []
+        ended: list[tuple[RiskException, str, str]] = []
+        for exception in exceptions:
             if exception.expires_on < now.date():
-                status, reason = (
-                    RiskException.Status.EXPIRED,
-                    f"expired on {exception.expires_on.isoformat()}",
-                )
-            else:
-                for ref in exception.controls:
-                    verdict = control_check(str(ref.get("control_id")), str(ref.get("resource_id")), now)
-                    if not verdict:
-                        status = RiskException.Status.VOIDED
-                        what = "failed for" if verdict is False else "no longer judges"
-                        reason = f"{ref.get('control_id')} {what} {ref.get('resource_id')}"
-                        break
-            exception.last_evaluated_at = now
-            if not status:
-                counts["valid"] += 1
-                exception.save(update_fields=["last_evaluated_at"])
+                expired = f"expired on {exception.expires_on.isoformat()}"
+                ended.append((exception, RiskException.Status.EXPIRED, expired))
                 continue
-            counts[str(status)] += 1
-            exception.status = status
-            exception.ended_at = now
-            exception.end_reason = reason[:300]
-            exception.save()
-            finding = exception.finding
-            finding.excepted = False
-            if finding.state not in Finding.OPEN_STATES:
-                finding.state = Finding.State.IN_TRIAGE
-            finding.resolved_at = None
-            finding.detected_at = now
-            finding.reopened_count += 1
-            finding.detail = f"Exception {exception.pk} ended: {reason}. The clock restarted."
-            facts = target_facts(kind=finding.target_kind, target_id=finding.target_id)
-            if facts is not None:
-                _apply_deadline(finding, facts, rules)
-            finding.updated_at = now
-            finding.save()
-            audit_record(
-                action=Action.EXECUTE,
-                actor=actor,
-                actor_username="" if actor else "safeward vulns exceptions",
-                resource_type=EXCEPTION,
-                resource_id=exception.pk,
-                purpose=PurposeOfUse.OPERATIONS,
-                detail={
-                    "check": EXCEPTION_VOIDED_CHECK,
-                    "status": str(status),
-                    "reason": reason[:300],
-                    "finding_id": finding.pk,
-                    "owner_id": exception.requested_by_id,
-                    "owner_username": exception.requested_by.username,
-                },
-            )
+            for control_id, resource_id in refs_of(exception.controls):
+                verdict = verdicts[(control_id, resource_id)]
+                if not verdict:
+                    what = "failed for" if verdict is False else "no longer judges"
+                    reason = f"{control_id} {what} {resource_id}"
+                    ended.append((exception, RiskException.Status.VOIDED, reason))
+                    break
+            else:
+                valid.append(exception.pk)
+        counts["valid"] = len(valid)
+        for chunk in _chunks(valid):
+            RiskException.objects.filter(pk__in=chunk).update(last_evaluated_at=now)
+        findings = [exception.finding for exception, _, _ in ended]
+        facts_of = targets_facts(keys={(f.target_kind, f.target_id) for f in findings})
+        with _feeds_cached(findings):
+            for exception, status, reason in ended:
+                counts[str(status)] += 1
+                _exception_end(actor, exception, status, reason, now, facts_of, rules)
     return counts
+
+
+def _exception_end(
+    actor: User | None,
+    exception: RiskException,
+    status: str,
+    reason: str,
+    now: dt.datetime,
+    facts_of: dict[tuple[str, int], TargetFacts | None],
+    rules: deadlines.Rules,
+) -> None:
+    """End an exception (expired or voided): its finding reopens with its clock restarted."""
+    exception.status = status
+    exception.last_evaluated_at = now
+    exception.ended_at = now
+    exception.end_reason = reason[:300]
+    exception.save()
+    finding = exception.finding
+    finding.excepted = False
+    if finding.state not in Finding.OPEN_STATES:
+        finding.state = Finding.State.IN_TRIAGE
+    finding.resolved_at = None
+    finding.detected_at = now
+    finding.reopened_count += 1
+    finding.detail = f"Exception {exception.pk} ended: {reason}. The clock restarted."
+    facts = facts_of[(finding.target_kind, finding.target_id)]
+    if facts is not None:
+        _apply_deadline(finding, facts, rules)
+    finding.updated_at = now
+    finding.save()
+    audit_record(
+        action=Action.EXECUTE,
+        actor=actor,
+        actor_username="" if actor else "safeward vulns exceptions",
+        resource_type=EXCEPTION,
+        resource_id=exception.pk,
+        purpose=PurposeOfUse.OPERATIONS,
+        detail={
+            "check": EXCEPTION_VOIDED_CHECK,
+            "status": str(status),
+            "reason": reason[:300],
+            "finding_id": finding.pk,
+            "owner_id": exception.requested_by_id,
+            "owner_username": exception.requested_by.username,
+        },
+    )
 
 
 # --- patch plans ---------------------------------------------------------------------------------

@@ -58,9 +58,10 @@ def test_a_body_over_the_size_cap_is_a_json_413(client, raw_token):
     assert "larger than" in body["detail"]
 
 
-def test_a_body_over_the_size_cap_is_a_json_413_before_anyone_is_known(client):
+def test_a_body_over_the_size_cap_from_nobody_known_is_a_json_401(client):
+    # The caller is judged before the body is read (ADR 1309): nothing is buffered for them.
     assert_error_shape(
-        client.post("/api/v1/clinical/patients/search/", OVERSIZED, content_type="application/json"), 413
+        client.post("/api/v1/clinical/patients/search/", OVERSIZED, content_type="application/json"), 401
     )
 
 

@@ -15,8 +15,8 @@ from tests.fhir.helpers import app, authorize_query, bearer, pkce, token
 pytestmark = pytest.mark.django_db
 
 DEEP = "[" * 10_000 + "]" * 10_000
-# JSON routes reached through DRF's parsers: OAuth2 authentication reads the
-# body before the caller is known, so anonymous callers reached the parser too.
+# JSON routes reached through DRF's parsers (OAuth2 authentication read the
+# body before the caller was known until ADR 1309; anonymous callers now get 401).
 JSON_ROUTES = [
     "/api/v1/clinical/patients/search/",
     "/api/v1/workforce/changes/",
@@ -34,8 +34,9 @@ def test_deeply_nested_json_is_refused_before_anyone_is_known(client, path, cont
 
 @pytest.mark.parametrize("path", JSON_ROUTES)
 def test_deeply_nested_json_is_a_400_for_a_bearer_token(client, make_user, path):
-    user = make_user("physician", "hr_officer")
-    raw = token(user, "user/*.cruds")
+    # Allowed on every route: permissions are judged before the body is read (ADR 1309).
+    user = make_user("physician", "hr_officer", "registration_clerk")
+    raw = token(user, "user/*.cruds read write")
     response = client.post(path, DEEP, content_type="application/json", **bearer(raw))
     assert response.status_code == 400, response.content[:300]
     assert response["Content-Type"].startswith(("application/json", "application/fhir+json"))
