@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from safeward import clock
 from safeward.audit.services import audit_record
@@ -285,11 +285,39 @@ def _notify(alert_id: int, created: bool) -> None:
     alert_raised.send(sender=Alert, alert_id=alert_id, created=created)
 
 
+_GROWN_FIELDS = ["occurrences", "last_event_at", "last_event_id", "severity", "detail", "updated_at"]
+
+
+def _alerts_update(alerts: list[Alert]) -> None:
+    """The grown alerts' new counts and times: one prepared UPDATE run for
+    every row (executemany). Django's `bulk_update` builds a CASE per field
+    with a branch per row, quadratic in the rows (slower than one save each
+    on a stream where thousands of alerts grow)."""
+    if not alerts:
+        return
+    fields = [f for f in Alert._meta.concrete_fields if f.name in _GROWN_FIELDS]
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(f.attname)} = %s" for f in fields)
+    sql = f"UPDATE {quote(Alert._meta.db_table)} SET {sets} WHERE id = %s"  # noqa: S608 - model metadata names
+    rows = [
+        [f.get_db_prep_save(getattr(alert, f.attname), connection) for f in fields] + [alert.pk]
+        for alert in alerts
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 def alerts_raise(findings: Sequence[Finding], *, now: dt.datetime | None = None) -> list[tuple[int, bool]]:
     """Create alerts for findings, or add occurrences and evidence to the open
     alert of the same rule and subject (new or in triage, last seen within
     the rule's group window). Call inside the worker's transaction; the
-    `alert_raised` signal is sent after it commits. Returns (alert id, created)."""
+    `alert_raised` signal is sent after it commits. Returns (alert id, created).
+
+    The findings are grouped in memory, in order, exactly as one write each
+    would group them; then the writes go out in bulk: one multi-row INSERT of
+    the new alerts, one prepared UPDATE (executemany) of the open alerts that
+    grew, one INSERT of the evidence (ADR 1114). Raising is not audited: the alert row and its
+    evidence are the record (ADR 0700)."""
     if not findings:
         return []
     now = now or clock.now()
@@ -301,8 +329,9 @@ def alerts_raise(findings: Sequence[Finding], *, now: dt.datetime | None = None)
         .order_by("group_key", "-last_event_at")
     ):
         open_alerts.setdefault(alert.group_key, alert)
-    results: list[tuple[int, bool]] = []
-    evidence: list[AlertEvidence] = []
+    created_now: list[Alert] = []
+    grown: dict[int, Alert] = {}  # stored alerts that grew, by id
+    placed: list[tuple[Alert, bool, Finding]] = []
     for finding in findings:
         found = open_alerts.get(finding.group_key)
         window = dt.timedelta(minutes=finding.group_minutes)
@@ -318,19 +347,11 @@ def alerts_raise(findings: Sequence[Finding], *, now: dt.datetime | None = None)
             merged.update(finding.detail)
             alert.detail = merged
             alert.updated_at = now
-            alert.save(
-                update_fields=[
-                    "occurrences",
-                    "last_event_at",
-                    "last_event_id",
-                    "severity",
-                    "detail",
-                    "updated_at",
-                ]
-            )
+            if alert.pk is not None:  # one created above is inserted in its final state
+                grown[alert.pk] = alert
             created = False
         else:
-            alert = Alert.objects.create(
+            alert = Alert(
                 rule=finding.rule,
                 severity=finding.severity,
                 title=finding.title[:200],
@@ -348,12 +369,22 @@ def alerts_raise(findings: Sequence[Finding], *, now: dt.datetime | None = None)
                 is_drill=finding.is_drill,
                 detail=finding.detail,
             )
+            created_now.append(alert)
             open_alerts[finding.group_key] = alert
             created = True
-        for event_id, moment in finding.evidence:
-            evidence.append(AlertEvidence(alert=alert, event_id=event_id, occurred_at=moment))
-        results.append((alert.pk, created))
-    AlertEvidence.objects.bulk_create(evidence, ignore_conflicts=True)
+        placed.append((alert, created, finding))
+    # Both backends return the new ids from a multi-row INSERT (PostgreSQL, SQLite >= 3.35).
+    Alert.objects.bulk_create(created_now)
+    _alerts_update(list(grown.values()))
+    AlertEvidence.objects.bulk_create(
+        [
+            AlertEvidence(alert=alert, event_id=event_id, occurred_at=moment)
+            for alert, _, finding in placed
+            for event_id, moment in finding.evidence
+        ],
+        ignore_conflicts=True,
+    )
+    results = [(alert.pk, created) for alert, created, _ in placed]
     seen: dict[int, bool] = {}
     for alert_id, created in results:
         seen[alert_id] = seen.get(alert_id, False) or created

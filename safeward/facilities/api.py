@@ -1,5 +1,5 @@
 """The facilities REST API (/api/v1/facilities/): areas, door events (read and
-import, all-or-nothing), visitors (sign in), custody, certificates of
+import, all-or-nothing), visitors (sign in, the desk's inpatient lookup), custody, certificates of
 sanitization (record, validate) and disposal, single or bulk. Disposal is
 refused without a validated certificate here as on the pages and the CLI.
 One class per operation, each declaring its permission and token scope."""
@@ -12,11 +12,13 @@ from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from safeward.clinical import gateway
+from safeward.clinical.types import SessionContext
 from safeward.facilities import selectors, services
 from safeward.facilities.models import Area, Certificate, CustodyEvent, DoorEvent
 from safeward.identity.models import User
@@ -83,6 +85,27 @@ class VisitorOutput(serializers.Serializer[Any]):
     badge_number = serializers.CharField()
     signed_in_at = serializers.DateTimeField()
     signed_out_at = serializers.DateTimeField(allow_null=True)
+
+
+class PatientLookupInput(serializers.Serializer[Any]):
+    # In the body only: a patient's name never sits in a URL (ADR 0540, ADR 1113).
+    given_name = serializers.CharField(max_length=200, trim_whitespace=True)
+    family_name = serializers.CharField(max_length=200, trim_whitespace=True)
+
+
+class VisitorPatientOutput(serializers.Serializer[Any]):
+    display_name = serializers.CharField(help_text="Given name and family initial.")
+    ward = serializers.CharField(help_text="Empty for a confidential patient.")
+    bed = serializers.CharField(help_text="Empty for a confidential patient.")
+    visiting_allowed = serializers.BooleanField()
+    escort_required = serializers.BooleanField(
+        help_text="The ward confirms the visit and an escort takes the visitor (confidential patient)."
+    )
+    flagged = serializers.BooleanField(help_text="VIP or confidential: the visit is listed for privacy.")
+
+
+class PatientLookupOutput(serializers.Serializer[Any]):
+    results = VisitorPatientOutput(many=True)
 
 
 class CustodyOutput(serializers.Serializer[Any]):
@@ -233,6 +256,53 @@ class VisitorSignIn(APIView):
         return Response(VisitorOutput(visitor).data, status=status.HTTP_201_CREATED)
 
 
+class VisitorPatientLookup(APIView):
+    """The visitor desk's inpatient lookup (ADR 1111, ADR 1113): the page's
+    gateway entry, its refusals and its one audit event (the patients shown,
+    never the names typed). POST only, so the names stay out of URLs and
+    logs. A signed-in desk session only: no token scope reaches it, since a
+    patient's ward is chart data and the `read` scope is for what lies
+    outside the chart (ADR 0606)."""
+
+    required_permission = Perm.FACILITY_VISITOR_MANAGE
+    token_scopes: dict[str, str] = {}
+
+    @extend_schema(
+        request=PatientLookupInput,
+        responses=PatientLookupOutput,
+        operation_id="facilities_visitors_patient_lookup",
+    )
+    def post(self, request: Request) -> Response:
+        data = PatientLookupInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            found = gateway.visitor_patient_lookup(
+                actor=_actor(request),
+                session=SessionContext.from_request(request),
+                given_name=data.validated_data["given_name"],
+                family_name=data.validated_data["family_name"],
+            )
+        except gateway.InvalidInput as error:
+            raise ValidationError(error.errors) from None
+        except gateway.Forbidden:
+            raise PermissionDenied("Patient lookup is not available from this session.") from None
+        return Response(
+            {
+                "results": [
+                    {
+                        "display_name": p.display_name,
+                        "ward": p.ward,
+                        "bed": p.bed,
+                        "visiting_allowed": p.visiting_allowed,
+                        "escort_required": not p.visiting_allowed,
+                        "flagged": p.flagged,
+                    }
+                    for p in found
+                ]
+            }
+        )
+
+
 class CustodyList(APIView):
     required_permission = Perm.FACILITY_CUSTODY_READ
     token_scopes = {"GET": "read"}
@@ -339,6 +409,7 @@ urlpatterns = [
     path("events/import/", EventImport.as_view(), name="events_import"),
     path("visitors/", VisitorList.as_view(), name="visitors"),
     path("visitors/sign-in/", VisitorSignIn.as_view(), name="visitor_sign_in"),
+    path("visitors/patient-lookup/", VisitorPatientLookup.as_view(), name="visitor_patient_lookup"),
     path("custody/", CustodyList.as_view(), name="custody"),
     path("certificates/", CertificateList.as_view(), name="certificates"),
     path("certificates/new/", CertificateRecord.as_view(), name="certificate_record"),

@@ -367,8 +367,10 @@ def notifications_enqueue(*, alert_id: int, config: NotifyConfig | None = None) 
     """Write the outbox rows for a new alert; returns how many. Idempotent:
     an alert gets at most one row per channel."""
     config = config or notify_config()
+    if not config.channels:  # before reading the alert: a hospital without channels pays nothing
+        return 0
     alert = Alert.objects.filter(pk=alert_id).first()
-    if alert is None or not config.channels:
+    if alert is None:
         return 0
     if _SEVERITY_RANK.get(alert.severity, 0) < _SEVERITY_RANK[config.min_severity]:
         return 0

@@ -631,6 +631,11 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/facilities/visitors/sign-in/", {})),
         (F,) * 8,
     ),
+    # The desk's inpatient lookup: a signed-in session only, no token scope reaches it (ADR 1113).
+    ("facilities_api:visitor_patient_lookup", "POST"): (
+        lambda c: status(c.post("/api/v1/facilities/visitors/patient-lookup/", {})),
+        (F,) * 8,
+    ),
     ("facilities_api:custody", "GET"): (lambda c: status(c.get("/api/v1/facilities/custody/")), (F,) * 8),
     ("facilities_api:certificates", "GET"): (
         lambda c: status(c.get("/api/v1/facilities/certificates/")),

@@ -179,9 +179,11 @@ def test_the_desk_finds_an_inpatient_and_the_badge_names_the_bed(browser, page, 
 
 
 def test_the_security_officer_places_a_workstation_and_sees_unbadged_reads(
-    browser, page, live_server, screenshot
+    browser, page, live_server, screenshot, settings
 ):
     from tests.facilities.test_chart_access import _chart_read
+
+    settings.TIME_ZONE = "America/New_York"  # the hospital's zone (SAFEWARD_TIME_ZONE)
 
     site = services.site_create(actor=None, name="Main campus", time_zone="America/New_York")
     records = services.area_create(
@@ -217,4 +219,6 @@ def test_the_security_officer_places_a_workstation_and_sees_unbadged_reads(
     row = page.locator("#unbadged tbody tr").first
     assert "rita.clerk" in row.inner_text()
     assert "WS-REC-1" in row.inner_text()
+    expect(page.locator("#unbadged thead")).to_contain_text("When (America/New_York)")
+    expect(page.locator("#time-zone-note")).to_contain_text("America/New_York")
     screenshot(page, "facilities-workstations")

@@ -217,3 +217,119 @@ def test_patient_names_in_a_query_string_are_never_looked_up(client, make_user, 
     assert page.status_code == 200
     assert "Ward A1" not in page.content.decode()
     assert not AuditEvent.objects.filter(resource_type="VisitorLookup").exists()
+
+
+# --- the REST endpoint (ADR 1113): the same entry, POST only, names in the body ---------------
+LOOKUP = "/api/v1/facilities/visitors/patient-lookup/"
+
+
+def _api_lookup(client, body):
+    return client.post(LOOKUP, body, content_type="application/json")
+
+
+def _error(response, status: int) -> dict:
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert set(body) <= {"detail", "errors"}
+    return body
+
+
+def test_the_api_finds_the_inpatient_and_audits_the_patients_shown(client, make_user, inpatients):
+    sign_in(client, make_user("security_desk"))
+    response = _api_lookup(client, {"given_name": "ina", "family_name": "BEDFORD"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "results": [
+            {
+                "display_name": "Ina B.",
+                "ward": "Ward A1",
+                "bed": "1",
+                "visiting_allowed": True,
+                "escort_required": False,
+                "flagged": False,
+            }
+        ]
+    }
+    event = AuditEvent.objects.get(resource_type="VisitorLookup")
+    assert (event.action, event.outcome) == ("search", "success")
+    assert list(AuditEventPatient.objects.filter(event_id=event.pk).values_list("patient_id", flat=True)) == [
+        inpatients["ina"]
+    ]
+    for row in AuditEvent.objects.all():  # the names typed are in no audit row
+        text = json.dumps(row.detail) + row.resource_id + row.reason
+        assert "ina" not in text.lower()
+        assert "bedford" not in text.lower()
+
+
+def test_the_api_hides_a_confidential_patients_bed_and_asks_for_an_escort(client, make_user, inpatients):
+    sign_in(client, make_user("security_desk"))
+    [hidden] = _api_lookup(client, {"given_name": "Cora", "family_name": "Quiet"}).json()["results"]
+    assert (hidden["ward"], hidden["bed"]) == ("", "")
+    assert (hidden["escort_required"], hidden["flagged"]) == (True, True)
+    [vip] = _api_lookup(client, {"given_name": "Vera", "family_name": "Famous"}).json()["results"]
+    assert (vip["ward"], vip["escort_required"], vip["flagged"]) == ("Ward A1", False, True)
+    assert _api_lookup(client, {"given_name": "Ina", "family_name": "Bed"}).json() == {"results": []}
+    assert _api_lookup(client, {"given_name": "Otto", "family_name": "Walker"}).json() == {"results": []}
+
+
+def test_more_than_five_matches_is_refused_without_a_ward(client, make_user, inpatients):
+    from safeward.audit.vocabulary import PurposeOfUse
+
+    department = Department.objects.get(code="ward-a")
+    gateway.ward_create(
+        actor=IMPORTER, department_id=department.pk, code="b1", name="Ward B1", beds=list("123456")
+    )
+    doctor, clerk = make_user("physician", profile=department), make_user("registration_clerk")
+    for n, bed in enumerate(gateway.beds_free()):
+        gateway.admission_admit(
+            actor=clerk,
+            session=WARD,
+            purpose=PurposeOfUse.OPERATIONS,
+            patient_id=new_patient(given="Sam", family="Same", mrn=f"MRN-S{n}"),
+            bed_id=bed.id,
+            attending_id=doctor.pk,
+        )
+    sign_in(client, make_user("security_desk"))
+    body = _error(_api_lookup(client, {"given_name": "Sam", "family_name": "Same"}), 400)
+    assert "Too many patients" in body["errors"]["name"]
+    assert "Ward B1" not in json.dumps(body)
+    refusal = AuditEvent.objects.get(resource_type="VisitorLookup")
+    assert (refusal.outcome, refusal.reason) == ("denied", "too_many_matches")
+
+
+def test_the_api_lookup_is_post_only_and_bad_input_is_a_400(client, make_user, inpatients):
+    sign_in(client, make_user("security_desk"))
+    _error(client.get(LOOKUP, {"given_name": "Ina", "family_name": "Bedford"}), 405)
+    missing = _error(_api_lookup(client, {"given_name": "Ina"}), 400)
+    assert set(missing["errors"]) == {"family_name"}
+    _error(_api_lookup(client, {"given_name": "  ", "family_name": "Bedford"}), 400)
+    _error(_api_lookup(client, {"given_name": "x" * 201, "family_name": "Bedford"}), 400)
+    _error(_api_lookup(client, ["Ina", "Bedford"]), 400)
+    _error(client.post(LOOKUP, "given_name=Ina", content_type="text/plain"), 415)
+    punctuation = _error(_api_lookup(client, {"given_name": "--", "family_name": "Bedford"}), 400)
+    assert "in full" in punctuation["errors"]["name"]
+    assert not AuditEvent.objects.filter(resource_type="VisitorLookup").exists()
+
+
+def test_the_api_lookup_refuses_tokens_other_roles_and_unreachable_sessions(client, make_user, inpatients):
+    from safeward.identity.models import NetworkZone
+    from safeward.identity.network import zone_table
+    from tests.fhir.helpers import bearer, token
+
+    desk = make_user("security_desk")
+    names = {"given_name": "Ina", "family_name": "Bedford"}
+    raw = token(desk, "openid fhirUser read write user/*.cruds")
+    _error(client.post(LOOKUP, names, content_type="application/json", **bearer(raw)), 403)
+    sign_in(client, make_user("privacy_officer"))
+    _error(_api_lookup(client, names), 403)
+    assert not AuditEvent.objects.filter(resource_type="VisitorLookup").exists()
+    NetworkZone.objects.all().delete()  # the desk is now outside any clinical zone
+    zone_table.clear()
+    sign_in(client, desk)
+    body = _error(_api_lookup(client, names), 403)
+    assert "not available from this session" in body["detail"]
+    denied = AuditEvent.objects.get(resource_type="VisitorLookup")
+    assert denied.outcome == "denied"

@@ -43,6 +43,22 @@ def test_the_page_lists_unbadged_chart_reads_without_the_patient(client, make_us
     assert 'id="place-form"' not in page  # the privacy officer reads, does not place
 
 
+def test_times_are_in_the_hospitals_time_zone_and_say_so(client, make_user, clerk, areas, at_noon, settings):
+    settings.TIME_ZONE = "America/New_York"  # SAFEWARD_TIME_ZONE
+    device = _device("WS-REC-1", "10.20.0.5")
+    Workstation.objects.create(device_id=device.pk, area=areas["records"], placed_at=clock.now())
+    _chart_read(clerk.user, "10.20.0.5")  # 16:00 UTC, 11:00 in New York
+    sign_in(client, make_user("privacy_officer"))
+    page = client.get("/facilities/workstations/").content.decode()
+    assert "Times are in the hospital's time zone, America/New_York." in page
+    table = page[page.index('id="unbadged"') : page.index("</table>", page.index('id="unbadged"'))]
+    assert "When (America/New_York)" in table
+    assert "2026-11-02 11:00" in table
+    assert "16:00" not in table
+    assert "Placed (America/New_York)" in page
+    assert "2026-11-02 12:00" in page  # placed at 17:00 UTC
+
+
 def test_a_badge_in_earlier_in_the_shift_keeps_the_read_off_the_page(
     client, make_user, clerk, areas, at_noon
 ):

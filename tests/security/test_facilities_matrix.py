@@ -60,6 +60,9 @@ ROUTES = [
     ("post", "/api/v1/facilities/events/import/", AREA_MANAGE, 400),
     ("get", "/api/v1/facilities/visitors/", VISITOR_MANAGE, 200),
     ("post", "/api/v1/facilities/visitors/sign-in/", VISITOR_MANAGE, 400),
+    ("post", "/api/v1/facilities/visitors/patient-lookup/", VISITOR_MANAGE, 400),
+    # POST only: a GET that could carry names in its query string is not offered.
+    ("get", "/api/v1/facilities/visitors/patient-lookup/", VISITOR_MANAGE, 405),
     ("get", "/api/v1/facilities/custody/", CUSTODY_READ, 200),
     ("get", "/api/v1/facilities/certificates/", CUSTODY_READ, 200),
     ("post", "/api/v1/facilities/certificates/new/", CUSTODY_MANAGE, 400),
