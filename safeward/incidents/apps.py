@@ -54,3 +54,8 @@ class IncidentsConfig(AppConfig):
         from safeward.incidents.case_services import attack_drill_attach
 
         register_run_sink(attack_drill_attach)
+        # The custody trigger is lifted with the audit guard by the test flush and snapshot (ADR 0941).
+        from safeward.audit import dbguard as audit_dbguard
+        from safeward.incidents import dbguard
+
+        audit_dbguard.register_guard(dbguard.install_statements, dbguard.remove_statements)
