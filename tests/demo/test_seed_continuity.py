@@ -1,5 +1,7 @@
-"""The demo continuity record: nightly backups and a passed restore test, so
-both continuity controls pass; seeding twice leaves the same state."""
+"""The demo continuity record: nightly backup records and a passed restore
+test, then the periodic jobs run for real through the scheduler (ADR 1505):
+a real backup, verified and restored, kits, sweeps, so every continuity
+control passes; seeding twice runs only what fell due since."""
 
 from __future__ import annotations
 
@@ -9,22 +11,23 @@ import pytest
 from django.core.management import call_command
 
 from safeward import clock
-from safeward.continuity import controls, offline
-from safeward.continuity.models import Backup, Kit, RestoreTest
+from safeward.continuity import controls, offline, schedule
+from safeward.continuity.models import Backup, Kit, RestoreTest, ScheduledRun
+from safeward.continuity.services import DEMO_PREFIX
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_demo_has_nightly_backups_and_a_passed_restore_test(seeded_demo):
     first = sorted(Backup.objects.values_list("id", "file_name"))
-    assert len(first) == 7
-    assert RestoreTest.objects.filter(passed=True).count() == 1
-    assert RestoreTest.objects.get().exercise_id is not None  # drill evidence on an exercise (ADR 1413)
+    assert len([name for _, name in first if name.startswith(DEMO_PREFIX)]) == 7
+    assert RestoreTest.objects.filter(passed=True).count() == 2  # the record and the scheduler's real one
+    assert not RestoreTest.objects.filter(exercise__isnull=True).exists()  # drill evidence (ADR 1413)
     now = clock.now()
     assert next(controls.backup_recent(now)).passed
     assert next(controls.restore_test_within_90_days(now)).passed
-    kits = sorted(Kit.objects.values_list("unit__ward_code", "sha256"))
-    assert len(kits) == 2
+    wards = sorted(set(Kit.objects.values_list("unit__ward_code", flat=True)))
+    assert len(wards) == 2
     assert next(controls.downtime_kits_fresh(clock.now())).passed
     unit = Kit.objects.select_related("unit").first().unit
     kit_file = Path(unit.folder) / Kit.objects.filter(unit=unit).first().file_name
@@ -32,6 +35,27 @@ def test_the_demo_has_nightly_backups_and_a_passed_restore_test(seeded_demo):
     _header, pdf = offline.open_kit(kit_file.read_bytes(), key.read_text())
     assert pdf.startswith(b"%PDF")
     call_command("demo", "seed")
+    # The nightly backup and weekly restore test are not due again; the 15-minute kits may be.
     assert sorted(Backup.objects.values_list("id", "file_name")) == first
-    assert RestoreTest.objects.count() == 1
-    assert sorted(Kit.objects.values_list("unit__ward_code", "sha256")) == kits
+    assert RestoreTest.objects.count() == 2
+    assert sorted(set(Kit.objects.values_list("unit__ward_code", flat=True))) == wards
+
+
+def test_the_demo_runs_every_periodic_job_for_real_and_the_control_is_green(seeded_demo):
+    """ADR 1505: no fabricated run. Each job ran once through the scheduler;
+    the real backup is a file that verifies; the demo's latest control run
+    (after the jobs) passes continuity.scheduled_jobs_current."""
+    from safeward.assessments.selectors import run_latest
+
+    runs = {run.job: run for run in ScheduledRun.objects.all()}
+    assert set(runs) == {job.code for job in schedule.JOBS}
+    assert {run.outcome for run in runs.values()} == {"succeeded"}, {
+        code: (run.outcome, run.error) for code, run in runs.items() if run.outcome != "succeeded"
+    }
+    real = Backup.objects.exclude(file_name__startswith=DEMO_PREFIX).get()
+    assert (Path(seeded_demo.VAR_DIR) / "backups" / real.file_name).is_file()
+    call_command("backup", "verify")
+    assert all(check.passed for check in controls.scheduled_jobs_current(clock.now()))
+    latest = run_latest()
+    assert latest.actor.username == "demo.compliance_officer"
+    assert latest.results.get(control_id="continuity.scheduled_jobs_current").outcome == "pass"
