@@ -18,11 +18,10 @@ only what has fallen due since."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from safeward import clock
 from safeward.continuity import services
-from safeward.continuity.models import ScheduledRun
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
@@ -41,9 +40,9 @@ def seed_continuity(ctx: SeedContext) -> None:
 def seed_schedule(ctx: SeedContext) -> None:
     started = time.monotonic()
 
-    def said(run: ScheduledRun) -> None:
+    def said(run: Any) -> None:  # a ScheduledRun (the demo reads continuity through its services)
         line = f"Scheduled job {run.job}: {run.outcome} in {run.duration_seconds:.1f} s"
-        if run.outcome == ScheduledRun.Outcome.FAILED:
+        if run.outcome == "failed":
             line += f" (exit {run.exit_code}, {run.error}): run-due --only {run.job} --force shows why"
         ctx.write(line)
 
