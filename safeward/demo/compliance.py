@@ -3,9 +3,7 @@ control test over the seeded hospital, signed like any run, so the
 compliance dashboard opens on real results and real failures. The security
 officer has asked for an exception for one failing resource, which waits
 for the compliance officer's approval (a second person). Runs after every
-other seed step and after the periodic jobs (whose own `controls` job made
-an earlier run, while it was itself still running; ADR 1505): the tests
-judge what those steps made."""
+other seed step: the tests judge what those steps made."""
 
 from __future__ import annotations
 
@@ -29,11 +27,10 @@ REASONS = {
 
 
 def seed_compliance(ctx: SeedContext) -> None:
-    officer = user_by_username(username="demo.compliance_officer")
-    latest = selectors.run_latest()
-    if latest is not None and officer is not None and latest.actor_id == officer.pk:
+    if selectors.run_latest() is not None:
         ctx.write("Control tests: already run.")
         return
+    officer = user_by_username(username="demo.compliance_officer")
     run = services.controls_run(actor=officer, trigger="scheduled")
     ctx.write(
         f"Control tests: run {run.pk}, {run.controls_total} tests — {run.controls_passed} passed, "

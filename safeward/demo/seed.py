@@ -1,9 +1,7 @@
 """The demo hospital's seed: an ordered list of steps, each idempotent.
 
-`seed_demo()` runs every step of `SEED_STEPS` in one transaction, writes
-the demo credentials file, then runs `FINAL_STEPS` on the committed data:
-the periodic jobs through the scheduler (a backup must see what the seed
-wrote) and the first control run, which judges them (ADR 1505). To add data (patients, encounters...),
+`seed_demo()` runs every step of `SEED_STEPS` in one transaction and then
+writes the demo credentials file. To add data (patients, encounters...),
 write a function that takes a `SeedContext` and append it to `SEED_STEPS`;
 it must leave the database as it found it when run a second time.
 
@@ -445,9 +443,6 @@ def seed_demo(*, write: Callable[[str], None] = lambda line: None) -> Path:
         for step in SEED_STEPS:
             step(ctx)
     write_credentials(path, ctx.credentials)
-    with audit_context.setup():
-        for step in FINAL_STEPS:
-            step(ctx)
     return path
 
 
@@ -543,20 +538,11 @@ def seed_continuity(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_continuity)
 
 
-def seed_schedule(ctx: SeedContext) -> None:
-    """The periodic jobs that are due, run for real through the scheduler (ADR 1505)."""
-    from safeward.demo.continuity import seed_schedule as schedule_step
-
-    schedule_step(ctx)
-
-
 def seed_compliance(ctx: SeedContext) -> None:
-    """The first run of every control test, after every other step and the jobs (issue 18)."""
+    """The first run of every control test, after every other step (issue 18)."""
     from safeward.demo.compliance import seed_compliance as compliance_step
 
-    with transaction.atomic():
-        compliance_step(ctx)
+    compliance_step(ctx)
 
 
-# Each job commits its own run (the scheduler's records, a backup of the committed seed).
-FINAL_STEPS: list[SeedStep] = [seed_schedule, seed_compliance]
+SEED_STEPS.append(seed_compliance)

@@ -15,15 +15,13 @@ from tests.assessments.conftest import World, registry
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_runs_every_control_test_once_after_the_scheduled_jobs(seeded_demo):
-    # The scheduler's `controls` job ran first (ADR 1505), then the demo's own run judged it all.
-    scheduled, run = ControlRun.objects.order_by("started_at", "pk")
-    assert scheduled.actor is None
+def test_the_demo_runs_every_control_test_once(seeded_demo):
+    run = ControlRun.objects.get()
     assert run.controls_total == len(discover())
     assert run.actor.username == "demo.compliance_officer"
     assert services.verify_run(run).ok
     call_command("demo", "seed")
-    assert ControlRun.objects.count() == 2
+    assert ControlRun.objects.count() == 1
 
 
 def test_a_failing_resource_gets_an_exception_request(demo_settings, monkeypatch):
