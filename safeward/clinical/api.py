@@ -270,6 +270,9 @@ class ObservationOutput(serializers.Serializer[Any]):
     unit = serializers.CharField(allow_blank=True)
     effective_at = serializers.DateTimeField()
     sensitivity = serializers.CharField(allow_blank=True)
+    late_entry_at = serializers.DateTimeField(
+        allow_null=True, help_text="Entered from paper after a downtime, at this time (ADR 1415)."
+    )
 
 
 class AppointmentOutput(serializers.Serializer[Any]):

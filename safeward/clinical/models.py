@@ -412,6 +412,9 @@ class Observation(models.Model):
     ordered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Set only by `paper_vitals_chart` (ADR 1415): when a value written on paper during a
+    # downtime was entered into the chart; effective_at stays the time on the paper.
+    late_entry_at = EncryptedDateTimeField(null=True, blank=True, phi_category=PhiCategory.CLINICAL)
     code_index = BlindIndexField(of="code", normaliser="national_id")
     effective_year = PlainYearField(of="effective_at")  # the chart's newest results first
 

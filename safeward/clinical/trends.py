@@ -30,6 +30,7 @@ class Trend:
     direction: str  # "up", "down", "same" or ""
     reference: str = ""  # the catalog's reference interval (lab tests), e.g. "3.5 to 5.1 mmol/L"
     flag: Flag | None = None  # the latest value against that interval
+    latest_late_entry_at: dt.datetime | None = None  # the latest value was entered from paper then
 
 
 def _number(value: str | None) -> Decimal | None:
@@ -88,6 +89,7 @@ def trends(results: Iterable[ObservationView]) -> list[Trend]:
                 direction=direction,
                 reference=reference_for(code, unit),
                 flag=interpret(code, unit, latest.value),
+                latest_late_entry_at=latest.late_entry_at,
             )
         )
     return sorted(out, key=lambda t: (-t.latest_at.timestamp(), t.display))

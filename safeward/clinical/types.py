@@ -261,6 +261,7 @@ class ObservationView:
     effective_at: dt.datetime
     sensitivity: str
     previous_values: tuple[str, ...] = ()  # values a correction replaced, newest first (in the chart)
+    late_entry_at: dt.datetime | None = None  # entered from paper after a downtime, at this time
 
 
 @dataclass(frozen=True)

@@ -30,18 +30,23 @@ from safeward.continuity import conf, selectors
     ),
 )
 def backup_recent(now: dt.datetime) -> Iterator[Check]:
+    from safeward.continuity.schedule import WAITING_REASONS
+
     backup = selectors.backup_last_verified()
     limit = dt.timedelta(hours=conf.backup_max_age_hours())
+    evidence = {
+        "created_at": backup.created_at.isoformat() if backup else None,
+        "sha256": backup.sha256 if backup else None,
+        "max_age_hours": conf.backup_max_age_hours(),
+    }
+    if backup is None and not selectors.backups_recent(limit=1).exists():
+        evidence["next_step"] = WAITING_REASONS["no_backup"]  # a fresh install, not a broken backup
     yield Check(
         "backup",
         str(backup.pk) if backup else "none",
-        backup.file_name if backup else "no backup",
+        backup.file_name if backup else "no verified backup",
         passed=backup is not None and now - backup.created_at <= limit,
-        evidence={
-            "created_at": backup.created_at.isoformat() if backup else None,
-            "sha256": backup.sha256 if backup else None,
-            "max_age_hours": conf.backup_max_age_hours(),
-        },
+        evidence=evidence,
     )
 
 
@@ -146,15 +151,18 @@ def scheduled_jobs_current(now: dt.datetime) -> Iterator[Check]:
     grace = dt.timedelta(minutes=conf.schedule_grace_minutes())
     for state in selectors.schedule_states():
         success = state.last_success
+        evidence = {
+            "every_minutes": int(state.job.every.total_seconds() // 60),
+            "last_success": success.started_at.isoformat() if success else None,
+            "last_outcome": state.last.outcome if state.last else None,
+            "last_error": state.last.error if state.last else "",
+        }
+        if state.waiting_for:
+            evidence["next_step"] = state.waiting_for
         yield Check(
             "scheduled_job",
             state.job.code,
             state.job.command,
-            passed=success is not None and now - success.started_at <= state.job.every + grace,
-            evidence={
-                "every_minutes": int(state.job.every.total_seconds() // 60),
-                "last_success": success.started_at.isoformat() if success else None,
-                "last_outcome": state.last.outcome if state.last else None,
-                "last_error": state.last.error if state.last else "",
-            },
+            passed=not state.overdue(now, grace),
+            evidence=evidence,
         )

@@ -243,6 +243,8 @@ class ScheduledRun(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # A prerequisite is missing (no backup to verify yet); `error` holds the reason code.
+        WAITING = "waiting", "Waiting"
 
     job = models.CharField(max_length=40, help_text="A code from continuity.schedule.JOBS.")
     started_at = models.DateTimeField()
@@ -250,7 +252,11 @@ class ScheduledRun(models.Model):
     duration_seconds = models.FloatField(default=0)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
     exit_code = models.SmallIntegerField(null=True, blank=True)
-    error = models.CharField(max_length=100, blank=True, help_text="The exception class only.")
+    error = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The exception class only, or a reason code of schedule.WAITING_REASONS when waiting.",
+    )
 
     class Meta:
         ordering = ["-started_at"]

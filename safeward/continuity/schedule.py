@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.core.management.base import CommandError
+
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
@@ -31,6 +33,13 @@ class Job:
     @property
     def command(self) -> str:
         return "safeward " + " ".join(self.argv)
+
+    @property
+    def every_label(self) -> str:
+        minutes = int(self.every.total_seconds() // 60)
+        if minutes >= 1440:
+            return f"{minutes // 1440} d"
+        return f"{minutes // 60} h" if minutes >= 60 else f"{minutes} min"
 
 
 JOBS: tuple[Job, ...] = (
@@ -48,3 +57,22 @@ JOBS: tuple[Job, ...] = (
 )
 
 BY_CODE = {job.code: job for job in JOBS}
+
+
+# Why a job could not do its work yet, by a code the run row keeps (never a
+# message): the operator's next step, shown by `schedule list`, the schedule
+# page and the control's evidence.
+WAITING_REASONS = {
+    "no_backup": "No backup exists yet: run the first backup "
+    "(`safeward schedule run-due --only backup --force`, or Run now on the backup job).",
+}
+
+
+class Waiting(CommandError):
+    """A job whose prerequisite does not exist yet, e.g. `backup verify` on a
+    fresh install: recorded as `waiting` with its reason code, not as failed.
+    Its own exit status (3) tells a cron wrapper it is not a failure."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(WAITING_REASONS[reason], returncode=3)
+        self.reason = reason

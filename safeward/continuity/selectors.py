@@ -171,6 +171,32 @@ class JobState:
         retry = min(self.job.every, dt.timedelta(hours=1))
         return self.last is None or now - self.last.started_at >= retry
 
+    def next_due_at(self) -> dt.datetime | None:
+        """When `run-due` runs it next (the moment `due` turns true), or None:
+        never run (due at once) or running now."""
+        if self.last is None or self.last.outcome == ScheduledRun.Outcome.RUNNING:
+            return None
+        after_success = self.last_success.started_at + self.job.every if self.last_success else None
+        if self.last.outcome == ScheduledRun.Outcome.SUCCEEDED:
+            return after_success
+        retry = self.last.started_at + min(self.job.every, dt.timedelta(hours=1))
+        return max(retry, after_success) if after_success else retry
+
+    def overdue(self, now: dt.datetime, grace: dt.timedelta) -> bool:
+        """No success within its cadence plus the grace: the control fails on it."""
+        return self.last_success is None or now - self.last_success.started_at > self.job.every + grace
+
+    @property
+    def failed(self) -> bool:
+        return self.last is not None and self.last.outcome == ScheduledRun.Outcome.FAILED
+
+    @property
+    def waiting_for(self) -> str:
+        """The operator's next step when the newest run is waiting, else ""."""
+        if self.last is None or self.last.outcome != ScheduledRun.Outcome.WAITING:
+            return ""
+        return schedule.WAITING_REASONS.get(self.last.error, "")
+
 
 def schedule_states() -> list[JobState]:
     """Every job of the schedule with its newest run and newest success (two queries)."""
@@ -184,3 +210,7 @@ def schedule_states() -> list[JobState]:
     )
     ok = {run.job: run for run in ScheduledRun.objects.filter(job__in=codes, pk=Subquery(newest_ok))}
     return [JobState(job, last.get(job.code), ok.get(job.code)) for job in schedule.JOBS]
+
+
+def schedule_state(*, code: str) -> JobState | None:
+    return next((state for state in schedule_states() if state.job.code == code), None)

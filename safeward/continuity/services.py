@@ -934,14 +934,26 @@ def _run_start(*, actor: User | None, job: schedule.Job) -> ScheduledRun | None:
 
 
 def _run_finish(
-    *, actor: User | None, run: ScheduledRun, started: float, exit_code: int, error: str
+    *,
+    actor: User | None,
+    run: ScheduledRun,
+    started: float,
+    exit_code: int,
+    error: str,
+    waiting: bool = False,
 ) -> ScheduledRun:
     with transaction.atomic():
         run.finished_at = clock.now()
         run.duration_seconds = round(time.monotonic() - started, 3)
         run.exit_code = exit_code
         run.error = error[:100]
-        run.outcome = ScheduledRun.Outcome.SUCCEEDED if exit_code == 0 else ScheduledRun.Outcome.FAILED
+        run.outcome = (
+            ScheduledRun.Outcome.WAITING
+            if waiting
+            else ScheduledRun.Outcome.SUCCEEDED
+            if exit_code == 0
+            else ScheduledRun.Outcome.FAILED
+        )
         run.save(update_fields=["finished_at", "duration_seconds", "exit_code", "error", "outcome"])
         _audit(
             Action.UPDATE,
@@ -977,7 +989,9 @@ def schedule_run_due(
     """Run each job that is due (or each of `only`, due or not, with `force`),
     one after another, recording each run's outcome. A job that fails is
     recorded as failed with its exit code and exception class (never its
-    message, which may name a patient) and the next job still runs."""
+    message, which may name a patient) and the next job still runs. A job
+    whose prerequisite is missing (`schedule.Waiting`) is recorded as
+    waiting, with its reason code, and retried like a failure."""
     from django.core.management.base import CommandError
 
     if only:
@@ -996,14 +1010,20 @@ def schedule_run_due(
         if run is None:
             continue
         started = time.monotonic()
-        exit_code, error = 0, ""
+        exit_code, error, waiting = 0, "", False
         try:
             run_job(state.job.argv)
+        except schedule.Waiting as not_yet:
+            exit_code, error, waiting = not_yet.returncode, not_yet.reason, True
         except CommandError as failed:
             exit_code, error = failed.returncode or 1, type(failed).__name__
         except Exception as failed:  # a broken job must not stop the others
             exit_code, error = 1, type(failed).__name__
-        runs.append(_run_finish(actor=actor, run=run, started=started, exit_code=exit_code, error=error))
+        runs.append(
+            _run_finish(
+                actor=actor, run=run, started=started, exit_code=exit_code, error=error, waiting=waiting
+            )
+        )
         if on_run is not None:
             on_run(runs[-1])
     return runs

@@ -92,6 +92,56 @@ def downtime_end(request: HttpRequest, downtime_id: int) -> HttpResponse:
 
 
 @require_GET
+@requires(Perm.CONTINUITY_STATUS_READ)
+def schedule_page(request: HttpRequest) -> HttpResponse:
+    """The periodic jobs (ADR 1504): cadence, last run, next due, and what is
+    overdue or failed; Run now for those who may (ADR 1505)."""
+    from datetime import timedelta
+
+    from safeward import clock
+    from safeward.continuity import conf
+
+    now = clock.now()
+    grace = timedelta(minutes=conf.schedule_grace_minutes())
+    rows = [(state, state.due(now), state.overdue(now, grace)) for state in selectors.schedule_states()]
+    return render(
+        request,
+        "continuity/schedule.html",
+        {
+            "rows": rows,
+            "grace_minutes": conf.schedule_grace_minutes(),
+            "can_run": _actor(request).has_perm(Perm.CONTINUITY_SCHEDULE_RUN),
+        },
+    )
+
+
+@require_POST
+@requires(Perm.CONTINUITY_SCHEDULE_RUN)
+def schedule_run(request: HttpRequest, job: str) -> HttpResponse:
+    """Run one job now, as `safeward schedule run-due --only JOB --force`
+    does, in this request: the run's row and audit events name the operator."""
+    from safeward.continuity import schedule
+    from safeward.continuity.models import ScheduledRun
+
+    if job not in schedule.BY_CODE:
+        raise Http404("No such job.")
+    runs = services.schedule_run_due(actor=_actor(request), only=[job], force=True)
+    if not runs:
+        messages.error(request, f"{job} is running already; its row shows when it ends.")
+    elif runs[0].outcome == ScheduledRun.Outcome.SUCCEEDED:
+        messages.success(request, f"{job} succeeded in {runs[0].duration_seconds:.1f} s.")
+    elif runs[0].outcome == ScheduledRun.Outcome.WAITING:
+        messages.warning(request, f"{job} is waiting: {schedule.WAITING_REASONS.get(runs[0].error, '')}")
+    else:
+        messages.error(
+            request,
+            f"{job} failed (exit {runs[0].exit_code}, {runs[0].error}); run "
+            f"`safeward schedule run-due --only {job} --force` on the server to see its output.",
+        )
+    return redirect("continuity:schedule")
+
+
+@require_GET
 @requires(Perm.CONTINUITY_KIT_READ)
 def kits(request: HttpRequest) -> HttpResponse:
     """The downtime kits of the person's own department's wards."""

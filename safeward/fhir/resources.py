@@ -231,6 +231,9 @@ def observation_resource(view: ObservationView, patient_id: str) -> dict[str, An
         "subject": _subject(patient_id),
         "effectiveDateTime": _instant(view.effective_at),
     }
+    if view.late_entry_at is not None:
+        # A late entry from paper (ADR 1415): available to providers only when entered.
+        data["issued"] = _instant(view.late_entry_at)
     quantity = _quantity(view.value, view.unit)
     if quantity is not None:
         data["valueQuantity"] = quantity

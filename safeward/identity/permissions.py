@@ -47,6 +47,7 @@ class Perm(StrEnum):
     CONTINUITY_BACKUP_MANAGE = "continuity:backup:manage"
     CONTINUITY_DOWNTIME_DECLARE = "continuity:downtime:declare"
     CONTINUITY_KIT_READ = "continuity:kit:read"
+    CONTINUITY_SCHEDULE_RUN = "continuity:schedule:run"
     CONTINUITY_STATUS_READ = "continuity:status:read"
     CRYPTO_KEY_MANAGE = "crypto:key:manage"
     CRYPTO_KEY_READ = "crypto:key:read"

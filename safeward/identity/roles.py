@@ -171,6 +171,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CONTINUITY_STATUS_READ,
                 Perm.CONTINUITY_BACKUP_MANAGE,
                 Perm.CONTINUITY_DOWNTIME_DECLARE,
+                # Run a periodic job now from the schedule page or API (ADR 1505).
+                Perm.CONTINUITY_SCHEDULE_RUN,
             }
         ),
         privileged=True,

@@ -50,7 +50,13 @@ class IncidentsConfig(AppConfig):
 
         register_builtin()
         # Each `safeward drill run` joins the quarter's detection-drill exercise (ADR 1414).
-        from safeward.detection.drills.runner import register_run_sink
-        from safeward.incidents.case_services import attack_drill_attach
+        from safeward.detection.drills.runner import register_exercise_check, register_run_sink
+        from safeward.incidents.case_services import attack_drill_attach, attack_drill_exercise_check
 
         register_run_sink(attack_drill_attach)
+        register_exercise_check(attack_drill_exercise_check)
+        # The custody trigger is lifted with the audit guard by the test flush and snapshot (ADR 0941).
+        from safeward.audit import dbguard as audit_dbguard
+        from safeward.incidents import dbguard
+
+        audit_dbguard.register_guard(dbguard.install_statements, dbguard.remove_statements)

@@ -444,10 +444,26 @@ def drill_result_attach(
     return incident
 
 
+def attack_drill_exercise_check(exercise_id: int) -> None:
+    """Before `safeward drill run --exercise ID` (ADR 1417): refuse an unknown,
+    closed or non-exercise case with a reason the operator can act on."""
+    incident = Incident.objects.filter(pk=exercise_id).first()
+    if incident is None:
+        raise UnknownObject(f"There is no case #{exercise_id}; see the exercises under /incidents/.")
+    if not incident.is_exercise:
+        raise InvalidTransition(f"Case #{exercise_id} is not an exercise; name an exercise case.")
+    if incident.status == Incident.Status.CLOSED:
+        raise InvalidTransition(f"Exercise #{exercise_id} is closed; reopen it or name an open exercise.")
+
+
 def attack_drill_attach(run: DrillRun) -> Incident:
     """A `safeward drill run` (registered with detection's drill runner in
-    ready(), ADR 1414): the run joins the quarter's detection-drill exercise."""
+    ready(), ADR 1414): the run joins the exercise named with `--exercise`
+    (ADR 1417), else the quarter's detection-drill exercise."""
+    if run.exercise_id is not None:
+        attack_drill_exercise_check(run.exercise_id)
     return drill_result_attach(
+        incident_id=run.exercise_id,
         result=DrillResult(
             source="attack_drill",
             ref=run.ref,
@@ -455,7 +471,7 @@ def attack_drill_attach(run: DrillRun) -> Incident:
             passed=run.passed,
             seconds=run.seconds,
             summary=run.summary,
-        )
+        ),
     )
 
 

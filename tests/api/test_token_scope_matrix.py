@@ -661,6 +661,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("continuity_api:status", "GET"): (lambda c: status(c.get("/api/v1/continuity/status/")), (F,) * 8),
     ("continuity_api:backups", "GET"): (lambda c: status(c.get("/api/v1/continuity/backups/")), (F,) * 8),
     ("continuity_api:bia", "GET"): (lambda c: status(c.get("/api/v1/continuity/bia/")), (F,) * 8),
+    ("continuity_api:schedule", "GET"): (lambda c: status(c.get("/api/v1/continuity/schedule/")), (F,) * 8),
+    ("continuity_api:schedule", "POST"): (
+        lambda c: status(c.post("/api/v1/continuity/schedule/", {"job": "deadlines"})),
+        (F,) * 8,
+    ),
 }
 
 _ALIASES = {"oauth2_provider": "oauth"}  # /o/ is mounted twice (DOT reverses its own namespace)

@@ -191,3 +191,41 @@ def test_a_search_the_policy_refuses_is_a_403_with_a_reason(ended, client):
     assert b"You may not search patients from here" in refused.content
     assert b"Zebrowski" not in refused.content
     assert AuditEvent.objects.filter(action="search", resource_type="Patient", outcome="denied").exists()
+
+
+def test_a_paper_vital_carries_its_entry_time_to_the_chart_rest_and_fhir(ended, client, frozen_clock):
+    """The observation itself says it is a late entry and when it was entered
+    (clinical 0008); a measurement taken live says nothing of the kind."""
+    from safeward.clinical.api import ObservationOutput
+    from safeward.fhir.resources import observation_resource
+
+    entries, patient, nurse, _other = ended
+    frozen_clock.advance(minutes=5)
+    entered = frozen_clock.now()
+    services.paper_vitals_chart(
+        actor=nurse, session=WARD, entry=entries["vital_signs"], patient_id=patient, vitals=[HEART]
+    )
+    live = gateway.observation_record(
+        actor=nurse,
+        session=WARD,
+        purpose=TREAT,
+        patient_id=patient,
+        category="vital-signs",
+        code="8310-5",
+        display="Body temperature",
+        value="37.1",
+        unit="Cel",
+    )
+    results = {o.id: o for o in _results(nurse, patient)}
+    late = next(o for o in results.values() if o.code == "8867-4")
+    assert late.late_entry_at == entered
+    assert late.effective_at == entries["vital_signs"].occurred_at
+    assert results[live.id].late_entry_at is None
+    assert ObservationOutput(late).data["late_entry_at"] == entered.isoformat().replace("+00:00", "Z")
+    assert ObservationOutput(results[live.id]).data["late_entry_at"] is None
+    assert observation_resource(late, str(patient))["issued"].startswith(entered.strftime("%Y-%m-%dT%H:%M"))
+    assert "issued" not in observation_resource(results[live.id], str(patient))
+    sign_in(client, nurse)
+    page = client.get(f"/clinical/patients/{patient}/").content.decode()
+    assert f"late entry, recorded {entered:%Y-%m-%d %H:%M}" in page
+    assert page.count("late entry, recorded") == 1

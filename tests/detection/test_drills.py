@@ -42,6 +42,7 @@ from safeward.detection.models import AccessReview, Alert
 from safeward.identity import services as identity_services
 from safeward.identity.models import User
 from tests.conftest import sign_in
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("drills")]
 
@@ -288,6 +289,7 @@ def test_a_missed_scenario_fails_the_command_and_says_why(live_server, hospital)
         (["run", "mass_lookup", "--timeout", "0"], "--timeout must be between"),
         (["run", "mass_lookup", "--base-url", "ftp://example.invalid"], "--base-url must start with"),
         (["run", "mass_lookup", "--ca-file", "/nonexistent/ca.pem"], "no such file"),
+        (["run", "mass_lookup", "--exercise", "999999"], "--exercise 999999: There is no case #999999"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_happens(arguments, message, db):
@@ -295,6 +297,52 @@ def test_bad_arguments_are_refused_before_anything_happens(arguments, message, d
         call_command("drill", *arguments, stdout=io.StringIO())
     assert failure.value.returncode == 2
     assert not User.objects.filter(username__startswith="drill.").exists()
+
+
+def _tabletop():
+    from safeward.incidents import case_services
+
+    officer = UserFactory(roles=["security_officer"])
+    return officer, case_services.incident_create(
+        actor=officer,
+        title="Snooping tabletop",
+        category="snooping",
+        severity="low",
+        is_exercise=True,
+        scenario="A clerk browses a celebrity's chart",
+    )
+
+
+def test_a_closed_or_real_case_named_with_exercise_is_refused_before_the_run(db):
+    from safeward.incidents import case_services, services
+
+    officer, tabletop = _tabletop()
+    real = case_services.incident_create(actor=officer, title="Real", category="other", severity="low")
+    with pytest.raises(CommandError, match=f"Case #{real.pk} is not an exercise") as failure:
+        call_command("drill", "run", "mass_lookup", "--exercise", str(real.pk), stdout=io.StringIO())
+    assert failure.value.returncode == 2
+    services.incident_status_set(actor=officer, incident_id=tabletop.pk, status="closed", reason="Held")
+    with pytest.raises(CommandError, match="is closed; reopen it or name an open exercise"):
+        call_command("drill", "run", "mass_lookup", "--exercise", str(tabletop.pk), stdout=io.StringIO())
+    assert not User.objects.filter(username__startswith="drill.").exists()
+
+
+def test_a_run_named_to_an_exercise_is_recorded_there(live_server, hospital):
+    """ADR 1417: `--exercise ID` attaches the run to that exercise, and no
+    quarter's detection-drill exercise is opened."""
+    from safeward.incidents.models import Incident
+
+    _, tabletop = _tabletop()
+    out = io.StringIO()
+    with pytest.raises(CommandError):  # no worker: not detected, but recorded all the same
+        call_command(
+            "drill", "run", "terminated_login", "--base-url", live_server.url, "--timeout", "2",
+            "--exercise", str(tabletop.pk), stdout=out,
+        )  # fmt: skip
+    assert f"recorded as evidence on exercise #{tabletop.pk}" in out.getvalue()
+    tabletop.refresh_from_db()
+    assert [d["passed"] for d in tabletop.exercise["drills"]] == [False]
+    assert not Incident.objects.filter(exercise__drill_source="attack_drill").exists()
 
 
 def test_list_names_every_scenario_and_its_rules(db):

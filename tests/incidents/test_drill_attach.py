@@ -136,3 +136,35 @@ def test_a_tabletop_is_counted_in_its_quarter(frozen_clock, make_user):
     )
     evidence = next(controls.annual_exercise(frozen_clock.now())).evidence
     assert evidence["by_quarter"] == {"2026-Q4": {"tabletop": 1}, "2027-Q1": {"tabletop": 1}}
+
+
+def test_a_drill_run_named_to_an_exercise_joins_it_and_wrong_ones_are_refused(frozen_clock, make_user):
+    """ADR 1417: `drill run --exercise ID` hands the id with the run; the
+    runner's check refuses an unknown, real or closed case before the run."""
+    from safeward.detection.drills import runner
+    from safeward.detection.triage import UnknownObject
+
+    officer = make_user("security_officer")
+    tabletop = case_services.incident_create(
+        actor=officer, title="Tabletop", category="snooping", severity="low", is_exercise=True, scenario="x"
+    )
+    run = runner.run_record(
+        [_scenario("mass_lookup", seconds=5.0)], at=frozen_clock.now(), exercise_id=tabletop.pk
+    )
+    tabletop.refresh_from_db()
+    assert [d["ref"] for d in tabletop.exercise["drills"]] == [run.ref]
+    assert not Incident.objects.filter(exercise__drill_source="attack_drill").exists()
+    with pytest.raises(UnknownObject, match="There is no case #999999"):
+        runner.exercise_check(999_999)
+    real = case_services.incident_create(actor=officer, title="Real", category="other", severity="low")
+    with pytest.raises(InvalidTransition, match="not an exercise"):
+        runner.exercise_check(real.pk)
+    services.incident_status_set(actor=officer, incident_id=tabletop.pk, status="closed", reason="Held")
+    with pytest.raises(InvalidTransition, match="is closed"):
+        runner.exercise_check(tabletop.pk)
+    with pytest.raises(InvalidTransition, match="is closed"):
+        runner.run_record(
+            [_scenario("mass_lookup", seconds=5.0)], at=frozen_clock.now(), exercise_id=tabletop.pk
+        )
+    tabletop.refresh_from_db()
+    assert len(tabletop.exercise["drills"]) == 1

@@ -1,7 +1,8 @@
 """The authorization matrix of the continuity app: every route (web and API)
 under every role, and anonymously. The IT administrator, security and
 compliance officers and the auditor read the continuity state; the IT
-administrator and the security officer declare, confirm and end downtime."""
+administrator and the security officer declare, confirm and end downtime;
+the IT administrator alone runs a periodic job now (ADR 1505)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,14 @@ EVERYONE = set(ROLES)
 READERS = {"it_admin", "security_officer", "auditor", "compliance_officer"}
 DECLARERS = {"it_admin", "security_officer"}
 KIT_READERS = {"physician", "nurse"}
+RUNNERS = {"it_admin"}
 MISSING = 999_999
 
 ROUTES = [
     ("get", "/continuity/", READERS, 200),
     ("get", "/continuity/bia/", READERS, 200),
+    ("get", "/continuity/schedule/", READERS, 200),
+    ("post", "/continuity/schedule/nosuchjob/run/", RUNNERS, 404),
     ("get", "/continuity/downtime/declare/", DECLARERS, 200),
     ("post", "/continuity/downtime/declare/", DECLARERS, 400),
     ("post", f"/continuity/downtime/{MISSING}/confirm/", DECLARERS, 404),
@@ -39,6 +43,8 @@ ROUTES = [
     ("get", "/api/v1/continuity/status/", READERS, 200),
     ("get", "/api/v1/continuity/backups/", READERS, 200),
     ("get", "/api/v1/continuity/bia/", READERS, 200),
+    ("get", "/api/v1/continuity/schedule/", READERS, 200),
+    ("post", "/api/v1/continuity/schedule/", RUNNERS, 400),
 ]
 
 
@@ -50,7 +56,10 @@ def test_continuity_routes_under_each_role(role):
     failures = []
     for method, path, allowed, status in ROUTES:
         expected = status if role in allowed else 403
-        response = getattr(client, method)(path)
+        if method == "post" and path.startswith("/api/"):
+            response = client.post(path, {}, content_type="application/json")  # the API takes JSON
+        else:
+            response = getattr(client, method)(path)
         if response.status_code != expected:
             failures.append(f"{method.upper()} {path}: {response.status_code}, expected {expected}")
     assert not failures, f"{role}:\n" + "\n".join(failures)
@@ -63,7 +72,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, method, path):
     assert response["Location"].startswith("/accounts/login/?next=")
 
 
-@pytest.mark.parametrize("path", [p for _, p, _, _ in ROUTES if p.startswith("/api/")])
+@pytest.mark.parametrize("path", sorted({p for _, p, _, _ in ROUTES if p.startswith("/api/")}))
 def test_anonymous_api_calls_are_refused(client, path):
     assert client.get(path).status_code in {401, 403}
 
@@ -81,6 +90,8 @@ MATRIX = {
     "continuity:recovery_chart": "continuity:kit:read",
     "continuity:recovery_patient_search": "continuity:kit:read",
     "continuity:recovery_report": "continuity:status:read",
+    "continuity:schedule": "continuity:status:read",
+    "continuity:schedule_run": "continuity:schedule:run",
 }
 
 

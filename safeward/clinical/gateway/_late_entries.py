@@ -143,9 +143,10 @@ def paper_vitals_chart(
     observations taken at `occurred_at` (ADR 1415): the same UCUM, LOINC and
     plausibility checks as `observation_record` (an impossible value is
     refused, an implausible one needs `confirmed`), the same policy (the
-    results section), all or none in one transaction. Each CREATE event
-    carries `late_entry`, the queue entry's id and the original time, never a
-    value."""
+    results section), all or none in one transaction. Each observation's
+    `late_entry_at` says when it was entered (the chart, REST and FHIR's
+    `issued` show it); each CREATE event carries `late_entry`, the queue
+    entry's id and the original time, never a value."""
     if downtime_ended_at <= downtime_started_at:
         raise InvalidInput({"downtime": "A late entry belongs to a downtime that has ended."})
     if not downtime_started_at <= occurred_at <= downtime_ended_at:
@@ -181,6 +182,7 @@ def paper_vitals_chart(
         resource_type="Observation",
     )
     encounter = _encounter_of(patient, encounter_id)
+    entered_at = clock.now()
     views = []
     with transaction.atomic():
         for vital, code, display, value in checked:
@@ -191,6 +193,7 @@ def paper_vitals_chart(
                 status=Observation.Status.FINAL,
                 unit=vital.unit,
                 effective_at=occurred_at,
+                late_entry_at=entered_at,
                 sensitivity=_sensitivity(""),
                 recorded_by=_user(actor),
             )

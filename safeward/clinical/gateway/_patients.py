@@ -836,6 +836,7 @@ def observation_view(o: Observation) -> ObservationView:
         unit=o.unit,
         effective_at=plain(o, "effective_at"),
         sensitivity=o.sensitivity,
+        late_entry_at=plain(o, "late_entry_at"),
     )
 
 

@@ -29,6 +29,7 @@ from safeward.detection.drills import accounts
 from safeward.detection.drills.client import DrillHTTPError
 from safeward.detection.drills.scenarios import SCENARIOS, DrillContext, DrillSetupError, Scenario, Trace
 from safeward.detection.models import Alert, AlertEvidence
+from safeward.detection.triage import TriageError
 
 POLL_SECONDS = 0.25
 Say = Callable[[str], None]
@@ -330,11 +331,14 @@ class DrillRun:
     passed: bool
     seconds: float  # the slowest detection among the scenarios detected
     summary: str
+    exercise_id: int | None = None  # `--exercise`: this exercise, not the quarter's (ADR 1417)
 
 
 # Who keeps drill runs as evidence: incidents registers the exercise attach in
-# its ready() (incidents imports detection, so detection cannot import it; ADR 1414).
+# its ready() (incidents imports detection, so detection cannot import it; ADR 1414),
+# and the check of a named exercise made before the run (ADR 1417).
 _RUN_SINKS: list[Callable[[DrillRun], object]] = []
+_EXERCISE_CHECKS: list[Callable[[int], object]] = []
 
 
 def register_run_sink(sink: Callable[[DrillRun], object]) -> None:
@@ -342,8 +346,24 @@ def register_run_sink(sink: Callable[[DrillRun], object]) -> None:
         _RUN_SINKS.append(sink)
 
 
-def run_record(results: list[ScenarioResult], *, at: dt.datetime) -> DrillRun:
-    """Hand a finished run to every registered sink, in one transaction."""
+def register_exercise_check(check: Callable[[int], object]) -> None:
+    """`check(exercise_id)` raises a TriageError saying why a run could not attach there."""
+    if check not in _EXERCISE_CHECKS:
+        _EXERCISE_CHECKS.append(check)
+
+
+def exercise_check(exercise_id: int) -> None:
+    """Refuse a named exercise before the drill runs, not after its minutes of
+    waiting for alerts (the sink checks again when it attaches)."""
+    if not _EXERCISE_CHECKS:
+        raise TriageError("No installed app keeps drill runs as exercise evidence.")
+    for check in _EXERCISE_CHECKS:
+        check(exercise_id)
+
+
+def run_record(results: list[ScenarioResult], *, at: dt.datetime, exercise_id: int | None = None) -> DrillRun:
+    """Hand a finished run to every registered sink, in one transaction; to
+    exercise `exercise_id` when named, else to the quarter's exercise."""
     detected = [result.seconds for result in results if result.seconds is not None]
     run = DrillRun(
         ref=f"{at:%Y%m%dT%H%M%SZ}",
@@ -355,6 +375,7 @@ def run_record(results: list[ScenarioResult], *, at: dt.datetime) -> DrillRun:
             + (f" in {result.seconds:.1f} s" if result.seconds is not None else "")
             for result in results
         ),
+        exercise_id=exercise_id,
     )
     with transaction.atomic():
         for sink in _RUN_SINKS:

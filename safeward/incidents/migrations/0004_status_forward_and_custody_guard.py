@@ -1,40 +1,21 @@
 """Issue 19: the three old states move forward (open -> new, contained and
 closed stay) and the chain of custody becomes append-only in the database:
-a trigger refuses UPDATE and DELETE on `incidents_custodyevent` (as the
-audit trail's guard does, safeward/audit/dbguard.py). TRUNCATE is left
-to the test suite's flush (ADR 1401)."""
+a trigger refuses UPDATE and DELETE on `incidents_custodyevent` (safeward/incidents/dbguard.py,
+registered with the audit guard so the test flush lifts it, ADR 0941)."""
 
 from django.db import migrations
 
-TABLE = "incidents_custodyevent"
-SQLITE = [
-    f"CREATE TRIGGER IF NOT EXISTS {TABLE}_no_update BEFORE UPDATE ON {TABLE} "
-    f"BEGIN SELECT RAISE(ABORT, 'the chain of custody is append-only'); END",
-    f"CREATE TRIGGER IF NOT EXISTS {TABLE}_no_delete BEFORE DELETE ON {TABLE} "
-    f"BEGIN SELECT RAISE(ABORT, 'the chain of custody is append-only'); END",
-]
-POSTGRES = [
-    "CREATE OR REPLACE FUNCTION incidents_custody_refuse() RETURNS trigger AS $$ "
-    "BEGIN RAISE EXCEPTION 'the chain of custody is append-only'; END; $$ LANGUAGE plpgsql",
-    f"DROP TRIGGER IF EXISTS {TABLE}_guard ON {TABLE}",
-    f"CREATE TRIGGER {TABLE}_guard BEFORE UPDATE OR DELETE ON {TABLE} "
-    "FOR EACH ROW EXECUTE FUNCTION incidents_custody_refuse()",
-]
+from safeward.incidents import dbguard
 
 
 def install(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    for statement in SQLITE if vendor == "sqlite" else POSTGRES if vendor == "postgresql" else []:
+    for statement in dbguard.install_statements(schema_editor.connection.vendor):
         schema_editor.execute(statement, params=None)
 
 
 def remove(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "sqlite":
-        for kind in ("no_update", "no_delete"):
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_{kind}", params=None)
-    elif vendor == "postgresql":
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {TABLE}_guard ON {TABLE}", params=None)
+    for statement in dbguard.remove_statements(schema_editor.connection.vendor):
+        schema_editor.execute(statement, params=None)
 
 
 def forward(apps, schema_editor):

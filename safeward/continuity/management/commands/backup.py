@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from safeward.continuity import conf, engine, selectors, services
+from safeward.continuity import conf, engine, schedule, selectors, services
 from safeward.continuity.bundle import BackupError
 
 
@@ -83,7 +83,8 @@ class Command(BaseCommand):
         else:
             newest = services.backup_newest()
             if newest is None:
-                raise CommandError("No backup on record: name the .swb file to verify.")
+                # A fresh install, not a broken backup: its own outcome in the schedule (exit 3).
+                raise schedule.Waiting("no_backup")
             path = services.backup_path(newest)
         pem = None
         if options.get("public_key"):

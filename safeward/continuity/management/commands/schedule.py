@@ -6,7 +6,8 @@
 
 One cron line runs everything: `*/5 * * * * safeward schedule run-due`.
 Exit status 1 when a job it ran failed (each run is recorded either way), 2
-for an unknown job."""
+for an unknown job. A job waiting for a prerequisite (no backup to verify
+yet) is no failure: its line says what to do."""
 
 from __future__ import annotations
 
@@ -15,19 +16,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safeward import clock
-from safeward.continuity import selectors, services
+from safeward.continuity import schedule, selectors, services
 from safeward.continuity.models import ScheduledRun
-
-
-def _minutes(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    return (
-        f"{minutes // 1440} d"
-        if minutes >= 1440
-        else f"{minutes // 60} h"
-        if minutes >= 60
-        else f"{minutes} min"
-    )
 
 
 class Command(BaseCommand):
@@ -52,11 +42,13 @@ class Command(BaseCommand):
         for state in selectors.schedule_states():
             last = state.last
             self.stdout.write(
-                f"{state.job.code:14} {_minutes(state.job.every.total_seconds()):7} "
+                f"{state.job.code:14} {state.job.every_label:7} "
                 f"{f'{last.started_at:%Y-%m-%d %H:%M}' if last else 'never':18} "
                 f"{last.outcome if last else '-':10} {'yes' if state.due(now) else 'no':4} "
                 f"{state.job.command}"
             )
+            if state.waiting_for:
+                self.stdout.write(f"{'':14} {state.waiting_for}")
 
     def _run_due(self, options: dict[str, Any]) -> None:
         if options["force"] and not options["only"]:
@@ -66,6 +58,8 @@ class Command(BaseCommand):
             line = f"{run.job:14} {run.outcome:10} {run.duration_seconds:8.1f} s"
             if run.outcome == ScheduledRun.Outcome.FAILED:
                 line += f"  exit {run.exit_code} ({run.error})"
+            elif run.outcome == ScheduledRun.Outcome.WAITING:
+                line += "  " + schedule.WAITING_REASONS.get(run.error, run.error)
             self.stdout.write(line)
             self.stdout.flush()
 

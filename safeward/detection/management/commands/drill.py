@@ -3,14 +3,17 @@
     safeward drill list
     safeward drill setup                      # drill accounts and decoy patients, nothing else
     safeward drill run SCENARIO... | all [--base-url URL] [--timeout S] [--ca-file PEM | --insecure]
+                                          [--exercise ID]
     safeward drill cleanup                    # end drill break-glass grants, disable drill accounts
 
 `run` replays each attack over HTTP(S) against the server at --base-url
 (default: the demo, https://127.0.0.1:8443, trusting var/tls/cert.pem when it
 exists), waits for the detection worker's alerts and prints, per scenario,
 whether it was detected, by which rules and how many seconds after the first
-malicious event. Exit status 1 when a scenario was not detected (or its
-alerts are not marked as drill), 2 on bad arguments. See docs/drills.md.
+malicious event. The run is evidence on the quarter's detection-drill
+exercise, or on the open exercise named with --exercise (ADR 1417). Exit
+status 1 when a scenario was not detected (or its alerts are not marked as
+drill), 2 on bad arguments. See docs/drills.md.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from safeward import clock
 from safeward.detection.drills import accounts, runner
 from safeward.detection.drills.client import tls_context
 from safeward.detection.drills.scenarios import SCENARIOS, DrillContext, mass_lookup_size
+from safeward.detection.triage import TriageError
 
 DEFAULT_BASE_URL = "https://127.0.0.1:8443"
 
@@ -46,6 +50,12 @@ class Command(BaseCommand):
         run.add_argument("--ca-file", type=Path, help="CA certificate to trust (default: var/tls/cert.pem)")
         run.add_argument(
             "--insecure", action="store_true", help="do not verify the server certificate (demo only)"
+        )
+        run.add_argument(
+            "--exercise",
+            type=int,
+            metavar="ID",
+            help="attach the run to this open exercise (default: the quarter's detection-drill exercise)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -103,6 +113,12 @@ class Command(BaseCommand):
             if cafile is not None and not Path(cafile).is_file():
                 raise CommandError(f"--ca-file {cafile}: no such file", returncode=2)
             tls = tls_context(cafile=str(cafile) if cafile else None, insecure=options["insecure"])
+        exercise = options.get("exercise")
+        if exercise is not None:
+            try:
+                runner.exercise_check(exercise)
+            except TriageError as refused:
+                raise CommandError(f"--exercise {exercise}: {refused}", returncode=2) from None
         self.say(f"drill against {base_url}: {', '.join(codes)}")
         ctx = DrillContext(base_url=base_url, tls=tls, say=self.say, rule_params=runner.rule_params())
         results = []
@@ -125,9 +141,20 @@ class Command(BaseCommand):
             hint = runner.worker_hint(first_watermark)
             if hint:
                 self.say(hint)
-        # Every run, passed or not, is evidence on the quarter's detection-drill exercise (ADR 1414).
-        run = runner.run_record(results, at=started_at)
-        self.say(f"drill run {run.ref} recorded as exercise evidence")
+        # Every run, passed or not, is evidence on the quarter's detection-drill exercise (ADR 1414)
+        # or on the one named (ADR 1417).
+        try:
+            run = runner.run_record(results, at=started_at, exercise_id=exercise)
+        except TriageError as refused:  # closed while the drill ran
+            raise CommandError(
+                f"the drill ran but was not recorded: {refused} Attach it by hand with "
+                "`safeward incidents attach-drill`.",
+                returncode=1,
+            ) from None
+        self.say(
+            f"drill run {run.ref} recorded as evidence on "
+            + (f"exercise #{exercise}" if exercise is not None else "the quarter's detection-drill exercise")
+        )
         failed = [result.code for result in results if not result.passed]
         if failed:
             raise CommandError(f"not detected or not marked as drill: {', '.join(failed)}", returncode=1)
