@@ -41,24 +41,64 @@ def partitions_existing(table: str = EVENT_TABLE) -> set[str]:
 
 def partitions_ensure(*, start: dt.datetime, months_ahead: int) -> list[str]:
     """Create the partitions for the month of `start` and `months_ahead` after
-    it, for the event table and its patient index alike."""
+    it, for the event table and its patient index alike. Rows already in the
+    DEFAULT partition for one of those months (written before anyone ran this,
+    as on a fresh install) are moved into their new partition."""
     created = []
     for table in PARTITIONED_TABLES:
         existing = partitions_existing(table)
+        months = []
         month = _month_start(start)
         for _ in range(months_ahead + 1):
-            following = _next_month(month)
-            name = partition_name(month, table)
-            if name not in existing:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    # DDL takes no bound parameters; both bounds are datetimes made here.
-                    cursor.execute(
-                        f"CREATE TABLE {name} PARTITION OF {table} "
-                        f"FOR VALUES FROM ('{month.isoformat()}') TO ('{following.isoformat()}')"
-                    )
-                created.append(name)
-            month = following
+            if partition_name(month, table) not in existing:
+                months.append(month)
+            month = _next_month(month)
+        if months:
+            with transaction.atomic():
+                _create(table, months)
+            created.extend(partition_name(month, table) for month in months)
     return created
+
+
+def _create(table: str, months: list[dt.datetime]) -> None:
+    """PostgreSQL refuses a new partition while the DEFAULT one holds rows of
+    its range. Then the DEFAULT partition is detached, an empty one takes its
+    place and its rows are inserted again through the parent, which routes
+    each to its month; ids, times and hashes are copied unchanged, so the
+    chain verifies as before, and no row is updated or deleted (the guard
+    triggers stay on). All in the caller's transaction: none or all of it."""
+    default = f"{table}_default"
+    with connection.cursor() as cursor:
+        # DDL takes no bound parameters; names are constants, bounds datetimes made here.
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {default} WHERE "  # noqa: S608 - constant names
+            + " OR ".join(
+                f"(occurred_at >= '{m.isoformat()}' AND occurred_at < '{_next_month(m).isoformat()}')"
+                for m in months
+            )
+            + ")"
+        )
+        row = cursor.fetchone()
+        moving = bool(row and row[0])
+        if moving:
+            cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {default}")
+            cursor.execute(f"ALTER TABLE {default} RENAME TO {default}_moving")
+            cursor.execute(f"CREATE TABLE {default} PARTITION OF {table} DEFAULT")
+        for month in months:
+            cursor.execute(
+                f"CREATE TABLE {partition_name(month, table)} PARTITION OF {table} "
+                f"FOR VALUES FROM ('{month.isoformat()}') TO ('{_next_month(month).isoformat()}')"
+            )
+        if moving:
+            cursor.execute(
+                "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                [table],
+            )
+            columns = cursor.fetchone()[0]  # type: ignore[index]
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {default}_moving")  # noqa: S608
+            cursor.execute(f"DROP TABLE {default}_moving")
 
 
 def partitions_default_rows() -> int:
