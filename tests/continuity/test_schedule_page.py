@@ -82,6 +82,20 @@ def test_backup_verify_on_a_fresh_install_waits_for_the_first_backup(settings, t
     assert "run the first backup" in backup.evidence["next_step"]
 
 
+def test_the_kits_job_with_no_ward_enrolled_waits_for_one(settings, tmp_path, capsys):
+    settings.VAR_DIR = tmp_path
+    call_command("schedule", "run-due", "--only", "kits", "--force")  # no failure: exit 0
+    assert "kit-key WARD" in capsys.readouterr().out
+    run = ScheduledRun.objects.get(job="kits")
+    assert (run.outcome, run.error, run.exit_code) == ("waiting", "no_kit_unit", 3)
+    state = _state("kits")
+    assert not state.failed
+    assert state.waiting_for == schedule.WAITING_REASONS["no_kit_unit"]
+    check = next(c for c in controls.scheduled_jobs_current(clock.now()) if c.resource_id == "kits")
+    assert not check.passed
+    assert "kit-key WARD" in check.evidence["next_step"]
+
+
 def test_the_page_shows_each_job_and_run_now_is_for_the_it_administrator(signed_in, client):
     services.schedule_run_due(actor=None, only=["vendors"], force=True, runner=_ok)
     signed_in("auditor")
