@@ -120,6 +120,15 @@ def test_the_page_shows_each_job_and_run_now_is_for_the_it_administrator(signed_
     assert client.get("/continuity/schedule/deadlines/run/").status_code == 405
 
 
+def test_the_page_shows_the_commands_of_a_waiting_hint_as_code(signed_in, client, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    signed_in("it_admin")
+    page = client.post("/continuity/schedule/kits/run/", follow=True).content.decode()
+    assert "kits is waiting: No ward is enrolled" in page  # the message after Run now
+    assert page.count("<code>safeward continuity kit-key WARD --out FILE</code>") == 2  # message and row
+    assert "`safeward" not in page
+
+
 def test_run_now_on_a_failing_job_says_where_to_look(signed_in, client, monkeypatch):
     def broken(argv):
         raise CommandError("disk full at /srv", returncode=4)
@@ -128,6 +137,7 @@ def test_run_now_on_a_failing_job_says_where_to_look(signed_in, client, monkeypa
     signed_in("it_admin")
     page = client.post("/continuity/schedule/backup/run/", follow=True).content.decode()
     assert "backup failed (exit 4, CommandError)" in page
+    assert "run <code>safeward schedule run-due --only backup --force</code> on the server" in page
     assert "disk full" not in page
     assert "last run failed" in page
 
