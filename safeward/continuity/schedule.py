@@ -65,6 +65,8 @@ BY_CODE = {job.code: job for job in JOBS}
 WAITING_REASONS = {
     "no_backup": "No backup exists yet: run the first backup "
     "(`safeward schedule run-due --only backup --force`, or Run now on the backup job).",
+    "no_kit_unit": "No ward is enrolled for downtime kits yet: enrol each ward that keeps a downtime "
+    "workstation (`safeward continuity kit-key WARD --out FILE`).",
 }
 
 

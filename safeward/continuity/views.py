@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from safeward.continuity import selectors, services
@@ -16,6 +17,7 @@ from safeward.continuity.models import Downtime, PaperEntry
 from safeward.identity.decorators import requires
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
+from safeward.web.templatetags.safeward_text import code_spans
 
 
 def _actor(request: HttpRequest) -> User:
@@ -131,12 +133,19 @@ def schedule_run(request: HttpRequest, job: str) -> HttpResponse:
     elif runs[0].outcome == ScheduledRun.Outcome.SUCCEEDED:
         messages.success(request, f"{job} succeeded in {runs[0].duration_seconds:.1f} s.")
     elif runs[0].outcome == ScheduledRun.Outcome.WAITING:
-        messages.warning(request, f"{job} is waiting: {schedule.WAITING_REASONS.get(runs[0].error, '')}")
+        reason = schedule.WAITING_REASONS.get(runs[0].error, "")
+        messages.warning(request, format_html("{} is waiting: {}", job, code_spans(reason)))
     else:
         messages.error(
             request,
-            f"{job} failed (exit {runs[0].exit_code}, {runs[0].error}); run "
-            f"`safeward schedule run-due --only {job} --force` on the server to see its output.",
+            format_html(
+                "{} failed (exit {}, {}); run <code>safeward schedule run-due --only {} --force</code> "
+                "on the server to see its output.",
+                job,
+                runs[0].exit_code,
+                runs[0].error,
+                job,
+            ),
         )
     return redirect("continuity:schedule")
 

@@ -12,6 +12,14 @@ from django.core import checks
 
 _LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 _ENCRYPTED_SSLMODES = {"require", "verify-ca", "verify-full"}
+# Backends that never deliver: the vendor questionnaire's one-time code is
+# e-mailed (ADR 1214), so in production a vendor would wait for it forever.
+_UNDELIVERED_MAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+}
 
 
 def _is_local(host: str) -> bool:
@@ -76,6 +84,17 @@ def check_settings(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[che
                 "Demo mode is on: published demo credentials can sign in.",
                 id="safeward.E006",
                 hint="Unset SAFEWARD_DEMO.",
+            )
+        )
+    backend = settings.MAILERS.get("default", {}).get("BACKEND", "")
+    if settings.PRODUCTION and backend in _UNDELIVERED_MAIL_BACKENDS:
+        errors.append(
+            checks.Error(
+                f"Production e-mail goes to the {backend.rsplit('.', 2)[-2]} backend, not to its "
+                "recipients: vendors would never receive their questionnaire codes.",
+                hint="Set SAFEWARD_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend "
+                "and SAFEWARD_EMAIL_HOST (docs/operations.md).",
+                id="safeward.E007",
             )
         )
     return errors

@@ -82,6 +82,20 @@ def test_backup_verify_on_a_fresh_install_waits_for_the_first_backup(settings, t
     assert "run the first backup" in backup.evidence["next_step"]
 
 
+def test_the_kits_job_with_no_ward_enrolled_waits_for_one(settings, tmp_path, capsys):
+    settings.VAR_DIR = tmp_path
+    call_command("schedule", "run-due", "--only", "kits", "--force")  # no failure: exit 0
+    assert "kit-key WARD" in capsys.readouterr().out
+    run = ScheduledRun.objects.get(job="kits")
+    assert (run.outcome, run.error, run.exit_code) == ("waiting", "no_kit_unit", 3)
+    state = _state("kits")
+    assert not state.failed
+    assert state.waiting_for == schedule.WAITING_REASONS["no_kit_unit"]
+    check = next(c for c in controls.scheduled_jobs_current(clock.now()) if c.resource_id == "kits")
+    assert not check.passed
+    assert "kit-key WARD" in check.evidence["next_step"]
+
+
 def test_the_page_shows_each_job_and_run_now_is_for_the_it_administrator(signed_in, client):
     services.schedule_run_due(actor=None, only=["vendors"], force=True, runner=_ok)
     signed_in("auditor")
@@ -106,6 +120,15 @@ def test_the_page_shows_each_job_and_run_now_is_for_the_it_administrator(signed_
     assert client.get("/continuity/schedule/deadlines/run/").status_code == 405
 
 
+def test_the_page_shows_the_commands_of_a_waiting_hint_as_code(signed_in, client, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    signed_in("it_admin")
+    page = client.post("/continuity/schedule/kits/run/", follow=True).content.decode()
+    assert "kits is waiting: No ward is enrolled" in page  # the message after Run now
+    assert page.count("<code>safeward continuity kit-key WARD --out FILE</code>") == 2  # message and row
+    assert "`safeward" not in page
+
+
 def test_run_now_on_a_failing_job_says_where_to_look(signed_in, client, monkeypatch):
     def broken(argv):
         raise CommandError("disk full at /srv", returncode=4)
@@ -114,6 +137,7 @@ def test_run_now_on_a_failing_job_says_where_to_look(signed_in, client, monkeypa
     signed_in("it_admin")
     page = client.post("/continuity/schedule/backup/run/", follow=True).content.decode()
     assert "backup failed (exit 4, CommandError)" in page
+    assert "run <code>safeward schedule run-due --only backup --force</code> on the server" in page
     assert "disk full" not in page
     assert "last run failed" in page
 

@@ -173,3 +173,28 @@ def test_production_oidc_key_file_must_be_a_readable_rsa_key(tmp_path):
         assert result.returncode != 0
         assert "SAFEWARD_OIDC_KEY_FILE" in result.stderr
         assert str(bad) in result.stderr
+
+
+def _mail_errors(settings, *, production, backend):
+    from safeward.identity.checks import check_settings
+
+    settings.PRODUCTION = production
+    settings.MAILERS = {"default": {"BACKEND": backend, "OPTIONS": {}}}
+    return [message for message in check_settings(None) if message.id == "safeward.E007"]
+
+
+@pytest.mark.parametrize("kind", ["console", "filebased"])
+def test_check_refuses_production_mail_that_is_never_delivered(settings, kind):
+    """The vendor questionnaire's one-time code is e-mailed (ADR 1214)."""
+    (error,) = _mail_errors(
+        settings, production=True, backend=f"django.core.mail.backends.{kind}.EmailBackend"
+    )
+    assert kind in error.msg
+    assert "SAFEWARD_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend" in error.hint
+    assert not _mail_errors(
+        settings, production=False, backend=f"django.core.mail.backends.{kind}.EmailBackend"
+    )
+
+
+def test_check_accepts_production_mail_over_smtp(settings):
+    assert not _mail_errors(settings, production=True, backend="django.core.mail.backends.smtp.EmailBackend")

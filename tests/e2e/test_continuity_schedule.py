@@ -1,7 +1,8 @@
 """The periodic jobs in a real browser (ADR 1505): the IT administrator opens
 the schedule from the continuity dashboard, sees a fresh install's backup
-verification waiting for the first backup and the kits job failing (no
-ward enrolled), and runs a job now.
+verification waiting for the first backup and the kits job waiting for a
+ward to be enrolled, with the commands to run shown as code, and runs a job
+now.
 Screenshots: test-artifacts/screenshots/continuity-schedule*.png."""
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ def test_it_admin_sees_the_schedule_and_runs_a_job_now(
     verify = page.locator("#job-backup_verify")
     assert "waiting" in verify.inner_text()
     assert "run the first backup" in verify.inner_text()
+    assert "`" not in verify.inner_text()
+    assert "safeward schedule run-due --only backup --force" in verify.locator("td code").all_inner_texts()
     assert "overdue" in page.locator("#job-deadlines").inner_text()
-    assert "last run failed" in page.locator("#job-kits").inner_text()  # no ward enrolled for kits
+    kits = page.locator("#job-kits")
+    assert "waiting" in kits.inner_text()  # no ward enrolled for kits
+    assert "last run failed" not in kits.inner_text()
+    assert "safeward continuity kit-key WARD --out FILE" in kits.locator("td code").all_inner_texts()
     assert "current" in page.locator("#job-vendors").inner_text()
     screenshot(page, "continuity-schedule")
 

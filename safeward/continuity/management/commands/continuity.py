@@ -17,7 +17,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from safeward.continuity import offline, selectors, services
+from safeward.continuity import offline, schedule, selectors, services
 
 
 class Command(BaseCommand):
@@ -59,9 +59,9 @@ class Command(BaseCommand):
     def _kits(self) -> None:
         units = selectors.kit_units()
         if not units:
-            raise CommandError(
-                "No downtime unit yet: enrol a ward with `safeward continuity kit-key WARD --out FILE`."
-            )
+            # Nothing enrolled is a step the operator has not taken yet, not a
+            # broken job: its own outcome in the schedule (exit 3, ADR 1505).
+            raise schedule.Waiting("no_kit_unit")
         with tqdm(total=len(units), file=sys.stderr, unit="unit", disable=not sys.stderr.isatty()) as bar:
             try:
                 kits = services.kits_generate_all(on_unit=lambda _unit: bar.update(1))
