@@ -26,8 +26,8 @@ from safeward.devices.posture import device_report_lost, posture_import
 from safeward.devices.services import DeviceError
 from safeward.fhir import clients
 from safeward.identity.models import NetworkZone
-from safeward.incidents.models import Incident
 from safeward.identity.network import zone_table
+from safeward.incidents.models import Incident
 from tests.api.test_error_shape import assert_error_shape
 from tests.clinical.conftest import new_patient, relate
 from tests.conftest import sign_in
