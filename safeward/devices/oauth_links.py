@@ -12,7 +12,8 @@
 * **Refresh tokens** (`RefreshTokenDevice`): a refresh token keeps the device its access
   token was bound to, so the new access token inherits it. A refresh is refused when
   that device, the client's linked device or the requesting device is lost or stolen,
-  and when a bound refresh token is presented from another device.
+  and when a bound refresh token is presented from another device; the refused token is
+  then revoked with its access token and an incident opened (the app signs in again).
 """
 
 from __future__ import annotations
