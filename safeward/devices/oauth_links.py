@@ -230,7 +230,7 @@ def _refresh_token(raw: str) -> RefreshToken | None:
     live = tokens.filter(revoked__isnull=True).first()
     if live is not None:
         return live
-    return tokens.exclude(device_binding__refused="").filter(device_binding__isnull=False).first()
+    return tokens.filter(device_binding__refused__gt="").first()
 
 
 def refresh_refusal(request: HttpRequest, raw_refresh_token: str) -> str | None:
