@@ -508,6 +508,9 @@ class RefreshTokenDevice(models.Model):
     )
     fingerprint = models.CharField(max_length=64)
     bound_at = models.DateTimeField()
+    # Why the refresh gate refused and revoked the token ("" while usable): its next use is
+    # audited and answered with that, not only DOT's bare invalid_grant (ADR 1019).
+    refused = models.CharField(max_length=40, blank=True, default="")
 
     def __str__(self) -> str:
         return f"refresh token {self.refresh_token_id} on device {self.device_id}"

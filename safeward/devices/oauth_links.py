@@ -12,7 +12,8 @@
 * **Refresh tokens** (`RefreshTokenDevice`): a refresh token keeps the device its access
   token was bound to, so the new access token inherits it. A refresh is refused when
   that device, the client's linked device or the requesting device is lost or stolen,
-  and when a bound refresh token is presented from another device.
+  and when a bound refresh token is presented from another device; the refused token is
+  then revoked with its access token and an incident opened (the app signs in again).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from safeward.devices.identity import (
     posture_of,
     request_fingerprint,
 )
-from safeward.devices.models import ClientDevice, Device, GrantDevice
+from safeward.devices.models import ClientDevice, Device, GrantDevice, RefreshTokenDevice
 from safeward.devices.services import DeviceError
 from safeward.fhir import selectors as client_selectors
 from safeward.identity.models import User
@@ -215,29 +216,52 @@ LOST_REFUSAL = (
 OTHER_DEVICE_REFUSAL = "This refresh token was issued to another device. Sign in again from this device."
 
 
+REVOKED_REFUSAL = (
+    "This refresh token was revoked: it was presented from another device or for a lost device. "
+    "Sign in again."
+)
+
+
+def _refresh_token(raw: str) -> RefreshToken | None:
+    """The live refresh token, else one this gate revoked (so its next use is audited too)."""
+    tokens = RefreshToken.objects.filter(
+        token_checksum=hashlib.sha256(raw.encode()).hexdigest()
+    ).select_related("device_binding__device__posture", "application__device_link__device__posture")
+    live = tokens.filter(revoked__isnull=True).first()
+    if live is not None:
+        return live
+    return tokens.filter(device_binding__refused__gt="").first()
+
+
 def refresh_refusal(request: HttpRequest, raw_refresh_token: str) -> str | None:
-    """A refresh gate (fhir's token endpoint): None lets DOT exchange the refresh token."""
+    """A refresh gate (fhir's token endpoint): None lets DOT exchange the refresh token.
+
+    A refusal revokes the refresh token and its access token, audits it and opens a
+    high-severity incident, in one transaction: a copied token is as likely to be the
+    original as the copy, so neither holder keeps it (the app signs in again)."""
     if not raw_refresh_token:
         return None
-    refresh = (
-        RefreshToken.objects.filter(
-            token_checksum=hashlib.sha256(raw_refresh_token.encode()).hexdigest(), revoked__isnull=True
-        )
-        .select_related("device_binding__device__posture", "application__device_link__device__posture")
-        .first()
-    )
+    refresh = _refresh_token(raw_refresh_token)
     if refresh is None:
         return None  # unknown or already used: DOT answers (and its reuse protection acts)
-    now = clock.now()
     binding = getattr(refresh, "device_binding", None)
     link = getattr(refresh.application, "device_link", None)
     own = device_facts(request)
+    detail = {
+        "bound_device": binding.device_id if binding else None,
+        "linked_device": link.device_id if link else None,
+        "request_device": own.device_id,
+        "application": refresh.application_id,
+    }
+    if refresh.revoked is not None:  # revoked by this gate earlier (`_refresh_token`)
+        _refusal_audit(refresh, "refresh_token_revoked", detail)
+        return REVOKED_REFUSAL
+    now = clock.now()
     lost = own.posture == LOST or any(
         posture_of(d, getattr(d, "posture", None), now=now).posture == LOST
         for d in (binding.device if binding else None, link.device if link else None)
         if d is not None
     )
-    refusal, reason = None, ""
     if lost:
         refusal, reason = LOST_REFUSAL, "device_lost"
     elif (
@@ -246,21 +270,51 @@ def refresh_refusal(request: HttpRequest, raw_refresh_token: str) -> str | None:
         and request_fingerprint(request) != binding.fingerprint
     ):
         refusal, reason = OTHER_DEVICE_REFUSAL, "refresh_from_another_device"
-    if refusal is not None:
-        with transaction.atomic():
-            audit_record(
-                action=Action.ACCESS_DENIED,
-                outcome=Outcome.DENIED,
-                actor=refresh.user,
-                resource_type="RefreshToken",
-                resource_id=refresh.pk,
-                purpose=PurposeOfUse.SECURITY,
-                reason=reason,
-                detail={
-                    "bound_device": binding.device_id if binding else None,
-                    "linked_device": link.device_id if link else None,
-                    "request_device": own.device_id,
-                    "application": refresh.application_id,
-                },
-            )
+    else:
+        return None
+    _refuse_and_revoke(refresh, binding, reason, detail)
     return refusal
+
+
+def _refusal_audit(refresh: RefreshToken, reason: str, detail: dict[str, Any]) -> None:
+    audit_record(
+        action=Action.ACCESS_DENIED,
+        outcome=Outcome.DENIED,
+        actor=refresh.user,
+        resource_type="RefreshToken",
+        resource_id=refresh.pk,
+        purpose=PurposeOfUse.SECURITY,
+        reason=reason,
+        detail=detail,
+    )
+
+
+def _refuse_and_revoke(
+    refresh: RefreshToken, binding: RefreshTokenDevice | None, reason: str, detail: dict[str, Any]
+) -> None:
+    # The incident is the security officer's queue, as for a device reported lost (ADR 1013).
+    from safeward.incidents.services import incident_open_for
+
+    what = (
+        "presented from another device"
+        if reason == "refresh_from_another_device"
+        else "used for a lost device"
+    )
+    with transaction.atomic():
+        refresh.revoke()  # DOT's: the refresh token and its access token
+        if binding is not None:
+            RefreshTokenDevice.objects.filter(pk=binding.pk).update(refused=reason)
+        incident = incident_open_for(
+            actor=None,
+            title=f"OAuth refresh token {refresh.pk} {what}",
+            severity="high",
+            summary=(
+                f"A refresh token of OAuth client {refresh.application_id} was {what} and revoked "
+                f"with its access token (bound device {detail['bound_device']}, linked device "
+                f"{detail['linked_device']}, requesting device {detail['request_device']}). "
+                "Assess whether the token was copied; its holder has to sign in again."
+            ),
+            source="devices.refresh_gate",
+        )
+        # One event: the refusal, naming the revocation and the incident.
+        _refusal_audit(refresh, reason, {**detail, "revoked": True, "incident": incident.pk})

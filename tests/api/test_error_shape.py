@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from safeward.devices.models import ClientDevice
 from tests.fhir.helpers import bearer, token
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +82,30 @@ def test_validation_errors_of_every_api_have_the_one_shape(client, raw_token):
         400,
     )
     assert body["errors"] == {"patient_id": "Must be a valid UUID."}
+
+
+CLIENT_LINKS = "/api/v1/devices/posture/client-links/"
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "field"),
+    [
+        ("link/", {}, "device"),
+        ("link/", {"device": "x", "client_id": "kiosk", "reason": "ward 3"}, "device"),
+        ("link/", {"device": 1, "client_id": "no-such-client", "reason": "ward 3"}, "client_id"),
+        ("link/", {"device": 1, "client_id": "no-such-client", "reason": " "}, "reason"),
+        ("unlink/", {}, "client_id"),
+        ("unlink/", {"client_id": "never-linked", "reason": "ward 3"}, "client_id"),
+    ],
+)
+def test_client_link_endpoints_answer_bad_input_in_the_one_shape(client, make_user, path, payload, field):
+    """ADR 1018's device↔client link endpoints: a 400 naming the field, nothing linked."""
+    raw = token(make_user("security_officer"), "read write")
+    body = assert_error_shape(
+        client.post(CLIENT_LINKS + path, payload, content_type="application/json", **bearer(raw)), 400
+    )
+    assert field in body["errors"]
+    assert not ClientDevice.objects.exists()
 
 
 def test_no_credentials_is_a_json_401_with_a_bearer_challenge(client):

@@ -27,6 +27,7 @@ from safeward.devices.services import DeviceError
 from safeward.fhir import clients
 from safeward.identity.models import NetworkZone
 from safeward.identity.network import zone_table
+from safeward.incidents.models import Incident
 from tests.api.test_error_shape import assert_error_shape
 from tests.clinical.conftest import new_patient, relate
 from tests.conftest import sign_in
@@ -337,17 +338,69 @@ def test_a_refresh_is_refused_for_a_lost_device_or_from_another(
     response = refresh(kiosk_app, body["refresh_token"], fingerprint)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
-    assert AccessToken.objects.count() == tokens  # nothing issued
+    assert AccessToken.objects.count() == tokens - 1  # nothing issued; its access token revoked
+    assert RefreshToken.objects.get().revoked is not None
+    assert RefreshTokenDevice.objects.get().refused == reason
     denied = AuditEvent.objects.filter(resource_type="RefreshToken", outcome="denied").get()
     assert (denied.reason, denied.actor_id) == (reason, doctor.pk)
+    assert denied.detail["revoked"] is True
+    incident = Incident.objects.get(pk=denied.detail["incident"])
+    assert incident.severity == "high"
+    assert body["refresh_token"] not in incident.title + incident.summary
+
+
+def test_a_copied_refresh_token_is_revoked_for_both_holders(kiosk_app, doctor_and_patient):
+    """The copy is refused from another device and revoked: the original device's next
+    refresh fails too, and the app signs in again. Each refusal is audited once."""
+    doctor, patient = doctor_and_patient
+    body = exchange_from(kiosk_app, *consent(doctor, kiosk_app, GOOD), None)
+    assert read(body["access_token"], patient, **cert(GOOD)) == 200
+    copied = refresh(kiosk_app, body["refresh_token"], BAD)
+    assert copied.status_code == 400
+    assert copied.json()["error"] == "invalid_grant"
+    assert read(body["access_token"], patient, **cert(GOOD)) == 401  # its access token went too
+    original = refresh(kiosk_app, body["refresh_token"], GOOD)
+    assert original.status_code == 400
+    assert original.json()["error"] == "invalid_grant"
+    assert "Sign in again" in original.json()["error_description"]
+    denied = AuditEvent.objects.filter(resource_type="RefreshToken", outcome="denied").order_by("pk")
+    assert [(e.reason, e.detail["request_device"]) for e in denied] == [
+        ("refresh_from_another_device", device("LT-BAD").pk),
+        ("refresh_token_revoked", device("LT-GOOD").pk),
+    ]
+    assert Incident.objects.count() == 1  # the copy opened it; the original's retry adds none
+    # Signing in again works from the original device.
+    again = exchange_from(kiosk_app, *consent(doctor, kiosk_app, GOOD), None)
+    assert refresh(kiosk_app, again["refresh_token"], GOOD).status_code == 200
+
+
+def test_a_refresh_for_a_reported_lost_device_is_revoked(officer, kiosk_app, doctor_and_patient):
+    doctor, _ = doctor_and_patient
+    body = exchange_from(kiosk_app, *consent(doctor, kiosk_app, None), GOOD)  # bound to LT-GOOD
+    Device.objects.filter(asset_tag="LT-GOOD").update(lifecycle=Device.Lifecycle.STOLEN)
+    assert refresh(kiosk_app, body["refresh_token"]).status_code == 400  # from the server
+    assert refresh(kiosk_app, body["refresh_token"]).status_code == 400
+    assert RefreshToken.objects.get().revoked is not None
+    assert not AccessToken.objects.exists()
+    reasons = list(
+        AuditEvent.objects.filter(resource_type="RefreshToken", outcome="denied")
+        .order_by("pk")
+        .values_list("reason", flat=True)
+    )
+    assert reasons == ["device_lost", "refresh_token_revoked"]
 
 
 def test_the_same_device_and_an_unknown_refresh_token_pass_the_gate(kiosk_app, doctor_and_patient):
     doctor, _ = doctor_and_patient
     body = exchange_from(kiosk_app, *consent(doctor, kiosk_app, GOOD), None)
-    assert refresh(kiosk_app, body["refresh_token"], GOOD).status_code == 200
+    response = refresh(kiosk_app, body["refresh_token"], GOOD)
+    assert response.status_code == 200
+    # The app's server (no certificate) refreshes the bound token it was given.
+    assert refresh(kiosk_app, response.json()["refresh_token"]).status_code == 200
     assert refresh(kiosk_app, "not-a-refresh-token").json()["error"] == "invalid_grant"
     assert not AuditEvent.objects.filter(resource_type="RefreshToken").exists()
+    assert not RefreshTokenDevice.objects.exclude(refused="").exists()
+    assert not Incident.objects.exists()
 
 
 def test_reporting_lost_revokes_refresh_tokens_bound_to_the_device(officer, kiosk_app, make_user):
