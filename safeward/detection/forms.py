@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from safeward.audit.selectors import user_id_by_username
 from safeward.detection.models import AccessReview, Severity
@@ -39,8 +40,8 @@ class QueueFilterForm(forms.Form):
     severity = forms.ChoiceField(choices=[("", "Any"), *Severity.choices], required=False)
     rule = forms.ChoiceField(choices=[("", "Any"), *((code, code) for code in RULE_CODES)], required=False)
     subject = forms.CharField(required=False, max_length=150, label="Account (username)")
-    start = forms.DateField(required=False, label="From", help_text="YYYY-MM-DD (UTC)")
-    end = forms.DateField(required=False, label="Until", help_text="YYYY-MM-DD (UTC), inclusive")
+    start = forms.DateField(required=False)
+    end = forms.DateField(required=False)
     mine = forms.BooleanField(required=False, label="Assigned to me")
     drills = forms.BooleanField(required=False, label="Show drill alerts")
     sort = forms.ChoiceField(
@@ -49,6 +50,14 @@ class QueueFilterForm(forms.Form):
         initial="severity",
     )
     after = forms.CharField(required=False, max_length=80, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Days are the hospital's, like the times the queue shows; the queue
+        # shows labels only, so they name the zone.
+        zone = timezone.get_current_timezone_name()
+        self.fields["start"].label = f"From ({zone})"
+        self.fields["end"].label = f"Until ({zone}, inclusive)"
 
     def clean_subject(self) -> int | None:
         username = (self.cleaned_data.get("subject") or "").strip()
@@ -83,13 +92,14 @@ class QueueFilterForm(forms.Form):
         data = self.cleaned_data
         start = data.get("start")
         end = data.get("end")
+        zone = timezone.get_current_timezone()
         return AlertFilter(
             statuses=_STATUSES[data.get("status") or "open"],
             severities=(data["severity"],) if data.get("severity") else (),
             rule=data.get("rule") or "",
             subject_user_id=data.get("subject"),
-            start=dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC) if start else None,
-            end=dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC) if end else None,
+            start=dt.datetime.combine(start, dt.time(), tzinfo=zone) if start else None,
+            end=dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=zone) if end else None,
             drills=bool(data.get("drills")),
             assignee_id=me if data.get("mine") else None,
             sort=str(data.get("sort")) if data.get("sort") in SORTS else "severity",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from safeward.detection.forms import VersionedForm
 from safeward.incidents import selectors
@@ -70,9 +72,17 @@ class AssignForm(forms.Form):
 
 class NoteForm(forms.Form):
     occurred_at = forms.DateTimeField(label="When (local time)")
-    time_zone = forms.CharField(max_length=64, initial="UTC")
+    time_zone = forms.CharField(max_length=64)
     text = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 2}))
     for_report = forms.BooleanField(required=False, label="Include in the report")
+
+    def clean_occurred_at(self) -> dt.datetime:
+        # Django's field reads a bare time in the hospital's zone; this one is in
+        # the zone typed beside it, which the service applies to a naive time.
+        value: dt.datetime = self.cleaned_data["occurred_at"]
+        if value.tzinfo == timezone.get_current_timezone():
+            return timezone.make_naive(value)
+        return value  # the time carried its own offset
 
 
 class FlagForm(forms.Form):
@@ -84,7 +94,7 @@ class DoneForm(forms.Form):
 
 
 class DueForm(forms.Form):
-    due_at = forms.DateTimeField(required=False, label="Due (UTC); empty for none")
+    due_at = forms.DateTimeField(required=False, label="Due; empty for none")
 
 
 class TitleForm(forms.Form):
@@ -130,8 +140,8 @@ class ContainForm(forms.Form):
 
 
 class ScopeForm(forms.Form):
-    window_start = forms.DateTimeField(label="Window start (UTC)")
-    window_end = forms.DateTimeField(label="Window end (UTC)")
+    window_start = forms.DateTimeField(label="Window start")
+    window_end = forms.DateTimeField(label="Window end")
     usernames = forms.CharField(
         required=False, max_length=2000, help_text="Compromised accounts, comma separated."
     )
@@ -146,9 +156,7 @@ class ScopeForm(forms.Form):
 
 
 class DiscoveryForm(forms.Form):
-    discovered_at = forms.DateTimeField(
-        required=False, label="Discovered at (UTC); empty to use the audit trail's"
-    )
+    discovered_at = forms.DateTimeField(required=False, label="Discovered at; empty to use the audit trail's")
     reason = forms.CharField(required=False, max_length=500)
 
 

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from safeward import clock
 from safeward.audit import selectors
@@ -20,7 +21,8 @@ PATIENT_ID_HELP = "A patient identifier: letters, digits, dot, dash, colon or un
 
 
 class _DateTimeField(forms.Field):
-    """Accepts 2026-11-02 or 2026-11-02T09:30 (UTC)."""
+    """Accepts 2026-11-02 or 2026-11-02T09:30, in the hospital's time zone (the
+    one the report's times are shown in) unless an offset is given."""
 
     widget = forms.TextInput(attrs={"maxlength": 32, "inputmode": "numeric"})
 
@@ -34,11 +36,11 @@ class _DateTimeField(forms.Field):
             moment = dt.datetime.fromisoformat(text)
         except ValueError:
             raise forms.ValidationError(
-                "Enter a date as YYYY-MM-DD, or a date and time as YYYY-MM-DDTHH:MM (UTC)."
+                "Enter a date as YYYY-MM-DD, or a date and time as YYYY-MM-DDTHH:MM."
             ) from None
         if moment.year < 2000 or moment.year > 2200:
             raise forms.ValidationError("Enter a date between the years 2000 and 2200.")
-        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        return moment if moment.tzinfo else timezone.make_aware(moment)
 
 
 def _patient_id(value: str) -> str:
@@ -53,12 +55,18 @@ class ReportFilterForm(forms.Form):
     patient = forms.CharField(required=False, max_length=64, label="Patient id")
     action = forms.ChoiceField(required=False, choices=[("", "any"), *((a.value, a.value) for a in Action)])
     outcome = forms.ChoiceField(required=False, choices=[("", "any"), *((o.value, o.value) for o in Outcome)])
-    start = _DateTimeField(required=False, label="From", help_text="YYYY-MM-DD (UTC)")
-    end = _DateTimeField(required=False, label="Until", help_text="YYYY-MM-DD (UTC)")
+    start = _DateTimeField(required=False, label="From")
+    end = _DateTimeField(required=False, label="Until")
     sort = forms.ChoiceField(
         required=False, choices=[("newest", "newest first"), ("oldest", "oldest first")], initial="newest"
     )
     after = forms.CharField(required=False, max_length=60, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        zone = timezone.get_current_timezone_name()
+        for name in ("start", "end"):
+            self.fields[name].help_text = f"YYYY-MM-DD ({zone})"
 
     def clean_patient(self) -> str:
         return _patient_id(self.cleaned_data.get("patient") or "")

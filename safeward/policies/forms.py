@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from safeward import clock
 from safeward.identity.models import User
@@ -104,7 +105,7 @@ class CampaignForm(forms.Form):
 
     def clean_due_on(self) -> dt.date:
         due: dt.date = self.cleaned_data["due_on"]
-        today = clock.now().date()
+        today = timezone.localdate(clock.now())
         if due <= today:
             raise forms.ValidationError("The due date must be after today.")
         if due > today + dt.timedelta(days=366):
@@ -119,4 +120,5 @@ class CampaignForm(forms.Form):
 
     def due_at(self) -> dt.datetime:
         due: dt.date = self.cleaned_data["due_on"]
-        return dt.datetime.combine(due, dt.time(23, 59), tzinfo=dt.UTC)
+        # The end of that day in the hospital, the day the pages show.
+        return dt.datetime.combine(due, dt.time(23, 59), tzinfo=timezone.get_current_timezone())

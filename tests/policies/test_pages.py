@@ -4,6 +4,7 @@ verifies its hash, the diff between revisions and a campaign's progress."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import pytest
@@ -184,3 +185,14 @@ def test_bad_edits_of_a_document_are_refused_and_nothing_changes(client, officer
     assert set(aup.requirements.values_list("code", flat=True)) == {"nurse", "physician"}
     # The published text keeps its hash: the title is not part of it.
     assert client.get(f"/policies/revisions/{aup.current_revision_id}/pdf/").status_code == 200
+
+
+def test_a_campaign_is_due_at_the_end_of_the_hospitals_day(aup, officer, client, frozen_clock, settings):
+    settings.TIME_ZONE = "Europe/Berlin"  # SAFEWARD_TIME_ZONE
+    sign_in(client, officer)
+    client.post(
+        f"/policies/{aup.pk}/campaigns/new/", {"roles": ["nurse"], "due_on": "2026-11-30", "name": ""}
+    )
+    campaign = AcknowledgementCampaign.objects.get()
+    assert campaign.due_at == dt.datetime(2026, 11, 30, 22, 59, tzinfo=dt.UTC)  # 23:59 in Berlin
+    assert b"due 2026-11-30" in client.get(f"/policies/campaigns/{campaign.pk}/").content
