@@ -44,7 +44,7 @@ def partitions_ensure(*, start: dt.datetime, months_ahead: int) -> list[str]:
     it, for the event table and its patient index alike. Rows already in the
     DEFAULT partition for one of those months (written before anyone ran this,
     as on a fresh install) are moved into their new partition."""
-    created = []
+    created: list[str] = []
     for table in PARTITIONED_TABLES:
         existing = partitions_existing(table)
         months = []
@@ -96,7 +96,7 @@ def _create(table: str, months: list[dt.datetime]) -> None:
                 "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
                 [table],
             )
-            columns = cursor.fetchone()[0]  # type: ignore[index]
+            columns = cursor.fetchone()[0]
             cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {default}_moving")  # noqa: S608
             cursor.execute(f"DROP TABLE {default}_moving")
 
