@@ -8,7 +8,6 @@ another device."""
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from typing import Any
 
 import pytest
@@ -22,35 +21,26 @@ from safeward.audit.models import AuditEvent
 from safeward.devices.identity import posture_for_token
 from safeward.devices.models import ClientDevice, Device, GrantDevice, RefreshTokenDevice, TokenDevice
 from safeward.devices.oauth_links import client_link, client_links, client_unlink
-from safeward.devices.posture import device_report_lost, posture_import
+from safeward.devices.posture import device_report_lost
 from safeward.devices.services import DeviceError
 from safeward.fhir import clients
-from safeward.identity.models import NetworkZone
-from safeward.identity.network import zone_table
 from safeward.incidents.models import Incident
 from tests.api.test_error_shape import assert_error_shape
 from tests.clinical.conftest import new_patient, relate
 from tests.conftest import sign_in
-from tests.devices.posture_support import fingerprint_of, fixture, make_device
+from tests.devices.posture_support import BAD, GOOD, fingerprint_of, make_device, ward_behind_proxies
 from tests.fhir.helpers import REDIRECT, authorize_query, bearer, exchange, pkce, token
 
 pytestmark = pytest.mark.django_db
 
 PROXY = "10.0.0.5"
-GOOD = fingerprint_of("good-laptop")  # LT-GOOD: compliant in the Fleet fixture
-BAD = fingerprint_of("bad-laptop")  # LT-BAD: not compliant
 UNKNOWN = fingerprint_of("nobody-knows")
 
 
 @pytest.fixture(autouse=True)
 def _setup(settings, tmp_path, frozen_clock):
     settings.VAR_DIR = tmp_path
-    settings.SAFEWARD_DEVICE_PROXIES = [ipaddress.ip_network("10.0.0.0/29")]
-    NetworkZone.objects.create(name="ward", cidrs=["127.0.0.0/8", "10.0.0.4/31"], clinical=True)
-    zone_table.clear()
-    make_device("LT-GOOD", serial="C02PW0001", fingerprint=GOOD)
-    make_device("LT-BAD", serial="PF4XW0002", fingerprint=BAD)
-    posture_import(actor=None, source="fleet", data=fixture("posture_fleet.json"))
+    ward_behind_proxies(settings)
 
 
 @pytest.fixture

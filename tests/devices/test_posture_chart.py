@@ -4,38 +4,27 @@ the clinical zone the same laptop opens no patient data; a compliant one downloa
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 import pytest
 from django.test import Client
 
 from safeward.audit.models import AuditEvent
-from safeward.devices.posture import posture_import
-from safeward.identity.models import NetworkZone
-from safeward.identity.network import zone_table
 from tests.clinical.conftest import new_patient, relate
 from tests.clinical.test_ui_workflows import _upload, token
 from tests.conftest import sign_in
-from tests.devices.posture_support import fingerprint_of, fixture, make_device
+from tests.devices.posture_support import BAD, GOOD, fingerprint_of, ward_behind_proxies
 
 pytestmark = pytest.mark.django_db
 
 WARD_PROXY = "10.0.0.5"  # a device proxy inside the clinical zone
 REMOTE_PROXY = "10.0.0.6"  # a device proxy of the remote-access gateway
-GOOD = fingerprint_of("good-laptop")
-BAD = fingerprint_of("bad-laptop")
 
 
 @pytest.fixture(autouse=True)
 def _setup(settings, tmp_path, frozen_clock):
     settings.VAR_DIR = tmp_path
-    settings.SAFEWARD_DEVICE_PROXIES = [ipaddress.ip_network("10.0.0.0/29")]
-    NetworkZone.objects.create(name="ward", cidrs=["127.0.0.0/8", "10.0.0.4/31"], clinical=True)
-    zone_table.clear()
-    make_device("LT-GOOD", serial="C02PW0001", fingerprint=GOOD)
-    make_device("LT-BAD", serial="PF4XW0002", fingerprint=BAD)
-    posture_import(actor=None, source="fleet", data=fixture("posture_fleet.json"))
+    ward_behind_proxies(settings)
 
 
 @pytest.fixture
