@@ -530,6 +530,26 @@ def test_a_lists_event_and_its_index_rows_are_one_statement_on_postgresql(make_u
         assert [row.patient_id for row in indexed] == sorted(patients)
 
 
+def test_a_failing_facts_statement_fails_the_list_closed(make_user, ward, monkeypatch):
+    """A facts statement that errors raises from the list: nothing shown, no
+    READ event written; the next census works (issue 12, ADR 0590)."""
+    from django.db import DatabaseError, transaction
+
+    from safeward.clinical.gateway import _core
+
+    clerk, doctor = make_user("registration_clerk"), make_user("physician")
+    p = new_patient(given="Fail", family="Closed", mrn="MRN-FAIL-1")
+    _admit(clerk, p, _bed(ward, "1"), doctor)
+    before = AuditEvent.objects.filter(resource_type="WardCensus").count()
+    monkeypatch.setattr(_core, "_patient_facts_sql", lambda: " UNION ALL SELECT no_such_column")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        gateway.ward_census(actor=clerk, session=WARD, purpose=OPS, ward_id=ward.id)
+    monkeypatch.undo()
+    assert AuditEvent.objects.filter(resource_type="WardCensus").count() == before
+    census = gateway.ward_census(actor=clerk, session=WARD, purpose=OPS, ward_id=ward.id)
+    assert [b.occupant.patient.id for b in census.beds if b.occupant] == [str(p)]
+
+
 # --- the operators' CLI -------------------------------------------------------------------------------------
 def test_the_ward_command_adds_wards_and_beds_and_says_what_was_wrong(medicine):
     from io import StringIO
