@@ -1266,6 +1266,17 @@ def exception_decide(*, actor: User, exception_id: int, approve: bool) -> RiskEx
         if exception.requested_by_id == actor.pk:
             raise PatchingError("A second person approves: not the one who asked.")
         now = clock.now()
+        if approve:
+            # Valid only while unexpired and its controls pass: a request left in the queue
+            # past its expiry, or whose control has failed since, is not approved into force.
+            errors = []
+            if exception.expires_on <= now.date():
+                errors.append(f"It expired on {exception.expires_on.isoformat()}; file a new one.")
+            for control_id, resource_id in refs_of(exception.controls):
+                if not control_check(control_id, resource_id, now):
+                    errors.append(f"{control_id[:64]} does not pass for {resource_id[:64]} now.")
+            if errors:
+                raise PatchingError("The exception cannot be approved.", errors)
         exception.status = RiskException.Status.APPROVED if approve else RiskException.Status.REJECTED
         exception.approved_by = actor if approve else None
         exception.decided_at = now
