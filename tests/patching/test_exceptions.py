@@ -94,9 +94,10 @@ def test_a_request_that_expired_or_whose_control_failed_in_the_queue_is_not_appr
 ):
     exception = _request(engineer, finding, expires_on=clock.now().date() + dt.timedelta(days=2))
     later = clock.now() + dt.timedelta(days=3)
-    with monkeypatch.context() as patched, pytest.raises(services.PatchingError) as error:
+    with monkeypatch.context() as patched:
         patched.setattr(clock, "now", lambda: later)
-        services.exception_decide(actor=approver, exception_id=exception.pk, approve=True)
+        with pytest.raises(services.PatchingError) as error:
+            services.exception_decide(actor=approver, exception_id=exception.pk, approve=True)
     assert "expired" in " ".join(error.value.errors)
     STATE["passed"] = False
     with pytest.raises(services.PatchingError) as error:
@@ -107,7 +108,8 @@ def test_a_request_that_expired_or_whose_control_failed_in_the_queue_is_not_appr
     assert exception.status == "requested"
     assert not finding.excepted
     assert finding.is_open
-    services.exception_decide(actor=approver, exception_id=exception.pk, approve=False)  # rejecting still works
+    # Rejecting still works.
+    services.exception_decide(actor=approver, exception_id=exception.pk, approve=False)
     exception.refresh_from_db()
     assert exception.status == "rejected"
 
