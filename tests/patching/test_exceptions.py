@@ -89,6 +89,31 @@ def test_the_requester_cannot_approve(engineer, approver, finding, fake_control)
     assert not finding.is_open
 
 
+def test_a_request_that_expired_or_whose_control_failed_in_the_queue_is_not_approved(
+    engineer, approver, finding, fake_control, monkeypatch
+):
+    exception = _request(engineer, finding, expires_on=clock.now().date() + dt.timedelta(days=2))
+    later = clock.now() + dt.timedelta(days=3)
+    with monkeypatch.context() as patched:
+        patched.setattr(clock, "now", lambda: later)
+        with pytest.raises(services.PatchingError) as error:
+            services.exception_decide(actor=approver, exception_id=exception.pk, approve=True)
+    assert "expired" in " ".join(error.value.errors)
+    STATE["passed"] = False
+    with pytest.raises(services.PatchingError) as error:
+        services.exception_decide(actor=approver, exception_id=exception.pk, approve=True)
+    assert "does not pass" in " ".join(error.value.errors)
+    exception.refresh_from_db()
+    finding.refresh_from_db()
+    assert exception.status == "requested"
+    assert not finding.excepted
+    assert finding.is_open
+    # Rejecting still works.
+    services.exception_decide(actor=approver, exception_id=exception.pk, approve=False)
+    exception.refresh_from_db()
+    assert exception.status == "rejected"
+
+
 def test_a_failing_control_voids_the_exception_and_reopens_the_finding(
     engineer, approver, finding, fake_control
 ):

@@ -143,3 +143,16 @@ def test_medical_devices_table_12():
     )
     assert result.due_at - NOW == dt.timedelta(days=60)
     assert result.mitigation_due_at - NOW == dt.timedelta(days=30)
+
+
+def test_cvss_4_0_is_scored_and_preferred_to_3_1_and_a_bad_vector_falls_back():
+    from safeward.patching import feeds
+
+    v4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"
+    v3 = "CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N"
+    assert feeds.cvss_score(v4) == (Decimal("9.3"), "critical")
+    assert feeds.cvss_score(v3) == (Decimal("1.8"), "low")
+    both = {"severity": [{"type": "CVSS_V3", "score": v3}, {"type": "CVSS_V4", "score": v4}]}
+    assert feeds._severity(both) == ("critical", "CVSS_V4", v4, Decimal("9.3"))
+    broken = {"severity": [{"type": "CVSS_V3", "score": v3}, {"type": "CVSS_V4", "score": "CVSS:4.0/AV:Q"}]}
+    assert feeds._severity(broken) == ("low", "CVSS_V3", v3, Decimal("1.8"))
