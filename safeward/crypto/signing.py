@@ -29,7 +29,15 @@ from safeward.crypto.models import DataKey
 KEY_ID_PREFIX = "sw-ed25519-"
 _KEY_ID = re.compile(r"^sw-ed25519-([0-9a-f]{8})$")
 
-__all__ = ["KeyCache", "SignatureError", "export_public_key", "public_keys", "sign", "verify", "verify_offline"]
+__all__ = [
+    "KeyCache",
+    "SignatureError",
+    "export_public_key",
+    "public_keys",
+    "sign",
+    "verify",
+    "verify_offline",
+]
 
 
 class SignatureError(CryptoError):
