@@ -4,6 +4,7 @@ signed-up user holding a role and an enrolled TOTP authenticator."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import statistics
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,3 +98,15 @@ def machine() -> str:
 
 def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs)
+
+
+def module_at(commit: str, path: str, name: str) -> ModuleType:
+    """The module `path` as it was at `commit`, loaded under `name` in this
+    process: a benchmark's baseline is the old code from git, not a copy."""
+    source = run(["git", "-C", str(ROOT), "show", f"{commit}:{path}"]).stdout
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    exec(compile(source, f"{commit}:{path}", "exec"), module.__dict__)  # noqa: S102 - our own source at a commit
+    return module

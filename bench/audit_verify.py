@@ -7,9 +7,14 @@ then measures, in the same run:
   3. canonical encoding from the fetched rows + the core,
   4. the whole `audit_verify` from the database (server-side cursor fetch,
      encoding, hashing, seals, signatures, external checkpoints, patient
-     index), with 1 worker process and with --workers.
+     index), with 1 worker process and with --workers,
+  5. before 4, the same with one process and each seal's public key looked
+     up in the database (as before ADR 1612).
 
-    .venv/bin/python bench/audit_verify.py [--events 1000000] [--workers 2] [--profile]"""
+    .venv/bin/python bench/audit_verify.py [--events 1000000] [--workers 2] [--profile] [--reuse]
+
+--reuse verifies the events a previous run left in --database instead of
+seeding it again."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -57,22 +63,25 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--database", default="bench_audit")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of one verify")
+    parser.add_argument("--reuse", action="store_true", help="verify what --database holds, no seeding")
     args = parser.parse_args()
-    fresh_database(args.database)
+    if not args.reuse:
+        fresh_database(args.database)
     use_database(args.database)
     from django.db import connection
 
-    from safeward.audit import verification
+    from safeward.audit import signing, verification
     from safeward.audit.sealing import audit_seal_pending
     from safeward.audit.verification import audit_verify
 
-    started = time.perf_counter()
-    step = 200_000
-    for lo in range(1, args.events + 1, step):
-        with connection.cursor() as cursor:
-            cursor.execute(SEED_SQL, [args.events, lo, min(lo + step - 1, args.events)])
-    audit_seal_pending()
-    print(f"seeded and sealed {args.events} events in {time.perf_counter() - started:.0f} s")
+    if not args.reuse:
+        started = time.perf_counter()
+        step = 200_000
+        for lo in range(1, args.events + 1, step):
+            with connection.cursor() as cursor:
+                cursor.execute(SEED_SQL, [args.events, lo, min(lo + step - 1, args.events)])
+        audit_seal_pending()
+        print(f"seeded and sealed {args.events} events in {time.perf_counter() - started:.0f} s")
 
     # The rows as verification fetches them on PostgreSQL (format 2 pieces).
     rows = list(verification._event_rows(0, 2**63 - 1, assembled=True))
@@ -99,6 +108,9 @@ def main() -> None:
 
     plain_s, core_s, encode_s = _best(plain), _best(core), _best(encode_and_core)
     load_before = os.getloadavg()
+    with mock.patch.object(signing, "for_one_run", lambda signer: signer):
+        report, lookup_s = _timed(lambda: audit_verify(workers=1))
+    assert report.ok, report.problems
     report, one_s = _timed(lambda: audit_verify(workers=1))
     assert report.ok, report.problems
     report, many_s = _timed(lambda: audit_verify(workers=args.workers, segment_events=250_000))
@@ -114,6 +126,10 @@ def main() -> None:
     )
     print(f"chain hashing core:             {n / core_s:,.0f} events/s  ratio {plain_s / core_s:.2f}")
     print(f"canonical encoding + core:      {n / encode_s:,.0f} events/s  ratio {plain_s / encode_s:.2f}")
+    print(
+        f"audit_verify, 1 process, key looked up per seal: {n / lookup_s:,.0f} events/s  "
+        f"ratio {plain_s / lookup_s:.3f}"
+    )
     print(f"audit_verify, 1 process:        {n / one_s:,.0f} events/s  ratio {plain_s / one_s:.3f}")
     print(
         f"audit_verify, {args.workers} processes:      {n / many_s:,.0f} events/s  "

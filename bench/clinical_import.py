@@ -6,7 +6,8 @@ with `bulk_create`), in the same run, on PostgreSQL.
 
 The schema is migrated once into bench_clinical_import on 127.0.0.1:5432
 (user postgres); each measured import gets a fresh copy of it
-(bench_clinical_import_run, CREATE DATABASE ... TEMPLATE), dropped after.
+(bench_clinical_import_run, CREATE DATABASE ... TEMPLATE), dropped after;
+--database names another template (its runs go to <name>_run).
 Rounds alternate the two paths so that the shared machine's load falls on
 both. Prints imported resources/s of each and their ratio; --profile runs
 the batched path once more under cProfile (this process only) and prints
@@ -122,6 +123,7 @@ def compare(folder: Path, label: str, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    global TEMPLATE, RUN
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -129,7 +131,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="parsing processes of the batched path")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--database", default=TEMPLATE, help="template database; runs use <name>_run")
     args = parser.parse_args()
+    TEMPLATE, RUN = args.database, f"{args.database}_run"
     cc.create_database(TEMPLATE)
     try:
         cc.configure(TEMPLATE, Path(tempfile.mkdtemp(prefix="safeward-bench-import-")))

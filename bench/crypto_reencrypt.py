@@ -1,18 +1,19 @@
 """Re-encryption rate (values per second) and its effect on concurrent reads.
 
     .venv/bin/python bench/crypto_reencrypt.py [--records 20000] [--batch-size 500] [--rounds 2]
-        [--blind] [--sqlite] [--profile]
+        [--blind] [--sqlite] [--profile] [--database NAME] [--before COMMIT]
 
 Loads N records of the crypto test model (5 encrypted values each: MRN,
 family name, date of birth, phone, JSON notes; with --blind also their 5
 blind indexes and prefix tokens) into a throwaway PostgreSQL database
-`bench_crypto_reencrypt` (or a SQLite file with --sqlite). A separate reader
-process loads random records and reveals two fields in a loop, as the
-gateway would. Each round rotates the data key (and the blind-index key with
---blind) and runs `keys_reencrypt` twice, alternating: with the previous
-store code (bench/crypto_reencrypt_previous.py, the baseline) and with the
-current one, with idle windows in between. Reported: values/s of each path
-and the reader's median latency during each against the idle windows.
+`bench_crypto_reencrypt` (--database; or a SQLite file with --sqlite). A
+separate reader process loads random records and reveals two fields in a
+loop, as the gateway would. Each round rotates the data key (and the
+blind-index key with --blind) and runs `keys_reencrypt` twice, alternating:
+with the store code of commit --before, loaded from git (the baseline;
+default the commit before ADR 1611), and with the current one, with idle
+windows in between. Reported: values/s of each path and the reader's median
+latency during each against the idle windows.
 --profile runs each path once under pyinstrument, without the reader.
 """
 
@@ -29,9 +30,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import module_at
 from crypto_common import DEFAULT_PG, configure, machine, postgres_database
 
 
@@ -77,17 +80,33 @@ def load(records: int) -> float:
 
 
 @contextlib.contextmanager
-def previous_path() -> Iterator[None]:
-    """The stores' re-encryption as it was before ADR 1611 (the baseline)."""
-    import crypto_reencrypt_previous as previous
-
+def previous_path(before: str) -> Iterator[None]:
+    """The stores' re-encryption and `Keyring.reseal` as they were at commit
+    `before` (default: before ADR 1611), loaded from git: the baseline."""
+    from safeward.crypto.keyring import Keyring
     from safeward.crypto.stores import BlindIndexStore, ModelStore
 
+    stores = module_at(before, "safeward/crypto/stores.py", "bench_stores_before")
+    ring = module_at(before, "safeward/crypto/keyring.py", "bench_keyring_before")
+
+    # The registry holds today's store objects; each runs the old method on
+    # an old-class store over the same model and fields.
+    def model_reencrypt(self: ModelStore, **kwargs: Any) -> Iterator[int]:
+        return stores.ModelStore(self.model, self.fields).reencrypt(**kwargs)
+
+    def blind_reencrypt(self: BlindIndexStore, **kwargs: Any) -> Iterator[int]:
+        return stores.BlindIndexStore(self.model, self.fields).reencrypt(**kwargs)
+
     with (
-        mock.patch.object(ModelStore, "reencrypt", previous.model_reencrypt),
-        mock.patch.object(BlindIndexStore, "reencrypt", previous.blind_reencrypt),
+        mock.patch.object(ModelStore, "reencrypt", model_reencrypt),
+        mock.patch.object(BlindIndexStore, "reencrypt", blind_reencrypt),
+        mock.patch.object(Keyring, "reseal", ring.Keyring.reseal),
     ):
         yield
+
+
+def paths(before: str) -> tuple[tuple[str, contextlib.AbstractContextManager[None]], ...]:
+    return (("previous", previous_path(before)), ("batched", contextlib.nullcontext()))
 
 
 def rotate_and_reencrypt(args: argparse.Namespace) -> tuple[int, float]:
@@ -109,8 +128,8 @@ def rotate_and_reencrypt(args: argparse.Namespace) -> tuple[int, float]:
 def profile(args: argparse.Namespace) -> None:
     from pyinstrument import Profiler
 
-    for name, context in (("previous", previous_path), ("batched", contextlib.nullcontext)):
-        with context():
+    for name, context in paths(args.before):
+        with context:
             profiler = Profiler(interval=0.001)
             profiler.start()
             moved, elapsed = rotate_and_reencrypt(args)
@@ -164,8 +183,8 @@ def run(url: str | None, args: argparse.Namespace) -> None:
         time.sleep(2.0)  # the reader loads its primary keys and warms up
         idle(args.baseline)
         for _ in range(args.rounds):
-            for name, context in (("previous", previous_path), ("batched", contextlib.nullcontext)):
-                with context():
+            for name, context in paths(args.before):
+                with context:
                     start = time.time()
                     moved, elapsed = rotate_and_reencrypt(args)
                     windows[name].append((start, time.time()))
@@ -221,11 +240,13 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="pyinstrument each path once, no reader")
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--server", default=DEFAULT_PG)
+    parser.add_argument("--database", default="bench_crypto_reencrypt")
+    parser.add_argument("--before", default="76d6be5", help="the baseline's commit (before ADR 1611)")
     args = parser.parse_args()
     if args.sqlite:
         run(None, args)
     else:
-        with postgres_database("bench_crypto_reencrypt", args.server) as url:
+        with postgres_database(args.database, args.server) as url:
             run(url, args)
 
 

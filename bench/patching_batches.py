@@ -21,30 +21,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
-from types import ModuleType
 from typing import Any
 
-from _setup import ROOT, configure, machine, make_user, run
+from _setup import configure, machine, make_user, module_at
 
 SERVICES = "safeward/patching/services.py"
-
-
-def _before(commit: str, path: str, name: str) -> ModuleType:
-    """The module `path` as it was at `commit` (the baseline, in this process)."""
-    source = run(["git", "-C", str(ROOT), "show", f"{commit}:{path}"]).stdout
-    spec = importlib.util.spec_from_loader(name, loader=None)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    exec(compile(source, f"{commit}:{path}", "exec"), module.__dict__)  # noqa: S102 - our own source at a commit
-    return module
 
 
 def _timed(call: Callable[[], Any], rounds: int) -> tuple[float, Any, int]:
@@ -280,7 +266,7 @@ def main() -> None:
     from safeward.patching import selectors, services
     from tests.patching.remediation_streamed import remediation_streamed
 
-    before = _before(args.before, SERVICES, "bench_services_before")
+    before = module_at(args.before, SERVICES, "bench_services_before")
     rng = random.Random(17)
     print(machine())
     print(f"seeding {args.targets:,} targets x {args.per_target} findings", flush=True)

@@ -117,8 +117,14 @@ class CryptoAppSigner:
     signature)`, `verify(data, signature, *, key_id)` raising on failure,
     `public_keys() -> {key_id: pem}`; the key is held in the keyring."""
 
-    def __init__(self, module: Any) -> None:
+    def __init__(self, module: Any, *, keys: Any | None = None) -> None:
         self._module = module
+        # `keys`: the module's KeyCache for one run, or None to look each key up.
+        self._verify = keys.verify if keys is not None else module.verify
+
+    def with_key_cache(self) -> CryptoAppSigner:
+        """This signer with each public key read once: for one run."""
+        return CryptoAppSigner(self._module, keys=self._module.KeyCache())
 
     def sign(self, data: bytes) -> tuple[str, bytes]:
         key_id, signature = self._module.sign(data)
@@ -126,7 +132,7 @@ class CryptoAppSigner:
 
     def verify(self, key_id: str, data: bytes, signature: bytes) -> bool:
         try:
-            self._module.verify(data, signature, key_id=key_id)
+            self._verify(data, signature, key_id=key_id)
         except Exception:  # SignatureError, an unknown key...: not verified
             return False
         return True
@@ -158,6 +164,14 @@ def get_signer() -> SealSigner:
         else:
             _signer = LocalEd25519Signer(conf.seal_key_file(), create=not settings.PRODUCTION)
     return _signer
+
+
+def for_one_run(signer: SealSigner) -> SealSigner:
+    """`signer` for checking many signatures in one run (audit verification):
+    the keyring's signer reads each public key from the database once instead
+    of once a signature. Key-file and public-key verifiers hold their keys
+    already; other signers are used as they are."""
+    return signer.with_key_cache() if isinstance(signer, CryptoAppSigner) else signer
 
 
 def install(signer: SealSigner | None) -> SealSigner | None:

@@ -481,7 +481,7 @@ def audit_verify(
     `segment_events` events, verified by `workers` processes and merged in
     sequence order: the report is the one a single pass gives."""
     report = VerifyReport()
-    verifier = verifier or signing.get_signer()
+    verifier = signing.for_one_run(verifier or signing.get_signer())
     try:
         checkpoints: dict[int, Checkpoint] = {
             item.seal: item for item in checkpoints_read(path=checkpoint_path)

@@ -2,6 +2,7 @@
 
     key_id, signature = sign(b"checkpoint 42 ...")        # ("sw-ed25519-1a2b3c4d", 64 bytes)
     verify(b"checkpoint 42 ...", signature, key_id=key_id)  # None, or raises SignatureError
+    KeyCache().verify(...)  # the same, each public key read once (many signatures in one run)
     public_keys()        # {key_id: PEM}: every signing key ever used, retired ones included
     export_public_key()  # PEM of the primary signing key, for offline verifiers
     verify_offline(pem, data, signature)  # needs no database and no keyring
@@ -28,7 +29,15 @@ from safeward.crypto.models import DataKey
 KEY_ID_PREFIX = "sw-ed25519-"
 _KEY_ID = re.compile(r"^sw-ed25519-([0-9a-f]{8})$")
 
-__all__ = ["SignatureError", "export_public_key", "public_keys", "sign", "verify", "verify_offline"]
+__all__ = [
+    "KeyCache",
+    "SignatureError",
+    "export_public_key",
+    "public_keys",
+    "sign",
+    "verify",
+    "verify_offline",
+]
 
 
 class SignatureError(CryptoError):
@@ -58,10 +67,31 @@ def _public_key(key_id: str) -> Ed25519PublicKey:
 
 
 def verify(data: bytes, signature: bytes, *, key_id: str) -> None:
+    _verify_with(_public_key(key_id), data, signature, key_id)
+
+
+def _verify_with(key: Ed25519PublicKey, data: bytes, signature: bytes, key_id: str) -> None:
     try:
-        _public_key(key_id).verify(signature, data)
+        key.verify(signature, data)
     except InvalidSignature:
         raise SignatureError(f"the signature does not verify under {key_id}") from None
+
+
+class KeyCache:
+    """`verify` for a run that checks many signatures (audit verification
+    checks one a seal): each key id's public key is read from the database
+    once. A signing key's public half never changes once written; only keys
+    found are kept, so a key made during the run is still found. Make one
+    per run, so that a run never uses keys read before it."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, Ed25519PublicKey] = {}
+
+    def verify(self, data: bytes, signature: bytes, *, key_id: str) -> None:
+        key = self._keys.get(key_id)
+        if key is None:
+            key = self._keys[key_id] = _public_key(key_id)
+        _verify_with(key, data, signature, key_id)
 
 
 def _pem(raw: bytes) -> str:

@@ -13,6 +13,7 @@ from safeward.crypto.errors import IntegrityError
 from safeward.crypto.models import DataKey
 from safeward.crypto.secrets import decrypt_secret, encrypt_secret, is_secret_token
 from safeward.crypto.signing import (
+    KeyCache,
     SignatureError,
     export_public_key,
     public_keys,
@@ -47,6 +48,21 @@ class TestSigning:
             verify(b"data", signature, key_id="sw-ed25519-00000000")
         with pytest.raises(TypeError):
             sign("text")
+
+    def test_key_cache_reads_a_key_once_and_still_refuses_bad_signatures(self, django_assert_num_queries):
+        key_id, signature = sign(b"seal 1")
+        _, other = sign(b"seal 2")
+        cache = KeyCache()
+        with django_assert_num_queries(1):
+            cache.verify(b"seal 1", signature, key_id=key_id)
+            cache.verify(b"seal 2", other, key_id=key_id)
+            with pytest.raises(SignatureError, match="does not verify"):
+                cache.verify(b"seal 2", signature, key_id=key_id)
+        # Unknown keys are not remembered as unknown: each look asks again.
+        with django_assert_num_queries(2):
+            for _ in range(2):
+                with pytest.raises(SignatureError, match="unknown signing key"):
+                    cache.verify(b"seal 1", signature, key_id="sw-ed25519-00000000")
 
     def test_private_key_is_stored_wrapped(self):
         row = DataKey.objects.get(purpose="signing", state="primary")
