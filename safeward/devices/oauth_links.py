@@ -208,6 +208,31 @@ def consent_record(request: HttpRequest, code: str, application_id: int) -> None
         )
 
 
+PURGE_ACTOR = "safeward devices purge-consents"
+
+
+def consents_purge(*, actor: User | None) -> int:
+    """Delete the consenting browsers' devices whose authorization code expired without
+    being exchanged (ADR 1020; the scheduler's `devices_consents` job, daily). Until now
+    they went only at the next consent, so a quiet server kept them. One audit event
+    with the count; nothing deleted, nothing recorded. Returns how many."""
+    now = clock.now()
+    with transaction.atomic():
+        deleted, _ = GrantDevice.objects.filter(expires_at__lt=now).delete()
+        if deleted:
+            audit_record(
+                action=Action.DELETE,
+                actor=actor,
+                actor_username="" if actor is not None else PURGE_ACTOR,
+                resource_type="GrantDevice",
+                resource_id="",
+                purpose=PurposeOfUse.SECURITY,
+                reason="authorization codes expired without exchange",
+                detail={"deleted": deleted, "expired_before": now.isoformat()},
+            )
+    return deleted
+
+
 # --- refresh (ADR 1019) -----------------------------------------------------------------------------
 LOST_REFUSAL = (
     "The device this token was issued to (or its app is installed on) is reported lost or stolen. "
