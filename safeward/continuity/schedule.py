@@ -52,6 +52,12 @@ JOBS: tuple[Job, ...] = (
     Job("controls", ("controls", "run", "--scheduled"), DAY, "every control test, signed"),
     Job("vendors", ("vendors", "check"), DAY, "agreement lapses, tacit renewals, reminders"),
     Job("devices", ("devices", "controls", "--sweep"), DAY, "failing compensating controls for detection"),
+    Job(
+        "devices_consents",
+        ("devices", "purge-consents"),
+        DAY,
+        "consent devices of authorization codes never exchanged",
+    ),
     Job("partitions", ("audit", "partitions", "--ahead", "3"), DAY, "audit partitions ahead (PostgreSQL)"),
     Job("restore_test", ("backup", "restore-test"), 7 * DAY, "restore the newest backup and check it"),
 )

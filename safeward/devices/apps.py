@@ -20,11 +20,18 @@ class DevicesConfig(AppConfig):
         token_posture_provider_register(posture_for_token)
         app_authorized.connect(_bind_token, dispatch_uid="devices.token_device_bind")
         # Kiosk clients on a device, the consenting browser's device, refreshes (ADRs 1018, 1019).
-        from safeward.devices.oauth_links import client_panel_context, consent_record, refresh_refusal
+        from safeward.devices.oauth_links import (
+            client_credentials_refusal,
+            client_panel_context,
+            consent_record,
+            refresh_refusal,
+        )
         from safeward.fhir import extensions
 
         extensions.register_consent_listener(consent_record)
         extensions.register_refresh_gate(refresh_refusal)
+        # Backend services' tokens: refused from a lost or another device (ADR 1020).
+        extensions.register_client_credentials_gate(client_credentials_refusal)
         extensions.register_client_panel(
             extensions.ClientPanel("devices/posture/_client_panel.html", client_panel_context)
         )

@@ -35,6 +35,7 @@ from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.devices.models import (
+    ClientDevice,
     Device,
     DevicePosture,
     DeviceSession,
@@ -241,9 +242,11 @@ def request_fingerprint(request: HttpRequest) -> str:
 
 
 def _binding_source(request: HttpRequest, token: AccessToken) -> tuple[str, int | None, str] | None:
-    """Where a new token's device comes from (ADR 1019), as (source, device id, fingerprint):
-    the consenting browser's device for a code, the refresh token's own binding for a
-    refresh, otherwise the token request's device. None: nothing identified."""
+    """Where a new token's device comes from (ADRs 1019, 1020), as (source, device id,
+    fingerprint): the consenting browser's device for a code, the refresh token's own
+    binding for a refresh, otherwise the token request's device, and for a backend
+    service's client credentials without one, its client's linked device. None: nothing
+    identified."""
     form = request.POST
     grant_type = form.get("grant_type", "")
     if grant_type == "authorization_code" and form.get("code"):
@@ -262,6 +265,12 @@ def _binding_source(request: HttpRequest, token: AccessToken) -> tuple[str, int 
             return "refresh", inherited.device_id, inherited.fingerprint
     facts = device_facts(request)
     if facts.posture == UNIDENTIFIED:
+        if grant_type == "client_credentials":
+            # A backend service asks from its server, with no certificate: the device its
+            # client is linked to (ADR 1020), so unlinking later does not free the token.
+            link = ClientDevice.objects.filter(application_id=token.application_id).first()
+            if link is not None:
+                return "link", link.device_id, ""
         return None
     return "request", facts.device_id, request_fingerprint(request)
 

@@ -208,6 +208,31 @@ def consent_record(request: HttpRequest, code: str, application_id: int) -> None
         )
 
 
+PURGE_ACTOR = "safeward devices purge-consents"
+
+
+def consents_purge(*, actor: User | None) -> int:
+    """Delete the consenting browsers' devices whose authorization code expired without
+    being exchanged (ADR 1020; the scheduler's `devices_consents` job, daily). Until now
+    they went only at the next consent, so a quiet server kept them. One audit event
+    with the count; nothing deleted, nothing recorded. Returns how many."""
+    now = clock.now()
+    with transaction.atomic():
+        deleted, _ = GrantDevice.objects.filter(expires_at__lt=now).delete()
+        if deleted:
+            audit_record(
+                action=Action.DELETE,
+                actor=actor,
+                actor_username="" if actor is not None else PURGE_ACTOR,
+                resource_type="GrantDevice",
+                resource_id="",
+                purpose=PurposeOfUse.SECURITY,
+                reason="authorization codes expired without exchange",
+                detail={"deleted": deleted, "expired_before": now.isoformat()},
+            )
+    return deleted
+
+
 # --- refresh (ADR 1019) -----------------------------------------------------------------------------
 LOST_REFUSAL = (
     "The device this token was issued to (or its app is installed on) is reported lost or stolen. "
@@ -273,6 +298,62 @@ def refresh_refusal(request: HttpRequest, raw_refresh_token: str) -> str | None:
     else:
         return None
     _refuse_and_revoke(refresh, binding, reason, detail)
+    return refusal
+
+
+# --- backend services' client credentials (ADR 1020) -------------------------------------------------
+LINKED_LOST_REFUSAL = (
+    "The device this client is installed on (or the device asking) is reported lost or stolen: "
+    "no token is issued."
+)
+LINKED_ELSEWHERE_REFUSAL = (
+    "This client is linked to another device: its credentials were presented from a device "
+    "it is not installed on."
+)
+
+
+def client_credentials_refusal(request: HttpRequest, application_id: int) -> str | None:
+    """A client-credentials gate (fhir's token endpoint, after the client's assertion is
+    verified): None lets the token be issued (and bound, `identity.token_device_bind`).
+
+    Refused, audited: the requesting device or the client's linked device is lost or
+    stolen; or a linked client's credentials come with another device's certificate (its
+    key was copied off the device). From no certificate (the client's server) it passes."""
+    own = device_facts(request)
+    link = (
+        ClientDevice.objects.filter(application_id=application_id)
+        .select_related("device__posture", "application__user")
+        .first()
+    )
+    if own.posture == UNIDENTIFIED and link is None:
+        return None  # nothing to judge: the common backend service
+    now = clock.now()
+    linked = link.device if link is not None else None
+    if own.posture == LOST or (
+        linked is not None and posture_of(linked, getattr(linked, "posture", None), now=now).posture == LOST
+    ):
+        refusal, reason = LINKED_LOST_REFUSAL, "device_lost"
+    elif linked is not None and own.posture != UNIDENTIFIED and own.device_id != linked.pk:
+        refusal, reason = LINKED_ELSEWHERE_REFUSAL, "client_on_another_device"
+    else:
+        return None
+    with transaction.atomic():
+        audit_record(
+            action=Action.ACCESS_DENIED,
+            outcome=Outcome.DENIED,
+            actor=link.application.user if link is not None else None,
+            actor_username="" if link is not None else f"oauth-client:{application_id}",
+            resource_type="OAuthToken",
+            resource_id=str(application_id),
+            purpose=PurposeOfUse.SECURITY,
+            reason=reason,
+            detail={
+                "grant": "client_credentials",
+                "application": application_id,
+                "linked_device": linked.pk if linked is not None else None,
+                "request_device": own.device_id,
+            },
+        )
     return refusal
 
 

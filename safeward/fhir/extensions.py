@@ -7,6 +7,10 @@ depends on none of the apps that register here, in their `ready()`).
   authorization code was issued (the devices app records the browser's device, ADR 1019).
 * refresh gates — asked before a refresh token is exchanged; an answer refuses the
   refresh with `invalid_grant` and that description (ADR 1019). None registered: allowed.
+* client-credentials gates — asked before a backend service (client credentials) is
+  issued a token, once its assertion is verified; an answer refuses the token with
+  `invalid_grant` (ADR 1020: a client linked to a device, asked from a lost or another
+  device). None registered: allowed.
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ class RenderedClientPanel:
 
 ConsentListener = Callable[[HttpRequest, str, int], None]  # request, code, application id
 RefreshGate = Callable[[HttpRequest, str], str | None]  # request, raw refresh token -> refusal
+ClientCredentialsGate = Callable[[HttpRequest, int], str | None]  # request, application id -> refusal
 
 _PANELS: list[ClientPanel] = []
 _CONSENT: list[ConsentListener] = []
 _REFRESH: list[RefreshGate] = []
+_CLIENT_CREDENTIALS: list[ClientCredentialsGate] = []
 
 
 def register_client_panel(panel: ClientPanel) -> None:
@@ -68,6 +74,19 @@ def register_refresh_gate(gate: RefreshGate) -> None:
 def refresh_refusal(request: HttpRequest, raw_refresh_token: str) -> str | None:
     for gate in _REFRESH:
         refusal = gate(request, raw_refresh_token)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+def register_client_credentials_gate(gate: ClientCredentialsGate) -> None:
+    if gate not in _CLIENT_CREDENTIALS:
+        _CLIENT_CREDENTIALS.append(gate)
+
+
+def client_credentials_refusal(request: HttpRequest, application_id: int) -> str | None:
+    for gate in _CLIENT_CREDENTIALS:
+        refusal = gate(request, application_id)
         if refusal is not None:
             return refusal
     return None

@@ -33,6 +33,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from oauth2_provider.models import AccessToken, Application, set_token_value
 from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.signals import app_authorized
 from oauth2_provider.views import AuthorizationView, TokenView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -356,6 +357,10 @@ def backend_service_token(request: HttpRequest) -> HttpResponse:
     granted = scopes_within_rights(system_only, user_permissions(user=user))
     if not granted:
         return _oauth_error("invalid_scope", "None of the requested scopes can be granted.")
+    # E.g. a client linked to a device asks from a lost or another device (ADR 1020).
+    refusal = extensions.client_credentials_refusal(request, application.pk)
+    if refusal is not None:
+        return _oauth_error("invalid_grant", refusal)
     try:
         with transaction.atomic():
             UsedAssertion.objects.filter(expires_at__lt=now).delete()
@@ -373,6 +378,9 @@ def backend_service_token(request: HttpRequest) -> HttpResponse:
             set_token_value(token, raw)
             token.save()
             TokenContext.objects.create(access_token=token, patient_id=None, created_at=now)
+            # DOT's signal for every token it issues: receivers bind the token (e.g. to
+            # its device, ADR 1020) in this transaction, as for DOT's own grants.
+            app_authorized.send(sender=Token, request=request, token=token)
             _audit_token(application, user, Outcome.SUCCESS, "client_credentials")
     except IntegrityError:
         return _oauth_error("invalid_client", "The client assertion was already used.", 401)

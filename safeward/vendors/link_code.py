@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import smtplib
 from dataclasses import dataclass
 
 from django.core.mail import send_mail
@@ -56,10 +57,12 @@ def _pass_hash(pass_token: str) -> str:
     return hashlib.sha256(pass_token.encode()).hexdigest()
 
 
-def _audit(questionnaire: Questionnaire, event: str, *, denied: bool = False, **detail: object) -> None:
+def _audit(
+    questionnaire: Questionnaire, event: str, *, denied: bool = False, failed: bool = False, **detail: object
+) -> None:
     audit_record(
         action=Action.ACCESS_DENIED if denied else Action.UPDATE,
-        outcome=Outcome.DENIED if denied else Outcome.SUCCESS,
+        outcome=Outcome.DENIED if denied else Outcome.ERROR if failed else Outcome.SUCCESS,
         actor_username=LINK_ACTOR,
         resource_type=RESOURCE,
         resource_id=questionnaire.pk,
@@ -69,7 +72,9 @@ def _audit(questionnaire: Questionnaire, event: str, *, denied: bool = False, **
 
 @dataclass(frozen=True)
 class CodeState:
-    state: str  # "none" (never sent), "live", "expired", "locked" (attempts used up), "used"
+    # "none" (never sent), "unsent" (the mail server refused the last one), "live", "expired",
+    # "locked" (attempts used up), "used"
+    state: str
     attempts_left: int
     resend_in: int  # seconds until a new code may be sent
 
@@ -86,7 +91,7 @@ def code_state(questionnaire: Questionnaire, now: dt.datetime | None = None) -> 
     elif left == 0:
         state = "locked"
     elif not questionnaire.code_hmac:
-        state = "used"
+        state = "unsent" if questionnaire.code_expires_at is None else "used"
     elif questionnaire.code_expires_at is None or questionnaire.code_expires_at <= now:
         state = "expired"
     else:
@@ -98,7 +103,12 @@ def code_send(*, questionnaire: Questionnaire, outbox: list[str] | None = None) 
     """E-mail a new code to the questionnaire's contact (the previous code
     stops working). Refused (429) within a minute of the last one. `outbox`:
     the message body goes there instead of the mail (the demo, which plays
-    the vendor, reads its own mail)."""
+    the vendor, reads its own mail).
+
+    The code is recorded and audited in one transaction and mailed after it
+    commits: a slow mail server must not hold the questionnaire's row lock (the
+    SMTP timeout is 10 s). A mail the server refuses voids the code, is audited
+    and raises CodeRefused (503), so the vendor is told it never left."""
     now = clock.now()
     with transaction.atomic():
         locked = Questionnaire.objects.select_for_update().select_related("vendor").get(pk=questionnaire.pk)
@@ -117,22 +127,44 @@ def code_send(*, questionnaire: Questionnaire, outbox: list[str] | None = None) 
         locked.code_attempts = 0
         locked.save(update_fields=["code_hmac", "code_sent_at", "code_expires_at", "code_attempts"])
         _audit(locked, "questionnaire_code_sent", expires_at=locked.code_expires_at.isoformat())
-        body = (
-            f"Dear {locked.contact_name},\n\nyour code to open the security questionnaire is:\n\n"
-            f"    {code}\n\nIt works for {VALID_MINUTES} minutes. If you did not open the link, "
-            "someone else may have it: tell your contact at the hospital."
+    body = (
+        f"Dear {locked.contact_name},\n\nyour code to open the security questionnaire is:\n\n"
+        f"    {code}\n\nIt works for {VALID_MINUTES} minutes. If you did not open the link, "
+        "someone else may have it: tell your contact at the hospital."
+    )
+    if outbox is not None:
+        outbox.append(body)
+        return locked
+    try:
+        send_mail(
+            subject=f"Your code for the security questionnaire of {locked.vendor.name}",
+            message=body,
+            from_email=None,
+            recipient_list=[locked.contact_email],
         )
-        if outbox is not None:
-            outbox.append(body)
-        else:
-            # Sent inside the transaction: if the mail server refuses, no code is recorded as sent.
-            send_mail(
-                subject=f"Your code for the security questionnaire of {locked.vendor.name}",
-                message=body,
-                from_email=None,
-                recipient_list=[locked.contact_email],
-            )
+    except (OSError, smtplib.SMTPException) as error:  # refused, unreachable, timed out
+        _send_failed(locked, type(error).__name__)
+        raise CodeRefused(
+            503,
+            "send_failed",
+            "The code could not be e-mailed: the hospital's mail server did not accept it. "
+            f"Try again in {RESEND_SECONDS} seconds; if it keeps failing, tell your contact at the hospital.",
+            retry_after=RESEND_SECONDS,
+        ) from None
     return locked
+
+
+def _send_failed(sent: Questionnaire, error: str) -> None:
+    """Void the code that never left (unless a newer one replaced it meanwhile) and audit
+    the failure: nobody can hold it, and the page must not say a code is on its way."""
+    with transaction.atomic():
+        voided = Questionnaire.objects.filter(pk=sent.pk, code_hmac=sent.code_hmac).update(
+            code_hmac="", code_expires_at=None
+        )
+        if voided:
+            sent.code_hmac, sent.code_expires_at = "", None
+        # The exception's class only: an SMTP reply may echo the recipient's address.
+        _audit(sent, "questionnaire_code_send_failed", failed=True, error=error, voided=bool(voided))
 
 
 def code_verify(*, questionnaire: Questionnaire, code: str) -> str:
@@ -145,7 +177,7 @@ def code_verify(*, questionnaire: Questionnaire, code: str) -> str:
     with transaction.atomic():
         locked = Questionnaire.objects.select_for_update().get(pk=questionnaire.pk)
         state = code_state(locked, now)
-        if state.state == "none":
+        if state.state in ("none", "unsent"):
             refused = CodeRefused(400, "no_code", "No code has been sent for this link yet. Ask for one.")
         elif state.state in ("locked", "used"):
             refused = CodeRefused(

@@ -184,7 +184,9 @@ def _code_step(
         # Opening the link mails a code when none is usable, unless one was
         # just sent; after 5 wrong attempts only the explicit request does.
         if step == "resend" or (
-            request.method == "GET" and state.state in ("none", "expired", "used") and not state.resend_in
+            request.method == "GET"
+            and state.state in ("none", "unsent", "expired", "used")
+            and not state.resend_in
         ):
             questionnaire = link_code.code_send(questionnaire=questionnaire)
     except link_code.CodeRefused as refused:

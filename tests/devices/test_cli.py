@@ -28,6 +28,7 @@ def test_the_subcommands_come_from_one_list():
         "client-links",
         "link-client",
         "unlink-client",
+        "purge-consents",
     ]
 
 

@@ -273,6 +273,37 @@ def test_a_spoofed_certificate_at_consent_records_nothing(kiosk_app, doctor_and_
     assert not GrantDevice.objects.exists()
 
 
+def test_consents_never_exchanged_are_purged_by_the_daily_job(
+    kiosk_app, doctor_and_patient, frozen_clock, capsys, settings
+):
+    """ADR 1020: a consent row whose code expired unexchanged no longer waits for the next
+    consent; the scheduler's `devices_consents` job deletes it, audited once per run."""
+    from oauth2_provider.settings import oauth2_settings
+
+    from safeward.continuity.schedule import BY_CODE
+    from safeward.devices.oauth_links import PURGE_ACTOR
+
+    doctor, _ = doctor_and_patient
+    lifetime = oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS
+    consent(doctor, kiosk_app, GOOD)
+    frozen_clock.advance(seconds=lifetime / 2)
+    consent(doctor, kiosk_app, BAD)
+    frozen_clock.advance(seconds=lifetime / 2 + 1)  # the first code expired, the second not yet
+    job = BY_CODE["devices_consents"].argv
+    call_command(*job)
+    assert "1 expired consent device(s) deleted." in capsys.readouterr().out
+    assert list(GrantDevice.objects.values_list("device__asset_tag", flat=True)) == ["LT-BAD"]
+    event = AuditEvent.objects.get(resource_type="GrantDevice", action="delete")
+    assert (event.actor_username, event.detail["deleted"]) == (PURGE_ACTOR, 1)
+    # Nothing more expired: nothing deleted, nothing recorded.
+    call_command(*job)
+    assert "0 expired consent device(s) deleted." in capsys.readouterr().out
+    assert AuditEvent.objects.filter(resource_type="GrantDevice", action="delete").count() == 1
+    frozen_clock.advance(seconds=lifetime)
+    call_command(*job)
+    assert not GrantDevice.objects.exists()
+
+
 # --- 3. refresh tokens ----------------------------------------------------------------------------
 def test_a_refresh_keeps_the_binding_of_the_refresh_token(kiosk_app, doctor_and_patient):
     doctor, patient = doctor_and_patient

@@ -26,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safeward.devices import (
     cli_client_links,
+    cli_consents,
     cli_posture,
     cli_report_lost,
     cli_wipes,
@@ -243,6 +244,8 @@ SUBCOMMANDS: list[Subcommand] = [
         cli_client_links.unlink_arguments,
         cli_client_links.unlink_run,
     ),
+    # Consent devices of codes never exchanged (ADR 1020).
+    Subcommand(cli_consents.NAME, cli_consents.HELP, cli_consents.add_arguments, cli_consents.run),
 ]
 
 
