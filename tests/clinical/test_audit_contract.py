@@ -245,7 +245,7 @@ def _paper_mar(who: Callable[[World], Any]) -> Callable[[World], Any]:
         occurred_at=clock.now(),
         downtime_started_at=clock.now() - dt.timedelta(hours=1),
         downtime_ended_at=clock.now() + dt.timedelta(hours=1),
-        doses=[gateway.PaperDose(request_id=str(w.medication.id), dose="5", dose_unit="mg", route="oral")],
+        doses=[gateway.PaperDose(request_id=str(w.medication), dose="5", dose_unit="mg", route="oral")],
     )
 
 

@@ -19,6 +19,7 @@ from safeward.clinical.models import MedicationAdministration
 from safeward.clinical.types import SystemActor
 from safeward.continuity import services
 from safeward.continuity.models import PaperEntry
+from safeward.crypto.fields import decrypt_field
 from tests.clinical.conftest import WARD, clinical_zone, new_patient, relate  # noqa: F401 - the clinical zone
 from tests.conftest import sign_in
 from tests.continuity.conftest import TREAT, enrol
@@ -103,9 +104,9 @@ def test_a_paper_dose_becomes_an_administration_at_the_original_time(ended, froz
     assert charted.chart_observation_ids == []
     given = MedicationAdministration.objects.get(pk=charted.chart_administration_ids[0])
     assert str(given.request_id) == orders["paracetamol"]
-    assert (given.dose, given.dose_unit, given.route) == ("1000", "mg", "oral")
-    assert given.administered_at == entry.occurred_at
-    assert given.late_entry_at == frozen_clock.now()
+    assert (decrypt_field(given, "dose"), given.dose_unit, given.route) == ("1000", "mg", "oral")
+    assert decrypt_field(given, "administered_at") == entry.occurred_at
+    assert decrypt_field(given, "late_entry_at") == frozen_clock.now()
     assert given.recorded_by == doctor
     event = _given().get()
     assert event.detail["late_entry"] is True
@@ -131,7 +132,7 @@ def test_the_full_order_id_works_too(ended):
         patient_id=patient,
         doses=[(orders["paracetamol"], "0.5", "g", "oral")],
     )
-    assert MedicationAdministration.objects.get().dose == "0.5"
+    assert decrypt_field(MedicationAdministration.objects.get(), "dose") == "0.5"
 
 
 def test_refusals_save_nothing_and_name_the_problem(ended, make_user):

@@ -22,7 +22,7 @@ from django.db import transaction
 from safeward import clock
 from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
-from safeward.clinical.gateway._core import Actor, assign, audit_fields, record
+from safeward.clinical.gateway._core import Actor, assign, audit_fields, plain, record
 from safeward.clinical.gateway._patients import (
     count_emergency_access,
     load_patient,
@@ -288,7 +288,7 @@ def _order_of(patient: Patient, reference: str, given_at: dt.datetime) -> Medica
     order = matches[0]
     if order.status != MedicationRequest.Status.ACTIVE:
         raise InvalidInput({"order": f"The order is {order.get_status_display().lower()}, not active."})
-    if order.authored_at > given_at:
+    if plain(order, "authored_at") > given_at:
         raise InvalidInput({"order": "The order was written after the time on the paper."})
     return order
 
