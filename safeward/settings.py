@@ -395,7 +395,7 @@ FILE_UPLOAD_HANDLERS = ["safeward.upload_handlers.CappedMemoryUploadHandler"]
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "safeward.identity.api_auth.OAuth2ClientAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "safeward.identity.api_auth.CsrfFirstSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "safeward.identity.api_permissions.DenyUnlessDeclared",

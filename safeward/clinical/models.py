@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from safeward.clinical.types import ADMINISTRATION_ROUTES
 from safeward.crypto.fields import (
     BlindIndexField,
     BlindPrefixField,
@@ -371,6 +372,32 @@ class MedicationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"medication request {self.pk}"
+
+
+class MedicationAdministration(models.Model):
+    """A dose of an ordered medication given to the patient. Today only a dose
+    recorded on the paper MAR during a downtime and entered afterwards
+    (`paper_mar_chart`, ADR 1419): `administered_at` is the time on the paper,
+    `late_entry_at` when it was entered."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="administrations")
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    request = models.ForeignKey(MedicationRequest, on_delete=models.PROTECT, related_name="administrations")
+    dose = EncryptedTextField(max_length=40, phi_category=PhiCategory.CLINICAL)
+    dose_unit = models.CharField(max_length=32)
+    route = models.CharField(max_length=16, choices=ADMINISTRATION_ROUTES)
+    administered_at = EncryptedDateTimeField(phi_category=PhiCategory.CLINICAL)
+    late_entry_at = EncryptedDateTimeField(null=True, blank=True, phi_category=PhiCategory.CLINICAL)
+    sensitivity = _sensitivity()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"medication administration {self.pk}"
 
 
 class Observation(models.Model):

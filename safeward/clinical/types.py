@@ -249,6 +249,33 @@ class MedicationView:
     verification_note: str | None = None  # the pharmacist's query to the prescriber
 
 
+# How a dose was given (MedicationAdministration.route): the paper MAR's usual routes.
+ADMINISTRATION_ROUTES: tuple[tuple[str, str], ...] = (
+    ("oral", "By mouth"),
+    ("sublingual", "Under the tongue"),
+    ("iv", "Intravenous"),
+    ("im", "Intramuscular"),
+    ("sc", "Subcutaneous"),
+    ("inhaled", "Inhaled"),
+    ("topical", "On the skin"),
+    ("rectal", "Rectal"),
+    ("enteral_tube", "Enteral tube"),
+)
+
+
+@dataclass(frozen=True)
+class AdministrationView:
+    """A dose given against an order (ADR 1419)."""
+
+    id: str
+    request_id: str
+    dose: str
+    dose_unit: str
+    route: str
+    administered_at: dt.datetime
+    late_entry_at: dt.datetime | None
+
+
 @dataclass(frozen=True)
 class ObservationView:
     id: str

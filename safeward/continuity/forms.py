@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 
+from safeward.clinical.types import ADMINISTRATION_ROUTES
 from safeward.continuity.models import Downtime, PaperEntry
 
 
@@ -94,6 +96,24 @@ class PaperVitalsForm(forms.Form):
         if not self.errors and not self.vitals():
             raise forms.ValidationError("Give at least one measurement from the paper.")
         return cleaned
+
+
+class PaperMarForm(forms.Form):
+    """One dose copied from the paper MAR (ADR 1419): the order number the
+    downtime kit printed beside the medication, the dose, its unit, the
+    route. The gateway checks the order (this patient's, active, written
+    before the dose)."""
+
+    patient_id = forms.CharField(max_length=36, label="Patient")
+    encounter_id = forms.CharField(max_length=36, required=False, label="Encounter (chart id, optional)")
+    order = forms.CharField(max_length=36, label="Order number (from the downtime kit)")
+    dose = forms.DecimalField(label="Dose", max_digits=9, decimal_places=3, min_value=Decimal("0.001"))
+    dose_unit = forms.CharField(max_length=32, label="Unit (mg, g, mL, [iU]…)")
+    route = forms.ChoiceField(label="Route", choices=ADMINISTRATION_ROUTES)
+
+    def doses(self) -> list[tuple[str, str, str, str]]:
+        data = self.cleaned_data
+        return [(data["order"], str(data["dose"]), data["dose_unit"].strip(), data["route"])]
 
 
 class PatientPickForm(forms.Form):

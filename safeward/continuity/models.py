@@ -216,6 +216,8 @@ class PaperEntry(models.Model):
     chart_note_id = models.CharField(max_length=36, blank=True)
     # Or, for vital signs, the structured observations it became (ADR 1415).
     chart_observation_ids = models.JSONField(default=list, blank=True)
+    # Or, for medication given, the administrations it became (ADR 1419).
+    chart_administration_ids = models.JSONField(default=list, blank=True)
     charted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

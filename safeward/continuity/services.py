@@ -737,6 +737,10 @@ def paper_entry_chart(
     _chartable(actor, entry)
     if entry.kind == PaperEntry.Kind.VITAL_SIGNS:
         raise RecoveryRefused("Vital signs go into the chart as measurements, not as a note.")
+    if entry.kind == PaperEntry.Kind.MEDICATION_GIVEN:
+        raise RecoveryRefused(
+            "Medication given goes into the chart as doses against its orders, not as a note."
+        )
     downtime = entry.downtime
     try:
         note = gateway.paper_entry_chart(
@@ -777,28 +781,52 @@ def _chartable(actor: User, entry: PaperEntry) -> None:
     downtime = entry.downtime
     if downtime.state != Downtime.State.ENDED or downtime.started_at is None or downtime.ended_at is None:
         raise RecoveryRefused("Paper records go into the chart once the downtime has ended.")
-    if entry.state != PaperEntry.State.QUEUED or entry.chart_note_id or entry.chart_observation_ids:
+    if entry.state != PaperEntry.State.QUEUED or _in_chart(entry):
         raise RecoveryRefused("This paper record is in the chart already.")
 
 
+def _in_chart(entry: PaperEntry) -> bool:
+    return bool(entry.chart_note_id or entry.chart_observation_ids or entry.chart_administration_ids)
+
+
 def _charted(
-    actor: User, entry: PaperEntry, *, note_id: str = "", observation_ids: list[str] | None = None
+    actor: User,
+    entry: PaperEntry,
+    *,
+    note_id: str = "",
+    observation_ids: list[str] | None = None,
+    administration_ids: list[str] | None = None,
 ) -> PaperEntry:
     """Link what the gateway wrote to the queue entry (its own transaction: see ADR 1412)."""
     with transaction.atomic():
         locked = PaperEntry.objects.select_for_update().get(pk=entry.pk)
-        if locked.chart_note_id or locked.chart_observation_ids:
+        if _in_chart(locked):
             raise RecoveryRefused("This paper record was put in the chart by someone else meanwhile.")
         locked.chart_note_id, locked.chart_observation_ids = note_id, observation_ids or []
+        locked.chart_administration_ids = administration_ids or []
         locked.charted_by, locked.charted_at = actor, clock.now()
-        locked.save(update_fields=["chart_note_id", "chart_observation_ids", "charted_by", "charted_at"])
+        locked.save(
+            update_fields=[
+                "chart_note_id",
+                "chart_observation_ids",
+                "chart_administration_ids",
+                "charted_by",
+                "charted_at",
+            ]
+        )
+        if note_id:
+            what: dict[str, object] = {"chart_note": note_id}
+        elif administration_ids:
+            what = {"administrations": len(administration_ids)}
+        else:
+            what = {"observations": len(observation_ids or [])}
         _audit(
             Action.UPDATE,
             actor=actor,
             resource_type="continuity.paper_entry",
             resource_id=locked.pk,
             charted=True,
-            **({"chart_note": note_id} if note_id else {"observations": len(observation_ids or [])}),
+            **what,
         )
     return locked
 
@@ -847,6 +875,46 @@ def paper_vitals_chart(
     except (Forbidden, NotFound):
         raise RecoveryRefused("No such patient, or you may not write to this patient's chart.") from None
     return _charted(actor, entry, observation_ids=[str(o.id) for o in observations])
+
+
+def paper_mar_chart(
+    *,
+    actor: User,
+    session: SessionContext,
+    entry: PaperEntry,
+    patient_id: str,
+    doses: list[tuple[str, str, str, str]],
+    encounter_id: str | None = None,
+) -> PaperEntry:
+    """Enter a queued paper MAR record as administrations given at the
+    original time against the patient's active orders (ADR 1419), through the
+    gateway's `paper_mar_chart`, all or none. `doses` are (order number,
+    dose, UCUM unit, route)."""
+    from safeward.clinical import gateway
+    from safeward.clinical.types import Forbidden, InvalidInput, NotFound
+
+    _chartable(actor, entry)
+    if entry.kind != PaperEntry.Kind.MEDICATION_GIVEN:
+        raise RecoveryRefused("Only a paper record of medication given becomes administrations.")
+    downtime = entry.downtime
+    try:
+        given = gateway.paper_mar_chart(
+            actor=actor,
+            session=session,
+            purpose=PurposeOfUse.TREATMENT,
+            patient_id=patient_id.strip(),
+            paper_entry_id=int(entry.pk),
+            occurred_at=entry.occurred_at,
+            downtime_started_at=_started(downtime),
+            downtime_ended_at=_ended(downtime),
+            doses=[gateway.PaperDose(request_id=o, dose=d, dose_unit=u, route=r) for o, d, u, r in doses],
+            encounter_id=encounter_id or None,
+        )
+    except InvalidInput as error:
+        raise RecoveryRefused(f"The chart refused it: {'; '.join(error.errors.values())}") from None
+    except (Forbidden, NotFound):
+        raise RecoveryRefused("No such patient, or you may not write to this patient's chart.") from None
+    return _charted(actor, entry, administration_ids=[view.id for view in given])
 
 
 def paper_entry_verify(*, actor: User, entry: PaperEntry) -> PaperEntry:

@@ -248,6 +248,7 @@ def _recovery_page(
 ) -> HttpResponse:
     """The recovery page; `pick` opens one entry's chart form with the patient
     search's matches (ADR 1416) or a chart refusal kept with what was typed."""
+    from safeward.clinical.types import ADMINISTRATION_ROUTES
     from safeward.continuity.forms import PAPER_VITALS, PaperEntryForm
 
     return render(
@@ -262,6 +263,7 @@ def _recovery_page(
             "vitals": [
                 (f"vital_{n}", f"{display} ({unit})") for n, (_c, display, unit) in enumerate(PAPER_VITALS)
             ],
+            "routes": ADMINISTRATION_ROUTES,
         },
         status=status,
     )
@@ -337,24 +339,39 @@ def recovery_verify(request: HttpRequest, entry_id: int) -> HttpResponse:
 @requires(Perm.CONTINUITY_KIT_READ)
 def recovery_chart(request: HttpRequest, entry_id: int) -> HttpResponse:
     """Enter a queued paper record into the chart as a late entry (ADR 1412),
-    vital signs as measurements at the original time (ADR 1415)."""
+    vital signs as measurements at the original time (ADR 1415), medication
+    given as doses against its orders (ADR 1419)."""
     from safeward.clinical.types import SessionContext
-    from safeward.continuity.forms import PaperChartForm, PaperVitalsForm
+    from safeward.continuity.forms import PaperChartForm, PaperMarForm, PaperVitalsForm
 
     entry = selectors.paper_entry_by_id(entry_id=entry_id)
     if entry is None:
         raise Http404("No such entry.")
     session = SessionContext.from_request(request)
     vitals = entry.kind == PaperEntry.Kind.VITAL_SIGNS
-    form: PaperChartForm | PaperVitalsForm = (
-        PaperVitalsForm(request.POST) if vitals else PaperChartForm(request.POST)
-    )
+    mar = entry.kind == PaperEntry.Kind.MEDICATION_GIVEN
+    form: PaperChartForm | PaperVitalsForm | PaperMarForm
+    if vitals:
+        form = PaperVitalsForm(request.POST)
+    elif mar:
+        form = PaperMarForm(request.POST)
+    else:
+        form = PaperChartForm(request.POST)
     error, unusual = "", False
     if not form.is_valid():
         error = _errors(form)
     else:
         try:
-            if isinstance(form, PaperVitalsForm):
+            if isinstance(form, PaperMarForm):
+                services.paper_mar_chart(
+                    actor=_actor(request),
+                    session=session,
+                    entry=entry,
+                    patient_id=form.cleaned_data["patient_id"],
+                    doses=form.doses(),
+                    encounter_id=form.cleaned_data["encounter_id"] or None,
+                )
+            elif isinstance(form, PaperVitalsForm):
                 services.paper_vitals_chart(
                     actor=_actor(request),
                     session=session,
@@ -378,7 +395,12 @@ def recovery_chart(request: HttpRequest, entry_id: int) -> HttpResponse:
         except services.RecoveryRefused as refused:
             error = str(refused)
         else:
-            done = "as measurements at the original time" if vitals else "as a late entry"
+            if vitals:
+                done = "as measurements at the original time"
+            elif mar:
+                done = "as a dose given at the original time"
+            else:
+                done = "as a late entry"
             messages.success(request, f"Entered into the chart {done}; a second person verifies it.")
             return redirect("continuity:recovery")
     # Keep what was typed (never re-asked from the paper): the same entry's form opens again.

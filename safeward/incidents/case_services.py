@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from safeward import clock
 from safeward.audit.services import audit_record
@@ -923,5 +924,6 @@ def breach_deadlines(assessment: BreachAssessment) -> list[rules.Deadline]:
         affected=assessment.affected,
         by_state=assessment.by_state,
         stale_contacts=assessment.stale_contacts,
+        zone=timezone.get_default_timezone(),  # the hospital's days (SAFEWARD_TIME_ZONE)
         gdpr=assessment.gdpr_applies,
     )

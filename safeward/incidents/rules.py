@@ -8,6 +8,11 @@ HIPAA Breach Notification Rule (45 CFR 164.404-164.410):
 * substitute notice when 10 or more individuals' contact details are out of
   date (fewer: another written or telephone notice).
 GDPR article 33: the supervisory authority within 72 hours, where configured.
+
+Days are the hospital's calendar days (ADR 1418): a deadline of N days falls
+at the end of the Nth day after the local day of discovery, and the annual
+log's year is the hospital's year, in the zone the caller passes
+(settings.TIME_ZONE). Only GDPR's 72 hours is a duration.
 State rules come from `data/state_rules.json`: each row cites its statute
 and every shipped row is an example marked for legal review."""
 
@@ -52,10 +57,21 @@ def state_rules() -> dict[str, Any]:
     return loaded
 
 
-def annual_log_due(discovered: dt.datetime) -> dt.datetime:
-    """60 days after the end of the calendar year the breach was discovered in."""
-    year_end = dt.datetime(discovered.year, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
-    return year_end + dt.timedelta(days=60)
+def end_of_day(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    """The last moment of `day` on the hospital's clock, in UTC (a DST change
+    that day moves it in UTC, not on the wall)."""
+    return dt.datetime.combine(day, dt.time.max, tzinfo=zone).astimezone(dt.UTC)
+
+
+def days_after(discovered: dt.datetime, days: int, zone: dt.tzinfo) -> dt.datetime:
+    """The end of the `days`th calendar day after the local day of discovery."""
+    return end_of_day(discovered.astimezone(zone).date() + dt.timedelta(days=days), zone)
+
+
+def annual_log_due(discovered: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """60 days after the end of the hospital's calendar year the breach was discovered in."""
+    year = discovered.astimezone(zone).year
+    return end_of_day(dt.date(year, 12, 31) + dt.timedelta(days=INDIVIDUAL_DAYS), zone)
 
 
 def deadlines(
@@ -64,13 +80,15 @@ def deadlines(
     affected: int,
     by_state: dict[str, int],
     stale_contacts: int,
+    zone: dt.tzinfo,
     gdpr: bool = False,
 ) -> list[Deadline]:
-    """Every notification due for a breach of `affected` patients discovered at `discovered`."""
+    """Every notification due for a breach of `affected` patients discovered
+    at `discovered`, counted in the hospital's time zone `zone`."""
     due: list[Deadline] = []
     if affected <= 0:
         return due
-    sixty = discovered + dt.timedelta(days=INDIVIDUAL_DAYS)
+    sixty = days_after(discovered, INDIVIDUAL_DAYS, zone)
     due.append(Deadline("individuals", f"Notify {affected} individuals", sixty, "45 CFR 164.404(b)"))
     if affected >= HHS_THRESHOLD:
         due.append(Deadline("hhs", "Notify HHS (500 or more affected)", sixty, "45 CFR 164.408(b)"))
@@ -79,7 +97,7 @@ def deadlines(
             Deadline(
                 "hhs_log",
                 "Log for HHS's annual report (fewer than 500 affected)",
-                annual_log_due(discovered),
+                annual_log_due(discovered, zone),
                 "45 CFR 164.408(c)",
             )
         )
@@ -129,7 +147,7 @@ def deadlines(
                 Deadline(
                     f"state_{rule['state']}",
                     f"Notify {residents} {rule['state']} residents under state law",
-                    discovered + dt.timedelta(days=int(rule["resident_days"])),
+                    days_after(discovered, int(rule["resident_days"]), zone),
                     rule["statute"],
                     example=bool(rule.get("example", True)),
                 )
@@ -140,7 +158,7 @@ def deadlines(
                 Deadline(
                     f"state_{rule['state']}_ag",
                     f"Notify the {rule['state']} Attorney General ({residents} residents)",
-                    discovered + dt.timedelta(days=days),
+                    days_after(discovered, days, zone),
                     rule["statute"],
                     example=bool(rule.get("example", True)),
                 )

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils.crypto import get_random_string
 
 from tests.api.test_error_shape import assert_error_shape
 from tests.fhir.helpers import bearer, token
@@ -71,3 +73,32 @@ def test_a_known_caller_with_the_wrong_content_type_gets_415(client, raw_token):
 def test_a_signed_in_session_with_the_wrong_content_type_gets_415(signed_in):
     client, _ = signed_in("physician")
     assert_error_shape(client.post(SEARCH, "hello", content_type="text/plain"), 415)
+
+
+def test_a_signed_in_session_failing_its_csrf_check_gets_403_whatever_it_sent(signed_in):
+    """CSRF is judged before the body: DRF's check read `request.POST`, which
+    parsed the body, so a session without a CSRF token got 415 or 400."""
+    client, _ = signed_in("nurse")
+    operations = _body_operations(client)
+    assert len(operations) > 40
+    strict = Client(enforce_csrf_checks=True)
+    strict.cookies = client.cookies  # the same signed-in session
+    # A CSRF cookie but no token: without a cookie the check refuses before
+    # looking for the token, so only this case went on to read the body.
+    strict.cookies[settings.CSRF_COOKIE_NAME] = get_random_string(32)
+    for method, url in operations:
+        for body, content_type in BODIES:
+            response = getattr(strict, method)(url, body, content_type=content_type)
+            assert response.status_code == 403, (method, url, content_type, response.status_code)
+    assert_error_shape(strict.post(SEARCH, "hello", content_type="text/plain"), 403)
+
+
+def test_a_signed_in_session_with_its_csrf_token_still_gets_415_and_400(signed_in):
+    client, _ = signed_in("physician")
+    strict = Client(enforce_csrf_checks=True)
+    strict.cookies = client.cookies
+    secret = get_random_string(32)
+    strict.cookies[settings.CSRF_COOKIE_NAME] = secret
+    csrf = {"HTTP_X_CSRFTOKEN": secret}
+    assert_error_shape(strict.post(SEARCH, "hello", content_type="text/plain", **csrf), 415)
+    assert_error_shape(strict.post(SEARCH, "{bad", content_type="application/json", **csrf), 400)

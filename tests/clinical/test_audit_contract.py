@@ -234,6 +234,21 @@ def _clinical_write(name: str, resource: str, **values: Any) -> Contract:
     return Contract(call(lambda w: w.doctor), (("create", resource),), call(lambda w: w.stranger), "create")
 
 
+def _paper_mar(who: Callable[[World], Any]) -> Callable[[World], Any]:
+    """A dose from the paper MAR against the world's order, given inside a downtime that began before it."""
+    return lambda w: gateway.paper_mar_chart(
+        actor=who(w),
+        session=WARD,
+        purpose=TREAT,
+        patient_id=w.patient,
+        paper_entry_id=1,
+        occurred_at=clock.now(),
+        downtime_started_at=clock.now() - dt.timedelta(hours=1),
+        downtime_ended_at=clock.now() + dt.timedelta(hours=1),
+        doses=[gateway.PaperDose(request_id=str(w.medication), dose="5", dose_unit="mg", route="oral")],
+    )
+
+
 def _correction(name: str, resource: str, row: str, **values: Any) -> Contract:
     """A correction of the world's `row` (by its treating physician, or refused for a stranger)."""
     keyword = {"medication": "medication_id", "condition": "condition_id", "allergy": "allergy_id"}.get(
@@ -371,6 +386,12 @@ CONTRACT: dict[str, Contract] = {
         downtime_started_at=dt.datetime(2026, 10, 1, 2, 0, tzinfo=dt.UTC),
         downtime_ended_at=dt.datetime(2026, 10, 1, 6, 0, tzinfo=dt.UTC),
         vitals=[gateway.PaperVital(code="8867-4", display="Heart rate", value="72", unit="/min")],
+    ),
+    "paper_mar_chart": Contract(
+        _paper_mar(lambda w: w.doctor),
+        (("create", "MedicationAdministration"),),
+        _paper_mar(lambda w: w.stranger),
+        "create",
     ),
     "condition_create": _clinical_write("condition_create", "Condition", code="I10", display="Hypertension"),
     "allergy_create": _clinical_write("allergy_create", "AllergyIntolerance", substance="Penicillin"),

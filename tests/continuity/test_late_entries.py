@@ -33,7 +33,7 @@ def queued(ward_with_patient, tmp_path, make_user, frozen_clock):
         actor=nurse,
         downtime=downtime,
         encounter_number="DTM1-3",
-        kind="medication_given",
+        kind="order",  # medication given becomes doses (ADR 1419): tests/continuity/test_paper_mar.py
         occurred_at=frozen_clock.now(),
         performed_by=other,
     )
@@ -50,7 +50,7 @@ def test_a_paper_record_goes_into_the_chart_as_a_late_entry_and_is_then_verified
     services.downtime_end(actor=admin, downtime=downtime)
     entry.refresh_from_db()
     charted = services.paper_entry_chart(
-        actor=nurse, session=WARD, entry=entry, patient_id=patient, text="Paracetamol 1 g by mouth."
+        actor=nurse, session=WARD, entry=entry, patient_id=patient, text="Chest X-ray, ordered by phone."
     )
     assert charted.chart_note_id
     assert charted.charted_by == nurse
@@ -59,17 +59,17 @@ def test_a_paper_record_goes_into_the_chart_as_a_late_entry_and_is_then_verified
         for n in gateway.chart_read(actor=nurse, session=WARD, purpose=TREAT, patient_id=patient).notes
         if str(n.id) == charted.chart_note_id
     )
-    assert note.title.startswith("Late entry: Medication given at ")
+    assert note.title.startswith("Late entry: Order at ")
     assert entry.occurred_at.strftime("%Y-%m-%d %H:%M UTC") in note.text
     assert downtime.started_at.strftime("%Y-%m-%d %H:%M UTC") in note.text
     assert (other.get_full_name() or other.username) in note.text
-    assert "Paracetamol" in note.text
+    assert "Chest X-ray" in note.text
     event = AuditEvent.objects.get(
         action="create", resource_type="ClinicalNote", resource_id=charted.chart_note_id
     )
     assert event.detail["late_entry"] is True
     assert event.detail["paper_entry_id"] == entry.pk
-    assert "Paracetamol" not in str(event.detail)
+    assert "Chest X-ray" not in str(event.detail)
     assert AuditEvent.objects.filter(resource_type="continuity.paper_entry", detail__charted=True).exists()
 
     with pytest.raises(services.RecoveryRefused, match="in the chart already"):

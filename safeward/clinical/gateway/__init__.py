@@ -59,7 +59,13 @@ from safeward.clinical.gateway._discovery import discovery_match
 from safeward.clinical.gateway._downtime import KIT_ACTOR as KIT_ACTOR  # the kit writer's actor name
 from safeward.clinical.gateway._downtime import DowntimeKitData, KitPatient, downtime_kit
 from safeward.clinical.gateway._import import patient_import
-from safeward.clinical.gateway._late_entries import PaperVital, paper_entry_chart, paper_vitals_chart
+from safeward.clinical.gateway._late_entries import (
+    PaperDose,
+    PaperVital,
+    paper_entry_chart,
+    paper_mar_chart,
+    paper_vitals_chart,
+)
 from safeward.clinical.gateway._orders import lab_worklist, order_result
 from safeward.clinical.gateway._patients import (
     chart_export,
@@ -135,6 +141,7 @@ __all__ = [
     "InvalidInput",
     "KitPatient",
     "NotFound",
+    "PaperDose",
     "PaperVital",
     "SessionContext",
     "StaffKeys",
@@ -192,6 +199,7 @@ __all__ = [
     "order_create",
     "order_result",
     "paper_entry_chart",
+    "paper_mar_chart",
     "paper_vitals_chart",
     "patient_import",
     "patient_labels",

@@ -36,6 +36,7 @@ from safeward.clinical.gateway._core import (
     record_denied,
     user_label,
 )
+from safeward.clinical.gateway._late_entries import order_reference
 from safeward.clinical.models import (
     AllergyIntolerance,
     Appointment,
@@ -126,6 +127,8 @@ def downtime_kit(*, actor: Actor, ward_id: str | uuid.UUID) -> DowntimeKitData:
         orders_today = []
         for med in MedicationRequest.objects.filter(patient=patient, status="active"):
             line = plain(med, "medication") + (f", {plain(med, 'dosage')}" if med.dosage is not None else "")
+            # The paper MAR copies the order number; paper_mar_chart finds the order by it.
+            line += f" (order {order_reference(med.pk)})"
             medications.append(line)
             authored = plain(med, "authored_at")
             if authored is not None and start <= authored < end:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
 from safeward import clock
 from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
-from safeward.clinical.gateway._core import Actor, assign, audit_fields, record
+from safeward.clinical.gateway._core import Actor, assign, audit_fields, plain, record
 from safeward.clinical.gateway._patients import (
     count_emergency_access,
     load_patient,
@@ -38,9 +39,23 @@ from safeward.clinical.gateway._writes import (
     check_plausible,
     validate_code,
 )
-from safeward.clinical.models import ClinicalNote, Observation, Patient
+from safeward.clinical.models import (
+    ClinicalNote,
+    MedicationAdministration,
+    MedicationRequest,
+    Observation,
+    Patient,
+)
 from safeward.clinical.policy import Action, Section
-from safeward.clinical.types import InvalidInput, NeedsConfirmation, NoteView, ObservationView, SessionContext
+from safeward.clinical.types import (
+    ADMINISTRATION_ROUTES,
+    AdministrationView,
+    InvalidInput,
+    NeedsConfirmation,
+    NoteView,
+    ObservationView,
+    SessionContext,
+)
 from safeward.one_door import entry
 
 LATE_ENTRY_TITLE = "Late entry"
@@ -217,5 +232,157 @@ def paper_vitals_chart(
                 },
             )
             views.append(observation_view(observation))
+        count_emergency_access(decision, facts)
+    return views
+
+
+@dataclass(frozen=True)
+class PaperDose:
+    """One dose written on the paper MAR: the order it was given against, the
+    amount and its UCUM unit, the route (clinical.types.ADMINISTRATION_ROUTES)."""
+
+    request_id: str
+    dose: str
+    dose_unit: str
+    route: str
+
+
+MAX_PAPER_DOSES = 20
+MAX_DOSE = Decimal(100_000)
+
+
+def _dose(value: str) -> str:
+    try:
+        amount = Decimal((value or "").strip())
+    except InvalidOperation:
+        raise InvalidInput({"dose": "The dose is a number, e.g. 500 or 0.5."}) from None
+    if not amount.is_finite() or amount <= 0 or amount > MAX_DOSE:
+        raise InvalidInput({"dose": "The dose must be more than 0 and at most 100000."})
+    return format(amount.normalize(), "f")
+
+
+ORDER_REFERENCE_LENGTH = 8
+
+
+def order_reference(order_id: uuid.UUID) -> str:
+    """The short order number the downtime kit prints beside each active
+    medication, for the paper MAR to copy (ADR 1419)."""
+    return order_id.hex[:ORDER_REFERENCE_LENGTH]
+
+
+def _order_of(patient: Patient, reference: str, given_at: dt.datetime) -> MedicationRequest:
+    """The patient's order a paper dose was given against, by the kit's order
+    number or the full id: it must exist, be this patient's, be active, and
+    have been written before the dose."""
+    typed = (reference or "").strip().lower().replace("-", "")
+    if len(typed) < ORDER_REFERENCE_LENGTH or not all(c in "0123456789abcdef" for c in typed):
+        raise InvalidInput(
+            {"order": f"Give the order number from the kit ({ORDER_REFERENCE_LENGTH} characters)."}
+        )
+    # A patient has a handful of orders: matched here, the same way on every database.
+    matches = [o for o in MedicationRequest.objects.filter(patient=patient) if o.pk.hex.startswith(typed)]
+    if not matches:
+        raise InvalidInput({"order": "No such medication order for this patient."})
+    if len(matches) > 1:
+        raise InvalidInput({"order": "Several orders start with that number: give the full order id."})
+    order = matches[0]
+    if order.status != MedicationRequest.Status.ACTIVE:
+        raise InvalidInput({"order": f"The order is {order.get_status_display().lower()}, not active."})
+    if plain(order, "authored_at") > given_at:
+        raise InvalidInput({"order": "The order was written after the time on the paper."})
+    return order
+
+
+@entry
+def paper_mar_chart(
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    patient_id: str | uuid.UUID,
+    paper_entry_id: int,
+    occurred_at: dt.datetime,
+    downtime_started_at: dt.datetime,
+    downtime_ended_at: dt.datetime,
+    doses: list[PaperDose],
+    encounter_id: str | None = None,
+) -> list[AdministrationView]:
+    """Doses written on the paper MAR during a downtime, as administrations
+    given at `occurred_at` against the patient's active orders (ADR 1419),
+    under the medications section's policy, all or none in one transaction.
+    Each CREATE event carries `late_entry`, the queue entry's id, the order's
+    id and the original time, never a dose."""
+    if downtime_ended_at <= downtime_started_at:
+        raise InvalidInput({"downtime": "A late entry belongs to a downtime that has ended."})
+    if not downtime_started_at <= occurred_at <= downtime_ended_at:
+        raise InvalidInput({"occurred_at": "The original time must fall within the downtime."})
+    if not doses:
+        raise InvalidInput({"doses": "Give at least one dose."})
+    if len(doses) > MAX_PAPER_DOSES:
+        raise InvalidInput({"doses": f"At most {MAX_PAPER_DOSES} doses at a time."})
+    # Every dose is judged before the chart is opened: one bad dose, nothing saved.
+    checked: list[tuple[PaperDose, str]] = []
+    for dose in doses:
+        if not dose.dose_unit or not UCUM.match(dose.dose_unit):
+            raise InvalidInput({"dose_unit": "Not a valid UCUM unit (e.g. mg, g, mL, [iU])."})
+        if dose.route not in dict(ADMINISTRATION_ROUTES):
+            raise InvalidInput({"route": "Choose a route from the list."})
+        checked.append((dose, _dose(dose.dose)))
+    patient, decision, facts = load_patient(
+        actor=actor,
+        session=session,
+        purpose=purpose,
+        patient_id=patient_id,
+        action=Action.CREATE,
+        audit_action=AuditAction.CREATE,
+        section=Section.MEDICATIONS,
+        resource_type="MedicationAdministration",
+    )
+    encounter = _encounter_of(patient, encounter_id)
+    orders = [_order_of(patient, dose.request_id, occurred_at) for dose, _amount in checked]
+    entered_at = clock.now()
+    views = []
+    with transaction.atomic():
+        for (dose, amount), order in zip(checked, orders, strict=True):
+            given = MedicationAdministration(
+                patient=patient,
+                encounter=encounter,
+                request=order,
+                dose_unit=dose.dose_unit,
+                route=dose.route,
+                late_entry_at=entered_at,
+                sensitivity=order.sensitivity,
+                recorded_by=_user(actor),
+            )
+            assign(given, {"dose": amount, "administered_at": occurred_at})
+            given.save()
+            record(
+                action=AuditAction.CREATE,
+                actor=actor,
+                purpose=purpose,
+                resource_type="MedicationAdministration",
+                resource_id=str(given.pk),
+                patient=patient,
+                decision=decision,
+                facts=facts,
+                fields=audit_fields([Section.MEDICATIONS]),
+                detail={
+                    "late_entry": True,
+                    "paper_entry_id": paper_entry_id,
+                    "medication_request": str(order.pk),
+                    "original_time": occurred_at.astimezone(dt.UTC).isoformat(),
+                },
+            )
+            views.append(
+                AdministrationView(
+                    id=str(given.pk),
+                    request_id=str(order.pk),
+                    dose=amount,
+                    dose_unit=given.dose_unit,
+                    route=given.route,
+                    administered_at=occurred_at,
+                    late_entry_at=entered_at,
+                )
+            )
         count_emergency_access(decision, facts)
     return views

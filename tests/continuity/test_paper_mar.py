@@ -1,0 +1,273 @@
+"""Medication given on paper during a downtime becomes doses against its
+orders (ADR 1419): the order number the downtime kit printed, the dose, the
+unit and the route, at the time on the paper; refused, with nothing saved,
+when the order is missing, another patient's, not active or written after
+the dose, when the time is outside the downtime, or the dose is nonsense.
+Entering a dose is a write of the medications section: a prescriber with a
+care relationship enters it (a nurse may not yet, see ADR 1419)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from safeward.audit.models import AuditEvent
+from safeward.clinical import gateway
+from safeward.clinical.gateway._late_entries import order_reference
+from safeward.clinical.models import MedicationAdministration
+from safeward.clinical.types import SystemActor
+from safeward.continuity import services
+from safeward.continuity.models import PaperEntry
+from safeward.crypto.fields import decrypt_field
+from tests import one_door
+from tests.clinical.conftest import WARD, clinical_zone, new_patient, relate  # noqa: F401 - the clinical zone
+from tests.conftest import sign_in
+from tests.continuity.conftest import TREAT, enrol
+
+pytestmark = pytest.mark.django_db
+
+
+def _order(doctor, patient, medication: str) -> str:
+    view = gateway.medication_request_create(
+        actor=doctor,
+        session=WARD,
+        purpose=TREAT,
+        patient_id=patient,
+        medication=medication,
+        dosage="as needed",
+    )
+    return str(view.id)
+
+
+@pytest.fixture
+def ended(frozen_clock, ward_with_patient, tmp_path, make_user):
+    """Orders written before a downtime that has ended, with a medication record queued."""
+    _ward, patient = ward_with_patient
+    unit, _key = enrol(tmp_path)
+    services.number_range_assign(actor=None, unit=unit, prefix="DTM1-", count=10)
+    admin, nurse, other, doctor = (
+        make_user("it_admin"),
+        make_user("nurse"),
+        make_user("nurse"),
+        make_user("physician"),
+    )
+    relate(nurse, patient, "care_team")
+    relate(doctor, patient, "attending")
+    orders = {
+        "paracetamol": _order(doctor, patient, "Paracetamol 1 g"),
+        "stopped": _order(doctor, patient, "Ibuprofen"),
+    }
+    gateway.medication_discontinue(
+        actor=doctor,
+        session=WARD,
+        purpose=TREAT,
+        patient_id=patient,
+        medication_id=orders["stopped"],
+        reason="GI upset",
+    )
+    downtime = services.downtime_declare(actor=admin, kind="unplanned", reason="outage")
+    frozen_clock.advance(minutes=40)
+    entry = services.paper_entry_record(
+        actor=nurse,
+        downtime=downtime,
+        encounter_number="DTM1-4",
+        kind="medication_given",
+        occurred_at=frozen_clock.now(),
+        performed_by=other,
+    )
+    frozen_clock.advance(hours=2)
+    services.downtime_end(actor=admin, downtime=downtime)
+    entry.refresh_from_db()
+    return entry, patient, nurse, other, doctor, orders
+
+
+def _ref(order_id: str) -> str:
+    import uuid
+
+    return order_reference(uuid.UUID(order_id))
+
+
+def _stored() -> list[MedicationAdministration]:
+    """What the gateway wrote, read straight from the table (the test looks behind the door)."""
+    with one_door.allowed("the test checks the rows the gateway stored"):
+        return list(MedicationAdministration.objects.all())
+
+
+def _given() -> AuditEvent:
+    return AuditEvent.objects.filter(
+        action="create", resource_type="MedicationAdministration", outcome="success"
+    )
+
+
+def test_a_paper_dose_becomes_an_administration_at_the_original_time(ended, frozen_clock):
+    entry, patient, _nurse, other, doctor, orders = ended
+    dose = (_ref(orders["paracetamol"]), "1000", "mg", "oral")
+    charted = services.paper_mar_chart(
+        actor=doctor, session=WARD, entry=entry, patient_id=patient, doses=[dose]
+    )
+    assert len(charted.chart_administration_ids) == 1
+    assert charted.chart_note_id == ""
+    assert charted.chart_observation_ids == []
+    (given,) = _stored()
+    assert str(given.pk) == charted.chart_administration_ids[0]
+    assert str(given.request_id) == orders["paracetamol"]
+    assert (decrypt_field(given, "dose"), given.dose_unit, given.route) == ("1000", "mg", "oral")
+    assert decrypt_field(given, "administered_at") == entry.occurred_at
+    assert decrypt_field(given, "late_entry_at") == frozen_clock.now()
+    assert given.recorded_by == doctor
+    event = _given().get()
+    assert event.detail["late_entry"] is True
+    assert event.detail["paper_entry_id"] == entry.pk
+    assert event.detail["medication_request"] == orders["paracetamol"]
+    assert event.detail["original_time"] == entry.occurred_at.isoformat()
+    assert "1000" not in str(event.detail)
+    assert AuditEvent.objects.filter(
+        resource_type="continuity.paper_entry", detail__administrations=1
+    ).exists()
+    with pytest.raises(services.RecoveryRefused, match="in the chart already"):
+        services.paper_mar_chart(actor=doctor, session=WARD, entry=charted, patient_id=patient, doses=[dose])
+    # The second person's verification is unchanged.
+    assert services.paper_entry_verify(actor=other, entry=charted).state == PaperEntry.State.VERIFIED
+
+
+def test_the_full_order_id_works_too(ended):
+    entry, patient, _nurse, _other, doctor, orders = ended
+    services.paper_mar_chart(
+        actor=doctor,
+        session=WARD,
+        entry=entry,
+        patient_id=patient,
+        doses=[(orders["paracetamol"], "0.5", "g", "oral")],
+    )
+    (given,) = _stored()
+    assert decrypt_field(given, "dose") == "0.5"
+
+
+def test_refusals_save_nothing_and_name_the_problem(ended, make_user):
+    entry, patient, nurse, _other, doctor, orders = ended
+    good = (_ref(orders["paracetamol"]), "1000", "mg", "oral")
+    someone_else = new_patient(given="Other", family="Person", mrn="OTH-0001")
+    relate(doctor, someone_else, "attending")
+    theirs = _order(doctor, someone_else, "Warfarin 5 mg")
+    refusals = [
+        ([(_ref(orders["stopped"]), "400", "mg", "oral")], "order is stopped, not active"),
+        ([(_ref(theirs), "5", "mg", "oral")], "No such medication order for this patient"),
+        ([("00000000", "5", "mg", "oral")], "No such medication order for this patient"),
+        ([("abc", "5", "mg", "oral")], "order number from the kit"),
+        ([good, (_ref(orders["paracetamol"]), "0", "mg", "oral")], "more than 0"),  # one bad dose: none saved
+        ([(_ref(orders["paracetamol"]), "a lot", "mg", "oral")], "is a number"),
+        ([(_ref(orders["paracetamol"]), "NaN", "mg", "oral")], "more than 0"),
+        ([(_ref(orders["paracetamol"]), "1000", "milligrams please", "oral")], "UCUM"),
+        ([(_ref(orders["paracetamol"]), "1000", "mg", "by magic")], "route"),
+        ([], "at least one dose"),
+    ]
+    for doses, message in refusals:
+        with pytest.raises(services.RecoveryRefused, match=message):
+            services.paper_mar_chart(actor=doctor, session=WARD, entry=entry, patient_id=patient, doses=doses)
+    for stranger, patient_id in (
+        (make_user("physician"), patient),  # no care relationship
+        (nurse, patient),  # a nurse does not write the medications section (ADR 1419)
+        (nurse, "00000000-0000-0000-0000-000000000000"),
+    ):
+        with pytest.raises(services.RecoveryRefused, match="may not write"):
+            services.paper_mar_chart(
+                actor=stranger, session=WARD, entry=entry, patient_id=patient_id, doses=[good]
+            )
+    assert _stored() == []
+    assert not _given().exists()
+    entry.refresh_from_db()
+    assert entry.chart_administration_ids == []
+
+
+def test_an_order_written_after_the_dose_or_a_time_outside_the_downtime_is_refused(ended, frozen_clock):
+    entry, patient, _nurse, _other, doctor, _orders = ended
+    later = _order(doctor, patient, "Ondansetron 4 mg")  # written after the downtime
+    with pytest.raises(services.RecoveryRefused, match="written after the time on the paper"):
+        services.paper_mar_chart(
+            actor=doctor,
+            session=WARD,
+            entry=entry,
+            patient_id=patient,
+            doses=[(_ref(later), "4", "mg", "iv")],
+        )
+    downtime = entry.downtime
+    with pytest.raises(gateway.InvalidInput) as outside:
+        gateway.paper_mar_chart(
+            actor=doctor,
+            session=WARD,
+            purpose=TREAT,
+            patient_id=patient,
+            paper_entry_id=entry.pk,
+            occurred_at=downtime.ended_at + dt.timedelta(minutes=1),
+            downtime_started_at=downtime.started_at,
+            downtime_ended_at=downtime.ended_at,
+            doses=[gateway.PaperDose(request_id=later, dose="4", dose_unit="mg", route="iv")],
+        )
+    assert "within the downtime" in str(outside.value.errors)
+    assert _stored() == []
+
+
+def test_medication_given_is_no_longer_a_note_and_other_kinds_are_not_doses(ended, make_user):
+    entry, patient, nurse, other, doctor, orders = ended
+    with pytest.raises(services.RecoveryRefused, match="doses against its orders, not as a note"):
+        services.paper_entry_chart(
+            actor=nurse, session=WARD, entry=entry, patient_id=patient, text="Paracetamol"
+        )
+    vitals = services.paper_entry_record(
+        actor=nurse,
+        downtime=entry.downtime,
+        encounter_number="DTM1-5",
+        kind="vital_signs",
+        occurred_at=entry.occurred_at,
+        performed_by=other,
+    )
+    with pytest.raises(services.RecoveryRefused, match="Only a paper record of medication given"):
+        services.paper_mar_chart(
+            actor=doctor,
+            session=WARD,
+            entry=vitals,
+            patient_id=patient,
+            doses=[(_ref(orders["paracetamol"]), "1", "g", "oral")],
+        )
+
+
+def test_the_kit_prints_the_order_number_the_paper_mar_copies(ended):
+    _entry, patient, _nurse, _other, _doctor, orders = ended
+    ward = next(w for w in gateway.wards_list() if w.code == "m1")
+    kit = gateway.downtime_kit(actor=SystemActor(gateway.KIT_ACTOR), ward_id=ward.id)
+    lines = [line for row in kit.patients if str(row.patient_id) == str(patient) for line in row.medications]
+    assert any(
+        line.startswith("Paracetamol 1 g") and f"(order {_ref(orders['paracetamol'])})" in line
+        for line in lines
+    )
+    assert not any("Ibuprofen" in line for line in lines)  # stopped: not on the kit
+
+
+def test_the_page_enters_a_dose_and_keeps_what_was_typed_on_a_refusal(ended, client):
+    entry, patient, _nurse, _other, doctor, orders = ended
+    sign_in(client, doctor)
+    found = client.post(f"/continuity/recovery/{entry.pk}/patient/", {"mrn": "KIT-0001"})
+    assert found.status_code == 200
+    assert b'name="order"' in found.content
+    assert b'<option value="oral"' in found.content
+    chart = f"/continuity/recovery/{entry.pk}/chart/"
+    typed = {
+        "patient_id": patient,
+        "order": _ref(orders["stopped"]),
+        "dose": "400",
+        "dose_unit": "mg",
+        "route": "oral",
+    }
+    refused = client.post(chart, typed)
+    assert refused.status_code == 400
+    assert b"not active" in refused.content
+    assert f'value="{_ref(orders["stopped"])}"'.encode() in refused.content  # what was typed stays
+    assert client.post(chart, {**typed, "dose": "-1"}).status_code == 400
+    assert client.post(chart, {**typed, "route": "by magic"}).status_code == 400
+    assert _stored() == []
+    ok = client.post(chart, {**typed, "order": _ref(orders["paracetamol"]), "dose": "1000"})
+    assert ok.status_code == 302
+    entry.refresh_from_db()
+    assert len(entry.chart_administration_ids) == 1
+    assert b"1 dose given" in client.get("/continuity/recovery/").content
