@@ -283,6 +283,10 @@ class VisitorSignIn(APIView):
         session = SessionContext.from_request(request)
         patient_id = ""
         if ref:
+            if request.auth is not None:
+                # A bearer-token request may still carry the desk's session cookie:
+                # a patient visit is the desk session's act alone (ADR 1115).
+                raise ValidationError({"patient_ref": patient_refs.INVALID})
             try:
                 patient_id = patient_refs.ref_open(actor=actor, session=session, value=ref)
             except patient_refs.RefInvalid as invalid:
