@@ -474,9 +474,22 @@ def test_the_openapi_schema_documents_the_patient_reference(client, make_user):
     sign_in(client, make_user("security_desk"))
     response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
-    components = json.loads(response.content)["components"]["schemas"]
-    assert "patient_ref" in components["VisitorInput"]["properties"]
-    assert "name" in components["VisitorInput"]["required"]
-    assert "host" not in components["VisitorInput"].get("required", [])
-    assert "patient_ref" in components["VisitorPatientOutput"]["required"]
-    assert {"destination", "flagged_patient_visit"} <= set(components["VisitorOutput"]["properties"])
+    schema = json.loads(response.content)
+
+    def component(path: str, *where: str) -> dict:
+        node = schema["paths"][path]["post"]
+        for key in where:
+            node = node[key]
+        return schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+
+    sign_in_body = component(SIGN_IN, "requestBody", "content", "application/json", "schema")
+    assert "patient_ref" in sign_in_body["properties"]
+    assert "name" in sign_in_body["required"]
+    assert "host" not in sign_in_body["required"]
+    lookup = component(LOOKUP, "responses", "200", "content", "application/json", "schema")
+    match = schema["components"]["schemas"][
+        lookup["properties"]["results"]["items"]["$ref"].rsplit("/", 1)[-1]
+    ]
+    assert "patient_ref" in match["required"]
+    signed_in = component(SIGN_IN, "responses", "201", "content", "application/json", "schema")
+    assert {"destination", "flagged_patient_visit"} <= set(signed_in["properties"])
