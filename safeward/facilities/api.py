@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from safeward.clinical import gateway
 from safeward.clinical.types import SessionContext
-from safeward.facilities import selectors, services
+from safeward.facilities import patient_refs, selectors, services
 from safeward.facilities.models import Area, Certificate, CustodyEvent, DoorEvent
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
@@ -68,7 +68,22 @@ class DoorImportOutput(serializers.Serializer[Any]):
 
 class VisitorInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=120)
-    host = serializers.CharField(max_length=120)
+    host = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Who they visit (empty for a patient's visitor).",
+    )
+    patient_ref = serializers.CharField(
+        max_length=patient_refs.MAX_REF_CHARS,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A patient's visitor: the `patient_ref` of a match from the patient lookup "
+        "(same user and desk session, at most 10 minutes old). The patient is checked again "
+        "through the gateway: still in a bed, an escort for a confidential patient.",
+    )
     purpose = serializers.CharField(max_length=200)
     badge_number = serializers.CharField(max_length=20)
     organisation = serializers.CharField(max_length=120, required=False, default="")
@@ -77,12 +92,21 @@ class VisitorInput(serializers.Serializer[Any]):
     expected_minutes = serializers.IntegerField(min_value=5, max_value=1440, required=False, default=120)
     flagged_patient_visit = serializers.BooleanField(required=False, default=False)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs["host"] and not attrs["patient_ref"]:
+            raise ValidationError({"host": "Name the person visited, or give the patient_ref of a patient."})
+        return attrs
+
 
 class VisitorOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     name = serializers.CharField()
     host = serializers.CharField()
     badge_number = serializers.CharField()
+    destination = serializers.CharField(
+        help_text="A patient's visitor: ward and bed, or escorted by the ward."
+    )
+    flagged_patient_visit = serializers.BooleanField()
     signed_in_at = serializers.DateTimeField()
     signed_out_at = serializers.DateTimeField(allow_null=True)
 
@@ -102,6 +126,10 @@ class VisitorPatientOutput(serializers.Serializer[Any]):
         help_text="The ward confirms the visit and an escort takes the visitor (confidential patient)."
     )
     flagged = serializers.BooleanField(help_text="VIP or confidential: the visit is listed for privacy.")
+    patient_ref = serializers.CharField(
+        help_text="Opaque and short-lived (10 minutes), for this user's desk session only: "
+        "give it to the sign-in to register the visit against this patient."
+    )
 
 
 class PatientLookupOutput(serializers.Serializer[Any]):
@@ -249,8 +277,22 @@ class VisitorSignIn(APIView):
     def post(self, request: Request) -> Response:
         data = VisitorInput(data=request.data)
         data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        ref = fields.pop("patient_ref")
+        actor = _actor(request)
+        session = SessionContext.from_request(request)
+        patient_id = ""
+        if ref:
+            if request.auth is not None:
+                # A bearer-token request may still carry the desk's session cookie:
+                # a patient visit is the desk session's act alone (ADR 1115).
+                raise ValidationError({"patient_ref": patient_refs.INVALID})
+            try:
+                patient_id = patient_refs.ref_open(actor=actor, session=session, value=ref)
+            except patient_refs.RefInvalid as invalid:
+                raise ValidationError({"patient_ref": str(invalid)}) from None
         try:
-            visitor = services.visitor_sign_in(actor=_actor(request), **data.validated_data)
+            visitor = services.visitor_sign_in(actor=actor, patient_id=patient_id, session=session, **fields)
         except services.FacilityError as error:
             return _refused(error)
         return Response(VisitorOutput(visitor).data, status=status.HTTP_201_CREATED)
@@ -275,10 +317,11 @@ class VisitorPatientLookup(APIView):
     def post(self, request: Request) -> Response:
         data = PatientLookupInput(data=request.data)
         data.is_valid(raise_exception=True)
+        actor, session = _actor(request), SessionContext.from_request(request)
         try:
             found = gateway.visitor_patient_lookup(
-                actor=_actor(request),
-                session=SessionContext.from_request(request),
+                actor=actor,
+                session=session,
                 given_name=data.validated_data["given_name"],
                 family_name=data.validated_data["family_name"],
             )
@@ -296,6 +339,7 @@ class VisitorPatientLookup(APIView):
                         "visiting_allowed": p.visiting_allowed,
                         "escort_required": not p.visiting_allowed,
                         "flagged": p.flagged,
+                        "patient_ref": patient_refs.ref_issue(actor=actor, session=session, patient_id=p.id),
                     }
                     for p in found
                 ]

@@ -60,6 +60,8 @@ DECRYPT_ALLOWED_PREFIXES = ("safeward/clinical/gateway/", "safeward/crypto/", "s
 DECRYPT_ALLOWED_USES = {
     "safeward/identity/adapters.py": {"decrypt_secret"},  # MFA secrets (allauth adapter)
     "safeward/fhir/cursor.py": {"decrypt_secret"},  # FHIR paging cursors
+    # The visitor desk's patient references: a patient's opaque id, the user, an expiry (ADR 1115).
+    "safeward/facilities/patient_refs.py": {"decrypt_secret"},
     "safeward/incidents/notifications.py": {"decrypt_secret"},  # notification channel secrets
     "safeward/audit/archive.py": {"decrypt_stream", "decrypt_to_path"},  # sealed audit archives
     # Incident evidence: files an officer brought in (disk images, logs), opaque to SafeWard,

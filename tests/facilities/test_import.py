@@ -4,6 +4,7 @@ real localhost sockets (UDP and TCP)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -11,6 +12,7 @@ import time
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from safeward.detection.models import Alert
 from safeward.facilities import importer, services
@@ -168,3 +170,16 @@ def test_the_syslog_command_reports_a_port_in_use():
             call_command("facilities", "syslog", "--port", str(holder.getsockname()[1]), "--seconds", "0.1")
     finally:
         holder.close()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite text form of an instant")
+def test_the_ingest_writes_instants_as_djangos_sqlite_backend_does():
+    # The natural key compares stored text: an event inserted by the ingest
+    # (ADR 1116) and one saved through the ORM must be the same string.
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    for moment in (
+        dt.datetime(2026, 3, 8, 2, 10, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 8, 2, 10, 0, 50_000, tzinfo=berlin),
+        dt.datetime(2026, 11, 1, 1, 30, 59, 1, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+    ):
+        assert services.sqlite_instant(moment) == connection.ops.adapt_datetimefield_value(moment)

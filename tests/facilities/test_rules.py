@@ -193,3 +193,70 @@ def test_a_batch_of_many_people_is_judged_per_event(clerk, make_user, make_perso
         ("badge_outside_schedule", "badge_outside_schedule|badge:B-101"),
         ("badge_unauthorised_entry", "badge_unauthorised_entry|badge:B-102"),
     ]
+
+
+def _outcome():
+    """What an ingest leaves behind, independent of how it was batched."""
+    from safeward.detection.models import AlertEvidence
+
+    events = sorted(
+        DoorEvent.objects.values_list(
+            "credential_id", "person_id", "door__code", "area__code", "occurred_at", "granted", "direction"
+        )
+    )
+    alerts = sorted(
+        Alert.objects.values_list(
+            "rule", "group_key", "severity", "first_event_at", "last_event_at", "status"
+        )
+    )
+    areas = {
+        group_key: sorted(detail["areas"])
+        for group_key, detail in Alert.objects.values_list("group_key", "detail")
+    }
+    return events, alerts, areas, AlertEvidence.objects.exists()
+
+
+def test_one_batch_and_one_event_per_call_leave_the_same_events_and_alerts(clerk, admin_person):
+    """The ingest judges a batch with one query per lookup (ADR 1110, 1116): it
+    must store and alert exactly as one ingest per event does."""
+    from django.db import transaction
+
+    stream = [
+        row("B-100", "RR-1", MONDAY_10),  # authorised, in the window
+        row("B-100", "RR-1", MONDAY_10),  # repeated in the file: one event
+        row("B-100", "RR-1", "2026-11-02T10:30:00-05:00", direction="out"),
+        row("B-100", "PH-1", "2026-11-02T10:31:00-05:00"),  # no authorisation for the pharmacy
+        row("B-100", "RR-1", "2026-11-02T21:00:00-05:00"),  # after 19:00: outside the schedule
+        row("B-200", "DC-1", "2026-11-02T23:30:00-05:00"),  # 22:30 Chicago: inside the night shift
+        row("B-200", "DC-1", "2026-11-02T18:00:00-05:00"),  # 17:00 Chicago: outside it
+        row("B-999", "NU-1", "2026-11-02T11:00:00-05:00"),  # an unknown badge
+        row("B-999", "NU-1", "2026-11-02T11:01:00-05:00", result="denied"),
+        row("B-100", "PH-1", "2026-11-02T11:02:00-05:00", result="denied"),
+        row("B-100", "PH-1", "2026-11-02T11:04:00-05:00", result="denied"),
+        row("B-100", "PH-1", "2026-11-02T11:06:00-05:00", result="denied"),  # three within ten minutes
+    ]
+
+    class Undo(Exception):
+        pass
+
+    def run(batches):
+        try:
+            with transaction.atomic():
+                for batch in batches:
+                    services.events_ingest(actor=None, rows=batch, source="test")
+                seen = _outcome()
+                raise Undo
+        except Undo:
+            return seen
+
+    bulk = run([stream])
+    single = run([[r] for r in stream])
+    assert bulk == single
+    events, alerts, _, evidence = bulk
+    assert len(events) == len(stream) - 1
+    assert evidence
+    assert sorted({a[0] for a in alerts}) == [
+        "badge_outside_schedule",
+        "badge_repeated_denials",
+        "badge_unauthorised_entry",
+    ]

@@ -241,7 +241,11 @@ def test_the_api_finds_the_inpatient_and_audits_the_patients_shown(client, make_
     sign_in(client, make_user("security_desk"))
     response = _api_lookup(client, {"given_name": "ina", "family_name": "BEDFORD"})
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    ref = body["results"][0].pop("patient_ref")  # opaque (ADR 1115): the sign-in's tests use it
+    assert isinstance(ref, str)
+    assert ref
+    assert body == {
         "results": [
             {
                 "display_name": "Ina B.",
@@ -333,3 +337,159 @@ def test_the_api_lookup_refuses_tokens_other_roles_and_unreachable_sessions(clie
     assert "not available from this session" in body["detail"]
     denied = AuditEvent.objects.get(resource_type="VisitorLookup")
     assert denied.outcome == "denied"
+
+
+# --- the REST sign-in takes the looked-up patient (ADR 1115): a sealed, short-lived reference ---
+SIGN_IN = "/api/v1/facilities/visitors/sign-in/"
+
+
+def _ref(client, given: str, family: str) -> str:
+    [found] = _api_lookup(client, {"given_name": given, "family_name": family}).json()["results"]
+    return found["patient_ref"]
+
+
+def _api_sign_in(client, **fields):
+    body = {"name": "Ada Guest", "purpose": "Visit", "badge_number": "V-7", "expected_minutes": 60}
+    body.update(fields)
+    return client.post(SIGN_IN, body, content_type="application/json")
+
+
+def test_the_api_signs_in_the_visitor_of_the_looked_up_patient(client, make_user, inpatients):
+    sign_in(client, make_user("security_desk"))
+    ref = _ref(client, "Ina", "Bedford")
+    assert inpatients["ina"] not in ref  # opaque: not the patient's id
+    assert inpatients["ina"].replace("-", "") not in ref
+    response = _api_sign_in(client, patient_ref=ref)
+    assert response.status_code == 201, response.content[:300]
+    body = response.json()
+    assert (body["host"], body["destination"], body["flagged_patient_visit"]) == (
+        "Patient visit",
+        "Ward A1, bed 1",
+        False,
+    )
+    assert "patient" not in json.dumps(body).replace("Patient visit", "").replace("flagged_patient_visit", "")
+    visitor = Visitor.objects.get()
+    visit = AuditEvent.objects.get(resource_type="PatientVisit")
+    assert (visit.resource_id, visit.patient_id, visit.outcome) == (
+        str(visitor.pk),
+        inpatients["ina"],
+        "success",
+    )
+    for row in AuditEvent.objects.all():  # neither name nor reference in any audit row
+        text = json.dumps(row.detail) + row.resource_id + row.reason
+        assert "Ada Guest" not in text
+        assert "Bedford" not in text
+        assert ref not in text
+
+
+def test_the_api_sign_in_flags_a_vip_and_needs_an_escort_for_a_confidential_patient(
+    client, make_user, inpatients
+):
+    sign_in(client, make_user("security_desk"))
+    vip = _api_sign_in(client, patient_ref=_ref(client, "Vera", "Famous"))
+    assert vip.status_code == 201
+    assert vip.json()["flagged_patient_visit"]
+    ref = _ref(client, "Cora", "Quiet")
+    refused = _api_sign_in(client, patient_ref=ref, badge_number="V-8")
+    assert refused.status_code == 409
+    assert "name the escort" in refused.json()["detail"]
+    assert Visitor.objects.count() == 1  # nothing half-saved
+    escorted = _api_sign_in(client, patient_ref=ref, badge_number="V-8", escort="Nurse Ray")
+    assert escorted.status_code == 201
+    assert "Ward A1" not in escorted.json()["destination"]
+    assert "Escorted" in escorted.json()["destination"]
+    assert escorted.json()["flagged_patient_visit"]
+
+
+def test_the_api_sign_in_refuses_a_patient_discharged_after_the_lookup(client, make_user, inpatients):
+    from safeward.clinical.models import BedOccupancy
+
+    sign_in(client, make_user("security_desk"))
+    ref = _ref(client, "Ina", "Bedford")
+    with clinical_test_data():
+        BedOccupancy.objects.filter(patient_id=inpatients["ina"]).update(current=False)
+    refused = _api_sign_in(client, patient_ref=ref)
+    assert refused.status_code == 409
+    assert "not on a ward" in refused.json()["detail"]
+    assert not Visitor.objects.exists()
+
+
+def test_a_tampered_foreign_or_stale_reference_is_a_400_and_nothing_is_saved(
+    client, make_user, inpatients, frozen_clock
+):
+    from safeward.crypto.secrets import encrypt_secret
+    from safeward.fhir.cursor import PURPOSE as CURSOR_PURPOSE
+
+    desk = make_user("security_desk")
+    sign_in(client, desk)
+    ref = _ref(client, "Ina", "Bedford")
+    middle = len(ref) // 2
+    flipped = ref[:middle] + ("A" if ref[middle] != "A" else "B") + ref[middle + 1 :]
+    other_purpose = encrypt_secret(json.dumps({"v": 1, "patient": inpatients["ina"]}), purpose=CURSOR_PURPOSE)
+    for bad in (flipped, ref[:-4], ref + "x", "not-a-reference", other_purpose, inpatients["ina"]):
+        body = _error(_api_sign_in(client, patient_ref=bad), 400)
+        assert "find the patient again" in body["errors"]["patient_ref"]
+    # Another desk user, and the same user in a new session, cannot use it.
+    sign_in(client, make_user("security_desk"))
+    _error(_api_sign_in(client, patient_ref=ref), 400)
+    sign_in(client, desk)
+    _error(_api_sign_in(client, patient_ref=ref), 400)
+    # Fresh from this session it works until ten minutes have passed.
+    ref = _ref(client, "Ina", "Bedford")
+    frozen_clock.advance(minutes=10, seconds=1)
+    _error(_api_sign_in(client, patient_ref=ref), 400)
+    assert not Visitor.objects.exists()
+    assert not AuditEvent.objects.filter(resource_type="PatientVisit").exists()
+
+
+def test_a_bearer_token_cannot_sign_in_a_patient_visit(client, make_user, inpatients):
+    from tests.fhir.helpers import bearer, token
+
+    desk = make_user("security_desk")
+    sign_in(client, desk)
+    ref = _ref(client, "Ina", "Bedford")
+    raw = token(desk, "openid read write")  # the client still holds the desk session's cookie too
+    body = {"name": "Ada Guest", "purpose": "Visit", "badge_number": "V-7", "patient_ref": ref}
+    response = client.post(SIGN_IN, body, content_type="application/json", **bearer(raw))
+    assert _error(response, 400)["errors"]["patient_ref"]
+    assert not Visitor.objects.exists()
+    staff = dict(body, patient_ref="", host="Dr Chen")  # a visit to staff still works with a token
+    assert client.post(SIGN_IN, staff, content_type="application/json", **bearer(raw)).status_code == 201
+
+
+def test_the_api_sign_in_needs_a_host_or_a_patient_and_checks_the_reference_size(
+    client, make_user, inpatients
+):
+    sign_in(client, make_user("security_desk"))
+    body = _error(_api_sign_in(client), 400)
+    assert "patient_ref" in body["errors"]["host"]
+    _error(_api_sign_in(client, host="", patient_ref=""), 400)
+    _error(_api_sign_in(client, patient_ref="x" * 1001), 400)
+    _error(_api_sign_in(client, patient_ref=["a"]), 400)
+    assert not Visitor.objects.exists()
+    assert _api_sign_in(client, host="Dr Chen").status_code == 201
+
+
+def test_the_openapi_schema_documents_the_patient_reference(client, make_user):
+    sign_in(client, make_user("security_desk"))
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+
+    def component(path: str, *where: str) -> dict:
+        node = schema["paths"][path]["post"]
+        for key in where:
+            node = node[key]
+        return schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+
+    sign_in_body = component(SIGN_IN, "requestBody", "content", "application/json", "schema")
+    assert "patient_ref" in sign_in_body["properties"]
+    assert "name" in sign_in_body["required"]
+    assert "host" not in sign_in_body["required"]
+    lookup = component(LOOKUP, "responses", "200", "content", "application/json", "schema")
+    match = schema["components"]["schemas"][
+        lookup["properties"]["results"]["items"]["$ref"].rsplit("/", 1)[-1]
+    ]
+    assert "patient_ref" in match["required"]
+    signed_in = component(SIGN_IN, "responses", "201", "content", "application/json", "schema")
+    assert {"destination", "flagged_patient_visit"} <= set(signed_in["properties"])
