@@ -22,10 +22,9 @@ import datetime as dt
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
 
 from safeward import clock
-from safeward.audit import chain, conf, signing
+from safeward.audit import chain, conf, signing, verification
 from safeward.audit.checkpoints import checkpoints_write
 from safeward.audit.models import AuditEvent, AuditSeal
 
@@ -54,9 +53,8 @@ def _snapshot_bounds() -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _rows(query: Any, limit: int | None = None) -> list[tuple[Any, ...]]:
-    ordered = query.order_by("id").values_list(*chain.EVENT_COLUMNS)
-    return list(ordered[:limit] if limit is not None else ordered)
+# Above any sequence number: "every id from here on".
+_LAST_ID = 2**63 - 1
 
 
 def _seal_one(*, signer: signing.SealSigner, batch: int) -> AuditSeal | None:
@@ -70,13 +68,14 @@ def _seal_one(*, signer: signing.SealSigner, batch: int) -> AuditSeal | None:
         now = clock.now()
         xmin, xmax = _snapshot_bounds()
 
-        late: list[tuple[Any, ...]] = []
-        if old_pending:
-            condition = Q()
-            for lo, hi, *_ in old_pending:
-                condition |= Q(id__gte=lo, id__lte=hi)
-            late = _rows(AuditEvent.objects.filter(condition))
-        fresh = _rows(AuditEvent.objects.filter(id__gt=watermark), batch)
+        # (id, hash) of the events that turned up in a hole and of the next
+        # ones, read and encoded as verification reads them (ADR 1650): the
+        # database assembles format 2's text part, no ORM rows, no JSON parse
+        # of a `fields` or `detail` already seen.
+        late: list[tuple[int, bytes]] = []
+        for lo, hi, *_ in old_pending:
+            late += verification.event_hashes(lo, hi, version=chain.FORMAT_VERSION)
+        fresh = verification.event_hashes(watermark + 1, _LAST_ID, version=chain.FORMAT_VERSION, limit=batch)
         new_watermark = fresh[-1][0] if fresh else watermark
 
         found_late = [row[0] for row in late]
@@ -95,9 +94,9 @@ def _seal_one(*, signer: signing.SealSigner, batch: int) -> AuditSeal | None:
 
         if not late and not fresh and not abandoned:
             return None
-        rows = sorted(late + fresh, key=lambda row: row[0])
-        hashes = [chain.event_hash(chain.canonical_event_as(chain.FORMAT_VERSION, row)) for row in rows]
-        ids = [row[0] for row in rows]
+        rows = sorted(late + fresh)
+        hashes = [digest for _, digest in rows]
+        ids = [event_id for event_id, _ in rows]
         ranges = chain.to_ranges(ids)
         digest = chain.events_digest(hashes)
         fields: dict[str, Any] = {

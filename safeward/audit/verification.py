@@ -174,7 +174,7 @@ _BEFORE_JSON = chain.TEXT_COLUMNS[: chain.TEXT_COLUMNS.index("fields")]
 _AFTER_JSON = chain.TEXT_COLUMNS[chain.TEXT_COLUMNS.index("detail") + 1 :]
 
 
-def _select_sql(assembled: bool) -> str:
+def _select_sql(assembled: bool, *, limited: bool = False) -> str:
     """The plain columns, or (PostgreSQL) format 2's pieces: the time as
     epoch microseconds, and for the text columns before and after the JSON
     ones their byte lengths (`int4send`: 4 bytes big-endian) and their
@@ -182,7 +182,7 @@ def _select_sql(assembled: bool) -> str:
     hashed here, so a database returning other bytes than it holds gains
     nothing it could not gain by returning other rows."""
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    where = f"FROM {table} WHERE id >= %s AND id <= %s ORDER BY id"
+    where = f"FROM {table} WHERE id >= %s AND id <= %s ORDER BY id" + (" LIMIT %s" if limited else "")
     if not assembled:
         return f"SELECT {', '.join(_column(name) for name in chain.EVENT_COLUMNS)} {where}"
 
@@ -200,13 +200,18 @@ def _select_sql(assembled: bool) -> str:
     )
 
 
-def _event_rows(lo: int, hi: int, *, assembled: bool = False) -> Iterator[tuple[Any, ...]]:
+def _event_rows(
+    lo: int, hi: int, *, assembled: bool = False, limit: int | None = None
+) -> Iterator[tuple[Any, ...]]:
     """Event rows as the driver returns them (JSON columns as text; on
     SQLite the time may come back naive or as text), FETCH_BATCH rows per
     round trip from a server-side cursor on PostgreSQL: no ORM objects, no
     JSON parsing for rows whose canonical JSON is already known."""
     with connection.chunked_cursor() as cursor:
-        cursor.execute(_select_sql(assembled), [lo, hi])
+        if limit is None:
+            cursor.execute(_select_sql(assembled), [lo, hi])
+        else:
+            cursor.execute(_select_sql(assembled, limited=True), [lo, hi, limit])
         while batch := cursor.fetchmany(FETCH_BATCH):
             yield from batch
 
@@ -281,6 +286,16 @@ def _hash_v1_assembled(row: tuple[Any, ...]) -> bytes:
 Hasher = Callable[[tuple[Any, ...]], bytes]
 _HASHERS: dict[int, Hasher] = {1: _hash_v1, 2: _hash_v2}
 _HASHERS_ASSEMBLED: dict[int, Hasher] = {1: _hash_v1_assembled, 2: _hash_v2_assembled}
+
+
+def event_hashes(lo: int, hi: int, *, version: int, limit: int | None = None) -> list[tuple[int, bytes]]:
+    """(id, hash in format `version`) of the events with ids in [lo, hi], in
+    id order, at most `limit`: the sealer hashes what it seals from the rows
+    verification fetches, with the same encoder, so the two cannot read an
+    event differently (ADR 1650)."""
+    assembled = _assembled()
+    hasher = (_HASHERS_ASSEMBLED if assembled else _HASHERS)[version]
+    return [(row[0], hasher(row)) for row in _event_rows(lo, hi, assembled=assembled, limit=limit)]
 
 
 def _first_id(seal: AuditSeal) -> int:

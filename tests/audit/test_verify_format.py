@@ -100,6 +100,36 @@ def test_new_seals_use_format_2():
     assert [seal.format_version for seal in seal_all()] == [2]
 
 
+def test_sealer_hashes_the_documented_encoding_of_each_row(settings):
+    """The sealer reads events as verification does (ADR 1650); what it
+    seals must still be SHA-256 of format 2 of the row as stored, for null,
+    non-ASCII and JSON values, across seals (late commits into a hole:
+    test_tamper's test_late_commit_is_sealed_later_not_reported)."""
+    settings.SAFEWARD_AUDIT_SEAL_BATCH = 2
+    token = context.bind(context.AuditContext(client_ip="2001:db8::1", user_agent="Navigateur é"))
+    try:
+        audit_record(action=Action.READ, reason="Ärztin prüft", detail={"z": "ü", "a": [1.5, None]})
+    finally:
+        context.reset(token)
+    audit_record(action=Action.READ, actor_username="ghost")  # no actor, no IP
+    record_reads(2)
+    seals = seal_all()
+    assert len(seals) > 1
+    assert max(seal.event_count for seal in seals) == 2
+    rows = AuditEvent.objects.order_by("id").values_list(*chain.EVENT_COLUMNS)
+    expected = b"".join(chain.event_hash(chain.canonical_event_v2(row))[: chain.TAG_BYTES] for row in rows)
+    assert b"".join(bytes(seal.leaf_tags) for seal in seals) == expected
+    assert all(
+        seal.events_digest
+        == chain.events_digest(
+            chain.event_hash(chain.canonical_event_v2(row))
+            for row in rows.filter(id__in=list(chain.range_ids(seal.ranges)))
+        )
+        for seal in seals
+    )
+    assert audit_verify().ok
+
+
 # One SQL change per column of the event: each must be caught as "changed".
 TAMPERING = {
     "occurred_at": "occurred_at = occurred_at + interval '1 microsecond'",
