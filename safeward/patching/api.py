@@ -1,8 +1,9 @@
 """The vulnerability REST API under /api/v1/vulns/: findings (most urgent
-first) and their analysis, inventory uploads, exceptions (filed on a
-finding, approved or rejected by a second person), the deadline table,
-patch plans. One class per operation, each declaring its permission and
-what a bearer token needs; each write calls the service the page calls.
+first) and their analysis, inventory uploads, feed uploads (OSV, KEV, EPSS,
+VEX) and VEX exports, exceptions (filed on a finding, approved or rejected
+by a second person), the deadline table, patch plans. One class per
+operation, each declaring its permission and what a bearer token needs;
+each write calls the service the page calls.
 
 Refusals: 400 bad input (`errors` names the fields where the service knows
 them), 403 not this person (the requester deciding their own exception),
@@ -15,17 +16,19 @@ from typing import Any
 
 from django.http import Http404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.patching import selectors, services
-from safeward.patching.forms import FORMATS, RESPONSES
+from safeward.patching import selectors, services, vex
+from safeward.patching.forms import FEEDS, FORMATS, RESPONSES
 from safeward.patching.models import Finding, PatchPlan, RiskException, Severity, Target
 from safeward.patching.sbom import MAX_BYTES
 from safeward.web.api_errors import ErrorOutput
@@ -406,6 +409,98 @@ class ExceptionReject(APIView):
         return _decide(request, exception_id, approve=False)
 
 
+class VulnFeedInput(serializers.Serializer[Any]):
+    feed = serializers.ChoiceField(choices=FEEDS)
+    file = serializers.FileField(
+        help_text="The feed file, as the import page takes it (uploads over 25 MiB are dropped)."
+    )
+
+
+class VulnFeedOutput(serializers.Serializer[Any]):
+    feed = serializers.ChoiceField(choices=FEEDS)
+    records = serializers.IntegerField(
+        allow_null=True, help_text="OSV records, KEV entries or EPSS scores read; null for VEX."
+    )
+    created = serializers.IntegerField(allow_null=True, help_text="OSV: new advisories.")
+    updated = serializers.IntegerField(allow_null=True, help_text="OSV: advisories changed.")
+    unchanged = serializers.IntegerField(allow_null=True, help_text="OSV: advisories already current.")
+    new_findings = serializers.IntegerField(allow_null=True, help_text="OSV: findings the new records made.")
+    due_dates_moved = serializers.IntegerField(allow_null=True, help_text="KEV, EPSS: due dates recomputed.")
+    findings_updated = serializers.IntegerField(allow_null=True, help_text="VEX: analyses applied.")
+
+
+class FeedImport(APIView):
+    """What the feeds page does: one file, all or nothing, with the same services."""
+
+    required_permission = Perm.PATCHING_INVENTORY_IMPORT
+    token_scopes = {"POST": "write"}
+    parser_classes = [MultiPartParser]  # a file upload only: JSON is refused with 415
+
+    @extend_schema(
+        request={"multipart/form-data": VulnFeedInput},
+        responses={200: VulnFeedOutput, 400: VulnErrorOutput},
+        operation_id="vulns_feeds_import",
+    )
+    def post(self, request: Request) -> Response:
+        payload = VulnFeedInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        feed = payload.validated_data["feed"]
+        upload = payload.validated_data["file"]
+        raw = upload.read()
+        actor = _actor(request)
+        body: dict[str, Any] = dict.fromkeys(VulnFeedOutput().fields, None)
+        body["feed"] = feed
+        try:
+            if feed == "osv":
+                stats = services.osv_import(actor=actor, raw=raw, filename=upload.name or "")
+                body.update(
+                    records=stats.read,
+                    created=stats.created,
+                    updated=stats.updated,
+                    unchanged=stats.unchanged,
+                    new_findings=stats.match.created,
+                )
+            elif feed == "kev":
+                body["records"], body["due_dates_moved"] = services.kev_import(actor=actor, raw=raw)
+            elif feed == "epss":
+                body["records"], body["due_dates_moved"] = services.epss_import(actor=actor, raw=raw)
+            else:
+                body["findings_updated"] = services.vex_import(actor=actor, raw=raw)
+        except services.PatchingError as error:
+            return _refused(error)
+        return Response(VulnFeedOutput(body).data)
+
+
+VEX_KINDS = ("cyclonedx", "openvex")
+
+
+class VexExport(APIView):
+    required_permission = Perm.PATCHING_FINDING_READ
+    token_scopes = {"GET": "read"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=VEX_KINDS),
+            OpenApiParameter("state", str, description="open, excepted, or a VEX state; all when absent"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        operation_id="vulns_vex_export",
+        description=(
+            "The findings' analyses as a CycloneDX VEX or OpenVEX document (packages, no patient data)."
+        ),
+    )
+    def get(self, request: Request, kind: str) -> Response:
+        if kind not in VEX_KINDS:
+            raise Http404
+        state = str(request.query_params.get("state", ""))
+        if state and state not in {"open", "excepted", *Finding.State.values}:
+            raise ValidationError({"state": ["Unknown state."]})
+        found = selectors.findings_list(state=state)
+        if kind == "cyclonedx":
+            return Response(vex.export_cyclonedx(found))
+        return Response(vex.export_openvex(found, author=_actor(request).username))
+
+
 class PolicyTable(APIView):
     required_permission = Perm.PATCHING_FINDING_READ
     token_scopes = {"GET": "read"}
@@ -509,6 +604,8 @@ urlpatterns = [
     ),
     path("exceptions/<int:exception_id>/approve/", ExceptionApprove.as_view(), name="exception_approve"),
     path("exceptions/<int:exception_id>/reject/", ExceptionReject.as_view(), name="exception_reject"),
+    path("feeds/", FeedImport.as_view(), name="feeds"),
+    path("vex/<slug:kind>/", VexExport.as_view(), name="vex_export"),
     path("policy/", PolicyTable.as_view(), name="policy"),
     path("plans/", PlanList.as_view(), name="plans"),
     path("plans/<int:plan_id>/", PlanDetail.as_view(), name="plan"),

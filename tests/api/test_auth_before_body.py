@@ -52,6 +52,7 @@ def test_every_body_operation_answers_an_anonymous_caller_401_whatever_it_sent(s
         ("post", "/api/v1/vulns/inventories/"),
         ("post", "/api/v1/vulns/plans/"),
         ("post", "/api/v1/vulns/plans/1/update/"),
+        ("post", "/api/v1/vulns/feeds/"),
     } <= set(operations)
     anonymous = Client()
     for method, url in operations:

@@ -130,6 +130,9 @@ VULNS = "/api/v1/vulns/"
         ("put", "findings/{finding}/analysis/", {"state": "fine"}, 400, "state"),
         ("post", "inventories/", {"target_kind": "ship", "target_id": 1, "content": "x"}, 400, "target_kind"),
         ("post", "plans/", {"title": "x"}, 400, "target_kind"),
+        ("get", "vex/cyclonedx/?state=fine", None, 400, "state"),
+        ("post", "feeds/", "multipart", 400, "file"),
+        ("post", "feeds/", {"feed": "kev"}, 415, None),
         ("post", "findings/{finding}/exceptions/", {}, 400, "decision"),
         ("post", "findings/{finding}/exceptions/", {"expires_on": "soon"}, 400, "expires_on"),
         # The service's own refusals (a past expiry, a control that judges nothing) name their fields too.
@@ -151,6 +154,7 @@ VULNS = "/api/v1/vulns/"
         ("post", "exceptions/999999/approve/", {}, 404, None),
         ("post", "exceptions/999999/reject/", {}, 404, None),
         ("get", "plans/999999/", None, 404, None),
+        ("get", "vex/spdx/", None, 404, None),
         ("post", "plans/999999/update/", {"status": "cancelled"}, 404, None),
         # The requester deciding their own: 403. Decided already: 409.
         ("post", "exceptions/{own}/approve/", {}, 403, None),
@@ -190,6 +194,8 @@ def test_the_vulns_api_answers_refusals_in_the_one_shape(
     raw = token(officer, "read write")
     if method == "get":
         response = client.get(url, **bearer(raw))
+    elif payload == "multipart":
+        response = client.post(url, {"feed": "kev"}, **bearer(raw))
     else:
         body = _exception_body(asset.pk) if payload == "filed" else payload
         response = getattr(client, method)(url, body, content_type="application/json", **bearer(raw))

@@ -550,6 +550,11 @@ RULES: dict[tuple[str, str], Rule] = {
         ),
         (F,) * 8,
     ),
+    ("vulns_api:feeds", "POST"): (
+        lambda c: status(c.post("/api/v1/vulns/feeds/", {"feed": "kev"}, content_type=MULTIPART_CONTENT)),
+        (F,) * 8,
+    ),
+    ("vulns_api:vex_export", "GET"): (lambda c: status(c.get("/api/v1/vulns/vex/openvex/")), (F,) * 8),
     ("vulns_api:policy", "GET"): (lambda c: status(c.get("/api/v1/vulns/policy/")), (F,) * 8),
     ("vulns_api:plans", "GET"): (lambda c: status(c.get("/api/v1/vulns/plans/")), (F,) * 8),
     ("vulns_api:plans", "POST"): (lambda c: status(c.post("/api/v1/vulns/plans/", {})), (F,) * 8),

@@ -56,6 +56,11 @@ ROUTES = [
     ("post", f"/api/v1/vulns/findings/{MISSING}/exceptions/", TRIAGERS, 404),
     ("post", f"/api/v1/vulns/exceptions/{MISSING}/approve/", APPROVERS, 404),
     ("post", f"/api/v1/vulns/exceptions/{MISSING}/reject/", APPROVERS, 404),
+    # A file upload only: the JSON body of this test is refused (415) once the role may import.
+    ("post", "/api/v1/vulns/feeds/", IMPORTERS, 415),
+    ("get", "/api/v1/vulns/vex/cyclonedx/", READERS, 200),
+    ("get", "/api/v1/vulns/vex/openvex/", READERS, 200),
+    ("get", "/api/v1/vulns/vex/spdx/", READERS, 404),
     ("get", "/api/v1/vulns/policy/", READERS, 200),
     ("get", "/api/v1/vulns/plans/", READERS, 200),
     ("post", "/api/v1/vulns/plans/", TRIAGERS, 400),
