@@ -1,7 +1,14 @@
 """The vulnerability REST API under /api/v1/vulns/: findings (most urgent
-first) and their analysis, inventory uploads, exceptions and their
-approval, the deadline table, patch plans. One class per operation, each declaring its
-permission and what a bearer token needs."""
+first) and their analysis, inventory uploads, feed uploads (OSV, KEV, EPSS,
+VEX) and VEX exports, exceptions (filed on a finding, approved or rejected
+by a second person), the deadline table, patch plans. One class per
+operation, each declaring its permission and what a bearer token needs;
+each write calls the service the page calls.
+
+Refusals: 400 bad input (`errors` names the fields where the service knows
+them), 403 not this person (the requester deciding their own exception),
+404 unknown, 409 stale (decided already, expired, a control failing now,
+an exception already in force or waiting)."""
 
 from __future__ import annotations
 
@@ -9,21 +16,26 @@ from typing import Any
 
 from django.http import Http404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
-from safeward.patching import selectors, services
-from safeward.patching.forms import FORMATS, RESPONSES
+from safeward.patching import selectors, services, vex
+from safeward.patching.forms import FEEDS, FORMATS, RESPONSES
 from safeward.patching.models import Finding, PatchPlan, RiskException, Severity, Target
 from safeward.patching.sbom import MAX_BYTES
+from safeward.web.api_errors import ErrorOutput
 
 MAX_LIST = 5000
+# The page files one compensating control; the service takes several, each tested live now.
+MAX_EXCEPTION_CONTROLS = 10
 
 
 def _actor(request: Request) -> User:
@@ -112,6 +124,29 @@ class VulnExceptionOutput(serializers.Serializer[Any]):
     end_reason = serializers.CharField()
 
 
+class VulnControlRefInput(serializers.Serializer[Any]):
+    control_id = serializers.CharField(
+        max_length=64, help_text="A control test id, e.g. devices.compensating_controls."
+    )
+    resource_id = serializers.CharField(
+        max_length=200, help_text="The resource it judges, e.g. compensating-control:3 or device:12."
+    )
+
+
+class VulnExceptionInput(serializers.Serializer[Any]):
+    decision = serializers.ChoiceField(choices=RiskException.Decision.choices)
+    justification = serializers.CharField(max_length=4000)
+    controls = serializers.ListField(
+        child=VulnControlRefInput(),
+        min_length=1,
+        max_length=MAX_EXCEPTION_CONTROLS,
+        help_text="Compensating controls: live control tests that must pass now and while it lasts.",
+    )
+    expires_on = serializers.DateField(
+        help_text=f"Mandatory, in the future, at most {services.MAX_EXCEPTION_DAYS} days away."
+    )
+
+
 class VulnPolicyRowOutput(serializers.Serializer[Any]):
     severity = serializers.ChoiceField(choices=Severity.choices)
     dmz = serializers.IntegerField(allow_null=True)
@@ -165,8 +200,15 @@ class VulnPlanUpdateInput(serializers.Serializer[Any]):
     note = serializers.CharField(max_length=1000, required=False, default="", allow_blank=True)
 
 
-def _refused(error: services.PatchingError, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
-    return Response({"detail": str(error), "errors": error.errors}, status=code)
+def _refused(error: services.PatchingError) -> Response:
+    """The service's refusal at its own status: a 400 names its fields when
+    the service knows them, 403 and 404 say only what was refused (the API's
+    one shape), 400 and 409 otherwise list every reason."""
+    if error.fields:
+        return Response({"detail": str(error), "errors": error.fields}, status=error.status)
+    if error.status in {status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND}:
+        return Response({"detail": str(error)}, status=error.status)
+    return Response({"detail": str(error), "errors": error.errors}, status=error.status)
 
 
 class FindingList(APIView):
@@ -283,6 +325,57 @@ class ExceptionList(APIView):
         )
 
 
+class FindingExceptionCreate(APIView):
+    """File an exception on a finding: what the finding page's form does."""
+
+    required_permission = Perm.PATCHING_FINDING_TRIAGE
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=VulnExceptionInput,
+        responses={201: VulnExceptionOutput, 400: ErrorOutput, 409: VulnErrorOutput},
+        operation_id="vulns_exceptions_file",
+        description=(
+            "Ask for an exception; a second person approves or rejects it. 400 names the fields"
+            " refused (a control that does not judge its resource or fails now, an expiry not in"
+            " the future or too far); 409 when the finding has an exception in force or waiting."
+        ),
+    )
+    def post(self, request: Request, finding_id: int) -> Response:
+        if selectors.finding_get(finding_id=finding_id) is None:
+            raise Http404
+        payload = VulnExceptionInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            exception = services.exception_request(
+                actor=_actor(request),
+                finding_id=finding_id,
+                decision=data["decision"],
+                justification=data["justification"],
+                controls=[(ref["control_id"], ref["resource_id"]) for ref in data["controls"]],
+                expires_on=data["expires_on"],
+            )
+        except services.PatchingError as error:
+            return _refused(error)
+        return Response(
+            VulnExceptionOutput(selectors.exception_get(exception_id=exception.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _decide(request: Request, exception_id: int, *, approve: bool) -> Response:
+    if selectors.exception_get(exception_id=exception_id) is None:
+        raise Http404
+    try:
+        exception = services.exception_decide(
+            actor=_actor(request), exception_id=exception_id, approve=approve
+        )
+    except services.PatchingError as error:
+        return _refused(error)
+    return Response(VulnExceptionOutput(selectors.exception_get(exception_id=exception.pk)).data)
+
+
 class ExceptionApprove(APIView):
     required_permission = Perm.PATCHING_EXCEPTION_APPROVE
     token_scopes = {"POST": "write"}
@@ -291,17 +384,121 @@ class ExceptionApprove(APIView):
         request=None,
         responses={200: VulnExceptionOutput, 409: VulnErrorOutput},
         operation_id="vulns_exceptions_approve",
+        description=(
+            "Put it in force, as a second person: 403 for the person who asked; 409 when it is"
+            " decided already, has expired, or one of its controls does not pass now."
+        ),
     )
     def post(self, request: Request, exception_id: int) -> Response:
-        if selectors.exception_get(exception_id=exception_id) is None:
-            raise Http404
+        return _decide(request, exception_id, approve=True)
+
+
+class ExceptionReject(APIView):
+    required_permission = Perm.PATCHING_EXCEPTION_APPROVE
+    token_scopes = {"POST": "write"}
+
+    @extend_schema(
+        request=None,
+        responses={200: VulnExceptionOutput, 409: VulnErrorOutput},
+        operation_id="vulns_exceptions_reject",
+        description=(
+            "Refuse it, as a second person: 403 for the person who asked; 409 when it is decided already."
+        ),
+    )
+    def post(self, request: Request, exception_id: int) -> Response:
+        return _decide(request, exception_id, approve=False)
+
+
+class VulnFeedInput(serializers.Serializer[Any]):
+    feed = serializers.ChoiceField(choices=FEEDS)
+    file = serializers.FileField(
+        help_text="The feed file, as the import page takes it (uploads over 25 MiB are dropped)."
+    )
+
+
+class VulnFeedOutput(serializers.Serializer[Any]):
+    feed = serializers.ChoiceField(choices=FEEDS)
+    records = serializers.IntegerField(
+        allow_null=True, help_text="OSV records, KEV entries or EPSS scores read; null for VEX."
+    )
+    created = serializers.IntegerField(allow_null=True, help_text="OSV: new advisories.")
+    updated = serializers.IntegerField(allow_null=True, help_text="OSV: advisories changed.")
+    unchanged = serializers.IntegerField(allow_null=True, help_text="OSV: advisories already current.")
+    new_findings = serializers.IntegerField(allow_null=True, help_text="OSV: findings the new records made.")
+    due_dates_moved = serializers.IntegerField(allow_null=True, help_text="KEV, EPSS: due dates recomputed.")
+    findings_updated = serializers.IntegerField(allow_null=True, help_text="VEX: analyses applied.")
+
+
+class FeedImport(APIView):
+    """What the feeds page does: one file, all or nothing, with the same services."""
+
+    required_permission = Perm.PATCHING_INVENTORY_IMPORT
+    token_scopes = {"POST": "write"}
+    parser_classes = [MultiPartParser]  # a file upload only: JSON is refused with 415
+
+    @extend_schema(
+        request={"multipart/form-data": VulnFeedInput},
+        responses={200: VulnFeedOutput, 400: VulnErrorOutput},
+        operation_id="vulns_feeds_import",
+    )
+    def post(self, request: Request) -> Response:
+        payload = VulnFeedInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        feed = payload.validated_data["feed"]
+        upload = payload.validated_data["file"]
+        raw = upload.read()
+        actor = _actor(request)
+        body: dict[str, Any] = dict.fromkeys(VulnFeedOutput().fields, None)
+        body["feed"] = feed
         try:
-            exception = services.exception_decide(
-                actor=_actor(request), exception_id=exception_id, approve=True
-            )
+            if feed == "osv":
+                stats = services.osv_import(actor=actor, raw=raw, filename=upload.name or "")
+                body.update(
+                    records=stats.read,
+                    created=stats.created,
+                    updated=stats.updated,
+                    unchanged=stats.unchanged,
+                    new_findings=stats.match.created,
+                )
+            elif feed == "kev":
+                body["records"], body["due_dates_moved"] = services.kev_import(actor=actor, raw=raw)
+            elif feed == "epss":
+                body["records"], body["due_dates_moved"] = services.epss_import(actor=actor, raw=raw)
+            else:
+                body["findings_updated"] = services.vex_import(actor=actor, raw=raw)
         except services.PatchingError as error:
-            return _refused(error, status.HTTP_409_CONFLICT)
-        return Response(VulnExceptionOutput(selectors.exception_get(exception_id=exception.pk)).data)
+            return _refused(error)
+        return Response(VulnFeedOutput(body).data)
+
+
+VEX_KINDS = ("cyclonedx", "openvex")
+
+
+class VexExport(APIView):
+    required_permission = Perm.PATCHING_FINDING_READ
+    token_scopes = {"GET": "read"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=VEX_KINDS),
+            OpenApiParameter("state", str, description="open, excepted, or a VEX state; all when absent"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        operation_id="vulns_vex_export",
+        description=(
+            "The findings' analyses as a CycloneDX VEX or OpenVEX document (packages, no patient data)."
+        ),
+    )
+    def get(self, request: Request, kind: str) -> Response:
+        if kind not in VEX_KINDS:
+            raise Http404
+        state = str(request.query_params.get("state", ""))
+        if state and state not in {"open", "excepted", *Finding.State.values}:
+            raise ValidationError({"state": ["Unknown state."]})
+        found = selectors.findings_list(state=state)
+        if kind == "cyclonedx":
+            return Response(vex.export_cyclonedx(found))
+        return Response(vex.export_openvex(found, author=_actor(request).username))
 
 
 class PolicyTable(APIView):
@@ -402,7 +599,13 @@ urlpatterns = [
     path("findings/<int:finding_id>/analysis/", FindingAnalysis.as_view(), name="finding_analysis"),
     path("inventories/", InventoryUpload.as_view(), name="inventories"),
     path("exceptions/", ExceptionList.as_view(), name="exceptions"),
+    path(
+        "findings/<int:finding_id>/exceptions/", FindingExceptionCreate.as_view(), name="finding_exceptions"
+    ),
     path("exceptions/<int:exception_id>/approve/", ExceptionApprove.as_view(), name="exception_approve"),
+    path("exceptions/<int:exception_id>/reject/", ExceptionReject.as_view(), name="exception_reject"),
+    path("feeds/", FeedImport.as_view(), name="feeds"),
+    path("vex/<slug:kind>/", VexExport.as_view(), name="vex_export"),
     path("policy/", PolicyTable.as_view(), name="policy"),
     path("plans/", PlanList.as_view(), name="plans"),
     path("plans/<int:plan_id>/", PlanDetail.as_view(), name="plan"),

@@ -49,15 +49,16 @@ class InventoryImportForm(forms.Form):
         return data
 
 
+FEEDS = [
+    ("osv", "OSV records (zip, tar.gz, JSON or YAML)"),
+    ("kev", "CISA KEV catalog (JSON)"),
+    ("epss", "EPSS daily scores (CSV)"),
+    ("vex", "CycloneDX VEX or OpenVEX (JSON)"),
+]
+
+
 class FeedImportForm(forms.Form):
-    feed = forms.ChoiceField(
-        choices=[
-            ("osv", "OSV records (zip, tar.gz, JSON or YAML)"),
-            ("kev", "CISA KEV catalog (JSON)"),
-            ("epss", "EPSS daily scores (CSV)"),
-            ("vex", "CycloneDX VEX or OpenVEX (JSON)"),
-        ]
-    )
+    feed = forms.ChoiceField(choices=FEEDS)
     file = forms.FileField()
 
 

@@ -317,6 +317,9 @@ class RiskException(models.Model):
         VOIDED = "voided", "Voided (a control failed)"
         EXPIRED = "expired", "Expired"
 
+    # In force or waiting for a decision: a finding has at most one of these.
+    OPEN_STATUSES = (Status.REQUESTED, Status.APPROVED)
+
     finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="exceptions")
     decision = models.CharField(max_length=10, choices=Decision.choices)
     justification = models.TextField()

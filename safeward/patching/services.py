@@ -57,16 +57,36 @@ Progress = Callable[[int], None]
 
 
 class PatchingError(Exception):
-    """A refused operation; the message is safe to show."""
+    """A refused operation; the message is safe to show. `status` is the
+    HTTP status the API answers with (400 bad input, 403 not this person,
+    404 unknown, 409 stale or no longer valid); `fields` names the input
+    each problem of a 400 is about, when the service knows it."""
 
-    def __init__(self, message: str, errors: Sequence[str] = ()) -> None:
+    status = 400
+
+    def __init__(
+        self, message: str, errors: Sequence[str] = (), *, fields: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.errors = list(errors) or [message]
+        self.fields = dict(fields or {})
+
+
+class NotPermitted(PatchingError):
+    status = 403
+
+
+class UnknownObject(PatchingError):
+    status = 404
+
+
+class Conflict(PatchingError):
+    status = 409
 
 
 def _require(actor: User | None, perm: Perm) -> None:
     if actor is not None and not actor.has_perm(perm):
-        raise PatchingError("You may not do this.")
+        raise NotPermitted("You may not do this.")
 
 
 def _audit(action: Action, actor: User | None, resource: str, resource_id: Any, **detail: Any) -> None:
@@ -1208,35 +1228,43 @@ def exception_request(
     expires_on: dt.date,
 ) -> RiskException:
     _require(actor, Perm.PATCHING_FINDING_TRIAGE)
-    errors = []
+    problems: dict[str, list[str]] = defaultdict(list)
     if decision not in RiskException.Decision.values:
-        errors.append("Decision: accept, reduce, transfer or avoid.")
+        problems["decision"].append("Decision: accept, reduce, transfer or avoid.")
     if not justification.strip():
-        errors.append("Say why.")
+        problems["justification"].append("Say why.")
     today = clock.now().date()
     if expires_on <= today:
-        errors.append("The expiry must be in the future.")
+        problems["expires_on"].append("The expiry must be in the future.")
     elif (expires_on - today).days > MAX_EXCEPTION_DAYS:
-        errors.append(f"An exception lasts at most {MAX_EXCEPTION_DAYS} days.")
+        problems["expires_on"].append(f"An exception lasts at most {MAX_EXCEPTION_DAYS} days.")
     if not controls:
-        errors.append("Name at least one compensating control (a control test and the resource it judges).")
+        problems["controls"].append(
+            "Name at least one compensating control (a control test and the resource it judges)."
+        )
     now = clock.now()
     for control_id, resource_id in controls:
         verdict = control_check(control_id, resource_id, now)
         if verdict is None:
-            errors.append(f"{control_id[:64]} does not judge {resource_id[:64]} (or no such control).")
+            problems["controls"].append(
+                f"{control_id[:64]} does not judge {resource_id[:64]} (or no such control)."
+            )
         elif not verdict:
-            errors.append(f"{control_id[:64]} fails for {resource_id[:64]} now; it cannot compensate.")
-    if errors:
-        raise PatchingError("The exception was refused.", errors)
+            problems["controls"].append(
+                f"{control_id[:64]} fails for {resource_id[:64]} now; it cannot compensate."
+            )
+    if problems:
+        raise PatchingError(
+            "The exception was refused.",
+            [message for messages in problems.values() for message in messages],
+            fields={name: " ".join(messages) for name, messages in problems.items()},
+        )
     with transaction.atomic():
         finding = Finding.objects.select_for_update().filter(pk=finding_id).first()
         if finding is None:
-            raise PatchingError("No such finding.")
-        if finding.exceptions.filter(
-            status__in=[RiskException.Status.REQUESTED, RiskException.Status.APPROVED]
-        ).exists():
-            raise PatchingError("This finding already has an exception in force or waiting.")
+            raise UnknownObject("No such finding.")
+        if finding.exceptions.filter(status__in=RiskException.OPEN_STATUSES).exists():
+            raise Conflict("This finding already has an exception in force or waiting.")
         exception = RiskException.objects.create(
             finding=finding,
             decision=decision,
@@ -1260,11 +1288,11 @@ def exception_decide(*, actor: User, exception_id: int, approve: bool) -> RiskEx
             .first()
         )
         if exception is None:
-            raise PatchingError("No such exception.")
+            raise UnknownObject("No such exception.")
         if exception.status != RiskException.Status.REQUESTED:
-            raise PatchingError("This exception is not waiting for a decision.")
+            raise Conflict("This exception is not waiting for a decision.")
         if exception.requested_by_id == actor.pk:
-            raise PatchingError("A second person approves: not the one who asked.")
+            raise NotPermitted("A second person approves: not the one who asked.")
         now = clock.now()
         if approve:
             # Valid only while unexpired and its controls pass: a request left in the queue
@@ -1276,7 +1304,7 @@ def exception_decide(*, actor: User, exception_id: int, approve: bool) -> RiskEx
                 if not control_check(control_id, resource_id, now):
                     errors.append(f"{control_id[:64]} does not pass for {resource_id[:64]} now.")
             if errors:
-                raise PatchingError("The exception cannot be approved.", errors)
+                raise Conflict("The exception cannot be approved.", errors)
         exception.status = RiskException.Status.APPROVED if approve else RiskException.Status.REJECTED
         exception.approved_by = actor if approve else None
         exception.decided_at = now

@@ -27,7 +27,7 @@ from safeward.patching.forms import (
     PolicyCellForm,
     TriageForm,
 )
-from safeward.patching.models import Finding, PatchPlan, Target
+from safeward.patching.models import Finding, PatchPlan, RiskException, Target
 
 
 def _counted(count: int, noun: str) -> str:
@@ -116,6 +116,10 @@ def _finding_page(
     user = _actor(request)
     facts = services.target_facts(kind=finding.target_kind, target_id=finding.target_id)
     controls = selectors.controls_available()
+    exceptions = list(selectors.finding_exceptions(finding=finding))
+    # The service files no second exception while one is in force or waiting: show that
+    # one where the form would be, not a form that can only be refused.
+    standing = next((e for e in exceptions if e.status in RiskException.OPEN_STATUSES), None)
     return render(
         request,
         "patching/finding.html",
@@ -123,7 +127,8 @@ def _finding_page(
             "finding": finding,
             "target": facts,
             "kev": selectors.kev_entry(cve_ids=finding.cve_ids or finding.advisory.cve_ids),
-            "exceptions": selectors.finding_exceptions(finding=finding),
+            "exceptions": exceptions,
+            "standing_exception": standing,
             "plans": selectors.finding_plans(finding=finding),
             "can_triage": user.has_perm(Perm.PATCHING_FINDING_TRIAGE),
             "can_approve": user.has_perm(Perm.PATCHING_EXCEPTION_APPROVE),

@@ -5,11 +5,19 @@ answers of every operation."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import pytest
 from django.test import Client
 
+from safeward import clock
+from safeward.assets.services import asset_create
 from safeward.devices.models import ClientDevice
+from safeward.patching import services
+from safeward.patching.models import Finding, RiskException
 from tests.fhir.helpers import bearer, token
+from tests.patching.conftest import HEARTBLEED, openssl
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +114,104 @@ def test_client_link_endpoints_answer_bad_input_in_the_one_shape(client, make_us
     )
     assert field in body["errors"]
     assert not ClientDevice.objects.exists()
+
+
+VULNS = "/api/v1/vulns/"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status", "field"),
+    [
+        # Bad query values and bodies: 400 naming the field.
+        ("get", "findings/?state=nonsense", None, 400, "state"),
+        ("get", "findings/?severity=dire", None, 400, "severity"),
+        ("get", "exceptions/?status=pending", None, 400, "status"),
+        ("get", "plans/?status=soon", None, 400, "status"),
+        ("put", "findings/{finding}/analysis/", {"state": "fine"}, 400, "state"),
+        ("post", "inventories/", {"target_kind": "ship", "target_id": 1, "content": "x"}, 400, "target_kind"),
+        ("post", "plans/", {"title": "x"}, 400, "target_kind"),
+        ("get", "vex/cyclonedx/?state=fine", None, 400, "state"),
+        ("post", "feeds/", "multipart", 400, "file"),
+        ("post", "feeds/", {"feed": "kev"}, 415, None),
+        ("post", "findings/{finding}/exceptions/", {}, 400, "decision"),
+        ("post", "findings/{finding}/exceptions/", {"expires_on": "soon"}, 400, "expires_on"),
+        # The service's own refusals (a past expiry, a control that judges nothing) name their fields too.
+        (
+            "post",
+            "findings/{finding}/exceptions/",
+            {
+                "decision": "accept",
+                "justification": "x",
+                "controls": [{"control_id": "patching.inventory_current", "resource_id": "asset:999999"}],
+                "expires_on": "2001-01-01",
+            },
+            400,
+            ("controls", "expires_on"),
+        ),
+        # Unknown: 404.
+        ("get", "findings/999999/", None, 404, None),
+        ("post", "findings/999999/exceptions/", {}, 404, None),
+        ("post", "exceptions/999999/approve/", {}, 404, None),
+        ("post", "exceptions/999999/reject/", {}, 404, None),
+        ("get", "plans/999999/", None, 404, None),
+        ("get", "vex/spdx/", None, 404, None),
+        ("post", "plans/999999/update/", {"status": "cancelled"}, 404, None),
+        # The requester deciding their own: 403. Decided already: 409.
+        ("post", "exceptions/{own}/approve/", {}, 403, None),
+        ("post", "exceptions/{own}/reject/", {}, 403, None),
+        ("post", "exceptions/{decided}/reject/", {}, 409, None),
+        ("post", "exceptions/{decided}/approve/", {}, 409, None),
+        ("post", "findings/{finding}/exceptions/", "filed", 409, None),
+    ],
+)
+def test_the_vulns_api_answers_refusals_in_the_one_shape(
+    client, make_user, method, path, payload, status, field
+):
+    """Issue 17's API: bad input 400 (with its field), not this person 403,
+    unknown 404, stale 409; nothing saved by any of them."""
+    officer = make_user("security_officer")
+    other = make_user("it_admin")
+    asset = asset_create(actor=None, values={"name": "Engine", "kind": "server", "network_zone": "dmz"})
+    services.osv_import(actor=None, raw=json.dumps(HEARTBLEED).encode(), filename="h.json")
+    services.inventory_import(actor=None, target_kind="asset", target_id=asset.pk, raw=openssl())
+    finding = Finding.objects.get()
+
+    def request_exception(actor):
+        return services.exception_request(
+            actor=actor,
+            finding_id=finding.pk,
+            decision="accept",
+            justification="Upgrade in the next window.",
+            controls=[("patching.inventory_current", f"asset:{asset.pk}")],
+            expires_on=clock.now().date() + dt.timedelta(days=30),
+        )
+
+    decided = request_exception(other)
+    services.exception_decide(actor=officer, exception_id=decided.pk, approve=False)
+    own = request_exception(officer) if payload == "filed" or "{own}" in path else None
+    before = list(RiskException.objects.values_list("pk", "status"))
+    url = VULNS + path.format(finding=finding.pk, own=own.pk if own else 0, decided=decided.pk)
+    raw = token(officer, "read write")
+    if method == "get":
+        response = client.get(url, **bearer(raw))
+    elif payload == "multipart":
+        response = client.post(url, {"feed": "kev"}, **bearer(raw))
+    else:
+        body = _exception_body(asset.pk) if payload == "filed" else payload
+        response = getattr(client, method)(url, body, content_type="application/json", **bearer(raw))
+    body = assert_error_shape(response, status)
+    for name in (field,) if isinstance(field, str) else field or ():
+        assert name in body["errors"], body
+    assert list(RiskException.objects.values_list("pk", "status")) == before
+
+
+def _exception_body(asset_id: int) -> dict:
+    return {
+        "decision": "reduce",
+        "justification": "Blocked at the firewall.",
+        "controls": [{"control_id": "patching.inventory_current", "resource_id": f"asset:{asset_id}"}],
+        "expires_on": (clock.now().date() + dt.timedelta(days=30)).isoformat(),
+    }
 
 
 def test_no_credentials_is_a_json_401_with_a_bearer_challenge(client):

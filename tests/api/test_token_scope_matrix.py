@@ -537,6 +537,24 @@ RULES: dict[tuple[str, str], Rule] = {
         lambda c: status(c.post("/api/v1/vulns/exceptions/1/approve/", {})),
         (F,) * 8,
     ),
+    ("vulns_api:exception_reject", "POST"): (
+        lambda c: status(c.post("/api/v1/vulns/exceptions/1/reject/", {})),
+        (F,) * 8,
+    ),
+    ("vulns_api:finding_exceptions", "POST"): (
+        lambda c: status(
+            c.post(
+                "/api/v1/vulns/findings/1/exceptions/",
+                {"decision": "accept", "justification": "x", "controls": [], "expires_on": "2030-01-01"},
+            )
+        ),
+        (F,) * 8,
+    ),
+    ("vulns_api:feeds", "POST"): (
+        lambda c: status(c.post("/api/v1/vulns/feeds/", {"feed": "kev"}, content_type=MULTIPART_CONTENT)),
+        (F,) * 8,
+    ),
+    ("vulns_api:vex_export", "GET"): (lambda c: status(c.get("/api/v1/vulns/vex/openvex/")), (F,) * 8),
     ("vulns_api:policy", "GET"): (lambda c: status(c.get("/api/v1/vulns/policy/")), (F,) * 8),
     ("vulns_api:plans", "GET"): (lambda c: status(c.get("/api/v1/vulns/plans/")), (F,) * 8),
     ("vulns_api:plans", "POST"): (lambda c: status(c.post("/api/v1/vulns/plans/", {})), (F,) * 8),

@@ -88,7 +88,7 @@ def test_the_api_uploads_triages_and_approves(engineer, approver, dmz_asset, hea
     own = client.post(
         f"/api/v1/vulns/exceptions/{exception.pk}/approve/", {}, content_type="application/json"
     )
-    assert own.status_code == 409  # the requester is not a second person
+    assert own.status_code == 403  # the requester is not a second person
     second = Client()
     sign_in(second, approver)
     approved = second.post(
