@@ -1263,6 +1263,8 @@ def exception_request(
         finding = Finding.objects.select_for_update().filter(pk=finding_id).first()
         if finding is None:
             raise UnknownObject("No such finding.")
+        if finding.state not in Finding.OPEN_STATES:  # nothing left to accept a risk for
+            raise Conflict(f"This finding is {finding.get_state_display().lower()}: it needs no exception.")
         if finding.exceptions.filter(status__in=RiskException.OPEN_STATUSES).exists():
             raise Conflict("This finding already has an exception in force or waiting.")
         exception = RiskException.objects.create(

@@ -79,6 +79,17 @@ def test_free_text_unknown_controls_and_no_expiry_are_refused(engineer, finding,
     assert RiskException.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "state", [Finding.State.RESOLVED, Finding.State.NOT_AFFECTED, Finding.State.FALSE_POSITIVE]
+)
+def test_a_finding_no_longer_open_takes_no_exception(engineer, finding, fake_control, state):
+    Finding.objects.filter(pk=finding.pk).update(state=state)
+    with pytest.raises(services.Conflict) as error:
+        _request(engineer, finding)
+    assert "needs no exception" in str(error.value)
+    assert RiskException.objects.count() == 0
+
+
 def test_the_requester_cannot_approve(engineer, approver, finding, fake_control):
     exception = _request(engineer, finding)
     with pytest.raises(services.PatchingError):
