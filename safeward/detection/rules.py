@@ -518,13 +518,28 @@ CATALOG.update(
             "Vendor reading more patients than its agreement allows",
             Severity.HIGH,
             "A vendor's accounts and OAuth clients together touched more distinct patients within the"
-            " window than the ceiling for the PHI volume its agreement declares (no PHI: any patient);"
-            " evaluated by the vendors app (ADR 1211).",
+            " window than the ceiling for the PHI volume its agreement declares, or more in the last"
+            " 24 h than the factor times its own learned daily baseline (a high percentile of its"
+            " active days in the baseline period) and the floor, even under the ceiling (no PHI: any"
+            " patient); evaluated by the vendors app (ADRs 1211, 1217).",
             window_hours=Param(24, _integer(1, 24 * 31), "length of the window"),
             none_threshold=Param(1, _integer(1, 1_000_000), "patients for a vendor declared to get no PHI"),
             low_threshold=Param(10, _integer(1, 1_000_000), "patients for a low-volume vendor"),
             medium_threshold=Param(100, _integer(1, 1_000_000), "patients for a medium-volume vendor"),
             high_threshold=Param(1000, _integer(1, 1_000_000), "patients for a high-volume vendor"),
+            baseline_days=Param(
+                28, _integer(7, 90), "days of the vendor's own history the baseline learns from"
+            ),
+            baseline_min_days=Param(
+                7, _integer(1, 90), "active days of history below which only the declared ceiling applies"
+            ),
+            baseline_percentile=Param(
+                90, _integer(50, 100), "percentile of the active days (100: the busiest)"
+            ),
+            baseline_factor=Param(3.0, _number(1.0, 100.0), "times the baseline the last 24 h may reach"),
+            baseline_floor=Param(
+                20, _integer(1, 1_000_000), "patients in 24 h below which the baseline never alerts"
+            ),
         ),
         _spec(
             Code.BADGE_UNAUTHORISED_ENTRY,

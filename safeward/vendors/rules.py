@@ -9,14 +9,26 @@ distinct patients that all its accounts and OAuth clients touched in the
 window ending at the batch's last such access, searches and lists included
 (`audit.selectors.patients_touched`, the breach scope's count), and raises an
 alert when it reaches the ceiling for the PHI volume the vendor is
-registered for. Counts only; the alert names no patient."""
+registered for.
+
+It also learns each vendor's own baseline (ADR 1217): one grouped query
+(`audit.selectors.patients_touched_per_day`) counts the distinct patients of
+the last 24 h and of each day of the baseline period before them; the
+baseline is a high percentile of the active days, and the last 24 h alert
+past max(floor, factor x baseline) even under the declared ceiling. A vendor
+with fewer active days than `baseline_min_days` has the ceiling only. The
+alert's detail says which limit was crossed, with the numbers. Counts only;
+the alert names no patient."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
 
-from safeward.audit.selectors import patients_touched
+from safeward.audit.selectors import patients_touched, patients_touched_per_day
 from safeward.detection.evaluate import Context, register_rule
 from safeward.detection.rules import Code
 from safeward.detection.services import Finding
@@ -25,6 +37,52 @@ from safeward.vendors import selectors
 from safeward.vendors.models import Credential, Vendor
 
 MAX_EVIDENCE = 1000
+DAY = dt.timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A vendor's learned limit: the last 24 h against its own history."""
+
+    patients_24h: int
+    active_days: int  # days of the baseline period with at least one patient
+    value: int | None  # the percentile of the active days; None: too little history
+    limit: int | None  # max(floor, ceil(factor x value)); None: too little history
+
+    @property
+    def crossed(self) -> bool:
+        return self.limit is not None and self.patients_24h > self.limit
+
+    def detail(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "patients_24h": self.patients_24h,
+            "active_days": self.active_days,
+            "days": int(params["baseline_days"]),
+            "min_days": int(params["baseline_min_days"]),
+            "percentile": int(params["baseline_percentile"]),
+            "value": self.value,
+            "factor": float(params["baseline_factor"]),
+            "floor": int(params["baseline_floor"]),
+            "limit": self.limit,
+        }
+
+
+def learned_baseline(
+    params: dict[str, Any], *, end: dt.datetime, actor_ids: list[int], client_ids: list[str]
+) -> Baseline:
+    """One grouped query over the last 24 h and the `baseline_days` before
+    them. Idle days are left out of the percentile: they say nothing about
+    how much the vendor reads when it works (a weekday-only vendor would
+    otherwise get a baseline of its weekends)."""
+    days = int(params["baseline_days"])
+    counts = patients_touched_per_day(end=end, days=days + 1, actor_ids=actor_ids, client_ids=client_ids)
+    active = sorted(count for count in counts[1:] if count)
+    if len(active) < int(params["baseline_min_days"]):
+        return Baseline(counts[0], len(active), None, None)
+    # Nearest-rank percentile: an observed day, never an interpolation.
+    value = active[max(math.ceil(int(params["baseline_percentile"]) / 100 * len(active)), 1) - 1]
+    limit = max(int(params["baseline_floor"]), math.ceil(float(params["baseline_factor"]) * value))
+    return Baseline(counts[0], len(active), value, limit)
 
 
 def rule_vendor_bulk_access(ctx: Context) -> list[Finding]:
@@ -48,23 +106,40 @@ def rule_vendor_bulk_access(ctx: Context) -> list[Finding]:
         threshold = int(config.params[f"{vendor.phi_volume}_threshold"])
         end = max(event.occurred_at for event in events)
         vendor_actor_ids, client_ids = selectors.vendor_actors(vendor_id=vendor.pk)
+        # Both windows end just after the batch's last access, so it counts.
+        until = end + dt.timedelta(microseconds=1)
         count = len(
             patients_touched(
-                start=end - window,
-                end=end + dt.timedelta(microseconds=1),
-                actor_ids=vendor_actor_ids,
-                client_ids=client_ids,
+                start=until - window, end=until, actor_ids=vendor_actor_ids, client_ids=client_ids
             )
         )
-        if count < threshold:
+        declared = count >= threshold
+        # With a 24 h window the count is the last 24 h: at or under the floor
+        # the baseline cannot alert, so its query is spared.
+        baseline = None
+        if window != DAY or count > int(config.params["baseline_floor"]):
+            baseline = learned_baseline(
+                config.params, end=until, actor_ids=vendor_actor_ids, client_ids=client_ids
+            )
+        learned = baseline is not None and baseline.crossed
+        if not declared and not learned:
             continue
+        crossed = [name for name, hit in (("declared", declared), ("learned", learned)) if hit]
+        limits = []
+        if declared:
+            limits.append(f"ceiling {threshold} for {vendor.get_phi_volume_display().lower()}")
+        if baseline is not None and learned:
+            limits.append(
+                f"{baseline.patients_24h} in 24 h over its learned limit {baseline.limit}"
+                f" ({float(config.params['baseline_factor']):g} x {baseline.value} a day)"
+            )
         last = events[-1]
         findings.append(
             Finding(
                 rule=config.code,
                 severity=config.severity,
                 title=f"Vendor {vendor.name}: {count} patients in {window.total_seconds() / 3600:g} h "
-                f"(ceiling {threshold} for {vendor.get_phi_volume_display().lower()})",
+                f"({'; '.join(limits)})",
                 subject=f"vendor:{vendor.pk}",
                 evidence=[(event.id, event.occurred_at) for event in events][-MAX_EVIDENCE:],
                 subject_user_id=last.actor_id,
@@ -77,6 +152,8 @@ def rule_vendor_bulk_access(ctx: Context) -> list[Finding]:
                     "distinct_patients": count,
                     "threshold": threshold,
                     "phi_volume": vendor.phi_volume,
+                    "limits_crossed": crossed,
+                    "baseline": baseline.detail(config.params) if baseline is not None else None,
                 },
             )
         )

@@ -2,7 +2,9 @@
 vendor's accounts and clients touch more distinct patients in the window
 than the ceiling of the PHI volume it is registered for, counted over all
 its credentials; the hospital's own staff and a vendor within its ceiling
-stay quiet."""
+stay quiet. The learned baseline (ADR 1217): a spike over the vendor's own
+history alerts under the ceiling, steady use does not, a vendor with too
+little history has the ceiling only."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ import datetime as dt
 
 import pytest
 
+from safeward.audit.selectors import patients_touched_per_day
+from safeward.audit.services import audit_record
+from safeward.audit.vocabulary import Action
 from safeward.detection.selectors import rule_config
 from safeward.detection.services import rule_config_save
 from safeward.vendors import services
@@ -109,12 +114,126 @@ def test_hospital_staff_and_a_disabled_rule_stay_quiet(at, officer, make_user):
     assert alerts(RULE) == []
 
 
+def _history(at, staff, patients, *, days):
+    """`staff` read `patients` once a day on each of the `days` days before START."""
+    for day in range(days, 0, -1):
+        at(hours=-24 * day)
+        for patient in patients:
+            access(staff, patient)
+    run()
+
+
+def _learned(**params):
+    # A medium-volume vendor's ceiling (100) stays far above every count here.
+    _ceilings(**{"baseline_floor": 5, "baseline_factor": 2, "baseline_percentile": 100, **params})
+
+
+def test_a_spike_over_the_learned_baseline_alerts_under_the_declared_ceiling(at, officer, make_user):
+    _learned()
+    _, (staff,) = _vendor(officer, make_user, volume="medium")
+    patients = [new_patient(family=f"Base{n}", mrn=f"B{n}") for n in range(6)]
+    _history(at, staff, patients[:2], days=10)
+    assert alerts(RULE) == []
+    at(minutes=0)
+    for patient in patients:
+        access(staff, patient)
+    run()
+    (alert,) = alerts(RULE)
+    assert alert.detail["limits_crossed"] == ["learned"]
+    assert alert.detail["distinct_patients"] == 6 < alert.detail["threshold"] == 100
+    baseline = alert.detail["baseline"]
+    assert (baseline["patients_24h"], baseline["active_days"], baseline["value"], baseline["limit"]) == (
+        6,
+        10,
+        2,
+        5,
+    )
+    assert "learned limit 5" in alert.title
+    assert "ceiling" not in alert.title
+    assert not any(patient in alert.title + str(alert.detail) for patient in patients)
+
+
+def test_steady_use_at_its_baseline_stays_quiet(at, officer, make_user):
+    _learned()
+    _, (staff,) = _vendor(officer, make_user, volume="medium")
+    patients = [new_patient(family=f"Steady{n}", mrn=f"S{n}") for n in range(6)]
+    _history(at, staff, patients, days=10)
+    at(minutes=0)
+    for patient in patients:
+        access(staff, patient)
+    run()
+    assert alerts(RULE) == []
+
+
+def test_too_little_history_falls_back_to_the_declared_ceiling(at, officer, make_user):
+    _learned()
+    _, (staff,) = _vendor(officer, make_user, volume="medium")
+    patients = [new_patient(family=f"New{n}", mrn=f"W{n}") for n in range(6)]
+    _history(at, staff, patients[:1], days=6)
+    at(minutes=0)
+    for patient in patients:
+        access(staff, patient)
+    run()
+    assert alerts(RULE) == []
+    _ceilings(medium_threshold=7)
+    access(staff, new_patient(family="New7", mrn="W7"))
+    run()
+    (alert,) = alerts(RULE)
+    assert alert.detail["limits_crossed"] == ["declared"]
+    assert alert.detail["baseline"]["active_days"] == 6
+    assert alert.detail["baseline"]["limit"] is None
+
+
+def test_a_spike_past_both_limits_names_both(at, officer, make_user):
+    _learned(medium_threshold=6)
+    _, (staff,) = _vendor(officer, make_user, volume="medium")
+    patients = [new_patient(family=f"Both{n}", mrn=f"T{n}") for n in range(6)]
+    _history(at, staff, patients[:1], days=8)
+    at(minutes=0)
+    for patient in patients:
+        access(staff, patient)
+    run()
+    (alert,) = alerts(RULE)
+    assert alert.detail["limits_crossed"] == ["declared", "learned"]
+    assert (alert.detail["threshold"], alert.detail["baseline"]["limit"]) == (6, 5)
+    assert "ceiling 6" in alert.title
+    assert "learned limit 5" in alert.title
+
+
+def test_the_floor_keeps_a_small_vendor_quiet(at, officer, make_user):
+    _learned(baseline_floor=8)
+    _, (staff,) = _vendor(officer, make_user, volume="medium")
+    patients = [new_patient(family=f"Floor{n}", mrn=f"L{n}") for n in range(6)]
+    _history(at, staff, patients[:1], days=8)
+    at(minutes=0)
+    for patient in patients:
+        access(staff, patient)
+    run()
+    assert alerts(RULE) == []
+
+
+def test_the_daily_counts_take_searches_and_count_a_patient_once_a_day(at, officer, make_user):
+    _, (staff,) = _vendor(officer, make_user, volume="medium")
+    at(hours=-30)
+    access(staff, "p-1")
+    audit_record(action=Action.SEARCH, actor=staff, patient_ids=["p-1", "p-2"])
+    at(hours=-1)
+    access(staff, "p-3")
+    audit_record(action=Action.SEARCH, actor=staff, patient_ids=["p-3"])
+    counts = patients_touched_per_day(end=START, days=3, actor_ids=[staff.pk])
+    assert counts == [1, 2, 0]
+    assert patients_touched_per_day(end=START, days=3, actor_ids=[make_user("nurse").pk]) == [0, 0, 0]
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
         ({"low_threshold": 0}, "at least 1"),
         ({"window_hours": "day"}, "whole number"),
         ({"medum_threshold": 5}, "Unknown parameter"),
+        ({"baseline_days": 3}, "at least 7"),
+        ({"baseline_factor": 0.5}, "from 1.0 to 100.0"),
+        ({"baseline_percentile": 101}, "at most 100"),
     ],
 )
 def test_bad_ceilings_are_refused(params, message):
