@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, serializers, status
@@ -88,6 +89,13 @@ def api_error(request: HttpRequest, status_code: int, exception: Exception | Non
 
 
 # --- the schema -----------------------------------------------------------------------------------
+class CsrfFirstSessionScheme(SessionScheme):
+    """The session cookie for identity.api_auth's CSRF-first session
+    authentication, as drf-spectacular declares DRF's own (`cookieAuth`)."""
+
+    target_class = "safeward.identity.api_auth.CsrfFirstSessionAuthentication"
+
+
 class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular's metaclass
     """DOT's bearer tokens as OpenAPI `http` bearer (drf-spectacular's own
     extension declares an `oauth2` scheme with no flows and no requirement)."""
