@@ -1,7 +1,6 @@
-"""The demo's shared drive: the seed's run of the nightly share scan (ADR 1506)
-finds the planted clinic list (by exact match of demo patients), tells the
-encrypted ZIP apart and finds nothing in the clean documents; a newcomer's scan
-afterwards reads nothing again."""
+"""The demo's shared drive: a newcomer's first scan finds the planted clinic
+list (by exact match of demo patients), tells the encrypted ZIP apart and
+finds nothing in the clean documents."""
 
 from __future__ import annotations
 
@@ -19,12 +18,12 @@ from safeward.identity.models import User
 pytestmark = pytest.mark.django_db(transaction=False)
 
 
-def test_the_nightly_scan_of_the_demo_share_found_the_export(seeded_demo):
+def test_first_scan_of_the_demo_share_finds_the_export(seeded_demo):
     (share,) = [asset for asset in scannable_shares() if asset.name == SHARE_NAME]
     assert share.location == str(share_path())
     officer = User.objects.get(username="demo.privacy_officer")
     summary = discovery_services.share_scan(actor=officer, asset_id=share.pk)
-    assert (summary.scan.files_read, summary.scan.files_unchanged) == (0, 5)  # read by the night's scan
+    assert summary.scan.files_read == 5
     export = DiscoveryFinding.objects.get(path__endswith="clinic-list-export.csv")
     assert export.patients_matched == len(EXPORTED_MRNS)
     assert export.status == DiscoveryFinding.Status.OPEN

@@ -1,6 +1,5 @@
-"""A privacy officer finds the exported clinic list in the findings queue (the
-demo's nightly share scan found it), scans the share again (nothing changed,
-nothing read again), opens the finding for the export, sees how many of our
+"""A privacy officer scans the demo hospital's shared drive from the findings
+page, opens the finding for the exported clinic list, sees how many of our
 patients it holds and marks it remediated (moved to quarantine).
 Screenshots go to test-artifacts/screenshots/discovery-*.png."""
 
@@ -25,21 +24,20 @@ def test_officer_scans_the_demo_share_and_remediates(seeded_demo, page, settings
     sign_in_browser(page, officer)
     nav_click(page, "PHI findings")
     page.wait_for_selector("h1:has-text('PHI findings')")
-    assert "clinic-list-export.csv" in page.locator("#findings").inner_text()
+    assert "No findings here." in page.locator("#findings").inner_text()
     page.select_option("select[name=asset]", label=f"{SHARE_NAME} ({settings.VAR_DIR / 'demo-share'})")
     screenshot(page, "discovery-01-queue-before-scan")
 
     page.click("#scan-share")
     page.wait_for_selector("h1:has-text('Scan ')")
     summary = page.locator("#scan-summary").inner_text()
-    assert "0 read" in summary
-    assert "5 unchanged since the last scan" in summary
+    assert "5 read" in summary
+    assert "1 encrypted" in summary
     screenshot(page, "discovery-02-scan")
 
-    nav_click(page, "PHI findings")
-    page.wait_for_selector("h1:has-text('PHI findings')")
-    row = page.locator("#findings tbody tr", has_text="clinic-list-export.csv")
-    row.get_by_role("link").first.click()
+    page.locator("#scan-findings a", has_text="#").first.wait_for()
+    row = page.locator("#scan-findings tbody tr", has_text="clinic-list-export.csv")
+    row.get_by_role("link").click()
     page.wait_for_selector("h1:has-text('Finding #')")
     assert f"Holds {len(EXPORTED_MRNS)} of our patients" in page.locator("#finding-summary").inner_text()
     assert "DEMO-000" not in page.content()  # counts, never the matched values
