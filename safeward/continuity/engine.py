@@ -182,18 +182,9 @@ def sqlite_snapshot_dump(workdir: Path) -> Iterator[tuple[dict[str, int], Callab
     os.close(descriptor)
     copy_path = Path(name)
     try:
-        if live.in_transaction:
-            # The online backup API cannot copy a database its own source
-            # connection is writing (SQLITE_LOCKED, which Python's `backup()`
-            # retries forever): inside an open transaction (the demo seed's
-            # scheduled runs, ADR 1506) the copy is the pages this connection
-            # sees, in memory. `safeward backup create` and `schedule run-due`
-            # run outside any transaction and take the online backup.
-            copy_path.write_bytes(live.serialize())
         target = sqlite3.connect(copy_path)
         try:
-            if not live.in_transaction:
-                live.backup(target)
+            live.backup(target)
             cursor = target.cursor()
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             existing = {str(r[0]) for r in cursor.fetchall()}

@@ -13,14 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from safeward import clock
-from safeward.continuity import schedule, services
+from safeward.continuity import services
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
 
 
 KIT_WARDS = 2
-CONTROLS_JOB = "controls"
 
 
 def seed_continuity(ctx: SeedContext) -> None:
@@ -28,17 +27,3 @@ def seed_continuity(ctx: SeedContext) -> None:
     ctx.write(f"Continuity: {nights} nightly backup records, one restore test passed.")
     for code, key_path in services.kits_seed_demo(wards=KIT_WARDS):
         ctx.write(f"Downtime kit for ward {code}; its workstation key (demo only): {key_path}")
-
-
-def seed_scheduled_runs(ctx: SeedContext) -> None:
-    """Run every periodic job of the schedule once, for real, through the
-    scheduler (ADR 1506): the schedule page and `continuity.scheduled_jobs_current`
-    then show true runs of this demo hospital, never invented ones. The
-    `controls` job goes last, so its control run judges the other jobs' runs.
-    Jobs that already succeeded within their cadence are not due: seeding
-    again runs nothing."""
-    others = [job.code for job in schedule.JOBS if job.code != CONTROLS_JOB]
-    runs = services.schedule_run_due(actor=None, only=others)
-    runs += services.schedule_run_due(actor=None, only=[CONTROLS_JOB])
-    for run in runs:
-        ctx.write(f"Scheduled job {run.job}: {run.outcome} in {run.duration_seconds:.1f} s.")

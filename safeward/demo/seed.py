@@ -548,16 +548,6 @@ def seed_continuity(ctx: SeedContext) -> None:
 SEED_STEPS.append(seed_continuity)
 
 
-def seed_scheduled_runs(ctx: SeedContext) -> None:
-    """Every periodic job run once for real, so the schedule has true runs (issue 19)."""
-    from safeward.demo.continuity import seed_scheduled_runs as runs_step
-
-    runs_step(ctx)
-
-
-SEED_STEPS.append(seed_scheduled_runs)
-
-
 def seed_compliance(ctx: SeedContext) -> None:
     """The first run of every control test, after every other step (issue 18)."""
     from safeward.demo.compliance import seed_compliance as compliance_step
