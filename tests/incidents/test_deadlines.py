@@ -9,6 +9,7 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from safeward.audit.models import AuditEvent
 from safeward.detection.models import Alert
@@ -85,7 +86,10 @@ def test_the_breach_clock_alerts_inside_fourteen_days_and_when_overdue(frozen_cl
     due = {item.deadline: item for item in deadlines.deadlines_sweep()}
     assert set(due) == {"breach:individuals", "breach:hhs", "breach:media_VT"}
     assert {item.state for item in due.values()} == {"near"}
-    assert due["breach:individuals"].due == discovered + dt.timedelta(days=60)
+    # The end of the 60th calendar day after discovery, in the hospital's zone (ADR 1418).
+    last_day = timezone.localtime(discovered).date() + dt.timedelta(days=60)
+    end_of_last_day = dt.datetime.combine(last_day, dt.time.max, tzinfo=timezone.get_current_timezone())
+    assert due["breach:individuals"].due == end_of_last_day
     detect_pending()
     assert Alert.objects.filter(rule="incident_deadline").count() == 3
 
