@@ -56,7 +56,7 @@ def _oidc_key(tmp_path):
 
 def _run(env, *args):
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
     )
 
 
