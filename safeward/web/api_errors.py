@@ -89,7 +89,7 @@ def api_error(request: HttpRequest, status_code: int, exception: Exception | Non
 
 
 # --- the schema -----------------------------------------------------------------------------------
-class CsrfFirstSessionScheme(SessionScheme):
+class CsrfFirstSessionScheme(SessionScheme):  # type: ignore[no-untyped-call]  # drf-spectacular's metaclass
     """The session cookie for identity.api_auth's CSRF-first session
     authentication, as drf-spectacular declares DRF's own (`cookieAuth`)."""
 
