@@ -223,6 +223,7 @@ NO_PATIENT_DATA = {
     "assessments:report_oscal": "OSCAL assessment results of the control tests",
     # Software and vulnerability analyses (packages, advisories, VEX states), never a patient.
     "patching:vex_export": "VEX of the vulnerability findings",
+    "vulns_api:vex_export": "VEX of the vulnerability findings, over REST",
     # The policy library's documents are policies, not medical records.
     "policies:document": "a policy document's page",
     "policies:document_new": "a new policy document",
