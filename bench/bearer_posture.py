@@ -13,6 +13,12 @@ client is not linked here, so the join finds no link, as for most clients).
 "without": the provider unregistered, as before ADR 1016
 (the request's own device only: no certificate, no query). Requests alternate; the
 ratio of medians is reported. The lookup writes nothing (tests/devices/test_bearer_posture.py).
+
+    .venv/bin/python bench/bearer_posture.py --rounds 300 --against main
+
+`--against COMMIT` adds a third request to each round: the provider as it was at that
+commit (`safeward/devices/identity.py` loaded from git), so old and new code are
+measured in the same run, under the same load.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--against", metavar="COMMIT", help="also time the provider at this commit")
     args = parser.parse_args()
 
     import django
@@ -86,12 +93,24 @@ def main() -> None:
             assert response.status_code == 200, response.status_code
             return elapsed
 
+        baseline = None
+        if args.against:
+            from bench._setup import module_at
+
+            old = module_at(args.against, "safeward/devices/identity.py", "bench_old_device_identity")
+            baseline = old.posture_for_token
         for _ in range(20):
             once()
         with_posture: list[float] = []
         without: list[float] = []
+        with_old: list[float] = []
         for _ in range(args.rounds):
-            access.token_posture_provider_register(posture_for_token)
+            if baseline is not None:
+                access.token_posture_provider_register(baseline)
+                try:
+                    with_old.append(once())
+                finally:
+                    access.token_posture_provider_register(posture_for_token)
             with_posture.append(once())
             access._token_posture_provider.clear()  # as before ADR 1016
             try:
@@ -104,6 +123,12 @@ def main() -> None:
             f"bearer FHIR Patient read: without posture {wo * 1000:.2f} ms, with posture {w * 1000:.2f} ms, "
             f"ratio {w / wo:.3f}x"
         )
+        if with_old:
+            old_median = statistics.median(with_old)
+            print(
+                f"  with the provider at {args.against}: {old_median * 1000:.2f} ms, "
+                f"ratio {old_median / wo:.3f}x"
+            )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

@@ -19,6 +19,7 @@ the refresh token's binding, ADR 1019) and the device its client is linked to (A
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Callable
@@ -27,8 +28,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils.dateparse import parse_datetime
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from safeward import clock
@@ -328,36 +330,16 @@ def posture_for_token(request: HttpRequest, token_id: int) -> str:
     return posture
 
 
-_BOUND = "device_binding__device__"
-_LINKED = "application__device_link__device__"
-_DEVICE_COLUMNS = (
-    "id",
-    "lifecycle",
-    "posture__id",
-    "posture__compliant",
-    "posture__compliance_reasons",
-    "posture__last_check_in",
-)
-
-
 def _token_posture(request: HttpRequest, token_id: int) -> str:
     own = device_facts(request).posture
-    # One read, one row of plain values: the token's binding and its client's linked device
-    # (ADR 1018), each with its posture.
-    row = (
-        AccessToken.objects.filter(pk=token_id)
-        .values_list(
-            "device_binding__id",
-            *(_BOUND + column for column in _DEVICE_COLUMNS),
-            *(_LINKED + column for column in _DEVICE_COLUMNS),
-        )
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_token_statement(), [token_id])
+        row = cursor.fetchone()
     if row is None:
         return own
     now = clock.now()
     judged = [own]
-    binding_id, bound, linked = row[0], row[1:7], row[7:13]
+    binding_id, bound, linked = row[0], row[1:6], row[6:11]
     if binding_id is not None:
         judged.append(_judged(bound, now=now))  # a binding without device: unmanaged
     if linked[0] is not None:
@@ -365,9 +347,45 @@ def _token_posture(request: HttpRequest, token_id: int) -> str:
     return max(judged, key=_SEVERITY.__getitem__)
 
 
+@functools.cache
+def _token_statement() -> str:
+    """The token's binding and its client's linked device (ADR 1018), each with its
+    posture, as one row of plain values. Written once as SQL: building and compiling the
+    ORM query cost more than running it, on every bearer request (ADR 1021). Each join is
+    on a unique key (the binding and the link are one-to-one with token and client), so
+    there is at most one row. The posture's reasons are not read: only the verdict counts."""
+    token = AccessToken._meta.db_table
+    binding, link = TokenDevice._meta.db_table, ClientDevice._meta.db_table
+    device, posture = Device._meta.db_table, DevicePosture._meta.db_table
+    return (
+        "SELECT b.id,"  # noqa: S608 - names from model metadata; the token id is a parameter
+        " b.device_id, bd.lifecycle, bp.id, bp.compliant, bp.last_check_in,"
+        " l.device_id, ld.lifecycle, lp.id, lp.compliant, lp.last_check_in"
+        f" FROM {token} t"
+        f" LEFT JOIN {binding} b ON b.access_token_id = t.id"
+        f" LEFT JOIN {device} bd ON bd.id = b.device_id"
+        f" LEFT JOIN {posture} bp ON bp.device_id = bd.id"
+        f" LEFT JOIN {link} l ON l.application_id = t.application_id"
+        f" LEFT JOIN {device} ld ON ld.id = l.device_id"
+        f" LEFT JOIN {posture} lp ON lp.device_id = ld.id"
+        " WHERE t.id = %s"
+    )
+
+
 def _judged(columns: tuple[Any, ...], *, now: dt.datetime) -> str:
-    device_id, lifecycle, posture_id, compliant, reasons, last_check_in = columns
+    device_id, lifecycle, posture_id, compliant, last_check_in = columns
     if device_id is None:
         return UNMANAGED
-    posture = None if posture_id is None else (compliant, reasons, last_check_in)
+    posture = None if posture_id is None else (bool(compliant), None, _moment(last_check_in))
     return _facts(device_id, lifecycle, posture, now=now).posture
+
+
+def _moment(value: object) -> dt.datetime | None:
+    """A timestamp column as the driver returns it to raw SQL (SQLite: text, in UTC)."""
+    if value is None or isinstance(value, dt.datetime):
+        moment = value
+    else:
+        moment = parse_datetime(str(value))
+        if moment is None:
+            raise ValueError("unreadable check-in time")
+    return moment if moment is None or moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

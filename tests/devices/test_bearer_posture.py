@@ -5,15 +5,18 @@ request itself comes from; the lookup writes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import AccessToken
 
+from safeward import clock
 from safeward.audit.models import AuditEvent
 from safeward.devices.identity import posture_for_token
-from safeward.devices.models import Device, TokenDevice
+from safeward.devices.models import ClientDevice, Device, DevicePosture, TokenDevice
 from tests.clinical.conftest import new_patient, relate
 from tests.conftest import sign_in
 from tests.devices.posture_support import BAD, GOOD, fingerprint_of, ward_behind_proxies
@@ -135,3 +138,53 @@ def test_reporting_the_device_lost_revokes_the_tokens_issued_to_it(doctor_and_pa
     report = device_report_lost(actor=make_user("it_admin"), device_id=laptop.pk, state="lost", reason="taxi")
     assert report.tokens_revoked == 1
     assert read(raw, patient=patient) == 401
+
+
+# Each lapse of the device, as the inventory or the MDM import writes it, and the posture
+# the very next bearer request is judged by. Nothing is kept between requests.
+LAPSES = {
+    "lost": (lambda d: Device.objects.filter(pk=d.pk).update(lifecycle=Device.Lifecycle.LOST), "lost"),
+    "stolen": (lambda d: Device.objects.filter(pk=d.pk).update(lifecycle=Device.Lifecycle.STOLEN), "lost"),
+    "retired": (
+        lambda d: Device.objects.filter(pk=d.pk).update(lifecycle=Device.Lifecycle.RETIRED),
+        "unmanaged",
+    ),
+    "reported non-compliant": (
+        lambda d: DevicePosture.objects.filter(device=d).update(
+            compliant=False, compliance_reasons=["disk_not_encrypted"]
+        ),
+        "non_compliant",
+    ),
+    "check-in stale": (
+        lambda d: DevicePosture.objects.filter(device=d).update(
+            last_check_in=clock.now() - dt.timedelta(days=8, minutes=1)
+        ),
+        "non_compliant",
+    ),
+    "posture report gone": (lambda d: DevicePosture.objects.filter(device=d).delete(), "unmanaged"),
+}
+
+
+@pytest.mark.parametrize("through", ["binding", "client link"])
+@pytest.mark.parametrize("lapse", list(LAPSES))
+def test_a_lapse_judges_the_very_next_request(lapse, through, doctor_and_patient):
+    """Through the token's own binding (ADR 1016) and its client's linked device (ADR 1018):
+    compliant on one request, the lapse written, the next request judged by it. A check-in
+    just inside the window still counts as compliant (the timestamp read as UTC)."""
+    doctor, _ = doctor_and_patient
+    token(doctor, "user/Patient.rs")
+    access = AccessToken.objects.select_related("application").get()
+    laptop = Device.objects.get(asset_tag="LT-GOOD")
+    if through == "binding":
+        TokenDevice.objects.create(access_token=access, device=laptop, fingerprint="", bound_at=clock.now())
+    else:
+        ClientDevice.objects.create(
+            application=access.application, device=laptop, linked_at=clock.now(), reason="kiosk"
+        )
+    DevicePosture.objects.filter(device=laptop).update(
+        last_check_in=clock.now() - dt.timedelta(days=7, minutes=-1)
+    )
+    assert posture_for_token(RequestFactory().get("/"), access.pk) == "compliant"
+    write, expected = LAPSES[lapse]
+    write(laptop)
+    assert posture_for_token(RequestFactory().get("/"), access.pk) == expected
