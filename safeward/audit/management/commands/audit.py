@@ -280,7 +280,7 @@ class Command(BaseCommand):
         first = first or this_month
         if last is None:
             last = this_month
-            for _ in range(3 if ahead is None else ahead):
+            for _month in range(3 if ahead is None else ahead):
                 last = (last + dt.timedelta(days=32)).replace(day=1)
         if first > last:
             raise CommandError(
