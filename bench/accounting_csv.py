@@ -11,8 +11,9 @@ Loads the trail of bench/accounting_plan.py once (kept between runs; the
 1000th). Checks both reads give the same ids in the same order, then times
 (median of --repeat) the CSV's first 2000 rows (what the client waits for
 before the first byte), the whole CSV body for the hot patient (rows read
-and written as the view writes them) and the whole accounting, and measures each read's Python peak memory (tracemalloc, one
-separate pass). Prints the plan of the old UNION."""
+and written as the view writes them) and the whole accounting, and measures
+each read's Python peak memory (tracemalloc, one separate pass). Prints the
+plan of the old UNION."""
 
 from __future__ import annotations
 
