@@ -5,17 +5,19 @@ columns, so page 10,000 of a 100-million-row trail costs what page 1 does.
 A patient's events are those naming the patient (`patient_id`) and those
 that disclosed the patient among several (`AuditEventPatient`, ADR 0208):
 two index range reads, (patient_id, occurred_at) on each table, each
-ordered and limited and merged for a page (UNION only for the CSV, which
-reads everything anyway), never an OR that would defeat both indexes. A
-page reads the patient index rows first and their events by primary key
-(ADR 1651), never through a subquery the planner may answer by walking
-every partition of the event table."""
+ordered and limited and merged as they are read, never an OR that would
+defeat both indexes. The patient index rows are read first and their events
+by primary key (ADR 1651), never through a subquery the planner may answer
+by walking every partition of the event table; a page and the CSV's stream
+are the same reads, the stream in keyset batches (ADR 1652)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -24,6 +26,9 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 
 from safeward.audit.models import AuditEvent, AuditEventPatient
 from safeward.audit.vocabulary import Action, Outcome
+
+# Rows per read when a whole report or accounting is streamed (the CSV).
+STREAM_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -56,24 +61,21 @@ class Cursor:
 
 
 def _after(events: QuerySet[AuditEvent], after: Cursor | None, *, newest_first: bool) -> QuerySet[AuditEvent]:
+    """`events` beyond the cursor. The plain bound on occurred_at repeats what
+    the OR implies: it is the index range PostgreSQL can start from (an OR
+    alone is only a filter, so each page would rescan from the window's
+    start)."""
     if after is None:
         return events
     if newest_first:
         return events.filter(
-            Q(occurred_at__lt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__lt=after.event_id)
+            Q(occurred_at__lt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__lt=after.event_id),
+            occurred_at__lte=after.occurred_at,
         )
     return events.filter(
-        Q(occurred_at__gt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__gt=after.event_id)
+        Q(occurred_at__gt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__gt=after.event_id),
+        occurred_at__gte=after.occurred_at,
     )
-
-
-def _of_patient(
-    events: QuerySet[AuditEvent], *, patient_id: str, start: dt.datetime | None, end: dt.datetime | None
-) -> list[QuerySet[AuditEvent]]:
-    """`events` that name the patient, and those that disclosed the patient
-    among several: two parts, each an index range of its own table."""
-    links = _links(patient_id=patient_id, start=start, end=end)
-    return [events.filter(patient_id=patient_id), events.filter(pk__in=links.values("event_id"))]
 
 
 def _ordering(newest_first: bool) -> tuple[str, str]:
@@ -91,20 +93,22 @@ def _events(query: EventFilter, after: Cursor | None) -> QuerySet[AuditEvent]:
     return _after(events, after, newest_first=query.newest_first)
 
 
-def _parts(query: EventFilter, after: Cursor | None) -> list[QuerySet[AuditEvent]]:
-    events = _events(query, after)
-    if query.patient_id:
-        return _of_patient(events, patient_id=query.patient_id, start=query.start, end=query.end)
-    return [events]
-
-
-def _union(parts: list[QuerySet[AuditEvent]], *, newest_first: bool) -> QuerySet[AuditEvent]:
-    first, *rest = [part.order_by() for part in parts]  # no ORDER BY inside a UNION's parts
-    return (first.union(*rest) if rest else first).order_by(*_ordering(newest_first))
-
-
 def _first_rows(events: QuerySet[AuditEvent], *, newest_first: bool, limit: int) -> list[AuditEvent]:
     return list(events.order_by(*_ordering(newest_first))[:limit])
+
+
+def _keyset_rows(events: QuerySet[AuditEvent], *, newest_first: bool, batch: int) -> Iterator[AuditEvent]:
+    """`events` in order, read `batch` at a time, each read an ordered,
+    limited index range starting after the last row of the one before."""
+    mark: Cursor | None = None
+    while True:
+        rows = _first_rows(
+            _after(events, mark, newest_first=newest_first), newest_first=newest_first, limit=batch
+        )
+        yield from rows
+        if len(rows) < batch:
+            return
+        mark = Cursor(rows[-1].occurred_at, rows[-1].pk)
 
 
 def _links(
@@ -118,47 +122,51 @@ def _links(
     return links
 
 
-def _linked_first_rows(
+def _linked_rows(
     events: QuerySet[AuditEvent],
     links: QuerySet[AuditEventPatient],
     *,
     after: Cursor | None,
     newest_first: bool,
-    limit: int,
-) -> list[AuditEvent]:
-    """The first `limit` of `events` that an index row of `links` names, read
-    link rows first: a keyset range of (patient_id, occurred_at, event_id),
-    `limit` rows at a time, then those events by primary key within the
-    batch's time span. `id IN (SELECT event_id ...) ORDER BY ... LIMIT` let
-    PostgreSQL walk the whole event table in time order when it expected
-    many link rows (issue 20: 80 s at 3.5M events; ADR 1651). Another batch
-    is read only when the event filters (actor, action, outcome) or an
-    archived event left this one short."""
+    batch: int,
+) -> Iterator[AuditEvent]:
+    """The events of `events` that an index row of `links` names, in order,
+    read link rows first: a keyset range of (patient_id, occurred_at,
+    event_id), `batch` rows at a time, then those events by primary key
+    within the batch's time span. `id IN (SELECT event_id ...)` let
+    PostgreSQL walk the whole event table when it expected many link rows
+    (issue 20: 80 s at 3.5M events; ADR 1651). The next batch is read only
+    when the caller wants more than this one gave (the event filters, actor,
+    action, outcome, or an archived event can leave a batch short)."""
     time_order, id_order = ("-occurred_at", "-event_id") if newest_first else ("occurred_at", "event_id")
-    beyond = "lt" if newest_first else "gt"
-    found: list[AuditEvent] = []
+    beyond, bound = ("lt", "lte") if newest_first else ("gt", "gte")
     mark = after
     while True:
         page = links
         if mark is not None:
             page = page.filter(
                 Q(**{f"occurred_at__{beyond}": mark.occurred_at})
-                | Q(occurred_at=mark.occurred_at, **{f"event_id__{beyond}": mark.event_id})
+                | Q(occurred_at=mark.occurred_at, **{f"event_id__{beyond}": mark.event_id}),
+                **{f"occurred_at__{bound}": mark.occurred_at},  # the index range, as in `_after`
             )
-        batch = list(page.order_by(time_order, id_order).values_list("occurred_at", "event_id")[:limit])
-        if batch:
-            moments = [moment for moment, _ in batch]
-            found += events.filter(
-                pk__in={event_id for _, event_id in batch},
+        rows = list(page.order_by(time_order, id_order).values_list("occurred_at", "event_id")[:batch])
+        if rows:
+            moments = [moment for moment, _ in rows]
+            yield from events.filter(
+                pk__in={event_id for _, event_id in rows},
                 occurred_at__gte=min(moments),
                 occurred_at__lte=max(moments),
-            )
-        if len(found) >= limit or len(batch) < limit:
-            return found
-        mark = Cursor(*batch[-1])
+            ).order_by(*_ordering(newest_first))
+        if len(rows) < batch:
+            return
+        mark = Cursor(*rows[-1])
 
 
-def _patient_first_rows(
+def _report_key(event: AuditEvent) -> tuple[dt.datetime, int]:
+    return (event.occurred_at, event.pk)
+
+
+def _patient_rows(
     events: QuerySet[AuditEvent],
     *,
     patient_id: str,
@@ -166,26 +174,47 @@ def _patient_first_rows(
     end: dt.datetime | None,
     after: Cursor | None,
     newest_first: bool,
-    limit: int,
-) -> list[AuditEvent]:
-    """The first `limit` events of one patient: its direct events (an ordered,
-    limited range of the (patient_id, occurred_at) index) and the events
-    that listed it among several (`_linked_first_rows`), merged here; an
-    event in both counts once."""
-    rows = {
-        event.pk: event
-        for event in _first_rows(events.filter(patient_id=patient_id), newest_first=newest_first, limit=limit)
-    }
+    batch: int,
+) -> Iterator[AuditEvent]:
+    """One patient's events in report order: its direct events (keyset
+    ranges of the (patient_id, occurred_at) index) and the events that listed
+    it among several (`_linked_rows`), merged as they are read; an event in
+    both counts once (the same key, so the merge yields the two together).
+    Memory is two batches, whatever the length of the trail."""
+    own = _keyset_rows(events.filter(patient_id=patient_id), newest_first=newest_first, batch=batch)
     links = _links(patient_id=patient_id, start=start, end=end)
-    for event in _linked_first_rows(events, links, after=after, newest_first=newest_first, limit=limit):
-        rows[event.pk] = event
-    merged = sorted(rows.values(), key=lambda event: (event.occurred_at, event.pk), reverse=newest_first)
-    return merged[:limit]
+    linked = _linked_rows(events, links, after=after, newest_first=newest_first, batch=batch)
+    last: int | None = None
+    for event in heapq.merge(own, linked, key=_report_key, reverse=newest_first):
+        if event.pk != last:
+            yield event
+        last = event.pk
 
 
-def audit_events_filtered(*, query: EventFilter) -> QuerySet[AuditEvent]:
-    """Every event matching `query`, in report order (the CSV streams it)."""
-    return _union(_parts(query, None), newest_first=query.newest_first)
+def audit_events_filtered(*, query: EventFilter, batch: int = STREAM_BATCH) -> Iterator[AuditEvent]:
+    """Every event matching `query`, in report order, read `batch` rows at a
+    time by keyset (the CSV streams it): the same index ranges as a page,
+    never one statement over the whole trail (ADR 1652)."""
+    events = _events(query, None)
+    if query.patient_id:
+        return _patient_rows(
+            events,
+            patient_id=query.patient_id,
+            start=query.start,
+            end=query.end,
+            after=None,
+            newest_first=query.newest_first,
+            batch=batch,
+        )
+    return _keyset_rows(events, newest_first=query.newest_first, batch=batch)
+
+
+def _page(rows: Iterator[AuditEvent], size: int) -> tuple[list[AuditEvent], Cursor | None]:
+    """The first `size` of `rows` and the cursor of the next page (None: last
+    page), from `size` + 1 rows read."""
+    read = list(islice(rows, size + 1))
+    following = Cursor(read[size - 1].occurred_at, read[size - 1].pk) if len(read) > size else None
+    return read[:size], following
 
 
 def audit_events_page(
@@ -194,26 +223,34 @@ def audit_events_page(
     """One page after `after`, and the cursor of the next page (None: last page)."""
     events = _events(query, after)
     if query.patient_id:
-        rows = _patient_first_rows(
-            events,
-            patient_id=query.patient_id,
-            start=query.start,
-            end=query.end,
-            after=after,
-            newest_first=query.newest_first,
-            limit=size + 1,
+        return _page(
+            _patient_rows(
+                events,
+                patient_id=query.patient_id,
+                start=query.start,
+                end=query.end,
+                after=after,
+                newest_first=query.newest_first,
+                batch=size + 1,
+            ),
+            size,
         )
-    else:
-        rows = _first_rows(events, newest_first=query.newest_first, limit=size + 1)
-    following = Cursor(rows[size - 1].occurred_at, rows[size - 1].pk) if len(rows) > size else None
-    return rows[:size], following
+    return _page(iter(_first_rows(events, newest_first=query.newest_first, limit=size + 1)), size)
 
 
-def patient_accesses(*, patient_id: str) -> QuerySet[AuditEvent]:
+def patient_accesses(*, patient_id: str, batch: int = STREAM_BATCH) -> Iterator[AuditEvent]:
     """Every recorded access to one patient, oldest first (HIPAA 164.528),
-    those that disclosed the patient among several included."""
-    parts = _of_patient(AuditEvent.objects.all(), patient_id=patient_id, start=None, end=None)
-    return _union(parts, newest_first=False)
+    those that disclosed the patient among several included; read `batch`
+    rows at a time (ADR 1652)."""
+    return _patient_rows(
+        AuditEvent.objects.all(),
+        patient_id=patient_id,
+        start=None,
+        end=None,
+        after=None,
+        newest_first=False,
+        batch=batch,
+    )
 
 
 def patient_accesses_page(
@@ -221,11 +258,18 @@ def patient_accesses_page(
 ) -> tuple[list[AuditEvent], Cursor | None]:
     """One page of `patient_accesses` after `after`, and the next page's cursor."""
     events = _after(AuditEvent.objects.all(), after, newest_first=False)
-    rows = _patient_first_rows(
-        events, patient_id=patient_id, start=None, end=None, after=after, newest_first=False, limit=size + 1
+    return _page(
+        _patient_rows(
+            events,
+            patient_id=patient_id,
+            start=None,
+            end=None,
+            after=after,
+            newest_first=False,
+            batch=size + 1,
+        ),
+        size,
     )
-    following = Cursor(rows[size - 1].occurred_at, rows[size - 1].pk) if len(rows) > size else None
-    return rows[:size], following
 
 
 def user_id_by_username(*, username: str) -> int | None:

@@ -8,7 +8,6 @@ could answer by walking the whole event table (issue 20)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 from django.db import connection
@@ -24,6 +23,7 @@ from safeward.audit.selectors import (
 )
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
+from tests.audit.plan_checks import assert_index_reads_only, event_reads
 
 pytestmark = pytest.mark.django_db
 HOT = "p-hot"
@@ -91,25 +91,15 @@ def test_the_report_by_patient_pages_like_its_csv(trail, newest_first, by_actor,
     assert walked == whole
 
 
-def _event_reads(queries):
-    return [q["sql"] for q in queries if '"audit_auditevent"' in q["sql"]]
-
-
 def test_no_page_query_joins_the_patient_index_by_subquery(trail):
     _, following = patient_accesses_page(patient_id=HOT, after=None, size=5)
     with CaptureQueriesContext(connection) as captured:
         patient_accesses_page(patient_id=HOT, after=following, size=5)
-    reads = _event_reads(captured.captured_queries)
+    reads = event_reads(captured.captured_queries)
     assert reads
     for sql in reads:
         assert "audit_auditeventpatient" not in sql, sql
         assert "LIMIT" in sql or '"id" IN (' in sql, sql
-
-
-def _scans(plan):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _scans(child)
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="EXPLAIN of PostgreSQL")
@@ -119,23 +109,6 @@ def test_postgresql_reads_the_page_by_index_conditions_only(trail):
         cursor.execute("ANALYZE audit_auditeventpatient")
     with CaptureQueriesContext(connection) as captured:
         patient_accesses_page(patient_id=HOT, after=None, size=5)
-    reads = _event_reads(captured.captured_queries)
+    reads = event_reads(captured.captured_queries)
     assert reads
-    with connection.cursor() as cursor:
-        # The test's tables are tiny: make a sequential scan the last resort,
-        # so the plan shows which index ranges the query allows.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        for sql in reads:
-            cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
-            raw = cursor.fetchone()[0]
-            plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
-            for node in _scans(plan):
-                relation = node.get("Relation Name", "")
-                if not relation.startswith("audit_auditevent") or relation.startswith(
-                    "audit_auditeventpatient"
-                ):
-                    continue
-                assert node["Node Type"] != "Seq Scan", sql
-                if node["Node Type"] != "Bitmap Heap Scan":  # its Bitmap Index Scan child has the condition
-                    assert "Index Cond" in node, (node["Node Type"], relation, sql)
-        cursor.execute("SET LOCAL enable_seqscan = on")
+    assert_index_reads_only(reads)

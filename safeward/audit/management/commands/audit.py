@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import signal
 import sys
 import time
@@ -27,6 +28,22 @@ def _parse_time(value: str) -> dt.datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date or time (2026-01-31)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+# A range longer than this is far more likely a typo (--to 2204-01) than a
+# trail: 50 years, 600 partitions of each table.
+MAX_MONTHS = 600
+
+
+def _parse_month(value: str) -> dt.datetime:
+    matched = re.fullmatch(r"(\d{4})-(\d{2})", value)
+    if matched and int(matched[1]) >= 1970 and 1 <= int(matched[2]) <= 12:
+        return dt.datetime(int(matched[1]), int(matched[2]), 1, tzinfo=dt.UTC)
+    raise argparse.ArgumentTypeError(f"{value!r} is not a month: YYYY-MM, from 1970-01 (2024-01)")
+
+
+def _months_between(first: dt.datetime, last: dt.datetime) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month + 1
 
 
 class Command(BaseCommand):
@@ -62,8 +79,22 @@ class Command(BaseCommand):
         export.add_argument("--follow", action="store_true")
         export.add_argument("--interval", type=float, default=1.0)
 
-        partitions = sub.add_parser("partitions", help="create monthly partitions ahead (PostgreSQL)")
-        partitions.add_argument("--ahead", type=int, default=3, help="months after the current one")
+        partitions = sub.add_parser(
+            "partitions",
+            help="create monthly partitions ahead, or for an older trail with --from (PostgreSQL)",
+        )
+        partitions.add_argument(
+            "--from",
+            dest="first",
+            type=_parse_month,
+            metavar="YYYY-MM",
+            help="first month to create (default: the current one); for loading or restoring an older trail",
+        )
+        last = partitions.add_mutually_exclusive_group()
+        last.add_argument("--ahead", type=int, help="months after the current one (default 3)")
+        last.add_argument(
+            "--to", dest="last", type=_parse_month, metavar="YYYY-MM", help="last month to create"
+        )
 
         archive = sub.add_parser("archive", help="archive sealed periods older than the retention")
         archive.add_argument("--before", type=_parse_time, help="archive seals before this time instead")
@@ -233,14 +264,48 @@ class Command(BaseCommand):
 
     # --- partitions ----------------------------------------------------------
 
-    def do_partitions(self, *, ahead: int, **_: Any) -> None:
-        from safeward.audit.partitions import partitions_ensure
+    def do_partitions(
+        self, *, first: dt.datetime | None, last: dt.datetime | None, ahead: int | None, **_: Any
+    ) -> None:
+        """Idempotent: months that exist are counted and skipped, so a run cut
+        short is finished by running it again. Not audited: creating storage
+        for months discloses and changes no event (rows moved out of DEFAULT
+        are copied unchanged and still verify), and no partition operation
+        is (ADR 1653)."""
+        from safeward.audit.partitions import partitions_ensure_between
 
+        this_month = clock.now().astimezone(dt.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        if ahead is not None and ahead < 0:
+            raise CommandError("--ahead must be 0 or more months")
+        first = first or this_month
+        if last is None:
+            last = this_month
+            for _month in range(3 if ahead is None else ahead):
+                last = (last + dt.timedelta(days=32)).replace(day=1)
+        if first > last:
+            raise CommandError(
+                f"--from {first:%Y-%m} is after the last month, {last:%Y-%m}: nothing to create"
+            )
+        months = _months_between(first, last)
+        if months > MAX_MONTHS:
+            raise CommandError(
+                f"{first:%Y-%m} to {last:%Y-%m} is {months} months, more than {MAX_MONTHS}; "
+                "check the months, or create them in several runs"
+            )
         if connection.vendor != "postgresql":
             self.stdout.write("partitions exist only on PostgreSQL; nothing to do")
             return
-        created = partitions_ensure(start=clock.now(), months_ahead=ahead)
-        self.stdout.write(f"created {len(created)} partitions: {', '.join(created) or '-'}")
+
+        def step(table: str, names: list[str], moved: int) -> None:
+            line = f"{table}: created {names[0]}" + (f" .. {names[-1]}" if len(names) > 1 else "")
+            self.stdout.write(line + (f", moved {moved} rows out of DEFAULT" if moved else ""))
+
+        result = partitions_ensure_between(first=first, last=last, progress=step)
+        self.stdout.write(
+            f"created {len(result.created)} partitions for {first:%Y-%m} to {last:%Y-%m} "
+            f"({months} months, 2 tables); {result.existing} existed already; "
+            f"{result.moved} rows moved out of DEFAULT"
+        )
 
     # --- archive -------------------------------------------------------------
 
