@@ -152,7 +152,7 @@ def test_the_child_gets_no_shell_and_bounded_resources(tmp_path, monkeypatch):
     fake_tool(
         tmp_path,
         monkeypatch,
-        f'echo "$@" > {record}; ulimit -v >> {record}; ulimit -t >> {record}; ulimit -f >> {record}; cat > /dev/null',
+        f'echo "$@" > {record}; for limit in v t f; do ulimit -$limit >> {record}; done; cat > /dev/null',
     )
     path = write_pdf(tmp_path / "a.pdf", LINES)
     limits = Limits(pdftotext_seconds=7, pdftotext_memory_bytes=1 << 30, max_expanded_bytes=1 << 20)
