@@ -18,9 +18,13 @@ from safeward.assets.discovery.detectors import TextTally
 from safeward.assets.discovery.formats import Budget, Limits, pdftotext_pages, read_into
 from safeward.demo.share_files import write_pdf
 
-POPPLER = shutil.which("pdftotext")
+POPPLER = shutil.which("pdftotext") and shutil.which("prlimit")
 needs_poppler = pytest.mark.skipif(
-    POPPLER is None, reason="poppler-utils (pdftotext) is not installed: the pypdf path is tested instead"
+    not POPPLER,
+    reason="poppler-utils (pdftotext) or prlimit is not installed: the pypdf path is tested instead",
+)
+needs_prlimit = pytest.mark.skipif(
+    not shutil.which("prlimit"), reason="util-linux's prlimit is not installed"
 )
 
 LINES = [
@@ -49,7 +53,10 @@ def fake_tool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> N
     tool = tmp_path / "pdftotext"
     tool.write_text("#!/bin/sh\n" + script + "\n")
     tool.chmod(0o755)
-    monkeypatch.setattr(formats.shutil, "which", lambda name: str(tool) if name == "pdftotext" else None)
+    which = shutil.which
+    monkeypatch.setattr(
+        formats.shutil, "which", lambda name: str(tool) if name == "pdftotext" else which(name)
+    )
 
 
 @needs_poppler
@@ -119,6 +126,7 @@ def test_without_pdftotext_pypdf_reads_the_pages(tmp_path, monkeypatch):
     assert tally.candidates["phone"] == {"+1 555 201 4567", "(555) 303-1212"}
 
 
+@needs_prlimit
 def test_a_failing_pdftotext_falls_back_to_pypdf(tmp_path, monkeypatch):
     path = write_pdf(tmp_path / "a.pdf", LINES)
     monkeypatch.setattr(formats.shutil, "which", lambda name: None)
@@ -129,6 +137,7 @@ def test_a_failing_pdftotext_falls_back_to_pypdf(tmp_path, monkeypatch):
     assert tally.counts == expected.counts
 
 
+@needs_prlimit
 def test_output_of_the_wrong_shape_falls_back_to_pypdf(tmp_path, monkeypatch):
     # No page separators: not what pdftotext writes for one page, so not trusted.
     path = write_pdf(tmp_path / "a.pdf", LINES)
@@ -136,6 +145,7 @@ def test_output_of_the_wrong_shape_falls_back_to_pypdf(tmp_path, monkeypatch):
     assert "FAKE-99999" not in scan(path).candidates["mrn"]
 
 
+@needs_prlimit
 def test_a_hanging_pdftotext_is_stopped_at_the_timeout(tmp_path, monkeypatch):
     path = write_pdf(tmp_path / "a.pdf", LINES)
     fake_tool(tmp_path, monkeypatch, "exec sleep 30")
@@ -145,6 +155,7 @@ def test_a_hanging_pdftotext_is_stopped_at_the_timeout(tmp_path, monkeypatch):
     assert time.monotonic() - started < 20
 
 
+@needs_prlimit
 def test_the_child_gets_no_shell_and_bounded_resources(tmp_path, monkeypatch):
     """The PDF arrives on standard input, never as a path or through a shell,
     and the child runs under the address-space, CPU and file-size limits."""
@@ -162,6 +173,20 @@ def test_the_child_gets_no_shell_and_bounded_resources(tmp_path, monkeypatch):
     assert arguments.split()[-2:] == ["-", "-"]
     assert str(tmp_path) not in arguments
     assert limit_lines == [str((1 << 30) // 1024), "7", str((1 << 20) // 512)]
+
+
+def test_without_prlimit_pdftotext_is_not_run(tmp_path, monkeypatch):
+    fake_tool(tmp_path, monkeypatch, "echo 'MRN FAKE-99999'; printf '\\f'")
+    which = formats.shutil.which
+    monkeypatch.setattr(formats.shutil, "which", lambda name: None if name == "prlimit" else which(name))
+    assert "FAKE-99999" not in scan(write_pdf(tmp_path / "a.pdf", LINES)).candidates["mrn"]
+
+
+@needs_prlimit
+def test_a_fake_pdftotext_is_believed_when_it_gives_the_pages(tmp_path, monkeypatch):
+    """The check above is not vacuous: the same fake with prlimit present is read."""
+    fake_tool(tmp_path, monkeypatch, "cat > /dev/null; echo 'MRN FAKE-99999'; printf '\\f'")
+    assert "FAKE-99999" in scan(write_pdf(tmp_path / "a.pdf", LINES)).candidates["mrn"]
 
 
 def test_in_memory_member_without_pdftotext(tmp_path, monkeypatch):

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import codecs
 import io
-import resource
 import shutil
 import subprocess
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -320,26 +318,25 @@ def read_docx(stream: IO[bytes], tally: TextTally, budget: Budget) -> None:
 _PDFTOTEXT_AREA = ("-x", "-1000000", "-y", "-1000000", "-W", "2000000", "-H", "2000000")
 
 
-def _pdftotext_limits(limits: Limits) -> Callable[[], None]:
-    def apply() -> None:
-        # In the child, before exec: a hostile PDF gets bounded memory, CPU and output.
-        resource.setrlimit(resource.RLIMIT_AS, (limits.pdftotext_memory_bytes,) * 2)
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.pdftotext_seconds,) * 2)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_expanded_bytes,) * 2)
-
-    return apply
-
-
 def pdftotext_pages(stream: IO[bytes], pages: int, limits: Limits) -> list[str] | None:
     """The text of the first `pages` pages through poppler's pdftotext (ADR
     1644), each ending in a line break, or None when the tool is not
     installed or does not give exactly `pages` pages (it failed, timed out,
     hit a limit, or counts pages differently): the caller then uses pypdf.
-    No shell; the PDF goes in on standard input, the text out to a file of
-    bounded size."""
-    tool = shutil.which("pdftotext")
-    if tool is None:
+    No shell; the PDF goes in on standard input, the text out to a file.
+    util-linux's prlimit starts it under address-space, CPU and file-size
+    limits (set before exec, unlike a `preexec_fn`, which may deadlock the
+    child of a threaded server)."""
+    tool, prlimit = shutil.which("pdftotext"), shutil.which("prlimit")
+    if tool is None or prlimit is None:
         return None
+    bounded = [
+        prlimit,
+        f"--as={limits.pdftotext_memory_bytes}",
+        f"--cpu={limits.pdftotext_seconds}",
+        f"--fsize={limits.max_expanded_bytes}",
+        "--",
+    ]
     with tempfile.TemporaryDirectory(prefix="safeward-pdf-") as name:
         folder = Path(name)
         source: IO[bytes] = stream
@@ -353,12 +350,11 @@ def pdftotext_pages(stream: IO[bytes], pages: int, limits: Limits) -> list[str] 
             source.seek(0)
             with (folder / "out.txt").open("w+b") as output:
                 completed = subprocess.run(  # noqa: S603 - fixed argument list, no shell
-                    [tool, "-q", "-enc", "UTF-8", "-l", str(pages), *_PDFTOTEXT_AREA, "-", "-"],
+                    [*bounded, tool, "-q", "-enc", "UTF-8", "-l", str(pages), *_PDFTOTEXT_AREA, "-", "-"],
                     stdin=source,
                     stdout=output,
                     stderr=subprocess.DEVNULL,
                     timeout=limits.pdftotext_seconds,
-                    preexec_fn=_pdftotext_limits(limits),  # setrlimit only: no lock to inherit
                     check=False,
                 )
                 if completed.returncode != 0:
