@@ -84,7 +84,7 @@ _GATE_PATTERNS = {
     "phone": rb"[2-9]\d{2}\)?" + _S.replace(b"]", b".-]") + rb"\d{3}|\+[2-9]",
     "email": rb"@[A-Za-z0-9-]+\.",
     "icd10": rb"[A-TV-Z]\d[0-9AB]\.[0-9A-TV-Z]",
-    # The whole pattern but its lookbehind: a time or a count before a capitalised
+    # The whole pattern but its lookbehind (ADR 1645): a time or a count before a capitalised
     # word ("08:41 Pipette", "2 Nurses") no longer opens it (equipment logs, rosters).
     "address": rb"\d" + _S + rb"+(?:[A-Z][a-z]+\.?" + _S + rb"+){1,3}(?:" + _STREET.encode() + rb")\b",
     "birth_label": rb"(?i)dob|d\.o\.b|birth|born",
