@@ -15,6 +15,7 @@ from pypdf import PageObject, PdfReader
 
 from safeward.assets.discovery import formats
 from safeward.assets.discovery.detectors import TextTally
+from safeward.assets.discovery.engine import Scanner, plan
 from safeward.assets.discovery.formats import Budget, Limits, pdftotext_pages, read_into
 from safeward.demo.share_files import write_pdf
 
@@ -77,6 +78,19 @@ def test_pdftotext_reads_the_pages_when_installed(tmp_path, monkeypatch):
     assert tally.counts == expected.counts
     assert tally.candidates == expected.candidates
     assert tally.candidates["phone"] == {"+1 555 201 4567", "(555) 303-1212"}
+
+
+@needs_poppler
+@pytest.mark.parametrize("lines", [2, 400], ids=["inside-the-read-buffer", "larger"])
+def test_the_engine_gives_pdftotext_the_whole_file_and_reads_on(tmp_path, monkeypatch, lines):
+    """Through the scanner (its own buffered descriptor, after pypdf has read
+    the file), pdftotext gets the whole PDF: a small one whose bytes all sit
+    in the reader's buffer too."""
+    path = write_pdf(tmp_path / "a.pdf", [f"MRN DEMO-{n:05d}" for n in range(lines)])
+    monkeypatch.setattr(PageObject, "extract_text", lambda self, *a, **k: pytest.fail("pypdf text used"))
+    result = Scanner().scan_entry(next(plan([str(path)])))
+    assert result.status == "scanned"
+    assert len(result.candidates["mrn"]) == lines
 
 
 @needs_poppler

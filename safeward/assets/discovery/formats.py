@@ -323,7 +323,8 @@ def pdftotext_pages(stream: IO[bytes], pages: int, limits: Limits) -> list[str] 
     1644), each ending in a line break, or None when the tool is not
     installed or does not give exactly `pages` pages (it failed, timed out,
     hit a limit, or counts pages differently): the caller then uses pypdf.
-    No shell; the PDF goes in on standard input, the text out to a file.
+    No shell; a private copy of the PDF goes in on standard input, the
+    text out to a file.
     util-linux's prlimit starts it under address-space, CPU and file-size
     limits (set before exec, unlike a `preexec_fn`, which may deadlock the
     child of a threaded server)."""
@@ -339,16 +340,13 @@ def pdftotext_pages(stream: IO[bytes], pages: int, limits: Limits) -> list[str] 
     ]
     with tempfile.TemporaryDirectory(prefix="safeward-pdf-") as name:
         folder = Path(name)
-        source: IO[bytes] = stream
         try:
-            stream.fileno()
-        except (AttributeError, OSError, io.UnsupportedOperation):
-            # An archive member in memory: the child needs a file descriptor to read.
-            source = (folder / "in.pdf").open("w+b")  # closed in the finally below
-            source.write(stream.getvalue() if isinstance(stream, io.BytesIO) else stream.read())
-        try:
-            source.seek(0)
-            with (folder / "out.txt").open("w+b") as output:
+            with (folder / "in.pdf").open("w+b") as source, (folder / "out.txt").open("w+b") as output:
+                # The child reads a private copy: given the scanner's own descriptor it
+                # would move the offset under the buffered reader pypdf goes on using.
+                stream.seek(0)
+                shutil.copyfileobj(stream, source)
+                source.seek(0)
                 completed = subprocess.run(  # noqa: S603 - fixed argument list, no shell
                     [*bounded, tool, "-q", "-enc", "UTF-8", "-l", str(pages), *_PDFTOTEXT_AREA, "-", "-"],
                     stdin=source,
@@ -363,9 +361,6 @@ def pdftotext_pages(stream: IO[bytes], pages: int, limits: Limits) -> list[str] 
                 text = output.read().decode("utf-8", errors="replace")
         except (OSError, subprocess.SubprocessError):
             return None
-        finally:
-            if source is not stream:
-                source.close()
     texts = text.split("\f")
     # Each page ends in a form feed: what follows the last one is empty.
     if len(texts) != pages + 1 or texts[-1]:
