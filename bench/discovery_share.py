@@ -555,7 +555,8 @@ def fingerprint(result: Any) -> dict[str, Any]:
         "protection": result.protection,
         "kinds": list(result.kinds),
         "notes": list(result.notes),
-        "counts": dict(sorted(result.counts.items())),
+        # Non-zero only, as a finding keeps them: a zero entry says which detector ran, not what it found.
+        "counts": {category: count for category, count in sorted(result.counts.items()) if count},
         "candidates": candidates,
         "capped": result.candidates_capped,
     }

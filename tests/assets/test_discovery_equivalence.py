@@ -98,6 +98,11 @@ EDGE_CASES = [
     "Ann Lee 1990-01-01 1991-02-02 1992-03-03 A B C D E F G H I J K L 1993-04-04\n",
     "",
     "\n\n\n",
+    # Addresses: the gate is the whole pattern but its lookbehind (ADR 1645).
+    "12 Main St. 12\tOak  Lane\n12\nMain\nStreet 1 A Street 12 Main Streets 5 Main Stop",
+    "5 Dr Dr 99 Ave Maria Ave 3 St St",
+    "x1 Main Street a1 Oak Rd 7 Old Mill Way. 8 Very Long Name Here Court 9 Two Words Terrace\n",
+    "2026-02-01 08:41 Pipette set S/N 224428 checked by A. Quist, reading 1094.6 OK\n",
 ]
 
 
@@ -125,6 +130,16 @@ def test_seeded_random_text(seed):
 def test_a_clean_block_opens_no_gate_and_other_scripts_open_all():
     assert open_gates("The quarterly report of the facilities committee.\n") == frozenset()
     assert open_gates("Caf\u00e9 menu\n") == ALL_GATES
+
+
+def test_a_time_or_count_before_a_capitalised_word_does_not_open_the_address_gate():
+    """Equipment logs and rosters: every line has a number before a capitalised
+    word; the address detector (a full `re` pass) now runs only where a
+    street word follows (ADR 1645)."""
+    log = "2026-02-01 08:41 Pipette set S/N 224428 checked by A. Quist, 2 Nurses on Ward 3\n"
+    assert "address" not in open_gates(log)
+    assert "address" in open_gates(log + "Sent to 12 Main St. by courier\n")
+    assert "address" in open_gates("Lives at 12\nOld Mill\tWay\n")
 
 
 def test_streamed_blocks_match_one_block(tmp_path):

@@ -56,10 +56,8 @@ _PHONE = re.compile(
 )
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _ICD10 = re.compile(r"[A-TV-Z](?<![A-Za-z0-9.][A-TV-Z])\d[0-9AB]\.[0-9A-TV-Z]{1,4}(?![A-Za-z0-9])")
-_ADDRESS = re.compile(
-    r"\d(?<!\w\d)\d{0,4}\s+(?:[A-Z][a-z]+\.?\s+){1,3}"
-    r"(?:Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl|Terrace)\b"
-)
+_STREET = "Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl|Terrace"
+_ADDRESS = re.compile(r"\d(?<!\w\d)\d{0,4}\s+(?:[A-Z][a-z]+\.?\s+){1,3}(?:" + _STREET + r")\b")
 # "Jane Doe", "Doe,Jane" (CSV) or "DOE, Jane" on the line of a date, or a label saying it is a birth date.
 _NAME_CASED = re.compile(
     r"\b[A-Z][a-z'\u2019-]+(?:,\s*|\t|\s+)[A-Z][a-z'\u2019-]+\b|\b[A-Z]{2,}, [A-Z][a-z]+\b"
@@ -86,7 +84,9 @@ _GATE_PATTERNS = {
     "phone": rb"[2-9]\d{2}\)?" + _S.replace(b"]", b".-]") + rb"\d{3}|\+[2-9]",
     "email": rb"@[A-Za-z0-9-]+\.",
     "icd10": rb"[A-TV-Z]\d[0-9AB]\.[0-9A-TV-Z]",
-    "address": rb"\d" + _S + rb"+[A-Z][a-z]",
+    # The whole pattern but its lookbehind (ADR 1645): a time or a count before a capitalised
+    # word ("08:41 Pipette", "2 Nurses") no longer opens it (equipment logs, rosters).
+    "address": rb"\d" + _S + rb"+(?:[A-Z][a-z]+\.?" + _S + rb"+){1,3}(?:" + _STREET.encode() + rb")\b",
     "birth_label": rb"(?i)dob|d\.o\.b|birth|born",
 }
 _GATE_NAMES = tuple(_GATE_PATTERNS)

@@ -22,9 +22,10 @@ path declines. tests/assets/test_xlsx_fast.py compares both readers.
 
 from __future__ import annotations
 
+import functools
 import io
+import operator
 import re
-from collections.abc import Iterator
 from typing import IO, Any
 from xml.etree import ElementTree
 
@@ -48,11 +49,11 @@ _XML_DECL = re.compile(r"<\?xml[^>]*\?>\s*")
 _ENCODING = re.compile(r'encoding="([^"]+)"')
 _SST = re.compile(r"<sst(?: [a-zA-Z:]+=\"[^\"<>]*\")*>(.*)</sst>\s*\Z", re.S)
 _SI = re.compile(r'\s*<si><t(?: xml:space="preserve")?>([^<]*)</t></si>|\s*<si><t/></si>')
-_SHEET_DATA = re.compile(r"<sheetData>(.*?)</sheetData>|<sheetData/>", re.S)
-_ROW = re.compile(r'\s*<row r="(\d+)"(?: (?!xmlns)[a-zA-Z:]+="[^"<>]*")*(?:/>|>(.*?)</row>)', re.S)
+# Group 1 is the whole row or cell: `_back_to_back` checks that they account for every byte.
+_ROW = re.compile(r'(\s*<row r="(\d+)"(?: (?!xmlns)[a-zA-Z:]+="[^"<>]*")*(?:/>|>(.*?)</row>))', re.S)
 _CELL = re.compile(
-    r'\s*<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(s|n|b|str|e)")?'
-    r'(?:/>|>\s*(?:<f(?: [a-zA-Z]+="[^"<>]*")*(?:/>|>[^<]*</f>)\s*)?(?:<v>([^<]*)</v>|<v/>)?\s*</c>)'
+    r'(\s*<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(s|n|b|str|e)")?'
+    r'(?:/>|>\s*(?:<f(?: [a-zA-Z]+="[^"<>]*")*(?:/>|>[^<]*</f>)\s*)?(?:<v>([^<]*)</v>|<v/>)?\s*</c>))'
 )
 # The five predefined entities: any other reference (numeric, or declared in a DTD) is not plain.
 _ENTITY = re.compile(r"&(lt|gt|amp|quot|apos);")
@@ -138,6 +139,7 @@ def load_workbook(stream: IO[bytes], member_limit: int) -> Any:
     return reader.wb
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def _column(letters: str) -> int:
     number = 0
     for letter in letters:
@@ -156,22 +158,20 @@ def sheet_lines(workbook: Any, sheet: Any, member_limit: int) -> list[str] | Non
 
 
 def _lines(text: str, workbook: Any, sheet: Any) -> list[str]:
-    data = _SHEET_DATA.search(text)
-    if data is None or text.count("<sheetData") != 1:
-        raise _NotPlain
-    _check_outside(text[: data.start()] + "<sheetData/>" + text[data.end() :])
-    body = data.group(1) or ""
+    start, end, body = _sheet_data(text)
+    _check_outside(text[:start] + "<sheetData/>" + text[end:])
     strings = sheet._shared_strings
     date_formats = workbook._date_formats
     timedelta_formats = workbook._timedelta_formats
     epoch = workbook.epoch
 
-    def value(style: str | None, kind: str | None, raw: str | None) -> Any:
-        # openpyxl's WorkSheetParser.parse_cell with data_only, for the plain cell types.
+    def value(style: str, kind: str, raw: str) -> Any:
+        # openpyxl's WorkSheetParser.parse_cell with data_only, for the plain cell types
+        # (an absent attribute or value is "": no type is a number).
         if not raw:
             return None
         raw = _unescape(raw)
-        if kind is None or kind == "n":
+        if not kind or kind == "n":
             number = _cast_number(raw)
             style_id = int(style) if style else 0
             if style_id in date_formats:
@@ -193,8 +193,12 @@ def _lines(text: str, workbook: Any, sheet: Any) -> list[str]:
     lines: list[str] = []
     counter = 1
     index = 1
-    for inner, index in _rows(body):
-        cells = [(_column(cell[1]), value(cell[2], cell[3], cell[4])) for cell in _cells(inner)]
+    for _, number, inner in _back_to_back(_ROW, body):
+        index = int(number)
+        cells = [
+            (_column(letters), value(style, kind, raw))
+            for _, letters, style, kind, raw in _back_to_back(_CELL, inner)
+        ]
         if max_row is not None and index > max_row:
             break
         while counter < index:
@@ -206,6 +210,23 @@ def _lines(text: str, workbook: Any, sheet: Any) -> list[str]:
     if max_row is not None and max_row < index:
         lines.extend([empty] * max(0, max_row + 1 - counter))
     return lines
+
+
+def _sheet_data(text: str) -> tuple[int, int, str]:
+    """Where the one `<sheetData>` element is, and its content: what the
+    search `<sheetData>(.*?)</sheetData>|<sheetData/>` finds, by `str.find`
+    (the lazy `.*?` tried the closing tag at each of the sheet's bytes)."""
+    if text.count("<sheetData") != 1:
+        raise _NotPlain
+    start = text.find("<sheetData")
+    if text.startswith("<sheetData/>", start):
+        return start, start + len("<sheetData/>"), ""
+    if not text.startswith("<sheetData>", start):
+        raise _NotPlain
+    close = text.find("</sheetData>", start)
+    if close < 0:
+        raise _NotPlain
+    return start, close + len("</sheetData>"), text[start + len("<sheetData>") : close]
 
 
 def _check_outside(skeleton: str) -> None:
@@ -220,25 +241,19 @@ def _check_outside(skeleton: str) -> None:
         raise _NotPlain
 
 
-def _rows(body: str) -> Iterator[tuple[str, int]]:
-    """Each row's cells' XML and number; every byte of the sheet's data must be a row."""
-    position, end = 0, len(body.rstrip())
-    while position < end:
-        row = _ROW.match(body, position)
-        if row is None:
-            raise _NotPlain
-        position = row.end()
-        yield row[2] or "", int(row[1])
+_WHOLE = operator.itemgetter(0)
 
 
-def _cells(inner: str) -> Iterator[re.Match[str]]:
-    position, end = 0, len(inner.rstrip())
-    while position < end:
-        cell = _CELL.match(inner, position)
-        if cell is None:
-            raise _NotPlain
-        position = cell.end()
-        yield cell
+def _back_to_back(pattern: re.Pattern[str], text: str) -> list[tuple[str, ...]]:
+    """Every row (or cell) of `text`, when they follow each other from its start
+    to its end: `findall` skips what does not match, so the matches' lengths
+    (group 1) add up to the text's exactly when nothing was skipped (a match
+    ends in ">", never in the trailing space). Found in one C call instead of
+    a `match` per row and per cell."""
+    found: list[tuple[str, ...]] = pattern.findall(text)
+    if sum(map(len, map(_WHOLE, found))) != len(text.rstrip()):
+        raise _NotPlain
+    return found
 
 
 def _row_line(cells: list[tuple[int, Any]], max_col: int | None) -> str:
@@ -246,8 +261,8 @@ def _row_line(cells: list[tuple[int, Any]], max_col: int | None) -> str:
     if not cells and not max_col:
         return ""
     width = max_col or cells[-1][0]
-    row: list[Any] = [None] * width
+    row = [""] * width
     for column, cell in cells:
         if 1 <= column <= width:
-            row[column - 1] = cell
-    return "\t".join("" if cell is None else str(cell) for cell in row)
+            row[column - 1] = "" if cell is None else str(cell)
+    return "\t".join(row)
