@@ -39,12 +39,13 @@ class _Preparing(psycopg.Cursor[Any]):
 def prepared_cursor() -> Iterator[CursorWrapper]:
     """A cursor whose `execute` prepares its statement on the server (PostgreSQL)."""
     if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            yield cursor
+        with connection.cursor() as plain:
+            yield plain
         return
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = _Preparing(connection.connection)
-    cursor: CursorWrapper = connection._prepare_cursor(raw)
-    with cursor:
-        yield cursor
+    # Django's own wrapping of a new cursor (thread check, debug logging).
+    wrapped: CursorWrapper = connection._prepare_cursor(raw)  # type: ignore[attr-defined]
+    with wrapped:
+        yield wrapped
