@@ -178,6 +178,13 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
         "transaction_mode": "IMMEDIATE",
     }
+if _default_db["ENGINE"] == "django.db.backends.postgresql":
+    # Django disables server-side prepared statements; SafeWard prepares only
+    # the few hot statements it runs through `safeward.prepared` (ADR 0591).
+    # Django's own cursors bind on the client and never prepare, so this
+    # threshold only lets that cursor prepare when it asks; None would turn
+    # preparing off altogether (set it so behind a transaction pooler).
+    _default_db["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
 _default_db["TEST"] = {"NAME": env.optional_str("SAFEWARD_TEST_DATABASE_NAME")}
 DATABASES = {"default": _default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -18,6 +18,7 @@ from safeward import clock
 from safeward.audit import context
 from safeward.audit.models import AuditEvent, AuditEventPatient
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
+from safeward.prepared import prepared_cursor
 
 if TYPE_CHECKING:
     from safeward.crypto.services import KeyEvent
@@ -172,7 +173,7 @@ def _write(event: AuditEvent, patient_ids: list[str]) -> None:
         return
     values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_FIELDS]
     when = connection.ops.adapt_datetimefield_value(event.occurred_at)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # one text for every list's event: prepared once (ADR 0591)
         cursor.execute(_event_with_index_sql(), [*values, when, patient_ids])
         (event.pk,) = cursor.fetchone()
     event._state.adding, event._state.db = False, connection.alias

@@ -351,3 +351,85 @@ def test_a_search_page_costs_the_same_queries_for_one_or_many_patients(
             birth_date=dt.date(1980, 2, 3),  # a name alone finds only the clerk's own patients
         )
     assert len(page.results) == 15
+
+
+def test_the_facts_statement_is_prepared_on_the_server_on_postgresql(make_user):
+    """The facts statement runs on every list and chart: PostgreSQL parses and
+    plans it once per connection, then only binds it (ADR 0591)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+    user = make_user("physician")
+    patient = new_patient(mrn="PREPARED-0")
+    relate(user, patient, "care_team")
+    for _ in range(2):
+        assert _one(user, patient).relationships == {Relationship.CARE_TEAM}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert [sql for sql in prepared if sql.startswith("WITH related_patients")], prepared
+
+
+def test_the_time_zone_is_looked_up_once_whatever_the_number_of_patients(make_user, monkeypatch):
+    """Each patient's relationships count local days; the zone is looked up
+    once for the statement's rows, not once a patient (ADR 0591)."""
+    from django.utils import timezone
+
+    user = make_user("physician")
+    patients = [new_patient(mrn=f"ZONE-{n}") for n in range(12)]
+    for patient in patients:
+        relate(user, patient, "care_team")
+    lookups: list[int] = []
+    real = timezone.get_current_timezone
+
+    def counted():
+        lookups.append(1)
+        return real()
+
+    monkeypatch.setattr(timezone, "get_current_timezone", counted)
+    counts = []
+    for ids in (patients[:2], patients):
+        lookups.clear()
+        facts = _facts(user, *ids)
+        assert all(f.relationships == {Relationship.CARE_TEAM} for f in facts.values())
+        counts.append(len(lookups))
+    assert counts[0] == counts[1], counts
+
+
+def test_the_ended_day_indexes_are_computed_once_per_span_and_key_set(monkeypatch):
+    """The keyed indexes of the fifteen end days a relationship may count are
+    the same for every list of a day: computed once, and again for another
+    key set (a blind-index rotation adds a key)."""
+    import os
+
+    from safeward.clinical.gateway import _relationships
+    from safeward.crypto.fields import BlindIndexField, blind_index_keys, blind_indexes
+    from safeward.crypto.keyring import LoadedKey
+
+    _relationships._DAY_INDEXES.clear()
+    now = clock.now()
+    computed: list[int] = []
+    real = BlindIndexField.compute
+
+    def counted(self, value, *, key=None):
+        computed.append(1)
+        return real(self, value, key=key)
+
+    monkeypatch.setattr(BlindIndexField, "compute", counted)
+    first = _relationships.ended_day_indexes(now, now)
+    assert first is not None
+    assert len(computed) == len(first) == 15
+    assert first[0] in blind_indexes(Encounter, "ended_day_index", _relationships._local_day(now))
+    computed.clear()
+    assert _relationships.ended_day_indexes(now, now) == first
+    assert computed == []
+    primary = blind_index_keys()[0]
+    rotating = LoadedKey(
+        purpose=primary.purpose, version=2, key_id=primary.key_id ^ 1, material=os.urandom(32)
+    )
+    monkeypatch.setattr(_relationships, "blind_index_keys", lambda: [primary, rotating])
+    both = _relationships.ended_day_indexes(now, now)
+    assert both is not None
+    assert len(both) == 30
+    assert set(first) < set(both)

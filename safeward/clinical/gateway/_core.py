@@ -36,6 +36,7 @@ from safeward.clinical.types import Conflict, InvalidInput, NotFound, SessionCon
 from safeward.crypto.fields import decrypt_field
 from safeward.identity.models import User
 from safeward.identity.selectors import staff_department_ids_sql
+from safeward.prepared import prepared_cursor
 
 Actor = User | SystemActor
 
@@ -191,7 +192,8 @@ def facts_for(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID,
     by_key = {pid.hex: pid for pid in patient_ids}
     # The relationship rows (the one definition, `_relationships`) and the patients' own facts.
     related_sql, related_params = relationship_statement([user], patient_ids, now, now)
-    with connection.cursor() as cursor:
+    # Prepared on the server once per connection: every list and chart runs it (ADR 0591).
+    with prepared_cursor() as cursor:
         cursor.execute(
             related_sql + _patient_facts_sql(),
             related_params + _patient_facts_params(actor, now),

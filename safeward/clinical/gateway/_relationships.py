@@ -27,6 +27,7 @@ times (the encounter's UTC start year, the keyed day index of its end, ADR
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections import defaultdict
@@ -42,7 +43,7 @@ from django.utils.dateparse import parse_datetime
 from safeward import clock
 from safeward.clinical.models import Appointment, CareTeamMembership, Encounter, Patient
 from safeward.clinical.policy import Relationship
-from safeward.crypto.fields import blind_indexes, decrypt_stored
+from safeward.crypto.fields import BlindIndexField, blind_index_keys, decrypt_stored
 from safeward.identity.selectors import staff_departments_sql
 
 ATTENDING_DAYS_AFTER_DISCHARGE = 14
@@ -97,11 +98,13 @@ def relationships_at(
     care_team: Iterable[CareTeamSpan] = (),
     encounters: Iterable[EncounterSpan] = (),
     bookings: Iterable[Booking] = (),
+    zone: dt.tzinfo | None = None,
 ) -> set[Relationship]:
     """The care relationships the user holds to one patient at `at`, from that
     patient's rows (any user's: rows of other users relate no one here).
-    Days are local days (the server's time zone, as the end-day index's)."""
-    zone = timezone.get_current_timezone()
+    Days are local days (the server's time zone, as the end-day index's;
+    `zone` is that zone when the caller has it already)."""
+    zone = zone or timezone.get_current_timezone()
     day = at.astimezone(zone).date()
     held: set[Relationship] = set()
     if any(m.user_id == user_id and m.starts <= at and (m.ends is None or m.ends > at) for m in care_team):
@@ -138,10 +141,17 @@ class RelationshipRows:
     bookings: dict[uuid.UUID, list[Booking]] = field(default_factory=lambda: defaultdict(list))
     departments: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
 
+    @functools.cached_property
+    def zone(self) -> dt.tzinfo:
+        """The local zone, looked up once for all of a list's patients: Django's
+        lookup goes through a context-local and was a tenth of a worklist's facts."""
+        return timezone.get_current_timezone()
+
     def at(self, user_id: int | None, patient_id: uuid.UUID, at: dt.datetime) -> set[Relationship]:
         if user_id is None:  # a system actor relates to no one
             return set()
         return relationships_at(
+            zone=self.zone,
             user_id=user_id,
             departments=frozenset(self.departments.get(user_id, ())),
             at=at,
@@ -282,11 +292,25 @@ def ended_day_indexes(since: dt.datetime, until: dt.datetime) -> list[bytes] | N
     days = (last - first).days + 1
     if days > DAY_INDEX_SPAN:
         return None
-    return [
-        index
-        for n in range(days)
-        for index in blind_indexes(Encounter, "ended_day_index", last - dt.timedelta(days=n))
-    ]
+    keys = blind_index_keys()
+    # The same fifteen days for every list and chart of a day: kept per span
+    # and key set (a rotation's key is a new entry; the oldest entry goes).
+    span = (first, last, tuple(key.key_id for key in keys))
+    indexes = _DAY_INDEXES.get(span)
+    if indexes is None:
+        ended_day = Encounter._meta.get_field("ended_day_index")
+        assert isinstance(ended_day, BlindIndexField)
+        indexes = tuple(
+            ended_day.compute(last - dt.timedelta(days=n), key=key) for n in range(days) for key in keys
+        )
+        if len(_DAY_INDEXES) >= _DAY_INDEXES_KEPT:
+            _DAY_INDEXES.pop(next(iter(_DAY_INDEXES)))
+        _DAY_INDEXES[span] = indexes
+    return list(indexes)
+
+
+_DAY_INDEXES: dict[tuple[dt.date, dt.date, tuple[int, ...]], tuple[bytes, ...]] = {}
+_DAY_INDEXES_KEPT = 8
 
 
 def relationship_params(
