@@ -9,24 +9,43 @@ row incremented and read back by one statement: the database cache's own
 `incr` is a read then a write, which a burst overshoots.
 
 Keys carry their window (a bucket number), so a row is never reused across
-windows, only deleted once expired."""
+windows, only deleted once expired (swept at most once a minute per process).
+Several hits or releases of one request go in one `counter_batch()`: one
+commit instead of one each, and in the table their rows stay locked until it
+(callers take a request's counters in one fixed order, so two batches never
+wait on each other in a cycle)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.db import DatabaseCache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 
 from safeward import clock
 from safeward.identity.models import RateCounter
 
+SWEEP_EVERY = dt.timedelta(minutes=1)
+_next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
+
 
 def _in_table() -> bool:
     return isinstance(caches["default"], DatabaseCache)  # `cache` is only a proxy to it
+
+
+@contextlib.contextmanager
+def counter_batch() -> Iterator[None]:
+    """The counter operations inside commit together (the table); with Redis
+    or the in-process cache each is atomic on its own and there is nothing to batch."""
+    if _in_table():
+        with transaction.atomic():
+            yield
+    else:
+        yield
 
 
 def counter_hit(*, key: str, timeout: int) -> int:
@@ -59,6 +78,7 @@ def counter_clear(*, key: str) -> None:
 
 
 def _hit_in_table(key: str, timeout: int) -> int:
+    global _next_sweep  # this process's sweep schedule; nothing shared
     now = clock.now()
     table, key_column, hits_column, expires_column = (
         connection.ops.quote_name(name) for name in (RateCounter._meta.db_table, "key", "hits", "expires_at")
@@ -72,6 +92,7 @@ def _hit_in_table(key: str, timeout: int) -> int:
             [key, now + dt.timedelta(seconds=timeout)],
         )
         hits = int(cursor.fetchone()[0])
-    if hits == 1:  # a new window's first hit sweeps the windows that ended
+    if hits == 1 and now >= _next_sweep:  # a new window's first hit sweeps the windows that ended
+        _next_sweep = now + SWEEP_EVERY
         RateCounter.objects.filter(expires_at__lt=now).delete()
     return hits
