@@ -195,7 +195,27 @@ def run(url: str | None, args: argparse.Namespace) -> None:
         proc.terminate()
         proc.wait(timeout=30)
 
-    samples = [tuple(map(float, line.split())) for line in out.read_text().splitlines() if line.strip()]
+    report(args, reader_samples(out), windows, rates)
+
+
+def reader_samples(out: Path) -> list[tuple[float, float]]:
+    """(time, latency) of each read; none when the reader never wrote its file
+    (terminated before it had loaded its records: tiny --records, heavy load).
+    A line cut short by the termination is left out."""
+    if not out.exists():
+        return []
+    rows = (line.split() for line in out.read_text().splitlines())
+    return [(float(row[0]), float(row[1])) for row in rows if len(row) == 2]
+
+
+def report(
+    args: argparse.Namespace,
+    samples: list[tuple[float, float]],
+    windows: dict[str, list[tuple[float, float]]],
+    rates: dict[str, list[float]],
+) -> None:
+    if not samples:
+        print("reader produced no samples: read latencies are not reported (try more --records)")
 
     def latencies(name: str) -> list[float]:
         return sorted(lat for t, lat in samples if any(a <= t <= b for a, b in windows[name]))

@@ -225,6 +225,11 @@ class Param:
     help: str
 
 
+# A rule over the clean parameters together (each valid alone): the names of the
+# parameters that contradict each other, with the message.
+Consistency = Callable[[Mapping[str, Any]], dict[str, str]]
+
+
 @dataclass(frozen=True)
 class RuleSpec:
     code: str
@@ -232,6 +237,7 @@ class RuleSpec:
     severity: Severity
     description: str
     params: dict[str, Param] = field(default_factory=dict)
+    consistency: tuple[Consistency, ...] = ()
 
     def defaults(self) -> dict[str, Any]:
         return {name: param.default for name, param in self.params.items()}
@@ -243,9 +249,30 @@ _UNEXPLAINED_ONLY = Param(True, _boolean, "alert only when no care relationship 
 
 
 def _spec(
-    code: str, title: str, severity: Severity, description: str, **params: Param
+    code: str,
+    title: str,
+    severity: Severity,
+    description: str,
+    *,
+    consistency: tuple[Consistency, ...] = (),
+    **params: Param,
 ) -> tuple[str, RuleSpec]:
-    return code, RuleSpec(code, title, severity, description, {**params, "group_minutes": _GROUP})
+    params = {**params, "group_minutes": _GROUP}
+    return code, RuleSpec(code, title, severity, description, params, consistency)
+
+
+def _baseline_history_fits(params: Mapping[str, Any]) -> dict[str, str]:
+    """More active days required than the baseline period has days can never
+    be met: the learned baseline would be off for every vendor, silently."""
+    if params["baseline_min_days"] > params["baseline_days"]:
+        return {
+            "baseline_min_days": (
+                f"baseline_min_days ({params['baseline_min_days']}) must not exceed baseline_days"
+                f" ({params['baseline_days']}): a vendor cannot have more active days than the"
+                " baseline period has, so the learned baseline would never apply."
+            )
+        }
+    return {}
 
 
 CATALOG: dict[str, RuleSpec] = dict(
@@ -540,6 +567,7 @@ CATALOG.update(
             baseline_floor=Param(
                 20, _integer(1, 1_000_000), "patients in 24 h below which the baseline never alerts"
             ),
+            consistency=(_baseline_history_fits,),
         ),
         _spec(
             Code.BADGE_UNAUTHORISED_ENTRY,
@@ -626,6 +654,9 @@ def rule_params_validate(code: str, params: Mapping[str, Any] | None) -> dict[st
             clean[name] = param.check(value)
         except ValueError as error:
             errors[name] = [f"{name}: {error}."]
+    if not errors:  # each parameter valid alone; now together
+        for rule in spec.consistency:
+            errors.update({name: [message] for name, message in rule(clean).items()})
     if errors:
         raise ValidationError(errors)
     return clean
@@ -659,6 +690,9 @@ def effective_config(code: str, *, enabled: bool, severity: str, params: Mapping
                 merged[name] = param.check(params[name])
             except ValueError:
                 merged[name] = param.default
+    for rule in spec.consistency:  # stored before the rule existed, or edited by hand
+        for name in rule(merged):
+            merged[name] = spec.params[name].default
     if severity not in Severity.values:
         severity = spec.severity.value
     return RuleConfig(code, enabled, severity, merged)

@@ -28,13 +28,16 @@ def client_address(request: HttpRequest) -> str:
     return getattr(request, "safeward_client_ip", None) or "unknown"
 
 
-def refuse_if_throttled(*, username: str, address: str, user: User | None = None, stage: str = "") -> None:
-    """Raise the throttle's answer (and audit it) when the account, the
-    address or the pair has failed too often; `stage` names a step after the
-    password (the second factor at sign-in or at step-up)."""
-    decision = throttle.check(username=username, address=address)
+def admit_or_refuse(
+    *, username: str, address: str, user: User | None = None, stage: str = ""
+) -> throttle.ThrottleDecision:
+    """Admit the attempt (counted as a failure until released, ADR 0203), or
+    raise the throttle's answer (and audit it) when the account, the address or
+    the pair has failed too often; `stage` names a step after the password (the
+    second factor at sign-in or at step-up)."""
+    decision = throttle.admit(username=username, address=address)
     if decision.allowed:
-        return
+        return decision
     detail = {"counter": decision.reason, **({"stage": stage} if stage else {})}
     with transaction.atomic():
         audit_record(
@@ -51,6 +54,9 @@ def refuse_if_throttled(*, username: str, address: str, user: User | None = None
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    # The attempt pre_authenticate admitted; allauth makes an adapter per call, as for its own limit.
+    _admitted = throttle.ThrottleDecision(False)
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Accounts come from administrators and the workforce record, never self-service.
         return False
@@ -60,7 +66,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         username = str(credentials.get("username", ""))
-        refuse_if_throttled(username=username, address=client_address(request))
+        self._admitted = admit_or_refuse(username=username, address=client_address(request))
 
     def authenticate(self, request: HttpRequest, **credentials: Any) -> Any:
         user = super().authenticate(request, **credentials)
@@ -70,8 +76,10 @@ class AccountAdapter(DefaultAccountAdapter):
             # exists and that the password was right. A disabled, terminated or
             # locked account gets exactly the answer of a wrong password.
             stage = "locked" if user.is_active else "inactive"
-            self._record_failure(request, str(credentials.get("username", "")), stage=stage)
+            self._audit_failure(str(credentials.get("username", "")), stage=stage)
             return None
+        if user is not None:
+            throttle.release(decision=self._admitted)  # the password was right: no failure
         return user
 
     def pre_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> Any:
@@ -101,10 +109,10 @@ class AccountAdapter(DefaultAccountAdapter):
             services.user_password_reset(user=user, password=password)
 
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
-        self._record_failure(request, str(credentials.get("username", "")), stage="password")
+        self._audit_failure(str(credentials.get("username", "")), stage="password")
 
-    def _record_failure(self, request: HttpRequest, username: str, *, stage: str) -> None:
-        throttle.record_failure(username=username, address=client_address(request))
+    def _audit_failure(self, username: str, *, stage: str) -> None:
+        """A failed attempt: the throttle counted it when it admitted it."""
         with transaction.atomic():
             audit_record(
                 action=Action.LOGIN,

@@ -13,21 +13,19 @@ from typing import Any
 
 from allauth.core import context as allauth_context
 from allauth.mfa.base.forms import AuthenticateForm, ReauthenticateForm
-from django.core.exceptions import ValidationError
 
 from safeward.identity import throttle
-from safeward.identity.adapters import client_address, refuse_if_throttled
+from safeward.identity.adapters import admit_or_refuse, client_address
 
 
 def _throttled_clean_code(form: Any, parent: Any, stage: str) -> str:
     username = form.user.get_username()
     address = client_address(allauth_context.request)
-    refuse_if_throttled(username=username, address=address, user=form.user, stage=stage)
-    try:
-        return str(parent.clean_code(form))
-    except ValidationError:
-        throttle.record_failure(username=username, address=address)
-        raise
+    admitted = admit_or_refuse(username=username, address=address, user=form.user, stage=stage)
+    # A wrong code (ValidationError) keeps the counts the attempt was admitted with.
+    code = str(parent.clean_code(form))
+    throttle.release(decision=admitted)
+    return code
 
 
 class ThrottledAuthenticateForm(AuthenticateForm):  # type: ignore[misc]  # allauth.mfa is untyped

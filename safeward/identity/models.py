@@ -188,3 +188,18 @@ class SingleSessionRole(models.Model):
 
     def __str__(self) -> str:
         return f"one session at a time for {self.role_id}"
+
+
+class RateCounter(models.Model):
+    """One rate-limit counter for one window (ADRs 1216, 0203): the login
+    throttles and the questionnaire link's limits, when the cache is the
+    database cache, whose increment is a read then a write (a burst overshoots
+    a limit). `identity.counters` increments and reads it back in one statement.
+    No PHI and no account name: the key holds the window and a hash."""
+
+    key = models.CharField(max_length=80, primary_key=True)
+    hits = models.PositiveIntegerField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"rate counter {self.key}"

@@ -5,10 +5,11 @@ by a second person), the deadline table, patch plans. One class per
 operation, each declaring its permission and what a bearer token needs;
 each write calls the service the page calls.
 
-Refusals: 400 bad input (`errors` names the fields where the service knows
-them), 403 not this person (the requester deciding their own exception),
-404 unknown, 409 stale (decided already, expired, a control failing now,
-an exception already in force or waiting)."""
+Refusals: 400 bad input (`errors` an object naming the fields where they are
+known, else a list of reasons; the schema says both, `VulnBadInput`), 403 not
+this person (the requester deciding their own exception), 404 unknown, 409
+stale (decided already, expired, a control failing now, an exception already
+in force or waiting)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -109,6 +110,17 @@ class VulnInventoryOutput(serializers.Serializer[Any]):
 class VulnErrorOutput(serializers.Serializer[Any]):
     detail = serializers.CharField()
     errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]  # a field named like Serializer.errors
+
+
+# A 400 is either the API's one shape, `errors` an object naming the fields (the
+# input serializer's refusals, and the service's when it knows the fields), or
+# the service's list of reasons (a file it cannot read). The two cannot both
+# match a body: `errors` is an object in one and a list in the other.
+VULN_BAD_INPUT = PolymorphicProxySerializer(
+    component_name="VulnBadInput",
+    serializers=[ErrorOutput, VulnErrorOutput],
+    resource_type_field_name=None,
+)
 
 
 class VulnExceptionOutput(serializers.Serializer[Any]):
@@ -258,7 +270,7 @@ class FindingAnalysis(APIView):
 
     @extend_schema(
         request=VulnAnalysisInput,
-        responses={200: VulnFindingOutput, 400: VulnErrorOutput},
+        responses={200: VulnFindingOutput, 400: VULN_BAD_INPUT},
         operation_id="vulns_findings_analysis",
     )
     def put(self, request: Request, finding_id: int) -> Response:
@@ -280,7 +292,7 @@ class InventoryUpload(APIView):
 
     @extend_schema(
         request=VulnInventoryInput,
-        responses={201: VulnInventoryOutput, 400: VulnErrorOutput},
+        responses={201: VulnInventoryOutput, 400: VULN_BAD_INPUT},
         operation_id="vulns_inventories_upload",
     )
     def post(self, request: Request) -> Response:
@@ -438,7 +450,7 @@ class FeedImport(APIView):
 
     @extend_schema(
         request={"multipart/form-data": VulnFeedInput},
-        responses={200: VulnFeedOutput, 400: VulnErrorOutput},
+        responses={200: VulnFeedOutput, 400: VULN_BAD_INPUT},
         operation_id="vulns_feeds_import",
     )
     def post(self, request: Request) -> Response:
@@ -534,7 +546,7 @@ class PlanList(APIView):
 
     @extend_schema(
         request=VulnPlanInput,
-        responses={201: VulnPlanOutput, 400: VulnErrorOutput},
+        responses={201: VulnPlanOutput, 400: VULN_BAD_INPUT},
         operation_id="vulns_plans_create",
     )
     def post(self, request: Request) -> Response:
@@ -578,7 +590,7 @@ class PlanUpdate(APIView):
 
     @extend_schema(
         request=VulnPlanUpdateInput,
-        responses={200: VulnPlanOutput, 400: VulnErrorOutput},
+        responses={200: VulnPlanOutput, 400: VULN_BAD_INPUT},
         operation_id="vulns_plans_update",
     )
     def post(self, request: Request, plan_id: int) -> Response:

@@ -9,25 +9,24 @@ per counter and window, not per request, so a flood does not flood the trail.
 Each count is one atomic increment (ADR 1216), so a burst cannot overshoot a
 limit: Redis's INCR, or with the database cache a counter row incremented and
 read back by one statement (the database cache's own increment is a read then a
-write). The request that makes a counter exactly one over its limit is the one
+write); the mechanism is identity's (`identity.counters`, shared with the login
+throttles since ADR 0203). The request that makes a counter exactly one over its limit is the one
 that audits."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.db import DatabaseCache
-from django.db import connection, transaction
+from django.db import transaction
 
 from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome
+from safeward.identity.counters import counter_hit
 from safeward.vendors.link_code import LINK_ACTOR, RESOURCE
-from safeward.vendors.models import LinkHitCounter, Questionnaire
+from safeward.vendors.models import Questionnaire
 
 
 @dataclass(frozen=True)
@@ -38,39 +37,6 @@ class Limited:
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _count(key: str, timeout: int) -> int:
-    """Count one hit on `key`; the count including it."""
-    if isinstance(caches["default"], DatabaseCache):  # `cache` is only a proxy to it
-        return _count_in_table(key, timeout)
-    cache.add(key, 0, timeout=timeout)
-    try:
-        return cache.incr(key)  # atomic on Redis (INCR) and on the in-process cache (a lock)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 0, timeout=timeout)
-        return cache.incr(key)
-
-
-def _count_in_table(key: str, timeout: int) -> int:
-    # The key holds its window: a row is never reused across windows, only deleted once expired.
-    now = clock.now()
-    table, key_column, hits_column, expires_column = (
-        connection.ops.quote_name(name)
-        for name in (LinkHitCounter._meta.db_table, "key", "hits", "expires_at")
-    )
-    with connection.cursor() as cursor:
-        # INSERT ... ON CONFLICT ... RETURNING: PostgreSQL, and SQLite since 3.35.
-        cursor.execute(
-            f"INSERT INTO {table} ({key_column}, {hits_column}, {expires_column}) VALUES (%s, 1, %s) "  # noqa: S608 - names from model metadata; the values are parameters
-            f"ON CONFLICT ({key_column}) DO UPDATE SET {hits_column} = {table}.{hits_column} + 1 "
-            f"RETURNING {hits_column}",
-            [key, now + dt.timedelta(seconds=timeout)],
-        )
-        hits = int(cursor.fetchone()[0])
-    if hits == 1:  # a new window's first hit sweeps the windows that ended
-        LinkHitCounter.objects.filter(expires_at__lt=now).delete()
-    return hits
 
 
 def hit(*, token: str, address: str) -> Limited | None:
@@ -89,7 +55,7 @@ def hit(*, token: str, address: str) -> Limited | None:
     }
     over, first_refusal = None, False
     for counter, (key, limit) in limits.items():
-        hits = _count(key, window + 60)
+        hits = counter_hit(key=key, timeout=window + 60)
         if hits > limit and over is None:
             over, first_refusal = counter, hits == limit + 1
     if over is None:

@@ -237,17 +237,3 @@ class QuestionnaireEvidence(models.Model):
 
     def __str__(self) -> str:
         return f"evidence {self.pk} of questionnaire {self.questionnaire_id}"
-
-
-class LinkHitCounter(models.Model):
-    """One rate-limit counter of the questionnaire link page for one window (ADR 1216):
-    used when the cache is the database cache, whose increment is a read then a write
-    (a burst overshoots the limit). Here one statement increments and returns the count.
-    No PHI: the key is a hash of the link's token or of the client address."""
-
-    key = models.CharField(max_length=80, primary_key=True)
-    hits = models.PositiveIntegerField()
-    expires_at = models.DateTimeField(db_index=True)
-
-    def __str__(self) -> str:
-        return f"link hit counter {self.key}"

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import jsonschema
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from safeward import clock
@@ -205,6 +207,68 @@ def test_the_vulns_api_answers_refusals_in_the_one_shape(
     assert list(RiskException.objects.values_list("pk", "status")) == before
 
 
+def _answers_as_documented(schema: dict, path: str, method: str, response) -> dict:
+    """The body validates against what the OpenAPI schema says this operation
+    answers with this status (its $refs resolved in the schema's components)."""
+    body = response.json()
+    operation = schema["paths"][path][method]
+    declared = operation["responses"][str(response.status_code)]["content"]["application/json"]["schema"]
+    jsonschema.validate(body, {**declared, "components": schema["components"]})
+    return body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "errors"),
+    [
+        # The input serializer's refusals: `errors` an object naming the fields.
+        ("post", "inventories/", {"target_kind": "ship", "target_id": 1, "content": "x"}, dict),
+        ("post", "feeds/", {"feed": "kev"}, dict),
+        ("post", "feeds/", {"feed": "osv", "file": ""}, dict),
+        ("put", "findings/{finding_id}/analysis/", {"state": "fine"}, dict),
+        ("post", "plans/", {"title": "x"}, dict),
+        ("post", "plans/{plan_id}/update/", {"status": "someday"}, dict),
+        # The service's refusals of a file it cannot read: a list of reasons.
+        ("post", "inventories/", {"target_kind": "asset", "target_id": 999999, "content": "x"}, list),
+        ("post", "inventories/", {"target_kind": "asset", "target_id": "{asset}", "content": "{{"}, list),
+        ("post", "feeds/", {"feed": "kev", "file": b"not a catalog"}, list),
+    ],
+)
+def test_the_vulns_api_400_bodies_are_what_its_schema_declares(
+    client, make_user, schema, method, path, payload, errors
+):
+    """The uploads (inventory, feeds) and the other vulns writes: whichever
+    shape a 400 has, the OpenAPI schema declares it (it said a list for field
+    errors, which come back as an object)."""
+    officer = make_user("security_officer")
+    asset = asset_create(actor=None, values={"name": "Engine", "kind": "server", "network_zone": "dmz"})
+    services.osv_import(actor=None, raw=json.dumps(HEARTBLEED).encode(), filename="h.json")
+    services.inventory_import(actor=None, target_kind="asset", target_id=asset.pk, raw=openssl())
+    finding = Finding.objects.get()
+    plan = services.plan_create(
+        actor=officer,
+        target_kind="asset",
+        target_id=asset.pk,
+        finding_ids=[finding.pk],
+        title="Upgrade",
+        window_start=clock.now() + dt.timedelta(days=1),
+        window_end=clock.now() + dt.timedelta(days=1, hours=2),
+    )
+    url = VULNS + path.format(finding_id=finding.pk, plan_id=plan.pk)
+    headers = bearer(token(officer, "read write"))
+    if path == "feeds/":
+        upload = {
+            name: SimpleUploadedFile("feed.json", value) if isinstance(value, bytes) else value
+            for name, value in payload.items()
+        }
+        response = client.post(url, upload, **headers)
+    else:
+        body = {name: str(asset.pk) if value == "{asset}" else value for name, value in payload.items()}
+        response = getattr(client, method)(url, body, content_type="application/json", **headers)
+    assert response.status_code == 400, response.content[:300]
+    body = _answers_as_documented(schema, VULNS + path, method, response)
+    assert isinstance(body["errors"], errors)
+
+
 def _exception_body(asset_id: int) -> dict:
     return {
         "decision": "reduce",
@@ -255,6 +319,8 @@ def test_every_operation_declares_its_error_answers_in_the_one_shape(schema):
                     {"$ref": "#/components/schemas/DevicesFlowExportRefused"},
                     {"$ref": "#/components/schemas/Mds2ImportOutput"},
                     {"$ref": "#/components/schemas/VulnErrorOutput"},
+                    # The vulns API's 400: the one shape, or its service's list of reasons.
+                    {"$ref": "#/components/schemas/VulnBadInput"},
                 ), f"{method} {path} {code}: {ref}"
             if method == "post":
                 assert "413" in operation["responses"], f"{method} {path}"

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from safeward.audit.models import AuditEvent
 from safeward.detection.models import DetectionRule
-from safeward.detection.rules import RULE_CODES, rule_params_validate
+from safeward.detection.rules import RULE_CODES, effective_config, rule_params_validate
 from safeward.detection.selectors import rule_configs
 from safeward.detection.services import rule_config_save
 from safeward.identity.errors import NotPermitted
@@ -83,12 +83,36 @@ def _messages(error: ValidationError) -> str:
         ("baseline_outlier", {"z_threshold": -1}, "z_threshold: must be from"),
         ("vip_access", {"only_unexplained": "yes"}, "must be true or false"),
         ("break_glass_repeat", {"threshold": 1}, "must be at least 2"),
+        # ADR 1217's learned baseline needs more active days than the period has: never on.
+        (
+            "vendor_bulk_access",
+            {"baseline_days": 14, "baseline_min_days": 20},
+            "baseline_min_days (20) must not exceed baseline_days (14)",
+        ),
+        ("vendor_bulk_access", {"baseline_min_days": 29}, "must not exceed baseline_days (28)"),
     ],
 )
 def test_bad_configuration_is_refused_with_a_clear_message(code, params, expected):
     with pytest.raises(ValidationError) as caught:
         rule_params_validate(code, params)
     assert expected in _messages(caught.value)
+
+
+def test_the_baseline_may_require_every_day_of_its_period():
+    params = rule_params_validate("vendor_bulk_access", {"baseline_days": 14, "baseline_min_days": 14})
+    assert (params["baseline_days"], params["baseline_min_days"]) == (14, 14)
+
+
+def test_a_stored_baseline_that_could_never_apply_falls_back_to_the_default_history():
+    """Saved before the check existed (or edited by hand): the learned baseline
+    stays on with the default minimum, never silently off."""
+    config = effective_config(
+        "vendor_bulk_access",
+        enabled=True,
+        severity="high",
+        params={"baseline_days": 10, "baseline_min_days": 30},
+    )
+    assert (config.params["baseline_days"], config.params["baseline_min_days"]) == (10, 7)
 
 
 def test_unknown_rule_and_severity_are_refused():

@@ -8,6 +8,7 @@ from django.test import Client
 
 from safeward.audit.models import AuditEvent
 from safeward.identity import throttle
+from safeward.identity.models import RateCounter
 from tests.conftest import totp_now
 from tests.factories import TEST_PASSWORD
 
@@ -80,33 +81,57 @@ def test_distributed_guessing_spares_known_addresses(small_limits, make_user):
 
 def test_the_window_passes(small_limits, frozen_clock):
     for _ in range(3):
-        throttle.record_failure(username="alice", address=ATTACKER)
-    assert throttle.check(username="alice", address=ATTACKER) == throttle.ThrottleDecision(
+        assert throttle.admit(username="alice", address=ATTACKER).allowed  # three failures
+    assert throttle.admit(username="alice", address=ATTACKER) == throttle.ThrottleDecision(
         False, "account_address"
     )
-    assert throttle.check(username="ALICE ", address=ATTACKER).allowed is False  # same account
+    assert throttle.admit(username="ALICE ", address=ATTACKER).allowed is False  # same account
     frozen_clock.advance(minutes=small_limits.SAFEWARD_THROTTLE_WINDOW_MINUTES)
-    assert throttle.check(username="alice", address=ATTACKER).allowed
+    assert throttle.admit(username="alice", address=ATTACKER).allowed
 
 
 def test_success_clears_the_pair_but_not_the_address(small_limits):
     for _ in range(2):
-        throttle.record_failure(username="bob", address=ATTACKER)
+        throttle.admit(username="bob", address=ATTACKER)
     for name in ("c1", "c2"):
-        throttle.record_failure(username=name, address=ATTACKER)
+        throttle.admit(username=name, address=ATTACKER)
     throttle.record_success(username="bob", address=ATTACKER)
-    throttle.record_failure(username="bob", address=ATTACKER)
-    assert throttle.check(username="bob", address=ATTACKER).allowed is False  # 5 from this address
-    assert throttle.check(username="bob", address=NURSE_STATION).allowed
+    assert throttle.admit(username="bob", address=ATTACKER).allowed  # the pair forgot, the address did not
+    assert throttle.admit(username="bob", address=ATTACKER).allowed is False  # 5 from this address
+    assert throttle.admit(username="bob", address=NURSE_STATION).allowed
+
+
+def test_attempts_in_flight_count_and_a_right_one_gives_its_count_back(small_limits):
+    """ADR 0203: an attempt is counted when admitted, before its password is
+    checked, so attempts still running hold their places under the limit."""
+    running = [throttle.admit(username="dora", address=ATTACKER) for _ in range(3)]
+    assert all(decision.allowed for decision in running)
+    assert throttle.admit(username="dora", address=ATTACKER).reason == "account_address"
+    throttle.release(decision=running[0])  # its password was right
+    assert throttle.admit(username="dora", address=ATTACKER).allowed
+    assert throttle.admit(username="dora", address=ATTACKER).allowed is False
+
+
+def test_a_refused_attempt_counts_nowhere(small_limits):
+    """Refusals on the pair do not spend the address's or the account's budget:
+    hammering one locked pair does not lock the address for everyone else."""
+    for _ in range(3):
+        throttle.admit(username="erin", address=ATTACKER)
+    for _ in range(10):
+        assert throttle.admit(username="erin", address=ATTACKER).reason == "account_address"
+    assert throttle.admit(username="frank", address=ATTACKER).allowed  # 4 from this address
+    assert throttle.admit(username="frank", address=ATTACKER).allowed  # 5
+    assert throttle.admit(username="frank", address=ATTACKER).reason == "address"
+    keys = throttle._keys("erin", ATTACKER)
+    assert RateCounter.objects.get(key=keys["pair"]).hits == 3
+    assert RateCounter.objects.get(key=keys["account"]).hits == 3
 
 
 def test_counters_hold_no_usernames(small_limits):
-    from django.core.cache import cache
-
-    throttle.record_failure(username="carol.secretname", address=ATTACKER)
+    throttle.admit(username="carol.secretname", address=ATTACKER)
     keys = throttle._keys("carol.secretname", ATTACKER)
     assert all("carol" not in key and ATTACKER not in key for key in keys.values())
-    assert cache.get(keys["pair"]) == 1
+    assert RateCounter.objects.get(key=keys["pair"]).hits == 1
 
 
 @pytest.mark.django_db
