@@ -333,3 +333,34 @@ def test_the_gateway_refuses_the_one_who_entered_the_dose_and_so_does_the_databa
         MedicationAdministration.objects.filter(pk=charted.chart_administration_ids[0]).update(
             verified_by=nurse
         )
+
+
+def test_a_ward_nurse_cannot_chart_a_dose_of_a_sensitive_order_the_chart_withholds_from_her(
+    ended, make_user, medicine, frozen_clock
+):
+    """Sensitive items need a direct relationship: the ward's nurse (department
+    only) is answered as for an unknown order; the nurse on the care team enters it."""
+    entry, patient, nurse, _other, doctor, _orders = ended
+    back = frozen_clock.now() - entry.occurred_at + dt.timedelta(minutes=10)
+    frozen_clock.advance(seconds=-back.total_seconds())  # written ten minutes before the dose
+    view = gateway.medication_request_create(
+        actor=doctor,
+        session=WARD,
+        purpose=TREAT,
+        patient_id=patient,
+        medication="Sertraline 50 mg",
+        sensitivity="mental_health",
+    )
+    frozen_clock.advance(seconds=back.total_seconds())
+    assert view.authored_at < entry.occurred_at
+    dose = (order_ref(str(view.id)), "50", "mg", "oral")
+    charge = make_user("nurse", profile=medicine)
+    with pytest.raises(services.RecoveryRefused, match="No such medication order for this patient"):
+        services.paper_mar_chart(actor=charge, session=WARD, entry=entry, patient_id=patient, doses=[dose])
+    assert _stored() == []
+    services.paper_mar_chart(actor=nurse, session=WARD, entry=entry, patient_id=patient, doses=[dose])
+    (given,) = _stored()
+    assert given.sensitivity == "mental_health"
+    chart = gateway.chart_read(actor=charge, session=WARD, purpose=TREAT, patient_id=patient)
+    assert chart.administrations == []
+    assert chart.withheld_sensitive >= 2  # the order and its dose
