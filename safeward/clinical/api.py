@@ -273,7 +273,8 @@ class AdministrationOutput(serializers.Serializer[Any]):
     route = serializers.CharField()
     administered_at = serializers.DateTimeField(help_text="When it was given (the time on the paper).")
     recorded_by = serializers.CharField(allow_blank=True)
-    source = serializers.ChoiceField(choices=("chart", "paper (downtime)"))
+    # A declared field named like Field.source: DRF's metaclass pops declared fields off the class.
+    source = serializers.ChoiceField(choices=("chart", "paper (downtime)"))  # type: ignore[assignment]
     late_entry_at = serializers.DateTimeField(
         allow_null=True, help_text="Entered from the paper MAR after a downtime, at this time."
     )

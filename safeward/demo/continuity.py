@@ -24,7 +24,6 @@ from safeward import clock
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical.types import SessionContext
 from safeward.continuity import selectors, services
-from safeward.continuity.models import Downtime
 from safeward.demo.clinical import SEEDER
 
 if TYPE_CHECKING:
@@ -65,7 +64,7 @@ def seed_paper_mar(ctx: SeedContext) -> str:
     """The downtime with its verified paper doses (once); what was done."""
     from safeward.clinical import gateway
 
-    if Downtime.objects.filter(reason=DOWNTIME_REASON).exists():
+    if any(d.reason == DOWNTIME_REASON for d in selectors.downtimes_recent(limit=50)):
         return "already there"
     staff = {credential.role: user for credential, user in ctx.credentials}
     admin, nurse, physician = staff.get("it_admin"), staff.get("nurse"), staff.get("physician")
