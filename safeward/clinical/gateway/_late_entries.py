@@ -467,7 +467,8 @@ def paper_mar_verify(
     now = clock.now()
     with transaction.atomic():
         locked = list(
-            MedicationAdministration.objects.select_for_update()
+            # Only the doses are locked (PostgreSQL locks no nullable side of the recorder's join).
+            MedicationAdministration.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
             .select_related("request", "recorded_by")
             .order_by("pk")
