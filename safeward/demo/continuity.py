@@ -91,6 +91,19 @@ def seed_paper_mar(ctx: SeedContext) -> str:
             ).id
             for medication, dosage, *_rest in PAPER_DOSES
         ]
+    # The pharmacy had verified them before the downtime (its worklist keeps
+    # the one order the demo leaves waiting, ADR 0584).
+    pharmacist = staff.get("pharmacist")
+    if pharmacist is not None:
+        for order in orders:
+            gateway.medication_verify(
+                actor=pharmacist,
+                session=WARD_SESSION,
+                purpose=treat,
+                patient_id=patient,
+                medication_id=order,
+                outcome="verified",
+            )
     unit = selectors.kit_unit_by_code(ward_code=PAPER_WARD)
     if unit is None:
         return "the ward has no downtime kit"
