@@ -260,6 +260,29 @@ class MedicationOutput(serializers.Serializer[Any]):
     sensitivity = serializers.CharField(allow_blank=True)
 
 
+class AdministrationOutput(serializers.Serializer[Any]):
+    """A dose given against a medication order (ADR 1419, 1420)."""
+
+    id = serializers.CharField()
+    request_id = serializers.CharField(
+        help_text="The medication order (MedicationRequest) it was given against."
+    )
+    medication = serializers.CharField(allow_blank=True)
+    dose = serializers.CharField()
+    dose_unit = serializers.CharField(help_text="UCUM unit.")
+    route = serializers.CharField()
+    administered_at = serializers.DateTimeField(help_text="When it was given (the time on the paper).")
+    recorded_by = serializers.CharField(allow_blank=True)
+    # A declared field named like Field.source: DRF's metaclass pops declared fields off the class.
+    source = serializers.ChoiceField(choices=("chart", "paper (downtime)"))  # type: ignore[assignment]
+    late_entry_at = serializers.DateTimeField(
+        allow_null=True, help_text="Entered from the paper MAR after a downtime, at this time."
+    )
+    verified_by = serializers.CharField(allow_blank=True, help_text="The second person who checked it.")
+    verified_at = serializers.DateTimeField(allow_null=True)
+    sensitivity = serializers.CharField(allow_blank=True)
+
+
 class ObservationOutput(serializers.Serializer[Any]):
     id = serializers.CharField()
     category = serializers.CharField()
@@ -363,6 +386,7 @@ class ChartOutput(serializers.Serializer[Any]):
     notes = NoteOutput(many=True, allow_null=True)
     problems = ConditionOutput(many=True, allow_null=True)
     medications = MedicationOutput(many=True, allow_null=True)
+    administrations = AdministrationOutput(many=True, allow_null=True)
     allergies = AllergyOutput(many=True, allow_null=True)
     orders = ObservationOutput(many=True, allow_null=True)
     results = ObservationOutput(many=True, allow_null=True)

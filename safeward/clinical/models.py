@@ -395,6 +395,20 @@ class MedicationAdministration(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A paper dose is checked against the paper by a second person, never the
+    # one who entered it (`paper_mar_verify`, ADR 1420).
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    verified_at = EncryptedDateTimeField(null=True, blank=True, phi_category=PhiCategory.CLINICAL)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(verified_by=None) | ~Q(verified_by=models.F("recorded_by")),
+                name="clinical_administration_second_person",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"medication administration {self.pk}"

@@ -83,6 +83,9 @@ class Action(StrEnum):
     UPDATE = "update"
     DISCHARGE = "discharge"  # end an encounter: the ADT desk, or a clinician caring for the patient
     DOWNLOAD = "download"  # a document's file: patient data leaves the screen for the device
+    # Record (or verify) a dose given against an existing order: nursing work,
+    # apart from prescribing (a create of the medications section), ADR 1420.
+    ADMINISTER = "administer"
 
 
 READ_ACTIONS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT, Action.PRINT, Action.DOWNLOAD})
@@ -170,6 +173,11 @@ WRITE_PERMISSIONS: dict[Section, frozenset[Perm]] = {
     Section.PROCEDURES: frozenset({Perm.CLINICAL_CHART_WRITE}),
     Section.REPORTS: frozenset({Perm.CLINICAL_RESULT_WRITE}),
 }
+
+# Who records a dose given against an existing order (ADR 1420): whoever
+# gives medication on the ward, and a prescriber, who may give what they order.
+# Neither permission lets anyone write an order: that stays `prescribe`.
+ADMINISTER_PERMISSIONS = frozenset({Perm.CLINICAL_MEDICATION_ADMINISTER, Perm.CLINICAL_MEDICATION_PRESCRIBE})
 
 # Writes that are administrative (registration, scheduling, admission): they
 # need no care relationship. Every other write is clinical and needs one.
@@ -394,6 +402,36 @@ def _discharge(subject: Subject, resource: Resource) -> Decision:
     return Decision(Effect.PERMIT, "relationship", frozenset({Section.ENCOUNTERS}))
 
 
+def _administer(subject: Subject, resource: Resource) -> Decision:
+    """A dose given against one of the patient's orders (ADR 1420): a clinical
+    write of the medications section, decided like one, but with
+    ADMINISTER_PERMISSIONS instead of prescribing. Every relationship counts:
+    the nurse on the care team, and the ward's nurses through `department`
+    (the patient's active encounter is in their department)."""
+    if subject.system:
+        return deny("system_actor_administers_nothing")
+    if not any(subject.has(perm) for perm in ADMINISTER_PERMISSIONS):
+        return deny("permission")
+    if resource.patient_id is None:
+        return deny("no_patient")
+    if resource.break_glass_active and subject.has(Perm.CLINICAL_BREAKGLASS_USE):
+        return Decision(
+            Effect.PERMIT,
+            "break_glass",
+            frozenset({Section.MEDICATIONS}),
+            include_sensitive=True,
+            emergency=True,
+        )
+    if resource.excluded_by_patient:
+        return _no_access(subject, "patient_restriction")
+    if not resource.relationships:
+        return _no_access(subject, "no_relationship")
+    direct = bool(resource.relationships & DIRECT)
+    if resource.confidential and not direct:
+        return _no_access(subject, "confidential_patient")
+    return Decision(Effect.PERMIT, "relationship", frozenset({Section.MEDICATIONS}), include_sensitive=direct)
+
+
 def decide(
     subject: Subject,
     resource: Resource,
@@ -414,6 +452,8 @@ def decide(
         return _read(subject, resource, action)
     if action is Action.DISCHARGE:
         return _discharge(subject, resource)
+    if action is Action.ADMINISTER:
+        return _administer(subject, resource)
     if section is None:
         raise ValueError("a write decision needs the section it writes")
     return _write(subject, resource, section)

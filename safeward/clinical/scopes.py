@@ -52,6 +52,8 @@ RESOURCE_SECTIONS: dict[str, frozenset[Section]] = {
     "Condition": frozenset({Section.PROBLEMS}),
     "Observation": frozenset({Section.RESULTS, Section.ORDERS}),
     "MedicationRequest": frozenset({Section.MEDICATIONS}),
+    # Doses given are read with the orders they were given against (ADR 1420).
+    "MedicationAdministration": frozenset({Section.MEDICATIONS}),
     "AllergyIntolerance": frozenset({Section.ALLERGIES}),
     "Appointment": frozenset({Section.APPOINTMENTS}),
     "Immunization": frozenset({Section.IMMUNIZATIONS}),

@@ -265,7 +265,9 @@ ADMINISTRATION_ROUTES: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class AdministrationView:
-    """A dose given against an order (ADR 1419)."""
+    """A dose given against an order (ADR 1419). `late_entry_at` is set when
+    it was entered from the paper MAR after a downtime; such a dose is
+    verified by a second person (`verified_by`, `verified_at`, ADR 1420)."""
 
     id: str
     request_id: str
@@ -274,6 +276,19 @@ class AdministrationView:
     route: str
     administered_at: dt.datetime
     late_entry_at: dt.datetime | None
+    medication: str = ""
+    recorded_by: str = ""
+    verified_by: str = ""
+    verified_at: dt.datetime | None = None
+    sensitivity: str = ""
+
+    @property
+    def source(self) -> str:
+        return "paper (downtime)" if self.late_entry_at is not None else "chart"
+
+    @property
+    def route_display(self) -> str:
+        return dict(ADMINISTRATION_ROUTES).get(self.route, self.route)
 
 
 @dataclass(frozen=True)
@@ -427,6 +442,7 @@ class Chart:
     notes: list[NoteView] | None = None
     problems: list[ConditionView] | None = None
     medications: list[MedicationView] | None = None
+    administrations: list[AdministrationView] | None = None  # doses given: shown with the medications
     allergies: list[AllergyView] | None = None
     orders: list[ObservationView] | None = None
     results: list[ObservationView] | None = None

@@ -917,19 +917,61 @@ def paper_mar_chart(
     return _charted(actor, entry, administration_ids=[view.id for view in given])
 
 
-def paper_entry_verify(*, actor: User, entry: PaperEntry) -> PaperEntry:
-    with transaction.atomic():
-        locked = PaperEntry.objects.select_for_update().get(pk=entry.pk)
-        if locked.state != PaperEntry.State.QUEUED:
+def paper_entry_verify(
+    *, actor: User, entry: PaperEntry, session: SessionContext | None = None
+) -> PaperEntry:
+    """The second person's check of a back-entered record: never the one who
+    queued it nor the one who put it in the chart. Doses from the paper MAR
+    are checked once they are in the chart, and the gateway marks them
+    verified first (`paper_mar_verify`, ADR 1420: the verifier may record
+    doses for the patient; its own transaction, so that a refusal's denied
+    event stays, as for charting, ADR 1412); `session` is then required."""
+
+    def second_person(row: PaperEntry) -> None:
+        if row.state != PaperEntry.State.QUEUED:
             raise RecoveryRefused("This entry is verified already.")
-        if locked.entered_by_id == actor.pk:
+        if actor.pk in (row.entered_by_id, row.charted_by_id):
             raise RecoveryRefused(
                 "A second person verifies a back-entered record, not the one who entered it."
             )
+
+    current = PaperEntry.objects.get(pk=entry.pk)
+    second_person(current)
+    if current.kind == PaperEntry.Kind.MEDICATION_GIVEN:
+        _doses_verify(actor, session, current)
+    with transaction.atomic():
+        locked = PaperEntry.objects.select_for_update().get(pk=entry.pk)
+        second_person(locked)
         locked.state, locked.verified_by, locked.verified_at = PaperEntry.State.VERIFIED, actor, clock.now()
         locked.save(update_fields=["state", "verified_by", "verified_at"])
         _audit(Action.UPDATE, actor=actor, resource_type="continuity.paper_entry", resource_id=locked.pk)
     return locked
+
+
+def _doses_verify(actor: User, session: SessionContext | None, entry: PaperEntry) -> None:
+    from safeward.clinical import gateway
+    from safeward.clinical.types import Conflict, Forbidden, InvalidInput, NotFound
+
+    if not entry.chart_administration_ids:
+        raise RecoveryRefused("Enter the doses into the chart first; then a second person verifies them.")
+    if session is None:
+        raise RecoveryRefused("Doses are verified from a signed-in session on a clinical workstation.")
+    try:
+        gateway.paper_mar_verify(
+            actor=actor,
+            session=session,
+            purpose=PurposeOfUse.TREATMENT,
+            paper_entry_id=int(entry.pk),
+            administration_ids=[str(i) for i in entry.chart_administration_ids],
+        )
+    except InvalidInput as error:
+        raise RecoveryRefused("; ".join(error.errors.values())) from None
+    except Conflict as error:
+        raise RecoveryRefused(str(error)) from None
+    except (Forbidden, NotFound):
+        raise RecoveryRefused(
+            "You may not record doses for this patient, so you cannot verify them."
+        ) from None
 
 
 def kits_seed_demo(*, wards: int) -> list[tuple[str, Path]]:

@@ -323,11 +323,15 @@ def recovery_patient_search(request: HttpRequest, entry_id: int) -> HttpResponse
 @require_POST
 @requires(Perm.CONTINUITY_KIT_READ)
 def recovery_verify(request: HttpRequest, entry_id: int) -> HttpResponse:
+    from safeward.clinical.types import SessionContext
+
     entry = selectors.paper_entry_by_id(entry_id=entry_id)
     if entry is None:
         raise Http404("No such entry.")
     try:
-        services.paper_entry_verify(actor=_actor(request), entry=entry)
+        services.paper_entry_verify(
+            actor=_actor(request), entry=entry, session=SessionContext.from_request(request)
+        )
     except services.RecoveryRefused as refused:
         messages.error(request, str(refused))
     else:

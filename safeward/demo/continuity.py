@@ -6,14 +6,25 @@ backups at 02:00 and a restore test of the night before last that passed in
 These are records only (``file_name`` says so): the demo seed runs in one
 transaction, which a dump cannot see. `safeward backup create` and
 `safeward backup restore-test` make and test a real one on the demo server.
-Idempotent: the demo rows are replaced on every run."""
+Idempotent: the demo rows are replaced on every run.
+
+This morning's unplanned downtime, too (ADR 1420): the emergency
+observation unit charted two doses on its paper MAR; now the demo nurse
+queues them and enters them against the orders, and the demo physician
+verifies them, so the chart, REST and FHIR show verified paper doses.
+Written once (the downtime's reason marks it), the downtime at its past
+times."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 from safeward import clock
-from safeward.continuity import services
+from safeward.audit.vocabulary import PurposeOfUse
+from safeward.clinical.types import SessionContext
+from safeward.continuity import selectors, services
+from safeward.demo.clinical import SEEDER
 
 if TYPE_CHECKING:
     from safeward.demo.seed import SeedContext
@@ -22,8 +33,111 @@ if TYPE_CHECKING:
 KIT_WARDS = 2
 
 
+PAPER_WARD = "ed-obs"
+PAPER_PREFIX = "EDOBS-"
+DOWNTIME_REASON = "Demo: core network switch failed; the wards worked on paper"
+# (medication, dosage, dose, UCUM unit, route, minutes into the downtime)
+PAPER_DOSES = (
+    ("Paracetamol 1 g oral tablet", "1 g by mouth every 6 hours", "1", "g", "oral", 35),
+    ("Ondansetron 4 mg injection", "4 mg IV every 8 hours as needed", "4", "mg", "iv", 95),
+)
+# A clinical workstation on the ward (the demo's clinical network zone).
+WARD_SESSION = SessionContext(session_id=None, reachable=True, reachable_reason="clinical_zone")
+
+
+def _at(moment: dt.datetime) -> Any:
+    """Run what follows as if at `moment` (the seed writes a past evening)."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def frozen() -> Any:
+        previous = clock.install(clock.FrozenClock(moment))
+        try:
+            yield
+        finally:
+            clock.install(previous)
+
+    return frozen()
+
+
+def seed_paper_mar(ctx: SeedContext) -> str:
+    """The downtime with its verified paper doses (once); what was done."""
+    from safeward.clinical import gateway
+
+    if any(d.reason == DOWNTIME_REASON for d in selectors.downtimes_recent(limit=50)):
+        return "already there"
+    staff = {credential.role: user for credential, user in ctx.credentials}
+    admin, nurse, physician = staff.get("it_admin"), staff.get("nurse"), staff.get("physician")
+    ward = next((w for w in gateway.wards_list() if w.code == PAPER_WARD), None)
+    if admin is None or nurse is None or physician is None or ward is None:
+        return "no ward or staff for it"
+    treat = PurposeOfUse.TREATMENT
+    census = gateway.ward_census(actor=nurse, session=WARD_SESSION, purpose=treat, ward_id=ward.id)
+    patient = next((bed.occupant.patient.id for bed in census.beds if bed.occupant is not None), None)
+    if patient is None:
+        return "nobody admitted"
+    # Ordered by the seeder before the downtime (a person's relationship to the
+    # patient begins with today's admission, so the past is written for her).
+    started = clock.now().replace(second=0, microsecond=0) - dt.timedelta(hours=6)
+    with _at(started - dt.timedelta(hours=2)):
+        orders = [
+            gateway.medication_request_create(
+                actor=SEEDER,
+                session=SessionContext.system(),
+                purpose=PurposeOfUse.OPERATIONS,
+                patient_id=patient,
+                medication=medication,
+                dosage=dosage,
+            ).id
+            for medication, dosage, *_rest in PAPER_DOSES
+        ]
+    # The pharmacy had verified them before the downtime (its worklist keeps
+    # the one order the demo leaves waiting, ADR 0584).
+    pharmacist = staff.get("pharmacist")
+    if pharmacist is not None:
+        for order in orders:
+            gateway.medication_verify(
+                actor=pharmacist,
+                session=WARD_SESSION,
+                purpose=treat,
+                patient_id=patient,
+                medication_id=order,
+                outcome="verified",
+            )
+    unit = selectors.kit_unit_by_code(ward_code=PAPER_WARD)
+    if unit is None:
+        return "the ward has no downtime kit"
+    with _at(started):
+        services.number_range_assign(actor=admin, unit=unit, prefix=PAPER_PREFIX, count=50)
+        downtime = services.downtime_declare(actor=admin, kind="unplanned", reason=DOWNTIME_REASON)
+    with _at(started + dt.timedelta(hours=3)):
+        downtime = services.downtime_end(actor=admin, downtime=downtime)
+    # Back on SafeWard: the nurse queues and enters the paper MAR, the physician checks it.
+    for n, ((*_order, dose, unit_code, route, minutes), order) in enumerate(
+        zip(PAPER_DOSES, orders, strict=True)
+    ):
+        entry = services.paper_entry_record(
+            actor=nurse,
+            downtime=downtime,
+            encounter_number=f"{PAPER_PREFIX}{n + 1}",
+            kind="medication_given",
+            occurred_at=started + dt.timedelta(minutes=minutes),
+            performed_by=nurse,
+        )
+        entry = services.paper_mar_chart(
+            actor=nurse,
+            session=WARD_SESSION,
+            entry=entry,
+            patient_id=patient,
+            doses=[(order, dose, unit_code, route)],  # the full order id works as the kit's number does
+        )
+        services.paper_entry_verify(actor=physician, entry=entry, session=WARD_SESSION)
+    return f"{len(PAPER_DOSES)} paper doses entered by the nurse and verified by the physician"
+
+
 def seed_continuity(ctx: SeedContext) -> None:
     nights = services.backup_history_seed_demo(now=clock.now())
     ctx.write(f"Continuity: {nights} nightly backup records, one restore test passed.")
     for code, key_path in services.kits_seed_demo(wards=KIT_WARDS):
         ctx.write(f"Downtime kit for ward {code}; its workstation key (demo only): {key_path}")
+    ctx.write(f"Continuity: this morning's downtime on {PAPER_WARD}: {seed_paper_mar(ctx)}.")

@@ -11,6 +11,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from safeward.clinical.types import (
+    AdministrationView,
     AllergyView,
     ConditionView,
     EncounterView,
@@ -261,6 +262,45 @@ def medication_resource(view: MedicationView, patient_id: str) -> dict[str, Any]
         data["requester"] = {"display": view.requester}
     if view.dosage:
         data["dosageInstruction"] = [{"text": view.dosage}]
+    if meta := _meta_security(view.sensitivity):
+        data["meta"] = meta
+    return validated(data)
+
+
+ROUTE_SYSTEM = "urn:safeward:administration-route"
+
+
+def administration_resource(view: AdministrationView, patient_id: str) -> dict[str, Any]:
+    """A dose given (ADR 1420): completed, against its MedicationRequest, at
+    the time it was given (with its zone); a dose entered from the paper MAR
+    after a downtime says so in a note, with who entered and who verified it."""
+    dosage: dict[str, Any] = {
+        "route": {
+            "coding": [{"system": ROUTE_SYSTEM, "code": view.route, "display": view.route_display}],
+            "text": view.route_display,
+        }
+    }
+    if (dose := _quantity(view.dose, view.dose_unit)) is not None:
+        dosage["dose"] = dose
+    data: dict[str, Any] = {
+        "resourceType": "MedicationAdministration",
+        "id": view.id,
+        "status": "completed",
+        "medicationCodeableConcept": {"text": view.medication or "Medication"},
+        "subject": _subject(patient_id),
+        "effectiveDateTime": _instant(view.administered_at),
+        "request": {"reference": f"MedicationRequest/{view.request_id}"},
+        "dosage": dosage,
+    }
+    if view.late_entry_at is not None:
+        text = f"Recorded on paper during a downtime; entered {_instant(view.late_entry_at)}"
+        if view.recorded_by:
+            text += f" by {view.recorded_by}"
+        if view.verified_at is not None:
+            text += f"; verified {_instant(view.verified_at)} by {view.verified_by or 'a second person'}"
+        else:
+            text += "; not yet verified by a second person"
+        data["note"] = [{"text": text + "."}]
     if meta := _meta_security(view.sensitivity):
         data["meta"] = meta
     return validated(data)

@@ -1,6 +1,6 @@
 """HL7 FHIR R4 at /fhir/: CapabilityStatement, SMART configuration, read and
 search of Patient, Encounter, Condition, Observation, MedicationRequest,
-AllergyIntolerance, Immunization, Procedure and DiagnosticReport, and
+MedicationAdministration, AllergyIntolerance, Immunization, Procedure and DiagnosticReport, and
 Patient create. Every access goes through the
 clinical gateway (policy, mask, audit); every resource returned is validated
 with `fhir.resources.R4B`; every error is an OperationOutcome.
@@ -233,6 +233,7 @@ SEARCH_PARAMS: dict[str, list[tuple[str, str]]] = {
         ("code", "token"),
         ("authoredon", "date"),
     ],
+    "MedicationAdministration": [("_id", "token"), ("patient", "reference"), ("effective-time", "date")],
     "AllergyIntolerance": [("_id", "token"), ("patient", "reference"), ("date", "date")],
     "Immunization": [("_id", "token"), ("patient", "reference"), ("vaccine-code", "token"), ("date", "date")],
     "Procedure": [("_id", "token"), ("patient", "reference"), ("code", "token"), ("date", "date")],
@@ -513,6 +514,11 @@ CHART_TYPES: dict[str, tuple[tuple[str, ...], Callable[[Any, str], dict[str, Any
     ),
     "Observation": (("results", "orders"), resources.observation_resource, {"date": "effective_at"}),
     "MedicationRequest": (("medications",), resources.medication_resource, {"authoredon": "authored_at"}),
+    "MedicationAdministration": (
+        ("administrations",),
+        resources.administration_resource,
+        {"effective-time": "administered_at"},
+    ),
     "AllergyIntolerance": (("allergies",), resources.allergy_resource, {"date": "recorded_at"}),
     "Immunization": (("immunizations",), resources.immunization_resource, {"date": "occurred_at"}),
     "Procedure": (("procedures",), resources.procedure_resource, {"date": "performed_at"}),

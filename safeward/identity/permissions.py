@@ -33,6 +33,7 @@ class Perm(StrEnum):
     CLINICAL_CODING_READ = "clinical:coding:read"
     CLINICAL_ENCOUNTER_DISCHARGE = "clinical:encounter:discharge"
     CLINICAL_INSURANCE_READ = "clinical:insurance:read"
+    CLINICAL_MEDICATION_ADMINISTER = "clinical:medication:administer"
     CLINICAL_MEDICATION_DISPENSE = "clinical:medication:dispense"
     CLINICAL_MEDICATION_PRESCRIBE = "clinical:medication:prescribe"
     CLINICAL_MEDICATION_READ = "clinical:medication:read"

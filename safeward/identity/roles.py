@@ -62,6 +62,8 @@ CATALOG: tuple[RoleSpec, ...] = (
                 Perm.CLINICAL_ORDER_READ,
                 Perm.CLINICAL_RESULT_READ,
                 Perm.CLINICAL_MEDICATION_READ,
+                # Records doses given against existing orders, never an order (ADR 1420).
+                Perm.CLINICAL_MEDICATION_ADMINISTER,
                 Perm.CLINICAL_ALLERGY_READ,
                 Perm.CLINICAL_APPOINTMENT_READ,
                 Perm.CLINICAL_APPOINTMENT_MANAGE,

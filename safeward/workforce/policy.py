@@ -36,7 +36,7 @@ STATE_ATTRIBUTE = "_safeward_workforce_state"
 
 # The clinical actions that change data; "clinical read-only" removes these
 # and keeps every `...:read` (and break-glass, which reads).
-CLINICAL_WRITE_ACTIONS = frozenset({"write", "manage", "register", "prescribe", "dispense"})
+CLINICAL_WRITE_ACTIONS = frozenset({"write", "manage", "register", "prescribe", "dispense", "administer"})
 
 
 class AccessLevel(StrEnum):

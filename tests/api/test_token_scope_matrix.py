@@ -828,3 +828,64 @@ def test_chart_item_types_by_scope(client):
             if got != want:
                 mismatches.append(f"{resource_type} {interaction} as {kind}: got {got}, expected {want}")
     assert not mismatches, "\n".join(mismatches)
+
+
+# --- MedicationAdministration x scopes (ADR 1420) --------------------------------------------------
+# Doses given are read with the medications section: a MedicationAdministration
+# scope reaches them, in the patient or user context as scoped.
+DOSE_KINDS = (
+    "browser",
+    "openid",
+    "user_rs",
+    "patient_own",
+    "patient_other",
+    "dose_patient_read",
+    "dose_user_read",
+    "request_user_rs",
+    "immunization_patient",
+    "system_rs",
+)
+DOSE_SCOPES = {
+    **ITEM_SCOPES,
+    "dose_patient_read": "launch/patient patient/MedicationAdministration.read",
+    "dose_user_read": "user/MedicationAdministration.read",
+    "request_user_rs": "user/MedicationRequest.rs",
+}
+DOSE_RULES: dict[str, tuple[Any, ...]] = {
+    "search": (H, F, H, H, N, H, H, F, F, H),
+    "read": (B, F, B, B, N, B, B, F, F, B),
+}
+
+
+def test_medication_administrations_by_scope(client):
+    from tests.clinical.chart_items import paper_dose
+
+    user = UserFactory(roles=["physician"], totp_secret=True)
+    mine, other = new_patient(family="Dosewell", mrn="DOSE-A"), new_patient(family="Dosewell", mrn="DOSE-B")
+    relate(user, mine, "care_team")
+    relate(user, other, "care_team")
+    doses = {pid: paper_dose(user, pid) for pid in (mine, other)}
+    sign_in(client, user)
+    mismatches = []
+    for kind, column in zip(DOSE_KINDS, zip(*DOSE_RULES.values(), strict=True), strict=True):
+        target = other if kind == "patient_other" else mine
+        if kind == "browser":
+            requester, headers = client, {}
+        else:
+            raw = token(user, DOSE_SCOPES[kind], patient_id=mine if "patient" in kind else None)
+            requester, headers = Client(), bearer(raw)
+        for interaction, want in zip(DOSE_RULES, column, strict=True):
+            if interaction == "read":
+                got: Any = requester.get(
+                    f"/fhir/MedicationAdministration/{doses[target]}", **headers
+                ).status_code
+            else:
+                response = requester.get(
+                    "/fhir/MedicationAdministration", {"patient": f"Patient/{target}"}, **headers
+                )
+                got = found(response, _bundle_ids, doses[target])
+            if got != want:
+                mismatches.append(
+                    f"MedicationAdministration {interaction} as {kind}: got {got}, expected {want}"
+                )
+    assert not mismatches, "\n".join(mismatches)

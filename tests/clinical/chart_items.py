@@ -99,3 +99,34 @@ def patient_with_items(
     )
     assert outcome.patient_id is not None
     return outcome.patient_id
+
+
+def paper_dose(doctor, patient_id: str, *, medication: str = "Paracetamol 1 g", verifier=None) -> str:
+    """A dose from the paper MAR of a downtime around now (ADR 1419), given
+    against a new order of `doctor`'s, verified by `verifier` when given
+    (ADR 1420); the administration's id."""
+    from safeward import clock
+    from safeward.audit.vocabulary import PurposeOfUse
+    from tests.clinical.conftest import WARD
+
+    treat = PurposeOfUse.TREATMENT
+    order = gateway.medication_request_create(
+        actor=doctor, session=WARD, purpose=treat, patient_id=patient_id, medication=medication
+    )
+    now = clock.now()
+    (given,) = gateway.paper_mar_chart(
+        actor=doctor,
+        session=WARD,
+        purpose=treat,
+        patient_id=patient_id,
+        paper_entry_id=1,
+        occurred_at=now,
+        downtime_started_at=now - dt.timedelta(hours=1),
+        downtime_ended_at=now + dt.timedelta(hours=1),
+        doses=[gateway.PaperDose(request_id=str(order.id), dose="1", dose_unit="g", route="oral")],
+    )
+    if verifier is not None:
+        gateway.paper_mar_verify(
+            actor=verifier, session=WARD, purpose=treat, paper_entry_id=1, administration_ids=[given.id]
+        )
+    return given.id

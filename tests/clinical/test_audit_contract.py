@@ -249,6 +249,24 @@ def _paper_mar(who: Callable[[World], Any]) -> Callable[[World], Any]:
     )
 
 
+def _paper_mar_verify(who: Callable[[World], Any]) -> Callable[[World], Any]:
+    """The world's doctor enters a paper dose; `who` verifies it as the second person."""
+
+    def call(w: World) -> Any:
+        (given,) = _paper_mar(lambda w: w.doctor)(w)
+        return gateway.paper_mar_verify(
+            actor=who(w), session=WARD, purpose=TREAT, paper_entry_id=1, administration_ids=[given.id]
+        )
+
+    return call
+
+
+def _ward_nurse(w: World) -> Any:
+    nurse = w.make_user("nurse")
+    relate(nurse, w.patient, "department")
+    return nurse
+
+
 def _correction(name: str, resource: str, row: str, **values: Any) -> Contract:
     """A correction of the world's `row` (by its treating physician, or refused for a stranger)."""
     keyword = {"medication": "medication_id", "condition": "condition_id", "allergy": "allergy_id"}.get(
@@ -392,6 +410,19 @@ CONTRACT: dict[str, Contract] = {
         (("create", "MedicationAdministration"),),
         _paper_mar(lambda w: w.stranger),
         "create",
+    ),
+    "paper_mar_verify": Contract(
+        _paper_mar_verify(_ward_nurse),
+        (("create", "MedicationAdministration"), ("update", "MedicationAdministration")),
+        # An id the gateway never wrote (a real dose's refusals: tests/continuity/test_paper_mar.py).
+        lambda w: gateway.paper_mar_verify(
+            actor=w.stranger,
+            session=WARD,
+            purpose=TREAT,
+            paper_entry_id=1,
+            administration_ids=["00000000-0000-0000-0000-000000000001"],
+        ),
+        "update",
     ),
     "condition_create": _clinical_write("condition_create", "Condition", code="I10", display="Hypertension"),
     "allergy_create": _clinical_write("allergy_create", "AllergyIntolerance", substance="Penicillin"),

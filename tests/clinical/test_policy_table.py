@@ -24,6 +24,7 @@ from safeward.clinical.policy import (
     Subject,
     WorkforceLevel,
 )
+from safeward.identity.permissions import Perm
 from safeward.identity.roles import CATALOG
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "clinical-policy.md"
@@ -267,6 +268,54 @@ def test_discharge_table_matches_policy():
         assert cells == [discharge_cell(role, rel, data) for rel in RELATIONSHIPS], (role, data)
 
 
+def administer_cell(role: str, relationship: str, data: str) -> str:
+    decision = policy.decide(subject(role), resource(relationship, data), Action.ADMINISTER, AccessContext())
+    if decision.permitted:
+        assert decision.sections == frozenset({Section.MEDICATIONS})
+    return {Effect.PERMIT: "permit", Effect.BREAK_GLASS: "break-glass", Effect.DENY: "deny"}[decision.effect]
+
+
+def render_administer_table() -> str:
+    lines = ["<!-- table:administer -->", "| role | data | " + " | ".join(RELATIONSHIPS) + " |"]
+    lines.append("|---|---|" + "---|" * len(RELATIONSHIPS))
+    for role in ROLES:
+        for data in DATA_KINDS:
+            cells = [administer_cell(role, rel, data) for rel in RELATIONSHIPS]
+            if set(cells) != {"deny"}:
+                lines.append(f"| {role} | {data} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def test_administer_table_matches_policy():
+    """Who records a dose given against an order (ADR 1420): the nurse and
+    the physician, each only with a relationship; nobody else."""
+    rows = _table("administer")
+    shown = {(r[0], r[1]) for r in rows}
+    assert {role for role, _data in shown} == {"physician", "nurse"}
+    for role in ROLES:
+        for data in DATA_KINDS:
+            if (role, data) not in shown:
+                assert {administer_cell(role, rel, data) for rel in RELATIONSHIPS} == {"deny"}, (role, data)
+    for role, data, *cells in rows:
+        assert cells == [administer_cell(role, rel, data) for rel in RELATIONSHIPS], (role, data)
+
+
+def test_administering_widens_nothing_else():
+    """The nurse's new permission changes no mask and no other write: the
+    nurse still never writes an order (the medications section)."""
+    nurse = subject("nurse")
+    assert policy.role_sections(nurse) == policy.role_sections(
+        dataclasses.replace(
+            nurse, permissions=nurse.permissions - {Perm.CLINICAL_MEDICATION_ADMINISTER.value}
+        )
+    )
+    assert {write_cell("nurse", Section.MEDICATIONS, rel) for rel in RELATIONSHIPS} == {"deny"}
+    system = Subject(user_id=None, permissions=frozenset(), system=True)
+    assert not policy.decide(
+        system, resource("care_team", "normal"), Action.ADMINISTER, AccessContext()
+    ).permitted
+
+
 # --- device posture (issue 14, ADR 1012) ------------------------------------------------------------
 DEVICE_ACTIONS = [Action.READ, Action.SEARCH, Action.DOWNLOAD, Action.EXPORT, Action.PRINT, Action.CREATE]
 ZONES = {"clinical": True, "remote": False}
@@ -379,6 +428,8 @@ if __name__ == "__main__":  # pragma: no cover - documentation helper
     print(render_tables())
     print()
     print(render_discharge_table())
+    print()
+    print(render_administer_table())
     print()
     print(render_device_table())
 

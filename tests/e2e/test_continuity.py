@@ -5,6 +5,7 @@ the printable PDF. Screenshots: test-artifacts/screenshots/continuity-*.png."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,89 @@ def test_a_nurse_finds_the_patient_by_mrn_and_enters_paper_vitals(
     page.wait_for_selector("text=In the chart as 2 measurements")
     entry.refresh_from_db()
     assert len(entry.chart_observation_ids) == 2
+
+
+def test_a_nurse_enters_a_paper_dose_a_colleague_verifies_it_and_the_chart_shows_it(
+    page, live_server, screenshot, frozen_clock
+):
+    """After the downtime (ADRs 1419, 1420): the nurse who cares for the
+    patient enters the paper MAR's dose against the kit's order number; the
+    ward's charge nurse, a second person, verifies it; the chart's
+    "Medication administrations" shows it from paper, verified."""
+    from safeward.clinical.gateway._late_entries import order_reference
+    from safeward.identity.models import NetworkZone
+    from safeward.identity.network import zone_table
+    from tests.clinical.conftest import relate
+
+    NetworkZone.objects.create(name="ward", cidrs=["127.0.0.0/8", "::1/128"], clinical=True)
+    zone_table.clear()
+    medicine = Department.objects.create(code="medicine", name="Medicine")
+    gateway.ward_create(
+        actor=SystemActor("cli"), department_id=medicine.pk, code="m1", name="Ward M1", beds=["1"]
+    )
+    patient = new_patient(given="Ines", family="Kowalczyk", mrn="E2E-MAR-1")
+    unit, _private = services.kit_unit_enrol(actor=None, ward_code="m1")
+    services.number_range_assign(actor=None, unit=unit, prefix="DTM1-", count=10)
+    nurse = UserFactory(
+        username="ward.nurse", first_name="Nadia", last_name="Okoro", roles=["nurse"], totp_secret=True
+    )
+    charge = UserFactory(
+        username="charge.nurse", first_name="Chidi", last_name="Mensah", roles=["nurse"], totp_secret=True
+    )
+    doctor = UserFactory(roles=["physician"], totp_secret=True)
+    relate(nurse, patient, "care_team")
+    relate(charge, patient, "department")
+    relate(doctor, patient, "care_team")
+    order = gateway.medication_request_create(
+        actor=doctor,
+        session=WARD,
+        purpose=PurposeOfUse.TREATMENT,
+        patient_id=patient,
+        medication="Paracetamol 1 g",
+    )
+    admin = UserFactory(roles=["it_admin"], totp_secret=True)
+    downtime = services.downtime_declare(actor=admin, kind="unplanned", reason="EHR database outage")
+    frozen_clock.advance(minutes=30)
+    services.paper_entry_record(
+        actor=nurse,
+        downtime=downtime,
+        encounter_number="DTM1-1",
+        kind="medication_given",
+        occurred_at=frozen_clock.now(),
+        performed_by=nurse,
+    )
+    frozen_clock.advance(hours=1)
+    services.downtime_end(actor=admin, downtime=downtime)
+
+    sign_in_browser(page, nurse)
+    page.goto(f"{live_server.url}/continuity/recovery/")
+    page.get_by_text("Enter into the chart").click()
+    page.get_by_label("MRN").fill("E2E-MAR-1")
+    page.get_by_role("button", name="Find the patient").click()
+    page.wait_for_selector("text=Kowalczyk, Ines · MRN E2E-MAR-1")
+    page.get_by_label("Order number (from the downtime kit)").fill(order_reference(uuid.UUID(order.id)))
+    page.get_by_label("Dose").fill("1")
+    page.get_by_label("Unit (mg, g, mL, [iU]…)").fill("g")
+    page.get_by_label("Route").select_option("oral")
+    screenshot(page, "continuity-paper-mar")
+    page.get_by_role("button", name="Enter the dose").click()
+    page.wait_for_selector("text=In the chart as 1 dose given")
+    # The one who entered it is offered no Verify button.
+    assert page.get_by_role("button", name="Verify DTM1-1").count() == 0
+    page.context.clear_cookies()
+
+    sign_in_browser(page, charge)
+    page.goto(f"{live_server.url}/continuity/recovery/")
+    page.get_by_role("button", name="Verify DTM1-1").click()
+    page.wait_for_selector("text=Verified.")
+    page.goto(f"{live_server.url}/clinical/patients/{patient}/")
+    section = page.locator("#administrations")
+    section.wait_for()
+    text = section.inner_text()
+    assert "Paracetamol 1 g" in text
+    assert "paper (downtime)" in text
+    assert "verified" in text
+    assert "Chidi Mensah" in text
+    assert "Nadia Okoro" in text
+    section.scroll_into_view_if_needed()
+    screenshot(page, "continuity-paper-mar-chart")

@@ -83,6 +83,7 @@ def test_metadata_is_a_valid_capability_statement(client):
         "Condition",
         "Observation",
         "MedicationRequest",
+        "MedicationAdministration",  # doses given (ADR 1420)
         "AllergyIntolerance",
         "Immunization",
         "Procedure",

@@ -64,6 +64,7 @@ from safeward.clinical.gateway._late_entries import (
     PaperVital,
     paper_entry_chart,
     paper_mar_chart,
+    paper_mar_verify,
     paper_vitals_chart,
 )
 from safeward.clinical.gateway._orders import lab_worklist, order_result
@@ -200,6 +201,7 @@ __all__ = [
     "order_result",
     "paper_entry_chart",
     "paper_mar_chart",
+    "paper_mar_verify",
     "paper_vitals_chart",
     "patient_import",
     "patient_labels",

@@ -8,7 +8,9 @@ the downtime period, so a reader never takes it for something written at the
 time. The chart's own policy decides (the person entering it needs the same
 relationship to the patient as for any note), and the CREATE event carries
 `late_entry` and the continuity queue's entry id, never the content. The
-second person's review stays the continuity queue's (`paper_entry_verify`)."""
+second person's review is the continuity queue's (`paper_entry_verify`); for
+doses from the paper MAR it also marks the doses verified here
+(`paper_mar_verify`, ADR 1420)."""
 
 from __future__ import annotations
 
@@ -22,8 +24,18 @@ from django.db import transaction
 from safeward import clock
 from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
-from safeward.clinical.gateway._core import Actor, assign, audit_fields, plain, record
+from safeward.clinical.gateway._core import (
+    Actor,
+    assign,
+    audit_fields,
+    parse_id,
+    plain,
+    record,
+    record_denied,
+    user_label,
+)
 from safeward.clinical.gateway._patients import (
+    administration_view,
     count_emergency_access,
     load_patient,
     note_view,
@@ -50,9 +62,11 @@ from safeward.clinical.policy import Action, Section
 from safeward.clinical.types import (
     ADMINISTRATION_ROUTES,
     AdministrationView,
+    Conflict,
     InvalidInput,
     NeedsConfirmation,
     NoteView,
+    NotFound,
     ObservationView,
     SessionContext,
 )
@@ -309,9 +323,10 @@ def paper_mar_chart(
 ) -> list[AdministrationView]:
     """Doses written on the paper MAR during a downtime, as administrations
     given at `occurred_at` against the patient's active orders (ADR 1419),
-    under the medications section's policy, all or none in one transaction.
-    Each CREATE event carries `late_entry`, the queue entry's id, the order's
-    id and the original time, never a dose."""
+    under the policy's ADMINISTER action (ADR 1420: a nurse or a prescriber
+    with a care relationship, the ward's nurses included), all or none in one
+    transaction. Each CREATE event carries `late_entry`, the queue entry's
+    id, the order's id and the original time, never a dose."""
     if downtime_ended_at <= downtime_started_at:
         raise InvalidInput({"downtime": "A late entry belongs to a downtime that has ended."})
     if not downtime_started_at <= occurred_at <= downtime_ended_at:
@@ -333,13 +348,15 @@ def paper_mar_chart(
         session=session,
         purpose=purpose,
         patient_id=patient_id,
-        action=Action.CREATE,
+        action=Action.ADMINISTER,
         audit_action=AuditAction.CREATE,
-        section=Section.MEDICATIONS,
         resource_type="MedicationAdministration",
     )
     encounter = _encounter_of(patient, encounter_id)
     orders = [_order_of(patient, dose.request_id, occurred_at) for dose, _amount in checked]
+    if any(order.sensitivity for order in orders) and not decision.include_sensitive:
+        # The chart withholds a sensitive order from this person: answered as an unknown one.
+        raise InvalidInput({"order": "No such medication order for this patient."})
     entered_at = clock.now()
     views = []
     with transaction.atomic():
@@ -382,7 +399,99 @@ def paper_mar_chart(
                     route=given.route,
                     administered_at=occurred_at,
                     late_entry_at=entered_at,
+                    medication=plain(order, "medication"),
+                    recorded_by=user_label(given.recorded_by),
+                    sensitivity=given.sensitivity,
                 )
             )
+        count_emergency_access(decision, facts)
+    return views
+
+
+SECOND_PERSON = "A second person verifies a back-entered record, not the one who entered it."
+
+
+@entry
+def paper_mar_verify(
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    paper_entry_id: int,
+    administration_ids: list[str],
+) -> list[AdministrationView]:
+    """The second person's check of doses entered from the paper MAR (ADR
+    1420): the verifier needs the same right as the one who entered them
+    (policy ADMINISTER: a nurse or prescriber caring for the patient) and is
+    never the one who entered them. All the entry's doses or none; one UPDATE
+    event each, detail `verified` and the queue entry's id. Unknown ids, or
+    doses of several patients, are NotFound (the queue holds what the gateway
+    wrote)."""
+    if not administration_ids:
+        raise InvalidInput({"administrations": "There is no dose to verify."})
+    ids = [parse_id(value) for value in administration_ids]
+    rows = {
+        row.pk: row
+        for row in MedicationAdministration.objects.filter(pk__in=ids).only(
+            "id", "patient_id", "recorded_by_id", "sensitivity"
+        )
+    }
+    patients = {row.patient_id for row in rows.values()}
+    if len(rows) != len(set(ids)) or len(patients) != 1:
+        record_denied(
+            action=AuditAction.UPDATE,
+            actor=actor,
+            purpose=purpose,
+            resource_type="MedicationAdministration",
+            resource_id=str(ids[0]),
+            patient=None,
+            reason="not_found",
+        )
+        raise NotFound
+    patient, decision, facts = load_patient(
+        actor=actor,
+        session=session,
+        purpose=purpose,
+        patient_id=patients.pop(),
+        action=Action.ADMINISTER,
+        audit_action=AuditAction.UPDATE,
+        resource_type="MedicationAdministration",
+    )
+    user = _user(actor)
+    if user is None or any(row.recorded_by_id == user.pk for row in rows.values()):
+        raise InvalidInput({"verified_by": SECOND_PERSON})
+    if not decision.include_sensitive and any(row.sensitivity for row in rows.values()):
+        raise InvalidInput(
+            {"administrations": "Their order is withheld from you: someone on the care team verifies them."}
+        )
+    now = clock.now()
+    with transaction.atomic():
+        locked = list(
+            # Only the doses are locked (PostgreSQL locks no nullable side of the recorder's join).
+            MedicationAdministration.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids)
+            .select_related("request", "recorded_by")
+            .order_by("pk")
+        )
+        if any(row.verified_by_id is not None for row in locked):
+            raise Conflict("These doses are verified already.")
+        views = []
+        for given in locked:
+            given.verified_by = user
+            assign(given, {"verified_at": now})
+            given.save(update_fields=["verified_by", "verified_at"])
+            record(
+                action=AuditAction.UPDATE,
+                actor=actor,
+                purpose=purpose,
+                resource_type="MedicationAdministration",
+                resource_id=str(given.pk),
+                patient=patient,
+                decision=decision,
+                facts=facts,
+                fields=audit_fields([Section.MEDICATIONS]),
+                detail={"verified": True, "paper_entry_id": paper_entry_id},
+            )
+            views.append(administration_view(given, plain(given.request, "medication")))
         count_emergency_access(decision, facts)
     return views

@@ -57,6 +57,7 @@ from safeward.clinical.models import (
     Document,
     Encounter,
     Immunization,
+    MedicationAdministration,
     MedicationRequest,
     Observation,
     Patient,
@@ -64,6 +65,7 @@ from safeward.clinical.models import (
 )
 from safeward.clinical.policy import Action, Decision, Effect, Section
 from safeward.clinical.types import (
+    AdministrationView,
     AllergyView,
     AmendmentRequestView,
     AppointmentView,
@@ -112,6 +114,8 @@ CHART_LIMITS = {
     "immunizations": 100,
     "procedures": 100,
     "reports": 100,
+    # Doses given: decrypted and sorted here (the time is encrypted, no year bucket yet).
+    "administrations": 200,
 }
 
 # Patient's blind-index and prefix-token columns: searched, never shown.
@@ -986,6 +990,24 @@ def medication_view(m: MedicationRequest) -> MedicationView:
     )
 
 
+def administration_view(a: MedicationAdministration, medication: str = "") -> AdministrationView:
+    """A dose as the chart shows it; `medication` is its order's."""
+    return AdministrationView(
+        id=str(a.pk),
+        request_id=str(a.request_id),
+        dose=plain(a, "dose"),
+        dose_unit=a.dose_unit,
+        route=a.route,
+        administered_at=plain(a, "administered_at"),
+        late_entry_at=plain(a, "late_entry_at"),
+        medication=medication,
+        recorded_by=user_label(a.recorded_by),
+        verified_by=user_label(a.verified_by),
+        verified_at=plain(a, "verified_at"),
+        sensitivity=a.sensitivity,
+    )
+
+
 def appointment_view(a: Appointment, patient: PatientView | None) -> AppointmentView:
     return AppointmentView(
         id=str(a.pk),
@@ -1170,6 +1192,8 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         for section, name in _SECTION_PARTS.items()
         if section in decision.sections and section not in sections
     }
+    if Section.MEDICATIONS in decision.sections and Section.MEDICATIONS not in sections:
+        parts["administrations"] = []  # no order, so no dose given against one
     rows: list[Any]
     if Section.ENCOUNTERS in sections:
         rows = newest(
@@ -1206,6 +1230,18 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["medications"] = [medication_view(m) for m in rows]
+        # Doses go with their orders: a dose of an order the mask withholds
+        # (sensitive) is withheld with it (a dose's sensitivity is its order's).
+        given = by_time(
+            _with_labels(
+                MedicationAdministration.objects.filter(patient=patient), "recorded_by", "verified_by"
+            ),
+            "administered_at",
+        )[: CHART_LIMITS["administrations"]]
+        given, hidden = _split(given, sensitive)
+        withheld += hidden
+        names = {m.id: m.medication for m in parts["medications"]}
+        parts["administrations"] = [administration_view(a, names.get(str(a.request_id), "")) for a in given]
     if Section.ALLERGIES in sections:
         parts["allergies"] = [
             allergy_view(a)
