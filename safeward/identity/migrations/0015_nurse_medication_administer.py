@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     clinical:medication:administer (issue 19, ADR 1420)."""
 
     dependencies = [
-        ("identity", "0013_user_credential_checked"),
+        ("identity", "0014_rate_counter"),
     ]
 
     operations = [
