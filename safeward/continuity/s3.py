@@ -154,7 +154,7 @@ def upload(s3: Any, target: Target, path: Path) -> None:
             Bucket=target.bucket, Key=key, ContentType="application/octet-stream"
         )["UploadId"]
         try:
-            parts = []
+            parts: list[dict[str, Any]] = []
             with path.open("rb") as handle:
                 while chunk := handle.read(part_size):
                     number = len(parts) + 1
