@@ -75,16 +75,29 @@ def client() -> Any:
             "S3 backup targets need boto3, which is not installed: install SafeWard with its "
             "`s3` extra (pip install 'safeward[s3]'), or back up to the local folder"
         ) from None
-    return boto3.client(
-        "s3",
-        endpoint_url=conf.backup_s3_endpoint_url() or None,
-        region_name=conf.backup_s3_region() or None,
-        config=Config(
-            connect_timeout=conf.backup_s3_timeout_seconds(),
-            read_timeout=conf.backup_s3_timeout_seconds(),
-            retries={"max_attempts": 3, "mode": "standard"},
-        ),
-    )
+    try:
+        return boto3.client(
+            "s3",
+            endpoint_url=conf.backup_s3_endpoint_url() or None,
+            region_name=conf.backup_s3_region() or None,
+            config=Config(
+                connect_timeout=conf.backup_s3_timeout_seconds(),
+                read_timeout=conf.backup_s3_timeout_seconds(),
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+        )
+    except ValueError:  # botocore's message would quote the URL, user:password@ included
+        raise BackupError(
+            "SAFEWARD_BACKUP_S3_ENDPOINT_URL is not a usable URL: give e.g. https://minio.example:9000"
+        ) from None
+
+
+def _shown(url: str) -> str:
+    """The endpoint as a message may show it: without any user:password@."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _translated(error: Exception, target: Target, doing: str) -> BackupError:
@@ -105,7 +118,7 @@ def _translated(error: Exception, target: Target, doing: str) -> BackupError:
             "(or a shared credentials file or an instance role) for the backup user"
         )
     if isinstance(error, EndpointConnectionError | ConnectionError):
-        endpoint = conf.backup_s3_endpoint_url() or "the default AWS endpoint"
+        endpoint = _shown(conf.backup_s3_endpoint_url()) or "the default AWS endpoint"
         return BackupError(
             f"{where}: cannot reach {endpoint} ({type(error).__name__}); check "
             "SAFEWARD_BACKUP_S3_ENDPOINT_URL and that this host can reach it"
@@ -116,8 +129,8 @@ def _translated(error: Exception, target: Target, doing: str) -> BackupError:
             return BackupError(f"{where}: the object is missing from the bucket (deleted or never uploaded)")
         if code in {"NoSuchBucket", "404", "NotFound"}:
             return BackupError(
-                f"{where}: the bucket {target.bucket} does not exist; create it (with versioning or "
-                "object lock if you want deletion protection) or fix SAFEWARD_BACKUP_TARGET"
+                f"{where}: the bucket {target.bucket} does not exist; create it, or fix "
+                "SAFEWARD_BACKUP_TARGET (or --target)"
             )
         if code in {"AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
             return BackupError(

@@ -167,7 +167,8 @@ def test_an_unreachable_endpoint_says_so(backup_dir, data, settings, monkeypatch
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     settings.SAFEWARD_BACKUP_TARGET = TARGET
     settings.SAFEWARD_BACKUP_S3_REGION = "us-east-1"
-    settings.SAFEWARD_BACKUP_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # discard: nothing listens
+    # discard (port 9): nothing listens; the user:password in the URL is never shown
+    settings.SAFEWARD_BACKUP_S3_ENDPOINT_URL = f"http://backup:{SECRET_KEY}@127.0.0.1:9"
     settings.SAFEWARD_BACKUP_S3_TIMEOUT_SECONDS = 1
     message = _refused(backup_dir, "cannot reach http://127.0.0.1:9")
     assert "SAFEWARD_BACKUP_S3_ENDPOINT_URL" in message
