@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.db.models import Max, QuerySet
 
 from safeward import clock
 from safeward.assessments.models import ControlException, ControlResult, ControlRun, ResourceResult
+
+if TYPE_CHECKING:
+    from safeward.identity.models import User
 
 # Ids from URLs beyond a 64-bit column find nothing (rather than overflow the driver).
 MAX_ID = 2**63 - 1
@@ -25,6 +29,11 @@ def run_get(*, run_id: int) -> ControlRun | None:
 
 def run_latest() -> ControlRun | None:
     return ControlRun.objects.select_related("actor").order_by("-started_at", "-pk").first()
+
+
+def run_exists_by(*, actor: User) -> bool:
+    """Whether `actor` has started a control run (the scheduled job's runs have no actor)."""
+    return ControlRun.objects.filter(actor=actor).exists()
 
 
 def run_results(*, run: ControlRun) -> QuerySet[ControlResult]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -10,6 +11,36 @@ from django.conf import settings
 def backup_dir() -> Path:
     value = getattr(settings, "SAFEWARD_BACKUP_DIR", None)
     return Path(value) if value else Path(settings.VAR_DIR) / "backups"
+
+
+def _setting(name: str) -> str:
+    """A Django setting, else the environment variable of the same name."""
+    return str(getattr(settings, name, None) or os.environ.get(name, "")).strip()
+
+
+def backup_target() -> str:
+    """Where `backup create` puts backups: "" for the backup folder, or
+    s3://bucket/prefix (ADR 1507); `--target` overrides it."""
+    return _setting("SAFEWARD_BACKUP_TARGET")
+
+
+def backup_s3_endpoint_url() -> str:
+    """An S3-compatible service's URL (MinIO, Ceph...); "" for AWS itself."""
+    return _setting("SAFEWARD_BACKUP_S3_ENDPOINT_URL")
+
+
+def backup_s3_region() -> str:
+    return _setting("SAFEWARD_BACKUP_S3_REGION")
+
+
+def backup_s3_part_bytes() -> int:
+    """Multipart part size: S3 refuses parts under 5 MiB but the last; the file
+    is read one part at a time, so this is also the upload's memory."""
+    return max(5 << 20, int(getattr(settings, "SAFEWARD_BACKUP_S3_PART_BYTES", 16 << 20)))
+
+
+def backup_s3_timeout_seconds() -> int:
+    return max(1, int(getattr(settings, "SAFEWARD_BACKUP_S3_TIMEOUT_SECONDS", 30)))
 
 
 def backup_keep() -> int:

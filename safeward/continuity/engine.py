@@ -8,6 +8,8 @@ exactly that state, streamed. The restore goes into ``<live>_restore_<id>``
 on the same server (``createdb`` / ``pg_restore`` / ``dropdb``).
 SQLite: the online backup API copies the database into a private temporary
 file (mode 0600, removed when streamed); the counts are read from the copy.
+Inside an open transaction the copy is the connection's serialized view
+instead (the online backup would wait forever on its own write lock).
 The restore writes a temporary file.
 
 The checks (row counts, the audit chain end to end, a decryption sample of
@@ -182,9 +184,19 @@ def sqlite_snapshot_dump(workdir: Path) -> Iterator[tuple[dict[str, int], Callab
     os.close(descriptor)
     copy_path = Path(name)
     try:
+        if live.in_transaction:
+            # The online backup API cannot copy a database its own source
+            # connection is writing: sqlite3_backup_step() answers SQLITE_LOCKED,
+            # which Python's `backup()` retries forever. Inside an open
+            # transaction (the demo seed's first scheduled run, ADR 1506) the
+            # copy is the pages this connection sees, its own writes included,
+            # taken in memory. `backup create`, `schedule run-due` and Run now
+            # run outside any transaction and take the online backup.
+            copy_path.write_bytes(live.serialize())
         target = sqlite3.connect(copy_path)
         try:
-            live.backup(target)
+            if not live.in_transaction:
+                live.backup(target)
             cursor = target.cursor()
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
             existing = {str(r[0]) for r in cursor.fetchall()}

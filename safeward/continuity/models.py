@@ -30,6 +30,11 @@ class Backup(models.Model):
     engine = models.CharField(max_length=16, help_text="postgresql or sqlite")
     state = models.CharField(max_length=8, choices=State.choices)
     file_name = models.CharField(max_length=200, blank=True)
+    location = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Empty: the backup folder; else the s3://bucket/prefix holding it.",
+    )
     size_bytes = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
     duration_seconds = models.FloatField(default=0)

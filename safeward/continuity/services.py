@@ -20,7 +20,7 @@ from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical.types import SessionContext
-from safeward.continuity import bundle, conf, engine, schedule
+from safeward.continuity import bundle, conf, engine, s3, schedule
 from safeward.continuity.bundle import BackupError
 from safeward.continuity.models import (
     Backup,
@@ -61,13 +61,19 @@ def _audit(
     )
 
 
-def backup_create(*, actor: User | None, progress: Progress | None = None) -> Backup:
+def backup_create(
+    *, actor: User | None, progress: Progress | None = None, target: str | None = None
+) -> Backup:
     """Dump the database (one consistent snapshot), add the document store,
-    encrypt it all as one stream, write the signed manifest, verify, rotate."""
+    encrypt it all as one stream, write the signed manifest, verify, upload
+    to the S3 target if there is one (`target`, else SAFEWARD_BACKUP_TARGET;
+    ADR 1507), rotate."""
     from safeward.audit.selectors import seal_last
     from safeward.crypto.selectors import key_versions
 
     note = progress or (lambda _message: None)
+    location = conf.backup_target() if target is None else target.strip()
+    remote = s3.parse(location) if location else None
     started = time.monotonic()
     created_at = clock.now()
     backup_id = uuid.uuid4()
@@ -78,7 +84,11 @@ def backup_create(*, actor: User | None, progress: Progress | None = None) -> Ba
     kind = engine.engine_name()
     documents = sorted(_documents_dir().glob("*.swf")) if _documents_dir().is_dir() else []
     head = seal_last()
+    client, uploading = None, False
     try:
+        if remote is not None:
+            client = s3.client()
+            s3.check(client, remote)
         snapshot = engine.pg_snapshot_dump() if kind == "postgresql" else engine.sqlite_snapshot_dump(folder)
         with snapshot as (counts, dump_chunks):
             note(f"dumping {len(counts)} tables, {sum(counts.values())} rows, {len(documents)} documents")
@@ -104,15 +114,26 @@ def backup_create(*, actor: User | None, progress: Progress | None = None) -> Ba
         bundle.write_manifest(path, signed)
         bundle.verify_manifest(path)
         note(f"written {name} ({size} bytes) and its signed manifest")
+        if remote is not None:
+            uploading = True
+            s3.upload(client, remote, path)
+            # The bucket holds the backup now; the folder only staged it.
+            path.unlink()
+            bundle.manifest_path(path).unlink()
+            note(f"uploaded to {remote.url}")
     except (BackupError, OSError) as error:
         path.unlink(missing_ok=True)
         bundle.manifest_path(path).unlink(missing_ok=True)
+        if uploading and remote is not None:
+            with contextlib.suppress(BackupError):
+                s3.delete(client, remote, name)  # no half-uploaded backup left behind
         with transaction.atomic():
             failed = Backup.objects.create(
                 created_at=created_at,
                 created_by=actor,
                 engine=kind,
                 state=Backup.State.FAILED,
+                location=remote.url if remote else "",
                 duration_seconds=time.monotonic() - started,
                 error=str(error)[:500],
             )
@@ -128,6 +149,7 @@ def backup_create(*, actor: User | None, progress: Progress | None = None) -> Ba
             engine=kind,
             state=Backup.State.VERIFIED,
             file_name=name,
+            location=remote.url if remote else "",
             size_bytes=size,
             sha256=sha,
             duration_seconds=time.monotonic() - started,
@@ -145,17 +167,27 @@ def backup_create(*, actor: User | None, progress: Progress | None = None) -> Ba
             engine=kind,
             size_bytes=size,
             sha256=sha,
+            location=backup.location,
         )
-    backup_rotate(actor=actor, keep=conf.backup_keep())
+    try:
+        backup_rotate(actor=actor, keep=conf.backup_keep())
+    except BackupError as error:
+        raise BackupError(
+            f"backup {name} is written and verified, but rotating older backups failed: {error}"
+        ) from None
     return backup
 
 
 def backup_rotate(*, actor: User | None, keep: int) -> list[Backup]:
-    """Delete the files of verified backups beyond the newest `keep`; their rows stay as history."""
+    """Delete the files (or S3 objects) of verified backups beyond the newest
+    `keep`, wherever each is; their rows stay as history."""
     old = list(Backup.objects.filter(state=Backup.State.VERIFIED).order_by("-created_at")[keep:])
+    client = s3.client() if any(s3.is_s3(backup.location) for backup in old) else None
     for backup in old:
         path = conf.backup_dir() / backup.file_name
         with transaction.atomic():
+            if s3.is_s3(backup.location):
+                s3.delete(client, s3.parse(backup.location), backup.file_name)
             path.unlink(missing_ok=True)
             bundle.manifest_path(path).unlink(missing_ok=True)
             Backup.objects.filter(pk=backup.pk).update(state=Backup.State.ROTATED)
@@ -171,6 +203,17 @@ def backup_rotate(*, actor: User | None, keep: int) -> list[Backup]:
 
 def backup_path(backup: Backup) -> Path:
     return conf.backup_dir() / backup.file_name
+
+
+@contextlib.contextmanager
+def backup_file(backup: Backup) -> Iterator[Path]:
+    """The backup's file and its manifest side by side: in the backup folder,
+    or streamed from its S3 target into a private folder for the duration."""
+    if not s3.is_s3(backup.location):
+        yield backup_path(backup)
+        return
+    with s3.fetched(s3.client(), s3.parse(backup.location), backup.file_name) as path:
+        yield path
 
 
 @contextlib.contextmanager
@@ -259,28 +302,30 @@ def backup_restore_test(
     backup = backup or backup_newest()
     if backup is None:
         raise BackupError("there is no verified backup to test: run `safeward backup create` first")
-    path = backup_path(backup)
     started_at = clock.now()
     started = time.monotonic()
     problems: list[str] = []
     totals = {"tables": 0, "rows": 0, "events": 0, "fields": 0, "values": 0}
     try:
-        body = bundle.verify_manifest(path)
-        note("manifest signature and file hash verified")
-        with _decrypted(path) as stream:
-            members = bundle.iter_members(stream)
-            name, chunks = next(members)
-            if name != "database":
-                raise BackupError("the bundle does not start with the database")
-            scratch = (
-                engine.pg_scratch(chunks) if body["engine"] == "postgresql" else engine.sqlite_scratch(chunks)
-            )
-            with scratch as url:
-                for _name, rest in members:
-                    for _chunk in rest:
-                        pass
-                note("restored into a scratch database; checking the copy")
-                report = engine.run_checks_on(url, sample=sample)
+        with backup_file(backup) as path:
+            body = bundle.verify_manifest(path)
+            note("manifest signature and file hash verified")
+            with _decrypted(path) as stream:
+                members = bundle.iter_members(stream)
+                name, chunks = next(members)
+                if name != "database":
+                    raise BackupError("the bundle does not start with the database")
+                scratch = (
+                    engine.pg_scratch(chunks)
+                    if body["engine"] == "postgresql"
+                    else engine.sqlite_scratch(chunks)
+                )
+                with scratch as url:
+                    for _name, rest in members:
+                        for _chunk in rest:
+                            pass
+                    note("restored into a scratch database; checking the copy")
+                    report = engine.run_checks_on(url, sample=sample)
         expected: dict[str, int] = body["tables"]
         for table, count in expected.items():
             if report["counts"].get(table) != count:

@@ -3,9 +3,8 @@ backups at 02:00 and a restore test of the night before last that passed in
 41 s, so the dashboard and the controls `continuity.backup_recent` and
 `continuity.restore_test_within_90_days` have a history to show.
 
-These are records only (``file_name`` says so): the demo seed runs in one
-transaction, which a dump cannot see. `safeward backup create` and
-`safeward backup restore-test` make and test a real one on the demo server.
+These are records only (``file_name`` says so). The real backup and restore
+test come from the schedule's first tick, `seed_scheduled_runs` (ADR 1506).
 Idempotent: the demo rows are replaced on every run.
 
 This morning's unplanned downtime, too (ADR 1420): the emergency
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
 
 KIT_WARDS = 2
+CONTROLS_JOB = "controls"
 
 
 PAPER_WARD = "ed-obs"
@@ -141,3 +141,23 @@ def seed_continuity(ctx: SeedContext) -> None:
     for code, key_path in services.kits_seed_demo(wards=KIT_WARDS):
         ctx.write(f"Downtime kit for ward {code}; its workstation key (demo only): {key_path}")
     ctx.write(f"Continuity: this morning's downtime on {PAPER_WARD}: {seed_paper_mar(ctx)}.")
+
+
+def seed_scheduled_runs(ctx: SeedContext) -> None:
+    """The schedule's first tick, for real (ADR 1506): each periodic job that
+    has never succeeded runs once through the scheduler, as cron's first
+    `schedule run-due` would, so the schedule page and
+    `continuity.scheduled_jobs_current` show true runs of this demo hospital.
+    The `controls` job goes last, so its control run sees the others' runs.
+
+    Jobs that already succeeded are left alone, however long ago: seeding
+    again runs nothing (a seed step leaves the database as it found it), and
+    keeping the schedule current afterwards is cron's job (`safeward schedule
+    run-due`, or Run now on the schedule page)."""
+    never = [state.job.code for state in selectors.schedule_states() if state.last_success is None]
+    first = [code for code in never if code != CONTROLS_JOB]
+    runs = services.schedule_run_due(actor=None, only=first, force=True) if first else []
+    if CONTROLS_JOB in never:
+        runs += services.schedule_run_due(actor=None, only=[CONTROLS_JOB], force=True)
+    for run in runs:
+        ctx.write(f"Scheduled job {run.job}: {run.outcome} in {run.duration_seconds:.1f} s.")

@@ -2,8 +2,12 @@
 discovery scanner (issue 13): a clinic list a registration clerk exported
 to CSV (read through the gateway, so the audit trail shows how it got
 there), the same list in an AES-encrypted ZIP, and clean documents. The
-drive is a registered file-share asset, so the privacy officer's "Scan now"
-on the findings page finds the CSV on the first scan.
+drive is a registered file-share asset with the clean documents on it when
+the schedule's first tick runs (ADR 1506): that night's share scan reads
+them and finds nothing. The clerk's export and the ZIP are planted after it
+(`seed_phi_share_exports`), so the privacy officer's "Scan now" on the
+findings page reads the two new files, skips the three unchanged ones, and
+finds the CSV.
 
 Files already there are left as they are (a finding remediated in the demo
 stays remediated until the file is planted again by a later seed)."""
@@ -61,22 +65,9 @@ def _clinic_list(ctx: SeedContext) -> list[list[str]]:
 
 
 def seed_phi_share(ctx: SeedContext) -> None:
+    """The drive, registered, with its clean documents."""
     root = share_path()
     planted = []
-    export = root / "registration" / "clinic-list-export.csv"
-    archive = root / "finance" / "claims-2025-q4.zip"
-    if not export.exists() or not archive.exists():
-        rows = _clinic_list(ctx)
-        if rows:
-            export.parent.mkdir(parents=True, exist_ok=True)
-            archive.parent.mkdir(parents=True, exist_ok=True)
-            if not export.exists():
-                planted.append(write_csv(export, HEADER, rows))
-            if not archive.exists():
-                body = "\n".join(",".join(row) for row in [HEADER, *rows]).encode("utf-8")
-                planted.append(
-                    write_encrypted_zip(archive, {"claims.csv": body}, password=secrets.token_urlsafe(16))
-                )
     policies = root / "policies"
     policies.mkdir(parents=True, exist_ok=True)
     clean: dict[Path, Callable[[Path], Path]] = {
@@ -115,3 +106,25 @@ def seed_phi_share(ctx: SeedContext) -> None:
             },
         )
     ctx.write(f"demo file share: {root} ({len(planted)} file(s) planted)")
+
+
+def seed_phi_share_exports(ctx: SeedContext) -> None:
+    """The clerk's clinic-list export and the encrypted ZIP of it, planted on
+    the drive after the night's scheduled share scan (ADR 1506)."""
+    root = share_path()
+    planted = []
+    export = root / "registration" / "clinic-list-export.csv"
+    archive = root / "finance" / "claims-2025-q4.zip"
+    if not export.exists() or not archive.exists():
+        rows = _clinic_list(ctx)
+        if rows:
+            export.parent.mkdir(parents=True, exist_ok=True)
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            if not export.exists():
+                planted.append(write_csv(export, HEADER, rows))
+            if not archive.exists():
+                body = "\n".join(",".join(row) for row in [HEADER, *rows]).encode("utf-8")
+                planted.append(
+                    write_encrypted_zip(archive, {"claims.csv": body}, password=secrets.token_urlsafe(16))
+                )
+    ctx.write(f"demo file share: {len(planted)} export(s) planted since the night's scan")

@@ -447,7 +447,7 @@ def seed_demo(*, write: Callable[[str], None] = lambda line: None) -> Path:
 
 
 def seed_phi_share(ctx: SeedContext) -> None:
-    """The shared drive with files planted for the PHI discovery scanner (issue 13)."""
+    """The shared drive, registered, with its clean documents (issue 13)."""
     from safeward.demo.phi_share import seed_phi_share as share_step
 
     share_step(ctx)
@@ -546,6 +546,28 @@ def seed_continuity(ctx: SeedContext) -> None:
 
 
 SEED_STEPS.append(seed_continuity)
+
+
+def seed_scheduled_runs(ctx: SeedContext) -> None:
+    """The schedule's first tick: every periodic job that never succeeded runs once, for real (ADR 1506)."""
+    from safeward.demo.continuity import seed_scheduled_runs as runs_step
+
+    runs_step(ctx)
+
+
+SEED_STEPS.append(seed_scheduled_runs)
+
+
+def seed_phi_share_exports(ctx: SeedContext) -> None:
+    """The clerk's export planted on the shared drive after the night's share scan (issue 13)."""
+    from safeward.demo.phi_share import seed_phi_share_exports as exports_step
+
+    exports_step(ctx)
+
+
+# After the schedule's first tick (ADR 1506): the night's share scan read the
+# clean documents, so the privacy officer's Scan now finds the export.
+SEED_STEPS.append(seed_phi_share_exports)
 
 
 def seed_compliance(ctx: SeedContext) -> None:

@@ -123,3 +123,26 @@ def test_cli(backup_dir, data, capsys):
 def test_restore_test_without_backup_says_what_to_do(backup_dir, db):
     with pytest.raises(CommandError, match="backup create"):
         call_command("backup", "restore-test")
+
+
+def test_sqlite_backup_inside_an_open_transaction_copies_what_it_sees(backup_dir, data):
+    """The demo seed's first scheduled backup runs inside the seed's
+    transaction (ADR 1506): the online backup API would retry SQLITE_LOCKED
+    forever there, so the copy is the connection's own view."""
+    import faulthandler
+    import sys
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "sqlite":
+        pytest.skip("pg_dump reads its own exported snapshot; no open-transaction case")
+    # A hang (the old behaviour) ends the run with a traceback instead of blocking it.
+    faulthandler.dump_traceback_later(600, exit=True, file=sys.stderr)
+    try:
+        with transaction.atomic():
+            Note.objects.create(body=f"{SECRET}-uncommitted")
+            backup = services.backup_create(actor=data)
+            body = services.backup_verify_file(backup_dir / backup.file_name, deep=True)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert body["tables"][Note._meta.db_table] == 4  # its own uncommitted row included

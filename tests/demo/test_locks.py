@@ -30,6 +30,7 @@ DEV_ONLY = {
     "django-stubs",
     "pyinstrument",
     "django-auditlog",
+    "moto",
 }
 
 
@@ -58,6 +59,8 @@ def test_the_development_lock_adds_the_tools_and_keeps_every_runtime_pin():
 def test_every_declared_dependency_is_locked():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert _requirement_names(project["dependencies"]) <= set(_pins(RUNTIME))
+    # Optional at run time, but locked with the runtime so a hash-checked install can use it (ADR 1507).
+    assert _requirement_names(project["optional-dependencies"]["s3"]) <= set(_pins(RUNTIME))
     assert _requirement_names(project["optional-dependencies"]["dev"]) <= set(_pins(DEV))
 
 

@@ -16,12 +16,15 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_demo_runs_every_control_test_once(seeded_demo):
-    run = ControlRun.objects.get()
-    assert run.controls_total == len(discover())
+    # The schedule's `controls` job's run (no actor, ADR 1506), then the compliance officer's.
+    scheduled, run = ControlRun.objects.order_by("started_at", "pk")
+    assert scheduled.actor is None
+    assert scheduled.controls_total == run.controls_total == len(discover())
     assert run.actor.username == "demo.compliance_officer"
+    assert services.verify_run(scheduled).ok
     assert services.verify_run(run).ok
     call_command("demo", "seed")
-    assert ControlRun.objects.count() == 1
+    assert ControlRun.objects.count() == 2
 
 
 def test_a_failing_resource_gets_an_exception_request(demo_settings, monkeypatch):

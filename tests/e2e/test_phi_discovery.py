@@ -31,7 +31,9 @@ def test_officer_scans_the_demo_share_and_remediates(seeded_demo, page, settings
     page.click("#scan-share")
     page.wait_for_selector("h1:has-text('Scan ')")
     summary = page.locator("#scan-summary").inner_text()
-    assert "5 read" in summary
+    # The night's scheduled scan read the three clean documents (ADR 1506): the export and the ZIP are new.
+    assert "5 seen: 2 read" in summary
+    assert "3 unchanged since the last scan" in summary
     assert "1 encrypted" in summary
     screenshot(page, "discovery-02-scan")
 

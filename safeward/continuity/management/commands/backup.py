@@ -24,8 +24,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="operation", required=True)
-        sub.add_parser(
+        create = sub.add_parser(
             "create", help="Dump the database and document store into an encrypted, signed backup."
+        )
+        create.add_argument(
+            "--target",
+            metavar="s3://BUCKET/PREFIX",
+            help="Upload to this S3-compatible bucket "
+            "(default: SAFEWARD_BACKUP_TARGET, else the backup folder).",
         )
         verify = sub.add_parser("verify", help="Check a backup against its signed manifest (offline).")
         verify.add_argument("file", nargs="?", help="The .swb file (default: the newest backup).")
@@ -48,7 +54,7 @@ class Command(BaseCommand):
         operation = options["operation"]
         try:
             if operation == "create":
-                self._create()
+                self._create(options.get("target"))
             elif operation == "verify":
                 self._verify(options)
             elif operation == "restore-test":
@@ -63,36 +69,40 @@ class Command(BaseCommand):
     def _progress(self, total: int) -> Any:
         return tqdm(total=total, file=sys.stderr, unit="step", disable=not sys.stderr.isatty())
 
-    def _create(self) -> None:
+    def _create(self, target: str | None) -> None:
         with self._progress(3) as bar:
             backup = services.backup_create(
-                actor=None, progress=lambda message: (bar.set_description(message), bar.update(1))
+                actor=None,
+                progress=lambda message: (bar.set_description(message), bar.update(1)),
+                target=target,
             )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Backup {backup.file_name}: {backup.tables} tables, {backup.rows} rows, "
                 f"{backup.documents} documents, {backup.size_bytes} bytes encrypted, "
                 f"{backup.duration_seconds:.1f} s; manifest signed ({backup.signature_key_id}). "
-                f"Kept: the newest {conf.backup_keep()} in {conf.backup_dir()}."
+                f"In {backup.location or conf.backup_dir()}; the newest {conf.backup_keep()} are kept."
             )
         )
 
     def _verify(self, options: dict[str, Any]) -> None:
-        if options.get("file"):
-            path = Path(options["file"])
-        else:
-            newest = services.backup_newest()
-            if newest is None:
-                # A fresh install, not a broken backup: its own outcome in the schedule (exit 3).
-                raise schedule.Waiting("no_backup")
-            path = services.backup_path(newest)
         pem = None
         if options.get("public_key"):
             try:
                 pem = Path(options["public_key"]).read_text(encoding="ascii")
             except OSError as error:
                 raise CommandError(f"Cannot read the public key file: {error.strerror}") from None
-        body = services.backup_verify_file(path, deep=options["deep"], public_key_pem=pem)
+        if options.get("file"):
+            path = Path(options["file"])
+            body = services.backup_verify_file(path, deep=options["deep"], public_key_pem=pem)
+        else:
+            newest = services.backup_newest()
+            if newest is None:
+                # A fresh install, not a broken backup: its own outcome in the schedule (exit 3).
+                raise schedule.Waiting("no_backup")
+            # In the backup folder, or streamed back from its S3 target (ADR 1507).
+            with services.backup_file(newest) as path:
+                body = services.backup_verify_file(path, deep=options["deep"], public_key_pem=pem)
         self.stdout.write(
             self.style.SUCCESS(
                 f"{path.name}: signature and hash verified"
@@ -127,6 +137,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{backup.created_at:%Y-%m-%d %H:%M} {backup.state:9} {backup.engine:10} "
                 f"{backup.size_bytes:>12} {backup.file_name or backup.error}"
+                f"{' in ' + backup.location if backup.location else ''}"
             )
         status = selectors.continuity_status()
         last = status.last_restore_test
