@@ -15,6 +15,18 @@ one_door.install()
 fast_flush.install()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run last (after pytest-django's own ordering, which
+    puts the transactional tests after the others): Chromium is launched once
+    per run (tests/e2e/conftest.py, ADR 0306) and, while it lives, the test
+    thread runs Playwright's event loop and allows Django's async-unsafe calls,
+    which no other test should run under. Whole modules move, so that a
+    module's fixtures (the real demo server) are still set up once. The sort
+    is stable."""
+    with_browser = {item.path for item in items if "browser" in getattr(item, "fixturenames", ())}
+    items.sort(key=lambda item: item.path in with_browser)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Migrations have built the test database; from here on a statement on a

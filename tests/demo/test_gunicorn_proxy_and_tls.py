@@ -12,7 +12,6 @@ import socket
 import sqlite3
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 
 from safeward.demo import server
 from safeward.demo.tls import TLSFiles, ensure_certificate
+from tests.demo.conftest import copy_of_migrated
 
 pytestmark = pytest.mark.slow
 
@@ -107,20 +107,10 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def migrated(tmp_path_factory) -> Path:
-    var_dir = tmp_path_factory.mktemp("gunicorn-var")
-    for command in (["migrate", "-v0"], ["createcachetable"]):
-        done = subprocess.run(  # our own argv
-            [sys.executable, "-m", "safeward.cli", *command],
-            env=_environment(var_dir, ""),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-    return var_dir
+def migrated(tmp_path_factory, migrated_sqlite_var) -> Path:
+    """This module's copy of the run's one real `safeward migrate` and
+    `createcachetable` (tests/demo/conftest.py)."""
+    return copy_of_migrated(migrated_sqlite_var, tmp_path_factory.mktemp("gunicorn"))
 
 
 def _serve(var_dir: Path, trusted_proxies: str, log: Path) -> Iterator[Served]:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.demo.conftest import copy_of_migrated
+
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "k3Y-" + "x7Qp" * 16  # synthetic, long enough, not a development key
 IMPORT_SETTINGS = (
@@ -116,11 +118,11 @@ def test_demo_serve_refuses_without_demo_mode(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def migrated_sqlite(tmp_path_factory):
-    """A migrated embedded database for `safeward check` in development mode."""
+def migrated_sqlite(tmp_path_factory, migrated_sqlite_var):
+    """A migrated embedded database for `safeward check` in development mode:
+    this module's copy of the run's one real `safeward migrate` (tests/demo/conftest.py)."""
     tmp_path = tmp_path_factory.mktemp("check")
-    result = _run(_environment(tmp_path), "-m", "safeward.cli", "migrate", "-v0")
-    assert result.returncode == 0, result.stderr
+    copy_of_migrated(migrated_sqlite_var, tmp_path)
     return tmp_path
 
 

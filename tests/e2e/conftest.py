@@ -1,7 +1,10 @@
 """Shared Playwright fixtures for the browser tests.
 
 * `browser`: Debian's Chromium (never a downloaded one), headless, one per
-  test module; `page`: a fresh browser context and page per test that fails
+  test run (a launch costs 1 to 6 s on the shared CI machine; each test still
+  gets a fresh context, with no cookies or storage of another test's, ADR 0306);
+  the browser tests run last (tests/conftest.py), so the browser outlives
+  only other browser tests; `page`: a fresh browser context and page per test that fails
   the test on any Content-Security-Policy violation or page error.
 * `screenshot(page, "name")`: saves test-artifacts/screenshots/name.png
   (git-ignored) so a person can look at what the test saw.
@@ -13,7 +16,8 @@
 Playwright's sync API runs an event loop in the test thread, which makes
 Django refuse ORM calls there ("async context"); the database work of the
 test itself is ordinary synchronous code, so DJANGO_ALLOW_ASYNC_UNSAFE is set
-while a module's browser is alive, and only then.
+while the browser is alive, and only then: from the first browser test to the
+end of the run, when no other kind of test is left.
 """
 
 from __future__ import annotations
@@ -50,14 +54,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _FAILED = pytest.StashKey[bool]()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def _async_unsafe_allowed() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         yield
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(_async_unsafe_allowed: None) -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail("Browser tests need Debian's chromium: apt-get install -y chromium")
