@@ -5,6 +5,8 @@ instead of sleeping."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 
@@ -44,3 +46,14 @@ def install(clock: Clock) -> Clock:
     global _clock
     previous, _clock = _clock, clock
     return previous
+
+
+@contextmanager
+def frozen_at(moment: dt.datetime) -> Iterator[None]:
+    """Run the block as if at `moment` (the demo seed writes the hospital's past),
+    then put the previous clock back."""
+    previous = install(FrozenClock(moment))
+    try:
+        yield
+    finally:
+        install(previous)

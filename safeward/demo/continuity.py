@@ -17,7 +17,7 @@ times."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from safeward import clock
 from safeward.audit.vocabulary import PurposeOfUse
@@ -45,21 +45,6 @@ PAPER_DOSES = (
 WARD_SESSION = SessionContext(session_id=None, reachable=True, reachable_reason="clinical_zone")
 
 
-def _at(moment: dt.datetime) -> Any:
-    """Run what follows as if at `moment` (the seed writes a past evening)."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def frozen() -> Any:
-        previous = clock.install(clock.FrozenClock(moment))
-        try:
-            yield
-        finally:
-            clock.install(previous)
-
-    return frozen()
-
-
 def seed_paper_mar(ctx: SeedContext) -> str:
     """The downtime with its verified paper doses (once); what was done."""
     from safeward.clinical import gateway
@@ -79,7 +64,7 @@ def seed_paper_mar(ctx: SeedContext) -> str:
     # Ordered by the seeder before the downtime (a person's relationship to the
     # patient begins with today's admission, so the past is written for her).
     started = clock.now().replace(second=0, microsecond=0) - dt.timedelta(hours=6)
-    with _at(started - dt.timedelta(hours=2)):
+    with clock.frozen_at(started - dt.timedelta(hours=2)):
         orders = [
             gateway.medication_request_create(
                 actor=SEEDER,
@@ -107,10 +92,10 @@ def seed_paper_mar(ctx: SeedContext) -> str:
     unit = selectors.kit_unit_by_code(ward_code=PAPER_WARD)
     if unit is None:
         return "the ward has no downtime kit"
-    with _at(started):
+    with clock.frozen_at(started):
         services.number_range_assign(actor=admin, unit=unit, prefix=PAPER_PREFIX, count=50)
         downtime = services.downtime_declare(actor=admin, kind="unplanned", reason=DOWNTIME_REASON)
-    with _at(started + dt.timedelta(hours=3)):
+    with clock.frozen_at(started + dt.timedelta(hours=3)):
         downtime = services.downtime_end(actor=admin, downtime=downtime)
     # Back on SafeWard: the nurse queues and enters the paper MAR, the physician checks it.
     for n, ((*_order, dose, unit_code, route, minutes), order) in enumerate(

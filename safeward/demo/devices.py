@@ -19,8 +19,6 @@ happened, so the expiry dates and the audit trail agree."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from safeward import clock
@@ -62,15 +60,6 @@ FLOWS = (
     ("jump-hosts", "imaging-220", 22, "tcp", "Vendor remote service through the jump host"),
     ("guest-wifi", "internet", None, "any", "Guest internet access"),
 )
-
-
-@contextmanager
-def _at(moment: dt.datetime) -> Iterator[None]:
-    previous = clock.install(clock.FrozenClock(moment))
-    try:
-        yield
-    finally:
-        clock.install(previous)
 
 
 def _device(segments: dict[str, int], **fields: Any) -> None:
@@ -175,7 +164,7 @@ def seed_devices(ctx: SeedContext) -> None:
     services.mds2_import(actor=engineer, data=PUMP_MDS2, filename="InfuseRx300-MDS2.csv", owner=engineer)
     ct = selectors.device_by_tag(asset_tag="CT-01")
     assert ct is not None
-    with _at(now - dt.timedelta(days=25)):
+    with clock.frozen_at(now - dt.timedelta(days=25)):
         services.control_create(
             actor=engineer,
             data={
@@ -196,7 +185,7 @@ def seed_devices(ctx: SeedContext) -> None:
                 "expires_on": (now - dt.timedelta(days=25) + dt.timedelta(days=30)).date(),
             },
         )
-    with _at(now - dt.timedelta(days=40)):
+    with clock.frozen_at(now - dt.timedelta(days=40)):
         services.control_create(
             actor=engineer,
             data={

@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from safeward import clock
@@ -312,27 +310,18 @@ def _seed_remediation_history(fresh: set[int], dmz: int, data_centre: int, ehr: 
     ]
     if not steps:
         return
-    with _at(now - dt.timedelta(days=200)):
+    with clock.frozen_at(now - dt.timedelta(days=200)):
         services.osv_import(
             actor=None, raw=json.dumps([ZLIB, REQUESTS, URLLIB3]).encode(), filename="history.json"
         )
     for target, ago, days, vulnerable, fixed, fmt in steps:
         found = now - dt.timedelta(days=ago)
-        with _at(found):
+        with clock.frozen_at(found):
             services.inventory_import(
                 actor=None, target_kind="asset", target_id=target, raw=vulnerable, fmt=fmt
             )
-        with _at(found + dt.timedelta(days=days)):
+        with clock.frozen_at(found + dt.timedelta(days=days)):
             services.inventory_import(actor=None, target_kind="asset", target_id=target, raw=fixed, fmt=fmt)
-
-
-@contextmanager
-def _at(moment: dt.datetime) -> Iterator[None]:
-    previous = clock.install(clock.FrozenClock(moment))
-    try:
-        yield
-    finally:
-        clock.install(previous)
 
 
 # Every demo asset has an owner and a custodian (the asset register's demo, issue 13).

@@ -18,8 +18,6 @@ happened, so the hashes, the PDF snapshots and the audit trail agree."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from safeward import clock
@@ -110,15 +108,6 @@ IT runs the backups and the drills; the security officer reviews the drill repor
 """
 
 
-@contextmanager
-def _at(moment: dt.datetime) -> Iterator[None]:
-    previous = clock.install(clock.FrozenClock(moment))
-    try:
-        yield
-    finally:
-        clock.install(previous)
-
-
 def _publish(author: User, approver: User, document_id: int, body: str, summary: str) -> int:
     revision = services.revision_draft(
         actor=author, document_id=document_id, body=body, change_summary=summary
@@ -146,7 +135,7 @@ def seed_policies(ctx: SeedContext) -> None:
     def days_ago(days: int) -> dt.datetime:
         return now - dt.timedelta(days=days)
 
-    with _at(days_ago(420)):
+    with clock.frozen_at(days_ago(420)):
         infosec = services.document_create(
             actor=author,
             code="information-security",
@@ -155,10 +144,10 @@ def seed_policies(ctx: SeedContext) -> None:
             owner=owners["security"],
             roles=(),
         )
-    with _at(days_ago(400)):
+    with clock.frozen_at(days_ago(400)):
         _publish(author, approver, infosec.pk, INFOSEC, "Adopted by the board.")
 
-    with _at(days_ago(210)):
+    with clock.frozen_at(days_ago(210)):
         aup = services.document_create(
             actor=author,
             code="acceptable-use",
@@ -189,17 +178,17 @@ def seed_policies(ctx: SeedContext) -> None:
             owner=owners["it"],
             review_period_days=180,
         )
-    with _at(days_ago(200)):
+    with clock.frozen_at(days_ago(200)):
         first = _publish(author, approver, aup.pk, AUP_V1, "First version.")
         _publish(author, approver, privacy.pk, PRIVACY, "First version.")
         _publish(author, approver, incident.pk, INCIDENT, "First version.")
-    with _at(days_ago(190)):
+    with clock.frozen_at(days_ago(190)):
         for username in ("demo.nurse", "demo.physician"):
             services.acknowledgement_record(actor=accounts[username], revision_id=first)
-    with _at(days_ago(60)):
+    with clock.frozen_at(days_ago(60)):
         _publish(author, approver, backup.pk, BACKUP, "Quarterly restore drills.")
 
-    with _at(days_ago(3)):
+    with clock.frozen_at(days_ago(3)):
         second = _publish(
             author,
             approver,
@@ -215,7 +204,7 @@ def seed_policies(ctx: SeedContext) -> None:
             positions=(),
             due_at=now + dt.timedelta(days=11),
         )
-    with _at(days_ago(2)):
+    with clock.frozen_at(days_ago(2)):
         services.acknowledgement_record(actor=accounts["demo.physician"], revision_id=second)
 
     # The overdue review is recorded for detection (an alert to its owner).

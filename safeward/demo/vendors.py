@@ -28,8 +28,6 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -66,15 +64,6 @@ _DEMO_PDF = (
     b"%PDF-1.4\n% SafeWard demo: Business Associate Agreement BAA-2024-003 between the demo hospital"
     b" and Northwind Reference Laboratories LLC (synthetic, no real party)\n%%EOF\n"
 )
-
-
-@contextmanager
-def _at(moment: dt.datetime) -> Iterator[None]:
-    previous = clock.install(clock.FrozenClock(moment))
-    try:
-        yield
-    finally:
-        clock.install(previous)
 
 
 def _jwks() -> str:
@@ -134,7 +123,7 @@ def _seed_signed_off_assessments(ctx: SeedContext) -> None:
         vendor = selectors.vendor_by_name(name=name)
         if vendor is None:
             continue
-        with _at(now - dt.timedelta(days=days_ago + 7)):
+        with clock.frozen_at(now - dt.timedelta(days=days_ago + 7)):
             sent = questionnaires.questionnaire_send(
                 actor=officer,
                 vendor=vendor,
@@ -142,9 +131,9 @@ def _seed_signed_off_assessments(ctx: SeedContext) -> None:
                 contact_email=email,
                 link_for=lambda token: token,  # the demo answers it itself
             )
-        with _at(now - dt.timedelta(days=days_ago + 2)):
+        with clock.frozen_at(now - dt.timedelta(days=days_ago + 2)):
             _answer_through_link(sent, answers)
-        with _at(now - dt.timedelta(days=days_ago)):
+        with clock.frozen_at(now - dt.timedelta(days=days_ago)):
             questionnaires.questionnaire_sign_off(
                 actor=reviewer,
                 questionnaire_id=sent.questionnaire.pk,
@@ -164,7 +153,7 @@ def _seed_questionnaires(ctx: SeedContext) -> None:
         return
     officer = User.objects.get(username="demo.privacy_officer")
     now = clock.now()
-    with _at(now - dt.timedelta(days=10)):
+    with clock.frozen_at(now - dt.timedelta(days=10)):
         sent = questionnaires.questionnaire_send(
             actor=officer,
             vendor=lab,
@@ -174,7 +163,7 @@ def _seed_questionnaires(ctx: SeedContext) -> None:
         )
     answers = {f"answer_{q.code}": "2" for q in questions.QUESTIONS}
     answers.update({"answer_pr-1": "3", "answer_rc-1": "1", "comment_rc-1": "Restore test planned for Q1."})
-    with _at(now - dt.timedelta(days=3)):
+    with clock.frozen_at(now - dt.timedelta(days=3)):
         _answer_through_link(
             sent,
             answers,
@@ -189,7 +178,7 @@ def _seed_questionnaires(ctx: SeedContext) -> None:
                 )
             ],
         )
-    with _at(now - dt.timedelta(days=1)):
+    with clock.frozen_at(now - dt.timedelta(days=1)):
         questionnaires.questionnaire_send(
             actor=officer,
             vendor=scribe,
@@ -221,7 +210,7 @@ def _plant_bulk_access(ctx: SeedContext) -> None:
     if morning > local:
         morning -= dt.timedelta(days=1)
     sync = _service_account(PUMP_SYNC)
-    with _at(morning - dt.timedelta(minutes=5)):
+    with clock.frozen_at(morning - dt.timedelta(minutes=5)):
         services.credential_bind_account(actor=None, vendor=pumps, agreement=agreement, user=sync)
     # Eleven of the first twelve demo patients, never the decoy; the one record read is an
     # ordinary patient's (a read of the VIP or the employee would raise their own rules).
@@ -239,7 +228,7 @@ def _plant_bulk_access(ctx: SeedContext) -> None:
     if first is None:
         return
     rest = list(found.values())
-    with _at(morning):
+    with clock.frozen_at(morning):
         # A FHIR search whose bundle disclosed the patients (indexed per patient, ADR 0208)…
         audit_record(
             action=Action.SEARCH,
@@ -251,7 +240,7 @@ def _plant_bulk_access(ctx: SeedContext) -> None:
             source="api",
             patient_ids=rest,
         )
-    with _at(morning + dt.timedelta(minutes=2)):
+    with clock.frozen_at(morning + dt.timedelta(minutes=2)):
         # …and one record read: the access that has the rule count the vendor's patients.
         audit_record(
             action=Action.READ,
@@ -406,7 +395,7 @@ def _seed_register(ctx: SeedContext) -> None:
     )
 
     lapsed_end = today - dt.timedelta(days=7)
-    with _at(now - dt.timedelta(days=200)):
+    with clock.frozen_at(now - dt.timedelta(days=200)):
         quick = services.vendor_create(
             actor=None,
             name=LAPSED,
@@ -441,8 +430,8 @@ def _seed_register(ctx: SeedContext) -> None:
         services.credential_bind_client(
             actor=None, vendor=quick, agreement=quick_baa, registration_id=pilot_client.pk
         )
-    with _at(services.end_moment(lapsed_end) + dt.timedelta(hours=2)):
+    with clock.frozen_at(services.end_moment(lapsed_end) + dt.timedelta(hours=2)):
         services.agreement_lapse_if_ended(agreement_id=quick_baa.pk, via="sweep")
-    with _at(now - dt.timedelta(days=1)):
+    with clock.frozen_at(now - dt.timedelta(days=1)):
         services.vendors_check()  # the reminders the transcription service's owner has had
     ctx.write(f"Vendors: {TRANSCRIPTION} (BAA ends tomorrow), {LAB}, {PUMPS}, {BILLING}, {LAPSED} (lapsed)")

@@ -32,7 +32,6 @@ from safeward.clinical.gateway._core import (
     plain,
     record,
     record_denied,
-    user_label,
 )
 from safeward.clinical.gateway._patients import (
     administration_view,
@@ -390,20 +389,7 @@ def paper_mar_chart(
                     "original_time": occurred_at.astimezone(dt.UTC).isoformat(),
                 },
             )
-            views.append(
-                AdministrationView(
-                    id=str(given.pk),
-                    request_id=str(order.pk),
-                    dose=amount,
-                    dose_unit=given.dose_unit,
-                    route=given.route,
-                    administered_at=occurred_at,
-                    late_entry_at=entered_at,
-                    medication=plain(order, "medication"),
-                    recorded_by=user_label(given.recorded_by),
-                    sensitivity=given.sensitivity,
-                )
-            )
+            views.append(administration_view(given, plain(order, "medication")))
         count_emergency_access(decision, facts)
     return views
 
