@@ -28,6 +28,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -243,21 +244,49 @@ def worklist_direct(physician: Any) -> list[Any]:
     ]
 
 
-def measure(iterations: int, data: dict[str, Any]) -> dict[str, list[float]]:
+def _sequential(call: Callable[[], Any]) -> Callable[[], Any]:
+    """The gateway call with `prepared.overlapped()` turned off: every
+    statement waited for in turn, as before ADR 0592 (for --sequential)."""
+    import contextlib
+
+    from safeward.clinical.gateway import _admission, _worklists
+
+    modules = (_admission, _worklists)
+
+    def run() -> Any:
+        saved = [getattr(module, "overlapped") for module in modules]  # noqa: B009 - not re-exported
+        for module in modules:
+            setattr(module, "overlapped", contextlib.nullcontext)  # noqa: B010 - the same
+        try:
+            return call()
+        finally:
+            for module, block in zip(modules, saved, strict=True):
+                setattr(module, "overlapped", block)  # noqa: B010 - the same
+
+    return run
+
+
+def measure(iterations: int, data: dict[str, Any], *, sequential: bool = False) -> dict[str, list[float]]:
     from safeward.audit.vocabulary import PurposeOfUse
     from safeward.clinical import gateway
 
     treat, session = PurposeOfUse.TREATMENT, data["session"]
-    calls = {
-        "census gateway": lambda: gateway.ward_census(
-            actor=data["nurse"], session=session, purpose=treat, ward_id=data["ward"]
-        ),
+
+    def census_call() -> Any:
+        return gateway.ward_census(actor=data["nurse"], session=session, purpose=treat, ward_id=data["ward"])
+
+    def worklist_call() -> Any:
+        return gateway.physician_worklist(actor=data["physician"], session=session, purpose=treat)
+
+    calls: dict[str, Callable[[], Any]] = {
+        "census gateway": census_call,
         "census direct": lambda: census_direct(data["ward"]),
-        "worklist gateway": lambda: gateway.physician_worklist(
-            actor=data["physician"], session=session, purpose=treat
-        ),
+        "worklist gateway": worklist_call,
         "worklist direct": lambda: worklist_direct(data["physician"]),
     }
+    if sequential:
+        calls["census sequential"] = _sequential(census_call)
+        calls["worklist sequential"] = _sequential(worklist_call)
     checks = gateway.ward_census(actor=data["nurse"], session=session, purpose=treat, ward_id=data["ward"])
     assert sum(1 for b in checks.beds if b.occupant) == BEDS, "the bench ward is full"
     worklist = gateway.physician_worklist(actor=data["physician"], session=session, purpose=treat)
@@ -322,6 +351,11 @@ def main() -> None:
         "--reuse", action="store_true", help="a kept database (with BENCH_VAR_DIR): no load, no set-up"
     )
     parser.add_argument("--profile", action="store_true", help="pyinstrument of the two gateway paths")
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="also the gateway with every statement waited for in turn (before ADR 0592), alternating",
+    )
     parser.add_argument("--database", default=DB, help=f"the database to create and drop (default {DB})")
     parser.add_argument("--sqlite", action="store_true", help="the var folder's SQLite file, not PostgreSQL")
     args = parser.parse_args()
@@ -356,14 +390,18 @@ def main() -> None:
         if args.profile:
             profile(args.iterations, data)
             return
-        times = measure(args.iterations, data)
+        times = measure(args.iterations, data, sequential=args.sequential)
         for name, values in times.items():
-            print(f"{name:<18} {summary_ms(values)}")
+            print(f"{name:<20} {summary_ms(values)}")
         for what in ("census", "worklist"):
-            gate, direct = times[f"{what} gateway"], times[f"{what} direct"]
-            p99 = percentile(gate, 0.99) / percentile(direct, 0.99)
-            p50 = percentile(gate, 0.50) / percentile(direct, 0.50)
-            print(f"{what}: gateway / direct  p50 {p50:.2f}x  p99 {p99:.2f}x")
+            direct = times[f"{what} direct"]
+            for path in ("gateway", "sequential"):
+                gate = times.get(f"{what} {path}")
+                if gate is None:
+                    continue
+                p99 = percentile(gate, 0.99) / percentile(direct, 0.99)
+                p50 = percentile(gate, 0.50) / percentile(direct, 0.50)
+                print(f"{what}: {path} / direct  p50 {p50:.2f}x  p99 {p99:.2f}x")
     finally:
         if not args.keep and not args.sqlite:
             from django.db import connections

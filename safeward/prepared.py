@@ -15,7 +15,11 @@ The settings give psycopg a `prepare_threshold` so that it may prepare at
 all (Django's default None turns preparing off, and its own cursors never
 prepare). Elsewhere than PostgreSQL it is an ordinary cursor; with
 `prepare_threshold` None in the database OPTIONS (behind a transaction-
-pooling PgBouncer) the statements are bound on the server, not prepared."""
+pooling PgBouncer) the statements are bound on the server, not prepared.
+
+`overlapped()` sends a block's statements without waiting for their answers
+(psycopg's pipeline mode), so the server executes a list's audit event while
+the list's rows are decrypted (ADR 0592)."""
 
 from __future__ import annotations
 
@@ -33,6 +37,44 @@ class _Preparing(psycopg.Cursor[Any]):
 
     def execute(self, query: Any, params: Any = None, *, prepare: bool | None = True, **kwargs: Any) -> Any:
         return super().execute(query, params, prepare=prepare, **kwargs)
+
+
+def in_pipeline() -> bool:
+    """Whether this connection is inside `overlapped()` (a statement's answer is then not waited for)."""
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return False
+    return bool(connection.connection.pgconn.pipeline_status)
+
+
+@contextmanager
+def overlapped() -> Iterator[None]:
+    """PostgreSQL: statements executed in the block are sent at once and not
+    waited for; the server runs them while the block's Python goes on, and
+    the block ends only when every one of them has completed, raising the
+    first one's error as Django does. A statement whose rows the block reads
+    (any ORM query) waits for its answer on the spot, as outside the block.
+    Elsewhere than PostgreSQL the block runs as it is."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+def sync_sent() -> None:
+    """Inside `overlapped()`: end what was sent so far with a Sync, without
+    waiting for the answers. Outside a transaction the server then commits
+    it at once (an implicit transaction ends at a Sync), so the commit's
+    WAL flush overlaps the block's Python too. psycopg has no public call for
+    this (`Pipeline.sync()` waits for every answer); its pipeline's own
+    queueing is used, pinned by tests/audit/test_overlapped_event.py."""
+    raw = connection.connection
+    pipeline = raw._pipeline
+    assert pipeline is not None, "sync_sent() is for a block of overlapped()"
+    with connection.wrap_database_errors:
+        pipeline._enqueue_sync()
+        raw.wait(pipeline._communicate_gen())
 
 
 @contextmanager

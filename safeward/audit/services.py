@@ -18,7 +18,7 @@ from safeward import clock
 from safeward.audit import context
 from safeward.audit.models import AuditEvent, AuditEventPatient
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
-from safeward.prepared import prepared_cursor
+from safeward.prepared import in_pipeline, prepared_cursor, sync_sent
 
 if TYPE_CHECKING:
     from safeward.crypto.services import KeyEvent
@@ -162,7 +162,9 @@ def _write(event: AuditEvent, patient_ids: list[str]) -> None:
     inserted in a data-modifying CTE from the event's RETURNING id (a list's
     event is one round trip, and a statement is a transaction of its own, so
     a list whose only write is its event needs no BEGIN and COMMIT). Other
-    databases: the two statements in one transaction (the caller's if any)."""
+    databases: the two statements in one transaction (the caller's if any).
+    Inside `prepared.overlapped()` the statement is sent and not waited for:
+    the event keeps no primary key, and the block's end raises its error."""
     if not patient_ids:
         event.save(force_insert=True)
         return
@@ -175,6 +177,9 @@ def _write(event: AuditEvent, patient_ids: list[str]) -> None:
     when = connection.ops.adapt_datetimefield_value(event.occurred_at)
     with prepared_cursor() as cursor:  # one text for every list's event: prepared once (ADR 0591)
         cursor.execute(_event_with_index_sql(), [*values, when, patient_ids])
+        if in_pipeline():  # committed by the server, not waited for: `overlapped()` waits (ADR 0592)
+            sync_sent()
+            return
         (event.pk,) = cursor.fetchone()
     event._state.adding, event._state.db = False, connection.alias
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import operator
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +29,13 @@ from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import policy
 from safeward.clinical.gateway._core import (
     Actor,
+    PatientFacts,
     access_context,
     assign,
     audit_fields,
     facts_for,
+    facts_from_rows,
+    facts_statement,
     limit,
     parse_id,
     plain,
@@ -65,6 +70,7 @@ from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.identity.selectors import department_is_clinical, users_holding
 from safeward.one_door import entry
+from safeward.prepared import overlapped, prepared_cursor
 
 ATTENDING_ROLE = "Attending physician"
 NURSE_ROLE = "Admitting nurse"
@@ -308,12 +314,32 @@ def ward_update(
 # --- the census ------------------------------------------------------------------------------------
 @dataclass
 class Shown:
-    view: PatientView
+    """A patient as a list row shows them. `view` decrypts on first use, so
+    that a list decides every row, sends its event, and decrypts while the
+    server writes it (`prepared.overlapped()`, ADR 0592)."""
+
+    patient: Patient
+    search: Decision  # what a search result discloses: a row's demographics
     read: Decision  # what opening the record would disclose (not an emergency access)
+
+    @property
+    def restricted(self) -> bool:
+        return not self.search.permitted
 
     @property
     def encounters(self) -> bool:
         return self.read.allows(Section.ENCOUNTERS)
+
+    @functools.cached_property
+    def view(self) -> PatientView:
+        if self.restricted:
+            return PatientView(id=str(self.patient.pk), sections=frozenset(), restricted=True)
+        return patient_view(self.patient, self.search.sections)
+
+
+def disclosed_ids(shown: dict[uuid.UUID, Shown]) -> list[str]:
+    """The patients a list's rows disclose (its event's `patient_ids`)."""
+    return [str(pid) for pid, who in shown.items() if not who.restricted]
 
 
 # Everything the policy sees of a patient but the id (a list's memo key).
@@ -322,13 +348,37 @@ _facts_of = operator.attrgetter(
 )
 
 
+def listed_patients(
+    actor: Actor, session: SessionContext, purpose: PurposeOfUse, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Shown]:
+    """The patients of a list's rows, each read once (a patient on the care
+    team, in a bed and in today's clinic is one row), as the rows show them.
+    PostgreSQL: the facts statement is sent, then the patients' query, and
+    both answers come back in one round trip (ADR 0592)."""
+    unique = list(dict.fromkeys(ids))
+    if not unique:
+        return {}
+    now = clock.now()
+    with overlapped(), prepared_cursor() as cursor:
+        cursor.execute(*facts_statement(actor, unique, now))
+        patients = list_patients(unique)
+        rows = cursor.fetchall()
+    return shown_patients(actor, session, purpose, patients, facts_from_rows(actor, unique, rows, now))
+
+
 def shown_patients(
-    actor: Actor, session: SessionContext, purpose: PurposeOfUse, patients: dict[uuid.UUID, Patient]
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    patients: dict[uuid.UUID, Patient],
+    facts: dict[uuid.UUID, PatientFacts] | None = None,
 ) -> dict[uuid.UUID, Shown]:
     """Each patient as a list row discloses them: the demographics a search
     result shows (restricted when the policy says no), and whether a read
-    would disclose encounters. One facts query for all of them."""
-    facts = facts_for(actor, list(patients))
+    would disclose encounters. One facts query for all of them (unless the
+    caller read the `facts`); nothing is decrypted until a row's `view` is read."""
+    if facts is None:
+        facts = facts_for(actor, list(patients))
     subject = subject_for(actor)
     context = access_context(session, purpose)
     # The policy is a pure function of subject, resource, action and context,
@@ -349,14 +399,11 @@ def shown_patients(
         resource = resource_for(patient, facts[pid])
         search = decide(resource, Action.SEARCH)
         if not search.permitted:
-            restricted = PatientView(id=str(pid), sections=frozenset(), restricted=True)
-            shown[pid] = Shown(restricted, policy.deny(search.reason))
+            shown[pid] = Shown(patient, search, policy.deny(search.reason))
             continue
         read = decide(resource, Action.READ)
         # A list is no emergency: break-glass access is used by opening the chart.
-        shown[pid] = Shown(
-            patient_view(patient, search.sections), policy.deny("list") if read.emergency else read
-        )
+        shown[pid] = Shown(patient, search, policy.deny("list") if read.emergency else read)
     return shown
 
 
@@ -379,32 +426,34 @@ def ward_census(
             "encounter", "encounter__attending"
         )
     }
-    shown = shown_patients(actor, session, purpose, list_patients(s.patient_id for s in stays.values()))
-    rows = []
-    for bed in beds:
-        stay = stays.get(bed.pk)
-        occupant = None
-        if stay is not None:
-            who = shown[stay.patient_id]
-            occupant = CensusEntry(
-                patient=who.view,
-                encounter_id=str(stay.encounter_id) if who.encounters else None,
-                attending=user_label(stay.encounter.attending) if who.encounters else "",
-                admitted_at=plain(stay.encounter, "started_at") if who.encounters else None,
-            )
-        rows.append(CensusBed(id=str(bed.pk), label=bed.label, occupant=occupant))
-    disclosed = [str(pid) for pid, who in shown.items() if not who.view.restricted]
-    # The list's only write: one event with its index rows, a transaction of its own.
-    record(
-        action=AuditAction.READ,
-        actor=actor,
-        purpose=purpose,
-        resource_type="WardCensus",
-        resource_id=str(ward.pk),
-        fields=audit_fields([Section.DEMOGRAPHICS, Section.ENCOUNTERS]) if disclosed else (),
-        detail={"beds": len(beds), "occupied": len(stays)},
-        patient_ids=disclosed,
-    )
+    shown = listed_patients(actor, session, purpose, (s.patient_id for s in stays.values()))
+    disclosed = disclosed_ids(shown)
+    # The list's only write: one event with its index rows, a transaction of
+    # its own, written by the server while the rows are decrypted (ADR 0592).
+    with overlapped():
+        record(
+            action=AuditAction.READ,
+            actor=actor,
+            purpose=purpose,
+            resource_type="WardCensus",
+            resource_id=str(ward.pk),
+            fields=audit_fields([Section.DEMOGRAPHICS, Section.ENCOUNTERS]) if disclosed else (),
+            detail={"beds": len(beds), "occupied": len(stays)},
+            patient_ids=disclosed,
+        )
+        rows = []
+        for bed in beds:
+            stay = stays.get(bed.pk)
+            occupant = None
+            if stay is not None:
+                who = shown[stay.patient_id]
+                occupant = CensusEntry(
+                    patient=who.view,
+                    encounter_id=str(stay.encounter_id) if who.encounters else None,
+                    attending=user_label(stay.encounter.attending) if who.encounters else "",
+                    admitted_at=plain(stay.encounter, "started_at") if who.encounters else None,
+                )
+            rows.append(CensusBed(id=str(bed.pk), label=bed.label, occupant=occupant))
     view = WardView(
         id=str(ward.pk),
         code=ward.code,

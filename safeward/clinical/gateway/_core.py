@@ -181,24 +181,25 @@ def _grant_id(value: Any) -> str | None:
     return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
-def facts_for(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PatientFacts]:
-    """Relationships (now), restrictions and break-glass grants of `actor` for
-    every patient in `patient_ids`: one query, whatever the number of patients."""
+def facts_statement(
+    actor: Actor, patient_ids: Sequence[uuid.UUID], now: dt.datetime
+) -> tuple[str, list[Any]]:
+    """The one facts statement for `actor` and the patients at `now`: the
+    relationship rows (the one definition, `_relationships`) and the
+    patients' own facts. Run it through `prepared_cursor` (ADR 0591)."""
+    user = actor.pk if isinstance(actor, User) else None
+    related_sql, related_params = relationship_statement([user], patient_ids, now, now)
+    return related_sql + _patient_facts_sql(), related_params + _patient_facts_params(actor, now)
+
+
+def facts_from_rows(
+    actor: Actor, patient_ids: Sequence[uuid.UUID], rows: Iterable[Sequence[Any]], now: dt.datetime
+) -> dict[uuid.UUID, PatientFacts]:
+    """Each patient's facts from the rows of `facts_statement`."""
     facts = {pid: PatientFacts(set()) for pid in patient_ids}
-    if not patient_ids:
-        return facts
-    now = clock.now()
     user = actor.pk if isinstance(actor, User) else None
     by_key = {pid.hex: pid for pid in patient_ids}
-    # The relationship rows (the one definition, `_relationships`) and the patients' own facts.
-    related_sql, related_params = relationship_statement([user], patient_ids, now, now)
-    # Prepared on the server once per connection: every list and chart runs it (ADR 0591).
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            related_sql + _patient_facts_sql(),
-            related_params + _patient_facts_params(actor, now),
-        )
-        related, patient_rows = collect(cursor.fetchall())
+    related, patient_rows = collect(rows)
     for row in patient_rows:
         pid = by_key[row[1].hex if isinstance(row[1], uuid.UUID) else uuid.UUID(str(row[1])).hex]
         grant, excluded, payer = row[9:12]
@@ -209,6 +210,19 @@ def facts_for(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID,
             grant_id=_grant_id(grant),
         )
     return facts
+
+
+def facts_for(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PatientFacts]:
+    """Relationships (now), restrictions and break-glass grants of `actor` for
+    every patient in `patient_ids`: one query, whatever the number of patients."""
+    if not patient_ids:
+        return {}
+    now = clock.now()
+    # Prepared on the server once per connection: every list and chart runs it (ADR 0591).
+    with prepared_cursor() as cursor:
+        cursor.execute(*facts_statement(actor, patient_ids, now))
+        rows = cursor.fetchall()
+    return facts_from_rows(actor, patient_ids, rows, now)
 
 
 def resource_for(patient: Patient | None, facts: PatientFacts | None) -> Resource:

@@ -150,15 +150,30 @@ class RelationshipRows:
     def at(self, user_id: int | None, patient_id: uuid.UUID, at: dt.datetime) -> set[Relationship]:
         if user_id is None:  # a system actor relates to no one
             return set()
+        care_team = self.care_team.get(patient_id, ())
+        encounters = self.encounters.get(patient_id, ())
+        bookings = self.bookings.get(patient_id, ())
+        if not (care_team or encounters or bookings):  # most of a long list: no row, no relationship
+            return set()
         return relationships_at(
             zone=self.zone,
             user_id=user_id,
-            departments=frozenset(self.departments.get(user_id, ())),
+            departments=self._departments_of(user_id),
             at=at,
-            care_team=self.care_team.get(patient_id, ()),
-            encounters=self.encounters.get(patient_id, ()),
-            bookings=self.bookings.get(patient_id, ()),
+            care_team=care_team,
+            encounters=encounters,
+            bookings=bookings,
         )
+
+    def _departments_of(self, user_id: int) -> frozenset[int]:
+        held = self._frozen_departments.get(user_id)
+        if held is None:
+            held = self._frozen_departments[user_id] = frozenset(self.departments.get(user_id, ()))
+        return held
+
+    @functools.cached_property
+    def _frozen_departments(self) -> dict[int, frozenset[int]]:
+        return {}
 
 
 # --- the narrowing statement ---------------------------------------------------------------------

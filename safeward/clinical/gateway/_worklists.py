@@ -19,7 +19,13 @@ from safeward import clock
 from safeward.audit.vocabulary import Action as AuditAction
 from safeward.audit.vocabulary import PurposeOfUse
 from safeward.clinical import lab_catalog
-from safeward.clinical.gateway._admission import Shown, _require, shown_patients
+from safeward.clinical.gateway._admission import (
+    Shown,
+    _require,
+    disclosed_ids,
+    listed_patients,
+    shown_patients,
+)
 from safeward.clinical.gateway._core import (
     Actor,
     audit_fields,
@@ -28,7 +34,7 @@ from safeward.clinical.gateway._core import (
     record_denied,
     user_label,
 )
-from safeward.clinical.gateway._patients import list_patients, observation_view
+from safeward.clinical.gateway._patients import observation_view
 from safeward.clinical.models import (
     Appointment,
     BedOccupancy,
@@ -49,6 +55,7 @@ from safeward.clinical.types import (
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.one_door import entry
+from safeward.prepared import overlapped
 
 WORKLIST_ROWS = 100  # per list: a home page, not a report
 
@@ -209,7 +216,7 @@ def physician_worklist(*, actor: Actor, session: SessionContext, purpose: Purpos
         *notifications,
     ]
     # Each patient read once, whatever the number of lists they are on.
-    shown = shown_patients(actor, session, purpose, list_patients(row.patient_id for row in rows))
+    shown = listed_patients(actor, session, purpose, (row.patient_id for row in rows))
 
     def bed_of(encounter: Encounter) -> str:
         stay = beds.get(encounter.pk)
@@ -217,45 +224,50 @@ def physician_worklist(*, actor: Actor, session: SessionContext, purpose: Purpos
             f"{stay.bed.ward.name} · bed {stay.bed.label}" if stay is not None else encounter.department.name
         )
 
-    my_patients = [
-        WorklistPatient(patient=shown[patient_id].view, reason=", ".join(roles))
-        for patient_id, roles in _care_roles(memberships).items()
-    ]
-    ward_rows = [
-        WorklistPatient(
-            patient=shown[e.patient_id].view,
-            reason="attending",
-            detail=bed_of(e),
-            encounter_id=str(e.pk),
-            status=e.status,
+    roles = _care_roles(memberships)
+    disclosed = disclosed_ids(shown)
+    # The list's only write: one event with its index rows, a transaction of
+    # its own, written by the server while the rows are decrypted (ADR 0592).
+    with overlapped():
+        record(
+            action=AuditAction.READ,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Worklist",
+            resource_id="physician",
+            fields=audit_fields(
+                [Section.DEMOGRAPHICS, Section.ENCOUNTERS, Section.APPOINTMENTS, Section.RESULTS]
+            )
+            if disclosed
+            else (),
+            detail={"rows": len(roles) + len(inpatients) + len(appointments) + len(notifications)},
+            patient_ids=disclosed,
         )
-        for e in inpatients
-    ]
-    clinic = [
-        WorklistPatient(
-            patient=shown[a.patient_id].view,
-            reason=timezone.localtime(a.starts_at).strftime("%H:%M"),
-            detail=a.department.name,
-            appointment_id=str(a.pk),
-            status=a.status,
-        )
-        for a in appointments
-    ]
-    results = _notification_views(notifications, shown)
-    disclosed = [str(pid) for pid, who in shown.items() if not who.view.restricted]
-    # The list's only write: one event with its index rows, a transaction of its own.
-    record(
-        action=AuditAction.READ,
-        actor=actor,
-        purpose=purpose,
-        resource_type="Worklist",
-        resource_id="physician",
-        fields=audit_fields([Section.DEMOGRAPHICS, Section.ENCOUNTERS, Section.APPOINTMENTS, Section.RESULTS])
-        if disclosed
-        else (),
-        detail={"rows": len(my_patients) + len(ward_rows) + len(clinic) + len(results)},
-        patient_ids=disclosed,
-    )
+        my_patients = [
+            WorklistPatient(patient=shown[patient_id].view, reason=", ".join(labels))
+            for patient_id, labels in roles.items()
+        ]
+        ward_rows = [
+            WorklistPatient(
+                patient=shown[e.patient_id].view,
+                reason="attending",
+                detail=bed_of(e),
+                encounter_id=str(e.pk),
+                status=e.status,
+            )
+            for e in inpatients
+        ]
+        clinic = [
+            WorklistPatient(
+                patient=shown[a.patient_id].view,
+                reason=timezone.localtime(a.starts_at).strftime("%H:%M"),
+                detail=a.department.name,
+                appointment_id=str(a.pk),
+                status=a.status,
+            )
+            for a in appointments
+        ]
+        results = _notification_views(notifications, shown)
     return PhysicianWorklist(
         my_patients=my_patients, clinic_today=clinic, inpatients=ward_rows, results=results
     )
@@ -276,28 +288,29 @@ def arrivals_today(*, actor: Actor, session: SessionContext, purpose: PurposeOfU
         .select_related("department", "clinician")
         .order_by("starts_at")[: WORKLIST_ROWS * 2]
     )
-    shown = shown_patients(actor, session, purpose, list_patients(a.patient_id for a in appointments))
-    rows = [
-        WorklistPatient(
-            patient=shown[a.patient_id].view,
-            reason=timezone.localtime(a.starts_at).strftime("%H:%M"),
-            detail=" · ".join(part for part in (a.department.name, user_label(a.clinician)) if part),
-            appointment_id=str(a.pk),
-            encounter_id=str(a.encounter_id) if a.encounter_id else None,
-            status=a.status,
+    shown = listed_patients(actor, session, purpose, (a.patient_id for a in appointments))
+    disclosed = disclosed_ids(shown)
+    # The list's only write: one event with its index rows, a transaction of
+    # its own, written by the server while the rows are decrypted (ADR 0592).
+    with overlapped():
+        record(
+            action=AuditAction.READ,
+            actor=actor,
+            purpose=purpose,
+            resource_type="Worklist",
+            resource_id="arrivals",
+            fields=audit_fields([Section.DEMOGRAPHICS, Section.APPOINTMENTS]) if disclosed else (),
+            detail={"rows": len(appointments)},
+            patient_ids=disclosed,
         )
-        for a in appointments
-    ]
-    disclosed = [str(pid) for pid, who in shown.items() if not who.view.restricted]
-    # The list's only write: one event with its index rows, a transaction of its own.
-    record(
-        action=AuditAction.READ,
-        actor=actor,
-        purpose=purpose,
-        resource_type="Worklist",
-        resource_id="arrivals",
-        fields=audit_fields([Section.DEMOGRAPHICS, Section.APPOINTMENTS]) if disclosed else (),
-        detail={"rows": len(rows)},
-        patient_ids=disclosed,
-    )
-    return rows
+        return [
+            WorklistPatient(
+                patient=shown[a.patient_id].view,
+                reason=timezone.localtime(a.starts_at).strftime("%H:%M"),
+                detail=" · ".join(part for part in (a.department.name, user_label(a.clinician)) if part),
+                appointment_id=str(a.pk),
+                encounter_id=str(a.encounter_id) if a.encounter_id else None,
+                status=a.status,
+            )
+            for a in appointments
+        ]
