@@ -240,7 +240,6 @@ def paper_vitals_chart(
                 detail={
                     "late_entry": True,
                     "paper_entry_id": paper_entry_id,
-                    "original_time": occurred_at.astimezone(dt.UTC).isoformat(),
                     **({"implausible_confirmed": True} if code in implausible else {}),
                 },
             )
@@ -386,7 +385,6 @@ def paper_mar_chart(
                     "late_entry": True,
                     "paper_entry_id": paper_entry_id,
                     "medication_request": str(order.pk),
-                    "original_time": occurred_at.astimezone(dt.UTC).isoformat(),
                 },
             )
             views.append(administration_view(given, plain(order, "medication")))
