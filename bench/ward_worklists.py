@@ -14,10 +14,11 @@ patients with `safeward demo scale` (two loaders), then three wards of 30
 beds of which 80 are taken, a bench physician attending 40 of the inpatients,
 on the care team of 60 patients, with 20 clinic appointments today and 30
 lab results to review (5 critical). The database is dropped at the end
-unless --keep. With --sqlite: the var folder's SQLite file instead, loaded
-by one `demo scale` in this process (SQLite takes one writer). In-process
-timing (no HTTP): the two paths differ only by the security work, which is
-what the ratio is about.
+unless --keep (a --reuse run leaves it: drop it with `dropdb`). With
+--sqlite: the var folder's SQLite file instead, loaded by one `demo scale`
+in this process (SQLite takes one writer). In-process timing (no HTTP):
+the two paths differ only by the security work, which is what the ratio
+is about.
 """
 
 from __future__ import annotations
@@ -346,7 +347,11 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2, help="scale loaders")
-    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="do not drop the database at the end (--reuse never drops it)",
+    )
     parser.add_argument(
         "--reuse", action="store_true", help="a kept database (with BENCH_VAR_DIR): no load, no set-up"
     )
@@ -403,7 +408,7 @@ def main() -> None:
                 p50 = percentile(gate, 0.50) / percentile(direct, 0.50)
                 print(f"{what}: {path} / direct  p50 {p50:.2f}x  p99 {p99:.2f}x")
     finally:
-        if not args.keep and not args.sqlite:
+        if not (args.keep or args.reuse or args.sqlite):  # a reused database was kept on purpose
             from django.db import connections
 
             connections.close_all()

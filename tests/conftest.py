@@ -10,6 +10,7 @@ from safeward.identity import services
 from safeward.identity.middleware import SESSION_ID_KEY
 from tests import fast_flush, one_door
 from tests.factories import UserFactory
+from tests.migrated import build_migrated_var
 
 one_door.install()
 fast_flush.install()
@@ -102,6 +103,16 @@ def seeded_demo(_demo_snapshot, settings):
     settings.PASSWORD_HASHERS = snapshot.DEMO_HASHERS
     snapshot.restore(_demo_snapshot)
     return settings
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_var(tmp_path_factory):
+    """A var folder (embedded database and its key folder) that a real
+    `safeward migrate` built in a fresh process, once per run: the modules
+    that start real processes on a migrated database (the demo's production
+    settings and gunicorn, the log test's server) each take a copy of it
+    (`tests.migrated.copy_of_migrated`) instead of migrating again (ADR 0306)."""
+    return build_migrated_var(tmp_path_factory.mktemp("migrated") / "var")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 
 from safeward.demo import server
 from safeward.demo.tls import TLSFiles, ensure_certificate
-from tests.demo.conftest import copy_of_migrated
+from tests.migrated import copy_of_migrated
 
 pytestmark = pytest.mark.slow
 
@@ -109,7 +109,7 @@ class Served:
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory, migrated_sqlite_var) -> Path:
     """This module's copy of the run's one real `safeward migrate` and
-    `createcachetable` (tests/demo/conftest.py)."""
+    `createcachetable` (tests/migrated.py)."""
     return copy_of_migrated(migrated_sqlite_var, tmp_path_factory.mktemp("gunicorn"))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.demo.conftest import copy_of_migrated
+from tests.migrated import copy_of_migrated
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "k3Y-" + "x7Qp" * 16  # synthetic, long enough, not a development key
@@ -120,7 +120,7 @@ def test_demo_serve_refuses_without_demo_mode(tmp_path):
 @pytest.fixture(scope="module")
 def migrated_sqlite(tmp_path_factory, migrated_sqlite_var):
     """A migrated embedded database for `safeward check` in development mode:
-    this module's copy of the run's one real `safeward migrate` (tests/demo/conftest.py)."""
+    this module's copy of the run's one real `safeward migrate` (tests/migrated.py)."""
     tmp_path = tmp_path_factory.mktemp("check")
     copy_of_migrated(migrated_sqlite_var, tmp_path)
     return tmp_path

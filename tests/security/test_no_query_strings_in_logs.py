@@ -25,6 +25,7 @@ from safeward.log_privacy import StripQueryStrings, strip_query_strings
 from tests.clinical.conftest import new_patient, relate
 from tests.conftest import sign_in
 from tests.fhir.helpers import bearer, token
+from tests.migrated import copy_of_migrated
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Zyxwquistname"  # a "name" criterion that must never be logged
@@ -140,20 +141,11 @@ def _environment(var_dir: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_gunicorn_logs_paths_without_query_strings(tmp_path):
+def test_gunicorn_logs_paths_without_query_strings(tmp_path, migrated_sqlite_var):
     """The production server as the demo starts it: access log, error log
-    (including gunicorn's own "invalid request" warnings) and Django's logs."""
-    env = _environment(tmp_path / "var")
-    migrate = subprocess.run(
-        [sys.executable, "-m", "safeward.cli", "migrate", "-v0"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stderr[-2000:]
+    (including gunicorn's own "invalid request" warnings) and Django's logs.
+    On a copy of the run's migrated var folder (ADR 0306)."""
+    env = _environment(copy_of_migrated(migrated_sqlite_var, tmp_path))
     tls = ensure_certificate(tmp_path / "tls")
     port = _free_port()
     argv = server.gunicorn_argv(
