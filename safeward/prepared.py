@@ -52,14 +52,27 @@ def overlapped() -> Iterator[None]:
     waited for; the server runs them while the block's Python goes on, and
     the block ends only when every one of them has completed, raising the
     first one's error as Django does. A statement whose rows the block reads
-    (any ORM query) waits for its answer on the spot, as outside the block.
-    Elsewhere than PostgreSQL the block runs as it is."""
+    (any ORM query) waits for its answer on the spot, as outside the block,
+    and so does a transaction begun in the block. Elsewhere than PostgreSQL
+    the block runs as it is."""
     if connection.vendor != "postgresql":
         yield
         return
     connection.ensure_connection()
-    with connection.wrap_database_errors, connection.connection.pipeline():
-        yield
+    begin = connection._set_autocommit  # type: ignore[attr-defined]
+
+    def begin_after_what_was_sent(autocommit: bool) -> None:
+        # psycopg refuses to start a transaction (an `atomic` block in the
+        # block) while a statement is in flight: wait for them first.
+        pipeline.sync()
+        begin(autocommit)
+
+    with connection.wrap_database_errors, connection.connection.pipeline() as pipeline:
+        setattr(connection, "_set_autocommit", begin_after_what_was_sent)  # noqa: B010 - for this block only
+        try:
+            yield
+        finally:
+            delattr(connection, "_set_autocommit")  # the backend's own method again
 
 
 def sync_sent() -> None:

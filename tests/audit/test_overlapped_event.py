@@ -121,3 +121,17 @@ def test_on_postgresql_the_server_commits_the_event_before_the_block_ends():
         assert seen == (before[0] + 1,)
     finally:
         watcher.close()
+
+
+def test_a_transaction_begun_in_the_block_waits_for_what_was_sent():
+    """psycopg cannot begin a transaction while a statement is in flight: an
+    `atomic` block inside `overlapped()` (a future write in a list's row
+    building) first waits for the event, then runs as anywhere else."""
+    before = AuditEvent.objects.count()
+    with overlapped():
+        _list_event()
+        with transaction.atomic():
+            inside = AuditEvent.objects.count()
+    assert inside == before + 1
+    assert not in_pipeline()
+    assert AuditEvent.objects.count() == before + 1
