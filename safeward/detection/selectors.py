@@ -4,8 +4,9 @@ Keyword-only; drills are excluded unless asked for."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -74,17 +75,21 @@ def rule_configs_invalid() -> list[StoredRuleProblem]:
         if code not in CATALOG:
             found.append(StoredRuleProblem(code, known=False, problems=()))
             continue
-        problems: list[str] = []
-        for check in (lambda: severity_validate(severity), lambda: rule_params_validate(code, params)):
-            try:
-                check()
-            except ValidationError as error:
-                problems += error.messages
-            except Exception as error:  # a value no checker expected; report it, never crash the check
-                problems.append(f"a stored value cannot be checked ({type(error).__name__})")
+        problems = _refusals(severity_validate, severity) + _refusals(rule_params_validate, code, params)
         if problems:
             found.append(StoredRuleProblem(code, known=True, problems=tuple(problems)))
     return found
+
+
+def _refusals(validate: Callable[..., object], *values: Any) -> list[str]:
+    """What `validate` refuses of `values`, as messages; [] when it accepts."""
+    try:
+        validate(*values)
+    except ValidationError as error:
+        return list(error.messages)
+    except Exception as error:  # a value no checker expected: reported, never crashing the check
+        return [f"a stored value cannot be checked ({type(error).__name__})"]
+    return []
 
 
 def alerts_for(

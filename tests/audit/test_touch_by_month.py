@@ -51,7 +51,11 @@ def trail(make_user):
         if month % 2:
             _record(first + dt.timedelta(days=3), user_of_app, client=CLIENT, patient_id="p-app")
             _record(
-                first + dt.timedelta(days=4), staff, client=CLIENT, patient_id="p-y", patient_ids=["p-y", "p-z"]
+                first + dt.timedelta(days=4),
+                staff,
+                client=CLIENT,
+                patient_id="p-y",
+                patient_ids=["p-y", "p-z"],
             )
             _record(first + dt.timedelta(days=5), staff, outcome=Outcome.DENIED, patient_id="p-denied")
         following = (first + dt.timedelta(days=32)).replace(day=1)
