@@ -11,10 +11,29 @@ from safeward.assets.models import Asset, DiscoveryFinding, DiscoveryScan, Scann
 QUEUE_STATUSES = (DiscoveryFinding.Status.OPEN, DiscoveryFinding.Status.CONFIRMED)
 
 
+# What `safeward scan shares` says, and the scheduled scan notes, when there
+# is no share to scan: not a failure (a hospital may keep no file shares),
+# but the operator learns how to register one.
+NO_SHARE_REGISTERED = (
+    "No file share is registered, so there is nothing to scan. Register each share on the asset "
+    'register (Assets, New asset: kind "File share", location the folder where it is mounted on this '
+    "server) or several at once with `safeward assets import FILE.csv` (kind file_share); "
+    "`safeward scan phi PATH` scans a folder once without registering it."
+)
+
+
+def _shares() -> QuerySet[Asset]:
+    return Asset.objects.filter(kind=Asset.Kind.FILE_SHARE).exclude(review_state=Asset.ReviewState.RETIRED)
+
+
+def file_shares_registered() -> int:
+    """How many file shares are registered and not retired, wherever they are."""
+    return _shares().count()
+
+
 def scannable_shares() -> list[Asset]:
     """Registered file shares (not retired) whose location is a local directory."""
-    shares = Asset.objects.filter(kind=Asset.Kind.FILE_SHARE).exclude(review_state=Asset.ReviewState.RETIRED)
-    return [share for share in shares if share.location.startswith("/") and Path(share.location).is_dir()]
+    return [share for share in _shares() if share.location.startswith("/") and Path(share.location).is_dir()]
 
 
 def findings(*, status: str | None = None, asset_id: int | None = None) -> QuerySet[DiscoveryFinding]:

@@ -23,6 +23,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import ExtractMonth, ExtractYear
 
 from safeward.audit.models import AuditEvent, AuditEventPatient
 from safeward.audit.vocabulary import Action, Outcome
@@ -465,24 +466,54 @@ class MonthlyTouch:
 
 
 def patient_touch_by_month(*, actor_ids: Iterable[int], client_ids: Iterable[str]) -> list[MonthlyTouch]:
+    """Per month (UTC), the events of these accounts or OAuth clients that
+    named a patient (directly or among the several of a search page or a
+    worklist, ADR 0208) and the distinct patients they named. Every month of
+    the trail: the vendor page lists them all and the vendor control checks
+    each against the agreements in force (ADR 1218). One grouped statement:
+    the (month, event, patient) triples of the direct and the linked events,
+    by the (actor_id, occurred_at) and event_id index paths, counted per
+    month by the database, so only a row per month leaves it."""
     actor_list, client_list = list(actor_ids), [c for c in client_ids if c]
-    if not actor_list and not client_list:
+    sets: list[QuerySet[AuditEvent]] = []
+    if actor_list:
+        sets.append(AuditEvent.objects.filter(actor_id__in=actor_list))
+    if client_list:
+        sets.append(AuditEvent.objects.filter(client_id__in=client_list))
+    if not sets:
         return []
-    events = AuditEvent.objects.filter(Q(actor_id__in=actor_list) | Q(client_id__in=client_list))
-    by_event: dict[int, tuple[dt.date, set[str]]] = {}
-    for event_id, occurred_at, patient_id in events.values_list("pk", "occurred_at", "patient_id").iterator():
-        by_event[event_id] = (occurred_at.date().replace(day=1), {patient_id} if patient_id else set())
-    links = AuditEventPatient.objects.filter(event_id__in=list(by_event)).values_list(
-        "event_id", "patient_id"
-    )
-    for event_id, patient_id in links.iterator():
-        by_event[event_id][1].add(patient_id)
-    months: dict[dt.date, tuple[int, set[str]]] = {}
-    for month, patients in by_event.values():
-        if patients:
-            count, seen = months.get(month, (0, set()))
-            months[month] = (count + 1, seen | patients)
-    return [MonthlyTouch(month, count, len(seen)) for month, (count, seen) in sorted(months.items())]
+    # year * 100 + month: an integer on both engines (a truncated date comes
+    # back as a string from SQLite's raw cursor, a date from PostgreSQL's).
+    month = ExtractYear("occurred_at", tzinfo=dt.UTC) * 100 + ExtractMonth("occurred_at", tzinfo=dt.UTC)
+    triples: list[QuerySet[Any]] = []
+    for events in sets:
+        triples.append(
+            events.exclude(patient_id="")
+            .order_by()
+            .annotate(month_key=month, event=F("id"), patient=F("patient_id"))
+            .values_list("month_key", "event", "patient")
+        )
+        triples.append(
+            AuditEventPatient.objects.filter(event_id__in=events.values("id"))
+            .order_by()
+            .annotate(month_key=month, event=F("event_id"), patient=F("patient_id"))
+            .values_list("month_key", "event", "patient")
+        )
+    # UNION ALL: an event of an account and a client, or named and listed, is counted once by DISTINCT.
+    union = triples[0].union(*triples[1:], all=True).order_by()
+    sql, params = union.query.get_compiler(using=union.db).as_sql()
+    with connections[union.db].cursor() as cursor:
+        # The inner SQL is the ORM's, its values bound as parameters.
+        grouped = (
+            "SELECT t.month_key, COUNT(DISTINCT t.event), COUNT(DISTINCT t.patient) "  # noqa: S608
+            f"FROM ({sql}) t GROUP BY t.month_key ORDER BY t.month_key"
+        )
+        cursor.execute(grouped, params)
+        rows = cursor.fetchall()
+    return [
+        MonthlyTouch(dt.date(int(key) // 100, int(key) % 100, 1), int(events), int(patients))
+        for key, events, patients in rows
+    ]
 
 
 def _breach_events(

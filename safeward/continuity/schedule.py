@@ -14,9 +14,12 @@ web server and the detection worker: they stay out of the list."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.management.base import CommandError
+
+from safeward.assets.discovery_selectors import NO_SHARE_REGISTERED, file_shares_registered
 
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
@@ -29,6 +32,9 @@ class Job:
     argv: tuple[str, ...]  # the `safeward` command and its arguments
     every: dt.timedelta
     what: str
+    # A reason code of IDLE_NOTES when the job has nothing to do in the present
+    # state, else "": asked after a successful run, so the run is a success with a note.
+    idle: Callable[[], str] | None = None
 
     @property
     def command(self) -> str:
@@ -42,13 +48,23 @@ class Job:
         return f"{minutes // 60} h" if minutes >= 60 else f"{minutes} min"
 
 
+def _no_file_share() -> str:
+    return "" if file_shares_registered() else "no_file_share"
+
+
 JOBS: tuple[Job, ...] = (
     Job("kits", ("continuity", "kits"), 15 * MINUTE, "downtime kits for every unit"),
     Job("deadlines", ("incidents", "check-deadlines"), HOUR, "breach notices and task due dates"),
     Job("assets_sweep", ("assets", "sweep"), DAY, "lapsed asset reviews and risk assessments"),
     Job("backup", ("backup", "create"), DAY, "encrypted, signed backup (rotates old ones)"),
     Job("backup_verify", ("backup", "verify"), DAY, "the newest backup against its signed manifest"),
-    Job("share_scan", ("scan", "shares", "--no-progress"), DAY, "PHI discovery on registered file shares"),
+    Job(
+        "share_scan",
+        ("scan", "shares", "--no-progress"),
+        DAY,
+        "PHI discovery on registered file shares",
+        idle=_no_file_share,
+    ),
     Job("controls", ("controls", "run", "--scheduled"), DAY, "every control test, signed"),
     Job("vendors", ("vendors", "check"), DAY, "agreement lapses, tacit renewals, reminders"),
     Job("devices", ("devices", "controls", "--sweep"), DAY, "failing compensating controls for detection"),
@@ -74,6 +90,22 @@ WAITING_REASONS = {
     "no_kit_unit": "No ward is enrolled for downtime kits yet: enrol each ward that keeps a downtime "
     "workstation (`safeward continuity kit-key WARD --out FILE`).",
 }
+
+
+# Why a job that succeeded had nothing to do, by a code (never a message):
+# a hospital without file shares has nothing for the scanner, which is no
+# failure, but the operator is told how to register one.
+IDLE_NOTES = {"no_file_share": NO_SHARE_REGISTERED}
+
+
+def idle_note(job: Job) -> str:
+    """The job's reason code of IDLE_NOTES in the present state, else ""."""
+    return job.idle() if job.idle is not None else ""
+
+
+def idle_text(code: str) -> str:
+    """The operator's note for a job with nothing to do, for its code."""
+    return IDLE_NOTES[code]
 
 
 class Waiting(CommandError):

@@ -1096,6 +1096,7 @@ def _run_finish(
     exit_code: int,
     error: str,
     waiting: bool = False,
+    note: str = "",
 ) -> ScheduledRun:
     with transaction.atomic():
         run.finished_at = clock.now()
@@ -1119,6 +1120,7 @@ def _run_finish(
             outcome=str(run.outcome),
             exit_status=exit_code,
             seconds=run.duration_seconds,
+            **({"note": note} if note else {}),
         )
     return run
 
@@ -1146,7 +1148,9 @@ def schedule_run_due(
     recorded as failed with its exit code and exception class (never its
     message, which may name a patient) and the next job still runs. A job
     whose prerequisite is missing (`schedule.Waiting`) is recorded as
-    waiting, with its reason code, and retried like a failure."""
+    waiting, with its reason code, and retried like a failure. A job that
+    succeeded with nothing to do (`Job.idle`: no file share to scan) is a
+    success whose closing audit event carries the note's reason code."""
     from django.core.management.base import CommandError
 
     if only:
@@ -1174,9 +1178,16 @@ def schedule_run_due(
             exit_code, error = failed.returncode or 1, type(failed).__name__
         except Exception as failed:  # a broken job must not stop the others
             exit_code, error = 1, type(failed).__name__
+        note = schedule.idle_note(state.job) if exit_code == 0 else ""
         runs.append(
             _run_finish(
-                actor=actor, run=run, started=started, exit_code=exit_code, error=error, waiting=waiting
+                actor=actor,
+                run=run,
+                started=started,
+                exit_code=exit_code,
+                error=error,
+                waiting=waiting,
+                note=note,
             )
         )
         if on_run is not None:

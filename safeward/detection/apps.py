@@ -43,6 +43,9 @@ class DetectionConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         post_migrate.connect(_ensure_rules, sender=self, dispatch_uid="safeward.detection.rules")
+        from safeward.detection import checks
+
+        checks.register()
         _register_stores()
         # The officers' home pages list their work (issue 12).
         from safeward.detection.worklists import register

@@ -16,7 +16,7 @@ from typing import cast
 from urllib.parse import urlencode
 
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
@@ -45,17 +45,39 @@ class ScopedPatient:
     last_at: dt.datetime
 
 
+def _evidence_reads(
+    alert_ids: Iterable[int],
+) -> tuple[QuerySet[AuditEvent], QuerySet[AuditEventPatient]] | None:
+    """The evidence's events and their per-patient index rows, each read
+    bounded by the evidence's time span (ADR 0943): both tables are
+    partitioned by month on occurred_at, and a bound the planner sees as
+    constants prunes every month outside the span, where an id list alone
+    would probe each partition of the trail. The evidence keeps each event's
+    own occurred_at (and an index row the time of its event), so the bound
+    drops nothing. None when the alerts have no evidence."""
+    evidence = AlertEvidence.objects.filter(alert_id__in=list(alert_ids))
+    span = evidence.aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
+    if span["first"] is None:
+        return None
+    event_ids = evidence.values("event_id")
+    within = {"occurred_at__gte": span["first"], "occurred_at__lte": span["last"]}
+    return (
+        AuditEvent.objects.filter(pk__in=event_ids, **within),
+        AuditEventPatient.objects.filter(event_id__in=event_ids, **within),
+    )
+
+
 def scope_patients(*, alert_ids: Iterable[int]) -> list[ScopedPatient]:
     """Every patient of these alerts, by patient id, with how many evidence
-    events touched each and when. Two grouped reads, over the evidence's
-    events and over their per-patient index; evidence archived out of the
-    live trail no longer counts (it is in the archive)."""
-    evidence = AlertEvidence.objects.filter(alert_id__in=list(alert_ids)).values("event_id")
+    events touched each and when. Two grouped reads within the evidence's
+    span, over its events and over their per-patient index; evidence
+    archived out of the live trail no longer counts (it is in the archive)."""
+    reads = _evidence_reads(alert_ids)
+    if reads is None:
+        return []
+    events, links = reads
     merged: dict[str, tuple[int, dt.datetime, dt.datetime]] = {}
-    groups = (
-        AuditEvent.objects.filter(pk__in=evidence).exclude(patient_id="").values("patient_id"),
-        AuditEventPatient.objects.filter(event_id__in=evidence).values("patient_id"),
-    )
+    groups = (events.exclude(patient_id="").values("patient_id"), links.values("patient_id"))
     for grouped in groups:
         rows = grouped.order_by().annotate(n=Count("id"), first=Min("occurred_at"), last=Max("occurred_at"))
         for patient_id, count, first, last in rows.values_list("patient_id", "n", "first", "last"):
@@ -69,11 +91,14 @@ def scope_patients(*, alert_ids: Iterable[int]) -> list[ScopedPatient]:
 
 def scope_patient_count(*, alert_ids: Iterable[int]) -> int:
     """How many patients these alerts touched: one UNION count in the
-    database (the alert and incident pages show it on every view)."""
-    evidence = AlertEvidence.objects.filter(alert_id__in=list(alert_ids)).values("event_id")
-    direct = AuditEvent.objects.filter(pk__in=evidence).exclude(patient_id="").values_list("patient_id")
-    indexed = AuditEventPatient.objects.filter(event_id__in=evidence).values_list("patient_id")
-    return direct.order_by().union(indexed.order_by()).count()
+    database after the evidence's span (the alert and incident pages show
+    it on every view)."""
+    reads = _evidence_reads(alert_ids)
+    if reads is None:
+        return 0
+    events, links = reads
+    direct = events.exclude(patient_id="").values_list("patient_id")
+    return direct.order_by().union(links.values_list("patient_id").order_by()).count()
 
 
 def scope_page(

@@ -4,9 +4,11 @@ Keyword-only; drills are excluded unless asked for."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from safeward import clock
@@ -18,7 +20,13 @@ from safeward.detection.models import (
     DetectionRule,
     DetectorCursor,
 )
-from safeward.detection.rules import CATALOG, RuleConfig, effective_config
+from safeward.detection.rules import (
+    CATALOG,
+    RuleConfig,
+    effective_config,
+    rule_params_validate,
+    severity_validate,
+)
 
 OPEN_STATUSES = (Alert.Status.NEW, Alert.Status.TRIAGE)
 WORKER_NAME = "detect"
@@ -42,6 +50,46 @@ def rule_configs() -> dict[str, RuleConfig]:
 
 def rule_config(*, code: str) -> RuleConfig:
     return rule_configs()[code]
+
+
+@dataclass(frozen=True)
+class StoredRuleProblem:
+    """A stored rule row that does not validate as `rule_config_save` would
+    require: `known` False for a code no rule of this version has, else
+    `problems` says what is wrong (messages about the configuration only)."""
+
+    code: str
+    known: bool
+    problems: tuple[str, ...]
+
+
+def rule_configs_invalid() -> list[StoredRuleProblem]:
+    """Every stored rule whose configuration would be refused on input (an
+    edit by an older version, by hand, or a role or department since
+    removed), by code. At run time such a rule falls back to the default of
+    each bad value (`effective_config`); this says so before it matters."""
+    found: list[StoredRuleProblem] = []
+    for code, severity, params in DetectionRule.objects.order_by("code").values_list(
+        "code", "severity", "params"
+    ):
+        if code not in CATALOG:
+            found.append(StoredRuleProblem(code, known=False, problems=()))
+            continue
+        problems = _refusals(severity_validate, severity) + _refusals(rule_params_validate, code, params)
+        if problems:
+            found.append(StoredRuleProblem(code, known=True, problems=tuple(problems)))
+    return found
+
+
+def _refusals(validate: Callable[..., object], *values: Any) -> list[str]:
+    """What `validate` refuses of `values`, as messages; [] when it accepts."""
+    try:
+        validate(*values)
+    except ValidationError as error:
+        return list(error.messages)
+    except Exception as error:  # a value no checker expected: reported, never crashing the check
+        return [f"a stored value cannot be checked ({type(error).__name__})"]
+    return []
 
 
 def alerts_for(

@@ -223,11 +223,30 @@ def test_command_line_size_limit_and_bad_size(patients, share):
         call_command("scan", "phi", str(share), "--max-file-size", "lots")
 
 
-def test_shares_command_needs_a_registered_share():
+def test_shares_command_with_no_share_says_there_is_nothing_to_scan_and_succeeds():
+    """A hospital without file shares: exit 0, how to register one, nothing recorded."""
+    events = AuditEvent.objects.count()
+    out = StringIO()
+    call_command("scan", "shares", "--no-progress", stdout=out)  # returns: exit status 0
+    text = out.getvalue()
+    assert "No file share is registered, so there is nothing to scan." in text
+    assert "`safeward assets import FILE.csv`" in text
+    assert 'kind "File share"' in text
+    assert not DiscoveryScan.objects.exists()
+    assert AuditEvent.objects.count() == events
+
+
+def test_shares_command_fails_when_no_registered_share_is_readable_here(tmp_path):
+    """Registered but not mounted here (a lost mount, a UNC path): a failure, not nothing to do."""
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="No registered file share"):
+    from safeward.assets.services import register_discovered_share
+
+    register_discovered_share(actor=None, path=str(tmp_path / "unmounted"))
+    register_discovered_share(actor=None, path="//fileserver/finance")
+    with pytest.raises(CommandError, match="No registered file share has a local directory"):
         call_command("scan", "shares", "--no-progress")
+    assert not DiscoveryScan.objects.exists()
 
 
 def test_scheduled_scan_covers_registered_shares(patients, share):

@@ -148,3 +148,31 @@ def test_the_command_refuses_bad_arguments_and_exits_1_on_a_failed_job(monkeypat
     with pytest.raises(CommandError, match="1 of 1 job"):
         call_command("schedule", "run-due", "--only", "vendors", "--force")
     assert ScheduledRun.objects.get(job="vendors").outcome == "failed"
+
+
+def test_a_due_share_scan_with_no_share_is_a_success_with_a_note(capsys, tmp_path):
+    """The real `scan shares` job on an installation without file shares
+    (ADR 1504's schedule): succeeded, exit 0, the note on the run-due line
+    and its reason code on the run's closing audit event; nothing scanned."""
+    from safeward.assets.models import DiscoveryScan
+    from safeward.assets.services import register_discovered_share
+
+    call_command("schedule", "run-due", "--only", "share_scan", "--force")
+    out = capsys.readouterr().out
+    run = ScheduledRun.objects.get(job="share_scan")
+    assert (run.outcome, run.exit_code, run.error) == ("succeeded", 0, "")
+    line = next(line for line in out.splitlines() if line.startswith("share_scan "))
+    assert "nothing to scan" in line
+    assert "1 job(s) run, none failed." in out
+    closing = AuditEvent.objects.get(resource_id=str(run.pk), action="update")
+    assert closing.detail["note"] == "no_file_share"
+    assert not DiscoveryScan.objects.exists()
+
+    register_discovered_share(actor=None, path=str(tmp_path))
+    call_command("schedule", "run-due", "--only", "share_scan", "--force")
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("share_scan "))
+    assert "succeeded" in line
+    assert "nothing to scan" not in line
+    latest = ScheduledRun.objects.filter(job="share_scan").order_by("-started_at", "-pk").first()
+    assert "note" not in AuditEvent.objects.get(resource_id=str(latest.pk), action="update").detail
+    assert DiscoveryScan.objects.count() == 1

@@ -129,6 +129,15 @@ def test_the_page_shows_the_commands_of_a_waiting_hint_as_code(signed_in, client
     assert "`safeward" not in page
 
 
+def test_run_now_of_the_share_scan_with_no_share_succeeds_with_the_note(signed_in, client):
+    signed_in("it_admin")
+    page = client.post("/continuity/schedule/share_scan/run/", follow=True).content.decode()
+    assert "share_scan succeeded in" in page
+    assert "No file share is registered, so there is nothing to scan." in page
+    assert "<code>safeward assets import FILE.csv</code>" in page
+    assert "last run failed" not in page
+
+
 def test_run_now_on_a_failing_job_says_where_to_look(signed_in, client, monkeypatch):
     def broken(argv):
         raise CommandError("disk full at /srv", returncode=4)

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safeward.assets.discovery.engine import Entry, FileResult
 from safeward.assets.discovery.formats import Protection
+from safeward.assets.discovery_selectors import NO_SHARE_REGISTERED, file_shares_registered
 from safeward.assets.discovery_services import (
     DiscoveryError,
     ScanSummary,
@@ -60,6 +61,9 @@ class Command(BaseCommand):
             )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["kind"] == "shares" and not file_shares_registered():
+            self.stdout.write(NO_SHARE_REGISTERED)
+            return
         overrides = {}
         if options["max_file_size"]:
             overrides["max_file_bytes"] = _size(options["max_file_size"])
@@ -87,9 +91,10 @@ class Command(BaseCommand):
             else:
                 summaries = shares_scan(actor=None, scanner=scanner, on_plan=hooks.plan, on_file=hooks.file)
                 if not summaries:
+                    # Shares are registered but none is readable here: an unmounted share is a failure.
                     raise CommandError(
-                        "No registered file share has a local directory as its location; register one "
-                        "(kind file share, location /path/to/share) or use `safeward scan phi PATH`."
+                        "No registered file share has a local directory as its location: mount each share "
+                        "on this server and set its asset's location to that folder, or retire the asset."
                     )
             hooks.close()
         except DiscoveryError as error:

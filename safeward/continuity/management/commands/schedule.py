@@ -60,6 +60,8 @@ class Command(BaseCommand):
                 line += f"  exit {run.exit_code} ({run.error})"
             elif run.outcome == ScheduledRun.Outcome.WAITING:
                 line += "  " + schedule.WAITING_REASONS.get(run.error, run.error)
+            elif note := schedule.idle_note(schedule.BY_CODE[run.job]):
+                line += "  " + schedule.idle_text(note)
             self.stdout.write(line)
             self.stdout.flush()
 
