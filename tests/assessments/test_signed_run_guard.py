@@ -27,7 +27,9 @@ RESOURCE = "assessments_resourceresult"
 
 def _ids(run: ControlRun) -> dict[str, int]:
     result = run.results.get(control_id="identity.mfa")
-    return {RUN: run.pk, RESULT: result.pk, RESOURCE: result.resources.first().pk}
+    resource = result.resources.first()
+    assert resource is not None
+    return {RUN: run.pk, RESULT: result.pk, RESOURCE: resource.pk}
 
 
 EDITS = {

@@ -55,9 +55,8 @@ def fake_tool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> N
     tool.write_text("#!/bin/sh\n" + script + "\n")
     tool.chmod(0o755)
     which = shutil.which
-    monkeypatch.setattr(
-        formats.shutil, "which", lambda name: str(tool) if name == "pdftotext" else which(name)
-    )
+    # The module looks the tool up through shutil.which (formats' own shutil).
+    monkeypatch.setattr(shutil, "which", lambda name: str(tool) if name == "pdftotext" else which(name))
 
 
 @needs_poppler

@@ -213,7 +213,7 @@ def test_bench_share_workbooks(tmp_path: Path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
     import random
 
-    import discovery_share
+    import discovery_share  # type: ignore[import-not-found]  # bench/ is a folder of scripts
 
     path = tmp_path / "r.xlsx"
     discovery_share.write_xlsx(path, discovery_share.inventory_rows(random.Random(1), 300), date_columns=(5,))

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,8 @@ OPS = PurposeOfUse.OPERATIONS
 SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthea" / "bundles"
 
 
-def _address(user, patient_id) -> dict:
+def _address(user, patient_id) -> Any:
+    """The stored address as the chart shows it (None when none was given)."""
     chart = gateway.chart_read(actor=user, session=WARD, purpose=OPS, patient_id=patient_id)
     return chart.patient.address
 
@@ -38,7 +40,9 @@ def _no_state_in_audit(value: str) -> None:
 
 
 def _token(body: str) -> str:
-    return re.search(r'name="submission" value="([0-9a-f]+)"', body).group(1)
+    found = re.search(r'name="submission" value="([0-9a-f]+)"', body)
+    assert found is not None
+    return found.group(1)
 
 
 def _register(client, **extra) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db.models import QuerySet
 
 from safeward.audit.models import AuditEvent
 from safeward.clinical import gateway
@@ -34,7 +35,7 @@ def _stored() -> list[MedicationAdministration]:
         return list(MedicationAdministration.objects.all())
 
 
-def _given() -> AuditEvent:
+def _given() -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(
         action="create", resource_type="MedicationAdministration", outcome="success"
     )

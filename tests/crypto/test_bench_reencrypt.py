@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import crypto_reencrypt  # bench/ is a folder of scripts
+import crypto_reencrypt  # type: ignore[import-not-found]  # bench/ is a folder of scripts
 
 RATES = {"previous": [1000.0, 1200.0], "batched": [2200.0, 2400.0]}
 WINDOWS: dict[str, list[tuple[float, float]]] = {

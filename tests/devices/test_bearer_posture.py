@@ -6,6 +6,7 @@ request itself comes from; the lookup writes nothing."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -44,7 +45,7 @@ def doctor_and_patient(make_user):
 
 def issue(doctor, fingerprint: str | None, *, peer: str = PROXY) -> str:
     """A token through the whole authorization code flow, from a device (or none)."""
-    headers = {"REMOTE_ADDR": peer}
+    headers: dict[str, Any] = {"REMOTE_ADDR": peer}
     if fingerprint is not None:
         headers["HTTP_X_CLIENT_CERT_SHA256"] = fingerprint
     client = Client(**headers)
@@ -54,7 +55,8 @@ def issue(doctor, fingerprint: str | None, *, peer: str = PROXY) -> str:
 
 def read(raw: str, patient: str, **extra: str) -> int:
     """A FHIR Patient read with the bearer token (REMOTE_ADDR 127.0.0.1: the ward)."""
-    return int(Client().get(f"/fhir/Patient/{patient}", **bearer(raw), **extra).status_code)
+    headers: dict[str, Any] = {**bearer(raw), **extra}
+    return int(Client().get(f"/fhir/Patient/{patient}", **headers).status_code)
 
 
 def test_a_token_carries_the_device_it_was_issued_to(doctor_and_patient):

@@ -26,7 +26,11 @@ pytestmark = pytest.mark.django_db
 
 
 def fleet(serial: str, status: str | None) -> bytes:
-    host = {"hardware_serial": serial, "platform": "ios", "seen_time": "2026-11-02T08:00:00Z"}
+    host: dict[str, object] = {
+        "hardware_serial": serial,
+        "platform": "ios",
+        "seen_time": "2026-11-02T08:00:00Z",
+    }
     if status is not None:
         host["mdm"] = {"device_status": status}
     return json.dumps({"hosts": [host]}).encode()
