@@ -116,3 +116,29 @@ def test_postgresql_reads_the_accounts_events_by_index(trail):
     assert len(reads) == 1
     assert "GROUP BY" in reads[0]
     assert_index_reads_only(reads)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="EXPLAIN of PostgreSQL")
+def test_postgresql_reads_the_clients_events_by_their_partial_index(trail):
+    """A vendor application's events come from the partial (client_id,
+    occurred_at) index, not from every partition (ADR 0204)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audit_auditevent")
+        cursor.execute("ANALYZE audit_auditeventpatient")
+    with CaptureQueriesContext(connection) as captured:
+        patient_touch_by_month(actor_ids=[], client_ids=[CLIENT])
+    reads = event_reads(captured.captured_queries)
+    assert len(reads) == 1
+    assert_index_reads_only(reads)
+
+
+def test_the_event_table_keeps_composite_indexes_only():
+    """No single-column index on actor_id or patient_id beside the composite
+    ones that lead with them; the client index is partial (ADR 0204)."""
+    with connection.cursor() as cursor:
+        described = connection.introspection.get_constraints(cursor, "audit_auditevent")
+    indexed = {tuple(c["columns"]) for c in described.values() if c["index"] and not c["primary_key"]}
+    assert ("actor_id",) not in indexed
+    assert ("patient_id",) not in indexed
+    composite = {("actor_id", "occurred_at"), ("patient_id", "occurred_at"), ("client_id", "occurred_at")}
+    assert composite <= indexed
