@@ -31,9 +31,19 @@ def file_shares_registered() -> int:
     return _shares().count()
 
 
+def _readable_here(share: Asset) -> bool:
+    return share.location.startswith("/") and Path(share.location).is_dir()
+
+
 def scannable_shares() -> list[Asset]:
     """Registered file shares (not retired) whose location is a local directory."""
-    return [share for share in _shares() if share.location.startswith("/") and Path(share.location).is_dir()]
+    return [share for share in _shares() if _readable_here(share)]
+
+
+def unscannable_shares() -> list[Asset]:
+    """Registered file shares (not retired) this server cannot scan: the
+    location is not a local directory (not mounted here, a UNC path)."""
+    return [share for share in _shares() if not _readable_here(share)]
 
 
 def findings(*, status: str | None = None, asset_id: int | None = None) -> QuerySet[DiscoveryFinding]:

@@ -11,7 +11,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safeward.assets.discovery.engine import Entry, FileResult
 from safeward.assets.discovery.formats import Protection
-from safeward.assets.discovery_selectors import NO_SHARE_REGISTERED, file_shares_registered
+from safeward.assets.discovery_selectors import (
+    NO_SHARE_REGISTERED,
+    file_shares_registered,
+    unscannable_shares,
+)
 from safeward.assets.discovery_services import (
     DiscoveryError,
     ScanSummary,
@@ -97,6 +101,7 @@ class Command(BaseCommand):
                         "on this server and set its asset's location to that folder, or retire the asset."
                     )
             hooks.close()
+            missed = unscannable_shares() if options["kind"] == "shares" else []
         except DiscoveryError as error:
             raise CommandError(error.message) from None
         finally:
@@ -106,6 +111,13 @@ class Command(BaseCommand):
         elapsed = max(time.monotonic() - started, 1e-9)
         read = sum(summary.scan.bytes_read for summary in summaries)
         self.stdout.write(f"Read {read / 1e6:,.1f} MB in {elapsed:.1f} s ({read / 1e6 / elapsed:,.1f} MB/s).")
+        if missed:
+            # The others were scanned; one that was not is still a failure the operator must see.
+            names = "; ".join(f"asset {share.pk} {share.name} ({share.location})" for share in missed)
+            raise CommandError(
+                f"{len(missed)} registered file share(s) not scanned, no local directory here: {names}. "
+                "Mount each on this server and set its asset's location to that folder, or retire the asset."
+            )
 
     def _report(self, summary: ScanSummary) -> None:
         scan = summary.scan
