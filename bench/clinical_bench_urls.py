@@ -10,9 +10,10 @@ the real chart API. Mounted only by clinical_bench_settings.
   gateway's chart querysets (same filters, select_related, orderings and
   limits) through the Django ORM on unmanaged models over the plain tables
   (bench_plain/models.py), the product's view dataclasses and the product's
-  output serializer (`ChartOutput`). What differs from the gateway is
-  exactly the security cost: policy, relationship facts, decryption, audit
-  (and the transaction the audit event shares with the read)."""
+  output serializer (`chart_data`: `ChartOutput`'s fields, built once).
+  What differs from the gateway is exactly the security cost: policy,
+  relationship facts, decryption, audit and the export manifest (and the
+  transaction the audit event and the manifest share with the read)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from safeward import clock
-from safeward.clinical.api import ChartOutput
+from safeward.clinical.api import chart_data
 from safeward.clinical.policy import Section
 from safeward.clinical.types import (
     AllergyView,
@@ -337,7 +338,7 @@ class DirectOrmChart(APIView):
         chart = orm_chart(patient_id)
         if chart is None:
             return Response({"detail": "No such record."}, status=404)
-        return Response(ChartOutput(chart).data)
+        return Response(chart_data(chart))
 
 
 urlpatterns = [

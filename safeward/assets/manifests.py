@@ -53,14 +53,17 @@ def manifest_record(
     *, actor: AbstractBaseUser | None, draft: ManifestDraft, sha256: str, byte_count: int, complete: bool
 ) -> ExportManifest:
     """Write one manifest and its audit event (carrying the manifest's hash) in
-    one transaction. A pull by an OAuth client linked to an asset has that
-    asset as its destination when the exporting code named none."""
+    one transaction: the caller's when there is one (the REST chart's, with
+    its READ event, ADR 1631), joined without a savepoint since a manifest
+    that fails fails the export with it. A pull by an OAuth client linked to
+    an asset has that asset as its destination when the exporting code named
+    none."""
     destination_id = draft.destination_asset_id
     if destination_id is None and draft.client_id:
         destination_id = (
             AssetClient.objects.filter(client_id=draft.client_id).values_list("asset_id", flat=True).first()
         )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         manifest = ExportManifest(
             created_at=clock.now(),
             actor_id=actor.pk if actor is not None else None,

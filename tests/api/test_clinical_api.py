@@ -38,6 +38,24 @@ def test_chart_read_through_the_gateway(make_user, client, patient):
     assert AuditEvent.objects.filter(actor_id=doctor.pk, action="read", resource_type="Chart").exists()
 
 
+def test_the_chart_body_is_its_output_serializers_data(make_user, client):
+    """`chart_data` reuses one `ChartOutput`'s fields (ADR 1631): the body is
+    what a new serializer gives, for a chart with every kind of row."""
+    from safeward.clinical.api import ChartOutput, chart_data
+    from tests.clinical.chart_items import patient_with_items
+    from tests.clinical.test_facts import _fill_chart
+
+    doctor = make_user("physician")
+    patient = patient_with_items(2)
+    relate(doctor, patient, "care_team")
+    _fill_chart(patient, [doctor], 2)
+    chart = gateway.chart_read(actor=doctor, session=WARD, purpose=PurposeOfUse.TREATMENT, patient_id=patient)
+    assert all((chart.notes, chart.results, chart.reports, chart.care_team))
+    assert chart_data(chart) == ChartOutput(chart).data
+    sign_in(client, doctor)
+    assert client.get(f"{BASE}/patients/{patient}/chart/").json() == ChartOutput(chart).data
+
+
 def test_registration_never_sees_a_note_and_ids_reveal_nothing(make_user, client, patient):
     clerk = make_user("registration_clerk")
     relate(clerk, patient, "appointment_today")

@@ -198,6 +198,26 @@ def test_a_pull_with_no_manifest_writer_is_refused(doctor, client, monkeypatch):
     assert not ExportManifest.objects.exists()
 
 
+def test_the_rest_chart_commits_its_manifest_with_its_read_event_or_neither(doctor, client, monkeypatch):
+    """The chart's manifest is written in the READ event's transaction (ADR
+    1631): a manifest that cannot be written takes the event with it, and
+    the chart does not leave."""
+    from django.db import DatabaseError
+
+    patient = new_patient()
+    relate(doctor, patient, "care_team")
+    sign_in(client, doctor)
+
+    def refused(**_: object) -> None:
+        raise DatabaseError("the manifest could not be written")
+
+    monkeypatch.setattr(audit_manifests, "_writer", [refused])
+    with pytest.raises(DatabaseError):
+        client.get(f"/api/v1/clinical/patients/{patient}/chart/")
+    assert not AuditEvent.objects.filter(resource_type="Chart", resource_id=patient).exists()
+    assert not ExportManifest.objects.exists()
+
+
 def test_two_identical_pulls_in_one_instant_are_two_manifests(doctor, client, frozen_clock):
     patient = new_patient()
     relate(doctor, patient, "care_team")

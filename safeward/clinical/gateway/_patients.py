@@ -9,7 +9,7 @@ import functools
 import re
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -1351,6 +1351,7 @@ def _chart(
     purpose: PurposeOfUse,
     patient_id: str | uuid.UUID,
     action: Action,
+    leaving: Callable[[Chart], object] | None = None,
 ) -> Chart:
     audit_action = _CHART_AUDIT[action]
     patient, decision, facts = load_patient(
@@ -1376,15 +1377,32 @@ def _chart(
             fields=audit_fields(decision.sections),
             detail={"withheld_sensitive": chart.withheld_sensitive} if chart.withheld_sensitive else None,
         )
+        if leaving is not None:
+            leaving(chart)
     return chart
 
 
 @entry
 def chart_read(
-    *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, patient_id: str | uuid.UUID
+    *,
+    actor: Actor,
+    session: SessionContext,
+    purpose: PurposeOfUse,
+    patient_id: str | uuid.UUID,
+    leaving: Callable[[Chart], object] | None = None,
 ) -> Chart:
-    """The chart as the decision's mask allows; one READ audit event."""
-    return _chart(actor=actor, session=session, purpose=purpose, patient_id=patient_id, action=Action.READ)
+    """The chart as the decision's mask allows; one READ audit event.
+    `leaving` is called with the chart inside the READ event's transaction:
+    what it writes (the REST chart's export manifest of the bytes that leave,
+    ADR 1631) commits with the event or neither does."""
+    return _chart(
+        actor=actor,
+        session=session,
+        purpose=purpose,
+        patient_id=patient_id,
+        action=Action.READ,
+        leaving=leaving,
+    )
 
 
 @entry
