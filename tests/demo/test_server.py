@@ -1,6 +1,7 @@
 import datetime as dt
 import http.client
 import ipaddress
+import signal
 import socket
 import stat
 import sys
@@ -275,6 +276,11 @@ def test_stopping_the_ticker_interrupts_a_tick_under_way(tmp_path):
         "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    sys.exit(130)\n"
     )
     said = []
+    # As in `demo serve`, the supervisor's handlers are in place first: a child
+    # then starts with SIGINT at its default even where this process was
+    # started with it ignored (a background job of a script).
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    server.Supervisor(env={}, say=said.append).install_signal_handlers()
     ticker = server.ScheduleTicker(
         argv=[sys.executable, "-c", script],
         env={"PATH": "/usr/bin:/bin"},
@@ -289,7 +295,11 @@ def test_stopping_the_ticker_interrupts_a_tick_under_way(tmp_path):
         threading.Event().wait(0.025)
     child = ticker._child
     assert child is not None
-    ticker.stop(timeout=10)
+    try:
+        ticker.stop(timeout=10)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     assert child.returncode == 130  # interrupted, not killed
     assert not ticker._thread.is_alive()
     assert ticker._child is None
