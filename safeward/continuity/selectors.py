@@ -212,5 +212,10 @@ def schedule_states() -> list[JobState]:
     return [JobState(job, last.get(job.code), ok.get(job.code)) for job in schedule.JOBS]
 
 
+def scheduled_runs_since(*, since: dt.datetime) -> list[ScheduledRun]:
+    """The runs started at or after `since`, oldest first (a tick's summary)."""
+    return list(ScheduledRun.objects.filter(started_at__gte=since).order_by("started_at", "pk"))
+
+
 def schedule_state(*, code: str) -> JobState | None:
     return next((state for state in schedule_states() if state.job.code == code), None)

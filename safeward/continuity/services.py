@@ -1172,6 +1172,12 @@ def schedule_run_due(
         exit_code, error, waiting = 0, "", False
         try:
             run_job(state.job.argv)
+        except KeyboardInterrupt:
+            # Stopped mid-job (Ctrl-C, or the demo server stopping its tick,
+            # ADR 1654): closed as failed, so the job is retried within the
+            # hour instead of held `running` until the row goes stale.
+            _run_finish(actor=actor, run=run, started=started, exit_code=130, error="Interrupted")
+            raise
         except schedule.Waiting as not_yet:
             exit_code, error, waiting = not_yet.returncode, not_yet.reason, True
         except CommandError as failed:

@@ -340,6 +340,10 @@ WARDS = [
     ("surgery", "surg-2", "Surgical ward 2", 8),
 ]
 ADMITTED = 7  # patients numbered …7 are admitted (DEMO-00007, DEMO-00017, …)
+# They came in overnight, before this morning's downtime on the observation
+# unit (safeward.demo.continuity), so the doses given then on paper fall
+# within their stay.
+ADMITTED_AGO = dt.timedelta(hours=12)
 
 
 def _seed_wards(ctx: SeedContext, created: list[tuple[int, str]], physician: Any, nurse: Any) -> None:
@@ -363,22 +367,24 @@ def _seed_wards(ctx: SeedContext, created: list[tuple[int, str]], physician: Any
     free = gateway.beds_free()
     system = SessionContext.system()
     admitted = [pid for number, pid in created if number % 10 == ADMITTED]
+    admitted_at = clock.now().replace(second=0, microsecond=0) - ADMITTED_AGO
     for n, patient_id in enumerate(admitted):
         ward = wards[n % len(wards)]
         bed = next((b for b in free if b.ward_id == ward.id), None)
         if bed is None:
             continue
         free.remove(bed)
-        gateway.admission_admit(
-            actor=SEEDER,
-            session=system,
-            purpose=PurposeOfUse.OPERATIONS,
-            patient_id=patient_id,
-            bed_id=bed.id,
-            attending_id=physician.pk,
-            nurse_id=nurse.pk if nurse is not None and ward.code == "ed-obs" else None,
-            reason="Admitted for observation and treatment",
-        )
+        with clock.frozen_at(admitted_at):
+            gateway.admission_admit(
+                actor=SEEDER,
+                session=system,
+                purpose=PurposeOfUse.OPERATIONS,
+                patient_id=patient_id,
+                bed_id=bed.id,
+                attending_id=physician.pk,
+                nurse_id=nurse.pk if nurse is not None and ward.code == "ed-obs" else None,
+                reason="Admitted for observation and treatment",
+            )
 
 
 # Open orders for the laboratory's worklist, by the demo physician (a result notifies her).

@@ -58,13 +58,26 @@ def seed_paper_mar(ctx: SeedContext) -> str:
         return "no ward or staff for it"
     treat = PurposeOfUse.TREATMENT
     census = gateway.ward_census(actor=nurse, session=WARD_SESSION, purpose=treat, ward_id=ward.id)
-    patient = next((bed.occupant.patient.id for bed in census.beds if bed.occupant is not None), None)
-    if patient is None:
-        return "nobody admitted"
-    # Ordered by the seeder before the downtime (a person's relationship to the
-    # patient begins with today's admission, so the past is written for her).
+    # The downtime, the orders before it and so the doses given on paper fall
+    # within the patient's stay: admitted overnight (demo.clinical.ADMITTED_AGO).
     started = clock.now().replace(second=0, microsecond=0) - dt.timedelta(hours=6)
-    with clock.frozen_at(started - dt.timedelta(hours=2)):
+    ordered = started - dt.timedelta(hours=2)
+    stay = next(
+        (
+            bed.occupant
+            for bed in census.beds
+            if bed.occupant is not None
+            and bed.occupant.encounter_id is not None
+            and bed.occupant.admitted_at is not None
+            and bed.occupant.admitted_at <= ordered
+        ),
+        None,
+    )
+    if stay is None:
+        return "nobody admitted before it"
+    patient = stay.patient.id
+    # Ordered before the downtime by the seeder, which writes the demo's clinical past.
+    with clock.frozen_at(ordered):
         orders = [
             gateway.medication_request_create(
                 actor=SEEDER,
@@ -115,6 +128,7 @@ def seed_paper_mar(ctx: SeedContext) -> str:
             entry=entry,
             patient_id=patient,
             doses=[(order, dose, unit_code, route)],  # the full order id works as the kit's number does
+            encounter_id=stay.encounter_id,
         )
         services.paper_entry_verify(actor=physician, entry=entry, session=WARD_SESSION)
     return f"{len(PAPER_DOSES)} paper doses entered by the nurse and verified by the physician"

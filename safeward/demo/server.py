@@ -1,9 +1,11 @@
 """Serving the demo: gunicorn over TLS, a tiny plain-HTTP server that only
-redirects to the HTTPS address, and optional background management commands,
-all supervised by one process that stops them together on Ctrl-C or SIGTERM."""
+redirects to the HTTPS address, optional background management commands and
+the schedule's periodic jobs, all supervised by one process that stops them
+together on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import http.server
 import os
@@ -22,6 +24,9 @@ from types import FrameType
 
 from django.core.management import get_commands, load_command_class
 from django.core.management.base import CommandError
+from django.db import connections
+
+from safeward import clock
 
 # Background management commands the demo starts when they exist in this
 # installation (checked at start-up, so the list may name commands that
@@ -256,6 +261,111 @@ class Supervisor:
                 self.say(f"background command {name} exited (exit code {code})")
                 reported.add(name)
         return 0
+
+
+# --- The schedule's periodic jobs (ADR 1654) -----------------------------------
+
+# As often as production's cron line (`*/5 * * * * safeward schedule run-due`).
+SCHEDULE_EVERY_MINUTES = 5
+
+
+@dataclass
+class ScheduleTicker:
+    """Runs `argv` (`safeward schedule run-due`) every `every` seconds while
+    the demo serves: the demo's stand-in for production's cron line (ADR
+    1654). Each tick is a child process of its own, as cron's is, so a job
+    that crashes or hangs takes nothing of the server with it; ticks never
+    overlap, and the first runs at start. The schedule records each job's
+    run; `summarize(since, exit_code)` makes the tick one line for `say`.
+    `wait` and `monotonic` are the clock (tests inject them): `wait(seconds)`
+    returns True when the ticker is to stop."""
+
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    every: float
+    say: Callable[[str], None]
+    summarize: Callable[[dt.datetime, int], str]
+    stopping: threading.Event = field(default_factory=threading.Event)
+    wait: Callable[[float], bool] | None = None  # default: the stop event's wait
+    monotonic: Callable[[], float] = time.monotonic
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _child: subprocess.Popen[bytes] | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="safeward-schedule", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        wait = self.wait or self.stopping.wait
+        try:
+            while not self.stopping.is_set():
+                began = self.monotonic()
+                self._tick()
+                if wait(max(0.0, self.every - (self.monotonic() - began))):
+                    return
+        finally:
+            connections.close_all()  # the summaries' database connection, this thread's own
+
+    def _tick(self) -> None:
+        since = clock.now()
+        with self._lock:
+            if self.stopping.is_set():
+                return
+            try:
+                child = self._child = subprocess.Popen(  # noqa: S603 - our own argv, never a shell
+                    list(self.argv),
+                    env=dict(self.env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,  # each job's line is in the schedule's record
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,  # the terminal's Ctrl-C is the supervisor's to pass on
+                )
+            except OSError as error:
+                self.say(f"schedule run-due did not start ({type(error).__name__})")
+                return
+        exit_code = child.wait()
+        with self._lock:
+            self._child = None
+        if self.stopping.is_set():
+            return  # interrupted by stop(): the interrupted job's row says so
+        try:
+            line = self.summarize(since, exit_code)
+        except Exception as error:  # a summary that fails stops neither the schedule nor the server
+            line = f"schedule run-due exited {exit_code}; no summary ({type(error).__name__})"
+        self.say(line)
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        """Stop ticking; a tick under way is interrupted (SIGINT: run-due
+        closes the job it was in as failed), killed if still there after
+        `timeout`."""
+        with self._lock:
+            self.stopping.set()
+            child = self._child
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.say(f"schedule run-due did not stop in {timeout:.0f}s; killing it")
+                child.kill()
+                child.wait()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+
+
+def schedule_tick_summary(since: dt.datetime, exit_code: int) -> str:
+    """A tick in one line from the schedule's own record of the runs it
+    started: job codes, outcomes and exception classes or waiting reasons,
+    never a job's output (it may name a patient or a path)."""
+    from safeward.continuity import selectors
+
+    runs = selectors.scheduled_runs_since(since=since)
+    done = (
+        ", ".join(f"{run.job} {run.outcome}" + (f" ({run.error})" if run.error else "") for run in runs)
+        or "nothing due"
+    )
+    return f"schedule run-due: {done}" + (f" (exit {exit_code})" if exit_code else "")
 
 
 def child_environment(

@@ -98,3 +98,19 @@ class Perm(StrEnum):
 
 
 CLINICAL_SCOPE = "clinical"
+
+# The clinical permissions that change no patient record besides the reads
+# (`clinical:*:read`): break-glass use opens a chart to read it, and the
+# privacy officer's review of that use judges an access, not the chart.
+CLINICAL_NON_WRITES = frozenset({Perm.CLINICAL_BREAKGLASS_USE, Perm.CLINICAL_BREAKGLASS_REVIEW})
+
+# Every other clinical permission writes: "clinical read-only" (overdue
+# training, docs/workforce.md) withdraws these. Derived from the catalog, not
+# listed, so a clinical permission added later is withdrawn until someone
+# decides here that it only reads (`clinical:encounter:discharge` was missed by
+# a list of action names).
+CLINICAL_WRITES = frozenset(
+    perm
+    for perm in Perm
+    if perm.scope == CLINICAL_SCOPE and not perm.endswith(":read") and perm not in CLINICAL_NON_WRITES
+)

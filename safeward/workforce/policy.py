@@ -28,15 +28,12 @@ from django.conf import settings
 from django.db.models import Min, Q
 
 from safeward import clock
+from safeward.identity.permissions import CLINICAL_WRITES
 
 if TYPE_CHECKING:
     from safeward.identity.models import User
 
 STATE_ATTRIBUTE = "_safeward_workforce_state"
-
-# The clinical actions that change data; "clinical read-only" removes these
-# and keeps every `...:read` (and break-glass, which reads).
-CLINICAL_WRITE_ACTIONS = frozenset({"write", "manage", "register", "prescribe", "dispense", "administer"})
 
 
 class AccessLevel(StrEnum):
@@ -154,13 +151,8 @@ def filter_permissions(user: User, permissions: frozenset[str]) -> frozenset[str
     if level in {AccessLevel.ENDED, AccessLevel.BLOCKED}:
         return frozenset()
     if level == AccessLevel.CLINICAL_READ_ONLY:
-        return frozenset(p for p in permissions if not _is_clinical_write(p))
+        return permissions - CLINICAL_WRITES
     return permissions
-
-
-def _is_clinical_write(permission: str) -> bool:
-    scope, _, rest = permission.partition(":")
-    return scope == "clinical" and rest.rpartition(":")[2] in CLINICAL_WRITE_ACTIONS
 
 
 def account_usable(user: User) -> bool:

@@ -375,6 +375,65 @@ def test_a_discharge_without_a_bed_lands_on_the_dashboard(make_user, patient):
     assert done.url == "/"
 
 
+def test_a_physician_with_overdue_training_cannot_discharge_until_it_is_done(make_user, ward, patient):
+    # "Clinical read-only" (training overdue past the grace period) withdraws
+    # the discharge permission like every clinical write: the gateway refuses,
+    # the page hides the button and its POST is a 403. Completing the course
+    # gives it back.
+    import datetime as dt
+
+    from safeward import clock
+    from safeward.identity.models import User
+    from safeward.identity.permissions import Perm
+    from safeward.workforce import services
+    from safeward.workforce.models import Person, TrainingAssignment
+
+    client, doctor = client_for(make_user, "physician")
+    person = Person.objects.create(
+        employee_number="E-DISCHARGE",
+        first_name="Dana",
+        last_name="Doctor",
+        user=doctor,
+        start_date=dt.date(2025, 1, 1),
+        status=Person.Status.ACTIVE,
+        activated_at=clock.now(),
+    )
+    course = services.training_course_save(actor=None, code="security", title="Security awareness")
+    TrainingAssignment.objects.create(
+        person=person,
+        course=course,
+        assigned_at=clock.now() - dt.timedelta(days=45),
+        due_at=clock.now() - dt.timedelta(days=15),
+    )
+    admitted = _admit(make_user("registration_clerk"), patient, _bed(ward, "1"), doctor)
+    action = f"/clinical/patients/{patient}/encounters/{admitted.encounter_id}/discharge/"
+
+    def discharge():
+        return gateway.encounter_finish(
+            actor=User.objects.get(pk=doctor.pk),  # a fresh account object, as each request has
+            session=WARD,
+            purpose=TREAT,
+            patient_id=patient,
+            encounter_id=admitted.encounter_id,
+        )
+
+    assert not User.objects.get(pk=doctor.pk).has_perm(Perm.CLINICAL_ENCOUNTER_DISCHARGE)
+    with pytest.raises(NotFound):
+        discharge()
+    denied = AuditEvent.objects.get(action="update", resource_type="Encounter", outcome="denied")
+    assert denied.reason == "workforce_clinical_read_only"
+    chart = client.get(f"/clinical/patients/{patient}/")
+    assert chart.status_code == 200  # reads stay
+    assert action not in chart.content.decode()
+    assert client.post(action).status_code == 403
+
+    services.training_complete(actor=make_user("hr_officer"), person=person, course=course)
+    assert action in client.get(f"/clinical/patients/{patient}/").content.decode()
+    assert client.post(action).status_code == 302
+    with pytest.raises(Conflict):  # discharged by that POST, through the same gateway call
+        discharge()
+
+
 # --- critical results ---------------------------------------------------------------------------------
 def _order_and_result(doctor, lab, patient, value: str):
     order = gateway.order_create(

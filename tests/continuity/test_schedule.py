@@ -107,6 +107,24 @@ def test_a_job_running_elsewhere_is_not_started_twice_until_it_goes_stale(frozen
     assert (stale.outcome, stale.error) == ("failed", "Stale")
 
 
+def test_a_job_interrupted_mid_run_is_closed_as_failed_and_the_interrupt_goes_on(frozen_clock):
+    # The demo server stops its run-due tick with SIGINT (ADR 1654): the job it
+    # was in must not stay `running` (due again only once stale, 12 h later).
+    runner = Recorder({schedule.BY_CODE["backup"].argv: KeyboardInterrupt()})
+    with pytest.raises(KeyboardInterrupt):
+        services.schedule_run_due(actor=None, runner=runner, only=["kits", "backup", "vendors"])
+    runs = {run.job: run for run in ScheduledRun.objects.all()}
+    assert (runs["backup"].outcome, runs["backup"].exit_code, runs["backup"].error) == (
+        "failed",
+        130,
+        "Interrupted",
+    )
+    assert runs["backup"].finished_at is not None
+    assert "vendors" not in runs  # the interrupt stops the tick, as Ctrl-C would
+    frozen_clock.advance(hours=1)
+    assert "backup" in {run.job for run in services.schedule_run_due(actor=None, runner=Recorder())}
+
+
 def test_only_and_force_run_a_job_that_is_not_due(frozen_clock):
     services.schedule_run_due(actor=None, runner=Recorder())
     runner = Recorder()

@@ -79,6 +79,26 @@ def test_the_demo_has_a_past_downtime_with_verified_paper_doses_on_the_chart(see
     assert Downtime.objects.filter(reason=DOWNTIME_REASON).count() == 1
 
 
+def test_every_seeded_administration_falls_within_its_encounters_stay(seeded_demo):
+    # A dose is given to an admitted patient: after the admission began and
+    # before now (or the discharge). The paper MAR's doses were once timed
+    # hours before the admission the seed made a moment earlier.
+    from safeward.clinical.models import MedicationAdministration
+    from safeward.crypto.fields import decrypt_field
+    from tests.one_door import clinical_test_data
+
+    now = clock.now()
+    with clinical_test_data():
+        given = list(MedicationAdministration.objects.select_related("encounter"))
+        assert given  # the paper MAR's doses at least
+        for dose in given:
+            assert dose.encounter is not None, "a seeded dose belongs to the stay it was given in"
+            at = decrypt_field(dose, "administered_at")
+            admitted = decrypt_field(dose.encounter, "started_at")
+            left = decrypt_field(dose.encounter, "ended_at") or now
+            assert admitted <= at <= left, (admitted, at, left)
+
+
 def test_the_schedule_first_tick_ran_every_job_for_real_and_the_control_passes(seeded_demo):
     runs = ScheduledRun.objects.order_by("started_at", "pk")
     assert [run.job for run in runs][-1] == "controls"  # last: its control run sees the others' runs

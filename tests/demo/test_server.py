@@ -1,9 +1,11 @@
 import datetime as dt
 import http.client
 import ipaddress
+import signal
 import socket
 import stat
 import sys
+import threading
 
 import pytest
 from cryptography import x509
@@ -190,3 +192,153 @@ def test_serve_says_which_port_is_taken(settings, tmp_path):
         port = busy.getsockname()[1]
         with pytest.raises(CommandError, match=f"Port {port} .* in use"):
             call_command("demo", "serve", "--port", str(port), "--http-port", "0")
+
+
+# --- the schedule's periodic jobs (ADR 1654) -------------------------------------------------
+
+
+class FakeClock:
+    """The ticker's clock: `wait` records each pause and lets `ticks` ticks
+    happen before asking it to stop; each tick takes `tick_seconds`."""
+
+    def __init__(self, ticks: int, tick_seconds: float = 0.0) -> None:
+        self.ticks, self.tick_seconds = ticks, tick_seconds
+        self.now = 0.0
+        self.pauses: list[float] = []
+
+    def monotonic(self) -> float:
+        # Read before and after each tick: every reading is a tick's time later.
+        self.now += self.tick_seconds
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.pauses.append(seconds)
+        return len(self.pauses) >= self.ticks
+
+
+def _ticker(argv, clock_, said, summaries=None, **kwargs):
+    def summarize(since, exit_code):
+        if summaries is not None:
+            summaries.append((since, exit_code))
+        return f"ran ({exit_code})"
+
+    return server.ScheduleTicker(
+        argv=argv,
+        env={"PATH": "/usr/bin:/bin"},
+        every=300.0,
+        say=said.append,
+        summarize=kwargs.pop("summarize", summarize),
+        wait=clock_.wait,
+        monotonic=clock_.monotonic,
+        **kwargs,
+    )
+
+
+def test_the_ticker_runs_run_due_at_its_interval_until_stopped():
+    fake, said, summaries = FakeClock(ticks=3, tick_seconds=40.0), [], []
+    ticker = _ticker([sys.executable, "-c", "raise SystemExit(0)"], fake, said, summaries)
+    ticker.start()
+    ticker._thread.join(timeout=30)
+    assert not ticker._thread.is_alive()
+    # Three ticks, one right at the start; each pause is the interval less the tick's own time.
+    assert len(summaries) == 3
+    assert fake.pauses == [260.0, 260.0, 260.0]
+    assert said == ["ran (0)"] * 3
+    assert all(isinstance(since, dt.datetime) and code == 0 for since, code in summaries)
+
+
+def test_a_failing_tick_or_summary_never_stops_the_ticker():
+    said = []
+
+    def broken(since, exit_code):
+        raise RuntimeError("the database went away")
+
+    ticker = _ticker(
+        [sys.executable, "-c", "raise SystemExit(1)"], FakeClock(ticks=2), said, summarize=broken
+    )
+    ticker.start()
+    ticker._thread.join(timeout=30)
+    assert said == ["schedule run-due exited 1; no summary (RuntimeError)"] * 2
+    said.clear()
+    missing = _ticker(["/nonexistent/safeward"], FakeClock(ticks=2), said)
+    missing.start()
+    missing._thread.join(timeout=30)
+    assert said == ["schedule run-due did not start (FileNotFoundError)"] * 2
+
+
+def test_stopping_the_ticker_interrupts_a_tick_under_way(tmp_path):
+    # A run-due still at work when the server stops gets SIGINT (run-due then
+    # closes its job as failed) and the ticker says no summary for it.
+    started = tmp_path / "started"
+    script = (
+        "import pathlib, sys, time\n"
+        f"pathlib.Path({str(started)!r}).touch()\n"
+        "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    sys.exit(130)\n"
+    )
+    said = []
+    # As in `demo serve`, the supervisor's handlers are in place first: a child
+    # then starts with SIGINT at its default even where this process was
+    # started with it ignored (a background job of a script).
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    server.Supervisor(env={}, say=said.append).install_signal_handlers()
+    ticker = server.ScheduleTicker(
+        argv=[sys.executable, "-c", script],
+        env={"PATH": "/usr/bin:/bin"},
+        every=300.0,
+        say=said.append,
+        summarize=lambda since, exit_code: pytest.fail("no summary for an interrupted tick"),
+    )
+    ticker.start()
+    for _ in range(400):  # the child's start-up, not the interval
+        if started.exists():
+            break
+        threading.Event().wait(0.025)
+    child = ticker._child
+    assert child is not None
+    try:
+        ticker.stop(timeout=10)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    assert child.returncode == 130  # interrupted, not killed
+    assert not ticker._thread.is_alive()
+    assert ticker._child is None
+    assert said == []
+
+
+def test_a_stopped_ticker_starts_no_tick():
+    said = []
+    ticker = _ticker([sys.executable, "-c", "raise SystemExit(0)"], FakeClock(ticks=5), said)
+    ticker.stop()
+    ticker.start()
+    ticker._thread.join(timeout=10)
+    assert said == []
+
+
+@pytest.mark.django_db
+def test_the_tick_summary_is_the_schedules_own_record(frozen_clock):
+    from safeward.continuity.models import ScheduledRun
+
+    since = clock.now()
+    assert server.schedule_tick_summary(since, 0) == "schedule run-due: nothing due"
+    ScheduledRun.objects.create(job="kits", started_at=since - dt.timedelta(minutes=5), outcome="succeeded")
+    ScheduledRun.objects.create(job="kits", started_at=since, outcome="succeeded")
+    ScheduledRun.objects.create(
+        job="backup", started_at=since + dt.timedelta(seconds=1), outcome="failed", error="CommandError"
+    )
+    ScheduledRun.objects.create(
+        job="backup_verify", started_at=since + dt.timedelta(seconds=2), outcome="waiting", error="no_backup"
+    )
+    assert server.schedule_tick_summary(since, 1) == (
+        "schedule run-due: kits succeeded, backup failed (CommandError), "
+        "backup_verify waiting (no_backup) (exit 1)"
+    )
+
+
+def test_serve_refuses_a_negative_schedule_interval(settings, tmp_path):
+    settings.SAFEWARD_DEMO = True
+    settings.VAR_DIR = tmp_path
+    with pytest.raises(CommandError, match="--schedule-minutes"):
+        call_command(
+            "demo", "serve", "--port", str(_free_port()), "--http-port", "0", "--schedule-minutes", "-1"
+        )

@@ -170,6 +170,19 @@ def test_prints_where_to_log_in_and_keeps_secrets_private(demo_server):
     assert "?next=" not in output
 
 
+def test_runs_the_periodic_jobs_while_serving(demo_server):
+    # The demo plays production's cron line (ADR 1654): a `schedule run-due`
+    # tick as soon as it serves, summed up in one line.
+    assert "Periodic jobs  safeward schedule run-due every 5 min" in demo_server.output()
+    deadline = time.monotonic() + 120
+    while "schedule run-due:" not in demo_server.output():
+        if time.monotonic() > deadline:
+            pytest.fail(f"no schedule tick in 120 s:\n{demo_server.output()[-3000:]}")
+        time.sleep(0.5)
+    tick = next(line for line in demo_server.output().splitlines() if "schedule run-due:" in line)
+    assert "failed" not in tick, tick
+
+
 def _arrive(page, url, screenshot, name, demo_server):
     """Wait for `url`; on failure keep a screenshot and say where the browser is."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout

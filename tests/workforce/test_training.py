@@ -75,18 +75,38 @@ def test_after_grace_clinical_read_only(physician, catalog, client):
     assert "read-only" in response.content.decode()
 
 
-def test_read_only_drops_every_clinical_write_action(make_user, make_person, catalog, frozen_clock):
-    from safeward.workforce.policy import CLINICAL_WRITE_ACTIONS
+def test_read_only_drops_every_clinical_write(make_user, make_person, catalog, frozen_clock):
+    from safeward.identity.permissions import CLINICAL_WRITES
 
-    user = make_user("nurse", "registration_clerk", "pharmacist")
+    user = make_user("physician", "nurse", "registration_clerk", "pharmacist")
     person = make_person(user=user)
     _overdue(person, catalog["courses"]["privacy"], days=20)
     remaining = _fresh(user).get_all_permissions()
-    perms = {p for p in Perm if p.startswith("clinical:")}
-    assert all(p.rsplit(":", 1)[1] not in CLINICAL_WRITE_ACTIONS for p in remaining)
-    assert Perm.CLINICAL_APPOINTMENT_READ in remaining
-    assert Perm.CLINICAL_MEDICATION_DISPENSE not in remaining
-    assert perms  # sanity: the enum has clinical permissions
+    assert not remaining & CLINICAL_WRITES
+    for write in (
+        Perm.CLINICAL_ENCOUNTER_DISCHARGE,
+        Perm.CLINICAL_AMENDMENT_DECIDE,
+        Perm.CLINICAL_MEDICATION_ADMINISTER,
+        Perm.CLINICAL_MEDICATION_DISPENSE,
+    ):
+        assert write not in remaining, write
+    assert {Perm.CLINICAL_APPOINTMENT_READ, Perm.CLINICAL_BREAKGLASS_USE} <= remaining
+
+
+def test_every_clinical_permission_is_a_read_or_withdrawn_when_read_only():
+    # Withdrawal is the default: a clinical permission stays under "clinical
+    # read-only" only when it reads, or is one of the two break-glass
+    # permissions judged here to change no patient record. Adding another
+    # exception is a decision this test makes visible.
+    from safeward.identity.permissions import CLINICAL_SCOPE, CLINICAL_WRITES
+
+    clinical = {perm for perm in Perm if perm.scope == CLINICAL_SCOPE}
+    kept = clinical - CLINICAL_WRITES
+    assert {perm for perm in kept if not perm.endswith(":read")} == {
+        Perm.CLINICAL_BREAKGLASS_USE,
+        Perm.CLINICAL_BREAKGLASS_REVIEW,
+    }
+    assert clinical > CLINICAL_WRITES
 
 
 def test_after_block_threshold_everything_is_refused_but_training(physician, catalog, client):

@@ -58,6 +58,16 @@ class Command(BaseCommand):
             "(repeatable; replaces the default list).",
         )
         serve.add_argument("--no-background", action="store_true", help="Start no background commands.")
+        serve.add_argument(
+            "--schedule-minutes",
+            type=int,
+            default=env.integer(
+                "SAFEWARD_DEMO_SCHEDULE_MINUTES", server.SCHEDULE_EVERY_MINUTES, minimum=0, maximum=1440
+            ),
+            help="Run the periodic jobs that are due (`safeward schedule run-due`) every N minutes "
+            "while serving, as production's cron line does (default 5, or "
+            "SAFEWARD_DEMO_SCHEDULE_MINUTES; 0 turns it off).",
+        )
         scale = actions.add_parser(
             "scale", help="Add N synthetic patients (benchmarks): encrypted, indexed and audited in batches."
         )
@@ -167,6 +177,9 @@ class Command(BaseCommand):
                 )
         if http_port == https_port:
             raise CommandError("--http-port must differ from --port.")
+        schedule_minutes: int = options["schedule_minutes"]
+        if not 0 <= schedule_minutes <= 1440:
+            raise CommandError("--schedule-minutes must be between 0 (off) and 1440.")
         if host not in {"127.0.0.1", "::1", "localhost"}:
             self._say(
                 self.style.WARNING(
@@ -210,6 +223,17 @@ class Command(BaseCommand):
 
         supervisor = server.Supervisor(env=child_env, say=self._say)
         supervisor.install_signal_handlers()
+        ticker = (
+            server.ScheduleTicker(
+                argv=server.python_command("schedule", "run-due"),
+                env=child_env,
+                every=schedule_minutes * 60.0,
+                say=self._say,
+                summarize=server.schedule_tick_summary,
+            )
+            if schedule_minutes
+            else None
+        )
         redirect: server.RedirectServer | None = None
         exit_code = 1
         try:
@@ -241,10 +265,22 @@ class Command(BaseCommand):
             elif not ready:
                 self._say(self.style.ERROR("The server did not come up; see the messages above."))
             else:
-                self._summary(base_url, http_port, host, credentials, tls_files.certificate, background)
+                self._summary(
+                    base_url,
+                    http_port,
+                    host,
+                    credentials,
+                    tls_files.certificate,
+                    background,
+                    schedule_minutes,
+                )
+                if ticker is not None:
+                    ticker.start()
                 exit_code = supervisor.watch("gunicorn")
         finally:
             self._say("==> Stopping")
+            if ticker is not None:
+                ticker.stop()
             if redirect is not None:
                 redirect.shutdown()
                 redirect.server_close()
@@ -261,6 +297,7 @@ class Command(BaseCommand):
         credentials: Path,
         certificate: Path,
         background: list[list[str]],
+        schedule_minutes: int,
     ) -> None:
         entries = seed.load_credentials(credentials)
         width = max((len(name) for name in entries), default=0)
@@ -272,6 +309,11 @@ class Command(BaseCommand):
             f"\n                 (http://{host}:{http_port}/ only redirects there)" if http_port else ""
         )
         workers = ", ".join(" ".join(argv) for argv in background) or "none"
+        periodic = (
+            f"safeward schedule run-due every {schedule_minutes} min (production: cron)"
+            if schedule_minutes
+            else "off (--schedule-minutes 0)"
+        )
         self._say(
             self.style.SUCCESS("\nSafeWard demo hospital is running.\n")
             + f"""
@@ -283,6 +325,7 @@ class Command(BaseCommand):
                  current code:  ./run demo totp {example}
   Certificate    self-signed ({certificate}); your browser warns once.
   Background     {workers}
+  Periodic jobs  {periodic}
   Demo users
 {users}
 
