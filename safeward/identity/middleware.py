@@ -14,6 +14,7 @@ from django.contrib.auth import logout
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 
@@ -72,8 +73,8 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
     dropped instead: the person signs in and comes back to the page."""
 
     def handle_no_permission(
-        self, request: HttpRequest, view_func: Callable[..., HttpResponse]
-    ) -> HttpResponse:
+        self, request: HttpRequest, view_func: Callable[..., HttpResponseBase]
+    ) -> HttpResponseRedirect:
         if len(request.get_full_path()) <= _NEXT_MAX_LENGTH:
             return super().handle_no_permission(request, view_func)
         login_url = resolve_url(self.get_login_url(view_func))
