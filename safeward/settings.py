@@ -129,7 +129,8 @@ MIDDLEWARE = [
     # The device a session comes from (client certificate via a trusted proxy, issue 14).
     "safeward.devices.identity.DeviceIdentityMiddleware",
     "safeward.workforce.middleware.WorkforceAccessMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Django's, keeping the sign-in redirect within bounds for a very long address.
+    "safeward.identity.middleware.LoginRequiredMiddleware",
     "safeward.identity.middleware.RequireMFAMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "safeward.policies.middleware.PolicyAcknowledgementMiddleware",

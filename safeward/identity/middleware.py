@@ -11,8 +11,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.http.response import HttpResponseBase
+from django.shortcuts import render, resolve_url
 from django.urls import reverse
 
 from safeward import clock
@@ -28,6 +31,10 @@ SESSION_ID_KEY = "safeward_session_id"
 _LAST_SEEN_WRITE_INTERVAL = dt.timedelta(seconds=30)
 
 Handler = Callable[[HttpRequest], HttpResponse]
+
+# The longest `next` the sign-in redirect carries back. Percent-encoded it may
+# triple, still well under Django's 16,384-character cap on a redirect.
+_NEXT_MAX_LENGTH = 2000
 
 
 class RequestContextMiddleware:
@@ -55,6 +62,25 @@ class RequestContextMiddleware:
             audit_context.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
+    """Django's deny-by-default gate, except for an address too long to come
+    back to after signing in. Django would put it all in `next` and refuse
+    its own redirect (DisallowedRedirect: a 400 and an ERROR with two
+    tracebacks in the log, for any anonymous request with a long query
+    string, so anyone could flood the error log). The query string is
+    dropped instead: the person signs in and comes back to the page."""
+
+    def handle_no_permission(
+        self, request: HttpRequest, view_func: Callable[..., HttpResponseBase]
+    ) -> HttpResponseRedirect:
+        if len(request.get_full_path()) <= _NEXT_MAX_LENGTH:
+            return super().handle_no_permission(request, view_func)
+        login_url = resolve_url(self.get_login_url(view_func))
+        if len(request.path) > _NEXT_MAX_LENGTH:  # a path converter took a huge value
+            return HttpResponseRedirect(login_url)
+        return redirect_to_login(request.path, login_url, self.get_redirect_field_name(view_func))
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -211,3 +211,17 @@ class TestForwardedFor:
         )
         assert response.status_code == 200
         assert Session.objects.count() == 0
+
+
+class TestSignInRedirect:
+    def test_a_long_query_string_is_dropped_from_next_not_refused(self, client, caplog):
+        """Django's own gate answered 400 and logged an ERROR with tracebacks here."""
+        response = client.get("/identity/users/", {"q": "a" * 20_000})
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/login/?next=/identity/users/"
+        assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+    def test_an_ordinary_query_string_comes_back_after_sign_in(self, client):
+        response = client.get("/identity/users/", {"q": "ward 3"})
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/login/?next=/identity/users/%3Fq%3Dward%2B3"

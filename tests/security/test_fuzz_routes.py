@@ -17,8 +17,10 @@ from http.cookies import SimpleCookie
 from importlib import import_module
 
 import pytest
+from django import urls
 from django.conf import settings
-from django.test import Client
+from django.contrib.auth.decorators import login_not_required
+from django.test import Client, override_settings
 from django.urls import Resolver404, get_resolver, resolve
 
 from safeward import clock
@@ -252,3 +254,22 @@ def test_the_walk_fills_every_kind_of_path_parameter():
     )
     with pytest.raises(Resolver404):
         resolve("/no/such/route/")
+
+
+def _failing_view(request, number):
+    raise RuntimeError("a route that fails on any input")
+
+
+# The URLconf of the check below: one route whose view always raises.
+urlpatterns = [urls.path("fails/<int:number>/", login_not_required(_failing_view))]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_the_fuzzer_reports_a_route_that_answers_500():
+    """The fuzzer's own check: an exception in a view is a 500 response, and
+    every probe of the walk reports it (the status is checked, not the log)."""
+    paths = fuzz_paths()
+    assert paths == ["/fails/0/", "/fails/99999999999999999999999/"]
+    errors = _server_errors(lambda: (Client(raise_request_exception=False), {}), paths)
+    assert len(errors) == len(paths) * len(list(probes(paths[0])))
+    assert errors[0] == "GET end of calendar /fails/0/: 500"
