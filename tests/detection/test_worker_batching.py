@@ -99,9 +99,11 @@ def test_the_worker_decides_the_same_whatever_the_batches(at, make_user, setting
     )
     by_rule = {rule: (occurrences, detail, evidence) for rule, _, occurrences, detail, evidence in alerts}
     volume = by_rule["search_volume"]
-    assert volume[1]["distinct_patients"] == 120 and volume[1]["searches"] == 3
+    assert volume[1]["distinct_patients"] == 120
+    assert volume[1]["searches"] == 3
     assert volume[2] == events["harvest"]
-    assert max(fhir_details) == 5 and by_rule["fhir_paging"][2] == events["fhir"]
+    assert max(fhir_details) == 5
+    assert by_rule["fhir_paging"][2] == events["fhir"]
     assert by_rule["fhir_paging"][1]["distinct_patients"] == 30
     assert by_rule["search_paging"][1]["deepest_page"] == 6
     assert by_rule["unexplained_access"][1]["distinct_patients"] == 4
@@ -124,7 +126,8 @@ def _statements(at, make_user, users: int, minute: int) -> int:
             access(clerk, str(uuid.uuid4()))
     with CaptureQueriesContext(connection) as queries:
         result = process_pending()
-    assert result.batches == 1 and result.reviews == users * 2
+    assert result.batches == 1
+    assert result.reviews == users * 2
     return len(queries)
 
 
@@ -144,4 +147,5 @@ def test_the_patient_index_is_read_in_chunks_of_search_ids(at, make_user, monkey
     ]
     assert len(reads) >= 2  # the chunking is exercised, and the outcome is the same:
     (alert,) = Alert.objects.filter(rule="search_volume")
-    assert alert.subject_user_id == harvester.pk and alert.detail["distinct_patients"] == 120
+    assert alert.subject_user_id == harvester.pk
+    assert alert.detail["distinct_patients"] == 120
