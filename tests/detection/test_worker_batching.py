@@ -15,7 +15,8 @@ from safeward.audit import context
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
 from safeward.detection import evaluate
-from safeward.detection.models import AccessReview, Alert
+from safeward.detection.models import AccessReview, Alert, DetectorCursor
+from safeward.detection.selectors import WORKER_NAME
 from safeward.detection.worker import process_pending
 from tests.detection.conftest import access, new_patient, relate
 
@@ -118,22 +119,28 @@ def test_the_worker_decides_the_same_whatever_the_batches(at, make_user, setting
 
 def _statements(at, make_user, users: int, minute: int) -> int:
     at(minutes=minute)
-    for _ in range(users):
-        clerk = make_user("registration_clerk")
+    clerks = [make_user("registration_clerk") for _ in range(users)]
+    # The accounts' own events first: the cursor exists and every per-process
+    # cache is filled at this time, so only the backlog below is counted. An id
+    # a rolled-back savepoint took (PostgreSQL) leaves a hole the next pass
+    # reads once, whatever the users: forgotten here, and only the one batch
+    # of the backlog is counted (not the pass after it), so both start alike.
+    process_pending()
+    DetectorCursor.objects.filter(name=WORKER_NAME).update(pending=[])
+    for clerk in clerks:
         for page in (1, 2):
             search(clerk, _ids(5), page=page)
             search(clerk, _ids(5), page=page, source="fhir")
             access(clerk, str(uuid.uuid4()))
     with CaptureQueriesContext(connection) as queries:
-        result = process_pending()
-    assert result.batches == 1
+        result = process_pending(max_batches=1)
+    assert result.events == users * 6
     assert result.reviews == users * 2
     return len(queries)
 
 
 def test_a_batch_reads_the_same_statements_for_two_users_or_eight(at, make_user, monkeypatch):
     monkeypatch.setattr(evaluate, "DISCLOSED_IDS_PER_QUERY", 1000)
-    process_pending()  # the worker's cursor exists before either count
     assert _statements(at, make_user, 2, 0) == _statements(at, make_user, 8, 300)
 
 
