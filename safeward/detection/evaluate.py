@@ -1131,21 +1131,29 @@ def _searches_in_window(users: dict[int, list[Event]], window: dt.timedelta) -> 
     return found
 
 
-def _disclosed(searches: list[_Search]) -> dict[str, tuple[dt.datetime, int]]:
-    """Patient -> the latest (time, search event) that showed it, from the
-    per-patient index of the audit trail."""
-    if not searches:
-        return {}
-    by_id = {search.id: search for search in searches}
-    latest: dict[str, tuple[dt.datetime, int]] = {}
-    for event_id, patient_id in AuditEventPatient.objects.filter(
-        event_id__in=list(by_id),
-        occurred_at__gte=min(s.occurred_at for s in searches),
-        occurred_at__lte=max(s.occurred_at for s in searches),
-    ).values_list("event_id", "patient_id"):
-        seen = (by_id[event_id].occurred_at, event_id)
-        if patient_id not in latest or latest[patient_id] < seen:
-            latest[patient_id] = seen
+# Search ids per read of the patient index: bounds the statement's parameters
+# (SQLite allows 32,766) when a backlog holds many searches in one window.
+DISCLOSED_IDS_PER_QUERY = 5000
+
+
+def _disclosed(searches: dict[int, list[_Search]]) -> dict[int, dict[str, tuple[dt.datetime, int]]]:
+    """Per user: patient -> the latest (time, search event) that showed it,
+    from the per-patient index of the audit trail. One read for every
+    user's searches (per DISCLOSED_IDS_PER_QUERY), not one per user."""
+    owner = {search.id: (user_id, search) for user_id, items in searches.items() for search in items}
+    latest: dict[int, dict[str, tuple[dt.datetime, int]]] = {user_id: {} for user_id in searches}
+    ids = sorted(owner)
+    for start in range(0, len(ids), DISCLOSED_IDS_PER_QUERY):
+        chunk = ids[start : start + DISCLOSED_IDS_PER_QUERY]
+        moments = [owner[event_id][1].occurred_at for event_id in chunk]
+        for event_id, patient_id in AuditEventPatient.objects.filter(
+            event_id__in=chunk, occurred_at__gte=min(moments), occurred_at__lte=max(moments)
+        ).values_list("event_id", "patient_id"):
+            user_id, search = owner[event_id]
+            seen = (search.occurred_at, event_id)
+            shown = latest[user_id]
+            if patient_id not in shown or shown[patient_id] < seen:
+                shown[patient_id] = seen
     return latest
 
 
@@ -1162,10 +1170,14 @@ def rule_search_volume(ctx: Context) -> list[Finding]:
     window = dt.timedelta(minutes=minutes)
     threshold = int(config.params["threshold"])
     history = _searches_in_window(users, window)
+    recent = {
+        user_id: _window(history.get(user_id, []), max(e.occurred_at for e in events), window)
+        for user_id, events in users.items()
+    }
+    disclosed = _disclosed(recent)
     findings = []
     for user_id, events in users.items():
-        recent = _window(history.get(user_id, []), max(e.occurred_at for e in events), window)
-        patients = _disclosed(recent)
+        patients = disclosed[user_id]
         if len(patients) > threshold:
             evidence = sorted({(event_id, moment) for moment, event_id in patients.values()})
             findings.append(
@@ -1180,7 +1192,7 @@ def rule_search_volume(ctx: Context) -> list[Finding]:
                     detail={
                         "distinct_patients": len(patients),
                         "threshold": threshold,
-                        "searches": len(recent),
+                        "searches": len(recent[user_id]),
                     },
                 )
             )
@@ -1265,17 +1277,21 @@ def rule_fhir_paging(ctx: Context) -> list[Finding]:
     max_pages = int(config.params["pages"])
     max_patients = int(config.params["patients"])
     history = _searches_in_window(users, window)
-    findings = []
-    for user_id, events in users.items():
-        recent = [
+    fhir = {
+        user_id: [
             search
             for search in _window(history.get(user_id, []), max(e.occurred_at for e in events), window)
             if search.source == "fhir"
         ]
+        for user_id, events in users.items()
+    }
+    fhir = {user_id: recent for user_id, recent in fhir.items() if any(s.page > 1 for s in recent)}
+    disclosed = _disclosed(fhir)
+    findings = []
+    for user_id, recent in fhir.items():
+        events = users[user_id]
         followed = [search for search in recent if search.page > 1]
-        if not followed:
-            continue
-        patients = _disclosed(recent)
+        patients = disclosed[user_id]
         if len(followed) >= max_pages or len(patients) >= max_patients:
             findings.append(
                 _finding(
