@@ -247,22 +247,19 @@ def worklist_direct(physician: Any) -> list[Any]:
 
 def _sequential(call: Callable[[], Any]) -> Callable[[], Any]:
     """The gateway call with `prepared.overlapped()` turned off: every
-    statement waited for in turn, as before ADR 0592 (for --sequential)."""
+    statement waited for in turn, as before ADR 0592 (for --sequential).
+    The lists' overlapped blocks are all in the gateway's `_admission`."""
     import contextlib
 
-    from safeward.clinical.gateway import _admission, _worklists
-
-    modules = (_admission, _worklists)
+    from safeward.clinical.gateway import _admission
 
     def run() -> Any:
-        saved = [getattr(module, "overlapped") for module in modules]  # noqa: B009 - not re-exported
-        for module in modules:
-            setattr(module, "overlapped", contextlib.nullcontext)  # noqa: B010 - the same
+        block = getattr(_admission, "overlapped")  # noqa: B009 - not re-exported
+        setattr(_admission, "overlapped", contextlib.nullcontext)  # noqa: B010 - the same
         try:
             return call()
         finally:
-            for module, block in zip(modules, saved, strict=True):
-                setattr(module, "overlapped", block)  # noqa: B010 - the same
+            setattr(_admission, "overlapped", block)  # noqa: B010 - the same
 
     return run
 

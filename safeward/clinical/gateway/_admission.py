@@ -15,7 +15,8 @@ import datetime as dt
 import functools
 import operator
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,9 +338,34 @@ class Shown:
         return patient_view(self.patient, self.search.sections)
 
 
-def disclosed_ids(shown: dict[uuid.UUID, Shown]) -> list[str]:
-    """The patients a list's rows disclose (its event's `patient_ids`)."""
-    return [str(pid) for pid, who in shown.items() if not who.restricted]
+@contextmanager
+def list_event(
+    *,
+    actor: Actor,
+    purpose: PurposeOfUse,
+    shown: dict[uuid.UUID, Shown],
+    resource_type: str,
+    resource_id: str,
+    sections: Iterable[Section],
+    detail: dict[str, Any],
+) -> Iterator[None]:
+    """A list's only write: one READ event naming the patients its rows
+    disclose, with its index rows, a transaction of its own. The server
+    writes it while the block decrypts and builds the rows (ADR 0592), and
+    the block ends only once it is committed."""
+    disclosed = [str(pid) for pid, who in shown.items() if not who.restricted]
+    with overlapped():
+        record(
+            action=AuditAction.READ,
+            actor=actor,
+            purpose=purpose,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            fields=audit_fields(sections) if disclosed else (),
+            detail=detail,
+            patient_ids=disclosed,
+        )
+        yield
 
 
 # Everything the policy sees of a patient but the id (a list's memo key).
@@ -427,20 +453,15 @@ def ward_census(
         )
     }
     shown = listed_patients(actor, session, purpose, (s.patient_id for s in stays.values()))
-    disclosed = disclosed_ids(shown)
-    # The list's only write: one event with its index rows, a transaction of
-    # its own, written by the server while the rows are decrypted (ADR 0592).
-    with overlapped():
-        record(
-            action=AuditAction.READ,
-            actor=actor,
-            purpose=purpose,
-            resource_type="WardCensus",
-            resource_id=str(ward.pk),
-            fields=audit_fields([Section.DEMOGRAPHICS, Section.ENCOUNTERS]) if disclosed else (),
-            detail={"beds": len(beds), "occupied": len(stays)},
-            patient_ids=disclosed,
-        )
+    with list_event(
+        actor=actor,
+        purpose=purpose,
+        shown=shown,
+        resource_type="WardCensus",
+        resource_id=str(ward.pk),
+        sections=[Section.DEMOGRAPHICS, Section.ENCOUNTERS],
+        detail={"beds": len(beds), "occupied": len(stays)},
+    ):
         rows = []
         for bed in beds:
             stay = stays.get(bed.pk)

@@ -158,22 +158,12 @@ class RelationshipRows:
         return relationships_at(
             zone=self.zone,
             user_id=user_id,
-            departments=self._departments_of(user_id),
+            departments=frozenset(self.departments.get(user_id, ())),
             at=at,
             care_team=care_team,
             encounters=encounters,
             bookings=bookings,
         )
-
-    def _departments_of(self, user_id: int) -> frozenset[int]:
-        held = self._frozen_departments.get(user_id)
-        if held is None:
-            held = self._frozen_departments[user_id] = frozenset(self.departments.get(user_id, ()))
-        return held
-
-    @functools.cached_property
-    def _frozen_departments(self) -> dict[int, frozenset[int]]:
-        return {}
 
 
 # --- the narrowing statement ---------------------------------------------------------------------

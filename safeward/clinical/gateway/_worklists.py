@@ -22,13 +22,12 @@ from safeward.clinical import lab_catalog
 from safeward.clinical.gateway._admission import (
     Shown,
     _require,
-    disclosed_ids,
+    list_event,
     listed_patients,
     shown_patients,
 )
 from safeward.clinical.gateway._core import (
     Actor,
-    audit_fields,
     parse_id,
     record,
     record_denied,
@@ -55,7 +54,6 @@ from safeward.clinical.types import (
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.one_door import entry
-from safeward.prepared import overlapped
 
 WORKLIST_ROWS = 100  # per list: a home page, not a report
 
@@ -225,24 +223,15 @@ def physician_worklist(*, actor: Actor, session: SessionContext, purpose: Purpos
         )
 
     roles = _care_roles(memberships)
-    disclosed = disclosed_ids(shown)
-    # The list's only write: one event with its index rows, a transaction of
-    # its own, written by the server while the rows are decrypted (ADR 0592).
-    with overlapped():
-        record(
-            action=AuditAction.READ,
-            actor=actor,
-            purpose=purpose,
-            resource_type="Worklist",
-            resource_id="physician",
-            fields=audit_fields(
-                [Section.DEMOGRAPHICS, Section.ENCOUNTERS, Section.APPOINTMENTS, Section.RESULTS]
-            )
-            if disclosed
-            else (),
-            detail={"rows": len(roles) + len(inpatients) + len(appointments) + len(notifications)},
-            patient_ids=disclosed,
-        )
+    with list_event(
+        actor=actor,
+        purpose=purpose,
+        shown=shown,
+        resource_type="Worklist",
+        resource_id="physician",
+        sections=[Section.DEMOGRAPHICS, Section.ENCOUNTERS, Section.APPOINTMENTS, Section.RESULTS],
+        detail={"rows": len(roles) + len(inpatients) + len(appointments) + len(notifications)},
+    ):
         my_patients = [
             WorklistPatient(patient=shown[patient_id].view, reason=", ".join(labels))
             for patient_id, labels in roles.items()
@@ -289,20 +278,15 @@ def arrivals_today(*, actor: Actor, session: SessionContext, purpose: PurposeOfU
         .order_by("starts_at")[: WORKLIST_ROWS * 2]
     )
     shown = listed_patients(actor, session, purpose, (a.patient_id for a in appointments))
-    disclosed = disclosed_ids(shown)
-    # The list's only write: one event with its index rows, a transaction of
-    # its own, written by the server while the rows are decrypted (ADR 0592).
-    with overlapped():
-        record(
-            action=AuditAction.READ,
-            actor=actor,
-            purpose=purpose,
-            resource_type="Worklist",
-            resource_id="arrivals",
-            fields=audit_fields([Section.DEMOGRAPHICS, Section.APPOINTMENTS]) if disclosed else (),
-            detail={"rows": len(appointments)},
-            patient_ids=disclosed,
-        )
+    with list_event(
+        actor=actor,
+        purpose=purpose,
+        shown=shown,
+        resource_type="Worklist",
+        resource_id="arrivals",
+        sections=[Section.DEMOGRAPHICS, Section.APPOINTMENTS],
+        detail={"rows": len(appointments)},
+    ):
         return [
             WorklistPatient(
                 patient=shown[a.patient_id].view,
