@@ -31,7 +31,9 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -122,6 +124,26 @@ def header_key_id(blob: bytes) -> int:
     if len(blob) < OVERHEAD or blob[0] != FORMAT_V1:
         raise IntegrityError("the value is not a SafeWard ciphertext (unknown format or truncated)")
     return int(struct.unpack(">I", blob[1:HEADER_BYTES])[0])
+
+
+# The values opened inside `opened_once()`, by (ciphertext, associated data).
+_opened: ContextVar[dict[tuple[bytes, bytes], bytes] | None] = ContextVar("safeward_opened", default=None)
+
+
+@contextmanager
+def opened_once() -> Iterator[None]:
+    """Within the block, a value opened twice (the same ciphertext bound to
+    the same row and field) is decrypted once: a ward census reads each
+    encounter's start for the relationship facts and again for its row.
+    Only an exact repeat of both is a hit, so an altered ciphertext or
+    another row's context is still decrypted, and fails, as outside it;
+    the plaintexts live as long as the block, which the caller's result
+    outlives anyway."""
+    token = _opened.set({})
+    try:
+        yield
+    finally:
+        _opened.reset(token)
 
 
 class Keyring:
@@ -267,7 +289,14 @@ class Keyring:
     def open(self, blob: bytes, *, associated_data: bytes) -> bytes:
         """Decrypt a sealed value, or raise IntegrityError. Never returns
         garbage: any change to any byte, or another context, fails."""
-        return _unpad(self._open_padded(blob, associated_data))
+        opened = _opened.get()
+        if opened is None:
+            return _unpad(self._open_padded(blob, associated_data))
+        key = (blob, associated_data)
+        plaintext = opened.get(key)
+        if plaintext is None:
+            plaintext = opened[key] = _unpad(self._open_padded(blob, associated_data))
+        return plaintext
 
     def _open_padded(self, blob: bytes, associated_data: bytes) -> bytes:
         key = self.get(header_key_id(blob))

@@ -195,6 +195,37 @@ class TestBinding:
         with pytest.raises(FieldError):
             decrypt_stored(Record, "id", record.pk, stored)
 
+    def test_opened_once_decrypts_a_repeat_once_and_checks_everything_else(self, monkeypatch):
+        """`opened_once()`: the same ciphertext for the same row and field is
+        decrypted once inside the block; another row's context, an altered
+        byte, and anything outside the block are decrypted (and checked) as
+        without it."""
+        from safeward.crypto import keyring as keyring_module
+
+        record, other = make_record(), make_record(family_name="Different")
+        stored = raw_column(Record, record.pk, "family_name")
+        opened: list[bytes] = []
+        real = keyring_module.Keyring._open_padded
+
+        def counted(self, blob, associated_data):
+            opened.append(blob)
+            return real(self, blob, associated_data)
+
+        monkeypatch.setattr(keyring_module.Keyring, "_open_padded", counted)
+        with keyring_module.opened_once():
+            assert decrypt_stored(Record, "family_name", record.pk, stored) == "Okonkwo-Brandt"
+            assert Record.objects.get(pk=record.pk).family_name.reveal() == "Okonkwo-Brandt"
+            assert len(opened) == 1
+            with pytest.raises(IntegrityError):
+                decrypt_stored(Record, "family_name", other.pk, stored)
+            altered = bytearray(stored)
+            altered[-1] ^= 1
+            with pytest.raises(IntegrityError):
+                decrypt_stored(Record, "family_name", record.pk, bytes(altered))
+            assert len(opened) == 3
+        assert decrypt_stored(Record, "family_name", record.pk, stored) == "Okonkwo-Brandt"
+        assert len(opened) == 4, "outside the block nothing is kept"
+
     def test_ciphertext_copied_to_another_table_fails(self):
         record = make_record()
         note = Note.objects.create(body="placeholder")
