@@ -434,3 +434,63 @@ def test_the_ended_day_indexes_are_computed_once_per_span_and_key_set(monkeypatc
     assert both is not None
     assert len(both) == 30
     assert set(first) < set(both)
+
+
+def test_only_patients_with_a_grant_or_a_restriction_send_a_row_of_their_own(make_user):
+    """A list's patients without a break-glass grant or a restriction (nearly
+    all of them) come back as no row of their own, only their relationships:
+    the facts are the same as if every patient had sent one."""
+    from safeward.clinical.gateway._core import facts_statement
+    from safeward.prepared import prepared_cursor
+
+    user = make_user("physician")
+    plain_ones = [new_patient(mrn=f"PLAIN-{n}") for n in range(5)]
+    restricted = new_patient(mrn="RESTRICTED-1")
+    relate(user, plain_ones[0], "care_team")
+    PatientRestriction.objects.create(patient_id=restricted, kind="no_payer", starts_at=clock.now())
+    ids = [uuid.UUID(p) for p in [*plain_ones, restricted]]
+    with prepared_cursor() as cursor:
+        cursor.execute(*facts_statement(user, ids, clock.now()))
+        kinds = [row[0] for row in cursor.fetchall()]
+    assert kinds.count("p") == 1
+    facts = facts_for(user, ids)
+    assert facts[uuid.UUID(restricted)] == PatientFacts(set(), payer_restricted=True)
+    assert facts[uuid.UUID(plain_ones[0])] == PatientFacts({Relationship.CARE_TEAM})
+    assert all(facts[uuid.UUID(p)] == PatientFacts(set()) for p in plain_ones[1:])
+
+
+def test_the_census_decrypts_each_encounter_start_once(make_user, monkeypatch):
+    """The facts decrypt an encounter's start to relate the reader, and the
+    census row shows it: one decryption for both (`opened_once`)."""
+    from safeward.crypto import keyring as keyring_module
+
+    nurse = make_user("nurse")
+    department, _ = Department.objects.get_or_create(code="ward-census", defaults={"name": "Census"})
+    StaffProfile.objects.update_or_create(user=nurse, defaults={"department": department})
+    ward = gateway.ward_create(
+        actor=IMPORTER, department_id=department.pk, code="C1", name="C1", beds=["1", "2"]
+    )
+    beds = gateway.beds_free()
+    for n, bed in enumerate(b for b in beds if b.ward_id == ward.id):
+        gateway.admission_admit(
+            actor=IMPORTER,
+            session=WARD,
+            purpose=PurposeOfUse.OPERATIONS,
+            patient_id=new_patient(mrn=f"CENSUS-{n}"),
+            bed_id=bed.id,
+            attending_id=make_user("physician").pk,
+        )
+    opened: list[bytes] = []
+    real = keyring_module.Keyring._open_padded
+
+    def counted(self, blob, associated_data):
+        opened.append(associated_data)
+        return real(self, blob, associated_data)
+
+    monkeypatch.setattr(keyring_module.Keyring, "_open_padded", counted)
+    started = Encounter._meta.get_field("started_at")
+    census = gateway.ward_census(actor=nurse, session=WARD, purpose=PurposeOfUse.TREATMENT, ward_id=ward.id)
+    shown = [bed.occupant for bed in census.beds if bed.occupant is not None]
+    assert len(shown) == 2 and all(o.admitted_at is not None for o in shown)
+    starts = [ad for ad in opened if ad.startswith(started._ad_prefix)]
+    assert len(starts) == 2, "each admitted encounter's start is decrypted once"

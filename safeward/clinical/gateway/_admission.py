@@ -10,10 +10,8 @@ nurse join the care team with the admission and leave it at discharge.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
-import operator
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -31,6 +29,7 @@ from safeward.clinical import policy
 from safeward.clinical.gateway._core import (
     Actor,
     PatientFacts,
+    ResourceFacts,
     access_context,
     assign,
     audit_fields,
@@ -42,7 +41,7 @@ from safeward.clinical.gateway._core import (
     plain,
     record,
     record_denied,
-    resource_for,
+    resource_facts,
     subject_for,
     use_submission,
     user_label,
@@ -67,6 +66,7 @@ from safeward.clinical.types import (
     WardCensus,
     WardView,
 )
+from safeward.crypto.keyring import opened_once
 from safeward.identity.models import User
 from safeward.identity.permissions import Perm
 from safeward.identity.selectors import department_is_clinical, users_holding
@@ -368,12 +368,6 @@ def list_event(
         yield
 
 
-# Everything the policy sees of a patient but the id (a list's memo key).
-_facts_of = operator.attrgetter(
-    *(f.name for f in dataclasses.fields(policy.Resource) if f.name != "patient_id")
-)
-
-
 def listed_patients(
     actor: Actor, session: SessionContext, purpose: PurposeOfUse, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Shown]:
@@ -412,25 +406,62 @@ def shown_patients(
     # only at the facts about them (tests/clinical/test_policy_table.py): the
     # rows of a list whose facts agree share one evaluation. The session's
     # patient limit is still applied to each patient.
-    decided: dict[tuple[Any, Action], Decision] = {}
+    decided: dict[tuple[ResourceFacts, Action], Decision] = {}
+    limited = session.patient_limit is not None or session.section_limit is not None
 
-    def decide(resource: policy.Resource, action: Action) -> Decision:
-        key = (_facts_of(resource), action)
-        if key not in decided:
-            decided[key] = policy.decide(subject, resource, action, context)
-        return limit(decided[key], session, resource.patient_id)
+    def decide(pid: uuid.UUID, seen: ResourceFacts, action: Action) -> Decision:
+        key = (seen, action)
+        decision = decided.get(key)
+        if decision is None:
+            resource = policy.Resource(str(pid), *seen)
+            decision = decided[key] = policy.decide(subject, resource, action, context)
+        return limit(decision, session, str(pid)) if limited else decision
 
     shown: dict[uuid.UUID, Shown] = {}
     for pid, patient in patients.items():
-        resource = resource_for(patient, facts[pid])
-        search = decide(resource, Action.SEARCH)
+        seen = resource_facts(patient, facts[pid])
+        search = decide(pid, seen, Action.SEARCH)
         if not search.permitted:
             shown[pid] = Shown(patient, search, policy.deny(search.reason))
             continue
-        read = decide(resource, Action.READ)
+        read = decide(pid, seen, Action.READ)
         # A list is no emergency: break-glass access is used by opening the chart.
         shown[pid] = Shown(patient, search, policy.deny("list") if read.emergency else read)
     return shown
+
+
+def _census_rows(
+    actor: Actor,
+    purpose: PurposeOfUse,
+    ward: Ward,
+    beds: list[Bed],
+    stays: dict[uuid.UUID, BedOccupancy],
+    shown: dict[uuid.UUID, Shown],
+) -> list[CensusBed]:
+    """The census's beds as rows, inside the list's one READ event."""
+    with list_event(
+        actor=actor,
+        purpose=purpose,
+        shown=shown,
+        resource_type="WardCensus",
+        resource_id=str(ward.pk),
+        sections=[Section.DEMOGRAPHICS, Section.ENCOUNTERS],
+        detail={"beds": len(beds), "occupied": len(stays)},
+    ):
+        rows: list[CensusBed] = []
+        for bed in beds:
+            stay = stays.get(bed.pk)
+            occupant = None
+            if stay is not None:
+                who = shown[stay.patient_id]
+                occupant = CensusEntry(
+                    patient=who.view,
+                    encounter_id=str(stay.encounter_id) if who.encounters else None,
+                    attending=user_label(stay.encounter.attending) if who.encounters else "",
+                    admitted_at=plain(stay.encounter, "started_at") if who.encounters else None,
+                )
+            rows.append(CensusBed(id=str(bed.pk), label=bed.label, occupant=occupant))
+    return rows
 
 
 @entry
@@ -452,29 +483,10 @@ def ward_census(
             "encounter", "encounter__attending"
         )
     }
-    shown = listed_patients(actor, session, purpose, (s.patient_id for s in stays.values()))
-    with list_event(
-        actor=actor,
-        purpose=purpose,
-        shown=shown,
-        resource_type="WardCensus",
-        resource_id=str(ward.pk),
-        sections=[Section.DEMOGRAPHICS, Section.ENCOUNTERS],
-        detail={"beds": len(beds), "occupied": len(stays)},
-    ):
-        rows = []
-        for bed in beds:
-            stay = stays.get(bed.pk)
-            occupant = None
-            if stay is not None:
-                who = shown[stay.patient_id]
-                occupant = CensusEntry(
-                    patient=who.view,
-                    encounter_id=str(stay.encounter_id) if who.encounters else None,
-                    attending=user_label(stay.encounter.attending) if who.encounters else "",
-                    admitted_at=plain(stay.encounter, "started_at") if who.encounters else None,
-                )
-            rows.append(CensusBed(id=str(bed.pk), label=bed.label, occupant=occupant))
+    # The facts decrypt each encounter's start to relate the reader; its row shows it again.
+    with opened_once():
+        shown = listed_patients(actor, session, purpose, (s.patient_id for s in stays.values()))
+        rows = _census_rows(actor, purpose, ward, beds, stays, shown)
     view = WardView(
         id=str(ward.pk),
         code=ward.code,

@@ -22,7 +22,13 @@ from safeward import clock
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome, PurposeOfUse
 from safeward.clinical import policy
-from safeward.clinical.gateway._relationships import PATIENTS, collect, relationship_statement, select_list
+from safeward.clinical.gateway._relationships import (
+    PATIENTS,
+    collect,
+    relationship_statement,
+    select_list,
+    uuid_of,
+)
 from safeward.clinical.models import (
     AmendmentRequest,
     BreakGlassGrant,
@@ -157,10 +163,19 @@ def _patient_facts_sql() -> str:
     excluded = f"""{restricted.format(a="r")}
    AND ((r.kind = %s AND r.user_id = %s) OR (r.kind = %s AND r.department_id IN ({departments}))))"""
     payer = f"{restricted.format(a='r')} AND r.kind = %s)"
-    patient_facts = select_list("p", patient="p.id", row=grant, flag_a=excluded, flag_b=payer)
+    patient_facts = select_list(
+        "p",
+        patient="p.id",
+        row=f"{grant} AS own_grant",
+        flag_a=f"{excluded} AS own_excluded",
+        flag_b=f"{payer} AS own_payer",
+    )
+    # Only the patients with a grant or a restriction come back: the rest of
+    # a list (nearly all of it) would be rows of NULLs and falses to read.
     return f"""
 UNION ALL
-SELECT {patient_facts} FROM {PATIENTS} p"""  # noqa: S608 - names from model metadata; values are parameters
+SELECT * FROM (SELECT {patient_facts} FROM {PATIENTS} p) own
+ WHERE own.own_grant IS NOT NULL OR own.own_excluded OR own.own_payer"""  # noqa: S608 - names from model metadata; values are parameters
 
 
 def _patient_facts_params(actor: Actor, now: dt.datetime) -> list[Any]:
@@ -195,16 +210,23 @@ def facts_statement(
 def facts_from_rows(
     actor: Actor, patient_ids: Sequence[uuid.UUID], rows: Iterable[Sequence[Any]], now: dt.datetime
 ) -> dict[uuid.UUID, PatientFacts]:
-    """Each patient's facts from the rows of `facts_statement`."""
-    facts = {pid: PatientFacts(set()) for pid in patient_ids}
+    """Each patient's facts from the rows of `facts_statement`. Most of a
+    list's patients have no row at all: they are looked at once, not per
+    kind of row (a uuid is hashed in Python, ~1 us a look-up)."""
     user = actor.pk if isinstance(actor, User) else None
-    by_key = {pid.hex: pid for pid in patient_ids}
-    related, patient_rows = collect(rows)
-    for row in patient_rows:
-        pid = by_key[row[1].hex if isinstance(row[1], uuid.UUID) else uuid.UUID(str(row[1])).hex]
-        grant, excluded, payer = row[9:12]
+    related, own_rows = collect(rows)
+    own = {uuid_of(row[1]): row[9:12] for row in own_rows}
+    with_rows = related.patients()
+    facts: dict[uuid.UUID, PatientFacts] = {}
+    for pid in patient_ids:
+        relationships = related.at(user, pid, now) if pid in with_rows else set()
+        found = own.get(pid) if own else None
+        if found is None:
+            facts[pid] = PatientFacts(relationships)
+            continue
+        grant, excluded, payer = found
         facts[pid] = PatientFacts(
-            relationships=related.at(user, pid, now),
+            relationships=relationships,
             excluded=bool(excluded),
             payer_restricted=bool(payer),
             grant_id=_grant_id(grant),
@@ -225,20 +247,30 @@ def facts_for(actor: Actor, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID,
     return facts_from_rows(actor, patient_ids, rows, now)
 
 
+type ResourceFacts = tuple[frozenset[Relationship], bool, bool, bool, bool, bool, bool]
+
+
+def resource_facts(patient: Patient, facts: PatientFacts | None) -> ResourceFacts:
+    """Everything the policy sees of a patient but the id, in `Resource`'s
+    field order: the one mapping from a patient and their facts to the
+    policy's view (`resource_for`), and a list's key for the rows whose
+    decisions agree (`_admission.shown_patients`)."""
+    facts = facts or PatientFacts(set())
+    return (
+        frozenset(facts.relationships),
+        patient.is_confidential,
+        patient.is_vip,
+        patient.is_employee,
+        facts.excluded,
+        facts.payer_restricted,
+        facts.grant_id is not None,
+    )
+
+
 def resource_for(patient: Patient | None, facts: PatientFacts | None) -> Resource:
     if patient is None:
         return Resource()
-    facts = facts or PatientFacts(set())
-    return Resource(
-        patient_id=str(patient.pk),
-        relationships=frozenset(facts.relationships),
-        confidential=patient.is_confidential,
-        vip=patient.is_vip,
-        employee=patient.is_employee,
-        excluded_by_patient=facts.excluded,
-        payer_restricted=facts.payer_restricted,
-        break_glass_active=facts.grant_id is not None,
-    )
+    return Resource(str(patient.pk), *resource_facts(patient, facts))
 
 
 def access_context(session: SessionContext, purpose: PurposeOfUse) -> AccessContext:

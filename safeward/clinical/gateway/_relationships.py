@@ -105,7 +105,6 @@ def relationships_at(
     Days are local days (the server's time zone, as the end-day index's;
     `zone` is that zone when the caller has it already)."""
     zone = zone or timezone.get_current_timezone()
-    day = at.astimezone(zone).date()
     held: set[Relationship] = set()
     if any(m.user_id == user_id and m.starts <= at and (m.ends is None or m.ends > at) for m in care_team):
         held.add(Relationship.CARE_TEAM)
@@ -117,14 +116,15 @@ def relationships_at(
             attended = underway = encounter.status in OPEN_ENCOUNTERS
         else:
             underway = at <= ended
+            day = at.astimezone(zone).date()
             attended = (day - ended.astimezone(zone).date()).days <= ATTENDING_DAYS_AFTER_DISCHARGE
         if attended and encounter.attending_id == user_id:
             held.add(Relationship.ATTENDING)
         if underway and encounter.department_id in departments:
             held.add(Relationship.DEPARTMENT)
-    if any(
+    if bookings and any(
         booking.status in BOOKED
-        and booking.starts.astimezone(zone).date() == day
+        and booking.starts.astimezone(zone).date() == at.astimezone(zone).date()
         and (booking.clinician_id == user_id or booking.department_id in departments)
         for booking in bookings
     ):
@@ -146,6 +146,10 @@ class RelationshipRows:
         """The local zone, looked up once for all of a list's patients: Django's
         lookup goes through a context-local and was a tenth of a worklist's facts."""
         return timezone.get_current_timezone()
+
+    def patients(self) -> set[uuid.UUID]:
+        """The patients with any row (the others relate no one)."""
+        return self.care_team.keys() | self.encounters.keys() | self.bookings.keys()
 
     def at(self, user_id: int | None, patient_id: uuid.UUID, at: dt.datetime) -> set[Relationship]:
         if user_id is None:  # a system actor relates to no one
@@ -330,7 +334,13 @@ def relationship_params(
     pk = Patient._meta.pk
     assert pk is not None
     prepared = [pk.get_db_prep_value(pid, connection) for pid in patient_ids]
-    patients = prepared if connection.vendor == "postgresql" else json.dumps(prepared)
+    # One text either way: psycopg dumps a list parameter element by element
+    # in Python. PostgreSQL: an array literal of uuids (their text has no
+    # character that needs quoting), cast by the statement.
+    if connection.vendor == "postgresql":
+        patients = "{" + ",".join(map(str, prepared)) + "}"
+    else:
+        patients = json.dumps(prepared)
     users = list(user_ids)
     first_day = _day_start(since)
     after_last_day = _day_start(until) + dt.timedelta(days=1)
@@ -358,13 +368,14 @@ def _moment(value: Any) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-def _uuid(value: Any) -> uuid.UUID:
+def uuid_of(value: Any) -> uuid.UUID:
+    """A uuid from a raw row (SQLite returns the stored hex text)."""
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 def _encounter_times(row_id: Any, started: Any, ended: Any) -> tuple[dt.datetime, dt.datetime | None]:
     """Decrypt one narrowed encounter's times (each bound to its row, as every encrypted value)."""
-    row = _uuid(row_id)
+    row = uuid_of(row_id)
     return (
         decrypt_stored(Encounter, "started_at", row, started),
         decrypt_stored(Encounter, "ended_at", row, ended),
@@ -378,14 +389,14 @@ def collect(rows: Iterable[Sequence[Any]]) -> tuple[RelationshipRows, list[Seque
     for row in rows:
         kind, patient, user, department, status, starts, ends, sealed_started, sealed_ended, row_id = row[:10]
         if kind == "c":
-            found.care_team[_uuid(patient)].append(
+            found.care_team[uuid_of(patient)].append(
                 CareTeamSpan(user, _moment(starts), None if ends is None else _moment(ends))
             )
         elif kind == "e":
             started, ended = _encounter_times(row_id, sealed_started, sealed_ended)
-            found.encounters[_uuid(patient)].append(EncounterSpan(user, department, status, started, ended))
+            found.encounters[uuid_of(patient)].append(EncounterSpan(user, department, status, started, ended))
         elif kind == "a":
-            found.bookings[_uuid(patient)].append(Booking(user, department, status, _moment(starts)))
+            found.bookings[uuid_of(patient)].append(Booking(user, department, status, _moment(starts)))
         elif kind == "d":
             found.departments[user].add(department)
         else:
