@@ -152,7 +152,8 @@ def _event_with_index_sql() -> str:
     columns = ", ".join(qn(column) for column in _EVENT_COLUMNS)
     values = ", ".join(["%s"] * len(_EVENT_FIELDS))
     return f"""WITH e AS (INSERT INTO {events} ({columns}) VALUES ({values}) RETURNING id),
-i AS (INSERT INTO {index} (event_id, occurred_at, patient_id) SELECT e.id, %s, unnest(%s::varchar[]) FROM e)
+i AS (INSERT INTO {index} (event_id, occurred_at, patient_id)
+ SELECT e.id, %s, ids.value FROM e, json_array_elements_text(%s::json) ids)
 SELECT id FROM e"""  # noqa: S608 - names from model metadata; values are parameters
 
 
@@ -176,7 +177,9 @@ def _write(event: AuditEvent, patient_ids: list[str]) -> None:
     values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_FIELDS]
     when = connection.ops.adapt_datetimefield_value(event.occurred_at)
     with prepared_cursor() as cursor:  # one text for every list's event: prepared once (ADR 0591)
-        cursor.execute(_event_with_index_sql(), [*values, when, patient_ids])
+        # The ids as one JSON text: psycopg dumps a list parameter element by
+        # element in Python (a worklist's 120 ids were a quarter of its event's CPU).
+        cursor.execute(_event_with_index_sql(), [*values, when, json.dumps(patient_ids)])
         if in_pipeline():  # committed by the server, not waited for: `overlapped()` waits (ADR 0592)
             sync_sent()
             return
