@@ -264,7 +264,79 @@ def _sequential(call: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
-def measure(iterations: int, data: dict[str, Any], *, sequential: bool = False) -> dict[str, list[float]]:
+def _bare(call: Callable[[], Any], decided: dict[Any, tuple[Any, Any]]) -> Callable[[], Any]:
+    """The gateway call with its policy and its audit taken out, and nothing
+    else: no permission check, no facts statement, no decisions (each
+    patient's, as the gateway decided it in the warm-up, is a constant
+    here), no READ event. The same queries, the same decryption and the same
+    rows as the gateway's, which `measure` asserts: the issue's baseline,
+    "the same queries without policy and audit". `census direct` and
+    `worklist direct` are hand-written ORM code that skips the lists' own
+    presentation work too (roles, result flags, sorting)."""
+    import contextlib
+
+    from safeward.clinical.gateway import _admission, _worklists
+    from safeward.clinical.gateway._patients import list_patients
+
+    def listed(actor: Any, session: Any, purpose: Any, ids: Any) -> dict[Any, Any]:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        patients = list_patients(unique)
+        return {pid: _admission.Shown(patient, *decided[pid]) for pid, patient in patients.items()}
+
+    @contextlib.contextmanager
+    def no_event(**_: Any) -> Any:
+        yield
+
+    def no_check(*_: Any) -> None:
+        return None
+
+    taken_out = {"listed_patients": listed, "list_event": no_event, "_require": no_check}
+
+    def run() -> Any:
+        kept = {
+            (module, name): getattr(module, name) for module in (_admission, _worklists) for name in taken_out
+        }
+        for module, name in kept:
+            setattr(module, name, taken_out[name])
+        try:
+            return call()
+        finally:
+            for (module, name), value in kept.items():
+                setattr(module, name, value)
+
+    return run
+
+
+def _decisions(calls: list[Callable[[], Any]]) -> dict[Any, tuple[Any, Any]]:
+    """Each listed patient's decisions as the gateway makes them (for `_bare`)."""
+    from safeward.clinical.gateway import _admission, _worklists
+
+    decided: dict[Any, tuple[Any, Any]] = {}
+    real = _admission.listed_patients
+
+    def recording(*args: Any) -> dict[Any, Any]:
+        shown = real(*args)
+        decided.update({pid: (who.search, who.read) for pid, who in shown.items()})
+        return shown
+
+    for module in (_admission, _worklists):
+        setattr(module, "listed_patients", recording)  # noqa: B010 - not re-exported
+    try:
+        for call in calls:
+            call()
+    finally:
+        for module in (_admission, _worklists):
+            setattr(module, "listed_patients", real)  # noqa: B010 - the same
+    return decided
+
+
+def measure(
+    iterations: int, data: dict[str, Any], *, sequential: bool = False
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Each path's wall times, and its mean CPU time in this process (the
+    client's share: less shaken by the other processes on a loaded machine)."""
     from safeward.audit.vocabulary import PurposeOfUse
     from safeward.clinical import gateway
 
@@ -276,12 +348,18 @@ def measure(iterations: int, data: dict[str, Any], *, sequential: bool = False) 
     def worklist_call() -> Any:
         return gateway.physician_worklist(actor=data["physician"], session=session, purpose=treat)
 
+    decided = _decisions([census_call, worklist_call])
     calls: dict[str, Callable[[], Any]] = {
         "census gateway": census_call,
+        "census bare": _bare(census_call, decided),
         "census direct": lambda: census_direct(data["ward"]),
         "worklist gateway": worklist_call,
+        "worklist bare": _bare(worklist_call, decided),
         "worklist direct": lambda: worklist_direct(data["physician"]),
     }
+    for what in ("census", "worklist"):
+        same = calls[f"{what} bare"]() == calls[f"{what} gateway"]()
+        assert same, f"the {what} without policy and audit shows other rows than the gateway's"
     if sequential:
         calls["census sequential"] = _sequential(census_call)
         calls["worklist sequential"] = _sequential(worklist_call)
@@ -296,15 +374,17 @@ def measure(iterations: int, data: dict[str, Any], *, sequential: bool = False) 
     )
     print(f"worklist rows (my patients, inpatients, clinic today, results): {sizes}")
     times: dict[str, list[float]] = {name: [] for name in calls}
+    cpu: dict[str, float] = dict.fromkeys(calls, 0.0)
     for call in calls.values():  # warm caches and connections
         for _ in range(5):
             call()
     for _ in range(iterations):
         for name, call in calls.items():  # alternating: the same load on both paths
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             call()
             times[name].append(time.perf_counter() - started)
-    return times
+            cpu[name] += time.process_time() - started_cpu
+    return times, {name: total / iterations for name, total in cpu.items()}
 
 
 def profile(iterations: int, data: dict[str, Any]) -> None:
@@ -392,18 +472,20 @@ def main() -> None:
         if args.profile:
             profile(args.iterations, data)
             return
-        times = measure(args.iterations, data, sequential=args.sequential)
+        times, cpu = measure(args.iterations, data, sequential=args.sequential)
         for name, values in times.items():
-            print(f"{name:<20} {summary_ms(values)}")
+            print(f"{name:<20} {summary_ms(values)}   cpu {cpu[name] * 1000:6.1f} ms")
         for what in ("census", "worklist"):
-            direct = times[f"{what} direct"]
-            for path in ("gateway", "sequential"):
-                gate = times.get(f"{what} {path}")
-                if gate is None:
-                    continue
-                p99 = percentile(gate, 0.99) / percentile(direct, 0.99)
-                p50 = percentile(gate, 0.50) / percentile(direct, 0.50)
-                print(f"{what}: {path} / direct  p50 {p50:.2f}x  p99 {p99:.2f}x")
+            for baseline in ("bare", "direct"):
+                base = times[f"{what} {baseline}"]
+                for path in ("gateway", "sequential"):
+                    gate = times.get(f"{what} {path}")
+                    if gate is None:
+                        continue
+                    p99 = percentile(gate, 0.99) / percentile(base, 0.99)
+                    p50 = percentile(gate, 0.50) / percentile(base, 0.50)
+                    in_cpu = cpu[f"{what} {path}"] / cpu[f"{what} {baseline}"]
+                    print(f"{what}: {path} / {baseline}  p50 {p50:.2f}x  p99 {p99:.2f}x  cpu {in_cpu:.2f}x")
     finally:
         if not (args.keep or args.reuse or args.sqlite):  # a reused database was kept on purpose
             from django.db import connections
