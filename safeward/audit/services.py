@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from safeward import clock
 from safeward.audit import context
@@ -174,8 +174,11 @@ def _write(event: AuditEvent, patient_ids: list[str]) -> None:
             event.save(force_insert=True)
             _index_patients(event, patient_ids)
         return
-    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _EVENT_FIELDS]
-    when = connection.ops.adapt_datetimefield_value(event.occurred_at)
+    # The connection itself, not the `connection` proxy: each field's
+    # preparation reads it several times, each read a context-local look-up.
+    this = connections[connection.alias]
+    values = [f.get_db_prep_save(f.pre_save(event, True), this) for f in _EVENT_FIELDS]
+    when = this.ops.adapt_datetimefield_value(event.occurred_at)
     with prepared_cursor() as cursor:  # one text for every list's event: prepared once (ADR 0591)
         # The ids as one JSON text: psycopg dumps a list parameter element by
         # element in Python (a worklist's 120 ids were a quarter of its event's CPU).
