@@ -10,7 +10,9 @@ the real chart API. Mounted only by clinical_bench_settings.
   gateway's chart querysets (same filters, select_related, orderings and
   limits) through the Django ORM on unmanaged models over the plain tables
   (bench_plain/models.py), the product's view dataclasses and the product's
-  output serializer (`chart_data`: `ChartOutput`'s fields, built once).
+  output serializer (`chart_data`: `ChartOutput`'s fields, built once),
+  after the gateway's probe of which sections hold rows (ADR 1630: an empty
+  section costs no query on either path).
   What differs from the gateway is exactly the security cost: policy,
   relationship facts, decryption, audit and the export manifest (and the
   transaction the audit event and the manifest share with the read)."""

@@ -21,7 +21,9 @@ x 4 threads, settings `clinical_bench_settings`) serves both paths:
 * direct-orm: GET /bench/direct-orm-chart/<id>/ (the same, but the same query
   layer as the gateway: its chart querysets through the Django ORM on
   unmanaged models over the plain tables, its view dataclasses and its
-  output serializer; the difference to the gateway is the security cost)
+  output serializer, and the gateway's probe of which sections hold rows,
+  so that it skips the same empty sections; the difference to the gateway
+  is the security cost)
 
 No TLS: wrk talks plain HTTP and sends X-Forwarded-Proto from a trusted
 proxy address (127.0.0.1), as behind a TLS-terminating proxy; TLS would
