@@ -125,10 +125,13 @@ def _stand_in(value: Any, n: int) -> Any:
     raise TypeError(f"a compiled query takes UUIDs and times, not {type(value).__name__}")
 
 
+_UUID = models.UUIDField()
+
+
 def _adapted(value: Any) -> Any:
     """A value as the ORM passes it to the database for a UUID or a time column."""
     if isinstance(value, uuid.UUID):
-        return models.UUIDField().get_db_prep_value(value, connection)
+        return _UUID.get_db_prep_value(value, connection)
     if isinstance(value, dt.datetime):
         return connection.ops.adapt_datetimefield_value(value)
     raise TypeError(f"a compiled query takes UUIDs and times, not {type(value).__name__}")
