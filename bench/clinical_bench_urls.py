@@ -10,7 +10,9 @@ the real chart API. Mounted only by clinical_bench_settings.
   gateway's chart querysets (same filters, select_related, orderings and
   limits) through the Django ORM on unmanaged models over the plain tables
   (bench_plain/models.py), the product's view dataclasses and the product's
-  output serializer (`chart_data`: `ChartOutput`'s fields, built once).
+  output serializer (`chart_data`: `ChartOutput`'s fields, built once),
+  after the gateway's probe of which sections hold rows (ADR 1630: an empty
+  section costs no query on either path).
   What differs from the gateway is exactly the security cost: policy,
   relationship facts, decryption, audit and the export manifest (and the
   transaction the audit event and the manifest share with the read)."""
@@ -190,11 +192,43 @@ def _observation(o: Any) -> ObservationView:
     )
 
 
+# The tables the gateway probes for the sections the bench reads (ADR 1630).
+PROBED = (
+    "Encounter",
+    "ClinicalNote",
+    "Condition",
+    "MedicationRequest",
+    "AllergyIntolerance",
+    "Observation",
+    "Appointment",
+    "Document",
+    "CareTeamMembership",
+)
+_PROBE = "EXISTS (SELECT 1 FROM {} WHERE patient_id = %s)"
+PROBE_SQL = "SELECT " + ", ".join(_PROBE.format(PLAIN[name]._meta.db_table) for name in PROBED)
+
+
+def _held(patient_id: Any) -> set[str]:
+    """As the gateway's probe: which sections' tables hold a row of the
+    patient, in one statement, so that an empty section costs no query."""
+    with connection.cursor() as cursor:
+        cursor.execute(PROBE_SQL, [patient_id] * len(PROBED))
+        row = cursor.fetchone()
+    return {name for name, held in zip(PROBED, row, strict=True) if held}
+
+
+def _read(held: set[str], query: QuerySet[Any]) -> list[Any]:
+    """The section's rows, or none without a query when the probe found none."""
+    name = str(query.model._meta.object_name).removeprefix("Plain")
+    return list(query) if name in held else []
+
+
 def orm_chart(patient_id: Any) -> Chart | None:
     patient = PLAIN["Patient"].objects.filter(pk=patient_id).first()
     if patient is None:
         return None
     now = clock.now()
+    held = _held(patient.pk)
     encounters = [
         EncounterView(
             id=str(e.pk),
@@ -207,9 +241,12 @@ def orm_chart(patient_id: Any) -> Chart | None:
             reason=e.reason,
             sensitivity=e.sensitivity,
         )
-        for e in _with_labels(
-            PLAIN["Encounter"].objects.filter(patient=patient), "department", "attending"
-        ).order_by("-started_at", "-id")[: LIMITS["encounters"]]
+        for e in _read(
+            held,
+            _with_labels(
+                PLAIN["Encounter"].objects.filter(patient=patient), "department", "attending"
+            ).order_by("-started_at", "-id")[: LIMITS["encounters"]],
+        )
     ]
     notes = [
         NoteView(
@@ -222,9 +259,12 @@ def orm_chart(patient_id: Any) -> Chart | None:
             encounter_id=str(n.encounter_id) if n.encounter_id else None,
             sensitivity=n.sensitivity,
         )
-        for n in _with_labels(PLAIN["ClinicalNote"].objects.filter(patient=patient), "author").order_by(
-            "-created_at", "-id"
-        )[: LIMITS["notes"]]
+        for n in _read(
+            held,
+            _with_labels(PLAIN["ClinicalNote"].objects.filter(patient=patient), "author").order_by(
+                "-created_at", "-id"
+            )[: LIMITS["notes"]],
+        )
     ]
     problems = [
         ConditionView(
@@ -237,9 +277,12 @@ def orm_chart(patient_id: Any) -> Chart | None:
             recorded_at=c.recorded_at,
             sensitivity=c.sensitivity,
         )
-        for c in PLAIN["Condition"]
-        .objects.filter(patient=patient)
-        .order_by("clinical_status", "-recorded_at", "-id")
+        for c in _read(
+            held,
+            PLAIN["Condition"]
+            .objects.filter(patient=patient)
+            .order_by("clinical_status", "-recorded_at", "-id"),
+        )
     ]
     medications = [
         MedicationView(
@@ -252,9 +295,12 @@ def orm_chart(patient_id: Any) -> Chart | None:
             requester=_label(m.requester),
             sensitivity=m.sensitivity,
         )
-        for m in _with_labels(
-            PLAIN["MedicationRequest"].objects.filter(patient=patient), "requester"
-        ).order_by("status", "-authored_at", "-id")
+        for m in _read(
+            held,
+            _with_labels(PLAIN["MedicationRequest"].objects.filter(patient=patient), "requester").order_by(
+                "status", "-authored_at", "-id"
+            ),
+        )
     ]
     allergies = [
         AllergyView(
@@ -265,14 +311,18 @@ def orm_chart(patient_id: Any) -> Chart | None:
             clinical_status=a.clinical_status,
             recorded_at=a.recorded_at,
         )
-        for a in PLAIN["AllergyIntolerance"]
-        .objects.filter(patient=patient)
-        .order_by("clinical_status", "-recorded_at", "-id")
+        for a in _read(
+            held,
+            PLAIN["AllergyIntolerance"]
+            .objects.filter(patient=patient)
+            .order_by("clinical_status", "-recorded_at", "-id"),
+        )
     ]
-    observations = list(
+    observations = _read(
+        held,
         PLAIN["Observation"]
         .objects.filter(patient=patient)
-        .order_by("-effective_at", "-id")[: LIMITS["observations"]]
+        .order_by("-effective_at", "-id")[: LIMITS["observations"]],
     )
     appointments = [
         AppointmentView(
@@ -288,18 +338,24 @@ def orm_chart(patient_id: Any) -> Chart | None:
             reason=a.reason,
             encounter_id=str(a.encounter_id) if a.encounter_id else None,
         )
-        for a in _with_labels(
-            PLAIN["Appointment"].objects.filter(patient=patient), "department", "clinician"
-        ).order_by("-starts_at", "-id")[: LIMITS["appointments"]]
+        for a in _read(
+            held,
+            _with_labels(
+                PLAIN["Appointment"].objects.filter(patient=patient), "department", "clinician"
+            ).order_by("-starts_at", "-id")[: LIMITS["appointments"]],
+        )
     ]
     care_team = [
         CareTeamView(id=str(m.pk), user_id=m.user_id, name=_label(m.user), role=m.role, ends_at=m.ends_at)
-        for m in _with_labels(
-            PLAIN["CareTeamMembership"]
-            .objects.filter(patient=patient, starts_at__lte=now)
-            .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now)),
-            "user",
-        ).order_by("starts_at", "id")
+        for m in _read(
+            held,
+            _with_labels(
+                PLAIN["CareTeamMembership"]
+                .objects.filter(patient=patient, starts_at__lte=now)
+                .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now)),
+                "user",
+            ).order_by("starts_at", "id"),
+        )
     ]
     documents = [
         DocumentView(
@@ -310,9 +366,12 @@ def orm_chart(patient_id: Any) -> Chart | None:
             created_at=d.created_at,
             sensitivity=d.sensitivity,
         )
-        for d in PLAIN["Document"]
-        .objects.filter(patient=patient)
-        .order_by("-created_at", "-id")[: LIMITS["documents"]]
+        for d in _read(
+            held,
+            PLAIN["Document"]
+            .objects.filter(patient=patient)
+            .order_by("-created_at", "-id")[: LIMITS["documents"]],
+        )
     ]
     return Chart(
         patient=_patient_view(patient),

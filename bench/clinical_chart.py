@@ -4,6 +4,7 @@ under `wrk` on loopback against gunicorn with the production settings.
 
     .venv/bin/python bench/clinical_chart.py --patients 100000 --duration 10 --rounds 3
     .venv/bin/python bench/clinical_chart.py --reuse --profile   # where the gateway's time goes
+    .venv/bin/python bench/clinical_chart.py --reuse --cpu 150   # CPU per request, in-process
 
 Creates the database bench_clinical on 127.0.0.1:5432 (user postgres), loads
 the patients with `safeward demo scale`, puts a bench physician on the care
@@ -20,7 +21,9 @@ x 4 threads, settings `clinical_bench_settings`) serves both paths:
 * direct-orm: GET /bench/direct-orm-chart/<id>/ (the same, but the same query
   layer as the gateway: its chart querysets through the Django ORM on
   unmanaged models over the plain tables, its view dataclasses and its
-  output serializer; the difference to the gateway is the security cost)
+  output serializer, and the gateway's probe of which sections hold rows,
+  so that it skips the same empty sections; the difference to the gateway
+  is the security cost)
 
 No TLS: wrk talks plain HTTP and sends X-Forwarded-Proto from a trusted
 proxy address (127.0.0.1), as behind a TLS-terminating proxy; TLS would
@@ -308,6 +311,33 @@ def profile(ids: list[str], requests: int) -> None:
     print(profiler.output_text(unicode=False, color=False))
 
 
+def cpu(ids: list[str], requests: int) -> None:
+    """CPU and wall time per request, in-process (Django's test client, the
+    bench URLconf, development settings): the three paths alternating per
+    request over the charted patients; medians and their ratios."""
+    from django.test import Client
+
+    client = Client()
+    client.cookies.load(signed_in_cookie())
+    spent: dict[str, list[tuple[float, float]]] = {name: [] for name in PATHS}
+    for n in range(requests + 10):
+        for name, template in PATHS.items():
+            cpu_start, wall_start = time.thread_time(), time.perf_counter()
+            response = client.get(template.format(ids[n % len(ids)]), secure=True)
+            spent_cpu, spent_wall = time.thread_time() - cpu_start, time.perf_counter() - wall_start
+            assert response.status_code == 200, (name, response.status_code)
+            if n >= 10:  # the first rounds warm the caches and the connection
+                spent[name].append((spent_cpu * 1000, spent_wall * 1000))
+    med = {n: [statistics.median(s[i] for s in v) for i in (0, 1)] for n, v in spent.items()}
+    print(f"in-process, {requests} requests per path alternating, load {os.getloadavg()[0]:.1f}")
+    for name, (c, w) in med.items():
+        print(f"{name:<10} CPU {c:6.2f} ms   wall {w:6.2f} ms")
+    g = med["gateway"]
+    for baseline in ("direct", "direct-orm"):
+        d = med[baseline]
+        print(f"ratio gateway/{baseline}: CPU {g[0] / d[0]:.2f}x   wall {g[1] / d[1]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -319,11 +349,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--profile", action="store_true", help="profile the gateway path instead")
+    parser.add_argument("--cpu", type=int, default=0, help="N in-process requests per path (no wrk)")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--database", default=DB, help=f"the database to create and drop (default {DB})")
     args = parser.parse_args()
-    if shutil.which("wrk") is None and not args.profile:
+    if args.cpu:  # the bench URLconf, for the two baselines
+        os.environ["DJANGO_SETTINGS_MODULE"] = "clinical_bench_settings"
+    if shutil.which("wrk") is None and not (args.profile or args.cpu):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
 
     db = args.database
@@ -346,6 +379,9 @@ def main() -> None:
         ids = json.loads(ids_file.read_text())
         if args.profile:
             profile(ids, 300)
+            return
+        if args.cpu:
+            cpu(ids, args.cpu)
             return
         cookie = signed_in_cookie()
         port = free_port()

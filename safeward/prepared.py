@@ -19,17 +19,25 @@ pooling PgBouncer) the statements are bound on the server, not prepared.
 
 `overlapped()` sends a block's statements without waiting for their answers
 (psycopg's pipeline mode), so the server executes a list's audit event while
-the list's rows are decrypted (ADR 0592)."""
+the list's rows are decrypted (ADR 0592).
+
+`Compiled` runs a queryset of a fixed shape, whose values only change, from
+SQL the ORM compiled once per thread, through this cursor (ADR 1632)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import connection, models
 from django.db.backends.utils import CursorWrapper
+from django.db.models.query import get_related_populators
 
 
 class _Preparing(psycopg.Cursor[Any]):
@@ -104,3 +112,119 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     wrapped: CursorWrapper = connection._prepare_cursor(raw)  # type: ignore[attr-defined]
     with wrapped:
         yield wrapped
+
+
+def _stand_in(value: Any, n: int) -> Any:
+    """A value of `value`'s kind that no real value has: the n-th value of
+    a compiled query, found among the compiled parameters and replaced
+    there by each run's value."""
+    if isinstance(value, uuid.UUID):
+        return uuid.UUID(int=0x5AFE_3A2D_0000_4000_8000_C0A1_D5A1_E000 + n)
+    if isinstance(value, dt.datetime):
+        return dt.datetime(1901, 2, 3, 4, 5, 6, n, tzinfo=dt.UTC)
+    raise TypeError(f"a compiled query takes UUIDs and times, not {type(value).__name__}")
+
+
+_UUID = models.UUIDField()
+
+
+def _adapted(value: Any) -> Any:
+    """A value as the ORM passes it to the database for a UUID or a time column."""
+    if isinstance(value, uuid.UUID):
+        return _UUID.get_db_prep_value(value, connection)
+    if isinstance(value, dt.datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    raise TypeError(f"a compiled query takes UUIDs and times, not {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[tuple[int, str], ...]  # (position in params, name of the value)
+    converters: tuple[tuple[int, tuple[Any, ...], Any], ...]
+    from_db: Callable[..., Any]  # the model class's from_db with the fetch mode
+    init_list: tuple[str, ...]
+    start: int
+    end: int
+    populators: tuple[Any, ...]
+    db: str
+
+
+class Compiled[M: models.Model]:
+    """A queryset of a fixed shape (a chart section's: the same filters,
+    joins, order and limit for every patient) whose SQL the ORM compiles
+    once per thread; each run substitutes its values (UUIDs, times) in the
+    compiled parameters, executes the statement through `prepared_cursor`
+    and builds the model instances exactly as the ORM does (its converters,
+    `from_db`, its select_related populators), so callers get the same
+    instances as `list(build(**values))`, without building and compiling the
+    queryset on every call. Per thread because a plan holds the converters
+    of that thread's connection."""
+
+    _plans = threading.local()
+
+    def __init__(self, name: str, build: Callable[..., models.QuerySet[M]]) -> None:
+        self.name = name
+        self.build = build
+
+    def _plan(self, values: dict[str, Any]) -> _Plan:
+        plans: dict[tuple[str, str], _Plan] = self._plans.__dict__.setdefault("by_name", {})
+        key = (self.name, connection.alias)
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = self._compile(values)
+        return plan
+
+    def _compile(self, values: dict[str, Any]) -> _Plan:
+        stand_ins = {name: _stand_in(value, n) for n, (name, value) in enumerate(sorted(values.items()))}
+        query = self.build(**stand_ins)
+        compiler = query.query.get_compiler(using=query.db)
+        sql, params = compiler.as_sql()
+        adapted = {name: _adapted(value) for name, value in stand_ins.items()}
+        slots = tuple((i, name) for i, p in enumerate(params) for name, a in adapted.items() if p == a)
+        missing = set(values) - {name for _, name in slots}
+        assert not missing, f"{self.name}: the compiled query does not use {sorted(missing)}"
+        select, klass_info = compiler.select, compiler.klass_info
+        assert klass_info is not None, "model rows only"
+        assert not compiler.annotation_col_map, "model rows only"
+        fields = [s[0] for s in select[: compiler.col_count]]
+        converters = compiler.get_converters(fields)
+        first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        fetch_mode = query._fetch_mode  # type: ignore[attr-defined]
+        assert not fetch_mode.track_peers, "peers are tracked per run, not per plan"
+        model = klass_info["model"]
+        return _Plan(
+            sql=sql,
+            params=tuple(params),
+            slots=slots,
+            converters=tuple((pos, tuple(convs), expr) for pos, (convs, expr) in converters.items()),
+            from_db=lambda db, names, values: model.from_db(db, names, values, fetch_mode=fetch_mode),
+            init_list=tuple(f[0].target.attname for f in select[first:last]),
+            start=first,
+            end=last,
+            populators=tuple(get_related_populators(klass_info, select, query.db, fetch_mode)),
+            db=query.db,
+        )
+
+    def rows(self, **values: Any) -> list[M]:
+        """The instances `list(build(**values))` would give (one statement)."""
+        plan = self._plan(values)
+        params = list(plan.params)
+        for position, name in plan.slots:
+            params[position] = _adapted(values[name])
+        with prepared_cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            fetched = cursor.fetchall()
+        objects: list[M] = []
+        for row in map(list, fetched):
+            for position, convs, expression in plan.converters:
+                value = row[position]
+                for convert in convs:
+                    value = convert(value, expression, connection)
+                row[position] = value
+            obj: M = plan.from_db(plan.db, plan.init_list, row[plan.start : plan.end])
+            for populator in plan.populators:
+                populator.populate(row, obj)
+            objects.append(obj)
+        return objects

@@ -86,14 +86,13 @@ def by_time[M: models.Model](rows: Iterable[M], at: str, *, newest_first: bool =
     return sorted(rows, key=lambda row: (plain(row, at), row.pk), reverse=newest_first)
 
 
-def newest[M: models.Model](rows: QuerySet[M], *, year: str, at: str, limit: int) -> list[M]:
-    """The `limit` newest of a patient's rows by the encrypted time `at`. The
-    database picks every row of the years that hold the newest `limit` (one
+def newest_years[M: models.Model](rows: QuerySet[M], *, year: str, limit: int) -> QuerySet[M]:
+    """Every row of the years that hold the newest `limit` of `rows` (one
     statement: the plain year bucket of the `limit`-th newest row is the
-    cut-off), and they are ordered here after decryption."""
+    cut-off); `by_time(...)[:limit]` of them are the `limit` newest (the
+    time is encrypted, so the rows are ordered after decryption)."""
     cutoff = rows.order_by(f"-{year}").values(year)[limit - 1 : limit]
-    picked = rows.filter(**{f"{year}__gte": Coalesce(Subquery(cutoff), Value(YEAR_FLOOR))})
-    return by_time(picked, at)[:limit]
+    return rows.filter(**{f"{year}__gte": Coalesce(Subquery(cutoff), Value(YEAR_FLOOR))})
 
 
 def parse_id(value: str | uuid.UUID) -> uuid.UUID:

@@ -32,7 +32,7 @@ from safeward.clinical.gateway._core import (
     facts_for,
     limit,
     link_amendment,
-    newest,
+    newest_years,
     parse_id,
     pending_amendment,
     plain,
@@ -100,6 +100,7 @@ from safeward.crypto.fields import (
 )
 from safeward.crypto.normalise import normalise
 from safeward.one_door import entry
+from safeward.prepared import Compiled
 
 SEARCH_CAP = 100
 PAGE_SIZE = 20
@@ -216,6 +217,12 @@ def _decide(
     return limit(decision, session, None if patient is None else str(patient.pk))
 
 
+_PATIENT_READ = Compiled(
+    "patient.read",
+    lambda patient: Patient.objects.filter(pk=patient).defer(*_SEARCH_COLUMNS).order_by("pk")[:1],
+)
+
+
 def load_patient(
     *,
     actor: Actor,
@@ -232,12 +239,13 @@ def load_patient(
     denied event and raise NotFound. Call inside no transaction of your own:
     the denial must commit although the caller's work does not happen."""
     pid = parse_id(patient_id)
-    query = Patient.objects.filter(pk=pid)
     if action in policy.READ_ACTIONS:
         # A read never needs the search columns (and never saves the row:
-        # a save with them deferred would leave the indexes stale).
-        query = query.defer(*_SEARCH_COLUMNS)
-    patient = query.first()
+        # a save with them deferred would leave the indexes stale); every
+        # chart and read runs it, so it is compiled once (ADR 1632).
+        patient = next(iter(_PATIENT_READ.rows(patient=pid)), None)
+    else:
+        patient = Patient.objects.filter(pk=pid).first()
     if patient is None:
         record_denied(
             action=audit_action,
@@ -906,9 +914,7 @@ def _corrections(patient: Patient, sections: frozenset[Section], shown: set[str]
     values stay as hidden as the row), newest first; a patient correction
     discloses only the fields of sections the reader may see."""
     views = []
-    for version in _with_labels(ChartVersion.objects.filter(patient=patient), "author").order_by(
-        "-created_at", "-id"
-    ):
+    for version in _CHART["corrections"].rows(patient=patient.pk):
         if str(version.resource_id) not in shown:
             continue
         before = plain(version, "before")
@@ -1077,12 +1083,7 @@ def report_view(r: DiagnosticReport, result_ids: tuple[str, ...]) -> ReportView:
 def _reports(patient: Patient, include_sensitive: bool) -> tuple[list[ReportView], int]:
     """The newest reports with their results' ids: two queries (the reports,
     then their links), whatever the number of reports."""
-    rows = newest(
-        DiagnosticReport.objects.filter(patient=patient),
-        year="effective_year",
-        at="effective_at",
-        limit=CHART_LIMITS["reports"],
-    )
+    rows = by_time(_CHART["reports"].rows(patient=patient.pk), "effective_at")[: CHART_LIMITS["reports"]]
     rows, hidden = _split(rows, include_sensitive)
     results: dict[Any, list[str]] = {row.pk: [] for row in rows}
     if rows:
@@ -1093,16 +1094,72 @@ def _reports(patient: Patient, include_sensitive: bool) -> tuple[list[ReportView
 
 
 def _care_team(patient: Patient) -> list[CareTeamView]:
-    now = clock.now()
     return [
         CareTeamView(id=str(m.pk), user_id=m.user_id, name=user_label(m.user), role=m.role, ends_at=m.ends_at)
-        for m in _with_labels(
+        for m in _CHART["care_team"].rows(patient=patient.pk, now=clock.now())
+    ]
+
+
+def _section_queries() -> dict[str, Compiled[Any]]:
+    """Each chart section's query, by the name `_build_chart` reads it with:
+    the same shape for every patient (the patient and the time are its only
+    values), so its SQL is compiled once per thread (ADR 1632) and each
+    chart only executes it. `newest_years` rows are ordered and cut to the
+    section's limit after decryption."""
+    queries: dict[str, Callable[..., QuerySet[Any]]] = {
+        "encounters": lambda patient: newest_years(
+            _with_labels(Encounter.objects.filter(patient=patient), "department", "attending"),
+            year="started_year",
+            limit=CHART_LIMITS["encounters"],
+        ),
+        "notes": lambda patient: _with_labels(ClinicalNote.objects.filter(patient=patient), "author"),
+        "problems": lambda patient: Condition.objects.filter(patient=patient),
+        "medications": lambda patient: _with_labels(
+            MedicationRequest.objects.filter(patient=patient), "requester"
+        ),
+        "administrations": lambda patient: _with_labels(
+            MedicationAdministration.objects.filter(patient=patient), "recorded_by", "verified_by"
+        ),
+        "allergies": lambda patient: AllergyIntolerance.objects.filter(patient=patient),
+        "observations": lambda patient: newest_years(
+            Observation.objects.filter(patient=patient),
+            year="effective_year",
+            limit=CHART_LIMITS["observations"],
+        ),
+        "appointments": lambda patient: _with_labels(
+            Appointment.objects.filter(patient=patient), "department", "clinician"
+        ).order_by("-starts_at", "-id")[: CHART_LIMITS["appointments"]],
+        "care_team": lambda patient, now: _with_labels(
             CareTeamMembership.objects.filter(patient=patient, starts_at__lte=now).filter(
                 Q(ends_at__isnull=True) | Q(ends_at__gt=now)
             ),
             "user",
-        ).order_by("starts_at", "id")
-    ]
+        ).order_by("starts_at", "id"),
+        "documents": lambda patient: Document.objects.filter(patient=patient),
+        "immunizations": lambda patient: newest_years(
+            Immunization.objects.filter(patient=patient),
+            year="occurred_year",
+            limit=CHART_LIMITS["immunizations"],
+        ),
+        "procedures": lambda patient: newest_years(
+            Procedure.objects.filter(patient=patient), year="performed_year", limit=CHART_LIMITS["procedures"]
+        ),
+        "reports": lambda patient: newest_years(
+            DiagnosticReport.objects.filter(patient=patient),
+            year="effective_year",
+            limit=CHART_LIMITS["reports"],
+        ),
+        "corrections": lambda patient: _with_labels(
+            ChartVersion.objects.filter(patient=patient), "author"
+        ).order_by("-created_at", "-id"),
+        "amendment_requests": lambda patient: _with_labels(
+            AmendmentRequest.objects.filter(patient=patient), "received_by", "decided_by"
+        ).order_by("-received_at", "-id"),
+    }
+    return {name: Compiled(f"chart.{name}", build) for name, build in queries.items()}
+
+
+_CHART = _section_queries()
 
 
 # The Chart attribute each section fills (orders and results share a table).
@@ -1182,6 +1239,7 @@ def _holding(patient: Patient, sections: frozenset[Section]) -> set[type[models.
 
 
 def _build_chart(patient: Patient, decision: Decision) -> Chart:
+    pid = patient.pk
     held = _holding(patient, decision.sections)
     # A section whose table holds no row of the patient is shown empty, unread.
     sections = frozenset(s for s in decision.sections if _SECTION_TABLES.get(s, Patient) in held)
@@ -1196,19 +1254,14 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         parts["administrations"] = []  # no order, so no dose given against one
     rows: list[Any]
     if Section.ENCOUNTERS in sections:
-        rows = newest(
-            _with_labels(Encounter.objects.filter(patient=patient), "department", "attending"),
-            year="started_year",
-            at="started_at",
-            limit=CHART_LIMITS["encounters"],
-        )
+        rows = by_time(_CHART["encounters"].rows(patient=pid), "started_at")[: CHART_LIMITS["encounters"]]
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["encounters"] = [encounter_view(e) for e in rows]
     if Section.NOTES in sections:
-        chains = _note_chains(
-            by_time(_with_labels(ClinicalNote.objects.filter(patient=patient), "author"), "created_at")
-        )[: CHART_LIMITS["notes"]]
+        chains = _note_chains(by_time(_CHART["notes"].rows(patient=pid), "created_at"))[
+            : CHART_LIMITS["notes"]
+        ]
         kept = [chain for chain in chains if sensitive or not chain[0].sensitivity]
         withheld += len(chains) - len(kept)
         parts["notes"] = [
@@ -1216,28 +1269,20 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
             for n, earlier in kept
         ]
     if Section.PROBLEMS in sections:
-        rows = _grouped(by_time(Condition.objects.filter(patient=patient), "recorded_at"), "clinical_status")
+        rows = _grouped(by_time(_CHART["problems"].rows(patient=pid), "recorded_at"), "clinical_status")
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["problems"] = [condition_view(c) for c in rows]
     if Section.MEDICATIONS in sections:
-        rows = _grouped(
-            by_time(
-                _with_labels(MedicationRequest.objects.filter(patient=patient), "requester"), "authored_at"
-            ),
-            "status",
-        )
+        rows = _grouped(by_time(_CHART["medications"].rows(patient=pid), "authored_at"), "status")
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["medications"] = [medication_view(m) for m in rows]
         # Doses go with their orders: a dose of an order the mask withholds
         # (sensitive) is withheld with it (a dose's sensitivity is its order's).
-        given = by_time(
-            _with_labels(
-                MedicationAdministration.objects.filter(patient=patient), "recorded_by", "verified_by"
-            ),
-            "administered_at",
-        )[: CHART_LIMITS["administrations"]]
+        given = by_time(_CHART["administrations"].rows(patient=pid), "administered_at")[
+            : CHART_LIMITS["administrations"]
+        ]
         given, hidden = _split(given, sensitive)
         withheld += hidden
         names = {m.id: m.medication for m in parts["medications"]}
@@ -1246,16 +1291,13 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         parts["allergies"] = [
             allergy_view(a)
             for a in _grouped(
-                by_time(AllergyIntolerance.objects.filter(patient=patient), "recorded_at"), "clinical_status"
+                by_time(_CHART["allergies"].rows(patient=pid), "recorded_at"), "clinical_status"
             )
         ]
     if Section.ORDERS in sections or Section.RESULTS in sections:
-        rows = newest(
-            Observation.objects.filter(patient=patient),
-            year="effective_year",
-            at="effective_at",
-            limit=CHART_LIMITS["observations"],
-        )
+        rows = by_time(_CHART["observations"].rows(patient=pid), "effective_at")[
+            : CHART_LIMITS["observations"]
+        ]
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         if Section.ORDERS in sections:
@@ -1267,36 +1309,24 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
                 if o.status not in (Observation.Status.REGISTERED, Observation.Status.CANCELLED)
             ]
     if Section.APPOINTMENTS in sections:
-        rows = list(
-            _with_labels(Appointment.objects.filter(patient=patient), "department", "clinician").order_by(
-                "-starts_at", "-id"
-            )[: CHART_LIMITS["appointments"]]
-        )
+        rows = _CHART["appointments"].rows(patient=pid)
         parts["appointments"] = [appointment_view(a, None) for a in rows]
     if Section.CARE_TEAM in sections:
         parts["care_team"] = _care_team(patient)
     if Section.DOCUMENTS in sections:
-        rows = by_time(Document.objects.filter(patient=patient), "created_at")[: CHART_LIMITS["documents"]]
+        rows = by_time(_CHART["documents"].rows(patient=pid), "created_at")[: CHART_LIMITS["documents"]]
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["documents"] = [document_view(d) for d in rows]
     if Section.IMMUNIZATIONS in sections:
-        rows = newest(
-            Immunization.objects.filter(patient=patient),
-            year="occurred_year",
-            at="occurred_at",
-            limit=CHART_LIMITS["immunizations"],
-        )
+        rows = by_time(_CHART["immunizations"].rows(patient=pid), "occurred_at")[
+            : CHART_LIMITS["immunizations"]
+        ]
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["immunizations"] = [immunization_view(i) for i in rows]
     if Section.PROCEDURES in sections:
-        rows = newest(
-            Procedure.objects.filter(patient=patient),
-            year="performed_year",
-            at="performed_at",
-            limit=CHART_LIMITS["procedures"],
-        )
+        rows = by_time(_CHART["procedures"].rows(patient=pid), "performed_at")[: CHART_LIMITS["procedures"]]
         rows, hidden = _split(rows, sensitive)
         withheld += hidden
         parts["procedures"] = [procedure_view(p) for p in rows]
@@ -1323,10 +1353,7 @@ def _build_chart(patient: Patient, decision: Decision) -> Chart:
         ]
     if Section.DEMOGRAPHICS in sections:
         parts["amendment_requests"] = [
-            amendment_request_view(a)
-            for a in _with_labels(
-                AmendmentRequest.objects.filter(patient=patient), "received_by", "decided_by"
-            ).order_by("-received_at", "-id")
+            amendment_request_view(a) for a in _CHART["amendment_requests"].rows(patient=pid)
         ]
     return Chart(
         patient=patient_view(patient, decision.sections),
