@@ -155,8 +155,7 @@ TEMPLATES = [
                 "safeward.workforce.context_processors.workforce_banner",
                 "safeward.policies.context_processors.policy_banner",
                 "safeward.continuity.context_processors.downtime_banner",
-                "safeward.clinical.context_processors.break_glass_banner",
-                "safeward.clinical.context_processors.critical_results_banner",
+                "safeward.clinical.context_processors.clinical_banners",
             ],
         },
     }

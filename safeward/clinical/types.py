@@ -461,6 +461,24 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class BreakGlassBanner:
+    """An active grant as the banner on every page shows it."""
+
+    id: str
+    patient_id: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PageBanners:
+    """The clinical banners' facts for one page (`gateway.page_banners`)."""
+
+    break_glass: tuple[BreakGlassBanner, ...]
+    critical_results: int
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
 class BreakGlassView:
     id: str
     patient_id: str

@@ -1,7 +1,9 @@
-"""The downtime banner on every page (one cached lookup)."""
+"""The downtime banner on every page (one cached lookup, made when the page
+renders the banner: the context holds a callable, which templates call)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.http import HttpRequest
@@ -10,5 +12,4 @@ from safeward.continuity.selectors import downtime_active_cached
 
 
 def downtime_banner(request: HttpRequest) -> dict[str, Any]:
-    downtime = downtime_active_cached()
-    return {"downtime_banner": downtime} if downtime else {}
+    return {"downtime_banner": functools.cache(downtime_active_cached)}

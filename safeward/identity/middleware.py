@@ -229,7 +229,7 @@ class RequireMFAMiddleware:
             isinstance(user, User)
             and user.is_authenticated
             and not request.path.startswith(_ENROLMENT_PATHS)
-            and not self._enrolled(request, user)
+            and not second_factor_enrolled(request, user)
         ):
             if _wants_json(request):
                 return HttpResponse(
@@ -240,14 +240,18 @@ class RequireMFAMiddleware:
             return HttpResponseRedirect(reverse("identity:mfa_enrol"))
         return self.get_response(request)
 
-    @staticmethod
-    def _enrolled(request: HttpRequest, user: User) -> bool:
-        """Once a session has seen its account enrolled it stays so: the last
-        factor cannot be removed (MFAAdapter.can_delete_authenticator), so the
-        session remembers instead of asking the database on every request."""
-        if request.session.get(_MFA_ENROLLED_KEY) == user.pk:
-            return True
-        if not user_has_second_factor(user=user):
-            return False
-        request.session[_MFA_ENROLLED_KEY] = user.pk
+
+def second_factor_enrolled(request: HttpRequest, user: User) -> bool:
+    """Whether `user` has a second factor, as the MFA gate and the page's
+    navigation both ask. Once a session has seen its account enrolled it
+    stays so: the last factor cannot be removed
+    (MFAAdapter.can_delete_authenticator), so the session remembers instead
+    of asking the database on every request."""
+    session = getattr(request, "session", None)
+    if session is not None and session.get(_MFA_ENROLLED_KEY) == user.pk:
         return True
+    if not user_has_second_factor(user=user):
+        return False
+    if session is not None:
+        session[_MFA_ENROLLED_KEY] = user.pk
+    return True

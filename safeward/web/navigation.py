@@ -3,12 +3,15 @@ Apps add entries here as they arrive."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from safeward.identity.permissions import Perm
+from safeward.identity.selectors import user_permissions
 
 # Menus of the top bar. Entries without one show in the bar itself; a menu
 # holding a single entry for someone shows as that entry (so the bar stays
@@ -81,18 +84,78 @@ NAVIGATION: tuple[NavItem, ...] = (
 )
 
 
+@functools.cache
+def _reversed(prefix: str, urlconf: str) -> tuple[tuple[NavItem, str], ...]:
+    """Every entry with its URL, reversed once per process for each script
+    prefix (SCRIPT_NAME, which `reverse` prepends) and URLconf: neither
+    changes what an entry's URL is while the process runs. An entry whose
+    view is not routed in `urlconf` is left out, as before."""
+    found = []
+    for item in NAVIGATION:
+        try:
+            found.append((item, reverse(item.url_name, urlconf=urlconf)))
+        except NoReverseMatch:
+            continue
+    return tuple(found)
+
+
+# The base template's own links: the brand, the account menu, sign-out.
+LINKS = {
+    "dashboard": "web:dashboard",
+    "login": "account_login",
+    "mfa": "mfa_index",
+    "logout": "account_logout",
+}
+
+
+@functools.cache
+def _links(prefix: str, urlconf: str) -> dict[str, str]:
+    return {key: reverse(name, urlconf=urlconf) for key, name in LINKS.items()}
+
+
+def page_links() -> dict[str, str]:
+    """`LINKS` reversed, once per process and prefix, like the entries."""
+    return _links(*_where())
+
+
+def _where() -> tuple[str, str]:
+    """The script prefix and URLconf this request reverses with."""
+    return get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
+
+
+def _granted(user: Any) -> frozenset[str]:
+    """What `user.has_perm` grants, read once (it asks per permission)."""
+    if not (user.is_active and user.locked_at is None):
+        return frozenset()
+    return user_permissions(user=user)
+
+
 def navigation_for(user: Any) -> list[dict[str, str]]:
     if not getattr(user, "is_authenticated", False):
         return []
-    items = []
-    for item in NAVIGATION:
-        if item.permission is not None and not user.has_perm(item.permission):
-            continue
-        try:
-            items.append({"label": item.label, "url": reverse(item.url_name), "menu": item.menu})
-        except NoReverseMatch:
-            continue
-    return items
+    return _navigation(_granted(user), *_where())
+
+
+def _navigation(granted: frozenset[str], prefix: str, urlconf: str) -> list[dict[str, str]]:
+    return [
+        {"label": item.label, "url": url, "menu": item.menu}
+        for item, url in _reversed(prefix, urlconf)
+        if item.permission is None or item.permission in granted
+    ]
+
+
+@functools.lru_cache(maxsize=256)
+def _page_menu(granted: frozenset[str], prefix: str, urlconf: str) -> dict[str, list[dict[str, Any]]]:
+    return menu_bar(_navigation(granted, prefix, urlconf))
+
+
+def page_menu(user: Any) -> dict[str, list[dict[str, Any]]]:
+    """`menu_bar(navigation_for(user))` for the page's top bar, built once
+    per permission set and prefix and shared between requests: it depends
+    on nothing else. Callers must not change it."""
+    if not getattr(user, "is_authenticated", False):
+        return menu_bar([])
+    return _page_menu(_granted(user), *_where())
 
 
 def menu_bar(items: list[dict[str, str]]) -> dict[str, list[dict[str, Any]]]:

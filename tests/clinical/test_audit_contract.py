@@ -615,6 +615,9 @@ CONTRACT: dict[str, Contract] = {
         "break_glass",
     ),
     "break_glass_active": Contract(lambda w: gateway.break_glass_active(actor=w.emergency), ()),
+    "page_banners": Contract(
+        lambda w: gateway.page_banners(actor=w.emergency, break_glass=True, results=True), ()
+    ),
     "break_glass_end": Contract(
         lambda w: gateway.break_glass_end(actor=w.emergency, grant_id=w.grant),
         (("break_glass", "BreakGlassGrant"),),

@@ -32,6 +32,7 @@ from safeward.clinical.gateway._amendments import (
     amendment_request_deny,
     amendment_request_record,
 )
+from safeward.clinical.gateway._banners import page_banners
 from safeward.clinical.gateway._breach import (
     BreachRecipient,
     BreachResidence,
@@ -199,6 +200,7 @@ __all__ = [
     "observation_record",
     "order_create",
     "order_result",
+    "page_banners",
     "paper_entry_chart",
     "paper_mar_chart",
     "paper_mar_verify",
