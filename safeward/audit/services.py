@@ -145,13 +145,18 @@ _EVENT_COLUMNS = [str(f.column) for f in _EVENT_FIELDS]  # a concrete field alwa
 
 
 @functools.cache
-def _event_with_index_sql() -> str:
-    """PostgreSQL's one statement for an event and its index rows (built once)."""
+def _event_sql(with_index: bool) -> str:
+    """PostgreSQL's one statement for an event, and its index rows when
+    `with_index` (built once each): the index rows inserted in a
+    data-modifying CTE from the event's RETURNING id."""
     qn = connection.ops.quote_name
     events, index = qn(AuditEvent._meta.db_table), qn(AuditEventPatient._meta.db_table)
     columns = ", ".join(qn(column) for column in _EVENT_COLUMNS)
     values = ", ".join(["%s"] * len(_EVENT_FIELDS))
-    return f"""WITH e AS (INSERT INTO {events} ({columns}) VALUES ({values}) RETURNING id),
+    insert = f"INSERT INTO {events} ({columns}) VALUES ({values}) RETURNING id"  # noqa: S608 - names from model metadata; values are parameters
+    if not with_index:
+        return insert
+    return f"""WITH e AS ({insert}),
 i AS (INSERT INTO {index} (event_id, occurred_at, patient_id)
  SELECT e.id, %s, ids.value FROM e, json_array_elements_text(%s::json) ids)
 SELECT id FROM e"""  # noqa: S608 - names from model metadata; values are parameters
@@ -159,17 +164,20 @@ SELECT id FROM e"""  # noqa: S608 - names from model metadata; values are parame
 
 def _write(event: AuditEvent, patient_ids: list[str]) -> None:
     """Insert the event and its patient index rows, all or nothing, also
-    outside a caller's transaction. PostgreSQL: one statement, the index rows
-    inserted in a data-modifying CTE from the event's RETURNING id (a list's
-    event is one round trip, and a statement is a transaction of its own, so
-    a list whose only write is its event needs no BEGIN and COMMIT). Other
-    databases: the two statements in one transaction (the caller's if any).
-    Inside `prepared.overlapped()` the statement is sent and not waited for:
-    the event keeps no primary key, and the block's end raises its error."""
-    if not patient_ids:
-        event.save(force_insert=True)
-        return
+    outside a caller's transaction. PostgreSQL: one prepared statement (ADR
+    0591), the index rows inserted in a data-modifying CTE from the event's
+    RETURNING id (a list's event is one round trip, and a statement is a
+    transaction of its own, so a list whose only write is its event needs
+    no BEGIN and COMMIT); the event's fields prepared as `Model.save` would,
+    without its machinery (every audited action writes one). Other
+    databases: `save` and the index rows in one transaction (the caller's
+    if any). Inside `prepared.overlapped()` an event with index rows is sent
+    and not waited for: the event keeps no primary key, and the block's end
+    raises its error."""
     if connection.vendor != "postgresql":
+        if not patient_ids:
+            event.save(force_insert=True)
+            return
         with transaction.atomic(savepoint=False):
             event.save(force_insert=True)
             _index_patients(event, patient_ids)
@@ -178,16 +186,19 @@ def _write(event: AuditEvent, patient_ids: list[str]) -> None:
     # preparation reads it several times, each read a context-local look-up.
     this = connections[connection.alias]
     values = [f.get_db_prep_save(f.pre_save(event, True), this) for f in _EVENT_FIELDS]
-    when = this.ops.adapt_datetimefield_value(event.occurred_at)
-    with prepared_cursor() as cursor:  # one text for every list's event: prepared once (ADR 0591)
-        # The ids as one JSON text: psycopg dumps a list parameter element by
-        # element in Python (a worklist's 120 ids were a quarter of its event's CPU).
-        cursor.execute(_event_with_index_sql(), [*values, when, json.dumps(patient_ids)])
-        if in_pipeline():  # committed by the server, not waited for: `overlapped()` waits (ADR 0592)
-            sync_sent()
-            return
+    with prepared_cursor() as cursor:
+        if not patient_ids:
+            cursor.execute(_event_sql(False), values)
+        else:
+            when = this.ops.adapt_datetimefield_value(event.occurred_at)
+            # The ids as one JSON text: psycopg dumps a list parameter element by
+            # element in Python (a worklist's 120 ids were a quarter of its event's CPU).
+            cursor.execute(_event_sql(True), [*values, when, json.dumps(patient_ids)])
+            if in_pipeline():  # committed by the server, not waited for: `overlapped()` waits (ADR 0592)
+                sync_sent()
+                return
         (event.pk,) = cursor.fetchone()
-    event._state.adding, event._state.db = False, connection.alias
+    event._state.adding, event._state.db = False, this.alias
 
 
 def _index_patients(event: AuditEvent, patient_ids: list[str]) -> None:
