@@ -496,6 +496,7 @@ def test_the_census_decrypts_each_encounter_start_once(make_user, monkeypatch):
     started = Encounter._meta.get_field("started_at")
     census = gateway.ward_census(actor=nurse, session=WARD, purpose=PurposeOfUse.TREATMENT, ward_id=ward.id)
     shown = [bed.occupant for bed in census.beds if bed.occupant is not None]
-    assert len(shown) == 2 and all(o.admitted_at is not None for o in shown)
+    assert len(shown) == 2
+    assert all(o.admitted_at is not None for o in shown)
     starts = [ad for ad in opened if ad.startswith(started._ad_prefix)]
     assert len(starts) == 2, "each admitted encounter's start is decrypted once"
