@@ -125,6 +125,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Before allauth's in answering ReauthenticationRequired: a bounded `next`.
+    "safeward.identity.middleware.ReauthenticationRedirectMiddleware",
     "safeward.identity.middleware.SessionGuardMiddleware",
     # The device a session comes from (client certificate via a trusted proxy, issue 14).
     "safeward.devices.identity.DeviceIdentityMiddleware",

@@ -46,6 +46,24 @@ def unscannable_shares() -> list[Asset]:
     return [share for share in _shares() if not _readable_here(share)]
 
 
+# The most unscannable shares a note names one by one.
+_NOT_SCANNED_NAMED = 20
+
+
+def not_scanned_note(shares: list[Asset]) -> str:
+    """What `scan shares` and the scheduled scan's note say of registered
+    shares this server could not read: asset ids, names and locations (the
+    register's, no patient data) and what to do."""
+    named = ", ".join(
+        f"asset {share.pk} {share.name} ({share.location})" for share in shares[:_NOT_SCANNED_NAMED]
+    )
+    more = f" and {len(shares) - _NOT_SCANNED_NAMED} more" if len(shares) > _NOT_SCANNED_NAMED else ""
+    return (
+        f"Not scanned: {named}{more}: no local directory here. Mount each on this server and set its "
+        "asset's location to that folder to have it scanned."
+    )
+
+
 def findings(*, status: str | None = None, asset_id: int | None = None) -> QuerySet[DiscoveryFinding]:
     """Findings, newest first; by default the triage queue (open and confirmed)."""
     rows = DiscoveryFinding.objects.select_related("asset")

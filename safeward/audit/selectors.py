@@ -465,21 +465,49 @@ class MonthlyTouch:
     patients: int
 
 
-def patient_touch_by_month(*, actor_ids: Iterable[int], client_ids: Iterable[str]) -> list[MonthlyTouch]:
-    """Per month (UTC), the events of these accounts or OAuth clients that
-    named a patient (directly or among the several of a search page or a
-    worklist, ADR 0208) and the distinct patients they named. Every month of
-    the trail: the vendor page lists them all and the vendor control checks
-    each against the agreements in force (ADR 1218). One grouped statement:
-    the (month, event, patient) triples of the direct and the linked events,
-    by the (actor_id, occurred_at) and event_id index paths, counted per
-    month by the database, so only a row per month leaves it."""
-    actor_list, client_list = list(actor_ids), [c for c in client_ids if c]
+@dataclass(frozen=True)
+class Tenure[H: (int, str)]:
+    """An account (its id) or an OAuth client (its client id) and the time
+    its events count: from `start` (inclusive) until `end` (exclusive); None
+    leaves that side open."""
+
+    holder: H
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+
+def _held(field: str, tenures: list[Tenure[Any]]) -> Q:
+    """The events of these holders, each within its tenure: an OR of
+    (holder, time range) conditions, each an index range on (holder, occurred_at)."""
+    held = Q()
+    for tenure in tenures:
+        one = Q(**{field: tenure.holder})
+        if tenure.start is not None:
+            one &= Q(occurred_at__gte=tenure.start)
+        if tenure.end is not None:
+            one &= Q(occurred_at__lt=tenure.end)
+        held |= one
+    return held
+
+
+def patient_touch_by_month(
+    *, accounts: Iterable[Tenure[int]], clients: Iterable[Tenure[str]]
+) -> list[MonthlyTouch]:
+    """Per month (UTC), the events of these accounts or OAuth clients, each
+    within its tenure, that named a patient (directly or among the several
+    of a search page or a worklist, ADR 0208) and the distinct patients they
+    named. Every month of the trail: the vendor page lists them all and the
+    vendor control checks each against the agreements in force (ADR 1218,
+    tenures ADR 1219). One grouped statement: the (month, event, patient)
+    triples of the direct and the linked events, by the (actor_id,
+    occurred_at) and event_id index paths, counted per month by the
+    database, so only a row per month leaves it."""
+    account_list, client_list = list(accounts), [c for c in clients if c.holder]
     sets: list[QuerySet[AuditEvent]] = []
-    if actor_list:
-        sets.append(AuditEvent.objects.filter(actor_id__in=actor_list))
+    if account_list:
+        sets.append(AuditEvent.objects.filter(_held("actor_id", account_list)))
     if client_list:
-        sets.append(AuditEvent.objects.filter(client_id__in=client_list))
+        sets.append(AuditEvent.objects.filter(_held("client_id", client_list)))
     if not sets:
         return []
     # year * 100 + month: an integer on both engines (a truncated date comes

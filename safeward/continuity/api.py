@@ -101,6 +101,11 @@ class ScheduledRunOutput(serializers.Serializer[Any]):
     error = serializers.CharField(
         allow_blank=True, help_text="The exception class, or the reason code when waiting; never a message."
     )
+    note = serializers.CharField(
+        allow_blank=True,
+        help_text="What a successful job had to say (nothing to do, part of its work not done); "
+        "no patient data.",
+    )
 
 
 class JobOutput(serializers.Serializer[Any]):

@@ -243,8 +243,9 @@ class PaperEntry(models.Model):
 
 class ScheduledRun(models.Model):
     """One run of a periodic job (`safeward/continuity/schedule.py`) by
-    `safeward schedule run-due`: when, how long, and how it ended. Never the
-    command's output (a job may print what it found)."""
+    `safeward schedule run-due`: when, how long, how it ended, and what a
+    successful job had to say (`note`). Never the command's output (a job
+    may print what it found)."""
 
     class Outcome(models.TextChoices):
         RUNNING = "running", "Running"
@@ -263,6 +264,12 @@ class ScheduledRun(models.Model):
         max_length=100,
         blank=True,
         help_text="The exception class only, or a reason code of schedule.WAITING_REASONS when waiting.",
+    )
+    note = models.TextField(
+        blank=True,
+        default="",
+        help_text="What the job had to say about a success (schedule.Note): nothing to do, part of its "
+        "work not done. Reason texts and asset names, never patient data.",
     )
 
     class Meta:

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 
 from django.core.management.base import CommandError
 
-from safeward.assets.discovery_selectors import NO_SHARE_REGISTERED, file_shares_registered
+from safeward.assets.discovery_selectors import (
+    NO_SHARE_REGISTERED,
+    file_shares_registered,
+    not_scanned_note,
+    unscannable_shares,
+)
 
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
@@ -32,9 +37,10 @@ class Job:
     argv: tuple[str, ...]  # the `safeward` command and its arguments
     every: dt.timedelta
     what: str
-    # A reason code of IDLE_NOTES when the job has nothing to do in the present
-    # state, else "": asked after a successful run, so the run is a success with a note.
-    idle: Callable[[], str] | None = None
+    # What the job has to say in the present state (nothing to do, part of its
+    # work not done), else None: asked after a successful run, so the run is a
+    # success with a note.
+    note: Callable[[], Note | None] | None = None
 
     @property
     def command(self) -> str:
@@ -48,8 +54,24 @@ class Job:
         return f"{minutes // 60} h" if minutes >= 60 else f"{minutes} min"
 
 
-def _no_file_share() -> str:
-    return "" if file_shares_registered() else "no_file_share"
+@dataclass(frozen=True)
+class Note:
+    """What a job that succeeded has to say to the operator: a reason code
+    for the run's closing audit event, the text for the run's `note` (reason
+    texts, asset ids and names; never patient data)."""
+
+    code: str
+    text: str
+
+
+def _share_scan_note() -> Note | None:
+    """A hospital without file shares has nothing for the scanner, which is
+    no failure, but the operator is told how to register one; a registered
+    share not mounted here is named, the readable ones were scanned."""
+    if not file_shares_registered():
+        return Note("no_file_share", NO_SHARE_REGISTERED)
+    missed = unscannable_shares()
+    return Note("shares_not_scanned", not_scanned_note(missed)) if missed else None
 
 
 JOBS: tuple[Job, ...] = (
@@ -63,7 +85,7 @@ JOBS: tuple[Job, ...] = (
         ("scan", "shares", "--no-progress"),
         DAY,
         "PHI discovery on registered file shares",
-        idle=_no_file_share,
+        note=_share_scan_note,
     ),
     Job("controls", ("controls", "run", "--scheduled"), DAY, "every control test, signed"),
     Job("vendors", ("vendors", "check"), DAY, "agreement lapses, tacit renewals, reminders"),
@@ -92,20 +114,9 @@ WAITING_REASONS = {
 }
 
 
-# Why a job that succeeded had nothing to do, by a code (never a message):
-# a hospital without file shares has nothing for the scanner, which is no
-# failure, but the operator is told how to register one.
-IDLE_NOTES = {"no_file_share": NO_SHARE_REGISTERED}
-
-
-def idle_note(job: Job) -> str:
-    """The job's reason code of IDLE_NOTES in the present state, else ""."""
-    return job.idle() if job.idle is not None else ""
-
-
-def idle_text(code: str) -> str:
-    """The operator's note for a job with nothing to do, for its code."""
-    return IDLE_NOTES[code]
+def job_note(job: Job) -> Note | None:
+    """What the job has to say in the present state, after a success."""
+    return job.note() if job.note is not None else None
 
 
 class Waiting(CommandError):

@@ -1096,13 +1096,14 @@ def _run_finish(
     exit_code: int,
     error: str,
     waiting: bool = False,
-    note: str = "",
+    note: schedule.Note | None = None,
 ) -> ScheduledRun:
     with transaction.atomic():
         run.finished_at = clock.now()
         run.duration_seconds = round(time.monotonic() - started, 3)
         run.exit_code = exit_code
         run.error = error[:100]
+        run.note = note.text if note is not None else ""
         run.outcome = (
             ScheduledRun.Outcome.WAITING
             if waiting
@@ -1110,7 +1111,7 @@ def _run_finish(
             if exit_code == 0
             else ScheduledRun.Outcome.FAILED
         )
-        run.save(update_fields=["finished_at", "duration_seconds", "exit_code", "error", "outcome"])
+        run.save(update_fields=["finished_at", "duration_seconds", "exit_code", "error", "outcome", "note"])
         _audit(
             Action.UPDATE,
             actor=actor,
@@ -1120,7 +1121,7 @@ def _run_finish(
             outcome=str(run.outcome),
             exit_status=exit_code,
             seconds=run.duration_seconds,
-            **({"note": note} if note else {}),
+            **({"note": note.code} if note is not None else {}),
         )
     return run
 
@@ -1149,8 +1150,9 @@ def schedule_run_due(
     message, which may name a patient) and the next job still runs. A job
     whose prerequisite is missing (`schedule.Waiting`) is recorded as
     waiting, with its reason code, and retried like a failure. A job that
-    succeeded with nothing to do (`Job.idle`: no file share to scan) is a
-    success whose closing audit event carries the note's reason code."""
+    succeeded with something to say (`Job.note`: no file share to scan, a
+    share not mounted here) is a success with the note's text on its run and
+    its reason code on the closing audit event."""
     from django.core.management.base import CommandError
 
     if only:
@@ -1184,7 +1186,7 @@ def schedule_run_due(
             exit_code, error = failed.returncode or 1, type(failed).__name__
         except Exception as failed:  # a broken job must not stop the others
             exit_code, error = 1, type(failed).__name__
-        note = schedule.idle_note(state.job) if exit_code == 0 else ""
+        note = schedule.job_note(state.job) if exit_code == 0 else None
         runs.append(
             _run_finish(
                 actor=actor,

@@ -131,11 +131,9 @@ def schedule_run(request: HttpRequest, job: str) -> HttpResponse:
     if not runs:
         messages.error(request, f"{job} is running already; its row shows when it ends.")
     elif runs[0].outcome == ScheduledRun.Outcome.SUCCEEDED:
-        note = schedule.idle_note(schedule.BY_CODE[job])
+        note = runs[0].note
         said = f"{job} succeeded in {runs[0].duration_seconds:.1f} s."
-        messages.success(
-            request, format_html("{} {}", said, code_spans(schedule.idle_text(note))) if note else said
-        )
+        messages.success(request, format_html("{} {}", said, code_spans(note)) if note else said)
     elif runs[0].outcome == ScheduledRun.Outcome.WAITING:
         reason = schedule.WAITING_REASONS.get(runs[0].error, "")
         messages.warning(request, format_html("{} is waiting: {}", job, code_spans(reason)))

@@ -33,7 +33,7 @@ from safeward.detection.rules import (
     rule_spec,
     severity_validate,
 )
-from safeward.detection.signals import alert_raised
+from safeward.detection.signals import alerts_raised
 from safeward.identity.errors import NotPermitted
 from safeward.identity.models import DRILL_USERNAME_PREFIX, User
 from safeward.identity.permissions import Perm
@@ -281,8 +281,8 @@ class Finding:
 _SEVERITY_ORDER = {value: index for index, value in enumerate(Severity.values)}
 
 
-def _notify(alert_id: int, created: bool) -> None:
-    alert_raised.send(sender=Alert, alert_id=alert_id, created=created)
+def _notify(alerts: list[tuple[int, bool]]) -> None:
+    alerts_raised.send(sender=Alert, alerts=alerts)
 
 
 _GROWN_FIELDS = ["occurrences", "last_event_at", "last_event_id", "severity", "detail", "updated_at"]
@@ -311,7 +311,7 @@ def alerts_raise(findings: Sequence[Finding], *, now: dt.datetime | None = None)
     """Create alerts for findings, or add occurrences and evidence to the open
     alert of the same rule and subject (new or in triage, last seen within
     the rule's group window). Call inside the worker's transaction; the
-    `alert_raised` signal is sent after it commits. Returns (alert id, created).
+    `alerts_raised` signal is sent once for the call after it commits. Returns (alert id, created).
 
     The findings are grouped in memory, in order, exactly as one write each
     would group them; then the writes go out in bulk: one multi-row INSERT of
@@ -388,8 +388,7 @@ def alerts_raise(findings: Sequence[Finding], *, now: dt.datetime | None = None)
     seen: dict[int, bool] = {}
     for alert_id, created in results:
         seen[alert_id] = seen.get(alert_id, False) or created
-    for alert_id, created in seen.items():
-        transaction.on_commit(partial(_notify, alert_id, created))
+    transaction.on_commit(partial(_notify, list(seen.items())))
     return results
 
 

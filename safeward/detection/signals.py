@@ -1,8 +1,9 @@
-"""Signals the detection worker sends. `alert_raised` is sent after the
-transaction that created or grew an alert has committed, with
-`alert_id` (int) and `created` (True for a new alert, False when a repeat
-was grouped into an open one). Notifications listen to it."""
+"""Signals the detection worker sends. `alerts_raised` is sent once per
+batch (one `alerts_raise` call), after the transaction that created or grew
+the alerts has committed, with `alerts`: a list of (alert id, created), one
+per alert touched, created True for a new alert and False when only repeats
+were grouped into an open one. Notifications listen to it (ADR 1022)."""
 
 from django.dispatch import Signal
 
-alert_raised = Signal()
+alerts_raised = Signal()

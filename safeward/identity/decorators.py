@@ -7,14 +7,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from safeward.identity.access import step_up_satisfied
 from safeward.identity.permissions import Perm
+from safeward.identity.redirects import redirect_with_next, resume_after_reauthentication
 
 DECLARED_PERMISSION = "safeward_permission"
 AUTHENTICATED_ONLY = "authenticated"
@@ -44,15 +44,15 @@ def authenticated[V: Callable[..., HttpResponse]](view: V) -> V:
 def step_up_required[V: Callable[..., HttpResponse]](view: V) -> V:
     """Sensitive actions need a second factor passed within the last few
     minutes; otherwise the person is sent to allauth's MFA re-authentication
-    and comes back here."""
+    and comes back here (to the form's page after a POST), within the bounds
+    of identity.redirects."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not step_up_satisfied(user_session=getattr(request, "safeward_session", None)):
             if request.method not in {"GET", "HEAD"} and request.path.startswith("/api/"):
                 raise PermissionDenied("step-up authentication required")
-            target = reverse("mfa_reauthenticate") + "?" + urlencode({"next": request.get_full_path()})
-            return HttpResponseRedirect(target)
+            return redirect_with_next(reverse("mfa_reauthenticate"), resume_after_reauthentication(request))
         return view(request, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

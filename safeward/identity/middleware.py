@@ -9,6 +9,8 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.core.exceptions import ReauthenticationRequired
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth import middleware as auth_middleware
@@ -23,6 +25,12 @@ from safeward.audit import context as audit_context
 from safeward.identity import services
 from safeward.identity.models import User, UserSession
 from safeward.identity.network import client_address, zone_for
+from safeward.identity.redirects import (
+    carriable,
+    redirect_with_next,
+    resume_after_reauthentication,
+    return_path,
+)
 from safeward.identity.selectors import user_credential_refusal, user_has_second_factor
 
 SESSION_ID_KEY = "safeward_session_id"
@@ -31,10 +39,6 @@ SESSION_ID_KEY = "safeward_session_id"
 _LAST_SEEN_WRITE_INTERVAL = dt.timedelta(seconds=30)
 
 Handler = Callable[[HttpRequest], HttpResponse]
-
-# The longest `next` the sign-in redirect carries back. Percent-encoded it may
-# triple, still well under Django's 16,384-character cap on a redirect.
-_NEXT_MAX_LENGTH = 2000
 
 
 class RequestContextMiddleware:
@@ -65,22 +69,45 @@ class RequestContextMiddleware:
 
 
 class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
-    """Django's deny-by-default gate, except for an address too long to come
-    back to after signing in. Django would put it all in `next` and refuse
-    its own redirect (DisallowedRedirect: a 400 and an ERROR with two
-    tracebacks in the log, for any anonymous request with a long query
-    string, so anyone could flood the error log). The query string is
-    dropped instead: the person signs in and comes back to the page."""
+    """Django's deny-by-default gate, with `next` kept within bounds
+    (identity.redirects): Django would put any address in it and refuse its
+    own redirect for a long one (DisallowedRedirect: a 400 and an ERROR with
+    two tracebacks in the log, for any anonymous request with a long query
+    string, so anyone could flood the error log)."""
 
     def handle_no_permission(
         self, request: HttpRequest, view_func: Callable[..., HttpResponseBase]
     ) -> HttpResponseRedirect:
-        if len(request.get_full_path()) <= _NEXT_MAX_LENGTH:
-            return super().handle_no_permission(request, view_func)
         login_url = resolve_url(self.get_login_url(view_func))
-        if len(request.path) > _NEXT_MAX_LENGTH:  # a path converter took a huge value
+        back = return_path(request)
+        if back is None:
             return HttpResponseRedirect(login_url)
-        return redirect_to_login(request.path, login_url, self.get_redirect_field_name(view_func))
+        return redirect_to_login(back, login_url, self.get_redirect_field_name(view_func))
+
+
+class ReauthenticationRedirectMiddleware:
+    """allauth's answer to ReauthenticationRequired (before MFA and password
+    changes) is a redirect with the whole address in `next`, refused by Django
+    for a long one (a 400). Listed after allauth's AccountMiddleware, so its
+    process_exception runs first: an address that can be carried whole is
+    left to allauth (which also keeps a POST to replay after the password),
+    any other gets the bounded redirect."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, ReauthenticationRequired) or not request.user.is_authenticated:
+            return None
+        if carriable(request.get_full_path()):
+            return None
+        methods = get_account_adapter().get_reauthentication_methods(request.user)
+        if not methods:
+            return None  # allauth refuses (PermissionDenied)
+        return redirect_with_next(methods[0]["url"], resume_after_reauthentication(request))
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -29,15 +29,15 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         # Alert notifications are queued into this app's outbox
-        # (NotificationDelivery) when the detection worker raises an alert;
+        # (NotificationDelivery) when the detection worker raises alerts (once per batch);
         # the alert page shows this app's panels (incident actions, deliveries).
         from safeward.detection.panels import register_alert_panel
-        from safeward.detection.signals import alert_raised
+        from safeward.detection.signals import alerts_raised
         from safeward.incidents import checks
-        from safeward.incidents.notifications import on_alert_raised
+        from safeward.incidents.notifications import on_alerts_raised
         from safeward.incidents.panels import ALERT_PANELS
 
-        alert_raised.connect(on_alert_raised, dispatch_uid="safeward.notifications.on_alert_raised")
+        alerts_raised.connect(on_alerts_raised, dispatch_uid="safeward.notifications.on_alerts_raised")
         checks.register()
         for panel in ALERT_PANELS:
             register_alert_panel(panel)

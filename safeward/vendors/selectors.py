@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, QuerySet
 
 from safeward import clock
-from safeward.audit.selectors import MonthlyTouch
+from safeward.audit.selectors import MonthlyTouch, Tenure, patient_touch_by_month
 from safeward.vendors import dates, services
 from safeward.vendors.models import Agreement, AgreementDocument, Credential, Questionnaire, Vendor
 
@@ -195,24 +195,37 @@ def offboarding_checklist(*, vendor: Vendor) -> list[OffboardingItem]:
     ]
 
 
-def vendor_actors(*, vendor_id: int) -> tuple[list[int], list[str]]:
-    """The account ids and OAuth client ids a vendor holds or held (revoked
-    ones too: what they did still counts)."""
+def vendor_tenures(*, vendor_id: int) -> tuple[list[Tenure[int]], list[Tenure[str]]]:
+    """The accounts and OAuth clients a vendor holds or held (revoked ones
+    too: what they did still counts), each with the time it was the
+    vendor's: from its binding (`created_at`) until its revocation, if any."""
     from oauth2_provider.models import Application
 
-    credentials = list(Credential.objects.filter(vendor_id=vendor_id))
+    credentials = list(Credential.objects.filter(vendor_id=vendor_id).order_by("pk"))
     application_ids = [c.application_id for c in credentials if c.application_id]
-    client_ids = list(Application.objects.filter(pk__in=application_ids).values_list("client_id", flat=True))
-    return [c.user_id for c in credentials if c.user_id], client_ids
+    client_ids = dict(Application.objects.filter(pk__in=application_ids).values_list("pk", "client_id"))
+    accounts = [Tenure(c.user_id, c.created_at, c.revoked_at) for c in credentials if c.user_id]
+    clients = [
+        Tenure(client_ids[c.application_id], c.created_at, c.revoked_at)
+        for c in credentials
+        if c.application_id in client_ids
+    ]
+    return accounts, clients
+
+
+def vendor_actors(*, vendor_id: int) -> tuple[list[int], list[str]]:
+    """The account ids and OAuth client ids a vendor holds or held."""
+    accounts, clients = vendor_tenures(vendor_id=vendor_id)
+    return [t.holder for t in accounts], [t.holder for t in clients]
 
 
 def vendor_touch(*, vendor: Vendor) -> list[MonthlyTouch]:
     """What the vendor's accounts and clients did to patient records, per month
-    (counts only; patient lists only through the clinical gateway)."""
-    from safeward.audit.selectors import patient_touch_by_month
-
-    actor_ids, client_ids = vendor_actors(vendor_id=vendor.pk)
-    return patient_touch_by_month(actor_ids=actor_ids, client_ids=client_ids)
+    (counts only; patient lists only through the clinical gateway), each only
+    while it was the vendor's (ADR 1219): not an account's earlier work for
+    the hospital, nor anything after the vendor let it go."""
+    accounts, clients = vendor_tenures(vendor_id=vendor.pk)
+    return patient_touch_by_month(accounts=accounts, clients=clients)
 
 
 def document_get(*, document_id: int) -> AgreementDocument | None:

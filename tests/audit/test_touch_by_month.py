@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from safeward import clock
 from safeward.audit import context
 from safeward.audit.models import AuditEvent, AuditEventPatient
-from safeward.audit.selectors import MonthlyTouch, patient_touch_by_month
+from safeward.audit.selectors import MonthlyTouch, Tenure, patient_touch_by_month
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome
 from tests.audit.plan_checks import assert_index_reads_only, event_reads
@@ -91,7 +91,9 @@ def test_the_grouped_count_equals_the_per_event_tally(trail, accounts, clients):
     actor_ids = [trail.pk] if accounts else []
     client_ids = [CLIENT] if clients else []
     with CaptureQueriesContext(connection) as captured:
-        months = patient_touch_by_month(actor_ids=actor_ids, client_ids=[*client_ids, ""])
+        months = patient_touch_by_month(
+            accounts=[Tenure(pk) for pk in actor_ids], clients=[Tenure(c) for c in [*client_ids, ""]]
+        )
     assert months == _tally(actor_ids, client_ids)
     assert len(captured.captured_queries) == (1 if accounts or clients else 0)
     if accounts:
@@ -99,10 +101,41 @@ def test_the_grouped_count_equals_the_per_event_tally(trail, accounts, clients):
 
 
 def test_the_counts_of_one_month(trail):
-    march = patient_touch_by_month(actor_ids=[trail.pk], client_ids=[CLIENT])[0]
+    march = patient_touch_by_month(accounts=[Tenure(trail.pk)], clients=[Tenure(CLIENT)])[0]
     # p-3, p-common, the search page, the app's read, the named-and-listed read,
     # the denied read, the month's last instant; not the asset event nor the other user's.
     assert march == MonthlyTouch(dt.date(2026, 3, 1), 7, 8)
+
+
+def test_a_tenure_bounds_the_events_that_count(trail):
+    """From its start (inclusive) to its end (exclusive), to the microsecond (ADR 1219)."""
+    start = dt.datetime(2026, 4, 1, 5, tzinfo=dt.UTC)  # April's p-common, at 05:00, counts
+    end = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)  # June's first instant does not
+    months = patient_touch_by_month(accounts=[Tenure(trail.pk, start, end)], clients=[])
+    unbounded = patient_touch_by_month(accounts=[Tenure(trail.pk)], clients=[])
+    # April without its p-4 at midnight: p-common, the search page (p-common, p-x), p-last.
+    assert months == [MonthlyTouch(dt.date(2026, 4, 1), 3, 3), unbounded[2]]
+    two = patient_touch_by_month(
+        accounts=[Tenure(trail.pk, end=start), Tenure(trail.pk, start=end)], clients=[]
+    )
+    assert [m.month for m in two] == [dt.date(2026, month, 1) for month in (3, 4, 6, 7)]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="EXPLAIN of PostgreSQL")
+def test_postgresql_reads_tenures_by_index(trail):
+    """Two tenures of one account: an index range each, not a walk of the trail."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audit_auditevent")
+        cursor.execute("ANALYZE audit_auditeventpatient")
+    may, july = dt.datetime(2026, 5, 1, tzinfo=dt.UTC), dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
+    with CaptureQueriesContext(connection) as captured:
+        patient_touch_by_month(
+            accounts=[Tenure(trail.pk, end=may), Tenure(trail.pk, start=july)],
+            clients=[Tenure(CLIENT, may, july)],
+        )
+    reads = event_reads(captured.captured_queries)
+    assert len(reads) == 1
+    assert_index_reads_only(reads)
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="EXPLAIN of PostgreSQL")
@@ -111,7 +144,7 @@ def test_postgresql_reads_the_accounts_events_by_index(trail):
         cursor.execute("ANALYZE audit_auditevent")
         cursor.execute("ANALYZE audit_auditeventpatient")
     with CaptureQueriesContext(connection) as captured:
-        patient_touch_by_month(actor_ids=[trail.pk], client_ids=[])
+        patient_touch_by_month(accounts=[Tenure(trail.pk)], clients=[])
     reads = event_reads(captured.captured_queries)
     assert len(reads) == 1
     assert "GROUP BY" in reads[0]
@@ -126,7 +159,7 @@ def test_postgresql_reads_the_clients_events_by_their_partial_index(trail):
         cursor.execute("ANALYZE audit_auditevent")
         cursor.execute("ANALYZE audit_auditeventpatient")
     with CaptureQueriesContext(connection) as captured:
-        patient_touch_by_month(actor_ids=[], client_ids=[CLIENT])
+        patient_touch_by_month(accounts=[], clients=[Tenure(CLIENT)])
     reads = event_reads(captured.captured_queries)
     assert len(reads) == 1
     assert_index_reads_only(reads)

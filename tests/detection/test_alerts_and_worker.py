@@ -1,4 +1,4 @@
-"""Grouping of repeats, the alert_raised signal, drills, canaries,
+"""Grouping of repeats, the alerts_raised signal, drills, canaries,
 break-glass and security-operation rules, and the worker's cursor:
 idempotent passes, late commits, holes given up after the horizon."""
 
@@ -13,7 +13,7 @@ from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action, Outcome
 from safeward.detection.models import Alert, AlertEvidence, DetectorCursor
 from safeward.detection.services import canary_register, rule_config_save
-from safeward.detection.signals import alert_raised
+from safeward.detection.signals import alerts_raised
 from tests.detection.conftest import access, alerts, login, new_patient, run
 
 pytestmark = pytest.mark.django_db
@@ -61,13 +61,13 @@ def test_a_repeat_after_the_group_window_opens_a_new_alert(at):
     assert len(alerts("failed_login_account")) == 2
 
 
-def test_alert_raised_is_sent_after_commit(at, django_capture_on_commit_callbacks):
+def test_alerts_raised_is_sent_after_commit_once_per_batch(at, django_capture_on_commit_callbacks):
     received = []
 
-    def receiver(sender, alert_id, created, **kwargs):
-        received.append((alert_id, created))
+    def receiver(sender, alerts, **kwargs):
+        received.append(list(alerts))
 
-    alert_raised.connect(receiver)
+    alerts_raised.connect(receiver)
     try:
         at(minutes=0)
         _burst("frank")
@@ -77,9 +77,10 @@ def test_alert_raised_is_sent_after_commit(at, django_capture_on_commit_callback
         for callback in callbacks:
             callback()
         (alert,) = alerts("failed_login_account")
-        assert (alert.pk, True) in received
+        assert len(received) == len(callbacks)  # one signal per batch, not per alert
+        assert (alert.pk, True) in [touched for batch in received for touched in batch]
     finally:
-        alert_raised.disconnect(receiver)
+        alerts_raised.disconnect(receiver)
 
 
 def test_a_second_pass_processes_nothing_and_raises_nothing(at):

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from safeward.detection.models import Alert, AlertEvidence
 from safeward.detection.services import Finding, alerts_raise
+from safeward.detection.signals import alerts_raised
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,7 @@ def raised(calls: list[list[Finding]], capture) -> tuple:
     with capture(execute=False) as hooks, transaction.atomic():
         for batch in calls:
             results += alerts_raise(batch, now=NOW)
-    return snapshot(results), len(hooks)
+    return snapshot(results), hooks
 
 
 def test_one_bulk_call_equals_one_call_per_finding(django_capture_on_commit_callbacks):
@@ -92,8 +93,23 @@ def test_one_bulk_call_equals_one_call_per_finding(django_capture_on_commit_call
     assert (grown[5], grown[7]) == (11, T0 + dt.timedelta(minutes=30))  # the minute-5 finding moved neither
     assert alerts[2][2:4] == ("high", 2)
     assert sorted(e for _, e, _ in bulk[1]) == [1, 2, 11, 12, 13, 14, 15, 16]
-    # One notification per alert touched (three new, one grown), after the commit.
-    assert bulk_hooks == 4
+    # One signal for the batch after the commit, naming each alert touched once
+    # (three new, one grown; ADR 1022).
+    sent: list[list[tuple[int, bool]]] = []
+
+    def receiver(sender, alerts, **kwargs):
+        sent.append(list(alerts))
+
+    alerts_raised.connect(receiver)
+    try:
+        for hook in bulk_hooks:
+            hook()
+    finally:
+        alerts_raised.disconnect(receiver)
+    assert len(bulk_hooks) == 1
+    (touched,) = sent
+    assert sorted(created for _, created in touched) == [False, True, True, True]
+    assert len({alert_id for alert_id, _ in touched}) == 4
 
 
 def test_statements_do_not_grow_with_the_findings():

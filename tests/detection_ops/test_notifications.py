@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from safeward import clock
 from safeward.audit.export import MemorySink
@@ -122,7 +123,8 @@ def test_raising_an_alert_queues_one_delivery_per_channel(
 def test_every_channel_delivers_and_the_webhook_signature_verifies(channels, receiver, make_user):
     suspect = make_user("nurse")
     alert = alert_about(suspect, rule="canary_access", severity="critical")
-    assert notifications.notifications_enqueue(alert_id=alert.pk) == 3
+    assert notifications.notifications_enqueue(alert_ids=[alert.pk]) == 3
+    assert notifications.notifications_enqueue(alert_ids=[alert.pk]) == 0  # one row per channel, ever
     sink = MemorySink()
     report = notifications.notifications_deliver(notifiers=_notifiers(sink))
     assert report == notifications.DeliveryReport(sent=3, retrying=0, failed=0)
@@ -188,7 +190,7 @@ def test_a_failing_webhook_loses_nothing_and_blocks_no_other_channel(
     settings.SAFEWARD_ALERT_WEBHOOK_URL = "http://127.0.0.1:9/closed"  # discard port: nothing listens
     suspect = make_user("nurse")
     alert = alert_about(suspect)
-    notifications.notifications_enqueue(alert_id=alert.pk)
+    notifications.notifications_enqueue(alert_ids=[alert.pk])
     sink = MemorySink()
     report = notifications.notifications_deliver(notifiers=_notifiers(sink))
     assert report == notifications.DeliveryReport(sent=2, retrying=1, failed=0)
@@ -217,7 +219,7 @@ def test_a_receiver_error_backs_off_and_finally_fails(channels, receiver, make_u
     receiver.status = 500
     suspect = make_user("nurse")
     alert = alert_about(suspect)
-    notifications.notifications_enqueue(alert_id=alert.pk)
+    notifications.notifications_enqueue(alert_ids=[alert.pk])
     notifiers = _notifiers(MemorySink())
     delays = []
     for _ in range(notifications.MAX_ATTEMPTS):
@@ -238,16 +240,16 @@ def test_the_signal_receiver_never_raises_into_the_worker(channels, monkeypatch)
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(notifications, "notifications_enqueue", broken)
-    notifications.on_alert_raised(Alert, alert_id=1, created=True)
+    notifications.on_alerts_raised(Alert, alerts=[(1, True)])
 
 
 def test_drills_and_low_severities_can_be_left_out(channels, settings, make_user):
     suspect = make_user("nurse")
     settings.SAFEWARD_ALERT_MIN_SEVERITY = "high"
-    assert notifications.notifications_enqueue(alert_id=alert_about(suspect, severity="medium").pk) == 0
+    assert notifications.notifications_enqueue(alert_ids=[alert_about(suspect, severity="medium").pk]) == 0
     settings.SAFEWARD_ALERT_NOTIFY_DRILLS = False
-    assert notifications.notifications_enqueue(alert_id=alert_about(suspect, is_drill=True).pk) == 0
-    assert notifications.notifications_enqueue(alert_id=alert_about(suspect).pk) == 3
+    assert notifications.notifications_enqueue(alert_ids=[alert_about(suspect, is_drill=True).pk]) == 0
+    assert notifications.notifications_enqueue(alert_ids=[alert_about(suspect).pk]) == 3
 
 
 def test_notifiers_conform_to_the_protocol(channels):
@@ -267,7 +269,7 @@ def test_the_notify_command_delivers(channels, receiver, make_user, settings):
 
     settings.SAFEWARD_ALERT_SYSLOG_HOST = ""
     alert = alert_about(make_user("nurse"))
-    notifications.notifications_enqueue(alert_id=alert.pk)
+    notifications.notifications_enqueue(alert_ids=[alert.pk])
     call_command("notify")
     assert NotificationDelivery.objects.filter(status="sent").count() == 2
 
@@ -281,3 +283,59 @@ def test_deploy_checks_refuse_an_unsigned_or_plain_http_webhook(settings):
     settings.SAFEWARD_ALERT_WEBHOOK_URL = "https://siem.hospital.test/hook"
     settings.SAFEWARD_ALERT_WEBHOOK_SECRET = SECRET
     assert check_notifications(None) == []
+
+
+def _findings(users) -> list[Finding]:
+    findings = []
+    for user in users:
+        event = audit_record(action=Action.READ, actor=user, resource_type="Patient", patient_id="pt-9")
+        findings.append(
+            Finding(
+                rule="vip_access",
+                severity="high",
+                title=f"VIP record opened by {user.username}",
+                subject=f"user:{user.pk}",
+                evidence=[(event.pk, event.occurred_at)],
+                subject_user_id=user.pk,
+                subject_username=user.username,
+                patient_id="pt-9",
+            )
+        )
+    return findings
+
+
+def test_a_batch_of_alerts_is_notified_in_statements_that_do_not_grow_with_it(
+    channels, make_user, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The detection worker raises many alerts in one pass. What does not
+    depend on the alert (the configuration, the sealed webhook secret) is
+    read once for the batch; the alerts and the outbox rows of the whole
+    batch are read and written in a fixed number of statements."""
+    from safeward.crypto import secrets
+
+    settings.SAFEWARD_ALERT_WEBHOOK_SECRET = secrets.encrypt_secret(SECRET, purpose="alert-webhook")
+    opened: list[str] = []
+    real_decrypt = secrets.decrypt_secret
+
+    def counting_decrypt(token: str, *, purpose: str) -> str:
+        opened.append(purpose)
+        return real_decrypt(token, purpose=purpose)
+
+    monkeypatch.setattr(secrets, "decrypt_secret", counting_decrypt)
+    statements = {}
+    for size in (1, 20):
+        users = [make_user("nurse") for _ in range(size)]
+        with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+            alerts_raise(_findings(users))
+        opened.clear()
+        with CaptureQueriesContext(connection) as queries:
+            for callback in callbacks:  # what runs after the worker's commit
+                callback()
+        statements[size] = len(queries.captured_queries)
+        assert opened == ["alert-webhook"], size  # the sealed secret is opened once per batch
+    assert statements[20] == statements[1] <= 3, statements
+    deliveries = NotificationDelivery.objects.order_by("alert_id", "channel")
+    assert len(deliveries) == 21 * 3
+    assert [d.channel for d in deliveries[:3]] == ["email", "syslog", "webhook"]
+    assert all("patient_id" not in d.payload for d in deliveries if d.channel == "email")
+    assert all(d.payload["patient_id"] == "pt-9" for d in deliveries if d.channel != "email")

@@ -192,9 +192,15 @@ class TestStepUp:
         assignment = target.role_assignments.get()
         url = path.format(target=target.pk, assignment=assignment.pk)
         before = AuditEvent.objects.count()
-        response = client.post(url, {"role": Role.objects.get(code="pharmacist").pk, "reason": "r"})
+        page = f"/identity/users/{target.pk}/"
+        response = client.post(
+            url,
+            {"role": Role.objects.get(code="pharmacist").pk, "reason": "r"},
+            HTTP_REFERER=f"http://testserver{page}",
+        )
         assert response.status_code == 302
-        assert response["Location"] == f"/accounts/2fa/reauthenticate/?next={url.replace('/', '%2F')}"
+        # Back to the page the form was on: the POST-only address would answer 405.
+        assert response["Location"] == f"/accounts/2fa/reauthenticate/?next={page.replace('/', '%2F')}"
         assert AuditEvent.objects.count() == before
         target.refresh_from_db()
         assert target.locked_at is None

@@ -14,6 +14,7 @@ from safeward.assets.discovery.formats import Protection
 from safeward.assets.discovery_selectors import (
     NO_SHARE_REGISTERED,
     file_shares_registered,
+    not_scanned_note,
     unscannable_shares,
 )
 from safeward.assets.discovery_services import (
@@ -113,11 +114,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Read {read / 1e6:,.1f} MB in {elapsed:.1f} s ({read / 1e6 / elapsed:,.1f} MB/s).")
         # A registered share not mounted here (a UNC path, a share kept in the
         # register only) is named, not a failure: the readable ones were scanned.
-        for share in missed:
-            self.stdout.write(
-                f"  Not scanned: asset {share.pk} {share.name} ({share.location}): no local directory here. "
-                "Mount it on this server and set the asset's location to that folder to have it scanned."
-            )
+        if missed:
+            self.stdout.write("  " + not_scanned_note(missed))
 
     def _report(self, summary: ScanSummary) -> None:
         scan = summary.scan

@@ -49,6 +49,8 @@ class Command(BaseCommand):
             )
             if state.waiting_for:
                 self.stdout.write(f"{'':14} {state.waiting_for}")
+            elif last is not None and last.note:
+                self.stdout.write(f"{'':14} {last.note}")
 
     def _run_due(self, options: dict[str, Any]) -> None:
         if options["force"] and not options["only"]:
@@ -60,8 +62,8 @@ class Command(BaseCommand):
                 line += f"  exit {run.exit_code} ({run.error})"
             elif run.outcome == ScheduledRun.Outcome.WAITING:
                 line += "  " + schedule.WAITING_REASONS.get(run.error, run.error)
-            elif note := schedule.idle_note(schedule.BY_CODE[run.job]):
-                line += "  " + schedule.idle_text(note)
+            elif run.note:
+                line += "  " + run.note
             self.stdout.write(line)
             self.stdout.flush()
 
