@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import sys
 import tempfile
@@ -378,6 +379,9 @@ def measure(
     for call in calls.values():  # warm caches and connections
         for _ in range(5):
             call()
+    # As a served worker does after start-up (safeward/wsgi.py, ADR 0594).
+    gc.collect()
+    gc.freeze()
     for _ in range(iterations):
         for name, call in calls.items():  # alternating: the same load on both paths
             started, started_cpu = time.perf_counter(), time.process_time()
