@@ -614,7 +614,6 @@ CONTRACT: dict[str, Contract] = {
         lambda w: w.break_glass(w.stranger),
         "break_glass",
     ),
-    "break_glass_active": Contract(lambda w: gateway.break_glass_active(actor=w.emergency), ()),
     "page_banners": Contract(
         lambda w: gateway.page_banners(actor=w.emergency, break_glass=True, results=True), ()
     ),
@@ -731,9 +730,6 @@ CONTRACT: dict[str, Contract] = {
     "wards_list": Contract(lambda w: gateway.wards_list(), ()),
     "beds_free": Contract(lambda w: gateway.beds_free(), ()),
     "admission_clinicians": Contract(lambda w: gateway.admission_clinicians(), ()),
-    "result_notifications_pending": Contract(
-        lambda w: gateway.result_notifications_pending(actor=w.doctor), ()
-    ),
     "ward_create": Contract(
         lambda w: gateway.ward_create(
             actor=IMPORTER, department_id=w.ward.pk, code="a2", name="A2", beds=["1"]

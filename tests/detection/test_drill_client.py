@@ -75,7 +75,7 @@ def test_break_glass_with_step_up(live_server, loopback_clinical, make_user, set
     )
     assert answer.status == 302, answer.body[:500]
     assert client.open_chart(patient_id).status == 200
-    assert gateway.break_glass_active(actor=user)
+    assert gateway.page_banners(actor=user, break_glass=True, results=False).break_glass
 
 
 def test_unreachable_server_is_a_drill_error():

@@ -42,7 +42,6 @@ from safeward.clinical.gateway._breach import (
     manifest_patient_identifiers,
 )
 from safeward.clinical.gateway._breakglass import (
-    break_glass_active,
     break_glass_end,
     break_glass_end_for_user,
     break_glass_review,
@@ -100,7 +99,6 @@ from safeward.clinical.gateway._worklists import (
     arrivals_today,
     physician_worklist,
     result_notification_acknowledge,
-    result_notifications_pending,
 )
 from safeward.clinical.gateway._writes import (
     allergy_create,
@@ -167,7 +165,6 @@ __all__ = [
     "breach_letter_recipients",
     "breach_residence",
     "breach_scope_identifiers",
-    "break_glass_active",
     "break_glass_end",
     "break_glass_end_for_user",
     "break_glass_review",
@@ -217,7 +214,6 @@ __all__ = [
     "restriction_list",
     "result_correct",
     "result_notification_acknowledge",
-    "result_notifications_pending",
     "schedule_day",
     "slots_create",
     "staff_choices",

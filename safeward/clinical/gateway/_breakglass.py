@@ -162,16 +162,6 @@ def break_glass_start(
 
 
 @entry
-def break_glass_active(*, actor: User) -> list[BreakGlassView]:
-    """The actor's own grants that are active now (for the banner). No PHI."""
-    now = clock.now()
-    grants = BreakGlassGrant.objects.filter(
-        user=actor, started_at__lte=now, expires_at__gt=now, ended_at__isnull=True
-    ).select_related("user", "reviewed_by")
-    return [_view(g, with_justification=False) for g in grants.order_by("expires_at")]
-
-
-@entry
 def break_glass_end(*, actor: User, grant_id: str) -> None:
     """The person ends their own emergency access early."""
     gid = parse_id(grant_id)

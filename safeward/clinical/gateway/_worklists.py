@@ -102,17 +102,6 @@ def _notification_views(
 
 
 @entry
-def result_notifications_pending(*, actor: Actor) -> int:
-    """How many critical results wait for the person's acknowledgement (the
-    banner on every page). A count of their own notifications: no PHI, no event."""
-    if not isinstance(actor, User):
-        return 0
-    return ResultNotification.objects.filter(
-        recipient=actor, acknowledged_at__isnull=True, critical=True
-    ).count()
-
-
-@entry
 def result_notification_acknowledge(
     *, actor: Actor, session: SessionContext, purpose: PurposeOfUse, notification_id: str | uuid.UUID
 ) -> ResultNotificationView:
