@@ -1,19 +1,16 @@
 """What the clinical banners on every page need, in one statement: the
 person's active break-the-glass grants and the count of their critical
-results still to acknowledge (ADR 0307). Their own rows, no PHI, no event,
-as `break_glass_active` and `result_notifications_pending`."""
+results still to acknowledge (ADR 0307). Their own rows, no PHI, no event."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import uuid
 from typing import Any
 
 from django.db import connection
-from django.utils.dateparse import parse_datetime
 
 from safeward import clock
+from safeward.clinical.gateway._relationships import moment_of, uuid_of
 from safeward.clinical.models import BreakGlassGrant, ResultNotification
 from safeward.clinical.types import BreakGlassBanner, PageBanners
 from safeward.identity.models import User
@@ -41,22 +38,6 @@ def _statement(break_glass: bool, results: bool) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _uuid(value: object) -> str:
-    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
-
-
-def _moment(value: object) -> dt.datetime:
-    """A timestamp column as the driver returns it (SQLite: text, UTC)."""
-    if isinstance(value, dt.datetime):
-        moment = value
-    else:
-        parsed = parse_datetime(str(value))
-        if parsed is None:
-            raise ValueError("unreadable expiry time")
-        moment = parsed
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
 @entry
 def page_banners(*, actor: User, break_glass: bool, results: bool) -> PageBanners:
     """The actor's active grants (when `break_glass`, soonest to expire
@@ -76,7 +57,9 @@ def page_banners(*, actor: User, break_glass: bool, results: bool) -> PageBanner
         rows = cursor.fetchall()
     grants = sorted(
         (
-            BreakGlassBanner(id=_uuid(grant_id), patient_id=_uuid(patient_id), expires_at=_moment(expires))
+            BreakGlassBanner(
+                id=str(uuid_of(grant_id)), patient_id=str(uuid_of(patient_id)), expires_at=moment_of(expires)
+            )
             for grant_id, patient_id, expires, _ in rows
             if grant_id is not None
         ),

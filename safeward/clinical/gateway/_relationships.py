@@ -361,7 +361,7 @@ def relationship_params(
     ]
 
 
-def _moment(value: Any) -> dt.datetime:
+def moment_of(value: Any) -> dt.datetime:
     """A time from a raw row (SQLite returns text, in UTC)."""
     moment: dt.datetime | None = parse_datetime(value) if isinstance(value, str) else value
     assert moment is not None
@@ -390,13 +390,13 @@ def collect(rows: Iterable[Sequence[Any]]) -> tuple[RelationshipRows, list[Seque
         kind, patient, user, department, status, starts, ends, sealed_started, sealed_ended, row_id = row[:10]
         if kind == "c":
             found.care_team[uuid_of(patient)].append(
-                CareTeamSpan(user, _moment(starts), None if ends is None else _moment(ends))
+                CareTeamSpan(user, moment_of(starts), None if ends is None else moment_of(ends))
             )
         elif kind == "e":
             started, ended = _encounter_times(row_id, sealed_started, sealed_ended)
             found.encounters[uuid_of(patient)].append(EncounterSpan(user, department, status, started, ended))
         elif kind == "a":
-            found.bookings[uuid_of(patient)].append(Booking(user, department, status, _moment(starts)))
+            found.bookings[uuid_of(patient)].append(Booking(user, department, status, moment_of(starts)))
         elif kind == "d":
             found.departments[user].add(department)
         else:
