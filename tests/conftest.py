@@ -151,6 +151,23 @@ def sign_in(client, user, *, mfa: bool = True):
 
 
 @pytest.fixture
+def decryptions(monkeypatch) -> list[tuple[bytes, bytes]]:
+    """Every value the keyring decrypts from here on, as (ciphertext,
+    associated data): clear it before the part a test counts."""
+    from safeward.crypto import keyring as keyring_module
+
+    opened: list[tuple[bytes, bytes]] = []
+    real = keyring_module.Keyring._open_padded
+
+    def counted(self, blob, associated_data):
+        opened.append((blob, associated_data))
+        return real(self, blob, associated_data)
+
+    monkeypatch.setattr(keyring_module.Keyring, "_open_padded", counted)
+    return opened
+
+
+@pytest.fixture
 def make_user(db):
     def make(*roles: str, mfa: bool = True, **kwargs):
         return UserFactory(roles=list(roles), totp_secret=mfa, **kwargs)

@@ -464,11 +464,9 @@ def test_only_patients_with_a_grant_or_a_restriction_send_a_row_of_their_own(mak
     assert all(facts[uuid.UUID(p)] == PatientFacts(set()) for p in plain_ones[1:])
 
 
-def test_the_census_decrypts_each_encounter_start_once(make_user, monkeypatch):
+def test_the_census_decrypts_each_encounter_start_once(make_user, decryptions):
     """The facts decrypt an encounter's start to relate the reader, and the
     census row shows it: one decryption for both (`opened_once`)."""
-    from safeward.crypto import keyring as keyring_module
-
     nurse = make_user("nurse")
     department, _ = Department.objects.get_or_create(code="ward-census", defaults={"name": "Census"})
     StaffProfile.objects.update_or_create(user=nurse, defaults={"department": department})
@@ -485,18 +483,11 @@ def test_the_census_decrypts_each_encounter_start_once(make_user, monkeypatch):
             bed_id=bed.id,
             attending_id=make_user("physician").pk,
         )
-    opened: list[bytes] = []
-    real = keyring_module.Keyring._open_padded
-
-    def counted(self, blob, associated_data):
-        opened.append(associated_data)
-        return real(self, blob, associated_data)
-
-    monkeypatch.setattr(keyring_module.Keyring, "_open_padded", counted)
+    decryptions.clear()
     started = Encounter._meta.get_field("started_at")
     census = gateway.ward_census(actor=nurse, session=WARD, purpose=PurposeOfUse.TREATMENT, ward_id=ward.id)
     shown = [bed.occupant for bed in census.beds if bed.occupant is not None]
     assert len(shown) == 2
     assert all(o.admitted_at is not None for o in shown)
-    starts = [ad for ad in opened if ad.startswith(started._ad_prefix)]
+    starts = [ad for _, ad in decryptions if ad.startswith(started._ad_prefix)]
     assert len(starts) == 2, "each admitted encounter's start is decrypted once"

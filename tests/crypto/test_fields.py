@@ -195,7 +195,7 @@ class TestBinding:
         with pytest.raises(FieldError):
             decrypt_stored(Record, "id", record.pk, stored)
 
-    def test_opened_once_decrypts_a_repeat_once_and_checks_everything_else(self, monkeypatch):
+    def test_opened_once_decrypts_a_repeat_once_and_checks_everything_else(self, decryptions):
         """`opened_once()`: the same ciphertext for the same row and field is
         decrypted once inside the block; another row's context, an altered
         byte, and anything outside the block are decrypted (and checked) as
@@ -204,27 +204,20 @@ class TestBinding:
 
         record, other = make_record(), make_record(family_name="Different")
         stored = raw_column(Record, record.pk, "family_name")
-        opened: list[bytes] = []
-        real = keyring_module.Keyring._open_padded
-
-        def counted(self, blob, associated_data):
-            opened.append(blob)
-            return real(self, blob, associated_data)
-
-        monkeypatch.setattr(keyring_module.Keyring, "_open_padded", counted)
+        decryptions.clear()
         with keyring_module.opened_once():
             assert decrypt_stored(Record, "family_name", record.pk, stored) == "Okonkwo-Brandt"
             assert Record.objects.get(pk=record.pk).family_name.reveal() == "Okonkwo-Brandt"
-            assert len(opened) == 1
+            assert len(decryptions) == 1
             with pytest.raises(IntegrityError):
                 decrypt_stored(Record, "family_name", other.pk, stored)
             altered = bytearray(stored)
             altered[-1] ^= 1
             with pytest.raises(IntegrityError):
                 decrypt_stored(Record, "family_name", record.pk, bytes(altered))
-            assert len(opened) == 3
+            assert len(decryptions) == 3
         assert decrypt_stored(Record, "family_name", record.pk, stored) == "Okonkwo-Brandt"
-        assert len(opened) == 4, "outside the block nothing is kept"
+        assert len(decryptions) == 4, "outside the block nothing is kept"
 
     def test_ciphertext_copied_to_another_table_fails(self):
         record = make_record()
