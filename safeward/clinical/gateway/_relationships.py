@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -330,14 +330,17 @@ def relationship_params(
     day_indexes: Sequence[bytes] | None,
 ) -> list[Any]:
     """The parameters of `relationship_sql`, in order (and adapted for the database)."""
-    when = connection.ops.adapt_datetimefield_value
+    # The connection itself: each read of the `connection` proxy is a
+    # context-local look-up, and the ids' preparation read it once an id.
+    this = connections[DEFAULT_DB_ALIAS]
+    when = this.ops.adapt_datetimefield_value
     pk = Patient._meta.pk
     assert pk is not None
-    prepared = [pk.get_db_prep_value(pid, connection) for pid in patient_ids]
+    prepared = [pk.get_db_prep_value(pid, this) for pid in patient_ids]
     # One text either way: psycopg dumps a list parameter element by element
     # in Python. PostgreSQL: an array literal of uuids (their text has no
     # character that needs quoting), cast by the statement.
-    if connection.vendor == "postgresql":
+    if this.vendor == "postgresql":
         patients = "{" + ",".join(map(str, prepared)) + "}"
     else:
         patients = json.dumps(prepared)
