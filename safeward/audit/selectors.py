@@ -544,6 +544,21 @@ def patient_touch_by_month(
     ]
 
 
+def _within[H: (int, str)](
+    tenures: Iterable[Tenure[H]], start: dt.datetime, end: dt.datetime
+) -> list[Tenure[H]]:
+    """The tenures cut to [start, end), those outside it left out (and a
+    client tenure without a client id): each then bounds its own index
+    range, never wider than the read's window (ADR 1220)."""
+    cut: list[Tenure[H]] = []
+    for tenure in tenures:
+        low = start if tenure.start is None else max(start, tenure.start)
+        high = end if tenure.end is None else min(end, tenure.end)
+        if tenure.holder and low < high:
+            cut.append(Tenure(tenure.holder, low, high))
+    return cut
+
+
 def _breach_events(
     *,
     start: dt.datetime,
@@ -551,13 +566,20 @@ def _breach_events(
     actor_ids: Iterable[int],
     client_ids: Iterable[str],
     session_ids: Iterable[str],
+    accounts: Iterable[Tenure[int]] = (),
+    clients: Iterable[Tenure[str]] = (),
 ) -> list[QuerySet[AuditEvent]]:
+    # The window stays a plain bound beside the tenures' OR: the partitions it prunes to.
     base = AuditEvent.objects.filter(occurred_at__gte=start, occurred_at__lt=end, outcome="success")
     sets: list[QuerySet[AuditEvent]] = []
     if actors := list(actor_ids):
         sets.append(base.filter(actor_id__in=actors))
-    if clients := list(client_ids):
-        sets.append(base.filter(client_id__in=clients))
+    if held := _within(accounts, start, end):
+        sets.append(base.filter(_held("actor_id", held)))
+    if client_list := list(client_ids):
+        sets.append(base.filter(client_id__in=client_list))
+    if held_clients := _within(clients, start, end):
+        sets.append(base.filter(_held("client_id", held_clients)))
     if sessions := list(session_ids):
         sets.append(base.filter(session_id__in=sessions))
     return sets
@@ -570,16 +592,26 @@ def patients_touched(
     actor_ids: Iterable[int] = (),
     client_ids: Iterable[str] = (),
     session_ids: Iterable[str] = (),
+    accounts: Iterable[Tenure[int]] = (),
+    clients: Iterable[Tenure[str]] = (),
 ) -> set[str]:
     """Every patient id that successful events of these accounts, OAuth
     clients or sessions named in [start, end): directly, or among the several
     a search page or a worklist disclosed (the per-patient index, ADR 0208).
-    The breach clock's scope (incidents, ADR 1402). Index paths: the events
+    The breach clock's scope (incidents, ADR 1402). `accounts` and `clients`
+    count each holder's events within its tenure only, as
+    `patient_touch_by_month` does (ADR 1220). Index paths: the events
     by (actor_id, occurred_at); their patients by event_id, bounded by time
     so a partitioned trail prunes to the window."""
     found: set[str] = set()
     for events in _breach_events(
-        start=start, end=end, actor_ids=actor_ids, client_ids=client_ids, session_ids=session_ids
+        start=start,
+        end=end,
+        actor_ids=actor_ids,
+        client_ids=client_ids,
+        session_ids=session_ids,
+        accounts=accounts,
+        clients=clients,
     ):
         # order_by(): no model ordering in the DISTINCT (it would be DISTINCT id, patient_id).
         found.update(events.exclude(patient_id="").order_by().values_list("patient_id", flat=True).distinct())
@@ -591,10 +623,17 @@ def patients_touched(
 
 
 def patients_touched_per_day(
-    *, end: dt.datetime, days: int, actor_ids: Iterable[int] = (), client_ids: Iterable[str] = ()
+    *,
+    end: dt.datetime,
+    days: int,
+    actor_ids: Iterable[int] = (),
+    client_ids: Iterable[str] = (),
+    accounts: Iterable[Tenure[int]] = (),
+    clients: Iterable[Tenure[str]] = (),
 ) -> list[int]:
     """The distinct patients these accounts and OAuth clients touched (as
-    `patients_touched` counts them) in each of the `days` 24-hour slices
+    `patients_touched` counts them, `accounts` and `clients` within their
+    tenures) in each of the `days` 24-hour slices
     ending at `end`, latest first: index 0 is [end - 24 h, end). One grouped
     statement (ADR 1217): the (slice, patient) pairs of the direct and the
     linked events, UNIONed (so a patient counts once a slice however it was
@@ -609,7 +648,13 @@ def patients_touched_per_day(
     )
     pairs: list[QuerySet[Any]] = []
     for events in _breach_events(
-        start=start, end=end, actor_ids=actor_ids, client_ids=client_ids, session_ids=()
+        start=start,
+        end=end,
+        actor_ids=actor_ids,
+        client_ids=client_ids,
+        session_ids=(),
+        accounts=accounts,
+        clients=clients,
     ):
         pairs.append(
             events.exclude(patient_id="")

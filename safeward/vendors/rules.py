@@ -11,6 +11,13 @@ window ending at the batch's last such access, searches and lists included
 alert when it reaches the ceiling for the PHI volume the vendor is
 registered for.
 
+Each account and client counts only while it was the vendor's (ADR 1220,
+as the monthly touch, ADR 1219): from its binding until its revocation
+(`vendors.selectors.vendor_tenures`), in the window's count, in the
+baseline, and in which of a batch's accesses are the vendor's at all. An
+account's earlier work as hospital staff, or its work after the vendor let
+it go, is not the vendor's.
+
 It also learns each vendor's own baseline (ADR 1217): one grouped query
 (`audit.selectors.patients_touched_per_day`) counts the distinct patients of
 the last 24 h and of each day of the baseline period before them; the
@@ -28,7 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from safeward.audit.selectors import patients_touched, patients_touched_per_day
+from safeward.audit.selectors import Tenure, patients_touched, patients_touched_per_day
 from safeward.detection.evaluate import Context, register_rule
 from safeward.detection.rules import Code
 from safeward.detection.services import Finding
@@ -68,14 +75,14 @@ class Baseline:
 
 
 def learned_baseline(
-    params: dict[str, Any], *, end: dt.datetime, actor_ids: list[int], client_ids: list[str]
+    params: dict[str, Any], *, end: dt.datetime, accounts: list[Tenure[int]], clients: list[Tenure[str]]
 ) -> Baseline:
     """One grouped query over the last 24 h and the `baseline_days` before
     them. Idle days are left out of the percentile: they say nothing about
     how much the vendor reads when it works (a weekday-only vendor would
     otherwise get a baseline of its weekends)."""
     days = int(params["baseline_days"])
-    counts = patients_touched_per_day(end=end, days=days + 1, actor_ids=actor_ids, client_ids=client_ids)
+    counts = patients_touched_per_day(end=end, days=days + 1, accounts=accounts, clients=clients)
     active = sorted(count for count in counts[1:] if count)
     if len(active) < int(params["baseline_min_days"]):
         return Baseline(counts[0], len(active), None, None)
@@ -85,42 +92,46 @@ def learned_baseline(
     return Baseline(counts[0], len(active), value, limit)
 
 
+def _during(tenure: Tenure[int], moment: dt.datetime) -> bool:
+    """From the binding (inclusive) until the revocation (exclusive), as the audit reads count it."""
+    return (tenure.start is None or tenure.start <= moment) and (tenure.end is None or moment < tenure.end)
+
+
 def rule_vendor_bulk_access(ctx: Context) -> list[Finding]:
     config = ctx.on(Code.VENDOR_BULK_ACCESS)
     if config is None or not ctx.accesses:
         return []
     actor_ids = {event.actor_id for event in ctx.accesses if event.actor_id is not None}
-    vendor_of = dict(
-        Credential.objects.filter(user_id__in=actor_ids).values_list("user_id", "vendor_id")
-    )  # one indexed query per batch with accesses; no row for the hospital's own staff
-    if not vendor_of:
+    held: dict[int, list[tuple[int, Tenure[int]]]] = defaultdict(list)
+    for user_id, vendor_id, start, end in Credential.objects.filter(user_id__in=actor_ids).values_list(
+        "user_id", "vendor_id", "created_at", "revoked_at"
+    ):  # one indexed query per batch with accesses; no row for the hospital's own staff
+        held[user_id].append((vendor_id, Tenure(user_id, start, end)))
+    if not held:
         return []
     by_vendor: dict[int, list[Event]] = defaultdict(list)
     for event in ctx.accesses:
-        if event.actor_id in vendor_of:
-            by_vendor[vendor_of[event.actor_id]].append(event)
+        # The vendor whose binding held the account when the access happened, if any.
+        for vendor_id, tenure in held.get(event.actor_id or 0, []):
+            if _during(tenure, event.occurred_at):
+                by_vendor[vendor_id].append(event)
+                break
     window = dt.timedelta(hours=int(config.params["window_hours"]))
     findings = []
     for vendor in Vendor.objects.filter(pk__in=list(by_vendor)).order_by("pk"):
         events = by_vendor[vendor.pk]
         threshold = int(config.params[f"{vendor.phi_volume}_threshold"])
         end = max(event.occurred_at for event in events)
-        vendor_actor_ids, client_ids = selectors.vendor_actors(vendor_id=vendor.pk)
+        accounts, clients = selectors.vendor_tenures(vendor_id=vendor.pk)
         # Both windows end just after the batch's last access, so it counts.
         until = end + dt.timedelta(microseconds=1)
-        count = len(
-            patients_touched(
-                start=until - window, end=until, actor_ids=vendor_actor_ids, client_ids=client_ids
-            )
-        )
+        count = len(patients_touched(start=until - window, end=until, accounts=accounts, clients=clients))
         declared = count >= threshold
         # With a 24 h window the count is the last 24 h: at or under the floor
         # the baseline cannot alert, so its query is spared.
         baseline = None
         if window != DAY or count > int(config.params["baseline_floor"]):
-            baseline = learned_baseline(
-                config.params, end=until, actor_ids=vendor_actor_ids, client_ids=client_ids
-            )
+            baseline = learned_baseline(config.params, end=until, accounts=accounts, clients=clients)
         learned = baseline is not None and baseline.crossed
         if not declared and not learned:
             continue

@@ -213,12 +213,6 @@ def vendor_tenures(*, vendor_id: int) -> tuple[list[Tenure[int]], list[Tenure[st
     return accounts, clients
 
 
-def vendor_actors(*, vendor_id: int) -> tuple[list[int], list[str]]:
-    """The account ids and OAuth client ids a vendor holds or held."""
-    accounts, clients = vendor_tenures(vendor_id=vendor_id)
-    return [t.holder for t in accounts], [t.holder for t in clients]
-
-
 def vendor_touch(*, vendor: Vendor) -> list[MonthlyTouch]:
     """What the vendor's accounts and clients did to patient records, per month
     (counts only; patient lists only through the clinical gateway), each only

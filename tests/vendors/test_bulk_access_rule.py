@@ -12,6 +12,7 @@ import datetime as dt
 
 import pytest
 
+from safeward import clock
 from safeward.audit.selectors import patients_touched_per_day
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action
@@ -51,8 +52,10 @@ def _vendor(officer, make_user, *, volume, name="Scribe Co", accounts=1):
     )
     agreement = make_agreement(officer, vendor)
     staff = [make_user("vendor") for _ in range(accounts)]
-    for user in staff:
-        services.credential_bind_account(actor=officer, vendor=vendor, agreement=agreement, user=user)
+    # Bound before any history a test writes: only events during the binding count (ADR 1220).
+    with clock.frozen_at(START - dt.timedelta(days=29)):
+        for user in staff:
+            services.credential_bind_account(actor=officer, vendor=vendor, agreement=agreement, user=user)
     return vendor, staff
 
 
