@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,9 +97,17 @@ def load(name: str, patients: int, workers: int) -> float:
             break
         argv = [sys.executable, str(ROOT / "manage.py"), "demo", "scale", "--patients", str(count)]
         argv += ["--start", str(first), "--benchmark-database", name]
-        procs.append(subprocess.Popen(argv, env=dict(os.environ), cwd=ROOT, stderr=subprocess.DEVNULL))
-    if any(p.wait() != 0 for p in procs):
-        raise SystemExit("a loader failed")
+        # Each loader's errors in a file of its own: a pipe could fill and stall it.
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the wait below
+        procs.append((subprocess.Popen(argv, env=dict(os.environ), cwd=ROOT, stderr=errors), errors))
+    failed = [(n, errors) for n, (proc, errors) in enumerate(procs) if proc.wait() != 0]
+    for n, errors in failed:
+        errors.seek(0)
+        print(f"loader {n} failed:\n" + errors.read().decode(errors="replace")[-3000:], file=sys.stderr)
+    for _, errors in procs:
+        errors.close()
+    if failed:
+        raise SystemExit(f"{len(failed)} of {len(procs)} loaders failed (their errors are above)")
     rate = patients / (time.monotonic() - started)
     index_started = time.monotonic()
     with connection.cursor() as cursor:
