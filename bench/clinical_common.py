@@ -88,6 +88,12 @@ def load(name: str, patients: int, workers: int) -> float:
         for index, _ in TRGM_INDEXES:
             cursor.execute(f"DROP INDEX IF EXISTS {index}")
     per = -(-patients // workers)
+    # The loaders import the caller's settings module, which may live in bench/
+    # (clinical_chart.py's): the folder is on this process's path, not theirs.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"), os.environ.get("PYTHONPATH")])),
+    }
     started = time.monotonic()
     procs = []
     for w in range(workers):
@@ -99,7 +105,7 @@ def load(name: str, patients: int, workers: int) -> float:
         argv += ["--start", str(first), "--benchmark-database", name]
         # Each loader's errors in a file of its own: a pipe could fill and stall it.
         errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the wait below
-        procs.append((subprocess.Popen(argv, env=dict(os.environ), cwd=ROOT, stderr=errors), errors))
+        procs.append((subprocess.Popen(argv, env=env, cwd=ROOT, stderr=errors), errors))
     failed = [(n, errors) for n, (proc, errors) in enumerate(procs) if proc.wait() != 0]
     for n, errors in failed:
         errors.seek(0)
