@@ -28,7 +28,7 @@ x 4 threads, settings `clinical_bench_settings`) serves both paths:
 No TLS: wrk talks plain HTTP and sends X-Forwarded-Proto from a trusted
 proxy address (127.0.0.1), as behind a TLS-terminating proxy; TLS would
 cost both paths the same. Rounds alternate between the paths; the database
-is dropped at the end unless --keep.
+is dropped at the end unless --keep (a --reuse run never drops it).
 """
 
 from __future__ import annotations
@@ -427,7 +427,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        if not args.keep:
+        if created and not args.keep:  # a --reuse run leaves the kept database, as the ward bench does
             cc.drop_database(db)
 
 
