@@ -5,9 +5,12 @@ import datetime as dt
 import pytest
 
 from safeward import clock
+from safeward.detection.selectors import rule_config
+from safeward.detection.services import rule_config_save
 from safeward.fhir import clients as fhir_clients
 from safeward.vendors import services
 from safeward.vendors.models import Agreement, Vendor
+from tests.detection.conftest import START
 from tests.fhir.helpers import REDIRECT
 
 
@@ -62,3 +65,30 @@ def make_client(make_user, name="Scribe app"):
         redirect_uris=REDIRECT,
         expires_at=clock.now() + dt.timedelta(days=900),
     ).registration
+
+
+BULK_ACCESS = "vendor_bulk_access"
+
+
+@pytest.fixture
+def at(frozen_clock):
+    """at(hours=.., minutes=..) moves the clock to detection's test START + that offset."""
+
+    def move(**offset: float):
+        frozen_clock._now = START + dt.timedelta(**offset)
+        return frozen_clock
+
+    move()
+    return move
+
+
+def bulk_access_params(**params) -> None:
+    """Set some of the vendor bulk-access rule's parameters, enabling it."""
+    config = rule_config(code=BULK_ACCESS)
+    rule_config_save(
+        actor=None,
+        code=BULK_ACCESS,
+        enabled=True,
+        severity=config.severity,
+        params={**config.params, **params},
+    )

@@ -20,30 +20,11 @@ from safeward.detection.selectors import rule_config
 from safeward.detection.services import rule_config_save
 from safeward.vendors import services
 from tests.detection.conftest import START, access, alerts, new_patient, run
-from tests.vendors.conftest import make_agreement
+from tests.vendors.conftest import bulk_access_params, make_agreement
 
 pytestmark = pytest.mark.django_db
 
 RULE = "vendor_bulk_access"
-
-
-@pytest.fixture
-def at(frozen_clock):
-    """at(hours=.., minutes=..) moves the clock to detection's test START + that offset."""
-
-    def move(**offset: float):
-        frozen_clock._now = START + dt.timedelta(**offset)
-        return frozen_clock
-
-    move()
-    return move
-
-
-def _ceilings(**params):
-    config = rule_config(code=RULE)
-    rule_config_save(
-        actor=None, code=RULE, enabled=True, severity=config.severity, params={**config.params, **params}
-    )
 
 
 def _vendor(officer, make_user, *, volume, name="Scribe Co", accounts=1):
@@ -60,7 +41,7 @@ def _vendor(officer, make_user, *, volume, name="Scribe Co", accounts=1):
 
 
 def test_a_low_volume_vendor_past_its_ceiling_alerts_counting_all_its_accounts(at, officer, make_user):
-    _ceilings(low_threshold=3)
+    bulk_access_params(low_threshold=3)
     vendor, (first, second) = _vendor(officer, make_user, volume="low", accounts=2)
     patients = [new_patient(family=f"Vend{n}", mrn=f"V{n}") for n in range(3)]
     at(minutes=0)
@@ -81,7 +62,7 @@ def test_a_low_volume_vendor_past_its_ceiling_alerts_counting_all_its_accounts(a
 
 
 def test_outside_the_window_the_count_starts_again(at, officer, make_user):
-    _ceilings(low_threshold=2, window_hours=1)
+    bulk_access_params(low_threshold=2, window_hours=1)
     _, (staff,) = _vendor(officer, make_user, volume="low")
     patients = [new_patient(family=f"Win{n}", mrn=f"N{n}") for n in range(2)]
     at(minutes=0)
@@ -128,7 +109,7 @@ def _history(at, staff, patients, *, days):
 
 def _learned(**params):
     # A medium-volume vendor's ceiling (100) stays far above every count here.
-    _ceilings(**{"baseline_floor": 5, "baseline_factor": 2, "baseline_percentile": 100, **params})
+    bulk_access_params(**{"baseline_floor": 5, "baseline_factor": 2, "baseline_percentile": 100, **params})
 
 
 def test_a_spike_over_the_learned_baseline_alerts_under_the_declared_ceiling(at, officer, make_user):
@@ -178,7 +159,7 @@ def test_too_little_history_falls_back_to_the_declared_ceiling(at, officer, make
         access(staff, patient)
     run()
     assert alerts(RULE) == []
-    _ceilings(medium_threshold=7)
+    bulk_access_params(medium_threshold=7)
     access(staff, new_patient(family="New7", mrn="W7"))
     run()
     (alert,) = alerts(RULE)

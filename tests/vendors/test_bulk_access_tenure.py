@@ -17,36 +17,15 @@ from safeward.audit import context
 from safeward.audit.selectors import Tenure, patients_touched, patients_touched_per_day
 from safeward.audit.services import audit_record
 from safeward.audit.vocabulary import Action
-from safeward.detection.selectors import rule_config
-from safeward.detection.services import rule_config_save
 from safeward.vendors import services
 from tests.audit.plan_checks import assert_index_reads_only, event_reads
 from tests.detection.conftest import START, access, alerts, new_patient, run
-from tests.vendors.conftest import make_agreement
+from tests.vendors.conftest import bulk_access_params, make_agreement
 
 pytestmark = pytest.mark.django_db
 
 RULE = "vendor_bulk_access"
 CLIENT = "vendor-app"
-
-
-@pytest.fixture
-def at(frozen_clock):
-    """at(hours=.., minutes=..) moves the clock to detection's test START + that offset."""
-
-    def move(**offset: float):
-        frozen_clock._now = START + dt.timedelta(**offset)
-        return frozen_clock
-
-    move()
-    return move
-
-
-def _params(**params):
-    config = rule_config(code=RULE)
-    rule_config_save(
-        actor=None, code=RULE, enabled=True, severity=config.severity, params={**config.params, **params}
-    )
 
 
 def _vendor(officer, *, volume="low"):
@@ -66,7 +45,7 @@ def test_work_before_the_binding_raises_no_alert(at, officer, make_user, lagged)
     vendor's account: with a ceiling of 3 her one read as the vendor's is
     not a crossing, whether the earlier reads were evaluated before the
     binding or come in the same late batch."""
-    _params(low_threshold=3)
+    bulk_access_params(low_threshold=3)
     vendor, agreement = _vendor(officer)
     nurse = make_user("nurse")
     patients = _patients("Before", 4)
@@ -84,7 +63,7 @@ def test_work_before_the_binding_raises_no_alert(at, officer, make_user, lagged)
 
 
 def test_work_during_the_tenure_still_alerts(at, officer, make_user):
-    _params(low_threshold=3)
+    bulk_access_params(low_threshold=3)
     vendor, agreement = _vendor(officer)
     nurse = make_user("nurse")
     patients = _patients("During", 6)
@@ -111,7 +90,7 @@ def test_work_during_the_tenure_still_alerts(at, officer, make_user):
 def test_work_after_the_revocation_is_not_the_vendors(at, officer, make_user):
     """The vendor is suspended (its credentials revoked) and the hospital
     takes the account back: its reads then are the hospital's."""
-    _params(low_threshold=3)
+    bulk_access_params(low_threshold=3)
     vendor, agreement = _vendor(officer)
     nurse = make_user("nurse")
     patients = _patients("After", 5)
@@ -136,7 +115,7 @@ def test_the_baseline_ignores_the_days_before_the_binding(at, officer, make_user
     """Ten busy days as hospital staff (6 patients a day), then ten quiet
     days as the vendor's (2 a day): the baseline is the quiet days', so a
     day of 6 crosses the learned limit (floor 5, 2 x 2)."""
-    _params(baseline_floor=5, baseline_factor=2, baseline_percentile=100)
+    bulk_access_params(baseline_floor=5, baseline_factor=2, baseline_percentile=100)
     vendor, agreement = _vendor(officer, volume="medium")  # ceiling 100, far above
     nurse = make_user("nurse")
     patients = _patients("Base", 6)
