@@ -475,6 +475,10 @@ class Tenure[H: (int, str)]:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
 
+    def covers(self, moment: dt.datetime) -> bool:
+        """Whether an event at `moment` counts: the bounds `_held` reads by."""
+        return (self.start is None or self.start <= moment) and (self.end is None or moment < self.end)
+
 
 def _held(field: str, tenures: list[Tenure[Any]]) -> Q:
     """The events of these holders, each within its tenure: an OR of

@@ -92,11 +92,6 @@ def learned_baseline(
     return Baseline(counts[0], len(active), value, limit)
 
 
-def _during(tenure: Tenure[int], moment: dt.datetime) -> bool:
-    """From the binding (inclusive) until the revocation (exclusive), as the audit reads count it."""
-    return (tenure.start is None or tenure.start <= moment) and (tenure.end is None or moment < tenure.end)
-
-
 def rule_vendor_bulk_access(ctx: Context) -> list[Finding]:
     config = ctx.on(Code.VENDOR_BULK_ACCESS)
     if config is None or not ctx.accesses:
@@ -113,7 +108,7 @@ def rule_vendor_bulk_access(ctx: Context) -> list[Finding]:
     for event in ctx.accesses:
         # The vendor whose binding held the account when the access happened, if any.
         for vendor_id, tenure in held.get(event.actor_id or 0, []):
-            if _during(tenure, event.occurred_at):
+            if tenure.covers(event.occurred_at):
                 by_vendor[vendor_id].append(event)
                 break
     window = dt.timedelta(hours=int(config.params["window_hours"]))

@@ -20,11 +20,9 @@ from safeward.detection.selectors import rule_config
 from safeward.detection.services import rule_config_save
 from safeward.vendors import services
 from tests.detection.conftest import START, access, alerts, new_patient, run
-from tests.vendors.conftest import bulk_access_params, make_agreement
+from tests.vendors.conftest import BULK_ACCESS, bulk_access_params, make_agreement
 
 pytestmark = pytest.mark.django_db
-
-RULE = "vendor_bulk_access"
 
 
 def _vendor(officer, make_user, *, volume, name="Scribe Co", accounts=1):
@@ -49,11 +47,11 @@ def test_a_low_volume_vendor_past_its_ceiling_alerts_counting_all_its_accounts(a
     access(second, patients[1])
     access(second, patients[1])
     run()
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
     at(minutes=30)
     access(first, patients[2])
     run()
-    (alert,) = alerts(RULE)
+    (alert,) = alerts(BULK_ACCESS)
     assert alert.subject_user_id == first.pk
     assert alert.detail["vendor_id"] == vendor.pk
     assert alert.detail["distinct_patients"] == 3
@@ -71,7 +69,7 @@ def test_outside_the_window_the_count_starts_again(at, officer, make_user):
     at(hours=3)
     access(staff, patients[1])
     run()
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
 
 
 def test_a_vendor_declared_to_get_no_phi_alerts_on_its_first_patient(at, officer, make_user):
@@ -79,7 +77,7 @@ def test_a_vendor_declared_to_get_no_phi_alerts_on_its_first_patient(at, officer
     at(minutes=0)
     access(staff, new_patient(family="Only", mrn="O1"))
     run()
-    (alert,) = alerts(RULE)
+    (alert,) = alerts(BULK_ACCESS)
     assert alert.detail["phi_volume"] == "none"
 
 
@@ -90,12 +88,14 @@ def test_hospital_staff_and_a_disabled_rule_stay_quiet(at, officer, make_user):
     for n in range(3):
         access(nurse, new_patient(family=f"Own{n}", mrn=f"H{n}"))
     run()
-    assert alerts(RULE) == []
-    config = rule_config(code=RULE)
-    rule_config_save(actor=None, code=RULE, enabled=False, severity=config.severity, params=config.params)
+    assert alerts(BULK_ACCESS) == []
+    config = rule_config(code=BULK_ACCESS)
+    rule_config_save(
+        actor=None, code=BULK_ACCESS, enabled=False, severity=config.severity, params=config.params
+    )
     access(staff, new_patient(family="Off", mrn="F1"))
     run()
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
 
 
 def _history(at, staff, patients, *, days):
@@ -117,12 +117,12 @@ def test_a_spike_over_the_learned_baseline_alerts_under_the_declared_ceiling(at,
     _, (staff,) = _vendor(officer, make_user, volume="medium")
     patients = [new_patient(family=f"Base{n}", mrn=f"B{n}") for n in range(6)]
     _history(at, staff, patients[:2], days=10)
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
     at(minutes=0)
     for patient in patients:
         access(staff, patient)
     run()
-    (alert,) = alerts(RULE)
+    (alert,) = alerts(BULK_ACCESS)
     assert alert.detail["limits_crossed"] == ["learned"]
     assert alert.detail["distinct_patients"] == 6 < alert.detail["threshold"] == 100
     baseline = alert.detail["baseline"]
@@ -146,7 +146,7 @@ def test_steady_use_at_its_baseline_stays_quiet(at, officer, make_user):
     for patient in patients:
         access(staff, patient)
     run()
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
 
 
 def test_too_little_history_falls_back_to_the_declared_ceiling(at, officer, make_user):
@@ -158,11 +158,11 @@ def test_too_little_history_falls_back_to_the_declared_ceiling(at, officer, make
     for patient in patients:
         access(staff, patient)
     run()
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
     bulk_access_params(medium_threshold=7)
     access(staff, new_patient(family="New7", mrn="W7"))
     run()
-    (alert,) = alerts(RULE)
+    (alert,) = alerts(BULK_ACCESS)
     assert alert.detail["limits_crossed"] == ["declared"]
     assert alert.detail["baseline"]["active_days"] == 6
     assert alert.detail["baseline"]["limit"] is None
@@ -177,7 +177,7 @@ def test_a_spike_past_both_limits_names_both(at, officer, make_user):
     for patient in patients:
         access(staff, patient)
     run()
-    (alert,) = alerts(RULE)
+    (alert,) = alerts(BULK_ACCESS)
     assert alert.detail["limits_crossed"] == ["declared", "learned"]
     assert (alert.detail["threshold"], alert.detail["baseline"]["limit"]) == (6, 5)
     assert "ceiling 6" in alert.title
@@ -193,7 +193,7 @@ def test_the_floor_keeps_a_small_vendor_quiet(at, officer, make_user):
     for patient in patients:
         access(staff, patient)
     run()
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
 
 
 def test_the_daily_counts_take_searches_and_count_a_patient_once_a_day(at, officer, make_user):
@@ -221,9 +221,13 @@ def test_the_daily_counts_take_searches_and_count_a_patient_once_a_day(at, offic
     ],
 )
 def test_bad_ceilings_are_refused(params, message):
-    config = rule_config(code=RULE)
+    config = rule_config(code=BULK_ACCESS)
     with pytest.raises(Exception, match=message):
         rule_config_save(
-            actor=None, code=RULE, enabled=True, severity=config.severity, params={**config.params, **params}
+            actor=None,
+            code=BULK_ACCESS,
+            enabled=True,
+            severity=config.severity,
+            params={**config.params, **params},
         )
-    assert rule_config(code=RULE).params == config.params
+    assert rule_config(code=BULK_ACCESS).params == config.params

@@ -20,11 +20,10 @@ from safeward.audit.vocabulary import Action
 from safeward.vendors import services
 from tests.audit.plan_checks import assert_index_reads_only, event_reads
 from tests.detection.conftest import START, access, alerts, new_patient, run
-from tests.vendors.conftest import bulk_access_params, make_agreement
+from tests.vendors.conftest import BULK_ACCESS, bulk_access_params, make_agreement
 
 pytestmark = pytest.mark.django_db
 
-RULE = "vendor_bulk_access"
 CLIENT = "vendor-app"
 
 
@@ -59,7 +58,7 @@ def test_work_before_the_binding_raises_no_alert(at, officer, make_user, lagged)
     at(minutes=0)
     access(nurse, patients[3])
     run()
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
 
 
 def test_work_during_the_tenure_still_alerts(at, officer, make_user):
@@ -77,11 +76,11 @@ def test_work_during_the_tenure_still_alerts(at, officer, make_user):
     access(nurse, patients[3])
     access(nurse, patients[4])
     run()
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
     at(minutes=0)
     access(nurse, patients[5])
     run()
-    (alert,) = alerts(RULE)
+    (alert,) = alerts(BULK_ACCESS)
     assert alert.detail["vendor_id"] == vendor.pk
     assert alert.detail["distinct_patients"] == 3
     assert alert.subject_user_id == nurse.pk
@@ -108,7 +107,7 @@ def test_work_after_the_revocation_is_not_the_vendors(at, officer, make_user):
     for patient in patients[2:]:
         access(nurse, patient)
     run()
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
 
 
 def test_the_baseline_ignores_the_days_before_the_binding(at, officer, make_user):
@@ -131,12 +130,12 @@ def test_the_baseline_ignores_the_days_before_the_binding(at, officer, make_user
         for patient in patients[:2]:
             access(nurse, patient)
     run()
-    assert alerts(RULE) == []
+    assert alerts(BULK_ACCESS) == []
     at(minutes=0)
     for patient in patients:
         access(nurse, patient)
     run()
-    (alert,) = alerts(RULE)
+    (alert,) = alerts(BULK_ACCESS)
     assert alert.detail["limits_crossed"] == ["learned"]
     baseline = alert.detail["baseline"]
     assert (baseline["patients_24h"], baseline["active_days"], baseline["value"], baseline["limit"]) == (
