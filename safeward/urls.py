@@ -3,7 +3,34 @@ from django.urls import include, path
 from safeward.fhir import oauth_urls
 from safeward.identity.api import MeView, SchemaView
 
+# The REST API under one prefix, the clinical API first: Django tries the
+# patterns in order, so an API request is matched after one prefix test
+# instead of after every page's pattern (ADR 0308). The API's prefixes are
+# distinct, so their order inside it changes no match.
+api_v1 = [
+    path("clinical/", include(("safeward.clinical.api_urls", "clinical_api"))),
+    path("me/", MeView.as_view(), name="api_me"),
+    path("workforce/", include(("safeward.workforce.api", "workforce_api"))),
+    path("assets/", include(("safeward.assets.api", "assets_api"))),
+    path("compliance/", include(("safeward.assessments.api", "compliance_api"))),
+    path("assessments/", include(("safeward.assessments.campaign_api", "campaigns_api"))),
+    path("risks/", include(("safeward.assessments.risk_api", "risks_api"))),
+    path("policies/", include(("safeward.policies.api", "policies_api"))),
+    path("vendors/", include(("safeward.vendors.api", "vendors_api"))),
+    path("vulns/", include(("safeward.patching.api", "vulns_api"))),
+    path("incidents/", include(("safeward.incidents.api", "incidents_api"))),
+    path("devices/", include(("safeward.devices.api", "devices_api"))),
+    path("devices/posture/", include(("safeward.devices.posture_api", "posture_api"))),
+    path("facilities/", include(("safeward.facilities.api", "facilities_api"))),
+    path("continuity/", include(("safeward.continuity.api", "continuity_api"))),
+    path("discovery/", include(("safeward.assets.discovery_api", "discovery_api"))),
+]
+
 urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("fhir/", include(("safeward.fhir.urls", "fhir"))),
+    path("o/", include(("safeward.fhir.oauth_urls", "oauth"))),
+    path("api/schema/", SchemaView.as_view(), name="api_schema"),
     path("accounts/", include("allauth.urls")),
     path("", include("safeward.identity.urls")),
     path("", include("safeward.web.urls")),
@@ -24,25 +51,6 @@ urlpatterns = [
     path("compliance/assessments/", include("safeward.assessments.campaign_urls")),
     path("compliance/risks/", include("safeward.assessments.risk_urls")),
     path("compliance/", include("safeward.assessments.urls")),
-    path("api/v1/me/", MeView.as_view(), name="api_me"),
-    path("api/v1/workforce/", include(("safeward.workforce.api", "workforce_api"))),
-    path("api/v1/assets/", include(("safeward.assets.api", "assets_api"))),
-    path("api/v1/compliance/", include(("safeward.assessments.api", "compliance_api"))),
-    path("api/v1/assessments/", include(("safeward.assessments.campaign_api", "campaigns_api"))),
-    path("api/v1/risks/", include(("safeward.assessments.risk_api", "risks_api"))),
-    path("api/v1/policies/", include(("safeward.policies.api", "policies_api"))),
-    path("api/v1/vendors/", include(("safeward.vendors.api", "vendors_api"))),
-    path("api/v1/vulns/", include(("safeward.patching.api", "vulns_api"))),
-    path("api/v1/incidents/", include(("safeward.incidents.api", "incidents_api"))),
-    path("api/v1/devices/", include(("safeward.devices.api", "devices_api"))),
-    path("api/v1/devices/posture/", include(("safeward.devices.posture_api", "posture_api"))),
-    path("api/v1/facilities/", include(("safeward.facilities.api", "facilities_api"))),
-    path("api/v1/continuity/", include(("safeward.continuity.api", "continuity_api"))),
-    path("api/schema/", SchemaView.as_view(), name="api_schema"),
-    path("api/v1/clinical/", include(("safeward.clinical.api_urls", "clinical_api"))),
-    path("api/v1/discovery/", include(("safeward.assets.discovery_api", "discovery_api"))),
-    path("fhir/", include(("safeward.fhir.urls", "fhir"))),
-    path("o/", include(("safeward.fhir.oauth_urls", "oauth"))),
     path("oauth/clients/", include(("safeward.fhir.client_urls", "oauth_clients"))),
     # The same routes reversible under DOT's own namespace: its OIDC discovery
     # document builds its URLs with reverse("oauth2_provider:<name>").
