@@ -57,6 +57,7 @@ EVENT_FIELDS: tuple[str, ...] = (
     "reason",
     "detail",
     "source",
+    "client_id",
 )
 
 
@@ -95,6 +96,8 @@ class Event:
     reason: str
     detail: dict[str, Any]
     source: str = ""
+    # The OAuth client of a request made with a bearer token, "" for none.
+    client_id: str = ""
 
     @property
     def roles(self) -> tuple[str, ...]:

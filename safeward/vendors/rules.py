@@ -3,20 +3,27 @@
 (detection imports no vendors code). Its code, severity and parameters are in
 detection's catalog, tuned on the rule configuration page like any rule.
 
-A batch with patient accesses by an account a vendor holds (a vendor staff
-account, a backend client's service account) counts, per vendor, the
+A batch with patient accesses that are a vendor's counts, per vendor, the
 distinct patients that all its accounts and OAuth clients touched in the
 window ending at the batch's last such access, searches and lists included
 (`audit.selectors.patients_touched`, the breach scope's count), and raises an
 alert when it reaches the ceiling for the PHI volume the vendor is
-registered for.
+registered for: one alert per vendor per batch, its evidence that vendor's
+accesses of the batch. An access is a vendor's when its actor is an account
+the vendor holds (a vendor staff account, a backend client's service
+account) or when it carries the client id of an OAuth client the vendor
+holds, whoever the actor (ADR 1221): a hospital user working through the
+vendor's SMART app, a client whose service account is no credential. An
+access by one vendor's account through another vendor's client is both
+vendors'. The batch's accounts and clients are read in one statement.
 
 Each account and client counts only while it was the vendor's (ADR 1220,
 as the monthly touch, ADR 1219): from its binding until its revocation
 (`vendors.selectors.vendor_tenures`), in the window's count, in the
 baseline, and in which of a batch's accesses are the vendor's at all. An
 account's earlier work as hospital staff, or its work after the vendor let
-it go, is not the vendor's.
+it go, is not the vendor's; nor is what an app did before the vendor's
+binding of it or after its revocation.
 
 It also learns each vendor's own baseline (ADR 1217): one grouped query
 (`audit.selectors.patients_touched_per_day`) counts the distinct patients of
@@ -34,6 +41,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+
+from django.db.models import CharField, OuterRef, Subquery, Value
 
 from safeward.audit.selectors import Tenure, patients_touched, patients_touched_per_day
 from safeward.detection.evaluate import Context, register_rule
@@ -92,25 +101,70 @@ def learned_baseline(
     return Baseline(counts[0], len(active), value, limit)
 
 
+type Held[H: (int, str)] = dict[H, list[tuple[int, Tenure[H]]]]
+
+
+def _held_in_batch(accesses: list[Event]) -> tuple[Held[int], Held[str]]:
+    """The vendor bindings of the batch's actors and OAuth clients, each with
+    its tenure, in one statement per batch: the accounts' credentials by the
+    index on `Credential.user`, UNION ALL (when the batch has client ids) the
+    clients' by `Application.client_id` (unique) then
+    `Credential.application_id`, a client's credential being found by its
+    application, whose client id is what the audit event carries. No row for
+    the hospital's own staff and apps. (An OR of the two in one WHERE would
+    leave PostgreSQL no index for the client side.)"""
+    from oauth2_provider.models import Application
+
+    actor_ids = {event.actor_id for event in accesses if event.actor_id is not None}
+    client_ids = {event.client_id for event in accesses if event.client_id}
+    columns = ("user_id", "client", "vendor_id", "created_at", "revoked_at")
+    rows = (
+        Credential.objects.filter(user_id__in=actor_ids)
+        .order_by()
+        .annotate(client=Value("", output_field=CharField()))
+        .values_list(*columns)
+    )
+    if client_ids:
+        applications = Application.objects.filter(client_id__in=client_ids)
+        rows = rows.union(
+            Credential.objects.filter(application_id__in=applications.values("pk"))
+            .order_by()
+            .annotate(
+                client=Subquery(Application.objects.filter(pk=OuterRef("application_id")).values("client_id"))
+            )
+            .values_list(*columns),
+            all=True,
+        ).order_by()
+    accounts: Held[int] = defaultdict(list)
+    clients: Held[str] = defaultdict(list)
+    for user_id, client, vendor_id, start, end in rows:
+        # Each row is one side of the UNION: a client's names its client id (a
+        # client-credentials client's service account, in the batch, came as an account's row too).
+        if client:
+            clients[client].append((vendor_id, Tenure(client, start, end)))
+        else:
+            accounts[user_id].append((vendor_id, Tenure(user_id, start, end)))
+    return accounts, clients
+
+
 def rule_vendor_bulk_access(ctx: Context) -> list[Finding]:
     config = ctx.on(Code.VENDOR_BULK_ACCESS)
     if config is None or not ctx.accesses:
         return []
-    actor_ids = {event.actor_id for event in ctx.accesses if event.actor_id is not None}
-    held: dict[int, list[tuple[int, Tenure[int]]]] = defaultdict(list)
-    for user_id, vendor_id, start, end in Credential.objects.filter(user_id__in=actor_ids).values_list(
-        "user_id", "vendor_id", "created_at", "revoked_at"
-    ):  # one indexed query per batch with accesses; no row for the hospital's own staff
-        held[user_id].append((vendor_id, Tenure(user_id, start, end)))
-    if not held:
+    batch_accounts, batch_clients = _held_in_batch(ctx.accesses)
+    if not batch_accounts and not batch_clients:
         return []
     by_vendor: dict[int, list[Event]] = defaultdict(list)
     for event in ctx.accesses:
-        # The vendor whose binding held the account when the access happened, if any.
-        for vendor_id, tenure in held.get(event.actor_id or 0, []):
-            if tenure.covers(event.occurred_at):
-                by_vendor[vendor_id].append(event)
-                break
+        # The vendors whose bindings held the account or the client when the
+        # access happened: an access is one vendor's evidence once, even when
+        # made by its account through its client.
+        held: list[tuple[int, Tenure[Any]]] = [
+            *batch_accounts.get(event.actor_id or 0, []),
+            *batch_clients.get(event.client_id, []),
+        ]
+        for vendor_id in {vendor_id for vendor_id, tenure in held if tenure.covers(event.occurred_at)}:
+            by_vendor[vendor_id].append(event)
     window = dt.timedelta(hours=int(config.params["window_hours"]))
     findings = []
     for vendor in Vendor.objects.filter(pk__in=list(by_vendor)).order_by("pk"):
