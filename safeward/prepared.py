@@ -30,7 +30,7 @@ import datetime as dt
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,12 +222,18 @@ class Compiled[M: models.Model]:
     def rows(self, **values: Any) -> list[M]:
         """The instances `list(build(**values))` would give (one statement)."""
         plan = self._plan(values)
+        with prepared_cursor() as cursor:
+            cursor.execute(plan.sql, self._params(plan, values))
+            fetched = cursor.fetchall()
+        return self._objects(plan, fetched)
+
+    def _params(self, plan: _Plan, values: dict[str, Any]) -> list[Any]:
         params = list(plan.params)
         for position, name in plan.slots:
             params[position] = _adapted(values[name])
-        with prepared_cursor() as cursor:
-            cursor.execute(plan.sql, params)
-            fetched = cursor.fetchall()
+        return params
+
+    def _objects(self, plan: _Plan, fetched: list[Any]) -> list[M]:
         objects: list[M] = []
         for row in map(list, fetched):
             for position, convs, expression in plan.converters:
@@ -240,3 +246,22 @@ class Compiled[M: models.Model]:
                 populator.populate(row, obj)
             objects.append(obj)
         return objects
+
+
+def rows_together(queries: dict[str, tuple[Compiled[Any], dict[str, Any]]]) -> dict[str, list[Any]]:
+    """Each named compiled query's instances, as its `rows(**values)` gives
+    them. PostgreSQL: every statement is sent before the first answer is
+    read (`overlapped()`), so a chart's sections cost one round trip
+    together instead of one each: the server runs them back to back, with
+    no wait for this process in between (ADR 1633). Each statement has its
+    own cursor, which its answer is read from; all are read before the
+    block ends. Elsewhere they run one after the other."""
+    plans = {name: (query, query._plan(values), values) for name, (query, values) in queries.items()}
+    with overlapped(), ExitStack() as cursors:
+        sent = {}
+        for name, (query, plan, values) in plans.items():
+            cursor = cursors.enter_context(prepared_cursor())
+            cursor.execute(plan.sql, query._params(plan, values))
+            sent[name] = cursor
+        fetched = {name: cursor.fetchall() for name, cursor in sent.items()}
+    return {name: query._objects(plan, fetched[name]) for name, (query, plan, _) in plans.items()}
