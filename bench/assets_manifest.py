@@ -31,10 +31,10 @@ def main() -> None:
     from django.test import RequestFactory
 
     from safeward.assets.models import ExportManifest
-    from safeward.audit import views
     from safeward.audit.services import audit_record
     from safeward.audit.vocabulary import Action, PurposeOfUse
     from safeward.identity.models import RoleAssignment
+    from safeward.oversight import audit_views as views  # the audit report moved to oversight (ADR 0566)
 
     officer, _ = make_user("bench.officer", role="security_officer")
     RoleAssignment.objects.filter(user=officer).update(status=RoleAssignment.Status.ACTIVE)

@@ -1,0 +1,118 @@
+"""How a manifest is written (ADR 1655): three statements in the caller's
+transaction (the manifest, its audit event, the link between them), on
+PostgreSQL each prepared on the server; the manifest and its event are all
+or nothing, and the sealed hash is the manifest's canonical JSON."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from safeward.assets import manifests
+from safeward.assets.models import ExportManifest
+from safeward.audit import services as audit_services
+from safeward.audit.manifests import ManifestDraft
+from safeward.audit.models import AuditEvent
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+DRAFT = ManifestDraft(
+    kind="api",
+    route="clinical_api:chart",
+    purpose="TREAT",
+    patient_ids=("p-2", "p-1", "p-2"),
+    sections=("notes",),
+)
+CONTENT = b'{"chart": "synthetic"}'
+
+
+def _record(actor=None, draft: ManifestDraft = DRAFT) -> ExportManifest:
+    return manifests.manifest_record(
+        actor=actor,
+        draft=draft,
+        sha256=hashlib.sha256(CONTENT).hexdigest(),
+        byte_count=len(CONTENT),
+        complete=True,
+    )
+
+
+def test_the_manifest_its_event_and_the_link_are_three_statements_and_no_savepoint():
+    _record()  # the first use in a connection prepares the statements
+    with CaptureQueriesContext(connection) as queries:
+        manifest = _record()
+    # A server-bound statement is logged as "QUERY = '<sql>' - PARAMS = ...".
+    statements = [q["sql"].removeprefix("QUERY = '").split(None, 1)[0] for q in queries.captured_queries]
+    assert statements == ["INSERT", "INSERT", "UPDATE"], queries.captured_queries
+    assert not any("SAVEPOINT" in q["sql"].upper() for q in queries.captured_queries)
+    assert ExportManifest.objects.get(pk=manifest.pk).audit_event_id == manifest.audit_event_id
+
+
+def test_the_written_row_is_the_sealed_manifest_and_its_event_names_it():
+    doctor = UserFactory(roles=["physician"])
+    manifest = _record(actor=doctor)
+    stored = ExportManifest.objects.get(pk=manifest.pk)
+    for field in ExportManifest._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(manifest, field.attname), field.name
+    assert (stored.patient_ids, stored.patient_count, stored.actor_id) == (["p-1", "p-2"], 2, doctor.pk)
+    assert manifests.manifest_verify(manifest=stored)
+    assert stored.manifest_sha256 == hashlib.sha256(manifests._canonical(stored)).hexdigest()
+    event = AuditEvent.objects.get(pk=stored.audit_event_id)
+    assert (event.action, event.resource_type) == ("create", "ExportManifest")
+    assert event.resource_id == str(stored.pk)
+    assert event.detail["manifest_sha256"] == stored.manifest_sha256
+    assert event.detail["content_sha256"] == stored.sha256
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="prepared statements of PostgreSQL")
+def test_on_postgresql_the_manifest_insert_and_link_are_prepared_on_the_server():
+    _record()
+    _record()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [row[0] for row in cursor.fetchall()]
+    table = ExportManifest._meta.db_table
+    assert [sql for sql in prepared if sql.startswith(f'INSERT INTO "{table}"')], prepared
+    assert [sql for sql in prepared if sql.startswith(f'UPDATE "{table}"')], prepared
+
+
+def test_an_event_that_fails_after_it_was_written_leaves_neither_it_nor_the_manifest(monkeypatch):
+    written = audit_services._write
+
+    def written_then_failed(event: AuditEvent, patient_ids: list[str]) -> None:
+        written(event, patient_ids)
+        assert AuditEvent.objects.filter(pk=event.pk).exists()  # the INSERT ran, in the transaction
+        raise DatabaseError("the event could not be written")
+
+    monkeypatch.setattr(audit_services, "_write", written_then_failed)
+    before = AuditEvent.objects.count()
+    with pytest.raises(DatabaseError), transaction.atomic():  # the caller's transaction (the chart's)
+        _record()
+    assert not ExportManifest.objects.exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_an_event_refused_before_it_is_written_leaves_no_manifest(monkeypatch):
+    doctor = UserFactory(roles=["physician"])
+    monkeypatch.setattr(audit_services, "_ACTOR_ROLES", [])  # no provider of roles: refused (fail closed)
+    with pytest.raises(audit_services.AuditWriteError), transaction.atomic():
+        _record(actor=doctor)
+    assert not ExportManifest.objects.exists()
+
+
+def test_a_link_that_finds_no_manifest_fails_the_write(monkeypatch):
+    """The link is checked as `save(update_fields=...)` checks it."""
+
+    def elsewhere(manifest: ExportManifest) -> None:
+        real_insert(manifest)
+        manifest.pk = manifest.pk + 1_000_000
+
+    real_insert = manifests._insert
+    monkeypatch.setattr(manifests, "_insert", elsewhere)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        _record()
+    assert not ExportManifest.objects.exists()
+    assert not AuditEvent.objects.filter(resource_type="ExportManifest").exists()
