@@ -189,6 +189,16 @@ def free_port() -> int:
         return port
 
 
+def patients_in() -> int:
+    """The patients the database holds (a --reuse run's may differ from --patients)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM clinical_patient")
+        (count,) = cursor.fetchone()
+    return int(count)
+
+
 def start_gunicorn(port: int, var_dir: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
@@ -399,7 +409,7 @@ def main() -> None:
             for name in PATHS:
                 results[name].append(run_wrk(port, cookie, scripts[name], args.duration, args.connections))
         print(
-            f"{args.patients} patients on PostgreSQL; {len(ids)} charts rotated; gunicorn gthread 2x4, "
+            f"{patients_in()} patients on PostgreSQL; {len(ids)} charts rotated; gunicorn gthread 2x4, "
             f"production settings, plain HTTP; wrk 1 thread, {args.connections} connections, "
             f"{args.rounds} x {args.duration} s alternating"
         )
