@@ -255,7 +255,10 @@ def rows_together(queries: dict[str, tuple[Compiled[Any], dict[str, Any]]]) -> d
     together instead of one each: the server runs them back to back, with
     no wait for this process in between (ADR 1633). Each statement has its
     own cursor, which its answer is read from; all are read before the
-    block ends. Elsewhere they run one after the other."""
+    block ends. Elsewhere they run one after the other. None or one query
+    needs no pipeline (its Sync would be a round trip of its own)."""
+    if len(queries) <= 1:
+        return {name: query.rows(**values) for name, (query, values) in queries.items()}
     plans = {name: (query, query._plan(values), values) for name, (query, values) in queries.items()}
     with overlapped(), ExitStack() as cursors:
         sent = {}

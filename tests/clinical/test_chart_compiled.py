@@ -99,7 +99,40 @@ def test_every_section_is_what_the_orm_gives(full_chart, monkeypatch):
     assert any(n.previous for n in compiled.notes or [])
 
     monkeypatch.setattr(Compiled, "rows", lambda self, **values: list(self.build(**values)))
+    monkeypatch.setattr(
+        _patients,
+        "rows_together",
+        lambda queries: {name: list(query.build(**values)) for name, (query, values) in queries.items()},
+    )
     assert _chart(doctor, patient) == compiled
+
+
+def test_the_sections_are_read_together_as_each_alone(full_chart):
+    """`rows_together` gives each query's `rows`, and on PostgreSQL sends
+    every statement before the first answer is read (ADR 1633)."""
+    from django.db import connection
+
+    from safeward.prepared import in_pipeline, rows_together
+
+    _, patient = full_chart
+    values = {"patient": _patients.parse_id(patient)}
+    names = ("encounters", "notes", "problems", "observations")
+    queries = {name: (_patients._CHART[name], values) for name in names}
+    piped: list[bool] = []
+
+    def watch(execute, sql, params, many, context):
+        piped.append(in_pipeline())
+        return execute(sql, params, many, context)
+
+    with clinical_test_data(), connection.execute_wrapper(watch):
+        together = rows_together(queries)
+    with clinical_test_data():
+        alone = {name: query.rows(**values) for name, (query, values) in queries.items()}
+        assert rows_together({}) == {}
+        assert rows_together({"notes": queries["notes"]}) == {"notes": alone["notes"]}
+    assert together == alone
+    assert all(together.values())
+    assert piped == [connection.vendor == "postgresql"] * len(names)
 
 
 def test_each_compiled_query_gives_the_orm_instances(full_chart):
