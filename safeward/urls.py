@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from safeward.fhir import oauth_urls
 from safeward.identity.api import MeView, SchemaView
@@ -7,7 +7,7 @@ from safeward.identity.api import MeView, SchemaView
 # patterns in order, so an API request is matched after one prefix test
 # instead of after every page's pattern (ADR 0308). The API's prefixes are
 # distinct, so their order inside it changes no match.
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("clinical/", include(("safeward.clinical.api_urls", "clinical_api"))),
     path("me/", MeView.as_view(), name="api_me"),
     path("workforce/", include(("safeward.workforce.api", "workforce_api"))),
