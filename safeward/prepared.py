@@ -289,7 +289,7 @@ class CompiledValues:
     def _compile(self, values: dict[str, Any]) -> _ValuesPlan:
         stand_ins = {name: _stand_in(value, n) for n, (name, value) in enumerate(sorted(values.items()))}
         queryset = self.build(**stand_ins)
-        assert queryset._iterable_class is ValuesListIterable, f"{self.name}: values_list() rows only"  # type: ignore[attr-defined]
+        assert queryset._iterable_class is ValuesListIterable, f"{self.name}: values_list() rows only"
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
         adapted = {name: _adapted(value) for name, value in stand_ins.items()}

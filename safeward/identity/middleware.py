@@ -201,7 +201,7 @@ class SessionGuardMiddleware:
         session_id = request.session.get(SESSION_ID_KEY)
         user_session = None
         if session_id:
-            found = _SESSION_READ.rows(pk=UserSession._meta.pk.to_python(session_id), user_id=user.pk)  # type: ignore[union-attr]
+            found = _SESSION_READ.rows(pk=UserSession._meta.pk.to_python(session_id), user_id=user.pk)
             user_session = found[0] if found else None
         reason = self._invalid_reason(user, user_session)
         if reason is not None:

@@ -31,7 +31,7 @@ def user_active_roles(*, user: User) -> QuerySet[Role]:
     ).order_by("code")
 
 
-def _active_role_permissions(*, user_id: int) -> QuerySet[Role]:
+def _active_role_permissions(*, user_id: int) -> QuerySet[Role, tuple[str, Any]]:
     return user_active_roles(user=User(pk=user_id)).values_list("code", "permissions")
 
 

@@ -29,7 +29,7 @@ _SESSION_LOAD = Compiled("identity.session_load", _live_session)
 class SessionStore(db.SessionStore):
     def _get_session_from_db(self) -> Any:
         if self.get_model_class() is not Session:  # a subclass with its own model: Django's read
-            return super()._get_session_from_db()
+            return super()._get_session_from_db()  # type: ignore[misc]
         key = self.session_key
         if key is None:  # Django's `get(session_key=None)` finds nothing either
             self._session_key = None

@@ -130,9 +130,14 @@ def _state_query(*, user_id: int | None, now: dt.datetime) -> QuerySet[Any]:
     `.first()` would read it: ordered by the key, one row."""
     from safeward.workforce.models import Person
 
+    # `filter(user_id=None)` is `user_id IS NULL`, as the ORM read before.
+    people = (
+        Person.objects.filter(user__isnull=True)
+        if user_id is None
+        else Person.objects.filter(user_id=user_id)
+    )
     return (
-        Person.objects.filter(user_id=user_id)
-        .annotate(
+        people.annotate(
             overdue_since=Min(
                 "training_assignments__due_at",
                 filter=Q(
