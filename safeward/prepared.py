@@ -38,7 +38,7 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
-from django.db.models.query import get_related_populators
+from django.db.models.query import ValuesListIterable, get_related_populators
 
 
 class _Preparing(psycopg.Cursor[Any]):
@@ -134,7 +134,11 @@ def _stand_in(value: Any, n: int) -> Any:
         return uuid.UUID(int=0x5AFE_3A2D_0000_4000_8000_C0A1_D5A1_E000 + n)
     if isinstance(value, dt.datetime):
         return dt.datetime(1901, 2, 3, 4, 5, 6, n, tzinfo=dt.UTC)
-    raise TypeError(f"a compiled query takes UUIDs and times, not {type(value).__name__}")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(0x5AFE_0000 + n)  # ids are positive; fits a 32-bit column
+    if isinstance(value, str):
+        return f"\x1fsafeward-stand-in-{n}\x1f"
+    raise TypeError(f"a compiled query takes UUIDs, times, ints and text, not {type(value).__name__}")
 
 
 _UUID = models.UUIDField()
@@ -146,7 +150,11 @@ def _adapted(value: Any) -> Any:
         return _UUID.get_db_prep_value(value, connection)
     if isinstance(value, dt.datetime):
         return connection.ops.adapt_datetimefield_value(value)
-    raise TypeError(f"a compiled query takes UUIDs and times, not {type(value).__name__}")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"a compiled query takes UUIDs, times, ints and text, not {type(value).__name__}")
 
 
 @dataclass(frozen=True)
@@ -246,6 +254,78 @@ class Compiled[M: models.Model]:
                 populator.populate(row, obj)
             objects.append(obj)
         return objects
+
+
+@dataclass(frozen=True)
+class _ValuesPlan:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[tuple[int, str], ...]
+    width: int  # the selected columns (the rest, if any, are the ordering's)
+    converters: tuple[tuple[int, tuple[Any, ...], Any], ...]
+
+
+class CompiledValues:
+    """`Compiled` for a `values_list()` queryset (plain, not flat or named):
+    each run gives the tuples `list(build(**values))` would, converted by
+    the ORM's own converters (a JSON column read, a time made aware), from
+    SQL compiled once per thread and executed through `prepared_cursor`.
+    For the fixed reads every signed-in request makes (ADR 0309)."""
+
+    _plans = threading.local()
+
+    def __init__(self, name: str, build: Callable[..., models.QuerySet[Any]]) -> None:
+        self.name = name
+        self.build = build
+
+    def _plan(self, values: dict[str, Any]) -> _ValuesPlan:
+        plans: dict[tuple[str, str], _ValuesPlan] = self._plans.__dict__.setdefault("by_name", {})
+        key = (self.name, connection.alias)
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = self._compile(values)
+        return plan
+
+    def _compile(self, values: dict[str, Any]) -> _ValuesPlan:
+        stand_ins = {name: _stand_in(value, n) for n, (name, value) in enumerate(sorted(values.items()))}
+        queryset = self.build(**stand_ins)
+        assert queryset._iterable_class is ValuesListIterable, f"{self.name}: values_list() rows only"
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()
+        adapted = {name: _adapted(value) for name, value in stand_ins.items()}
+        slots = tuple((i, name) for i, p in enumerate(params) for name, a in adapted.items() if p == a)
+        missing = set(values) - {name for _, name in slots}
+        assert not missing, f"{self.name}: the compiled query does not use {sorted(missing)}"
+        fields = [s[0] for s in compiler.select[: compiler.col_count]]
+        assert not compiler.has_composite_fields(fields), f"{self.name}: no composite keys"
+        converters = compiler.get_converters(fields)
+        return _ValuesPlan(
+            sql=sql,
+            params=tuple(params),
+            slots=slots,
+            width=compiler.col_count,
+            converters=tuple((pos, tuple(convs), expr) for pos, (convs, expr) in converters.items()),
+        )
+
+    def rows(self, **values: Any) -> list[tuple[Any, ...]]:
+        """The tuples `list(build(**values))` would give (one statement)."""
+        plan = self._plan(values)
+        params = list(plan.params)
+        for position, name in plan.slots:
+            params[position] = _adapted(values[name])
+        with prepared_cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            fetched = cursor.fetchall()
+        result: list[tuple[Any, ...]] = []
+        for row in fetched:
+            row = list(row[: plan.width])
+            for position, convs, expression in plan.converters:
+                value = row[position]
+                for convert in convs:
+                    value = convert(value, expression, connection)
+                row[position] = value
+            result.append(tuple(row))
+        return result
 
 
 def rows_together(queries: dict[str, tuple[Compiled[Any], dict[str, Any]]]) -> dict[str, list[Any]]:

@@ -265,7 +265,8 @@ SAFEWARD_SESSION_ABSOLUTE_HOURS = env.integer(
 )
 SAFEWARD_STEP_UP_MINUTES = env.integer("SAFEWARD_STEP_UP_MINUTES", 5, minimum=1, maximum=60)
 SAFEWARD_REMOTE_MFA_WINDOW_MINUTES = env.integer("SAFEWARD_REMOTE_MFA_WINDOW_MINUTES", 60, minimum=1)
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Django's database store; its per-request read is a prepared statement (ADR 0309).
+SESSION_ENGINE = "safeward.identity.sessions"
 # Flash messages live in the database-backed session, never in a cookie (a
 # signed cookie is readable by whoever holds it); they carry no PHI either.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

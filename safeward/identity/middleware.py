@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render, resolve_url
@@ -32,6 +33,7 @@ from safeward.identity.redirects import (
     return_path,
 )
 from safeward.identity.selectors import user_credential_refusal, user_has_second_factor
+from safeward.prepared import Compiled
 
 SESSION_ID_KEY = "safeward_session_id"
 # How stale last_seen_at may get before it is written again; keeps the guard
@@ -128,6 +130,15 @@ def session_ended_response(request: HttpRequest, reason: str) -> HttpResponse:
     return response
 
 
+def _session_of(*, pk: uuid.UUID, user_id: int) -> QuerySet[UserSession]:
+    """The session record the guard checks, as `.first()` reads it."""
+    return UserSession.objects.filter(pk=pk, user_id=user_id)[:1]
+
+
+# Compiled once per thread, prepared once per connection (ADR 0309).
+_SESSION_READ = Compiled("identity.session_guard", _session_of)
+
+
 class SessionGuardMiddleware:
     """Refuses a session on the very request after it stops being valid:
     idle time-out, absolute lifetime, ended by the user or an administrator,
@@ -190,7 +201,8 @@ class SessionGuardMiddleware:
         session_id = request.session.get(SESSION_ID_KEY)
         user_session = None
         if session_id:
-            user_session = UserSession.objects.filter(pk=session_id, user=user).first()
+            found = _SESSION_READ.rows(pk=UserSession._meta.pk.to_python(session_id), user_id=user.pk)
+            user_session = found[0] if found else None
         reason = self._invalid_reason(user, user_session)
         if reason is not None:
             if user_session is not None:

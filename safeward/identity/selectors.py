@@ -19,6 +19,7 @@ from safeward.identity.models import (
     UserSession,
 )
 from safeward.identity.network import OUTSIDE
+from safeward.prepared import CompiledValues
 
 # The zone of an address no defined network zone holds.
 OUTSIDE_ZONE = OUTSIDE.name
@@ -30,6 +31,15 @@ def user_active_roles(*, user: User) -> QuerySet[Role]:
     ).order_by("code")
 
 
+def _active_role_permissions(*, user_id: int) -> QuerySet[Role, tuple[str, Any]]:
+    return user_active_roles(user=User(pk=user_id)).values_list("code", "permissions")
+
+
+# Compiled once per thread, prepared once per connection: read on every
+# signed-in request (ADR 0309).
+_ROLES_READ = CompiledValues("identity.roles", _active_role_permissions)
+
+
 def _load_roles(*, user: User) -> None:
     """The user's active role codes and the union of their permissions, in one
     query, cached on the user object for the length of one request (the
@@ -39,7 +49,12 @@ def _load_roles(*, user: User) -> None:
     `forget_state` (workforce) drop the cache when either input changes."""
     codes: list[str] = []
     perms: set[str] = set()
-    for code, permission_list in user_active_roles(user=user).values_list("code", "permissions"):
+    rows = (
+        _ROLES_READ.rows(user_id=user.pk)
+        if user.pk is not None
+        else user_active_roles(user=user).values_list("code", "permissions")
+    )
+    for code, permission_list in rows:
         codes.append(code)
         perms.update(permission_list)
     user._safeward_role_codes = codes  # type: ignore[attr-defined]

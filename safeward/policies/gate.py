@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from safeward import clock
+from safeward.prepared import prepared_cursor
 
 if TYPE_CHECKING:
     from safeward.identity.models import User
@@ -101,7 +101,8 @@ def _statement(roles: int) -> str:
     roles (`roles` parameters) or position whose document's current
     revision the person has not acknowledged. Plain SQL, built once per
     number of roles: the ORM compiling the same query on every request cost
-    more than running it."""
+    more than running it. Run through the prepared cursor: on PostgreSQL each
+    text is parsed and planned once per connection (ADR 0309)."""
     cached = _STATEMENTS.get(roles)
     if cached is not None:
         return cached
@@ -146,7 +147,7 @@ def _moment(value: object) -> dt.datetime:
 
 def _compute(user: User, codes: list[str]) -> GateState:
     now = clock.now()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_statement(len(codes)), [*codes, user.pk, user.pk])
         rows = [(*row[:5], _moment(row[5]), *row[6:]) for row in cursor.fetchall()]
     if not rows:

@@ -22,13 +22,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Min, Q
+from django.db.models import Min, Q, QuerySet
 
 from safeward import clock
 from safeward.identity.permissions import CLINICAL_WRITES
+from safeward.prepared import CompiledValues
 
 if TYPE_CHECKING:
     from safeward.identity.models import User
@@ -100,23 +101,12 @@ def workforce_state(user: User) -> WorkforceState:
     cached: WorkforceState | None = getattr(user, STATE_ATTRIBUTE, None)
     if cached is not None:
         return cached
-    from safeward.workforce.models import Person
-
     now = clock.now()
-    row = (
-        Person.objects.filter(user_id=user.pk)
-        .annotate(
-            overdue_since=Min(
-                "training_assignments__due_at",
-                filter=Q(
-                    training_assignments__completed_at__isnull=True,
-                    training_assignments__due_at__lt=now,
-                ),
-            )
-        )
-        .values_list("pk", "status", "access_ends_at", "overdue_since")
-        .first()
-    )
+    if user.pk is None:  # an unsaved account: the ORM's own `user_id IS NULL`, as before
+        rows = list(_state_query(user_id=None, now=now))
+    else:
+        rows = _STATE_READ.rows(user_id=user.pk, now=now)
+    row = rows[0] if rows else None
     if row is None:
         state = UNMANAGED
     else:
@@ -133,6 +123,36 @@ def workforce_state(user: User) -> WorkforceState:
         )
     setattr(user, STATE_ATTRIBUTE, state)
     return state
+
+
+def _state_query(*, user_id: int | None, now: dt.datetime) -> QuerySet[Any]:
+    """The person behind an account and their earliest overdue training, as
+    `.first()` would read it: ordered by the key, one row."""
+    from safeward.workforce.models import Person
+
+    # `filter(user_id=None)` is `user_id IS NULL`, as the ORM read before.
+    people = (
+        Person.objects.filter(user__isnull=True)
+        if user_id is None
+        else Person.objects.filter(user_id=user_id)
+    )
+    return (
+        people.annotate(
+            overdue_since=Min(
+                "training_assignments__due_at",
+                filter=Q(
+                    training_assignments__completed_at__isnull=True,
+                    training_assignments__due_at__lt=now,
+                ),
+            )
+        )
+        .values_list("pk", "status", "access_ends_at", "overdue_since")
+        .order_by("pk")[:1]
+    )
+
+
+# Compiled once per thread, prepared once per connection (ADR 0309).
+_STATE_READ = CompiledValues("workforce.state", _state_query)
 
 
 def forget_state(user: User) -> None:
