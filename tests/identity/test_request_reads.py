@@ -142,3 +142,18 @@ def test_the_compiled_workforce_and_role_reads_answer_as_their_querysets(make_us
     assert code == "physician"
     assert isinstance(permissions, list)
     assert permissions
+
+
+@pytest.mark.parametrize(
+    "key", ["x" * 8, "z" * 40, "q" * 41, "k" * 4000, "ünïcödé-key-0123", "a' OR '1'='1", "%s%s%s%s"]
+)
+def test_a_forged_session_cookie_is_an_anonymous_request(client, key):
+    """Whatever the cookie's session key (longer than the column, quoted,
+    placeholders, non-ASCII), the prepared session read finds no session:
+    the page sends the visitor to sign in, never an error."""
+    from django.conf import settings
+
+    client.cookies[settings.SESSION_COOKIE_NAME] = key
+    response = client.get("/", secure=True)
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
