@@ -39,6 +39,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.db.models.query import ValuesListIterable, get_related_populators
+from django.db.models.sql.compiler import SQLCompiler
 
 
 class _Preparing(psycopg.Cursor[Any]):
@@ -157,12 +158,22 @@ def _adapted(value: Any) -> Any:
     raise TypeError(f"a compiled query takes UUIDs, times, ints and text, not {type(value).__name__}")
 
 
+type _Converters = tuple[tuple[int, tuple[Any, ...], Any], ...]
+
+
 @dataclass(frozen=True)
-class _Plan:
+class _Shape:
+    """A compiled statement: its SQL, its parameters with the run's values'
+    positions (`slots`), and the ORM's converters of its selected columns."""
+
     sql: str
     params: tuple[Any, ...]
     slots: tuple[tuple[int, str], ...]  # (position in params, name of the value)
-    converters: tuple[tuple[int, tuple[Any, ...], Any], ...]
+    converters: _Converters
+
+
+@dataclass(frozen=True)
+class _Plan(_Shape):
     from_db: Callable[..., Any]  # the model class's from_db with the fetch mode
     init_list: tuple[str, ...]
     start: int
@@ -171,32 +182,48 @@ class _Plan:
     db: str
 
 
-class Compiled[M: models.Model]:
-    """A queryset of a fixed shape (a chart section's: the same filters,
-    joins, order and limit for every patient) whose SQL the ORM compiles
-    once per thread; each run substitutes its values (UUIDs, times) in the
-    compiled parameters, executes the statement through `prepared_cursor`
-    and builds the model instances exactly as the ORM does (its converters,
-    `from_db`, its select_related populators), so callers get the same
-    instances as `list(build(**values))`, without building and compiling the
-    queryset on every call. Per thread because a plan holds the converters
-    of that thread's connection."""
+@dataclass(frozen=True)
+class _ValuesPlan(_Shape):
+    width: int  # the selected columns (the rest, if any, are the ordering's)
+
+
+def _converted(row: list[Any], converters: _Converters) -> list[Any]:
+    """A fetched row with the ORM's converters applied, as its iterables do."""
+    for position, convs, expression in converters:
+        value = row[position]
+        for convert in convs:
+            value = convert(value, expression, connection)
+        row[position] = value
+    return row
+
+
+class _Fixed[P: _Shape, Q: models.QuerySet[Any]]:
+    """What `Compiled` and `CompiledValues` share: a queryset builder whose
+    SQL the ORM compiles once per thread and connection, with stand-in
+    values (`_stand_in`) found again among the compiled parameters, each
+    run's values put in their place. Per thread because a plan holds the
+    converters of that thread's connection."""
 
     _plans = threading.local()
 
-    def __init__(self, name: str, build: Callable[..., models.QuerySet[M]]) -> None:
+    def __init__(self, name: str, build: Callable[..., Q]) -> None:
         self.name = name
         self.build = build
 
-    def _plan(self, values: dict[str, Any]) -> _Plan:
-        plans: dict[tuple[str, str], _Plan] = self._plans.__dict__.setdefault("by_name", {})
-        key = (self.name, connection.alias)
+    def _plan(self, values: dict[str, Any]) -> P:
+        plans: dict[tuple[type, str, str], P] = self._plans.__dict__.setdefault("by_name", {})
+        key = (type(self), self.name, connection.alias)
         plan = plans.get(key)
         if plan is None:
             plan = plans[key] = self._compile(values)
         return plan
 
-    def _compile(self, values: dict[str, Any]) -> _Plan:
+    def _compile(self, values: dict[str, Any]) -> P:
+        raise NotImplementedError
+
+    def _compiled(self, values: dict[str, Any]) -> tuple[Q, SQLCompiler, _Shape]:
+        """The queryset built from stand-ins, its compiler, and its shape
+        without converters (the caller chooses the columns they apply to)."""
         stand_ins = {name: _stand_in(value, n) for n, (name, value) in enumerate(sorted(values.items()))}
         query = self.build(**stand_ins)
         compiler = query.query.get_compiler(using=query.db)
@@ -205,20 +232,51 @@ class Compiled[M: models.Model]:
         slots = tuple((i, name) for i, p in enumerate(params) for name, a in adapted.items() if p == a)
         missing = set(values) - {name for _, name in slots}
         assert not missing, f"{self.name}: the compiled query does not use {sorted(missing)}"
+        return query, compiler, _Shape(sql=sql, params=tuple(params), slots=slots, converters=())
+
+    @staticmethod
+    def _converters(compiler: SQLCompiler, fields: list[Any]) -> _Converters:
+        return tuple(
+            (pos, tuple(convs), expr) for pos, (convs, expr) in compiler.get_converters(fields).items()
+        )
+
+    def _params(self, plan: P, values: dict[str, Any]) -> list[Any]:
+        params = list(plan.params)
+        for position, name in plan.slots:
+            params[position] = _adapted(values[name])
+        return params
+
+    def _fetched(self, values: dict[str, Any]) -> tuple[P, list[Any]]:
+        plan = self._plan(values)
+        with prepared_cursor() as cursor:
+            cursor.execute(plan.sql, self._params(plan, values))
+            return plan, cursor.fetchall()
+
+
+class Compiled[M: models.Model](_Fixed[_Plan, models.QuerySet[M]]):
+    """A queryset of a fixed shape (a chart section's: the same filters,
+    joins, order and limit for every patient) whose SQL the ORM compiles
+    once per thread; each run substitutes its values (UUIDs, times, ids,
+    text) in the compiled parameters, executes the statement through
+    `prepared_cursor` and builds the model instances exactly as the ORM
+    does (its converters, `from_db`, its select_related populators), so
+    callers get the same instances as `list(build(**values))`, without
+    building and compiling the queryset on every call."""
+
+    def _compile(self, values: dict[str, Any]) -> _Plan:
+        query, compiler, shape = self._compiled(values)
         select, klass_info = compiler.select, compiler.klass_info
         assert klass_info is not None, "model rows only"
         assert not compiler.annotation_col_map, "model rows only"
-        fields = [s[0] for s in select[: compiler.col_count]]
-        converters = compiler.get_converters(fields)
         first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         fetch_mode = query._fetch_mode  # type: ignore[attr-defined]
         assert not fetch_mode.track_peers, "peers are tracked per run, not per plan"
         model = klass_info["model"]
         return _Plan(
-            sql=sql,
-            params=tuple(params),
-            slots=slots,
-            converters=tuple((pos, tuple(convs), expr) for pos, (convs, expr) in converters.items()),
+            sql=shape.sql,
+            params=shape.params,
+            slots=shape.slots,
+            converters=self._converters(compiler, [s[0] for s in select[: compiler.col_count]]),
             from_db=lambda db, names, values: model.from_db(db, names, values, fetch_mode=fetch_mode),
             init_list=tuple(f[0].target.attname for f in select[first:last]),
             start=first,
@@ -229,26 +287,12 @@ class Compiled[M: models.Model]:
 
     def rows(self, **values: Any) -> list[M]:
         """The instances `list(build(**values))` would give (one statement)."""
-        plan = self._plan(values)
-        with prepared_cursor() as cursor:
-            cursor.execute(plan.sql, self._params(plan, values))
-            fetched = cursor.fetchall()
-        return self._objects(plan, fetched)
-
-    def _params(self, plan: _Plan, values: dict[str, Any]) -> list[Any]:
-        params = list(plan.params)
-        for position, name in plan.slots:
-            params[position] = _adapted(values[name])
-        return params
+        return self._objects(*self._fetched(values))
 
     def _objects(self, plan: _Plan, fetched: list[Any]) -> list[M]:
         objects: list[M] = []
         for row in map(list, fetched):
-            for position, convs, expression in plan.converters:
-                value = row[position]
-                for convert in convs:
-                    value = convert(value, expression, connection)
-                row[position] = value
+            _converted(row, plan.converters)
             obj: M = plan.from_db(plan.db, plan.init_list, row[plan.start : plan.end])
             for populator in plan.populators:
                 populator.populate(row, obj)
@@ -256,76 +300,31 @@ class Compiled[M: models.Model]:
         return objects
 
 
-@dataclass(frozen=True)
-class _ValuesPlan:
-    sql: str
-    params: tuple[Any, ...]
-    slots: tuple[tuple[int, str], ...]
-    width: int  # the selected columns (the rest, if any, are the ordering's)
-    converters: tuple[tuple[int, tuple[Any, ...], Any], ...]
-
-
-class CompiledValues:
+class CompiledValues(_Fixed[_ValuesPlan, models.QuerySet[Any]]):
     """`Compiled` for a `values_list()` queryset (plain, not flat or named):
     each run gives the tuples `list(build(**values))` would, converted by
-    the ORM's own converters (a JSON column read, a time made aware), from
-    SQL compiled once per thread and executed through `prepared_cursor`.
-    For the fixed reads every signed-in request makes (ADR 0309)."""
-
-    _plans = threading.local()
-
-    def __init__(self, name: str, build: Callable[..., models.QuerySet[Any]]) -> None:
-        self.name = name
-        self.build = build
-
-    def _plan(self, values: dict[str, Any]) -> _ValuesPlan:
-        plans: dict[tuple[str, str], _ValuesPlan] = self._plans.__dict__.setdefault("by_name", {})
-        key = (self.name, connection.alias)
-        plan = plans.get(key)
-        if plan is None:
-            plan = plans[key] = self._compile(values)
-        return plan
+    the ORM's own converters (a JSON column read, a time made aware). For
+    the fixed reads every signed-in request makes (ADR 0309)."""
 
     def _compile(self, values: dict[str, Any]) -> _ValuesPlan:
-        stand_ins = {name: _stand_in(value, n) for n, (name, value) in enumerate(sorted(values.items()))}
-        queryset = self.build(**stand_ins)
-        assert queryset._iterable_class is ValuesListIterable, f"{self.name}: values_list() rows only"
-        compiler = queryset.query.get_compiler(using=queryset.db)
-        sql, params = compiler.as_sql()
-        adapted = {name: _adapted(value) for name, value in stand_ins.items()}
-        slots = tuple((i, name) for i, p in enumerate(params) for name, a in adapted.items() if p == a)
-        missing = set(values) - {name for _, name in slots}
-        assert not missing, f"{self.name}: the compiled query does not use {sorted(missing)}"
-        fields = [s[0] for s in compiler.select[: compiler.col_count]]
+        query, compiler, shape = self._compiled(values)
+        assert query._iterable_class is ValuesListIterable, f"{self.name}: values_list() rows only"
+        width = compiler.col_count
+        assert width is not None, f"{self.name}: compiled, so its columns are counted"
+        fields = [s[0] for s in compiler.select[:width]]
         assert not compiler.has_composite_fields(fields), f"{self.name}: no composite keys"
-        converters = compiler.get_converters(fields)
         return _ValuesPlan(
-            sql=sql,
-            params=tuple(params),
-            slots=slots,
-            width=compiler.col_count,
-            converters=tuple((pos, tuple(convs), expr) for pos, (convs, expr) in converters.items()),
+            sql=shape.sql,
+            params=shape.params,
+            slots=shape.slots,
+            converters=self._converters(compiler, fields),
+            width=width,
         )
 
     def rows(self, **values: Any) -> list[tuple[Any, ...]]:
         """The tuples `list(build(**values))` would give (one statement)."""
-        plan = self._plan(values)
-        params = list(plan.params)
-        for position, name in plan.slots:
-            params[position] = _adapted(values[name])
-        with prepared_cursor() as cursor:
-            cursor.execute(plan.sql, params)
-            fetched = cursor.fetchall()
-        result: list[tuple[Any, ...]] = []
-        for row in fetched:
-            row = list(row[: plan.width])
-            for position, convs, expression in plan.converters:
-                value = row[position]
-                for convert in convs:
-                    value = convert(value, expression, connection)
-                row[position] = value
-            result.append(tuple(row))
-        return result
+        plan, fetched = self._fetched(values)
+        return [tuple(_converted(list(row[: plan.width]), plan.converters)) for row in fetched]
 
 
 def rows_together(queries: dict[str, tuple[Compiled[Any], dict[str, Any]]]) -> dict[str, list[Any]]:
