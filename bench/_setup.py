@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -110,3 +111,39 @@ def module_at(commit: str, path: str, name: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up
     exec(compile(source, f"{commit}:{path}", "exec"), module.__dict__)  # noqa: S102 - our own source at a commit
     return module
+
+
+def against_tree(
+    script: str,
+    tree_variable: str,
+    var: Path,
+    tree: Path,
+    runs: int,
+    argv: list[str],
+    *,
+    copy_var: bool = True,
+) -> None:
+    """Alternate whole runs of `script` (with `argv` and `--quiet`) between
+    TREE's code and this tree's: the script reads TREE's root from
+    `tree_variable` ("" for this tree). Each run gets a copy of the seeded
+    var folder when `copy_var` (an SQLite database lives in it)."""
+    print(f"machine:  {machine()}")
+    for n in range(runs):
+        for name, code in ((f"before ({tree})", str(tree)), ("after (this tree)", "")):
+            with tempfile.TemporaryDirectory(prefix="safeward-against-") as scratch:
+                folder = var
+                if copy_var:
+                    folder = Path(scratch) / "var"
+                    shutil.copytree(var, folder)
+                load = os.getloadavg()[0]
+                result = subprocess.run(
+                    [sys.executable, script, "--var", str(folder), *argv, "--quiet"],
+                    env=dict(os.environ, **{tree_variable: code}),
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if result.returncode != 0:
+                    raise SystemExit(result.stderr[-3000:])
+                print(f"run {n + 1}, {name}, load {load:.2f}")
+                print(result.stdout.rstrip())

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,7 @@ def _tree_first() -> None:
 
 
 _tree_first()
-from _setup import configure, machine  # noqa: E402
+from _setup import against_tree, configure, machine  # noqa: E402
 
 
 def _seed() -> None:
@@ -203,39 +202,6 @@ def _print(results: list[dict[str, Any]], label: str) -> None:
         )
 
 
-def against(var: Path, tree: Path, runs: int, requests: int, rounds: int) -> None:
-    """Alternate whole runs between TREE's code and this tree's."""
-    print(f"machine:  {machine()}")
-    for n in range(runs):
-        for name, code in (("before (" + str(tree) + ")", str(tree)), ("after (this tree)", "")):
-            with tempfile.TemporaryDirectory(prefix="safeward-page-") as scratch:
-                copy = Path(scratch) / "var"
-                shutil.copytree(var, copy)
-                env = dict(os.environ, PAGE_OVERHEAD_TREE=code)
-                load = os.getloadavg()[0]
-                result = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--var",
-                        str(copy),
-                        "--requests",
-                        str(requests),
-                        "--rounds",
-                        str(rounds),
-                        "--quiet",
-                    ],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if result.returncode != 0:
-                    raise SystemExit(result.stderr[-3000:])
-                print(f"run {n + 1}, {name}, load {load:.2f}")
-                print(result.stdout.rstrip())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -255,7 +221,10 @@ def main() -> None:
         var = args.var or Path(tempfile.mkdtemp(prefix="safeward-page-seed-"))
         if not (var / "demo-credentials.json").exists():
             subprocess.run([sys.executable, __file__, "--var", str(var), "--seed-only"], check=True)
-        against(var, args.against.resolve(), args.runs, args.requests, args.rounds)
+        argv = ["--requests", str(args.requests), "--rounds", str(args.rounds)]
+        against_tree(
+            __file__, "PAGE_OVERHEAD_TREE", var, args.against.resolve(), args.runs, argv, copy_var=True
+        )
         return
     seeded = args.var is not None and (args.var / "demo-credentials.json").exists()
     var_dir = configure(args.var)

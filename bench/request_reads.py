@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -50,7 +49,7 @@ def _tree_first() -> None:
 
 
 _tree_first()
-from _setup import configure, machine  # noqa: E402
+from _setup import against_tree, configure, machine  # noqa: E402
 
 # The functions a per-request read is named after (innermost first wins).
 _ORIGINS = (
@@ -192,35 +191,6 @@ def measure(cases: list[tuple[str, Any, str]], requests: int, rounds: int) -> No
         print(f"    {'per-request reads, together (medians)':52} {fixed * 1000:6.3f} ms")
 
 
-def against(var: Path, tree: Path, runs: int, requests: int, rounds: int) -> None:
-    """Alternate whole runs between TREE's code and this tree's."""
-    print(f"machine:  {machine()}")
-    sqlite = "SAFEWARD_DATABASE_URL" not in os.environ
-    for n in range(runs):
-        for name, code in (("before (" + str(tree) + ")", str(tree)), ("after (this tree)", "")):
-            with tempfile.TemporaryDirectory(prefix="safeward-reads-") as scratch:
-                folder = var
-                if sqlite:
-                    folder = Path(scratch) / "var"
-                    shutil.copytree(var, folder)
-                env = dict(os.environ, REQUEST_READS_TREE=code)
-                load = os.getloadavg()[0]
-                result = subprocess.run(
-                    [
-                        *(sys.executable, __file__, "--var", str(folder)),
-                        *("--requests", str(requests), "--rounds", str(rounds), "--quiet"),
-                    ],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if result.returncode != 0:
-                    raise SystemExit(result.stderr[-3000:])
-                print(f"run {n + 1}, {name}, load {load:.2f}")
-                print(result.stdout.rstrip())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -240,7 +210,16 @@ def main() -> None:
         var = args.var or Path(tempfile.mkdtemp(prefix="safeward-reads-seed-"))
         if not (var / "demo-credentials.json").exists():
             subprocess.run([sys.executable, __file__, "--var", str(var), "--seed-only"], check=True)
-        against(var, args.against.resolve(), args.runs, args.requests, args.rounds)
+        argv = ["--requests", str(args.requests), "--rounds", str(args.rounds)]
+        against_tree(
+            __file__,
+            "REQUEST_READS_TREE",
+            var,
+            args.against.resolve(),
+            args.runs,
+            argv,
+            copy_var="SAFEWARD_DATABASE_URL" not in os.environ,
+        )
         return
     seeded = args.var is not None and (args.var / "demo-credentials.json").exists()
     var_dir = configure(args.var)
