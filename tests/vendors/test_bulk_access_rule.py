@@ -223,11 +223,5 @@ def test_the_daily_counts_take_searches_and_count_a_patient_once_a_day(at, offic
 def test_bad_ceilings_are_refused(params, message):
     config = rule_config(code=BULK_ACCESS)
     with pytest.raises(Exception, match=message):
-        rule_config_save(
-            actor=None,
-            code=BULK_ACCESS,
-            enabled=True,
-            severity=config.severity,
-            params={**config.params, **params},
-        )
+        bulk_access_params(**params)
     assert rule_config(code=BULK_ACCESS).params == config.params
