@@ -11,8 +11,14 @@ the patients with `safeward demo scale`, puts a bench physician on the care
 team of --charts charted patients (one note each, through the gateway), and
 copies those patients' rows decrypted into bench_plain_* tables (every other
 row is copied too, with NULL in the formerly encrypted columns, so that the
-tables have the same size). One gunicorn (SAFEWARD_ENV=production, 2 workers
-x 4 threads, settings `clinical_bench_settings`) serves both paths:
+tables have the same size). Two gunicorns (SAFEWARD_ENV=production, one
+worker x 4 threads each, settings `clinical_bench_settings`) serve every path,
+each driven by its own wrk with half the connections: with one gunicorn of two
+workers, the workers share a listening socket, wrk's keep-alive connections
+were accepted unevenly, and a round whose connections landed mostly on one
+worker ran on one interpreter (bench/README.md, stop 33). Throughputs add up;
+the latency percentiles come from the two runs' distributions merged
+(percentiles every 0.1 %, weighted by requests).
 
 * gateway: GET /api/v1/clinical/patients/<id>/chart/ (the product's API)
 * direct:  GET /bench/direct-chart/<id>/ (bench-only URLconf; DRF view, same
@@ -34,6 +40,7 @@ is dropped at the end unless --keep (a --reuse run never drops it).
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import re
@@ -200,6 +207,7 @@ def patients_in() -> int:
 
 
 def start_gunicorn(port: int, var_dir: Path) -> subprocess.Popen[bytes]:
+    """One worker of four threads: the bench runs two of these, one per core."""
     env = dict(os.environ)
     env.update(
         {
@@ -214,8 +222,8 @@ def start_gunicorn(port: int, var_dir: Path) -> subprocess.Popen[bytes]:
         }
     )
     argv = [sys.executable, "-m", "gunicorn", "safeward.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-    argv += ["--worker-class", "gthread", "--workers", "2", "--threads", "4", "--keep-alive", "5"]
-    argv += ["--error-logfile", str(var_dir / "gunicorn.log")]
+    argv += ["--worker-class", "gthread", "--workers", "1", "--threads", "4", "--keep-alive", "5"]
+    argv += ["--error-logfile", str(var_dir / f"gunicorn-{port}.log")]
     return subprocess.Popen(argv, env=env, cwd=cc.ROOT, start_new_session=True)
 
 
@@ -267,31 +275,56 @@ def lua_script(path_template: str, ids: list[str], folder: Path) -> Path:
     script.write_text(
         f"local paths = {{{listed}}}\nlocal n = 0\n"
         "request = function()\n  n = n + 1\n  return wrk.format('GET', paths[(n % #paths) + 1])\nend\n"
+        # Percentiles every 0.1 % and the request count, so that two runs' latencies can be merged.
+        "done = function(summary, latency, requests)\n"
+        "  io.write(string.format('requests %d\\n', summary.requests))\n"
+        "  for i = 1, 1000 do\n"
+        "    io.write(string.format('q %d\\n', latency:percentile(i / 10)))\n"
+        "  end\n"
+        "end\n"
     )
     return script
 
 
-def to_ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-    if match is None:
-        raise SystemExit(f"unexpected wrk latency {text!r}")
-    value, unit = match.groups()
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
-
-
-def run_wrk(port: int, cookie: str, script: Path, duration: int, connections: int) -> dict[str, float]:
+def wrk_argv(port: int, cookie: str, script: Path, duration: int, connections: int) -> list[str]:
     argv = ["wrk", "--latency", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "-s", str(script)]
     argv += ["--timeout", "30s"]  # wrk's default (2 s) drops slower answers from the latencies
     argv += ["-H", f"Cookie: {cookie}", "-H", "X-Forwarded-Proto: https", f"http://127.0.0.1:{port}"]
-    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-    if "Non-2xx" in out or "50%" not in out:
-        raise SystemExit(f"wrk saw non-2xx answers or none at all:\n{out}")
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        # The latency distribution's lines ("     50%  123.45ms"), not a "+/- Stdev" column ending in 50%.
-        "p50": to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1)),  # type: ignore[union-attr]
-        "p99": to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE).group(1)),  # type: ignore[union-attr]
-    }
+    return argv
+
+
+def merged_percentile(runs: list[tuple[int, list[float]]], fraction: float) -> float:
+    """The latency below which `fraction` of all the runs' requests fell: each
+    run is (requests, its 1000 percentiles); a value's share of a run is the
+    share of that run's percentiles at or below it."""
+    total = sum(requests for requests, _ in runs)
+    for value in sorted({v for _, quantiles in runs for v in quantiles}):
+        below = sum(
+            requests * bisect.bisect_right(quantiles, value) / len(quantiles) for requests, quantiles in runs
+        )
+        if below >= fraction * total:
+            return value
+    return max(max(quantiles) for _, quantiles in runs)
+
+
+def run_wrk(ports: list[int], cookie: str, script: Path, duration: int, connections: int) -> dict[str, float]:
+    """One wrk per gunicorn, at the same time, each with its share of the connections."""
+    share = max(1, connections // len(ports))
+    procs = [
+        subprocess.Popen(wrk_argv(port, cookie, script, duration, share), stdout=subprocess.PIPE, text=True)
+        for port in ports
+    ]
+    rps = 0.0
+    runs: list[tuple[int, list[float]]] = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode or "Non-2xx" in out or "requests " not in out:
+            raise SystemExit(f"wrk saw non-2xx answers or none at all:\n{out}")
+        rps += float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        requests = int(re.search(r"^requests (\d+)$", out, re.MULTILINE).group(1))  # type: ignore[union-attr]
+        quantiles = [int(v) / 1000 for v in re.findall(r"^q (\d+)$", out, re.MULTILINE)]  # µs -> ms
+        runs.append((requests, sorted(quantiles)))
+    return {"rps": rps, "p50": merged_percentile(runs, 0.50), "p99": merged_percentile(runs, 0.99)}
 
 
 def profile(ids: list[str], requests: int) -> None:
@@ -372,7 +405,7 @@ def main() -> None:
     db = args.database
     created = cc.create_database(db, reuse=args.reuse)
     var_dir = Path(os.environ.get("BENCH_VAR_DIR") or tempfile.mkdtemp(prefix="safeward-bench-chart-"))
-    server = None
+    servers: list[subprocess.Popen[bytes]] = []
     try:
         cc.configure(db, var_dir)
         from _setup import machine
@@ -394,24 +427,25 @@ def main() -> None:
             cpu(ids, args.cpu)
             return
         cookie = signed_in_cookie()
-        port = free_port()
-        server = start_gunicorn(port, var_dir)
-        for template in PATHS.values():
-            wait_up(port, cookie, server, template.format(ids[0]))
-        same_shape(port, cookie, ids[0])
+        ports = [free_port(), free_port()]
+        servers = [start_gunicorn(port, var_dir) for port in ports]
+        for port, server in zip(ports, servers, strict=True):
+            for template in PATHS.values():
+                wait_up(port, cookie, server, template.format(ids[0]))
+        same_shape(ports[0], cookie, ids[0])
         scripts = {name: lua_script(t, ids, var_dir) for name, t in PATHS.items()}
         for name in PATHS:  # warm-up (results not parsed: a slow first request may not finish)
-            warm = ["wrk", "-t", "1", "-c", str(args.connections), "-d", "3s", "-s", str(scripts[name])]
-            warm += ["-H", f"Cookie: {cookie}", "-H", "X-Forwarded-Proto: https", f"http://127.0.0.1:{port}"]
-            subprocess.run(warm, check=True, capture_output=True)
+            warm = [wrk_argv(port, cookie, scripts[name], 3, args.connections // 2) for port in ports]
+            for proc in [subprocess.Popen(argv, stdout=subprocess.DEVNULL) for argv in warm]:
+                proc.wait()
         results: dict[str, list[dict[str, float]]] = {name: [] for name in PATHS}
         for _ in range(args.rounds):
             for name in PATHS:
-                results[name].append(run_wrk(port, cookie, scripts[name], args.duration, args.connections))
+                results[name].append(run_wrk(ports, cookie, scripts[name], args.duration, args.connections))
         print(
-            f"{patients_in()} patients on PostgreSQL; {len(ids)} charts rotated; gunicorn gthread 2x4, "
-            f"production settings, plain HTTP; wrk 1 thread, {args.connections} connections, "
-            f"{args.rounds} x {args.duration} s alternating"
+            f"{patients_in()} patients on PostgreSQL; {len(ids)} charts rotated; two gunicorns of one "
+            f"gthread worker x 4 threads, production settings, plain HTTP; one wrk each (1 thread, "
+            f"{args.connections // 2} connections), {args.rounds} x {args.duration} s alternating"
         )
         med = {
             n: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
@@ -430,7 +464,7 @@ def main() -> None:
             rounds = "; ".join(f"{r['p50']:.1f}/{r['p99']:.1f} ms {r['rps']:.1f} rps" for r in rs)
             print(f"  rounds {name}: {rounds}")
     finally:
-        if server is not None:
+        for server in servers:
             if server.poll() is None:
                 os.killpg(server.pid, 15)
             server.wait(timeout=30)

@@ -45,6 +45,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# Touch this file to stop generating after the chunk in progress.
+STOP_FILE = Path(tempfile.gettempdir()) / "safeward-scale-run.stop"
+
 # Django's marker of an unusable password (these accounts never sign in).
 UNUSABLE = "!"
 
@@ -273,6 +276,12 @@ def _generate(args: argparse.Namespace, t0: dt.datetime, step: int, patients: in
         if free.f_bavail * free.f_frsize < args.min_free_gb * 2**30:
             say(f"stopping: less than {args.min_free_gb} GB free on /")
             break
+        if args.minutes and time.monotonic() - run_started > args.minutes * 60:
+            say(f"stopping: {args.minutes} minutes of generating are up (--reuse resumes)")
+            break
+        if STOP_FILE.exists():
+            say(f"stopping: {STOP_FILE} exists (--reuse resumes)")
+            break
     say(
         f"generated {written:,} events in {time.monotonic() - run_started:.0f} s: insert {insert_s:.0f} s "
         f"({written / max(insert_s, 1e-9):,.0f}/s), "
@@ -498,6 +507,9 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=200_000, help="events the detection worker catches up")
     parser.add_argument("--seal-sample", type=int, default=200_000, help="events of the sealer comparison")
     parser.add_argument("--min-free-gb", type=int, default=15)
+    parser.add_argument(
+        "--minutes", type=float, help="start no chunk after this many minutes of generating (a session's budget)"
+    )
     parser.add_argument("--reuse", action="store_true", help="add to an existing database, resume the events")
     parser.add_argument("--skip-single-verify", action="store_true", help="verify with --workers only")
     parser.add_argument("--only", choices=("generate", "measure"), help="run one half")
