@@ -508,7 +508,9 @@ def main() -> None:
     parser.add_argument("--seal-sample", type=int, default=200_000, help="events of the sealer comparison")
     parser.add_argument("--min-free-gb", type=int, default=15)
     parser.add_argument(
-        "--minutes", type=float, help="start no chunk after this many minutes of generating (a session's budget)"
+        "--minutes",
+        type=float,
+        help="start no chunk after this many minutes of generating (a session's budget)",
     )
     parser.add_argument("--reuse", action="store_true", help="add to an existing database, resume the events")
     parser.add_argument("--skip-single-verify", action="store_true", help="verify with --workers only")

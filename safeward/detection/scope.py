@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.db import transaction
@@ -35,6 +35,7 @@ from safeward.identity.models import User
 PAGE_SIZE = 100
 _PATIENT_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 CSV_COLUMNS = ("patient_id", "mrn", "events", "first_access_utc", "last_access_utc")
+CSV_CHUNK = 1000  # rows a chunk of the streamed CSV
 
 
 @dataclass(frozen=True)
@@ -163,18 +164,23 @@ def scope_csv(*, actor: User, session: SessionContext, scope: str, scope_id: int
         patient_ids=[patient.patient_id for patient in patients],
     )
 
+    def row(writer: Any, patient: ScopedPatient) -> str:
+        values = (
+            patient.patient_id,
+            mrns.get(patient.patient_id, ""),
+            patient.events,
+            patient.first_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            patient.last_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+        )
+        return str(writer.writerow([csv_safe(value) for value in values]))
+
     def lines() -> Iterator[str]:
         writer = csv.writer(Echo())
         yield writer.writerow(CSV_COLUMNS)
-        for patient in patients:
-            values = (
-                patient.patient_id,
-                mrns.get(patient.patient_id, ""),
-                patient.events,
-                patient.first_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
-                patient.last_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
-            )
-            yield writer.writerow([csv_safe(value) for value in values])
+        # Rows leave in chunks of CSV_CHUNK: the server's write and the
+        # manifest's hash are paid per chunk, not per row (ADR 0814).
+        for start in range(0, len(patients), CSV_CHUNK):
+            yield "".join(row(writer, patient) for patient in patients[start : start + CSV_CHUNK])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")

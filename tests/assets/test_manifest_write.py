@@ -79,6 +79,27 @@ def test_on_postgresql_the_manifest_insert_and_link_are_prepared_on_the_server()
     assert [sql for sql in prepared if sql.startswith(f'UPDATE "{table}"')], prepared
 
 
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="column compression of PostgreSQL")
+def test_on_postgresql_a_manifests_patient_list_is_compressed_with_lz4():
+    """ADR 0814: lz4, not pglz, for the one column that grows with the export."""
+    ids = [f"p-{n:05}" for n in range(3000)]
+    many = ManifestDraft(kind="report", route="audit:report_csv", purpose="HOPERAT", patient_ids=ids)
+    manifest = manifests.manifest_record(actor=None, draft=many, sha256="0" * 64, byte_count=0, complete=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attname = 'patient_ids'",
+            [ExportManifest._meta.db_table],
+        )
+        assert cursor.fetchone() == ("l",)
+        cursor.execute(
+            f"SELECT pg_column_compression(patient_ids) FROM {ExportManifest._meta.db_table} WHERE id = %s",  # noqa: S608 - the model's table
+            [manifest.pk],
+        )
+        assert cursor.fetchone() == ("lz4",)
+    assert ExportManifest.objects.get(pk=manifest.pk).patient_ids == ids
+
+
 def test_an_event_that_fails_after_it_was_written_leaves_neither_it_nor_the_manifest(monkeypatch):
     written = audit_services._write
 

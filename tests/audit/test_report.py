@@ -109,6 +109,18 @@ def test_report_keyset_paging(officer, make_user, frozen_clock, monkeypatch):
     assert seen == ["0", "1", "2", "3", "4"]
 
 
+def test_csv_export_sends_its_rows_in_chunks_not_a_write_per_row(signed_in, make_user, frozen_clock, client):
+    """ADR 0814: the server's write and the manifest's hash are paid per chunk."""
+    for n in range(30):
+        audit_record(action=Action.READ, patient_id=f"p-{n}", purpose=PurposeOfUse.TREATMENT)
+    client, _ = signed_in("security_officer")
+    response = client.get("/audit/report.csv", {"start": "2026-11-01"})
+    chunks = list(response.streaming_content)
+    assert len(chunks) == 2  # the header, then the batch's rows
+    rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
+    assert len(rows) >= 1 + 30
+
+
 def test_csv_export_needs_export_permission_and_is_audited(signed_in, make_user, frozen_clock, client):
     _events(make_user, frozen_clock, count=2)
     audit_record(action=Action.READ, patient_id="p-42", reason="=HYPERLINK(1)")
