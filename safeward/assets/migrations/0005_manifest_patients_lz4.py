@@ -17,10 +17,9 @@ def _compression(method: str) -> Callable[[StateApps, BaseDatabaseSchemaEditor],
     def apply(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
+        # A savepoint: a server without lz4 refuses the change and the migration goes on.
         try:
-            with transaction.atomic(
-                using=schema_editor.connection.alias
-            ):  # a savepoint: the error stays here
+            with transaction.atomic(using=schema_editor.connection.alias):
                 schema_editor.execute(COLUMN.format(method))
         except NotSupportedError:
             pass  # compiled without lz4 (--without-lz4): pglz, as before
