@@ -55,7 +55,7 @@ def test_bad_input_is_a_clear_error(tmp_path, officer):
     assert not PolicyRevision.objects.exists()
 
 
-def test_acknowledgements_and_overdue(aup, frozen_clock):
+def test_acknowledgements_and_overdue(frozen_clock, aup):  # the policy published on the frozen clock
     UserFactory(roles=["nurse"], username="nurse.bo")
     out = _run("acknowledgements", "acceptable-use")
     assert "outstanding\tnurse.bo" in out

@@ -89,7 +89,7 @@ def test_bad_document_input_is_refused_and_nothing_saved(client, officer, data, 
     assert not PolicyDocument.objects.exists()
 
 
-def test_bad_revision_review_campaign_and_acknowledgement_input(client, officer, approver, aup, frozen_clock):
+def test_bad_revision_review_campaign_and_acknowledgement_input(frozen_clock, client, officer, approver, aup):
     sign_in(client, officer)
     for body in ("", "   ", "x" * 200_001, "a \x00 b"):
         response = client.post(f"/policies/{aup.pk}/revisions/new/", {"body": body})
@@ -187,7 +187,7 @@ def test_bad_edits_of_a_document_are_refused_and_nothing_changes(client, officer
     assert client.get(f"/policies/revisions/{aup.current_revision_id}/pdf/").status_code == 200
 
 
-def test_a_campaign_is_due_at_the_end_of_the_hospitals_day(aup, officer, client, frozen_clock, settings):
+def test_a_campaign_is_due_at_the_end_of_the_hospitals_day(frozen_clock, aup, officer, client, settings):
     settings.TIME_ZONE = "Europe/Berlin"  # SAFEWARD_TIME_ZONE
     sign_in(client, officer)
     client.post(
