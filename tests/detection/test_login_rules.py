@@ -157,3 +157,17 @@ def test_stuffing_only_drill_accounts_is_a_drill(at):
     run()
     (alert,) = alerts("failed_login_address")
     assert alert.is_drill is True
+
+
+def test_sign_ins_before_and_within_the_dormancy_window_are_not_dormant(at, make_user):
+    """ADR 1222: the last sign-in is looked up within the window first."""
+    user, first_timer = make_user("nurse"), make_user("nurse")
+    for day in (-150, -80, -30):  # never 90 days apart
+        at(days=day)
+        login(username=user.username, user=user, ok=True)
+    run()
+    at(days=0)
+    login(username=user.username, user=user, ok=True)
+    login(username=first_timer.username, user=first_timer, ok=True)  # no sign-in before: not dormant
+    run()
+    assert alerts("inactive_account_login") == []
