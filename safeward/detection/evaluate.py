@@ -668,7 +668,7 @@ def rule_login_history(ctx: Context) -> list[Finding]:
     inactive = ctx.on(Code.INACTIVE_ACCOUNT_LOGIN)
     if inactive is not None:
         dormant = dt.timedelta(days=int(inactive.params["dormant_days"]))
-        # Each user's last sign-in before the batch (ADR 1222), the newest first and
+        # Each user's last sign-in before the batch (ADR 0730), the newest first and
         # stopping at the first: within the dormancy window that is the last one,
         # and the window's months are all that is read. Only users with none there
         # (dormant, or signing in for the first time: few) are looked for further

@@ -160,7 +160,7 @@ def test_stuffing_only_drill_accounts_is_a_drill(at):
 
 
 def test_sign_ins_before_and_within_the_dormancy_window_are_not_dormant(at, make_user):
-    """ADR 1222: the last sign-in is looked up within the window first."""
+    """ADR 0730: the last sign-in is looked up within the window first."""
     user, first_timer = make_user("nurse"), make_user("nurse")
     for day in (-150, -80, -30):  # never 90 days apart
         at(days=day)
