@@ -307,9 +307,14 @@ def merged_percentile(runs: list[tuple[int, list[float]]], fraction: float) -> f
     return max(max(quantiles) for _, quantiles in runs)
 
 
+def connections_each(connections: int, ports: list[int]) -> int:
+    """Each gunicorn's wrk's share of the connections (at least one)."""
+    return max(1, connections // len(ports))
+
+
 def run_wrk(ports: list[int], cookie: str, script: Path, duration: int, connections: int) -> dict[str, float]:
     """One wrk per gunicorn, at the same time, each with its share of the connections."""
-    share = max(1, connections // len(ports))
+    share = connections_each(connections, ports)
     procs = [
         subprocess.Popen(wrk_argv(port, cookie, script, duration, share), stdout=subprocess.PIPE, text=True)
         for port in ports
@@ -435,7 +440,8 @@ def main() -> None:
         same_shape(ports[0], cookie, ids[0])
         scripts = {name: lua_script(t, ids, var_dir) for name, t in PATHS.items()}
         for name in PATHS:  # warm-up (results not parsed: a slow first request may not finish)
-            warm = [wrk_argv(port, cookie, scripts[name], 3, args.connections // 2) for port in ports]
+            share = connections_each(args.connections, ports)
+            warm = [wrk_argv(port, cookie, scripts[name], 3, share) for port in ports]
             for proc in [subprocess.Popen(argv, stdout=subprocess.DEVNULL) for argv in warm]:
                 proc.wait()
         results: dict[str, list[dict[str, float]]] = {name: [] for name in PATHS}
@@ -445,7 +451,8 @@ def main() -> None:
         print(
             f"{patients_in()} patients on PostgreSQL; {len(ids)} charts rotated; two gunicorns of one "
             f"gthread worker x 4 threads, production settings, plain HTTP; one wrk each (1 thread, "
-            f"{args.connections // 2} connections), {args.rounds} x {args.duration} s alternating"
+            f"{connections_each(args.connections, ports)} connections), {args.rounds} x {args.duration} s "
+            "alternating"
         )
         med = {
             n: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
