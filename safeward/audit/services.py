@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -106,6 +106,43 @@ def audit_record(
     written the exception aborts the access (fail closed). The event and its
     index rows are all or nothing by themselves, so a read whose only write
     is its event (a list) may call it outside a transaction (ADR 0588)."""
+    event, disclosed = _event(
+        action=action,
+        outcome=outcome,
+        actor=actor,
+        actor_username=actor_username,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        patient_id=patient_id,
+        purpose=purpose,
+        reason=reason,
+        fields=fields,
+        detail=detail,
+        source=source,
+        patient_ids=patient_ids,
+    )
+    _write(event, disclosed)
+    return event
+
+
+def _event(
+    *,
+    action: Action,
+    outcome: Outcome = Outcome.SUCCESS,
+    actor: AbstractBaseUser | None = None,
+    actor_username: str = "",
+    resource_type: str = "",
+    resource_id: str | int = "",
+    patient_id: str | int = "",
+    purpose: PurposeOfUse | None = None,
+    reason: str = "",
+    fields: Iterable[str] = (),
+    detail: Mapping[str, Any] | None = None,
+    source: str = "",
+    patient_ids: Iterable[str] = (),
+) -> tuple[AuditEvent, list[str]]:
+    """The event `audit_record` writes, checked and stamped, and the patient
+    ids of its index rows."""
     request_context = context.current()
     roles = _actor_roles(actor) if actor is not None else ""
     disclosed = sorted({str(pid) for pid in patient_ids if pid})
@@ -135,8 +172,37 @@ def audit_record(
         client_id=request_context.client_id[:100],
         client_name=request_context.client_name[:255],
     )
-    _write(event, [pid[:64] for pid in disclosed])
-    return event
+    return event, [pid[:64] for pid in disclosed]
+
+
+def audit_record_with_row(
+    *, table: str, columns: Sequence[str], values: Sequence[Any], event_column: str, **event: Any
+) -> tuple[AuditEvent, int]:
+    """PostgreSQL: insert one row of the caller's `table` (its `columns`, their
+    database-ready `values`) and one event (`audit_record`'s arguments but
+    `resource_id` and `patient_ids`) in one statement, each naming the other:
+    the row's `event_column` holds the event's id and the event's
+    `resource_id` is the row's id. Returns the event and the row's id. One
+    statement is all or nothing by itself, in the caller's transaction or as
+    its own: no BEGIN, link UPDATE or COMMIT round trips (an export's
+    manifest, ADR 0815)."""
+    if connection.vendor != "postgresql":
+        raise NotImplementedError("one statement for a row and its event is PostgreSQL's; use audit_record")
+    if "resource_id" in event:
+        raise TypeError("the event's resource_id is the row's id: do not pass one")
+    audited, disclosed = _event(**event)
+    if disclosed:
+        raise AuditWriteError("an event naming patients has index rows: write it with audit_record")
+    this = connections[connection.alias]
+    prepared = [
+        f.get_db_prep_save(f.pre_save(audited, True), this) for f in _EVENT_FIELDS if f is not _RESOURCE_ID
+    ]
+    with prepared_cursor() as cursor:
+        cursor.execute(_with_row_sql(table, tuple(columns), event_column), [*values, *prepared])
+        row_id, audited.pk = cursor.fetchone()
+    audited.resource_id = str(row_id)
+    audited._state.adding, audited._state.db = False, this.alias
+    return audited, row_id
 
 
 # The event's columns as `_write` inserts them (every concrete field but the sequence number).
@@ -160,6 +226,28 @@ def _event_sql(with_index: bool) -> str:
 i AS (INSERT INTO {index} (event_id, occurred_at, patient_id)
  SELECT e.id, %s, ids.value FROM e, json_array_elements_text(%s::json) ids)
 SELECT id FROM e"""  # noqa: S608 - names from model metadata; values are parameters
+
+
+_RESOURCE_ID = AuditEvent._meta.get_field("resource_id")
+
+
+@functools.cache
+def _with_row_sql(table: str, columns: tuple[str, ...], event_column: str) -> str:
+    """`audit_record_with_row`'s statement (built once per caller): the
+    event's id drawn first from its sequence, then the row inserted with it,
+    then the event with the row's id as its resource id."""
+    qn = connection.ops.quote_name
+    events = AuditEvent._meta.db_table
+    row_columns = ", ".join(qn(column) for column in (*columns, event_column))
+    row_values = ", ".join(["%s"] * len(columns))
+    event_columns = ", ".join(qn(str(f.column)) for f in _EVENT_FIELDS)
+    event_values = ", ".join(
+        "(SELECT CAST(id AS text) FROM r)" if f is _RESOURCE_ID else "%s" for f in _EVENT_FIELDS
+    )
+    return f"""WITH ev AS (SELECT nextval(pg_get_serial_sequence('{events}', 'id')) AS id),
+r AS (INSERT INTO {qn(table)} ({row_columns}) VALUES ({row_values}, (SELECT id FROM ev)) RETURNING id),
+e AS (INSERT INTO {qn(events)} (id, {event_columns}) VALUES ((SELECT id FROM ev), {event_values}))
+SELECT r.id, ev.id FROM r, ev"""  # noqa: S608 - names from model metadata; values are parameters
 
 
 def _write(event: AuditEvent, patient_ids: list[str]) -> None:

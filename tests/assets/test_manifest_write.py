@@ -1,7 +1,8 @@
-"""How a manifest is written (ADR 1655): three statements in the caller's
-transaction (the manifest, its audit event, the link between them), on
-PostgreSQL each prepared on the server; the manifest and its event are all
-or nothing, and the sealed hash is the manifest's canonical JSON."""
+"""How a manifest is written (ADR 0815): on PostgreSQL one statement,
+prepared on the server, writes the manifest and its audit event, each naming
+the other; elsewhere three in the caller's transaction (the manifest, its
+event, the link). Either way the manifest and its event are all or nothing,
+and the sealed hash is the manifest's canonical JSON."""
 
 from __future__ import annotations
 
@@ -40,13 +41,14 @@ def _record(actor=None, draft: ManifestDraft = DRAFT) -> ExportManifest:
     )
 
 
-def test_the_manifest_its_event_and_the_link_are_three_statements_and_no_savepoint():
+def test_the_manifest_and_its_event_are_one_statement_on_postgresql_and_no_savepoint():
     _record()  # the first use in a connection prepares the statements
     with CaptureQueriesContext(connection) as queries:
         manifest = _record()
     # A server-bound statement is logged as "QUERY = '<sql>' - PARAMS = ...".
     statements = [q["sql"].removeprefix("QUERY = '").split(None, 1)[0] for q in queries.captured_queries]
-    assert statements == ["INSERT", "INSERT", "UPDATE"], queries.captured_queries
+    expected = ["WITH"] if connection.vendor == "postgresql" else ["INSERT", "INSERT", "UPDATE"]
+    assert statements == expected, queries.captured_queries
     assert not any("SAVEPOINT" in q["sql"].upper() for q in queries.captured_queries)
     assert ExportManifest.objects.get(pk=manifest.pk).audit_event_id == manifest.audit_event_id
 
@@ -68,15 +70,15 @@ def test_the_written_row_is_the_sealed_manifest_and_its_event_names_it():
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="prepared statements of PostgreSQL")
-def test_on_postgresql_the_manifest_insert_and_link_are_prepared_on_the_server():
+def test_on_postgresql_the_manifest_and_its_event_are_prepared_on_the_server():
     _record()
     _record()
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
         prepared = [row[0] for row in cursor.fetchall()]
-    table = ExportManifest._meta.db_table
-    assert [sql for sql in prepared if sql.startswith(f'INSERT INTO "{table}"')], prepared
-    assert [sql for sql in prepared if sql.startswith(f'UPDATE "{table}"')], prepared
+    table, events = ExportManifest._meta.db_table, AuditEvent._meta.db_table
+    both = [sql for sql in prepared if f'INSERT INTO "{table}"' in sql and f'INSERT INTO "{events}"' in sql]
+    assert both, prepared
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="column compression of PostgreSQL")
@@ -101,14 +103,25 @@ def test_on_postgresql_a_manifests_patient_list_is_compressed_with_lz4():
 
 
 def test_an_event_that_fails_after_it_was_written_leaves_neither_it_nor_the_manifest(monkeypatch):
-    written = audit_services._write
+    if connection.vendor == "postgresql":
+        # One statement: its event part fails after the manifest part ran (a value too long for its column).
+        real_sql = audit_services._with_row_sql
 
-    def written_then_failed(event: AuditEvent, patient_ids: list[str]) -> None:
-        written(event, patient_ids)
-        assert AuditEvent.objects.filter(pk=event.pk).exists()  # the INSERT ran, in the transaction
-        raise DatabaseError("the event could not be written")
+        def event_fails(table: str, columns: tuple[str, ...], event_column: str) -> str:
+            return real_sql(table, columns, event_column).replace(
+                "(SELECT CAST(id AS text) FROM r)", "(SELECT repeat('x', 100) || CAST(id AS text) FROM r)"
+            )
 
-    monkeypatch.setattr(audit_services, "_write", written_then_failed)
+        monkeypatch.setattr(audit_services, "_with_row_sql", event_fails)
+    else:
+        written = audit_services._write
+
+        def written_then_failed(event: AuditEvent, patient_ids: list[str]) -> None:
+            written(event, patient_ids)
+            assert AuditEvent.objects.filter(pk=event.pk).exists()  # the INSERT ran, in the transaction
+            raise DatabaseError("the event could not be written")
+
+        monkeypatch.setattr(audit_services, "_write", written_then_failed)
     before = AuditEvent.objects.count()
     with pytest.raises(DatabaseError), transaction.atomic():  # the caller's transaction (the chart's)
         _record()
@@ -124,15 +137,17 @@ def test_an_event_refused_before_it_is_written_leaves_no_manifest(monkeypatch):
     assert not ExportManifest.objects.exists()
 
 
+@pytest.mark.skipif("connection.vendor == 'postgresql'", reason="PostgreSQL links them in the one statement")
 def test_a_link_that_finds_no_manifest_fails_the_write(monkeypatch):
     """The link is checked as `save(update_fields=...)` checks it."""
+    real_save = ExportManifest.save
 
-    def elsewhere(manifest: ExportManifest) -> None:
-        real_insert(manifest)
-        manifest.pk = manifest.pk + 1_000_000
+    def elsewhere(manifest: ExportManifest, *args: object, **kwargs: object) -> None:
+        real_save(manifest, *args, **kwargs)
+        if kwargs.get("force_insert"):
+            manifest.pk = manifest.pk + 1_000_000
 
-    real_insert = manifests._insert
-    monkeypatch.setattr(manifests, "_insert", elsewhere)
+    monkeypatch.setattr(ExportManifest, "save", elsewhere)
     with pytest.raises(DatabaseError), transaction.atomic():
         _record()
     assert not ExportManifest.objects.exists()
