@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from safeward import clock
 from safeward.assets.models import AssetClient, ExportManifest
 from safeward.audit.manifests import ManifestDraft
-from safeward.audit.services import audit_record, audit_record_with_row
+from safeward.audit.services import RowWithEvent, audit_record
 from safeward.audit.vocabulary import Action, PurposeOfUse
 
 RESOURCE = "ExportManifest"
@@ -100,14 +100,14 @@ def manifest_record(
     }
     if connection.vendor == "postgresql":
         this = connections[connection.alias]
-        written, manifest.pk = audit_record_with_row(
+        row = RowWithEvent(
             table=ExportManifest._meta.db_table,
             columns=_COLUMNS,
             values=[f.get_db_prep_save(f.pre_save(manifest, True), this) for f in _FIELDS],
             event_column=_EVENT_COLUMN,
-            **event,
         )
-        manifest.audit_event_id = written.pk
+        written = audit_record(with_row=row, **event)
+        manifest.pk, manifest.audit_event_id = int(written.resource_id), written.pk
         manifest._state.adding, manifest._state.db = False, this.alias
         return manifest
     with transaction.atomic(savepoint=False):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -91,6 +92,7 @@ def audit_record(
     detail: Mapping[str, Any] | None = None,
     source: str = "",
     patient_ids: Iterable[str] = (),
+    with_row: RowWithEvent | None = None,
 ) -> AuditEvent:
     """Record one event. `actor_username` names an actor that is not (or not
     yet) a known user, e.g. a failed login for a username that may not exist;
@@ -105,44 +107,11 @@ def audit_record(
     commits or rolls back with the access it records, and when it cannot be
     written the exception aborts the access (fail closed). The event and its
     index rows are all or nothing by themselves, so a read whose only write
-    is its event (a list) may call it outside a transaction (ADR 0588)."""
-    event, disclosed = _event(
-        action=action,
-        outcome=outcome,
-        actor=actor,
-        actor_username=actor_username,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        patient_id=patient_id,
-        purpose=purpose,
-        reason=reason,
-        fields=fields,
-        detail=detail,
-        source=source,
-        patient_ids=patient_ids,
-    )
-    _write(event, disclosed)
-    return event
+    is its event (a list) may call it outside a transaction (ADR 0588).
 
-
-def _event(
-    *,
-    action: Action,
-    outcome: Outcome = Outcome.SUCCESS,
-    actor: AbstractBaseUser | None = None,
-    actor_username: str = "",
-    resource_type: str = "",
-    resource_id: str | int = "",
-    patient_id: str | int = "",
-    purpose: PurposeOfUse | None = None,
-    reason: str = "",
-    fields: Iterable[str] = (),
-    detail: Mapping[str, Any] | None = None,
-    source: str = "",
-    patient_ids: Iterable[str] = (),
-) -> tuple[AuditEvent, list[str]]:
-    """The event `audit_record` writes, checked and stamped, and the patient
-    ids of its index rows."""
+    `with_row` (PostgreSQL): a row of the caller's written in the same
+    statement, the row holding the event's id and the event's `resource_id`
+    the row's id (ADR 0815)."""
     request_context = context.current()
     roles = _actor_roles(actor) if actor is not None else ""
     disclosed = sorted({str(pid) for pid in patient_ids if pid})
@@ -172,37 +141,49 @@ def _event(
         client_id=request_context.client_id[:100],
         client_name=request_context.client_name[:255],
     )
-    return event, [pid[:64] for pid in disclosed]
+    indexed = [pid[:64] for pid in disclosed]
+    if with_row is None:
+        _write(event, indexed)
+        return event
+    if resource_id != "" or indexed:
+        raise AuditWriteError("an event written with a row names that row only: no resource id, no patients")
+    _write_with_row(event, with_row)
+    return event
 
 
-def audit_record_with_row(
-    *, table: str, columns: Sequence[str], values: Sequence[Any], event_column: str, **event: Any
-) -> tuple[AuditEvent, int]:
-    """PostgreSQL: insert one row of the caller's `table` (its `columns`, their
-    database-ready `values`) and one event (`audit_record`'s arguments but
-    `resource_id` and `patient_ids`) in one statement, each naming the other:
-    the row's `event_column` holds the event's id and the event's
-    `resource_id` is the row's id. Returns the event and the row's id. One
-    statement is all or nothing by itself, in the caller's transaction or as
-    its own: no BEGIN, link UPDATE or COMMIT round trips (an export's
+@dataclass(frozen=True)
+class RowWithEvent:
+    """A row of the caller's table written in the same statement as its
+    event (`audit_record(with_row=...)`, PostgreSQL): its `columns` and
+    their database-ready `values`, and the column that receives the event's
+    id. The event's `resource_id` becomes the row's id."""
+
+    table: str
+    columns: Sequence[str]
+    values: Sequence[Any]
+    event_column: str
+
+
+def _write_with_row(event: AuditEvent, row: RowWithEvent) -> None:
+    """Insert the caller's row and the event in one statement, each naming the
+    other: all or nothing by itself, in the caller's transaction or as its
+    own, so no BEGIN, link UPDATE or COMMIT round trips (an export's
     manifest, ADR 0815)."""
     if connection.vendor != "postgresql":
-        raise NotImplementedError("one statement for a row and its event is PostgreSQL's; use audit_record")
-    if "resource_id" in event:
-        raise TypeError("the event's resource_id is the row's id: do not pass one")
-    audited, disclosed = _event(**event)
-    if disclosed:
-        raise AuditWriteError("an event naming patients has index rows: write it with audit_record")
+        raise NotImplementedError(
+            "a row written with its event is PostgreSQL's: write them in one atomic block"
+        )
     this = connections[connection.alias]
     prepared = [
-        f.get_db_prep_save(f.pre_save(audited, True), this) for f in _EVENT_FIELDS if f is not _RESOURCE_ID
+        f.get_db_prep_save(f.pre_save(event, True), this) for f in _EVENT_FIELDS if f is not _RESOURCE_ID
     ]
     with prepared_cursor() as cursor:
-        cursor.execute(_with_row_sql(table, tuple(columns), event_column), [*values, *prepared])
-        row_id, audited.pk = cursor.fetchone()
-    audited.resource_id = str(row_id)
-    audited._state.adding, audited._state.db = False, this.alias
-    return audited, row_id
+        cursor.execute(
+            _with_row_sql(row.table, tuple(row.columns), row.event_column), [*row.values, *prepared]
+        )
+        row_id, event.pk = cursor.fetchone()
+    event.resource_id = str(row_id)
+    event._state.adding, event._state.db = False, this.alias
 
 
 # The event's columns as `_write` inserts them (every concrete field but the sequence number).
@@ -233,7 +214,7 @@ _RESOURCE_ID = AuditEvent._meta.get_field("resource_id")
 
 @functools.cache
 def _with_row_sql(table: str, columns: tuple[str, ...], event_column: str) -> str:
-    """`audit_record_with_row`'s statement (built once per caller): the
+    """`_write_with_row`'s statement (built once per caller): the
     event's id drawn first from its sequence, then the row inserted with it,
     then the event with the row's id as its resource id."""
     qn = connection.ops.quote_name
