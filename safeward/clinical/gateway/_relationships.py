@@ -336,7 +336,7 @@ def relationship_params(
     since: dt.datetime,
     until: dt.datetime,
     day_indexes: Sequence[bytes] | None,
-    zone: dt.tzinfo | None = None,
+    zone: dt.tzinfo,
 ) -> list[Any]:
     """The parameters of `relationship_sql`, in order (and adapted for the database)."""
     # The connection itself: each read of the `connection` proxy is a
@@ -350,20 +350,10 @@ def relationship_params(
     # character that needs quoting), cast by the statement; each as its hex,
     # which PostgreSQL reads as well and Python writes in a third of `str`'s time.
     if this.vendor == "postgresql":
-        patients = (
-            "{"
-            + ",".join(
-                [
-                    pid.hex if type(pid) is uuid.UUID else pk.get_db_prep_value(pid, this).hex
-                    for pid in patient_ids
-                ]
-            )
-            + "}"
-        )
+        patients = "{" + ",".join([uuid_of(pid).hex for pid in patient_ids]) + "}"
     else:
         patients = json.dumps([pk.get_db_prep_value(pid, this) for pid in patient_ids])
     users = list(user_ids)
-    zone = zone or timezone.get_current_timezone()
     first_day = _day_start(since, zone)
     after_last_day = _day_start(until, zone) + dt.timedelta(days=1)
     return [
